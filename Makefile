@@ -1,0 +1,38 @@
+# Two commands do the whole set-up on a fresh machine: `make demo` and `make test`.
+# Both create .venv, install Forewarn with what it needs, and are cheap to re-run (a stamp file
+# remembers the install until pyproject.toml changes).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Benchmark data: a folder laid out like cmapss/, ai4i2020/, skab/ ...  The team's copy sits in
+# ../shared/data beside the checkout; set FOREWARN_DATA_DIR to use another one.
+FOREWARN_DATA_DIR ?= $(abspath ../shared/data)
+export FOREWARN_DATA_DIR
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test install lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/forewarn demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .hypothesis
