@@ -1,0 +1,1 @@
+"""The ``forewarn`` command line (Typer). Entry point: :func:`forewarn.cli.main.run`."""

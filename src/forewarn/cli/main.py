@@ -1,0 +1,79 @@
+"""``forewarn``: the command line.
+
+User errors (bad file, missing data, wrong flag) print one clear line to stderr and exit non-zero with no
+traceback; a bug still shows its traceback, because hiding it would help nobody.
+
+>>> from typer.testing import CliRunner
+>>> CliRunner().invoke(app, ["--version"]).output.startswith("forewarn ")
+True
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import forewarn
+from forewarn.cli import store_commands
+from forewarn.exceptions import ForewarnError
+
+app = typer.Typer(
+    name="forewarn",
+    help="Predictive maintenance: which machine will fail, why, and how soon.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"forewarn {forewarn.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Forewarn command line."""
+
+
+store_commands.register(app)
+
+
+@app.command()
+def demo(
+    store: Annotated[Path, typer.Option(help="DuckDB file the demo writes (re-running reuses it).")] = Path(
+        "forewarn-demo.duckdb"),
+    data_dir: Annotated[Path | None, typer.Option(help="Benchmark data directory (default: $FOREWARN_DATA_DIR, "
+                                                       "then ./data).")] = None,
+    subset: Annotated[str, typer.Option(help="C-MAPSS subset to run on.")] = "FD001",
+    top: Annotated[int, typer.Option(min=1, help="How many engines to list by risk.")] = 15,
+    seed: Annotated[int, typer.Option(help="Seed of the model.")] = 0,
+) -> None:
+    """The main job: load C-MAPSS into DuckDB, train the RUL model, rank the test fleet by risk."""
+    from forewarn.cli.demo import run_demo
+
+    run_demo(store=store, data_dir=data_dir, subset=subset, top=top, seed=seed)
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Entry point of the ``forewarn`` script: runs the app and turns user errors into one stderr line.
+
+    Usage errors are Typer's own (exit 2 with its usage text); a :class:`ForewarnError` or an ``OSError``
+    (a file that cannot be read or written) prints ``forewarn: error: ...`` and exits 2.
+    """
+    try:
+        app(args=argv, prog_name="forewarn")
+    except (ForewarnError, OSError) as err:
+        typer.echo(f"forewarn: error: {err}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()
