@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 import forewarn
-from forewarn.cli import store_commands
+from forewarn.cli import bench, store_commands
 from forewarn.exceptions import ForewarnError
 
 app = typer.Typer(
@@ -44,6 +44,7 @@ def _root(
 
 
 store_commands.register(app)
+bench.register(app)
 
 
 @app.command()

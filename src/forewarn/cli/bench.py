@@ -1,0 +1,97 @@
+"""``forewarn bench DATASET``: every model of a task side by side on real data, beside published figures.
+
+Each dataset runner (``forewarn.bench.<dataset>``) follows its benchmark's standard protocol; this module
+prints the table (fit and predict time, each metric as mean ± standard deviation over seeds, published rows
+under ours), and writes the JSON and a PNG chart.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from forewarn.bench import RUNNERS
+from forewarn.bench.report import LOWER_IS_BETTER, metric_names, write_chart, write_json
+from forewarn.exceptions import ConfigError
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``bench`` to ``app``."""
+    app.command()(bench)
+
+
+def bench(
+    dataset: Annotated[str, typer.Argument(help=f"One of: {', '.join(RUNNERS)}.")],
+    subset: Annotated[str | None, typer.Option(help="C-MAPSS subset (FD001, FD002, FD003, FD004).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory laid out like cmapss/, skab/ ...")] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per model (mean and spread are reported).")] = 5,
+    models: Annotated[str, typer.Option(help="Comma-separated model names, or 'all'.")] = "all",
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")] = None,
+    chart: Annotated[Path | None, typer.Option(help="PNG chart path (default: next to --json, or "
+                                                      "bench-<dataset>.png).")] = None,
+) -> None:
+    """Run a benchmark under its standard protocol and print our figures beside the published ones."""
+    if dataset not in RUNNERS:
+        raise ConfigError(f"unknown dataset {dataset!r}; use one of {', '.join(RUNNERS)}")
+    runner = importlib.import_module(RUNNERS[dataset])
+    chosen = None if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
+    unknown = sorted(set(chosen or ()) - set(runner.MODELS))
+    if unknown:
+        raise ConfigError(f"unknown model(s) {', '.join(unknown)} for {dataset}; known: {', '.join(runner.MODELS)}")
+    console = Console()
+    options: dict[str, Any] = {"progress": lambda message: console.print(f"[dim]{message}[/]")}
+    if subset is not None:
+        options["subset"] = subset
+    payload = runner.run(chosen, seeds, data_dir, **options)
+    print_results(console, payload)
+    if json_path is not None:
+        write_json(json_path, payload)
+        console.print(f"results: {json_path}")
+    chart_path = chart or (json_path.with_suffix(".png") if json_path else Path(f"bench-{dataset}.png"))
+    title = f"{dataset} {payload.get('subset') or ''}".strip()
+    write_chart(chart_path, payload["results"], payload["primary_metric"], payload.get("published", ()), title)
+    console.print(f"chart: {chart_path}")
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
+
+
+def print_results(console: Console, payload: dict[str, Any]) -> None:
+    """The results table: ours (mean ± std over seeds, timings) then the published rows."""
+    results = payload["results"]
+    metrics = metric_names(results)
+    for row in payload.get("published", ()):
+        metrics += [k for k, v in row.items() if k not in metrics and k not in ("method", "source")
+                    and isinstance(v, (int, float))]
+    title = f"{payload['dataset']} {payload.get('subset') or ''} - {payload.get('protocol', '')}"
+    table = Table(title=title.strip(), title_justify="left")
+    table.add_column("model")
+    table.add_column("seeds", justify="right")
+    table.add_column("fit s", justify="right")
+    table.add_column("predict s", justify="right")
+    for name in metrics:
+        arrow = "↓" if name in LOWER_IS_BETTER else "↑"
+        table.add_column(f"{name} {arrow}", justify="right")
+    for row in results:
+        cells = [f"[bold]{row['model']}[/]", str(row["seeds"]), f"{row['fit_s']:.2f}", f"{row['predict_s']:.3f}"]
+        for name in metrics:
+            if name in row:
+                spread = row.get(f"{name}_std", 0.0)
+                cells.append(f"{_fmt(row[name])} ± {_fmt(spread)}" if row["seeds"] > 1 else _fmt(row[name]))
+            else:
+                cells.append("")
+        table.add_row(*cells)
+    for row in payload.get("published", ()):
+        cells = [f"[dim]{row['method']} (published)[/]", "", "", ""]
+        cells += [_fmt(row[name]) if isinstance(row.get(name), (int, float)) else "" for name in metrics]
+        table.add_row(*cells)
+    console.print(table)
+    sources = sorted({row["source"] for row in payload.get("published", ())})
+    if sources:
+        console.print("[dim]published figures: " + "; ".join(sources) + "[/]")
