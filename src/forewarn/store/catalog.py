@@ -1,0 +1,114 @@
+"""Declaring the plant: sites, lines, assets and their channels (upserts, one transaction per call).
+
+Declaring again replaces what was declared (name, class, metadata, unit...), never the readings. A
+channel keeps its series id for life, so re-declaring an asset does not orphan its readings. An asset
+given a line but no site takes the site of its line; a site that contradicts its line is an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import duckdb
+
+from forewarn.exceptions import SchemaError
+from forewarn.schema import Asset, Line, Site
+from forewarn.store.tables import fetch_value
+
+
+def _in_transaction(con: duckdb.DuckDBPyConnection, statements: Sequence[tuple[str, list[list[Any]]]]) -> None:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for sql, rows in statements:
+            if rows:
+                con.executemany(sql, rows)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _last_per_key(rows: list[list[Any]], width: int = 1) -> list[list[Any]]:
+    """Keep the last declaration of each key (the first ``width`` fields): later ones override earlier."""
+    return list({tuple(r[:width]): r for r in rows}.values())
+
+
+def _checked(items: Iterable[Any], kind: type, what: str) -> list[Any]:
+    out = list(items)
+    for item in out:
+        if not isinstance(item, kind):
+            raise SchemaError(f"expected {kind.__name__} objects, got {type(item).__name__}", source=what,
+                              hint=f"build them with forewarn.schema.{kind.__name__}(...)")
+    return out
+
+
+def add_sites(con: duckdb.DuckDBPyConnection, sites: Iterable[Site]) -> None:
+    """Insert or update sites."""
+    rows = _last_per_key([[s.site_id, s.name, s.timezone] for s in _checked(sites, Site, "add_sites")])
+    _in_transaction(con, [("INSERT INTO sites VALUES (?, ?, ?) ON CONFLICT (site_id) DO UPDATE SET "
+                           "name = excluded.name, timezone = excluded.timezone", rows)])
+
+
+def add_lines(con: duckdb.DuckDBPyConnection, lines: Iterable[Line]) -> None:
+    """Insert or update production lines."""
+    rows = _last_per_key([[ln.line_id, ln.site_id, ln.name] for ln in _checked(lines, Line, "add_lines")])
+    _in_transaction(con, [("INSERT INTO lines VALUES (?, ?, ?) ON CONFLICT (line_id) DO UPDATE SET "
+                           "site_id = excluded.site_id, name = excluded.name", rows)])
+
+
+def _install_date(asset: Asset) -> dt.date | None:
+    value = asset.install_date
+    if value is None or isinstance(value, dt.date):
+        return value.date() if isinstance(value, dt.datetime) else value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise SchemaError(f"install date {value!r} of asset {asset.asset_id!r} is not a date",
+                          column="install_date", hint="use a datetime.date or YYYY-MM-DD text") from None
+
+
+def add_assets(con: duckdb.DuckDBPyConnection, assets: Iterable[Asset]) -> None:
+    """Insert or update assets and their declared channels (name, unit, description)."""
+    items = _checked(assets, Asset, "add_assets")
+    line_site = dict(con.execute("SELECT line_id, site_id FROM lines").fetchall())
+    asset_rows, channel_rows = [], []
+    for asset in items:
+        site = asset.site_id
+        if asset.line_id is not None and asset.line_id in line_site:
+            known = line_site[asset.line_id]
+            if site is None:
+                site = known
+            elif known is not None and site != known:
+                raise SchemaError(f"asset {asset.asset_id!r} is declared on site {site!r}, but its line "
+                                  f"{asset.line_id!r} belongs to site {known!r}", column="site_id",
+                                  hint="fix the asset's site_id or leave it empty to take the line's site")
+        metadata = json.dumps(dict(asset.metadata), sort_keys=True, default=str)
+        asset_rows.append([asset.asset_id, asset.asset_class, site, asset.line_id, asset.name,
+                           _install_date(asset), metadata])
+        channel_rows += [[asset.asset_id, ch.name, ch.unit, ch.description] for ch in asset.channels]
+    channel_rows = _last_per_key(channel_rows, width=2)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if asset_rows:
+            con.executemany(
+                "INSERT INTO assets VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (asset_id) DO UPDATE SET "
+                "asset_class = excluded.asset_class, site_id = excluded.site_id, line_id = excluded.line_id, "
+                "name = excluded.name, install_date = excluded.install_date, metadata = excluded.metadata",
+                _last_per_key(asset_rows))
+        existing = {(a, c) for a, c in con.execute("SELECT asset_id, channel FROM channels").fetchall()}
+        updates = [[r[2], r[3], r[0], r[1]] for r in channel_rows if (r[0], r[1]) in existing]
+        new = sorted(r for r in channel_rows if (r[0], r[1]) not in existing)
+        if updates:
+            con.executemany("UPDATE channels SET unit = ?, description = ? WHERE asset_id = ? AND channel = ?",
+                            updates)
+        if new:
+            base = fetch_value(con, "SELECT coalesce(max(series_id), 0) FROM channels")
+            con.executemany("INSERT INTO channels VALUES (?, ?, ?, ?, ?)",
+                            [[*row, base + i] for i, row in enumerate(new, start=1)])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

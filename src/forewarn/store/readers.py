@@ -1,0 +1,260 @@
+"""Reading files and Arrow tables into DuckDB staging relations, with line-accurate error positions.
+
+DuckDB reads the files itself (``read_csv``, ``read_parquet``, ``read_json``): that is what makes bulk
+ingest fast. Every staged relation carries ``__rn``, the 0-based record number in the source, and a
+:class:`Staged` knows how to turn a record number into the line a person sees in an editor:
+
+* CSV: the physical file line, the header being line 1 (quoted cells may span lines, blank lines count);
+* JSON lines: the physical file line (blank lines count);
+* Parquet and in-memory tables: the 1-based row number.
+
+Line numbers are only worked out when something is wrong, so the happy path never scans a file in Python.
+
+>>> import duckdb, pathlib, tempfile
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "r.csv"
+>>> _ = path.write_text('asset_id,ts,note\\np1,2024-01-01,"two\\nlines"\\n\\np2,2024-01-02,x\\n')
+>>> con = duckdb.connect()
+>>> staged = stage_file(con, path, name="demo", types_for=lambda header: None)
+>>> staged.columns, staged.line_of(1)
+(['asset_id', 'ts', 'note'], 5)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import io
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from forewarn.exceptions import DataNotFoundError, IngestError
+from forewarn.store.tables import quote_ident, quote_literal
+
+ROW_COLUMN = "__rn"
+SUFFIXES = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".pq": "parquet",
+            ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonl.gz": "jsonl", ".ndjson.gz": "jsonl"}
+
+
+@dataclass
+class Staged:
+    """A source staged in DuckDB as relation ``name`` with its user columns plus ``__rn``."""
+
+    name: str
+    source: str
+    columns: list[str]
+    types: dict[str, str]
+    fmt: str
+    path: Path | None = None
+    keep_alive: object | None = None  # an Arrow table registered with DuckDB must outlive the relation
+
+    def line_of(self, record: int) -> int:
+        """The line (text files) or 1-based row (Parquet, tables) of 0-based record ``record``."""
+        if self.path is None or self.fmt == "parquet":
+            return int(record) + 1
+        if self.fmt == "jsonl":
+            return _jsonl_line(self.path, int(record))
+        return _csv_line(self.path, int(record))
+
+
+def file_format(path: str | os.PathLike[str]) -> str:
+    """``csv``, ``parquet`` or ``jsonl`` from a file name; anything else is an :class:`IngestError`.
+
+    >>> file_format("plant/2024-01.csv.gz"), file_format("x.PARQUET"), file_format("a.ndjson")
+    ('csv', 'parquet', 'jsonl')
+    """
+    name = Path(path).name.lower()
+    for suffix in sorted(SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return SUFFIXES[suffix]
+    raise IngestError(f"unsupported file type {Path(path).suffix!r}", source=str(path),
+                      hint="use .csv, .csv.gz, .parquet, .jsonl or .ndjson")
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.name.lower().endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - caller closes
+
+
+def csv_header(path: Path) -> list[str]:
+    """The column names of a CSV file (its first line), checked to be present and unique."""
+    with _open_text(path) as handle:
+        header = next(csv.reader(handle), None)
+    if not header or not any(h.strip() for h in header):
+        raise IngestError("the file is empty or has no header line", source=str(path), line=1,
+                          hint="the first line must name the columns, e.g. asset_id,ts,channel,value")
+    seen: set[str] = set()
+    for name in header:
+        if name in seen or not name.strip():
+            raise IngestError(f"column name {name!r} is empty or repeated", source=str(path), line=1, column=name,
+                              hint="give every column a unique name")
+        seen.add(name)
+    return header
+
+
+def _csv_line(path: Path, record: int) -> int:
+    """File line where data record ``record`` starts (0-based, header excluded, blank lines skipped)."""
+    with _open_text(path) as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        start = reader.line_num + 1
+        index = 0
+        for row in reader:
+            if row:
+                if index == record:
+                    return start
+                index += 1
+            start = reader.line_num + 1
+    return start
+
+
+def _jsonl_line(path: Path, record: int) -> int:
+    with _open_text(path) as handle:
+        index = 0
+        for number, text in enumerate(handle, start=1):
+            if text.strip():
+                if index == record:
+                    return number
+                index += 1
+    return index + 1
+
+
+def _first_bad_csv_line(path: Path, width: int) -> tuple[int, str]:
+    """Find the first record whose field count differs from the header's, for a readable error."""
+    with _open_text(path) as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        start = reader.line_num + 1
+        for row in reader:
+            if row and len(row) != width:
+                return start, f"has {len(row)} fields, the header has {width}"
+            start = reader.line_num + 1
+    return 0, ""
+
+
+def _first_bad_json_line(path: Path) -> tuple[int, str]:
+    with _open_text(path) as handle:
+        for number, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as err:
+                return number, f"is not valid JSON ({err.msg})"
+            if not isinstance(record, dict):
+                return number, "is not a JSON object"
+    return 0, ""
+
+
+def stage_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], *, name: str,
+               types_for: Callable[[list[str]], dict[str, str] | None]) -> Staged:
+    """Stage a CSV, Parquet or JSON-lines file as relation ``name``.
+
+    ``types_for(header)`` gives DuckDB types to read text files with (``None``: all ``VARCHAR``). When a
+    typed read fails, the file is read again as text so that validation can point at the bad cell.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise DataNotFoundError(f"file {str(file)!r} does not exist")
+    fmt = file_format(file)
+    if fmt == "parquet":
+        return _stage_parquet(con, file, name)
+    if fmt == "jsonl":
+        return _stage_jsonl(con, file, name)
+    return _stage_csv(con, file, name, types_for)
+
+
+def _finish(con: duckdb.DuckDBPyConnection, name: str, table: str, staged_from: Path, fmt: str) -> Staged:
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS "
+                f"SELECT *, rowid AS {ROW_COLUMN} FROM {quote_ident(table)}")
+    return _describe(con, name, str(staged_from), fmt, staged_from)
+
+
+def _describe(con: duckdb.DuckDBPyConnection, name: str, source: str, fmt: str, path: Path | None) -> Staged:
+    rows = con.execute(f"DESCRIBE {quote_ident(name)}").fetchall()
+    types = {str(r[0]): str(r[1]) for r in rows if r[0] != ROW_COLUMN}
+    return Staged(name=name, source=source, columns=list(types), types=types, fmt=fmt, path=path)
+
+
+def _stage_csv(con: duckdb.DuckDBPyConnection, file: Path, name: str,
+               types_for: Callable[[list[str]], dict[str, str] | None]) -> Staged:
+    header = csv_header(file)
+    table = f"{name}_rows"
+    typed = types_for(header)
+    attempts = [typed, None] if typed else [None]
+    for types in attempts:
+        columns = {h: (types or {}).get(h, "VARCHAR") for h in header}
+        spec = "{" + ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in columns.items()) + "}"
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM read_csv("
+                        f"{quote_literal(str(file))}, header=true, auto_detect=false, delim=',', quote='\"', "
+                        f"escape='\"', columns={spec})")
+            return _finish(con, name, table, file, "csv")
+        except duckdb.Error as err:
+            failure = err
+    line, what = _first_bad_csv_line(file, len(header))
+    if line:
+        raise IngestError(f"the line {what}", source=str(file), line=line,
+                          hint="quote cells that contain commas or line breaks") from None
+    raise IngestError(f"cannot read the CSV file: {failure}", source=str(file)) from None
+
+
+def _stage_parquet(con: duckdb.DuckDBPyConnection, file: Path, name: str) -> Staged:
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT * EXCLUDE (file_row_number), "
+                    f"file_row_number AS {ROW_COLUMN} FROM read_parquet({quote_literal(str(file))}, "
+                    "file_row_number=true)")
+        return _describe(con, name, str(file), "parquet", file)
+    except duckdb.Error as err:
+        raise IngestError(f"cannot read the Parquet file: {err}", source=str(file),
+                          hint="check that the file is a complete Parquet file") from None
+
+
+def _stage_jsonl(con: duckdb.DuckDBPyConnection, file: Path, name: str) -> Staged:
+    with _open_text(file) as handle:
+        if not any(text.strip() for text in handle):
+            raise IngestError("the file is empty", source=str(file), line=1, hint="write one JSON object per line")
+    table = f"{name}_rows"
+    try:
+        keys = [str(r[0]) for r in con.execute(
+            f"DESCRIBE SELECT * FROM read_json({quote_literal(str(file))}, format='newline_delimited', "
+            "sample_size=-1)").fetchall()]
+        spec = "{" + ", ".join(f"{quote_literal(k)}: 'VARCHAR'" for k in keys) + "}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM read_json("
+                    f"{quote_literal(str(file))}, format='newline_delimited', columns={spec})")
+    except duckdb.Error as err:
+        line, what = _first_bad_json_line(file)
+        if line:
+            raise IngestError(f"the line {what}", source=str(file), line=line,
+                              hint="JSON lines files hold one JSON object per line") from None
+        raise IngestError(f"cannot read the JSON lines file: {err}", source=str(file)) from None
+    return _finish(con, name, table, file, "jsonl")
+
+
+def stage_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table, *, name: str, source: str) -> Staged:
+    """Stage an in-memory Arrow table; its record numbers are its row positions."""
+    if ROW_COLUMN in table.column_names:
+        raise IngestError(f"column name {ROW_COLUMN!r} is reserved", source=source, line=1, column=ROW_COLUMN)
+    if len(set(table.column_names)) != len(table.column_names):
+        raise IngestError("column names repeat", source=source, line=1, hint="give every column a unique name")
+    numbered = table.append_column(ROW_COLUMN, pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    con.register(f"{name}_arrow", numbered)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT * FROM {quote_ident(name + '_arrow')}")
+    staged = _describe(con, name, source, "arrow", None)
+    staged.keep_alive = numbered
+    return staged
+
+
+def drop_staged(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop whatever :func:`stage_file` or :func:`stage_arrow` created under ``name``."""
+    con.execute(f"DROP VIEW IF EXISTS {quote_ident(name)}; DROP TABLE IF EXISTS {quote_ident(name + '_rows')}")
+    with contextlib.suppress(duckdb.Error):
+        con.unregister(f"{name}_arrow")

@@ -1,0 +1,297 @@
+"""The embedded store: one DuckDB file (or ``":memory:"``) holding the plant, its readings and events.
+
+>>> import pandas as pd
+>>> from forewarn.schema import Asset, Channel
+>>> with Store() as store:
+...     store.add_assets([Asset("P-101", asset_class="pump", channels=(Channel("temp", "degC"),))])
+...     report = store.ingest_readings(pd.DataFrame({
+...         "asset_id": ["P-101", "P-101"], "ts": ["2024-01-01T00:00Z", "2024-01-01T00:01Z"], "temp": [40.0, 41.5]}))
+...     again = store.ingest_readings(pd.DataFrame({"asset_id": ["P-101"], "ts": ["2024-01-01T00:00Z"], "temp": [40.0]}))
+...     (report.written, again.written, again.duplicates, store.count_readings())
+(2, 0, 1, 2)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from forewarn.exceptions import ConfigError, DataNotFoundError, IngestError, SchemaError, StateError, UnknownAssetError
+from forewarn.schema import Asset, Line, Site, to_long_readings
+from forewarn.store import catalog, queries
+from forewarn.store.events import ingest_events_frame, staged_events_frame, validate_events
+from forewarn.store.export import export_parquet
+from forewarn.store.ingest import STRICT_HINT, IngestReport, Progress, ingest_staged_readings, long_arrow
+from forewarn.store.readers import csv_header, drop_staged, file_format, stage_arrow, stage_file
+from forewarn.store.tables import create_schema, fetch_value, has_schema, quote_literal
+
+STAGE = "__fw_src"
+
+
+def readings_types(header: list[str]) -> dict[str, str]:
+    """DuckDB types to read a readings CSV with: text keys, UTC times, numbers for values."""
+    long = "channel" in header or "value" in header
+    types = {name: ("VARCHAR" if long else "DOUBLE") for name in header}
+    types.update({"asset_id": "VARCHAR", "ts": "TIMESTAMPTZ"})
+    if long:
+        types["value"] = "DOUBLE"
+    return {name: types[name] for name in header}
+
+
+class Store:
+    """Sites, lines, assets, channels, readings and events in an embedded DuckDB database.
+
+    ``path`` is a database file (created with its folder when missing) or ``":memory:"``. With
+    ``read_only=True`` the file must exist; several processes may then read it at once. A store is safe to
+    share between threads (calls are serialised). See the package docstring for the ingest rules.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = ":memory:", *, read_only: bool = False) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        if self.path == ":memory:":
+            if read_only:
+                raise ConfigError("an in-memory store cannot be read-only; give the path of a store file")
+        else:
+            file = Path(self.path).expanduser()
+            if read_only and not file.is_file():
+                raise DataNotFoundError(f"store file {str(file)!r} does not exist")
+            file.parent.mkdir(parents=True, exist_ok=True)
+            self.path = str(file)
+        try:
+            con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.Error as err:
+            raise ConfigError(f"cannot open store {self.path!r}: {err}") from None
+        con.execute("SET TimeZone = 'UTC'")
+        if read_only and not has_schema(con):
+            con.close()
+            raise ConfigError(f"{self.path!r} is a DuckDB file but not a Forewarn store; ingest into it first")
+        if not read_only:
+            create_schema(con)
+        self._con: duckdb.DuckDBPyConnection | None = con
+        self._index: queries.SeriesIndex | None = None
+
+    # -- life cycle -------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the database (safe to call twice)."""
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._con is None else ("read-only" if self.read_only else "open")
+        return f"Store({self.path!r}, {state})"
+
+    def _db(self, *, write: bool = False) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise StateError(f"the store {self.path!r} is closed; open it again with Store(path)")
+        if write:
+            if self.read_only:
+                raise ConfigError(f"the store {self.path!r} was opened read-only; open it with read_only=False to write")
+            self._index = None  # assets or channels may change
+        return self._con
+
+    def _series_index(self) -> queries.SeriesIndex:
+        con = self._db()
+        if self._index is None or not self._index.is_current(con):  # another Store may share the file
+            self._index = queries.SeriesIndex(con)
+        return self._index
+
+    # -- the plant --------------------------------------------------------------------------------------
+    def add_sites(self, sites: Iterable[Site]) -> None:
+        """Insert or update sites."""
+        with self._lock:
+            catalog.add_sites(self._db(write=True), sites)
+
+    def add_lines(self, lines: Iterable[Line]) -> None:
+        """Insert or update production lines."""
+        with self._lock:
+            catalog.add_lines(self._db(write=True), lines)
+
+    def add_assets(self, assets: Iterable[Asset]) -> None:
+        """Insert or update assets and their channels (name, unit, description)."""
+        with self._lock:
+            catalog.add_assets(self._db(write=True), assets)
+
+    # -- ingest -----------------------------------------------------------------------------------------
+    def ingest_readings(self, data: pd.DataFrame | pa.Table, *, source: str = "frame", strict: bool = False,
+                        progress: Progress | None = None) -> IngestReport:
+        """Store readings given as a long or wide pandas frame or Arrow table; all or nothing.
+
+        Pandas frames are validated by :func:`forewarn.schema.to_long_readings` (error lines are 1-based
+        rows); Arrow tables take the same vectorised DuckDB path as files.
+        """
+        with self._lock:
+            con = self._db(write=True)
+            if isinstance(data, pa.RecordBatch):
+                data = pa.Table.from_batches([data])
+            if isinstance(data, pa.Table):
+                return self._ingest_staged(lambda: stage_arrow(con, data, name=STAGE, source=source), strict, progress)
+            if not isinstance(data, pd.DataFrame):
+                raise IngestError(f"expected a pandas DataFrame or a pyarrow Table, got {type(data).__name__}",
+                                  source=source)
+            try:
+                long = to_long_readings(data, source=source)
+            except SchemaError as err:
+                raise IngestError(err.reason, source=source, line=err.line, column=err.column, hint=err.hint) from None
+            if strict:
+                self._check_known(data, set(long["asset_id"]), source)
+            table = long_arrow(long)
+            return self._ingest_staged(lambda: stage_arrow(con, table, name=STAGE, source=source), strict, progress)
+
+    def _check_known(self, raw: pd.DataFrame, asset_ids: set[str], source: str) -> None:
+        known = {r[0] for r in self._db().execute("SELECT asset_id FROM assets").fetchall()}
+        unknown = asset_ids - known
+        if unknown:
+            mask = raw["asset_id"].astype(str).isin(unknown).to_numpy()
+            first = int(mask.nonzero()[0][0])
+            raise UnknownAssetError(f"unknown asset {str(raw['asset_id'].iloc[first])!r}", source=source,
+                                    line=first + 1, column="asset_id", hint=STRICT_HINT)
+
+    def _ingest_staged(self, stage: Callable[[], Any], strict: bool, progress: Progress | None) -> IngestReport:
+        con = self._db(write=True)
+        try:
+            return ingest_staged_readings(con, stage(), strict=strict, progress=progress)
+        finally:
+            drop_staged(con, STAGE)
+
+    def ingest_events(self, data: pd.DataFrame | pa.Table, *, source: str = "frame", strict: bool = False,
+                      progress: Progress | None = None) -> IngestReport:
+        """Store events (failures, maintenance, inspections) from a pandas frame or Arrow table."""
+        with self._lock:
+            con = self._db(write=True)
+            raw = data.to_pandas() if isinstance(data, pa.Table) else data
+            if not isinstance(raw, pd.DataFrame):
+                raise IngestError(f"expected a pandas DataFrame or a pyarrow Table, got {type(data).__name__}",
+                                  source=source)
+            events = validate_events(raw, source=source, line_of=lambda record: record + 1)
+            return ingest_events_frame(con, events, source=source, strict=strict, line_of=lambda r: r + 1,
+                                       progress=progress)
+
+    def ingest_file(self, path: str | os.PathLike[str], *, kind: Literal["auto", "readings", "events"] = "auto",
+                    strict: bool = False, progress: Progress | None = None) -> IngestReport:
+        """Store a CSV (``.csv``, ``.csv.gz``), Parquet or JSON-lines (``.jsonl``, ``.ndjson``) file.
+
+        ``kind="auto"`` reads events when the file has a ``kind`` column, readings otherwise. A bad file is
+        rejected whole; the error names the file, the line (header = line 1; Parquet: 1-based row) and the
+        column. ``progress`` is called with the number of records written (at the end).
+        """
+        if kind not in ("auto", "readings", "events"):
+            raise ConfigError(f"kind={kind!r}; use 'auto', 'readings' or 'events'")
+        with self._lock:
+            con = self._db(write=True)
+            file = Path(path)
+            if not file.is_file():
+                raise DataNotFoundError(f"file {str(file)!r} does not exist")
+            if kind == "auto":
+                kind = "events" if "kind" in self._columns_of(file) else "readings"
+            try:
+                if kind == "readings":
+                    staged = stage_file(con, file, name=STAGE, types_for=readings_types)
+                    return ingest_staged_readings(con, staged, strict=strict, progress=progress)
+                staged = stage_file(con, file, name=STAGE, types_for=lambda header: None)
+                events = validate_events(staged_events_frame(con, staged), source=staged.source,
+                                         line_of=staged.line_of)
+                return ingest_events_frame(con, events, source=staged.source, strict=strict,
+                                           line_of=staged.line_of, progress=progress)
+            finally:
+                drop_staged(con, STAGE)
+
+    def _columns_of(self, file: Path) -> list[str]:
+        fmt = file_format(file)
+        try:
+            if fmt == "csv":
+                return csv_header(file)
+            if fmt == "parquet":
+                return list(pq.read_schema(file).names)
+            rows = self._db().execute(f"DESCRIBE SELECT * FROM read_json({quote_literal(str(file))}, "
+                                      "format='newline_delimited', sample_size=-1)").fetchall()
+            return [str(r[0]) for r in rows]
+        except (duckdb.Error, pa.ArrowException, OSError):
+            return []  # let the reader report what is wrong with the file, with its line
+
+    # -- queries ----------------------------------------------------------------------------------------
+    def readings(self, asset_id: str, start: object = None, end: object = None, *,
+                 channels: Sequence[str] | None = None, resample: str | None = None, agg: str = "mean",
+                 wide: bool = False) -> pd.DataFrame:
+        """Readings of one asset in ``[start, end)``; see :func:`forewarn.store.queries.readings`."""
+        with self._lock:
+            return queries.readings(self._db(), asset_id, start, end, channels=channels, resample=resample,
+                                    agg=agg, wide=wide, index=self._series_index())
+
+    def latest(self, asset_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """Last value per asset and channel (``asset_id, channel, ts, value``)."""
+        with self._lock:
+            return queries.latest(self._db(), asset_ids)
+
+    def events(self, asset_id: str | None = None, *, kind: str | None = None, start: object = None,
+               end: object = None) -> pd.DataFrame:
+        """Events sorted by time, optionally of one asset, one kind, and in ``[start, end)``."""
+        with self._lock:
+            return queries.events(self._db(), asset_id, kind=kind, start=start, end=end)
+
+    def assets(self) -> pd.DataFrame:
+        """``asset_id, asset_class, site_id, line_id, name, install_date, metadata`` (metadata as dict)."""
+        with self._lock:
+            return queries.assets(self._db())
+
+    def channels(self, asset_id: str | None = None) -> pd.DataFrame:
+        """``asset_id, channel, unit, description`` of one asset or all."""
+        with self._lock:
+            return queries.channels(self._db(), asset_id)
+
+    def hierarchy(self) -> dict:
+        """``{site_id: {line_id: [asset_id, ...]}}`` with ``None`` keys for unassigned assets."""
+        with self._lock:
+            return queries.hierarchy(self._db())
+
+    def fleet_summary(self) -> pd.DataFrame:
+        """Per asset: class, site, line, n_readings, n_channels, first/last reading, failures, maintenance."""
+        with self._lock:
+            return queries.fleet_summary(self._db())
+
+    def count_readings(self) -> int:
+        """Number of readings stored."""
+        with self._lock:
+            return int(fetch_value(self._db(), "SELECT count(*) FROM reading_values"))
+
+    def export_parquet(self, out_dir: str | os.PathLike[str], *, start: object = None,
+                       end: object = None) -> list[Path]:
+        """Hive-partitioned Parquet export (``site_id=/asset_id=/date=``); see :mod:`forewarn.store.export`."""
+        with self._lock:
+            return export_parquet(self._db(), out_dir, start=start, end=end)
+
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run one read-only ``SELECT`` (tables: sites, lines, assets, channels, readings, events).
+
+        Anything else (several statements, writes, DDL) is refused. It can read local files through
+        DuckDB's table functions, so do not pass it text from untrusted users.
+        """
+        try:
+            statements = duckdb.extract_statements(query)
+        except duckdb.Error as err:
+            raise ConfigError(f"cannot parse the query: {err}") from None
+        if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+            raise ConfigError("Store.sql runs exactly one read-only SELECT statement; use the Store methods to write")
+        with self._lock:
+            con = self._db()
+            try:
+                return queries.frame(con, query, list(params) if isinstance(params, (list, tuple)) else params)
+            except duckdb.Error as err:
+                raise ConfigError(f"query failed: {err}") from None

@@ -1,0 +1,166 @@
+"""Validating staged readings in DuckDB and turning them into the canonical long form.
+
+The checks mirror :func:`forewarn.schema.to_long_readings` (missing ``asset_id``, timestamp that does not
+parse, numbers given as timestamps, missing ``channel``, value that is not a number, infinite value; an
+empty value cell is a gap and is dropped), but run as one vectorised DuckDB query over the staged
+relation. Only when a check fails is the first bad record looked up and its line worked out.
+
+>>> import duckdb, pyarrow as pa
+>>> from forewarn.store.readers import stage_arrow
+>>> con = duckdb.connect(); _ = con.execute("SET TimeZone='UTC'")
+>>> table = pa.table({"asset_id": ["p1", "p1"], "ts": ["2024-01-01", "2024-01-01 00:01"], "temp": ["40", "x"]})
+>>> staged = stage_arrow(con, table, name="demo", source="demo frame")
+>>> layout = readings_layout(staged)
+>>> layout.wide, layout.value_columns
+(True, ['temp'])
+>>> validate_readings(con, staged, layout)
+Traceback (most recent call last):
+...
+forewarn.exceptions.IngestError: demo frame, line 2, column 'temp': value 'x' is not a number (readings must be numeric; leave the cell empty for a missing value)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from forewarn.exceptions import IngestError
+from forewarn.store.readers import ROW_COLUMN, Staged
+from forewarn.store.tables import fetch_one, quote_ident
+
+TS_HINT = "use ISO 8601, e.g. 2024-01-31T12:00:00Z"
+VALUE_HINT = "readings must be numeric; leave the cell empty for a missing value"
+LAYOUT_HINT = "readings need asset_id, ts and either channel+value (long) or one column per channel (wide)"
+_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+            "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+
+@dataclass(frozen=True)
+class ReadingsLayout:
+    """Which staged columns hold what: long (``channel`` + ``value``) or wide (one column per channel)."""
+
+    wide: bool
+    value_columns: list[str]
+
+
+@dataclass(frozen=True)
+class _Check:
+    column: str
+    bad: str  # SQL condition, true for a bad record
+    message: str  # may use {value}
+    hint: str | None = None
+
+
+def _kind(duck_type: str) -> str:
+    upper = duck_type.upper()
+    if upper in ("VARCHAR", "NULL", "JSON") or upper.startswith("ENUM"):
+        return "text"
+    if upper.startswith(_NUMERIC):
+        return "number"
+    if upper.startswith(("TIMESTAMP", "DATE")):
+        return "time"
+    return "other"
+
+
+def readings_layout(staged: Staged) -> ReadingsLayout:
+    """Work out long or wide layout from the column names, or say which column is missing."""
+    columns = staged.columns
+    needed = ["asset_id", "ts"]
+    if "channel" in columns or "value" in columns:
+        needed += ["channel", "value"]
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise IngestError(f"missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}",
+                          source=staged.source, line=1, column=missing[0], hint=LAYOUT_HINT)
+    if "channel" in columns:
+        return ReadingsLayout(wide=False, value_columns=["value"])
+    channels = [c for c in columns if c not in ("asset_id", "ts")]
+    if not channels:
+        raise IngestError("no channel columns", source=staged.source, line=1,
+                          hint="a wide readings file has asset_id, ts and one column per channel")
+    return ReadingsLayout(wide=True, value_columns=channels)
+
+
+def _checks(staged: Staged, layout: ReadingsLayout) -> list[_Check]:
+    types = staged.types
+    checks = [_Check("asset_id", "asset_id IS NULL", "missing asset_id")]  # blank ids: see find_blank_keys
+    ts_kind = _kind(types["ts"])
+    if ts_kind == "number":
+        checks.append(_Check("ts", "true", "timestamps are numbers",
+                             "give ISO 8601 text or datetimes; convert epoch numbers to times first"))
+    elif ts_kind == "other":
+        checks.append(_Check("ts", "true", f"timestamps have type {types['ts']}", TS_HINT))
+    else:
+        checks.append(_Check("ts", "ts IS NULL", "missing timestamp", TS_HINT))
+        if ts_kind == "text":
+            checks.append(_Check("ts", "TRY_CAST(ts AS TIMESTAMPTZ) IS NULL", "cannot parse timestamp {value!r}",
+                                 TS_HINT))
+    if not layout.wide:
+        checks.append(_Check("channel", "channel IS NULL", "missing channel"))
+    for column in layout.value_columns:
+        ref = quote_ident(column)
+        kind = _kind(types[column])
+        if kind == "text":
+            checks.append(_Check(column, f"{ref} IS NOT NULL AND TRY_CAST({ref} AS DOUBLE) IS NULL",
+                                 "value {value!r} is not a number", VALUE_HINT))
+            checks.append(_Check(column, f"isinf(TRY_CAST({ref} AS DOUBLE))", "value {value!r} is infinite",
+                                 VALUE_HINT))
+        elif kind == "number" and types[column].upper() in ("FLOAT", "DOUBLE"):
+            checks.append(_Check(column, f"isinf({ref})", "value {value!r} is infinite", VALUE_HINT))
+        elif kind != "number":
+            checks.append(_Check(column, f"{ref} IS NOT NULL", f"values of type {types[column]} are not numbers",
+                                 VALUE_HINT))
+    order = {name: i for i, name in enumerate(staged.columns)}
+    return sorted(checks, key=lambda c: order[c.column])  # stable: keeps check order within a column
+
+
+def validate_readings(con: duckdb.DuckDBPyConnection, staged: Staged, layout: ReadingsLayout) -> None:
+    """Raise :class:`IngestError` at the first bad record (lowest line; leftmost column on a tie)."""
+    checks = _checks(staged, layout)
+    select = ", ".join(f"min(CASE WHEN {c.bad} THEN {ROW_COLUMN} END)" for c in checks)
+    firsts = fetch_one(con, f"SELECT {select} FROM {quote_ident(staged.name)}") or ()
+    failing = [(record, i) for i, record in enumerate(firsts) if record is not None]
+    if not failing:
+        return
+    record, index = min(failing)
+    check = checks[index]
+    cell = fetch_one(con, f"SELECT CAST({quote_ident(check.column)} AS VARCHAR) FROM {quote_ident(staged.name)} "
+                          f"WHERE {ROW_COLUMN} = ?", [record])
+    value = cell[0] if cell else None
+    raise IngestError(check.message.format(value=value), source=staged.source, line=staged.line_of(record),
+                      column=check.column, hint=check.hint)
+
+
+def find_blank_keys(con: duckdb.DuckDBPyConnection, staged: Staged, series_table: str) -> None:
+    """Reject blank (empty or whitespace) asset ids and channel names.
+
+    Checked on the batch's distinct ``(asset_id, channel)`` pairs, which is far cheaper than trimming every
+    row; only when one is blank is the staged batch searched for its first line.
+    """
+    for column, message in (("asset_id", "missing asset_id"), ("channel", "missing channel")):
+        if column == "channel" and "channel" not in staged.columns:
+            continue  # wide layout: channel names are column names, checked when the header was read
+        if not fetch_one(con, f"SELECT 1 FROM {quote_ident(series_table)} WHERE trim({column}) = '' LIMIT 1"):
+            continue
+        record = fetch_one(con, f"SELECT min({ROW_COLUMN}) FROM {quote_ident(staged.name)} "
+                                f"WHERE trim(CAST({column} AS VARCHAR)) = ''")
+        raise IngestError(message, source=staged.source, line=staged.line_of(int(record[0])), column=column,
+                          hint=f"every reading needs a non-empty {column}")
+
+
+def long_readings_sql(staged: Staged, layout: ReadingsLayout) -> str:
+    """SQL of the validated batch in long form: ``asset_id, channel, ts, value, __rn``; gaps dropped.
+
+    Wide batches are unpivoted by DuckDB (``UNPIVOT`` drops empty cells); NaN counts as a gap too.
+    """
+    src = quote_ident(staged.name)
+    keys = f"CAST(asset_id AS VARCHAR) AS asset_id, CAST(ts AS TIMESTAMPTZ) AS ts, {ROW_COLUMN}"
+    if not layout.wide:
+        return (f"SELECT asset_id, channel, ts, value, {ROW_COLUMN} FROM (SELECT {keys}, "
+                f"CAST(channel AS VARCHAR) AS channel, CAST(value AS DOUBLE) AS value FROM {src}) "
+                "WHERE value IS NOT NULL AND NOT isnan(value)")
+    casts = ", ".join(f"CAST({quote_ident(c)} AS DOUBLE) AS {quote_ident(c)}" for c in layout.value_columns)
+    on = ", ".join(quote_ident(c) for c in layout.value_columns)
+    return (f"SELECT asset_id, channel, ts, value, {ROW_COLUMN} FROM (UNPIVOT (SELECT {keys}, {casts} FROM {src}) "
+            f"ON {on} INTO NAME channel VALUE value) WHERE NOT isnan(value)")
