@@ -1,0 +1,291 @@
+"""Serving latency and throughput of ``forewarn serve`` on loopback.
+
+What it does:
+
+1. builds the synthetic plant of :mod:`forewarn.serve.sample` (``--assets`` in-service pumps, a LightGBM RUL
+   bundle) in a temporary folder and starts the real service (``python -m forewarn.serve``, uvicorn, one
+   process) on 127.0.0.1 and a free port;
+2. **open-loop load at a fixed rate** (default 200 requests/s, 8 kept-alive connections) for ``--seconds``:
+   request *i* is due at
+   ``t0 + i / rate``, and its latency runs from that due time to the last byte of the answer, so a slow
+   answer delays the ones behind it and is counted (no coordinated omission). Two runs: ``GET
+   /api/v1/assets/{id}/health`` over every asset in turn (scores are cached until new readings of the
+   asset arrive, which is the steady state of a plant), and ``POST /api/v1/predict`` with a 60-row window
+   of readings (features, prediction and explanation computed for every request);
+3. **cold health**: switch the live model version (which invalidates every cached score) and time the next
+   ``GET .../health`` of an asset alone: store query, features, model and explanation; and the time of
+   ``POST /api/v1/readings`` with one reading (ingest, then re-scoring the asset and its alert policy);
+4. **batch throughput**: ``POST /api/v1/predict/batch/arrow`` with ``--batch-rows`` feature rows, and with
+   the same number of wide readings rows (window features computed by the service), and the JSON batch
+   endpoint with feature rows; rows per second of wall time, median of three.
+
+Targets (issue 5): p99 <= 10 ms for health and single predict at 200 requests/s; batch predict >= 100,000
+rows/s. The load generator runs on the same machine as the service, so on a 2-core machine they compete
+for the CPU; the figures include that.
+
+    .venv/bin/python benchmarks/serve.py            # about a minute
+    .venv/bin/python benchmarks/serve.py --rate 200 --seconds 20 --assets 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from forewarn.serve.sample import CHANNELS, ORIGIN, build_sample
+
+TOKEN = "benchmark-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(store: Path, models: Path, port: int, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "FOREWARN_API_TOKEN": TOKEN}
+    out = log.open("w")
+    process = subprocess.Popen([sys.executable, "-m", "forewarn.serve", "--store", str(store), "--models", str(models),
+                                "--port", str(port), "--log-level", "warning", "--max-body-mb", "256"],
+                               env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return process
+        except OSError:
+            if process.poll() is not None:
+                raise SystemExit(f"the server exited:\n{log.read_text()}") from None
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the server did not start within 120 s")
+
+
+def percentiles(latencies_s: list[float]) -> dict[str, float]:
+    ms = np.asarray(latencies_s) * 1000
+    return {"n": len(ms), "p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)),
+            "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max())}
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    """Send one pre-encoded HTTP/1.1 request on a kept-alive connection; read the whole answer; its status."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    await reader.readexactly(length)
+    return status
+
+
+def encode(method: str, path: str, port: int, body: bytes = b"", content_type: str = "application/json") -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+    if body:
+        head += f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+async def open_loop(port: int, rate: float, seconds: float, requests: list[bytes],
+                    connections: int = 8) -> dict[str, float]:
+    """Open-loop load: request *i* is due at ``t0 + i / rate``; latency runs from its due time to its full answer.
+
+    A small raw HTTP/1.1 client on kept-alive connections (a full client library costs more CPU per request
+    than the service itself, and shares the same cores). A request waits when every connection is busy,
+    and that wait counts in its latency.
+    """
+    total = int(rate * seconds)
+    streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(connections)]
+    for i in range(min(50, total)):  # warm-up, not timed
+        await _exchange(*streams[0], requests[i % len(requests)])
+    latencies: list[float] = []
+    errors = 0
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    start = time.perf_counter() + 0.05
+
+    async def producer() -> None:
+        for i in range(total):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            queue.put_nowait(i)
+        for _ in streams:
+            queue.put_nowait(-1)
+
+    async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal errors
+        while (i := await queue.get()) >= 0:
+            status = await _exchange(reader, writer, requests[i % len(requests)])
+            latencies.append(time.perf_counter() - (start + i / rate))
+            errors += status != 200
+
+    began = time.perf_counter()
+    await asyncio.gather(producer(), *(worker(r, w) for r, w in streams))
+    elapsed = time.perf_counter() - began
+    for _, writer in streams:
+        writer.close()
+    return {**percentiles(latencies), "errors": errors, "rate": rate, "achieved_rate": total / elapsed}
+
+
+def arrow_bytes(frame: pd.DataFrame) -> bytes:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def batch_frames(rows: int, feature_names: list[str], seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    features = pd.DataFrame(rng.normal(size=(rows, len(feature_names))), columns=feature_names)
+    per_asset = 1000
+    n_assets = max(1, rows // per_asset)
+    readings = pd.DataFrame({
+        "asset_id": np.repeat([f"B-{i:04d}" for i in range(n_assets)], per_asset)[:rows],
+        "ts": (ORIGIN + pd.to_timedelta(np.tile(np.arange(per_asset), n_assets)[:rows], unit="h")),
+        "bearing_temp": rng.normal(60, 5, rows), "vibration": rng.normal(3, 1, rows),
+        "suction_pressure": rng.normal(1.5, 0.05, rows)})
+    return features, readings
+
+
+def timed_post(client: httpx.Client, path: str, repeats: int = 3, **kwargs) -> tuple[float, httpx.Response]:  # type: ignore[no-untyped-def]
+    times, response = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        response = client.post(path, **kwargs)
+        times.append(time.perf_counter() - t)
+        if response.status_code != 200:
+            raise SystemExit(f"{path} answered {response.status_code}: {response.text[:300]}")
+    return float(np.median(times)), response  # type: ignore[return-value]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=200.0, help="requests per second of the latency runs")
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of each latency run")
+    parser.add_argument("--assets", type=int, default=200, help="in-service assets in the store")
+    parser.add_argument("--batch-rows", type=int, default=100_000, help="rows per batch-predict request")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args()
+
+    results: dict[str, object] = {"cpus": os.cpu_count(), "rate": args.rate, "seconds": args.seconds,
+                                  "assets": args.assets, "load_before": os.getloadavg()}
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        paths = build_sample(tmp, n_assets=args.assets, n_train=30, seed=0, versions=2)
+        print(f"sample plant: {args.assets} assets, model trained and bundled in {time.perf_counter() - t:.1f} s")
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = start_server(paths.store, paths.models, port, Path(tmp) / "server.log")
+        try:
+            with httpx.Client(base_url=base, timeout=120) as client:
+                assets = [a["asset_id"] for a in client.get("/api/v1/assets").json()]
+                readings = client.get(f"/api/v1/assets/{assets[0]}/readings", params={"limit": 60}).json()
+                window = [{c: readings["values"][c][i] for c in CHANNELS} for i in range(len(readings["ts"]))]
+                model = client.get("/api/v1/models/rul").json()["live"]
+                client.get("/api/v1/fleet/health")  # scores every asset once: the timed run sees the steady state
+
+            with httpx.Client(base_url=base, timeout=120) as client:
+                # closed loop, one request at a time: what one request costs, queueing aside
+                for name, send in (("health_sequential", lambda i: client.get(f"/api/v1/assets/{assets[i % len(assets)]}/health")),
+                                   ("predict_sequential", lambda i: client.post("/api/v1/predict", json={"rows": window}))):
+                    times = []
+                    for i in range(500):
+                        t = time.perf_counter()
+                        send(i)
+                        times.append(time.perf_counter() - t)
+                    results[name] = percentiles(times)
+                    print(f"{name:19s}", json.dumps(results[name]))
+            health = [encode("GET", f"/api/v1/assets/{a}/health", port) for a in assets]
+            predict = [encode("POST", "/api/v1/predict", port, json.dumps({"rows": window}).encode())]
+            results["health"] = asyncio.run(open_loop(port, args.rate, args.seconds, health))
+            print("health  ", json.dumps(results["health"]))
+            results["predict"] = asyncio.run(open_loop(port, args.rate, args.seconds, predict))
+            print("predict ", json.dumps(results["predict"]))
+
+            with httpx.Client(base_url=base, timeout=120) as client:
+                # cold: switching the live model version invalidates every cached score, so the next health
+                # request of an asset reads the store, computes features, predicts and explains
+                cold, ingest = [], []
+                for k, asset_id in enumerate(assets[:100]):
+                    client.post("/api/v1/models/rul/promote", headers=AUTH, json={"version": f"v{1 + k % 2}"})
+                    t = time.perf_counter()
+                    client.get(f"/api/v1/assets/{asset_id}/health")
+                    cold.append(time.perf_counter() - t)
+                results["health_cold"] = percentiles(cold)
+                print("cold    ", json.dumps(results["health_cold"]))
+                # ingest of one reading, which also re-scores the asset and runs its alert policy
+                for k, asset_id in enumerate(assets[:100]):
+                    ts = (ORIGIN + pd.Timedelta(days=400, hours=k)).isoformat()
+                    t = time.perf_counter()
+                    client.post("/api/v1/readings", headers=AUTH, json={"readings": [
+                        {"asset_id": asset_id, "ts": ts, "channel": "vibration", "value": 3.0}]})
+                    ingest.append(time.perf_counter() - t)
+                results["ingest_one"] = percentiles(ingest)
+                print("ingest  ", json.dumps(results["ingest_one"]))
+
+                names = [f"{c}__{s}" for c in model["channels"] for s in ("mean", "std", "last", "slope", "ewm")]
+                features, wide = batch_frames(args.batch_rows, names)
+                arrow_headers = {"Content-Type": "application/vnd.apache.arrow.stream"}
+                seconds, response = timed_post(client, "/api/v1/predict/batch/arrow", params={"input": "features"},
+                                               content=arrow_bytes(features), headers=arrow_headers)
+                assert pa.ipc.open_stream(response.content).read_all().num_rows == len(features)
+                results["batch_arrow_features"] = {"rows": len(features), "seconds": seconds,
+                                                   "rows_per_s": len(features) / seconds}
+                seconds, _ = timed_post(client, "/api/v1/predict/batch/arrow", params={"input": "readings"},
+                                        content=arrow_bytes(wide), headers=arrow_headers)
+                results["batch_arrow_readings"] = {"rows": len(wide), "seconds": seconds,
+                                                   "rows_per_s": len(wide) / seconds}
+                json_rows = min(args.batch_rows, 20_000)
+                body = {"features": {c: features[c].iloc[:json_rows].tolist() for c in names}}
+                seconds, _ = timed_post(client, "/api/v1/predict/batch", json=body)
+                results["batch_json_features"] = {"rows": json_rows, "seconds": seconds,
+                                                  "rows_per_s": json_rows / seconds}
+                for key in ("batch_arrow_features", "batch_arrow_readings", "batch_json_features"):
+                    print(f"{key:22s}", json.dumps(results[key]))
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    results["load_after"] = os.getloadavg()
+    print(f"\nsummary ({results['cpus']} CPUs, {args.rate:.0f} req/s, {args.seconds:.0f} s per run; load average "
+          f"{results['load_before'][0]:.1f} before, {results['load_after'][0]:.1f} after):")  # type: ignore[index]
+    for key in ("health_sequential", "predict_sequential"):
+        r = results[key]
+        print(f"  {key:28s} p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  (one request at a time)")  # type: ignore[index]
+    for name in ("health", "predict"):
+        r = results[name]
+        print(f"  {name:8s} p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  (target p99 <= 10 ms)"  # type: ignore[index]
+              f"  errors {r['errors']}")  # type: ignore[index]
+    for key, label in (("health_cold", "health, cold (sequential)"), ("ingest_one", "ingest 1 reading + re-score")):
+        r = results[key]
+        print(f"  {label:28s} p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms")  # type: ignore[index]
+    for key in ("batch_arrow_features", "batch_arrow_readings", "batch_json_features"):
+        print(f"  {key:22s} {results[key]['rows_per_s']:,.0f} rows/s  (target >= 100,000)")  # type: ignore[index]
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""``forewarn serve``: the REST API and the dashboard on a store and a models folder.
+
+The lead wires :func:`register` into the main app; ``python -m forewarn.serve`` runs the same command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from forewarn.exceptions import ConfigError
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``serve`` command to ``app``."""
+
+    @app.command()
+    def serve(
+        store: Annotated[Path, typer.Option(help="DuckDB store file to serve (created when missing).")] = Path(
+            "forewarn.duckdb"),
+        models: Annotated[Path | None, typer.Option(help="Models folder: <model_id>/<version>/ bundles.")] = None,
+        host: Annotated[str, typer.Option(help="Address to listen on (keep 127.0.0.1 unless behind a proxy).")] = (
+            "127.0.0.1"),
+        port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+        model_id: Annotated[str | None, typer.Option(help="Model id that scores health (default: the first).")] = None,
+        costs: Annotated[Path | None, typer.Option(help="TOML cost table: one table per asset class (e.g. pump) "
+                                                        "with missed_failure, inspection, false_alarm.")] = None,
+        cases: Annotated[Path | None, typer.Option(help="Case-book DuckDB file (default: beside the store).")] = None,
+        max_body_mb: Annotated[float, typer.Option(min=0.01, help="Largest request body accepted, in MiB.")] = 8.0,
+        no_evaluate: Annotated[bool, typer.Option("--no-evaluate", help="Do not score the fleet at start-up.")] = False,
+        log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    ) -> None:
+        """Serve the REST API (/api/v1, docs at /docs) and the dashboard (/).
+
+        Write endpoints need a token from FOREWARN_API_TOKEN; without it they answer 403. CORS is closed
+        unless FOREWARN_CORS_ORIGINS lists origins.
+        """
+        from forewarn.serve.server import run_server, url_of  # FastAPI is imported only when serving
+        from forewarn.serve.settings import TOKEN_ENV, ServeSettings, read_costs
+
+        if models is not None and not models.is_dir():
+            raise ConfigError(f"models folder {str(models)!r} does not exist")
+        settings = ServeSettings.from_env(
+            store=str(store), models=None if models is None else str(models), model_id=model_id,
+            costs=None if costs is None else read_costs(costs), cases=None if cases is None else str(cases),
+            max_body_bytes=int(max_body_mb * 1024 * 1024), evaluate_on_start=not no_evaluate)
+        if settings.token is None:
+            typer.echo(f"note: {TOKEN_ENV} is not set, so write endpoints are disabled (403)", err=True)
+        run_server(settings, host=host, port=port, log_level=log_level,
+                   on_ready=f"Forewarn is serving the dashboard at {url_of(host, port)} (API docs: "
+                            f"{url_of(host, port)}docs)")

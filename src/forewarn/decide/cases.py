@@ -1,0 +1,266 @@
+"""Cases: the unit of work a planner acts on. One open case per asset groups all its alerts.
+
+A case opens with the first alert of an asset, collects every later alert of that asset while it is
+open (``open`` or ``acknowledged``), and ends when someone closes it with a note saying what was done.
+The next alert after that opens a new case. So a degrading asset gives one case, however many alerts
+the scoring raises.
+
+The alerts and cases live in their own DuckDB database (a file, or ``":memory:"``), beside the readings
+store rather than inside it: the store owns its connection and exposes no write access to other tables,
+and a separate file keeps the planner's work apart from bulk sensor data (it can be backed up, or
+reset, on its own). :func:`casebook_path_for` names the file next to a store file.
+
+>>> import pandas as pd
+>>> from forewarn.decide.alerts import Alert
+>>> book = CaseBook()
+>>> t = pd.Timestamp("2024-05-01 08:00", tz="UTC")
+>>> first = book.record_alert(Alert("P-101", t, "rul-v1", 0.7, "high", {"temp": -3.0}))
+>>> second = book.record_alert(Alert("P-101", t + pd.Timedelta("1h"), "rul-v1", 0.9, "critical", {"temp": -5.0}))
+>>> first == second, book.case(first)["n_alerts"], book.case(first)["risk_level"]
+(True, 2, 'critical')
+>>> book.acknowledge(first, by="planner")["status"]
+'acknowledged'
+>>> book.close_case(first, note="replaced bearing", by="planner")["status"]
+'closed'
+>>> book.record_alert(Alert("P-101", t + pd.Timedelta("2D"), "rul-v1", 0.8, "high", {})) != first
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from forewarn.decide.alerts import Alert
+from forewarn.decide.risk import RISK_LEVELS
+from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError, StateError
+
+OPEN_STATUSES = ("open", "acknowledged")
+STATUSES = ("open", "acknowledged", "closed")
+
+DDL = """
+CREATE SEQUENCE IF NOT EXISTS case_ids START 1;
+CREATE SEQUENCE IF NOT EXISTS alert_ids START 1;
+CREATE TABLE IF NOT EXISTS cases (
+    case_id BIGINT PRIMARY KEY,
+    asset_id VARCHAR NOT NULL,
+    status VARCHAR NOT NULL CHECK (status IN ('open', 'acknowledged', 'closed')),
+    risk_level VARCHAR NOT NULL,
+    model_id VARCHAR NOT NULL,
+    opened_ts TIMESTAMPTZ NOT NULL,
+    last_alert_ts TIMESTAMPTZ NOT NULL,
+    n_alerts INTEGER NOT NULL,
+    top_sensors VARCHAR NOT NULL,
+    acknowledged_ts TIMESTAMPTZ,
+    acknowledged_by VARCHAR,
+    closed_ts TIMESTAMPTZ,
+    closed_by VARCHAR,
+    note VARCHAR
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id BIGINT PRIMARY KEY,
+    case_id BIGINT NOT NULL,
+    asset_id VARCHAR NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    model_id VARCHAR NOT NULL,
+    score DOUBLE NOT NULL,
+    probability DOUBLE,
+    rul DOUBLE,
+    risk_level VARCHAR NOT NULL,
+    explanation VARCHAR NOT NULL
+);
+"""
+
+CASE_COLUMNS = ("case_id", "asset_id", "status", "risk_level", "model_id", "opened_ts", "last_alert_ts", "n_alerts",
+                "top_sensors", "acknowledged_ts", "acknowledged_by", "closed_ts", "closed_by", "note")
+ALERT_COLUMNS = ("alert_id", "case_id", "asset_id", "ts", "model_id", "score", "probability", "rul", "risk_level",
+                 "explanation")
+
+
+def casebook_path_for(store_path: str | os.PathLike[str]) -> str:
+    """The case-book file beside a store file (``plant.duckdb`` -> ``plant.cases.duckdb``); memory for memory.
+
+    >>> casebook_path_for("/data/plant.duckdb"), casebook_path_for(":memory:")
+    ('/data/plant.cases.duckdb', ':memory:')
+    """
+    text = str(store_path)
+    if text == ":memory:":
+        return text
+    path = Path(text)
+    return str(path.with_name(path.stem + ".cases.duckdb"))
+
+
+def _worse(a: str, b: str) -> str:
+    rank = {level: i for i, level in enumerate(RISK_LEVELS)}
+    return a if rank.get(a, -1) >= rank.get(b, -1) else b
+
+
+def _record(row: tuple[Any, ...], columns: tuple[str, ...]) -> dict[str, Any]:
+    out = {}
+    for name, value in zip(columns, row, strict=True):
+        if isinstance(value, dt.datetime):
+            stamp = pd.Timestamp(value)
+            value = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        out[name] = value
+    if "top_sensors" in out:
+        out["top_sensors"] = [s for s in str(out["top_sensors"]).split(",") if s]
+    if "explanation" in out:
+        out["explanation"] = json.loads(out["explanation"])
+    return out
+
+
+class CaseBook:
+    """Alerts and cases in a DuckDB database; safe to share between threads (calls are serialised)."""
+
+    def __init__(self, path: str | os.PathLike[str] = ":memory:"):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(self.path)
+        except duckdb.Error as err:
+            raise ConfigError(f"cannot open the case book {self.path!r}: {err}") from None
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute(DDL)
+        self._lock = threading.RLock()
+        # asset -> its open case: read on every health request, so kept in memory (this object is the only writer)
+        self._open: dict[str, int] = {str(a): int(c) for a, c in self._con.execute(
+            "SELECT asset_id, case_id FROM cases WHERE status IN ('open', 'acknowledged')").fetchall()}
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._con.close()
+
+    # -- writing ----------------------------------------------------------------------------------------
+    def record_alert(self, alert: Alert) -> int:
+        """Store an alert; attach it to the asset's open case or open a new one. Returns the case id."""
+        if alert.risk_level not in RISK_LEVELS:
+            raise SchemaError(f"risk level {alert.risk_level!r} is not one of {', '.join(RISK_LEVELS)}",
+                              column="risk_level")
+        # the sensors pushing towards failure, strongest first (all by size when none does)
+        ranked = sorted(alert.explanation.items(), key=lambda kv: -kv[1])
+        rising = [name for name, value in ranked if value > 0] or [name for name, _ in sorted(
+            alert.explanation.items(), key=lambda kv: -abs(kv[1]))]
+        top = ",".join(rising[:3])
+        ts = pd.Timestamp(alert.ts)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        with self._lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                found = con.execute("SELECT case_id, risk_level FROM cases WHERE asset_id = ? AND status IN "
+                                    "('open', 'acknowledged')", [alert.asset_id]).fetchone()
+                if found is None:
+                    case_id = int(con.execute("SELECT nextval('case_ids')").fetchone()[0])  # type: ignore[index]
+                    con.execute("INSERT INTO cases (case_id, asset_id, status, risk_level, model_id, opened_ts, "
+                                "last_alert_ts, n_alerts, top_sensors) VALUES (?, ?, 'open', ?, ?, ?, ?, 1, ?)",
+                                [case_id, alert.asset_id, alert.risk_level, alert.model_id, ts, ts, top])
+                else:
+                    case_id = int(found[0])
+                    con.execute("UPDATE cases SET n_alerts = n_alerts + 1, risk_level = ?, model_id = ?, "
+                                "last_alert_ts = greatest(last_alert_ts, ?), top_sensors = ? WHERE case_id = ?",
+                                [_worse(alert.risk_level, found[1]), alert.model_id, ts, top or "", case_id])
+                con.execute("INSERT INTO alerts VALUES (nextval('alert_ids'), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [case_id, alert.asset_id, ts, alert.model_id, alert.score, alert.probability, alert.rul,
+                             alert.risk_level, json.dumps(alert.explanation)])
+                con.execute("COMMIT")
+                self._open[alert.asset_id] = case_id
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+        return case_id
+
+    def acknowledge(self, case_id: int, *, by: str = "", note: str | None = None) -> dict[str, Any]:
+        """Mark an open case as seen by ``by``; acknowledging a closed case is an error."""
+        with self._lock:
+            case = self.case(case_id)
+            if case["status"] == "closed":
+                raise StateError(f"case {case_id} is closed; it cannot be acknowledged")
+            self._con.execute("UPDATE cases SET status = 'acknowledged', acknowledged_ts = now(), acknowledged_by = ?, "
+                              "note = coalesce(?, note) WHERE case_id = ?", [by, note, int(case_id)])
+            return self.case(case_id)
+
+    def close_case(self, case_id: int, *, note: str, by: str = "") -> dict[str, Any]:
+        """Close a case with a note saying what was done (the note is required)."""
+        if not isinstance(note, str) or not note.strip():
+            raise SchemaError("closing a case needs a note saying what was found or done", column="note")
+        with self._lock:
+            case = self.case(case_id)
+            if case["status"] == "closed":
+                raise StateError(f"case {case_id} is already closed (on {case['closed_ts']})")
+            self._con.execute("UPDATE cases SET status = 'closed', closed_ts = now(), closed_by = ?, note = ? "
+                              "WHERE case_id = ?", [by, note.strip(), int(case_id)])
+            self._open.pop(case["asset_id"], None)
+            return self.case(case_id)
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def case(self, case_id: int) -> dict[str, Any]:
+        """One case as a dict; an unknown id raises :class:`DataNotFoundError`."""
+        with self._lock:
+            row = self._con.execute(f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE case_id = ?",
+                                    [int(case_id)]).fetchone()
+        if row is None:
+            raise DataNotFoundError(f"no case with id {case_id}; list cases with GET /api/v1/cases")
+        return _record(row, CASE_COLUMNS)
+
+    def cases(self, *, status: str | None = None, asset_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        """Cases, newest first; ``status="open"`` means open or acknowledged."""
+        where, params = ["true"], []
+        if status is not None:
+            if status not in STATUSES:
+                raise SchemaError(f"status {status!r} is not one of {', '.join(STATUSES)}", column="status")
+            if status == "open":
+                where.append("status IN ('open', 'acknowledged')")
+            else:
+                where.append("status = ?")
+                params.append(status)
+        if asset_id is not None:
+            where.append("asset_id = ?")
+            params.append(asset_id)
+        with self._lock:
+            rows = self._con.execute(f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE {' AND '.join(where)} "
+                                     f"ORDER BY opened_ts DESC, case_id DESC LIMIT {int(limit)}", params).fetchall()
+        return [_record(r, CASE_COLUMNS) for r in rows]
+
+    def open_case_of(self, asset_id: str) -> dict[str, Any] | None:
+        """The open (or acknowledged) case of an asset, if any."""
+        case_id = self.open_case_id(asset_id)
+        return None if case_id is None else self.case(case_id)
+
+    def open_case_id(self, asset_id: str) -> int | None:
+        """The id of the asset's open (or acknowledged) case, if any (from memory, no query)."""
+        return self._open.get(str(asset_id))
+
+    def alerts(self, *, asset_id: str | None = None, case_id: int | None = None, start: Any = None, end: Any = None,
+               limit: int = 1000) -> list[dict[str, Any]]:
+        """Alerts, newest first, optionally of one asset or case and in ``[start, end)``."""
+        where, params = ["true"], []
+        for column, value in (("asset_id", asset_id), ("case_id", case_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        for op, value in ((">=", start), ("<", end)):
+            if value is not None:
+                where.append(f"ts {op} ?")
+                params.append(pd.Timestamp(value))
+        with self._lock:
+            rows = self._con.execute(f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts WHERE {' AND '.join(where)} "
+                                     f"ORDER BY ts DESC, alert_id DESC LIMIT {int(limit)}", params).fetchall()
+        return [_record(r, ALERT_COLUMNS) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Number of cases per status and of alerts."""
+        with self._lock:
+            rows = self._con.execute("SELECT status, count(*) FROM cases GROUP BY status").fetchall()
+            n_alerts = self._con.execute("SELECT count(*) FROM alerts").fetchone()[0]  # type: ignore[index]
+        out = dict.fromkeys(STATUSES, 0)
+        out.update({str(s): int(n) for s, n in rows})
+        return {**out, "alerts": int(n_alerts)}

@@ -1,0 +1,154 @@
+"""The FastAPI application: ``create_app(settings)`` builds the API (``/api/v1``), docs, metrics and dashboard.
+
+* ``/api/v1/...``: assets, readings ingest, health, predictions, what-if (digital twin), alerts and cases,
+  model registry;
+* ``/healthz`` (liveness and readiness), ``/metrics`` (Prometheus text format);
+* ``/docs``: Swagger UI from the installed ``swagger-ui-bundle`` package, ``/openapi.json``;
+* ``/`` and the other dashboard pages (see :mod:`forewarn.serve.dashboard`).
+
+Nothing is fetched from a CDN. Errors are JSON: 4xx with a message or field-level details.
+
+>>> from fastapi.testclient import TestClient
+>>> client = TestClient(create_app(ServeSettings()))
+>>> client.get("/healthz").json()["status"]
+'ok'
+>>> client.post("/api/v1/alerts/evaluate", json={}).status_code   # no token configured: writes refused
+403
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import swagger_ui_bundle
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import forewarn
+from forewarn.exceptions import (
+    DataNotFoundError,
+    ForewarnError,
+    NotFittedError,
+    RegistryError,
+    SchemaError,
+    StateError,
+)
+from forewarn.serve.api import routes_assets, routes_cases, routes_models, routes_predict, routes_whatif
+from forewarn.serve.api.middleware import BodyLimitMiddleware, FieldError, Metrics, MetricsMiddleware
+from forewarn.serve.service import HealthService, check_ready
+from forewarn.serve.settings import ServeSettings
+
+API_PREFIX = "/api/v1"
+SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+log = logging.getLogger("forewarn.serve")
+
+
+def _error_status(err: ForewarnError) -> int:
+    if isinstance(err, DataNotFoundError | RegistryError):
+        return 404
+    if isinstance(err, StateError):
+        return 409
+    if isinstance(err, SchemaError | NotFittedError):
+        return 422
+    return 400
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(FieldError)
+    async def field_error(request: Request, err: FieldError) -> JSONResponse:
+        return JSONResponse({"detail": err.detail()}, status_code=err.status)
+
+    @app.exception_handler(ForewarnError)
+    async def forewarn_error(request: Request, err: ForewarnError) -> JSONResponse:
+        status = _error_status(err)
+        if isinstance(err, SchemaError):
+            loc: list[Any] = ["body"] + ([err.column] if err.column else [])
+            detail: Any = [{"loc": loc, "msg": str(err), "type": "value_error"}]
+        else:
+            detail = str(err)
+        return JSONResponse({"detail": detail}, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> Response:
+        if err.status_code == 400 and err.detail == "There was an error parsing the body":
+            detail = [{"loc": ["body"], "msg": "the body could not be read (send UTF-8 JSON with Content-Type "
+                                               "application/json)", "type": "body_unreadable"}]
+            return JSONResponse({"detail": detail}, status_code=422)
+        return await http_exception_handler(request, err)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+        detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+                  for e in err.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _install_docs_and_ops(app: FastAPI, metrics: Metrics) -> None:
+    app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Forewarn API",
+                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger/swagger-ui.css",
+                                   swagger_favicon_url="/static/swagger/favicon-32x32.png")
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness and readiness: store reachable, model loadable")
+    def healthz(request: Request) -> JSONResponse:
+        status = check_ready(request.app.state.service)
+        return JSONResponse(status, status_code=200 if status["status"] == "ok" else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(settings: ServeSettings, *, service: HealthService | None = None) -> FastAPI:
+    """The service as an ASGI app. ``service`` lets tests pass one built around an existing store."""
+    svc = service if service is not None else HealthService(settings)
+    metrics = Metrics()
+    svc.on_alert.append(lambda alert: metrics.alerts.labels(alert.risk_level).inc())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.evaluate_on_start and svc.registry is not None:
+            try:
+                opened = svc.evaluate()
+                log.info("evaluated the fleet at start-up: %d new alert(s)", len(opened))
+            except ForewarnError as err:  # a bad model must not keep the API from starting
+                log.warning("could not evaluate the fleet at start-up: %s", err)
+        yield
+        if service is None:
+            svc.close()
+
+    app = FastAPI(title="Forewarn", version=forewarn.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description="Predictive maintenance: which machine will fail, why, and how soon. "
+                              "Write endpoints need `Authorization: Bearer <token>`.")
+    app.state.settings = settings
+    app.state.service = svc
+    app.state.metrics = metrics
+    for router in (routes_assets.router, routes_predict.router, routes_whatif.router, routes_cases.router,
+                   routes_models.router):
+        app.include_router(router, prefix=API_PREFIX)
+    _install_error_handlers(app)
+    _install_docs_and_ops(app, metrics)
+    from forewarn.serve.dashboard.pages import install_dashboard
+
+    install_dashboard(app)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, prefixes=(API_PREFIX,))
+    return app

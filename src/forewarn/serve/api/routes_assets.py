@@ -1,0 +1,122 @@
+"""Assets: list, hierarchy, fleet health, one asset's health, trends, readings and events; readings ingest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from forewarn.exceptions import IngestError
+from forewarn.serve.api.middleware import FieldError, require_token
+from forewarn.serve.api.schemas import ERRORS, Health, Ident, IngestResult, ReadingsIngest
+from forewarn.serve.service import HealthService, num
+
+router = APIRouter(tags=["assets"], responses=ERRORS)
+AssetId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f/]+$")]
+
+
+def service(request: Request) -> HealthService:
+    return request.app.state.service
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).isoformat()
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or pd.isna(value) else str(value)
+
+
+@router.get("/assets", summary="List assets with their place in the plant and their data")
+def list_assets(request: Request, site_id: Annotated[Ident | None, Query()] = None,
+                line_id: Annotated[Ident | None, Query()] = None,
+                asset_class: Annotated[Ident | None, Query()] = None) -> list[dict[str, Any]]:
+    summary = service(request).store.fleet_summary()
+    for column, value in (("site_id", site_id), ("line_id", line_id), ("asset_class", asset_class)):
+        if value is not None:
+            summary = summary[summary[column] == value]
+    return [{"asset_id": str(r.asset_id), "asset_class": str(r.asset_class), "site_id": _text(r.site_id),
+             "line_id": _text(r.line_id), "n_readings": int(r.n_readings), "n_channels": int(r.n_channels),
+             "first_ts": _iso(r.first_ts), "last_ts": _iso(r.last_ts), "n_failures": int(r.n_failures)}
+            for r in summary.itertuples()]
+
+
+@router.get("/hierarchy", summary="Sites, their lines and the assets on each line")
+def hierarchy(request: Request) -> list[dict[str, Any]]:
+    tree = service(request).store.hierarchy()
+    return [{"site_id": site, "lines": [{"line_id": line, "assets": list(assets)} for line, assets in lines.items()]}
+            for site, lines in tree.items()]
+
+
+@router.get("/fleet/health", response_model=list[Health], summary="Health of every asset (filter by site and line)")
+def fleet_health(request: Request, site_id: Annotated[Ident | None, Query()] = None,
+                 line_id: Annotated[Ident | None, Query()] = None) -> list[dict[str, Any]]:
+    return service(request).fleet(site_id=site_id, line_id=line_id)
+
+
+@router.get("/assets/{asset_id}/health", response_model=Health,
+            summary="Health score, failure probability, RUL interval, risk, action and driving sensors")
+async def asset_health(request: Request, asset_id: AssetId) -> Any:
+    svc = service(request)
+    # fast path: a score that no new reading has changed is served from memory, without a thread hop
+    cached = svc.cached_health_json(asset_id)
+    if cached is not None:
+        return Response(cached, media_type="application/json")
+    result = await run_in_threadpool(svc.health, asset_id)
+    if result["probability"] is not None:
+        request.app.state.metrics.predictions.labels(result["model_id"], "health").inc()
+    return result
+
+
+@router.get("/assets/{asset_id}/trend", summary="Health, failure probability and RUL over the asset's history")
+def asset_trend(request: Request, asset_id: AssetId,
+                points: Annotated[int, Query(ge=2, le=5000)] = 1000) -> dict[str, Any]:
+    return service(request).trend(asset_id, points=points)
+
+
+@router.get("/assets/{asset_id}/readings", summary="Sensor readings of one asset (wide), optionally resampled")
+def asset_readings(request: Request, asset_id: AssetId, start: datetime | None = None, end: datetime | None = None,
+                   resample: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]{1,6}(s|min|h|D)$")] = None,
+                   limit: Annotated[int, Query(ge=1, le=100_000)] = 5000) -> dict[str, Any]:
+    svc = service(request)
+    svc.asset(asset_id)
+    frame = svc.store.readings(asset_id, start, end, resample=resample, wide=True).tail(limit)
+    channels = [c for c in frame.columns if c not in ("asset_id", "ts")]
+    return {"asset_id": asset_id, "ts": [pd.Timestamp(t).isoformat() for t in frame["ts"]],
+            "values": {c: [num(v) for v in frame[c]] for c in channels}}
+
+
+@router.get("/assets/{asset_id}/events", summary="Failures, maintenance and inspections of one asset")
+def asset_events(request: Request, asset_id: AssetId) -> list[dict[str, Any]]:
+    svc = service(request)
+    svc.asset(asset_id)
+    events = svc.store.events(asset_id)
+    return [{"ts": _iso(e.ts), "kind": str(e.kind), "failure_mode": _text(e.failure_mode), "action": _text(e.action),
+             "parts": _text(e.parts), "result": _text(e.result), "note": _text(e.note)} for e in events.itertuples()]
+
+
+@router.post("/readings", response_model=IngestResult, dependencies=[Depends(require_token)],
+             summary="Store a batch of readings (all or nothing) and evaluate alerts of the assets it touches")
+def ingest_readings(request: Request, body: ReadingsIngest) -> dict[str, Any]:
+    svc = service(request)
+    records = [({"asset_id": r.asset_id, "ts": r.ts, "channel": r.channel, "value": r.value}, ("readings", i))
+               for i, r in enumerate(body.readings) if r.value is not None]
+    records += [({"asset_id": r.asset_id, "ts": r.ts, "channel": channel, "value": value}, ("rows", i))
+                for i, r in enumerate(body.rows) for channel, value in r.values.items() if value is not None]
+    if not records:
+        raise FieldError(["body"], "every reading in the batch is null; nothing to store")
+    frame = pd.DataFrame([record for record, _ in records])
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    try:
+        report, touched = svc.ingest(frame, source="request", strict=body.strict)
+    except IngestError as err:
+        where = records[err.line - 1][1] if err.line is not None and 0 < err.line <= len(records) else None
+        loc = ["body", *where, err.column or "value"] if where else ["body"]
+        raise FieldError(loc, err.reason + (f" ({err.hint})" if err.hint else "")) from None
+    request.app.state.metrics.readings.inc(report.written)
+    opened = svc.evaluate(touched) if svc.registry is not None and touched else []
+    return {"source": report.source, "rows_read": report.rows_read, "written": report.written,
+            "duplicates": report.duplicates, "assets_created": list(report.assets_created), "alerts_opened": len(opened)}

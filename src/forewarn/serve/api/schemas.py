@@ -1,0 +1,232 @@
+"""Request and response bodies of the API (pydantic): every field is checked, and a bad one is named in the 422."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: identifiers: printable text without control characters
+Ident = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+MAX_ROWS = 100_000
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- readings -----------------------------------------------------------------------------------------------
+class LongReading(Strict):
+    asset_id: Ident
+    ts: datetime = Field(description="ISO 8601 time; without a zone it is read as UTC")
+    channel: Ident
+    value: Finite | None = Field(description="the reading; null is a gap")
+
+
+class WideRow(Strict):
+    asset_id: Ident
+    ts: datetime
+    values: dict[Ident, Finite | None] = Field(min_length=1, description="channel -> reading")
+
+
+class ReadingsIngest(Strict):
+    """Readings to store: ``readings`` (long, one per row) and/or ``rows`` (wide, one instant per row)."""
+
+    readings: list[LongReading] = Field(default_factory=list, max_length=MAX_ROWS)
+    rows: list[WideRow] = Field(default_factory=list, max_length=MAX_ROWS)
+    strict: bool = Field(False, description="reject readings of assets the store does not know")
+
+    @model_validator(mode="after")
+    def _something(self) -> ReadingsIngest:
+        if not self.readings and not self.rows:
+            raise ValueError("send at least one reading in 'readings' or 'rows'")
+        return self
+
+
+class IngestResult(BaseModel):
+    source: str
+    rows_read: int
+    written: int
+    duplicates: int
+    assets_created: list[str]
+    alerts_opened: int
+
+
+# -- health and predictions -----------------------------------------------------------------------------------
+class Contribution(BaseModel):
+    sensor: str
+    contribution: float | None = Field(description="push towards failure (positive raises risk)")
+
+
+class Health(BaseModel):
+    asset_id: str
+    asset_class: str
+    site_id: str | None
+    line_id: str | None
+    name: str
+    ts: str | None = Field(description="time of the latest reading scored")
+    model_id: str
+    version: str
+    health: float | None = Field(description="0 (will fail) to 100 (healthy)")
+    probability: float | None = Field(description="calibrated probability of failure within the horizon")
+    horizon: float
+    unit: str
+    rul: float | None
+    rul_low: float | None
+    rul_high: float | None
+    risk_level: str
+    threshold: float | None
+    recommended_action: str
+    contributions: list[Contribution]
+    open_case: int | None
+
+
+class PredictRequest(Strict):
+    """One window of readings of one asset, oldest first; the prediction is for the last row."""
+
+    model_id: Name | None = None
+    asset_class: Ident | None = None
+    rows: list[dict[Ident, Finite | None]] = Field(min_length=1, max_length=10_000,
+                                                   description="channel -> reading, one dict per instant")
+
+
+class Prediction(BaseModel):
+    model_id: str
+    version: str
+    health: float | None
+    probability: float | None
+    threshold: float | None
+    rul: float | None
+    rul_low: float | None
+    rul_high: float | None
+    risk_level: str
+    recommended_action: str
+    contributions: list[Contribution]
+    ignored_channels: list[str]
+
+
+class WideColumns(Strict):
+    asset_id: list[Ident] = Field(min_length=1, max_length=1_000_000)
+    ts: list[datetime] = Field(min_length=1, max_length=1_000_000)
+    values: dict[Ident, list[Finite | None]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _same_length(self) -> WideColumns:
+        n = len(self.asset_id)
+        if len(self.ts) != n or any(len(v) != n for v in self.values.values()):
+            raise ValueError(f"asset_id, ts and every values column must have the same length ({n})")
+        return self
+
+
+class BatchPredictRequest(Strict):
+    """Many rows at once: model ``features`` (columns -> values), or wide ``readings`` per asset in time order."""
+
+    model_id: Name | None = None
+    asset_class: Ident | None = None
+    features: dict[Ident, list[Finite | None]] | None = None
+    readings: WideColumns | None = None
+
+    @model_validator(mode="after")
+    def _one_input(self) -> BatchPredictRequest:
+        if (self.features is None) == (self.readings is None):
+            raise ValueError("give exactly one of 'features' or 'readings'")
+        if self.features is not None:
+            lengths = {len(v) for v in self.features.values()}
+            if len(lengths) > 1:
+                raise ValueError("every features column must have the same length")
+            if not self.features or lengths == {0}:
+                raise ValueError("features holds no rows")
+        return self
+
+
+class BatchPrediction(BaseModel):
+    model_id: str
+    version: str
+    n_rows: int
+    probability: list[float | None]
+    health: list[float | None]
+    rul: list[float | None] | None
+    rul_low: list[float | None] | None
+    rul_high: list[float | None] | None
+    risk_level: list[str]
+
+
+# -- alerts, cases, models -----------------------------------------------------------------------------------
+class AcknowledgeRequest(Strict):
+    by: Annotated[str, Field(max_length=200)] = ""
+    note: Annotated[str, Field(max_length=5000)] | None = None
+
+
+class CloseRequest(Strict):
+    note: Annotated[str, Field(min_length=1, max_length=5000, pattern=r"\S")]
+    by: Annotated[str, Field(max_length=200)] = ""
+
+
+class EvaluateRequest(Strict):
+    asset_ids: list[Ident] | None = Field(None, max_length=100_000)
+
+
+class PromoteRequest(Strict):
+    version: Name
+
+
+class Case(BaseModel):
+    case_id: int
+    asset_id: str
+    status: Literal["open", "acknowledged", "closed"]
+    risk_level: str
+    model_id: str
+    opened_ts: datetime
+    last_alert_ts: datetime
+    n_alerts: int
+    top_sensors: list[str]
+    acknowledged_ts: datetime | None
+    acknowledged_by: str | None
+    closed_ts: datetime | None
+    closed_by: str | None
+    note: str | None
+
+
+class AlertOut(BaseModel):
+    alert_id: int
+    case_id: int
+    asset_id: str
+    ts: datetime
+    model_id: str
+    score: float
+    probability: float | None
+    rul: float | None
+    risk_level: str
+    explanation: dict[str, float]
+
+
+class OpenedAlert(BaseModel):
+    asset_id: str
+    ts: str
+    model_id: str
+    score: float
+    risk_level: str
+    explanation: dict[str, float]
+    probability: float | None
+    rul: float | None
+    case_id: int
+
+
+class Problem(BaseModel):
+    """An error: ``detail`` is a message, or a list of field errors (``loc``, ``msg``, ``type``)."""
+
+    detail: Any
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "a setting or query is invalid"},
+    401: {"model": Problem, "description": "missing or wrong bearer token"},
+    403: {"model": Problem, "description": "writes are disabled (no token configured)"},
+    404: {"model": Problem, "description": "unknown asset, case or model"},
+    409: {"model": Problem, "description": "the action conflicts with the current state"},
+    413: {"model": Problem, "description": "request body too large"},
+    422: {"model": Problem, "description": "a field is invalid; detail names it"},
+}

@@ -1,0 +1,265 @@
+"""A servable model: a saved estimator folder plus ``serving.json``, which says how to feed and read it.
+
+``serving.json`` holds what the estimator's own manifest cannot know:
+
+* the feature recipe: sensor ``channels``, trailing ``window`` (rows), ``stats``, ``ewm_span`` and how many
+  recent rows (``history_rows``) to read from the store to score an asset's latest state;
+* the failure ``horizon`` (in the RUL ``unit``) and, for RUL models, quantiles of held-out residuals
+  (true - predicted RUL): they give the RUL interval and the probability that the asset fails within the
+  horizon, ``P(RUL + residual <= horizon)``;
+* an optional :class:`~forewarn.decide.calibration.Calibrator` that maps that raw probability (or a failure
+  model's probability, or an anomaly score) to a calibrated one, fitted on a different half of the
+  held-out rows than the residuals;
+* the cost table of :class:`~forewarn.decide.thresholds.ThresholdPolicy` (alert threshold per asset class);
+* per-feature training means (``reference``), used by occlusion explanations for models without ``explain``.
+
+:func:`make_bundle` writes such a folder from a fitted model and held-out data; :class:`Bundle` loads it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forewarn.base import Estimator, load, read_manifest, save
+from forewarn.decide.calibration import Calibrator
+from forewarn.decide.thresholds import ThresholdPolicy
+from forewarn.exceptions import ConfigError, SchemaError, StateError
+from forewarn.features.window import DEFAULT_STATS
+from forewarn.serve.features import feature_names
+
+SPEC_FILE = "serving.json"
+QUANTILE_LEVELS = np.linspace(0.0, 1.0, 101)
+INTERVAL = (0.05, 0.95)
+
+
+@dataclass(frozen=True)
+class ServingSpec:
+    """How to turn readings into the model's features, and its outputs into decisions."""
+
+    channels: tuple[str, ...]
+    window: int = 30
+    stats: tuple[str, ...] = tuple(DEFAULT_STATS)
+    ewm_span: float = 10.0
+    history_rows: int = 200
+    horizon: float = 30.0
+    unit: str = ""
+    residual_quantiles: tuple[float, ...] = ()
+    calibration: Mapping[str, Any] | None = None
+    costs: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    asset_classes: tuple[str, ...] = ()
+    reference: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.channels:
+            raise ConfigError("a serving spec needs at least one sensor channel")
+        if int(self.window) < 1 or int(self.history_rows) < int(self.window):
+            raise ConfigError(f"need 1 <= window <= history_rows, got window={self.window}, "
+                              f"history_rows={self.history_rows}")
+        if not np.isfinite(self.horizon) or self.horizon <= 0:
+            raise ConfigError(f"horizon must be a positive number, got {self.horizon!r}")
+
+    @property
+    def feature_names(self) -> list[str]:
+        return feature_names(self.channels, self.stats)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["calibration"] = None if self.calibration is None else dict(self.calibration)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ServingSpec:
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise StateError(f"{SPEC_FILE} has unknown key(s) {', '.join(sorted(unknown))}")
+        values = dict(data)
+        for key in ("channels", "stats", "residual_quantiles", "asset_classes"):
+            if key in values:
+                values[key] = tuple(values[key])
+        try:
+            return cls(**values)
+        except (TypeError, ConfigError) as err:
+            raise StateError(f"{SPEC_FILE} is not a valid serving spec: {err}") from None
+
+
+@dataclass
+class Predictions:
+    """Model outputs for a batch of feature rows (``rul*`` are ``None`` for non-RUL models)."""
+
+    probability: np.ndarray
+    raw: np.ndarray
+    rul: np.ndarray | None = None
+    rul_low: np.ndarray | None = None
+    rul_high: np.ndarray | None = None
+
+
+class Bundle:
+    """A loaded servable model: estimator, spec, calibrator and threshold policy."""
+
+    def __init__(self, folder: str | os.PathLike[str], *, model_id: str = "", version: str = ""):
+        self.folder = Path(folder)
+        self.model_id = model_id or self.folder.name
+        self.version = version
+        self.manifest = read_manifest(self.folder)
+        spec_path = self.folder / SPEC_FILE
+        if not spec_path.is_file():
+            raise StateError(f"{str(spec_path)!r} not found: {str(self.folder)!r} is a saved model but not a "
+                             "servable one; build it with forewarn.serve.bundle.make_bundle")
+        try:
+            self.spec = ServingSpec.from_json(json.loads(spec_path.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as err:
+            raise StateError(f"{str(spec_path)!r} is not valid JSON (line {err.lineno}): {err.msg}") from None
+        self.model: Estimator = load(self.folder)
+        self.task = self.model.task
+        self.feature_names = [str(n) for n in self.model.feature_names_in_]
+        missing = sorted(set(self.feature_names) - set(self.spec.feature_names))
+        if missing:
+            raise StateError(f"model in {str(self.folder)!r} uses features the serving spec does not make: "
+                             f"{', '.join(missing[:5])}")
+        self._columns = [self.spec.feature_names.index(n) for n in self.feature_names]
+        # built once, as plain Python strings: pandas' Arrow-backed string indexes are slow to build and to iterate,
+        # and the estimator checks the column names on every call
+        self._index = pd.Index(self.feature_names, dtype=object)
+        self.calibrator = None if self.spec.calibration is None else Calibrator().set_state(self.spec.calibration)
+        if self.task == "rul" and len(self.spec.residual_quantiles) != len(QUANTILE_LEVELS):
+            raise StateError(f"RUL model in {str(self.folder)!r} lacks residual quantiles in {SPEC_FILE}")
+        if self.task == "anomaly" and self.calibrator is None:
+            raise StateError("an anomaly model needs a calibrator to turn scores into probabilities")
+        if self.task not in ("rul", "failure", "anomaly"):
+            raise StateError(f"models of task {self.task!r} cannot be served for health (rul, failure, anomaly)")
+        self.thresholds = ThresholdPolicy.from_mapping(self.spec.costs) if self.spec.costs else ThresholdPolicy()
+        self.unit = self.spec.unit or str(self.model.get_tags().get("unit", ""))
+        self.metrics = dict(self.manifest.get("metrics", {}))
+        self.additive = self._explanations_add_up()
+
+    def select(self, spec_features: np.ndarray) -> np.ndarray:
+        """Columns of a full spec-feature matrix that the model uses, in the model's order."""
+        return spec_features[:, self._columns]
+
+    def feature_frame(self, spec_features: np.ndarray) -> pd.DataFrame:
+        """Model features (selected from the spec's features) as a frame with the model's column names."""
+        return pd.DataFrame(self.select(np.atleast_2d(spec_features)), columns=self._index, copy=False)
+
+    def predict(self, X: pd.DataFrame) -> Predictions:
+        """Probabilities (and RUL with its interval) for rows of model features."""
+        if self.task == "rul":
+            return self._from_rul(self.model.predict(X))  # type: ignore[attr-defined]
+        raw = (self.model.predict_proba(X) if self.task == "failure" else self.model.score(X))  # type: ignore[attr-defined]
+        raw = np.asarray(raw, dtype="float64").reshape(len(X), -1)[:, -1]
+        probability = raw if self.calibrator is None else self.calibrator.transform(raw)
+        return Predictions(np.clip(probability, 0.0, 1.0), raw)
+
+    def _from_rul(self, rul: np.ndarray) -> Predictions:
+        """Interval and failure probability within the horizon from predicted RUL and held-out residuals."""
+        q = np.asarray(self.spec.residual_quantiles)
+        raw = np.interp(self.spec.horizon - rul, q, QUANTILE_LEVELS, left=0.0, right=1.0)
+        low = np.maximum(rul + np.interp(INTERVAL[0], QUANTILE_LEVELS, q), 0.0)
+        high = np.maximum(rul + np.interp(INTERVAL[1], QUANTILE_LEVELS, q), 0.0)
+        probability = raw if self.calibrator is None else self.calibrator.transform(raw)
+        return Predictions(probability, raw, rul, low, high)
+
+    def _explanations_add_up(self) -> bool:
+        """Whether this RUL model's ``explain`` sums to its prediction (TreeSHAP does): checked once, on the
+        reference row, so :meth:`predict_and_explain` can answer with one model call instead of two."""
+        if self.task != "rul" or not callable(getattr(self.model, "explain", None)):
+            return False
+        X = pd.DataFrame([[self.spec.reference.get(n, 0.0) for n in self.feature_names]], columns=self._index)
+        total = self.model.explain(X).to_numpy(dtype="float64").sum(axis=1)  # type: ignore[attr-defined]
+        return bool(np.allclose(np.maximum(total, 0.0), self.model.predict(X), rtol=1e-9, atol=1e-6))  # type: ignore[attr-defined]
+
+    def predict_and_explain(self, X: pd.DataFrame) -> tuple[Predictions, pd.DataFrame]:
+        """:meth:`predict` and :meth:`contributions` together (one model call when the explanation adds up)."""
+        if not self.additive:
+            return self.predict(X), self.contributions(X)
+        contributions = self.model.explain(X)  # type: ignore[attr-defined]
+        rul = np.maximum(contributions.to_numpy(dtype="float64").sum(axis=1), 0.0)
+        return self._from_rul(rul), contributions
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per-feature contributions of each row: the model's own ``explain``, else occlusion per sensor."""
+        explain = getattr(self.model, "explain", None)
+        if callable(explain):
+            return explain(X)
+        from forewarn.decide.explain import occlusion_contributions
+
+        def output(frame: pd.DataFrame) -> np.ndarray:
+            return self.predict(frame).probability
+
+        reference = {k: self.spec.reference.get(k, 0.0) for k in X.columns}
+        return occlusion_contributions(output, X, reference)
+
+    def describe(self) -> dict[str, Any]:
+        """What the API shows about this bundle."""
+        return {"model_id": self.model_id, "version": self.version, "model": self.manifest.get("model"),
+                "task": self.task, "unit": self.unit, "horizon": self.spec.horizon, "window": self.spec.window,
+                "channels": list(self.spec.channels), "n_features": len(self.feature_names),
+                "calibrated": self.calibrator is not None, "metrics": self.metrics,
+                "asset_classes": list(self.spec.asset_classes), "data_hash": self.manifest.get("data_hash")}
+
+
+def _halves(n: int, groups: Sequence[Any] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Split held-out rows in two: by group when groups are given (no group in both), else alternating."""
+    if groups is None:
+        index = np.arange(n)
+        return index % 2 == 0, index % 2 == 1
+    keys = pd.Series(np.asarray(groups))
+    uniques = keys.drop_duplicates().to_numpy()
+    first = keys.isin(set(uniques[::2].tolist())).to_numpy()
+    return first, ~first
+
+
+def make_bundle(model: Estimator, folder: str | os.PathLike[str], *, channels: Sequence[str], window: int,
+                stats: Sequence[str] = DEFAULT_STATS, ewm_span: float = 10.0, history_rows: int | None = None,
+                horizon: float, X_holdout: pd.DataFrame, y_holdout: Sequence[float] | np.ndarray,
+                groups: Sequence[Any] | None = None, calibration: str | None = "isotonic",
+                costs: Mapping[str, Mapping[str, float]] | None = None, asset_classes: Sequence[str] = (),
+                metrics: Mapping[str, float] | None = None, training_data: Any = None, unit: str | None = None) -> Path:
+    """Save ``model`` with a serving spec fitted on held-out rows; returns the folder.
+
+    ``y_holdout`` is the true RUL for RUL models, else 0/1 "failed within the horizon". With ``groups``
+    (asset ids of the held-out rows), residuals and calibration are fitted on disjoint assets. ``unit`` names
+    the RUL unit when it differs from the model's tag (e.g. hours instead of cycles).
+    """
+    X = pd.DataFrame(X_holdout)
+    y = np.asarray(y_holdout, dtype="float64")
+    if len(X) != len(y) or len(X) < 10:
+        raise SchemaError(f"need at least 10 held-out rows with one target each, got {len(X)} rows and {len(y)} "
+                          "targets", column="y_holdout")
+    first, second = _halves(len(X), groups)
+    residual_quantiles: tuple[float, ...] = ()
+    if model.task == "rul":
+        residuals = y[first] - model.predict(X[first])  # type: ignore[attr-defined]
+        residual_quantiles = tuple(float(v) for v in np.quantile(residuals, QUANTILE_LEVELS))
+        raw = np.interp(horizon - model.predict(X[second]), residual_quantiles, QUANTILE_LEVELS,  # type: ignore[attr-defined]
+                        left=0.0, right=1.0)
+        outcome = y[second] <= horizon
+    elif model.task == "failure":
+        raw = np.asarray(model.predict_proba(X[second])).reshape(int(second.sum()), -1)[:, -1]  # type: ignore[attr-defined]
+        outcome = y[second]
+    else:
+        raw, outcome = model.score(X[second]), y[second]  # type: ignore[attr-defined]
+    calibrator = None
+    if calibration is not None and len(np.unique(outcome)) == 2:
+        calibrator = Calibrator(calibration).fit(raw, outcome.astype(float))
+    elif model.task == "anomaly":
+        raise SchemaError("held-out rows hold one class only; an anomaly model needs both to be calibrated",
+                          column="y_holdout")
+    reference = {str(c): float(np.nanmean(X[c].to_numpy(dtype="float64"))) for c in X.columns}
+    spec = ServingSpec(channels=tuple(channels), window=int(window), stats=tuple(stats), ewm_span=float(ewm_span),
+                       history_rows=int(history_rows or max(4 * window, 60)), horizon=float(horizon),
+                       unit=unit if unit is not None else str(model.get_tags().get("unit", "")),
+                       residual_quantiles=residual_quantiles,
+                       calibration=None if calibrator is None else calibrator.to_json(), costs=dict(costs or {}),
+                       asset_classes=tuple(asset_classes), reference=reference)
+    path = save(model, folder, metrics=metrics, training_data=training_data)
+    (path / SPEC_FILE).write_text(json.dumps(spec.to_json(), indent=2), encoding="utf-8")
+    return path

@@ -1,0 +1,1 @@
+"""The dashboard pages (see :mod:`forewarn.serve.dashboard.pages`)."""

@@ -1,0 +1,72 @@
+"""The dashboard: HTML pages served by the API process, drawn in the browser with Plotly.
+
+Pages are thin HTML shells (Jinja2, autoescaped) that fetch their data from the same service's
+``/api/v1`` and draw it with ``plotly.min.js``, served from the installed ``plotly`` package, so
+nothing comes from a CDN:
+
+* ``/``: fleet grid coloured by risk, filtered by site and line;
+* ``/assets/{asset_id}``: health, RUL interval, recommended action, risk and RUL trends, sensor trends,
+  contributing sensors, events and the open case;
+* ``/alerts``: alert timeline and cases;
+* ``/risk``: risk distribution over the fleet;
+* ``/models``: model versions, their metrics and the live one.
+
+Each page sets ``data-ready="1"`` on ``<body>`` when it has drawn everything (``"error"`` when a request
+failed), which is what the browser tests wait for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import plotly
+from fastapi import FastAPI, Request
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+HERE = Path(__file__).parent
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+PAGES = {"fleet": "Fleet", "alerts": "Alerts", "risk": "Risk", "models": "Models"}
+
+_templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+
+
+def _render(page: str, title: str, **context: object) -> HTMLResponse:
+    html = _templates.get_template(f"{page}.html").render(page=page, title=title, pages=PAGES, **context)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+def install_dashboard(app: FastAPI) -> None:
+    """Add the dashboard pages and their static files to ``app``."""
+    app.mount("/static/dashboard", StaticFiles(directory=HERE / "static"), name="dashboard-static")
+
+    @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
+
+    @app.get("/", include_in_schema=False)
+    def fleet(request: Request) -> HTMLResponse:
+        return _render("fleet", "Fleet")
+
+    @app.get("/assets/{asset_id}", include_in_schema=False)
+    def asset(request: Request, asset_id: Annotated[str, PathParam(min_length=1, max_length=200)]) -> HTMLResponse:
+        return _render("asset", f"Asset {asset_id}", asset_id=asset_id)
+
+    @app.get("/alerts", include_in_schema=False)
+    def alerts(request: Request) -> HTMLResponse:
+        return _render("alerts", "Alerts")
+
+    @app.get("/risk", include_in_schema=False)
+    def risk(request: Request) -> HTMLResponse:
+        return _render("risk", "Risk")
+
+    @app.get("/models", include_in_schema=False)
+    def models(request: Request) -> HTMLResponse:
+        return _render("models", "Models")

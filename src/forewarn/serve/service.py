@@ -1,0 +1,363 @@
+"""The service behind the API and the dashboard: health of assets, trends, alerts and cases.
+
+:class:`HealthService` joins the store (readings, assets, events), the model registry (the live bundle),
+the decisions (thresholds, risk levels, alert policy) and the case book. An asset's health is computed
+from its last ``history_rows`` readings with the fast last-row features and cached until new readings of
+that asset arrive through :meth:`ingest` (the service holds the store file open for writing, so no other
+process can add readings behind its back).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forewarn.decide.alerts import Alert, AlertPolicy
+from forewarn.decide.cases import CaseBook, casebook_path_for
+from forewarn.decide.explain import sensor_contributions
+from forewarn.decide.risk import health_score, recommended_action, risk_level
+from forewarn.decide.thresholds import ThresholdPolicy
+from forewarn.exceptions import ConfigError, DataNotFoundError
+from forewarn.features.window import window_features
+from forewarn.serve.bundle import Bundle
+from forewarn.serve.features import last_row_features
+from forewarn.serve.registry import ModelRegistry
+from forewarn.serve.settings import ServeSettings
+from forewarn.store import IngestReport, Store
+
+TREND_POINTS = 1000
+
+
+def num(value: Any) -> float | None:
+    """A JSON-safe float: NaN and infinities become ``None``."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+class HealthService:
+    """Scores assets on demand and turns scores into alerts and cases (thread-safe)."""
+
+    def __init__(self, settings: ServeSettings, *, store: Store | None = None, registry: ModelRegistry | None = None,
+                 casebook: CaseBook | None = None):
+        self.settings = settings
+        self.store = store if store is not None else Store(settings.store)
+        self.registry = registry if registry is not None else (
+            ModelRegistry(settings.models) if settings.models else None)
+        self.casebook = casebook if casebook is not None else CaseBook(settings.cases or casebook_path_for(
+            self.store.path))
+        self._lock = threading.RLock()
+        self._generation: dict[str, int] = {}
+        self._health_cache: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+        self._json_cache: dict[str, tuple[tuple[Any, ...], bytes]] = {}
+        self._policies: dict[tuple[str, str, str], AlertPolicy] = {}
+        self._assets: pd.DataFrame | None = None
+        self.on_alert: list[Any] = []  # callbacks(alert) for metrics
+
+    def close(self) -> None:
+        self.casebook.close()
+        self.store.close()
+
+    # -- the plant --------------------------------------------------------------------------------------
+    def assets(self) -> pd.DataFrame:
+        """The asset table (cached until an ingest may have created assets)."""
+        with self._lock:
+            if self._assets is None:
+                self._assets = self.store.assets().set_index("asset_id", drop=False)
+            return self._assets
+
+    def asset(self, asset_id: str) -> dict[str, Any]:
+        table = self.assets()
+        if asset_id not in table.index:
+            raise DataNotFoundError(f"unknown asset {asset_id!r}; GET /api/v1/assets lists the known ones")
+        row = table.loc[asset_id]
+        return {"asset_id": asset_id, "asset_class": str(row["asset_class"]),
+                "site_id": None if pd.isna(row["site_id"]) else str(row["site_id"]),
+                "line_id": None if pd.isna(row["line_id"]) else str(row["line_id"]), "name": str(row["name"])}
+
+    # -- models -----------------------------------------------------------------------------------------
+    def bundle_for(self, asset_class: str | None = None, model_id: str | None = None) -> Bundle:
+        """The live bundle that scores ``asset_class`` (the configured model id, else the first that fits)."""
+        if self.registry is None:
+            raise DataNotFoundError("no models folder is configured; start the service with --models DIR")
+        if model_id is None:
+            model_id = self.settings.model_id
+        if model_id is not None:
+            return self.registry.bundle(model_id)
+        ids = self.registry.model_ids()
+        if not ids:
+            raise DataNotFoundError(f"the models folder {str(self.registry.root)!r} holds no servable model")
+        for candidate in ids:
+            bundle = self.registry.bundle(candidate)
+            if not bundle.spec.asset_classes or asset_class in bundle.spec.asset_classes:
+                return bundle
+        raise DataNotFoundError(f"no model serves asset class {asset_class!r}; models: {', '.join(ids)}")
+
+    def thresholds(self, bundle: Bundle) -> ThresholdPolicy:
+        return ThresholdPolicy.from_mapping(self.settings.costs) if self.settings.costs else bundle.thresholds
+
+    # -- scoring ----------------------------------------------------------------------------------------
+    def _history(self, asset_id: str, bundle: Bundle, rows: int | None) -> pd.DataFrame:
+        frame = self.store.readings(asset_id, wide=True)
+        if rows is not None:
+            frame = frame.tail(rows)
+        return frame.reindex(columns=["ts", *bundle.spec.channels])
+
+    def _recent_many(self, asset_ids: list[str], channels: tuple[str, ...], rows: int) -> dict[str, pd.DataFrame]:
+        """The last ``rows`` instants of many assets in one query: ``{asset_id: wide frame (ts, channels...)}``."""
+        long = self.store.sql(
+            "SELECT asset_id, ts, channel, value FROM readings WHERE asset_id IN (SELECT unnest(?)) "
+            "AND channel IN (SELECT unnest(?)) "
+            "QUALIFY row_number() OVER (PARTITION BY asset_id, channel ORDER BY ts DESC) <= ?",
+            [asset_ids, list(channels), int(rows)])
+        if long.empty:
+            return {}
+        wide = long.pivot_table(index=["asset_id", "ts"], columns="channel", values="value", aggfunc="first")
+        wide = wide.reindex(columns=list(channels)).reset_index()
+        return {str(a): part.drop(columns="asset_id").tail(rows).reset_index(drop=True)
+                for a, part in wide.groupby("asset_id", sort=False)}
+
+    def _cache_key(self, asset_id: str, bundle: Bundle) -> tuple[Any, ...]:
+        return (self._generation.get(asset_id, 0), bundle.model_id, bundle.version, id(self.settings.costs))
+
+    def health(self, asset_id: str) -> dict[str, Any]:
+        """Health score, failure probability, RUL interval, risk, action and driving sensors of one asset."""
+        info = self.asset(asset_id)
+        bundle = self.bundle_for(info["asset_class"])
+        cached = self._health_cache.get(asset_id)
+        if cached is not None and cached[0] == self._cache_key(asset_id, bundle):
+            return cached[1]
+        frame = self._history(asset_id, bundle, bundle.spec.history_rows)
+        return self._score(bundle, [info], {asset_id: frame} if not frame.empty else {})[0]
+
+    def cached_health_json(self, asset_id: str) -> bytes | None:
+        """The cached health of an asset as JSON bytes, or ``None`` when it must be computed (no blocking work)."""
+        cached = self._health_cache.get(asset_id)
+        if cached is None or self.registry is None:
+            return None
+        key, result = cached
+        if key[0] != self._generation.get(asset_id, 0) or key[3] != id(self.settings.costs):
+            return None
+        if self.registry.active_version(result["model_id"]) != result["version"]:
+            return None  # a promotion or roll-back since
+        body = self._json_cache.get(asset_id)
+        if body is None or body[0] != cached[0]:
+            body = (cached[0], json.dumps(cached[1], separators=(",", ":")).encode())
+            self._json_cache[asset_id] = body
+        return body[1]
+
+    def health_many(self, asset_ids: list[str]) -> list[dict[str, Any]]:
+        """:meth:`health` of many assets: cached ones from memory, the rest with one query and one model call
+        per model."""
+        out: dict[str, dict[str, Any]] = {}
+        todo: dict[tuple[str, str], tuple[Bundle, list[dict[str, Any]]]] = {}
+        for asset_id in asset_ids:
+            info = self.asset(asset_id)
+            try:
+                bundle = self.bundle_for(info["asset_class"])
+            except DataNotFoundError as err:
+                out[asset_id] = {**info, "model_id": "", "version": "", "horizon": 0.0, "unit": "", "ts": None,
+                                 "health": None, "probability": None, "rul": None, "rul_low": None, "rul_high": None,
+                                 "risk_level": "unknown", "threshold": None, "recommended_action": str(err),
+                                 "contributions": [], "open_case": self._open_case_id(asset_id)}
+                continue
+            cached = self._health_cache.get(asset_id)
+            if cached is not None and cached[0] == self._cache_key(asset_id, bundle):
+                out[asset_id] = cached[1]
+            else:
+                todo.setdefault((bundle.model_id, bundle.version), (bundle, []))[1].append(info)
+        for bundle, infos in todo.values():
+            frames = self._recent_many([i["asset_id"] for i in infos], bundle.spec.channels, bundle.spec.history_rows)
+            for result in self._score(bundle, infos, frames):
+                out[result["asset_id"]] = result
+        return [out[a] for a in asset_ids]
+
+    def _score(self, bundle: Bundle, infos: list[dict[str, Any]], frames: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
+        """Score the latest state of assets with one bundle; results are cached until the asset changes."""
+        spec = bundle.spec
+        scored = [i for i in infos if i["asset_id"] in frames]
+        decisions: dict[str, dict[str, Any]] = {}
+        if scored:
+            matrix = np.vstack([last_row_features(
+                frames[i["asset_id"]][list(spec.channels)].to_numpy(dtype="float64", na_value=np.nan), spec.channels,
+                window=spec.window, stats=spec.stats, ewm_span=spec.ewm_span) for i in scored])
+            rows = self.decide_many(bundle, bundle.feature_frame(matrix), [i["asset_class"] for i in scored])
+            decisions = {i["asset_id"]: row for i, row in zip(scored, rows, strict=True)}
+        results = []
+        for info in infos:
+            asset_id = info["asset_id"]
+            result = {**info, "model_id": bundle.model_id, "version": bundle.version, "horizon": spec.horizon,
+                      "unit": bundle.unit, "open_case": self._open_case_id(asset_id)}
+            if asset_id in decisions:
+                result.update(decisions[asset_id])
+                result["ts"] = pd.Timestamp(frames[asset_id]["ts"].iloc[-1]).isoformat()
+            else:
+                result.update({"ts": None, "health": None, "probability": None, "rul": None, "rul_low": None,
+                               "rul_high": None, "risk_level": "unknown", "threshold": None,
+                               "recommended_action": "no readings yet; connect this asset's sensors",
+                               "contributions": []})
+            self._health_cache[asset_id] = (self._cache_key(asset_id, bundle), result)
+            results.append(result)
+        return results
+
+    def decide(self, bundle: Bundle, X: pd.DataFrame, asset_class: str | None, *, top: int = 5) -> dict[str, Any]:
+        """Predictions, decision and explanation for the last row of ``X``."""
+        return self.decide_many(bundle, X if len(X) == 1 else X.tail(1), [asset_class], top=top)[0]
+
+    def decide_many(self, bundle: Bundle, X: pd.DataFrame, asset_classes: list[str | None], *,
+                    top: int = 5) -> list[dict[str, Any]]:
+        """Predictions, decisions and explanations for every row of ``X`` (one model call for all)."""
+        predictions, contributions = bundle.predict_and_explain(X)
+        # RUL contributions are in life units (negative = shortens life); show them as risk: positive = raises risk.
+        sign = -1.0 if bundle.task == "rul" else 1.0
+        policy = self.thresholds(bundle)
+        names = [str(c) for c in contributions.columns]
+        signed = contributions.to_numpy(dtype="float64") * sign
+        out = []
+        for k, asset_class in enumerate(asset_classes):
+            probability = float(predictions.probability[k])
+            threshold = policy.threshold_for(asset_class)
+            level = risk_level(probability, threshold)
+            sensors = sensor_contributions(dict(zip(names, signed[k].tolist(), strict=True)), top=top)
+            rising = [name for name, value in sensors.items() if value > 0]
+            rul_low = None if predictions.rul_low is None else float(predictions.rul_low[k])
+            out.append({
+                "health": num(health_score(probability)), "probability": num(probability),
+                "threshold": num(threshold), "rul": None if predictions.rul is None else num(predictions.rul[k]),
+                "rul_low": num(rul_low),
+                "rul_high": None if predictions.rul_high is None else num(predictions.rul_high[k]),
+                "risk_level": level,
+                "recommended_action": recommended_action(level, rul_low=rul_low, unit=bundle.unit,
+                                                         top_sensor=rising[0] if rising else None),
+                "contributions": [{"sensor": name, "contribution": num(v)} for name, v in sensors.items()],
+            })
+        return out
+
+    def trend(self, asset_id: str, *, points: int = TREND_POINTS) -> dict[str, Any]:
+        """Health, probability and RUL at every reading of an asset's history (thinned to ``points``)."""
+        info = self.asset(asset_id)
+        bundle = self.bundle_for(info["asset_class"])
+        frame = self._history(asset_id, bundle, None)
+        out: dict[str, Any] = {"asset_id": asset_id, "model_id": bundle.model_id, "version": bundle.version,
+                               "unit": bundle.unit, "ts": [], "health": [], "probability": [], "rul": [],
+                               "rul_low": [], "rul_high": []}
+        if frame.empty:
+            return out
+        frame = frame.assign(asset_id=asset_id)
+        spec = bundle.spec
+        features = window_features(frame, group="asset_id", order="ts", columns=list(spec.channels),
+                                   window=spec.window, stats=spec.stats, ewm_span=spec.ewm_span)
+        keep = np.unique(np.linspace(0, len(frame) - 1, min(points, len(frame))).round().astype(int))
+        X = features[bundle.feature_names].iloc[keep].reset_index(drop=True)
+        predictions = bundle.predict(X)
+        out["ts"] = [pd.Timestamp(t).isoformat() for t in frame["ts"].iloc[keep]]
+        out["probability"] = [num(p) for p in predictions.probability]
+        out["health"] = [num(health_score(p)) for p in predictions.probability]
+        for name in ("rul", "rul_low", "rul_high"):
+            values = getattr(predictions, name)
+            out[name] = [] if values is None else [num(v) for v in values]
+        return out
+
+    def fleet(self, *, site_id: str | None = None, line_id: str | None = None) -> list[dict[str, Any]]:
+        """Health of every asset (optionally of one site or line)."""
+        table = self.assets()
+        if site_id is not None:
+            table = table[table["site_id"] == site_id]
+        if line_id is not None:
+            table = table[table["line_id"] == line_id]
+        return self.health_many([str(a) for a in table["asset_id"]])
+
+    # -- alerts -----------------------------------------------------------------------------------------
+    def _policy(self, bundle: Bundle, asset_class: str) -> AlertPolicy:
+        key = (bundle.model_id, bundle.version, asset_class)
+        if key not in self._policies:
+            t = self.thresholds(bundle).threshold_for(asset_class)
+            self._policies[key] = AlertPolicy(threshold=t, clear_threshold=t * self.settings.alert_clear_ratio,
+                                              min_consecutive=self.settings.alert_min_consecutive,
+                                              cooldown=self.settings.alert_cooldown, critical_threshold=(1 + t) / 2)
+        return self._policies[key]
+
+    def evaluate(self, asset_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Score assets now and feed the alert policy; new alerts are filed into cases. Returns them."""
+        ids = list(self.assets()["asset_id"]) if asset_ids is None else list(asset_ids)
+        opened = []
+        with self._lock:
+            known = set(self.assets().index)
+            scorable = []
+            for asset_id in map(str, ids):
+                try:
+                    if asset_id in known:
+                        self.bundle_for(str(self.assets().loc[asset_id, "asset_class"]))
+                        scorable.append(asset_id)
+                except DataNotFoundError:
+                    continue  # no model serves this asset's class: nothing to alert on
+            for health in self.health_many(scorable):
+                asset_id = health["asset_id"]
+                if health["probability"] is None:
+                    continue
+                bundle = self.bundle_for(health["asset_class"])
+                alert = self._policy(bundle, health["asset_class"]).update(
+                    str(asset_id), health["ts"], health["probability"], model_id=f"{bundle.model_id}:{bundle.version}",
+                    explanation={c["sensor"]: c["contribution"] or 0.0 for c in health["contributions"]},
+                    probability=health["probability"], rul=health["rul"], risk_level=health["risk_level"])
+                if alert is not None:
+                    opened.append(self._file(alert))
+        return opened
+
+    def _file(self, alert: Alert) -> dict[str, Any]:
+        case_id = self.casebook.record_alert(alert)
+        self._health_cache.pop(alert.asset_id, None)  # its open case changed
+        for callback in self.on_alert:
+            callback(alert)
+        return {**alert.to_dict(), "case_id": case_id}
+
+    def _open_case_id(self, asset_id: str) -> int | None:
+        return self.casebook.open_case_id(asset_id)
+
+    def case_changed(self, asset_id: str) -> None:
+        """Forget the cached health of an asset whose case was acknowledged or closed."""
+        self._health_cache.pop(asset_id, None)
+
+    # -- ingest -----------------------------------------------------------------------------------------
+    def ingest(self, frame: pd.DataFrame, *, source: str, strict: bool = False) -> tuple[IngestReport, list[str]]:
+        """Store readings, refresh the touched assets and evaluate their alerts. Returns the report and ids."""
+        report = self.store.ingest_readings(frame, source=source, strict=strict)
+        touched = sorted({str(a) for a in frame["asset_id"].dropna().unique()}) if "asset_id" in frame else []
+        with self._lock:
+            if report.assets_created:
+                self._assets = None
+            for asset_id in touched:
+                self._generation[asset_id] = self._generation.get(asset_id, 0) + 1
+        return report, touched
+
+    def set_costs(self, costs: Mapping[str, Mapping[str, float]] | None) -> None:
+        """Replace the cost table (thresholds and alert policies follow)."""
+        ThresholdPolicy.from_mapping(costs or {})  # validate first
+        with self._lock:
+            self.settings = self.settings.with_(costs=costs)
+            self._policies.clear()
+            self._health_cache.clear()
+
+
+def check_ready(service: HealthService) -> dict[str, Any]:
+    """What ``/healthz`` reports: store reachable, models loadable."""
+    status: dict[str, Any] = {"status": "ok", "store": service.store.path}
+    try:
+        status["readings"] = service.store.count_readings()
+    except Exception as err:  # noqa: BLE001 - the health check reports any failure instead of raising
+        return {**status, "status": "error", "error": f"store: {err}"}
+    if service.registry is not None:
+        try:
+            bundle = service.bundle_for()
+            status["model"] = f"{bundle.model_id}:{bundle.version}"
+        except (DataNotFoundError, ConfigError) as err:
+            status["model"] = None
+            status["warning"] = str(err)
+    return status
