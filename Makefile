@@ -31,7 +31,7 @@ system-deps:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,deep]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,deep,serve,stream]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -1,8 +1,12 @@
 """The command line: version, user errors as one line, ingest and assets against a real store file."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -70,12 +74,66 @@ def test_demo_runs_end_to_end(tmp_path, shared_data_dir):
     assert "Forewarn LightGBM RUL" in out and "Babu et al." in out
     rmse = float(out.split("one seed)")[1].split()[1].strip("│").strip())
     assert 9.0 < rmse < 16.0, f"implausible RMSE {rmse}"
-    assert (tmp_path / "demo.duckdb.model" / "manifest.json").is_file()
+    bundle = tmp_path / "demo.duckdb.models" / "rul" / "v1"
+    assert (bundle / "manifest.json").is_file() and (bundle / "serving.json").is_file()
     rerun = _forewarn("demo", "--store", str(tmp_path / "demo.duckdb"), "--data-dir", str(shared_data_dir),
                       cwd=tmp_path)
     assert rerun.returncode == 0 and "(0 new this run)" in rerun.stdout
 
 
-def test_demo_without_data_says_how_to_get_it(tmp_path):
-    done = _forewarn("demo", "--store", str(tmp_path / "d.duckdb"), "--data-dir", str(tmp_path), cwd=tmp_path)
-    assert done.returncode == 2 and "FOREWARN_DATA_DIR" in done.stderr and "Traceback" not in done.stderr
+def test_demo_with_a_missing_data_dir_is_a_user_error(tmp_path):
+    done = _forewarn("demo", "--store", str(tmp_path / "d.duckdb"), "--data-dir", str(tmp_path / "nope"))
+    assert done.returncode == 2 and "does not exist" in done.stderr and "Traceback" not in done.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_demo_without_benchmark_data_runs_on_a_simulated_fleet_and_serves_it(tmp_path):
+    empty = tmp_path / "data"
+    empty.mkdir()
+    port = _free_port()
+    code = "import sys; from forewarn.cli.main import run; sys.argv[0] = 'forewarn'; run()"
+    args = ["demo", "--store", str(tmp_path / "d.duckdb"), "--data-dir", str(empty), "--top", "5", "--serve",
+            "--port", str(port)]
+    errors = open(tmp_path / "stderr.txt", "w")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=errors,
+                            text=True, cwd=tmp_path, env={**os.environ, "COLUMNS": "120"})
+    lines = []
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "serving the demo's dashboard" in line:
+                break
+        out = "".join(lines)
+        flat = " ".join(out.split())  # rich wraps long lines
+        assert "running on a simulated fleet" in flat and "Simulated fleet ranked by risk now" in flat, out
+        assert "held-out assets" in flat
+        assert (tmp_path / "d.duckdb.models" / "rul" / "v1" / "manifest.json").is_file()
+        ranked = [line for line in out.splitlines() if line.startswith("│") and "S1-" in line]
+        assert len(ranked) == 5
+        assert f"http://127.0.0.1:{port}/" in out
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as reply:
+            health = json.load(reply)
+        assert health["status"] == "ok" and health["model"] == "rul:v1"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as reply:
+            assert reply.status == 200 and "fleet-grid" in reply.read().decode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/assets", timeout=10) as reply:
+            assert len(json.load(reply)) == 30
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        errors.close()

@@ -17,30 +17,31 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from forewarn.base import save
 from forewarn.bench.anchors import anchor_rows
 from forewarn.config import DATA_DIR_ENV, find_data_dir
 from forewarn.datasets.cmapss import ORIGIN, SENSORS, available_subsets, load_cmapss, to_readings
 from forewarn.evaluate.rul import phm08_score, rmse
-from forewarn.exceptions import DataNotFoundError
 from forewarn.features.window import window_features
 from forewarn.models.rul.lightgbm_rul import LightGBMRUL
 from forewarn.schema import Asset, Channel, Line, Site
 from forewarn.store import Store
 
 WINDOW = 30
+#: the failure horizon the served model's probability refers to, in cycles
+HORIZON_CYCLES = 30
 #: planning bands on predicted RUL in cycles (one cycle is one flight)
 RISK_BANDS = ((20, "critical"), (50, "high"), (90, "medium"))
+RISK_COLOURS = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "green"}
 FAILURE_MODE = {"FD001": "hpc_degradation", "FD002": "hpc_degradation"}
 
 
-def risk_level(rul: float) -> str:
+def risk_level(rul: float, bands: tuple[tuple[float, str], ...] = RISK_BANDS) -> str:
     """The planning band of a predicted RUL.
 
     >>> [risk_level(r) for r in (5, 30, 80, 200)]
     ['critical', 'high', 'medium', 'low']
     """
-    for limit, name in RISK_BANDS:
+    for limit, name in bands:
         if rul <= limit:
             return name
     return "low"
@@ -87,7 +88,7 @@ def _labels_from_events(db: Store, frame: pd.DataFrame) -> np.ndarray:
     return ((failure_ts - frame["ts"]) / pd.Timedelta(hours=1)).to_numpy(dtype="float64")
 
 
-def _drivers(model: LightGBMRUL, X: pd.DataFrame, k: int = 3) -> list[str]:
+def drivers(model: LightGBMRUL, X: pd.DataFrame, k: int = 3) -> list[str]:
     """Per row, the sensors pulling the predicted life down most (summed feature contributions)."""
     contrib = model.explain(X).drop(columns="bias")
     by_sensor = contrib.T.groupby(lambda name: name.split("__")[0]).sum().T
@@ -98,15 +99,35 @@ def _drivers(model: LightGBMRUL, X: pd.DataFrame, k: int = 3) -> list[str]:
     return out
 
 
-def run_demo(*, store: Path, data_dir: Path | None, subset: str, top: int, seed: int) -> dict[str, float]:
-    """Run the demo and print its report; returns the test metrics (for tests and scripts)."""
+def models_folder(store: Path) -> Path:
+    """Where the demo keeps its servable models: ``<store>.models/<model_id>/<version>/``."""
+    return Path(f"{store}.models")
+
+
+def bundle_model(model: LightGBMRUL, store: Path, **spec: object) -> Path:
+    """Save ``model`` as version v1 of model ``rul``, with the serving spec ``forewarn serve`` needs."""
+    from forewarn.serve.bundle import make_bundle
+
+    return make_bundle(model, models_folder(store) / "rul" / "v1", **spec)  # type: ignore[arg-type]
+
+
+def run_demo(*, store: Path, data_dir: Path | None, subset: str, top: int, seed: int,
+             simulated: bool = False) -> dict[str, float]:
+    """Run the demo and print its report; returns the test metrics (for tests and scripts).
+
+    Without C-MAPSS data (or with ``simulated=True``) the demo runs on a fleet from the digital twin.
+    """
     console = Console()
     started = time.perf_counter()
     data_root = find_data_dir(data_dir)
-    if data_root is None or not (data_root / "cmapss").is_dir() or subset not in available_subsets(data_root):
-        raise DataNotFoundError(
-            f"C-MAPSS {subset} not found: set {DATA_DIR_ENV} (or --data-dir) to a folder holding "
-            f"cmapss/train_{subset}.txt.gz, test_{subset}.txt.gz and RUL_{subset}.txt.gz")
+    if simulated or data_root is None or not (data_root / "cmapss").is_dir() \
+            or subset not in available_subsets(data_root):
+        from forewarn.cli.demo_simulated import run_simulated_demo
+
+        if not simulated:
+            console.print(f"[yellow]C-MAPSS {subset} not found (set {DATA_DIR_ENV} or --data-dir to a folder holding "
+                          f"cmapss/train_{subset}.txt.gz ...); running on a simulated fleet instead.[/]")
+        return run_simulated_demo(store=store, top=top, seed=seed, console=console, started=started)
     console.rule(f"Forewarn demo: NASA C-MAPSS {subset} turbofan fleet")
     with Store(store) as db:
         counts = _load_into_store(db, subset, data_root)
@@ -124,39 +145,49 @@ def run_demo(*, store: Path, data_dir: Path | None, subset: str, top: int, seed:
                   f"from {len(sensors)} informative sensors, {len(X_train):,} training rows")
 
     fit_start = time.perf_counter()
-    model = LightGBMRUL(seed=seed, n_jobs=2).fit(X_train, y)
+    model = LightGBMRUL(seed=seed).fit(X_train, y)  # one thread: OpenMP spinning on a busy 2-core box costs 10x
     fit_s = time.perf_counter() - fit_start
-    model_dir = save(model, Path(f"{store}.model"), training_data=X_train)
-    console.print(f"[3/4] LightGBM RUL model trained in {fit_s:.1f} s (target capped at {model.max_rul:.0f} "
-                  f"cycles), saved to {model_dir}/")
+    console.print(f"[3/4] LightGBM RUL model trained in {fit_s:.1f} s (target capped at {model.max_rul:.0f} cycles)")
 
     predicted = model.predict(X_test)
     engines = last_rows.index.to_numpy()
     units = np.asarray([int(e.rsplit("-", 1)[1]) for e in engines])
-    true = counts["test_rul"].set_index("unit").loc[units, "rul"].to_numpy(dtype="float64")
+    true_rul = counts["test_rul"].set_index("unit")["rul"]
+    true = true_rul.loc[units].to_numpy(dtype="float64")
     metrics = {"rmse": rmse(true, predicted), "score": phm08_score(true, predicted), "fit_s": fit_s}
-    _print_ranking(console, engines, test.groupby("asset_id")["cycle"].max().loc[engines].to_numpy(), predicted,
-                   true, _drivers(model, X_test), top)
+    # The serving spec (RUL interval, failure probability within the horizon) is fitted on every window of the
+    # test engines, whose true RUL is known; the figures above were measured before and do not use it.
+    test_units = test["asset_id"].str.rsplit("-", n=1).str[1].astype(int)
+    y_test_all = (true_rul.loc[test_units].to_numpy() + test.groupby("asset_id")["cycle"].transform("max")
+                  - test["cycle"]).to_numpy(dtype="float64")
+    model_dir = bundle_model(model, store, channels=sensors, window=WINDOW, horizon=HORIZON_CYCLES,
+                             X_holdout=X_test_all, y_holdout=y_test_all, groups=test["asset_id"].to_numpy(),
+                             metrics=metrics, training_data=X_train)
+    flown = test.groupby("asset_id")["cycle"].max().loc[engines].to_numpy()
+    print_ranking(console, "Test engines ranked by risk", engines, ("cycles flown", flown), predicted,
+                  ("actual RUL", true), drivers(model, X_test), top)
     _print_comparison(console, subset, metrics, len(engines))
     console.print(f"[4/4] done in {time.perf_counter() - started:.0f} s. Store: {store}  Model: {model_dir}/")
     return metrics
 
 
-def _print_ranking(console: Console, engines: np.ndarray, cycles: np.ndarray, predicted: np.ndarray,
-                   true: np.ndarray, drivers: list[str], top: int) -> None:
+def print_ranking(console: Console, title: str, assets: np.ndarray, age: tuple[str, np.ndarray],
+                  predicted: np.ndarray, truth: tuple[str, np.ndarray], reasons: list[str], top: int,
+                  bands: tuple[tuple[float, str], ...] = RISK_BANDS) -> None:
+    """The fleet ranked by predicted RUL (shortest first), with risk band, driving sensors and a truth column."""
     order = np.argsort(predicted)
-    table = Table(title=f"Test engines ranked by risk (top {min(top, len(order))} of {len(order)})")
-    for column in ("rank", "engine", "cycles flown", "predicted RUL", "risk", "driving sensors", "actual RUL"):
-        table.add_column(column, justify="right" if column in ("rank", "cycles flown", "predicted RUL",
-                                                               "actual RUL") else "left")
-    colours = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "green"}
+    table = Table(title=f"{title} (top {min(top, len(order))} of {len(order)})")
+    for column in ("rank", "asset", age[0], "predicted RUL", "risk", "driving sensors", truth[0]):
+        table.add_column(column, justify="left" if column in ("asset", "risk", "driving sensors") else "right")
     for rank, i in enumerate(order[:top], start=1):
-        level = risk_level(predicted[i])
-        table.add_row(str(rank), engines[i], str(int(cycles[i])), f"{predicted[i]:.0f}",
-                      f"[{colours[level]}]{level}[/]", drivers[i], f"{true[i]:.0f}")
+        level = risk_level(predicted[i], bands)
+        value = truth[1][i]
+        actual = "-" if np.isnan(value) else f"{value:.0f}" if abs(value) >= 10 else f"{value:.2f}"
+        table.add_row(str(rank), assets[i], f"{age[1][i]:.0f}", f"{predicted[i]:.0f}",
+                      f"[{RISK_COLOURS[level]}]{level}[/]", reasons[i], actual)
     console.print(table)
-    levels = pd.Series([risk_level(p) for p in predicted]).value_counts()
-    console.print("fleet: " + ", ".join(f"{levels.get(name, 0)} {name}" for name in colours))
+    levels = pd.Series([risk_level(p, bands) for p in predicted]).value_counts()
+    console.print("fleet: " + ", ".join(f"{levels.get(name, 0)} {name}" for name in RISK_COLOURS))
 
 
 def _print_comparison(console: Console, subset: str, metrics: dict[str, float], n_engines: int) -> None:

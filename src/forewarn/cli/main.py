@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 import forewarn
-from forewarn.cli import bench, store_commands
+from forewarn.cli import bench, detect, serve, store_commands, stream, twin
 from forewarn.exceptions import ForewarnError
 
 app = typer.Typer(
@@ -45,6 +45,10 @@ def _root(
 
 store_commands.register(app)
 bench.register(app)
+twin.register(app)
+detect.register(app)
+serve.register(app)
+stream.register(app)
 
 
 @app.command()
@@ -55,12 +59,27 @@ def demo(
                                                        "then ./data).")] = None,
     subset: Annotated[str, typer.Option(help="C-MAPSS subset to run on.")] = "FD001",
     top: Annotated[int, typer.Option(min=1, help="How many engines to list by risk.")] = 15,
-    seed: Annotated[int, typer.Option(help="Seed of the model.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the model (and of the simulated fleet).")] = 0,
+    simulated: Annotated[bool, typer.Option("--simulated", help="Run on a digital-twin fleet even when C-MAPSS "
+                                                                "is available.")] = False,
+    serve: Annotated[bool, typer.Option("--serve", help="End by serving the dashboard on the demo's store.")] = False,
+    host: Annotated[str, typer.Option(help="Address the dashboard listens on with --serve.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the dashboard with --serve.")] = 8000,
 ) -> None:
-    """The main job: load C-MAPSS into DuckDB, train the RUL model, rank the test fleet by risk."""
-    from forewarn.cli.demo import run_demo
+    """The main job: load a fleet into DuckDB, train the RUL model, rank the fleet by risk.
 
-    run_demo(store=store, data_dir=data_dir, subset=subset, top=top, seed=seed)
+    On NASA C-MAPSS when the data directory has it, otherwise on a simulated fleet from the digital twin.
+    """
+    from forewarn.cli.demo import models_folder, run_demo
+
+    run_demo(store=store, data_dir=data_dir, subset=subset, top=top, seed=seed, simulated=simulated)
+    if serve:
+        from forewarn.serve.server import run_server, url_of
+        from forewarn.serve.settings import ServeSettings
+
+        settings = ServeSettings.from_env(store=str(store), models=str(models_folder(store)))
+        run_server(settings, host=host, port=port, log_level="warning",
+                   on_ready=f"Forewarn is serving the demo's dashboard at {url_of(host, port)} (Ctrl-C stops it)")
 
 
 def run(argv: list[str] | None = None) -> None:
