@@ -1,0 +1,185 @@
+"""The stream mapping config as data: where readings come from and which asset, channel and unit they are.
+
+:mod:`forewarn.stream.config_file` reads it from TOML (with the full example); these dataclasses are what the
+rest of the stream package uses.
+
+>>> sub = Subscription(topic="plant/+/+", layout="value", asset="{1}", channel="{2}")
+>>> sub.resolve("plant/P-1/temp")
+('P-1', 'temp')
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from forewarn.exceptions import ConfigError
+
+LAYOUTS = ("sparkplug", "value", "json")
+_TEMPLATE_PART = re.compile(r"\{(\d+)\}")
+
+
+def duration_s(value: Any, *, name: str) -> float:
+    """Seconds in a duration written as text (``"250ms"``, ``"2s"``, ``"1h"``) or a number of seconds.
+
+    >>> duration_s("250ms", name="x"), duration_s(3, name="x")
+    (0.25, 3.0)
+    """
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}: expected a duration such as '2s' or '250ms', got {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        try:
+            seconds = pd.Timedelta(str(value)).total_seconds()
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: {value!r} is not a duration; write e.g. '250ms', '2s', '1h'") from None
+    if not seconds >= 0:
+        raise ConfigError(f"{name}: a duration must be zero or more, got {value!r}")
+    return seconds
+
+
+def check_template(text: Any, *, name: str) -> str:
+    if not isinstance(text, str) or not text:
+        raise ConfigError(f"{name}: expected text such as 'P-101' or '{{1}}' (topic level 1), got {text!r}")
+    leftover = _TEMPLATE_PART.sub("", text)
+    if "{" in leftover or "}" in leftover:
+        raise ConfigError(f"{name}: {text!r} may only use topic levels written as {{0}}, {{1}}, ...")
+    return text
+
+
+def fillcheck_template(template: str, levels: list[str]) -> str | None:
+    """Replace ``{k}`` by topic level ``k``; ``None`` when the topic has too few levels.
+
+    >>> fillcheck_template("pump-{1}", ["plant", "7", "temp"])
+    'pump-7'
+    """
+    try:
+        return _TEMPLATE_PART.sub(lambda m: levels[int(m.group(1))], template)
+    except IndexError:
+        return None
+
+
+@dataclass(frozen=True)
+class ChannelMap:
+    """A source field (Sparkplug metric name, JSON field) mapped to a channel and its unit."""
+
+    channel: str
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One MQTT topic filter and how to read its messages."""
+
+    topic: str
+    layout: str
+    asset: str
+    channel: str | None = None          # layout "value"
+    unit: str | None = None             # layout "value"
+    channels: Mapping[str, ChannelMap] = field(default_factory=dict)  # sparkplug metric / json field -> channel
+    ts_field: str = "ts"                # layout "json"
+
+    def resolve(self, topic: str) -> tuple[str | None, str | None]:
+        """Asset (and, for ``value``, channel) a topic names; ``None`` where the topic is too short."""
+        levels = topic.split("/")
+        asset = fillcheck_template(self.asset, levels)
+        channel = fillcheck_template(self.channel, levels) if self.channel else None
+        return asset, channel
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """Broker connection; ``qos`` 1 and a persistent session give at-least-once delivery."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    client_id: str = "forewarn-stream"
+    username: str | None = None
+    password: str | None = None
+    keepalive_s: int = 30
+    session_expiry_s: int = 86400
+    receive_maximum: int = 1000
+    qos: int = 1
+    alert_topic: str | None = None
+    subscriptions: tuple[Subscription, ...] = ()
+
+
+@dataclass(frozen=True)
+class OpcUaNode:
+    """One OPC UA variable node mapped to an asset channel."""
+
+    node_id: str
+    asset: str
+    channel: str
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class OpcUaConfig:
+    """An OPC UA server and the nodes to subscribe to."""
+
+    endpoint: str
+    publishing_interval_s: float = 0.1
+    nodes: tuple[OpcUaNode, ...] = ()
+
+
+@dataclass(frozen=True)
+class AssetDecl:
+    """An asset the config declares, with its channels and units."""
+
+    asset_id: str
+    asset_class: str = "generic"
+    channels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A saved model, the assets it scores, its window and its alert policy (keyword arguments)."""
+
+    path: Path
+    model_id: str
+    assets: tuple[str, ...] = ()
+    asset_class: str | None = None
+    window: int = 30
+    ewm_span: float = 10.0
+    alert: Mapping[str, Any] | None = None
+
+    def covers(self, asset_id: str, asset_class: str | None) -> bool:
+        """Whether this model scores ``asset_id``."""
+        if self.assets:
+            return asset_id in self.assets
+        if self.asset_class is not None:
+            return asset_class == self.asset_class
+        return True
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Micro-batch and ordering settings (see the module docstring)."""
+
+    batch_max_readings: int = 50_000
+    batch_max_wait_s: float = 0.1
+    allowed_lateness_s: float = 0.0
+    idle_release_s: float = 2.0
+    max_payload_bytes: int = 1 << 20
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """The whole mapping config."""
+
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    mqtt: MqttConfig | None = None
+    opcua: OpcUaConfig | None = None
+    assets: tuple[AssetDecl, ...] = ()
+    models: tuple[ModelConfig, ...] = ()
+    store: str | None = None
+    source: str = "config"
+
+

@@ -1,0 +1,260 @@
+"""The online pipeline: one micro-batch of decoded readings -> store, features, scores, alerts -> one commit.
+
+For each micro-batch (:meth:`OnlinePipeline.process`):
+
+1. readings go to the store (:meth:`forewarn.store.Store.ingest_readings`, idempotent on
+   ``(asset_id, channel, ts)``), on-time and late ones in two calls so late ones can be counted; this runs in a
+   second thread while step 2 runs, and step 3 waits for it;
+2. on-time readings pass the :class:`~forewarn.stream.reorder.ReorderBuffer`; released ones are pivoted to one
+   row per (asset, time) and scored by every model that covers the asset
+   (:class:`~forewarn.stream.scoring.ModelRunner`), whose alert policy may open alerts;
+3. scores, alerts, dead letters, the watermarks and the feature/alert state of the touched assets are written in
+   one transaction (:class:`~forewarn.stream.tables.StreamTables`).
+
+Only then does the caller acknowledge the messages to the broker. A crash anywhere before that leaves them
+unacknowledged, so the broker delivers them again: step 1 then adds nothing, and step 2 scores only what is
+after the saved watermark. Readings held in the reorder buffer when the process stops are already in the
+store; on start-up they are read back from it (everything after each asset's watermark) so they are scored too.
+
+>>> from forewarn.store import Store
+>>> from forewarn.stream.config_file import parse_config
+>>> from forewarn.stream.messages import ReadingColumns
+>>> cfg = parse_config({"mqtt": {"subscriptions": [{"topic": "p/+/+", "layout": "value", "asset": "{1}",
+...                     "channel": "{2}"}]}, "assets": [{"asset_id": "P-1", "channels": {"temp": "degC"}}]})
+>>> pipe = OnlinePipeline(Store(), cfg)
+>>> cols = ReadingColumns()
+>>> cols.add("P-1", "temp", 1_700_000_000_000_000, 40.0)
+>>> result = pipe.process(cols, [])
+>>> result.written, pipe.store.count_readings()
+(1, 1)
+>>> pipe.close()
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from forewarn.decide.alerts import Alert
+from forewarn.exceptions import ConfigError, StateError
+from forewarn.schema import Asset, Channel
+from forewarn.store import Store
+from forewarn.stream.config import StreamConfig
+from forewarn.stream.messages import Catalog, DeadLetter, Decoder, ReadingColumns
+from forewarn.stream.metrics import StreamMetrics
+from forewarn.stream.reorder import Readings, ReorderBuffer
+from forewarn.stream.scoring import ModelRunner
+from forewarn.stream.tables import BatchWrite, StreamTables
+
+FeatureHook = Callable[[str, np.ndarray, np.ndarray, np.ndarray], None]
+
+
+@dataclass
+class BatchResult:
+    """What one micro-batch did."""
+
+    readings: int = 0
+    written: int = 0
+    duplicates: int = 0
+    late: int = 0
+    dead_letters: int = 0
+    rows_scored: int = 0
+    alerts: list[Alert] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def prepare_catalog(store: Store, config: StreamConfig) -> Catalog:
+    """Add the config's assets to the store, check mapped units, and return what readings may name."""
+    if config.assets:
+        store.add_assets([Asset(a.asset_id, asset_class=a.asset_class,
+                                channels=tuple(Channel(c, u) for c, u in a.channels.items())) for a in config.assets])
+    channels: dict[str, dict[str, str]] = {}
+    for row in store.channels().itertuples(index=False):
+        channels.setdefault(str(row.asset_id), {})[str(row.channel)] = str(row.unit or "")
+    assets = store.assets()
+    for asset in assets["asset_id"]:
+        channels.setdefault(str(asset), {})
+    classes = dict(zip(assets["asset_id"].astype(str), assets["asset_class"].astype(str), strict=True))
+    declared: list[tuple[str, str | None, str]] = []  # (channel, asset or None for any, unit)
+    if config.mqtt is not None:
+        for sub in config.mqtt.subscriptions:
+            if sub.channel and sub.unit:
+                declared.append((sub.channel, None, sub.unit))
+            declared += [(m.channel, None, m.unit) for m in sub.channels.values() if m.unit]
+    if config.opcua is not None:
+        for node in config.opcua.nodes:
+            if node.channel not in channels.get(node.asset, {}):
+                raise ConfigError(f"opcua node {node.node_id!r} maps to {node.asset!r}/{node.channel!r}, which is not "
+                                  "in the store; declare it under [[assets]]")
+            if node.unit:
+                declared.append((node.channel, node.asset, node.unit))
+    for channel, only, unit in declared:
+        for asset, units in channels.items():
+            if (only is None or asset == only) and units.get(channel) and units[channel] != unit:
+                raise ConfigError(f"the mapping says {channel!r} is in {unit!r} but asset {asset!r} declares "
+                                  f"{units[channel]!r}; fix the unit in the mapping or in [[assets]]")
+    return Catalog(channels, classes)
+
+
+class OnlinePipeline:
+    """Micro-batches in, store + scores + alerts out (see the module docstring). Single writer."""
+
+    def __init__(self, store: Store, config: StreamConfig, *, clock: Callable[[], float] = time.time,
+                 on_features: FeatureHook | None = None):
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.on_features = on_features
+        self.metrics = StreamMetrics()
+        self.tables = StreamTables(store)
+        self.catalog = prepare_catalog(store, config)
+        self.decoder = Decoder(self.catalog, max_payload_bytes=config.pipeline.max_payload_bytes)
+        self.runners = [ModelRunner(m) for m in config.models]
+        self._covers: list[dict[str, bool]] = [{} for _ in self.runners]
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forewarn-store")
+        self._broken: str | None = None
+        self.reorder = ReorderBuffer(lateness_us=round(config.pipeline.allowed_lateness_s * 1e6),
+                                     idle_release_s=config.pipeline.idle_release_s)
+        self._restore()
+
+    def close(self) -> None:
+        """Close the streaming tables' connection (the store is the caller's)."""
+        self._writer.shutdown(wait=True)
+        self.tables.close()
+
+    # -- start-up ---------------------------------------------------------------------------------------
+    def _restore(self) -> None:
+        self.reorder.restore(self.tables.watermarks())
+        for runner in self.runners:
+            names = (runner.state_name, f"policy:{runner.model_id}", f"reference:{runner.model_id}")
+            runner.restore({name: self.tables.state(name) for name in names})
+        recovered = self._unscored_in_store()
+        if len(recovered):
+            self.reorder.add(recovered.asset, recovered.channel, recovered.ts, recovered.value, now=self.clock())
+
+    def _unscored_in_store(self) -> Readings:
+        """Readings the store holds after each known asset's watermark (held when the consumer last stopped)."""
+        marks = self.reorder.watermarks(set(self.reorder.first_seen))
+        if not marks:
+            return Readings.empty()
+        low = min((r if r is not None else f - 1) for f, r in marks.values())
+        frame = self.store.sql(
+            "SELECT r.asset_id, r.channel, epoch_us(r.ts) AS ts_us, r.value FROM readings r "
+            "JOIN stream_assets s USING (asset_id) WHERE r.ts >= to_timestamp(? / 1e6 - 1) "
+            "AND epoch_us(r.ts) > coalesce(s.released_until_us, s.first_seen_us - 1) ORDER BY 1, 3, 2", [low])
+        return Readings(frame["asset_id"].to_numpy(dtype=object), frame["channel"].to_numpy(dtype=object),
+                        frame["ts_us"].to_numpy(dtype="int64"), frame["value"].to_numpy(dtype="float64"))
+
+    # -- one micro-batch --------------------------------------------------------------------------------
+    def _ingest(self, part: Readings) -> tuple[int, int]:
+        table = pa.table({"asset_id": pa.array(part.asset, pa.string()), "ts": pa.array(part.ts, pa.int64()).cast(
+            pa.timestamp("us", tz="UTC")), "channel": pa.array(part.channel, pa.string()),
+            "value": pa.array(part.value, pa.float64())})
+        report = self.store.ingest_readings(table, source="stream", strict=True)
+        return report.written, report.duplicates
+
+    def _store(self, on_time: Readings, late: Readings) -> tuple[int, int, int]:
+        """Write a batch's readings: (written, duplicates, late ones newly written)."""
+        written = duplicates = late_written = 0
+        if len(on_time):
+            written, duplicates = self._ingest(on_time)
+        if len(late):
+            late_written, late_duplicates = self._ingest(late)
+            written += late_written
+            duplicates += late_duplicates
+        return written, duplicates, late_written
+
+    def process(self, readings: ReadingColumns, dead_letters: list[tuple[int, DeadLetter]], *,
+                messages: int = 0) -> BatchResult:
+        """Store, score and commit one micro-batch; ``dead_letters`` are ``(received_us, letter)`` pairs."""
+        started = time.perf_counter()
+        now = self.clock()
+        now_us = int(now * 1e6)
+        batch = Readings(np.asarray(readings.asset, dtype=object), np.asarray(readings.channel, dtype=object),
+                         np.asarray(readings.ts_us, dtype="int64"), np.asarray(readings.value, dtype="float64"))
+        if self._broken is not None:
+            raise StateError(f"an earlier micro-batch failed ({self._broken}); start a new pipeline, which resumes "
+                             "from the last commit")
+        result = BatchResult(readings=len(batch), dead_letters=len(dead_letters))
+        late = self.reorder.split_late(batch.asset, batch.ts)
+        on_time = batch.take(~late)
+        # the store write (database work, outside the GIL) runs while this thread scores the batch
+        stored = self._writer.submit(self._store, on_time, batch.take(late))
+        try:
+            self.reorder.add(on_time.asset, on_time.channel, on_time.ts, on_time.value, now=now)
+            write = BatchWrite(dead_letters=list(dead_letters))
+            self._score(self.reorder.release(now=now), now_us, write, result)
+            write.watermarks = self.reorder.watermarks()
+            result.written, result.duplicates, result.late = stored.result()  # readings first, then the rest
+            if write.watermarks or write.dead_letters or write.scores is not None:
+                self.tables.commit(write)
+        except BaseException as err:
+            stored.cancel()
+            self._broken = f"{type(err).__name__}: {err}"  # the in-memory state is ahead of the commits now
+            raise
+        self.reorder.changed.clear()
+        result.seconds = time.perf_counter() - started
+        if messages or result.readings or result.rows_scored or dead_letters:
+            self._count(result, messages, dead_letters)
+        return result
+
+    def tick(self) -> BatchResult:
+        """Release and score readings of assets that went quiet (call when no message came for a while)."""
+        return self.process(ReadingColumns(), [])
+
+    def _covered(self, index: int, assets: np.ndarray) -> np.ndarray:
+        cache, cfg = self._covers[index], self.runners[index].cfg
+        for asset in pd.unique(assets):
+            if asset not in cache:
+                cache[asset] = cfg.covers(asset, self.catalog.asset_class(asset))
+        return np.fromiter((cache[a] for a in assets), dtype=bool, count=len(assets))
+
+    def _score(self, released: Readings, now_us: int, write: BatchWrite, result: BatchResult) -> None:
+        if not len(released) or not self.runners:
+            return
+        asset, ts = released.asset, released.ts
+        starts = np.ones(len(ts), dtype=bool)
+        starts[1:] = (asset[1:] != asset[:-1]) | (ts[1:] != ts[:-1])
+        row_of = np.cumsum(starts) - 1
+        row_asset, row_ts = asset[starts], ts[starts]
+        tables = []
+        for index, runner in enumerate(self.runners):
+            column = pd.Index(runner.channels).get_indexer(released.channel)
+            use = (column >= 0) & self._covered(index, row_asset)[row_of]
+            if not use.any():
+                continue
+            rows = np.unique(row_of[use])
+            values = np.full((len(rows), len(runner.channels)), np.nan)
+            values[np.searchsorted(rows, row_of[use]), column[use]] = released.value[use]
+            table, alerts, feats = runner.run(row_asset[rows], row_ts[rows], values, now_us=now_us)
+            if self.on_features is not None:
+                self.on_features(runner.model_id, row_asset[rows], row_ts[rows], feats)
+            tables.append(table)
+            result.rows_scored += table.num_rows
+            self.metrics.add("rows_unscored", len(rows) - table.num_rows)
+            result.alerts += alerts
+            write.alerts += [dict(a.to_dict(), ts=a.ts, raised_at=pd.Timestamp(now_us * 1000, tz="UTC"))
+                             for a in alerts]
+            write.state += runner.state_items(sorted(set(row_asset[rows].tolist())))
+        if tables:
+            write.scores = pa.concat_tables(tables)
+
+    def _count(self, result: BatchResult, messages: int, dead_letters: list[tuple[int, DeadLetter]]) -> None:
+        m = self.metrics
+        m.add("messages", messages)
+        m.add("readings_received", result.readings)
+        m.add("readings_written", result.written)
+        m.add("readings_duplicate", result.duplicates)
+        m.add("readings_late", result.late)
+        m.add("rows_scored", result.rows_scored)
+        m.add("alerts_opened", len(result.alerts))
+        m.add("batches")
+        m.add("batch_seconds", result.seconds)
+        for _, letter in dead_letters:
+            m.dead_letter(letter.reason)

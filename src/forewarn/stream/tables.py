@@ -1,0 +1,170 @@
+"""The streaming tables: scores, alerts, dead letters and the consumer's checkpoint, beside the store's tables.
+
+They live in the store's DuckDB file, reached through a second connection of the same process (DuckDB shares
+one database instance between connections of a process), so ``Store.sql("SELECT * FROM stream_alerts")`` reads
+them and one file holds the plant's whole history. An in-memory store gets an in-memory side database.
+
+* ``stream_scores (asset_id, ts, model_id, score, probability, scored_at)``: one row per scored instant;
+* ``stream_alerts (asset_id, ts, model_id, score, risk_level, explanation, probability, rul, raised_at)``;
+* ``stream_dead_letters (received_at, source, reason, detail, asset_id, channel, item, payload, key)``: ``key``
+  (a hash of source and payload, plus the reading's position) keeps a redelivered bad message from being
+  recorded twice;
+* ``stream_assets (asset_id, first_seen_us, released_until_us)``: per asset, the time up to which readings have
+  been scored (the watermark; epoch microseconds);
+* ``stream_state (name, asset_id, data)``: feature windows, alert-policy state and explanation references.
+
+All of one micro-batch is written in one transaction (:meth:`StreamTables.commit`), after the readings are in
+the store and before the broker gets its acknowledgements.
+
+>>> from forewarn.store import Store
+>>> tables = StreamTables(Store())
+>>> tables.count("stream_scores")
+0
+>>> tables.close()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from forewarn.store import Store
+from forewarn.stream.messages import DeadLetter
+
+DDL = """
+CREATE TABLE IF NOT EXISTS stream_scores (
+    asset_id VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL, model_id VARCHAR NOT NULL,
+    score DOUBLE NOT NULL, probability DOUBLE, scored_at TIMESTAMPTZ NOT NULL);
+CREATE TABLE IF NOT EXISTS stream_alerts (
+    asset_id VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL, model_id VARCHAR NOT NULL, score DOUBLE NOT NULL,
+    risk_level VARCHAR NOT NULL, explanation JSON NOT NULL, probability DOUBLE, rul DOUBLE,
+    raised_at TIMESTAMPTZ NOT NULL);
+CREATE TABLE IF NOT EXISTS stream_dead_letters (
+    received_at TIMESTAMPTZ NOT NULL, source VARCHAR NOT NULL, reason VARCHAR NOT NULL, detail VARCHAR NOT NULL,
+    asset_id VARCHAR, channel VARCHAR, item INTEGER NOT NULL, payload VARCHAR NOT NULL, key VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS stream_assets (
+    asset_id VARCHAR PRIMARY KEY, first_seen_us BIGINT NOT NULL, released_until_us BIGINT);
+CREATE TABLE IF NOT EXISTS stream_state (
+    name VARCHAR NOT NULL, asset_id VARCHAR NOT NULL, data BLOB NOT NULL, PRIMARY KEY (name, asset_id));
+"""
+
+
+def arrays_to_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """Named arrays as ``.npz`` bytes (no pickle)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+    return buffer.getvalue()
+
+
+def bytes_to_arrays(data: bytes) -> dict[str, np.ndarray]:
+    """Inverse of :func:`arrays_to_bytes`; refuses anything that would need pickle."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as found:
+        return {k: found[k] for k in found.files}
+
+
+def dead_letter_key(letter: DeadLetter) -> str:
+    """Identity of a dead letter: the same bad message redelivered gets the same key."""
+    digest = hashlib.sha1(f"{letter.source}\n{letter.reason}\n{letter.payload}".encode(), usedforsecurity=False)
+    return f"{digest.hexdigest()[:20]}:{letter.item}"
+
+
+@dataclass
+class BatchWrite:
+    """Everything one micro-batch adds to the streaming tables."""
+
+    scores: pa.Table | None = None
+    alerts: list[dict] = field(default_factory=list)
+    dead_letters: list[tuple[int, DeadLetter]] = field(default_factory=list)  # (received_us, letter)
+    watermarks: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # asset -> (first_seen, released)
+    state: list[tuple[str, str, bytes]] = field(default_factory=list)  # (name, asset_id, data)
+
+
+class StreamTables:
+    """The streaming tables of one store (see the module docstring). One writer: the stream consumer."""
+
+    def __init__(self, store: Store):
+        self.con = duckdb.connect(":memory:" if store.path == ":memory:" else store.path)
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute(DDL)
+
+    def close(self) -> None:
+        """Close this connection (the store stays open)."""
+        self.con.close()
+
+    def count(self, table: str) -> int:
+        """Rows in one of the streaming tables."""
+        if table not in {"stream_scores", "stream_alerts", "stream_dead_letters", "stream_assets", "stream_state"}:
+            raise ValueError(f"{table!r} is not a streaming table")
+        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+    def watermarks(self) -> dict[str, tuple[int, int | None]]:
+        """``{asset_id: (first_seen_us, released_until_us)}``."""
+        rows = self.con.execute("SELECT asset_id, first_seen_us, released_until_us FROM stream_assets").fetchall()
+        return {str(a): (int(f), None if r is None else int(r)) for a, f, r in rows}
+
+    def state(self, name: str) -> dict[str, bytes]:
+        """Saved state blobs of ``name``, by asset id (``""`` for model-wide state)."""
+        rows = self.con.execute("SELECT asset_id, data FROM stream_state WHERE name = ?", [name]).fetchall()
+        return {str(a): bytes(d) for a, d in rows}
+
+    def commit(self, batch: BatchWrite) -> None:
+        """Write one micro-batch in one transaction (all or nothing)."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if batch.scores is not None and batch.scores.num_rows:
+                con.register("__fw_scores", batch.scores)
+                con.execute("INSERT INTO stream_scores SELECT asset_id, ts, model_id, score, probability, scored_at "
+                            "FROM __fw_scores")
+                con.unregister("__fw_scores")
+            if batch.alerts:
+                con.executemany("INSERT INTO stream_alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                [[a["asset_id"], a["ts"], a["model_id"], a["score"], a["risk_level"],
+                                  json.dumps(a["explanation"]), a["probability"], a["rul"], a["raised_at"]]
+                                 for a in batch.alerts])
+            self._dead_letters(batch.dead_letters)
+            if batch.watermarks:
+                names = list(batch.watermarks)
+                marks = pa.table({"asset_id": pa.array(names, pa.string()),
+                                  "first_seen_us": pa.array([batch.watermarks[a][0] for a in names], pa.int64()),
+                                  "released_until_us": pa.array([batch.watermarks[a][1] for a in names], pa.int64())})
+                self._upsert("stream_assets", marks)
+            self._replace_state(batch.state)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def _dead_letters(self, letters: Sequence[tuple[int, DeadLetter]]) -> None:
+        if not letters:
+            return
+        keyed = {dead_letter_key(letter): (received, letter) for received, letter in letters}
+        known = {r[0] for r in self.con.execute("SELECT key FROM stream_dead_letters WHERE key IN (SELECT unnest(?))",
+                                                [list(keyed)]).fetchall()}
+        rows = [[received / 1e6, letter.source, letter.reason, letter.detail, letter.asset_id, letter.channel,
+                 letter.item, letter.payload, key] for key, (received, letter) in keyed.items() if key not in known]
+        if rows:
+            self.con.executemany("INSERT INTO stream_dead_letters VALUES (to_timestamp(?), ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 rows)
+
+    def _upsert(self, table: str, rows: pa.Table) -> None:
+        self.con.register("__fw_rows", rows)
+        try:
+            self.con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM __fw_rows")
+        finally:
+            self.con.unregister("__fw_rows")
+
+    def _replace_state(self, items: Iterable[tuple[str, str, bytes]]) -> None:
+        latest = {(name, asset): data for name, asset, data in items}  # one row per key
+        if latest:
+            self._upsert("stream_state", pa.table({"name": pa.array([k[0] for k in latest], pa.string()),
+                                                   "asset_id": pa.array([k[1] for k in latest], pa.string()),
+                                                   "data": pa.array(list(latest.values()), pa.binary())}))

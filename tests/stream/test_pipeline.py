@@ -1,0 +1,211 @@
+"""The online pipeline without a broker: online equals batch, restarts, late and repeated readings, dead letters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forewarn.base import load, read_manifest
+from forewarn.exceptions import ConfigError
+from forewarn.store import Store
+from forewarn.stream.config_file import parse_config
+from forewarn.stream.messages import DeadLetter, ReadingColumns
+from forewarn.stream.pipeline import OnlinePipeline
+
+from .conftest import CHANNELS, WINDOW, assets_config, batch_features, long_rows, make_fleet
+
+LATENESS_MIN = 5
+
+
+class Clock:
+    """A settable wall clock."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _config(model_dir: Path, **pipeline: object) -> dict:
+    return {"pipeline": {"allowed_lateness": f"{LATENESS_MIN}min", "idle_release": "10s", **pipeline},
+            "mqtt": {"subscriptions": [{"topic": "plant/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}]},
+            "assets": assets_config(),
+            "models": [{"path": str(model_dir), "window": WINDOW,
+                        "alert": {"threshold": 20.0, "clear_threshold": 10.0, "min_consecutive": 2,
+                                  "cooldown": "1h"}}]}
+
+
+def _shuffled(rows: list, rng: np.random.Generator, block: int = 16) -> list:
+    """Readings out of order inside blocks of ``block`` (at most 2 minutes apart here, under the lateness)."""
+    out = []
+    for lo in range(0, len(rows), block):
+        part = rows[lo:lo + block]
+        out += [part[i] for i in rng.permutation(len(part))]
+    return out
+
+
+def _feed(pipe: OnlinePipeline, rows: list, rng: np.random.Generator, clock: Clock) -> None:
+    i = 0
+    while i < len(rows):
+        k = int(rng.integers(1, 120))
+        cols = ReadingColumns()
+        for asset, channel, ts, value in rows[i:i + k]:
+            cols.add(asset, channel, ts, value)
+        pipe.process(cols, [])
+        clock.now += 0.05
+        i += k
+
+
+def _scores(store: Store) -> pd.DataFrame:
+    return store.sql("SELECT asset_id, epoch_us(ts) AS ts_us, score FROM stream_scores ORDER BY 1, 2")
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_online_equals_batch(tmp_path: Path, model_dir: Path, restart: bool) -> None:
+    """Out-of-order readings in random micro-batches (and a restart midway) give the batch features and scores."""
+    wide = make_fleet(4, 160, anomaly="P-2", gaps=0.03, seed=5)
+    rows = _shuffled(long_rows(wide), np.random.default_rng(1))
+    clock, seen = Clock(), {}
+
+    def keep(model_id: str, assets: np.ndarray, ts: np.ndarray, feats: np.ndarray) -> None:
+        for a, t, f in zip(assets, ts, feats, strict=True):
+            assert (a, int(t)) not in seen, "a row was scored twice"
+            seen[(a, int(t))] = f
+
+    cfg = parse_config(_config(model_dir))
+    with Store(tmp_path / "plant.duckdb") as store:
+        pipe = OnlinePipeline(store, cfg, clock=clock, on_features=keep)
+        half = len(rows) // 2 if restart else len(rows)
+        _feed(pipe, rows[:half], np.random.default_rng(2), clock)
+        if restart:  # a clean stop with readings still held, then a new process on the same store
+            assert len(pipe.reorder.pending) > 0
+            pipe.close()
+            pipe = OnlinePipeline(store, cfg, clock=clock, on_features=keep)
+            assert len(pipe.reorder.pending) > 0, "held readings must be recovered from the store"
+            _feed(pipe, rows[half:], np.random.default_rng(3), clock)
+        clock.now += 60
+        pipe.tick()  # the assets are quiet now: score what is still held
+        assert len(pipe.reorder.pending) == 0
+        scores = _scores(store)
+        assert store.count_readings() == len(rows)
+        pipe.close()
+    present = wide.dropna(how="all", subset=list(CHANNELS)).reset_index(drop=True)
+    names = read_manifest(model_dir)["feature_names"]
+    batch = batch_features(present, names)
+    keys = list(zip(present["asset_id"], present["ts"].astype("int64"), strict=True))
+    assert set(seen) == set(keys)
+    online = np.vstack([seen[k] for k in keys])
+    np.testing.assert_allclose(online, batch.to_numpy(), rtol=1e-7, atol=1e-7)
+    finite = np.isfinite(batch.to_numpy()).all(axis=1)
+    expected = load(model_dir).score(batch[finite])
+    got = scores.set_index(["asset_id", "ts_us"])["score"]
+    assert len(got) == int(finite.sum())
+    np.testing.assert_allclose(got.loc[[k for k, f in zip(keys, finite, strict=True) if f]].to_numpy(), expected,
+                               rtol=1e-7)
+
+
+def test_alert_redelivery_and_late_readings(tmp_path: Path, model_dir: Path) -> None:
+    wide = make_fleet(4, 120, anomaly="P-2", seed=8)
+    rows = long_rows(wide)
+    clock = Clock()
+    with Store(tmp_path / "plant.duckdb") as store:
+        pipe = OnlinePipeline(store, parse_config(_config(model_dir, allowed_lateness="0s")), clock=clock)
+        cols = ReadingColumns()
+        for r in rows:
+            cols.add(*r)
+        first = pipe.process(cols, [])
+        assert (first.written, first.duplicates, first.late) == (len(rows), 0, 0)
+        assert first.rows_scored == len(wide) and [a.asset_id for a in first.alerts] == ["P-2"]
+        assert next(iter(first.alerts[0].explanation)) == "vib"  # the sensor that drives the alert comes first
+        scored = store.sql("SELECT count(*) AS n FROM stream_scores")["n"].iloc[0]
+        again = pipe.process(cols, [])  # the broker redelivers the whole batch
+        assert (again.written, again.duplicates, again.late, again.rows_scored) == (0, len(rows), 0, 0)
+        late = ReadingColumns()
+        late.add("P-0", "temp", rows[10][2] + 1, 99.0)  # new, but before P-0's scored watermark
+        result = pipe.process(late, [])
+        assert (result.written, result.late, result.rows_scored) == (1, 1, 0)
+        assert store.sql("SELECT count(*) AS n FROM stream_scores")["n"].iloc[0] == scored
+        alerts = store.sql("SELECT asset_id, model_id, risk_level, explanation FROM stream_alerts")
+        assert alerts["asset_id"].tolist() == ["P-2"] and alerts["model_id"].tolist() == ["pump-pca"]
+        assert "vib" in json.loads(alerts["explanation"].iloc[0])
+        snap = pipe.metrics.snapshot()
+        assert snap["readings_late"] == 1 and snap["readings_duplicate"] == len(rows) and snap["alerts_opened"] == 1
+        pipe.close()
+
+
+def test_dead_letters_are_recorded_once(tmp_path: Path, model_dir: Path) -> None:
+    with Store(tmp_path / "plant.duckdb") as store:
+        pipe = OnlinePipeline(store, parse_config(_config(model_dir)))
+        letters = [(1_700_000_000_000_000, DeadLetter("mqtt:plant/P-1/temp", "not_finite", "NaN", "NaN", "P-1", "temp")),
+                   (1_700_000_000_000_000, DeadLetter("mqtt:plant/X/temp", "unknown_asset", "who?", "1", "X"))]
+        pipe.process(ReadingColumns(), letters, messages=2)
+        pipe.process(ReadingColumns(), letters, messages=2)  # redelivered after a crash before the ack
+        found = store.sql("SELECT reason, source, asset_id FROM stream_dead_letters ORDER BY reason")
+        assert found["reason"].tolist() == ["not_finite", "unknown_asset"]
+        assert pipe.metrics.snapshot()["dead_letters"] == {"not_finite": 2, "unknown_asset": 2}
+        assert 'forewarn_stream_dead_letters_total{reason="not_finite"} 2' in pipe.metrics.prometheus()
+        pipe.close()
+
+
+def test_mapping_units_must_match_the_assets(tmp_path: Path, model_dir: Path) -> None:
+    raw = _config(model_dir)
+    raw["mqtt"]["subscriptions"][0]["unit"] = "degF"
+    raw["mqtt"]["subscriptions"][0]["channel"] = "temp"
+    with Store() as store, pytest.raises(ConfigError, match="degF"):
+        OnlinePipeline(store, parse_config(raw))
+    raw = _config(model_dir)
+    raw["models"][0]["path"] = str(tmp_path)
+    with Store() as store, pytest.raises(Exception, match="not a saved Forewarn model"):
+        OnlinePipeline(store, parse_config(raw))
+
+
+def test_explanations_equal_occlusion_contributions(model_dir: Path) -> None:
+    from forewarn.decide.explain import occlusion_contributions, sensor_contributions
+    from forewarn.stream.config import ModelConfig
+    from forewarn.stream.scoring import ModelRunner
+
+    runner = ModelRunner(ModelConfig(path=model_dir, model_id="m", window=WINDOW))
+    wide = make_fleet(2, 60, anomaly="P-1", seed=3)
+    X = batch_features(wide, runner.feature_names).dropna()
+    runner.reference = X.iloc[:20].mean().to_numpy()
+    rows = X.iloc[[5, -1]]
+    ours = runner._explain(rows.to_numpy(), X)
+    reference = pd.Series(runner.reference, index=runner.feature_names)
+    theirs = occlusion_contributions(runner._predict, rows, reference)
+    for i in range(2):
+        expected = sensor_contributions(theirs.iloc[i], top=5)
+        assert list(ours[i]) == list(expected)
+        np.testing.assert_allclose(list(ours[i].values()), list(expected.values()), rtol=1e-6, atol=1e-9)
+
+
+def test_a_failed_store_write_commits_nothing_and_stops_the_pipeline(tmp_path: Path, model_dir: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from forewarn.exceptions import StateError
+
+    rows = long_rows(make_fleet(2, 20, seed=4))
+    cols = ReadingColumns()
+    for r in rows:
+        cols.add(*r)
+    with Store(tmp_path / "plant.duckdb") as store:
+        pipe = OnlinePipeline(store, parse_config(_config(model_dir, allowed_lateness="0s")))
+
+        def disk_full(*args: object, **kwargs: object) -> None:
+            raise OSError("No space left on device")
+
+        monkeypatch.setattr(store, "ingest_readings", disk_full)
+        with pytest.raises(OSError, match="No space"):
+            pipe.process(cols, [])
+        assert store.sql("SELECT count(*) AS n FROM stream_scores")["n"].iloc[0] == 0
+        assert store.sql("SELECT count(*) AS n FROM stream_assets")["n"].iloc[0] == 0
+        with pytest.raises(StateError, match="start a new pipeline"):
+            pipe.process(cols, [])
+        pipe.close()
+        monkeypatch.undo()
+        again = OnlinePipeline(store, parse_config(_config(model_dir, allowed_lateness="0s")))
+        assert again.process(cols, []).rows_scored == 40
+        again.close()
