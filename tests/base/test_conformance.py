@@ -4,7 +4,10 @@ import pytest
 
 from forewarn.base import checks, registry
 
-SMALL = {"n_estimators": 40, "n_trees": 30}  # keep the suite fast; other params stay default
+SMALL = {  # keep the suite fast; other params stay default
+    "n_estimators": 40, "n_trees": 30, "epochs": 5,
+    "member_params": {"lightgbm-rul": {"n_estimators": 40}, "cnn-rul": {"epochs": 5}},
+}
 
 
 def _small(name):

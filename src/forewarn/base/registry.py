@@ -23,6 +23,17 @@ _BUILTIN_MODULES = (
     "forewarn.models.anomaly.isolation_forest",
     "forewarn.models.anomaly.pca",
     "forewarn.models.rul.lightgbm_rul",
+    "forewarn.models.failure.lightgbm_failure",
+    "forewarn.models.failure.logistic_failure",
+    "forewarn.models.fault.lightgbm_fault",
+    "forewarn.models.fault.spectral_gbm",
+    "forewarn.models.deep.cnn_fault",
+    "forewarn.models.anomaly.knn",
+    "forewarn.models.anomaly.mset",
+    "forewarn.models.anomaly.var_residual",
+    "forewarn.models.deep.autoencoder",
+    "forewarn.models.rul.ensemble",
+    "forewarn.models.deep.rul_cnn",
 )
 _loaded = False
 
