@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 #: metrics where lower is better (the rest: higher is better)
-LOWER_IS_BETTER = {"rmse", "score", "far", "mar", "mae", "false_alarms_per_asset_month", "fit_s", "predict_s"}
+LOWER_IS_BETTER = {"rmse", "score", "far", "mar", "mae", "false_alarms_per_asset_month", "false_alerts", "fit_s",
+                   "predict_s"}
 
 
 @dataclass

@@ -1,0 +1,158 @@
+"""SKAB benchmark: unsupervised outlier and changepoint detection on a water-circulation rig (34 files, 1 Hz).
+
+Protocol (SKAB's proposed leaderboard):
+
+* Each labelled file is its own experiment: a fresh detector is fitted on its first 400 rows and scores
+  the whole file in time order; only the remaining (test) rows are evaluated.
+* Scores are smoothed by a trailing mean over ``smooth`` rows (10 s): causal, so row ``t`` never sees
+  rows after ``t``.
+* Alarm threshold, from the file's training rows only, one rule for every file and model
+  (:class:`~forewarn.models.anomaly.series.ScoreCalibration`): with ``q50`` and ``q99`` the median and
+  99th percentile of the training rows' smoothed scores, a row alarms when its smoothed score exceeds
+  ``q99 * (q99 / q50)``, as far above the 99th percentile as that is above the median, in ratio terms
+  (the same alarms for a distance and for its square, so one rule fits every detector's scale).
+* Outlier detection: every test row's alarm is a binary prediction of its ``anomaly`` label; F1, FAR %
+  and MAR % are pooled over all test rows of all files (:mod:`forewarn.evaluate.anomaly`).
+* Changepoint detection: as SKAB does, a predicted changepoint is every test row where the alarm switches
+  on or off (and the first test row when the alarm is already on), scored over the corpus with a 60 s
+  window to the right of each labelled changepoint and no probation (the 400 training rows are the
+  probationary part). ``nab_standard``, ``nab_low_fp`` and ``nab_low_fn`` use SKAB's own weighting (TSAD's
+  tanh curve, every false positive ``-fp``), as the published rows do; ``nab_sigmoid_standard`` is the
+  same detections under NAB v1.1's sigmoid weighting (:mod:`forewarn.evaluate.nab`).
+* Deterministic detectors run once whatever ``seeds`` is; seeded ones (``isolation-forest``,
+  ``autoencoder``) run with seeds ``0 .. seeds - 1``. ``fit_s`` and ``predict_s`` are summed over the 34
+  files; linear algebra runs on one thread (threadpoolctl), so timings do not depend on a busy machine's
+  thread contention.
+
+Run: ``forewarn bench skab --seeds 5`` (or :func:`run`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from forewarn.bench.anchors import anchor_protocol, anchor_rows
+from forewarn.bench.report import ModelRun, summarise
+from forewarn.datasets.skab import N_TRAIN, SKABFile, load_skab
+from forewarn.evaluate.anomaly import pooled_outlier_metrics
+from forewarn.evaluate.nab import NABFile, normalised_score, right_windows
+from forewarn.exceptions import ConfigError
+from forewarn.models.anomaly.isolation_forest import IsolationForestDetector
+from forewarn.models.anomaly.knn import KNNDetector
+from forewarn.models.anomaly.mset import MSETDetector
+from forewarn.models.anomaly.pca import PCADetector
+from forewarn.models.anomaly.series import ScoreCalibration, trailing_mean
+from forewarn.models.anomaly.var_residual import VARResidualDetector
+from forewarn.models.deep.autoencoder import AutoencoderDetector
+
+#: model label -> factory taking a seed (deterministic models ignore it)
+MODELS: dict[str, Callable[[int], Any]] = {
+    "var-residual": lambda seed: VARResidualDetector(),
+    "pca-t2q": lambda seed: PCADetector(),
+    "knn": lambda seed: KNNDetector(),
+    "mset": lambda seed: MSETDetector(),
+    "isolation-forest": lambda seed: IsolationForestDetector(seed=seed),
+    "autoencoder": lambda seed: AutoencoderDetector(seed=seed),
+}
+SMOOTH = 10
+CHANGEPOINT_WINDOW = pd.Timedelta(seconds=60)
+PROFILES = ("standard", "low_fp", "low_fn")
+
+
+def is_seeded(factory: Callable[[int], Any]) -> bool:
+    """Whether the model built by ``factory`` has a ``seed`` parameter (randomness worth repeating)."""
+    return "seed" in inspect.signature(type(factory(0)).__init__).parameters
+
+
+def _sensors(frame: pd.DataFrame, sensors: Sequence[str]) -> pd.DataFrame:
+    return frame.loc[:, list(sensors)].reset_index(drop=True)
+
+
+def alarm_edges(alarms: np.ndarray) -> np.ndarray:
+    """SKAB's predicted changepoints: rows where the alarm switches, and row 0 if it starts on.
+
+    >>> alarm_edges(np.array([1, 1, 0, 0, 1])).tolist()
+    [True, False, True, False, True]
+    """
+    on = np.asarray(alarms, dtype=bool)
+    edges = np.zeros(len(on), dtype=bool)
+    if len(on):
+        edges[0] = on[0]
+        edges[1:] = on[1:] != on[:-1]
+    return edges
+
+
+def _model_run(name: str, factory: Callable[[int], Any], seed: int, files: Sequence[SKABFile],
+               sensors: Sequence[str], smooth: int, progress: Callable[[str], None]) -> ModelRun:
+    pairs, cp_detections, cp_files = [], [], []
+    fit_s = predict_s = 0.0
+    for number, file in enumerate(files, start=1):
+        progress(f"skab {name} seed {seed}: file {number}/{len(files)} {file.name}")
+        frame = _sensors(file.frame, sensors)
+        model = factory(seed)
+        start = time.perf_counter()
+        model.fit(frame.iloc[:N_TRAIN])
+        fit_s += time.perf_counter() - start
+        start = time.perf_counter()
+        scores = trailing_mean(model.score(frame), smooth)
+        predict_s += time.perf_counter() - start
+        alarms = ScoreCalibration.fit(scores[:N_TRAIN]).alarm(scores[N_TRAIN:])
+        test = file.frame.iloc[N_TRAIN:]
+        pairs.append((test["anomaly"].to_numpy(), alarms))
+        events = np.flatnonzero(test["changepoint"].to_numpy() == 1)
+        cp_files.append(NABFile(len(test), right_windows(test.index, events, CHANGEPOINT_WINDOW), curve="skab"))
+        cp_detections.append(alarm_edges(alarms))
+    metrics = {k: v for k, v in pooled_outlier_metrics(pairs).as_dict().items() if k in ("f1", "far", "mar")}
+    for profile in PROFILES:
+        metrics[f"nab_{profile}"] = normalised_score(cp_detections, cp_files, profile)
+    nab_files = [replace(file, curve="nab") for file in cp_files]
+    metrics["nab_sigmoid_standard"] = normalised_score(cp_detections, nab_files, "standard")
+    return ModelRun(name, seed, metrics, fit_s, predict_s)
+
+
+def run(models: Sequence[str] | None = None, seeds: int = 5, data_dir: Any = None, *,
+        files: Sequence[str] | None = None, smooth: int = SMOOTH, progress: Callable[[str], None] | None = None,
+        **options: Any) -> dict[str, Any]:
+    """Run the SKAB protocol (module text) for ``models`` (default: all) and return the bench payload.
+
+    ``files`` restricts the run to some labelled files (names like ``"valve1/3"``; for quick checks only:
+    the published figures are over all 34).
+    """
+    if options:
+        raise ConfigError(f"skab takes no option(s) {', '.join(sorted(options))}")
+    chosen = list(MODELS) if models is None else list(models)
+    unknown = [m for m in chosen if m not in MODELS]
+    if unknown:
+        raise ConfigError(f"unknown SKAB model(s) {', '.join(unknown)}; known: {', '.join(MODELS)}")
+    if seeds < 1:
+        raise ConfigError(f"seeds must be at least 1, got {seeds}")
+    say = progress or (lambda message: None)
+    data = load_skab(data_dir)
+    selected = data.files if files is None else [data.file(name) for name in files]
+    runs = []
+    with threadpool_limits(limits=1):
+        for name in chosen:
+            factory = MODELS[name]
+            for seed in range(seeds if is_seeded(factory) else 1):
+                runs.append(_model_run(name, factory, seed, selected, data.SENSORS, smooth, say))
+    return {
+        "dataset": "skab",
+        "subset": None,
+        "protocol": anchor_protocol("skab") + f"; scores smoothed by a trailing {smooth}-row mean; alarm above "
+                    "q99 * (q99 / q50) of the file's training scores",
+        "primary_metric": "f1",
+        "results": summarise(runs),
+        "published": anchor_rows("skab"),
+        "files": [f.name for f in selected],
+    }
+
+
+__all__ = ["MODELS", "alarm_edges", "is_seeded", "run"]
