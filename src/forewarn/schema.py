@@ -40,7 +40,7 @@ KEY_COLUMNS = ("asset_id", "ts")
 LONG_COLUMNS = ("asset_id", "ts", "channel", "value")
 
 
-class EventKind(str, enum.Enum):
+class EventKind(enum.StrEnum):
     """What happened to an asset."""
 
     FAILURE = "failure"
