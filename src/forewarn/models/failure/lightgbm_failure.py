@@ -25,6 +25,7 @@ import lightgbm as lgb
 import numpy as np
 
 from forewarn.base.registry import register
+from forewarn.models.boosting import lightgbm_params
 from forewarn.models.failure._calibrated import CalibratedFailurePredictor
 
 
@@ -54,12 +55,7 @@ class LightGBMFailure(CalibratedFailurePredictor):
         self.seed = seed
 
     def _lgb_params(self) -> dict[str, Any]:
-        return {
-            "objective": "binary", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples, "bagging_fraction": self.subsample, "bagging_freq": 1,
-            "feature_fraction": self.colsample, "lambda_l2": self.reg_lambda, "max_bin": self.max_bin, "seed": self.seed,
-            "deterministic": True, "force_row_wise": True, "num_threads": self.n_jobs, "verbosity": -1,
-        }
+        return lightgbm_params(self, objective="binary")
 
     def _train(self, values: np.ndarray, y: np.ndarray, weights: np.ndarray) -> lgb.Booster:
         data = lgb.Dataset(values, label=y, weight=weights, feature_name=list(self.feature_names_in_),

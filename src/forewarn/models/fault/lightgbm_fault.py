@@ -34,6 +34,7 @@ import pandas as pd
 from forewarn.base.estimator import FaultClassifier
 from forewarn.base.registry import register
 from forewarn.exceptions import SchemaError
+from forewarn.models.boosting import lightgbm_params
 from forewarn.models.fault._labels import class_weights, encode_labels
 
 
@@ -64,13 +65,9 @@ class LightGBMFault(FaultClassifier):
         return X
 
     def _lgb_params(self, n_classes: int) -> dict[str, Any]:
-        objective = {"objective": "binary"} if n_classes == 2 else {"objective": "multiclass", "num_class": n_classes}
-        return {
-            **objective, "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples, "bagging_fraction": self.subsample, "bagging_freq": 1,
-            "feature_fraction": self.colsample, "lambda_l2": self.reg_lambda, "max_bin": self.max_bin, "seed": self.seed,
-            "deterministic": True, "force_row_wise": True, "num_threads": self.n_jobs, "verbosity": -1,
-        }
+        if n_classes == 2:
+            return lightgbm_params(self, objective="binary")
+        return lightgbm_params(self, objective="multiclass", num_class=n_classes)
 
     def _fit(self, X: pd.DataFrame, y: Any) -> None:
         classes, codes = encode_labels(y)

@@ -27,6 +27,7 @@ import pandas as pd
 from forewarn.base.estimator import RULRegressor
 from forewarn.base.registry import register
 from forewarn.exceptions import SchemaError
+from forewarn.models.boosting import lightgbm_params
 
 
 @register("lightgbm-rul")
@@ -50,12 +51,7 @@ class LightGBMRUL(RULRegressor):
         self.seed = seed
 
     def _lgb_params(self) -> dict[str, object]:
-        return {
-            "objective": "regression", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples, "bagging_fraction": self.subsample, "bagging_freq": 1,
-            "feature_fraction": self.colsample, "lambda_l2": self.reg_lambda, "seed": self.seed,
-            "deterministic": True, "force_row_wise": True, "num_threads": self.n_jobs, "verbosity": -1,
-        }
+        return lightgbm_params(self, objective="regression")
 
     def _fit(self, X: pd.DataFrame, y: np.ndarray) -> None:
         target = np.asarray(y, dtype="float64")
