@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.exceptions import SchemaError, StateError
-from forewarn.features.window import DEFAULT_STATS, STATS
+from forewarn.features.window import DEFAULT_STATS, check_settings
 
 
 @dataclass
@@ -41,12 +41,7 @@ class IncrementalWindowFeatures:
 
     def __init__(self, columns: Sequence[str], *, window: int = 30, stats: Sequence[str] = DEFAULT_STATS,
                  ewm_span: float = 10):
-        unknown = [s for s in stats if s not in STATS]
-        if unknown:
-            raise SchemaError(f"unknown statistic(s) {', '.join(map(repr, unknown))}", column="stats",
-                              hint=f"choose from {', '.join(STATS)}")
-        if int(window) < 1:
-            raise SchemaError(f"window must be at least 1 row, got {window}", column="window")
+        check_settings(stats, window)
         if isinstance(columns, str):
             raise SchemaError("columns must be a list of column names, not one string", column=columns)
         self.columns = list(columns)

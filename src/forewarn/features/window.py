@@ -65,6 +65,23 @@ class _Ordered:
         return np.arange(len(self.codes)) - self.starts
 
 
+def check_settings(stats: Sequence[str], window: int) -> None:
+    """Reject unknown statistics and windows shorter than one row (shared by batch and online features).
+
+    >>> check_settings(("mean", "slope"), 30)
+    >>> check_settings(("median",), 30)
+    Traceback (most recent call last):
+    ...
+    forewarn.exceptions.SchemaError: column 'stats': unknown statistic(s) 'median' (choose from mean, std, min, max, last, slope, ewm, diff)
+    """
+    unknown = [s for s in stats if s not in STATS]
+    if unknown:
+        raise SchemaError(f"unknown statistic(s) {', '.join(map(repr, unknown))}", column="stats",
+                          hint=f"choose from {', '.join(STATS)}")
+    if int(window) < 1:
+        raise SchemaError(f"window must be at least 1 row, got {window}", column="window")
+
+
 def _check_inputs(frame: pd.DataFrame, group: str, order: str, columns: Sequence[str], window: int) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise SchemaError(f"expected a pandas DataFrame, got {type(frame).__name__}")
@@ -136,10 +153,7 @@ def window_features(frame: pd.DataFrame, *, group: str, order: str, columns: Seq
     Columns are ``f"{col}__{stat}"``, grouped by input column in the order of ``stats``.
     """
     _check_inputs(frame, group, order, columns, window)
-    unknown = [s for s in stats if s not in STATS]
-    if unknown:
-        raise SchemaError(f"unknown statistic(s) {', '.join(map(repr, unknown))}", column="stats",
-                          hint=f"choose from {', '.join(STATS)}")
+    check_settings(stats, window)
     if ewm_span < 1:
         raise SchemaError(f"ewm_span must be at least 1, got {ewm_span}", column="ewm_span")
     window = int(window)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.exceptions import SchemaError, StateError
-from forewarn.features.window import DEFAULT_STATS, STATS
+from forewarn.features.window import DEFAULT_STATS, check_settings
 
 CHUNK_ROWS = 4096  # rows per gathered block: bounds memory at rows * window * channels * 8 bytes
 
@@ -35,12 +35,7 @@ class MicroBatchFeatures:
 
     def __init__(self, columns: Sequence[str], *, window: int = 30, stats: Sequence[str] = DEFAULT_STATS,
                  ewm_span: float = 10.0):
-        unknown = [s for s in stats if s not in STATS]
-        if unknown:
-            raise SchemaError(f"unknown statistic(s) {', '.join(map(repr, unknown))}", column="stats",
-                              hint=f"choose from {', '.join(STATS)}")
-        if int(window) < 1:
-            raise SchemaError(f"window must be at least 1 row, got {window}", column="window")
+        check_settings(stats, window)
         self.columns = list(columns)
         self.window = int(window)
         self.stats = tuple(stats)
