@@ -11,7 +11,9 @@
 
 Updates older than the asset's last update are ignored (a late message cannot reopen the past). The
 per-asset state is a set of named arrays (``get_state``/``set_state``), so a stream processor can
-checkpoint it and resume.
+checkpoint it and resume, and the service keeps it in the case book
+(:meth:`forewarn.decide.cases.CaseBook.file_alerts`) in the same transaction as the alerts it opens, so a
+restart neither forgets an active alert nor alerts again on an asset that is already in alert.
 
 >>> policy = AlertPolicy(threshold=0.5, clear_threshold=0.3, min_consecutive=2, cooldown="1h")
 >>> t = pd.Timestamp("2024-01-01", tz="UTC")
@@ -27,7 +29,7 @@ checkpoint it and resume.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,9 +148,18 @@ class AlertPolicy:
         else:
             self._assets.pop(str(asset_id), None)
 
-    def get_state(self) -> dict[str, np.ndarray]:
-        """Per-asset state as named arrays (times as int64 nanoseconds since the epoch, UTC)."""
-        names = list(self._assets)
+    def get_state(self, assets: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """Per-asset state as named arrays (times as int64 nanoseconds since the epoch, UTC).
+
+        ``assets`` limits it to those assets (the ones an update just touched, to persist only what changed);
+        assets the policy has never seen are left out.
+
+        >>> policy = AlertPolicy(threshold=0.5)
+        >>> _ = policy.update("p1", "2024-01-01", 0.9), policy.update("p2", "2024-01-01", 0.1)
+        >>> policy.get_state(["p1", "unseen"])["asset_id"].tolist(), policy.get_state()["active"].tolist()
+        (['p1'], [True, False])
+        """
+        names = list(self._assets) if assets is None else [str(a) for a in assets if str(a) in self._assets]
         states = [self._assets[n] for n in names]
         return {
             "asset_id": np.asarray(names, dtype=str),
@@ -158,8 +169,18 @@ class AlertPolicy:
             "last_ns": np.asarray([s.last_ns for s in states], dtype="int64"),
         }
 
-    def set_state(self, state: Mapping[str, Any]) -> AlertPolicy:
-        """Restore :meth:`get_state` output. Returns ``self``."""
+    def set_state(self, state: Mapping[str, Any], *, merge: bool = False) -> AlertPolicy:
+        """Restore :meth:`get_state` output. Returns ``self``.
+
+        ``merge=True`` adds or replaces the assets in ``state`` and keeps the others; by default the state
+        replaces every asset's.
+
+        >>> saved = AlertPolicy(threshold=0.5)
+        >>> _ = saved.update("p1", "2024-01-01", 0.9)
+        >>> restored = AlertPolicy(threshold=0.5).set_state(saved.get_state())
+        >>> restored.is_active("p1"), restored.update("p1", "2024-01-01 01:00", 0.95) is None
+        (True, True)
+        """
         keys = ("asset_id", "active", "streak", "last_active_ns", "last_ns")
         missing = [k for k in keys if k not in state]
         if missing:
@@ -167,8 +188,12 @@ class AlertPolicy:
         columns = [np.asarray(state[k]).reshape(-1) for k in keys]
         if len({len(c) for c in columns}) != 1:
             raise StateError("alert policy state arrays have different lengths")
-        self._assets = {
+        restored = {
             str(a): _AssetAlertState(bool(on), int(streak), int(active_ns), int(last_ns))
             for a, on, streak, active_ns, last_ns in zip(*columns, strict=True)
         }
+        if merge:
+            self._assets.update(restored)
+        else:
+            self._assets = restored
         return self

@@ -10,6 +10,13 @@ store rather than inside it: the store owns its connection and exposes no write 
 and a separate file keeps the planner's work apart from bulk sensor data (it can be backed up, or
 reset, on its own). :func:`casebook_path_for` names the file next to a store file.
 
+The alert policy's per-asset state (hysteresis, de-duplication: ``alert_state``, one row per policy and
+asset) lives here too, not in the readings store: :meth:`CaseBook.file_alerts` writes the alerts, their cases
+and the policy state that raised them in one transaction, which DuckDB can only do within one database (a
+transaction may write to one attached database only). A restarted service reads it back with
+:meth:`CaseBook.policy_state`, so it neither alerts again on an asset already in alert nor forgets which
+asset has an open case.
+
 >>> import pandas as pd
 >>> from forewarn.decide.alerts import Alert
 >>> book = CaseBook()
@@ -24,6 +31,16 @@ reset, on its own). :func:`casebook_path_for` names the file next to a store fil
 'closed'
 >>> book.record_alert(Alert("P-101", t + pd.Timedelta("2D"), "rul-v1", 0.8, "high", {})) != first
 True
+
+The policy state travels with the alerts it causes:
+
+>>> from forewarn.decide.alerts import AlertPolicy
+>>> policy = AlertPolicy(threshold=0.5)
+>>> alert = policy.update("P-202", t, 0.9, model_id="rul-v1")
+>>> [book.case(c)["asset_id"] for c in book.file_alerts([alert], {"rul-v1:pump": policy.get_state(["P-202"])})]
+['P-202']
+>>> AlertPolicy(threshold=0.5).set_state(book.policy_state("rul-v1:pump")).is_active("P-202")
+True
 """
 
 from __future__ import annotations
@@ -32,10 +49,12 @@ import datetime as dt
 import json
 import os
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from forewarn.decide.alerts import Alert
@@ -76,10 +95,20 @@ CREATE TABLE IF NOT EXISTS alerts (
     risk_level VARCHAR NOT NULL,
     explanation VARCHAR NOT NULL
 );
+CREATE TABLE IF NOT EXISTS alert_state (
+    policy VARCHAR NOT NULL,
+    asset_id VARCHAR NOT NULL,
+    active BOOLEAN NOT NULL,
+    streak INTEGER NOT NULL,
+    last_active_ns BIGINT NOT NULL,
+    last_ns BIGINT NOT NULL,
+    PRIMARY KEY (policy, asset_id)
+);
 """
 
 CASE_COLUMNS = ("case_id", "asset_id", "status", "risk_level", "model_id", "opened_ts", "last_alert_ts", "n_alerts",
                 "top_sensors", "acknowledged_ts", "acknowledged_by", "closed_ts", "closed_by", "note")
+STATE_COLUMNS = ("asset_id", "active", "streak", "last_active_ns", "last_ns")
 ALERT_COLUMNS = ("alert_id", "case_id", "asset_id", "ts", "model_id", "score", "probability", "rul", "risk_level",
                  "explanation")
 
@@ -142,9 +171,37 @@ class CaseBook:
     # -- writing ----------------------------------------------------------------------------------------
     def record_alert(self, alert: Alert) -> int:
         """Store an alert; attach it to the asset's open case or open a new one. Returns the case id."""
-        if alert.risk_level not in RISK_LEVELS:
-            raise SchemaError(f"risk level {alert.risk_level!r} is not one of {', '.join(RISK_LEVELS)}",
-                              column="risk_level")
+        return self.file_alerts([alert])[0]
+
+    def file_alerts(self, alerts: Sequence[Alert],
+                    policy_states: Mapping[str, Mapping[str, Any]] | None = None) -> list[int]:
+        """Store alerts (each on its asset's open case, or a new one) and alert-policy state in one transaction.
+
+        ``policy_states`` maps a policy name to :meth:`forewarn.decide.alerts.AlertPolicy.get_state` output
+        (usually of the assets just updated); those rows replace the stored ones. Either everything is written
+        or, on any error, nothing. Returns the case id of each alert.
+        """
+        for alert in alerts:
+            if alert.risk_level not in RISK_LEVELS:
+                raise SchemaError(f"risk level {alert.risk_level!r} is not one of {', '.join(RISK_LEVELS)}",
+                                  column="risk_level")
+        with self._lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                case_ids = [self._insert_alert(alert) for alert in alerts]
+                for policy, state in (policy_states or {}).items():
+                    self._write_policy_state(str(policy), state)
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+            for alert, case_id in zip(alerts, case_ids, strict=True):
+                self._open[alert.asset_id] = case_id
+        return case_ids
+
+    def _insert_alert(self, alert: Alert) -> int:
+        """Write one alert and its case (inside the caller's transaction)."""
         # the sensors pushing towards failure, strongest first (all by size when none does)
         ranked = sorted(alert.explanation.items(), key=lambda kv: -kv[1])
         rising = [name for name, value in ranked if value > 0] or [name for name, _ in sorted(
@@ -152,31 +209,44 @@ class CaseBook:
         top = ",".join(rising[:3])
         ts = pd.Timestamp(alert.ts)
         ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        with self._lock:
-            con = self._con
-            con.execute("BEGIN TRANSACTION")
-            try:
-                found = con.execute("SELECT case_id, risk_level FROM cases WHERE asset_id = ? AND status IN "
-                                    "('open', 'acknowledged')", [alert.asset_id]).fetchone()
-                if found is None:
-                    case_id = int(con.execute("SELECT nextval('case_ids')").fetchone()[0])  # type: ignore[index]
-                    con.execute("INSERT INTO cases (case_id, asset_id, status, risk_level, model_id, opened_ts, "
-                                "last_alert_ts, n_alerts, top_sensors) VALUES (?, ?, 'open', ?, ?, ?, ?, 1, ?)",
-                                [case_id, alert.asset_id, alert.risk_level, alert.model_id, ts, ts, top])
-                else:
-                    case_id = int(found[0])
-                    con.execute("UPDATE cases SET n_alerts = n_alerts + 1, risk_level = ?, model_id = ?, "
-                                "last_alert_ts = greatest(last_alert_ts, ?), top_sensors = ? WHERE case_id = ?",
-                                [_worse(alert.risk_level, found[1]), alert.model_id, ts, top or "", case_id])
-                con.execute("INSERT INTO alerts VALUES (nextval('alert_ids'), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            [case_id, alert.asset_id, ts, alert.model_id, alert.score, alert.probability, alert.rul,
-                             alert.risk_level, json.dumps(alert.explanation)])
-                con.execute("COMMIT")
-                self._open[alert.asset_id] = case_id
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
+        con = self._con
+        found = con.execute("SELECT case_id, risk_level FROM cases WHERE asset_id = ? AND status IN "
+                            "('open', 'acknowledged')", [alert.asset_id]).fetchone()
+        if found is None:
+            case_id = int(con.execute("SELECT nextval('case_ids')").fetchone()[0])  # type: ignore[index]
+            con.execute("INSERT INTO cases (case_id, asset_id, status, risk_level, model_id, opened_ts, "
+                        "last_alert_ts, n_alerts, top_sensors) VALUES (?, ?, 'open', ?, ?, ?, ?, 1, ?)",
+                        [case_id, alert.asset_id, alert.risk_level, alert.model_id, ts, ts, top])
+        else:
+            case_id = int(found[0])
+            con.execute("UPDATE cases SET n_alerts = n_alerts + 1, risk_level = ?, model_id = ?, "
+                        "last_alert_ts = greatest(last_alert_ts, ?), top_sensors = ? WHERE case_id = ?",
+                        [_worse(alert.risk_level, found[1]), alert.model_id, ts, top or "", case_id])
+        con.execute("INSERT INTO alerts VALUES (nextval('alert_ids'), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [case_id, alert.asset_id, ts, alert.model_id, alert.score, alert.probability, alert.rul,
+                     alert.risk_level, json.dumps(alert.explanation)])
         return case_id
+
+    def _write_policy_state(self, policy: str, state: Mapping[str, Any]) -> None:
+        """Replace the stored rows of ``policy`` for the assets in ``state`` (inside the caller's transaction)."""
+        missing = [k for k in STATE_COLUMNS if k not in state]
+        if missing:
+            raise StateError(f"alert policy state for {policy!r} lacks {', '.join(missing)}")
+        columns = {k: np.asarray(state[k]).reshape(-1) for k in STATE_COLUMNS}
+        if len({len(c) for c in columns.values()}) != 1:
+            raise StateError(f"alert policy state arrays for {policy!r} have different lengths")
+        if len(columns["asset_id"]) == 0:
+            return
+        rows = pd.DataFrame({"policy": policy, "asset_id": columns["asset_id"].astype(str),
+                             "active": columns["active"].astype(bool), "streak": columns["streak"].astype("int64"),
+                             "last_active_ns": columns["last_active_ns"].astype("int64"),
+                             "last_ns": columns["last_ns"].astype("int64")})
+        self._con.register("_alert_state_rows", rows)
+        try:
+            self._con.execute("INSERT OR REPLACE INTO alert_state SELECT policy, asset_id, active, streak, "
+                              "last_active_ns, last_ns FROM _alert_state_rows")
+        finally:
+            self._con.unregister("_alert_state_rows")
 
     def acknowledge(self, case_id: int, *, by: str = "", note: str | None = None) -> dict[str, Any]:
         """Mark an open case as seen by ``by``; acknowledging a closed case is an error."""
@@ -202,6 +272,15 @@ class CaseBook:
             return self.case(case_id)
 
     # -- reading ----------------------------------------------------------------------------------------
+    def policy_state(self, policy: str) -> dict[str, np.ndarray]:
+        """The stored state of one alert policy, in the layout of ``AlertPolicy.get_state`` (empty if none)."""
+        with self._lock:
+            rows = self._con.execute(f"SELECT {', '.join(STATE_COLUMNS)} FROM alert_state WHERE policy = ? "
+                                     "ORDER BY asset_id", [str(policy)]).fetchall()
+        values = list(zip(*rows, strict=True)) if rows else [()] * len(STATE_COLUMNS)
+        dtypes = (str, bool, "int64", "int64", "int64")
+        return {name: np.asarray(list(v), dtype=d) for name, v, d in zip(STATE_COLUMNS, values, dtypes, strict=True)}
+
     def case(self, case_id: int) -> dict[str, Any]:
         """One case as a dict; an unknown id raises :class:`DataNotFoundError`."""
         with self._lock:

@@ -57,7 +57,7 @@ class HealthService:
         self._generation: dict[str, int] = {}
         self._health_cache: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self._json_cache: dict[str, tuple[tuple[Any, ...], bytes]] = {}
-        self._policies: dict[tuple[str, str, str], AlertPolicy] = {}
+        self._policies: dict[str, AlertPolicy] = {}
         self._assets: pd.DataFrame | None = None
         self.on_alert: list[Any] = []  # callbacks(alert) for metrics
 
@@ -275,19 +275,30 @@ class HealthService:
         return self.health_many([str(a) for a in table["asset_id"]])
 
     # -- alerts -----------------------------------------------------------------------------------------
+    @staticmethod
+    def _policy_key(bundle: Bundle, asset_class: str) -> str:
+        """The name an alert policy's state is stored under in the case book."""
+        return f"{bundle.model_id}:{bundle.version}:{asset_class}"
+
     def _policy(self, bundle: Bundle, asset_class: str) -> AlertPolicy:
-        key = (bundle.model_id, bundle.version, asset_class)
+        """The alert policy of a model version and asset class, with its state read back from the case book."""
+        key = self._policy_key(bundle, asset_class)
         if key not in self._policies:
             t = self.thresholds(bundle).threshold_for(asset_class)
-            self._policies[key] = AlertPolicy(threshold=t, clear_threshold=t * self.settings.alert_clear_ratio,
-                                              min_consecutive=self.settings.alert_min_consecutive,
-                                              cooldown=self.settings.alert_cooldown, critical_threshold=(1 + t) / 2)
+            policy = AlertPolicy(threshold=t, clear_threshold=t * self.settings.alert_clear_ratio,
+                                 min_consecutive=self.settings.alert_min_consecutive,
+                                 cooldown=self.settings.alert_cooldown, critical_threshold=(1 + t) / 2)
+            self._policies[key] = policy.set_state(self.casebook.policy_state(key))
         return self._policies[key]
 
     def evaluate(self, asset_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """Score assets now and feed the alert policy; new alerts are filed into cases. Returns them."""
+        """Score assets now and feed the alert policy; new alerts are filed into cases. Returns them.
+
+        The alerts, their cases and the policy state of every asset scored are written in one transaction of
+        the case book, so a restarted service carries on where this one stopped (no second alert for an asset
+        already in alert). When that write fails, the policies are read back from the case book next time.
+        """
         ids = list(self.assets()["asset_id"]) if asset_ids is None else list(asset_ids)
-        opened = []
         with self._lock:
             known = set(self.assets().index)
             scorable = []
@@ -298,21 +309,33 @@ class HealthService:
                         scorable.append(asset_id)
                 except DataNotFoundError:
                     continue  # no model serves this asset's class: nothing to alert on
+            alerts: list[Alert] = []
+            touched: dict[str, list[str]] = {}
             for health in self.health_many(scorable):
-                asset_id = health["asset_id"]
+                asset_id = str(health["asset_id"])
                 if health["probability"] is None:
                     continue
                 bundle = self.bundle_for(health["asset_class"])
-                alert = self._policy(bundle, health["asset_class"]).update(
-                    str(asset_id), health["ts"], health["probability"], model_id=f"{bundle.model_id}:{bundle.version}",
+                policy = self._policy(bundle, health["asset_class"])
+                alert = policy.update(
+                    asset_id, health["ts"], health["probability"], model_id=f"{bundle.model_id}:{bundle.version}",
                     explanation={c["sensor"]: c["contribution"] or 0.0 for c in health["contributions"]},
                     probability=health["probability"], rul=health["rul"], risk_level=health["risk_level"])
+                touched.setdefault(self._policy_key(bundle, health["asset_class"]), []).append(asset_id)
                 if alert is not None:
-                    opened.append(self._file(alert))
-        return opened
+                    alerts.append(alert)
+            if not touched:
+                return []
+            states = {key: self._policies[key].get_state(assets) for key, assets in touched.items()}
+            try:
+                case_ids = self.casebook.file_alerts(alerts, states)
+            except Exception:
+                for key in touched:  # memory ran ahead of the case book: read it back next time
+                    self._policies.pop(key, None)
+                raise
+            return [self._filed(alert, case_id) for alert, case_id in zip(alerts, case_ids, strict=True)]
 
-    def _file(self, alert: Alert) -> dict[str, Any]:
-        case_id = self.casebook.record_alert(alert)
+    def _filed(self, alert: Alert, case_id: int) -> dict[str, Any]:
         self._health_cache.pop(alert.asset_id, None)  # its open case changed
         for callback in self.on_alert:
             callback(alert)
