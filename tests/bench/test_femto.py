@@ -51,6 +51,18 @@ def test_unknown_feature_is_refused():
         femto.HealthIndicator(features=("spectral_flux",)).compute(_run_to_failure())
 
 
+def test_monotone_rows_report_raw_and_monotone_metrics():
+    frame = _run_to_failure()
+    result = femto.MODELS["monotone-hi"](0).compute(frame)
+    times = np.arange(len(frame)) * 10.0
+    metrics = femto.monotone_metrics(result, times, 5000.0)
+    assert metrics["negative_increments"] == 0.0 and metrics["false_alerts"] == 0.0
+    assert metrics["raw_monotonicity"] == pytest.approx(femto.monotonicity(result.raw))
+    assert metrics["trendability"] > metrics["raw_trendability"]  # what the monotone step buys
+    assert metrics["lead_time_s"] == 5000.0 - times[result.alert_index] > 0
+    assert 400 < result.alert_index < 430  # opens in the rise (from snapshot 400), not in the flat part
+
+
 def test_real_bearing(shared_data_dir):
     payload = femto.run(None, seeds=5, data_dir=shared_data_dir, bearings=["Bearing2_2"])
     rows = {row["model"]: row for row in payload["results"]}
@@ -59,5 +71,10 @@ def test_real_bearing(shared_data_dir):
         assert row["seeds"] == 1  # deterministic: computed once
         assert row["trendability_final"] > 0.5  # rises in the run-up to failure
         assert 0 < row["lead_time_s"] < 7960.1
-        assert len(row["series"]["hi"]) == 797
+        assert len(row["series"]["hi"]) == len(row["series"]["raw"]) == 797
+    for name in ("monotone-hi", "cumulative-hi"):
+        row = rows[f"{name} Bearing2_2"]
+        assert row["negative_increments"] == 0.0 and row["false_alerts"] == 0.0
+        assert row["trendability"] > row["raw_trendability"] > 0.5
+        assert np.all(np.diff(row["series"]["hi"]) >= 0)
     assert payload["primary_metric"] == "trendability" and payload["published"] == []

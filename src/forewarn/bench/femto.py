@@ -14,7 +14,17 @@ Health indicator (HI), computed causally, snapshot by snapshot:
    two minutes).
 
 Indicators in the zoo: ``rms-hi`` (RMS only), ``impulse-hi`` (kurtosis and envelope RMS) and ``fused-hi``
-(all three).
+(all three). Their baseline is a share of the whole life, which a plant only knows after the failure; the
+monotone indicators below use a fixed commissioning period instead.
+
+Monotone indicators (:mod:`forewarn.features.health_indicator`): ``monotone-hi`` and ``cumulative-hi`` fuse
+the three features of both channels one-sidedly (a feature below its healthy level counts 0) against a
+fixed baseline, the first 120 snapshots (20 minutes), smooth causally (same EWMA), then make the result
+monotone: the running maximum (``monotone-hi``) or the cumulative excess over the alert level
+(``cumulative-hi``). Their alert opens once the *raw* (pre-monotone) indicator has been above baseline mean
++ 3 std for 3 snapshots and never closes (health does not come back). Their rows also carry
+``raw_monotonicity``, ``raw_trendability`` and ``raw_robustness``: the same metrics before the monotone step,
+so what that step buys is visible.
 
 Alert rule: threshold ``mean + k std`` of the HI over the baseline (``k = 3``); after the baseline, an alert
 episode opens when the HI stays above the threshold for ``persistence`` consecutive snapshots (3, i.e. 30 s)
@@ -30,6 +40,10 @@ Metrics per bearing:
     Spearman rank correlation of the HI with time (1 = always rising; 0 for a constant HI);
 ``trendability_final``
     the same over the last 10 % of life (does the HI rise in the run-up to failure?);
+``robustness``
+    how much of the HI is trend rather than noise (:func:`forewarn.evaluate.prognostics.robustness`);
+``negative_increments``
+    the share of increments that are negative (0 for a monotone indicator);
 ``lead_time_s``
     failure time minus the opening of the episode still open at failure (0 when none is open: missed);
 ``false_alerts``
@@ -52,12 +66,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
 from forewarn.bench.anchors import anchor_rows
 from forewarn.bench.report import ModelRun, summarise
 from forewarn.datasets.femto import FEMTOBearing, load_femto
+from forewarn.evaluate.prognostics import monotonicity, robustness, trendability
 from forewarn.exceptions import ConfigError
+from forewarn.features.health_indicator import MonotoneHealthIndicator
 from forewarn.features.spectral import PRONOSTIA, spectral_features
 
 BEARINGS = ("Bearing2_1", "Bearing2_2")
@@ -66,6 +81,8 @@ CONDITION_RPM = {1: 1800, 2: 1650, 3: 1500}
 FEATURES = ("rms", "kurtosis", "envelope_rms")
 CHANNELS = ("h", "v")
 FINAL_FRACTION = 0.1
+#: centred window of the robustness metric's trend: 2 * EWMA span + 1 snapshots
+ROBUSTNESS_WINDOW = 25
 
 
 @dataclass(frozen=True)
@@ -121,23 +138,25 @@ class HealthIndicator:
 
 def indicator_metrics(hi: np.ndarray, times: np.ndarray, life_s: float,
                       episodes: Sequence[tuple[int, int | None]]) -> dict[str, float]:
-    """Monotonicity, trendability and alert figures of one bearing's HI (see the module docstring).
+    """Monotonicity, trendability, robustness and alert figures of one bearing's HI (module docstring).
 
     >>> hi = np.r_[np.zeros(18), [1.0, 2.0]]
     >>> m = indicator_metrics(hi, np.arange(20) * 10.0, 200.0, [(5, 7), (18, None)])
     >>> round(m["monotonicity"], 3), round(m["trendability_final"], 6), m["lead_time_s"], m["false_alerts"]
     (0.105, 1.0, 20.0, 1.0)
-    >>> m["first_alert_lead_s"]
-    150.0
+    >>> m["first_alert_lead_s"], m["negative_increments"]
+    (150.0, 0.0)
     """
     steps = np.diff(hi)
     final = slice(int(len(hi) * (1 - FINAL_FRACTION)), None)
     still_open = [start for start, end in episodes if end is None]
     return {
-        "monotonicity": float(abs((steps > 0).sum() - (steps < 0).sum()) / len(steps)),
+        "monotonicity": monotonicity(hi),
         "positive_increments": float((steps > 0).mean()),
-        "trendability": _rank_correlation(hi, times),
+        "negative_increments": float((steps < 0).mean()),
+        "trendability": trendability(hi, times),
         "trendability_final": _rank_correlation(hi[final], times[final]),
+        "robustness": robustness(hi, ROBUSTNESS_WINDOW),
         "lead_time_s": float(life_s - times[still_open[0]]) if still_open else 0.0,
         "false_alerts": float(sum(end is not None for _, end in episodes)),
         "first_alert_lead_s": float(life_s - times[episodes[0][0]]) if episodes else 0.0,
@@ -145,10 +164,18 @@ def indicator_metrics(hi: np.ndarray, times: np.ndarray, life_s: float,
 
 
 def _rank_correlation(values: np.ndarray, times: np.ndarray) -> float:
-    """Spearman correlation; 0 (no trend) for a constant indicator, where it is undefined."""
-    if len(values) < 2 or np.ptp(values) == 0:
-        return 0.0
-    return float(spearmanr(values, times).statistic)
+    """Spearman correlation; 0 (no trend) for a constant or too short indicator, where it is undefined."""
+    return trendability(values, times) if len(values) >= 2 else 0.0
+
+
+def monotone_metrics(series: Any, times: np.ndarray, life_s: float) -> dict[str, float]:
+    """Metrics of a :class:`~forewarn.features.health_indicator.HealthIndicatorSeries`: those of the monotone HI
+    (its alert never closes), and ``raw_*`` of the indicator before the monotone step."""
+    episodes: list[tuple[int, int | None]] = [] if series.alert_index is None else [(series.alert_index, None)]
+    metrics = indicator_metrics(series.monotone, times, life_s, episodes)
+    metrics.update({"raw_monotonicity": monotonicity(series.raw), "raw_trendability": trendability(series.raw, times),
+                    "raw_robustness": robustness(series.raw, ROBUSTNESS_WINDOW)})
+    return metrics
 
 
 def snapshot_features(bearing: FEMTOBearing) -> pd.DataFrame:
@@ -162,10 +189,12 @@ def snapshot_features(bearing: FEMTOBearing) -> pd.DataFrame:
     return pd.concat(parts, axis=1)
 
 
-MODELS: dict[str, Callable[[int], HealthIndicator]] = {
+MODELS: dict[str, Callable[[int], HealthIndicator | MonotoneHealthIndicator]] = {
     "rms-hi": lambda seed: HealthIndicator(features=("rms",)),
     "impulse-hi": lambda seed: HealthIndicator(features=("kurtosis", "envelope_rms")),
     "fused-hi": lambda seed: HealthIndicator(features=FEATURES),
+    "monotone-hi": lambda seed: MonotoneHealthIndicator(features=FEATURES, monotone="max"),
+    "cumulative-hi": lambda seed: MonotoneHealthIndicator(features=FEATURES, monotone="cumulative"),
 }
 
 
@@ -189,19 +218,27 @@ def run(models: Sequence[str] | None = None, seeds: int = 1, data_dir: Any = Non
         for name in chosen:
             indicator = MODELS[name](0)
             start = time.perf_counter()
-            hi, n_base = indicator.compute(features)
-            threshold, episodes = indicator.episodes(hi, n_base)
-            score_s = time.perf_counter() - start
-            metrics = indicator_metrics(hi, bearing.snapshot_times, bearing.life_seconds, episodes)
+            if isinstance(indicator, MonotoneHealthIndicator):
+                result = indicator.compute(features)
+                hi, raw, threshold, n_base = result.monotone, result.raw, result.level, result.n_baseline
+                score_s = time.perf_counter() - start
+                metrics = monotone_metrics(result, bearing.snapshot_times, bearing.life_seconds)
+            else:
+                hi, n_base = indicator.compute(features)
+                threshold, episodes = indicator.episodes(hi, n_base)
+                raw = hi
+                score_s = time.perf_counter() - start
+                metrics = indicator_metrics(hi, bearing.snapshot_times, bearing.life_seconds, episodes)
             series = {"times_s": bearing.snapshot_times.round(1).tolist(), "hi": np.round(hi, 4).tolist(),
-                      "threshold": threshold, "baseline_snapshots": n_base, "life_s": bearing.life_seconds}
+                      "raw": np.round(raw, 4).tolist(), "threshold": threshold, "baseline_snapshots": n_base,
+                      "life_s": bearing.life_seconds}
             runs.append(ModelRun(f"{name} {bearing.name}", 0, metrics, 0.0, feature_s + score_s,
                                  extra={"series": series}))
     return {
         "dataset": "femto", "subset": None,
         "protocol": "PHM 2012 learning bearings 2_1 and 2_2 run to failure; HI normalised on the first 20 % of "
-                    "snapshots, causal EWMA (2 min); alert above baseline mean + 3 std for 30 s; deterministic, "
-                    "one run whatever --seeds",
+                    "snapshots (monotone-hi, cumulative-hi: the first 120 snapshots), causal EWMA (2 min); alert "
+                    "above baseline mean + 3 std for 30 s; deterministic, one run whatever --seeds",
         "primary_metric": "trendability",
         "results": summarise(runs),
         "published": _published(),
