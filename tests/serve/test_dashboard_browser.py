@@ -3,10 +3,15 @@
 The service runs as a real process (``python -m forewarn.serve``, uvicorn on 127.0.0.1 and a free port);
 each page is screenshotted into the test's temporary folder. Skips only when /usr/bin/chromium is missing
 (``make test`` installs it).
+
+A planner's case actions are driven through the pages too: a wrong token is refused with a message and changes
+nothing, a field the API refuses shows the API's field-level message, and acknowledging and closing (from the
+alerts page and from an asset page) are checked through the API afterwards.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -137,4 +142,97 @@ def test_every_page_renders_in_chromium(server: str, page, tmp_path: Path) -> No
     assert page.locator(".swagger-ui .opblock").count() >= 18
 
     assert page.problems == []
+    print(f"screenshots in {shots}")
+
+
+# -- case actions from the dashboard ---------------------------------------------------------------------------
+EXPECTED_REFUSALS = ("HTTP 401", "HTTP 422", "console: Failed to load resource: the server responded with a status of 4")
+
+
+def _api(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+def _wait_message(page, state: str, text: str) -> str:  # type: ignore[no-untyped-def]
+    page.wait_for_function("([state, text]) => { const m = document.getElementById('action-message');"
+                           " return m.dataset.state === state && m.textContent.includes(text); }",
+                           arg=[state, text], timeout=30_000)
+    return str(page.inner_text("#action-message"))
+
+
+def test_planner_acknowledges_and_closes_cases_in_the_dashboard(server: str, page, token: str,  # type: ignore[no-untyped-def]
+                                                               tmp_path: Path) -> None:
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    api = f"{server}/api/v1"
+    open_cases = _api(f"{api}/cases?status=open")
+    assert isinstance(open_cases, list) and len(open_cases) >= 2
+    first, second = open_cases[0], open_cases[1]
+    before = _api(f"{api}/cases?limit=5000")
+
+    _visit(page, f"{server}/alerts", shots / "alerts-actions.png")
+    page.click(f"#cases tbody tr[data-case-id='{first['case_id']}'] button.select-case")
+    page.wait_for_selector(f"#case-panel[data-case-id='{first['case_id']}']")
+    assert page.inner_text("#case-status") == "open"
+
+    # a wrong token: a clear message, the token is forgotten, nothing changes
+    page.click("#ack-button")
+    page.wait_for_selector("#token-form:not([hidden])")
+    page.fill("#token-input", "wrong-token-0000000")
+    page.click("#token-save")
+    message = _wait_message(page, "error", "401")
+    assert "wrong API token" in message and "Enter the token again" in message
+    page.screenshot(path=str(shots / "alerts-wrong-token.png"), full_page=True)
+    assert _api(f"{api}/cases?limit=5000") == before
+    assert page.evaluate("sessionStorage.getItem('forewarn-api-token')") is None
+    assert page.is_visible("#token-form")
+
+    # a field the API refuses: its field-level message is shown
+    page.fill("#token-input", token)
+    page.click("#token-save")
+    page.wait_for_selector("#token-form", state="hidden")
+    page.evaluate("document.getElementById('case-by').removeAttribute('maxlength')")
+    page.fill("#case-by", "x" * 300)
+    page.click("#ack-button")
+    message = _wait_message(page, "error", "422")
+    assert "by: " in message and "200" in message
+    assert _api(f"{api}/cases?limit=5000") == before
+
+    # acknowledge, then close with a note (the token is asked for once per tab)
+    page.fill("#case-by", "ana")
+    page.click("#ack-button")
+    _wait_message(page, "ok", f"Case #{first['case_id']} acknowledged")
+    assert page.inner_text("#case-status") == "acknowledged"
+    assert _api(f"{api}/cases/{first['case_id']}")["acknowledged_by"] == "ana"  # type: ignore[index]
+    page.click("#close-button")
+    assert "note" in _wait_message(page, "error", "required")
+    page.fill("#close-note", "replaced the drive-end bearing")
+    page.click("#close-button")
+    _wait_message(page, "ok", f"Case #{first['case_id']} closed")
+    page.screenshot(path=str(shots / "alerts-closed.png"), full_page=True)
+    closed = _api(f"{api}/cases/{first['case_id']}")
+    assert closed["status"] == "closed" and closed["note"] == "replaced the drive-end bearing"  # type: ignore[index]
+    row = page.locator(f"#cases tbody tr[data-case-id='{first['case_id']}']")
+    assert "closed" in row.inner_text() and "replaced the drive-end bearing" in row.inner_text()
+    assert token not in page.content()  # the token lives in sessionStorage only
+
+    # the asset page acts on that asset's open case
+    _visit(page, f"{server}/assets/{second['asset_id']}", shots / "asset-case.png")
+    page.wait_for_selector(f"#case-panel[data-case-id='{second['case_id']}']")
+    page.click("#ack-button")
+    _wait_message(page, "ok", "acknowledged")
+    page.fill("#close-note", "cleaned the strainer")
+    page.click("#close-button")
+    _wait_message(page, "ok", "closed")
+    page.screenshot(path=str(shots / "asset-case-closed.png"), full_page=True)
+    done = _api(f"{api}/cases/{second['case_id']}")
+    assert done["status"] == "closed" and done["note"] == "cleaned the strainer"  # type: ignore[index]
+    assert done["acknowledged_by"] == "ana" and done["closed_by"] == "ana"  # type: ignore[index]
+    assert "none" in page.inner_text("#asset-summary")  # the open-case card after the refresh
+    assert page.inner_text("#case-status") == "closed"
+    assert token not in page.content()
+
+    unexpected = [p for p in page.problems if not p.startswith(EXPECTED_REFUSALS)]
+    assert unexpected == [], unexpected
     print(f"screenshots in {shots}")

@@ -6,13 +6,25 @@ nothing comes from a CDN:
 
 * ``/``: fleet grid coloured by risk, filtered by site and line;
 * ``/assets/{asset_id}``: health, RUL interval, recommended action, risk and RUL trends, sensor trends,
-  contributing sensors, events and the open case;
-* ``/alerts``: alert timeline and cases;
+  contributing sensors, events and the open case, with the case actions;
+* ``/alerts``: alert timeline and cases, with the case actions;
 * ``/risk``: risk distribution over the fleet;
 * ``/models``: model versions, their metrics and the live one.
 
 Each page sets ``data-ready="1"`` on ``<body>`` when it has drawn everything (``"error"`` when a request
 failed), which is what the browser tests wait for.
+
+The alerts page and the asset page also act on cases (``case_actions.html``): acknowledge, and close with a
+note. These call the same write endpoints as any client, with ``Authorization: Bearer <token>``: the page asks
+for the token when a first write needs it and keeps it in the tab's ``sessionStorage`` (never in the HTML the
+server renders, never in a cookie, so there is nothing for a cross-site request to ride on). A refused write
+shows the API's message (field by field for 422) and changes nothing; a successful one redraws the view.
+
+>>> from fastapi.testclient import TestClient
+>>> from forewarn.serve import ServeSettings, create_app
+>>> page = TestClient(create_app(ServeSettings(token="s3cret-token-123"))).get("/alerts").text
+>>> 'id="case-panel"' in page, 's3cret-token-123' in page
+(True, False)
 """
 
 from __future__ import annotations

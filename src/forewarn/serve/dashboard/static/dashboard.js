@@ -51,6 +51,164 @@ function badge(level) {
   return span;
 }
 
+// -- writes: the API token and case actions -----------------------------------------------------------------
+// The token is asked for once per tab and kept in sessionStorage (never in the page's HTML, never in a cookie);
+// it is sent as "Authorization: Bearer" to the same origin only.
+const TOKEN_KEY = "forewarn-api-token";
+
+function storedToken() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+
+function showMessage(text, state) {
+  const box = document.getElementById("action-message");
+  box.textContent = text;
+  box.dataset.state = state;
+  box.className = `message ${state}`;
+  box.hidden = false;
+}
+
+let tokenWaiter = null;  // resolves the action that waits for the token form
+
+function waitForToken(reason) {
+  showTokenForm(reason);
+  showMessage("Waiting for the API token…", "busy");
+  return new Promise((resolve) => { tokenWaiter = resolve; });
+}
+
+function showTokenForm(reason) {
+  const form = document.getElementById("token-form");
+  document.getElementById("token-reason").textContent = reason;
+  form.hidden = false;
+  document.getElementById("token-input").focus();
+}
+
+function drawTokenState() {
+  const has = storedToken() !== "";
+  document.getElementById("token-state").textContent = has ? "API token set for this tab" : "no API token set";
+  document.getElementById("token-forget").hidden = !has;
+}
+
+function setUpTokenForm() {
+  const form = document.getElementById("token-form");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = document.getElementById("token-input");
+    const value = input.value.trim();
+    input.value = "";
+    if (!value) { showMessage("Enter the service's API token (FOREWARN_API_TOKEN) to make changes.", "error"); return; }
+    sessionStorage.setItem(TOKEN_KEY, value);
+    form.hidden = true;
+    drawTokenState();
+    if (tokenWaiter) { const resume = tokenWaiter; tokenWaiter = null; resume(value); }
+    else showMessage("API token saved for this tab.", "info");
+  });
+  document.getElementById("token-forget").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    drawTokenState();
+    showMessage("API token forgotten.", "info");
+  });
+  drawTokenState();
+}
+
+// The API's error detail as a sentence: field-level errors become "field: message".
+function describeError(status, body) {
+  const detail = body && body.detail;
+  let text;
+  if (Array.isArray(detail)) {
+    text = detail.map((d) => {
+      const field = (d.loc || []).filter((part) => part !== "body").join(".");
+      return field ? `${field}: ${d.msg}` : d.msg;
+    }).join("; ");
+  } else {
+    text = typeof detail === "string" ? detail : `HTTP ${status}`;
+  }
+  if (status === 401) return `The service refused the API token (401): ${text}. Enter the token again.`;
+  return `The service refused the change (${status}): ${text}`;
+}
+
+// POST JSON with the token; resolves with the answer, or rejects with a message fit for the page.
+async function postJSON(path, body) {
+  const token = storedToken() ||
+    await waitForToken("Changes need the service's API token (FOREWARN_API_TOKEN); it is kept in this browser tab only.");
+  showMessage("Sending…", "busy");
+  const response = await fetch(API + path, {
+    method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
+  let answer = null;
+  try { answer = await response.json(); } catch (e) { /* not JSON */ }
+  if (!response.ok) {
+    if (response.status === 401) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      drawTokenState();
+      showTokenForm("The token was refused; enter the right one.");
+    }
+    throw new Error(describeError(response.status, answer));
+  }
+  return answer;
+}
+
+// One case and what can be done with it: acknowledge, or close with a note. ``refresh`` redraws the page after.
+function drawCasePanel(item, refresh, emptyText = "No case for this asset.") {
+  const panel = document.getElementById("case-panel");
+  panel.replaceChildren();
+  if (!item) {
+    panel.dataset.caseId = "";
+    panel.appendChild(el("p", { class: "empty" }, emptyText));
+    return;
+  }
+  panel.dataset.caseId = String(item.case_id);
+  panel.dataset.status = item.status;
+  const head = el("div", { class: "case-head" });
+  head.appendChild(el("strong", {}, `Case #${item.case_id}`));
+  head.appendChild(document.createTextNode(` · ${item.asset_id} · `));
+  head.appendChild(el("span", { id: "case-status", class: `status-${item.status}` }, item.status));
+  head.appendChild(document.createTextNode(" · "));
+  head.appendChild(badge(item.risk_level));
+  head.appendChild(document.createTextNode(` · ${item.n_alerts} alert(s) since ${fmtTime(item.opened_ts)}`));
+  panel.appendChild(head);
+  if (item.acknowledged_ts) {
+    panel.appendChild(el("p", {}, `acknowledged ${fmtTime(item.acknowledged_ts)} by ${item.acknowledged_by || "–"}`));
+  }
+  if (item.status === "closed") {
+    panel.appendChild(el("p", {}, `closed ${fmtTime(item.closed_ts)} by ${item.closed_by || "–"}: ${item.note ?? ""}`));
+    return;
+  }
+  const by = el("input", { id: "case-by", type: "text", maxlength: "200", placeholder: "your name", autocomplete: "name" });
+  by.value = sessionStorage.getItem("forewarn-by") || "";
+  by.addEventListener("change", () => sessionStorage.setItem("forewarn-by", by.value.trim()));
+  const byLabel = el("label", {}, "by ");
+  byLabel.appendChild(by);
+  panel.appendChild(byLabel);
+  const ack = el("button", { id: "ack-button", type: "button" }, "Acknowledge");
+  ack.disabled = item.status !== "open";
+  panel.appendChild(ack);
+  const note = el("textarea", { id: "close-note", rows: "2", maxlength: "5000",
+                                placeholder: "what was found or done (required to close)" });
+  const close = el("button", { id: "close-button", type: "button" }, "Close case");
+  const closing = el("div", { class: "closing" });
+  closing.appendChild(note);
+  closing.appendChild(close);
+  panel.appendChild(closing);
+
+  async function act(button, path, body, done) {
+    button.disabled = true;
+    try {
+      await postJSON(`/cases/${item.case_id}/${path}`, body);
+      await refresh();
+      showMessage(done, "ok");
+    } catch (err) {
+      showMessage(err.message, "error");
+      button.disabled = false;
+    }
+  }
+  ack.addEventListener("click", () => act(ack, "acknowledge", { by: by.value.trim() }, `Case #${item.case_id} acknowledged.`));
+  close.addEventListener("click", () => {
+    if (!note.value.trim()) { showMessage("note: a note saying what was found or done is required to close a case.", "error"); return; }
+    act(close, "close", { note: note.value, by: by.value.trim() }, `Case #${item.case_id} closed.`);
+  });
+}
+
 // -- fleet --------------------------------------------------------------------------------------------------
 async function fleetPage() {
   const [tree, fleet] = await Promise.all([getJSON("/hierarchy"), getJSON("/fleet/health")]);
@@ -96,12 +254,9 @@ async function fleetPage() {
 }
 
 // -- asset --------------------------------------------------------------------------------------------------
-async function assetPage() {
-  const id = document.body.dataset.assetId;
-  const base = `/assets/${encodeURIComponent(id)}`;
-  const [health, trend, readings, events] = await Promise.all([
-    getJSON(`${base}/health`), getJSON(`${base}/trend`), getJSON(`${base}/readings?limit=2000`), getJSON(`${base}/events`)]);
+async function drawAssetSummary(health) {
   const summary = document.getElementById("asset-summary");
+  summary.replaceChildren();
   const cards = [
     ["health", fmt(health.health)], ["risk", health.risk_level],
     ["failure probability", health.probability === null ? "–" : `${fmt(100 * health.probability, 1)} %`],
@@ -121,6 +276,18 @@ async function assetPage() {
   action.appendChild(el("div", { class: "label" }, `recommended action (horizon ${fmt(health.horizon)} ${health.unit})`));
   action.appendChild(el("div", { class: "value" }, health.recommended_action));
   summary.appendChild(action);
+  // the open case, else the latest one of this asset (so a just-closed case shows how it was closed)
+  const latest = health.open_case !== null ? await getJSON(`/cases/${health.open_case}`)
+    : (await getJSON(`/cases?asset_id=${encodeURIComponent(health.asset_id)}&limit=1`))[0];
+  drawCasePanel(latest, async () => drawAssetSummary(await getJSON(`/assets/${encodeURIComponent(health.asset_id)}/health`)));
+}
+
+async function assetPage() {
+  const id = document.body.dataset.assetId;
+  const base = `/assets/${encodeURIComponent(id)}`;
+  const [health, trend, readings, events] = await Promise.all([
+    getJSON(`${base}/health`), getJSON(`${base}/trend`), getJSON(`${base}/readings?limit=2000`), getJSON(`${base}/events`)]);
+  await drawAssetSummary(health);
 
   await Plotly.newPlot("risk-trend", [
     { x: trend.ts, y: trend.probability, name: "failure probability", line: { color: COLOURS.critical } },
@@ -144,20 +311,43 @@ async function assetPage() {
 }
 
 // -- alerts -------------------------------------------------------------------------------------------------
+let selectedCase = null;  // the case shown in the action panel of the alerts page
+
 async function alertsPage() {
   const [alerts, cases] = await Promise.all([getJSON("/alerts?limit=5000"), getJSON("/cases?limit=5000")]);
+  const status = Object.fromEntries(cases.map((c) => [c.case_id, c.status]));
   const traces = LEVELS.map((level) => {
     const rows = alerts.filter((a) => a.risk_level === level);
     return { type: "scatter", mode: "markers", name: level, x: rows.map((a) => a.ts), y: rows.map((a) => a.asset_id),
-             text: rows.map((a) => `p=${fmt(a.probability, 2)} case #${a.case_id}`), marker: { color: COLOURS[level], size: 10 } };
+             customdata: rows.map((a) => a.case_id),
+             text: rows.map((a) => `p=${fmt(a.probability, 2)} case #${a.case_id} (${status[a.case_id] ?? "?"})`),
+             marker: { color: COLOURS[level], size: 10 } };
   });
-  await Plotly.newPlot("alert-timeline", traces,
-    layout(`Alert timeline (${alerts.length} alerts)`, { yaxis: { type: "category", automargin: true } }), PLOT_CONFIG);
-  tableRows(document.querySelector("#cases tbody"), cases.length ? cases.map((c) => {
+  const timeline = document.getElementById("alert-timeline");
+  await Plotly.newPlot(timeline, traces,
+    layout(`Alert timeline (${alerts.length} alerts; click one to act on its case)`,
+           { yaxis: { type: "category", automargin: true } }), PLOT_CONFIG);
+  const select = (caseId) => {
+    selectedCase = caseId;
+    drawCasePanel(cases.find((c) => c.case_id === caseId), alertsPage);
+    for (const tr of document.querySelectorAll("#cases tbody tr")) {
+      tr.classList.toggle("selected", tr.dataset.caseId === String(caseId));
+    }
+    document.getElementById("case-panel").scrollIntoView({ block: "nearest" });
+  };
+  timeline.removeAllListeners("plotly_click");
+  timeline.on("plotly_click", (event) => { if (event.points.length) select(event.points[0].customdata); });
+  const tbody = document.querySelector("#cases tbody");
+  tableRows(tbody, cases.length ? cases.map((c) => {
     const link = el("a", { href: `/assets/${encodeURIComponent(c.asset_id)}` }, c.asset_id);
+    const act = el("button", { type: "button", class: "select-case" }, c.status === "closed" ? "view" : "act");
+    act.addEventListener("click", () => select(c.case_id));
     return [`#${c.case_id}`, link, c.status, badge(c.risk_level), fmtTime(c.opened_ts), String(c.n_alerts),
-            c.top_sensors.join(", "), c.note ?? ""];
-  }) : [["no cases", "", "", "", "", "", "", ""]]);
+            c.top_sensors.join(", "), c.note ?? "", act];
+  }) : [["no cases", "", "", "", "", "", "", "", ""]]);
+  cases.forEach((c, k) => { tbody.rows[k].dataset.caseId = String(c.case_id); });
+  if (selectedCase !== null && status[selectedCase] !== undefined) select(selectedCase);
+  else drawCasePanel(null, alertsPage, "Pick a case in the table, or click an alert in the timeline, to act on it.");
 }
 
 // -- risk ---------------------------------------------------------------------------------------------------
@@ -211,6 +401,7 @@ const PAGES = { fleet: fleetPage, asset: assetPage, alerts: alertsPage, risk: ri
 
 window.addEventListener("DOMContentLoaded", async () => {
   try {
+    if (document.getElementById("token-form")) setUpTokenForm();
     await PAGES[document.body.dataset.page]();
     document.body.dataset.ready = "1";
   } catch (err) {
