@@ -172,6 +172,16 @@ def test_planner_acknowledges_and_closes_cases_in_the_dashboard(server: str, pag
     before = _api(f"{api}/cases?limit=5000")
 
     _visit(page, f"{server}/alerts", shots / "alerts-actions.png")
+    # a click on an alert of the timeline picks its case
+    box = page.locator("#alert-timeline .scatterlayer .point").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector("#case-panel:not([data-case-id=''])")
+    picked = page.get_attribute("#case-panel", "data-case-id")
+    asset = page.inner_text("#case-panel .case-head").split(" · ")[1]
+    alerts = _api(f"{api}/alerts?case_id={picked}")
+    assert isinstance(alerts, list) and alerts and alerts[0]["asset_id"] == asset
+    assert page.get_attribute("#cases tbody tr.selected", "data-case-id") == picked
     page.click(f"#cases tbody tr[data-case-id='{first['case_id']}'] button.select-case")
     page.wait_for_selector(f"#case-panel[data-case-id='{first['case_id']}']")
     assert page.inner_text("#case-status") == "open"
