@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from forewarn.bench import skab
-from forewarn.bench.skab import MODELS, alarm_edges, is_seeded, run
+from forewarn.bench.skab import MODELS, ON_DELAY, alarm_edges, is_seeded, run
 from forewarn.exceptions import ConfigError
 
 pytestmark = pytest.mark.needs_data
@@ -17,7 +17,8 @@ def test_runner_contract_on_two_files(shared_data_dir):
     assert "400 rows" in payload["protocol"]
     assert {row["method"] for row in payload["published"]} >= {"Conv-AE", "MSET"}
     by_model = {row["model"]: row for row in payload["results"]}
-    assert set(by_model) == {"var-residual", "pca-t2q"}
+    assert list(by_model) == ["var-residual", "var-residual" + ON_DELAY, "pca-t2q", "pca-t2q" + ON_DELAY]
+    assert "11 consecutive rows" in payload["protocol"]
     for row in by_model.values():
         assert row["seeds"] == 1  # deterministic models run once whatever seeds says
         assert 0.0 <= row["f1"] <= 1.0 and 0.0 <= row["far"] <= 100.0 and 0.0 <= row["mar"] <= 100.0
@@ -25,6 +26,11 @@ def test_runner_contract_on_two_files(shared_data_dir):
             assert row[profile] <= 100.0
         assert row["fit_s"] > 0 and row["predict_s"] > 0
     assert by_model["var-residual"]["f1"] > 0.5  # both faults are visible to it
+    for name in ("var-residual", "pca-t2q"):
+        immediate, delayed = by_model[name], by_model[name + ON_DELAY]
+        # the on-delay only ever removes alarm rows: fewer false alarms, at least as many misses
+        assert delayed["far"] <= immediate["far"] and delayed["mar"] >= immediate["mar"]
+        assert delayed["fit_s"] == immediate["fit_s"]  # same fit, same scores
 
 
 def test_progress_is_reported_and_options_are_checked(shared_data_dir):

@@ -11,6 +11,13 @@ Protocol (SKAB's proposed leaderboard):
   99th percentile of the training rows' smoothed scores, a row alarms when its smoothed score exceeds
   ``q99 * (q99 / q50)``, as far above the 99th percentile as that is above the median, in ratio terms
   (the same alarms for a distance and for its square, so one rule fits every detector's scale).
+* Alarm rules, both reported for every detector: ``<model>`` alarms on every row above the level;
+  ``<model> +on-delay`` adds the alarm-management on-delay (:func:`~forewarn.models.anomaly.series.on_delay`):
+  a row alarms only once the level has been exceeded for ``smooth + 1`` consecutive rows (11 s). The length
+  is derived, not fitted: a trailing mean over ``smooth`` rows spreads a single-row outlier over exactly
+  ``smooth`` rows, so an on-delay one row longer can never be set off by one bad row, however large. Both
+  rules run on the same scores (one fit per file), and the on-delay state runs over the training rows too,
+  so the first test rows know how long the alarm has been on.
 * Outlier detection: every test row's alarm is a binary prediction of its ``anomaly`` label; F1, FAR %
   and MAR % are pooled over all test rows of all files (:mod:`forewarn.evaluate.anomaly`).
 * Changepoint detection: as SKAB does, a predicted changepoint is every test row where the alarm switches
@@ -49,7 +56,7 @@ from forewarn.models.anomaly.isolation_forest import IsolationForestDetector
 from forewarn.models.anomaly.knn import KNNDetector
 from forewarn.models.anomaly.mset import MSETDetector
 from forewarn.models.anomaly.pca import PCADetector
-from forewarn.models.anomaly.series import ScoreCalibration, trailing_mean
+from forewarn.models.anomaly.series import ScoreCalibration, on_delay, trailing_mean
 from forewarn.models.anomaly.var_residual import VARResidualDetector
 from forewarn.models.deep.autoencoder import AutoencoderDetector
 
@@ -65,6 +72,8 @@ MODELS: dict[str, Callable[[int], Any]] = {
 SMOOTH = 10
 CHANGEPOINT_WINDOW = pd.Timedelta(seconds=60)
 PROFILES = ("standard", "low_fp", "low_fn")
+#: suffix of the rows whose alarms pass the on-delay of ``smooth + 1`` rows
+ON_DELAY = " +on-delay"
 
 
 def is_seeded(factory: Callable[[int], Any]) -> bool:
@@ -90,9 +99,23 @@ def alarm_edges(alarms: np.ndarray) -> np.ndarray:
     return edges
 
 
+def _metrics(pairs: Sequence[tuple[np.ndarray, np.ndarray]], cp_detections: Sequence[np.ndarray],
+             cp_files: Sequence[NABFile]) -> dict[str, float]:
+    metrics = {k: v for k, v in pooled_outlier_metrics(pairs).as_dict().items() if k in ("f1", "far", "mar")}
+    for profile in PROFILES:
+        metrics[f"nab_{profile}"] = normalised_score(cp_detections, cp_files, profile)
+    nab_files = [replace(file, curve="nab") for file in cp_files]
+    metrics["nab_sigmoid_standard"] = normalised_score(cp_detections, nab_files, "standard")
+    return metrics
+
+
 def _model_run(name: str, factory: Callable[[int], Any], seed: int, files: Sequence[SKABFile],
-               sensors: Sequence[str], smooth: int, progress: Callable[[str], None]) -> ModelRun:
-    pairs, cp_detections, cp_files = [], [], []
+               sensors: Sequence[str], smooth: int, progress: Callable[[str], None]) -> list[ModelRun]:
+    """The model's rows for one seed: immediate alarms, and alarms after the on-delay (module text)."""
+    delays = {name: 1, name + ON_DELAY: smooth + 1}
+    pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {label: [] for label in delays}
+    detections: dict[str, list[np.ndarray]] = {label: [] for label in delays}
+    cp_files = []
     fit_s = predict_s = 0.0
     for number, file in enumerate(files, start=1):
         progress(f"skab {name} seed {seed}: file {number}/{len(files)} {file.name}")
@@ -104,18 +127,16 @@ def _model_run(name: str, factory: Callable[[int], Any], seed: int, files: Seque
         start = time.perf_counter()
         scores = trailing_mean(model.score(frame), smooth)
         predict_s += time.perf_counter() - start
-        alarms = ScoreCalibration.fit(scores[:N_TRAIN]).alarm(scores[N_TRAIN:])
+        above = ScoreCalibration.fit(scores[:N_TRAIN]).alarm(scores)
         test = file.frame.iloc[N_TRAIN:]
-        pairs.append((test["anomaly"].to_numpy(), alarms))
         events = np.flatnonzero(test["changepoint"].to_numpy() == 1)
         cp_files.append(NABFile(len(test), right_windows(test.index, events, CHANGEPOINT_WINDOW), curve="skab"))
-        cp_detections.append(alarm_edges(alarms))
-    metrics = {k: v for k, v in pooled_outlier_metrics(pairs).as_dict().items() if k in ("f1", "far", "mar")}
-    for profile in PROFILES:
-        metrics[f"nab_{profile}"] = normalised_score(cp_detections, cp_files, profile)
-    nab_files = [replace(file, curve="nab") for file in cp_files]
-    metrics["nab_sigmoid_standard"] = normalised_score(cp_detections, nab_files, "standard")
-    return ModelRun(name, seed, metrics, fit_s, predict_s)
+        for label, rows in delays.items():
+            alarms = on_delay(above, rows)[N_TRAIN:]
+            pairs[label].append((test["anomaly"].to_numpy(), alarms))
+            detections[label].append(alarm_edges(alarms))
+    return [ModelRun(label, seed, _metrics(pairs[label], detections[label], cp_files), fit_s, predict_s)
+            for label in delays]
 
 
 def run(models: Sequence[str] | None = None, seeds: int = 5, data_dir: Any = None, *,
@@ -142,12 +163,13 @@ def run(models: Sequence[str] | None = None, seeds: int = 5, data_dir: Any = Non
         for name in chosen:
             factory = MODELS[name]
             for seed in range(seeds if is_seeded(factory) else 1):
-                runs.append(_model_run(name, factory, seed, selected, data.SENSORS, smooth, say))
+                runs.extend(_model_run(name, factory, seed, selected, data.SENSORS, smooth, say))
     return {
         "dataset": "skab",
         "subset": None,
         "protocol": anchor_protocol("skab") + f"; scores smoothed by a trailing {smooth}-row mean; alarm above "
-                    "q99 * (q99 / q50) of the file's training scores",
+                    "q99 * (q99 / q50) of the file's training scores; '+on-delay' rows: alarm only after "
+                    f"{smooth + 1} consecutive rows above",
         "primary_metric": "f1",
         "results": summarise(runs),
         "published": anchor_rows("skab"),
@@ -155,4 +177,4 @@ def run(models: Sequence[str] | None = None, seeds: int = 5, data_dir: Any = Non
     }
 
 
-__all__ = ["MODELS", "alarm_edges", "is_seeded", "run"]
+__all__ = ["MODELS", "ON_DELAY", "alarm_edges", "is_seeded", "run"]

@@ -4,6 +4,9 @@
   every row; sequential detectors (tag ``sequential``, e.g. ``var-residual``) see the rows in order and
   use only the past. The scores are then smoothed by a *trailing* mean over ``smooth`` rows
   (:func:`trailing_mean`), so the score of row ``t`` depends on rows ``<= t`` only.
+* :func:`on_delay` is the alarm-management on-delay (debounce): an alarm stands only once the raw alarm
+  condition has held for ``rows`` consecutive rows, which removes alarm bursts shorter than that, at the
+  price of raising every real alarm ``rows - 1`` rows later. Causal as well.
 * :class:`ScoreCalibration` is learned from the training rows' scores only. Its alarm level sits as far
   above the training 99th percentile ``q99`` as ``q99`` sits above the training median ``q50``, measured
   as a ratio: ``level = q99 * (q99 / q50) ** spread`` with ``spread = 1``. The rule has no unit and no
@@ -18,6 +21,8 @@
 >>> import numpy as np
 >>> trailing_mean(np.array([0.0, 3.0, 0.0, 3.0]), 2).tolist()
 [0.0, 1.5, 1.5, 1.5]
+>>> on_delay(np.array([1, 1, 0, 1, 1, 1, 1, 0]), 3).astype(int).tolist()
+[0, 0, 0, 0, 0, 1, 1, 0]
 >>> cal = ScoreCalibration.fit(np.linspace(0.0, 2.0, 201))   # q50 = 1.0, q99 = 1.98
 >>> round(cal.level, 4)
 3.9204
@@ -46,6 +51,19 @@ def trailing_mean(scores: np.ndarray, window: int) -> np.ndarray:
     if window == 1:
         return values.copy()
     return pd.Series(values).rolling(window, min_periods=1).mean().to_numpy()
+
+
+def on_delay(alarms: np.ndarray, rows: int) -> np.ndarray:
+    """True where ``alarms`` has been true for the last ``rows`` rows, this one included (causal debounce)."""
+    if rows < 1:
+        raise SchemaError(f"on-delay must be at least 1 row, got {rows}", column="persistence")
+    on = np.asarray(alarms, dtype=bool)
+    if rows == 1:
+        return on.copy()
+    # length of the current run of consecutive alarms at every row
+    index = np.arange(len(on))
+    last_off = np.maximum.accumulate(np.where(~on, index, -1))
+    return (index - last_off) >= rows
 
 
 def score_series(detector: AnomalyDetector, frame: pd.DataFrame, n_train: int, smooth: int = 1,
