@@ -132,6 +132,9 @@ class Bundle:
         self.calibrator = None if self.spec.calibration is None else Calibrator().set_state(self.spec.calibration)
         if self.task == "rul" and len(self.spec.residual_quantiles) != len(QUANTILE_LEVELS):
             raise StateError(f"RUL model in {str(self.folder)!r} lacks residual quantiles in {SPEC_FILE}")
+        self._residual_quantiles = np.asarray(self.spec.residual_quantiles, dtype="float64")
+        self._interval_offsets = tuple(float(np.interp(level, QUANTILE_LEVELS, self._residual_quantiles))
+                                       for level in INTERVAL) if self.task == "rul" else (0.0, 0.0)
         if self.task == "anomaly" and self.calibrator is None:
             raise StateError("an anomaly model needs a calibrator to turn scores into probabilities")
         if self.task not in ("rul", "failure", "anomaly"):
@@ -140,6 +143,8 @@ class Bundle:
         self.unit = self.spec.unit or str(self.model.get_tags().get("unit", ""))
         self.metrics = dict(self.manifest.get("metrics", {}))
         self.additive = self._explanations_add_up()
+        self._booster = self._direct_booster()
+        self._contribution_index = pd.Index([*self.feature_names, "bias"], dtype=object)
 
     def select(self, spec_features: np.ndarray) -> np.ndarray:
         """Columns of a full spec-feature matrix that the model uses, in the model's order."""
@@ -160,10 +165,10 @@ class Bundle:
 
     def _from_rul(self, rul: np.ndarray) -> Predictions:
         """Interval and failure probability within the horizon from predicted RUL and held-out residuals."""
-        q = np.asarray(self.spec.residual_quantiles)
+        q = self._residual_quantiles
         raw = np.interp(self.spec.horizon - rul, q, QUANTILE_LEVELS, left=0.0, right=1.0)
-        low = np.maximum(rul + np.interp(INTERVAL[0], QUANTILE_LEVELS, q), 0.0)
-        high = np.maximum(rul + np.interp(INTERVAL[1], QUANTILE_LEVELS, q), 0.0)
+        low = np.maximum(rul + self._interval_offsets[0], 0.0)
+        high = np.maximum(rul + self._interval_offsets[1], 0.0)
         probability = raw if self.calibrator is None else self.calibrator.transform(raw)
         return Predictions(probability, raw, rul, low, high)
 
@@ -176,11 +181,28 @@ class Bundle:
         total = self.model.explain(X).to_numpy(dtype="float64").sum(axis=1)  # type: ignore[attr-defined]
         return bool(np.allclose(np.maximum(total, 0.0), self.model.predict(X), rtol=1e-9, atol=1e-6))  # type: ignore[attr-defined]
 
+    def _direct_booster(self) -> Any:
+        """The LightGBM booster behind an additive RUL model, when its ``explain`` is exactly the booster's
+        ``pred_contrib`` on the model's columns (as :class:`~forewarn.models.rul.lightgbm_rul.LightGBMRUL`'s is):
+        then :meth:`predict_and_explain` calls it on a numpy matrix and skips the estimator's frame checks, the
+        cost of a one-row prediction. ``None`` otherwise."""
+        booster = getattr(self.model, "booster_", None)
+        if not self.additive or booster is None or not callable(getattr(booster, "feature_name", None)):
+            return None
+        return booster if list(booster.feature_name()) == self.feature_names else None
+
     def predict_and_explain(self, X: pd.DataFrame) -> tuple[Predictions, pd.DataFrame]:
-        """:meth:`predict` and :meth:`contributions` together (one model call when the explanation adds up)."""
+        """:meth:`predict` and :meth:`contributions` together (one model call when the explanation adds up: the
+        contributions of a row plus the ``bias`` column sum to the predicted RUL)."""
         if not self.additive:
             return self.predict(X), self.contributions(X)
-        contributions = self.model.explain(X)  # type: ignore[attr-defined]
+        values = X.to_numpy(dtype="float64") if self._booster is not None and list(X.columns) == self.feature_names \
+            else None
+        if values is not None and not np.isinf(values).any():  # the model's own checks would refuse infinities
+            raw = self._booster.predict(values, pred_contrib=True, num_threads=int(getattr(self.model, "n_jobs", 1)))
+            contributions = pd.DataFrame(raw, columns=self._contribution_index, index=X.index, copy=False)
+        else:
+            contributions = self.model.explain(X)  # type: ignore[attr-defined]
         rul = np.maximum(contributions.to_numpy(dtype="float64").sum(axis=1), 0.0)
         return self._from_rul(rul), contributions
 

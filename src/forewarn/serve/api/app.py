@@ -45,6 +45,7 @@ from forewarn.exceptions import (
     StateError,
 )
 from forewarn.serve.api import routes_assets, routes_cases, routes_models, routes_predict, routes_whatif
+from forewarn.serve.api.bodies import body_components
 from forewarn.serve.api.middleware import BodyLimitMiddleware, FieldError, Metrics, MetricsMiddleware
 from forewarn.serve.service import HealthService, check_ready
 from forewarn.serve.settings import ServeSettings
@@ -114,6 +115,18 @@ def _install_docs_and_ops(app: FastAPI, metrics: Metrics) -> None:
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+def _document_raw_bodies(app: FastAPI) -> None:
+    """Routes that parse their own JSON bodies (the predict endpoints) refer to their pydantic models in the
+    OpenAPI document; FastAPI does not list those models by itself, so add them to its components."""
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(body_components())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: ServeSettings, *, service: HealthService | None = None) -> FastAPI:
     """The service as an ASGI app. ``service`` lets tests pass one built around an existing store."""
     svc = service if service is not None else HealthService(settings)
@@ -143,6 +156,7 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
         app.include_router(router, prefix=API_PREFIX)
     _install_error_handlers(app)
     _install_docs_and_ops(app, metrics)
+    _document_raw_bodies(app)
     from forewarn.serve.dashboard.pages import install_dashboard
 
     install_dashboard(app)

@@ -1,4 +1,9 @@
-"""Predictions on data sent in the request: one ad-hoc window, or a batch (JSON or Arrow IPC)."""
+"""Predictions on data sent in the request: one ad-hoc window, or a batch (JSON or Arrow IPC).
+
+The JSON endpoints read their bodies with :mod:`forewarn.serve.api.bodies` (orjson into numpy, the pydantic
+models of :mod:`~forewarn.serve.api.schemas` as referee and as the OpenAPI description) and answer with
+orjson: FastAPI's own parsing and encoding cost more than the model for one window or a batch.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,15 @@ import io
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from forewarn.decide.risk import health_score, risk_level
+from forewarn.decide.risk import RISK_LEVELS
 from forewarn.features.window import window_features
+from forewarn.serve.api.bodies import json_body, parse_batch, parse_window
 from forewarn.serve.api.middleware import FieldError
 from forewarn.serve.api.routes_assets import service
 from forewarn.serve.api.schemas import (
@@ -27,29 +33,34 @@ from forewarn.serve.api.schemas import (
 )
 from forewarn.serve.bundle import Bundle, Predictions
 from forewarn.serve.features import last_row_features
-from forewarn.serve.service import num
 
 router = APIRouter(tags=["predict"], responses=ERRORS)
 ARROW = "application/vnd.apache.arrow.stream"
 
 
-@router.post("/predict", response_model=Prediction,
+@router.post("/predict", response_model=Prediction, openapi_extra=json_body(PredictRequest),
              summary="Predict for one window of readings (oldest first); explains the last row")
-async def predict(request: Request, body: PredictRequest) -> Any:
-    # computed on the event loop: a single window costs about a millisecond of CPU, less than a thread hop
+async def predict(request: Request) -> Response:
+    # computed on the event loop: a window costs a few hundred microseconds of CPU, less than a thread hop.
+    # The body is read by bodies.parse_window (orjson into numpy), not by FastAPI: see that module.
+    body = parse_window(await request.body(), request.headers.get("content-type"))
     svc = service(request)
     bundle = svc.bundle_for(body.asset_class, body.model_id)
     spec = bundle.spec
-    sent = {name for row in body.rows for name in row}
-    if not sent & set(spec.channels):
+    if not body.channels & set(spec.channels):
         raise FieldError(["body", "rows"], f"no reading of the model's channels; it reads {', '.join(spec.channels)}")
-    values = np.array([[np.nan if row.get(c) is None else row[c] for c in spec.channels] for row in body.rows],
-                      dtype="float64")
-    features = last_row_features(values, spec.channels, window=spec.window, stats=spec.stats, ewm_span=spec.ewm_span)
+    features = last_row_features(body.matrix(spec.channels), spec.channels, window=spec.window, stats=spec.stats,
+                                 ewm_span=spec.ewm_span)
     result = svc.decide(bundle, bundle.feature_frame(features), body.asset_class)
     request.app.state.metrics.predictions.labels(bundle.model_id, "predict").inc()
-    return JSONResponse({**result, "model_id": bundle.model_id, "version": bundle.version,
-                         "ignored_channels": sorted(sent - set(spec.channels))})
+    return json_response({**result, "model_id": bundle.model_id, "version": bundle.version,
+                          "ignored_channels": sorted(body.channels - set(spec.channels))})
+
+
+def json_response(content: Any, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer encoded by orjson (numpy arrays as lists; NaN and infinities as ``null``)."""
+    return Response(orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json",
+                    headers=headers)
 
 
 def _features_of(bundle: Bundle, frame: pd.DataFrame, kind: str, where: list[Any]) -> pd.DataFrame:
@@ -73,39 +84,57 @@ def _features_of(bundle: Bundle, frame: pd.DataFrame, kind: str, where: list[Any
 
 
 def _predict_batch(request: Request, frame: pd.DataFrame, kind: str, model_id: str | None, asset_class: str | None,
-                   where: list[Any]) -> tuple[Bundle, Predictions, list[str]]:
+                   where: list[Any]) -> tuple[Bundle, Predictions]:
     svc = service(request)
     if len(frame) > svc.settings.max_batch_rows:
         raise FieldError(where, f"{len(frame)} rows is more than the limit of {svc.settings.max_batch_rows} per batch")
     bundle = svc.bundle_for(asset_class, model_id)
     X = _features_of(bundle, frame, kind, where)
     predictions = bundle.predict(X)
-    threshold = svc.thresholds(bundle).threshold_for(asset_class)
-    levels = [risk_level(p, threshold) for p in predictions.probability]
     request.app.state.metrics.predictions.labels(bundle.model_id, "batch").inc(len(X))
-    return bundle, predictions, levels
+    return bundle, predictions
 
 
-@router.post("/predict/batch", response_model=BatchPrediction,
-             summary="Predict many rows: model features, or wide readings per asset (features computed here)")
-def predict_batch(request: Request, body: BatchPredictRequest) -> dict[str, Any]:
+def risk_levels(probability: np.ndarray, threshold: float) -> list[str]:
+    """:func:`~forewarn.decide.risk.risk_level` of every probability, vectorised (NaN is ``low``, as there).
+
+    >>> risk_levels(np.array([0.02, 0.07, 0.3, 0.8, np.nan]), 0.1)
+    ['low', 'medium', 'high', 'critical', 'low']
+    """
+    p = np.asarray(probability, dtype="float64")
+    t = min(max(float(threshold), 0.0), 1.0)
+    # t / 2 <= t <= (1 + t) / 2, so counting the bounds reached is the cascade of risk_level; NaN reaches none
+    index = (p >= t / 2.0).astype(np.int8) + (p >= t) + (p >= (1.0 + t) / 2.0)
+    return [RISK_LEVELS[i] for i in index.tolist()]
+
+
+def health_scores(probability: np.ndarray) -> list[float]:
+    """:func:`~forewarn.decide.risk.health_score` of every probability (NaN stays NaN, answered as ``null``)."""
+    return [round(v, 1) for v in (100.0 * (1.0 - np.clip(probability, 0.0, 1.0))).tolist()]
+
+
+@router.post("/predict/batch", response_model=BatchPrediction, openapi_extra=json_body(BatchPredictRequest),
+             summary="Predict many rows: model features (columns or a table), or wide readings per asset")
+async def predict_batch(request: Request) -> Response:
+    payload = await request.body()
+    return await run_in_threadpool(_json_batch, request, payload, request.headers.get("content-type"))
+
+
+def _json_batch(request: Request, payload: bytes, content_type: str | None) -> Response:
+    body = parse_batch(payload, content_type)
     if body.features is not None:
-        frame, kind, where = pd.DataFrame(body.features, dtype="float64"), "features", ["body", "features"]
+        frame = body.features
     else:
         readings = body.readings
-        assert readings is not None  # guaranteed by the request model
+        assert readings is not None  # guaranteed by parse_batch
         frame = pd.DataFrame({"asset_id": readings.asset_id, "ts": pd.to_datetime(readings.ts, utc=True),
                               **{k: np.asarray(v, dtype="float64") for k, v in readings.values.items()}})
-        kind, where = "readings", ["body", "readings"]
-    bundle, predictions, levels = _predict_batch(request, frame, kind, body.model_id, body.asset_class, where)
-
-    def listed(values: np.ndarray | None) -> list[float | None] | None:
-        return None if values is None else [num(v) for v in values]
-
-    return {"model_id": bundle.model_id, "version": bundle.version, "n_rows": len(frame),
-            "probability": listed(predictions.probability),
-            "health": [num(health_score(p)) for p in predictions.probability], "rul": listed(predictions.rul),
-            "rul_low": listed(predictions.rul_low), "rul_high": listed(predictions.rul_high), "risk_level": levels}
+    bundle, predictions = _predict_batch(request, frame, body.kind, body.model_id, body.asset_class, body.where)
+    threshold = service(request).thresholds(bundle).threshold_for(body.asset_class)
+    return json_response({"model_id": bundle.model_id, "version": bundle.version, "n_rows": len(frame),
+                          "probability": predictions.probability, "health": health_scores(predictions.probability),
+                          "rul": predictions.rul, "rul_low": predictions.rul_low, "rul_high": predictions.rul_high,
+                          "risk_level": risk_levels(predictions.probability, threshold)})
 
 
 @router.post("/predict/batch/arrow", response_class=Response,
@@ -135,7 +164,7 @@ def _arrow_batch(request: Request, payload: bytes, input: str, model_id: str | N
             frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     except (TypeError, ValueError, pa.ArrowException) as err:
         raise FieldError(["body"], f"the Arrow table has a column that cannot be read as numbers or times: {err}") from None
-    bundle, predictions, _ = _predict_batch(request, frame, input, model_id, asset_class, ["body"])
+    bundle, predictions = _predict_batch(request, frame, input, model_id, asset_class, ["body"])
     columns = {"probability": predictions.probability, "health": 100.0 * (1.0 - predictions.probability)}
     for name in ("rul", "rul_low", "rul_high"):
         if getattr(predictions, name) is not None:

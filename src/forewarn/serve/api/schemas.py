@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -12,6 +13,7 @@ Ident = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 MAX_ROWS = 100_000
+MAX_WINDOW_ROWS = 10_000
 
 
 class Strict(BaseModel):
@@ -89,7 +91,7 @@ class PredictRequest(Strict):
 
     model_id: Name | None = None
     asset_class: Ident | None = None
-    rows: list[dict[Ident, Finite | None]] = Field(min_length=1, max_length=10_000,
+    rows: list[dict[Ident, Finite | None]] = Field(min_length=1, max_length=MAX_WINDOW_ROWS,
                                                    description="channel -> reading, one dict per instant")
 
 
@@ -121,23 +123,48 @@ class WideColumns(Strict):
         return self
 
 
+class FeatureTable(Strict):
+    """Feature rows as a table: column names once, then one array of values per row (pandas' ``split`` layout
+    without the index)."""
+
+    columns: list[Ident] = Field(min_length=1, max_length=10_000)
+    data: list[list[Finite | None]] = Field(min_length=1, max_length=1_000_000,
+                                            description="one array per row, values in the order of 'columns'")
+
+    @model_validator(mode="after")
+    def _rectangular(self) -> FeatureTable:
+        repeated = sorted(c for c, n in Counter(self.columns).items() if n > 1)
+        if repeated:
+            raise ValueError(f"column name(s) {', '.join(repeated[:5])} appear more than once")
+        for i, row in enumerate(self.data):
+            if len(row) != len(self.columns):
+                raise ValueError(f"row {i} of data has {len(row)} values; columns names {len(self.columns)}")
+        return self
+
+
 class BatchPredictRequest(Strict):
-    """Many rows at once: model ``features`` (columns -> values), or wide ``readings`` per asset in time order."""
+    """Many rows at once: model features as ``features`` (column -> values) or as a ``table`` (columns and rows of
+    values), or wide ``readings`` per asset in time order."""
 
     model_id: Name | None = None
     asset_class: Ident | None = None
-    features: dict[Ident, list[Finite | None]] | None = None
+    features: dict[Ident, list[Finite | None]] | None = Field(None, description="column -> values (columnar)")
+    table: FeatureTable | None = None
     readings: WideColumns | None = None
 
     @model_validator(mode="after")
     def _one_input(self) -> BatchPredictRequest:
-        if (self.features is None) == (self.readings is None):
-            raise ValueError("give exactly one of 'features' or 'readings'")
+        if sum(x is not None for x in (self.features, self.table, self.readings)) != 1:
+            raise ValueError("give exactly one of 'features', 'table' or 'readings'")
         if self.features is not None:
-            lengths = {len(v) for v in self.features.values()}
-            if len(lengths) > 1:
-                raise ValueError("every features column must have the same length")
-            if not self.features or lengths == {0}:
+            if not self.features:
+                raise ValueError("features holds no columns")
+            first, n = next((k, len(v)) for k, v in self.features.items())
+            for name, values in self.features.items():
+                if len(values) != n:
+                    raise ValueError(f"features column {name!r} has {len(values)} values and {first!r} has {n}; "
+                                     "every column needs one value per row")
+            if n == 0:
                 raise ValueError("features holds no rows")
         return self
 
