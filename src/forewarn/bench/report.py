@@ -24,7 +24,7 @@ import numpy as np
 #: metrics where lower is better (the rest: higher is better)
 LOWER_IS_BETTER = {"rmse", "score", "far", "mar", "mae", "false_alarms_per_asset_month", "false_alerts", "fit_s",
                    "rmse_capped_truth", "score_capped_truth", "capped_prediction_floor_rmse",
-                   "predict_s"}
+                   "predict_s", "negative_increments"}
 
 
 @dataclass
