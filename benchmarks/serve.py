@@ -8,7 +8,8 @@ What it does:
 2. **open-loop load at a fixed rate** (default 200 requests/s, 8 kept-alive connections) for ``--seconds``:
    request *i* is due at
    ``t0 + i / rate``, and its latency runs from that due time to the last byte of the answer, so a slow
-   answer delays the ones behind it and is counted (no coordinated omission). Two runs: ``GET
+   answer delays the ones behind it and is counted (no coordinated omission); the client runs on uvloop
+   when it is installed, to take less of the CPU it shares with the server. Two runs: ``GET
    /api/v1/assets/{id}/health`` over every asset in turn (scores are cached until new readings of the
    asset arrive, which is the steady state of a plant), and ``POST /api/v1/predict`` with a 60-row window
    of readings (features, prediction and explanation computed for every request);
@@ -17,7 +18,16 @@ What it does:
    ``POST /api/v1/readings`` with one reading (ingest, then re-scoring the asset and its alert policy);
 4. **batch throughput**: ``POST /api/v1/predict/batch/arrow`` with ``--batch-rows`` feature rows, and with
    the same number of wide readings rows (window features computed by the service), and the JSON batch
-   endpoint with feature rows; rows per second of wall time, median of three.
+   endpoint with the same feature rows as columns (``features``) and as a table (``table``: column names,
+   then rows); rows per second of wall time from sending the encoded body to reading the whole answer,
+   median of three. Bodies are encoded before the clock starts (as the Arrow ones are): the client's
+   encoder is not the service.
+
+Beside the client-side latency of each open-loop run it reports what the server itself spent: CPU seconds
+of the server process per request (``/proc/PID/stat`` before and after the run) and the mean time from the
+request reaching the app to its answer (the ``forewarn_http_request_duration_seconds`` histogram of
+``/metrics``, before and after). The difference between that and the client-side latency is queueing:
+in the socket, in the event loop behind other requests, and for the CPU shared with the load generator.
 
 Targets (issue 5): p99 <= 10 ms for health and single predict at 200 requests/s; batch predict >= 100,000
 rows/s. The load generator runs on the same machine as the service, so on a 2-core machine they compete
@@ -41,6 +51,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -50,6 +61,7 @@ import pyarrow as pa
 from forewarn.serve.sample import CHANNELS, ORIGIN, build_sample
 
 TOKEN = "benchmark-token-0123456789"
+BATCHES = ("batch_arrow_features", "batch_arrow_readings", "batch_json_features", "batch_json_table")
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -77,6 +89,52 @@ def start_server(store: Path, models: Path, port: int, log: Path) -> subprocess.
             time.sleep(0.2)
     process.kill()
     raise SystemExit("the server did not start within 120 s")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux ``/proc``; ``None`` elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def served(port: int, route: str) -> tuple[float, float]:
+    """(seconds, count) of the server's request-duration histogram for ``route``, status 200, so far."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    total = count = 0.0
+    for line in text.splitlines():
+        if f'route="{route}"' in line and 'status="200"' in line:
+            if line.startswith("forewarn_http_request_duration_seconds_sum"):
+                total += float(line.rsplit(" ", 1)[1])
+            elif line.startswith("forewarn_http_request_duration_seconds_count"):
+                count += float(line.rsplit(" ", 1)[1])
+    return total, count
+
+
+def run_client(coroutine: Any) -> Any:
+    """Run the load generator on uvloop where installed (less client CPU on the cores the server uses too)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)
+
+
+def measured_run(server: subprocess.Popen, port: int, route: str, rate: float, seconds: float,
+                 requests: list[bytes]) -> dict[str, float | None]:
+    """:func:`open_loop`, plus the server's CPU time per request and its own mean time per request."""
+    cpu0, (sum0, n0) = cpu_seconds(server.pid), served(port, route)
+    result: dict[str, float | None] = {**run_client(open_loop(port, rate, seconds, requests))}
+    cpu1, (sum1, n1) = cpu_seconds(server.pid), served(port, route)
+    n = max(n1 - n0, 1.0)
+    # the warm-up requests of open_loop are in both differences, so this is per request served
+    result["server_cpu_ms_per_request"] = None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / n * 1000
+    result["server_mean_ms"] = (sum1 - sum0) / n * 1000
+    return result
 
 
 def percentiles(latencies_s: list[float]) -> dict[str, float]:
@@ -217,9 +275,10 @@ def main() -> None:
                     print(f"{name:19s}", json.dumps(results[name]))
             health = [encode("GET", f"/api/v1/assets/{a}/health", port) for a in assets]
             predict = [encode("POST", "/api/v1/predict", port, json.dumps({"rows": window}).encode())]
-            results["health"] = asyncio.run(open_loop(port, args.rate, args.seconds, health))
+            results["health"] = measured_run(server, port, "/api/v1/assets/{asset_id}/health", args.rate,
+                                             args.seconds, health)
             print("health  ", json.dumps(results["health"]))
-            results["predict"] = asyncio.run(open_loop(port, args.rate, args.seconds, predict))
+            results["predict"] = measured_run(server, port, "/api/v1/predict", args.rate, args.seconds, predict)
             print("predict ", json.dumps(results["predict"]))
 
             with httpx.Client(base_url=base, timeout=120) as client:
@@ -255,12 +314,19 @@ def main() -> None:
                                         content=arrow_bytes(wide), headers=arrow_headers)
                 results["batch_arrow_readings"] = {"rows": len(wide), "seconds": seconds,
                                                    "rows_per_s": len(wide) / seconds}
-                json_rows = min(args.batch_rows, 20_000)
-                body = {"features": {c: features[c].iloc[:json_rows].tolist() for c in names}}
-                seconds, _ = timed_post(client, "/api/v1/predict/batch", json=body)
-                results["batch_json_features"] = {"rows": json_rows, "seconds": seconds,
-                                                  "rows_per_s": json_rows / seconds}
-                for key in ("batch_arrow_features", "batch_arrow_readings", "batch_json_features"):
+                json_headers = {"Content-Type": "application/json"}
+                bodies = {"batch_json_features": {"features": {c: features[c].tolist() for c in names}},
+                          "batch_json_table": {"table": {"columns": names, "data": features.to_numpy().tolist()}}}
+                answers = {}
+                for key, body in bodies.items():
+                    content = json.dumps(body, separators=(",", ":")).encode()
+                    seconds, response = timed_post(client, "/api/v1/predict/batch", content=content,
+                                                   headers=json_headers)
+                    answers[key] = response.json()
+                    results[key] = {"rows": len(features), "seconds": seconds, "rows_per_s": len(features) / seconds,
+                                    "body_mb": len(content) / 2**20}
+                assert answers["batch_json_features"]["rul"] == answers["batch_json_table"]["rul"]
+                for key in BATCHES:
                     print(f"{key:22s}", json.dumps(results[key]))
         finally:
             server.terminate()
@@ -281,7 +347,12 @@ def main() -> None:
     for key, label in (("health_cold", "health, cold (sequential)"), ("ingest_one", "ingest 1 reading + re-score")):
         r = results[key]
         print(f"  {label:28s} p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms")  # type: ignore[index]
-    for key in ("batch_arrow_features", "batch_arrow_readings", "batch_json_features"):
+    for name in ("health", "predict"):
+        r = results[name]
+        cpu = r["server_cpu_ms_per_request"]  # type: ignore[index]
+        print(f"  {name:8s} server side: {r['server_mean_ms']:.3f} ms mean in the app, "  # type: ignore[index]
+              f"{'n/a' if cpu is None else f'{cpu:.3f} ms'} server CPU per request")
+    for key in BATCHES:
         print(f"  {key:22s} {results[key]['rows_per_s']:,.0f} rows/s  (target >= 100,000)")  # type: ignore[index]
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pytest
 from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -33,6 +33,7 @@ from forewarn.serve.api.middleware import FieldError
 from forewarn.serve.api.routes_predict import health_scores, risk_levels
 from forewarn.serve.api.schemas import BatchPredictRequest, PredictRequest
 from forewarn.serve.bundle import Bundle
+from forewarn.serve.contrib import RowContributions
 from forewarn.serve.features import last_row_features
 
 API = "/api/v1"
@@ -60,6 +61,8 @@ def _pydantic(model: type, data: Any) -> Any:
 
 # -- bodies ----------------------------------------------------------------------------------------------------
 @settings(max_examples=200, deadline=None)
+@example(rows=[{"a": [0.0]}], extra={})  # one channel: a list where a number belongs
+@example(rows=[{"a": 1.0, "b": 2.0}, {"b": 3.0, "a": None}], extra={})
 @given(rows=st.one_of(dense_rows, good_rows, st.lists(st.dictionaries(name, cell, max_size=3), max_size=4)),
        extra=st.sampled_from([{}, {"model_id": "rul"}, {"model_id": "bad id"}, {"asset_class": "pump"}, {"x": 1}]))
 def test_window_bodies_are_accepted_exactly_when_the_schema_accepts_them(rows: list[dict[str, Any]],
@@ -164,13 +167,32 @@ def test_direct_booster_equals_the_estimators_explain(sample) -> None:  # type: 
     np.testing.assert_allclose(predictions.probability, bundle.predict(X).probability, rtol=1e-12)
     with pytest.raises(ValueError, match="not finite"):  # infinities still meet the estimator's checks
         bundle.predict_and_explain(X.assign(**{bundle.feature_names[0]: np.inf}))
+    assert bundle._one_row is not None  # one row goes through LightGBM's single-row C API
+    for i in (0, 3, 39):
+        one, row = bundle.predict_and_explain(X.iloc[[i]])
+        np.testing.assert_allclose(row.to_numpy(), expected.iloc[[i]].to_numpy(), rtol=1e-12, atol=1e-12)
+        assert one.rul[0] == pytest.approx(predictions.rul[i], rel=1e-12)
+
+
+def test_row_contributions_answer_none_when_busy(sample) -> None:  # type: ignore[no-untyped-def]
+    bundle = Bundle(sample.models / "rul" / "v1")
+    row = RowContributions.of(bundle.model.booster_)
+    assert row is not None
+    x = np.linspace(-1, 1, len(bundle.feature_names))
+    np.testing.assert_allclose(row(x), bundle.model.booster_.predict(x[None, :], pred_contrib=True)[0], rtol=1e-12)
+    assert row(x[:-1]) is None  # wrong width: the caller falls back
+    with row._lock:  # another thread computing: the caller falls back instead of waiting
+        assert row(x) is None
 
 
 def test_vectorised_levels_and_health_equal_the_scalar_ones() -> None:
-    p = np.concatenate([np.random.default_rng(2).uniform(-0.1, 1.1, 500), [0.0, 0.05, 0.1, 0.55, 1.0, np.nan]])
+    rng = np.random.default_rng(2)
+    # uniform draws, and probabilities with 4-5 decimals, whose health (100 (1 - p)) often ends in a half tenth
+    p = np.concatenate([rng.uniform(-0.1, 1.1, 500), np.round(rng.uniform(0, 1, 3000), 4),
+                        np.round(rng.uniform(0, 1, 3000), 5), [0.0, 0.05, 0.1, 0.55, 1.0, 0.0005, 0.00035, np.nan]])
     for threshold in (0.0, 0.1, 0.5, 1.0, 1.3):
         assert risk_levels(p, threshold) == [risk_level(v, threshold) for v in p]
-    got = health_scores(p)
+    got = health_scores(p).tolist()
     want = [health_score(v) for v in p]
     assert all((math.isnan(a) and math.isnan(b)) or a == b for a, b in zip(got, want, strict=True))
 

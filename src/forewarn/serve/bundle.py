@@ -33,6 +33,7 @@ from forewarn.decide.calibration import Calibrator
 from forewarn.decide.thresholds import ThresholdPolicy
 from forewarn.exceptions import ConfigError, SchemaError, StateError
 from forewarn.features.window import DEFAULT_STATS
+from forewarn.serve.contrib import RowContributions
 from forewarn.serve.features import feature_names
 
 SPEC_FILE = "serving.json"
@@ -144,6 +145,7 @@ class Bundle:
         self.metrics = dict(self.manifest.get("metrics", {}))
         self.additive = self._explanations_add_up()
         self._booster = self._direct_booster()
+        self._one_row = None if self._booster is None else RowContributions.of(self._booster)
         self._contribution_index = pd.Index([*self.feature_names, "bias"], dtype=object)
 
     def select(self, spec_features: np.ndarray) -> np.ndarray:
@@ -185,7 +187,8 @@ class Bundle:
         """The LightGBM booster behind an additive RUL model, when its ``explain`` is exactly the booster's
         ``pred_contrib`` on the model's columns (as :class:`~forewarn.models.rul.lightgbm_rul.LightGBMRUL`'s is):
         then :meth:`predict_and_explain` calls it on a numpy matrix and skips the estimator's frame checks, the
-        cost of a one-row prediction. ``None`` otherwise."""
+        cost of a one-row prediction (and a single row goes through :class:`RowContributions`). ``None``
+        otherwise."""
         booster = getattr(self.model, "booster_", None)
         if not self.additive or booster is None or not callable(getattr(booster, "feature_name", None)):
             return None
@@ -199,7 +202,9 @@ class Bundle:
         values = X.to_numpy(dtype="float64") if self._booster is not None and list(X.columns) == self.feature_names \
             else None
         if values is not None and not np.isinf(values).any():  # the model's own checks would refuse infinities
-            raw = self._booster.predict(values, pred_contrib=True, num_threads=int(getattr(self.model, "n_jobs", 1)))
+            row = self._one_row(values[0]) if len(values) == 1 and self._one_row is not None else None
+            raw = row[None, :] if row is not None else self._booster.predict(
+                values, pred_contrib=True, num_threads=int(getattr(self.model, "n_jobs", 1)))
             contributions = pd.DataFrame(raw, columns=self._contribution_index, index=X.index, copy=False)
         else:
             contributions = self.model.explain(X)  # type: ignore[attr-defined]

@@ -129,8 +129,10 @@ def _dense(rows: list[Any]) -> tuple[tuple[str, ...], np.ndarray] | None:
         values = np.array([get(row) for row in rows])
     except (TypeError, KeyError, ValueError, OverflowError):  # a row that is not an object, or lacks a channel
         return None
-    if len(names) == 1 and values.ndim == 1:
-        values = values[:, None]  # itemgetter of one name gives the value itself
+    if len(names) == 1:  # itemgetter of one name gives the value itself, which must be a number
+        if values.ndim != 1:
+            return None
+        values = values[:, None]
     if values.dtype.kind not in "iuf" or values.shape != (len(rows), len(names)):
         return None  # gaps, text, booleans: the slow loop or the schema decides
     if any(type(row) is not dict or len(row) != len(names) for row in rows):

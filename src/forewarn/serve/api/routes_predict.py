@@ -108,9 +108,21 @@ def risk_levels(probability: np.ndarray, threshold: float) -> list[str]:
     return [RISK_LEVELS[i] for i in index.tolist()]
 
 
-def health_scores(probability: np.ndarray) -> list[float]:
-    """:func:`~forewarn.decide.risk.health_score` of every probability (NaN stays NaN, answered as ``null``)."""
-    return [round(v, 1) for v in (100.0 * (1.0 - np.clip(probability, 0.0, 1.0))).tolist()]
+def health_scores(probability: np.ndarray) -> np.ndarray:
+    """:func:`~forewarn.decide.risk.health_score` of every probability, vectorised (NaN stays NaN: ``null``).
+
+    ``np.round`` (``rint(10 x) / 10``) equals Python's correctly rounded ``round(x, 1)`` except where ``10 x``
+    lies within rounding error of a half; those few are rounded by Python.
+
+    >>> health_scores(np.array([0.25, 0.0005, 0.00035, np.nan])).tolist()
+    [75.0, 100.0, 100.0, nan]
+    """
+    scaled = 100.0 * (1.0 - np.clip(np.asarray(probability, dtype="float64"), 0.0, 1.0))
+    out = np.round(scaled, 1)
+    tenths = scaled * 10.0
+    for i in np.flatnonzero(np.abs(tenths - np.floor(tenths) - 0.5) < 1e-6).tolist():
+        out[i] = round(float(scaled[i]), 1)
+    return out
 
 
 @router.post("/predict/batch", response_model=BatchPrediction, openapi_extra=json_body(BatchPredictRequest),
