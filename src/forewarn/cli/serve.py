@@ -30,22 +30,32 @@ def register(app: typer.Typer) -> None:
         cases: Annotated[Path | None, typer.Option(help="Case-book DuckDB file (default: beside the store).")] = None,
         max_body_mb: Annotated[float, typer.Option(min=0.01, help="Largest request body accepted, in MiB.")] = 8.0,
         no_evaluate: Annotated[bool, typer.Option("--no-evaluate", help="Do not score the fleet at start-up.")] = False,
+        stream: Annotated[Path | None, typer.Option(
+            help="Also run the MQTT / OPC UA connector of this 'forewarn stream' TOML config in this process, "
+                 "on the same store (a store file is open in one process at a time).")] = None,
         log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     ) -> None:
         """Serve the REST API (/api/v1, docs at /docs) and the dashboard (/).
 
         Write endpoints need a token from FOREWARN_API_TOKEN; without it they answer 403. CORS is closed
-        unless FOREWARN_CORS_ORIGINS lists origins.
+        unless FOREWARN_CORS_ORIGINS lists origins. With --stream, readings that arrive by MQTT / OPC UA are
+        stored, scored by the stream's models, and show in the API and dashboard at once.
         """
         from forewarn.serve.server import run_server, url_of  # FastAPI is imported only when serving
         from forewarn.serve.settings import TOKEN_ENV, ServeSettings, read_costs
 
         if models is not None and not models.is_dir():
             raise ConfigError(f"models folder {str(models)!r} does not exist")
+        if stream is not None:  # a bad config fails here, before the store is opened
+            from forewarn.stream.config_file import load_config
+            from forewarn.stream.runner import same_store
+
+            same_store(load_config(stream), str(store), source=f"stream config {str(stream)!r}")
         settings = ServeSettings.from_env(
             store=str(store), models=None if models is None else str(models), model_id=model_id,
             costs=None if costs is None else read_costs(costs), cases=None if cases is None else str(cases),
-            max_body_bytes=int(max_body_mb * 1024 * 1024), evaluate_on_start=not no_evaluate)
+            max_body_bytes=int(max_body_mb * 1024 * 1024), evaluate_on_start=not no_evaluate,
+            stream=None if stream is None else str(stream))
         if settings.token is None:
             typer.echo(f"note: {TOKEN_ENV} is not set, so write endpoints are disabled (403)", err=True)
         run_server(settings, host=host, port=port, log_level=log_level,

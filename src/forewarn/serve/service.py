@@ -3,8 +3,8 @@
 :class:`HealthService` joins the store (readings, assets, events), the model registry (the live bundle),
 the decisions (thresholds, risk levels, alert policy) and the case book. An asset's health is computed
 from its last ``history_rows`` readings with the fast last-row features and cached until new readings of
-that asset arrive through :meth:`ingest` (the service holds the store file open for writing, so no other
-process can add readings behind its back).
+that asset arrive through :meth:`ingest` or the stream connector started by :meth:`attach_stream` (the service
+holds the store file open for writing, so no other process can add readings behind its back).
 """
 
 from __future__ import annotations
@@ -55,11 +55,13 @@ class HealthService:
             self.store.path))
         self._lock = threading.RLock()
         self._generation: dict[str, int] = {}
+        self._generation_lock = threading.Lock()
         self._health_cache: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self._json_cache: dict[str, tuple[tuple[Any, ...], bytes]] = {}
         self._policies: dict[str, AlertPolicy] = {}
         self._assets: pd.DataFrame | None = None
         self.on_alert: list[Any] = []  # callbacks(alert) for metrics
+        self.stream: Any = None  # a forewarn.stream.runner.StreamRunner when readings also come by MQTT / OPC UA
 
     def close(self) -> None:
         self.casebook.close()
@@ -134,8 +136,20 @@ class HealthService:
         cached = self._health_cache.get(asset_id)
         if cached is not None and cached[0] == self._cache_key(asset_id, bundle):
             return cached[1]
+        before = self._generations([asset_id])
         frame = self._history(asset_id, bundle, bundle.spec.history_rows)
-        return self._score(bundle, [info], {asset_id: frame} if not frame.empty else {})[0]
+        result = self._score(bundle, [info], {asset_id: frame} if not frame.empty else {})[0]
+        self._forget_if_changed(before)
+        return result
+
+    def _generations(self, asset_ids: Iterable[str]) -> dict[str, int]:
+        return {a: self._generation.get(a, 0) for a in asset_ids}
+
+    def _forget_if_changed(self, before: Mapping[str, int]) -> None:
+        """Drop scores cached from readings that were read before newer ones arrived (stream or ingest)."""
+        for asset_id, generation in before.items():
+            if self._generation.get(asset_id, 0) != generation:
+                self._health_cache.pop(asset_id, None)
 
     def cached_health_json(self, asset_id: str) -> bytes | None:
         """The cached health of an asset as JSON bytes, or ``None`` when it must be computed (no blocking work)."""
@@ -174,9 +188,11 @@ class HealthService:
             else:
                 todo.setdefault((bundle.model_id, bundle.version), (bundle, []))[1].append(info)
         for bundle, infos in todo.values():
+            before = self._generations(i["asset_id"] for i in infos)
             frames = self._recent_many([i["asset_id"] for i in infos], bundle.spec.channels, bundle.spec.history_rows)
             for result in self._score(bundle, infos, frames):
                 out[result["asset_id"]] = result
+            self._forget_if_changed(before)
         return [out[a] for a in asset_ids]
 
     def _score(self, bundle: Bundle, infos: list[dict[str, Any]], frames: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
@@ -353,12 +369,32 @@ class HealthService:
         """Store readings, refresh the touched assets and evaluate their alerts. Returns the report and ids."""
         report = self.store.ingest_readings(frame, source=source, strict=strict)
         touched = sorted({str(a) for a in frame["asset_id"].dropna().unique()}) if "asset_id" in frame else []
-        with self._lock:
-            if report.assets_created:
-                self._assets = None
-            for asset_id in touched:
-                self._generation[asset_id] = self._generation.get(asset_id, 0) + 1
+        self.readings_changed(touched, assets_changed=bool(report.assets_created))
         return report, touched
+
+    def readings_changed(self, asset_ids: Iterable[str], *, assets_changed: bool = False) -> None:
+        """New readings of these assets are in the store: their next health is computed afresh."""
+        if assets_changed:
+            with self._lock:
+                self._assets = None
+        with self._generation_lock:  # not self._lock: the stream must not wait for an evaluation holding it
+            for asset_id in asset_ids:
+                self._generation[asset_id] = self._generation.get(asset_id, 0) + 1
+
+    def attach_stream(self, config_path: str) -> Any:
+        """Start the MQTT / OPC UA connector of a ``forewarn stream`` config in this process, on this store.
+
+        Readings it commits refresh health at once (:meth:`readings_changed`) and, when models are served, are
+        evaluated for alerts like readings posted to the API (in a background thread, coalesced). Returns the
+        running :class:`~forewarn.stream.runner.StreamRunner`; stop it before :meth:`close`.
+        """
+        from forewarn.stream.runner import StreamRunner
+
+        settle = (lambda ids: self.evaluate(ids)) if self.registry is not None else None
+        self.stream = StreamRunner.from_file(config_path, self.store, on_readings=self.readings_changed,
+                                             settle=settle).start()
+        self.readings_changed((), assets_changed=True)  # the config may declare new assets
+        return self.stream
 
     def set_costs(self, costs: Mapping[str, Mapping[str, float]] | None) -> None:
         """Replace the cost table (thresholds and alert policies follow)."""
@@ -376,6 +412,10 @@ def check_ready(service: HealthService) -> dict[str, Any]:
         status["readings"] = service.store.count_readings()
     except Exception as err:  # noqa: BLE001 - the health check reports any failure instead of raising
         return {**status, "status": "error", "error": f"store: {err}"}
+    if service.stream is not None:
+        status["stream"] = service.stream.status()
+        if not status["stream"]["running"]:
+            return {**status, "status": "error", "error": f"stream: {status['stream']['error'] or 'stopped'}"}
     if service.registry is not None:
         try:
             bundle = service.bundle_for()

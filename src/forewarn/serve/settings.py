@@ -35,7 +35,9 @@ class ServeSettings:
     ``store``: the DuckDB store file (or ``":memory:"``); ``models``: the models folder (see
     :mod:`forewarn.serve.registry`; ``None`` serves no predictions); ``cases``: the case-book file (default:
     beside the store); ``model_id``: the model that scores health (default: the first one);
-    ``costs``: a cost table per asset class that overrides the one in the model's bundle.
+    ``costs``: a cost table per asset class that overrides the one in the model's bundle; ``stream``: a
+    ``forewarn stream`` TOML config whose MQTT / OPC UA connector runs inside the service, on its store
+    (see :meth:`forewarn.serve.service.HealthService.attach_stream`).
     """
 
     store: str = ":memory:"
@@ -51,6 +53,7 @@ class ServeSettings:
     alert_cooldown: str = "24h"
     evaluate_on_start: bool = True
     max_batch_rows: int = 1_000_000
+    stream: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -46,6 +48,27 @@ def readings_types(header: list[str]) -> dict[str, str]:
     return {name: types[name] for name in header}
 
 
+LOCK_HINT = ("a store file is open in one process at a time: stop that process, or run the API and the MQTT / "
+             "OPC UA stream together with 'forewarn serve --store {file} --stream CONFIG.toml'")
+
+
+def lock_conflict(path: str, err: BaseException) -> str | None:
+    """A one-line message when ``err`` says another process holds the lock of the store ``path``; else ``None``.
+
+    >>> lock_conflict("/data/plant.duckdb", OSError('IO Error: Could not set lock on file "/data/plant.duckdb": '
+    ...     'Conflicting lock is held in /usr/bin/python3 (PID 4242) by user ana. See also https://duckdb.org'))
+    "store file '/data/plant.duckdb' is in use by another process (PID 4242, /usr/bin/python3); a store file is open in one process at a time: stop that process, or run the API and the MQTT / OPC UA stream together with 'forewarn serve --store /data/plant.duckdb --stream CONFIG.toml'"
+    >>> lock_conflict("p.duckdb", OSError("IO Error: disk full")) is None
+    True
+    """
+    text = str(err)
+    if "Could not set lock" not in text and "Conflicting lock" not in text:
+        return None
+    found = re.search(r"Conflicting lock is held in (.+?) \(PID (\d+)\)", text)
+    holder = f" (PID {found.group(2)}, {found.group(1)})" if found else ""
+    return f"store file {path!r} is in use by another process{holder}; {LOCK_HINT.format(file=shlex.quote(path))}"
+
+
 class Store:
     """Sites, lines, assets, channels, readings and events in an embedded DuckDB database.
 
@@ -70,7 +93,8 @@ class Store:
         try:
             con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.Error as err:
-            raise ConfigError(f"cannot open store {self.path!r}: {err}") from None
+            locked = lock_conflict(self.path, err)
+            raise ConfigError(locked or f"cannot open store {self.path!r}: {err}") from None
         con.execute("SET TimeZone = 'UTC'")
         if read_only and not has_schema(con):
             con.close()

@@ -67,6 +67,7 @@ class BatchResult:
     rows_scored: int = 0
     alerts: list[Alert] = field(default_factory=list)
     seconds: float = 0.0
+    assets: list[str] = field(default_factory=list)  # assets that got new readings in the store (sorted)
 
 
 def prepare_catalog(store: Store, config: StreamConfig) -> Catalog:
@@ -192,6 +193,8 @@ class OnlinePipeline:
             self._score(self.reorder.release(now=now), now_us, write, result)
             write.watermarks = self.reorder.watermarks()
             result.written, result.duplicates, result.late = stored.result()  # readings first, then the rest
+            if result.written:
+                result.assets = sorted(set(batch.asset.tolist()))
             if write.watermarks or write.dead_letters or write.scores is not None:
                 self.tables.commit(write)
         except BaseException as err:

@@ -142,6 +142,13 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
                 log.info("evaluated the fleet at start-up: %d new alert(s)", len(opened))
             except ForewarnError as err:  # a bad model must not keep the API from starting
                 log.warning("could not evaluate the fleet at start-up: %s", err)
+        if settings.stream is not None:  # the MQTT / OPC UA connector, on this process's store
+            try:
+                svc.attach_stream(settings.stream)
+            except BaseException:
+                if service is None:
+                    svc.close()
+                raise
         # Everything loaded so far (modules, models, the store) lives as long as the service. A full garbage
         # collection walks all of it: ~150 ms with the API loaded, a pause every request behind it waits for.
         # Frozen objects are left out of collections (garbage among them waits until the shutdown unfreezes them).
@@ -150,6 +157,8 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
             yield
         finally:
             gc.unfreeze()
+        if svc.stream is not None:
+            svc.stream.stop()  # finishes and acknowledges the batch in hand
         if service is None:
             svc.close()
 
