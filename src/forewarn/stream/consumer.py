@@ -91,16 +91,17 @@ class StreamConsumer:
                 source.stop()
 
     def run(self, *, max_seconds: float | None = None, idle_exit_s: float | None = None,
-            ready: Callable[[], None] | None = None) -> dict:
+            ready: Callable[[], None] | None = None, wait_s: float = 15.0) -> dict:
         """Consume until stopped, ``max_seconds`` passed, or nothing came for ``idle_exit_s``; return the metrics.
 
-        Time without a broker connection does not count as idle. Two threads share the work: this one receives
+        ``wait_s``: how long the sources may take to connect and subscribe before the run fails with a
+        :class:`~forewarn.exceptions.ConfigError`. Time without a broker connection does not count as idle. Two threads share the work: this one receives
         and decodes micro-batches, a second one stores, scores, commits and acknowledges them in order (the
         database work releases the GIL, so decoding the next batch overlaps it). An error while storing stops
         the consumer with that error; the batch's messages stay unacknowledged.
         """
         started = time.monotonic()
-        self.start_sources()
+        self.start_sources(wait_s=wait_s)
         work: queue.Queue[_Batch | str] = queue.Queue(maxsize=1)
         processor = threading.Thread(target=self._process_loop, args=(work,), name="forewarn-stream-writer",
                                      daemon=True)

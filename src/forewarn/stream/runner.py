@@ -68,13 +68,13 @@ class StreamRunner:
     """A :class:`StreamConsumer` in a background thread, started and stopped by its host (see the module)."""
 
     def __init__(self, config: StreamConfig, store: Store, *, on_readings: AssetsHook | None = None,
-                 settle: AssetsHook | None = None, tick: float = 0.2, start_timeout_s: float = 60.0):
+                 settle: AssetsHook | None = None, tick: float = 0.2, connect_timeout_s: float = 15.0):
         self.config = config
         self.store = store
         self.on_readings = on_readings
         self.settle = settle
         self.tick = float(tick)
-        self.start_timeout_s = float(start_timeout_s)
+        self.connect_timeout_s = float(connect_timeout_s)
         self.consumer: StreamConsumer | None = None
         self.error: BaseException | None = None
         self._metrics: dict = {}
@@ -97,7 +97,8 @@ class StreamRunner:
     def start(self) -> StreamRunner:
         """Prepare the pipeline, connect the sources and return once they are subscribed.
 
-        Raises the consumer's error (e.g. a :class:`~forewarn.exceptions.ConfigError` when no broker answers).
+        Raises the consumer's error (e.g. a :class:`~forewarn.exceptions.ConfigError` when no broker answers
+        within ``connect_timeout_s``).
         """
         if self._thread is not None:
             raise ConfigError("this stream runner was started already; make a new one")
@@ -106,20 +107,20 @@ class StreamRunner:
         self._settler.start()
         self._thread = threading.Thread(target=self._run, name="forewarn-stream", daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + self.start_timeout_s
+        deadline = time.monotonic() + self.connect_timeout_s + 30.0  # the consumer gives up after connect_timeout_s
         while not (self._ready.wait(0.05) or self._done.is_set()) and time.monotonic() < deadline:
             pass
-        if not self._ready.is_set():  # the sources did not start (the consumer gives up after its own wait)
+        if not self._ready.is_set():  # the sources did not start
             self.consumer.stop()
-            self._thread.join(self.start_timeout_s)
+            self._thread.join(30.0)
             self._stop_settler()
-            raise self.error or ConfigError(f"the stream connector did not start within {self.start_timeout_s:.0f} s")
+            raise self.error or ConfigError(f"the stream connector did not start within {self.connect_timeout_s:.0f} s")
         return self
 
     def _run(self) -> None:
         assert self.consumer is not None
         try:
-            self._metrics = self.consumer.run(ready=self._ready.set)
+            self._metrics = self.consumer.run(ready=self._ready.set, wait_s=self.connect_timeout_s)
         except BaseException as err:  # noqa: BLE001 - kept for start() / stop() and the health check
             self.error = err
             if self._ready.is_set():
