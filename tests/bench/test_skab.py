@@ -44,8 +44,8 @@ def test_progress_is_reported_and_options_are_checked(shared_data_dir):
 
 
 def test_zoo_and_seeding():
-    assert {"var-residual", "pca-t2q", "knn", "mset", "isolation-forest", "autoencoder"} == set(MODELS)
-    assert is_seeded(MODELS["autoencoder"]) and is_seeded(MODELS["isolation-forest"])
+    assert {"var-residual", "pca-t2q", "knn", "mset", "isolation-forest", "autoencoder", "conv-ae"} == set(MODELS)
+    assert is_seeded(MODELS["autoencoder"]) and is_seeded(MODELS["isolation-forest"]) and is_seeded(MODELS["conv-ae"])
     assert not is_seeded(MODELS["var-residual"])
     assert skab.SMOOTH == 10
 

@@ -34,6 +34,7 @@ _BUILTIN_MODULES = (
     "forewarn.models.deep.autoencoder",
     "forewarn.models.rul.ensemble",
     "forewarn.models.deep.rul_cnn",
+    "forewarn.models.deep.conv_autoencoder",
 )
 _loaded = False
 

@@ -27,7 +27,7 @@ Protocol (SKAB's proposed leaderboard):
   tanh curve, every false positive ``-fp``), as the published rows do; ``nab_sigmoid_standard`` is the
   same detections under NAB v1.1's sigmoid weighting (:mod:`forewarn.evaluate.nab`).
 * Deterministic detectors run once whatever ``seeds`` is; seeded ones (``isolation-forest``,
-  ``autoencoder``) run with seeds ``0 .. seeds - 1``. ``fit_s`` and ``predict_s`` are summed over the 34
+  ``autoencoder``, ``conv-ae``) run with seeds ``0 .. seeds - 1``. ``fit_s`` and ``predict_s`` are summed over the 34
   files; linear algebra runs on one thread (threadpoolctl), so timings do not depend on a busy machine's
   thread contention.
 
@@ -59,6 +59,7 @@ from forewarn.models.anomaly.pca import PCADetector
 from forewarn.models.anomaly.series import ScoreCalibration, on_delay, trailing_mean
 from forewarn.models.anomaly.var_residual import VARResidualDetector
 from forewarn.models.deep.autoencoder import AutoencoderDetector
+from forewarn.models.deep.conv_autoencoder import ConvAutoencoderDetector
 
 #: model label -> factory taking a seed (deterministic models ignore it)
 MODELS: dict[str, Callable[[int], Any]] = {
@@ -68,6 +69,7 @@ MODELS: dict[str, Callable[[int], Any]] = {
     "mset": lambda seed: MSETDetector(),
     "isolation-forest": lambda seed: IsolationForestDetector(seed=seed),
     "autoencoder": lambda seed: AutoencoderDetector(seed=seed),
+    "conv-ae": lambda seed: ConvAutoencoderDetector(seed=seed),
 }
 SMOOTH = 10
 CHANGEPOINT_WINDOW = pd.Timedelta(seconds=60)
