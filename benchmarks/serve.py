@@ -23,6 +23,12 @@ What it does:
    median of three. Bodies are encoded before the clock starts (as the Arrow ones are): the client's
    encoder is not the service.
 
+A **control** run sends the same open-loop load to uvicorn serving an app that does no work (``--no-control``
+skips it, and the CPU probe with it): its p99 is the floor that the machine (the load generator and other
+processes on the same cores) sets for any service. The **CPU probe** then times a fixed pure-Python loop every
+5 ms for up to 10 s and reports how often it ran over 3x slower than its median: on a shared virtual machine
+such slowdowns come in bursts, and a request that meets one takes that many times longer.
+
 Beside the client-side latency of each open-loop run it reports what the server itself spent: CPU seconds
 of the server process per request (``/proc/PID/stat`` before and after the run) and the mean time from the
 request reaching the app to its answer (the ``forewarn_http_request_duration_seconds`` histogram of
@@ -71,16 +77,40 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+BARE_APP = """
+async def app(scope, receive, send):  # answers every request with a fixed JSON body, doing nothing else
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    body = b'{"ok":true}'
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"11")]})
+    await send({"type": "http.response.body", "body": body})
+"""
+
+
 def start_server(store: Path, models: Path, port: int, log: Path) -> subprocess.Popen:
     env = {**os.environ, "FOREWARN_API_TOKEN": TOKEN}
+    command = ["-m", "forewarn.serve", "--store", str(store), "--models", str(models), "--port", str(port),
+               "--log-level", "warning", "--max-body-mb", "256"]
+    return _started(command, env, port, log, "/healthz")
+
+
+def start_bare_server(folder: Path, port: int) -> subprocess.Popen:
+    """The control: uvicorn (same loop and HTTP parser as ``forewarn serve``) with an app that does no work."""
+    (folder / "bare_app.py").write_text(BARE_APP)
+    command = ["-m", "uvicorn", "--app-dir", str(folder), "bare_app:app", "--port", str(port), "--log-level", "warning"]
+    return _started(command, dict(os.environ), port, folder / "bare.log", "/")
+
+
+def _started(command: list[str], env: dict[str, str], port: int, log: Path, probe: str) -> subprocess.Popen:
     out = log.open("w")
-    process = subprocess.Popen([sys.executable, "-m", "forewarn.serve", "--store", str(store), "--models", str(models),
-                                "--port", str(port), "--log-level", "warning", "--max-body-mb", "256"],
-                               env=env, stdout=out, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([sys.executable, *command], env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{probe}", timeout=2) as response:
                 if response.status == 200:
                     return process
         except OSError:
@@ -89,6 +119,29 @@ def start_server(store: Path, models: Path, port: int, log: Path) -> subprocess.
             time.sleep(0.2)
     process.kill()
     raise SystemExit("the server did not start within 120 s")
+
+
+def _probe_work() -> int:
+    total = 0
+    for i in range(20_000):
+        total += i * i
+    return total
+
+
+def cpu_probe(seconds: float, every: float = 0.005) -> dict[str, float]:
+    """Time a fixed pure-Python loop (about a millisecond) every ``every`` seconds: how often and how much it runs
+    slower than its median. Nothing of Forewarn runs here, so a slowdown is the machine's (other processes, or
+    the host slowing this virtual CPU); a request caught in one takes that many times longer too."""
+    durations = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        _probe_work()
+        durations.append(time.perf_counter() - t)
+        time.sleep(every)
+    ratio = np.asarray(durations) / np.median(durations)
+    return {"samples": len(ratio), "median_ms": float(np.median(durations) * 1000),
+            "share_over_3x": float((ratio > 3).mean()), "max_slowdown": float(ratio.max())}
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -243,6 +296,7 @@ def main() -> None:
     parser.add_argument("--assets", type=int, default=200, help="in-service assets in the store")
     parser.add_argument("--batch-rows", type=int, default=100_000, help="rows per batch-predict request")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--no-control", action="store_true", help="skip the control run (an app that does no work)")
     args = parser.parse_args()
 
     results: dict[str, object] = {"cpus": os.cpu_count(), "rate": args.rate, "seconds": args.seconds,
@@ -280,6 +334,18 @@ def main() -> None:
             print("health  ", json.dumps(results["health"]))
             results["predict"] = measured_run(server, port, "/api/v1/predict", args.rate, args.seconds, predict)
             print("predict ", json.dumps(results["predict"]))
+            if not args.no_control:
+                bare_port = free_port()
+                bare = start_bare_server(Path(tmp), bare_port)
+                try:
+                    results["control"] = run_client(open_loop(bare_port, args.rate, args.seconds, [
+                        encode("POST", "/", bare_port, b'{"rows": []}')]))
+                finally:
+                    bare.terminate()
+                    bare.wait(timeout=10)
+                print("control ", json.dumps(results["control"]))
+                results["cpu_probe"] = cpu_probe(min(args.seconds, 10.0))
+                print("probe   ", json.dumps(results["cpu_probe"]))
 
             with httpx.Client(base_url=base, timeout=120) as client:
                 # cold: switching the live model version invalidates every cached score, so the next health
@@ -344,6 +410,13 @@ def main() -> None:
         r = results[name]
         print(f"  {name:8s} p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  (target p99 <= 10 ms)"  # type: ignore[index]
               f"  errors {r['errors']}")  # type: ignore[index]
+    if "control" in results:
+        r = results["control"]
+        print(f"  control  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  (uvicorn with an app that does no "  # type: ignore[index]
+              "work, same load: the floor this machine sets)")
+        r = results["cpu_probe"]
+        print(f"  cpu probe: a {r['median_ms']:.2f} ms pure-Python loop ran over 3x slower in "  # type: ignore[index]
+              f"{100 * r['share_over_3x']:.1f} % of {r['samples']} tries, at worst {r['max_slowdown']:.1f}x")  # type: ignore[index]
     for key, label in (("health_cold", "health, cold (sequential)"), ("ingest_one", "ingest 1 reading + re-score")):
         r = results[key]
         print(f"  {label:28s} p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms")  # type: ignore[index]

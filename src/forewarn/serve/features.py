@@ -4,7 +4,8 @@
 ideal for training and batch scoring, but its fixed cost (about 10 ms for a 30-row frame) is the whole
 latency budget of a single prediction. A request only needs the last row, so this module computes that
 row directly: same names, same definitions (the test suite checks equality against the batch function on
-random inputs with gaps), a few hundred microseconds.
+random inputs with and without gaps). A window without gaps, the usual request, takes a shorter branch with
+fewer numpy calls (about 35 µs of CPU for 60 rows x 3 channels, against about 60 µs for the general one).
 
 >>> import numpy as np
 >>> values = np.array([[10.0], [12.0], [17.0]])
