@@ -209,3 +209,17 @@ def test_a_failed_store_write_commits_nothing_and_stops_the_pipeline(tmp_path: P
         again = OnlinePipeline(store, parse_config(_config(model_dir, allowed_lateness="0s")))
         assert again.process(cols, []).rows_scored == 40
         again.close()
+
+
+def test_sequential_detectors_are_refused(tmp_path: Path) -> None:
+    """A detector that scores one series in time order would mix assets' rows in a micro-batch."""
+    from forewarn.base import save
+    from forewarn.models.anomaly.var_residual import VARResidualDetector
+    from forewarn.stream.config import ModelConfig
+    from forewarn.stream.scoring import ModelRunner
+
+    names = [f"{c}__mean" for c in CHANNELS]
+    X = batch_features(make_fleet(assets=2, steps=120, seed=5), names).dropna()
+    path = save(VARResidualDetector().fit(X), tmp_path / "var")
+    with pytest.raises(ConfigError, match="sequential detector"):
+        ModelRunner(ModelConfig(path=path, model_id="seq", window=WINDOW))

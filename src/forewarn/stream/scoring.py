@@ -69,6 +69,10 @@ class ModelRunner:
         if self.task not in ("anomaly", "failure"):
             raise ConfigError(f"model {cfg.model_id!r} ({manifest.get('model')}) is a {self.task!r} model; the "
                               "stream scores anomaly detectors and failure predictors")
+        if self.model.get_tags().get("sequential", False):
+            raise ConfigError(f"model {cfg.model_id!r} ({manifest.get('model')}) is a sequential detector: it scores "
+                              "one series in time order, while the stream scores each row of many assets on its own; "
+                              "use a row-wise detector (e.g. pca-t2q, mset, isolation-forest) in the stream")
         self.feature_names = [str(n) for n in manifest["feature_names"]]
         columns, stats = plan_features(self.feature_names, model=cfg.model_id)
         self.features = MicroBatchFeatures(columns, window=cfg.window, stats=stats, ewm_span=cfg.ewm_span)
