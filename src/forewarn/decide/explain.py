@@ -25,7 +25,7 @@ The sign says in which direction a sensor pushes the *output* (for RUL, negative
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -54,14 +54,61 @@ def sensor_contributions(contributions: pd.Series | Mapping[str, float], *, top:
     else:
         items = ((k, float(v)) for k, v in contributions.items())
     totals: dict[str, float] = {}
-    for feature, value in items:  # plain Python: this runs on every prediction, and pandas costs ~1 ms here
+    for feature, value in items:  # plain Python: pandas costs ~1 ms here (SensorIndex is the per-model fast path)
         if feature not in NON_FEATURE_COLUMNS and math.isfinite(value):
             sensor = sensor_of(str(feature))
             totals[sensor] = totals.get(sensor, 0.0) + value
-    ordered = sorted(totals.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
+    return _ranked(totals.items(), top)
+
+
+def _ranked(totals: Iterable[tuple[str, float]], top: int | None) -> dict[str, float]:
+    """Per-sensor totals ordered by absolute size (largest first, ties by name), the first ``top``, rounded."""
+    ordered = sorted(totals, key=lambda kv: (-abs(kv[1]), kv[0]))
     if top is not None:
         ordered = ordered[: max(int(top), 0)]
     return {k: round(v, 6) for k, v in ordered}
+
+
+class SensorIndex:
+    """:func:`sensor_contributions` for rows of a fixed set of contribution columns, mapped to sensors once.
+
+    A model's contribution columns never change, so the feature -> sensor mapping is an index array built
+    when the model is loaded, and the per-sensor sums of a row are one :func:`numpy.bincount`. It adds the
+    finite values of each sensor in column order, as :func:`sensor_contributions` does, so both give the same
+    numbers; a sensor without any finite contribution is left out there and here.
+
+    >>> index = SensorIndex(["temp__mean", "vib__max", "temp__slope", "bias"])
+    >>> index.sensors
+    ('temp', 'vib')
+    >>> index.contributions(np.array([-4.0, 3.0, -6.0, 100.0]))
+    {'temp': -10.0, 'vib': 3.0}
+    >>> index.contributions(np.array([-4.0, np.nan, -6.0, 100.0]), top=1)
+    {'temp': -10.0}
+    """
+
+    def __init__(self, columns: Sequence[str]):
+        positions: dict[str, int] = {}
+        keep, index = [], []
+        for j, column in enumerate(map(str, columns)):
+            if column not in NON_FEATURE_COLUMNS:
+                keep.append(j)
+                index.append(positions.setdefault(sensor_of(column), len(positions)))
+        self.columns = tuple(map(str, columns))
+        self.sensors = tuple(positions)
+        self._keep = np.asarray(keep, dtype=np.intp)
+        self._index = np.asarray(index, dtype=np.intp)
+
+    def contributions(self, row: np.ndarray, *, top: int | None = None) -> dict[str, float]:
+        """Per-sensor sums of one row of contributions (one value per column), like :func:`sensor_contributions`."""
+        values = np.asarray(row, dtype="float64")[self._keep]
+        finite = np.isfinite(values)
+        n = len(self.sensors)
+        if finite.all():
+            totals = np.bincount(self._index, weights=values, minlength=n).tolist()
+            return _ranked(zip(self.sensors, totals, strict=True), top)
+        totals = np.bincount(self._index, weights=np.where(finite, values, 0.0), minlength=n).tolist()
+        present = np.bincount(self._index[finite], minlength=n).tolist()
+        return _ranked(((s, v) for s, v, k in zip(self.sensors, totals, present, strict=True) if k), top)
 
 
 def sensor_contribution_frame(contributions: pd.DataFrame) -> pd.DataFrame:

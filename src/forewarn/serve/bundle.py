@@ -30,6 +30,7 @@ import pandas as pd
 
 from forewarn.base import Estimator, load, read_manifest, save
 from forewarn.decide.calibration import Calibrator
+from forewarn.decide.explain import SensorIndex
 from forewarn.decide.thresholds import ThresholdPolicy
 from forewarn.exceptions import ConfigError, SchemaError, StateError
 from forewarn.features.window import DEFAULT_STATS
@@ -126,7 +127,7 @@ class Bundle:
         if missing:
             raise StateError(f"model in {str(self.folder)!r} uses features the serving spec does not make: "
                              f"{', '.join(missing[:5])}")
-        self._columns = [self.spec.feature_names.index(n) for n in self.feature_names]
+        self._columns = np.asarray([self.spec.feature_names.index(n) for n in self.feature_names], dtype=np.intp)
         # built once, as plain Python strings: pandas' Arrow-backed string indexes are slow to build and to iterate,
         # and the estimator checks the column names on every call
         self._index = pd.Index(self.feature_names, dtype=object)
@@ -147,6 +148,8 @@ class Bundle:
         self._booster = self._direct_booster()
         self._one_row = None if self._booster is None else RowContributions.of(self._booster)
         self._contribution_index = pd.Index([*self.feature_names, "bias"], dtype=object)
+        self._sensor_indexes: dict[tuple[str, ...], SensorIndex] = {}
+        self._direct_sensors = self.sensor_index(self._contribution_index)  # the direct path's columns, mapped once
 
     def select(self, spec_features: np.ndarray) -> np.ndarray:
         """Columns of a full spec-feature matrix that the model uses, in the model's order."""
@@ -194,22 +197,50 @@ class Bundle:
             return None
         return booster if list(booster.feature_name()) == self.feature_names else None
 
+    def _direct(self, values: np.ndarray) -> tuple[Predictions, np.ndarray] | None:
+        """Predictions and contributions (model features, then ``bias``) of rows of model features by the direct
+        booster call; ``None`` where it does not apply (no direct booster; infinities, which the model's own
+        checks refuse)."""
+        if self._booster is None or np.isinf(values).any():
+            return None
+        row = self._one_row(values[0]) if len(values) == 1 and self._one_row is not None else None
+        raw = row[None, :] if row is not None else self._booster.predict(
+            values, pred_contrib=True, num_threads=int(getattr(self.model, "n_jobs", 1)))
+        return self._from_rul(np.maximum(raw.sum(axis=1), 0.0)), raw
+
     def predict_and_explain(self, X: pd.DataFrame) -> tuple[Predictions, pd.DataFrame]:
         """:meth:`predict` and :meth:`contributions` together (one model call when the explanation adds up: the
         contributions of a row plus the ``bias`` column sum to the predicted RUL)."""
         if not self.additive:
             return self.predict(X), self.contributions(X)
-        values = X.to_numpy(dtype="float64") if self._booster is not None and list(X.columns) == self.feature_names \
-            else None
-        if values is not None and not np.isinf(values).any():  # the model's own checks would refuse infinities
-            row = self._one_row(values[0]) if len(values) == 1 and self._one_row is not None else None
-            raw = row[None, :] if row is not None else self._booster.predict(
-                values, pred_contrib=True, num_threads=int(getattr(self.model, "n_jobs", 1)))
-            contributions = pd.DataFrame(raw, columns=self._contribution_index, index=X.index, copy=False)
-        else:
-            contributions = self.model.explain(X)  # type: ignore[attr-defined]
+        direct = self._direct(X.to_numpy(dtype="float64")) if list(X.columns) == self.feature_names else None
+        if direct is not None:
+            return direct[0], pd.DataFrame(direct[1], columns=self._contribution_index, index=X.index, copy=False)
+        contributions = self.model.explain(X)  # type: ignore[attr-defined]
         rul = np.maximum(contributions.to_numpy(dtype="float64").sum(axis=1), 0.0)
         return self._from_rul(rul), contributions
+
+    def explain_values(self, values: np.ndarray) -> tuple[Predictions, np.ndarray, SensorIndex]:
+        """:meth:`predict_and_explain` of rows of model features (a float64 matrix, the model's column order),
+        with the contributions as a matrix and the :class:`~forewarn.decide.explain.SensorIndex` of its columns.
+
+        The serving hot path: with a direct booster no frame is built (one row goes through the single-row C API);
+        any other model gets the frame its estimator expects, and the same answer as :meth:`predict_and_explain`.
+        """
+        direct = self._direct(values) if self.additive else None
+        if direct is not None:
+            return direct[0], direct[1], self._direct_sensors
+        predictions, contributions = self.predict_and_explain(
+            pd.DataFrame(values, columns=self._index, copy=False))
+        return predictions, contributions.to_numpy(dtype="float64"), self.sensor_index(contributions.columns)
+
+    def sensor_index(self, columns: Sequence[Any]) -> SensorIndex:
+        """The feature -> sensor mapping of a set of contribution columns, built once per set of columns."""
+        key = tuple(map(str, columns))
+        index = self._sensor_indexes.get(key)
+        if index is None:
+            index = self._sensor_indexes[key] = SensorIndex(key)
+        return index
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-feature contributions of each row: the model's own ``explain``, else occlusion per sensor."""

@@ -5,7 +5,8 @@ ideal for training and batch scoring, but its fixed cost (about 10 ms for a 30-r
 latency budget of a single prediction. A request only needs the last row, so this module computes that
 row directly: same names, same definitions (the test suite checks equality against the batch function on
 random inputs with and without gaps). A window without gaps, the usual request, takes a shorter branch with
-fewer numpy calls (about 35 µs of CPU for 60 rows x 3 channels, against about 60 µs for the general one).
+fewer numpy calls and weights computed once per window shape (about 20 µs of CPU for 60 rows x 3 channels,
+against about 60 µs for the general one).
 
 >>> import numpy as np
 >>> values = np.array([[10.0], [12.0], [17.0]])
@@ -16,6 +17,7 @@ fewer numpy calls (about 35 µs of CPU for 60 rows x 3 channels, against about 6
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -45,28 +47,39 @@ def _ewm_last(values: np.ndarray, span: float) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=64)
+def _dense_weights(n_tail: int, n_data: int, ewm_span: float) -> tuple[np.ndarray, float, np.ndarray]:
+    """Weights of the dense branch, computed once per window shape (requests repeat the same few): time
+    deviations and their sum of squares for the slope over ``n_tail`` rows, and the ``ewm`` weight of each of
+    ``n_data`` rows (oldest first)."""
+    t_dev = np.arange(n_tail, dtype="float64") - (n_tail - 1) / 2.0
+    alpha = 2.0 / (ewm_span + 1.0)
+    powers = (1.0 - alpha) ** np.arange(n_data - 1, -1, -1, dtype="float64")
+    weights = alpha * powers
+    weights[0] = powers[0]  # the first reading starts the mean with its full weight
+    t_dev.flags.writeable = weights.flags.writeable = False
+    return t_dev, float(t_dev @ t_dev), weights
+
+
 def _dense_last_row(data: np.ndarray, tail: np.ndarray, stats: Sequence[str], ewm_span: float) -> np.ndarray:
     """:func:`last_row_features` of a window without gaps: the same definitions with fewer numpy calls (the
     common case of a single prediction)."""
     n = len(tail)
-    mean = tail.mean(axis=0)
+    t_dev, var_t, ewm_weights = _dense_weights(n, len(data), float(ewm_span))
+    mean = tail.sum(axis=0) / n  # what tail.mean(axis=0) computes, without its Python wrapper
     computed: dict[str, np.ndarray] = {"mean": mean, "last": tail[-1], "diff": tail[-1] - tail[0]}
-    if "std" in stats:
-        computed["std"] = np.sqrt(((tail - mean) ** 2).mean(axis=0))
+    if "std" in stats or "slope" in stats:
+        deviation = tail - mean
+        if "std" in stats:
+            computed["std"] = np.sqrt(np.square(deviation).sum(axis=0) / n)
+        if "slope" in stats:
+            computed["slope"] = (t_dev @ deviation) / var_t if var_t > 1e-9 * n else np.zeros(tail.shape[1])
     if "min" in stats:
         computed["min"] = tail.min(axis=0)
     if "max" in stats:
         computed["max"] = tail.max(axis=0)
-    if "slope" in stats:
-        t_dev = np.arange(n, dtype="float64") - (n - 1) / 2.0
-        var_t = float(t_dev @ t_dev)
-        computed["slope"] = (t_dev @ (tail - mean)) / var_t if var_t > 1e-9 * n else np.zeros(tail.shape[1])
     if "ewm" in stats:
-        alpha = 2.0 / (ewm_span + 1.0)
-        powers = (1.0 - alpha) ** np.arange(len(data) - 1, -1, -1, dtype="float64")
-        weights = alpha * powers
-        weights[0] = powers[0]
-        computed["ewm"] = weights @ data
+        computed["ewm"] = ewm_weights @ data
     return np.stack([computed[s] for s in stats], axis=1).reshape(-1)
 
 
@@ -84,9 +97,9 @@ def last_row_features(values: np.ndarray, columns: Sequence[str], *, window: int
     if unknown:
         raise SchemaError(f"unknown statistic(s) {', '.join(unknown)}", column="stats", hint=f"choose from {STATS}")
     tail = data[-int(window):]
-    valid = np.isfinite(tail)
-    if valid.all() and np.isfinite(data).all():
+    if np.isfinite(data).all():
         return _dense_last_row(data, tail, stats, ewm_span)
+    valid = np.isfinite(tail)
     count = valid.sum(axis=0)
     has = count > 0
     filled = np.where(valid, tail, 0.0)

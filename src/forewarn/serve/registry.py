@@ -60,6 +60,9 @@ class ModelRegistry:
                                     "in <model_id>/<version>/ (see forewarn.serve.registry)")
         self._lock = threading.RLock()
         self._loaded: dict[tuple[str, str], Bundle] = {}
+        # the live bundle of each model id, with the time the older of the listing and registry.json caches it was
+        # read from was checked: while both are fresh (RESCAN_S) it is the answer, with no lookup
+        self._live: dict[str, tuple[float, Bundle]] = {}
         self._listing_cache: tuple[tuple[Any, ...], dict[str, list[str]]] | None = None
         self._listing_checked = 0.0
         self._file_checked = 0.0
@@ -94,6 +97,7 @@ class ModelRegistry:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
         os.replace(tmp, path)
         self._file_cache, self._file_checked = (path.stat().st_mtime_ns, json.dumps(data)), time.monotonic()
+        self._live.clear()  # a promotion or a roll-back: the live versions change now
 
     # -- listing ------------------------------------------------------------------------------------------
     def _listing(self) -> dict[str, list[str]]:
@@ -149,8 +153,17 @@ class ModelRegistry:
 
     # -- serving ------------------------------------------------------------------------------------------
     def bundle(self, model_id: str, version: str | None = None) -> Bundle:
-        """The loaded bundle of a version (the live one by default); loaded once, then cached."""
+        """The loaded bundle of a version (the live one by default); loaded once, then cached.
+
+        The live bundle is remembered until the listing or ``registry.json`` is due for a rescan, or until
+        :meth:`promote` or :meth:`rollback` changes it: the same answer as looking it up, without the lookup.
+        """
+        if version is None:
+            live = self._live.get(model_id)
+            if live is not None and time.monotonic() - live[0] < RESCAN_S:
+                return live[1]
         with self._lock:
+            live_version = version is None
             version = check_name(version, "version") if version is not None else self.active_version(model_id)
             if version not in self.versions(model_id):
                 raise DataNotFoundError(f"model {model_id!r} has no version {version!r}; it has "
@@ -158,6 +171,8 @@ class ModelRegistry:
             key = (model_id, version)
             if key not in self._loaded:
                 self._loaded[key] = Bundle(self.root / model_id / version, model_id=model_id, version=version)
+            if live_version:
+                self._live[model_id] = (min(self._listing_checked, self._file_checked), self._loaded[key])
             return self._loaded[key]
 
     # -- changing what is live ------------------------------------------------------------------------------

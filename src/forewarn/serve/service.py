@@ -20,12 +20,12 @@ import pandas as pd
 
 from forewarn.decide.alerts import Alert, AlertPolicy
 from forewarn.decide.cases import CaseBook, casebook_path_for
-from forewarn.decide.explain import sensor_contributions
+from forewarn.decide.explain import SensorIndex
 from forewarn.decide.risk import health_score, recommended_action, risk_level
 from forewarn.decide.thresholds import ThresholdPolicy
 from forewarn.exceptions import ConfigError, DataNotFoundError
 from forewarn.features.window import window_features
-from forewarn.serve.bundle import Bundle
+from forewarn.serve.bundle import Bundle, Predictions
 from forewarn.serve.features import last_row_features
 from forewarn.serve.registry import ModelRegistry
 from forewarn.serve.settings import ServeSettings
@@ -204,7 +204,7 @@ class HealthService:
             matrix = np.vstack([last_row_features(
                 frames[i["asset_id"]][list(spec.channels)].to_numpy(dtype="float64", na_value=np.nan), spec.channels,
                 window=spec.window, stats=spec.stats, ewm_span=spec.ewm_span) for i in scored])
-            rows = self.decide_many(bundle, bundle.feature_frame(matrix), [i["asset_class"] for i in scored])
+            rows = self.decide_values(bundle, bundle.select(matrix), [i["asset_class"] for i in scored])
             decisions = {i["asset_id"]: row for i, row in zip(scored, rows, strict=True)}
         results = []
         for info in infos:
@@ -227,22 +227,38 @@ class HealthService:
         """Predictions, decision and explanation for the last row of ``X``."""
         return self.decide_many(bundle, X if len(X) == 1 else X.tail(1), [asset_class], top=top)[0]
 
+    def decide_row(self, bundle: Bundle, spec_features: np.ndarray, asset_class: str | None, *,
+                   top: int = 5) -> dict[str, Any]:
+        """:meth:`decide` of one row of the spec's features (as :func:`last_row_features` makes it), without
+        pandas: the single-prediction hot path."""
+        return self.decide_values(bundle, bundle.select(spec_features[None, :]), [asset_class], top=top)[0]
+
+    def decide_values(self, bundle: Bundle, values: np.ndarray, asset_classes: list[str | None], *,
+                      top: int = 5) -> list[dict[str, Any]]:
+        """:meth:`decide_many` of a matrix of model features (the model's column order)."""
+        predictions, contributions, sensors = bundle.explain_values(values)
+        return self._decisions(bundle, predictions, contributions, sensors, asset_classes, top)
+
     def decide_many(self, bundle: Bundle, X: pd.DataFrame, asset_classes: list[str | None], *,
                     top: int = 5) -> list[dict[str, Any]]:
         """Predictions, decisions and explanations for every row of ``X`` (one model call for all)."""
         predictions, contributions = bundle.predict_and_explain(X)
+        return self._decisions(bundle, predictions, contributions.to_numpy(dtype="float64"),
+                               bundle.sensor_index(contributions.columns), asset_classes, top)
+
+    def _decisions(self, bundle: Bundle, predictions: Predictions, contributions: np.ndarray, sensors: SensorIndex,
+                   asset_classes: list[str | None], top: int) -> list[dict[str, Any]]:
+        """Risk, health, RUL interval, action and driving sensors of each row of model outputs."""
         # RUL contributions are in life units (negative = shortens life); show them as risk: positive = raises risk.
-        sign = -1.0 if bundle.task == "rul" else 1.0
+        signed = -contributions if bundle.task == "rul" else contributions
         policy = self.thresholds(bundle)
-        names = [str(c) for c in contributions.columns]
-        signed = contributions.to_numpy(dtype="float64") * sign
         out = []
         for k, asset_class in enumerate(asset_classes):
             probability = float(predictions.probability[k])
             threshold = policy.threshold_for(asset_class)
             level = risk_level(probability, threshold)
-            sensors = sensor_contributions(dict(zip(names, signed[k].tolist(), strict=True)), top=top)
-            rising = [name for name, value in sensors.items() if value > 0]
+            drivers = sensors.contributions(signed[k], top=top)
+            rising = [name for name, value in drivers.items() if value > 0]
             rul_low = None if predictions.rul_low is None else float(predictions.rul_low[k])
             out.append({
                 "health": num(health_score(probability)), "probability": num(probability),
@@ -252,7 +268,7 @@ class HealthService:
                 "risk_level": level,
                 "recommended_action": recommended_action(level, rul_low=rul_low, unit=bundle.unit,
                                                          top_sensor=rising[0] if rising else None),
-                "contributions": [{"sensor": name, "contribution": num(v)} for name, v in sensors.items()],
+                "contributions": [{"sensor": name, "contribution": num(v)} for name, v in drivers.items()],
             })
         return out
 

@@ -135,7 +135,7 @@ def _dense(rows: list[Any]) -> tuple[tuple[str, ...], np.ndarray] | None:
         values = values[:, None]
     if values.dtype.kind not in "iuf" or values.shape != (len(rows), len(names)):
         return None  # gaps, text, booleans: the slow loop or the schema decides
-    if any(type(row) is not dict or len(row) != len(names) for row in rows):
+    if set(map(type, rows)) != {dict} or set(map(len, rows)) != {len(names)}:  # map: no Python loop per row
         return None  # a row with channels beyond the first row's
     return names, values.astype("float64", copy=False)
 

@@ -62,6 +62,14 @@ class Metrics:
                                 registry=self.registry)
         self.rejected = Counter("forewarn_requests_rejected_total", "requests refused before reaching a route",
                                 ["reason"], registry=self.registry)
+        self._predicted: dict[tuple[str, str], Any] = {}
+
+    def predicted(self, model_id: str, endpoint: str, rows: int = 1) -> None:
+        """Count ``rows`` scored by ``model_id`` (the labelled child is looked up once: this runs per request)."""
+        child = self._predicted.get((model_id, endpoint))
+        if child is None:
+            child = self._predicted[model_id, endpoint] = self.predictions.labels(model_id, endpoint)
+        child.inc(rows)
 
 
 async def _send_json(send: Any, status: int, detail: str) -> None:

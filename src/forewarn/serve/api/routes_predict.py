@@ -42,7 +42,8 @@ ARROW = "application/vnd.apache.arrow.stream"
              summary="Predict for one window of readings (oldest first); explains the last row")
 async def predict(request: Request) -> Response:
     # computed on the event loop: a window costs a few hundred microseconds of CPU, less than a thread hop.
-    # The body is read by bodies.parse_window (orjson into numpy), not by FastAPI: see that module.
+    # The body is read by bodies.parse_window (orjson into numpy), not by FastAPI: see that module; from there
+    # to the answer no pandas object is built (HealthService.decide_row).
     body = parse_window(await request.body(), request.headers.get("content-type"))
     svc = service(request)
     bundle = svc.bundle_for(body.asset_class, body.model_id)
@@ -51,8 +52,8 @@ async def predict(request: Request) -> Response:
         raise FieldError(["body", "rows"], f"no reading of the model's channels; it reads {', '.join(spec.channels)}")
     features = last_row_features(body.matrix(spec.channels), spec.channels, window=spec.window, stats=spec.stats,
                                  ewm_span=spec.ewm_span)
-    result = svc.decide(bundle, bundle.feature_frame(features), body.asset_class)
-    request.app.state.metrics.predictions.labels(bundle.model_id, "predict").inc()
+    result = svc.decide_row(bundle, features, body.asset_class)
+    request.app.state.metrics.predicted(bundle.model_id, "predict")
     return json_response({**result, "model_id": bundle.model_id, "version": bundle.version,
                           "ignored_channels": sorted(body.channels - set(spec.channels))})
 
@@ -91,7 +92,7 @@ def _predict_batch(request: Request, frame: pd.DataFrame, kind: str, model_id: s
     bundle = svc.bundle_for(asset_class, model_id)
     X = _features_of(bundle, frame, kind, where)
     predictions = bundle.predict(X)
-    request.app.state.metrics.predictions.labels(bundle.model_id, "batch").inc(len(X))
+    request.app.state.metrics.predicted(bundle.model_id, "batch", len(X))
     return bundle, predictions
 
 

@@ -1,0 +1,186 @@
+"""The pandas-free single-row predict path gives the answers of the general (DataFrame, batch) path.
+
+* ``HealthService.decide_row`` (numpy features -> direct booster -> decisions) equals ``decide_many`` on a frame
+  whose columns force the estimator's own ``explain``, on random windows: dense, with gaps, all-NaN channels,
+  one channel, one row, extra unknown channels;
+* ``POST /predict`` answers what the batch window features (pandas) and ``decide_many`` give, with the fields
+  of before (``model_id``, ``version``, ``ignored_channels``);
+* :class:`~forewarn.decide.explain.SensorIndex` equals :func:`~forewarn.decide.explain.sensor_contributions`;
+* the cached live bundle follows promote, roll back and a ``registry.json`` edited by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from forewarn.decide.explain import SensorIndex, sensor_contributions
+from forewarn.features.window import window_features
+from forewarn.serve import ServeSettings, create_app, registry
+from forewarn.serve.bundle import Bundle
+from forewarn.serve.features import last_row_features
+from forewarn.serve.sample import CHANNELS
+from forewarn.serve.service import HealthService
+
+API = "/api/v1"
+TOKEN = "test-token-0123456789"  # the same as conftest.TOKEN
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+SCALE = {"bearing_temp": (60.0, 8.0), "vibration": (3.0, 2.0), "suction_pressure": (1.5, 0.3)}
+
+
+def random_window(rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Rows of readings as a client sends them: some channels, sometimes gaps (``None``) or unknown channels."""
+    kind = rng.integers(6)
+    channels = list(CHANNELS) if kind < 3 else list(rng.choice(CHANNELS, size=rng.integers(1, 3), replace=False))
+    if kind == 5:
+        channels.append("ambient_noise")  # a channel the model does not read
+    n = int(rng.choice([1, 2, 5, 12, 30, 60, 200]))
+    columns = {}
+    for c in channels:
+        centre, spread = SCALE.get(c, (0.0, 1.0))
+        values = rng.normal(centre + rng.normal(0, spread), spread, n)
+        if kind in (1, 4):
+            values[rng.uniform(size=n) < 0.3] = np.nan
+        if kind == 1 and rng.uniform() < 0.3:
+            values[:] = np.nan  # a channel sent only as gaps
+        columns[c] = values
+    return [{c: (None if math.isnan(v[i]) else float(v[i])) for c, v in columns.items()} for i in range(n)]
+
+
+def general_features(bundle: Bundle, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The last row's model features by the batch function (pandas), columns reversed: the estimator's path."""
+    spec = bundle.spec
+    frame = pd.DataFrame([[row.get(c) for c in spec.channels] for row in rows], columns=list(spec.channels),
+                         dtype="float64").assign(asset_id="x", ts=np.arange(len(rows)))
+    features = window_features(frame, group="asset_id", order="ts", columns=list(spec.channels), window=spec.window,
+                               stats=spec.stats, ewm_span=spec.ewm_span)
+    return features[bundle.feature_names[::-1]].iloc[[-1]].reset_index(drop=True)
+
+
+def assert_same_answer(got: dict[str, Any], want: dict[str, Any], *, rel: float, abs_: float) -> None:
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        if key == "contributions":
+            assert [c["sensor"] for c in got[key]] == [c["sensor"] for c in value]
+            for a, b in zip(got[key], value, strict=True):
+                assert a["contribution"] == pytest.approx(b["contribution"], rel=rel, abs=abs_)
+        elif isinstance(value, float):
+            assert got[key] == pytest.approx(value, rel=rel, abs=abs_), key
+        else:
+            assert got[key] == value, key
+
+
+@pytest.fixture
+def service(sample) -> Iterator[HealthService]:  # type: ignore[no-untyped-def]
+    svc = HealthService(ServeSettings(store=str(sample.store), models=str(sample.models), token=TOKEN,
+                                      evaluate_on_start=False))
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def client(sample) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    settings = ServeSettings(store=str(sample.store), models=str(sample.models), token=TOKEN, evaluate_on_start=False)
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def test_decide_row_equals_decide_many_on_the_same_features(service: HealthService) -> None:
+    rng = np.random.default_rng(0)
+    for version in ("v1", "v2"):
+        bundle = service.registry.bundle("rul", version)  # type: ignore[union-attr]
+        spec = bundle.spec
+        for _ in range(150):
+            rows = random_window(rng)
+            matrix = np.array([[row.get(c) for c in spec.channels] for row in rows], dtype="float64")
+            features = last_row_features(matrix, spec.channels, window=spec.window, stats=spec.stats,
+                                         ewm_span=spec.ewm_span)
+            asset_class = str(rng.choice(["pump", "fan", None]))
+            fast = service.decide_row(bundle, features, asset_class)
+            frame = bundle.feature_frame(features)[bundle.feature_names[::-1]]  # the estimator's own explain
+            assert fast == service.decide_many(bundle, frame, [asset_class])[0]
+            assert fast == service.decide(bundle, bundle.feature_frame(features), asset_class)
+
+
+def test_decide_values_equals_decide_many_for_many_rows(service: HealthService) -> None:
+    bundle = service.bundle_for()
+    rng = np.random.default_rng(1)
+    values = rng.normal(20, 10, size=(50, len(bundle.feature_names)))
+    values[rng.uniform(size=values.shape) < 0.1] = np.nan
+    classes = [None] * 50
+    frame = pd.DataFrame(values, columns=bundle.feature_names)[bundle.feature_names[::-1]]
+    # several rows: the estimator's frame sums a row's contributions in another order (last bits differ)
+    for got, want in zip(service.decide_values(bundle, values, classes), service.decide_many(bundle, frame, classes),
+                         strict=True):
+        assert_same_answer(got, want, rel=1e-12, abs_=1e-12)
+    values[7, 0] = np.inf  # the direct call refuses infinities; the estimator's checks answer as before
+    with pytest.raises(ValueError, match="not finite"):
+        service.decide_values(bundle, values, classes)
+
+
+def test_predict_answers_what_the_general_path_answers(client: TestClient, service: HealthService) -> None:
+    rng = np.random.default_rng(2)
+    bundle = service.bundle_for()
+    checked = 0
+    for _ in range(120):
+        rows = random_window(rng)
+        response = client.post(f"{API}/predict", content=json.dumps({"rows": rows}),
+                               headers={"content-type": "application/json"})
+        sent = {c for row in rows for c in row}
+        if not sent & set(bundle.spec.channels):
+            assert response.status_code == 422
+            continue
+        assert response.status_code == 200, response.text
+        want = service.decide_many(bundle, general_features(bundle, rows), [None])[0]
+        want.update(model_id="rul", version=bundle.version, ignored_channels=sorted(sent - set(bundle.spec.channels)))
+        # features by pandas' rolling kernels and by numpy agree to float tolerance; health is rounded to 0.1
+        got = response.json()
+        assert got["health"] == pytest.approx(want["health"], abs=0.1 + 1e-9)
+        assert_same_answer({**got, "health": want["health"]}, want, rel=1e-6, abs_=2e-6)
+        checked += 1
+    assert checked > 80
+
+
+def test_predict_refuses_windows_without_model_channels(client: TestClient) -> None:
+    response = client.post(f"{API}/predict", json={"rows": [{"ambient_noise": 1.0}, {"ambient_noise": 2.0}]})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "rows"]
+    response = client.post(f"{API}/predict", json={"rows": [{"vibration": "loud"}]})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][:3] == ["body", "rows", 0]
+
+
+def test_sensor_index_equals_sensor_contributions() -> None:
+    columns = ["a__mean", "b__max", "a__slope", "c__mean", "a__ewm", "c__std", "bias"]
+    index = SensorIndex(columns)
+    rng = np.random.default_rng(3)
+    for _ in range(500):
+        row = rng.normal(0, rng.choice([1e-3, 1.0, 1e3]), len(columns))
+        row[rng.uniform(size=len(columns)) < 0.2] = rng.choice([np.nan, np.inf, -np.inf])
+        for top in (None, 0, 1, 2, 5):
+            expected = sensor_contributions(dict(zip(columns, row.tolist(), strict=True)), top=top)
+            assert index.contributions(row, top=top) == expected
+
+
+def test_live_bundle_follows_promote_rollback_and_hand_edits(client: TestClient, sample,  # type: ignore[no-untyped-def]
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [{c: 1.0 + i for c in CHANNELS} for i in range(20)]
+
+    def version() -> str:
+        return str(client.post(f"{API}/predict", json={"rows": rows}).json()["version"])
+
+    assert version() == "v2"
+    assert client.post(f"{API}/models/rul/promote", json={"version": "v1"}, headers=AUTH).status_code == 200
+    assert version() == "v1"
+    assert client.post(f"{API}/models/rul/rollback", headers=AUTH).status_code == 200
+    assert version() == "v2"
+    monkeypatch.setattr(registry, "RESCAN_S", 0.0)  # notice a registry.json edited by hand at once
+    (sample.models / registry.REGISTRY_FILE).write_text(json.dumps({"active": {"rul": "v1"}, "history": {}}))
+    assert version() == "v1"
