@@ -27,6 +27,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -42,6 +43,7 @@ from forewarn.serve.api.schemas import MAX_WINDOW_ROWS, BatchPredictRequest, Pre
 _IDENT = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _WINDOW_KEYS = frozenset({"model_id", "asset_class", "rows"})
+_NUMBER_TYPES = frozenset({int, float})  # what orjson reads a JSON number as (bool is neither)
 _BATCH_KEYS = frozenset({"model_id", "asset_class", "features", "table", "readings"})
 
 
@@ -107,7 +109,10 @@ class Window:
     values: np.ndarray | None = None
 
     def matrix(self, channels: Sequence[str]) -> np.ndarray:
-        """Rows x ``channels`` as float64; a gap or a channel a row does not name is NaN."""
+        """Rows x ``channels`` as float64; a gap or a channel a row does not name is NaN (not to be written to:
+        when ``channels`` are the body's own, in its order, this is :attr:`values` itself)."""
+        if self.values is not None and self.names == tuple(channels):
+            return self.values
         if self.values is not None:
             out = np.full((len(self.rows), len(channels)), np.nan)
             for j, channel in enumerate(channels):
@@ -119,25 +124,25 @@ class Window:
 
 
 def _dense(rows: list[Any]) -> tuple[tuple[str, ...], np.ndarray] | None:
-    """Channel names and readings when every row is an object naming the same channels with numbers only."""
+    """Channel names and readings when every row is an object naming the same channels with numbers only.
+
+    The checks and the conversion run over whole lists (``map``, ``set``, one flat ``np.array`` with its dtype
+    given), with no Python loop per row or per reading.
+    """
     first = rows[0]
     if type(first) is not dict or not first:
         return None
     names = tuple(first)
-    get = itemgetter(*names)
+    if set(map(type, rows)) != {dict} or set(map(len, rows)) != {len(names)}:
+        return None  # a row that is not an object, or with channels beyond the first row's
     try:
-        values = np.array([get(row) for row in rows])
-    except (TypeError, KeyError, ValueError, OverflowError):  # a row that is not an object, or lacks a channel
+        cells = list(map(itemgetter(*names), rows))  # one name: the value itself; several: a tuple per row
+    except KeyError:  # a row that lacks one of the first row's channels
         return None
-    if len(names) == 1:  # itemgetter of one name gives the value itself, which must be a number
-        if values.ndim != 1:
-            return None
-        values = values[:, None]
-    if values.dtype.kind not in "iuf" or values.shape != (len(rows), len(names)):
-        return None  # gaps, text, booleans: the slow loop or the schema decides
-    if set(map(type, rows)) != {dict} or set(map(len, rows)) != {len(names)}:  # map: no Python loop per row
-        return None  # a row with channels beyond the first row's
-    return names, values.astype("float64", copy=False)
+    flat = cells if len(names) == 1 else list(chain.from_iterable(cells))
+    if not set(map(type, flat)) <= _NUMBER_TYPES:
+        return None  # gaps, text, booleans, lists: the slow loop or the schema decides
+    return names, np.array(flat, dtype="float64").reshape(len(rows), len(names))
 
 
 def _fast_window(data: Any) -> Window | None:

@@ -62,14 +62,24 @@ class Metrics:
                                 registry=self.registry)
         self.rejected = Counter("forewarn_requests_rejected_total", "requests refused before reaching a route",
                                 ["reason"], registry=self.registry)
-        self._predicted: dict[tuple[str, str], Any] = {}
+        # labelled children, looked up once per set of labels (prometheus_client's labels() checks and locks on
+        # every call, and these run on every request)
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def predicted(self, model_id: str, endpoint: str, rows: int = 1) -> None:
-        """Count ``rows`` scored by ``model_id`` (the labelled child is looked up once: this runs per request)."""
-        child = self._predicted.get((model_id, endpoint))
-        if child is None:
-            child = self._predicted[model_id, endpoint] = self.predictions.labels(model_id, endpoint)
-        child.inc(rows)
+        """Count ``rows`` scored by ``model_id`` through ``endpoint``."""
+        self._child(self.predictions, model_id, endpoint).inc(rows)
+
+    def observe(self, method: str, route: str, status: str, seconds: float) -> None:
+        """Record the duration of one request."""
+        self._child(self.latency, method, route, status).observe(seconds)
 
 
 async def _send_json(send: Any, status: int, detail: str) -> None:
@@ -163,5 +173,4 @@ class MetricsMiddleware:
                 if scope.get("path", "").startswith(prefix + "/") and template.startswith("/") and \
                         not template.startswith(prefix + "/"):
                     template = prefix + template
-            self.metrics.latency.labels(scope.get("method", ""), template, str(status)).observe(
-                time.perf_counter() - start)
+            self.metrics.observe(scope.get("method", ""), template, str(status), time.perf_counter() - start)
