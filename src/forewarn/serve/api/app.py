@@ -47,6 +47,7 @@ from forewarn.exceptions import (
 )
 from forewarn.serve.api import routes_assets, routes_cases, routes_models, routes_predict, routes_whatif
 from forewarn.serve.api.bodies import body_components
+from forewarn.serve.api.direct import DirectRoute, DirectRoutes
 from forewarn.serve.api.middleware import BodyLimitMiddleware, FieldError, Metrics, MetricsMiddleware
 from forewarn.serve.service import HealthService, check_ready
 from forewarn.serve.settings import ServeSettings
@@ -177,6 +178,8 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
     from forewarn.serve.dashboard.pages import install_dashboard
 
     install_dashboard(app)
+    # innermost of the app's middleware, so that CORS, the body limit and the metrics apply to it too
+    app.add_middleware(DirectRoutes, routes=[DirectRoute("POST", f"{API_PREFIX}/predict", routes_predict.predict)])
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
