@@ -34,7 +34,7 @@ from forewarn.decide.explain import SensorIndex
 from forewarn.decide.thresholds import ThresholdPolicy
 from forewarn.exceptions import ConfigError, SchemaError, StateError
 from forewarn.features.window import DEFAULT_STATS
-from forewarn.serve.contrib import RowContributions
+from forewarn.serve.contrib import row_contributions
 from forewarn.serve.features import feature_names
 
 SPEC_FILE = "serving.json"
@@ -146,7 +146,7 @@ class Bundle:
         self.metrics = dict(self.manifest.get("metrics", {}))
         self.additive = self._explanations_add_up()
         self._booster = self._direct_booster()
-        self._one_row = None if self._booster is None else RowContributions.of(self._booster)
+        self._one_row = None if self._booster is None else row_contributions(self._booster)
         self._contribution_index = pd.Index([*self.feature_names, "bias"], dtype=object)
         self._sensor_indexes: dict[tuple[str, ...], SensorIndex] = {}
         self._direct_sensors = self.sensor_index(self._contribution_index)  # the direct path's columns, mapped once

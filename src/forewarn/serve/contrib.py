@@ -1,4 +1,8 @@
-"""TreeSHAP contributions of one row through LightGBM's single-row C API (the serving hot path).
+"""TreeSHAP contributions of one row (the serving hot path): tables, or LightGBM's single-row C API.
+
+:func:`row_contributions` picks the fastest exact way for a booster: :class:`~forewarn.serve.treeshap.PathTables`
+where its tables fit (shallow trees; about 3x faster than LightGBM for one row), otherwise
+:class:`RowContributions`, below.
 
 ``Booster.predict(x, pred_contrib=True)`` builds a predictor, checks and copies its input on every call:
 for one row that overhead is about a third of the call. LightGBM's C API has a path for exactly this
@@ -24,6 +28,8 @@ import weakref
 from typing import Any
 
 import numpy as np
+
+from forewarn.serve.treeshap import PathTables
 
 C_API_PREDICT_CONTRIB = 3
 C_API_DTYPE_FLOAT64 = 1
@@ -79,3 +85,9 @@ class RowContributions:
             return self._out.copy()
         finally:
             self._lock.release()
+
+
+def row_contributions(booster: Any) -> PathTables | RowContributions | None:
+    """The fastest exact single-row TreeSHAP for a ``lightgbm.Booster``: a callable ``row -> contributions``
+    (``None`` from it: use ``Booster.predict``), or ``None`` when neither fast path applies."""
+    return PathTables.of(booster) or RowContributions.of(booster)
