@@ -212,6 +212,10 @@ def test_body_size_limit_and_closed_cors(sample) -> None:  # type: ignore[no-unt
         rows = [{"vibration": 1.0, "bearing_temp": 50.0}] * 200
         response = c.post(f"{API}/predict", json={"rows": rows})
         assert response.status_code == 413 and "limit of 2048 bytes" in response.json()["detail"]
+        streamed = c.post(f"{API}/predict", content=iter([b'{"rows": [' + b" " * 1500, b" " * 1500 + b"]}"]),
+                          headers={"content-type": "application/json"})  # chunked, no Content-Length: counted
+        assert "content-length" not in streamed.request.headers
+        assert streamed.status_code == 413 and "limit of 2048 bytes" in streamed.json()["detail"]
         preflight = c.options(f"{API}/readings", headers={"Origin": "http://evil.example",
                                                           "Access-Control-Request-Method": "POST"})
         assert "access-control-allow-origin" not in preflight.headers

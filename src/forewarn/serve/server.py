@@ -50,7 +50,8 @@ def run_server(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 
                on_ready: str | None = None) -> None:
     """Serve the API and dashboard until interrupted. ``on_ready``: a line printed when it listens."""
     app = create_app(settings)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
+    # no "server: uvicorn" header: it tells a scanner what runs here, and costs a header per answer
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, server_header=False,
                             timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     failures: list[ForewarnError] = []

@@ -106,16 +106,21 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         message = f"request body is larger than the limit of {self.max_bytes} bytes; send smaller batches"
+        declared = None
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
-                    declared = 0
-                if declared > self.max_bytes:
+                    declared = None
+                if declared is not None and declared > self.max_bytes:
                     self.metrics.rejected.labels("too_large").inc()
                     await _send_json(send, 413, message)
                     return
+        if declared is not None and declared >= 0:
+            # the server reads exactly the declared length (more bytes would be the next request): nothing to count
+            await self.app(scope, receive, send)
+            return
         seen = 0
         started = False
 
