@@ -180,9 +180,9 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
     install_dashboard(app)
     # innermost of the app's middleware, so that CORS, the body limit and the metrics apply to it too
     app.add_middleware(DirectRoutes, routes=[DirectRoute("POST", f"{API_PREFIX}/predict", routes_predict.predict)])
-    if settings.cors_origins:
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, metrics=metrics)
+    if settings.cors_origins:  # outside the body limit: a browser can read the 413 too
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, metrics=metrics)
     app.add_middleware(MetricsMiddleware, metrics=metrics, prefixes=(API_PREFIX,))
     return app
