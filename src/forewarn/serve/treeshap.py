@@ -41,6 +41,7 @@ import numpy as np
 
 DEFAULT_BUDGET = 1 << 20  # tabulated numbers per model (8 MiB of float64)
 _WORK = 1 << 19  # numbers in one temporary array while tabulating (4 MiB)
+_DUMP_CHUNK = 100  # iterations read from LightGBM at a time
 _ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float): a feature this close to zero is zero
 _MISSING = {"None": 0, "Zero": 1, "NaN": 2}
 
@@ -184,22 +185,25 @@ class PathTables:
         """Tables for a ``lightgbm.Booster`` (one tree per iteration, numerical splits, at most ``budget``
         tabulated numbers) that reproduce its ``pred_contrib`` on ``probes`` rows; ``None`` otherwise."""
         try:
-            model = booster.dump_model()
-            if int(model.get("num_tree_per_iteration", 1)) != 1 or booster.params.get("linear_tree"):
+            if booster.params.get("linear_tree") or int(booster.num_model_per_iteration()) != 1:
                 return None
             leaves: list[_Leaf] = []
             splits = _Splits()
             bias = 0.0
-            for tree in model["tree_info"]:
-                root = tree["tree_structure"]
-                if "leaf_value" in root:  # a single-leaf tree only shifts the expected value
-                    bias += float(root["leaf_value"])
-                    continue
-                _leaves(root, splits, [], leaves)
-                bias += _expected(root) / float(root["internal_count"])
-            size = sum((1 << len(leaf.features)) * len(leaf.features) for leaf in leaves)
-            if size > budget:
-                return None
+            size = 0
+            iterations = int(booster.current_iteration())
+            for start in range(0, iterations, _DUMP_CHUNK):  # a large model is declined after its first trees
+                for tree in booster.dump_model(start_iteration=start, num_iteration=_DUMP_CHUNK)["tree_info"]:
+                    root = tree["tree_structure"]
+                    if "leaf_value" in root:  # a single-leaf tree only shifts the expected value
+                        bias += float(root["leaf_value"])
+                        continue
+                    first = len(leaves)
+                    _leaves(root, splits, [], leaves)
+                    bias += _expected(root) / float(root["internal_count"])
+                    size += sum((1 << len(leaf.features)) * len(leaf.features) for leaf in leaves[first:])
+                if size > budget:
+                    return None
             tables = cls(leaves, splits, bias, int(booster.num_feature()))
         except (ValueError, KeyError, TypeError):
             return None
