@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import write_stream_alerts
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
@@ -39,6 +41,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(sample, token: str, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    write_stream_alerts(sample.store)  # as if a stream's own models had raised alerts on this plant
     port = _free_port()
     env = {**os.environ, "FOREWARN_API_TOKEN": token}
     log = tmp_path / "server.log"
@@ -128,6 +131,10 @@ def test_every_page_renders_in_chromium(server: str, page, tmp_path: Path) -> No
     _visit(page, f"{server}/alerts", shots / "alerts.png")
     assert page.locator("#alert-timeline .main-svg").count() >= 1
     assert page.locator("#cases tbody tr").count() >= 3  # the start-up evaluation opened cases
+    streamed = page.locator("#stream-alerts tbody tr")
+    assert streamed.count() == 3
+    assert "P-001" in streamed.nth(0).inner_text() and "iforest" in streamed.nth(0).inner_text()
+    assert "vibration, bearing_temp" in streamed.nth(2).inner_text()  # top sensors, largest first
 
     _visit(page, f"{server}/risk", shots / "risk.png")
     for chart in ("#risk-levels", "#probability-histogram", "#rul-vs-probability"):

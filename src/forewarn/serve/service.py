@@ -412,6 +412,14 @@ class HealthService:
         self.readings_changed((), assets_changed=True)  # the config may declare new assets
         return self.stream
 
+    def stream_alerts(self, **filters: Any) -> list[dict[str, Any]]:
+        """Alerts of the stream's own models (``[[models]]`` of a ``forewarn stream`` / ``serve --stream`` config),
+        kept in the store's ``stream_alerts`` table; the service's alert policy keeps its own alerts and cases in the
+        case book. ``filters``: see :func:`forewarn.stream.tables.stream_alerts`."""
+        from forewarn.stream.tables import stream_alerts
+
+        return stream_alerts(self.store, **filters)
+
     def set_costs(self, costs: Mapping[str, Mapping[str, float]] | None) -> None:
         """Replace the cost table (thresholds and alert policies follow)."""
         ThresholdPolicy.from_mapping(costs or {})  # validate first

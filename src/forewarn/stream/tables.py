@@ -30,9 +30,11 @@ import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from forewarn.store import Store
@@ -54,6 +56,43 @@ CREATE TABLE IF NOT EXISTS stream_assets (
 CREATE TABLE IF NOT EXISTS stream_state (
     name VARCHAR NOT NULL, asset_id VARCHAR NOT NULL, data BLOB NOT NULL, PRIMARY KEY (name, asset_id));
 """
+
+
+STREAM_ALERT_COLUMNS = ("asset_id", "ts", "model_id", "score", "risk_level", "explanation", "probability", "rul",
+                        "raised_at")
+
+
+def stream_alerts(store: Store, *, asset_id: str | None = None, model_id: str | None = None, start: Any = None,
+                  end: Any = None, limit: int = 1000) -> list[dict[str, Any]]:
+    """Alerts the stream's own models raised (``stream_alerts``), newest first, optionally of one asset or model
+    and with ``ts`` in ``[start, end)``; read through ``store`` (its connection and lock). Empty when the store
+    was never streamed into (no such table).
+
+    >>> from forewarn.store import Store
+    >>> stream_alerts(Store())
+    []
+    """
+    exists = store.sql("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = 'stream_alerts'")
+    if not int(exists["n"].iloc[0]):
+        return []
+    where, params = ["true"], []
+    for column, value in (("asset_id", asset_id), ("model_id", model_id)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    for op, value in ((">=", start), ("<", end)):
+        if value is not None:
+            where.append(f"ts {op} ?")
+            params.append(pd.Timestamp(value))
+    frame = store.sql(f"SELECT {', '.join(STREAM_ALERT_COLUMNS)} FROM stream_alerts WHERE {' AND '.join(where)} "
+                      f"ORDER BY ts DESC, raised_at DESC LIMIT {int(limit)}", params)
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    for row in rows:
+        row["explanation"] = json.loads(row["explanation"])
+        for column in ("ts", "raised_at"):
+            stamp = pd.Timestamp(row[column])
+            row[column] = (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).isoformat()
+    return rows
 
 
 def arrays_to_bytes(arrays: dict[str, np.ndarray]) -> bytes:

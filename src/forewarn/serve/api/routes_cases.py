@@ -1,4 +1,5 @@
-"""Alerts and cases: list, evaluate now, acknowledge, close with a note (one open case per asset)."""
+"""Alerts and cases: list, evaluate now, acknowledge, close with a note (one open case per asset); and the alerts
+the stream's own models raised (``stream_alerts``), which open no case."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from forewarn.serve.api.schemas import (
     EvaluateRequest,
     Ident,
     OpenedAlert,
+    StreamAlertOut,
 )
 
 router = APIRouter(tags=["alerts and cases"], responses=ERRORS)
@@ -30,6 +32,14 @@ def list_alerts(request: Request, asset_id: Annotated[Ident | None, Query()] = N
                 case_id: Annotated[int | None, Query(ge=1, le=2**62)] = None, start: datetime | None = None,
                 end: datetime | None = None, limit: Limit = 1000) -> list[dict[str, Any]]:
     return service(request).casebook.alerts(asset_id=asset_id, case_id=case_id, start=start, end=end, limit=limit)
+
+
+@router.get("/stream/alerts", response_model=list[StreamAlertOut],
+            summary="Alerts of the stream's own models (forewarn stream, serve --stream), newest first")
+def list_stream_alerts(request: Request, asset_id: Annotated[Ident | None, Query()] = None,
+                       model_id: Annotated[Ident | None, Query()] = None, start: datetime | None = None,
+                       end: datetime | None = None, limit: Limit = 1000) -> list[dict[str, Any]]:
+    return service(request).stream_alerts(asset_id=asset_id, model_id=model_id, start=start, end=end, limit=limit)
 
 
 @router.post("/alerts/evaluate", response_model=list[OpenedAlert], dependencies=[Depends(require_token)],

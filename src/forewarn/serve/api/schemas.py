@@ -230,6 +230,18 @@ class AlertOut(BaseModel):
     explanation: dict[str, float]
 
 
+class StreamAlertOut(BaseModel):
+    asset_id: str
+    ts: datetime
+    model_id: str
+    score: float
+    risk_level: str
+    explanation: dict[str, float]
+    probability: float | None
+    rul: float | None
+    raised_at: datetime
+
+
 class OpenedAlert(BaseModel):
     asset_id: str
     ts: str

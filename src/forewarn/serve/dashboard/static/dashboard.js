@@ -314,7 +314,9 @@ async function assetPage() {
 let selectedCase = null;  // the case shown in the action panel of the alerts page
 
 async function alertsPage() {
-  const [alerts, cases] = await Promise.all([getJSON("/alerts?limit=5000"), getJSON("/cases?limit=5000")]);
+  const [alerts, cases, streamed] = await Promise.all([getJSON("/alerts?limit=5000"), getJSON("/cases?limit=5000"),
+                                                       getJSON("/stream/alerts?limit=500")]);
+  drawStreamAlerts(streamed);
   const status = Object.fromEntries(cases.map((c) => [c.case_id, c.status]));
   const traces = LEVELS.map((level) => {
     const rows = alerts.filter((a) => a.risk_level === level);
@@ -348,6 +350,15 @@ async function alertsPage() {
   cases.forEach((c, k) => { tbody.rows[k].dataset.caseId = String(c.case_id); });
   if (selectedCase !== null && status[selectedCase] !== undefined) select(selectedCase);
   else drawCasePanel(null, alertsPage, "Pick a case in the table, or click an alert in the timeline, to act on it.");
+}
+
+function drawStreamAlerts(alerts) {
+  const top = (explanation) => Object.entries(explanation).sort((a, b) => b[1] - a[1]).slice(0, 3)
+    .map(([sensor]) => sensor).join(", ");
+  tableRows(document.querySelector("#stream-alerts tbody"), alerts.length ? alerts.map((a) => [
+    fmtTime(a.ts), el("a", { href: `/assets/${encodeURIComponent(a.asset_id)}` }, a.asset_id), a.model_id,
+    badge(a.risk_level), fmt(a.score, 3), fmt(a.probability, 2), top(a.explanation)])
+    : [["no stream alerts (no stream connected, or none raised)", "", "", "", "", "", ""]]);
 }
 
 // -- risk ---------------------------------------------------------------------------------------------------
