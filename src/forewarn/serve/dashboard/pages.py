@@ -7,7 +7,7 @@ nothing comes from a CDN:
 * ``/``: fleet grid coloured by risk, filtered by site and line;
 * ``/assets/{asset_id}``: health, RUL interval, recommended action, risk and RUL trends, sensor trends,
   contributing sensors, events and the open case, with the case actions;
-* ``/alerts``: alert timeline and cases, with the case actions;
+* ``/alerts``: alert timeline and cases, with the case actions, and the alerts of a stream's own models;
 * ``/risk``: risk distribution over the fleet;
 * ``/models``: model versions, their metrics and the live one.
 
