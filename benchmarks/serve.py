@@ -46,35 +46,25 @@ for the CPU; the figures include that.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 import json
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from loadgen import TOKEN, cpu_seconds, encode, free_port, open_loop, percentiles, run_client, start_server, started
 
 from forewarn.serve.sample import CHANNELS, ORIGIN, build_sample
 
-TOKEN = "benchmark-token-0123456789"
 BATCHES = ("batch_arrow_features", "batch_arrow_readings", "batch_json_features", "batch_json_table")
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 BARE_APP = """
@@ -90,35 +80,11 @@ async def app(scope, receive, send):  # answers every request with a fixed JSON 
 """
 
 
-def start_server(store: Path, models: Path, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "FOREWARN_API_TOKEN": TOKEN}
-    command = ["-m", "forewarn.serve", "--store", str(store), "--models", str(models), "--port", str(port),
-               "--log-level", "warning", "--max-body-mb", "256"]
-    return _started(command, env, port, log, "/healthz")
-
-
 def start_bare_server(folder: Path, port: int) -> subprocess.Popen:
     """The control: uvicorn (same loop and HTTP parser as ``forewarn serve``) with an app that does no work."""
     (folder / "bare_app.py").write_text(BARE_APP)
     command = ["-m", "uvicorn", "--app-dir", str(folder), "bare_app:app", "--port", str(port), "--log-level", "warning"]
-    return _started(command, dict(os.environ), port, folder / "bare.log", "/")
-
-
-def _started(command: list[str], env: dict[str, str], port: int, log: Path, probe: str) -> subprocess.Popen:
-    out = log.open("w")
-    process = subprocess.Popen([sys.executable, *command], env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{probe}", timeout=2) as response:
-                if response.status == 200:
-                    return process
-        except OSError:
-            if process.poll() is not None:
-                raise SystemExit(f"the server exited:\n{log.read_text()}") from None
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the server did not start within 120 s")
+    return started(command, dict(os.environ), port, folder / "bare.log", "/")
 
 
 def _probe_work() -> int:
@@ -144,15 +110,6 @@ def cpu_probe(seconds: float, every: float = 0.005) -> dict[str, float]:
             "share_over_3x": float((ratio > 3).mean()), "max_slowdown": float(ratio.max())}
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process so far (Linux ``/proc``; ``None`` elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def served(port: int, route: str) -> tuple[float, float]:
     """(seconds, count) of the server's request-duration histogram for ``route``, status 200, so far."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
@@ -167,16 +124,6 @@ def served(port: int, route: str) -> tuple[float, float]:
     return total, count
 
 
-def run_client(coroutine: Any) -> Any:
-    """Run the load generator on uvloop where installed (less client CPU on the cores the server uses too)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coroutine)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coroutine)
-
-
 def measured_run(server: subprocess.Popen, port: int, route: str, rate: float, seconds: float,
                  requests: list[bytes]) -> dict[str, float | None]:
     """:func:`open_loop`, plus the server's CPU time per request and its own mean time per request."""
@@ -188,73 +135,6 @@ def measured_run(server: subprocess.Popen, port: int, route: str, rate: float, s
     result["server_cpu_ms_per_request"] = None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / n * 1000
     result["server_mean_ms"] = (sum1 - sum0) / n * 1000
     return result
-
-
-def percentiles(latencies_s: list[float]) -> dict[str, float]:
-    ms = np.asarray(latencies_s) * 1000
-    return {"n": len(ms), "p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)),
-            "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max())}
-
-
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
-    """Send one pre-encoded HTTP/1.1 request on a kept-alive connection; read the whole answer; its status."""
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    await reader.readexactly(length)
-    return status
-
-
-def encode(method: str, path: str, port: int, body: bytes = b"", content_type: str = "application/json") -> bytes:
-    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-    if body:
-        head += f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-    return head.encode() + b"\r\n" + body
-
-
-async def open_loop(port: int, rate: float, seconds: float, requests: list[bytes],
-                    connections: int = 8) -> dict[str, float]:
-    """Open-loop load: request *i* is due at ``t0 + i / rate``; latency runs from its due time to its full answer.
-
-    A small raw HTTP/1.1 client on kept-alive connections (a full client library costs more CPU per request
-    than the service itself, and shares the same cores). A request waits when every connection is busy,
-    and that wait counts in its latency.
-    """
-    total = int(rate * seconds)
-    streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(connections)]
-    for i in range(min(50, total)):  # warm-up, not timed
-        await _exchange(*streams[0], requests[i % len(requests)])
-    latencies: list[float] = []
-    errors = 0
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    start = time.perf_counter() + 0.05
-
-    async def producer() -> None:
-        for i in range(total):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            queue.put_nowait(i)
-        for _ in streams:
-            queue.put_nowait(-1)
-
-    async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal errors
-        while (i := await queue.get()) >= 0:
-            status = await _exchange(reader, writer, requests[i % len(requests)])
-            latencies.append(time.perf_counter() - (start + i / rate))
-            errors += status != 200
-
-    began = time.perf_counter()
-    await asyncio.gather(producer(), *(worker(r, w) for r, w in streams))
-    elapsed = time.perf_counter() - began
-    for _, writer in streams:
-        writer.close()
-    return {**percentiles(latencies), "errors": errors, "rate": rate, "achieved_rate": total / elapsed}
 
 
 def arrow_bytes(frame: pd.DataFrame) -> bytes:
