@@ -112,8 +112,10 @@ class HealthService:
             frame = frame.tail(rows)
         return frame.reindex(columns=["ts", *bundle.spec.channels])
 
-    def _recent_many(self, asset_ids: list[str], channels: tuple[str, ...], rows: int) -> dict[str, pd.DataFrame]:
-        """The last ``rows`` instants of many assets in one query: ``{asset_id: wide frame (ts, channels...)}``."""
+    def _recent_many(self, asset_ids: list[str], channels: tuple[str, ...],
+                     rows: int) -> dict[str, tuple[pd.DatetimeIndex, np.ndarray]]:
+        """The last ``rows`` instants of many assets in one query: ``{asset_id: (times, instants x channels)}``,
+        oldest first (cut from one pivoted matrix: no frame per asset, which cost more than the query for a fleet)."""
         long = self.store.sql(
             "SELECT asset_id, ts, channel, value FROM readings WHERE asset_id IN (SELECT unnest(?)) "
             "AND channel IN (SELECT unnest(?)) "
@@ -122,9 +124,14 @@ class HealthService:
         if long.empty:
             return {}
         wide = long.pivot_table(index=["asset_id", "ts"], columns="channel", values="value", aggfunc="first")
-        wide = wide.reindex(columns=list(channels)).reset_index()
-        return {str(a): part.drop(columns="asset_id").tail(rows).reset_index(drop=True)
-                for a, part in wide.groupby("asset_id", sort=False)}
+        wide = wide.reindex(columns=list(channels))  # rows sorted by asset, then time
+        assets = wide.index.get_level_values(0).to_numpy()
+        times = pd.DatetimeIndex(wide.index.get_level_values(1))
+        values = wide.to_numpy(dtype="float64", na_value=np.nan)
+        bounds = np.flatnonzero(assets[1:] != assets[:-1]) + 1
+        starts, ends = np.r_[0, bounds].tolist(), np.r_[bounds, len(assets)].tolist()
+        return {str(assets[a]): (times[max(a, b - rows):b], values[max(a, b - rows):b])
+                for a, b in zip(starts, ends, strict=True)}
 
     def _cache_key(self, asset_id: str, bundle: Bundle) -> tuple[Any, ...]:
         return (self._generation.get(asset_id, 0), bundle.model_id, bundle.version, id(self.settings.costs))
@@ -138,7 +145,9 @@ class HealthService:
             return cached[1]
         before = self._generations([asset_id])
         frame = self._history(asset_id, bundle, bundle.spec.history_rows)
-        result = self._score(bundle, [info], {asset_id: frame} if not frame.empty else {})[0]
+        recent = {} if frame.empty else {asset_id: (pd.DatetimeIndex(frame["ts"]), frame[list(bundle.spec.channels)]
+                                                    .to_numpy(dtype="float64", na_value=np.nan))}
+        result = self._score(bundle, [info], recent)[0]
         self._forget_if_changed(before)
         return result
 
@@ -195,15 +204,15 @@ class HealthService:
             self._forget_if_changed(before)
         return [out[a] for a in asset_ids]
 
-    def _score(self, bundle: Bundle, infos: list[dict[str, Any]], frames: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
+    def _score(self, bundle: Bundle, infos: list[dict[str, Any]],
+               frames: dict[str, tuple[pd.DatetimeIndex, np.ndarray]]) -> list[dict[str, Any]]:
         """Score the latest state of assets with one bundle; results are cached until the asset changes."""
         spec = bundle.spec
         scored = [i for i in infos if i["asset_id"] in frames]
         decisions: dict[str, dict[str, Any]] = {}
         if scored:
-            matrix = np.vstack([last_row_features(
-                frames[i["asset_id"]][list(spec.channels)].to_numpy(dtype="float64", na_value=np.nan), spec.channels,
-                window=spec.window, stats=spec.stats, ewm_span=spec.ewm_span) for i in scored])
+            matrix = np.vstack([last_row_features(frames[i["asset_id"]][1], spec.channels, window=spec.window,
+                                                  stats=spec.stats, ewm_span=spec.ewm_span) for i in scored])
             rows = self.decide_values(bundle, bundle.select(matrix), [i["asset_class"] for i in scored])
             decisions = {i["asset_id"]: row for i, row in zip(scored, rows, strict=True)}
         results = []
@@ -213,7 +222,7 @@ class HealthService:
                       "unit": bundle.unit, "open_case": self._open_case_id(asset_id)}
             if asset_id in decisions:
                 result.update(decisions[asset_id])
-                result["ts"] = pd.Timestamp(frames[asset_id]["ts"].iloc[-1]).isoformat()
+                result["ts"] = pd.Timestamp(frames[asset_id][0][-1]).isoformat()
             else:
                 result.update({"ts": None, "health": None, "probability": None, "rul": None, "rul_low": None,
                                "rul_high": None, "risk_level": "unknown", "threshold": None,
