@@ -198,20 +198,21 @@ class HealthService:
                 todo.setdefault((bundle.model_id, bundle.version), (bundle, []))[1].append(info)
         for bundle, infos in todo.values():
             before = self._generations(i["asset_id"] for i in infos)
-            frames = self._recent_many([i["asset_id"] for i in infos], bundle.spec.channels, bundle.spec.history_rows)
-            for result in self._score(bundle, infos, frames):
+            recent = self._recent_many([i["asset_id"] for i in infos], bundle.spec.channels, bundle.spec.history_rows)
+            for result in self._score(bundle, infos, recent):
                 out[result["asset_id"]] = result
             self._forget_if_changed(before)
         return [out[a] for a in asset_ids]
 
     def _score(self, bundle: Bundle, infos: list[dict[str, Any]],
-               frames: dict[str, tuple[pd.DatetimeIndex, np.ndarray]]) -> list[dict[str, Any]]:
-        """Score the latest state of assets with one bundle; results are cached until the asset changes."""
+               recent: dict[str, tuple[pd.DatetimeIndex, np.ndarray]]) -> list[dict[str, Any]]:
+        """Score the latest state of assets with one bundle (``recent``: see :meth:`_recent_many`); results are cached
+        until the asset changes."""
         spec = bundle.spec
-        scored = [i for i in infos if i["asset_id"] in frames]
+        scored = [i for i in infos if i["asset_id"] in recent]
         decisions: dict[str, dict[str, Any]] = {}
         if scored:
-            matrix = np.vstack([last_row_features(frames[i["asset_id"]][1], spec.channels, window=spec.window,
+            matrix = np.vstack([last_row_features(recent[i["asset_id"]][1], spec.channels, window=spec.window,
                                                   stats=spec.stats, ewm_span=spec.ewm_span) for i in scored])
             rows = self.decide_values(bundle, bundle.select(matrix), [i["asset_class"] for i in scored])
             decisions = {i["asset_id"]: row for i, row in zip(scored, rows, strict=True)}
@@ -222,7 +223,7 @@ class HealthService:
                       "unit": bundle.unit, "open_case": self._open_case_id(asset_id)}
             if asset_id in decisions:
                 result.update(decisions[asset_id])
-                result["ts"] = pd.Timestamp(frames[asset_id][0][-1]).isoformat()
+                result["ts"] = pd.Timestamp(recent[asset_id][0][-1]).isoformat()
             else:
                 result.update({"ts": None, "health": None, "probability": None, "rul": None, "rul_low": None,
                                "rul_high": None, "risk_level": "unknown", "threshold": None,
