@@ -186,3 +186,24 @@ def test_live_bundle_follows_promote_rollback_and_hand_edits(client: TestClient,
     monkeypatch.setattr(registry, "RESCAN_S", 0.0)  # notice a registry.json edited by hand at once
     (sample.models / registry.REGISTRY_FILE).write_text(json.dumps({"active": {"rul": "v1"}, "history": {}}))
     assert version() == "v1"
+
+
+def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthService) -> None:
+    """The fleet's recent readings (one top-n query, cut from one matrix) are each asset's own last instants, also
+    where a channel skips instants and a series is shorter than the window."""
+    bundle = service.bundle_for()
+    spec = bundle.spec
+    assets = sorted(service.store.assets()["asset_id"])
+    last = service.store.sql("SELECT max(ts) AS ts FROM readings")["ts"].iloc[0]
+    extra = pd.DataFrame({"asset_id": assets[0], "ts": pd.Timestamp(last) + pd.to_timedelta(range(1, 8), unit="h"),
+                          "channel": "vibration", "value": [3.0, 3.1, 3.2, 3.3, 3.4, 3.5, 3.6]})
+    service.store.ingest_readings(extra)  # one channel runs ahead of the others: gaps in the wide rows
+    rows = spec.history_rows
+    for k in (rows, 5):
+        recent = service._recent_many(assets, spec.channels, k)
+        assert set(recent) == set(assets)
+        for asset_id in assets:
+            own = service._history(asset_id, bundle, k)
+            times, values = recent[asset_id]
+            assert list(times) == list(pd.DatetimeIndex(own["ts"]))
+            np.testing.assert_array_equal(values, own[list(spec.channels)].to_numpy(dtype="float64", na_value=np.nan))
