@@ -48,7 +48,7 @@ from forewarn.exceptions import (
 from forewarn.serve.api import routes_assets, routes_cases, routes_models, routes_predict, routes_whatif
 from forewarn.serve.api.bodies import body_components
 from forewarn.serve.api.direct import DirectRoute, DirectRoutes
-from forewarn.serve.api.middleware import BodyLimitMiddleware, FieldError, Metrics, MetricsMiddleware
+from forewarn.serve.api.middleware import BodyLimitMiddleware, FieldError, Metrics, MetricsMiddleware, StreamCollector
 from forewarn.serve.service import HealthService, check_ready
 from forewarn.serve.settings import ServeSettings
 
@@ -133,6 +133,7 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
     """The service as an ASGI app. ``service`` lets tests pass one built around an existing store."""
     svc = service if service is not None else HealthService(settings)
     metrics = Metrics()
+    metrics.registry.register(StreamCollector(svc))
     svc.on_alert.append(lambda alert: metrics.alerts.labels(alert.risk_level).inc())
 
     @asynccontextmanager

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily
 
 Scope = dict[str, Any]
 
@@ -80,6 +81,27 @@ class Metrics:
     def observe(self, method: str, route: str, status: str, seconds: float) -> None:
         """Record the duration of one request."""
         self._child(self.latency, method, route, status).observe(seconds)
+
+
+class StreamCollector:
+    """Prometheus counters of the stream connector running inside the service (``serve --stream``): readings it
+    wrote and alerts its own models raised, read from its status at each scrape (nothing while none runs)."""
+
+    def __init__(self, service: Any):
+        self.service = service
+
+    def describe(self) -> list[Any]:
+        return []  # the families depend on whether a stream runs; checked at each scrape
+
+    def collect(self) -> Any:
+        stream = getattr(self.service, "stream", None)
+        if stream is None:
+            return
+        status = stream.status()
+        yield CounterMetricFamily("forewarn_stream_readings_written", "readings the stream connector wrote to the store",
+                                  value=status["readings_written"])
+        yield CounterMetricFamily("forewarn_stream_alerts", "alerts raised by the stream's own models",
+                                  value=status["alerts_opened"])
 
 
 async def _send_json(send: Any, status: int, detail: str) -> None:
