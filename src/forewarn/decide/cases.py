@@ -60,6 +60,7 @@ import pandas as pd
 from forewarn.decide.alerts import Alert
 from forewarn.decide.risk import RISK_LEVELS
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError, StateError
+from forewarn.store.queries import match_filter
 
 OPEN_STATUSES = ("open", "acknowledged")
 STATUSES = ("open", "acknowledged", "closed")
@@ -321,17 +322,9 @@ class CaseBook:
     def alerts(self, *, asset_id: str | None = None, case_id: int | None = None, start: Any = None, end: Any = None,
                limit: int = 1000) -> list[dict[str, Any]]:
         """Alerts, newest first, optionally of one asset or case and in ``[start, end)``."""
-        where, params = ["true"], []
-        for column, value in (("asset_id", asset_id), ("case_id", case_id)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        for op, value in ((">=", start), ("<", end)):
-            if value is not None:
-                where.append(f"ts {op} ?")
-                params.append(pd.Timestamp(value))
+        where, params = match_filter({"asset_id": asset_id, "case_id": case_id}, start=start, end=end)
         with self._lock:
-            rows = self._con.execute(f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts WHERE {' AND '.join(where)} "
+            rows = self._con.execute(f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts WHERE {where} "
                                      f"ORDER BY ts DESC, alert_id DESC LIMIT {int(limit)}", params).fetchall()
         return [_record(r, ALERT_COLUMNS) for r in rows]
 

@@ -9,7 +9,7 @@ Results come back through Arrow, so ``ts`` is ``datetime64[us, UTC]`` and text c
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import duckdb
 import numpy as np
@@ -46,6 +46,29 @@ def time_filter(column: str, start: object = None, end: object = None) -> str:
     if end is not None:
         parts.append(f"{column} < TIMESTAMPTZ '{ts_literal(end, name='end')}'")
     return " AND ".join(parts) or "true"
+
+
+def match_filter(equal: Mapping[str, object], column: str = "ts", start: object = None,
+                 end: object = None) -> tuple[str, list[object]]:
+    """SQL condition with ``?`` parameters: each named column equal to its value (``None`` values are left out) and
+    ``start <= column < end`` (either bound may be ``None``); for tables outside the readings (alerts, cases).
+
+    >>> match_filter({"asset_id": "P-1", "case_id": None}, start="2024-01-01")
+    ('asset_id = ? AND ts >= ?', ['P-1', Timestamp('2024-01-01 00:00:00')])
+    >>> match_filter({})
+    ('true', [])
+    """
+    where: list[str] = []
+    params: list[object] = []
+    for name, value in equal.items():
+        if value is not None:
+            where.append(f"{name} = ?")
+            params.append(value)
+    for op, value in ((">=", start), ("<", end)):
+        if value is not None:
+            where.append(f"{column} {op} ?")
+            params.append(pd.Timestamp(value))
+    return " AND ".join(where) or "true", params
 
 
 def bucket_micros(resample: str) -> int:

@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 
 from forewarn.store import Store
+from forewarn.store.queries import match_filter
 from forewarn.stream.messages import DeadLetter
 
 DDL = """
@@ -75,16 +76,8 @@ def stream_alerts(store: Store, *, asset_id: str | None = None, model_id: str | 
     exists = store.sql("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = 'stream_alerts'")
     if not int(exists["n"].iloc[0]):
         return []
-    where, params = ["true"], []
-    for column, value in (("asset_id", asset_id), ("model_id", model_id)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    for op, value in ((">=", start), ("<", end)):
-        if value is not None:
-            where.append(f"ts {op} ?")
-            params.append(pd.Timestamp(value))
-    frame = store.sql(f"SELECT {', '.join(STREAM_ALERT_COLUMNS)} FROM stream_alerts WHERE {' AND '.join(where)} "
+    where, params = match_filter({"asset_id": asset_id, "model_id": model_id}, start=start, end=end)
+    frame = store.sql(f"SELECT {', '.join(STREAM_ALERT_COLUMNS)} FROM stream_alerts WHERE {where} "
                       f"ORDER BY ts DESC, raised_at DESC LIMIT {int(limit)}", params)
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     for row in rows:
