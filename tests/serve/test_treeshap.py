@@ -26,7 +26,8 @@ def training_data(seed: int = 0, n: int = 2000, d: int = 8) -> tuple[np.ndarray,
 
 def probe_rows(X: np.ndarray, booster: lgb.Booster, seed: int = 1) -> np.ndarray:
     """Random rows, rows on split thresholds (LightGBM sends a value equal to the threshold left), gaps, zeros,
-    values far outside the training range."""
+    values within and just beyond LightGBM's kZeroThreshold of zero (it reads those within as 0.0, and splits
+    between zeros and other values at +-kZeroThreshold), values far outside the training range."""
     rng = np.random.default_rng(seed)
     rows = rng.normal(size=(120, X.shape[1])) * rng.choice([0.5, 1.0, 10.0], size=(120, 1))
     thresholds = booster.trees_to_dataframe().dropna(subset=["threshold"])
@@ -36,6 +37,10 @@ def probe_rows(X: np.ndarray, booster: lgb.Booster, seed: int = 1) -> np.ndarray
             rows[i, int(str(name).removeprefix("Column_"))] = value
     rows[rng.uniform(size=rows.shape) < 0.1] = np.nan
     rows[rng.uniform(size=rows.shape) < 0.1] = 0.0
+    k_zero = float(np.float32(1e-35))
+    near_zero = [-0.0, 1e-36, -1e-36, k_zero, -k_zero, np.nextafter(k_zero, 1.0), np.nextafter(-k_zero, -1.0), 3e-35]
+    tiny = rng.uniform(size=rows.shape) < 0.1
+    rows[tiny] = rng.choice(near_zero, size=int(tiny.sum()))
     rows[-1] = np.nan
     rows[-2] = 0.0
     return rows

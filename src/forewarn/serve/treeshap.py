@@ -150,27 +150,36 @@ class PathTables:
         self.n_features = n_features
         self.bias = bias
         self.size = int(sum(t.size for t in tables))
-        # the splits: what a row does at each (a gap: the default direction, or as 0.0 where gaps are not missing)
-        self._feature = np.array(splits.feature, dtype=np.intp)
-        self._threshold = np.array(splits.threshold, dtype="float64")
+        # the splits: what a row does at each, and last a sentinel split that every row meets (the padding of
+        # shorter paths). LightGBM reads a value within its kZeroThreshold of zero as 0.0; a threshold in
+        # [-kZero, kZero) is moved so that comparing the value as sent gives the same side (the only thresholds
+        # where it matters), which spares cleaning the row.
+        feature = np.array(splits.feature, dtype=np.intp)
+        threshold = np.array(splits.threshold, dtype="float64")
+        self._cuts = {j: threshold[feature == j] for j in range(n_features)}  # for the agreement probes
         missing = np.array(splits.missing, dtype=np.int8)
         default_left = np.array(splits.default_left, dtype=bool)
-        self._zero_missing = missing == _MISSING["Zero"]
-        self._zero_left = default_left[self._zero_missing]
-        self._nan_left = np.where(missing == _MISSING["None"], self._threshold >= 0.0, default_left)
+        near_zero = (threshold >= -_ZERO) & (threshold < _ZERO)
+        compared = np.where(near_zero, np.where(threshold >= 0.0, _ZERO, np.nextafter(-_ZERO, -np.inf)), threshold)
+        self._feature = np.append(feature, 0)
+        self._threshold = np.append(compared, np.inf)
+        # a gap: the default direction, or as 0.0 where gaps are not missing
+        self._nan_left = np.append(np.where(missing == _MISSING["None"], threshold >= 0.0, default_left), True)
+        self._zero_missing = np.append(missing == _MISSING["Zero"], False)
+        self._zero_left = default_left[self._zero_missing[:-1]]
         # each leaf's path, position-major (row k: the k-th split of every leaf's path), padded to the longest
         # with a split that every row "meets" (index len(splits), answered True)
         longest = max((len(leaf.path) for leaf in leaves), default=0)
-        self._path = np.full((longest, len(leaves)), len(self._feature), dtype=np.intp)
+        self._path = np.full((longest, len(leaves)), len(feature), dtype=np.intp)
         self._path_left = np.ones((longest, len(leaves)), dtype=bool)
         self._path_bit = np.zeros((longest, len(leaves)), dtype=np.int32)  # bit of the split's feature slot
         for i, leaf in enumerate(leaves):
             for k, (split, left, slot) in enumerate(leaf.path):
                 self._path[k, i], self._path_left[k, i], self._path_bit[k, i] = split, left, 1 << slot
         depth = np.array([len(leaf.features) for leaf in leaves], dtype=np.int64)
-        self._all_met = (1 << depth) - 1
         self._depth = depth
-        self._leaf_base = np.cumsum([0] + [t.size for t in tables])[:-1].astype(np.int64)
+        # where a leaf's row for a pattern starts is _met_base - missed * depth (the pattern: all bits, less missed)
+        self._met_base = np.cumsum([0] + [t.size for t in tables])[:-1].astype(np.int64) + ((1 << depth) - 1) * depth
         # every (leaf, distinct feature), grouped by feature: its leaf, its rank on the leaf's path
         slot_leaf = np.repeat(np.arange(len(leaves)), depth)
         slot_rank = np.concatenate([np.arange(d) for d in depth]) if len(depth) else np.empty(0, np.int64)
@@ -214,18 +223,16 @@ class PathTables:
         x = np.asarray(row, dtype="float64")
         if x.shape != (self.n_features,):
             return None
-        x = np.where(np.abs(x) <= _ZERO, 0.0, x)  # as LightGBM reads a dense row
         value = x[self._feature]
         left = value <= self._threshold
-        gap = np.isnan(value)
-        if gap.any():
+        if np.isnan(x).any():
+            gap = np.isnan(value)
             left[gap] = self._nan_left[gap]
-        if len(self._zero_left):
-            zero = value[self._zero_missing] == 0.0
+        if len(self._zero_left):  # within kZeroThreshold of zero (or a gap, read as 0.0): the default direction
+            zero = ~(np.abs(value[self._zero_missing]) > _ZERO)
             left[self._zero_missing] = np.where(zero, self._zero_left, left[self._zero_missing])
-        left = np.append(left, True)
         missed = np.bitwise_or.reduce(self._path_bit * (left[self._path] != self._path_left), axis=0)
-        start = self._leaf_base + (self._all_met - missed) * self._depth
+        start = self._met_base - missed * self._depth
         out = np.zeros(self.n_features + 1)
         if len(self._features_used):
             out[self._features_used] = np.add.reduceat(self._table[start[self._slot_leaf] + self._slot_rank],
@@ -239,7 +246,7 @@ class PathTables:
         rng = np.random.default_rng(0)
         rows = np.zeros((probes, self.n_features))
         for j in range(self.n_features):
-            cuts = self._threshold[self._feature == j]
+            cuts = self._cuts[j]
             if len(cuts):
                 rows[:, j] = rng.choice(cuts, probes) + rng.choice([-1e-6, 1e-6], probes)
         rows[rng.random(rows.shape) < 0.1] = np.nan
