@@ -226,6 +226,29 @@ def test_body_size_limit_and_closed_cors(sample) -> None:  # type: ignore[no-unt
         assert allowed.headers["access-control-allow-origin"] == "http://plant.local"
 
 
+def test_fastapi_opentelemetry_reports_only_with_otel(sample, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from opentelemetry import trace
+
+    spans: list[str] = []
+
+    class Tracer(trace.NoOpTracer):
+        def start_span(self, name, *args, **kwargs):  # type: ignore[no-untyped-def]
+            spans.append(name)
+            return super().start_span(name, *args, **kwargs)
+
+    class Provider(trace.TracerProvider):  # a configured provider, as an OpenTelemetry SDK would install
+        def get_tracer(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            return Tracer()
+
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", Provider())  # the global provider, restored after the test
+    with make_client(sample) as c:
+        assert c.get(f"{API}/assets").status_code == 200
+    assert spans == []  # off by default: the service's own metrics are at /metrics
+    with make_client(sample, otel=True) as c:
+        assert c.get(f"{API}/assets").status_code == 200
+    assert spans and spans[0].startswith("GET")
+
+
 def test_registry_promote_and_rollback(client: TestClient) -> None:
     model = client.get(f"{API}/models/rul").json()
     assert model["active"] == "v2" and [v["version"] for v in model["versions"]] == ["v1", "v2"]

@@ -34,6 +34,9 @@ def register(app: typer.Typer) -> None:
             help="Also run the MQTT / OPC UA connector of this 'forewarn stream' TOML config in this process, "
                  "on the same store (a store file is open in one process at a time).")] = None,
         log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+        otel: Annotated[bool, typer.Option("--otel", help="Report FastAPI's OpenTelemetry spans and metrics to the "
+                                                          "providers this process configures (e.g. under "
+                                                          "opentelemetry-instrument).")] = False,
     ) -> None:
         """Serve the REST API (/api/v1, docs at /docs) and the dashboard (/).
 
@@ -55,7 +58,7 @@ def register(app: typer.Typer) -> None:
             store=str(store), models=None if models is None else str(models), model_id=model_id,
             costs=None if costs is None else read_costs(costs), cases=None if cases is None else str(cases),
             max_body_bytes=int(max_body_mb * 1024 * 1024), evaluate_on_start=not no_evaluate,
-            stream=None if stream is None else str(stream))
+            stream=None if stream is None else str(stream), otel=otel)
         if settings.token is None:
             typer.echo(f"note: {TOKEN_ENV} is not set, so write endpoints are disabled (403)", err=True)
         run_server(settings, host=host, port=port, log_level=log_level,

@@ -37,7 +37,9 @@ class ServeSettings:
     beside the store); ``model_id``: the model that scores health (default: the first one);
     ``costs``: a cost table per asset class that overrides the one in the model's bundle; ``stream``: a
     ``forewarn stream`` TOML config whose MQTT / OPC UA connector runs inside the service, on its store
-    (see :meth:`forewarn.serve.service.HealthService.attach_stream`).
+    (see :meth:`forewarn.serve.service.HealthService.attach_stream`); ``otel``: let FastAPI's native OpenTelemetry
+    (spans and metrics per request) report to the OpenTelemetry providers the process configures; off by default,
+    since the service exports its own Prometheus metrics at ``/metrics`` and the check costs every request.
     """
 
     store: str = ":memory:"
@@ -54,6 +56,7 @@ class ServeSettings:
     evaluate_on_start: bool = True
     max_batch_rows: int = 1_000_000
     stream: str | None = None
+    otel: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -165,6 +165,7 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
             svc.close()
 
     app = FastAPI(title="Forewarn", version=forewarn.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
                   description="Predictive maintenance: which machine will fail, why, and how soon. "
                               "Write endpoints need `Authorization: Bearer <token>`.")
     app.state.settings = settings
