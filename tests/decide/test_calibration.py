@@ -60,6 +60,8 @@ def test_calibration_errors_are_named() -> None:
         Calibrator().transform([0.5])
     with pytest.raises(StateError, match="lacks"):
         Calibrator().set_state({"method": ["platt"]})
+    with pytest.raises(StateError, match=r"outside \[0, 1\]"):
+        Calibrator().set_state({"method": "isotonic", "x": [0.0, 1.0], "y": [0.2, 1.3]})
 
 
 def test_bayes_threshold_balances_expected_costs() -> None:

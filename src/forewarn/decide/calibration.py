@@ -82,8 +82,8 @@ class Calibrator:
         if self.state_ is None:
             raise NotFittedError("this Calibrator is not fitted yet; call fit(scores, outcomes) first")
         x = _as_vector(scores, "scores")
-        if self.method == "isotonic":
-            return np.clip(np.interp(x, self.state_["x"], self.state_["y"]), 0.0, 1.0)
+        if self.method == "isotonic":  # between the fitted probabilities (checked to lie in [0, 1]): no clipping
+            return np.interp(x, self.state_["x"], self.state_["y"])
         a, b = self.state_["coef"]
         return 1.0 / (1.0 + np.exp(-np.clip(a * x + b, -500.0, 500.0)))
 
@@ -111,6 +111,8 @@ class Calibrator:
             self.state_[key] = np.asarray(state[key], dtype="float64").reshape(-1)
         if method == "isotonic" and (len(self.state_["x"]) != len(self.state_["y"]) or len(self.state_["x"]) == 0):
             raise StateError("isotonic calibrator state needs x and y of the same, non-zero length")
+        if method == "isotonic" and not ((self.state_["y"] >= 0.0) & (self.state_["y"] <= 1.0)).all():
+            raise StateError("isotonic calibrator state has probabilities (y) outside [0, 1]")
         if method == "platt" and len(self.state_["coef"]) != 2:
             raise StateError("platt calibrator state needs coef = [slope, intercept]")
         return self
