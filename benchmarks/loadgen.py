@@ -46,6 +46,30 @@ def percentiles(latencies_s: list[float]) -> dict[str, float]:
             "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max())}
 
 
+def slow_episodes(latencies_s: list[float], rate: float, over_ms: float = 10.0, gap_ms: float = 50.0) -> dict[str, float]:
+    """How the requests slower than ``over_ms`` are spread over a run (``latencies_s`` in the order the requests
+    were due, one every ``1 / rate`` s): ``episodes`` is the number of groups they form when those due within
+    ``gap_ms`` of each other are one group, ``longest_episode_ms`` the longest group's span of due times, and
+    ``slow_in_runs`` the share of them whose neighbour (by due time) was slow too. Scattered slow requests (a
+    service that is sometimes slow on its own) give many one-request episodes; a machine that slows down for a
+    while gives a few long ones, in which requests queue behind each other.
+
+    >>> slow_episodes([0.001, 0.012, 0.015, 0.002, 0.001, 0.011], rate=100.0, gap_ms=20.0)
+    {'over': 3, 'episodes': 2, 'longest_episode_ms': 10.0, 'slow_in_runs': 0.6666666666666666}
+    """
+    ms = np.asarray(latencies_s) * 1000
+    slow = np.flatnonzero(ms > over_ms)
+    if len(slow) == 0:
+        return {"over": 0, "episodes": 0, "longest_episode_ms": 0.0, "slow_in_runs": 0.0}
+    step_ms = 1000.0 / rate
+    breaks = np.flatnonzero(np.diff(slow) * step_ms > gap_ms)
+    firsts = slow[np.r_[0, breaks + 1]]
+    lasts = slow[np.r_[breaks, len(slow) - 1]]
+    neighbours = np.isin(slow - 1, slow) | np.isin(slow + 1, slow)
+    return {"over": int(len(slow)), "episodes": int(len(firsts)),
+            "longest_episode_ms": float((lasts - firsts).max() * step_ms), "slow_in_runs": float(neighbours.mean())}
+
+
 async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
     """Send one pre-encoded HTTP/1.1 request on a kept-alive connection; read the whole answer; its status."""
     writer.write(request)
@@ -78,7 +102,7 @@ async def open_loop(port: int, rate: float, seconds: float, requests: list[bytes
     streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(connections)]
     for i in range(min(50, total)):  # warm-up, not timed
         await _exchange(*streams[0], requests[i % len(requests)])
-    latencies: list[float] = []
+    latencies = [0.0] * total  # by due time
     errors = 0
     queue: asyncio.Queue[int] = asyncio.Queue()
     start = time.perf_counter() + 0.05
@@ -96,7 +120,7 @@ async def open_loop(port: int, rate: float, seconds: float, requests: list[bytes
         nonlocal errors
         while (i := await queue.get()) >= 0:
             status = await _exchange(reader, writer, requests[i % len(requests)])
-            latencies.append(time.perf_counter() - (start + i / rate))
+            latencies[i] = time.perf_counter() - (start + i / rate)
             errors += status != 200
 
     began = time.perf_counter()
@@ -104,7 +128,8 @@ async def open_loop(port: int, rate: float, seconds: float, requests: list[bytes
     elapsed = time.perf_counter() - began
     for _, writer in streams:
         writer.close()
-    return {**percentiles(latencies), "errors": errors, "rate": rate, "achieved_rate": total / elapsed}
+    return {**percentiles(latencies), "errors": errors, "rate": rate, "achieved_rate": total / elapsed,
+            **slow_episodes(latencies, rate)}
 
 
 def start_server(store: Path, models: Path, port: int, log: Path, *extra: str) -> subprocess.Popen:

@@ -23,6 +23,10 @@ What it does:
    median of three. Bodies are encoded before the clock starts (as the Arrow ones are): the client's
    encoder is not the service.
 
+Each open-loop run also says how its requests over 10 ms are spread (:func:`loadgen.slow_episodes`): scattered,
+or in a few *episodes* of consecutive slow requests, in which the machine ran slower for a while and requests
+queued behind each other.
+
 A **control** run sends the same open-loop load to uvicorn serving an app that does no work (``--no-control``
 skips it, and the CPU probe with it): its p99 is the floor that the machine (the load generator and other
 processes on the same cores) sets for any service. The **CPU probe** then times a fixed pure-Python loop every
@@ -300,6 +304,11 @@ def main() -> None:
     for key, label in (("health_cold", "health, cold (sequential)"), ("ingest_one", "ingest 1 reading + re-score")):
         r = results[key]
         print(f"  {label:28s} p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms")  # type: ignore[index]
+    for name in ("health", "predict", "control"):
+        r = results.get(name)
+        if r:
+            print(f"  {name:8s} over 10 ms: {r['over']} requests in {r['episodes']} episodes (longest "  # type: ignore[index]
+                  f"{r['longest_episode_ms']:.0f} ms; {100 * r['slow_in_runs']:.0f} % of them next to another)")  # type: ignore[index]
     for name in ("health", "predict"):
         r = results[name]
         cpu = r["server_cpu_ms_per_request"]  # type: ignore[index]
