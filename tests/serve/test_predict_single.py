@@ -188,7 +188,8 @@ def test_live_bundle_follows_promote_rollback_and_hand_edits(client: TestClient,
     assert version() == "v1"
 
 
-def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthService) -> None:
+def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthService,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The fleet's recent readings (one top-n query, cut from one matrix) are each asset's own last instants, also
     where a channel skips instants and a series is shorter than the window."""
     bundle = service.bundle_for()
@@ -199,7 +200,8 @@ def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthServ
                           "channel": "vibration", "value": [3.0, 3.1, 3.2, 3.3, 3.4, 3.5, 3.6]})
     service.store.ingest_readings(extra)  # one channel runs ahead of the others: gaps in the wide rows
     rows = spec.history_rows
-    for k in (rows, 5):
+
+    def same_as_own_history(k: int) -> None:
         recent = service._recent_many(assets, spec.channels, k)
         assert set(recent) == set(assets)
         for asset_id in assets:
@@ -207,3 +209,30 @@ def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthServ
             times, values = recent[asset_id]
             assert list(times) == list(pd.DatetimeIndex(own["ts"]))
             np.testing.assert_array_equal(values, own[list(spec.channels)].to_numpy(dtype="float64", na_value=np.nan))
+
+    for k in (rows, 5):
+        same_as_own_history(k)
+    # again, each query bounded by where the windows started last time: after new readings of every channel and a
+    # late reading older than the window
+    queries: list[object] = []
+    read = service._recent_query
+    monkeypatch.setattr(service, "_recent_query", lambda *args, since: queries.append(since) or read(*args, since=since))
+    newer = pd.DataFrame([{"asset_id": a, "ts": pd.Timestamp(last) + pd.Timedelta(hours=9), "channel": c, "value": 1.0}
+                          for a in assets[:3] for c in spec.channels])
+    late = pd.DataFrame({"asset_id": [assets[1]], "ts": [pd.Timestamp(last) - pd.Timedelta(days=300)],
+                         "channel": ["vibration"], "value": [9.0]})
+    service.store.ingest_readings(pd.concat([newer, late]))
+    same_as_own_history(rows)
+    assert queries[0] is not None  # (assets with fewer instants than a window are read unbounded, after)
+    queries.clear()
+    same_as_own_history(5)
+    assert len(queries) == 1 and queries[0] is not None  # every asset had a full window: one bounded query
+    # bounds past the real starts (as if readings had been replaced or removed): the assets short of a full window
+    # are read again without a bound
+    starts = service._window_starts[(tuple(spec.channels), 5)]
+    assert set(starts) == set(assets)
+    for asset_id in assets:
+        starts[asset_id] = pd.Timestamp(last) + pd.Timedelta(hours=9)
+    queries.clear()
+    same_as_own_history(5)
+    assert queries[0] is not None and queries[1] is None

@@ -58,6 +58,8 @@ class HealthService:
         self._generation_lock = threading.Lock()
         self._health_cache: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self._json_cache: dict[str, tuple[tuple[Any, ...], bytes]] = {}
+        # per (channels, rows): the first instant of each asset's window when it was last read (see _recent_many)
+        self._window_starts: dict[tuple[tuple[str, ...], int], dict[str, pd.Timestamp]] = {}
         self._policies: dict[str, AlertPolicy] = {}
         self._assets: pd.DataFrame | None = None
         self.on_alert: list[Any] = []  # callbacks(alert) for metrics
@@ -114,16 +116,44 @@ class HealthService:
 
     def _recent_many(self, asset_ids: list[str], channels: tuple[str, ...],
                      rows: int) -> dict[str, tuple[pd.DatetimeIndex, np.ndarray]]:
-        """The last ``rows`` instants of many assets in one query: ``{asset_id: (times, instants x channels)}``,
-        oldest first (cut from one pivoted matrix: no frame per asset, which cost more than the query for a fleet)."""
+        """The last ``rows`` instants of many assets: ``{asset_id: (times, instants x channels)}``, oldest first.
+
+        Readings are only added, so an asset's window never starts before it did when it was last read: that start
+        bounds the query (the store skips older row groups instead of reading each asset's whole history). An asset
+        that has fewer than ``rows`` instants since the bound (readings replaced or removed since) is read again
+        without it, so the bound never changes an answer.
+        """
+        starts = self._window_starts.setdefault((tuple(channels), int(rows)), {})
+        hinted = [a for a in asset_ids if a in starts]
+        unbounded = [a for a in asset_ids if a not in starts]
+        out: dict[str, tuple[pd.DatetimeIndex, np.ndarray]] = {}
+        if hinted:
+            bounded = self._recent_query(hinted, channels, rows, since=min(starts[a] for a in hinted))
+            short = [a for a in hinted if a not in bounded or len(bounded[a][0]) < rows]
+            out.update((a, bounded[a]) for a in hinted if a not in short)
+            unbounded += short
+        if unbounded:
+            out.update(self._recent_query(unbounded, channels, rows, since=None))
+        for asset_id, (times, _) in out.items():
+            if len(times) >= rows:  # a full window: its first instant bounds the next query
+                starts[asset_id] = times[0]
+            else:
+                starts.pop(asset_id, None)
+        return out
+
+    def _recent_query(self, asset_ids: list[str], channels: tuple[str, ...], rows: int,
+                      since: pd.Timestamp | None) -> dict[str, tuple[pd.DatetimeIndex, np.ndarray]]:
+        """:meth:`_recent_many` in one query over readings from ``since`` on (all when ``None``), cut from one
+        pivoted matrix (no frame per asset, which cost more than the query for a fleet)."""
         # the time of each series' rows-th newest reading (a top-n aggregate: half the time of ranking every reading
         # with a window function, which sorts each asset's whole history), then the readings since then
+        bound = "" if since is None else " AND ts >= ?"
         long = self.store.sql(
             "WITH since AS (SELECT asset_id, channel, list_min(max(ts, ?)) AS since FROM readings "
-            "WHERE asset_id IN (SELECT unnest(?)) AND channel IN (SELECT unnest(?)) GROUP BY asset_id, channel) "
+            f"WHERE asset_id IN (SELECT unnest(?)) AND channel IN (SELECT unnest(?)){bound} GROUP BY asset_id, channel) "
             "SELECT r.asset_id, r.ts, r.channel, r.value FROM readings r JOIN since s "
-            "ON r.asset_id = s.asset_id AND r.channel = s.channel AND r.ts >= s.since",
-            [int(rows), asset_ids, list(channels)])
+            f"ON r.asset_id = s.asset_id AND r.channel = s.channel AND r.ts >= s.since{bound.replace('ts', 'r.ts')}",
+            [int(rows), asset_ids, list(channels), *([] if since is None else [since, since])])
         if long.empty:
             return {}
         wide = long.pivot_table(index=["asset_id", "ts"], columns="channel", values="value", aggfunc="first")
