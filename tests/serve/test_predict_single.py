@@ -190,8 +190,9 @@ def test_live_bundle_follows_promote_rollback_and_hand_edits(client: TestClient,
 
 def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthService,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fleet's recent readings (one top-n query, cut from one matrix) are each asset's own last instants, also
-    where a channel skips instants and a series is shorter than the window."""
+    """The fleet's recent readings (one top-n query, cut from one matrix) and one asset's history are each asset's own
+    last instants, also where a channel skips instants and a series is shorter than the window, and when bounded by
+    where the windows started the last time."""
     bundle = service.bundle_for()
     spec = bundle.spec
     assets = sorted(service.store.assets()["asset_id"])
@@ -205,10 +206,13 @@ def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthServ
         recent = service._recent_many(assets, spec.channels, k)
         assert set(recent) == set(assets)
         for asset_id in assets:
-            own = service._history(asset_id, bundle, k)
+            own = service.store.readings(asset_id, wide=True).tail(k).reindex(columns=["ts", *spec.channels])
             times, values = recent[asset_id]
             assert list(times) == list(pd.DatetimeIndex(own["ts"]))
             np.testing.assert_array_equal(values, own[list(spec.channels)].to_numpy(dtype="float64", na_value=np.nan))
+            # one asset's history, bounded by the same window starts when known (health of one asset)
+            pd.testing.assert_frame_equal(service._history(asset_id, bundle, k).reset_index(drop=True),
+                                          own.reset_index(drop=True))
 
     for k in (rows, 5):
         same_as_own_history(k)
@@ -233,6 +237,10 @@ def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthServ
     assert set(starts) == set(assets)
     for asset_id in assets:
         starts[asset_id] = pd.Timestamp(last) + pd.Timedelta(hours=9)
+    for asset_id in assets:
+        own = service.store.readings(asset_id, wide=True).tail(5).reindex(columns=["ts", *spec.channels])
+        pd.testing.assert_frame_equal(service._history(asset_id, bundle, 5).reset_index(drop=True),
+                                      own.reset_index(drop=True))
     queries.clear()
     same_as_own_history(5)
     assert queries[0] is not None and queries[1] is None

@@ -109,7 +109,19 @@ class HealthService:
 
     # -- scoring ----------------------------------------------------------------------------------------
     def _history(self, asset_id: str, bundle: Bundle, rows: int | None) -> pd.DataFrame:
-        frame = self.store.readings(asset_id, wide=True)
+        """An asset's readings as wide rows (every channel's instants), the last ``rows`` of them (all: ``None``).
+
+        The last ``rows`` begin no earlier than the window :meth:`_recent_many` last found for the model's channels
+        (a subset of the asset's channels; readings are only added), so that start bounds the read when known."""
+        frame = None
+        start = None if rows is None else self._window_starts.get((tuple(bundle.spec.channels), int(rows)), {}).get(
+            asset_id)
+        if start is not None:
+            frame = self.store.readings(asset_id, start, wide=True)
+            if len(frame) < rows:  # fewer instants than a window since then: not a bound any more
+                frame = None
+        if frame is None:
+            frame = self.store.readings(asset_id, wide=True)
         if rows is not None:
             frame = frame.tail(rows)
         return frame.reindex(columns=["ts", *bundle.spec.channels])
