@@ -244,3 +244,26 @@ def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthServ
     queries.clear()
     same_as_own_history(5)
     assert queries[0] is not None and queries[1] is None
+
+
+def test_a_case_filed_while_health_is_computed_is_not_hidden_by_the_cache(service: HealthService,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The alert evaluation files cases in its own thread while API requests compute health: a health that read the
+    asset's open case just before a case was filed must not be served from the cache afterwards."""
+    asset = sorted(service.store.assets()["asset_id"])[0]
+    assert service.health(asset)["open_case"] is None
+    service.readings_changed([asset])  # the next health is computed afresh
+    cases: list[int] = []
+
+    def open_case_id(asset_id: str) -> int | None:
+        seen = cases[-1] if cases else None
+        if not cases:  # another thread files a case right after this read
+            cases.append(7)
+            service.case_changed(asset_id)
+        return seen
+
+    monkeypatch.setattr(service.casebook, "open_case_id", open_case_id)
+    assert service.health(asset)["open_case"] is None  # computed during the race
+    assert service.cached_health_json(asset) is None
+    assert service.health(asset)["open_case"] == 7
+    assert service.health_many([asset])[0]["open_case"] == 7

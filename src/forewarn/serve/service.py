@@ -56,6 +56,7 @@ class HealthService:
         self._lock = threading.RLock()
         self._generation: dict[str, int] = {}
         self._generation_lock = threading.Lock()
+        self._case_generation: dict[str, int] = {}  # bumped when an asset's open case changes
         self._health_cache: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self._json_cache: dict[str, tuple[tuple[Any, ...], bytes]] = {}
         # per (channels, rows): the first instant of each asset's window when it was last read (see _recent_many)
@@ -179,7 +180,8 @@ class HealthService:
                 for a, b in zip(starts, ends, strict=True)}
 
     def _cache_key(self, asset_id: str, bundle: Bundle) -> tuple[Any, ...]:
-        return (self._generation.get(asset_id, 0), bundle.model_id, bundle.version, id(self.settings.costs))
+        return (self._generation.get(asset_id, 0), bundle.model_id, bundle.version, id(self.settings.costs),
+                self._case_generation.get(asset_id, 0))
 
     def health(self, asset_id: str) -> dict[str, Any]:
         """Health score, failure probability, RUL interval, risk, action and driving sensors of one asset."""
@@ -211,7 +213,8 @@ class HealthService:
         if cached is None or self.registry is None:
             return None
         key, result = cached
-        if key[0] != self._generation.get(asset_id, 0) or key[3] != id(self.settings.costs):
+        if key[0] != self._generation.get(asset_id, 0) or key[3] != id(self.settings.costs) or \
+                key[4] != self._case_generation.get(asset_id, 0):
             return None
         if self.registry.active_version(result["model_id"]) != result["version"]:
             return None  # a promotion or roll-back since
@@ -264,6 +267,8 @@ class HealthService:
         results = []
         for info in infos:
             asset_id = info["asset_id"]
+            # the key before the open case is read: a case filed or closed meanwhile makes this entry stale
+            key = self._cache_key(asset_id, bundle)
             result = {**info, "model_id": bundle.model_id, "version": bundle.version, "horizon": spec.horizon,
                       "unit": bundle.unit, "open_case": self._open_case_id(asset_id)}
             if asset_id in decisions:
@@ -274,7 +279,7 @@ class HealthService:
                                "rul_high": None, "risk_level": "unknown", "threshold": None,
                                "recommended_action": "no readings yet; connect this asset's sensors",
                                "contributions": []})
-            self._health_cache[asset_id] = (self._cache_key(asset_id, bundle), result)
+            self._health_cache[asset_id] = (key, result)
             results.append(result)
         return results
 
@@ -423,7 +428,7 @@ class HealthService:
             return [self._filed(alert, case_id) for alert, case_id in zip(alerts, case_ids, strict=True)]
 
     def _filed(self, alert: Alert, case_id: int) -> dict[str, Any]:
-        self._health_cache.pop(alert.asset_id, None)  # its open case changed
+        self.case_changed(alert.asset_id)
         for callback in self.on_alert:
             callback(alert)
         return {**alert.to_dict(), "case_id": case_id}
@@ -432,7 +437,10 @@ class HealthService:
         return self.casebook.open_case_id(asset_id)
 
     def case_changed(self, asset_id: str) -> None:
-        """Forget the cached health of an asset whose case was acknowledged or closed."""
+        """Forget the cached health of an asset whose case was opened, acknowledged or closed (also a health being
+        computed now: it read the case before this)."""
+        with self._generation_lock:
+            self._case_generation[asset_id] = self._case_generation.get(asset_id, 0) + 1
         self._health_cache.pop(asset_id, None)
 
     # -- ingest -----------------------------------------------------------------------------------------
