@@ -137,11 +137,12 @@ class HealthService:
         without it, so the bound never changes an answer.
         """
         starts = self._window_starts.setdefault((tuple(channels), int(rows)), {})
-        hinted = [a for a in asset_ids if a in starts]
-        unbounded = [a for a in asset_ids if a not in starts]
+        known = {a: starts.get(a) for a in asset_ids}  # one look each: another thread may update them meanwhile
+        hinted = [a for a, start in known.items() if start is not None]
+        unbounded = [a for a, start in known.items() if start is None]
         out: dict[str, tuple[pd.DatetimeIndex, np.ndarray]] = {}
         if hinted:
-            bounded = self._recent_query(hinted, channels, rows, since=min(starts[a] for a in hinted))
+            bounded = self._recent_query(hinted, channels, rows, since=min(known[a] for a in hinted))
             short = [a for a in hinted if a not in bounded or len(bounded[a][0]) < rows]
             out.update((a, bounded[a]) for a in hinted if a not in short)
             unbounded += short
