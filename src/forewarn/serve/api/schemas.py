@@ -217,40 +217,31 @@ class Case(BaseModel):
     note: str | None
 
 
-class AlertOut(BaseModel):
+class AlertFields(BaseModel):
+    """What every alert answer carries: the asset, the model, its score and decision, and the driving sensors."""
+
+    asset_id: str
+    model_id: str
+    score: float
+    probability: float | None
+    rul: float | None
+    risk_level: str
+    explanation: dict[str, float]
+
+
+class AlertOut(AlertFields):
     alert_id: int
     case_id: int
-    asset_id: str
     ts: datetime
-    model_id: str
-    score: float
-    probability: float | None
-    rul: float | None
-    risk_level: str
-    explanation: dict[str, float]
 
 
-class StreamAlertOut(BaseModel):
-    asset_id: str
+class StreamAlertOut(AlertFields):
     ts: datetime
-    model_id: str
-    score: float
-    risk_level: str
-    explanation: dict[str, float]
-    probability: float | None
-    rul: float | None
     raised_at: datetime
 
 
-class OpenedAlert(BaseModel):
-    asset_id: str
+class OpenedAlert(AlertFields):
     ts: str
-    model_id: str
-    score: float
-    risk_level: str
-    explanation: dict[str, float]
-    probability: float | None
-    rul: float | None
     case_id: int
 
 
