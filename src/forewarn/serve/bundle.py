@@ -2,8 +2,10 @@
 
 ``serving.json`` holds what the estimator's own manifest cannot know:
 
-* the feature recipe: sensor ``channels``, trailing ``window`` (rows), ``stats``, ``ewm_span`` and how many
-  recent rows (``history_rows``) to read from the store to score an asset's latest state;
+* the feature recipe: sensor ``channels``, the sampling ``interval`` the model was trained at (readings are
+  averaged into buckets of that width, aligned on the Unix epoch, before features are computed; empty = the raw
+  rows as stored), trailing ``window`` (rows at that interval), ``stats``, ``ewm_span`` and how many recent rows
+  (``history_rows``) to read from the store to score an asset's latest state;
 * the failure ``horizon`` (in the RUL ``unit``) and, for RUL models, quantiles of held-out residuals
   (true - predicted RUL): they give the RUL interval and the probability that the asset fails within the
   horizon, ``P(RUL + residual <= horizon)``;
@@ -48,6 +50,7 @@ class ServingSpec:
 
     channels: tuple[str, ...]
     window: int = 30
+    interval: str = ""
     stats: tuple[str, ...] = tuple(DEFAULT_STATS)
     ewm_span: float = 10.0
     history_rows: int = 200
@@ -67,6 +70,14 @@ class ServingSpec:
                               f"history_rows={self.history_rows}")
         if not np.isfinite(self.horizon) or self.horizon <= 0:
             raise ConfigError(f"horizon must be a positive number, got {self.horizon!r}")
+        if self.interval:
+            try:
+                width = pd.to_timedelta(self.interval)
+            except (TypeError, ValueError):
+                width = pd.Timedelta(0)
+            if width <= pd.Timedelta(0):
+                raise ConfigError(f"interval must be a positive time span such as '10min' or '1h', "
+                                  f"got {self.interval!r}")
 
     @property
     def feature_names(self) -> list[str]:
@@ -259,6 +270,7 @@ class Bundle:
         """What the API shows about this bundle."""
         return {"model_id": self.model_id, "version": self.version, "model": self.manifest.get("model"),
                 "task": self.task, "unit": self.unit, "horizon": self.spec.horizon, "window": self.spec.window,
+                "interval": self.spec.interval,
                 "channels": list(self.spec.channels), "n_features": len(self.feature_names),
                 "calibrated": self.calibrator is not None, "metrics": self.metrics,
                 "asset_classes": list(self.spec.asset_classes), "data_hash": self.manifest.get("data_hash")}
@@ -276,7 +288,7 @@ def _halves(n: int, groups: Sequence[Any] | None) -> tuple[np.ndarray, np.ndarra
 
 
 def make_bundle(model: Estimator, folder: str | os.PathLike[str], *, channels: Sequence[str], window: int,
-                stats: Sequence[str] = DEFAULT_STATS, ewm_span: float = 10.0, history_rows: int | None = None,
+                interval: str = "", stats: Sequence[str] = DEFAULT_STATS, ewm_span: float = 10.0, history_rows: int | None = None,
                 horizon: float, X_holdout: pd.DataFrame, y_holdout: Sequence[float] | np.ndarray,
                 groups: Sequence[Any] | None = None, calibration: str | None = "isotonic",
                 costs: Mapping[str, Mapping[str, float]] | None = None, asset_classes: Sequence[str] = (),
@@ -312,7 +324,7 @@ def make_bundle(model: Estimator, folder: str | os.PathLike[str], *, channels: S
         raise SchemaError("held-out rows hold one class only; an anomaly model needs both to be calibrated",
                           column="y_holdout")
     reference = {str(c): float(np.nanmean(X[c].to_numpy(dtype="float64"))) for c in X.columns}
-    spec = ServingSpec(channels=tuple(channels), window=int(window), stats=tuple(stats), ewm_span=float(ewm_span),
+    spec = ServingSpec(channels=tuple(channels), window=int(window), interval=str(interval), stats=tuple(stats), ewm_span=float(ewm_span),
                        history_rows=int(history_rows or max(4 * window, 60)), horizon=float(horizon),
                        unit=unit if unit is not None else str(model.get_tags().get("unit", "")),
                        residual_quantiles=residual_quantiles,
