@@ -12,7 +12,8 @@ FOREWARN_DATA_DIR ?= $(abspath ../shared/data)
 export FOREWARN_DATA_DIR
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-# Debian packages that tests start as real servers: the MQTT broker and the browser for dashboard tests.
+# Debian packages that tests start as real servers: the MQTT broker and the browser for dashboard tests; npm
+# installs axe-core (pinned in package-lock.json), which the dashboard tests run in that browser.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test install system-deps lint bench clean
@@ -23,6 +24,7 @@ system-deps:
 	@missing=""; \
 	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
@@ -37,7 +39,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/forewarn demo
 
+# axe-core for the dashboard's accessibility tests, exactly as package-lock.json pins it (node_modules/ is ignored)
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(AXE)
+
 test: $(STAMP) system-deps
+	$(MAKE) $(AXE)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
