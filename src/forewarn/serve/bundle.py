@@ -7,8 +7,9 @@
   rows as stored), trailing ``window`` (rows at that interval), ``stats``, ``ewm_span`` and how many recent rows
   (``history_rows``) to read from the store to score an asset's latest state;
 * the failure ``horizon`` (in the RUL ``unit``) and, for RUL models, quantiles of held-out residuals
-  (true - predicted RUL): they give the RUL interval and the probability that the asset fails within the
-  horizon, ``P(RUL + residual <= horizon)``;
+  (true - predicted RUL), one set per band of predicted RUL (``residual_edges`` splits the bands; none = one
+  band), so an interval is conditional on the prediction: they give the RUL interval and the probability that
+  the asset fails within the horizon, ``P(RUL + residual <= horizon)``;
 * an optional :class:`~forewarn.decide.calibration.Calibrator` that maps that raw probability (or a failure
   model's probability, or an anomaly score) to a calibrated one, fitted on a different half of the
   held-out rows than the residuals;
@@ -57,6 +58,7 @@ class ServingSpec:
     horizon: float = 30.0
     unit: str = ""
     residual_quantiles: tuple[float, ...] = ()
+    residual_edges: tuple[float, ...] = ()
     calibration: Mapping[str, Any] | None = None
     costs: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     asset_classes: tuple[str, ...] = ()
@@ -95,7 +97,7 @@ class ServingSpec:
         if unknown:
             raise StateError(f"{SPEC_FILE} has unknown key(s) {', '.join(sorted(unknown))}")
         values = dict(data)
-        for key in ("channels", "stats", "residual_quantiles", "asset_classes"):
+        for key in ("channels", "stats", "residual_quantiles", "residual_edges", "asset_classes"):
             if key in values:
                 values[key] = tuple(values[key])
         try:
@@ -143,11 +145,16 @@ class Bundle:
         # and the estimator checks the column names on every call
         self._index = pd.Index(self.feature_names, dtype=object)
         self.calibrator = None if self.spec.calibration is None else Calibrator().set_state(self.spec.calibration)
-        if self.task == "rul" and len(self.spec.residual_quantiles) != len(QUANTILE_LEVELS):
-            raise StateError(f"RUL model in {str(self.folder)!r} lacks residual quantiles in {SPEC_FILE}")
-        self._residual_quantiles = np.asarray(self.spec.residual_quantiles, dtype="float64")
-        self._interval_offsets = tuple(float(np.interp(level, QUANTILE_LEVELS, self._residual_quantiles))
-                                       for level in INTERVAL) if self.task == "rul" else (0.0, 0.0)
+        bands = len(self.spec.residual_edges) + 1
+        if self.task == "rul" and len(self.spec.residual_quantiles) != bands * len(QUANTILE_LEVELS):
+            raise StateError(f"RUL model in {str(self.folder)!r} lacks residual quantiles in {SPEC_FILE} "
+                             f"({len(QUANTILE_LEVELS)} per band of predicted RUL, {bands} band(s))")
+        self._residual_edges = np.asarray(self.spec.residual_edges, dtype="float64")
+        self._residual_quantiles = np.asarray(self.spec.residual_quantiles, dtype="float64").reshape(
+            bands, -1) if self.task == "rul" else np.zeros((1, len(QUANTILE_LEVELS)))
+        # interval offsets per band: the residual quantiles at the interval's two levels
+        self._interval_offsets = np.array([[np.interp(level, QUANTILE_LEVELS, q) for level in INTERVAL]
+                                           for q in self._residual_quantiles])
         if self.task == "anomaly" and self.calibrator is None:
             raise StateError("an anomaly model needs a calibrator to turn scores into probabilities")
         if self.task not in ("rul", "failure", "anomaly"):
@@ -180,11 +187,12 @@ class Bundle:
         return Predictions(np.clip(probability, 0.0, 1.0), raw)
 
     def _from_rul(self, rul: np.ndarray) -> Predictions:
-        """Interval and failure probability within the horizon from predicted RUL and held-out residuals."""
-        q = self._residual_quantiles
-        raw = np.interp(self.spec.horizon - rul, q, QUANTILE_LEVELS, left=0.0, right=1.0)
-        low = np.maximum(rul + self._interval_offsets[0], 0.0)
-        high = np.maximum(rul + self._interval_offsets[1], 0.0)
+        """Interval and failure probability within the horizon from predicted RUL and the held-out residuals of
+        its band of predicted RUL."""
+        rul = np.asarray(rul, dtype="float64")
+        raw, band = rul_failure_probability(rul, self.spec.horizon, self._residual_edges, self._residual_quantiles)
+        low = np.maximum(rul + self._interval_offsets[band, 0], 0.0)
+        high = np.maximum(rul + self._interval_offsets[band, 1], 0.0)
         probability = raw if self.calibrator is None else self.calibrator.transform(raw)
         return Predictions(probability, raw, rul, low, high)
 
@@ -276,6 +284,47 @@ class Bundle:
                 "asset_classes": list(self.spec.asset_classes), "data_hash": self.manifest.get("data_hash")}
 
 
+def rul_failure_probability(rul: np.ndarray, horizon: float, edges: np.ndarray, quantiles: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """``P(RUL + residual <= horizon)`` per row from the residual quantiles (one row of :data:`QUANTILE_LEVELS`
+    per band of predicted RUL, ``edges`` between bands), and each row's band.
+
+    >>> q = np.quantile(np.array([-10.0, 0.0, 10.0]), QUANTILE_LEVELS)[None, :]
+    >>> p, band = rul_failure_probability(np.array([20.0, 5.0]), 10.0, np.array([]), q)
+    >>> p.round(2).tolist(), band.tolist()
+    ([0.0, 0.75], [0, 0])
+    """
+    rul = np.atleast_1d(np.asarray(rul, dtype="float64"))
+    band = np.searchsorted(np.asarray(edges, dtype="float64"), rul, side="right")
+    raw = np.empty(len(rul))
+    for b in np.unique(band):
+        rows = band == b
+        raw[rows] = np.interp(horizon - rul[rows], quantiles[b], QUANTILE_LEVELS, left=0.0, right=1.0)
+    return raw, band
+
+
+def residual_bands(predicted: np.ndarray, truth: np.ndarray, bands: int = 1, *, min_rows: int = 50
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Edges between bands of predicted RUL (equal counts of rows) and the quantiles of ``truth - predicted`` in
+    each band (one row of :data:`QUANTILE_LEVELS` per band). Fewer bands when a band would hold under
+    ``min_rows`` rows.
+
+    >>> edges, q = residual_bands(np.arange(200.0), np.arange(200.0) + 1, bands=2)
+    >>> edges.tolist(), q.shape, float(q[0, 50])
+    ([99.5], (2, 101), 1.0)
+    """
+    predicted = np.asarray(predicted, dtype="float64")
+    residual = np.asarray(truth, dtype="float64") - predicted
+    bands = int(max(1, min(bands, len(predicted) // max(min_rows, 1))))
+    edges = np.unique(np.quantile(predicted, np.linspace(0, 1, bands + 1)[1:-1])) if bands > 1 else np.empty(0)
+    band = np.searchsorted(edges, predicted, side="right")
+    quantiles = np.array([np.quantile(residual[band == b], QUANTILE_LEVELS) for b in range(len(edges) + 1)])
+    return edges, quantiles
+
+
+CARD_FILE = "card.json"
+
+
 def _halves(n: int, groups: Sequence[Any] | None) -> tuple[np.ndarray, np.ndarray]:
     """Split held-out rows in two: by group when groups are given (no group in both), else alternating."""
     if groups is None:
@@ -292,12 +341,15 @@ def make_bundle(model: Estimator, folder: str | os.PathLike[str], *, channels: S
                 horizon: float, X_holdout: pd.DataFrame, y_holdout: Sequence[float] | np.ndarray,
                 groups: Sequence[Any] | None = None, calibration: str | None = "isotonic",
                 costs: Mapping[str, Mapping[str, float]] | None = None, asset_classes: Sequence[str] = (),
-                metrics: Mapping[str, float] | None = None, training_data: Any = None, unit: str | None = None) -> Path:
+                metrics: Mapping[str, float] | None = None, training_data: Any = None, unit: str | None = None,
+                calibrator: Calibrator | None = None, bands: int = 1, card: Mapping[str, Any] | None = None) -> Path:
     """Save ``model`` with a serving spec fitted on held-out rows; returns the folder.
 
     ``y_holdout`` is the true RUL for RUL models, else 0/1 "failed within the horizon". With ``groups``
     (asset ids of the held-out rows), residuals and calibration are fitted on disjoint assets. ``unit`` names
-    the RUL unit when it differs from the model's tag (e.g. hours instead of cycles).
+    the RUL unit when it differs from the model's tag (e.g. hours instead of cycles). A fitted ``calibrator``
+    is used as given (none is fitted then); ``bands`` splits RUL residuals by predicted RUL (intervals conditional
+    on the prediction); ``card`` is written as ``card.json`` (the model card).
     """
     X = pd.DataFrame(X_holdout)
     y = np.asarray(y_holdout, dtype="float64")
@@ -306,30 +358,34 @@ def make_bundle(model: Estimator, folder: str | os.PathLike[str], *, channels: S
                           "targets", column="y_holdout")
     first, second = _halves(len(X), groups)
     residual_quantiles: tuple[float, ...] = ()
+    edges = np.empty(0)
     if model.task == "rul":
-        residuals = y[first] - model.predict(X[first])  # type: ignore[attr-defined]
-        residual_quantiles = tuple(float(v) for v in np.quantile(residuals, QUANTILE_LEVELS))
-        raw = np.interp(horizon - model.predict(X[second]), residual_quantiles, QUANTILE_LEVELS,  # type: ignore[attr-defined]
-                        left=0.0, right=1.0)
+        edges, quantiles = residual_bands(model.predict(X[first]), y[first], bands)  # type: ignore[attr-defined]
+        residual_quantiles = tuple(float(v) for v in quantiles.reshape(-1))
+        raw = rul_failure_probability(model.predict(X[second]), horizon, edges, quantiles)[0]  # type: ignore[attr-defined]
         outcome = y[second] <= horizon
     elif model.task == "failure":
         raw = np.asarray(model.predict_proba(X[second])).reshape(int(second.sum()), -1)[:, -1]  # type: ignore[attr-defined]
         outcome = y[second]
     else:
         raw, outcome = model.score(X[second]), y[second]  # type: ignore[attr-defined]
-    calibrator = None
-    if calibration is not None and len(np.unique(outcome)) == 2:
+    if calibrator is not None:
+        pass
+    elif calibration is not None and len(np.unique(outcome)) == 2:
         calibrator = Calibrator(calibration).fit(raw, outcome.astype(float))
     elif model.task == "anomaly":
         raise SchemaError("held-out rows hold one class only; an anomaly model needs both to be calibrated",
                           column="y_holdout")
     reference = {str(c): float(np.nanmean(X[c].to_numpy(dtype="float64"))) for c in X.columns}
-    spec = ServingSpec(channels=tuple(channels), window=int(window), interval=str(interval), stats=tuple(stats), ewm_span=float(ewm_span),
+    spec = ServingSpec(channels=tuple(channels), window=int(window), interval=str(interval), stats=tuple(stats),
+                       ewm_span=float(ewm_span),
                        history_rows=int(history_rows or max(4 * window, 60)), horizon=float(horizon),
                        unit=unit if unit is not None else str(model.get_tags().get("unit", "")),
-                       residual_quantiles=residual_quantiles,
+                       residual_quantiles=residual_quantiles, residual_edges=tuple(float(e) for e in edges),
                        calibration=None if calibrator is None else calibrator.to_json(), costs=dict(costs or {}),
                        asset_classes=tuple(asset_classes), reference=reference)
     path = save(model, folder, metrics=metrics, training_data=training_data)
     (path / SPEC_FILE).write_text(json.dumps(spec.to_json(), indent=2), encoding="utf-8")
+    if card is not None:
+        (path / CARD_FILE).write_text(json.dumps(card, indent=2, default=str), encoding="utf-8")
     return path
