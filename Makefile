@@ -7,9 +7,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Benchmark data: a folder laid out like cmapss/, ai4i2020/, skab/ ...  The team's copy sits in
-# ../shared/data beside the checkout; set FOREWARN_DATA_DIR to use another one.
-FOREWARN_DATA_DIR ?= $(abspath ../shared/data)
+# ../shared/data beside the checkout, used when it is there; set FOREWARN_DATA_DIR to use another one.
+# Without any, `make demo` runs on a simulated fleet and the dataset tests are skipped.
+FOREWARN_DATA_DIR ?= $(wildcard $(abspath ../shared/data))
+ifneq ($(FOREWARN_DATA_DIR),)
 export FOREWARN_DATA_DIR
+endif
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # Debian packages that tests start as real servers: the MQTT broker and the browser for dashboard tests; npm
