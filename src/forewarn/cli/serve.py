@@ -18,8 +18,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def serve(
-        store: Annotated[Path, typer.Option(help="DuckDB store file to serve (created when missing).")] = Path(
-            "forewarn.duckdb"),
+        store: Annotated[Path, typer.Option(help="DuckDB store file to serve (':memory:' for a throw-away one); it "
+                                                 "must exist unless --create is given.")] = Path("forewarn.duckdb"),
+        create: Annotated[bool, typer.Option("--create", help="Start an empty store when the --store file does not "
+                                                              "exist (without it, a missing file is an error).")] = False,
         models: Annotated[Path | None, typer.Option(help="Models folder: <model_id>/<version>/ bundles.")] = None,
         host: Annotated[str, typer.Option(help="Address to listen on (keep 127.0.0.1 unless behind a proxy).")] = (
             "127.0.0.1"),
@@ -47,6 +49,8 @@ def register(app: typer.Typer) -> None:
         from forewarn.serve.server import run_server, url_of  # FastAPI is imported only when serving
         from forewarn.serve.settings import TOKEN_ENV, ServeSettings, read_costs
 
+        if str(store) != ":memory:" and not store.exists() and not create:  # a typo would serve an empty plant
+            raise ConfigError(f"store {str(store)!r} does not exist; pass --create to start an empty one")
         if models is not None and not models.is_dir():
             raise ConfigError(f"models folder {str(models)!r} does not exist")
         if stream is not None:  # a bad config fails here, before the store is opened

@@ -1,7 +1,7 @@
 """The FastAPI application: ``create_app(settings)`` builds the API (``/api/v1``), docs, metrics and dashboard.
 
 * ``/api/v1/...``: assets, readings ingest, health, predictions, what-if (digital twin), alerts and cases,
-  model registry;
+  model registry, backtests (read from ``<models>/backtests/``);
 * ``/healthz`` (liveness and readiness), ``/metrics`` (Prometheus text format);
 * ``/docs``: Swagger UI from the installed ``swagger-ui-bundle`` package, ``/openapi.json``;
 * ``/`` and the other dashboard pages (see :mod:`forewarn.serve.dashboard`).
@@ -45,7 +45,14 @@ from forewarn.exceptions import (
     SchemaError,
     StateError,
 )
-from forewarn.serve.api import routes_assets, routes_cases, routes_models, routes_predict, routes_whatif
+from forewarn.serve.api import (
+    routes_assets,
+    routes_backtests,
+    routes_cases,
+    routes_models,
+    routes_predict,
+    routes_whatif,
+)
 from forewarn.serve.api.bodies import body_components
 from forewarn.serve.api.direct import DirectRoute, DirectRoutes
 from forewarn.serve.api.middleware import BodyLimitMiddleware, FieldError, Metrics, MetricsMiddleware, StreamCollector
@@ -172,7 +179,7 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
     app.state.service = svc
     app.state.metrics = metrics
     for router in (routes_assets.router, routes_predict.router, routes_whatif.router, routes_cases.router,
-                   routes_models.router):
+                   routes_models.router, routes_backtests.router):
         app.include_router(router, prefix=API_PREFIX)
     _install_error_handlers(app)
     _install_docs_and_ops(app, metrics)

@@ -38,10 +38,23 @@ def list_assets(request: Request, site_id: Annotated[Ident | None, Query()] = No
     for column, value in (("site_id", site_id), ("line_id", line_id), ("asset_class", asset_class)):
         if value is not None:
             summary = summary[summary[column] == value]
-    return [{"asset_id": str(r.asset_id), "asset_class": str(r.asset_class), "site_id": _text(r.site_id),
-             "line_id": _text(r.line_id), "n_readings": int(r.n_readings), "n_channels": int(r.n_channels),
-             "first_ts": _iso(r.first_ts), "last_ts": _iso(r.last_ts), "n_failures": int(r.n_failures)}
-            for r in summary.itertuples()]
+    return [_summary_row(r) for r in summary.itertuples()]
+
+
+def _summary_row(r: Any) -> dict[str, Any]:
+    return {"asset_id": str(r.asset_id), "asset_class": str(r.asset_class), "site_id": _text(r.site_id),
+            "line_id": _text(r.line_id), "n_readings": int(r.n_readings), "n_channels": int(r.n_channels),
+            "first_ts": _iso(r.first_ts), "last_ts": _iso(r.last_ts), "n_failures": int(r.n_failures),
+            "last_failure_ts": _iso(r.last_failure_ts), "last_maintenance_ts": _iso(r.last_maintenance_ts)}
+
+
+@router.get("/assets/{asset_id}", summary="One asset: its place in the plant, channels, reading span and events "
+                                          "(needs no model)")
+def get_asset(request: Request, asset_id: AssetId) -> dict[str, Any]:
+    svc = service(request)
+    svc.asset(asset_id)  # 404 for an unknown asset
+    summary = svc.store.fleet_summary()
+    return _summary_row(next(summary[summary["asset_id"] == asset_id].itertuples()))
 
 
 @router.get("/hierarchy", summary="Sites, their lines and the assets on each line")

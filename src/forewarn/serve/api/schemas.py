@@ -245,6 +245,98 @@ class OpenedAlert(AlertFields):
     case_id: int
 
 
+# -- backtests (files written by ``forewarn backtest --models DIR``) ----------------------------------------------
+class Open(BaseModel):
+    """A file's object: the fields listed are checked, others pass through (newer writers may add some)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class BacktestRows(Open):
+    """Row-level scores over all folds."""
+
+    f1: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    far: float | None = None
+    roc_auc: float | None = None
+    pr_auc: float | None = None
+    ece: float | None = None
+
+
+class BacktestEvents(Open):
+    """Event-level figures at the chosen threshold: failures caught, lead time, false cases and cost."""
+
+    failures: int
+    caught: int
+    caught_share: float | None = None
+    lead_time_hours_median: float | None = None
+    false_cases_per_asset_year: float | None = None
+    cost: float | None = None
+    cost_run_to_failure: float | None = None
+    cost_time_based: float | None = None
+
+
+class SweepPoint(Open):
+    threshold: float
+    caught_share: float | None = None
+    false_cases_per_asset_year: float | None = None
+    cost: float | None = None
+
+
+class ReliabilityBin(Open):
+    bin_low: float
+    bin_high: float
+    predicted: float | None = None
+    observed: float | None = None
+    count: int
+
+
+class BacktestFold(Open):
+    fold: int
+    label: str = ""
+    rows: BacktestRows = Field(default_factory=BacktestRows)
+    events: BacktestEvents | None = None
+
+
+class Backtest(Open):
+    """One backtest: its set-up, scores over all folds, the threshold sweep, reliability bins and the folds."""
+
+    id: str
+    created: datetime
+    task: Literal["failure", "rul", "anomaly"]
+    by: Literal["time", "asset", "site"]
+    folds: int = Field(ge=0)
+    horizon_hours: float | None = None
+    min_lead_hours: float | None = None
+    model: str = ""
+    rows: BacktestRows
+    events: BacktestEvents
+    threshold: float | None = None
+    sweep: list[SweepPoint] = Field(default_factory=list)
+    reliability: list[ReliabilityBin] = Field(default_factory=list)
+    per_fold: list[BacktestFold] = Field(default_factory=list)
+
+
+class BacktestSummary(BaseModel):
+    """A line of the backtest list; ``error`` says why a file could not be read (its other fields are null)."""
+
+    id: str
+    created: datetime | None = None
+    task: str | None = None
+    by: str | None = None
+    folds: int | None = None
+    model: str | None = None
+    horizon_hours: float | None = None
+    threshold: float | None = None
+    failures: int | None = None
+    caught: int | None = None
+    caught_share: float | None = None
+    false_cases_per_asset_year: float | None = None
+    cost: float | None = None
+    error: str | None = None
+
+
 class Problem(BaseModel):
     """An error: ``detail`` is a message, or a list of field errors (``loc``, ``msg``, ``type``)."""
 
@@ -255,7 +347,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "a setting or query is invalid"},
     401: {"model": Problem, "description": "missing or wrong bearer token"},
     403: {"model": Problem, "description": "writes are disabled (no token configured)"},
-    404: {"model": Problem, "description": "unknown asset, case or model"},
+    404: {"model": Problem, "description": "unknown asset, case, model or backtest"},
     409: {"model": Problem, "description": "the action conflicts with the current state"},
     413: {"model": Problem, "description": "request body too large"},
     422: {"model": Problem, "description": "a field is invalid; detail names it"},

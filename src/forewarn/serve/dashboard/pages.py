@@ -4,12 +4,21 @@ Pages are thin HTML shells (Jinja2, autoescaped) that fetch their data from the 
 ``/api/v1`` and draw it with ``plotly.min.js``, served from the installed ``plotly`` package, so
 nothing comes from a CDN:
 
-* ``/``: fleet grid coloured by risk, filtered by site and line;
-* ``/assets/{asset_id}``: health, RUL interval, recommended action, risk and RUL trends, sensor trends,
-  contributing sensors, events and the open case, with the case actions;
+* ``/``: fleet grid coloured by risk, filtered by site and line, with each asset's channels, last reading and
+  events (so a plant whose store has readings but no model yet still shows its assets);
+* ``/assets/{asset_id}``: health, RUL with what its interval means, recommended action, risk and RUL trends,
+  sensor trends as small multiples (one chart per channel on one time axis), failures and maintenance marked on
+  every time chart, contributing sensors, events and the open case, with the case actions; without a model for
+  the asset, its readings and events;
 * ``/alerts``: alert timeline and cases, with the case actions, and the alerts of a stream's own models;
 * ``/risk``: risk distribution over the fleet;
-* ``/models``: model versions, their metrics and the live one.
+* ``/models``: model versions, their metrics, the live one and its sampling interval;
+* ``/backtests`` and ``/backtests/{id}``: the backtests in ``<models>/backtests/``, newest first, and one of them:
+  metrics, the threshold sweep (caught share against false cases per asset-year, the chosen threshold marked),
+  the reliability diagram and the folds.
+
+Every page passes axe-core's checks with no serious or critical violation (the browser tests run it): risk
+colours keep AA contrast with their text, and every table header has a name.
 
 Each page sets ``data-ready="1"`` on ``<body>`` when it has drawn everything (``"error"`` when a request
 failed), which is what the browser tests wait for.
@@ -39,9 +48,14 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from forewarn.serve.bundle import INTERVAL
+
 HERE = Path(__file__).parent
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-PAGES = {"fleet": "Fleet", "alerts": "Alerts", "risk": "Risk", "models": "Models"}
+PAGES = {"fleet": "Fleet", "alerts": "Alerts", "risk": "Risk", "models": "Models", "backtests": "Backtests"}
+#: the RUL interval's coverage in percent (the bundle's 5 % and 95 % residual quantiles)
+RUL_LEVEL = round(100 * (INTERVAL[1] - INTERVAL[0]))
+BacktestId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 _templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
 
@@ -69,7 +83,7 @@ def install_dashboard(app: FastAPI) -> None:
 
     @app.get("/assets/{asset_id}", include_in_schema=False)
     def asset(request: Request, asset_id: Annotated[str, PathParam(min_length=1, max_length=200)]) -> HTMLResponse:
-        return _render("asset", f"Asset {asset_id}", asset_id=asset_id)
+        return _render("asset", f"Asset {asset_id}", asset_id=asset_id, rul_level=RUL_LEVEL)
 
     @app.get("/alerts", include_in_schema=False)
     def alerts(request: Request) -> HTMLResponse:
@@ -82,3 +96,11 @@ def install_dashboard(app: FastAPI) -> None:
     @app.get("/models", include_in_schema=False)
     def models(request: Request) -> HTMLResponse:
         return _render("models", "Models")
+
+    @app.get("/backtests", include_in_schema=False)
+    def backtests(request: Request) -> HTMLResponse:
+        return _render("backtests", "Backtests", backtest_id=None)
+
+    @app.get("/backtests/{backtest_id}", include_in_schema=False)
+    def backtest(request: Request, backtest_id: BacktestId) -> HTMLResponse:
+        return _render("backtests", f"Backtest {backtest_id}", backtest_id=backtest_id)

@@ -1,7 +1,10 @@
 // Forewarn dashboard: each page fetches /api/v1 and draws with Plotly (served locally, no CDN).
 "use strict";
 const API = "/api/v1";
-const COLOURS = { low: "#2e9d57", medium: "#e0b000", high: "#e8731c", critical: "#c8202f", unknown: "#9aa0a6" };
+// the same colours as style.css (each has AA contrast with its text colour there)
+const COLOURS = { low: "#1e7b45", medium: "#e0b000", high: "#b8520f", critical: "#c8202f", unknown: "#5f6670" };
+const EVENT_STYLE = { failure: { color: "#c8202f", dash: "solid" }, maintenance: { color: "#1a5e99", dash: "dot" },
+                      inspection: { color: "#5f6670", dash: "dash" } };
 const LEVELS = ["low", "medium", "high", "critical"];
 const PLOT_CONFIG = { displaylogo: false, responsive: true };
 
@@ -47,8 +50,29 @@ function tableRows(tbody, rows) {
 }
 
 function badge(level) {
-  const span = el("span", { class: "badge", style: `background:${COLOURS[level] || COLOURS.unknown}` }, level);
-  return span;
+  return el("span", { class: `badge risk-${COLOURS[level] ? level : "unknown"}` }, level);
+}
+
+// Events as vertical markers on a time chart: layout shapes spanning the plot's height, and one legend entry per
+// kind (a trace with no points). Only events inside the charted time span (padded by 5 %) are drawn.
+function eventMarkers(events, times) {
+  const shown = [];
+  if (times.length) {
+    const first = Date.parse(times[0]);
+    const last = Date.parse(times[times.length - 1]);
+    const pad = Math.max((last - first) * 0.05, 3600e3);
+    for (const e of events) {
+      const t = Date.parse(e.ts);
+      if (t >= first - pad && t <= last + pad) shown.push(e);
+    }
+  }
+  const style = (kind) => EVENT_STYLE[kind] || EVENT_STYLE.inspection;
+  const shapes = shown.map((e) => ({ type: "line", xref: "x", yref: "paper", x0: e.ts, x1: e.ts, y0: 0, y1: 1,
+                                     line: { color: style(e.kind).color, dash: style(e.kind).dash, width: 1.5 } }));
+  const kinds = [...new Set(shown.map((e) => e.kind))];
+  const legend = kinds.map((kind) => ({ x: [null], y: [null], mode: "lines", name: kind, hoverinfo: "skip",
+                                        line: { color: style(kind).color, dash: style(kind).dash } }));
+  return { shapes, legend, count: shown.length };
 }
 
 // -- writes: the API token and case actions -----------------------------------------------------------------
@@ -210,8 +234,11 @@ function drawCasePanel(item, refresh, emptyText = "No case for this asset.") {
 }
 
 // -- fleet --------------------------------------------------------------------------------------------------
+// The grid joins the store's view of each asset (/assets: channels, last reading, events) with its health
+// (/fleet/health), so a plant with readings but no model yet still shows every asset.
 async function fleetPage() {
-  const [tree, fleet] = await Promise.all([getJSON("/hierarchy"), getJSON("/fleet/health")]);
+  const [tree, fleet, assets] = await Promise.all([getJSON("/hierarchy"), getJSON("/fleet/health"), getJSON("/assets")]);
+  const data = Object.fromEntries(assets.map((a) => [a.asset_id, a]));
   const siteSel = document.getElementById("site-filter");
   const lineSel = document.getElementById("line-filter");
   for (const site of tree) {
@@ -226,22 +253,37 @@ async function fleetPage() {
       }
     }
   }
+  const scored = fleet.some((a) => a.probability !== null);
+  document.getElementById("fleet-note").hidden = scored || !fleet.length;
   function draw() {
     const grid = document.getElementById("fleet-grid");
     grid.replaceChildren();
     const shown = fleet.filter((a) => (!siteSel.value || a.site_id === siteSel.value) &&
                                       (!lineSel.value || a.line_id === lineSel.value));
     const order = { critical: 0, high: 1, medium: 2, low: 3, unknown: 4 };
-    shown.sort((a, b) => (order[a.risk_level] - order[b.risk_level]) || ((a.probability ?? 0) < (b.probability ?? 0) ? 1 : -1));
+    shown.sort((a, b) => (order[a.risk_level] - order[b.risk_level]) || ((b.probability ?? 0) - (a.probability ?? 0))
+                         || (a.asset_id < b.asset_id ? -1 : 1));
     const counts = {};
     for (const asset of shown) {
       counts[asset.risk_level] = (counts[asset.risk_level] || 0) + 1;
+      const info = data[asset.asset_id] || {};
       const cell = el("a", { class: `cell risk-${asset.risk_level}`, href: `/assets/${encodeURIComponent(asset.asset_id)}`,
                              "data-asset-id": asset.asset_id, "data-risk": asset.risk_level,
                              title: asset.recommended_action });
       cell.appendChild(el("div", { class: "id" }, asset.asset_id));
-      cell.appendChild(el("div", { class: "num" }, `health ${fmt(asset.health)} · ${asset.risk_level}`));
-      cell.appendChild(el("div", { class: "num" }, asset.rul === null ? "RUL –" : `RUL ${fmt(asset.rul)} ${asset.unit}`));
+      if (asset.probability !== null) {
+        cell.appendChild(el("div", { class: "num" }, `health ${fmt(asset.health)} · ${asset.risk_level}`));
+        cell.appendChild(el("div", { class: "num" }, asset.rul === null ? "RUL –" : `RUL ${fmt(asset.rul)} ${asset.unit}`));
+      } else {
+        cell.appendChild(el("div", { class: "num" }, "not scored (no model)"));
+      }
+      cell.appendChild(el("div", { class: "num last-reading" },
+        `${info.n_channels ?? 0} channels · last ${fmtTime(info.last_ts).slice(0, 16)}`));
+      const events = [];
+      if (asset.open_case !== null && asset.open_case !== undefined) events.push(`open case #${asset.open_case}`);
+      if (info.n_failures) events.push(`${info.n_failures} failure(s), last ${fmtTime(info.last_failure_ts).slice(0, 10)}`);
+      if (info.last_maintenance_ts) events.push(`maintained ${fmtTime(info.last_maintenance_ts).slice(0, 10)}`);
+      if (events.length) cell.appendChild(el("div", { class: "events" }, events.join(" · ")));
       grid.appendChild(cell);
     }
     document.getElementById("fleet-counts").textContent =
@@ -254,59 +296,133 @@ async function fleetPage() {
 }
 
 // -- asset --------------------------------------------------------------------------------------------------
-async function drawAssetSummary(health) {
+// The RUL interval's coverage (bundle.INTERVAL: 5 % and 95 % quantiles of held-out errors), set by the page.
+function rulLevel() { return Number(document.body.dataset.rulLevel || 90); }
+
+function rulText(health) {
+  if (health.rul === null) return { value: "–", hint: "" };
+  const unit = health.unit === "hours" ? "h" : (health.unit || "");
+  const level = rulLevel();
+  const inTen = Math.round(level / 10);
+  return {
+    value: `${fmt(health.rul)} ${unit}`,
+    hint: `${level} % interval ${fmt(health.rul_low)}–${fmt(health.rul_high)} ${unit}: ${inTen} in 10 assets like this fail inside it`,
+    title: `Remaining useful life: the model's best estimate of the time left before this asset fails. The interval ` +
+           `comes from the model's errors on assets it did not train on: for ${inTen} in 10 of them the real failure ` +
+           `came between ${fmt(health.rul_low)} and ${fmt(health.rul_high)} ${unit} from a reading like this one; ` +
+           `for 1 in 20 it came earlier.`,
+  };
+}
+
+function card(parent, label, value, { id = null, hint = "", title = "", node = null } = {}) {
+  const box = el("div", Object.assign({ class: "card" }, id ? { id } : {}, title ? { title } : {}));
+  box.appendChild(el("div", { class: "label" }, label));
+  const v = el("div", { class: "value" }, node ? "" : value);
+  if (node) v.appendChild(node);
+  box.appendChild(v);
+  if (hint) box.appendChild(el("div", { class: "hint" }, hint));
+  parent.appendChild(box);
+  return box;
+}
+
+async function drawAssetSummary(health, info) {
   const summary = document.getElementById("asset-summary");
   summary.replaceChildren();
-  const cards = [
-    ["health", fmt(health.health)], ["risk", health.risk_level],
-    ["failure probability", health.probability === null ? "–" : `${fmt(100 * health.probability, 1)} %`],
-    [`RUL (${health.unit || "units"})`, health.rul === null ? "–" : `${fmt(health.rul)} [${fmt(health.rul_low)}–${fmt(health.rul_high)}]`],
-    ["class / line", `${health.asset_class} / ${health.line_id ?? "–"}`],
-    ["open case", health.open_case === null ? "none" : `#${health.open_case}`],
-  ];
-  for (const [label, value] of cards) {
-    const card = el("div", { class: "card" });
-    card.appendChild(el("div", { class: "label" }, label));
-    const v = el("div", { class: "value" }, value);
-    if (label === "risk") v.style.color = COLOURS[value] || COLOURS.unknown;
-    card.appendChild(v);
-    summary.appendChild(card);
+  if (health) {
+    const rul = rulText(health);
+    card(summary, "health", fmt(health.health));
+    card(summary, "risk", "", { node: badge(health.risk_level) });
+    card(summary, "failure probability", health.probability === null ? "–" : `${fmt(100 * health.probability, 1)} %`,
+         { hint: `within ${fmt(health.horizon)} ${health.unit}` });
+    card(summary, "RUL", rul.value, { id: "rul-card", hint: rul.hint, title: rul.title });
   }
-  const action = el("div", { class: "card action", id: "recommended-action" });
-  action.appendChild(el("div", { class: "label" }, `recommended action (horizon ${fmt(health.horizon)} ${health.unit})`));
-  action.appendChild(el("div", { class: "value" }, health.recommended_action));
-  summary.appendChild(action);
+  card(summary, "class / line", `${info.asset_class} / ${info.line_id ?? "–"}`);
+  card(summary, "last reading", fmtTime(info.last_ts).slice(0, 16), { hint: `${info.n_channels} channels, ${info.n_readings} readings` });
+  const openCase = health ? health.open_case : null;
+  if (health) card(summary, "open case", openCase === null ? "none" : `#${openCase}`);
+  if (health) {
+    const action = card(summary, `recommended action (horizon ${fmt(health.horizon)} ${health.unit})`, health.recommended_action,
+                        { id: "recommended-action" });
+    action.classList.add("action");
+  } else {
+    const note = card(summary, "no model scores this asset yet", document.body.dataset.noModel || "", { id: "no-model" });
+    note.classList.add("action");
+  }
   // the open case, else the latest one of this asset (so a just-closed case shows how it was closed)
-  const latest = health.open_case !== null ? await getJSON(`/cases/${health.open_case}`)
-    : (await getJSON(`/cases?asset_id=${encodeURIComponent(health.asset_id)}&limit=1`))[0];
-  drawCasePanel(latest, async () => drawAssetSummary(await getJSON(`/assets/${encodeURIComponent(health.asset_id)}/health`)));
+  const latest = openCase !== null ? await getJSON(`/cases/${openCase}`)
+    : (await getJSON(`/cases?asset_id=${encodeURIComponent(info.asset_id)}&limit=1`))[0];
+  drawCasePanel(latest, async () => {
+    const base = `/assets/${encodeURIComponent(info.asset_id)}`;
+    await drawAssetSummary(health ? await getJSON(`${base}/health`) : null, await getJSON(base));
+  });
+}
+
+// Health and trend need a model that serves the asset's class: without one the page shows readings and events.
+async function modelFor(base) {
+  const models = await getJSON("/models");
+  if (!models.length) return { health: null, trend: null, why: "The service has no model (start it with --models DIR)." };
+  const response = await fetch(`${API}${base}/health`, { headers: { Accept: "application/json" } });
+  if (response.status === 404) {
+    return { health: null, trend: null, why: String((await response.json()).detail) };
+  }
+  if (!response.ok) throw new Error(`${base}/health: ${response.status} ${response.statusText}`);
+  return { health: await response.json(), trend: await getJSON(`${base}/trend`), why: "" };
+}
+
+async function drawSensorTrends(readings, events) {
+  const names = Object.keys(readings.values);
+  const box = document.getElementById("sensor-trends");
+  if (!names.length) { box.replaceChildren(el("p", { class: "empty" }, "No readings stored for this asset.")); return; }
+  // small multiples: one row per channel, one shared time axis
+  const traces = names.map((name, i) => ({ x: readings.ts, y: readings.values[name], name, mode: "lines", showlegend: false,
+                                           yaxis: i ? `y${i + 1}` : "y", line: { color: "#1a5e99", width: 1.2 } }));
+  const marks = eventMarkers(events, readings.ts);
+  const extra = { grid: { rows: names.length, columns: 1, pattern: "coupled", roworder: "top to bottom", ygap: 0.25 },
+                  height: 60 + 130 * names.length, shapes: marks.shapes, showlegend: marks.legend.length > 0,
+                  legend: { orientation: "h", y: 1.0, yanchor: "bottom", x: 1, xanchor: "right" },
+                  margin: { l: 60, r: 20, t: 60, b: 40 } };
+  names.forEach((name, i) => {
+    extra[i ? `yaxis${i + 1}` : "yaxis"] = { title: { text: name, font: { size: 12 } }, automargin: true };
+  });
+  await Plotly.newPlot(box, [...traces, ...marks.legend], layout(`Sensor trends (${names.length} channels)`, extra), PLOT_CONFIG);
 }
 
 async function assetPage() {
   const id = document.body.dataset.assetId;
   const base = `/assets/${encodeURIComponent(id)}`;
-  const [health, trend, readings, events] = await Promise.all([
-    getJSON(`${base}/health`), getJSON(`${base}/trend`), getJSON(`${base}/readings?limit=2000`), getJSON(`${base}/events`)]);
-  await drawAssetSummary(health);
+  const [info, readings, events, scored] = await Promise.all([
+    getJSON(base), getJSON(`${base}/readings?limit=2000`), getJSON(`${base}/events`), modelFor(base)]);
+  const { health, trend } = scored;
+  if (!health) document.body.dataset.noModel = `${scored.why} Its readings and events are shown below.`;
+  await drawAssetSummary(health, info);
 
-  await Plotly.newPlot("risk-trend", [
-    { x: trend.ts, y: trend.probability, name: "failure probability", line: { color: COLOURS.critical } },
-    { x: trend.ts, y: trend.ts.map(() => health.threshold), name: "alert threshold", line: { dash: "dot", color: "#555" } },
-  ], layout("Failure probability within the horizon", { yaxis: { range: [0, 1] } }), PLOT_CONFIG);
-  const rulTraces = trend.rul.length ? [
-    { x: trend.ts, y: trend.rul_high, name: "RUL 95 %", line: { width: 0 }, showlegend: false },
-    { x: trend.ts, y: trend.rul_low, name: "90 % interval", fill: "tonexty", line: { width: 0 }, fillcolor: "rgba(95,179,255,.3)" },
-    { x: trend.ts, y: trend.rul, name: "RUL", line: { color: "#1f6fb2" } },
-  ] : [{ x: trend.ts, y: trend.health, name: "health" }];
-  await Plotly.newPlot("rul-trend", rulTraces, layout(trend.rul.length ? `Remaining useful life (${trend.unit})` : "Health"), PLOT_CONFIG);
-  const contrib = [...health.contributions].reverse();
-  await Plotly.newPlot("contributions", [{
-    type: "bar", orientation: "h", y: contrib.map((c) => c.sensor), x: contrib.map((c) => c.contribution),
-    marker: { color: contrib.map((c) => (c.contribution > 0 ? COLOURS.critical : COLOURS.low)) },
-  }], layout("Contributing sensors (positive raises risk)", { margin: { l: 120, r: 20, t: 40, b: 45 } }), PLOT_CONFIG);
-  const sensorTraces = Object.entries(readings.values).map(([name, values]) => ({ x: readings.ts, y: values, name, mode: "lines" }));
-  await Plotly.newPlot("sensor-trends", sensorTraces, layout("Sensor trends"), PLOT_CONFIG);
-  tableRows(document.querySelector("#events tbody"), events.length ? events.map((e) =>
+  if (health) {
+    const marks = eventMarkers(events, trend.ts);
+    await Plotly.newPlot("risk-trend", [
+      { x: trend.ts, y: trend.probability, name: "failure probability", line: { color: COLOURS.critical } },
+      { x: trend.ts, y: trend.ts.map(() => health.threshold), name: "alert threshold", line: { dash: "dot", color: "#555" } },
+      ...marks.legend,
+    ], layout(`Failure probability within ${fmt(health.horizon)} ${health.unit}`, { yaxis: { range: [0, 1] }, shapes: marks.shapes }),
+    PLOT_CONFIG);
+    const level = rulLevel();
+    const rulTraces = trend.rul.length ? [
+      { x: trend.ts, y: trend.rul_high, name: `${level} % interval (high)`, line: { width: 0 }, showlegend: false, hoverinfo: "skip" },
+      { x: trend.ts, y: trend.rul_low, name: `${level} % interval`, fill: "tonexty", line: { width: 0 }, fillcolor: "rgba(95,179,255,.3)" },
+      { x: trend.ts, y: trend.rul, name: "RUL", line: { color: "#1a5e99" } },
+    ] : [{ x: trend.ts, y: trend.health, name: "health" }];
+    await Plotly.newPlot("rul-trend", [...rulTraces, ...marks.legend],
+      layout(trend.rul.length ? `Remaining useful life (${trend.unit}) with its ${level} % interval` : "Health",
+             { shapes: marks.shapes }), PLOT_CONFIG);
+    const contrib = [...health.contributions].reverse();
+    await Plotly.newPlot("contributions", [{
+      type: "bar", orientation: "h", y: contrib.map((c) => c.sensor), x: contrib.map((c) => c.contribution),
+      marker: { color: contrib.map((c) => (c.contribution > 0 ? COLOURS.critical : COLOURS.low)) },
+    }], layout("Contributing sensors (positive raises risk)", { margin: { l: 120, r: 20, t: 40, b: 45 } }), PLOT_CONFIG);
+  } else {
+    for (const chart of ["risk-trend", "rul-trend", "contributions"]) document.getElementById(chart).hidden = true;
+  }
+  await drawSensorTrends(readings, events);
+  tableRows(document.querySelector("#events tbody"), events.length ? [...events].reverse().map((e) =>
     [fmtTime(e.ts), e.kind, e.failure_mode ?? "", e.action ?? "", e.note ?? ""]) : [["no events", "", "", "", ""]]);
 }
 
@@ -385,8 +501,13 @@ async function modelsPage() {
   for (const [i, model] of models.entries()) {
     const box = el("section", { class: "model", "data-model-id": model.model_id });
     box.appendChild(el("h2", {}, `${model.model_id} — live: ${model.active} (${model.live.model}, ${model.live.task})`));
-    box.appendChild(el("p", {}, `horizon ${model.live.horizon} ${model.live.unit}, window ${model.live.window}, ` +
-      `${model.live.n_features} features from ${model.live.channels.length} channels, calibrated: ${model.live.calibrated}`));
+    const sampling = model.live.interval ? `readings averaged over ${model.live.interval} buckets` : "raw rows as stored";
+    const line = el("p", { class: "model-spec" }, `horizon ${model.live.horizon} ${model.live.unit}, window ${model.live.window} rows, ` +
+      `sampling interval: ${model.live.interval || "none"} (${sampling}), ` +
+      `${model.live.n_features} features from ${model.live.channels.length} channels, calibrated: ${model.live.calibrated}`);
+    line.title = "The sampling interval is the bucket width readings are averaged into before features are computed, " +
+                 "as when the model was trained; serving does the same.";
+    box.appendChild(line);
     const table = el("table", { class: "table" });
     const metricNames = [...new Set(model.versions.flatMap((v) => Object.keys(v.metrics)))];
     const head = el("tr");
@@ -408,12 +529,14 @@ async function modelsPage() {
   }
 }
 
+// pages drawn by other scripts (backtests.js) define a global ``<name>Page`` function
 const PAGES = { fleet: fleetPage, asset: assetPage, alerts: alertsPage, risk: riskPage, models: modelsPage };
 
 window.addEventListener("DOMContentLoaded", async () => {
   try {
     if (document.getElementById("token-form")) setUpTokenForm();
-    await PAGES[document.body.dataset.page]();
+    const name = document.body.dataset.page;
+    await (PAGES[name] || window[`${name}Page`])();
     document.body.dataset.ready = "1";
   } catch (err) {
     const box = document.getElementById("error");

@@ -1,0 +1,126 @@
+// Forewarn dashboard: the backtests page (uses getJSON, el, fmt, layout, tableRows from dashboard.js).
+"use strict";
+
+function pct(value) { return value === null || value === undefined ? "–" : `${fmt(100 * value, 0)} %`; }
+
+function money(value) {
+  return value === null || value === undefined ? "–" : Math.round(Number(value)).toLocaleString("en");
+}
+
+function drawBacktestList(items, shown) {
+  const tbody = document.querySelector("#backtest-list tbody");
+  tableRows(tbody, items.length ? items.map((b) => {
+    const link = el("a", { href: `/backtests/${encodeURIComponent(b.id)}` }, b.id);
+    if (b.error) return [link, "", "", "", "", "", `unreadable: ${b.error}`, "", ""];
+    return [link, fmtTime(b.created).slice(0, 16), b.task, b.by, String(b.folds), b.model,
+            `${b.caught}/${b.failures} (${pct(b.caught_share)})`, fmt(b.false_cases_per_asset_year, 2), money(b.cost)];
+  }) : [["no backtests yet: run forewarn backtest ... --models DIR", "", "", "", "", "", "", "", ""]]);
+  items.forEach((b, k) => {
+    tbody.rows[k].dataset.backtestId = b.id;
+    tbody.rows[k].classList.toggle("selected", b.id === shown);
+  });
+}
+
+function metricCards(b) {
+  const box = document.getElementById("backtest-metrics");
+  box.replaceChildren();
+  const e = b.events;
+  const cards = [
+    ["failures caught", `${e.caught} of ${e.failures} (${pct(e.caught_share)})`,
+     `failures that had an alert at least ${fmt(b.min_lead_hours)} h and at most ${fmt(b.horizon_hours)} h before`],
+    ["median lead time", e.lead_time_hours_median === null ? "–" : `${fmt(e.lead_time_hours_median)} h`,
+     "how long before a caught failure its first alert came"],
+    ["false cases per asset-year", fmt(e.false_cases_per_asset_year, 2), "cases opened with no failure in the horizon"],
+    ["cost at the threshold", money(e.cost), `threshold ${fmt(b.threshold, 3)}`],
+    ["run to failure", money(e.cost_run_to_failure), "cost with no predictive maintenance"],
+    ["time-based", money(e.cost_time_based), "cost with fixed-interval maintenance"],
+  ];
+  const names = { f1: "F1", precision: "precision", recall: "recall", far: "false alarm rate", roc_auc: "ROC AUC",
+                  pr_auc: "PR AUC", ece: "calibration error (ECE)" };
+  for (const [name, value] of Object.entries(b.rows)) {
+    if (value !== null) cards.push([names[name] || name, fmt(value, 3), "row-level score over all folds"]);
+  }
+  for (const [label, value, title] of cards) {
+    const card = el("div", { class: "card", title });
+    card.appendChild(el("div", { class: "label" }, label));
+    card.appendChild(el("div", { class: "value" }, value));
+    box.appendChild(card);
+  }
+}
+
+async function drawSweep(b) {
+  const sweep = b.sweep.filter((p) => p.false_cases_per_asset_year !== null && p.caught_share !== null);
+  const box = document.getElementById("threshold-sweep");
+  if (!sweep.length) { box.replaceChildren(el("p", { class: "empty" }, "No threshold sweep in this backtest.")); return; }
+  sweep.sort((p, q) => p.false_cases_per_asset_year - q.false_cases_per_asset_year);
+  const traces = [
+    { x: sweep.map((p) => p.false_cases_per_asset_year), y: sweep.map((p) => p.caught_share), mode: "lines+markers",
+      name: "thresholds", line: { color: "#1a5e99" }, marker: { size: 6 },
+      text: sweep.map((p) => `threshold ${fmt(p.threshold, 3)}, cost ${money(p.cost)}`),
+      hovertemplate: "%{text}<br>caught %{y:.0%}, %{x:.2f} false cases per asset-year<extra></extra>" },
+    { x: [b.events.false_cases_per_asset_year], y: [b.events.caught_share], mode: "markers+text",
+      name: `chosen threshold ${fmt(b.threshold, 3)}`, text: [`chosen ${fmt(b.threshold, 3)}`], textposition: "bottom right",
+      marker: { symbol: "star", size: 16, color: COLOURS.critical } },
+  ];
+  await Plotly.newPlot(box, traces, layout("Threshold sweep: failures caught against false cases", {
+    xaxis: { title: { text: "false cases per asset-year" }, rangemode: "tozero" },
+    yaxis: { title: { text: "share of failures caught" }, range: [0, 1.05], tickformat: ".0%" },
+    legend: { orientation: "h", y: -0.32 }, margin: { l: 60, r: 20, t: 40, b: 100 } }), PLOT_CONFIG);
+}
+
+async function drawReliability(b) {
+  const bins = b.reliability.filter((r) => r.predicted !== null && r.observed !== null && r.count > 0);
+  const box = document.getElementById("reliability");
+  if (!bins.length) {
+    box.replaceChildren(el("p", { class: "empty" }, `No reliability diagram (task ${b.task}: no probabilities to check).`));
+    return;
+  }
+  const largest = Math.max(...bins.map((r) => r.count));
+  await Plotly.newPlot(box, [
+    { x: [0, 1], y: [0, 1], mode: "lines", name: "perfectly calibrated", line: { dash: "dot", color: "#5f6670" } },
+    { x: bins.map((r) => r.predicted), y: bins.map((r) => r.observed), mode: "lines+markers", name: "this model",
+      line: { color: COLOURS.critical }, marker: { size: bins.map((r) => 6 + 14 * Math.sqrt(r.count / largest)) },
+      text: bins.map((r) => `${fmt(r.bin_low, 2)}–${fmt(r.bin_high, 2)}: ${r.count} rows`),
+      hovertemplate: "%{text}<br>predicted %{x:.2f}, observed %{y:.2f}<extra></extra>" },
+  ], layout(`Reliability (ECE ${fmt(b.rows.ece, 3)}; marker size: rows per bin)`, {
+    xaxis: { title: { text: "predicted probability" }, range: [0, 1] },
+    yaxis: { title: { text: "observed failure share" }, range: [0, 1] },
+    legend: { orientation: "h", y: -0.32 }, margin: { l: 60, r: 20, t: 40, b: 100 } }), PLOT_CONFIG);
+}
+
+async function drawCosts(b) {
+  const e = b.events;
+  const names = ["with this model", "run to failure", "time-based"];
+  await Plotly.newPlot("costs", [{ type: "bar", x: names, y: [e.cost, e.cost_run_to_failure, e.cost_time_based],
+    marker: { color: [COLOURS.low, COLOURS.critical, COLOURS.unknown] },
+    text: [e.cost, e.cost_run_to_failure, e.cost_time_based].map(money), textposition: "auto" }],
+    layout("Maintenance cost over the backtest", { yaxis: { title: { text: "cost" } } }), PLOT_CONFIG);
+}
+
+async function drawBacktest(id) {
+  const b = await getJSON(`/backtests/${encodeURIComponent(id)}`);
+  document.getElementById("backtest").hidden = false;
+  document.getElementById("backtest").dataset.backtestId = b.id;
+  document.getElementById("backtest-title").textContent = `${b.id}: ${b.model} (${b.task})`;
+  document.getElementById("backtest-setup").textContent =
+    `Created ${fmtTime(b.created).slice(0, 16)} · ${b.folds} folds split by ${b.by} · horizon ${fmt(b.horizon_hours)} h · ` +
+    `alerts count when at least ${fmt(b.min_lead_hours)} h ahead · threshold ${fmt(b.threshold, 3)}`;
+  metricCards(b);
+  await drawSweep(b);
+  await drawReliability(b);
+  await drawCosts(b);
+  tableRows(document.querySelector("#folds tbody"), b.per_fold.length ? b.per_fold.map((f) => {
+    const e = f.events || {};
+    return [String(f.fold), f.label, fmt(f.rows.f1, 3), fmt(f.rows.precision, 3), fmt(f.rows.recall, 3),
+            fmt(f.rows.pr_auc, 3), e.failures ?? "–", e.caught ?? "–", fmt(e.lead_time_hours_median),
+            fmt(e.false_cases_per_asset_year, 2), money(e.cost)];
+  }) : [["no folds recorded", "", "", "", "", "", "", "", "", "", ""]]);
+}
+
+// eslint-disable-next-line no-unused-vars -- called by dashboard.js as window.backtestsPage
+async function backtestsPage() {
+  const items = await getJSON("/backtests");
+  const wanted = document.body.dataset.backtestId || (items.find((b) => !b.error) || {}).id || "";
+  drawBacktestList(items, wanted);
+  if (wanted) await drawBacktest(wanted);
+}
