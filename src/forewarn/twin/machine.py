@@ -35,7 +35,8 @@ from forewarn.twin.pump import (
 )
 from forewarn.twin.vibration import VibrationComponents
 
-__all__ = ["MAX_LOAD", "Operation", "components_at", "cooling_factor", "operate"]
+__all__ = ["MAX_LOAD", "Operation", "bearing_friction_w", "components_at", "cooling_factor", "operate",
+           "winding_heat_w"]
 
 #: Largest load command: VFD machines are not driven much past rated speed.
 MAX_LOAD = 1.05
@@ -45,6 +46,17 @@ FOULING_COOLING_LOSS = 0.7
 def cooling_factor(fouling, running, stopped_cooling):  # type: ignore[no-untyped-def]
     """Share of the clean conductance ``h*A`` left: fouled fins lose up to 70 %, a stopped fan more."""
     return (1.0 - FOULING_COOLING_LOSS * fouling) * (stopped_cooling + (1.0 - stopped_cooling) * running)
+
+
+def winding_heat_w(fixed_kw, copper_kw, running):  # type: ignore[no-untyped-def]
+    """Heat into the winding node (W): the copper losses and half the fixed (stator iron) losses, while running."""
+    return (copper_kw + 0.5 * fixed_kw) * (1000.0 * running)
+
+
+def bearing_friction_w(bearing_loss_w, speed_ratio, oil, d_out, d_in, d_mis, d_imb):  # type: ignore[no-untyped-def]
+    """Bearing friction (W) while running: grows with speed, spent oil, spalls, misalignment and imbalance."""
+    spall = d_out * d_out + d_in * d_in
+    return bearing_loss_w * speed_ratio * friction_factor(oil) * (1.0 + 3.0 * spall) * (1.0 + 0.5 * d_mis + 0.3 * d_imb)
 
 
 @dataclass
@@ -85,14 +97,13 @@ def operate(p: AssetParams, load, running, damage, oil, wear, ambient) -> Operat
     cav = cav * (p.npshr_bep > 0)
     process_kw = shaft_power_kw(p.density, flow, head, eta, 0.06 * leak) * p.has_process
     mech_kw = (1.0 - p.has_process) * p.rated_kw * load * s
-    spall = d_out * d_out + d_in * d_in
-    friction_w = p.bearing_loss_w * s * friction_factor(oil) * (1.0 + 3.0 * spall) * (1.0 + 0.5 * d_mis + 0.3 * d_imb)
+    friction_w = bearing_friction_w(p.bearing_loss_w, s, oil, d_out, d_in, d_mis, d_imb)
     shaft_kw = process_kw + mech_kw + 0.001 * friction_w
     fixed, copper = loss_split_kw(shaft_kw, p.rated_kw, p.rated_eff, s, d_ins)
     input_kw = (shaft_kw + fixed + copper) * running
     current = current_a(input_kw / np.maximum(running, 1e-3), p.rated_kw, p.rated_eff, p.rated_current) * running
     cooling = cooling_factor(d_foul, running, p.stopped_cooling)
-    winding_rise = (copper + 0.5 * fixed) * (1000.0 * running) * p.winding_r / cooling
+    winding_rise = winding_heat_w(fixed, copper, running) * p.winding_r / cooling
     winding_target = ambient + winding_rise
     bearing_target = ambient + p.winding_coupling * winding_rise + friction_w * running * p.bearing_r
     comp_p, comp_t = compressor_discharge(head * p.is_compressor, np.maximum(eta, 0.05), ambient)
