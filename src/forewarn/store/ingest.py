@@ -10,10 +10,15 @@ Steps for one batch (a file or a table), each a bulk DuckDB statement:
    only if there are any, rebuild the staging table keeping the **first** record of each key in file
    order (lowest line) — the same rule as across batches, where the value stored first is kept;
 5. append the staging table, anti-joined against stored readings only when the batch overlaps them in
-   series and time range (idempotent re-ingest), in ``(series_id, ts)`` order so zone maps prune.
+   series and time range (idempotent re-ingest), in ``(series_id, ts)`` order so zone maps prune. Only
+   then are the overlapping keys' values compared: a stored value that differs is a *conflict*, counted,
+   and kept (``on_conflict="keep"``, the default), replaced (``"replace"``) or the batch is rejected
+   (``"error"``, naming the line and column of the first one). A batch that overlaps nothing pays nothing.
+6. label columns (``label_columns``) go to the ``labels`` table by the same rules
+   (:mod:`forewarn.store.labels`), in the same transaction.
 
-Because the first value of a key always wins, ingesting ``A`` then ``B`` stores the same as ingesting
-``A`` and ``B`` concatenated.
+Under ``keep``, the first value of a key always wins, so ingesting ``A`` then ``B`` stores the same as
+ingesting ``A`` and ``B`` concatenated.
 """
 
 from __future__ import annotations
@@ -25,10 +30,19 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from forewarn.exceptions import UnknownAssetError
+from forewarn.exceptions import IngestError, UnknownAssetError
+from forewarn.store import labels
+from forewarn.store.options import ReadOptions
 from forewarn.store.readers import ROW_COLUMN, Staged
 from forewarn.store.tables import fetch_one, fetch_value, quote_ident
-from forewarn.store.validate import find_blank_keys, long_readings_sql, readings_layout, validate_readings
+from forewarn.store.validate import (
+    ReadingsLayout,
+    find_blank_keys,
+    long_readings_sql,
+    readings_layout,
+    renamed,
+    validate_readings,
+)
 
 Progress = Callable[[int], None]
 STRICT_HINT = "declare the asset first with Store.add_assets, or ingest with strict=False to create it"
@@ -41,10 +55,13 @@ class IngestReport:
     ``rows_read`` counts readings (one per non-empty value cell, so a wide row with three channels is
     three readings); ``written`` the readings newly stored; ``duplicates`` the rest (repeated keys inside
     the batch plus keys already stored), so ``written + duplicates == rows_read``. ``assets_created``
-    lists assets the ingest created (sorted).
+    lists assets the ingest created (sorted). ``conflicts`` counts the stored values (readings and labels)
+    that the batch gave a different value; ``replaced`` those it overwrote (``on_conflict="replace"``).
+    ``labels_written`` counts labels newly stored; ``notes`` says how the source was read when that is
+    worth knowing (a file read as Windows-1252).
 
-    >>> IngestReport("a.csv", rows_read=10, written=8, duplicates=2)
-    IngestReport(source='a.csv', rows_read=10, written=8, duplicates=2, assets_created=(), kind='readings')
+    >>> IngestReport("a.csv", rows_read=10, written=8, duplicates=2).conflicts
+    0
     """
 
     source: str
@@ -53,6 +70,17 @@ class IngestReport:
     duplicates: int
     assets_created: tuple[str, ...] = ()
     kind: str = "readings"
+    conflicts: int = 0
+    replaced: int = 0
+    labels_written: int = 0
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Written:
+    written: int = 0
+    conflicts: int = 0
+    replaced: int = 0
 
 
 def first_record_of_assets(con: duckdb.DuckDBPyConnection, staged: Staged, asset_ids: list[str]) -> tuple[str, int]:
@@ -66,38 +94,76 @@ def first_record_of_assets(con: duckdb.DuckDBPyConnection, staged: Staged, asset
 
 
 def ingest_staged_readings(con: duckdb.DuckDBPyConnection, staged: Staged, *, strict: bool,
-                           progress: Progress | None = None) -> IngestReport:
+                           progress: Progress | None = None, options: ReadOptions | None = None) -> IngestReport:
     """Validate and write one staged batch of readings (see the module docstring for the steps)."""
-    layout = readings_layout(staged)
-    validate_readings(con, staged, layout)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW __fw_long AS {long_readings_sql(staged, layout)}")
+    options = options or ReadOptions()
+    staged = renamed(con, staged, options)
+    layout = readings_layout(staged, options.label_columns)
+    validate_readings(con, staged, layout, options)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW __fw_long AS {long_readings_sql(staged, layout, options)}")
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE __fw_series AS "
                     "SELECT asset_id, channel, count(*) AS n FROM __fw_long GROUP BY ALL")
         find_blank_keys(con, staged, "__fw_series")
-        counted = fetch_one(con, "SELECT coalesce(sum(n), 0), list(DISTINCT asset_id ORDER BY asset_id) FILTER "
-                                 "(WHERE asset_id NOT IN (SELECT asset_id FROM assets)) FROM __fw_series")
-        rows_read, unknown = int(counted[0]), [str(a) for a in (counted[1] or [])]
+        batch_assets = "SELECT asset_id FROM __fw_series"
+        if layout.label_columns:
+            labels.stage_labels(con, staged, layout.label_columns, options)
+            batch_assets += f" UNION {labels.label_assets_sql()}"
+        rows_read = int(fetch_value(con, "SELECT coalesce(sum(n), 0) FROM __fw_series"))
+        unknown = [str(r[0]) for r in con.execute(f"SELECT DISTINCT asset_id FROM ({batch_assets}) WHERE asset_id "
+                                                  "NOT IN (SELECT asset_id FROM assets) ORDER BY 1").fetchall()]
         if unknown and strict:
             asset, record = first_record_of_assets(con, staged, unknown)
             raise UnknownAssetError(f"unknown asset {asset!r}", source=staged.source, line=staged.line_of(record),
-                                    column="asset_id", hint=STRICT_HINT)
+                                    column=staged.shown("asset_id"), hint=STRICT_HINT)
         con.execute("BEGIN TRANSACTION")
         try:
-            written = _write(con, unknown)
+            counts = _write(con, unknown, options.on_conflict, _conflict_error(staged, layout, "readings"))
+            labelled = _Written()
+            if layout.label_columns:
+                labelled = _Written(*labels.write_labels(con, options.on_conflict,
+                                                         _conflict_error(staged, layout, "labels")))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
     finally:
         con.execute("DROP TABLE IF EXISTS __fw_stage; DROP TABLE IF EXISTS __fw_series; DROP VIEW IF EXISTS __fw_long")
+        labels.drop_labels(con)
+    written = counts.written
     if progress is not None:
         progress(written)
     return IngestReport(staged.source, rows_read=rows_read, written=written, duplicates=rows_read - written,
-                        assets_created=tuple(unknown))
+                        assets_created=tuple(unknown), conflicts=counts.conflicts + labelled.conflicts,
+                        replaced=counts.replaced + labelled.replaced, labels_written=labelled.written,
+                        notes=(staged.note,) if staged.note else ())
 
 
-def _write(con: duckdb.DuckDBPyConnection, new_assets: list[str]) -> int:
+CONFLICT_HINT = ("the store holds another value for this {what} and time: re-run with --on-conflict replace to "
+                 "take the new values, or --on-conflict keep to keep the stored ones")
+
+
+def _conflict_error(staged: Staged, layout: ReadingsLayout, what: str) -> labels.Conflict:
+    """Build the error of ``on_conflict="error"``: the line and column of the first value that differs."""
+    def build(record: int, channel: str, stored: str, new: str) -> Exception:
+        column = channel if (layout.wide or what == "labels") else "value"
+        return IngestError(f"new value {new} of {channel!r} differs from the stored {stored}", source=staged.source,
+                           line=staged.line_of(record), column=staged.shown(column),
+                           hint=CONFLICT_HINT.format(what="channel" if what == "readings" else "label"))
+    return build
+
+
+def _first_conflict(con: duckdb.DuckDBPyConnection) -> tuple[int, str, str, str]:
+    """Record, channel, stored and new value of the first batch record whose value differs from the stored one."""
+    row = fetch_one(con, f"SELECT l.{ROW_COLUMN}, l.channel, r.value, l.value FROM __fw_long l JOIN channels c "
+                         "ON c.asset_id = l.asset_id AND c.channel = l.channel JOIN reading_values r "
+                         "ON r.series_id = c.series_id AND r.ts = l.ts WHERE r.value <> l.value ORDER BY 1 LIMIT 1")
+    assert row is not None
+    return int(row[0]), str(row[1]), repr(float(row[2])), repr(float(row[3]))
+
+
+def _write(con: duckdb.DuckDBPyConnection, new_assets: list[str], on_conflict: str = "keep",
+           conflict: labels.Conflict | None = None) -> _Written:
     if new_assets:
         con.execute("INSERT INTO assets (asset_id) SELECT unnest(?)", [new_assets])
     base = int(fetch_value(con, "SELECT coalesce(max(series_id), 0) FROM channels"))
@@ -113,14 +179,24 @@ def _write(con: duckdb.DuckDBPyConnection, new_assets: list[str]) -> int:
     bounds = fetch_one(con, "SELECT min(series_id), max(series_id), epoch_us(min(ts)), epoch_us(max(ts)) "
                             "FROM __fw_stage")
     if bounds is None or bounds[0] is None:
-        return 0
-    overlap = ("SELECT series_id, ts FROM reading_values WHERE series_id BETWEEN ? AND ? "
+        return _Written()
+    overlap = ("SELECT series_id, ts, value FROM reading_values WHERE series_id BETWEEN ? AND ? "
                "AND ts BETWEEN make_timestamp(?::BIGINT)::TIMESTAMPTZ AND make_timestamp(?::BIGINT)::TIMESTAMPTZ")
-    if fetch_value(con, f"SELECT count(*) FROM ({overlap} LIMIT 1)", list(bounds)):
-        return int(fetch_value(con, f"INSERT INTO reading_values SELECT s.series_id, s.ts, s.value FROM __fw_stage s "
-                                    f"ANTI JOIN ({overlap}) r USING (series_id, ts) ORDER BY s.series_id, s.ts",
-                               list(bounds)))
-    return int(fetch_value(con, "INSERT INTO reading_values SELECT series_id, ts, value FROM __fw_stage"))
+    if not fetch_value(con, f"SELECT count(*) FROM ({overlap} LIMIT 1)", list(bounds)):
+        return _Written(int(fetch_value(con, "INSERT INTO reading_values SELECT series_id, ts, value FROM __fw_stage")))
+    conflicts = int(fetch_value(con, f"SELECT count(*) FROM __fw_stage s JOIN ({overlap}) r USING (series_id, ts) "
+                                     "WHERE r.value <> s.value", list(bounds)))
+    replaced = 0
+    if conflicts and on_conflict == "error" and conflict is not None:
+        raise conflict(*_first_conflict(con))
+    if conflicts and on_conflict == "replace":
+        replaced = int(fetch_value(con, "UPDATE reading_values SET value = s.value FROM __fw_stage s WHERE "
+                                        "reading_values.series_id = s.series_id AND reading_values.ts = s.ts AND "
+                                        "reading_values.value <> s.value"))
+    written = int(fetch_value(con, f"INSERT INTO reading_values SELECT s.series_id, s.ts, s.value FROM __fw_stage s "
+                                   f"ANTI JOIN ({overlap}) r USING (series_id, ts) ORDER BY s.series_id, s.ts",
+                              list(bounds)))
+    return _Written(written, conflicts, replaced)
 
 
 def has_adjacent_duplicates(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -10,6 +10,11 @@ ingest fast. Every staged relation carries ``__rn``, the 0-based record number i
 
 Line numbers are only worked out when something is wrong, so the happy path never scans a file in Python.
 
+Text files (CSV, JSON lines) are read as UTF-8. One that is not valid UTF-8 (DuckDB or the header read says
+so) is decoded in Python into a temporary UTF-8 copy: with the ``encoding`` given, else as Windows-1252, the
+usual encoding of Excel and historian exports on Windows (:attr:`Staged.note` then says so). A file that
+does not decode is an :class:`IngestError` naming the first bad line, never a ``UnicodeDecodeError``.
+
 >>> import duckdb, pathlib, tempfile
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "r.csv"
 >>> _ = path.write_text('asset_id,ts,note\\np1,2024-01-01,"two\\nlines"\\n\\np2,2024-01-02,x\\n')
@@ -21,6 +26,7 @@ Line numbers are only worked out when something is wrong, so the happy path neve
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import gzip
@@ -30,6 +36,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import duckdb
 import numpy as np
@@ -54,6 +61,17 @@ class Staged:
     fmt: str
     path: Path | None = None
     keep_alive: object | None = None  # an Arrow table registered with DuckDB must outlive the relation
+    note: str | None = None  # something the user should know about how the source was read
+    display: dict[str, str] | None = None  # Forewarn column -> the source's name, for error messages
+
+    def shown(self, column: str) -> str:
+        """The source's name of a staged column (they differ when the asset or time column was renamed)."""
+        return (self.display or {}).get(column, column)
+
+    def release(self) -> None:
+        """Remove the temporary UTF-8 copy of a re-encoded file (safe to call twice)."""
+        if isinstance(self.keep_alive, TemporaryDirectory):
+            self.keep_alive.cleanup()
 
     def line_of(self, record: int) -> int:
         """The line (text files) or 1-based row (Parquet, tables) of 0-based record ``record``."""
@@ -78,15 +96,35 @@ def file_format(path: str | os.PathLike[str]) -> str:
                       hint="use .csv, .csv.gz, .parquet, .jsonl or .ndjson")
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+class NotUtf8(Exception):
+    """Internal signal: a text file is not valid UTF-8 (the caller decodes it another way)."""
+
+
+def _open_binary(path: Path) -> io.BufferedIOBase:
     if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - caller closes
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")  # noqa: SIM115 - caller closes
 
 
-def csv_header(path: Path) -> list[str]:
-    """The column names of a CSV file (its first line), checked to be present and unique."""
-    with _open_text(path) as handle:
+def _open_text(path: Path, encoding: str = "utf-8-sig") -> io.TextIOBase:
+    return io.TextIOWrapper(_open_binary(path), encoding=encoding, newline="")
+
+
+def is_utf8(encoding: str | None) -> bool:
+    """True for ``None`` (the default) and the names of UTF-8.
+
+    >>> is_utf8(None), is_utf8("UTF8"), is_utf8("utf-8-sig"), is_utf8("cp1252")
+    (True, True, True, False)
+    """
+    return encoding is None or codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+
+
+def csv_header(path: Path, encoding: str = "utf-8-sig") -> list[str]:
+    """The column names of a CSV file (its first line), checked to be present and unique.
+
+    A header that is not valid in ``encoding`` raises ``UnicodeDecodeError``.
+    """
+    with _open_text(path, encoding) as handle:
         header = next(csv.reader(handle), None)
     if not header or not any(h.strip() for h in header):
         raise IngestError("the file is empty or has no header line", source=str(path), line=1,
@@ -155,11 +193,13 @@ def _first_bad_json_line(path: Path) -> tuple[int, str]:
 
 
 def stage_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], *, name: str,
-               types_for: Callable[[list[str]], dict[str, str] | None]) -> Staged:
+               types_for: Callable[[list[str]], dict[str, str] | None], encoding: str | None = None) -> Staged:
     """Stage a CSV, Parquet or JSON-lines file as relation ``name``.
 
     ``types_for(header)`` gives DuckDB types to read text files with (``None``: all ``VARCHAR``). When a
     typed read fails, the file is read again as text so that validation can point at the bad cell.
+    ``encoding`` is that of text files (default: UTF-8, else Windows-1252; see the module docstring).
+    Call :meth:`Staged.release` when done.
     """
     file = Path(path)
     if not file.is_file():
@@ -167,15 +207,85 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], *, 
     fmt = file_format(file)
     if fmt == "parquet":
         return _stage_parquet(con, file, name)
-    if fmt == "jsonl":
-        return _stage_jsonl(con, file, name)
-    return _stage_csv(con, file, name, types_for)
+    note = None
+    if is_utf8(encoding):
+        try:
+            return _stage_text(con, file, file, name, fmt, types_for)
+        except NotUtf8:
+            if encoding is not None:
+                line = _first_undecodable_line(file, "utf-8")
+                raise IngestError("the file is not valid UTF-8", source=str(file), line=line or None,
+                                  hint="give its encoding with --encoding, e.g. cp1252 or utf-16") from None
+        note = f"{file}: not valid UTF-8, read as Windows-1252 (give --encoding to choose another)"
+    used = encoding or "cp1252"
+    folder = TemporaryDirectory(prefix="forewarn-")
+    try:
+        copy = Path(folder.name) / ("data.jsonl" if fmt == "jsonl" else "data.csv")
+        bad_line = _transcode(file, copy, used)
+        if bad_line:
+            what = f"not valid {used}" if encoding else "neither UTF-8 nor Windows-1252 text"
+            raise IngestError(f"the file is {what}", source=str(file), line=bad_line,
+                              hint="give its encoding with --encoding, e.g. utf-16, latin-1 or shift_jis")
+        staged = _stage_text(con, copy, file, name, fmt, types_for)
+    except BaseException:
+        folder.cleanup()
+        raise
+    staged.keep_alive, staged.note = folder, note
+    return staged
 
 
-def _finish(con: duckdb.DuckDBPyConnection, name: str, table: str, staged_from: Path, fmt: str) -> Staged:
+def _stage_text(con: duckdb.DuckDBPyConnection, file: Path, source: Path, name: str, fmt: str,
+                types_for: Callable[[list[str]], dict[str, str] | None]) -> Staged:
+    """Stage a UTF-8 text file ``file`` (errors name ``source``); raises :class:`NotUtf8` when it is not UTF-8."""
+    try:
+        if fmt == "jsonl":
+            return _stage_jsonl(con, file, source, name)
+        return _stage_csv(con, file, source, name, types_for)
+    except UnicodeDecodeError:
+        raise NotUtf8 from None
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> int:
+    """The 1-based line of the first byte that does not decode in ``encoding``; 0 when all of it decodes."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with _open_binary(path) as handle:
+        while chunk := handle.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as err:
+                return line + chunk[:max(err.start, 0)].count(b"\n")
+            line += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return line
+    return 0
+
+
+def _transcode(path: Path, out: Path, encoding: str) -> int:
+    """Write ``path`` decoded from ``encoding`` as UTF-8 to ``out``; return 0, or the first line that fails."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with _open_binary(path) as handle, open(out, "w", encoding="utf-8", newline="") as sink:
+        while chunk := handle.read(1 << 20):
+            try:
+                sink.write(decoder.decode(chunk))
+            except UnicodeDecodeError as err:
+                return line + chunk[:max(err.start, 0)].count(b"\n")
+            line += chunk.count(b"\n")
+        try:
+            sink.write(decoder.decode(b"", final=True))
+        except UnicodeDecodeError:
+            return line
+    return 0
+
+
+def _finish(con: duckdb.DuckDBPyConnection, name: str, table: str, staged_from: Path, fmt: str,
+            source: Path) -> Staged:
     con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS "
                 f"SELECT *, rowid AS {ROW_COLUMN} FROM {quote_ident(table)}")
-    return _describe(con, name, str(staged_from), fmt, staged_from)
+    return _describe(con, name, str(source), fmt, staged_from)
 
 
 def _describe(con: duckdb.DuckDBPyConnection, name: str, source: str, fmt: str, path: Path | None) -> Staged:
@@ -184,9 +294,12 @@ def _describe(con: duckdb.DuckDBPyConnection, name: str, source: str, fmt: str, 
     return Staged(name=name, source=source, columns=list(types), types=types, fmt=fmt, path=path)
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, file: Path, name: str,
+def _stage_csv(con: duckdb.DuckDBPyConnection, file: Path, source: Path, name: str,
                types_for: Callable[[list[str]], dict[str, str] | None]) -> Staged:
-    header = csv_header(file)
+    try:
+        header = csv_header(file)
+    except IngestError as err:
+        raise IngestError(err.reason, source=str(source), line=err.line, column=err.column, hint=err.hint) from None
     table = f"{name}_rows"
     typed = types_for(header)
     attempts = [typed, None] if typed else [None]
@@ -197,14 +310,16 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, file: Path, name: str,
             con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM read_csv("
                         f"{quote_literal(str(file))}, header=true, auto_detect=false, delim=',', quote='\"', "
                         f"escape='\"', columns={spec})")
-            return _finish(con, name, table, file, "csv")
+            return _finish(con, name, table, file, "csv", source)
         except duckdb.Error as err:
             failure = err
+    if _first_undecodable_line(file, "utf-8"):
+        raise NotUtf8
     line, what = _first_bad_csv_line(file, len(header))
     if line:
-        raise IngestError(f"the line {what}", source=str(file), line=line,
+        raise IngestError(f"the line {what}", source=str(source), line=line,
                           hint="quote cells that contain commas or line breaks") from None
-    raise IngestError(f"cannot read the CSV file: {failure}", source=str(file)) from None
+    raise IngestError(f"cannot read the CSV file: {failure}", source=str(source)) from None
 
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, file: Path, name: str) -> Staged:
@@ -218,10 +333,10 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, file: Path, name: str) -> Sta
                           hint="check that the file is a complete Parquet file") from None
 
 
-def _stage_jsonl(con: duckdb.DuckDBPyConnection, file: Path, name: str) -> Staged:
+def _stage_jsonl(con: duckdb.DuckDBPyConnection, file: Path, source: Path, name: str) -> Staged:
     with _open_text(file) as handle:
         if not any(text.strip() for text in handle):
-            raise IngestError("the file is empty", source=str(file), line=1, hint="write one JSON object per line")
+            raise IngestError("the file is empty", source=str(source), line=1, hint="write one JSON object per line")
     table = f"{name}_rows"
     try:
         keys = [str(r[0]) for r in con.execute(
@@ -231,12 +346,14 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, file: Path, name: str) -> Stage
         con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM read_json("
                     f"{quote_literal(str(file))}, format='newline_delimited', columns={spec})")
     except duckdb.Error as err:
+        if _first_undecodable_line(file, "utf-8"):
+            raise NotUtf8 from None
         line, what = _first_bad_json_line(file)
         if line:
-            raise IngestError(f"the line {what}", source=str(file), line=line,
+            raise IngestError(f"the line {what}", source=str(source), line=line,
                               hint="JSON lines files hold one JSON object per line") from None
-        raise IngestError(f"cannot read the JSON lines file: {err}", source=str(file)) from None
-    return _finish(con, name, table, file, "jsonl")
+        raise IngestError(f"cannot read the JSON lines file: {err}", source=str(source)) from None
+    return _finish(con, name, table, file, "jsonl", source)
 
 
 def stage_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table, *, name: str, source: str) -> Staged:
@@ -254,7 +371,8 @@ def stage_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table, *, name: str, s
 
 
 def drop_staged(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Drop whatever :func:`stage_file` or :func:`stage_arrow` created under ``name``."""
-    con.execute(f"DROP VIEW IF EXISTS {quote_ident(name)}; DROP TABLE IF EXISTS {quote_ident(name + '_rows')}")
+    """Drop whatever :func:`stage_file`, :func:`stage_arrow` or a renaming view created under ``name``."""
+    con.execute(f"DROP VIEW IF EXISTS {quote_ident(name + '_n')}; DROP VIEW IF EXISTS {quote_ident(name)}; "
+                f"DROP TABLE IF EXISTS {quote_ident(name + '_rows')}")
     with contextlib.suppress(duckdb.Error):
         con.unregister(f"{name}_arrow")

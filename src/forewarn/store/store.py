@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
@@ -28,24 +29,49 @@ import pyarrow.parquet as pq
 
 from forewarn.exceptions import ConfigError, DataNotFoundError, IngestError, SchemaError, StateError, UnknownAssetError
 from forewarn.schema import Asset, Line, Site, to_long_readings
-from forewarn.store import catalog, queries
+from forewarn.store import catalog, labels, queries
 from forewarn.store.events import ingest_events_frame, staged_events_frame, validate_events
 from forewarn.store.export import export_parquet
 from forewarn.store.ingest import STRICT_HINT, IngestReport, Progress, ingest_staged_readings, long_arrow
-from forewarn.store.readers import csv_header, drop_staged, file_format, stage_arrow, stage_file
+from forewarn.store.options import OnConflict, ReadOptions
+from forewarn.store.readers import Staged, csv_header, drop_staged, file_format, stage_arrow, stage_file
 from forewarn.store.tables import create_schema, fetch_value, has_schema, quote_literal
+from forewarn.store.validate import renamed
 
 STAGE = "__fw_src"
 
 
-def readings_types(header: list[str]) -> dict[str, str]:
-    """DuckDB types to read a readings CSV with: text keys, UTC times, numbers for values."""
+def readings_types(header: list[str], options: ReadOptions | None = None) -> dict[str, str]:
+    """DuckDB types to read a readings CSV with: text keys and labels, UTC times, numbers for values.
+
+    >>> readings_types(["Machine", "Zeit", "temp", "state"], ReadOptions(asset_column="Machine",
+    ...                time_column="Zeit", timezone="Europe/Berlin", label_columns=("state",)))
+    {'Machine': 'VARCHAR', 'Zeit': 'VARCHAR', 'temp': 'DOUBLE', 'state': 'VARCHAR'}
+    """
+    opts = options or ReadOptions()
     long = "channel" in header or "value" in header
     types = {name: ("VARCHAR" if long else "DOUBLE") for name in header}
-    types.update({"asset_id": "VARCHAR", "ts": "TIMESTAMPTZ"})
+    types.update({opts.asset_column: "VARCHAR", opts.time_column: "VARCHAR" if opts.parses_text_time() else
+                  "TIMESTAMPTZ", **dict.fromkeys(opts.label_columns, "VARCHAR")})
     if long:
         types["value"] = "DOUBLE"
     return {name: types[name] for name in header}
+
+
+def _frame_as_arrow(frame: pd.DataFrame, source: str) -> pa.Table:
+    """A pandas frame as an Arrow table for the DuckDB path (mixed-type text columns become text)."""
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        fixed = frame.copy()
+        for column in fixed.columns:
+            if fixed[column].dtype == object:
+                fixed[column] = [None if v is None or (isinstance(v, float) and v != v) else str(v)
+                                 for v in fixed[column]]
+        try:
+            return pa.Table.from_pandas(fixed, preserve_index=False)
+        except (pa.ArrowException, TypeError, ValueError) as err:
+            raise IngestError(f"cannot read the frame: {err}", source=source) from None
 
 
 LOCK_HINT = ("a store file is open in one process at a time: stop that process, or run the API and the MQTT / "
@@ -155,18 +181,30 @@ class Store:
 
     # -- ingest -----------------------------------------------------------------------------------------
     def ingest_readings(self, data: pd.DataFrame | pa.Table, *, source: str = "frame", strict: bool = False,
-                        progress: Progress | None = None) -> IngestReport:
+                        progress: Progress | None = None, asset_column: str = "asset_id", time_column: str = "ts",
+                        time_format: str | None = None, timezone: str = "UTC", asset: str | None = None,
+                        label_columns: Sequence[str] | str = (), on_conflict: OnConflict = "keep") -> IngestReport:
         """Store readings given as a long or wide pandas frame or Arrow table; all or nothing.
 
         Pandas frames are validated by :func:`forewarn.schema.to_long_readings` (error lines are 1-based
-        rows); Arrow tables take the same vectorised DuckDB path as files.
+        rows); Arrow tables, and frames read with any of the options below, take the same vectorised
+        DuckDB path as files. The options are those of :meth:`ingest_file` (see
+        :class:`~forewarn.store.options.ReadOptions`).
         """
+        options = ReadOptions(asset_column=asset_column, time_column=time_column, time_format=time_format,
+                              timezone=timezone, asset=asset, label_columns=tuple(label_columns) if not
+                              isinstance(label_columns, str) else label_columns,  # type: ignore[arg-type]
+                              on_conflict=on_conflict)
         with self._lock:
             con = self._db(write=True)
             if isinstance(data, pa.RecordBatch):
                 data = pa.Table.from_batches([data])
+            if isinstance(data, pd.DataFrame) and not options.is_default():
+                data = _frame_as_arrow(data, source)
             if isinstance(data, pa.Table):
-                return self._ingest_staged(lambda: stage_arrow(con, data, name=STAGE, source=source), strict, progress)
+                table = data
+                return self._ingest_staged(lambda: stage_arrow(con, table, name=STAGE, source=source), strict,
+                                           progress, options)
             if not isinstance(data, pd.DataFrame):
                 raise IngestError(f"expected a pandas DataFrame or a pyarrow Table, got {type(data).__name__}",
                                   source=source)
@@ -176,8 +214,9 @@ class Store:
                 raise IngestError(err.reason, source=source, line=err.line, column=err.column, hint=err.hint) from None
             if strict:
                 self._check_known(data, set(long["asset_id"]), source)
-            table = long_arrow(long)
-            return self._ingest_staged(lambda: stage_arrow(con, table, name=STAGE, source=source), strict, progress)
+            long_table = long_arrow(long)
+            return self._ingest_staged(lambda: stage_arrow(con, long_table, name=STAGE, source=source), strict,
+                                       progress, options)
 
     def _check_known(self, raw: pd.DataFrame, asset_ids: set[str], source: str) -> None:
         known = {r[0] for r in self._db().execute("SELECT asset_id FROM assets").fetchall()}
@@ -188,10 +227,11 @@ class Store:
             raise UnknownAssetError(f"unknown asset {str(raw['asset_id'].iloc[first])!r}", source=source,
                                     line=first + 1, column="asset_id", hint=STRICT_HINT)
 
-    def _ingest_staged(self, stage: Callable[[], Any], strict: bool, progress: Progress | None) -> IngestReport:
+    def _ingest_staged(self, stage: Callable[[], Any], strict: bool, progress: Progress | None,
+                       options: ReadOptions) -> IngestReport:
         con = self._db(write=True)
         try:
-            return ingest_staged_readings(con, stage(), strict=strict, progress=progress)
+            return ingest_staged_readings(con, stage(), strict=strict, progress=progress, options=options)
         finally:
             drop_staged(con, STAGE)
 
@@ -209,45 +249,70 @@ class Store:
                                        progress=progress)
 
     def ingest_file(self, path: str | os.PathLike[str], *, kind: Literal["auto", "readings", "events"] = "auto",
-                    strict: bool = False, progress: Progress | None = None) -> IngestReport:
+                    strict: bool = False, progress: Progress | None = None, asset_column: str = "asset_id",
+                    time_column: str = "ts", time_format: str | None = None, timezone: str = "UTC",
+                    asset: str | None = None, label_columns: Sequence[str] | str = (),
+                    on_conflict: OnConflict = "keep", encoding: str | None = None) -> IngestReport:
         """Store a CSV (``.csv``, ``.csv.gz``), Parquet or JSON-lines (``.jsonl``, ``.ndjson``) file.
 
         ``kind="auto"`` reads events when the file has a ``kind`` column, readings otherwise. A bad file is
         rejected whole; the error names the file, the line (header = line 1; Parquet: 1-based row) and the
         column. ``progress`` is called with the number of records written (at the end).
+
+        For a plant's own export: ``asset_column`` and ``time_column`` name the columns of the asset id and
+        the time (``asset`` gives every row one asset id instead), ``time_format`` is a ``strptime`` format,
+        ``timezone`` the IANA zone of naive times, ``label_columns`` are stored as labels (see
+        :meth:`labels`) and never as channels, ``on_conflict`` (``keep``, ``replace``, ``error``) says what a
+        stored reading with a different value becomes, and ``encoding`` is that of a text file (default:
+        UTF-8, else Windows-1252, said in ``IngestReport.notes``). Events files take the column options only.
         """
         if kind not in ("auto", "readings", "events"):
             raise ConfigError(f"kind={kind!r}; use 'auto', 'readings' or 'events'")
+        options = ReadOptions(asset_column=asset_column, time_column=time_column, time_format=time_format,
+                              timezone=timezone, asset=asset, label_columns=label_columns,  # type: ignore[arg-type]
+                              on_conflict=on_conflict, encoding=encoding)
         with self._lock:
             con = self._db(write=True)
             file = Path(path)
             if not file.is_file():
                 raise DataNotFoundError(f"file {str(file)!r} does not exist")
             if kind == "auto":
-                kind = "events" if "kind" in self._columns_of(file) else "readings"
+                kind = "events" if "kind" in self._columns_of(file) and not options.label_columns else "readings"
+            staged: Staged | None = None
             try:
                 if kind == "readings":
-                    staged = stage_file(con, file, name=STAGE, types_for=readings_types)
-                    return ingest_staged_readings(con, staged, strict=strict, progress=progress)
-                staged = stage_file(con, file, name=STAGE, types_for=lambda header: None)
-                events = validate_events(staged_events_frame(con, staged), source=staged.source,
+                    staged = stage_file(con, file, name=STAGE, types_for=lambda h: readings_types(h, options),
+                                        encoding=encoding)
+                    return ingest_staged_readings(con, staged, strict=strict, progress=progress, options=options)
+                if options.label_columns or options.parses_text_time() or on_conflict != "keep":
+                    raise ConfigError("events files take --asset-column, --time-column, --asset and --encoding; "
+                                      "labels, time formats, zones and --on-conflict apply to readings")
+                staged = stage_file(con, file, name=STAGE, types_for=lambda header: None, encoding=encoding)
+                events_view = renamed(con, staged, options)
+                events = validate_events(staged_events_frame(con, events_view), source=staged.source,
                                          line_of=staged.line_of)
-                return ingest_events_frame(con, events, source=staged.source, strict=strict,
-                                           line_of=staged.line_of, progress=progress)
+                report = ingest_events_frame(con, events, source=staged.source, strict=strict,
+                                             line_of=staged.line_of, progress=progress)
+                return dataclasses.replace(report, notes=(staged.note,)) if staged.note else report
             finally:
                 drop_staged(con, STAGE)
+                if staged is not None:
+                    staged.release()
 
     def _columns_of(self, file: Path) -> list[str]:
         fmt = file_format(file)
         try:
             if fmt == "csv":
-                return csv_header(file)
+                try:
+                    return csv_header(file)
+                except UnicodeDecodeError:
+                    return csv_header(file, "cp1252")
             if fmt == "parquet":
                 return list(pq.read_schema(file).names)
             rows = self._db().execute(f"DESCRIBE SELECT * FROM read_json({quote_literal(str(file))}, "
                                       "format='newline_delimited', sample_size=-1)").fetchall()
             return [str(r[0]) for r in rows]
-        except (duckdb.Error, pa.ArrowException, OSError):
+        except (duckdb.Error, pa.ArrowException, OSError, UnicodeDecodeError):
             return []  # let the reader report what is wrong with the file, with its line
 
     # -- queries ----------------------------------------------------------------------------------------
@@ -280,6 +345,20 @@ class Store:
         with self._lock:
             return queries.channels(self._db(), asset_id)
 
+    def labels(self, asset_ids: Sequence[str] | None = None, *, name: str | None = None, start: object = None,
+               end: object = None) -> pd.DataFrame:
+        """Labels ``asset_id, ts (UTC), name, value (str)`` in ``[start, end)``, sorted by asset_id and ts.
+
+        Labels come from the ``label_columns`` of an ingest; see :mod:`forewarn.store.labels`.
+        """
+        with self._lock:
+            return labels.labels(self._db(), asset_ids, name=name, start=start, end=end)
+
+    def label_names(self) -> list[str]:
+        """The names of the stored labels, sorted."""
+        with self._lock:
+            return labels.label_names(self._db())
+
     def hierarchy(self) -> dict:
         """``{site_id: {line_id: [asset_id, ...]}}`` with ``None`` keys for unassigned assets."""
         with self._lock:
@@ -302,7 +381,7 @@ class Store:
             return export_parquet(self._db(), out_dir, start=start, end=end)
 
     def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
-        """Run one read-only ``SELECT`` (tables: sites, lines, assets, channels, readings, events).
+        """Run one read-only ``SELECT`` (tables: sites, lines, assets, channels, readings, events, labels).
 
         Anything else (several statements, writes, DDL) is refused. It can read local files through
         DuckDB's table functions, so do not pass it text from untrusted users.

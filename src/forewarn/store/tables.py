@@ -13,12 +13,14 @@ Layout, and why:
 * ``readings`` is a view with the data model's columns ``(asset_id, ts, channel, value)`` for
   :meth:`Store.sql` users; the store's own queries go to ``reading_values`` directly.
 * ``events`` holds failures, maintenance and inspections.
+* ``labels (asset_id, ts, name, value)`` holds label columns of exports (text as written), kept apart from
+  the readings so that a label is never a channel (see :mod:`forewarn.store.labels`).
 
 >>> import duckdb
 >>> con = duckdb.connect()
 >>> create_schema(con)
 >>> sorted(r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall())
-['assets', 'channels', 'events', 'lines', 'reading_values', 'readings', 'sites', 'store_meta']
+['assets', 'channels', 'events', 'labels', 'lines', 'reading_values', 'readings', 'sites', 'store_meta']
 >>> quote_ident('a"b'), quote_literal("it's")
 ('"a""b"', "'it''s'")
 """
@@ -76,12 +78,18 @@ CREATE TABLE IF NOT EXISTS events (
     result VARCHAR,
     note VARCHAR
 );
+CREATE TABLE IF NOT EXISTS labels (
+    asset_id VARCHAR NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    name VARCHAR NOT NULL,
+    value VARCHAR NOT NULL
+);
 CREATE OR REPLACE VIEW readings AS
     SELECT c.asset_id, r.ts, c.channel, r.value
     FROM reading_values r JOIN channels c USING (series_id);
 """
 
-TABLES = ("store_meta", "sites", "lines", "assets", "channels", "reading_values", "events")
+TABLES = ("store_meta", "sites", "lines", "assets", "channels", "reading_values", "events", "labels")
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:

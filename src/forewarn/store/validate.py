@@ -21,17 +21,23 @@ forewarn.exceptions.IngestError: demo frame, line 2, column 'temp': value 'x' is
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import duckdb
 
-from forewarn.exceptions import IngestError
+from forewarn.exceptions import ConfigError, IngestError
+from forewarn.store.options import ReadOptions
 from forewarn.store.readers import ROW_COLUMN, Staged
-from forewarn.store.tables import fetch_one, quote_ident
+from forewarn.store.tables import fetch_one, quote_ident, quote_literal
 
 TS_HINT = "use ISO 8601, e.g. 2024-01-31T12:00:00Z"
 VALUE_HINT = "readings must be numeric; leave the cell empty for a missing value"
-LAYOUT_HINT = "readings need asset_id, ts and either channel+value (long) or one column per channel (wide)"
+LAYOUT_HINT = ("readings need asset_id, ts and either channel+value (long) or one column per channel (wide); "
+               "--asset-column and --time-column name other columns, --asset gives a file one asset id")
+DEFAULT = ReadOptions()
+# an ISO-like time ending in an offset (Z, +01, +01:00, -0500): such a time keeps its own zone
+OFFSET_RE = r"\d:\d\d(:\d\d(\.\d*)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?)$"
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
             "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
 
@@ -42,6 +48,7 @@ class ReadingsLayout:
 
     wide: bool
     value_columns: list[str]
+    label_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,8 +70,56 @@ def _kind(duck_type: str) -> str:
     return "other"
 
 
-def readings_layout(staged: Staged) -> ReadingsLayout:
-    """Work out long or wide layout from the column names, or say which column is missing."""
+def renamed(con: duckdb.DuckDBPyConnection, staged: Staged, options: ReadOptions) -> Staged:
+    """The staged batch with the asset and time columns under Forewarn's names (a view; no copy).
+
+    Returns ``staged`` itself when nothing is renamed. A missing or clashing column is an
+    :class:`IngestError` naming the option that fixes it.
+    """
+    columns = staged.columns
+    where = {"source": staged.source, "line": 1}
+    if options.asset is not None and options.asset_column in columns:
+        raise IngestError(f"the file has an asset column {options.asset_column!r} and one asset "
+                          f"{options.asset!r} was given", column=options.asset_column, **where,
+                          hint="drop --asset to take the ids from the column")
+    for source, target, flag in ((options.asset_column, "asset_id", "--asset-column"),
+                                 (options.time_column, "ts", "--time-column")):
+        if target == "asset_id" and options.asset is not None:
+            continue
+        if source != target and source not in columns:
+            raise IngestError(f"missing column {source!r}; found {', '.join(columns) or 'none'}", column=source,
+                              **where, hint=f"{flag} names the column that holds the "
+                                            f"{'asset id' if target == 'asset_id' else 'time'}")
+        if source != target and target in columns:
+            raise IngestError(f"column {target!r} clashes with {source!r}, given by {flag}", column=target, **where,
+                              hint=f"rename or drop the column {target!r}")
+    missing = [c for c in options.label_columns if c not in columns]
+    if missing:
+        raise IngestError(f"missing label column {missing[0]!r}; found {', '.join(columns) or 'none'}",
+                          column=missing[0], **where, hint="--label-columns names columns of the file")
+    renames = options.renames()
+    if not renames and options.asset is None:
+        return staged
+    select = [f"{quote_ident(src)} AS {quote_ident(dst)}" for src, dst in renames.items()]
+    types = {dst: staged.types[src] for src, dst in renames.items()}
+    if options.asset is not None:
+        select.insert(0, f"CAST({quote_literal(options.asset)} AS VARCHAR) AS asset_id")
+        types = {"asset_id": "VARCHAR", **types}
+    rest = [c for c in columns if c not in renames]
+    select += [quote_ident(c) for c in rest] + [ROW_COLUMN]
+    name = staged.name + "_n"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT {', '.join(select)} "
+                f"FROM {quote_ident(staged.name)}")
+    types.update({c: staged.types[c] for c in rest})
+    display = {dst: src for src, dst in renames.items()}
+    return dataclasses.replace(staged, name=name, columns=list(types), types=types, display=display)
+
+
+def readings_layout(staged: Staged, labels: tuple[str, ...] = ()) -> ReadingsLayout:
+    """Work out long or wide layout from the column names, or say which column is missing.
+
+    ``labels`` are columns stored as labels, never as channels; a batch may then hold no channel at all.
+    """
     columns = staged.columns
     needed = ["asset_id", "ts"]
     if "channel" in columns or "value" in columns:
@@ -74,15 +129,48 @@ def readings_layout(staged: Staged) -> ReadingsLayout:
         raise IngestError(f"missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}",
                           source=staged.source, line=1, column=missing[0], hint=LAYOUT_HINT)
     if "channel" in columns:
-        return ReadingsLayout(wide=False, value_columns=["value"])
-    channels = [c for c in columns if c not in ("asset_id", "ts")]
+        return ReadingsLayout(wide=False, value_columns=["value"], label_columns=labels)
+    channels = [c for c in columns if c not in ("asset_id", "ts", *labels)]
+    if not channels and labels:
+        return ReadingsLayout(wide=True, value_columns=[], label_columns=labels)
     if not channels:
         raise IngestError("no channel columns", source=staged.source, line=1,
                           hint="a wide readings file has asset_id, ts and one column per channel")
-    return ReadingsLayout(wide=True, value_columns=channels)
+    return ReadingsLayout(wide=True, value_columns=channels, label_columns=labels)
 
 
-def _checks(staged: Staged, layout: ReadingsLayout) -> list[_Check]:
+def ts_sql(duck_type: str, options: ReadOptions = DEFAULT, ref: str = "ts") -> str:
+    """SQL turning the staged time column into ``TIMESTAMPTZ`` (``NULL`` where text does not parse).
+
+    Naive times are read in ``options.timezone``; times with an offset keep it; ``options.time_format``
+    is a ``strptime`` format for text.
+
+    >>> ts_sql("VARCHAR")
+    'TRY_CAST(ts AS TIMESTAMPTZ)'
+    >>> ts_sql("VARCHAR", ReadOptions(time_format="%d/%m/%Y %H:%M", timezone="Europe/Paris"))
+    "timezone('Europe/Paris', try_strptime(ts, '%d/%m/%Y %H:%M'))"
+    """
+    zone = options.timezone
+    kind = _kind(duck_type)
+
+    def local(naive: str) -> str:
+        return f"CAST({naive} AS TIMESTAMPTZ)" if zone == "UTC" else f"timezone({quote_literal(zone)}, {naive})"
+
+    if kind == "text":
+        fmt = options.time_format
+        if fmt is not None:
+            parsed = f"try_strptime({ref}, {quote_literal(fmt)})"
+            return parsed if ("%z" in fmt or "%Z" in fmt) else local(parsed)
+        if zone == "UTC":
+            return f"TRY_CAST({ref} AS TIMESTAMPTZ)"
+        return (f"CASE WHEN regexp_matches(trim({ref}), {quote_literal(OFFSET_RE)}) THEN TRY_CAST({ref} AS "
+                f"TIMESTAMPTZ) ELSE {local(f'TRY_CAST({ref} AS TIMESTAMP)')} END")
+    if kind == "time" and "TIME ZONE" not in duck_type.upper() and zone != "UTC":
+        return local(f"CAST({ref} AS TIMESTAMP)")
+    return f"CAST({ref} AS TIMESTAMPTZ)"
+
+
+def _checks(staged: Staged, layout: ReadingsLayout, options: ReadOptions) -> list[_Check]:
     types = staged.types
     checks = [_Check("asset_id", "asset_id IS NULL", "missing asset_id")]  # blank ids: see find_blank_keys
     ts_kind = _kind(types["ts"])
@@ -93,9 +181,13 @@ def _checks(staged: Staged, layout: ReadingsLayout) -> list[_Check]:
         checks.append(_Check("ts", "true", f"timestamps have type {types['ts']}", TS_HINT))
     else:
         checks.append(_Check("ts", "ts IS NULL", "missing timestamp", TS_HINT))
-        if ts_kind == "text":
-            checks.append(_Check("ts", "TRY_CAST(ts AS TIMESTAMPTZ) IS NULL", "cannot parse timestamp {value!r}",
-                                 TS_HINT))
+        if ts_kind == "text" and options.time_format is not None:
+            checks.append(_Check("ts", f"{ts_sql(types['ts'], options)} IS NULL",
+                                 f"cannot parse timestamp {{value!r}} with the format {options.time_format!r}",
+                                 "check --time-format (strptime directives such as %d/%m/%Y %H:%M)"))
+        elif ts_kind == "text":
+            checks.append(_Check("ts", f"{ts_sql(types['ts'], options)} IS NULL",
+                                 "cannot parse timestamp {value!r}", TS_HINT + ", or give --time-format"))
     if not layout.wide:
         checks.append(_Check("channel", "channel IS NULL", "missing channel"))
     for column in layout.value_columns:
@@ -115,11 +207,17 @@ def _checks(staged: Staged, layout: ReadingsLayout) -> list[_Check]:
     return sorted(checks, key=lambda c: order[c.column])  # stable: keeps check order within a column
 
 
-def validate_readings(con: duckdb.DuckDBPyConnection, staged: Staged, layout: ReadingsLayout) -> None:
+def validate_readings(con: duckdb.DuckDBPyConnection, staged: Staged, layout: ReadingsLayout,
+                      options: ReadOptions = DEFAULT) -> None:
     """Raise :class:`IngestError` at the first bad record (lowest line; leftmost column on a tie)."""
-    checks = _checks(staged, layout)
+    checks = _checks(staged, layout, options)
     select = ", ".join(f"min(CASE WHEN {c.bad} THEN {ROW_COLUMN} END)" for c in checks)
-    firsts = fetch_one(con, f"SELECT {select} FROM {quote_ident(staged.name)}") or ()
+    try:
+        firsts = fetch_one(con, f"SELECT {select} FROM {quote_ident(staged.name)}") or ()
+    except duckdb.Error as err:
+        if options.time_format is None:
+            raise
+        raise ConfigError(f"time format {options.time_format!r} is not valid: {str(err).splitlines()[0]}") from None
     failing = [(record, i) for i, record in enumerate(firsts) if record is not None]
     if not failing:
         return
@@ -129,7 +227,7 @@ def validate_readings(con: duckdb.DuckDBPyConnection, staged: Staged, layout: Re
                           f"WHERE {ROW_COLUMN} = ?", [record])
     value = cell[0] if cell else None
     raise IngestError(check.message.format(value=value), source=staged.source, line=staged.line_of(record),
-                      column=check.column, hint=check.hint)
+                      column=staged.shown(check.column), hint=check.hint)
 
 
 def find_blank_keys(con: duckdb.DuckDBPyConnection, staged: Staged, series_table: str) -> None:
@@ -145,17 +243,21 @@ def find_blank_keys(con: duckdb.DuckDBPyConnection, staged: Staged, series_table
             continue
         record = fetch_one(con, f"SELECT min({ROW_COLUMN}) FROM {quote_ident(staged.name)} "
                                 f"WHERE trim(CAST({column} AS VARCHAR)) = ''")
-        raise IngestError(message, source=staged.source, line=staged.line_of(int(record[0])), column=column,
-                          hint=f"every reading needs a non-empty {column}")
+        raise IngestError(message, source=staged.source, line=staged.line_of(int(record[0])),
+                          column=staged.shown(column), hint=f"every reading needs a non-empty {column}")
 
 
-def long_readings_sql(staged: Staged, layout: ReadingsLayout) -> str:
+def long_readings_sql(staged: Staged, layout: ReadingsLayout, options: ReadOptions = DEFAULT) -> str:
     """SQL of the validated batch in long form: ``asset_id, channel, ts, value, __rn``; gaps dropped.
 
     Wide batches are unpivoted by DuckDB (``UNPIVOT`` drops empty cells); NaN counts as a gap too.
     """
     src = quote_ident(staged.name)
-    keys = f"CAST(asset_id AS VARCHAR) AS asset_id, CAST(ts AS TIMESTAMPTZ) AS ts, {ROW_COLUMN}"
+    ts = ts_sql(staged.types["ts"], options)  # validated: every time parses
+    keys = f"CAST(asset_id AS VARCHAR) AS asset_id, {ts} AS ts, {ROW_COLUMN}"
+    if layout.wide and not layout.value_columns:
+        return (f"SELECT CAST(NULL AS VARCHAR) AS asset_id, CAST(NULL AS VARCHAR) AS channel, "
+                f"CAST(NULL AS TIMESTAMPTZ) AS ts, CAST(NULL AS DOUBLE) AS value, {ROW_COLUMN} FROM {src} LIMIT 0")
     if not layout.wide:
         return (f"SELECT asset_id, channel, ts, value, {ROW_COLUMN} FROM (SELECT {keys}, "
                 f"CAST(channel AS VARCHAR) AS channel, CAST(value AS DOUBLE) AS value FROM {src}) "

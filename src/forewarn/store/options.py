@@ -1,0 +1,114 @@
+"""How to read a plant's export: which columns hold what, how times are written, what to do on conflicts.
+
+Historian exports rarely use Forewarn's column names. :class:`ReadOptions` says where the asset id and the
+time are, how to parse the time, which columns are labels (never sensor channels), and what to do when a
+reading already stored has a different value. The defaults read Forewarn's own layout, unchanged.
+
+>>> opts = ReadOptions(asset_column="Machine", time_column="Zeit", time_format="%d/%m/%Y %H:%M",
+...                    timezone="Europe/Berlin", label_columns=("state",), on_conflict="replace")
+>>> opts.renames()
+{'Machine': 'asset_id', 'Zeit': 'ts'}
+>>> ReadOptions().is_default()
+True
+>>> ReadOptions(on_conflict="overwrite")
+Traceback (most recent call last):
+...
+forewarn.exceptions.ConfigError: on_conflict='overwrite'; use 'keep', 'replace' or 'error'
+"""
+
+from __future__ import annotations
+
+import codecs
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from forewarn.exceptions import ConfigError
+
+OnConflict = Literal["keep", "replace", "error"]
+CONFLICT_MODES = ("keep", "replace", "error")
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """Options of :meth:`Store.ingest_file` and :meth:`Store.ingest_readings` (checked on creation).
+
+    * ``asset_column`` / ``time_column``: the columns holding the asset id and the time;
+    * ``asset``: one asset id for every row, for a file without an asset column (a one-machine export);
+    * ``time_format``: a ``strptime`` format such as ``%d/%m/%Y %H:%M`` (default: ISO 8601);
+    * ``timezone``: IANA zone of naive times (default UTC); times with an offset keep it;
+    * ``label_columns``: columns stored as labels (text as written), never as channels;
+    * ``on_conflict``: a stored reading with a different value is kept, replaced, or rejects the batch;
+    * ``encoding``: text encoding of CSV / JSON-lines files (default: UTF-8, else Windows-1252).
+    """
+
+    asset_column: str = "asset_id"
+    time_column: str = "ts"
+    time_format: str | None = None
+    timezone: str = "UTC"
+    asset: str | None = None
+    label_columns: tuple[str, ...] = ()
+    on_conflict: OnConflict = "keep"
+    encoding: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label_columns", _names(self.label_columns))
+        if self.on_conflict not in CONFLICT_MODES:
+            raise ConfigError(f"on_conflict={self.on_conflict!r}; use 'keep', 'replace' or 'error'")
+        for what, name in (("asset_column", self.asset_column), ("time_column", self.time_column)):
+            if not isinstance(name, str) or not name.strip():
+                raise ConfigError(f"{what} must be a column name, got {name!r}")
+        if self.asset_column == self.time_column:
+            raise ConfigError(f"asset_column and time_column are both {self.asset_column!r}; name two columns")
+        if self.asset is not None and not str(self.asset).strip():
+            raise ConfigError("asset must be a non-empty asset id")
+        clash = {self.asset_column, self.time_column} & set(self.label_columns)
+        if clash:
+            raise ConfigError(f"column {sorted(clash)[0]!r} cannot be a label: it holds the asset id or the time")
+        if self.time_format is not None and "%" not in self.time_format:
+            raise ConfigError(f"time_format={self.time_format!r} has no % directive; "
+                              "give a strptime format such as '%d/%m/%Y %H:%M'")
+        if self.timezone != "UTC":
+            try:
+                zoneinfo.ZoneInfo(self.timezone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ConfigError(f"unknown time zone {self.timezone!r}; give an IANA name such as "
+                                  "'Europe/Berlin' or 'America/Chicago'") from None
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ConfigError(f"unknown encoding {self.encoding!r}; try utf-8, cp1252, latin-1 or utf-16"
+                                  ) from None
+
+    def is_default(self) -> bool:
+        """True when the options read Forewarn's own layout (the fast path needs no extra step)."""
+        return self == ReadOptions(on_conflict=self.on_conflict, encoding=self.encoding)
+
+    def renames(self) -> dict[str, str]:
+        """Source column -> Forewarn column, for the columns whose names differ."""
+        out = {}
+        if self.asset is None and self.asset_column != "asset_id":
+            out[self.asset_column] = "asset_id"
+        if self.time_column != "ts":
+            out[self.time_column] = "ts"
+        return out
+
+    def display(self, column: str) -> str:
+        """The source's name of a Forewarn column, for error messages."""
+        if column == "asset_id" and self.asset is None:
+            return self.asset_column
+        return self.time_column if column == "ts" else column
+
+    def parses_text_time(self) -> bool:
+        """True when the time column must be read as text and parsed by Forewarn (format or zone given)."""
+        return self.time_format is not None or self.timezone != "UTC"
+
+
+def _names(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Column names from ``"a,b"`` or a sequence; blanks dropped, order kept, repeats removed."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    return tuple(dict.fromkeys(v.strip() for v in items if v.strip()))
