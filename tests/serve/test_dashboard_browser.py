@@ -19,10 +19,12 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from .backtest_samples import write_backtests
 from .conftest import write_stream_alerts
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -39,17 +41,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(sample, token: str, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    write_stream_alerts(sample.store)  # as if a stream's own models had raised alerts on this plant
+@contextmanager
+def serving(store: Path, models: Path, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``python -m forewarn.serve`` on ``store`` and ``models`` (a free port on 127.0.0.1) until the block ends."""
     port = _free_port()
-    env = {**os.environ, "FOREWARN_API_TOKEN": token}
-    log = tmp_path / "server.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "forewarn.serve", "--store", str(sample.store), "--models", str(sample.models),
+            [sys.executable, "-m", "forewarn.serve", "--store", str(store), "--models", str(models),
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            env=env, stdout=out, stderr=subprocess.STDOUT)
+            env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -72,6 +72,14 @@ def server(sample, token: str, tmp_path: Path) -> Iterator[str]:  # type: ignore
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def server(sample, token: str, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    write_stream_alerts(sample.store)  # as if a stream's own models had raised alerts on this plant
+    write_backtests(sample.models)  # as if forewarn backtest had run twice (and left one broken file)
+    with serving(sample.store, sample.models, tmp_path / "server.log", {"FOREWARN_API_TOKEN": token}) as url:
+        yield url
 
 
 @pytest.fixture
@@ -122,11 +130,18 @@ def test_every_page_renders_in_chromium(server: str, page, tmp_path: Path) -> No
     _visit(page, f"{server}/assets/{worst}", shots / "asset.png")
     for chart in ("#risk-trend", "#rul-trend", "#contributions", "#sensor-trends"):
         assert page.locator(f"{chart} .main-svg").count() >= 1, chart
-    assert page.locator("#sensor-trends .scatterlayer .trace").count() == 3
+    assert page.locator("#sensor-trends .scatterlayer .trace").count() == 3  # one small chart per channel
+    assert page.locator("#sensor-trends .cartesianlayer .subplot").count() == 3
+    rul = page.inner_text("#rul-card")
+    assert "90 % interval" in rul and "9 in 10 assets like this fail inside it" in rul, rul
+    assert "interval comes from the model's errors" in (page.get_attribute("#rul-card", "title") or "")
     assert "inspect" in page.inner_text("#recommended-action") or "plan" in page.inner_text("#recommended-action")
 
     _visit(page, f"{server}/assets/P-000", shots / "asset-events.png")
     assert "maintenance" in page.inner_text("#events")
+    for chart in ("#risk-trend", "#rul-trend", "#sensor-trends"):  # the maintenance is marked on each time chart
+        assert page.locator(f"{chart} .shapelayer path").count() >= 1, chart
+        assert "maintenance" in page.locator(f"{chart} .legend").text_content(), chart
 
     _visit(page, f"{server}/alerts", shots / "alerts.png")
     assert page.locator("#alert-timeline .main-svg").count() >= 1
@@ -142,6 +157,7 @@ def test_every_page_renders_in_chromium(server: str, page, tmp_path: Path) -> No
 
     _visit(page, f"{server}/models", shots / "models.png")
     assert "v2" in page.inner_text("#models") and "rmse" in page.inner_text("#models")
+    assert "sampling interval:" in page.inner_text("#models .model-spec")
 
     page.goto(f"{server}/docs")
     page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
