@@ -1,4 +1,8 @@
-"""``forewarn ingest`` and ``forewarn assets``: files into the store, and what the store holds."""
+"""``forewarn ingest`` and ``forewarn assets``: files into the store, and what the store holds.
+
+``forewarn assets --store DB`` lists the assets; ``forewarn assets import FILE`` and ``forewarn assets set ID``
+declare them (class, site, line, name, metadata) without writing Python.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +17,17 @@ from rich.table import Table
 from forewarn.exceptions import DataNotFoundError
 
 KINDS = ("auto", "readings", "events")
+CONFLICTS = ("keep", "replace", "error")
+STORE_HELP = "DuckDB file (created if missing) or :memory:."
+
+assets_app = typer.Typer(help="List the assets in the store, or declare them (import, set).",
+                         invoke_without_command=True, no_args_is_help=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add the store commands to ``app``."""
     app.command()(ingest)
-    app.command()(assets)
+    app.add_typer(assets_app, name="assets")
 
 
 def ingest(
@@ -27,12 +36,29 @@ def ingest(
         "forewarn.duckdb"),
     kind: Annotated[str, typer.Option(help="auto, readings or events.")] = "auto",
     strict: Annotated[bool, typer.Option(help="Reject files that name assets the store does not know.")] = False,
+    asset_column: Annotated[str, typer.Option(help="Column holding the asset id.")] = "asset_id",
+    time_column: Annotated[str, typer.Option(help="Column holding the time.")] = "ts",
+    time_format: Annotated[str | None, typer.Option(
+        help="strptime format of the time, e.g. '%d/%m/%Y %H:%M' (default: ISO 8601).")] = None,
+    timezone: Annotated[str, typer.Option(help="IANA zone of times without an offset, e.g. Europe/Berlin.")] = "UTC",
+    asset: Annotated[str | None, typer.Option(help="One asset id for every row (a file without asset column).")] = None,
+    label_columns: Annotated[str, typer.Option(
+        help="Comma-separated columns stored as labels (text or numbers), never as sensor channels.")] = "",
+    on_conflict: Annotated[str, typer.Option(
+        help="A stored reading with a different value: keep it, replace it, or reject the file (error).")] = "keep",
+    encoding: Annotated[str | None, typer.Option(
+        help="Text encoding of CSV / JSON-lines files (default: UTF-8, else Windows-1252).")] = None,
 ) -> None:
     """Ingest files into the store. Each file goes in whole or not at all; re-ingesting adds no duplicates."""
     from forewarn.store import Store
 
     if kind not in KINDS:
         raise typer.BadParameter(f"use one of {', '.join(KINDS)}", param_hint="--kind")
+    if on_conflict not in CONFLICTS:
+        raise typer.BadParameter(f"use one of {', '.join(CONFLICTS)}", param_hint="--on-conflict")
+    options = {"asset_column": asset_column, "time_column": time_column, "time_format": time_format,
+               "timezone": timezone, "asset": asset, "label_columns": label_columns, "on_conflict": on_conflict,
+               "encoding": encoding}
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise DataNotFoundError(f"no such file: {', '.join(missing)}")
@@ -44,19 +70,54 @@ def ingest(
         for path in paths:
             task = progress.add_task(f"{path.name}", total=None, n="")
             report = db.ingest_file(path, kind=kind, strict=strict,  # type: ignore[arg-type]
-                                    progress=lambda n, t=task: progress.update(t, n=f"{n:,} rows"))
+                                    progress=lambda n, t=task: progress.update(t, n=f"{n:,} rows"),
+                                    **options)  # type: ignore[arg-type]
             progress.remove_task(task)
             progress.advance(overall)
             total_written += report.written
             total_dupes += report.duplicates
+            for note in report.notes:
+                console.print(note, markup=False, highlight=False, soft_wrap=True)
             created = f", {len(report.assets_created)} new asset(s)" if report.assets_created else ""
+            labelled = f", {report.labels_written:,} label(s) written" if report.labels_written else ""
             console.print(f"{path}: {report.rows_read:,} rows read, {report.written:,} written, "
-                          f"{report.duplicates:,} already stored{created}")
+                          f"{report.duplicates:,} already stored{created}{labelled}", markup=False,
+                          highlight=False, soft_wrap=True)
+            if report.conflicts:
+                console.print(f"{path}: {conflict_line(report.conflicts, report.replaced)}", markup=False,
+                              highlight=False, soft_wrap=True)
     typer.echo(f"ingested {len(paths)} file(s) into {store}: {total_written:,} written, "
                f"{total_dupes:,} duplicates skipped")
 
 
+def conflict_line(conflicts: int, replaced: int) -> str:
+    """The line ``forewarn ingest`` prints when stored values differed from the file's.
+
+    >>> conflict_line(12, 0)
+    '12 stored values differed (kept the stored ones; --on-conflict replace to take the new ones)'
+    >>> conflict_line(1, 1)
+    '1 stored value differed (replaced it with the new one)'
+    """
+    many = conflicts != 1
+    head = f"{conflicts:,} stored value{'s' if many else ''} differed"
+    if replaced:
+        return f"{head} (replaced {'them' if many else 'it'} with the new one{'s' if many else ''})"
+    return f"{head} (kept the stored one{'s' if many else ''}; --on-conflict replace to take the new one" \
+           f"{'s' if many else ''})"
+
+
+@assets_app.callback()
 def assets(
+    ctx: typer.Context,
+    store: Annotated[Path, typer.Option(help="DuckDB file to read.")] = Path("forewarn.duckdb"),
+) -> None:
+    """List the assets in the store with their readings, time span and failures (or run a subcommand)."""
+    if ctx.invoked_subcommand is None:
+        list_assets(store)
+
+
+@assets_app.command("list")
+def list_assets(
     store: Annotated[Path, typer.Option(help="DuckDB file to read.")] = Path("forewarn.duckdb"),
 ) -> None:
     """List the assets in the store with their readings, time span and failures."""
@@ -75,6 +136,44 @@ def assets(
             "asset_id", "asset_class", "site_id", "line_id", "n_readings", "n_channels", "first_ts", "last_ts",
             "n_failures")])
     Console().print(table)
+
+
+@assets_app.command("import")
+def import_assets(
+    path: Annotated[Path, typer.Argument(help="CSV: asset_id, site, line, class, name, install_date, other columns "
+                                              "as metadata.")],
+    store: Annotated[Path, typer.Option(help=STORE_HELP)] = Path("forewarn.duckdb"),
+    encoding: Annotated[str | None, typer.Option(help="Text encoding (default: UTF-8, else Windows-1252).")] = None,
+) -> None:
+    """Create or update assets from a CSV asset list; sites and lines are created as needed."""
+    from forewarn.store import Store
+
+    with Store(store) as db:
+        report = db.import_assets(path, encoding=encoding)
+    for note in report.notes:
+        typer.echo(note, err=True)
+    typer.echo(f"{path}: {len(report.created)} asset(s) created, {len(report.updated)} updated in {store}")
+
+
+@assets_app.command("set")
+def set_asset(
+    asset_id: Annotated[str, typer.Argument(help="The asset to create or update.")],
+    store: Annotated[Path, typer.Option(help=STORE_HELP)] = Path("forewarn.duckdb"),
+    asset_class: Annotated[str | None, typer.Option("--class", help="Asset class: pump, motor, fan...")] = None,
+    site: Annotated[str | None, typer.Option(help="Site id (created if new).")] = None,
+    line: Annotated[str | None, typer.Option(help="Line id (created if new; the asset takes its site).")] = None,
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    meta: Annotated[list[str] | None, typer.Option(help="Metadata key=value (repeat the option).")] = None,
+) -> None:
+    """Create or update one asset: only the fields given change; metadata is merged."""
+    from forewarn.store import Store
+    from forewarn.store.asset_import import meta_pairs
+
+    update = {"asset_id": asset_id, "asset_class": asset_class, "site_id": site, "line_id": line, "name": name,
+              "metadata": meta_pairs(meta or [])}
+    with Store(store) as db:
+        created, _ = db.update_assets([update], source="forewarn assets set")
+    typer.echo(f"{'created' if created else 'updated'} asset {asset_id} in {store}")
 
 
 def _cell(value: object) -> str:

@@ -112,3 +112,73 @@ def add_assets(con: duckdb.DuckDBPyConnection, assets: Iterable[Asset]) -> None:
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+FIELDS = ("asset_class", "site_id", "line_id", "name", "install_date")
+
+
+def _date(value: object, where: dict[str, Any]) -> dt.date:
+    if isinstance(value, dt.date):
+        return value.date() if isinstance(value, dt.datetime) else value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise SchemaError(f"install date {value!r} is not a date", column="install_date", **where,
+                          hint="use YYYY-MM-DD") from None
+
+
+def update_assets(con: duckdb.DuckDBPyConnection, updates: Sequence[dict[str, Any]], *, source: str | None = None,
+                  lines: Sequence[int] | None = None) -> tuple[list[str], list[str]]:
+    """Create or update assets field by field, in one transaction: ``(created, updated)`` asset ids.
+
+    Each update holds ``asset_id`` and any of :data:`FIELDS` (``None``: leave as it is) and ``metadata``
+    (merged into the stored metadata, new keys win). Unknown sites and lines are created; an asset given a
+    line but no site takes the line's site; a site that contradicts the line's site is an error naming
+    ``source`` and the update's entry of ``lines``. Later updates of one asset apply on top of earlier ones.
+    """
+    ids = sorted({str(u["asset_id"]) for u in updates})
+    stored = {str(r[0]): list(r[1:]) for r in con.execute(
+        "SELECT asset_id, asset_class, site_id, line_id, name, install_date, metadata FROM assets "
+        "WHERE asset_id IN (SELECT unnest(?))", [ids]).fetchall()}
+    line_site: dict[str, str | None] = dict(con.execute("SELECT line_id, site_id FROM lines").fetchall())
+    sites = {str(r[0]) for r in con.execute("SELECT site_id FROM sites").fetchall()}
+    new_lines: dict[str, str | None] = {}
+    rows: dict[str, list[Any]] = {}
+    for index, update in enumerate(updates):
+        where = {"source": source, "line": lines[index] if lines is not None else None}
+        asset = str(update["asset_id"]).strip()
+        if not asset:
+            raise SchemaError("missing asset_id", column="asset_id", **where, hint="every row needs an asset_id")
+        row = rows.get(asset) or (list(stored[asset]) if asset in stored else ["generic", None, None, "", None, "{}"])
+        row[5] = row[5] if isinstance(row[5], dict) else json.loads(row[5] or "{}")
+        given = {k: update.get(k) for k in FIELDS if update.get(k) is not None}
+        for position, key in enumerate(FIELDS):
+            if key in given:
+                row[position] = _date(given[key], where) if key == "install_date" else str(given[key])
+        row[5].update(update.get("metadata") or {})
+        line = row[2]
+        if line is not None:
+            known = line_site.get(line, row[1])
+            if "site_id" not in given and known is not None:
+                row[1] = known
+            elif known is not None and row[1] != known:
+                raise SchemaError(f"asset {asset!r} is put on site {row[1]!r}, but its line {line!r} belongs to site "
+                                  f"{known!r}", column="site_id", **where,
+                                  hint="fix the site or leave it empty to take the line's site")
+            if line not in line_site:
+                line_site[line] = new_lines[line] = row[1]
+        if row[1] is not None:
+            sites.add(row[1])
+        rows[asset] = row
+    known_sites = {str(r[0]) for r in con.execute("SELECT site_id FROM sites").fetchall()}
+    asset_rows = [[a, r[0], r[1], r[2], r[3], r[4], json.dumps(r[5], sort_keys=True, default=str)]
+                  for a, r in rows.items()]
+    _in_transaction(con, [
+        ("INSERT INTO sites (site_id) VALUES (?)", [[s] for s in sorted(sites - known_sites)]),
+        ("INSERT INTO lines (line_id, site_id) VALUES (?, ?)", [[k, v] for k, v in sorted(new_lines.items())]),
+        ("INSERT INTO assets VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (asset_id) DO UPDATE SET "
+         "asset_class = excluded.asset_class, site_id = excluded.site_id, line_id = excluded.line_id, "
+         "name = excluded.name, install_date = excluded.install_date, metadata = excluded.metadata", asset_rows),
+    ])
+    created = sorted(a for a in rows if a not in stored)
+    return created, sorted(a for a in rows if a in stored)

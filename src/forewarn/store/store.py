@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from forewarn.exceptions import ConfigError, DataNotFoundError, IngestError, SchemaError, StateError, UnknownAssetError
 from forewarn.schema import Asset, Line, Site, to_long_readings
 from forewarn.store import catalog, labels, queries
+from forewarn.store.asset_import import read_asset_file
 from forewarn.store.events import ingest_events_frame, staged_events_frame, validate_events
 from forewarn.store.export import export_parquet
 from forewarn.store.ingest import STRICT_HINT, IngestReport, Progress, ingest_staged_readings, long_arrow
@@ -39,6 +40,16 @@ from forewarn.store.tables import create_schema, fetch_value, has_schema, quote_
 from forewarn.store.validate import renamed
 
 STAGE = "__fw_src"
+
+
+@dataclasses.dataclass(frozen=True)
+class AssetImport:
+    """What :meth:`Store.import_assets` did: the assets it created and updated, notes on the file."""
+
+    source: str
+    created: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 def readings_types(header: list[str], options: ReadOptions | None = None) -> dict[str, str]:
@@ -179,6 +190,27 @@ class Store:
         with self._lock:
             catalog.add_assets(self._db(write=True), assets)
 
+    def update_assets(self, updates: Iterable[dict[str, Any]], *, source: str | None = None
+                      ) -> tuple[list[str], list[str]]:
+        """Create or update assets field by field (metadata merged): ``(created, updated)`` asset ids.
+
+        Each update is ``{"asset_id": ..., "asset_class"?, "site_id"?, "line_id"?, "name"?, "install_date"?,
+        "metadata"?: {...}}``; see :func:`forewarn.store.catalog.update_assets`.
+        """
+        with self._lock:
+            return catalog.update_assets(self._db(write=True), list(updates), source=source)
+
+    def import_assets(self, path: str | os.PathLike[str], *, encoding: str | None = None) -> AssetImport:
+        """Create or update the assets of a CSV asset list (see :mod:`forewarn.store.asset_import`); all or nothing."""
+        updates, lines, notes = read_asset_file(path, encoding)
+        with self._lock:
+            try:
+                created, updated = catalog.update_assets(self._db(write=True), updates, source=str(path), lines=lines)
+            except SchemaError as err:
+                raise IngestError(err.reason, source=err.source, line=err.line, column=err.column,
+                                  hint=err.hint) from None
+        return AssetImport(str(path), created=tuple(created), updated=tuple(updated), notes=notes)
+
     # -- ingest -----------------------------------------------------------------------------------------
     def ingest_readings(self, data: pd.DataFrame | pa.Table, *, source: str = "frame", strict: bool = False,
                         progress: Progress | None = None, asset_column: str = "asset_id", time_column: str = "ts",
@@ -192,8 +224,7 @@ class Store:
         :class:`~forewarn.store.options.ReadOptions`).
         """
         options = ReadOptions(asset_column=asset_column, time_column=time_column, time_format=time_format,
-                              timezone=timezone, asset=asset, label_columns=tuple(label_columns) if not
-                              isinstance(label_columns, str) else label_columns,  # type: ignore[arg-type]
+                              timezone=timezone, asset=asset, label_columns=label_columns,  # type: ignore[arg-type]
                               on_conflict=on_conflict)
         with self._lock:
             con = self._db(write=True)
