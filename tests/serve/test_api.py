@@ -325,3 +325,74 @@ def test_what_if_through_the_twin(tmp_path) -> None:  # type: ignore[no-untyped-
 def test_what_if_on_an_asset_the_twin_does_not_model_is_4xx(client: TestClient) -> None:
     response = client.post(f"{API}/assets/P-001/what-if", json={"runs": 5, "horizon_days": 5})
     assert 400 <= response.status_code < 500, response.text
+
+
+# -- backtests (files written by forewarn backtest --models DIR) ---------------------------------------------------
+def test_backtests_are_listed_newest_first_and_read_one_by_one(sample) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from .backtest_samples import backtest_result, write_backtests
+
+    folder = write_backtests(sample.models)
+    with make_client(sample) as client:
+        listed = client.get(f"{API}/backtests").json()
+        assert [b["id"] for b in listed] == ["bt-new", "bt-old", "broken"]
+        assert listed[0]["caught"] == 10 and listed[0]["failures"] == 12 and listed[0]["error"] is None
+        assert "not valid JSON" in listed[2]["error"]
+
+        one = client.get(f"{API}/backtests/bt-old").json()
+        assert one["threshold"] == 0.6 and one["task"] == "failure" and one["by"] == "time"
+        assert len(one["sweep"]) == 11 and len(one["reliability"]) == 5 and len(one["per_fold"]) == 3
+        assert one["events"]["cost_run_to_failure"] == 480_000.0 and one["rows"]["ece"] == 0.031
+
+        missing = client.get(f"{API}/backtests/nope")
+        assert missing.status_code == 404 and "no backtest 'nope'" in missing.json()["detail"]
+        assert "bt-new" in missing.json()["detail"]  # the known ones are named
+        broken = client.get(f"{API}/backtests/broken")
+        assert broken.status_code == 422 and "'broken.json' is not valid JSON (line 1" in broken.json()["detail"][0]["msg"]
+        assert client.get(f"{API}/backtests/..%2Fregistry").status_code in (404, 422)
+
+        lacking = backtest_result("lacking")
+        del lacking["events"]
+        (folder / "lacking.json").write_text(json.dumps(lacking))
+        answer = client.get(f"{API}/backtests/lacking")
+        assert answer.status_code == 422 and "field 'events': Field required" in answer.json()["detail"][0]["msg"]
+        wrong = {**backtest_result("wrong"), "task": "guess"}
+        (folder / "wrong.json").write_text(json.dumps(wrong))
+        assert "field 'task'" in client.get(f"{API}/backtests/wrong").json()["detail"][0]["msg"]
+        (folder / "list.json").write_text("[1, 2]")
+        assert "must hold a JSON object" in client.get(f"{API}/backtests/list").json()["detail"][0]["msg"]
+
+        with_nan = backtest_result("with-nan")
+        with_nan["rows"]["roc_auc"] = float("nan")  # json.dumps writes NaN; the API answers null
+        (folder / "with-nan.json").write_text(json.dumps(with_nan))
+        assert client.get(f"{API}/backtests/with-nan").json()["rows"]["roc_auc"] is None
+        assert {b["id"] for b in client.get(f"{API}/backtests").json() if b["error"]} == {"broken", "lacking", "wrong",
+                                                                                            "list"}
+
+
+def test_backtests_without_a_models_folder(sample) -> None:  # type: ignore[no-untyped-def]
+    with make_client(sample, models=None) as client:
+        assert client.get(f"{API}/backtests").json() == []
+        answer = client.get(f"{API}/backtests/bt-new")
+        assert answer.status_code == 404 and "--models DIR" in answer.json()["detail"]
+
+
+# -- a store with readings and events but no model -----------------------------------------------------------------
+def test_assets_readings_and_events_are_served_without_a_model(sample, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    with make_client(sample, models=str(empty), evaluate_on_start=True) as client:
+        assert client.get("/healthz").status_code == 200
+        fleet = client.get(f"{API}/fleet/health").json()
+        assert len(fleet) == 24 and {a["risk_level"] for a in fleet} == {"unknown"}
+        one = client.get(f"{API}/assets/P-000").json()
+        assert one["n_channels"] == 3 and one["last_ts"] and one["last_maintenance_ts"].startswith("2024-01-01T05:00")
+        assert client.get(f"{API}/assets/nope").status_code == 404
+        assert len(client.get(f"{API}/assets/P-000/readings", params={"limit": 5}).json()["ts"]) == 5
+        assert client.get(f"{API}/assets/P-000/events").json()[0]["kind"] == "maintenance"
+        health = client.get(f"{API}/assets/P-000/health")
+        assert health.status_code == 404 and "holds no servable model" in health.json()["detail"]
+        assert client.get(f"{API}/models").json() == []
+        for path in ("/", "/assets/P-000", "/backtests", "/backtests/x"):
+            assert client.get(path).status_code == 200, path

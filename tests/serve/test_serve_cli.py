@@ -1,0 +1,48 @@
+"""``forewarn serve --store``: a store file that does not exist is refused unless ``--create`` is given."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from .test_dashboard_browser import _free_port
+
+
+def _serve(*args: str) -> list[str]:
+    return [sys.executable, "-m", "forewarn.cli.main", "serve", *args]
+
+
+def test_a_missing_store_is_refused_in_one_line(tmp_path: Path) -> None:
+    typo = tmp_path / "plnat.duckdb"
+    done = subprocess.run(_serve("--store", str(typo)), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"forewarn: error: store '{typo}' does not exist; pass --create to start an empty one"]
+    assert not typo.exists()
+
+
+def test_create_starts_an_empty_store(tmp_path: Path) -> None:
+    store = tmp_path / "new.duckdb"
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(_serve("--store", str(store), "--create", "--port", str(port), "--no-evaluate",
+                                          "--log-level", "warning"), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "no answer within 60 s"
+                time.sleep(0.2)
+        assert store.exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
