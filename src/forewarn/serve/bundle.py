@@ -325,6 +325,12 @@ def residual_bands(predicted: np.ndarray, truth: np.ndarray, bands: int = 1, *, 
 CARD_FILE = "card.json"
 
 
+def _finite_mean(values: np.ndarray) -> float:
+    """The mean of the finite values (0.0 when there is none: a channel the held-out assets lack)."""
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if len(finite) else 0.0
+
+
 def _halves(n: int, groups: Sequence[Any] | None) -> tuple[np.ndarray, np.ndarray]:
     """Split held-out rows in two: by group when groups are given (no group in both), else alternating."""
     if groups is None:
@@ -342,14 +348,16 @@ def make_bundle(model: Estimator, folder: str | os.PathLike[str], *, channels: S
                 groups: Sequence[Any] | None = None, calibration: str | None = "isotonic",
                 costs: Mapping[str, Mapping[str, float]] | None = None, asset_classes: Sequence[str] = (),
                 metrics: Mapping[str, float] | None = None, training_data: Any = None, unit: str | None = None,
-                calibrator: Calibrator | None = None, bands: int = 1, card: Mapping[str, Any] | None = None) -> Path:
+                calibrator: Calibrator | None = None, bands: int = 1, card: Mapping[str, Any] | None = None,
+                residual_model: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
     """Save ``model`` with a serving spec fitted on held-out rows; returns the folder.
 
     ``y_holdout`` is the true RUL for RUL models, else 0/1 "failed within the horizon". With ``groups``
     (asset ids of the held-out rows), residuals and calibration are fitted on disjoint assets. ``unit`` names
     the RUL unit when it differs from the model's tag (e.g. hours instead of cycles). A fitted ``calibrator``
     is used as given (none is fitted then); ``bands`` splits RUL residuals by predicted RUL (intervals conditional
-    on the prediction); ``card`` is written as ``card.json`` (the model card).
+    on the prediction), or ``residual_model`` gives the edges and quantiles of :func:`residual_bands` ready made;
+    ``card`` is written as ``card.json`` (the model card).
     """
     X = pd.DataFrame(X_holdout)
     y = np.asarray(y_holdout, dtype="float64")
@@ -360,7 +368,8 @@ def make_bundle(model: Estimator, folder: str | os.PathLike[str], *, channels: S
     residual_quantiles: tuple[float, ...] = ()
     edges = np.empty(0)
     if model.task == "rul":
-        edges, quantiles = residual_bands(model.predict(X[first]), y[first], bands)  # type: ignore[attr-defined]
+        edges, quantiles = residual_model if residual_model is not None else residual_bands(
+            model.predict(X[first]), y[first], bands)  # type: ignore[attr-defined]
         residual_quantiles = tuple(float(v) for v in quantiles.reshape(-1))
         raw = rul_failure_probability(model.predict(X[second]), horizon, edges, quantiles)[0]  # type: ignore[attr-defined]
         outcome = y[second] <= horizon
@@ -376,7 +385,7 @@ def make_bundle(model: Estimator, folder: str | os.PathLike[str], *, channels: S
     elif model.task == "anomaly":
         raise SchemaError("held-out rows hold one class only; an anomaly model needs both to be calibrated",
                           column="y_holdout")
-    reference = {str(c): float(np.nanmean(X[c].to_numpy(dtype="float64"))) for c in X.columns}
+    reference = {str(c): _finite_mean(X[c].to_numpy(dtype="float64")) for c in X.columns}
     spec = ServingSpec(channels=tuple(channels), window=int(window), interval=str(interval), stats=tuple(stats),
                        ewm_span=float(ewm_span),
                        history_rows=int(history_rows or max(4 * window, 60)), horizon=float(horizon),

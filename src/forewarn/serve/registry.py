@@ -188,6 +188,17 @@ class ModelRegistry:
                 self._write(data)
             return self.describe(model_id)
 
+    def pin(self, model_id: str) -> str:
+        """Record the version serving now as live, so a version added later does not go live as the newest
+        (``forewarn train`` without ``--promote``). Returns the pinned version."""
+        with self._lock:
+            current = self.active_version(model_id)
+            data = self._read()
+            if data["active"].get(model_id) != current:
+                data["active"][model_id] = current
+                self._write(data)
+            return current
+
     def rollback(self, model_id: str) -> dict[str, Any]:
         """Go back to the version that was live before the last promotion."""
         with self._lock:

@@ -1,0 +1,62 @@
+"""The model card: what a trained model was fitted on, how it was judged, and what it promised.
+
+Written as ``card.json`` beside the bundle. It records the data (span, a fingerprint, assets and failures
+counted), the recipe (interval, window, features, labels), the protocol and its figures (the zoo comparison,
+held-out metrics, calibration and interval coverage), the costs and thresholds, reference feature distributions
+for drift checks (deciles of each feature on the training rows), and the library versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+LIBRARIES = ("forewarn", "numpy", "pandas", "scikit-learn", "lightgbm", "duckdb", "torch")
+
+
+def library_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """A short SHA-256 of the readings a model was trained on (asset, time and every value).
+
+    >>> fingerprint(pd.DataFrame({"asset_id": ["a"], "ts": [1], "x": [0.5]}))
+    'bbc75f52b5aa2d79'
+    """
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(",".join(map(str, frame.columns)).encode())
+    return digest.hexdigest()[:16]
+
+
+def reference_distributions(X: pd.DataFrame, *, levels: int = 11) -> dict[str, list[float | None]]:
+    """Deciles (0, 10, ..., 100 %) of each feature over the training rows: the drift monitor's reference."""
+    qs = np.linspace(0, 1, levels)
+    out: dict[str, list[float | None]] = {}
+    for column in X.columns:
+        values = X[column].to_numpy(dtype="float64")
+        values = values[np.isfinite(values)]
+        out[str(column)] = [float(v) for v in np.quantile(values, qs)] if len(values) else [None] * levels
+    return out
+
+
+def data_summary(frame: pd.DataFrame, events: pd.DataFrame, assets: pd.DataFrame) -> dict[str, Any]:
+    """Span, counts and fingerprint of the training data."""
+    failures = events[events["kind"] == "failure"] if len(events) else events
+    return {"start": str(frame["ts"].min()), "end": str(frame["ts"].max()), "rows": len(frame),
+            "assets": int(frame["asset_id"].nunique()), "failures": len(failures),
+            "maintenance": int((events["kind"] == "maintenance").sum()) if len(events) else 0,
+            "asset_classes": sorted(assets["asset_class"].astype(str).unique().tolist()),
+            "sites": sorted(assets["site_id"].dropna().astype(str).unique().tolist()),
+            "fingerprint": fingerprint(frame)}

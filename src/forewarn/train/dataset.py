@@ -1,0 +1,216 @@
+"""A plant's history as training rows: the assets asked for, their readings at one interval, and their labels.
+
+* Assets: the store's assets narrowed by site, line, class or id (:func:`select_assets`).
+* Interval: the spec's, else chosen from the data (:func:`choose_interval`): the readings' own median spacing,
+  coarsened to a round span no finer than a 24th of the horizon (a 24 h horizon on 1-minute data trains on
+  hourly rows; a 7-day horizon on 6-hourly ones). Readings are averaged into buckets of that width aligned on
+  the Unix epoch, exactly as ``Store.readings(resample=...)`` does and as the service reads them.
+* Labels: from the store's events (:mod:`forewarn.train.labels`), or from a stored label column (``label``).
+* Features: the window statistics of :func:`forewarn.features.window.window_features` (the one kernel serving
+  uses too), the last ``window`` rows of the asset at the interval; sequence models get
+  :func:`~forewarn.features.window.sequence_frame` instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forewarn.exceptions import DataNotFoundError, SchemaError
+from forewarn.features.window import sequence_frame, window_features
+from forewarn.store import Store
+from forewarn.train.labels import life_table, targets
+from forewarn.train.spec import TrainSpec, hours
+
+#: round spans an interval is chosen from
+ROUND_SPANS = ("1s", "10s", "30s", "1min", "5min", "10min", "15min", "30min", "1h", "2h", "3h", "6h", "12h", "1D")
+
+
+def select_assets(db: Store, spec: TrainSpec) -> pd.DataFrame:
+    """The assets the spec selects (``asset_id, asset_class, site_id, line_id``), sorted; an empty choice is an error."""
+    assets = db.assets()
+    chosen = assets
+    for column, wanted, option in (("site_id", spec.sites, "--site"), ("line_id", spec.lines, "--line"),
+                                   ("asset_class", spec.classes, "--class"), ("asset_id", spec.assets, "--assets")):
+        if wanted:
+            unknown = sorted(set(wanted) - set(assets[column].dropna().astype(str)))
+            if unknown:
+                raise DataNotFoundError(f"{option} {', '.join(unknown)}: not in the store (it has "
+                                        f"{', '.join(sorted(assets[column].dropna().astype(str).unique())[:8])})")
+            chosen = chosen[chosen[column].astype(str).isin(wanted)]
+    if chosen.empty:
+        raise DataNotFoundError("no asset matches the selection" if len(assets) else "the store holds no asset yet; "
+                                "ingest readings first (forewarn ingest FILE --store DB)")
+    return chosen.sort_values("asset_id").reset_index(drop=True)
+
+
+def native_interval_hours(db: Store, asset_ids: list[str], *, sample: int = 8) -> float:
+    """The median spacing of consecutive readings of a channel, over a few assets (hours)."""
+    ids = asset_ids[:: max(1, len(asset_ids) // sample)][:sample]
+    row = db.sql("SELECT median(d) AS d FROM (SELECT epoch_us(r.ts) - lag(epoch_us(r.ts)) OVER "
+                 "(PARTITION BY r.series_id ORDER BY r.ts) AS d FROM reading_values r JOIN channels c "
+                 "ON c.series_id = r.series_id WHERE c.asset_id IN (SELECT unnest(?))) WHERE d > 0", [ids])
+    value = row["d"].iloc[0] if len(row) else None
+    if value is None or pd.isna(value):
+        raise DataNotFoundError(f"the selected assets ({', '.join(ids[:3])} ...) hold fewer than two readings of a "
+                                "channel; ingest their readings first")
+    return float(value) / 3.6e9
+
+
+def choose_interval(native_hours: float, horizon_hours: float) -> str:
+    """The round span to train at: the coarsest of :data:`ROUND_SPANS` at most ``max(native, horizon / 24)``,
+    never finer than the data.
+
+    >>> choose_interval(1 / 60, 24.0), choose_interval(10 / 60, 168.0), choose_interval(1.0, 24.0)
+    ('1h', '6h', '1h')
+    """
+    target = max(native_hours, horizon_hours / 24.0)
+    spans = [(hours(s, "interval"), s) for s in ROUND_SPANS]
+    fitting = [s for h, s in spans if h <= target * (1 + 1e-9)]
+    if not fitting:
+        return ROUND_SPANS[0]
+    chosen = fitting[-1]
+    if hours(chosen, "interval") < native_hours * (1 - 1e-9):  # a span between two round ones: the next one up
+        above = [s for h, s in spans if h >= native_hours * (1 - 1e-9)]
+        chosen = above[0] if above else ROUND_SPANS[-1]
+    return chosen
+
+
+def load_wide(db: Store, asset_ids: list[str], interval: str, channels: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Every selected asset's readings averaged at ``interval``, wide (``asset_id, ts, <channel>...``), sorted."""
+    parts = []
+    for asset_id in asset_ids:
+        part = db.readings(asset_id, resample=interval, wide=True, channels=list(channels) or None)
+        if len(part):
+            parts.append(part)
+    if not parts:
+        raise DataNotFoundError(f"no readings for the {len(asset_ids)} selected asset(s)")
+    frame = pd.concat(parts, ignore_index=True)
+    frame["asset_id"] = frame["asset_id"].astype(str)
+    return frame.sort_values(["asset_id", "ts"], ignore_index=True)
+
+
+def informative_channels(frame: pd.DataFrame, wanted: tuple[str, ...] = ()) -> list[str]:
+    """Channels with readings that vary (a constant channel carries nothing), in name order."""
+    names = [c for c in frame.columns if c not in ("asset_id", "ts")]
+    if wanted:
+        missing = sorted(set(wanted) - set(names))
+        if missing:
+            raise SchemaError(f"channel(s) {', '.join(missing)} not in the selected assets' readings",
+                              column="channels", hint=f"they have {', '.join(names[:12])}")
+        names = list(wanted)
+    keep = [c for c in names if frame[c].notna().any() and np.nanstd(frame[c].to_numpy(dtype="float64")) > 1e-9]
+    if not keep:
+        raise SchemaError("no channel of the selected assets varies", column="channels")
+    return sorted(keep)
+
+
+def stored_label_targets(db: Store, frame: pd.DataFrame, spec: TrainSpec, interval: str) -> np.ndarray:
+    """Targets from a stored label column, bucketed like the readings (a bucket's label: its largest value for
+    failure labels, its mean for RUL, its last value for failure modes); rows without a label are NaN/None."""
+    if spec.label not in db.label_names():
+        raise DataNotFoundError(f"no label {spec.label!r} in the store (it has {', '.join(db.label_names()) or 'none'});"
+                                " ingest it with forewarn ingest FILE --label-columns NAME")
+    labels = db.labels(list(frame["asset_id"].unique()), name=spec.label)
+    width = pd.to_timedelta(interval)
+    epoch = pd.Timestamp(0, tz="UTC")
+    labels = labels.assign(ts=epoch + ((labels["ts"] - epoch) // width) * width)
+    keys = ["asset_id", "ts"]
+    if spec.task == "failure-mode":
+        bucketed = labels.groupby(keys, sort=False)["value"].last()
+        return frame.set_index(keys).index.map(bucketed).to_numpy(dtype=object)
+    values = pd.to_numeric(labels["value"], errors="coerce")
+    if values.isna().any():
+        bad = labels.loc[values.isna(), "value"].iloc[0]
+        raise SchemaError(f"label {spec.label!r} holds {bad!r}, not a number", column=spec.label,
+                          hint="a failure label is 0/1; a RUL label is a number of hours")
+    bucketed = labels.assign(value=values).groupby(keys)["value"].agg("max" if spec.task != "rul" else "mean")
+    frame_ts = frame["ts"].astype(labels["ts"].dtype)
+    index = pd.MultiIndex.from_arrays([frame["asset_id"], frame_ts])
+    y = bucketed.reindex(index).to_numpy(dtype="float64")
+    if spec.task in ("failure", "anomaly"):
+        y = np.where(np.isnan(y), np.nan, (y > 0).astype("float64"))
+    return y
+
+
+@dataclass
+class Dataset:
+    """Rows of the selected assets at one interval, with labels and the facts a model card records."""
+
+    frame: pd.DataFrame
+    channels: list[str]
+    interval: str
+    assets: pd.DataFrame
+    events: pd.DataFrame
+    y: np.ndarray
+    down: np.ndarray
+
+    @property
+    def groups(self) -> np.ndarray:
+        return self.frame["asset_id"].to_numpy()
+
+    @property
+    def asset_class(self) -> np.ndarray:
+        classes = self.assets.set_index("asset_id")["asset_class"].astype(str)
+        return self.frame["asset_id"].map(classes).fillna("generic").to_numpy(dtype=str)
+
+    @property
+    def site(self) -> np.ndarray:
+        sites = self.assets.set_index("asset_id")["site_id"].fillna("").astype(str)
+        return self.frame["asset_id"].map(sites).fillna("").to_numpy(dtype=str)
+
+    @property
+    def labelled(self) -> np.ndarray:
+        if self.y.dtype == object:
+            return np.asarray([v is not None and v == v for v in self.y])
+        return ~np.isnan(self.y)
+
+    def window_features(self, spec: TrainSpec) -> pd.DataFrame:
+        """The window statistics of every row (one kernel, the one serving uses)."""
+        return window_features(self.frame, group="asset_id", order="ts", columns=self.channels, window=spec.window,
+                               stats=spec.stats)
+
+    def sequence_features(self, spec: TrainSpec) -> pd.DataFrame:
+        """The last ``window`` rows of each channel, for sequence models (gaps filled forward within an asset)."""
+        filled = self.frame.copy()
+        filled[self.channels] = filled.groupby("asset_id")[self.channels].ffill().fillna(0.0)
+        return sequence_frame(filled, group="asset_id", order="ts", columns=self.channels, window=spec.window)
+
+    def physics_features(self) -> pd.DataFrame:
+        """The twin-physics features of every row (residuals against the physics, estimated wear)."""
+        from forewarn.features.physics import physics_features
+
+        classes = self.assets.set_index("asset_id")["asset_class"].astype(str).to_dict()
+        return physics_features(self.frame, asset_class=classes, group="asset_id", order="ts")
+
+    def features(self, spec: TrainSpec, *, sequence: bool = False) -> pd.DataFrame:
+        """The feature set the spec asks for: window statistics (``ml``), physics, or both (``hybrid``)."""
+        if sequence:
+            return self.sequence_features(spec)
+        if spec.features == "ml":
+            return self.window_features(spec)
+        physics = self.physics_features()
+        if spec.features == "physics":
+            return physics
+        return pd.concat([self.window_features(spec), physics], axis=1)
+
+
+def load_dataset(db: Store, spec: TrainSpec) -> Dataset:
+    """Select, resample, label: everything a training or backtest run reads from the store."""
+    assets = select_assets(db, spec)
+    ids = assets["asset_id"].astype(str).tolist()
+    interval = spec.interval or choose_interval(native_interval_hours(db, ids), spec.horizon_hours)
+    frame = load_wide(db, ids, interval, spec.channels)
+    channels = informative_channels(frame, spec.channels)
+    frame = frame[["asset_id", "ts", *channels]]
+    events = db.events()
+    events = events[events["asset_id"].isin(ids)].reset_index(drop=True)
+    life = life_table(frame, events, actions=spec.renewing_actions)
+    if spec.label:
+        y = stored_label_targets(db, frame, spec, interval)
+    else:
+        y = targets(life, task=spec.task, horizon_hours=spec.horizon_hours, max_rul_hours=spec.max_rul_hours)
+    return Dataset(frame=frame, channels=channels, interval=interval, assets=assets, events=events, y=y,
+                   down=life["down"].to_numpy(dtype=bool))

@@ -1,0 +1,247 @@
+"""``forewarn train``: fit a model on a plant's own history and file it in the model registry.
+
+Steps (each in its own module): select the assets and read their readings at one interval, label the rows from
+the store's events (:mod:`~forewarn.train.dataset`, :mod:`~forewarn.train.labels`); hold out a share of the
+assets; with ``model="auto"`` compare the task's zoo on by-asset folds of the training assets and keep the best
+servable one (:mod:`~forewarn.train.zoo`); fit it on the training assets; calibrate it, fit RUL intervals and
+cost thresholds per asset class on the held-out assets, with cross-fitted figures (:mod:`~forewarn.train.holdout`);
+write a bundle with its model card (:mod:`~forewarn.train.card`) as the next version of the model id. It is not
+made live unless ``promote`` (the first version of a model id is the only one it has, so it serves).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
+from forewarn.store import Store
+from forewarn.train import card as cards
+from forewarn.train import holdout as held
+from forewarn.train import zoo
+from forewarn.train.dataset import Dataset, load_dataset
+from forewarn.train.spec import TrainSpec
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TrainResult:
+    """What a training run made: the bundle's folder, its model id and version, and the card."""
+
+    folder: Path
+    model_id: str
+    version: str
+    promoted: bool
+    card: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return dict(self.card.get("metrics", {}))
+
+
+def split_assets(groups: np.ndarray, positive: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """A mask of the rows of held-out assets: ``share`` of the assets with a positive row and of those without,
+    drawn with ``seed`` (at least one of each kind when there are two).
+
+    >>> groups = np.array(["a", "a", "b", "c", "d"]); positive = np.array([1, 0, 0, 1, 0], bool)
+    >>> split_assets(groups, positive, 0.5, 0).tolist()
+    [False, False, True, True, False]
+    """
+    rng = np.random.default_rng(seed)
+    with_pos = np.unique(groups[positive])
+    without = np.setdiff1d(np.unique(groups), with_pos)
+    chosen: list[Any] = []
+    for kind in (with_pos, without):
+        if len(kind) >= 2:
+            k = min(len(kind) - 1, max(1, int(round(share * len(kind)))))
+            chosen.extend(rng.permutation(kind)[:k].tolist())
+    return np.isin(groups, chosen)
+
+
+def _subsample(rows: np.ndarray, y: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """At most ``limit`` of ``rows`` (indices), keeping every positive row of a 0/1 target."""
+    if len(rows) <= limit:
+        return rows
+    rng = np.random.default_rng(seed)
+    if y.dtype != object and set(np.unique(y[rows])) <= {0.0, 1.0}:
+        positive = rows[y[rows] == 1]
+        rest = rows[y[rows] != 1]
+        keep = rng.choice(rest, size=max(limit - len(positive), 0), replace=False) if len(rest) else rest
+        return np.sort(np.concatenate([positive, keep]))
+    return np.sort(rng.choice(rows, size=limit, replace=False))
+
+
+def next_version(folder: Path) -> str:
+    """``v<n+1>`` after the highest ``v<n>`` under ``folder`` (``v1`` for a new model id)."""
+    numbers = [int(m.group(1)) for p in folder.glob("v*") if (m := re.fullmatch(r"v(\d+)", p.name)) and p.is_dir()]
+    return f"v{max(numbers, default=0) + 1}"
+
+
+def _check_trainable(data: Dataset, spec: TrainSpec, usable: np.ndarray) -> None:
+    if usable.sum() < 50:
+        raise DataNotFoundError(f"only {int(usable.sum())} labelled rows for task {spec.task!r}: "
+                                + ("no failure event and no label column; ingest failures and maintenance as events "
+                                   "(kind=failure|maintenance) or pass --label NAME" if not len(data.events)
+                                   and not spec.label else "need at least 50 (more history, or a shorter --horizon)"))
+    y = data.y[usable]
+    if spec.task in ("failure", "anomaly") and (y == 1).sum() < 2:
+        raise DataNotFoundError(f"the labelled rows hold {int((y == 1).sum())} failure row(s) within "
+                                f"{spec.horizon}; training needs failures (and rows before them) in the history")
+    if len(np.unique(data.groups[usable])) < 3:
+        raise DataNotFoundError("need labelled rows of at least 3 assets (some are held out to calibrate)")
+
+
+def train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str], *, spec: TrainSpec | None = None,
+          promote: bool = False, progress: Progress | None = None, **options: Any) -> TrainResult:
+    """Train on the store's history and file the model in ``models``; see the module docstring.
+
+    ``options`` override the spec's fields (``task``, ``horizon``, ``model``, ``label``, ``sites``, ...).
+    """
+    spec = (spec or TrainSpec()).with_options(**options)
+    say = progress or (lambda message: None)
+    started = time.perf_counter()
+    if isinstance(store, Store):
+        data = load_dataset(store, spec)
+    else:
+        if not Path(store).exists():
+            raise DataNotFoundError(f"store {str(store)!r} does not exist")
+        with Store(store, read_only=True) as db:
+            data = load_dataset(db, spec)
+    usable = data.labelled & ~data.down
+    _check_trainable(data, spec, usable)
+    say(f"data: {len(data.frame):,} rows of {data.frame['asset_id'].nunique()} assets at {data.interval}, "
+        f"{int(usable.sum()):,} labelled")
+    X_all = data.features(spec)
+    y = data.y
+    positive = (y == 1) if y.dtype != object else np.asarray([v not in (None, "none") and v == v for v in y])
+    held_rows = split_assets(data.groups, positive & usable, spec.holdout, spec.seed) & usable
+    train_rows = np.flatnonzero(usable & ~held_rows)
+    train_rows = _subsample(train_rows, y, spec.max_rows, spec.seed)
+    max_rul = spec.max_rul_hours if spec.task == "rul" else None
+    comparison = pd.DataFrame()
+    name = spec.model
+    if name == "auto":
+        pool = zoo.candidates(spec.task)
+        compare_rows = _subsample(train_rows, y, min(spec.max_rows, 60_000), spec.seed + 1)
+
+        def features(sequence: bool) -> pd.DataFrame:
+            source = data.features(spec, sequence=True) if sequence else X_all
+            return source.iloc[compare_rows].reset_index(drop=True)
+
+        comparison = zoo.compare(pool, features, y[compare_rows], data.groups[compare_rows], task=spec.task,
+                                 folds=spec.folds, seed=spec.seed, max_rul=max_rul,
+                                 on_model=lambda m: say(f"comparing {m}"))
+        servable = comparison[comparison["servable"] & comparison["score"].notna()]
+        if servable.empty:
+            raise SchemaError("no model of the zoo could be fitted on this data: " +
+                              "; ".join(f"{r.model}: {r.error}" for r in comparison.itertuples()), column="model")
+        name = str(servable.iloc[0]["model"])
+    elif zoo.is_sequence(name):
+        raise ConfigError(f"{name!r} reads sequences of readings, which the service cannot compute yet; "
+                          "compare it with forewarn backtest, serve a window-statistics model")
+    say(f"fitting {name}")
+    model = zoo.fit_model(zoo.build(name, task=spec.task, seed=spec.seed, max_rul=max_rul),
+                          X_all.iloc[train_rows], y[train_rows])
+    result = _judge_and_file(data, spec, model, name, X_all, held_rows, train_rows, comparison, Path(models),
+                             promote, started)
+    say(f"filed {result.model_id} {result.version} in {result.folder}")
+    return result
+
+
+def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all: pd.DataFrame,
+                    held_rows: np.ndarray, train_rows: np.ndarray, comparison: pd.DataFrame, models: Path,
+                    promote: bool, started: float) -> TrainResult:
+    from forewarn.serve.bundle import make_bundle
+
+    X_held = X_all[held_rows].reset_index(drop=True)
+    y_held = data.y[held_rows]
+    groups_held = data.groups[held_rows]
+    classes_held = data.asset_class[held_rows]
+    said = zoo.output(model, X_held)
+    metrics: dict[str, Any] = {"model": name, "protocol": f"fit on {len(np.unique(data.groups[train_rows]))} assets, "
+                               f"judged on {len(np.unique(groups_held))} held-out assets (calibration cross-fitted "
+                               "by asset halves)"}
+    calibrator = residual_model = None
+    policy = None
+    if spec.task == "failure-mode":
+        from forewarn.evaluate.classification import multiclass_metrics
+
+        metrics.update(multiclass_metrics(pd.Series(y_held).astype(str), pd.Series(said).astype(str)))
+    else:
+        if spec.task == "rul":
+            outcome = (y_held <= spec.horizon_hours).astype(float)
+            judged = held.rul_holdout(said, y_held, groups_held, spec.horizon_hours, spec.seed)
+            residual_model = judged.residual_model
+        else:
+            outcome = y_held.astype(float)
+            judged = held.calibrate_probabilities(said, outcome, groups_held, spec.seed)
+        calibrator = judged.calibrator
+        policy, figures = held.choose_thresholds(judged.probability, outcome, classes_held, dict(spec.costs))
+        metrics.update(judged.metrics)
+        metrics.update(figures)
+        metrics["reliability"] = judged.reliability
+    model_id = spec.name
+    folder = models / model_id
+    version = next_version(folder)
+    models.mkdir(parents=True, exist_ok=True)
+    _pin_live(models, model_id)
+    card = {
+        "model_id": model_id, "version": version, "model": name, "task": spec.task, "created": pd.Timestamp.now(
+            tz="UTC").isoformat(), "data": cards.data_summary(data.frame, data.events, data.assets),
+        "recipe": {"interval": data.interval, "window_rows": spec.window, "stats": list(spec.stats),
+                   "features": spec.features, "channels": data.channels, "horizon": spec.horizon,
+                   "horizon_hours": spec.horizon_hours, "labels": f"stored label {spec.label!r}" if spec.label else
+                   "events: failures end a life, renewing maintenance starts one, unseen futures are censored",
+                   "max_rul_hours": spec.max_rul_hours if spec.task == "rul" else None,
+                   "training_rows": len(train_rows)},
+        "metrics": metrics, "zoo": comparison.to_dict(orient="records"),
+        "costs": None if policy is None else policy.to_mapping(),
+        "reference": cards.reference_distributions(X_all.iloc[train_rows]),
+        "libraries": cards.library_versions(), "train_seconds": round(time.perf_counter() - started, 1)}
+    flat = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and np.isfinite(v)}
+    if model.task == "fault":
+        from forewarn.base import save
+
+        path = save(model, folder / version, metrics=flat, training_data=X_all.iloc[train_rows])
+        (path / "card.json").write_text(__import__("json").dumps(card, indent=2, default=str), encoding="utf-8")
+    else:
+        path = make_bundle(model, folder / version, channels=data.channels, window=spec.window,
+                           interval=data.interval, stats=spec.stats, horizon=spec.horizon_hours, X_holdout=X_held,
+                           y_holdout=y_held if spec.task == "rul" else y_held.astype(float), groups=groups_held,
+                           calibrator=calibrator, residual_model=residual_model,
+                           costs=None if policy is None else policy.to_mapping(),
+                           asset_classes=(), metrics=flat, training_data=X_all.iloc[train_rows],
+                           unit="hours" if spec.task == "rul" else None, card=card)
+    promoted = _register(models, model_id, version, promote)
+    return TrainResult(path, model_id, version, promoted, card)
+
+
+def _register(models: Path, model_id: str, version: str, promote: bool) -> bool:
+    """Make ``version`` live when asked; otherwise keep the live version live (the registry would else serve the
+    new folder as the newest). Returns whether ``version`` serves now."""
+    from forewarn.serve.registry import ModelRegistry
+
+    registry = ModelRegistry(models)
+    if promote:
+        registry.promote(model_id, version)
+    return registry.active_version(model_id) == version
+
+
+def _pin_live(models: Path, model_id: str) -> None:
+    """Before a new version's folder appears: pin the live version of ``model_id`` (when it has one)."""
+    from forewarn.serve.registry import ModelRegistry
+
+    if (models / model_id).is_dir():
+        registry = ModelRegistry(models)
+        if registry.versions(model_id):
+            registry.pin(model_id)

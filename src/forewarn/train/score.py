@@ -1,0 +1,133 @@
+"""``forewarn score``: the fleet ranked by risk now, from the live model, without a server.
+
+Each selected asset's readings are read at the bundle's interval (the one it was trained at), its window
+statistics computed with the same kernel as in training, and the live model's calibrated probability, RUL
+interval, risk level (anchored on its class's cost threshold, :mod:`forewarn.decide.risk`) and driving sensors
+reported. An asset that failed and has not been renewed since is ``down`` (health 0), whatever its readings say;
+one whose renewal came after its last failure is scored from the readings since that renewal.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forewarn.decide.explain import sensor_contributions
+from forewarn.decide.risk import health_score, recommended_action, risk_level
+from forewarn.exceptions import DataNotFoundError
+from forewarn.features.window import window_features
+from forewarn.store import Store
+from forewarn.train.dataset import select_assets
+from forewarn.train.labels import life_table, renewals
+from forewarn.train.spec import RENEWING_ACTIONS, TrainSpec
+
+COLUMNS = ("rank", "asset_id", "asset_class", "site_id", "status", "last_reading", "probability", "health", "risk",
+           "rul", "rul_low", "rul_high", "unit", "drivers", "action")
+
+
+def live_bundle(models: str | os.PathLike[str], model_id: str | None = None) -> Any:
+    """The live bundle of ``model_id`` (or of the only model id in ``models``)."""
+    from forewarn.serve.registry import ModelRegistry
+
+    if not Path(models).is_dir():
+        raise DataNotFoundError(f"models folder {str(models)!r} does not exist; train one with forewarn train")
+    registry = ModelRegistry(models)
+    ids = registry.model_ids()
+    if model_id is None:
+        if not ids:
+            raise DataNotFoundError(f"no model in {str(models)!r}; train one with forewarn train")
+        if len(ids) > 1:
+            raise DataNotFoundError(f"{str(models)!r} holds models {', '.join(ids)}; choose one with --model-id")
+        model_id = ids[0]
+    return registry.bundle(model_id)
+
+
+def asset_history(db: Store, asset_id: str, bundle: Any, since: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The asset's readings at the bundle's interval (raw rows when it has none), since its last renewal."""
+    spec = bundle.spec
+    frame = db.readings(asset_id, start=since, channels=None, resample=spec.interval or None, wide=True)
+    return frame.reindex(columns=["asset_id", "ts", *spec.channels])
+
+
+def score(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str], *, model_id: str | None = None,
+          top: int | None = None, **selection: Any) -> pd.DataFrame:
+    """The selected assets ranked by failure probability (down assets first); columns :data:`COLUMNS`.
+
+    ``selection``: ``sites``, ``lines``, ``classes``, ``assets`` as for :func:`forewarn.train`.
+    """
+    bundle = live_bundle(models, model_id)
+    spec = TrainSpec().with_options(**selection)
+    if isinstance(store, Store):
+        return _score(store, bundle, spec, top)
+    if not Path(store).exists():
+        raise DataNotFoundError(f"store {str(store)!r} does not exist")
+    with Store(store, read_only=True) as db:
+        return _score(db, bundle, spec, top)
+
+
+def _score(db: Store, bundle: Any, spec: TrainSpec, top: int | None) -> pd.DataFrame:
+    assets = select_assets(db, spec)
+    if bundle.spec.asset_classes:
+        assets = assets[assets["asset_class"].isin(bundle.spec.asset_classes)]
+    events = db.events()
+    renewed = renewals(events, RENEWING_ACTIONS).groupby("asset_id")["ts"].max() if len(events) else pd.Series()
+    rows: list[dict[str, Any]] = []
+    features: list[np.ndarray] = []
+    for info in assets.itertuples():
+        since = renewed.get(info.asset_id)
+        history = asset_history(db, info.asset_id, bundle, since)
+        base = {"asset_id": info.asset_id, "asset_class": info.asset_class, "site_id": info.site_id}
+        if history.empty:
+            rows.append({**base, "status": "no readings"})
+            features.append(np.full(len(bundle.spec.feature_names), np.nan))
+            continue
+        last = history["ts"].iloc[-1]
+        state = life_table(pd.DataFrame({"asset_id": [info.asset_id], "ts": [last]}),
+                           events[events["asset_id"] == info.asset_id])
+        status = "down" if bool(state["down"].iloc[0]) else "running"
+        X = window_features(history, group="asset_id", order="ts", columns=list(bundle.spec.channels),
+                            window=bundle.spec.window, stats=bundle.spec.stats, ewm_span=bundle.spec.ewm_span)
+        rows.append({**base, "status": status, "last_reading": last})
+        features.append(X.iloc[-1][bundle.spec.feature_names].to_numpy(dtype="float64"))
+    table = pd.DataFrame(rows)
+    scored = table["status"].isin(["running", "down"]).to_numpy()
+    for column in COLUMNS:
+        if column not in table:
+            table[column] = None
+    if scored.any():
+        X = bundle.feature_frame(np.vstack(features)[scored])
+        predictions, contributions = bundle.predict_and_explain(X)
+        p = np.asarray(predictions.probability, dtype="float64")
+        down = (table.loc[scored, "status"] == "down").to_numpy()
+        p = np.where(down, 1.0, p)
+        table.loc[scored, "probability"] = p
+        sign = 1.0 if bundle.task != "rul" else -1.0
+        drivers = []
+        for (_, row), is_down in zip(contributions.drop(columns="bias", errors="ignore").iterrows(), down, strict=True):
+            ranked = sensor_contributions(row * sign, top=3)
+            drivers.append("" if is_down else ", ".join(name for name, value in ranked.items() if value > 0))
+        table.loc[scored, "drivers"] = drivers
+        if predictions.rul is not None:
+            table.loc[scored, "rul"] = np.where(down, 0.0, predictions.rul)
+            table.loc[scored, "rul_low"] = np.where(down, 0.0, predictions.rul_low)
+            table.loc[scored, "rul_high"] = np.where(down, 0.0, predictions.rul_high)
+        table.loc[scored, "unit"] = bundle.unit
+    for i in np.flatnonzero(scored):
+        p = float(table.at[i, "probability"])
+        level = "critical" if table.at[i, "status"] == "down" else risk_level(
+            p, bundle.thresholds.threshold_for(table.at[i, "asset_class"]))
+        table.at[i, "risk"] = level
+        table.at[i, "health"] = health_score(p)
+        top_sensor = (table.at[i, "drivers"] or "").split(", ")[0] or None
+        low = table.at[i, "rul_low"]
+        table.at[i, "action"] = ("repair: failed and not renewed" if table.at[i, "status"] == "down" else
+                                 recommended_action(level, rul_low=None if low is None else float(low),
+                                                    unit=bundle.unit, top_sensor=top_sensor))
+    table = table.sort_values("probability", ascending=False, na_position="last", ignore_index=True)
+    table["rank"] = np.arange(1, len(table) + 1)
+    table = table[list(COLUMNS)]
+    return table.head(top) if top else table
