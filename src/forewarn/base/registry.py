@@ -35,6 +35,8 @@ _BUILTIN_MODULES = (
     "forewarn.models.rul.ensemble",
     "forewarn.models.deep.rul_cnn",
     "forewarn.models.deep.conv_autoencoder",
+    "forewarn.models.failure.sklearn_models",
+    "forewarn.models.rul.sklearn_models",
 )
 _loaded = False
 
