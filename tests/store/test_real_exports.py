@@ -142,6 +142,11 @@ def test_on_conflict_error_rejects_the_file_whole_at_the_first_differing_value(t
     with pytest.raises(IngestError) as caught:
         store.ingest_readings(long, on_conflict="error")
     assert caught.value.column == "value" and caught.value.line == 1
+    wide = pd.DataFrame({"asset_id": ["P-1", "P-1"], "ts": ["2024-01-01T00:01Z", "2024-01-01T00:00Z"],
+                         "vib": [1.0, None], "temp": [41.0, 98.0]})
+    with pytest.raises(IngestError) as caught:
+        store.ingest_readings(wide, on_conflict="error")
+    assert caught.value.column == "temp" and caught.value.line == 2
 
 
 def test_same_values_again_are_plain_duplicates_in_every_mode(tmp_path):

@@ -230,8 +230,8 @@ class Store:
             con = self._db(write=True)
             if isinstance(data, pa.RecordBatch):
                 data = pa.Table.from_batches([data])
-            if isinstance(data, pd.DataFrame) and not options.is_default():
-                data = _frame_as_arrow(data, source)
+            if isinstance(data, pd.DataFrame) and (not options.is_default() or on_conflict == "error"):
+                data = _frame_as_arrow(data, source)  # errors then name the frame's own rows and columns
             if isinstance(data, pa.Table):
                 table = data
                 return self._ingest_staged(lambda: stage_arrow(con, table, name=STAGE, source=source), strict,
