@@ -18,6 +18,7 @@ import typer
 
 import forewarn
 from forewarn.cli import bench, detect, serve, store_commands, stream, twin
+from forewarn.cli import train as train_commands
 from forewarn.exceptions import ForewarnError
 
 app = typer.Typer(
@@ -49,6 +50,7 @@ twin.register(app)
 detect.register(app)
 serve.register(app)
 stream.register(app)
+train_commands.register(app)
 
 
 @app.command()

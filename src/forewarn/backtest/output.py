@@ -1,0 +1,121 @@
+"""Where a backtest's result goes: a JSON file, the models folder's ``backtests/`` (the dashboard lists it), and
+an HTML report with one risk timeline per asset, failures and maintenance marked."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forewarn.train.dataset import Dataset
+
+#: how many assets the report draws (those with failures first, then the riskiest)
+REPORT_ASSETS = 24
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def backtest_id(result: dict[str, Any]) -> str:
+    """A file-name-safe id: task, grouping and time (``failure-site-20241204T120000``)."""
+    stamp = re.sub(r"[^0-9T]", "", str(result["created"]).split(".")[0].split("+")[0])
+    return f"{result['task']}-{result['by']}-{stamp}"
+
+
+def write_outputs(result: dict[str, Any], data: Dataset, p: np.ndarray, threshold: np.ndarray, *,
+                  json_path: str | os.PathLike[str] | None, models: str | os.PathLike[str] | None,
+                  report_dir: str | os.PathLike[str] | None) -> None:
+    """Fill in the id and write the JSON where asked, and the HTML report."""
+    result["id"] = backtest_id(result)
+    text = json.dumps(_jsonable(result), indent=2, default=str)
+    if json_path is not None:
+        Path(json_path).write_text(text, encoding="utf-8")
+    if models is not None:
+        folder = Path(models) / "backtests"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{result['id']}.json").write_text(text, encoding="utf-8")
+    if report_dir is not None:
+        folder = Path(report_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "index.html").write_text(report_html(result, data, p, threshold), encoding="utf-8")
+
+
+def _timeline(asset: str, rows: pd.DataFrame, events: pd.DataFrame) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 1.9), dpi=90)
+    ax.plot(rows["ts"], rows["p"], color="#1f4e79", lw=1.2, label="failure probability")
+    ax.step(rows["ts"], rows["threshold"], color="#7a4b00", lw=0.9, ls="--", where="post", label="threshold")
+    for event in events.itertuples():
+        failure = event.kind == "failure"
+        ax.axvline(event.ts, color="#b00020" if failure else "#2e7d32", lw=1.6 if failure else 1.0,
+                   ls="-" if failure else ":")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{asset}: red = failure, green dotted = maintenance", fontsize=9, loc="left")
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def report_html(result: dict[str, Any], data: Dataset, p: np.ndarray, threshold: np.ndarray) -> str:
+    """One self-contained page: the figures, the sweep, and per-asset risk timelines."""
+    scored = ~np.isnan(p)
+    frame = data.frame.loc[scored, ["asset_id", "ts"]].assign(p=p[scored], threshold=threshold[scored])
+    failed = set(data.events.loc[data.events["kind"] == "failure", "asset_id"])
+    peak = frame.groupby("asset_id")["p"].max().sort_values(ascending=False)
+    order = [a for a in peak.index if a in failed] + [a for a in peak.index if a not in failed]
+    charts = []
+    for asset in order[:REPORT_ASSETS]:
+        rows = frame[frame["asset_id"] == asset]
+        events = data.events[(data.events["asset_id"] == asset) & data.events["ts"].between(rows["ts"].min(),
+                                                                                             rows["ts"].max())]
+        charts.append(f'<figure><img alt="risk timeline of {html.escape(asset)}" '
+                      f'src="data:image/png;base64,{_timeline(asset, rows, events)}"></figure>')
+
+    def table(title: str, values: dict[str, Any]) -> str:
+        cells = "".join(f"<tr><th scope='row'>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>"
+                        for k, v in values.items())
+        return f"<h2>{html.escape(title)}</h2><table>{cells}</table>"
+
+    sweep = "".join(f"<tr><td>{s['threshold']:.4f}</td><td>{_fmt(s['caught_share'])}</td>"
+                    f"<td>{_fmt(s['false_cases_per_asset_year'])}</td><td>{_fmt(s['cost'])}</td></tr>"
+                    for s in result["sweep"])
+    head = (f"Backtest {html.escape(result['id'])}: task {result['task']}, by {result['by']}, {result['folds']} folds, "
+            f"model {html.escape(result['model'])}, horizon {result['horizon_hours']:.0f} h, minimum lead "
+            f"{result['min_lead_hours']:.0f} h")
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Forewarn backtest</title><style>"
+            "body{font-family:sans-serif;margin:2em;color:#111}table{border-collapse:collapse}th,td{border:1px "
+            "solid #999;padding:2px 8px;text-align:left}img{max-width:100%}</style></head><body>"
+            f"<h1>{head}</h1>" + table("Rows", result["rows"]) + table("Events", result["events"])
+            + "<h2>Threshold sweep</h2><table><tr><th scope='col'>threshold</th><th scope='col'>caught share</th>"
+            "<th scope='col'>false cases per asset-year</th><th scope='col'>cost</th></tr>" + sweep + "</table>"
+            "<h2>Risk timelines</h2>" + "".join(charts) + "</body></html>")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)

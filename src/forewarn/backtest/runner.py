@@ -1,0 +1,228 @@
+"""``forewarn backtest``: replay a plant's history honestly, as the service would have seen it.
+
+Folds:
+
+* ``by="time"`` (walk-forward): the history is cut at ``folds`` times; at each cut the model is trained on the rows
+  whose outcome was known by then (a row's failure-within-horizon label needs ``horizon`` of future), calibrated
+  and thresholded on a share of those assets, then scores every row up to the next cut, as a service retrained
+  every period would have;
+* ``by="asset"`` / ``by="site"`` (leave a group out): each fold trains on the other assets (sites) and scores
+  the held-out ones over their whole history.
+
+Each fold fits exactly what ``forewarn train`` fits (:mod:`forewarn.train`: the same labels, features,
+calibration on held-out assets and cost thresholds per class). ``model="auto"`` uses the task's first zoo model
+(LightGBM) in every fold; comparing the zoo in every fold would multiply the cost by its size: name a model to
+backtest another. Scored rows of all folds are pooled for the row figures (``rows``), the events figures
+(:mod:`forewarn.backtest.events`), a threshold sweep and a reliability diagram.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupKFold
+
+from forewarn.backtest.events import event_figures, time_based_cost
+from forewarn.decide.calibration import expected_calibration_error
+from forewarn.decide.thresholds import Costs, ThresholdPolicy
+from forewarn.exceptions import ConfigError, DataNotFoundError
+from forewarn.serve.bundle import rul_failure_probability
+from forewarn.store import Store
+from forewarn.train import holdout as held
+from forewarn.train import zoo
+from forewarn.train.dataset import Dataset, load_dataset
+from forewarn.train.labels import renewals
+from forewarn.train.pipeline import split_assets, _subsample
+from forewarn.train.spec import TrainSpec, hours
+
+BY = ("time", "asset", "site")
+Progress = Callable[[int, int, str], None]
+
+
+def _folds(data: Dataset, by: str, folds: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(label, training-candidate rows mask, scored rows mask) per fold."""
+    if by == "time":
+        ts = data.frame["ts"]
+        cuts = pd.date_range(ts.min(), ts.max(), periods=folds + 2)[1:]
+        out = []
+        for k in range(folds):
+            start, end = cuts[k], cuts[k + 1]
+            scored = ((ts >= start) & ((ts < end) | (k == folds - 1))).to_numpy()
+            out.append((f"{start:%Y-%m-%d} to {end:%Y-%m-%d}", (ts < start).to_numpy(), scored))
+        return out
+    groups = data.groups if by == "asset" else data.site
+    n = len(np.unique(groups))
+    if n < 2:
+        raise DataNotFoundError(f"backtest --by {by} needs at least 2 {by}s; the selection has {n}")
+    splitter = GroupKFold(n_splits=min(int(folds), n))
+    out = []
+    for fit, judge in splitter.split(np.zeros(len(groups)), groups=groups):
+        left_out = np.unique(groups[judge])
+        mask_fit = np.zeros(len(groups), bool)
+        mask_fit[fit] = True
+        mask_judge = np.zeros(len(groups), bool)
+        mask_judge[judge] = True
+        out.append((", ".join(map(str, left_out[:4])) + (" ..." if len(left_out) > 4 else ""), mask_fit, mask_judge))
+    return out
+
+
+def _known_by(data: Dataset, spec: TrainSpec, cut: pd.Timestamp | None) -> np.ndarray:
+    """Rows whose label was known at ``cut`` (all of them when there is no cut): a failure label needs the
+    horizon's future; a RUL label the time to the failure (or to the cap)."""
+    if cut is None:
+        return np.ones(len(data.frame), bool)
+    if spec.task == "rul":
+        ahead = np.nan_to_num(data.y.astype("float64"), nan=spec.max_rul_hours)
+    else:
+        ahead = np.full(len(data.frame), spec.horizon_hours)
+    return (data.frame["ts"] + pd.to_timedelta(ahead, unit="h") <= cut).to_numpy()
+
+
+def _fit_fold(data: Dataset, spec: TrainSpec, name: str, X: pd.DataFrame, rows: np.ndarray
+              ) -> Callable[[pd.DataFrame, np.ndarray], tuple[np.ndarray, np.ndarray, ThresholdPolicy]]:
+    """Fit, calibrate and threshold on ``rows`` as forewarn train does; returns a scorer of (X, classes)."""
+    y = data.y
+    positive = y == 1
+    calib = split_assets(data.groups, positive & rows, spec.holdout, spec.seed) & rows
+    fit_rows = _subsample(np.flatnonzero(rows & ~calib), y, spec.max_rows, spec.seed)
+    max_rul = spec.max_rul_hours if spec.task == "rul" else None
+    model = zoo.fit_model(zoo.build(name, task=spec.task, seed=spec.seed, max_rul=max_rul), X.iloc[fit_rows],
+                          y[fit_rows])
+    said = zoo.output(model, X[calib])
+    if spec.task == "rul":
+        judged = held.rul_holdout(said, y[calib], data.groups[calib], spec.horizon_hours, spec.seed)
+        outcome = (y[calib] <= spec.horizon_hours).astype(float)
+    else:
+        outcome = y[calib].astype(float)
+        judged = held.calibrate_probabilities(said, outcome, data.groups[calib], spec.seed)
+    policy, _ = held.choose_thresholds(judged.probability, outcome, data.asset_class[calib], dict(spec.costs))
+
+    def scorer(Xs: pd.DataFrame, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, ThresholdPolicy]:
+        raw = zoo.output(model, Xs)
+        rul = raw if spec.task == "rul" else np.full(len(raw), np.nan)
+        if spec.task == "rul" and judged.residual_model is not None:
+            raw = rul_failure_probability(raw, spec.horizon_hours, *judged.residual_model)[0]
+        p = raw if judged.calibrator is None else np.asarray(judged.calibrator.transform(raw), dtype="float64")
+        return np.clip(p, 0.0, 1.0), rul, policy
+
+    return scorer
+
+
+def _row_figures(p: np.ndarray, outcome: np.ndarray, alarm: np.ndarray) -> dict[str, float | None]:
+    from forewarn.evaluate.classification import binary_metrics
+
+    truth = outcome.astype(bool)
+    tp, fp = int((alarm & truth).sum()), int((alarm & ~truth).sum())
+    tn, fn = int((~alarm & ~truth).sum()), int((~alarm & truth).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    both = len(np.unique(truth)) == 2
+    ranks = binary_metrics(truth.astype(int), p) if both else {"roc_auc": None, "pr_auc": None}
+    return {"f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+            "precision": precision, "recall": recall, "far": fp / (fp + tn) if fp + tn else 0.0,
+            "roc_auc": ranks["roc_auc"], "pr_auc": ranks["pr_auc"],
+            "ece": expected_calibration_error(p, truth.astype(float)) if len(p) else None, "rows": int(len(p))}
+
+
+def backtest(store: str | os.PathLike[str] | Store, *, spec: TrainSpec | None = None, by: str = "time",
+             folds: int = 5, min_lead: str = "24h", models: str | os.PathLike[str] | None = None,
+             json_path: str | os.PathLike[str] | None = None, report_dir: str | os.PathLike[str] | None = None,
+             progress: Progress | None = None, **options: Any) -> dict[str, Any]:
+    """Backtest the spec's training recipe on the store's history; returns the result (see the module text)."""
+    if by not in BY:
+        raise ConfigError(f"by={by!r} is not one of {', '.join(BY)}")
+    if int(folds) < 2:
+        raise ConfigError(f"folds={folds!r} must be at least 2")
+    spec = (spec or TrainSpec()).with_options(**options)
+    if spec.task not in ("failure", "rul"):
+        raise ConfigError(f"backtest scores failure and rul models; task {spec.task!r} is not supported yet")
+    min_lead_hours = hours(min_lead, "min_lead")
+    started = time.perf_counter()
+    if isinstance(store, Store):
+        data = load_dataset(store, spec)
+    else:
+        if not Path(store).exists():
+            raise DataNotFoundError(f"store {str(store)!r} does not exist")
+        with Store(store, read_only=True) as db:
+            data = load_dataset(db, spec)
+    name = zoo.candidates(spec.task)[0] if spec.model == "auto" else spec.model
+    if zoo.is_sequence(name):
+        X = data.features(spec, sequence=True)
+    else:
+        X = data.features(spec)
+    usable = data.labelled & ~data.down
+    outcome_all = (data.y <= spec.horizon_hours).astype(float) if spec.task == "rul" else np.nan_to_num(data.y)
+    p_all = np.full(len(X), np.nan)
+    cut_all = np.full(len(X), np.nan)
+    per_fold = []
+    plan = _folds(data, by, int(folds))
+    for k, (label, fit_mask, judge_mask) in enumerate(plan):
+        if progress is not None:
+            progress(k, len(plan), label)
+        cut = data.frame["ts"][judge_mask].min() if by == "time" else None
+        rows = fit_mask & usable & _known_by(data, spec, cut)
+        if int((data.y[rows] == 1).sum() if spec.task != "rul" else (data.y[rows] <= spec.horizon_hours).sum()) < 2 \
+                or len(np.unique(data.groups[rows])) < 3:
+            per_fold.append({"fold": k, "label": label, "skipped": "too few failures known before this fold"})
+            continue
+        scorer = _fit_fold(data, spec, name, X, rows)
+        scored = judge_mask & ~data.down
+        p, _, policy = scorer(X[scored], data.asset_class[scored])
+        p_all[scored] = p
+        cut_all[scored] = [policy.threshold_for(c) for c in data.asset_class[scored]]
+        judged = scored & usable
+        fold_rows = _row_figures(p_all[judged], outcome_all[judged], p_all[judged] >= cut_all[judged])
+        per_fold.append({"fold": k, "label": label, "rows": fold_rows})
+    if progress is not None:
+        progress(len(plan), len(plan), "done")
+    result = summarise(data, spec, by, len(plan), min_lead_hours, name, p_all, cut_all, outcome_all, usable)
+    result["per_fold"] = per_fold
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    from forewarn.backtest.output import write_outputs
+
+    write_outputs(result, data, p_all, cut_all, json_path=json_path, models=models, report_dir=report_dir)
+    return result
+
+
+def summarise(data: Dataset, spec: TrainSpec, by: str, folds: int, min_lead_hours: float, name: str,
+              p_all: np.ndarray, cut_all: np.ndarray, outcome_all: np.ndarray, usable: np.ndarray) -> dict[str, Any]:
+    """The pooled row figures, event figures at the fitted thresholds, the sweep and the reliability diagram."""
+    scored = ~np.isnan(p_all)
+    if not scored.any():
+        raise DataNotFoundError("no fold could be trained: too few failures known before each fold; use fewer "
+                                "--folds or --by asset")
+    judged = scored & usable
+    rows = _row_figures(p_all[judged], outcome_all[judged], p_all[judged] >= cut_all[judged])
+    frame = data.frame.loc[scored, ["asset_id", "ts"]].assign(p=p_all[scored])
+    costs = ThresholdPolicy.from_mapping(dict(spec.costs)).costs_for(None) if spec.costs else Costs()
+    spans = frame.groupby("asset_id")["ts"].agg(["min", "max"])
+    failures = data.events[data.events["kind"] == "failure"][["asset_id", "ts"]]
+    failures = failures[failures["asset_id"].isin(spans.index)]
+    failures = failures[(failures["ts"] > failures["asset_id"].map(spans["min"]))
+                        & (failures["ts"] <= failures["asset_id"].map(spans["max"]) + pd.Timedelta(
+                            hours=hours(data.interval, "interval")))]
+    renew = renewals(data.events, spec.renewing_actions) if len(data.events) else None
+    common = {"horizon_hours": spec.horizon_hours, "min_lead_hours": min_lead_hours, "costs": costs,
+              "renewals": renew}
+    events = event_figures(frame, failures, threshold=cut_all[scored], **common)
+    events.update(time_based_cost(frame, failures, horizon_hours=spec.horizon_hours, min_lead_hours=min_lead_hours,
+                                  costs=costs))
+    grid = np.unique(np.quantile(p_all[scored], np.linspace(0.5, 0.999, 24)))
+    sweep = []
+    for threshold in grid:
+        figures = event_figures(frame, failures, threshold=float(threshold), **common)
+        sweep.append({"threshold": float(threshold), "caught_share": figures["caught_share"],
+                      "false_cases_per_asset_year": figures["false_cases_per_asset_year"], "cost": figures["cost"]})
+    best = min(sweep, key=lambda s: s["cost"]) if sweep else None
+    return {"id": "", "created": pd.Timestamp.now(tz="UTC").isoformat(), "task": spec.task, "by": by,
+            "folds": folds, "horizon_hours": spec.horizon_hours, "min_lead_hours": min_lead_hours, "model": name,
+            "interval": data.interval, "window_rows": spec.window, "features": spec.features,
+            "assets": int(data.frame["asset_id"].nunique()), "rows": rows, "events": events,
+            "threshold": float(np.median(cut_all[scored])), "cost_optimal_threshold_in_hindsight": best,
+            "sweep": sweep, "reliability": held.reliability(p_all[judged], outcome_all[judged])}

@@ -1,0 +1,166 @@
+"""``forewarn train``, ``forewarn backtest`` and ``forewarn score``: a plant's own data, end to end, no Python.
+
+Each parses its options, calls the use case below (:mod:`forewarn.train`, :mod:`forewarn.backtest`) and formats
+what comes back; the recipe lives there.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+TaskOpt = Annotated[str | None, typer.Option(help="failure, rul, anomaly or failure-mode (default failure).")]
+HorizonOpt = Annotated[str | None, typer.Option(help="Failure horizon, e.g. 24h or 7d (default 24h).")]
+LabelOpt = Annotated[str | None, typer.Option(help="A stored label column to learn instead of the events.")]
+ModelOpt = Annotated[str | None, typer.Option(help="A registered model name, or auto (compare the zoo).")]
+SiteOpt = Annotated[str | None, typer.Option("--site", help="Only these sites (comma-separated).")]
+LineOpt = Annotated[str | None, typer.Option("--line", help="Only these lines (comma-separated).")]
+ClassOpt = Annotated[str | None, typer.Option("--class", help="Only these asset classes (comma-separated).")]
+AssetsOpt = Annotated[str | None, typer.Option("--assets", help="Only these assets (comma-separated).")]
+SpecOpt = Annotated[Path | None, typer.Option("--spec", help="A TOML file with [train] and [costs.<class>] tables.")]
+IntervalOpt = Annotated[str | None, typer.Option(help="Sampling interval to train at (default: from the data).")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(train)
+    app.command()(backtest)
+    app.command()(score)
+
+
+def _spec(spec_file: Path | None, **options: Any) -> Any:
+    from forewarn.train.spec import TrainSpec
+
+    base = TrainSpec.from_toml(spec_file) if spec_file is not None else TrainSpec()
+    renamed = {"sites": options.pop("site"), "lines": options.pop("line"), "classes": options.pop("asset_class"),
+               "assets": options.pop("assets")}
+    return base.with_options(**options, **renamed)
+
+
+def train(
+    store: Annotated[Path, typer.Option(help="DuckDB store with readings and events.")],
+    models: Annotated[Path, typer.Option(help="Models folder (the registry forewarn serve reads).")],
+    task: TaskOpt = None, horizon: HorizonOpt = None, label: LabelOpt = None, model: ModelOpt = None,
+    site: SiteOpt = None, line: LineOpt = None, asset_class: ClassOpt = None, assets: AssetsOpt = None,
+    spec: SpecOpt = None, interval: IntervalOpt = None,
+    model_id: Annotated[str | None, typer.Option(help="Registry name of the model (default: the task).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the split and the model.")] = None,
+    promote: Annotated[bool, typer.Option("--promote", help="Make the new version live.")] = False,
+) -> None:
+    """Train a model on the store's history and file it as a new version in the models folder."""
+    from forewarn.train import train as run_train
+
+    chosen = _spec(spec, task=task, horizon=horizon, label=label, model=model, site=site, line=line,
+                   asset_class=asset_class, assets=assets, interval=interval, model_id=model_id, seed=seed)
+    console = Console(stderr=True)
+    with console.status("training") as status:
+        result = run_train(store, models, spec=chosen, promote=promote,
+                           progress=lambda message: (console.print(message), status.update(message)))
+    metrics = result.metrics
+    table = Table(title=f"{result.model_id} {result.version} ({metrics.get('model')})")
+    table.add_column("figure")
+    table.add_column("held-out assets", justify="right")
+    for key in ("roc_auc", "pr_auc", "f1", "precision", "recall", "far", "ece", "rmse", "interval_coverage",
+                "interval_width_median", "macro_f1"):
+        if metrics.get(key) is not None:
+            table.add_row(key, f"{metrics[key]:.3f}")
+    Console().print(table)
+    zoo = result.card.get("zoo") or []
+    if zoo:
+        compared = Table(title="zoo, by-asset validation on the training assets")
+        for column in ("model", "metric", "score", "fit_s", "servable"):
+            compared.add_column(column)
+        for row in zoo:
+            compared.add_row(row["model"], row["metric"], "-" if row["score"] != row["score"] else f"{row['score']:.3f}",
+                             f"{row['fit_s']:.1f}", "yes" if row["servable"] else "no" + (f" ({row['error'][:60]})"
+                                                                                          if row["error"] else ""))
+        Console().print(compared)
+    live = "live" if result.promoted else "not live (forewarn train ... --promote, or promote it in the registry)"
+    typer.echo(f"filed {result.model_id} {result.version} in {result.folder}: {live}")
+
+
+def backtest(
+    store: Annotated[Path, typer.Option(help="DuckDB store with readings and events.")],
+    task: TaskOpt = None, horizon: HorizonOpt = None, label: LabelOpt = None, model: ModelOpt = None,
+    site: SiteOpt = None, line: LineOpt = None, asset_class: ClassOpt = None, assets: AssetsOpt = None,
+    spec: SpecOpt = None, interval: IntervalOpt = None,
+    by: Annotated[str, typer.Option(help="time (walk-forward), asset or site (leave a group out).")] = "time",
+    folds: Annotated[int, typer.Option(min=2, help="Number of folds.")] = 5,
+    min_lead: Annotated[str, typer.Option(help="A failure counts as caught when a case was open this long "
+                                               "before it.")] = "24h",
+    features: Annotated[str | None, typer.Option(help="ml (window statistics), physics or hybrid.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write an HTML report (index.html) into this folder.")] = None,
+    models: Annotated[Path | None, typer.Option(help="Also file the result under MODELS/backtests/ (the dashboard "
+                                                     "lists it).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the splits and the model.")] = None,
+) -> None:
+    """Replay the history: train before each fold, score it as the service would, count what was caught."""
+    from forewarn.backtest import backtest as run_backtest
+
+    chosen = _spec(spec, task=task, horizon=horizon, label=label, model=model, site=site, line=line,
+                   asset_class=asset_class, assets=assets, interval=interval, features=features, seed=seed)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        job = bar.add_task("folds", total=folds)
+
+        def advance(done: int, total: int, label: str) -> None:
+            bar.update(job, completed=done, total=total, description=f"fold {min(done + 1, total)}: {label}")
+
+        result = run_backtest(store, spec=chosen, by=by, folds=folds, min_lead=min_lead, models=models,
+                              json_path=json_out, report_dir=report, progress=advance)
+    rows, events = result["rows"], result["events"]
+    table = Table(title=f"backtest {result['id']}: {result['model']}, by {result['by']}, {result['folds']} folds")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in [*rows.items(), *events.items()]:
+        table.add_row(key, "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value))
+    Console().print(table)
+    if json_out is None:
+        typer.echo(json.dumps({"rows": rows, "events": events}, default=str))
+
+
+def score(
+    store: Annotated[Path, typer.Option(help="DuckDB store with readings and events.")],
+    models: Annotated[Path, typer.Option(help="Models folder.")],
+    model_id: Annotated[str | None, typer.Option(help="Which model id (default: the only one).")] = None,
+    site: SiteOpt = None, line: LineOpt = None, asset_class: ClassOpt = None, assets: AssetsOpt = None,
+    top: Annotated[int | None, typer.Option(min=1, help="Only the riskiest N.")] = None,
+    output: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of standard output.")] = None,
+) -> None:
+    """Rank the fleet by risk now with the live model (no server needed)."""
+    from forewarn.train.score import score as run_score
+
+    if output not in ("table", "csv", "json"):
+        raise typer.BadParameter("use table, csv or json", param_hint="--format")
+    ranked = run_score(store, models, model_id=model_id, top=top, sites=site, lines=line, classes=asset_class,
+                       assets=assets)
+    if output == "csv":
+        text = ranked.to_csv(index=False)
+    elif output == "json":
+        text = ranked.to_json(orient="records", date_format="iso", indent=1)
+    else:
+        table = Table(title=f"fleet ranked by risk ({len(ranked)} assets)")
+        shown = ["rank", "asset_id", "asset_class", "status", "probability", "risk", "rul", "drivers", "action"]
+        for column in shown:
+            table.add_column(column)
+        for row in ranked.itertuples():
+            values = []
+            for column in shown:
+                value = getattr(row, column)
+                values.append("-" if value is None or value != value else f"{value:.3f}" if isinstance(value, float)
+                              else str(value))
+            table.add_row(*values)
+        console = Console(file=out.open("w", encoding="utf-8") if out else None, width=200 if out else None)
+        console.print(table)
+        return
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+    else:
+        typer.echo(text)
