@@ -38,7 +38,7 @@ from forewarn.train import holdout as held
 from forewarn.train import zoo
 from forewarn.train.dataset import Dataset, load_dataset
 from forewarn.train.labels import renewals
-from forewarn.train.pipeline import split_assets, _subsample
+from forewarn.train.pipeline import _subsample, split_assets
 from forewarn.train.spec import TrainSpec, hours
 
 BY = ("time", "asset", "site")
@@ -152,10 +152,7 @@ def backtest(store: str | os.PathLike[str] | Store, *, spec: TrainSpec | None = 
         with Store(store, read_only=True) as db:
             data = load_dataset(db, spec)
     name = zoo.candidates(spec.task)[0] if spec.model == "auto" else spec.model
-    if zoo.is_sequence(name):
-        X = data.features(spec, sequence=True)
-    else:
-        X = data.features(spec)
+    X = data.features(spec, sequence=True) if zoo.is_sequence(name) else data.features(spec)
     usable = data.labelled & ~data.down
     outcome_all = (data.y <= spec.horizon_hours).astype(float) if spec.task == "rul" else np.nan_to_num(data.y)
     p_all = np.full(len(X), np.nan)
