@@ -111,7 +111,7 @@ class ExtraTreesFailure(_ForestFailure):
 
     _extra = True
 
-    def __init__(self, *, n_estimators: int = 200, max_depth: int | None = None, min_samples_leaf: int = 10,
+    def __init__(self, *, n_estimators: int = 100, max_depth: int | None = None, min_samples_leaf: int = 10,
                  max_features: str | float | None = "sqrt", class_weight: str | None = "sqrt",
                  calibration: str | None = "isotonic", calibration_folds: int = 3, n_jobs: int = 1, seed: int = 0):
         self.n_estimators = n_estimators

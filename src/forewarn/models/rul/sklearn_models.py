@@ -103,7 +103,7 @@ class ExtraTreesRUL(_ForestRUL):
 
     _extra = True
 
-    def __init__(self, *, n_estimators: int = 200, max_depth: int | None = None, min_samples_leaf: int = 10,
+    def __init__(self, *, n_estimators: int = 100, max_depth: int | None = None, min_samples_leaf: int = 10,
                  max_features: str | float | None = "sqrt", max_rul: float | None = 125.0, n_jobs: int = 1,
                  seed: int = 0):
         self.n_estimators = n_estimators
