@@ -2,7 +2,9 @@
 
 :class:`IncrementalWindowFeatures` keeps, per asset, the last ``window`` readings and the running exponential
 mean, so a reading that arrives now gets exactly the features the batch function gives the same row of the
-full history (same column names, same definitions; the test suite checks the two agree). State is small
+full history (same column names; the statistics come from the same kernel,
+:func:`forewarn.features.kernel.window_stats`, and the exponential mean from its step,
+:func:`forewarn.features.kernel.ewm_step`; the test suite checks the two agree). State is small
 (``window`` rows per asset) and can be exported as named arrays for persistence.
 
 >>> import pandas as pd
@@ -25,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.exceptions import SchemaError, StateError
+from forewarn.features.kernel import alpha_of, ewm_step, window_stats
 from forewarn.features.window import DEFAULT_STATS, check_settings
 
 
@@ -48,7 +51,7 @@ class IncrementalWindowFeatures:
         self.window = int(window)
         self.stats = tuple(stats)
         self.ewm_span = float(ewm_span)
-        self.alpha = 2.0 / (self.ewm_span + 1.0)
+        self.alpha = alpha_of(self.ewm_span)
         self.assets: dict[Hashable, _AssetState] = {}
 
     @property
@@ -83,12 +86,8 @@ class IncrementalWindowFeatures:
         state.readings.append(x)
         state.last_order = order if order is not None else state.last_order
         state.seen += 1
-        observed = np.isfinite(x)
-        first = observed & ~np.isfinite(state.ewm)
-        state.ewm = np.where(first, x, state.ewm)
-        blend = observed & ~first
-        state.ewm[blend] = (1.0 - self.alpha) * state.ewm[blend] + self.alpha * x[blend]
-        return self._features(np.vstack(state.readings), state.ewm)
+        ewm_step(state.ewm, x, self.alpha)
+        return window_stats(np.vstack(state.readings)[None], self.stats, ewm=state.ewm[None])[0]
 
     def update_frame(self, frame: pd.DataFrame, *, group: str, order: str) -> pd.DataFrame:
         """A micro-batch of readings (any assets); rows are taken in ``order`` per asset. Same index as ``frame``."""
@@ -103,27 +102,6 @@ class IncrementalWindowFeatures:
         for row in sequence:
             out[row] = self.update(assets[row], values[row], orders[row])
         return pd.DataFrame(out, index=frame.index, columns=self.feature_names)
-
-    def _features(self, window: np.ndarray, ewm: np.ndarray) -> np.ndarray:
-        valid = np.isfinite(window)
-        count = valid.sum(axis=0)
-        has = count > 0
-        filled = np.where(valid, window, 0.0)
-        mean = np.divide(filled.sum(axis=0), count, out=np.full(window.shape[1], np.nan), where=has)
-        computed: dict[str, np.ndarray] = {"mean": mean, "last": window[-1], "ewm": ewm.copy(),
-                                           "diff": window[-1] - window[0]}
-        deviation = np.where(valid, window - mean, 0.0)
-        computed["std"] = np.sqrt(np.divide((deviation**2).sum(axis=0), count, out=np.full_like(mean, np.nan),
-                                            where=has))
-        computed["min"] = np.where(has, np.where(valid, window, np.inf).min(axis=0), np.nan)
-        computed["max"] = np.where(has, np.where(valid, window, -np.inf).max(axis=0), np.nan)
-        t = np.arange(len(window), dtype="float64")[:, None]
-        mean_t = np.divide(np.where(valid, t, 0.0).sum(axis=0), count, out=np.zeros_like(mean), where=has)
-        t_dev = np.where(valid, t - mean_t, 0.0)
-        var_t = (t_dev**2).sum(axis=0)
-        slope = np.divide((t_dev * deviation).sum(axis=0), var_t, out=np.zeros_like(mean), where=var_t > 1e-9)
-        computed["slope"] = np.where(has, slope, np.nan)
-        return np.stack([computed[s] for s in self.stats], axis=1).reshape(-1)
 
     # -- state as named arrays --------------------------------------------------------------------------
     def get_state(self) -> dict[str, np.ndarray]:

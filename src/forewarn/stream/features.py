@@ -4,8 +4,9 @@
 row with 16 channels), too slow for 50,000 readings a second on two cores. :class:`MicroBatchFeatures` gives
 the same numbers for a whole micro-batch with array operations: each new row's trailing window is gathered from
 the asset's stored window plus the batch's earlier rows into one ``(rows, window, channels)`` block, and the
-statistics are the incremental ones, computed along the window axis (the exponential mean runs step by step,
-vectorised across assets). Its state is, asset by asset, exactly the named-array state of
+statistics are those of the window kernel (:func:`forewarn.features.kernel.window_stats`, shared with the batch,
+incremental and serving paths); the exponential mean runs its step (:func:`forewarn.features.kernel.ewm_step`)
+once per row rank, vectorised across assets. Its state is, asset by asset, exactly the named-array state of
 ``IncrementalWindowFeatures`` (``buffers``, ``lengths``, ``ewm``, ``seen``), so either can continue from the other;
 the tests check both against :func:`~forewarn.features.window.window_features`.
 
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.exceptions import SchemaError, StateError
+from forewarn.features.kernel import alpha_of, ewm_step, window_stats
 from forewarn.features.window import DEFAULT_STATS, check_settings
 
 CHUNK_ROWS = 4096  # rows per gathered block: bounds memory at rows * window * channels * 8 bytes
@@ -39,7 +41,7 @@ class MicroBatchFeatures:
         self.columns = list(columns)
         self.window = int(window)
         self.stats = tuple(stats)
-        self.alpha = 2.0 / (float(ewm_span) + 1.0)
+        self.alpha = alpha_of(ewm_span)
         self._index: dict[str, int] = {}
         width = len(self.columns)
         self._buf = np.full((0, self.window, width), np.nan)
@@ -108,27 +110,17 @@ class MicroBatchFeatures:
 
         out = np.empty((n, len(self.feature_names)))
         ewm = self._ewm_steps(slots, fresh, counts)
-        steps = np.arange(self.window) - (self.window - 1)
-        gap = ~np.isfinite(block).all(axis=1)  # block rows with a missing channel
+        places = np.arange(self.window)[:, None] - (self.window - 1)
         for lo in range(0, n, CHUNK_ROWS):
             part = slice(lo, min(n, lo + CHUNK_ROWS))
             code, pos = sorted_codes[part], lengths[sorted_codes[part]] + rank[part]
-            wanted = pos[:, None] + steps[None, :]
-            present = wanted >= 0
-            index = address(np.broadcast_to(code[:, None], wanted.shape), np.maximum(wanted, 0))
-            rows = block[index]
-            pad = (~present).sum(axis=1)
-            full = (pad == 0) & ~gap[index].any(axis=1)
-            if full.all():
-                out[order[part]] = self._full_features(rows, ewm[part])
-                continue
-            rows[~present] = np.nan
-            result = np.empty((len(rows), len(self.feature_names)))
-            if full.any():
-                result[full] = self._full_features(rows[full], ewm[part][full])
-            rest = ~full
-            result[rest] = self._features(rows[rest], pad[rest], ewm[part][rest])
-            out[order[part]] = result
+            wanted = places + pos[None, :]  # window-major (window, rows): the kernel sums whole rows
+            absent = wanted < 0
+            data = block[address(np.broadcast_to(code[None, :], wanted.shape), np.maximum(wanted, 0))]
+            if absent.any():
+                data[absent] = np.nan
+            out[order[part]] = window_stats(data.transpose(1, 0, 2), self.stats, ewm=ewm[part],
+                                            pad=absent.sum(axis=0))
         # new state: the last `window` rows of each asset, its exponential mean and count
         total = lengths + counts
         keep = total[:, None] - self.window + np.arange(self.window)[None, :]
@@ -147,63 +139,9 @@ class MicroBatchFeatures:
         for step in range(int(counts.max())):
             code = np.flatnonzero(counts > step)
             rows = starts[code] + step
-            x = fresh[rows]
-            e = state[code]
-            observed = np.isfinite(x)
-            first = observed & ~np.isfinite(e)
-            e = np.where(first, x, e)
-            blend = observed & ~first
-            e[blend] = (1.0 - self.alpha) * e[blend] + self.alpha * x[blend]
-            state[code] = e
-            out[rows] = e
+            state[code] = out[rows] = ewm_step(state[code], fresh[rows], self.alpha)
         self._ewm[slots] = state
         return out
-
-    def _full_features(self, window: np.ndarray, ewm: np.ndarray) -> np.ndarray:
-        """Fast path for complete windows without gaps: sums and the slope as small matrix products."""
-        size = window.shape[1]
-        mean = np.einsum("nwc->nc", window) / size
-        computed: dict[str, np.ndarray] = {"mean": mean, "last": window[:, -1], "ewm": ewm,
-                                           "diff": window[:, -1] - window[:, 0]}
-        if "std" in self.stats:
-            deviation = window - mean[:, None, :]
-            computed["std"] = np.sqrt(np.einsum("nwc,nwc->nc", deviation, deviation) / size)
-        if "min" in self.stats:
-            computed["min"] = window.min(axis=1)
-        if "max" in self.stats:
-            computed["max"] = window.max(axis=1)
-        if "slope" in self.stats:
-            t_dev = np.arange(size, dtype="float64") - (size - 1) / 2.0
-            var_t = float(t_dev @ t_dev)
-            computed["slope"] = np.einsum("w,nwc->nc", t_dev, window) / var_t if var_t > 1e-9 else np.zeros_like(mean)
-        return np.stack([computed[s] for s in self.stats], axis=2).reshape(len(window), -1)
-
-    def _features(self, window: np.ndarray, pad: np.ndarray, ewm: np.ndarray) -> np.ndarray:
-        """The incremental statistics along axis 1 of ``(rows, window, channels)`` (padding rows are NaN)."""
-        valid = np.isfinite(window)
-        count = valid.sum(axis=1)
-        has = count > 0
-        filled = np.where(valid, window, 0.0)
-        nan = np.full(count.shape, np.nan)
-        mean = np.divide(filled.sum(axis=1), count, out=nan.copy(), where=has)
-        first = window[np.arange(len(window)), pad]
-        computed: dict[str, np.ndarray] = {"mean": mean, "last": window[:, -1], "ewm": ewm,
-                                           "diff": window[:, -1] - first}
-        deviation = np.where(valid, window - mean[:, None, :], 0.0)
-        if "std" in self.stats:
-            computed["std"] = np.sqrt(np.divide((deviation**2).sum(axis=1), count, out=nan.copy(), where=has))
-        if "min" in self.stats:
-            computed["min"] = np.where(has, np.where(valid, window, np.inf).min(axis=1), np.nan)
-        if "max" in self.stats:
-            computed["max"] = np.where(has, np.where(valid, window, -np.inf).max(axis=1), np.nan)
-        if "slope" in self.stats:
-            t = (np.arange(window.shape[1])[None, :] - pad[:, None]).astype("float64")[:, :, None]
-            mean_t = np.divide(np.where(valid, t, 0.0).sum(axis=1), count, out=np.zeros_like(mean), where=has)
-            t_dev = np.where(valid, t - mean_t[:, None, :], 0.0)
-            var_t = (t_dev**2).sum(axis=1)
-            slope = np.divide((t_dev * deviation).sum(axis=1), var_t, out=np.zeros_like(mean), where=var_t > 1e-9)
-            computed["slope"] = np.where(has, slope, np.nan)
-        return np.stack([computed[s] for s in self.stats], axis=2).reshape(len(window), -1)
 
     # -- state ------------------------------------------------------------------------------------------
     def get_state(self, assets: Sequence[str] | None = None) -> dict[str, np.ndarray]:
