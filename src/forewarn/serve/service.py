@@ -5,6 +5,17 @@ the decisions (thresholds, risk levels, alert policy) and the case book. An asse
 from its last ``history_rows`` readings with the fast last-row features and cached until new readings of
 that asset arrive through :meth:`ingest` or the stream connector started by :meth:`attach_stream` (the service
 holds the store file open for writing, so no other process can add readings behind its back).
+
+Readings are read at the bundle's sampling ``interval`` (``ServingSpec.interval``; empty = raw rows): averaged into
+buckets aligned on the Unix epoch and labelled by their start, exactly as ``Store.readings(resample=interval)``
+returns them, so the service computes the features the model was trained on. The last bucket is scored as it
+stands (the mean of the readings it holds so far): the same last row that the offline path (``window_features`` on
+the store's resample of the whole history) gives on the same data, and a health that moves as readings arrive
+instead of lagging an interval behind; it is recomputed with every new reading of the asset.
+
+Health follows the event history: an asset whose latest failure has no maintenance at or after it is ``down``
+(health 0, not scored), and a maintenance renews it: readings before its latest maintenance are not in its
+window (its exponential mean starts again).
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from forewarn.serve.features import last_row_features
 from forewarn.serve.registry import ModelRegistry
 from forewarn.serve.settings import ServeSettings
 from forewarn.store import IngestReport, Store
+from forewarn.store.queries import bucket_micros
 
 TREND_POINTS = 1000
 
@@ -60,7 +72,7 @@ class HealthService:
         self._health_cache: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self._json_cache: dict[str, tuple[tuple[Any, ...], bytes]] = {}
         # per (channels, rows): the first instant of each asset's window when it was last read (see _recent_many)
-        self._window_starts: dict[tuple[tuple[str, ...], int], dict[str, pd.Timestamp]] = {}
+        self._window_starts: dict[tuple[tuple[str, ...], int, str], dict[str, pd.Timestamp]] = {}
         self._policies: dict[str, AlertPolicy] = {}
         self._assets: pd.DataFrame | None = None
         self.on_alert: list[Any] = []  # callbacks(alert) for metrics
@@ -109,23 +121,97 @@ class HealthService:
         return ThresholdPolicy.from_mapping(self.settings.costs) if self.settings.costs else bundle.thresholds
 
     # -- scoring ----------------------------------------------------------------------------------------
-    def _history(self, asset_id: str, bundle: Bundle, rows: int | None) -> pd.DataFrame:
-        """An asset's readings as wide rows (every channel's instants), the last ``rows`` of them (all: ``None``).
+    def _history(self, asset_id: str, bundle: Bundle, rows: int | None,
+                 since: pd.Timestamp | None = None) -> pd.DataFrame:
+        """An asset's readings as wide rows (every channel's instants, or buckets at the bundle's interval), the last
+        ``rows`` of them (all: ``None``), none before ``since`` (the asset's latest maintenance).
 
-        The last ``rows`` begin no earlier than the window :meth:`_recent_many` last found for the model's channels
-        (a subset of the asset's channels; readings are only added), so that start bounds the read when known."""
+        Raw rows: the last ``rows`` begin no earlier than the window :meth:`_recent_many` last found for the model's
+        channels (a subset of the asset's channels; readings are only added), so that start bounds the read when
+        known."""
+        if bundle.spec.interval:
+            return self._buckets(asset_id, bundle, rows, since)
         frame = None
-        start = None if rows is None else self._window_starts.get((tuple(bundle.spec.channels), int(rows)), {}).get(
+        start = None if rows is None else self._window_starts.get((tuple(bundle.spec.channels), int(rows), ""), {}).get(
             asset_id)
-        if start is not None:
+        if start is not None and (since is None or start > since):
             frame = self.store.readings(asset_id, start, wide=True)
             if len(frame) < rows:  # fewer instants than a window since then: not a bound any more
                 frame = None
         if frame is None:
-            frame = self.store.readings(asset_id, wide=True)
+            frame = self.store.readings(asset_id, since, wide=True)
         if rows is not None:
             frame = frame.tail(rows)
         return frame.reindex(columns=["ts", *bundle.spec.channels])
+
+    def _buckets(self, asset_id: str, bundle: Bundle, rows: int | None, since: pd.Timestamp | None) -> pd.DataFrame:
+        """:meth:`_history` at the bundle's interval: ``Store.readings(resample=interval, wide=True)`` from ``since``,
+        its last ``rows`` buckets. The read starts ``rows`` buckets before the one of the asset's last reading (no
+        earlier bucket can be among the last ``rows``), and again from ``since`` when empty buckets leave fewer."""
+        spec = bundle.spec
+        start = since
+        if rows is not None:
+            last = self.store.sql("SELECT epoch_us(max(ts)) AS t FROM readings WHERE asset_id = ?", [asset_id])["t"]
+            if len(last) and pd.notna(last.iloc[0]):
+                width = bucket_micros(spec.interval)
+                bound = pd.Timestamp((int(last.iloc[0]) // width - (int(rows) - 1)) * width, unit="us", tz="UTC")
+                start = bound if since is None else max(bound, since)
+        frame = self.store.readings(asset_id, start, resample=spec.interval, wide=True)
+        if rows is not None and len(frame) < rows and start is not None and (since is None or start > since):
+            frame = self.store.readings(asset_id, since, resample=spec.interval, wide=True)
+        if rows is not None:
+            frame = frame.tail(rows)
+        return frame.reindex(columns=["ts", *spec.channels])
+
+    def _events(self, asset_ids: list[str]) -> dict[str, tuple[pd.Timestamp | None, pd.Timestamp | None]]:
+        """``{asset_id: (latest failure, latest maintenance)}`` of the assets that have either (one query)."""
+        if not asset_ids:
+            return {}
+        found = self.store.sql(
+            "SELECT asset_id, max(ts) FILTER (WHERE kind = 'failure') AS failed, "
+            "max(ts) FILTER (WHERE kind = 'maintenance') AS maintained FROM events "
+            "WHERE asset_id IN (SELECT unnest(?)) AND kind IN ('failure', 'maintenance') GROUP BY asset_id",
+            [asset_ids])
+        return {str(r.asset_id): (None if pd.isna(r.failed) else pd.Timestamp(r.failed),
+                                  None if pd.isna(r.maintained) else pd.Timestamp(r.maintained))
+                for r in found.itertuples(index=False)}
+
+    @staticmethod
+    def _is_down(marks: tuple[pd.Timestamp | None, pd.Timestamp | None] | None) -> bool:
+        """Whether the latest failure has no maintenance at or after it."""
+        if marks is None or marks[0] is None:
+            return False
+        return marks[1] is None or marks[1] < marks[0]
+
+    def _recent_buckets(self, asset_ids: list[str], channels: tuple[str, ...], rows: int, interval: str,
+                        since: Mapping[str, pd.Timestamp]) -> dict[str, tuple[pd.DatetimeIndex, np.ndarray]]:
+        """:meth:`_recent_many` at a sampling interval, in one query: each asset's readings of ``channels`` from
+        ``rows`` buckets before the bucket of its last reading (and not before its ``since``), averaged per bucket.
+        A time bound: empty buckets in that span leave fewer than ``rows`` rows (the single-asset read,
+        :meth:`_buckets`, reads further back then)."""
+        width = bucket_micros(interval)
+        bucket = f"time_bucket(to_microseconds({width}::BIGINT), r.ts, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
+        renew = [since.get(a) for a in asset_ids]
+        long = self.store.sql(
+            "WITH s AS (SELECT unnest(?) AS asset_id, unnest(?) AS since_us), "
+            "l AS (SELECT r.asset_id, epoch_us(max(r.ts)) AS last_us FROM readings r "
+            "WHERE r.asset_id IN (SELECT unnest(?)) AND r.channel IN (SELECT unnest(?)) GROUP BY r.asset_id) "
+            f"SELECT r.asset_id, {bucket} AS ts, r.channel, avg(r.value) AS value FROM readings r "
+            "JOIN l ON r.asset_id = l.asset_id JOIN s ON r.asset_id = s.asset_id "
+            "WHERE r.channel IN (SELECT unnest(?)) AND epoch_us(r.ts) >= greatest(s.since_us, "
+            f"(l.last_us // {width} - {int(rows) - 1}) * {width}) GROUP BY ALL",
+            [asset_ids, [-(2**62) if t is None else int(t.value // 1000) for t in renew], asset_ids, list(channels),
+             list(channels)])
+        if long.empty:
+            return {}
+        wide = long.pivot_table(index=["asset_id", "ts"], columns="channel", values="value", aggfunc="first")
+        wide = wide.reindex(columns=list(channels)).sort_index()
+        out: dict[str, tuple[pd.DatetimeIndex, np.ndarray]] = {}
+        for asset_id, part in wide.groupby(level=0, sort=False):
+            part = part.tail(rows)
+            out[str(asset_id)] = (pd.DatetimeIndex(part.index.get_level_values(1)),
+                                  part.to_numpy(dtype="float64", na_value=np.nan))
+        return out
 
     def _recent_many(self, asset_ids: list[str], channels: tuple[str, ...],
                      rows: int) -> dict[str, tuple[pd.DatetimeIndex, np.ndarray]]:
@@ -136,7 +222,7 @@ class HealthService:
         that has fewer than ``rows`` instants since the bound (readings replaced or removed since) is read again
         without it, so the bound never changes an answer.
         """
-        starts = self._window_starts.setdefault((tuple(channels), int(rows)), {})
+        starts = self._window_starts.setdefault((tuple(channels), int(rows), ""), {})
         known = {a: starts.get(a) for a in asset_ids}  # one look each: another thread may update them meanwhile
         hinted = [a for a, start in known.items() if start is not None]
         unbounded = [a for a, start in known.items() if start is None]
@@ -192,12 +278,18 @@ class HealthService:
         if cached is not None and cached[0] == self._cache_key(asset_id, bundle):
             return cached[1]
         before = self._generations([asset_id])
-        frame = self._history(asset_id, bundle, bundle.spec.history_rows)
-        recent = {} if frame.empty else {asset_id: (pd.DatetimeIndex(frame["ts"]), frame[list(bundle.spec.channels)]
-                                                    .to_numpy(dtype="float64", na_value=np.nan))}
-        result = self._score(bundle, [info], recent)[0]
+        marks = self._events([asset_id]).get(asset_id)
+        recent = {} if self._is_down(marks) else self._frame_recent(asset_id, bundle, marks)
+        result = self._score(bundle, [info], recent, {asset_id: marks} if marks else {})[0]
         self._forget_if_changed(before)
         return result
+
+    def _frame_recent(self, asset_id: str, bundle: Bundle, marks: tuple[pd.Timestamp | None, pd.Timestamp | None] | None
+                      ) -> dict[str, tuple[pd.DatetimeIndex, np.ndarray]]:
+        """One asset's recent rows (since its latest maintenance) in the layout of :meth:`_recent_many`."""
+        frame = self._history(asset_id, bundle, bundle.spec.history_rows, None if marks is None else marks[1])
+        return {} if frame.empty else {asset_id: (pd.DatetimeIndex(frame["ts"]), frame[list(bundle.spec.channels)]
+                                                  .to_numpy(dtype="float64", na_value=np.nan))}
 
     def _generations(self, asset_ids: Iterable[str]) -> dict[str, int]:
         return {a: self._generation.get(a, 0) for a in asset_ids}
@@ -246,17 +338,29 @@ class HealthService:
             else:
                 todo.setdefault((bundle.model_id, bundle.version), (bundle, []))[1].append(info)
         for bundle, infos in todo.values():
-            before = self._generations(i["asset_id"] for i in infos)
-            recent = self._recent_many([i["asset_id"] for i in infos], bundle.spec.channels, bundle.spec.history_rows)
-            for result in self._score(bundle, infos, recent):
+            ids = [i["asset_id"] for i in infos]
+            before = self._generations(ids)
+            events = self._events(ids)
+            live = [a for a in ids if not self._is_down(events.get(a))]
+            spec = bundle.spec
+            if spec.interval:
+                renewed = {a: events[a][1] for a in live if a in events and events[a][1] is not None}
+                recent = self._recent_buckets(live, spec.channels, spec.history_rows, spec.interval, renewed)
+            else:  # raw rows: assets renewed by a maintenance are read one by one, from it
+                renewed_ids = [a for a in live if a in events and events[a][1] is not None]
+                recent = self._recent_many([a for a in live if a not in renewed_ids], spec.channels,
+                                           spec.history_rows) if len(renewed_ids) < len(live) else {}
+                for asset_id in renewed_ids:
+                    recent.update(self._frame_recent(asset_id, bundle, events[asset_id]))
+            for result in self._score(bundle, infos, recent, events):
                 out[result["asset_id"]] = result
             self._forget_if_changed(before)
         return [out[a] for a in asset_ids]
 
-    def _score(self, bundle: Bundle, infos: list[dict[str, Any]],
-               recent: dict[str, tuple[pd.DatetimeIndex, np.ndarray]]) -> list[dict[str, Any]]:
-        """Score the latest state of assets with one bundle (``recent``: see :meth:`_recent_many`); results are cached
-        until the asset changes."""
+    def _score(self, bundle: Bundle, infos: list[dict[str, Any]], recent: dict[str, tuple[pd.DatetimeIndex, np.ndarray]],
+               events: Mapping[str, tuple[pd.Timestamp | None, pd.Timestamp | None]]) -> list[dict[str, Any]]:
+        """Score the latest state of assets with one bundle (``recent``: see :meth:`_recent_many`; ``events``: see
+        :meth:`_events`; a down asset is not scored); results are cached until the asset changes."""
         spec = bundle.spec
         scored = [i for i in infos if i["asset_id"] in recent]
         decisions: dict[str, dict[str, Any]] = {}
@@ -272,14 +376,25 @@ class HealthService:
             key = self._cache_key(asset_id, bundle)
             result = {**info, "model_id": bundle.model_id, "version": bundle.version, "horizon": spec.horizon,
                       "unit": bundle.unit, "open_case": self._open_case_id(asset_id)}
-            if asset_id in decisions:
+            marks = events.get(asset_id)
+            renewed = None if marks is None or marks[1] is None else marks[1].isoformat()
+            if self._is_down(marks):
+                failed = marks[0].isoformat()  # type: ignore[index,union-attr]
+                result.update({"ts": failed, "health": 0.0, "probability": 1.0,
+                               "rul": 0.0 if bundle.task == "rul" else None, "rul_low": None, "rul_high": None,
+                               "risk_level": "critical", "threshold": None, "contributions": [],
+                               "recommended_action": f"down: failed at {failed} with no maintenance since; "
+                                                     "record the repair (a maintenance event) to score it again",
+                               "status": "down", "renewed_at": renewed})
+            elif asset_id in decisions:
                 result.update(decisions[asset_id])
                 result["ts"] = pd.Timestamp(recent[asset_id][0][-1]).isoformat()
+                result.update({"status": "in_service", "renewed_at": renewed})
             else:
                 result.update({"ts": None, "health": None, "probability": None, "rul": None, "rul_low": None,
                                "rul_high": None, "risk_level": "unknown", "threshold": None,
                                "recommended_action": "no readings yet; connect this asset's sensors",
-                               "contributions": []})
+                               "contributions": [], "status": None, "renewed_at": renewed})
             self._health_cache[asset_id] = (key, result)
             results.append(result)
         return results
@@ -337,7 +452,8 @@ class HealthService:
         """Health, probability and RUL at every reading of an asset's history (thinned to ``points``)."""
         info = self.asset(asset_id)
         bundle = self.bundle_for(info["asset_class"])
-        frame = self._history(asset_id, bundle, None)
+        marks = self._events([asset_id]).get(asset_id)
+        frame = self._history(asset_id, bundle, None, None if marks is None else marks[1])
         out: dict[str, Any] = {"asset_id": asset_id, "model_id": bundle.model_id, "version": bundle.version,
                                "unit": bundle.unit, "ts": [], "health": [], "probability": [], "rul": [],
                                "rul_low": [], "rul_high": []}
@@ -406,8 +522,8 @@ class HealthService:
             touched: dict[str, list[str]] = {}
             for health in self.health_many(scorable):
                 asset_id = str(health["asset_id"])
-                if health["probability"] is None:
-                    continue
+                if health["probability"] is None or health.get("status") == "down":
+                    continue  # nothing scored, or a known failure (not a forewarning)
                 bundle = self.bundle_for(health["asset_class"])
                 policy = self._policy(bundle, health["asset_class"])
                 alert = policy.update(
@@ -460,6 +576,11 @@ class HealthService:
         with self._generation_lock:  # not self._lock: the stream must not wait for an evaluation holding it
             for asset_id in asset_ids:
                 self._generation[asset_id] = self._generation.get(asset_id, 0) + 1
+
+    def events_changed(self, asset_ids: Iterable[str]) -> None:
+        """Failure or maintenance events of these assets were recorded: their next health is computed afresh (a
+        failure takes an asset down, a maintenance renews its window)."""
+        self.readings_changed(asset_ids)
 
     def attach_stream(self, config_path: str) -> Any:
         """Start the MQTT / OPC UA connector of a ``forewarn stream`` config in this process, on this store.

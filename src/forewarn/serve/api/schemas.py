@@ -84,6 +84,10 @@ class Health(BaseModel):
     recommended_action: str
     contributions: list[Contribution]
     open_case: int | None
+    status: str | None = Field(default=None, description="'in_service', or 'down' when the latest failure has no "
+                                                          "maintenance after it (health 0, not scored)")
+    renewed_at: str | None = Field(default=None, description="the latest maintenance: readings before it are not in "
+                                                             "the window")
 
 
 class PredictRequest(Strict):
