@@ -37,6 +37,7 @@ _BUILTIN_MODULES = (
     "forewarn.models.deep.conv_autoencoder",
     "forewarn.models.failure.sklearn_models",
     "forewarn.models.rul.sklearn_models",
+    "forewarn.models.deep.lstm_attention",
 )
 _loaded = False
 

@@ -89,7 +89,7 @@ class _ForestFailure(_SklearnFailure):
 class RandomForestFailure(_ForestFailure):
     """Random forest: ``n_estimators`` trees, each on a bootstrap sample of ``max_samples`` of the rows."""
 
-    def __init__(self, *, n_estimators: int = 100, max_depth: int | None = 16, min_samples_leaf: int = 10,
+    def __init__(self, *, n_estimators: int = 100, max_depth: int | None = 12, min_samples_leaf: int = 20,
                  max_features: str | float | None = "sqrt", max_samples: float | None = 0.5,
                  class_weight: str | None = "sqrt", calibration: str | None = "isotonic", calibration_folds: int = 3,
                  n_jobs: int = 1, seed: int = 0):

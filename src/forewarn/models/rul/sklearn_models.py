@@ -84,7 +84,7 @@ class _ForestRUL(_SklearnRUL):
 class RandomForestRUL(_ForestRUL):
     """Random forest: ``n_estimators`` trees, each on a bootstrap sample of ``max_samples`` of the rows."""
 
-    def __init__(self, *, n_estimators: int = 100, max_depth: int | None = 16, min_samples_leaf: int = 10,
+    def __init__(self, *, n_estimators: int = 100, max_depth: int | None = 12, min_samples_leaf: int = 20,
                  max_features: str | float | None = "sqrt", max_samples: float | None = 0.5,
                  max_rul: float | None = 125.0, n_jobs: int = 1, seed: int = 0):
         self.n_estimators = n_estimators
