@@ -72,7 +72,7 @@ class HealthService:
         self._health_cache: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self._json_cache: dict[str, tuple[tuple[Any, ...], bytes]] = {}
         # per (channels, rows): the first instant of each asset's window when it was last read (see _recent_many)
-        self._window_starts: dict[tuple[tuple[str, ...], int, str], dict[str, pd.Timestamp]] = {}
+        self._window_starts: dict[tuple[tuple[str, ...], int], dict[str, pd.Timestamp]] = {}
         self._policies: dict[str, AlertPolicy] = {}
         self._assets: pd.DataFrame | None = None
         self.on_alert: list[Any] = []  # callbacks(alert) for metrics
@@ -132,7 +132,7 @@ class HealthService:
         if bundle.spec.interval:
             return self._buckets(asset_id, bundle, rows, since)
         frame = None
-        start = None if rows is None else self._window_starts.get((tuple(bundle.spec.channels), int(rows), ""), {}).get(
+        start = None if rows is None else self._window_starts.get((tuple(bundle.spec.channels), int(rows)), {}).get(
             asset_id)
         if start is not None and (since is None or start > since):
             frame = self.store.readings(asset_id, start, wide=True)
@@ -222,7 +222,7 @@ class HealthService:
         that has fewer than ``rows`` instants since the bound (readings replaced or removed since) is read again
         without it, so the bound never changes an answer.
         """
-        starts = self._window_starts.setdefault((tuple(channels), int(rows), ""), {})
+        starts = self._window_starts.setdefault((tuple(channels), int(rows)), {})
         known = {a: starts.get(a) for a in asset_ids}  # one look each: another thread may update them meanwhile
         hinted = [a for a, start in known.items() if start is not None]
         unbounded = [a for a, start in known.items() if start is None]
