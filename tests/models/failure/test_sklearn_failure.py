@@ -19,12 +19,12 @@ from forewarn.models.failure.sklearn_models import (
 )
 from forewarn.models.sklearn_state import TreeArrays, mlp_forward, mlp_layers
 
-FACTORIES = {
-    "random-forest-failure": lambda: RandomForestFailure(n_estimators=40, seed=0),
-    "extra-trees-failure": lambda: ExtraTreesFailure(n_estimators=40, seed=0),
-    "gradient-boosting-failure": lambda: GradientBoostingFailure(n_estimators=60, seed=0),
-    "knn-failure": lambda: KNNFailure(seed=0),
-    "mlp-failure": lambda: MLPFailure(seed=0),
+FACTORIES = {  # two calibration folds: three fits each instead of four, to keep the tests fast
+    "random-forest-failure": lambda: RandomForestFailure(n_estimators=30, calibration_folds=2, seed=0),
+    "extra-trees-failure": lambda: ExtraTreesFailure(n_estimators=30, calibration_folds=2, seed=0),
+    "gradient-boosting-failure": lambda: GradientBoostingFailure(n_estimators=40, calibration_folds=2, seed=0),
+    "knn-failure": lambda: KNNFailure(calibration_folds=2, seed=0),
+    "mlp-failure": lambda: MLPFailure(max_iter=30, calibration_folds=2, seed=0),
 }
 
 
@@ -50,7 +50,7 @@ def test_learns_and_reloads_to_the_same_digits(name, tmp_path):
     train, test = slice(0, 1200), slice(1200, None)
     model = FACTORIES[name]().fit(X[train], y[train])
     proba = model.predict_proba(X[test])
-    assert roc_auc_score(y[test], proba) > 0.85
+    assert roc_auc_score(y[test], proba) > 0.9
     again = load(save(model, tmp_path / name))
     assert np.array_equal(again.predict_proba(X[test]), proba)
     assert np.array_equal(again.margin(X[test]), model.margin(X[test]))
@@ -62,7 +62,7 @@ def test_missing_values_are_handled(name):
     holes = X.mask(np.random.default_rng(2).uniform(size=X.shape) < 0.05)
     model = FACTORIES[name]().fit(holes[:800], y[:800])
     proba = model.predict_proba(holes[800:])
-    assert np.isfinite(proba).all() and roc_auc_score(y[800:], proba) > 0.8
+    assert np.isfinite(proba).all() and roc_auc_score(y[800:], proba) > 0.88
 
 
 @pytest.mark.parametrize("model, message", [
