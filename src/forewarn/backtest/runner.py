@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold
+from threadpoolctl import threadpool_limits
 
 from forewarn.backtest.events import event_figures, time_based_cost
 from forewarn.decide.calibration import expected_calibration_error
@@ -134,7 +135,16 @@ def backtest(store: str | os.PathLike[str] | Store, *, spec: TrainSpec | None = 
              folds: int = 5, min_lead: str = "24h", models: str | os.PathLike[str] | None = None,
              json_path: str | os.PathLike[str] | None = None, report_dir: str | os.PathLike[str] | None = None,
              progress: Progress | None = None, **options: Any) -> dict[str, Any]:
-    """Backtest the spec's training recipe on the store's history; returns the result (see the module text)."""
+    """Backtest the spec's training recipe on the store's history; returns the result (see the module text).
+    Numeric libraries run on one thread, as in :func:`forewarn.train`."""
+    with threadpool_limits(limits=1):
+        return _backtest(store, spec=spec, by=by, folds=folds, min_lead=min_lead, models=models, json_path=json_path,
+                         report_dir=report_dir, progress=progress, **options)
+
+
+def _backtest(store: str | os.PathLike[str] | Store, *, spec: TrainSpec | None, by: str, folds: int, min_lead: str,
+              models: str | os.PathLike[str] | None, json_path: str | os.PathLike[str] | None,
+              report_dir: str | os.PathLike[str] | None, progress: Progress | None, **options: Any) -> dict[str, Any]:
     if by not in BY:
         raise ConfigError(f"by={by!r} is not one of {', '.join(BY)}")
     if int(folds) < 2:

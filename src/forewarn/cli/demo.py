@@ -23,6 +23,7 @@ from forewarn.bench.cmapss import WINDOW as BENCH_WINDOW
 from forewarn.config import DATA_DIR_ENV, find_data_dir
 from forewarn.datasets.cmapss import ORIGIN, SENSORS, available_subsets, load_cmapss, to_readings
 from forewarn.evaluate.rul import phm08_score, rmse
+from forewarn.exceptions import ConfigError
 from forewarn.features.window import window_features
 from forewarn.models.rul.lightgbm_rul import LightGBMRUL
 from forewarn.schema import Asset, Channel, Line, Site
@@ -109,29 +110,64 @@ def models_folder(store: Path) -> Path:
 
 
 def bundle_model(model: LightGBMRUL, store: Path, **spec: object) -> Path:
-    """Save ``model`` as version v1 of model ``rul``, with the serving spec ``forewarn serve`` needs."""
+    """Save ``model`` as the next version of model ``rul`` (earlier ones are kept) and make it live."""
     from forewarn.serve.bundle import make_bundle
+    from forewarn.serve.registry import ModelRegistry
+    from forewarn.train.pipeline import next_version
 
-    return make_bundle(model, models_folder(store) / "rul" / "v1", **spec)  # type: ignore[arg-type]
+    folder = models_folder(store)
+    version = next_version(folder / "rul")
+    path = make_bundle(model, folder / "rul" / version, **spec)  # type: ignore[arg-type]
+    ModelRegistry(folder).promote("rul", version)
+    return path
 
 
-def run_demo(*, store: Path, data_dir: Path | None, subset: str, top: int, seed: int,
+#: each demo fleet keeps its own store, so running both never mixes them
+DEMO_STORES = {"cmapss": Path("forewarn-demo.duckdb"), "simulated": Path("forewarn-demo-simulated.duckdb")}
+DEMO_SITES = {"cmapss": "cmapss", "simulated": "S1"}
+
+
+def cmapss_root(data_dir: Path | None, subset: str) -> Path | None:
+    """The data directory when it holds the C-MAPSS subset, else ``None`` (the demo then simulates a fleet)."""
+    data_root = find_data_dir(data_dir)
+    if data_root is None or not (data_root / "cmapss").is_dir() or subset not in available_subsets(data_root):
+        return None
+    return data_root
+
+
+def check_fleet(store: Path, fleet: str) -> None:
+    """Refuse a store that already holds the other demo's fleet (one store, one fleet)."""
+    if not store.exists():
+        return
+    with Store(store, read_only=True) as db:
+        sites = set(db.assets()["site_id"].dropna().astype(str))
+    if sites and DEMO_SITES[fleet] not in sites:
+        raise ConfigError(f"store {str(store)!r} holds another fleet (sites {', '.join(sorted(sites))}); the {fleet} "
+                          f"demo writes its own store: pass --store {DEMO_STORES[fleet]} or another new file")
+
+
+def run_demo(*, store: Path | None, data_dir: Path | None, subset: str, top: int, seed: int,
              simulated: bool = False) -> dict[str, float]:
-    """Run the demo and print its report; returns the test metrics (for tests and scripts).
+    """Run the demo and print its report; returns the test metrics (for tests and scripts) and the store used
+    (``metrics["store"]``, a path string).
 
-    Without C-MAPSS data (or with ``simulated=True``) the demo runs on a fleet from the digital twin.
+    Without C-MAPSS data (or with ``simulated=True``) the demo runs on a fleet from the digital twin; each fleet
+    has its own default store.
     """
     console = Console()
     started = time.perf_counter()
-    data_root = find_data_dir(data_dir)
-    if simulated or data_root is None or not (data_root / "cmapss").is_dir() \
-            or subset not in available_subsets(data_root):
+    data_root = None if simulated else cmapss_root(data_dir, subset)
+    fleet = "simulated" if data_root is None else "cmapss"
+    store = Path(store) if store is not None else DEMO_STORES[fleet]
+    check_fleet(store, fleet)
+    if data_root is None:
         from forewarn.cli.demo_simulated import run_simulated_demo
 
         if not simulated:
-            console.print(f"[yellow]C-MAPSS {subset} not found (set {DATA_DIR_ENV} or --data-dir to a folder holding "
-                          f"cmapss/train_{subset}.txt.gz ...); running on a simulated fleet instead.[/]")
-        return run_simulated_demo(store=store, top=top, seed=seed, console=console, started=started)
+            console.print(f"No C-MAPSS {subset} data (set {DATA_DIR_ENV} or --data-dir to a folder holding "
+                          f"cmapss/train_{subset}.txt.gz); running on a simulated fleet instead.")
+        return {**run_simulated_demo(store=store, top=top, seed=seed, console=console, started=started),
+                "store": str(store)}  # type: ignore[dict-item]
     console.rule(f"Forewarn demo: NASA C-MAPSS {subset} turbofan fleet")
     with Store(store) as db:
         counts = _load_into_store(db, subset, data_root)
@@ -172,26 +208,29 @@ def run_demo(*, store: Path, data_dir: Path | None, subset: str, top: int, seed:
                   ("actual RUL", true), drivers(model, X_test), top)
     _print_comparison(console, subset, metrics, len(engines))
     console.print(f"[4/4] done in {time.perf_counter() - started:.0f} s. Store: {store}  Model: {model_dir}/")
-    return metrics
+    return {**metrics, "store": str(store)}  # type: ignore[dict-item]
 
 
 def print_ranking(console: Console, title: str, assets: np.ndarray, age: tuple[str, np.ndarray],
                   predicted: np.ndarray, truth: tuple[str, np.ndarray], reasons: list[str], top: int,
-                  bands: tuple[tuple[float, str], ...] = RISK_BANDS) -> None:
-    """The fleet ranked by predicted RUL (shortest first), with risk band, driving sensors and a truth column."""
-    order = np.argsort(predicted)
+                  bands: tuple[tuple[float, str], ...] = RISK_BANDS, levels: list[str] | None = None) -> None:
+    """The fleet ranked by predicted RUL (shortest first), with risk band (or the given ``levels``: the served
+    model's risk levels), driving sensors and a truth column."""
+    order = np.argsort(predicted, kind="stable")
+    if levels is None:
+        levels = [risk_level(p, bands) for p in predicted]
     table = Table(title=f"{title} (top {min(top, len(order))} of {len(order)})")
     for column in ("rank", "asset", age[0], "predicted RUL", "risk", "driving sensors", truth[0]):
         table.add_column(column, justify="left" if column in ("asset", "risk", "driving sensors") else "right")
     for rank, i in enumerate(order[:top], start=1):
-        level = risk_level(predicted[i], bands)
+        level = levels[i]
         value = truth[1][i]
         actual = "-" if np.isnan(value) else f"{value:.0f}" if abs(value) >= 10 else f"{value:.2f}"
         table.add_row(str(rank), assets[i], f"{age[1][i]:.0f}", f"{predicted[i]:.0f}",
                       f"[{RISK_COLOURS[level]}]{level}[/]", reasons[i], actual)
     console.print(table)
-    levels = pd.Series([risk_level(p, bands) for p in predicted]).value_counts()
-    console.print("fleet: " + ", ".join(f"{levels.get(name, 0)} {name}" for name in RISK_COLOURS))
+    counts = pd.Series(levels).value_counts()
+    console.print("fleet: " + ", ".join(f"{counts.get(name, 0)} {name}" for name in RISK_COLOURS))
 
 
 def _print_comparison(console: Console, subset: str, metrics: dict[str, float], n_engines: int) -> None:

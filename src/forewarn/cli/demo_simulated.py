@@ -15,18 +15,13 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
-from forewarn.cli.demo import bundle_model, drivers, print_ranking
-from forewarn.evaluate.rul import rmse
-from forewarn.features.window import window_features
-from forewarn.models.rul.lightgbm_rul import LightGBMRUL
+from forewarn.cli.demo import models_folder, print_ranking
 from forewarn.store import Store
 from forewarn.twin.demo import demo_fleet
 
 WINDOW_HOURS = 24
 MAX_RUL_HOURS = 240.0
 HORIZON_HOURS = 72.0
-#: planning bands on predicted RUL in hours
-HOUR_BANDS = ((24, "critical"), (72, "high"), (168, "medium"))
 
 
 def _hourly_frame(db: Store) -> pd.DataFrame:
@@ -56,7 +51,11 @@ def hours_to_next_failure(frame: pd.DataFrame, failures: pd.DataFrame) -> np.nda
 
 
 def run_simulated_demo(*, store: Path, top: int, seed: int, console: Console, started: float) -> dict[str, float]:
-    """Simulate, store, train on some assets, judge on the others, rank the whole fleet now."""
+    """Simulate, store, train with ``forewarn train`` (held-out assets judge it), rank the fleet with
+    ``forewarn score``: the same recipe and numbers the dashboard serves."""
+    from forewarn.train import train
+    from forewarn.train.score import score
+
     console.rule("Forewarn demo: a simulated fleet from the digital twin")
     fleet = demo_fleet(seed=seed)
     with Store(store) as db:
@@ -64,34 +63,24 @@ def run_simulated_demo(*, store: Path, top: int, seed: int, console: Console, st
         new = sum(r.written for r in reports[:-1])
         console.print(f"[1/4] store {store}: {db.count_readings():,} readings ({new:,} new this run), "
                       f"{len(db.assets())} assets, {len(db.events(kind='failure'))} failures")
-        frame = _hourly_frame(db)
-        failures = db.events(kind="failure")
-    channels = [c for c in frame.columns if c not in ("asset_id", "ts", "hour") and frame[c].notna().any()]
-    X = window_features(frame, group="asset_id", order="hour", columns=channels, window=WINDOW_HOURS)
-    y = hours_to_next_failure(frame, failures)
-    assets = np.asarray(sorted(frame["asset_id"].unique()))
-    held_out = set(np.random.default_rng(seed).permutation(assets)[: len(assets) // 3])
-    is_test = frame["asset_id"].isin(held_out).to_numpy()
-    known = ~np.isnan(y)
-    console.print(f"[2/4] features: {X.shape[1]} window features ({WINDOW_HOURS} h trailing windows) from "
-                  f"{len(channels)} channels; {int((~is_test & known).sum()):,} labelled training rows from "
-                  f"{len(assets) - len(held_out)} assets, {len(held_out)} assets held out")
     fit_start = time.perf_counter()
-    model = LightGBMRUL(max_rul=MAX_RUL_HOURS, seed=seed).fit(X[~is_test & known], y[~is_test & known])
+    result = train(store, models_folder(store), task="rul", horizon=f"{HORIZON_HOURS:.0f}h", interval="1h",
+                   window=WINDOW_HOURS, max_rul=f"{MAX_RUL_HOURS:.0f}h", model="lightgbm-rul", seed=seed,
+                   model_id="rul", promote=True)
     fit_s = time.perf_counter() - fit_start
-    judged = is_test & known
-    error = rmse(np.minimum(y[judged], MAX_RUL_HOURS), model.predict(X[judged]))
-    model_dir = bundle_model(model, store, channels=channels, window=WINDOW_HOURS, horizon=HORIZON_HOURS,
-                             X_holdout=X[judged], y_holdout=y[judged], groups=frame.loc[judged, "asset_id"].to_numpy(),
-                             metrics={"rmse": error}, training_data=X[~is_test & known], unit="hours")
-    console.print(f"[3/4] LightGBM RUL model trained in {fit_s:.1f} s; RMSE on the held-out assets "
-                  f"{error:.1f} h (truth capped at {MAX_RUL_HOURS:.0f} h as in training)")
-    last = frame.groupby("asset_id")["hour"].idxmax().loc[assets].to_numpy()
-    now = model.predict(X.loc[last])
+    metrics = result.metrics
+    console.print(f"[2/4] features: {WINDOW_HOURS} h trailing windows of hourly readings from "
+                  f"{len(result.card['recipe']['channels'])} channels; labels from the failure and maintenance events")
+    console.print(f"[3/4] LightGBM RUL model trained in {fit_s:.1f} s; on held-out assets RMSE {metrics['rmse']:.1f} h "
+                  f"(truth capped at {MAX_RUL_HOURS:.0f} h), 90 % interval covers {metrics['interval_coverage']:.0%} "
+                  f"(median width {metrics['interval_width_median']:.0f} h), ECE {metrics['ece']:.3f}")
+    ranked = score(store, models_folder(store), model_id="rul")
+    assets = ranked["asset_id"].to_numpy()
     final = fleet.truth.sort_values("ts").drop_duplicates("asset_id", keep="last").set_index("asset_id")
     health = final.loc[assets, "health"].to_numpy(dtype="float64")  # the twin's ground truth, 1 = as new
-    print_ranking(console, "Simulated fleet ranked by risk now", assets, ("hours run", frame.loc[last, "hour"]
-                  .to_numpy(dtype="float64")), now, ("true health", health), drivers(model, X.loc[last]), top,
-                  HOUR_BANDS)
-    console.print(f"[4/4] done in {time.perf_counter() - started:.0f} s. Store: {store}  Model: {model_dir}/")
-    return {"rmse": error, "fit_s": fit_s}
+    hours_run = ((ranked["last_reading"] - fleet.start) / pd.Timedelta(hours=1)).to_numpy(dtype="float64")
+    print_ranking(console, "Simulated fleet ranked by risk now", assets, ("hours run", hours_run),
+                  ranked["rul"].to_numpy(dtype="float64"), ("true health", health),
+                  ranked["drivers"].fillna("-").tolist(), top, levels=ranked["risk"].fillna("low").tolist())
+    console.print(f"[4/4] done in {time.perf_counter() - started:.0f} s. Store: {store}  Model: {result.folder}/")
+    return {"rmse": float(metrics["rmse"]), "fit_s": fit_s}

@@ -55,8 +55,9 @@ train_commands.register(app)
 
 @app.command()
 def demo(
-    store: Annotated[Path, typer.Option(help="DuckDB file the demo writes (re-running reuses it).")] = Path(
-        "forewarn-demo.duckdb"),
+    store: Annotated[Path | None, typer.Option(help="DuckDB file the demo writes (re-running reuses it; default "
+                                                    "forewarn-demo.duckdb, or forewarn-demo-simulated.duckdb for the "
+                                                    "simulated fleet).")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Benchmark data directory (default: $FOREWARN_DATA_DIR, "
                                                        "then ./data).")] = None,
     subset: Annotated[str, typer.Option(help="C-MAPSS subset to run on.")] = "FD001",
@@ -74,7 +75,8 @@ def demo(
     """
     from forewarn.cli.demo import models_folder, run_demo
 
-    run_demo(store=store, data_dir=data_dir, subset=subset, top=top, seed=seed, simulated=simulated)
+    store = Path(str(run_demo(store=store, data_dir=data_dir, subset=subset, top=top, seed=seed,
+                              simulated=simulated)["store"]))
     if serve:
         from forewarn.serve.server import run_server, url_of
         from forewarn.serve.settings import ServeSettings

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
 from forewarn.store import Store
@@ -104,8 +105,15 @@ def train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str],
           promote: bool = False, progress: Progress | None = None, **options: Any) -> TrainResult:
     """Train on the store's history and file the model in ``models``; see the module docstring.
 
-    ``options`` override the spec's fields (``task``, ``horizon``, ``model``, ``label``, ``sites``, ...).
+    ``options`` override the spec's fields (``task``, ``horizon``, ``model``, ``label``, ``sites``, ...). Numeric
+    libraries run on one thread (small models on a 2-core machine slow down badly with more).
     """
+    with threadpool_limits(limits=1):
+        return _train(store, models, spec=spec, promote=promote, progress=progress, **options)
+
+
+def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str], *, spec: TrainSpec | None,
+           promote: bool, progress: Progress | None, **options: Any) -> TrainResult:
     spec = (spec or TrainSpec()).with_options(**options)
     say = progress or (lambda message: None)
     started = time.perf_counter()

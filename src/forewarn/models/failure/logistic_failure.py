@@ -1,9 +1,10 @@
 """Failure within a horizon: class-weighted logistic regression (a transparent baseline), calibrated.
 
-Features are standardised with the training mean and spread; an L2-penalised logistic regression
+Missing values are replaced by the training medians, then features are standardised with the training mean and
+spread (:class:`~forewarn.models.sklearn_state.Standardiser`, shared with the scikit-learn zoo); an L2-penalised logistic regression
 (``C``) with class weights gives the raw margin ``w . z + b``; calibration as for every failure predictor
 (:mod:`forewarn.models.failure._calibrated`). ``coefficients()`` shows each feature's weight on the
-standardised scale. State: mean, scale, weights, intercept and the calibration knots.
+standardised scale. State: medians, mean, scale, weights, intercept and the calibration knots.
 
 >>> import numpy as np, pandas as pd
 >>> rng = np.random.default_rng(0)
@@ -26,13 +27,16 @@ from sklearn.linear_model import LogisticRegression
 
 from forewarn.base.registry import register
 from forewarn.models.failure._calibrated import CalibratedFailurePredictor
+from forewarn.models.sklearn_state import Standardiser
 
-_Linear = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+_Linear = tuple[Standardiser, np.ndarray, np.ndarray]
 
 
 @register("logistic-failure")
 class LogisticFailure(CalibratedFailurePredictor):
-    """Standardise -> class-weighted logistic regression -> calibration. ``C``: inverse L2 strength."""
+    """Impute and standardise -> class-weighted logistic regression -> calibration. ``C``: inverse L2 strength."""
+
+    tags = {"nan_allowed": True}
 
     def __init__(self, *, C: float = 1.0, class_weight: str | None = "balanced",  # noqa: N803 - the usual name
                  calibration: str | None = "isotonic", calibration_folds: int = 3, max_iter: int = 2000,
@@ -45,22 +49,21 @@ class LogisticFailure(CalibratedFailurePredictor):
         self.seed = seed
 
     def _train(self, values: np.ndarray, y: np.ndarray, weights: np.ndarray) -> _Linear:
-        mean = values.mean(axis=0)
-        scale = values.std(axis=0)
-        scale = np.where(scale > 1e-12, scale, 1.0)
+        scaler = Standardiser.fit(values)
         with warnings.catch_warnings():
             # lbfgs stopping at max_iter still gives a usable (slightly under-fitted) model; calibration follows
             warnings.simplefilter("ignore", ConvergenceWarning)
-            fitted = LogisticRegression(C=self.C, max_iter=self.max_iter).fit((values - mean) / scale, y,
+            fitted = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(scaler.transform(values), y,
                                                                               sample_weight=weights)
-        return mean, scale, fitted.coef_[0].copy(), fitted.intercept_.copy()
+        return scaler, fitted.coef_[0].copy(), fitted.intercept_.copy()
 
     def _margin(self, model: _Linear, values: np.ndarray) -> np.ndarray:
-        mean, scale, coef, intercept = model
-        return ((values - mean) / scale) @ coef + intercept[0]
+        scaler, coef, intercept = model
+        return scaler.transform(values) @ coef + intercept[0]
 
     def _keep(self, model: _Linear) -> None:
-        self.mean_, self.scale_, self.coef_, self.intercept_ = model
+        scaler, self.coef_, self.intercept_ = model
+        self.median_, self.mean_, self.scale_ = scaler.median, scaler.mean, scaler.scale
 
     def coefficients(self) -> pd.Series:
         """Weight per feature on the standardised scale, largest magnitude first."""
@@ -69,7 +72,7 @@ class LogisticFailure(CalibratedFailurePredictor):
         return weights.reindex(weights.abs().sort_values(ascending=False).index)
 
     def _state_names(self) -> tuple[str, ...]:
-        return ("mean_", "scale_", "coef_", "intercept_", *self._calibration_state())
+        return ("median_", "mean_", "scale_", "coef_", "intercept_", *self._calibration_state())
 
     def _restore(self) -> None:
-        self.model_ = (self.mean_, self.scale_, self.coef_, self.intercept_)
+        self.model_ = (Standardiser(self.median_, self.mean_, self.scale_), self.coef_, self.intercept_)
