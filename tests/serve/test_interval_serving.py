@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from forewarn.bundles.bundle import Bundle, make_bundle
 from forewarn.features.window import window_features
 from forewarn.models.rul.lightgbm_rul import LightGBMRUL
 from forewarn.schema import Asset, Channel
 from forewarn.serve import ServeSettings, create_app
-from forewarn.serve.bundle import Bundle, make_bundle
 from forewarn.store import Store
+from forewarn.train.score import score
 
 API = "/api/v1"
 CHANNELS = ("temp", "vib")
@@ -94,6 +95,10 @@ def test_api_health_at_the_bundle_interval_equals_the_offline_prediction(plant: 
     for asset, (_, rul, ts) in wanted.items():
         assert fleet[asset]["rul"] == pytest.approx(rul, abs=1e-9, rel=1e-9)
         assert fleet[asset]["ts"] == ts
+    ranked = score(store_path, models).set_index("asset_id")  # forewarn score, no server
+    for asset, (_, rul, ts) in wanted.items():
+        assert float(ranked.loc[asset, "rul"]) == pytest.approx(rul, abs=1e-9, rel=1e-9)
+        assert pd.Timestamp(ranked.loc[asset, "last_reading"]).isoformat() == ts
 
 
 def test_the_service_reads_buckets_not_raw_rows(plant: tuple[Path, Path]) -> None:

@@ -25,17 +25,17 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from forewarn.bundles.bundle import Bundle
+from forewarn.bundles.contrib import RowContributions
+from forewarn.bundles.treeshap import PathTables
 from forewarn.decide.risk import health_score, risk_level
+from forewarn.features.last_row import last_row_features
 from forewarn.features.window import STATS, window_features
 from forewarn.serve import ServeSettings, create_app
 from forewarn.serve.api.bodies import load_json, parse_batch, parse_window
 from forewarn.serve.api.middleware import FieldError
 from forewarn.serve.api.routes_predict import health_scores, risk_levels
 from forewarn.serve.api.schemas import BatchPredictRequest, PredictRequest
-from forewarn.serve.bundle import Bundle
-from forewarn.serve.contrib import RowContributions
-from forewarn.serve.features import last_row_features
-from forewarn.serve.treeshap import PathTables
 
 API = "/api/v1"
 TOKEN = "test-token-0123456789"

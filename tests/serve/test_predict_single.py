@@ -21,11 +21,12 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from forewarn.bundles import registry
+from forewarn.bundles.bundle import Bundle
 from forewarn.decide.explain import SensorIndex, sensor_contributions
+from forewarn.features.last_row import last_row_features
 from forewarn.features.window import window_features
-from forewarn.serve import ServeSettings, create_app, registry
-from forewarn.serve.bundle import Bundle
-from forewarn.serve.features import last_row_features
+from forewarn.serve import ServeSettings, create_app
 from forewarn.serve.sample import CHANNELS
 from forewarn.serve.service import HealthService
 

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 import forewarn.backtest
 import forewarn.train
+from forewarn.bundles.registry import ModelRegistry
 from forewarn.cli.main import app
 from forewarn.exceptions import ConfigError, DataNotFoundError
-from forewarn.serve.registry import ModelRegistry
 from forewarn.store import Store
 from forewarn.train.labels import life_table, targets
 from forewarn.train.score import score

@@ -30,10 +30,10 @@ from sklearn.model_selection import GroupKFold
 from threadpoolctl import threadpool_limits
 
 from forewarn.backtest.events import event_figures, time_based_cost
+from forewarn.bundles.bundle import rul_failure_probability
 from forewarn.decide.calibration import expected_calibration_error
 from forewarn.decide.thresholds import Costs, ThresholdPolicy
 from forewarn.exceptions import ConfigError, DataNotFoundError
-from forewarn.serve.bundle import rul_failure_probability
 from forewarn.store import Store
 from forewarn.train import holdout as held
 from forewarn.train import zoo

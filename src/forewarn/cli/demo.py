@@ -111,8 +111,8 @@ def models_folder(store: Path) -> Path:
 
 def bundle_model(model: LightGBMRUL, store: Path, **spec: object) -> Path:
     """Save ``model`` as the next version of model ``rul`` (earlier ones are kept) and make it live."""
-    from forewarn.serve.bundle import make_bundle
-    from forewarn.serve.registry import ModelRegistry
+    from forewarn.bundles.bundle import make_bundle
+    from forewarn.bundles.registry import ModelRegistry
     from forewarn.train.pipeline import next_version
 
     folder = models_folder(store)

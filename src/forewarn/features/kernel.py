@@ -3,7 +3,7 @@
 The batch function (:func:`~forewarn.features.window.window_features`), the one-reading-at-a-time version
 (:class:`~forewarn.features.incremental.IncrementalWindowFeatures`), the stream's micro-batches
 (:class:`~forewarn.stream.features.MicroBatchFeatures`) and the serving fast path
-(:func:`~forewarn.serve.features.last_row_features`) all compute their statistics here:
+(:func:`~forewarn.features.last_row.last_row_features`) all compute their statistics here:
 
 * :func:`window_stats` takes a block of trailing windows ``(rows, window, channels)``, oldest reading first, with
   NaN for a missing reading and, in the first ``pad[i]`` places of row ``i``, for the absent rows before the start

@@ -5,9 +5,9 @@
 'Forewarn'
 """
 
+from forewarn.bundles.bundle import Bundle, ServingSpec, make_bundle
+from forewarn.bundles.registry import ModelRegistry
 from forewarn.serve.api.app import create_app
-from forewarn.serve.bundle import Bundle, ServingSpec, make_bundle
-from forewarn.serve.registry import ModelRegistry
 from forewarn.serve.service import HealthService
 from forewarn.serve.settings import ServeSettings, read_costs
 

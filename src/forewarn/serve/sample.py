@@ -4,7 +4,7 @@ Pumps degrade along ``d = (age / life) ** 2``: bearing temperature and vibration
 noise and a load-driven swing), suction pressure carries only noise. A *training* fleet runs to failure
 (failure events mark the end of life); an *in-service* fleet stops at a random point of its life, so some
 pumps are healthy and a few are close to failure. A LightGBM RUL model is trained on window features of
-the training fleet, and bundled (:func:`~forewarn.serve.bundle.make_bundle`) with residuals and a
+the training fleet, and bundled (:func:`~forewarn.bundles.bundle.make_bundle`) with residuals and a
 calibrator fitted on held-out training pumps.
 
 >>> import tempfile
@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forewarn.bundles.bundle import make_bundle
 from forewarn.features.window import window_features
 from forewarn.models.rul.lightgbm_rul import LightGBMRUL
 from forewarn.schema import Asset, Channel, Line, Site
-from forewarn.serve.bundle import make_bundle
 from forewarn.store import Store
 
 CHANNELS = ("bearing_temp", "vibration", "suction_pressure")

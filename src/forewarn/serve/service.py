@@ -13,8 +13,9 @@ stands (the mean of the readings it holds so far): the same last row that the of
 the store's resample of the whole history) gives on the same data, and a health that moves as readings arrive
 instead of lagging an interval behind; it is recomputed with every new reading of the asset.
 
-Health follows the event history: an asset whose latest failure has no maintenance at or after it is ``down``
-(health 0, not scored), and a maintenance renews it: readings before its latest maintenance are not in its
+Health follows the event history: an asset whose latest failure has no renewing maintenance at or after it is
+``down`` (health 0, not scored), and a renewal (:func:`forewarn.train.labels.renewals`: a replacement, a repair, a
+maintenance with no action; not an oil change) renews it: readings before it are not in its
 window (its exponential mean starts again).
 """
 
@@ -29,19 +30,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forewarn.bundles.bundle import Bundle, Predictions
+from forewarn.bundles.registry import ModelRegistry
 from forewarn.decide.alerts import Alert, AlertPolicy
 from forewarn.decide.cases import CaseBook, casebook_path_for
 from forewarn.decide.explain import SensorIndex
 from forewarn.decide.risk import health_score, recommended_action, risk_level
 from forewarn.decide.thresholds import ThresholdPolicy
 from forewarn.exceptions import ConfigError, DataNotFoundError
+from forewarn.features.last_row import last_row_features
 from forewarn.features.window import window_features
-from forewarn.serve.bundle import Bundle, Predictions
-from forewarn.serve.features import last_row_features
-from forewarn.serve.registry import ModelRegistry
 from forewarn.serve.settings import ServeSettings
 from forewarn.store import IngestReport, Store
 from forewarn.store.queries import bucket_micros
+from forewarn.train.labels import is_down, latest_marks
 
 TREND_POINTS = 1000
 
@@ -164,24 +166,19 @@ class HealthService:
         return frame.reindex(columns=["ts", *spec.channels])
 
     def _events(self, asset_ids: list[str]) -> dict[str, tuple[pd.Timestamp | None, pd.Timestamp | None]]:
-        """``{asset_id: (latest failure, latest maintenance)}`` of the assets that have either (one query)."""
+        """``{asset_id: (latest failure, latest renewal)}`` of the assets that have either (one query; a renewal is
+        what :func:`forewarn.train.labels.renewals` says renews life, as in training and ``forewarn score``)."""
         if not asset_ids:
             return {}
         found = self.store.sql(
-            "SELECT asset_id, max(ts) FILTER (WHERE kind = 'failure') AS failed, "
-            "max(ts) FILTER (WHERE kind = 'maintenance') AS maintained FROM events "
-            "WHERE asset_id IN (SELECT unnest(?)) AND kind IN ('failure', 'maintenance') GROUP BY asset_id",
-            [asset_ids])
-        return {str(r.asset_id): (None if pd.isna(r.failed) else pd.Timestamp(r.failed),
-                                  None if pd.isna(r.maintained) else pd.Timestamp(r.maintained))
-                for r in found.itertuples(index=False)}
+            "SELECT asset_id, ts, kind, action, result FROM events "
+            "WHERE asset_id IN (SELECT unnest(?)) AND kind IN ('failure', 'maintenance')", [asset_ids])
+        return latest_marks(found)
 
     @staticmethod
     def _is_down(marks: tuple[pd.Timestamp | None, pd.Timestamp | None] | None) -> bool:
-        """Whether the latest failure has no maintenance at or after it."""
-        if marks is None or marks[0] is None:
-            return False
-        return marks[1] is None or marks[1] < marks[0]
+        """Whether the latest failure has no renewal at or after it."""
+        return is_down(marks)
 
     def _recent_buckets(self, asset_ids: list[str], channels: tuple[str, ...], rows: int, interval: str,
                         since: Mapping[str, pd.Timestamp]) -> dict[str, tuple[pd.DatetimeIndex, np.ndarray]]:

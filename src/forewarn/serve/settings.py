@@ -33,7 +33,7 @@ class ServeSettings:
     """Everything :func:`forewarn.serve.api.app.create_app` needs.
 
     ``store``: the DuckDB store file (or ``":memory:"``); ``models``: the models folder (see
-    :mod:`forewarn.serve.registry`; ``None`` serves no predictions); ``cases``: the case-book file (default:
+    :mod:`forewarn.bundles.registry`; ``None`` serves no predictions); ``cases``: the case-book file (default:
     beside the store); ``model_id``: the model that scores health (default: the first one);
     ``costs``: a cost table per asset class that overrides the one in the model's bundle; ``stream``: a
     ``forewarn stream`` TOML config whose MQTT / OPC UA connector runs inside the service, on its store

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from forewarn.bundles.bundle import QUANTILE_LEVELS, residual_bands, rul_failure_probability
 from forewarn.decide.calibration import Calibrator, expected_calibration_error
 from forewarn.decide.thresholds import ThresholdPolicy
 from forewarn.evaluate.classification import binary_metrics
 from forewarn.evaluate.rul import rmse
-from forewarn.serve.bundle import QUANTILE_LEVELS, residual_bands, rul_failure_probability
 
 ISOTONIC_MIN_EVENTS = 200
 #: bands of predicted RUL with their own residual quantiles (intervals conditional on the prediction)

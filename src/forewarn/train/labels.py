@@ -57,6 +57,35 @@ def renewals(events: pd.DataFrame, actions: Sequence[str] = RENEWING_ACTIONS) ->
     return maintenance.loc[renews, ["asset_id", "ts"]].drop_duplicates()
 
 
+Marks = tuple["pd.Timestamp | None", "pd.Timestamp | None"]
+
+
+def latest_marks(events: pd.DataFrame, actions: Sequence[str] = RENEWING_ACTIONS) -> dict[str, Marks]:
+    """``{asset_id: (latest failure, latest renewal)}`` of the assets that have either: what the service and
+    ``forewarn score`` read an asset's state from (:func:`is_down`).
+
+    >>> events = pd.DataFrame({"asset_id": ["a", "a"], "kind": ["failure", "maintenance"], "action": [None, "oil_change"],
+    ...                        "ts": pd.to_datetime(["2024-01-01", "2024-01-02"], utc=True)})
+    >>> is_down(latest_marks(events)["a"])  # an oil change does not repair a failed machine
+    True
+    """
+    if events.empty:
+        return {}
+    failed = events[events["kind"] == "failure"].groupby("asset_id")["ts"].max()
+    renewed = renewals(events, actions).groupby("asset_id")["ts"].max()
+    out: dict[str, Marks] = {}
+    for asset in sorted(set(failed.index) | set(renewed.index)):
+        out[str(asset)] = (failed.get(asset), renewed.get(asset))
+    return out
+
+
+def is_down(marks: Marks | None) -> bool:
+    """Whether an asset's latest failure has no renewal at or after it (failed and not repaired)."""
+    if marks is None or marks[0] is None or pd.isna(marks[0]):
+        return False
+    return marks[1] is None or pd.isna(marks[1]) or marks[1] < marks[0]
+
+
 def _next(rows: pd.DataFrame, marks: pd.DataFrame, name: str, *, forward: bool, extra: Sequence[str] = ()
           ) -> pd.DataFrame:
     """For each row, the time (and ``extra`` columns) of the asset's next (or previous) mark."""

@@ -55,7 +55,7 @@ def split_assets(groups: np.ndarray, positive: np.ndarray, share: float, seed: i
 
     >>> groups = np.array(["a", "a", "b", "c", "d"]); positive = np.array([1, 0, 0, 1, 0], bool)
     >>> split_assets(groups, positive, 0.5, 0).tolist()
-    [False, False, True, True, False]
+    [True, True, True, False, False]
     """
     rng = np.random.default_rng(seed)
     with_pos = np.unique(groups[positive])
@@ -168,7 +168,7 @@ def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str]
 def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all: pd.DataFrame,
                     held_rows: np.ndarray, train_rows: np.ndarray, comparison: pd.DataFrame, models: Path,
                     promote: bool, started: float) -> TrainResult:
-    from forewarn.serve.bundle import make_bundle
+    from forewarn.bundles.bundle import make_bundle
 
     X_held = X_all[held_rows].reset_index(drop=True)
     y_held = data.y[held_rows]
@@ -237,7 +237,7 @@ def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all
 def _register(models: Path, model_id: str, version: str, promote: bool) -> bool:
     """Make ``version`` live when asked; otherwise keep the live version live (the registry would else serve the
     new folder as the newest). Returns whether ``version`` serves now."""
-    from forewarn.serve.registry import ModelRegistry
+    from forewarn.bundles.registry import ModelRegistry
 
     registry = ModelRegistry(models)
     if promote:
@@ -247,7 +247,7 @@ def _register(models: Path, model_id: str, version: str, promote: bool) -> bool:
 
 def _pin_live(models: Path, model_id: str) -> None:
     """Before a new version's folder appears: pin the live version of ``model_id`` (when it has one)."""
-    from forewarn.serve.registry import ModelRegistry
+    from forewarn.bundles.registry import ModelRegistry
 
     if (models / model_id).is_dir():
         registry = ModelRegistry(models)

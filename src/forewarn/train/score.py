@@ -22,8 +22,8 @@ from forewarn.exceptions import DataNotFoundError
 from forewarn.features.window import window_features
 from forewarn.store import Store
 from forewarn.train.dataset import select_assets
-from forewarn.train.labels import life_table, renewals
-from forewarn.train.spec import RENEWING_ACTIONS, TrainSpec
+from forewarn.train.labels import is_down, latest_marks
+from forewarn.train.spec import TrainSpec
 
 COLUMNS = ("rank", "asset_id", "asset_class", "site_id", "status", "last_reading", "probability", "health", "risk",
            "rul", "rul_low", "rul_high", "unit", "drivers", "action")
@@ -31,7 +31,7 @@ COLUMNS = ("rank", "asset_id", "asset_class", "site_id", "status", "last_reading
 
 def live_bundle(models: str | os.PathLike[str], model_id: str | None = None) -> Any:
     """The live bundle of ``model_id`` (or of the only model id in ``models``)."""
-    from forewarn.serve.registry import ModelRegistry
+    from forewarn.bundles.registry import ModelRegistry
 
     if not Path(models).is_dir():
         raise DataNotFoundError(f"models folder {str(models)!r} does not exist; train one with forewarn train")
@@ -47,10 +47,12 @@ def live_bundle(models: str | os.PathLike[str], model_id: str | None = None) -> 
 
 
 def asset_history(db: Store, asset_id: str, bundle: Any, since: pd.Timestamp | None = None) -> pd.DataFrame:
-    """The asset's readings at the bundle's interval (raw rows when it has none), since its last renewal."""
+    """The asset's last ``history_rows`` readings at the bundle's interval (raw rows when it has none), since its
+    last renewal."""
     spec = bundle.spec
     frame = db.readings(asset_id, start=since, channels=None, resample=spec.interval or None, wide=True)
-    return frame.reindex(columns=["asset_id", "ts", *spec.channels])
+    # the last history_rows rows, as the service reads them: the exponential mean starts where the service's does
+    return frame.reindex(columns=["asset_id", "ts", *spec.channels]).tail(int(spec.history_rows))
 
 
 def score(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str], *, model_id: str | None = None,
@@ -73,12 +75,11 @@ def _score(db: Store, bundle: Any, spec: TrainSpec, top: int | None) -> pd.DataF
     assets = select_assets(db, spec)
     if bundle.spec.asset_classes:
         assets = assets[assets["asset_class"].isin(bundle.spec.asset_classes)]
-    events = db.events()
-    renewed = renewals(events, RENEWING_ACTIONS).groupby("asset_id")["ts"].max() if len(events) else pd.Series()
+    marks = latest_marks(db.events())
     rows: list[dict[str, Any]] = []
     features: list[np.ndarray] = []
     for info in assets.itertuples():
-        since = renewed.get(info.asset_id)
+        failed_at, since = marks.get(info.asset_id, (None, None))
         history = asset_history(db, info.asset_id, bundle, since)
         base = {"asset_id": info.asset_id, "asset_class": info.asset_class, "site_id": info.site_id}
         if history.empty:
@@ -86,15 +87,13 @@ def _score(db: Store, bundle: Any, spec: TrainSpec, top: int | None) -> pd.DataF
             features.append(np.full(len(bundle.spec.feature_names), np.nan))
             continue
         last = history["ts"].iloc[-1]
-        state = life_table(pd.DataFrame({"asset_id": [info.asset_id], "ts": [last]}),
-                           events[events["asset_id"] == info.asset_id])
-        status = "down" if bool(state["down"].iloc[0]) else "running"
+        status = "down" if is_down((failed_at, since)) else "in_service"
         X = window_features(history, group="asset_id", order="ts", columns=list(bundle.spec.channels),
                             window=bundle.spec.window, stats=bundle.spec.stats, ewm_span=bundle.spec.ewm_span)
         rows.append({**base, "status": status, "last_reading": last})
         features.append(X.iloc[-1][bundle.spec.feature_names].to_numpy(dtype="float64"))
     table = pd.DataFrame(rows)
-    scored = table["status"].isin(["running", "down"]).to_numpy()
+    scored = table["status"].isin(["in_service", "down"]).to_numpy()
     for column in COLUMNS:
         if column not in table:
             table[column] = None
@@ -107,9 +106,9 @@ def _score(db: Store, bundle: Any, spec: TrainSpec, top: int | None) -> pd.DataF
         table.loc[scored, "probability"] = p
         sign = 1.0 if bundle.task != "rul" else -1.0
         drivers = []
-        for (_, row), is_down in zip(contributions.drop(columns="bias", errors="ignore").iterrows(), down, strict=True):
+        for (_, row), asset_down in zip(contributions.drop(columns="bias", errors="ignore").iterrows(), down, strict=True):
             ranked = sensor_contributions(row * sign, top=3)
-            drivers.append("" if is_down else ", ".join(name for name, value in ranked.items() if value > 0))
+            drivers.append("" if asset_down else ", ".join(name for name, value in ranked.items() if value > 0))
         table.loc[scored, "drivers"] = drivers
         if predictions.rul is not None:
             table.loc[scored, "rul"] = np.where(down, 0.0, predictions.rul)

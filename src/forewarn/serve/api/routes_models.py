@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 
+from forewarn.bundles.registry import ModelRegistry
 from forewarn.exceptions import DataNotFoundError
 from forewarn.serve.api.middleware import require_token
 from forewarn.serve.api.routes_assets import service
 from forewarn.serve.api.schemas import ERRORS, PromoteRequest
-from forewarn.serve.registry import ModelRegistry
 
 router = APIRouter(tags=["models"], responses=ERRORS)
 ModelId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]

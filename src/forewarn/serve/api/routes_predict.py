@@ -17,7 +17,9 @@ import pyarrow as pa
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from forewarn.bundles.bundle import Bundle, Predictions
 from forewarn.decide.risk import RISK_LEVELS
+from forewarn.features.last_row import last_row_features
 from forewarn.features.window import window_features
 from forewarn.serve.api.bodies import json_body, parse_batch, parse_window
 from forewarn.serve.api.middleware import FieldError
@@ -31,8 +33,6 @@ from forewarn.serve.api.schemas import (
     Prediction,
     PredictRequest,
 )
-from forewarn.serve.bundle import Bundle, Predictions
-from forewarn.serve.features import last_row_features
 
 router = APIRouter(tags=["predict"], responses=ERRORS)
 ARROW = "application/vnd.apache.arrow.stream"

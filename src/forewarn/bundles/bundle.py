@@ -32,13 +32,13 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base import Estimator, load, read_manifest, save
+from forewarn.bundles.contrib import row_contributions
 from forewarn.decide.calibration import Calibrator
 from forewarn.decide.explain import SensorIndex
 from forewarn.decide.thresholds import ThresholdPolicy
 from forewarn.exceptions import ConfigError, SchemaError, StateError
+from forewarn.features.last_row import feature_names
 from forewarn.features.window import DEFAULT_STATS
-from forewarn.serve.contrib import row_contributions
-from forewarn.serve.features import feature_names
 
 SPEC_FILE = "serving.json"
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 101)
@@ -128,7 +128,7 @@ class Bundle:
         spec_path = self.folder / SPEC_FILE
         if not spec_path.is_file():
             raise StateError(f"{str(spec_path)!r} not found: {str(self.folder)!r} is a saved model but not a "
-                             "servable one; build it with forewarn.serve.bundle.make_bundle")
+                             "servable one; build it with forewarn.bundles.bundle.make_bundle")
         try:
             self.spec = ServingSpec.from_json(json.loads(spec_path.read_text(encoding="utf-8")))
         except json.JSONDecodeError as err:

@@ -11,8 +11,8 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from forewarn.serve.contrib import RowContributions, row_contributions
-from forewarn.serve.treeshap import PathTables
+from forewarn.bundles.contrib import RowContributions, row_contributions
+from forewarn.bundles.treeshap import PathTables
 
 
 def training_data(seed: int = 0, n: int = 2000, d: int = 8) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,7 @@ Layout of the models folder (``forewarn serve --models DIR``)::
 
     DIR/
       registry.json            # {"active": {model_id: version}, "history": {model_id: [earlier active versions]}}
-      <model_id>/<version>/    # a bundle: manifest.json, state files, serving.json (see forewarn.serve.bundle)
+      <model_id>/<version>/    # a bundle: manifest.json, state files, serving.json (see forewarn.bundles.bundle)
 
 A model id with no entry in ``registry.json`` serves its newest version (versions sort naturally:
 ``v2`` before ``v10``). ``promote`` makes a version live and remembers the one it replaces; ``rollback``
@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from forewarn.base import read_manifest
+from forewarn.bundles.bundle import SPEC_FILE, Bundle
 from forewarn.exceptions import ConfigError, DataNotFoundError, StateError
-from forewarn.serve.bundle import SPEC_FILE, Bundle
 
 REGISTRY_FILE = "registry.json"
 #: how often (seconds) the folder and registry.json are checked for changes made outside this process
@@ -57,7 +57,7 @@ class ModelRegistry:
         self.root = Path(root)
         if not self.root.is_dir():
             raise DataNotFoundError(f"models folder {str(self.root)!r} does not exist; create it and put bundles "
-                                    "in <model_id>/<version>/ (see forewarn.serve.registry)")
+                                    "in <model_id>/<version>/ (see forewarn.bundles.registry)")
         self._lock = threading.RLock()
         self._loaded: dict[tuple[str, str], Bundle] = {}
         # the live bundle of each model id, with the time the older of the listing and registry.json caches it was

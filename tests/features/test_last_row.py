@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forewarn.exceptions import SchemaError
+from forewarn.features.last_row import feature_names, last_row_features
 from forewarn.features.window import STATS, window_features
-from forewarn.serve.features import feature_names, last_row_features
 
 values = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False)
 

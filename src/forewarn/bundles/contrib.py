@@ -1,6 +1,6 @@
 """TreeSHAP contributions of one row (the serving hot path): tables, or LightGBM's single-row C API.
 
-:func:`row_contributions` picks the fastest exact way for a booster: :class:`~forewarn.serve.treeshap.PathTables`
+:func:`row_contributions` picks the fastest exact way for a booster: :class:`~forewarn.bundles.treeshap.PathTables`
 where its tables fit (shallow trees; about 3x faster than LightGBM for one row), otherwise
 :class:`RowContributions`, below.
 
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from forewarn.serve.treeshap import PathTables
+from forewarn.bundles.treeshap import PathTables
 
 C_API_PREDICT_CONTRIB = 3
 C_API_DTYPE_FLOAT64 = 1
