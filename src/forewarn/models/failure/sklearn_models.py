@@ -188,7 +188,7 @@ class MLPFailure(_SklearnFailure):
     _piece = MLPPiece
 
     def __init__(self, *, hidden_layer_sizes: tuple[int, ...] = (64, 32), alpha: float = 1e-3,
-                 learning_rate_init: float = 1e-3, batch_size: int = 256, max_iter: int = 60,
+                 learning_rate_init: float = 1e-3, batch_size: int = 256, max_iter: int = 40,
                  early_stopping: bool = True, class_weight: str | None = "sqrt", calibration: str | None = "isotonic",
                  calibration_folds: int = 3, seed: int = 0):
         self.hidden_layer_sizes = hidden_layer_sizes

@@ -167,7 +167,7 @@ class MLPRUL(_SklearnRUL):
     _piece = MLPPiece
 
     def __init__(self, *, hidden_layer_sizes: tuple[int, ...] = (64, 32), alpha: float = 1e-3,
-                 learning_rate_init: float = 1e-3, batch_size: int = 256, max_iter: int = 60,
+                 learning_rate_init: float = 1e-3, batch_size: int = 256, max_iter: int = 40,
                  early_stopping: bool = True, max_rul: float | None = 125.0, seed: int = 0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
