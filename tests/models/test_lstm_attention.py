@@ -63,8 +63,9 @@ def test_plain_columns_are_sequences_of_one_step_and_missing_readings_are_taken(
     X, y, slope = _trend_windows(n=600, seed=2)
     plain = X.mask(np.random.default_rng(0).uniform(size=X.shape) < 0.05)[["temp__t0", "temp__t7", "hours"]]
     plain.columns = ["first", "last", "hours"]
+    plain["dead"] = np.nan
     model = LSTMAttentionRUL(epochs=10, seed=0).fit(plain, 100 * slope)
-    assert model.attention(plain.head(3)).tolist() == [[1.0]] * 3
+    assert model.attention(plain.head(3)).tolist() == [[1.0]] * 3  # plain columns: one step of 4 channels
     assert np.isfinite(model.predict(plain)).all()
 
 

@@ -149,6 +149,9 @@ def fit_boosting(model: Any, owner: str, values: np.ndarray, y: np.ndarray, weig
     check_float(owner, "l2_regularization", model.l2_regularization, low=0.0)
     check_choice(owner, "early_stopping", model.early_stopping, ("auto", True, False))
     _n_jobs(owner, model.n_jobs)
+    dead = np.isnan(values).all(axis=0)
+    if dead.any():  # scikit-learn's binning fails on an all-missing column; a constant one is never split
+        values = np.where(dead[None, :], 0.0, values)
     estimator = HistGradientBoostingClassifier if kind == CLASSIFICATION else HistGradientBoostingRegressor
     fitted = estimator(max_iter=model.n_estimators, learning_rate=model.learning_rate,
                        max_leaf_nodes=model.max_leaf_nodes, max_depth=model.max_depth,

@@ -29,6 +29,7 @@ forewarn.exceptions.ConfigError: The 'n_estimators' parameter of Model must be a
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -101,7 +102,8 @@ class Standardiser:
 
     @classmethod
     def fit(cls, values: np.ndarray) -> Standardiser:
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # an all-missing column warns; it reads as 0 below
+            warnings.simplefilter("ignore", RuntimeWarning)
             median = np.nanmedian(values, axis=0) if np.isnan(values).any() else np.median(values, axis=0)
         median = np.where(np.isfinite(median), median, 0.0)  # an all-missing column reads as 0
         filled = impute(values, median)

@@ -59,7 +59,7 @@ def test_learns_and_reloads_to_the_same_digits(name, tmp_path):
 @pytest.mark.parametrize("name", FACTORIES)
 def test_missing_values_are_handled(name):
     X, y = _problem(n=1600, seed=1)
-    holes = X.mask(np.random.default_rng(2).uniform(size=X.shape) < 0.05)
+    holes = X.mask(np.random.default_rng(2).uniform(size=X.shape) < 0.05).assign(dead_sensor=np.nan)
     model = FACTORIES[name]().fit(holes[:800], y[:800])
     proba = model.predict_proba(holes[800:])
     assert np.isfinite(proba).all() and roc_auc_score(y[800:], proba) > 0.88

@@ -34,6 +34,7 @@ the same network. State: the standardisation arrays and every tensor of the ``st
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -118,7 +119,8 @@ class _SequenceModel:
     def _scaling(self, values: np.ndarray) -> tuple[np.ndarray, ...]:
         channels, length, seq_cols, static_cols = self._layout()
         sequence = values[:, seq_cols].reshape(len(values), len(channels), length)
-        with np.errstate(all="ignore"), contextlib.suppress(RuntimeWarning):
+        with warnings.catch_warnings():  # an all-missing channel warns; it reads as mean 0, spread 1 below
+            warnings.simplefilter("ignore", RuntimeWarning)
             seq_mean, seq_std = np.nanmean(sequence, axis=(0, 2)), np.nanstd(sequence, axis=(0, 2))
             static = values[:, static_cols]
             st_mean, st_std = (np.nanmean(static, axis=0), np.nanstd(static, axis=0)) if static_cols else \
