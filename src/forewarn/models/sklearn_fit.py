@@ -64,8 +64,9 @@ CLASSIFICATION, REGRESSION = "classification", "regression"
 _controller: ThreadpoolController | None = None
 
 
-def _threads(limit: int, api: str) -> Any:
-    """A context limiting ``api``'s ("blas" or "openmp") threads; the controller is built once (it is slow)."""
+def _threads(limit: int, api: str | None) -> Any:
+    """A context limiting the threads of ``api`` ("blas", "openmp" or None: both); the controller is built once
+    (that is slow)."""
     global _controller
     if _controller is None:
         _controller = ThreadpoolController()
@@ -177,7 +178,7 @@ class KNNPiece:
 
     def neighbour_sums(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row: sum of weight x target and sum of weight over the neighbours."""
-        with _threads(1, "blas"):  # the same digits whatever the machine's cores
+        with _threads(1, None):  # one thread (BLAS and OpenMP): the same digits whatever the machine's cores
             distance, index = self.search.kneighbors(self.scaler.transform(values))
         weight = self.weight[index]
         if self.weights == "distance":
@@ -219,7 +220,8 @@ class MLPPiece:
         self.scaler, self.flat, self.shapes, self.target_scale = scaler, flat, shapes, target_scale
 
     def output(self, values: np.ndarray) -> np.ndarray:
-        return mlp_forward(self.scaler.transform(values), self.flat, self.shapes) * self.target_scale
+        with _threads(1, "blas"):
+            return mlp_forward(self.scaler.transform(values), self.flat, self.shapes) * self.target_scale
 
     def state(self) -> dict[str, np.ndarray]:
         return {"median_": self.scaler.median, "mean_": self.scaler.mean, "scale_": self.scaler.scale,
@@ -251,7 +253,7 @@ def fit_mlp(model: Any, owner: str, values: np.ndarray, y: np.ndarray, weights: 
     fit_args: dict[str, Any] = {}
     if "sample_weight" in inspect.signature(estimator.fit).parameters:  # scikit-learn >= 1.7
         fit_args["sample_weight"] = weights
-    with warnings.catch_warnings():  # stopping at max_iter still gives a usable network
+    with warnings.catch_warnings(), _threads(1, "blas"):  # stopping at max_iter still gives a usable network
         warnings.simplefilter("ignore", ConvergenceWarning)
         net.fit(scaler.transform(values), target, **fit_args)
     flat, shapes = mlp_layers(net.coefs_, net.intercepts_)
