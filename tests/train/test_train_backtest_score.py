@@ -78,7 +78,7 @@ def test_backtest_by_asset_writes_the_contract_keys(plant: Path, tmp_path: Path)
     assert on_disk["sweep"] and on_disk["reliability"]
     assert (tmp_path / "models" / "backtests" / f"{result['id']}.json").is_file()
     page = (tmp_path / "report" / "index.html").read_text()
-    assert page.count("<img") >= 3 and "Risk timelines" in page
+    assert page.count("<img") >= 3 and "Risk timelines" in page and "Reliability" in page
 
 
 def test_walk_forward_trains_only_on_what_was_known(plant: Path, tmp_path: Path) -> None:
@@ -128,3 +128,8 @@ def test_labels_censor_and_renew() -> None:
     assert life["down"].tolist() == [False, False, False, False, True, False]
     y = targets(life, task="failure", horizon_hours=48.0)
     assert y[:4].tolist() == [0.0, 0.0, 1.0, 1.0] and np.isnan(y[4]) and np.isnan(y[5])  # the last row: censored
+
+
+def test_backtest_with_the_twins_physics_features(plant: Path) -> None:
+    result = forewarn.backtest(plant, by="asset", folds=2, task="failure", features="hybrid", **FAST)
+    assert result["features"] == "hybrid" and result["rows"]["roc_auc"] is not None

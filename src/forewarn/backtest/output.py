@@ -103,6 +103,8 @@ def report_html(result: dict[str, Any], data: Dataset, p: np.ndarray, threshold:
     sweep = "".join(f"<tr><td>{s['threshold']:.4f}</td><td>{_fmt(s['caught_share'])}</td>"
                     f"<td>{_fmt(s['false_cases_per_asset_year'])}</td><td>{_fmt(s['cost'])}</td></tr>"
                     for s in result["sweep"])
+    reliability = "".join(f"<tr><td>{r['bin_low']:.1f}-{r['bin_high']:.1f}</td><td>{r['predicted']:.3f}</td>"
+                          f"<td>{r['observed']:.3f}</td><td>{r['count']}</td></tr>" for r in result["reliability"])
     head = (f"Backtest {html.escape(result['id'])}: task {result['task']}, by {result['by']}, {result['folds']} folds, "
             f"model {html.escape(result['model'])}, horizon {result['horizon_hours']:.0f} h, minimum lead "
             f"{result['min_lead_hours']:.0f} h")
@@ -112,6 +114,9 @@ def report_html(result: dict[str, Any], data: Dataset, p: np.ndarray, threshold:
             f"<h1>{head}</h1>" + table("Rows", result["rows"]) + table("Events", result["events"])
             + "<h2>Threshold sweep</h2><table><tr><th scope='col'>threshold</th><th scope='col'>caught share</th>"
             "<th scope='col'>false cases per asset-year</th><th scope='col'>cost</th></tr>" + sweep + "</table>"
+            "<h2>Reliability (predicted against observed failure frequency)</h2><table><tr><th scope='col'>bin</th>"
+            "<th scope='col'>mean predicted</th><th scope='col'>observed</th><th scope='col'>rows</th></tr>"
+            + reliability + "</table>"
             "<h2>Risk timelines</h2>" + "".join(charts) + "</body></html>")
 
 
