@@ -133,3 +133,17 @@ def test_labels_censor_and_renew() -> None:
 def test_backtest_with_the_twins_physics_features(plant: Path) -> None:
     result = forewarn.backtest(plant, by="asset", folds=2, task="failure", features="hybrid", **FAST)
     assert result["features"] == "hybrid" and result["rows"]["roc_auc"] is not None
+
+
+def test_anomaly_from_a_spec_file_and_failure_modes(plant: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "plant.toml"
+    spec.write_text('[train]\ntask = "anomaly"\nhorizon = "72h"\ninterval = "3h"\nmodel = "pca-t2q"\n'
+                    "[costs.pump]\nmissed_failure = 50000\ninspection = 500\nfalse_alarm = 1500\n")
+    runner = CliRunner()
+    trained = runner.invoke(app, ["train", "--store", str(plant), "--models", str(tmp_path / "m"), "--spec", str(spec)])
+    assert trained.exit_code == 0, trained.output
+    card = json.loads((tmp_path / "m" / "anomaly" / "v1" / "card.json").read_text())
+    assert card["model"] == "pca-t2q" and card["costs"]["pump"]["missed_failure"] == 50000
+    assert score(plant, tmp_path / "m")["probability"].notna().all()  # channels a class lacks read as training means
+    modes = forewarn.train(plant, tmp_path / "m", task="failure-mode", horizon="72h", interval="3h")
+    assert modes.model_id == "failure-mode" and not modes.promoted and "macro_f1" in modes.metrics

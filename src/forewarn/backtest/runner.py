@@ -30,7 +30,7 @@ from sklearn.model_selection import GroupKFold
 from threadpoolctl import threadpool_limits
 
 from forewarn.backtest.events import event_figures, time_based_cost
-from forewarn.bundles.bundle import rul_failure_probability
+from forewarn.bundles.bundle import fill_missing, rul_failure_probability, training_means
 from forewarn.decide.calibration import expected_calibration_error
 from forewarn.decide.thresholds import Costs, ThresholdPolicy
 from forewarn.exceptions import ConfigError, DataNotFoundError
@@ -92,6 +92,9 @@ def _fit_fold(data: Dataset, spec: TrainSpec, name: str, X: pd.DataFrame, rows: 
     positive = y == 1
     calib = split_assets(data.groups, positive & rows, spec.holdout, spec.seed) & rows
     fit_rows = _subsample(np.flatnonzero(rows & ~calib), y, spec.max_rows, spec.seed)
+    fill = None if zoo.accepts_missing(name) else np.array(list(training_means(X.iloc[fit_rows]).values()))
+    if fill is not None:  # as the bundle does for such a model: missing features read as training means
+        X = pd.DataFrame(fill_missing(X.to_numpy(dtype="float64"), fill), columns=X.columns, index=X.index)
     max_rul = spec.max_rul_hours if spec.task == "rul" else None
     model = zoo.fit_model(zoo.build(name, task=spec.task, seed=spec.seed, max_rul=max_rul), X.iloc[fit_rows],
                           y[fit_rows])
@@ -105,6 +108,8 @@ def _fit_fold(data: Dataset, spec: TrainSpec, name: str, X: pd.DataFrame, rows: 
     policy, _ = held.choose_thresholds(judged.probability, outcome, data.asset_class[calib], dict(spec.costs))
 
     def scorer(Xs: pd.DataFrame, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, ThresholdPolicy]:
+        if fill is not None:
+            Xs = pd.DataFrame(fill_missing(Xs.to_numpy(dtype="float64"), fill), columns=Xs.columns, index=Xs.index)
         raw = zoo.output(model, Xs)
         rul = raw if spec.task == "rul" else np.full(len(raw), np.nan)
         if spec.task == "rul" and judged.residual_model is not None:

@@ -14,7 +14,8 @@
   model's probability, or an anomaly score) to a calibrated one, fitted on a different half of the
   held-out rows than the residuals;
 * the cost table of :class:`~forewarn.decide.thresholds.ThresholdPolicy` (alert threshold per asset class);
-* per-feature training means (``reference``), used by occlusion explanations for models without ``explain``.
+* per-feature training means (``reference``), used by occlusion explanations for models without ``explain`` and,
+  for a model that does not accept missing values, in place of a missing feature (a channel an asset class lacks).
 
 :func:`make_bundle` writes such a folder from a fitted model and held-out data; :class:`Bundle` loads it.
 """
@@ -141,6 +142,8 @@ class Bundle:
             raise StateError(f"model in {str(self.folder)!r} uses features the serving spec does not make: "
                              f"{', '.join(missing[:5])}")
         self._columns = np.asarray([self.spec.feature_names.index(n) for n in self.feature_names], dtype=np.intp)
+        self._fill = None if self.model.get_tags().get("nan_allowed") else np.array(
+            [self.spec.reference.get(n, 0.0) for n in self.feature_names], dtype="float64")
         # built once, as plain Python strings: pandas' Arrow-backed string indexes are slow to build and to iterate,
         # and the estimator checks the column names on every call
         self._index = pd.Index(self.feature_names, dtype=object)
@@ -170,8 +173,10 @@ class Bundle:
         self._direct_sensors = self.sensor_index(self._contribution_index)  # the direct path's columns, mapped once
 
     def select(self, spec_features: np.ndarray) -> np.ndarray:
-        """Columns of a full spec-feature matrix that the model uses, in the model's order."""
-        return spec_features[:, self._columns]
+        """Columns of a full spec-feature matrix that the model uses, in the model's order (missing values
+        replaced by the training means for a model that does not accept them)."""
+        values = spec_features[:, self._columns]
+        return values if self._fill is None else fill_missing(values, self._fill)
 
     def feature_frame(self, spec_features: np.ndarray) -> pd.DataFrame:
         """Model features (selected from the spec's features) as a frame with the model's column names."""
@@ -325,6 +330,21 @@ def residual_bands(predicted: np.ndarray, truth: np.ndarray, bands: int = 1, *, 
 CARD_FILE = "card.json"
 
 
+def fill_missing(values: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """``values`` (rows x features) with NaN replaced by each feature's ``fill`` value (a copy only when needed).
+
+    >>> fill_missing(np.array([[1.0, np.nan]]), np.array([0.0, 5.0])).tolist()
+    [[1.0, 5.0]]
+    """
+    missing = np.isnan(values)
+    return np.where(missing, fill, values) if missing.any() else values
+
+
+def training_means(X: pd.DataFrame) -> dict[str, float]:
+    """Each feature's mean over the rows given (finite values only; 0.0 for a feature with none)."""
+    return {str(c): _finite_mean(X[c].to_numpy(dtype="float64")) for c in X.columns}
+
+
 def _finite_mean(values: np.ndarray) -> float:
     """The mean of the finite values (0.0 when there is none: a channel the held-out assets lack)."""
     finite = values[np.isfinite(values)]
@@ -349,7 +369,8 @@ def make_bundle(model: Estimator, folder: str | os.PathLike[str], *, channels: S
                 costs: Mapping[str, Mapping[str, float]] | None = None, asset_classes: Sequence[str] = (),
                 metrics: Mapping[str, float] | None = None, training_data: Any = None, unit: str | None = None,
                 calibrator: Calibrator | None = None, bands: int = 1, card: Mapping[str, Any] | None = None,
-                residual_model: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
+                residual_model: tuple[np.ndarray, np.ndarray] | None = None,
+                reference: Mapping[str, float] | None = None) -> Path:
     """Save ``model`` with a serving spec fitted on held-out rows; returns the folder.
 
     ``y_holdout`` is the true RUL for RUL models, else 0/1 "failed within the horizon". With ``groups``
@@ -357,7 +378,8 @@ def make_bundle(model: Estimator, folder: str | os.PathLike[str], *, channels: S
     the RUL unit when it differs from the model's tag (e.g. hours instead of cycles). A fitted ``calibrator``
     is used as given (none is fitted then); ``bands`` splits RUL residuals by predicted RUL (intervals conditional
     on the prediction), or ``residual_model`` gives the edges and quantiles of :func:`residual_bands` ready made;
-    ``card`` is written as ``card.json`` (the model card).
+    ``card`` is written as ``card.json`` (the model card); ``reference`` gives the training means of the features
+    (default: the held-out rows' means).
     """
     X = pd.DataFrame(X_holdout)
     y = np.asarray(y_holdout, dtype="float64")
@@ -385,7 +407,7 @@ def make_bundle(model: Estimator, folder: str | os.PathLike[str], *, channels: S
     elif model.task == "anomaly":
         raise SchemaError("held-out rows hold one class only; an anomaly model needs both to be calibrated",
                           column="y_holdout")
-    reference = {str(c): _finite_mean(X[c].to_numpy(dtype="float64")) for c in X.columns}
+    reference = dict(reference) if reference is not None else training_means(X)
     spec = ServingSpec(channels=tuple(channels), window=int(window), interval=str(interval), stats=tuple(stats),
                        ewm_span=float(ewm_span),
                        history_rows=int(history_rows or max(4 * window, 60)), horizon=float(horizon),

@@ -80,7 +80,9 @@ def train(
                              f"{row['fit_s']:.1f}", "yes" if row["servable"] else "no" + (f" ({row['error'][:60]})"
                                                                                           if row["error"] else ""))
         Console().print(compared)
-    live = "live" if result.promoted else "not live (forewarn train ... --promote, or promote it in the registry)"
+    live = ("saved, not served (the service scores failure, RUL and anomaly models; load it with "
+            "forewarn.base.load)" if result.card.get("task") == "failure-mode" else "live" if result.promoted
+            else "not live (train again with --promote, or POST /api/v1/models/{id}/promote)")
     typer.echo(f"filed {result.model_id} {result.version} in {result.folder}: {live}")
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from forewarn.bundles.bundle import fill_missing, make_bundle, training_means
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
 from forewarn.store import Store
 from forewarn.train import card as cards
@@ -128,12 +129,15 @@ def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str]
     _check_trainable(data, spec, usable)
     say(f"data: {len(data.frame):,} rows of {data.frame['asset_id'].nunique()} assets at {data.interval}, "
         f"{int(usable.sum()):,} labelled")
-    X_all = data.features(spec)
+    X_raw = data.features(spec)
     y = data.y
     positive = (y == 1) if y.dtype != object else np.asarray([v not in (None, "none") and v == v for v in y])
     held_rows = split_assets(data.groups, positive & usable, spec.holdout, spec.seed) & usable
     train_rows = np.flatnonzero(usable & ~held_rows)
     train_rows = _subsample(train_rows, y, spec.max_rows, spec.seed)
+    means = training_means(X_raw.iloc[train_rows])
+    filled = pd.DataFrame(fill_missing(X_raw.to_numpy(dtype="float64"), np.array(list(means.values()))),
+                          columns=X_raw.columns, index=X_raw.index)
     max_rul = spec.max_rul_hours if spec.task == "rul" else None
     comparison = pd.DataFrame()
     name = spec.model
@@ -141,8 +145,9 @@ def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str]
         pool = zoo.candidates(spec.task)
         compare_rows = _subsample(train_rows, y, min(spec.max_rows, 60_000), spec.seed + 1)
 
-        def features(sequence: bool) -> pd.DataFrame:
-            source = data.features(spec, sequence=True) if sequence else X_all
+        def features(model: str) -> pd.DataFrame:
+            source = data.features(spec, sequence=True) if zoo.is_sequence(model) else \
+                X_raw if zoo.accepts_missing(model) else filled
             return source.iloc[compare_rows].reset_index(drop=True)
 
         comparison = zoo.compare(pool, features, y[compare_rows], data.groups[compare_rows], task=spec.task,
@@ -157,18 +162,18 @@ def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str]
         raise ConfigError(f"{name!r} reads sequences of readings, which the service cannot compute yet; "
                           "compare it with forewarn backtest, serve a window-statistics model")
     say(f"fitting {name}")
+    X_all = X_raw if zoo.accepts_missing(name) else filled
     model = zoo.fit_model(zoo.build(name, task=spec.task, seed=spec.seed, max_rul=max_rul),
                           X_all.iloc[train_rows], y[train_rows])
     result = _judge_and_file(data, spec, model, name, X_all, held_rows, train_rows, comparison, Path(models),
-                             promote, started)
+                             promote, started, means)
     say(f"filed {result.model_id} {result.version} in {result.folder}")
     return result
 
 
 def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all: pd.DataFrame,
                     held_rows: np.ndarray, train_rows: np.ndarray, comparison: pd.DataFrame, models: Path,
-                    promote: bool, started: float) -> TrainResult:
-    from forewarn.bundles.bundle import make_bundle
+                    promote: bool, started: float, means: dict[str, float]) -> TrainResult:
 
     X_held = X_all[held_rows].reset_index(drop=True)
     y_held = data.y[held_rows]
@@ -201,7 +206,8 @@ def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all
     folder = models / model_id
     version = next_version(folder)
     models.mkdir(parents=True, exist_ok=True)
-    _pin_live(models, model_id)
+    if model.task != "fault":
+        _pin_live(models, model_id)
     card = {
         "model_id": model_id, "version": version, "model": name, "task": spec.task, "created": pd.Timestamp.now(
             tz="UTC").isoformat(), "data": cards.data_summary(data.frame, data.events, data.assets),
@@ -229,8 +235,10 @@ def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all
                            calibrator=calibrator, residual_model=residual_model,
                            costs=None if policy is None else policy.to_mapping(),
                            asset_classes=(), metrics=flat, training_data=X_all.iloc[train_rows],
-                           unit="hours" if spec.task == "rul" else None, card=card)
-    promoted = _register(models, model_id, version, promote)
+                           unit="hours" if spec.task == "rul" else None, card=card, reference=means)
+    # a failure-mode classifier is saved with its card but is not servable for health (the service scores failure,
+    # RUL and anomaly models): it is not filed in the registry
+    promoted = _register(models, model_id, version, promote) if model.task != "fault" else False
     return TrainResult(path, model_id, version, promoted, card)
 
 
@@ -249,7 +257,6 @@ def _pin_live(models: Path, model_id: str) -> None:
     """Before a new version's folder appears: pin the live version of ``model_id`` (when it has one)."""
     from forewarn.bundles.registry import ModelRegistry
 
-    if (models / model_id).is_dir():
-        registry = ModelRegistry(models)
-        if registry.versions(model_id):
-            registry.pin(model_id)
+    registry = ModelRegistry(models)
+    if model_id in registry.model_ids():
+        registry.pin(model_id)

@@ -103,10 +103,16 @@ def validation_score(task: str, y: np.ndarray, said: np.ndarray) -> float:
     return multiclass_metrics(pd.Series(y).astype(str).to_numpy(), pd.Series(said).astype(str).to_numpy())["macro_f1"]
 
 
-def compare(models: list[str], features: Callable[[bool], pd.DataFrame], y: np.ndarray, groups: np.ndarray, *,
+def accepts_missing(name: str) -> bool:
+    """Whether the model takes missing values (else they are replaced by training means, here and in service)."""
+    return bool(get(name).get_tags().get("nan_allowed"))
+
+
+def compare(models: list[str], features: Callable[[str], pd.DataFrame], y: np.ndarray, groups: np.ndarray, *,
             task: str, folds: int, seed: int, max_rul: float | None = None,
             on_model: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """Every model fitted and scored on ``folds`` by-asset folds: one row per model (``model``, ``score``,
+    """Every model fitted and scored on ``folds`` by-asset folds (``features(name)`` gives the model's input):
+    one row per model (``model``, ``score``,
     ``folds``, ``fit_s``, ``servable``, ``error``), best first."""
     n_groups = len(np.unique(groups))
     splitter = GroupKFold(n_splits=min(int(folds), n_groups))
@@ -116,7 +122,7 @@ def compare(models: list[str], features: Callable[[bool], pd.DataFrame], y: np.n
         if on_model is not None:
             on_model(name)
         sequence = is_sequence(name)
-        X = features(sequence)
+        X = features(name)
         scores, started, error = [], time.perf_counter(), ""
         try:
             for fit_rows, judge_rows in splits:
