@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,7 +36,7 @@ from forewarn.exceptions import ConfigError, DataNotFoundError
 from forewarn.store import Store
 from forewarn.train import holdout as held
 from forewarn.train import zoo
-from forewarn.train.dataset import Dataset, load_dataset
+from forewarn.train.dataset import Dataset, load_dataset, opened
 from forewarn.train.labels import renewals
 from forewarn.train.pipeline import _subsample, split_assets
 from forewarn.train.spec import TrainSpec, hours
@@ -159,13 +158,8 @@ def _backtest(store: str | os.PathLike[str] | Store, *, spec: TrainSpec | None, 
         raise ConfigError(f"backtest scores failure and rul models; task {spec.task!r} is not supported yet")
     min_lead_hours = hours(min_lead, "min_lead")
     started = time.perf_counter()
-    if isinstance(store, Store):
-        data = load_dataset(store, spec)
-    else:
-        if not Path(store).exists():
-            raise DataNotFoundError(f"store {str(store)!r} does not exist")
-        with Store(store, read_only=True) as db:
-            data = load_dataset(db, spec)
+    with opened(store) as db:
+        data = load_dataset(db, spec)
     name = zoo.candidates(spec.task)[0] if spec.model == "auto" else spec.model
     X = data.features(spec, sequence=True) if zoo.is_sequence(name) else data.features(spec)
     usable = data.labelled & ~data.down

@@ -13,7 +13,11 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -195,6 +199,19 @@ class Dataset:
         if spec.features == "physics":
             return physics
         return pd.concat([self.window_features(spec), physics], axis=1)
+
+
+@contextmanager
+def opened(store: str | os.PathLike[str] | Store) -> Iterator[Store]:
+    """A store given as an open :class:`Store` (used as is) or a path (opened read-only; it must exist: a typo must
+    not create an empty store)."""
+    if isinstance(store, Store):
+        yield store
+        return
+    if not Path(store).exists():
+        raise DataNotFoundError(f"store {str(store)!r} does not exist")
+    with Store(store, read_only=True) as db:
+        yield db
 
 
 def load_dataset(db: Store, spec: TrainSpec) -> Dataset:

@@ -29,7 +29,7 @@ from forewarn.store import Store
 from forewarn.train import card as cards
 from forewarn.train import holdout as held
 from forewarn.train import zoo
-from forewarn.train.dataset import Dataset, load_dataset
+from forewarn.train.dataset import Dataset, load_dataset, opened
 from forewarn.train.spec import TrainSpec
 
 Progress = Callable[[str], None]
@@ -118,13 +118,8 @@ def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str]
     spec = (spec or TrainSpec()).with_options(**options)
     say = progress or (lambda message: None)
     started = time.perf_counter()
-    if isinstance(store, Store):
-        data = load_dataset(store, spec)
-    else:
-        if not Path(store).exists():
-            raise DataNotFoundError(f"store {str(store)!r} does not exist")
-        with Store(store, read_only=True) as db:
-            data = load_dataset(db, spec)
+    with opened(store) as db:
+        data = load_dataset(db, spec)
     usable = data.labelled & ~data.down
     _check_trainable(data, spec, usable)
     say(f"data: {len(data.frame):,} rows of {data.frame['asset_id'].nunique()} assets at {data.interval}, "

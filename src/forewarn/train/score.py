@@ -21,7 +21,7 @@ from forewarn.decide.risk import health_score, recommended_action, risk_level
 from forewarn.exceptions import DataNotFoundError
 from forewarn.features.window import window_features
 from forewarn.store import Store
-from forewarn.train.dataset import select_assets
+from forewarn.train.dataset import opened, select_assets
 from forewarn.train.labels import is_down, latest_marks
 from forewarn.train.spec import TrainSpec
 
@@ -63,11 +63,7 @@ def score(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str],
     """
     bundle = live_bundle(models, model_id)
     spec = TrainSpec().with_options(**selection)
-    if isinstance(store, Store):
-        return _score(store, bundle, spec, top)
-    if not Path(store).exists():
-        raise DataNotFoundError(f"store {str(store)!r} does not exist")
-    with Store(store, read_only=True) as db:
+    with opened(store) as db:
         return _score(db, bundle, spec, top)
 
 
