@@ -23,7 +23,7 @@ SiteOpt = Annotated[str | None, typer.Option("--site", help="Only these sites (c
 LineOpt = Annotated[str | None, typer.Option("--line", help="Only these lines (comma-separated).")]
 ClassOpt = Annotated[str | None, typer.Option("--class", help="Only these asset classes (comma-separated).")]
 AssetsOpt = Annotated[str | None, typer.Option("--assets", help="Only these assets (comma-separated).")]
-SpecOpt = Annotated[Path | None, typer.Option("--spec", help="A TOML file with [train] and [costs.<class>] tables.")]
+SpecOpt = Annotated[Path | None, typer.Option("--spec", help="A TOML file with \\[train] and \\[costs.CLASS] tables.")]
 IntervalOpt = Annotated[str | None, typer.Option(help="Sampling interval to train at (default: from the data).")]
 
 
@@ -86,9 +86,13 @@ def train(
     typer.echo(f"filed {result.model_id} {result.version} in {result.folder}: {live}")
 
 
+BacktestModelOpt = Annotated[str | None, typer.Option(help="A registered model name (default auto: the task's first "
+                                                           "zoo model, LightGBM, in every fold).")]
+
+
 def backtest(
     store: Annotated[Path, typer.Option(help="DuckDB store with readings and events.")],
-    task: TaskOpt = None, horizon: HorizonOpt = None, label: LabelOpt = None, model: ModelOpt = None,
+    task: TaskOpt = None, horizon: HorizonOpt = None, label: LabelOpt = None, model: BacktestModelOpt = None,
     site: SiteOpt = None, line: LineOpt = None, asset_class: ClassOpt = None, assets: AssetsOpt = None,
     spec: SpecOpt = None, interval: IntervalOpt = None,
     by: Annotated[str, typer.Option(help="time (walk-forward), asset or site (leave a group out).")] = "time",
