@@ -1,0 +1,305 @@
+"""Issue 12's targets for a plant's own data, measured through the use-case layer with its DEFAULT settings.
+
+Every figure comes from the commands a plant would run (``forewarn simulate``, ``ingest``, ``train``,
+``backtest``, ``score``), called as subprocesses with the options each target names and nothing else: no option
+was tuned on these data. Parts (``python benchmarks/own_data.py PART ...``):
+
+* ``fleet``: the twin fleet (``forewarn simulate --sites 4 --assets 100 --days 365 --seed S --interval 10min``;
+  the simulator's default is 1 min), ``forewarn backtest --by site --horizon 7d``. Reports the honest event
+  figures (thresholds fitted inside each fold on its calibration assets: ``events``) and, labelled as such, the
+  cost-optimal point of the threshold sweep chosen in hindsight. Beside them the twin's *ceiling*: the share of
+  failures whose true health (the fleet's ``truth`` table, hourly) 24 h before the failure was already below the
+  healthy range, the healthy range being the health values of the rows with no failure within the horizon (7 d)
+  and the asset not down; "below" = under their 1st percentile (also given at the 5th). The events are the
+  same at every interval (the degradation engine fixes them before rendering), so the truth is read from an
+  hourly simulation of the same seed.
+* ``plant``: hourly plant data with a 24 h label column made from the twin: ``failure_24h`` = 1 when a failure of
+  the asset follows within 24 h (0 < t_fail - ts <= 24 h); exported to CSV (readings and the label only, no
+  events), ``forewarn ingest FILE --label-columns failure_24h``, then ``forewarn backtest --by asset --folds 5
+  --label failure_24h --horizon 24h``; row F1 and FAR.
+* ``cmapss``: C-MAPSS FD001 train engines as CSV (readings; one failure event per engine at its last cycle, as
+  ``forewarn demo`` loads them), ``forewarn ingest``, ``forewarn train --task rul``; the card's held-out RMSE;
+  then the official test engines ingested into a separate store and ranked by ``forewarn score`` with the trained
+  bundle: RMSE of its RUL at each engine's last cycle against ``RUL_FD001`` (the bench's protocol).
+* ``ai4i``: whether AI4I 2020 goes through the generic path (it tries, and reports the answer).
+
+Data: ``$FOREWARN_DATA_DIR`` (default ``/work/shared/data``); nothing is copied into the repository. Work files
+go to ``--work`` (default a temporary folder). Results print as JSON lines and go to ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+FOREWARN = str(Path(sys.executable).parent / "forewarn")
+DATA_DIR = Path(os.environ.get("FOREWARN_DATA_DIR", "/work/shared/data"))
+
+
+def run(args: list[str], work: Path, name: str) -> dict[str, Any]:
+    """Run a forewarn command; wall seconds and peak RSS (MiB, from /usr/bin/time when present)."""
+    timing = work / f"{name}.time"
+    cmd = ["/usr/bin/time", "-f", "%e %M", "-o", str(timing), *args] if Path("/usr/bin/time").exists() else args
+    started = time.perf_counter()
+    with open(work / f"{name}.log", "w") as log:
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=work)
+    wall = time.perf_counter() - started
+    out: dict[str, Any] = {"command": " ".join(args).replace(FOREWARN, "forewarn"),
+                           "rc": proc.returncode, "seconds": round(wall, 1), "load1": round(os.getloadavg()[0], 2)}
+    if timing.exists():
+        parts = timing.read_text().split()
+        if len(parts) >= 2 and parts[-1].isdigit():
+            out["peak_rss_mib"] = round(int(parts[-1]) / 1024, 1)
+    if proc.returncode:
+        out["tail"] = (work / f"{name}.log").read_text()[-2000:]
+    return out
+
+
+def ceiling(sites: int, assets: int, days: int, seed: int, horizon_h: float = 168.0, lead_h: float = 24.0
+            ) -> dict[str, Any]:
+    """Share of failures whose true health ``lead_h`` before them was under the healthy range (see module text)."""
+    from forewarn.twin.fleet import FleetConfig, simulate_fleet
+
+    fleet = simulate_fleet(FleetConfig(sites=sites, assets=assets, days=days, seed=seed, interval="1h"))
+    truth = fleet.truth[["asset_id", "ts", "health", "rul_minutes"]]
+    ttf_h = truth["rul_minutes"].to_numpy(dtype="float64") / 60.0
+    health = truth["health"].to_numpy(dtype="float64")
+    healthy_rows = (np.isnan(ttf_h) | (ttf_h > horizon_h)) & (health > 0)
+    failures = fleet.events.query("kind == 'failure'")[["asset_id", "ts"]]
+    look = failures.assign(ts=(failures["ts"] - pd.Timedelta(hours=lead_h)).dt.floor("h"))
+    at = look.merge(truth, on=["asset_id", "ts"], how="left")["health"].to_numpy(dtype="float64")
+    out: dict[str, Any] = {"failures": int(len(failures)), "definition": (
+        f"health {lead_h:g} h before the failure < qX of health on rows with no failure within {horizon_h:g} h "
+        "(asset not down)")}
+    for q in (0.01, 0.05):
+        floor = float(np.quantile(health[healthy_rows], q))
+        out[f"q{int(q * 100):02d}_floor"] = round(floor, 4)
+        out[f"ceiling_q{int(q * 100):02d}"] = float(np.mean(at < floor)) if len(at) else None
+    return out
+
+
+def finer_sweep(data: Any, p: np.ndarray, horizon_h: float, min_lead_h: float) -> dict[str, Any]:
+    """The hindsight cost optimum over a finer grid than the runner's (its grid is quantiles 0.5-0.999 of the
+    probabilities, which on rare failures jumps from the calibrated plateau to 1.0): the 60 quantiles 1 - 10^-5 ...
+    1 - 10^-0.3 of the scored probabilities, scored with the runner's own :func:`event_figures`."""
+    from forewarn.backtest.events import event_figures
+    from forewarn.decide.thresholds import Costs
+    from forewarn.train.labels import renewals
+
+    scored = ~np.isnan(p)
+    frame = data.frame.loc[scored, ["asset_id", "ts"]].assign(p=p[scored])
+    spans = frame.groupby("asset_id")["ts"].agg(["min", "max"])
+    failures = data.events[data.events["kind"] == "failure"][["asset_id", "ts"]]
+    failures = failures[failures["asset_id"].isin(spans.index)]
+    failures = failures[(failures["ts"] > failures["asset_id"].map(spans["min"]))
+                        & (failures["ts"] <= failures["asset_id"].map(spans["max"]) + pd.Timedelta(data.interval))]
+    renew = renewals(data.events) if len(data.events) else None
+    grid = np.unique(np.quantile(p[scored], 1 - np.logspace(-5, -0.3, 60)))
+    best = None
+    for threshold in grid:
+        f = event_figures(frame, failures, threshold=float(threshold), horizon_hours=horizon_h,
+                          min_lead_hours=min_lead_h, costs=Costs(), renewals=renew)
+        if best is None or f["cost"] < best["cost"]:
+            best = {"threshold": float(threshold), **{k: f[k] for k in (
+                "caught_share", "lead_time_hours_median", "false_cases_per_asset_year", "cost")}}
+    return best or {}
+
+
+def fleet(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
+    """Simulate with the CLI; backtest with :func:`forewarn.backtest` (what the CLI calls), keeping the scored
+    probabilities for the finer hindsight sweep."""
+    import resource
+
+    import forewarn
+    from forewarn.backtest import output
+
+    rows = []
+    for seed in args.seeds:
+        store = work / f"fleet{seed}.duckdb"
+        store.unlink(missing_ok=True)
+        sim = run([FOREWARN, "simulate", "--sites", "4", "--assets", str(args.assets), "--days", str(args.days),
+                   "--seed", str(seed), "--interval", "10min", "--store", str(store)], work, f"simulate{seed}")
+        kept: dict[str, Any] = {}
+        original = output.write_outputs
+
+        def capture(result: Any, data: Any, p: Any, threshold: Any, _kept: dict[str, Any] = kept,
+                    _original: Any = original, **kw: Any) -> Any:
+            _kept.update(data=data, p=p)
+            return _original(result, data, p, threshold, **kw)
+
+        output.write_outputs = capture
+        try:
+            started = time.perf_counter()
+            result = forewarn.backtest(store, by="site", horizon="7d")
+            seconds = time.perf_counter() - started
+        finally:
+            output.write_outputs = original
+        ev, best = result["events"], result["cost_optimal_threshold_in_hindsight"]
+        row: dict[str, Any] = {
+            "part": "fleet", "seed": seed, "assets": args.assets, "days": args.days, "simulate": sim,
+            "backtest": {"call": "forewarn.backtest(store, by='site', horizon='7d') "
+                                 "(= forewarn backtest --store DB --by site --horizon 7d)",
+                         "seconds": round(seconds, 1), "load1": round(os.getloadavg()[0], 2),
+                         "peak_rss_mib_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)},
+            "interval": result["interval"], "rows": result["rows"],
+            "honest": {k: ev.get(k) for k in ("failures", "caught", "caught_share", "lead_time_hours_median",
+                                              "false_cases_per_asset_year", "cost", "cost_run_to_failure",
+                                              "cost_time_based")},
+            "hindsight_runner_sweep": best}
+        row["honest"]["threshold_median"] = result["threshold"]
+        row["hindsight_finer_sweep"] = finer_sweep(kept["data"], kept["p"], 168.0, 24.0)
+        kept.clear()
+        row["ceiling"] = ceiling(4, args.assets, args.days, seed)
+        print(json.dumps(row, default=str), flush=True)
+        rows.append(row)
+        if not args.keep:
+            store.unlink(missing_ok=True)
+    return rows
+
+
+def plant_csv(path: Path, assets: int, days: int, seed: int) -> dict[str, Any]:
+    """Hourly twin readings with ``failure_24h`` (1 when a failure follows within 24 h) as one CSV."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from forewarn.twin.fleet import FleetConfig, simulate_fleet
+
+    sim = simulate_fleet(FleetConfig(sites=4, assets=assets, days=days, seed=seed, interval="1h"))
+    frame = sim.readings.assign(asset_id=lambda f: f["asset_id"].astype(str), ts=lambda f: f["ts"].astype(
+        "datetime64[ns, UTC]")).sort_values(["ts", "asset_id"]).reset_index(drop=True)
+    failures = sim.events.query("kind == 'failure'")[["asset_id", "ts"]].rename(columns={"ts": "failure_ts"})
+    failures = failures.assign(asset_id=failures["asset_id"].astype(str), failure_ts=failures["failure_ts"].astype(
+        "datetime64[ns, UTC]")).sort_values("failure_ts")
+    merged = pd.merge_asof(frame[["ts", "asset_id"]], failures, left_on="ts", right_on="failure_ts",
+                           by="asset_id", direction="forward", allow_exact_matches=False)
+    ahead = (merged["failure_ts"] - merged["ts"]) / pd.Timedelta(hours=1)
+    frame["failure_24h"] = ((ahead > 0) & (ahead <= 24)).astype("int8").to_numpy()
+    frame["ts"] = frame["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), path)
+    return {"rows": len(frame), "assets": int(frame["asset_id"].nunique()), "failures": len(failures),
+            "positive_share": float(frame["failure_24h"].mean()), "mb": round(path.stat().st_size / 2**20, 1)}
+
+
+def plant(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
+    rows = []
+    for seed in args.seeds:
+        csv, store = work / f"plant{seed}.csv", work / f"plant{seed}.duckdb"
+        store.unlink(missing_ok=True)
+        made = plant_csv(csv, args.assets, args.days, seed)
+        ingest = run([FOREWARN, "ingest", str(csv), "--store", str(store), "--label-columns", "failure_24h"], work,
+                     f"plant_ingest{seed}")
+        bt_json = work / f"plant{seed}_backtest.json"
+        bt = run([FOREWARN, "backtest", "--store", str(store), "--by", "asset", "--folds", "5", "--label",
+                  "failure_24h", "--horizon", "24h", "--json", str(bt_json)], work, f"plant_backtest{seed}")
+        row = {"part": "plant", "seed": seed, "csv": made, "ingest": ingest, "backtest": bt}
+        if bt["rc"] == 0:
+            result = json.loads(bt_json.read_text())
+            row["rows"], row["events"], row["interval"] = result["rows"], result["events"], result["interval"]
+        print(json.dumps(row, default=str), flush=True)
+        rows.append(row)
+        if not args.keep:
+            csv.unlink(missing_ok=True)
+            store.unlink(missing_ok=True)
+    return rows
+
+
+def cmapss(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
+    from forewarn.datasets.cmapss import load_cmapss, to_readings
+
+    data = load_cmapss("FD001", DATA_DIR)
+    train = to_readings(data.train, "FD001-train")
+    test = to_readings(data.test, "FD001-test")
+    train.assign(ts=train["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(work / "cm_train.csv", index=False)
+    test.assign(ts=test["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(work / "cm_test.csv", index=False)
+    last = train.groupby("asset_id")["ts"].max()
+    pd.DataFrame({"asset_id": last.index, "ts": last.dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(), "kind": "failure",
+                  "failure_mode": "hpc_degradation"}).to_csv(work / "cm_failures.csv", index=False)
+    for name in ("cm.duckdb", "cm_test.duckdb", "cm_models"):
+        path = work / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    out: dict[str, Any] = {"part": "cmapss"}
+    out["ingest"] = run([FOREWARN, "ingest", str(work / "cm_train.csv"), "--store", str(work / "cm.duckdb")], work,
+                        "cm_ingest")
+    out["ingest_events"] = run([FOREWARN, "ingest", str(work / "cm_failures.csv"), "--store", str(work / "cm.duckdb"),
+                                "--kind", "events"], work, "cm_ingest_events")
+    out["train"] = run([FOREWARN, "train", "--store", str(work / "cm.duckdb"), "--models", str(work / "cm_models"),
+                        "--task", "rul"], work, "cm_train")
+    cards = sorted((work / "cm_models").glob("*/v*/card.json"))
+    if cards:
+        card = json.loads(cards[-1].read_text())
+        out["card"] = {**{k: v for k, v in card["metrics"].items() if isinstance(v, (int, float, str))},
+                       "model": card["model"], "train_interval": card["recipe"]["interval"],
+                       "max_rul_hours": card["recipe"]["max_rul_hours"], "train_seconds": card["train_seconds"]}
+    out["test_ingest"] = run([FOREWARN, "ingest", str(work / "cm_test.csv"), "--store", str(work / "cm_test.duckdb")],
+                             work, "cm_test_ingest")
+    out["score"] = run([FOREWARN, "score", "--store", str(work / "cm_test.duckdb"), "--models",
+                        str(work / "cm_models"), "--format", "csv", "--out", str(work / "cm_scores.csv")], work,
+                       "cm_score")
+    if out["score"]["rc"] == 0:
+        scores = pd.read_csv(work / "cm_scores.csv")
+        unit = scores["asset_id"].str.rsplit("-", n=1).str[1].astype(int)
+        truth = data.test_rul.set_index("unit")["rul"].reindex(unit).to_numpy(dtype="float64")
+        predicted = scores["rul"].to_numpy(dtype="float64")
+        d = predicted - truth
+        out["official_test"] = {"engines": int(len(d)), "unit": str(scores["unit"].iloc[0]),
+                                "rmse": float(np.sqrt(np.nanmean(d**2))),
+                                "phm08": float(np.nansum(np.where(d < 0, np.exp(-d / 13) - 1, np.exp(d / 10) - 1))),
+                                "missing": int(np.isnan(predicted).sum())}
+    print(json.dumps(out, default=str), flush=True)
+    return [out]
+
+
+def ai4i(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
+    """AI4I rows as a plant file: one row per product (``Product ID`` as the asset), the UDI as minutes."""
+    from forewarn.datasets.ai4i import load_ai4i
+
+    data = load_ai4i(DATA_DIR)
+    frame = data.frame
+    out: dict[str, Any] = {"part": "ai4i", "rows": len(frame)}
+    ts = pd.Timestamp("2020-01-01", tz="UTC") + pd.to_timedelta(frame["udi"], unit="min")
+    sensors = [c for c in data.features if c != "type"]
+    plant_file = frame[sensors].assign(asset_id=frame["product_id"], ts=ts.dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                       machine_failure=frame["machine_failure"])
+    plant_file.to_csv(work / "ai4i.csv", index=False)
+    (work / "ai4i.duckdb").unlink(missing_ok=True)
+    out["assets"] = int(plant_file["asset_id"].nunique())
+    out["ingest"] = run([FOREWARN, "ingest", str(work / "ai4i.csv"), "--store", str(work / "ai4i.duckdb"),
+                         "--label-columns", "machine_failure"], work, "ai4i_ingest")
+    out["backtest"] = run([FOREWARN, "backtest", "--store", str(work / "ai4i.duckdb"), "--by", "asset", "--label",
+                           "machine_failure", "--horizon", "1min", "--json", str(work / "ai4i_bt.json")], work,
+                          "ai4i_backtest")
+    out["backtest_log"] = (work / "ai4i_backtest.log").read_text()[-1500:]
+    print(json.dumps(out, default=str), flush=True)
+    return [out]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("part", choices=("fleet", "plant", "cmapss", "ai4i"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])
+    parser.add_argument("--assets", type=int, default=100)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="Keep the stores and files in --work.")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="forewarn-own-"))
+    work.mkdir(parents=True, exist_ok=True)
+    rows = {"fleet": fleet, "plant": plant, "cmapss": cmapss, "ai4i": ai4i}[args.part](args, work.resolve())
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
