@@ -131,6 +131,38 @@ class MicroBatchFeatures:
         self._seen[slots] += counts
         return out
 
+    def peek(self, assets: np.ndarray | Sequence[str], values: np.ndarray) -> np.ndarray:
+        """The features each row would get as the next row of its asset, every row on its own; the state is unchanged.
+
+        What an open (still-filling) bucket is scored with: the asset's last ``window - 1`` stored rows and this row,
+        the exponential mean stepped once with it (:meth:`update` of that one row gives the same numbers).
+
+        >>> online = MicroBatchFeatures(["temp"], window=2, stats=("mean", "last"))
+        >>> online.update(np.array(["p1"]), np.array([[10.0]])).tolist()
+        [[10.0, 10.0]]
+        >>> online.peek(np.array(["p1", "p1", "p2"]), np.array([[12.0], [20.0], [5.0]])).tolist()
+        [[11.0, 12.0], [15.0, 20.0], [5.0, 5.0]]
+        """
+        values = np.asarray(values, dtype="float64")
+        width = len(self.columns)
+        if values.ndim != 2 or values.shape[1] != width:
+            raise SchemaError(f"values must be (rows, {width}) for {', '.join(self.columns)}, "
+                              f"got shape {values.shape}", source="micro-batch")
+        n = len(values)
+        slots = np.fromiter((self._index.get(str(a), -1) for a in assets), dtype="int64", count=n)
+        block = np.full((n, self.window, width), np.nan)
+        lengths = np.zeros(n, dtype="int64")
+        ewm = np.full((n, width), np.nan)
+        known = slots >= 0
+        if known.any():
+            held = slots[known]
+            block[known, :-1] = self._buf[held, 1:]
+            lengths[known] = self._len[held]
+            ewm[known] = self._ewm[held]
+        block[:, -1] = values
+        ewm = ewm_step(ewm, values, self.alpha)
+        return window_stats(block, self.stats, ewm=ewm, pad=np.maximum(self.window - 1 - lengths, 0))
+
     def _ewm_steps(self, slots: np.ndarray, fresh: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Exponential mean of every sorted row: one vectorised step per row rank, across all assets."""
         state = self._ewm[slots].copy()

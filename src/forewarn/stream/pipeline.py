@@ -133,8 +133,7 @@ class OnlinePipeline:
     def _restore(self) -> None:
         self.reorder.restore(self.tables.watermarks())
         for runner in self.runners:
-            names = (runner.state_name, f"policy:{runner.model_id}", f"reference:{runner.model_id}")
-            runner.restore({name: self.tables.state(name) for name in names})
+            runner.restore({name: self.tables.state(name) for name in runner.state_names})
         recovered = self._unscored_in_store()
         if len(recovered):
             self.reorder.add(recovered.asset, recovered.channel, recovered.ts, recovered.value, now=self.clock())

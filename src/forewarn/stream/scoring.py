@@ -14,6 +14,37 @@ When the alert policy opens an alert, the sensors that drive it are found by occ
 (as :func:`forewarn.decide.explain.occlusion_contributions` does, with all sensors in one model call): each sensor's features are replaced by a reference
 (an exponential mean of the features of recent rows that scored below the threshold) and the change of the
 output is recorded; the five largest go in the alert's ``explanation``.
+
+**Servable bundles.** When the model's folder is a servable bundle (it holds ``serving.json``, see
+:mod:`forewarn.bundles.bundle`), the feature recipe comes from its :class:`~forewarn.bundles.bundle.ServingSpec`:
+``channels``, ``window``, ``stats``, ``ewm_span`` and the sampling ``interval`` (the config's ``window`` and
+``ewm_span`` are not used), and outputs go through :meth:`~forewarn.bundles.bundle.Bundle.predict`, as the
+service does: ``score`` and ``probability`` are the bundle's failure probability within its horizon (calibrated
+when the bundle has a calibrator; what the service's health is made of, so an alert threshold reads as a
+probability), and ``rul`` the predicted RUL of a RUL model (``None`` otherwise). A bundle with an empty interval
+is scored row by row as above.
+
+A bundle with an ``interval`` is scored over buckets at that interval (:class:`~forewarn.stream.buckets.OpenBuckets`):
+the features are those of ``window_features`` on ``Store.readings(asset, resample=interval, wide=True)``. Each
+asset's open (still-filling) bucket is held in the runner's state and **every released reading row is scored with
+the open bucket as it stands** (the mean of its readings so far), like the service, which scores the last bucket
+as it stands: the stream's score at a reading equals the offline prediction for the history up to that reading
+(the last row of the features of its buckets), and a score does not lag an interval behind. A row of a later
+bucket closes the open one: its final mean enters the asset's feature window and exponential mean
+(:meth:`~forewarn.stream.features.MicroBatchFeatures.update`), and rows of an open bucket are scored with
+:meth:`~forewarn.stream.features.MicroBatchFeatures.peek` (the window's last ``window - 1`` closed buckets and the
+open one). A quiet asset keeps its bucket open (nothing new to score); its next reading closes it. The open
+buckets are checkpointed with the feature windows, so a restart continues the bucket it was filling. The
+exponential mean runs over every bucket since the stream first saw the asset, where the service's runs over the
+last ``history_rows`` buckets: the two differ by ``(1 - 2 / (span + 1)) ** history_rows`` of the old start (below
+1e-17 with the defaults). Maintenance events do not restart the stream's windows (the service's do).
+
+Late readings follow :mod:`forewarn.stream.reorder`: readings up to ``allowed_lateness`` out of order are held and
+folded in time order; a reading at or before its asset's watermark is stored but not folded into any bucket, the
+open one included (a redelivered duplicate looks the same, and must not be counted twice). A late reading of an
+already-closed bucket therefore changes the store's mean of that bucket (the service, ``forewarn score`` and
+backtests see it) but not the stream's: the stream's features differ from the offline ones while that bucket is
+in the window (and, fading, in the exponential mean). Set ``allowed_lateness`` to the delay readings can have.
 """
 
 from __future__ import annotations
@@ -21,16 +52,20 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from forewarn.base import load, read_manifest
+from forewarn.bundles.bundle import SPEC_FILE, Bundle
 from forewarn.decide.alerts import Alert, AlertPolicy
 from forewarn.decide.explain import sensor_contributions, sensor_of
 from forewarn.exceptions import ConfigError
 from forewarn.features.window import STATS
+from forewarn.store.queries import bucket_micros
+from forewarn.stream.buckets import OpenBuckets
 from forewarn.stream.config import ModelConfig
 from forewarn.stream.features import MicroBatchFeatures
 from forewarn.stream.tables import arrays_to_bytes, bytes_to_arrays
@@ -63,57 +98,106 @@ class ModelRunner:
     def __init__(self, cfg: ModelConfig):
         self.cfg = cfg
         self.model_id = cfg.model_id
-        manifest = read_manifest(cfg.path)
-        self.model = load(cfg.path)
+        self.bundle = Bundle(cfg.path, model_id=cfg.model_id) if (Path(cfg.path) / SPEC_FILE).is_file() else None
+        manifest = read_manifest(cfg.path) if self.bundle is None else self.bundle.manifest
+        self.model = load(cfg.path) if self.bundle is None else self.bundle.model
         self.task = str(manifest.get("task", getattr(self.model, "task", "")))
-        if self.task not in ("anomaly", "failure"):
+        tasks = ("anomaly", "failure") if self.bundle is None else ("anomaly", "failure", "rul")
+        if self.task not in tasks:
             raise ConfigError(f"model {cfg.model_id!r} ({manifest.get('model')}) is a {self.task!r} model; the "
-                              "stream scores anomaly detectors and failure predictors")
+                              "stream scores anomaly detectors and failure predictors (and RUL models in a "
+                              "servable bundle, which turns their RUL into a failure probability)")
         if self.model.get_tags().get("sequential", False):
             raise ConfigError(f"model {cfg.model_id!r} ({manifest.get('model')}) is a sequential detector: it scores "
                               "one series in time order, while the stream scores each row of many assets on its own; "
                               "use a row-wise detector (e.g. pca-t2q, mset, isolation-forest) in the stream")
-        self.feature_names = [str(n) for n in manifest["feature_names"]]
-        columns, stats = plan_features(self.feature_names, model=cfg.model_id)
-        self.features = MicroBatchFeatures(columns, window=cfg.window, stats=stats, ewm_span=cfg.ewm_span)
+        self.interval = ""
+        self.buckets: OpenBuckets | None = None
+        if self.bundle is None:
+            self.feature_names = [str(n) for n in manifest["feature_names"]]
+            columns, stats = plan_features(self.feature_names, model=cfg.model_id)
+            window, ewm_span = cfg.window, cfg.ewm_span
+        else:
+            spec = self.bundle.spec
+            self.feature_names = list(self.bundle.feature_names)
+            columns, stats, window, ewm_span = list(spec.channels), list(spec.stats), spec.window, spec.ewm_span
+            self.interval = spec.interval
+            if self.interval:
+                self.buckets = OpenBuckets(len(columns), bucket_micros(self.interval))
+        self.features = MicroBatchFeatures(columns, window=window, stats=stats, ewm_span=ewm_span)
         position = {n: i for i, n in enumerate(self.features.feature_names)}
         self.take = np.asarray([position[n] for n in self.feature_names])
         self.policy = AlertPolicy(**dict(cfg.alert)) if cfg.alert else None
-        self.nan_allowed = bool(self.model.get_tags().get("nan_allowed", False))
+        self.nan_allowed = bool(self.model.get_tags().get("nan_allowed", False)) or self.bundle is not None
         self.reference: np.ndarray | None = None
         self.sensors = list(dict.fromkeys(sensor_of(n) for n in self.feature_names))
         owner = np.asarray([self.sensors.index(sensor_of(n)) for n in self.feature_names])
         self._occlude = owner[None, :] == np.arange(len(self.sensors))[:, None]  # (sensors, features)
-        signature = json.dumps([columns, stats, cfg.window, cfg.ewm_span])
-        self.state_name = f"features:{cfg.model_id}:{hashlib.sha1(signature.encode(), usedforsecurity=False).hexdigest()[:10]}"
+        recipe: list[object] = [columns, stats, window, ewm_span]
+        if self.interval:  # raw-row windows keep their saved name; bucket windows are another state
+            recipe.append(self.interval)
+        signature = json.dumps(recipe)
+        digest = hashlib.sha1(signature.encode(), usedforsecurity=False).hexdigest()[:10]
+        self.state_name = f"features:{cfg.model_id}:{digest}"
+        self.bucket_state_name = f"buckets:{cfg.model_id}:{digest}"
 
     @property
     def channels(self) -> list[str]:
         """The channels this model reads."""
         return self.features.columns
 
-    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """The ``stream_state`` names this runner saves (and reads back on start-up)."""
+        names = (self.state_name, f"policy:{self.model_id}", f"reference:{self.model_id}")
+        return names + (self.bucket_state_name,) if self.buckets is not None else names
+
+    def _outputs(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Score, probability (``None``: not a failure model) and RUL (``None``: not a RUL bundle) of rows."""
+        if self.bundle is not None:
+            predictions = self.bundle.predict(X)
+            probability = np.asarray(predictions.probability, dtype="float64")
+            return probability, probability, None if predictions.rul is None else np.asarray(predictions.rul, "float64")
         if self.task == "anomaly":
-            return np.asarray(self.model.score(X), dtype="float64").reshape(-1)
+            return np.asarray(self.model.score(X), dtype="float64").reshape(-1), None, None
         proba = np.asarray(self.model.predict_proba(X), dtype="float64")
-        return proba[:, -1] if proba.ndim == 2 else proba
+        score = proba[:, -1] if proba.ndim == 2 else proba
+        return score, score, None
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self._outputs(X)[0]
+
+    def _features(self, assets: np.ndarray, ts_us: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Window features of rows sorted by (asset, ts): of the rows themselves, or of their open buckets."""
+        if self.buckets is None:
+            return self.features.update(assets, values)
+        folded = self.buckets.fold(assets, ts_us, values)
+        out = np.empty((len(values), len(self.features.feature_names)))
+        for rank, (names, _, means) in enumerate(folded.closed):
+            if len(names):
+                self.features.update(names, means)  # the buckets that closed before this rank, one per asset
+            rows = np.flatnonzero(folded.rank == rank)
+            out[rows] = self.features.peek(assets[rows], folded.means[rows])
+        return out
 
     def run(self, assets: np.ndarray, ts_us: np.ndarray, values: np.ndarray, *,
             now_us: int) -> tuple[pa.Table, list[Alert], np.ndarray]:
         """Score rows sorted by (asset, ts): the scores table part, opened alerts, and the features."""
-        feats = self.features.update(assets, values)[:, self.take]
+        spec_feats = self._features(assets, ts_us, values)
+        # a bundle picks its model's columns and fills a missing feature as the service does (Bundle.select)
+        feats = spec_feats[:, self.take] if self.bundle is None else self.bundle.select(spec_feats)
         ok = ~np.isinf(feats).any(axis=1) if self.nan_allowed else np.isfinite(feats).all(axis=1)
         rows = np.flatnonzero(ok)
         X = pd.DataFrame(feats[rows], columns=self.feature_names)
-        score = self._predict(X) if len(rows) else np.empty(0)
+        score, probability, rul = self._outputs(X) if len(rows) else (np.empty(0), None, None)
         alerts: list[Alert] = []
         opened_rows: list[int] = []
         if self.policy is not None:
             stamps = pd.to_datetime(ts_us[rows], unit="us", utc=True)
-            failure = self.task == "failure"
             for i, (asset, stamp, value) in enumerate(zip(assets[rows].tolist(), stamps, score.tolist(), strict=True)):
                 opened = self.policy.update(str(asset), stamp, value, model_id=self.model_id,
-                                            probability=value if failure else None)
+                                            probability=None if probability is None else float(probability[i]),
+                                            rul=None if rul is None else float(rul[i]))
                 if opened is not None:
                     alerts.append(opened)
                     opened_rows.append(i)
@@ -121,13 +205,15 @@ class ModelRunner:
             explanations = self._explain(feats[rows][opened_rows], X)
             alerts = [dataclasses.replace(a, explanation=e) for a, e in zip(alerts, explanations, strict=True)]
         self._update_reference(X, score)
+        none = [None] * len(rows)
         table = pa.table({
             "asset_id": pa.array(assets[rows].astype(str), pa.string()),
             "ts": pa.array(ts_us[rows], pa.timestamp("us", tz="UTC")),
             "model_id": pa.array([self.model_id] * len(rows), pa.string()),
             "score": pa.array(score, pa.float64()),
-            "probability": pa.array(score if self.task == "failure" else [None] * len(rows), pa.float64()),
+            "probability": pa.array(none if probability is None else probability, pa.float64()),
             "scored_at": pa.array(np.full(len(rows), now_us, dtype="int64"), pa.timestamp("us", tz="UTC")),
+            "rul": pa.array(none if rul is None else rul, pa.float64()),
         })
         return table, alerts, feats
 
@@ -155,13 +241,20 @@ class ModelRunner:
 
     # -- checkpoint -------------------------------------------------------------------------------------
     def state_items(self, assets: list[str]) -> list[tuple[str, str, bytes]]:
-        """Rows for ``stream_state``: the feature window of each asset in ``assets``, policy and reference."""
+        """Rows for ``stream_state``: the feature window (and open bucket) of each asset in ``assets``, policy and
+        reference."""
         state = self.features.get_state(assets)
         items = []
         for i, asset in enumerate(state["assets"].tolist()):
             packed = np.concatenate([[state["lengths"][i], state["seen"][i]], state["ewm"][i],
                                      state["buffers"][i].ravel()]).astype("float64")
             items.append((self.state_name, asset, packed.tobytes()))
+        if self.buckets is not None:  # open buckets: start (int64 us), counts (int64), sums (float64) per asset
+            held = self.buckets.get_state(assets)
+            for i, asset in enumerate(held["assets"].tolist()):
+                blob = (np.asarray([held["starts"][i]], dtype="int64").tobytes()
+                        + held["counts"][i].astype("int64").tobytes() + held["sums"][i].astype("float64").tobytes())
+                items.append((self.bucket_state_name, asset, blob))
         if self.policy is not None:
             items.append((f"policy:{self.model_id}", "", arrays_to_bytes(self.policy.get_state())))
         if self.reference is not None:
@@ -179,6 +272,13 @@ class ModelRunner:
                 "assets": np.asarray(names, dtype=str), "lengths": packed[:, 0].astype("int64"),
                 "seen": packed[:, 1].astype("int64"), "ewm": packed[:, 2:2 + width],
                 "buffers": packed[:, 2 + width:].reshape(len(names), window, width)})
+        held = saved.get(self.bucket_state_name, {}) if self.buckets is not None else {}
+        if held and self.buckets is not None:
+            names = sorted(held)
+            packed = np.stack([np.frombuffer(held[a], dtype="int64") for a in names])
+            self.buckets.set_state({"assets": np.asarray(names, dtype=str), "starts": packed[:, 0],
+                                    "counts": packed[:, 1:1 + width],
+                                    "sums": packed[:, 1 + width:].copy().view("float64")})
         policy = saved.get(f"policy:{self.model_id}", {}).get("")
         if policy is not None and self.policy is not None:
             self.policy.set_state(bytes_to_arrays(policy))

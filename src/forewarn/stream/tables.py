@@ -4,7 +4,8 @@ They live in the store's DuckDB file, reached through a second connection of the
 one database instance between connections of a process), so ``Store.sql("SELECT * FROM stream_alerts")`` reads
 them and one file holds the plant's whole history. An in-memory store gets an in-memory side database.
 
-* ``stream_scores (asset_id, ts, model_id, score, probability, scored_at)``: one row per scored instant;
+* ``stream_scores (asset_id, ts, model_id, score, probability, scored_at, rul)``: one row per scored instant
+  (``rul``: the predicted RUL of a RUL model in a servable bundle; added to older files on start-up);
 * ``stream_alerts (asset_id, ts, model_id, score, risk_level, explanation, probability, rul, raised_at)``;
 * ``stream_dead_letters (received_at, source, reason, detail, asset_id, channel, item, payload, key)``: ``key``
   (a hash of source and payload, plus the reading's position) keeps a redelivered bad message from being
@@ -45,6 +46,7 @@ DDL = """
 CREATE TABLE IF NOT EXISTS stream_scores (
     asset_id VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL, model_id VARCHAR NOT NULL,
     score DOUBLE NOT NULL, probability DOUBLE, scored_at TIMESTAMPTZ NOT NULL);
+ALTER TABLE stream_scores ADD COLUMN IF NOT EXISTS rul DOUBLE;
 CREATE TABLE IF NOT EXISTS stream_alerts (
     asset_id VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL, model_id VARCHAR NOT NULL, score DOUBLE NOT NULL,
     risk_level VARCHAR NOT NULL, explanation JSON NOT NULL, probability DOUBLE, rul DOUBLE,
@@ -154,8 +156,9 @@ class StreamTables:
         try:
             if batch.scores is not None and batch.scores.num_rows:
                 con.register("__fw_scores", batch.scores)
-                con.execute("INSERT INTO stream_scores SELECT asset_id, ts, model_id, score, probability, scored_at "
-                            "FROM __fw_scores")
+                rul = "rul" if "rul" in batch.scores.column_names else "NULL"
+                con.execute("INSERT INTO stream_scores (asset_id, ts, model_id, score, probability, scored_at, rul) "
+                            f"SELECT asset_id, ts, model_id, score, probability, scored_at, {rul} FROM __fw_scores")
                 con.unregister("__fw_scores")
             if batch.alerts:
                 con.executemany("INSERT INTO stream_alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
