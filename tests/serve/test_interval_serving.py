@@ -147,3 +147,88 @@ def test_an_asset_is_down_after_a_failure_until_a_maintenance_renews_it(plant: t
         assert answer["rul"] == pytest.approx(rul, abs=1e-9, rel=1e-9)
         assert answer["ts"] == ts
     assert not np.allclose(renewed, whole)  # the exponential mean started again at the maintenance
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _offline_until(store: Store, bundle: Bundle, asset: str, end_us: int) -> tuple[np.ndarray, float]:
+    """The offline features and RUL of ``asset`` from its readings before ``end_us``: window features of the hourly
+    resample, last row, Bundle.predict."""
+    hourly = store.readings(asset, None, pd.Timestamp(end_us, unit="us", tz="UTC"), resample="1h", wide=True)
+    last = _hourly_features(hourly[["ts", *CHANNELS]])[bundle.feature_names].tail(1).reset_index(drop=True)
+    return last.to_numpy()[0], float(bundle.predict(last).rul[0])
+
+
+def test_stream_scores_of_the_open_bucket_equal_the_offline_prediction(plant: tuple[Path, Path],
+                                                                       tmp_path: Path) -> None:
+    """The minute readings streamed in shuffled micro-batches (with a restart midway) through a 1 h bundle: every
+    reading is scored with its open bucket as it stands, and equals the offline prediction from the readings up to
+    it; the last one equals what API health and forewarn score give (test above)."""
+    from forewarn.stream.config_file import parse_config
+    from forewarn.stream.messages import ReadingColumns
+    from forewarn.stream.pipeline import OnlinePipeline
+
+    store_path, models = plant
+    with Store(store_path) as source:
+        long = pd.concat([source.readings(a) for a in ("P-1", "P-2", "P-3")], ignore_index=True)
+    wanted = {a: _offline(store_path, models, a) for a in ("P-1", "P-2", "P-3")}
+    rng = np.random.default_rng(7)
+    long["ts_us"] = pd.DatetimeIndex(long["ts"]).as_unit("us").asi8
+    long = long.sort_values(["ts_us", "asset_id", "channel"], ignore_index=True)
+    order = np.concatenate([lo + rng.permutation(min(12, len(long) - lo)) for lo in range(0, len(long), 12)])
+    rows = long.iloc[order][["asset_id", "channel", "ts_us", "value"]].itertuples(index=False, name=None)
+    rows = list(rows)  # out of order within 12 readings (6 minutes at most), under the allowed lateness
+    config = parse_config({
+        "pipeline": {"allowed_lateness": "10min", "idle_release": "10s"},
+        "mqtt": {"subscriptions": [{"topic": "plant/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}]},
+        "assets": [{"asset_id": a, "asset_class": "pump", "channels": {"temp": "degC", "vib": "mm/s"}}
+                   for a in ("P-1", "P-2", "P-3")],
+        "models": [{"path": str(models / "rul-1h" / "v1"), "model_id": "rul-1h"}]})
+    stream_path, clock = tmp_path / "stream.duckdb", _Clock()
+    seen: dict[tuple[str, int], np.ndarray] = {}
+    restarted: list[tuple[str, int]] = []  # the first rows scored after the restart
+
+    def keep(model_id: str, assets: np.ndarray, ts: np.ndarray, feats: np.ndarray) -> None:
+        seen.update({(str(a), int(t)): f for a, t, f in zip(assets, ts, feats, strict=True)})
+
+    with Store(stream_path) as store:
+        pipe = OnlinePipeline(store, config, clock=clock, on_features=keep)
+        assert pipe.runners[0].interval == "1h" and pipe.runners[0].features.window == WINDOW
+        for lo in range(0, len(rows), 700):
+            if lo == 700 * 9:  # a restart midway: open buckets, windows and held readings continue
+                pipe.close()
+                pipe = OnlinePipeline(store, config, clock=clock, on_features=keep)
+                before = set(seen)
+            cols = ReadingColumns()
+            for asset, channel, ts, value in rows[lo:lo + 700]:
+                cols.add(asset, channel, ts, value)
+            pipe.process(cols, [])
+            if lo == 700 * 9:
+                restarted += [k for k in seen if k not in before]
+            clock.now += 0.1
+        clock.now += 60
+        pipe.tick()  # the quiet assets' held readings
+        pipe.close()
+        scores = store.sql("SELECT asset_id, epoch_us(ts) AS ts_us, score, probability, rul FROM stream_scores "
+                           "ORDER BY 1, 2")
+        assert len(scores) == long.groupby(["asset_id", "ts_us"]).ngroups  # one score per reading instant
+        bundle = Bundle(models / "rul-1h" / "v1")
+        for asset, group in scores.groupby("asset_id"):
+            last = group.iloc[-1]
+            assert last["rul"] == pytest.approx(wanted[asset][1], abs=1e-9, rel=1e-9)
+            np.testing.assert_allclose(seen[(str(asset), int(last["ts_us"]))], wanted[asset][0], rtol=1e-9, atol=1e-9)
+            after = [t for a, t in restarted if a == asset]
+            restart = [int(np.searchsorted(group["ts_us"], min(after)))] if after else []
+            for pick in [*rng.choice(len(group), 12, replace=False), 0, 1, 59, 60, 61, *restart]:
+                row = group.iloc[int(pick)]
+                features, rul = _offline_until(store, bundle, str(asset), int(row["ts_us"]) + 1)
+                np.testing.assert_allclose(seen[(str(asset), int(row["ts_us"]))], features, rtol=1e-9, atol=1e-9)
+                assert row["rul"] == pytest.approx(rul, abs=1e-9, rel=1e-9)
+        assert {a for a, _ in restarted} == {"P-1", "P-2", "P-3"}
+        assert (scores["score"] == scores["probability"]).all()
