@@ -3,6 +3,8 @@ state round-trips, and a stream runner over buckets gives the batch features of 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -150,3 +152,58 @@ def test_runner_features_over_buckets_equal_batch_features_of_the_resample() -> 
                                   ewm_span=4.0)
         np.testing.assert_allclose(got[i], offline.iloc[-1][online.feature_names].to_numpy(dtype=float),
                                    rtol=1e-9, atol=1e-12)
+
+
+def test_a_late_reading_is_stored_but_not_folded_into_its_closed_bucket(tmp_path: Path) -> None:
+    """A reading at or before the watermark (here of a bucket that has closed) goes to the store, is not scored, and
+    leaves the stream's buckets as they were: the next score is that of the readings without it."""
+    from forewarn.bundles.bundle import Bundle, make_bundle
+    from forewarn.models.rul.lightgbm_rul import LightGBMRUL
+    from forewarn.stream.config_file import parse_config
+    from forewarn.stream.messages import ReadingColumns
+    from forewarn.stream.pipeline import OnlinePipeline
+
+    rng = np.random.default_rng(4)
+    stats = ("mean", "max", "ewm")
+    names = [f"{c}__{s}" for c in ("a", "b") for s in stats]
+    X = pd.DataFrame(rng.normal(50, 3, (60, 6)), columns=names)
+    model = LightGBMRUL(n_estimators=5, num_leaves=3, max_rul=None, seed=0).fit(X, X["a__mean"] - 40)
+    folder = make_bundle(model, tmp_path / "m", channels=("a", "b"), window=3, interval="1h", stats=stats,
+                         horizon=5.0, X_holdout=X, y_holdout=X["a__mean"] - 40, calibration=None)
+    config = parse_config({
+        "mqtt": {"subscriptions": [{"topic": "p/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}]},
+        "assets": [{"asset_id": "P-1", "channels": {"a": "u", "b": "u"}}], "models": [{"path": str(folder)}]})
+    minutes = np.arange(150)
+    values = rng.normal(50, 3, (150, 2))
+    with Store(tmp_path / "s.duckdb") as store:
+        pipe = OnlinePipeline(store, config)
+        cols = ReadingColumns()
+        for m, (a, b) in zip(minutes.tolist(), values.tolist(), strict=True):
+            cols.add("P-1", "a", T0 + m * MIN, a)
+            cols.add("P-1", "b", T0 + m * MIN, b)
+        pipe.process(cols, [])
+        runner = pipe.runners[0]
+        held = runner.buckets.get_state()
+        late = ReadingColumns()
+        late.add("P-1", "a", T0 + 30 * MIN + 1, 500.0)  # in the first bucket, closed since minute 60
+        result = pipe.process(late, [])
+        assert (result.late, result.written, result.rows_scored) == (1, 1, 0)
+        for key, value in held.items():
+            np.testing.assert_array_equal(runner.buckets.get_state()[key], value)
+        seen: list[np.ndarray] = []
+        pipe.on_features = lambda model_id, assets, ts, feats: seen.append(feats)
+        nxt = ReadingColumns()
+        nxt.add("P-1", "a", T0 + 150 * MIN, 51.0)
+        pipe.process(nxt, [])
+        pipe.close()
+        bundle = Bundle(folder)
+
+        def offline(hourly: pd.DataFrame) -> np.ndarray:
+            feats = window_features(hourly, group="asset_id", order="ts", columns=["a", "b"], window=3, stats=stats)
+            return feats[bundle.feature_names].to_numpy()[-1]
+
+        stored = store.readings("P-1", resample="1h", wide=True)  # the store's first bucket holds the late reading
+        without = stored.copy()
+        without.loc[0, "a"] = values[minutes < 60, 0].mean()
+        np.testing.assert_allclose(seen[0][0], offline(without), rtol=1e-9)
+        assert not np.allclose(seen[0][0], offline(stored))
