@@ -233,8 +233,12 @@ def cmapss(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
                         "cm_ingest")
     out["ingest_events"] = run([FOREWARN, "ingest", str(work / "cm_failures.csv"), "--store", str(work / "cm.duckdb"),
                                 "--kind", "events"], work, "cm_ingest_events")
+    spec = []
+    if args.max_rul:  # the C-MAPSS protocol's training cap (125 cycles = 125 h here), through a spec file
+        (work / "cm_spec.toml").write_text(f'[train]\nmax_rul = "{args.max_rul}"\n')
+        spec = ["--spec", str(work / "cm_spec.toml")]
     out["train"] = run([FOREWARN, "train", "--store", str(work / "cm.duckdb"), "--models", str(work / "cm_models"),
-                        "--task", "rul"], work, "cm_train")
+                        "--task", "rul", *spec], work, "cm_train")
     cards = sorted((work / "cm_models").glob("*/v*/card.json"))
     if cards:
         card = json.loads(cards[-1].read_text())
@@ -292,6 +296,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="Keep the stores and files in --work.")
+    parser.add_argument("--max-rul", default=None, help="cmapss: a training cap for a second, labelled run (125h).")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="forewarn-own-"))
