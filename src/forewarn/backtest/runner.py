@@ -28,17 +28,17 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold
 from threadpoolctl import threadpool_limits
 
-from forewarn.backtest.events import event_figures, time_based_cost
-from forewarn.bundles.bundle import fill_missing, rul_failure_probability, training_means
+from forewarn.bundles.bundle import fill_missing, training_means
 from forewarn.decide.calibration import expected_calibration_error
 from forewarn.decide.thresholds import Costs, ThresholdPolicy
+from forewarn.evaluate.cases import event_figures, failures_in, threshold_grid, time_based_cost
 from forewarn.exceptions import ConfigError, DataNotFoundError
 from forewarn.store import Store
 from forewarn.train import holdout as held
 from forewarn.train import zoo
 from forewarn.train.dataset import Dataset, load_dataset, opened
 from forewarn.train.labels import renewals
-from forewarn.train.pipeline import _subsample, split_assets
+from forewarn.train.pipeline import _subsample, held_out_cases, split_assets
 from forewarn.train.spec import TrainSpec, hours
 
 BY = ("time", "asset", "site")
@@ -84,8 +84,8 @@ def _known_by(data: Dataset, spec: TrainSpec, cut: pd.Timestamp | None) -> np.nd
     return (data.frame["ts"] + pd.to_timedelta(ahead, unit="h") <= cut).to_numpy()
 
 
-def _fit_fold(data: Dataset, spec: TrainSpec, name: str, X: pd.DataFrame, rows: np.ndarray
-              ) -> Callable[[pd.DataFrame, np.ndarray], tuple[np.ndarray, np.ndarray, ThresholdPolicy]]:
+def _fit_fold(data: Dataset, spec: TrainSpec, name: str, X: pd.DataFrame, rows: np.ndarray, by: str,
+              cut: pd.Timestamp | None) -> Callable[[pd.DataFrame, np.ndarray], tuple[np.ndarray, np.ndarray, ThresholdPolicy]]:
     """Fit, calibrate and threshold on ``rows`` as forewarn train does; returns a scorer of (X, classes)."""
     y = data.y
     positive = y == 1
@@ -104,17 +104,20 @@ def _fit_fold(data: Dataset, spec: TrainSpec, name: str, X: pd.DataFrame, rows: 
     else:
         outcome = y[calib].astype(float)
         judged = held.calibrate_probabilities(said, outcome, data.groups[calib], spec.seed)
-    policy, _ = held.choose_thresholds(judged.probability, outcome, data.asset_class[calib], dict(spec.costs))
+    cases, failures, renewed = held_out_cases(data, spec, X, model, judged, np.unique(data.groups[calib]))
+    if by == "time":  # only what was known at the cut: the calibration assets' rows and failures before it
+        cases = cases[cases["ts"] < cut]
+        failures = failures[failures["ts"] < cut]
+    policy, _ = held.choose_thresholds(judged.probability, outcome, data.asset_class[calib], dict(spec.costs),
+                                       cases=cases, failures=failures, renewals=renewed,
+                                       horizon_hours=spec.horizon_hours, min_lead_hours=spec.min_lead_hours)
 
     def scorer(Xs: pd.DataFrame, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, ThresholdPolicy]:
         if fill is not None:
             Xs = pd.DataFrame(fill_missing(Xs.to_numpy(dtype="float64"), fill), columns=Xs.columns, index=Xs.index)
         raw = zoo.output(model, Xs)
         rul = raw if spec.task == "rul" else np.full(len(raw), np.nan)
-        if spec.task == "rul" and judged.residual_model is not None:
-            raw = rul_failure_probability(raw, spec.horizon_hours, *judged.residual_model)[0]
-        p = raw if judged.calibrator is None else np.asarray(judged.calibrator.transform(raw), dtype="float64")
-        return np.clip(p, 0.0, 1.0), rul, policy
+        return judged.probabilities(raw, spec.horizon_hours), rul, policy
 
     return scorer
 
@@ -136,7 +139,7 @@ def _row_figures(p: np.ndarray, outcome: np.ndarray, alarm: np.ndarray) -> dict[
 
 
 def backtest(store: str | os.PathLike[str] | Store, *, spec: TrainSpec | None = None, by: str = "time",
-             folds: int = 5, min_lead: str = "24h", models: str | os.PathLike[str] | None = None,
+             folds: int = 5, min_lead: str | None = None, models: str | os.PathLike[str] | None = None,
              json_path: str | os.PathLike[str] | None = None, report_dir: str | os.PathLike[str] | None = None,
              progress: Progress | None = None, **options: Any) -> dict[str, Any]:
     """Backtest the spec's training recipe on the store's history; returns the result (see the module text).
@@ -146,17 +149,18 @@ def backtest(store: str | os.PathLike[str] | Store, *, spec: TrainSpec | None = 
                          report_dir=report_dir, progress=progress, **options)
 
 
-def _backtest(store: str | os.PathLike[str] | Store, *, spec: TrainSpec | None, by: str, folds: int, min_lead: str,
+def _backtest(store: str | os.PathLike[str] | Store, *, spec: TrainSpec | None, by: str, folds: int,
+              min_lead: str | None,
               models: str | os.PathLike[str] | None, json_path: str | os.PathLike[str] | None,
               report_dir: str | os.PathLike[str] | None, progress: Progress | None, **options: Any) -> dict[str, Any]:
     if by not in BY:
         raise ConfigError(f"by={by!r} is not one of {', '.join(BY)}")
     if int(folds) < 2:
         raise ConfigError(f"folds={folds!r} must be at least 2")
-    spec = (spec or TrainSpec()).with_options(**options)
+    spec = (spec or TrainSpec()).with_options(min_lead=min_lead, **options)
     if spec.task not in ("failure", "rul"):
         raise ConfigError(f"backtest scores failure and rul models; task {spec.task!r} is not supported yet")
-    min_lead_hours = hours(min_lead, "min_lead")
+    min_lead_hours = spec.min_lead_hours
     started = time.perf_counter()
     with opened(store) as db:
         data = load_dataset(db, spec)
@@ -177,7 +181,7 @@ def _backtest(store: str | os.PathLike[str] | Store, *, spec: TrainSpec | None, 
                 or len(np.unique(data.groups[rows])) < 3:
             per_fold.append({"fold": k, "label": label, "skipped": "too few failures known before this fold"})
             continue
-        scorer = _fit_fold(data, spec, name, X, rows)
+        scorer = _fit_fold(data, spec, name, X, rows, by, cut)
         scored = judge_mask & ~data.down
         p, _, policy = scorer(X[scored], data.asset_class[scored])
         p_all[scored] = p
@@ -207,19 +211,14 @@ def summarise(data: Dataset, spec: TrainSpec, by: str, folds: int, min_lead_hour
     rows = _row_figures(p_all[judged], outcome_all[judged], p_all[judged] >= cut_all[judged])
     frame = data.frame.loc[scored, ["asset_id", "ts"]].assign(p=p_all[scored])
     costs = ThresholdPolicy.from_mapping(dict(spec.costs)).costs_for(None) if spec.costs else Costs()
-    spans = frame.groupby("asset_id")["ts"].agg(["min", "max"])
-    failures = data.events[data.events["kind"] == "failure"][["asset_id", "ts"]]
-    failures = failures[failures["asset_id"].isin(spans.index)]
-    failures = failures[(failures["ts"] > failures["asset_id"].map(spans["min"]))
-                        & (failures["ts"] <= failures["asset_id"].map(spans["max"]) + pd.Timedelta(
-                            hours=hours(data.interval, "interval")))]
+    failures = failures_in(frame, data.events, slack_hours=hours(data.interval, "interval"))
     renew = renewals(data.events, spec.renewing_actions) if len(data.events) else None
     common = {"horizon_hours": spec.horizon_hours, "min_lead_hours": min_lead_hours, "costs": costs,
               "renewals": renew}
     events = event_figures(frame, failures, threshold=cut_all[scored], **common)
     events.update(time_based_cost(frame, failures, horizon_hours=spec.horizon_hours, min_lead_hours=min_lead_hours,
                                   costs=costs))
-    grid = np.unique(np.quantile(p_all[scored], np.linspace(0.5, 0.999, 24)))
+    grid = threshold_grid(p_all[scored], np.unique(cut_all[scored]))
     sweep = []
     for threshold in grid:
         figures = event_figures(frame, failures, threshold=float(threshold), **common)

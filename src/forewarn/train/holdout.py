@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from forewarn.bundles.bundle import QUANTILE_LEVELS, residual_bands, rul_failure_probability
 from forewarn.decide.calibration import Calibrator, expected_calibration_error
-from forewarn.decide.thresholds import ThresholdPolicy
+from forewarn.decide.thresholds import DEFAULT_CLASS, ThresholdPolicy
+from forewarn.evaluate.cases import cost_optimal_threshold
 from forewarn.evaluate.classification import binary_metrics
 from forewarn.evaluate.rul import rmse
 
@@ -61,6 +63,14 @@ class Holdout:
     probability: np.ndarray
     metrics: dict[str, Any] = field(default_factory=dict)
     reliability: list[dict[str, float]] = field(default_factory=list)
+
+    def probabilities(self, said: np.ndarray, horizon: float) -> np.ndarray:
+        """The shipped failure probability within ``horizon`` of a model's outputs (RUL through the residual
+        bands, then the calibration), as the bundle computes it."""
+        raw = np.asarray(said, dtype="float64")
+        if self.residual_model is not None:
+            raw = rul_failure_probability(raw, horizon, *self.residual_model)[0]
+        return np.clip(_apply(self.calibrator, raw), 0.0, 1.0)
 
 
 def _fit_calibrator(raw: np.ndarray, outcome: np.ndarray) -> Calibrator | None:
@@ -125,12 +135,49 @@ def rul_holdout(predicted: np.ndarray, truth: np.ndarray, groups: np.ndarray, ho
                    reliability(p, outcome[known]))
 
 
+#: failures the held-out assets need for thresholds fitted on their cases (fewer: too noisy, the row costs decide)
+EVENT_MIN_FAILURES = 10
+#: failures a class needs among the held-out assets for a threshold of its own (else the pooled one)
+CLASS_MIN_FAILURES = 5
+
+
+def event_thresholds(policy: ThresholdPolicy, cases: pd.DataFrame, failures: pd.DataFrame, *, horizon_hours: float,
+                     min_lead_hours: float, renewals: pd.DataFrame | None = None) -> None:
+    """Set the policy's thresholds to those whose *cases* cost least on held-out assets (``cases``: every scored
+    row of them, ``asset_id, ts, p, asset_class``), as a planner pays for them: a missed failure, a false case,
+    an inspection per case. A class with :data:`CLASS_MIN_FAILURES` failures gets its own; the others the pooled
+    one (under their own costs when they have some)."""
+    common = {"horizon_hours": horizon_hours, "min_lead_hours": min_lead_hours, "renewals": renewals}
+    pooled, _ = cost_optimal_threshold(cases, failures, costs=policy.costs_for(None), **common)
+    policy.thresholds[DEFAULT_CLASS] = pooled
+    for asset_class in sorted(set(cases["asset_class"]) | set(policy.costs)):
+        if asset_class == DEFAULT_CLASS:
+            continue
+        mine = cases[cases["asset_class"] == asset_class]
+        own = failures[failures["asset_id"].isin(set(mine["asset_id"]))]
+        if len(own) >= CLASS_MIN_FAILURES:
+            policy.thresholds[asset_class] = cost_optimal_threshold(mine, own, costs=policy.costs_for(asset_class),
+                                                                    **common)[0]
+        elif asset_class in policy.costs:
+            policy.thresholds[asset_class] = cost_optimal_threshold(cases, failures,
+                                                                    costs=policy.costs_for(asset_class), **common)[0]
+
+
 def choose_thresholds(p: np.ndarray, outcome: np.ndarray, classes: np.ndarray,
-                      costs: dict[str, dict[str, float]]) -> tuple[ThresholdPolicy, dict[str, Any]]:
-    """A cost threshold per asset class from held-out probabilities (classes with few failures keep the Bayes
-    threshold of their costs), and the row figures at each row's threshold."""
+                      costs: dict[str, dict[str, float]], *, cases: pd.DataFrame | None = None,
+                      failures: pd.DataFrame | None = None, horizon_hours: float = 24.0, min_lead_hours: float = 24.0,
+                      renewals: pd.DataFrame | None = None) -> tuple[ThresholdPolicy, dict[str, Any]]:
+    """A cost threshold per asset class from held-out assets, and the row figures at each row's threshold.
+
+    With the held-out assets' scored rows (``cases``) and their failures (at least :data:`EVENT_MIN_FAILURES`), the
+    thresholds are those whose cases cost least (:func:`event_thresholds`); otherwise each class's threshold
+    minimises the cost of its rows (classes with few failure rows keep the Bayes threshold of their costs)."""
     policy = ThresholdPolicy.from_mapping(costs) if costs else ThresholdPolicy()
-    policy.fit(p, outcome, classes)
+    if cases is not None and failures is not None and len(failures) >= EVENT_MIN_FAILURES:
+        event_thresholds(policy, cases, failures, horizon_hours=horizon_hours, min_lead_hours=min_lead_hours,
+                         renewals=renewals)
+    else:
+        policy.fit(p, outcome, classes)
     cut = np.array([policy.threshold_for(c) for c in classes])
     alarm = p >= cut
     truth = outcome.astype(bool)

@@ -24,13 +24,15 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from forewarn.bundles.bundle import fill_missing, make_bundle, training_means
+from forewarn.evaluate.cases import failures_in
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
 from forewarn.store import Store
 from forewarn.train import card as cards
 from forewarn.train import holdout as held
 from forewarn.train import zoo
 from forewarn.train.dataset import Dataset, load_dataset, opened
-from forewarn.train.spec import TrainSpec
+from forewarn.train.labels import renewals
+from forewarn.train.spec import TrainSpec, hours
 
 Progress = Callable[[str], None]
 
@@ -166,6 +168,18 @@ def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str]
     return result
 
 
+def held_out_cases(data: Dataset, spec: TrainSpec, X: pd.DataFrame, model: Any, judged: held.Holdout,
+                   assets: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """Every row of the held-out ``assets`` that the service would score (not down), with its probability and
+    class, their failures inside those rows' spans, and their renewals: what event thresholds are fitted on."""
+    rows = np.isin(data.groups, assets) & ~data.down
+    p = judged.probabilities(zoo.output(model, X[rows]), spec.horizon_hours)
+    cases = data.frame.loc[rows, ["asset_id", "ts"]].assign(p=p, asset_class=data.asset_class[rows])
+    failures = failures_in(cases, data.events, slack_hours=hours(data.interval, "interval"))
+    renewed = renewals(data.events, spec.renewing_actions) if len(data.events) else None
+    return cases.reset_index(drop=True), failures, renewed
+
+
 def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all: pd.DataFrame,
                     held_rows: np.ndarray, train_rows: np.ndarray, comparison: pd.DataFrame, models: Path,
                     promote: bool, started: float, means: dict[str, float]) -> TrainResult:
@@ -193,7 +207,10 @@ def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all
             outcome = y_held.astype(float)
             judged = held.calibrate_probabilities(said, outcome, groups_held, spec.seed)
         calibrator = judged.calibrator
-        policy, figures = held.choose_thresholds(judged.probability, outcome, classes_held, dict(spec.costs))
+        cases, failures, renewed = held_out_cases(data, spec, X_all, model, judged, np.unique(groups_held))
+        policy, figures = held.choose_thresholds(judged.probability, outcome, classes_held, dict(spec.costs),
+                                                 cases=cases, failures=failures, renewals=renewed,
+                                                 horizon_hours=spec.horizon_hours, min_lead_hours=spec.min_lead_hours)
         metrics.update(judged.metrics)
         metrics.update(figures)
         metrics["reliability"] = judged.reliability

@@ -68,6 +68,7 @@ class TrainSpec:
 
     task: str = "failure"
     horizon: str = "24h"
+    min_lead: str = "24h"
     label: str | None = None
     model: str = "auto"
     model_id: str | None = None
@@ -94,6 +95,7 @@ class TrainSpec:
         if self.features not in FEATURE_SETS:
             raise ConfigError(f"features={self.features!r} is not one of {', '.join(FEATURE_SETS)}")
         hours(self.horizon, "horizon")
+        hours(self.min_lead, "min_lead")
         if self.interval is not None:
             hours(self.interval, "interval")
         if self.max_rul is not None:
@@ -109,6 +111,11 @@ class TrainSpec:
     @property
     def horizon_hours(self) -> float:
         return hours(self.horizon, "horizon")
+
+    @property
+    def min_lead_hours(self) -> float:
+        """A failure counts as caught when a case was open at least this long before it."""
+        return hours(self.min_lead, "min_lead")
 
     @property
     def max_rul_hours(self) -> float:

@@ -1,4 +1,9 @@
-"""Event-level figures of a backtest: cases opened by alarms, failures caught ahead, lead times, cost.
+"""Case-level maintenance figures (what a backtest reports): cases opened by alarms, failures caught ahead, lead
+time, false cases per asset-year, cost; and the threshold whose cases cost least (:func:`cost_optimal_threshold`).
+
+:mod:`forewarn.evaluate.events` counts alerts one by one (an alert near a failure but inside ``min_lead`` is false
+there); here consecutive alarms are *cases*, as a planner opens them, and a case that a failure follows within the
+horizon is never false, whatever its lead.
 
 Alarm rows (probability at or above the threshold) of one asset form *cases*: a case opens at an alarm and takes
 in the asset's later alarms until ``horizon`` passes without one, or a failure or renewal closes it. A failure is
@@ -111,3 +116,36 @@ def time_based_cost(scored: pd.DataFrame, failures: pd.DataFrame, *, horizon_hou
         if cost < best["cost_time_based"]:
             best = {"cost_time_based": float(cost), "time_based_period_hours": float(period)}
     return best
+
+
+def threshold_grid(p: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+    """Candidate thresholds: the scores at the top 0.01 % ... 100 % of ``p`` (log-spaced, failures are rare)."""
+    grid = np.quantile(p, 1.0 - np.logspace(-4, 0, 30))
+    return np.unique(grid if extra is None else np.concatenate([grid, np.asarray(extra, dtype="float64")]))
+
+
+def cost_optimal_threshold(scored: pd.DataFrame, failures: pd.DataFrame, *, horizon_hours: float,
+                           min_lead_hours: float, costs: Costs | None = None,
+                           renewals: pd.DataFrame | None = None) -> tuple[float, dict[str, Any]]:
+    """The threshold of :func:`threshold_grid` whose cases cost least on ``scored`` rows (ties: the higher
+    threshold, fewer visits), with its figures."""
+    best: tuple[float, dict[str, Any]] | None = None
+    for threshold in threshold_grid(scored["p"].to_numpy(dtype="float64"))[::-1]:
+        figures = event_figures(scored, failures, threshold=float(threshold), horizon_hours=horizon_hours,
+                                min_lead_hours=min_lead_hours, costs=costs, renewals=renewals)
+        if best is None or figures["cost"] < best[1]["cost"]:
+            best = (float(threshold), figures)
+    assert best is not None
+    return best
+
+
+def failures_in(scored: pd.DataFrame, events: pd.DataFrame, *, slack_hours: float = 0.0) -> pd.DataFrame:
+    """The failures (``asset_id, ts``) of the scored assets that fall inside their scored spans (up to
+    ``slack_hours`` after an asset's last scored row: its bucket's width)."""
+    spans = scored.groupby("asset_id")["ts"].agg(["min", "max"])
+    failures = events[events["kind"] == "failure"][["asset_id", "ts"]] if len(events) else \
+        pd.DataFrame(columns=["asset_id", "ts"])
+    failures = failures[failures["asset_id"].isin(spans.index)]
+    inside = (failures["ts"] > failures["asset_id"].map(spans["min"])) & (
+        failures["ts"] <= failures["asset_id"].map(spans["max"]) + pd.Timedelta(hours=slack_hours))
+    return failures[inside].reset_index(drop=True)
