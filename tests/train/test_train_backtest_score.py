@@ -147,3 +147,9 @@ def test_anomaly_from_a_spec_file_and_failure_modes(plant: Path, tmp_path: Path)
     assert score(plant, tmp_path / "m")["probability"].notna().all()  # channels a class lacks read as training means
     modes = forewarn.train(plant, tmp_path / "m", task="failure-mode", horizon="72h", interval="3h")
     assert modes.model_id == "failure-mode" and not modes.promoted and "macro_f1" in modes.metrics
+
+
+def test_backtest_of_a_rul_model(plant: Path) -> None:
+    result = forewarn.backtest(plant, by="asset", folds=2, task="rul", horizon="72h", interval="3h", max_rul="240h",
+                               model="knn-rul")
+    assert result["task"] == "rul" and result["rows"]["roc_auc"] > 0.5 and result["events"]["failures"] > 5

@@ -38,7 +38,7 @@ from forewarn.train import holdout as held
 from forewarn.train import zoo
 from forewarn.train.dataset import Dataset, load_dataset, opened
 from forewarn.train.labels import renewals
-from forewarn.train.pipeline import _subsample, held_out_cases, split_assets
+from forewarn.train.pipeline import _subsample, held_out_cases, positive_rows, split_assets
 from forewarn.train.spec import TrainSpec, hours
 
 BY = ("time", "asset", "site")
@@ -88,7 +88,7 @@ def _fit_fold(data: Dataset, spec: TrainSpec, name: str, X: pd.DataFrame, rows: 
               cut: pd.Timestamp | None) -> Callable[[pd.DataFrame, np.ndarray], tuple[np.ndarray, np.ndarray, ThresholdPolicy]]:
     """Fit, calibrate and threshold on ``rows`` as forewarn train does; returns a scorer of (X, classes)."""
     y = data.y
-    positive = y == 1
+    positive = positive_rows(y, spec)
     calib = split_assets(data.groups, positive & rows, spec.holdout, spec.seed) & rows
     fit_rows = _subsample(np.flatnonzero(rows & ~calib), y, spec.max_rows, spec.seed)
     fill = None if zoo.accepts_missing(name) else np.array(list(training_means(X.iloc[fit_rows]).values()))

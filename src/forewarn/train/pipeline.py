@@ -71,6 +71,20 @@ def split_assets(groups: np.ndarray, positive: np.ndarray, share: float, seed: i
     return np.isin(groups, chosen)
 
 
+def positive_rows(y: np.ndarray, spec: TrainSpec) -> np.ndarray:
+    """Rows whose target says a failure is near: failure within the horizon (RUL: at most the horizon left; failure
+    mode: any mode but none). The held-out split spreads the assets that have them.
+
+    >>> positive_rows(np.array([5.0, 300.0, np.nan]), TrainSpec(task="rul", horizon="24h")).tolist()
+    [True, False, False]
+    """
+    if y.dtype == object:
+        return np.asarray([v is not None and v == v and v != "none" for v in y])
+    if spec.task == "rul":
+        return np.nan_to_num(y, nan=np.inf) <= spec.horizon_hours
+    return y == 1
+
+
 def _subsample(rows: np.ndarray, y: np.ndarray, limit: int, seed: int) -> np.ndarray:
     """At most ``limit`` of ``rows`` (indices), keeping every positive row of a 0/1 target."""
     if len(rows) <= limit:
@@ -128,7 +142,7 @@ def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str]
         f"{int(usable.sum()):,} labelled")
     X_raw = data.features(spec)
     y = data.y
-    positive = (y == 1) if y.dtype != object else np.asarray([v not in (None, "none") and v == v for v in y])
+    positive = positive_rows(y, spec)
     held_rows = split_assets(data.groups, positive & usable, spec.holdout, spec.seed) & usable
     train_rows = np.flatnonzero(usable & ~held_rows)
     train_rows = _subsample(train_rows, y, spec.max_rows, spec.seed)
