@@ -93,7 +93,10 @@ def finer_sweep(data: Any, p: np.ndarray, horizon_h: float, min_lead_h: float) -
     """The hindsight cost optimum over a finer grid than the runner's (its grid is quantiles 0.5-0.999 of the
     probabilities, which on rare failures jumps from the calibrated plateau to 1.0): the 60 quantiles 1 - 10^-5 ...
     1 - 10^-0.3 of the scored probabilities, scored with the runner's own :func:`event_figures`."""
-    from forewarn.backtest.events import event_figures
+    try:
+        from forewarn.evaluate.cases import event_figures
+    except ImportError:  # before 832030d the case figures lived in backtest/
+        from forewarn.backtest.events import event_figures  # type: ignore[no-redef]
     from forewarn.decide.thresholds import Costs
     from forewarn.train.labels import renewals
 
