@@ -98,7 +98,7 @@ def backtest(
     by: Annotated[str, typer.Option(help="time (walk-forward), asset or site (leave a group out).")] = "time",
     folds: Annotated[int, typer.Option(min=2, help="Number of folds.")] = 5,
     min_lead: Annotated[str | None, typer.Option(help="A failure counts as caught when a case was open this long "
-                                                      "before it (default 24h).")] = None,
+                                                      "before it (default 24h, or half the horizon when shorter).")] = None,
     features: Annotated[str | None, typer.Option(help="ml (window statistics), physics or hybrid.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML report (index.html) into this folder.")] = None,

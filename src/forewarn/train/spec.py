@@ -68,7 +68,7 @@ class TrainSpec:
 
     task: str = "failure"
     horizon: str = "24h"
-    min_lead: str = "24h"
+    min_lead: str | None = None
     label: str | None = None
     model: str = "auto"
     model_id: str | None = None
@@ -95,7 +95,8 @@ class TrainSpec:
         if self.features not in FEATURE_SETS:
             raise ConfigError(f"features={self.features!r} is not one of {', '.join(FEATURE_SETS)}")
         hours(self.horizon, "horizon")
-        hours(self.min_lead, "min_lead")
+        if self.min_lead is not None:
+            hours(self.min_lead, "min_lead")
         if self.interval is not None:
             hours(self.interval, "interval")
         if self.max_rul is not None:
@@ -114,8 +115,15 @@ class TrainSpec:
 
     @property
     def min_lead_hours(self) -> float:
-        """A failure counts as caught when a case was open at least this long before it."""
-        return hours(self.min_lead, "min_lead")
+        """A failure counts as caught when a case was open at least this long before it: 24 h by default, or half
+        the horizon when that is shorter (a 24 h horizon would else leave no time to catch a failure in).
+
+        >>> TrainSpec(horizon="7d").min_lead_hours, TrainSpec(horizon="24h").min_lead_hours
+        (24.0, 12.0)
+        """
+        if self.min_lead is not None:
+            return hours(self.min_lead, "min_lead")
+        return min(24.0, self.horizon_hours / 2.0)
 
     @property
     def max_rul_hours(self) -> float:
