@@ -6,7 +6,8 @@ round, and the two judgements are pooled; the map that ships is then fitted on a
 interval coverage are measured on assets the calibration never saw.
 
 Calibration: Platt (a logistic curve) when the held-out rows hold fewer than :data:`ISOTONIC_MIN_EVENTS`
-positive rows, else isotonic, which a handful of failures turns into a few coarse steps.
+failure episodes (runs of consecutive positive rows of an asset: the rows before one failure are not independent
+evidence),positive rows, else isotonic, which a handful of failures turns into a few coarse steps.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from forewarn.evaluate.cases import cost_optimal_threshold
 from forewarn.evaluate.classification import binary_metrics
 from forewarn.evaluate.rul import rmse
 
-ISOTONIC_MIN_EVENTS = 200
+ISOTONIC_MIN_EVENTS = 50
 #: bands of predicted RUL with their own residual quantiles (intervals conditional on the prediction)
 RUL_BANDS = 4
 INTERVAL_LEVELS = (0.05, 0.95)
@@ -38,8 +39,20 @@ def halves(groups: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return first, ~first
 
 
-def calibration_method(outcome: np.ndarray) -> str:
-    return "isotonic" if int(np.sum(outcome)) >= ISOTONIC_MIN_EVENTS else "platt"
+def episodes(outcome: np.ndarray, groups: np.ndarray) -> int:
+    """Runs of consecutive positive rows within a group (rows in time order per group).
+
+    >>> episodes(np.array([0, 1, 1, 0, 1, 1]), np.array(["a", "a", "a", "a", "a", "b"]))
+    3
+    """
+    positive = np.asarray(outcome) > 0.5
+    starts = positive.copy()
+    starts[1:] &= ~positive[:-1] | (np.asarray(groups)[1:] != np.asarray(groups)[:-1])
+    return int(starts.sum())
+
+
+def calibration_method(outcome: np.ndarray, groups: np.ndarray) -> str:
+    return "isotonic" if episodes(outcome, groups) >= ISOTONIC_MIN_EVENTS else "platt"
 
 
 def reliability(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
@@ -73,10 +86,10 @@ class Holdout:
         return np.clip(_apply(self.calibrator, raw), 0.0, 1.0)
 
 
-def _fit_calibrator(raw: np.ndarray, outcome: np.ndarray) -> Calibrator | None:
+def _fit_calibrator(raw: np.ndarray, outcome: np.ndarray, method: str) -> Calibrator | None:
     if len(np.unique(outcome)) < 2:
         return None
-    return Calibrator(calibration_method(outcome)).fit(raw, outcome.astype(float))
+    return Calibrator(method).fit(raw, outcome.astype(float))
 
 
 def _apply(calibrator: Calibrator | None, raw: np.ndarray) -> np.ndarray:
@@ -86,11 +99,12 @@ def _apply(calibrator: Calibrator | None, raw: np.ndarray) -> np.ndarray:
 def calibrate_probabilities(raw: np.ndarray, outcome: np.ndarray, groups: np.ndarray, seed: int) -> Holdout:
     """Cross-fitted calibration of raw failure probabilities (or anomaly scores) on held-out assets."""
     first, second = halves(groups, seed)
+    method = calibration_method(outcome, groups)
     judged = np.full(len(raw), np.nan)
     for fit, judge in ((first, second), (second, first)):
         if fit.any() and judge.any():
-            judged[judge] = _apply(_fit_calibrator(raw[fit], outcome[fit]), raw[judge])
-    shipped = _fit_calibrator(raw, outcome)
+            judged[judge] = _apply(_fit_calibrator(raw[fit], outcome[fit], method), raw[judge])
+    shipped = _fit_calibrator(raw, outcome, method)
     known = ~np.isnan(judged)
     p = np.clip(judged[known], 0.0, 1.0)
     metrics: dict[str, Any] = {"calibration": None if shipped is None else shipped.method,
@@ -103,6 +117,7 @@ def rul_holdout(predicted: np.ndarray, truth: np.ndarray, groups: np.ndarray, ho
     """Residual bands (intervals) and the calibrated failure probability within ``horizon``, cross-fitted."""
     first, second = halves(groups, seed)
     outcome = (truth <= horizon).astype(float)
+    method = calibration_method(outcome, groups)
     covered = np.zeros(len(truth), dtype=bool)
     width = np.full(len(truth), np.nan)
     judged = np.full(len(truth), np.nan)
@@ -114,14 +129,14 @@ def rul_holdout(predicted: np.ndarray, truth: np.ndarray, groups: np.ndarray, ho
         # the probability map is fitted on the fitting half's own cross-fitted raw probabilities: halve it again
         raw_fit = rul_failure_probability(predicted[fit], horizon, edges, quantiles)[0]
         raw_judge, band = rul_failure_probability(predicted[judge], horizon, edges, quantiles)
-        judged[judge] = _apply(_fit_calibrator(raw_fit, outcome[fit]), raw_judge)
+        judged[judge] = _apply(_fit_calibrator(raw_fit, outcome[fit], method), raw_judge)
         low = np.maximum(predicted[judge] + quantiles[band, low_at[0]], 0.0)
         high = np.maximum(predicted[judge] + quantiles[band, low_at[1]], 0.0)
         covered[judge] = (truth[judge] >= low) & (truth[judge] <= high)
         width[judge] = high - low
     edges, quantiles = residual_bands(predicted, truth, RUL_BANDS)
     raw = rul_failure_probability(predicted, horizon, edges, quantiles)[0]
-    shipped = _fit_calibrator(raw, outcome)
+    shipped = _fit_calibrator(raw, outcome, method)
     known = ~np.isnan(judged)
     p = np.clip(judged[known], 0.0, 1.0)
     metrics: dict[str, Any] = {
