@@ -11,6 +11,7 @@ made live unless ``promote`` (the first version of a model id is the only one it
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from forewarn.bundles.bundle import fill_missing, make_bundle, training_means
+from forewarn.bundles.bundle import CARD_FILE, fill_missing, make_bundle, training_means
 from forewarn.evaluate.cases import failures_in
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
 from forewarn.store import Store
@@ -199,7 +200,6 @@ def held_out_cases(data: Dataset, spec: TrainSpec, X: pd.DataFrame, model: Any, 
 def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all: pd.DataFrame,
                     held_rows: np.ndarray, train_rows: np.ndarray, comparison: pd.DataFrame, models: Path,
                     promote: bool, started: float, means: dict[str, float]) -> TrainResult:
-
     X_held = X_all[held_rows].reset_index(drop=True)
     y_held = data.y[held_rows]
     groups_held = data.groups[held_rows]
@@ -255,12 +255,12 @@ def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all
         from forewarn.base import save
 
         path = save(model, folder / version, metrics=flat, training_data=X_all.iloc[train_rows])
-        (path / "card.json").write_text(__import__("json").dumps(card, indent=2, default=str), encoding="utf-8")
+        (path / CARD_FILE).write_text(json.dumps(card, indent=2, default=str), encoding="utf-8")
     else:
         path = make_bundle(model, folder / version, channels=data.channels, window=spec.window,
                            interval=data.interval, stats=spec.stats, horizon=spec.horizon_hours, X_holdout=X_held,
                            y_holdout=y_held if spec.task == "rul" else y_held.astype(float), groups=groups_held,
-                           calibrator=calibrator, residual_model=residual_model,
+                           calibrator=calibrator, calibration=None, residual_model=residual_model,
                            costs=None if policy is None else policy.to_mapping(),
                            asset_classes=(), metrics=flat, training_data=X_all.iloc[train_rows],
                            unit="hours" if spec.task == "rul" else None, card=card, reference=means)
