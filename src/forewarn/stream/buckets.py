@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.exceptions import SchemaError, StateError
+from forewarn.stream.features import assign_slots
 
 NO_BUCKET = np.iinfo("int64").min  # an asset with no open bucket
 
@@ -72,12 +73,7 @@ class OpenBuckets:
         return [a for a, s in self._index.items() if self._start[s] != NO_BUCKET]
 
     def _slots(self, names: Sequence[str]) -> np.ndarray:
-        slots = []
-        for name in names:
-            slot = self._index.get(name)
-            if slot is None:
-                slot = self._index[name] = len(self._index)
-            slots.append(slot)
+        slots = assign_slots(self._index, names)
         grow = len(self._index) - len(self._start)
         if grow > 0:
             extra = max(grow, len(self._start))

@@ -32,6 +32,22 @@ from forewarn.features.window import DEFAULT_STATS, check_settings
 CHUNK_ROWS = 4096  # rows per gathered block: bounds memory at rows * window * channels * 8 bytes
 
 
+def assign_slots(index: dict[str, int], names: Iterable[str]) -> list[int]:
+    """The row of each name in per-asset state arrays, new names taking the next free rows (``index`` grows).
+
+    >>> index = {"p1": 0}
+    >>> assign_slots(index, ["p2", "p1", "p2"]), index
+    ([1, 0, 1], {'p1': 0, 'p2': 1})
+    """
+    slots = []
+    for name in names:
+        slot = index.get(name)
+        if slot is None:
+            slot = index[name] = len(index)
+        slots.append(slot)
+    return slots
+
+
 class MicroBatchFeatures:
     """Per-asset trailing-window features of ``columns`` (same names and values as the batch function)."""
 
@@ -60,12 +76,7 @@ class MicroBatchFeatures:
         return list(self._index)
 
     def _slots(self, names: Iterable[str]) -> np.ndarray:
-        slots = []
-        for name in names:
-            slot = self._index.get(name)
-            if slot is None:
-                slot = self._index[name] = len(self._index)
-            slots.append(slot)
+        slots = assign_slots(self._index, names)
         grow = len(self._index) - len(self._len)
         if grow > 0:
             extra = max(grow, len(self._len))

@@ -148,8 +148,16 @@ def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str]
     train_rows = np.flatnonzero(usable & ~held_rows)
     train_rows = _subsample(train_rows, y, spec.max_rows, spec.seed)
     means = training_means(X_raw.iloc[train_rows])
-    filled = pd.DataFrame(fill_missing(X_raw.to_numpy(dtype="float64"), np.array(list(means.values()))),
-                          columns=X_raw.columns, index=X_raw.index)
+    filled: list[pd.DataFrame] = []  # made once, and only for a model that takes no missing values
+
+    def inputs(model: str) -> pd.DataFrame:
+        """The feature frame ``model`` reads: missing values as training means unless it takes them."""
+        if zoo.accepts_missing(model):
+            return X_raw
+        if not filled:
+            filled.append(pd.DataFrame(fill_missing(X_raw.to_numpy(dtype="float64"), np.array(list(means.values()))),
+                                       columns=X_raw.columns, index=X_raw.index))
+        return filled[0]
     max_rul = spec.max_rul_hours if spec.task == "rul" else None
     comparison = pd.DataFrame()
     name = spec.model
@@ -160,8 +168,7 @@ def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str]
         compare_rows = _subsample(train_rows, y, min(spec.max_rows, 60_000), spec.seed + 1)
 
         def features(model: str) -> pd.DataFrame:
-            source = data.features(spec, sequence=True) if zoo.is_sequence(model) else \
-                X_raw if zoo.accepts_missing(model) else filled
+            source = data.features(spec, sequence=True) if zoo.is_sequence(model) else inputs(model)
             return source.iloc[compare_rows].reset_index(drop=True)
 
         comparison = zoo.compare(pool, features, y[compare_rows], data.groups[compare_rows], task=spec.task,
@@ -176,7 +183,7 @@ def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str]
         raise ConfigError(f"{name!r} reads sequences of readings, which the service cannot compute yet; "
                           "compare it with forewarn backtest, serve a window-statistics model")
     say(f"fitting {name}")
-    X_all = X_raw if zoo.accepts_missing(name) else filled
+    X_all = inputs(name)
     model = zoo.fit_model(zoo.build(name, task=spec.task, seed=spec.seed, max_rul=max_rul),
                           X_all.iloc[train_rows], y[train_rows])
     result = _judge_and_file(data, spec, model, name, X_all, held_rows, train_rows, comparison, Path(models),
