@@ -55,7 +55,10 @@ default except the mapping itself. A full example (``docs``-style)::
     window = 30
     alert = { threshold = 0.65, clear_threshold = 0.55, min_consecutive = 2, cooldown = "1h" }
 
-Relative paths are read relative to the config file.
+Relative paths are read relative to the config file. The tables are pydantic models (``extra="forbid"``,
+strict types): an error names the file, the line and the TOML key, says what was expected, and an unknown key
+is refused with the keys allowed there, e.g.
+``stream.toml, line 14, mqtt.subscriptions[0].colour: unknown key; allowed here: asset, channel, ...``.
 
 >>> cfg = parse_config({"mqtt": {"subscriptions": [{"topic": "plant/+/+", "layout": "value",
 ...                                                  "asset": "{1}", "channel": "{2}"}]}})
@@ -63,18 +66,25 @@ Relative paths are read relative to the config file.
 ('P-1', 'temp')
 >>> cfg.pipeline.batch_max_wait_s
 0.1
+>>> parse_config({"mqtt": {"prot": 1884, "subscriptions": [{"topic": "plant/+/+", "asset": "{1}"}]}})
+Traceback (most recent call last):
+...
+forewarn.exceptions.ConfigError: config: mqtt.prot: unknown key; allowed here: host, port, client_id, username, password, keepalive, session_expiry, receive_maximum, qos, alert_topic, subscriptions
 """
 
 from __future__ import annotations
 
+import math
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from forewarn.exceptions import ConfigError
 from forewarn.stream.config import (
-    LAYOUTS,
     AssetDecl,
     ChannelMap,
     ModelConfig,
@@ -89,151 +99,368 @@ from forewarn.stream.config import (
 )
 
 
-def _table(raw: Any, name: str) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{name}: expected a table, got {type(raw).__name__}")
-    return dict(raw)
+def _duration(value: Any) -> float:
+    try:
+        return duration_s(value, name="_")
+    except ConfigError as err:  # the location is added by the error report
+        raise ValueError(str(err).removeprefix("_: ")) from None
 
 
-def _check_keys(raw: Mapping[str, Any], allowed: set[str], name: str) -> None:
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise ConfigError(f"{name}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+def _template(value: Any) -> str:
+    try:
+        return check_template(value, name="_")
+    except ConfigError as err:
+        raise ValueError(str(err).removeprefix("_: ")) from None
 
 
-def _int(raw: Mapping[str, Any], key: str, default: int, name: str, *, low: int = 0) -> int:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{name}.{key}: expected a whole number >= {low}, got {value!r}")
+def _channel_map(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"channel": value}
+    if not isinstance(value, Mapping):
+        raise ValueError("expected a channel name or { channel = ..., unit = ... }")
     return value
 
 
-def _channel_map(raw: Any, name: str) -> dict[str, ChannelMap]:
-    out: dict[str, ChannelMap] = {}
-    for key, value in _table(raw, name).items():
-        if isinstance(value, str):
-            out[str(key)] = ChannelMap(value)
-        elif isinstance(value, Mapping) and isinstance(value.get("channel"), str):
-            _check_keys(value, {"channel", "unit"}, f"{name}.{key}")
-            out[str(key)] = ChannelMap(value["channel"], value.get("unit"))
-        else:
-            raise ConfigError(f"{name}.{key}: expected a channel name or {{ channel = ..., unit = ... }}")
+Duration = Annotated[float, BeforeValidator(_duration)]
+Template = Annotated[str, BeforeValidator(_template)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _ChannelMap(_Table):
+    channel: Text
+    unit: str | None = None
+
+
+ChannelMapping = dict[str, Annotated[_ChannelMap, BeforeValidator(_channel_map)]]
+
+
+class _Pipeline(_Table):
+    batch_max_readings: int = Field(50_000, ge=1)
+    batch_max_wait: Duration = 0.1
+    allowed_lateness: Duration = 0.0
+    idle_release: Duration = 2.0
+    max_payload_bytes: int = Field(1 << 20, ge=1)
+
+
+class _Subscription(_Table):
+    topic: Annotated[str, Field(min_length=1, description="an MQTT topic filter such as 'plant/+/+'")]
+    layout: Literal["sparkplug", "value", "json"] = "sparkplug"
+    asset: Template
+    channel: Template | None = None
+    unit: str | None = None
+    channels: ChannelMapping | None = None
+    fields: ChannelMapping | None = None
+    ts_field: Text = "ts"
+
+    @model_validator(mode="after")
+    def _layout_needs(self) -> _Subscription:
+        if self.layout == "value" and self.channel is None:
+            raise ValueError("layout 'value' needs channel (e.g. channel = '{2}')")
+        if self.layout == "json" and not (self.channels or self.fields):
+            raise ValueError("layout 'json' needs fields = { json_field = 'channel', ... }")
+        return self
+
+
+class _Mqtt(_Table):
+    host: Text = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    client_id: Text = "forewarn-stream"
+    username: str | None = None
+    password: str | None = None
+    keepalive: Duration = 30.0
+    session_expiry: Duration = 86400.0
+    receive_maximum: int = Field(1000, ge=1)
+    qos: int = 1
+    alert_topic: str | None = None
+    subscriptions: list[_Subscription] = []
+
+    @field_validator("qos")
+    @classmethod
+    def _qos(cls, qos: int) -> int:
+        if qos not in (0, 1):
+            raise ValueError(f"qos {qos}: use 1 (at-least-once, the default) or 0 (may lose readings)")
+        return qos
+
+    @model_validator(mode="after")
+    def _check(self) -> _Mqtt:
+        if not self.subscriptions:
+            raise ValueError("add at least one [[mqtt.subscriptions]] table")
+        return self
+
+
+class _OpcUaNode(_Table):
+    node_id: Text
+    asset: Text
+    channel: Text
+    unit: str | None = None
+
+
+class _OpcUa(_Table):
+    endpoint: Annotated[str, Field(pattern=r"^opc\.tcp://", description="a URL such as 'opc.tcp://127.0.0.1:4840'")]
+    publishing_interval: Duration = 0.1
+    nodes: list[_OpcUaNode] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> _OpcUa:
+        if not self.nodes:
+            raise ValueError("add at least one [[opcua.nodes]] table")
+        return self
+
+
+class _Asset(_Table):
+    asset_id: Text
+    asset_class: Text = "generic"
+    channels: dict[str, str] = {}
+
+
+class _Alert(_Table):
+    threshold: float
+    clear_threshold: float | None = None
+    min_consecutive: int = Field(1, ge=1)
+    cooldown: Annotated[str, BeforeValidator(lambda v: f"{v}s" if isinstance(v, (int, float)) and
+                                             not isinstance(v, bool) else v)] = "1h"
+    critical_threshold: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> _Alert:
+        from forewarn.decide.alerts import AlertPolicy
+
+        if not math.isfinite(self.threshold):
+            raise ValueError("threshold must be a finite number")
+        try:
+            AlertPolicy(**self.model_dump(exclude_unset=True))
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
+        return self
+
+
+class _Model(_Table):
+    path: Annotated[str, Field(min_length=1, description="the folder of a saved model")]
+    model_id: Text | None = None
+    assets: list[Text] = []
+    asset_class: Text | None = None
+    window: int = Field(30, ge=1)
+    ewm_span: float = Field(10.0, gt=0)
+    alert: _Alert | None = None
+
+
+class _Root(_Table):
+    pipeline: _Pipeline = _Pipeline()
+    mqtt: _Mqtt | None = None
+    opcua: _OpcUa | None = None
+    assets: list[_Asset] = []
+    models: list[_Model] = []
+    store: Text | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> _Root:
+        if self.mqtt is None and self.opcua is None:
+            raise ValueError("no source; add an [mqtt] table with subscriptions or an [opcua] table")
+        return self
+
+
+# -- from the validated tables to the dataclasses the stream package uses ------------------------------------
+def _stream_config(root: _Root, base: Path, source: str) -> StreamConfig:
+    p = root.pipeline
+    pipeline = PipelineConfig(batch_max_readings=p.batch_max_readings, batch_max_wait_s=p.batch_max_wait,
+                              allowed_lateness_s=p.allowed_lateness, idle_release_s=p.idle_release,
+                              max_payload_bytes=p.max_payload_bytes)
+    mqtt = None
+    if root.mqtt is not None:
+        m = root.mqtt
+        subs = tuple(Subscription(
+            topic=s.topic, layout=s.layout, asset=s.asset, channel=s.channel, unit=s.unit, ts_field=s.ts_field,
+            channels={k: ChannelMap(v.channel, v.unit) for k, v in (s.channels or s.fields or {}).items()})
+            for s in m.subscriptions)
+        mqtt = MqttConfig(host=m.host, port=m.port, client_id=m.client_id, username=m.username,
+                          password=m.password, keepalive_s=int(m.keepalive), session_expiry_s=int(m.session_expiry),
+                          receive_maximum=m.receive_maximum, qos=m.qos, alert_topic=m.alert_topic,
+                          subscriptions=subs)
+    opcua = None
+    if root.opcua is not None:
+        o = root.opcua
+        opcua = OpcUaConfig(o.endpoint, o.publishing_interval,
+                            tuple(OpcUaNode(n.node_id, n.asset, n.channel, n.unit) for n in o.nodes))
+    assets = tuple(AssetDecl(a.asset_id, a.asset_class, dict(a.channels)) for a in root.assets)
+    models = []
+    for item in root.models:
+        path = Path(item.path)
+        path = path if path.is_absolute() else base / path
+        models.append(ModelConfig(path=path, model_id=item.model_id or path.name, assets=tuple(item.assets),
+                                  asset_class=item.asset_class, window=item.window, ewm_span=item.ewm_span,
+                                  alert=None if item.alert is None else item.alert.model_dump(exclude_unset=True)))
+    ids = [m.model_id for m in models]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{source}: models: model_id values must differ, got {ids}; set model_id in each "
+                          "[[models]] table")
+    return StreamConfig(pipeline=pipeline, mqtt=mqtt, opcua=opcua, assets=assets, models=tuple(models),
+                        store=root.store, source=source)
+
+
+# -- error reports: the TOML key, its line, what was expected ------------------------------------------------
+def key_path(loc: Sequence[str | int]) -> str:
+    """A pydantic error location as a TOML key path.
+
+    >>> key_path(("mqtt", "subscriptions", 0, "layout"))
+    'mqtt.subscriptions[0].layout'
+    """
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
-def _subscription(raw: Any, index: int) -> Subscription:
-    name = f"mqtt.subscriptions[{index}]"
-    raw = _table(raw, name)
-    _check_keys(raw, {"topic", "layout", "asset", "channel", "unit", "channels", "fields", "ts_field"}, name)
-    layout = raw.get("layout", "sparkplug")
-    if layout not in LAYOUTS:
-        raise ConfigError(f"{name}.layout: {layout!r}; use one of {', '.join(LAYOUTS)}")
-    topic = raw.get("topic")
-    if not isinstance(topic, str) or not topic:
-        raise ConfigError(f"{name}.topic: expected an MQTT topic filter such as 'plant/+/+'")
-    channel = check_template(raw["channel"], name=f"{name}.channel") if "channel" in raw else None
-    if layout == "value" and channel is None:
-        raise ConfigError(f"{name}: layout 'value' needs channel (e.g. channel = '{{2}}')")
-    mapping = _channel_map(raw.get("channels") or raw.get("fields"), f"{name}.channels")
-    if layout == "json" and not mapping:
-        raise ConfigError(f"{name}: layout 'json' needs fields = {{ json_field = 'channel', ... }}")
-    return Subscription(topic=topic, layout=layout, asset=check_template(raw.get("asset"), name=f"{name}.asset"),
-                        channel=channel, unit=raw.get("unit"), channels=mapping,
-                        ts_field=str(raw.get("ts_field", "ts")))
+def _table_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
+    """The model class of the table at ``loc`` (``None`` where ``loc`` leaves the models)."""
+    cls: type[BaseModel] = _Root
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = cls.model_fields.get(part)
+        found = None if field is None else _model_in(field.annotation)
+        if found is None:
+            return None
+        cls = found
+    return cls
 
 
-def _mqtt(raw: Any) -> MqttConfig | None:
-    if raw is None:
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in (dict, Mapping):  # a map of tables: the key is the table's name
         return None
-    raw = _table(raw, "mqtt")
-    _check_keys(raw, {"host", "port", "client_id", "username", "password", "keepalive", "session_expiry",
-                      "receive_maximum", "qos", "alert_topic", "subscriptions"}, "mqtt")
-    qos = _int(raw, "qos", 1, "mqtt")
-    if qos not in (0, 1):
-        raise ConfigError(f"mqtt.qos: {qos}; use 1 (at-least-once, the default) or 0 (may lose readings)")
-    subs = raw.get("subscriptions", [])
-    if not isinstance(subs, list) or not subs:
-        raise ConfigError("mqtt: add at least one [[mqtt.subscriptions]] table")
-    return MqttConfig(
-        host=str(raw.get("host", "127.0.0.1")), port=_int(raw, "port", 1883, "mqtt", low=1),
-        client_id=str(raw.get("client_id", "forewarn-stream")), username=raw.get("username"),
-        password=raw.get("password"), keepalive_s=int(duration_s(raw.get("keepalive", 30), name="mqtt.keepalive")),
-        session_expiry_s=int(duration_s(raw.get("session_expiry", "1D"), name="mqtt.session_expiry")),
-        receive_maximum=_int(raw, "receive_maximum", 1000, "mqtt", low=1), qos=qos,
-        alert_topic=raw.get("alert_topic"), subscriptions=tuple(_subscription(s, i) for i, s in enumerate(subs)))
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
-def _opcua(raw: Any) -> OpcUaConfig | None:
-    if raw is None:
-        return None
-    raw = _table(raw, "opcua")
-    _check_keys(raw, {"endpoint", "publishing_interval", "nodes"}, "opcua")
-    if not isinstance(raw.get("endpoint"), str):
-        raise ConfigError("opcua.endpoint: expected a URL such as 'opc.tcp://127.0.0.1:4840'")
-    nodes = []
-    for i, node in enumerate(raw.get("nodes", [])):
-        node = _table(node, f"opcua.nodes[{i}]")
-        _check_keys(node, {"node_id", "asset", "channel", "unit"}, f"opcua.nodes[{i}]")
-        if not all(isinstance(node.get(k), str) for k in ("node_id", "asset", "channel")):
-            raise ConfigError(f"opcua.nodes[{i}]: node_id, asset and channel are required text")
-        nodes.append(OpcUaNode(node["node_id"], node["asset"], node["channel"], node.get("unit")))
-    if not nodes:
-        raise ConfigError("opcua: add at least one [[opcua.nodes]] table")
-    return OpcUaConfig(raw["endpoint"], duration_s(raw.get("publishing_interval", 0.1),
-                                                   name="opcua.publishing_interval"), tuple(nodes))
+def _message(error: Mapping[str, Any]) -> str:
+    kind, loc = error["type"], tuple(error["loc"])
+    if kind == "extra_forbidden":
+        table = _table_at(loc[:-1])
+        allowed = f"; allowed here: {', '.join(table.model_fields)}" if table is not None else ""
+        return f"unknown key{allowed}"
+    parent = _table_at(loc[:-1]) if loc else None
+    field = None if parent is None else parent.model_fields.get(str(loc[-1]))
+    described = field is not None and field.description
+    if kind == "missing":
+        return f"required key missing: {field.description}" if described else "required key missing"
+    if kind == "model_type":
+        return f"expected a table, got {type(error.get('input')).__name__}"
+    if kind in ("string_pattern_mismatch", "string_too_short") and described:
+        return f"expected {field.description}, got {error.get('input')!r}"
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    if "input" in error and kind not in ("value_error", "assertion_error"):
+        msg = f"{msg}, got {error['input']!r}"
+    return msg
 
 
-def _models(raw: Any, base: Path) -> tuple[ModelConfig, ...]:
-    out = []
-    for i, item in enumerate(raw or []):
-        name = f"models[{i}]"
-        item = _table(item, name)
-        _check_keys(item, {"path", "model_id", "assets", "asset_class", "window", "ewm_span", "alert"}, name)
-        if not isinstance(item.get("path"), str):
-            raise ConfigError(f"{name}.path: expected the folder of a saved model")
-        path = Path(item["path"])
-        path = path if path.is_absolute() else base / path
-        alert = _table(item["alert"], f"{name}.alert") if "alert" in item else None
-        if alert is not None and "threshold" not in alert:
-            raise ConfigError(f"{name}.alert: needs threshold (the score at which an alert opens)")
-        out.append(ModelConfig(path=path, model_id=str(item.get("model_id", path.name)),
-                               assets=tuple(item.get("assets", ())), asset_class=item.get("asset_class"),
-                               window=_int(item, "window", 30, name, low=1),
-                               ewm_span=float(item.get("ewm_span", 10.0)), alert=alert))
-    ids = [m.model_id for m in out]
-    if len(set(ids)) != len(ids):
-        raise ConfigError(f"models: model_id values must differ, got {ids}")
-    return tuple(out)
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
 
 
-def parse_config(raw: Mapping[str, Any], *, base: Path | None = None, source: str = "config") -> StreamConfig:
-    """Validate a parsed TOML document; errors name the key and the fix."""
-    _check_keys(raw, {"pipeline", "mqtt", "opcua", "assets", "models", "store"}, source)
-    p = _table(raw.get("pipeline"), "pipeline")
-    _check_keys(p, {"batch_max_readings", "batch_max_wait", "allowed_lateness", "idle_release",
-                    "max_payload_bytes"}, "pipeline")
-    pipeline = PipelineConfig(
-        batch_max_readings=_int(p, "batch_max_readings", 50_000, "pipeline", low=1),
-        batch_max_wait_s=duration_s(p.get("batch_max_wait", 0.1), name="pipeline.batch_max_wait"),
-        allowed_lateness_s=duration_s(p.get("allowed_lateness", 0), name="pipeline.allowed_lateness"),
-        idle_release_s=duration_s(p.get("idle_release", 2), name="pipeline.idle_release"),
-        max_payload_bytes=_int(p, "max_payload_bytes", 1 << 20, "pipeline", low=1))
-    assets = []
-    for i, item in enumerate(raw.get("assets", [])):
-        item = _table(item, f"assets[{i}]")
-        _check_keys(item, {"asset_id", "asset_class", "channels"}, f"assets[{i}]")
-        if not isinstance(item.get("asset_id"), str) or not item["asset_id"]:
-            raise ConfigError(f"assets[{i}].asset_id: expected the asset's id")
-        channels = {str(k): str(v) for k, v in _table(item.get("channels"), f"assets[{i}].channels").items()}
-        assets.append(AssetDecl(item["asset_id"], str(item.get("asset_class", "generic")), channels))
-    cfg = StreamConfig(pipeline=pipeline, mqtt=_mqtt(raw.get("mqtt")), opcua=_opcua(raw.get("opcua")),
-                       assets=tuple(assets), models=_models(raw.get("models"), base or Path.cwd()),
-                       store=raw.get("store"), source=source)
-    if cfg.mqtt is None and cfg.opcua is None:
-        raise ConfigError(f"{source}: no source; add an [mqtt] table with subscriptions or an [opcua] table")
-    return cfg
+def _dotted(text: str) -> tuple[str, ...]:
+    parts = re.findall(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""", text)
+    return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
+
+
+def _open_brackets(text: str) -> int:
+    """How many ``[`` / ``{`` the value part of a line leaves open (strings and comments skipped)."""
+    depth, quote, i = 0, "", 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\" and quote == '"':
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            break
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        i += 1
+    return depth
+
+
+def key_lines(text: str) -> dict[tuple[str | int, ...], int]:
+    """The line (1-based) of each table header and key of a TOML text, by location (tomllib has no positions).
+
+    Array tables are numbered as pydantic numbers list items; keys inside inline tables and multi-line values
+    are not listed (their enclosing key's line stands for them).
+
+    >>> key_lines('[mqtt]\\nport = 1\\n[[mqtt.subscriptions]]\\ntopic = "a/+"\\n[[mqtt.subscriptions]]\\ntopic = "b"')
+    {('mqtt',): 1, ('mqtt', 'port'): 2, ('mqtt', 'subscriptions', 0): 3, ('mqtt', 'subscriptions', 0, 'topic'): 4, ('mqtt', 'subscriptions', 1): 5, ('mqtt', 'subscriptions', 1, 'topic'): 6}
+    """
+    lines: dict[tuple[str | int, ...], int] = {}
+    counts: dict[tuple[str | int, ...], int] = {}
+    current: tuple[str | int, ...] = ()
+    depth = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if depth > 0:  # inside a multi-line array or inline table
+            depth += _open_brackets(line)
+            continue
+        header = _HEADER.match(line)
+        if header is not None:
+            names = _dotted(header.group(2))
+            path: tuple[str | int, ...] = ()
+            for name in names[:-1]:  # a parent array table means its latest item
+                path += (name,)
+                if path in counts:
+                    path += (counts[path] - 1,)
+            path += (names[-1],)
+            if header.group(1) == "[[":
+                counts[path] = counts.get(path, 0) + 1
+                path += (counts[path] - 1,)
+            current = path
+            lines.setdefault(current, number)
+            continue
+        key = _KEY.match(line)
+        if key is not None:
+            lines.setdefault(current + _dotted(key.group(1)), number)
+            depth = _open_brackets(line[key.end():])
+    return lines
+
+
+def _line(lines: Mapping[tuple[str | int, ...], int], loc: tuple[str | int, ...]) -> int | None:
+    for end in range(len(loc), 0, -1):  # the key itself, else the nearest enclosing key or table
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _report(err: ValidationError, source: str, text: str | None) -> ConfigError:
+    lines = key_lines(text) if text is not None else {}
+    found = []
+    for error in err.errors():
+        loc = tuple(error["loc"])
+        line = _line(lines, loc)
+        where = f"line {line}, " if line is not None else ""
+        found.append((line or 0, f"{where}{key_path(loc) or 'top level'}: {_message(error)}"))
+    problems = [text for _, text in sorted(found, key=lambda item: item[0])]  # stable: file order, then key order
+    if len(problems) == 1:
+        return ConfigError(f"{source}, {problems[0]}" if problems[0].startswith("line ") else
+                           f"{source}: {problems[0]}")
+    return ConfigError(f"{source}: {len(problems)} problems:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def parse_config(raw: Mapping[str, Any], *, base: Path | None = None, source: str = "config",
+                 text: str | None = None) -> StreamConfig:
+    """Validate a parsed TOML document; errors name the key (and its line in ``text``, the TOML source)."""
+    try:
+        root = _Root.model_validate(dict(raw))
+    except ValidationError as err:
+        raise _report(err, source, text) from None
+    return _stream_config(root, base or Path.cwd(), source)
 
 
 def load_config(path: str | Path) -> StreamConfig:
@@ -241,8 +468,10 @@ def load_config(path: str | Path) -> StreamConfig:
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"stream config {str(file)!r} does not exist")
+    text = file.read_text(encoding="utf-8")
     try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{file}: not valid TOML: {err}") from None
-    return parse_config(raw, base=file.resolve().parent, source=str(file))
+    return parse_config(raw, base=file.resolve().parent, source=str(file), text=text)
+
