@@ -126,7 +126,7 @@ def test_mqtt_readings_refresh_health_readings_and_alerts(sample, broker: LocalB
         scraped = {line.split(" ")[0]: float(line.split(" ")[1]) for line in client.get("/metrics").text.splitlines()
                    if line.startswith("forewarn_stream_")}
         assert scraped["forewarn_stream_readings_written_total"] == stream.status()["readings_written"] >= 24 * 3
-        assert "forewarn_stream_alerts_total" in scraped
+        assert "forewarn_stream_alerts_opened_total" in scraped and "forewarn_stream_batches_total" in scraped
     assert not stream.running and stream.error is None
     with Store(sample.store) as store:  # the service let go of the file: it shut down cleanly
         assert store.count_readings() > 0

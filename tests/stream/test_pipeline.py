@@ -148,7 +148,7 @@ def test_dead_letters_are_recorded_once(tmp_path: Path, model_dir: Path) -> None
         found = store.sql("SELECT reason, source, asset_id FROM stream_dead_letters ORDER BY reason")
         assert found["reason"].tolist() == ["not_finite", "unknown_asset"]
         assert pipe.metrics.snapshot()["dead_letters"] == {"not_finite": 2, "unknown_asset": 2}
-        assert 'forewarn_stream_dead_letters_total{reason="not_finite"} 2' in pipe.metrics.prometheus()
+        assert 'forewarn_stream_dead_letters_total{reason="not_finite"} 2.0' in pipe.metrics.prometheus()
         pipe.close()
 
 

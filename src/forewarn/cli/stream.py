@@ -15,6 +15,7 @@ import json
 import logging
 import signal
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -36,6 +37,10 @@ def stream(
     idle_exit: Annotated[float | None, typer.Option(help="Stop after this many seconds without a message.")] = None,
     progress: Annotated[bool, typer.Option(help="Print one JSON line per micro-batch on stdout.")] = False,
     log_level: Annotated[str, typer.Option(help="Logging level (debug, info, warning, error).")] = "warning",
+    metrics_port: Annotated[int | None, typer.Option(min=0, max=65535, help="Serve the stream's Prometheus "
+                                                     "metrics on this port (0: a free one, printed when ready).")]
+    = None,
+    metrics_host: Annotated[str, typer.Option(help="Address the metrics endpoint listens on.")] = "127.0.0.1",
 ) -> None:
     """Consume readings (MQTT, OPC UA) into the store, score them online, raise alerts. Stop with Ctrl-C."""
     from forewarn.store import Store
@@ -63,17 +68,24 @@ def stream(
                                    "seconds": round(result.seconds, 4), "total_written": totals["written"]}))
             sys.stdout.flush()
 
-    with Store(path) as db:
+    with Store(path) as db, ExitStack() as cleanup:
         consumer = StreamConsumer(cfg, db, on_batch=on_batch)
+        server = None
+        if metrics_port is not None:
+            from forewarn.stream.metrics import serve_metrics
+
+            server = cleanup.enter_context(serve_metrics(consumer.metrics.registry, host=metrics_host,
+                                                         port=metrics_port))
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: consumer.stop())
 
         def ready() -> None:
             if progress:
-                typer.echo(json.dumps({"event": "ready"}))
+                typer.echo(json.dumps({"event": "ready", **({"metrics": server.url} if server else {})}))
                 sys.stdout.flush()
             else:
-                typer.echo(f"streaming into {path} (Ctrl-C to stop)", err=True)
+                typer.echo(f"streaming into {path} (Ctrl-C to stop)"
+                           + (f"; metrics at {server.url}" if server else ""), err=True)
 
         metrics = consumer.run(max_seconds=max_seconds, idle_exit_s=idle_exit, ready=ready)
     summary = {"event": "stopped", **metrics}

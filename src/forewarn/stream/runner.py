@@ -31,9 +31,11 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from prometheus_client import Metric
 
 from forewarn.exceptions import ConfigError
 from forewarn.store import Store
@@ -153,6 +155,13 @@ class StreamRunner:
         return {"running": self.running, "error": None if self.error is None else str(self.error),
                 "readings_written": int(metrics.get("readings_written", 0)),
                 "alerts_opened": int(metrics.get("alerts_opened", 0))}
+
+    def collect(self) -> Iterator[Metric]:
+        """The stream's Prometheus metric families (nothing before :meth:`start`): with this method the runner is a
+        prometheus_client collector, so a host registers it in its own registry (``serve --stream`` does, for
+        ``/metrics``) and shows the same ``forewarn_stream_*`` counters as ``forewarn stream --metrics-port``."""
+        if self.consumer is not None:
+            yield from self.consumer.metrics.registry.collect()
 
     # -- hooks ------------------------------------------------------------------------------------------
     def _on_batch(self, result: BatchResult) -> None:

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily
 
 Scope = dict[str, Any]
 
@@ -84,8 +83,9 @@ class Metrics:
 
 
 class StreamCollector:
-    """Prometheus counters of the stream connector running inside the service (``serve --stream``): readings it
-    wrote and alerts its own models raised, read from its status at each scrape (nothing while none runs)."""
+    """The Prometheus counters of the stream connector running inside the service (``serve --stream``), the
+    same ``forewarn_stream_*`` families ``forewarn stream --metrics-port`` serves, read from the runner's own
+    registry at each scrape (nothing while none runs)."""
 
     def __init__(self, service: Any):
         self.service = service
@@ -95,13 +95,8 @@ class StreamCollector:
 
     def collect(self) -> Any:
         stream = getattr(self.service, "stream", None)
-        if stream is None:
-            return
-        status = stream.status()
-        yield CounterMetricFamily("forewarn_stream_readings_written", "readings the stream connector wrote to the store",
-                                  value=status["readings_written"])
-        yield CounterMetricFamily("forewarn_stream_alerts", "alerts raised by the stream's own models",
-                                  value=status["alerts_opened"])
+        if stream is not None:
+            yield from stream.collect()
 
 
 async def _send_json(send: Any, status: int, detail: str) -> None:
