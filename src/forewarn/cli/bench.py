@@ -13,10 +13,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from forewarn.bench import RUNNERS
 from forewarn.bench.report import LOWER_IS_BETTER, metric_names, write_chart, write_json
+from forewarn.cli.tables import FORMAT_HELP
 from forewarn.exceptions import ConfigError
 
 
@@ -34,8 +34,16 @@ def bench(
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")] = None,
     chart: Annotated[Path | None, typer.Option(help="PNG chart path (default: next to --json, or "
                                                       "bench-<dataset>.png).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Results as a " + FORMAT_HELP)] = "table",
 ) -> None:
-    """Run a benchmark under its standard protocol and print our figures beside the published ones."""
+    """Run a benchmark under its standard protocol and print our figures beside the published ones.
+
+    With ``--format csv`` or ``json`` the results rows (ours, then the published ones) are the only output on
+    stdout; progress goes to stderr.
+    """
+    from forewarn.cli.tables import check_format, write_records
+
+    fmt = check_format(fmt)
     if dataset not in RUNNERS:
         raise ConfigError(f"unknown dataset {dataset!r}; use one of {', '.join(RUNNERS)}")
     runner = importlib.import_module(RUNNERS[dataset])
@@ -43,12 +51,15 @@ def bench(
     unknown = sorted(set(chosen or ()) - set(runner.MODELS))
     if unknown:
         raise ConfigError(f"unknown model(s) {', '.join(unknown)} for {dataset}; known: {', '.join(runner.MODELS)}")
-    console = Console()
+    console = Console(stderr=fmt != "table")
     options: dict[str, Any] = {"progress": lambda message: console.print(f"[dim]{message}[/]")}
     if subset is not None:
         options["subset"] = subset
     payload = runner.run(chosen, seeds, data_dir, **options)
-    print_results(console, payload)
+    if fmt == "table":
+        print_results(console, payload)
+    else:
+        write_records(result_records(payload), fmt)
     if json_path is not None:
         write_json(json_path, payload)
         console.print(f"results: {json_path}")
@@ -64,34 +75,62 @@ def _fmt(value: float) -> str:
 
 def print_results(console: Console, payload: dict[str, Any]) -> None:
     """The results table: ours (mean ± std over seeds, timings) then the published rows."""
-    results = payload["results"]
-    metrics = metric_names(results)
-    for row in payload.get("published", ()):
-        metrics += [k for k, v in row.items() if k not in metrics and k not in ("method", "source")
-                    and isinstance(v, (int, float))]
+    from forewarn.cli.tables import Column, print_table
+
+    metrics = _metric_columns(payload)
     title = f"{payload['dataset']} {payload.get('subset') or ''} - {payload.get('protocol', '')}"
-    table = Table(title=title.strip(), title_justify="left")
-    table.add_column("model")
-    table.add_column("seeds", justify="right")
-    table.add_column("fit s", justify="right")
-    table.add_column("predict s", justify="right")
-    for name in metrics:
-        arrow = "↓" if name in LOWER_IS_BETTER else "↑"
-        table.add_column(f"{name} {arrow}", justify="right")
-    for row in results:
-        cells = [f"[bold]{row['model']}[/]", str(row["seeds"]), f"{row['fit_s']:.2f}", f"{row['predict_s']:.3f}"]
+    # the model, then the metrics (the primary one first), then seeds and timings: on a narrow terminal the
+    # table comes in parts of whole columns, and the figures to compare come in the first
+    columns = [Column("model")]
+    columns += [Column(f"{name} {'↓' if name in LOWER_IS_BETTER else '↑'}", "right") for name in metrics]
+    columns += [Column("seeds", "right"), Column("fit s", "right"), Column("predict s", "right")]
+    rows = []
+    for row in payload["results"]:
+        cells = [f"[bold]{row['model']}[/]"]
         for name in metrics:
             if name in row:
                 spread = row.get(f"{name}_std", 0.0)
                 cells.append(f"{_fmt(row[name])} ± {_fmt(spread)}" if row["seeds"] > 1 else _fmt(row[name]))
             else:
                 cells.append("")
-        table.add_row(*cells)
+        rows.append(cells + [str(row["seeds"]), f"{row['fit_s']:.2f}", f"{row['predict_s']:.3f}"])
     for row in payload.get("published", ()):
-        cells = [f"[dim]{row['method']} (published)[/]", "", "", ""]
+        cells = [f"[dim]{row['method']}[/]"]
         cells += [_fmt(row[name]) if isinstance(row.get(name), (int, float)) else "" for name in metrics]
-        table.add_row(*cells)
-    console.print(table)
+        rows.append(cells + ["", "", ""])
+    print_table(console, columns, rows, title=title.strip(), key_width=24, sections=[len(payload["results"])],
+                continued=f"{payload['dataset']} {payload.get('subset') or ''}".strip() + " (continued)")
     sources = sorted({row["source"] for row in payload.get("published", ())})
     if sources:
-        console.print("[dim]published figures: " + "; ".join(sources) + "[/]")
+        console.print("[dim]under the line: published figures; sources: " + "; ".join(sources) + "[/]")
+
+
+def _metric_columns(payload: dict[str, Any]) -> list[str]:
+    metrics = metric_names(payload["results"])
+    primary = payload.get("primary_metric")
+    if primary in metrics:
+        metrics.insert(0, metrics.pop(metrics.index(primary)))
+    for row in payload.get("published", ()):
+        metrics += [k for k, v in row.items() if k not in metrics and k not in ("method", "source")
+                    and isinstance(v, (int, float))]
+    return metrics
+
+
+def result_records(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of :func:`print_results` as flat records (``--format csv|json``): ``kind`` (ours, published),
+    ``model``, ``seeds``, ``fit_s``, ``predict_s``, each metric and its ``<metric>_std``, ``source``."""
+    metrics = _metric_columns(payload)
+    records: list[dict[str, Any]] = []
+    for row in payload["results"]:
+        record: dict[str, Any] = {"kind": "ours", "model": row["model"], "seeds": row["seeds"],
+                                  "fit_s": row["fit_s"], "predict_s": row["predict_s"]}
+        for name in metrics:
+            record[name], record[f"{name}_std"] = row.get(name), row.get(f"{name}_std")
+        records.append(record | {"source": "forewarn"})
+    for row in payload.get("published", ()):
+        record = {"kind": "published", "model": row["method"], "seeds": None, "fit_s": None, "predict_s": None}
+        for name in metrics:
+            value = row.get(name)
+            record[name], record[f"{name}_std"] = (value if isinstance(value, (int, float)) else None), None
+        records.append(record | {"source": row.get("source")})
+    return records

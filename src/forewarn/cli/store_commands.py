@@ -12,8 +12,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from forewarn.cli.tables import FORMAT_HELP
 from forewarn.exceptions import DataNotFoundError
 
 KINDS = ("auto", "readings", "events")
@@ -110,32 +110,34 @@ def conflict_line(conflicts: int, replaced: int) -> str:
 def assets(
     ctx: typer.Context,
     store: Annotated[Path, typer.Option(help="DuckDB file to read.")] = Path("forewarn.duckdb"),
+    fmt: Annotated[str, typer.Option("--format", help="The list as a " + FORMAT_HELP)] = "table",
 ) -> None:
     """List the assets in the store with their readings, time span and failures (or run a subcommand)."""
     if ctx.invoked_subcommand is None:
-        list_assets(store)
+        list_assets(store, fmt)
 
 
 @assets_app.command("list")
 def list_assets(
     store: Annotated[Path, typer.Option(help="DuckDB file to read.")] = Path("forewarn.duckdb"),
+    fmt: Annotated[str, typer.Option("--format", help="The list as a " + FORMAT_HELP)] = "table",
 ) -> None:
     """List the assets in the store with their readings, time span and failures."""
+    from forewarn.cli.tables import Column, check_format, print_table, write_records
     from forewarn.store import Store
 
     if str(store) != ":memory:" and not store.is_file():
         raise DataNotFoundError(f"no store at {str(store)!r}; create one with 'forewarn ingest FILE --store {store}'")
     with Store(store, read_only=True) as db:
         summary = db.fleet_summary()
-    table = Table(title=f"{len(summary)} asset(s) in {store}")
-    for column in ("asset_id", "asset_class", "site_id", "line_id", "n_readings", "n_channels", "first_ts",
-                   "last_ts", "n_failures"):
-        table.add_column(column, justify="right" if column.startswith("n_") else "left")
-    for row in summary.itertuples(index=False):
-        table.add_row(*[_cell(getattr(row, c)) for c in (
-            "asset_id", "asset_class", "site_id", "line_id", "n_readings", "n_channels", "first_ts", "last_ts",
-            "n_failures")])
-    Console().print(table)
+    names = ("asset_id", "asset_class", "site_id", "line_id", "n_readings", "n_channels", "n_failures", "first_ts",
+             "last_ts")
+    if check_format(fmt) != "table":
+        write_records(summary[list(names)].to_dict("records"), fmt, fields=names)
+        return
+    columns = [Column(c, "right" if c.startswith("n_") else "left") for c in names]
+    rows = [[_cell(getattr(row, c)) for c in names] for row in summary.itertuples(index=False)]
+    print_table(Console(), columns, rows, title=f"{len(summary)} asset(s) in {store}")
 
 
 @assets_app.command("import")
