@@ -115,9 +115,9 @@ def test_a_store_without_a_model_shows_readings_and_events(unscored: tuple[Path,
         assert "2026-01-04 23:00" in page.inner_text("#asset-summary")
         for chart in ("#risk-trend", "#rul-trend", "#contributions"):
             assert page.is_hidden(chart), chart
-        assert page.locator("#sensor-trends .scatterlayer .trace").count() >= 3
-        assert page.locator("#sensor-trends .cartesianlayer .subplot").count() == 3
-        assert page.locator("#sensor-trends .shapelayer path").count() == 2  # the failure and the maintenance
+        assert page.locator("#sensor-trends .series-line").count() >= 3
+        assert page.locator("#sensor-trends .panel").count() == 3
+        assert page.locator("#sensor-trends .marks .mark").count() == 2  # the failure and the maintenance
         legend = page.locator("#sensor-trends .legend").text_content()
         assert "failure" in legend and "maintenance" in legend
         events = page.inner_text("#events")
@@ -137,7 +137,7 @@ def test_backtests_page_lists_and_shows_one(server: str, page, tmp_path: Path) -
     metrics = page.inner_text("#backtest-metrics")
     assert "10 of 12 (83 %)" in metrics and "1.40" in metrics and "52,000" in metrics
     for chart in ("#threshold-sweep", "#reliability", "#costs"):
-        assert page.locator(f"{chart} .main-svg").count() >= 1, chart
+        assert page.locator(f"{chart} svg.chart-svg").count() >= 1, chart
     assert "chosen threshold 0.400" in page.locator("#threshold-sweep .legend").text_content()
     assert page.locator("#folds tbody tr").count() == 3
 

@@ -129,9 +129,13 @@ def test_every_page_renders_in_chromium(server: str, page, tmp_path: Path) -> No
     worst = page.locator("#fleet-grid .cell").first.get_attribute("data-asset-id")
     _visit(page, f"{server}/assets/{worst}", shots / "asset.png")
     for chart in ("#risk-trend", "#rul-trend", "#contributions", "#sensor-trends"):
-        assert page.locator(f"{chart} .main-svg").count() >= 1, chart
-    assert page.locator("#sensor-trends .scatterlayer .trace").count() == 3  # one small chart per channel
-    assert page.locator("#sensor-trends .cartesianlayer .subplot").count() == 3
+        assert page.locator(f"{chart} svg.chart-svg").count() >= 1, chart
+    assert page.locator("#sensor-trends .series-line").count() == 3  # one small chart per channel
+    assert page.locator("#sensor-trends .panel").count() == 3
+    # drawn, not just placed: the probability line has a point per scored row, RUL its interval band, bars per sensor
+    assert page.get_attribute("#risk-trend .series-line path", "d").count("L") >= 10
+    assert page.locator("#rul-trend .series-band path").count() == 1
+    assert page.locator("#contributions .series-bar rect.point").count() >= 2
     rul = page.inner_text("#rul-card")
     assert "90 % interval" in rul and "9 in 10 assets like this fail inside it" in rul, rul
     assert "interval comes from the model's errors" in (page.get_attribute("#rul-card", "title") or "")
@@ -140,11 +144,11 @@ def test_every_page_renders_in_chromium(server: str, page, tmp_path: Path) -> No
     _visit(page, f"{server}/assets/P-000", shots / "asset-events.png")
     assert "maintenance" in page.inner_text("#events")
     for chart in ("#risk-trend", "#rul-trend", "#sensor-trends"):  # the maintenance is marked on each time chart
-        assert page.locator(f"{chart} .shapelayer path").count() >= 1, chart
+        assert page.locator(f"{chart} .marks .mark").count() >= 1, chart
         assert "maintenance" in page.locator(f"{chart} .legend").text_content(), chart
 
     _visit(page, f"{server}/alerts", shots / "alerts.png")
-    assert page.locator("#alert-timeline .main-svg").count() >= 1
+    assert page.locator("#alert-timeline svg.chart-svg").count() >= 1
     assert page.locator("#cases tbody tr").count() >= 3  # the start-up evaluation opened cases
     streamed = page.locator("#stream-alerts tbody tr")
     assert streamed.count() == 3
@@ -153,7 +157,9 @@ def test_every_page_renders_in_chromium(server: str, page, tmp_path: Path) -> No
 
     _visit(page, f"{server}/risk", shots / "risk.png")
     for chart in ("#risk-levels", "#probability-histogram", "#rul-vs-probability"):
-        assert page.locator(f"{chart} .main-svg").count() >= 1, chart
+        assert page.locator(f"{chart} svg.chart-svg").count() >= 1, chart
+    assert page.locator("#risk-levels rect.point").count() >= 1
+    assert page.locator("#rul-vs-probability circle.point").count() >= 1
 
     _visit(page, f"{server}/models", shots / "models.png")
     assert "v2" in page.inner_text("#models") and "rmse" in page.inner_text("#models")
@@ -196,7 +202,7 @@ def test_planner_acknowledges_and_closes_cases_in_the_dashboard(server: str, pag
 
     _visit(page, f"{server}/alerts", shots / "alerts-actions.png")
     # a click on an alert of the timeline picks its case
-    box = page.locator("#alert-timeline .scatterlayer .point").first.bounding_box()
+    box = page.locator("#alert-timeline .point").first.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_selector("#case-panel:not([data-case-id=''])")

@@ -1,8 +1,8 @@
-"""The dashboard: HTML pages served by the API process, drawn in the browser with Plotly.
+"""The dashboard: HTML pages served by the API process, drawn in the browser as SVG by our own ``charts.js``.
 
 Pages are thin HTML shells (Jinja2, autoescaped) that fetch their data from the same service's
-``/api/v1`` and draw it with ``plotly.min.js``, served from the installed ``plotly`` package, so
-nothing comes from a CDN:
+``/api/v1`` and draw it with ``static/charts.js`` (line, band, scatter and bar charts, event marks, small
+multiples; a few hundred lines of our own, no charting package), so nothing comes from a CDN or npm:
 
 * ``/``: fleet grid coloured by risk, filtered by site and line, with each asset's channels, last reading and
   events (so a plant whose store has readings but no model yet still shows its assets);
@@ -41,7 +41,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import plotly
 from fastapi import FastAPI, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse
@@ -51,7 +50,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from forewarn.bundles.bundle import INTERVAL
 
 HERE = Path(__file__).parent
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 PAGES = {"fleet": "Fleet", "alerts": "Alerts", "risk": "Risk", "models": "Models", "backtests": "Backtests"}
 #: the RUL interval's coverage in percent (the bundle's 5 % and 95 % residual quantiles)
 RUL_LEVEL = round(100 * (INTERVAL[1] - INTERVAL[0]))
@@ -68,10 +66,6 @@ def _render(page: str, title: str, **context: object) -> HTMLResponse:
 def install_dashboard(app: FastAPI) -> None:
     """Add the dashboard pages and their static files to ``app``."""
     app.mount("/static/dashboard", StaticFiles(directory=HERE / "static"), name="dashboard-static")
-
-    @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
-    def plotly_js() -> FileResponse:
-        return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> FileResponse:

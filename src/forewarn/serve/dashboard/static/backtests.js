@@ -1,4 +1,4 @@
-// Forewarn dashboard: the backtests page (uses getJSON, el, fmt, layout, tableRows from dashboard.js).
+// Forewarn dashboard: the backtests page (uses getJSON, el, fmt, tableRows from dashboard.js, FWChart from charts.js).
 "use strict";
 
 function pct(value) { return value === null || value === undefined ? "–" : `${fmt(100 * value, 0)} %`; }
@@ -53,19 +53,20 @@ async function drawSweep(b) {
   const box = document.getElementById("threshold-sweep");
   if (!sweep.length) { box.replaceChildren(el("p", { class: "empty" }, "No threshold sweep in this backtest.")); return; }
   sweep.sort((p, q) => p.false_cases_per_asset_year - q.false_cases_per_asset_year);
-  const traces = [
-    { x: sweep.map((p) => p.false_cases_per_asset_year), y: sweep.map((p) => p.caught_share), mode: "lines+markers",
-      name: "thresholds", line: { color: "#1a5e99" }, marker: { size: 6 },
-      text: sweep.map((p) => `threshold ${fmt(p.threshold, 3)}, cost ${money(p.cost)}`),
-      hovertemplate: "%{text}<br>caught %{y:.0%}, %{x:.2f} false cases per asset-year<extra></extra>" },
-    { x: [b.events.false_cases_per_asset_year], y: [b.events.caught_share], mode: "markers+text",
-      name: `chosen threshold ${fmt(b.threshold, 3)}`, text: [`chosen ${fmt(b.threshold, 3)}`], textposition: "bottom right",
-      marker: { symbol: "star", size: 16, color: COLOURS.critical } },
-  ];
-  await Plotly.newPlot(box, traces, layout("Threshold sweep: failures caught against false cases", {
-    xaxis: { title: { text: "false cases per asset-year" }, rangemode: "tozero" },
-    yaxis: { title: { text: "share of failures caught" }, range: [0, 1.05], tickformat: ".0%" },
-    legend: { orientation: "h", y: -0.32 }, margin: { l: 60, r: 20, t: 40, b: 100 } }), PLOT_CONFIG);
+  FWChart.drawChart(box, {
+    title: "Threshold sweep: failures caught against false cases",
+    x: { type: "linear", min: 0, title: "false cases per asset-year" },
+    y: { type: "linear", min: 0, max: 1.05, percent: true, title: "share of failures caught" },
+    series: [
+      { type: "line", name: "thresholds", color: "#1a5e99", markers: true, x: sweep.map((p) => p.false_cases_per_asset_year),
+        y: sweep.map((p) => p.caught_share),
+        tips: sweep.map((p) => `threshold ${fmt(p.threshold, 3)}, cost ${money(p.cost)}: caught ${pct(p.caught_share)}, ` +
+                               `${fmt(p.false_cases_per_asset_year, 2)} false cases per asset-year`) },
+      { type: "scatter", symbol: "star", size: 10, name: `chosen threshold ${fmt(b.threshold, 3)}`, color: COLOURS.critical,
+        x: [b.events.false_cases_per_asset_year], y: [b.events.caught_share], labels: [`chosen ${fmt(b.threshold, 3)}`],
+        tips: [`chosen threshold ${fmt(b.threshold, 3)}`] },
+    ],
+  });
 }
 
 async function drawReliability(b) {
@@ -76,25 +77,30 @@ async function drawReliability(b) {
     return;
   }
   const largest = Math.max(...bins.map((r) => r.count));
-  await Plotly.newPlot(box, [
-    { x: [0, 1], y: [0, 1], mode: "lines", name: "perfectly calibrated", line: { dash: "dot", color: "#5f6670" } },
-    { x: bins.map((r) => r.predicted), y: bins.map((r) => r.observed), mode: "lines+markers", name: "this model",
-      line: { color: COLOURS.critical }, marker: { size: bins.map((r) => 6 + 14 * Math.sqrt(r.count / largest)) },
-      text: bins.map((r) => `${fmt(r.bin_low, 2)}–${fmt(r.bin_high, 2)}: ${r.count} rows`),
-      hovertemplate: "%{text}<br>predicted %{x:.2f}, observed %{y:.2f}<extra></extra>" },
-  ], layout(`Reliability (ECE ${fmt(b.rows.ece, 3)}; marker size: rows per bin)`, {
-    xaxis: { title: { text: "predicted probability" }, range: [0, 1] },
-    yaxis: { title: { text: "observed failure share" }, range: [0, 1] },
-    legend: { orientation: "h", y: -0.32 }, margin: { l: 60, r: 20, t: 40, b: 100 } }), PLOT_CONFIG);
+  FWChart.drawChart(box, {
+    title: `Reliability (ECE ${fmt(b.rows.ece, 3)}; marker size: rows per bin)`,
+    x: { type: "linear", min: 0, max: 1, title: "predicted probability" },
+    y: { type: "linear", min: 0, max: 1, title: "observed failure share" },
+    series: [
+      { type: "line", x: [0, 1], y: [0, 1], name: "perfectly calibrated", dash: "dot", color: "#5f6670" },
+      { type: "line", markers: true, name: "this model", color: COLOURS.critical, x: bins.map((r) => r.predicted),
+        y: bins.map((r) => r.observed), size: bins.map((r) => 3 + 7 * Math.sqrt(r.count / largest)),
+        tips: bins.map((r) => `${fmt(r.bin_low, 2)}–${fmt(r.bin_high, 2)}: ${r.count} rows, predicted ${fmt(r.predicted, 2)}, ` +
+                              `observed ${fmt(r.observed, 2)}`) },
+    ],
+  });
 }
 
 async function drawCosts(b) {
   const e = b.events;
   const names = ["with this model", "run to failure", "time-based"];
-  await Plotly.newPlot("costs", [{ type: "bar", x: names, y: [e.cost, e.cost_run_to_failure, e.cost_time_based],
-    marker: { color: [COLOURS.low, COLOURS.critical, COLOURS.unknown] },
-    text: [e.cost, e.cost_run_to_failure, e.cost_time_based].map(money), textposition: "auto" }],
-    layout("Maintenance cost over the backtest", { yaxis: { title: { text: "cost" } } }), PLOT_CONFIG);
+  const costs = [e.cost, e.cost_run_to_failure, e.cost_time_based];
+  FWChart.drawChart("costs", {
+    title: "Maintenance cost over the backtest", x: { type: "category", categories: names },
+    y: { type: "linear", title: "cost" },
+    series: [{ type: "bar", x: names, y: costs, colors: [COLOURS.low, COLOURS.critical, COLOURS.unknown],
+               labels: costs.map(money), tips: names.map((n, k) => `${n}: ${money(costs[k])}`) }],
+  });
 }
 
 async function drawBacktest(id) {

@@ -1,12 +1,9 @@
-// Forewarn dashboard: each page fetches /api/v1 and draws with Plotly (served locally, no CDN).
+// Forewarn dashboard: each page fetches /api/v1 and draws its charts with charts.js (our own SVG, no CDN).
 "use strict";
 const API = "/api/v1";
 // the same colours as style.css (each has AA contrast with its text colour there)
 const COLOURS = { low: "#1e7b45", medium: "#e0b000", high: "#b8520f", critical: "#c8202f", unknown: "#5f6670" };
-const EVENT_STYLE = { failure: { color: "#c8202f", dash: "solid" }, maintenance: { color: "#1a5e99", dash: "dot" },
-                      inspection: { color: "#5f6670", dash: "dash" } };
 const LEVELS = ["low", "medium", "high", "critical"];
-const PLOT_CONFIG = { displaylogo: false, responsive: true };
 
 async function getJSON(path) {
   const response = await fetch(API + path, { headers: { Accept: "application/json" } });
@@ -31,11 +28,6 @@ function fmt(value, digits = 0) {
 
 function fmtTime(iso) { return iso ? iso.replace("T", " ").slice(0, 19) : "–"; }
 
-function layout(title, extra = {}) {
-  return Object.assign({ title: { text: title, font: { size: 14 } }, margin: { l: 55, r: 20, t: 40, b: 45 },
-                         paper_bgcolor: "#fff", plot_bgcolor: "#fff" }, extra);
-}
-
 function tableRows(tbody, rows) {
   tbody.replaceChildren();
   for (const cells of rows) {
@@ -53,8 +45,8 @@ function badge(level) {
   return el("span", { class: `badge risk-${COLOURS[level] ? level : "unknown"}` }, level);
 }
 
-// Events as vertical markers on a time chart: layout shapes spanning the plot's height, and one legend entry per
-// kind (a trace with no points). Only events inside the charted time span (padded by 5 %) are drawn.
+// Events as vertical marks on a time chart (charts.js draws them across the plot, one legend entry per kind).
+// Only events inside the charted time span (padded by 5 %) are drawn.
 function eventMarkers(events, times) {
   const shown = [];
   if (times.length) {
@@ -66,13 +58,7 @@ function eventMarkers(events, times) {
       if (t >= first - pad && t <= last + pad) shown.push(e);
     }
   }
-  const style = (kind) => EVENT_STYLE[kind] || EVENT_STYLE.inspection;
-  const shapes = shown.map((e) => ({ type: "line", xref: "x", yref: "paper", x0: e.ts, x1: e.ts, y0: 0, y1: 1,
-                                     line: { color: style(e.kind).color, dash: style(e.kind).dash, width: 1.5 } }));
-  const kinds = [...new Set(shown.map((e) => e.kind))];
-  const legend = kinds.map((kind) => ({ x: [null], y: [null], mode: "lines", name: kind, hoverinfo: "skip",
-                                        line: { color: style(kind).color, dash: style(kind).dash } }));
-  return { shapes, legend, count: shown.length };
+  return shown.map((e) => ({ x: e.ts, kind: e.kind }));
 }
 
 // -- writes: the API token and case actions -----------------------------------------------------------------
@@ -373,18 +359,12 @@ async function drawSensorTrends(readings, events) {
   const names = Object.keys(readings.values);
   const box = document.getElementById("sensor-trends");
   if (!names.length) { box.replaceChildren(el("p", { class: "empty" }, "No readings stored for this asset.")); return; }
-  // small multiples: one row per channel, one shared time axis
-  const traces = names.map((name, i) => ({ x: readings.ts, y: readings.values[name], name, mode: "lines", showlegend: false,
-                                           yaxis: i ? `y${i + 1}` : "y", line: { color: "#1a5e99", width: 1.2 } }));
-  const marks = eventMarkers(events, readings.ts);
-  const extra = { grid: { rows: names.length, columns: 1, pattern: "coupled", roworder: "top to bottom", ygap: 0.25 },
-                  height: 60 + 130 * names.length, shapes: marks.shapes, showlegend: marks.legend.length > 0,
-                  legend: { orientation: "h", y: 1.0, yanchor: "bottom", x: 1, xanchor: "right" },
-                  margin: { l: 60, r: 20, t: 60, b: 40 } };
-  names.forEach((name, i) => {
-    extra[i ? `yaxis${i + 1}` : "yaxis"] = { title: { text: name, font: { size: 12 } }, automargin: true };
+  // small multiples: one panel per channel, one shared time axis, the events marked across all of them
+  FWChart.drawChart(box, {
+    title: `Sensor trends (${names.length} channels)`, x: { type: "time" }, y: { type: "linear" }, panelHeight: 110,
+    panels: names.map((name) => ({ name, series: [{ type: "line", x: readings.ts, y: readings.values[name], color: "#1a5e99", width: 1.2 }] })),
+    marks: eventMarkers(events, readings.ts),
   });
-  await Plotly.newPlot(box, [...traces, ...marks.legend], layout(`Sensor trends (${names.length} channels)`, extra), PLOT_CONFIG);
 }
 
 async function assetPage() {
@@ -398,26 +378,29 @@ async function assetPage() {
 
   if (health) {
     const marks = eventMarkers(events, trend.ts);
-    await Plotly.newPlot("risk-trend", [
-      { x: trend.ts, y: trend.probability, name: "failure probability", line: { color: COLOURS.critical } },
-      { x: trend.ts, y: trend.ts.map(() => health.threshold), name: "alert threshold", line: { dash: "dot", color: "#555" } },
-      ...marks.legend,
-    ], layout(`Failure probability within ${fmt(health.horizon)} ${health.unit}`, { yaxis: { range: [0, 1] }, shapes: marks.shapes }),
-    PLOT_CONFIG);
+    FWChart.drawChart("risk-trend", {
+      title: `Failure probability within ${fmt(health.horizon)} ${health.unit}`, x: { type: "time" },
+      y: { type: "linear", min: 0, max: 1 }, marks,
+      series: [{ type: "line", x: trend.ts, y: trend.probability, name: "failure probability", color: COLOURS.critical },
+               { type: "line", x: trend.ts, y: trend.ts.map(() => health.threshold), name: "alert threshold", dash: "dot", color: "#555" }],
+    });
     const level = rulLevel();
-    const rulTraces = trend.rul.length ? [
-      { x: trend.ts, y: trend.rul_high, name: `${level} % interval (high)`, line: { width: 0 }, showlegend: false, hoverinfo: "skip" },
-      { x: trend.ts, y: trend.rul_low, name: `${level} % interval`, fill: "tonexty", line: { width: 0 }, fillcolor: "rgba(95,179,255,.3)" },
-      { x: trend.ts, y: trend.rul, name: "RUL", line: { color: "#1a5e99" } },
-    ] : [{ x: trend.ts, y: trend.health, name: "health" }];
-    await Plotly.newPlot("rul-trend", [...rulTraces, ...marks.legend],
-      layout(trend.rul.length ? `Remaining useful life (${trend.unit}) with its ${level} % interval` : "Health",
-             { shapes: marks.shapes }), PLOT_CONFIG);
-    const contrib = [...health.contributions].reverse();
-    await Plotly.newPlot("contributions", [{
-      type: "bar", orientation: "h", y: contrib.map((c) => c.sensor), x: contrib.map((c) => c.contribution),
-      marker: { color: contrib.map((c) => (c.contribution > 0 ? COLOURS.critical : COLOURS.low)) },
-    }], layout("Contributing sensors (positive raises risk)", { margin: { l: 120, r: 20, t: 40, b: 45 } }), PLOT_CONFIG);
+    FWChart.drawChart("rul-trend", {
+      title: trend.rul.length ? `Remaining useful life (${trend.unit}) with its ${level} % interval` : "Health",
+      x: { type: "time" }, y: { type: "linear" }, marks,
+      series: trend.rul.length ? [
+        { type: "band", x: trend.ts, low: trend.rul_low, high: trend.rul_high, name: `${level} % interval`, color: "#5fb3ff" },
+        { type: "line", x: trend.ts, y: trend.rul, name: "RUL", color: "#1a5e99" },
+      ] : [{ type: "line", x: trend.ts, y: trend.health, name: "health", color: "#1a5e99" }],
+    });
+    const contrib = [...health.contributions].reverse();  // the largest on top
+    FWChart.drawChart("contributions", {
+      title: "Contributing sensors (positive raises risk)", margin: { left: 120 },
+      x: { type: "linear" }, y: { type: "category", categories: contrib.map((c) => c.sensor) },
+      series: [{ type: "bar", x: contrib.map((c) => c.contribution), y: contrib.map((c) => c.sensor),
+                 colors: contrib.map((c) => (c.contribution > 0 ? COLOURS.critical : COLOURS.low)),
+                 tips: contrib.map((c) => `${c.sensor}: ${fmt(c.contribution, 3)}`) }],
+    });
   } else {
     for (const chart of ["risk-trend", "rul-trend", "contributions"]) document.getElementById(chart).hidden = true;
   }
@@ -434,17 +417,18 @@ async function alertsPage() {
                                                        getJSON("/stream/alerts?limit=500")]);
   drawStreamAlerts(streamed);
   const status = Object.fromEntries(cases.map((c) => [c.case_id, c.status]));
-  const traces = LEVELS.map((level) => {
+  const series = LEVELS.map((level) => {
     const rows = alerts.filter((a) => a.risk_level === level);
-    return { type: "scatter", mode: "markers", name: level, x: rows.map((a) => a.ts), y: rows.map((a) => a.asset_id),
-             customdata: rows.map((a) => a.case_id),
-             text: rows.map((a) => `p=${fmt(a.probability, 2)} case #${a.case_id} (${status[a.case_id] ?? "?"})`),
-             marker: { color: COLOURS[level], size: 10 } };
+    return { type: "scatter", name: level, color: COLOURS[level], size: 5, x: rows.map((a) => a.ts),
+             y: rows.map((a) => a.asset_id), data: rows.map((a) => a.case_id),
+             tips: rows.map((a) => `${a.asset_id} ${fmtTime(a.ts).slice(0, 16)}: p=${fmt(a.probability, 2)} case #${a.case_id} (${status[a.case_id] ?? "?"})`) };
   });
-  const timeline = document.getElementById("alert-timeline");
-  await Plotly.newPlot(timeline, traces,
-    layout(`Alert timeline (${alerts.length} alerts; click one to act on its case)`,
-           { yaxis: { type: "category", automargin: true } }), PLOT_CONFIG);
+  const assets = [...new Set(alerts.map((a) => a.asset_id))].sort().reverse();
+  FWChart.drawChart("alert-timeline", {
+    title: `Alert timeline (${alerts.length} alerts; click one to act on its case)`, height: Math.max(300, 110 + 20 * assets.length),
+    x: { type: "time" }, y: { type: "category", categories: assets }, margin: { left: 110 }, series,
+    onClick: (caseId) => select(caseId),
+  });
   const select = (caseId) => {
     selectedCase = caseId;
     drawCasePanel(cases.find((c) => c.case_id === caseId), alertsPage);
@@ -453,8 +437,6 @@ async function alertsPage() {
     }
     document.getElementById("case-panel").scrollIntoView({ block: "nearest" });
   };
-  timeline.removeAllListeners("plotly_click");
-  timeline.on("plotly_click", (event) => { if (event.points.length) select(event.points[0].customdata); });
   const tbody = document.querySelector("#cases tbody");
   tableRows(tbody, cases.length ? cases.map((c) => {
     const link = el("a", { href: `/assets/${encodeURIComponent(c.asset_id)}` }, c.asset_id);
@@ -481,16 +463,27 @@ function drawStreamAlerts(alerts) {
 async function riskPage() {
   const fleet = await getJSON("/fleet/health");
   const counts = [...LEVELS, "unknown"].map((l) => fleet.filter((a) => a.risk_level === l).length);
-  await Plotly.newPlot("risk-levels", [{ type: "bar", x: [...LEVELS, "unknown"], y: counts,
-    marker: { color: [...LEVELS, "unknown"].map((l) => COLOURS[l]) } }], layout("Assets per risk level"), PLOT_CONFIG);
+  const levels = [...LEVELS, "unknown"];
+  FWChart.drawChart("risk-levels", {
+    title: "Assets per risk level", x: { type: "category", categories: levels }, y: { type: "linear" },
+    series: [{ type: "bar", x: levels, y: counts, colors: levels.map((l) => COLOURS[l]), labels: counts.map(String),
+               tips: levels.map((l, k) => `${l}: ${counts[k]} assets`) }],
+  });
   const scored = fleet.filter((a) => a.probability !== null);
-  await Plotly.newPlot("probability-histogram", [{ type: "histogram", x: scored.map((a) => a.probability),
-    xbins: { start: 0, end: 1, size: 0.05 }, marker: { color: "#1f6fb2" } }],
-    layout("Failure probability within the horizon", { xaxis: { range: [0, 1] } }), PLOT_CONFIG);
-  await Plotly.newPlot("rul-vs-probability", [{ type: "scatter", mode: "markers", x: scored.map((a) => a.rul),
-    y: scored.map((a) => a.probability), text: scored.map((a) => a.asset_id),
-    marker: { color: scored.map((a) => COLOURS[a.risk_level]), size: 9 } }],
-    layout("RUL against failure probability", { xaxis: { title: { text: "RUL" } }, yaxis: { title: { text: "probability" } } }), PLOT_CONFIG);
+  const bins = Array.from({ length: 20 }, (_, k) => k / 20);
+  const perBin = bins.map((lo) => scored.filter((a) => a.probability >= lo && (a.probability < lo + 0.05 || (lo === 0.95 && a.probability <= 1))).length);
+  FWChart.drawChart("probability-histogram", {
+    title: "Failure probability within the horizon", x: { type: "linear", min: 0, max: 1, title: "probability" },
+    y: { type: "linear", title: "assets" },
+    series: [{ type: "bins", x0: bins, x1: bins.map((lo) => lo + 0.05), y: perBin, color: "#1f6fb2",
+               tips: bins.map((lo, k) => `${fmt(lo, 2)}–${fmt(lo + 0.05, 2)}: ${perBin[k]} assets`) }],
+  });
+  FWChart.drawChart("rul-vs-probability", {
+    title: "RUL against failure probability", x: { type: "linear", title: "RUL" }, y: { type: "linear", title: "probability" },
+    series: [{ type: "scatter", x: scored.map((a) => a.rul), y: scored.map((a) => a.probability), size: 5,
+               colors: scored.map((a) => COLOURS[a.risk_level]),
+               tips: scored.map((a) => `${a.asset_id}: RUL ${fmt(a.rul, 1)}, p=${fmt(a.probability, 2)}`) }],
+  });
 }
 
 // -- models -------------------------------------------------------------------------------------------------
@@ -521,8 +514,12 @@ async function modelsPage() {
       const chart = el("div", { class: "chart", id: `metrics-${i}` });
       box.appendChild(chart);
       root.appendChild(box);
-      await Plotly.newPlot(chart, metricNames.map((m) => ({ type: "bar", name: m, x: model.versions.map((v) => v.version),
-        y: model.versions.map((v) => v.metrics[m] ?? null) })), layout("Metrics by version"), PLOT_CONFIG);
+      const versions = model.versions.map((v) => v.version);
+      FWChart.drawChart(chart, {
+        title: "Metrics by version", x: { type: "category", categories: versions }, y: { type: "linear" },
+        series: metricNames.map((m) => ({ type: "bar", name: m, x: versions, y: model.versions.map((v) => v.metrics[m] ?? null),
+                                          tips: model.versions.map((v) => `${v.version} ${m}: ${fmt(v.metrics[m], 3)}`) })),
+      });
     } else {
       root.appendChild(box);
     }
