@@ -38,7 +38,7 @@ from forewarn.train import holdout as held
 from forewarn.train import zoo
 from forewarn.train.dataset import Dataset, load_dataset, opened
 from forewarn.train.labels import renewals
-from forewarn.train.pipeline import _subsample, held_out_cases, positive_rows, split_assets
+from forewarn.train.pipeline import _subsample, held_out_cases, positive_rows, refit, split_assets
 from forewarn.train.spec import TrainSpec, hours
 
 BY = ("time", "asset", "site")
@@ -111,6 +111,7 @@ def _fit_fold(data: Dataset, spec: TrainSpec, name: str, X: pd.DataFrame, rows: 
     policy, _ = held.choose_thresholds(judged.probability, outcome, data.asset_class[calib], dict(spec.costs),
                                        cases=cases, failures=failures, renewals=renewed,
                                        horizon_hours=spec.horizon_hours, min_lead_hours=spec.min_lead_hours)
+    model, _ = refit(name, spec, X, y, rows)  # what forewarn train files: the recipe refit on every known row
 
     def scorer(Xs: pd.DataFrame, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, ThresholdPolicy]:
         if fill is not None:
@@ -164,6 +165,7 @@ def _backtest(store: str | os.PathLike[str] | Store, *, spec: TrainSpec | None, 
     started = time.perf_counter()
     with opened(store) as db:
         data = load_dataset(db, spec)
+    spec = spec.resolved(data.interval)
     name = zoo.candidates(spec.task)[0] if spec.model == "auto" else spec.model
     X = data.features(spec, sequence=True) if zoo.is_sequence(name) else data.features(spec)
     usable = data.labelled & ~data.down

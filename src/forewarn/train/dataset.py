@@ -173,14 +173,16 @@ class Dataset:
 
     def window_features(self, spec: TrainSpec) -> pd.DataFrame:
         """The window statistics of every row (one kernel, the one serving uses)."""
-        return window_features(self.frame, group="asset_id", order="ts", columns=self.channels, window=spec.window,
+        return window_features(self.frame, group="asset_id", order="ts", columns=self.channels,
+                               window=spec.window_rows(self.interval),
                                stats=spec.stats)
 
     def sequence_features(self, spec: TrainSpec) -> pd.DataFrame:
         """The last ``window`` rows of each channel, for sequence models (gaps filled forward within an asset)."""
         filled = self.frame.copy()
         filled[self.channels] = filled.groupby("asset_id")[self.channels].ffill().fillna(0.0)
-        return sequence_frame(filled, group="asset_id", order="ts", columns=self.channels, window=spec.window)
+        return sequence_frame(filled, group="asset_id", order="ts", columns=self.channels,
+                              window=spec.window_rows(self.interval))
 
     def physics_features(self) -> pd.DataFrame:
         """The twin-physics features of every row (residuals against the physics, estimated wear)."""

@@ -5,7 +5,7 @@ the store's events (:mod:`~forewarn.train.dataset`, :mod:`~forewarn.train.labels
 assets; with ``model="auto"`` compare the task's zoo on by-asset folds of the training assets and keep the best
 servable one (:mod:`~forewarn.train.zoo`); fit it on the training assets; calibrate it, fit RUL intervals and
 cost thresholds per asset class on the held-out assets, with cross-fitted figures (:mod:`~forewarn.train.holdout`);
-write a bundle with its model card (:mod:`~forewarn.train.card`) as the next version of the model id. It is not
+refit the recipe on every asset, held-out ones included (:func:`refit`); write a bundle with its model card (:mod:`~forewarn.train.card`) as the next version of the model id. It is not
 made live unless ``promote`` (the first version of a model id is the only one it has, so it serves).
 """
 
@@ -99,6 +99,19 @@ def _subsample(rows: np.ndarray, y: np.ndarray, limit: int, seed: int) -> np.nda
     return np.sort(rng.choice(rows, size=limit, replace=False))
 
 
+def refit(name: str, spec: TrainSpec, X: pd.DataFrame, y: np.ndarray, usable: np.ndarray) -> tuple[Any, np.ndarray]:
+    """The model that is filed (or scored forward in a backtest): the judged model's recipe fitted again on every
+    usable row, its held-out rows included, as scikit-learn's ``CalibratedClassifierCV(ensemble=False)`` does.
+    Calibration, RUL intervals and thresholds stay those fitted on the held-out assets' predictions of the model
+    that did not see them; with a few dozen assets, the held-out third is too much data to leave out of the
+    model (C-MAPSS FD001, 125 h cap, 200-row window: official test RMSE 14.0 on 70 engines, 12.9 on 95).
+    Returns the model and the rows it was fitted on."""
+    rows = _subsample(np.flatnonzero(usable), y, spec.max_rows, spec.seed)
+    max_rul = spec.max_rul_hours if spec.task == "rul" else None
+    model = zoo.fit_model(zoo.build(name, task=spec.task, seed=spec.seed, max_rul=max_rul), X.iloc[rows], y[rows])
+    return model, rows
+
+
 def next_version(folder: Path) -> str:
     """``v<n+1>`` after the highest ``v<n>`` under ``folder`` (``v1`` for a new model id)."""
     numbers = [int(m.group(1)) for p in folder.glob("v*") if (m := re.fullmatch(r"v(\d+)", p.name)) and p.is_dir()]
@@ -137,6 +150,7 @@ def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str]
     started = time.perf_counter()
     with opened(store) as db:
         data = load_dataset(db, spec)
+    spec = spec.resolved(data.interval)
     usable = data.labelled & ~data.down
     _check_trainable(data, spec, usable)
     say(f"data: {len(data.frame):,} rows of {data.frame['asset_id'].nunique()} assets at {data.interval}, "
@@ -187,7 +201,7 @@ def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str]
     model = zoo.fit_model(zoo.build(name, task=spec.task, seed=spec.seed, max_rul=max_rul),
                           X_all.iloc[train_rows], y[train_rows])
     result = _judge_and_file(data, spec, model, name, X_all, held_rows, train_rows, comparison, Path(models),
-                             promote, started, means)
+                             promote, started, means, lambda: refit(name, spec, X_all, y, usable))
     say(f"filed {result.model_id} {result.version} in {result.folder}")
     return result
 
@@ -206,7 +220,8 @@ def held_out_cases(data: Dataset, spec: TrainSpec, X: pd.DataFrame, model: Any, 
 
 def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all: pd.DataFrame,
                     held_rows: np.ndarray, train_rows: np.ndarray, comparison: pd.DataFrame, models: Path,
-                    promote: bool, started: float, means: dict[str, float]) -> TrainResult:
+                    promote: bool, started: float, means: dict[str, float],
+                    refitted: Callable[[], tuple[Any, np.ndarray]]) -> TrainResult:
     X_held = X_all[held_rows].reset_index(drop=True)
     y_held = data.y[held_rows]
     groups_held = data.groups[held_rows]
@@ -214,7 +229,8 @@ def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all
     said = zoo.output(model, X_held)
     metrics: dict[str, Any] = {"model": name, "protocol": f"fit on {len(np.unique(data.groups[train_rows]))} assets, "
                                f"judged on {len(np.unique(groups_held))} held-out assets (calibration cross-fitted "
-                               "by asset halves)"}
+                               "by asset halves); the filed model is the same recipe refit on all of them, with "
+                               "the calibration, intervals and thresholds fitted on the held-out predictions"}
     calibrator = residual_model = None
     policy = None
     if spec.task == "failure-mode":
@@ -237,6 +253,7 @@ def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all
         metrics.update(judged.metrics)
         metrics.update(figures)
         metrics["reliability"] = judged.reliability
+    model, train_rows = refitted()
     model_id = spec.name
     folder = models / model_id
     version = next_version(folder)
