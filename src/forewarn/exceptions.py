@@ -26,6 +26,32 @@ class ConfigError(ForewarnError, ValueError):
     """A setting (flag, environment variable, config file) is missing or invalid."""
 
 
+class ParameterError(ConfigError, TypeError):
+    """A hyper-parameter of an estimator has a value outside its declared constraints.
+
+    Raised by ``fit`` before any learning, in scikit-learn's wording; like scikit-learn's own
+    ``InvalidParameterError`` it is both a ``ValueError`` and a ``TypeError`` (a value of the wrong type is a
+    ``TypeError`` to most Python code). ``param`` and ``estimator`` name the culprit.
+
+    >>> err = ParameterError("The 'k' parameter of KNNDetector must be an int >= 1. Got 0 instead.",
+    ...                      param="k", estimator="KNNDetector")
+    >>> err.param, isinstance(err, ValueError) and isinstance(err, TypeError)
+    ('k', True)
+    """
+
+    def __init__(self, message: str, *, param: str | None = None, estimator: str | None = None) -> None:
+        self.param = param
+        self.estimator = estimator
+        super().__init__(message)
+
+    def __reduce__(self):  # keep the keyword fields when the error crosses a process boundary
+        return (_rebuild_parameter_error, (type(self), str(self), self.param, self.estimator))
+
+
+def _rebuild_parameter_error(cls, message, param, estimator):  # type: ignore[no-untyped-def]
+    return cls(message, param=param, estimator=estimator)
+
+
 class SchemaError(ForewarnError, ValueError):
     """Data does not match Forewarn's data model.
 

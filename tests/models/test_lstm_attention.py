@@ -9,7 +9,7 @@ pytest.importorskip("torch")
 
 from forewarn.base.persistence import load, save  # noqa: E402
 from forewarn.base.registry import get  # noqa: E402
-from forewarn.exceptions import ConfigError, SchemaError  # noqa: E402
+from forewarn.exceptions import ParameterError, SchemaError  # noqa: E402
 from forewarn.models.deep.lstm_attention import LSTMAttentionFailure, LSTMAttentionRUL  # noqa: E402
 
 STEPS = 8
@@ -70,7 +70,7 @@ def test_plain_columns_are_sequences_of_one_step_and_missing_readings_are_taken(
 
 
 @pytest.mark.parametrize("model, message", [
-    (LSTMAttentionRUL(epochs=0), r"'epochs' parameter of LSTMAttentionRUL must be an int in the range \[1, inf\)"),
+    (LSTMAttentionRUL(epochs=0), r"'epochs' parameter of LSTMAttentionRUL must be an int >= 1"),
     (LSTMAttentionRUL(dropout=1.0), "'dropout'"),
     (LSTMAttentionRUL(max_rul=-5.0), "'max_rul'"),
     (LSTMAttentionFailure(hidden=0), "'hidden'"),
@@ -78,7 +78,7 @@ def test_plain_columns_are_sequences_of_one_step_and_missing_readings_are_taken(
 ])
 def test_bad_hyper_parameters_are_named(model, message):
     X, y, _ = _trend_windows(n=100)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ParameterError, match=message):
         model.fit(X, y)
 
 

@@ -5,8 +5,10 @@ protocol the moment it registers. Each check takes an *unfitted* estimator and r
 naming what broke.
 
 >>> from forewarn.models.anomaly.pca import PCADetector
->>> check_estimator(PCADetector())
-['fit_returns_self', 'same_seed_same_output', 'input_not_mutated', 'unfitted_raises', 'wrong_columns_raise', 'array_input', 'output_shape_and_range', 'state_round_trip', 'save_load_round_trip', 'clone_and_params']
+>>> check_estimator(PCADetector())  # doctest: +NORMALIZE_WHITESPACE
+['fit_returns_self', 'same_seed_same_output', 'input_not_mutated', 'unfitted_raises', 'wrong_columns_raise',
+ 'array_input', 'output_shape_and_range', 'state_round_trip', 'save_load_round_trip', 'clone_and_params',
+ 'parameters_declared', 'bad_parameters_rejected', 'sklearn_api']
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base.estimator import Estimator, clone
+from forewarn.base.params import invalid_value, validate_params
 from forewarn.base.persistence import load, save
-from forewarn.exceptions import FeatureMismatchError, NotFittedError, SchemaError
+from forewarn.base.scoring import scorer
+from forewarn.exceptions import FeatureMismatchError, NotFittedError, ParameterError, SchemaError
 
 
 def task_data(task: str, seed: int = 0, n: int = 240) -> tuple[pd.DataFrame, np.ndarray | None]:
@@ -152,10 +156,52 @@ def check_clone_and_params(est: Estimator) -> None:
     assert repr(twin).startswith(type(est).__name__), "repr must name the class"
 
 
+def check_parameters_declared(est: Estimator) -> None:
+    declared = set(est.parameter_constraints)
+    params = set(est.get_params())
+    assert declared == params, (f"every parameter needs a declared constraint: undeclared {sorted(params - declared)}, "
+                                f"declared but not parameters {sorted(declared - params)}")
+    validate_params(est, est.parameter_constraints)  # the values given (defaults or chosen) must be accepted
+
+
+def check_bad_parameters_rejected(est: Estimator) -> None:
+    X, y = task_data(est.task, n=60)
+    for name, alternatives in est.parameter_constraints.items():
+        bad = invalid_value(alternatives)
+        model = clone(est).set_params(**{name: bad})
+        try:
+            model.fit(X, y)
+        except ParameterError as err:
+            assert f"The {name!r} parameter of {type(est).__name__} must be" in str(err), \
+                f"the error for a bad {name!r} must name it in scikit-learn's wording, got: {err}"
+            assert err.param == name, f"ParameterError.param must be {name!r}, got {err.param!r}"
+            continue
+        raise AssertionError(f"fit must reject {name}={bad!r} with ParameterError")
+
+
+def check_sklearn_api(est: Estimator) -> None:
+    from sklearn.base import clone as sk_clone
+    from sklearn.base import is_classifier, is_regressor
+    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
+
+    twin = sk_clone(est)
+    assert type(twin) is type(est) and twin.get_params() == est.get_params(), "sklearn.base.clone must keep params"
+    assert is_regressor(est) == (est.task == "rul"), "is_regressor must be true exactly for RUL models"
+    assert is_classifier(est) == (est.task in ("failure", "fault")), "is_classifier: failure and fault models"
+    X, y = task_data(est.task)
+    if y is None:  # anomaly: labels of the gross outliers, for scoring only
+        y = np.r_[np.zeros(len(X) - 12, dtype=int), np.ones(12, dtype=int)]
+    split = KFold(3, shuffle=True, random_state=0) if est.task == "rul" else \
+        StratifiedKFold(3, shuffle=True, random_state=0)
+    scores = cross_val_score(est, X, y, cv=split, scoring=scorer(est.task), error_score="raise")
+    assert len(scores) == 3 and np.isfinite(scores).all(), "cross_val_score must give one finite score per fold"
+
+
 CHECKS: list[Callable[[Estimator], None]] = [
     check_fit_returns_self, check_same_seed_same_output, check_input_not_mutated, check_unfitted_raises,
     check_wrong_columns_raise, check_array_input, check_output_shape_and_range, check_state_round_trip,
-    check_save_load_round_trip, check_clone_and_params,
+    check_save_load_round_trip, check_clone_and_params, check_parameters_declared, check_bad_parameters_rejected,
+    check_sklearn_api,
 ]
 
 

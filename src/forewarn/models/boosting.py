@@ -16,6 +16,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from forewarn.base.params import N_JOBS, SEED, Interval
+
+#: constraints of the shared LightGBM hyper-parameters (``max_bin`` only for the models that have it)
+LIGHTGBM_CONSTRAINTS: dict[str, list[Any]] = {
+    "n_estimators": [Interval(int, 1)],
+    "learning_rate": [Interval(float, 0, None, closed="right")],
+    "num_leaves": [Interval(int, 2, 131072)],
+    "min_child_samples": [Interval(int, 0)],
+    "subsample": [Interval(float, 0, 1, closed="right")],
+    "colsample": [Interval(float, 0, 1, closed="right")],
+    "reg_lambda": [Interval(float, 0)],
+    "max_bin": [Interval(int, 2)],
+    "n_jobs": N_JOBS,
+    "seed": SEED,
+}
+
 
 def lightgbm_params(model: Any, **task: Any) -> dict[str, Any]:
     """LightGBM parameters from ``model``'s hyper-parameters, plus the task's (``objective``, ``num_class``...).

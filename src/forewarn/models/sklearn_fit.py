@@ -46,6 +46,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from threadpoolctl import ThreadpoolController
 
+from forewarn.base.params import N_JOBS, SEED, Boolean, Interval, Options, SequenceOf
 from forewarn.models.sklearn_state import (
     Standardiser,
     TreeArrays,
@@ -61,6 +62,29 @@ from forewarn.models.sklearn_state import (
 )
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
+
+#: declared constraints of each family's hyper-parameters (the models take the ones they have)
+FOREST_CONSTRAINTS: dict[str, list[Any]] = {
+    "n_estimators": [Interval(int, 1)], "max_depth": [Interval(int, 1), None],
+    "min_samples_leaf": [Interval(int, 1)],
+    "max_features": [Options("sqrt", "log2"), Interval(float, 0, 1, closed="right"), None],
+    "max_samples": [Interval(float, 0, 1, closed="right"), None], "n_jobs": N_JOBS, "seed": SEED,
+}
+BOOSTING_CONSTRAINTS: dict[str, list[Any]] = {
+    "n_estimators": [Interval(int, 1)], "learning_rate": [Interval(float, 0, None, closed="right")],
+    "max_leaf_nodes": [Interval(int, 2)], "max_depth": [Interval(int, 1), None],
+    "min_samples_leaf": [Interval(int, 1)], "l2_regularization": [Interval(float, 0)],
+    "early_stopping": [Options("auto"), Boolean()], "n_jobs": N_JOBS, "seed": SEED,
+}
+KNN_CONSTRAINTS: dict[str, list[Any]] = {
+    "n_neighbors": [Interval(int, 1)], "weights": [Options("uniform", "distance")],
+    "max_train_rows": [Interval(int, 1)], "seed": SEED,
+}
+MLP_CONSTRAINTS: dict[str, list[Any]] = {
+    "hidden_layer_sizes": [SequenceOf(Interval(int, 1)), Interval(int, 1)], "alpha": [Interval(float, 0)],
+    "learning_rate_init": [Interval(float, 0, None, closed="right")], "batch_size": [Interval(int, 1)],
+    "max_iter": [Interval(int, 1)], "early_stopping": [Boolean()], "seed": SEED,
+}
 _controller: ThreadpoolController | None = None
 
 

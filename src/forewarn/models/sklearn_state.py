@@ -23,7 +23,7 @@ True
 >>> check_int("Model", "n_estimators", 0, low=1)
 Traceback (most recent call last):
 ...
-forewarn.exceptions.ConfigError: The 'n_estimators' parameter of Model must be an int in the range [1, inf). Got 0 instead.
+forewarn.exceptions.ParameterError: The 'n_estimators' parameter of Model must be an int in the range [1, inf). Got 0 instead.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from forewarn.exceptions import ConfigError, ForewarnError
+from forewarn.exceptions import ForewarnError, ParameterError
 
 #: rows x trees handled per block by the tree walk (bounds the memory of the index arrays)
 _BLOCK = 1 << 20
@@ -53,8 +53,8 @@ def check_int(owner: str, name: str, value: Any, *, low: int, high: int | None =
     if not ok:
         upper = "inf)" if high is None else f"{high}]"
         extra = " or None" if none_ok else ""
-        raise ConfigError(f"The {name!r} parameter of {owner} must be an int in the range [{low}, {upper}{extra}. "
-                          f"Got {value!r} instead.")
+        raise ParameterError(f"The {name!r} parameter of {owner} must be an int in the range [{low}, {upper}{extra}. "
+                             f"Got {value!r} instead.", param=name, estimator=owner)
 
 
 def check_float(owner: str, name: str, value: Any, *, low: float, high: float | None = None,
@@ -70,15 +70,16 @@ def check_float(owner: str, name: str, value: Any, *, low: float, high: float | 
         left = "(" if low_open else "["
         right = "inf)" if high is None else (f"{high})" if high_open else f"{high}]")
         extra = " or None" if none_ok else ""
-        raise ConfigError(f"The {name!r} parameter of {owner} must be a float in the range {left}{low}, {right}"
-                          f"{extra}. Got {value!r} instead.")
+        raise ParameterError(f"The {name!r} parameter of {owner} must be a float in the range {left}{low}, {right}"
+                             f"{extra}. Got {value!r} instead.", param=name, estimator=owner)
 
 
 def check_choice(owner: str, name: str, value: Any, options: Sequence[Any]) -> None:
     """``value`` must be one of ``options``."""
     if not any(value is option or (option is not None and value == option) for option in options):
         listed = ", ".join(repr(o) for o in options)
-        raise ConfigError(f"The {name!r} parameter of {owner} must be one of {{{listed}}}. Got {value!r} instead.")
+        raise ParameterError(f"The {name!r} parameter of {owner} must be one of {{{listed}}}. Got {value!r} instead.",
+                             param=name, estimator=owner)
 
 
 def check_layers(owner: str, value: Any) -> tuple[int, ...]:
@@ -86,8 +87,8 @@ def check_layers(owner: str, value: Any) -> tuple[int, ...]:
     sizes = (value,) if isinstance(value, numbers.Integral) else value
     if not isinstance(sizes, (tuple, list)) or not sizes or not all(
             isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sizes):
-        raise ConfigError(f"The 'hidden_layer_sizes' parameter of {owner} must be a non-empty sequence of ints "
-                          f">= 1. Got {value!r} instead.")
+        raise ParameterError(f"The 'hidden_layer_sizes' parameter of {owner} must be a non-empty sequence of ints "
+                             f">= 1. Got {value!r} instead.", param="hidden_layer_sizes", estimator=owner)
     return tuple(int(s) for s in sizes)
 
 

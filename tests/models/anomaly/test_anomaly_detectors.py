@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from forewarn.base import registry
-from forewarn.exceptions import SchemaError
+from forewarn.exceptions import ParameterError, SchemaError
 from forewarn.models.anomaly import KNNDetector, MSETDetector, VARResidualDetector
 from forewarn.models.anomaly.mset import select_memory
 from forewarn.models.anomaly.var_residual import lagged
@@ -90,7 +90,7 @@ def test_var_residual_is_causal_and_needs_enough_rows():
     assert model.innovations(frame).shape == frame.shape
     with pytest.raises(SchemaError, match="training rows"):
         VARResidualDetector(lags=3).fit(frame.iloc[:8])
-    with pytest.raises(SchemaError, match="lags"):
+    with pytest.raises(ParameterError, match="'lags' parameter"):
         VARResidualDetector(lags=0).fit(frame)
 
 
@@ -122,7 +122,7 @@ def test_autoencoder_state_is_named_arrays_and_reconstructs():
     again = AutoencoderDetector(epochs=30, seed=3).set_state(state)
     np.testing.assert_allclose(again.score(frame), model.score(frame), rtol=1e-6)
     assert model.reconstruct(frame.iloc[:5]).shape == (5, 3)
-    with pytest.raises(SchemaError):
+    with pytest.raises(ParameterError, match="'epochs' parameter of AutoencoderDetector must be an int >= 1"):
         AutoencoderDetector(epochs=0).fit(frame)
 
 

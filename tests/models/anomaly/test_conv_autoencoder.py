@@ -6,7 +6,7 @@ import pytest
 
 from forewarn.base import registry
 from forewarn.base.persistence import load, save
-from forewarn.exceptions import SchemaError
+from forewarn.exceptions import ParameterError
 from forewarn.models.anomaly.series import ScoreCalibration, score_series
 from forewarn.models.deep.conv_autoencoder import ConvAutoencoderDetector, trailing_windows
 
@@ -115,8 +115,8 @@ def test_training_budget_and_early_stopping():
 
 @pytest.mark.parametrize("params", [{"window": 0}, {"kernel_size": 4}, {"dropout": 1.0}, {"epochs": 0},
                                     {"validation_fraction": -0.1}])
-def test_bad_parameters_raise_schema_errors(params):
-    with pytest.raises(SchemaError):
+def test_bad_parameters_raise_parameter_errors(params):
+    with pytest.raises(ParameterError, match=f"'{next(iter(params))}' parameter of ConvAutoencoderDetector"):
         ConvAutoencoderDetector(**params).fit(_rig(n=100))
 
 

@@ -9,7 +9,7 @@ from sklearn.neural_network import MLPClassifier
 
 from forewarn.base.persistence import load, save
 from forewarn.base.registry import get, names
-from forewarn.exceptions import ConfigError
+from forewarn.exceptions import ParameterError
 from forewarn.models.failure.sklearn_models import (
     ExtraTreesFailure,
     GradientBoostingFailure,
@@ -66,10 +66,10 @@ def test_missing_values_are_handled(name):
 
 
 @pytest.mark.parametrize("model, message", [
-    (RandomForestFailure(n_estimators=0), "'n_estimators' parameter of RandomForestFailure must be an int in the "
-                                          r"range \[1, inf\). Got 0 instead"),
-    (ExtraTreesFailure(max_features="all"), "'max_features' parameter .* must be one of"),
-    (RandomForestFailure(max_samples=1.5), r"'max_samples' .* range \(0.0, 1.0\]"),
+    (RandomForestFailure(n_estimators=0), "'n_estimators' parameter of RandomForestFailure must be an int >= 1. "
+                                          "Got 0 instead"),
+    (ExtraTreesFailure(max_features="all"), "'max_features' parameter .* must be a str among"),
+    (RandomForestFailure(max_samples=1.5), r"'max_samples' .* range \(0, 1\]"),
     (GradientBoostingFailure(learning_rate=-0.1), "'learning_rate'"),
     (KNNFailure(n_neighbors=2.5), "'n_neighbors' parameter of KNNFailure must be an int"),
     (KNNFailure(weights="gaussian"), "'weights'"),
@@ -79,7 +79,7 @@ def test_missing_values_are_handled(name):
 ])
 def test_bad_hyper_parameters_are_named(model, message):
     X, y = _problem(n=200)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ParameterError, match=message):
         model.fit(X, y)
 
 

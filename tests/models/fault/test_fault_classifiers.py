@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from forewarn.base.persistence import load, save
-from forewarn.exceptions import ConfigError, SchemaError, StateError
+from forewarn.exceptions import ConfigError, ParameterError, SchemaError, StateError
 from forewarn.features.spectral import CWRU_DRIVE_END
 from forewarn.models.deep import cnn_fault
 from forewarn.models.deep.cnn_fault import CNNFault
@@ -63,7 +63,7 @@ def test_lightgbm_fault_rejects_one_class_and_missing_labels():
         LightGBMFault().fit(X, ["ok"] * 10)
     with pytest.raises(SchemaError, match="missing"):
         LightGBMFault().fit(X, np.array(["ok", None] * 5, dtype=object))
-    with pytest.raises(SchemaError, match="class_weight"):
+    with pytest.raises(ParameterError, match="'class_weight' parameter"):
         LightGBMFault(class_weight="inverse").fit(X, [0, 1] * 5)
 
 

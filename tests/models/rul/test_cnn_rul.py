@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("torch")
 
 from forewarn.base.persistence import load, save  # noqa: E402
-from forewarn.exceptions import SchemaError  # noqa: E402
+from forewarn.exceptions import ParameterError, SchemaError  # noqa: E402
 from forewarn.features.window import sequence_frame  # noqa: E402
 from forewarn.models.deep.rul_cnn import CNNRUL, sequence_layout  # noqa: E402
 
@@ -62,7 +62,7 @@ def test_seeded_state_and_save_round_trip(tmp_path):
 
 def test_bad_settings_are_named():
     frame = _fleet(n_units=2)
-    with pytest.raises(SchemaError, match="activation"):
+    with pytest.raises(ParameterError, match="'activation' parameter of CNNRUL must be a str among"):
         CNNRUL(activation="gelu").fit(_inputs(frame), frame["rul"])
     with pytest.raises(SchemaError, match="non-negative"):
         CNNRUL(epochs=1).fit(_inputs(frame), -frame["rul"] - 1)

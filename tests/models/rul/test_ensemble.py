@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from forewarn.base.persistence import load, save
-from forewarn.exceptions import RegistryError, SchemaError
+from forewarn.exceptions import ParameterError, RegistryError
 from forewarn.models.rul.ensemble import EnsembleRUL, member_columns
 from forewarn.models.rul.lightgbm_rul import LightGBMRUL
 
@@ -50,7 +50,7 @@ def test_bad_members_are_named():
     X, y = _data(n=50)
     with pytest.raises(RegistryError, match="no model named"):
         EnsembleRUL(members=("nope",)).fit(X, y)
-    with pytest.raises(SchemaError, match="not a RUL regressor"):
+    with pytest.raises(ParameterError, match="'members' parameter of EnsembleRUL must name RUL regressors"):
         EnsembleRUL(members=("isolation-forest",)).fit(X, y)
-    with pytest.raises(SchemaError, match="weights"):
+    with pytest.raises(ParameterError, match="'weights' parameter"):
         EnsembleRUL(members=("lightgbm-rul",), weights=(1, 2)).fit(X, y)

@@ -6,7 +6,7 @@ import pytest
 
 from forewarn.base.persistence import load, save
 from forewarn.base.registry import get, names
-from forewarn.exceptions import ConfigError
+from forewarn.exceptions import ParameterError
 from forewarn.models.rul.sklearn_models import KNNRUL, MLPRUL, ExtraTreesRUL, GradientBoostingRUL, RandomForestRUL
 
 FACTORIES = {
@@ -68,10 +68,10 @@ def test_missing_values_are_handled(name):
 
 
 @pytest.mark.parametrize("model, message", [
-    (ExtraTreesRUL(n_estimators=-3), r"'n_estimators' parameter of ExtraTreesRUL must be an int in the range "
-                                     r"\[1, inf\). Got -3 instead"),
+    (ExtraTreesRUL(n_estimators=-3), r"'n_estimators' parameter of ExtraTreesRUL must be an int >= 1. Got -3 "
+                                     r"instead"),
     (RandomForestRUL(min_samples_leaf=0), "'min_samples_leaf'"),
-    (GradientBoostingRUL(max_leaf_nodes=1), r"'max_leaf_nodes' .* \[2, inf\)"),
+    (GradientBoostingRUL(max_leaf_nodes=1), r"'max_leaf_nodes' .* >= 2"),
     (GradientBoostingRUL(early_stopping="sometimes"), "'early_stopping'"),
     (KNNRUL(max_train_rows=0), "'max_train_rows'"),
     (MLPRUL(alpha=-1.0), "'alpha'"),
@@ -80,5 +80,5 @@ def test_missing_values_are_handled(name):
 ])
 def test_bad_hyper_parameters_are_named(model, message):
     X, y = _problem(n=200)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ParameterError, match=message):
         model.fit(X, y)

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base.estimator import AnomalyDetector
+from forewarn.base.params import SEED, Interval
 from forewarn.base.registry import register
-from forewarn.exceptions import SchemaError
 
 _EULER_GAMMA = 0.5772156649015329
 
@@ -52,14 +52,14 @@ def average_path_length(n: np.ndarray | float) -> np.ndarray:
 class IsolationForestDetector(AnomalyDetector):
     """Isolation forest. ``n_trees`` trees, each on ``max_samples`` rows drawn without replacement."""
 
+    parameter_constraints = {"n_trees": [Interval(int, 1)], "max_samples": [Interval(int, 2)], "seed": SEED}
+
     def __init__(self, *, n_trees: int = 100, max_samples: int = 256, seed: int = 0):
         self.n_trees = n_trees
         self.max_samples = max_samples
         self.seed = seed
 
     def _fit(self, X: pd.DataFrame, y: object) -> None:
-        if self.n_trees < 1 or self.max_samples < 2:
-            raise SchemaError("n_trees must be >= 1 and max_samples >= 2", column="n_trees/max_samples")
         values = X.to_numpy(dtype="float64")
         rng = np.random.default_rng(self.seed)
         psi = min(self.max_samples, len(values))

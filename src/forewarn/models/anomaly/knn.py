@@ -21,8 +21,8 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from forewarn.base.estimator import AnomalyDetector
+from forewarn.base.params import Interval
 from forewarn.base.registry import register
-from forewarn.exceptions import SchemaError
 from forewarn.models.anomaly.scaling import fit_scaling, standardise
 
 
@@ -30,13 +30,13 @@ from forewarn.models.anomaly.scaling import fit_scaling, standardise
 class KNNDetector(AnomalyDetector):
     """Mean distance to the ``k`` nearest of up to ``max_memory`` standardised training rows."""
 
+    parameter_constraints = {"k": [Interval(int, 1)], "max_memory": [Interval(int, 1)]}
+
     def __init__(self, *, k: int = 5, max_memory: int = 5000):
         self.k = k
         self.max_memory = max_memory
 
     def _fit(self, X: pd.DataFrame, y: object) -> None:
-        if self.k < 1 or self.max_memory < 1:
-            raise SchemaError(f"k ({self.k}) and max_memory ({self.max_memory}) must be at least 1", column="k")
         values = X.to_numpy(dtype="float64")
         self.mean_, self.scale_ = fit_scaling(values)
         rows = standardise(values, self.mean_, self.scale_)

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base.estimator import AnomalyDetector
+from forewarn.base.params import Interval
 from forewarn.base.registry import register
-from forewarn.exceptions import SchemaError
 from forewarn.models.anomaly.scaling import fit_scaling, standardise
 
 
@@ -60,14 +60,15 @@ def select_memory(rows: np.ndarray, size: int) -> np.ndarray:
 class MSETDetector(AnomalyDetector):
     """MSET with a Gaussian similarity; ``memory_size`` states, ``bandwidth`` x median state distance."""
 
+    parameter_constraints = {"memory_size": [Interval(int, 2)], "bandwidth": [Interval(float, 0, None, closed="right")],
+                             "ridge": [Interval(float, 0)]}
+
     def __init__(self, *, memory_size: int = 200, bandwidth: float = 1.0, ridge: float = 1e-3):
         self.memory_size = memory_size
         self.bandwidth = bandwidth
         self.ridge = ridge
 
     def _fit(self, X: pd.DataFrame, y: object) -> None:
-        if self.memory_size < 2 or self.bandwidth <= 0 or self.ridge < 0:
-            raise SchemaError("memory_size must be >= 2, bandwidth > 0 and ridge >= 0", column="memory_size")
         values = X.to_numpy(dtype="float64")
         self.mean_, self.scale_ = fit_scaling(values)
         rows = standardise(values, self.mean_, self.scale_)

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base.estimator import AnomalyDetector
+from forewarn.base.params import Interval
 from forewarn.base.registry import register
-from forewarn.exceptions import SchemaError
 
 
 @register("pca-t2q")
@@ -30,14 +30,14 @@ class PCADetector(AnomalyDetector):
     """T2 + Q detector. ``variance``: fraction of variance kept (0-1]; ``quantile``: control-limit quantile."""
 
     tags = {"online": False}
+    parameter_constraints = {"variance": [Interval(float, 0, 1, closed="right")],
+                             "quantile": [Interval(float, 0, 1, closed="right")]}
 
     def __init__(self, *, variance: float = 0.95, quantile: float = 0.99):
         self.variance = variance
         self.quantile = quantile
 
     def _fit(self, X: pd.DataFrame, y: object) -> None:
-        if not 0.0 < self.variance <= 1.0:
-            raise SchemaError(f"variance must be in (0, 1], got {self.variance}", column="variance")
         values = X.to_numpy(dtype="float64")
         self.mean_ = values.mean(axis=0)
         scale = values.std(axis=0)

@@ -32,10 +32,13 @@ True
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from forewarn.base.estimator import AnomalyDetector
+from forewarn.base.params import Interval, Options
 from forewarn.base.registry import register
 from forewarn.exceptions import SchemaError
 from forewarn.models.anomaly.scaling import fit_scaling, standardise
@@ -57,6 +60,8 @@ class VARResidualDetector(AnomalyDetector):
     """Mahalanobis norm of VAR(``lags``) one-step innovations; ``ridge`` shrinks the lag coefficients."""
 
     tags = {"sequential": True}
+    parameter_constraints = {"lags": [Interval(int, 1)], "ridge": [Interval(float, 0)],
+                             "outlier_cutoff": [Interval(float, 0, None, closed="right"), Options(math.inf)]}
 
     def __init__(self, *, lags: int = 3, ridge: float = 1.0, outlier_cutoff: float = 6.0):
         self.lags = lags
@@ -64,8 +69,6 @@ class VARResidualDetector(AnomalyDetector):
         self.outlier_cutoff = outlier_cutoff
 
     def _fit(self, X: pd.DataFrame, y: object) -> None:
-        if self.lags < 1 or self.ridge < 0:
-            raise SchemaError(f"lags must be >= 1 and ridge >= 0, got {self.lags} and {self.ridge}", column="lags")
         values = X.to_numpy(dtype="float64")
         n_features = values.shape[1]
         if len(values) < self.lags + 2 * n_features + 2:

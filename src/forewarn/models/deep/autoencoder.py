@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base.estimator import AnomalyDetector
+from forewarn.base.params import SEED, Interval
 from forewarn.base.registry import register
-from forewarn.exceptions import SchemaError
 from forewarn.models.anomaly.scaling import fit_scaling, standardise
 
 #: positions of the linear layers in the ``torch.nn.Sequential`` (tanh layers sit between them)
@@ -57,6 +57,12 @@ class AutoencoderDetector(AnomalyDetector):
     """Dense autoencoder; score = mean squared reconstruction error of the standardised row."""
 
     tags = {"deep": True}
+    parameter_constraints = {
+        "hidden": [Interval(int, 1)], "code": [Interval(int, 1), None], "epochs": [Interval(int, 1)],
+        "batch_size": [Interval(int, 1)], "max_steps": [Interval(int, 1)],
+        "learning_rate": [Interval(float, 0, None, closed="right")], "weight_decay": [Interval(float, 0)],
+        "seed": SEED,
+    }
 
     def __init__(self, *, hidden: int = 32, code: int | None = None, epochs: int = 100, batch_size: int = 128,
                  max_steps: int = 4000, learning_rate: float = 3e-3, weight_decay: float = 1e-5, seed: int = 0):
@@ -72,8 +78,6 @@ class AutoencoderDetector(AnomalyDetector):
     def _fit(self, X: pd.DataFrame, y: object) -> None:
         import torch
 
-        if self.hidden < 1 or self.epochs < 1 or self.batch_size < 1 or self.max_steps < 1:
-            raise SchemaError("hidden, epochs, batch_size and max_steps must be at least 1", column="hidden")
         values = X.to_numpy(dtype="float64")
         self.mean_, self.scale_ = fit_scaling(values)
         z = standardise(values, self.mean_, self.scale_).astype("float32")

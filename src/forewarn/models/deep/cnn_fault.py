@@ -33,9 +33,10 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base.estimator import FaultClassifier, State
+from forewarn.base.params import SEED, Interval
 from forewarn.base.registry import register
 from forewarn.exceptions import ConfigError, SchemaError, StateError
-from forewarn.models.fault._labels import class_weights, encode_labels
+from forewarn.models.fault._labels import CLASS_WEIGHT, class_weights, encode_labels
 
 _PREFIX = "net."
 
@@ -76,6 +77,11 @@ class CNNFault(FaultClassifier):
     """1-D CNN on raw segments. ``width``: channels of the first layer (later layers 2x and 4x)."""
 
     tags = {"deep": True}
+    parameter_constraints = {
+        "epochs": [Interval(int, 1)], "batch_size": [Interval(int, 2)],
+        "learning_rate": [Interval(float, 0, None, closed="right")], "weight_decay": [Interval(float, 0)],
+        "width": [Interval(int, 1)], "class_weight": CLASS_WEIGHT, "seed": SEED,
+    }
 
     def __init__(self, *, epochs: int = 30, batch_size: int = 64, learning_rate: float = 1e-3,
                  weight_decay: float = 1e-4, width: int = 16, class_weight: str | None = "balanced", seed: int = 0):
@@ -96,8 +102,6 @@ class CNNFault(FaultClassifier):
         torch = _torch()
         if X.shape[1] < 2:
             raise SchemaError(f"cnn-fault needs segments of at least 2 samples (columns), got {X.shape[1]}")
-        if self.epochs < 1 or self.batch_size < 2:
-            raise SchemaError(f"need epochs >= 1 and batch_size >= 2 (got {self.epochs}, {self.batch_size})")
         classes, codes = encode_labels(y)
         if len(classes) < 2:
             raise SchemaError(f"fault classifier needs at least two classes in y, got {classes.tolist()}", column="y")

@@ -47,8 +47,9 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base.estimator import AnomalyDetector
+from forewarn.base.params import SEED, Interval
 from forewarn.base.registry import register
-from forewarn.exceptions import SchemaError
+from forewarn.exceptions import ParameterError
 from forewarn.models.anomaly.scaling import fit_scaling, standardise
 
 #: positions of the layers with weights in the ``torch.nn.Sequential`` (see :func:`_network`)
@@ -93,6 +94,13 @@ class ConvAutoencoderDetector(AnomalyDetector):
     """1-D convolutional autoencoder over trailing windows; score = the window's mean squared reconstruction error."""
 
     tags = {"deep": True, "sequential": True}
+    parameter_constraints = {
+        "window": [Interval(int, 1)], "filters": [Interval(int, 1)], "kernel_size": [Interval(int, 1)],
+        "dropout": [Interval(float, 0, 1, closed="left")], "epochs": [Interval(int, 1)],
+        "batch_size": [Interval(int, 1)], "learning_rate": [Interval(float, 0, None, closed="right")],
+        "validation_fraction": [Interval(float, 0, 1, closed="left")], "patience": [Interval(int, 1)],
+        "max_steps": [Interval(int, 1)], "seed": SEED,
+    }
 
     def __init__(self, *, window: int = 60, filters: int = 32, kernel_size: int = 7, dropout: float = 0.2,
                  epochs: int = 100, batch_size: int = 32, learning_rate: float = 1e-3,
@@ -109,21 +117,16 @@ class ConvAutoencoderDetector(AnomalyDetector):
         self.max_steps = max_steps
         self.seed = seed
 
-    def _check_params(self) -> None:
-        for name in ("window", "filters", "epochs", "batch_size", "patience", "max_steps"):
-            if getattr(self, name) < 1:
-                raise SchemaError(f"{name} must be at least 1, got {getattr(self, name)}", column=name)
-        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
-            raise SchemaError(f"kernel_size must be a positive odd number, got {self.kernel_size}",
-                              column="kernel_size", hint="odd kernels keep the windows centred, e.g. 7")
-        if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.validation_fraction < 1.0:
-            raise SchemaError(f"dropout and validation_fraction must lie in [0, 1), got {self.dropout} and "
-                              f"{self.validation_fraction}", column="dropout")
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        if self.kernel_size % 2 == 0:  # beyond the declared constraints: odd kernels keep the windows centred
+            raise ParameterError(f"The 'kernel_size' parameter of {type(self).__name__} must be an odd int >= 1. "
+                                 f"Got {self.kernel_size!r} instead.", param="kernel_size",
+                                 estimator=type(self).__name__)
 
     def _fit(self, X: pd.DataFrame, y: object) -> None:
         import torch
 
-        self._check_params()
         values = X.to_numpy(dtype="float64")
         self.mean_, self.scale_ = fit_scaling(values)
         windows = trailing_windows(standardise(values, self.mean_, self.scale_), self.window).astype("float32")

@@ -42,11 +42,11 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base.estimator import RULRegressor, State
+from forewarn.base.params import SEED, Interval
 from forewarn.base.registry import register
 from forewarn.exceptions import ConfigError, SchemaError, StateError
 from forewarn.models.deep.rul_cnn import sequence_layout
-from forewarn.models.failure._calibrated import CalibratedFailurePredictor
-from forewarn.models.sklearn_state import check_choice, check_float, check_int
+from forewarn.models.failure._calibrated import CALIBRATED_CONSTRAINTS, CalibratedFailurePredictor
 
 try:  # torch is an optional extra ("forewarn[deep]"); the rest of Forewarn imports without it
     import torch
@@ -91,7 +91,14 @@ class _Network(nn.Module if nn is not None else object):  # type: ignore[misc]
 
 
 class _SequenceModel:
-    """Shared parts: checks, standardisation, tensors, the training loop, state with the network's tensors."""
+    """Shared parts: constraints, standardisation, tensors, the training loop, state with the network's tensors."""
+
+    network_constraints: dict[str, list[Any]] = {
+        "epochs": [Interval(int, 1)], "batch_size": [Interval(int, 1)],
+        "learning_rate": [Interval(float, 0, None, closed="right")], "weight_decay": [Interval(float, 0)],
+        "hidden": [Interval(int, 1)], "attention_units": [Interval(int, 1)], "dense": [Interval(int, 1)],
+        "dropout": [Interval(float, 0, 1, closed="left")],
+    }
 
     epochs: int
     batch_size: int
@@ -104,14 +111,6 @@ class _SequenceModel:
     seed: int
     feature_names_in_: np.ndarray
     registry_name: str
-
-    def _check_params(self) -> None:
-        owner = type(self).__name__
-        for name in ("epochs", "batch_size", "hidden", "attention_units", "dense"):
-            check_int(owner, name, getattr(self, name), low=1)
-        check_float(owner, "learning_rate", self.learning_rate, low=0.0, low_open=True)
-        check_float(owner, "weight_decay", self.weight_decay, low=0.0)
-        check_float(owner, "dropout", self.dropout, low=0.0, high=1.0, high_open=True)
 
     def _layout(self) -> tuple[list[str], int, list[int], list[int]]:
         return sequence_layout(list(self.feature_names_in_))
@@ -220,6 +219,7 @@ class LSTMAttentionFailure(_SequenceModel, CalibratedFailurePredictor):
 
     tags = {"deep": True, "nan_allowed": True, "input": "sequence"}
     input_kind = "sequence"
+    parameter_constraints = _SequenceModel.network_constraints | CALIBRATED_CONSTRAINTS
 
     def __init__(self, *, epochs: int = 20, batch_size: int = 256, learning_rate: float = 3e-3,
                  weight_decay: float = 1e-4, hidden: int = 32, attention_units: int = 16, dense: int = 32,
@@ -240,11 +240,6 @@ class LSTMAttentionFailure(_SequenceModel, CalibratedFailurePredictor):
 
     def _fit(self, X: pd.DataFrame, y: Any) -> None:
         _require_torch(self.registry_name)
-        self._check_params()
-        owner = type(self).__name__
-        check_choice(owner, "class_weight", self.class_weight, ("balanced", "sqrt", None))
-        check_choice(owner, "calibration", self.calibration, ("isotonic", "sigmoid", None))
-        check_int(owner, "calibration_folds", self.calibration_folds, low=2)
         super()._fit(X, y)
 
     def _train(self, values: np.ndarray, y: np.ndarray, weights: np.ndarray) -> Any:
@@ -266,6 +261,8 @@ class LSTMAttentionRUL(_SequenceModel, RULRegressor):
 
     tags = {"unit": "cycles", "deep": True, "nan_allowed": True, "input": "sequence"}
     input_kind = "sequence"
+    parameter_constraints = _SequenceModel.network_constraints | {
+        "max_rul": [Interval(float, 0, None, closed="right")], "seed": SEED}
 
     def __init__(self, *, epochs: int = 20, batch_size: int = 256, learning_rate: float = 3e-3,
                  weight_decay: float = 1e-4, hidden: int = 32, attention_units: int = 16, dense: int = 32,
@@ -283,8 +280,6 @@ class LSTMAttentionRUL(_SequenceModel, RULRegressor):
 
     def _fit(self, X: pd.DataFrame, y: np.ndarray) -> None:
         _require_torch(self.registry_name)
-        self._check_params()
-        check_float(type(self).__name__, "max_rul", self.max_rul, low=0.0, low_open=True)
         target = np.asarray(y, dtype="float64")
         if not np.isfinite(target).all() or (target < 0).any():
             raise SchemaError("RUL targets must be finite and non-negative", column="y")

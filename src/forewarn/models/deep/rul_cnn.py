@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base.estimator import RULRegressor, State
+from forewarn.base.params import SEED, Interval, Options
 from forewarn.base.registry import register
 from forewarn.exceptions import ConfigError, SchemaError
 
@@ -115,6 +116,14 @@ class CNNRUL(RULRegressor):
     tags = {"unit": "cycles", "deep": True}
     #: which columns an ensemble hands this model: the ``__t`` sequence columns (plus plain static ones)
     input_kind = "sequence"
+    parameter_constraints = {
+        "epochs": [Interval(int, 1)], "batch_size": [Interval(int, 1)],
+        "learning_rate": [Interval(float, 0, None, closed="right")], "weight_decay": [Interval(float, 0)],
+        "filters": [Interval(int, 1)], "kernel": [Interval(int, 1)], "n_layers": [Interval(int, 1)],
+        "bottleneck": [Interval(int, 1)], "hidden": [Interval(int, 1)],
+        "dropout": [Interval(float, 0, 1, closed="left")], "activation": [Options("relu", "tanh")],
+        "noise": [Interval(float, 0)], "max_rul": [Interval(float, 0, None, closed="right")], "seed": SEED,
+    }
 
     def __init__(self, *, epochs: int = 40, batch_size: int = 512, learning_rate: float = 1e-3,
                  weight_decay: float = 1e-4, filters: int = 10, kernel: int = 10, n_layers: int = 4,
@@ -151,11 +160,6 @@ class CNNRUL(RULRegressor):
 
     def _fit(self, X: pd.DataFrame, y: np.ndarray) -> None:
         _require_torch()
-        if self.activation not in ("relu", "tanh"):
-            raise SchemaError(f"activation must be 'relu' or 'tanh', got {self.activation!r}", column="activation")
-        if self.epochs < 1 or self.batch_size < 1 or self.max_rul <= 0:
-            raise SchemaError(f"need epochs >= 1, batch_size >= 1, max_rul > 0 (got {self.epochs}, "
-                              f"{self.batch_size}, {self.max_rul})")
         target = np.asarray(y, dtype="float64")
         if not np.isfinite(target).all() or (target < 0).any():
             raise SchemaError("RUL targets must be finite and non-negative", column="y")

@@ -24,9 +24,16 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from forewarn.base.estimator import FailurePredictor
+from forewarn.base.params import SEED, Interval, Options
 from forewarn.exceptions import SchemaError
 from forewarn.models.failure._calibration import apply_calibration, fit_calibration
-from forewarn.models.fault._labels import class_weights
+from forewarn.models.fault._labels import CLASS_WEIGHT, class_weights
+
+#: the constraints every calibrated failure predictor adds to its own
+CALIBRATED_CONSTRAINTS: dict[str, list[Any]] = {
+    "class_weight": CLASS_WEIGHT, "calibration": [Options("isotonic", "sigmoid", "platt"), None],
+    "calibration_folds": [Interval(int, 2)], "seed": SEED,
+}
 
 
 def binary_targets(y: Any) -> np.ndarray:

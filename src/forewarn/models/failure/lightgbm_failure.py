@@ -25,8 +25,8 @@ import lightgbm as lgb
 import numpy as np
 
 from forewarn.base.registry import register
-from forewarn.models.boosting import lightgbm_params
-from forewarn.models.failure._calibrated import CalibratedFailurePredictor
+from forewarn.models.boosting import LIGHTGBM_CONSTRAINTS, lightgbm_params
+from forewarn.models.failure._calibrated import CALIBRATED_CONSTRAINTS, CalibratedFailurePredictor
 
 
 @register("lightgbm-failure")
@@ -35,6 +35,7 @@ class LightGBMFailure(CalibratedFailurePredictor):
     ``"isotonic"``, ``"sigmoid"`` or ``None``; ``calibration_folds``: internal folds for the calibration fit."""
 
     tags = {"nan_allowed": True}
+    parameter_constraints = LIGHTGBM_CONSTRAINTS | CALIBRATED_CONSTRAINTS
 
     def __init__(self, *, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 15,
                  min_child_samples: int = 20, subsample: float = 0.8, colsample: float = 0.8,

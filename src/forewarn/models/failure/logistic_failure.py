@@ -25,8 +25,9 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
+from forewarn.base.params import Interval
 from forewarn.base.registry import register
-from forewarn.models.failure._calibrated import CalibratedFailurePredictor
+from forewarn.models.failure._calibrated import CALIBRATED_CONSTRAINTS, CalibratedFailurePredictor
 from forewarn.models.sklearn_state import Standardiser
 
 _Linear = tuple[Standardiser, np.ndarray, np.ndarray]
@@ -37,6 +38,8 @@ class LogisticFailure(CalibratedFailurePredictor):
     """Impute and standardise -> class-weighted logistic regression -> calibration. ``C``: inverse L2 strength."""
 
     tags = {"nan_allowed": True}
+    parameter_constraints = {"C": [Interval(float, 0, None, closed="right")], "max_iter": [Interval(int, 1)],
+                             **CALIBRATED_CONSTRAINTS}
 
     def __init__(self, *, C: float = 1.0, class_weight: str | None = "balanced",  # noqa: N803 - the usual name
                  calibration: str | None = "isotonic", calibration_folds: int = 3, max_iter: int = 2000,

@@ -26,12 +26,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from forewarn.base.registry import register
-from forewarn.models.failure._calibrated import CalibratedFailurePredictor
+from forewarn.models.failure._calibrated import CALIBRATED_CONSTRAINTS, CalibratedFailurePredictor
 from forewarn.models.sklearn_fit import (
+    BOOSTING_CONSTRAINTS,
     CLASSIFICATION,
+    FOREST_CONSTRAINTS,
+    KNN_CONSTRAINTS,
+    MLP_CONSTRAINTS,
     BoostingPiece,
     ForestPiece,
     KNNPiece,
@@ -41,7 +44,7 @@ from forewarn.models.sklearn_fit import (
     fit_knn,
     fit_mlp,
 )
-from forewarn.models.sklearn_state import check_choice, check_int, logit
+from forewarn.models.sklearn_state import logit
 
 
 class _SklearnFailure(CalibratedFailurePredictor):
@@ -49,16 +52,6 @@ class _SklearnFailure(CalibratedFailurePredictor):
 
     tags = {"nan_allowed": True}
     _piece: ClassVar[Any]
-
-    def _check(self) -> None:
-        owner = type(self).__name__
-        check_choice(owner, "class_weight", self.class_weight, ("balanced", "sqrt", None))
-        check_choice(owner, "calibration", self.calibration, ("isotonic", "sigmoid", None))
-        check_int(owner, "calibration_folds", self.calibration_folds, low=2)
-
-    def _fit(self, X: pd.DataFrame, y: Any) -> None:
-        self._check()  # before any data work, so a bad value fails fast and with its name
-        super()._fit(X, y)
 
     def _margin(self, model: Any, values: np.ndarray) -> np.ndarray:
         return model.output(values)
@@ -89,6 +82,8 @@ class _ForestFailure(_SklearnFailure):
 class RandomForestFailure(_ForestFailure):
     """Random forest: ``n_estimators`` trees, each on a bootstrap sample of ``max_samples`` of the rows."""
 
+    parameter_constraints = FOREST_CONSTRAINTS | CALIBRATED_CONSTRAINTS
+
     def __init__(self, *, n_estimators: int = 100, max_depth: int | None = 12, min_samples_leaf: int = 20,
                  max_features: str | float | None = "sqrt", max_samples: float | None = 0.5,
                  class_weight: str | None = "sqrt", calibration: str | None = "isotonic", calibration_folds: int = 3,
@@ -108,6 +103,9 @@ class RandomForestFailure(_ForestFailure):
 @register("extra-trees-failure")
 class ExtraTreesFailure(_ForestFailure):
     """Extremely randomised trees: all rows, random cut points (fast, smooth scores)."""
+
+    parameter_constraints = {k: v for k, v in FOREST_CONSTRAINTS.items() if k != "max_samples"} | \
+        CALIBRATED_CONSTRAINTS
 
     _extra = True
 
@@ -131,6 +129,7 @@ class GradientBoostingFailure(_SklearnFailure):
     ``early_stopping="auto"`` holds out 10 % of the rows when there are more than 10,000."""
 
     _piece = BoostingPiece
+    parameter_constraints = BOOSTING_CONSTRAINTS | CALIBRATED_CONSTRAINTS
 
     def __init__(self, *, n_estimators: int = 200, learning_rate: float = 0.1, max_leaf_nodes: int = 31,
                  max_depth: int | None = None, min_samples_leaf: int = 20, l2_regularization: float = 0.0,
@@ -159,6 +158,7 @@ class KNNFailure(_SklearnFailure):
     ``max_train_rows`` of them, a seeded sample, so scoring stays fast)."""
 
     _piece = KNNPiece
+    parameter_constraints = KNN_CONSTRAINTS | CALIBRATED_CONSTRAINTS
 
     def __init__(self, *, n_neighbors: int = 25, weights: str = "uniform", max_train_rows: int = 20_000,
                  class_weight: str | None = "balanced", calibration: str | None = "isotonic",
@@ -186,6 +186,7 @@ class MLPFailure(_SklearnFailure):
     standardised inputs; class weights need scikit-learn >= 1.7 (older versions train unweighted)."""
 
     _piece = MLPPiece
+    parameter_constraints = MLP_CONSTRAINTS | CALIBRATED_CONSTRAINTS
 
     def __init__(self, *, hidden_layer_sizes: tuple[int, ...] = (64, 32), alpha: float = 1e-3,
                  learning_rate_init: float = 1e-3, batch_size: int = 256, max_iter: int = 40,

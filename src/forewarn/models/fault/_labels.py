@@ -13,9 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from forewarn.base.params import Options
 from forewarn.exceptions import SchemaError
 
 WEIGHTINGS = ("balanced", "sqrt", None)
+#: the declared constraint of every ``class_weight`` parameter
+CLASS_WEIGHT: list[Any] = [Options("balanced", "sqrt"), None]
 
 
 def encode_labels(y: Any) -> tuple[np.ndarray, np.ndarray]:

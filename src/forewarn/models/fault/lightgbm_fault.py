@@ -34,8 +34,8 @@ import pandas as pd
 from forewarn.base.estimator import FaultClassifier
 from forewarn.base.registry import register
 from forewarn.exceptions import SchemaError
-from forewarn.models.boosting import lightgbm_params
-from forewarn.models.fault._labels import class_weights, encode_labels
+from forewarn.models.boosting import LIGHTGBM_CONSTRAINTS, lightgbm_params
+from forewarn.models.fault._labels import CLASS_WEIGHT, class_weights, encode_labels
 
 
 @register("lightgbm-fault")
@@ -43,6 +43,7 @@ class LightGBMFault(FaultClassifier):
     """Gradient-boosted multi-class classifier. ``class_weight``: ``"balanced"``, ``"sqrt"`` or ``None``."""
 
     tags = {"nan_allowed": True}
+    parameter_constraints = LIGHTGBM_CONSTRAINTS | {"class_weight": CLASS_WEIGHT}
 
     def __init__(self, *, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 15,
                  min_child_samples: int = 10, subsample: float = 0.8, colsample: float = 0.8,

@@ -30,9 +30,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forewarn.base.params import Interval
 from forewarn.base.registry import register
 from forewarn.features.spectral import BearingGeometry, spectral_features
 from forewarn.models.fault.lightgbm_fault import LightGBMFault
+
+_POSITIVE = Interval(float, 0, None, closed="right")
 
 
 @register("spectral-gbm")
@@ -47,6 +50,13 @@ class SpectralGBM(LightGBMFault):
     """
 
     tags = {"nan_allowed": False}
+    parameter_constraints = LightGBMFault.parameter_constraints | {
+        "sampling_rate_hz": [_POSITIVE], "n_bands": [Interval(int, 1)], "shaft_hz": [_POSITIVE, None],
+        "n_elements": [Interval(int, 1), None], "element_diameter": [_POSITIVE, None],
+        "pitch_diameter": [_POSITIVE, None], "contact_angle_deg": [Interval(float, 0, 90, closed="left")],
+        "harmonics": [Interval(int, 1)], "rel_width": [Interval(float, 0, 1, closed="neither")],
+        "envelope_low_hz": [_POSITIVE, None], "envelope_high_hz": [_POSITIVE, None],
+    }
 
     def __init__(self, *, sampling_rate_hz: float = 12_000.0, n_bands: int = 16, shaft_hz: float | None = None,
                  n_elements: int | None = None, element_diameter: float | None = None,

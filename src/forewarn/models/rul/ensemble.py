@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base.estimator import RULRegressor, State
+from forewarn.base.params import SEED, InstanceOf, Interval, SequenceOf
 from forewarn.base.registry import get, register
-from forewarn.exceptions import SchemaError, StateError
+from forewarn.exceptions import ParameterError, StateError
 
 _STEP = re.compile(r"__t\d+$")
 
@@ -57,6 +58,11 @@ class EnsembleRUL(RULRegressor):
     """Mean of registered RUL models (``weights`` for a weighted mean); each member gets the ensemble's ``seed``."""
 
     tags = {"unit": "cycles", "nan_allowed": False}
+    parameter_constraints = {
+        "members": [SequenceOf(InstanceOf(str, "a str"))],
+        "member_params": [InstanceOf(Mapping, "a dict of member name -> parameters"), None],
+        "weights": [SequenceOf(Interval(float, 0)), None], "seed": SEED,
+    }
 
     def __init__(self, *, members: Sequence[str] = ("lightgbm-rul", "cnn-rul"),
                  member_params: Mapping[str, Mapping[str, Any]] | None = None,
@@ -66,14 +72,23 @@ class EnsembleRUL(RULRegressor):
         self.weights = weights
         self.seed = seed
 
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        owner = type(self).__name__
+        for name in self.members:
+            task = getattr(get(name), "task", None)
+            if task != "rul":
+                raise ParameterError(f"The 'members' parameter of {owner} must name RUL regressors. Got {name!r}, "
+                                     f"a {task!r} model, instead.", param="members", estimator=owner)
+        if self.weights is not None and (len(self.weights) != len(self.members) or sum(self.weights) <= 0):
+            raise ParameterError(f"The 'weights' parameter of {owner} must hold one non-negative number per member, "
+                                 f"not all zero. Got {list(self.weights)!r} for {len(self.members)} members instead.",
+                                 param="weights", estimator=owner)
+
     def _build_members(self) -> list[RULRegressor]:
-        if not self.members:
-            raise SchemaError("an ensemble needs at least one member", column="members")
         built = []
         for name in self.members:
             cls = get(name)
-            if getattr(cls, "task", None) != "rul":
-                raise SchemaError(f"member {name!r} is a {cls.task!r} model, not a RUL regressor", column="members")
             params = dict((self.member_params or {}).get(name, {}))
             if "seed" in cls._param_names():
                 params.setdefault("seed", self.seed)
@@ -84,16 +99,12 @@ class EnsembleRUL(RULRegressor):
         if self.weights is None:
             return np.full(len(self.members), 1.0 / len(self.members))
         weights = np.asarray(self.weights, dtype="float64")
-        if len(weights) != len(self.members) or (weights < 0).any() or weights.sum() <= 0:
-            raise SchemaError(f"weights {list(weights)} must be one non-negative number per member, not all zero",
-                              column="weights")
         return weights / weights.sum()
 
     def _columns(self, member: RULRegressor) -> list[str]:
         return member_columns(getattr(member, "input_kind", "features"), list(self.feature_names_in_))
 
     def _fit(self, X: pd.DataFrame, y: np.ndarray) -> None:
-        self._weights()
         self.members_ = self._build_members()
         for member in self.members_:
             member.fit(X[self._columns(member)], y)

@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base.estimator import RULRegressor
+from forewarn.base.params import Interval
 from forewarn.base.registry import register
 from forewarn.exceptions import SchemaError
-from forewarn.models.boosting import lightgbm_params
+from forewarn.models.boosting import LIGHTGBM_CONSTRAINTS, lightgbm_params
 
 
 @register("lightgbm-rul")
@@ -35,6 +36,9 @@ class LightGBMRUL(RULRegressor):
     """LightGBM regressor for RUL. ``max_rul`` clips training targets (``None``: no clipping)."""
 
     tags = {"unit": "cycles", "nan_allowed": True}
+    parameter_constraints = {name: LIGHTGBM_CONSTRAINTS[name] for name in (
+        "n_estimators", "learning_rate", "num_leaves", "min_child_samples", "subsample", "colsample", "reg_lambda",
+        "n_jobs", "seed")} | {"max_rul": [Interval(float, 0, None, closed="right"), None]}
 
     def __init__(self, *, n_estimators: int = 600, learning_rate: float = 0.03, num_leaves: int = 31,
                  min_child_samples: int = 20, subsample: float = 0.8, colsample: float = 0.7,

@@ -24,9 +24,14 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base.estimator import RULRegressor
+from forewarn.base.params import Interval
 from forewarn.base.registry import register
 from forewarn.exceptions import SchemaError
 from forewarn.models.sklearn_fit import (
+    BOOSTING_CONSTRAINTS,
+    FOREST_CONSTRAINTS,
+    KNN_CONSTRAINTS,
+    MLP_CONSTRAINTS,
     REGRESSION,
     BoostingPiece,
     ForestPiece,
@@ -37,7 +42,9 @@ from forewarn.models.sklearn_fit import (
     fit_knn,
     fit_mlp,
 )
-from forewarn.models.sklearn_state import check_float
+
+#: ``max_rul``: the cap on training targets, or None for none
+_MAX_RUL = {"max_rul": [Interval(float, 0, None, closed="right"), None]}
 
 
 class _SklearnRUL(RULRegressor):
@@ -51,7 +58,6 @@ class _SklearnRUL(RULRegressor):
         raise NotImplementedError
 
     def _fit(self, X: pd.DataFrame, y: np.ndarray) -> None:
-        check_float(type(self).__name__, "max_rul", self.max_rul, low=0.0, low_open=True, none_ok=True)
         target = np.asarray(y, dtype="float64")
         if not np.isfinite(target).all() or (target < 0).any():
             raise SchemaError("RUL targets must be finite and non-negative", column="y")
@@ -84,6 +90,8 @@ class _ForestRUL(_SklearnRUL):
 class RandomForestRUL(_ForestRUL):
     """Random forest: ``n_estimators`` trees, each on a bootstrap sample of ``max_samples`` of the rows."""
 
+    parameter_constraints = FOREST_CONSTRAINTS | _MAX_RUL
+
     def __init__(self, *, n_estimators: int = 100, max_depth: int | None = 12, min_samples_leaf: int = 20,
                  max_features: str | float | None = "sqrt", max_samples: float | None = 0.5,
                  max_rul: float | None = 125.0, n_jobs: int = 1, seed: int = 0):
@@ -100,6 +108,8 @@ class RandomForestRUL(_ForestRUL):
 @register("extra-trees-rul")
 class ExtraTreesRUL(_ForestRUL):
     """Extremely randomised trees: all rows, random cut points."""
+
+    parameter_constraints = {k: v for k, v in FOREST_CONSTRAINTS.items() if k != "max_samples"} | _MAX_RUL
 
     _extra = True
 
@@ -121,6 +131,7 @@ class GradientBoostingRUL(_SklearnRUL):
     ``early_stopping="auto"`` holds out 10 % of the rows when there are more than 10,000."""
 
     _piece = BoostingPiece
+    parameter_constraints = BOOSTING_CONSTRAINTS | _MAX_RUL
 
     def __init__(self, *, n_estimators: int = 200, learning_rate: float = 0.1, max_leaf_nodes: int = 31,
                  max_depth: int | None = None, min_samples_leaf: int = 20, l2_regularization: float = 0.0,
@@ -146,6 +157,7 @@ class KNNRUL(_SklearnRUL):
     of them, a seeded sample, so prediction stays fast)."""
 
     _piece = KNNPiece
+    parameter_constraints = KNN_CONSTRAINTS | _MAX_RUL
 
     def __init__(self, *, n_neighbors: int = 15, weights: str = "uniform", max_train_rows: int = 20_000,
                  max_rul: float | None = 125.0, seed: int = 0):
@@ -165,6 +177,7 @@ class MLPRUL(_SklearnRUL):
     inputs, learning the scaled RUL."""
 
     _piece = MLPPiece
+    parameter_constraints = MLP_CONSTRAINTS | _MAX_RUL
 
     def __init__(self, *, hidden_layer_sizes: tuple[int, ...] = (64, 32), alpha: float = 1e-3,
                  learning_rate_init: float = 1e-3, batch_size: int = 256, max_iter: int = 40,
