@@ -1,0 +1,155 @@
+"""forewarn train / backtest / score on a simulated plant store, through the Python API and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import forewarn.backtest
+import forewarn.train
+from forewarn.bundles.registry import ModelRegistry
+from forewarn.cli.main import app
+from forewarn.exceptions import ConfigError, DataNotFoundError
+from forewarn.store import Store
+from forewarn.train.labels import life_table, targets
+from forewarn.train.score import score
+from forewarn.twin.demo import demo_fleet
+
+
+@pytest.fixture(scope="module")
+def plant(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("plant") / "plant.duckdb"
+    with Store(path) as db:
+        demo_fleet(seed=3).to_store(db)
+    return path
+
+
+FAST = {"horizon": "72h", "interval": "3h", "model": "logistic-failure"}
+
+
+def test_train_files_a_version_with_a_card_and_does_not_promote_a_second(plant: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    first = forewarn.train(plant, models, task="failure", horizon="72h", interval="3h", model="logistic-failure")
+    assert (first.version, first.promoted) == ("v1", True)  # the only version serves
+    card = json.loads((first.folder / "card.json").read_text())
+    assert card["recipe"]["interval"] == "3h" and card["data"]["failures"] > 5
+    assert 0 <= card["metrics"]["ece"] <= 0.2 and card["metrics"]["roc_auc"] > 0.6
+    spec = json.loads((first.folder / "serving.json").read_text())
+    assert spec["interval"] == "3h" and spec["calibration"] is not None
+    second = forewarn.train(plant, models, task="failure", horizon="72h", interval="3h", model="logistic-failure")
+    assert (second.version, second.promoted) == ("v2", False)
+    assert ModelRegistry(models).active_version("failure") == "v1"
+    third = forewarn.train(plant, models, task="failure", horizon="72h", interval="3h", model="logistic-failure",
+                           promote=True)
+    assert third.promoted and ModelRegistry(models).active_version("failure") == "v3"
+
+
+def test_score_ranks_the_fleet_with_the_live_model(plant: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    forewarn.train(plant, models, task="rul", horizon="72h", interval="1h", max_rul="240h", model="lightgbm-rul")
+    ranked = score(plant, models)
+    assert len(ranked) == 30 and ranked["rank"].tolist() == list(range(1, 31))
+    probability = ranked["probability"].to_numpy(dtype="float64")
+    assert (np.diff(probability) <= 1e-12).all()
+    assert (ranked["rul_low"] <= ranked["rul_high"]).all() and (ranked["rul"] >= 0).all()
+    assert ranked["rul_high"].max() <= 240 * 1.5  # intervals stay near the cap the model was trained with
+
+
+def test_rul_intervals_cover_held_out_truth(plant: Path, tmp_path: Path) -> None:
+    result = forewarn.train(plant, tmp_path / "m", task="rul", horizon="72h", interval="1h", max_rul="240h",
+                            model="lightgbm-rul")
+    assert 0.7 <= result.metrics["interval_coverage"] <= 1.0
+    assert result.metrics["interval_width_median"] > 0
+
+
+def test_backtest_by_asset_writes_the_contract_keys(plant: Path, tmp_path: Path) -> None:
+    result = forewarn.backtest(plant, by="asset", folds=3, task="failure", models=tmp_path / "models",
+                               json_path=tmp_path / "bt.json", report_dir=tmp_path / "report", **FAST)
+    on_disk = json.loads((tmp_path / "bt.json").read_text())
+    assert set(on_disk["rows"]) >= {"f1", "precision", "recall", "far", "roc_auc", "pr_auc", "ece"}
+    assert set(on_disk["events"]) >= {"failures", "caught", "caught_share", "lead_time_hours_median",
+                                      "false_cases_per_asset_year"}
+    assert on_disk["events"]["failures"] > 5 and 0 <= on_disk["events"]["caught"] <= on_disk["events"]["failures"]
+    assert on_disk["sweep"] and on_disk["reliability"]
+    assert (tmp_path / "models" / "backtests" / f"{result['id']}.json").is_file()
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert page.count("<svg") >= 3 and "Risk timelines" in page and "Reliability" in page
+
+
+def test_walk_forward_trains_only_on_what_was_known(plant: Path, tmp_path: Path) -> None:
+    result = forewarn.backtest(plant, by="time", folds=2, task="failure", **FAST)
+    assert result["by"] == "time" and len(result["per_fold"]) == 2
+
+
+def test_cli_train_score_backtest(plant: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    models = tmp_path / "models"
+    trained = runner.invoke(app, ["train", "--store", str(plant), "--models", str(models), "--horizon", "72h",
+                                  "--interval", "3h", "--model", "logistic-failure", "--class", "pump,motor"])
+    assert trained.exit_code == 0, trained.output
+    assert "filed failure v1" in trained.output
+    scored = runner.invoke(app, ["score", "--store", str(plant), "--models", str(models), "--format", "json"])
+    assert scored.exit_code == 0, scored.output
+    rows = json.loads(scored.output)
+    assert rows and {"asset_id", "probability", "risk", "status"} <= set(rows[0])
+    out = tmp_path / "bt.json"
+    backtested = runner.invoke(app, ["backtest", "--store", str(plant), "--by", "asset", "--folds", "2", "--horizon",
+                                     "72h", "--interval", "3h", "--model", "logistic-failure", "--json", str(out)])
+    assert backtested.exit_code == 0, backtested.output
+    assert json.loads(out.read_text())["folds"] == 2
+
+
+def test_clear_errors(plant: Path, tmp_path: Path) -> None:
+    with pytest.raises(DataNotFoundError, match="does not exist"):
+        forewarn.train(tmp_path / "typo.duckdb", tmp_path / "m")
+    with pytest.raises(DataNotFoundError, match="--site nowhere"):
+        forewarn.train(plant, tmp_path / "m", sites="nowhere")
+    with pytest.raises(ConfigError, match="task"):
+        forewarn.train(plant, tmp_path / "m", task="weather")
+    with pytest.raises(ConfigError, match="rul model, not one for task 'failure'"):
+        forewarn.train(plant, tmp_path / "m", model="lightgbm-rul", **{k: v for k, v in FAST.items() if k != "model"})
+
+
+def test_labels_censor_and_renew() -> None:
+    ts = pd.date_range("2024-01-01", periods=6, freq="1D", tz="UTC")
+    rows = pd.DataFrame({"asset_id": "a", "ts": ts})
+    events = pd.DataFrame({"asset_id": ["a", "a", "a"], "kind": ["maintenance", "failure", "maintenance"],
+                           "action": ["oil_change", None, "replace_bearing"], "result": ["planned", None, "corrective"],
+                           "failure_mode": [None, "bearing", None],
+                           "ts": [ts[1], ts[3] + pd.Timedelta(hours=12), ts[4] + pd.Timedelta(hours=12)]})
+    life = life_table(rows, events)
+    # the oil change renews nothing; the failure ends the life; the asset is down until the bearing is replaced
+    assert life["ttf_hours"].tolist()[:4] == [84.0, 60.0, 36.0, 12.0]
+    assert life["down"].tolist() == [False, False, False, False, True, False]
+    y = targets(life, task="failure", horizon_hours=48.0)
+    assert y[:4].tolist() == [0.0, 0.0, 1.0, 1.0] and np.isnan(y[4]) and np.isnan(y[5])  # the last row: censored
+
+
+def test_backtest_with_the_twins_physics_features(plant: Path) -> None:
+    result = forewarn.backtest(plant, by="asset", folds=2, task="failure", features="hybrid", **FAST)
+    assert result["features"] == "hybrid" and result["rows"]["roc_auc"] is not None
+
+
+def test_anomaly_from_a_spec_file_and_failure_modes(plant: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "plant.toml"
+    spec.write_text('[train]\ntask = "anomaly"\nhorizon = "72h"\ninterval = "3h"\nmodel = "pca-t2q"\n'
+                    "[costs.pump]\nmissed_failure = 50000\ninspection = 500\nfalse_alarm = 1500\n")
+    runner = CliRunner()
+    trained = runner.invoke(app, ["train", "--store", str(plant), "--models", str(tmp_path / "m"), "--spec", str(spec)])
+    assert trained.exit_code == 0, trained.output
+    card = json.loads((tmp_path / "m" / "anomaly" / "v1" / "card.json").read_text())
+    assert card["model"] == "pca-t2q" and card["costs"]["pump"]["missed_failure"] == 50000
+    assert score(plant, tmp_path / "m")["probability"].notna().all()  # channels a class lacks read as training means
+    modes = forewarn.train(plant, tmp_path / "m", task="failure-mode", horizon="72h", interval="3h")
+    assert modes.model_id == "failure-mode" and not modes.promoted and "macro_f1" in modes.metrics
+
+
+def test_backtest_of_a_rul_model(plant: Path) -> None:
+    result = forewarn.backtest(plant, by="asset", folds=2, task="rul", horizon="72h", interval="3h", max_rul="240h",
+                               model="knn-rul")
+    assert result["task"] == "rul" and result["rows"]["roc_auc"] > 0.5 and result["events"]["failures"] > 5
