@@ -307,7 +307,7 @@ def test_what_if_through_the_twin(tmp_path) -> None:  # type: ignore[no-untyped-
         store.add_assets(fleet.assets)
         for chunk in fleet.iter_chunks():
             store.ingest_readings(chunk.readings_table())
-    with TestClient(create_app(ServeSettings(store=str(path)))) as c:
+    with TestClient(create_app(ServeSettings(store=str(path), token=TOKEN)), headers=AUTH) as c:
         asset = fleet.asset_ids[0]
         usual = c.post(f"{API}/assets/{asset}/what-if", json={"runs": 30, "horizon_days": 30}).json()
         harsh = c.post(f"{API}/assets/{asset}/what-if", json={"runs": 30, "horizon_days": 30, "load": 1.4,
@@ -323,7 +323,7 @@ def test_what_if_through_the_twin(tmp_path) -> None:  # type: ignore[no-untyped-
 
 
 def test_what_if_on_an_asset_the_twin_does_not_model_is_4xx(client: TestClient) -> None:
-    response = client.post(f"{API}/assets/P-001/what-if", json={"runs": 5, "horizon_days": 5})
+    response = client.post(f"{API}/assets/P-001/what-if", json={"runs": 5, "horizon_days": 5}, headers=AUTH)
     assert 400 <= response.status_code < 500, response.text
 
 

@@ -110,11 +110,11 @@ def test_the_service_reads_buckets_not_raw_rows(plant: tuple[Path, Path]) -> Non
     service = HealthService(ServeSettings(store=str(store_path), models=str(models)))
     try:
         bundle = service.bundle_for("pump")
-        frame = service._history("P-1", bundle, bundle.spec.history_rows)
+        frame = service.recent.history("P-1", bundle.spec, bundle.spec.history_rows)
         hourly = service.store.readings("P-1", resample="1h", wide=True)
         np.testing.assert_allclose(frame[list(CHANNELS)].to_numpy(), hourly[list(CHANNELS)].tail(200).to_numpy(),
                                    rtol=1e-12)
-        fleet = service._recent_buckets(["P-1"], bundle.spec.channels, bundle.spec.history_rows, "1h", {})
+        fleet = service.recent.recent_buckets(["P-1"], bundle.spec.channels, bundle.spec.history_rows, "1h", {})
         np.testing.assert_allclose(fleet["P-1"][1], frame[list(CHANNELS)].to_numpy(), rtol=1e-12)
         assert len(features) == len(bundle.feature_names)
     finally:

@@ -1,6 +1,6 @@
 """The pandas-free single-row predict path gives the answers of the general (DataFrame, batch) path.
 
-* ``HealthService.decide_row`` (numpy features -> direct booster -> decisions) equals ``decide_many`` on a frame
+* ``Decider.decide_row`` (numpy features -> direct booster -> decisions) equals ``decide_many`` on a frame
   whose columns force the estimator's own ``explain``, on random windows: dense, with gaps, all-NaN channels,
   one channel, one row, extra unknown channels;
 * ``POST /predict`` answers what the batch window features (pandas) and ``decide_many`` give, with the fields
@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 
 from forewarn.bundles import registry
 from forewarn.bundles.bundle import Bundle
+from forewarn.decide.alerts import Alert
 from forewarn.decide.explain import SensorIndex, sensor_contributions
 from forewarn.features.last_row import last_row_features
 from forewarn.features.window import window_features
@@ -104,11 +105,11 @@ def test_decide_row_equals_decide_many_on_the_same_features(service: HealthServi
             features = last_row_features(matrix, spec.channels, window=spec.window, stats=spec.stats,
                                          ewm_span=spec.ewm_span)
             asset_class = str(rng.choice(["pump", "fan", None]))
-            fast = service.decide_row(bundle, features, asset_class)
+            fast = service.decider.decide_row(bundle, features, asset_class)
             frame = bundle.feature_frame(features)[bundle.feature_names[::-1]]  # the estimator's own explain
             # one row is explained from tables (serve/treeshap.py), the frame by LightGBM: sums in another order
-            assert_same_answer(fast, service.decide_many(bundle, frame, [asset_class])[0], rel=1e-12, abs_=1e-12)
-            assert_same_answer(fast, service.decide(bundle, bundle.feature_frame(features), asset_class),
+            assert_same_answer(fast, service.decider.decide_many(bundle, frame, [asset_class])[0], rel=1e-12, abs_=1e-12)
+            assert_same_answer(fast, service.decider.decide(bundle, bundle.feature_frame(features), asset_class),
                                rel=1e-12, abs_=1e-12)
 
 
@@ -120,12 +121,12 @@ def test_decide_values_equals_decide_many_for_many_rows(service: HealthService) 
     classes = [None] * 50
     frame = pd.DataFrame(values, columns=bundle.feature_names)[bundle.feature_names[::-1]]
     # several rows: the estimator's frame sums a row's contributions in another order (last bits differ)
-    for got, want in zip(service.decide_values(bundle, values, classes), service.decide_many(bundle, frame, classes),
+    for got, want in zip(service.decider.decide_values(bundle, values, classes), service.decider.decide_many(bundle, frame, classes),
                          strict=True):
         assert_same_answer(got, want, rel=1e-12, abs_=1e-12)
     values[7, 0] = np.inf  # the direct call refuses infinities; the estimator's checks answer as before
     with pytest.raises(ValueError, match="not finite"):
-        service.decide_values(bundle, values, classes)
+        service.decider.decide_values(bundle, values, classes)
 
 
 def test_predict_answers_what_the_general_path_answers(client: TestClient, service: HealthService) -> None:
@@ -141,7 +142,7 @@ def test_predict_answers_what_the_general_path_answers(client: TestClient, servi
             assert response.status_code == 422
             continue
         assert response.status_code == 200, response.text
-        want = service.decide_many(bundle, general_features(bundle, rows), [None])[0]
+        want = service.decider.decide_many(bundle, general_features(bundle, rows), [None])[0]
         want.update(model_id="rul", version=bundle.version, ignored_channels=sorted(sent - set(bundle.spec.channels)))
         # features by pandas' rolling kernels and by numpy agree to float tolerance; health is rounded to 0.1
         got = response.json()
@@ -204,7 +205,7 @@ def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthServ
     rows = spec.history_rows
 
     def same_as_own_history(k: int) -> None:
-        recent = service._recent_many(assets, spec.channels, k)
+        recent = service.recent.recent_many(assets, spec.channels, k)
         assert set(recent) == set(assets)
         for asset_id in assets:
             own = service.store.readings(asset_id, wide=True).tail(k).reindex(columns=["ts", *spec.channels])
@@ -212,7 +213,7 @@ def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthServ
             assert list(times) == list(pd.DatetimeIndex(own["ts"]))
             np.testing.assert_array_equal(values, own[list(spec.channels)].to_numpy(dtype="float64", na_value=np.nan))
             # one asset's history, bounded by the same window starts when known (health of one asset)
-            pd.testing.assert_frame_equal(service._history(asset_id, bundle, k).reset_index(drop=True),
+            pd.testing.assert_frame_equal(service.recent.history(asset_id, spec, k).reset_index(drop=True),
                                           own.reset_index(drop=True))
 
     for k in (rows, 5):
@@ -220,8 +221,8 @@ def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthServ
     # again, each query bounded by where the windows started last time: after new readings of every channel and a
     # late reading older than the window
     queries: list[object] = []
-    read = service._recent_query
-    monkeypatch.setattr(service, "_recent_query", lambda *args, since: queries.append(since) or read(*args, since=since))
+    read = service.recent.query
+    monkeypatch.setattr(service.recent, "query", lambda *args, since: queries.append(since) or read(*args, since=since))
     newer = pd.DataFrame([{"asset_id": a, "ts": pd.Timestamp(last) + pd.Timedelta(hours=9), "channel": c, "value": 1.0}
                           for a in assets[:3] for c in spec.channels])
     late = pd.DataFrame({"asset_id": [assets[1]], "ts": [pd.Timestamp(last) - pd.Timedelta(days=300)],
@@ -234,13 +235,13 @@ def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthServ
     assert len(queries) == 1 and queries[0] is not None  # every asset had a full window: one bounded query
     # bounds past the real starts (as if readings had been replaced or removed): the assets short of a full window
     # are read again without a bound
-    starts = service._window_starts[(tuple(spec.channels), 5)]
+    starts = service.recent.window_starts[(tuple(spec.channels), 5)]
     assert set(starts) == set(assets)
     for asset_id in assets:
         starts[asset_id] = pd.Timestamp(last) + pd.Timedelta(hours=9)
     for asset_id in assets:
         own = service.store.readings(asset_id, wide=True).tail(5).reindex(columns=["ts", *spec.channels])
-        pd.testing.assert_frame_equal(service._history(asset_id, bundle, 5).reset_index(drop=True),
+        pd.testing.assert_frame_equal(service.recent.history(asset_id, spec, 5).reset_index(drop=True),
                                       own.reset_index(drop=True))
     queries.clear()
     same_as_own_history(5)
@@ -250,21 +251,23 @@ def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthServ
 def test_a_case_filed_while_health_is_computed_is_not_hidden_by_the_cache(service: HealthService,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The alert evaluation files cases in its own thread while API requests compute health: a health that read the
-    asset's open case just before a case was filed must not be served from the cache afterwards."""
+    asset's open case just before a case was filed must not be served from the cache afterwards. The case is filed
+    the way the service files it (``cases.file``), with no invalidation call of the test's own."""
     asset = sorted(service.store.assets()["asset_id"])[0]
     assert service.health(asset)["open_case"] is None
-    service.readings_changed([asset])  # the next health is computed afresh
-    cases: list[int] = []
+    service.readings_changed([asset])  # new readings: the next health is computed afresh
+    read = service.casebook.open_case_id
+    filed: list[int] = []
 
     def open_case_id(asset_id: str) -> int | None:
-        seen = cases[-1] if cases else None
-        if not cases:  # another thread files a case right after this read
-            cases.append(7)
-            service.case_changed(asset_id)
+        seen = read(asset_id)
+        if not filed:  # another thread files a case right after this read
+            alert = Alert(asset_id, pd.Timestamp("2026-01-01", tz="UTC"), "rul:v2", 0.9, "high", {"vibration": 1.0})
+            filed.extend(service.cases.file([alert]))
         return seen
 
     monkeypatch.setattr(service.casebook, "open_case_id", open_case_id)
     assert service.health(asset)["open_case"] is None  # computed during the race
-    assert service.cached_health_json(asset) is None
-    assert service.health(asset)["open_case"] == 7
-    assert service.health_many([asset])[0]["open_case"] == 7
+    assert service.scores.cached_json(asset) is None
+    assert service.health(asset)["open_case"] == filed[0]
+    assert service.scores.health_many([asset])[0]["open_case"] == filed[0]

@@ -39,7 +39,9 @@ class ServeSettings:
     ``forewarn stream`` TOML config whose MQTT / OPC UA connector runs inside the service, on its store
     (see :meth:`forewarn.serve.service.HealthService.attach_stream`); ``otel``: let FastAPI's native OpenTelemetry
     (spans and metrics per request) report to the OpenTelemetry providers the process configures; off by default,
-    since the service exports its own Prometheus metrics at ``/metrics`` and the check costs every request.
+    since the service exports its own Prometheus metrics at ``/metrics`` and the check costs every request;
+    ``what_if_concurrency``: how many what-if runs of the digital twin (seconds of CPU each) may run at once, beyond
+    which a request is answered 429 with ``Retry-After``.
     """
 
     store: str = ":memory:"
@@ -57,6 +59,7 @@ class ServeSettings:
     max_batch_rows: int = 1_000_000
     stream: str | None = None
     otel: bool = False
+    what_if_concurrency: int = 1
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -67,6 +70,8 @@ class ServeSettings:
             raise ConfigError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
         if not 0.0 < self.alert_clear_ratio <= 1.0:
             raise ConfigError(f"alert_clear_ratio must be in (0, 1], got {self.alert_clear_ratio}")
+        if self.what_if_concurrency < 1:
+            raise ConfigError(f"what_if_concurrency must be at least 1, got {self.what_if_concurrency}")
         if "*" in self.cors_origins:
             raise ConfigError("CORS origin '*' is refused: list the dashboard origins that may call the API")
 

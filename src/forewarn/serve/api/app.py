@@ -14,6 +14,8 @@ Nothing is fetched from a CDN. Errors are JSON: 4xx with a message or field-leve
 'ok'
 >>> client.post("/api/v1/alerts/evaluate", json={}).status_code   # no token configured: writes refused
 403
+>>> client.get("/healthz").json()["store"]   # anonymous callers: a store file by its name only, no server path
+':memory:'
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ from forewarn.serve.api import (
     routes_whatif,
 )
 from forewarn.serve.api.bodies import body_components
+from forewarn.serve.api.deps import has_token, service_of
 from forewarn.serve.api.direct import DirectRoute, DirectRoutes
 from forewarn.serve.api.middleware import BodyLimitMiddleware, FieldError, Metrics, MetricsMiddleware, StreamCollector
+from forewarn.serve.api.routes_whatif import Slots
 from forewarn.serve.service import HealthService, check_ready
 from forewarn.serve.settings import ServeSettings
 
@@ -114,9 +118,10 @@ def _install_docs_and_ops(app: FastAPI, metrics: Metrics) -> None:
                                    swagger_css_url="/static/swagger/swagger-ui.css",
                                    swagger_favicon_url="/static/swagger/favicon-32x32.png")
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness and readiness: store reachable, model loadable")
+    @app.get("/healthz", tags=["operations"], summary="Liveness and readiness: store reachable, model loadable "
+                                                      "(server paths by name only, unless the API token is sent)")
     def healthz(request: Request) -> JSONResponse:
-        status = check_ready(request.app.state.service)
+        status = check_ready(service_of(request), reveal_paths=has_token(request))
         return JSONResponse(status, status_code=200 if status["status"] == "ok" else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
@@ -141,7 +146,7 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
     svc = service if service is not None else HealthService(settings)
     metrics = Metrics()
     metrics.registry.register(StreamCollector(svc))
-    svc.on_alert.append(lambda alert: metrics.alerts.labels(alert.risk_level).inc())
+    svc.cases.on_alert.append(lambda alert: metrics.alerts.labels(alert.risk_level).inc())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -178,6 +183,7 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
     app.state.settings = settings
     app.state.service = svc
     app.state.metrics = metrics
+    app.state.what_if_slots = Slots(settings.what_if_concurrency)
     for router in (routes_assets.router, routes_predict.router, routes_whatif.router, routes_cases.router,
                    routes_models.router, routes_backtests.router):
         app.include_router(router, prefix=API_PREFIX)

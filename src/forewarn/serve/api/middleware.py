@@ -1,37 +1,18 @@
 """Plain ASGI middleware (no per-request task overhead): body size limit and Prometheus request metrics.
 
-Also the token check of write endpoints. Writes need ``Authorization: Bearer <token>``; with no token
-configured the service refuses every write with 403 (there is no default secret).
+The token check of write endpoints is in :mod:`forewarn.serve.api.deps`.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import time
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import HTTPException
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 Scope = dict[str, Any]
-
-bearer = HTTPBearer(auto_error=False, description="the service's API token (FOREWARN_API_TOKEN)")
-
-
-def require_token(request: Request,
-                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
-    """Dependency of every write endpoint."""
-    expected = request.app.state.settings.token
-    if expected is None:
-        raise HTTPException(403, "writes are disabled: no API token is configured; start the service with "
-                                 "FOREWARN_API_TOKEN set (12+ random characters) and send "
-                                 "'Authorization: Bearer <token>'")
-    given = "" if credentials is None else credentials.credentials
-    if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8")):
-        raise HTTPException(401, "missing or wrong API token; send 'Authorization: Bearer <token>'",
-                            headers={"WWW-Authenticate": "Bearer"})
 
 
 class FieldError(Exception):
@@ -106,12 +87,23 @@ async def _send_json(send: Any, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """A body counted past the limit while it streamed in (no Content-Length): a 413.
+
+    Raised from the ``receive`` that the app reads the body with. It is an ``HTTPException`` because FastAPI
+    passes those on while reading a body (any other error there becomes its own 400 "error parsing the body",
+    which the app answers as 422): the app's handler answers it, and :class:`BodyLimitMiddleware` does when it
+    is raised outside FastAPI's routes."""
+
+    def __init__(self, max_bytes: int):
+        super().__init__(413, f"request body is larger than the limit of {max_bytes} bytes; send smaller batches")
 
 
 class BodyLimitMiddleware:
-    """Answer 413 to bodies over ``max_bytes`` (declared by Content-Length, or counted while streaming)."""
+    """Answer 413 to bodies over ``max_bytes`` (declared by Content-Length, or counted while streaming).
+
+    A counted body over the limit answers 413 whatever the route does with the error on the way: once the
+    limit is passed, a response the app starts is replaced by the 413."""
 
     def __init__(self, app: Any, *, max_bytes: int, metrics: Metrics):
         self.app = app
@@ -122,7 +114,6 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        message = f"request body is larger than the limit of {self.max_bytes} bytes; send smaller batches"
         declared = None
         for name, value in scope.get("headers", []):
             if name == b"content-length":
@@ -132,36 +123,48 @@ class BodyLimitMiddleware:
                     declared = None
                 if declared is not None and declared > self.max_bytes:
                     self.metrics.rejected.labels("too_large").inc()
-                    await _send_json(send, 413, message)
+                    await _send_json(send, 413, BodyTooLarge(self.max_bytes).detail)
                     return
         if declared is not None and declared >= 0:
             # the server reads exactly the declared length (more bytes would be the next request): nothing to count
             await self.app(scope, receive, send)
             return
         seen = 0
+        too_large = False  # the body passed the limit: what the app answers after that is replaced by the 413
         started = False
 
         async def limited_receive() -> Any:
-            nonlocal seen
+            nonlocal seen, too_large
+            if too_large:
+                raise BodyTooLarge(self.max_bytes)
             event = await receive()
             if event["type"] == "http.request":
                 seen += len(event.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    too_large = True
+                    self.metrics.rejected.labels("too_large").inc()
+                    raise BodyTooLarge(self.max_bytes)
             return event
 
-        async def tracking_send(event: Any) -> None:
+        async def limited_send(event: Any) -> None:
             nonlocal started
+            if too_large:
+                if event["type"] == "http.response.start" and not started:
+                    started = True
+                    await _send_json(send, 413, BodyTooLarge(self.max_bytes).detail)
+                return  # the app's own answer (or the rest of it) is dropped
             if event["type"] == "http.response.start":
                 started = True
             await send(event)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            self.metrics.rejected.labels("too_large").inc()
-            if not started:
-                await _send_json(send, 413, message)
+            await self.app(scope, limited_receive, limited_send)
+        except Exception:
+            if not too_large:
+                raise
+            if not started:  # whatever the body's size made the app raise, the answer is the 413
+                started = True
+                await _send_json(send, 413, BodyTooLarge(self.max_bytes).detail)
 
 
 class MetricsMiddleware:

@@ -10,16 +10,13 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from forewarn.exceptions import IngestError
-from forewarn.serve.api.middleware import FieldError, require_token
+from forewarn.serve.answers import num
+from forewarn.serve.api.deps import Service, TokenFirstRoute, require_token
+from forewarn.serve.api.middleware import FieldError
 from forewarn.serve.api.schemas import ERRORS, Health, Ident, IngestResult, ReadingsIngest
-from forewarn.serve.service import HealthService, num
 
-router = APIRouter(tags=["assets"], responses=ERRORS)
+router = APIRouter(tags=["assets"], responses=ERRORS, route_class=TokenFirstRoute)
 AssetId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f/]+$")]
-
-
-def service(request: Request) -> HealthService:
-    return request.app.state.service
 
 
 def _iso(value: Any) -> str | None:
@@ -31,10 +28,10 @@ def _text(value: Any) -> str | None:
 
 
 @router.get("/assets", summary="List assets with their place in the plant and their data")
-def list_assets(request: Request, site_id: Annotated[Ident | None, Query()] = None,
+def list_assets(svc: Service, site_id: Annotated[Ident | None, Query()] = None,
                 line_id: Annotated[Ident | None, Query()] = None,
                 asset_class: Annotated[Ident | None, Query()] = None) -> list[dict[str, Any]]:
-    summary = service(request).store.fleet_summary()
+    summary = svc.store.fleet_summary()
     for column, value in (("site_id", site_id), ("line_id", line_id), ("asset_class", asset_class)):
         if value is not None:
             summary = summary[summary[column] == value]
@@ -50,32 +47,30 @@ def _summary_row(r: Any) -> dict[str, Any]:
 
 @router.get("/assets/{asset_id}", summary="One asset: its place in the plant, channels, reading span and events "
                                           "(needs no model)")
-def get_asset(request: Request, asset_id: AssetId) -> dict[str, Any]:
-    svc = service(request)
+def get_asset(svc: Service, asset_id: AssetId) -> dict[str, Any]:
     svc.asset(asset_id)  # 404 for an unknown asset
     summary = svc.store.fleet_summary()
     return _summary_row(next(summary[summary["asset_id"] == asset_id].itertuples()))
 
 
 @router.get("/hierarchy", summary="Sites, their lines and the assets on each line")
-def hierarchy(request: Request) -> list[dict[str, Any]]:
-    tree = service(request).store.hierarchy()
+def hierarchy(svc: Service) -> list[dict[str, Any]]:
+    tree = svc.store.hierarchy()
     return [{"site_id": site, "lines": [{"line_id": line, "assets": list(assets)} for line, assets in lines.items()]}
             for site, lines in tree.items()]
 
 
 @router.get("/fleet/health", response_model=list[Health], summary="Health of every asset (filter by site and line)")
-def fleet_health(request: Request, site_id: Annotated[Ident | None, Query()] = None,
-                 line_id: Annotated[Ident | None, Query()] = None) -> list[dict[str, Any]]:
-    return service(request).fleet(site_id=site_id, line_id=line_id)
+def fleet_health(svc: Service, site_id: Annotated[Ident | None, Query()] = None,
+                 line_id: Annotated[Ident | None, Query()] = None) -> Any:
+    return svc.fleet(site_id=site_id, line_id=line_id)
 
 
 @router.get("/assets/{asset_id}/health", response_model=Health,
             summary="Health score, failure probability, RUL interval, risk, action and driving sensors")
-async def asset_health(request: Request, asset_id: AssetId) -> Any:
-    svc = service(request)
-    # fast path: a score that no new reading has changed is served from memory, without a thread hop
-    cached = svc.cached_health_json(asset_id)
+async def asset_health(request: Request, svc: Service, asset_id: AssetId) -> Any:
+    # fast path: a score that nothing has changed since is served from memory, without a thread hop
+    cached = svc.scores.cached_json(asset_id)
     if cached is not None:
         return Response(cached, media_type="application/json")
     result = await run_in_threadpool(svc.health, asset_id)
@@ -85,16 +80,14 @@ async def asset_health(request: Request, asset_id: AssetId) -> Any:
 
 
 @router.get("/assets/{asset_id}/trend", summary="Health, failure probability and RUL over the asset's history")
-def asset_trend(request: Request, asset_id: AssetId,
-                points: Annotated[int, Query(ge=2, le=5000)] = 1000) -> dict[str, Any]:
-    return service(request).trend(asset_id, points=points)
+def asset_trend(svc: Service, asset_id: AssetId, points: Annotated[int, Query(ge=2, le=5000)] = 1000) -> Any:
+    return svc.trend(asset_id, points=points)
 
 
 @router.get("/assets/{asset_id}/readings", summary="Sensor readings of one asset (wide), optionally resampled")
-def asset_readings(request: Request, asset_id: AssetId, start: datetime | None = None, end: datetime | None = None,
+def asset_readings(svc: Service, asset_id: AssetId, start: datetime | None = None, end: datetime | None = None,
                    resample: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]{1,6}(s|min|h|D)$")] = None,
                    limit: Annotated[int, Query(ge=1, le=100_000)] = 5000) -> dict[str, Any]:
-    svc = service(request)
     svc.asset(asset_id)
     frame = svc.store.readings(asset_id, start, end, resample=resample, wide=True).tail(limit)
     channels = [c for c in frame.columns if c not in ("asset_id", "ts")]
@@ -103,8 +96,7 @@ def asset_readings(request: Request, asset_id: AssetId, start: datetime | None =
 
 
 @router.get("/assets/{asset_id}/events", summary="Failures, maintenance and inspections of one asset")
-def asset_events(request: Request, asset_id: AssetId) -> list[dict[str, Any]]:
-    svc = service(request)
+def asset_events(svc: Service, asset_id: AssetId) -> list[dict[str, Any]]:
     svc.asset(asset_id)
     events = svc.store.events(asset_id)
     return [{"ts": _iso(e.ts), "kind": str(e.kind), "failure_mode": _text(e.failure_mode), "action": _text(e.action),
@@ -113,8 +105,7 @@ def asset_events(request: Request, asset_id: AssetId) -> list[dict[str, Any]]:
 
 @router.post("/readings", response_model=IngestResult, dependencies=[Depends(require_token)],
              summary="Store a batch of readings (all or nothing) and evaluate alerts of the assets it touches")
-def ingest_readings(request: Request, body: ReadingsIngest) -> dict[str, Any]:
-    svc = service(request)
+def ingest_readings(request: Request, svc: Service, body: ReadingsIngest) -> dict[str, Any]:
     records = [({"asset_id": r.asset_id, "ts": r.ts, "channel": r.channel, "value": r.value}, ("readings", i))
                for i, r in enumerate(body.readings) if r.value is not None]
     records += [({"asset_id": r.asset_id, "ts": r.ts, "channel": channel, "value": value}, ("rows", i))

@@ -22,8 +22,8 @@ from forewarn.decide.risk import RISK_LEVELS
 from forewarn.features.last_row import last_row_features
 from forewarn.features.window import window_features
 from forewarn.serve.api.bodies import json_body, parse_batch, parse_window
+from forewarn.serve.api.deps import service_of
 from forewarn.serve.api.middleware import FieldError
-from forewarn.serve.api.routes_assets import service
 from forewarn.serve.api.schemas import (
     ERRORS,
     BatchPrediction,
@@ -43,16 +43,16 @@ ARROW = "application/vnd.apache.arrow.stream"
 async def predict(request: Request) -> Response:
     # computed on the event loop: a window costs a few hundred microseconds of CPU, less than a thread hop.
     # The body is read by bodies.parse_window (orjson into numpy), not by FastAPI: see that module; from there
-    # to the answer no pandas object is built (HealthService.decide_row).
+    # to the answer no pandas object is built (Decider.decide_row).
     body = parse_window(await request.body(), request.headers.get("content-type"))
-    svc = service(request)
+    svc = service_of(request)
     bundle = svc.bundle_for(body.asset_class, body.model_id)
     spec = bundle.spec
     if not body.channels & set(spec.channels):
         raise FieldError(["body", "rows"], f"no reading of the model's channels; it reads {', '.join(spec.channels)}")
     features = last_row_features(body.matrix(spec.channels), spec.channels, window=spec.window, stats=spec.stats,
                                  ewm_span=spec.ewm_span)
-    result = svc.decide_row(bundle, features, body.asset_class)
+    result = svc.decider.decide_row(bundle, features, body.asset_class)
     request.app.state.metrics.predicted(bundle.model_id, "predict")
     return json_response({**result, "model_id": bundle.model_id, "version": bundle.version,
                           "ignored_channels": sorted(body.channels - set(spec.channels))})
@@ -86,7 +86,7 @@ def _features_of(bundle: Bundle, frame: pd.DataFrame, kind: str, where: list[Any
 
 def _predict_batch(request: Request, frame: pd.DataFrame, kind: str, model_id: str | None, asset_class: str | None,
                    where: list[Any]) -> tuple[Bundle, Predictions]:
-    svc = service(request)
+    svc = service_of(request)
     if len(frame) > svc.settings.max_batch_rows:
         raise FieldError(where, f"{len(frame)} rows is more than the limit of {svc.settings.max_batch_rows} per batch")
     bundle = svc.bundle_for(asset_class, model_id)
@@ -143,7 +143,7 @@ def _json_batch(request: Request, payload: bytes, content_type: str | None) -> R
         frame = pd.DataFrame({"asset_id": readings.asset_id, "ts": pd.to_datetime(readings.ts, utc=True),
                               **{k: np.asarray(v, dtype="float64") for k, v in readings.values.items()}})
     bundle, predictions = _predict_batch(request, frame, body.kind, body.model_id, body.asset_class, body.where)
-    threshold = service(request).thresholds(bundle).threshold_for(body.asset_class)
+    threshold = service_of(request).thresholds(bundle).threshold_for(body.asset_class)
     return json_response({"model_id": bundle.model_id, "version": bundle.version, "n_rows": len(frame),
                           "probability": predictions.probability, "health": health_scores(predictions.probability),
                           "rul": predictions.rul, "rul_low": predictions.rul_low, "rul_high": predictions.rul_high,

@@ -1,24 +1,62 @@
-"""What-if through the digital twin: Monte Carlo futures of one asset under a planner's scenario."""
+"""What-if through the digital twin: Monte Carlo futures of one asset under a planner's scenario.
+
+A what-if costs seconds of CPU (one at its maximum, 500 runs over 365 days, about 7 s), so it needs the API
+token like a write, and at most ``ServeSettings.what_if_concurrency`` run at once: a request beyond them is
+answered 429 with ``Retry-After`` at once, instead of queueing behind them (or slowing every read down).
+"""
 
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from forewarn.exceptions import ConfigError, DataNotFoundError
 from forewarn.schema import Asset
+from forewarn.serve.api.deps import Service, TokenFirstRoute, require_token
 from forewarn.serve.api.middleware import FieldError
-from forewarn.serve.api.routes_assets import AssetId, service
-from forewarn.serve.api.schemas import ERRORS, Strict
+from forewarn.serve.api.routes_assets import AssetId
+from forewarn.serve.api.schemas import ERRORS, Problem, Strict
+from forewarn.serve.service import HealthService
 
-router = APIRouter(tags=["what-if"], responses=ERRORS)
+router = APIRouter(tags=["what-if"], responses=ERRORS, route_class=TokenFirstRoute)
 HISTORY = pd.Timedelta(days=14)  # recent readings the twin is calibrated on
+RETRY_AFTER_S = 5
+
+
+class Slots:
+    """At most ``size`` what-if runs at once (thread-safe); :meth:`taken` raises a 429 when all are in use.
+
+    >>> slots = Slots(1)
+    >>> with slots.taken():
+    ...     with slots.taken():
+    ...         pass
+    Traceback (most recent call last):
+    ...
+    fastapi.exceptions.HTTPException: 429: ...
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self._free = threading.BoundedSemaphore(size)
+
+    @contextmanager
+    def taken(self) -> Iterator[None]:
+        if not self._free.acquire(blocking=False):
+            raise HTTPException(429, f"{self.size} what-if run(s) are in progress, the most this service runs at "
+                                     f"once; try again in {RETRY_AFTER_S} s", headers={"Retry-After": str(RETRY_AFTER_S)})
+        try:
+            yield
+        finally:
+            self._free.release()
 
 
 class WhatIfRequest(Strict):
@@ -39,10 +77,9 @@ def _days(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _what_if(request: Request, asset_id: str, body: WhatIfRequest) -> dict[str, Any]:
+def _what_if(svc: HealthService, asset_id: str, body: WhatIfRequest) -> dict[str, Any]:
     from forewarn.twin.whatif import Scenario, what_if
 
-    svc = service(request)
     info = svc.asset(asset_id)
     row = svc.assets().loc[asset_id]
     last = svc.store.latest([asset_id])
@@ -79,7 +116,11 @@ def _what_if(request: Request, asset_id: str, body: WhatIfRequest) -> dict[str, 
     }
 
 
-@router.post("/assets/{asset_id}/what-if",
+@router.post("/assets/{asset_id}/what-if", dependencies=[Depends(require_token)],
+             responses={429: {"model": Problem, "description": "as many what-if runs as allowed are in progress; "
+                                                               "retry after Retry-After seconds"}},
              summary="Time-to-failure distribution of an asset under a scenario (digital twin, Monte Carlo)")
-async def asset_what_if(request: Request, asset_id: AssetId, body: WhatIfRequest) -> dict[str, Any]:
-    return await run_in_threadpool(_what_if, request, asset_id, body)
+async def asset_what_if(request: Request, svc: Service, asset_id: AssetId, body: WhatIfRequest) -> dict[str, Any]:
+    slots: Slots = request.app.state.what_if_slots
+    with slots.taken():
+        return await run_in_threadpool(_what_if, svc, asset_id, body)

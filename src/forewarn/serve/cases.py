@@ -1,0 +1,145 @@
+"""Alerts and cases as the service handles them: the alert policy fed with fresh health, cases filed, acknowledged
+and closed.
+
+Every method that changes a case tells the health cache itself (an asset's health answer names its open case), so
+no caller has to remember to: an alert filed, a case acknowledged or closed through :class:`CaseDesk` is in the
+next health read, whichever face (API, dashboard, stream, CLI) made the change.
+
+The alerts, their cases and the policy state of every asset scored are written in one transaction of the case
+book, so a restarted service carries on where this one stopped (no second alert for an asset already in alert).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from forewarn.bundles.bundle import Bundle
+from forewarn.decide.alerts import Alert, AlertPolicy
+from forewarn.decide.cases import CaseBook
+from forewarn.exceptions import DataNotFoundError
+from forewarn.serve.answers import FiledAlert
+from forewarn.serve.cache import HealthCache
+from forewarn.serve.health import HealthScorer
+from forewarn.serve.settings import ServeSettings
+
+
+class CaseDesk:
+    """Evaluates the alert policy and keeps the case book (thread-safe: evaluations and case changes are
+    serialised; health reads never wait for them)."""
+
+    def __init__(self, casebook: CaseBook, scorer: HealthScorer, cache: HealthCache, settings: ServeSettings):
+        self.casebook = casebook
+        self.scorer = scorer
+        self.cache = cache
+        self.settings = settings
+        self.on_alert: list[Callable[[Alert], Any]] = []  # called with each alert filed (metrics)
+        self._lock = threading.RLock()
+        self._policies: dict[str, AlertPolicy] = {}
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def alerts(self, **filters: Any) -> list[dict[str, Any]]:
+        """Alerts, newest first (``filters``: see :meth:`forewarn.decide.cases.CaseBook.alerts`)."""
+        return self.casebook.alerts(**filters)
+
+    def cases(self, **filters: Any) -> list[dict[str, Any]]:
+        """Cases, newest first (``filters``: see :meth:`forewarn.decide.cases.CaseBook.cases`)."""
+        return self.casebook.cases(**filters)
+
+    def case(self, case_id: int) -> dict[str, Any]:
+        """One case; an unknown id raises :class:`~forewarn.exceptions.DataNotFoundError`."""
+        return self.casebook.case(case_id)
+
+    # -- changing ---------------------------------------------------------------------------------------
+    def acknowledge(self, case_id: int, *, by: str = "", note: str | None = None) -> dict[str, Any]:
+        """Mark an open case as seen by ``by``; the asset's next health shows it."""
+        with self._lock:
+            case = self.casebook.acknowledge(case_id, by=by, note=note)
+            self.cache.case_changed(str(case["asset_id"]))
+        return case
+
+    def close(self, case_id: int, *, note: str, by: str = "") -> dict[str, Any]:
+        """Close a case with a note saying what was found or done; the asset's next health has no open case."""
+        with self._lock:
+            case = self.casebook.close_case(case_id, note=note, by=by)
+            self.cache.case_changed(str(case["asset_id"]))
+        return case
+
+    def file(self, alerts: Sequence[Alert],
+             policy_states: Mapping[str, Mapping[str, Any]] | None = None) -> list[int]:
+        """Store alerts on their assets' cases (and alert-policy state) in one transaction; returns the case ids."""
+        with self._lock:
+            try:
+                return self.casebook.file_alerts(alerts, policy_states)
+            finally:  # also after a failure: the case book may hold some of it
+                for alert in alerts:
+                    self.cache.case_changed(alert.asset_id)
+
+    def reset_policies(self) -> None:
+        """Forget the alert policies held in memory (thresholds changed); they are read back from the case book."""
+        with self._lock:
+            self._policies.clear()
+
+    # -- the alert policy -------------------------------------------------------------------------------
+    @staticmethod
+    def policy_key(bundle: Bundle, asset_class: str) -> str:
+        """The name an alert policy's state is stored under in the case book."""
+        return f"{bundle.model_id}:{bundle.version}:{asset_class}"
+
+    def _policy(self, bundle: Bundle, asset_class: str) -> AlertPolicy:
+        """The alert policy of a model version and asset class, with its state read back from the case book."""
+        key = self.policy_key(bundle, asset_class)
+        if key not in self._policies:
+            t = self.scorer.models.thresholds(bundle).threshold_for(asset_class)
+            policy = AlertPolicy(threshold=t, clear_threshold=t * self.settings.alert_clear_ratio,
+                                 min_consecutive=self.settings.alert_min_consecutive,
+                                 cooldown=self.settings.alert_cooldown, critical_threshold=(1 + t) / 2)
+            self._policies[key] = policy.set_state(self.casebook.policy_state(key))
+        return self._policies[key]
+
+    def evaluate(self, asset_ids: Iterable[str] | None = None) -> list[FiledAlert]:
+        """Score assets now (all when ``None``) and feed the alert policy; new alerts are filed into cases.
+        Returns them. When the case book cannot be written, the policies are read back from it next time."""
+        plant, models = self.scorer.plant, self.scorer.models
+        with self._lock:
+            known = plant.table()
+            ids = list(known["asset_id"]) if asset_ids is None else list(asset_ids)
+            scorable = []
+            for asset_id in map(str, ids):
+                try:
+                    if asset_id in known.index:
+                        models.bundle_for(str(known.loc[asset_id, "asset_class"]))
+                        scorable.append(asset_id)
+                except DataNotFoundError:
+                    continue  # no model serves this asset's class: nothing to alert on
+            alerts: list[Alert] = []
+            touched: dict[str, list[str]] = {}
+            for health in self.scorer.health_many(scorable):
+                if health["probability"] is None or health["status"] == "down":
+                    continue  # nothing scored, or a known failure (not a forewarning)
+                bundle = models.bundle_for(health["asset_class"])
+                policy = self._policy(bundle, health["asset_class"])
+                alert = policy.update(
+                    health["asset_id"], health["ts"], health["probability"],
+                    model_id=f"{bundle.model_id}:{bundle.version}",
+                    explanation={c["sensor"]: c["contribution"] or 0.0 for c in health["contributions"]},
+                    probability=health["probability"], rul=health["rul"], risk_level=health["risk_level"])
+                touched.setdefault(self.policy_key(bundle, health["asset_class"]), []).append(health["asset_id"])
+                if alert is not None:
+                    alerts.append(alert)
+            if not touched:
+                return []
+            states = {key: self._policies[key].get_state(assets) for key, assets in touched.items()}
+            try:
+                case_ids = self.file(alerts, states)
+            except Exception:
+                for key in touched:  # memory ran ahead of the case book: read it back next time
+                    self._policies.pop(key, None)
+                raise
+        filed: list[FiledAlert] = []
+        for alert, case_id in zip(alerts, case_ids, strict=True):
+            for callback in self.on_alert:
+                callback(alert)
+            filed.append({**alert.to_dict(), "case_id": case_id})  # type: ignore[typeddict-item]
+        return filed

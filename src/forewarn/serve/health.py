@@ -1,0 +1,163 @@
+"""Health of assets: scored from their last readings with the fast last-row features, cached until they change.
+
+An asset's health is computed from its last ``history_rows`` readings (or buckets, see :mod:`forewarn.serve.recent`)
+and cached in a :class:`~forewarn.serve.cache.HealthCache` until new readings or events of that asset arrive, its
+case changes, another model version goes live or the cost table changes.
+
+Health follows the event history: an asset whose latest failure has no renewing maintenance at or after it is
+``down`` (health 0, not scored), and a renewal (:func:`forewarn.train.labels.renewals`: a replacement, a repair, a
+maintenance with no action; not an oil change) renews it: readings before it are not in its window (its
+exponential mean starts again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from forewarn.bundles.bundle import Bundle
+from forewarn.exceptions import DataNotFoundError
+from forewarn.features.last_row import last_row_features
+from forewarn.serve.answers import AssetInfo, HealthAnswer, Marks
+from forewarn.serve.cache import HealthCache, HealthKey
+from forewarn.serve.decisions import Decider
+from forewarn.serve.live import LiveModels, Plant
+from forewarn.serve.recent import Recent, RecentReadings
+from forewarn.train.labels import is_down
+
+
+class OpenCases(Protocol):
+    """Where the open case of an asset is looked up (a :class:`~forewarn.decide.cases.CaseBook`)."""
+
+    def open_case_id(self, asset_id: str) -> int | None: ...
+
+
+class HealthScorer:
+    """Scores assets on demand (one query and one model call per model for many) and caches the answers."""
+
+    def __init__(self, plant: Plant, models: LiveModels, recent: RecentReadings, decider: Decider, cache: HealthCache,
+                 cases: OpenCases):
+        self.plant = plant
+        self.models = models
+        self.recent = recent
+        self.decider = decider
+        self.cache = cache
+        self.cases = cases
+
+    def health(self, asset_id: str) -> HealthAnswer:
+        """Health score, failure probability, RUL interval, risk, action and driving sensors of one asset."""
+        info = self.plant.info(asset_id)
+        bundle = self.models.bundle_for(info["asset_class"])
+        cached = self.cache.get(asset_id, bundle.model_id, bundle.version)
+        if cached is not None:
+            return cached
+        key = self.cache.key(asset_id, bundle.model_id, bundle.version)  # before anything is read
+        marks = self.recent.events([asset_id]).get(asset_id)
+        recent = {} if is_down(marks) else self.recent.one(asset_id, bundle.spec, marks)
+        return self._score(bundle, [info], recent, {asset_id: marks} if marks else {}, {asset_id: key})[0]
+
+    def health_many(self, asset_ids: list[str]) -> list[HealthAnswer]:
+        """:meth:`health` of many assets: cached ones from memory, the rest with one query and one model call
+        per model."""
+        out: dict[str, HealthAnswer] = {}
+        todo: dict[tuple[str, str], tuple[Bundle, list[AssetInfo]]] = {}
+        for asset_id in asset_ids:
+            info = self.plant.info(asset_id)
+            try:
+                bundle = self.models.bundle_for(info["asset_class"])
+            except DataNotFoundError as err:
+                out[asset_id] = unscored(info, str(err), self.cases.open_case_id(asset_id))
+                continue
+            cached = self.cache.get(asset_id, bundle.model_id, bundle.version)
+            if cached is not None:
+                out[asset_id] = cached
+            else:
+                todo.setdefault((bundle.model_id, bundle.version), (bundle, []))[1].append(info)
+        for bundle, infos in todo.values():
+            ids = [i["asset_id"] for i in infos]
+            keys = {a: self.cache.key(a, bundle.model_id, bundle.version) for a in ids}  # before anything is read
+            events = self.recent.events(ids)
+            live = [a for a in ids if not is_down(events.get(a))]
+            spec = bundle.spec
+            if spec.interval:
+                renewed = {a: events[a][1] for a in live if a in events and events[a][1] is not None}
+                recent = self.recent.recent_buckets(live, spec.channels, spec.history_rows, spec.interval,
+                                                    renewed)  # type: ignore[arg-type]
+            else:  # raw rows: assets renewed by a maintenance are read one by one, from it
+                renewed_ids = [a for a in live if a in events and events[a][1] is not None]
+                recent = self.recent.recent_many([a for a in live if a not in renewed_ids], spec.channels,
+                                                 spec.history_rows) if len(renewed_ids) < len(live) else {}
+                for asset_id in renewed_ids:
+                    recent.update(self.recent.one(asset_id, spec, events[asset_id]))
+            for result in self._score(bundle, infos, recent, events, keys):
+                out[result["asset_id"]] = result
+        return [out[a] for a in asset_ids]
+
+    def fleet(self, *, site_id: str | None = None, line_id: str | None = None) -> list[HealthAnswer]:
+        """Health of every asset (optionally of one site or line)."""
+        table = self.plant.table()
+        if site_id is not None:
+            table = table[table["site_id"] == site_id]
+        if line_id is not None:
+            table = table[table["line_id"] == line_id]
+        return self.health_many([str(a) for a in table["asset_id"]])
+
+    def cached_json(self, asset_id: str) -> bytes | None:
+        """The cached health of an asset as JSON bytes, or ``None`` when it must be computed (no blocking work)."""
+        if self.models.registry is None:
+            return None
+        return self.cache.json(asset_id, self.models.active_version)
+
+    def _score(self, bundle: Bundle, infos: list[AssetInfo], recent: Recent, events: Mapping[str, Marks],
+               keys: Mapping[str, HealthKey]) -> list[HealthAnswer]:
+        """Score the latest state of assets with one bundle (``recent``: see
+        :meth:`~forewarn.serve.recent.RecentReadings.recent_many`; ``events``: see
+        :meth:`~forewarn.serve.recent.RecentReadings.events`; a down asset is not scored); each answer is cached
+        under its key, taken before the asset was read."""
+        spec = bundle.spec
+        scored = [i for i in infos if i["asset_id"] in recent]
+        decisions = {}
+        if scored:
+            matrix = np.vstack([last_row_features(recent[i["asset_id"]][1], spec.channels, window=spec.window,
+                                                  stats=spec.stats, ewm_span=spec.ewm_span) for i in scored])
+            rows = self.decider.decide_values(bundle, bundle.select(matrix), [i["asset_class"] for i in scored])
+            decisions = {i["asset_id"]: row for i, row in zip(scored, rows, strict=True)}
+        results = []
+        for info in infos:
+            asset_id = info["asset_id"]
+            marks = events.get(asset_id)
+            renewed = None if marks is None or marks[1] is None else marks[1].isoformat()
+            result = _answer(info, bundle.model_id, bundle.version, spec.horizon, bundle.unit,
+                             self.cases.open_case_id(asset_id), renewed)
+            if is_down(marks):
+                failed = marks[0].isoformat()  # type: ignore[index,union-attr]
+                result.update({"ts": failed, "health": 0.0, "probability": 1.0,
+                               "rul": 0.0 if bundle.task == "rul" else None, "risk_level": "critical",
+                               "recommended_action": f"down: failed at {failed} with no maintenance since; "
+                                                     "record the repair (a maintenance event) to score it again",
+                               "status": "down"})
+            elif asset_id in decisions:
+                result.update(decisions[asset_id])
+                result.update({"ts": pd.Timestamp(recent[asset_id][0][-1]).isoformat(), "status": "in_service"})
+            self.cache.put(asset_id, keys[asset_id], result)
+            results.append(result)
+        return results
+
+
+def _answer(info: AssetInfo, model_id: str, version: str, horizon: float, unit: str, open_case: int | None,
+            renewed_at: str | None) -> HealthAnswer:
+    """The answer of an asset that is not scored (no readings yet): filled in for a scored or a down one."""
+    return {**info, "model_id": model_id, "version": version, "horizon": horizon, "unit": unit, "ts": None,
+            "health": None, "probability": None, "rul": None, "rul_low": None, "rul_high": None,
+            "risk_level": "unknown", "threshold": None, "recommended_action": "no readings yet; connect this asset's "
+            "sensors", "contributions": [], "open_case": open_case, "status": None, "renewed_at": renewed_at}
+
+
+def unscored(info: AssetInfo, reason: str, open_case: int | None) -> HealthAnswer:
+    """The answer for an asset that no model serves: ``reason`` as its recommended action."""
+    answer = _answer(info, "", "", 0.0, "", open_case, None)
+    answer["recommended_action"] = reason
+    return answer
