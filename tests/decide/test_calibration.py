@@ -110,3 +110,39 @@ def test_cost_table_errors_name_the_entry() -> None:
         Costs(missed_failure=1, inspection=-5)
     with pytest.raises(ConfigError, match="threshold of 'fan'"):
         ThresholdPolicy.from_mapping({"fan": {"threshold": 2}})
+
+
+def test_one_implementation_serves_models_decisions_and_detectors() -> None:
+    from forewarn.base.calibration import fit_isotonic, fit_platt, platt
+    from forewarn.models.anomaly.series import ScoreCalibration as SeriesCalibration
+    from forewarn.models.failure._calibration import apply_calibration, fit_calibration
+
+    raw, failed, _ = _overconfident(1500, 4)
+    decided = Calibrator("sigmoid").fit(raw, failed)  # scikit-learn's name for Platt scaling
+    assert decided.method == "platt"
+    first, _ = fit_calibration(raw, failed, "sigmoid")
+    np.testing.assert_array_equal(first, fit_platt(raw, failed))
+    np.testing.assert_array_equal(first, decided.get_state()["coef"])
+    np.testing.assert_array_equal(apply_calibration(raw, "platt", first, np.empty(0)), decided.transform(raw))
+    x_knots, y_knots = fit_calibration(raw, failed, "isotonic")
+    state = Calibrator("isotonic").fit(raw, failed).get_state()
+    np.testing.assert_array_equal(x_knots, state["x"])
+    np.testing.assert_array_equal(y_knots, fit_isotonic(raw, failed)[1])
+    # the detectors' label-free map: its tail above the alarm level is the same Platt formula
+    from forewarn.decide.calibration import ScoreCalibration
+
+    assert SeriesCalibration is ScoreCalibration
+    cal = ScoreCalibration.fit(np.linspace(0.0, 2.0, 201))
+    above = np.array([4.0, 5.0, 9.0])
+    width = cal.level - cal.median
+    np.testing.assert_allclose(cal.transform(above), platt(above, (2 / width, -2 * cal.level / width)))
+    np.testing.assert_allclose(cal.transform(above), 0.5 + 0.5 * np.tanh((above - cal.level) / width))
+
+
+def test_saved_calibrator_states_still_load() -> None:
+    # written before the calibrators were merged: plain isotonic thresholds, and Platt under either name
+    iso = Calibrator().set_state({"method": ["isotonic"], "x": [0.0, 0.5, 1.0], "y": [0.0, 0.2, 1.0]})
+    np.testing.assert_allclose(iso.transform([0.25, 0.75]), [0.1, 0.6])
+    for name in ("platt", "sigmoid"):
+        again = Calibrator().set_state({"method": name, "coef": [2.0, -1.0]})
+        np.testing.assert_allclose(again.transform([0.5]), [0.5])

@@ -7,16 +7,10 @@
 * :func:`on_delay` is the alarm-management on-delay (debounce): an alarm stands only once the raw alarm
   condition has held for ``rows`` consecutive rows, which removes alarm bursts shorter than that, at the
   price of raising every real alarm ``rows - 1`` rows later. Causal as well.
-* :class:`ScoreCalibration` is learned from the training rows' scores only. Its alarm level sits as far
-  above the training 99th percentile ``q99`` as ``q99`` sits above the training median ``q50``, measured
-  as a ratio: ``level = q99 * (q99 / q50) ** spread`` with ``spread = 1``. The rule has no unit and no
-  scale: it gives the same alarms for a score and for any positive power of it (a distance or its
-  square), so one rule serves every detector; where ``q50`` is not positive it falls back to the linear
-  ``q99 + spread * (q99 - q50)``. :meth:`ScoreCalibration.transform` maps any score monotonically to
-  [0, 1]: up to the alarm level it is the empirical CDF of the training scores, rescaled so the level
-  maps to exactly 0.5; above it a logistic tail ``0.5 + 0.5 * tanh((s - level) / (level - q50))`` climbs
-  towards 1 (about 0.88 one ``level - q50`` past the level). So ``anomaly_score > 0.5`` means "beyond
-  the alarm level".
+* :class:`ScoreCalibration` (the one implementation lives in :mod:`forewarn.base.calibration`, with the
+  supervised calibrators, and is re-exported here) is learned from the training rows' scores only: an alarm
+  level as far above the training 99th percentile as that sits above the median (a ratio, so the same alarms
+  for a score and any positive power of it), and a monotone map to [0, 1] that puts the level at 0.5.
 
 >>> import numpy as np
 >>> trailing_mean(np.array([0.0, 3.0, 0.0, 3.0]), 2).tolist()
@@ -34,13 +28,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
+from forewarn.base.calibration import ScoreCalibration
 from forewarn.base.estimator import AnomalyDetector
 from forewarn.exceptions import SchemaError
+
+__all__ = ["ScoreCalibration", "on_delay", "score_series", "trailing_mean"]
 
 
 def trailing_mean(scores: np.ndarray, window: int) -> np.ndarray:
@@ -75,46 +70,3 @@ def score_series(detector: AnomalyDetector, frame: pd.DataFrame, n_train: int, s
                           column="n_train")
     detector.fit(frame.iloc[:n_train])
     return detector, trailing_mean(detector.score(frame), smooth)
-
-
-@dataclass(frozen=True)
-class ScoreCalibration:
-    """Alarm level and [0, 1] map learned from training scores (see the module text)."""
-
-    reference: np.ndarray  # quantiles 0, 0.001, ..., 1 of the training scores
-    level: float  # alarm level (module text)
-    median: float
-
-    @classmethod
-    def fit(cls, training_scores: np.ndarray, *, quantile: float = 0.99, spread: float = 1.0) -> ScoreCalibration:
-        """Learn the calibration from the scores of the training rows (module text)."""
-        scores = np.asarray(training_scores, dtype="float64")
-        scores = scores[np.isfinite(scores)]
-        if scores.size == 0:
-            raise SchemaError("no finite training scores to calibrate on", column="scores")
-        if not 0.5 < quantile <= 1.0 or spread < 0.0:
-            raise SchemaError(f"quantile must be in (0.5, 1] and spread >= 0, got {quantile} and {spread}",
-                              column="quantile")
-        reference = np.quantile(scores, np.linspace(0.0, 1.0, 1001))
-        # order statistics (no interpolation), so that the rule commutes with any increasing power
-        median = float(np.quantile(scores, 0.5, method="inverted_cdf"))
-        high = float(np.quantile(scores, quantile, method="inverted_cdf"))
-        # ratio rule where it is defined, the linear rule otherwise
-        level = high * (high / median) ** spread if median > 0.0 else high + spread * (high - median)
-        if level <= median:  # degenerate (e.g. constant) training scores: keep a positive tail scale
-            level = median + max(abs(median), 1.0) * 1e-6
-        return cls(reference=reference, level=float(level), median=median)
-
-    def alarm(self, scores: np.ndarray) -> np.ndarray:
-        """Boolean alarms: score above the alarm level."""
-        return np.asarray(scores, dtype="float64") > self.level
-
-    def transform(self, scores: np.ndarray) -> np.ndarray:
-        """Monotone map of scores to [0, 1]; exactly 0.5 at the alarm level."""
-        values = np.asarray(scores, dtype="float64")
-        grid = np.linspace(0.0, 1.0, len(self.reference))
-        below = np.interp(values, self.reference, grid, left=0.0, right=1.0)
-        at_level = float(np.interp(self.level, self.reference, grid, left=0.0, right=1.0))
-        low = 0.5 * below / max(at_level, 1e-12)
-        high = 0.5 + 0.5 * np.tanh((values - self.level) / (self.level - self.median))
-        return np.clip(np.where(values <= self.level, np.minimum(low, 0.5), high), 0.0, 1.0)
