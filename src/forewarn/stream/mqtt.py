@@ -24,14 +24,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.subscribeoptions import SubscribeOptions
-
+from forewarn._optional import requires_extra
 from forewarn.exceptions import ConfigError
 from forewarn.stream.config import MqttConfig
+
+with requires_extra("stream", by="the MQTT connector"):  # paho-mqtt comes with forewarn[stream]
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+    from paho.mqtt.subscribeoptions import SubscribeOptions
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,13 @@ import queue
 import threading
 from typing import Any
 
-from asyncua import Client, ua
-
+from forewarn._optional import requires_extra
 from forewarn.exceptions import ConfigError
 from forewarn.stream.config import OpcUaConfig, OpcUaNode
 from forewarn.stream.mqtt import Envelope, now_us
+
+with requires_extra("stream", by="the OPC UA connector"):  # asyncua comes with forewarn[stream]
+    from asyncua import Client, ua
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forewarn._optional import require
 from forewarn.base.estimator import AnomalyDetector
 from forewarn.base.params import SEED, Interval
 from forewarn.base.registry import register
@@ -42,7 +43,7 @@ def _layer_attributes() -> tuple[str, ...]:
 
 
 def _network(n_features: int, hidden: int, code: int) -> Any:
-    import torch
+    torch = require("torch", extra="deep", by="autoencoder")
 
     return torch.nn.Sequential(
         torch.nn.Linear(n_features, hidden), torch.nn.Tanh(),
@@ -76,7 +77,7 @@ class AutoencoderDetector(AnomalyDetector):
         self.seed = seed
 
     def _fit(self, X: pd.DataFrame, y: object) -> None:
-        import torch
+        torch = require("torch", extra="deep", by="autoencoder")
 
         values = X.to_numpy(dtype="float64")
         self.mean_, self.scale_ = fit_scaling(values)
@@ -110,7 +111,7 @@ class AutoencoderDetector(AnomalyDetector):
         self._net = net.eval()
 
     def _restore(self) -> None:
-        import torch
+        torch = require("torch", extra="deep", by="autoencoder")
 
         weights = {f"{i}.{kind}": torch.from_numpy(np.asarray(getattr(self, f"layer{i}_{kind}_"), dtype="float32"))
                    for i in _LINEAR for kind in ("weight", "bias")}
@@ -126,7 +127,7 @@ class AutoencoderDetector(AnomalyDetector):
         return self._reconstruct(z) * self.scale_ + self.mean_
 
     def _reconstruct(self, z: np.ndarray) -> np.ndarray:
-        import torch
+        torch = require("torch", extra="deep", by="autoencoder")
 
         torch.set_num_threads(1)
         if getattr(self, "_net", None) is None:

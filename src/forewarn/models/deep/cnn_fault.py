@@ -32,10 +32,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forewarn._optional import require
 from forewarn.base.estimator import FaultClassifier, State
 from forewarn.base.params import SEED, Interval
 from forewarn.base.registry import register
-from forewarn.exceptions import ConfigError, SchemaError, StateError
+from forewarn.exceptions import SchemaError, StateError
 from forewarn.models.fault._labels import CLASS_WEIGHT, class_weights, encode_labels
 
 _PREFIX = "net."
@@ -44,12 +45,7 @@ _PREFIX = "net."
 def _torch() -> Any:
     """The torch module, imported on first use: registering the model (and importing Forewarn) stays fast and
     works without torch, an optional extra (``forewarn[deep]``)."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - exercised only where torch is absent
-        raise ConfigError("cnn-fault needs PyTorch, which is not installed; install the deep extra: "
-                          "pip install 'forewarn[deep]' (torch==2.13.0, CPU build)") from None
-    return torch
+    return require("torch", extra="deep", by="cnn-fault")
 
 
 def _build_network(length: int, n_classes: int, width: int) -> Any:

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forewarn._optional import require
 from forewarn.base.estimator import AnomalyDetector
 from forewarn.base.params import SEED, Interval
 from forewarn.base.registry import register
@@ -63,8 +64,8 @@ def _layer_attributes() -> tuple[str, ...]:
 
 
 def _network(n_channels: int, filters: int, kernel_size: int, dropout: float) -> Any:
-    import torch
-    from torch import nn
+    torch = require("torch", extra="deep", by="conv-ae")
+    nn = torch.nn
 
     half, pad = max(1, filters // 2), kernel_size // 2
     return torch.nn.Sequential(
@@ -125,7 +126,7 @@ class ConvAutoencoderDetector(AnomalyDetector):
                                  estimator=type(self).__name__)
 
     def _fit(self, X: pd.DataFrame, y: object) -> None:
-        import torch
+        torch = require("torch", extra="deep", by="conv-ae")
 
         values = X.to_numpy(dtype="float64")
         self.mean_, self.scale_ = fit_scaling(values)
@@ -175,7 +176,7 @@ class ConvAutoencoderDetector(AnomalyDetector):
         self._net = net.eval()
 
     def _restore(self) -> None:
-        import torch
+        torch = require("torch", extra="deep", by="conv-ae")
 
         weights = {f"{i}.{kind}": torch.from_numpy(np.asarray(getattr(self, f"layer{i}_{kind}_"), dtype="float32"))
                    for i in _WEIGHTED for kind in ("weight", "bias")}
@@ -190,7 +191,7 @@ class ConvAutoencoderDetector(AnomalyDetector):
         return self._channel_errors(self._validate_input(X))
 
     def _channel_errors(self, X: pd.DataFrame) -> np.ndarray:
-        import torch
+        torch = require("torch", extra="deep", by="conv-ae")
 
         torch.set_num_threads(1)
         if getattr(self, "_net", None) is None:

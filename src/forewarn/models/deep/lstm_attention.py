@@ -41,19 +41,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forewarn._optional import optional, require
 from forewarn.base.estimator import RULRegressor, State
 from forewarn.base.params import SEED, Interval
 from forewarn.base.registry import register
-from forewarn.exceptions import ConfigError, SchemaError, StateError
+from forewarn.exceptions import SchemaError, StateError
 from forewarn.models.deep.rul_cnn import sequence_layout
 from forewarn.models.failure._calibrated import CALIBRATED_CONSTRAINTS, CalibratedFailurePredictor
 
-try:  # torch is an optional extra ("forewarn[deep]"); the rest of Forewarn imports without it
-    import torch
-    from torch import nn
-except ImportError:  # pragma: no cover - exercised only where torch is absent
-    torch = None  # type: ignore[assignment]
-    nn = None  # type: ignore[assignment]
+# torch is the "deep" extra: the network class subclasses torch.nn.Module where torch is installed, and this
+# module imports without it (fitting or restoring a model then says how to install it)
+torch: Any = optional("torch")
+nn: Any = None if torch is None else torch.nn
 
 _PREFIX = "net."
 _SCALING = ("channel_mean_", "channel_scale_", "static_mean_", "static_scale_")
@@ -61,8 +60,7 @@ _BATCH_PREDICT = 4096
 
 
 def _require_torch(name: str) -> None:
-    if torch is None:
-        raise ConfigError(f"{name} needs PyTorch; install it with pip install 'forewarn[deep]' (torch==2.13.0, CPU)")
+    require("torch", extra="deep", by=name)
 
 
 @contextlib.contextmanager

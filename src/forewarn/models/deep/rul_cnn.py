@@ -37,25 +37,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forewarn._optional import optional, require
 from forewarn.base.estimator import RULRegressor, State
 from forewarn.base.params import SEED, Interval, Options
 from forewarn.base.registry import register
-from forewarn.exceptions import ConfigError, SchemaError
+from forewarn.exceptions import SchemaError
 
-try:  # torch is an optional extra ("forewarn[deep]"); the rest of Forewarn imports without it
-    import torch
-    from torch import nn
-except ImportError:  # pragma: no cover - exercised only where torch is absent
-    torch = None  # type: ignore[assignment]
-    nn = None  # type: ignore[assignment]
+# torch is the "deep" extra: the network class subclasses torch.nn.Module where torch is installed, and this
+# module imports without it (fitting or restoring a model then says how to install it)
+torch: Any = optional("torch")
+nn: Any = None if torch is None else torch.nn
 
 _PREFIX = "net."
 _STEP = re.compile(r"^(?P<channel>.+)__t(?P<step>\d+)$")
 
 
 def _require_torch() -> None:
-    if torch is None:
-        raise ConfigError("cnn-rul needs PyTorch; install it with pip install 'forewarn[deep]' (torch==2.13.0, CPU build)")
+    require("torch", extra="deep", by="cnn-rul")
 
 
 def sequence_layout(names: list[str]) -> tuple[list[str], int, list[int], list[int]]:
