@@ -186,3 +186,15 @@ def test_forewarn_stream_reports_a_bad_config_with_its_line(tmp_path: Path) -> N
     result = CliRunner().invoke(app, ["stream", "--config", str(path)])
     assert result.exit_code != 0 and isinstance(result.exception, ConfigError)
     assert "line 13, mqtt.prot: unknown key" in str(result.exception)
+
+
+def test_the_readme_example_loads_through_the_config_loader(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", readme, flags=re.S)
+    assert blocks, "the README has no ```toml block"
+    cfg = load_config(_write(tmp_path, blocks[0]))
+    assert cfg.store == "plant.duckdb" and cfg.mqtt is not None and len(cfg.mqtt.subscriptions) == 3
+    assert [s.layout for s in cfg.mqtt.subscriptions] == ["sparkplug", "value", "json"]
+    assert cfg.mqtt.subscriptions[0].resolve("spBv1.0/plant1/DDATA/edge/P-101") == ("P-101", None)
+    assert cfg.assets[0].channels["vib"] == "mm/s" and cfg.models[0].path == tmp_path / "models" / "pump-pca"
+    assert cfg.models[0].alert["threshold"] == 0.65 and cfg.pipeline.batch_max_wait_s == 0.1
