@@ -10,7 +10,9 @@ from typing import Annotated
 
 import typer
 
-from forewarn.detect import DEFAULT_DETECTOR
+#: :data:`forewarn.detect.DEFAULT_DETECTOR`, spelled out so that ``--help`` does not import numpy and pandas
+#: (a test keeps the two equal)
+DEFAULT_DETECTOR = "var-residual"
 
 
 def register(app: typer.Typer) -> None:

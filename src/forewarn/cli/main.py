@@ -17,9 +17,12 @@ from typing import Annotated
 import typer
 
 import forewarn
-from forewarn.cli import bench, detect, serve, store_commands, stream, twin
+from forewarn.cli import _logging, bench, detect, serve, store_commands, stream, twin
 from forewarn.cli import train as train_commands
 from forewarn.exceptions import ForewarnError
+
+# Start-up stays quick (``forewarn --version``, ``--help``): the command modules import only typer at the top,
+# and numpy, pandas, LightGBM, torch and FastAPI inside the commands that use them (a test checks it).
 
 app = typer.Typer(
     name="forewarn",
@@ -40,8 +43,13 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
+    log_level: Annotated[_logging.LogLevel | None, typer.Option(
+        envvar="FOREWARN_LOG_LEVEL", case_sensitive=False,
+        help="Show Forewarn's own log lines (the forewarn.* loggers) at this level and above on stderr "
+             "(default: warnings and errors only).")] = None,
 ) -> None:
     """Forewarn command line."""
+    _logging.choose(log_level)
 
 
 store_commands.register(app)
@@ -82,7 +90,9 @@ def demo(
         from forewarn.serve.settings import ServeSettings
 
         settings = ServeSettings.from_env(store=str(store), models=str(models_folder(store)))
-        run_server(settings, host=host, port=port, log_level="warning",
+        level = _logging.level_for(None, "warning")
+        _logging.configure(level)
+        run_server(settings, host=host, port=port, log_level=level,
                    on_ready=f"Forewarn is serving the demo's dashboard at {url_of(host, port)} (Ctrl-C stops it)")
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from forewarn.cli._logging import LogLevel, configure, level_for
 from forewarn.exceptions import ConfigError
 
 
@@ -35,7 +36,9 @@ def register(app: typer.Typer) -> None:
         stream: Annotated[Path | None, typer.Option(
             help="Also run the MQTT / OPC UA connector of this 'forewarn stream' TOML config in this process, "
                  "on the same store (a store file is open in one process at a time).")] = None,
-        log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+        log_level: Annotated[LogLevel | None, typer.Option(
+            case_sensitive=False, help="Level of the log lines of Forewarn and uvicorn (default: forewarn's "
+                                       "--log-level, else info).")] = None,
         otel: Annotated[bool, typer.Option("--otel", help="Report FastAPI's OpenTelemetry spans and metrics to the "
                                                           "providers this process configures (e.g. under "
                                                           "opentelemetry-instrument).")] = False,
@@ -49,6 +52,8 @@ def register(app: typer.Typer) -> None:
         from forewarn.serve.server import run_server, url_of  # FastAPI is imported only when serving
         from forewarn.serve.settings import TOKEN_ENV, ServeSettings, read_costs
 
+        level = level_for(log_level, "info")
+        configure(level)
         if str(store) != ":memory:" and not store.exists() and not create:  # a typo would serve an empty plant
             raise ConfigError(f"store {str(store)!r} does not exist; pass --create to start an empty one")
         if models is not None and not models.is_dir():
@@ -65,6 +70,6 @@ def register(app: typer.Typer) -> None:
             stream=None if stream is None else str(stream), otel=otel)
         if settings.token is None:
             typer.echo(f"note: {TOKEN_ENV} is not set, so write endpoints are disabled (403)", err=True)
-        run_server(settings, host=host, port=port, log_level=log_level,
+        run_server(settings, host=host, port=port, log_level=level,
                    on_ready=f"Forewarn is serving the dashboard at {url_of(host, port)} (API docs: "
                             f"{url_of(host, port)}docs)")

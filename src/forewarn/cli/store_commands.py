@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from forewarn.cli.tables import FORMAT_HELP
 from forewarn.exceptions import DataNotFoundError
@@ -50,6 +48,9 @@ def ingest(
         help="Text encoding of CSV / JSON-lines files (default: UTF-8, else Windows-1252).")] = None,
 ) -> None:
     """Ingest files into the store. Each file goes in whole or not at all; re-ingesting adds no duplicates."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from forewarn.store import Store
 
     if kind not in KINDS:
@@ -123,6 +124,8 @@ def list_assets(
     fmt: Annotated[str, typer.Option("--format", help="The list as a " + FORMAT_HELP)] = "table",
 ) -> None:
     """List the assets in the store with their readings, time span and failures."""
+    from rich.console import Console
+
     from forewarn.cli.tables import Column, check_format, print_table, write_records
     from forewarn.store import Store
 

@@ -12,7 +12,6 @@ True
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import sys
 from contextlib import ExitStack
@@ -21,6 +20,8 @@ from typing import Annotated
 
 import typer
 
+from forewarn._optional import require
+from forewarn.cli._logging import LogLevel, configure, level_for
 from forewarn.exceptions import ConfigError
 
 
@@ -36,19 +37,21 @@ def stream(
     max_seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     idle_exit: Annotated[float | None, typer.Option(help="Stop after this many seconds without a message.")] = None,
     progress: Annotated[bool, typer.Option(help="Print one JSON line per micro-batch on stdout.")] = False,
-    log_level: Annotated[str, typer.Option(help="Logging level (debug, info, warning, error).")] = "warning",
+    log_level: Annotated[LogLevel | None, typer.Option(
+        case_sensitive=False, help="Level of Forewarn's log lines on stderr (default: forewarn's --log-level, "
+                                   "else warning).")] = None,
     metrics_port: Annotated[int | None, typer.Option(min=0, max=65535, help="Serve the stream's Prometheus "
                                                      "metrics on this port (0: a free one, printed when ready).")]
     = None,
     metrics_host: Annotated[str, typer.Option(help="Address the metrics endpoint listens on.")] = "127.0.0.1",
 ) -> None:
     """Consume readings (MQTT, OPC UA) into the store, score them online, raise alerts. Stop with Ctrl-C."""
+    require("paho.mqtt.client", extra="stream", by="forewarn stream")  # a missing extra: one line that says so
     from forewarn.store import Store
     from forewarn.stream.config_file import load_config
     from forewarn.stream.consumer import StreamConsumer
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    configure(level_for(log_level, "warning"))
     _one_blas_thread()
     cfg = load_config(config)
     path = store or (Path(cfg.store) if cfg.store else None)
@@ -130,6 +133,7 @@ def replay(
     = False,
 ) -> None:
     """Publish a stored or simulated fleet to an MQTT broker at a chosen speed-up (demos, tests, benchmarks)."""
+    require("paho.mqtt.client", extra="stream", by="forewarn replay")
     from forewarn.stream.replay import DEFAULT_PREFIX, Publisher, sparkplug_messages, stored_fleet, value_messages
 
     if (store is None) == (not simulate):

@@ -11,9 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 TaskOpt = Annotated[str | None, typer.Option(help="failure, rul, anomaly or failure-mode (default failure).")]
 HorizonOpt = Annotated[str | None, typer.Option(help="Failure horizon, e.g. 24h or 7d (default 24h).")]
@@ -53,6 +50,9 @@ def train(
     promote: Annotated[bool, typer.Option("--promote", help="Make the new version live.")] = False,
 ) -> None:
     """Train a model on the store's history and file it as a new version in the models folder."""
+    from rich.console import Console
+    from rich.table import Table
+
     from forewarn.train import train as run_train
 
     chosen = _spec(spec, task=task, horizon=horizon, label=label, model=model, site=site, line=line,
@@ -107,6 +107,10 @@ def backtest(
     seed: Annotated[int | None, typer.Option(help="Seed of the splits and the model.")] = None,
 ) -> None:
     """Replay the history: train before each fold, score it as the service would, count what was caught."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
     from forewarn.backtest import backtest as run_backtest
 
     chosen = _spec(spec, task=task, horizon=horizon, label=label, model=model, site=site, line=line,
@@ -141,6 +145,9 @@ def score(
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of standard output.")] = None,
 ) -> None:
     """Rank the fleet by risk now with the live model (no server needed)."""
+    from rich.console import Console
+    from rich.table import Table
+
     from forewarn.train.score import score as run_score
 
     if output not in ("table", "csv", "json"):

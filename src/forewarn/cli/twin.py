@@ -15,11 +15,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from forewarn.exceptions import ConfigError, DataNotFoundError, UnknownAssetError
 
@@ -50,6 +46,9 @@ def simulate(
     The simulation itself takes seconds; writing is what takes time (a year of 100 assets at 1-minute steps is
     about 840 million readings for the store, so consider --interval 10min or --parquet for quick looks).
     """
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from forewarn.twin.fleet import FleetConfig, simulate_fleet
 
     if store is None and parquet is None:
@@ -89,6 +88,7 @@ def simulate(
 
 def write_snapshots(fleet: Any, folder: Path, every_days: float) -> int:
     """One 1-second 25.6 kHz snapshot per asset every ``every_days`` (at noon UTC); ``<asset_id>.npz`` each."""
+    import numpy as np
     import pandas as pd
 
     from forewarn.twin.vibration import FS_HZ
@@ -122,7 +122,10 @@ def whatif(
     seed: Annotated[int, typer.Option(help="Seed of the Monte Carlo runs.")] = 0,
 ) -> None:
     """Run Monte Carlo scenarios for one asset, calibrated to its recent readings, and print the outcome."""
+    import numpy as np
     import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
 
     from forewarn.store import Store
     from forewarn.twin.calibrate import estimate_state
