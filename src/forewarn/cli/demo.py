@@ -20,6 +20,7 @@ from rich.table import Table
 from forewarn.bench.anchors import anchor_rows
 from forewarn.bench.cmapss import LIGHTGBM_PARAMS
 from forewarn.bench.cmapss import WINDOW as BENCH_WINDOW
+from forewarn.cli.demo_ranking import models_folder, print_ranking
 from forewarn.config import DATA_DIR_ENV, find_data_dir
 from forewarn.datasets.cmapss import ORIGIN, SENSORS, available_subsets, load_cmapss, to_readings
 from forewarn.evaluate.rul import phm08_score, rmse
@@ -34,22 +35,7 @@ from forewarn.store import Store
 WINDOW = BENCH_WINDOW
 #: the failure horizon the served model's probability refers to, in cycles
 HORIZON_CYCLES = 30
-#: planning bands on predicted RUL in cycles (one cycle is one flight)
-RISK_BANDS = ((20, "critical"), (50, "high"), (90, "medium"))
-RISK_COLOURS = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "green"}
 FAILURE_MODE = {"FD001": "hpc_degradation", "FD002": "hpc_degradation"}
-
-
-def risk_level(rul: float, bands: tuple[tuple[float, str], ...] = RISK_BANDS) -> str:
-    """The planning band of a predicted RUL.
-
-    >>> [risk_level(r) for r in (5, 30, 80, 200)]
-    ['critical', 'high', 'medium', 'low']
-    """
-    for limit, name in bands:
-        if rul <= limit:
-            return name
-    return "low"
 
 
 def _load_into_store(db: Store, subset: str, data_root: Path) -> dict[str, int]:
@@ -102,11 +88,6 @@ def drivers(model: LightGBMRUL, X: pd.DataFrame, k: int = 3) -> list[str]:
         worst = row.sort_values().head(k)
         out.append(", ".join(name.replace("sensor_", "s") for name, v in worst.items() if v < 0) or "-")
     return out
-
-
-def models_folder(store: Path) -> Path:
-    """Where the demo keeps its servable models: ``<store>.models/<model_id>/<version>/``."""
-    return Path(f"{store}.models")
 
 
 def bundle_model(model: LightGBMRUL, store: Path, **spec: object) -> Path:
@@ -209,28 +190,6 @@ def run_demo(*, store: Path | None, data_dir: Path | None, subset: str, top: int
     _print_comparison(console, subset, metrics, len(engines))
     console.print(f"[4/4] done in {time.perf_counter() - started:.0f} s. Store: {store}  Model: {model_dir}/")
     return {**metrics, "store": str(store)}  # type: ignore[dict-item]
-
-
-def print_ranking(console: Console, title: str, assets: np.ndarray, age: tuple[str, np.ndarray],
-                  predicted: np.ndarray, truth: tuple[str, np.ndarray], reasons: list[str], top: int,
-                  bands: tuple[tuple[float, str], ...] = RISK_BANDS, levels: list[str] | None = None) -> None:
-    """The fleet ranked by predicted RUL (shortest first), with risk band (or the given ``levels``: the served
-    model's risk levels), driving sensors and a truth column."""
-    order = np.argsort(predicted, kind="stable")
-    if levels is None:
-        levels = [risk_level(p, bands) for p in predicted]
-    table = Table(title=f"{title} (top {min(top, len(order))} of {len(order)})")
-    for column in ("rank", "asset", age[0], "predicted RUL", "risk", "driving sensors", truth[0]):
-        table.add_column(column, justify="left" if column in ("asset", "risk", "driving sensors") else "right")
-    for rank, i in enumerate(order[:top], start=1):
-        level = levels[i]
-        value = truth[1][i]
-        actual = "-" if np.isnan(value) else f"{value:.0f}" if abs(value) >= 10 else f"{value:.2f}"
-        table.add_row(str(rank), assets[i], f"{age[1][i]:.0f}", f"{predicted[i]:.0f}",
-                      f"[{RISK_COLOURS[level]}]{level}[/]", reasons[i], actual)
-    console.print(table)
-    counts = pd.Series(levels).value_counts()
-    console.print("fleet: " + ", ".join(f"{counts.get(name, 0)} {name}" for name in RISK_COLOURS))
 
 
 def _print_comparison(console: Console, subset: str, metrics: dict[str, float], n_engines: int) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
-from forewarn.cli.demo import models_folder, print_ranking
+from forewarn.cli.demo_ranking import models_folder, print_ranking
 from forewarn.store import Store
 from forewarn.twin.demo import demo_fleet
 

@@ -45,8 +45,8 @@ from forewarn.twin.assets import (
 from forewarn.twin.degradation import SlowState
 from forewarn.twin.machine import FOULING_COOLING_LOSS
 from forewarn.twin.motor import loss_split_kw
+from forewarn.twin.state import TwinState
 from forewarn.twin.vibration import VibrationComponents, summarise
-from forewarn.twin.whatif import TwinState
 
 __all__ = ["estimate_state", "twin_params"]
 

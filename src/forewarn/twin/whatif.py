@@ -17,17 +17,18 @@ outlive the horizon are reported as ``inf``) and daily quantiles of key signals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from forewarn.exceptions import ConfigError
-from forewarn.twin.assets import MODES, AssetParams
-from forewarn.twin.degradation import POLICY_CODES, Policy, SlowState
+from forewarn.twin.assets import MODES
+from forewarn.twin.degradation import POLICY_CODES, Policy
 from forewarn.twin.engine import run_plan
 from forewarn.twin.sites import HourlyRegime
+from forewarn.twin.state import TwinState
 
 __all__ = ["SIGNALS", "Scenario", "TwinState", "WhatIfResult", "what_if"]
 
@@ -57,27 +58,6 @@ class Scenario:
             raise ConfigError(f"scenario ambient {self.ambient_c} degC: expected -50 to 80 degC")
         if self.maintenance_in_days is not None and self.maintenance_in_days < 0:
             raise ConfigError(f"scenario maintenance_in_days {self.maintenance_in_days}: expected >= 0")
-
-
-@dataclass
-class TwinState:
-    """One asset's twin: parameters, condition, and its usual week (hourly schedule, load, ambient)."""
-
-    asset_id: str
-    asset_class: str
-    params: AssetParams
-    state: SlowState
-    applicable: np.ndarray
-    week_running: np.ndarray
-    week_load: np.ndarray
-    week_ambient: np.ndarray
-    quality: float = 0.8
-    source: str = "twin"
-    fit: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def health(self) -> float:
-        return float(1.0 - np.clip(self.state.damage.max(), 0.0, 1.0))
 
 
 @dataclass
