@@ -171,7 +171,8 @@ class Estimator:
         """Check fitted state and columns; return the frame in the fitted column order."""
         self._check_fitted()
         if not isinstance(X, pd.DataFrame):
-            width = np.shape(X)[1] if np.ndim(X) == 2 else None
+            X = np.asarray(X)
+            width = X.shape[1] if X.ndim == 2 else None
             if width is not None and width != len(self.feature_names_in_):
                 raise FeatureMismatchError(
                     f"X has {width} features, but {type(self).__name__} is expecting {len(self.feature_names_in_)} "

@@ -100,7 +100,8 @@ class CNNFault(FaultClassifier):
             raise SchemaError(f"cnn-fault needs segments of at least 2 samples (columns), got {X.shape[1]}")
         classes, codes = encode_labels(y)
         if len(classes) < 2:
-            raise SchemaError(f"fault classifier needs at least two classes in y, got {classes.tolist()}", column="y")
+            raise SchemaError(f"fault classifier needs at least two classes in y, got one class: {classes.tolist()}",
+                              column="y")
         torch.set_num_threads(1)
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)

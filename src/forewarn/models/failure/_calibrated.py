@@ -47,8 +47,10 @@ def binary_targets(y: Any) -> np.ndarray:
         raise SchemaError("failure targets must be 0/1 or booleans", column="y",
                           hint="encode 'failed within the horizon' as 1, else 0") from None
     if not np.isin(numeric, (0.0, 1.0)).all():
-        bad = numeric[~np.isin(numeric, (0.0, 1.0))][0]
-        raise SchemaError(f"failure targets must be 0 or 1, found {bad!r}", column="y",
+        bad = float(numeric[~np.isin(numeric, (0.0, 1.0))][0])
+        kind = "a continuous target" if not np.isfinite(bad) or bad != round(bad) else \
+            "Only binary classification is supported"
+        raise SchemaError(f"failure targets must be 0 or 1, found {bad!r} ({kind})", column="y",
                           hint="encode 'failed within the horizon' as 1, else 0")
     target = numeric.astype("int64")
     if len(np.unique(target)) < 2:

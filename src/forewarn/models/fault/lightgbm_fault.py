@@ -73,7 +73,7 @@ class LightGBMFault(FaultClassifier):
     def _fit(self, X: pd.DataFrame, y: Any) -> None:
         classes, codes = encode_labels(y)
         if len(classes) < 2:
-            raise SchemaError(f"fault classifier needs at least two classes in y, got {classes.tolist()}",
+            raise SchemaError(f"fault classifier needs at least two classes in y, got one class: {classes.tolist()}",
                               column="y", hint="add examples of another class (e.g. healthy rows)")
         design = self._design(X)
         data = lgb.Dataset(design.to_numpy(dtype="float64"), label=codes,
