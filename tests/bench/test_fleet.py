@@ -76,7 +76,8 @@ def test_cli_writes_the_json_and_chart(tmp_path, monkeypatch):
     assert [r["model"] for r in payload["results"]] == ["lightgbm-rul", "mset"]
     assert payload["results"][0]["rmse"] > 0 and "rmse" not in payload["results"][1]
     assert payload["fleets"][0]["failures"] == sum(payload["fleets"][0]["failures_per_site"].values()) > 0
-    assert (tmp_path / "fleet.png").stat().st_size > 0
+    chart = (tmp_path / "fleet.svg").read_text()  # SVG, whatever suffix the command line gave
+    assert chart.startswith("<svg") and f"{payload['primary_metric']} (" in chart and chart.count("<rect") >= 2
 
 
 def test_bad_options_are_clear_errors():

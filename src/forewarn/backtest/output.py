@@ -3,9 +3,7 @@ an HTML report with one risk timeline per asset, failures and maintenance marked
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import os
 import re
@@ -15,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forewarn.evaluate.svg import risk_timeline
 from forewarn.train.dataset import Dataset
 
 #: how many assets the report draws (those with failures first, then the riskiest)
@@ -58,26 +57,9 @@ def write_outputs(result: dict[str, Any], data: Dataset, p: np.ndarray, threshol
 
 
 def _timeline(asset: str, rows: pd.DataFrame, events: pd.DataFrame) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 1.9), dpi=90)
-    ax.plot(rows["ts"], rows["p"], color="#1f4e79", lw=1.2, label="failure probability")
-    ax.step(rows["ts"], rows["threshold"], color="#7a4b00", lw=0.9, ls="--", where="post", label="threshold")
-    for event in events.itertuples():
-        failure = event.kind == "failure"
-        ax.axvline(event.ts, color="#b00020" if failure else "#2e7d32", lw=1.6 if failure else 1.0,
-                   ls="-" if failure else ":")
-    ax.set_ylim(0, 1)
-    ax.set_title(f"{asset}: red = failure, green dotted = maintenance", fontsize=9, loc="left")
-    ax.tick_params(labelsize=7)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
+    """The asset's risk timeline as inline SVG (failures red, maintenance green dotted, the threshold dashed)."""
+    return risk_timeline(f"{asset}: red = failure, green dotted = maintenance", rows["ts"], rows["p"].to_numpy(),
+                         rows["threshold"].to_numpy(), events)
 
 
 def report_html(result: dict[str, Any], data: Dataset, p: np.ndarray, threshold: np.ndarray) -> str:
@@ -92,8 +74,7 @@ def report_html(result: dict[str, Any], data: Dataset, p: np.ndarray, threshold:
         rows = frame[frame["asset_id"] == asset]
         events = data.events[(data.events["asset_id"] == asset) & data.events["ts"].between(rows["ts"].min(),
                                                                                              rows["ts"].max())]
-        charts.append(f'<figure><img alt="risk timeline of {html.escape(asset)}" '
-                      f'src="data:image/png;base64,{_timeline(asset, rows, events)}"></figure>')
+        charts.append(f"<figure>{_timeline(asset, rows, events)}</figure>")
 
     def table(title: str, values: dict[str, Any]) -> str:
         cells = "".join(f"<tr><th scope='row'>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>"
@@ -110,7 +91,7 @@ def report_html(result: dict[str, Any], data: Dataset, p: np.ndarray, threshold:
             f"{result['min_lead_hours']:.0f} h")
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Forewarn backtest</title><style>"
             "body{font-family:sans-serif;margin:2em;color:#111}table{border-collapse:collapse}th,td{border:1px "
-            "solid #999;padding:2px 8px;text-align:left}img{max-width:100%}</style></head><body>"
+            "solid #999;padding:2px 8px;text-align:left}svg{max-width:100%;height:auto}</style></head><body>"
             f"<h1>{head}</h1>" + table("Rows", result["rows"]) + table("Events", result["events"])
             + "<h2>Threshold sweep</h2><table><tr><th scope='col'>threshold</th><th scope='col'>caught share</th>"
             "<th scope='col'>false cases per asset-year</th><th scope='col'>cost</th></tr>" + sweep + "</table>"

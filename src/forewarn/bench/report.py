@@ -13,6 +13,7 @@ of ``forewarn bench --json`` (per model: ``model``, metric means under their usu
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from forewarn.evaluate.svg import bar_chart
 
 #: metrics where lower is better (the rest: higher is better)
 LOWER_IS_BETTER = {"rmse", "score", "far", "mar", "mae", "false_alarms_per_asset_month", "false_alerts", "fit_s",
@@ -94,36 +97,20 @@ def _plain(value: Any) -> Any:
 
 def write_chart(path: str | os.PathLike[str], results: Sequence[dict[str, Any]], metric: str,
                 published: Sequence[dict[str, Any]] = (), title: str = "") -> Path:
-    """A horizontal bar chart of ``metric`` per model (error bars = spread over seeds), published rows in grey."""
-    import matplotlib
+    """An SVG bar chart of ``metric`` per model (error bars = spread over seeds), published rows in grey.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    The file is SVG whatever ``path`` says: another suffix (``.png`` from older scripts) becomes ``.svg``, and the
+    path written is returned."""
+    def shown(row: dict[str, Any]) -> bool:
+        return isinstance(row.get(metric), int | float) and math.isfinite(row[metric])
 
-    labels, values, spreads, colours = [], [], [], []
-    for row in results:
-        if metric in row:
-            labels.append(row["model"])
-            values.append(row[metric])
-            spreads.append(row.get(f"{metric}_std", 0.0))
-            colours.append("#1f77b4")
-    for row in published:
-        if metric in row:
-            labels.append(row["method"])
-            values.append(row[metric])
-            spreads.append(0.0)
-            colours.append("#9a9a9a")
-    fig, ax = plt.subplots(figsize=(8, 0.4 * len(labels) + 1.2))
-    positions = np.arange(len(labels))
-    ax.barh(positions, values, xerr=spreads, color=colours)
-    ax.set_yticks(positions, labels, fontsize=8)
-    ax.invert_yaxis()
+    rows = [(row["model"], float(row[metric]), float(row.get(f"{metric}_std") or 0.0)) for row in results if shown(row)]
+    colours = ["#1f77b4"] * len(rows)
+    rows += [(row["method"], float(row[metric]), 0.0) for row in published if shown(row)]
+    colours += ["#9a9a9a"] * (len(rows) - len(colours))
     better = "lower" if metric in LOWER_IS_BETTER else "higher"
-    ax.set_xlabel(f"{metric} ({better} is better; blue: Forewarn, grey: published)")
-    ax.set_title(title)
-    fig.tight_layout()
-    out = Path(path)
+    out = Path(path).with_suffix(".svg")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    out.write_text(bar_chart(rows, f"{metric} ({better} is better; blue: Forewarn, grey: published)", colours=colours,
+                             title=title), encoding="utf-8")
     return out
