@@ -85,7 +85,7 @@ class HealthScorer:
             if spec.interval:
                 renewed = {a: events[a][1] for a in live if a in events and events[a][1] is not None}
                 recent = self.recent.recent_buckets(live, spec.channels, spec.history_rows, spec.interval,
-                                                    renewed)  # type: ignore[arg-type]
+                                                    renewed)
             else:  # raw rows: assets renewed by a maintenance are read one by one, from it
                 renewed_ids = [a for a in live if a in events and events[a][1] is not None]
                 recent = self.recent.recent_many([a for a in live if a not in renewed_ids], spec.channels,

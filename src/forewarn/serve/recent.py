@@ -57,7 +57,7 @@ class RecentReadings:
             return self._buckets(asset_id, spec, rows, since)
         frame = None
         start = None if rows is None else self.window_starts.get((tuple(spec.channels), int(rows)), {}).get(asset_id)
-        if start is not None and (since is None or start > since):
+        if rows is not None and start is not None and (since is None or start > since):
             frame = self.store.readings(asset_id, start, wide=True)
             if len(frame) < rows:  # fewer instants than a window since then: not a bound any more
                 frame = None
@@ -135,7 +135,7 @@ class RecentReadings:
         unbounded = [a for a, start in known.items() if start is None]
         out: Recent = {}
         if hinted:
-            bounded = self.query(hinted, channels, rows, since=min(known[a] for a in hinted))
+            bounded = self.query(hinted, channels, rows, since=min(s for s in known.values() if s is not None))
             short = [a for a in hinted if a not in bounded or len(bounded[a][0]) < rows]
             out.update((a, bounded[a]) for a in hinted if a not in short)
             unbounded += short

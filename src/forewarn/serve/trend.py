@@ -43,5 +43,5 @@ def asset_trend(asset_id: str, *, plant: Plant, models: LiveModels, recent: Rece
     out["health"] = [num(health_score(p)) for p in predictions.probability]
     for name in ("rul", "rul_low", "rul_high"):
         values = getattr(predictions, name)
-        out[name] = [] if values is None else [num(v) for v in values]  # type: ignore[literal-required]
+        out[name] = [] if values is None else [num(v) for v in values]
     return out
