@@ -1,11 +1,18 @@
 # Two commands do the whole set-up on a fresh machine: `make demo` and `make test`.
-# Both create .venv, install Forewarn with what it needs, and are cheap to re-run (a stamp file
-# remembers the install until pyproject.toml changes).
+# Both create .venv and install Forewarn with the versions pinned in constraints.txt: `make demo` the lean core
+# (ingest, train, backtest, score, detect, serve and the dashboard), `make test` everything (the deep, serve and
+# stream extras and the dev tools). They are cheap to re-run: a stamp file per set remembers the install until
+# pyproject.toml or constraints.txt changes, and a venv made by `make demo` is upgraded by `make test`.
+# `make constraints` rewrites constraints.txt from the full venv (after a change of the dependencies in pyproject.toml).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CORE_STAMP := $(VENV)/.installed-core
+CONSTRAINTS := constraints.txt
+# --no-compile: Python writes the bytecode of what it imports on first use, not ~140 MB for every module installed
+PIP    := $(BIN)/python -m pip install --quiet --no-compile -c $(CONSTRAINTS)
 # Benchmark data: a folder laid out like cmapss/, ai4i2020/, skab/ ...  The team's copy sits in
 # ../shared/data beside the checkout, used when it is there; set FOREWARN_DATA_DIR to use another one.
 # Without any, `make demo` runs on a simulated fleet and the dataset tests are skipped.
@@ -19,7 +26,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # installs axe-core (pinned in package-lock.json), which the dashboard tests run in that browser.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install system-deps lint bench clean
+.PHONY: demo test install system-deps lint bench clean constraints
 
 install: $(STAMP)
 
@@ -33,13 +40,29 @@ system-deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-$(STAMP): pyproject.toml
+# the full set (every extra and the dev tools): `make test`, `make install`
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,deep,serve,stream]"
-	touch $(STAMP)
+	$(PIP) -e ".[dev,deep,serve,stream]"
+	touch $(CORE_STAMP) $(STAMP)
 
-demo: $(STAMP)
+# the lean core: `make demo` (a venv that already has the full set keeps it)
+$(CORE_STAMP): pyproject.toml $(CONSTRAINTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PIP) -e .
+	touch $(CORE_STAMP)
+
+# exact pins of everything the core and every extra reach (scripts/constraints.py), from the full venv: run it after
+# changing the dependencies in pyproject.toml (PIP_UPGRADE=1 moves every pin up to the newest the ranges allow)
+constraints:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[dev,deep,serve,stream]"
+	$(BIN)/python scripts/constraints.py $(CONSTRAINTS)
+	touch $(CORE_STAMP) $(STAMP)
+
+demo: $(CORE_STAMP)
 	$(BIN)/forewarn demo
 
 # axe-core for the dashboard's accessibility tests, exactly as package-lock.json pins it (node_modules/ is ignored)
