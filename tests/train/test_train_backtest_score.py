@@ -16,8 +16,10 @@ from forewarn.bundles.registry import ModelRegistry
 from forewarn.cli.main import app
 from forewarn.exceptions import ConfigError, DataNotFoundError
 from forewarn.store import Store
+from forewarn.train.dataset import load_dataset
 from forewarn.train.labels import life_table, targets
 from forewarn.train.score import score
+from forewarn.train.spec import TrainSpec
 from forewarn.twin.demo import demo_fleet
 
 
@@ -65,6 +67,17 @@ def test_rul_intervals_cover_held_out_truth(plant: Path, tmp_path: Path) -> None
                             model="lightgbm-rul")
     assert 0.7 <= result.metrics["interval_coverage"] <= 1.0
     assert result.metrics["interval_width_median"] > 0
+    assert result.card["recipe"]["window_rows"] == 200  # RUL's window spans twice the cap (480 rows), at most 200
+
+
+def test_the_filed_model_is_refit_on_every_asset(plant: Path, tmp_path: Path) -> None:
+    result = forewarn.train(plant, tmp_path / "m", task="failure", **FAST)
+    with Store(plant) as db:
+        data = load_dataset(db, TrainSpec(task="failure", **FAST))
+    usable = int((data.labelled & ~data.down).sum())
+    assert result.card["recipe"]["training_rows"] == usable  # held-out assets included
+    assert "refit on all" in result.card["metrics"]["protocol"]
+    assert result.card["recipe"]["window_rows"] == 24
 
 
 def test_backtest_by_asset_writes_the_contract_keys(plant: Path, tmp_path: Path) -> None:
