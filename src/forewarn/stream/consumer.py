@@ -29,7 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from paho.mqtt.client import topic_matches_sub
+from forewarn._optional import requires_extra
+
+with requires_extra("stream", by="the MQTT consumer"):
+    from paho.mqtt.client import topic_matches_sub
 
 from forewarn.store import Store
 from forewarn.stream.config import StreamConfig, Subscription
