@@ -66,6 +66,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.signal import lfilter
 
 from forewarn.evaluate.nab import NABFile, probation_rows
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
@@ -206,10 +207,7 @@ def synthetic_series(config: SeriesConfig | None = None, seed: int = 0) -> pd.Da
         slope = rng.normal(0, 2.0) / max(hours[-1], 1.0) if config.trend else 0.0
         phi = rng.uniform(0.0, 0.8)
         shocks = rng.normal(0, config.noise * rng.uniform(0.3, 1.5), len(times))
-        noise = np.empty(len(times))
-        noise[0] = shocks[0]
-        for i in range(1, len(times)):  # AR(1); a few thousand rows
-            noise[i] = phi * noise[i - 1] + shocks[i]
+        noise = lfilter([1.0], [1.0, -phi], shocks)  # AR(1)
         own = np.sin(2 * np.pi * (hours / 24.0 + rng.uniform())) if config.daily else 0.0
         values = level + slope * hours + gain * load + rng.uniform(0, 2) * own + noise
         if config.gaps:

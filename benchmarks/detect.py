@@ -1,0 +1,282 @@
+"""Benchmark of label-free detection (issue 14): a detector's ``alarm`` column on data nobody tuned for.
+
+A *detector* here is a function ``(frame, n_train) -> anomaly_score`` (one float in [0, 1] per row, the
+frame's row order): ``frame`` holds one series of one asset, a ``timestamp`` column (UTC) then numeric
+channels; ``n_train`` is the number of leading rows the protocol lets it fit on, or ``None`` for its own
+default. The harness turns the scores into alarms with the one alarm rule
+(:func:`forewarn.decide.alarms.find_alarms`, default :class:`~forewarn.decide.alarms.AlarmRule`) and never
+optimises a threshold. Plug another detector in with ``--detector module:function``.
+
+Parts (``--parts``, all by default):
+
+* ``nab``: NAB-style standard score of the ``alarm`` column, as is, on the generated corpus
+  (:func:`forewarn.twin.anomalies.make_corpus`, one corpus per seed: synthetic series and healthy twin machines
+  with injected spikes, level shifts, variance changes, drifts, stuck sensors, new frequencies, contaminated
+  first 15 % in some). Scoring windows and probation: :meth:`~forewarn.twin.anomalies.LabelledSeries.nab_file`.
+  Also reported: ``level_score`` (every row with ``anomaly_score >= on`` counted as a detection, what the old
+  CLI did), and per anomaly kind the share of scored injections whose window holds an alarm.
+* ``skab``: the SKAB protocol (:mod:`forewarn.bench.skab`): per labelled file, the detector may fit on the
+  first 400 rows and scores the file; only later rows are evaluated. F1, FAR %, MAR % pooled over test rows,
+  with a row predicted anomalous when it lies inside an alarm episode (start to end, the rule's hysteresis);
+  ``level_*``: rows with ``anomaly_score >= on``. Changepoint score: the ``alarm`` column (episode starts)
+  scored with SKAB's 60 s right windows and its tanh curve (``nab_skab_standard``).
+* ``healthy``: the share of rows that start an episode on a healthy twin fleet (no degradation, no sensor
+  faults), each asset scored on its own (target < 0.5 %).
+* ``speed``: scoring ``--rows`` rows x ``--channels`` channels (a synthetic series, one asset) and applying the
+  rule: wall time and peak RSS, each run in a fresh process (``--repeat`` runs; the median is reported).
+
+The default detector is today's ``forewarn detect`` (:func:`forewarn.detect.detect_frame`, ``var-residual``,
+trained on the first 15 % or on ``n_train`` rows). Its calibration maps every score between the largest
+training score and the alarm level to exactly 0.5, so the report also gives the figures for
+``on`` = the next float above 0.5 (``> 0.5``, what the CLI counted) beside the documented ``>= 0.5``.
+
+Run: ``.venv/bin/python benchmarks/detect.py`` (about ten minutes on 2 cores) or ``--quick``; ``--json FILE``
+writes the figures. Numeric libraries run on one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from forewarn.decide.alarms import AlarmRule, find_alarms, find_episodes  # noqa: E402
+from forewarn.evaluate.anomaly import pooled_outlier_metrics  # noqa: E402
+from forewarn.evaluate.nab import NABFile, normalised_score, right_windows  # noqa: E402
+
+Detector = Callable[[pd.DataFrame, "int | None"], np.ndarray]
+SKAB_CHANGEPOINT_WINDOW = pd.Timedelta(seconds=60)
+
+
+def current_detector(frame: pd.DataFrame, n_train: int | None) -> np.ndarray:
+    """Today's default: :func:`forewarn.detect.detect_frame` (var-residual, calibrated ``anomaly_score``)."""
+    from forewarn.detect import detect_frame
+
+    options: dict[str, Any] = {"timestamp_column": "timestamp"}
+    if n_train is not None:
+        options["train_fraction"] = (n_train + 0.5) / len(frame)  # int(fraction * rows) == n_train
+    return detect_frame(frame, **options).scores["anomaly_score"].to_numpy(dtype="float64")
+
+
+def load_detector(spec: str | None) -> Detector:
+    """``module:function`` -> the function; ``None`` -> :func:`current_detector`."""
+    if not spec:
+        return current_detector
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _scores(detector: Detector, frame: pd.DataFrame, n_train: int | None) -> np.ndarray:
+    scores = np.asarray(detector(frame, n_train), dtype="float64")
+    if scores.shape != (len(frame),):
+        raise ValueError(f"the detector returned shape {scores.shape} for {len(frame)} rows")
+    return scores
+
+
+def nab_part(detector: Detector, rule: AlarmRule, seeds: Sequence[int], n_rows: int,
+             level_on: float) -> dict[str, Any]:
+    """NAB-style scores of the alarm column on the generated corpus, per seed (module text)."""
+    from forewarn.twin.anomalies import KINDS, make_corpus
+
+    per_seed, level, hits_by_kind = [], [], {kind: [0, 0] for kind in KINDS}
+    alarms_per_series = []
+    for seed in seeds:
+        corpus = make_corpus(seed=seed, n_rows=n_rows)
+        files: list[NABFile] = []
+        detections, level_detections = [], []
+        for series in corpus:
+            scores = _scores(detector, series.frame, None)
+            alarms, _ = find_alarms(scores, rule)
+            file = series.nab_file()
+            files.append(file)
+            detections.append(alarms.astype(bool))
+            level_detections.append(scores >= level_on)
+            alarms_per_series.append(int(alarms.sum()))
+            for label in series.labels:
+                if label.end < file.probation:
+                    continue
+                window = next((w for w in file.windows if w[0] <= label.start <= w[1]), (label.start, label.end))
+                hits_by_kind[label.kind][1] += 1
+                hits_by_kind[label.kind][0] += int(alarms[window[0]:window[1] + 1].any())
+        per_seed.append(normalised_score(detections, files, "standard"))
+        level.append(normalised_score(level_detections, files, "standard"))
+    return {"standard": statistics.median(per_seed), "per_seed": per_seed, "seeds": list(seeds),
+            "level_score": statistics.median(level), "level_per_seed": level,
+            "alarms_per_series_median": statistics.median(alarms_per_series),
+            "detected_share_by_kind": {k: (round(h / n, 3) if n else None) for k, (h, n) in hits_by_kind.items()}}
+
+
+def skab_part(detector: Detector, rule: AlarmRule, data_dir: str | None, level_on: float) -> dict[str, Any]:
+    """SKAB's protocol on the alarm episodes and the alarm column (module text)."""
+    from forewarn.datasets.skab import N_TRAIN, load_skab
+
+    data = load_skab(data_dir)
+    pairs, level_pairs, cp_detections, cp_files = [], [], [], []
+    for file in data.files:
+        frame = file.frame.loc[:, list(data.SENSORS)].reset_index(drop=True)
+        frame.insert(0, "timestamp", file.frame.index.to_numpy())
+        scores = _scores(detector, frame, N_TRAIN)
+        alarms, episodes = find_alarms(scores, rule)
+        inside = np.zeros(len(frame), dtype=int)
+        for episode in episodes:
+            inside[episode.start:episode.end + 1] = 1
+        test = file.frame.iloc[N_TRAIN:]
+        truth = test["anomaly"].to_numpy().astype(int)
+        pairs.append((truth, inside[N_TRAIN:]))
+        level_pairs.append((truth, (scores[N_TRAIN:] >= level_on).astype(int)))
+        events = np.flatnonzero(test["changepoint"].to_numpy() == 1)
+        cp_files.append(NABFile(len(test), right_windows(test.index, events, SKAB_CHANGEPOINT_WINDOW), curve="skab"))
+        cp_detections.append(alarms[N_TRAIN:].astype(bool))
+    metrics = pooled_outlier_metrics(pairs).as_dict()
+    level_metrics = pooled_outlier_metrics(level_pairs).as_dict()
+    out = {key: metrics[key] for key in ("f1", "far", "mar")}
+    out.update({f"level_{key}": level_metrics[key] for key in ("f1", "far", "mar")})
+    out["nab_skab_standard"] = normalised_score(cp_detections, cp_files, "standard")
+    out["files"] = len(data.files)
+    return out
+
+
+def healthy_part(detector: Detector, rule: AlarmRule, seed: int, assets: int, days: int) -> dict[str, Any]:
+    """Share of rows starting an episode on a healthy twin fleet, each asset on its own."""
+    from forewarn.twin.anomalies import twin_series
+
+    rows = starts = 0
+    per_asset = []
+    for _, frame in twin_series(seed, assets=assets, days=days, max_channels=32):
+        alarms, _ = find_alarms(_scores(detector, frame, None), rule)
+        rows, starts = rows + len(frame), starts + int(alarms.sum())
+        per_asset.append(int(alarms.sum()))
+    return {"episode_start_share_pct": 100.0 * starts / rows, "rows": rows, "assets": len(per_asset),
+            "episodes": starts, "max_episodes_per_asset": max(per_asset), "days": days}
+
+
+def _speed_child(spec: str | None, n_rows: int, n_channels: int) -> None:
+    """One timed run in this (fresh) process; prints a JSON line."""
+    from forewarn.twin.anomalies import SeriesConfig, synthetic_series
+
+    detector = load_detector(spec)
+    frame = synthetic_series(SeriesConfig(n_rows=n_rows, n_channels=n_channels, freq="1min"), seed=0)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    scores = _scores(detector, frame, None)
+    scored = time.perf_counter()
+    find_episodes(scores, AlarmRule())
+    end = time.perf_counter()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"wall_s": end - start, "score_s": scored - start, "rule_s": end - scored,
+                      "rss_before_mib": before / 1024, "peak_rss_mib": peak / 1024}))
+
+
+def speed_part(spec: str | None, n_rows: int, n_channels: int, repeat: int) -> dict[str, Any]:
+    """``repeat`` fresh-process runs of :func:`_speed_child`; medians."""
+    runs = []
+    for _ in range(repeat):
+        command = [sys.executable, __file__, "--speed-child", "--rows", str(n_rows), "--channels", str(n_channels)]
+        if spec:
+            command += ["--detector", spec]
+        done = subprocess.run(command, check=True, capture_output=True, text=True)
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    out: dict[str, Any] = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    out.update({"rows": n_rows, "channels": n_channels, "runs": [round(run["wall_s"], 2) for run in runs]})
+    return out
+
+
+def summary(report: dict[str, Any]) -> str:
+    """The figures as a few lines of text."""
+    lines = [f"detector: {report['detector']}"]
+    for label, figures in report["rules"].items():
+        lines.append(f"rule {label} (off {figures['rule']['off']}, clear_rows {figures['rule']['clear_rows']}, "
+                     f"refractory {figures['rule']['refractory']})")
+        if "nab" in figures:
+            nab = figures["nab"]
+            lines.append(f"  nab standard (alarm column): median {nab['standard']:.1f} over seeds {nab['seeds']} "
+                         f"({', '.join(f'{v:.1f}' for v in nab['per_seed'])}); every row >= on: "
+                         f"{nab['level_score']:.1f}; detected share by kind {nab['detected_share_by_kind']}")
+        if "skab" in figures:
+            skab = figures["skab"]
+            lines.append(f"  skab episodes: F1 {skab['f1']:.3f} FAR {skab['far']:.2f} % MAR {skab['mar']:.2f} %; "
+                         f"rows >= on: F1 {skab['level_f1']:.3f} FAR {skab['level_far']:.2f} % MAR "
+                         f"{skab['level_mar']:.2f} %; changepoint NAB (SKAB curve) {skab['nab_skab_standard']:.1f}")
+        if "healthy" in figures:
+            healthy = figures["healthy"]
+            lines.append(f"  healthy fleet: {healthy['episode_start_share_pct']:.3f} % of rows start an episode "
+                         f"({healthy['episodes']} in {healthy['rows']} rows, {healthy['assets']} assets x "
+                         f"{healthy['days']} days; at most {healthy['max_episodes_per_asset']} per asset)")
+    if "speed" in report:
+        speed = report["speed"]
+        lines.append(f"speed: {speed['rows']:,} rows x {speed['channels']} channels: median wall "
+                     f"{speed['wall_s']:.1f} s (runs {speed['runs']}; the rule {speed['rule_s']:.3f} s), peak RSS "
+                     f"{speed['peak_rss_mib']:.0f} MiB ({speed['rss_before_mib']:.0f} MiB before scoring)")
+    lines.append(f"cpus {report['cpus']}; load average at start {report['load_average_start']}, "
+                 f"at end {report['load_average_end']}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--detector", help="module:function (default: today's forewarn.detect.detect_frame)")
+    parser.add_argument("--parts", default="nab,skab,healthy,speed")
+    parser.add_argument("--seeds", type=int, default=3, help="corpus seeds 0..N-1 (nab)")
+    parser.add_argument("--corpus-rows", type=int, default=4000)
+    parser.add_argument("--fleet-assets", type=int, default=20)
+    parser.add_argument("--fleet-days", type=int, default=30)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--channels", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--data-dir", default=os.environ.get("FOREWARN_DATA_DIR", "../shared/data"))
+    parser.add_argument("--on", type=float, default=None, help="rule: open at score >= on (default AlarmRule's)")
+    parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--quick", action="store_true", help="1 seed, small corpus and fleet, 100k rows, 1 run")
+    parser.add_argument("--speed-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.speed_child:
+        _speed_child(args.detector, args.rows, args.channels)
+        return {}
+    if args.quick:
+        args.seeds, args.corpus_rows, args.fleet_assets, args.fleet_days = 1, 2000, 6, 14
+        args.rows, args.repeat = 100_000, 1
+    detector = load_detector(args.detector)
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    rules = {"on>=0.5": AlarmRule()} if args.on is None else {f"on>={args.on}": AlarmRule(on=args.on)}
+    if args.on is None and not args.detector:
+        rules["on>0.5"] = AlarmRule(on=float(np.nextafter(0.5, 1.0)))
+    report: dict[str, Any] = {"detector": args.detector or "forewarn.detect.detect_frame (var-residual)",
+                              "load_average_start": os.getloadavg(), "cpus": os.cpu_count(), "rules": {}}
+    for label, rule in rules.items():
+        figures: dict[str, Any] = {"rule": {"on": rule.on, "off": rule.off, "clear_rows": rule.clear_rows,
+                                            "refractory": str(rule.refractory)}}
+        if "nab" in parts:
+            start = time.perf_counter()
+            figures["nab"] = nab_part(detector, rule, range(args.seeds), args.corpus_rows, rule.on)
+            figures["nab"]["seconds"] = round(time.perf_counter() - start, 1)
+        if "skab" in parts:
+            figures["skab"] = skab_part(detector, rule, args.data_dir, rule.on)
+        if "healthy" in parts:
+            figures["healthy"] = healthy_part(detector, rule, 0, args.fleet_assets, args.fleet_days)
+        report["rules"][label] = figures
+    if "speed" in parts:
+        report["speed"] = speed_part(args.detector, args.rows, args.channels, args.repeat)
+    report["load_average_end"] = os.getloadavg()
+    print(summary(report))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=1, default=float)
+    return report
+
+
+if __name__ == "__main__":
+    main()
