@@ -8,6 +8,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
 from .test_dashboard_browser import _free_port
 
 
@@ -46,3 +49,17 @@ def test_create_starts_an_empty_store(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_what_if_concurrency_reaches_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import forewarn.serve.server as server
+    from forewarn.cli.main import app
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(server, "run_server", lambda settings, **kwargs: seen.update(settings=settings))
+    result = CliRunner().invoke(app, ["serve", "--store", str(tmp_path / "s.duckdb"), "--create",
+                                      "--what-if-concurrency", "3"])
+    assert result.exit_code == 0, result.output
+    assert seen["settings"].what_if_concurrency == 3  # type: ignore[attr-defined]
+    refused = CliRunner().invoke(app, ["serve", "--store", str(tmp_path / "s.duckdb"), "--what-if-concurrency", "0"])
+    assert refused.exit_code == 2

@@ -36,8 +36,8 @@ def bench(
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per model (mean and spread are reported).")] = 5,
     models: Annotated[str, typer.Option(help="Comma-separated model names, or 'all'.")] = "all",
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")] = None,
-    chart: Annotated[Path | None, typer.Option(help="PNG chart path (default: next to --json, or "
-                                                      "bench-<dataset>.png).")] = None,
+    chart: Annotated[Path | None, typer.Option(help="SVG chart path (default: next to --json, or "
+                                                      "bench-<dataset>.svg).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="Results as a " + FORMAT_HELP)] = "table",
 ) -> None:
     """Run a benchmark under its standard protocol and print our figures beside the published ones.
@@ -71,9 +71,10 @@ def bench(
     if json_path is not None:
         write_json(json_path, payload)
         console.print(f"results: {json_path}")
-    chart_path = chart or (json_path.with_suffix(".png") if json_path else Path(f"bench-{dataset}.png"))
+    chart_path = chart or (json_path.with_suffix(".svg") if json_path else Path(f"bench-{dataset}.svg"))
     title = f"{dataset} {payload.get('subset') or ''}".strip()
-    write_chart(chart_path, payload["results"], payload["primary_metric"], payload.get("published", ()), title)
+    chart_path = write_chart(chart_path, payload["results"], payload["primary_metric"], payload.get("published", ()),
+                             title)
     console.print(f"chart: {chart_path}")
 
 

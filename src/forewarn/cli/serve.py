@@ -33,6 +33,8 @@ def register(app: typer.Typer) -> None:
         cases: Annotated[Path | None, typer.Option(help="Case-book DuckDB file (default: beside the store).")] = None,
         max_body_mb: Annotated[float, typer.Option(min=0.01, help="Largest request body accepted, in MiB.")] = 8.0,
         no_evaluate: Annotated[bool, typer.Option("--no-evaluate", help="Do not score the fleet at start-up.")] = False,
+        what_if_concurrency: Annotated[int, typer.Option(min=1, help="What-if runs of the twin (seconds of CPU each) "
+                                                                     "allowed at once; more get 429.")] = 1,
         stream: Annotated[Path | None, typer.Option(
             help="Also run the MQTT / OPC UA connector of this 'forewarn stream' TOML config in this process, "
                  "on the same store (a store file is open in one process at a time).")] = None,
@@ -67,7 +69,7 @@ def register(app: typer.Typer) -> None:
             store=str(store), models=None if models is None else str(models), model_id=model_id,
             costs=None if costs is None else read_costs(costs), cases=None if cases is None else str(cases),
             max_body_bytes=int(max_body_mb * 1024 * 1024), evaluate_on_start=not no_evaluate,
-            stream=None if stream is None else str(stream), otel=otel)
+            stream=None if stream is None else str(stream), otel=otel, what_if_concurrency=what_if_concurrency)
         if settings.token is None:
             typer.echo(f"note: {TOKEN_ENV} is not set, so write endpoints are disabled (403)", err=True)
         run_server(settings, host=host, port=port, log_level=level,
