@@ -30,7 +30,7 @@ trained on the first 15 % or on ``n_train`` rows). Its calibration maps every sc
 training score and the alarm level to exactly 0.5, so the report also gives the figures for
 ``on`` = the next float above 0.5 (``> 0.5``, what the CLI counted) beside the documented ``>= 0.5``.
 
-Run: ``.venv/bin/python benchmarks/detect.py`` (about ten minutes on 2 cores) or ``--quick``; ``--json FILE``
+Run: ``.venv/bin/python benchmarks/detect.py`` (about a minute on 2 cores with today's detector) or ``--quick``; ``--json FILE``
 writes the figures. Numeric libraries run on one thread.
 """
 

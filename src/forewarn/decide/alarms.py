@@ -184,7 +184,7 @@ def _times(ts: Any, n_rows: int) -> np.ndarray:
         raise SchemaError(f"{len(stamps)} timestamps for {n_rows} scores", column="ts")
     if stamps.hasnans:
         raise SchemaError("timestamps must not be missing (NaT)", column="ts")
-    values = stamps.asi8
+    values: np.ndarray = np.asarray(stamps.asi8, dtype="int64")
     if n_rows > 1 and (np.diff(values) < 0).any():
         row = int(np.flatnonzero(np.diff(values) < 0)[0]) + 1
         raise SchemaError(f"timestamps go backwards on row {row}", column="ts",
@@ -304,7 +304,7 @@ def alarm_frame(frame: pd.DataFrame, rule: AlarmRule | None = None, *, score: st
     positions = np.arange(len(frame))
     if asset is not None and asset in frame.columns:
         groups = pd.Series(positions).groupby(frame[asset].to_numpy(), sort=True, observed=True)
-        parts = [(str(key), rows.to_numpy()) for key, rows in groups]
+        parts: list[tuple[str | None, np.ndarray]] = [(str(key), rows.to_numpy()) for key, rows in groups]
     else:
         parts = [(None, positions)]
     alarm = np.zeros(len(frame), dtype="int8")
@@ -358,7 +358,8 @@ class AlarmState:
         self._mode, self._row = _IDLE, 0
         self._start = self._end = self._peak = self._close = -1
         self._peak_score, self._below = -math.inf, 0
-        self._close_ns = self._last_ns = None
+        self._close_ns: int | None = None
+        self._last_ns: int | None = None
         self._stamps: dict[str, int] = {}
         self._top: tuple[str, ...] = ()
 

@@ -254,7 +254,7 @@ def channel_scale(values: np.ndarray) -> float:
     if x.size < 3:
         return 1e-9
     diffs = np.diff(x)
-    noise = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs)))) / np.sqrt(2.0)
+    noise = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs)))) / float(np.sqrt(2.0))
     q25, q75 = np.percentile(x, [25, 75])
     return max(noise, 0.1 * float(q75 - q25) / 1.349, 1e-9)
 
