@@ -181,7 +181,8 @@ def _numeric(values: pd.Series, *, source: str, column: str, line_of: np.ndarray
             f"value {values.iloc[pos]!r} is not a number", source=source, line=int(line_of[pos]), column=column,
             hint="readings must be numeric; leave the cell empty for a missing value",
         )
-    return numbers.to_numpy(dtype="float64")
+    floats: np.ndarray = numbers.to_numpy(dtype="float64")
+    return floats
 
 
 def to_long_readings(frame: pd.DataFrame, *, source: str = "frame", first_line: int = 1) -> pd.DataFrame:

@@ -22,6 +22,7 @@ import os
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import pandas as pd
@@ -60,7 +61,7 @@ def first_existing(folder: Path, stems: Iterable[str], layout: str) -> Path:
     raise DataNotFoundError(f"missing file {names}; expected layout: {layout}")
 
 
-def _open_text(path: Path, encoding: str):  # type: ignore[no-untyped-def]
+def _open_text(path: Path, encoding: str) -> TextIO:
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding=encoding, newline="")
     return open(path, encoding=encoding, newline="")  # noqa: SIM115 - the caller closes it

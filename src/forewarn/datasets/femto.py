@@ -89,7 +89,7 @@ class FEMTOData:
 
 
 def _archives(folder: Path) -> dict[str, Path]:
-    found = {}
+    found: dict[str, Path] = {}
     for path in sorted(folder.glob("PHM2012_*.tar.gz")):
         if match := _ARCHIVE.fullmatch(path.name):
             found.setdefault(match["bearing"], path)
@@ -98,7 +98,8 @@ def _archives(folder: Path) -> dict[str, Path]:
 
 def _read_members(path: Path) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
     """All acc and temp CSV members of one archive as (member name, bytes), each list in file-number order."""
-    acc, temp = [], []
+    acc: list[tuple[str, bytes]] = []
+    temp: list[tuple[str, bytes]] = []
     try:
         with tarfile.open(path, mode="r:gz") as archive:
             for member in archive:

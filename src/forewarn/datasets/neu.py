@@ -102,7 +102,7 @@ def _split_name(path: Path) -> tuple[str, int]:
 def _int(element: ET.Element | None, tag: str, source: str) -> int:
     text = element.findtext(tag) if element is not None else None
     try:
-        return int(float(text))  # a few VOC tools write "12.0"
+        return int(float(text))  # type: ignore[arg-type]  # a few VOC tools write "12.0"; None is the TypeError below
     except (TypeError, ValueError):
         raise SchemaError(f"<{tag}> is {text!r}, expected a whole number", source=source, hint=REPAIR_HINT) from None
 

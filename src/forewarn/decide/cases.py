@@ -279,7 +279,7 @@ class CaseBook:
             rows = self._con.execute(f"SELECT {', '.join(STATE_COLUMNS)} FROM alert_state WHERE policy = ? "
                                      "ORDER BY asset_id", [str(policy)]).fetchall()
         values = list(zip(*rows, strict=True)) if rows else [()] * len(STATE_COLUMNS)
-        dtypes = (str, bool, "int64", "int64", "int64")
+        dtypes: tuple[Any, ...] = (str, bool, "int64", "int64", "int64")
         return {name: np.asarray(list(v), dtype=d) for name, v, d in zip(STATE_COLUMNS, values, dtypes, strict=True)}
 
     def case(self, case_id: int) -> dict[str, Any]:

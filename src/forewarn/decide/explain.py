@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,7 @@ def sensor_of(feature: str) -> str:
 
 def sensor_contributions(contributions: pd.Series | Mapping[str, float], *, top: int | None = None) -> dict[str, float]:
     """Sum feature contributions per sensor; ordered by absolute size, largest first; ``top`` keeps the first k."""
+    items: Iterable[tuple[Any, float]]
     if isinstance(contributions, pd.Series):
         items = zip(contributions.index.tolist(), contributions.to_numpy(dtype="float64").tolist(), strict=True)
     else:

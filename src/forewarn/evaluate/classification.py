@@ -23,7 +23,7 @@ A precision or F1 with nothing predicted positive is 0, not an error; an AUC wit
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,7 @@ from sklearn import metrics as skm
 
 from forewarn.exceptions import SchemaError
 
-ArrayLike = Sequence[Any] | np.ndarray | pd.Series
+ArrayLike: TypeAlias = Sequence[Any] | np.ndarray | pd.Series
 
 
 def _pair(y_true: ArrayLike, other: ArrayLike, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -48,6 +48,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -157,7 +158,7 @@ def centred_windows(n_rows: int, anomalies: Sequence[int], fraction: float = 0.1
     return tuple((s, e) for s, e in merged)
 
 
-def right_windows(index: pd.DatetimeIndex | Sequence[int], events: Sequence[int],
+def right_windows(index: pd.DatetimeIndex | Sequence[int], events: Sequence[int] | np.ndarray,
                   width: pd.Timedelta | int = SKAB_WINDOW) -> tuple[tuple[int, int], ...]:
     """SKAB windows: from each event row to the last row within ``width`` after it (time or rows).
 
@@ -177,7 +178,8 @@ def right_windows(index: pd.DatetimeIndex | Sequence[int], events: Sequence[int]
         if times is None:
             end = min(n_rows - 1, point + int(width))
         else:
-            end = int(np.searchsorted(times, times[point] + width.to_timedelta64(), side="right")) - 1
+            step = cast(pd.Timedelta, width)  # times is set only when width is a Timedelta
+            end = int(np.searchsorted(times, times[point] + step.to_timedelta64(), side="right")) - 1
         start = point if not windows else max(point, windows[-1][1] + 1)
         if start <= end:
             windows.append((start, end))

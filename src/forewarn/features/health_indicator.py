@@ -91,7 +91,8 @@ class MonotoneHealthIndicator:
         spread = base.std(axis=0)
         z = (logs - base.mean(axis=0)) / np.where(spread > 1e-12, spread, 1.0)
         degradation = np.maximum(z, 0.0).mean(axis=1)
-        return pd.Series(degradation).ewm(span=self.span, adjust=False).mean().to_numpy()
+        smoothed: np.ndarray = pd.Series(degradation).ewm(span=self.span, adjust=False).mean().to_numpy()
+        return smoothed
 
     def compute(self, frame: pd.DataFrame) -> HealthIndicatorSeries:
         """Steps 1-5 on the snapshots of ``frame`` (rows in time order)."""

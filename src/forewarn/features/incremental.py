@@ -87,7 +87,8 @@ class IncrementalWindowFeatures:
         state.last_order = order if order is not None else state.last_order
         state.seen += 1
         ewm_step(state.ewm, x, self.alpha)
-        return window_stats(np.vstack(state.readings)[None], self.stats, ewm=state.ewm[None])[0]
+        row: np.ndarray = window_stats(np.vstack(state.readings)[None], self.stats, ewm=state.ewm[None])[0]
+        return row
 
     def update_frame(self, frame: pd.DataFrame, *, group: str, order: str) -> pd.DataFrame:
         """A micro-batch of readings (any assets); rows are taken in ``order`` per asset. Same index as ``frame``."""

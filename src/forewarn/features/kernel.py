@@ -113,7 +113,8 @@ def ewm_weights(n: int, alpha: float) -> np.ndarray:
 def ewm_last(values: np.ndarray, alpha: float) -> np.ndarray:
     """The exponential mean after the last row of ``values`` (rows x channels, oldest first) from an empty state."""
     if np.isfinite(values).all():
-        return ewm_weights(len(values), alpha) @ values
+        last: np.ndarray = ewm_weights(len(values), alpha) @ values
+        return last
     out = np.full(values.shape[1], np.nan)
     for j in range(values.shape[1]):
         observed = values[np.isfinite(values[:, j]), j]
@@ -126,7 +127,8 @@ def ewm_groups(values: np.ndarray, codes: np.ndarray, alpha: float) -> np.ndarra
     """The exponential mean at every row of ``values`` sorted by group (``codes``), each group from an empty
     state: :func:`ewm_step` along each group, run by pandas' compiled ``ewm(adjust=False, ignore_na=True)``."""
     grouped = pd.DataFrame(values).groupby(codes, sort=False)
-    return grouped.ewm(alpha=alpha, adjust=False, ignore_na=True).mean().to_numpy()
+    smoothed: np.ndarray = grouped.ewm(alpha=alpha, adjust=False, ignore_na=True).mean().to_numpy()
+    return smoothed
 
 
 # -- the window statistics ------------------------------------------------------------------------------
@@ -179,7 +181,8 @@ def _dense(data: np.ndarray, stats: tuple[str, ...], ewm: np.ndarray | None) -> 
                 one.max(axis=0, out=out[i])
             elif stat == "ewm":
                 out[i] = ewm
-        return out[:, None, :]
+        block: np.ndarray = out[:, None, :]
+        return block
     out = np.empty((len(stats), rows, channels))
     if positions:
         linear = np.einsum("kw,wm->km", weights, data.reshape(size, -1))

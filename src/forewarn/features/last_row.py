@@ -44,4 +44,5 @@ def last_row_features(values: np.ndarray, columns: Sequence[str], *, window: int
     if "ewm" in stats:
         alpha = alpha_of(ewm_span)
         ewm = (ewm_weights(len(data), alpha) @ data if complete else ewm_last(data, alpha))[None, :]
-    return window_stats(tail[None], stats, ewm=ewm, complete=complete)[0]
+    row: np.ndarray = window_stats(tail[None], stats, ewm=ewm, complete=complete)[0]
+    return row

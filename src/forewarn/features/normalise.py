@@ -124,7 +124,8 @@ class OperatingConditionNormaliser:
 
     def _assign(self, z: np.ndarray) -> np.ndarray:
         distance = ((z[:, None, :] - self.centroids_[None, :, :]) ** 2).sum(axis=2)
-        return distance.argmin(axis=1)
+        nearest: np.ndarray = distance.argmin(axis=1)
+        return nearest
 
     def regimes(self, frame: pd.DataFrame) -> np.ndarray:
         """The regime (0..n_regimes_-1) of each row: the nearest training centroid of its settings."""
@@ -173,7 +174,7 @@ class BaselineNormaliser:
         sums = grouped.groupby(sorted_codes, sort=False).cumsum().to_numpy()
         total, count = sums[:, : len(self.columns)], sums[:, len(self.columns):]
         baseline = np.divide(total, count, out=np.full_like(total, np.nan), where=count > 0)
-        deviations = np.empty_like(values)
+        deviations: np.ndarray = np.empty_like(values)
         deviations[permutation] = values - baseline
         return deviations
 

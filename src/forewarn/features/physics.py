@@ -146,16 +146,19 @@ def _invert_table(log_ratio: np.ndarray, speed_ratio: np.ndarray, table: np.ndar
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     if name not in frame.columns:
         return np.full(len(frame), np.nan)
-    return frame[name].to_numpy(dtype="float64", na_value=np.nan)
+    values: np.ndarray = frame[name].to_numpy(dtype="float64", na_value=np.nan)
+    return values
 
 
 def _ffill(values: np.ndarray) -> np.ndarray:
     """Carry the last valid value forward (the first valid one backwards over a leading gap)."""
-    return pd.Series(values).ffill().bfill().to_numpy()
+    filled: np.ndarray = pd.Series(values).ffill().bfill().to_numpy()
+    return filled
 
 
 def _ewm(values: np.ndarray, span: float) -> np.ndarray:
-    return pd.Series(values).ewm(span=span, ignore_na=True).mean().to_numpy()
+    smoothed: np.ndarray = pd.Series(values).ewm(span=span, ignore_na=True).mean().to_numpy()
+    return smoothed
 
 
 def _cusum(z: np.ndarray) -> np.ndarray:

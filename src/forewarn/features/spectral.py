@@ -163,7 +163,8 @@ def band_energies(segments: np.ndarray, sampling_rate_hz: float, n_bands: int = 
     index = np.minimum((freqs / nyquist * n_bands).astype(int), n_bands - 1)
     bands = np.zeros((power.shape[0], n_bands))
     np.add.at(bands.T, index, power.T)
-    return bands / np.maximum(bands.sum(axis=1, keepdims=True), _EPS)
+    shares: np.ndarray = bands / np.maximum(bands.sum(axis=1, keepdims=True), _EPS)
+    return shares
 
 
 def _default_band(sampling_rate_hz: float) -> tuple[float, float]:
@@ -188,7 +189,8 @@ def envelope(segments: np.ndarray, sampling_rate_hz: float,
     freqs = np.fft.rfftfreq(x.shape[1], 1.0 / sampling_rate_hz)
     spectrum[:, (freqs < low) | (freqs > high)] = 0.0
     filtered = np.fft.irfft(spectrum, n=x.shape[1], axis=1)
-    return np.abs(hilbert(filtered, axis=1))
+    envelope: np.ndarray = np.abs(hilbert(filtered, axis=1))
+    return envelope
 
 
 def envelope_spectrum(segments: np.ndarray, sampling_rate_hz: float,

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,7 +68,8 @@ class _Ordered:
     @property
     def rank(self) -> np.ndarray:
         """Position of each sorted row inside its group (0 = the group's first row)."""
-        return np.arange(len(self.codes)) - self.starts
+        positions: np.ndarray = np.arange(len(self.codes)) - self.starts
+        return positions
 
 
 def _check_inputs(frame: pd.DataFrame, group: str, order: str, columns: Sequence[str], window: int) -> None:
@@ -94,7 +96,7 @@ def _ordered(frame: pd.DataFrame, group: str, order: str) -> _Ordered:
     return _Ordered(permutation, sorted_codes, starts)
 
 
-class _TrailingWindows(BaseIndexer):
+class _TrailingWindows(BaseIndexer):  # type: ignore[misc]  # pandas ships no type information
     """Window bounds ``[start, row]`` per sorted row: one rolling pass covers every asset at once."""
 
     def __init__(self, starts: np.ndarray):
@@ -107,10 +109,11 @@ class _TrailingWindows(BaseIndexer):
 
 
 def _window_start(ordered: _Ordered, window: int) -> np.ndarray:
-    return np.maximum(ordered.starts, np.arange(len(ordered.codes)) - (window - 1))
+    starts: np.ndarray = np.maximum(ordered.starts, np.arange(len(ordered.codes)) - (window - 1))
+    return starts
 
 
-def _rolling(values: np.ndarray, ordered: _Ordered, window: int):  # type: ignore[no-untyped-def]
+def _rolling(values: np.ndarray, ordered: _Ordered, window: int) -> Any:  # a pandas Rolling
     return pd.DataFrame(values).rolling(_TrailingWindows(_window_start(ordered, window)), min_periods=1)
 
 

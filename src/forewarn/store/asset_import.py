@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ def _text(path: Path, encoding: str | None) -> tuple[str, tuple[str, ...]]:
                               hint="give its encoding with --encoding, e.g. utf-16 or latin-1") from None
 
 
-def read_asset_file(path: str | Path, encoding: str | None = None
+def read_asset_file(path: str | os.PathLike[str], encoding: str | None = None
                     ) -> tuple[list[dict[str, Any]], list[int], tuple[str, ...]]:
     """The updates of an asset CSV, the file line of each, and notes on how it was read."""
     file = Path(path)

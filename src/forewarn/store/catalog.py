@@ -145,7 +145,7 @@ def update_assets(con: duckdb.DuckDBPyConnection, updates: Sequence[dict[str, An
     new_lines: dict[str, str | None] = {}
     rows: dict[str, list[Any]] = {}
     for index, update in enumerate(updates):
-        where = {"source": source, "line": lines[index] if lines is not None else None}
+        where: dict[str, Any] = {"source": source, "line": lines[index] if lines is not None else None}
         asset = str(update["asset_id"]).strip()
         if not asset:
             raise SchemaError("missing asset_id", column="asset_id", **where, hint="every row needs an asset_id")

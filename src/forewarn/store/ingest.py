@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -43,6 +44,9 @@ from forewarn.store.validate import (
     renamed,
     validate_readings,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Progress = Callable[[int], None]
 STRICT_HINT = "declare the asset first with Store.add_assets, or ingest with strict=False to create it"
@@ -228,7 +232,7 @@ def has_adjacent_duplicates(con: duckdb.DuckDBPyConnection, table: str) -> bool:
         reader.close()
 
 
-def long_arrow(frame_long) -> pa.Table:  # noqa: ANN001 - a pandas frame from to_long_readings
+def long_arrow(frame_long: pd.DataFrame) -> pa.Table:  # a pandas frame from to_long_readings
     """Arrow table of a canonical long readings frame, typed for the store."""
     return pa.table({
         "asset_id": pa.array(frame_long["asset_id"].to_numpy(dtype=object), pa.string()),

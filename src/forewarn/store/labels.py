@@ -19,6 +19,7 @@ wins inside a batch), and a stored label with a different value is kept, replace
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -93,7 +94,8 @@ def labels(con: duckdb.DuckDBPyConnection, asset_ids: Sequence[str] | None = Non
     if not _has_table(con):
         return frame(con, "SELECT CAST(NULL AS VARCHAR) AS asset_id, CAST(NULL AS TIMESTAMPTZ) AS ts, "
                           "CAST(NULL AS VARCHAR) AS name, CAST(NULL AS VARCHAR) AS value LIMIT 0")
-    where, params = [time_filter("ts", start, end)], []
+    where = [time_filter("ts", start, end)]
+    params: list[Any] = []
     if asset_ids is not None:
         where.append("asset_id IN (SELECT unnest(?))")
         params.append([str(a) for a in ([asset_ids] if isinstance(asset_ids, str) else asset_ids)])

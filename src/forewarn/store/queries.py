@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -27,7 +28,7 @@ AGGREGATES = {
 }
 
 
-def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> pd.DataFrame:
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Run a query and return a pandas frame by way of Arrow (UTC timestamps, pandas strings)."""
     return con.sql(sql, params=params).to_arrow_table().to_pandas()
 
@@ -239,12 +240,12 @@ def channels(con: duckdb.DuckDBPyConnection, asset_id: str | None = None) -> pd.
                       "ORDER BY asset_id, channel", params)
 
 
-def hierarchy(con: duckdb.DuckDBPyConnection) -> dict:
+def hierarchy(con: duckdb.DuckDBPyConnection) -> dict[str | None, dict[str | None, list[str]]]:
     """``{site_id: {line_id: [asset_id, ...]}}`` over declared sites and lines and all assets.
 
     Assets without a site sit under ``None``, and those without a line under ``None`` of their site.
     """
-    tree: dict = {}
+    tree: dict[str | None, dict[str | None, list[str]]] = {}
     for (site,) in con.execute("SELECT site_id FROM sites ORDER BY site_id").fetchall():
         tree.setdefault(site, {})
     for line, site in con.execute("SELECT line_id, site_id FROM lines ORDER BY line_id").fetchall():

@@ -100,9 +100,9 @@ class NotUtf8(Exception):
     """Internal signal: a text file is not valid UTF-8 (the caller decodes it another way)."""
 
 
-def _open_binary(path: Path) -> io.BufferedIOBase:
+def _open_binary(path: Path) -> gzip.GzipFile | io.BufferedReader:
     if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.open(path, "rb")
     return open(path, "rb")  # noqa: SIM115 - caller closes
 
 

@@ -390,7 +390,7 @@ class Store:
         with self._lock:
             return labels.label_names(self._db())
 
-    def hierarchy(self) -> dict:
+    def hierarchy(self) -> dict[str | None, dict[str | None, list[str]]]:
         """``{site_id: {line_id: [asset_id, ...]}}`` with ``None`` keys for unassigned assets."""
         with self._lock:
             return queries.hierarchy(self._db())

@@ -27,6 +27,8 @@ Layout, and why:
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 import pandas as pd
 
@@ -98,13 +100,13 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
 
 
-def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:
+def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
     """First row of a query, reading the result to its end (DuckDB 2 keeps a half-read result open)."""
     rows = con.execute(sql, params or []).fetchall()
     return rows[0] if rows else None
 
 
-def fetch_value(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):  # noqa: ANN201
+def fetch_value(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
     """First column of the first row of a query (``None`` when there is no row)."""
     row = fetch_one(con, sql, params)
     return row[0] if row else None
@@ -135,11 +137,12 @@ def ts_literal(value: object, *, name: str = "ts") -> str:
     '2024-01-01T00:00:00.000000+00:00'
     """
     try:
-        stamp = pd.Timestamp(value)  # type: ignore[arg-type]
+        stamp = pd.Timestamp(value)
     except (TypeError, ValueError) as err:
         raise SchemaError(f"cannot read {value!r} as a time: {err}", column=name,
                           hint="give ISO 8601 text such as 2024-01-31T12:00:00Z or a datetime") from None
     if pd.isna(stamp):
         raise SchemaError(f"{name} is missing (NaT)", column=name, hint="pass None for an open bound")
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    text: str = stamp.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    return text

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -77,7 +78,7 @@ def renamed(con: duckdb.DuckDBPyConnection, staged: Staged, options: ReadOptions
     :class:`IngestError` naming the option that fixes it.
     """
     columns = staged.columns
-    where = {"source": staged.source, "line": 1}
+    where: dict[str, Any] = {"source": staged.source, "line": 1}
     if options.asset is not None and options.asset_column in columns:
         raise IngestError(f"the file has an asset column {options.asset_column!r} and one asset "
                           f"{options.asset!r} was given", column=options.asset_column, **where,
@@ -243,6 +244,7 @@ def find_blank_keys(con: duckdb.DuckDBPyConnection, staged: Staged, series_table
             continue
         record = fetch_one(con, f"SELECT min({ROW_COLUMN}) FROM {quote_ident(staged.name)} "
                                 f"WHERE trim(CAST({column} AS VARCHAR)) = ''")
+        assert record is not None  # an aggregate query always returns its one row
         raise IngestError(message, source=staged.source, line=staged.line_of(int(record[0])),
                           column=staged.shown(column), hint=f"every reading needs a non-empty {column}")
 

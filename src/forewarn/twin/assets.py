@@ -169,7 +169,7 @@ def _choice(rng: np.random.Generator, options: Sequence[float], n: int) -> np.nd
     return np.asarray(options, dtype=float)[rng.integers(0, len(options), n)]
 
 
-def sample_params(classes: Sequence[str], rng: np.random.Generator, site_index: Sequence[int] | None = None,
+def sample_params(classes: Sequence[str], rng: np.random.Generator, site_index: Sequence[int] | np.ndarray | None = None,
                   rate_factors: Mapping[str, np.ndarray] | None = None) -> AssetParams:
     """Draw parameters for assets of the given classes (``rate_factors`` scale degradation rates per asset)."""
     n = len(classes)

@@ -114,7 +114,7 @@ def run_plan(p: AssetParams, state: SlowState, regime: HourlyRegime, policy: Pol
                                                                "bearing_c", "vib_rms")}
     rec_damage = np.zeros((n, len(MODES), total_hours), np.float32)
     rec_fault = np.zeros((n, total_hours), np.int8)
-    down = {"start": np.zeros(n, np.int64), "until": np.zeros(n, np.int64), "kind": np.zeros(n, np.int8),
+    down: dict[str, np.ndarray] = {"start": np.zeros(n, np.int64), "until": np.zeros(n, np.int64), "kind": np.zeros(n, np.int8),
             "mask": np.zeros(n, np.int64), "note": np.empty(n, dtype=object)}
     failed = np.zeros(n, bool)
     failed_at = np.full(n, np.inf)

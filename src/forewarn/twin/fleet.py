@@ -408,9 +408,9 @@ def build_fleet(config: FleetConfig | None = None, **overrides: Any) -> Fleet:
     iv = config.interval_minutes()
     steps = config.days * 1440 // iv
     recal: list[list[int]] = [[] for _ in classes]
-    for a, minute, action, result, _note in plan.maintenance:
+    for index, minute, action, result, _note in plan.maintenance:
         if result == "planned" and action != "oil_change":
-            recal[a].append(minute // iv)
+            recal[index].append(minute // iv)
     mask = np.array([[ch in CLASS_CHANNELS[c] for ch in CHANNEL_NAMES] for c in classes])
     site_factor = np.array([profiles[s].sensor_fault_factor for s in site_of])
     faults = sample_sensor_faults(mask, site_factor, steps, iv, recal, r_sensors,

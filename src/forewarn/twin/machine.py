@@ -19,6 +19,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -43,17 +44,17 @@ MAX_LOAD = 1.05
 FOULING_COOLING_LOSS = 0.7
 
 
-def cooling_factor(fouling, running, stopped_cooling):  # type: ignore[no-untyped-def]
+def cooling_factor(fouling: Any, running: Any, stopped_cooling: Any) -> Any:
     """Share of the clean conductance ``h*A`` left: fouled fins lose up to 70 %, a stopped fan more."""
     return (1.0 - FOULING_COOLING_LOSS * fouling) * (stopped_cooling + (1.0 - stopped_cooling) * running)
 
 
-def winding_heat_w(fixed_kw, copper_kw, running):  # type: ignore[no-untyped-def]
+def winding_heat_w(fixed_kw: Any, copper_kw: Any, running: Any) -> Any:
     """Heat into the winding node (W): the copper losses and half the fixed (stator iron) losses, while running."""
     return (copper_kw + 0.5 * fixed_kw) * (1000.0 * running)
 
 
-def bearing_friction_w(bearing_loss_w, speed_ratio, oil, d_out, d_in, d_mis, d_imb):  # type: ignore[no-untyped-def]
+def bearing_friction_w(bearing_loss_w: Any, speed_ratio: Any, oil: Any, d_out: Any, d_in: Any, d_mis: Any, d_imb: Any) -> Any:
     """Bearing friction (W) while running: grows with speed, spent oil, spalls, misalignment and imbalance."""
     spall = d_out * d_out + d_in * d_in
     return bearing_loss_w * speed_ratio * friction_factor(oil) * (1.0 + 3.0 * spall) * (1.0 + 0.5 * d_mis + 0.3 * d_imb)
@@ -79,7 +80,7 @@ class Operation:
     cooling: np.ndarray
 
 
-def operate(p: AssetParams, load, running, damage, oil, wear, ambient) -> Operation:  # type: ignore[no-untyped-def]
+def operate(p: AssetParams, load: Any, running: Any, damage: Any, oil: Any, wear: Any, ambient: Any) -> Operation:
     """Evaluate the asset twins at a load command and state.
 
     ``running`` is 0/1 per step (or the fraction of an hour run); ``damage`` is ``(n, 7)`` (or a sequence of
@@ -126,7 +127,7 @@ def _amplitudes(p: AssetParams, d: list[np.ndarray]) -> tuple[np.ndarray, ...]:
     return a1, a2, p.impact_gain * d[OUTER] ** 0.8, p.impact_gain * d[INNER] ** 0.8
 
 
-def components_at(p: AssetParams, speed_ratio, running, damage: list[np.ndarray], cavitation) -> VibrationComponents:  # type: ignore[no-untyped-def]
+def components_at(p: AssetParams, speed_ratio: Any, running: Any, damage: list[np.ndarray], cavitation: Any) -> VibrationComponents:
     """Vibration components for states (arrays broadcast; ``damage`` is a list of seven arrays)."""
     a1, a2, out_k, in_k = _amplitudes(p, damage)
     s = speed_ratio * running

@@ -27,6 +27,8 @@ Policies: ``run_to_failure`` (repair after failure, oil changed on a calendar), 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from forewarn.twin.assets import IMBALANCE, INNER, INSULATION, MISALIGNMENT, MODES, OUTER, OVERHEATING, SEAL
@@ -67,7 +69,7 @@ def actions_of(mask: int) -> list[str]:
     return [name for name in ACTIONS if mask & BIT[name]]
 
 
-def restore(state, rows: np.ndarray, masks: np.ndarray, quality: np.ndarray, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
+def restore(state: Any, rows: np.ndarray, masks: np.ndarray, quality: np.ndarray, rng: np.random.Generator) -> None:
     """Apply the actions in ``masks`` to assets ``rows`` of a :class:`~forewarn.twin.degradation.SlowState`."""
     if rows.size == 0:
         return

@@ -27,6 +27,7 @@ increment per start (voltage and mechanical stress).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def rated_efficiency_for(rated_kw: np.ndarray | float) -> np.ndarray:
     return 0.96 - 0.1 * np.exp(-np.asarray(rated_kw, dtype=float) / 20.0)
 
 
-def loss_split_kw(shaft_kw, rated_kw, rated_efficiency, speed_ratio=1.0, insulation_damage=0.0):  # type: ignore[no-untyped-def]
+def loss_split_kw(shaft_kw: Any, rated_kw: Any, rated_efficiency: Any, speed_ratio: Any = 1.0, insulation_damage: Any = 0.0) -> Any:
     """``(fixed_kw, copper_kw)`` losses at a shaft load (arrays broadcast; dtype follows ``shaft_kw``)."""
     rated_loss = rated_kw * (1.0 / rated_efficiency - 1.0)
     load = shaft_kw / rated_kw
@@ -59,7 +60,7 @@ def loss_split_kw(shaft_kw, rated_kw, rated_efficiency, speed_ratio=1.0, insulat
     return fixed, copper
 
 
-def efficiency(shaft_kw, rated_kw, rated_efficiency, speed_ratio=1.0, insulation_damage=0.0):  # type: ignore[no-untyped-def]
+def efficiency(shaft_kw: Any, rated_kw: Any, rated_efficiency: Any, speed_ratio: Any = 1.0, insulation_damage: Any = 0.0) -> Any:
     """Motor efficiency ``P_shaft / (P_shaft + losses)``; falls as the insulation degrades.
 
     >>> bool(efficiency(30.0, 30.0, 0.93, insulation_damage=0.8) < efficiency(30.0, 30.0, 0.93))
@@ -69,7 +70,7 @@ def efficiency(shaft_kw, rated_kw, rated_efficiency, speed_ratio=1.0, insulation
     return shaft_kw / (shaft_kw + fixed + copper)
 
 
-def rated_current_a(rated_kw, rated_efficiency, voltage_v=400.0, power_factor=0.86):  # type: ignore[no-untyped-def]
+def rated_current_a(rated_kw: Any, rated_efficiency: Any, voltage_v: Any = 400.0, power_factor: Any = 0.86) -> Any:
     """Line current at rated output: ``P_in_r / (sqrt(3) V pf_r)`` in A.
 
     >>> round(float(rated_current_a(55.0, 0.954)), 1)
@@ -78,7 +79,7 @@ def rated_current_a(rated_kw, rated_efficiency, voltage_v=400.0, power_factor=0.
     return rated_kw / rated_efficiency * 1000.0 / (math.sqrt(3.0) * voltage_v * power_factor)
 
 
-def current_a(input_kw, rated_kw, rated_efficiency, rated_current):  # type: ignore[no-untyped-def]
+def current_a(input_kw: Any, rated_kw: Any, rated_efficiency: Any, rated_current: Any) -> Any:
     """Line current for an electrical input power (magnetising + load components in quadrature)."""
     ratio = input_kw * (rated_efficiency / rated_kw)
     return rated_current * np.sqrt(NO_LOAD_CURRENT**2 + (1.0 - NO_LOAD_CURRENT**2) * ratio * ratio)

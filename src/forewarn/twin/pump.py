@@ -27,6 +27,8 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["G", "cavitation_severity", "compressor_discharge", "npsh_available_m", "operating_point",
@@ -38,7 +40,7 @@ R_AIR = 287.0
 CP_AIR = 1005.0
 
 
-def operating_point(speed_ratio, h_bep, q_bep, eta_bep, static_fraction, wear=0.0):  # type: ignore[no-untyped-def]
+def operating_point(speed_ratio: Any, h_bep: Any, q_bep: Any, eta_bep: Any, static_fraction: Any, wear: Any = 0.0) -> Any:
     """``(flow, head, efficiency)`` where the machine curve meets the system curve (arrays broadcast)."""
     h0 = 1.25 * h_bep
     k = 0.25 * h_bep / (q_bep * q_bep)
@@ -52,7 +54,7 @@ def operating_point(speed_ratio, h_bep, q_bep, eta_bep, static_fraction, wear=0.
     return flow, head, eta
 
 
-def shaft_power_kw(density, flow_m3h, head_m, eta, leak_m3h=0.0):  # type: ignore[no-untyped-def]
+def shaft_power_kw(density: Any, flow_m3h: Any, head_m: Any, eta: Any, leak_m3h: Any = 0.0) -> Any:
     """Hydraulic power over efficiency, ``rho g (Q + leak) H / eta`` in kW (flow in m3/h).
 
     >>> round(float(shaft_power_kw(1000.0, 120.0, 50.0, 0.8)), 2)
@@ -61,12 +63,12 @@ def shaft_power_kw(density, flow_m3h, head_m, eta, leak_m3h=0.0):  # type: ignor
     return density * (G / 3.6e6) * (flow_m3h + leak_m3h) * head_m / eta
 
 
-def seal_leak_lpm(leak_max_lpm, seal_wear, speed_ratio):  # type: ignore[no-untyped-def]
+def seal_leak_lpm(leak_max_lpm: Any, seal_wear: Any, speed_ratio: Any) -> Any:
     """Leak through a worn seal, ``leak_max * w^2 * s`` in L/min."""
     return leak_max_lpm * seal_wear * seal_wear * speed_ratio
 
 
-def npsh_available_m(suction_kpa_gauge, density=1000.0, vapour_kpa=3.2):  # type: ignore[no-untyped-def]
+def npsh_available_m(suction_kpa_gauge: Any, density: Any = 1000.0, vapour_kpa: Any = 3.2) -> Any:
     """Net positive suction head available (m) for a gauge suction pressure.
 
     >>> round(float(npsh_available_m(0.0)), 2)
@@ -75,7 +77,7 @@ def npsh_available_m(suction_kpa_gauge, density=1000.0, vapour_kpa=3.2):  # type
     return (P_ATM_KPA + suction_kpa_gauge - vapour_kpa) * 1000.0 / (density * G)
 
 
-def cavitation_severity(npsha_m, npshr_bep_m, flow_m3h, q_bep, wear=0.0):  # type: ignore[no-untyped-def]
+def cavitation_severity(npsha_m: Any, npshr_bep_m: Any, flow_m3h: Any, q_bep: Any, wear: Any = 0.0) -> Any:
     """Cavitation severity in [0, 1]: 0 above 1.15 NPSHr, 1 at NPSHa = 0.5 NPSHr.
 
     >>> float(cavitation_severity(10.0, 4.0, 120.0, 120.0)), float(cavitation_severity(1.0, 4.0, 120.0, 120.0))
@@ -86,7 +88,7 @@ def cavitation_severity(npsha_m, npshr_bep_m, flow_m3h, q_bep, wear=0.0):  # typ
     return np.clip((1.15 * npshr - npsha_m) / np.maximum(0.65 * npshr, 1e-6), 0.0, 1.0)
 
 
-def compressor_discharge(head_m, eta, inlet_c, inlet_kpa_abs=P_ATM_KPA):  # type: ignore[no-untyped-def]
+def compressor_discharge(head_m: Any, eta: Any, inlet_c: Any, inlet_kpa_abs: Any = P_ATM_KPA) -> Any:
     """``(pressure_kpa_gauge, temperature_c)`` at a compressor's discharge.
 
     >>> p, t = compressor_discharge(9000.0, 0.78, 25.0)

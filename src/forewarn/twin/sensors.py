@@ -96,7 +96,7 @@ def sample_sensor_faults(channel_mask: np.ndarray, site_factor: np.ndarray, step
             end = start + max(1, int(rng.lognormal(np.log(20.0), 1.3) / step_min))
             rows.append((int(a), -1, "dropout", int(start), int(min(end, steps)), 0.0))
     rows.sort(key=lambda r: (r[3], r[0], r[1]))
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(6)]
+    cols: list[Sequence[object]] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(6)]
     return SensorFaults(asset=np.array(cols[0], dtype=np.int64), sensor=np.array(cols[1], dtype=np.int64),
                         kind=np.array(cols[2], dtype=object), start=np.array(cols[3], dtype=np.int64),
                         end=np.array(cols[4], dtype=np.int64), mag=np.array(cols[5], dtype=float))

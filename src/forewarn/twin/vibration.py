@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import signal
@@ -95,7 +96,7 @@ def band_fraction_of_resonance(resonance_hz: np.ndarray | float, damping: np.nda
     return share.reshape(fn.shape) if np.ndim(resonance_hz) else share[0]
 
 
-def _impact_moments(amp, rate, mod, alpha):  # type: ignore[no-untyped-def]
+def _impact_moments(amp: Any, rate: Any, mod: Any, alpha: Any) -> Any:
     a2 = amp * amp
     mod2 = mod * mod
     m2 = rate * a2 * (1.0 + 0.5 * mod2) / (4.0 * alpha)
