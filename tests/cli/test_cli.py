@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from forewarn.cli.main import app
+from testkit import free_port
 
 runner = CliRunner()
 
@@ -86,17 +86,12 @@ def test_demo_with_a_missing_data_dir_is_a_user_error(tmp_path):
     assert done.returncode == 2 and "does not exist" in done.stderr and "Traceback" not in done.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.mark.slow
 def test_demo_without_benchmark_data_runs_on_a_simulated_fleet_and_serves_it(tmp_path):
     empty = tmp_path / "data"
     empty.mkdir()
-    port = _free_port()
+    port = free_port()
     code = "import sys; from forewarn.cli.main import run; sys.argv[0] = 'forewarn'; run()"
     args = ["demo", "--store", str(tmp_path / "d.duckdb"), "--data-dir", str(empty), "--top", "5", "--serve",
             "--port", str(port)]

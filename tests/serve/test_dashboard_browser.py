@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from testkit import free_port
 
 from .backtest_samples import write_backtests
 from .conftest import write_stream_alerts
@@ -35,16 +36,11 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium
                                                              "(make test installs it: apt-get install chromium)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @contextmanager
 def serving(store: Path, models: Path, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """``python -m forewarn.serve`` on ``store`` and ``models`` (a free port on 127.0.0.1) until the block ends."""
-    port = _free_port()
+    port = free_port()
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "forewarn.serve", "--store", str(store), "--models", str(models),

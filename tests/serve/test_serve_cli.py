@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from .test_dashboard_browser import _free_port
+from testkit import free_port
 
 
 def _serve(*args: str) -> list[str]:
@@ -29,7 +29,7 @@ def test_a_missing_store_is_refused_in_one_line(tmp_path: Path) -> None:
 
 def test_create_starts_an_empty_store(tmp_path: Path) -> None:
     store = tmp_path / "new.duckdb"
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen(_serve("--store", str(store), "--create", "--port", str(port), "--no-evaluate",

@@ -11,8 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -23,8 +21,9 @@ from fastapi.testclient import TestClient
 from forewarn.cli.main import run
 from forewarn.serve import ServeSettings, create_app
 from forewarn.store import Store
-from forewarn.stream.broker import LocalBroker, free_port, mosquitto_path
+from forewarn.stream.broker import LocalBroker, free_port
 from forewarn.stream.replay import Publisher
+from testkit import wait_until
 
 API = "/api/v1"
 TOKEN = "test-token-0123456789"  # the same as conftest.TOKEN
@@ -33,14 +32,6 @@ LATER = pd.Timestamp("2025-01-01", tz="UTC")  # after every reading of the sampl
 FAILING = {"bearing_temp": 92.0, "vibration": 10.5, "suction_pressure": 1.5}
 HEALTHY = {"bearing_temp": 55.0, "vibration": 2.0, "suction_pressure": 1.5}
 
-
-@pytest.fixture()
-def broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    """mosquitto on a free 127.0.0.1 port with persistence in a temporary folder."""
-    if mosquitto_path() is None:
-        pytest.skip("the mosquitto binary is not installed (apt-get install -y mosquitto); the Makefile installs it")
-    with LocalBroker(tmp_path / "broker") as running:
-        yield running
 
 
 def write_config(path: Path, port: int, *, client_id: str = "serve-stream") -> Path:
@@ -70,14 +61,6 @@ def publish(port: int, batch: list[tuple], client_id: str = "test-publisher") ->
     finally:
         pub.close()
 
-
-def wait_until(check: Callable[[], bool], *, timeout: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return check()
 
 
 def make_client(sample, config: Path, **overrides) -> TestClient:  # type: ignore[no-untyped-def]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +14,6 @@ from forewarn.base import save
 from forewarn.features.window import window_features
 from forewarn.models.anomaly.pca import PCADetector
 from forewarn.store import Store
-from forewarn.stream.broker import LocalBroker, mosquitto_path
 from forewarn.stream.config_file import parse_config
 from forewarn.stream.consumer import StreamConsumer
 
@@ -107,15 +104,6 @@ class ConsumerThread:
         return self.metrics
 
 
-def wait_until(check: Callable[[], bool], *, timeout: float, step: float = 0.05) -> bool:
-    """Poll ``check`` until it is true or ``timeout`` seconds passed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return check()
-
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -130,10 +118,3 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save(model, tmp_path_factory.mktemp("model") / "pump-pca")
 
 
-@pytest.fixture()
-def broker(tmp_path: Path):
-    """mosquitto on a free 127.0.0.1 port with persistence in a temporary folder."""
-    if mosquitto_path() is None:
-        pytest.skip("the mosquitto binary is not installed (apt-get install -y mosquitto); the Makefile installs it")
-    with LocalBroker(tmp_path / "broker") as running:
-        yield running

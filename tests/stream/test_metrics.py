@@ -18,8 +18,9 @@ from forewarn.stream.config_file import parse_config
 from forewarn.stream.metrics import COUNTERS, StreamMetrics, serve_metrics
 from forewarn.stream.replay import Publisher
 from forewarn.stream.runner import StreamRunner
+from testkit import wait_until
 
-from .conftest import T0_MS, assets_config, wait_until
+from .conftest import T0_MS, assets_config
 
 
 def _scrape(url: str) -> dict[str, float]:

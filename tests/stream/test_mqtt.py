@@ -19,6 +19,7 @@ from forewarn.store import Store
 from forewarn.stream.broker import LocalBroker
 from forewarn.stream.mqtt import new_client
 from forewarn.stream.replay import Publisher, sparkplug_messages
+from testkit import wait_until
 
 from .conftest import (
     CHANNELS,
@@ -28,7 +29,6 @@ from .conftest import (
     batch_features,
     make_fleet,
     sparkplug,
-    wait_until,
 )
 
 PREFIX = "spBv1.0/plant/DDATA/edge"

@@ -11,8 +11,9 @@ from asyncua import Server, ua
 
 from forewarn.store import Store
 from forewarn.stream.broker import free_port
+from testkit import wait_until
 
-from .conftest import ConsumerThread, assets_config, wait_until
+from .conftest import ConsumerThread, assets_config
 
 T0 = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
 

@@ -15,8 +15,9 @@ from forewarn.stream.broker import LocalBroker, free_port
 from forewarn.stream.config_file import parse_config
 from forewarn.stream.replay import Publisher
 from forewarn.stream.runner import StreamRunner
+from testkit import wait_until
 
-from .conftest import T0_MS, assets_config, wait_until
+from .conftest import T0_MS, assets_config
 
 
 def _config(port: int) -> dict:
