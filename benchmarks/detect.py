@@ -5,7 +5,8 @@ frame's row order): ``frame`` holds one series of one asset, a ``timestamp`` col
 channels; ``n_train`` is the number of leading rows the protocol lets it fit on, or ``None`` for its own
 default. The harness turns the scores into alarms with the one alarm rule
 (:func:`forewarn.decide.alarms.find_alarms`, default :class:`~forewarn.decide.alarms.AlarmRule`) and never
-optimises a threshold. Plug another detector in with ``--detector module:function``.
+optimises a threshold. Plug another detector in with ``--detector module:function``; ``--on``, ``--off``,
+``--clear-rows`` and ``--refractory`` change the rule.
 
 Parts (``--parts``, all by default):
 
@@ -46,6 +47,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -239,6 +241,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--data-dir", default=os.environ.get("FOREWARN_DATA_DIR", "../shared/data"))
     parser.add_argument("--on", type=float, default=None, help="rule: open at score >= on (default AlarmRule's)")
+    parser.add_argument("--off", type=float, default=None, help="rule: clear below off (default AlarmRule's)")
+    parser.add_argument("--clear-rows", type=int, default=None, help="rule: rows below off that clear")
+    parser.add_argument("--refractory", default=None, help="rule: rows (int) or a duration such as 6h")
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--quick", action="store_true", help="1 seed, small corpus and fleet, 100k rows, 1 run")
     parser.add_argument("--speed-child", action="store_true", help=argparse.SUPPRESS)
@@ -251,9 +256,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         args.rows, args.repeat = 100_000, 1
     detector = load_detector(args.detector)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    rules = {"on>=0.5": AlarmRule()} if args.on is None else {f"on>={args.on}": AlarmRule(on=args.on)}
-    if args.on is None and not args.detector:
-        rules["on>0.5"] = AlarmRule(on=float(np.nextafter(0.5, 1.0)))
+    settings: dict[str, Any] = {name: value for name, value in (
+        ("on", args.on), ("off", args.off), ("clear_rows", args.clear_rows),
+        ("refractory", int(args.refractory) if str(args.refractory).isdigit() else args.refractory))
+        if value is not None}
+    chosen = AlarmRule(**settings)
+    rules = {f"on>={chosen.on}": chosen}
+    if args.on is None and not args.detector:  # today's detector: also the CLI's old "> 0.5" (module text)
+        rules[f"on>{chosen.on}"] = replace(chosen, on=float(np.nextafter(chosen.on, 1.0)))
     report: dict[str, Any] = {"detector": args.detector or "forewarn.detect.detect_frame (var-residual)",
                               "load_average_start": os.getloadavg(), "cpus": os.cpu_count(), "rules": {}}
     for label, rule in rules.items():
