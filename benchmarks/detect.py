@@ -102,7 +102,7 @@ def nab_part(detector: Detector, rule: AlarmRule, seeds: Sequence[int], n_rows: 
         detections, level_detections = [], []
         for series in corpus:
             scores = _scores(detector, series.frame, None)
-            alarms, _ = find_alarms(scores, rule)
+            alarms, _ = find_alarms(scores, rule, ts=series.frame["timestamp"])
             file = series.nab_file()
             files.append(file)
             detections.append(alarms.astype(bool))
@@ -132,7 +132,7 @@ def skab_part(detector: Detector, rule: AlarmRule, data_dir: str | None, level_o
         frame = file.frame.loc[:, list(data.SENSORS)].reset_index(drop=True)
         frame.insert(0, "timestamp", file.frame.index.to_numpy())
         scores = _scores(detector, frame, N_TRAIN)
-        alarms, episodes = find_alarms(scores, rule)
+        alarms, episodes = find_alarms(scores, rule, ts=frame["timestamp"])
         inside = np.zeros(len(frame), dtype=int)
         for episode in episodes:
             inside[episode.start:episode.end + 1] = 1
@@ -159,7 +159,7 @@ def healthy_part(detector: Detector, rule: AlarmRule, seed: int, assets: int, da
     rows = starts = 0
     per_asset = []
     for _, frame in twin_series(seed, assets=assets, days=days, max_channels=32):
-        alarms, _ = find_alarms(_scores(detector, frame, None), rule)
+        alarms, _ = find_alarms(_scores(detector, frame, None), rule, ts=frame["timestamp"])
         rows, starts = rows + len(frame), starts + int(alarms.sum())
         per_asset.append(int(alarms.sum()))
     return {"episode_start_share_pct": 100.0 * starts / rows, "rows": rows, "assets": len(per_asset),
@@ -176,7 +176,7 @@ def _speed_child(spec: str | None, n_rows: int, n_channels: int) -> None:
     start = time.perf_counter()
     scores = _scores(detector, frame, None)
     scored = time.perf_counter()
-    find_episodes(scores, AlarmRule())
+    find_episodes(scores, AlarmRule(), ts=frame["timestamp"])
     end = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"wall_s": end - start, "score_s": scored - start, "rule_s": end - scored,
