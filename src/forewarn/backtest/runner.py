@@ -215,7 +215,7 @@ def summarise(data: Dataset, spec: TrainSpec, by: str, folds: int, min_lead_hour
     costs = ThresholdPolicy.from_mapping(dict(spec.costs)).costs_for(None) if spec.costs else Costs()
     failures = failures_in(frame, data.events, slack_hours=hours(data.interval, "interval"))
     renew = renewals(data.events, spec.renewing_actions) if len(data.events) else None
-    common = {"horizon_hours": spec.horizon_hours, "min_lead_hours": min_lead_hours, "costs": costs,
+    common: dict[str, Any] = {"horizon_hours": spec.horizon_hours, "min_lead_hours": min_lead_hours, "costs": costs,
               "renewals": renew}
     events = event_figures(frame, failures, threshold=cut_all[scored], **common)
     events.update(time_based_cost(frame, failures, horizon_hours=spec.horizon_hours, min_lead_hours=min_lead_hours,

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forewarn.base import Estimator, load, read_manifest, save
+from forewarn.base.estimator import Estimator
+from forewarn.base.persistence import load, read_manifest, save
 from forewarn.bundles.contrib import row_contributions
 from forewarn.decide.calibration import Calibrator
 from forewarn.decide.explain import SensorIndex

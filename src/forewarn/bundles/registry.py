@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from forewarn.base import read_manifest
+from forewarn.base.persistence import read_manifest
 from forewarn.bundles.bundle import SPEC_FILE, Bundle
 from forewarn.exceptions import ConfigError, DataNotFoundError, StateError
 

@@ -12,6 +12,7 @@ evidence),positive rows, else isotonic, which a handful of failures turns into a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,7 +163,7 @@ def event_thresholds(policy: ThresholdPolicy, cases: pd.DataFrame, failures: pd.
     row of them, ``asset_id, ts, p, asset_class``), as a planner pays for them: a missed failure, a false case,
     an inspection per case. A class with :data:`CLASS_MIN_FAILURES` failures gets its own; the others the pooled
     one (under their own costs when they have some)."""
-    common = {"horizon_hours": horizon_hours, "min_lead_hours": min_lead_hours, "renewals": renewals}
+    common: dict[str, Any] = {"horizon_hours": horizon_hours, "min_lead_hours": min_lead_hours, "renewals": renewals}
     pooled, _ = cost_optimal_threshold(cases, failures, costs=policy.costs_for(None), **common)
     policy.thresholds[DEFAULT_CLASS] = pooled
     for asset_class in sorted(set(cases["asset_class"]) | set(policy.costs)):
@@ -179,7 +180,7 @@ def event_thresholds(policy: ThresholdPolicy, cases: pd.DataFrame, failures: pd.
 
 
 def choose_thresholds(p: np.ndarray, outcome: np.ndarray, classes: np.ndarray,
-                      costs: dict[str, dict[str, float]], *, cases: pd.DataFrame | None = None,
+                      costs: Mapping[str, Mapping[str, float]], *, cases: pd.DataFrame | None = None,
                       failures: pd.DataFrame | None = None, horizon_hours: float = 24.0, min_lead_hours: float = 24.0,
                       renewals: pd.DataFrame | None = None) -> tuple[ThresholdPolicy, dict[str, Any]]:
     """A cost threshold per asset class from held-out assets, and the row figures at each row's threshold.

@@ -276,11 +276,12 @@ def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all
     flat = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
             and np.isfinite(v)}
     if model.task == "fault":
-        from forewarn.base import save
+        from forewarn.base.persistence import save
 
         path = save(model, folder / version, metrics=flat, training_data=X_all.iloc[train_rows])
         (path / CARD_FILE).write_text(json.dumps(card, indent=2, default=str), encoding="utf-8")
     else:
+        assert spec.window is not None  # spec.resolved() set it
         path = make_bundle(model, folder / version, channels=data.channels, window=spec.window,
                            interval=data.interval, stats=spec.stats, horizon=spec.horizon_hours, X_holdout=X_held,
                            y_holdout=y_held if spec.task == "rul" else y_held.astype(float), groups=groups_held,

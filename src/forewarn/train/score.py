@@ -112,11 +112,11 @@ def _score(db: Store, bundle: Any, spec: TrainSpec, top: int | None) -> pd.DataF
             table.loc[scored, "rul_high"] = np.where(down, 0.0, predictions.rul_high)
         table.loc[scored, "unit"] = bundle.unit
     for i in np.flatnonzero(scored):
-        p = float(table.at[i, "probability"])
+        probability = float(table.at[i, "probability"])
         level = "critical" if table.at[i, "status"] == "down" else risk_level(
-            p, bundle.thresholds.threshold_for(table.at[i, "asset_class"]))
+            probability, bundle.thresholds.threshold_for(table.at[i, "asset_class"]))
         table.at[i, "risk"] = level
-        table.at[i, "health"] = health_score(p)
+        table.at[i, "health"] = health_score(probability)
         top_sensor = (table.at[i, "drivers"] or "").split(", ")[0] or None
         low = table.at[i, "rul_low"]
         table.at[i, "action"] = ("repair: failed and not renewed" if table.at[i, "status"] == "down" else

@@ -14,13 +14,13 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold
 
-from forewarn.base import Estimator
+from forewarn.base.estimator import Estimator
 from forewarn.base.registry import get, names
 from forewarn.evaluate.classification import binary_metrics, multiclass_metrics
 from forewarn.evaluate.rul import rmse
@@ -45,14 +45,19 @@ def candidates(task: str) -> list[str]:
     return [name for name in CANDIDATES[task] if name in known]
 
 
+def _class(name: str) -> type[Estimator]:
+    """The registered class of ``name`` (the registry holds Estimator subclasses only)."""
+    return cast("type[Estimator]", get(name))
+
+
 def is_sequence(name: str) -> bool:
     """Whether the model reads sequences of readings rather than window statistics."""
-    return get(name).get_tags().get("input") == "sequence"
+    return _class(name).get_tags().get("input") == "sequence"
 
 
 def build(name: str, *, task: str, seed: int, max_rul: float | None = None) -> Estimator:
     """A new estimator of ``name`` with the run's seed (and RUL cap); it must belong to the task."""
-    cls = get(name)
+    cls = _class(name)
     if getattr(cls, "task", None) != REGISTRY_TASK[task]:
         raise ConfigError(f"model {name!r} is a {getattr(cls, 'task', '?')} model, not one for task {task!r}; "
                           f"choose from {', '.join(candidates(task))} or auto")
@@ -105,7 +110,7 @@ def validation_score(task: str, y: np.ndarray, said: np.ndarray) -> float:
 
 def accepts_missing(name: str) -> bool:
     """Whether the model takes missing values (else they are replaced by training means, here and in service)."""
-    return bool(get(name).get_tags().get("nan_allowed"))
+    return bool(_class(name).get_tags().get("nan_allowed"))
 
 
 def compare(models: list[str], features: Callable[[str], pd.DataFrame], y: np.ndarray, groups: np.ndarray, *,
