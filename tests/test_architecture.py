@@ -1,8 +1,8 @@
 """The architecture holds: the import contracts of ``.importlinter`` (the layers of DESIGN.md) are kept, and
 Forewarn's import graph has no cycles, between modules or between packages.
 
-The only imports left out are the ``ignore_imports`` lines of ``.importlinter`` (each says why and who removes
-it), read from that file so there is one list. Imports inside functions count: a lazy import still ties two
+The only imports left out are the ``ignore_imports`` lines of the acyclic contract in ``.importlinter`` (each
+says why and who removes it), read from that file so there is one list. Imports inside functions count: a lazy import still ties two
 modules together.
 """
 
@@ -22,15 +22,15 @@ CONFIG = ROOT / ".importlinter"
 
 
 def _ignored_imports() -> set[tuple[str, str]]:
+    """The ``ignore_imports`` of the acyclic contract: the imports known to close a loop, each with its owner."""
     parser = configparser.ConfigParser()
     parser.read(CONFIG)
     pairs = set()
-    for section in parser.sections():
-        for line in parser[section].get("ignore_imports", "").splitlines():
-            line = line.split("#", 1)[0].strip()
-            if line:
-                importer, imported = (part.strip() for part in line.split("->"))
-                pairs.add((importer, imported))
+    for line in parser["importlinter:contract:acyclic"].get("ignore_imports", "").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            importer, imported = (part.strip() for part in line.split("->"))
+            pairs.add((importer, imported))
     return pairs
 
 
