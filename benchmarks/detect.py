@@ -89,8 +89,7 @@ def _scores(detector: Detector, frame: pd.DataFrame, n_train: int | None) -> np.
     return scores
 
 
-def nab_part(detector: Detector, rule: AlarmRule, seeds: Sequence[int], n_rows: int,
-             level_on: float) -> dict[str, Any]:
+def nab_part(detector: Detector, rule: AlarmRule, seeds: Sequence[int], n_rows: int, level_on: float) -> dict[str, Any]:
     """NAB-style scores of the alarm column on the generated corpus, per seed (module text)."""
     from forewarn.twin.anomalies import KINDS, make_corpus
 
@@ -113,13 +112,18 @@ def nab_part(detector: Detector, rule: AlarmRule, seeds: Sequence[int], n_rows: 
                     continue
                 window = next((w for w in file.windows if w[0] <= label.start <= w[1]), (label.start, label.end))
                 hits_by_kind[label.kind][1] += 1
-                hits_by_kind[label.kind][0] += int(alarms[window[0]:window[1] + 1].any())
+                hits_by_kind[label.kind][0] += int(alarms[window[0] : window[1] + 1].any())
         per_seed.append(normalised_score(detections, files, "standard"))
         level.append(normalised_score(level_detections, files, "standard"))
-    return {"standard": statistics.median(per_seed), "per_seed": per_seed, "seeds": list(seeds),
-            "level_score": statistics.median(level), "level_per_seed": level,
-            "alarms_per_series_median": statistics.median(alarms_per_series),
-            "detected_share_by_kind": {k: (round(h / n, 3) if n else None) for k, (h, n) in hits_by_kind.items()}}
+    return {
+        "standard": statistics.median(per_seed),
+        "per_seed": per_seed,
+        "seeds": list(seeds),
+        "level_score": statistics.median(level),
+        "level_per_seed": level,
+        "alarms_per_series_median": statistics.median(alarms_per_series),
+        "detected_share_by_kind": {k: (round(h / n, 3) if n else None) for k, (h, n) in hits_by_kind.items()},
+    }
 
 
 def skab_part(detector: Detector, rule: AlarmRule, data_dir: str | None, level_on: float) -> dict[str, Any]:
@@ -135,7 +139,7 @@ def skab_part(detector: Detector, rule: AlarmRule, data_dir: str | None, level_o
         alarms, episodes = find_alarms(scores, rule, ts=frame["timestamp"])
         inside = np.zeros(len(frame), dtype=int)
         for episode in episodes:
-            inside[episode.start:episode.end + 1] = 1
+            inside[episode.start : episode.end + 1] = 1
         test = file.frame.iloc[N_TRAIN:]
         truth = test["anomaly"].to_numpy().astype(int)
         pairs.append((truth, inside[N_TRAIN:]))
@@ -162,8 +166,14 @@ def healthy_part(detector: Detector, rule: AlarmRule, seed: int, assets: int, da
         alarms, _ = find_alarms(_scores(detector, frame, None), rule, ts=frame["timestamp"])
         rows, starts = rows + len(frame), starts + int(alarms.sum())
         per_asset.append(int(alarms.sum()))
-    return {"episode_start_share_pct": 100.0 * starts / rows, "rows": rows, "assets": len(per_asset),
-            "episodes": starts, "max_episodes_per_asset": max(per_asset), "days": days}
+    return {
+        "episode_start_share_pct": 100.0 * starts / rows,
+        "rows": rows,
+        "assets": len(per_asset),
+        "episodes": starts,
+        "max_episodes_per_asset": max(per_asset),
+        "days": days,
+    }
 
 
 def _speed_child(spec: str | None, n_rows: int, n_channels: int) -> None:
@@ -179,8 +189,17 @@ def _speed_child(spec: str | None, n_rows: int, n_channels: int) -> None:
     find_episodes(scores, AlarmRule(), ts=frame["timestamp"])
     end = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"wall_s": end - start, "score_s": scored - start, "rule_s": end - scored,
-                      "rss_before_mib": before / 1024, "peak_rss_mib": peak / 1024}))
+    print(
+        json.dumps(
+            {
+                "wall_s": end - start,
+                "score_s": scored - start,
+                "rule_s": end - scored,
+                "rss_before_mib": before / 1024,
+                "peak_rss_mib": peak / 1024,
+            }
+        )
+    )
 
 
 def speed_part(spec: str | None, n_rows: int, n_channels: int, repeat: int) -> dict[str, Any]:
@@ -201,30 +220,42 @@ def summary(report: dict[str, Any]) -> str:
     """The figures as a few lines of text."""
     lines = [f"detector: {report['detector']}"]
     for label, figures in report["rules"].items():
-        lines.append(f"rule {label} (off {figures['rule']['off']}, clear_rows {figures['rule']['clear_rows']}, "
-                     f"refractory {figures['rule']['refractory']})")
+        lines.append(
+            f"rule {label} (off {figures['rule']['off']}, clear_rows {figures['rule']['clear_rows']}, "
+            f"refractory {figures['rule']['refractory']})"
+        )
         if "nab" in figures:
             nab = figures["nab"]
-            lines.append(f"  nab standard (alarm column): median {nab['standard']:.1f} over seeds {nab['seeds']} "
-                         f"({', '.join(f'{v:.1f}' for v in nab['per_seed'])}); every row >= on: "
-                         f"{nab['level_score']:.1f}; detected share by kind {nab['detected_share_by_kind']}")
+            lines.append(
+                f"  nab standard (alarm column): median {nab['standard']:.1f} over seeds {nab['seeds']} "
+                f"({', '.join(f'{v:.1f}' for v in nab['per_seed'])}); every row >= on: "
+                f"{nab['level_score']:.1f}; detected share by kind {nab['detected_share_by_kind']}"
+            )
         if "skab" in figures:
             skab = figures["skab"]
-            lines.append(f"  skab episodes: F1 {skab['f1']:.3f} FAR {skab['far']:.2f} % MAR {skab['mar']:.2f} %; "
-                         f"rows >= on: F1 {skab['level_f1']:.3f} FAR {skab['level_far']:.2f} % MAR "
-                         f"{skab['level_mar']:.2f} %; changepoint NAB (SKAB curve) {skab['nab_skab_standard']:.1f}")
+            lines.append(
+                f"  skab episodes: F1 {skab['f1']:.3f} FAR {skab['far']:.2f} % MAR {skab['mar']:.2f} %; "
+                f"rows >= on: F1 {skab['level_f1']:.3f} FAR {skab['level_far']:.2f} % MAR "
+                f"{skab['level_mar']:.2f} %; changepoint NAB (SKAB curve) {skab['nab_skab_standard']:.1f}"
+            )
         if "healthy" in figures:
             healthy = figures["healthy"]
-            lines.append(f"  healthy fleet: {healthy['episode_start_share_pct']:.3f} % of rows start an episode "
-                         f"({healthy['episodes']} in {healthy['rows']} rows, {healthy['assets']} assets x "
-                         f"{healthy['days']} days; at most {healthy['max_episodes_per_asset']} per asset)")
+            lines.append(
+                f"  healthy fleet: {healthy['episode_start_share_pct']:.3f} % of rows start an episode "
+                f"({healthy['episodes']} in {healthy['rows']} rows, {healthy['assets']} assets x "
+                f"{healthy['days']} days; at most {healthy['max_episodes_per_asset']} per asset)"
+            )
     if "speed" in report:
         speed = report["speed"]
-        lines.append(f"speed: {speed['rows']:,} rows x {speed['channels']} channels: median wall "
-                     f"{speed['wall_s']:.1f} s (runs {speed['runs']}; the rule {speed['rule_s']:.3f} s), peak RSS "
-                     f"{speed['peak_rss_mib']:.0f} MiB ({speed['rss_before_mib']:.0f} MiB before scoring)")
-    lines.append(f"cpus {report['cpus']}; load average at start {report['load_average_start']}, "
-                 f"at end {report['load_average_end']}")
+        lines.append(
+            f"speed: {speed['rows']:,} rows x {speed['channels']} channels: median wall "
+            f"{speed['wall_s']:.1f} s (runs {speed['runs']}; the rule {speed['rule_s']:.3f} s), peak RSS "
+            f"{speed['peak_rss_mib']:.0f} MiB ({speed['rss_before_mib']:.0f} MiB before scoring)"
+        )
+    lines.append(
+        f"cpus {report['cpus']}; load average at start {report['load_average_start']}, "
+        f"at end {report['load_average_end']}"
+    )
     return "\n".join(lines)
 
 
@@ -256,19 +287,30 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         args.rows, args.repeat = 100_000, 1
     detector = load_detector(args.detector)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    settings: dict[str, Any] = {name: value for name, value in (
-        ("on", args.on), ("off", args.off), ("clear_rows", args.clear_rows),
-        ("refractory", int(args.refractory) if str(args.refractory).isdigit() else args.refractory))
-        if value is not None}
+    settings: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("on", args.on),
+            ("off", args.off),
+            ("clear_rows", args.clear_rows),
+            ("refractory", int(args.refractory) if str(args.refractory).isdigit() else args.refractory),
+        )
+        if value is not None
+    }
     chosen = AlarmRule(**settings)
     rules = {f"on>={chosen.on}": chosen}
     if args.on is None and not args.detector:  # today's detector: also the CLI's old "> 0.5" (module text)
         rules[f"on>{chosen.on}"] = replace(chosen, on=float(np.nextafter(chosen.on, 1.0)))
-    report: dict[str, Any] = {"detector": args.detector or "forewarn.detect.detect_frame (var-residual)",
-                              "load_average_start": os.getloadavg(), "cpus": os.cpu_count(), "rules": {}}
+    report: dict[str, Any] = {
+        "detector": args.detector or "forewarn.detect.detect_frame (var-residual)",
+        "load_average_start": os.getloadavg(),
+        "cpus": os.cpu_count(),
+        "rules": {},
+    }
     for label, rule in rules.items():
-        figures: dict[str, Any] = {"rule": {"on": rule.on, "off": rule.off, "clear_rows": rule.clear_rows,
-                                            "refractory": str(rule.refractory)}}
+        figures: dict[str, Any] = {
+            "rule": {"on": rule.on, "off": rule.off, "clear_rows": rule.clear_rows, "refractory": str(rule.refractory)}
+        }
         if "nab" in parts:
             start = time.perf_counter()
             figures["nab"] = nab_part(detector, rule, range(args.seeds), args.corpus_rows, rule.on)

@@ -55,7 +55,7 @@ def labels(fleet, readings: pd.DataFrame) -> pd.Series:  # type: ignore[no-untyp
             gap[has] = fails[np.minimum(nxt, fails.size - 1)][has] - ts[has]
             y = (gap <= np.timedelta64(HORIZON)).astype(float)
             keep |= has
-            for f in fails:   # down from the failure until the repair is finished
+            for f in fails:  # down from the failure until the repair is finished
                 later = maint[maint >= f]
                 stop = later[0] if later.size else f + np.timedelta64(1, "D")
                 keep &= ~((ts >= f) & (ts <= stop))
@@ -69,21 +69,39 @@ def feature_sets(fleet) -> tuple[pd.DataFrame, dict[str, list[str]]]:  # type: i
     classes = {a.asset_id: a.asset_class for a in fleet.assets}
     ml = window_features(r, group="asset_id", order="ts", columns=list(CHANNEL_NAMES), window=24)
     phys = physics_features(r, asset_class=classes)
-    pw = window_features(pd.concat([r[["asset_id", "ts"]], phys], axis=1), group="asset_id", order="ts",
-                         columns=list(phys.columns), window=24, stats=("mean", "std", "slope"))
+    pw = window_features(
+        pd.concat([r[["asset_id", "ts"]], phys], axis=1),
+        group="asset_id",
+        order="ts",
+        columns=list(phys.columns),
+        window=24,
+        stats=("mean", "std", "slope"),
+    )
     phys_all = pd.concat([phys, pw], axis=1)
     frame = pd.concat([r[["asset_id", "ts"]], ml, phys_all], axis=1)
     frame["site"] = frame["asset_id"].map({a.asset_id: a.site_id for a in fleet.assets})
     frame["y"] = labels(fleet, r)
     start = frame.groupby("asset_id")["ts"].transform("min")
     frame = frame[frame["y"].notna() & (frame["ts"] >= start + pd.Timedelta(days=7))]
-    sets = {"ml": list(ml.columns), "physics": list(phys_all.columns), "hybrid": list(ml.columns) + list(phys_all.columns)}
+    sets = {
+        "ml": list(ml.columns),
+        "physics": list(phys_all.columns),
+        "hybrid": list(ml.columns) + list(phys_all.columns),
+    }
     return frame, sets
 
 
 def run(seed: int, args: argparse.Namespace) -> dict[str, tuple[float, float, float]]:
-    fleet = simulate_fleet(FleetConfig(sites=args.sites, assets=args.assets, days=args.days, seed=seed, interval="1h",
-                                       degradation_scale=args.degradation_scale))
+    fleet = simulate_fleet(
+        FleetConfig(
+            sites=args.sites,
+            assets=args.assets,
+            days=args.days,
+            seed=seed,
+            interval="1h",
+            degradation_scale=args.degradation_scale,
+        )
+    )
     frame, sets = feature_sets(fleet)
     n_fail = int((fleet.events["kind"] == "failure").sum())
     print(f"seed {seed}: {len(frame):,} rows, {n_fail} failures, {frame['y'].mean():.3f} positive", flush=True)
@@ -104,8 +122,11 @@ def run(seed: int, args: argparse.Namespace) -> dict[str, tuple[float, float, fl
         ok = pred.notna()
         y = frame.loc[ok, "y"].astype(int)
         scores[name] = (roc_auc_score(y, pred[ok]), average_precision_score(y, pred[ok]), float(np.mean(per_site)))
-        print(f"  {name:8s} ROC-AUC {scores[name][0]:.3f}  PR-AUC {scores[name][1]:.3f}  "
-              f"per-site ROC-AUC {scores[name][2]:.3f}", flush=True)
+        print(
+            f"  {name:8s} ROC-AUC {scores[name][0]:.3f}  PR-AUC {scores[name][1]:.3f}  "
+            f"per-site ROC-AUC {scores[name][2]:.3f}",
+            flush=True,
+        )
     return scores
 
 
@@ -119,13 +140,17 @@ def main() -> None:
     args = parser.parse_args()
     t0 = time.time()
     results = [run(seed, args) for seed in args.seeds]
-    print(f"\n{len(args.seeds)} seeds, {args.sites} sites x {args.assets} assets x {args.days} days, hourly, "
-          f"degradation x{args.degradation_scale}, leave-one-site-out ({time.time() - t0:.0f} s)")
+    print(
+        f"\n{len(args.seeds)} seeds, {args.sites} sites x {args.assets} assets x {args.days} days, hourly, "
+        f"degradation x{args.degradation_scale}, leave-one-site-out ({time.time() - t0:.0f} s)"
+    )
     print("| features | ROC-AUC (pooled) | PR-AUC (pooled) | ROC-AUC (mean per held-out site) |\n|---|---|---|---|")
     for name in ("ml", "physics", "hybrid"):
         roc, pr, site = (np.array([r[name][k] for r in results]) for k in range(3))
-        print(f"| {name} | {roc.mean():.3f} ± {roc.std():.3f} | {pr.mean():.3f} ± {pr.std():.3f} "
-              f"| {site.mean():.3f} ± {site.std():.3f} |")
+        print(
+            f"| {name} | {roc.mean():.3f} ± {roc.std():.3f} | {pr.mean():.3f} ± {pr.std():.3f} "
+            f"| {site.mean():.3f} ± {site.std():.3f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -45,20 +45,26 @@ def make_data(folder: Path, n_readings: int, n_assets: int, n_channels: int, see
     start = np.datetime64("2024-01-01T00:00:00", "us")
     ts = start + np.repeat(np.arange(minutes, dtype=np.int64), series) * np.timedelta64(60_000_000, "us")
     values = rng.normal(50.0, 5.0, size=series * minutes).round(4)
-    long = pa.table({
-        "asset_id": pa.DictionaryArray.from_arrays(pa.array(asset_idx), pa.array(asset_names)).cast(pa.string()),
-        "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
-        "channel": pa.DictionaryArray.from_arrays(pa.array(channel_idx), pa.array(channel_names)).cast(pa.string()),
-        "value": pa.array(values),
-    })
+    long = pa.table(
+        {
+            "asset_id": pa.DictionaryArray.from_arrays(pa.array(asset_idx), pa.array(asset_names)).cast(pa.string()),
+            "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+            "channel": pa.DictionaryArray.from_arrays(pa.array(channel_idx), pa.array(channel_names)).cast(pa.string()),
+            "value": pa.array(values),
+        }
+    )
     paths = {"parquet": folder / "long.parquet", "csv": folder / "long.csv", "wide parquet": folder / "wide.parquet"}
     pq.write_table(long, paths["parquet"])
     con = duckdb.connect()
     con.register("long_table", long)
-    con.execute(f"COPY (SELECT asset_id, strftime(ts, '%Y-%m-%dT%H:%M:%SZ') AS ts, channel, value FROM long_table) "
-                f"TO '{paths['csv']}' (HEADER, DELIMITER ',')")
-    con.execute(f"COPY (PIVOT long_table ON channel USING first(value) GROUP BY asset_id, ts ORDER BY ts, asset_id) "
-                f"TO '{paths['wide parquet']}' (FORMAT parquet)")
+    con.execute(
+        f"COPY (SELECT asset_id, strftime(ts, '%Y-%m-%dT%H:%M:%SZ') AS ts, channel, value FROM long_table) "
+        f"TO '{paths['csv']}' (HEADER, DELIMITER ',')"
+    )
+    con.execute(
+        f"COPY (PIVOT long_table ON channel USING first(value) GROUP BY asset_id, ts ORDER BY ts, asset_id) "
+        f"TO '{paths['wide parquet']}' (FORMAT parquet)"
+    )
     con.close()
     return paths
 
@@ -101,16 +107,23 @@ def main() -> None:
         folder = Path(tmp)
         began = time.perf_counter()
         paths = make_data(folder, args.readings, args.assets, args.channels, args.seed)
-        print(f"generated data in {time.perf_counter() - began:.1f} s: "
-              + ", ".join(f"{name} {p.stat().st_size / 1e6:.0f} MB" for name, p in paths.items()))
+        print(
+            f"generated data in {time.perf_counter() - began:.1f} s: "
+            + ", ".join(f"{name} {p.stat().st_size / 1e6:.0f} MB" for name, p in paths.items())
+        )
         rows = []
         for name, path in paths.items():
             seconds, cpu, written = time_ingest(path, folder, args.runs, args.in_memory)
             target = TARGETS.get(name)
-            rows.append((f"ingest {name} (median of {args.runs})", f"{seconds:.2f} s (cpu {cpu:.2f} s)",
-                         f"{written / seconds:,.0f} readings/s",
-                         f">= {target:,}/s" if target else "-",
-                         ("yes" if written / seconds >= target else "NO") if target else "-"))
+            rows.append(
+                (
+                    f"ingest {name} (median of {args.runs})",
+                    f"{seconds:.2f} s (cpu {cpu:.2f} s)",
+                    f"{written / seconds:,.0f} readings/s",
+                    f">= {target:,}/s" if target else "-",
+                    ("yes" if written / seconds >= target else "NO") if target else "-",
+                )
+            )
 
         with Store(_store_path(folder, "query", args.in_memory)) as store:
             report = store.ingest_file(paths["parquet"])
@@ -118,8 +131,15 @@ def main() -> None:
             again = store.ingest_file(paths["parquet"])
             seconds, cpu = time.perf_counter() - began, time.process_time() - began_cpu
             assert again.written == 0 and store.count_readings() == report.written
-            rows.append(("re-ingest parquet (idempotent, 0 written)", f"{seconds:.2f} s (cpu {cpu:.2f} s)",
-                         f"{report.written / seconds:,.0f} readings/s checked", "-", "-"))
+            rows.append(
+                (
+                    "re-ingest parquet (idempotent, 0 written)",
+                    f"{seconds:.2f} s (cpu {cpu:.2f} s)",
+                    f"{report.written / seconds:,.0f} readings/s checked",
+                    "-",
+                    "-",
+                )
+            )
             rng = np.random.default_rng(args.seed)
             assets = list(store.assets()["asset_id"])
             last = store.fleet_summary().set_index("asset_id")["last_ts"]
@@ -132,14 +152,22 @@ def main() -> None:
                 returned.append(len(frame))
             median_ms = statistics.median(latencies) * 1000
             p95_ms = float(np.percentile(latencies, 95)) * 1000
-            rows.append((f"last 24 h of one asset (median of {args.queries})", f"{median_ms:.1f} ms",
-                         f"p95 {p95_ms:.1f} ms, {int(np.median(returned)):,} rows", "<= 20 ms",
-                         "yes" if median_ms <= 20 else "NO"))
+            rows.append(
+                (
+                    f"last 24 h of one asset (median of {args.queries})",
+                    f"{median_ms:.1f} ms",
+                    f"p95 {p95_ms:.1f} ms, {int(np.median(returned)):,} rows",
+                    "<= 20 ms",
+                    "yes" if median_ms <= 20 else "NO",
+                )
+            )
 
-    print(f"\n{args.readings:,} readings = {args.assets} assets x {args.channels} channels x 1-minute steps; "
-          f"{os.cpu_count()} CPUs (1-min load average {load_before:.1f} before the run), "
-          f"Python {platform.python_version()}, duckdb {duckdb.__version__}, "
-          f"{'in-memory' if args.in_memory else 'file-backed'} stores\n")
+    print(
+        f"\n{args.readings:,} readings = {args.assets} assets x {args.channels} channels x 1-minute steps; "
+        f"{os.cpu_count()} CPUs (1-min load average {load_before:.1f} before the run), "
+        f"Python {platform.python_version()}, duckdb {duckdb.__version__}, "
+        f"{'in-memory' if args.in_memory else 'file-backed'} stores\n"
+    )
     widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
     header = ("measurement", "time", "rate", "target", "met")
     widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]

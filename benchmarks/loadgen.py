@@ -42,11 +42,18 @@ def run_client(coroutine: Any) -> Any:
 
 def percentiles(latencies_s: list[float]) -> dict[str, float]:
     ms = np.asarray(latencies_s) * 1000
-    return {"n": len(ms), "p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)),
-            "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max())}
+    return {
+        "n": len(ms),
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p90_ms": float(np.percentile(ms, 90)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "max_ms": float(ms.max()),
+    }
 
 
-def slow_episodes(latencies_s: list[float], rate: float, over_ms: float = 10.0, gap_ms: float = 50.0) -> dict[str, float]:
+def slow_episodes(
+    latencies_s: list[float], rate: float, over_ms: float = 10.0, gap_ms: float = 50.0
+) -> dict[str, float]:
     """How the requests slower than ``over_ms`` are spread over a run (``latencies_s`` in the order the requests
     were due, one every ``1 / rate`` s): ``episodes`` is the number of groups they form when those due within
     ``gap_ms`` of each other are one group, ``longest_episode_ms`` the longest group's span of due times, and
@@ -66,8 +73,12 @@ def slow_episodes(latencies_s: list[float], rate: float, over_ms: float = 10.0, 
     firsts = slow[np.r_[0, breaks + 1]]
     lasts = slow[np.r_[breaks, len(slow) - 1]]
     neighbours = np.isin(slow - 1, slow) | np.isin(slow + 1, slow)
-    return {"over": int(len(slow)), "episodes": int(len(firsts)),
-            "longest_episode_ms": float((lasts - firsts).max() * step_ms), "slow_in_runs": float(neighbours.mean())}
+    return {
+        "over": int(len(slow)),
+        "episodes": int(len(firsts)),
+        "longest_episode_ms": float((lasts - firsts).max() * step_ms),
+        "slow_in_runs": float(neighbours.mean()),
+    }
 
 
 async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
@@ -90,8 +101,9 @@ def encode(method: str, path: str, port: int, body: bytes = b"", content_type: s
     return head.encode() + b"\r\n" + body
 
 
-async def open_loop(port: int, rate: float, seconds: float, requests: list[bytes],
-                    connections: int = 8) -> dict[str, float]:
+async def open_loop(
+    port: int, rate: float, seconds: float, requests: list[bytes], connections: int = 8
+) -> dict[str, float]:
     """Open-loop load: request *i* is due at ``t0 + i / rate``; latency runs from its due time to its full answer.
 
     A small raw HTTP/1.1 client on kept-alive connections (a full client library costs more CPU per request
@@ -128,15 +140,33 @@ async def open_loop(port: int, rate: float, seconds: float, requests: list[bytes
     elapsed = time.perf_counter() - began
     for _, writer in streams:
         writer.close()
-    return {**percentiles(latencies), "errors": errors, "rate": rate, "achieved_rate": total / elapsed,
-            **slow_episodes(latencies, rate)}
+    return {
+        **percentiles(latencies),
+        "errors": errors,
+        "rate": rate,
+        "achieved_rate": total / elapsed,
+        **slow_episodes(latencies, rate),
+    }
 
 
 def start_server(store: Path, models: Path, port: int, log: Path, *extra: str) -> subprocess.Popen:
     """``python -m forewarn.serve`` on 127.0.0.1 and ``port`` (``extra``: more options), once it answers /healthz."""
     env = {**os.environ, "FOREWARN_API_TOKEN": TOKEN}
-    command = ["-m", "forewarn.serve", "--store", str(store), "--models", str(models), "--port", str(port),
-               "--log-level", "warning", "--max-body-mb", "256", *extra]
+    command = [
+        "-m",
+        "forewarn.serve",
+        "--store",
+        str(store),
+        "--models",
+        str(models),
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--max-body-mb",
+        "256",
+        *extra,
+    ]
     return started(command, env, port, log, "/healthz")
 
 

@@ -50,8 +50,15 @@ class DefaultsBroker(LocalBroker):
 
     def write_config(self) -> Path:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1", "allow_anonymous true",
-                 f"log_dest file {self.log_path}", "log_type error", "log_type warning", *self.extra]
+        lines = [
+            f"user {getpass.getuser()}",
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            f"log_dest file {self.log_path}",
+            "log_type error",
+            "log_type warning",
+            *self.extra,
+        ]
         self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return self.config_path
 
@@ -67,9 +74,18 @@ BROKERS = {"defaults": DefaultsBroker, "inflight": InflightBroker, "lossless": L
 
 
 def config_text(port: int) -> str:
-    lines = ["[pipeline]", 'batch_max_wait = "50ms"', "[mqtt]", f"port = {port}", 'client_id = "loss-consumer"',
-             "[[mqtt.subscriptions]]", 'topic = "loss/+/temp"', 'layout = "value"', 'asset = "{1}"',
-             'channel = "temp"']
+    lines = [
+        "[pipeline]",
+        'batch_max_wait = "50ms"',
+        "[mqtt]",
+        f"port = {port}",
+        'client_id = "loss-consumer"',
+        "[[mqtt.subscriptions]]",
+        'topic = "loss/+/temp"',
+        'layout = "value"',
+        'asset = "{1}"',
+        'channel = "temp"',
+    ]
     for i in range(ASSETS):
         lines += ["[[assets]]", f'asset_id = "A-{i}"', 'channels = { temp = "degC" }']
     return "\n".join(lines) + "\n"
@@ -79,8 +95,21 @@ class Consumer:
     """``forewarn stream`` as a subprocess; ``start`` returns once it is subscribed."""
 
     def __init__(self, config: Path, store: Path, log: Path):
-        self.args = [sys.executable, "-m", "forewarn.cli.stream", "stream", "--config", str(config), "--store",
-                     str(store), "--progress", "--idle-exit", "6", "--max-seconds", "300"]
+        self.args = [
+            sys.executable,
+            "-m",
+            "forewarn.cli.stream",
+            "stream",
+            "--config",
+            str(config),
+            "--store",
+            str(store),
+            "--progress",
+            "--idle-exit",
+            "6",
+            "--max-seconds",
+            "300",
+        ]
         self.log = log
         self.proc: subprocess.Popen[str] | None = None
         self.last: dict = {}
@@ -117,14 +146,21 @@ def run(kind: str, scenario: str, args: argparse.Namespace, work: Path) -> dict:
     consumer = Consumer(config, store, folder / "consumer.log")
     total = int(args.rate * args.seconds)
     # message i: asset i % 10 at second i // 10 of event time; speedup paces them at --rate messages/s
-    messages = [(f"loss/A-{i % ASSETS}/temp", 1, T0_MS + (i // ASSETS) * 1000,
-                 json.dumps({"value": 40.0 + (i % 13) / 10, "ts": T0_MS + (i // ASSETS) * 1000}).encode())
-                for i in range(total)]
+    messages = [
+        (
+            f"loss/A-{i % ASSETS}/temp",
+            1,
+            T0_MS + (i // ASSETS) * 1000,
+            json.dumps({"value": 40.0 + (i % 13) / 10, "ts": T0_MS + (i // ASSETS) * 1000}).encode(),
+        )
+        for i in range(total)
+    ]
     try:
         consumer.start()
         publisher = Publisher("127.0.0.1", broker.port, client_id=f"loss-publisher-{kind}-{scenario}")
-        sender = threading.Thread(target=publisher.send, args=(messages,),
-                                  kwargs={"speedup": args.rate / ASSETS, "flush_timeout": 120.0})
+        sender = threading.Thread(
+            target=publisher.send, args=(messages,), kwargs={"speedup": args.rate / ASSETS, "flush_timeout": 120.0}
+        )
         started = time.monotonic()
         sender.start()
         time.sleep(args.after)
@@ -144,8 +180,15 @@ def run(kind: str, scenario: str, args: argparse.Namespace, work: Path) -> dict:
         broker.stop()
     with Store(store, read_only=True) as db:
         stored = int(db.count_readings())
-    return {"broker": kind, "scenario": scenario, "published": total, "stored": stored, "lost": total - stored,
-            "lost_pct": round(100 * (total - stored) / total, 2), "publish_s": round(publish_s, 1)}
+    return {
+        "broker": kind,
+        "scenario": scenario,
+        "published": total,
+        "stored": stored,
+        "lost": total - stored,
+        "lost_pct": round(100 * (total - stored) / total, 2),
+        "publish_s": round(publish_s, 1),
+    }
 
 
 def main() -> None:

@@ -55,8 +55,12 @@ def run(args: list[str], work: Path, name: str) -> dict[str, Any]:
     with open(work / f"{name}.log", "w") as log:
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=work)
     wall = time.perf_counter() - started
-    out: dict[str, Any] = {"command": " ".join(args).replace(FOREWARN, "forewarn"),
-                           "rc": proc.returncode, "seconds": round(wall, 1), "load1": round(os.getloadavg()[0], 2)}
+    out: dict[str, Any] = {
+        "command": " ".join(args).replace(FOREWARN, "forewarn"),
+        "rc": proc.returncode,
+        "seconds": round(wall, 1),
+        "load1": round(os.getloadavg()[0], 2),
+    }
     if timing.exists():
         parts = timing.read_text().split()
         if len(parts) >= 2 and parts[-1].isdigit():
@@ -66,8 +70,9 @@ def run(args: list[str], work: Path, name: str) -> dict[str, Any]:
     return out
 
 
-def ceiling(sites: int, assets: int, days: int, seed: int, horizon_h: float = 168.0, lead_h: float = 24.0
-            ) -> dict[str, Any]:
+def ceiling(
+    sites: int, assets: int, days: int, seed: int, horizon_h: float = 168.0, lead_h: float = 24.0
+) -> dict[str, Any]:
     """Share of failures whose true health ``lead_h`` before them was under the healthy range (see module text)."""
     from forewarn.twin.fleet import FleetConfig, simulate_fleet
 
@@ -79,9 +84,13 @@ def ceiling(sites: int, assets: int, days: int, seed: int, horizon_h: float = 16
     failures = fleet.events.query("kind == 'failure'")[["asset_id", "ts"]]
     look = failures.assign(ts=(failures["ts"] - pd.Timedelta(hours=lead_h)).dt.floor("h"))
     at = look.merge(truth, on=["asset_id", "ts"], how="left")["health"].to_numpy(dtype="float64")
-    out: dict[str, Any] = {"failures": int(len(failures)), "definition": (
-        f"health {lead_h:g} h before the failure < qX of health on rows with no failure within {horizon_h:g} h "
-        "(asset not down)")}
+    out: dict[str, Any] = {
+        "failures": int(len(failures)),
+        "definition": (
+            f"health {lead_h:g} h before the failure < qX of health on rows with no failure within {horizon_h:g} h "
+            "(asset not down)"
+        ),
+    }
     for q in (0.01, 0.05):
         floor = float(np.quantile(health[healthy_rows], q))
         out[f"q{int(q * 100):02d}_floor"] = round(floor, 4)
@@ -105,17 +114,28 @@ def finer_sweep(data: Any, p: np.ndarray, horizon_h: float, min_lead_h: float) -
     spans = frame.groupby("asset_id")["ts"].agg(["min", "max"])
     failures = data.events[data.events["kind"] == "failure"][["asset_id", "ts"]]
     failures = failures[failures["asset_id"].isin(spans.index)]
-    failures = failures[(failures["ts"] > failures["asset_id"].map(spans["min"]))
-                        & (failures["ts"] <= failures["asset_id"].map(spans["max"]) + pd.Timedelta(data.interval))]
+    failures = failures[
+        (failures["ts"] > failures["asset_id"].map(spans["min"]))
+        & (failures["ts"] <= failures["asset_id"].map(spans["max"]) + pd.Timedelta(data.interval))
+    ]
     renew = renewals(data.events) if len(data.events) else None
     grid = np.unique(np.quantile(p[scored], 1 - np.logspace(-5, -0.3, 60)))
     best = None
     for threshold in grid:
-        f = event_figures(frame, failures, threshold=float(threshold), horizon_hours=horizon_h,
-                          min_lead_hours=min_lead_h, costs=Costs(), renewals=renew)
+        f = event_figures(
+            frame,
+            failures,
+            threshold=float(threshold),
+            horizon_hours=horizon_h,
+            min_lead_hours=min_lead_h,
+            costs=Costs(),
+            renewals=renew,
+        )
         if best is None or f["cost"] < best["cost"]:
-            best = {"threshold": float(threshold), **{k: f[k] for k in (
-                "caught_share", "lead_time_hours_median", "false_cases_per_asset_year", "cost")}}
+            best = {
+                "threshold": float(threshold),
+                **{k: f[k] for k in ("caught_share", "lead_time_hours_median", "false_cases_per_asset_year", "cost")},
+            }
     return best or {}
 
 
@@ -131,13 +151,38 @@ def fleet(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     for seed in args.seeds:
         store = work / f"fleet{seed}.duckdb"
         store.unlink(missing_ok=True)
-        sim = run([FOREWARN, "simulate", "--sites", "4", "--assets", str(args.assets), "--days", str(args.days),
-                   "--seed", str(seed), "--interval", "10min", "--store", str(store)], work, f"simulate{seed}")
+        sim = run(
+            [
+                FOREWARN,
+                "simulate",
+                "--sites",
+                "4",
+                "--assets",
+                str(args.assets),
+                "--days",
+                str(args.days),
+                "--seed",
+                str(seed),
+                "--interval",
+                "10min",
+                "--store",
+                str(store),
+            ],
+            work,
+            f"simulate{seed}",
+        )
         kept: dict[str, Any] = {}
         original = output.write_outputs
 
-        def capture(result: Any, data: Any, p: Any, threshold: Any, _kept: dict[str, Any] = kept,
-                    _original: Any = original, **kw: Any) -> Any:
+        def capture(
+            result: Any,
+            data: Any,
+            p: Any,
+            threshold: Any,
+            _kept: dict[str, Any] = kept,
+            _original: Any = original,
+            **kw: Any,
+        ) -> Any:
             _kept.update(data=data, p=p)
             return _original(result, data, p, threshold, **kw)
 
@@ -150,16 +195,35 @@ def fleet(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
             output.write_outputs = original
         ev, best = result["events"], result["cost_optimal_threshold_in_hindsight"]
         row: dict[str, Any] = {
-            "part": "fleet", "seed": seed, "assets": args.assets, "days": args.days, "simulate": sim,
-            "backtest": {"call": "forewarn.backtest(store, by='site', horizon='7d') "
-                                 "(= forewarn backtest --store DB --by site --horizon 7d)",
-                         "seconds": round(seconds, 1), "load1": round(os.getloadavg()[0], 2),
-                         "peak_rss_mib_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)},
-            "interval": result["interval"], "rows": result["rows"],
-            "honest": {k: ev.get(k) for k in ("failures", "caught", "caught_share", "lead_time_hours_median",
-                                              "false_cases_per_asset_year", "cost", "cost_run_to_failure",
-                                              "cost_time_based")},
-            "hindsight_runner_sweep": best}
+            "part": "fleet",
+            "seed": seed,
+            "assets": args.assets,
+            "days": args.days,
+            "simulate": sim,
+            "backtest": {
+                "call": "forewarn.backtest(store, by='site', horizon='7d') "
+                "(= forewarn backtest --store DB --by site --horizon 7d)",
+                "seconds": round(seconds, 1),
+                "load1": round(os.getloadavg()[0], 2),
+                "peak_rss_mib_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            },
+            "interval": result["interval"],
+            "rows": result["rows"],
+            "honest": {
+                k: ev.get(k)
+                for k in (
+                    "failures",
+                    "caught",
+                    "caught_share",
+                    "lead_time_hours_median",
+                    "false_cases_per_asset_year",
+                    "cost",
+                    "cost_run_to_failure",
+                    "cost_time_based",
+                )
+            },
+            "hindsight_runner_sweep": best,
+        }
         row["honest"]["threshold_median"] = result["threshold"]
         row["hindsight_finer_sweep"] = finer_sweep(kept["data"], kept["p"], 168.0, 24.0)
         kept.clear()
@@ -179,19 +243,37 @@ def plant_csv(path: Path, assets: int, days: int, seed: int) -> dict[str, Any]:
     from forewarn.twin.fleet import FleetConfig, simulate_fleet
 
     sim = simulate_fleet(FleetConfig(sites=4, assets=assets, days=days, seed=seed, interval="1h"))
-    frame = sim.readings.assign(asset_id=lambda f: f["asset_id"].astype(str), ts=lambda f: f["ts"].astype(
-        "datetime64[ns, UTC]")).sort_values(["ts", "asset_id"]).reset_index(drop=True)
+    frame = (
+        sim.readings.assign(
+            asset_id=lambda f: f["asset_id"].astype(str), ts=lambda f: f["ts"].astype("datetime64[ns, UTC]")
+        )
+        .sort_values(["ts", "asset_id"])
+        .reset_index(drop=True)
+    )
     failures = sim.events.query("kind == 'failure'")[["asset_id", "ts"]].rename(columns={"ts": "failure_ts"})
-    failures = failures.assign(asset_id=failures["asset_id"].astype(str), failure_ts=failures["failure_ts"].astype(
-        "datetime64[ns, UTC]")).sort_values("failure_ts")
-    merged = pd.merge_asof(frame[["ts", "asset_id"]], failures, left_on="ts", right_on="failure_ts",
-                           by="asset_id", direction="forward", allow_exact_matches=False)
+    failures = failures.assign(
+        asset_id=failures["asset_id"].astype(str), failure_ts=failures["failure_ts"].astype("datetime64[ns, UTC]")
+    ).sort_values("failure_ts")
+    merged = pd.merge_asof(
+        frame[["ts", "asset_id"]],
+        failures,
+        left_on="ts",
+        right_on="failure_ts",
+        by="asset_id",
+        direction="forward",
+        allow_exact_matches=False,
+    )
     ahead = (merged["failure_ts"] - merged["ts"]) / pd.Timedelta(hours=1)
     frame["failure_24h"] = ((ahead > 0) & (ahead <= 24)).astype("int8").to_numpy()
     frame["ts"] = frame["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), path)
-    return {"rows": len(frame), "assets": int(frame["asset_id"].nunique()), "failures": len(failures),
-            "positive_share": float(frame["failure_24h"].mean()), "mb": round(path.stat().st_size / 2**20, 1)}
+    return {
+        "rows": len(frame),
+        "assets": int(frame["asset_id"].nunique()),
+        "failures": len(failures),
+        "positive_share": float(frame["failure_24h"].mean()),
+        "mb": round(path.stat().st_size / 2**20, 1),
+    }
 
 
 def plant(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
@@ -200,11 +282,32 @@ def plant(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
         csv, store = work / f"plant{seed}.csv", work / f"plant{seed}.duckdb"
         store.unlink(missing_ok=True)
         made = plant_csv(csv, args.assets, args.days, seed)
-        ingest = run([FOREWARN, "ingest", str(csv), "--store", str(store), "--label-columns", "failure_24h"], work,
-                     f"plant_ingest{seed}")
+        ingest = run(
+            [FOREWARN, "ingest", str(csv), "--store", str(store), "--label-columns", "failure_24h"],
+            work,
+            f"plant_ingest{seed}",
+        )
         bt_json = work / f"plant{seed}_backtest.json"
-        bt = run([FOREWARN, "backtest", "--store", str(store), "--by", "asset", "--folds", "5", "--label",
-                  "failure_24h", "--horizon", "24h", "--json", str(bt_json)], work, f"plant_backtest{seed}")
+        bt = run(
+            [
+                FOREWARN,
+                "backtest",
+                "--store",
+                str(store),
+                "--by",
+                "asset",
+                "--folds",
+                "5",
+                "--label",
+                "failure_24h",
+                "--horizon",
+                "24h",
+                "--json",
+                str(bt_json),
+            ],
+            work,
+            f"plant_backtest{seed}",
+        )
         row = {"part": "plant", "seed": seed, "csv": made, "ingest": ingest, "backtest": bt}
         if bt["rc"] == 0:
             result = json.loads(bt_json.read_text())
@@ -226,43 +329,87 @@ def cmapss(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     train.assign(ts=train["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(work / "cm_train.csv", index=False)
     test.assign(ts=test["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(work / "cm_test.csv", index=False)
     last = train.groupby("asset_id")["ts"].max()
-    pd.DataFrame({"asset_id": last.index, "ts": last.dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(), "kind": "failure",
-                  "failure_mode": "hpc_degradation"}).to_csv(work / "cm_failures.csv", index=False)
+    pd.DataFrame(
+        {
+            "asset_id": last.index,
+            "ts": last.dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
+            "kind": "failure",
+            "failure_mode": "hpc_degradation",
+        }
+    ).to_csv(work / "cm_failures.csv", index=False)
     for name in ("cm.duckdb", "cm_test.duckdb", "cm_models"):
         path = work / name
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     out: dict[str, Any] = {"part": "cmapss"}
-    out["ingest"] = run([FOREWARN, "ingest", str(work / "cm_train.csv"), "--store", str(work / "cm.duckdb")], work,
-                        "cm_ingest")
-    out["ingest_events"] = run([FOREWARN, "ingest", str(work / "cm_failures.csv"), "--store", str(work / "cm.duckdb"),
-                                "--kind", "events"], work, "cm_ingest_events")
+    out["ingest"] = run(
+        [FOREWARN, "ingest", str(work / "cm_train.csv"), "--store", str(work / "cm.duckdb")], work, "cm_ingest"
+    )
+    out["ingest_events"] = run(
+        [FOREWARN, "ingest", str(work / "cm_failures.csv"), "--store", str(work / "cm.duckdb"), "--kind", "events"],
+        work,
+        "cm_ingest_events",
+    )
     spec = []
     if args.max_rul:  # the C-MAPSS protocol's training cap (125 cycles = 125 h here), through a spec file
         (work / "cm_spec.toml").write_text(f'[train]\nmax_rul = "{args.max_rul}"\n')
         spec = ["--spec", str(work / "cm_spec.toml")]
-    out["train"] = run([FOREWARN, "train", "--store", str(work / "cm.duckdb"), "--models", str(work / "cm_models"),
-                        "--task", "rul", *spec], work, "cm_train")
+    out["train"] = run(
+        [
+            FOREWARN,
+            "train",
+            "--store",
+            str(work / "cm.duckdb"),
+            "--models",
+            str(work / "cm_models"),
+            "--task",
+            "rul",
+            *spec,
+        ],
+        work,
+        "cm_train",
+    )
     cards = sorted((work / "cm_models").glob("*/v*/card.json"))
     if cards:
         card = json.loads(cards[-1].read_text())
-        out["card"] = {**{k: v for k, v in card["metrics"].items() if isinstance(v, (int, float, str))},
-                       "model": card["model"], "train_interval": card["recipe"]["interval"],
-                       "max_rul_hours": card["recipe"]["max_rul_hours"], "train_seconds": card["train_seconds"]}
-    out["test_ingest"] = run([FOREWARN, "ingest", str(work / "cm_test.csv"), "--store", str(work / "cm_test.duckdb")],
-                             work, "cm_test_ingest")
-    out["score"] = run([FOREWARN, "score", "--store", str(work / "cm_test.duckdb"), "--models",
-                        str(work / "cm_models"), "--format", "csv", "--out", str(work / "cm_scores.csv")], work,
-                       "cm_score")
+        out["card"] = {
+            **{k: v for k, v in card["metrics"].items() if isinstance(v, (int, float, str))},
+            "model": card["model"],
+            "train_interval": card["recipe"]["interval"],
+            "max_rul_hours": card["recipe"]["max_rul_hours"],
+            "train_seconds": card["train_seconds"],
+        }
+    out["test_ingest"] = run(
+        [FOREWARN, "ingest", str(work / "cm_test.csv"), "--store", str(work / "cm_test.duckdb")], work, "cm_test_ingest"
+    )
+    out["score"] = run(
+        [
+            FOREWARN,
+            "score",
+            "--store",
+            str(work / "cm_test.duckdb"),
+            "--models",
+            str(work / "cm_models"),
+            "--format",
+            "csv",
+            "--out",
+            str(work / "cm_scores.csv"),
+        ],
+        work,
+        "cm_score",
+    )
     if out["score"]["rc"] == 0:
         scores = pd.read_csv(work / "cm_scores.csv")
         unit = scores["asset_id"].str.rsplit("-", n=1).str[1].astype(int)
         truth = data.test_rul.set_index("unit")["rul"].reindex(unit).to_numpy(dtype="float64")
         predicted = scores["rul"].to_numpy(dtype="float64")
         d = predicted - truth
-        out["official_test"] = {"engines": int(len(d)), "unit": str(scores["unit"].iloc[0]),
-                                "rmse": float(np.sqrt(np.nanmean(d**2))),
-                                "phm08": float(np.nansum(np.where(d < 0, np.exp(-d / 13) - 1, np.exp(d / 10) - 1))),
-                                "missing": int(np.isnan(predicted).sum())}
+        out["official_test"] = {
+            "engines": int(len(d)),
+            "unit": str(scores["unit"].iloc[0]),
+            "rmse": float(np.sqrt(np.nanmean(d**2))),
+            "phm08": float(np.nansum(np.where(d < 0, np.exp(-d / 13) - 1, np.exp(d / 10) - 1))),
+            "missing": int(np.isnan(predicted).sum()),
+        }
     print(json.dumps(out, default=str), flush=True)
     return [out]
 
@@ -276,16 +423,43 @@ def ai4i(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     out: dict[str, Any] = {"part": "ai4i", "rows": len(frame)}
     ts = pd.Timestamp("2020-01-01", tz="UTC") + pd.to_timedelta(frame["udi"], unit="min")
     sensors = [c for c in data.features if c != "type"]
-    plant_file = frame[sensors].assign(asset_id=frame["product_id"], ts=ts.dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                       machine_failure=frame["machine_failure"])
+    plant_file = frame[sensors].assign(
+        asset_id=frame["product_id"], ts=ts.dt.strftime("%Y-%m-%dT%H:%M:%SZ"), machine_failure=frame["machine_failure"]
+    )
     plant_file.to_csv(work / "ai4i.csv", index=False)
     (work / "ai4i.duckdb").unlink(missing_ok=True)
     out["assets"] = int(plant_file["asset_id"].nunique())
-    out["ingest"] = run([FOREWARN, "ingest", str(work / "ai4i.csv"), "--store", str(work / "ai4i.duckdb"),
-                         "--label-columns", "machine_failure"], work, "ai4i_ingest")
-    out["backtest"] = run([FOREWARN, "backtest", "--store", str(work / "ai4i.duckdb"), "--by", "asset", "--label",
-                           "machine_failure", "--horizon", "1min", "--json", str(work / "ai4i_bt.json")], work,
-                          "ai4i_backtest")
+    out["ingest"] = run(
+        [
+            FOREWARN,
+            "ingest",
+            str(work / "ai4i.csv"),
+            "--store",
+            str(work / "ai4i.duckdb"),
+            "--label-columns",
+            "machine_failure",
+        ],
+        work,
+        "ai4i_ingest",
+    )
+    out["backtest"] = run(
+        [
+            FOREWARN,
+            "backtest",
+            "--store",
+            str(work / "ai4i.duckdb"),
+            "--by",
+            "asset",
+            "--label",
+            "machine_failure",
+            "--horizon",
+            "1min",
+            "--json",
+            str(work / "ai4i_bt.json"),
+        ],
+        work,
+        "ai4i_backtest",
+    )
     out["backtest_log"] = (work / "ai4i_backtest.log").read_text()[-1500:]
     print(json.dumps(out, default=str), flush=True)
     return [out]

@@ -110,8 +110,12 @@ def cpu_probe(seconds: float, every: float = 0.005) -> dict[str, float]:
         durations.append(time.perf_counter() - t)
         time.sleep(every)
     ratio = np.asarray(durations) / np.median(durations)
-    return {"samples": len(ratio), "median_ms": float(np.median(durations) * 1000),
-            "share_over_3x": float((ratio > 3).mean()), "max_slowdown": float(ratio.max())}
+    return {
+        "samples": len(ratio),
+        "median_ms": float(np.median(durations) * 1000),
+        "share_over_3x": float((ratio > 3).mean()),
+        "max_slowdown": float(ratio.max()),
+    }
 
 
 def served(port: int, route: str) -> tuple[float, float]:
@@ -128,8 +132,9 @@ def served(port: int, route: str) -> tuple[float, float]:
     return total, count
 
 
-def measured_run(server: subprocess.Popen, port: int, route: str, rate: float, seconds: float,
-                 requests: list[bytes]) -> dict[str, float | None]:
+def measured_run(
+    server: subprocess.Popen, port: int, route: str, rate: float, seconds: float, requests: list[bytes]
+) -> dict[str, float | None]:
     """:func:`open_loop`, plus the server's CPU time per request and its own mean time per request."""
     cpu0, (sum0, n0) = cpu_seconds(server.pid), served(port, route)
     result: dict[str, float | None] = {**run_client(open_loop(port, rate, seconds, requests))}
@@ -154,11 +159,15 @@ def batch_frames(rows: int, feature_names: list[str], seed: int = 0) -> tuple[pd
     features = pd.DataFrame(rng.normal(size=(rows, len(feature_names))), columns=feature_names)
     per_asset = 1000
     n_assets = max(1, rows // per_asset)
-    readings = pd.DataFrame({
-        "asset_id": np.repeat([f"B-{i:04d}" for i in range(n_assets)], per_asset)[:rows],
-        "ts": (ORIGIN + pd.to_timedelta(np.tile(np.arange(per_asset), n_assets)[:rows], unit="h")),
-        "bearing_temp": rng.normal(60, 5, rows), "vibration": rng.normal(3, 1, rows),
-        "suction_pressure": rng.normal(1.5, 0.05, rows)})
+    readings = pd.DataFrame(
+        {
+            "asset_id": np.repeat([f"B-{i:04d}" for i in range(n_assets)], per_asset)[:rows],
+            "ts": (ORIGIN + pd.to_timedelta(np.tile(np.arange(per_asset), n_assets)[:rows], unit="h")),
+            "bearing_temp": rng.normal(60, 5, rows),
+            "vibration": rng.normal(3, 1, rows),
+            "suction_pressure": rng.normal(1.5, 0.05, rows),
+        }
+    )
     return features, readings
 
 
@@ -183,8 +192,13 @@ def main() -> None:
     parser.add_argument("--no-control", action="store_true", help="skip the control run (an app that does no work)")
     args = parser.parse_args()
 
-    results: dict[str, object] = {"cpus": os.cpu_count(), "rate": args.rate, "seconds": args.seconds,
-                                  "assets": args.assets, "load_before": os.getloadavg()}
+    results: dict[str, object] = {
+        "cpus": os.cpu_count(),
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "assets": args.assets,
+        "load_before": os.getloadavg(),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         paths = build_sample(tmp, n_assets=args.assets, n_train=30, seed=0, versions=2)
@@ -202,8 +216,10 @@ def main() -> None:
 
             with httpx.Client(base_url=base, timeout=120) as client:
                 # closed loop, one request at a time: what one request costs, queueing aside
-                for name, send in (("health_sequential", lambda i: client.get(f"/api/v1/assets/{assets[i % len(assets)]}/health")),
-                                   ("predict_sequential", lambda i: client.post("/api/v1/predict", json={"rows": window}))):
+                for name, send in (
+                    ("health_sequential", lambda i: client.get(f"/api/v1/assets/{assets[i % len(assets)]}/health")),
+                    ("predict_sequential", lambda i: client.post("/api/v1/predict", json={"rows": window})),
+                ):
                     times = []
                     for i in range(500):
                         t = time.perf_counter()
@@ -213,8 +229,9 @@ def main() -> None:
                     print(f"{name:19s}", json.dumps(results[name]))
             health = [encode("GET", f"/api/v1/assets/{a}/health", port) for a in assets]
             predict = [encode("POST", "/api/v1/predict", port, json.dumps({"rows": window}).encode())]
-            results["health"] = measured_run(server, port, "/api/v1/assets/{asset_id}/health", args.rate,
-                                             args.seconds, health)
+            results["health"] = measured_run(
+                server, port, "/api/v1/assets/{asset_id}/health", args.rate, args.seconds, health
+            )
             print("health  ", json.dumps(results["health"]))
             results["predict"] = measured_run(server, port, "/api/v1/predict", args.rate, args.seconds, predict)
             print("predict ", json.dumps(results["predict"]))
@@ -222,8 +239,9 @@ def main() -> None:
                 bare_port = free_port()
                 bare = start_bare_server(Path(tmp), bare_port)
                 try:
-                    results["control"] = run_client(open_loop(bare_port, args.rate, args.seconds, [
-                        encode("POST", "/", bare_port, b'{"rows": []}')]))
+                    results["control"] = run_client(
+                        open_loop(bare_port, args.rate, args.seconds, [encode("POST", "/", bare_port, b'{"rows": []}')])
+                    )
                 finally:
                     bare.terminate()
                     bare.wait(timeout=10)
@@ -246,8 +264,11 @@ def main() -> None:
                 for k, asset_id in enumerate(assets[:100]):
                     ts = (ORIGIN + pd.Timedelta(days=400, hours=k)).isoformat()
                     t = time.perf_counter()
-                    client.post("/api/v1/readings", headers=AUTH, json={"readings": [
-                        {"asset_id": asset_id, "ts": ts, "channel": "vibration", "value": 3.0}]})
+                    client.post(
+                        "/api/v1/readings",
+                        headers=AUTH,
+                        json={"readings": [{"asset_id": asset_id, "ts": ts, "channel": "vibration", "value": 3.0}]},
+                    )
                     ingest.append(time.perf_counter() - t)
                 results["ingest_one"] = percentiles(ingest)
                 print("ingest  ", json.dumps(results["ingest_one"]))
@@ -255,26 +276,49 @@ def main() -> None:
                 names = [f"{c}__{s}" for c in model["channels"] for s in ("mean", "std", "last", "slope", "ewm")]
                 features, wide = batch_frames(args.batch_rows, names)
                 arrow_headers = {"Content-Type": "application/vnd.apache.arrow.stream"}
-                seconds, response = timed_post(client, "/api/v1/predict/batch/arrow", params={"input": "features"},
-                                               content=arrow_bytes(features), headers=arrow_headers)
+                seconds, response = timed_post(
+                    client,
+                    "/api/v1/predict/batch/arrow",
+                    params={"input": "features"},
+                    content=arrow_bytes(features),
+                    headers=arrow_headers,
+                )
                 assert pa.ipc.open_stream(response.content).read_all().num_rows == len(features)
-                results["batch_arrow_features"] = {"rows": len(features), "seconds": seconds,
-                                                   "rows_per_s": len(features) / seconds}
-                seconds, _ = timed_post(client, "/api/v1/predict/batch/arrow", params={"input": "readings"},
-                                        content=arrow_bytes(wide), headers=arrow_headers)
-                results["batch_arrow_readings"] = {"rows": len(wide), "seconds": seconds,
-                                                   "rows_per_s": len(wide) / seconds}
+                results["batch_arrow_features"] = {
+                    "rows": len(features),
+                    "seconds": seconds,
+                    "rows_per_s": len(features) / seconds,
+                }
+                seconds, _ = timed_post(
+                    client,
+                    "/api/v1/predict/batch/arrow",
+                    params={"input": "readings"},
+                    content=arrow_bytes(wide),
+                    headers=arrow_headers,
+                )
+                results["batch_arrow_readings"] = {
+                    "rows": len(wide),
+                    "seconds": seconds,
+                    "rows_per_s": len(wide) / seconds,
+                }
                 json_headers = {"Content-Type": "application/json"}
-                bodies = {"batch_json_features": {"features": {c: features[c].tolist() for c in names}},
-                          "batch_json_table": {"table": {"columns": names, "data": features.to_numpy().tolist()}}}
+                bodies = {
+                    "batch_json_features": {"features": {c: features[c].tolist() for c in names}},
+                    "batch_json_table": {"table": {"columns": names, "data": features.to_numpy().tolist()}},
+                }
                 answers = {}
                 for key, body in bodies.items():
                     content = json.dumps(body, separators=(",", ":")).encode()
-                    seconds, response = timed_post(client, "/api/v1/predict/batch", content=content,
-                                                   headers=json_headers)
+                    seconds, response = timed_post(
+                        client, "/api/v1/predict/batch", content=content, headers=json_headers
+                    )
                     answers[key] = response.json()
-                    results[key] = {"rows": len(features), "seconds": seconds, "rows_per_s": len(features) / seconds,
-                                    "body_mb": len(content) / 2**20}
+                    results[key] = {
+                        "rows": len(features),
+                        "seconds": seconds,
+                        "rows_per_s": len(features) / seconds,
+                        "body_mb": len(content) / 2**20,
+                    }
                 assert answers["batch_json_features"]["rul"] == answers["batch_json_table"]["rul"]
                 for key in BATCHES:
                     print(f"{key:22s}", json.dumps(results[key]))
@@ -285,35 +329,47 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
     results["load_after"] = os.getloadavg()
-    print(f"\nsummary ({results['cpus']} CPUs, {args.rate:.0f} req/s, {args.seconds:.0f} s per run; load average "
-          f"{results['load_before'][0]:.1f} before, {results['load_after'][0]:.1f} after):")  # type: ignore[index]
+    print(
+        f"\nsummary ({results['cpus']} CPUs, {args.rate:.0f} req/s, {args.seconds:.0f} s per run; load average "
+        f"{results['load_before'][0]:.1f} before, {results['load_after'][0]:.1f} after):"
+    )  # type: ignore[index]
     for key in ("health_sequential", "predict_sequential"):
         r = results[key]
         print(f"  {key:28s} p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  (one request at a time)")  # type: ignore[index]
     for name in ("health", "predict"):
         r = results[name]
-        print(f"  {name:8s} p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  (target p99 <= 10 ms)"  # type: ignore[index]
-              f"  errors {r['errors']}")  # type: ignore[index]
+        print(
+            f"  {name:8s} p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  (target p99 <= 10 ms)"  # type: ignore[index]
+            f"  errors {r['errors']}"
+        )  # type: ignore[index]
     if "control" in results:
         r = results["control"]
-        print(f"  control  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  (uvicorn with an app that does no "  # type: ignore[index]
-              "work, same load: the floor this machine sets)")
+        print(
+            f"  control  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  (uvicorn with an app that does no "  # type: ignore[index]
+            "work, same load: the floor this machine sets)"
+        )
         r = results["cpu_probe"]
-        print(f"  cpu probe: a {r['median_ms']:.2f} ms pure-Python loop ran over 3x slower in "  # type: ignore[index]
-              f"{100 * r['share_over_3x']:.1f} % of {r['samples']} tries, at worst {r['max_slowdown']:.1f}x")  # type: ignore[index]
+        print(
+            f"  cpu probe: a {r['median_ms']:.2f} ms pure-Python loop ran over 3x slower in "  # type: ignore[index]
+            f"{100 * r['share_over_3x']:.1f} % of {r['samples']} tries, at worst {r['max_slowdown']:.1f}x"
+        )  # type: ignore[index]
     for key, label in (("health_cold", "health, cold (sequential)"), ("ingest_one", "ingest 1 reading + re-score")):
         r = results[key]
         print(f"  {label:28s} p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms")  # type: ignore[index]
     for name in ("health", "predict", "control"):
         r = results.get(name)
         if r:
-            print(f"  {name:8s} over 10 ms: {r['over']} requests in {r['episodes']} episodes (longest "  # type: ignore[index]
-                  f"{r['longest_episode_ms']:.0f} ms; {100 * r['slow_in_runs']:.0f} % of them next to another)")  # type: ignore[index]
+            print(
+                f"  {name:8s} over 10 ms: {r['over']} requests in {r['episodes']} episodes (longest "  # type: ignore[index]
+                f"{r['longest_episode_ms']:.0f} ms; {100 * r['slow_in_runs']:.0f} % of them next to another)"
+            )  # type: ignore[index]
     for name in ("health", "predict"):
         r = results[name]
         cpu = r["server_cpu_ms_per_request"]  # type: ignore[index]
-        print(f"  {name:8s} server side: {r['server_mean_ms']:.3f} ms mean in the app, "  # type: ignore[index]
-              f"{'n/a' if cpu is None else f'{cpu:.3f} ms'} server CPU per request")
+        print(
+            f"  {name:8s} server side: {r['server_mean_ms']:.3f} ms mean in the app, "  # type: ignore[index]
+            f"{'n/a' if cpu is None else f'{cpu:.3f} ms'} server CPU per request"
+        )
     for key in BATCHES:
         print(f"  {key:22s} {results[key]['rows_per_s']:,.0f} rows/s  (target >= 100,000)")  # type: ignore[index]
     if args.json:

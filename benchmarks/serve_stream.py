@@ -46,9 +46,19 @@ from forewarn.stream.replay import DEFAULT_PREFIX, Publisher, sparkplug_messages
 def stream_config(port: int, assets: list[str]) -> str:
     """A ``forewarn stream`` config: Sparkplug-style messages on ``DEFAULT_PREFIX/<asset>``, no models."""
     channels = ", ".join(f'"{c}" = "u"' for c in CHANNELS)
-    lines = ["[pipeline]", 'batch_max_wait = "200ms"', "", "[mqtt]", f"port = {port}",
-             'client_id = "bench-serve-stream"', "", "[[mqtt.subscriptions]]", f'topic = "{DEFAULT_PREFIX}/+"',
-             'layout = "sparkplug"', f'asset = "{{{len(DEFAULT_PREFIX.split("/"))}}}"']
+    lines = [
+        "[pipeline]",
+        'batch_max_wait = "200ms"',
+        "",
+        "[mqtt]",
+        f"port = {port}",
+        'client_id = "bench-serve-stream"',
+        "",
+        "[[mqtt.subscriptions]]",
+        f'topic = "{DEFAULT_PREFIX}/+"',
+        'layout = "sparkplug"',
+        f'asset = "{{{len(DEFAULT_PREFIX.split("/"))}}}"',
+    ]
     for asset in assets:
         lines += ["", "[[assets]]", f'asset_id = "{asset}"', f"channels = {{ {channels} }}"]
     return "\n".join(lines) + "\n"
@@ -57,8 +67,10 @@ def stream_config(port: int, assets: list[str]) -> str:
 def new_readings(store_path: Path, assets: list[str], steps: int, seed: int = 0) -> pd.DataFrame:
     """Wide readings of every asset for ``steps`` hours after its last stored reading, near its recent values."""
     with Store(store_path, read_only=True) as store:
-        last = store.sql("SELECT asset_id, channel, max(ts) AS ts, arg_max(value, ts) AS value FROM readings "
-                         "GROUP BY asset_id, channel")
+        last = store.sql(
+            "SELECT asset_id, channel, max(ts) AS ts, arg_max(value, ts) AS value FROM readings "
+            "GROUP BY asset_id, channel"
+        )
     rng = np.random.default_rng(seed)
     frames = []
     for asset in assets:
@@ -83,8 +95,16 @@ def cases_opened(port: int) -> int:
         return len(json.loads(response.read()))
 
 
-def phase(server_pid: int, port: int, requests: list[bytes], rate: float, seconds: float,
-          publish: Publisher | None = None, messages: list | None = None, speedup: float | None = None) -> dict:
+def phase(
+    server_pid: int,
+    port: int,
+    requests: list[bytes],
+    rate: float,
+    seconds: float,
+    publish: Publisher | None = None,
+    messages: list | None = None,
+    speedup: float | None = None,
+) -> dict:
     """One open-loop health run, with the publisher sending ``messages`` alongside when given."""
     ingested0, cpu0, cases0 = streamed(port), cpu_seconds(server_pid), cases_opened(port)
     sender = None
@@ -113,8 +133,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
 
-    results: dict = {"cpus": os.cpu_count(), "assets": args.assets, "rate": args.rate, "seconds": args.seconds,
-                     "readings_per_s": args.readings_per_s, "load_before": os.getloadavg()}
+    results: dict = {
+        "cpus": os.cpu_count(),
+        "assets": args.assets,
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "readings_per_s": args.readings_per_s,
+        "load_before": os.getloadavg(),
+    }
     with tempfile.TemporaryDirectory() as tmp, LocalBroker(Path(tmp) / "broker") as broker:
         paths = build_sample(tmp, n_assets=args.assets, n_train=30, seed=0)
         with Store(paths.store, read_only=True) as store:
@@ -134,22 +160,27 @@ def main() -> None:
             run_client(open_loop(port, args.rate, 3.0, requests))  # warm-up: every asset scored once
             results["idle"] = phase(server.pid, port, requests, args.rate, args.seconds)
             print("idle     ", json.dumps(results["idle"]))
-            results["streaming"] = phase(server.pid, port, requests, args.rate, args.seconds, publisher, messages,
-                                         speedup)
+            results["streaming"] = phase(
+                server.pid, port, requests, args.rate, args.seconds, publisher, messages, speedup
+            )
             print("streaming", json.dumps(results["streaming"]))
         finally:
             publisher.close()
             server.terminate()
             server.wait(timeout=30)
     results["load_after"] = os.getloadavg()
-    print(f"\nsummary ({results['cpus']} CPUs, {args.assets} assets, health at {args.rate:.0f} req/s, "
-          f"{args.seconds:.0f} s per phase; load average {results['load_before'][0]:.1f} before, "
-          f"{results['load_after'][0]:.1f} after):")
+    print(
+        f"\nsummary ({results['cpus']} CPUs, {args.assets} assets, health at {args.rate:.0f} req/s, "
+        f"{args.seconds:.0f} s per phase; load average {results['load_before'][0]:.1f} before, "
+        f"{results['load_after'][0]:.1f} after):"
+    )
     for name in ("idle", "streaming"):
         r = results[name]
-        print(f"  {name:9s} health p50 {r['p50_ms']:.2f} ms  p90 {r['p90_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
-              f"errors {r['errors']}; readings ingested {r['readings_ingested_per_s']:,.0f}/s; server "
-              f"{r['server_cpu_per_s']:.2f} CPU-s/s; cases opened {r['cases_opened']}")
+        print(
+            f"  {name:9s} health p50 {r['p50_ms']:.2f} ms  p90 {r['p90_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
+            f"errors {r['errors']}; readings ingested {r['readings_ingested_per_s']:,.0f}/s; server "
+            f"{r['server_cpu_per_s']:.2f} CPU-s/s; cases opened {r['cases_opened']}"
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -26,8 +26,7 @@ import time
 def single(args: argparse.Namespace) -> dict[str, float]:
     from forewarn.twin import FleetConfig, simulate_fleet
 
-    config = FleetConfig(sites=args.sites, assets=args.assets, days=args.days, seed=args.seed,
-                         interval=args.interval)
+    config = FleetConfig(sites=args.sites, assets=args.assets, days=args.days, seed=args.seed, interval=args.interval)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     fleet = simulate_fleet(config)
     wall1 = time.perf_counter()
@@ -35,9 +34,14 @@ def single(args: argparse.Namespace) -> dict[str, float]:
     for chunk in fleet.iter_chunks():
         asset_minutes += chunk.asset_minutes
     wall2, cpu2 = time.perf_counter(), time.process_time()
-    out = {"asset_minutes": asset_minutes, "plan_s": wall1 - wall0, "render_s": wall2 - wall1,
-           "wall_s": wall2 - wall0, "cpu_s": cpu2 - cpu0,
-           "failures": int((fleet.events["kind"] == "failure").sum())}
+    out = {
+        "asset_minutes": asset_minutes,
+        "plan_s": wall1 - wall0,
+        "render_s": wall2 - wall1,
+        "wall_s": wall2 - wall0,
+        "cpu_s": cpu2 - cpu0,
+        "failures": int((fleet.events["kind"] == "failure").sum()),
+    }
     if args.parquet:
         wall3 = time.perf_counter()
         fleet.to_parquet(args.parquet)
@@ -64,26 +68,31 @@ def main() -> None:
     passthrough = [a for a in sys.argv[1:] if a != "--single"]
     for k in range(args.repeats):
         load = os.getloadavg()[0]
-        done = subprocess.run([sys.executable, __file__, *passthrough, "--single"], check=True, capture_output=True,
-                              text=True)
+        done = subprocess.run(
+            [sys.executable, __file__, *passthrough, "--single"], check=True, capture_output=True, text=True
+        )
         run = json.loads(done.stdout.strip().splitlines()[-1])
         run["load_avg"] = load
         runs.append(run)
         rate = run["asset_minutes"] / run["wall_s"]
-        print(f"run {k + 1}: {run['asset_minutes']:,} asset-minutes in {run['wall_s']:.1f} s wall "
-              f"(plan {run['plan_s']:.1f} s, render {run['render_s']:.1f} s; {run['cpu_s']:.1f} s CPU) = "
-              f"{rate / 1e6:.2f} M asset-minutes/s wall, {run['asset_minutes'] / run['cpu_s'] / 1e6:.2f} M per CPU-s; "
-              f"peak RSS {run['peak_rss_mib']:.0f} MiB; {run['failures']} failures; load average {load:.1f}"
-              + (f"; Parquet write {run['parquet_s']:.1f} s" if "parquet_s" in run else ""))
+        print(
+            f"run {k + 1}: {run['asset_minutes']:,} asset-minutes in {run['wall_s']:.1f} s wall "
+            f"(plan {run['plan_s']:.1f} s, render {run['render_s']:.1f} s; {run['cpu_s']:.1f} s CPU) = "
+            f"{rate / 1e6:.2f} M asset-minutes/s wall, {run['asset_minutes'] / run['cpu_s'] / 1e6:.2f} M per CPU-s; "
+            f"peak RSS {run['peak_rss_mib']:.0f} MiB; {run['failures']} failures; load average {load:.1f}"
+            + (f"; Parquet write {run['parquet_s']:.1f} s" if "parquet_s" in run else "")
+        )
 
     def median(key: str) -> float:
         return statistics.median(r[key] for r in runs)
 
     minutes = runs[0]["asset_minutes"]
-    print(f"median of {len(runs)}: {args.assets} assets x {args.days} days at {args.interval}: "
-          f"{median('wall_s'):.1f} s wall, {minutes / median('wall_s') / 1e6:.2f} M asset-minutes/s "
-          f"(target >= 2), {minutes / median('cpu_s') / 1e6:.2f} M asset-minutes per CPU-second, "
-          f"peak RSS {median('peak_rss_mib'):.0f} MiB, on {os.cpu_count()} cores")
+    print(
+        f"median of {len(runs)}: {args.assets} assets x {args.days} days at {args.interval}: "
+        f"{median('wall_s'):.1f} s wall, {minutes / median('wall_s') / 1e6:.2f} M asset-minutes/s "
+        f"(target >= 2), {minutes / median('cpu_s') / 1e6:.2f} M asset-minutes per CPU-second, "
+        f"peak RSS {median('peak_rss_mib'):.0f} MiB, on {os.cpu_count()} cores"
+    )
 
 
 if __name__ == "__main__":

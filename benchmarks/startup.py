@@ -54,8 +54,9 @@ def commands() -> dict[str, list[str]]:
 def time_once(argv: list[str]) -> float:
     """Wall seconds of one run of ``argv`` (its output discarded; a failure stops the benchmark)."""
     began = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True,
-                   env={**os.environ, "COLUMNS": "100"})
+    subprocess.run(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True, env={**os.environ, "COLUMNS": "100"}
+    )
     return time.perf_counter() - began
 
 
@@ -67,9 +68,16 @@ def measure(runs: int, only: list[str] | None = None) -> list[dict[str, object]]
             continue
         time_once(argv)
         times = [time_once(argv) for _ in range(runs)]
-        rows.append({"command": label, "runs": runs, "median_s": round(statistics.median(times), 3),
-                     "min_s": round(min(times), 3), "max_s": round(max(times), 3),
-                     "target_s": TARGETS.get(label)})
+        rows.append(
+            {
+                "command": label,
+                "runs": runs,
+                "median_s": round(statistics.median(times), 3),
+                "min_s": round(min(times), 3),
+                "max_s": round(max(times), 3),
+                "target_s": TARGETS.get(label),
+            }
+        )
     return rows
 
 
@@ -87,14 +95,29 @@ def main() -> None:
     for row in rows:
         target = "" if row["target_s"] is None else f"{row['target_s']:.1f}"
         flag = " over" if row["target_s"] is not None and row["median_s"] > row["target_s"] else ""  # type: ignore[operator]
-        print(f"{row['command']:<30} {row['median_s']:>9.3f} {row['min_s']:>7.3f} {row['max_s']:>7.3f} "
-              f"{target:>9}{flag}")
-    print(f"median of {args.runs} runs each; load average (1 min) {load_before[0]:.2f} before, "
-          f"{load_after[0]:.2f} after, on {os.cpu_count()} CPUs; Python {platform.python_version()}")
+        print(
+            f"{row['command']:<30} {row['median_s']:>9.3f} {row['min_s']:>7.3f} {row['max_s']:>7.3f} {target:>9}{flag}"
+        )
+    print(
+        f"median of {args.runs} runs each; load average (1 min) {load_before[0]:.2f} before, "
+        f"{load_after[0]:.2f} after, on {os.cpu_count()} CPUs; Python {platform.python_version()}"
+    )
     if args.json is not None:
-        args.json.write_text(json.dumps({"rows": rows, "load_before": load_before, "load_after": load_after,
-                                         "cpus": os.cpu_count(), "python": platform.python_version(),
-                                         "command": _script()}, indent=1) + "\n", encoding="utf-8")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "rows": rows,
+                    "load_before": load_before,
+                    "load_after": load_after,
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "command": _script(),
+                },
+                indent=1,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
         print(f"figures: {args.json}")
 
 

@@ -80,15 +80,30 @@ def train(folder: Path, wide: pd.DataFrame, model: str) -> tuple[Path, float]:
     return save(detector, folder / model), threshold
 
 
-def config_text(port: int, assets: list[str], channels: list[str], model_dir: Path, threshold: float,
-                client_id: str) -> str:
+def config_text(
+    port: int, assets: list[str], channels: list[str], model_dir: Path, threshold: float, client_id: str
+) -> str:
     body = ", ".join(f'"{c}" = "u"' for c in channels)
-    lines = ["[pipeline]", 'batch_max_wait = "100ms"', "batch_max_readings = 50000", "", "[mqtt]",
-             f"port = {port}", f'client_id = "{client_id}"', 'alert_topic = "forewarn/alerts"', "",
-             "[[mqtt.subscriptions]]", f'topic = "{DEFAULT_PREFIX}/+"', 'layout = "sparkplug"',
-             f'asset = "{{{len(DEFAULT_PREFIX.split("/"))}}}"', "", "[[models]]", f'path = "{model_dir}"',
-             f"window = {WINDOW}",
-             f'alert = {{ threshold = {threshold}, clear_threshold = {threshold}, min_consecutive = 1, cooldown = "0s" }}']
+    lines = [
+        "[pipeline]",
+        'batch_max_wait = "100ms"',
+        "batch_max_readings = 50000",
+        "",
+        "[mqtt]",
+        f"port = {port}",
+        f'client_id = "{client_id}"',
+        'alert_topic = "forewarn/alerts"',
+        "",
+        "[[mqtt.subscriptions]]",
+        f'topic = "{DEFAULT_PREFIX}/+"',
+        'layout = "sparkplug"',
+        f'asset = "{{{len(DEFAULT_PREFIX.split("/"))}}}"',
+        "",
+        "[[models]]",
+        f'path = "{model_dir}"',
+        f"window = {WINDOW}",
+        f'alert = {{ threshold = {threshold}, clear_threshold = {threshold}, min_consecutive = 1, cooldown = "0s" }}',
+    ]
     for asset in assets:
         lines += ["", "[[assets]]", f'asset_id = "{asset}"', f"channels = {{ {body} }}"]
     return "\n".join(lines) + "\n"
@@ -115,9 +130,22 @@ class Consumer:
 
     def __init__(self, config: Path, store: Path, log: Path):
         self.log = log.open("w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "forewarn.cli.stream", "stream", "--config", str(config),
-                                      "--store", str(store), "--progress"], stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "forewarn.cli.stream",
+                "stream",
+                "--config",
+                str(config),
+                "--store",
+                str(store),
+                "--progress",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
         self.events: queue.Queue = queue.Queue()
         self.batches: list[tuple[int, float]] = []  # (readings, seconds) of each micro-batch
         threading.Thread(target=self._read, daemon=True).start()
@@ -157,8 +185,17 @@ class Consumer:
         return stopped, usage.ru_utime + usage.ru_stime
 
 
-def run_phase(name: str, work: Path, broker: LocalBroker, wide: pd.DataFrame, model_dir: Path, threshold: float,
-              *, rows_per_message: int, rate: float | None) -> dict:
+def run_phase(
+    name: str,
+    work: Path,
+    broker: LocalBroker,
+    wide: pd.DataFrame,
+    model_dir: Path,
+    threshold: float,
+    *,
+    rows_per_message: int,
+    rate: float | None,
+) -> dict:
     assets = sorted(wide["asset_id"].unique())
     channels = [c for c in wide.columns if c not in ("asset_id", "ts")]
     config = work / f"{name}.toml"
@@ -174,7 +211,7 @@ def run_phase(name: str, work: Path, broker: LocalBroker, wide: pd.DataFrame, mo
     messages = []
     for topic, n, last, payload in sparkplug_messages(wide, rows_per_message=rows_per_message):
         asset = topic.rsplit("/", 1)[1]
-        stamp[id(payload)] = (asset, [m["timestamp"] for m in json.loads(payload)["metrics"][::len(channels)]])
+        stamp[id(payload)] = (asset, [m["timestamp"] for m in json.loads(payload)["metrics"][:: len(channels)]])
         messages.append((topic, n, last, payload))
     total = sum(m[1] for m in messages)
     alerts: list[tuple[float, dict]] = []
@@ -206,23 +243,38 @@ def run_phase(name: str, work: Path, broker: LocalBroker, wide: pd.DataFrame, mo
         if (alert["asset_id"], ms) in sent_at:
             latencies.append(received - sent_at[(alert["asset_id"], ms)])
     elapsed = done_at - started
-    result = {"phase": name, "readings": total, "messages": len(messages), "readings_per_message": total / len(messages),
-              "publish_seconds": round(report.seconds, 2), "seconds_to_last_commit": round(elapsed, 2),
-              "sustained_readings_per_s": round(total / elapsed), "rows_scored": stopped["rows_scored"],
-              "batches": stopped["batches"],
-              "batch_readings_median": int(np.median([b[0] for b in consumer.batches])),
-              "batch_seconds_median_max": [round(float(np.median([b[1] for b in consumer.batches])), 3),
-                                           round(max(b[1] for b in consumer.batches), 3)],
-              "consumer_cpu_s": round(cpu, 2),
-              "consumer_cpu_per_s": round(cpu / elapsed, 2), "broker_cpu_s": round(broker_cpu, 2),
-              "publisher_cpu_s": round(own_cpu, 2),
-              "cpu_us_per_reading_all": round((cpu + broker_cpu + own_cpu) / total * 1e6, 2),
-              "load_average_before_after": [load_before, load_average()], "alerts": len(alerts),
-              "dead_letters": stopped["dead_letters"]}
+    result = {
+        "phase": name,
+        "readings": total,
+        "messages": len(messages),
+        "readings_per_message": total / len(messages),
+        "publish_seconds": round(report.seconds, 2),
+        "seconds_to_last_commit": round(elapsed, 2),
+        "sustained_readings_per_s": round(total / elapsed),
+        "rows_scored": stopped["rows_scored"],
+        "batches": stopped["batches"],
+        "batch_readings_median": int(np.median([b[0] for b in consumer.batches])),
+        "batch_seconds_median_max": [
+            round(float(np.median([b[1] for b in consumer.batches])), 3),
+            round(max(b[1] for b in consumer.batches), 3),
+        ],
+        "consumer_cpu_s": round(cpu, 2),
+        "consumer_cpu_per_s": round(cpu / elapsed, 2),
+        "broker_cpu_s": round(broker_cpu, 2),
+        "publisher_cpu_s": round(own_cpu, 2),
+        "cpu_us_per_reading_all": round((cpu + broker_cpu + own_cpu) / total * 1e6, 2),
+        "load_average_before_after": [load_before, load_average()],
+        "alerts": len(alerts),
+        "dead_letters": stopped["dead_letters"],
+    }
     if latencies and rate is not None:  # flooding the broker (capacity) measures queueing, not latency
         lat = np.asarray(latencies)
-        result.update({f"alert_latency_{k}_ms": round(float(np.quantile(lat, q)) * 1000, 1)
-                       for k, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))})
+        result.update(
+            {
+                f"alert_latency_{k}_ms": round(float(np.quantile(lat, q)) * 1000, 1)
+                for k, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))
+            }
+        )
     return result
 
 
@@ -245,18 +297,42 @@ def main() -> None:
         work = Path(tmp)
         healthy = fleet(args.assets, args.channels, 300, seed=1, spike_every=None)
         model_dir, threshold = train(work, healthy, args.model)
-        results = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-                   "model": args.model, "threshold": round(threshold, 3), "phases": []}
+        results = {
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+            "model": args.model,
+            "threshold": round(threshold, 3),
+            "phases": [],
+        }
         with LocalBroker(work / "broker") as broker:
             steps = args.capacity_readings // (args.assets * args.channels)
             capacity = fleet(args.assets, args.channels, steps, seed=2, spike_every=args.spike_every)
-            results["phases"].append(run_phase("capacity", work, broker, capacity, model_dir, threshold,
-                                               rows_per_message=args.rows_per_message, rate=None))
+            results["phases"].append(
+                run_phase(
+                    "capacity",
+                    work,
+                    broker,
+                    capacity,
+                    model_dir,
+                    threshold,
+                    rows_per_message=args.rows_per_message,
+                    rate=None,
+                )
+            )
             print(json.dumps(results["phases"][-1]), flush=True)
             steps = int(args.rate * args.seconds) // (args.assets * args.channels)
             paced = fleet(args.assets, args.channels, steps, seed=3, spike_every=args.spike_every)
-            results["phases"].append(run_phase("latency", work, broker, paced, model_dir, threshold,
-                                               rows_per_message=args.rows_per_message, rate=args.rate))
+            results["phases"].append(
+                run_phase(
+                    "latency",
+                    work,
+                    broker,
+                    paced,
+                    model_dir,
+                    threshold,
+                    rows_per_message=args.rows_per_message,
+                    rate=args.rate,
+                )
+            )
             print(json.dumps(results["phases"][-1]), flush=True)
     print(json.dumps(results, indent=2))
     if args.out:

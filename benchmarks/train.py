@@ -56,16 +56,28 @@ def make_files(work: Path, assets: int, days: int, seed: int, channels: list[str
         table = chunk.readings_table()
         table = table.set_column(0, "asset_id", table.column("asset_id").cast(pa.string()))
         table = table.select(["asset_id", "ts", *keep])
-        values += sum(table.column(c).length() - table.column(c).null_count
-                      - int(pa.compute.sum(pa.compute.is_nan(table.column(c))).as_py() or 0) for c in keep)
+        values += sum(
+            table.column(c).length()
+            - table.column(c).null_count
+            - int(pa.compute.sum(pa.compute.is_nan(table.column(c))).as_py() or 0)
+            for c in keep
+        )
         pq.write_table(table, folder / f"chunk{k:03d}.parquet")
     events = fleet.events
     events.to_parquet(work / "events.parquet", index=False)
-    pd.DataFrame([{"asset_id": a.asset_id, "site": a.site_id, "line": a.line_id, "class": a.asset_class}
-                  for a in fleet.assets]).to_csv(work / "assets.csv", index=False)
-    return {"assets": assets, "days": days, "seed": seed, "channels": keep, "readings": int(values),
-            "failures": int((events["kind"] == "failure").sum()), "files": k + 1,
-            "make_seconds": round(time.perf_counter() - started, 1)}
+    pd.DataFrame(
+        [{"asset_id": a.asset_id, "site": a.site_id, "line": a.line_id, "class": a.asset_class} for a in fleet.assets]
+    ).to_csv(work / "assets.csv", index=False)
+    return {
+        "assets": assets,
+        "days": days,
+        "seed": seed,
+        "channels": keep,
+        "readings": int(values),
+        "failures": int((events["kind"] == "failure").sum()),
+        "files": k + 1,
+        "make_seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def run(args: list[str], work: Path, name: str, timeout: float | None = None) -> dict[str, Any]:
@@ -74,14 +86,22 @@ def run(args: list[str], work: Path, name: str, timeout: float | None = None) ->
     started = time.perf_counter()
     with open(work / f"{name}.log", "w") as log:
         try:
-            rc = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", str(timing), *args], stdout=log,
-                                stderr=subprocess.STDOUT, cwd=work, timeout=timeout).returncode
+            rc = subprocess.run(
+                ["/usr/bin/time", "-f", "%e %M", "-o", str(timing), *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=work,
+                timeout=timeout,
+            ).returncode
         except subprocess.TimeoutExpired:
             rc = 124
     shown = [a for a in args if not a.endswith(".parquet") or "chunk000" in a or "events" in a]
-    out: dict[str, Any] = {"command": " ".join(shown).replace(FOREWARN, "forewarn").replace("chunk000", "chunk*"),
-                           "rc": rc,
-                           "seconds": round(time.perf_counter() - started, 1), "load1": round(os.getloadavg()[0], 2)}
+    out: dict[str, Any] = {
+        "command": " ".join(shown).replace(FOREWARN, "forewarn").replace("chunk000", "chunk*"),
+        "rc": rc,
+        "seconds": round(time.perf_counter() - started, 1),
+        "load1": round(os.getloadavg()[0], 2),
+    }
     if timing.exists() and (parts := timing.read_text().split()) and parts[-1].isdigit():
         out["peak_rss_mib"] = round(int(parts[-1]) / 1024, 1)
     if rc:
@@ -136,28 +156,51 @@ def main() -> None:
         result["data"] = made
         print(json.dumps({"data": made}), flush=True)
         store.unlink(missing_ok=True)
-        result["assets_import"] = run([FOREWARN, "assets", "--store", str(store), "import", str(work / "assets.csv")],
-                                      work, "assets_import")
+        result["assets_import"] = run(
+            [FOREWARN, "assets", "--store", str(store), "import", str(work / "assets.csv")], work, "assets_import"
+        )
         files = sorted(str(p) for p in (work / "readings").glob("*.parquet"))
-        result["ingest"] = run([FOREWARN, "ingest", *files, "--store", str(store), "--kind", "readings"], work,
-                               "ingest")
+        result["ingest"] = run(
+            [FOREWARN, "ingest", *files, "--store", str(store), "--kind", "readings"], work, "ingest"
+        )
         if result["ingest"]["rc"] == 0:
             result["ingest"]["readings_per_s"] = round(made["readings"] / result["ingest"]["seconds"])
-        result["ingest_events"] = run([FOREWARN, "ingest", str(work / "events.parquet"), "--store", str(store),
-                                       "--kind", "events"], work, "ingest_events")
+        result["ingest_events"] = run(
+            [FOREWARN, "ingest", str(work / "events.parquet"), "--store", str(store), "--kind", "events"],
+            work,
+            "ingest_events",
+        )
         result["store_mib"] = round(store.stat().st_size / 2**20, 1)
     shutil.rmtree(models, ignore_errors=True)
     result["train"] = run([FOREWARN, "train", "--store", str(store), "--models", str(models)], work, "train")
     cards = sorted(models.glob("*/v*/card.json"))
     if cards:
         card = json.loads(cards[-1].read_text())
-        result["train_card"] = {"model": card["model"], "interval": card["recipe"]["interval"],
-                                "training_rows": card["recipe"]["training_rows"], "rows": card["data"]["rows"],
-                                "train_seconds": card["train_seconds"]}
+        result["train_card"] = {
+            "model": card["model"],
+            "interval": card["recipe"]["interval"],
+            "training_rows": card["recipe"]["training_rows"],
+            "rows": card["data"]["rows"],
+            "train_seconds": card["train_seconds"],
+        }
     if not args.skip_backtest:
-        result["backtest"] = run([FOREWARN, "backtest", "--store", str(store), "--by", "time", "--folds", "12",
-                                  "--json", str(work / "backtest.json")], work, "backtest",
-                                 timeout=args.backtest_timeout)
+        result["backtest"] = run(
+            [
+                FOREWARN,
+                "backtest",
+                "--store",
+                str(store),
+                "--by",
+                "time",
+                "--folds",
+                "12",
+                "--json",
+                str(work / "backtest.json"),
+            ],
+            work,
+            "backtest",
+            timeout=args.backtest_timeout,
+        )
     print(json.dumps(result, indent=2, default=str))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))

@@ -18,12 +18,14 @@ def _export(n=600, fault_at=400, seed=0):
     drive = np.zeros(n)
     for t in range(1, n):
         drive[t] = 0.9 * drive[t - 1] + rng.normal(0, 0.2)
-    frame = pd.DataFrame({
-        "Time": pd.date_range("2024-05-01 08:00", periods=n, freq="10s").strftime("%Y-%m-%d %H:%M:%S"),
-        "motor_temp": 70 + 3 * drive + rng.normal(0, 0.2, n),
-        "current": 12 + 1.0 * drive + rng.normal(0, 0.1, n),
-        "status": np.where(np.arange(n) % 2, "RUN", "OK"),
-    })
+    frame = pd.DataFrame(
+        {
+            "Time": pd.date_range("2024-05-01 08:00", periods=n, freq="10s").strftime("%Y-%m-%d %H:%M:%S"),
+            "motor_temp": 70 + 3 * drive + rng.normal(0, 0.2, n),
+            "current": 12 + 1.0 * drive + rng.normal(0, 0.1, n),
+            "status": np.where(np.arange(n) % 2, "RUN", "OK"),
+        }
+    )
     frame.loc[fault_at:, "current"] += 1.5  # current rises while the temperature does not follow
     return frame
 
@@ -99,8 +101,9 @@ def test_bad_input_raises_clear_errors(tmp_path):
     ragged.write_text("ts,a\n2024-01-01,1\n2024-01-02,2,3,4\n")
     with pytest.raises(SchemaError, match="parse"):
         detect_file(ragged, tmp_path / "out.csv")
-    text_only = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=200, freq="h").astype(str),
-                              "state": ["on"] * 200})
+    text_only = pd.DataFrame(
+        {"ts": pd.date_range("2024-01-01", periods=200, freq="h").astype(str), "state": ["on"] * 200}
+    )
     with pytest.raises(SchemaError, match="no numeric column"):
         detect_frame(text_only)
     short = _export(n=60)
@@ -137,8 +140,7 @@ def test_cli_command(tmp_path):
     path = tmp_path / "export.csv"
     _export().to_csv(path, index=False)
     out = tmp_path / "scores.csv"
-    result = CliRunner().invoke(app, ["detect", str(path), "--out", str(out), "--detector", "knn",
-                                      "--smooth", "5"])
+    result = CliRunner().invoke(app, ["detect", str(path), "--out", str(out), "--detector", "knn", "--smooth", "5"])
     assert result.exit_code == 0, result.output
     assert "scored 600 rows" in result.output and "knn" in result.output
     assert len(pd.read_csv(out)) == 600

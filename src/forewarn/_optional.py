@@ -42,8 +42,10 @@ DISTRIBUTIONS = {"paho": "paho-mqtt"}
 
 def _missing(module: str, extra: str, by: str | None) -> ConfigError:
     package = DISTRIBUTIONS.get(module.partition(".")[0], module.partition(".")[0])
-    return ConfigError(f"{by or 'this feature'} needs {package}, which is not installed; "
-                       f"install it with: pip install 'forewarn[{extra}]'")
+    return ConfigError(
+        f"{by or 'this feature'} needs {package}, which is not installed; "
+        f"install it with: pip install 'forewarn[{extra}]'"
+    )
 
 
 def _is_absent(err: ModuleNotFoundError, module: str) -> bool:

@@ -87,20 +87,32 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         with open(source, encoding="utf-8-sig", newline="") as handle:
             header = handle.readline()
     except (OSError, UnicodeDecodeError) as err:
-        raise SchemaError(f"cannot read the file as UTF-8 text: {err}", source=str(source), line=1,
-                          hint="export the data as a UTF-8 CSV") from None
+        raise SchemaError(
+            f"cannot read the file as UTF-8 text: {err}",
+            source=str(source),
+            line=1,
+            hint="export the data as a UTF-8 CSV",
+        ) from None
     if not header.strip():
-        raise SchemaError("the file is empty or has no header row", source=str(source), line=1,
-                          hint="the first line must name the columns, e.g. timestamp,temperature,...")
+        raise SchemaError(
+            "the file is empty or has no header row",
+            source=str(source),
+            line=1,
+            hint="the first line must name the columns, e.g. timestamp,temperature,...",
+        )
     separator = ";" if header.count(";") > header.count(",") else ","
     try:
-        return pd.read_csv(source, sep=separator, dtype=str, keep_default_na=True, encoding="utf-8-sig",
-                           skipinitialspace=True)
+        return pd.read_csv(
+            source, sep=separator, dtype=str, keep_default_na=True, encoding="utf-8-sig", skipinitialspace=True
+        )
     except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as err:
         line = re.search(r"line (\d+)", str(err))
-        raise SchemaError(f"cannot parse the file as {separator!r}-separated text ({str(err).strip()})",
-                          source=str(source), line=int(line.group(1)) if line else None,
-                          hint="every line needs as many fields as the header") from None
+        raise SchemaError(
+            f"cannot parse the file as {separator!r}-separated text ({str(err).strip()})",
+            source=str(source),
+            line=int(line.group(1)) if line else None,
+            hint="every line needs as many fields as the header",
+        ) from None
 
 
 def _parse_times(values: pd.Series) -> tuple[pd.Series, int | None]:
@@ -128,10 +140,18 @@ def find_timestamp_column(frame: pd.DataFrame, source: str = "input") -> tuple[s
         if bad is None:
             return str(column), parsed
         if named:
-            raise SchemaError(f"cannot parse timestamp {frame[column].iloc[bad]!r}", source=source, line=bad + 2,
-                              column=str(column), hint="use ISO 8601, e.g. 2024-01-31 12:00:00")
-    raise SchemaError("no timestamp column found", source=source,
-                      hint=f"name it one of {', '.join(TIMESTAMP_NAMES)} or give ISO 8601 date-times")
+            raise SchemaError(
+                f"cannot parse timestamp {frame[column].iloc[bad]!r}",
+                source=source,
+                line=bad + 2,
+                column=str(column),
+                hint="use ISO 8601, e.g. 2024-01-31 12:00:00",
+            )
+    raise SchemaError(
+        "no timestamp column found",
+        source=source,
+        hint=f"name it one of {', '.join(TIMESTAMP_NAMES)} or give ISO 8601 date-times",
+    )
 
 
 def _numbers(values: pd.Series) -> pd.Series | None:
@@ -164,17 +184,28 @@ def feature_frame(frame: pd.DataFrame, timestamp_column: str, exclude: Sequence[
     return pd.DataFrame(features, index=frame.index)
 
 
-def detect_frame(frame: pd.DataFrame, *, detector: str = DEFAULT_DETECTOR, train_fraction: float = 0.15,
-                 smooth: int = 10, exclude: Sequence[str] = (), timestamp_column: str | None = None,
-                 params: Mapping[str, Any] | None = None, source: str = "input") -> DetectResult:
+def detect_frame(
+    frame: pd.DataFrame,
+    *,
+    detector: str = DEFAULT_DETECTOR,
+    train_fraction: float = 0.15,
+    smooth: int = 10,
+    exclude: Sequence[str] = (),
+    timestamp_column: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    source: str = "input",
+) -> DetectResult:
     """Score the rows of ``frame`` (see the module text); the frame's cells may be text or numbers."""
     if not 0.0 < train_fraction < 1.0:
-        raise ConfigError(f"train fraction must be between 0 and 1 (exclusive), got {train_fraction}; "
-                          "e.g. 0.15 trains on the first 15 % of the rows")
+        raise ConfigError(
+            f"train fraction must be between 0 and 1 (exclusive), got {train_fraction}; "
+            "e.g. 0.15 trains on the first 15 % of the rows"
+        )
     cls = registry.get(detector)
     if getattr(cls, "task", "") != "anomaly":
-        raise ConfigError(f"{detector!r} is not an anomaly detector; choose one of "
-                          f"{', '.join(registry.names(task='anomaly'))}")
+        raise ConfigError(
+            f"{detector!r} is not an anomaly detector; choose one of {', '.join(registry.names(task='anomaly'))}"
+        )
     missing = [c for c in exclude if c not in frame.columns]
     if missing:
         raise ConfigError(f"cannot exclude {missing}: no such column; columns are {list(frame.columns)}")
@@ -185,25 +216,39 @@ def detect_frame(frame: pd.DataFrame, *, detector: str = DEFAULT_DETECTOR, train
     else:
         times, bad = _parse_times(frame[timestamp_column])
         if bad is not None:
-            raise SchemaError(f"cannot parse timestamp {frame[timestamp_column].iloc[bad]!r}", source=source,
-                              line=bad + 2, column=timestamp_column, hint="use ISO 8601, e.g. 2024-01-31 12:00:00")
+            raise SchemaError(
+                f"cannot parse timestamp {frame[timestamp_column].iloc[bad]!r}",
+                source=source,
+                line=bad + 2,
+                column=timestamp_column,
+                hint="use ISO 8601, e.g. 2024-01-31 12:00:00",
+            )
     features = feature_frame(frame, timestamp_column, exclude)
     if features.shape[1] == 0:
-        raise SchemaError("no numeric column to score", source=source,
-                          hint="the file needs a timestamp column and at least one column of numbers")
+        raise SchemaError(
+            "no numeric column to score",
+            source=source,
+            hint="the file needs a timestamp column and at least one column of numbers",
+        )
     order = np.argsort(times.dt.tz_localize(None).to_numpy(), kind="stable")
     ordered = features.iloc[order].reset_index(drop=True)
     n_train = int(train_fraction * len(ordered))
     if n_train < MIN_TRAIN_ROWS:
-        raise SchemaError(f"too few rows to train on: {len(ordered)} rows x {train_fraction:g} = {n_train} "
-                          f"training rows, at least {MIN_TRAIN_ROWS} needed", source=source,
-                          hint="give a longer export or a larger --train-fraction")
+        raise SchemaError(
+            f"too few rows to train on: {len(ordered)} rows x {train_fraction:g} = {n_train} "
+            f"training rows, at least {MIN_TRAIN_ROWS} needed",
+            source=source,
+            hint="give a longer export or a larger --train-fraction",
+        )
     training = ordered.iloc[:n_train]
     dropped = [c for c in ordered.columns if training[c].isna().all()]
     ordered = ordered.drop(columns=dropped)
     if ordered.shape[1] == 0:
-        raise SchemaError(f"no numeric column has a value in the first {n_train} (training) rows", source=source,
-                          hint="train on a stretch where the sensors report")
+        raise SchemaError(
+            f"no numeric column has a value in the first {n_train} (training) rows",
+            source=source,
+            hint="train on a stretch where the sensors report",
+        )
     ordered = ordered.ffill().fillna(ordered.iloc[:n_train].median())
     model = cls(**dict(params or {}))
     model.fit(ordered.iloc[:n_train])
@@ -211,15 +256,23 @@ def detect_frame(frame: pd.DataFrame, *, detector: str = DEFAULT_DETECTOR, train
     calibration = ScoreCalibration.fit(smoothed[:n_train])
     anomaly = np.empty(len(ordered))
     anomaly[order] = calibration.transform(smoothed)
-    scores = pd.DataFrame({"timestamp": frame[timestamp_column].astype(str).to_numpy(),
-                           "anomaly_score": anomaly})
-    return DetectResult(scores=scores, detector=detector, timestamp_column=timestamp_column,
-                        features=list(ordered.columns), n_train=n_train, alarm_level=calibration.level,
-                        dropped=dropped)
+    scores = pd.DataFrame({"timestamp": frame[timestamp_column].astype(str).to_numpy(), "anomaly_score": anomaly})
+    return DetectResult(
+        scores=scores,
+        detector=detector,
+        timestamp_column=timestamp_column,
+        features=list(ordered.columns),
+        n_train=n_train,
+        alarm_level=calibration.level,
+        dropped=dropped,
+    )
 
 
-def detect_file(input_path: str | os.PathLike[str], out_path: str | os.PathLike[str], **options: Any,
-                ) -> DetectResult:
+def detect_file(
+    input_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    **options: Any,
+) -> DetectResult:
     """Read ``input_path``, score it (:func:`detect_frame` options) and write the scores CSV to ``out_path``."""
     frame = read_table(input_path)
     result = detect_frame(frame, source=str(input_path), **options)

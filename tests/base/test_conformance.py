@@ -5,7 +5,9 @@ import pytest
 from forewarn.base import checks, registry
 
 SMALL = {  # keep the suite fast; other params stay default
-    "n_estimators": 40, "n_trees": 30, "epochs": 5,
+    "n_estimators": 40,
+    "n_trees": 30,
+    "epochs": 5,
     "member_params": {"lightgbm-rul": {"n_estimators": 40}, "cnn-rul": {"epochs": 5}},
 }
 

@@ -24,14 +24,21 @@ BLOCK = textwrap.dedent("""
 
 
 def _without(packages: set[str], code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", f"BLOCKED = {packages!r}\n{BLOCK}\n{textwrap.dedent(code)}"],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", f"BLOCKED = {packages!r}\n{BLOCK}\n{textwrap.dedent(code)}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_require_names_the_extra_and_the_pip_distribution(monkeypatch):
     monkeypatch.setitem(DISTRIBUTIONS, "absent_pkg_xyz", "absent-pkg-dist")  # as paho is paho-mqtt
-    with pytest.raises(ConfigError, match=r"^the MQTT connector needs absent-pkg-dist, which is not installed; "
-                                          r"install it with: pip install 'forewarn\[stream\]'$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^the MQTT connector needs absent-pkg-dist, which is not installed; "
+        r"install it with: pip install 'forewarn\[stream\]'$",
+    ):
         require("absent_pkg_xyz.mqtt.client", extra="stream", by="the MQTT connector")
     with pytest.raises(ConfigError, match=r"^this feature needs torchx_absent, which is not installed"):
         require("torchx_absent", extra="deep")
@@ -51,13 +58,17 @@ def test_a_module_that_fails_inside_is_not_reported_as_missing(tmp_path, monkeyp
 def test_optional_installed_and_the_block_form():
     assert optional("json") is sys.modules["json"] and optional("absent_pkg_xyz") is None
     assert installed("json") and not installed("absent_pkg_xyz") and not installed("absent_pkg_xyz.sub")
-    with (pytest.raises(ConfigError, match=r"the OPC UA connector needs absent_pkg_xyz.*forewarn\[stream\]"),
-          requires_extra("stream", by="the OPC UA connector")):
+    with (
+        pytest.raises(ConfigError, match=r"the OPC UA connector needs absent_pkg_xyz.*forewarn\[stream\]"),
+        requires_extra("stream", by="the OPC UA connector"),
+    ):
         import absent_pkg_xyz  # noqa: F401
 
 
 def test_deep_models_import_without_torch_and_say_how_to_install_it():
-    done = _without({"torch"}, """
+    done = _without(
+        {"torch"},
+        """
         import numpy as np
         from forewarn.base import registry
         from forewarn.exceptions import ConfigError
@@ -73,18 +84,23 @@ def test_deep_models_import_without_torch_and_say_how_to_install_it():
                 raise AssertionError(name + " fitted without torch")
         assert "torch" not in sys.modules
         print("ok")
-    """)
+    """,
+    )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
 def test_opcua_connector_without_asyncua_names_the_stream_extra():
-    done = _without({"asyncua"}, """
+    done = _without(
+        {"asyncua"},
+        """
         from forewarn.exceptions import ConfigError
         try:
             import forewarn.stream.opcua
         except ConfigError as err:
             print(err)
-    """)
+    """,
+    )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == ("the OPC UA connector needs asyncua, which is not installed; "
-                                   "install it with: pip install 'forewarn[stream]'")
+    assert done.stdout.strip() == (
+        "the OPC UA connector needs asyncua, which is not installed; install it with: pip install 'forewarn[stream]'"
+    )

@@ -13,8 +13,13 @@ from forewarn.exceptions import RegistryError
 
 def _modules_after(code: str) -> set[str]:
     """The modules a fresh interpreter holds after running ``code``."""
-    done = subprocess.run([sys.executable, "-c", f"{code}\nimport json, sys; print(json.dumps(sorted(sys.modules)))"],
-                          capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport json, sys; print(json.dumps(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return set(json.loads(done.stdout.splitlines()[-1]))
 
 
@@ -35,8 +40,9 @@ def test_every_registered_builtin_is_in_the_table():
 
 
 def test_names_imports_no_model():
-    loaded = _modules_after("from forewarn.base import registry\nassert registry.names(task='rul')\n"
-                            "assert 'cnn-rul' in registry.names()")
+    loaded = _modules_after(
+        "from forewarn.base import registry\nassert registry.names(task='rul')\nassert 'cnn-rul' in registry.names()"
+    )
     assert not {m for m in loaded if m.startswith("forewarn.models.")}
     assert not loaded & {"torch", "lightgbm", "sklearn", "fastapi"}
 

@@ -12,12 +12,24 @@ from forewarn.models.fault import LightGBMFault
 
 
 def test_features_are_row_wise_and_never_the_labels():
-    frame = pd.DataFrame({
-        "udi": [1, 2], "product_id": ["L1", "H2"], "type": pd.Categorical(["L", "H"], categories=["L", "M", "H"]),
-        "air_temperature_k": [300.0, 301.0], "process_temperature_k": [310.0, 309.5],
-        "rotational_speed_rpm": [1400, 2800], "torque_nm": [50.0, 4.0], "tool_wear_min": [200, 0],
-        "machine_failure": [1, 0], "twf": [1, 0], "hdf": [0, 0], "pwf": [0, 0], "osf": [0, 0], "rnf": [0, 0],
-    })
+    frame = pd.DataFrame(
+        {
+            "udi": [1, 2],
+            "product_id": ["L1", "H2"],
+            "type": pd.Categorical(["L", "H"], categories=["L", "M", "H"]),
+            "air_temperature_k": [300.0, 301.0],
+            "process_temperature_k": [310.0, 309.5],
+            "rotational_speed_rpm": [1400, 2800],
+            "torque_nm": [50.0, 4.0],
+            "tool_wear_min": [200, 0],
+            "machine_failure": [1, 0],
+            "twf": [1, 0],
+            "hdf": [0, 0],
+            "pwf": [0, 0],
+            "osf": [0, 0],
+            "rnf": [0, 0],
+        }
+    )
     features = ai4i.process_features(frame)
     assert not set(features.columns) & {"machine_failure", "twf", "hdf", "pwf", "osf", "rnf", "udi", "product_id"}
     assert features["power_w"].tolist() == pytest.approx([50 * 1400 * 2 * np.pi / 60, 4 * 2800 * 2 * np.pi / 60])
@@ -56,10 +68,14 @@ def test_small_run_thresholds_come_from_training_rows_only(shared_data_dir, monk
         return real(y, score)
 
     monkeypatch.setattr(ai4i, "best_f1_threshold", recording)
-    monkeypatch.setattr(ai4i, "MODELS", {
-        "lightgbm-failure": lambda seed: _Spy(n_estimators=25, seed=seed),
-        "lightgbm-fault": lambda seed: LightGBMFault(n_estimators=15, seed=seed),
-    })
+    monkeypatch.setattr(
+        ai4i,
+        "MODELS",
+        {
+            "lightgbm-failure": lambda seed: _Spy(n_estimators=25, seed=seed),
+            "lightgbm-fault": lambda seed: LightGBMFault(n_estimators=15, seed=seed),
+        },
+    )
     messages = []
     payload = ai4i.run(None, seeds=1, data_dir=shared_data_dir, progress=messages.append)
     assert sizes == [8000] * 5  # one threshold per outer fold, from the 8000 training rows of that fold

@@ -7,9 +7,11 @@ import pytest
 from forewarn.bench import cmapss
 from forewarn.exceptions import ConfigError
 
-TINY = {"lightgbm-rul": {"n_estimators": 20},
-        "cnn-rul": {"epochs": 1},
-        "ensemble-rul": {"member_params": {"lightgbm-rul": {"n_estimators": 20}, "cnn-rul": {"epochs": 1}}}}
+TINY = {
+    "lightgbm-rul": {"n_estimators": 20},
+    "cnn-rul": {"epochs": 1},
+    "ensemble-rul": {"member_params": {"lightgbm-rul": {"n_estimators": 20}, "cnn-rul": {"epochs": 1}}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +34,9 @@ def small_copy(tmp_path_factory, shared_data_dir):
 
 def test_run_follows_the_contract(small_copy):
     messages = []
-    payload = cmapss.run(None, 1, small_copy, subset="fd001", model_params=TINY, progress=messages.append,
-                         window=20, sequence_window=10)
+    payload = cmapss.run(
+        None, 1, small_copy, subset="fd001", model_params=TINY, progress=messages.append, window=20, sequence_window=10
+    )
     assert payload["dataset"] == "cmapss" and payload["subset"] == "FD001" and payload["primary_metric"] == "rmse"
     assert "125" in payload["protocol"] and payload["published"]
     assert [r["model"] for r in payload["results"]] == ["lightgbm-rul", "cnn-rul", "ensemble-rul"]

@@ -11,14 +11,23 @@ from forewarn.models.fault import SpectralGBM
 
 
 def _recording(label, n):
-    return CWRURecording(name=label, label=label, fault_type=label, fault_size_in=None, rpm=1797,
-                         sampling_rate_hz=12_000, signal=np.arange(float(n)), fe=None)
+    return CWRURecording(
+        name=label,
+        label=label,
+        fault_type=label,
+        fault_size_in=None,
+        rpm=1797,
+        sampling_rate_hz=12_000,
+        signal=np.arange(float(n)),
+        fe=None,
+    )
 
 
 def test_position_split_keeps_test_samples_out_of_training():
     recordings = [_recording("IR_007", 50_000), _recording("B_007", 30_001)]
-    X_train, y_train, X_test, y_test = cwru.position_split(recordings, segment=1000, train_step=250,
-                                                           normal_rate_hz=12_000)
+    X_train, y_train, X_test, y_test = cwru.position_split(
+        recordings, segment=1000, train_step=250, normal_rate_hz=12_000
+    )
     for label, n in (("IR_007", 50_000), ("B_007", 30_001)):
         cut = int(n * cwru.TRAIN_FRACTION)
         train, test = X_train[y_train == label].to_numpy(), X_test[y_test == label].to_numpy()
@@ -58,10 +67,21 @@ def test_evidence_for_the_48k_decision(shared_data_dir):
 
 
 def test_small_real_run(shared_data_dir, monkeypatch):
-    monkeypatch.setattr(cwru, "MODELS", {"spectral-gbm": lambda seed: SpectralGBM(
-        sampling_rate_hz=12_000.0, shaft_hz=1797 / 60, n_elements=CWRU_DRIVE_END.n_elements,
-        element_diameter=CWRU_DRIVE_END.element_diameter, pitch_diameter=CWRU_DRIVE_END.pitch_diameter,
-        n_estimators=20, seed=seed)})
+    monkeypatch.setattr(
+        cwru,
+        "MODELS",
+        {
+            "spectral-gbm": lambda seed: SpectralGBM(
+                sampling_rate_hz=12_000.0,
+                shaft_hz=1797 / 60,
+                n_elements=CWRU_DRIVE_END.n_elements,
+                element_diameter=CWRU_DRIVE_END.element_diameter,
+                pitch_diameter=CWRU_DRIVE_END.pitch_diameter,
+                n_estimators=20,
+                seed=seed,
+            )
+        },
+    )
     payload = cwru.run(None, seeds=1, data_dir=shared_data_dir)
     (row,) = payload["results"]
     assert payload["segments"] == {"train": 1548, "test": 161}

@@ -12,8 +12,7 @@ def _run_to_failure(n=500, seed=0):
     """Flat noisy features for 80 % of life, then an exponential rise (a degrading bearing)."""
     rng = np.random.default_rng(seed)
     rise = np.where(np.arange(n) > 0.8 * n, np.exp((np.arange(n) - 0.8 * n) / 20), 1.0)
-    return pd.DataFrame({f"{f}_{c}": rise * rng.lognormal(0, 0.05, n)
-                         for f in femto.FEATURES for c in femto.CHANNELS})
+    return pd.DataFrame({f"{f}_{c}": rise * rng.lognormal(0, 0.05, n) for f in femto.FEATURES for c in femto.CHANNELS})
 
 
 def test_indicator_is_baseline_normalised_and_rises():

@@ -69,8 +69,9 @@ def test_small_run_beats_chance_and_repeats_exactly():
 def test_cli_writes_the_json_and_chart(tmp_path, monkeypatch):
     monkeypatch.setattr(fleet, "FLEET", replace(fleet.FLEET, **SMALL))
     out = tmp_path / "fleet.json"
-    result = CliRunner().invoke(app, ["bench", "fleet", "--seeds", "1", "--models", "lightgbm-rul,mset",
-                                      "--json", str(out)])
+    result = CliRunner().invoke(
+        app, ["bench", "fleet", "--seeds", "1", "--models", "lightgbm-rul,mset", "--json", str(out)]
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(out.read_text())
     assert [r["model"] for r in payload["results"]] == ["lightgbm-rul", "mset"]

@@ -46,20 +46,24 @@ def probe_rows(X: np.ndarray, booster: lgb.Booster, seed: int = 1) -> np.ndarray
     return rows
 
 
-@pytest.mark.parametrize("params", [
-    {"num_leaves": 15},
-    {"num_leaves": 31, "min_data_in_leaf": 5},
-    {"num_leaves": 7, "zero_as_missing": True},
-    {"num_leaves": 15, "use_missing": False},
-    {"num_leaves": 4, "max_depth": 2},
-    {"num_leaves": 15, "objective": "binary"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"num_leaves": 15},
+        {"num_leaves": 31, "min_data_in_leaf": 5},
+        {"num_leaves": 7, "zero_as_missing": True},
+        {"num_leaves": 15, "use_missing": False},
+        {"num_leaves": 4, "max_depth": 2},
+        {"num_leaves": 15, "objective": "binary"},
+    ],
+)
 def test_tables_equal_lightgbm_contributions(params: dict[str, object]) -> None:
     X, y = training_data()
     if params.get("objective") == "binary":
         y = (y > np.median(y)).astype(float)
-    booster = lgb.train({"verbose": -1, "num_threads": 1, "learning_rate": 0.1, **params}, lgb.Dataset(X, y),
-                        num_boost_round=60)
+    booster = lgb.train(
+        {"verbose": -1, "num_threads": 1, "learning_rate": 0.1, **params}, lgb.Dataset(X, y), num_boost_round=60
+    )
     tables = PathTables.of(booster, budget=1 << 22)
     assert tables is not None
     rows = probe_rows(X, booster)
@@ -74,17 +78,22 @@ def test_repeated_features_on_a_path_and_single_leaf_trees() -> None:
     rng = np.random.default_rng(3)
     X = rng.normal(size=(1500, 2))
     y = np.sin(3 * X[:, 0]) + 0.1 * X[:, 1]  # one feature split again and again on the same path
-    booster = lgb.train({"verbose": -1, "num_threads": 1, "num_leaves": 12, "min_data_in_leaf": 3},
-                        lgb.Dataset(X, y), num_boost_round=25)
+    booster = lgb.train(
+        {"verbose": -1, "num_threads": 1, "num_leaves": 12, "min_data_in_leaf": 3},
+        lgb.Dataset(X, y),
+        num_boost_round=25,
+    )
     paths = booster.trees_to_dataframe()
     assert (paths.groupby("tree_index")["split_feature"].apply(lambda s: (s == "Column_0").sum()) > 3).any()
     tables = PathTables.of(booster)
     assert tables is not None
     rows = probe_rows(X, booster)
-    np.testing.assert_allclose(np.array([tables(r) for r in rows]), booster.predict(rows, pred_contrib=True),
-                               rtol=1e-10, atol=1e-12)
-    constant = lgb.train({"verbose": -1, "num_threads": 1, "min_data_in_leaf": 2000}, lgb.Dataset(X, y),
-                         num_boost_round=3)  # nothing can split: every tree is one leaf
+    np.testing.assert_allclose(
+        np.array([tables(r) for r in rows]), booster.predict(rows, pred_contrib=True), rtol=1e-10, atol=1e-12
+    )
+    constant = lgb.train(
+        {"verbose": -1, "num_threads": 1, "min_data_in_leaf": 2000}, lgb.Dataset(X, y), num_boost_round=3
+    )  # nothing can split: every tree is one leaf
     tables = PathTables.of(constant)
     assert tables is not None
     np.testing.assert_allclose(tables(X[0]), constant.predict(X[:1], pred_contrib=True)[0], rtol=1e-12)
@@ -97,13 +106,18 @@ def test_tables_decline_what_they_cannot_reproduce() -> None:
     assert isinstance(row_contributions(booster), PathTables)
     cats = X.copy()
     cats[:, 6] = np.random.default_rng(0).integers(0, 6, len(X))
-    categorical = lgb.train({"verbose": -1, "num_threads": 1}, lgb.Dataset(cats, y + cats[:, 6],
-                                                                           categorical_feature=[6]),
-                            num_boost_round=20)
+    categorical = lgb.train(
+        {"verbose": -1, "num_threads": 1},
+        lgb.Dataset(cats, y + cats[:, 6], categorical_feature=[6]),
+        num_boost_round=20,
+    )
     assert PathTables.of(categorical) is None
     assert isinstance(row_contributions(categorical), RowContributions)  # LightGBM's own single-row path
-    multi = lgb.train({"verbose": -1, "num_threads": 1, "objective": "multiclass", "num_class": 3},
-                      lgb.Dataset(X, np.digitize(y, np.quantile(y, [0.33, 0.66]))), num_boost_round=5)
+    multi = lgb.train(
+        {"verbose": -1, "num_threads": 1, "objective": "multiclass", "num_class": 3},
+        lgb.Dataset(X, np.digitize(y, np.quantile(y, [0.33, 0.66]))),
+        num_boost_round=5,
+    )
     assert PathTables.of(multi) is None
 
 

@@ -20,8 +20,14 @@ runner = CliRunner()
 def _forewarn(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the installed entry point as a user would."""
     code = "import sys; from forewarn.cli.main import run; sys.argv[0] = 'forewarn'; run()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "COLUMNS": "120"}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "120"},
+        timeout=120,
+    )
 
 
 def test_version():
@@ -46,8 +52,10 @@ def test_bad_file_is_reported_with_line_and_column(tmp_path):
 
 def test_ingest_then_assets(tmp_path):
     good = tmp_path / "pump.csv"
-    good.write_text("asset_id,ts,temp,vib\nP-1,2024-01-01T00:00:00Z,40.0,0.2\nP-1,2024-01-01T00:01:00Z,41.0,0.3\n"
-                    "P-2,2024-01-01T00:00:00Z,39.0,\n")
+    good.write_text(
+        "asset_id,ts,temp,vib\nP-1,2024-01-01T00:00:00Z,40.0,0.2\nP-1,2024-01-01T00:01:00Z,41.0,0.3\n"
+        "P-2,2024-01-01T00:00:00Z,39.0,\n"
+    )
     store = tmp_path / "plant.duckdb"
     first = runner.invoke(app, ["ingest", str(good), "--store", str(store)])
     assert first.exit_code == 0, first.output
@@ -66,8 +74,7 @@ def test_unknown_kind_is_a_usage_error(tmp_path):
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path, shared_data_dir):
-    done = _forewarn("demo", "--store", str(tmp_path / "demo.duckdb"), "--data-dir", str(shared_data_dir),
-                     cwd=tmp_path)
+    done = _forewarn("demo", "--store", str(tmp_path / "demo.duckdb"), "--data-dir", str(shared_data_dir), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
     assert "ranked by risk" in out and "FD001-test-" in out
@@ -76,8 +83,9 @@ def test_demo_runs_end_to_end(tmp_path, shared_data_dir):
     assert 9.0 < rmse < 16.0, f"implausible RMSE {rmse}"
     bundle = tmp_path / "demo.duckdb.models" / "rul" / "v1"
     assert (bundle / "manifest.json").is_file() and (bundle / "serving.json").is_file()
-    rerun = _forewarn("demo", "--store", str(tmp_path / "demo.duckdb"), "--data-dir", str(shared_data_dir),
-                      cwd=tmp_path)
+    rerun = _forewarn(
+        "demo", "--store", str(tmp_path / "demo.duckdb"), "--data-dir", str(shared_data_dir), cwd=tmp_path
+    )
     assert rerun.returncode == 0 and "(0 new this run)" in rerun.stdout
 
 
@@ -86,18 +94,33 @@ def test_demo_with_a_missing_data_dir_is_a_user_error(tmp_path):
     assert done.returncode == 2 and "does not exist" in done.stderr and "Traceback" not in done.stderr
 
 
-
 @pytest.mark.slow
 def test_demo_without_benchmark_data_runs_on_a_simulated_fleet_and_serves_it(tmp_path):
     empty = tmp_path / "data"
     empty.mkdir()
     port = free_port()
     code = "import sys; from forewarn.cli.main import run; sys.argv[0] = 'forewarn'; run()"
-    args = ["demo", "--store", str(tmp_path / "d.duckdb"), "--data-dir", str(empty), "--top", "5", "--serve",
-            "--port", str(port)]
+    args = [
+        "demo",
+        "--store",
+        str(tmp_path / "d.duckdb"),
+        "--data-dir",
+        str(empty),
+        "--top",
+        "5",
+        "--serve",
+        "--port",
+        str(port),
+    ]
     errors = open(tmp_path / "stderr.txt", "w")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=errors,
-                            text=True, cwd=tmp_path, env={**os.environ, "COLUMNS": "120"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "120"},
+    )
     lines = []
     try:
         deadline = time.monotonic() + 240

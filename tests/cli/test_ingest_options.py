@@ -23,8 +23,13 @@ def _invoke(*args: str):  # noqa: ANN202 - a click Result
 
 def _forewarn(*args: str) -> subprocess.CompletedProcess:
     code = "import sys; from forewarn.cli.main import run; sys.argv[0] = 'forewarn'; run()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "200"}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=120,
+    )
 
 
 def _readings(store: Path, asset: str) -> pd.DataFrame:
@@ -36,11 +41,25 @@ def test_renamed_columns_day_first_format_and_zone(tmp_path):
     path = tmp_path / "export.csv"
     path.write_text("Anlage,Zeit,temp\nP-1,31/01/2024 10:00,40.5\nP-1,01/07/2024 10:00,41\n")
     store = tmp_path / "plant.duckdb"
-    done = _invoke("ingest", str(path), "--store", str(store), "--asset-column", "Anlage", "--time-column", "Zeit",
-                   "--time-format", "%d/%m/%Y %H:%M", "--timezone", "Europe/Berlin")
+    done = _invoke(
+        "ingest",
+        str(path),
+        "--store",
+        str(store),
+        "--asset-column",
+        "Anlage",
+        "--time-column",
+        "Zeit",
+        "--time-format",
+        "%d/%m/%Y %H:%M",
+        "--timezone",
+        "Europe/Berlin",
+    )
     assert done.exit_code == 0, done.output
-    assert _readings(store, "P-1")["ts"].tolist() == [pd.Timestamp("2024-01-31 09:00", tz="UTC"),
-                                                     pd.Timestamp("2024-07-01 08:00", tz="UTC")]
+    assert _readings(store, "P-1")["ts"].tolist() == [
+        pd.Timestamp("2024-01-31 09:00", tz="UTC"),
+        pd.Timestamp("2024-07-01 08:00", tz="UTC"),
+    ]
 
 
 def test_one_asset_file_and_label_columns(tmp_path):
@@ -106,8 +125,21 @@ def test_assets_import_set_and_the_bare_listing(tmp_path):
     listed.write_text("asset_id,site,line,asset_class,rated_kw\nP-1,S1,L1,pump,55\nF-2,S1,L2,fan,\n")
     done = _invoke("assets", "import", str(listed), "--store", str(store))
     assert done.exit_code == 0 and "2 asset(s) created, 0 updated" in done.output, done.output
-    changed = _invoke("assets", "set", "P-1", "--store", str(store), "--class", "centrifugal_pump", "--name",
-                      "Feed pump", "--meta", "serial=X9", "--meta", "rated_kw=60")
+    changed = _invoke(
+        "assets",
+        "set",
+        "P-1",
+        "--store",
+        str(store),
+        "--class",
+        "centrifugal_pump",
+        "--name",
+        "Feed pump",
+        "--meta",
+        "serial=X9",
+        "--meta",
+        "rated_kw=60",
+    )
     assert changed.exit_code == 0 and "updated asset P-1" in changed.output
     new = _invoke("assets", "set", "M-3", "--store", str(store), "--line", "L2")
     assert new.exit_code == 0 and "created asset M-3" in new.output

@@ -15,8 +15,10 @@ HEAVY = {"torch", "lightgbm", "fastapi"}
 
 def _modules_after(code: str) -> set[str]:
     """The modules a fresh interpreter holds after running ``code`` (a SystemExit, as from --version, is fine)."""
-    wrapped = (f"try:\n    exec({code!r})\nexcept SystemExit:\n    pass\n"
-               "import json, sys\nprint(json.dumps(sorted(sys.modules)))")
+    wrapped = (
+        f"try:\n    exec({code!r})\nexcept SystemExit:\n    pass\n"
+        "import json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    )
     done = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True, timeout=120, check=True)
     return set(json.loads(done.stdout.splitlines()[-1]))
 
@@ -31,8 +33,7 @@ def test_registry_names_loads_no_heavy_package():
     assert not loaded & (HEAVY | {"sklearn"})
 
 
-@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["detect", "--help"], ["serve", "--help"]],
-                         ids=" ".join)
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["detect", "--help"], ["serve", "--help"]], ids=" ".join)
 def test_cli_start_loads_no_heavy_package(argv):
     loaded = _modules_after(f"from forewarn.cli.main import run; run({argv!r})")
     assert not loaded & HEAVY
@@ -42,11 +43,14 @@ def test_cli_start_loads_no_heavy_package(argv):
 def test_python_dash_m_forewarn_runs_the_cli():
     import forewarn
 
-    done = subprocess.run([sys.executable, "-m", "forewarn", "--version"], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-m", "forewarn", "--version"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == f"forewarn {forewarn.__version__}"
-    done = subprocess.run([sys.executable, "-m", "forewarn", "assets", "--store", "/nonexistent/x.duckdb"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "forewarn", "assets", "--store", "/nonexistent/x.duckdb"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and done.stderr.startswith("forewarn: error: no store at"), done.stderr
 
 
@@ -76,5 +80,7 @@ run(["stream", "--config", {str(tmp_path / "stream.toml")!r}])
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
-    assert done.stderr.strip() == ("forewarn: error: forewarn stream needs paho-mqtt, which is not installed; "
-                                   "install it with: pip install 'forewarn[stream]'")
+    assert done.stderr.strip() == (
+        "forewarn: error: forewarn stream needs paho-mqtt, which is not installed; "
+        "install it with: pip install 'forewarn[stream]'"
+    )

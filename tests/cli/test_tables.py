@@ -25,11 +25,30 @@ MODELS = ("lightgbm-rul", "cnn-rul", "ensemble-rul-with-a-long-name")
 
 
 def _payload() -> dict:
-    runs = [ModelRun(m, s, {"rmse": 15.2 + s, "score": 412.0 + 3 * s, "rmse_capped_truth": 13.1 + s / 10,
-                            "score_capped_truth": 300.5 - s}, 12.3 + s, 0.0123)
-            for m in MODELS for s in range(3)]
-    return {"dataset": "cmapss", "subset": "FD001", "protocol": anchor_protocol("cmapss"), "primary_metric": "rmse",
-            "results": summarise(runs), "published": anchor_rows("cmapss", subset="FD001")}
+    runs = [
+        ModelRun(
+            m,
+            s,
+            {
+                "rmse": 15.2 + s,
+                "score": 412.0 + 3 * s,
+                "rmse_capped_truth": 13.1 + s / 10,
+                "score_capped_truth": 300.5 - s,
+            },
+            12.3 + s,
+            0.0123,
+        )
+        for m in MODELS
+        for s in range(3)
+    ]
+    return {
+        "dataset": "cmapss",
+        "subset": "FD001",
+        "protocol": anchor_protocol("cmapss"),
+        "primary_metric": "rmse",
+        "results": summarise(runs),
+        "published": anchor_rows("cmapss", subset="FD001"),
+    }
 
 
 def _words(text: str) -> list[str]:
@@ -87,11 +106,12 @@ def test_forewarn_bench_in_80_columns(fake_bench: dict, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_forewarn_bench_format_gives_only_the_rows_on_stdout(fake_bench: dict, tmp_path: Path, fmt: str) -> None:
-    result = runner.invoke(app, ["bench", "fake", "--format", fmt, "--chart", str(tmp_path / "c.png")],
-                           env={"COLUMNS": "80"})
+    result = runner.invoke(
+        app, ["bench", "fake", "--format", fmt, "--chart", str(tmp_path / "c.png")], env={"COLUMNS": "80"}
+    )
     assert result.exit_code == 0, result.output
     assert "fitting" not in result.stdout and "fitting" in result.stderr
-    rows = (json.loads(result.stdout) if fmt == "json" else list(csv.DictReader(io.StringIO(result.stdout))))
+    rows = json.loads(result.stdout) if fmt == "json" else list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["model"] for r in rows[:3]] == list(MODELS) and {r["kind"] for r in rows[3:]} == {"published"}
     assert len(rows) == 3 + len(fake_bench["published"])
     first = rows[0]
@@ -109,8 +129,12 @@ def test_an_unknown_format_is_a_user_error(fake_bench: dict) -> None:
 
 def test_assets_list_in_80_columns_and_as_csv(tmp_path: Path) -> None:
     data = tmp_path / "fleet.csv"
-    data.write_text("asset_id,ts,temp,vib\n" + "".join(
-        f"Pump-with-a-long-id-{i},2024-01-0{d}T00:00:00Z,{40 + i},0.{d}\n" for i in range(3) for d in range(1, 4)))
+    data.write_text(
+        "asset_id,ts,temp,vib\n"
+        + "".join(
+            f"Pump-with-a-long-id-{i},2024-01-0{d}T00:00:00Z,{40 + i},0.{d}\n" for i in range(3) for d in range(1, 4)
+        )
+    )
     store = tmp_path / "plant.duckdb"
     assert runner.invoke(app, ["ingest", str(data), "--store", str(store)]).exit_code == 0
     listing = runner.invoke(app, ["assets", "--store", str(store)], env={"COLUMNS": "80"})
@@ -121,8 +145,11 @@ def test_assets_list_in_80_columns_and_as_csv(tmp_path: Path) -> None:
     for name in ("asset_id", "asset_class", "n_readings", "first_ts", "last_ts", "n_failures"):
         assert name in words
     assert words.count("Pump-with-a-long-id-2") >= 2 and "2024-01-03" in words
-    rows = list(csv.DictReader(io.StringIO(runner.invoke(
-        app, ["assets", "list", "--store", str(store), "--format", "csv"]).stdout)))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(runner.invoke(app, ["assets", "list", "--store", str(store), "--format", "csv"]).stdout)
+        )
+    )
     assert [r["asset_id"] for r in rows] == [f"Pump-with-a-long-id-{i}" for i in range(3)]
     assert rows[0]["n_readings"] == "6" and rows[0]["first_ts"].startswith("2024-01-01T00:00:00")
     as_json = json.loads(runner.invoke(app, ["assets", "--store", str(store), "--format", "json"]).stdout)

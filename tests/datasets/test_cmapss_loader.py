@@ -67,8 +67,12 @@ def test_columns_and_dtypes(subsets):
     assert str(train["unit"].dtype) == "int64" and str(train["cycle"].dtype) == "int64"
     assert all(str(train[c].dtype) == "float64" for c in SETTINGS + SENSORS)
     # first row of train_FD001.txt: "1 1 -0.0007 -0.0004 100.0 518.67 641.82 ..."
-    assert train.iloc[0][["setting_1", "setting_2", "sensor_1", "sensor_2"]].tolist() == [-0.0007, -0.0004, 518.67,
-                                                                                           641.82]
+    assert train.iloc[0][["setting_1", "setting_2", "sensor_1", "sensor_2"]].tolist() == [
+        -0.0007,
+        -0.0004,
+        518.67,
+        641.82,
+    ]
 
 
 @pytest.mark.needs_data
@@ -128,10 +132,16 @@ def _trajectories(units: dict[int, int]) -> str:
 
 
 def test_gzip_and_plain_files_are_both_read(tmp_path):
-    gz = load_cmapss("fd001", _write_subset(tmp_path / "gz", train=_trajectories({1: 3, 2: 2}),
-                                            test=_trajectories({1: 1}), rul="5\n", compress=True))
-    plain = load_cmapss("FD001", _write_subset(tmp_path / "plain", train=_trajectories({1: 3, 2: 2}),
-                                               test=_trajectories({1: 1}), rul="5\n"))
+    gz = load_cmapss(
+        "fd001",
+        _write_subset(
+            tmp_path / "gz", train=_trajectories({1: 3, 2: 2}), test=_trajectories({1: 1}), rul="5\n", compress=True
+        ),
+    )
+    plain = load_cmapss(
+        "FD001",
+        _write_subset(tmp_path / "plain", train=_trajectories({1: 3, 2: 2}), test=_trajectories({1: 1}), rul="5\n"),
+    )
     pd.testing.assert_frame_equal(gz.train, plain.train)
     assert gz.test_rul["rul"].tolist() == [5]
 
@@ -168,8 +178,9 @@ def test_text_in_a_numeric_column(tmp_path):
 
 
 def test_reordered_cycles_and_wrong_rul_count(tmp_path):
-    root = _write_subset(tmp_path / "a", train=_trajectories({1: 2}) + f"1 5 {ROW}\n", test=_trajectories({1: 1}),
-                         rul="1\n")
+    root = _write_subset(
+        tmp_path / "a", train=_trajectories({1: 2}) + f"1 5 {ROW}\n", test=_trajectories({1: 1}), rul="1\n"
+    )
     with pytest.raises(SchemaError, match="line 3: unit 1 cycle 5 breaks the order"):
         load_cmapss("FD001", root)
     root = _write_subset(tmp_path / "b", train=_trajectories({1: 2}), test=_trajectories({1: 1, 2: 1}), rul="1\n")

@@ -64,15 +64,13 @@ def test_split_by_position_has_no_overlap(data):
         cut = int(n * 0.7)
         assert train.shape == (len(starts_train), 2048) and test.shape == (len(starts_test), 2048)
         assert starts_train[-1] + 2048 <= cut <= starts_test[0] and starts_test[-1] + 2048 <= n
-        assert np.array_equal(train[-1], rec.signal[starts_train[-1]:starts_train[-1] + 2048])
-        assert np.array_equal(test[0], rec.signal[cut:cut + 2048])
+        assert np.array_equal(train[-1], rec.signal[starts_train[-1] : starts_train[-1] + 2048])
+        assert np.array_equal(test[0], rec.signal[cut : cut + 2048])
     normal_train, normal_test = segment_by_position(data.recordings[0], length=2048, train_fraction=0.7)
     assert (len(normal_train), len(normal_test)) == (83, 35)  # 170756 // 2048, 73182 // 2048
 
 
-@given(
-    n=st.integers(0, 5000), length=st.integers(1, 600), fraction=st.floats(0.01, 0.99), step=st.integers(1, 700)
-)
+@given(n=st.integers(0, 5000), length=st.integers(1, 600), fraction=st.floats(0.01, 0.99), step=st.integers(1, 700))
 def test_segment_starts_never_cross_the_cut(n, length, fraction, step):
     train, test = segment_starts(n, length, fraction, step)
     cut = int(n * fraction)
@@ -95,6 +93,7 @@ def test_overlapping_step_and_bad_arguments():
 
 
 # ---------------------------------------------------------------- bad or missing files
+
 
 def test_missing_and_corrupt_files(tmp_path):
     folder = tmp_path / "cwru"

@@ -43,8 +43,10 @@ def test_snapshot_times_and_life(femto):
         assert np.median(np.diff(times)) == pytest.approx(10.0, abs=0.01)
         # 08:14:15 -> 10:45:55 and 07:40:33 -> 09:53:13 (first rows of the first and last snapshots), + 0.1 s
         assert bearing.life_seconds == pytest.approx(life, abs=1.0)
-    assert femto.life_seconds == {"Bearing2_1": femto.bearings[0].life_seconds,
-                                  "Bearing2_2": femto.bearings[1].life_seconds}
+    assert femto.life_seconds == {
+        "Bearing2_1": femto.bearings[0].life_seconds,
+        "Bearing2_2": femto.bearings[1].life_seconds,
+    }
     frame = snapshot_frame(femto.bearings[1])
     assert len(frame) == 797 and frame["rul_seconds"].iloc[-1] == pytest.approx(0.1)
 
@@ -72,6 +74,7 @@ def test_choose_bearings(dataset_path):
 
 # ---------------------------------------------------------------- synthetic archives
 
+
 def _acc_csv(clock: tuple[int, int, int], rows: int = 2560, sep: str = ",") -> bytes:
     h, m, s = clock
     lines = [sep.join([str(h), str(m), str(s), f"{39 * i}", "0.5", "-0.25"]) for i in range(rows)]
@@ -93,11 +96,14 @@ def _archive(root, members: dict[str, bytes], name: str = "Bearing3_1", truncate
 
 
 def test_synthetic_archive_crossing_midnight_with_semicolons(tmp_path):
-    root = _archive(tmp_path, {
-        "acc_00001.csv": _acc_csv((23, 59, 55)),
-        "acc_00002.csv": _acc_csv((0, 0, 5), sep=";"),
-        "temp_00001.csv": b"23;59;56;0;40.5\n23;59;56;1;40.6\n",
-    })
+    root = _archive(
+        tmp_path,
+        {
+            "acc_00001.csv": _acc_csv((23, 59, 55)),
+            "acc_00002.csv": _acc_csv((0, 0, 5), sep=";"),
+            "temp_00001.csv": b"23;59;56;0;40.5\n23;59;56;1;40.6\n",
+        },
+    )
     bearing = load_femto(tmp_path).bearing("Bearing3_1")
     assert bearing.acc.shape == (2, 2560, 2) and bearing.condition == 3
     assert bearing.snapshot_times.tolist() == [0.0, 10.0]
@@ -111,9 +117,14 @@ def test_short_snapshot_is_named(tmp_path):
         load_femto(tmp_path)
 
 
-@pytest.mark.parametrize(("replacement", "message"), [(b"oops", r"field 6 \('oops'\) is not a number"),
-                                                     (b"", r"field 6 \(''\) is not a number"),
-                                                     (b"-0.25,1", "expected 6 fields, found 7")])
+@pytest.mark.parametrize(
+    ("replacement", "message"),
+    [
+        (b"oops", r"field 6 \('oops'\) is not a number"),
+        (b"", r"field 6 \(''\) is not a number"),
+        (b"-0.25,1", "expected 6 fields, found 7"),
+    ],
+)
 def test_bad_field_is_named_with_its_line(tmp_path, replacement, message):
     lines = _acc_csv((1, 0, 10)).splitlines(keepends=True)
     lines[7] = lines[7].replace(b"-0.25", replacement)

@@ -9,8 +9,14 @@ import pytest
 from forewarn.datasets.neu import CLASSES, NEUBox, load_neu
 from forewarn.exceptions import DataNotFoundError, SchemaError
 
-BOXES_PER_NAME = {"crazing": 689, "inclusion": 1011, "patches": 881, "pitted_surface": 432,
-                  "rolled-in_scale": 628, "scratches": 548}
+BOXES_PER_NAME = {
+    "crazing": 689,
+    "inclusion": 1011,
+    "patches": 881,
+    "pitted_surface": 432,
+    "rolled-in_scale": 628,
+    "scratches": 548,
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +55,11 @@ def test_image_bytes_are_jpeg_files(neu):
 
 # ---------------------------------------------------------------- bad or missing files
 
-XML = ("<annotation><size><width>200</width><height>200</height><depth>1</depth></size>"
-       "<object><name>{name}</name><bndbox><xmin>{xmin}</xmin><ymin>5</ymin><xmax>50</xmax><ymax>60</ymax>"
-       "</bndbox></object></annotation>")
+XML = (
+    "<annotation><size><width>200</width><height>200</height><depth>1</depth></size>"
+    "<object><name>{name}</name><bndbox><xmin>{xmin}</xmin><ymin>5</ymin><xmax>50</xmax><ymax>60</ymax>"
+    "</bndbox></object></annotation>"
+)
 
 
 def _write(root, stem="patches_7", xml=None):

@@ -68,7 +68,10 @@ def test_every_file_matches_manifest(skab):
     for name, rows, anomalies, changepoints, first, last in MANIFEST:
         frame = found[name]
         assert (len(frame), int(frame["anomaly"].sum()), int(frame["changepoint"].sum())) == (
-            rows, anomalies, changepoints), name
+            rows,
+            anomalies,
+            changepoints,
+        ), name
         assert frame.index[0] == pd.Timestamp(first, tz="UTC") and frame.index[-1] == pd.Timestamp(last, tz="UTC")
 
 

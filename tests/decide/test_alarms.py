@@ -72,7 +72,9 @@ def test_refractory_in_time_needs_timestamps_and_counts_time_not_rows() -> None:
     alarms, episodes = find_alarms(scores, rule, ts=times)
     assert alarms.tolist() == [1, 0, 0, 0, 1]  # row 2 is 1 h after the clearing row 1: same episode
     assert [(e.start, e.end, e.start_ts, e.end_ts) for e in episodes] == [
-        (0, 2, T0, T0 + pd.Timedelta("2h")), (4, 4, times[4], times[4])]
+        (0, 2, T0, T0 + pd.Timedelta("2h")),
+        (4, 4, times[4], times[4]),
+    ]
     assert _stream(scores, rule, times) == (alarms.tolist(), episodes)
 
 
@@ -82,8 +84,16 @@ def test_open_episode_at_the_end_is_reported_not_closed() -> None:
 
 
 def test_bad_settings_and_scores_are_refused_with_the_fix() -> None:
-    for kwargs in ({"on": 0.0}, {"on": 1.5}, {"off": -0.1}, {"on": 0.4, "off": 0.4}, {"clear_rows": 0},
-                   {"refractory": -1}, {"refractory": "soon"}, {"refractory": True}):
+    for kwargs in (
+        {"on": 0.0},
+        {"on": 1.5},
+        {"off": -0.1},
+        {"on": 0.4, "off": 0.4},
+        {"clear_rows": 0},
+        {"refractory": -1},
+        {"refractory": "soon"},
+        {"refractory": True},
+    ):
         with pytest.raises(ConfigError):
             AlarmRule(**kwargs)
     with pytest.raises(SchemaError, match="row 2 is not finite"):
@@ -112,11 +122,13 @@ def test_top_channels_come_from_the_peak_row_in_both_forms() -> None:
 
 
 def test_alarm_frame_scores_each_asset_in_time_order_and_keeps_row_order() -> None:
-    frame = pd.DataFrame({
-        "asset_id": ["a", "a", "b", "a", "b", "b"],
-        "ts": [T0 + pd.Timedelta(minutes=m) for m in (2, 0, 0, 1, 2, 1)],
-        "anomaly_score": [0.1, 0.9, 0.2, 0.8, 0.1, 0.7],
-    })
+    frame = pd.DataFrame(
+        {
+            "asset_id": ["a", "a", "b", "a", "b", "b"],
+            "ts": [T0 + pd.Timedelta(minutes=m) for m in (2, 0, 0, 1, 2, 1)],
+            "anomaly_score": [0.1, 0.9, 0.2, 0.8, 0.1, 0.7],
+        }
+    )
     alarm, episodes = alarm_frame(frame, AlarmRule(clear_rows=1))
     assert alarm.tolist() == [0, 1, 0, 0, 0, 1] and alarm.name == "alarm"
     table = episodes_table(episodes)
@@ -135,9 +147,13 @@ def test_a_million_rows_take_well_under_a_second() -> None:
 
 
 _scores = st.lists(st.one_of(st.sampled_from([0.0, 0.3, 0.5, 0.6, 1.0]), st.floats(0, 1)), max_size=80)
-_rules = st.builds(lambda on, gap, clear, refr: AlarmRule(on=on, off=on - gap, clear_rows=clear, refractory=refr),
-                   st.sampled_from([0.5, 0.6, 0.9]), st.sampled_from([0.1, 0.2, 0.5]), st.integers(1, 4),
-                   st.integers(0, 6))
+_rules = st.builds(
+    lambda on, gap, clear, refr: AlarmRule(on=on, off=on - gap, clear_rows=clear, refractory=refr),
+    st.sampled_from([0.5, 0.6, 0.9]),
+    st.sampled_from([0.1, 0.2, 0.5]),
+    st.integers(1, 4),
+    st.integers(0, 6),
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -148,7 +164,7 @@ def test_stream_and_batch_agree_on_alarms_and_episodes(scores, rule, checkpoint_
     assert alarms.sum() == len(episodes)
     for episode in episodes:
         assert scores[episode.start] >= rule.on and episode.start <= episode.peak <= episode.end
-        assert episode.peak_score == max(scores[episode.start:episode.end + 1])
+        assert episode.peak_score == max(scores[episode.start : episode.end + 1])
 
 
 @settings(max_examples=150, deadline=None)
@@ -170,6 +186,7 @@ def test_tracker_agrees_with_alarm_frame_per_asset(rows, rule) -> None:
     streamed = [tracker.update(a, s) for a, s in rows]
     assert alarm.tolist() == streamed
     positions = {a: np.flatnonzero(frame["asset_id"].to_numpy() == a) for a in "abc"}
-    mapped = sorted((e.asset_id, int(positions[e.asset_id][e.start]), int(positions[e.asset_id][e.end]))
-                    for e in tracker.finish())
+    mapped = sorted(
+        (e.asset_id, int(positions[e.asset_id][e.start]), int(positions[e.asset_id][e.end])) for e in tracker.finish()
+    )
     assert mapped == sorted((e.asset_id, e.start, e.end) for e in episodes)

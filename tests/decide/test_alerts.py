@@ -46,10 +46,16 @@ def test_new_episode_after_cooldown_alerts_again_and_assets_are_independent() ->
 
 def test_alert_carries_explanation_probability_and_critical_level() -> None:
     policy = AlertPolicy(threshold=0.2, critical_threshold=0.6)
-    alert = policy.update("m7", "2024-03-01T10:00:00", 0.75, model_id="rul:v3", explanation={"vib": 1.5},
-                          probability=0.75, rul=12.0)
+    alert = policy.update(
+        "m7", "2024-03-01T10:00:00", 0.75, model_id="rul:v3", explanation={"vib": 1.5}, probability=0.75, rul=12.0
+    )
     assert alert is not None
-    assert (alert.risk_level, alert.model_id, alert.explanation, alert.rul) == ("critical", "rul:v3", {"vib": 1.5}, 12.0)
+    assert (alert.risk_level, alert.model_id, alert.explanation, alert.rul) == (
+        "critical",
+        "rul:v3",
+        {"vib": 1.5},
+        12.0,
+    )
     assert alert.ts == pd.Timestamp("2024-03-01T10:00:00", tz="UTC")
     assert alert.to_dict()["ts"].startswith("2024-03-01T10:00:00")
 
@@ -63,8 +69,11 @@ def test_late_and_missing_scores_are_ignored() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(scores=st.lists(st.floats(0, 1), min_size=2, max_size=60), cut=st.integers(0, 59),
-       assets=st.lists(st.sampled_from(["a", "b", "c"]), min_size=60, max_size=60))
+@given(
+    scores=st.lists(st.floats(0, 1), min_size=2, max_size=60),
+    cut=st.integers(0, 59),
+    assets=st.lists(st.sampled_from(["a", "b", "c"]), min_size=60, max_size=60),
+)
 def test_state_round_trip_mid_stream_changes_nothing(scores: list[float], cut: int, assets: list[str]) -> None:
     kwargs = {"threshold": 0.6, "clear_threshold": 0.4, "min_consecutive": 2, "cooldown": "25min"}
     straight = AlertPolicy(**kwargs)

@@ -74,8 +74,11 @@ def test_bayes_threshold_balances_expected_costs() -> None:
 
 
 @settings(max_examples=80, deadline=None)
-@given(p=st.lists(st.floats(0, 1), min_size=1, max_size=40), seed=st.integers(0, 1000),
-       costs=st.tuples(st.floats(1, 1e4), st.floats(0, 1e3), st.floats(0, 1e3)))
+@given(
+    p=st.lists(st.floats(0, 1), min_size=1, max_size=40),
+    seed=st.integers(0, 1000),
+    costs=st.tuples(st.floats(1, 1e4), st.floats(0, 1e3), st.floats(0, 1e3)),
+)
 def test_empirical_threshold_is_the_cheapest_cut(p: list[float], seed: int, costs: tuple[float, ...]) -> None:
     probabilities = np.asarray(p)
     failed = np.random.default_rng(seed).uniform(size=len(p)) < probabilities
@@ -88,9 +91,12 @@ def test_empirical_threshold_is_the_cheapest_cut(p: list[float], seed: int, cost
 
 
 def test_policy_per_asset_class_from_mapping_and_fit() -> None:
-    policy = ThresholdPolicy.from_mapping({"pump": {"missed_failure": 50_000, "inspection": 500, "false_alarm": 1500},
-                                           "fan": {"missed_failure": 2_000, "inspection": 500, "false_alarm": 1500,
-                                                   "threshold": 0.6}})
+    policy = ThresholdPolicy.from_mapping(
+        {
+            "pump": {"missed_failure": 50_000, "inspection": 500, "false_alarm": 1500},
+            "fan": {"missed_failure": 2_000, "inspection": 500, "false_alarm": 1500, "threshold": 0.6},
+        }
+    )
     assert policy.threshold_for("pump") < policy.threshold_for("default") < policy.threshold_for("fan") == 0.6
     rng = np.random.default_rng(3)
     p = rng.uniform(size=600)

@@ -24,8 +24,9 @@ def test_lightgbm_contributions_map_to_the_sensor_that_drives_wear() -> None:
     wear = frame["cycle"] / (n // 6)
     frame["vibration"] = 2 + 5 * wear + rng.normal(0, 0.1, n)
     frame["noise"] = rng.normal(0, 1, n)
-    X = window_features(frame, group="unit", order="cycle", columns=["vibration", "noise"], window=5,
-                        stats=("mean", "slope", "last"))
+    X = window_features(
+        frame, group="unit", order="cycle", columns=["vibration", "noise"], window=5, stats=("mean", "slope", "last")
+    )
     model = LightGBMRUL(n_estimators=60, learning_rate=0.1, max_rul=None).fit(X, 100 * (1 - wear))
     contributions = model.explain(X.tail(50))
     per_sensor = sensor_contribution_frame(contributions)
@@ -39,8 +40,11 @@ def test_lightgbm_contributions_map_to_the_sensor_that_drives_wear() -> None:
 
 def test_occlusion_explains_models_without_their_own() -> None:
     X = pd.DataFrame({"a__mean": [1.0, 3.0], "a__max": [2.0, 4.0], "b__mean": [5.0, 5.0]})
-    out = occlusion_contributions(lambda f: (2 * f["a__mean"] + f["a__max"] + 0 * f["b__mean"]).to_numpy(), X,
-                                  {"a__mean": 0.0, "a__max": 0.0, "b__mean": 1.0})
+    out = occlusion_contributions(
+        lambda f: (2 * f["a__mean"] + f["a__max"] + 0 * f["b__mean"]).to_numpy(),
+        X,
+        {"a__mean": 0.0, "a__max": 0.0, "b__mean": 1.0},
+    )
     assert out.values.tolist() == [[4.0, 0.0], [10.0, 0.0]]
     with pytest.raises(SchemaError, match="reference has no value"):
         occlusion_contributions(lambda f: f.sum(axis=1).to_numpy(), X, {"a__mean": 0.0})
@@ -57,8 +61,14 @@ def test_risk_levels_health_and_actions() -> None:
 
 
 def _alert(asset: str, hours: float, level: str = "high", explanation: dict | None = None) -> Alert:
-    return Alert(asset, T0 + pd.Timedelta(hours=hours), "rul:v1", 0.7, level,
-                 explanation if explanation is not None else {"vib": 2.0, "temp": -1.0, "load": 0.5})
+    return Alert(
+        asset,
+        T0 + pd.Timedelta(hours=hours),
+        "rul:v1",
+        0.7,
+        level,
+        explanation if explanation is not None else {"vib": 2.0, "temp": -1.0, "load": 0.5},
+    )
 
 
 def test_one_open_case_per_asset_until_closed(tmp_path) -> None:  # type: ignore[no-untyped-def]

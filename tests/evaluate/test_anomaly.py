@@ -9,8 +9,11 @@ from sklearn.metrics import f1_score
 from forewarn.evaluate.anomaly import OutlierMetrics, outlier_metrics, pooled_outlier_metrics
 from forewarn.exceptions import SchemaError
 
-pairs = st.integers(1, 80).flatmap(lambda n: st.tuples(st.lists(st.integers(0, 1), min_size=n, max_size=n),
-                                                       st.lists(st.integers(0, 1), min_size=n, max_size=n)))
+pairs = st.integers(1, 80).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.integers(0, 1), min_size=n, max_size=n), st.lists(st.integers(0, 1), min_size=n, max_size=n)
+    )
+)
 
 
 @given(pairs)

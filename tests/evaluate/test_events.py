@@ -16,11 +16,14 @@ OBSERVED = {a: ("2024-01-01", "2024-07-01") for a in ("pump-1", "pump-2", "pump-
 
 
 def test_caught_missed_lead_time_and_false_alarms():
-    alerts = _frame([
-        ("pump-1", "2024-03-01"), ("pump-1", "2024-03-05"),  # both warn of the 10 March failure
-        ("pump-2", "2024-02-01"),  # 3 months early: outside the 30-day horizon, a false alarm
-        ("pump-3", "2024-06-02"),  # after the failure: a false alarm, and the failure is missed
-    ])
+    alerts = _frame(
+        [
+            ("pump-1", "2024-03-01"),
+            ("pump-1", "2024-03-05"),  # both warn of the 10 March failure
+            ("pump-2", "2024-02-01"),  # 3 months early: outside the 30-day horizon, a false alarm
+            ("pump-3", "2024-06-02"),  # after the failure: a false alarm, and the failure is missed
+        ]
+    )
     m = event_metrics(alerts, FAILURES, horizon=pd.Timedelta(days=30), observed=OBSERVED)
     assert (m.failures, m.caught, m.missed, m.alerts, m.false_alarms) == (3, 1, 2, 4, 2)
     assert m.lead_times == [pd.Timedelta(days=9)]  # from the first warning
@@ -32,11 +35,22 @@ def test_caught_missed_lead_time_and_false_alarms():
 
 
 def test_min_lead_cooldown_and_cost():
-    alerts = _frame([("pump-1", "2024-03-09 00:00"), ("pump-1", "2024-03-09 06:00"), ("pump-1", "2024-03-09 12:00"),
-                     ("pump-2", "2024-04-20")])
-    m = event_metrics(alerts, FAILURES, horizon=pd.Timedelta(days=30), min_lead=pd.Timedelta(days=2),
-                      cooldown=pd.Timedelta(days=1), costs=Costs(missed_failure=10_000, false_alarm=500,
-                                                                   inspection=100))
+    alerts = _frame(
+        [
+            ("pump-1", "2024-03-09 00:00"),
+            ("pump-1", "2024-03-09 06:00"),
+            ("pump-1", "2024-03-09 12:00"),
+            ("pump-2", "2024-04-20"),
+        ]
+    )
+    m = event_metrics(
+        alerts,
+        FAILURES,
+        horizon=pd.Timedelta(days=30),
+        min_lead=pd.Timedelta(days=2),
+        cooldown=pd.Timedelta(days=1),
+        costs=Costs(missed_failure=10_000, false_alarm=500, inspection=100),
+    )
     # pump-1's alerts are 1 day before the failure, under the 2-day minimum lead: a miss, and one folded case
     assert (m.caught, m.alerts, m.false_alarms) == (1, 2, 1)
     assert m.lead_times == [pd.Timedelta(days=11)]
@@ -61,5 +75,6 @@ def test_no_alerts_and_bad_inputs():
     with pytest.raises(SchemaError, match="mix"):
         event_metrics(pd.DataFrame({"asset_id": ["a"], "ts": [1.0]}), FAILURES, horizon=pd.Timedelta(days=7))
     with pytest.raises(SchemaError, match="ends before"):
-        event_metrics(_frame([]), FAILURES, horizon=pd.Timedelta(days=7),
-                      observed={"pump-1": ("2024-02-01", "2024-01-01")})
+        event_metrics(
+            _frame([]), FAILURES, horizon=pd.Timedelta(days=7), observed={"pump-1": ("2024-02-01", "2024-01-01")}
+        )

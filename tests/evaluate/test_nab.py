@@ -71,19 +71,23 @@ def test_only_the_first_detection_in_a_window_counts_and_probation_is_ignored(fi
     hits = np.zeros(file.n_rows, dtype=bool)
     hits[first] = True
     once = raw_score(hits, file, prof)
-    hits[first:end + 1] = data.draw(st.lists(st.booleans(), min_size=end - first + 1, max_size=end - first + 1))
+    hits[first : end + 1] = data.draw(st.lists(st.booleans(), min_size=end - first + 1, max_size=end - first + 1))
     hits[first] = True
     assert raw_score(hits, file, prof) == pytest.approx(once)
     noisy = hits.copy()
-    noisy[:file.probation] = True
+    noisy[: file.probation] = True
     assert raw_score(noisy, file, prof) == pytest.approx(raw_score(hits, file, prof))
 
 
 @given(st.lists(nab_files(), min_size=1, max_size=3), profiles, st.data())
 @settings(max_examples=60, deadline=None)
 def test_optimised_threshold_is_the_best_of_every_threshold(files, profile, data):
-    scores = [np.asarray(data.draw(st.lists(st.sampled_from([0.0, 0.2, 0.5, 0.7, 0.9, 1.0]), min_size=f.n_rows,
-                                            max_size=f.n_rows))) for f in files]
+    scores = [
+        np.asarray(
+            data.draw(st.lists(st.sampled_from([0.0, 0.2, 0.5, 0.7, 0.9, 1.0]), min_size=f.n_rows, max_size=f.n_rows))
+        )
+        for f in files
+    ]
     threshold, best = optimise_threshold(scores, files, profile)
     candidates = sorted({float(v) for s in scores for v in s}) + [math.inf]
     brute = max(normalised_score([s >= t for s in scores], files, profile) for t in candidates)

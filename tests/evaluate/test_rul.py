@@ -55,11 +55,14 @@ def test_rmse_symmetric(a, b):
     assert rmse(a[:n], b[:n]) == pytest.approx(rmse(b[:n], a[:n]))
 
 
-@pytest.mark.parametrize("true, pred, fragment", [
-    ([1, 2], [1], "has 2 values but y_pred has 1"),
-    ([], [], "no values"),
-    ([1.0, np.nan], [1, 2], "not finite"),
-])
+@pytest.mark.parametrize(
+    "true, pred, fragment",
+    [
+        ([1, 2], [1], "has 2 values but y_pred has 1"),
+        ([], [], "no values"),
+        ([1.0, np.nan], [1, 2], "not finite"),
+    ],
+)
 def test_bad_input(true, pred, fragment):
     with pytest.raises(SchemaError, match=fragment):
         rmse(true, pred)

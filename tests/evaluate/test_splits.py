@@ -10,7 +10,8 @@ from forewarn.evaluate.splits import group_holdout, group_kfold, time_cut
 from forewarn.exceptions import SchemaError
 
 group_lists = st.lists(st.integers(min_value=0, max_value=12), min_size=6, max_size=200).filter(
-    lambda g: len(set(g)) >= 3)
+    lambda g: len(set(g)) >= 3
+)
 
 
 @settings(max_examples=60)
@@ -43,11 +44,14 @@ def test_seeded_and_different_seeds_differ():
 
 
 @settings(max_examples=60)
-@given(st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=6),
-       st.floats(min_value=0.1, max_value=0.9), st.integers(min_value=1, max_value=8), st.randoms())
+@given(
+    st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=6),
+    st.floats(min_value=0.1, max_value=0.9),
+    st.integers(min_value=1, max_value=8),
+    st.randoms(),
+)
 def test_time_cut_no_window_crosses(lengths, fraction, window, rnd):
-    frame = pd.concat([pd.DataFrame({"unit": u, "t": np.arange(n)}) for u, n in enumerate(lengths)],
-                      ignore_index=True)
+    frame = pd.concat([pd.DataFrame({"unit": u, "t": np.arange(n)}) for u, n in enumerate(lengths)], ignore_index=True)
     frame = frame.iloc[rnd.sample(range(len(frame)), len(frame))].reset_index(drop=True)  # any row order
     train, test = time_cut(frame["unit"], frame["t"], fraction, window=window)
     assert not set(train) & set(test)

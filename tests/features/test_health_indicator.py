@@ -12,8 +12,9 @@ def _run_to_failure(n=400, seed=0):
     """Flat noisy features for 70 % of life, then an exponential rise on every feature."""
     rng = np.random.default_rng(seed)
     rise = np.where(np.arange(n) > 0.7 * n, np.exp((np.arange(n) - 0.7 * n) / 25), 1.0)
-    return pd.DataFrame({f"{f}_{c}": rise * rng.lognormal(0, 0.1, n)
-                         for f in ("rms", "kurtosis", "envelope_rms") for c in ("h", "v")})
+    return pd.DataFrame(
+        {f"{f}_{c}": rise * rng.lognormal(0, 0.1, n) for f in ("rms", "kurtosis", "envelope_rms") for c in ("h", "v")}
+    )
 
 
 @pytest.mark.parametrize("rule", ["max", "cumulative"])
@@ -54,7 +55,9 @@ def test_alert_opens_after_the_degradation_starts_and_not_in_the_healthy_part():
 def test_one_sided_fusion_ignores_features_that_fall():
     frame = _run_to_failure()
     falling = frame.copy()
-    falling["envelope_rms_h"] = np.r_[np.ones(280), np.full(120, 1e-3)] * np.random.default_rng(2).lognormal(0, 0.1, 400)
+    falling["envelope_rms_h"] = np.r_[np.ones(280), np.full(120, 1e-3)] * np.random.default_rng(2).lognormal(
+        0, 0.1, 400
+    )
     a = MonotoneHealthIndicator(baseline_snapshots=100, features=("rms",)).compute(frame).raw
     b = MonotoneHealthIndicator(baseline_snapshots=100, features=("rms",)).compute(falling).raw
     np.testing.assert_array_equal(a, b)  # columns outside ``features`` are not used

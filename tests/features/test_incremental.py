@@ -14,9 +14,17 @@ def _readings(seed=0):
     parts = []
     for unit in range(5):
         n = int(rng.integers(5, 60))
-        parts.append(pd.DataFrame({"unit": unit, "cycle": np.arange(n),
-                                   "s1": 640 + np.cumsum(rng.normal(0.05, 0.5, n)),
-                                   "s2": rng.normal(1590, 6, n), "s3": rng.normal(0, 1, n)}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "unit": unit,
+                    "cycle": np.arange(n),
+                    "s1": 640 + np.cumsum(rng.normal(0.05, 0.5, n)),
+                    "s2": rng.normal(1590, 6, n),
+                    "s3": rng.normal(0, 1, n),
+                }
+            )
+        )
     frame = pd.concat(parts, ignore_index=True)
     frame[["s2", "s3"]] = frame[["s2", "s3"]].mask(rng.random((len(frame), 2)) < 0.1)
     return frame.sort_values(["cycle", "unit"], kind="stable").reset_index(drop=True)  # interleaved assets
@@ -30,8 +38,10 @@ def test_reading_by_reading_equals_batch(window):
     frame = _readings(window)
     batch = window_features(frame, group="unit", order="cycle", columns=COLUMNS, window=window, ewm_span=7)
     online = IncrementalWindowFeatures(COLUMNS, window=window, ewm_span=7)
-    rows = [online.update(u, r, order=c) for u, c, r in
-            zip(frame["unit"], frame["cycle"], frame[COLUMNS].to_numpy(), strict=True)]
+    rows = [
+        online.update(u, r, order=c)
+        for u, c, r in zip(frame["unit"], frame["cycle"], frame[COLUMNS].to_numpy(), strict=True)
+    ]
     assert online.feature_names == batch.columns.tolist()
     np.testing.assert_allclose(np.vstack(rows), batch.to_numpy(), rtol=1e-9, atol=1e-9, equal_nan=True)
 

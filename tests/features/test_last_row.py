@@ -16,9 +16,11 @@ values = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinit
 
 
 @settings(max_examples=60, deadline=None)
-@given(data=st.lists(st.lists(st.one_of(values, st.just(float("nan"))), min_size=2, max_size=2), min_size=1,
-                     max_size=40),
-       window=st.integers(1, 15), span=st.floats(1, 20))
+@given(
+    data=st.lists(st.lists(st.one_of(values, st.just(float("nan"))), min_size=2, max_size=2), min_size=1, max_size=40),
+    window=st.integers(1, 15),
+    span=st.floats(1, 20),
+)
 def test_last_row_matches_batch_function(data: list[list[float]], window: int, span: float) -> None:
     array = np.asarray(data, dtype="float64")
     frame = pd.DataFrame(array, columns=["a", "b"]).assign(unit=1, step=np.arange(len(array)))

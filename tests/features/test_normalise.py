@@ -13,8 +13,14 @@ def _regime_frame(n=900, seed=0, centres=((0.0, 0.0), (20.0, 0.5), (40.0, 0.8)))
     regime = rng.integers(0, len(centres), n)
     settings = np.asarray(centres)[regime] + rng.normal(0, 0.01, (n, 2))
     level = np.array([500.0, 550.0, 620.0])[regime]
-    return pd.DataFrame({"alt": settings[:, 0], "mach": settings[:, 1],
-                         "temp": level + rng.normal(0, 2.0, n), "flow": 10 * regime + rng.normal(0, 0.5, n)}), regime
+    return pd.DataFrame(
+        {
+            "alt": settings[:, 0],
+            "mach": settings[:, 1],
+            "temp": level + rng.normal(0, 2.0, n),
+            "flow": 10 * regime + rng.normal(0, 0.5, n),
+        }
+    ), regime
 
 
 def test_finds_the_regimes_and_standardises_within_them():
@@ -56,8 +62,9 @@ def test_matches_the_six_cmapss_regimes(shared_data_dir):
 
 
 def test_baseline_is_causal_and_per_asset():
-    frame = pd.DataFrame({"unit": [1, 1, 1, 1, 2, 2], "cycle": [1, 2, 3, 4, 1, 2],
-                          "temp": [10.0, 14.0, 30.0, 50.0, 100.0, 104.0]})
+    frame = pd.DataFrame(
+        {"unit": [1, 1, 1, 1, 2, 2], "cycle": [1, 2, 3, 4, 1, 2], "temp": [10.0, 14.0, 30.0, 50.0, 100.0, 104.0]}
+    )
     norm = BaselineNormaliser(group="unit", order="cycle", columns=["temp"], n_baseline=2, scale=False).fit(frame)
     out = norm.transform(frame)["temp"].tolist()
     assert out == [0.0, 2.0, 18.0, 38.0, 0.0, 2.0]

@@ -13,14 +13,18 @@ from forewarn.twin import FleetConfig, simulate_fleet
 @pytest.fixture(scope="module")
 def healthy_fleet():  # type: ignore[no-untyped-def]
     """Two sites whose machines neither degrade nor suffer sensor faults: only load and ambient vary."""
-    return simulate_fleet(FleetConfig(sites=2, assets=12, days=30, seed=3, interval="1h", degradation=False,
-                                      sensor_faults=False))
+    return simulate_fleet(
+        FleetConfig(sites=2, assets=12, days=30, seed=3, interval="1h", degradation=False, sensor_faults=False)
+    )
 
 
 @pytest.fixture(scope="module")
 def failing_fleet():  # type: ignore[no-untyped-def]
-    return simulate_fleet(FleetConfig(sites=2, assets=24, days=90, seed=5, interval="1h", degradation_scale=5.0,
-                                      policies=("run_to_failure",)))
+    return simulate_fleet(
+        FleetConfig(
+            sites=2, assets=24, days=90, seed=5, interval="1h", degradation_scale=5.0, policies=("run_to_failure",)
+        )
+    )
 
 
 def _classes(fleet) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -68,7 +72,7 @@ def test_no_look_ahead(failing_fleet) -> None:  # type: ignore[no-untyped-def]
     cut = r["ts"] < r["ts"].min() + pd.Timedelta(days=20)
     part = physics_features(r[cut], asset_class=classes)
     pd.testing.assert_frame_equal(part, full[cut.to_numpy()])
-    shuffled = r[cut].sample(frac=1.0, random_state=0)      # row order does not matter, the index is kept
+    shuffled = r[cut].sample(frac=1.0, random_state=0)  # row order does not matter, the index is kept
     pd.testing.assert_frame_equal(physics_features(shuffled, asset_class=classes).loc[part.index], part)
 
 

@@ -37,8 +37,13 @@ def test_contact_angle_moves_the_frequencies_apart_less():
     assert PRONOSTIA.fault_frequencies(27.5)["bpfi"] == pytest.approx(13 * 27.5 / 2 * (1 + 3.5 / 25.6))
 
 
-@pytest.mark.parametrize("bad", [dict(n_elements=0, element_diameter=1, pitch_diameter=5),
-                                 dict(n_elements=9, element_diameter=5, pitch_diameter=5)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(n_elements=0, element_diameter=1, pitch_diameter=5),
+        dict(n_elements=9, element_diameter=5, pitch_diameter=5),
+    ],
+)
 def test_impossible_geometry_is_rejected(bad):
     with pytest.raises(SchemaError, match="not physical"):
         BearingGeometry(**bad)
@@ -63,8 +68,15 @@ def test_time_features_of_known_signals():
 def test_shape_features_ignore_the_amplitude(scale, seed):
     x = np.random.default_rng(seed).standard_t(df=4, size=(2, 256))
     a, b = spectral_features(x, FS, n_bands=8), spectral_features(x * scale, FS, n_bands=8)
-    for name in ("kurtosis", "crest_factor", "skewness", "shape_factor", "spectral_centroid", "band_3",
-                 "envelope_kurtosis"):
+    for name in (
+        "kurtosis",
+        "crest_factor",
+        "skewness",
+        "shape_factor",
+        "spectral_centroid",
+        "band_3",
+        "envelope_kurtosis",
+    ):
         np.testing.assert_allclose(a[name], b[name], rtol=1e-6, atol=1e-9, err_msg=name)
     np.testing.assert_allclose(b["rms"], a["rms"] * scale, rtol=1e-9)
     np.testing.assert_allclose(b[[f"band_{k}" for k in range(8)]].sum(axis=1), 1.0)

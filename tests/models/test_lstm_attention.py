@@ -69,13 +69,16 @@ def test_plain_columns_are_sequences_of_one_step_and_missing_readings_are_taken(
     assert np.isfinite(model.predict(plain)).all()
 
 
-@pytest.mark.parametrize("model, message", [
-    (LSTMAttentionRUL(epochs=0), r"'epochs' parameter of LSTMAttentionRUL must be an int >= 1"),
-    (LSTMAttentionRUL(dropout=1.0), "'dropout'"),
-    (LSTMAttentionRUL(max_rul=-5.0), "'max_rul'"),
-    (LSTMAttentionFailure(hidden=0), "'hidden'"),
-    (LSTMAttentionFailure(calibration="beta"), "'calibration'"),
-])
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (LSTMAttentionRUL(epochs=0), r"'epochs' parameter of LSTMAttentionRUL must be an int >= 1"),
+        (LSTMAttentionRUL(dropout=1.0), "'dropout'"),
+        (LSTMAttentionRUL(max_rul=-5.0), "'max_rul'"),
+        (LSTMAttentionFailure(hidden=0), "'hidden'"),
+        (LSTMAttentionFailure(calibration="beta"), "'calibration'"),
+    ],
+)
 def test_bad_hyper_parameters_are_named(model, message):
     X, y, _ = _trend_windows(n=100)
     with pytest.raises(ParameterError, match=message):

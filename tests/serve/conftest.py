@@ -47,15 +47,39 @@ def write_stream_alerts(store_path: Path) -> list[dict]:
     them); the file is closed again before returning."""
     raised = pd.Timestamp("2026-01-05T12:00:00Z")
     alerts = [
-        {"asset_id": "P-001", "ts": pd.Timestamp("2026-01-05T10:00:00Z"), "model_id": "pca-t2q", "score": 7.5,
-         "risk_level": "high", "explanation": {"vibration": 4.0, "bearing_temp": 1.5}, "probability": 0.62,
-         "rul": None, "raised_at": raised},
-        {"asset_id": "P-002", "ts": pd.Timestamp("2026-01-05T11:00:00Z"), "model_id": "pca-t2q", "score": 9.25,
-         "risk_level": "critical", "explanation": {"bearing_temp": 3.0}, "probability": None, "rul": None,
-         "raised_at": raised},
-        {"asset_id": "P-001", "ts": pd.Timestamp("2026-01-05T11:30:00Z"), "model_id": "iforest", "score": 0.8,
-         "risk_level": "medium", "explanation": {"suction_pressure": 0.5}, "probability": 0.3, "rul": 120.0,
-         "raised_at": raised},
+        {
+            "asset_id": "P-001",
+            "ts": pd.Timestamp("2026-01-05T10:00:00Z"),
+            "model_id": "pca-t2q",
+            "score": 7.5,
+            "risk_level": "high",
+            "explanation": {"vibration": 4.0, "bearing_temp": 1.5},
+            "probability": 0.62,
+            "rul": None,
+            "raised_at": raised,
+        },
+        {
+            "asset_id": "P-002",
+            "ts": pd.Timestamp("2026-01-05T11:00:00Z"),
+            "model_id": "pca-t2q",
+            "score": 9.25,
+            "risk_level": "critical",
+            "explanation": {"bearing_temp": 3.0},
+            "probability": None,
+            "rul": None,
+            "raised_at": raised,
+        },
+        {
+            "asset_id": "P-001",
+            "ts": pd.Timestamp("2026-01-05T11:30:00Z"),
+            "model_id": "iforest",
+            "score": 0.8,
+            "risk_level": "medium",
+            "explanation": {"suction_pressure": 0.5},
+            "probability": 0.3,
+            "rul": 120.0,
+            "raised_at": raised,
+        },
     ]
     with Store(store_path) as store:
         tables = StreamTables(store)

@@ -83,7 +83,9 @@ def test_unknown_asset_is_404_with_message(client: TestClient) -> None:
 def test_predict_window_matches_health_of_same_readings(client: TestClient) -> None:
     readings = client.get(f"{API}/assets/P-004/readings", params={"limit": 5000}).json()
     tail = 200
-    rows = [{name: values[i] for name, values in readings["values"].items()} for i in range(len(readings["ts"]))][-tail:]
+    rows = [{name: values[i] for name, values in readings["values"].items()} for i in range(len(readings["ts"]))][
+        -tail:
+    ]
     predicted = client.post(f"{API}/predict", json={"rows": rows}).json()
     health = client.get(f"{API}/assets/P-004/health").json()
     assert predicted["rul"] == pytest.approx(health["rul"], rel=1e-6)
@@ -107,17 +109,25 @@ def test_batch_predict_json_and_arrow_agree(client: TestClient) -> None:
     n = 300
     asset = np.repeat(["a", "b", "c"], n // 3)
     ts = [(ORIGIN + pd.Timedelta(hours=int(h))).isoformat() for h in np.tile(np.arange(n // 3), 3)]
-    values = {"bearing_temp": rng.normal(60, 5, n).tolist(), "vibration": rng.normal(3, 1, n).tolist(),
-              "suction_pressure": rng.normal(1.5, 0.05, n).tolist()}
-    body = client.post(f"{API}/predict/batch", json={"readings": {"asset_id": asset.tolist(), "ts": ts,
-                                                                   "values": values}}).json()
+    values = {
+        "bearing_temp": rng.normal(60, 5, n).tolist(),
+        "vibration": rng.normal(3, 1, n).tolist(),
+        "suction_pressure": rng.normal(1.5, 0.05, n).tolist(),
+    }
+    body = client.post(
+        f"{API}/predict/batch", json={"readings": {"asset_id": asset.tolist(), "ts": ts, "values": values}}
+    ).json()
     assert body["n_rows"] == n and len(body["rul"]) == n and len(body["risk_level"]) == n
     table = pa.table({"asset_id": asset, "ts": pd.to_datetime(ts, utc=True), **values})
     sink = io.BytesIO()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    response = client.post(f"{API}/predict/batch/arrow", params={"input": "readings"}, content=sink.getvalue(),
-                           headers={"Content-Type": "application/vnd.apache.arrow.stream"})
+    response = client.post(
+        f"{API}/predict/batch/arrow",
+        params={"input": "readings"},
+        content=sink.getvalue(),
+        headers={"Content-Type": "application/vnd.apache.arrow.stream"},
+    )
     assert response.status_code == 200
     out = pa.ipc.open_stream(response.content).read_all().to_pandas()
     np.testing.assert_allclose(out["rul"].to_numpy(), body["rul"], rtol=1e-9)
@@ -143,8 +153,13 @@ def _failing_readings(asset_id: str, start_hour: int, hours: int) -> list[dict]:
     rows = []
     for h in range(hours):
         ts = (ORIGIN + pd.Timedelta(hours=start_hour + h)).isoformat()
-        rows.append({"asset_id": asset_id, "ts": ts,
-                     "values": {"bearing_temp": 95.0 + h * 0.5, "vibration": 12.0 + h * 0.2, "suction_pressure": 1.5}})
+        rows.append(
+            {
+                "asset_id": asset_id,
+                "ts": ts,
+                "values": {"bearing_temp": 95.0 + h * 0.5, "vibration": 12.0 + h * 0.2, "suction_pressure": 1.5},
+            }
+        )
     return rows
 
 
@@ -154,8 +169,9 @@ def test_ingest_opens_one_case_per_degrading_asset_and_planner_closes_it(client:
     last_hour = int((pd.Timestamp(healthy["ts"]) - ORIGIN) / pd.Timedelta(hours=1))
     opened = 0
     for batch in range(4):  # four batches of a pump running hot: one case, however many alerts
-        result = client.post(f"{API}/readings", headers=AUTH,
-                             json={"rows": _failing_readings(asset_id, last_hour + 1 + 15 * batch, 15)})
+        result = client.post(
+            f"{API}/readings", headers=AUTH, json={"rows": _failing_readings(asset_id, last_hour + 1 + 15 * batch, 15)}
+        )
         assert result.status_code == 200, result.text
         assert result.json()["written"] == 45
         opened += result.json()["alerts_opened"]
@@ -180,14 +196,29 @@ def test_ingest_opens_one_case_per_degrading_asset_and_planner_closes_it(client:
 
 def test_ingest_rejects_bad_batches_whole_with_field_errors(client: TestClient) -> None:
     before = client.get(f"{API}/assets/P-001/readings", params={"limit": 100000}).json()
-    bad_ts = client.post(f"{API}/readings", headers=AUTH, json={"readings": [
-        {"asset_id": "P-001", "ts": "2030-01-01T00:00:00Z", "channel": "vibration", "value": 1.0},
-        {"asset_id": "P-001", "ts": "yesterday", "channel": "vibration", "value": 1.0}]})
+    bad_ts = client.post(
+        f"{API}/readings",
+        headers=AUTH,
+        json={
+            "readings": [
+                {"asset_id": "P-001", "ts": "2030-01-01T00:00:00Z", "channel": "vibration", "value": 1.0},
+                {"asset_id": "P-001", "ts": "yesterday", "channel": "vibration", "value": 1.0},
+            ]
+        },
+    )
     assert bad_ts.status_code == 422
     assert bad_ts.json()["detail"][0]["loc"] == ["body", "readings", 1, "ts"]
-    unknown = client.post(f"{API}/readings", headers=AUTH, json={"strict": True, "readings": [
-        {"asset_id": "P-001", "ts": "2030-01-01T00:00:00Z", "channel": "vibration", "value": 1.0},
-        {"asset_id": "ghost", "ts": "2030-01-01T00:00:00Z", "channel": "vibration", "value": 1.0}]})
+    unknown = client.post(
+        f"{API}/readings",
+        headers=AUTH,
+        json={
+            "strict": True,
+            "readings": [
+                {"asset_id": "P-001", "ts": "2030-01-01T00:00:00Z", "channel": "vibration", "value": 1.0},
+                {"asset_id": "ghost", "ts": "2030-01-01T00:00:00Z", "channel": "vibration", "value": 1.0},
+            ],
+        },
+    )
     assert unknown.status_code == 422
     assert unknown.json()["detail"][0]["loc"] == ["body", "readings", 1, "asset_id"]
     after = client.get(f"{API}/assets/P-001/readings", params={"limit": 100000}).json()
@@ -212,12 +243,16 @@ def test_body_size_limit_and_closed_cors(sample) -> None:  # type: ignore[no-unt
         rows = [{"vibration": 1.0, "bearing_temp": 50.0}] * 200
         response = c.post(f"{API}/predict", json={"rows": rows})
         assert response.status_code == 413 and "limit of 2048 bytes" in response.json()["detail"]
-        streamed = c.post(f"{API}/predict", content=iter([b'{"rows": [' + b" " * 1500, b" " * 1500 + b"]}"]),
-                          headers={"content-type": "application/json"})  # chunked, no Content-Length: counted
+        streamed = c.post(
+            f"{API}/predict",
+            content=iter([b'{"rows": [' + b" " * 1500, b" " * 1500 + b"]}"]),
+            headers={"content-type": "application/json"},
+        )  # chunked, no Content-Length: counted
         assert "content-length" not in streamed.request.headers
         assert streamed.status_code == 413 and "limit of 2048 bytes" in streamed.json()["detail"]
-        preflight = c.options(f"{API}/readings", headers={"Origin": "http://evil.example",
-                                                          "Access-Control-Request-Method": "POST"})
+        preflight = c.options(
+            f"{API}/readings", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+        )
         assert "access-control-allow-origin" not in preflight.headers
         simple = c.get(f"{API}/assets", headers={"Origin": "http://evil.example"})
         assert "access-control-allow-origin" not in simple.headers
@@ -275,8 +310,10 @@ def test_startup_evaluation_files_cases_and_metrics_count_them(sample) -> None: 
         assert again == []  # the same state raises no new alerts
         c.get(f"{API}/assets/P-004/health")
         text = c.get("/metrics").text
-        assert 'forewarn_http_request_duration_seconds_bucket{le="0.005",method="GET",' \
-               'route="/api/v1/assets/{asset_id}/health"' in text
+        assert (
+            'forewarn_http_request_duration_seconds_bucket{le="0.005",method="GET",'
+            'route="/api/v1/assets/{asset_id}/health"' in text
+        )
         assert "forewarn_alerts_total{risk_level=" in text
         assert "forewarn_predictions_total" in text and "forewarn_readings_ingested_total" in text
 
@@ -289,9 +326,20 @@ def test_healthz_docs_and_openapi_are_served_locally(client: TestClient) -> None
     assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
     assert client.get("/static/dashboard/charts.js").status_code == 200  # our own SVG charts, no charting package
     paths = client.get("/openapi.json").json()["paths"]
-    for path in ("/api/v1/assets", "/api/v1/hierarchy", "/api/v1/readings", "/api/v1/assets/{asset_id}/health",
-                 "/api/v1/predict", "/api/v1/predict/batch", "/api/v1/alerts", "/api/v1/cases",
-                 "/api/v1/cases/{case_id}/close", "/api/v1/models/{model_id}/promote", "/healthz", "/metrics"):
+    for path in (
+        "/api/v1/assets",
+        "/api/v1/hierarchy",
+        "/api/v1/readings",
+        "/api/v1/assets/{asset_id}/health",
+        "/api/v1/predict",
+        "/api/v1/predict/batch",
+        "/api/v1/alerts",
+        "/api/v1/cases",
+        "/api/v1/cases/{case_id}/close",
+        "/api/v1/models/{model_id}/promote",
+        "/healthz",
+        "/metrics",
+    ):
         assert path in paths
 
 
@@ -310,8 +358,9 @@ def test_what_if_through_the_twin(tmp_path) -> None:  # type: ignore[no-untyped-
     with TestClient(create_app(ServeSettings(store=str(path), token=TOKEN)), headers=AUTH) as c:
         asset = fleet.asset_ids[0]
         usual = c.post(f"{API}/assets/{asset}/what-if", json={"runs": 30, "horizon_days": 30}).json()
-        harsh = c.post(f"{API}/assets/{asset}/what-if", json={"runs": 30, "horizon_days": 30, "load": 1.4,
-                                                              "cooling": 0.5}).json()
+        harsh = c.post(
+            f"{API}/assets/{asset}/what-if", json={"runs": 30, "horizon_days": 30, "load": 1.4, "cooling": 0.5}
+        ).json()
         assert usual["runs"] == 30 and len(usual["days"]) == 31
         assert set(usual["trajectories"]) >= {"health", "bearing_temp"}
         assert harsh["fail_fraction"] >= usual["fail_fraction"]
@@ -349,7 +398,9 @@ def test_backtests_are_listed_newest_first_and_read_one_by_one(sample) -> None: 
         assert missing.status_code == 404 and "no backtest 'nope'" in missing.json()["detail"]
         assert "bt-new" in missing.json()["detail"]  # the known ones are named
         broken = client.get(f"{API}/backtests/broken")
-        assert broken.status_code == 422 and "'broken.json' is not valid JSON (line 1" in broken.json()["detail"][0]["msg"]
+        assert (
+            broken.status_code == 422 and "'broken.json' is not valid JSON (line 1" in broken.json()["detail"][0]["msg"]
+        )
         assert client.get(f"{API}/backtests/..%2Fregistry").status_code in (404, 422)
 
         lacking = backtest_result("lacking")
@@ -367,8 +418,12 @@ def test_backtests_are_listed_newest_first_and_read_one_by_one(sample) -> None: 
         with_nan["rows"]["roc_auc"] = float("nan")  # json.dumps writes NaN; the API answers null
         (folder / "with-nan.json").write_text(json.dumps(with_nan))
         assert client.get(f"{API}/backtests/with-nan").json()["rows"]["roc_auc"] is None
-        assert {b["id"] for b in client.get(f"{API}/backtests").json() if b["error"]} == {"broken", "lacking", "wrong",
-                                                                                            "list"}
+        assert {b["id"] for b in client.get(f"{API}/backtests").json() if b["error"]} == {
+            "broken",
+            "lacking",
+            "wrong",
+            "list",
+        }
 
 
 def test_backtests_without_a_models_folder(sample) -> None:  # type: ignore[no-untyped-def]

@@ -30,8 +30,10 @@ ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING = ("serious", "critical")
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium "
-                                                             "(make test installs it: apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed at /usr/bin/chromium (make test installs it: apt-get install chromium)",
+)
 
 
 def _axe(page) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
@@ -42,8 +44,11 @@ def _axe(page) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
 
 
 def _blocking(found: list[dict[str, Any]]) -> list[str]:
-    return [f"{v['id']} ({v['impact']}, {len(v['targets'])} elements: {', '.join(v['targets'][:5])}): {v['help']}"
-            for v in found if v["impact"] in BLOCKING]
+    return [
+        f"{v['id']} ({v['impact']}, {len(v['targets'])} elements: {', '.join(v['targets'][:5])}): {v['help']}"
+        for v in found
+        if v["impact"] in BLOCKING
+    ]
 
 
 def _api(url: str) -> Any:
@@ -60,8 +65,11 @@ def server(sample, token: str, tmp_path: Path) -> Iterator[str]:  # type: ignore
         yield url
 
 
-@pytest.mark.skipif(not AXE.exists(), reason="node_modules/axe-core is missing: run `make test` (it runs npm ci "
-                                             "with the package-lock.json at the repository root)")
+@pytest.mark.skipif(
+    not AXE.exists(),
+    reason="node_modules/axe-core is missing: run `make test` (it runs npm ci "
+    "with the package-lock.json at the repository root)",
+)
 def test_no_page_has_a_serious_accessibility_violation(server: str, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     worst = min(_api(f"{server}/api/v1/fleet/health"), key=lambda a: a["rul"])["asset_id"]
     open_case = _api(f"{server}/api/v1/cases?status=open")[0]["case_id"]
@@ -86,18 +94,33 @@ def unscored(tmp_path: Path) -> tuple[Path, Path]:
     store, models = tmp_path / "plant.duckdb", tmp_path / "models"
     models.mkdir()
     ts = pd.date_range("2026-01-01", periods=96, freq="h", tz="UTC")
-    rows = [{"asset_id": asset, "ts": t, "temp": 50 + k + 0.1 * i, "vibration": 1 + 0.01 * i, "flow": 3.0}
-            for k, asset in enumerate(["F-1", "F-2"]) for i, t in enumerate(ts)]
+    rows = [
+        {"asset_id": asset, "ts": t, "temp": 50 + k + 0.1 * i, "vibration": 1 + 0.01 * i, "flow": 3.0}
+        for k, asset in enumerate(["F-1", "F-2"])
+        for i, t in enumerate(ts)
+    ]
     with Store(store) as s:
         s.ingest_readings(pd.DataFrame(rows), source="test")
-        s.ingest_events(pd.DataFrame({"asset_id": ["F-1", "F-1"], "ts": [ts[40], ts[60]],
-                                      "kind": ["failure", "maintenance"], "failure_mode": ["bearing seizure", None],
-                                      "action": [None, "replaced bearing"]}), source="test")
+        s.ingest_events(
+            pd.DataFrame(
+                {
+                    "asset_id": ["F-1", "F-1"],
+                    "ts": [ts[40], ts[60]],
+                    "kind": ["failure", "maintenance"],
+                    "failure_mode": ["bearing seizure", None],
+                    "action": [None, "replaced bearing"],
+                }
+            ),
+            source="test",
+        )
     return store, models
 
 
-def test_a_store_without_a_model_shows_readings_and_events(unscored: tuple[Path, Path], page,  # type: ignore[no-untyped-def]
-                                                           tmp_path: Path) -> None:
+def test_a_store_without_a_model_shows_readings_and_events(
+    unscored: tuple[Path, Path],
+    page,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     store, models = unscored
     with serving(store, models, tmp_path / "server.log") as url:
         _visit(page, f"{url}/", tmp_path / "fleet.png")

@@ -29,12 +29,20 @@ from .backtest_samples import write_backtests
 from .conftest import write_stream_alerts
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium "
-                                                             "(make test installs it: apt-get install chromium)")
-
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed at /usr/bin/chromium (make test installs it: apt-get install chromium)",
+)
 
 
 @contextmanager
@@ -43,9 +51,25 @@ def serving(store: Path, models: Path, log: Path, env: dict[str, str] | None = N
     port = free_port()
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "forewarn.serve", "--store", str(store), "--models", str(models),
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "forewarn.serve",
+                "--store",
+                str(store),
+                "--models",
+                str(models),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env={**os.environ, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -89,8 +113,13 @@ def page(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
         page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
         page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
         page.on("response", lambda r: r.status >= 400 and page.problems.append(f"HTTP {r.status}: {r.url}"))
-        page.on("request", lambda r: not r.url.startswith(("http://127.0.0.1:", "data:", "blob:"))
-                and page.problems.append(f"outside request: {r.url}"))
+        page.on(
+            "request",
+            lambda r: (
+                not r.url.startswith(("http://127.0.0.1:", "data:", "blob:"))
+                and page.problems.append(f"outside request: {r.url}")
+            ),
+        )
         yield page
         context.close()
         browser.close()
@@ -114,7 +143,8 @@ def test_every_page_renders_in_chromium(server: str, page, tmp_path: Path) -> No
     risks = set(page.locator("#fleet-grid .cell").evaluate_all("cells => cells.map(c => c.dataset.risk)"))
     assert risks & {"high", "critical"} and risks & {"low", "medium"}
     colour = page.locator("#fleet-grid .cell[data-risk='critical']").first.evaluate(
-        "c => getComputedStyle(c).backgroundColor")
+        "c => getComputedStyle(c).backgroundColor"
+    )
     assert colour == "rgb(200, 32, 47)"
     page.select_option("#site-filter", "south")
     assert 0 < cells.count() < 24
@@ -171,7 +201,11 @@ def test_every_page_renders_in_chromium(server: str, page, tmp_path: Path) -> No
 
 
 # -- case actions from the dashboard ---------------------------------------------------------------------------
-EXPECTED_REFUSALS = ("HTTP 401", "HTTP 422", "console: Failed to load resource: the server responded with a status of 4")
+EXPECTED_REFUSALS = (
+    "HTTP 401",
+    "HTTP 422",
+    "console: Failed to load resource: the server responded with a status of 4",
+)
 
 
 def _api(url: str) -> object:
@@ -180,14 +214,21 @@ def _api(url: str) -> object:
 
 
 def _wait_message(page, state: str, text: str) -> str:  # type: ignore[no-untyped-def]
-    page.wait_for_function("([state, text]) => { const m = document.getElementById('action-message');"
-                           " return m.dataset.state === state && m.textContent.includes(text); }",
-                           arg=[state, text], timeout=30_000)
+    page.wait_for_function(
+        "([state, text]) => { const m = document.getElementById('action-message');"
+        " return m.dataset.state === state && m.textContent.includes(text); }",
+        arg=[state, text],
+        timeout=30_000,
+    )
     return str(page.inner_text("#action-message"))
 
 
-def test_planner_acknowledges_and_closes_cases_in_the_dashboard(server: str, page, token: str,  # type: ignore[no-untyped-def]
-                                                               tmp_path: Path) -> None:
+def test_planner_acknowledges_and_closes_cases_in_the_dashboard(
+    server: str,
+    page,
+    token: str,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     shots = tmp_path / "screenshots"
     shots.mkdir()
     api = f"{server}/api/v1"

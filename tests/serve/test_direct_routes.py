@@ -34,8 +34,14 @@ REQUESTS: list[tuple[bytes, str | None]] = [
 
 
 def _apps(sample, direct: bool) -> FastAPI:  # type: ignore[no-untyped-def]
-    settings = ServeSettings(store=str(sample.store), models=str(sample.models), token="t" * 20,
-                             evaluate_on_start=False, max_body_bytes=8192, cors_origins=("http://plant.example",))
+    settings = ServeSettings(
+        store=str(sample.store),
+        models=str(sample.models),
+        token="t" * 20,
+        evaluate_on_start=False,
+        max_body_bytes=8192,
+        cors_origins=("http://plant.example",),
+    )
     app = create_app(settings)
     if not direct:
         app.user_middleware = [m for m in app.user_middleware if m.cls is not DirectRoutes]
@@ -68,8 +74,13 @@ def test_direct_route_is_measured_and_documented(clients: tuple[TestClient, Test
     for _ in range(3):
         assert fast.post(PATH, json={"rows": WINDOW}).status_code == 200
     metrics = fast.get("/metrics").text
-    line = next(x for x in metrics.splitlines() if x.startswith("forewarn_http_request_duration_seconds_count")
-                and f'route="{PATH}"' in x and 'status="200"' in x)
+    line = next(
+        x
+        for x in metrics.splitlines()
+        if x.startswith("forewarn_http_request_duration_seconds_count")
+        and f'route="{PATH}"' in x
+        and 'status="200"' in x
+    )
     assert float(line.rsplit(" ", 1)[1]) == 3.0
     assert "post" in fast.get("/openapi.json").json()["paths"][PATH]
 

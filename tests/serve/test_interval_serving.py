@@ -30,13 +30,15 @@ def _minutes(rng: np.random.Generator, hours: float, offset: str = "0min") -> pd
     n = int(hours * 60)
     ts = START + pd.Timedelta(offset) + pd.to_timedelta(np.arange(n), unit="min")
     wear = np.linspace(0.0, 1.0, n)
-    return pd.DataFrame({"ts": ts, "temp": 50 + 20 * wear + rng.normal(0, 1, n),
-                         "vib": 2 + 5 * wear**2 + rng.normal(0, 0.3, n)})
+    return pd.DataFrame(
+        {"ts": ts, "temp": 50 + 20 * wear + rng.normal(0, 1, n), "vib": 2 + 5 * wear**2 + rng.normal(0, 0.3, n)}
+    )
 
 
 def _hourly_features(wide: pd.DataFrame) -> pd.DataFrame:
-    return window_features(wide.assign(asset_id="a"), group="asset_id", order="ts", columns=list(CHANNELS),
-                           window=WINDOW)
+    return window_features(
+        wide.assign(asset_id="a"), group="asset_id", order="ts", columns=list(CHANNELS), window=WINDOW
+    )
 
 
 @pytest.fixture
@@ -51,12 +53,27 @@ def plant(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
         targets.append(life - 1 - np.arange(len(hourly), dtype="float64"))
     X, y = pd.concat(frames, ignore_index=True), np.concatenate(targets)
     model = LightGBMRUL(n_estimators=30, learning_rate=0.1, num_leaves=7, max_rul=None, seed=0).fit(X, y)
-    make_bundle(model, tmp_path / "models" / "rul-1h" / "v1", channels=CHANNELS, window=WINDOW, interval="1h",
-                history_rows=200, horizon=24.0, X_holdout=X, y_holdout=y, unit="hours", calibration=None)
+    make_bundle(
+        model,
+        tmp_path / "models" / "rul-1h" / "v1",
+        channels=CHANNELS,
+        window=WINDOW,
+        interval="1h",
+        history_rows=200,
+        horizon=24.0,
+        X_holdout=X,
+        y_holdout=y,
+        unit="hours",
+        calibration=None,
+    )
     store_path = tmp_path / "plant.duckdb"
     with Store(store_path) as store:
-        store.add_assets([Asset(a, asset_class="pump", channels=(Channel("temp", "degC"), Channel("vib", "mm/s")))
-                          for a in ("P-1", "P-2", "P-3")])
+        store.add_assets(
+            [
+                Asset(a, asset_class="pump", channels=(Channel("temp", "degC"), Channel("vib", "mm/s")))
+                for a in ("P-1", "P-2", "P-3")
+            ]
+        )
         for asset, hours, offset in (("P-1", 50.5, "7min"), ("P-2", 40.25, "0min"), ("P-3", 30, "13min")):
             wide = _minutes(rng, hours, offset)
             wide.loc[rng.random(len(wide)) < 0.05, "vib"] = np.nan  # some minutes lack a reading
@@ -66,8 +83,9 @@ def plant(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
 
 
 def _client(store: Path, models: Path) -> TestClient:
-    return TestClient(create_app(ServeSettings(store=str(store), models=str(models), token="t" * 20,
-                                               evaluate_on_start=False)))
+    return TestClient(
+        create_app(ServeSettings(store=str(store), models=str(models), token="t" * 20, evaluate_on_start=False))
+    )
 
 
 def _offline(store_path: Path, models: Path, asset: str, since: object = None) -> tuple[np.ndarray, float, str]:
@@ -112,8 +130,9 @@ def test_the_service_reads_buckets_not_raw_rows(plant: tuple[Path, Path]) -> Non
         bundle = service.bundle_for("pump")
         frame = service.recent.history("P-1", bundle.spec, bundle.spec.history_rows)
         hourly = service.store.readings("P-1", resample="1h", wide=True)
-        np.testing.assert_allclose(frame[list(CHANNELS)].to_numpy(), hourly[list(CHANNELS)].tail(200).to_numpy(),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(
+            frame[list(CHANNELS)].to_numpy(), hourly[list(CHANNELS)].tail(200).to_numpy(), rtol=1e-12
+        )
         fleet = service.recent.recent_buckets(["P-1"], bundle.spec.channels, bundle.spec.history_rows, "1h", {})
         np.testing.assert_allclose(fleet["P-1"][1], frame[list(CHANNELS)].to_numpy(), rtol=1e-12)
         assert len(features) == len(bundle.feature_names)
@@ -125,8 +144,10 @@ def test_an_asset_is_down_after_a_failure_until_a_maintenance_renews_it(plant: t
     store_path, models = plant
     failed, repaired = START + pd.Timedelta(hours=20), START + pd.Timedelta(hours=21, minutes=30)
     with Store(store_path) as store:
-        store.ingest_events(pd.DataFrame({"asset_id": ["P-2"], "ts": [failed], "kind": ["failure"],
-                                          "failure_mode": ["bearing"]}), source="test")
+        store.ingest_events(
+            pd.DataFrame({"asset_id": ["P-2"], "ts": [failed], "kind": ["failure"], "failure_mode": ["bearing"]}),
+            source="test",
+        )
     with _client(store_path, models) as client:
         body = client.get(f"{API}/assets/P-2/health").json()
         fleet = {h["asset_id"]: h for h in client.get(f"{API}/fleet/health").json()}
@@ -135,8 +156,12 @@ def test_an_asset_is_down_after_a_failure_until_a_maintenance_renews_it(plant: t
     assert fleet["P-1"]["status"] == "in_service"
 
     with Store(store_path) as store:
-        store.ingest_events(pd.DataFrame({"asset_id": ["P-2"], "ts": [repaired], "kind": ["maintenance"],
-                                          "action": ["replaced bearing"]}), source="test")
+        store.ingest_events(
+            pd.DataFrame(
+                {"asset_id": ["P-2"], "ts": [repaired], "kind": ["maintenance"], "action": ["replaced bearing"]}
+            ),
+            source="test",
+        )
     renewed, rul, ts = _offline(store_path, models, "P-2", since=repaired)
     whole, _, _ = _offline(store_path, models, "P-2")
     with _client(store_path, models) as client:
@@ -165,8 +190,9 @@ def _offline_until(store: Store, bundle: Bundle, asset: str, end_us: int) -> tup
     return last.to_numpy()[0], float(bundle.predict(last).rul[0])
 
 
-def test_stream_scores_of_the_open_bucket_equal_the_offline_prediction(plant: tuple[Path, Path],
-                                                                       tmp_path: Path) -> None:
+def test_stream_scores_of_the_open_bucket_equal_the_offline_prediction(
+    plant: tuple[Path, Path], tmp_path: Path
+) -> None:
     """The minute readings streamed in shuffled micro-batches (with a restart midway) through a 1 h bundle: every
     reading is scored with its open bucket as it stands, and equals the offline prediction from the readings up to
     it; the last one equals what API health and forewarn score give (test above)."""
@@ -184,12 +210,17 @@ def test_stream_scores_of_the_open_bucket_equal_the_offline_prediction(plant: tu
     order = np.concatenate([lo + rng.permutation(min(12, len(long) - lo)) for lo in range(0, len(long), 12)])
     rows = long.iloc[order][["asset_id", "channel", "ts_us", "value"]].itertuples(index=False, name=None)
     rows = list(rows)  # out of order within 12 readings (6 minutes at most), under the allowed lateness
-    config = parse_config({
-        "pipeline": {"allowed_lateness": "10min", "idle_release": "10s"},
-        "mqtt": {"subscriptions": [{"topic": "plant/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}]},
-        "assets": [{"asset_id": a, "asset_class": "pump", "channels": {"temp": "degC", "vib": "mm/s"}}
-                   for a in ("P-1", "P-2", "P-3")],
-        "models": [{"path": str(models / "rul-1h" / "v1"), "model_id": "rul-1h"}]})
+    config = parse_config(
+        {
+            "pipeline": {"allowed_lateness": "10min", "idle_release": "10s"},
+            "mqtt": {"subscriptions": [{"topic": "plant/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}]},
+            "assets": [
+                {"asset_id": a, "asset_class": "pump", "channels": {"temp": "degC", "vib": "mm/s"}}
+                for a in ("P-1", "P-2", "P-3")
+            ],
+            "models": [{"path": str(models / "rul-1h" / "v1"), "model_id": "rul-1h"}],
+        }
+    )
     stream_path, clock = tmp_path / "stream.duckdb", _Clock()
     seen: dict[tuple[str, int], np.ndarray] = {}
     restarted: list[tuple[str, int]] = []  # the first rows scored after the restart
@@ -206,7 +237,7 @@ def test_stream_scores_of_the_open_bucket_equal_the_offline_prediction(plant: tu
                 pipe = OnlinePipeline(store, config, clock=clock, on_features=keep)
                 before = set(seen)
             cols = ReadingColumns()
-            for asset, channel, ts, value in rows[lo:lo + 700]:
+            for asset, channel, ts, value in rows[lo : lo + 700]:
                 cols.add(asset, channel, ts, value)
             pipe.process(cols, [])
             if lo == 700 * 9:
@@ -215,8 +246,9 @@ def test_stream_scores_of_the_open_bucket_equal_the_offline_prediction(plant: tu
         clock.now += 60
         pipe.tick()  # the quiet assets' held readings
         pipe.close()
-        scores = store.sql("SELECT asset_id, epoch_us(ts) AS ts_us, score, probability, rul FROM stream_scores "
-                           "ORDER BY 1, 2")
+        scores = store.sql(
+            "SELECT asset_id, epoch_us(ts) AS ts_us, score, probability, rul FROM stream_scores ORDER BY 1, 2"
+        )
         assert len(scores) == long.groupby(["asset_id", "ts_us"]).ngroups  # one score per reading instant
         bundle = Bundle(models / "rul-1h" / "v1")
         for asset, group in scores.groupby("asset_id"):

@@ -41,16 +41,24 @@ API = "/api/v1"
 TOKEN = "test-token-0123456789"
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
-good_cell = st.one_of(finite, st.integers(-10**6, 10**6), st.none())
+good_cell = st.one_of(finite, st.integers(-(10**6), 10**6), st.none())
 # what a client may put where a reading belongs: numbers, gaps, and things the schema must judge
 cell = st.one_of(good_cell, st.booleans(), st.sampled_from(["1.5", "hot", ""]), st.lists(finite, max_size=2))
 good_name = st.sampled_from(["a", "b", "c"])
 name = st.sampled_from(["a", "b", "c", "", "x\x01"])
 good_rows = st.lists(st.dictionaries(good_name, good_cell, min_size=1, max_size=3), min_size=1, max_size=4)
-dense_rows = st.integers(1, 3).flatmap(lambda k: st.lists(st.fixed_dictionaries(
-    {c: st.one_of(finite, st.integers(-10**6, 10**6)) for c in "abc"[:k]}), min_size=1, max_size=4))
-good_table = st.lists(good_name, min_size=1, max_size=3, unique=True).flatmap(lambda cols: st.tuples(
-    st.just(cols), st.lists(st.lists(good_cell, min_size=len(cols), max_size=len(cols)), min_size=1, max_size=4)))
+dense_rows = st.integers(1, 3).flatmap(
+    lambda k: st.lists(
+        st.fixed_dictionaries({c: st.one_of(finite, st.integers(-(10**6), 10**6)) for c in "abc"[:k]}),
+        min_size=1,
+        max_size=4,
+    )
+)
+good_table = st.lists(good_name, min_size=1, max_size=3, unique=True).flatmap(
+    lambda cols: st.tuples(
+        st.just(cols), st.lists(st.lists(good_cell, min_size=len(cols), max_size=len(cols)), min_size=1, max_size=4)
+    )
+)
 
 
 def _pydantic(model: type, data: Any) -> Any:
@@ -64,10 +72,13 @@ def _pydantic(model: type, data: Any) -> Any:
 @settings(max_examples=200, deadline=None)
 @example(rows=[{"a": [0.0]}], extra={})  # one channel: a list where a number belongs
 @example(rows=[{"a": 1.0, "b": 2.0}, {"b": 3.0, "a": None}], extra={})
-@given(rows=st.one_of(dense_rows, good_rows, st.lists(st.dictionaries(name, cell, max_size=3), max_size=4)),
-       extra=st.sampled_from([{}, {"model_id": "rul"}, {"model_id": "bad id"}, {"asset_class": "pump"}, {"x": 1}]))
-def test_window_bodies_are_accepted_exactly_when_the_schema_accepts_them(rows: list[dict[str, Any]],
-                                                                         extra: dict[str, Any]) -> None:
+@given(
+    rows=st.one_of(dense_rows, good_rows, st.lists(st.dictionaries(name, cell, max_size=3), max_size=4)),
+    extra=st.sampled_from([{}, {"model_id": "rul"}, {"model_id": "bad id"}, {"asset_class": "pump"}, {"x": 1}]),
+)
+def test_window_bodies_are_accepted_exactly_when_the_schema_accepts_them(
+    rows: list[dict[str, Any]], extra: dict[str, Any]
+) -> None:
     data = {"rows": rows, **extra}
     expected = _pydantic(PredictRequest, data)
     payload = json.dumps(data).encode()
@@ -79,17 +90,22 @@ def test_window_bodies_are_accepted_exactly_when_the_schema_accepts_them(rows: l
     body = parse_window(payload, "application/json")
     assert (body.model_id, body.asset_class) == (expected.model_id, expected.asset_class)
     channels = ["a", "b", "c"]
-    want = np.array([[np.nan if row.get(c) is None else row[c] for c in channels] for row in expected.rows],
-                    dtype="float64").reshape(len(rows), 3)
+    want = np.array(
+        [[np.nan if row.get(c) is None else row[c] for c in channels] for row in expected.rows], dtype="float64"
+    ).reshape(len(rows), 3)
     np.testing.assert_array_equal(body.matrix(channels), want)
     assert body.channels == {c for row in expected.rows for c in row}
 
 
 @settings(max_examples=150, deadline=None)
-@given(columns=st.one_of(
-    st.integers(1, 4).flatmap(lambda n: st.dictionaries(good_name, st.lists(good_cell, min_size=n, max_size=n),
-                                                        min_size=1, max_size=3)),
-    st.dictionaries(name, st.lists(cell, min_size=0, max_size=4), max_size=3)))
+@given(
+    columns=st.one_of(
+        st.integers(1, 4).flatmap(
+            lambda n: st.dictionaries(good_name, st.lists(good_cell, min_size=n, max_size=n), min_size=1, max_size=3)
+        ),
+        st.dictionaries(name, st.lists(cell, min_size=0, max_size=4), max_size=3),
+    )
+)
 def test_feature_columns_are_accepted_exactly_when_the_schema_accepts_them(columns: dict[str, list[Any]]) -> None:
     data = {"features": columns}
     expected = _pydantic(BatchPredictRequest, data)
@@ -105,10 +121,14 @@ def test_feature_columns_are_accepted_exactly_when_the_schema_accepts_them(colum
 
 
 @settings(max_examples=150, deadline=None)
-@given(table=st.one_of(good_table, st.tuples(st.lists(name, min_size=0, max_size=3),
-                                             st.lists(st.lists(cell, max_size=3), max_size=4))))
-def test_feature_tables_are_accepted_exactly_when_the_schema_accepts_them(table: tuple[list[str], list[list[Any]]]
-                                                                         ) -> None:
+@given(
+    table=st.one_of(
+        good_table, st.tuples(st.lists(name, min_size=0, max_size=3), st.lists(st.lists(cell, max_size=3), max_size=4))
+    )
+)
+def test_feature_tables_are_accepted_exactly_when_the_schema_accepts_them(
+    table: tuple[list[str], list[list[Any]]],
+) -> None:
     columns, data = table
     body = {"table": {"columns": columns, "data": data}}
     expected = _pydantic(BatchPredictRequest, body)
@@ -142,14 +162,18 @@ def test_bad_json_and_content_type_are_422_never_500() -> None:
 
 # -- features and model -----------------------------------------------------------------------------------------
 @settings(max_examples=60, deadline=None)
-@given(n=st.integers(1, 50), k=st.integers(1, 4), window=st.integers(1, 20), span=st.floats(1, 20),
-       seed=st.integers(0, 2**16))
+@given(
+    n=st.integers(1, 50),
+    k=st.integers(1, 4),
+    window=st.integers(1, 20),
+    span=st.floats(1, 20),
+    seed=st.integers(0, 2**16),
+)
 def test_dense_last_row_equals_batch_features(n: int, k: int, window: int, span: float, seed: int) -> None:
     values = np.random.default_rng(seed).normal(50, 10, size=(n, k))
     names = [f"c{j}" for j in range(k)]
     frame = pd.DataFrame(values, columns=names).assign(unit=1, step=np.arange(n))
-    batch = window_features(frame, group="unit", order="step", columns=names, window=window, ewm_span=span,
-                            stats=STATS)
+    batch = window_features(frame, group="unit", order="step", columns=names, window=window, ewm_span=span, stats=STATS)
     fast = last_row_features(values, names, window=window, stats=STATS, ewm_span=span)
     np.testing.assert_allclose(fast, batch.iloc[-1].to_numpy(dtype="float64"), rtol=1e-7, atol=1e-6)
 
@@ -189,8 +213,14 @@ def test_row_contributions_answer_none_when_busy(sample) -> None:  # type: ignor
 def test_vectorised_levels_and_health_equal_the_scalar_ones() -> None:
     rng = np.random.default_rng(2)
     # uniform draws, and probabilities with 4-5 decimals, whose health (100 (1 - p)) often ends in a half tenth
-    p = np.concatenate([rng.uniform(-0.1, 1.1, 500), np.round(rng.uniform(0, 1, 3000), 4),
-                        np.round(rng.uniform(0, 1, 3000), 5), [0.0, 0.05, 0.1, 0.55, 1.0, 0.0005, 0.00035, np.nan]])
+    p = np.concatenate(
+        [
+            rng.uniform(-0.1, 1.1, 500),
+            np.round(rng.uniform(0, 1, 3000), 4),
+            np.round(rng.uniform(0, 1, 3000), 5),
+            [0.0, 0.05, 0.1, 0.55, 1.0, 0.0005, 0.00035, np.nan],
+        ]
+    )
     for threshold in (0.0, 0.1, 0.5, 1.0, 1.3):
         assert risk_levels(p, threshold) == [risk_level(v, threshold) for v in p]
     got = health_scores(p).tolist()
@@ -220,13 +250,26 @@ def test_columnar_table_and_arrow_batches_agree(client: TestClient) -> None:
     rng = np.random.default_rng(3)
     frame = pd.DataFrame(rng.normal(size=(500, len(features))) * 3 + 10, columns=features)
     frame.iloc[7, 4] = np.nan
-    columnar = client.post(f"{API}/predict/batch", json={
-        "features": {c: [None if math.isnan(v) else v for v in frame[c]] for c in features}})
-    table = client.post(f"{API}/predict/batch", json={"table": {
-        "columns": features[::-1], "data": [[None if math.isnan(v) else v for v in row] for row in
-                                            frame[features[::-1]].itertuples(index=False)]}})
-    arrow = client.post(f"{API}/predict/batch/arrow", content=_arrow(frame),
-                        headers={"Content-Type": "application/vnd.apache.arrow.stream"})
+    columnar = client.post(
+        f"{API}/predict/batch",
+        json={"features": {c: [None if math.isnan(v) else v for v in frame[c]] for c in features}},
+    )
+    table = client.post(
+        f"{API}/predict/batch",
+        json={
+            "table": {
+                "columns": features[::-1],
+                "data": [
+                    [None if math.isnan(v) else v for v in row] for row in frame[features[::-1]].itertuples(index=False)
+                ],
+            }
+        },
+    )
+    arrow = client.post(
+        f"{API}/predict/batch/arrow",
+        content=_arrow(frame),
+        headers={"Content-Type": "application/vnd.apache.arrow.stream"},
+    )
     assert columnar.status_code == table.status_code == arrow.status_code == 200
     a, b = columnar.json(), table.json()
     out = pa.ipc.open_stream(arrow.content).read_all().to_pandas()
@@ -240,8 +283,11 @@ def test_columnar_table_and_arrow_batches_agree(client: TestClient) -> None:
 
 def test_malformed_batches_name_the_field(client: TestClient) -> None:
     def detail(body: Any, **kwargs: Any) -> list[dict[str, Any]]:
-        response = client.post(f"{API}/predict/batch", json=body, **kwargs) if body is not None else \
-            client.post(f"{API}/predict/batch", **kwargs)
+        response = (
+            client.post(f"{API}/predict/batch", json=body, **kwargs)
+            if body is not None
+            else client.post(f"{API}/predict/batch", **kwargs)
+        )
         assert response.status_code == 422, response.text
         return response.json()["detail"]
 
@@ -266,8 +312,9 @@ def test_malformed_batches_name_the_field(client: TestClient) -> None:
 
 def test_window_with_gaps_ints_and_foreign_channels_matches_batch_readings(client: TestClient) -> None:
     readings = client.get(f"{API}/assets/P-007/readings", params={"limit": 80}).json()
-    rows: list[dict[str, Any]] = [{c: readings["values"][c][i] for c in readings["values"]}
-                                  for i in range(len(readings["ts"]))]
+    rows: list[dict[str, Any]] = [
+        {c: readings["values"][c][i] for c in readings["values"]} for i in range(len(readings["ts"]))
+    ]
     rows[10]["vibration"] = None
     del rows[20]["bearing_temp"]
     rows[30]["suction_pressure"] = round(rows[30]["suction_pressure"])  # an int on the wire
@@ -277,8 +324,10 @@ def test_window_with_gaps_ints_and_foreign_channels_matches_batch_readings(clien
     assert predicted.json()["ignored_channels"] == ["colour"]
     channels = ["bearing_temp", "vibration", "suction_pressure"]
     values = {c: [row.get(c) for row in rows] for c in channels}
-    batch = client.post(f"{API}/predict/batch", json={"readings": {
-        "asset_id": ["P-007"] * len(rows), "ts": readings["ts"], "values": values}}).json()
+    batch = client.post(
+        f"{API}/predict/batch",
+        json={"readings": {"asset_id": ["P-007"] * len(rows), "ts": readings["ts"], "values": values}},
+    ).json()
     assert predicted.json()["rul"] == pytest.approx(batch["rul"][-1], rel=1e-9)
     assert predicted.json()["probability"] == pytest.approx(batch["probability"][-1], rel=1e-9)
     # the same window through the schema's slow path (a boolean makes the fast path step aside)

@@ -59,10 +59,18 @@ def random_window(rng: np.random.Generator) -> list[dict[str, Any]]:
 def general_features(bundle: Bundle, rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The last row's model features by the batch function (pandas), columns reversed: the estimator's path."""
     spec = bundle.spec
-    frame = pd.DataFrame([[row.get(c) for c in spec.channels] for row in rows], columns=list(spec.channels),
-                         dtype="float64").assign(asset_id="x", ts=np.arange(len(rows)))
-    features = window_features(frame, group="asset_id", order="ts", columns=list(spec.channels), window=spec.window,
-                               stats=spec.stats, ewm_span=spec.ewm_span)
+    frame = pd.DataFrame(
+        [[row.get(c) for c in spec.channels] for row in rows], columns=list(spec.channels), dtype="float64"
+    ).assign(asset_id="x", ts=np.arange(len(rows)))
+    features = window_features(
+        frame,
+        group="asset_id",
+        order="ts",
+        columns=list(spec.channels),
+        window=spec.window,
+        stats=spec.stats,
+        ewm_span=spec.ewm_span,
+    )
     return features[bundle.feature_names[::-1]].iloc[[-1]].reset_index(drop=True)
 
 
@@ -81,8 +89,9 @@ def assert_same_answer(got: dict[str, Any], want: dict[str, Any], *, rel: float,
 
 @pytest.fixture
 def service(sample) -> Iterator[HealthService]:  # type: ignore[no-untyped-def]
-    svc = HealthService(ServeSettings(store=str(sample.store), models=str(sample.models), token=TOKEN,
-                                      evaluate_on_start=False))
+    svc = HealthService(
+        ServeSettings(store=str(sample.store), models=str(sample.models), token=TOKEN, evaluate_on_start=False)
+    )
     yield svc
     svc.close()
 
@@ -102,15 +111,19 @@ def test_decide_row_equals_decide_many_on_the_same_features(service: HealthServi
         for _ in range(150):
             rows = random_window(rng)
             matrix = np.array([[row.get(c) for c in spec.channels] for row in rows], dtype="float64")
-            features = last_row_features(matrix, spec.channels, window=spec.window, stats=spec.stats,
-                                         ewm_span=spec.ewm_span)
+            features = last_row_features(
+                matrix, spec.channels, window=spec.window, stats=spec.stats, ewm_span=spec.ewm_span
+            )
             asset_class = str(rng.choice(["pump", "fan", None]))
             fast = service.decider.decide_row(bundle, features, asset_class)
             frame = bundle.feature_frame(features)[bundle.feature_names[::-1]]  # the estimator's own explain
             # one row is explained from tables (serve/treeshap.py), the frame by LightGBM: sums in another order
-            assert_same_answer(fast, service.decider.decide_many(bundle, frame, [asset_class])[0], rel=1e-12, abs_=1e-12)
-            assert_same_answer(fast, service.decider.decide(bundle, bundle.feature_frame(features), asset_class),
-                               rel=1e-12, abs_=1e-12)
+            assert_same_answer(
+                fast, service.decider.decide_many(bundle, frame, [asset_class])[0], rel=1e-12, abs_=1e-12
+            )
+            assert_same_answer(
+                fast, service.decider.decide(bundle, bundle.feature_frame(features), asset_class), rel=1e-12, abs_=1e-12
+            )
 
 
 def test_decide_values_equals_decide_many_for_many_rows(service: HealthService) -> None:
@@ -121,8 +134,11 @@ def test_decide_values_equals_decide_many_for_many_rows(service: HealthService) 
     classes = [None] * 50
     frame = pd.DataFrame(values, columns=bundle.feature_names)[bundle.feature_names[::-1]]
     # several rows: the estimator's frame sums a row's contributions in another order (last bits differ)
-    for got, want in zip(service.decider.decide_values(bundle, values, classes), service.decider.decide_many(bundle, frame, classes),
-                         strict=True):
+    for got, want in zip(
+        service.decider.decide_values(bundle, values, classes),
+        service.decider.decide_many(bundle, frame, classes),
+        strict=True,
+    ):
         assert_same_answer(got, want, rel=1e-12, abs_=1e-12)
     values[7, 0] = np.inf  # the direct call refuses infinities; the estimator's checks answer as before
     with pytest.raises(ValueError, match="not finite"):
@@ -135,8 +151,9 @@ def test_predict_answers_what_the_general_path_answers(client: TestClient, servi
     checked = 0
     for _ in range(120):
         rows = random_window(rng)
-        response = client.post(f"{API}/predict", content=json.dumps({"rows": rows}),
-                               headers={"content-type": "application/json"})
+        response = client.post(
+            f"{API}/predict", content=json.dumps({"rows": rows}), headers={"content-type": "application/json"}
+        )
         sent = {c for row in rows for c in row}
         if not sent & set(bundle.spec.channels):
             assert response.status_code == 422
@@ -173,8 +190,11 @@ def test_sensor_index_equals_sensor_contributions() -> None:
             assert index.contributions(row, top=top) == expected
 
 
-def test_live_bundle_follows_promote_rollback_and_hand_edits(client: TestClient, sample,  # type: ignore[no-untyped-def]
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_live_bundle_follows_promote_rollback_and_hand_edits(
+    client: TestClient,
+    sample,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     rows = [{c: 1.0 + i for c in CHANNELS} for i in range(20)]
 
     def version() -> str:
@@ -190,8 +210,9 @@ def test_live_bundle_follows_promote_rollback_and_hand_edits(client: TestClient,
     assert version() == "v1"
 
 
-def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthService,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fleet_recent_readings_equal_each_assets_own_history(
+    service: HealthService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The fleet's recent readings (one top-n query, cut from one matrix) and one asset's history are each asset's own
     last instants, also where a channel skips instants and a series is shorter than the window, and when bounded by
     where the windows started the last time."""
@@ -199,8 +220,14 @@ def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthServ
     spec = bundle.spec
     assets = sorted(service.store.assets()["asset_id"])
     last = service.store.sql("SELECT max(ts) AS ts FROM readings")["ts"].iloc[0]
-    extra = pd.DataFrame({"asset_id": assets[0], "ts": pd.Timestamp(last) + pd.to_timedelta(range(1, 8), unit="h"),
-                          "channel": "vibration", "value": [3.0, 3.1, 3.2, 3.3, 3.4, 3.5, 3.6]})
+    extra = pd.DataFrame(
+        {
+            "asset_id": assets[0],
+            "ts": pd.Timestamp(last) + pd.to_timedelta(range(1, 8), unit="h"),
+            "channel": "vibration",
+            "value": [3.0, 3.1, 3.2, 3.3, 3.4, 3.5, 3.6],
+        }
+    )
     service.store.ingest_readings(extra)  # one channel runs ahead of the others: gaps in the wide rows
     rows = spec.history_rows
 
@@ -213,8 +240,9 @@ def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthServ
             assert list(times) == list(pd.DatetimeIndex(own["ts"]))
             np.testing.assert_array_equal(values, own[list(spec.channels)].to_numpy(dtype="float64", na_value=np.nan))
             # one asset's history, bounded by the same window starts when known (health of one asset)
-            pd.testing.assert_frame_equal(service.recent.history(asset_id, spec, k).reset_index(drop=True),
-                                          own.reset_index(drop=True))
+            pd.testing.assert_frame_equal(
+                service.recent.history(asset_id, spec, k).reset_index(drop=True), own.reset_index(drop=True)
+            )
 
     for k in (rows, 5):
         same_as_own_history(k)
@@ -223,10 +251,21 @@ def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthServ
     queries: list[object] = []
     read = service.recent.query
     monkeypatch.setattr(service.recent, "query", lambda *args, since: queries.append(since) or read(*args, since=since))
-    newer = pd.DataFrame([{"asset_id": a, "ts": pd.Timestamp(last) + pd.Timedelta(hours=9), "channel": c, "value": 1.0}
-                          for a in assets[:3] for c in spec.channels])
-    late = pd.DataFrame({"asset_id": [assets[1]], "ts": [pd.Timestamp(last) - pd.Timedelta(days=300)],
-                         "channel": ["vibration"], "value": [9.0]})
+    newer = pd.DataFrame(
+        [
+            {"asset_id": a, "ts": pd.Timestamp(last) + pd.Timedelta(hours=9), "channel": c, "value": 1.0}
+            for a in assets[:3]
+            for c in spec.channels
+        ]
+    )
+    late = pd.DataFrame(
+        {
+            "asset_id": [assets[1]],
+            "ts": [pd.Timestamp(last) - pd.Timedelta(days=300)],
+            "channel": ["vibration"],
+            "value": [9.0],
+        }
+    )
     service.store.ingest_readings(pd.concat([newer, late]))
     same_as_own_history(rows)
     assert queries[0] is not None  # (assets with fewer instants than a window are read unbounded, after)
@@ -241,15 +280,17 @@ def test_fleet_recent_readings_equal_each_assets_own_history(service: HealthServ
         starts[asset_id] = pd.Timestamp(last) + pd.Timedelta(hours=9)
     for asset_id in assets:
         own = service.store.readings(asset_id, wide=True).tail(5).reindex(columns=["ts", *spec.channels])
-        pd.testing.assert_frame_equal(service.recent.history(asset_id, spec, 5).reset_index(drop=True),
-                                      own.reset_index(drop=True))
+        pd.testing.assert_frame_equal(
+            service.recent.history(asset_id, spec, 5).reset_index(drop=True), own.reset_index(drop=True)
+        )
     queries.clear()
     same_as_own_history(5)
     assert queries[0] is not None and queries[1] is None
 
 
-def test_a_case_filed_while_health_is_computed_is_not_hidden_by_the_cache(service: HealthService,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_case_filed_while_health_is_computed_is_not_hidden_by_the_cache(
+    service: HealthService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The alert evaluation files cases in its own thread while API requests compute health: a health that read the
     asset's open case just before a case was filed must not be served from the cache afterwards. The case is filed
     the way the service files it (``cases.file``), with no invalidation call of the test's own."""

@@ -24,22 +24,35 @@ schemathesis.serializer.alias("application/vnd.apache.arrow.stream", "applicatio
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
 def test_no_operation_answers_5xx(sample, token: str, auth: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
-    app = create_app(ServeSettings(store=str(sample.store), models=str(sample.models), token=token,
-                                   evaluate_on_start=False, max_body_bytes=64 * 1024))
+    app = create_app(
+        ServeSettings(
+            store=str(sample.store),
+            models=str(sample.models),
+            token=token,
+            evaluate_on_start=False,
+            max_body_bytes=64 * 1024,
+        )
+    )
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 18
     seen: dict[str, set[int]] = {}
 
     def fuzzer(operation, mode):  # type: ignore[no-untyped-def]
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy(generation_mode=mode))
         def fuzz(case) -> None:  # type: ignore[no-untyped-def]
             response = case.call(headers=auth)
             seen.setdefault(operation.label, set()).add(response.status_code)
-            case.validate_response(response, checks=[not_a_server_error, status_code_conformance,
-                                                     content_type_conformance], headers=auth)
+            case.validate_response(
+                response, checks=[not_a_server_error, status_code_conformance, content_type_conformance], headers=auth
+            )
 
         return fuzz
 

@@ -30,9 +30,17 @@ TOKEN = "test-token-0123456789"  # the same as conftest.TOKEN
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 LIMIT = 2048
 #: every endpoint that reads a body; the write ones need the token
-BODY_ENDPOINTS = [f"{API}/readings", f"{API}/alerts/evaluate", f"{API}/cases/1/acknowledge", f"{API}/cases/1/close",
-                  f"{API}/models/rul/promote", f"{API}/assets/P-001/what-if", f"{API}/predict", f"{API}/predict/batch",
-                  f"{API}/predict/batch/arrow"]
+BODY_ENDPOINTS = [
+    f"{API}/readings",
+    f"{API}/alerts/evaluate",
+    f"{API}/cases/1/acknowledge",
+    f"{API}/cases/1/close",
+    f"{API}/models/rul/promote",
+    f"{API}/assets/P-001/what-if",
+    f"{API}/predict",
+    f"{API}/predict/batch",
+    f"{API}/predict/batch/arrow",
+]
 WRITES = BODY_ENDPOINTS[:6] + [f"{API}/models/rul/rollback"]
 
 
@@ -58,8 +66,16 @@ def serving(app: FastAPI) -> Iterator[int]:
     assert not thread.is_alive()
 
 
-def request(port: int, method: str, path: str, *, body: bytes | None = None, chunks: list[bytes] | None = None,
-            headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
+def request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    body: bytes | None = None,
+    chunks: list[bytes] | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> tuple[int, dict[str, str], bytes]:
     """One request on a fresh connection; ``chunks``: the body sent with chunked transfer encoding."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -75,8 +91,13 @@ def request(port: int, method: str, path: str, *, body: bytes | None = None, chu
 
 
 def app_for(sample: Any, **overrides: Any) -> FastAPI:
-    values: dict[str, Any] = {"store": str(sample.store), "models": str(sample.models), "token": TOKEN,
-                              "evaluate_on_start": False, "max_body_bytes": LIMIT}
+    values: dict[str, Any] = {
+        "store": str(sample.store),
+        "models": str(sample.models),
+        "token": TOKEN,
+        "evaluate_on_start": False,
+        "max_body_bytes": LIMIT,
+    }
     values.update(overrides)
     return create_app(ServeSettings(**values))
 
@@ -86,13 +107,19 @@ def test_a_chunked_body_over_the_limit_is_413_on_every_endpoint_that_reads_one(s
     with serving(app_for(sample)) as port:
         for path in BODY_ENDPOINTS:
             content_type = "application/vnd.apache.arrow.stream" if path.endswith("arrow") else "application/json"
-            status, headers, answer = request(port, "POST", path, chunks=big,
-                                              headers={**AUTH, "Content-Type": content_type})
+            status, headers, answer = request(
+                port, "POST", path, chunks=big, headers={**AUTH, "Content-Type": content_type}
+            )
             assert status == 413, (path, status, answer)
             assert b"limit of 2048 bytes" in answer and headers["content-type"] == "application/json"
         # a body under the limit, chunked, is read as usual
-        status, _, answer = request(port, "POST", f"{API}/alerts/evaluate", chunks=[b'{"asset_ids":', b' ["P-001"]}'],
-                                    headers={**AUTH, "Content-Type": "application/json"})
+        status, _, answer = request(
+            port,
+            "POST",
+            f"{API}/alerts/evaluate",
+            chunks=[b'{"asset_ids":', b' ["P-001"]}'],
+            headers={**AUTH, "Content-Type": "application/json"},
+        )
         assert status == 200, answer
 
 
@@ -113,7 +140,9 @@ def test_writes_check_the_token_before_reading_the_body(sample) -> None:  # type
             finally:
                 conn.close()
             # a malformed body without the token: 401 (not 422), and 413 only for a declared size over the limit
-            assert request(port, "POST", path, body=b"{not json", headers={"Content-Type": "application/json"})[0] == 401
+            assert (
+                request(port, "POST", path, body=b"{not json", headers={"Content-Type": "application/json"})[0] == 401
+            )
             status, _, _ = request(port, "POST", path, chunks=[b"x" * 1500] * 3, headers={"Content-Type": "text/plain"})
             assert status == 401, path
     with TestClient(app_for(sample, token=None)) as no_token:
@@ -125,8 +154,9 @@ def test_the_token_is_still_in_the_openapi_document(sample) -> None:  # type: ig
     with TestClient(app_for(sample)) as client:
         paths = client.get("/openapi.json").json()["paths"]
     for path in WRITES:
-        assert paths[path.replace("/1/", "/{case_id}/").replace("/rul/", "/{model_id}/")
-                     .replace("/P-001/", "/{asset_id}/")]["post"]["security"] == [{"HTTPBearer": []}], path
+        assert paths[
+            path.replace("/1/", "/{case_id}/").replace("/rul/", "/{model_id}/").replace("/P-001/", "/{asset_id}/")
+        ]["post"]["security"] == [{"HTTPBearer": []}], path
 
 
 def test_what_if_needs_the_token_and_runs_at_most_the_cap_at_once(sample, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -145,7 +175,9 @@ def test_what_if_needs_the_token_and_runs_at_most_the_cap_at_once(sample, monkey
     with serving(app_for(sample, what_if_concurrency=1)) as port:
         assert request(port, "POST", path, body=b"{}", headers={"Content-Type": "application/json"})[0] == 401
         first: list[tuple[int, dict[str, str], bytes]] = []
-        running = threading.Thread(target=lambda: first.append(request(port, "POST", path, body=b"{}", headers=headers)))
+        running = threading.Thread(
+            target=lambda: first.append(request(port, "POST", path, body=b"{}", headers=headers))
+        )
         running.start()
         try:
             assert started.wait(30)
@@ -169,7 +201,9 @@ def test_what_if_slots_answer_429_and_free_themselves_after_an_error(sample) -> 
             busy = client.post(f"{API}/assets/P-001/what-if", json={"runs": 5, "horizon_days": 5})
             assert busy.status_code == 429 and busy.headers["retry-after"]
         for _ in range(3):  # a what-if that fails (a pump the twin does not model) frees its slot
-            assert 400 <= client.post(f"{API}/assets/P-001/what-if", json={"runs": 5, "horizon_days": 5}).status_code < 500
+            assert (
+                400 <= client.post(f"{API}/assets/P-001/what-if", json={"runs": 5, "horizon_days": 5}).status_code < 500
+            )
         with slots.taken():
             assert client.post(f"{API}/assets/ghost/what-if", json={}).status_code == 404  # one slot left
 
@@ -196,8 +230,10 @@ MALFORMED = [
     (b"\xff\xfe\x00garbage", "application/json"),
     (b"[" * 100_000 + b"]" * 100_000, "application/json"),  # nesting deeper than any parser's recursion limit
     (b'{"readings": "many"}', "application/json"),
-    (b'{"rows": [{"asset_id": "P-001", "ts": "2030-01-01T00:00:00Z", "values": {"vibration": 1e999}}]}',
-     "application/json"),
+    (
+        b'{"rows": [{"asset_id": "P-001", "ts": "2030-01-01T00:00:00Z", "values": {"vibration": 1e999}}]}',
+        "application/json",
+    ),
     (b"<xml/>", "application/xml"),
     (b"", "application/json"),
 ]
@@ -210,9 +246,11 @@ def test_malformed_requests_never_get_a_5xx(sample) -> None:  # type: ignore[no-
                 response = client.post(path, content=body, headers={"Content-Type": content_type})
                 assert 400 <= response.status_code < 500, (path, body[:40], response.status_code, response.text)
     with serving(app_for(sample)) as port:  # broken framing, answered by the server itself
-        for raw in (b"POST /api/v1/readings HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-                    b"POST /api/v1/readings HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
-                    b"GET /api/v1/assets/%00%ff/health HTTP/1.1\r\nHost: x\r\n\r\n"):
+        for raw in (
+            b"POST /api/v1/readings HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            b"POST /api/v1/readings HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+            b"GET /api/v1/assets/%00%ff/health HTTP/1.1\r\nHost: x\r\n\r\n",
+        ):
             with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
                 conn.sendall(raw)
                 reply = conn.recv(65536)

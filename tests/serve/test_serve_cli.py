@@ -23,7 +23,8 @@ def test_a_missing_store_is_refused_in_one_line(tmp_path: Path) -> None:
     done = subprocess.run(_serve("--store", str(typo)), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"forewarn: error: store '{typo}' does not exist; pass --create to start an empty one"]
+        f"forewarn: error: store '{typo}' does not exist; pass --create to start an empty one"
+    ]
     assert not typo.exists()
 
 
@@ -32,8 +33,11 @@ def test_create_starts_an_empty_store(tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "serve.log"
     with log.open("w") as out:
-        process = subprocess.Popen(_serve("--store", str(store), "--create", "--port", str(port), "--no-evaluate",
-                                          "--log-level", "warning"), stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            _serve("--store", str(store), "--create", "--port", str(port), "--no-evaluate", "--log-level", "warning"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -57,8 +61,9 @@ def test_what_if_concurrency_reaches_the_settings(tmp_path: Path, monkeypatch: p
 
     seen: dict[str, object] = {}
     monkeypatch.setattr(server, "run_server", lambda settings, **kwargs: seen.update(settings=settings))
-    result = CliRunner().invoke(app, ["serve", "--store", str(tmp_path / "s.duckdb"), "--create",
-                                      "--what-if-concurrency", "3"])
+    result = CliRunner().invoke(
+        app, ["serve", "--store", str(tmp_path / "s.duckdb"), "--create", "--what-if-concurrency", "3"]
+    )
     assert result.exit_code == 0, result.output
     assert seen["settings"].what_if_concurrency == 3  # type: ignore[attr-defined]
     refused = CliRunner().invoke(app, ["serve", "--store", str(tmp_path / "s.duckdb"), "--what-if-concurrency", "0"])

@@ -57,8 +57,12 @@ def test_cases_opened_acknowledged_and_closed_through_the_api_are_in_the_next_he
     acked, closed = sorted(cases)[:2]
     _warm(client)
     assert client.post(f"{API}/cases/{cases[acked]}/acknowledge", headers=AUTH, json={"by": "ana"}).status_code == 200
-    assert client.post(f"{API}/cases/{cases[closed]}/close", headers=AUTH,
-                       json={"note": "replaced the bearing", "by": "ana"}).status_code == 200
+    assert (
+        client.post(
+            f"{API}/cases/{cases[closed]}/close", headers=AUTH, json={"note": "replaced the bearing", "by": "ana"}
+        ).status_code
+        == 200
+    )
     assert client.get(f"{API}/assets/{closed}/health").json()["open_case"] is None
     assert client.get(f"{API}/assets/{acked}/health").json()["open_case"] == cases[acked]
     fleet = {h["asset_id"]: h for h in client.get(f"{API}/fleet/health").json()}
@@ -70,8 +74,14 @@ def test_readings_posted_through_the_api_are_in_the_next_health_read(client: Tes
     before = _warm(client)
     asset_id = min(before.values(), key=lambda h: h["probability"])["asset_id"]
     hour = int((pd.Timestamp(before[asset_id]["ts"]) - ORIGIN) / pd.Timedelta(hours=1)) + 1
-    rows = [{"asset_id": asset_id, "ts": (ORIGIN + pd.Timedelta(hours=hour + h)).isoformat(),
-             "values": {"bearing_temp": 95.0 + h, "vibration": 12.0 + h, "suction_pressure": 1.5}} for h in range(30)]
+    rows = [
+        {
+            "asset_id": asset_id,
+            "ts": (ORIGIN + pd.Timedelta(hours=hour + h)).isoformat(),
+            "values": {"bearing_temp": 95.0 + h, "vibration": 12.0 + h, "suction_pressure": 1.5},
+        }
+        for h in range(30)
+    ]
     written = client.post(f"{API}/readings", headers=AUTH, json={"rows": rows}).json()
     assert written["written"] == 90
     after = client.get(f"{API}/assets/{asset_id}/health").json()

@@ -24,9 +24,14 @@ def _client(sample, **overrides) -> TestClient:  # type: ignore[no-untyped-def]
 
 
 def _hot(asset_id: str, start_hour: int, hours: int) -> list[dict]:
-    return [{"asset_id": asset_id, "ts": (ORIGIN + pd.Timedelta(hours=start_hour + h)).isoformat(),
-             "values": {"bearing_temp": 95.0 + h * 0.5, "vibration": 12.0 + h * 0.2, "suction_pressure": 1.5}}
-            for h in range(hours)]
+    return [
+        {
+            "asset_id": asset_id,
+            "ts": (ORIGIN + pd.Timedelta(hours=start_hour + h)).isoformat(),
+            "values": {"bearing_temp": 95.0 + h * 0.5, "vibration": 12.0 + h * 0.2, "suction_pressure": 1.5},
+        }
+        for h in range(hours)
+    ]
 
 
 def _open_cases(c: TestClient) -> dict[str, list[int]]:
@@ -44,8 +49,11 @@ def test_restart_does_not_realert_and_keeps_case_work(sample) -> None:  # type: 
         acked_asset, closed_asset = sorted(opened)[:2]
         ack = c.post(f"{API}/cases/{opened[acked_asset][0]}/acknowledge", headers=AUTH, json={"by": "ana"})
         assert ack.status_code == 200, ack.text
-        done = c.post(f"{API}/cases/{opened[closed_asset][0]}/close", headers=AUTH,
-                      json={"note": "replaced the bearing", "by": "ana"})
+        done = c.post(
+            f"{API}/cases/{opened[closed_asset][0]}/close",
+            headers=AUTH,
+            json={"note": "replaced the bearing", "by": "ana"},
+        )
         assert done.status_code == 200, done.text
 
     with _client(sample) as c:  # the start-up evaluation scores the same assets again

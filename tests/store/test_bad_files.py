@@ -33,12 +33,14 @@ def _write(tmp_path: Path, fmt: str, frame: pd.DataFrame, name: str = "bad") -> 
 
 def _long(values: list[str], ts: list[str] | None = None, assets: list[str] | None = None) -> pd.DataFrame:
     n = len(values)
-    return pd.DataFrame({
-        "asset_id": assets or ["P-1"] * n,
-        "ts": ts or [f"2024-01-01T00:0{i}:00Z" for i in range(n)],
-        "channel": ["temp"] * n,
-        "value": values,
-    })
+    return pd.DataFrame(
+        {
+            "asset_id": assets or ["P-1"] * n,
+            "ts": ts or [f"2024-01-01T00:0{i}:00Z" for i in range(n)],
+            "channel": ["temp"] * n,
+            "value": values,
+        }
+    )
 
 
 def _filled() -> Store:
@@ -65,25 +67,40 @@ def shared_filled() -> Store:
 
 BAD_CASES = {
     # name: (frame, 0-based bad row or None for the header, column, words in the message)
-    "timestamp": (_long(["1", "2", "3"], ts=["2024-01-01T00:00:00Z", "2024-01-01T00:01:00Z", "not a time"]),
-                  2, "ts", "cannot parse timestamp 'not a time'"),
-    "number as timestamp": (_long(["1", "2"], ts=["2024-01-01T00:00:00Z", "1704067200"]),
-                            1, "ts", "cannot parse timestamp '1704067200'"),
+    "timestamp": (
+        _long(["1", "2", "3"], ts=["2024-01-01T00:00:00Z", "2024-01-01T00:01:00Z", "not a time"]),
+        2,
+        "ts",
+        "cannot parse timestamp 'not a time'",
+    ),
+    "number as timestamp": (
+        _long(["1", "2"], ts=["2024-01-01T00:00:00Z", "1704067200"]),
+        1,
+        "ts",
+        "cannot parse timestamp '1704067200'",
+    ),
     "value": (_long(["1", "abc", "3"]), 1, "value", "value 'abc' is not a number"),
     "infinite value": (_long(["1", "2", "inf"]), 2, "value", "is infinite"),
     "missing asset": (_long(["1", "2"], assets=["P-1", None]), 1, "asset_id", "missing asset_id"),
     "blank asset": (_long(["1", "2"], assets=["P-1", "  "]), 1, "asset_id", "missing asset_id"),
     "missing column": (_long(["1", "2"]).drop(columns=["value"]), None, "value", "missing column(s) value"),
     "no asset column": (_long(["1"]).drop(columns=["asset_id"]), None, "asset_id", "missing column(s) asset_id"),
-    "wide value": (pd.DataFrame({"asset_id": ["P-1", "P-1"], "ts": ["2024-01-01", "2024-01-02"],
-                                 "temp": ["1", "2"], "vib": ["0.1", "high"]}), 1, "vib", "value 'high' is not a number"),
+    "wide value": (
+        pd.DataFrame(
+            {"asset_id": ["P-1", "P-1"], "ts": ["2024-01-01", "2024-01-02"], "temp": ["1", "2"], "vib": ["0.1", "high"]}
+        ),
+        1,
+        "vib",
+        "value 'high' is not a number",
+    ),
 }
 
 
 @pytest.mark.parametrize("fmt", list(SUFFIXES))
 @pytest.mark.parametrize("case", list(BAD_CASES))
-def test_bad_file_is_rejected_whole_with_file_line_and_column(shared_filled: Store, tmp_path: Path, fmt: str,
-                                                              case: str):
+def test_bad_file_is_rejected_whole_with_file_line_and_column(
+    shared_filled: Store, tmp_path: Path, fmt: str, case: str
+):
     filled = shared_filled
     frame, row, column, words = BAD_CASES[case]
     path = _write(tmp_path, fmt, frame)
@@ -111,8 +128,10 @@ def test_unknown_asset_under_strict_rejects_the_file(filled: Store, tmp_path: Pa
 
 
 def test_unknown_asset_in_events_under_strict(filled: Store, tmp_path: Path):
-    path = write_table(tmp_path / "ev.csv", pd.DataFrame({"asset_id": ["P-1", "X-1"], "ts": ["2024-01-01"] * 2,
-                                                         "kind": ["failure", "maintenance"]}))
+    path = write_table(
+        tmp_path / "ev.csv",
+        pd.DataFrame({"asset_id": ["P-1", "X-1"], "ts": ["2024-01-01"] * 2, "kind": ["failure", "maintenance"]}),
+    )
     before = snapshot(filled)
     with pytest.raises(UnknownAssetError, match=r"ev.csv, line 3, column 'asset_id': unknown asset 'X-1'"):
         filled.ingest_file(path, strict=True)
@@ -133,8 +152,14 @@ def test_unknown_asset_in_a_frame_under_strict(filled: Store):
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
 def test_bad_event_file(filled: Store, tmp_path: Path, fmt: str):
-    frame = pd.DataFrame({"asset_id": ["P-1", "P-1"], "ts": ["2024-01-01", "2024-01-02"],
-                          "kind": ["failure", "explosion"], "failure_mode": ["seal", None]})
+    frame = pd.DataFrame(
+        {
+            "asset_id": ["P-1", "P-1"],
+            "ts": ["2024-01-01", "2024-01-02"],
+            "kind": ["failure", "explosion"],
+            "failure_mode": ["seal", None],
+        }
+    )
     path = _write(tmp_path, fmt, frame, name="events")
     before = snapshot(filled)
     with pytest.raises(IngestError, match=rf"line {_line(fmt, 1)}, column 'kind': unknown event kind 'explosion'"):
@@ -187,8 +212,9 @@ def test_bad_frames_raise_ingest_errors_with_rows(filled: Store):
     with pytest.raises(IngestError, match=r"frame, line 2, column 'ts': cannot parse timestamp 'someday'"):
         filled.ingest_readings(frame)
     with pytest.raises(IngestError, match=r"line 2, column 'kind'"):
-        filled.ingest_events(pd.DataFrame({"asset_id": ["P-1", "P-1"], "ts": ["2024-01-01"] * 2,
-                                           "kind": ["failure", "bad"]}))
+        filled.ingest_events(
+            pd.DataFrame({"asset_id": ["P-1", "P-1"], "ts": ["2024-01-01"] * 2, "kind": ["failure", "bad"]})
+        )
     with pytest.raises(IngestError, match="expected a pandas DataFrame or a pyarrow Table"):
         filled.ingest_readings([{"asset_id": "P-1"}])  # type: ignore[arg-type]
     assert_unchanged(filled, before)

@@ -17,12 +17,14 @@ from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError, Sta
 from forewarn.schema import Asset, Channel, Line, Site
 from forewarn.store import IngestReport, Store
 
-LONG = pd.DataFrame({
-    "asset_id": ["P-1", "P-1", "P-2", "P-2"],
-    "ts": ["2024-01-01T00:00:00Z", "2024-01-01T02:00:00+01:00", "2024-01-01T00:00:00", "2024-01-02"],
-    "channel": ["temp", "temp", "vib", "vib"],
-    "value": [1.5, 2.5, None, 4.0],
-})
+LONG = pd.DataFrame(
+    {
+        "asset_id": ["P-1", "P-1", "P-2", "P-2"],
+        "ts": ["2024-01-01T00:00:00Z", "2024-01-01T02:00:00+01:00", "2024-01-01T00:00:00", "2024-01-02"],
+        "channel": ["temp", "temp", "vib", "vib"],
+        "value": [1.5, 2.5, None, 4.0],
+    }
+)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".parquet", ".jsonl", ".ndjson"])
@@ -38,13 +40,21 @@ def test_long_files_in_every_format(store: Store, tmp_path: Path, suffix: str):
     assert calls and calls[-1] == 3
     got = read_all(store)
     # "+01:00" is converted to UTC, naive times are UTC, and the empty value is a gap
-    assert got["ts"].tolist() == [pd.Timestamp(t) for t in ("2024-01-01T00:00Z", "2024-01-01T01:00Z", "2024-01-02T00:00Z")]
+    assert got["ts"].tolist() == [
+        pd.Timestamp(t) for t in ("2024-01-01T00:00Z", "2024-01-01T01:00Z", "2024-01-02T00:00Z")
+    ]
     assert got["value"].tolist() == [1.5, 2.5, 4.0]
 
 
 def test_wide_parquet_with_typed_columns(store: Store, tmp_path: Path):
-    frame = pd.DataFrame({"asset_id": ["F-1", "F-1"], "ts": pd.to_datetime(["2024-01-01 00:00", "2024-01-01 00:01"]),
-                          "speed": [1000, 1010], "load": [0.5, float("nan")]})
+    frame = pd.DataFrame(
+        {
+            "asset_id": ["F-1", "F-1"],
+            "ts": pd.to_datetime(["2024-01-01 00:00", "2024-01-01 00:01"]),
+            "speed": [1000, 1010],
+            "load": [0.5, float("nan")],
+        }
+    )
     path = tmp_path / "wide.parquet"
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)  # int, float and naive timestamps
     report = store.ingest_file(path)
@@ -54,8 +64,10 @@ def test_wide_parquet_with_typed_columns(store: Store, tmp_path: Path):
 
 def test_in_batch_duplicates_keep_the_first_line(store: Store, tmp_path: Path):
     path = tmp_path / "dups.csv"
-    path.write_text("asset_id,ts,channel,value\nP-1,2024-01-01,temp,1\nP-1,2024-01-01,temp,2\n"
-                    "P-1,2024-01-01T00:00:00Z,temp,3\nP-1,2024-01-02,temp,4\n")
+    path.write_text(
+        "asset_id,ts,channel,value\nP-1,2024-01-01,temp,1\nP-1,2024-01-01,temp,2\n"
+        "P-1,2024-01-01T00:00:00Z,temp,3\nP-1,2024-01-02,temp,4\n"
+    )
     report = store.ingest_file(path)
     assert (report.rows_read, report.written, report.duplicates) == (4, 2, 2)
     assert store.readings("P-1")["value"].tolist() == [1.0, 4.0]
@@ -70,9 +82,16 @@ def test_header_only_csv_reads_nothing(store: Store, tmp_path: Path):
 
 
 def test_events_files_auto_detected_and_idempotent(store: Store, tmp_path: Path):
-    events = pd.DataFrame({"asset_id": ["P-1", "P-1", "P-1"], "ts": ["2024-01-05", "2024-01-05", "2024-01-06"],
-                           "kind": ["Failure", "failure", "maintenance"], "failure_mode": ["seal", "seal", None],
-                           "action": [None, None, "replace"], "note": ["first", "repeat", None]})
+    events = pd.DataFrame(
+        {
+            "asset_id": ["P-1", "P-1", "P-1"],
+            "ts": ["2024-01-05", "2024-01-05", "2024-01-06"],
+            "kind": ["Failure", "failure", "maintenance"],
+            "failure_mode": ["seal", "seal", None],
+            "action": [None, None, "replace"],
+            "note": ["first", "repeat", None],
+        }
+    )
     path = write_table(tmp_path / "events.jsonl", events)
     first = store.ingest_file(path)
     assert (first.kind, first.rows_read, first.written, first.duplicates) == ("events", 3, 2, 1)
@@ -90,8 +109,17 @@ def test_add_assets_upserts_and_keeps_readings(store: Store):
     store.add_lines([Line("L1", "S1")])
     store.add_assets([Asset("P-1", asset_class="pump", line_id="L1", channels=(Channel("temp", "degC"),))])
     store.ingest_readings(pd.DataFrame({"asset_id": ["P-1"], "ts": ["2024-01-01"], "temp": [1.0]}))
-    store.add_assets([Asset("P-1", asset_class="centrifugal pump", line_id="L1", install_date=dt.date(2020, 1, 1),
-                            channels=(Channel("temp", "K", "casing temperature"), Channel("flow", "m3/h")))])
+    store.add_assets(
+        [
+            Asset(
+                "P-1",
+                asset_class="centrifugal pump",
+                line_id="L1",
+                install_date=dt.date(2020, 1, 1),
+                channels=(Channel("temp", "K", "casing temperature"), Channel("flow", "m3/h")),
+            )
+        ]
+    )
     asset = store.assets().set_index("asset_id").loc["P-1"]
     assert (asset["asset_class"], asset["site_id"]) == ("centrifugal pump", "S1")
     assert store.channels("P-1")[["channel", "unit"]].values.tolist() == [["flow", "m3/h"], ["temp", "K"]]
@@ -107,13 +135,22 @@ def test_add_assets_upserts_and_keeps_readings(store: Store):
 def test_export_hive_layout(store: Store, tmp_path: Path):
     store.add_sites([Site("S1")])
     store.add_assets([Asset("P/1", site_id="S1")])
-    store.ingest_readings(pd.DataFrame({"asset_id": ["P/1", "P/1", "LOOSE"],
-                                        "ts": ["2024-01-01T23:59:00Z", "2024-01-02T00:00:00Z", "2024-01-01"],
-                                        "temp": [1.0, 2.0, 3.0]}))
+    store.ingest_readings(
+        pd.DataFrame(
+            {
+                "asset_id": ["P/1", "P/1", "LOOSE"],
+                "ts": ["2024-01-01T23:59:00Z", "2024-01-02T00:00:00Z", "2024-01-01"],
+                "temp": [1.0, 2.0, 3.0],
+            }
+        )
+    )
     files = store.export_parquet(tmp_path / "lake")
     names = sorted(str(f.relative_to(tmp_path / "lake").parent) for f in files)
-    assert names == ["site_id=S1/asset_id=P%2F1/date=2024-01-01", "site_id=S1/asset_id=P%2F1/date=2024-01-02",
-                     "site_id=__HIVE_DEFAULT_PARTITION__/asset_id=LOOSE/date=2024-01-01"]
+    assert names == [
+        "site_id=S1/asset_id=P%2F1/date=2024-01-01",
+        "site_id=S1/asset_id=P%2F1/date=2024-01-02",
+        "site_id=__HIVE_DEFAULT_PARTITION__/asset_id=LOOSE/date=2024-01-01",
+    ]
     back = ds.dataset(tmp_path / "lake", partitioning="hive").to_table().to_pandas()
     assert sorted(zip(back["asset_id"], back["value"], strict=True)) == [("LOOSE", 3.0), ("P/1", 1.0), ("P/1", 2.0)]
     assert back.loc[back["asset_id"] == "LOOSE", "site_id"].isna().all()
@@ -128,14 +165,17 @@ def test_file_store_persists_and_opens_read_only(tmp_path: Path):
     path = tmp_path / "deep" / "plant.duckdb"
     with Store(path) as store:
         store.add_assets([Asset("P-1", asset_class="pump", metadata={"serial": "A1"})])
-        store.ingest_readings(pd.DataFrame({"asset_id": ["P-1"] * 2, "ts": ["2024-01-01", "2024-01-02"],
-                                            "temp": [1.0, 2.0]}))
+        store.ingest_readings(
+            pd.DataFrame({"asset_id": ["P-1"] * 2, "ts": ["2024-01-01", "2024-01-02"], "temp": [1.0, 2.0]})
+        )
         saved = read_all(store)
     with Store(path) as reopened:
         pd.testing.assert_frame_equal(read_all(reopened), saved)
         assert reopened.assets()["metadata"].tolist() == [{"serial": "A1"}]
-        assert reopened.ingest_readings(pd.DataFrame({"asset_id": ["P-1"], "ts": ["2024-01-02"],
-                                                      "temp": [5.0]})).written == 0
+        assert (
+            reopened.ingest_readings(pd.DataFrame({"asset_id": ["P-1"], "ts": ["2024-01-02"], "temp": [5.0]})).written
+            == 0
+        )
     with Store(path, read_only=True) as reader:
         pd.testing.assert_frame_equal(canon(reader.readings("P-1")), saved)
         with pytest.raises(ConfigError, match="read-only"):
@@ -158,8 +198,10 @@ def test_file_store_persists_and_opens_read_only(tmp_path: Path):
 
 def test_windows_csv_with_bom_and_crlf(store: Store, tmp_path: Path):
     path = tmp_path / "export.csv"
-    path.write_bytes(b"\xef\xbb\xbfasset_id,ts,channel,value\r\nP-1,2024-01-01T00:00:00Z,temp,1.5\r\n"
-                     b"P-1,2024-01-01T00:01:00Z,temp,2\r\n")
+    path.write_bytes(
+        b"\xef\xbb\xbfasset_id,ts,channel,value\r\nP-1,2024-01-01T00:00:00Z,temp,1.5\r\n"
+        b"P-1,2024-01-01T00:01:00Z,temp,2\r\n"
+    )
     assert store.ingest_file(path).written == 2
     assert store.readings("P-1")["value"].tolist() == [1.5, 2.0]
 

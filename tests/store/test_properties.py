@@ -28,8 +28,11 @@ SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[Healt
 MULTI_BATCH = settings(SETTINGS, max_examples=25)
 _names = itertools.count()
 
-timestamps = st.builds(lambda minute, micro: BASE + pd.Timedelta(minutes=minute, microseconds=micro),
-                       st.integers(0, 30), st.sampled_from([0, 1, 250_000]))
+timestamps = st.builds(
+    lambda minute, micro: BASE + pd.Timedelta(minutes=minute, microseconds=micro),
+    st.integers(0, 30),
+    st.sampled_from([0, 1, 250_000]),
+)
 values = st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, width=64))
 
 
@@ -37,12 +40,18 @@ values = st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, w
 def readings_frames(draw: st.DrawFn) -> pd.DataFrame:
     """A long or wide readings frame with gaps, repeated keys and clashing values."""
     if draw(st.booleans()):
-        rows = draw(st.lists(st.tuples(st.sampled_from(ASSETS), timestamps, st.sampled_from(CHANNELS), values),
-                             min_size=1, max_size=30))
+        rows = draw(
+            st.lists(
+                st.tuples(st.sampled_from(ASSETS), timestamps, st.sampled_from(CHANNELS), values),
+                min_size=1,
+                max_size=30,
+            )
+        )
         return pd.DataFrame(rows, columns=["asset_id", "ts", "channel", "value"]).astype({"value": "float64"})
     channels = draw(st.lists(st.sampled_from(CHANNELS), min_size=1, max_size=3, unique=True))
-    rows = draw(st.lists(st.tuples(st.sampled_from(ASSETS), timestamps, *[values] * len(channels)),
-                         min_size=1, max_size=20))
+    rows = draw(
+        st.lists(st.tuples(st.sampled_from(ASSETS), timestamps, *[values] * len(channels)), min_size=1, max_size=20)
+    )
     return pd.DataFrame(rows, columns=["asset_id", "ts", *channels]).astype({c: "float64" for c in channels})
 
 
@@ -101,8 +110,9 @@ def test_ingesting_twice_equals_once(shared: Store, folder: Path, frame: pd.Data
 
 @MULTI_BATCH
 @given(frames=st.lists(readings_frames(), min_size=2, max_size=4), via=st.sampled_from(VIAS))
-def test_batches_one_by_one_equal_their_concatenation(shared: Store, folder: Path, frames: list[pd.DataFrame],
-                                                      via: str):
+def test_batches_one_by_one_equal_their_concatenation(
+    shared: Store, folder: Path, frames: list[pd.DataFrame], via: str
+):
     store = wipe(shared)
     for frame in frames:
         ingest(store, frame, via, folder)
@@ -111,8 +121,9 @@ def test_batches_one_by_one_equal_their_concatenation(shared: Store, folder: Pat
 
 @MULTI_BATCH
 @given(frame=readings_frames(), cuts=st.lists(st.integers(0, 30), max_size=3), data=st.data())
-def test_order_of_batches_does_not_matter(shared: Store, folder: Path, frame: pd.DataFrame, cuts: list[int],
-                                          data: st.DataObject):
+def test_order_of_batches_does_not_matter(
+    shared: Store, folder: Path, frame: pd.DataFrame, cuts: list[int], data: st.DataObject
+):
     """Batches that agree on the value of each key (overlaps allowed) give the same store in any order."""
     consistent = to_long_readings(frame).drop_duplicates(["asset_id", "channel", "ts"], keep="first")
     bounds = sorted({0, len(consistent), *[min(c, len(consistent)) for c in cuts]})

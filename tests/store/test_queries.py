@@ -23,26 +23,52 @@ def plant() -> Store:
     with Store() as store:
         store.add_sites([Site("S1", name="Lyon"), Site("S2")])
         store.add_lines([Line("L1", "S1", name="press line"), Line("L2", "S1"), Line("L9", "S2")])
-        store.add_assets([
-            Asset("P-1", asset_class="pump", line_id="L1", install_date=dt.date(2019, 5, 1),
-                  metadata={"rated_kw": 7.5}, channels=(Channel("temp", "degC"), Channel("vib", "mm/s"))),
-            Asset("M-1", asset_class="motor", site_id="S1", line_id="L2"),
-            Asset("LOOSE", asset_class="fan"),
-        ])
+        store.add_assets(
+            [
+                Asset(
+                    "P-1",
+                    asset_class="pump",
+                    line_id="L1",
+                    install_date=dt.date(2019, 5, 1),
+                    metadata={"rated_kw": 7.5},
+                    channels=(Channel("temp", "degC"), Channel("vib", "mm/s")),
+                ),
+                Asset("M-1", asset_class="motor", site_id="S1", line_id="L2"),
+                Asset("LOOSE", asset_class="fan"),
+            ]
+        )
         minutes = [0, 5, 10, 14, 15, 29, 31]
-        store.ingest_readings(pd.DataFrame({
-            "asset_id": "P-1", "ts": [_at(m) for m in minutes],
-            "temp": [10.0, 11.0, 12.0, 13.0, 20.0, 21.0, 30.0],
-            "vib": [1.0, None, 3.0, None, 5.0, None, 7.0],
-        }))
-        store.ingest_readings(pd.DataFrame({"asset_id": ["M-1", "M-1"], "ts": [_at(0), _at(60)],
-                                            "channel": ["current", "current"], "value": [4.0, 4.5]}))
-        store.ingest_events(pd.DataFrame({
-            "asset_id": ["P-1", "P-1", "P-1", "M-1"],
-            "ts": [_at(-600), _at(20), _at(40), _at(50)],
-            "kind": ["maintenance", "failure", "maintenance", "inspection"],
-            "failure_mode": [None, "seal_leak", None, None], "action": ["grease", None, "replace seal", None],
-        }))
+        store.ingest_readings(
+            pd.DataFrame(
+                {
+                    "asset_id": "P-1",
+                    "ts": [_at(m) for m in minutes],
+                    "temp": [10.0, 11.0, 12.0, 13.0, 20.0, 21.0, 30.0],
+                    "vib": [1.0, None, 3.0, None, 5.0, None, 7.0],
+                }
+            )
+        )
+        store.ingest_readings(
+            pd.DataFrame(
+                {
+                    "asset_id": ["M-1", "M-1"],
+                    "ts": [_at(0), _at(60)],
+                    "channel": ["current", "current"],
+                    "value": [4.0, 4.5],
+                }
+            )
+        )
+        store.ingest_events(
+            pd.DataFrame(
+                {
+                    "asset_id": ["P-1", "P-1", "P-1", "M-1"],
+                    "ts": [_at(-600), _at(20), _at(40), _at(50)],
+                    "kind": ["maintenance", "failure", "maintenance", "inspection"],
+                    "failure_mode": [None, "seal_leak", None, None],
+                    "action": ["grease", None, "replace seal", None],
+                }
+            )
+        )
         yield store
 
 
@@ -69,11 +95,18 @@ def test_unknown_names_raise_data_not_found(plant: Store):
         plant.latest(["P-1", "NOPE"])
 
 
-@pytest.mark.parametrize(("agg", "temp"), [
-    ("mean", [11.5, 20.5, 30.0]), ("min", [10.0, 20.0, 30.0]), ("max", [13.0, 21.0, 30.0]),
-    ("last", [13.0, 21.0, 30.0]), ("first", [10.0, 20.0, 30.0]), ("count", [4.0, 2.0, 1.0]),
-    ("sum", [46.0, 41.0, 30.0]),
-])
+@pytest.mark.parametrize(
+    ("agg", "temp"),
+    [
+        ("mean", [11.5, 20.5, 30.0]),
+        ("min", [10.0, 20.0, 30.0]),
+        ("max", [13.0, 21.0, 30.0]),
+        ("last", [13.0, 21.0, 30.0]),
+        ("first", [10.0, 20.0, 30.0]),
+        ("count", [4.0, 2.0, 1.0]),
+        ("sum", [46.0, 41.0, 30.0]),
+    ],
+)
 def test_resample_buckets_and_aggregates(plant: Store, agg: str, temp: list[float]):
     got = plant.readings("P-1", channels=["temp"], resample="15min", agg=agg)
     assert got["ts"].tolist() == [_at(0), _at(15), _at(30)]
@@ -98,7 +131,10 @@ def test_latest_value_per_asset_and_channel(plant: Store):
     latest = plant.latest()
     assert latest.columns.tolist() == ["asset_id", "channel", "ts", "value"]
     assert latest[["asset_id", "channel", "value"]].values.tolist() == [
-        ["M-1", "current", 4.5], ["P-1", "temp", 30.0], ["P-1", "vib", 7.0]]
+        ["M-1", "current", 4.5],
+        ["P-1", "temp", 30.0],
+        ["P-1", "vib", 7.0],
+    ]
     assert latest.loc[latest["asset_id"] == "M-1", "ts"].item() == _at(60)
     assert plant.latest(["P-1"])["asset_id"].unique().tolist() == ["P-1"]
     assert plant.latest(["LOOSE"]).empty
@@ -142,8 +178,13 @@ def test_fleet_summary(plant: Store):
 def test_sql_is_read_only(plant: Store):
     got = plant.sql("SELECT channel, count(*) AS n FROM readings WHERE asset_id = ? GROUP BY 1 ORDER BY 1", ["P-1"])
     assert got.values.tolist() == [["temp", 7], ["vib", 4]]
-    for bad in ["DELETE FROM reading_values", "SELECT 1; DROP TABLE assets", "CREATE TABLE x (a INT)",
-                "COPY assets TO 'x.csv'", "ATTACH 'other.db'"]:
+    for bad in [
+        "DELETE FROM reading_values",
+        "SELECT 1; DROP TABLE assets",
+        "CREATE TABLE x (a INT)",
+        "COPY assets TO 'x.csv'",
+        "ATTACH 'other.db'",
+    ]:
         with pytest.raises(ConfigError, match="exactly one read-only SELECT"):
             plant.sql(bad)
     with pytest.raises(ConfigError, match="query failed"):

@@ -40,8 +40,10 @@ def test_a_time_that_does_not_match_the_format_names_line_and_source_column(stor
 
 
 def test_naive_times_are_read_in_the_zone_and_aware_times_keep_their_offset(store, tmp_path):
-    path = _write(tmp_path / "berlin.csv",
-                  "asset_id,ts,temp\nP-1,2024-07-01 12:00,1\nP-1,2024-07-01T12:00:00+00:00,2\nP-1,2024-01-15 12:00,3\n")
+    path = _write(
+        tmp_path / "berlin.csv",
+        "asset_id,ts,temp\nP-1,2024-07-01 12:00,1\nP-1,2024-07-01T12:00:00+00:00,2\nP-1,2024-01-15 12:00,3\n",
+    )
     store.ingest_file(path, timezone="Europe/Berlin")
     got = store.readings("P-1").set_index("value")["ts"]
     assert got[1.0] == _utc("2024-07-01 10:00")  # summer time: UTC+2
@@ -51,8 +53,9 @@ def test_naive_times_are_read_in_the_zone_and_aware_times_keep_their_offset(stor
 
 def test_zone_and_format_work_for_frames_too(store):
     frame = pd.DataFrame({"Machine": ["P-1"], "Time": ["31.01.2024 08:00"], "temp": [1.0]})
-    store.ingest_readings(frame, asset_column="Machine", time_column="Time", time_format="%d.%m.%Y %H:%M",
-                          timezone="America/Chicago")
+    store.ingest_readings(
+        frame, asset_column="Machine", time_column="Time", time_format="%d.%m.%Y %H:%M", timezone="America/Chicago"
+    )
     assert store.readings("P-1")["ts"].tolist() == [_utc("2024-01-31 14:00")]
 
 
@@ -73,9 +76,11 @@ def test_a_missing_renamed_column_says_which_option_to_use(store, tmp_path):
 
 
 def test_label_columns_numeric_and_text_are_labels_never_channels(store, tmp_path):
-    path = _write(tmp_path / "labelled.csv",
-                  "asset_id,ts,temp,state,fault_code\nP-1,2024-01-01T00:00Z,40,run,0\n"
-                  "P-1,2024-01-01T00:01Z,41,,7\nP-2,2024-01-01T00:00Z,39,fault,\n")
+    path = _write(
+        tmp_path / "labelled.csv",
+        "asset_id,ts,temp,state,fault_code\nP-1,2024-01-01T00:00Z,40,run,0\n"
+        "P-1,2024-01-01T00:01Z,41,,7\nP-2,2024-01-01T00:00Z,39,fault,\n",
+    )
     report = store.ingest_file(path, label_columns="state,fault_code")
     assert report.written == 3 and report.labels_written == 4
     assert store.channels()["channel"].tolist() == ["temp", "temp"]
@@ -84,8 +89,11 @@ def test_label_columns_numeric_and_text_are_labels_never_channels(store, tmp_pat
     assert list(labels.columns) == ["asset_id", "ts", "name", "value"]
     assert str(labels["ts"].dtype) == "datetime64[us, UTC]"
     assert labels.values.tolist() == [
-        ["P-1", _utc("2024-01-01 00:00"), "fault_code", "0"], ["P-1", _utc("2024-01-01 00:00"), "state", "run"],
-        ["P-1", _utc("2024-01-01 00:01"), "fault_code", "7"], ["P-2", _utc("2024-01-01 00:00"), "state", "fault"]]
+        ["P-1", _utc("2024-01-01 00:00"), "fault_code", "0"],
+        ["P-1", _utc("2024-01-01 00:00"), "state", "run"],
+        ["P-1", _utc("2024-01-01 00:01"), "fault_code", "7"],
+        ["P-2", _utc("2024-01-01 00:00"), "state", "fault"],
+    ]
     assert store.labels(["P-1"], name="state")["value"].tolist() == ["run"]
     assert store.labels(start="2024-01-01 00:01")["value"].tolist() == ["7"]
     again = store.ingest_file(path, label_columns=["state", "fault_code"])
@@ -103,11 +111,15 @@ def test_labels_from_a_frame_and_a_labels_only_file(store, tmp_path):
 
 def _conflicting(tmp_path: Path) -> tuple[Store, Path]:
     store = Store()
-    first = _write(tmp_path / "first.csv", "asset_id,ts,temp,state\nP-1,2024-01-01T00:00Z,40,run\n"
-                                           "P-1,2024-01-01T00:01Z,41,run\n")
+    first = _write(
+        tmp_path / "first.csv", "asset_id,ts,temp,state\nP-1,2024-01-01T00:00Z,40,run\nP-1,2024-01-01T00:01Z,41,run\n"
+    )
     store.ingest_file(first, label_columns="state")
-    second = _write(tmp_path / "second.csv", "asset_id,ts,temp,state\nP-1,2024-01-01T00:00Z,40,run\n"
-                                             "P-1,2024-01-01T00:01Z,45,stop\nP-1,2024-01-01T00:02Z,42,run\n")
+    second = _write(
+        tmp_path / "second.csv",
+        "asset_id,ts,temp,state\nP-1,2024-01-01T00:00Z,40,run\n"
+        "P-1,2024-01-01T00:01Z,45,stop\nP-1,2024-01-01T00:02Z,42,run\n",
+    )
     return store, second
 
 
@@ -142,8 +154,14 @@ def test_on_conflict_error_rejects_the_file_whole_at_the_first_differing_value(t
     with pytest.raises(IngestError) as caught:
         store.ingest_readings(long, on_conflict="error")
     assert caught.value.column == "value" and caught.value.line == 1
-    wide = pd.DataFrame({"asset_id": ["P-1", "P-1"], "ts": ["2024-01-01T00:01Z", "2024-01-01T00:00Z"],
-                         "vib": [1.0, None], "temp": [41.0, 98.0]})
+    wide = pd.DataFrame(
+        {
+            "asset_id": ["P-1", "P-1"],
+            "ts": ["2024-01-01T00:01Z", "2024-01-01T00:00Z"],
+            "vib": [1.0, None],
+            "temp": [41.0, 98.0],
+        }
+    )
     with pytest.raises(IngestError) as caught:
         store.ingest_readings(wide, on_conflict="error")
     assert caught.value.column == "temp" and caught.value.line == 2
@@ -189,17 +207,23 @@ def test_a_rejected_labelled_file_writes_nothing(store, tmp_path):
 
 
 def test_import_assets_creates_sites_and_lines_and_merges_updates(store, tmp_path):
-    path = _write(tmp_path / "assets.csv", "asset_id,class,site,line,name,install_date,rated_kw\n"
-                                           "P-1,pump,S1,L1,Feed pump,2019-05-01,55\nM-2,motor,,L1,,,\n")
+    path = _write(
+        tmp_path / "assets.csv",
+        "asset_id,class,site,line,name,install_date,rated_kw\n"
+        "P-1,pump,S1,L1,Feed pump,2019-05-01,55\nM-2,motor,,L1,,,\n",
+    )
     report = store.import_assets(path)
     assert report.created == ("M-2", "P-1") and report.updated == ()
     assets = store.assets().set_index("asset_id")
     assert assets.loc["P-1", "asset_class"] == "pump" and assets.loc["M-2", "site_id"] == "S1"
-    assert assets.loc["P-1", "metadata"] == {"rated_kw": "55"} and str(assets.loc["P-1", "install_date"])[:10] == \
-        "2019-05-01"
+    assert (
+        assets.loc["P-1", "metadata"] == {"rated_kw": "55"}
+        and str(assets.loc["P-1", "install_date"])[:10] == "2019-05-01"
+    )
     assert store.hierarchy() == {"S1": {"L1": ["M-2", "P-1"]}}
-    created, updated = store.update_assets([{"asset_id": "P-1", "asset_class": "centrifugal_pump",
-                                             "metadata": {"serial": "X9"}}])
+    created, updated = store.update_assets(
+        [{"asset_id": "P-1", "asset_class": "centrifugal_pump", "metadata": {"serial": "X9"}}]
+    )
     assert (created, updated) == ([], ["P-1"])
     row = store.assets().set_index("asset_id").loc["P-1"]
     assert row["asset_class"] == "centrifugal_pump" and row["metadata"] == {"rated_kw": "55", "serial": "X9"}

@@ -13,7 +13,9 @@ from forewarn.cli.main import run
 from forewarn.exceptions import ConfigError
 from forewarn.store import Store
 
-HOLD = "import sys; from forewarn.store import Store; s = Store(sys.argv[1]); print('held', flush=True); sys.stdin.read()"
+HOLD = (
+    "import sys; from forewarn.store import Store; s = Store(sys.argv[1]); print('held', flush=True); sys.stdin.read()"
+)
 
 
 @pytest.fixture()
@@ -21,8 +23,9 @@ def held(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     """A store file kept open for writing by another process (ends when its stdin closes)."""
     path = tmp_path / "plant.duckdb"
     Store(path).close()
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
         yield path, proc.pid
@@ -51,21 +54,26 @@ def test_other_open_errors_keep_duckdb_s_reason(tmp_path: Path) -> None:
 
 def _stream_config(tmp_path: Path) -> Path:
     config = tmp_path / "stream.toml"
-    config.write_text('[mqtt]\nport = 1\n[[mqtt.subscriptions]]\ntopic = "p/+/+"\nlayout = "value"\n'
-                      'asset = "{1}"\nchannel = "{2}"\n', encoding="utf-8")
+    config.write_text(
+        '[mqtt]\nport = 1\n[[mqtt.subscriptions]]\ntopic = "p/+/+"\nlayout = "value"\nasset = "{1}"\nchannel = "{2}"\n',
+        encoding="utf-8",
+    )
     return config
 
 
 @pytest.mark.parametrize("command", ["ingest", "stream", "serve", "assets"])
-def test_cli_commands_say_it_in_one_line_and_exit_2(held: tuple[Path, int], tmp_path: Path, command: str,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_commands_say_it_in_one_line_and_exit_2(
+    held: tuple[Path, int], tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     path, pid = held
     readings = tmp_path / "readings.csv"
     readings.write_text("asset_id,ts,temp\nP-1,2024-01-01T00:00Z,40.0\n", encoding="utf-8")
-    argv = {"ingest": ["ingest", str(readings), "--store", str(path)],
-            "stream": ["stream", "--config", str(_stream_config(tmp_path)), "--store", str(path)],
-            "serve": ["serve", "--store", str(path), "--stream", str(_stream_config(tmp_path))],
-            "assets": ["assets", "--store", str(path)]}[command]
+    argv = {
+        "ingest": ["ingest", str(readings), "--store", str(path)],
+        "stream": ["stream", "--config", str(_stream_config(tmp_path)), "--store", str(path)],
+        "serve": ["serve", "--store", str(path), "--stream", str(_stream_config(tmp_path))],
+        "assets": ["assets", "--store", str(path)],
+    }[command]
     with pytest.raises(SystemExit) as stopped:
         run(argv)
     assert stopped.value.code == 2

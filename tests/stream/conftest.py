@@ -24,8 +24,9 @@ STATS = ("mean", "std", "last", "slope")
 T0_MS = 1_700_000_000_000
 
 
-def make_fleet(assets: int = 4, steps: int = 240, *, seed: int = 0, anomaly: str | None = None,
-               gaps: float = 0.0) -> pd.DataFrame:
+def make_fleet(
+    assets: int = 4, steps: int = 240, *, seed: int = 0, anomaly: str | None = None, gaps: float = 0.0
+) -> pd.DataFrame:
     """Wide readings of ``assets`` machines at 1-minute steps; ``anomaly`` gets a vibration jump near the end."""
     rng = np.random.default_rng(seed)
     parts = []
@@ -35,8 +36,14 @@ def make_fleet(assets: int = 4, steps: int = 240, *, seed: int = 0, anomaly: str
         vib = 2.0 + rng.normal(0, 0.1, steps)
         if asset == anomaly:
             vib[-40:] += 6.0
-        frame = pd.DataFrame({"asset_id": asset, "ts": pd.to_datetime(T0_MS + np.arange(steps) * 60_000, unit="ms",
-                                                                        utc=True), "temp": temp, "vib": vib})
+        frame = pd.DataFrame(
+            {
+                "asset_id": asset,
+                "ts": pd.to_datetime(T0_MS + np.arange(steps) * 60_000, unit="ms", utc=True),
+                "temp": temp,
+                "vib": vib,
+            }
+        )
         parts.append(frame)
     wide = pd.concat(parts, ignore_index=True)
     if gaps:
@@ -62,8 +69,9 @@ def long_rows(wide: pd.DataFrame) -> list[tuple[str, str, int, float]]:
     ts_us = (wide["ts"].astype("int64")).to_numpy()
     for channel in CHANNELS:
         values = wide[channel].to_numpy()
-        rows += [(a, channel, int(t), float(v)) for a, t, v in zip(wide["asset_id"], ts_us, values, strict=True)
-                 if v == v]
+        rows += [
+            (a, channel, int(t), float(v)) for a, t, v in zip(wide["asset_id"], ts_us, values, strict=True) if v == v
+        ]
     rows.sort(key=lambda r: (r[2], r[0], r[1]))
     return rows
 
@@ -74,11 +82,20 @@ def sparkplug(wide: pd.DataFrame, rows_per_message: int = 10) -> list[tuple[str,
     for asset, frame in wide.groupby("asset_id", sort=True):
         ms = frame["ts"].astype("int64").to_numpy() // 1000
         for lo in range(0, len(frame), rows_per_message):
-            metrics = [{"name": c, "timestamp": int(ms[i]), "value": float(frame[c].iloc[i])}
-                       for i in range(lo, min(lo + rows_per_message, len(frame))) for c in CHANNELS
-                       if frame[c].iloc[i] == frame[c].iloc[i]]
-            out.append((int(ms[lo]), str(asset), json.dumps({"timestamp": int(ms[lo]), "metrics": metrics}).encode(),
-                        len(metrics)))
+            metrics = [
+                {"name": c, "timestamp": int(ms[i]), "value": float(frame[c].iloc[i])}
+                for i in range(lo, min(lo + rows_per_message, len(frame)))
+                for c in CHANNELS
+                if frame[c].iloc[i] == frame[c].iloc[i]
+            ]
+            out.append(
+                (
+                    int(ms[lo]),
+                    str(asset),
+                    json.dumps({"timestamp": int(ms[lo]), "metrics": metrics}).encode(),
+                    len(metrics),
+                )
+            )
     out.sort()
     return [(a, p, n) for _, a, p, n in out]
 
@@ -104,7 +121,6 @@ class ConsumerThread:
         return self.metrics
 
 
-
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A PCA T2/Q detector trained on the window features of a healthy fleet, saved to a folder.
@@ -116,5 +132,3 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     X = batch_features(wide, names)
     model = PCADetector(quantile=0.999).fit(X)
     return save(model, tmp_path_factory.mktemp("model") / "pump-pca")
-
-

@@ -28,7 +28,7 @@ def _in_batches(online: MicroBatchFeatures, assets: np.ndarray, values: np.ndarr
     out, i = [], 0
     while i < len(values):
         k = int(rng.integers(1, 90))
-        out.append(online.update(assets[i:i + k], values[i:i + k]))
+        out.append(online.update(assets[i : i + k], values[i : i + k]))
         i += k
     return np.vstack(out)
 
@@ -45,12 +45,16 @@ def test_equals_incremental_and_batch(gaps: float, window: int) -> None:
     batch = window_features(frame, group="asset", order="step", columns=COLUMNS, window=window).to_numpy()
     np.testing.assert_allclose(online, batch, rtol=1e-7, atol=1e-7)
     assert MicroBatchFeatures(COLUMNS, window=window).feature_names == list(
-        window_features(frame, group="asset", order="step", columns=COLUMNS, window=window).columns)
+        window_features(frame, group="asset", order="step", columns=COLUMNS, window=window).columns
+    )
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), window=st.integers(1, 12), stats=st.lists(st.sampled_from(STATS), min_size=1,
-                                                                                unique=True))
+@given(
+    seed=st.integers(0, 10_000),
+    window=st.integers(1, 12),
+    stats=st.lists(st.sampled_from(STATS), min_size=1, unique=True),
+)
 def test_any_split_any_stats(seed: int, window: int, stats: list[str]) -> None:
     rng = np.random.default_rng(seed)
     assets, values = _data(seed, n=120, gaps=float(rng.uniform(0, 0.5)))

@@ -36,16 +36,23 @@ def _rows(rng: np.random.Generator, assets: int = 3, minutes: int = 400) -> tupl
 def _store_means(assets: np.ndarray, ts: np.ndarray, values: np.ndarray, until: int) -> dict[str, pd.DataFrame]:
     """What Store.readings(resample='1h', wide=True) says for each asset, readings before ``until``."""
     keep = ts < until
-    frame = pd.DataFrame({"asset_id": assets[keep], "ts": pd.to_datetime(ts[keep], unit="us", utc=True),
-                          "a": values[keep, 0], "b": values[keep, 1]})
+    frame = pd.DataFrame(
+        {
+            "asset_id": assets[keep],
+            "ts": pd.to_datetime(ts[keep], unit="us", utc=True),
+            "a": values[keep, 0],
+            "b": values[keep, 1],
+        }
+    )
     long = frame.melt(id_vars=["asset_id", "ts"], var_name="channel", value_name="value").dropna()
     with Store() as store:
         store.ingest_readings(long, source="test")
         return {a: store.readings(a, resample="1h", wide=True) for a in sorted(set(assets[keep].tolist()))}
 
 
-def _fold_in_batches(buckets: OpenBuckets, assets: np.ndarray, ts: np.ndarray, values: np.ndarray,
-                     cuts: list[int]) -> tuple[np.ndarray, list[tuple[str, int, list[float]]]]:
+def _fold_in_batches(
+    buckets: OpenBuckets, assets: np.ndarray, ts: np.ndarray, values: np.ndarray, cuts: list[int]
+) -> tuple[np.ndarray, list[tuple[str, int, list[float]]]]:
     """Fold rows in micro-batches split at time ``cuts`` (each batch sorted by asset, ts)."""
     means = np.empty_like(values)
     closed: list[tuple[str, int, list[float]]] = []
@@ -97,8 +104,11 @@ def test_state_round_trip_continues_the_open_bucket() -> None:
 def test_a_batch_continues_closes_and_opens_buckets() -> None:
     buckets = OpenBuckets(1, HOUR)
     buckets.fold(np.array(["p"]), np.array([T0 + 10 * MIN]), np.array([[2.0]]))
-    folded = buckets.fold(np.array(["p", "p", "p", "q"]), np.array([T0 + 20 * MIN, T0 + HOUR, T0 + 3 * HOUR, T0]),
-                          np.array([[4.0], [np.nan], [5.0], [1.0]]))
+    folded = buckets.fold(
+        np.array(["p", "p", "p", "q"]),
+        np.array([T0 + 20 * MIN, T0 + HOUR, T0 + 3 * HOUR, T0]),
+        np.array([[4.0], [np.nan], [5.0], [1.0]]),
+    )
     assert folded.means[:, 0].tolist()[:1] == [3.0] and np.isnan(folded.means[1, 0])
     assert folded.rank.tolist() == [0, 1, 2, 0]
     assert [(n.tolist(), s.tolist()) for n, s, _ in folded.closed] == [([], []), (["p"], [T0]), (["p"], [T0 + HOUR])]
@@ -127,7 +137,7 @@ def test_peek_is_update_of_one_row_and_leaves_the_state() -> None:
     for key, value in before.items():
         np.testing.assert_array_equal(online.get_state()[key], value)
     for i, asset in enumerate(("p", "q", "new")):
-        np.testing.assert_array_equal(peeked[i], online.update(np.array([asset]), rows[i:i + 1])[0])
+        np.testing.assert_array_equal(peeked[i], online.update(np.array([asset]), rows[i : i + 1])[0])
         online.set_state(before) if asset != "new" else None
 
 
@@ -148,10 +158,12 @@ def test_runner_features_over_buckets_equal_batch_features_of_the_resample() -> 
             got[part[rows]] = online.peek(assets[part][rows], folded.means[rows])
     for i in (0, 61, 299, 300, 450, 599):
         hourly = _store_means(assets, ts, values, int(ts[i]) + 1)[assets[i]]
-        offline = window_features(hourly, group="asset_id", order="ts", columns=["a", "b"], window=3, stats=stats,
-                                  ewm_span=4.0)
-        np.testing.assert_allclose(got[i], offline.iloc[-1][online.feature_names].to_numpy(dtype=float),
-                                   rtol=1e-9, atol=1e-12)
+        offline = window_features(
+            hourly, group="asset_id", order="ts", columns=["a", "b"], window=3, stats=stats, ewm_span=4.0
+        )
+        np.testing.assert_allclose(
+            got[i], offline.iloc[-1][online.feature_names].to_numpy(dtype=float), rtol=1e-9, atol=1e-12
+        )
 
 
 def test_a_late_reading_is_stored_but_not_folded_into_its_closed_bucket(tmp_path: Path) -> None:
@@ -168,11 +180,25 @@ def test_a_late_reading_is_stored_but_not_folded_into_its_closed_bucket(tmp_path
     names = [f"{c}__{s}" for c in ("a", "b") for s in stats]
     X = pd.DataFrame(rng.normal(50, 3, (60, 6)), columns=names)
     model = LightGBMRUL(n_estimators=5, num_leaves=3, max_rul=None, seed=0).fit(X, X["a__mean"] - 40)
-    folder = make_bundle(model, tmp_path / "m", channels=("a", "b"), window=3, interval="1h", stats=stats,
-                         horizon=5.0, X_holdout=X, y_holdout=X["a__mean"] - 40, calibration=None)
-    config = parse_config({
-        "mqtt": {"subscriptions": [{"topic": "p/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}]},
-        "assets": [{"asset_id": "P-1", "channels": {"a": "u", "b": "u"}}], "models": [{"path": str(folder)}]})
+    folder = make_bundle(
+        model,
+        tmp_path / "m",
+        channels=("a", "b"),
+        window=3,
+        interval="1h",
+        stats=stats,
+        horizon=5.0,
+        X_holdout=X,
+        y_holdout=X["a__mean"] - 40,
+        calibration=None,
+    )
+    config = parse_config(
+        {
+            "mqtt": {"subscriptions": [{"topic": "p/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}]},
+            "assets": [{"asset_id": "P-1", "channels": {"a": "u", "b": "u"}}],
+            "models": [{"path": str(folder)}],
+        }
+    )
     minutes = np.arange(150)
     values = rng.normal(50, 3, (150, 2))
     with Store(tmp_path / "s.duckdb") as store:

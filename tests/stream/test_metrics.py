@@ -27,8 +27,11 @@ def _scrape(url: str) -> dict[str, float]:
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - a loopback URL of the test
         assert response.headers["Content-Type"].startswith("text/plain")
         text = response.read().decode()
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-            if line.startswith("forewarn_stream_")}
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("forewarn_stream_")
+    }
 
 
 def test_each_instance_counts_in_its_own_registry() -> None:
@@ -62,21 +65,41 @@ def test_the_server_answers_on_loopback_and_a_busy_port_is_a_config_error() -> N
 
 
 def _config(tmp_path: Path, port: int) -> Path:
-    lines = ["[pipeline]", 'batch_max_wait = "20ms"', "[mqtt]", f"port = {port}", 'client_id = "metrics-test"',
-             "[[mqtt.subscriptions]]", 'topic = "plant/+/+"', 'layout = "value"', 'asset = "{1}"', 'channel = "{2}"']
+    lines = [
+        "[pipeline]",
+        'batch_max_wait = "20ms"',
+        "[mqtt]",
+        f"port = {port}",
+        'client_id = "metrics-test"',
+        "[[mqtt.subscriptions]]",
+        'topic = "plant/+/+"',
+        'layout = "value"',
+        'asset = "{1}"',
+        'channel = "{2}"',
+    ]
     for asset in assets_config():
         channels = ", ".join(f'{c} = "{u}"' for c, u in asset["channels"].items())
-        lines += ["[[assets]]", f'asset_id = "{asset["asset_id"]}"', f'asset_class = "{asset["asset_class"]}"',
-                  f"channels = {{ {channels} }}"]
+        lines += [
+            "[[assets]]",
+            f'asset_id = "{asset["asset_id"]}"',
+            f'asset_class = "{asset["asset_class"]}"',
+            f"channels = {{ {channels} }}",
+        ]
     path = tmp_path / "stream.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
 def _publish(port: int, start: int, count: int, *, bad: int = 0) -> None:
-    messages = [("plant/P-1/temp", 1, T0_MS + i * 60_000,
-                 json.dumps({"value": 40.0 + i % 7, "ts": T0_MS + i * 60_000}).encode())
-                for i in range(start, start + count)]
+    messages = [
+        (
+            "plant/P-1/temp",
+            1,
+            T0_MS + i * 60_000,
+            json.dumps({"value": 40.0 + i % 7, "ts": T0_MS + i * 60_000}).encode(),
+        )
+        for i in range(start, start + count)
+    ]
     messages += [("plant/P-1/temp", 1, T0_MS, b"not json") for _ in range(bad)]
     pub = Publisher("127.0.0.1", port, client_id="metrics-publisher")
     try:
@@ -88,9 +111,27 @@ def _publish(port: int, start: int, count: int, *, bad: int = 0) -> None:
 def test_forewarn_stream_serves_its_counters_and_they_move(broker: LocalBroker, tmp_path: Path) -> None:
     log = (tmp_path / "stream.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "forewarn.cli.stream", "stream", "--config", str(_config(tmp_path, broker.port)),
-         "--store", str(tmp_path / "plant.duckdb"), "--progress", "--idle-exit", "4", "--max-seconds", "90",
-         "--metrics-port", "0"], stdout=subprocess.PIPE, stderr=log, text=True)
+        [
+            sys.executable,
+            "-m",
+            "forewarn.cli.stream",
+            "stream",
+            "--config",
+            str(_config(tmp_path, broker.port)),
+            "--store",
+            str(tmp_path / "plant.duckdb"),
+            "--progress",
+            "--idle-exit",
+            "4",
+            "--max-seconds",
+            "90",
+            "--metrics-port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         ready = json.loads(proc.stdout.readline())
@@ -126,9 +167,15 @@ def test_forewarn_stream_serves_its_counters_and_they_move(broker: LocalBroker, 
 def test_a_runner_is_a_collector_of_its_consumer_registry(broker: LocalBroker) -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 
-    raw = {"pipeline": {"batch_max_wait": "20ms"}, "assets": assets_config(),
-           "mqtt": {"port": broker.port, "client_id": "runner-metrics", "subscriptions": [
-               {"topic": "plant/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}]}}
+    raw = {
+        "pipeline": {"batch_max_wait": "20ms"},
+        "assets": assets_config(),
+        "mqtt": {
+            "port": broker.port,
+            "client_id": "runner-metrics",
+            "subscriptions": [{"topic": "plant/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}],
+        },
+    }
     runner = StreamRunner(parse_config(raw), Store())
     host = CollectorRegistry()  # what a host such as the service does
     host.register(runner)

@@ -37,19 +37,32 @@ PREFIX = "spBv1.0/plant/DDATA/edge"
 def _config(port: int, model_dir: Path | None = None, *, client_id: str = "consumer-1", **pipeline: object) -> dict:
     raw: dict = {
         "pipeline": {"batch_max_wait": "50ms", "idle_release": "1s", **pipeline},
-        "mqtt": {"port": port, "client_id": client_id, "alert_topic": "forewarn/alerts", "subscriptions": [
-            {"topic": f"{PREFIX}/+", "layout": "sparkplug", "asset": "{4}"},
-            {"topic": "plant/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"},
-            {"topic": "lines/+/telemetry", "layout": "json", "asset": "{1}", "fields": {"t": "temp", "v": "vib"}}]},
-        "assets": assets_config()}
+        "mqtt": {
+            "port": port,
+            "client_id": client_id,
+            "alert_topic": "forewarn/alerts",
+            "subscriptions": [
+                {"topic": f"{PREFIX}/+", "layout": "sparkplug", "asset": "{4}"},
+                {"topic": "plant/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"},
+                {"topic": "lines/+/telemetry", "layout": "json", "asset": "{1}", "fields": {"t": "temp", "v": "vib"}},
+            ],
+        },
+        "assets": assets_config(),
+    }
     if model_dir is not None:
-        raw["models"] = [{"path": str(model_dir), "window": WINDOW,
-                          "alert": {"threshold": 20.0, "clear_threshold": 10.0, "min_consecutive": 2}}]
+        raw["models"] = [
+            {
+                "path": str(model_dir),
+                "window": WINDOW,
+                "alert": {"threshold": 20.0, "clear_threshold": 10.0, "min_consecutive": 2},
+            }
+        ]
     return raw
 
 
 def _toml(raw: dict) -> str:
     """The test configs as TOML (only the shapes used here)."""
+
     def value(v: object) -> str:
         if isinstance(v, dict):
             return "{ " + ", ".join(f"{json.dumps(k)} = {value(x)}" for k, x in v.items()) + " }"
@@ -80,8 +93,11 @@ def _publish_all(port: int, messages: list[tuple[str, bytes]], client_id: str = 
 def test_layouts_store_score_and_publish_alerts(tmp_path: Path, broker: LocalBroker, model_dir: Path) -> None:
     wide = make_fleet(3, 90, anomaly="P-2", seed=4)
     messages = [(f"{PREFIX}/{a}", p) for a, p, _ in sparkplug(wide, rows_per_message=15)]
-    messages += [("plant/P-4/temp", b'{"value": 41.0, "ts": "2024-01-01T00:00:00Z"}'), ("plant/P-4/vib", b"2.5"),
-                 ("lines/P-5/telemetry", b'{"ts": 1704067200000, "t": 39.5, "v": 1.25}')]
+    messages += [
+        ("plant/P-4/temp", b'{"value": 41.0, "ts": "2024-01-01T00:00:00Z"}'),
+        ("plant/P-4/vib", b"2.5"),
+        ("lines/P-5/telemetry", b'{"ts": 1704067200000, "t": 39.5, "v": 1.25}'),
+    ]
     alerts: queue.Queue = queue.Queue()
     listener = new_client("alert-listener")
     listener.on_message = lambda c, u, m: alerts.put((m.topic, json.loads(m.payload)))
@@ -109,13 +125,13 @@ def test_bad_messages_go_to_the_dead_letter_table(tmp_path: Path, broker: LocalB
     raw = _config(broker.port)
     raw["pipeline"]["max_payload_bytes"] = 2000
     bad = [
-        (f"{PREFIX}/P-1", b'{"timestamp": 1, "metrics": [{"name": "temp", "value": 4'),          # malformed JSON
-        (f"{PREFIX}/Q-9", b'{"timestamp": 1, "metrics": [{"name": "temp", "value": 4}]}'),       # unknown asset
-        (f"{PREFIX}/P-1", b'{"timestamp": 1, "metrics": [{"name": "rpm", "value": 4}]}'),        # unknown channel
-        (f"{PREFIX}/P-1", b'{"timestamp": 1, "metrics": [{"name": "temp", "value": NaN}]}'),     # NaN
-        ("plant/P-1/vib", b"Infinity"),                                                           # infinity
-        ("plant/P-1/vib", b'"very high"'),                                                        # wrong type
-        (f"{PREFIX}/P-1", b'{"timestamp": 1, "metrics": [], "pad": "' + b"x" * 5000 + b'"}'),   # oversized
+        (f"{PREFIX}/P-1", b'{"timestamp": 1, "metrics": [{"name": "temp", "value": 4'),  # malformed JSON
+        (f"{PREFIX}/Q-9", b'{"timestamp": 1, "metrics": [{"name": "temp", "value": 4}]}'),  # unknown asset
+        (f"{PREFIX}/P-1", b'{"timestamp": 1, "metrics": [{"name": "rpm", "value": 4}]}'),  # unknown channel
+        (f"{PREFIX}/P-1", b'{"timestamp": 1, "metrics": [{"name": "temp", "value": NaN}]}'),  # NaN
+        ("plant/P-1/vib", b"Infinity"),  # infinity
+        ("plant/P-1/vib", b'"very high"'),  # wrong type
+        (f"{PREFIX}/P-1", b'{"timestamp": 1, "metrics": [], "pad": "' + b"x" * 5000 + b'"}'),  # oversized
     ]
     good = (f"{PREFIX}/P-1", b'{"timestamp": 1704067200000, "metrics": [{"name": "temp", "value": 40.5}]}')
     with Store(tmp_path / "plant.duckdb") as store:
@@ -124,8 +140,14 @@ def test_bad_messages_go_to_the_dead_letter_table(tmp_path: Path, broker: LocalB
         metrics = running.join()
         assert store.count_readings() == 1, "the good message after the bad ones is stored: the consumer lives on"
         found = store.sql("SELECT reason, source, payload FROM stream_dead_letters ORDER BY reason")
-    expected = {"malformed_json": 1, "unknown_asset": 1, "unknown_channel": 1, "not_finite": 2, "wrong_type": 1,
-                "oversized": 1}
+    expected = {
+        "malformed_json": 1,
+        "unknown_asset": 1,
+        "unknown_channel": 1,
+        "not_finite": 2,
+        "wrong_type": 1,
+        "oversized": 1,
+    }
     assert metrics["dead_letters"] == expected
     assert found["reason"].value_counts().to_dict() == expected
     assert set(found["source"]) == {f"mqtt:{PREFIX}/P-1", f"mqtt:{PREFIX}/Q-9", "mqtt:plant/P-1/vib"}
@@ -134,8 +156,10 @@ def test_bad_messages_go_to_the_dead_letter_table(tmp_path: Path, broker: LocalB
 
 def _expected(wide: pd.DataFrame) -> set[tuple[str, str, int, float]]:
     long = wide.melt(id_vars=["asset_id", "ts"], value_vars=list(CHANNELS), var_name="channel").dropna()
-    return {(a, c, int(t), float(v)) for a, c, t, v in
-            zip(long["asset_id"], long["channel"], long["ts"].astype("int64"), long["value"], strict=True)}
+    return {
+        (a, c, int(t), float(v))
+        for a, c, t, v in zip(long["asset_id"], long["channel"], long["ts"].astype("int64"), long["value"], strict=True)
+    }
 
 
 def _check_store(store: Store, wide: pd.DataFrame, model_dir: Path) -> None:
@@ -146,12 +170,15 @@ def _check_store(store: Store, wide: pd.DataFrame, model_dir: Path) -> None:
     scores = store.sql("SELECT asset_id, epoch_us(ts) AS t, score FROM stream_scores ORDER BY 1, 2")
     assert not scores.duplicated(["asset_id", "t"]).any(), "a row was scored twice"
     batch = batch_features(wide, read_manifest(model_dir)["feature_names"])
-    expected = pd.Series(load(model_dir).score(batch), index=pd.MultiIndex.from_arrays(
-        [wide["asset_id"], wide["ts"].astype("int64")]))
+    expected = pd.Series(
+        load(model_dir).score(batch), index=pd.MultiIndex.from_arrays([wide["asset_id"], wide["ts"].astype("int64")])
+    )
     assert len(scores) == len(wide)
-    np.testing.assert_allclose(scores["score"].to_numpy(),
-                               expected.loc[list(zip(scores["asset_id"], scores["t"], strict=True))].to_numpy(),
-                               rtol=1e-7)
+    np.testing.assert_allclose(
+        scores["score"].to_numpy(),
+        expected.loc[list(zip(scores["asset_id"], scores["t"], strict=True))].to_numpy(),
+        rtol=1e-7,
+    )
 
 
 def test_broker_restart_loses_and_duplicates_nothing(tmp_path: Path, broker: LocalBroker, model_dir: Path) -> None:
@@ -181,8 +208,23 @@ class Consumer:
     def __init__(self, config: Path, store: Path, log: Path):
         self.log = log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "forewarn.cli.stream", "stream", "--config", str(config), "--store", str(store),
-             "--progress", "--idle-exit", "3"], stdout=subprocess.PIPE, stderr=self.log, text=True)
+            [
+                sys.executable,
+                "-m",
+                "forewarn.cli.stream",
+                "stream",
+                "--config",
+                str(config),
+                "--store",
+                str(store),
+                "--progress",
+                "--idle-exit",
+                "3",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
         self.lines: queue.Queue = queue.Queue()
         self.reader = threading.Thread(target=_reader, args=(self.proc.stdout, self.lines), daemon=True)
         self.reader.start()
@@ -210,8 +252,9 @@ class Consumer:
         return code
 
 
-def test_consumer_killed_mid_stream_loses_and_duplicates_nothing(tmp_path: Path, broker: LocalBroker,
-                                                                 model_dir: Path) -> None:
+def test_consumer_killed_mid_stream_loses_and_duplicates_nothing(
+    tmp_path: Path, broker: LocalBroker, model_dir: Path
+) -> None:
     wide = make_fleet(4, 150, seed=9)
     messages = list(sparkplug_messages(wide, prefix=PREFIX, rows_per_message=3))  # with their times, for pacing
     total = 4 * 150 * 2
@@ -222,8 +265,9 @@ def test_consumer_killed_mid_stream_loses_and_duplicates_nothing(tmp_path: Path,
     try:
         first.wait_event(lambda e: e["event"] == "ready", timeout=60)
         pub = Publisher("127.0.0.1", broker.port, client_id="crash-publisher")
-        sender = threading.Thread(target=pub.send, args=(messages,),
-                                  kwargs={"speedup": 60 * 60 * 2.0})  # 150 minutes of data in about 1.3 s
+        sender = threading.Thread(
+            target=pub.send, args=(messages,), kwargs={"speedup": 60 * 60 * 2.0}
+        )  # 150 minutes of data in about 1.3 s
         sender.start()
         first.wait_event(lambda e: e.get("total_written", 0) >= total // 4, timeout=30)
         first.proc.send_signal(signal.SIGKILL)  # mid-stream: batches in flight, messages unacknowledged

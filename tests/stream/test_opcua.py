@@ -41,8 +41,9 @@ class OpcUaServer:
         self.namespace = await server.register_namespace("urn:forewarn:test")
         pump = await server.nodes.objects.add_object(self.namespace, "P-1")
         for channel in ("temp", "vib"):
-            self.variables[channel] = await pump.add_variable(ua.NodeId(f"P-1.{channel}", self.namespace), channel,
-                                                              ua.Variant(0.0, ua.VariantType.Double))
+            self.variables[channel] = await pump.add_variable(
+                ua.NodeId(f"P-1.{channel}", self.namespace), channel, ua.Variant(0.0, ua.VariantType.Double)
+            )
         async with server:
             await self._write("temp", 40.0, T0)
             await self._write("vib", 2.0, T0)
@@ -50,8 +51,9 @@ class OpcUaServer:
             await self._stop.wait()
 
     async def _write(self, channel: str, value: float, when: dt.datetime) -> None:
-        await self.variables[channel].write_value(ua.DataValue(ua.Variant(value, ua.VariantType.Double),
-                                                               SourceTimestamp=when, ServerTimestamp=when))
+        await self.variables[channel].write_value(
+            ua.DataValue(ua.Variant(value, ua.VariantType.Double), SourceTimestamp=when, ServerTimestamp=when)
+        )
 
     def write(self, channel: str, value: float, when: dt.datetime) -> None:
         asyncio.run_coroutine_threadsafe(self._write(channel, value, when), self.loop).result(timeout=10)
@@ -66,10 +68,23 @@ class OpcUaServer:
 def test_opcua_subscription_to_store(tmp_path: Path) -> None:
     server = OpcUaServer()
     try:
-        raw = {"pipeline": {"batch_max_wait": "50ms"}, "assets": assets_config(),
-               "opcua": {"endpoint": server.endpoint, "publishing_interval": "20ms", "nodes": [
-                   {"node_id": f"ns={server.namespace};s=P-1.{c}", "asset": "P-1", "channel": c,
-                    "unit": {"temp": "degC", "vib": "mm/s"}[c]} for c in ("temp", "vib")]}}
+        raw = {
+            "pipeline": {"batch_max_wait": "50ms"},
+            "assets": assets_config(),
+            "opcua": {
+                "endpoint": server.endpoint,
+                "publishing_interval": "20ms",
+                "nodes": [
+                    {
+                        "node_id": f"ns={server.namespace};s=P-1.{c}",
+                        "asset": "P-1",
+                        "channel": c,
+                        "unit": {"temp": "degC", "vib": "mm/s"}[c],
+                    }
+                    for c in ("temp", "vib")
+                ],
+            },
+        }
         with Store(tmp_path / "plant.duckdb") as store:
             running = ConsumerThread(raw, store, idle_exit=2.0)
             assert wait_until(lambda: store.count_readings() == 2, timeout=20), "current values on subscribing"

@@ -32,19 +32,25 @@ class Clock:
 
 
 def _config(model_dir: Path, **pipeline: object) -> dict:
-    return {"pipeline": {"allowed_lateness": f"{LATENESS_MIN}min", "idle_release": "10s", **pipeline},
-            "mqtt": {"subscriptions": [{"topic": "plant/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}]},
-            "assets": assets_config(),
-            "models": [{"path": str(model_dir), "window": WINDOW,
-                        "alert": {"threshold": 20.0, "clear_threshold": 10.0, "min_consecutive": 2,
-                                  "cooldown": "1h"}}]}
+    return {
+        "pipeline": {"allowed_lateness": f"{LATENESS_MIN}min", "idle_release": "10s", **pipeline},
+        "mqtt": {"subscriptions": [{"topic": "plant/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}]},
+        "assets": assets_config(),
+        "models": [
+            {
+                "path": str(model_dir),
+                "window": WINDOW,
+                "alert": {"threshold": 20.0, "clear_threshold": 10.0, "min_consecutive": 2, "cooldown": "1h"},
+            }
+        ],
+    }
 
 
 def _shuffled(rows: list, rng: np.random.Generator, block: int = 16) -> list:
     """Readings out of order inside blocks of ``block`` (at most 2 minutes apart here, under the lateness)."""
     out = []
     for lo in range(0, len(rows), block):
-        part = rows[lo:lo + block]
+        part = rows[lo : lo + block]
         out += [part[i] for i in rng.permutation(len(part))]
     return out
 
@@ -54,7 +60,7 @@ def _feed(pipe: OnlinePipeline, rows: list, rng: np.random.Generator, clock: Clo
     while i < len(rows):
         k = int(rng.integers(1, 120))
         cols = ReadingColumns()
-        for asset, channel, ts, value in rows[i:i + k]:
+        for asset, channel, ts, value in rows[i : i + k]:
             cols.add(asset, channel, ts, value)
         pipe.process(cols, [])
         clock.now += 0.05
@@ -105,8 +111,9 @@ def test_online_equals_batch(tmp_path: Path, model_dir: Path, restart: bool) -> 
     expected = load(model_dir).score(batch[finite])
     got = scores.set_index(["asset_id", "ts_us"])["score"]
     assert len(got) == int(finite.sum())
-    np.testing.assert_allclose(got.loc[[k for k, f in zip(keys, finite, strict=True) if f]].to_numpy(), expected,
-                               rtol=1e-7)
+    np.testing.assert_allclose(
+        got.loc[[k for k, f in zip(keys, finite, strict=True) if f]].to_numpy(), expected, rtol=1e-7
+    )
 
 
 def test_alert_redelivery_and_late_readings(tmp_path: Path, model_dir: Path) -> None:
@@ -141,8 +148,10 @@ def test_alert_redelivery_and_late_readings(tmp_path: Path, model_dir: Path) -> 
 def test_dead_letters_are_recorded_once(tmp_path: Path, model_dir: Path) -> None:
     with Store(tmp_path / "plant.duckdb") as store:
         pipe = OnlinePipeline(store, parse_config(_config(model_dir)))
-        letters = [(1_700_000_000_000_000, DeadLetter("mqtt:plant/P-1/temp", "not_finite", "NaN", "NaN", "P-1", "temp")),
-                   (1_700_000_000_000_000, DeadLetter("mqtt:plant/X/temp", "unknown_asset", "who?", "1", "X"))]
+        letters = [
+            (1_700_000_000_000_000, DeadLetter("mqtt:plant/P-1/temp", "not_finite", "NaN", "NaN", "P-1", "temp")),
+            (1_700_000_000_000_000, DeadLetter("mqtt:plant/X/temp", "unknown_asset", "who?", "1", "X")),
+        ]
         pipe.process(ReadingColumns(), letters, messages=2)
         pipe.process(ReadingColumns(), letters, messages=2)  # redelivered after a crash before the ack
         found = store.sql("SELECT reason, source, asset_id FROM stream_dead_letters ORDER BY reason")
@@ -183,8 +192,9 @@ def test_explanations_equal_occlusion_contributions(model_dir: Path) -> None:
         np.testing.assert_allclose(list(ours[i].values()), list(expected.values()), rtol=1e-6, atol=1e-9)
 
 
-def test_a_failed_store_write_commits_nothing_and_stops_the_pipeline(tmp_path: Path, model_dir: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_store_write_commits_nothing_and_stops_the_pipeline(
+    tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from forewarn.exceptions import StateError
 
     rows = long_rows(make_fleet(2, 20, seed=4))

@@ -32,21 +32,39 @@ def _readings(store: Store) -> pd.DataFrame:
 def test_replay_a_stored_fleet(tmp_path: Path, broker: LocalBroker) -> None:
     source = tmp_path / "source.duckdb"
     with Store(source) as db:
-        db.add_assets([Asset(f"P-{i}", asset_class="pump", channels=tuple(Channel(c, u) for c, u in UNITS.items()))
-                       for i in range(3)])
+        db.add_assets(
+            [
+                Asset(f"P-{i}", asset_class="pump", channels=tuple(Channel(c, u) for c, u in UNITS.items()))
+                for i in range(3)
+            ]
+        )
         db.ingest_readings(make_fleet(3, 60, gaps=0.05, seed=2))
     runner = CliRunner()
     config = tmp_path / "stream.toml"
-    dry = runner.invoke(_app(), ["replay", "--store", str(source), "--port", str(broker.port), "--write-config",
-                                 str(config), "--dry-run"])
+    dry = runner.invoke(
+        _app(),
+        ["replay", "--store", str(source), "--port", str(broker.port), "--write-config", str(config), "--dry-run"],
+    )
     assert dry.exit_code == 0, dry.output
     assert "would publish" in dry.output
     raw = tomllib.loads(config.read_text())
     assert {a["asset_id"] for a in raw["assets"]} == {"P-0", "P-1", "P-2"}
     with Store(tmp_path / "target.duckdb") as target:
         running = ConsumerThread(raw, target)
-        result = runner.invoke(_app(), ["replay", "--store", str(source), "--port", str(broker.port),
-                                        "--speedup", "36000", "--rows-per-message", "7"])
+        result = runner.invoke(
+            _app(),
+            [
+                "replay",
+                "--store",
+                str(source),
+                "--port",
+                str(broker.port),
+                "--speedup",
+                "36000",
+                "--rows-per-message",
+                "7",
+            ],
+        )
         assert result.exit_code == 0, result.output
         running.join()
         with Store(source, read_only=True) as db:
@@ -56,8 +74,22 @@ def test_replay_a_stored_fleet(tmp_path: Path, broker: LocalBroker) -> None:
 def test_replay_a_simulated_fleet_one_value_per_message(tmp_path: Path, broker: LocalBroker) -> None:
     runner = CliRunner()
     config = tmp_path / "stream.toml"
-    args = ["replay", "--simulate", "--sites", "1", "--assets", "2", "--days", "1", "--interval", "30min",
-            "--port", str(broker.port), "--layout", "value"]
+    args = [
+        "replay",
+        "--simulate",
+        "--sites",
+        "1",
+        "--assets",
+        "2",
+        "--days",
+        "1",
+        "--interval",
+        "30min",
+        "--port",
+        str(broker.port),
+        "--layout",
+        "value",
+    ]
     dry = runner.invoke(_app(), [*args, "--write-config", str(config), "--dry-run"])
     assert dry.exit_code == 0, dry.output
     found = re.search(r"would publish ([\d,]+) readings", dry.output)

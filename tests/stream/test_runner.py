@@ -21,10 +21,15 @@ from .conftest import T0_MS, assets_config
 
 
 def _config(port: int) -> dict:
-    return {"pipeline": {"batch_max_wait": "20ms"},
-            "mqtt": {"port": port, "client_id": "runner-1", "subscriptions": [
-                {"topic": "plant/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}]},
-            "assets": assets_config()}
+    return {
+        "pipeline": {"batch_max_wait": "20ms"},
+        "mqtt": {
+            "port": port,
+            "client_id": "runner-1",
+            "subscriptions": [{"topic": "plant/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}],
+        },
+        "assets": assets_config(),
+    }
 
 
 def _publish(port: int, rows: list[tuple[str, str, int, float]]) -> None:
@@ -48,8 +53,9 @@ def test_no_broker_fails_start_with_the_consumer_error_and_leaves_the_store_usab
     store.close()
 
 
-def test_hooks_see_committed_assets_and_a_failing_hook_does_not_stop_the_stream(tmp_path: Path,
-                                                                              broker: LocalBroker) -> None:
+def test_hooks_see_committed_assets_and_a_failing_hook_does_not_stop_the_stream(
+    tmp_path: Path, broker: LocalBroker
+) -> None:
     seen: list[list[str]] = []
     settled: list[list[str]] = []
     settle_calls = threading.Event()
@@ -63,8 +69,9 @@ def test_hooks_see_committed_assets_and_a_failing_hook_does_not_stop_the_stream(
         settle_calls.set()
 
     with Store(tmp_path / "plant.duckdb") as store:
-        runner = StreamRunner(parse_config(_config(broker.port)), store, on_readings=on_readings,
-                              settle=settle, tick=0.05).start()
+        runner = StreamRunner(
+            parse_config(_config(broker.port)), store, on_readings=on_readings, settle=settle, tick=0.05
+        ).start()
         _publish(broker.port, [("P-1", "temp", T0_MS, 40.0), ("P-2", "temp", T0_MS, 41.0)])
         assert wait_until(lambda: store.count_readings() == 2, timeout=20)
         assert settle_calls.wait(10)

@@ -19,7 +19,9 @@ def _fleet(n_assets: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         ts = pd.date_range("2024-01-01", periods=24 * 60, freq="1h", tz="UTC")
         fail = ts[int(rng.integers(24 * 20, 24 * 59))]
         hours_left = (fail - ts) / pd.Timedelta(hours=1)
-        p = np.where((hours_left > 0) & (hours_left < 120), 0.6 - hours_left / 400, 0.02) + rng.uniform(0, 0.25, len(ts))
+        p = np.where((hours_left > 0) & (hours_left < 120), 0.6 - hours_left / 400, 0.02) + rng.uniform(
+            0, 0.25, len(ts)
+        )
         keep = ts < fail
         rows.append(pd.DataFrame({"asset_id": f"a{i}", "ts": ts[keep], "p": p[keep], "asset_class": "pump"}))
         failures.append((f"a{i}", fail))
@@ -37,10 +39,26 @@ def test_the_cost_optimal_threshold_catches_failures_without_false_cases() -> No
 def test_thresholds_come_from_cases_only_with_enough_failures() -> None:
     cases, failures = _fleet(12, seed=1)
     outcome = np.zeros(len(cases))
-    policy, figures = choose_thresholds(cases["p"].to_numpy(), outcome, cases["asset_class"].to_numpy(), {},
-                                        cases=cases, failures=failures, horizon_hours=168, min_lead_hours=24)
+    policy, figures = choose_thresholds(
+        cases["p"].to_numpy(),
+        outcome,
+        cases["asset_class"].to_numpy(),
+        {},
+        cases=cases,
+        failures=failures,
+        horizon_hours=168,
+        min_lead_hours=24,
+    )
     chosen = policy.threshold_for("pump")
     assert 0.25 < chosen < 0.9 and figures["thresholds"]["pump"] == chosen
-    few, _ = choose_thresholds(cases["p"].to_numpy(), outcome, cases["asset_class"].to_numpy(), {},
-                               cases=cases, failures=failures.head(3), horizon_hours=168, min_lead_hours=24)
+    few, _ = choose_thresholds(
+        cases["p"].to_numpy(),
+        outcome,
+        cases["asset_class"].to_numpy(),
+        {},
+        cases=cases,
+        failures=failures.head(3),
+        horizon_hours=168,
+        min_lead_hours=24,
+    )
     assert few.threshold_for("pump") == ThresholdPolicy().threshold_for("pump")  # no failure rows: Bayes threshold

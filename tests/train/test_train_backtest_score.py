@@ -46,8 +46,9 @@ def test_train_files_a_version_with_a_card_and_does_not_promote_a_second(plant: 
     second = forewarn.train(plant, models, task="failure", horizon="72h", interval="3h", model="logistic-failure")
     assert (second.version, second.promoted) == ("v2", False)
     assert ModelRegistry(models).active_version("failure") == "v1"
-    third = forewarn.train(plant, models, task="failure", horizon="72h", interval="3h", model="logistic-failure",
-                           promote=True)
+    third = forewarn.train(
+        plant, models, task="failure", horizon="72h", interval="3h", model="logistic-failure", promote=True
+    )
     assert third.promoted and ModelRegistry(models).active_version("failure") == "v3"
 
 
@@ -63,8 +64,9 @@ def test_score_ranks_the_fleet_with_the_live_model(plant: Path, tmp_path: Path) 
 
 
 def test_rul_intervals_cover_held_out_truth(plant: Path, tmp_path: Path) -> None:
-    result = forewarn.train(plant, tmp_path / "m", task="rul", horizon="72h", interval="1h", max_rul="240h",
-                            model="lightgbm-rul")
+    result = forewarn.train(
+        plant, tmp_path / "m", task="rul", horizon="72h", interval="1h", max_rul="240h", model="lightgbm-rul"
+    )
     assert 0.7 <= result.metrics["interval_coverage"] <= 1.0
     assert result.metrics["interval_width_median"] > 0
     assert result.card["recipe"]["window_rows"] == 200  # RUL's window spans twice the cap (480 rows), at most 200
@@ -81,12 +83,25 @@ def test_the_filed_model_is_refit_on_every_asset(plant: Path, tmp_path: Path) ->
 
 
 def test_backtest_by_asset_writes_the_contract_keys(plant: Path, tmp_path: Path) -> None:
-    result = forewarn.backtest(plant, by="asset", folds=3, task="failure", models=tmp_path / "models",
-                               json_path=tmp_path / "bt.json", report_dir=tmp_path / "report", **FAST)
+    result = forewarn.backtest(
+        plant,
+        by="asset",
+        folds=3,
+        task="failure",
+        models=tmp_path / "models",
+        json_path=tmp_path / "bt.json",
+        report_dir=tmp_path / "report",
+        **FAST,
+    )
     on_disk = json.loads((tmp_path / "bt.json").read_text())
     assert set(on_disk["rows"]) >= {"f1", "precision", "recall", "far", "roc_auc", "pr_auc", "ece"}
-    assert set(on_disk["events"]) >= {"failures", "caught", "caught_share", "lead_time_hours_median",
-                                      "false_cases_per_asset_year"}
+    assert set(on_disk["events"]) >= {
+        "failures",
+        "caught",
+        "caught_share",
+        "lead_time_hours_median",
+        "false_cases_per_asset_year",
+    }
     assert on_disk["events"]["failures"] > 5 and 0 <= on_disk["events"]["caught"] <= on_disk["events"]["failures"]
     assert on_disk["sweep"] and on_disk["reliability"]
     assert (tmp_path / "models" / "backtests" / f"{result['id']}.json").is_file()
@@ -102,8 +117,24 @@ def test_walk_forward_trains_only_on_what_was_known(plant: Path, tmp_path: Path)
 def test_cli_train_score_backtest(plant: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     models = tmp_path / "models"
-    trained = runner.invoke(app, ["train", "--store", str(plant), "--models", str(models), "--horizon", "72h",
-                                  "--interval", "3h", "--model", "logistic-failure", "--class", "pump,motor"])
+    trained = runner.invoke(
+        app,
+        [
+            "train",
+            "--store",
+            str(plant),
+            "--models",
+            str(models),
+            "--horizon",
+            "72h",
+            "--interval",
+            "3h",
+            "--model",
+            "logistic-failure",
+            "--class",
+            "pump,motor",
+        ],
+    )
     assert trained.exit_code == 0, trained.output
     assert "filed failure v1" in trained.output
     scored = runner.invoke(app, ["score", "--store", str(plant), "--models", str(models), "--format", "json"])
@@ -111,8 +142,26 @@ def test_cli_train_score_backtest(plant: Path, tmp_path: Path) -> None:
     rows = json.loads(scored.output)
     assert rows and {"asset_id", "probability", "risk", "status"} <= set(rows[0])
     out = tmp_path / "bt.json"
-    backtested = runner.invoke(app, ["backtest", "--store", str(plant), "--by", "asset", "--folds", "2", "--horizon",
-                                     "72h", "--interval", "3h", "--model", "logistic-failure", "--json", str(out)])
+    backtested = runner.invoke(
+        app,
+        [
+            "backtest",
+            "--store",
+            str(plant),
+            "--by",
+            "asset",
+            "--folds",
+            "2",
+            "--horizon",
+            "72h",
+            "--interval",
+            "3h",
+            "--model",
+            "logistic-failure",
+            "--json",
+            str(out),
+        ],
+    )
     assert backtested.exit_code == 0, backtested.output
     assert json.loads(out.read_text())["folds"] == 2
 
@@ -131,10 +180,16 @@ def test_clear_errors(plant: Path, tmp_path: Path) -> None:
 def test_labels_censor_and_renew() -> None:
     ts = pd.date_range("2024-01-01", periods=6, freq="1D", tz="UTC")
     rows = pd.DataFrame({"asset_id": "a", "ts": ts})
-    events = pd.DataFrame({"asset_id": ["a", "a", "a"], "kind": ["maintenance", "failure", "maintenance"],
-                           "action": ["oil_change", None, "replace_bearing"], "result": ["planned", None, "corrective"],
-                           "failure_mode": [None, "bearing", None],
-                           "ts": [ts[1], ts[3] + pd.Timedelta(hours=12), ts[4] + pd.Timedelta(hours=12)]})
+    events = pd.DataFrame(
+        {
+            "asset_id": ["a", "a", "a"],
+            "kind": ["maintenance", "failure", "maintenance"],
+            "action": ["oil_change", None, "replace_bearing"],
+            "result": ["planned", None, "corrective"],
+            "failure_mode": [None, "bearing", None],
+            "ts": [ts[1], ts[3] + pd.Timedelta(hours=12), ts[4] + pd.Timedelta(hours=12)],
+        }
+    )
     life = life_table(rows, events)
     # the oil change renews nothing; the failure ends the life; the asset is down until the bearing is replaced
     assert life["ttf_hours"].tolist()[:4] == [84.0, 60.0, 36.0, 12.0]
@@ -150,8 +205,10 @@ def test_backtest_with_the_twins_physics_features(plant: Path) -> None:
 
 def test_anomaly_from_a_spec_file_and_failure_modes(plant: Path, tmp_path: Path) -> None:
     spec = tmp_path / "plant.toml"
-    spec.write_text('[train]\ntask = "anomaly"\nhorizon = "72h"\ninterval = "3h"\nmodel = "pca-t2q"\n'
-                    "[costs.pump]\nmissed_failure = 50000\ninspection = 500\nfalse_alarm = 1500\n")
+    spec.write_text(
+        '[train]\ntask = "anomaly"\nhorizon = "72h"\ninterval = "3h"\nmodel = "pca-t2q"\n'
+        "[costs.pump]\nmissed_failure = 50000\ninspection = 500\nfalse_alarm = 1500\n"
+    )
     runner = CliRunner()
     trained = runner.invoke(app, ["train", "--store", str(plant), "--models", str(tmp_path / "m"), "--spec", str(spec)])
     assert trained.exit_code == 0, trained.output
@@ -163,6 +220,7 @@ def test_anomaly_from_a_spec_file_and_failure_modes(plant: Path, tmp_path: Path)
 
 
 def test_backtest_of_a_rul_model(plant: Path) -> None:
-    result = forewarn.backtest(plant, by="asset", folds=2, task="rul", horizon="72h", interval="3h", max_rul="240h",
-                               model="knn-rul")
+    result = forewarn.backtest(
+        plant, by="asset", folds=2, task="rul", horizon="72h", interval="3h", max_rul="240h", model="knn-rul"
+    )
     assert result["task"] == "rul" and result["rows"]["roc_auc"] > 0.5 and result["events"]["failures"] > 5

@@ -32,8 +32,9 @@ def corpus():
 def test_each_shape_changes_only_its_window_and_channels(kind: str) -> None:
     frame = synthetic_series(SeriesConfig(n_rows=600, n_channels=3), seed=1)
     out = inject(frame, kind, 300, 340 if kind != "spike" else 301, ["value_1"], 5.0, seed=2)
-    changed = ~np.isclose(out[["value_0", "value_1", "value_2"]].to_numpy(), frame[["value_0", "value_1",
-                                                                                     "value_2"]].to_numpy())
+    changed = ~np.isclose(
+        out[["value_0", "value_1", "value_2"]].to_numpy(), frame[["value_0", "value_1", "value_2"]].to_numpy()
+    )
     rows, columns = np.nonzero(changed)
     assert set(columns) == {1}
     assert rows.min() >= 300 and rows.max() <= (340 if kind != "spike" else 301)
@@ -82,7 +83,7 @@ def test_contaminated_series_hold_anomalies_in_their_first_15_percent(corpus) ->
     contaminated = [s for s in corpus if any(label.end < probation_rows(len(s.frame)) for label in s.labels)]
     assert len(contaminated) == 3  # the last two synthetic series and the first twin
     for series in contaminated:
-        share = series.label_mask()[:probation_rows(len(series.frame))].mean()
+        share = series.label_mask()[: probation_rows(len(series.frame))].mean()
         assert 0.15 <= share <= 0.25
     clean = [s for s in corpus if s not in contaminated]
     assert all(label.start >= probation_rows(len(s.frame)) for s in clean for label in s.labels)
@@ -112,8 +113,7 @@ def test_synthetic_options_shape_the_series() -> None:
     regular = synthetic_series(SeriesConfig(n_rows=400, n_channels=1, freq="10min"), seed=0)
     assert regular["timestamp"].diff().dropna().eq(pd.Timedelta("10min")).all()
     assert str(regular["timestamp"].dt.tz) == "UTC"
-    gappy = synthetic_series(SeriesConfig(n_rows=400, n_channels=2, freq="10min", irregular=True, gaps=True),
-                             seed=0)
+    gappy = synthetic_series(SeriesConfig(n_rows=400, n_channels=2, freq="10min", irregular=True, gaps=True), seed=0)
     steps = gappy["timestamp"].diff().dropna()
     assert len(gappy) == 400 and steps.max() > pd.Timedelta("40min") and steps.min() > pd.Timedelta(0)
     assert steps.nunique() > 100

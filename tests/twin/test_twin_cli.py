@@ -22,9 +22,29 @@ def app() -> typer.Typer:
 @pytest.fixture(scope="module")
 def simulated(app, tmp_path_factory):
     folder = tmp_path_factory.mktemp("sim")
-    result = CliRunner().invoke(app, ["simulate", "--sites", "2", "--assets", "4", "--days", "10", "--seed", "7",
-                                      "--interval", "10min", "--store", str(folder / "fleet.duckdb"),
-                                      "--parquet", str(folder / "pq"), "--snapshots", "--snapshot-every-days", "5"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "--sites",
+            "2",
+            "--assets",
+            "4",
+            "--days",
+            "10",
+            "--seed",
+            "7",
+            "--interval",
+            "10min",
+            "--store",
+            str(folder / "fleet.duckdb"),
+            "--parquet",
+            str(folder / "pq"),
+            "--snapshots",
+            "--snapshot-every-days",
+            "5",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return folder, result.output
 
@@ -47,9 +67,28 @@ def test_simulate_writes_store_parquet_and_snapshots(simulated) -> None:
 
 def test_whatif_prints_the_outcome_table(app, simulated) -> None:
     folder, _ = simulated
-    result = CliRunner().invoke(app, ["twin", "whatif", "--store", str(folder / "fleet.duckdb"), "--asset", "S1-P001",
-                                      "--load", "1.1", "--runs", "40", "--horizon-days", "30", "--cooling", "0.8",
-                                      "--maintenance-in-days", "10"], terminal_width=160)
+    result = CliRunner().invoke(
+        app,
+        [
+            "twin",
+            "whatif",
+            "--store",
+            str(folder / "fleet.duckdb"),
+            "--asset",
+            "S1-P001",
+            "--load",
+            "1.1",
+            "--runs",
+            "40",
+            "--horizon-days",
+            "30",
+            "--cooling",
+            "0.8",
+            "--maintenance-in-days",
+            "10",
+        ],
+        terminal_width=160,
+    )
     assert result.exit_code == 0, result.output
     out = result.output
     assert "S1-P001" in out and "time to failure" in out and "median" in out and "load x1.1" in out
@@ -65,8 +104,9 @@ def test_user_errors_are_forewarn_errors(app, simulated, tmp_path) -> None:
     assert isinstance(result.exception, UnknownAssetError) and "S1-" in str(result.exception)
     result = runner.invoke(app, ["twin", "whatif", "--store", str(tmp_path / "none.duckdb"), "--asset", "X"])
     assert isinstance(result.exception, DataNotFoundError)
-    result = runner.invoke(app, ["twin", "whatif", "--store", str(folder / "fleet.duckdb"), "--asset", "S1-P001",
-                                 "--load", "9"])
+    result = runner.invoke(
+        app, ["twin", "whatif", "--store", str(folder / "fleet.duckdb"), "--asset", "S1-P001", "--load", "9"]
+    )
     assert isinstance(result.exception, ConfigError)
     result = runner.invoke(app, ["simulate", "--days", "1", "--interval", "7min", "--parquet", str(tmp_path / "p")])
     assert isinstance(result.exception, ConfigError)

@@ -67,15 +67,16 @@ def test_same_seed_gives_identical_data_and_another_seed_does_not(fleet) -> None
     pd.testing.assert_frame_equal(again.truth, fleet.truth)
     pd.testing.assert_frame_equal(again.events, fleet.events)
     other = simulate_fleet(replace(CONFIG, seed=12, days=2))
-    assert not np.allclose(other.readings["winding_temp"].to_numpy()[:100],
-                           fleet.readings["winding_temp"].to_numpy()[:100], equal_nan=True)
+    assert not np.allclose(
+        other.readings["winding_temp"].to_numpy()[:100], fleet.readings["winding_temp"].to_numpy()[:100], equal_nan=True
+    )
 
 
 def test_without_degradation_no_asset_fails() -> None:
     config = FleetConfig(sites=4, assets=40, days=90, seed=5, interval="1h", degradation_scale=5.0)
     degrading = simulate_fleet(config)
     frozen = simulate_fleet(replace(config, degradation=False))
-    assert (degrading.events["kind"] == "failure").sum() >= 5    # the same fleet does fail when it degrades
+    assert (degrading.events["kind"] == "failure").sum() >= 5  # the same fleet does fail when it degrades
     assert (frozen.events["kind"] == "failure").sum() == 0
     assert frozen.plan.damage.max() < 1.0 and frozen.truth["health"].min() > 0.0
     assert frozen.truth["rul_minutes"].isna().all()
@@ -89,7 +90,7 @@ def test_maintenance_restores_health(fleet) -> None:
     for row in repairs.drop_duplicates(["asset_id", "ts"]).itertuples():
         during = truth.get((row.asset_id, row.ts.floor("10min") - step))
         after = truth.get((row.asset_id, row.ts.ceil("10min") + step))
-        if during is None or after is None:   # the repair ends at the very edge of the simulated period
+        if during is None or after is None:  # the repair ends at the very edge of the simulated period
             continue
         assert during == 0.0 and after > 0.3
     visits = fleet.plan.maintenance
@@ -99,8 +100,9 @@ def test_maintenance_restores_health(fleet) -> None:
 
 
 def test_sensor_faults_change_readings_but_never_the_truth() -> None:
-    config = FleetConfig(sites=2, assets=8, days=20, seed=3, interval="10min", degradation_scale=5.0,
-                         sensor_fault_scale=20.0)
+    config = FleetConfig(
+        sites=2, assets=8, days=20, seed=3, interval="10min", degradation_scale=5.0, sensor_fault_scale=20.0
+    )
     faulty = simulate_fleet(config)
     clean = simulate_fleet(replace(config, sensor_faults=False))
     assert len(faulty.sensor_faults) > 50 and len(clean.sensor_faults) == 0
@@ -120,10 +122,16 @@ def test_sites_differ_in_climate_load_mix_and_policy() -> None:
     ambient = readings.groupby("site")["ambient_temp"].mean()
     assert ambient.max() - ambient.min() > 8.0
     running = readings[readings["speed"] > 0]
-    load = (running["power"] / running["asset_id"].map({a.asset_id: a.metadata["rated_kw"] for a in fleet.assets})
-            .astype(float)).groupby(running["site"]).median()
+    load = (
+        (
+            running["power"]
+            / running["asset_id"].map({a.asset_id: a.metadata["rated_kw"] for a in fleet.assets}).astype(float)
+        )
+        .groupby(running["site"])
+        .median()
+    )
     hours_run = (readings["speed"] > 0).groupby(readings["site"]).mean()
-    assert hours_run.max() - hours_run.min() > 0.3          # one shift versus continuous operation
+    assert hours_run.max() - hours_run.min() > 0.3  # one shift versus continuous operation
     assert load.max() / load.min() > 1.1
     mixes = {s.site_id: sorted(a.asset_class for a in fleet.assets if a.site_id == s.site_id) for s in fleet.sites}
     assert len({tuple(m) for m in mixes.values()}) == 4
@@ -132,7 +140,7 @@ def test_sites_differ_in_climate_load_mix_and_policy() -> None:
 
 def test_outer_race_snapshot_from_the_fleet_shows_bpfo(fleet) -> None:
     i = next(a for a in range(len(fleet.assets)) if fleet.plan.run[a, 30:60].min() > 0.99)
-    fleet.plan.damage[i, OUTER, 30:60] = 0.5    # plant an outer-race spall in the twin's state
+    fleet.plan.damage[i, OUTER, 30:60] = 0.5  # plant an outer-race spall in the twin's state
     asset_id = fleet.asset_ids[i]
     wave = fleet.snapshot(asset_id, fleet.start + pd.Timedelta(hours=40), duration_s=4.0)
     shaft = fleet.params.rated_rpm[i] * fleet.regime.load[i, 40] / 60.0

@@ -15,7 +15,7 @@ from forewarn.twin.pump import cavitation_severity, npsh_available_m, operating_
 from forewarn.twin.thermal import LumpedThermal, first_order_lag, first_order_lag_blocked
 from forewarn.twin.vibration import BANDS_HZ, FS_HZ, VibrationComponents, envelope_spectrum, snapshot, summarise
 
-NODE = LumpedThermal(mass_kg=120.0, specific_heat=450.0, h=30.0, area_m2=1.5)   # tau = 1200 s
+NODE = LumpedThermal(mass_kg=120.0, specific_heat=450.0, h=30.0, area_m2=1.5)  # tau = 1200 s
 
 
 def test_thermal_steady_state_is_losses_over_conductance() -> None:
@@ -34,7 +34,7 @@ def test_thermal_step_response_reaches_63_percent_at_tau(dt_s: float) -> None:
     temps = NODE.response(np.full(steps, 1000.0), ambient_c=20.0, dt_s=dt_s, temp0_c=20.0)
     at_tau = temps[int(round(tau / dt_s)) - 1]
     fraction = (at_tau - 20.0) / (float(NODE.steady_state(1000.0, 20.0)) - 20.0)
-    assert fraction == pytest.approx(1 - math.exp(-1), abs=1e-9)   # exact for held inputs, whatever the step
+    assert fraction == pytest.approx(1 - math.exp(-1), abs=1e-9)  # exact for held inputs, whatever the step
 
 
 def test_blocked_solver_matches_the_loop_with_varying_inputs() -> None:
@@ -48,18 +48,24 @@ def test_blocked_solver_matches_the_loop_with_varying_inputs() -> None:
 
 
 def test_bearing_orders_match_the_published_6205_values() -> None:
-    bpfo, bpfi, bsf, ftf = BEARINGS["6205"].orders()   # CWRU bearing data centre: 3.5848, 5.4152, 2.357, 0.3983
+    bpfo, bpfi, bsf, ftf = BEARINGS["6205"].orders()  # CWRU bearing data centre: 3.5848, 5.4152, 2.357, 0.3983
     assert (bpfo, bpfi, bsf, ftf) == pytest.approx((3.5848, 5.4152, 2.357, 0.39828), abs=6e-4)
     f = BEARINGS["6309"].frequencies(24.75)
-    assert f.bpfo + f.bpfi == pytest.approx(8 * 24.75)   # n * f_r
+    assert f.bpfo + f.bpfi == pytest.approx(8 * 24.75)  # n * f_r
 
 
 @pytest.mark.parametrize(("race", "order_index"), [("outer", 0), ("inner", 1)])
 def test_envelope_spectrum_peaks_at_the_defect_frequency(race: str, order_index: int) -> None:
     shaft = 1480.0 / 60.0
     defect_hz = BEARINGS["6309"].orders()[order_index] * shaft
-    comp = VibrationComponents(shaft_hz=shaft, a1=0.05, a2=0.02, noise_var=0.05**2, resonance_hz=3000.0,
-                               **{f"{race}_amp": 0.8, f"{race}_hz": defect_hz})
+    comp = VibrationComponents(
+        shaft_hz=shaft,
+        a1=0.05,
+        a2=0.02,
+        noise_var=0.05**2,
+        resonance_hz=3000.0,
+        **{f"{race}_amp": 0.8, f"{race}_hz": defect_hz},
+    )
     freqs, amp = envelope_spectrum(snapshot(comp, duration_s=4.0, seed=7))
     window = (freqs > 0.5 * shaft) & (freqs < 12 * shaft)
     peak = freqs[window][np.argmax(amp[window])]
@@ -71,8 +77,9 @@ CASES = [
     VibrationComponents(shaft_hz=49.5, a1=0.03, a2=0.01, outer_amp=0.4, outer_hz=3.58 * 49.5, noise_var=0.05**2),
     VibrationComponents(shaft_hz=49.5, a1=0.07, a2=0.02, outer_amp=2.0, outer_hz=3.58 * 49.5, noise_var=0.02**2),
     VibrationComponents(shaft_hz=24.75, a1=0.07, inner_amp=1.0, inner_hz=5.42 * 24.75, noise_var=0.03**2),
-    VibrationComponents(shaft_hz=24.75, a1=0.07, inner_amp=0.2, inner_hz=5.42 * 24.75, noise_var=0.03**2,
-                        cavitation_var=0.1**2),
+    VibrationComponents(
+        shaft_hz=24.75, a1=0.07, inner_amp=0.2, inner_hz=5.42 * 24.75, noise_var=0.03**2, cavitation_var=0.1**2
+    ),
 ]
 
 
@@ -110,7 +117,7 @@ def test_paris_law_growth_reaches_failure_in_the_closed_form_time() -> None:
         t += dt
     assert t == pytest.approx(time_to_failure_hours(0.03, 0.01), rel=0.01)
     eta = float(weibull_eta(40_000.0, 1.5))
-    assert 1 - math.exp(-((40_000.0 / eta) ** 1.5)) == pytest.approx(0.10)   # L10: 10 % fail by then
+    assert 1 - math.exp(-((40_000.0 / eta) ** 1.5)) == pytest.approx(0.10)  # L10: 10 % fail by then
     assert float(weibull_hazard(2 * 40_000.0, eta, 1.5)) > float(weibull_hazard(40_000.0, eta, 1.5))
 
 

@@ -65,10 +65,11 @@ def test_less_cooling_and_hotter_air_run_the_winding_hotter(spalled) -> None:
 
 
 def test_calibration_recovers_cooling_fouling_from_readings() -> None:
-    config = FleetConfig(sites=1, assets=6, days=10, seed=8, interval="10min", degradation=False,
-                         policies=("run_to_failure",))
+    config = FleetConfig(
+        sites=1, assets=6, days=10, seed=8, interval="10min", degradation=False, policies=("run_to_failure",)
+    )
     fleet = simulate_fleet(config)
-    fleet.plan.damage[:, OVERHEATING, :] = np.linspace(0.0, 0.8, 6)[:, None]   # known fouling, asset by asset
+    fleet.plan.damage[:, OVERHEATING, :] = np.linspace(0.0, 0.8, 6)[:, None]  # known fouling, asset by asset
     fleet._cache.clear()
     checked = 0
     for i, asset in enumerate(fleet.assets):

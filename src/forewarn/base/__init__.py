@@ -10,8 +10,10 @@ Names are imported on first use (PEP 562), so ``forewarn.base.registry.names()``
 from forewarn._lazy import lazy_exports
 
 _EXPORTS = {
-    **dict.fromkeys(("AnomalyDetector", "Estimator", "FailurePredictor", "FaultClassifier", "RULRegressor",
-                     "as_frame", "clone"), "estimator"),
+    **dict.fromkeys(
+        ("AnomalyDetector", "Estimator", "FailurePredictor", "FaultClassifier", "RULRegressor", "as_frame", "clone"),
+        "estimator",
+    ),
     **dict.fromkeys(("data_hash", "load", "read_manifest", "save"), "persistence"),
     **dict.fromkeys(("create", "get", "names", "register"), "registry"),
 }

@@ -52,8 +52,11 @@ def method_name(method: str) -> str:
     """The canonical name of a supervised method (``"sigmoid"`` -> ``"platt"``); an unknown one is an error."""
     name = ALIASES.get(method, method)
     if name not in METHODS:
-        raise SchemaError(f"unknown calibration method {method!r}", column="method",
-                          hint=f"choose from {', '.join((*METHODS, *ALIASES))}")
+        raise SchemaError(
+            f"unknown calibration method {method!r}",
+            column="method",
+            hint=f"choose from {', '.join((*METHODS, *ALIASES))}",
+        )
     return name
 
 
@@ -71,8 +74,9 @@ def platt(scores: np.ndarray, coef: Sequence[float] | np.ndarray) -> np.ndarray:
 
 def piecewise_linear(scores: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The knots ``(x, y)`` joined linearly, flat beyond the end knots."""
-    return np.interp(np.asarray(scores, dtype="float64"), np.asarray(x, dtype="float64"),
-                     np.asarray(y, dtype="float64"))
+    return np.interp(
+        np.asarray(scores, dtype="float64"), np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
+    )
 
 
 def fit_platt(scores: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
@@ -91,7 +95,8 @@ def fit_isotonic(scores: np.ndarray, outcomes: np.ndarray) -> tuple[np.ndarray, 
 
     x = np.asarray(scores, dtype="float64")
     fitted = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit_transform(
-        x, np.asarray(outcomes, dtype="float64"))
+        x, np.asarray(outcomes, dtype="float64")
+    )
     order = np.argsort(x, kind="stable")
     values = fitted[order]
     new_block = np.r_[True, np.diff(values) != 0]
@@ -104,8 +109,9 @@ def fit_isotonic(scores: np.ndarray, outcomes: np.ndarray) -> tuple[np.ndarray, 
 def _as_vector(values: Any, name: str) -> np.ndarray:
     array = np.asarray(values, dtype="float64").reshape(-1)
     if not np.isfinite(array).all():
-        raise SchemaError(f"{name} holds missing or infinite values", column=name,
-                          hint="drop rows without a score before calibrating")
+        raise SchemaError(
+            f"{name} holds missing or infinite values", column=name, hint="drop rows without a score before calibrating"
+        )
     return array
 
 
@@ -136,8 +142,11 @@ class Calibrator:
         if not np.isin(y, (0.0, 1.0)).all():
             raise SchemaError("outcomes must be 0/1 (or False/True)", column="outcomes")
         if len(np.unique(y)) < 2:
-            raise SchemaError("outcomes hold only one class; calibration needs failures and non-failures",
-                              column="outcomes", hint="calibrate on a period that contains both")
+            raise SchemaError(
+                "outcomes hold only one class; calibration needs failures and non-failures",
+                column="outcomes",
+                hint="calibrate on a period that contains both",
+            )
         if self.method == "isotonic":
             knots_x, knots_y = fit_isotonic(x, y)
             self.state_ = {"method": np.asarray(["isotonic"]), "x": knots_x, "y": knots_y}
@@ -227,8 +236,9 @@ class ScoreCalibration:
         if scores.size == 0:
             raise SchemaError("no finite training scores to calibrate on", column="scores")
         if not 0.5 < quantile <= 1.0 or spread < 0.0:
-            raise SchemaError(f"quantile must be in (0.5, 1] and spread >= 0, got {quantile} and {spread}",
-                              column="quantile")
+            raise SchemaError(
+                f"quantile must be in (0.5, 1] and spread >= 0, got {quantile} and {spread}", column="quantile"
+            )
         reference = np.quantile(scores, np.linspace(0.0, 1.0, 1001))
         # order statistics (no interpolation), so that the rule commutes with any increasing power
         median = float(np.quantile(scores, 0.5, method="inverted_cdf"))

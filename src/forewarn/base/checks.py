@@ -35,12 +35,14 @@ def task_data(task: str, seed: int = 0, n: int = 240) -> tuple[pd.DataFrame, np.
     """
     rng = np.random.default_rng(seed)
     wear = rng.uniform(0.0, 1.0, n)
-    X = pd.DataFrame({
-        "temperature": 60 + 25 * wear + rng.normal(0, 2, n),
-        "vibration": 1 + 3 * wear**2 + rng.normal(0, 0.2, n),
-        "pressure": rng.normal(5, 0.5, n),
-        "current": 10 + 2 * wear + rng.normal(0, 0.3, n),
-    })
+    X = pd.DataFrame(
+        {
+            "temperature": 60 + 25 * wear + rng.normal(0, 2, n),
+            "vibration": 1 + 3 * wear**2 + rng.normal(0, 0.2, n),
+            "pressure": rng.normal(5, 0.5, n),
+            "current": 10 + 2 * wear + rng.normal(0, 0.3, n),
+        }
+    )
     if task == "anomaly":
         X.iloc[-12:, :2] += 40.0  # a few gross outliers
         return X, None
@@ -159,8 +161,10 @@ def check_clone_and_params(est: Estimator) -> None:
 def check_parameters_declared(est: Estimator) -> None:
     declared = set(est.parameter_constraints)
     params = set(est.get_params())
-    assert declared == params, (f"every parameter needs a declared constraint: undeclared {sorted(params - declared)}, "
-                                f"declared but not parameters {sorted(declared - params)}")
+    assert declared == params, (
+        f"every parameter needs a declared constraint: undeclared {sorted(params - declared)}, "
+        f"declared but not parameters {sorted(declared - params)}"
+    )
     validate_params(est, est.parameter_constraints)  # the values given (defaults or chosen) must be accepted
 
 
@@ -172,8 +176,9 @@ def check_bad_parameters_rejected(est: Estimator) -> None:
         try:
             model.fit(X, y)
         except ParameterError as err:
-            assert f"The {name!r} parameter of {type(est).__name__} must be" in str(err), \
+            assert f"The {name!r} parameter of {type(est).__name__} must be" in str(err), (
                 f"the error for a bad {name!r} must name it in scikit-learn's wording, got: {err}"
+            )
             assert err.param == name, f"ParameterError.param must be {name!r}, got {err.param!r}"
             continue
         raise AssertionError(f"fit must reject {name}={bad!r} with ParameterError")
@@ -191,16 +196,28 @@ def check_sklearn_api(est: Estimator) -> None:
     X, y = task_data(est.task)
     if y is None:  # anomaly: labels of the gross outliers, for scoring only
         y = np.r_[np.zeros(len(X) - 12, dtype=int), np.ones(12, dtype=int)]
-    split = KFold(3, shuffle=True, random_state=0) if est.task == "rul" else \
-        StratifiedKFold(3, shuffle=True, random_state=0)
+    split = (
+        KFold(3, shuffle=True, random_state=0)
+        if est.task == "rul"
+        else StratifiedKFold(3, shuffle=True, random_state=0)
+    )
     scores = cross_val_score(est, X, y, cv=split, scoring=scorer(est.task), error_score="raise")
     assert len(scores) == 3 and np.isfinite(scores).all(), "cross_val_score must give one finite score per fold"
 
 
 CHECKS: list[Callable[[Estimator], None]] = [
-    check_fit_returns_self, check_same_seed_same_output, check_input_not_mutated, check_unfitted_raises,
-    check_wrong_columns_raise, check_array_input, check_output_shape_and_range, check_state_round_trip,
-    check_save_load_round_trip, check_clone_and_params, check_parameters_declared, check_bad_parameters_rejected,
+    check_fit_returns_self,
+    check_same_seed_same_output,
+    check_input_not_mutated,
+    check_unfitted_raises,
+    check_wrong_columns_raise,
+    check_array_input,
+    check_output_shape_and_range,
+    check_state_round_trip,
+    check_save_load_round_trip,
+    check_clone_and_params,
+    check_parameters_declared,
+    check_bad_parameters_rejected,
     check_sklearn_api,
 ]
 

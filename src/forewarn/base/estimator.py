@@ -90,9 +90,12 @@ class Estimator:
         valid = self._param_names()
         for name, value in params.items():
             if name not in valid:
-                raise ParameterError(f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
-                                     f"Valid parameters are: {', '.join(valid)}.",
-                                     param=name, estimator=type(self).__name__)
+                raise ParameterError(
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
+                    f"Valid parameters are: {', '.join(valid)}.",
+                    param=name,
+                    estimator=type(self).__name__,
+                )
             setattr(self, name, value)
         return self
 
@@ -108,8 +111,14 @@ class Estimator:
     @classmethod
     def get_tags(cls) -> dict[str, Any]:
         """Tags with defaults filled in."""
-        return {"online": False, "requires_y": cls.task in {"failure", "rul", "fault"}, "nan_allowed": False,
-                "deep": False, "unit": "", **cls.tags}
+        return {
+            "online": False,
+            "requires_y": cls.task in {"failure", "rul", "fault"},
+            "nan_allowed": False,
+            "deep": False,
+            "unit": "",
+            **cls.tags,
+        }
 
     def __sklearn_tags__(self) -> Any:
         """scikit-learn's tags (imported here, so ``import forewarn`` does not import scikit-learn)."""
@@ -117,10 +126,13 @@ class Estimator:
 
         tags = self.get_tags()
         kind = {"rul": "regressor", "failure": "classifier", "fault": "classifier"}.get(self.task)
-        return Tags(estimator_type=kind, target_tags=TargetTags(required=bool(tags["requires_y"])),
-                    classifier_tags=ClassifierTags(multi_class=self.task == "fault") if kind == "classifier" else None,
-                    regressor_tags=RegressorTags() if kind == "regressor" else None,
-                    input_tags=InputTags(allow_nan=bool(tags["nan_allowed"])))
+        return Tags(
+            estimator_type=kind,
+            target_tags=TargetTags(required=bool(tags["requires_y"])),
+            classifier_tags=ClassifierTags(multi_class=self.task == "fault") if kind == "classifier" else None,
+            regressor_tags=RegressorTags() if kind == "regressor" else None,
+            input_tags=InputTags(allow_nan=bool(tags["nan_allowed"])),
+        )
 
     def __sklearn_is_fitted__(self) -> bool:
         return bool(getattr(self, "is_fitted_", False))
@@ -132,12 +144,16 @@ class Estimator:
         frame = self._validate_fit_input(X)
         if self.get_tags()["requires_y"]:
             if y is None:
-                raise SchemaError(f"{type(self).__name__} requires y to be passed, but the target y is None",
-                                  hint="pass fit(X, y)")
+                raise SchemaError(
+                    f"{type(self).__name__} requires y to be passed, but the target y is None", hint="pass fit(X, y)"
+                )
             y = np.asarray(y)
             if y.ndim != 1:
-                raise SchemaError(f"y should be a 1d array, got an array of shape {y.shape} instead", column="y",
-                                  hint="pass one target per row")
+                raise SchemaError(
+                    f"y should be a 1d array, got an array of shape {y.shape} instead",
+                    column="y",
+                    hint="pass one target per row",
+                )
             if len(y) != len(frame):
                 raise SchemaError(f"y has {len(y)} rows but X has {len(frame)}", column="y")
         self._fit(frame, y)
@@ -152,8 +168,10 @@ class Estimator:
         if len(frame) == 0:
             raise SchemaError(f"{type(self).__name__}.fit got no rows")
         if len(frame.columns) == 0:
-            raise SchemaError(f"Found array with 0 feature(s) (shape={frame.shape}) while a minimum of 1 is required.",
-                              hint="pass at least one feature column")
+            raise SchemaError(
+                f"Found array with 0 feature(s) (shape={frame.shape}) while a minimum of 1 is required.",
+                hint="pass at least one feature column",
+            )
         self._check_values(frame)
         self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=str)
         self.n_features_in_ = len(self.feature_names_in_)
@@ -164,8 +182,11 @@ class Estimator:
         bad = np.isinf(values) if self.get_tags()["nan_allowed"] else ~np.isfinite(values)
         if bad.any():
             row, col = (int(i) for i in np.argwhere(bad)[0])
-            raise SchemaError(f"value {values[row, col]!r} at row {row} is not finite (NaN or inf)",
-                              column=str(frame.columns[col]), hint="impute or drop missing values before this model")
+            raise SchemaError(
+                f"value {values[row, col]!r} at row {row} is not finite (NaN or inf)",
+                column=str(frame.columns[col]),
+                hint="impute or drop missing values before this model",
+            )
 
     def _validate_input(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
         """Check fitted state and columns; return the frame in the fitted column order."""
@@ -176,7 +197,9 @@ class Estimator:
             if width is not None and width != len(self.feature_names_in_):
                 raise FeatureMismatchError(
                     f"X has {width} features, but {type(self).__name__} is expecting {len(self.feature_names_in_)} "
-                    "features as input", hint="pass the same feature columns the model was fitted on")
+                    "features as input",
+                    hint="pass the same feature columns the model was fitted on",
+                )
         frame = as_frame(X, names=self.feature_names_in_ if not isinstance(X, pd.DataFrame) else None)
         expected = list(self.feature_names_in_)
         got = [str(c) for c in frame.columns]
@@ -186,7 +209,9 @@ class Estimator:
             if missing or extra:
                 raise FeatureMismatchError(
                     f"columns differ from those seen in fit: missing {missing or 'none'}, unexpected {extra or 'none'}",
-                    source=type(self).__name__, hint="pass the same feature columns the model was fitted on")
+                    source=type(self).__name__,
+                    hint="pass the same feature columns the model was fitted on",
+                )
             frame = frame[expected]
         self._check_values(frame)
         return frame
@@ -294,9 +319,10 @@ def as_frame(X: pd.DataFrame | np.ndarray, names: Any = None) -> pd.DataFrame:
         raise SchemaError("Complex data not supported", hint="pass real-valued features (e.g. magnitudes)")
     array = raw.astype("float64")
     if array.ndim != 2:
-        raise SchemaError(f"X must be 2-D (rows x features), got shape {array.shape}",
-                          hint="Reshape your data: X.reshape(-1, 1) for a single feature, X.reshape(1, -1) for "
-                               "a single row")
+        raise SchemaError(
+            f"X must be 2-D (rows x features), got shape {array.shape}",
+            hint="Reshape your data: X.reshape(-1, 1) for a single feature, X.reshape(1, -1) for a single row",
+        )
     if names is None or len(names) != array.shape[1]:
         names = [f"x{i}" for i in range(array.shape[1])]
     return pd.DataFrame(array, columns=[str(n) for n in names])

@@ -69,11 +69,14 @@ class Interval(Constraint):
     interval. A float interval takes ints too, never ``bool``, ``nan`` or infinity.
     """
 
-    def __init__(self, kind: type, low: float | None = None, high: float | None = None, *,
-                 closed: str = "both") -> None:
+    def __init__(
+        self, kind: type, low: float | None = None, high: float | None = None, *, closed: str = "both"
+    ) -> None:
         if kind not in (int, float) or closed not in ("both", "left", "right", "neither"):
-            raise ValueError(f"Interval(kind={kind!r}, closed={closed!r}): kind is int or float, closed one of "
-                             "both, left, right, neither")
+            raise ValueError(
+                f"Interval(kind={kind!r}, closed={closed!r}): kind is int or float, closed one of "
+                "both, left, right, neither"
+            )
         self.kind, self.low, self.high, self.closed = kind, low, high, closed
 
     def accepts(self, value: Any) -> bool:
@@ -85,8 +88,9 @@ class Interval(Constraint):
             return False
         if self.low is not None and (value < self.low or (value == self.low and self.closed in ("right", "neither"))):
             return False
-        return not (self.high is not None and
-                    (value > self.high or (value == self.high and self.closed in ("left", "neither"))))
+        return not (
+            self.high is not None and (value > self.high or (value == self.high and self.closed in ("left", "neither")))
+        )
 
     def __str__(self) -> str:
         noun = "an int" if self.kind is int else "a float"
@@ -97,8 +101,10 @@ class Interval(Constraint):
             return f"{noun} {'>=' if low_in else '>'} {_number(self.low)}"  # type: ignore[arg-type]
         if self.low is None:
             return f"{noun} {'<=' if high_in else '<'} {_number(self.high)}"
-        return (f"{noun} in the range {'[' if low_in else '('}{_number(self.low)}, {_number(self.high)}"
-                f"{']' if high_in else ')'}")
+        return (
+            f"{noun} in the range {'[' if low_in else '('}{_number(self.low)}, {_number(self.high)}"
+            f"{']' if high_in else ')'}"
+        )
 
     def invalid(self) -> list[Any]:
         found: list[Any] = ["not-a-number"]
@@ -197,8 +203,11 @@ def validate_params(estimator: Any, constraints: Constraints) -> None:
     for name, alternatives in constraints.items():
         value = getattr(estimator, name)
         if not any(_accepts(a, value) for a in alternatives):
-            raise ParameterError(f"The {name!r} parameter of {owner} must be {describe(alternatives)}. "
-                                 f"Got {value!r} instead.", param=name, estimator=owner)
+            raise ParameterError(
+                f"The {name!r} parameter of {owner} must be {describe(alternatives)}. Got {value!r} instead.",
+                param=name,
+                estimator=owner,
+            )
 
 
 def invalid_value(alternatives: Sequence[Any]) -> Any:

@@ -58,8 +58,13 @@ def _jsonable(value: Any) -> Any:
     raise StateError(f"parameter value {value!r} cannot be written to {MANIFEST}; use plain numbers and strings")
 
 
-def save(model: Estimator, folder: str | os.PathLike[str], *, metrics: Mapping[str, float] | None = None,
-         training_data: Any = None) -> Path:
+def save(
+    model: Estimator,
+    folder: str | os.PathLike[str],
+    *,
+    metrics: Mapping[str, float] | None = None,
+    training_data: Any = None,
+) -> Path:
     """Write ``model`` to ``folder`` (created if needed) and return the folder's path."""
     if not model.registry_name:
         raise StateError(f"{type(model).__name__} is not registered; only registered models can be saved")
@@ -106,8 +111,10 @@ def load(folder: str | os.PathLike[str]) -> Estimator:
     """Rebuild the model saved in ``folder``: a fresh estimator from the registry, then its state."""
     manifest = read_manifest(folder)
     if manifest.get("format") != FORMAT_VERSION:
-        raise StateError(f"model folder {str(folder)!r} has format {manifest.get('format')!r}; "
-                         f"this Forewarn reads format {FORMAT_VERSION}")
+        raise StateError(
+            f"model folder {str(folder)!r} has format {manifest.get('format')!r}; "
+            f"this Forewarn reads format {FORMAT_VERSION}"
+        )
     model = get(manifest["model"])(**manifest["params"])
     state: dict[str, np.ndarray | str] = {}
     path = Path(folder)
@@ -118,8 +125,10 @@ def load(folder: str | os.PathLike[str]) -> Estimator:
             try:
                 state[name] = arrays[name]
             except ValueError as err:  # an object array: loading it would need pickle
-                raise StateError(f"array {name!r} in {str(folder)!r} needs pickle to load ({err}); "
-                                 "Forewarn never unpickles model files") from None
+                raise StateError(
+                    f"array {name!r} in {str(folder)!r} needs pickle to load ({err}); "
+                    "Forewarn never unpickles model files"
+                ) from None
     for name in manifest["texts"]:
         text_path = path / f"{name}.txt"
         if not text_path.is_file():

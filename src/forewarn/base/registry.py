@@ -80,8 +80,9 @@ def register(name: str) -> Callable[[E], E]:
     def decorate(cls: E) -> E:
         builtin = BUILTINS.get(name)
         if builtin is not None and builtin[0] != _path_of(cls):
-            raise RegistryError(f"model name {name!r} is already taken by the built-in {builtin[0]}; "
-                                "register under another name")
+            raise RegistryError(
+                f"model name {name!r} is already taken by the built-in {builtin[0]}; register under another name"
+            )
         with _lock:
             existing = _REGISTRY.get(name)
             if existing is not None and existing.__qualname__ != cls.__qualname__:
@@ -103,8 +104,10 @@ def get(name: str) -> type:
     module, _, attribute = BUILTINS[name][0].partition(":")
     cls = getattr(importlib.import_module(module), attribute)  # importing it runs its @register
     if _REGISTRY.get(name) is not cls:
-        raise RegistryError(f"{BUILTINS[name][0]} is not registered as {name!r}: the table in "
-                            f"forewarn.base.registry and the class's @register disagree")
+        raise RegistryError(
+            f"{BUILTINS[name][0]} is not registered as {name!r}: the table in "
+            f"forewarn.base.registry and the class's @register disagree"
+        )
     return cls
 
 

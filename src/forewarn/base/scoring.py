@@ -53,8 +53,11 @@ def _anomaly_auc(estimator: Any, X: Any, y: Any) -> float:
     from sklearn.metrics import roc_auc_score
 
     if y is None:
-        raise SchemaError("the anomaly scorer needs 0/1 labels (1 = anomaly) as y", column="y",
-                          hint="pass y to cross_val_score; the detector's fit ignores it")
+        raise SchemaError(
+            "the anomaly scorer needs 0/1 labels (1 = anomaly) as y",
+            column="y",
+            hint="pass y to cross_val_score; the detector's fit ignores it",
+        )
     return float(roc_auc_score(np.asarray(y).astype(int), estimator.score(X)))
 
 

@@ -92,8 +92,14 @@ def inner_threshold(factory: Callable[[int], Any], seed: int, X: pd.DataFrame, y
     return best_f1_threshold(y, oof)
 
 
-def _failure_run(name: str, factory: Callable[[int], Any], seed: int, data: AI4IData, X: pd.DataFrame,
-                 progress: Callable[[str], None]) -> ModelRun:
+def _failure_run(
+    name: str,
+    factory: Callable[[int], Any],
+    seed: int,
+    data: AI4IData,
+    X: pd.DataFrame,
+    progress: Callable[[str], None],
+) -> ModelRun:
     y = data.y
     proba, predicted = np.empty(len(y)), np.empty(len(y), dtype="int64")
     fit_s, predict_s, thresholds = [], [], []
@@ -109,14 +115,25 @@ def _failure_run(name: str, factory: Callable[[int], Any], seed: int, data: AI4I
         predicted[test] = proba[test] >= threshold
         thresholds.append(threshold)
     metrics = binary_metrics(y, proba)
-    metrics.update({k: v for k, v in binary_metrics(y, predicted.astype("float64"), 0.5).items()
-                    if k in ("f1", "precision", "recall", "accuracy")})
+    metrics.update(
+        {
+            k: v
+            for k, v in binary_metrics(y, predicted.astype("float64"), 0.5).items()
+            if k in ("f1", "precision", "recall", "accuracy")
+        }
+    )
     metrics["threshold"] = float(np.mean(thresholds))
     return ModelRun(name, seed, metrics, float(np.mean(fit_s)), float(np.mean(predict_s)))
 
 
-def _type_run(name: str, factory: Callable[[int], Any], seed: int, data: AI4IData, X: pd.DataFrame,
-              progress: Callable[[str], None]) -> ModelRun:
+def _type_run(
+    name: str,
+    factory: Callable[[int], Any],
+    seed: int,
+    data: AI4IData,
+    X: pd.DataFrame,
+    progress: Callable[[str], None],
+) -> ModelRun:
     labels = failure_types(data.frame)
     predicted = np.empty(len(labels), dtype=object)
     fit_s, predict_s = [], []
@@ -134,8 +151,14 @@ def _type_run(name: str, factory: Callable[[int], Any], seed: int, data: AI4IDat
     return ModelRun(name, seed, metrics, float(np.mean(fit_s)), float(np.mean(predict_s)))
 
 
-def run(models: Sequence[str] | None = None, seeds: int = 5, data_dir: Any = None, *,
-        progress: Callable[[str], None] | None = None, **options: Any) -> dict[str, Any]:
+def run(
+    models: Sequence[str] | None = None,
+    seeds: int = 5,
+    data_dir: Any = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
     """Run the AI4I benchmark; returns the payload of ``forewarn bench ai4i`` (see :mod:`forewarn.bench`)."""
     if options:
         raise ConfigError(f"ai4i takes no options {sorted(options)} (ai4i has no subsets)")
@@ -154,10 +177,11 @@ def run(models: Sequence[str] | None = None, seeds: int = 5, data_dir: Any = Non
             runner = _failure_run if task == "failure" else _type_run
             runs.append(runner(name, factory, seed, data, X, say))
     return {
-        "dataset": "ai4i", "subset": None,
+        "dataset": "ai4i",
+        "subset": None,
         "protocol": f"{anchor_protocol('ai4i')}; stratified {N_SPLITS}-fold CV per seed, pooled held-out "
-                    f"predictions; threshold maximising F1 on inner {INNER_SPLITS}-fold out-of-fold training "
-                    "probabilities; failure-type macro-F1 over none/twf/hdf/pwf/osf",
+        f"predictions; threshold maximising F1 on inner {INNER_SPLITS}-fold out-of-fold training "
+        "probabilities; failure-type macro-F1 over none/twf/hdf/pwf/osf",
         "primary_metric": "f1",
         "results": summarise(runs),
         "published": anchor_rows("ai4i"),

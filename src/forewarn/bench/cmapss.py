@@ -117,16 +117,23 @@ def informative_sensors(train: pd.DataFrame, regimes: np.ndarray, min_distinct: 
     return keep
 
 
-def model_inputs(frame: pd.DataFrame, sensors: Sequence[str], *, window: int = WINDOW,
-                 sequence_window: int = SEQUENCE_WINDOW) -> pd.DataFrame:
+def model_inputs(
+    frame: pd.DataFrame, sensors: Sequence[str], *, window: int = WINDOW, sequence_window: int = SEQUENCE_WINDOW
+) -> pd.DataFrame:
     """Window statistics, the raw window and the cycle count of every row of a (normalised) C-MAPSS frame."""
     stats = window_features(frame, group="unit", order="cycle", columns=sensors, window=window)
     steps = sequence_frame(frame, group="unit", order="cycle", columns=sensors, window=sequence_window)
     return pd.concat([stats, steps, frame[["cycle"]].astype("float64")], axis=1)
 
 
-def prepare(subset: str = "FD001", data_dir: str | os.PathLike[str] | None = None, *, window: int = WINDOW,
-            sequence_window: int = SEQUENCE_WINDOW, max_units: int | None = None) -> Prepared:
+def prepare(
+    subset: str = "FD001",
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    window: int = WINDOW,
+    sequence_window: int = SEQUENCE_WINDOW,
+    max_units: int | None = None,
+) -> Prepared:
     """Load ``subset`` and build the model inputs; every fitted transform sees training engines only.
 
     ``max_units`` keeps the first units of train and test (for quick smoke runs, not for reported figures).
@@ -143,9 +150,14 @@ def prepare(subset: str = "FD001", data_dir: str | os.PathLike[str] | None = Non
     last = test.groupby("unit")["cycle"].idxmax()
     test_X = test_all.loc[last.to_numpy()].reset_index(drop=True)
     return Prepared(
-        subset=data.subset, sensors=sensors, n_regimes=normaliser.n_regimes_, train_X=train_X.reset_index(drop=True),
+        subset=data.subset,
+        sensors=sensors,
+        n_regimes=normaliser.n_regimes_,
+        train_X=train_X.reset_index(drop=True),
         train_y=train_rul(train, cap=RUL_CAP)["rul"].to_numpy(dtype="float64"),
-        train_units=train["unit"].to_numpy(), test_X=test_X, test_units=last.index.to_numpy(),
+        train_units=train["unit"].to_numpy(),
+        test_X=test_X,
+        test_units=last.index.to_numpy(),
         test_rul=truth.set_index("unit").loc[last.index, "rul"].to_numpy(dtype="float64"),
     )
 
@@ -156,8 +168,7 @@ def _columns_for(model: Any, names: Sequence[str]) -> list[str]:
     return member_columns(getattr(model, "input_kind", "features"), list(names))
 
 
-def evaluate_model(label: str, seed: int, prepared: Prepared,
-                   params: Mapping[str, Any] | None = None) -> ModelRun:
+def evaluate_model(label: str, seed: int, prepared: Prepared, params: Mapping[str, Any] | None = None) -> ModelRun:
     """Fit one zoo model with one seed on every training row and score it on the test engines."""
     model = MODELS[label](seed, **{k: (dict(v) if isinstance(v, Mapping) else v) for k, v in (params or {}).items()})
     columns = _columns_for(model, list(prepared.train_X.columns))
@@ -167,8 +178,9 @@ def evaluate_model(label: str, seed: int, prepared: Prepared,
     start = time.perf_counter()
     predicted = model.predict(prepared.test_X[columns])
     predict_s = time.perf_counter() - start
-    predictions = [{"unit": int(u), "predicted": round(float(p), 3)} for u, p in zip(prepared.test_units, predicted,
-                                                                                    strict=True)]
+    predictions = [
+        {"unit": int(u), "predicted": round(float(p), 3)} for u, p in zip(prepared.test_units, predicted, strict=True)
+    ]
     metrics = rul_metrics(prepared.test_rul, predicted)
     # context only: the figures many papers print, against true RUL also capped at 125 (not the protocol)
     capped = rul_metrics(np.minimum(prepared.test_rul, RUL_CAP), predicted)
@@ -185,8 +197,9 @@ def capped_prediction_floor(true_rul: np.ndarray, cap: float = RUL_CAP) -> float
     return float(np.sqrt(np.mean(np.maximum(np.asarray(true_rul, dtype="float64") - cap, 0.0) ** 2)))
 
 
-def run(models: Sequence[str] | None = None, seeds: int = 5, data_dir: str | os.PathLike[str] | None = None,
-        **options: Any) -> dict[str, Any]:
+def run(
+    models: Sequence[str] | None = None, seeds: int = 5, data_dir: str | os.PathLike[str] | None = None, **options: Any
+) -> dict[str, Any]:
     """Run the zoo on one subset; options: ``subset`` (FD001), ``progress``, ``model_params``
     (label -> parameter overrides), ``window``, ``sequence_window``, ``max_units`` (smoke runs only)."""
     subset = str(options.pop("subset", None) or "FD001").upper()
@@ -194,8 +207,10 @@ def run(models: Sequence[str] | None = None, seeds: int = 5, data_dir: str | os.
     model_params: Mapping[str, Mapping[str, Any]] = options.pop("model_params", None) or {}
     prepare_options = {k: options.pop(k) for k in ("window", "sequence_window", "max_units") if k in options}
     if options:
-        raise ConfigError(f"unknown C-MAPSS option(s) {', '.join(sorted(options))}; use subset, progress, "
-                          "model_params, window, sequence_window or max_units")
+        raise ConfigError(
+            f"unknown C-MAPSS option(s) {', '.join(sorted(options))}; use subset, progress, "
+            "model_params, window, sequence_window or max_units"
+        )
     labels = list(MODELS) if models is None or list(models) in (["all"], []) else list(models)
     unknown = [m for m in labels if m not in MODELS]
     if unknown:
@@ -205,21 +220,31 @@ def run(models: Sequence[str] | None = None, seeds: int = 5, data_dir: str | os.
     say = progress or (lambda _message: None)
     say(f"C-MAPSS {subset}: loading and building features (fitted on training engines only)")
     prepared = prepare(subset, data_dir, **prepare_options)
-    say(f"{subset}: {len(prepared.train_X)} training rows, {len(prepared.test_X)} test engines, "
-        f"{len(prepared.sensors)} sensors, {prepared.n_regimes} operating regime(s)")
+    say(
+        f"{subset}: {len(prepared.train_X)} training rows, {len(prepared.test_X)} test engines, "
+        f"{len(prepared.sensors)} sensors, {prepared.n_regimes} operating regime(s)"
+    )
     runs = []
     for label in labels:
         for seed in range(int(seeds)):
             say(f"{subset}: fitting {label} (seed {seed})")
             outcome = evaluate_model(label, seed, prepared, model_params.get(label))
-            say(f"{subset}: {label} seed {seed}: RMSE {outcome.metrics['rmse']:.2f}, "
-                f"score {outcome.metrics['score']:.0f}, fit {outcome.fit_s:.1f} s")
+            say(
+                f"{subset}: {label} seed {seed}: RMSE {outcome.metrics['rmse']:.2f}, "
+                f"score {outcome.metrics['score']:.0f}, fit {outcome.fit_s:.1f} s"
+            )
             runs.append(outcome)
     floor = capped_prediction_floor(prepared.test_rul)
-    say(f"{subset}: {int((prepared.test_rul > RUL_CAP).sum())} test engines have true RUL above {RUL_CAP}; "
-        f"predictions capped at {RUL_CAP} cannot reach an RMSE below {floor:.2f}")
+    say(
+        f"{subset}: {int((prepared.test_rul > RUL_CAP).sum())} test engines have true RUL above {RUL_CAP}; "
+        f"predictions capped at {RUL_CAP} cannot reach an RMSE below {floor:.2f}"
+    )
     return {
-        "dataset": "cmapss", "subset": subset, "capped_prediction_floor_rmse": round(floor, 3),
+        "dataset": "cmapss",
+        "subset": subset,
+        "capped_prediction_floor_rmse": round(floor, 3),
         "protocol": anchor_protocol("cmapss") + "; features and normalisers fitted on training engines only",
-        "primary_metric": "rmse", "results": summarise(runs), "published": anchor_rows("cmapss", subset=subset),
+        "primary_metric": "rmse",
+        "results": summarise(runs),
+        "published": anchor_rows("cmapss", subset=subset),
     }

@@ -48,8 +48,13 @@ NORMAL_RATE_HZ = 48_000
 
 MODELS: dict[str, Callable[[int], Any]] = {
     "spectral-gbm": lambda seed: SpectralGBM(
-        sampling_rate_hz=SAMPLING_RATE_HZ, shaft_hz=RPM / 60, n_elements=CWRU_DRIVE_END.n_elements,
-        element_diameter=CWRU_DRIVE_END.element_diameter, pitch_diameter=CWRU_DRIVE_END.pitch_diameter, seed=seed),
+        sampling_rate_hz=SAMPLING_RATE_HZ,
+        shaft_hz=RPM / 60,
+        n_elements=CWRU_DRIVE_END.n_elements,
+        element_diameter=CWRU_DRIVE_END.element_diameter,
+        pitch_diameter=CWRU_DRIVE_END.pitch_diameter,
+        seed=seed,
+    ),
     "cnn-fault": lambda seed: CNNFault(seed=seed),
 }
 
@@ -63,9 +68,14 @@ def signal_at_12k(recording: CWRURecording, normal_rate_hz: int = NORMAL_RATE_HZ
     return resample_poly(recording.signal, 1, normal_rate_hz // SAMPLING_RATE_HZ)
 
 
-def position_split(recordings: Sequence[CWRURecording], *, segment: int = SEGMENT, train_step: int = TRAIN_STEP,
-                   train_fraction: float = TRAIN_FRACTION, normal_rate_hz: int = NORMAL_RATE_HZ,
-                   ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]:
+def position_split(
+    recordings: Sequence[CWRURecording],
+    *,
+    segment: int = SEGMENT,
+    train_step: int = TRAIN_STEP,
+    train_fraction: float = TRAIN_FRACTION,
+    normal_rate_hz: int = NORMAL_RATE_HZ,
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]:
     """(X_train, y_train, X_test, y_test): segment frames with columns ``s0..s{segment-1}`` and labels."""
     parts: dict[str, list[Any]] = {"xtr": [], "ytr": [], "xte": [], "yte": []}
     for recording in recordings:
@@ -77,13 +87,23 @@ def position_split(recordings: Sequence[CWRURecording], *, segment: int = SEGMEN
         parts["ytr"] += [recording.label] * len(train)
         parts["yte"] += [recording.label] * len(test)
     columns = [f"s{i}" for i in range(segment)]
-    return (pd.DataFrame(np.vstack(parts["xtr"]), columns=columns), np.asarray(parts["ytr"]),
-            pd.DataFrame(np.vstack(parts["xte"]), columns=columns), np.asarray(parts["yte"]))
+    return (
+        pd.DataFrame(np.vstack(parts["xtr"]), columns=columns),
+        np.asarray(parts["ytr"]),
+        pd.DataFrame(np.vstack(parts["xte"]), columns=columns),
+        np.asarray(parts["yte"]),
+    )
 
 
-def run(models: Sequence[str] | None = None, seeds: int = 5, data_dir: Any = None, *,
-        progress: Callable[[str], None] | None = None, normal_rate_hz: int = NORMAL_RATE_HZ,
-        **options: Any) -> dict[str, Any]:
+def run(
+    models: Sequence[str] | None = None,
+    seeds: int = 5,
+    data_dir: Any = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+    normal_rate_hz: int = NORMAL_RATE_HZ,
+    **options: Any,
+) -> dict[str, Any]:
     """Run the CWRU benchmark; returns the payload of ``forewarn bench cwru`` (see :mod:`forewarn.bench`)."""
     if options:
         raise ConfigError(f"cwru takes no options {sorted(options)} (cwru has no subsets)")
@@ -109,10 +129,11 @@ def run(models: Sequence[str] | None = None, seeds: int = 5, data_dir: Any = Non
             extra = {"confusion": {"labels": [str(c) for c in matrix.index], "matrix": matrix.to_numpy().tolist()}}
             runs.append(ModelRun(name, seed, multiclass_metrics(y_test, predicted), fit_s, predict_s, extra=extra))
     return {
-        "dataset": "cwru", "subset": None,
+        "dataset": "cwru",
+        "subset": None,
         "protocol": f"{anchor_protocol('cwru')}; first {TRAIN_FRACTION:.0%} of each recording trains "
-                    f"({SEGMENT}-sample segments, step {TRAIN_STEP}), the rest tests (non-overlapping); normal "
-                    f"baseline resampled from {normal_rate_hz} Hz to 12 kHz",
+        f"({SEGMENT}-sample segments, step {TRAIN_STEP}), the rest tests (non-overlapping); normal "
+        f"baseline resampled from {normal_rate_hz} Hz to 12 kHz",
         "primary_metric": "accuracy",
         "results": summarise(runs),
         "published": anchor_rows("cwru"),

@@ -136,8 +136,9 @@ class HealthIndicator:
         return threshold, found
 
 
-def indicator_metrics(hi: np.ndarray, times: np.ndarray, life_s: float,
-                      episodes: Sequence[tuple[int, int | None]]) -> dict[str, float]:
+def indicator_metrics(
+    hi: np.ndarray, times: np.ndarray, life_s: float, episodes: Sequence[tuple[int, int | None]]
+) -> dict[str, float]:
     """Monotonicity, trendability, robustness and alert figures of one bearing's HI (module docstring).
 
     >>> hi = np.r_[np.zeros(18), [1.0, 2.0]]
@@ -173,8 +174,13 @@ def monotone_metrics(series: Any, times: np.ndarray, life_s: float) -> dict[str,
     (its alert never closes), and ``raw_*`` of the indicator before the monotone step."""
     episodes: list[tuple[int, int | None]] = [] if series.alert_index is None else [(series.alert_index, None)]
     metrics = indicator_metrics(series.monotone, times, life_s, episodes)
-    metrics.update({"raw_monotonicity": monotonicity(series.raw), "raw_trendability": trendability(series.raw, times),
-                    "raw_robustness": robustness(series.raw, ROBUSTNESS_WINDOW)})
+    metrics.update(
+        {
+            "raw_monotonicity": monotonicity(series.raw),
+            "raw_trendability": trendability(series.raw, times),
+            "raw_robustness": robustness(series.raw, ROBUSTNESS_WINDOW),
+        }
+    )
     return metrics
 
 
@@ -183,8 +189,13 @@ def snapshot_features(bearing: FEMTOBearing) -> pd.DataFrame:
     shaft_hz = CONDITION_RPM[bearing.condition] / 60
     parts = []
     for index, channel in enumerate(CHANNELS):
-        table = spectral_features(bearing.acc[:, :, index].astype("float64"), float(bearing.sampling_rate_hz),
-                                  n_bands=8, shaft_hz=shaft_hz, geometry=PRONOSTIA)
+        table = spectral_features(
+            bearing.acc[:, :, index].astype("float64"),
+            float(bearing.sampling_rate_hz),
+            n_bands=8,
+            shaft_hz=shaft_hz,
+            geometry=PRONOSTIA,
+        )
         parts.append(table[list(FEATURES)].add_suffix(f"_{channel}"))
     return pd.concat(parts, axis=1)
 
@@ -198,9 +209,15 @@ MODELS: dict[str, Callable[[int], HealthIndicator | MonotoneHealthIndicator]] = 
 }
 
 
-def run(models: Sequence[str] | None = None, seeds: int = 1, data_dir: Any = None, *,
-        progress: Callable[[str], None] | None = None, bearings: Sequence[str] = BEARINGS,
-        **options: Any) -> dict[str, Any]:
+def run(
+    models: Sequence[str] | None = None,
+    seeds: int = 1,
+    data_dir: Any = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+    bearings: Sequence[str] = BEARINGS,
+    **options: Any,
+) -> dict[str, Any]:
     """Run the PHM 2012 health-indicator benchmark; returns the ``forewarn bench femto`` payload."""
     if options:
         raise ConfigError(f"femto takes no options {sorted(options)} (femto has no subsets)")
@@ -229,16 +246,23 @@ def run(models: Sequence[str] | None = None, seeds: int = 1, data_dir: Any = Non
                 raw = hi
                 score_s = time.perf_counter() - start
                 metrics = indicator_metrics(hi, bearing.snapshot_times, bearing.life_seconds, episodes)
-            series = {"times_s": bearing.snapshot_times.round(1).tolist(), "hi": np.round(hi, 4).tolist(),
-                      "raw": np.round(raw, 4).tolist(), "threshold": threshold, "baseline_snapshots": n_base,
-                      "life_s": bearing.life_seconds}
-            runs.append(ModelRun(f"{name} {bearing.name}", 0, metrics, 0.0, feature_s + score_s,
-                                 extra={"series": series}))
+            series = {
+                "times_s": bearing.snapshot_times.round(1).tolist(),
+                "hi": np.round(hi, 4).tolist(),
+                "raw": np.round(raw, 4).tolist(),
+                "threshold": threshold,
+                "baseline_snapshots": n_base,
+                "life_s": bearing.life_seconds,
+            }
+            runs.append(
+                ModelRun(f"{name} {bearing.name}", 0, metrics, 0.0, feature_s + score_s, extra={"series": series})
+            )
     return {
-        "dataset": "femto", "subset": None,
+        "dataset": "femto",
+        "subset": None,
         "protocol": "PHM 2012 learning bearings 2_1 and 2_2 run to failure; HI normalised on the first 20 % of "
-                    "snapshots (monotone-hi, cumulative-hi: the first 120 snapshots), causal EWMA (2 min); alert "
-                    "above baseline mean + 3 std for 30 s; deterministic, one run whatever --seeds",
+        "snapshots (monotone-hi, cumulative-hi: the first 120 snapshots), causal EWMA (2 min); alert "
+        "above baseline mean + 3 std for 30 s; deterministic, one run whatever --seeds",
         "primary_metric": "trendability",
         "results": summarise(runs),
         "published": _published(),

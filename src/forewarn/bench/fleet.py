@@ -147,20 +147,24 @@ def hours_to_next_failure(asset: np.ndarray, hour: np.ndarray, failures: Mapping
 class Prepared:
     """One simulated fleet as model inputs: rows in (asset, hour) order and their labels."""
 
-    rows: pd.DataFrame           # asset_id, site_id, asset_class, hour
+    rows: pd.DataFrame  # asset_id, site_id, asset_class, hour
     X: pd.DataFrame
-    label: np.ndarray            # failure within the horizon: 1.0, 0.0 or NaN (censored)
-    rul: np.ndarray              # capped hours to the next failure, NaN when unknown
-    failures: pd.DataFrame       # asset_id, hour of every failure event
+    label: np.ndarray  # failure within the horizon: 1.0, 0.0 or NaN (censored)
+    rul: np.ndarray  # capped hours to the next failure, NaN when unknown
+    failures: pd.DataFrame  # asset_id, hour of every failure event
     sites: list[str]
 
     def summary(self, seed: int) -> dict[str, Any]:
         """Rows, failures (per site) and the share of labelled rows with a failure ahead, for the payload."""
         site_of = dict(zip(self.rows["asset_id"], self.rows["site_id"], strict=False))
         per_site = self.failures["asset_id"].map(site_of).value_counts()
-        return {"seed": seed, "rows": len(self.rows), "failures": len(self.failures),
-                "failures_per_site": {s: int(per_site.get(s, 0)) for s in self.sites},
-                "positive_rate": float(np.nanmean(self.label))}
+        return {
+            "seed": seed,
+            "rows": len(self.rows),
+            "failures": len(self.failures),
+            "failures_per_site": {s: int(per_site.get(s, 0)) for s in self.sites},
+            "positive_rate": float(np.nanmean(self.label)),
+        }
 
     def site_split(self, site: str) -> tuple[np.ndarray, np.ndarray]:
         """(training rows: other sites, every TRAIN_STEP-th hour; test rows: every hour of ``site``)."""
@@ -179,8 +183,14 @@ def prepare(config: FleetConfig) -> Prepared:
     hour = ((readings["ts"] - start) / pd.Timedelta(hours=1)).round().to_numpy(dtype="int64")
     asset_ids = readings["asset_id"].astype(str).to_numpy()
     meta = {a.asset_id: (a.site_id, a.asset_class) for a in fleet.assets}
-    rows = pd.DataFrame({"asset_id": asset_ids, "site_id": [meta[a][0] for a in asset_ids],
-                         "asset_class": [meta[a][1] for a in asset_ids], "hour": hour})
+    rows = pd.DataFrame(
+        {
+            "asset_id": asset_ids,
+            "site_id": [meta[a][0] for a in asset_ids],
+            "asset_class": [meta[a][1] for a in asset_ids],
+            "hour": hour,
+        }
+    )
     channels = list(CHANNEL_NAMES)
     frame = readings[channels].astype("float64").assign(asset_id=asset_ids, hour=hour)
     X = window_features(frame, group="asset_id", order="hour", columns=channels, window=WINDOW_H, stats=STATS)
@@ -188,13 +198,20 @@ def prepare(config: FleetConfig) -> Prepared:
         X[f"class_{cls}"] = (rows["asset_class"] == cls).to_numpy(dtype="float64")
     events = fleet.events
     failed = events[events["kind"] == "failure"]
-    failures = pd.DataFrame({"asset_id": failed["asset_id"].astype(str).to_numpy(),
-                             "hour": ((failed["ts"] - start) / pd.Timedelta(hours=1)).to_numpy(dtype="float64")})
-    ahead = hours_to_next_failure(asset_ids, hour.astype("float64"),
-                                  {a: g["hour"].to_numpy() for a, g in failures.groupby("asset_id")})
+    failures = pd.DataFrame(
+        {
+            "asset_id": failed["asset_id"].astype(str).to_numpy(),
+            "hour": ((failed["ts"] - start) / pd.Timedelta(hours=1)).to_numpy(dtype="float64"),
+        }
+    )
+    ahead = hours_to_next_failure(
+        asset_ids, hour.astype("float64"), {a: g["hour"].to_numpy() for a, g in failures.groupby("asset_id")}
+    )
     remaining = float(fleet.steps - 1) - hour
     label = np.where(ahead <= HORIZON_H, 1.0, np.where(remaining >= HORIZON_H, 0.0, np.nan))
-    rul = np.where(np.isfinite(ahead), np.minimum(ahead, MAX_RUL_H), np.where(remaining >= MAX_RUL_H, MAX_RUL_H, np.nan))
+    rul = np.where(
+        np.isfinite(ahead), np.minimum(ahead, MAX_RUL_H), np.where(remaining >= MAX_RUL_H, MAX_RUL_H, np.nan)
+    )
     return Prepared(rows, X.reset_index(drop=True), label, rul, failures, [s.site_id for s in fleet.sites])
 
 
@@ -203,14 +220,18 @@ def _impute(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
     return train.fillna(medians), test.fillna(medians)
 
 
-def _supervised(model: Any, prepared: Prepared, train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+def _supervised(
+    model: Any, prepared: Prepared, train: np.ndarray, test: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float, float]:
     """(score, alarm, fit seconds, predict seconds) of a failure or RUL model on the test rows."""
     is_rul = model.task == "rul"
     target = prepared.rul if is_rul else prepared.label
     train = train[np.isfinite(target[train])]
     if not is_rul and len(np.unique(target[train])) < 2:
-        raise ConfigError("the training sites of a held-out site have no failure within the horizon; simulate "
-                          "more assets or days, or a larger degradation_scale")
+        raise ConfigError(
+            "the training sites of a held-out site have no failure within the horizon; simulate "
+            "more assets or days, or a larger degradation_scale"
+        )
     X_train, X_test = prepared.X.iloc[train], prepared.X.iloc[test]
     if not model.get_tags()["nan_allowed"]:
         X_train, X_test = _impute(X_train, X_test)
@@ -237,8 +258,9 @@ def _class_columns(columns: Sequence[str], classes: Sequence[str]) -> list[str]:
     return [c for c in columns if c.split("__")[0] in keep]
 
 
-def _unsupervised(factory: Callable[[int], Any], seed: int, prepared: Prepared, train: np.ndarray,
-                  test: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+def _unsupervised(
+    factory: Callable[[int], Any], seed: int, prepared: Prepared, train: np.ndarray, test: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Per asset class: fit on healthy training rows, calibrate on their scores, score the test rows."""
     from forewarn.models.anomaly.series import ScoreCalibration
 
@@ -294,29 +316,49 @@ def held_out_metrics(prepared: Prepared, rows: np.ndarray, score: np.ndarray, al
     table = prepared.rows.iloc[rows]
     spans = table.groupby("asset_id")["hour"].agg(["min", "max"])
     observed = {a: (float(lo), float(hi)) for a, (lo, hi) in spans.iterrows()}
-    alerts = pd.DataFrame({"asset_id": table["asset_id"].to_numpy()[alarm],
-                           "ts": table["hour"].to_numpy(dtype="float64")[alarm]})
+    alerts = pd.DataFrame(
+        {"asset_id": table["asset_id"].to_numpy()[alarm], "ts": table["hour"].to_numpy(dtype="float64")[alarm]}
+    )
     failures = prepared.failures[prepared.failures["asset_id"].isin(list(observed))]
-    events = event_metrics(alerts, failures.rename(columns={"hour": "ts"}), horizon=float(HORIZON_H),
-                           min_lead=float(MIN_LEAD_H), cooldown=float(HORIZON_H), observed=observed, month=MONTH_H)
+    events = event_metrics(
+        alerts,
+        failures.rename(columns={"hour": "ts"}),
+        horizon=float(HORIZON_H),
+        min_lead=float(MIN_LEAD_H),
+        cooldown=float(HORIZON_H),
+        observed=observed,
+        month=MONTH_H,
+    )
     figures = events.as_dict()
-    metrics = {"roc_auc": ranked["roc_auc"], "pr_auc": ranked["pr_auc"], "catch_rate": events.catch_rate,
-               "false_alarms_per_asset_month": events.false_alarms_per_asset_month}
+    metrics = {
+        "roc_auc": ranked["roc_auc"],
+        "pr_auc": ranked["pr_auc"],
+        "catch_rate": events.catch_rate,
+        "false_alarms_per_asset_month": events.false_alarms_per_asset_month,
+    }
     if figures["lead_time_median"] is not None:
         metrics["lead_time_median_h"] = float(figures["lead_time_median"])
     return metrics
 
 
-def run(models: Sequence[str] | None = None, seeds: int = 5, data_dir: Any = None, *,
-        progress: Callable[[str], None] | None = None, **options: Any) -> dict[str, Any]:
+def run(
+    models: Sequence[str] | None = None,
+    seeds: int = 5,
+    data_dir: Any = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
     """Run the fleet benchmark; ``data_dir`` is ignored (the fleet is simulated).
 
     Options: ``sites``, ``assets``, ``days``, ``degradation_scale`` override :data:`FLEET`.
     """
     overrides = {k: options.pop(k) for k in ("sites", "assets", "days", "degradation_scale") if k in options}
     if options:
-        raise ConfigError(f"unknown fleet option(s) {', '.join(sorted(options))}; use sites, assets, days or "
-                          "degradation_scale (the fleet benchmark has no subsets)")
+        raise ConfigError(
+            f"unknown fleet option(s) {', '.join(sorted(options))}; use sites, assets, days or "
+            "degradation_scale (the fleet benchmark has no subsets)"
+        )
     chosen = list(MODELS) if models is None or list(models) in (["all"], []) else list(models)
     unknown = [m for m in chosen if m not in MODELS]
     if unknown:
@@ -338,10 +380,11 @@ def run(models: Sequence[str] | None = None, seeds: int = 5, data_dir: Any = Non
             with threadpool_limits(limits=1):  # a busy 2-core box: no BLAS/OpenMP oversubscription
                 runs.append(evaluate_model(name, seed, prepared))
     return {
-        "dataset": "fleet", "subset": None,
+        "dataset": "fleet",
+        "subset": None,
         "protocol": f"digital-twin fleet ({config.sites} sites, {config.assets} assets, {config.days} days hourly, "
-                    f"degradation x{config.degradation_scale:g}), leave one site out; failure within "
-                    f"{HORIZON_H} h from failure events; caught = alert {HORIZON_H} h to {MIN_LEAD_H} h before",
+        f"degradation x{config.degradation_scale:g}), leave one site out; failure within "
+        f"{HORIZON_H} h from failure events; caught = alert {HORIZON_H} h to {MIN_LEAD_H} h before",
         "primary_metric": "pr_auc",
         "results": summarise(runs),
         "published": _published(),

@@ -25,9 +25,21 @@ import numpy as np
 from forewarn.evaluate.svg import bar_chart
 
 #: metrics where lower is better (the rest: higher is better)
-LOWER_IS_BETTER = {"rmse", "score", "far", "mar", "mae", "false_alarms_per_asset_month", "false_alerts", "fit_s",
-                   "rmse_capped_truth", "score_capped_truth", "capped_prediction_floor_rmse",
-                   "predict_s", "negative_increments"}
+LOWER_IS_BETTER = {
+    "rmse",
+    "score",
+    "far",
+    "mar",
+    "mae",
+    "false_alarms_per_asset_month",
+    "false_alerts",
+    "fit_s",
+    "rmse_capped_truth",
+    "score_capped_truth",
+    "capped_prediction_floor_rmse",
+    "predict_s",
+    "negative_increments",
+}
 
 
 @dataclass
@@ -95,12 +107,18 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
-def write_chart(path: str | os.PathLike[str], results: Sequence[dict[str, Any]], metric: str,
-                published: Sequence[dict[str, Any]] = (), title: str = "") -> Path:
+def write_chart(
+    path: str | os.PathLike[str],
+    results: Sequence[dict[str, Any]],
+    metric: str,
+    published: Sequence[dict[str, Any]] = (),
+    title: str = "",
+) -> Path:
     """An SVG bar chart of ``metric`` per model (error bars = spread over seeds), published rows in grey.
 
     The file is SVG whatever ``path`` says: another suffix (``.png`` from older scripts) becomes ``.svg``, and the
     path written is returned."""
+
     def shown(row: dict[str, Any]) -> bool:
         return isinstance(row.get(metric), int | float) and math.isfinite(row[metric])
 
@@ -111,6 +129,10 @@ def write_chart(path: str | os.PathLike[str], results: Sequence[dict[str, Any]],
     better = "lower" if metric in LOWER_IS_BETTER else "higher"
     out = Path(path).with_suffix(".svg")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(bar_chart(rows, f"{metric} ({better} is better; blue: Forewarn, grey: published)", colours=colours,
-                             title=title), encoding="utf-8")
+    out.write_text(
+        bar_chart(
+            rows, f"{metric} ({better} is better; blue: Forewarn, grey: published)", colours=colours, title=title
+        ),
+        encoding="utf-8",
+    )
     return out

@@ -101,8 +101,9 @@ def alarm_edges(alarms: np.ndarray) -> np.ndarray:
     return edges
 
 
-def _metrics(pairs: Sequence[tuple[np.ndarray, np.ndarray]], cp_detections: Sequence[np.ndarray],
-             cp_files: Sequence[NABFile]) -> dict[str, float]:
+def _metrics(
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]], cp_detections: Sequence[np.ndarray], cp_files: Sequence[NABFile]
+) -> dict[str, float]:
     metrics = {k: v for k, v in pooled_outlier_metrics(pairs).as_dict().items() if k in ("f1", "far", "mar")}
     for profile in PROFILES:
         metrics[f"nab_{profile}"] = normalised_score(cp_detections, cp_files, profile)
@@ -111,8 +112,15 @@ def _metrics(pairs: Sequence[tuple[np.ndarray, np.ndarray]], cp_detections: Sequ
     return metrics
 
 
-def _model_run(name: str, factory: Callable[[int], Any], seed: int, files: Sequence[SKABFile],
-               sensors: Sequence[str], smooth: int, progress: Callable[[str], None]) -> list[ModelRun]:
+def _model_run(
+    name: str,
+    factory: Callable[[int], Any],
+    seed: int,
+    files: Sequence[SKABFile],
+    sensors: Sequence[str],
+    smooth: int,
+    progress: Callable[[str], None],
+) -> list[ModelRun]:
     """The model's rows for one seed: immediate alarms, and alarms after the on-delay (module text)."""
     delays = {name: 1, name + ON_DELAY: smooth + 1}
     pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {label: [] for label in delays}
@@ -137,13 +145,21 @@ def _model_run(name: str, factory: Callable[[int], Any], seed: int, files: Seque
             alarms = on_delay(above, rows)[N_TRAIN:]
             pairs[label].append((test["anomaly"].to_numpy(), alarms))
             detections[label].append(alarm_edges(alarms))
-    return [ModelRun(label, seed, _metrics(pairs[label], detections[label], cp_files), fit_s, predict_s)
-            for label in delays]
+    return [
+        ModelRun(label, seed, _metrics(pairs[label], detections[label], cp_files), fit_s, predict_s) for label in delays
+    ]
 
 
-def run(models: Sequence[str] | None = None, seeds: int = 5, data_dir: Any = None, *,
-        files: Sequence[str] | None = None, smooth: int = SMOOTH, progress: Callable[[str], None] | None = None,
-        **options: Any) -> dict[str, Any]:
+def run(
+    models: Sequence[str] | None = None,
+    seeds: int = 5,
+    data_dir: Any = None,
+    *,
+    files: Sequence[str] | None = None,
+    smooth: int = SMOOTH,
+    progress: Callable[[str], None] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
     """Run the SKAB protocol (module text) for ``models`` (default: all) and return the bench payload.
 
     ``files`` restricts the run to some labelled files (names like ``"valve1/3"``; for quick checks only:
@@ -170,8 +186,8 @@ def run(models: Sequence[str] | None = None, seeds: int = 5, data_dir: Any = Non
         "dataset": "skab",
         "subset": None,
         "protocol": anchor_protocol("skab") + f"; scores smoothed by a trailing {smooth}-row mean; alarm above "
-                    "q99 * (q99 / q50) of the file's training scores; '+on-delay' rows: alarm only after "
-                    f"{smooth + 1} consecutive rows above",
+        "q99 * (q99 / q50) of the file's training scores; '+on-delay' rows: alarm only after "
+        f"{smooth + 1} consecutive rows above",
         "primary_metric": "f1",
         "results": summarise(runs),
         "published": anchor_rows("skab"),

@@ -36,8 +36,9 @@ def bench(
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per model (mean and spread are reported).")] = 5,
     models: Annotated[str, typer.Option(help="Comma-separated model names, or 'all'.")] = "all",
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")] = None,
-    chart: Annotated[Path | None, typer.Option(help="SVG chart path (default: next to --json, or "
-                                                      "bench-<dataset>.svg).")] = None,
+    chart: Annotated[
+        Path | None, typer.Option(help="SVG chart path (default: next to --json, or bench-<dataset>.svg).")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="Results as a " + FORMAT_HELP)] = "table",
 ) -> None:
     """Run a benchmark under its standard protocol and print our figures beside the published ones.
@@ -73,8 +74,9 @@ def bench(
         console.print(f"results: {json_path}")
     chart_path = chart or (json_path.with_suffix(".svg") if json_path else Path(f"bench-{dataset}.svg"))
     title = f"{dataset} {payload.get('subset') or ''}".strip()
-    chart_path = write_chart(chart_path, payload["results"], payload["primary_metric"], payload.get("published", ()),
-                             title)
+    chart_path = write_chart(
+        chart_path, payload["results"], payload["primary_metric"], payload.get("published", ()), title
+    )
     console.print(f"chart: {chart_path}")
 
 
@@ -108,8 +110,15 @@ def print_results(console: Console, payload: dict[str, Any]) -> None:
         cells = [f"[dim]{row['method']}[/]"]
         cells += [_fmt(row[name]) if isinstance(row.get(name), (int, float)) else "" for name in metrics]
         rows.append(cells + ["", "", ""])
-    print_table(console, columns, rows, title=title.strip(), key_width=24, sections=[len(payload["results"])],
-                continued=f"{payload['dataset']} {payload.get('subset') or ''}".strip() + " (continued)")
+    print_table(
+        console,
+        columns,
+        rows,
+        title=title.strip(),
+        key_width=24,
+        sections=[len(payload["results"])],
+        continued=f"{payload['dataset']} {payload.get('subset') or ''}".strip() + " (continued)",
+    )
     sources = sorted({row["source"] for row in payload.get("published", ())})
     if sources:
         console.print("[dim]under the line: published figures; sources: " + "; ".join(sources) + "[/]")
@@ -123,8 +132,11 @@ def _metric_columns(payload: dict[str, Any]) -> list[str]:
     if primary in metrics:
         metrics.insert(0, metrics.pop(metrics.index(primary)))
     for row in payload.get("published", ()):
-        metrics += [k for k, v in row.items() if k not in metrics and k not in ("method", "source")
-                    and isinstance(v, (int, float))]
+        metrics += [
+            k
+            for k, v in row.items()
+            if k not in metrics and k not in ("method", "source") and isinstance(v, (int, float))
+        ]
     return metrics
 
 
@@ -134,8 +146,13 @@ def result_records(payload: dict[str, Any]) -> list[dict[str, Any]]:
     metrics = _metric_columns(payload)
     records: list[dict[str, Any]] = []
     for row in payload["results"]:
-        record: dict[str, Any] = {"kind": "ours", "model": row["model"], "seeds": row["seeds"],
-                                  "fit_s": row["fit_s"], "predict_s": row["predict_s"]}
+        record: dict[str, Any] = {
+            "kind": "ours",
+            "model": row["model"],
+            "seeds": row["seeds"],
+            "fit_s": row["fit_s"],
+            "predict_s": row["predict_s"],
+        }
         for name in metrics:
             record[name], record[f"{name}_std"] = row.get(name), row.get(f"{name}_std")
         records.append(record | {"source": "forewarn"})

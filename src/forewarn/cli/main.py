@@ -41,12 +41,18 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
-    log_level: Annotated[_logging.LogLevel | None, typer.Option(
-        envvar="FOREWARN_LOG_LEVEL", case_sensitive=False,
-        help="Show Forewarn's own log lines (the forewarn.* loggers) at this level and above on stderr "
-             "(default: warnings and errors only).")] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    log_level: Annotated[
+        _logging.LogLevel | None,
+        typer.Option(
+            envvar="FOREWARN_LOG_LEVEL",
+            case_sensitive=False,
+            help="Show Forewarn's own log lines (the forewarn.* loggers) at this level and above on stderr "
+            "(default: warnings and errors only).",
+        ),
+    ] = None,
 ) -> None:
     """Forewarn command line."""
     _logging.choose(log_level)
@@ -63,16 +69,23 @@ train_commands.register(app)
 
 @app.command()
 def demo(
-    store: Annotated[Path | None, typer.Option(help="DuckDB file the demo writes (re-running reuses it; default "
-                                                    "forewarn-demo.duckdb, or forewarn-demo-simulated.duckdb for the "
-                                                    "simulated fleet).")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Benchmark data directory (default: $FOREWARN_DATA_DIR, "
-                                                       "then ./data).")] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            help="DuckDB file the demo writes (re-running reuses it; default "
+            "forewarn-demo.duckdb, or forewarn-demo-simulated.duckdb for the "
+            "simulated fleet)."
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Benchmark data directory (default: $FOREWARN_DATA_DIR, then ./data).")
+    ] = None,
     subset: Annotated[str, typer.Option(help="C-MAPSS subset to run on.")] = "FD001",
     top: Annotated[int, typer.Option(min=1, help="How many engines to list by risk.")] = 15,
     seed: Annotated[int, typer.Option(help="Seed of the model (and of the simulated fleet).")] = 0,
-    simulated: Annotated[bool, typer.Option("--simulated", help="Run on a digital-twin fleet even when C-MAPSS "
-                                                                "is available.")] = False,
+    simulated: Annotated[
+        bool, typer.Option("--simulated", help="Run on a digital-twin fleet even when C-MAPSS is available.")
+    ] = False,
     serve: Annotated[bool, typer.Option("--serve", help="End by serving the dashboard on the demo's store.")] = False,
     host: Annotated[str, typer.Option(help="Address the dashboard listens on with --serve.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the dashboard with --serve.")] = 8000,
@@ -83,8 +96,9 @@ def demo(
     """
     from forewarn.cli.demo import models_folder, run_demo
 
-    store = Path(str(run_demo(store=store, data_dir=data_dir, subset=subset, top=top, seed=seed,
-                              simulated=simulated)["store"]))
+    store = Path(
+        str(run_demo(store=store, data_dir=data_dir, subset=subset, top=top, seed=seed, simulated=simulated)["store"])
+    )
     if serve:
         from forewarn.serve.server import run_server, url_of
         from forewarn.serve.settings import ServeSettings
@@ -92,8 +106,13 @@ def demo(
         settings = ServeSettings.from_env(store=str(store), models=str(models_folder(store)))
         level = _logging.level_for(None, "warning")
         _logging.configure(level)
-        run_server(settings, host=host, port=port, log_level=level,
-                   on_ready=f"Forewarn is serving the demo's dashboard at {url_of(host, port)} (Ctrl-C stops it)")
+        run_server(
+            settings,
+            host=host,
+            port=port,
+            log_level=level,
+            on_ready=f"Forewarn is serving the demo's dashboard at {url_of(host, port)} (Ctrl-C stops it)",
+        )
 
 
 def run(argv: list[str] | None = None) -> None:

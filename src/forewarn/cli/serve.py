@@ -19,31 +19,64 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def serve(
-        store: Annotated[Path, typer.Option(help="DuckDB store file to serve (':memory:' for a throw-away one); it "
-                                                 "must exist unless --create is given.")] = Path("forewarn.duckdb"),
-        create: Annotated[bool, typer.Option("--create", help="Start an empty store when the --store file does not "
-                                                              "exist (without it, a missing file is an error).")] = False,
+        store: Annotated[
+            Path,
+            typer.Option(
+                help="DuckDB store file to serve (':memory:' for a throw-away one); it "
+                "must exist unless --create is given."
+            ),
+        ] = Path("forewarn.duckdb"),
+        create: Annotated[
+            bool,
+            typer.Option(
+                "--create",
+                help="Start an empty store when the --store file does not "
+                "exist (without it, a missing file is an error).",
+            ),
+        ] = False,
         models: Annotated[Path | None, typer.Option(help="Models folder: <model_id>/<version>/ bundles.")] = None,
         host: Annotated[str, typer.Option(help="Address to listen on (keep 127.0.0.1 unless behind a proxy).")] = (
-            "127.0.0.1"),
+            "127.0.0.1"
+        ),
         port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
         model_id: Annotated[str | None, typer.Option(help="Model id that scores health (default: the first).")] = None,
-        costs: Annotated[Path | None, typer.Option(help="TOML cost table: one table per asset class (e.g. pump) "
-                                                        "with missed_failure, inspection, false_alarm.")] = None,
+        costs: Annotated[
+            Path | None,
+            typer.Option(
+                help="TOML cost table: one table per asset class (e.g. pump) "
+                "with missed_failure, inspection, false_alarm."
+            ),
+        ] = None,
         cases: Annotated[Path | None, typer.Option(help="Case-book DuckDB file (default: beside the store).")] = None,
         max_body_mb: Annotated[float, typer.Option(min=0.01, help="Largest request body accepted, in MiB.")] = 8.0,
         no_evaluate: Annotated[bool, typer.Option("--no-evaluate", help="Do not score the fleet at start-up.")] = False,
-        what_if_concurrency: Annotated[int, typer.Option(min=1, help="What-if runs of the twin (seconds of CPU each) "
-                                                                     "allowed at once; more get 429.")] = 1,
-        stream: Annotated[Path | None, typer.Option(
-            help="Also run the MQTT / OPC UA connector of this 'forewarn stream' TOML config in this process, "
-                 "on the same store (a store file is open in one process at a time).")] = None,
-        log_level: Annotated[LogLevel | None, typer.Option(
-            case_sensitive=False, help="Level of the log lines of Forewarn and uvicorn (default: forewarn's "
-                                       "--log-level, else info).")] = None,
-        otel: Annotated[bool, typer.Option("--otel", help="Report FastAPI's OpenTelemetry spans and metrics to the "
-                                                          "providers this process configures (e.g. under "
-                                                          "opentelemetry-instrument).")] = False,
+        what_if_concurrency: Annotated[
+            int,
+            typer.Option(min=1, help="What-if runs of the twin (seconds of CPU each) allowed at once; more get 429."),
+        ] = 1,
+        stream: Annotated[
+            Path | None,
+            typer.Option(
+                help="Also run the MQTT / OPC UA connector of this 'forewarn stream' TOML config in this process, "
+                "on the same store (a store file is open in one process at a time)."
+            ),
+        ] = None,
+        log_level: Annotated[
+            LogLevel | None,
+            typer.Option(
+                case_sensitive=False,
+                help="Level of the log lines of Forewarn and uvicorn (default: forewarn's --log-level, else info).",
+            ),
+        ] = None,
+        otel: Annotated[
+            bool,
+            typer.Option(
+                "--otel",
+                help="Report FastAPI's OpenTelemetry spans and metrics to the "
+                "providers this process configures (e.g. under "
+                "opentelemetry-instrument).",
+            ),
+        ] = False,
     ) -> None:
         """Serve the REST API (/api/v1, docs at /docs) and the dashboard (/).
 
@@ -66,12 +99,23 @@ def register(app: typer.Typer) -> None:
 
             same_store(load_config(stream), str(store), source=f"stream config {str(stream)!r}")
         settings = ServeSettings.from_env(
-            store=str(store), models=None if models is None else str(models), model_id=model_id,
-            costs=None if costs is None else read_costs(costs), cases=None if cases is None else str(cases),
-            max_body_bytes=int(max_body_mb * 1024 * 1024), evaluate_on_start=not no_evaluate,
-            stream=None if stream is None else str(stream), otel=otel, what_if_concurrency=what_if_concurrency)
+            store=str(store),
+            models=None if models is None else str(models),
+            model_id=model_id,
+            costs=None if costs is None else read_costs(costs),
+            cases=None if cases is None else str(cases),
+            max_body_bytes=int(max_body_mb * 1024 * 1024),
+            evaluate_on_start=not no_evaluate,
+            stream=None if stream is None else str(stream),
+            otel=otel,
+            what_if_concurrency=what_if_concurrency,
+        )
         if settings.token is None:
             typer.echo(f"note: {TOKEN_ENV} is not set, so write endpoints are disabled (403)", err=True)
-        run_server(settings, host=host, port=port, log_level=level,
-                   on_ready=f"Forewarn is serving the dashboard at {url_of(host, port)} (API docs: "
-                            f"{url_of(host, port)}docs)")
+        run_server(
+            settings,
+            host=host,
+            port=port,
+            log_level=level,
+            on_ready=f"Forewarn is serving the dashboard at {url_of(host, port)} (API docs: {url_of(host, port)}docs)",
+        )

@@ -18,8 +18,11 @@ KINDS = ("auto", "readings", "events")
 CONFLICTS = ("keep", "replace", "error")
 STORE_HELP = "DuckDB file (created if missing) or :memory:."
 
-assets_app = typer.Typer(help="List the assets in the store, or declare them (import, set).",
-                         invoke_without_command=True, no_args_is_help=False)
+assets_app = typer.Typer(
+    help="List the assets in the store, or declare them (import, set).",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -31,21 +34,27 @@ def register(app: typer.Typer) -> None:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="CSV, Parquet or JSON-lines files of readings or events.")],
     store: Annotated[Path, typer.Option(help="DuckDB file (created if missing) or :memory:.")] = Path(
-        "forewarn.duckdb"),
+        "forewarn.duckdb"
+    ),
     kind: Annotated[str, typer.Option(help="auto, readings or events.")] = "auto",
     strict: Annotated[bool, typer.Option(help="Reject files that name assets the store does not know.")] = False,
     asset_column: Annotated[str, typer.Option(help="Column holding the asset id.")] = "asset_id",
     time_column: Annotated[str, typer.Option(help="Column holding the time.")] = "ts",
-    time_format: Annotated[str | None, typer.Option(
-        help="strptime format of the time, e.g. '%d/%m/%Y %H:%M' (default: ISO 8601).")] = None,
+    time_format: Annotated[
+        str | None, typer.Option(help="strptime format of the time, e.g. '%d/%m/%Y %H:%M' (default: ISO 8601).")
+    ] = None,
     timezone: Annotated[str, typer.Option(help="IANA zone of times without an offset, e.g. Europe/Berlin.")] = "UTC",
     asset: Annotated[str | None, typer.Option(help="One asset id for every row (a file without asset column).")] = None,
-    label_columns: Annotated[str, typer.Option(
-        help="Comma-separated columns stored as labels (text or numbers), never as sensor channels.")] = "",
-    on_conflict: Annotated[str, typer.Option(
-        help="A stored reading with a different value: keep it, replace it, or reject the file (error).")] = "keep",
-    encoding: Annotated[str | None, typer.Option(
-        help="Text encoding of CSV / JSON-lines files (default: UTF-8, else Windows-1252).")] = None,
+    label_columns: Annotated[
+        str, typer.Option(help="Comma-separated columns stored as labels (text or numbers), never as sensor channels.")
+    ] = "",
+    on_conflict: Annotated[
+        str,
+        typer.Option(help="A stored reading with a different value: keep it, replace it, or reject the file (error)."),
+    ] = "keep",
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding of CSV / JSON-lines files (default: UTF-8, else Windows-1252).")
+    ] = None,
 ) -> None:
     """Ingest files into the store. Each file goes in whole or not at all; re-ingesting adds no duplicates."""
     from rich.console import Console
@@ -57,22 +66,42 @@ def ingest(
         raise typer.BadParameter(f"use one of {', '.join(KINDS)}", param_hint="--kind")
     if on_conflict not in CONFLICTS:
         raise typer.BadParameter(f"use one of {', '.join(CONFLICTS)}", param_hint="--on-conflict")
-    options = {"asset_column": asset_column, "time_column": time_column, "time_format": time_format,
-               "timezone": timezone, "asset": asset, "label_columns": label_columns, "on_conflict": on_conflict,
-               "encoding": encoding}
+    options = {
+        "asset_column": asset_column,
+        "time_column": time_column,
+        "time_format": time_format,
+        "timezone": timezone,
+        "asset": asset,
+        "label_columns": label_columns,
+        "on_conflict": on_conflict,
+        "encoding": encoding,
+    }
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise DataNotFoundError(f"no such file: {', '.join(missing)}")
     console = Console(stderr=True)
     total_written = total_dupes = 0
-    with Store(store) as db, Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[n]}"),
-                                      TimeElapsedColumn(), console=console, transient=True) as progress:
+    with (
+        Store(store) as db,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[n]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress,
+    ):
         overall = progress.add_task("files", total=len(paths), n="")
         for path in paths:
             task = progress.add_task(f"{path.name}", total=None, n="")
-            report = db.ingest_file(path, kind=kind, strict=strict,  # type: ignore[arg-type]
-                                    progress=lambda n, t=task: progress.update(t, n=f"{n:,} rows"),
-                                    **options)  # type: ignore[arg-type]
+            report = db.ingest_file(
+                path,
+                kind=kind,
+                strict=strict,  # type: ignore[arg-type]
+                progress=lambda n, t=task: progress.update(t, n=f"{n:,} rows"),
+                **options,
+            )  # type: ignore[arg-type]
             progress.remove_task(task)
             progress.advance(overall)
             total_written += report.written
@@ -81,14 +110,23 @@ def ingest(
                 console.print(note, markup=False, highlight=False, soft_wrap=True)
             created = f", {len(report.assets_created)} new asset(s)" if report.assets_created else ""
             labelled = f", {report.labels_written:,} label(s) written" if report.labels_written else ""
-            console.print(f"{path}: {report.rows_read:,} rows read, {report.written:,} written, "
-                          f"{report.duplicates:,} already stored{created}{labelled}", markup=False,
-                          highlight=False, soft_wrap=True)
+            console.print(
+                f"{path}: {report.rows_read:,} rows read, {report.written:,} written, "
+                f"{report.duplicates:,} already stored{created}{labelled}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
             if report.conflicts:
-                console.print(f"{path}: {conflict_line(report.conflicts, report.replaced)}", markup=False,
-                              highlight=False, soft_wrap=True)
-    typer.echo(f"ingested {len(paths)} file(s) into {store}: {total_written:,} written, "
-               f"{total_dupes:,} duplicates skipped")
+                console.print(
+                    f"{path}: {conflict_line(report.conflicts, report.replaced)}",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
+    typer.echo(
+        f"ingested {len(paths)} file(s) into {store}: {total_written:,} written, {total_dupes:,} duplicates skipped"
+    )
 
 
 def conflict_line(conflicts: int, replaced: int) -> str:
@@ -103,8 +141,10 @@ def conflict_line(conflicts: int, replaced: int) -> str:
     head = f"{conflicts:,} stored value{'s' if many else ''} differed"
     if replaced:
         return f"{head} (replaced {'them' if many else 'it'} with the new one{'s' if many else ''})"
-    return f"{head} (kept the stored one{'s' if many else ''}; --on-conflict replace to take the new one" \
-           f"{'s' if many else ''})"
+    return (
+        f"{head} (kept the stored one{'s' if many else ''}; --on-conflict replace to take the new one"
+        f"{'s' if many else ''})"
+    )
 
 
 @assets_app.callback()
@@ -133,8 +173,17 @@ def list_assets(
         raise DataNotFoundError(f"no store at {str(store)!r}; create one with 'forewarn ingest FILE --store {store}'")
     with Store(store, read_only=True) as db:
         summary = db.fleet_summary()
-    names = ("asset_id", "asset_class", "site_id", "line_id", "n_readings", "n_channels", "n_failures", "first_ts",
-             "last_ts")
+    names = (
+        "asset_id",
+        "asset_class",
+        "site_id",
+        "line_id",
+        "n_readings",
+        "n_channels",
+        "n_failures",
+        "first_ts",
+        "last_ts",
+    )
     if check_format(fmt) != "table":
         write_records(summary[list(names)].to_dict("records"), fmt, fields=names)
         return
@@ -145,8 +194,9 @@ def list_assets(
 
 @assets_app.command("import")
 def import_assets(
-    path: Annotated[Path, typer.Argument(help="CSV: asset_id, site, line, class, name, install_date, other columns "
-                                              "as metadata.")],
+    path: Annotated[
+        Path, typer.Argument(help="CSV: asset_id, site, line, class, name, install_date, other columns as metadata.")
+    ],
     store: Annotated[Path, typer.Option(help=STORE_HELP)] = Path("forewarn.duckdb"),
     encoding: Annotated[str | None, typer.Option(help="Text encoding (default: UTF-8, else Windows-1252).")] = None,
 ) -> None:
@@ -174,8 +224,14 @@ def set_asset(
     from forewarn.store import Store
     from forewarn.store.asset_import import meta_pairs
 
-    update = {"asset_id": asset_id, "asset_class": asset_class, "site_id": site, "line_id": line, "name": name,
-              "metadata": meta_pairs(meta or [])}
+    update = {
+        "asset_id": asset_id,
+        "asset_class": asset_class,
+        "site_id": site,
+        "line_id": line,
+        "name": name,
+        "metadata": meta_pairs(meta or []),
+    }
     with Store(store) as db:
         created, _ = db.update_assets([update], source="forewarn assets set")
     typer.echo(f"{'created' if created else 'updated'} asset {asset_id} in {store}")

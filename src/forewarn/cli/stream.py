@@ -37,12 +37,21 @@ def stream(
     max_seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     idle_exit: Annotated[float | None, typer.Option(help="Stop after this many seconds without a message.")] = None,
     progress: Annotated[bool, typer.Option(help="Print one JSON line per micro-batch on stdout.")] = False,
-    log_level: Annotated[LogLevel | None, typer.Option(
-        case_sensitive=False, help="Level of Forewarn's log lines on stderr (default: forewarn's --log-level, "
-                                   "else warning).")] = None,
-    metrics_port: Annotated[int | None, typer.Option(min=0, max=65535, help="Serve the stream's Prometheus "
-                                                     "metrics on this port (0: a free one, printed when ready).")]
-    = None,
+    log_level: Annotated[
+        LogLevel | None,
+        typer.Option(
+            case_sensitive=False,
+            help="Level of Forewarn's log lines on stderr (default: forewarn's --log-level, else warning).",
+        ),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Serve the stream's Prometheus metrics on this port (0: a free one, printed when ready).",
+        ),
+    ] = None,
     metrics_host: Annotated[str, typer.Option(help="Address the metrics endpoint listens on.")] = "127.0.0.1",
 ) -> None:
     """Consume readings (MQTT, OPC UA) into the store, score them online, raise alerts. Stop with Ctrl-C."""
@@ -61,14 +70,29 @@ def stream(
 
     def on_batch(result) -> None:  # noqa: ANN001 - a BatchResult
         totals["batches"] += 1
-        for key, value in (("written", result.written), ("duplicates", result.duplicates), ("late", result.late),
-                           ("dead_letters", result.dead_letters), ("scored", result.rows_scored),
-                           ("alerts", len(result.alerts))):
+        for key, value in (
+            ("written", result.written),
+            ("duplicates", result.duplicates),
+            ("late", result.late),
+            ("dead_letters", result.dead_letters),
+            ("scored", result.rows_scored),
+            ("alerts", len(result.alerts)),
+        ):
             totals[key] += value
         if progress:
-            typer.echo(json.dumps({"event": "batch", "readings": result.readings, "written": result.written,
-                                   "scored": result.rows_scored, "alerts": len(result.alerts),
-                                   "seconds": round(result.seconds, 4), "total_written": totals["written"]}))
+            typer.echo(
+                json.dumps(
+                    {
+                        "event": "batch",
+                        "readings": result.readings,
+                        "written": result.written,
+                        "scored": result.rows_scored,
+                        "alerts": len(result.alerts),
+                        "seconds": round(result.seconds, 4),
+                        "total_written": totals["written"],
+                    }
+                )
+            )
             sys.stdout.flush()
 
     with Store(path) as db, ExitStack() as cleanup:
@@ -77,8 +101,9 @@ def stream(
         if metrics_port is not None:
             from forewarn.stream.metrics import serve_metrics
 
-            server = cleanup.enter_context(serve_metrics(consumer.metrics.registry, host=metrics_host,
-                                                         port=metrics_port))
+            server = cleanup.enter_context(
+                serve_metrics(consumer.metrics.registry, host=metrics_host, port=metrics_port)
+            )
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: consumer.stop())
 
@@ -87,14 +112,19 @@ def stream(
                 typer.echo(json.dumps({"event": "ready", **({"metrics": server.url} if server else {})}))
                 sys.stdout.flush()
             else:
-                typer.echo(f"streaming into {path} (Ctrl-C to stop)"
-                           + (f"; metrics at {server.url}" if server else ""), err=True)
+                typer.echo(
+                    f"streaming into {path} (Ctrl-C to stop)" + (f"; metrics at {server.url}" if server else ""),
+                    err=True,
+                )
 
         metrics = consumer.run(max_seconds=max_seconds, idle_exit_s=idle_exit, ready=ready)
     summary = {"event": "stopped", **metrics}
-    typer.echo(json.dumps(summary) if progress else
-               f"stopped: {metrics['readings_written']:,} readings written, {metrics['rows_scored']:,} rows scored, "
-               f"{metrics['alerts_opened']} alerts, dead letters {metrics['dead_letters'] or 'none'}")
+    typer.echo(
+        json.dumps(summary)
+        if progress
+        else f"stopped: {metrics['readings_written']:,} readings written, {metrics['rows_scored']:,} rows scored, "
+        f"{metrics['alerts_opened']} alerts, dead letters {metrics['dead_letters'] or 'none'}"
+    )
 
 
 def _one_blas_thread() -> None:
@@ -119,18 +149,23 @@ def replay(
     end: Annotated[str | None, typer.Option(help="Stored fleet: end time, exclusive (ISO 8601).")] = None,
     host: Annotated[str, typer.Option(help="MQTT broker host.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="MQTT broker port.")] = 1883,
-    speedup: Annotated[float | None, typer.Option(help="Time compression (60 = an hour per minute); "
-                                                      "omit to publish as fast as possible.")] = None,
-    layout: Annotated[str, typer.Option(help="sparkplug (many readings per message) or value (one per message).")]
-    = "sparkplug",
-    prefix: Annotated[str | None, typer.Option(help="Topic prefix (asset id, and channel for value, appended).")]
-    = None,
+    speedup: Annotated[
+        float | None,
+        typer.Option(help="Time compression (60 = an hour per minute); omit to publish as fast as possible."),
+    ] = None,
+    layout: Annotated[
+        str, typer.Option(help="sparkplug (many readings per message) or value (one per message).")
+    ] = "sparkplug",
+    prefix: Annotated[
+        str | None, typer.Option(help="Topic prefix (asset id, and channel for value, appended).")
+    ] = None,
     rows_per_message: Annotated[int, typer.Option(min=1, help="Sparkplug: instants per message.")] = 50,
-    write_config: Annotated[Path | None, typer.Option(help="Also write a stream config (TOML) that consumes "
-                                                            "this replay, declaring its assets.")] = None,
+    write_config: Annotated[
+        Path | None,
+        typer.Option(help="Also write a stream config (TOML) that consumes this replay, declaring its assets."),
+    ] = None,
     client_id: Annotated[str, typer.Option(help="MQTT client id of the publisher.")] = "forewarn-replay",
-    dry_run: Annotated[bool, typer.Option(help="Build the messages (and --write-config) but publish nothing.")]
-    = False,
+    dry_run: Annotated[bool, typer.Option(help="Build the messages (and --write-config) but publish nothing.")] = False,
 ) -> None:
     """Publish a stored or simulated fleet to an MQTT broker at a chosen speed-up (demos, tests, benchmarks)."""
     require("paho.mqtt.client", extra="stream", by="forewarn replay")
@@ -160,16 +195,22 @@ def replay(
         with Store(store, read_only=True) as db:
             for row in db.channels().itertuples(index=False):
                 declared.setdefault(str(row.asset_id), {})[str(row.channel)] = str(row.unit or "")
-            classes = dict(zip(db.assets()["asset_id"].astype(str), db.assets()["asset_class"].astype(str),
-                               strict=True))
+            classes = dict(
+                zip(db.assets()["asset_id"].astype(str), db.assets()["asset_class"].astype(str), strict=True)
+            )
         declared = {a: c for a, c in declared.items() if a in set(wide["asset_id"].astype(str))}
     topic_prefix = prefix or (DEFAULT_PREFIX if layout == "sparkplug" else "forewarn/replay")
     if write_config is not None:
-        write_config.write_text(stream_config_text(declared, classes, host=host, port=port, prefix=topic_prefix,
-                                                   layout=layout), encoding="utf-8")
+        write_config.write_text(
+            stream_config_text(declared, classes, host=host, port=port, prefix=topic_prefix, layout=layout),
+            encoding="utf-8",
+        )
         typer.echo(f"wrote {write_config}", err=True)
-    messages = (sparkplug_messages(wide, prefix=topic_prefix, rows_per_message=rows_per_message)
-                if layout == "sparkplug" else value_messages(wide, prefix=topic_prefix))
+    messages = (
+        sparkplug_messages(wide, prefix=topic_prefix, rows_per_message=rows_per_message)
+        if layout == "sparkplug"
+        else value_messages(wide, prefix=topic_prefix)
+    )
     if dry_run:
         count = readings = 0
         for _, n, _, _ in messages:
@@ -181,12 +222,15 @@ def replay(
         report = publisher.send(messages, speedup=speedup)
     finally:
         publisher.close()
-    typer.echo(f"published {report.readings:,} readings in {report.messages:,} messages in {report.seconds:.1f} s "
-               f"({report.readings_per_s:,.0f} readings/s)")
+    typer.echo(
+        f"published {report.readings:,} readings in {report.messages:,} messages in {report.seconds:.1f} s "
+        f"({report.readings_per_s:,.0f} readings/s)"
+    )
 
 
-def stream_config_text(declared: dict[str, dict[str, str]], classes: dict[str, str], *, host: str, port: int,
-                       prefix: str, layout: str) -> str:
+def stream_config_text(
+    declared: dict[str, dict[str, str]], classes: dict[str, str], *, host: str, port: int, prefix: str, layout: str
+) -> str:
     """A stream config (TOML) that consumes a replay: one subscription and every asset with its channels.
 
     >>> print(stream_config_text({"P-1": {"temp": "degC"}}, {"P-1": "pump"}, host="127.0.0.1", port=1883,
@@ -196,17 +240,36 @@ def stream_config_text(declared: dict[str, dict[str, str]], classes: dict[str, s
     level = len(prefix.split("/"))
     # one value per message: hold each instant until the asset's next one arrives, so its channels come together
     lateness = "0s" if layout == "sparkplug" else "1ms"
-    lines = ["[pipeline]", 'batch_max_wait = "100ms"', f'allowed_lateness = "{lateness}"', "", "[mqtt]",
-             f'host = "{host}"', f"port = {port}", 'client_id = "forewarn-stream"', "", "[[mqtt.subscriptions]]"]
+    lines = [
+        "[pipeline]",
+        'batch_max_wait = "100ms"',
+        f'allowed_lateness = "{lateness}"',
+        "",
+        "[mqtt]",
+        f'host = "{host}"',
+        f"port = {port}",
+        'client_id = "forewarn-stream"',
+        "",
+        "[[mqtt.subscriptions]]",
+    ]
     if layout == "sparkplug":
         lines += [f'topic = "{prefix}/+"', 'layout = "sparkplug"', f'asset = "{{{level}}}"']
     else:
-        lines += [f'topic = "{prefix}/+/+"', 'layout = "value"', f'asset = "{{{level}}}"',
-                  f'channel = "{{{level + 1}}}"']
+        lines += [
+            f'topic = "{prefix}/+/+"',
+            'layout = "value"',
+            f'asset = "{{{level}}}"',
+            f'channel = "{{{level + 1}}}"',
+        ]
     for asset_id, channels in declared.items():
         body = ", ".join(f"{json.dumps(c)} = {json.dumps(u)}" for c, u in channels.items())
-        lines += ["", "[[assets]]", f"asset_id = {json.dumps(asset_id)}",
-                  f"asset_class = {json.dumps(classes.get(asset_id, 'generic'))}", f"channels = {{ {body} }}"]
+        lines += [
+            "",
+            "[[assets]]",
+            f"asset_id = {json.dumps(asset_id)}",
+            f"asset_class = {json.dumps(classes.get(asset_id, 'generic'))}",
+            f"channels = {{ {body} }}",
+        ]
     return "\n".join(lines) + "\n"
 
 

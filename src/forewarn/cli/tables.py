@@ -88,9 +88,17 @@ def _parts(widths: Sequence[int], key_cost: int, room: int) -> list[list[int]]:
     return parts
 
 
-def print_table(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[str]], *,
-                title: str | None = None, continued: str | None = None, keys: int = 1, key_width: int = 28,
-                sections: Sequence[int] = ()) -> None:
+def print_table(
+    console: Console,
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[str]],
+    *,
+    title: str | None = None,
+    continued: str | None = None,
+    keys: int = 1,
+    key_width: int = 28,
+    sections: Sequence[int] = (),
+) -> None:
     """Print ``rows`` (cells as rich markup) under ``columns`` without cutting any cell.
 
     The first ``keys`` columns name the rows; they are repeated in every part and wrap at spaces beyond
@@ -104,8 +112,10 @@ def print_table(console: Console, columns: Sequence[Column], rows: Sequence[Sequ
     if not 0 < keys <= len(columns):
         raise ValueError(f"keys must be between 1 and {len(columns)}, got {keys}")
     natural = [max([_plain_len(c.name)] + [_plain_len(str(row[i])) for row in rows]) for i, c in enumerate(columns)]
-    floors = [min(natural[i], max([_plain_len(columns[i].name)] + [_longest_word(str(r[i])) for r in rows]))
-              for i in range(keys)]
+    floors = [
+        min(natural[i], max([_plain_len(columns[i].name)] + [_longest_word(str(r[i])) for r in rows]))
+        for i in range(keys)
+    ]
     room = console.width
     others = natural[keys:]
     best: tuple[int, list[int], list[list[int]]] | None = None
@@ -125,8 +135,7 @@ def print_table(console: Console, columns: Sequence[Column], rows: Sequence[Sequ
             table.add_column(columns[i].name, justify=columns[i].justify, max_width=key_widths[i], overflow="fold")
         for j in part:
             column = columns[keys + j]
-            table.add_column(column.name, justify=column.justify, min_width=others[j], no_wrap=True,
-                             overflow="fold")
+            table.add_column(column.name, justify=column.justify, min_width=others[j], no_wrap=True, overflow="fold")
         for index, row in enumerate(rows):
             cells = [str(row[keys + j]) for j in part]
             if number > 0 and not any(cell.strip() for cell in cells):
@@ -147,8 +156,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def write_records(records: Sequence[Mapping[str, Any]], fmt: str, *, fields: Sequence[str] | None = None,
-                  out: IO[str] | None = None) -> None:
+def write_records(
+    records: Sequence[Mapping[str, Any]], fmt: str, *, fields: Sequence[str] | None = None, out: IO[str] | None = None
+) -> None:
     """Write ``records`` as CSV (a header of ``fields``, by default every key in first-seen order) or as a JSON
     array; missing and non-finite values are empty (CSV) or ``null`` (JSON).
 

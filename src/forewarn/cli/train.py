@@ -34,17 +34,28 @@ def _spec(spec_file: Path | None, **options: Any) -> Any:
     from forewarn.train.spec import TrainSpec
 
     base = TrainSpec.from_toml(spec_file) if spec_file is not None else TrainSpec()
-    renamed = {"sites": options.pop("site"), "lines": options.pop("line"), "classes": options.pop("asset_class"),
-               "assets": options.pop("assets")}
+    renamed = {
+        "sites": options.pop("site"),
+        "lines": options.pop("line"),
+        "classes": options.pop("asset_class"),
+        "assets": options.pop("assets"),
+    }
     return base.with_options(**options, **renamed)
 
 
 def train(
     store: Annotated[Path, typer.Option(help="DuckDB store with readings and events.")],
     models: Annotated[Path, typer.Option(help="Models folder (the registry forewarn serve reads).")],
-    task: TaskOpt = None, horizon: HorizonOpt = None, label: LabelOpt = None, model: ModelOpt = None,
-    site: SiteOpt = None, line: LineOpt = None, asset_class: ClassOpt = None, assets: AssetsOpt = None,
-    spec: SpecOpt = None, interval: IntervalOpt = None,
+    task: TaskOpt = None,
+    horizon: HorizonOpt = None,
+    label: LabelOpt = None,
+    model: ModelOpt = None,
+    site: SiteOpt = None,
+    line: LineOpt = None,
+    asset_class: ClassOpt = None,
+    assets: AssetsOpt = None,
+    spec: SpecOpt = None,
+    interval: IntervalOpt = None,
     model_id: Annotated[str | None, typer.Option(help="Registry name of the model (default: the task).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the split and the model.")] = None,
     promote: Annotated[bool, typer.Option("--promote", help="Make the new version live.")] = False,
@@ -55,18 +66,46 @@ def train(
 
     from forewarn.train import train as run_train
 
-    chosen = _spec(spec, task=task, horizon=horizon, label=label, model=model, site=site, line=line,
-                   asset_class=asset_class, assets=assets, interval=interval, model_id=model_id, seed=seed)
+    chosen = _spec(
+        spec,
+        task=task,
+        horizon=horizon,
+        label=label,
+        model=model,
+        site=site,
+        line=line,
+        asset_class=asset_class,
+        assets=assets,
+        interval=interval,
+        model_id=model_id,
+        seed=seed,
+    )
     console = Console(stderr=True)
     with console.status("training") as status:
-        result = run_train(store, models, spec=chosen, promote=promote,
-                           progress=lambda message: (console.print(message), status.update(message)))
+        result = run_train(
+            store,
+            models,
+            spec=chosen,
+            promote=promote,
+            progress=lambda message: (console.print(message), status.update(message)),
+        )
     metrics = result.metrics
     table = Table(title=f"{result.model_id} {result.version} ({metrics.get('model')})")
     table.add_column("figure")
     table.add_column("held-out assets", justify="right")
-    for key in ("roc_auc", "pr_auc", "f1", "precision", "recall", "far", "ece", "rmse", "interval_coverage",
-                "interval_width_median", "macro_f1"):
+    for key in (
+        "roc_auc",
+        "pr_auc",
+        "f1",
+        "precision",
+        "recall",
+        "far",
+        "ece",
+        "rmse",
+        "interval_coverage",
+        "interval_width_median",
+        "macro_f1",
+    ):
         if metrics.get(key) is not None:
             table.add_row(key, f"{metrics[key]:.3f}")
     Console().print(table)
@@ -76,34 +115,57 @@ def train(
         for column in ("model", "metric", "score", "fit_s", "servable"):
             compared.add_column(column)
         for row in zoo:
-            compared.add_row(row["model"], row["metric"], "-" if row["score"] != row["score"] else f"{row['score']:.3f}",
-                             f"{row['fit_s']:.1f}", "yes" if row["servable"] else "no" + (f" ({row['error'][:60]})"
-                                                                                          if row["error"] else ""))
+            compared.add_row(
+                row["model"],
+                row["metric"],
+                "-" if row["score"] != row["score"] else f"{row['score']:.3f}",
+                f"{row['fit_s']:.1f}",
+                "yes" if row["servable"] else "no" + (f" ({row['error'][:60]})" if row["error"] else ""),
+            )
         Console().print(compared)
-    live = ("saved, not served (the service scores failure, RUL and anomaly models; load it with "
-            "forewarn.base.load)" if result.card.get("task") == "failure-mode" else "live" if result.promoted
-            else "not live (train again with --promote, or POST /api/v1/models/{id}/promote)")
+    live = (
+        "saved, not served (the service scores failure, RUL and anomaly models; load it with forewarn.base.load)"
+        if result.card.get("task") == "failure-mode"
+        else "live"
+        if result.promoted
+        else "not live (train again with --promote, or POST /api/v1/models/{id}/promote)"
+    )
     typer.echo(f"filed {result.model_id} {result.version} in {result.folder}: {live}")
 
 
-BacktestModelOpt = Annotated[str | None, typer.Option(help="A registered model name (default auto: the task's first "
-                                                           "zoo model, LightGBM, in every fold).")]
+BacktestModelOpt = Annotated[
+    str | None,
+    typer.Option(help="A registered model name (default auto: the task's first zoo model, LightGBM, in every fold)."),
+]
 
 
 def backtest(
     store: Annotated[Path, typer.Option(help="DuckDB store with readings and events.")],
-    task: TaskOpt = None, horizon: HorizonOpt = None, label: LabelOpt = None, model: BacktestModelOpt = None,
-    site: SiteOpt = None, line: LineOpt = None, asset_class: ClassOpt = None, assets: AssetsOpt = None,
-    spec: SpecOpt = None, interval: IntervalOpt = None,
+    task: TaskOpt = None,
+    horizon: HorizonOpt = None,
+    label: LabelOpt = None,
+    model: BacktestModelOpt = None,
+    site: SiteOpt = None,
+    line: LineOpt = None,
+    asset_class: ClassOpt = None,
+    assets: AssetsOpt = None,
+    spec: SpecOpt = None,
+    interval: IntervalOpt = None,
     by: Annotated[str, typer.Option(help="time (walk-forward), asset or site (leave a group out).")] = "time",
     folds: Annotated[int, typer.Option(min=2, help="Number of folds.")] = 5,
-    min_lead: Annotated[str | None, typer.Option(help="A failure counts as caught when a case was open this long "
-                                                      "before it (default 24h, or half the horizon when shorter).")] = None,
+    min_lead: Annotated[
+        str | None,
+        typer.Option(
+            help="A failure counts as caught when a case was open this long "
+            "before it (default 24h, or half the horizon when shorter)."
+        ),
+    ] = None,
     features: Annotated[str | None, typer.Option(help="ml (window statistics), physics or hybrid.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML report (index.html) into this folder.")] = None,
-    models: Annotated[Path | None, typer.Option(help="Also file the result under MODELS/backtests/ (the dashboard "
-                                                     "lists it).")] = None,
+    models: Annotated[
+        Path | None, typer.Option(help="Also file the result under MODELS/backtests/ (the dashboard lists it).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the splits and the model.")] = None,
 ) -> None:
     """Replay the history: train before each fold, score it as the service would, count what was caught."""
@@ -113,17 +175,44 @@ def backtest(
 
     from forewarn.backtest import backtest as run_backtest
 
-    chosen = _spec(spec, task=task, horizon=horizon, label=label, model=model, site=site, line=line,
-                   asset_class=asset_class, assets=assets, interval=interval, features=features, seed=seed)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
+    chosen = _spec(
+        spec,
+        task=task,
+        horizon=horizon,
+        label=label,
+        model=model,
+        site=site,
+        line=line,
+        asset_class=asset_class,
+        assets=assets,
+        interval=interval,
+        features=features,
+        seed=seed,
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
         job = bar.add_task("folds", total=folds)
 
         def advance(done: int, total: int, label: str) -> None:
             bar.update(job, completed=done, total=total, description=f"fold {min(done + 1, total)}: {label}")
 
-        result = run_backtest(store, spec=chosen, by=by, folds=folds, min_lead=min_lead, models=models,
-                              json_path=json_out, report_dir=report, progress=advance)
+        result = run_backtest(
+            store,
+            spec=chosen,
+            by=by,
+            folds=folds,
+            min_lead=min_lead,
+            models=models,
+            json_path=json_out,
+            report_dir=report,
+            progress=advance,
+        )
     rows, events = result["rows"], result["events"]
     table = Table(title=f"backtest {result['id']}: {result['model']}, by {result['by']}, {result['folds']} folds")
     table.add_column("figure")
@@ -139,7 +228,10 @@ def score(
     store: Annotated[Path, typer.Option(help="DuckDB store with readings and events.")],
     models: Annotated[Path, typer.Option(help="Models folder.")],
     model_id: Annotated[str | None, typer.Option(help="Which model id (default: the only one).")] = None,
-    site: SiteOpt = None, line: LineOpt = None, asset_class: ClassOpt = None, assets: AssetsOpt = None,
+    site: SiteOpt = None,
+    line: LineOpt = None,
+    asset_class: ClassOpt = None,
+    assets: AssetsOpt = None,
     top: Annotated[int | None, typer.Option(min=1, help="Only the riskiest N.")] = None,
     output: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of standard output.")] = None,
@@ -152,8 +244,9 @@ def score(
 
     if output not in ("table", "csv", "json"):
         raise typer.BadParameter("use table, csv or json", param_hint="--format")
-    ranked = run_score(store, models, model_id=model_id, top=top, sites=site, lines=line, classes=asset_class,
-                       assets=assets)
+    ranked = run_score(
+        store, models, model_id=model_id, top=top, sites=site, lines=line, classes=asset_class, assets=assets
+    )
     if output == "csv":
         text = ranked.to_csv(index=False)
     elif output == "json":
@@ -167,8 +260,13 @@ def score(
             values = []
             for column in shown:
                 value = getattr(row, column)
-                values.append("-" if value is None or value != value else f"{value:.3f}" if isinstance(value, float)
-                              else str(value))
+                values.append(
+                    "-"
+                    if value is None or value != value
+                    else f"{value:.3f}"
+                    if isinstance(value, float)
+                    else str(value)
+                )
             table.add_row(*values)
         console = Console(file=out.open("w", encoding="utf-8") if out else None, width=200 if out else None)
         console.print(table)

@@ -38,7 +38,9 @@ def simulate(
     interval: Annotated[str, typer.Option(help="Summary interval, a divisor of 1 h (1min, 10min, 1h...).")] = "1min",
     start: Annotated[str, typer.Option(help="First day (UTC).")] = "2024-01-01",
     degradation_scale: Annotated[float, typer.Option(min=0.0, help="Multiply every degradation rate.")] = 1.0,
-    snapshots: Annotated[bool, typer.Option(help="Also write raw 25.6 kHz vibration snapshots (npz per asset).")] = False,
+    snapshots: Annotated[
+        bool, typer.Option(help="Also write raw 25.6 kHz vibration snapshots (npz per asset).")
+    ] = False,
     snapshot_every_days: Annotated[float, typer.Option(min=0.1, help="Days between snapshots of an asset.")] = 7.0,
 ) -> None:
     """Simulate a fleet with the physics-based twin and write it to a store and/or Parquet.
@@ -54,15 +56,28 @@ def simulate(
     if store is None and parquet is None:
         raise ConfigError("give --store FILE and/or --parquet DIR to say where the simulated fleet goes")
     began = time.perf_counter()
-    fleet = simulate_fleet(FleetConfig(sites=sites, assets=assets, days=days, seed=seed, interval=interval,
-                                       start=start, degradation_scale=degradation_scale))
+    fleet = simulate_fleet(
+        FleetConfig(
+            sites=sites,
+            assets=assets,
+            days=days,
+            seed=seed,
+            interval=interval,
+            start=start,
+            degradation_scale=degradation_scale,
+        )
+    )
     db = None
     if store is not None:
         from forewarn.store import Store
 
         db = Store(store)
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f} %"),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f} %"),
+        TimeElapsedColumn(),
+    )
     try:
         with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("rendering and writing", total=fleet.asset_minutes)
@@ -75,13 +90,15 @@ def simulate(
     failures = int((events["kind"] == "failure").sum())
     written = sum(r.written for r in result["reports"] if getattr(r, "kind", "readings") == "readings")
     where = " and ".join(str(x) for x in (store, parquet) if x is not None)
-    typer.echo(f"simulated {len(fleet.assets)} assets at {len(fleet.sites)} sites for {days} days "
-               f"({result['asset_minutes']:,} asset-minutes, {failures} failures, "
-               f"{int((events['kind'] == 'maintenance').sum())} maintenance actions) in {elapsed:.1f} s -> {where}")
+    typer.echo(
+        f"simulated {len(fleet.assets)} assets at {len(fleet.sites)} sites for {days} days "
+        f"({result['asset_minutes']:,} asset-minutes, {failures} failures, "
+        f"{int((events['kind'] == 'maintenance').sum())} maintenance actions) in {elapsed:.1f} s -> {where}"
+    )
     if db is not None:
         typer.echo(f"store: {written:,} readings written")
     if snapshots:
-        folder = (parquet if parquet is not None else Path(f"{Path(str(store)).with_suffix('')}_snapshots"))
+        folder = parquet if parquet is not None else Path(f"{Path(str(store)).with_suffix('')}_snapshots")
         count = write_snapshots(fleet, folder / "snapshots" if parquet is not None else folder, snapshot_every_days)
         typer.echo(f"snapshots: {count} raw vibration snapshots")
 
@@ -94,8 +111,11 @@ def write_snapshots(fleet: Any, folder: Path, every_days: float) -> int:
     from forewarn.twin.vibration import FS_HZ
 
     folder.mkdir(parents=True, exist_ok=True)
-    times = pd.date_range(fleet.start + pd.Timedelta(hours=12), periods=max(1, int(fleet.config.days // every_days)),
-                          freq=pd.Timedelta(days=every_days))
+    times = pd.date_range(
+        fleet.start + pd.Timedelta(hours=12),
+        periods=max(1, int(fleet.config.days // every_days)),
+        freq=pd.Timedelta(days=every_days),
+    )
     count = 0
     for asset_id in fleet.asset_ids:
         signals = np.stack([fleet.snapshot(asset_id, ts).astype(np.float32) for ts in times])
@@ -115,7 +135,9 @@ def whatif(
     load: Annotated[float, typer.Option(help="Load factor, 1.1 = 110 % of the usual load.")] = 1.0,
     ambient: Annotated[float | None, typer.Option(help="Ambient temperature (degC) instead of the usual.")] = None,
     cooling: Annotated[float, typer.Option(help="Cooling factor, 0.7 = 30 % less cooling.")] = 1.0,
-    maintenance_in_days: Annotated[float | None, typer.Option(help="Schedule a full service in this many days.")] = None,
+    maintenance_in_days: Annotated[
+        float | None, typer.Option(help="Schedule a full service in this many days.")
+    ] = None,
     runs: Annotated[int, typer.Option(min=1, help="Monte Carlo runs.")] = 200,
     horizon_days: Annotated[float, typer.Option(min=1.0, help="Days to look ahead.")] = 90.0,
     history_days: Annotated[float, typer.Option(min=1.0, help="Days of recent readings to calibrate on.")] = 14.0,
@@ -140,32 +162,41 @@ def whatif(
         match = catalog[catalog["asset_id"] == asset]
         if match.empty:
             known = ", ".join(catalog["asset_id"].head(5))
-            raise UnknownAssetError(f"asset {asset!r} is not in {store}", column="asset_id",
-                                    hint=f"known assets include {known}" if known else "the store has no assets")
+            raise UnknownAssetError(
+                f"asset {asset!r} is not in {store}",
+                column="asset_id",
+                hint=f"known assets include {known}" if known else "the store has no assets",
+            )
         row = match.iloc[0].to_dict()
         latest = db.latest([asset])
         if latest.empty:
             raise DataNotFoundError(f"asset {asset!r} has no readings in {store}")
         end = pd.Timestamp(latest["ts"].max()) + pd.Timedelta(minutes=1)
-        readings = db.readings(asset, start=end - pd.Timedelta(days=history_days), end=end, resample="10min",
-                               wide=True)
+        readings = db.readings(asset, start=end - pd.Timedelta(days=history_days), end=end, resample="10min", wide=True)
     twin = estimate_state(readings, row, now=end)
     result = what_if(twin, scenario, runs=runs, horizon_days=horizon_days, seed=seed)
     console = Console()
     fit = twin.fit
-    console.print(f"[bold]{asset}[/bold] ({twin.asset_class}) calibrated on {history_days:g} days to {end:%Y-%m-%d %H:%M}: "
-                  f"health {twin.health:.2f}, cooling factor {fit.get('cooling_factor', float('nan')):.2f}"
-                  + (f", bearing defect on {fit['bearing_race']}" if "bearing_race" in fit else ""))
-    console.print(f"scenario: load x{load:g}, ambient {'usual' if ambient is None else f'{ambient:g} degC'}, "
-                  f"cooling x{cooling:g}, maintenance "
-                  f"{'none' if maintenance_in_days is None else f'in {maintenance_in_days:g} days'}; "
-                  f"{runs} runs over {horizon_days:g} days")
+    console.print(
+        f"[bold]{asset}[/bold] ({twin.asset_class}) calibrated on {history_days:g} days to {end:%Y-%m-%d %H:%M}: "
+        f"health {twin.health:.2f}, cooling factor {fit.get('cooling_factor', float('nan')):.2f}"
+        + (f", bearing defect on {fit['bearing_race']}" if "bearing_race" in fit else "")
+    )
+    console.print(
+        f"scenario: load x{load:g}, ambient {'usual' if ambient is None else f'{ambient:g} degC'}, "
+        f"cooling x{cooling:g}, maintenance "
+        f"{'none' if maintenance_in_days is None else f'in {maintenance_in_days:g} days'}; "
+        f"{runs} runs over {horizon_days:g} days"
+    )
     table = Table(title="time to failure (days)")
     for column in ("fail within horizon", "p10", "median", "p90", "modes"):
         table.add_column(column, justify="left" if column == "modes" else "right")
     modes = ", ".join(f"{m} {c}" for m, c in result.mode_counts().items()) or "-"
-    table.add_row(f"{100 * result.fail_fraction:.0f} %", *(_format_days(v, horizon_days) for v in (
-        result.p10_days, result.median_days, result.p90_days)), modes)
+    table.add_row(
+        f"{100 * result.fail_fraction:.0f} %",
+        *(_format_days(v, horizon_days) for v in (result.p10_days, result.median_days, result.p90_days)),
+        modes,
+    )
     console.print(table)
     traj = Table(title="signals (median, p10-p90 over runs)")
     traj.add_column("day", justify="right")

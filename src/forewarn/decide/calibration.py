@@ -48,8 +48,18 @@ from forewarn.base.calibration import (
     platt,
 )
 
-__all__ = ["METHODS", "Calibrator", "ScoreCalibration", "brier_score", "expected_calibration_error",
-           "fit_isotonic", "fit_platt", "logistic", "piecewise_linear", "platt"]
+__all__ = [
+    "METHODS",
+    "Calibrator",
+    "ScoreCalibration",
+    "brier_score",
+    "expected_calibration_error",
+    "fit_isotonic",
+    "fit_platt",
+    "logistic",
+    "piecewise_linear",
+    "platt",
+]
 
 
 def brier_score(probabilities: Sequence[float] | np.ndarray, outcomes: Sequence[Any] | np.ndarray) -> float:
@@ -63,8 +73,9 @@ def brier_score(probabilities: Sequence[float] | np.ndarray, outcomes: Sequence[
     return float(np.mean((p - y) ** 2))
 
 
-def expected_calibration_error(probabilities: Sequence[float] | np.ndarray, outcomes: Sequence[Any] | np.ndarray,
-                               *, bins: int = 10) -> float:
+def expected_calibration_error(
+    probabilities: Sequence[float] | np.ndarray, outcomes: Sequence[Any] | np.ndarray, *, bins: int = 10
+) -> float:
     """Weighted mean gap between predicted and observed frequency over ``bins`` equal-width bins.
 
     >>> expected_calibration_error([0.9, 0.9, 0.1, 0.1], [1, 1, 0, 0])

@@ -39,10 +39,18 @@ def lightgbm_params(model: Any, **task: Any) -> dict[str, Any]:
     ``max_bin`` is passed on when the model has it.
     """
     params: dict[str, Any] = {
-        "learning_rate": model.learning_rate, "num_leaves": model.num_leaves,
-        "min_child_samples": model.min_child_samples, "bagging_fraction": model.subsample, "bagging_freq": 1,
-        "feature_fraction": model.colsample, "lambda_l2": model.reg_lambda, "seed": model.seed,
-        "deterministic": True, "force_row_wise": True, "num_threads": model.n_jobs, "verbosity": -1,
+        "learning_rate": model.learning_rate,
+        "num_leaves": model.num_leaves,
+        "min_child_samples": model.min_child_samples,
+        "bagging_fraction": model.subsample,
+        "bagging_freq": 1,
+        "feature_fraction": model.colsample,
+        "lambda_l2": model.reg_lambda,
+        "seed": model.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": model.n_jobs,
+        "verbosity": -1,
     }
     if getattr(model, "max_bin", None) is not None:
         params["max_bin"] = model.max_bin

@@ -65,25 +65,39 @@ CLASSIFICATION, REGRESSION = "classification", "regression"
 
 #: declared constraints of each family's hyper-parameters (the models take the ones they have)
 FOREST_CONSTRAINTS: dict[str, list[Any]] = {
-    "n_estimators": [Interval(int, 1)], "max_depth": [Interval(int, 1), None],
+    "n_estimators": [Interval(int, 1)],
+    "max_depth": [Interval(int, 1), None],
     "min_samples_leaf": [Interval(int, 1)],
     "max_features": [Options("sqrt", "log2"), Interval(float, 0, 1, closed="right"), None],
-    "max_samples": [Interval(float, 0, 1, closed="right"), None], "n_jobs": N_JOBS, "seed": SEED,
+    "max_samples": [Interval(float, 0, 1, closed="right"), None],
+    "n_jobs": N_JOBS,
+    "seed": SEED,
 }
 BOOSTING_CONSTRAINTS: dict[str, list[Any]] = {
-    "n_estimators": [Interval(int, 1)], "learning_rate": [Interval(float, 0, None, closed="right")],
-    "max_leaf_nodes": [Interval(int, 2)], "max_depth": [Interval(int, 1), None],
-    "min_samples_leaf": [Interval(int, 1)], "l2_regularization": [Interval(float, 0)],
-    "early_stopping": [Options("auto"), Boolean()], "n_jobs": N_JOBS, "seed": SEED,
+    "n_estimators": [Interval(int, 1)],
+    "learning_rate": [Interval(float, 0, None, closed="right")],
+    "max_leaf_nodes": [Interval(int, 2)],
+    "max_depth": [Interval(int, 1), None],
+    "min_samples_leaf": [Interval(int, 1)],
+    "l2_regularization": [Interval(float, 0)],
+    "early_stopping": [Options("auto"), Boolean()],
+    "n_jobs": N_JOBS,
+    "seed": SEED,
 }
 KNN_CONSTRAINTS: dict[str, list[Any]] = {
-    "n_neighbors": [Interval(int, 1)], "weights": [Options("uniform", "distance")],
-    "max_train_rows": [Interval(int, 1)], "seed": SEED,
+    "n_neighbors": [Interval(int, 1)],
+    "weights": [Options("uniform", "distance")],
+    "max_train_rows": [Interval(int, 1)],
+    "seed": SEED,
 }
 MLP_CONSTRAINTS: dict[str, list[Any]] = {
-    "hidden_layer_sizes": [SequenceOf(Interval(int, 1)), Interval(int, 1)], "alpha": [Interval(float, 0)],
-    "learning_rate_init": [Interval(float, 0, None, closed="right")], "batch_size": [Interval(int, 1)],
-    "max_iter": [Interval(int, 1)], "early_stopping": [Boolean()], "seed": SEED,
+    "hidden_layer_sizes": [SequenceOf(Interval(int, 1)), Interval(int, 1)],
+    "alpha": [Interval(float, 0)],
+    "learning_rate_init": [Interval(float, 0, None, closed="right")],
+    "batch_size": [Interval(int, 1)],
+    "max_iter": [Interval(int, 1)],
+    "early_stopping": [Boolean()],
+    "seed": SEED,
 }
 _controller: ThreadpoolController | None = None
 
@@ -121,8 +135,9 @@ class ForestPiece:
         return cls(np.asarray(owner.median_, dtype="float64"), TreeArrays.from_state(owner, float32=True))
 
 
-def fit_forest(model: Any, owner: str, values: np.ndarray, y: np.ndarray, weights: np.ndarray, *, kind: str,
-               extra: bool) -> ForestPiece:
+def fit_forest(
+    model: Any, owner: str, values: np.ndarray, y: np.ndarray, weights: np.ndarray, *, kind: str, extra: bool
+) -> ForestPiece:
     """Random forest (bootstrap rows, ``max_samples`` of them) or extra trees (all rows, random cut points)."""
     check_int(owner, "n_estimators", model.n_estimators, low=1)
     check_int(owner, "max_depth", model.max_depth, low=1, none_ok=True)
@@ -132,14 +147,23 @@ def fit_forest(model: Any, owner: str, values: np.ndarray, y: np.ndarray, weight
     else:
         check_choice(owner, "max_features", model.max_features, ("sqrt", "log2", None))
     _n_jobs(owner, model.n_jobs)
-    params: dict[str, Any] = {"n_estimators": model.n_estimators, "max_depth": model.max_depth,
-                              "min_samples_leaf": model.min_samples_leaf, "max_features": model.max_features,
-                              "n_jobs": model.n_jobs, "random_state": model.seed}
+    params: dict[str, Any] = {
+        "n_estimators": model.n_estimators,
+        "max_depth": model.max_depth,
+        "min_samples_leaf": model.min_samples_leaf,
+        "max_features": model.max_features,
+        "n_jobs": model.n_jobs,
+        "random_state": model.seed,
+    }
     if not extra:
         check_float(owner, "max_samples", model.max_samples, low=0.0, high=1.0, low_open=True, none_ok=True)
         params["max_samples"] = model.max_samples
-    estimator = {(False, CLASSIFICATION): RandomForestClassifier, (False, REGRESSION): RandomForestRegressor,
-                 (True, CLASSIFICATION): ExtraTreesClassifier, (True, REGRESSION): ExtraTreesRegressor}[extra, kind]
+    estimator = {
+        (False, CLASSIFICATION): RandomForestClassifier,
+        (False, REGRESSION): RandomForestRegressor,
+        (True, CLASSIFICATION): ExtraTreesClassifier,
+        (True, REGRESSION): ExtraTreesRegressor,
+    }[extra, kind]
     median = Standardiser.fit(values).median
     fitted = estimator(**params).fit(impute(values, median), y, sample_weight=weights)
     return ForestPiece(median, TreeArrays.from_forest(fitted, kind))
@@ -163,8 +187,9 @@ class BoostingPiece:
         return cls(TreeArrays.from_state(owner, float32=False), float(np.asarray(owner.baseline_).ravel()[0]))
 
 
-def fit_boosting(model: Any, owner: str, values: np.ndarray, y: np.ndarray, weights: np.ndarray, *,
-                 kind: str) -> BoostingPiece:
+def fit_boosting(
+    model: Any, owner: str, values: np.ndarray, y: np.ndarray, weights: np.ndarray, *, kind: str
+) -> BoostingPiece:
     """scikit-learn's histogram gradient boosting (``n_estimators`` is its ``max_iter``)."""
     check_int(owner, "n_estimators", model.n_estimators, low=1)
     check_float(owner, "learning_rate", model.learning_rate, low=0.0, low_open=True)
@@ -178,10 +203,16 @@ def fit_boosting(model: Any, owner: str, values: np.ndarray, y: np.ndarray, weig
     if dead.any():  # scikit-learn's binning fails on an all-missing column; a constant one is never split
         values = np.where(dead[None, :], 0.0, values)
     estimator = HistGradientBoostingClassifier if kind == CLASSIFICATION else HistGradientBoostingRegressor
-    fitted = estimator(max_iter=model.n_estimators, learning_rate=model.learning_rate,
-                       max_leaf_nodes=model.max_leaf_nodes, max_depth=model.max_depth,
-                       min_samples_leaf=model.min_samples_leaf, l2_regularization=model.l2_regularization,
-                       early_stopping=model.early_stopping, random_state=model.seed)
+    fitted = estimator(
+        max_iter=model.n_estimators,
+        learning_rate=model.learning_rate,
+        max_leaf_nodes=model.max_leaf_nodes,
+        max_depth=model.max_depth,
+        min_samples_leaf=model.min_samples_leaf,
+        l2_regularization=model.l2_regularization,
+        early_stopping=model.early_stopping,
+        random_state=model.seed,
+    )
     with _threads(model.n_jobs, "openmp"):
         fitted.fit(values, y, sample_weight=weights)
         probe = values[:1000]
@@ -194,8 +225,15 @@ def fit_boosting(model: Any, owner: str, values: np.ndarray, y: np.ndarray, weig
 class KNNPiece:
     STATE = ("median_", "mean_", "scale_", "train_", "train_target_", "train_weight_")
 
-    def __init__(self, scaler: Standardiser, train: np.ndarray, target: np.ndarray, weight: np.ndarray,
-                 n_neighbors: int, weights: str):
+    def __init__(
+        self,
+        scaler: Standardiser,
+        train: np.ndarray,
+        target: np.ndarray,
+        weight: np.ndarray,
+        n_neighbors: int,
+        weights: str,
+    ):
         self.scaler, self.train, self.target, self.weight = scaler, train, target, weight
         self.k, self.weights = min(int(n_neighbors), len(train)), weights
         self.search = NearestNeighbors(n_neighbors=self.k, algorithm="brute", n_jobs=1).fit(train)
@@ -214,14 +252,26 @@ class KNNPiece:
         return top / total
 
     def state(self) -> dict[str, np.ndarray]:
-        return {"median_": self.scaler.median, "mean_": self.scaler.mean, "scale_": self.scaler.scale,
-                "train_": self.train, "train_target_": self.target, "train_weight_": self.weight}
+        return {
+            "median_": self.scaler.median,
+            "mean_": self.scaler.mean,
+            "scale_": self.scaler.scale,
+            "train_": self.train,
+            "train_target_": self.target,
+            "train_weight_": self.weight,
+        }
 
     @classmethod
     def from_state(cls, owner: Any) -> KNNPiece:
         scaler = Standardiser(*(np.asarray(getattr(owner, n), dtype="float64") for n in ("median_", "mean_", "scale_")))
-        return cls(scaler, np.asarray(owner.train_, dtype="float64"), np.asarray(owner.train_target_, dtype="float64"),
-                   np.asarray(owner.train_weight_, dtype="float64"), owner.n_neighbors, owner.weights)
+        return cls(
+            scaler,
+            np.asarray(owner.train_, dtype="float64"),
+            np.asarray(owner.train_target_, dtype="float64"),
+            np.asarray(owner.train_weight_, dtype="float64"),
+            owner.n_neighbors,
+            owner.weights,
+        )
 
 
 def fit_knn(model: Any, owner: str, values: np.ndarray, y: np.ndarray, weights: np.ndarray) -> KNNPiece:
@@ -232,8 +282,14 @@ def fit_knn(model: Any, owner: str, values: np.ndarray, y: np.ndarray, weights: 
     rows = sample_rows(len(values), model.max_train_rows, model.seed)
     scaler = Standardiser.fit(values[rows])
     weight = np.asarray(weights, dtype="float64")[rows]
-    return KNNPiece(scaler, scaler.transform(values[rows]), np.asarray(y, dtype="float64")[rows],
-                    weight / weight.mean(), model.n_neighbors, model.weights)
+    return KNNPiece(
+        scaler,
+        scaler.transform(values[rows]),
+        np.asarray(y, dtype="float64")[rows],
+        weight / weight.mean(),
+        model.n_neighbors,
+        model.weights,
+    )
 
 
 # -- multi-layer perceptrons -----------------------------------------------------------------------------------
@@ -248,18 +304,36 @@ class MLPPiece:
             return mlp_forward(self.scaler.transform(values), self.flat, self.shapes) * self.target_scale
 
     def state(self) -> dict[str, np.ndarray]:
-        return {"median_": self.scaler.median, "mean_": self.scaler.mean, "scale_": self.scaler.scale,
-                "weights_": self.flat, "layer_shapes_": self.shapes, "target_scale_": np.asarray([self.target_scale])}
+        return {
+            "median_": self.scaler.median,
+            "mean_": self.scaler.mean,
+            "scale_": self.scaler.scale,
+            "weights_": self.flat,
+            "layer_shapes_": self.shapes,
+            "target_scale_": np.asarray([self.target_scale]),
+        }
 
     @classmethod
     def from_state(cls, owner: Any) -> MLPPiece:
         scaler = Standardiser(*(np.asarray(getattr(owner, n), dtype="float64") for n in ("median_", "mean_", "scale_")))
-        return cls(scaler, np.asarray(owner.weights_, dtype="float64"), np.asarray(owner.layer_shapes_, dtype="int64"),
-                   float(np.asarray(owner.target_scale_).ravel()[0]))
+        return cls(
+            scaler,
+            np.asarray(owner.weights_, dtype="float64"),
+            np.asarray(owner.layer_shapes_, dtype="int64"),
+            float(np.asarray(owner.target_scale_).ravel()[0]),
+        )
 
 
-def fit_mlp(model: Any, owner: str, values: np.ndarray, y: np.ndarray, weights: np.ndarray, *, kind: str,
-            target_scale: float = 1.0) -> MLPPiece:
+def fit_mlp(
+    model: Any,
+    owner: str,
+    values: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray,
+    *,
+    kind: str,
+    target_scale: float = 1.0,
+) -> MLPPiece:
     """Adam-trained ReLU network on standardised inputs; regression targets divided by ``target_scale``."""
     sizes = check_layers(owner, model.hidden_layer_sizes)
     check_float(owner, "alpha", model.alpha, low=0.0)
@@ -270,9 +344,15 @@ def fit_mlp(model: Any, owner: str, values: np.ndarray, y: np.ndarray, weights: 
     scaler = Standardiser.fit(values)
     rows = len(values) - (int(np.ceil(0.1 * len(values))) if model.early_stopping else 0)  # 10 % for stopping
     estimator = MLPClassifier if kind == CLASSIFICATION else MLPRegressor
-    net = estimator(hidden_layer_sizes=sizes, alpha=model.alpha, learning_rate_init=model.learning_rate_init,
-                    batch_size=max(1, min(model.batch_size, rows)), max_iter=model.max_iter, early_stopping=model.early_stopping,
-                    random_state=model.seed)
+    net = estimator(
+        hidden_layer_sizes=sizes,
+        alpha=model.alpha,
+        learning_rate_init=model.learning_rate_init,
+        batch_size=max(1, min(model.batch_size, rows)),
+        max_iter=model.max_iter,
+        early_stopping=model.early_stopping,
+        random_state=model.seed,
+    )
     target = y if kind == CLASSIFICATION else np.asarray(y, dtype="float64") / target_scale
     fit_args: dict[str, Any] = {}
     if "sample_weight" in inspect.signature(estimator.fit).parameters:  # scikit-learn >= 1.7

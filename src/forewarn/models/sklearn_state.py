@@ -43,52 +43,83 @@ _BLOCK = 1 << 20
 
 
 # -- hyper-parameter checks (scikit-learn's wording) ----------------------------------------------------------
-def check_int(owner: str, name: str, value: Any, *, low: int, high: int | None = None,
-              none_ok: bool = False) -> None:
+def check_int(owner: str, name: str, value: Any, *, low: int, high: int | None = None, none_ok: bool = False) -> None:
     """``value`` must be an int in ``[low, high]`` (``None`` allowed when ``none_ok``)."""
     if value is None and none_ok:
         return
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and low <= value and \
-        (high is None or value <= high)
+    ok = (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and low <= value
+        and (high is None or value <= high)
+    )
     if not ok:
         upper = "inf)" if high is None else f"{high}]"
         extra = " or None" if none_ok else ""
-        raise ParameterError(f"The {name!r} parameter of {owner} must be an int in the range [{low}, {upper}{extra}. "
-                             f"Got {value!r} instead.", param=name, estimator=owner)
+        raise ParameterError(
+            f"The {name!r} parameter of {owner} must be an int in the range [{low}, {upper}{extra}. "
+            f"Got {value!r} instead.",
+            param=name,
+            estimator=owner,
+        )
 
 
-def check_float(owner: str, name: str, value: Any, *, low: float, high: float | None = None,
-                low_open: bool = False, high_open: bool = False, none_ok: bool = False) -> None:
+def check_float(
+    owner: str,
+    name: str,
+    value: Any,
+    *,
+    low: float,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    none_ok: bool = False,
+) -> None:
     """``value`` must be a real number in the given interval (``None`` allowed when ``none_ok``)."""
     if value is None and none_ok:
         return
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
     if ok:
-        ok = (value > low if low_open else value >= low) and \
-            (high is None or (value < high if high_open else value <= high))
+        ok = (value > low if low_open else value >= low) and (
+            high is None or (value < high if high_open else value <= high)
+        )
     if not ok:
         left = "(" if low_open else "["
         right = "inf)" if high is None else (f"{high})" if high_open else f"{high}]")
         extra = " or None" if none_ok else ""
-        raise ParameterError(f"The {name!r} parameter of {owner} must be a float in the range {left}{low}, {right}"
-                             f"{extra}. Got {value!r} instead.", param=name, estimator=owner)
+        raise ParameterError(
+            f"The {name!r} parameter of {owner} must be a float in the range {left}{low}, {right}"
+            f"{extra}. Got {value!r} instead.",
+            param=name,
+            estimator=owner,
+        )
 
 
 def check_choice(owner: str, name: str, value: Any, options: Sequence[Any]) -> None:
     """``value`` must be one of ``options``."""
     if not any(value is option or (option is not None and value == option) for option in options):
         listed = ", ".join(repr(o) for o in options)
-        raise ParameterError(f"The {name!r} parameter of {owner} must be one of {{{listed}}}. Got {value!r} instead.",
-                             param=name, estimator=owner)
+        raise ParameterError(
+            f"The {name!r} parameter of {owner} must be one of {{{listed}}}. Got {value!r} instead.",
+            param=name,
+            estimator=owner,
+        )
 
 
 def check_layers(owner: str, value: Any) -> tuple[int, ...]:
     """``hidden_layer_sizes``: a non-empty sequence of ints >= 1 (a list after a JSON round trip is fine)."""
     sizes = (value,) if isinstance(value, numbers.Integral) else value
-    if not isinstance(sizes, (tuple, list)) or not sizes or not all(
-            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sizes):
-        raise ParameterError(f"The 'hidden_layer_sizes' parameter of {owner} must be a non-empty sequence of ints "
-                             f">= 1. Got {value!r} instead.", param="hidden_layer_sizes", estimator=owner)
+    if (
+        not isinstance(sizes, (tuple, list))
+        or not sizes
+        or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sizes)
+    ):
+        raise ParameterError(
+            f"The 'hidden_layer_sizes' parameter of {owner} must be a non-empty sequence of ints "
+            f">= 1. Got {value!r} instead.",
+            param="hidden_layer_sizes",
+            estimator=owner,
+        )
     return tuple(int(s) for s in sizes)
 
 
@@ -149,8 +180,15 @@ class TreeArrays:
     roots: np.ndarray
     float32: bool
 
-    STATE = ("tree_left_", "tree_right_", "tree_feature_", "tree_threshold_", "tree_value_", "tree_missing_left_",
-             "tree_roots_")
+    STATE = (
+        "tree_left_",
+        "tree_right_",
+        "tree_feature_",
+        "tree_threshold_",
+        "tree_value_",
+        "tree_missing_left_",
+        "tree_roots_",
+    )
 
     @classmethod
     def _join(cls, parts: list[tuple[np.ndarray, ...]], float32: bool) -> TreeArrays:
@@ -159,10 +197,16 @@ class TreeArrays:
         left = np.concatenate([np.where(p[0] >= 0, p[0] + o, -1) for p, o in zip(parts, offsets, strict=True)])
         right = np.concatenate([np.where(p[1] >= 0, p[1] + o, -1) for p, o in zip(parts, offsets, strict=True)])
         feature = np.concatenate([np.maximum(p[2], 0) for p in parts])  # leaves: any valid column
-        return cls(left.astype("int64"), right.astype("int64"), feature.astype("int64"),
-                   np.concatenate([p[3] for p in parts]).astype("float64"),
-                   np.concatenate([p[4] for p in parts]).astype("float64"),
-                   np.concatenate([p[5] for p in parts]).astype("bool"), offsets.astype("int64"), float32)
+        return cls(
+            left.astype("int64"),
+            right.astype("int64"),
+            feature.astype("int64"),
+            np.concatenate([p[3] for p in parts]).astype("float64"),
+            np.concatenate([p[4] for p in parts]).astype("float64"),
+            np.concatenate([p[5] for p in parts]).astype("bool"),
+            offsets.astype("int64"),
+            float32,
+        )
 
     @classmethod
     def from_forest(cls, forest: Any, kind: str) -> TreeArrays:
@@ -193,8 +237,16 @@ class TreeArrays:
                 raise ForewarnError("categorical splits are not supported in tree arrays")
             leaf = nodes["is_leaf"].astype(bool)
             left, right = (np.where(leaf, -1, nodes[side].astype("int64")) for side in ("left", "right"))
-            parts.append((left, right, nodes["feature_idx"].astype("int64"),
-                          nodes["num_threshold"], np.where(leaf, nodes["value"], 0.0), nodes["missing_go_to_left"]))
+            parts.append(
+                (
+                    left,
+                    right,
+                    nodes["feature_idx"].astype("int64"),
+                    nodes["num_threshold"],
+                    np.where(leaf, nodes["value"], 0.0),
+                    nodes["missing_go_to_left"],
+                )
+            )
         return cls._join(parts, float32=False)
 
     def leaf_values(self, values: np.ndarray) -> np.ndarray:
@@ -204,7 +256,7 @@ class TreeArrays:
         out = np.empty((len(X), n_trees))
         block = max(1, _BLOCK // max(n_trees, 1))
         for start in range(0, len(X), block):
-            chunk = X[start:start + block]
+            chunk = X[start : start + block]
             flat = chunk.ravel()
             width = chunk.shape[1]
             node = np.tile(self.roots, len(chunk))
@@ -217,7 +269,7 @@ class TreeArrays:
                 nxt = np.where(go_left, self.left[at], self.right[at])
                 node[active] = nxt
                 active = active[self.left[nxt] >= 0]
-            out[start:start + len(chunk)] = self.value[node].reshape(len(chunk), n_trees)
+            out[start : start + len(chunk)] = self.value[node].reshape(len(chunk), n_trees)
         return out
 
     def state(self) -> dict[str, np.ndarray]:
@@ -227,9 +279,16 @@ class TreeArrays:
     @classmethod
     def from_state(cls, owner: Any, float32: bool) -> TreeArrays:
         arrays = [np.asarray(getattr(owner, name)) for name in cls.STATE]
-        return cls(arrays[0].astype("int64"), arrays[1].astype("int64"), arrays[2].astype("int64"),
-                   arrays[3].astype("float64"), arrays[4].astype("float64"), arrays[5].astype(bool),
-                   arrays[6].astype("int64"), float32)
+        return cls(
+            arrays[0].astype("int64"),
+            arrays[1].astype("int64"),
+            arrays[2].astype("int64"),
+            arrays[3].astype("float64"),
+            arrays[4].astype("float64"),
+            arrays[5].astype(bool),
+            arrays[6].astype("int64"),
+            float32,
+        )
 
 
 def boosting_baseline(trees: TreeArrays, raw: np.ndarray, values: np.ndarray) -> float:
@@ -241,8 +300,10 @@ def boosting_baseline(trees: TreeArrays, raw: np.ndarray, values: np.ndarray) ->
     gap = raw - trees.leaf_values(values).sum(axis=1)
     baseline = float(np.median(gap))
     if np.abs(gap - baseline).max() > 1e-6 * max(1.0, float(np.abs(raw).max())):
-        raise ForewarnError("copying scikit-learn's HistGradientBoosting trees did not reproduce its predictions; "
-                            "this scikit-learn version is not supported by the gradient-boosting models")
+        raise ForewarnError(
+            "copying scikit-learn's HistGradientBoosting trees did not reproduce its predictions; "
+            "this scikit-learn version is not supported by the gradient-boosting models"
+        )
     return baseline
 
 
@@ -266,9 +327,9 @@ def mlp_forward(z: np.ndarray, flat: np.ndarray, shapes: np.ndarray) -> np.ndarr
     position = 0
     h = z
     for i, (n_in, n_out) in enumerate(np.asarray(shapes).tolist()):
-        weight = flat[position:position + n_in * n_out].reshape(n_in, n_out)
+        weight = flat[position : position + n_in * n_out].reshape(n_in, n_out)
         position += n_in * n_out
-        bias = flat[position:position + n_out]
+        bias = flat[position : position + n_out]
         position += n_out
         h = h @ weight + bias
         if i < len(shapes) - 1:

@@ -11,5 +11,13 @@ from forewarn.serve.api.app import create_app
 from forewarn.serve.service import HealthService
 from forewarn.serve.settings import ServeSettings, read_costs
 
-__all__ = ["Bundle", "HealthService", "ModelRegistry", "ServeSettings", "ServingSpec", "create_app", "make_bundle",
-           "read_costs"]
+__all__ = [
+    "Bundle",
+    "HealthService",
+    "ModelRegistry",
+    "ServeSettings",
+    "ServingSpec",
+    "create_app",
+    "make_bundle",
+    "read_costs",
+]

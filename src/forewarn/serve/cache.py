@@ -52,8 +52,7 @@ class HealthCache:
 
     def key(self, asset_id: str, model_id: str, version: str) -> HealthKey:
         """The current key of an asset's health under a model version: take it before reading anything."""
-        return HealthKey(self._readings.get(asset_id, 0), self._cases.get(asset_id, 0), self._epoch, model_id,
-                         version)
+        return HealthKey(self._readings.get(asset_id, 0), self._cases.get(asset_id, 0), self._epoch, model_id, version)
 
     def get(self, asset_id: str, model_id: str, version: str) -> HealthAnswer | None:
         """The cached answer, when nothing it depends on changed since it was computed."""

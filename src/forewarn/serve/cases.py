@@ -66,8 +66,7 @@ class CaseDesk:
             self.cache.case_changed(str(case["asset_id"]))
         return case
 
-    def file(self, alerts: Sequence[Alert],
-             policy_states: Mapping[str, Mapping[str, Any]] | None = None) -> list[int]:
+    def file(self, alerts: Sequence[Alert], policy_states: Mapping[str, Mapping[str, Any]] | None = None) -> list[int]:
         """Store alerts on their assets' cases (and alert-policy state) in one transaction; returns the case ids."""
         with self._lock:
             try:
@@ -92,9 +91,13 @@ class CaseDesk:
         key = self.policy_key(bundle, asset_class)
         if key not in self._policies:
             t = self.scorer.models.thresholds(bundle).threshold_for(asset_class)
-            policy = AlertPolicy(threshold=t, clear_threshold=t * self.settings.alert_clear_ratio,
-                                 min_consecutive=self.settings.alert_min_consecutive,
-                                 cooldown=self.settings.alert_cooldown, critical_threshold=(1 + t) / 2)
+            policy = AlertPolicy(
+                threshold=t,
+                clear_threshold=t * self.settings.alert_clear_ratio,
+                min_consecutive=self.settings.alert_min_consecutive,
+                cooldown=self.settings.alert_cooldown,
+                critical_threshold=(1 + t) / 2,
+            )
             self._policies[key] = policy.set_state(self.casebook.policy_state(key))
         return self._policies[key]
 
@@ -121,10 +124,15 @@ class CaseDesk:
                 bundle = models.bundle_for(health["asset_class"])
                 policy = self._policy(bundle, health["asset_class"])
                 alert = policy.update(
-                    health["asset_id"], health["ts"], health["probability"],
+                    health["asset_id"],
+                    health["ts"],
+                    health["probability"],
                     model_id=f"{bundle.model_id}:{bundle.version}",
                     explanation={c["sensor"]: c["contribution"] or 0.0 for c in health["contributions"]},
-                    probability=health["probability"], rul=health["rul"], risk_level=health["risk_level"])
+                    probability=health["probability"],
+                    rul=health["rul"],
+                    risk_level=health["risk_level"],
+                )
                 touched.setdefault(self.policy_key(bundle, health["asset_class"]), []).append(health["asset_id"])
                 if alert is not None:
                     alerts.append(alert)

@@ -38,8 +38,15 @@ class OpenCases(Protocol):
 class HealthScorer:
     """Scores assets on demand (one query and one model call per model for many) and caches the answers."""
 
-    def __init__(self, plant: Plant, models: LiveModels, recent: RecentReadings, decider: Decider, cache: HealthCache,
-                 cases: OpenCases):
+    def __init__(
+        self,
+        plant: Plant,
+        models: LiveModels,
+        recent: RecentReadings,
+        decider: Decider,
+        cache: HealthCache,
+        cases: OpenCases,
+    ):
         self.plant = plant
         self.models = models
         self.recent = recent
@@ -84,12 +91,14 @@ class HealthScorer:
             spec = bundle.spec
             if spec.interval:
                 renewed = {a: events[a][1] for a in live if a in events and events[a][1] is not None}
-                recent = self.recent.recent_buckets(live, spec.channels, spec.history_rows, spec.interval,
-                                                    renewed)
+                recent = self.recent.recent_buckets(live, spec.channels, spec.history_rows, spec.interval, renewed)
             else:  # raw rows: assets renewed by a maintenance are read one by one, from it
                 renewed_ids = [a for a in live if a in events and events[a][1] is not None]
-                recent = self.recent.recent_many([a for a in live if a not in renewed_ids], spec.channels,
-                                                 spec.history_rows) if len(renewed_ids) < len(live) else {}
+                recent = (
+                    self.recent.recent_many([a for a in live if a not in renewed_ids], spec.channels, spec.history_rows)
+                    if len(renewed_ids) < len(live)
+                    else {}
+                )
                 for asset_id in renewed_ids:
                     recent.update(self.recent.one(asset_id, spec, events[asset_id]))
             for result in self._score(bundle, infos, recent, events, keys):
@@ -111,8 +120,14 @@ class HealthScorer:
             return None
         return self.cache.json(asset_id, self.models.active_version)
 
-    def _score(self, bundle: Bundle, infos: list[AssetInfo], recent: Recent, events: Mapping[str, Marks],
-               keys: Mapping[str, HealthKey]) -> list[HealthAnswer]:
+    def _score(
+        self,
+        bundle: Bundle,
+        infos: list[AssetInfo],
+        recent: Recent,
+        events: Mapping[str, Marks],
+        keys: Mapping[str, HealthKey],
+    ) -> list[HealthAnswer]:
         """Score the latest state of assets with one bundle (``recent``: see
         :meth:`~forewarn.serve.recent.RecentReadings.recent_many`; ``events``: see
         :meth:`~forewarn.serve.recent.RecentReadings.events`; a down asset is not scored); each answer is cached
@@ -121,8 +136,18 @@ class HealthScorer:
         scored = [i for i in infos if i["asset_id"] in recent]
         decisions = {}
         if scored:
-            matrix = np.vstack([last_row_features(recent[i["asset_id"]][1], spec.channels, window=spec.window,
-                                                  stats=spec.stats, ewm_span=spec.ewm_span) for i in scored])
+            matrix = np.vstack(
+                [
+                    last_row_features(
+                        recent[i["asset_id"]][1],
+                        spec.channels,
+                        window=spec.window,
+                        stats=spec.stats,
+                        ewm_span=spec.ewm_span,
+                    )
+                    for i in scored
+                ]
+            )
             rows = self.decider.decide_values(bundle, bundle.select(matrix), [i["asset_class"] for i in scored])
             decisions = {i["asset_id"]: row for i, row in zip(scored, rows, strict=True)}
         results = []
@@ -130,15 +155,29 @@ class HealthScorer:
             asset_id = info["asset_id"]
             marks = events.get(asset_id)
             renewed = None if marks is None or marks[1] is None else marks[1].isoformat()
-            result = _answer(info, bundle.model_id, bundle.version, spec.horizon, bundle.unit,
-                             self.cases.open_case_id(asset_id), renewed)
+            result = _answer(
+                info,
+                bundle.model_id,
+                bundle.version,
+                spec.horizon,
+                bundle.unit,
+                self.cases.open_case_id(asset_id),
+                renewed,
+            )
             if is_down(marks):
                 failed = marks[0].isoformat()  # type: ignore[index,union-attr]
-                result.update({"ts": failed, "health": 0.0, "probability": 1.0,
-                               "rul": 0.0 if bundle.task == "rul" else None, "risk_level": "critical",
-                               "recommended_action": f"down: failed at {failed} with no maintenance since; "
-                                                     "record the repair (a maintenance event) to score it again",
-                               "status": "down"})
+                result.update(
+                    {
+                        "ts": failed,
+                        "health": 0.0,
+                        "probability": 1.0,
+                        "rul": 0.0 if bundle.task == "rul" else None,
+                        "risk_level": "critical",
+                        "recommended_action": f"down: failed at {failed} with no maintenance since; "
+                        "record the repair (a maintenance event) to score it again",
+                        "status": "down",
+                    }
+                )
             elif asset_id in decisions:
                 result.update(decisions[asset_id])
                 result.update({"ts": pd.Timestamp(recent[asset_id][0][-1]).isoformat(), "status": "in_service"})
@@ -147,13 +186,36 @@ class HealthScorer:
         return results
 
 
-def _answer(info: AssetInfo, model_id: str, version: str, horizon: float, unit: str, open_case: int | None,
-            renewed_at: str | None) -> HealthAnswer:
+def _answer(
+    info: AssetInfo,
+    model_id: str,
+    version: str,
+    horizon: float,
+    unit: str,
+    open_case: int | None,
+    renewed_at: str | None,
+) -> HealthAnswer:
     """The answer of an asset that is not scored (no readings yet): filled in for a scored or a down one."""
-    return {**info, "model_id": model_id, "version": version, "horizon": horizon, "unit": unit, "ts": None,
-            "health": None, "probability": None, "rul": None, "rul_low": None, "rul_high": None,
-            "risk_level": "unknown", "threshold": None, "recommended_action": "no readings yet; connect this asset's "
-            "sensors", "contributions": [], "open_case": open_case, "status": None, "renewed_at": renewed_at}
+    return {
+        **info,
+        "model_id": model_id,
+        "version": version,
+        "horizon": horizon,
+        "unit": unit,
+        "ts": None,
+        "health": None,
+        "probability": None,
+        "rul": None,
+        "rul_low": None,
+        "rul_high": None,
+        "risk_level": "unknown",
+        "threshold": None,
+        "recommended_action": "no readings yet; connect this asset's sensors",
+        "contributions": [],
+        "open_case": open_case,
+        "status": None,
+        "renewed_at": renewed_at,
+    }
 
 
 def unscored(info: AssetInfo, reason: str, open_case: int | None) -> HealthAnswer:

@@ -42,9 +42,13 @@ class Plant:
         if asset_id not in table.index:
             raise DataNotFoundError(f"unknown asset {asset_id!r}; GET /api/v1/assets lists the known ones")
         row = table.loc[asset_id]
-        return {"asset_id": asset_id, "asset_class": str(row["asset_class"]),
-                "site_id": None if pd.isna(row["site_id"]) else str(row["site_id"]),
-                "line_id": None if pd.isna(row["line_id"]) else str(row["line_id"]), "name": str(row["name"])}
+        return {
+            "asset_id": asset_id,
+            "asset_class": str(row["asset_class"]),
+            "site_id": None if pd.isna(row["site_id"]) else str(row["site_id"]),
+            "line_id": None if pd.isna(row["line_id"]) else str(row["line_id"]),
+            "name": str(row["name"]),
+        }
 
     def changed(self) -> None:
         """Assets may have been added: read the table again next time."""

@@ -42,11 +42,14 @@ class RecentReadings:
             return {}
         found = self.store.sql(
             "SELECT asset_id, ts, kind, action, result FROM events "
-            "WHERE asset_id IN (SELECT unnest(?)) AND kind IN ('failure', 'maintenance')", [asset_ids])
+            "WHERE asset_id IN (SELECT unnest(?)) AND kind IN ('failure', 'maintenance')",
+            [asset_ids],
+        )
         return latest_marks(found)
 
-    def history(self, asset_id: str, spec: ServingSpec, rows: int | None,
-                since: pd.Timestamp | None = None) -> pd.DataFrame:
+    def history(
+        self, asset_id: str, spec: ServingSpec, rows: int | None, since: pd.Timestamp | None = None
+    ) -> pd.DataFrame:
         """An asset's readings as wide rows (every channel's instants, or buckets at the spec's interval), the last
         ``rows`` of them (all: ``None``), none before ``since`` (the asset's latest maintenance).
 
@@ -88,11 +91,25 @@ class RecentReadings:
     def one(self, asset_id: str, spec: ServingSpec, marks: Marks | None) -> Recent:
         """One asset's recent rows (since its latest renewal) in the layout of :meth:`recent_many`."""
         frame = self.history(asset_id, spec, spec.history_rows, None if marks is None else marks[1])
-        return {} if frame.empty else {asset_id: (pd.DatetimeIndex(frame["ts"]), frame[list(spec.channels)]
-                                                  .to_numpy(dtype="float64", na_value=np.nan))}
+        return (
+            {}
+            if frame.empty
+            else {
+                asset_id: (
+                    pd.DatetimeIndex(frame["ts"]),
+                    frame[list(spec.channels)].to_numpy(dtype="float64", na_value=np.nan),
+                )
+            }
+        )
 
-    def recent_buckets(self, asset_ids: list[str], channels: tuple[str, ...], rows: int, interval: str,
-                       since: Mapping[str, pd.Timestamp]) -> Recent:
+    def recent_buckets(
+        self,
+        asset_ids: list[str],
+        channels: tuple[str, ...],
+        rows: int,
+        interval: str,
+        since: Mapping[str, pd.Timestamp],
+    ) -> Recent:
         """:meth:`recent_many` at a sampling interval, in one query: each asset's readings of ``channels`` from
         ``rows`` buckets before the bucket of its last reading (and not before its ``since``), averaged per bucket.
         A time bound: empty buckets in that span leave fewer than ``rows`` rows (the single-asset read,
@@ -108,8 +125,14 @@ class RecentReadings:
             "JOIN l ON r.asset_id = l.asset_id JOIN s ON r.asset_id = s.asset_id "
             "WHERE r.channel IN (SELECT unnest(?)) AND epoch_us(r.ts) >= greatest(s.since_us, "
             f"(l.last_us // {width} - {int(rows) - 1}) * {width}) GROUP BY ALL",
-            [asset_ids, [-(2**62) if t is None else int(t.value // 1000) for t in renew], asset_ids, list(channels),
-             list(channels)])
+            [
+                asset_ids,
+                [-(2**62) if t is None else int(t.value // 1000) for t in renew],
+                asset_ids,
+                list(channels),
+                list(channels),
+            ],
+        )
         if long.empty:
             return {}
         wide = long.pivot_table(index=["asset_id", "ts"], columns="channel", values="value", aggfunc="first")
@@ -117,8 +140,10 @@ class RecentReadings:
         out: Recent = {}
         for asset_id, part in wide.groupby(level=0, sort=False):
             part = part.tail(rows)
-            out[str(asset_id)] = (pd.DatetimeIndex(part.index.get_level_values(1)),
-                                  part.to_numpy(dtype="float64", na_value=np.nan))
+            out[str(asset_id)] = (
+                pd.DatetimeIndex(part.index.get_level_values(1)),
+                part.to_numpy(dtype="float64", na_value=np.nan),
+            )
         return out
 
     def recent_many(self, asset_ids: list[str], channels: tuple[str, ...], rows: int) -> Recent:
@@ -159,7 +184,8 @@ class RecentReadings:
             f"WHERE asset_id IN (SELECT unnest(?)) AND channel IN (SELECT unnest(?)){bound} GROUP BY asset_id, channel) "
             "SELECT r.asset_id, r.ts, r.channel, r.value FROM readings r JOIN since s "
             f"ON r.asset_id = s.asset_id AND r.channel = s.channel AND r.ts >= s.since{bound.replace('ts', 'r.ts')}",
-            [int(rows), asset_ids, list(channels), *([] if since is None else [since, since])])
+            [int(rows), asset_ids, list(channels), *([] if since is None else [since, since])],
+        )
         if long.empty:
             return {}
         wide = long.pivot_table(index=["asset_id", "ts"], columns="channel", values="value", aggfunc="first")
@@ -169,5 +195,7 @@ class RecentReadings:
         values = wide.to_numpy(dtype="float64", na_value=np.nan)
         bounds = np.flatnonzero(assets[1:] != assets[:-1]) + 1
         starts, ends = np.r_[0, bounds].tolist(), np.r_[bounds, len(assets)].tolist()
-        return {str(assets[a]): (times[max(a, b - rows):b], values[max(a, b - rows):b])
-                for a, b in zip(starts, ends, strict=True)}
+        return {
+            str(assets[a]): (times[max(a, b - rows) : b], values[max(a, b - rows) : b])
+            for a, b in zip(starts, ends, strict=True)
+        }

@@ -32,8 +32,10 @@ CHANNELS = ("bearing_temp", "vibration", "suction_pressure")
 STATS = ("mean", "std", "last", "slope", "ewm")
 WINDOW = 12
 ORIGIN = pd.Timestamp("2024-01-01", tz="UTC")
-COSTS = {"default": {"missed_failure": 20000.0, "inspection": 500.0, "false_alarm": 1500.0},
-         "pump": {"missed_failure": 40000.0, "inspection": 500.0, "false_alarm": 1500.0}}
+COSTS = {
+    "default": {"missed_failure": 20000.0, "inspection": 500.0, "false_alarm": 1500.0},
+    "pump": {"missed_failure": 40000.0, "inspection": 500.0, "false_alarm": 1500.0},
+}
 
 
 @dataclass(frozen=True)
@@ -51,12 +53,18 @@ def simulate(asset_ids: list[str], rng: np.random.Generator, *, run_to_failure: 
         age = np.arange(seen)
         d = (age / life) ** 2
         load = np.sin(2 * np.pi * age / 24.0)
-        frames.append(pd.DataFrame({
-            "asset_id": asset_id, "ts": ORIGIN + pd.to_timedelta(age, unit="h"), "age": age,
-            "bearing_temp": 55 + 3 * load + 30 * d + rng.normal(0, 0.8, seen),
-            "vibration": 2.0 + 0.2 * load + 7 * d + rng.normal(0, 0.25, seen),
-            "suction_pressure": 1.5 + rng.normal(0, 0.05, seen),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "asset_id": asset_id,
+                    "ts": ORIGIN + pd.to_timedelta(age, unit="h"),
+                    "age": age,
+                    "bearing_temp": 55 + 3 * load + 30 * d + rng.normal(0, 0.8, seen),
+                    "vibration": 2.0 + 0.2 * load + 7 * d + rng.normal(0, 0.25, seen),
+                    "suction_pressure": 1.5 + rng.normal(0, 0.05, seen),
+                }
+            )
+        )
         lives[asset_id] = life
     return pd.concat(frames, ignore_index=True), lives
 
@@ -65,8 +73,9 @@ def _features(frame: pd.DataFrame) -> pd.DataFrame:
     return window_features(frame, group="asset_id", order="ts", columns=list(CHANNELS), window=WINDOW, stats=STATS)
 
 
-def build_sample(folder: str | os.PathLike[str], *, n_assets: int = 24, n_train: int = 30, seed: int = 0,
-                 versions: int = 2) -> SamplePaths:
+def build_sample(
+    folder: str | os.PathLike[str], *, n_assets: int = 24, n_train: int = 30, seed: int = 0, versions: int = 2
+) -> SamplePaths:
     """Write ``plant.duckdb`` (in-service pumps on two sites) and ``models/rul/v1..`` under ``folder``."""
     root = Path(folder)
     rng = np.random.default_rng(seed)
@@ -77,15 +86,30 @@ def build_sample(folder: str | os.PathLike[str], *, n_assets: int = 24, n_train:
     fitted = train["asset_id"].isin(train_ids[: int(n_train * 0.6)]).to_numpy()
     models = root / "models"
     for version in range(1, versions + 1):
-        model = LightGBMRUL(n_estimators=40 + 20 * version, learning_rate=0.1, num_leaves=15, max_rul=None,
-                            seed=seed + version).fit(X[fitted], rul[fitted])
+        model = LightGBMRUL(
+            n_estimators=40 + 20 * version, learning_rate=0.1, num_leaves=15, max_rul=None, seed=seed + version
+        ).fit(X[fitted], rul[fitted])
         predicted = model.predict(X[~fitted])
-        metrics = {"rmse": float(np.sqrt(np.mean((predicted - rul[~fitted]) ** 2))),
-                   "mae": float(np.mean(np.abs(predicted - rul[~fitted])))}
-        make_bundle(model, models / "rul" / f"v{version}", channels=CHANNELS, window=WINDOW, stats=STATS,
-                    horizon=48.0, X_holdout=X[~fitted], y_holdout=rul[~fitted],
-                    groups=train["asset_id"].to_numpy()[~fitted], costs=COSTS, metrics=metrics, training_data=X[fitted],
-                    unit="hours", calibration="platt")
+        metrics = {
+            "rmse": float(np.sqrt(np.mean((predicted - rul[~fitted]) ** 2))),
+            "mae": float(np.mean(np.abs(predicted - rul[~fitted]))),
+        }
+        make_bundle(
+            model,
+            models / "rul" / f"v{version}",
+            channels=CHANNELS,
+            window=WINDOW,
+            stats=STATS,
+            horizon=48.0,
+            X_holdout=X[~fitted],
+            y_holdout=rul[~fitted],
+            groups=train["asset_id"].to_numpy()[~fitted],
+            costs=COSTS,
+            metrics=metrics,
+            training_data=X[fitted],
+            unit="hours",
+            calibration="platt",
+        )
     store_path = root / "plant.duckdb"
     in_service = [f"P-{i:03d}" for i in range(n_assets)]
     readings, _ = simulate(in_service, rng, run_to_failure=False)
@@ -93,13 +117,31 @@ def build_sample(folder: str | os.PathLike[str], *, n_assets: int = 24, n_train:
         store.add_sites([Site("north", name="North works"), Site("south", name="South works")])
         store.add_lines([Line("N1", "north"), Line("N2", "north"), Line("S1", "south")])
         lines = ("N1", "N2", "S1")
-        store.add_assets(Asset(asset_id, asset_class="pump", line_id=lines[i % 3],
-                               site_id="south" if lines[i % 3] == "S1" else "north",
-                               channels=(Channel("bearing_temp", "degC"), Channel("vibration", "mm/s"),
-                                         Channel("suction_pressure", "bar")))
-                         for i, asset_id in enumerate(in_service))
+        store.add_assets(
+            Asset(
+                asset_id,
+                asset_class="pump",
+                line_id=lines[i % 3],
+                site_id="south" if lines[i % 3] == "S1" else "north",
+                channels=(
+                    Channel("bearing_temp", "degC"),
+                    Channel("vibration", "mm/s"),
+                    Channel("suction_pressure", "bar"),
+                ),
+            )
+            for i, asset_id in enumerate(in_service)
+        )
         store.ingest_readings(readings.drop(columns="age"), source="sample")
         first = in_service[0]
-        store.ingest_events(pd.DataFrame({"asset_id": [first], "ts": [ORIGIN + pd.Timedelta(hours=5)],
-                                          "kind": ["maintenance"], "action": ["lubricated bearing"]}), source="sample")
+        store.ingest_events(
+            pd.DataFrame(
+                {
+                    "asset_id": [first],
+                    "ts": [ORIGIN + pd.Timedelta(hours=5)],
+                    "kind": ["maintenance"],
+                    "action": ["lubricated bearing"],
+                }
+            ),
+            source="sample",
+        )
     return SamplePaths(store_path, models)

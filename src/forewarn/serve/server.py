@@ -46,13 +46,26 @@ def _catch_startup_errors(app: FastAPI, server: uvicorn.Server, failures: list[F
     app.router.lifespan_context = lifespan
 
 
-def run_server(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info",
-               on_ready: str | None = None) -> None:
+def run_server(
+    settings: ServeSettings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    log_level: str = "info",
+    on_ready: str | None = None,
+) -> None:
     """Serve the API and dashboard until interrupted. ``on_ready``: a line printed when it listens."""
     app = create_app(settings)
     # no "server: uvicorn" header: it tells a scanner what runs here, and costs a header per answer
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, server_header=False,
-                            timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
     server = uvicorn.Server(config)
     failures: list[ForewarnError] = []
     _catch_startup_errors(app, server, failures)

@@ -55,14 +55,22 @@ class HealthService:
     ``cases`` (alerts and cases); the methods here are the ones every face uses.
     """
 
-    def __init__(self, settings: ServeSettings, *, store: Store | None = None, registry: ModelRegistry | None = None,
-                 casebook: CaseBook | None = None):
+    def __init__(
+        self,
+        settings: ServeSettings,
+        *,
+        store: Store | None = None,
+        registry: ModelRegistry | None = None,
+        casebook: CaseBook | None = None,
+    ):
         self.settings = settings
         self.store = store if store is not None else Store(settings.store)
-        self.registry = registry if registry is not None else (
-            ModelRegistry(settings.models) if settings.models else None)
-        self.casebook = casebook if casebook is not None else CaseBook(settings.cases or casebook_path_for(
-            self.store.path))
+        self.registry = (
+            registry if registry is not None else (ModelRegistry(settings.models) if settings.models else None)
+        )
+        self.casebook = (
+            casebook if casebook is not None else CaseBook(settings.cases or casebook_path_for(self.store.path))
+        )
         self.plant = Plant(self.store)
         self.models = LiveModels(self.registry, model_id=settings.model_id, costs=settings.costs)
         self.recent = RecentReadings(self.store)
@@ -147,8 +155,9 @@ class HealthService:
         from forewarn.stream.runner import StreamRunner
 
         settle = (lambda ids: self.evaluate(ids)) if self.registry is not None else None
-        self.stream = StreamRunner.from_file(config_path, self.store, on_readings=self.readings_changed,
-                                             settle=settle).start()
+        self.stream = StreamRunner.from_file(
+            config_path, self.store, on_readings=self.readings_changed, settle=settle
+        ).start()
         self.plant.changed()  # the config may declare new assets
         return self.stream
 

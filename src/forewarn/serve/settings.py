@@ -64,8 +64,10 @@ class ServeSettings:
 
     def __post_init__(self) -> None:
         if self.token is not None and len(self.token) < MIN_TOKEN_LENGTH:
-            raise ConfigError(f"the API token is too short ({len(self.token)} characters); use at least "
-                              f"{MIN_TOKEN_LENGTH} random characters")
+            raise ConfigError(
+                f"the API token is too short ({len(self.token)} characters); use at least "
+                f"{MIN_TOKEN_LENGTH} random characters"
+            )
         if self.max_body_bytes < 1024:
             raise ConfigError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
         if not 0.0 < self.alert_clear_ratio <= 1.0:

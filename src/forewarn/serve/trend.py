@@ -19,22 +19,39 @@ from forewarn.serve.recent import RecentReadings
 TREND_POINTS = 1000
 
 
-def asset_trend(asset_id: str, *, plant: Plant, models: LiveModels, recent: RecentReadings,
-                points: int = TREND_POINTS) -> TrendAnswer:
+def asset_trend(
+    asset_id: str, *, plant: Plant, models: LiveModels, recent: RecentReadings, points: int = TREND_POINTS
+) -> TrendAnswer:
     """Health, probability and RUL at every reading of an asset's history (thinned to ``points``)."""
     info = plant.info(asset_id)
     bundle = models.bundle_for(info["asset_class"])
     marks = recent.events([asset_id]).get(asset_id)
     spec = bundle.spec
     frame = recent.history(asset_id, spec, None, None if marks is None else marks[1])
-    out: TrendAnswer = {"asset_id": asset_id, "model_id": bundle.model_id, "version": bundle.version,
-                        "unit": bundle.unit, "ts": [], "health": [], "probability": [], "rul": [], "rul_low": [],
-                        "rul_high": []}
+    out: TrendAnswer = {
+        "asset_id": asset_id,
+        "model_id": bundle.model_id,
+        "version": bundle.version,
+        "unit": bundle.unit,
+        "ts": [],
+        "health": [],
+        "probability": [],
+        "rul": [],
+        "rul_low": [],
+        "rul_high": [],
+    }
     if frame.empty:
         return out
     frame = frame.assign(asset_id=asset_id)
-    features = window_features(frame, group="asset_id", order="ts", columns=list(spec.channels),
-                               window=spec.window, stats=spec.stats, ewm_span=spec.ewm_span)
+    features = window_features(
+        frame,
+        group="asset_id",
+        order="ts",
+        columns=list(spec.channels),
+        window=spec.window,
+        stats=spec.stats,
+        ewm_span=spec.ewm_span,
+    )
     keep = np.unique(np.linspace(0, len(frame) - 1, min(points, len(frame))).round().astype(int))
     X = features[bundle.feature_names].iloc[keep].reset_index(drop=True)
     predictions = bundle.predict(X)

@@ -60,8 +60,14 @@ def wait_for_port(port: int, *, timeout: float, host: str = "127.0.0.1") -> bool
 class LocalBroker:
     """mosquitto on ``127.0.0.1:port`` with persistence in ``workdir`` (see the module docstring)."""
 
-    def __init__(self, workdir: str | os.PathLike[str], *, port: int | None = None, persistence: bool = True,
-                 max_queued_messages: int = 0):
+    def __init__(
+        self,
+        workdir: str | os.PathLike[str],
+        *,
+        port: int | None = None,
+        persistence: bool = True,
+        max_queued_messages: int = 0,
+    ):
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.persistence = persistence
@@ -84,10 +90,17 @@ class LocalBroker:
         """Write ``mosquitto.conf`` into the work folder."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         # mosquitto started as root switches to the user "mosquitto", which cannot write a private work folder
-        lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1", "allow_anonymous true",
-                 f"max_queued_messages {self.max_queued_messages}", "max_inflight_messages 1000",
-                 f"log_dest file {self.log_path}", "log_type error", "log_type warning",
-                 "log_type notice"]
+        lines = [
+            f"user {getpass.getuser()}",
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            f"max_queued_messages {self.max_queued_messages}",
+            "max_inflight_messages 1000",
+            f"log_dest file {self.log_path}",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+        ]
         if self.persistence:
             lines += ["persistence true", f"persistence_location {self.workdir}/", "autosave_interval 60"]
         self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -98,8 +111,12 @@ class LocalBroker:
         if self.process is not None and self.process.poll() is None:
             return self
         self.write_config()
-        self.process = subprocess.Popen([self.executable, "-c", str(self.config_path)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        self.process = subprocess.Popen(
+            [self.executable, "-c", str(self.config_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         if not wait_for_port(self.port, timeout=timeout):
             self.stop()
             log = self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""

@@ -92,8 +92,11 @@ class OpenBuckets:
         ts_us = np.asarray(ts_us, dtype="int64")
         n = len(values)
         if values.shape != (n, self.channels) or len(ts_us) != n:
-            raise SchemaError(f"values must be (rows, {self.channels}) with one time per row, got {values.shape} "
-                              f"and {len(ts_us)} times", source="bucket")
+            raise SchemaError(
+                f"values must be (rows, {self.channels}) with one time per row, got {values.shape} "
+                f"and {len(ts_us)} times",
+                source="bucket",
+            )
         if n == 0:
             return Folded(np.empty((0, self.channels)), np.empty(0, dtype="int64"), [])
         codes, uniques = pd.factorize(np.asarray(assets, dtype=object))
@@ -108,8 +111,9 @@ class OpenBuckets:
         first = np.flatnonzero(new_asset)
         stored = self._start[slots[first]]
         if np.any((stored != NO_BUCKET) & (bucket[first] < stored)):
-            raise SchemaError("a row is older than its asset's open bucket; late rows must not reach it",
-                              source="bucket")
+            raise SchemaError(
+                "a row is older than its asset's open bucket; late rows must not reach it", source="bucket"
+            )
         new_segment = new_asset.copy()
         new_segment[1:] |= bucket[1:] != bucket[:-1]
         segment = np.cumsum(new_segment) - 1
@@ -137,13 +141,19 @@ class OpenBuckets:
         for k in range(int(seg_rank.max()) + 1):
             if k == 0:
                 held = slots[first[leaving]]
-                closed.append((np.asarray(uniques[leaving], dtype=object), self._start[held].copy(),
-                               self._mean(self._sum[held], self._count[held])))
+                closed.append(
+                    (
+                        np.asarray(uniques[leaving], dtype=object),
+                        self._start[held].copy(),
+                        self._mean(self._sum[held], self._count[held]),
+                    )
+                )
             else:
                 done = np.flatnonzero(seg_rank == k - 1)
                 done = done[np.isin(done + 1, np.flatnonzero(seg_rank == k))]  # segments followed by a later one
-                closed.append((np.asarray(uniques[asset_of_segment[done]], dtype=object), bucket[starts[done]],
-                               means[ends[done]]))
+                closed.append(
+                    (np.asarray(uniques[asset_of_segment[done]], dtype=object), bucket[starts[done]], means[ends[done]])
+                )
         # the new open buckets: each asset's last segment
         last = np.concatenate([first_segment[1:], [len(starts)]]) - 1
         held = slots[first]
@@ -153,8 +163,9 @@ class OpenBuckets:
         return Folded(means, rank_of_segment[segment], closed)
 
     @staticmethod
-    def _segment_cumsum(values: np.ndarray, new_segment: np.ndarray, segment: np.ndarray,
-                        base: np.ndarray) -> np.ndarray:
+    def _segment_cumsum(
+        values: np.ndarray, new_segment: np.ndarray, segment: np.ndarray, base: np.ndarray
+    ) -> np.ndarray:
         """Cumulative sums of ``values`` within each segment, each starting from its ``base`` row: sequential sums,
         oldest reading first (pandas' grouped cumsum), so no segment's sum carries the rounding of another's."""
         out = values.astype(base.dtype, copy=True)
@@ -168,11 +179,18 @@ class OpenBuckets:
     # -- state ------------------------------------------------------------------------------------------
     def get_state(self, assets: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Named arrays: ``assets``, ``starts`` (epoch us), ``sums`` and ``counts`` of their open buckets."""
-        names = self.assets if assets is None else [a for a in assets if a in self._index
-                                                    and self._start[self._index[a]] != NO_BUCKET]
+        names = (
+            self.assets
+            if assets is None
+            else [a for a in assets if a in self._index and self._start[self._index[a]] != NO_BUCKET]
+        )
         slots = np.asarray([self._index[a] for a in names], dtype="int64")
-        return {"assets": np.asarray(names, dtype=str), "starts": self._start[slots].copy(),
-                "sums": self._sum[slots].copy(), "counts": self._count[slots].copy()}
+        return {
+            "assets": np.asarray(names, dtype=str),
+            "starts": self._start[slots].copy(),
+            "sums": self._sum[slots].copy(),
+            "counts": self._count[slots].copy(),
+        }
 
     def set_state(self, state: dict[str, np.ndarray]) -> OpenBuckets:
         """Add or replace assets' open buckets from :meth:`get_state` output."""

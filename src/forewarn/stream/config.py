@@ -80,10 +80,10 @@ class Subscription:
     topic: str
     layout: str
     asset: str
-    channel: str | None = None          # layout "value"
-    unit: str | None = None             # layout "value"
+    channel: str | None = None  # layout "value"
+    unit: str | None = None  # layout "value"
     channels: Mapping[str, ChannelMap] = field(default_factory=dict)  # sparkplug metric / json field -> channel
-    ts_field: str = "ts"                # layout "json"
+    ts_field: str = "ts"  # layout "json"
 
     def resolve(self, topic: str) -> tuple[str | None, str | None]:
         """Asset (and, for ``value``, channel) a topic names; ``None`` where the topic is too short."""
@@ -181,5 +181,3 @@ class StreamConfig:
     models: tuple[ModelConfig, ...] = ()
     store: str | None = None
     source: str = "config"
-
-

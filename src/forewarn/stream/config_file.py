@@ -221,8 +221,9 @@ class _Alert(_Table):
     threshold: float
     clear_threshold: float | None = None
     min_consecutive: int = Field(1, ge=1)
-    cooldown: Annotated[str, BeforeValidator(lambda v: f"{v}s" if isinstance(v, (int, float)) and
-                                             not isinstance(v, bool) else v)] = "1h"
+    cooldown: Annotated[
+        str, BeforeValidator(lambda v: f"{v}s" if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+    ] = "1h"
     critical_threshold: float | None = None
 
     @model_validator(mode="after")
@@ -266,39 +267,71 @@ class _Root(_Table):
 # -- from the validated tables to the dataclasses the stream package uses ------------------------------------
 def _stream_config(root: _Root, base: Path, source: str) -> StreamConfig:
     p = root.pipeline
-    pipeline = PipelineConfig(batch_max_readings=p.batch_max_readings, batch_max_wait_s=p.batch_max_wait,
-                              allowed_lateness_s=p.allowed_lateness, idle_release_s=p.idle_release,
-                              max_payload_bytes=p.max_payload_bytes)
+    pipeline = PipelineConfig(
+        batch_max_readings=p.batch_max_readings,
+        batch_max_wait_s=p.batch_max_wait,
+        allowed_lateness_s=p.allowed_lateness,
+        idle_release_s=p.idle_release,
+        max_payload_bytes=p.max_payload_bytes,
+    )
     mqtt = None
     if root.mqtt is not None:
         m = root.mqtt
-        subs = tuple(Subscription(
-            topic=s.topic, layout=s.layout, asset=s.asset, channel=s.channel, unit=s.unit, ts_field=s.ts_field,
-            channels={k: ChannelMap(v.channel, v.unit) for k, v in (s.channels or s.fields or {}).items()})
-            for s in m.subscriptions)
-        mqtt = MqttConfig(host=m.host, port=m.port, client_id=m.client_id, username=m.username,
-                          password=m.password, keepalive_s=int(m.keepalive), session_expiry_s=int(m.session_expiry),
-                          receive_maximum=m.receive_maximum, qos=m.qos, alert_topic=m.alert_topic,
-                          subscriptions=subs)
+        subs = tuple(
+            Subscription(
+                topic=s.topic,
+                layout=s.layout,
+                asset=s.asset,
+                channel=s.channel,
+                unit=s.unit,
+                ts_field=s.ts_field,
+                channels={k: ChannelMap(v.channel, v.unit) for k, v in (s.channels or s.fields or {}).items()},
+            )
+            for s in m.subscriptions
+        )
+        mqtt = MqttConfig(
+            host=m.host,
+            port=m.port,
+            client_id=m.client_id,
+            username=m.username,
+            password=m.password,
+            keepalive_s=int(m.keepalive),
+            session_expiry_s=int(m.session_expiry),
+            receive_maximum=m.receive_maximum,
+            qos=m.qos,
+            alert_topic=m.alert_topic,
+            subscriptions=subs,
+        )
     opcua = None
     if root.opcua is not None:
         o = root.opcua
-        opcua = OpcUaConfig(o.endpoint, o.publishing_interval,
-                            tuple(OpcUaNode(n.node_id, n.asset, n.channel, n.unit) for n in o.nodes))
+        opcua = OpcUaConfig(
+            o.endpoint, o.publishing_interval, tuple(OpcUaNode(n.node_id, n.asset, n.channel, n.unit) for n in o.nodes)
+        )
     assets = tuple(AssetDecl(a.asset_id, a.asset_class, dict(a.channels)) for a in root.assets)
     models = []
     for item in root.models:
         path = Path(item.path)
         path = path if path.is_absolute() else base / path
-        models.append(ModelConfig(path=path, model_id=item.model_id or path.name, assets=tuple(item.assets),
-                                  asset_class=item.asset_class, window=item.window, ewm_span=item.ewm_span,
-                                  alert=None if item.alert is None else item.alert.model_dump(exclude_unset=True)))
+        models.append(
+            ModelConfig(
+                path=path,
+                model_id=item.model_id or path.name,
+                assets=tuple(item.assets),
+                asset_class=item.asset_class,
+                window=item.window,
+                ewm_span=item.ewm_span,
+                alert=None if item.alert is None else item.alert.model_dump(exclude_unset=True),
+            )
+        )
     ids = [m.model_id for m in models]
     if len(set(ids)) != len(ids):
-        raise ConfigError(f"{source}: models: model_id values must differ, got {ids}; set model_id in each "
-                          "[[models]] table")
-    return StreamConfig(pipeline=pipeline, mqtt=mqtt, opcua=opcua, assets=assets, models=tuple(models),
-                        store=root.store, source=source)
+        raise ConfigError(
+            f"{source}: models: model_id values must differ, got {ids}; set model_id in each [[models]] table"
+        )
+    return StreamConfig(
+        pipeline=pipeline, mqtt=mqtt, opcua=opcua, assets=assets, models=tuple(models), store=root.store, source=source
+    )
 
 
 # -- error reports: the TOML key, its line, what was expected ------------------------------------------------
@@ -427,7 +460,7 @@ def key_lines(text: str) -> dict[tuple[str | int, ...], int]:
         key = _KEY.match(line)
         if key is not None:
             lines.setdefault(current + _dotted(key.group(1)), number)
-            depth = _open_brackets(line[key.end():])
+            depth = _open_brackets(line[key.end() :])
     return lines
 
 
@@ -448,13 +481,15 @@ def _report(err: ValidationError, source: str, text: str | None) -> ConfigError:
         found.append((line or 0, f"{where}{key_path(loc) or 'top level'}: {_message(error)}"))
     problems = [text for _, text in sorted(found, key=lambda item: item[0])]  # stable: file order, then key order
     if len(problems) == 1:
-        return ConfigError(f"{source}, {problems[0]}" if problems[0].startswith("line ") else
-                           f"{source}: {problems[0]}")
+        return ConfigError(
+            f"{source}, {problems[0]}" if problems[0].startswith("line ") else f"{source}: {problems[0]}"
+        )
     return ConfigError(f"{source}: {len(problems)} problems:\n" + "\n".join(f"  {p}" for p in problems))
 
 
-def parse_config(raw: Mapping[str, Any], *, base: Path | None = None, source: str = "config",
-                 text: str | None = None) -> StreamConfig:
+def parse_config(
+    raw: Mapping[str, Any], *, base: Path | None = None, source: str = "config", text: str | None = None
+) -> StreamConfig:
     """Validate a parsed TOML document; errors name the key (and its line in ``text``, the TOML source)."""
     try:
         root = _Root.model_validate(dict(raw))
@@ -474,4 +509,3 @@ def load_config(path: str | Path) -> StreamConfig:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{file}: not valid TOML: {err}") from None
     return parse_config(raw, base=file.resolve().parent, source=str(file), text=text)
-

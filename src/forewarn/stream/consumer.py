@@ -58,8 +58,14 @@ class _Batch:
 class StreamConsumer:
     """Runs sources and the pipeline for one config and store (see the module docstring)."""
 
-    def __init__(self, config: StreamConfig, store: Store, *, on_batch: Callable[[BatchResult], None] | None = None,
-                 tick: float = 0.2):
+    def __init__(
+        self,
+        config: StreamConfig,
+        store: Store,
+        *,
+        on_batch: Callable[[BatchResult], None] | None = None,
+        tick: float = 0.2,
+    ):
         self.config = config
         self.store = store
         self.on_batch = on_batch
@@ -95,8 +101,14 @@ class StreamConsumer:
             if source is not None:
                 source.stop()
 
-    def run(self, *, max_seconds: float | None = None, idle_exit_s: float | None = None,
-            ready: Callable[[], None] | None = None, wait_s: float = 15.0) -> dict:
+    def run(
+        self,
+        *,
+        max_seconds: float | None = None,
+        idle_exit_s: float | None = None,
+        ready: Callable[[], None] | None = None,
+        wait_s: float = 15.0,
+    ) -> dict:
         """Consume until stopped, ``max_seconds`` passed, or nothing came for ``idle_exit_s``; return the metrics.
 
         ``wait_s``: how long the sources may take to connect and subscribe before the run fails with a
@@ -108,8 +120,9 @@ class StreamConsumer:
         started = time.monotonic()
         self.start_sources(wait_s=wait_s)
         work: queue.Queue[_Batch | str] = queue.Queue(maxsize=1)
-        processor = threading.Thread(target=self._process_loop, args=(work,), name="forewarn-stream-writer",
-                                     daemon=True)
+        processor = threading.Thread(
+            target=self._process_loop, args=(work,), name="forewarn-stream-writer", daemon=True
+        )
         processor.start()
         if ready is not None:
             ready()
@@ -150,8 +163,12 @@ class StreamConsumer:
                     last_message = now  # not idle while the broker is away
                 if len(self.pipeline.reorder.pending) and work.empty():
                     work.put(_TICK)
-                elif idle_exit_s is not None and now - last_message >= idle_exit_s and work.empty() \
-                        and not self._busy.is_set():
+                elif (
+                    idle_exit_s is not None
+                    and now - last_message >= idle_exit_s
+                    and work.empty()
+                    and not self._busy.is_set()
+                ):
                     break
         finally:
             if batch is not None and self._failure is None:
@@ -176,8 +193,9 @@ class StreamConsumer:
                 if item is _TICK:
                     self._finish(self.pipeline.tick(), [])
                 else:
-                    self._finish(self.pipeline.process(item.readings, item.dead, messages=len(item.envelopes)),
-                                 item.envelopes)
+                    self._finish(
+                        self.pipeline.process(item.readings, item.dead, messages=len(item.envelopes)), item.envelopes
+                    )
             except BaseException as err:  # the store failed: stop, acknowledge nothing more
                 log.exception("processing a micro-batch failed; stopping")
                 self._failure = err
@@ -200,18 +218,34 @@ class StreamConsumer:
                 node = self.opcua.node(env.topic)
                 if node is None:
                     return [DeadLetter(f"opcua:{env.topic}", "unmapped_topic", "node is not in [[opcua.nodes]]")]
-                letter = decoder.check_value(f"opcua:{env.topic}", node.asset, node.channel, env.ts_us, env.payload,
-                                             out, raw={"node_id": env.topic, "value": repr(env.payload)})
+                letter = decoder.check_value(
+                    f"opcua:{env.topic}",
+                    node.asset,
+                    node.channel,
+                    env.ts_us,
+                    env.payload,
+                    out,
+                    raw={"node_id": env.topic, "value": repr(env.payload)},
+                )
                 return [] if letter is None else [letter]
             sub = self._subscription(env.topic)
             if sub is None:
-                return [DeadLetter(f"mqtt:{env.topic}", "unmapped_topic", "no [[mqtt.subscriptions]] matches the topic",
-                                   repr(env.payload[:200]))]
+                return [
+                    DeadLetter(
+                        f"mqtt:{env.topic}",
+                        "unmapped_topic",
+                        "no [[mqtt.subscriptions]] matches the topic",
+                        repr(env.payload[:200]),
+                    )
+                ]
             return decoder.decode(sub, env.topic, env.payload, received_us=env.received_us, out=out)
         except Exception as err:  # a bug must not kill the consumer or lose the message's trace
             log.exception("decoding a message from %s failed", env.topic)
-            return [DeadLetter(f"{env.kind}:{env.topic}", "decoder_error", f"{type(err).__name__}: {err}",
-                               repr(env.payload)[:2048])]
+            return [
+                DeadLetter(
+                    f"{env.kind}:{env.topic}", "decoder_error", f"{type(err).__name__}: {err}", repr(env.payload)[:2048]
+                )
+            ]
 
     def run_batch(self, first: Envelope) -> BatchResult:
         """Collect (until the inbox is empty or the batch full), process and acknowledge one micro-batch here."""

@@ -51,8 +51,9 @@ def assign_slots(index: dict[str, int], names: Iterable[str]) -> list[int]:
 class MicroBatchFeatures:
     """Per-asset trailing-window features of ``columns`` (same names and values as the batch function)."""
 
-    def __init__(self, columns: Sequence[str], *, window: int = 30, stats: Sequence[str] = DEFAULT_STATS,
-                 ewm_span: float = 10.0):
+    def __init__(
+        self, columns: Sequence[str], *, window: int = 30, stats: Sequence[str] = DEFAULT_STATS, ewm_span: float = 10.0
+    ):
         check_settings(stats, window)
         self.columns = list(columns)
         self.window = int(window)
@@ -94,8 +95,10 @@ class MicroBatchFeatures:
         """
         values = np.asarray(values, dtype="float64")
         if values.ndim != 2 or values.shape[1] != len(self.columns):
-            raise SchemaError(f"values must be (rows, {len(self.columns)}) for {', '.join(self.columns)}, "
-                              f"got shape {values.shape}", source="micro-batch")
+            raise SchemaError(
+                f"values must be (rows, {len(self.columns)}) for {', '.join(self.columns)}, got shape {values.shape}",
+                source="micro-batch",
+            )
         n = len(values)
         if n == 0:
             return np.empty((0, len(self.feature_names)))
@@ -116,8 +119,11 @@ class MicroBatchFeatures:
         def address(code: np.ndarray, pos: np.ndarray) -> np.ndarray:
             """Index in ``block`` of the asset's ``pos``-th row (0 = oldest stored), for pos >= 0."""
             stored = pos < lengths[code]
-            return np.where(stored, code * self.window + self.window - lengths[code] + pos,
-                            len(slots) * self.window + starts[code] + pos - lengths[code])
+            return np.where(
+                stored,
+                code * self.window + self.window - lengths[code] + pos,
+                len(slots) * self.window + starts[code] + pos - lengths[code],
+            )
 
         out = np.empty((n, len(self.feature_names)))
         ewm = self._ewm_steps(slots, fresh, counts)
@@ -130,8 +136,7 @@ class MicroBatchFeatures:
             data = block[address(np.broadcast_to(code[None, :], wanted.shape), np.maximum(wanted, 0))]
             if absent.any():
                 data[absent] = np.nan
-            out[order[part]] = window_stats(data.transpose(1, 0, 2), self.stats, ewm=ewm[part],
-                                            pad=absent.sum(axis=0))
+            out[order[part]] = window_stats(data.transpose(1, 0, 2), self.stats, ewm=ewm[part], pad=absent.sum(axis=0))
         # new state: the last `window` rows of each asset, its exponential mean and count
         total = lengths + counts
         keep = total[:, None] - self.window + np.arange(self.window)[None, :]
@@ -157,8 +162,10 @@ class MicroBatchFeatures:
         values = np.asarray(values, dtype="float64")
         width = len(self.columns)
         if values.ndim != 2 or values.shape[1] != width:
-            raise SchemaError(f"values must be (rows, {width}) for {', '.join(self.columns)}, "
-                              f"got shape {values.shape}", source="micro-batch")
+            raise SchemaError(
+                f"values must be (rows, {width}) for {', '.join(self.columns)}, got shape {values.shape}",
+                source="micro-batch",
+            )
         n = len(values)
         slots = np.fromiter((self._index.get(str(a), -1) for a in assets), dtype="int64", count=n)
         block = np.full((n, self.window, width), np.nan)
@@ -191,8 +198,13 @@ class MicroBatchFeatures:
         """Named arrays in the layout of ``IncrementalWindowFeatures.get_state`` (all assets, or ``assets``)."""
         names = list(self._index) if assets is None else [a for a in assets if a in self._index]
         slots = np.asarray([self._index[a] for a in names], dtype="int64")
-        return {"assets": np.asarray(names, dtype=str), "buffers": self._buf[slots].copy(),
-                "lengths": self._len[slots].copy(), "ewm": self._ewm[slots].copy(), "seen": self._seen[slots].copy()}
+        return {
+            "assets": np.asarray(names, dtype=str),
+            "buffers": self._buf[slots].copy(),
+            "lengths": self._len[slots].copy(),
+            "ewm": self._ewm[slots].copy(),
+            "seen": self._seen[slots].copy(),
+        }
 
     def set_state(self, state: dict[str, np.ndarray]) -> MicroBatchFeatures:
         """Add or replace assets from :meth:`get_state` (or ``IncrementalWindowFeatures.get_state``) output."""
@@ -202,9 +214,11 @@ class MicroBatchFeatures:
         buffers = np.asarray(state["buffers"], dtype="float64")
         names = [str(a) for a in np.asarray(state["assets"]).tolist()]
         if buffers.shape[1:] != (self.window, len(self.columns)) or len(buffers) != len(names):
-            raise StateError(f"window feature state has buffers of shape {buffers.shape}; expected "
-                             f"({len(names)}, {self.window}, {len(self.columns)}) for window={self.window} and "
-                             f"columns {', '.join(self.columns)}")
+            raise StateError(
+                f"window feature state has buffers of shape {buffers.shape}; expected "
+                f"({len(names)}, {self.window}, {len(self.columns)}) for window={self.window} and "
+                f"columns {', '.join(self.columns)}"
+            )
         slots = self._slots(names)
         self._buf[slots] = buffers
         self._len[slots] = np.asarray(state["lengths"], dtype="int64")

@@ -144,12 +144,29 @@ class Decoder:
         self.catalog = catalog
         self.max_payload_bytes = int(max_payload_bytes)
 
-    def check_value(self, source: str, asset: str, channel: str, ts_us: int, value: Any, out: ReadingColumns,
-                    item: int = -1, raw: Any = None) -> DeadLetter | None:
+    def check_value(
+        self,
+        source: str,
+        asset: str,
+        channel: str,
+        ts_us: int,
+        value: Any,
+        out: ReadingColumns,
+        item: int = -1,
+        raw: Any = None,
+    ) -> DeadLetter | None:
         """Add one reading to ``out`` or return why it is a dead letter."""
+
         def dead(reason: str, detail: str) -> DeadLetter:
-            return DeadLetter(source, reason, detail, _clip(json.dumps(raw, default=str)) if raw is not None else "",
-                              asset, channel, item)
+            return DeadLetter(
+                source,
+                reason,
+                detail,
+                _clip(json.dumps(raw, default=str)) if raw is not None else "",
+                asset,
+                channel,
+                item,
+            )
 
         if not self.catalog.knows(asset, channel):
             if asset not in self.catalog.channels:
@@ -166,36 +183,62 @@ class Decoder:
         out.add(asset, channel, ts_us, number)
         return None
 
-    def decode(self, sub: Subscription, topic: str, payload: bytes, *, received_us: int,
-               out: ReadingColumns) -> list[DeadLetter]:
+    def decode(
+        self, sub: Subscription, topic: str, payload: bytes, *, received_us: int, out: ReadingColumns
+    ) -> list[DeadLetter]:
         """Decode one MQTT message; readings go to ``out``, problems come back as dead letters."""
         source = f"mqtt:{topic}"
         if len(payload) > self.max_payload_bytes:
-            return [DeadLetter(source, "oversized", f"payload of {len(payload)} bytes is over the limit of "
-                               f"{self.max_payload_bytes} (pipeline.max_payload_bytes)", _clip(payload[:PAYLOAD_KEEP]))]
+            return [
+                DeadLetter(
+                    source,
+                    "oversized",
+                    f"payload of {len(payload)} bytes is over the limit of "
+                    f"{self.max_payload_bytes} (pipeline.max_payload_bytes)",
+                    _clip(payload[:PAYLOAD_KEEP]),
+                )
+            ]
         asset, channel = sub.resolve(topic)
         if asset is None or (sub.layout == "value" and channel is None):
-            return [DeadLetter(source, "unmapped_topic", f"topic has too few levels for asset {sub.asset!r}",
-                               _clip(payload))]
+            return [
+                DeadLetter(
+                    source, "unmapped_topic", f"topic has too few levels for asset {sub.asset!r}", _clip(payload)
+                )
+            ]
         try:
             doc = json.loads(payload)
         except (ValueError, UnicodeDecodeError) as err:
             return [DeadLetter(source, "malformed_json", f"not JSON: {err}", _clip(payload), asset, channel)]
         if asset not in self.catalog.channels:
-            return [DeadLetter(source, "unknown_asset", f"asset {asset!r} is not in the store or the config",
-                               _clip(payload), asset)]
+            return [
+                DeadLetter(
+                    source, "unknown_asset", f"asset {asset!r} is not in the store or the config", _clip(payload), asset
+                )
+            ]
         if sub.layout == "value":
             assert channel is not None
             return self._value(sub, source, asset, channel, doc, payload, received_us, out)
         if not isinstance(doc, dict):
-            return [DeadLetter(source, "wrong_type", f"expected a JSON object, got {type(doc).__name__}",
-                               _clip(payload), asset)]
+            return [
+                DeadLetter(
+                    source, "wrong_type", f"expected a JSON object, got {type(doc).__name__}", _clip(payload), asset
+                )
+            ]
         if sub.layout == "sparkplug":
             return self._sparkplug(sub, source, asset, doc, payload, out)
         return self._json(sub, source, asset, doc, payload, out)
 
-    def _value(self, sub: Subscription, source: str, asset: str, channel: str, doc: Any, payload: bytes,
-               received_us: int, out: ReadingColumns) -> list[DeadLetter]:
+    def _value(
+        self,
+        sub: Subscription,
+        source: str,
+        asset: str,
+        channel: str,
+        doc: Any,
+        payload: bytes,
+        received_us: int,
+        out: ReadingColumns,
+    ) -> list[DeadLetter]:
         ts_us: int | None = received_us
         if isinstance(doc, dict):
             if "value" not in doc:
@@ -203,15 +246,27 @@ class Decoder:
             if "ts" in doc:
                 ts_us = ts_us_of(doc["ts"])
                 if ts_us is None:
-                    return [DeadLetter(source, "bad_timestamp", f"cannot read time {doc['ts']!r}; use epoch ms or "
-                                       "ISO 8601", _clip(payload), asset, channel)]
+                    return [
+                        DeadLetter(
+                            source,
+                            "bad_timestamp",
+                            f"cannot read time {doc['ts']!r}; use epoch ms or ISO 8601",
+                            _clip(payload),
+                            asset,
+                            channel,
+                        )
+                    ]
             doc = doc["value"]
         letter = self.check_value(source, asset, channel, ts_us, doc, out)
-        return [] if letter is None else [DeadLetter(letter.source, letter.reason, letter.detail, _clip(payload),
-                                                     asset, channel)]
+        return (
+            []
+            if letter is None
+            else [DeadLetter(letter.source, letter.reason, letter.detail, _clip(payload), asset, channel)]
+        )
 
-    def _sparkplug(self, sub: Subscription, source: str, asset: str, doc: dict, payload: bytes,
-                   out: ReadingColumns) -> list[DeadLetter]:
+    def _sparkplug(
+        self, sub: Subscription, source: str, asset: str, doc: dict, payload: bytes, out: ReadingColumns
+    ) -> list[DeadLetter]:
         metrics = doc.get("metrics")
         if not isinstance(metrics, list):
             return [DeadLetter(source, "missing_field", "no 'metrics' list", _clip(payload), asset)]
@@ -245,12 +300,21 @@ class Decoder:
         out.asset.extend([asset] * (len(out.value) - len(out.asset)))
         return dead
 
-    def _checked_metric(self, source: str, asset: str, metric: Any, i: int, base_us: int | None,
-                        mapping: Mapping[str, ChannelMap], out: ReadingColumns) -> DeadLetter | None:
+    def _checked_metric(
+        self,
+        source: str,
+        asset: str,
+        metric: Any,
+        i: int,
+        base_us: int | None,
+        mapping: Mapping[str, ChannelMap],
+        out: ReadingColumns,
+    ) -> DeadLetter | None:
         """One metric the fast path did not take: a gap, a dead letter, or an unusual but valid reading."""
         if not isinstance(metric, dict) or not isinstance(metric.get("name"), str):
-            return DeadLetter(source, "missing_field", "metric without a name", _clip(json.dumps(metric, default=str)),
-                              asset, None, i)
+            return DeadLetter(
+                source, "missing_field", "metric without a name", _clip(json.dumps(metric, default=str)), asset, None, i
+            )
         if metric.get("is_null"):
             return None  # a declared gap
         name = metric["name"]
@@ -259,17 +323,28 @@ class Decoder:
         raw_ts = metric.get("timestamp")
         ts_us = base_us if raw_ts is None else ts_us_of(raw_ts)
         if ts_us is None:
-            return DeadLetter(source, "bad_timestamp", f"metric {name!r} has no readable timestamp (epoch ms)",
-                              _clip(json.dumps(metric, default=str)), asset, channel, i)
+            return DeadLetter(
+                source,
+                "bad_timestamp",
+                f"metric {name!r} has no readable timestamp (epoch ms)",
+                _clip(json.dumps(metric, default=str)),
+                asset,
+                channel,
+                i,
+            )
         out.asset.extend([asset] * (len(out.value) - len(out.asset)))
         return self.check_value(source, asset, channel, ts_us, metric.get("value"), out, i, metric)
 
-    def _json(self, sub: Subscription, source: str, asset: str, doc: dict, payload: bytes,
-              out: ReadingColumns) -> list[DeadLetter]:
+    def _json(
+        self, sub: Subscription, source: str, asset: str, doc: dict, payload: bytes, out: ReadingColumns
+    ) -> list[DeadLetter]:
         ts_us = ts_us_of(doc.get(sub.ts_field))
         if ts_us is None:
-            return [DeadLetter(source, "bad_timestamp", f"field {sub.ts_field!r} is missing or not a time",
-                               _clip(payload), asset)]
+            return [
+                DeadLetter(
+                    source, "bad_timestamp", f"field {sub.ts_field!r} is missing or not a time", _clip(payload), asset
+                )
+            ]
         dead = []
         for i, (name, mapped) in enumerate(sub.channels.items()):
             if name in doc:

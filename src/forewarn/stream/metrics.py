@@ -50,10 +50,15 @@ class StreamMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = CollectorRegistry() if registry is None else registry
-        self._counters = {name: Counter(PREFIX + name, help_text, registry=self.registry)
-                          for name, help_text in COUNTERS.items()}
-        self._dead = Counter(PREFIX + DEAD_LETTERS, "messages or readings sent to the dead-letter table", ["reason"],
-                             registry=self.registry)
+        self._counters = {
+            name: Counter(PREFIX + name, help_text, registry=self.registry) for name, help_text in COUNTERS.items()
+        }
+        self._dead = Counter(
+            PREFIX + DEAD_LETTERS,
+            "messages or readings sent to the dead-letter table",
+            ["reason"],
+            registry=self.registry,
+        )
 
     def add(self, name: str, amount: float = 1) -> None:
         """Increase counter ``name``."""
@@ -96,8 +101,10 @@ class MetricsServer:
         try:
             self._server, self._thread = start_http_server(port, addr=host, registry=registry)
         except OSError as err:
-            raise ConfigError(f"cannot serve stream metrics on {host}:{port}: {err.strerror or err}; choose another "
-                              "--metrics-port (0 picks a free one)") from None
+            raise ConfigError(
+                f"cannot serve stream metrics on {host}:{port}: {err.strerror or err}; choose another "
+                "--metrics-port (0 picks a free one)"
+            ) from None
         self.host = host
         self.port = int(self._server.server_port)
 

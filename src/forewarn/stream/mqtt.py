@@ -57,8 +57,7 @@ def now_us() -> int:
 
 def new_client(client_id: str, *, manual_ack: bool = False) -> paho.Client:
     """A paho MQTT 5 client with Forewarn's defaults (quick reconnects, no local queue limit)."""
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5,
-                         manual_ack=manual_ack)
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5, manual_ack=manual_ack)
     client.reconnect_delay_set(min_delay=1, max_delay=2)
     client.max_queued_messages_set(0)
     return client
@@ -94,8 +93,9 @@ class MqttSource:
             log.warning("MQTT broker %s:%s refused the connection: %s", self.cfg.host, self.cfg.port, reason)
             return
         self.generation += 1
-        log.info("connected to MQTT broker %s:%s (session present: %s)", self.cfg.host, self.cfg.port,
-                 flags.session_present)
+        log.info(
+            "connected to MQTT broker %s:%s (session present: %s)", self.cfg.host, self.cfg.port, flags.session_present
+        )
         client.subscribe([(s.topic, SubscribeOptions(qos=self.cfg.qos)) for s in self.cfg.subscriptions])
 
     def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
@@ -110,19 +110,23 @@ class MqttSource:
         log.warning("disconnected from MQTT broker %s:%s (%s); reconnecting", self.cfg.host, self.cfg.port, reason)
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
-        self.inbox.put(Envelope("mqtt", message.topic, message.payload, now_us(),
-                                (message.mid, message.qos, self.generation)))
+        self.inbox.put(
+            Envelope("mqtt", message.topic, message.payload, now_us(), (message.mid, message.qos, self.generation))
+        )
 
     def start(self, *, wait_s: float = 15.0) -> None:
         """Connect, subscribe, and return once the broker confirmed the subscriptions."""
         props = connect_properties(self.cfg.session_expiry_s, self.cfg.receive_maximum)
-        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s, clean_start=False,
-                                  properties=props)
+        self.client.connect_async(
+            self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s, clean_start=False, properties=props
+        )
         self.client.loop_start()
         if not self.subscribed.wait(wait_s):
             self.stop()
-            raise ConfigError(f"no MQTT broker answered at {self.cfg.host}:{self.cfg.port} within {wait_s:.0f} s; "
-                              "start one (e.g. mosquitto -p PORT) or fix [mqtt] host/port")
+            raise ConfigError(
+                f"no MQTT broker answered at {self.cfg.host}:{self.cfg.port} within {wait_s:.0f} s; "
+                "start one (e.g. mosquitto -p PORT) or fix [mqtt] host/port"
+            )
 
     def ack(self, token: tuple[int, int, int]) -> None:
         """Acknowledge one message (after its micro-batch is committed)."""

@@ -74,8 +74,10 @@ class OpcUaSource:
         self._thread.start()
         if not self.ready.wait(wait_s):
             self.stop()
-            raise ConfigError(f"no OPC UA server answered at {self.cfg.endpoint} within {wait_s:.0f} s "
-                              f"({self.error or 'no answer'}); fix [opcua] endpoint")
+            raise ConfigError(
+                f"no OPC UA server answered at {self.cfg.endpoint} within {wait_s:.0f} s "
+                f"({self.error or 'no answer'}); fix [opcua] endpoint"
+            )
 
     def stop(self) -> None:
         """Unsubscribe and disconnect."""

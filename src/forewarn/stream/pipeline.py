@@ -73,8 +73,14 @@ class BatchResult:
 def prepare_catalog(store: Store, config: StreamConfig) -> Catalog:
     """Add the config's assets to the store, check mapped units, and return what readings may name."""
     if config.assets:
-        store.add_assets([Asset(a.asset_id, asset_class=a.asset_class,
-                                channels=tuple(Channel(c, u) for c, u in a.channels.items())) for a in config.assets])
+        store.add_assets(
+            [
+                Asset(
+                    a.asset_id, asset_class=a.asset_class, channels=tuple(Channel(c, u) for c, u in a.channels.items())
+                )
+                for a in config.assets
+            ]
+        )
     channels: dict[str, dict[str, str]] = {}
     for row in store.channels().itertuples(index=False):
         channels.setdefault(str(row.asset_id), {})[str(row.channel)] = str(row.unit or "")
@@ -91,23 +97,33 @@ def prepare_catalog(store: Store, config: StreamConfig) -> Catalog:
     if config.opcua is not None:
         for node in config.opcua.nodes:
             if node.channel not in channels.get(node.asset, {}):
-                raise ConfigError(f"opcua node {node.node_id!r} maps to {node.asset!r}/{node.channel!r}, which is not "
-                                  "in the store; declare it under [[assets]]")
+                raise ConfigError(
+                    f"opcua node {node.node_id!r} maps to {node.asset!r}/{node.channel!r}, which is not "
+                    "in the store; declare it under [[assets]]"
+                )
             if node.unit:
                 declared.append((node.channel, node.asset, node.unit))
     for channel, only, unit in declared:
         for asset, units in channels.items():
             if (only is None or asset == only) and units.get(channel) and units[channel] != unit:
-                raise ConfigError(f"the mapping says {channel!r} is in {unit!r} but asset {asset!r} declares "
-                                  f"{units[channel]!r}; fix the unit in the mapping or in [[assets]]")
+                raise ConfigError(
+                    f"the mapping says {channel!r} is in {unit!r} but asset {asset!r} declares "
+                    f"{units[channel]!r}; fix the unit in the mapping or in [[assets]]"
+                )
     return Catalog(channels, classes)
 
 
 class OnlinePipeline:
     """Micro-batches in, store + scores + alerts out (see the module docstring). Single writer."""
 
-    def __init__(self, store: Store, config: StreamConfig, *, clock: Callable[[], float] = time.time,
-                 on_features: FeatureHook | None = None):
+    def __init__(
+        self,
+        store: Store,
+        config: StreamConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_features: FeatureHook | None = None,
+    ):
         self.store = store
         self.config = config
         self.clock = clock
@@ -120,8 +136,9 @@ class OnlinePipeline:
         self._covers: list[dict[str, bool]] = [{} for _ in self.runners]
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forewarn-store")
         self._broken: str | None = None
-        self.reorder = ReorderBuffer(lateness_us=round(config.pipeline.allowed_lateness_s * 1e6),
-                                     idle_release_s=config.pipeline.idle_release_s)
+        self.reorder = ReorderBuffer(
+            lateness_us=round(config.pipeline.allowed_lateness_s * 1e6), idle_release_s=config.pipeline.idle_release_s
+        )
         self._restore()
 
     def close(self) -> None:
@@ -147,15 +164,26 @@ class OnlinePipeline:
         frame = self.store.sql(
             "SELECT r.asset_id, r.channel, epoch_us(r.ts) AS ts_us, r.value FROM readings r "
             "JOIN stream_assets s USING (asset_id) WHERE r.ts >= to_timestamp(? / 1e6 - 1) "
-            "AND epoch_us(r.ts) > coalesce(s.released_until_us, s.first_seen_us - 1) ORDER BY 1, 3, 2", [low])
-        return Readings(frame["asset_id"].to_numpy(dtype=object), frame["channel"].to_numpy(dtype=object),
-                        frame["ts_us"].to_numpy(dtype="int64"), frame["value"].to_numpy(dtype="float64"))
+            "AND epoch_us(r.ts) > coalesce(s.released_until_us, s.first_seen_us - 1) ORDER BY 1, 3, 2",
+            [low],
+        )
+        return Readings(
+            frame["asset_id"].to_numpy(dtype=object),
+            frame["channel"].to_numpy(dtype=object),
+            frame["ts_us"].to_numpy(dtype="int64"),
+            frame["value"].to_numpy(dtype="float64"),
+        )
 
     # -- one micro-batch --------------------------------------------------------------------------------
     def _ingest(self, part: Readings) -> tuple[int, int]:
-        table = pa.table({"asset_id": pa.array(part.asset, pa.string()), "ts": pa.array(part.ts, pa.int64()).cast(
-            pa.timestamp("us", tz="UTC")), "channel": pa.array(part.channel, pa.string()),
-            "value": pa.array(part.value, pa.float64())})
+        table = pa.table(
+            {
+                "asset_id": pa.array(part.asset, pa.string()),
+                "ts": pa.array(part.ts, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+                "channel": pa.array(part.channel, pa.string()),
+                "value": pa.array(part.value, pa.float64()),
+            }
+        )
         report = self.store.ingest_readings(table, source="stream", strict=True)
         return report.written, report.duplicates
 
@@ -170,17 +198,24 @@ class OnlinePipeline:
             duplicates += late_duplicates
         return written, duplicates, late_written
 
-    def process(self, readings: ReadingColumns, dead_letters: list[tuple[int, DeadLetter]], *,
-                messages: int = 0) -> BatchResult:
+    def process(
+        self, readings: ReadingColumns, dead_letters: list[tuple[int, DeadLetter]], *, messages: int = 0
+    ) -> BatchResult:
         """Store, score and commit one micro-batch; ``dead_letters`` are ``(received_us, letter)`` pairs."""
         started = time.perf_counter()
         now = self.clock()
         now_us = int(now * 1e6)
-        batch = Readings(np.asarray(readings.asset, dtype=object), np.asarray(readings.channel, dtype=object),
-                         np.asarray(readings.ts_us, dtype="int64"), np.asarray(readings.value, dtype="float64"))
+        batch = Readings(
+            np.asarray(readings.asset, dtype=object),
+            np.asarray(readings.channel, dtype=object),
+            np.asarray(readings.ts_us, dtype="int64"),
+            np.asarray(readings.value, dtype="float64"),
+        )
         if self._broken is not None:
-            raise StateError(f"an earlier micro-batch failed ({self._broken}); start a new pipeline, which resumes "
-                             "from the last commit")
+            raise StateError(
+                f"an earlier micro-batch failed ({self._broken}); start a new pipeline, which resumes "
+                "from the last commit"
+            )
         result = BatchResult(readings=len(batch), dead_letters=len(dead_letters))
         late = self.reorder.split_late(batch.asset, batch.ts)
         on_time = batch.take(~late)
@@ -241,8 +276,9 @@ class OnlinePipeline:
             result.rows_scored += table.num_rows
             self.metrics.add("rows_unscored", len(rows) - table.num_rows)
             result.alerts += alerts
-            write.alerts += [dict(a.to_dict(), ts=a.ts, raised_at=pd.Timestamp(now_us * 1000, tz="UTC"))
-                             for a in alerts]
+            write.alerts += [
+                dict(a.to_dict(), ts=a.ts, raised_at=pd.Timestamp(now_us * 1000, tz="UTC")) for a in alerts
+            ]
             write.state += runner.state_items(sorted(set(row_asset[rows].tolist())))
         if tables:
             write.scores = pa.concat_tables(tables)

@@ -111,9 +111,15 @@ class ReorderBuffer:
         if len(pending) == 0:
             return Readings.empty()
         codes, uniques = pd.factorize(pending.asset)
-        limit = np.asarray([
-            np.iinfo("int64").max if everything or now - self.last_arrival.get(a, now) >= self.idle_release_s
-            else self.max_seen[a] - self.lateness_us for a in uniques], dtype="int64")
+        limit = np.asarray(
+            [
+                np.iinfo("int64").max
+                if everything or now - self.last_arrival.get(a, now) >= self.idle_release_s
+                else self.max_seen[a] - self.lateness_us
+                for a in uniques
+            ],
+            dtype="int64",
+        )
         ready = pending.ts <= limit[codes]
         if not ready.any():
             return Readings.empty()

@@ -38,8 +38,13 @@ def _ms(frame: pd.DataFrame) -> np.ndarray:
     return (ts.astype("datetime64[us, UTC]").astype("int64") // 1000).to_numpy()
 
 
-def sparkplug_messages(wide: pd.DataFrame, *, prefix: str = DEFAULT_PREFIX, rows_per_message: int = 50,
-                       extra: Callable[[str, np.ndarray], dict] | None = None) -> Iterator[Message]:
+def sparkplug_messages(
+    wide: pd.DataFrame,
+    *,
+    prefix: str = DEFAULT_PREFIX,
+    rows_per_message: int = 50,
+    extra: Callable[[str, np.ndarray], dict] | None = None,
+) -> Iterator[Message]:
     """Sparkplug-style messages of a wide readings frame, in time order of their last instant.
 
     ``extra(asset_id, times_ms)`` may add fields to a payload (the benchmark stamps the send time).
@@ -56,12 +61,16 @@ def sparkplug_messages(wide: pd.DataFrame, *, prefix: str = DEFAULT_PREFIX, rows
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         rows = order[lo:hi]
         for start in range(0, len(rows), rows_per_message):
-            chunk = rows[start:start + rows_per_message]
+            chunk = rows[start : start + rows_per_message]
             pieces.append((int(ms[chunk[-1]]), assets[chunk[0]], chunk))
     pieces.sort(key=lambda p: (p[0], p[1]))
     for last_ms, asset, chunk in pieces:
-        metrics = [{"name": channels[j], "timestamp": int(ms[i]), "value": float(values[i, j])}
-                   for i in chunk for j in range(len(channels)) if values[i, j] == values[i, j]]
+        metrics = [
+            {"name": channels[j], "timestamp": int(ms[i]), "value": float(values[i, j])}
+            for i in chunk
+            for j in range(len(channels))
+            if values[i, j] == values[i, j]
+        ]
         doc = {"timestamp": int(ms[chunk[-1]]), "metrics": metrics}
         if extra is not None:
             doc.update(extra(asset, ms[chunk]))
@@ -97,8 +106,16 @@ class ReplayReport:
 class Publisher:
     """A QoS 1 MQTT publisher with a persistent session (it survives broker restarts without losing messages)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 1883, *, client_id: str = "forewarn-replay",
-                 qos: int = 1, max_inflight: int = 100, wait_s: float = 15.0):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        *,
+        client_id: str = "forewarn-replay",
+        qos: int = 1,
+        max_inflight: int = 100,
+        wait_s: float = 15.0,
+    ):
         self.qos = qos
         self.client = new_client(client_id)
         self.client.max_inflight_messages_set(max_inflight)
@@ -149,8 +166,9 @@ class Publisher:
         deadline = time.monotonic() + timeout
         while self.unacknowledged():
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the broker did not acknowledge {self.unacknowledged()} message(s) within "
-                                   f"{timeout:.0f} s")
+                raise TimeoutError(
+                    f"the broker did not acknowledge {self.unacknowledged()} message(s) within {timeout:.0f} s"
+                )
             time.sleep(0.005)
 
     def close(self) -> None:
@@ -158,8 +176,14 @@ class Publisher:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def send(self, messages: Iterable[Message], *, speedup: float | None = None, flush_timeout: float = 120.0,
-             on_sent: Callable[[Message, float], None] | None = None) -> ReplayReport:
+    def send(
+        self,
+        messages: Iterable[Message],
+        *,
+        speedup: float | None = None,
+        flush_timeout: float = 120.0,
+        on_sent: Callable[[Message, float], None] | None = None,
+    ) -> ReplayReport:
         """Publish ``messages`` paced by ``speedup`` (``None``: as fast as possible) and wait for the acks."""
         started = time.monotonic()
         first_ms: int | None = None
@@ -180,8 +204,9 @@ class Publisher:
         return ReplayReport(count, readings, time.monotonic() - started)
 
 
-def stored_fleet(store_path: str, *, assets: list[str] | None = None, start: object = None,
-                 end: object = None) -> pd.DataFrame:
+def stored_fleet(
+    store_path: str, *, assets: list[str] | None = None, start: object = None, end: object = None
+) -> pd.DataFrame:
     """Wide readings of a store (read-only), optionally of some assets and a time range."""
     from forewarn.store import Store
 

@@ -62,15 +62,25 @@ def same_store(config: StreamConfig, store_path: str, *, source: str = "the stre
     if config.store is None:
         return
     if store_path == ":memory:" or Path(config.store).expanduser().resolve() != Path(store_path).resolve():
-        raise ConfigError(f"{source} names store {config.store!r} but this process serves {store_path!r}; "
-                          "remove `store` from the config or serve that file")
+        raise ConfigError(
+            f"{source} names store {config.store!r} but this process serves {store_path!r}; "
+            "remove `store` from the config or serve that file"
+        )
 
 
 class StreamRunner:
     """A :class:`StreamConsumer` in a background thread, started and stopped by its host (see the module)."""
 
-    def __init__(self, config: StreamConfig, store: Store, *, on_readings: AssetsHook | None = None,
-                 settle: AssetsHook | None = None, tick: float = 0.2, connect_timeout_s: float = 15.0):
+    def __init__(
+        self,
+        config: StreamConfig,
+        store: Store,
+        *,
+        on_readings: AssetsHook | None = None,
+        settle: AssetsHook | None = None,
+        tick: float = 0.2,
+        connect_timeout_s: float = 15.0,
+    ):
         self.config = config
         self.store = store
         self.on_readings = on_readings
@@ -152,9 +162,12 @@ class StreamRunner:
     def status(self) -> dict[str, Any]:
         """What a health check reports: ``running``, the error that stopped it, readings written so far."""
         metrics = self.consumer.metrics.snapshot() if self.consumer is not None else {}
-        return {"running": self.running, "error": None if self.error is None else str(self.error),
-                "readings_written": int(metrics.get("readings_written", 0)),
-                "alerts_opened": int(metrics.get("alerts_opened", 0))}
+        return {
+            "running": self.running,
+            "error": None if self.error is None else str(self.error),
+            "readings_written": int(metrics.get("readings_written", 0)),
+            "alerts_opened": int(metrics.get("alerts_opened", 0)),
+        }
 
     def collect(self) -> Iterator[Metric]:
         """The stream's Prometheus metric families (nothing before :meth:`start`): with this method the runner is a

@@ -84,8 +84,10 @@ def plan_features(names: list[str], *, model: str = "model") -> tuple[list[str],
     for name in names:
         column, _, stat = str(name).rpartition("__")
         if not column or stat not in STATS:
-            raise ConfigError(f"{model}: feature {name!r} is not a window feature ('<channel>__<stat>', stat one of "
-                              f"{', '.join(STATS)}); stream models must be trained on forewarn.features.window output")
+            raise ConfigError(
+                f"{model}: feature {name!r} is not a window feature ('<channel>__<stat>', stat one of "
+                f"{', '.join(STATS)}); stream models must be trained on forewarn.features.window output"
+            )
         if column not in columns:
             columns.append(column)
         used.add(stat)
@@ -104,13 +106,17 @@ class ModelRunner:
         self.task = str(manifest.get("task", getattr(self.model, "task", "")))
         tasks = ("anomaly", "failure") if self.bundle is None else ("anomaly", "failure", "rul")
         if self.task not in tasks:
-            raise ConfigError(f"model {cfg.model_id!r} ({manifest.get('model')}) is a {self.task!r} model; the "
-                              "stream scores anomaly detectors and failure predictors (and RUL models in a "
-                              "servable bundle, which turns their RUL into a failure probability)")
+            raise ConfigError(
+                f"model {cfg.model_id!r} ({manifest.get('model')}) is a {self.task!r} model; the "
+                "stream scores anomaly detectors and failure predictors (and RUL models in a "
+                "servable bundle, which turns their RUL into a failure probability)"
+            )
         if self.model.get_tags().get("sequential", False):
-            raise ConfigError(f"model {cfg.model_id!r} ({manifest.get('model')}) is a sequential detector: it scores "
-                              "one series in time order, while the stream scores each row of many assets on its own; "
-                              "use a row-wise detector (e.g. pca-t2q, mset, isolation-forest) in the stream")
+            raise ConfigError(
+                f"model {cfg.model_id!r} ({manifest.get('model')}) is a sequential detector: it scores "
+                "one series in time order, while the stream scores each row of many assets on its own; "
+                "use a row-wise detector (e.g. pca-t2q, mset, isolation-forest) in the stream"
+            )
         self.interval = ""
         self.buckets: OpenBuckets | None = None
         if self.bundle is None:
@@ -180,8 +186,9 @@ class ModelRunner:
             out[rows] = self.features.peek(assets[rows], folded.means[rows])
         return out
 
-    def run(self, assets: np.ndarray, ts_us: np.ndarray, values: np.ndarray, *,
-            now_us: int) -> tuple[pa.Table, list[Alert], np.ndarray]:
+    def run(
+        self, assets: np.ndarray, ts_us: np.ndarray, values: np.ndarray, *, now_us: int
+    ) -> tuple[pa.Table, list[Alert], np.ndarray]:
         """Score rows sorted by (asset, ts): the scores table part, opened alerts, and the features."""
         spec_feats = self._features(assets, ts_us, values)
         # a bundle picks its model's columns and fills a missing feature as the service does (Bundle.select)
@@ -195,9 +202,14 @@ class ModelRunner:
         if self.policy is not None:
             stamps = pd.to_datetime(ts_us[rows], unit="us", utc=True)
             for i, (asset, stamp, value) in enumerate(zip(assets[rows].tolist(), stamps, score.tolist(), strict=True)):
-                opened = self.policy.update(str(asset), stamp, value, model_id=self.model_id,
-                                            probability=None if probability is None else float(probability[i]),
-                                            rul=None if rul is None else float(rul[i]))
+                opened = self.policy.update(
+                    str(asset),
+                    stamp,
+                    value,
+                    model_id=self.model_id,
+                    probability=None if probability is None else float(probability[i]),
+                    rul=None if rul is None else float(rul[i]),
+                )
                 if opened is not None:
                     alerts.append(opened)
                     opened_rows.append(i)
@@ -206,15 +218,17 @@ class ModelRunner:
             alerts = [dataclasses.replace(a, explanation=e) for a, e in zip(alerts, explanations, strict=True)]
         self._update_reference(X, score)
         none = [None] * len(rows)
-        table = pa.table({
-            "asset_id": pa.array(assets[rows].astype(str), pa.string()),
-            "ts": pa.array(ts_us[rows], pa.timestamp("us", tz="UTC")),
-            "model_id": pa.array([self.model_id] * len(rows), pa.string()),
-            "score": pa.array(score, pa.float64()),
-            "probability": pa.array(none if probability is None else probability, pa.float64()),
-            "scored_at": pa.array(np.full(len(rows), now_us, dtype="int64"), pa.timestamp("us", tz="UTC")),
-            "rul": pa.array(none if rul is None else rul, pa.float64()),
-        })
+        table = pa.table(
+            {
+                "asset_id": pa.array(assets[rows].astype(str), pa.string()),
+                "ts": pa.array(ts_us[rows], pa.timestamp("us", tz="UTC")),
+                "model_id": pa.array([self.model_id] * len(rows), pa.string()),
+                "score": pa.array(score, pa.float64()),
+                "probability": pa.array(none if probability is None else probability, pa.float64()),
+                "scored_at": pa.array(np.full(len(rows), now_us, dtype="int64"), pa.timestamp("us", tz="UTC")),
+                "rul": pa.array(none if rul is None else rul, pa.float64()),
+            }
+        )
         return table, alerts, feats
 
     def _explain(self, rows: np.ndarray, batch: pd.DataFrame) -> list[dict[str, float]]:
@@ -225,9 +239,11 @@ class ModelRunner:
         occluded[:, self._occlude] = np.broadcast_to(reference, occluded.shape)[:, self._occlude]
         block = np.concatenate([rows, occluded.reshape(-1, rows.shape[1])])
         outputs = self._predict(pd.DataFrame(block, columns=self.feature_names))
-        base, moved = outputs[:len(rows)], outputs[len(rows):].reshape(len(rows), n_sensors)
-        return [sensor_contributions(dict(zip(self.sensors, base[i] - moved[i], strict=True)), top=5)
-                for i in range(len(rows))]
+        base, moved = outputs[: len(rows)], outputs[len(rows) :].reshape(len(rows), n_sensors)
+        return [
+            sensor_contributions(dict(zip(self.sensors, base[i] - moved[i], strict=True)), top=5)
+            for i in range(len(rows))
+        ]
 
     def _update_reference(self, X: pd.DataFrame, score: np.ndarray) -> None:
         if len(X) == 0:
@@ -236,8 +252,9 @@ class ModelRunner:
         if len(normal) == 0:
             return
         mean = np.nanmean(normal, axis=0) if self.nan_allowed else normal.mean(axis=0)
-        self.reference = mean if self.reference is None else \
-            (1.0 - REFERENCE_WEIGHT) * self.reference + REFERENCE_WEIGHT * mean
+        self.reference = (
+            mean if self.reference is None else (1.0 - REFERENCE_WEIGHT) * self.reference + REFERENCE_WEIGHT * mean
+        )
 
     # -- checkpoint -------------------------------------------------------------------------------------
     def state_items(self, assets: list[str]) -> list[tuple[str, str, bytes]]:
@@ -246,14 +263,18 @@ class ModelRunner:
         state = self.features.get_state(assets)
         items = []
         for i, asset in enumerate(state["assets"].tolist()):
-            packed = np.concatenate([[state["lengths"][i], state["seen"][i]], state["ewm"][i],
-                                     state["buffers"][i].ravel()]).astype("float64")
+            packed = np.concatenate(
+                [[state["lengths"][i], state["seen"][i]], state["ewm"][i], state["buffers"][i].ravel()]
+            ).astype("float64")
             items.append((self.state_name, asset, packed.tobytes()))
         if self.buckets is not None:  # open buckets: start (int64 us), counts (int64), sums (float64) per asset
             held = self.buckets.get_state(assets)
             for i, asset in enumerate(held["assets"].tolist()):
-                blob = (np.asarray([held["starts"][i]], dtype="int64").tobytes()
-                        + held["counts"][i].astype("int64").tobytes() + held["sums"][i].astype("float64").tobytes())
+                blob = (
+                    np.asarray([held["starts"][i]], dtype="int64").tobytes()
+                    + held["counts"][i].astype("int64").tobytes()
+                    + held["sums"][i].astype("float64").tobytes()
+                )
                 items.append((self.bucket_state_name, asset, blob))
         if self.policy is not None:
             items.append((f"policy:{self.model_id}", "", arrays_to_bytes(self.policy.get_state())))
@@ -268,17 +289,27 @@ class ModelRunner:
         if windows:
             names = sorted(windows)
             packed = np.stack([np.frombuffer(windows[a], dtype="float64") for a in names])
-            self.features.set_state({
-                "assets": np.asarray(names, dtype=str), "lengths": packed[:, 0].astype("int64"),
-                "seen": packed[:, 1].astype("int64"), "ewm": packed[:, 2:2 + width],
-                "buffers": packed[:, 2 + width:].reshape(len(names), window, width)})
+            self.features.set_state(
+                {
+                    "assets": np.asarray(names, dtype=str),
+                    "lengths": packed[:, 0].astype("int64"),
+                    "seen": packed[:, 1].astype("int64"),
+                    "ewm": packed[:, 2 : 2 + width],
+                    "buffers": packed[:, 2 + width :].reshape(len(names), window, width),
+                }
+            )
         held = saved.get(self.bucket_state_name, {}) if self.buckets is not None else {}
         if held and self.buckets is not None:
             names = sorted(held)
             packed = np.stack([np.frombuffer(held[a], dtype="int64") for a in names])
-            self.buckets.set_state({"assets": np.asarray(names, dtype=str), "starts": packed[:, 0],
-                                    "counts": packed[:, 1:1 + width],
-                                    "sums": packed[:, 1 + width:].copy().view("float64")})
+            self.buckets.set_state(
+                {
+                    "assets": np.asarray(names, dtype=str),
+                    "starts": packed[:, 0],
+                    "counts": packed[:, 1 : 1 + width],
+                    "sums": packed[:, 1 + width :].copy().view("float64"),
+                }
+            )
         policy = saved.get(f"policy:{self.model_id}", {}).get("")
         if policy is not None and self.policy is not None:
             self.policy.set_state(bytes_to_arrays(policy))

@@ -61,12 +61,28 @@ CREATE TABLE IF NOT EXISTS stream_state (
 """
 
 
-STREAM_ALERT_COLUMNS = ("asset_id", "ts", "model_id", "score", "risk_level", "explanation", "probability", "rul",
-                        "raised_at")
+STREAM_ALERT_COLUMNS = (
+    "asset_id",
+    "ts",
+    "model_id",
+    "score",
+    "risk_level",
+    "explanation",
+    "probability",
+    "rul",
+    "raised_at",
+)
 
 
-def stream_alerts(store: Store, *, asset_id: str | None = None, model_id: str | None = None, start: Any = None,
-                  end: Any = None, limit: int = 1000) -> list[dict[str, Any]]:
+def stream_alerts(
+    store: Store,
+    *,
+    asset_id: str | None = None,
+    model_id: str | None = None,
+    start: Any = None,
+    end: Any = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
     """Alerts the stream's own models raised (``stream_alerts``), newest first, optionally of one asset or model
     and with ``ts`` in ``[start, end)``; read through ``store`` (its connection and lock). Empty when the store
     was never streamed into (no such table).
@@ -79,8 +95,11 @@ def stream_alerts(store: Store, *, asset_id: str | None = None, model_id: str | 
     if not int(exists["n"].iloc[0]):
         return []
     where, params = match_filter({"asset_id": asset_id, "model_id": model_id}, start=start, end=end)
-    frame = store.sql(f"SELECT {', '.join(STREAM_ALERT_COLUMNS)} FROM stream_alerts WHERE {where} "
-                      f"ORDER BY ts DESC, raised_at DESC LIMIT {int(limit)}", params)
+    frame = store.sql(
+        f"SELECT {', '.join(STREAM_ALERT_COLUMNS)} FROM stream_alerts WHERE {where} "
+        f"ORDER BY ts DESC, raised_at DESC LIMIT {int(limit)}",
+        params,
+    )
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     for row in rows:
         row["explanation"] = json.loads(row["explanation"])
@@ -157,20 +176,39 @@ class StreamTables:
             if batch.scores is not None and batch.scores.num_rows:
                 con.register("__fw_scores", batch.scores)
                 rul = "rul" if "rul" in batch.scores.column_names else "NULL"
-                con.execute("INSERT INTO stream_scores (asset_id, ts, model_id, score, probability, scored_at, rul) "
-                            f"SELECT asset_id, ts, model_id, score, probability, scored_at, {rul} FROM __fw_scores")
+                con.execute(
+                    "INSERT INTO stream_scores (asset_id, ts, model_id, score, probability, scored_at, rul) "
+                    f"SELECT asset_id, ts, model_id, score, probability, scored_at, {rul} FROM __fw_scores"
+                )
                 con.unregister("__fw_scores")
             if batch.alerts:
-                con.executemany("INSERT INTO stream_alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                [[a["asset_id"], a["ts"], a["model_id"], a["score"], a["risk_level"],
-                                  json.dumps(a["explanation"]), a["probability"], a["rul"], a["raised_at"]]
-                                 for a in batch.alerts])
+                con.executemany(
+                    "INSERT INTO stream_alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        [
+                            a["asset_id"],
+                            a["ts"],
+                            a["model_id"],
+                            a["score"],
+                            a["risk_level"],
+                            json.dumps(a["explanation"]),
+                            a["probability"],
+                            a["rul"],
+                            a["raised_at"],
+                        ]
+                        for a in batch.alerts
+                    ],
+                )
             self._dead_letters(batch.dead_letters)
             if batch.watermarks:
                 names = list(batch.watermarks)
-                marks = pa.table({"asset_id": pa.array(names, pa.string()),
-                                  "first_seen_us": pa.array([batch.watermarks[a][0] for a in names], pa.int64()),
-                                  "released_until_us": pa.array([batch.watermarks[a][1] for a in names], pa.int64())})
+                marks = pa.table(
+                    {
+                        "asset_id": pa.array(names, pa.string()),
+                        "first_seen_us": pa.array([batch.watermarks[a][0] for a in names], pa.int64()),
+                        "released_until_us": pa.array([batch.watermarks[a][1] for a in names], pa.int64()),
+                    }
+                )
                 self._upsert("stream_assets", marks)
             self._replace_state(batch.state)
             con.execute("COMMIT")
@@ -182,13 +220,31 @@ class StreamTables:
         if not letters:
             return
         keyed = {dead_letter_key(letter): (received, letter) for received, letter in letters}
-        known = {r[0] for r in self.con.execute("SELECT key FROM stream_dead_letters WHERE key IN (SELECT unnest(?))",
-                                                [list(keyed)]).fetchall()}
-        rows = [[received / 1e6, letter.source, letter.reason, letter.detail, letter.asset_id, letter.channel,
-                 letter.item, letter.payload, key] for key, (received, letter) in keyed.items() if key not in known]
+        known = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT key FROM stream_dead_letters WHERE key IN (SELECT unnest(?))", [list(keyed)]
+            ).fetchall()
+        }
+        rows = [
+            [
+                received / 1e6,
+                letter.source,
+                letter.reason,
+                letter.detail,
+                letter.asset_id,
+                letter.channel,
+                letter.item,
+                letter.payload,
+                key,
+            ]
+            for key, (received, letter) in keyed.items()
+            if key not in known
+        ]
         if rows:
-            self.con.executemany("INSERT INTO stream_dead_letters VALUES (to_timestamp(?), ?, ?, ?, ?, ?, ?, ?, ?)",
-                                 rows)
+            self.con.executemany(
+                "INSERT INTO stream_dead_letters VALUES (to_timestamp(?), ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
 
     def _upsert(self, table: str, rows: pa.Table) -> None:
         self.con.register("__fw_rows", rows)
@@ -200,6 +256,13 @@ class StreamTables:
     def _replace_state(self, items: Iterable[tuple[str, str, bytes]]) -> None:
         latest = {(name, asset): data for name, asset, data in items}  # one row per key
         if latest:
-            self._upsert("stream_state", pa.table({"name": pa.array([k[0] for k in latest], pa.string()),
-                                                   "asset_id": pa.array([k[1] for k in latest], pa.string()),
-                                                   "data": pa.array(list(latest.values()), pa.binary())}))
+            self._upsert(
+                "stream_state",
+                pa.table(
+                    {
+                        "name": pa.array([k[0] for k in latest], pa.string()),
+                        "asset_id": pa.array([k[1] for k in latest], pa.string()),
+                        "data": pa.array(list(latest.values()), pa.binary()),
+                    }
+                ),
+            )

@@ -20,11 +20,13 @@ def _plant(n=900, fault_at=600, seed=0):
     drive = np.zeros(n)
     for t in range(1, n):
         drive[t] = 0.95 * drive[t - 1] + rng.normal(0, 0.3)
-    frame = pd.DataFrame({
-        "temperature": 60 + 2 * drive + rng.normal(0, 0.3, n),
-        "pressure": 5 + 0.5 * drive + rng.normal(0, 0.05, n),
-        "flow": 20 - 1.5 * drive + rng.normal(0, 0.2, n),
-    })
+    frame = pd.DataFrame(
+        {
+            "temperature": 60 + 2 * drive + rng.normal(0, 0.3, n),
+            "pressure": 5 + 0.5 * drive + rng.normal(0, 0.05, n),
+            "flow": 20 - 1.5 * drive + rng.normal(0, 0.2, n),
+        }
+    )
     frame.loc[fault_at:, "pressure"] -= 1.0  # a leak: pressure drops with flow unchanged
     return frame
 

@@ -23,12 +23,14 @@ def _rig(n=700, fault_at=500, seed=0):
     for i in range(1, n):
         load_[i] = 0.9 * load_[i - 1] + rng.normal(0, 0.2)
     pump = np.sin(2 * np.pi * t / 40) + 0.5 * load_
-    frame = pd.DataFrame({
-        "pump": pump + rng.normal(0, 0.05, n),
-        "flow": 2.0 * pump + rng.normal(0, 0.1, n),
-        "pressure": -pump + rng.normal(0, 0.05, n),
-        "temperature": 0.3 * load_ + rng.normal(0, 0.05, n),
-    })
+    frame = pd.DataFrame(
+        {
+            "pump": pump + rng.normal(0, 0.05, n),
+            "flow": 2.0 * pump + rng.normal(0, 0.1, n),
+            "pressure": -pump + rng.normal(0, 0.05, n),
+            "temperature": 0.3 * load_ + rng.normal(0, 0.05, n),
+        }
+    )
     frame.loc[fault_at:, "flow"] = 2.0 * np.sin(2 * np.pi * t[fault_at:] / 40 + np.pi / 2)
     return frame
 
@@ -70,7 +72,7 @@ def test_rows_before_the_first_full_window_see_the_first_row_as_history(fitted):
     model, frame = fitted
     window = model.window
     prefixed = pd.concat([frame.iloc[[0] * (window - 1)], frame.iloc[:100]], ignore_index=True)
-    np.testing.assert_allclose(model.score(frame.iloc[:100]), model.score(prefixed)[window - 1:], rtol=1e-5)
+    np.testing.assert_allclose(model.score(frame.iloc[:100]), model.score(prefixed)[window - 1 :], rtol=1e-5)
     short = model.score(frame.iloc[:5])  # fewer rows than one window still scores every row
     assert short.shape == (5,) and np.isfinite(short).all()
 
@@ -113,8 +115,9 @@ def test_training_budget_and_early_stopping():
     assert odd.score(frame).shape == (200,)
 
 
-@pytest.mark.parametrize("params", [{"window": 0}, {"kernel_size": 4}, {"dropout": 1.0}, {"epochs": 0},
-                                    {"validation_fraction": -0.1}])
+@pytest.mark.parametrize(
+    "params", [{"window": 0}, {"kernel_size": 4}, {"dropout": 1.0}, {"epochs": 0}, {"validation_fraction": -0.1}]
+)
 def test_bad_parameters_raise_parameter_errors(params):
     with pytest.raises(ParameterError, match=f"'{next(iter(params))}' parameter of ConvAutoencoderDetector"):
         ConvAutoencoderDetector(**params).fit(_rig(n=100))

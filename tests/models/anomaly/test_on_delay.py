@@ -23,7 +23,7 @@ def test_short_bursts_are_dropped_and_long_ones_delayed():
 def test_on_delay_is_causal_and_matches_its_definition(flags, rows, cut):
     alarms = np.array(flags, dtype=bool)
     delayed = on_delay(alarms, rows)
-    expected = [i + 1 >= rows and bool(alarms[i + 1 - rows:i + 1].all()) for i in range(len(alarms))]
+    expected = [i + 1 >= rows and bool(alarms[i + 1 - rows : i + 1].all()) for i in range(len(alarms))]
     assert delayed.tolist() == expected
     np.testing.assert_array_equal(on_delay(alarms[:cut], rows), delayed[:cut])  # the future changes nothing
 

@@ -19,8 +19,11 @@ def _rare_failures(n=4000, seed=0):
     return X, (rng.uniform(size=n) < truth).astype(int), truth
 
 
-@pytest.mark.parametrize("factory", [lambda: LightGBMFailure(n_estimators=60, seed=0),
-                                     lambda: LogisticFailure(seed=0)], ids=["lightgbm", "logistic"])
+@pytest.mark.parametrize(
+    "factory",
+    [lambda: LightGBMFailure(n_estimators=60, seed=0), lambda: LogisticFailure(seed=0)],
+    ids=["lightgbm", "logistic"],
+)
 def test_weighted_model_is_calibrated_back_to_honest_probabilities(factory):
     X, y, _ = _rare_failures()
     X_new, _, truth_new = _rare_failures(seed=1)
@@ -50,8 +53,10 @@ def test_calibration_helpers():
     x_knots, y_knots = fit_calibration(margin, y, "isotonic")
     assert np.all(np.diff(x_knots) > 0) and np.all(np.diff(y_knots) > 0)
     assert np.all((y_knots >= 0) & (y_knots <= 1))
-    assert apply_calibration(np.array([-100.0, 100.0]), "isotonic", x_knots, y_knots).tolist() == [y_knots[0],
-                                                                                                    y_knots[-1]]
+    assert apply_calibration(np.array([-100.0, 100.0]), "isotonic", x_knots, y_knots).tolist() == [
+        y_knots[0],
+        y_knots[-1],
+    ]
     platt, _ = fit_calibration(margin, y, "sigmoid")
     assert platt[0] == pytest.approx(1.0, abs=0.35) and abs(platt[1]) < 0.35
     assert fit_calibration(margin, np.zeros(600), "isotonic")[0].size == 0  # one class: nothing to fit
@@ -59,8 +64,9 @@ def test_calibration_helpers():
         fit_calibration(margin, y, "beta")
 
 
-@pytest.mark.parametrize("bad, message", [([0, 2] * 50, "0 or 1"), (["yes", "no"] * 50, "0/1"),
-                                          ([0] * 100, "one class")])
+@pytest.mark.parametrize(
+    "bad, message", [([0, 2] * 50, "0 or 1"), (["yes", "no"] * 50, "0/1"), ([0] * 100, "one class")]
+)
 def test_targets_must_be_binary(bad, message):
     X = pd.DataFrame({"a": np.arange(100.0)})
     with pytest.raises(SchemaError, match=message):

@@ -32,9 +32,16 @@ def _problem(n=2400, seed=0):
     """Failure from a non-linear mix of two of six correlated sensors, ~15 % positives."""
     rng = np.random.default_rng(seed)
     wear, load = rng.uniform(0, 1, n), rng.normal(size=n)
-    X = pd.DataFrame({"temp": 60 + 20 * wear + rng.normal(0, 2, n), "vib": 1 + 3 * wear**2 + rng.normal(0, 0.3, n),
-                      "load": load, "current": 10 + load + rng.normal(0, 0.5, n),
-                      "noise_a": rng.normal(size=n), "noise_b": rng.uniform(size=n)})
+    X = pd.DataFrame(
+        {
+            "temp": 60 + 20 * wear + rng.normal(0, 2, n),
+            "vib": 1 + 3 * wear**2 + rng.normal(0, 0.3, n),
+            "load": load,
+            "current": 10 + load + rng.normal(0, 0.5, n),
+            "noise_a": rng.normal(size=n),
+            "noise_b": rng.uniform(size=n),
+        }
+    )
     y = (wear + 0.15 * load**2 + rng.normal(0, 0.08, n) > 0.95).astype(int)
     return X, y
 
@@ -65,18 +72,23 @@ def test_missing_values_are_handled(name):
     assert np.isfinite(proba).all() and roc_auc_score(y[800:], proba) > 0.88
 
 
-@pytest.mark.parametrize("model, message", [
-    (RandomForestFailure(n_estimators=0), "'n_estimators' parameter of RandomForestFailure must be an int >= 1. "
-                                          "Got 0 instead"),
-    (ExtraTreesFailure(max_features="all"), "'max_features' parameter .* must be a str among"),
-    (RandomForestFailure(max_samples=1.5), r"'max_samples' .* range \(0, 1\]"),
-    (GradientBoostingFailure(learning_rate=-0.1), "'learning_rate'"),
-    (KNNFailure(n_neighbors=2.5), "'n_neighbors' parameter of KNNFailure must be an int"),
-    (KNNFailure(weights="gaussian"), "'weights'"),
-    (MLPFailure(hidden_layer_sizes=(32, 0)), "'hidden_layer_sizes'"),
-    (MLPFailure(calibration_folds=1), "'calibration_folds'"),
-    (ExtraTreesFailure(class_weight="heavy"), "'class_weight'"),
-])
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (
+            RandomForestFailure(n_estimators=0),
+            "'n_estimators' parameter of RandomForestFailure must be an int >= 1. Got 0 instead",
+        ),
+        (ExtraTreesFailure(max_features="all"), "'max_features' parameter .* must be a str among"),
+        (RandomForestFailure(max_samples=1.5), r"'max_samples' .* range \(0, 1\]"),
+        (GradientBoostingFailure(learning_rate=-0.1), "'learning_rate'"),
+        (KNNFailure(n_neighbors=2.5), "'n_neighbors' parameter of KNNFailure must be an int"),
+        (KNNFailure(weights="gaussian"), "'weights'"),
+        (MLPFailure(hidden_layer_sizes=(32, 0)), "'hidden_layer_sizes'"),
+        (MLPFailure(calibration_folds=1), "'calibration_folds'"),
+        (ExtraTreesFailure(class_weight="heavy"), "'class_weight'"),
+    ],
+)
 def test_bad_hyper_parameters_are_named(model, message):
     X, y = _problem(n=200)
     with pytest.raises(ParameterError, match=message):

@@ -70,8 +70,15 @@ def test_lightgbm_fault_rejects_one_class_and_missing_labels():
 def test_spectral_gbm_diagnoses_unseen_segments():
     X, y = _bearing_data(30, seed=0)
     X_new, y_new = _bearing_data(10, seed=1)
-    params = dict(sampling_rate_hz=FS, shaft_hz=SHAFT, n_elements=9, element_diameter=0.3126,
-                  pitch_diameter=1.537, n_estimators=60, seed=0)
+    params = dict(
+        sampling_rate_hz=FS,
+        shaft_hz=SHAFT,
+        n_elements=9,
+        element_diameter=0.3126,
+        pitch_diameter=1.537,
+        n_estimators=60,
+        seed=0,
+    )
     model = SpectralGBM(**params).fit(X, y)
     assert (model.predict(X_new) == y_new).mean() >= 0.95
     features = model.features(X_new.head(3))
@@ -82,8 +89,16 @@ def test_spectral_gbm_diagnoses_unseen_segments():
 
 def test_spectral_gbm_recipe_travels_with_the_saved_model(tmp_path):
     X, y = _bearing_data(8, seed=2)
-    model = SpectralGBM(sampling_rate_hz=FS, shaft_hz=SHAFT, n_elements=9, element_diameter=0.3126,
-                        pitch_diameter=1.537, envelope_low_hz=2_000, n_estimators=15, min_child_samples=2).fit(X, y)
+    model = SpectralGBM(
+        sampling_rate_hz=FS,
+        shaft_hz=SHAFT,
+        n_elements=9,
+        element_diameter=0.3126,
+        pitch_diameter=1.537,
+        envelope_low_hz=2_000,
+        n_estimators=15,
+        min_child_samples=2,
+    ).fit(X, y)
     again = load(save(model, tmp_path))
     assert again.get_params() == model.get_params()
     np.testing.assert_allclose(again.predict_proba(X), model.predict_proba(X))

@@ -20,9 +20,17 @@ def _fleet(n_units=24, seed=0):
         life = int(rng.integers(60, 120))
         rul = np.arange(life)[::-1]
         wear = np.exp(-rul / 30.0)
-        parts.append(pd.DataFrame({"unit": unit, "cycle": np.arange(life), "rul": rul.astype(float),
-                                   "temp": 5 * wear + rng.normal(0, 0.3, life),
-                                   "flow": -3 * wear + rng.normal(0, 0.3, life)}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "unit": unit,
+                    "cycle": np.arange(life),
+                    "rul": rul.astype(float),
+                    "temp": 5 * wear + rng.normal(0, 0.3, life),
+                    "flow": -3 * wear + rng.normal(0, 0.3, life),
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 

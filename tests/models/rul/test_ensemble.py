@@ -13,8 +13,14 @@ from forewarn.models.rul.lightgbm_rul import LightGBMRUL
 def _data(n=300, seed=0):
     rng = np.random.default_rng(seed)
     wear = rng.uniform(0, 1, n)
-    X = pd.DataFrame({"s__mean": wear + rng.normal(0, 0.05, n), "s__t0": wear + rng.normal(0, 0.1, n),
-                      "s__t1": wear + rng.normal(0, 0.1, n), "cycle": 200 * wear + rng.normal(0, 5, n)})
+    X = pd.DataFrame(
+        {
+            "s__mean": wear + rng.normal(0, 0.05, n),
+            "s__t0": wear + rng.normal(0, 0.1, n),
+            "s__t1": wear + rng.normal(0, 0.1, n),
+            "cycle": 200 * wear + rng.normal(0, 5, n),
+        }
+    )
     return X, 150 * (1 - wear)
 
 

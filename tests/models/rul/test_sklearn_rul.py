@@ -22,9 +22,15 @@ def _problem(n=2000, seed=0):
     """RUL falls with wear, read through noisy, correlated sensors; two pure-noise columns."""
     rng = np.random.default_rng(seed)
     wear = rng.uniform(0, 1, n)
-    X = pd.DataFrame({"temp": 60 + 20 * wear + rng.normal(0, 2, n), "vib": 1 + 3 * wear**2 + rng.normal(0, 0.3, n),
-                      "current": 10 + 2 * wear + rng.normal(0, 0.3, n), "noise_a": rng.normal(size=n),
-                      "noise_b": rng.uniform(size=n)})
+    X = pd.DataFrame(
+        {
+            "temp": 60 + 20 * wear + rng.normal(0, 2, n),
+            "vib": 1 + 3 * wear**2 + rng.normal(0, 0.3, n),
+            "current": 10 + 2 * wear + rng.normal(0, 0.3, n),
+            "noise_a": rng.normal(size=n),
+            "noise_b": rng.uniform(size=n),
+        }
+    )
     return X, np.clip(250 * (1 - wear) + rng.normal(0, 5, n), 0, None)
 
 
@@ -67,17 +73,23 @@ def test_missing_values_are_handled(name):
     assert np.isfinite(pred).all() and _rmse(pred, truth) < 0.45 * np.std(truth)
 
 
-@pytest.mark.parametrize("model, message", [
-    (ExtraTreesRUL(n_estimators=-3), r"'n_estimators' parameter of ExtraTreesRUL must be an int >= 1. Got -3 "
-                                     r"instead"),
-    (RandomForestRUL(min_samples_leaf=0), "'min_samples_leaf'"),
-    (GradientBoostingRUL(max_leaf_nodes=1), r"'max_leaf_nodes' .* >= 2"),
-    (GradientBoostingRUL(early_stopping="sometimes"), "'early_stopping'"),
-    (KNNRUL(max_train_rows=0), "'max_train_rows'"),
-    (MLPRUL(alpha=-1.0), "'alpha'"),
-    (MLPRUL(max_rul=0.0), "'max_rul'"),
-    (RandomForestRUL(n_jobs=0), "'n_jobs'"),
-])
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (
+            ExtraTreesRUL(n_estimators=-3),
+            r"'n_estimators' parameter of ExtraTreesRUL must be an int >= 1. Got -3 "
+            r"instead",
+        ),
+        (RandomForestRUL(min_samples_leaf=0), "'min_samples_leaf'"),
+        (GradientBoostingRUL(max_leaf_nodes=1), r"'max_leaf_nodes' .* >= 2"),
+        (GradientBoostingRUL(early_stopping="sometimes"), "'early_stopping'"),
+        (KNNRUL(max_train_rows=0), "'max_train_rows'"),
+        (MLPRUL(alpha=-1.0), "'alpha'"),
+        (MLPRUL(max_rul=0.0), "'max_rul'"),
+        (RandomForestRUL(n_jobs=0), "'n_jobs'"),
+    ],
+)
 def test_bad_hyper_parameters_are_named(model, message):
     X, y = _problem(n=200)
     with pytest.raises(ParameterError, match=message):

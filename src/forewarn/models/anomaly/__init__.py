@@ -17,16 +17,27 @@ if TYPE_CHECKING:
     from forewarn.models.anomaly.series import ScoreCalibration, score_series, trailing_mean
     from forewarn.models.anomaly.var_residual import VARResidualDetector
 
-__all__ = ["IsolationForestDetector", "KNNDetector", "MSETDetector", "PCADetector", "ScoreCalibration",
-           "VARResidualDetector", "score_series", "trailing_mean"]
+__all__ = [
+    "IsolationForestDetector",
+    "KNNDetector",
+    "MSETDetector",
+    "PCADetector",
+    "ScoreCalibration",
+    "VARResidualDetector",
+    "score_series",
+    "trailing_mean",
+]
 
-__getattr__, __dir__ = lazy_exports(__name__, {  # a submodule is imported when a name of it is asked for
-    "IsolationForestDetector": "isolation_forest",
-    "KNNDetector": "knn",
-    "MSETDetector": "mset",
-    "PCADetector": "pca",
-    "ScoreCalibration": "series",
-    "score_series": "series",
-    "trailing_mean": "series",
-    "VARResidualDetector": "var_residual",
-})
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {  # a submodule is imported when a name of it is asked for
+        "IsolationForestDetector": "isolation_forest",
+        "KNNDetector": "knn",
+        "MSETDetector": "mset",
+        "PCADetector": "pca",
+        "ScoreCalibration": "series",
+        "score_series": "series",
+        "trailing_mean": "series",
+        "VARResidualDetector": "var_residual",
+    },
+)

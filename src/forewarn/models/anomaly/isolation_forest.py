@@ -110,7 +110,7 @@ class IsolationForestDetector(AnomalyDetector):
         values = X.to_numpy(dtype="float64")
         out = np.empty(len(values))
         for start in range(0, len(values), chunk):
-            out[start:start + chunk] = self._mean_path(values[start:start + chunk])
+            out[start : start + chunk] = self._mean_path(values[start : start + chunk])
         return np.power(2.0, -out / float(self.normaliser_))
 
     def _mean_path(self, values: np.ndarray) -> np.ndarray:

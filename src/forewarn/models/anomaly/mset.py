@@ -60,8 +60,11 @@ def select_memory(rows: np.ndarray, size: int) -> np.ndarray:
 class MSETDetector(AnomalyDetector):
     """MSET with a Gaussian similarity; ``memory_size`` states, ``bandwidth`` x median state distance."""
 
-    parameter_constraints = {"memory_size": [Interval(int, 2)], "bandwidth": [Interval(float, 0, None, closed="right")],
-                             "ridge": [Interval(float, 0)]}
+    parameter_constraints = {
+        "memory_size": [Interval(int, 2)],
+        "bandwidth": [Interval(float, 0, None, closed="right")],
+        "ridge": [Interval(float, 0)],
+    }
 
     def __init__(self, *, memory_size: int = 200, bandwidth: float = 1.0, ridge: float = 1e-3):
         self.memory_size = memory_size
@@ -94,10 +97,10 @@ class MSETDetector(AnomalyDetector):
     def _estimate(self, z: np.ndarray, chunk: int = 4096) -> np.ndarray:
         out = np.empty_like(z)
         for start in range(0, len(z), chunk):
-            weights = self._inverse @ self._similarity(z[start:start + chunk])
+            weights = self._inverse @ self._similarity(z[start : start + chunk])
             total = weights.sum(axis=0)
             total = np.where(np.abs(total) > 1e-12, total, 1e-12)
-            out[start:start + chunk] = (self.memory_.T @ (weights / total)).T
+            out[start : start + chunk] = (self.memory_.T @ (weights / total)).T
         return out
 
     def _score(self, X: pd.DataFrame) -> np.ndarray:

@@ -30,8 +30,10 @@ class PCADetector(AnomalyDetector):
     """T2 + Q detector. ``variance``: fraction of variance kept (0-1]; ``quantile``: control-limit quantile."""
 
     tags = {"online": False}
-    parameter_constraints = {"variance": [Interval(float, 0, 1, closed="right")],
-                             "quantile": [Interval(float, 0, 1, closed="right")]}
+    parameter_constraints = {
+        "variance": [Interval(float, 0, 1, closed="right")],
+        "quantile": [Interval(float, 0, 1, closed="right")],
+    }
 
     def __init__(self, *, variance: float = 0.95, quantile: float = 0.99):
         self.variance = variance

@@ -61,12 +61,17 @@ def on_delay(alarms: np.ndarray, rows: int) -> np.ndarray:
     return (index - last_off) >= rows
 
 
-def score_series(detector: AnomalyDetector, frame: pd.DataFrame, n_train: int, smooth: int = 1,
-                 ) -> tuple[AnomalyDetector, np.ndarray]:
+def score_series(
+    detector: AnomalyDetector,
+    frame: pd.DataFrame,
+    n_train: int,
+    smooth: int = 1,
+) -> tuple[AnomalyDetector, np.ndarray]:
     """Fit ``detector`` on the first ``n_train`` rows of ``frame`` (time order) and return it with every row's
     smoothed score. Row ``t``'s score never depends on rows after ``t``."""
     if not 0 < n_train <= len(frame):
-        raise SchemaError(f"n_train={n_train} must be between 1 and the {len(frame)} rows of the series",
-                          column="n_train")
+        raise SchemaError(
+            f"n_train={n_train} must be between 1 and the {len(frame)} rows of the series", column="n_train"
+        )
     detector.fit(frame.iloc[:n_train])
     return detector, trailing_mean(detector.score(frame), smooth)

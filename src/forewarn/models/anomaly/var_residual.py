@@ -51,7 +51,7 @@ def lagged(z: np.ndarray, lags: int) -> np.ndarray:
     [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [2.0, 1.0, 1.0]]
     """
     padded = np.vstack([np.repeat(z[:1], lags, axis=0), z])
-    blocks = [padded[lags - i - 1:len(padded) - i - 1] for i in range(lags)]
+    blocks = [padded[lags - i - 1 : len(padded) - i - 1] for i in range(lags)]
     return np.hstack([*blocks, np.ones((len(z), 1))])
 
 
@@ -60,8 +60,11 @@ class VARResidualDetector(AnomalyDetector):
     """Mahalanobis norm of VAR(``lags``) one-step innovations; ``ridge`` shrinks the lag coefficients."""
 
     tags = {"sequential": True}
-    parameter_constraints = {"lags": [Interval(int, 1)], "ridge": [Interval(float, 0)],
-                             "outlier_cutoff": [Interval(float, 0, None, closed="right"), Options(math.inf)]}
+    parameter_constraints = {
+        "lags": [Interval(int, 1)],
+        "ridge": [Interval(float, 0)],
+        "outlier_cutoff": [Interval(float, 0, None, closed="right"), Options(math.inf)],
+    }
 
     def __init__(self, *, lags: int = 3, ridge: float = 1.0, outlier_cutoff: float = 6.0):
         self.lags = lags
@@ -72,15 +75,17 @@ class VARResidualDetector(AnomalyDetector):
         values = X.to_numpy(dtype="float64")
         n_features = values.shape[1]
         if len(values) < self.lags + 2 * n_features + 2:
-            raise SchemaError(f"{type(self).__name__} needs at least {self.lags + 2 * n_features + 2} training rows "
-                              f"for {n_features} columns and lags={self.lags}, got {len(values)}",
-                              hint="train on a longer stretch of normal operation or lower lags")
+            raise SchemaError(
+                f"{type(self).__name__} needs at least {self.lags + 2 * n_features + 2} training rows "
+                f"for {n_features} columns and lags={self.lags}, got {len(values)}",
+                hint="train on a longer stretch of normal operation or lower lags",
+            )
         self.mean_, self.scale_ = fit_scaling(values)
         z = standardise(values, self.mean_, self.scale_)
         keep = _usable_rows(values, self.lags, self.outlier_cutoff)
         design, target = lagged(z, self.lags)[keep], z[keep]
         if len(target) < design.shape[1] + 2:  # too few clean rows: fit on all of them instead
-            design, target = lagged(z, self.lags)[self.lags:], z[self.lags:]
+            design, target = lagged(z, self.lags)[self.lags :], z[self.lags :]
         penalty = self.ridge * np.eye(design.shape[1])
         penalty[-1, -1] = 0.0  # the intercept is not shrunk
         self.coef_ = np.linalg.solve(design.T @ design + penalty, design.T @ target)

@@ -16,8 +16,11 @@ if TYPE_CHECKING:
 
 __all__ = ["AutoencoderDetector", "CNNFault", "CNNRUL"]
 
-__getattr__, __dir__ = lazy_exports(__name__, {  # a submodule is imported when a name of it is asked for
-    "AutoencoderDetector": "autoencoder",
-    "CNNFault": "cnn_fault",
-    "CNNRUL": "rul_cnn",
-})
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {  # a submodule is imported when a name of it is asked for
+        "AutoencoderDetector": "autoencoder",
+        "CNNFault": "cnn_fault",
+        "CNNRUL": "rul_cnn",
+    },
+)

@@ -46,9 +46,12 @@ def _network(n_features: int, hidden: int, code: int) -> Any:
     torch = require("torch", extra="deep", by="autoencoder")
 
     return torch.nn.Sequential(
-        torch.nn.Linear(n_features, hidden), torch.nn.Tanh(),
-        torch.nn.Linear(hidden, code), torch.nn.Tanh(),
-        torch.nn.Linear(code, hidden), torch.nn.Tanh(),
+        torch.nn.Linear(n_features, hidden),
+        torch.nn.Tanh(),
+        torch.nn.Linear(hidden, code),
+        torch.nn.Tanh(),
+        torch.nn.Linear(code, hidden),
+        torch.nn.Tanh(),
         torch.nn.Linear(hidden, n_features),
     )
 
@@ -59,14 +62,28 @@ class AutoencoderDetector(AnomalyDetector):
 
     tags = {"deep": True}
     parameter_constraints = {
-        "hidden": [Interval(int, 1)], "code": [Interval(int, 1), None], "epochs": [Interval(int, 1)],
-        "batch_size": [Interval(int, 1)], "max_steps": [Interval(int, 1)],
-        "learning_rate": [Interval(float, 0, None, closed="right")], "weight_decay": [Interval(float, 0)],
+        "hidden": [Interval(int, 1)],
+        "code": [Interval(int, 1), None],
+        "epochs": [Interval(int, 1)],
+        "batch_size": [Interval(int, 1)],
+        "max_steps": [Interval(int, 1)],
+        "learning_rate": [Interval(float, 0, None, closed="right")],
+        "weight_decay": [Interval(float, 0)],
         "seed": SEED,
     }
 
-    def __init__(self, *, hidden: int = 32, code: int | None = None, epochs: int = 100, batch_size: int = 128,
-                 max_steps: int = 4000, learning_rate: float = 3e-3, weight_decay: float = 1e-5, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        code: int | None = None,
+        epochs: int = 100,
+        batch_size: int = 128,
+        max_steps: int = 4000,
+        learning_rate: float = 3e-3,
+        weight_decay: float = 1e-5,
+        seed: int = 0,
+    ):
         self.hidden = hidden
         self.code = code
         self.epochs = epochs
@@ -95,7 +112,7 @@ class AutoencoderDetector(AnomalyDetector):
         for _ in range(self.epochs):
             order = torch.from_numpy(rng.permutation(len(z)))
             for start in range(0, len(z), batch):
-                rows = data[order[start:start + batch]]
+                rows = data[order[start : start + batch]]
                 optimiser.zero_grad()
                 loss = torch.mean((net(rows) - rows) ** 2)
                 loss.backward()
@@ -113,8 +130,11 @@ class AutoencoderDetector(AnomalyDetector):
     def _restore(self) -> None:
         torch = require("torch", extra="deep", by="autoencoder")
 
-        weights = {f"{i}.{kind}": torch.from_numpy(np.asarray(getattr(self, f"layer{i}_{kind}_"), dtype="float32"))
-                   for i in _LINEAR for kind in ("weight", "bias")}
+        weights = {
+            f"{i}.{kind}": torch.from_numpy(np.asarray(getattr(self, f"layer{i}_{kind}_"), dtype="float32"))
+            for i in _LINEAR
+            for kind in ("weight", "bias")
+        }
         hidden, n_features = weights["0.weight"].shape
         code = weights["2.weight"].shape[0]
         net = _network(int(n_features), int(hidden), int(code))

@@ -58,8 +58,11 @@ def _build_network(length: int, n_classes: int, width: int) -> Any:
     size = length
     for block in range(4):
         k, s = (kernel, stride) if block == 0 else (min(3, size), 1)
-        layers += [nn.Conv1d(channels[block], channels[block + 1], k, stride=s, padding=k // 2),
-                   nn.BatchNorm1d(channels[block + 1]), nn.ReLU()]
+        layers += [
+            nn.Conv1d(channels[block], channels[block + 1], k, stride=s, padding=k // 2),
+            nn.BatchNorm1d(channels[block + 1]),
+            nn.ReLU(),
+        ]
         size = (size + 2 * (k // 2) - k) // s + 1
         if size >= 2:
             layers.append(nn.MaxPool1d(2))
@@ -74,13 +77,26 @@ class CNNFault(FaultClassifier):
 
     tags = {"deep": True}
     parameter_constraints = {
-        "epochs": [Interval(int, 1)], "batch_size": [Interval(int, 2)],
-        "learning_rate": [Interval(float, 0, None, closed="right")], "weight_decay": [Interval(float, 0)],
-        "width": [Interval(int, 1)], "class_weight": CLASS_WEIGHT, "seed": SEED,
+        "epochs": [Interval(int, 1)],
+        "batch_size": [Interval(int, 2)],
+        "learning_rate": [Interval(float, 0, None, closed="right")],
+        "weight_decay": [Interval(float, 0)],
+        "width": [Interval(int, 1)],
+        "class_weight": CLASS_WEIGHT,
+        "seed": SEED,
     }
 
-    def __init__(self, *, epochs: int = 30, batch_size: int = 64, learning_rate: float = 1e-3,
-                 weight_decay: float = 1e-4, width: int = 16, class_weight: str | None = "balanced", seed: int = 0):
+    def __init__(
+        self,
+        *,
+        epochs: int = 30,
+        batch_size: int = 64,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-4,
+        width: int = 16,
+        class_weight: str | None = "balanced",
+        seed: int = 0,
+    ):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -100,8 +116,9 @@ class CNNFault(FaultClassifier):
             raise SchemaError(f"cnn-fault needs segments of at least 2 samples (columns), got {X.shape[1]}")
         classes, codes = encode_labels(y)
         if len(classes) < 2:
-            raise SchemaError(f"fault classifier needs at least two classes in y, got one class: {classes.tolist()}",
-                              column="y")
+            raise SchemaError(
+                f"fault classifier needs at least two classes in y, got one class: {classes.tolist()}", column="y"
+            )
         torch.set_num_threads(1)
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
@@ -118,7 +135,7 @@ class CNNFault(FaultClassifier):
         for _ in range(int(self.epochs)):
             order = rng.permutation(len(codes))
             for start in range(0, len(order), self.batch_size):
-                batch = torch.from_numpy(order[start:start + self.batch_size])
+                batch = torch.from_numpy(order[start : start + self.batch_size])
                 if len(batch) < 2:  # batch normalisation needs two rows
                     continue
                 optimiser.zero_grad()
@@ -131,7 +148,7 @@ class CNNFault(FaultClassifier):
         torch.set_num_threads(1)
         inputs = self._inputs(X)
         with torch.no_grad():
-            chunks = [torch.softmax(self.net_(inputs[i:i + 1024]), dim=1) for i in range(0, len(inputs), 1024)]
+            chunks = [torch.softmax(self.net_(inputs[i : i + 1024]), dim=1) for i in range(0, len(inputs), 1024)]
         return torch.cat(chunks).double().numpy()
 
     # -- state: the network's tensors as named arrays ------------------------------------------------------
@@ -155,9 +172,11 @@ class CNNFault(FaultClassifier):
         got = {name: tuple(np.shape(array)) for name, array in self._net_arrays.items()}
         if got != expected:
             wrong = sorted(n for n in expected.keys() | got.keys() if expected.get(n) != got.get(n))
-            raise StateError(f"network state does not fit cnn-fault(width={self.width}) on "
-                             f"{len(self.feature_names_in_)} samples and {len(self.classes_)} classes: "
-                             f"{len(wrong)} tensors differ (first: {wrong[0]!r}, expected shape "
-                             f"{expected.get(wrong[0])}, got {got.get(wrong[0])})")
+            raise StateError(
+                f"network state does not fit cnn-fault(width={self.width}) on "
+                f"{len(self.feature_names_in_)} samples and {len(self.classes_)} classes: "
+                f"{len(wrong)} tensors differ (first: {wrong[0]!r}, expected shape "
+                f"{expected.get(wrong[0])}, got {got.get(wrong[0])})"
+            )
         net.load_state_dict({k: torch.from_numpy(np.array(v, copy=True)) for k, v in self._net_arrays.items()})
         self.net_ = net.eval()

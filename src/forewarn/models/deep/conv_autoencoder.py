@@ -69,11 +69,16 @@ def _network(n_channels: int, filters: int, kernel_size: int, dropout: float) ->
 
     half, pad = max(1, filters // 2), kernel_size // 2
     return torch.nn.Sequential(
-        nn.Conv1d(n_channels, filters, kernel_size, stride=2, padding=pad), nn.ReLU(), nn.Dropout(dropout),
-        nn.Conv1d(filters, half, kernel_size, stride=2, padding=pad), nn.ReLU(),
-        nn.ConvTranspose1d(half, half, kernel_size, stride=2, padding=pad, output_padding=1), nn.ReLU(),
+        nn.Conv1d(n_channels, filters, kernel_size, stride=2, padding=pad),
+        nn.ReLU(),
         nn.Dropout(dropout),
-        nn.ConvTranspose1d(half, filters, kernel_size, stride=2, padding=pad, output_padding=1), nn.ReLU(),
+        nn.Conv1d(filters, half, kernel_size, stride=2, padding=pad),
+        nn.ReLU(),
+        nn.ConvTranspose1d(half, half, kernel_size, stride=2, padding=pad, output_padding=1),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.ConvTranspose1d(half, filters, kernel_size, stride=2, padding=pad, output_padding=1),
+        nn.ReLU(),
         nn.ConvTranspose1d(filters, n_channels, kernel_size, stride=1, padding=pad),
     )
 
@@ -96,16 +101,34 @@ class ConvAutoencoderDetector(AnomalyDetector):
 
     tags = {"deep": True, "sequential": True}
     parameter_constraints = {
-        "window": [Interval(int, 1)], "filters": [Interval(int, 1)], "kernel_size": [Interval(int, 1)],
-        "dropout": [Interval(float, 0, 1, closed="left")], "epochs": [Interval(int, 1)],
-        "batch_size": [Interval(int, 1)], "learning_rate": [Interval(float, 0, None, closed="right")],
-        "validation_fraction": [Interval(float, 0, 1, closed="left")], "patience": [Interval(int, 1)],
-        "max_steps": [Interval(int, 1)], "seed": SEED,
+        "window": [Interval(int, 1)],
+        "filters": [Interval(int, 1)],
+        "kernel_size": [Interval(int, 1)],
+        "dropout": [Interval(float, 0, 1, closed="left")],
+        "epochs": [Interval(int, 1)],
+        "batch_size": [Interval(int, 1)],
+        "learning_rate": [Interval(float, 0, None, closed="right")],
+        "validation_fraction": [Interval(float, 0, 1, closed="left")],
+        "patience": [Interval(int, 1)],
+        "max_steps": [Interval(int, 1)],
+        "seed": SEED,
     }
 
-    def __init__(self, *, window: int = 60, filters: int = 32, kernel_size: int = 7, dropout: float = 0.2,
-                 epochs: int = 100, batch_size: int = 32, learning_rate: float = 1e-3,
-                 validation_fraction: float = 0.1, patience: int = 5, max_steps: int = 3000, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        window: int = 60,
+        filters: int = 32,
+        kernel_size: int = 7,
+        dropout: float = 0.2,
+        epochs: int = 100,
+        batch_size: int = 32,
+        learning_rate: float = 1e-3,
+        validation_fraction: float = 0.1,
+        patience: int = 5,
+        max_steps: int = 3000,
+        seed: int = 0,
+    ):
         self.window = window
         self.filters = filters
         self.kernel_size = kernel_size
@@ -121,9 +144,12 @@ class ConvAutoencoderDetector(AnomalyDetector):
     def _validate_params(self) -> None:
         super()._validate_params()
         if self.kernel_size % 2 == 0:  # beyond the declared constraints: odd kernels keep the windows centred
-            raise ParameterError(f"The 'kernel_size' parameter of {type(self).__name__} must be an odd int >= 1. "
-                                 f"Got {self.kernel_size!r} instead.", param="kernel_size",
-                                 estimator=type(self).__name__)
+            raise ParameterError(
+                f"The 'kernel_size' parameter of {type(self).__name__} must be an odd int >= 1. "
+                f"Got {self.kernel_size!r} instead.",
+                param="kernel_size",
+                estimator=type(self).__name__,
+            )
 
     def _fit(self, X: pd.DataFrame, y: object) -> None:
         torch = require("torch", extra="deep", by="conv-ae")
@@ -134,8 +160,8 @@ class ConvAutoencoderDetector(AnomalyDetector):
         n_valid = math.floor(self.validation_fraction * len(windows))
         if len(windows) - n_valid < 1:
             n_valid = 0
-        train = torch.from_numpy(windows[:len(windows) - n_valid])
-        valid = torch.from_numpy(windows[len(windows) - n_valid:])
+        train = torch.from_numpy(windows[: len(windows) - n_valid])
+        valid = torch.from_numpy(windows[len(windows) - n_valid :])
         torch.set_num_threads(1)
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
@@ -148,9 +174,9 @@ class ConvAutoencoderDetector(AnomalyDetector):
             net.train()
             order = torch.from_numpy(rng.permutation(len(train)))
             for start in range(0, len(train), batch):
-                rows = train[order[start:start + batch]]
+                rows = train[order[start : start + batch]]
                 optimiser.zero_grad()
-                loss = torch.mean((net(rows)[..., :self.window] - rows) ** 2)
+                loss = torch.mean((net(rows)[..., : self.window] - rows) ** 2)
                 loss.backward()
                 optimiser.step()
                 steps += 1
@@ -159,7 +185,7 @@ class ConvAutoencoderDetector(AnomalyDetector):
             if n_valid:
                 net.eval()
                 with torch.no_grad():
-                    loss_valid = float(torch.mean((net(valid)[..., :self.window] - valid) ** 2))
+                    loss_valid = float(torch.mean((net(valid)[..., : self.window] - valid) ** 2))
                 if loss_valid < best:
                     best, stale = loss_valid, 0
                     best_weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -178,8 +204,11 @@ class ConvAutoencoderDetector(AnomalyDetector):
     def _restore(self) -> None:
         torch = require("torch", extra="deep", by="conv-ae")
 
-        weights = {f"{i}.{kind}": torch.from_numpy(np.asarray(getattr(self, f"layer{i}_{kind}_"), dtype="float32"))
-                   for i in _WEIGHTED for kind in ("weight", "bias")}
+        weights = {
+            f"{i}.{kind}": torch.from_numpy(np.asarray(getattr(self, f"layer{i}_{kind}_"), dtype="float32"))
+            for i in _WEIGHTED
+            for kind in ("weight", "bias")
+        }
         filters, n_channels, kernel_size = weights["0.weight"].shape
         net = _network(int(n_channels), int(filters), int(kernel_size), 0.0)
         net.load_state_dict(weights)
@@ -201,9 +230,9 @@ class ConvAutoencoderDetector(AnomalyDetector):
         errors = np.empty((len(windows), windows.shape[1]), dtype="float64")
         with torch.no_grad():
             for start in range(0, len(windows), _CHUNK):
-                part = torch.from_numpy(windows[start:start + _CHUNK])
-                squared = (self._net(part)[..., :self.window] - part) ** 2
-                errors[start:start + _CHUNK] = squared.mean(dim=2).numpy()
+                part = torch.from_numpy(windows[start : start + _CHUNK])
+                squared = (self._net(part)[..., : self.window] - part) ** 2
+                errors[start : start + _CHUNK] = squared.mean(dim=2).numpy()
         return errors
 
     def _score(self, X: pd.DataFrame) -> np.ndarray:

@@ -78,8 +78,9 @@ class _Network(nn.Module if nn is not None else object):  # type: ignore[misc]
         super().__init__()
         self.lstm = nn.LSTM(channels, hidden, batch_first=True)
         self.score = nn.Sequential(nn.Linear(hidden, attention), nn.Tanh(), nn.Linear(attention, 1, bias=False))
-        self.head = nn.Sequential(nn.Linear(hidden + n_static, dense), nn.ReLU(), nn.Dropout(dropout),
-                                  nn.Linear(dense, 1))
+        self.head = nn.Sequential(
+            nn.Linear(hidden + n_static, dense), nn.ReLU(), nn.Dropout(dropout), nn.Linear(dense, 1)
+        )
 
     def forward(self, sequence: Any, static: Any) -> tuple[Any, Any]:
         states, _ = self.lstm(sequence)  # (rows, steps, hidden)
@@ -92,9 +93,13 @@ class _SequenceModel:
     """Shared parts: constraints, standardisation, tensors, the training loop, state with the network's tensors."""
 
     network_constraints: dict[str, list[Any]] = {
-        "epochs": [Interval(int, 1)], "batch_size": [Interval(int, 1)],
-        "learning_rate": [Interval(float, 0, None, closed="right")], "weight_decay": [Interval(float, 0)],
-        "hidden": [Interval(int, 1)], "attention_units": [Interval(int, 1)], "dense": [Interval(int, 1)],
+        "epochs": [Interval(int, 1)],
+        "batch_size": [Interval(int, 1)],
+        "learning_rate": [Interval(float, 0, None, closed="right")],
+        "weight_decay": [Interval(float, 0)],
+        "hidden": [Interval(int, 1)],
+        "attention_units": [Interval(int, 1)],
+        "dense": [Interval(int, 1)],
         "dropout": [Interval(float, 0, 1, closed="left")],
     }
 
@@ -120,10 +125,15 @@ class _SequenceModel:
             warnings.simplefilter("ignore", RuntimeWarning)
             seq_mean, seq_std = np.nanmean(sequence, axis=(0, 2)), np.nanstd(sequence, axis=(0, 2))
             static = values[:, static_cols]
-            st_mean, st_std = (np.nanmean(static, axis=0), np.nanstd(static, axis=0)) if static_cols else \
-                (np.zeros(0), np.zeros(0))
-        return (np.nan_to_num(seq_mean), np.where(np.isfinite(seq_std) & (seq_std > 1e-9), seq_std, 1.0),
-                np.nan_to_num(st_mean), np.where(np.isfinite(st_std) & (st_std > 1e-9), st_std, 1.0))
+            st_mean, st_std = (
+                (np.nanmean(static, axis=0), np.nanstd(static, axis=0)) if static_cols else (np.zeros(0), np.zeros(0))
+            )
+        return (
+            np.nan_to_num(seq_mean),
+            np.where(np.isfinite(seq_std) & (seq_std > 1e-9), seq_std, 1.0),
+            np.nan_to_num(st_mean),
+            np.where(np.isfinite(st_std) & (st_std > 1e-9), st_std, 1.0),
+        )
 
     def _tensors(self, values: np.ndarray, scaling: tuple[np.ndarray, ...]) -> tuple[Any, Any]:
         channels, length, seq_cols, static_cols = self._layout()
@@ -136,11 +146,18 @@ class _SequenceModel:
 
     def _network(self) -> Any:
         channels, _, _, static_cols = self._layout()
-        return _Network(len(channels), len(static_cols), int(self.hidden), int(self.attention_units),
-                        int(self.dense), float(self.dropout))
+        return _Network(
+            len(channels),
+            len(static_cols),
+            int(self.hidden),
+            int(self.attention_units),
+            int(self.dense),
+            float(self.dropout),
+        )
 
-    def _train_network(self, values: np.ndarray, target: np.ndarray, weights: np.ndarray,
-                       loss: str) -> tuple[tuple[np.ndarray, ...], Any]:
+    def _train_network(
+        self, values: np.ndarray, target: np.ndarray, weights: np.ndarray, loss: str
+    ) -> tuple[tuple[np.ndarray, ...], Any]:
         _require_torch(self.registry_name)
         scaling = self._scaling(values)
         with _one_thread():
@@ -152,14 +169,15 @@ class _SequenceModel:
             net = self._network()
             optimiser = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
             steps = int(self.epochs) * -(-len(y) // int(self.batch_size))
-            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps,
-                                                                  eta_min=0.01 * self.learning_rate)
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+                optimiser, T_max=steps, eta_min=0.01 * self.learning_rate
+            )
             pointwise = nn.BCEWithLogitsLoss(reduction="none") if loss == "bce" else nn.MSELoss(reduction="none")
             net.train()
             for _ in range(int(self.epochs)):
                 order = rng.permutation(len(y))
                 for start in range(0, len(order), int(self.batch_size)):
-                    batch = torch.from_numpy(order[start:start + int(self.batch_size)])
+                    batch = torch.from_numpy(order[start : start + int(self.batch_size)])
                     optimiser.zero_grad()
                     out, _ = net(sequence[batch], static[batch])
                     ((pointwise(out, y[batch]) * w[batch]).sum() / w[batch].sum()).backward()
@@ -171,8 +189,10 @@ class _SequenceModel:
         scaling, net = model
         with _one_thread(), torch.no_grad():
             sequence, static = self._tensors(values, scaling)
-            parts = [net(sequence[i:i + _BATCH_PREDICT], static[i:i + _BATCH_PREDICT])
-                     for i in range(0, len(sequence), _BATCH_PREDICT)]
+            parts = [
+                net(sequence[i : i + _BATCH_PREDICT], static[i : i + _BATCH_PREDICT])
+                for i in range(0, len(sequence), _BATCH_PREDICT)
+            ]
         return (torch.cat([p[0] for p in parts]).double().numpy(), torch.cat([p[1] for p in parts]).double().numpy())
 
     def attention(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -203,9 +223,11 @@ class _SequenceModel:
         expected = set(net.state_dict())
         if set(self._net_arrays) != expected:
             missing = sorted(expected - set(self._net_arrays))
-            raise StateError(f"network state does not fit {self.registry_name}(hidden={self.hidden}, "
-                             f"attention_units={self.attention_units}, dense={self.dense}) on these columns: "
-                             f"missing {missing or 'none'}")
+            raise StateError(
+                f"network state does not fit {self.registry_name}(hidden={self.hidden}, "
+                f"attention_units={self.attention_units}, dense={self.dense}) on these columns: "
+                f"missing {missing or 'none'}"
+            )
         net.load_state_dict({k: torch.from_numpy(np.array(v, copy=True)) for k, v in self._net_arrays.items()})
         self.net_ = net.eval()
         self.model_ = (tuple(np.asarray(getattr(self, n), dtype="float64") for n in _SCALING), self.net_)
@@ -219,10 +241,22 @@ class LSTMAttentionFailure(_SequenceModel, CalibratedFailurePredictor):
     input_kind = "sequence"
     parameter_constraints = _SequenceModel.network_constraints | CALIBRATED_CONSTRAINTS
 
-    def __init__(self, *, epochs: int = 20, batch_size: int = 256, learning_rate: float = 3e-3,
-                 weight_decay: float = 1e-4, hidden: int = 32, attention_units: int = 16, dense: int = 32,
-                 dropout: float = 0.1, class_weight: str | None = "sqrt", calibration: str | None = "isotonic",
-                 calibration_folds: int = 3, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        epochs: int = 20,
+        batch_size: int = 256,
+        learning_rate: float = 3e-3,
+        weight_decay: float = 1e-4,
+        hidden: int = 32,
+        attention_units: int = 16,
+        dense: int = 32,
+        dropout: float = 0.1,
+        class_weight: str | None = "sqrt",
+        calibration: str | None = "isotonic",
+        calibration_folds: int = 3,
+        seed: int = 0,
+    ):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -260,11 +294,24 @@ class LSTMAttentionRUL(_SequenceModel, RULRegressor):
     tags = {"unit": "cycles", "deep": True, "nan_allowed": True, "input": "sequence"}
     input_kind = "sequence"
     parameter_constraints = _SequenceModel.network_constraints | {
-        "max_rul": [Interval(float, 0, None, closed="right")], "seed": SEED}
+        "max_rul": [Interval(float, 0, None, closed="right")],
+        "seed": SEED,
+    }
 
-    def __init__(self, *, epochs: int = 20, batch_size: int = 256, learning_rate: float = 3e-3,
-                 weight_decay: float = 1e-4, hidden: int = 32, attention_units: int = 16, dense: int = 32,
-                 dropout: float = 0.1, max_rul: float = 125.0, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        epochs: int = 20,
+        batch_size: int = 256,
+        learning_rate: float = 3e-3,
+        weight_decay: float = 1e-4,
+        hidden: int = 32,
+        attention_units: int = 16,
+        dense: int = 32,
+        dropout: float = 0.1,
+        max_rul: float = 125.0,
+        seed: int = 0,
+    ):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate

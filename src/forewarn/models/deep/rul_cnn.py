@@ -76,27 +76,45 @@ def sequence_layout(names: list[str]) -> tuple[list[str], int, list[int], list[i
     positions = []
     for channel, found in steps.items():
         if sorted(found) != list(range(length)):
-            raise SchemaError(f"channel {channel!r} lacks steps {sorted(set(range(length)) - set(found))}",
-                              column=f"{channel}__t*", hint="build the columns with features.window.sequence_frame")
+            raise SchemaError(
+                f"channel {channel!r} lacks steps {sorted(set(range(length)) - set(found))}",
+                column=f"{channel}__t*",
+                hint="build the columns with features.window.sequence_frame",
+            )
         positions += [found[k] for k in range(length)]
     return list(steps), length, positions, static
 
 
 class _Network(nn.Module if nn is not None else object):  # type: ignore[misc]
-    def __init__(self, channels: int, length: int, n_static: int, filters: int, kernel: int, n_layers: int,
-                 bottleneck: int, hidden: int, dropout: float, activation: str):
+    def __init__(
+        self,
+        channels: int,
+        length: int,
+        n_static: int,
+        filters: int,
+        kernel: int,
+        n_layers: int,
+        bottleneck: int,
+        hidden: int,
+        dropout: float,
+        activation: str,
+    ):
         super().__init__()
         act = {"relu": nn.ReLU, "tanh": nn.Tanh}[activation]
         layers: list[Any] = []
         width = channels
         for _ in range(n_layers):  # "same" padding spelled out: torch warns about it for even kernels
-            layers += [nn.ConstantPad1d(((kernel - 1) // 2, kernel // 2), 0.0), nn.Conv1d(width, filters, kernel),
-                       act()]
+            layers += [
+                nn.ConstantPad1d(((kernel - 1) // 2, kernel // 2), 0.0),
+                nn.Conv1d(width, filters, kernel),
+                act(),
+            ]
             width = filters
         layers += [nn.Conv1d(width, bottleneck, 3, padding=1), act()]
         self.convolutions = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(bottleneck * length + n_static, hidden), act(),
-                                  nn.Linear(hidden, 1))
+        self.head = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(bottleneck * length + n_static, hidden), act(), nn.Linear(hidden, 1)
+        )
         for module in self.modules():
             if isinstance(module, (nn.Conv1d, nn.Linear)):
                 nn.init.xavier_normal_(module.weight)
@@ -115,18 +133,40 @@ class CNNRUL(RULRegressor):
     #: which columns an ensemble hands this model: the ``__t`` sequence columns (plus plain static ones)
     input_kind = "sequence"
     parameter_constraints = {
-        "epochs": [Interval(int, 1)], "batch_size": [Interval(int, 1)],
-        "learning_rate": [Interval(float, 0, None, closed="right")], "weight_decay": [Interval(float, 0)],
-        "filters": [Interval(int, 1)], "kernel": [Interval(int, 1)], "n_layers": [Interval(int, 1)],
-        "bottleneck": [Interval(int, 1)], "hidden": [Interval(int, 1)],
-        "dropout": [Interval(float, 0, 1, closed="left")], "activation": [Options("relu", "tanh")],
-        "noise": [Interval(float, 0)], "max_rul": [Interval(float, 0, None, closed="right")], "seed": SEED,
+        "epochs": [Interval(int, 1)],
+        "batch_size": [Interval(int, 1)],
+        "learning_rate": [Interval(float, 0, None, closed="right")],
+        "weight_decay": [Interval(float, 0)],
+        "filters": [Interval(int, 1)],
+        "kernel": [Interval(int, 1)],
+        "n_layers": [Interval(int, 1)],
+        "bottleneck": [Interval(int, 1)],
+        "hidden": [Interval(int, 1)],
+        "dropout": [Interval(float, 0, 1, closed="left")],
+        "activation": [Options("relu", "tanh")],
+        "noise": [Interval(float, 0)],
+        "max_rul": [Interval(float, 0, None, closed="right")],
+        "seed": SEED,
     }
 
-    def __init__(self, *, epochs: int = 40, batch_size: int = 512, learning_rate: float = 1e-3,
-                 weight_decay: float = 1e-4, filters: int = 10, kernel: int = 10, n_layers: int = 4,
-                 bottleneck: int = 1, hidden: int = 100, dropout: float = 0.5, activation: str = "tanh",
-                 noise: float = 0.0, max_rul: float = 125.0, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        epochs: int = 40,
+        batch_size: int = 512,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-4,
+        filters: int = 10,
+        kernel: int = 10,
+        n_layers: int = 4,
+        bottleneck: int = 1,
+        hidden: int = 100,
+        dropout: float = 0.5,
+        activation: str = "tanh",
+        noise: float = 0.0,
+        max_rul: float = 125.0,
+        seed: int = 0,
+    ):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -144,15 +184,26 @@ class CNNRUL(RULRegressor):
 
     def _network(self) -> Any:
         channels, length, _, static = sequence_layout(list(self.feature_names_in_))
-        return _Network(len(channels), length, len(static), int(self.filters), int(self.kernel), int(self.n_layers),
-                        int(self.bottleneck), int(self.hidden), float(self.dropout), str(self.activation))
+        return _Network(
+            len(channels),
+            length,
+            len(static),
+            int(self.filters),
+            int(self.kernel),
+            int(self.n_layers),
+            int(self.bottleneck),
+            int(self.hidden),
+            float(self.dropout),
+            str(self.activation),
+        )
 
     def _tensors(self, X: pd.DataFrame) -> tuple[Any, Any]:
         channels, length, seq_cols, static_cols = sequence_layout(list(self.feature_names_in_))
         values = X.to_numpy(dtype="float32")
         sequence = values[:, seq_cols].reshape(len(X), len(channels), length)
-        sequence = (sequence - self.channel_mean_[None, :, None].astype("float32")) / \
-            self.channel_scale_[None, :, None].astype("float32")
+        sequence = (sequence - self.channel_mean_[None, :, None].astype("float32")) / self.channel_scale_[
+            None, :, None
+        ].astype("float32")
         static = (values[:, static_cols] - self.static_mean_.astype("float32")) / self.static_scale_.astype("float32")
         return torch.from_numpy(np.ascontiguousarray(sequence)), torch.from_numpy(np.ascontiguousarray(static))
 
@@ -186,14 +237,15 @@ class CNNRUL(RULRegressor):
         self.net_ = self._network()
         optimiser = torch.optim.AdamW(self.net_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
         steps_per_epoch = -(-len(target) // int(self.batch_size))
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=int(self.epochs) * steps_per_epoch,
-                                                              eta_min=0.01 * self.learning_rate)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimiser, T_max=int(self.epochs) * steps_per_epoch, eta_min=0.01 * self.learning_rate
+        )
         loss_fn = nn.MSELoss()
         self.net_.train()
         for _ in range(int(self.epochs)):
             order = rng.permutation(len(target))
             for start in range(0, len(order), int(self.batch_size)):
-                batch = torch.from_numpy(order[start:start + int(self.batch_size)])
+                batch = torch.from_numpy(order[start : start + int(self.batch_size)])
                 optimiser.zero_grad()
                 inputs = sequence[batch]
                 if self.noise > 0:  # jitter the standardised readings: the net must not memorise an engine's noise
@@ -209,7 +261,7 @@ class CNNRUL(RULRegressor):
         try:
             sequence, static = self._tensors(X)
             with torch.no_grad():
-                out = [self.net_(sequence[i:i + 4096], static[i:i + 4096]) for i in range(0, len(sequence), 4096)]
+                out = [self.net_(sequence[i : i + 4096], static[i : i + 4096]) for i in range(0, len(sequence), 4096)]
         finally:
             torch.set_num_threads(previous_threads)
         return torch.cat(out).double().numpy() * self.max_rul
@@ -234,7 +286,9 @@ class CNNRUL(RULRegressor):
         expected = set(net.state_dict())
         if set(self._net_arrays) != expected:
             missing = sorted(expected - set(self._net_arrays))
-            raise SchemaError(f"network state does not fit cnn-rul(filters={self.filters}, n_layers={self.n_layers}) "
-                              f"on these columns: missing {missing or 'none'}")
+            raise SchemaError(
+                f"network state does not fit cnn-rul(filters={self.filters}, n_layers={self.n_layers}) "
+                f"on these columns: missing {missing or 'none'}"
+            )
         net.load_state_dict({k: torch.from_numpy(np.array(v, copy=True)) for k, v in self._net_arrays.items()})
         self.net_ = net.eval()

@@ -10,7 +10,10 @@ if TYPE_CHECKING:
 
 __all__ = ["LightGBMFailure", "LogisticFailure"]
 
-__getattr__, __dir__ = lazy_exports(__name__, {  # a submodule is imported when a name of it is asked for
-    "LightGBMFailure": "lightgbm_failure",
-    "LogisticFailure": "logistic_failure",
-})
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {  # a submodule is imported when a name of it is asked for
+        "LightGBMFailure": "lightgbm_failure",
+        "LogisticFailure": "logistic_failure",
+    },
+)

@@ -31,8 +31,10 @@ from forewarn.models.fault._labels import CLASS_WEIGHT, class_weights
 
 #: the constraints every calibrated failure predictor adds to its own
 CALIBRATED_CONSTRAINTS: dict[str, list[Any]] = {
-    "class_weight": CLASS_WEIGHT, "calibration": [Options("isotonic", "sigmoid", "platt"), None],
-    "calibration_folds": [Interval(int, 2)], "seed": SEED,
+    "class_weight": CLASS_WEIGHT,
+    "calibration": [Options("isotonic", "sigmoid", "platt"), None],
+    "calibration_folds": [Interval(int, 2)],
+    "seed": SEED,
 }
 
 
@@ -44,18 +46,30 @@ def binary_targets(y: Any) -> np.ndarray:
     try:
         numeric = values.astype("float64")
     except (TypeError, ValueError):
-        raise SchemaError("failure targets must be 0/1 or booleans", column="y",
-                          hint="encode 'failed within the horizon' as 1, else 0") from None
+        raise SchemaError(
+            "failure targets must be 0/1 or booleans",
+            column="y",
+            hint="encode 'failed within the horizon' as 1, else 0",
+        ) from None
     if not np.isin(numeric, (0.0, 1.0)).all():
         bad = float(numeric[~np.isin(numeric, (0.0, 1.0))][0])
-        kind = "a continuous target" if not np.isfinite(bad) or bad != round(bad) else \
-            "Only binary classification is supported"
-        raise SchemaError(f"failure targets must be 0 or 1, found {bad!r} ({kind})", column="y",
-                          hint="encode 'failed within the horizon' as 1, else 0")
+        kind = (
+            "a continuous target"
+            if not np.isfinite(bad) or bad != round(bad)
+            else "Only binary classification is supported"
+        )
+        raise SchemaError(
+            f"failure targets must be 0 or 1, found {bad!r} ({kind})",
+            column="y",
+            hint="encode 'failed within the horizon' as 1, else 0",
+        )
     target = numeric.astype("int64")
     if len(np.unique(target)) < 2:
-        raise SchemaError("failure targets hold one class only", column="y",
-                          hint="training needs both failed (1) and healthy (0) examples")
+        raise SchemaError(
+            "failure targets hold one class only",
+            column="y",
+            hint="training needs both failed (1) and healthy (0) examples",
+        )
     return target
 
 

@@ -37,10 +37,23 @@ class LightGBMFailure(CalibratedFailurePredictor):
     tags = {"nan_allowed": True}
     parameter_constraints = LIGHTGBM_CONSTRAINTS | CALIBRATED_CONSTRAINTS
 
-    def __init__(self, *, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 15,
-                 min_child_samples: int = 20, subsample: float = 0.8, colsample: float = 0.8,
-                 reg_lambda: float = 1.0, max_bin: int = 1023, class_weight: str | None = "sqrt",
-                 calibration: str | None = "isotonic", calibration_folds: int = 3, n_jobs: int = 1, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        min_child_samples: int = 20,
+        subsample: float = 0.8,
+        colsample: float = 0.8,
+        reg_lambda: float = 1.0,
+        max_bin: int = 1023,
+        class_weight: str | None = "sqrt",
+        calibration: str | None = "isotonic",
+        calibration_folds: int = 3,
+        n_jobs: int = 1,
+        seed: int = 0,
+    ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -59,8 +72,9 @@ class LightGBMFailure(CalibratedFailurePredictor):
         return lightgbm_params(self, objective="binary")
 
     def _train(self, values: np.ndarray, y: np.ndarray, weights: np.ndarray) -> lgb.Booster:
-        data = lgb.Dataset(values, label=y, weight=weights, feature_name=list(self.feature_names_in_),
-                           free_raw_data=True)
+        data = lgb.Dataset(
+            values, label=y, weight=weights, feature_name=list(self.feature_names_in_), free_raw_data=True
+        )
         return lgb.train(self._lgb_params(), data, num_boost_round=self.n_estimators)
 
     def _margin(self, model: lgb.Booster, values: np.ndarray) -> np.ndarray:

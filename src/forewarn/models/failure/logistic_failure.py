@@ -38,12 +38,22 @@ class LogisticFailure(CalibratedFailurePredictor):
     """Impute and standardise -> class-weighted logistic regression -> calibration. ``C``: inverse L2 strength."""
 
     tags = {"nan_allowed": True}
-    parameter_constraints = {"C": [Interval(float, 0, None, closed="right")], "max_iter": [Interval(int, 1)],
-                             **CALIBRATED_CONSTRAINTS}
+    parameter_constraints = {
+        "C": [Interval(float, 0, None, closed="right")],
+        "max_iter": [Interval(int, 1)],
+        **CALIBRATED_CONSTRAINTS,
+    }
 
-    def __init__(self, *, C: float = 1.0, class_weight: str | None = "balanced",  # noqa: N803 - the usual name
-                 calibration: str | None = "isotonic", calibration_folds: int = 3, max_iter: int = 2000,
-                 seed: int = 0):
+    def __init__(
+        self,
+        *,
+        C: float = 1.0,
+        class_weight: str | None = "balanced",  # noqa: N803 - the usual name
+        calibration: str | None = "isotonic",
+        calibration_folds: int = 3,
+        max_iter: int = 2000,
+        seed: int = 0,
+    ):
         self.C = C
         self.class_weight = class_weight
         self.calibration = calibration
@@ -56,8 +66,9 @@ class LogisticFailure(CalibratedFailurePredictor):
         with warnings.catch_warnings():
             # lbfgs stopping at max_iter still gives a usable (slightly under-fitted) model; calibration follows
             warnings.simplefilter("ignore", ConvergenceWarning)
-            fitted = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(scaler.transform(values), y,
-                                                                              sample_weight=weights)
+            fitted = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(
+                scaler.transform(values), y, sample_weight=weights
+            )
         return scaler, fitted.coef_[0].copy(), fitted.intercept_.copy()
 
     def _margin(self, model: _Linear, values: np.ndarray) -> np.ndarray:

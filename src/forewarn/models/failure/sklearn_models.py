@@ -84,10 +84,20 @@ class RandomForestFailure(_ForestFailure):
 
     parameter_constraints = FOREST_CONSTRAINTS | CALIBRATED_CONSTRAINTS
 
-    def __init__(self, *, n_estimators: int = 100, max_depth: int | None = 12, min_samples_leaf: int = 20,
-                 max_features: str | float | None = "sqrt", max_samples: float | None = 0.5,
-                 class_weight: str | None = "sqrt", calibration: str | None = "isotonic", calibration_folds: int = 3,
-                 n_jobs: int = 1, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 100,
+        max_depth: int | None = 12,
+        min_samples_leaf: int = 20,
+        max_features: str | float | None = "sqrt",
+        max_samples: float | None = 0.5,
+        class_weight: str | None = "sqrt",
+        calibration: str | None = "isotonic",
+        calibration_folds: int = 3,
+        n_jobs: int = 1,
+        seed: int = 0,
+    ):
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.min_samples_leaf = min_samples_leaf
@@ -104,14 +114,23 @@ class RandomForestFailure(_ForestFailure):
 class ExtraTreesFailure(_ForestFailure):
     """Extremely randomised trees: all rows, random cut points (fast, smooth scores)."""
 
-    parameter_constraints = {k: v for k, v in FOREST_CONSTRAINTS.items() if k != "max_samples"} | \
-        CALIBRATED_CONSTRAINTS
+    parameter_constraints = {k: v for k, v in FOREST_CONSTRAINTS.items() if k != "max_samples"} | CALIBRATED_CONSTRAINTS
 
     _extra = True
 
-    def __init__(self, *, n_estimators: int = 100, max_depth: int | None = None, min_samples_leaf: int = 10,
-                 max_features: str | float | None = "sqrt", class_weight: str | None = "sqrt",
-                 calibration: str | None = "isotonic", calibration_folds: int = 3, n_jobs: int = 1, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 100,
+        max_depth: int | None = None,
+        min_samples_leaf: int = 10,
+        max_features: str | float | None = "sqrt",
+        class_weight: str | None = "sqrt",
+        calibration: str | None = "isotonic",
+        calibration_folds: int = 3,
+        n_jobs: int = 1,
+        seed: int = 0,
+    ):
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.min_samples_leaf = min_samples_leaf
@@ -131,10 +150,22 @@ class GradientBoostingFailure(_SklearnFailure):
     _piece = BoostingPiece
     parameter_constraints = BOOSTING_CONSTRAINTS | CALIBRATED_CONSTRAINTS
 
-    def __init__(self, *, n_estimators: int = 200, learning_rate: float = 0.1, max_leaf_nodes: int = 31,
-                 max_depth: int | None = None, min_samples_leaf: int = 20, l2_regularization: float = 0.0,
-                 early_stopping: str | bool = "auto", class_weight: str | None = "sqrt",
-                 calibration: str | None = "isotonic", calibration_folds: int = 3, n_jobs: int = 1, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 200,
+        learning_rate: float = 0.1,
+        max_leaf_nodes: int = 31,
+        max_depth: int | None = None,
+        min_samples_leaf: int = 20,
+        l2_regularization: float = 0.0,
+        early_stopping: str | bool = "auto",
+        class_weight: str | None = "sqrt",
+        calibration: str | None = "isotonic",
+        calibration_folds: int = 3,
+        n_jobs: int = 1,
+        seed: int = 0,
+    ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
@@ -160,9 +191,17 @@ class KNNFailure(_SklearnFailure):
     _piece = KNNPiece
     parameter_constraints = KNN_CONSTRAINTS | CALIBRATED_CONSTRAINTS
 
-    def __init__(self, *, n_neighbors: int = 25, weights: str = "uniform", max_train_rows: int = 20_000,
-                 class_weight: str | None = "balanced", calibration: str | None = "isotonic",
-                 calibration_folds: int = 3, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        n_neighbors: int = 25,
+        weights: str = "uniform",
+        max_train_rows: int = 20_000,
+        class_weight: str | None = "balanced",
+        calibration: str | None = "isotonic",
+        calibration_folds: int = 3,
+        seed: int = 0,
+    ):
         self.n_neighbors = n_neighbors
         self.weights = weights
         self.max_train_rows = max_train_rows
@@ -188,10 +227,20 @@ class MLPFailure(_SklearnFailure):
     _piece = MLPPiece
     parameter_constraints = MLP_CONSTRAINTS | CALIBRATED_CONSTRAINTS
 
-    def __init__(self, *, hidden_layer_sizes: tuple[int, ...] = (64, 32), alpha: float = 1e-3,
-                 learning_rate_init: float = 1e-3, batch_size: int = 256, max_iter: int = 40,
-                 early_stopping: bool = True, class_weight: str | None = "sqrt", calibration: str | None = "isotonic",
-                 calibration_folds: int = 3, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        hidden_layer_sizes: tuple[int, ...] = (64, 32),
+        alpha: float = 1e-3,
+        learning_rate_init: float = 1e-3,
+        batch_size: int = 256,
+        max_iter: int = 40,
+        early_stopping: bool = True,
+        class_weight: str | None = "sqrt",
+        calibration: str | None = "isotonic",
+        calibration_folds: int = 3,
+        seed: int = 0,
+    ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
         self.learning_rate_init = learning_rate_init

@@ -10,7 +10,10 @@ if TYPE_CHECKING:
 
 __all__ = ["LightGBMFault", "SpectralGBM"]
 
-__getattr__, __dir__ = lazy_exports(__name__, {  # a submodule is imported when a name of it is asked for
-    "LightGBMFault": "lightgbm_fault",
-    "SpectralGBM": "spectral_gbm",
-})
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {  # a submodule is imported when a name of it is asked for
+        "LightGBMFault": "lightgbm_fault",
+        "SpectralGBM": "spectral_gbm",
+    },
+)

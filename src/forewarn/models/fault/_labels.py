@@ -33,8 +33,11 @@ def encode_labels(y: Any) -> tuple[np.ndarray, np.ndarray]:
     elif labels.dtype.kind == "f" and not np.isfinite(labels).all():
         raise SchemaError("targets y contain missing or infinite values", column="y", hint="drop unlabelled rows")
     elif labels.dtype.kind == "f" and (labels != np.round(labels)).any():
-        raise SchemaError("Unknown label type: continuous (fault labels must be class names or integer codes)",
-                          column="y", hint="a number of cycles or hours left is a RUL target, not a fault class")
+        raise SchemaError(
+            "Unknown label type: continuous (fault labels must be class names or integer codes)",
+            column="y",
+            hint="a number of cycles or hours left is a RUL target, not a fault class",
+        )
     classes, codes = np.unique(labels, return_inverse=True)
     return classes, codes.astype("int64")
 

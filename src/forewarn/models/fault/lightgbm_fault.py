@@ -45,10 +45,21 @@ class LightGBMFault(FaultClassifier):
     tags = {"nan_allowed": True}
     parameter_constraints = LIGHTGBM_CONSTRAINTS | {"class_weight": CLASS_WEIGHT}
 
-    def __init__(self, *, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 15,
-                 min_child_samples: int = 10, subsample: float = 0.8, colsample: float = 0.8,
-                 reg_lambda: float = 1.0, max_bin: int = 1023, class_weight: str | None = "sqrt", n_jobs: int = 1,
-                 seed: int = 0):
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        min_child_samples: int = 10,
+        subsample: float = 0.8,
+        colsample: float = 0.8,
+        reg_lambda: float = 1.0,
+        max_bin: int = 1023,
+        class_weight: str | None = "sqrt",
+        n_jobs: int = 1,
+        seed: int = 0,
+    ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -73,12 +84,19 @@ class LightGBMFault(FaultClassifier):
     def _fit(self, X: pd.DataFrame, y: Any) -> None:
         classes, codes = encode_labels(y)
         if len(classes) < 2:
-            raise SchemaError(f"fault classifier needs at least two classes in y, got one class: {classes.tolist()}",
-                              column="y", hint="add examples of another class (e.g. healthy rows)")
+            raise SchemaError(
+                f"fault classifier needs at least two classes in y, got one class: {classes.tolist()}",
+                column="y",
+                hint="add examples of another class (e.g. healthy rows)",
+            )
         design = self._design(X)
-        data = lgb.Dataset(design.to_numpy(dtype="float64"), label=codes,
-                           weight=class_weights(codes, self.class_weight),
-                           feature_name=[str(c) for c in design.columns], free_raw_data=True)
+        data = lgb.Dataset(
+            design.to_numpy(dtype="float64"),
+            label=codes,
+            weight=class_weights(codes, self.class_weight),
+            feature_name=[str(c) for c in design.columns],
+            free_raw_data=True,
+        )
         self.booster_ = lgb.train(self._lgb_params(len(classes)), data, num_boost_round=self.n_estimators)
         self.model_text_ = self.booster_.model_to_string()
         self.classes_ = classes

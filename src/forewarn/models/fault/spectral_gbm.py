@@ -51,25 +51,58 @@ class SpectralGBM(LightGBMFault):
 
     tags = {"nan_allowed": False}
     parameter_constraints = LightGBMFault.parameter_constraints | {
-        "sampling_rate_hz": [_POSITIVE], "n_bands": [Interval(int, 1)], "shaft_hz": [_POSITIVE, None],
-        "n_elements": [Interval(int, 1), None], "element_diameter": [_POSITIVE, None],
-        "pitch_diameter": [_POSITIVE, None], "contact_angle_deg": [Interval(float, 0, 90, closed="left")],
-        "harmonics": [Interval(int, 1)], "rel_width": [Interval(float, 0, 1, closed="neither")],
-        "envelope_low_hz": [_POSITIVE, None], "envelope_high_hz": [_POSITIVE, None],
+        "sampling_rate_hz": [_POSITIVE],
+        "n_bands": [Interval(int, 1)],
+        "shaft_hz": [_POSITIVE, None],
+        "n_elements": [Interval(int, 1), None],
+        "element_diameter": [_POSITIVE, None],
+        "pitch_diameter": [_POSITIVE, None],
+        "contact_angle_deg": [Interval(float, 0, 90, closed="left")],
+        "harmonics": [Interval(int, 1)],
+        "rel_width": [Interval(float, 0, 1, closed="neither")],
+        "envelope_low_hz": [_POSITIVE, None],
+        "envelope_high_hz": [_POSITIVE, None],
     }
 
-    def __init__(self, *, sampling_rate_hz: float = 12_000.0, n_bands: int = 16, shaft_hz: float | None = None,
-                 n_elements: int | None = None, element_diameter: float | None = None,
-                 pitch_diameter: float | None = None, contact_angle_deg: float = 0.0, harmonics: int = 3,
-                 rel_width: float = 0.03, envelope_low_hz: float | None = None,
-                 envelope_high_hz: float | None = None, n_estimators: int = 300, learning_rate: float = 0.05,
-                 num_leaves: int = 15, min_child_samples: int = 10, subsample: float = 0.8, colsample: float = 0.8,
-                 reg_lambda: float = 1.0, max_bin: int = 1023, class_weight: str | None = "sqrt", n_jobs: int = 1,
-                 seed: int = 0):
-        super().__init__(n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
-                         min_child_samples=min_child_samples, subsample=subsample, colsample=colsample,
-                         reg_lambda=reg_lambda, max_bin=max_bin, class_weight=class_weight, n_jobs=n_jobs,
-                         seed=seed)
+    def __init__(
+        self,
+        *,
+        sampling_rate_hz: float = 12_000.0,
+        n_bands: int = 16,
+        shaft_hz: float | None = None,
+        n_elements: int | None = None,
+        element_diameter: float | None = None,
+        pitch_diameter: float | None = None,
+        contact_angle_deg: float = 0.0,
+        harmonics: int = 3,
+        rel_width: float = 0.03,
+        envelope_low_hz: float | None = None,
+        envelope_high_hz: float | None = None,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        min_child_samples: int = 10,
+        subsample: float = 0.8,
+        colsample: float = 0.8,
+        reg_lambda: float = 1.0,
+        max_bin: int = 1023,
+        class_weight: str | None = "sqrt",
+        n_jobs: int = 1,
+        seed: int = 0,
+    ):
+        super().__init__(
+            n_estimators=n_estimators,
+            learning_rate=learning_rate,
+            num_leaves=num_leaves,
+            min_child_samples=min_child_samples,
+            subsample=subsample,
+            colsample=colsample,
+            reg_lambda=reg_lambda,
+            max_bin=max_bin,
+            class_weight=class_weight,
+            n_jobs=n_jobs,
+            seed=seed,
+        )
         self.sampling_rate_hz = sampling_rate_hz
         self.n_bands = n_bands
         self.shaft_hz = shaft_hz
@@ -86,20 +119,33 @@ class SpectralGBM(LightGBMFault):
         """The bearing geometry given by the parameters, or None when incomplete."""
         if None in (self.n_elements, self.element_diameter, self.pitch_diameter):
             return None
-        return BearingGeometry(int(self.n_elements), float(self.element_diameter),  # type: ignore[arg-type]
-                               float(self.pitch_diameter), float(self.contact_angle_deg))  # type: ignore[arg-type]
+        return BearingGeometry(
+            int(self.n_elements),
+            float(self.element_diameter),  # type: ignore[arg-type]
+            float(self.pitch_diameter),
+            float(self.contact_angle_deg),
+        )  # type: ignore[arg-type]
 
     def _envelope_band(self) -> tuple[float, float] | None:
         if self.envelope_low_hz is None and self.envelope_high_hz is None:
             return None
         fs = float(self.sampling_rate_hz)
-        return (fs / 8 if self.envelope_low_hz is None else float(self.envelope_low_hz),
-                3 * fs / 8 if self.envelope_high_hz is None else float(self.envelope_high_hz))
+        return (
+            fs / 8 if self.envelope_low_hz is None else float(self.envelope_low_hz),
+            3 * fs / 8 if self.envelope_high_hz is None else float(self.envelope_high_hz),
+        )
 
     def _design(self, X: pd.DataFrame) -> pd.DataFrame:
-        return spectral_features(X.to_numpy(dtype="float64"), float(self.sampling_rate_hz), n_bands=self.n_bands,
-                                 shaft_hz=self.shaft_hz, geometry=self.geometry(), harmonics=self.harmonics,
-                                 rel_width=self.rel_width, envelope_band=self._envelope_band())
+        return spectral_features(
+            X.to_numpy(dtype="float64"),
+            float(self.sampling_rate_hz),
+            n_bands=self.n_bands,
+            shaft_hz=self.shaft_hz,
+            geometry=self.geometry(),
+            harmonics=self.harmonics,
+            rel_width=self.rel_width,
+            envelope_band=self._envelope_band(),
+        )
 
     def features(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
         """The spectral features this model computes for ``X`` (for inspection and explanations)."""

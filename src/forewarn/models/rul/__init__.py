@@ -10,7 +10,10 @@ if TYPE_CHECKING:
 
 __all__ = ["EnsembleRUL", "LightGBMRUL"]
 
-__getattr__, __dir__ = lazy_exports(__name__, {  # a submodule is imported when a name of it is asked for
-    "EnsembleRUL": "ensemble",
-    "LightGBMRUL": "lightgbm_rul",
-})
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {  # a submodule is imported when a name of it is asked for
+        "EnsembleRUL": "ensemble",
+        "LightGBMRUL": "lightgbm_rul",
+    },
+)

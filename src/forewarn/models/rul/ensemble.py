@@ -61,12 +61,18 @@ class EnsembleRUL(RULRegressor):
     parameter_constraints = {
         "members": [SequenceOf(InstanceOf(str, "a str"))],
         "member_params": [InstanceOf(Mapping, "a dict of member name -> parameters"), None],
-        "weights": [SequenceOf(Interval(float, 0)), None], "seed": SEED,
+        "weights": [SequenceOf(Interval(float, 0)), None],
+        "seed": SEED,
     }
 
-    def __init__(self, *, members: Sequence[str] = ("lightgbm-rul", "cnn-rul"),
-                 member_params: Mapping[str, Mapping[str, Any]] | None = None,
-                 weights: Sequence[float] | None = None, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        members: Sequence[str] = ("lightgbm-rul", "cnn-rul"),
+        member_params: Mapping[str, Mapping[str, Any]] | None = None,
+        weights: Sequence[float] | None = None,
+        seed: int = 0,
+    ):
         self.members = members
         self.member_params = member_params
         self.weights = weights
@@ -78,12 +84,19 @@ class EnsembleRUL(RULRegressor):
         for name in self.members:
             task = getattr(get(name), "task", None)
             if task != "rul":
-                raise ParameterError(f"The 'members' parameter of {owner} must name RUL regressors. Got {name!r}, "
-                                     f"a {task!r} model, instead.", param="members", estimator=owner)
+                raise ParameterError(
+                    f"The 'members' parameter of {owner} must name RUL regressors. Got {name!r}, "
+                    f"a {task!r} model, instead.",
+                    param="members",
+                    estimator=owner,
+                )
         if self.weights is not None and (len(self.weights) != len(self.members) or sum(self.weights) <= 0):
-            raise ParameterError(f"The 'weights' parameter of {owner} must hold one non-negative number per member, "
-                                 f"not all zero. Got {list(self.weights)!r} for {len(self.members)} members instead.",
-                                 param="weights", estimator=owner)
+            raise ParameterError(
+                f"The 'weights' parameter of {owner} must hold one non-negative number per member, "
+                f"not all zero. Got {list(self.weights)!r} for {len(self.members)} members instead.",
+                param="weights",
+                estimator=owner,
+            )
 
     def _build_members(self) -> list[RULRegressor]:
         built = []
@@ -122,8 +135,10 @@ class EnsembleRUL(RULRegressor):
         return state
 
     def set_state(self, state: Mapping[str, np.ndarray | str]) -> EnsembleRUL:
-        self._member_states = [{k.removeprefix(f"m{i}."): v for k, v in state.items() if k.startswith(f"m{i}.")}
-                               for i in range(len(self.members))]
+        self._member_states = [
+            {k.removeprefix(f"m{i}."): v for k, v in state.items() if k.startswith(f"m{i}.")}
+            for i in range(len(self.members))
+        ]
         return super().set_state(state)  # type: ignore[return-value]
 
     def _restore(self) -> None:

@@ -36,13 +36,35 @@ class LightGBMRUL(RULRegressor):
     """LightGBM regressor for RUL. ``max_rul`` clips training targets (``None``: no clipping)."""
 
     tags = {"unit": "cycles", "nan_allowed": True}
-    parameter_constraints = {name: LIGHTGBM_CONSTRAINTS[name] for name in (
-        "n_estimators", "learning_rate", "num_leaves", "min_child_samples", "subsample", "colsample", "reg_lambda",
-        "n_jobs", "seed")} | {"max_rul": [Interval(float, 0, None, closed="right"), None]}
+    parameter_constraints = {
+        name: LIGHTGBM_CONSTRAINTS[name]
+        for name in (
+            "n_estimators",
+            "learning_rate",
+            "num_leaves",
+            "min_child_samples",
+            "subsample",
+            "colsample",
+            "reg_lambda",
+            "n_jobs",
+            "seed",
+        )
+    } | {"max_rul": [Interval(float, 0, None, closed="right"), None]}
 
-    def __init__(self, *, n_estimators: int = 600, learning_rate: float = 0.03, num_leaves: int = 31,
-                 min_child_samples: int = 20, subsample: float = 0.8, colsample: float = 0.7,
-                 reg_lambda: float = 1.0, max_rul: float | None = 125.0, n_jobs: int = 1, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 600,
+        learning_rate: float = 0.03,
+        num_leaves: int = 31,
+        min_child_samples: int = 20,
+        subsample: float = 0.8,
+        colsample: float = 0.7,
+        reg_lambda: float = 1.0,
+        max_rul: float | None = 125.0,
+        n_jobs: int = 1,
+        seed: int = 0,
+    ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -63,8 +85,9 @@ class LightGBMRUL(RULRegressor):
             raise SchemaError("RUL targets must be finite and non-negative", column="y")
         if self.max_rul is not None:
             target = np.minimum(target, float(self.max_rul))
-        data = lgb.Dataset(X.to_numpy(dtype="float64"), label=target, feature_name=list(self.feature_names_in_),
-                           free_raw_data=True)
+        data = lgb.Dataset(
+            X.to_numpy(dtype="float64"), label=target, feature_name=list(self.feature_names_in_), free_raw_data=True
+        )
         self.booster_ = lgb.train(self._lgb_params(), data, num_boost_round=self.n_estimators)
         self.model_text_ = self.booster_.model_to_string()
 

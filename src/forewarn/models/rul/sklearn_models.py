@@ -82,8 +82,9 @@ class _ForestRUL(_SklearnRUL):
     _extra: ClassVar[bool] = False
 
     def _train(self, values: np.ndarray, target: np.ndarray) -> ForestPiece:
-        return fit_forest(self, type(self).__name__, values, target, np.ones(len(target)), kind=REGRESSION,
-                          extra=self._extra)
+        return fit_forest(
+            self, type(self).__name__, values, target, np.ones(len(target)), kind=REGRESSION, extra=self._extra
+        )
 
 
 @register("random-forest-rul")
@@ -92,9 +93,18 @@ class RandomForestRUL(_ForestRUL):
 
     parameter_constraints = FOREST_CONSTRAINTS | _MAX_RUL
 
-    def __init__(self, *, n_estimators: int = 100, max_depth: int | None = 12, min_samples_leaf: int = 20,
-                 max_features: str | float | None = "sqrt", max_samples: float | None = 0.5,
-                 max_rul: float | None = 125.0, n_jobs: int = 1, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 100,
+        max_depth: int | None = 12,
+        min_samples_leaf: int = 20,
+        max_features: str | float | None = "sqrt",
+        max_samples: float | None = 0.5,
+        max_rul: float | None = 125.0,
+        n_jobs: int = 1,
+        seed: int = 0,
+    ):
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.min_samples_leaf = min_samples_leaf
@@ -113,9 +123,17 @@ class ExtraTreesRUL(_ForestRUL):
 
     _extra = True
 
-    def __init__(self, *, n_estimators: int = 100, max_depth: int | None = None, min_samples_leaf: int = 10,
-                 max_features: str | float | None = "sqrt", max_rul: float | None = 125.0, n_jobs: int = 1,
-                 seed: int = 0):
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 100,
+        max_depth: int | None = None,
+        min_samples_leaf: int = 10,
+        max_features: str | float | None = "sqrt",
+        max_rul: float | None = 125.0,
+        n_jobs: int = 1,
+        seed: int = 0,
+    ):
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.min_samples_leaf = min_samples_leaf
@@ -133,9 +151,20 @@ class GradientBoostingRUL(_SklearnRUL):
     _piece = BoostingPiece
     parameter_constraints = BOOSTING_CONSTRAINTS | _MAX_RUL
 
-    def __init__(self, *, n_estimators: int = 200, learning_rate: float = 0.1, max_leaf_nodes: int = 31,
-                 max_depth: int | None = None, min_samples_leaf: int = 20, l2_regularization: float = 0.0,
-                 early_stopping: str | bool = "auto", max_rul: float | None = 125.0, n_jobs: int = 1, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 200,
+        learning_rate: float = 0.1,
+        max_leaf_nodes: int = 31,
+        max_depth: int | None = None,
+        min_samples_leaf: int = 20,
+        l2_regularization: float = 0.0,
+        early_stopping: str | bool = "auto",
+        max_rul: float | None = 125.0,
+        n_jobs: int = 1,
+        seed: int = 0,
+    ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
@@ -159,8 +188,15 @@ class KNNRUL(_SklearnRUL):
     _piece = KNNPiece
     parameter_constraints = KNN_CONSTRAINTS | _MAX_RUL
 
-    def __init__(self, *, n_neighbors: int = 15, weights: str = "uniform", max_train_rows: int = 20_000,
-                 max_rul: float | None = 125.0, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        n_neighbors: int = 15,
+        weights: str = "uniform",
+        max_train_rows: int = 20_000,
+        max_rul: float | None = 125.0,
+        seed: int = 0,
+    ):
         self.n_neighbors = n_neighbors
         self.weights = weights
         self.max_train_rows = max_train_rows
@@ -179,9 +215,18 @@ class MLPRUL(_SklearnRUL):
     _piece = MLPPiece
     parameter_constraints = MLP_CONSTRAINTS | _MAX_RUL
 
-    def __init__(self, *, hidden_layer_sizes: tuple[int, ...] = (64, 32), alpha: float = 1e-3,
-                 learning_rate_init: float = 1e-3, batch_size: int = 256, max_iter: int = 40,
-                 early_stopping: bool = True, max_rul: float | None = 125.0, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        hidden_layer_sizes: tuple[int, ...] = (64, 32),
+        alpha: float = 1e-3,
+        learning_rate_init: float = 1e-3,
+        batch_size: int = 256,
+        max_iter: int = 40,
+        early_stopping: bool = True,
+        max_rul: float | None = 125.0,
+        seed: int = 0,
+    ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
         self.learning_rate_init = learning_rate_init
@@ -193,5 +238,6 @@ class MLPRUL(_SklearnRUL):
 
     def _train(self, values: np.ndarray, target: np.ndarray) -> MLPPiece:
         scale = float(self.max_rul) if self.max_rul is not None else max(float(target.max()), 1.0)
-        return fit_mlp(self, type(self).__name__, values, target, np.ones(len(target)), kind=REGRESSION,
-                       target_scale=scale)
+        return fit_mlp(
+            self, type(self).__name__, values, target, np.ones(len(target)), kind=REGRESSION, target_scale=scale
+        )

@@ -96,15 +96,22 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> Response:
         if err.status_code == 400 and err.detail == "There was an error parsing the body":
-            detail = [{"loc": ["body"], "msg": "the body could not be read (send UTF-8 JSON with Content-Type "
-                                               "application/json)", "type": "body_unreadable"}]
+            detail = [
+                {
+                    "loc": ["body"],
+                    "msg": "the body could not be read (send UTF-8 JSON with Content-Type application/json)",
+                    "type": "body_unreadable",
+                }
+            ]
             return JSONResponse({"detail": detail}, status_code=422)
         return await http_exception_handler(request, err)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
-        detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-                  for e in err.errors()]
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in err.errors()
+        ]
         return JSONResponse({"detail": detail}, status_code=422)
 
 
@@ -113,13 +120,20 @@ def _install_docs_and_ops(app: FastAPI, metrics: Metrics) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Forewarn API",
-                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-                                   swagger_css_url="/static/swagger/swagger-ui.css",
-                                   swagger_favicon_url="/static/swagger/favicon-32x32.png")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Forewarn API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness and readiness: store reachable, model loadable "
-                                                      "(server paths by name only, unless the API token is sent)")
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness and readiness: store reachable, model loadable "
+        "(server paths by name only, unless the API token is sent)",
+    )
     def healthz(request: Request) -> JSONResponse:
         status = check_ready(service_of(request), reveal_paths=has_token(request))
         return JSONResponse(status, status_code=200 if status["status"] == "ok" else 503)
@@ -132,6 +146,7 @@ def _install_docs_and_ops(app: FastAPI, metrics: Metrics) -> None:
 def _document_raw_bodies(app: FastAPI) -> None:
     """Routes that parse their own JSON bodies (the predict endpoints) refer to their pydantic models in the
     OpenAPI document; FastAPI does not list those models by itself, so add them to its components."""
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = FastAPI.openapi(app)
@@ -176,16 +191,28 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
         if service is None:
             svc.close()
 
-    app = FastAPI(title="Forewarn", version=forewarn.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
-                  description="Predictive maintenance: which machine will fail, why, and how soon. "
-                              "Write endpoints need `Authorization: Bearer <token>`.")
+    app = FastAPI(
+        title="Forewarn",
+        version=forewarn.__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
+        description="Predictive maintenance: which machine will fail, why, and how soon. "
+        "Write endpoints need `Authorization: Bearer <token>`.",
+    )
     app.state.settings = settings
     app.state.service = svc
     app.state.metrics = metrics
     app.state.what_if_slots = Slots(settings.what_if_concurrency)
-    for router in (routes_assets.router, routes_predict.router, routes_whatif.router, routes_cases.router,
-                   routes_models.router, routes_backtests.router):
+    for router in (
+        routes_assets.router,
+        routes_predict.router,
+        routes_whatif.router,
+        routes_cases.router,
+        routes_models.router,
+        routes_backtests.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     _install_error_handlers(app)
     _install_docs_and_ops(app, metrics)
@@ -197,7 +224,11 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
     app.add_middleware(DirectRoutes, routes=[DirectRoute("POST", f"{API_PREFIX}/predict", routes_predict.predict)])
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, metrics=metrics)
     if settings.cors_origins:  # outside the body limit: a browser can read the 413 too
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     app.add_middleware(MetricsMiddleware, metrics=metrics, prefixes=(API_PREFIX,))
     return app

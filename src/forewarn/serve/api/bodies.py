@@ -59,8 +59,10 @@ def load_json(payload: bytes, content_type: str | None) -> tuple[Any, bool]:
     if content_type is not None:
         media = content_type.split(";", 1)[0].strip().lower()
         if not (media == "application/json" or (media.startswith("application/") and media.endswith("+json"))):
-            raise FieldError(["body"], f"the body must be JSON sent with Content-Type application/json, "
-                                       f"not {media or 'an empty type'}")
+            raise FieldError(
+                ["body"],
+                f"the body must be JSON sent with Content-Type application/json, not {media or 'an empty type'}",
+            )
     if not payload:
         raise FieldError(["body"], "the body is empty; send a JSON object")
     try:
@@ -120,7 +122,8 @@ class Window:
                     out[:, j] = self.values[:, self.names.index(channel)]
             return out
         return np.array([[row.get(c) for c in channels] for row in self.rows], dtype="float64").reshape(
-            len(self.rows), len(channels))
+            len(self.rows), len(channels)
+        )
 
 
 def _dense(rows: list[Any]) -> tuple[tuple[str, ...], np.ndarray] | None:
@@ -281,8 +284,10 @@ def parse_batch(payload: bytes, content_type: str | None) -> Batch:
         frame = pd.DataFrame({k: np.array(v, dtype="float64") for k, v in body.features.items()})
         return Batch(body.model_id, body.asset_class, "features", ["body", "features"], features=frame)
     if body.table is not None:
-        frame = pd.DataFrame(np.array(body.table.data, dtype="float64").reshape(len(body.table.data), -1),
-                             columns=pd.Index(body.table.columns, dtype=object))
+        frame = pd.DataFrame(
+            np.array(body.table.data, dtype="float64").reshape(len(body.table.data), -1),
+            columns=pd.Index(body.table.columns, dtype=object),
+        )
         return Batch(body.model_id, body.asset_class, "features", ["body", "table"], features=frame)
     return Batch(body.model_id, body.asset_class, "readings", ["body", "readings"], readings=body.readings)
 
@@ -293,8 +298,12 @@ REF = "#/components/schemas/{model}"
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
     """``openapi_extra`` of a route that reads ``model`` from its raw body (see :func:`body_components`)."""
-    return {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}},
+        }
+    }
 
 
 def body_components(models: Iterable[type[BaseModel]] = (PredictRequest, BatchPredictRequest)) -> dict[str, Any]:

@@ -77,16 +77,23 @@ def has_token(request: Request) -> bool:
 def check_token(request: Request) -> None:
     """Raise 403 when writes are disabled, 401 when the token is missing or wrong."""
     if request.app.state.settings.token is None:
-        raise HTTPException(403, "writes are disabled: no API token is configured; start the service with "
-                                 "FOREWARN_API_TOKEN set (12+ random characters) and send "
-                                 "'Authorization: Bearer <token>'")
+        raise HTTPException(
+            403,
+            "writes are disabled: no API token is configured; start the service with "
+            "FOREWARN_API_TOKEN set (12+ random characters) and send "
+            "'Authorization: Bearer <token>'",
+        )
     if not has_token(request):
-        raise HTTPException(401, "missing or wrong API token; send 'Authorization: Bearer <token>'",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            "missing or wrong API token; send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
 
-def require_token(request: Request,
-                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+def require_token(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
     """Dependency of every write endpoint (it also puts the bearer scheme in the OpenAPI document); under a
     :class:`TokenFirstRoute` the check has already run before the body was read."""
     check_token(request)

@@ -33,16 +33,26 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.latency = Histogram("forewarn_http_request_duration_seconds", "HTTP request latency",
-                                 ["method", "route", "status"], registry=self.registry,
-                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
-        self.predictions = Counter("forewarn_predictions_total", "rows scored by a model", ["model_id", "endpoint"],
-                                   registry=self.registry)
+        self.latency = Histogram(
+            "forewarn_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route", "status"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+        )
+        self.predictions = Counter(
+            "forewarn_predictions_total", "rows scored by a model", ["model_id", "endpoint"], registry=self.registry
+        )
         self.alerts = Counter("forewarn_alerts_total", "alerts opened", ["risk_level"], registry=self.registry)
-        self.readings = Counter("forewarn_readings_ingested_total", "readings written to the store",
-                                registry=self.registry)
-        self.rejected = Counter("forewarn_requests_rejected_total", "requests refused before reaching a route",
-                                ["reason"], registry=self.registry)
+        self.readings = Counter(
+            "forewarn_readings_ingested_total", "readings written to the store", registry=self.registry
+        )
+        self.rejected = Counter(
+            "forewarn_requests_rejected_total",
+            "requests refused before reaching a route",
+            ["reason"],
+            registry=self.registry,
+        )
         # labelled children, looked up once per set of labels (prometheus_client's labels() checks and locks on
         # every call, and these run on every request)
         self._children: dict[tuple[Any, ...], Any] = {}
@@ -82,8 +92,13 @@ class StreamCollector:
 
 async def _send_json(send: Any, status: int, detail: str) -> None:
     body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -195,7 +210,10 @@ class MetricsMiddleware:
             template = getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
             # routes of an included router may report their path without the router's prefix
             for prefix in self.prefixes:
-                if scope.get("path", "").startswith(prefix + "/") and template.startswith("/") and \
-                        not template.startswith(prefix + "/"):
+                if (
+                    scope.get("path", "").startswith(prefix + "/")
+                    and template.startswith("/")
+                    and not template.startswith(prefix + "/")
+                ):
                     template = prefix + template
             self.metrics.observe(scope.get("method", ""), template, str(status), time.perf_counter() - start)

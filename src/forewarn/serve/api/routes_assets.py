@@ -28,9 +28,12 @@ def _text(value: Any) -> str | None:
 
 
 @router.get("/assets", summary="List assets with their place in the plant and their data")
-def list_assets(svc: Service, site_id: Annotated[Ident | None, Query()] = None,
-                line_id: Annotated[Ident | None, Query()] = None,
-                asset_class: Annotated[Ident | None, Query()] = None) -> list[dict[str, Any]]:
+def list_assets(
+    svc: Service,
+    site_id: Annotated[Ident | None, Query()] = None,
+    line_id: Annotated[Ident | None, Query()] = None,
+    asset_class: Annotated[Ident | None, Query()] = None,
+) -> list[dict[str, Any]]:
     summary = svc.store.fleet_summary()
     for column, value in (("site_id", site_id), ("line_id", line_id), ("asset_class", asset_class)):
         if value is not None:
@@ -39,14 +42,25 @@ def list_assets(svc: Service, site_id: Annotated[Ident | None, Query()] = None,
 
 
 def _summary_row(r: Any) -> dict[str, Any]:
-    return {"asset_id": str(r.asset_id), "asset_class": str(r.asset_class), "site_id": _text(r.site_id),
-            "line_id": _text(r.line_id), "n_readings": int(r.n_readings), "n_channels": int(r.n_channels),
-            "first_ts": _iso(r.first_ts), "last_ts": _iso(r.last_ts), "n_failures": int(r.n_failures),
-            "last_failure_ts": _iso(r.last_failure_ts), "last_maintenance_ts": _iso(r.last_maintenance_ts)}
+    return {
+        "asset_id": str(r.asset_id),
+        "asset_class": str(r.asset_class),
+        "site_id": _text(r.site_id),
+        "line_id": _text(r.line_id),
+        "n_readings": int(r.n_readings),
+        "n_channels": int(r.n_channels),
+        "first_ts": _iso(r.first_ts),
+        "last_ts": _iso(r.last_ts),
+        "n_failures": int(r.n_failures),
+        "last_failure_ts": _iso(r.last_failure_ts),
+        "last_maintenance_ts": _iso(r.last_maintenance_ts),
+    }
 
 
-@router.get("/assets/{asset_id}", summary="One asset: its place in the plant, channels, reading span and events "
-                                          "(needs no model)")
+@router.get(
+    "/assets/{asset_id}",
+    summary="One asset: its place in the plant, channels, reading span and events (needs no model)",
+)
 def get_asset(svc: Service, asset_id: AssetId) -> dict[str, Any]:
     svc.asset(asset_id)  # 404 for an unknown asset
     summary = svc.store.fleet_summary()
@@ -56,18 +70,24 @@ def get_asset(svc: Service, asset_id: AssetId) -> dict[str, Any]:
 @router.get("/hierarchy", summary="Sites, their lines and the assets on each line")
 def hierarchy(svc: Service) -> list[dict[str, Any]]:
     tree = svc.store.hierarchy()
-    return [{"site_id": site, "lines": [{"line_id": line, "assets": list(assets)} for line, assets in lines.items()]}
-            for site, lines in tree.items()]
+    return [
+        {"site_id": site, "lines": [{"line_id": line, "assets": list(assets)} for line, assets in lines.items()]}
+        for site, lines in tree.items()
+    ]
 
 
 @router.get("/fleet/health", response_model=list[Health], summary="Health of every asset (filter by site and line)")
-def fleet_health(svc: Service, site_id: Annotated[Ident | None, Query()] = None,
-                 line_id: Annotated[Ident | None, Query()] = None) -> Any:
+def fleet_health(
+    svc: Service, site_id: Annotated[Ident | None, Query()] = None, line_id: Annotated[Ident | None, Query()] = None
+) -> Any:
     return svc.fleet(site_id=site_id, line_id=line_id)
 
 
-@router.get("/assets/{asset_id}/health", response_model=Health,
-            summary="Health score, failure probability, RUL interval, risk, action and driving sensors")
+@router.get(
+    "/assets/{asset_id}/health",
+    response_model=Health,
+    summary="Health score, failure probability, RUL interval, risk, action and driving sensors",
+)
 async def asset_health(request: Request, asset_id: AssetId) -> Any:
     # fast path: a score that nothing has changed since is served from memory, without a thread hop. The service
     # is taken from the app here, not as a dependency: solving one costs FastAPI 40-80 us, more than this answer.
@@ -87,31 +107,60 @@ def asset_trend(svc: Service, asset_id: AssetId, points: Annotated[int, Query(ge
 
 
 @router.get("/assets/{asset_id}/readings", summary="Sensor readings of one asset (wide), optionally resampled")
-def asset_readings(svc: Service, asset_id: AssetId, start: datetime | None = None, end: datetime | None = None,
-                   resample: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]{1,6}(s|min|h|D)$")] = None,
-                   limit: Annotated[int, Query(ge=1, le=100_000)] = 5000) -> dict[str, Any]:
+def asset_readings(
+    svc: Service,
+    asset_id: AssetId,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    resample: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]{1,6}(s|min|h|D)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 5000,
+) -> dict[str, Any]:
     svc.asset(asset_id)
     frame = svc.store.readings(asset_id, start, end, resample=resample, wide=True).tail(limit)
     channels = [c for c in frame.columns if c not in ("asset_id", "ts")]
-    return {"asset_id": asset_id, "ts": [pd.Timestamp(t).isoformat() for t in frame["ts"]],
-            "values": {c: [num(v) for v in frame[c]] for c in channels}}
+    return {
+        "asset_id": asset_id,
+        "ts": [pd.Timestamp(t).isoformat() for t in frame["ts"]],
+        "values": {c: [num(v) for v in frame[c]] for c in channels},
+    }
 
 
 @router.get("/assets/{asset_id}/events", summary="Failures, maintenance and inspections of one asset")
 def asset_events(svc: Service, asset_id: AssetId) -> list[dict[str, Any]]:
     svc.asset(asset_id)
     events = svc.store.events(asset_id)
-    return [{"ts": _iso(e.ts), "kind": str(e.kind), "failure_mode": _text(e.failure_mode), "action": _text(e.action),
-             "parts": _text(e.parts), "result": _text(e.result), "note": _text(e.note)} for e in events.itertuples()]
+    return [
+        {
+            "ts": _iso(e.ts),
+            "kind": str(e.kind),
+            "failure_mode": _text(e.failure_mode),
+            "action": _text(e.action),
+            "parts": _text(e.parts),
+            "result": _text(e.result),
+            "note": _text(e.note),
+        }
+        for e in events.itertuples()
+    ]
 
 
-@router.post("/readings", response_model=IngestResult, dependencies=[Depends(require_token)],
-             summary="Store a batch of readings (all or nothing) and evaluate alerts of the assets it touches")
+@router.post(
+    "/readings",
+    response_model=IngestResult,
+    dependencies=[Depends(require_token)],
+    summary="Store a batch of readings (all or nothing) and evaluate alerts of the assets it touches",
+)
 def ingest_readings(request: Request, svc: Service, body: ReadingsIngest) -> dict[str, Any]:
-    records = [({"asset_id": r.asset_id, "ts": r.ts, "channel": r.channel, "value": r.value}, ("readings", i))
-               for i, r in enumerate(body.readings) if r.value is not None]
-    records += [({"asset_id": r.asset_id, "ts": r.ts, "channel": channel, "value": value}, ("rows", i))
-                for i, r in enumerate(body.rows) for channel, value in r.values.items() if value is not None]
+    records = [
+        ({"asset_id": r.asset_id, "ts": r.ts, "channel": r.channel, "value": r.value}, ("readings", i))
+        for i, r in enumerate(body.readings)
+        if r.value is not None
+    ]
+    records += [
+        ({"asset_id": r.asset_id, "ts": r.ts, "channel": channel, "value": value}, ("rows", i))
+        for i, r in enumerate(body.rows)
+        for channel, value in r.values.items()
+        if value is not None
+    ]
     if not records:
         raise FieldError(["body"], "every reading in the batch is null; nothing to store")
     frame = pd.DataFrame([record for record, _ in records])
@@ -124,5 +173,11 @@ def ingest_readings(request: Request, svc: Service, body: ReadingsIngest) -> dic
         raise FieldError(loc, err.reason + (f" ({err.hint})" if err.hint else "")) from None
     request.app.state.metrics.readings.inc(report.written)
     opened = svc.evaluate(touched) if svc.registry is not None and touched else []
-    return {"source": report.source, "rows_read": report.rows_read, "written": report.written,
-            "duplicates": report.duplicates, "assets_created": list(report.assets_created), "alerts_opened": len(opened)}
+    return {
+        "source": report.source,
+        "rows_read": report.rows_read,
+        "written": report.written,
+        "duplicates": report.duplicates,
+        "assets_created": list(report.assets_created),
+        "alerts_opened": len(opened),
+    }

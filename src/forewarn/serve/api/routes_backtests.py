@@ -68,8 +68,9 @@ def read_backtest(file: Path) -> Backtest:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise BadBacktest(f"backtest file {name!r} is not valid JSON (line {err.lineno}, column {err.colno}): "
-                          f"{err.msg}") from None
+        raise BadBacktest(
+            f"backtest file {name!r} is not valid JSON (line {err.lineno}, column {err.colno}): {err.msg}"
+        ) from None
     if not isinstance(data, dict):
         raise BadBacktest(f"backtest file {name!r} must hold a JSON object, not {type(data).__name__}")
     data = _finite({**data, "id": file.stem})
@@ -87,10 +88,21 @@ def _summary(file: Path) -> BacktestSummary:
         b = read_backtest(file)
     except BadBacktest as err:
         return BacktestSummary(id=file.stem, error=str(err))
-    return BacktestSummary(id=b.id, created=b.created, task=b.task, by=b.by, folds=b.folds, model=b.model,
-                           horizon_hours=b.horizon_hours, threshold=b.threshold, failures=b.events.failures,
-                           caught=b.events.caught, caught_share=b.events.caught_share,
-                           false_cases_per_asset_year=b.events.false_cases_per_asset_year, cost=b.events.cost)
+    return BacktestSummary(
+        id=b.id,
+        created=b.created,
+        task=b.task,
+        by=b.by,
+        folds=b.folds,
+        model=b.model,
+        horizon_hours=b.horizon_hours,
+        threshold=b.threshold,
+        failures=b.events.failures,
+        caught=b.events.caught,
+        caught_share=b.events.caught_share,
+        false_cases_per_asset_year=b.events.false_cases_per_asset_year,
+        cost=b.events.cost,
+    )
 
 
 def _newest_first(item: BacktestSummary) -> tuple[int, float, str]:
@@ -100,8 +112,11 @@ def _newest_first(item: BacktestSummary) -> tuple[int, float, str]:
     return (0, -created.timestamp(), item.id)
 
 
-@router.get("/backtests", response_model=list[BacktestSummary],
-            summary="Backtests in <models>/backtests/, newest first (unreadable files listed with the reason)")
+@router.get(
+    "/backtests",
+    response_model=list[BacktestSummary],
+    summary="Backtests in <models>/backtests/, newest first (unreadable files listed with the reason)",
+)
 def list_backtests(request: Request) -> list[BacktestSummary]:
     folder = backtests_folder(request)
     if folder is None or not folder.is_dir():
@@ -110,13 +125,18 @@ def list_backtests(request: Request) -> list[BacktestSummary]:
     return sorted((_summary(f) for f in files), key=_newest_first)
 
 
-@router.get("/backtests/{backtest_id}", response_model=Backtest,
-            summary="One backtest: metrics, event-level figures, threshold sweep, reliability bins and folds")
+@router.get(
+    "/backtests/{backtest_id}",
+    response_model=Backtest,
+    summary="One backtest: metrics, event-level figures, threshold sweep, reliability bins and folds",
+)
 def get_backtest(request: Request, backtest_id: BacktestId) -> dict[str, Any]:
     folder = backtests_folder(request)
     if folder is None:
-        raise DataNotFoundError("no models folder is configured, so there are no backtests; start the service with "
-                                "--models DIR (backtests are read from DIR/backtests/)")
+        raise DataNotFoundError(
+            "no models folder is configured, so there are no backtests; start the service with "
+            "--models DIR (backtests are read from DIR/backtests/)"
+        )
     file = folder / f"{backtest_id}.json"
     if not file.is_file():
         known = sorted(f.stem for f in folder.glob("*.json")) if folder.is_dir() else []
@@ -127,4 +147,3 @@ def get_backtest(request: Request, backtest_id: BacktestId) -> dict[str, Any]:
     except BadBacktest as err:
         raise FieldError(_LOC, str(err)) from None
     return backtest.model_dump(mode="json")
-

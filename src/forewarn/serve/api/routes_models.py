@@ -41,13 +41,19 @@ def get_model(svc: Service, model_id: ModelId) -> dict[str, Any]:
     return _with_live(svc, _registry(svc).describe(model_id))
 
 
-@router.post("/models/{model_id}/promote", dependencies=[Depends(require_token)],
-             summary="Make a version live (it is loaded and checked first)")
+@router.post(
+    "/models/{model_id}/promote",
+    dependencies=[Depends(require_token)],
+    summary="Make a version live (it is loaded and checked first)",
+)
 def promote(svc: Service, model_id: ModelId, body: PromoteRequest) -> dict[str, Any]:
     return _with_live(svc, _registry(svc).promote(model_id, body.version))
 
 
-@router.post("/models/{model_id}/rollback", dependencies=[Depends(require_token)],
-             summary="Go back to the version that was live before the last promotion")
+@router.post(
+    "/models/{model_id}/rollback",
+    dependencies=[Depends(require_token)],
+    summary="Go back to the version that was live before the last promotion",
+)
 def rollback(svc: Service, model_id: ModelId) -> dict[str, Any]:
     return _with_live(svc, _registry(svc).rollback(model_id))

@@ -38,8 +38,12 @@ router = APIRouter(tags=["predict"], responses=ERRORS)
 ARROW = "application/vnd.apache.arrow.stream"
 
 
-@router.post("/predict", response_model=Prediction, openapi_extra=json_body(PredictRequest),
-             summary="Predict for one window of readings (oldest first); explains the last row")
+@router.post(
+    "/predict",
+    response_model=Prediction,
+    openapi_extra=json_body(PredictRequest),
+    summary="Predict for one window of readings (oldest first); explains the last row",
+)
 async def predict(request: Request) -> Response:
     # computed on the event loop: a window costs a few hundred microseconds of CPU, less than a thread hop.
     # The body is read by bodies.parse_window (orjson into numpy), not by FastAPI: see that module; from there
@@ -50,27 +54,38 @@ async def predict(request: Request) -> Response:
     spec = bundle.spec
     if not body.channels & set(spec.channels):
         raise FieldError(["body", "rows"], f"no reading of the model's channels; it reads {', '.join(spec.channels)}")
-    features = last_row_features(body.matrix(spec.channels), spec.channels, window=spec.window, stats=spec.stats,
-                                 ewm_span=spec.ewm_span)
+    features = last_row_features(
+        body.matrix(spec.channels), spec.channels, window=spec.window, stats=spec.stats, ewm_span=spec.ewm_span
+    )
     result = svc.decider.decide_row(bundle, features, body.asset_class)
     request.app.state.metrics.predicted(bundle.model_id, "predict")
-    return json_response({**result, "model_id": bundle.model_id, "version": bundle.version,
-                          "ignored_channels": sorted(body.channels - set(spec.channels))})
+    return json_response(
+        {
+            **result,
+            "model_id": bundle.model_id,
+            "version": bundle.version,
+            "ignored_channels": sorted(body.channels - set(spec.channels)),
+        }
+    )
 
 
 def json_response(content: Any, headers: dict[str, str] | None = None) -> Response:
     """A JSON answer encoded by orjson (numpy arrays as lists; NaN and infinities as ``null``)."""
-    return Response(orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json",
-                    headers=headers)
+    return Response(
+        orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json", headers=headers
+    )
 
 
 def _features_of(bundle: Bundle, frame: pd.DataFrame, kind: str, where: list[Any]) -> pd.DataFrame:
     if kind == "features":
         missing = [c for c in bundle.feature_names if c not in frame.columns]
         if missing:
-            raise FieldError(where, f"missing feature column(s) {', '.join(missing[:8])}"
-                                    f"{' ...' if len(missing) > 8 else ''}; the model reads {len(bundle.feature_names)}"
-                                    " features (GET /api/v1/models lists them by channel)")
+            raise FieldError(
+                where,
+                f"missing feature column(s) {', '.join(missing[:8])}"
+                f"{' ...' if len(missing) > 8 else ''}; the model reads {len(bundle.feature_names)}"
+                " features (GET /api/v1/models lists them by channel)",
+            )
         return frame[bundle.feature_names]
     for column in ("asset_id", "ts"):
         if column not in frame.columns:
@@ -79,13 +94,21 @@ def _features_of(bundle: Bundle, frame: pd.DataFrame, kind: str, where: list[Any
     if not set(spec.channels) & set(frame.columns):
         raise FieldError(where, f"no column of the model's channels; it reads {', '.join(spec.channels)}")
     wide = frame.reindex(columns=["asset_id", "ts", *spec.channels])
-    features = window_features(wide, group="asset_id", order="ts", columns=list(spec.channels), window=spec.window,
-                               stats=spec.stats, ewm_span=spec.ewm_span)
+    features = window_features(
+        wide,
+        group="asset_id",
+        order="ts",
+        columns=list(spec.channels),
+        window=spec.window,
+        stats=spec.stats,
+        ewm_span=spec.ewm_span,
+    )
     return features[bundle.feature_names]
 
 
-def _predict_batch(request: Request, frame: pd.DataFrame, kind: str, model_id: str | None, asset_class: str | None,
-                   where: list[Any]) -> tuple[Bundle, Predictions]:
+def _predict_batch(
+    request: Request, frame: pd.DataFrame, kind: str, model_id: str | None, asset_class: str | None, where: list[Any]
+) -> tuple[Bundle, Predictions]:
     svc = service_of(request)
     if len(frame) > svc.settings.max_batch_rows:
         raise FieldError(where, f"{len(frame)} rows is more than the limit of {svc.settings.max_batch_rows} per batch")
@@ -126,8 +149,12 @@ def health_scores(probability: np.ndarray) -> np.ndarray:
     return out
 
 
-@router.post("/predict/batch", response_model=BatchPrediction, openapi_extra=json_body(BatchPredictRequest),
-             summary="Predict many rows: model features (columns or a table), or wide readings per asset")
+@router.post(
+    "/predict/batch",
+    response_model=BatchPrediction,
+    openapi_extra=json_body(BatchPredictRequest),
+    summary="Predict many rows: model features (columns or a table), or wide readings per asset",
+)
 async def predict_batch(request: Request) -> Response:
     payload = await request.body()
     return await run_in_threadpool(_json_batch, request, payload, request.headers.get("content-type"))
@@ -140,31 +167,57 @@ def _json_batch(request: Request, payload: bytes, content_type: str | None) -> R
     else:
         readings = body.readings
         assert readings is not None  # guaranteed by parse_batch
-        frame = pd.DataFrame({"asset_id": readings.asset_id, "ts": pd.to_datetime(readings.ts, utc=True),
-                              **{k: np.asarray(v, dtype="float64") for k, v in readings.values.items()}})
+        frame = pd.DataFrame(
+            {
+                "asset_id": readings.asset_id,
+                "ts": pd.to_datetime(readings.ts, utc=True),
+                **{k: np.asarray(v, dtype="float64") for k, v in readings.values.items()},
+            }
+        )
     bundle, predictions = _predict_batch(request, frame, body.kind, body.model_id, body.asset_class, body.where)
     threshold = service_of(request).thresholds(bundle).threshold_for(body.asset_class)
-    return json_response({"model_id": bundle.model_id, "version": bundle.version, "n_rows": len(frame),
-                          "probability": predictions.probability, "health": health_scores(predictions.probability),
-                          "rul": predictions.rul, "rul_low": predictions.rul_low, "rul_high": predictions.rul_high,
-                          "risk_level": risk_levels(predictions.probability, threshold)})
+    return json_response(
+        {
+            "model_id": bundle.model_id,
+            "version": bundle.version,
+            "n_rows": len(frame),
+            "probability": predictions.probability,
+            "health": health_scores(predictions.probability),
+            "rul": predictions.rul,
+            "rul_low": predictions.rul_low,
+            "rul_high": predictions.rul_high,
+            "risk_level": risk_levels(predictions.probability, threshold),
+        }
+    )
 
 
-@router.post("/predict/batch/arrow", response_class=Response,
-             summary="Predict many rows sent as an Arrow IPC stream; answers an Arrow IPC stream",
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 ARROW: {"schema": {"type": "string", "format": "binary"}}}}},
-             responses={200: {"content": {ARROW: {"schema": {"type": "string", "format": "binary"}}},
-                              "description": "columns probability, health, rul, rul_low, rul_high (one row per input row)"}})
-async def predict_batch_arrow(request: Request,
-                              input: Annotated[Literal["features", "readings"], Query()] = "features",
-                              model_id: Annotated[Name | None, Query()] = None,
-                              asset_class: Annotated[Ident | None, Query()] = None) -> Response:
+@router.post(
+    "/predict/batch/arrow",
+    response_class=Response,
+    summary="Predict many rows sent as an Arrow IPC stream; answers an Arrow IPC stream",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {ARROW: {"schema": {"type": "string", "format": "binary"}}}}
+    },
+    responses={
+        200: {
+            "content": {ARROW: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "columns probability, health, rul, rul_low, rul_high (one row per input row)",
+        }
+    },
+)
+async def predict_batch_arrow(
+    request: Request,
+    input: Annotated[Literal["features", "readings"], Query()] = "features",
+    model_id: Annotated[Name | None, Query()] = None,
+    asset_class: Annotated[Ident | None, Query()] = None,
+) -> Response:
     payload = await request.body()
     return await run_in_threadpool(_arrow_batch, request, payload, input, model_id, asset_class)
 
 
-def _arrow_batch(request: Request, payload: bytes, input: str, model_id: str | None, asset_class: str | None) -> Response:
+def _arrow_batch(
+    request: Request, payload: bytes, input: str, model_id: str | None, asset_class: str | None
+) -> Response:
     try:
         table = pa.ipc.open_stream(io.BytesIO(payload)).read_all()
     except (pa.ArrowException, OSError, ValueError) as err:
@@ -176,7 +229,9 @@ def _arrow_batch(request: Request, payload: bytes, input: str, model_id: str | N
         elif "ts" in frame.columns:
             frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     except (TypeError, ValueError, pa.ArrowException) as err:
-        raise FieldError(["body"], f"the Arrow table has a column that cannot be read as numbers or times: {err}") from None
+        raise FieldError(
+            ["body"], f"the Arrow table has a column that cannot be read as numbers or times: {err}"
+        ) from None
     bundle, predictions = _predict_batch(request, frame, input, model_id, asset_class, ["body"])
     columns = {"probability": predictions.probability, "health": 100.0 * (1.0 - predictions.probability)}
     for name in ("rul", "rul_low", "rul_high"):
@@ -186,6 +241,6 @@ def _arrow_batch(request: Request, payload: bytes, input: str, model_id: str | N
     out = pa.table(columns)
     with pa.ipc.new_stream(sink, out.schema) as writer:
         writer.write_table(out)
-    return Response(sink.getvalue(), media_type=ARROW,
-                    headers={"x-forewarn-model": f"{bundle.model_id}:{bundle.version}"})
-
+    return Response(
+        sink.getvalue(), media_type=ARROW, headers={"x-forewarn-model": f"{bundle.model_id}:{bundle.version}"}
+    )

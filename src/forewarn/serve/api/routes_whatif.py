@@ -51,8 +51,12 @@ class Slots:
     @contextmanager
     def taken(self) -> Iterator[None]:
         if not self._free.acquire(blocking=False):
-            raise HTTPException(429, f"{self.size} what-if run(s) are in progress, the most this service runs at "
-                                     f"once; try again in {RETRY_AFTER_S} s", headers={"Retry-After": str(RETRY_AFTER_S)})
+            raise HTTPException(
+                429,
+                f"{self.size} what-if run(s) are in progress, the most this service runs at "
+                f"once; try again in {RETRY_AFTER_S} s",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
         try:
             yield
         finally:
@@ -88,38 +92,68 @@ def _what_if(svc: HealthService, asset_id: str, body: WhatIfRequest) -> dict[str
     end = pd.Timestamp(last["ts"].max())
     readings = svc.store.readings(asset_id, end - HISTORY, None, wide=True)
     install = row["install_date"]
-    asset = Asset(asset_id, asset_class=info["asset_class"], line_id=info["line_id"], site_id=info["site_id"],
-                  install_date=None if install is None or pd.isna(install) else pd.Timestamp(install).date(),
-                  metadata=dict(row["metadata"] or {}))
-    scenario = Scenario(load=body.load, ambient_c=body.ambient_c, ambient_offset_c=body.ambient_offset_c,
-                        cooling=body.cooling, maintenance_in_days=body.maintenance_in_days)
+    asset = Asset(
+        asset_id,
+        asset_class=info["asset_class"],
+        line_id=info["line_id"],
+        site_id=info["site_id"],
+        install_date=None if install is None or pd.isna(install) else pd.Timestamp(install).date(),
+        metadata=dict(row["metadata"] or {}),
+    )
+    scenario = Scenario(
+        load=body.load,
+        ambient_c=body.ambient_c,
+        ambient_offset_c=body.ambient_offset_c,
+        cooling=body.cooling,
+        maintenance_in_days=body.maintenance_in_days,
+    )
     try:
-        result = what_if(readings, scenario, runs=body.runs, horizon_days=body.horizon_days, seed=body.seed,
-                         asset=asset)
+        result = what_if(
+            readings, scenario, runs=body.runs, horizon_days=body.horizon_days, seed=body.seed, asset=asset
+        )
     except ConfigError:
         raise
     except (KeyError, ValueError, IndexError) as err:  # readings the twin cannot be calibrated on
-        raise FieldError(["path", "asset_id"], f"the twin cannot be calibrated on asset {asset_id!r}'s readings "
-                                               f"({type(err).__name__}: {err}); it needs the channels the "
-                                               f"twin simulates for class {info['asset_class']!r}") from None
+        raise FieldError(
+            ["path", "asset_id"],
+            f"the twin cannot be calibrated on asset {asset_id!r}'s readings "
+            f"({type(err).__name__}: {err}); it needs the channels the "
+            f"twin simulates for class {info['asset_class']!r}",
+        ) from None
     summary = result.summary()
     return {
-        "asset_id": asset_id, "scenario": body.model_dump(), "runs": summary["runs"],
-        "horizon_days": summary["horizon_days"], "fail_fraction": summary["fail_fraction"],
-        "p10_days": _days(summary["p10_days"]), "median_days": _days(summary["median_days"]),
-        "p90_days": _days(summary["p90_days"]), "failure_modes": summary["modes"],
+        "asset_id": asset_id,
+        "scenario": body.model_dump(),
+        "runs": summary["runs"],
+        "horizon_days": summary["horizon_days"],
+        "fail_fraction": summary["fail_fraction"],
+        "p10_days": _days(summary["p10_days"]),
+        "median_days": _days(summary["median_days"]),
+        "p90_days": _days(summary["p90_days"]),
+        "failure_modes": summary["modes"],
         "days": [int(d) for d in result.days],
-        "trajectories": {name: {"p10": [None if np.isnan(v) else float(v) for v in q[:, 0]],
-                                "p50": [None if np.isnan(v) else float(v) for v in q[:, 1]],
-                                "p90": [None if np.isnan(v) else float(v) for v in q[:, 2]]}
-                         for name, q in result.trajectories.items()},
+        "trajectories": {
+            name: {
+                "p10": [None if np.isnan(v) else float(v) for v in q[:, 0]],
+                "p50": [None if np.isnan(v) else float(v) for v in q[:, 1]],
+                "p90": [None if np.isnan(v) else float(v) for v in q[:, 2]],
+            }
+            for name, q in result.trajectories.items()
+        },
     }
 
 
-@router.post("/assets/{asset_id}/what-if", dependencies=[Depends(require_token)],
-             responses={429: {"model": Problem, "description": "as many what-if runs as allowed are in progress; "
-                                                               "retry after Retry-After seconds"}},
-             summary="Time-to-failure distribution of an asset under a scenario (digital twin, Monte Carlo)")
+@router.post(
+    "/assets/{asset_id}/what-if",
+    dependencies=[Depends(require_token)],
+    responses={
+        429: {
+            "model": Problem,
+            "description": "as many what-if runs as allowed are in progress; retry after Retry-After seconds",
+        }
+    },
+    summary="Time-to-failure distribution of an asset under a scenario (digital twin, Monte Carlo)",
+)
 async def asset_what_if(request: Request, svc: Service, asset_id: AssetId, body: WhatIfRequest) -> dict[str, Any]:
     slots: Slots = request.app.state.what_if_slots
     with slots.taken():

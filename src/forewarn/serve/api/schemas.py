@@ -84,10 +84,14 @@ class Health(BaseModel):
     recommended_action: str
     contributions: list[Contribution]
     open_case: int | None
-    status: str | None = Field(default=None, description="'in_service', or 'down' when the latest failure has no "
-                                                          "maintenance after it (health 0, not scored)")
-    renewed_at: str | None = Field(default=None, description="the latest maintenance: readings before it are not in "
-                                                             "the window")
+    status: str | None = Field(
+        default=None,
+        description="'in_service', or 'down' when the latest failure has no "
+        "maintenance after it (health 0, not scored)",
+    )
+    renewed_at: str | None = Field(
+        default=None, description="the latest maintenance: readings before it are not in the window"
+    )
 
 
 class PredictRequest(Strict):
@@ -95,8 +99,9 @@ class PredictRequest(Strict):
 
     model_id: Name | None = None
     asset_class: Ident | None = None
-    rows: list[dict[Ident, Finite | None]] = Field(min_length=1, max_length=MAX_WINDOW_ROWS,
-                                                   description="channel -> reading, one dict per instant")
+    rows: list[dict[Ident, Finite | None]] = Field(
+        min_length=1, max_length=MAX_WINDOW_ROWS, description="channel -> reading, one dict per instant"
+    )
 
 
 class Prediction(BaseModel):
@@ -132,8 +137,9 @@ class FeatureTable(Strict):
     without the index)."""
 
     columns: list[Ident] = Field(min_length=1, max_length=10_000)
-    data: list[list[Finite | None]] = Field(min_length=1, max_length=1_000_000,
-                                            description="one array per row, values in the order of 'columns'")
+    data: list[list[Finite | None]] = Field(
+        min_length=1, max_length=1_000_000, description="one array per row, values in the order of 'columns'"
+    )
 
     @model_validator(mode="after")
     def _rectangular(self) -> FeatureTable:
@@ -166,8 +172,10 @@ class BatchPredictRequest(Strict):
             first, n = next((k, len(v)) for k, v in self.features.items())
             for name, values in self.features.items():
                 if len(values) != n:
-                    raise ValueError(f"features column {name!r} has {len(values)} values and {first!r} has {n}; "
-                                     "every column needs one value per row")
+                    raise ValueError(
+                        f"features column {name!r} has {len(values)} values and {first!r} has {n}; "
+                        "every column needs one value per row"
+                    )
             if n == 0:
                 raise ValueError("features holds no rows")
         return self
