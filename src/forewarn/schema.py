@@ -136,7 +136,9 @@ def to_utc(values: pd.Series | Any, *, source: str = "frame", column: str = "ts"
     else:
         if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
             raise SchemaError(
-                "timestamps are numbers", source=source, column=column,
+                "timestamps are numbers",
+                source=source,
+                column=column,
                 hint="give ISO 8601 text or datetimes; convert epoch numbers with pandas.to_datetime(unit=...)",
             )
         parsed = pd.to_datetime(series, utc=True, errors="coerce", format="ISO8601")
@@ -144,7 +146,10 @@ def to_utc(values: pd.Series | Any, *, source: str = "frame", column: str = "ts"
         if bad.any():
             pos = int(np.flatnonzero(bad.to_numpy())[0])
             raise SchemaError(
-                f"cannot parse timestamp {series.iloc[pos]!r}", source=source, line=pos + 1, column=column,
+                f"cannot parse timestamp {series.iloc[pos]!r}",
+                source=source,
+                line=pos + 1,
+                column=column,
                 hint="use ISO 8601, e.g. 2024-01-31T12:00:00Z",
             )
     if parsed.dt.tz is None:
@@ -167,7 +172,8 @@ def _require(columns: list[str] | pd.Index, needed: tuple[str, ...], source: str
     if missing:
         raise SchemaError(
             f"missing column(s) {', '.join(missing)}; found {', '.join(map(str, columns)) or 'none'}",
-            source=source, line=1,
+            source=source,
+            line=1,
             hint="readings need asset_id, ts and either channel+value (long) or one column per channel (wide)",
         )
 
@@ -178,7 +184,10 @@ def _numeric(values: pd.Series, *, source: str, column: str, line_of: np.ndarray
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
         raise SchemaError(
-            f"value {values.iloc[pos]!r} is not a number", source=source, line=int(line_of[pos]), column=column,
+            f"value {values.iloc[pos]!r} is not a number",
+            source=source,
+            line=int(line_of[pos]),
+            column=column,
             hint="readings must be numeric; leave the cell empty for a missing value",
         )
     floats: np.ndarray = numbers.to_numpy(dtype="float64")
@@ -205,18 +214,36 @@ def to_long_readings(frame: pd.DataFrame, *, source: str = "frame", first_line: 
             pos = int(np.flatnonzero(frame["channel"].isna().to_numpy())[0])
             raise SchemaError("missing channel", source=source, line=int(line_of[pos]), column="channel")
         values = _numeric(frame["value"], source=source, column="value", line_of=line_of)
-        out = pd.DataFrame({"asset_id": asset.astype(str).to_numpy(), "ts": ts.to_numpy(),
-                            "channel": frame["channel"].astype(str).to_numpy(), "value": values})
+        out = pd.DataFrame(
+            {
+                "asset_id": asset.astype(str).to_numpy(),
+                "ts": ts.to_numpy(),
+                "channel": frame["channel"].astype(str).to_numpy(),
+                "value": values,
+            }
+        )
     else:
         channels = [c for c in columns if c not in KEY_COLUMNS]
         if not channels:
-            raise SchemaError("no channel columns", source=source, line=1,
-                              hint="a wide readings file has asset_id, ts and one column per channel")
+            raise SchemaError(
+                "no channel columns",
+                source=source,
+                line=1,
+                hint="a wide readings file has asset_id, ts and one column per channel",
+            )
         parts = []
         for channel in channels:
             values = _numeric(frame[channel], source=source, column=str(channel), line_of=line_of)
-            parts.append(pd.DataFrame({"asset_id": asset.astype(str).to_numpy(), "ts": ts.to_numpy(),
-                                       "channel": str(channel), "value": values}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "asset_id": asset.astype(str).to_numpy(),
+                        "ts": ts.to_numpy(),
+                        "channel": str(channel),
+                        "value": values,
+                    }
+                )
+            )
         out = pd.concat(parts, ignore_index=True)
     out = out[~np.isnan(out["value"].to_numpy())].reset_index(drop=True)
     out["ts"] = out["ts"].astype(TS_DTYPE)
@@ -251,14 +278,23 @@ def to_events(frame: pd.DataFrame, *, source: str = "frame", first_line: int = 1
     bad = ~kinds.isin(allowed) | kinds.isna()
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise SchemaError(f"unknown event kind {frame['kind'].iloc[pos]!r}", source=source,
-                          line=int(line_of[pos]), column="kind", hint=f"use one of {', '.join(sorted(allowed))}")
+        raise SchemaError(
+            f"unknown event kind {frame['kind'].iloc[pos]!r}",
+            source=source,
+            line=int(line_of[pos]),
+            column="kind",
+            hint=f"use one of {', '.join(sorted(allowed))}",
+        )
     if frame["asset_id"].isna().any():
         pos = int(np.flatnonzero(frame["asset_id"].isna().to_numpy())[0])
         raise SchemaError("missing asset_id", source=source, line=int(line_of[pos]), column="asset_id")
-    out = pd.DataFrame({"asset_id": frame["asset_id"].astype(str).to_numpy(),
-                        "ts": _ts_with_lines(frame["ts"], source=source, line_of=line_of).to_numpy(),
-                        "kind": kinds.astype(str).to_numpy()})
+    out = pd.DataFrame(
+        {
+            "asset_id": frame["asset_id"].astype(str).to_numpy(),
+            "ts": _ts_with_lines(frame["ts"], source=source, line_of=line_of).to_numpy(),
+            "kind": kinds.astype(str).to_numpy(),
+        }
+    )
     for column in EVENT_COLUMNS[3:]:
         if column in frame.columns:
             col = frame[column]

@@ -38,9 +38,16 @@ def backtest_id(result: dict[str, Any]) -> str:
     return f"{result['task']}-{result['by']}-{stamp}"
 
 
-def write_outputs(result: dict[str, Any], data: Dataset, p: np.ndarray, threshold: np.ndarray, *,
-                  json_path: str | os.PathLike[str] | None, models: str | os.PathLike[str] | None,
-                  report_dir: str | os.PathLike[str] | None) -> None:
+def write_outputs(
+    result: dict[str, Any],
+    data: Dataset,
+    p: np.ndarray,
+    threshold: np.ndarray,
+    *,
+    json_path: str | os.PathLike[str] | None,
+    models: str | os.PathLike[str] | None,
+    report_dir: str | os.PathLike[str] | None,
+) -> None:
     """Fill in the id and write the JSON where asked, and the HTML report."""
     result["id"] = backtest_id(result)
     text = json.dumps(_jsonable(result), indent=2, default=str)
@@ -58,8 +65,13 @@ def write_outputs(result: dict[str, Any], data: Dataset, p: np.ndarray, threshol
 
 def _timeline(asset: str, rows: pd.DataFrame, events: pd.DataFrame) -> str:
     """The asset's risk timeline as inline SVG (failures red, maintenance green dotted, the threshold dashed)."""
-    return risk_timeline(f"{asset}: red = failure, green dotted = maintenance", rows["ts"], rows["p"].to_numpy(),
-                         rows["threshold"].to_numpy(), events)
+    return risk_timeline(
+        f"{asset}: red = failure, green dotted = maintenance",
+        rows["ts"],
+        rows["p"].to_numpy(),
+        rows["threshold"].to_numpy(),
+        events,
+    )
 
 
 def report_html(result: dict[str, Any], data: Dataset, p: np.ndarray, threshold: np.ndarray) -> str:
@@ -72,33 +84,47 @@ def report_html(result: dict[str, Any], data: Dataset, p: np.ndarray, threshold:
     charts = []
     for asset in order[:REPORT_ASSETS]:
         rows = frame[frame["asset_id"] == asset]
-        events = data.events[(data.events["asset_id"] == asset) & data.events["ts"].between(rows["ts"].min(),
-                                                                                             rows["ts"].max())]
+        events = data.events[
+            (data.events["asset_id"] == asset) & data.events["ts"].between(rows["ts"].min(), rows["ts"].max())
+        ]
         charts.append(f"<figure>{_timeline(asset, rows, events)}</figure>")
 
     def table(title: str, values: dict[str, Any]) -> str:
-        cells = "".join(f"<tr><th scope='row'>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>"
-                        for k, v in values.items())
+        cells = "".join(
+            f"<tr><th scope='row'>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>" for k, v in values.items()
+        )
         return f"<h2>{html.escape(title)}</h2><table>{cells}</table>"
 
-    sweep = "".join(f"<tr><td>{s['threshold']:.4f}</td><td>{_fmt(s['caught_share'])}</td>"
-                    f"<td>{_fmt(s['false_cases_per_asset_year'])}</td><td>{_fmt(s['cost'])}</td></tr>"
-                    for s in result["sweep"])
-    reliability = "".join(f"<tr><td>{r['bin_low']:.1f}-{r['bin_high']:.1f}</td><td>{r['predicted']:.3f}</td>"
-                          f"<td>{r['observed']:.3f}</td><td>{r['count']}</td></tr>" for r in result["reliability"])
-    head = (f"Backtest {html.escape(result['id'])}: task {result['task']}, by {result['by']}, {result['folds']} folds, "
-            f"model {html.escape(result['model'])}, horizon {result['horizon_hours']:.0f} h, minimum lead "
-            f"{result['min_lead_hours']:.0f} h")
-    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Forewarn backtest</title><style>"
-            "body{font-family:sans-serif;margin:2em;color:#111}table{border-collapse:collapse}th,td{border:1px "
-            "solid #999;padding:2px 8px;text-align:left}svg{max-width:100%;height:auto}</style></head><body>"
-            f"<h1>{head}</h1>" + table("Rows", result["rows"]) + table("Events", result["events"])
-            + "<h2>Threshold sweep</h2><table><tr><th scope='col'>threshold</th><th scope='col'>caught share</th>"
-            "<th scope='col'>false cases per asset-year</th><th scope='col'>cost</th></tr>" + sweep + "</table>"
-            "<h2>Reliability (predicted against observed failure frequency)</h2><table><tr><th scope='col'>bin</th>"
-            "<th scope='col'>mean predicted</th><th scope='col'>observed</th><th scope='col'>rows</th></tr>"
-            + reliability + "</table>"
-            "<h2>Risk timelines</h2>" + "".join(charts) + "</body></html>")
+    sweep = "".join(
+        f"<tr><td>{s['threshold']:.4f}</td><td>{_fmt(s['caught_share'])}</td>"
+        f"<td>{_fmt(s['false_cases_per_asset_year'])}</td><td>{_fmt(s['cost'])}</td></tr>"
+        for s in result["sweep"]
+    )
+    reliability = "".join(
+        f"<tr><td>{r['bin_low']:.1f}-{r['bin_high']:.1f}</td><td>{r['predicted']:.3f}</td>"
+        f"<td>{r['observed']:.3f}</td><td>{r['count']}</td></tr>"
+        for r in result["reliability"]
+    )
+    head = (
+        f"Backtest {html.escape(result['id'])}: task {result['task']}, by {result['by']}, {result['folds']} folds, "
+        f"model {html.escape(result['model'])}, horizon {result['horizon_hours']:.0f} h, minimum lead "
+        f"{result['min_lead_hours']:.0f} h"
+    )
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Forewarn backtest</title><style>"
+        "body{font-family:sans-serif;margin:2em;color:#111}table{border-collapse:collapse}th,td{border:1px "
+        "solid #999;padding:2px 8px;text-align:left}svg{max-width:100%;height:auto}</style></head><body>"
+        f"<h1>{head}</h1>"
+        + table("Rows", result["rows"])
+        + table("Events", result["events"])
+        + "<h2>Threshold sweep</h2><table><tr><th scope='col'>threshold</th><th scope='col'>caught share</th>"
+        "<th scope='col'>false cases per asset-year</th><th scope='col'>cost</th></tr>" + sweep + "</table>"
+        "<h2>Reliability (predicted against observed failure frequency)</h2><table><tr><th scope='col'>bin</th>"
+        "<th scope='col'>mean predicted</th><th scope='col'>observed</th><th scope='col'>rows</th></tr>"
+        + reliability
+        + "</table>"
+        "<h2>Risk timelines</h2>" + "".join(charts) + "</body></html>"
+    )
 
 
 def _fmt(value: Any) -> str:

@@ -84,8 +84,9 @@ def _known_by(data: Dataset, spec: TrainSpec, cut: pd.Timestamp | None) -> np.nd
     return (data.frame["ts"] + pd.to_timedelta(ahead, unit="h") <= cut).to_numpy()
 
 
-def _fit_fold(data: Dataset, spec: TrainSpec, name: str, X: pd.DataFrame, rows: np.ndarray, by: str,
-              cut: pd.Timestamp | None) -> Callable[[pd.DataFrame, np.ndarray], tuple[np.ndarray, np.ndarray, ThresholdPolicy]]:
+def _fit_fold(
+    data: Dataset, spec: TrainSpec, name: str, X: pd.DataFrame, rows: np.ndarray, by: str, cut: pd.Timestamp | None
+) -> Callable[[pd.DataFrame, np.ndarray], tuple[np.ndarray, np.ndarray, ThresholdPolicy]]:
     """Fit, calibrate and threshold on ``rows`` as forewarn train does; returns a scorer of (X, classes)."""
     y = data.y
     positive = positive_rows(y, spec)
@@ -95,8 +96,9 @@ def _fit_fold(data: Dataset, spec: TrainSpec, name: str, X: pd.DataFrame, rows: 
     if fill is not None:  # as the bundle does for such a model: missing features read as training means
         X = pd.DataFrame(fill_missing(X.to_numpy(dtype="float64"), fill), columns=X.columns, index=X.index)
     max_rul = spec.max_rul_hours if spec.task == "rul" else None
-    model = zoo.fit_model(zoo.build(name, task=spec.task, seed=spec.seed, max_rul=max_rul), X.iloc[fit_rows],
-                          y[fit_rows])
+    model = zoo.fit_model(
+        zoo.build(name, task=spec.task, seed=spec.seed, max_rul=max_rul), X.iloc[fit_rows], y[fit_rows]
+    )
     said = zoo.output(model, X[calib])
     if spec.task == "rul":
         judged = held.rul_holdout(said, y[calib], data.groups[calib], spec.horizon_hours, spec.seed)
@@ -108,9 +110,17 @@ def _fit_fold(data: Dataset, spec: TrainSpec, name: str, X: pd.DataFrame, rows: 
     if by == "time":  # only what was known at the cut: the calibration assets' rows and failures before it
         cases = cases[cases["ts"] < cut]
         failures = failures[failures["ts"] < cut]
-    policy, _ = held.choose_thresholds(judged.probability, outcome, data.asset_class[calib], dict(spec.costs),
-                                       cases=cases, failures=failures, renewals=renewed,
-                                       horizon_hours=spec.horizon_hours, min_lead_hours=spec.min_lead_hours)
+    policy, _ = held.choose_thresholds(
+        judged.probability,
+        outcome,
+        data.asset_class[calib],
+        dict(spec.costs),
+        cases=cases,
+        failures=failures,
+        renewals=renewed,
+        horizon_hours=spec.horizon_hours,
+        min_lead_hours=spec.min_lead_hours,
+    )
     model, _ = refit(name, spec, X, y, rows)  # what forewarn train files: the recipe refit on every known row
 
     def scorer(Xs: pd.DataFrame, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, ThresholdPolicy]:
@@ -133,27 +143,61 @@ def _row_figures(p: np.ndarray, outcome: np.ndarray, alarm: np.ndarray) -> dict[
     recall = tp / (tp + fn) if tp + fn else 0.0
     both = len(np.unique(truth)) == 2
     ranks = binary_metrics(truth.astype(int), p) if both else {"roc_auc": None, "pr_auc": None}
-    return {"f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-            "precision": precision, "recall": recall, "far": fp / (fp + tn) if fp + tn else 0.0,
-            "roc_auc": ranks["roc_auc"], "pr_auc": ranks["pr_auc"],
-            "ece": expected_calibration_error(p, truth.astype(float)) if len(p) else None, "rows": int(len(p))}
+    return {
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "precision": precision,
+        "recall": recall,
+        "far": fp / (fp + tn) if fp + tn else 0.0,
+        "roc_auc": ranks["roc_auc"],
+        "pr_auc": ranks["pr_auc"],
+        "ece": expected_calibration_error(p, truth.astype(float)) if len(p) else None,
+        "rows": int(len(p)),
+    }
 
 
-def backtest(store: str | os.PathLike[str] | Store, *, spec: TrainSpec | None = None, by: str = "time",
-             folds: int = 5, min_lead: str | None = None, models: str | os.PathLike[str] | None = None,
-             json_path: str | os.PathLike[str] | None = None, report_dir: str | os.PathLike[str] | None = None,
-             progress: Progress | None = None, **options: Any) -> dict[str, Any]:
+def backtest(
+    store: str | os.PathLike[str] | Store,
+    *,
+    spec: TrainSpec | None = None,
+    by: str = "time",
+    folds: int = 5,
+    min_lead: str | None = None,
+    models: str | os.PathLike[str] | None = None,
+    json_path: str | os.PathLike[str] | None = None,
+    report_dir: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> dict[str, Any]:
     """Backtest the spec's training recipe on the store's history; returns the result (see the module text).
     Numeric libraries run on one thread, as in :func:`forewarn.train`."""
     with threadpool_limits(limits=1):
-        return _backtest(store, spec=spec, by=by, folds=folds, min_lead=min_lead, models=models, json_path=json_path,
-                         report_dir=report_dir, progress=progress, **options)
+        return _backtest(
+            store,
+            spec=spec,
+            by=by,
+            folds=folds,
+            min_lead=min_lead,
+            models=models,
+            json_path=json_path,
+            report_dir=report_dir,
+            progress=progress,
+            **options,
+        )
 
 
-def _backtest(store: str | os.PathLike[str] | Store, *, spec: TrainSpec | None, by: str, folds: int,
-              min_lead: str | None,
-              models: str | os.PathLike[str] | None, json_path: str | os.PathLike[str] | None,
-              report_dir: str | os.PathLike[str] | None, progress: Progress | None, **options: Any) -> dict[str, Any]:
+def _backtest(
+    store: str | os.PathLike[str] | Store,
+    *,
+    spec: TrainSpec | None,
+    by: str,
+    folds: int,
+    min_lead: str | None,
+    models: str | os.PathLike[str] | None,
+    json_path: str | os.PathLike[str] | None,
+    report_dir: str | os.PathLike[str] | None,
+    progress: Progress | None,
+    **options: Any,
+) -> dict[str, Any]:
     if by not in BY:
         raise ConfigError(f"by={by!r} is not one of {', '.join(BY)}")
     if int(folds) < 2:
@@ -179,8 +223,10 @@ def _backtest(store: str | os.PathLike[str] | Store, *, spec: TrainSpec | None, 
             progress(k, len(plan), label)
         cut = data.frame["ts"][judge_mask].min() if by == "time" else None
         rows = fit_mask & usable & _known_by(data, spec, cut)
-        if int((data.y[rows] == 1).sum() if spec.task != "rul" else (data.y[rows] <= spec.horizon_hours).sum()) < 2 \
-                or len(np.unique(data.groups[rows])) < 3:
+        if (
+            int((data.y[rows] == 1).sum() if spec.task != "rul" else (data.y[rows] <= spec.horizon_hours).sum()) < 2
+            or len(np.unique(data.groups[rows])) < 3
+        ):
             per_fold.append({"fold": k, "label": label, "skipped": "too few failures known before this fold"})
             continue
         scorer = _fit_fold(data, spec, name, X, rows, by, cut)
@@ -202,34 +248,70 @@ def _backtest(store: str | os.PathLike[str] | Store, *, spec: TrainSpec | None, 
     return result
 
 
-def summarise(data: Dataset, spec: TrainSpec, by: str, folds: int, min_lead_hours: float, name: str,
-              p_all: np.ndarray, cut_all: np.ndarray, outcome_all: np.ndarray, usable: np.ndarray) -> dict[str, Any]:
+def summarise(
+    data: Dataset,
+    spec: TrainSpec,
+    by: str,
+    folds: int,
+    min_lead_hours: float,
+    name: str,
+    p_all: np.ndarray,
+    cut_all: np.ndarray,
+    outcome_all: np.ndarray,
+    usable: np.ndarray,
+) -> dict[str, Any]:
     """The pooled row figures, event figures at the fitted thresholds, the sweep and the reliability diagram."""
     scored = ~np.isnan(p_all)
     if not scored.any():
-        raise DataNotFoundError("no fold could be trained: too few failures known before each fold; use fewer "
-                                "--folds or --by asset")
+        raise DataNotFoundError(
+            "no fold could be trained: too few failures known before each fold; use fewer --folds or --by asset"
+        )
     judged = scored & usable
     rows = _row_figures(p_all[judged], outcome_all[judged], p_all[judged] >= cut_all[judged])
     frame = data.frame.loc[scored, ["asset_id", "ts"]].assign(p=p_all[scored])
     costs = ThresholdPolicy.from_mapping(dict(spec.costs)).costs_for(None) if spec.costs else Costs()
     failures = failures_in(frame, data.events, slack_hours=hours(data.interval, "interval"))
     renew = renewals(data.events, spec.renewing_actions) if len(data.events) else None
-    common: dict[str, Any] = {"horizon_hours": spec.horizon_hours, "min_lead_hours": min_lead_hours, "costs": costs,
-              "renewals": renew}
+    common: dict[str, Any] = {
+        "horizon_hours": spec.horizon_hours,
+        "min_lead_hours": min_lead_hours,
+        "costs": costs,
+        "renewals": renew,
+    }
     events = event_figures(frame, failures, threshold=cut_all[scored], **common)
-    events.update(time_based_cost(frame, failures, horizon_hours=spec.horizon_hours, min_lead_hours=min_lead_hours,
-                                  costs=costs))
+    events.update(
+        time_based_cost(frame, failures, horizon_hours=spec.horizon_hours, min_lead_hours=min_lead_hours, costs=costs)
+    )
     grid = threshold_grid(p_all[scored], np.unique(cut_all[scored]))
     sweep = []
     for threshold in grid:
         figures = event_figures(frame, failures, threshold=float(threshold), **common)
-        sweep.append({"threshold": float(threshold), "caught_share": figures["caught_share"],
-                      "false_cases_per_asset_year": figures["false_cases_per_asset_year"], "cost": figures["cost"]})
+        sweep.append(
+            {
+                "threshold": float(threshold),
+                "caught_share": figures["caught_share"],
+                "false_cases_per_asset_year": figures["false_cases_per_asset_year"],
+                "cost": figures["cost"],
+            }
+        )
     best = min(sweep, key=lambda s: s["cost"]) if sweep else None
-    return {"id": "", "created": pd.Timestamp.now(tz="UTC").isoformat(), "task": spec.task, "by": by,
-            "folds": folds, "horizon_hours": spec.horizon_hours, "min_lead_hours": min_lead_hours, "model": name,
-            "interval": data.interval, "window_rows": spec.window, "features": spec.features,
-            "assets": int(data.frame["asset_id"].nunique()), "rows": rows, "events": events,
-            "threshold": float(np.median(cut_all[scored])), "cost_optimal_threshold_in_hindsight": best,
-            "sweep": sweep, "reliability": held.reliability(p_all[judged], outcome_all[judged])}
+    return {
+        "id": "",
+        "created": pd.Timestamp.now(tz="UTC").isoformat(),
+        "task": spec.task,
+        "by": by,
+        "folds": folds,
+        "horizon_hours": spec.horizon_hours,
+        "min_lead_hours": min_lead_hours,
+        "model": name,
+        "interval": data.interval,
+        "window_rows": spec.window,
+        "features": spec.features,
+        "assets": int(data.frame["asset_id"].nunique()),
+        "rows": rows,
+        "events": events,
+        "threshold": float(np.median(cut_all[scored])),
+        "cost_optimal_threshold_in_hindsight": best,
+        "sweep": sweep,
+        "reliability": held.reliability(p_all[judged], outcome_all[judged]),
+    }

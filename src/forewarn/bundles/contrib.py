@@ -50,8 +50,12 @@ class RowContributions:
         self._row = np.zeros(n_features, dtype="float64")
         self._out = np.zeros(n_features + 1, dtype="float64")
         self._length = ctypes.c_int64()
-        self._args = (handle, self._row.ctypes.data_as(ctypes.c_void_p), ctypes.byref(self._length),
-                      self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)))
+        self._args = (
+            handle,
+            self._row.ctypes.data_as(ctypes.c_void_p),
+            ctypes.byref(self._length),
+            self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        )
         self._lock = threading.Lock()
         weakref.finalize(self, _free, lib, handle)
 
@@ -64,9 +68,15 @@ class RowContributions:
             n_features = int(booster.num_feature())
             handle = ctypes.c_void_p()
             status = _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
-                booster._handle, ctypes.c_int(C_API_PREDICT_CONTRIB), ctypes.c_int(0), ctypes.c_int(-1),
-                ctypes.c_int(C_API_DTYPE_FLOAT64), ctypes.c_int32(n_features), ctypes.c_char_p(b"num_threads=1"),
-                ctypes.byref(handle))
+                booster._handle,
+                ctypes.c_int(C_API_PREDICT_CONTRIB),
+                ctypes.c_int(0),
+                ctypes.c_int(-1),
+                ctypes.c_int(C_API_DTYPE_FLOAT64),
+                ctypes.c_int32(n_features),
+                ctypes.c_char_p(b"num_threads=1"),
+                ctypes.byref(handle),
+            )
         except (ImportError, AttributeError, TypeError):
             return None
         if status != 0 or not handle.value:
@@ -79,8 +89,10 @@ class RowContributions:
             return None
         try:
             self._row[:] = row
-            if self._lib.LGBM_BoosterPredictForMatSingleRowFast(*self._args) != 0 or \
-                    self._length.value != self._n_features + 1:
+            if (
+                self._lib.LGBM_BoosterPredictForMatSingleRowFast(*self._args) != 0
+                or self._length.value != self._n_features + 1
+            ):
                 return None
             return self._out.copy()
         finally:

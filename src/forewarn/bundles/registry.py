@@ -45,8 +45,9 @@ def _natural(version: str) -> list[Any]:
 def check_name(value: str, what: str) -> str:
     """Model ids and versions are folder names: letters, digits, ``.``, ``_``, ``-`` (no path tricks)."""
     if not isinstance(value, str) or not _NAME.match(value):
-        raise ConfigError(f"{what} {value!r} is not valid; use 1-64 letters, digits, '.', '_' or '-', "
-                          "starting with a letter or digit")
+        raise ConfigError(
+            f"{what} {value!r} is not valid; use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
     return value
 
 
@@ -56,8 +57,10 @@ class ModelRegistry:
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root)
         if not self.root.is_dir():
-            raise DataNotFoundError(f"models folder {str(self.root)!r} does not exist; create it and put bundles "
-                                    "in <model_id>/<version>/ (see forewarn.bundles.registry)")
+            raise DataNotFoundError(
+                f"models folder {str(self.root)!r} does not exist; create it and put bundles "
+                "in <model_id>/<version>/ (see forewarn.bundles.registry)"
+            )
         self._lock = threading.RLock()
         self._loaded: dict[tuple[str, str], Bundle] = {}
         # the live bundle of each model id, with the time the older of the listing and registry.json caches it was
@@ -127,8 +130,9 @@ class ModelRegistry:
         """Servable versions of ``model_id``, oldest first."""
         versions = list(self._listing().get(check_name(model_id, "model id"), []))
         if not versions:
-            raise DataNotFoundError(f"no model {model_id!r} in {str(self.root)!r}; known: "
-                                    f"{', '.join(self.model_ids()) or 'none'}")
+            raise DataNotFoundError(
+                f"no model {model_id!r} in {str(self.root)!r}; known: {', '.join(self.model_ids()) or 'none'}"
+            )
         return versions
 
     def active_version(self, model_id: str) -> str:
@@ -144,10 +148,18 @@ class ModelRegistry:
         for version in self.versions(model_id):
             folder = self.root / model_id / version
             manifest = read_manifest(folder)
-            rows.append({"version": version, "active": version == active, "model": manifest.get("model"),
-                         "task": manifest.get("task"), "metrics": manifest.get("metrics", {}),
-                         "n_features": len(manifest.get("feature_names", [])),
-                         "data_hash": manifest.get("data_hash"), "saved": os.path.getmtime(folder / "manifest.json")})
+            rows.append(
+                {
+                    "version": version,
+                    "active": version == active,
+                    "model": manifest.get("model"),
+                    "task": manifest.get("task"),
+                    "metrics": manifest.get("metrics", {}),
+                    "n_features": len(manifest.get("feature_names", [])),
+                    "data_hash": manifest.get("data_hash"),
+                    "saved": os.path.getmtime(folder / "manifest.json"),
+                }
+            )
         history = self._read()["history"].get(model_id, [])
         return {"model_id": model_id, "active": active, "versions": rows, "history": list(history)}
 
@@ -166,8 +178,9 @@ class ModelRegistry:
             live_version = version is None
             version = check_name(version, "version") if version is not None else self.active_version(model_id)
             if version not in self.versions(model_id):
-                raise DataNotFoundError(f"model {model_id!r} has no version {version!r}; it has "
-                                        f"{', '.join(self.versions(model_id))}")
+                raise DataNotFoundError(
+                    f"model {model_id!r} has no version {version!r}; it has {', '.join(self.versions(model_id))}"
+                )
             key = (model_id, version)
             if key not in self._loaded:
                 self._loaded[key] = Bundle(self.root / model_id / version, model_id=model_id, version=version)

@@ -75,8 +75,9 @@ class _Splits:
         return len(self.feature) - 1
 
 
-def _leaves(node: dict[str, Any], splits: _Splits, path: list[tuple[dict[str, Any], int, bool]],
-            out: list[_Leaf]) -> None:
+def _leaves(
+    node: dict[str, Any], splits: _Splits, path: list[tuple[dict[str, Any], int, bool]], out: list[_Leaf]
+) -> None:
     """Every leaf under ``node`` with its path (depth-first, left first); the splits on the way join ``splits``."""
     if "leaf_value" in node:
         leaf = _Leaf(float(node["leaf_value"]))
@@ -114,7 +115,7 @@ def _tabulate(leaves: list[_Leaf]) -> list[np.ndarray]:
         weights = np.array([factorial(s) * factorial(d - 1 - s) / factorial(d) for s in range(d)])
         chunk = max(1, _WORK // ((1 << d) * d))  # leaves computed at once: bounds the temporary arrays
         for first in range(0, len(group), chunk):
-            members = group[first:first + chunk]
+            members = group[first : first + chunk]
             z = np.array([leaves[i].zero for i in members])  # leaves x d
             value = np.array([leaves[i].value for i in members])
             out = np.empty((len(members), 1 << d, d))
@@ -235,8 +236,9 @@ class PathTables:
         start = self._met_base - missed * self._depth
         out = np.zeros(self.n_features + 1)
         if len(self._features_used):
-            out[self._features_used] = np.add.reduceat(self._table[start[self._slot_leaf] + self._slot_rank],
-                                                       self._feature_start)
+            out[self._features_used] = np.add.reduceat(
+                self._table[start[self._slot_leaf] + self._slot_rank], self._feature_start
+            )
         out[self.n_features] = self.bias
         return out
 

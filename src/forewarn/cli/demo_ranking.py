@@ -38,9 +38,18 @@ def models_folder(store: Path) -> Path:
     return Path(f"{store}.models")
 
 
-def print_ranking(console: Console, title: str, assets: np.ndarray, age: tuple[str, np.ndarray],
-                  predicted: np.ndarray, truth: tuple[str, np.ndarray], reasons: list[str], top: int,
-                  bands: tuple[tuple[float, str], ...] = RISK_BANDS, levels: list[str] | None = None) -> None:
+def print_ranking(
+    console: Console,
+    title: str,
+    assets: np.ndarray,
+    age: tuple[str, np.ndarray],
+    predicted: np.ndarray,
+    truth: tuple[str, np.ndarray],
+    reasons: list[str],
+    top: int,
+    bands: tuple[tuple[float, str], ...] = RISK_BANDS,
+    levels: list[str] | None = None,
+) -> None:
     """The fleet ranked by predicted RUL (shortest first), with risk band (or the given ``levels``: the served
     model's risk levels), driving sensors and a truth column."""
     order = np.argsort(predicted, kind="stable")
@@ -53,8 +62,15 @@ def print_ranking(console: Console, title: str, assets: np.ndarray, age: tuple[s
         level = levels[i]
         value = truth[1][i]
         actual = "-" if np.isnan(value) else f"{value:.0f}" if abs(value) >= 10 else f"{value:.2f}"
-        table.add_row(str(rank), assets[i], f"{age[1][i]:.0f}", f"{predicted[i]:.0f}",
-                      f"[{RISK_COLOURS[level]}]{level}[/]", reasons[i], actual)
+        table.add_row(
+            str(rank),
+            assets[i],
+            f"{age[1][i]:.0f}",
+            f"{predicted[i]:.0f}",
+            f"[{RISK_COLOURS[level]}]{level}[/]",
+            reasons[i],
+            actual,
+        )
     console.print(table)
     counts = pd.Series(levels).value_counts()
     console.print("fleet: " + ", ".join(f"{counts.get(name, 0)} {name}" for name in RISK_COLOURS))

@@ -61,26 +61,50 @@ def run_simulated_demo(*, store: Path, top: int, seed: int, console: Console, st
     with Store(store) as db:
         reports = fleet.to_store(db)
         new = sum(r.written for r in reports[:-1])
-        console.print(f"[1/4] store {store}: {db.count_readings():,} readings ({new:,} new this run), "
-                      f"{len(db.assets())} assets, {len(db.events(kind='failure'))} failures")
+        console.print(
+            f"[1/4] store {store}: {db.count_readings():,} readings ({new:,} new this run), "
+            f"{len(db.assets())} assets, {len(db.events(kind='failure'))} failures"
+        )
     fit_start = time.perf_counter()
-    result = train(store, models_folder(store), task="rul", horizon=f"{HORIZON_HOURS:.0f}h", interval="1h",
-                   window=WINDOW_HOURS, max_rul=f"{MAX_RUL_HOURS:.0f}h", model="lightgbm-rul", seed=seed,
-                   model_id="rul", promote=True)
+    result = train(
+        store,
+        models_folder(store),
+        task="rul",
+        horizon=f"{HORIZON_HOURS:.0f}h",
+        interval="1h",
+        window=WINDOW_HOURS,
+        max_rul=f"{MAX_RUL_HOURS:.0f}h",
+        model="lightgbm-rul",
+        seed=seed,
+        model_id="rul",
+        promote=True,
+    )
     fit_s = time.perf_counter() - fit_start
     metrics = result.metrics
-    console.print(f"[2/4] features: {WINDOW_HOURS} h trailing windows of hourly readings from "
-                  f"{len(result.card['recipe']['channels'])} channels; labels from the failure and maintenance events")
-    console.print(f"[3/4] LightGBM RUL model trained in {fit_s:.1f} s; on held-out assets RMSE {metrics['rmse']:.1f} h "
-                  f"(truth capped at {MAX_RUL_HOURS:.0f} h), 90 % interval covers {metrics['interval_coverage']:.0%} "
-                  f"(median width {metrics['interval_width_median']:.0f} h), ECE {metrics['ece']:.3f}")
+    console.print(
+        f"[2/4] features: {WINDOW_HOURS} h trailing windows of hourly readings from "
+        f"{len(result.card['recipe']['channels'])} channels; labels from the failure and maintenance events"
+    )
+    console.print(
+        f"[3/4] LightGBM RUL model trained in {fit_s:.1f} s; on held-out assets RMSE {metrics['rmse']:.1f} h "
+        f"(truth capped at {MAX_RUL_HOURS:.0f} h), 90 % interval covers {metrics['interval_coverage']:.0%} "
+        f"(median width {metrics['interval_width_median']:.0f} h), ECE {metrics['ece']:.3f}"
+    )
     ranked = score(store, models_folder(store), model_id="rul")
     assets = ranked["asset_id"].to_numpy()
     final = fleet.truth.sort_values("ts").drop_duplicates("asset_id", keep="last").set_index("asset_id")
     health = final.loc[assets, "health"].to_numpy(dtype="float64")  # the twin's ground truth, 1 = as new
     hours_run = ((ranked["last_reading"] - fleet.start) / pd.Timedelta(hours=1)).to_numpy(dtype="float64")
-    print_ranking(console, "Simulated fleet ranked by risk now", assets, ("hours run", hours_run),
-                  ranked["rul"].to_numpy(dtype="float64"), ("true health", health),
-                  ranked["drivers"].fillna("-").tolist(), top, levels=ranked["risk"].fillna("low").tolist())
+    print_ranking(
+        console,
+        "Simulated fleet ranked by risk now",
+        assets,
+        ("hours run", hours_run),
+        ranked["rul"].to_numpy(dtype="float64"),
+        ("true health", health),
+        ranked["drivers"].fillna("-").tolist(),
+        top,
+        levels=ranked["risk"].fillna("low").tolist(),
+    )
     console.print(f"[4/4] done in {time.perf_counter() - started:.0f} s. Store: {store}  Model: {result.folder}/")
     return {"rmse": float(metrics["rmse"]), "fit_s": fit_s}

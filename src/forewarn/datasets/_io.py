@@ -128,25 +128,38 @@ def read_delimited(
         except READ_ERRORS as err:
             raise SchemaError(f"cannot read the header: {err}", source=source, line=1, hint=REPAIR_HINT) from None
         if found != list(header):
-            raise SchemaError(f"header is {found}, expected {list(header)}", source=source, line=1,
-                              hint="this is not the expected file, or its header was edited")
+            raise SchemaError(
+                f"header is {found}, expected {list(header)}",
+                source=source,
+                line=1,
+                hint="this is not the expected file, or its header was edited",
+            )
     types = dict.fromkeys(names, dtype) if isinstance(dtype, str) else dict(dtype)
     numeric = [i for i, name in enumerate(names) if types.get(name, "str") not in ("str", "string", "object")]
     try:
         frame = pd.read_csv(
-            path, sep=r"\s+" if sep is None else sep, header=None, names=list(names), dtype=types,
-            skiprows=skip, encoding=encoding, engine="c", index_col=False,
+            path,
+            sep=r"\s+" if sep is None else sep,
+            header=None,
+            names=list(names),
+            dtype=types,
+            skiprows=skip,
+            encoding=encoding,
+            engine="c",
+            index_col=False,
         )
     except READ_ERRORS as err:
-        line, reason = locate_bad_line(path, n_fields=len(names), sep=sep, numeric=numeric, skip=skip,
-                                       encoding=encoding)
+        line, reason = locate_bad_line(
+            path, n_fields=len(names), sep=sep, numeric=numeric, skip=skip, encoding=encoding
+        )
         if line is None and str(err) not in reason:
             reason = f"{reason} ({type(err).__name__}: {err})"
         raise SchemaError(reason, source=source, line=line, hint=REPAIR_HINT) from None
     missing = frame.isna().to_numpy().any(axis=1)
     if missing.any():
-        line, reason = locate_bad_line(path, n_fields=len(names), sep=sep, numeric=numeric, skip=skip,
-                                       encoding=encoding)
+        line, reason = locate_bad_line(
+            path, n_fields=len(names), sep=sep, numeric=numeric, skip=skip, encoding=encoding
+        )
         if line is None:
             row = int(np.flatnonzero(missing)[0])
             line, reason = row + skip + 1, "empty field"
@@ -155,7 +168,11 @@ def read_delimited(
 
 
 def check_binary(
-    frame: pd.DataFrame, columns: Iterable[str], *, source: str, first_line: int,
+    frame: pd.DataFrame,
+    columns: Iterable[str],
+    *,
+    source: str,
+    first_line: int,
     file_names: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Check that ``columns`` hold only 0/1 and return the frame with them cast to ``int64``.
@@ -168,7 +185,12 @@ def check_binary(
         bad = ~np.isin(values, (0, 1))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise SchemaError(f"value {values[row].item()!r} is not 0 or 1", source=source, line=row + first_line,
-                              column=(file_names or {}).get(column, column), hint=REPAIR_HINT)
+            raise SchemaError(
+                f"value {values[row].item()!r} is not 0 or 1",
+                source=source,
+                line=row + first_line,
+                column=(file_names or {}).get(column, column),
+                hint=REPAIR_HINT,
+            )
         out[column] = values.astype("int64")
     return out

@@ -32,24 +32,57 @@ FOLDER = "ai4i2020"
 FILE = "ai4i2020.csv"
 LAYOUT = "ai4i2020/ai4i2020.csv (UCI AI4I 2020, comma-separated, header row)"
 RAW_HEADER = (
-    "UDI", "Product ID", "Type", "Air temperature [K]", "Process temperature [K]", "Rotational speed [rpm]",
-    "Torque [Nm]", "Tool wear [min]", "Machine failure", "TWF", "HDF", "PWF", "OSF", "RNF",
+    "UDI",
+    "Product ID",
+    "Type",
+    "Air temperature [K]",
+    "Process temperature [K]",
+    "Rotational speed [rpm]",
+    "Torque [Nm]",
+    "Tool wear [min]",
+    "Machine failure",
+    "TWF",
+    "HDF",
+    "PWF",
+    "OSF",
+    "RNF",
 )
 COLUMNS = (
-    "udi", "product_id", "type", "air_temperature_k", "process_temperature_k", "rotational_speed_rpm",
-    "torque_nm", "tool_wear_min", "machine_failure", "twf", "hdf", "pwf", "osf", "rnf",
+    "udi",
+    "product_id",
+    "type",
+    "air_temperature_k",
+    "process_temperature_k",
+    "rotational_speed_rpm",
+    "torque_nm",
+    "tool_wear_min",
+    "machine_failure",
+    "twf",
+    "hdf",
+    "pwf",
+    "osf",
+    "rnf",
 )
-FEATURES = ("type", "air_temperature_k", "process_temperature_k", "rotational_speed_rpm", "torque_nm",
-            "tool_wear_min")
+FEATURES = ("type", "air_temperature_k", "process_temperature_k", "rotational_speed_rpm", "torque_nm", "tool_wear_min")
 TARGET = "machine_failure"
 MODE_COLUMNS = ("twf", "hdf", "pwf", "osf", "rnf")
 # Product quality variant: low, medium, high (the letter that starts each product id).
 TYPES = ("L", "M", "H")
 DTYPES = {
-    "udi": "int64", "product_id": "str", "type": "str", "air_temperature_k": "float64",
-    "process_temperature_k": "float64", "rotational_speed_rpm": "int64", "torque_nm": "float64",
-    "tool_wear_min": "int64", "machine_failure": "int64", "twf": "int64", "hdf": "int64", "pwf": "int64",
-    "osf": "int64", "rnf": "int64",
+    "udi": "int64",
+    "product_id": "str",
+    "type": "str",
+    "air_temperature_k": "float64",
+    "process_temperature_k": "float64",
+    "rotational_speed_rpm": "int64",
+    "torque_nm": "float64",
+    "tool_wear_min": "int64",
+    "machine_failure": "int64",
+    "twf": "int64",
+    "hdf": "int64",
+    "pwf": "int64",
+    "osf": "int64",
+    "rnf": "int64",
 }
 
 
@@ -78,8 +111,10 @@ class AI4IData:
     def stratified_folds(self, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
         """``n_splits`` (train index, test index) pairs of a shuffled k-fold stratified on the target."""
         if not 2 <= n_splits <= int(np.bincount(self.y).min()):
-            raise ConfigError(f"n_splits={n_splits} needs 2 <= n_splits <= the count of the rarer class "
-                              f"({int(np.bincount(self.y).min())})")
+            raise ConfigError(
+                f"n_splits={n_splits} needs 2 <= n_splits <= the count of the rarer class "
+                f"({int(np.bincount(self.y).min())})"
+            )
         from sklearn.model_selection import StratifiedKFold  # imported here: keeps `import forewarn` light
 
         folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
@@ -90,13 +125,23 @@ def load_ai4i(data_dir: str | os.PathLike[str] | None = None) -> AI4IData:
     """Load ``ai4i2020/ai4i2020.csv``, check its header, types and flags, and return :class:`AI4IData`."""
     path = require_file(dataset_folder(FOLDER, data_dir, LAYOUT) / FILE, LAYOUT)
     frame = read_delimited(path, names=COLUMNS, sep=",", dtype=DTYPES, header=RAW_HEADER, encoding="utf-8-sig")
-    frame = check_binary(frame, (TARGET, *MODE_COLUMNS), source=FILE, first_line=2,
-                         file_names=dict(zip(COLUMNS, RAW_HEADER, strict=True)))
+    frame = check_binary(
+        frame,
+        (TARGET, *MODE_COLUMNS),
+        source=FILE,
+        first_line=2,
+        file_names=dict(zip(COLUMNS, RAW_HEADER, strict=True)),
+    )
     bad = ~frame["type"].isin(TYPES).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise SchemaError(f"type {frame['type'].iloc[row]!r} is not one of {', '.join(TYPES)}", source=FILE,
-                          line=row + 2, column="Type", hint="restore the file from the original dataset")
+        raise SchemaError(
+            f"type {frame['type'].iloc[row]!r} is not one of {', '.join(TYPES)}",
+            source=FILE,
+            line=row + 2,
+            column="Type",
+            hint="restore the file from the original dataset",
+        )
     duplicated = frame["udi"].duplicated().to_numpy()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated)[0])

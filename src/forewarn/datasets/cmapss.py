@@ -66,8 +66,9 @@ def available_subsets(data_dir: str | os.PathLike[str] | None = None) -> list[st
     found = set()
     for path in folder.glob("train_FD*.txt*"):
         match = _SUBSET.search(path.name)
-        if match and all(any((folder / s).is_file() for s in _stems(kind, match.group()))
-                         for kind in ("train", "test", "RUL")):
+        if match and all(
+            any((folder / s).is_file() for s in _stems(kind, match.group())) for kind in ("train", "test", "RUL")
+        ):
             found.add(match.group())
     return sorted(found)
 
@@ -87,7 +88,9 @@ def _check_trajectories(frame: pd.DataFrame, source: str) -> None:
         row = int(np.flatnonzero(bad)[0])
         raise SchemaError(
             f"unit {units[row]} cycle {cycles[row]} breaks the order (units 1..N, cycles 1, 2, 3... per unit)",
-            source=source, line=row + 1, hint="the rows were reordered or cut; restore the original file",
+            source=source,
+            line=row + 1,
+            hint="the rows were reordered or cut; restore the original file",
         )
 
 
@@ -110,8 +113,11 @@ def load_cmapss(subset: str = "FD001", data_dir: str | os.PathLike[str] | None =
     rul = read_delimited(rul_path, names=["rul"], sep=None, dtype="int64")
     n_test_units = int(test["unit"].iloc[-1])
     if len(rul) != n_test_units:
-        raise SchemaError(f"has {len(rul)} values but {subset} test has {n_test_units} units",
-                          source=rul_path.name, hint="RUL and test files must come from the same subset")
+        raise SchemaError(
+            f"has {len(rul)} values but {subset} test has {n_test_units} units",
+            source=rul_path.name,
+            hint="RUL and test files must come from the same subset",
+        )
     if (rul["rul"] < 0).any():
         row = int(np.flatnonzero(rul["rul"].to_numpy() < 0)[0])
         raise SchemaError("negative RUL", source=rul_path.name, line=row + 1)
@@ -156,8 +162,11 @@ def to_readings(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
     """
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise SchemaError(f"missing column(s) {', '.join(missing)}", source="C-MAPSS frame",
-                          hint="pass a train or test frame from load_cmapss")
+        raise SchemaError(
+            f"missing column(s) {', '.join(missing)}",
+            source="C-MAPSS frame",
+            hint="pass a train or test frame from load_cmapss",
+        )
     units = frame["unit"].to_numpy()
     ts = (ORIGIN + pd.to_timedelta(frame["cycle"].to_numpy(), unit="h")).astype(TS_DTYPE)
     columns = {"asset_id": [f"{prefix}-{int(u):03d}" for u in units], "ts": ts}

@@ -79,8 +79,9 @@ def _channel(array: np.ndarray, key: str, source: str) -> np.ndarray:
     if values.ndim != 1 or len(values) == 0:
         raise SchemaError(f"array {key} has shape {values.shape}, expected (n,) or (n, 1)", source=source)
     if not np.isfinite(values).all():
-        raise SchemaError(f"array {key} has non-finite values at sample {int(np.flatnonzero(~np.isfinite(values))[0])}",
-                          source=source)
+        raise SchemaError(
+            f"array {key} has non-finite values at sample {int(np.flatnonzero(~np.isfinite(values))[0])}", source=source
+        )
     return np.ascontiguousarray(values)
 
 
@@ -104,17 +105,28 @@ def _read(path: Path) -> CWRURecording | None:
             arrays = {key: npz[key] for key in ("DE", "FE") if key in npz.files}
             keys = list(npz.files)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise SchemaError(f"cannot read the .npz: {err}", source=path.name,
-                          hint=REPAIR_HINT) from None
+        raise SchemaError(f"cannot read the .npz: {err}", source=path.name, hint=REPAIR_HINT) from None
     if "DE" not in arrays:
-        raise SchemaError(f"no DE array (has {', '.join(keys) or 'none'})", source=path.name,
-                          hint="expected the drive-end channel under key DE")
+        raise SchemaError(
+            f"no DE array (has {', '.join(keys) or 'none'})",
+            source=path.name,
+            hint="expected the drive-end channel under key DE",
+        )
     signal = _channel(arrays["DE"], "DE", path.name)
     fe = _channel(arrays["FE"], "FE", path.name) if "FE" in arrays else None
     if fe is not None and len(fe) != len(signal):
         raise SchemaError(f"FE has {len(fe)} samples but DE has {len(signal)}", source=path.name)
-    return CWRURecording(name=path.stem, label=label, fault_type=fault_type, fault_size_in=size, rpm=rpm,
-                         sampling_rate_hz=SAMPLING_RATE_HZ, signal=signal, fe=fe, rate_verified=label != "normal")
+    return CWRURecording(
+        name=path.stem,
+        label=label,
+        fault_type=fault_type,
+        fault_size_in=size,
+        rpm=rpm,
+        sampling_rate_hz=SAMPLING_RATE_HZ,
+        signal=signal,
+        fe=fe,
+        rate_verified=label != "normal",
+    )
 
 
 def load_cwru(data_dir: str | os.PathLike[str] | None = None) -> CWRUData:
@@ -127,8 +139,9 @@ def load_cwru(data_dir: str | os.PathLike[str] | None = None) -> CWRUData:
     return CWRUData(recordings=recordings)
 
 
-def segment_starts(n_samples: int, length: int = 2048, train_fraction: float = 0.7,
-                   step: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def segment_starts(
+    n_samples: int, length: int = 2048, train_fraction: float = 0.7, step: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Start indices of train and test segments; every train segment ends at or before the split point.
 
     The split point is ``floor(n_samples * train_fraction)``; test segments start at it. ``step`` defaults to
@@ -149,8 +162,9 @@ def segment_starts(n_samples: int, length: int = 2048, train_fraction: float = 0
     return train, test
 
 
-def segment_by_position(recording: CWRURecording | np.ndarray, length: int = 2048, train_fraction: float = 0.7,
-                        step: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def segment_by_position(
+    recording: CWRURecording | np.ndarray, length: int = 2048, train_fraction: float = 0.7, step: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Cut a recording into (train segments, test segments), arrays of shape ``(n, length)``.
 
     Train segments come from the first ``train_fraction`` of the signal, test segments from the rest; none

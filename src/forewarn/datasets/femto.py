@@ -28,8 +28,10 @@ from forewarn.datasets._io import REPAIR_HINT, dataset_folder
 from forewarn.exceptions import DataNotFoundError, SchemaError
 
 FOLDER = "phm2012_femto"
-LAYOUT = ("phm2012_femto/PHM2012_<set>_Bearing<c>_<k>.tar.gz holding <set>/Bearing<c>_<k>/acc_NNNNN.csv "
-          "(and optional temp_NNNNN.csv)")
+LAYOUT = (
+    "phm2012_femto/PHM2012_<set>_Bearing<c>_<k>.tar.gz holding <set>/Bearing<c>_<k>/acc_NNNNN.csv "
+    "(and optional temp_NNNNN.csv)"
+)
 SAMPLING_RATE_HZ = 25_600
 SNAPSHOT_LENGTH = 2560
 CHANNELS = ("horizontal", "vertical")
@@ -179,8 +181,9 @@ def _load_bearing(name: str, path: Path) -> FEMTOBearing:
     f64, f32 = pa.float64(), pa.float32()
     table = _parse(acc_members, [f64, f64, f64, f64, f32, f32], path.name, SNAPSHOT_LENGTH)
     starts = table.take(pa.array(np.arange(0, table.num_rows, SNAPSHOT_LENGTH)))
-    clock = _unwrap_day(_column(starts, 0) * 3600 + _column(starts, 1) * 60 + _column(starts, 2)
-                        + _column(starts, 3) / 1e6)
+    clock = _unwrap_day(
+        _column(starts, 0) * 3600 + _column(starts, 1) * 60 + _column(starts, 2) + _column(starts, 3) / 1e6
+    )
     t0 = clock[0]
     acc = np.empty((table.num_rows, 2), dtype="float32")
     acc[:, 0] = _column(table, 4)
@@ -204,8 +207,10 @@ def load_femto(data_dir: str | os.PathLike[str] | None = None, bearings: Iterabl
     wanted = sorted(archives) if bearings is None else list(bearings)
     missing = [b for b in wanted if b not in archives]
     if missing:
-        raise DataNotFoundError(f"no archive for {', '.join(missing)} in {str(folder)!r} (have "
-                                f"{', '.join(sorted(archives))}); expected layout: {LAYOUT}")
+        raise DataNotFoundError(
+            f"no archive for {', '.join(missing)} in {str(folder)!r} (have "
+            f"{', '.join(sorted(archives))}); expected layout: {LAYOUT}"
+        )
     return FEMTOData(bearings=[_load_bearing(name, archives[name]) for name in wanted])
 
 
@@ -215,6 +220,6 @@ def snapshot_frame(bearing: FEMTOBearing) -> pd.DataFrame:
     ``rul_seconds`` is the time from the snapshot's start to the end of the run.
     """
     times = bearing.snapshot_times
-    return pd.DataFrame({"snapshot": np.arange(len(times)), "seconds": times,
-                         "rul_seconds": bearing.life_seconds - times})
-
+    return pd.DataFrame(
+        {"snapshot": np.arange(len(times)), "seconds": times, "rul_seconds": bearing.life_seconds - times}
+    )

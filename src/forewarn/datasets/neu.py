@@ -85,8 +85,11 @@ class NEUData:
 
     def boxes_frame(self) -> pd.DataFrame:
         """One row per box: ``image`` (index), ``label`` (file class), ``name`` (box class), corners."""
-        rows = [(i, image.label, box.name, box.xmin, box.ymin, box.xmax, box.ymax)
-                for i, image in enumerate(self.images) for box in image.boxes]
+        rows = [
+            (i, image.label, box.name, box.xmin, box.ymin, box.xmax, box.ymax)
+            for i, image in enumerate(self.images)
+            for box in image.boxes
+        ]
         frame = pd.DataFrame(rows, columns=["image", "label", "name", *_COORDS])
         return frame.astype({"image": "int64", **dict.fromkeys(_COORDS, "int64")})
 
@@ -94,8 +97,11 @@ class NEUData:
 def _split_name(path: Path) -> tuple[str, int]:
     label, _, number = path.stem.rpartition("_")
     if label not in CLASSES or not number.isdigit():
-        raise SchemaError(f"file name is not <class>_<n> with class one of {', '.join(CLASSES)}",
-                          source=f"IMAGES/{path.name}", hint="keep the original NEU-DET file names")
+        raise SchemaError(
+            f"file name is not <class>_<n> with class one of {', '.join(CLASSES)}",
+            source=f"IMAGES/{path.name}",
+            hint="keep the original NEU-DET file names",
+        )
     return label, int(number)
 
 
@@ -112,8 +118,9 @@ def _parse_annotation(path: Path) -> tuple[int, int, tuple[NEUBox, ...]]:
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as err:
-        raise SchemaError(f"not well-formed XML: {err}", source=source, line=err.position[0],
-                          hint=REPAIR_HINT) from None
+        raise SchemaError(
+            f"not well-formed XML: {err}", source=source, line=err.position[0], hint=REPAIR_HINT
+        ) from None
     size = root.find("size")
     width, height = _int(size, "width", source), _int(size, "height", source)
     boxes = []
@@ -143,8 +150,9 @@ def load_neu(data_dir: str | os.PathLike[str] | None = None) -> NEUData:
         label, number = _split_name(path)
         note = note_dir / f"{path.stem}.xml"
         if not note.is_file():
-            raise DataNotFoundError(f"missing annotation {str(note)!r} for image {path.name}; "
-                                    f"expected layout: {LAYOUT}")
+            raise DataNotFoundError(
+                f"missing annotation {str(note)!r} for image {path.name}; expected layout: {LAYOUT}"
+            )
         width, height, boxes = _parse_annotation(note)
         images.append(NEUImage(path=path, label=label, number=number, width=width, height=height, boxes=boxes))
     images.sort(key=lambda image: (CLASSES.index(image.label), image.number))

@@ -39,7 +39,13 @@ from forewarn.schema import TS_DTYPE
 FOLDER = "skab"
 LAYOUT = "skab/data/{valve1,valve2,other}/<n>.csv and skab/data/anomaly-free/anomaly-free.csv (';'-separated)"
 SENSORS = (
-    "Accelerometer1RMS", "Accelerometer2RMS", "Current", "Pressure", "Temperature", "Thermocouple", "Voltage",
+    "Accelerometer1RMS",
+    "Accelerometer2RMS",
+    "Current",
+    "Pressure",
+    "Temperature",
+    "Thermocouple",
+    "Voltage",
     "Volume Flow RateRMS",
 )
 LABELS = ("anomaly", "changepoint")
@@ -79,8 +85,13 @@ def _read(path: Path, source: str, labelled: bool) -> pd.DataFrame:
     stamps = pd.to_datetime(frame["datetime"], format=_TIME_FORMAT, utc=True, errors="coerce")
     if stamps.isna().any():
         row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
-        raise SchemaError(f"cannot parse datetime {frame['datetime'].iloc[row]!r}", source=source, line=row + 2,
-                          column="datetime", hint="expected YYYY-MM-DD hh:mm:ss")
+        raise SchemaError(
+            f"cannot parse datetime {frame['datetime'].iloc[row]!r}",
+            source=source,
+            line=row + 2,
+            column="datetime",
+            hint="expected YYYY-MM-DD hh:mm:ss",
+        )
     if labelled:
         frame = check_binary(frame, LABELS, source=source, first_line=2)
     frame.index = pd.DatetimeIndex(stamps.astype(TS_DTYPE), name="datetime")

@@ -66,11 +66,29 @@ import pandas as pd
 
 from forewarn.exceptions import ConfigError, SchemaError, StateError
 
-__all__ = ["AlarmRule", "AlarmState", "AlarmTracker", "Episode", "alarm_frame", "episodes_table", "find_alarms",
-           "find_episodes"]
+__all__ = [
+    "AlarmRule",
+    "AlarmState",
+    "AlarmTracker",
+    "Episode",
+    "alarm_frame",
+    "episodes_table",
+    "find_alarms",
+    "find_episodes",
+]
 
-_EPISODE_COLUMNS = ("asset_id", "start", "end", "peak", "peak_score", "closed", "start_ts", "end_ts", "peak_ts",
-                    "top_channels")
+_EPISODE_COLUMNS = (
+    "asset_id",
+    "start",
+    "end",
+    "peak",
+    "peak_score",
+    "closed",
+    "start_ts",
+    "end_ts",
+    "peak_ts",
+    "top_channels",
+)
 
 
 @dataclass(frozen=True)
@@ -98,8 +116,11 @@ class AlarmRule:
             raise ConfigError(f"AlarmRule: off={self.off!r} must be a number in [0, 1)")
         if self.off >= self.on:
             raise ConfigError(f"AlarmRule: off={self.off!r} must be below on={self.on!r} (e.g. on=0.5, off=0.3)")
-        if isinstance(self.clear_rows, bool) or not isinstance(self.clear_rows, int | np.integer) \
-                or self.clear_rows < 1:
+        if (
+            isinstance(self.clear_rows, bool)
+            or not isinstance(self.clear_rows, int | np.integer)
+            or self.clear_rows < 1
+        ):
             raise ConfigError(f"AlarmRule: clear_rows={self.clear_rows!r} must be an int >= 1")
         refractory: Any = self.refractory
         if isinstance(refractory, bool):
@@ -114,8 +135,10 @@ class AlarmRule:
         except (TypeError, ValueError):
             duration = pd.NaT
         if pd.isna(duration) or duration < pd.Timedelta(0):
-            raise ConfigError(f"AlarmRule: refractory={refractory!r} must be a row count (int >= 0) or a "
-                              "non-negative duration such as '6h'")
+            raise ConfigError(
+                f"AlarmRule: refractory={refractory!r} must be a row count (int >= 0) or a "
+                "non-negative duration such as '6h'"
+            )
         object.__setattr__(self, "refractory", duration)
 
     @property
@@ -163,8 +186,7 @@ def episodes_table(episodes: Iterable[Episode]) -> pd.DataFrame:
     """
     rows = [{name: getattr(e, name) for name in _EPISODE_COLUMNS} for e in episodes]
     table = pd.DataFrame(rows, columns=list(_EPISODE_COLUMNS))
-    return table.astype({"start": "int64", "end": "int64", "peak": "int64", "peak_score": "float64",
-                         "closed": "bool"})
+    return table.astype({"start": "int64", "end": "int64", "peak": "int64", "peak_score": "float64", "closed": "bool"})
 
 
 def _scores(values: Any, source: str = "scores") -> np.ndarray:
@@ -173,8 +195,11 @@ def _scores(values: Any, source: str = "scores") -> np.ndarray:
         raise SchemaError(f"scores must be one-dimensional, got shape {scores.shape}", column=source)
     bad = np.flatnonzero(~np.isfinite(scores))
     if bad.size:
-        raise SchemaError(f"score {scores[bad[0]]!r} on row {int(bad[0])} is not finite", column=source,
-                          hint="fill or drop rows without a score before applying the alarm rule")
+        raise SchemaError(
+            f"score {scores[bad[0]]!r} on row {int(bad[0])} is not finite",
+            column=source,
+            hint="fill or drop rows without a score before applying the alarm rule",
+        )
     return scores
 
 
@@ -187,8 +212,11 @@ def _times(ts: Any, n_rows: int) -> np.ndarray:
     values: np.ndarray = np.asarray(stamps.asi8, dtype="int64")
     if n_rows > 1 and (np.diff(values) < 0).any():
         row = int(np.flatnonzero(np.diff(values) < 0)[0]) + 1
-        raise SchemaError(f"timestamps go backwards on row {row}", column="ts",
-                          hint="sort the rows of each asset by time (alarm_frame does)")
+        raise SchemaError(
+            f"timestamps go backwards on row {row}",
+            column="ts",
+            hint="sort the rows of each asset by time (alarm_frame does)",
+        )
     return values
 
 
@@ -204,9 +232,16 @@ def _stamp(times: np.ndarray | None, row: int) -> pd.Timestamp | None:
     return None if times is None else pd.Timestamp(int(times[row]), tz="UTC")
 
 
-def find_episodes(scores: Any, rule: AlarmRule | None = None, *, ts: Any = None, asset_id: str | None = None,
-                  contributions: Any = None, channels: Sequence[str] | None = None, top_k: int = 3,
-                  ) -> list[Episode]:
+def find_episodes(
+    scores: Any,
+    rule: AlarmRule | None = None,
+    *,
+    ts: Any = None,
+    asset_id: str | None = None,
+    contributions: Any = None,
+    channels: Sequence[str] | None = None,
+    top_k: int = 3,
+) -> list[Episode]:
     """Episodes of one series (rows in time order) under ``rule`` (module text).
 
     ``ts`` (optional, needed for a timed refractory period) stamps the episodes; ``contributions`` (an
@@ -233,8 +268,9 @@ def find_episodes(scores: Any, rule: AlarmRule | None = None, *, ts: Any = None,
             matrix = np.asarray(contributions, dtype="float64")
             names = channels if channels is not None else [str(i) for i in range(matrix.shape[1])]
         if matrix.shape != (n, len(names)):
-            raise SchemaError(f"contributions have shape {matrix.shape}, expected ({n}, {len(names)})",
-                              column="contributions")
+            raise SchemaError(
+                f"contributions have shape {matrix.shape}, expected ({n}, {len(names)})", column="contributions"
+            )
     high = np.flatnonzero(score >= rule.on)
     # length of the run of rows below `off` ending at each row; a run completes the clearing at length clear_rows
     low = score < rule.off
@@ -263,9 +299,21 @@ def find_episodes(scores: Any, rule: AlarmRule | None = None, *, ts: Any = None,
                 opened = int(high[at])  # re-opened inside the refractory period: the same episode
                 continue
             break
-        peak = start + int(np.argmax(score[start:end + 1]))
-        found.append(Episode(start, end, peak, float(score[peak]), close >= 0, asset_id, _stamp(times, start),
-                             _stamp(times, end), _stamp(times, peak), _top(matrix, names, peak, top_k)))
+        peak = start + int(np.argmax(score[start : end + 1]))
+        found.append(
+            Episode(
+                start,
+                end,
+                peak,
+                float(score[peak]),
+                close >= 0,
+                asset_id,
+                _stamp(times, start),
+                _stamp(times, end),
+                _stamp(times, peak),
+                _top(matrix, names, peak, top_k),
+            )
+        )
         if close < 0:
             break
         position = max(limit + 1, close + 1)
@@ -280,9 +328,16 @@ def find_alarms(scores: Any, rule: AlarmRule | None = None, **options: Any) -> t
     return alarms, episodes
 
 
-def alarm_frame(frame: pd.DataFrame, rule: AlarmRule | None = None, *, score: str = "anomaly_score",
-                asset: str | None = "asset_id", ts: str | None = "ts", contributions: pd.DataFrame | None = None,
-                top_k: int = 3) -> tuple[pd.Series, list[Episode]]:
+def alarm_frame(
+    frame: pd.DataFrame,
+    rule: AlarmRule | None = None,
+    *,
+    score: str = "anomaly_score",
+    asset: str | None = "asset_id",
+    ts: str | None = "ts",
+    contributions: pd.DataFrame | None = None,
+    top_k: int = 3,
+) -> tuple[pd.Series, list[Episode]]:
     """``alarm`` for every row of ``frame`` (same index) and the episodes, per asset in time order.
 
     Each ``asset`` group (the whole frame when ``asset`` is None or not a column) is sorted by ``ts`` (stable;
@@ -317,12 +372,21 @@ def alarm_frame(frame: pd.DataFrame, rule: AlarmRule | None = None, *, score: st
             stamps = pd.DatetimeIndex(pd.to_datetime(frame[ts].iloc[rows], utc=True))
             order = np.argsort(stamps.asi8, kind="stable")
             rows, times = rows[order], stamps[order]
-        found = find_episodes(frame[score].iloc[rows].to_numpy(), rule, ts=times, asset_id=key,
-                              contributions=None if matrix is None else matrix[rows], channels=channels,
-                              top_k=top_k)
+        found = find_episodes(
+            frame[score].iloc[rows].to_numpy(),
+            rule,
+            ts=times,
+            asset_id=key,
+            contributions=None if matrix is None else matrix[rows],
+            channels=channels,
+            top_k=top_k,
+        )
         for episode in found:
-            episodes.append(replace(episode, start=int(rows[episode.start]), end=int(rows[episode.end]),
-                                    peak=int(rows[episode.peak])))
+            episodes.append(
+                replace(
+                    episode, start=int(rows[episode.start]), end=int(rows[episode.end]), peak=int(rows[episode.peak])
+                )
+            )
             alarm[rows[episode.start]] = 1
     return pd.Series(alarm, index=frame.index, name="alarm"), episodes
 
@@ -367,15 +431,21 @@ class AlarmState:
         """Feed the next row (its score, its time when the rule is timed or episodes should carry times)."""
         value = float(score)
         if not math.isfinite(value):
-            raise SchemaError(f"score {score!r} on row {self._row} is not finite", column="score",
-                              hint="fill or drop rows without a score before applying the alarm rule")
+            raise SchemaError(
+                f"score {score!r} on row {self._row} is not finite",
+                column="score",
+                hint="fill or drop rows without a score before applying the alarm rule",
+            )
         now = None
         if ts is not None:
             stamp = pd.Timestamp(ts)
             now = int((stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).value)
             if self._last_ns is not None and now < self._last_ns:
-                raise SchemaError(f"row {self._row} at {pd.Timestamp(now, tz='UTC')} is older than the previous "
-                                  "row", column="ts", hint="feed each asset's rows in time order")
+                raise SchemaError(
+                    f"row {self._row} at {pd.Timestamp(now, tz='UTC')} is older than the previous row",
+                    column="ts",
+                    hint="feed each asset's rows in time order",
+                )
         elif self.rule.timed:
             raise ConfigError(f"a refractory period of {self.rule.refractory} needs each row's time (ts)")
         row, alarm = self._row, 0
@@ -419,14 +489,25 @@ class AlarmState:
             return ()
         names = list(contributions)
         values = np.array([contributions[name] for name in names], dtype="float64")
-        order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")[:self.top_k]
+        order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")[: self.top_k]
         return tuple(str(names[i]) for i in order)
 
     def _episode(self, closed: bool) -> Episode:
         def stamp(name: str) -> pd.Timestamp | None:
             return pd.Timestamp(self._stamps[name], tz="UTC") if name in self._stamps else None
-        return Episode(self._start, self._end, self._peak, self._peak_score, closed, self.asset_id, stamp("start"),
-                       stamp("end"), stamp("peak"), self._top)
+
+        return Episode(
+            self._start,
+            self._end,
+            self._peak,
+            self._peak_score,
+            closed,
+            self.asset_id,
+            stamp("start"),
+            stamp("end"),
+            stamp("peak"),
+            self._top,
+        )
 
     def _finalise(self) -> None:
         self._finished.append(self._episode(closed=True))
@@ -447,10 +528,20 @@ class AlarmState:
 
     def get_state(self) -> dict[str, Any]:
         """The state as named values (finished episodes not yet popped are not part of it: pop them first)."""
-        return {"mode": self._mode, "row": self._row, "start": self._start, "end": self._end, "peak": self._peak,
-                "peak_score": self._peak_score, "below": self._below, "close": self._close,
-                "close_ns": self._close_ns, "last_ns": self._last_ns, "stamps": dict(self._stamps),
-                "top": list(self._top)}
+        return {
+            "mode": self._mode,
+            "row": self._row,
+            "start": self._start,
+            "end": self._end,
+            "peak": self._peak,
+            "peak_score": self._peak_score,
+            "below": self._below,
+            "close": self._close,
+            "close_ns": self._close_ns,
+            "last_ns": self._last_ns,
+            "stamps": dict(self._stamps),
+            "top": list(self._top),
+        }
 
     def set_state(self, state: Mapping[str, Any]) -> AlarmState:
         """Restore :meth:`get_state`'s values; returns ``self``."""
@@ -491,8 +582,9 @@ class AlarmTracker:
             self.states[asset_id] = AlarmState(self.rule, asset_id=asset_id, top_k=self.top_k)
         return self.states[asset_id]
 
-    def update(self, asset_id: str, score: float, ts: Any = None,
-               contributions: Mapping[str, float] | None = None) -> int:
+    def update(
+        self, asset_id: str, score: float, ts: Any = None, contributions: Mapping[str, float] | None = None
+    ) -> int:
         """Feed the asset's next row; returns its ``alarm``."""
         return self.state(asset_id).update(score, ts, contributions)
 

@@ -56,9 +56,16 @@ class Alert:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (time as ISO 8601 text)."""
-        return {"asset_id": self.asset_id, "ts": self.ts.isoformat(), "model_id": self.model_id,
-                "score": self.score, "risk_level": self.risk_level, "explanation": dict(self.explanation),
-                "probability": self.probability, "rul": self.rul}
+        return {
+            "asset_id": self.asset_id,
+            "ts": self.ts.isoformat(),
+            "model_id": self.model_id,
+            "score": self.score,
+            "risk_level": self.risk_level,
+            "explanation": dict(self.explanation),
+            "probability": self.probability,
+            "rul": self.rul,
+        }
 
 
 def _utc(ts: Any) -> pd.Timestamp:
@@ -82,15 +89,24 @@ class AlertPolicy:
     ``critical_threshold`` (optional) marks alerts whose score reaches it as ``critical`` instead of ``high``.
     """
 
-    def __init__(self, *, threshold: float, clear_threshold: float | None = None, min_consecutive: int = 1,
-                 cooldown: str = "1h", critical_threshold: float | None = None):
+    def __init__(
+        self,
+        *,
+        threshold: float,
+        clear_threshold: float | None = None,
+        min_consecutive: int = 1,
+        cooldown: str = "1h",
+        critical_threshold: float | None = None,
+    ):
         self.threshold = float(threshold)
         self.clear_threshold = self.threshold if clear_threshold is None else float(clear_threshold)
         if not math.isfinite(self.threshold) or not math.isfinite(self.clear_threshold):
             raise ConfigError("alert thresholds must be finite numbers")
         if self.clear_threshold > self.threshold:
-            raise ConfigError(f"clear_threshold {self.clear_threshold} is above threshold {self.threshold}; "
-                              "an alert must clear at or below the level that opens it")
+            raise ConfigError(
+                f"clear_threshold {self.clear_threshold} is above threshold {self.threshold}; "
+                "an alert must clear at or below the level that opens it"
+            )
         if int(min_consecutive) < 1:
             raise ConfigError(f"min_consecutive must be at least 1, got {min_consecutive}")
         self.min_consecutive = int(min_consecutive)
@@ -108,9 +124,18 @@ class AlertPolicy:
         state = self._assets.get(asset_id)
         return bool(state and state.active)
 
-    def update(self, asset_id: str, ts: Any, score: float, *, model_id: str = "",
-               explanation: Mapping[str, float] | None = None, probability: float | None = None,
-               rul: float | None = None, risk_level: str | None = None) -> Alert | None:
+    def update(
+        self,
+        asset_id: str,
+        ts: Any,
+        score: float,
+        *,
+        model_id: str = "",
+        explanation: Mapping[str, float] | None = None,
+        probability: float | None = None,
+        rul: float | None = None,
+        risk_level: str | None = None,
+    ) -> Alert | None:
         """Feed one score; return an :class:`Alert` only when a new alert opens."""
         stamp = _utc(ts)
         now = int(stamp.value)
@@ -136,10 +161,16 @@ class AlertPolicy:
         if risk_level is None:
             critical = self.critical_threshold is not None and value >= self.critical_threshold
             risk_level = "critical" if critical else "high"
-        return Alert(asset_id=str(asset_id), ts=stamp, model_id=model_id, score=value, risk_level=risk_level,
-                     explanation={str(k): float(v) for k, v in (explanation or {}).items()},
-                     probability=None if probability is None else float(probability),
-                     rul=None if rul is None else float(rul))
+        return Alert(
+            asset_id=str(asset_id),
+            ts=stamp,
+            model_id=model_id,
+            score=value,
+            risk_level=risk_level,
+            explanation={str(k): float(v) for k, v in (explanation or {}).items()},
+            probability=None if probability is None else float(probability),
+            rul=None if rul is None else float(rul),
+        )
 
     def reset(self, asset_id: str | None = None) -> None:
         """Forget one asset's alert state (after a repair) or every asset's."""

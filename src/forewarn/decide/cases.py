@@ -107,11 +107,35 @@ CREATE TABLE IF NOT EXISTS alert_state (
 );
 """
 
-CASE_COLUMNS = ("case_id", "asset_id", "status", "risk_level", "model_id", "opened_ts", "last_alert_ts", "n_alerts",
-                "top_sensors", "acknowledged_ts", "acknowledged_by", "closed_ts", "closed_by", "note")
+CASE_COLUMNS = (
+    "case_id",
+    "asset_id",
+    "status",
+    "risk_level",
+    "model_id",
+    "opened_ts",
+    "last_alert_ts",
+    "n_alerts",
+    "top_sensors",
+    "acknowledged_ts",
+    "acknowledged_by",
+    "closed_ts",
+    "closed_by",
+    "note",
+)
 STATE_COLUMNS = ("asset_id", "active", "streak", "last_active_ns", "last_ns")
-ALERT_COLUMNS = ("alert_id", "case_id", "asset_id", "ts", "model_id", "score", "probability", "rul", "risk_level",
-                 "explanation")
+ALERT_COLUMNS = (
+    "alert_id",
+    "case_id",
+    "asset_id",
+    "ts",
+    "model_id",
+    "score",
+    "probability",
+    "rul",
+    "risk_level",
+    "explanation",
+)
 
 
 def casebook_path_for(store_path: str | os.PathLike[str]) -> str:
@@ -161,8 +185,12 @@ class CaseBook:
         self._con.execute(DDL)
         self._lock = threading.RLock()
         # asset -> its open case: read on every health request, so kept in memory (this object is the only writer)
-        self._open: dict[str, int] = {str(a): int(c) for a, c in self._con.execute(
-            "SELECT asset_id, case_id FROM cases WHERE status IN ('open', 'acknowledged')").fetchall()}
+        self._open: dict[str, int] = {
+            str(a): int(c)
+            for a, c in self._con.execute(
+                "SELECT asset_id, case_id FROM cases WHERE status IN ('open', 'acknowledged')"
+            ).fetchall()
+        }
 
     def close(self) -> None:
         """Close the database."""
@@ -174,8 +202,9 @@ class CaseBook:
         """Store an alert; attach it to the asset's open case or open a new one. Returns the case id."""
         return self.file_alerts([alert])[0]
 
-    def file_alerts(self, alerts: Sequence[Alert],
-                    policy_states: Mapping[str, Mapping[str, Any]] | None = None) -> list[int]:
+    def file_alerts(
+        self, alerts: Sequence[Alert], policy_states: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> list[int]:
         """Store alerts (each on its asset's open case, or a new one) and alert-policy state in one transaction.
 
         ``policy_states`` maps a policy name to :meth:`forewarn.decide.alerts.AlertPolicy.get_state` output
@@ -184,8 +213,9 @@ class CaseBook:
         """
         for alert in alerts:
             if alert.risk_level not in RISK_LEVELS:
-                raise SchemaError(f"risk level {alert.risk_level!r} is not one of {', '.join(RISK_LEVELS)}",
-                                  column="risk_level")
+                raise SchemaError(
+                    f"risk level {alert.risk_level!r} is not one of {', '.join(RISK_LEVELS)}", column="risk_level"
+                )
         with self._lock:
             con = self._con
             con.execute("BEGIN TRANSACTION")
@@ -205,27 +235,45 @@ class CaseBook:
         """Write one alert and its case (inside the caller's transaction)."""
         # the sensors pushing towards failure, strongest first (all by size when none does)
         ranked = sorted(alert.explanation.items(), key=lambda kv: -kv[1])
-        rising = [name for name, value in ranked if value > 0] or [name for name, _ in sorted(
-            alert.explanation.items(), key=lambda kv: -abs(kv[1]))]
+        rising = [name for name, value in ranked if value > 0] or [
+            name for name, _ in sorted(alert.explanation.items(), key=lambda kv: -abs(kv[1]))
+        ]
         top = ",".join(rising[:3])
         ts = pd.Timestamp(alert.ts)
         ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         con = self._con
-        found = con.execute("SELECT case_id, risk_level FROM cases WHERE asset_id = ? AND status IN "
-                            "('open', 'acknowledged')", [alert.asset_id]).fetchone()
+        found = con.execute(
+            "SELECT case_id, risk_level FROM cases WHERE asset_id = ? AND status IN ('open', 'acknowledged')",
+            [alert.asset_id],
+        ).fetchone()
         if found is None:
             case_id = int(con.execute("SELECT nextval('case_ids')").fetchone()[0])  # type: ignore[index]
-            con.execute("INSERT INTO cases (case_id, asset_id, status, risk_level, model_id, opened_ts, "
-                        "last_alert_ts, n_alerts, top_sensors) VALUES (?, ?, 'open', ?, ?, ?, ?, 1, ?)",
-                        [case_id, alert.asset_id, alert.risk_level, alert.model_id, ts, ts, top])
+            con.execute(
+                "INSERT INTO cases (case_id, asset_id, status, risk_level, model_id, opened_ts, "
+                "last_alert_ts, n_alerts, top_sensors) VALUES (?, ?, 'open', ?, ?, ?, ?, 1, ?)",
+                [case_id, alert.asset_id, alert.risk_level, alert.model_id, ts, ts, top],
+            )
         else:
             case_id = int(found[0])
-            con.execute("UPDATE cases SET n_alerts = n_alerts + 1, risk_level = ?, model_id = ?, "
-                        "last_alert_ts = greatest(last_alert_ts, ?), top_sensors = ? WHERE case_id = ?",
-                        [_worse(alert.risk_level, found[1]), alert.model_id, ts, top or "", case_id])
-        con.execute("INSERT INTO alerts VALUES (nextval('alert_ids'), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [case_id, alert.asset_id, ts, alert.model_id, alert.score, alert.probability, alert.rul,
-                     alert.risk_level, json.dumps(alert.explanation)])
+            con.execute(
+                "UPDATE cases SET n_alerts = n_alerts + 1, risk_level = ?, model_id = ?, "
+                "last_alert_ts = greatest(last_alert_ts, ?), top_sensors = ? WHERE case_id = ?",
+                [_worse(alert.risk_level, found[1]), alert.model_id, ts, top or "", case_id],
+            )
+        con.execute(
+            "INSERT INTO alerts VALUES (nextval('alert_ids'), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                case_id,
+                alert.asset_id,
+                ts,
+                alert.model_id,
+                alert.score,
+                alert.probability,
+                alert.rul,
+                alert.risk_level,
+                json.dumps(alert.explanation),
+            ],
+        )
         return case_id
 
     def _write_policy_state(self, policy: str, state: Mapping[str, Any]) -> None:
@@ -238,14 +286,22 @@ class CaseBook:
             raise StateError(f"alert policy state arrays for {policy!r} have different lengths")
         if len(columns["asset_id"]) == 0:
             return
-        rows = pd.DataFrame({"policy": policy, "asset_id": columns["asset_id"].astype(str),
-                             "active": columns["active"].astype(bool), "streak": columns["streak"].astype("int64"),
-                             "last_active_ns": columns["last_active_ns"].astype("int64"),
-                             "last_ns": columns["last_ns"].astype("int64")})
+        rows = pd.DataFrame(
+            {
+                "policy": policy,
+                "asset_id": columns["asset_id"].astype(str),
+                "active": columns["active"].astype(bool),
+                "streak": columns["streak"].astype("int64"),
+                "last_active_ns": columns["last_active_ns"].astype("int64"),
+                "last_ns": columns["last_ns"].astype("int64"),
+            }
+        )
         self._con.register("_alert_state_rows", rows)
         try:
-            self._con.execute("INSERT OR REPLACE INTO alert_state SELECT policy, asset_id, active, streak, "
-                              "last_active_ns, last_ns FROM _alert_state_rows")
+            self._con.execute(
+                "INSERT OR REPLACE INTO alert_state SELECT policy, asset_id, active, streak, "
+                "last_active_ns, last_ns FROM _alert_state_rows"
+            )
         finally:
             self._con.unregister("_alert_state_rows")
 
@@ -255,8 +311,11 @@ class CaseBook:
             case = self.case(case_id)
             if case["status"] == "closed":
                 raise StateError(f"case {case_id} is closed; it cannot be acknowledged")
-            self._con.execute("UPDATE cases SET status = 'acknowledged', acknowledged_ts = now(), acknowledged_by = ?, "
-                              "note = coalesce(?, note) WHERE case_id = ?", [by, note, int(case_id)])
+            self._con.execute(
+                "UPDATE cases SET status = 'acknowledged', acknowledged_ts = now(), acknowledged_by = ?, "
+                "note = coalesce(?, note) WHERE case_id = ?",
+                [by, note, int(case_id)],
+            )
             return self.case(case_id)
 
     def close_case(self, case_id: int, *, note: str, by: str = "") -> dict[str, Any]:
@@ -267,8 +326,10 @@ class CaseBook:
             case = self.case(case_id)
             if case["status"] == "closed":
                 raise StateError(f"case {case_id} is already closed (on {case['closed_ts']})")
-            self._con.execute("UPDATE cases SET status = 'closed', closed_ts = now(), closed_by = ?, note = ? "
-                              "WHERE case_id = ?", [by, note.strip(), int(case_id)])
+            self._con.execute(
+                "UPDATE cases SET status = 'closed', closed_ts = now(), closed_by = ?, note = ? WHERE case_id = ?",
+                [by, note.strip(), int(case_id)],
+            )
             self._open.pop(case["asset_id"], None)
             return self.case(case_id)
 
@@ -276,8 +337,9 @@ class CaseBook:
     def policy_state(self, policy: str) -> dict[str, np.ndarray]:
         """The stored state of one alert policy, in the layout of ``AlertPolicy.get_state`` (empty if none)."""
         with self._lock:
-            rows = self._con.execute(f"SELECT {', '.join(STATE_COLUMNS)} FROM alert_state WHERE policy = ? "
-                                     "ORDER BY asset_id", [str(policy)]).fetchall()
+            rows = self._con.execute(
+                f"SELECT {', '.join(STATE_COLUMNS)} FROM alert_state WHERE policy = ? ORDER BY asset_id", [str(policy)]
+            ).fetchall()
         values = list(zip(*rows, strict=True)) if rows else [()] * len(STATE_COLUMNS)
         dtypes: tuple[Any, ...] = (str, bool, "int64", "int64", "int64")
         return {name: np.asarray(list(v), dtype=d) for name, v, d in zip(STATE_COLUMNS, values, dtypes, strict=True)}
@@ -285,13 +347,16 @@ class CaseBook:
     def case(self, case_id: int) -> dict[str, Any]:
         """One case as a dict; an unknown id raises :class:`DataNotFoundError`."""
         with self._lock:
-            row = self._con.execute(f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE case_id = ?",
-                                    [int(case_id)]).fetchone()
+            row = self._con.execute(
+                f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE case_id = ?", [int(case_id)]
+            ).fetchone()
         if row is None:
             raise DataNotFoundError(f"no case with id {case_id}; list cases with GET /api/v1/cases")
         return _record(row, CASE_COLUMNS)
 
-    def cases(self, *, status: str | None = None, asset_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    def cases(
+        self, *, status: str | None = None, asset_id: str | None = None, limit: int = 500
+    ) -> list[dict[str, Any]]:
         """Cases, newest first; ``status="open"`` means open or acknowledged."""
         where, params = ["true"], []
         if status is not None:
@@ -306,8 +371,11 @@ class CaseBook:
             where.append("asset_id = ?")
             params.append(asset_id)
         with self._lock:
-            rows = self._con.execute(f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE {' AND '.join(where)} "
-                                     f"ORDER BY opened_ts DESC, case_id DESC LIMIT {int(limit)}", params).fetchall()
+            rows = self._con.execute(
+                f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE {' AND '.join(where)} "
+                f"ORDER BY opened_ts DESC, case_id DESC LIMIT {int(limit)}",
+                params,
+            ).fetchall()
         return [_record(r, CASE_COLUMNS) for r in rows]
 
     def open_case_of(self, asset_id: str) -> dict[str, Any] | None:
@@ -319,13 +387,23 @@ class CaseBook:
         """The id of the asset's open (or acknowledged) case, if any (from memory, no query)."""
         return self._open.get(str(asset_id))
 
-    def alerts(self, *, asset_id: str | None = None, case_id: int | None = None, start: Any = None, end: Any = None,
-               limit: int = 1000) -> list[dict[str, Any]]:
+    def alerts(
+        self,
+        *,
+        asset_id: str | None = None,
+        case_id: int | None = None,
+        start: Any = None,
+        end: Any = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
         """Alerts, newest first, optionally of one asset or case and in ``[start, end)``."""
         where, params = match_filter({"asset_id": asset_id, "case_id": case_id}, start=start, end=end)
         with self._lock:
-            rows = self._con.execute(f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts WHERE {where} "
-                                     f"ORDER BY ts DESC, alert_id DESC LIMIT {int(limit)}", params).fetchall()
+            rows = self._con.execute(
+                f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts WHERE {where} "
+                f"ORDER BY ts DESC, alert_id DESC LIMIT {int(limit)}",
+                params,
+            ).fetchall()
         return [_record(r, ALERT_COLUMNS) for r in rows]
 
     def counts(self) -> dict[str, int]:

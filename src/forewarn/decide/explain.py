@@ -125,9 +125,12 @@ def sensor_contribution_frame(contributions: pd.DataFrame) -> pd.DataFrame:
     return contributions[features].T.groupby(sensors, sort=False).sum().T
 
 
-def occlusion_contributions(predict: Callable[[pd.DataFrame], np.ndarray], X: pd.DataFrame,
-                            reference: Mapping[str, float] | pd.Series,
-                            sensors: Sequence[str] | None = None) -> pd.DataFrame:
+def occlusion_contributions(
+    predict: Callable[[pd.DataFrame], np.ndarray],
+    X: pd.DataFrame,
+    reference: Mapping[str, float] | pd.Series,
+    sensors: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Per-sensor contributions of any model: ``output(X) - output(X with that sensor's features at reference)``.
 
     ``reference`` gives a neutral value per feature (typically the training mean). Returns one column per
@@ -141,8 +144,11 @@ def occlusion_contributions(predict: Callable[[pd.DataFrame], np.ndarray], X: pd
     """
     missing = [c for c in X.columns if c not in reference]
     if missing:
-        raise SchemaError(f"reference has no value for feature(s) {', '.join(missing[:5])}", column="reference",
-                          hint="pass the training mean of every feature")
+        raise SchemaError(
+            f"reference has no value for feature(s) {', '.join(missing[:5])}",
+            column="reference",
+            hint="pass the training mean of every feature",
+        )
     by_sensor: dict[str, list[str]] = {}
     for column in X.columns:
         by_sensor.setdefault(sensor_of(str(column)), []).append(str(column))

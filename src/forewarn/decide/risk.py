@@ -51,7 +51,9 @@ def health_score(probability: float) -> float:
     return round(100.0 * (1.0 - p), 1)
 
 
-def recommended_action(level: str, *, rul_low: float | None = None, unit: str = "", top_sensor: str | None = None) -> str:
+def recommended_action(
+    level: str, *, rul_low: float | None = None, unit: str = "", top_sensor: str | None = None
+) -> str:
     """A one-line action for a risk level; names the pessimistic RUL and the sensor to look at first."""
     within = ""
     if rul_low is not None and math.isfinite(rul_low):

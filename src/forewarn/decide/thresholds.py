@@ -85,8 +85,9 @@ def realised_cost(probabilities: np.ndarray, failed: np.ndarray, threshold: floa
     return ThresholdChoice(float(threshold), float(cost), int(alert.sum()), caught, missed, false_alarms)
 
 
-def empirical_threshold(probabilities: Sequence[float] | np.ndarray, failed: Sequence[Any] | np.ndarray,
-                        costs: Costs) -> ThresholdChoice:
+def empirical_threshold(
+    probabilities: Sequence[float] | np.ndarray, failed: Sequence[Any] | np.ndarray, costs: Costs
+) -> ThresholdChoice:
     """The threshold with the lowest realised cost on labelled rows (ties: the highest such threshold).
 
     >>> p = np.array([0.05, 0.1, 0.3, 0.7, 0.8, 0.95])
@@ -136,8 +137,10 @@ class ThresholdPolicy:
             fixed = entry.pop("threshold", None)
             unknown = set(entry) - {"missed_failure", "inspection", "false_alarm"}
             if unknown:
-                raise ConfigError(f"cost table entry {asset_class!r} has unknown key(s) {', '.join(sorted(unknown))}; "
-                                  "expected missed_failure, inspection, false_alarm, threshold")
+                raise ConfigError(
+                    f"cost table entry {asset_class!r} has unknown key(s) {', '.join(sorted(unknown))}; "
+                    "expected missed_failure, inspection, false_alarm, threshold"
+                )
             costs[str(asset_class)] = Costs(**{k: float(v) for k, v in entry.items()})
             if fixed is not None:
                 value = float(fixed)
@@ -160,16 +163,23 @@ class ThresholdPolicy:
             return self.thresholds[DEFAULT_CLASS]
         return bayes_threshold(self.costs_for(asset_class))
 
-    def fit(self, probabilities: Sequence[float] | np.ndarray, failed: Sequence[Any] | np.ndarray,
-            asset_classes: Sequence[str] | np.ndarray, *, min_failures: int = 5) -> dict[str, ThresholdChoice]:
+    def fit(
+        self,
+        probabilities: Sequence[float] | np.ndarray,
+        failed: Sequence[Any] | np.ndarray,
+        asset_classes: Sequence[str] | np.ndarray,
+        *,
+        min_failures: int = 5,
+    ) -> dict[str, ThresholdChoice]:
         """Choose each class's threshold from labelled rows; classes with fewer than ``min_failures``
         failures keep the Bayes threshold of their costs. Returns the choices made."""
         p = np.asarray(probabilities, dtype="float64").reshape(-1)
         y = np.asarray(failed).reshape(-1).astype(bool)
         classes = np.asarray(asset_classes, dtype=str).reshape(-1)
         if not len(p) == len(y) == len(classes):
-            raise SchemaError("probabilities, failed and asset_classes must have the same length",
-                              column="asset_classes")
+            raise SchemaError(
+                "probabilities, failed and asset_classes must have the same length", column="asset_classes"
+            )
         chosen: dict[str, ThresholdChoice] = {}
         for asset_class in np.unique(classes):
             mask = classes == asset_class

@@ -64,8 +64,15 @@ class OutlierMetrics:
 
     def as_dict(self) -> dict[str, float]:
         """``f1``, ``far``, ``mar`` and the four counts, as plain numbers."""
-        return {"f1": self.f1, "far": self.far, "mar": self.mar,
-                "tp": float(self.tp), "fp": float(self.fp), "fn": float(self.fn), "tn": float(self.tn)}
+        return {
+            "f1": self.f1,
+            "far": self.far,
+            "mar": self.mar,
+            "tp": float(self.tp),
+            "fp": float(self.fp),
+            "fn": float(self.fn),
+            "tn": float(self.tn),
+        }
 
 
 def _binary(values: Sequence[int] | np.ndarray, name: str) -> np.ndarray:
@@ -77,8 +84,11 @@ def _binary(values: Sequence[int] | np.ndarray, name: str) -> np.ndarray:
     bad = ~np.isin(array, (0, 1))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise SchemaError(f"{name}[{row}] is {array[row]!r}; labels and predictions must be 0 or 1", column=name,
-                          hint="threshold the scores first (score > threshold)")
+        raise SchemaError(
+            f"{name}[{row}] is {array[row]!r}; labels and predictions must be 0 or 1",
+            column=name,
+            hint="threshold the scores first (score > threshold)",
+        )
     return array.astype(bool)
 
 
@@ -86,10 +96,14 @@ def outlier_metrics(true: Sequence[int] | np.ndarray, predicted: Sequence[int] |
     """Confusion counts of one file (``true`` labels, ``predicted`` 0/1 decisions, same length)."""
     t, p = _binary(true, "true"), _binary(predicted, "predicted")
     if len(t) != len(p):
-        raise SchemaError(f"true has {len(t)} rows but predicted has {len(p)}", column="predicted",
-                          hint="give one decision per labelled row")
-    return OutlierMetrics(tp=int(np.sum(t & p)), fp=int(np.sum(~t & p)), fn=int(np.sum(t & ~p)),
-                          tn=int(np.sum(~t & ~p)))
+        raise SchemaError(
+            f"true has {len(t)} rows but predicted has {len(p)}",
+            column="predicted",
+            hint="give one decision per labelled row",
+        )
+    return OutlierMetrics(
+        tp=int(np.sum(t & p)), fp=int(np.sum(~t & p)), fn=int(np.sum(t & ~p)), tn=int(np.sum(~t & ~p))
+    )
 
 
 def pooled_outlier_metrics(

@@ -38,8 +38,11 @@ YEAR_HOURS = 365.25 * 24
 def cases(alarms: pd.DataFrame, horizon_hours: float, closers: pd.DataFrame | None = None) -> pd.DataFrame:
     """Alarm rows (``asset_id, ts``) folded into cases: ``asset_id, opened, last``."""
     out = []
-    closing = {} if closers is None or closers.empty else {a: np.sort(g["ts"].to_numpy()) for a, g in
-                                                             closers.groupby("asset_id")}
+    closing = (
+        {}
+        if closers is None or closers.empty
+        else {a: np.sort(g["ts"].to_numpy()) for a, g in closers.groupby("asset_id")}
+    )
     gap = pd.Timedelta(hours=horizon_hours).to_timedelta64()
     for asset, rows in alarms.sort_values("ts").groupby("asset_id", sort=False):
         times = rows["ts"].to_numpy()
@@ -55,18 +58,29 @@ def cases(alarms: pd.DataFrame, horizon_hours: float, closers: pd.DataFrame | No
     return pd.DataFrame(out, columns=["asset_id", "opened", "last"])
 
 
-def event_figures(scored: pd.DataFrame, failures: pd.DataFrame, *, threshold: float | np.ndarray,
-                  horizon_hours: float, min_lead_hours: float, costs: Costs | None = None,
-                  renewals: pd.DataFrame | None = None) -> dict[str, Any]:
+def event_figures(
+    scored: pd.DataFrame,
+    failures: pd.DataFrame,
+    *,
+    threshold: float | np.ndarray,
+    horizon_hours: float,
+    min_lead_hours: float,
+    costs: Costs | None = None,
+    renewals: pd.DataFrame | None = None,
+) -> dict[str, Any]:
     """Caught failures, lead times, false cases per asset-year and cost of the alarms ``p >= threshold`` among
     ``scored`` rows (``asset_id, ts, p``); ``failures`` (``asset_id, ts``) are those inside the scored spans."""
     costs = costs or Costs()
     alarm = scored["p"].to_numpy(dtype="float64") >= np.asarray(threshold, dtype="float64")
     alarms = scored.loc[alarm, ["asset_id", "ts"]]
-    closers = pd.concat([failures[["asset_id", "ts"]], renewals[["asset_id", "ts"]]]) if renewals is not None \
+    closers = (
+        pd.concat([failures[["asset_id", "ts"]], renewals[["asset_id", "ts"]]])
+        if renewals is not None
         else failures[["asset_id", "ts"]]
-    opened = cases(alarms, horizon_hours, closers) if len(alarms) else pd.DataFrame(columns=["asset_id", "opened",
-                                                                                              "last"])
+    )
+    opened = (
+        cases(alarms, horizon_hours, closers) if len(alarms) else pd.DataFrame(columns=["asset_id", "opened", "last"])
+    )
     by_asset = {a: np.sort(g["ts"].to_numpy()) for a, g in alarms.groupby("asset_id")}
     leads = []
     for failure in failures.itertuples():
@@ -81,23 +95,39 @@ def event_figures(scored: pd.DataFrame, failures: pd.DataFrame, *, threshold: fl
     false_cases = 0
     for case in opened.itertuples():
         times = fails.get(case.asset_id)
-        follows = times is not None and (((times >= case.opened) &
-                                          (times <= case.last + pd.Timedelta(hours=horizon_hours))).any())
+        follows = times is not None and (
+            ((times >= case.opened) & (times <= case.last + pd.Timedelta(hours=horizon_hours))).any()
+        )
         false_cases += int(not follows)
     spans = scored.groupby("asset_id")["ts"].agg(["min", "max"])
     asset_years = float(((spans["max"] - spans["min"]) / HOUR).sum() / YEAR_HOURS)
     n_failures, caught = len(failures), len(leads)
-    cost = (n_failures - caught) * costs.missed_failure + false_cases * costs.false_alarm + len(opened) * costs.inspection
-    return {"failures": n_failures, "caught": caught, "caught_share": caught / n_failures if n_failures else None,
-            "lead_time_hours_median": float(np.median(leads)) if leads else None, "cases": len(opened),
-            "false_cases": false_cases, "asset_years": asset_years,
-            "false_cases_per_asset_year": false_cases / asset_years if asset_years > 0 else None, "cost": float(cost),
-            "cost_run_to_failure": float(n_failures * costs.missed_failure)}
+    cost = (
+        (n_failures - caught) * costs.missed_failure + false_cases * costs.false_alarm + len(opened) * costs.inspection
+    )
+    return {
+        "failures": n_failures,
+        "caught": caught,
+        "caught_share": caught / n_failures if n_failures else None,
+        "lead_time_hours_median": float(np.median(leads)) if leads else None,
+        "cases": len(opened),
+        "false_cases": false_cases,
+        "asset_years": asset_years,
+        "false_cases_per_asset_year": false_cases / asset_years if asset_years > 0 else None,
+        "cost": float(cost),
+        "cost_run_to_failure": float(n_failures * costs.missed_failure),
+    }
 
 
-def time_based_cost(scored: pd.DataFrame, failures: pd.DataFrame, *, horizon_hours: float, min_lead_hours: float,
-                    costs: Costs | None = None, periods_hours: tuple[float, ...] = (168, 336, 720, 1440, 2160, 4320)
-                    ) -> dict[str, float]:
+def time_based_cost(
+    scored: pd.DataFrame,
+    failures: pd.DataFrame,
+    *,
+    horizon_hours: float,
+    min_lead_hours: float,
+    costs: Costs | None = None,
+    periods_hours: tuple[float, ...] = (168, 336, 720, 1440, 2160, 4320),
+) -> dict[str, float]:
     """The best time-based policy of a grid: inspect each asset every ``period``; a visit between ``horizon`` and
     ``min_lead`` before a failure catches it. Returns the cost and the period."""
     costs = costs or Costs()
@@ -124,15 +154,28 @@ def threshold_grid(p: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray
     return np.unique(grid if extra is None else np.concatenate([grid, np.asarray(extra, dtype="float64")]))
 
 
-def cost_optimal_threshold(scored: pd.DataFrame, failures: pd.DataFrame, *, horizon_hours: float,
-                           min_lead_hours: float, costs: Costs | None = None,
-                           renewals: pd.DataFrame | None = None) -> tuple[float, dict[str, Any]]:
+def cost_optimal_threshold(
+    scored: pd.DataFrame,
+    failures: pd.DataFrame,
+    *,
+    horizon_hours: float,
+    min_lead_hours: float,
+    costs: Costs | None = None,
+    renewals: pd.DataFrame | None = None,
+) -> tuple[float, dict[str, Any]]:
     """The threshold of :func:`threshold_grid` whose cases cost least on ``scored`` rows (ties: the higher
     threshold, fewer visits), with its figures."""
     best: tuple[float, dict[str, Any]] | None = None
     for threshold in threshold_grid(scored["p"].to_numpy(dtype="float64"))[::-1]:
-        figures = event_figures(scored, failures, threshold=float(threshold), horizon_hours=horizon_hours,
-                                min_lead_hours=min_lead_hours, costs=costs, renewals=renewals)
+        figures = event_figures(
+            scored,
+            failures,
+            threshold=float(threshold),
+            horizon_hours=horizon_hours,
+            min_lead_hours=min_lead_hours,
+            costs=costs,
+            renewals=renewals,
+        )
         if best is None or figures["cost"] < best[1]["cost"]:
             best = (float(threshold), figures)
     assert best is not None
@@ -143,9 +186,13 @@ def failures_in(scored: pd.DataFrame, events: pd.DataFrame, *, slack_hours: floa
     """The failures (``asset_id, ts``) of the scored assets that fall inside their scored spans (up to
     ``slack_hours`` after an asset's last scored row: its bucket's width)."""
     spans = scored.groupby("asset_id")["ts"].agg(["min", "max"])
-    failures = events[events["kind"] == "failure"][["asset_id", "ts"]] if len(events) else \
-        pd.DataFrame(columns=["asset_id", "ts"])
+    failures = (
+        events[events["kind"] == "failure"][["asset_id", "ts"]]
+        if len(events)
+        else pd.DataFrame(columns=["asset_id", "ts"])
+    )
     failures = failures[failures["asset_id"].isin(spans.index)]
     inside = (failures["ts"] > failures["asset_id"].map(spans["min"])) & (
-        failures["ts"] <= failures["asset_id"].map(spans["max"]) + pd.Timedelta(hours=slack_hours))
+        failures["ts"] <= failures["asset_id"].map(spans["max"]) + pd.Timedelta(hours=slack_hours)
+    )
     return failures[inside].reset_index(drop=True)

@@ -48,8 +48,9 @@ def _binary(y_true: ArrayLike) -> np.ndarray:
     if truth.dtype == bool:
         return truth.astype("int64")
     if not np.isin(truth, (0, 1)).all():
-        raise SchemaError("binary targets must be 0/1 or booleans", column="y_true",
-                          hint="encode failure as 1 and no failure as 0")
+        raise SchemaError(
+            "binary targets must be 0/1 or booleans", column="y_true", hint="encode failure as 1 and no failure as 0"
+        )
     return truth.astype("int64")
 
 

@@ -85,13 +85,23 @@ class EventMetrics:
     def as_dict(self) -> dict[str, float | None]:
         """Plain numbers (lead times in the unit of the inputs: hours for timestamps)."""
         summary = self.lead_time_summary()
-        to_num = (lambda v: None if v is None else v / pd.Timedelta(hours=1)) if self.lead_times and isinstance(
-            self.lead_times[0], pd.Timedelta) else (lambda v: v if v is None else float(v))
-        return {"failures": float(self.failures), "caught": float(self.caught), "missed": float(self.missed),
-                "catch_rate": self.catch_rate, "alerts": float(self.alerts), "false_alarms": float(self.false_alarms),
-                "false_alarms_per_asset_month": self.false_alarms_per_asset_month,
-                "lead_time_mean": to_num(summary["mean"]), "lead_time_median": to_num(summary["median"]),
-                "cost": self.cost}
+        to_num = (
+            (lambda v: None if v is None else v / pd.Timedelta(hours=1))
+            if self.lead_times and isinstance(self.lead_times[0], pd.Timedelta)
+            else (lambda v: v if v is None else float(v))
+        )
+        return {
+            "failures": float(self.failures),
+            "caught": float(self.caught),
+            "missed": float(self.missed),
+            "catch_rate": self.catch_rate,
+            "alerts": float(self.alerts),
+            "false_alarms": float(self.false_alarms),
+            "false_alarms_per_asset_month": self.false_alarms_per_asset_month,
+            "lead_time_mean": to_num(summary["mean"]),
+            "lead_time_median": to_num(summary["median"]),
+            "cost": self.cost,
+        }
 
 
 def _times(frame: pd.DataFrame, name: str) -> tuple[pd.DataFrame, bool]:
@@ -114,8 +124,11 @@ def _duration(value: Any, numeric: bool, name: str) -> float:
     """A duration on the internal axis: as given for numbers, nanoseconds for timestamps."""
     if numeric:
         if isinstance(value, pd.Timedelta):
-            raise SchemaError(f"{name} is a Timedelta but the times are numbers", column=name,
-                              hint="give durations in the unit of the times")
+            raise SchemaError(
+                f"{name} is a Timedelta but the times are numbers",
+                column=name,
+                hint="give durations in the unit of the times",
+            )
         return float(value)
     if not isinstance(value, pd.Timedelta):
         raise SchemaError(f"{name} must be a pandas Timedelta for timestamp data, got {value!r}", column=name)
@@ -133,16 +146,27 @@ def _fold(times: np.ndarray, cooldown: float | None) -> np.ndarray:
     return np.asarray(kept)
 
 
-def event_metrics(alerts: pd.DataFrame, failures: pd.DataFrame, *, horizon: Any, min_lead: Any = None,
-                  cooldown: Any = None, observed: Mapping[str, tuple[Any, Any]] | None = None,
-                  month: Any = None, costs: Costs | None = None) -> EventMetrics:
+def event_metrics(
+    alerts: pd.DataFrame,
+    failures: pd.DataFrame,
+    *,
+    horizon: Any,
+    min_lead: Any = None,
+    cooldown: Any = None,
+    observed: Mapping[str, tuple[Any, Any]] | None = None,
+    month: Any = None,
+    costs: Costs | None = None,
+) -> EventMetrics:
     """Count caught failures, lead times, false alarms per asset-month and cost (see the module text)."""
     alert_rows, alerts_numeric = _times(alerts, "alerts")
     failure_rows, failures_numeric = _times(failures, "failures")
     kinds = {kind for kind, rows in ((alerts_numeric, alert_rows), (failures_numeric, failure_rows)) if len(rows)}
     if len(kinds) > 1:
-        raise SchemaError("alerts and failures mix timestamps and numbers", column="ts",
-                          hint="give both as timestamps or both as numbers in the same unit")
+        raise SchemaError(
+            "alerts and failures mix timestamps and numbers",
+            column="ts",
+            hint="give both as timestamps or both as numbers in the same unit",
+        )
     numeric = kinds == {True}
     if numeric and month is None:
         raise SchemaError("numeric times need month= in the same unit (e.g. 720 for hours)", column="month")
@@ -174,10 +198,20 @@ def event_metrics(alerts: pd.DataFrame, failures: pd.DataFrame, *, horizon: Any,
     lead_times: list[Any] = leads if numeric else [pd.Timedelta(int(round(v)), unit="ns") for v in leads]
     cost = None
     if costs is not None:
-        cost = float((len(failure_rows) - caught) * costs.missed_failure + false_alarms * costs.false_alarm
-                     + counted_alerts * costs.inspection)
-    return EventMetrics(failures=len(failure_rows), caught=caught, alerts=counted_alerts, false_alarms=false_alarms,
-                        asset_months=watched / span_unit, lead_times=lead_times, cost=cost)
+        cost = float(
+            (len(failure_rows) - caught) * costs.missed_failure
+            + false_alarms * costs.false_alarm
+            + counted_alerts * costs.inspection
+        )
+    return EventMetrics(
+        failures=len(failure_rows),
+        caught=caught,
+        alerts=counted_alerts,
+        false_alarms=false_alarms,
+        asset_months=watched / span_unit,
+        lead_times=lead_times,
+        cost=cost,
+    )
 
 
 def _span(asset: str, window: tuple[Any, Any]) -> Any:

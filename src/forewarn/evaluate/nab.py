@@ -93,8 +93,11 @@ class NABFile:
             if not 0 <= start <= end < self.n_rows:
                 raise SchemaError(f"window ({start}, {end}) is outside rows 0..{self.n_rows - 1}", column="windows")
             if start <= previous_end:
-                raise SchemaError(f"window ({start}, {end}) overlaps the previous one", column="windows",
-                                  hint="sort windows and merge or cut overlaps (see centred_windows, right_windows)")
+                raise SchemaError(
+                    f"window ({start}, {end}) overlaps the previous one",
+                    column="windows",
+                    hint="sort windows and merge or cut overlaps (see centred_windows, right_windows)",
+                )
             previous_end = end
         if not 0 <= self.probation <= self.n_rows:
             raise SchemaError(f"probation {self.probation} must be between 0 and {self.n_rows}", column="probation")
@@ -158,8 +161,9 @@ def centred_windows(n_rows: int, anomalies: Sequence[int], fraction: float = 0.1
     return tuple((s, e) for s, e in merged)
 
 
-def right_windows(index: pd.DatetimeIndex | Sequence[int], events: Sequence[int] | np.ndarray,
-                  width: pd.Timedelta | int = SKAB_WINDOW) -> tuple[tuple[int, int], ...]:
+def right_windows(
+    index: pd.DatetimeIndex | Sequence[int], events: Sequence[int] | np.ndarray, width: pd.Timedelta | int = SKAB_WINDOW
+) -> tuple[tuple[int, int], ...]:
     """SKAB windows: from each event row to the last row within ``width`` after it (time or rows).
 
     ``index`` gives each row's time (a DatetimeIndex, with ``width`` a Timedelta) or is ignored when
@@ -240,13 +244,16 @@ def _bounds(file: NABFile, profile: Profile) -> tuple[float, float]:
 
 def _normalise(raw: float, null: float, perfect: float) -> float:
     if perfect <= null:
-        raise SchemaError("the corpus has no scored anomaly window, so its NAB score is undefined",
-                          hint="label at least one anomaly after the probationary period")
+        raise SchemaError(
+            "the corpus has no scored anomaly window, so its NAB score is undefined",
+            hint="label at least one anomaly after the probationary period",
+        )
     return 100.0 * (raw - null) / (perfect - null)
 
 
-def normalised_score(detections: Sequence[np.ndarray], files: Sequence[NABFile],
-                     profile: Profile | str = "standard") -> float:
+def normalised_score(
+    detections: Sequence[np.ndarray], files: Sequence[NABFile], profile: Profile | str = "standard"
+) -> float:
     """Corpus score of binary detections (one array per file): null detector 0, perfect detector 100."""
     prof = PROFILES[profile] if isinstance(profile, str) else profile
     if len(detections) != len(files):
@@ -259,8 +266,9 @@ def normalised_score(detections: Sequence[np.ndarray], files: Sequence[NABFile],
     return _normalise(raw, null, perfect)
 
 
-def optimise_threshold(scores: Sequence[np.ndarray], files: Sequence[NABFile],
-                       profile: Profile | str = "standard") -> tuple[float, float]:
+def optimise_threshold(
+    scores: Sequence[np.ndarray], files: Sequence[NABFile], profile: Profile | str = "standard"
+) -> tuple[float, float]:
     """The corpus-wide threshold maximising the normalised score, and that score.
 
     Detection means ``score >= threshold``; the returned threshold is ``inf`` when never firing is best.

@@ -33,8 +33,7 @@ from forewarn.exceptions import SchemaError
 def _series(values: np.ndarray, name: str) -> np.ndarray:
     x = np.asarray(values, dtype="float64")
     if x.ndim != 1 or len(x) < 2 or not np.isfinite(x).all():
-        raise SchemaError(f"{name} needs a 1-D series of at least 2 finite values, got shape {x.shape}",
-                          column=name)
+        raise SchemaError(f"{name} needs a 1-D series of at least 2 finite values, got shape {x.shape}", column=name)
     return x
 
 

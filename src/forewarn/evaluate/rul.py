@@ -31,14 +31,20 @@ def _pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]
     true = np.asarray(y_true, dtype="float64").reshape(-1)
     pred = np.asarray(y_pred, dtype="float64").reshape(-1)
     if len(true) != len(pred):
-        raise SchemaError(f"y_true has {len(true)} values but y_pred has {len(pred)}", column="y_pred",
-                          hint="pass one prediction per true RUL")
+        raise SchemaError(
+            f"y_true has {len(true)} values but y_pred has {len(pred)}",
+            column="y_pred",
+            hint="pass one prediction per true RUL",
+        )
     if len(true) == 0:
         raise SchemaError("no values to score", column="y_true")
     for name, values in (("y_true", true), ("y_pred", pred)):
         if not np.isfinite(values).all():
-            raise SchemaError(f"{name} holds a value that is not finite at position {int(np.argmin(np.isfinite(values)))}",
-                              column=name, hint="drop or impute missing predictions before scoring")
+            raise SchemaError(
+                f"{name} holds a value that is not finite at position {int(np.argmin(np.isfinite(values)))}",
+                column=name,
+                hint="drop or impute missing predictions before scoring",
+            )
     return true, pred
 
 

@@ -40,8 +40,9 @@ def _shuffled_groups(n_groups: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).permutation(n_groups)
 
 
-def group_kfold(groups: Sequence[Any] | np.ndarray | pd.Series, n_splits: int = 5, *,
-                seed: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def group_kfold(
+    groups: Sequence[Any] | np.ndarray | pd.Series, n_splits: int = 5, *, seed: int = 0
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(train_rows, test_rows)`` for ``n_splits`` folds; each group is in exactly one test fold.
 
     Groups are shuffled with ``seed`` and dealt to folds largest-first onto the fold with the fewest rows, so
@@ -49,8 +50,9 @@ def group_kfold(groups: Sequence[Any] | np.ndarray | pd.Series, n_splits: int = 
     """
     codes, n_groups = _codes(groups)
     if not 2 <= n_splits <= n_groups:
-        raise SchemaError(f"n_splits must be between 2 and the number of groups ({n_groups}), got {n_splits}",
-                          column="n_splits")
+        raise SchemaError(
+            f"n_splits must be between 2 and the number of groups ({n_groups}), got {n_splits}", column="n_splits"
+        )
     sizes = np.bincount(codes, minlength=n_groups)
     shuffled = _shuffled_groups(n_groups, seed)
     dealing = shuffled[np.argsort(-sizes[shuffled], kind="stable")]
@@ -66,8 +68,9 @@ def group_kfold(groups: Sequence[Any] | np.ndarray | pd.Series, n_splits: int = 
         yield rows[row_fold != fold], rows[row_fold == fold]
 
 
-def group_holdout(groups: Sequence[Any] | np.ndarray | pd.Series, test_fraction: float = 0.2, *,
-                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def group_holdout(
+    groups: Sequence[Any] | np.ndarray | pd.Series, test_fraction: float = 0.2, *, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """``(train_rows, test_rows)`` with ``round(test_fraction * n_groups)`` (at least 1) whole groups held out."""
     codes, n_groups = _codes(groups)
     if not 0.0 < test_fraction < 1.0:
@@ -81,8 +84,13 @@ def group_holdout(groups: Sequence[Any] | np.ndarray | pd.Series, test_fraction:
     return rows[~held[codes]], rows[held[codes]]
 
 
-def time_cut(groups: Sequence[Any] | np.ndarray | pd.Series, order: Sequence[Any] | np.ndarray | pd.Series,
-             train_fraction: float = 0.7, *, window: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def time_cut(
+    groups: Sequence[Any] | np.ndarray | pd.Series,
+    order: Sequence[Any] | np.ndarray | pd.Series,
+    train_fraction: float = 0.7,
+    *,
+    window: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
     """Cut each group's history in time: its first ``ceil(train_fraction * n)`` rows train, the rest test.
 
     ``window``: the length of the trailing windows the rows will be turned into; the first ``window - 1``

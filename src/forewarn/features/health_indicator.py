@@ -71,11 +71,15 @@ class MonotoneHealthIndicator:
         if self.monotone not in MONOTONE_RULES:
             raise ConfigError(f"monotone must be one of {MONOTONE_RULES}, got {self.monotone!r}")
         if self.baseline_snapshots < 2 or self.span < 1 or self.persistence < 1 or self.k < 0:
-            raise ConfigError(f"need baseline_snapshots >= 2, span >= 1, persistence >= 1 and k >= 0; got "
-                              f"{self.baseline_snapshots}, {self.span}, {self.persistence} and {self.k}")
+            raise ConfigError(
+                f"need baseline_snapshots >= 2, span >= 1, persistence >= 1 and k >= 0; got "
+                f"{self.baseline_snapshots}, {self.span}, {self.persistence} and {self.k}"
+            )
         if len(frame) <= self.baseline_snapshots:
-            raise ConfigError(f"{len(frame)} snapshots do not go past the baseline of {self.baseline_snapshots}; "
-                              "lower baseline_snapshots or wait for more data")
+            raise ConfigError(
+                f"{len(frame)} snapshots do not go past the baseline of {self.baseline_snapshots}; "
+                "lower baseline_snapshots or wait for more data"
+            )
         if self.features is None:
             return list(frame.columns)
         chosen = [c for c in frame.columns if str(c).rsplit("_", 1)[0] in self.features]
@@ -87,7 +91,7 @@ class MonotoneHealthIndicator:
         """Steps 1-3: the smoothed one-sided degradation of every snapshot (causal)."""
         values = frame[self._check(frame)].to_numpy(dtype="float64")
         logs = np.log(np.maximum(values, 1e-12))
-        base = logs[:self.baseline_snapshots]
+        base = logs[: self.baseline_snapshots]
         spread = base.std(axis=0)
         z = (logs - base.mean(axis=0)) / np.where(spread > 1e-12, spread, 1.0)
         degradation = np.maximum(z, 0.0).mean(axis=1)
@@ -101,9 +105,13 @@ class MonotoneHealthIndicator:
         level = float(raw[:n_base].mean() + self.k * raw[:n_base].std())
         excess = np.maximum(raw - level, 0.0)
         monotone = np.maximum.accumulate(raw) if self.monotone == "max" else np.cumsum(excess)
-        return HealthIndicatorSeries(raw=raw, monotone=monotone, level=level,
-                                     alert_index=first_persistent_crossing(raw, level, n_base, self.persistence),
-                                     n_baseline=n_base)
+        return HealthIndicatorSeries(
+            raw=raw,
+            monotone=monotone,
+            level=level,
+            alert_index=first_persistent_crossing(raw, level, n_base, self.persistence),
+            n_baseline=n_base,
+        )
 
 
 def first_persistent_crossing(values: np.ndarray, level: float, start: int, persistence: int) -> int | None:

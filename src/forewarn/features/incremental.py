@@ -42,8 +42,9 @@ class _AssetState:
 class IncrementalWindowFeatures:
     """Per-asset trailing-window features updated reading by reading (same outputs as the batch function)."""
 
-    def __init__(self, columns: Sequence[str], *, window: int = 30, stats: Sequence[str] = DEFAULT_STATS,
-                 ewm_span: float = 10):
+    def __init__(
+        self, columns: Sequence[str], *, window: int = 30, stats: Sequence[str] = DEFAULT_STATS, ewm_span: float = 10
+    ):
         check_settings(stats, window)
         if isinstance(columns, str):
             raise SchemaError("columns must be a list of column names, not one string", column=columns)
@@ -74,15 +75,19 @@ class IncrementalWindowFeatures:
         """
         x = np.asarray(reading, dtype="float64").reshape(-1)
         if len(x) != len(self.columns):
-            raise SchemaError(f"reading has {len(x)} values, expected {len(self.columns)} ({', '.join(self.columns)})",
-                              source=f"asset {asset!r}")
+            raise SchemaError(
+                f"reading has {len(x)} values, expected {len(self.columns)} ({', '.join(self.columns)})",
+                source=f"asset {asset!r}",
+            )
         state = self.assets.get(asset)
         if state is None:
             state = _AssetState(deque(maxlen=self.window), np.full(len(x), np.nan))
             self.assets[asset] = state
         if order is not None and state.last_order is not None and not order > state.last_order:
-            raise StateError(f"asset {asset!r}: reading at {order!r} is not after the last one at "
-                             f"{state.last_order!r}; send each asset's readings in time order")
+            raise StateError(
+                f"asset {asset!r}: reading at {order!r} is not after the last one at "
+                f"{state.last_order!r}; send each asset's readings in time order"
+            )
         state.readings.append(x)
         state.last_order = order if order is not None else state.last_order
         state.seen += 1
@@ -115,10 +120,14 @@ class IncrementalWindowFeatures:
             rows = list(self.assets[name].readings)
             lengths[i] = len(rows)
             if rows:
-                buffers[i, self.window - len(rows):] = np.vstack(rows)
-        return {"assets": np.asarray([str(n) for n in names], dtype=str), "buffers": buffers, "lengths": lengths,
-                "ewm": np.asarray([self.assets[n].ewm for n in names]).reshape(len(names), width),
-                "seen": np.asarray([self.assets[n].seen for n in names], dtype="int64")}
+                buffers[i, self.window - len(rows) :] = np.vstack(rows)
+        return {
+            "assets": np.asarray([str(n) for n in names], dtype=str),
+            "buffers": buffers,
+            "lengths": lengths,
+            "ewm": np.asarray([self.assets[n].ewm for n in names]).reshape(len(names), width),
+            "seen": np.asarray([self.assets[n].seen for n in names], dtype="int64"),
+        }
 
     def set_state(self, state: dict[str, np.ndarray]) -> IncrementalWindowFeatures:
         """Restore :meth:`get_state` output (asset ids come back as strings; the order check restarts)."""
@@ -128,7 +137,8 @@ class IncrementalWindowFeatures:
         self.assets = {}
         for i, name in enumerate(np.asarray(state["assets"]).tolist()):
             length = int(state["lengths"][i])
-            rows = deque((np.array(r) for r in state["buffers"][i, self.window - length:]), maxlen=self.window)
-            self.assets[name] = _AssetState(rows, np.array(state["ewm"][i], dtype="float64"),
-                                            seen=int(state["seen"][i]))
+            rows = deque((np.array(r) for r in state["buffers"][i, self.window - length :]), maxlen=self.window)
+            self.assets[name] = _AssetState(
+                rows, np.array(state["ewm"][i], dtype="float64"), seen=int(state["seen"][i])
+            )
         return self

@@ -69,8 +69,11 @@ def check_settings(stats: Sequence[str], window: int) -> None:
     """
     unknown = [s for s in stats if s not in STATS]
     if unknown:
-        raise SchemaError(f"unknown statistic(s) {', '.join(map(repr, unknown))}", column="stats",
-                          hint=f"choose from {', '.join(STATS)}")
+        raise SchemaError(
+            f"unknown statistic(s) {', '.join(map(repr, unknown))}",
+            column="stats",
+            hint=f"choose from {', '.join(STATS)}",
+        )
     if int(window) < 1:
         raise SchemaError(f"window must be at least 1 row, got {window}", column="window")
 
@@ -229,16 +232,23 @@ def _masked(data: np.ndarray, stats: tuple[str, ...], ewm: np.ndarray | None, pa
             mean_t = np.divide(np.where(valid, t, 0.0).sum(axis=0), count, out=np.zeros_like(mean), where=has)
             t_dev = np.where(valid, t - mean_t, 0.0)
             var_t = (t_dev**2).sum(axis=0)
-            slope = np.divide((t_dev * deviation).sum(axis=0), var_t, out=np.zeros_like(mean),
-                              where=var_t > SLOPE_EPS * count)
+            slope = np.divide(
+                (t_dev * deviation).sum(axis=0), var_t, out=np.zeros_like(mean), where=var_t > SLOPE_EPS * count
+            )
             out[i] = np.where(has, slope, np.nan)
         elif stat == "ewm":
             out[i] = ewm
     return out
 
 
-def window_stats(block: np.ndarray, stats: Sequence[str], *, ewm: np.ndarray | None = None,
-                 pad: np.ndarray | None = None, complete: bool = False) -> np.ndarray:
+def window_stats(
+    block: np.ndarray,
+    stats: Sequence[str],
+    *,
+    ewm: np.ndarray | None = None,
+    pad: np.ndarray | None = None,
+    complete: bool = False,
+) -> np.ndarray:
     """The statistics of a block of trailing windows (see the module docstring); ``(rows, channels * len(stats))``.
 
     ``ewm`` ``(rows, channels)`` fills the ``ewm`` statistic (required when it is asked for); ``pad`` counts the
@@ -262,6 +272,10 @@ def window_stats(block: np.ndarray, stats: Sequence[str], *, ewm: np.ndarray | N
     else:  # every row by the dense branch (cheaper than selecting its rows), then the others again
         out = _dense(data, stats, ewm)
         rest = ~dense
-        out[:, rest] = _masked(data[:, rest], stats, None if ewm is None else ewm[rest],
-                               np.zeros(int(rest.sum()), dtype=np.intp) if pad is None else pad[rest])
+        out[:, rest] = _masked(
+            data[:, rest],
+            stats,
+            None if ewm is None else ewm[rest],
+            np.zeros(int(rest.sum()), dtype=np.intp) if pad is None else pad[rest],
+        )
     return out.transpose(1, 2, 0).reshape(rows, -1)  # grouped by channel, as feature_names orders them

@@ -25,20 +25,24 @@ from forewarn.features.kernel import STATS, alpha_of, ewm_last, ewm_weights, fea
 __all__ = ["feature_names", "last_row_features"]
 
 
-def last_row_features(values: np.ndarray, columns: Sequence[str], *, window: int, stats: Sequence[str],
-                      ewm_span: float = 10.0) -> np.ndarray:
+def last_row_features(
+    values: np.ndarray, columns: Sequence[str], *, window: int, stats: Sequence[str], ewm_span: float = 10.0
+) -> np.ndarray:
     """Features of the last row of ``values`` (rows in time order, one column per entry of ``columns``)."""
     data = np.asarray(values, dtype="float64")
     if data.ndim != 2 or data.shape[1] != len(columns):
-        raise SchemaError(f"values must be rows x {len(columns)} channels ({', '.join(columns)}), got shape "
-                          f"{data.shape}", column="values")
+        raise SchemaError(
+            f"values must be rows x {len(columns)} channels ({', '.join(columns)}), got shape {data.shape}",
+            column="values",
+        )
     if len(data) == 0:
-        raise SchemaError("no readings to compute features from", column="values",
-                          hint="send at least one row of readings")
+        raise SchemaError(
+            "no readings to compute features from", column="values", hint="send at least one row of readings"
+        )
     unknown = [s for s in stats if s not in STATS]
     if unknown:
         raise SchemaError(f"unknown statistic(s) {', '.join(unknown)}", column="stats", hint=f"choose from {STATS}")
-    tail = data[-int(window):]
+    tail = data[-int(window) :]
     complete = bool(np.isfinite(data).all())
     ewm = None
     if "ewm" in stats:

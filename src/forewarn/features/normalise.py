@@ -41,15 +41,27 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], where: str) -> None:
         raise SchemaError(f"{where} expects a pandas DataFrame, got {type(frame).__name__}")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise SchemaError(f"missing column(s) {', '.join(map(repr, missing))}", source=where,
-                          hint="pass the same columns the normaliser was built with")
+        raise SchemaError(
+            f"missing column(s) {', '.join(map(repr, missing))}",
+            source=where,
+            hint="pass the same columns the normaliser was built with",
+        )
 
 
 class OperatingConditionNormaliser:
     """Cluster operating ``settings`` into regimes (k-means) and standardise ``columns`` per regime."""
 
-    def __init__(self, *, settings: Sequence[str], columns: Sequence[str], n_regimes: int | None = None,
-                 max_regimes: int = 8, min_silhouette: float = 0.5, sample_size: int = 3000, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        settings: Sequence[str],
+        columns: Sequence[str],
+        n_regimes: int | None = None,
+        max_regimes: int = 8,
+        min_silhouette: float = 0.5,
+        sample_size: int = 3000,
+        seed: int = 0,
+    ):
         self.settings = list(settings)
         self.columns = list(columns)
         self.n_regimes = n_regimes
@@ -72,8 +84,11 @@ class OperatingConditionNormaliser:
         _require(frame, [*self.settings, *self.columns], "OperatingConditionNormaliser.fit")
         settings = frame[self.settings].to_numpy(dtype="float64")
         if not np.isfinite(settings).all():
-            raise SchemaError("operating settings must be finite to assign a regime", source="fit",
-                              hint="impute or drop rows with missing settings")
+            raise SchemaError(
+                "operating settings must be finite to assign a regime",
+                source="fit",
+                hint="impute or drop rows with missing settings",
+            )
         self.settings_mean_ = settings.mean(axis=0)
         spread = settings.std(axis=0)
         self.settings_scale_ = np.where(spread > 1e-12, spread, 1.0)
@@ -95,8 +110,9 @@ class OperatingConditionNormaliser:
             count = finite.sum(axis=0)
             seen = count > 0  # a column never seen in a regime keeps mean 0 and scale 1
             mean = np.divide(np.where(finite, rows, 0.0).sum(axis=0), count, out=np.zeros(len(count)), where=seen)
-            var = np.divide(np.where(finite, (rows - mean) ** 2, 0.0).sum(axis=0), count, out=np.zeros(len(count)),
-                            where=seen)
+            var = np.divide(
+                np.where(finite, (rows - mean) ** 2, 0.0).sum(axis=0), count, out=np.zeros(len(count)), where=seen
+            )
             self.mean_[r] = mean
             self.scale_[r] = np.where(np.sqrt(var) > 1e-9, np.sqrt(var), 1.0)
         return self
@@ -172,7 +188,7 @@ class BaselineNormaliser:
         finite = np.isfinite(values) & early
         grouped = pd.DataFrame(np.hstack([np.where(finite, values, 0.0), finite.astype("float64")]))
         sums = grouped.groupby(sorted_codes, sort=False).cumsum().to_numpy()
-        total, count = sums[:, : len(self.columns)], sums[:, len(self.columns):]
+        total, count = sums[:, : len(self.columns)], sums[:, len(self.columns) :]
         baseline = np.divide(total, count, out=np.full_like(total, np.nan), where=count > 0)
         deviations: np.ndarray = np.empty_like(values)
         deviations[permutation] = values - baseline

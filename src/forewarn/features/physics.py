@@ -71,8 +71,20 @@ __all__ = ["PHYSICS_CLASSES", "nominal_params", "physics_feature_names", "physic
 
 PHYSICS_CLASSES: tuple[str, ...] = CLASSES
 PREFIX = "phys__"
-_COMMON = ("winding_residual", "bearing_residual", "vib_rms_excess", "vib_low_excess", "vib_mid_excess",
-           "kurtosis_excess", "cooling_loss", "spall_est", "imbalance_est", "thermal_wear", "bearing_wear", "vib_wear")
+_COMMON = (
+    "winding_residual",
+    "bearing_residual",
+    "vib_rms_excess",
+    "vib_low_excess",
+    "vib_mid_excess",
+    "kurtosis_excess",
+    "cooling_loss",
+    "spall_est",
+    "imbalance_est",
+    "thermal_wear",
+    "bearing_wear",
+    "vib_wear",
+)
 _SEAL = ("seal_wear",)
 _TAUS_MIN = np.array([10.0, 20.0, 40.0, 60.0, 90.0, 120.0, 180.0, 240.0])
 _DAMAGE_GRID = np.linspace(0.0, 1.0, 101)
@@ -108,8 +120,9 @@ def nominal_params(asset_class: str) -> AssetParams:
     return AssetParams(**{name: np.median(value, keepdims=True) for name, value in vars(draws).items()})
 
 
-def _healthy_vibration(p: AssetParams, speed_ratio: np.ndarray, running: np.ndarray,
-                       damage: dict[int, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+def _healthy_vibration(
+    p: AssetParams, speed_ratio: np.ndarray, running: np.ndarray, damage: dict[int, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
     """Vibration summaries of the class's nominal twin (damage zero unless given), arrays broadcast."""
     shape = np.broadcast(speed_ratio, running, *(damage or {}).values()).shape
     d = [np.zeros(shape) for _ in MODES]
@@ -128,8 +141,10 @@ def _damage_tables(asset_class: str) -> dict[str, np.ndarray]:
     healthy = _healthy_vibration(p, s, np.ones(1))
     spall = _healthy_vibration(p, s, np.ones(1), {OUTER: _DAMAGE_GRID[None, :]})
     imbalance = _healthy_vibration(p, s, np.ones(1), {IMBALANCE: _DAMAGE_GRID[None, :]})
-    return {"mid": np.log(spall["band_mid"] / healthy["band_mid"]),
-            "low": np.log(imbalance["band_low"] / healthy["band_low"])}
+    return {
+        "mid": np.log(spall["band_mid"] / healthy["band_mid"]),
+        "low": np.log(imbalance["band_low"] / healthy["band_low"]),
+    }
 
 
 def _invert_table(log_ratio: np.ndarray, speed_ratio: np.ndarray, table: np.ndarray) -> np.ndarray:
@@ -165,7 +180,7 @@ def _cusum(z: np.ndarray) -> np.ndarray:
     out = np.full(z.shape, np.nan)
     total = 0.0
     for i, value in enumerate(z.tolist()):
-        if value == value:   # not NaN
+        if value == value:  # not NaN
             total = max(0.0, total + value - _SLACK)
             out[i] = total
         elif i:
@@ -193,8 +208,12 @@ def _lagged(targets: np.ndarray, dt_s: np.ndarray, scale: np.ndarray) -> np.ndar
     return first_order_lag(stacked, decay, stacked[0]).reshape(targets.shape[0], targets.shape[1], taus.size)
 
 
-def _thermal(temp: np.ndarray, lagged: np.ndarray, calib: np.ndarray, n_bases: int,
-             ) -> tuple[np.ndarray, np.ndarray, float]:
+def _thermal(
+    temp: np.ndarray,
+    lagged: np.ndarray,
+    calib: np.ndarray,
+    n_bases: int,
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Pick the time constant that fits the calibration rows best; residual and expected rise for every row.
 
     ``lagged`` is (steps, 1 + n_bases, taus): the lagged ambient, then the lagged heat terms.
@@ -202,7 +221,7 @@ def _thermal(temp: np.ndarray, lagged: np.ndarray, calib: np.ndarray, n_bases: i
     best: tuple[float, np.ndarray, np.ndarray, float] | None = None
     for t in range(lagged.shape[2]):
         rise = temp - lagged[:, 0, t]
-        bases = lagged[:, 1:1 + n_bases, t]
+        bases = lagged[:, 1 : 1 + n_bases, t]
         rows = calib & np.isfinite(rise) & np.isfinite(bases).all(axis=1)
         if rows.sum() < 12:
             continue
@@ -215,8 +234,9 @@ def _thermal(temp: np.ndarray, lagged: np.ndarray, calib: np.ndarray, n_bases: i
     return best[1], best[2], best[3]
 
 
-def _asset_features(f: pd.DataFrame, seconds: np.ndarray, asset_class: str, calibration_s: float,
-                    smooth: float) -> dict[str, np.ndarray]:
+def _asset_features(
+    f: pd.DataFrame, seconds: np.ndarray, asset_class: str, calibration_s: float, smooth: float
+) -> dict[str, np.ndarray]:
     p = nominal_params(asset_class)
     n = len(f)
     calib = seconds - seconds[0] < calibration_s
@@ -253,8 +273,11 @@ def _asset_features(f: pd.DataFrame, seconds: np.ndarray, asset_class: str, cali
     # vibration against the class's healthy twin at the measured speed and running state
     healthy = _healthy_vibration(p, np.nan_to_num(s), np.nan_to_num(running))
     excess = {}
-    for name, channel, stat in (("vib_rms_excess", "vib_rms", "rms"), ("vib_low_excess", "vib_band_low", "band_low"),
-                                ("vib_mid_excess", "vib_band_mid", "band_mid")):
+    for name, channel, stat in (
+        ("vib_rms_excess", "vib_rms", "rms"),
+        ("vib_low_excess", "vib_band_low", "band_low"),
+        ("vib_mid_excess", "vib_band_mid", "band_mid"),
+    ):
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.log(_column(f, channel) / healthy[stat])
         ratio[~np.isfinite(ratio) | ~np.isfinite(running)] = np.nan
@@ -269,7 +292,7 @@ def _asset_features(f: pd.DataFrame, seconds: np.ndarray, asset_class: str, cali
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(run_now & (w_exp > 5.0), w_exp / observed_rise, np.nan)
     factor = _ewm(np.clip(ratio, 0.0, 2.0), smooth)
-    grid = cooling_factor(_DAMAGE_GRID, 1.0, p.stopped_cooling[0])      # decreasing in the damage
+    grid = cooling_factor(_DAMAGE_GRID, 1.0, p.stopped_cooling[0])  # decreasing in the damage
     out["cooling_loss"] = np.where(np.isfinite(factor), np.interp(-factor, -grid, _DAMAGE_GRID), np.nan)
     tables = _damage_tables(asset_class)
     for name, key, vib in (("spall_est", "mid", "vib_mid_excess"), ("imbalance_est", "low", "vib_low_excess")):
@@ -289,8 +312,15 @@ def _asset_features(f: pd.DataFrame, seconds: np.ndarray, asset_class: str, cali
     return out
 
 
-def physics_features(frame: pd.DataFrame, *, asset_class: Mapping[str, str] | str, group: str = "asset_id",
-                     order: str = "ts", calibration_days: float = 7.0, smooth: float = 24.0) -> pd.DataFrame:
+def physics_features(
+    frame: pd.DataFrame,
+    *,
+    asset_class: Mapping[str, str] | str,
+    group: str = "asset_id",
+    order: str = "ts",
+    calibration_days: float = 7.0,
+    smooth: float = 24.0,
+) -> pd.DataFrame:
     """Physics residuals and wear estimates per row (see the module docstring); same index as ``frame``.
 
     ``frame`` holds wide readings of one or more assets (one row per asset and time, one column per channel, at
@@ -302,8 +332,11 @@ def physics_features(frame: pd.DataFrame, *, asset_class: Mapping[str, str] | st
     """
     for col in (group, order):
         if col not in frame.columns:
-            raise SchemaError(f"physics_features: frame has no column {col!r}", column=col,
-                              hint="give wide readings with the asset id and time columns (group=, order=)")
+            raise SchemaError(
+                f"physics_features: frame has no column {col!r}",
+                column=col,
+                hint="give wide readings with the asset id and time columns (group=, order=)",
+            )
     classes = [asset_class] if isinstance(asset_class, str) else list(asset_class.values())
     names = physics_feature_names(classes)
     result = pd.DataFrame(np.nan, index=frame.index, columns=names)
@@ -313,7 +346,7 @@ def physics_features(frame: pd.DataFrame, *, asset_class: Mapping[str, str] | st
     if pd.api.types.is_datetime64_any_dtype(times):
         seconds_all = (pd.to_datetime(times, utc=True) - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
     else:
-        seconds_all = times.to_numpy(dtype="float64") * 3600.0     # numeric order: taken as hours
+        seconds_all = times.to_numpy(dtype="float64") * 3600.0  # numeric order: taken as hours
     positions = np.arange(len(frame))
     block = np.full((len(frame), len(names)), np.nan)
     keys = frame[group].to_numpy()
@@ -325,7 +358,7 @@ def physics_features(frame: pd.DataFrame, *, asset_class: Mapping[str, str] | st
         idx = idx[np.argsort(seconds_all[idx], kind="stable")]
         feats = _asset_features(frame.iloc[idx], seconds_all[idx], str(cls), calibration_days * 86400.0, smooth)
         for j, name in enumerate(names):
-            key = name[len(PREFIX):]
+            key = name[len(PREFIX) :]
             if key in feats:
                 block[idx, j] = feats[key]
     result.loc[:, :] = block

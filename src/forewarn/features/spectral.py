@@ -54,8 +54,18 @@ from scipy.signal import hilbert
 from forewarn.exceptions import SchemaError
 
 _EPS = 1e-12
-TIME_FEATURES = ("mean", "std", "rms", "peak", "peak_to_peak", "crest_factor", "kurtosis", "skewness",
-                 "shape_factor", "impulse_factor")
+TIME_FEATURES = (
+    "mean",
+    "std",
+    "rms",
+    "peak",
+    "peak_to_peak",
+    "crest_factor",
+    "kurtosis",
+    "skewness",
+    "shape_factor",
+    "impulse_factor",
+)
 FAULTS = ("ftf", "bpfo", "bpfi", "bsf")
 
 
@@ -74,8 +84,10 @@ class BearingGeometry:
 
     def __post_init__(self) -> None:
         if self.n_elements < 1 or not 0 < self.element_diameter < self.pitch_diameter:
-            raise SchemaError(f"bearing geometry {self} is not physical",
-                              hint="need n_elements >= 1 and 0 < element_diameter < pitch_diameter")
+            raise SchemaError(
+                f"bearing geometry {self} is not physical",
+                hint="need n_elements >= 1 and 0 < element_diameter < pitch_diameter",
+            )
 
     def fault_orders(self) -> dict[str, float]:
         """Characteristic frequencies as multiples of the shaft frequency (FTF, BPFO, BPFI, BSF)."""
@@ -107,8 +119,10 @@ def as_segments(segments: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
         raise SchemaError(f"segments must be 2-D (segments x samples) with at least 2 samples, got {array.shape}")
     if not np.isfinite(array).all():
         row, col = (int(i) for i in np.argwhere(~np.isfinite(array))[0])
-        raise SchemaError(f"segment {row} has a non-finite sample at position {col}",
-                          hint="drop or repair segments with gaps before computing vibration features")
+        raise SchemaError(
+            f"segment {row} has a non-finite sample at position {col}",
+            hint="drop or repair segments with gaps before computing vibration features",
+        )
     return array
 
 
@@ -171,8 +185,7 @@ def _default_band(sampling_rate_hz: float) -> tuple[float, float]:
     return sampling_rate_hz / 8, 3 * sampling_rate_hz / 8
 
 
-def envelope(segments: np.ndarray, sampling_rate_hz: float,
-             band: tuple[float, float] | None = None) -> np.ndarray:
+def envelope(segments: np.ndarray, sampling_rate_hz: float, band: tuple[float, float] | None = None) -> np.ndarray:
     """Magnitude of the analytic signal (Hilbert transform) of the band-passed segments.
 
     >>> t = np.arange(2000) / 10_000.0
@@ -193,23 +206,31 @@ def envelope(segments: np.ndarray, sampling_rate_hz: float,
     return envelope
 
 
-def envelope_spectrum(segments: np.ndarray, sampling_rate_hz: float,
-                      band: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def envelope_spectrum(
+    segments: np.ndarray, sampling_rate_hz: float, band: tuple[float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(frequencies in Hz, power of the de-meaned envelope per bin)."""
     env = envelope(segments, sampling_rate_hz, band)
     return power_spectrum(env, sampling_rate_hz)
 
 
-def fault_band_energies(segments: np.ndarray, sampling_rate_hz: float, shaft_hz: float, geometry: BearingGeometry,
-                        harmonics: int = 3, rel_width: float = 0.03,
-                        band: tuple[float, float] | None = None) -> dict[str, np.ndarray]:
+def fault_band_energies(
+    segments: np.ndarray,
+    sampling_rate_hz: float,
+    shaft_hz: float,
+    geometry: BearingGeometry,
+    harmonics: int = 3,
+    rel_width: float = 0.03,
+    band: tuple[float, float] | None = None,
+) -> dict[str, np.ndarray]:
     """Share of envelope power near ``k`` x each characteristic frequency, ``k = 1..harmonics``.
 
     Names are ``fault_<ftf|bpfo|bpfi|bsf>_h<k>``; a window narrower than one bin widens to one bin.
     """
     if shaft_hz <= 0 or harmonics < 1 or rel_width <= 0:
-        raise SchemaError(f"need shaft_hz > 0, harmonics >= 1 and rel_width > 0 (got {shaft_hz}, {harmonics}, "
-                          f"{rel_width})")
+        raise SchemaError(
+            f"need shaft_hz > 0, harmonics >= 1 and rel_width > 0 (got {shaft_hz}, {harmonics}, {rel_width})"
+        )
     freqs, power = envelope_spectrum(segments, sampling_rate_hz, band)
     total = np.maximum(power[:, 1:].sum(axis=1), _EPS)
     resolution = freqs[1] - freqs[0]
@@ -222,9 +243,17 @@ def fault_band_energies(segments: np.ndarray, sampling_rate_hz: float, shaft_hz:
     return out
 
 
-def spectral_features(segments: np.ndarray, sampling_rate_hz: float, *, n_bands: int = 16,
-                      shaft_hz: float | None = None, geometry: BearingGeometry | None = None, harmonics: int = 3,
-                      rel_width: float = 0.03, envelope_band: tuple[float, float] | None = None) -> pd.DataFrame:
+def spectral_features(
+    segments: np.ndarray,
+    sampling_rate_hz: float,
+    *,
+    n_bands: int = 16,
+    shaft_hz: float | None = None,
+    geometry: BearingGeometry | None = None,
+    harmonics: int = 3,
+    rel_width: float = 0.03,
+    envelope_band: tuple[float, float] | None = None,
+) -> pd.DataFrame:
     """All vibration features of each segment as a frame (one row per segment).
 
     Fault-band columns are added when both ``shaft_hz`` and ``geometry`` are given.
@@ -250,8 +279,9 @@ def spectral_features(segments: np.ndarray, sampling_rate_hz: float, *, n_bands:
     columns["envelope_kurtosis"] = env_stats["kurtosis"]
     columns["envelope_crest_factor"] = env_stats["crest_factor"]
     if shaft_hz is not None and geometry is not None:
-        columns.update(fault_band_energies(x, sampling_rate_hz, shaft_hz, geometry, harmonics, rel_width,
-                                           envelope_band))
+        columns.update(
+            fault_band_energies(x, sampling_rate_hz, shaft_hz, geometry, harmonics, rel_width, envelope_band)
+        )
     return pd.DataFrame(columns)
 
 

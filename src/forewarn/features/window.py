@@ -79,8 +79,11 @@ def _check_inputs(frame: pd.DataFrame, group: str, order: str, columns: Sequence
         raise SchemaError("columns must be a list of column names, not one string", column=columns)
     missing = [c for c in (group, order, *columns) if c not in frame.columns]
     if missing:
-        raise SchemaError(f"missing column(s) {', '.join(map(repr, missing))}", source="window features",
-                          hint=f"the frame has {', '.join(map(str, frame.columns[:12]))}")
+        raise SchemaError(
+            f"missing column(s) {', '.join(map(repr, missing))}",
+            source="window features",
+            hint=f"the frame has {', '.join(map(str, frame.columns[:12]))}",
+        )
     if int(window) < 1:
         raise SchemaError(f"window must be at least 1 row, got {window}", column="window")
 
@@ -103,8 +106,14 @@ class _TrailingWindows(BaseIndexer):  # type: ignore[misc]  # pandas ships no ty
         super().__init__()
         self.starts = starts
 
-    def get_window_bounds(self, num_values: int = 0, min_periods: int | None = None, center: bool | None = None,
-                          closed: str | None = None, step: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def get_window_bounds(
+        self,
+        num_values: int = 0,
+        min_periods: int | None = None,
+        center: bool | None = None,
+        closed: str | None = None,
+        step: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         return self.starts.astype("int64"), np.arange(1, num_values + 1, dtype="int64")
 
 
@@ -117,8 +126,16 @@ def _rolling(values: np.ndarray, ordered: _Ordered, window: int) -> Any:  # a pa
     return pd.DataFrame(values).rolling(_TrailingWindows(_window_start(ordered, window)), min_periods=1)
 
 
-def window_features(frame: pd.DataFrame, *, group: str, order: str, columns: Sequence[str], window: int = 30,
-                    stats: Sequence[str] = DEFAULT_STATS, ewm_span: float = 10) -> pd.DataFrame:
+def window_features(
+    frame: pd.DataFrame,
+    *,
+    group: str,
+    order: str,
+    columns: Sequence[str],
+    window: int = 30,
+    stats: Sequence[str] = DEFAULT_STATS,
+    ewm_span: float = 10,
+) -> pd.DataFrame:
     """Trailing-window features of ``columns`` per ``group`` in ``order``; same index as ``frame``.
 
     Columns are ``f"{col}__{stat}"``, grouped by input column in the order of ``stats``.
@@ -138,8 +155,9 @@ def window_features(frame: pd.DataFrame, *, group: str, order: str, columns: Seq
     return pd.DataFrame(out, index=frame.index, columns=names)
 
 
-def _blocks(values: np.ndarray, starts: np.ndarray, window: int, stats: tuple[str, ...],
-            ewm: np.ndarray | None) -> np.ndarray:
+def _blocks(
+    values: np.ndarray, starts: np.ndarray, window: int, stats: tuple[str, ...], ewm: np.ndarray | None
+) -> np.ndarray:
     """:func:`window_stats` of every sorted row, in chunks: each row's window gathered as ``window`` rows ending at
     it, the ones before ``starts`` (the first row of its window in its group) absent."""
     n, channels = values.shape
@@ -158,8 +176,9 @@ def _blocks(values: np.ndarray, starts: np.ndarray, window: int, stats: tuple[st
     return out
 
 
-def sequence_frame(frame: pd.DataFrame, *, group: str, order: str, columns: Sequence[str],
-                   window: int = 30, stride: int = 1) -> pd.DataFrame:
+def sequence_frame(
+    frame: pd.DataFrame, *, group: str, order: str, columns: Sequence[str], window: int = 30, stride: int = 1
+) -> pd.DataFrame:
     """The last ``window`` steps of ``columns`` as columns ``f"{col}__t{k}"`` (``t{window-1}`` = this row).
 
     With ``stride`` > 1 each step is the mean of ``stride`` consecutive readings (step ``t{window-1}`` the

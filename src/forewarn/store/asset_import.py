@@ -25,8 +25,17 @@ from typing import Any
 from forewarn.exceptions import DataNotFoundError, IngestError
 from forewarn.store.readers import is_utf8
 
-ALIASES = {"asset_id": "asset_id", "site": "site_id", "site_id": "site_id", "line": "line_id", "line_id": "line_id",
-           "class": "asset_class", "asset_class": "asset_class", "name": "name", "install_date": "install_date"}
+ALIASES = {
+    "asset_id": "asset_id",
+    "site": "site_id",
+    "site_id": "site_id",
+    "line": "line_id",
+    "line_id": "line_id",
+    "class": "asset_class",
+    "asset_class": "asset_class",
+    "name": "name",
+    "install_date": "install_date",
+}
 
 
 def _text(path: Path, encoding: str | None) -> tuple[str, tuple[str, ...]]:
@@ -35,25 +44,38 @@ def _text(path: Path, encoding: str | None) -> tuple[str, tuple[str, ...]]:
         try:
             return data.decode(str(encoding)), ()
         except UnicodeDecodeError as err:
-            raise IngestError(f"the file is not valid {encoding}", source=str(path),
-                              line=data[:err.start].count(b"\n") + 1, hint="give the file's encoding") from None
+            raise IngestError(
+                f"the file is not valid {encoding}",
+                source=str(path),
+                line=data[: err.start].count(b"\n") + 1,
+                hint="give the file's encoding",
+            ) from None
     try:
         return data.decode("utf-8-sig"), ()
     except UnicodeDecodeError as err:
         if encoding is not None:
-            raise IngestError("the file is not valid UTF-8", source=str(path), line=data[:err.start].count(b"\n") + 1,
-                              hint="give its encoding with --encoding, e.g. cp1252") from None
+            raise IngestError(
+                "the file is not valid UTF-8",
+                source=str(path),
+                line=data[: err.start].count(b"\n") + 1,
+                hint="give its encoding with --encoding, e.g. cp1252",
+            ) from None
         try:
-            return data.decode("cp1252"), (f"{path}: not valid UTF-8, read as Windows-1252 "
-                                           "(give --encoding to choose another)",)
+            return data.decode("cp1252"), (
+                f"{path}: not valid UTF-8, read as Windows-1252 (give --encoding to choose another)",
+            )
         except UnicodeDecodeError:
-            raise IngestError("the file is neither UTF-8 nor Windows-1252 text", source=str(path),
-                              line=data[:err.start].count(b"\n") + 1,
-                              hint="give its encoding with --encoding, e.g. utf-16 or latin-1") from None
+            raise IngestError(
+                "the file is neither UTF-8 nor Windows-1252 text",
+                source=str(path),
+                line=data[: err.start].count(b"\n") + 1,
+                hint="give its encoding with --encoding, e.g. utf-16 or latin-1",
+            ) from None
 
 
-def read_asset_file(path: str | os.PathLike[str], encoding: str | None = None
-                    ) -> tuple[list[dict[str, Any]], list[int], tuple[str, ...]]:
+def read_asset_file(
+    path: str | os.PathLike[str], encoding: str | None = None
+) -> tuple[list[dict[str, Any]], list[int], tuple[str, ...]]:
     """The updates of an asset CSV, the file line of each, and notes on how it was read."""
     file = Path(path)
     if not file.is_file():
@@ -63,13 +85,22 @@ def read_asset_file(path: str | os.PathLike[str], encoding: str | None = None
     header = [h.strip() for h in next(reader, [])]
     fields = [ALIASES.get(h.lower()) for h in header]
     if "asset_id" not in fields:
-        raise IngestError(f"missing column 'asset_id'; found {', '.join(header) or 'none'}", source=str(file), line=1,
-                          column="asset_id", hint="an asset list has asset_id and any of site, line, class, name, "
-                                                  "install_date and other columns (kept as metadata)")
+        raise IngestError(
+            f"missing column 'asset_id'; found {', '.join(header) or 'none'}",
+            source=str(file),
+            line=1,
+            column="asset_id",
+            hint="an asset list has asset_id and any of site, line, class, name, "
+            "install_date and other columns (kept as metadata)",
+        )
     seen = [f for f in fields if f is not None]
     if len(seen) != len(set(seen)) or len(header) != len(set(header)):
-        raise IngestError("a column is given twice (e.g. class and asset_class)", source=str(file), line=1,
-                          hint="keep one column per field")
+        raise IngestError(
+            "a column is given twice (e.g. class and asset_class)",
+            source=str(file),
+            line=1,
+            hint="keep one column per field",
+        )
     updates: list[dict[str, Any]] = []
     lines: list[int] = []
     start = reader.line_num + 1
@@ -78,8 +109,12 @@ def read_asset_file(path: str | os.PathLike[str], encoding: str | None = None
             start = reader.line_num + 1
             continue
         if len(row) != len(header):
-            raise IngestError(f"the line has {len(row)} fields, the header has {len(header)}", source=str(file),
-                              line=start, hint="quote cells that contain commas")
+            raise IngestError(
+                f"the line has {len(row)} fields, the header has {len(header)}",
+                source=str(file),
+                line=start,
+                hint="quote cells that contain commas",
+            )
         update: dict[str, Any] = {"metadata": {}}
         for name, field, cell in zip(header, fields, row, strict=True):
             if not cell.strip():
@@ -89,8 +124,11 @@ def read_asset_file(path: str | os.PathLike[str], encoding: str | None = None
             else:
                 update[field] = cell.strip()
         update["asset_id"] = update.get("asset_id", "")
-        update = {"asset_id": update.pop("asset_id"), **{k: v for k, v in update.items() if k != "metadata"},
-                  "metadata": update["metadata"]}
+        update = {
+            "asset_id": update.pop("asset_id"),
+            **{k: v for k, v in update.items() if k != "metadata"},
+            "metadata": update["metadata"],
+        }
         updates.append(update)
         lines.append(start)
         start = reader.line_num + 1

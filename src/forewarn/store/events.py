@@ -26,8 +26,11 @@ REQUIRED = ("asset_id", "ts", "kind")
 
 def staged_events_frame(con: duckdb.DuckDBPyConnection, staged: Staged) -> pd.DataFrame:
     """The staged file as a pandas frame in file order (text columns stay text)."""
-    return con.sql(f"SELECT * EXCLUDE ({ROW_COLUMN}) FROM {quote_ident(staged.name)} ORDER BY {ROW_COLUMN}"
-                   ).to_arrow_table().to_pandas()
+    return (
+        con.sql(f"SELECT * EXCLUDE ({ROW_COLUMN}) FROM {quote_ident(staged.name)} ORDER BY {ROW_COLUMN}")
+        .to_arrow_table()
+        .to_pandas()
+    )
 
 
 def validate_events(raw: pd.DataFrame, *, source: str, line_of: Callable[[int], int]) -> pd.DataFrame:
@@ -37,9 +40,13 @@ def validate_events(raw: pd.DataFrame, *, source: str, line_of: Callable[[int], 
     """
     missing = [c for c in REQUIRED if c not in raw.columns]
     if missing:
-        raise IngestError(f"missing column(s) {', '.join(missing)}; found {', '.join(map(str, raw.columns)) or 'none'}",
-                          source=source, line=1, column=missing[0],
-                          hint="events need asset_id, ts and kind (failure, maintenance or inspection)")
+        raise IngestError(
+            f"missing column(s) {', '.join(missing)}; found {', '.join(map(str, raw.columns)) or 'none'}",
+            source=source,
+            line=1,
+            column=missing[0],
+            hint="events need asset_id, ts and kind (failure, maintenance or inspection)",
+        )
     try:
         return to_events(raw, source=source, first_line=1)
     except SchemaError as err:
@@ -47,33 +54,50 @@ def validate_events(raw: pd.DataFrame, *, source: str, line_of: Callable[[int], 
         raise IngestError(err.reason, source=source, line=line, column=err.column, hint=err.hint) from None
 
 
-def ingest_events_frame(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, *, source: str, strict: bool,
-                        line_of: Callable[[int], int], progress: Progress | None = None) -> IngestReport:
+def ingest_events_frame(
+    con: duckdb.DuckDBPyConnection,
+    events: pd.DataFrame,
+    *,
+    source: str,
+    strict: bool,
+    line_of: Callable[[int], int],
+    progress: Progress | None = None,
+) -> IngestReport:
     """Write a validated events frame (the output of :func:`to_events`), skipping keys already stored."""
     known = {r[0] for r in con.execute("SELECT asset_id FROM assets").fetchall()}
     unknown_mask = ~events["asset_id"].isin(known)
     unknown = sorted(set(events.loc[unknown_mask, "asset_id"]))
     if unknown and strict:
         first = int(unknown_mask.to_numpy().nonzero()[0][0])
-        raise UnknownAssetError(f"unknown asset {events['asset_id'].iloc[first]!r}", source=source,
-                                line=line_of(first), column="asset_id", hint=STRICT_HINT)
+        raise UnknownAssetError(
+            f"unknown asset {events['asset_id'].iloc[first]!r}",
+            source=source,
+            line=line_of(first),
+            column="asset_id",
+            hint=STRICT_HINT,
+        )
     batch = events.drop_duplicates(subset=list(EVENT_KEY), keep="first")
-    table = pa.table({
-        "asset_id": pa.array(batch["asset_id"].to_numpy(dtype=object), pa.string()),
-        "ts": pa.array(batch["ts"].to_numpy(), pa.timestamp("us", tz="UTC")),
-        **{c: pa.array(batch[c].to_numpy(dtype=object), pa.string(), from_pandas=True) for c in EVENT_COLUMNS[2:]},
-    })
+    table = pa.table(
+        {
+            "asset_id": pa.array(batch["asset_id"].to_numpy(dtype=object), pa.string()),
+            "ts": pa.array(batch["ts"].to_numpy(), pa.timestamp("us", tz="UTC")),
+            **{c: pa.array(batch[c].to_numpy(dtype=object), pa.string(), from_pandas=True) for c in EVENT_COLUMNS[2:]},
+        }
+    )
     con.register("__fw_events", table)
     try:
         con.execute("BEGIN TRANSACTION")
         try:
             if unknown:
                 con.execute("INSERT INTO assets (asset_id) SELECT unnest(?)", [unknown])
-            written = fetch_value(con, """
+            written = fetch_value(
+                con,
+                """
                 INSERT INTO events SELECT n.* FROM __fw_events n WHERE NOT EXISTS (
                     SELECT 1 FROM events e WHERE e.asset_id = n.asset_id AND e.ts = n.ts AND e.kind = n.kind
                     AND e.failure_mode IS NOT DISTINCT FROM n.failure_mode
-                    AND e.action IS NOT DISTINCT FROM n.action) ORDER BY n.ts, n.asset_id""")
+                    AND e.action IS NOT DISTINCT FROM n.action) ORDER BY n.ts, n.asset_id""",
+            )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -82,5 +106,11 @@ def ingest_events_frame(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, *,
         con.unregister("__fw_events")
     if progress is not None:
         progress(int(written))
-    return IngestReport(source, rows_read=len(events), written=int(written), duplicates=len(events) - int(written),
-                        assets_created=tuple(unknown), kind="events")
+    return IngestReport(
+        source,
+        rows_read=len(events),
+        written=int(written),
+        duplicates=len(events) - int(written),
+        assets_created=tuple(unknown),
+        kind="events",
+    )

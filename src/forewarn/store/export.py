@@ -19,13 +19,16 @@ from forewarn.store.queries import time_filter
 from forewarn.store.tables import quote_literal
 
 
-def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: str | os.PathLike[str], *, start: object = None,
-                   end: object = None) -> list[Path]:
+def export_parquet(
+    con: duckdb.DuckDBPyConnection, out_dir: str | os.PathLike[str], *, start: object = None, end: object = None
+) -> list[Path]:
     """Write readings in ``[start, end)`` under ``out_dir`` (missing or empty) and return the files written."""
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"export folder {str(out)!r} is not an empty folder; choose a new or empty folder "
-                          "so that an export never mixes with older files")
+        raise ConfigError(
+            f"export folder {str(out)!r} is not an empty folder; choose a new or empty folder "
+            "so that an export never mixes with older files"
+        )
     out.mkdir(parents=True, exist_ok=True)
     where = time_filter("r.ts", start, end)
     con.execute(f"""

@@ -90,15 +90,23 @@ class _Written:
 def first_record_of_assets(con: duckdb.DuckDBPyConnection, staged: Staged, asset_ids: list[str]) -> tuple[str, int]:
     """The unknown asset that appears first in the batch, and its record number."""
     row = fetch_one(
-        con, f"SELECT CAST(asset_id AS VARCHAR), min({ROW_COLUMN}) AS first FROM {quote_ident(staged.name)} "
+        con,
+        f"SELECT CAST(asset_id AS VARCHAR), min({ROW_COLUMN}) AS first FROM {quote_ident(staged.name)} "
         "WHERE CAST(asset_id AS VARCHAR) IN (SELECT unnest(?)) GROUP BY 1 ORDER BY first LIMIT 1",
-        [asset_ids])
+        [asset_ids],
+    )
     assert row is not None
     return str(row[0]), int(row[1])
 
 
-def ingest_staged_readings(con: duckdb.DuckDBPyConnection, staged: Staged, *, strict: bool,
-                           progress: Progress | None = None, options: ReadOptions | None = None) -> IngestReport:
+def ingest_staged_readings(
+    con: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    *,
+    strict: bool,
+    progress: Progress | None = None,
+    options: ReadOptions | None = None,
+) -> IngestReport:
     """Validate and write one staged batch of readings (see the module docstring for the steps)."""
     options = options or ReadOptions()
     staged = renamed(con, staged, options)
@@ -106,27 +114,40 @@ def ingest_staged_readings(con: duckdb.DuckDBPyConnection, staged: Staged, *, st
     validate_readings(con, staged, layout, options)
     con.execute(f"CREATE OR REPLACE TEMP VIEW __fw_long AS {long_readings_sql(staged, layout, options)}")
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE __fw_series AS "
-                    "SELECT asset_id, channel, count(*) AS n FROM __fw_long GROUP BY ALL")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __fw_series AS "
+            "SELECT asset_id, channel, count(*) AS n FROM __fw_long GROUP BY ALL"
+        )
         find_blank_keys(con, staged, "__fw_series")
         batch_assets = "SELECT asset_id FROM __fw_series"
         if layout.label_columns:
             labels.stage_labels(con, staged, layout.label_columns, options)
             batch_assets += f" UNION {labels.label_assets_sql()}"
         rows_read = int(fetch_value(con, "SELECT coalesce(sum(n), 0) FROM __fw_series"))
-        unknown = [str(r[0]) for r in con.execute(f"SELECT DISTINCT asset_id FROM ({batch_assets}) WHERE asset_id "
-                                                  "NOT IN (SELECT asset_id FROM assets) ORDER BY 1").fetchall()]
+        unknown = [
+            str(r[0])
+            for r in con.execute(
+                f"SELECT DISTINCT asset_id FROM ({batch_assets}) WHERE asset_id "
+                "NOT IN (SELECT asset_id FROM assets) ORDER BY 1"
+            ).fetchall()
+        ]
         if unknown and strict:
             asset, record = first_record_of_assets(con, staged, unknown)
-            raise UnknownAssetError(f"unknown asset {asset!r}", source=staged.source, line=staged.line_of(record),
-                                    column=staged.shown("asset_id"), hint=STRICT_HINT)
+            raise UnknownAssetError(
+                f"unknown asset {asset!r}",
+                source=staged.source,
+                line=staged.line_of(record),
+                column=staged.shown("asset_id"),
+                hint=STRICT_HINT,
+            )
         con.execute("BEGIN TRANSACTION")
         try:
             counts = _write(con, unknown, options.on_conflict, _conflict_error(staged, layout, "readings"))
             labelled = _Written()
             if layout.label_columns:
-                labelled = _Written(*labels.write_labels(con, options.on_conflict,
-                                                         _conflict_error(staged, layout, "labels")))
+                labelled = _Written(
+                    *labels.write_labels(con, options.on_conflict, _conflict_error(staged, layout, "labels"))
+                )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -137,69 +158,113 @@ def ingest_staged_readings(con: duckdb.DuckDBPyConnection, staged: Staged, *, st
     written = counts.written
     if progress is not None:
         progress(written)
-    return IngestReport(staged.source, rows_read=rows_read, written=written, duplicates=rows_read - written,
-                        assets_created=tuple(unknown), conflicts=counts.conflicts + labelled.conflicts,
-                        replaced=counts.replaced + labelled.replaced, labels_written=labelled.written,
-                        notes=(staged.note,) if staged.note else ())
+    return IngestReport(
+        staged.source,
+        rows_read=rows_read,
+        written=written,
+        duplicates=rows_read - written,
+        assets_created=tuple(unknown),
+        conflicts=counts.conflicts + labelled.conflicts,
+        replaced=counts.replaced + labelled.replaced,
+        labels_written=labelled.written,
+        notes=(staged.note,) if staged.note else (),
+    )
 
 
-CONFLICT_HINT = ("the store holds another value for this {what} and time: re-run with --on-conflict replace to "
-                 "take the new values, or --on-conflict keep to keep the stored ones")
+CONFLICT_HINT = (
+    "the store holds another value for this {what} and time: re-run with --on-conflict replace to "
+    "take the new values, or --on-conflict keep to keep the stored ones"
+)
 
 
 def _conflict_error(staged: Staged, layout: ReadingsLayout, what: str) -> labels.Conflict:
     """Build the error of ``on_conflict="error"``: the line and column of the first value that differs."""
+
     def build(record: int, channel: str, stored: str, new: str) -> Exception:
         column = channel if (layout.wide or what == "labels") else "value"
-        return IngestError(f"new value {new} of {channel!r} differs from the stored {stored}", source=staged.source,
-                           line=staged.line_of(record), column=staged.shown(column),
-                           hint=CONFLICT_HINT.format(what="channel" if what == "readings" else "label"))
+        return IngestError(
+            f"new value {new} of {channel!r} differs from the stored {stored}",
+            source=staged.source,
+            line=staged.line_of(record),
+            column=staged.shown(column),
+            hint=CONFLICT_HINT.format(what="channel" if what == "readings" else "label"),
+        )
+
     return build
 
 
 def _first_conflict(con: duckdb.DuckDBPyConnection) -> tuple[int, str, str, str]:
     """Record, channel, stored and new value of the first batch record whose value differs from the stored one."""
-    row = fetch_one(con, f"SELECT l.{ROW_COLUMN}, l.channel, r.value, l.value FROM __fw_long l JOIN channels c "
-                         "ON c.asset_id = l.asset_id AND c.channel = l.channel JOIN reading_values r "
-                         "ON r.series_id = c.series_id AND r.ts = l.ts WHERE r.value <> l.value ORDER BY 1 LIMIT 1")
+    row = fetch_one(
+        con,
+        f"SELECT l.{ROW_COLUMN}, l.channel, r.value, l.value FROM __fw_long l JOIN channels c "
+        "ON c.asset_id = l.asset_id AND c.channel = l.channel JOIN reading_values r "
+        "ON r.series_id = c.series_id AND r.ts = l.ts WHERE r.value <> l.value ORDER BY 1 LIMIT 1",
+    )
     assert row is not None
     return int(row[0]), str(row[1]), repr(float(row[2])), repr(float(row[3]))
 
 
-def _write(con: duckdb.DuckDBPyConnection, new_assets: list[str], on_conflict: str = "keep",
-           conflict: labels.Conflict | None = None) -> _Written:
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    new_assets: list[str],
+    on_conflict: str = "keep",
+    conflict: labels.Conflict | None = None,
+) -> _Written:
     if new_assets:
         con.execute("INSERT INTO assets (asset_id) SELECT unnest(?)", [new_assets])
     base = int(fetch_value(con, "SELECT coalesce(max(series_id), 0) FROM channels"))
-    con.execute("INSERT INTO channels (asset_id, channel, series_id) "
-                "SELECT asset_id, channel, ? + row_number() OVER (ORDER BY asset_id, channel) "
-                "FROM __fw_series ANTI JOIN channels USING (asset_id, channel)", [base])
+    con.execute(
+        "INSERT INTO channels (asset_id, channel, series_id) "
+        "SELECT asset_id, channel, ? + row_number() OVER (ORDER BY asset_id, channel) "
+        "FROM __fw_series ANTI JOIN channels USING (asset_id, channel)",
+        [base],
+    )
     join = "FROM __fw_long l JOIN channels c ON c.asset_id = l.asset_id AND c.channel = l.channel"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __fw_stage AS SELECT c.series_id, l.ts, l.value {join} "
-                "ORDER BY 1, 2")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __fw_stage AS SELECT c.series_id, l.ts, l.value {join} ORDER BY 1, 2")
     if has_adjacent_duplicates(con, "__fw_stage"):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __fw_stage AS SELECT c.series_id, l.ts, "
-                    f"arg_min(l.value, l.{ROW_COLUMN}) AS value {join} GROUP BY 1, 2 ORDER BY 1, 2")
-    bounds = fetch_one(con, "SELECT min(series_id), max(series_id), epoch_us(min(ts)), epoch_us(max(ts)) "
-                            "FROM __fw_stage")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __fw_stage AS SELECT c.series_id, l.ts, "
+            f"arg_min(l.value, l.{ROW_COLUMN}) AS value {join} GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+    bounds = fetch_one(
+        con, "SELECT min(series_id), max(series_id), epoch_us(min(ts)), epoch_us(max(ts)) FROM __fw_stage"
+    )
     if bounds is None or bounds[0] is None:
         return _Written()
-    overlap = ("SELECT series_id, ts, value FROM reading_values WHERE series_id BETWEEN ? AND ? "
-               "AND ts BETWEEN make_timestamp(?::BIGINT)::TIMESTAMPTZ AND make_timestamp(?::BIGINT)::TIMESTAMPTZ")
+    overlap = (
+        "SELECT series_id, ts, value FROM reading_values WHERE series_id BETWEEN ? AND ? "
+        "AND ts BETWEEN make_timestamp(?::BIGINT)::TIMESTAMPTZ AND make_timestamp(?::BIGINT)::TIMESTAMPTZ"
+    )
     if not fetch_value(con, f"SELECT count(*) FROM ({overlap} LIMIT 1)", list(bounds)):
         return _Written(int(fetch_value(con, "INSERT INTO reading_values SELECT series_id, ts, value FROM __fw_stage")))
-    conflicts = int(fetch_value(con, f"SELECT count(*) FROM __fw_stage s JOIN ({overlap}) r USING (series_id, ts) "
-                                     "WHERE r.value <> s.value", list(bounds)))
+    conflicts = int(
+        fetch_value(
+            con,
+            f"SELECT count(*) FROM __fw_stage s JOIN ({overlap}) r USING (series_id, ts) WHERE r.value <> s.value",
+            list(bounds),
+        )
+    )
     replaced = 0
     if conflicts and on_conflict == "error" and conflict is not None:
         raise conflict(*_first_conflict(con))
     if conflicts and on_conflict == "replace":
-        replaced = int(fetch_value(con, "UPDATE reading_values SET value = s.value FROM __fw_stage s WHERE "
-                                        "reading_values.series_id = s.series_id AND reading_values.ts = s.ts AND "
-                                        "reading_values.value <> s.value"))
-    written = int(fetch_value(con, f"INSERT INTO reading_values SELECT s.series_id, s.ts, s.value FROM __fw_stage s "
-                                   f"ANTI JOIN ({overlap}) r USING (series_id, ts) ORDER BY s.series_id, s.ts",
-                              list(bounds)))
+        replaced = int(
+            fetch_value(
+                con,
+                "UPDATE reading_values SET value = s.value FROM __fw_stage s WHERE "
+                "reading_values.series_id = s.series_id AND reading_values.ts = s.ts AND "
+                "reading_values.value <> s.value",
+            )
+        )
+    written = int(
+        fetch_value(
+            con,
+            f"INSERT INTO reading_values SELECT s.series_id, s.ts, s.value FROM __fw_stage s "
+            f"ANTI JOIN ({overlap}) r USING (series_id, ts) ORDER BY s.series_id, s.ts",
+            list(bounds),
+        )
+    )
     return _Written(written, conflicts, replaced)
 
 
@@ -234,9 +299,11 @@ def has_adjacent_duplicates(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 def long_arrow(frame_long: pd.DataFrame) -> pa.Table:  # a pandas frame from to_long_readings
     """Arrow table of a canonical long readings frame, typed for the store."""
-    return pa.table({
-        "asset_id": pa.array(frame_long["asset_id"].to_numpy(dtype=object), pa.string()),
-        "ts": pa.array(frame_long["ts"].to_numpy(), pa.timestamp("us", tz="UTC")),
-        "channel": pa.array(frame_long["channel"].to_numpy(dtype=object), pa.string()),
-        "value": pa.array(frame_long["value"].to_numpy(dtype="float64"), pa.float64()),
-    })
+    return pa.table(
+        {
+            "asset_id": pa.array(frame_long["asset_id"].to_numpy(dtype=object), pa.string()),
+            "ts": pa.array(frame_long["ts"].to_numpy(), pa.timestamp("us", tz="UTC")),
+            "channel": pa.array(frame_long["channel"].to_numpy(dtype=object), pa.string()),
+            "value": pa.array(frame_long["value"].to_numpy(dtype="float64"), pa.float64()),
+        }
+    )

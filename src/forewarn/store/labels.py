@@ -47,11 +47,17 @@ def stage_labels(con: duckdb.DuckDBPyConnection, staged: Staged, labels: Sequenc
         f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT asset_id, ts, name, arg_min(value, {ROW_COLUMN}) AS value, "
         f"min({ROW_COLUMN}) AS {ROW_COLUMN} FROM (UNPIVOT (SELECT CAST(asset_id AS VARCHAR) AS asset_id, "
         f"{ts_sql(staged.types['ts'], options)} AS ts, {ROW_COLUMN}, {casts} FROM {src}) ON {on} "
-        f"INTO NAME name VALUE value) WHERE trim(value) <> '' GROUP BY asset_id, ts, name")
+        f"INTO NAME name VALUE value) WHERE trim(value) <> '' GROUP BY asset_id, ts, name"
+    )
     blank = fetch_value(con, f"SELECT min({ROW_COLUMN}) FROM {STAGE} WHERE trim(asset_id) = ''")
     if blank is not None:
-        raise IngestError("missing asset_id", source=staged.source, line=staged.line_of(int(blank)),
-                          column=staged.shown("asset_id"), hint="every label needs a non-empty asset_id")
+        raise IngestError(
+            "missing asset_id",
+            source=staged.source,
+            line=staged.line_of(int(blank)),
+            column=staged.shown("asset_id"),
+            hint="every label needs a non-empty asset_id",
+        )
 
 
 def write_labels(con: duckdb.DuckDBPyConnection, on_conflict: str, conflict: Conflict) -> tuple[int, int, int]:
@@ -64,11 +70,21 @@ def write_labels(con: duckdb.DuckDBPyConnection, on_conflict: str, conflict: Con
         assert row is not None
         raise conflict(int(row[0]), str(row[1]), repr(str(row[2])), repr(str(row[3])))
     if conflicts and on_conflict == "replace":
-        replaced = int(fetch_value(con, f"UPDATE labels SET value = s.value FROM {STAGE} s WHERE labels.asset_id = "
-                                        "s.asset_id AND labels.name = s.name AND labels.ts = s.ts AND "
-                                        "labels.value <> s.value"))
-    written = int(fetch_value(con, f"INSERT INTO labels SELECT asset_id, ts, name, value FROM {STAGE} "
-                                   "ANTI JOIN labels USING (asset_id, name, ts)"))
+        replaced = int(
+            fetch_value(
+                con,
+                f"UPDATE labels SET value = s.value FROM {STAGE} s WHERE labels.asset_id = "
+                "s.asset_id AND labels.name = s.name AND labels.ts = s.ts AND "
+                "labels.value <> s.value",
+            )
+        )
+    written = int(
+        fetch_value(
+            con,
+            f"INSERT INTO labels SELECT asset_id, ts, name, value FROM {STAGE} "
+            "ANTI JOIN labels USING (asset_id, name, ts)",
+        )
+    )
     return written, conflicts, replaced
 
 
@@ -84,16 +100,28 @@ def drop_labels(con: duckdb.DuckDBPyConnection) -> None:
 
 def _has_table(con: duckdb.DuckDBPyConnection) -> bool:
     # a store written before labels existed, opened read-only, has no labels table: it has no labels
-    return bool(fetch_value(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'labels' "
-                                 "AND table_schema = 'main'"))
+    return bool(
+        fetch_value(
+            con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'labels' AND table_schema = 'main'"
+        )
+    )
 
 
-def labels(con: duckdb.DuckDBPyConnection, asset_ids: Sequence[str] | None = None, *, name: str | None = None,
-           start: object = None, end: object = None) -> pd.DataFrame:
+def labels(
+    con: duckdb.DuckDBPyConnection,
+    asset_ids: Sequence[str] | None = None,
+    *,
+    name: str | None = None,
+    start: object = None,
+    end: object = None,
+) -> pd.DataFrame:
     """Labels ``asset_id, ts (UTC), name, value (str)`` in ``[start, end)``, sorted by asset_id, ts, name."""
     if not _has_table(con):
-        return frame(con, "SELECT CAST(NULL AS VARCHAR) AS asset_id, CAST(NULL AS TIMESTAMPTZ) AS ts, "
-                          "CAST(NULL AS VARCHAR) AS name, CAST(NULL AS VARCHAR) AS value LIMIT 0")
+        return frame(
+            con,
+            "SELECT CAST(NULL AS VARCHAR) AS asset_id, CAST(NULL AS TIMESTAMPTZ) AS ts, "
+            "CAST(NULL AS VARCHAR) AS name, CAST(NULL AS VARCHAR) AS value LIMIT 0",
+        )
     where = [time_filter("ts", start, end)]
     params: list[Any] = []
     if asset_ids is not None:
@@ -102,8 +130,11 @@ def labels(con: duckdb.DuckDBPyConnection, asset_ids: Sequence[str] | None = Non
     if name is not None:
         where.append("name = ?")
         params.append(str(name))
-    return frame(con, f"SELECT asset_id, ts, name, value FROM labels WHERE {' AND '.join(where)} "
-                      "ORDER BY asset_id, ts, name", params)
+    return frame(
+        con,
+        f"SELECT asset_id, ts, name, value FROM labels WHERE {' AND '.join(where)} ORDER BY asset_id, ts, name",
+        params,
+    )
 
 
 def label_names(con: duckdb.DuckDBPyConnection) -> list[str]:

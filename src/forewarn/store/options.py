@@ -67,20 +67,22 @@ class ReadOptions:
         if clash:
             raise ConfigError(f"column {sorted(clash)[0]!r} cannot be a label: it holds the asset id or the time")
         if self.time_format is not None and "%" not in self.time_format:
-            raise ConfigError(f"time_format={self.time_format!r} has no % directive; "
-                              "give a strptime format such as '%d/%m/%Y %H:%M'")
+            raise ConfigError(
+                f"time_format={self.time_format!r} has no % directive; give a strptime format such as '%d/%m/%Y %H:%M'"
+            )
         if self.timezone != "UTC":
             try:
                 zoneinfo.ZoneInfo(self.timezone)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                raise ConfigError(f"unknown time zone {self.timezone!r}; give an IANA name such as "
-                                  "'Europe/Berlin' or 'America/Chicago'") from None
+                raise ConfigError(
+                    f"unknown time zone {self.timezone!r}; give an IANA name such as "
+                    "'Europe/Berlin' or 'America/Chicago'"
+                ) from None
         if self.encoding is not None:
             try:
                 codecs.lookup(self.encoding)
             except LookupError:
-                raise ConfigError(f"unknown encoding {self.encoding!r}; try utf-8, cp1252, latin-1 or utf-16"
-                                  ) from None
+                raise ConfigError(f"unknown encoding {self.encoding!r}; try utf-8, cp1252, latin-1 or utf-16") from None
 
     def is_default(self) -> bool:
         """True when the options read Forewarn's own layout (the fast path needs no extra step)."""

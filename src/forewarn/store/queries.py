@@ -22,13 +22,21 @@ from forewarn.schema import EVENT_COLUMNS, EventKind
 from forewarn.store.tables import ts_literal
 
 AGGREGATES = {
-    "mean": "avg(r.value)", "min": "min(r.value)", "max": "max(r.value)", "sum": "sum(r.value)",
-    "count": "CAST(count(r.value) AS DOUBLE)", "first": "arg_min(r.value, r.ts)", "last": "arg_max(r.value, r.ts)",
-    "median": "median(r.value)", "std": "stddev_samp(r.value)",
+    "mean": "avg(r.value)",
+    "min": "min(r.value)",
+    "max": "max(r.value)",
+    "sum": "sum(r.value)",
+    "count": "CAST(count(r.value) AS DOUBLE)",
+    "first": "arg_min(r.value, r.ts)",
+    "last": "arg_max(r.value, r.ts)",
+    "median": "median(r.value)",
+    "std": "stddev_samp(r.value)",
 }
 
 
-def frame(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
+def frame(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+) -> pd.DataFrame:
     """Run a query and return a pandas frame by way of Arrow (UTC timestamps, pandas strings)."""
     return con.sql(sql, params=params).to_arrow_table().to_pandas()
 
@@ -49,8 +57,9 @@ def time_filter(column: str, start: object = None, end: object = None) -> str:
     return " AND ".join(parts) or "true"
 
 
-def match_filter(equal: Mapping[str, object], column: str = "ts", start: object = None,
-                 end: object = None) -> tuple[str, list[object]]:
+def match_filter(
+    equal: Mapping[str, object], column: str = "ts", start: object = None, end: object = None
+) -> tuple[str, list[object]]:
     """SQL condition with ``?`` parameters: each named column equal to its value (``None`` values are left out) and
     ``start <= column < end`` (either bound may be ``None``); for tables outside the readings (alerts, cases).
 
@@ -81,8 +90,10 @@ def bucket_micros(resample: str) -> int:
     try:
         width = pd.to_timedelta(resample)
     except (TypeError, ValueError):
-        raise ConfigError(f"resample={resample!r} is not a fixed time span; "
-                          "use a pandas-style span such as '30s', '15min', '1h' or '1D'") from None
+        raise ConfigError(
+            f"resample={resample!r} is not a fixed time span; "
+            "use a pandas-style span such as '30s', '15min', '1h' or '1D'"
+        ) from None
     micros = int(width / pd.Timedelta(microseconds=1))
     if micros <= 0:
         raise ConfigError(f"resample={resample!r} must be a positive time span, for example '1h'")
@@ -121,8 +132,10 @@ class SeriesIndex:
         wanted = {str(c) for c in ([channels] if isinstance(channels, str) else channels)}
         missing = sorted(wanted - set(found.values()))
         if missing:
-            raise DataNotFoundError(f"asset {asset_id!r} has no channel(s) {', '.join(missing)}; "
-                                    f"it has {', '.join(sorted(found.values())) or 'none'}")
+            raise DataNotFoundError(
+                f"asset {asset_id!r} has no channel(s) {', '.join(missing)}; "
+                f"it has {', '.join(sorted(found.values())) or 'none'}"
+            )
         return {sid: name for sid, name in found.items() if name in wanted}
 
 
@@ -148,18 +161,30 @@ def _raw_readings(con: duckdb.DuckDBPyConnection, asset_id: str, series: dict[in
     rank = rank_of_id[np.searchsorted(ids, np.asarray(found["series_id"], dtype=np.int64))]
     order = np.lexsort((rank, ts))
     names = pa.array([series[sid] for sid in by_name], pa.string())
-    return pa.table({
-        "asset_id": pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(order), np.int32)),
-                                                   pa.array([asset_id], pa.string())).cast(pa.string()),
-        "ts": pa.array(ts[order], pa.timestamp("us", tz="UTC")),
-        "channel": pa.DictionaryArray.from_arrays(pa.array(rank[order]), names).cast(pa.string()),
-        "value": pa.array(np.asarray(found["value"], dtype=np.float64)[order], pa.float64()),
-    }).to_pandas()
+    return pa.table(
+        {
+            "asset_id": pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(len(order), np.int32)), pa.array([asset_id], pa.string())
+            ).cast(pa.string()),
+            "ts": pa.array(ts[order], pa.timestamp("us", tz="UTC")),
+            "channel": pa.DictionaryArray.from_arrays(pa.array(rank[order]), names).cast(pa.string()),
+            "value": pa.array(np.asarray(found["value"], dtype=np.float64)[order], pa.float64()),
+        }
+    ).to_pandas()
 
 
-def readings(con: duckdb.DuckDBPyConnection, asset_id: str, start: object = None, end: object = None, *,
-             channels: Sequence[str] | None = None, resample: str | None = None, agg: str = "mean",
-             wide: bool = False, index: SeriesIndex | None = None) -> pd.DataFrame:
+def readings(
+    con: duckdb.DuckDBPyConnection,
+    asset_id: str,
+    start: object = None,
+    end: object = None,
+    *,
+    channels: Sequence[str] | None = None,
+    resample: str | None = None,
+    agg: str = "mean",
+    wide: bool = False,
+    index: SeriesIndex | None = None,
+) -> pd.DataFrame:
     """One asset's readings in ``[start, end)``: long frame sorted by ``ts`` then ``channel``.
 
     With ``resample`` the values are aggregated (``agg``) into buckets aligned on the Unix epoch, labelled
@@ -173,11 +198,16 @@ def readings(con: duckdb.DuckDBPyConnection, asset_id: str, start: object = None
     if resample is None:
         long = _raw_readings(con, str(asset_id), series, where)
     else:
-        bucket = (f"time_bucket(to_microseconds({bucket_micros(resample)}::BIGINT), r.ts, "
-                  "TIMESTAMPTZ '1970-01-01 00:00:00+00')")
-        long = frame(con, f"SELECT c.asset_id, {bucket} AS ts, c.channel, {AGGREGATES[agg]} AS value "
-                          f"FROM reading_values r JOIN channels c ON c.series_id = r.series_id WHERE {where} "
-                          "GROUP BY ALL ORDER BY ts, c.channel")
+        bucket = (
+            f"time_bucket(to_microseconds({bucket_micros(resample)}::BIGINT), r.ts, "
+            "TIMESTAMPTZ '1970-01-01 00:00:00+00')"
+        )
+        long = frame(
+            con,
+            f"SELECT c.asset_id, {bucket} AS ts, c.channel, {AGGREGATES[agg]} AS value "
+            f"FROM reading_values r JOIN channels c ON c.series_id = r.series_id WHERE {where} "
+            "GROUP BY ALL ORDER BY ts, c.channel",
+        )
     if not wide:
         return long
     table = long.pivot(index="ts", columns="channel", values="value")
@@ -192,23 +222,38 @@ def latest(con: duckdb.DuckDBPyConnection, asset_ids: Sequence[str] | None = Non
     where = "true"
     if asset_ids is not None:
         ids = [str(a) for a in ([asset_ids] if isinstance(asset_ids, str) else asset_ids)]
-        known = {r[0] for r in con.execute("SELECT asset_id FROM assets WHERE asset_id IN (SELECT unnest(?))",
-                                           [ids]).fetchall()}
+        known = {
+            r[0]
+            for r in con.execute("SELECT asset_id FROM assets WHERE asset_id IN (SELECT unnest(?))", [ids]).fetchall()
+        }
         missing = sorted(set(ids) - known)
         if missing:
             raise DataNotFoundError(f"unknown asset(s) {', '.join(missing)}; Store.assets() lists the known ones")
-        sids = [r[0] for r in con.execute("SELECT series_id FROM channels WHERE asset_id IN (SELECT unnest(?))",
-                                          [ids]).fetchall()]
+        sids = [
+            r[0]
+            for r in con.execute(
+                "SELECT series_id FROM channels WHERE asset_id IN (SELECT unnest(?))", [ids]
+            ).fetchall()
+        ]
         where = _series_filter(sids)
-    return frame(con, f"""
+    return frame(
+        con,
+        f"""
         WITH last AS (SELECT r.series_id, max(r.ts) AS ts, arg_max(r.value, r.ts) AS value
                       FROM reading_values r WHERE {where} GROUP BY r.series_id)
         SELECT c.asset_id, c.channel, l.ts, l.value FROM last l JOIN channels c USING (series_id)
-        ORDER BY c.asset_id, c.channel""")
+        ORDER BY c.asset_id, c.channel""",
+    )
 
 
-def events(con: duckdb.DuckDBPyConnection, asset_id: str | None = None, *, kind: str | None = None,
-           start: object = None, end: object = None) -> pd.DataFrame:
+def events(
+    con: duckdb.DuckDBPyConnection,
+    asset_id: str | None = None,
+    *,
+    kind: str | None = None,
+    start: object = None,
+    end: object = None,
+) -> pd.DataFrame:
     """Events (failures, maintenance, inspections) sorted by ``ts``; filters are optional."""
     conditions, params = [time_filter("ts", start, end)], []
     if asset_id is not None:
@@ -220,24 +265,30 @@ def events(con: duckdb.DuckDBPyConnection, asset_id: str | None = None, *, kind:
             raise ConfigError(f"kind={kind!r} is not an event kind; use one of {', '.join(allowed)}")
         conditions.append("kind = ?")
         params.append(str(kind))
-    return frame(con, f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE {' AND '.join(conditions)} "
-                      "ORDER BY ts, asset_id, kind", params)
+    return frame(
+        con,
+        f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE {' AND '.join(conditions)} ORDER BY ts, asset_id, kind",
+        params,
+    )
 
 
 def assets(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """All assets with their class, place in the hierarchy, install date and metadata (a dict)."""
-    out = frame(con, "SELECT asset_id, asset_class, site_id, line_id, name, install_date, "
-                     "CAST(metadata AS VARCHAR) AS metadata FROM assets ORDER BY asset_id")
-    out["metadata"] = pd.Series([json.loads(m) if m else {} for m in out["metadata"]], index=out.index,
-                                dtype=object)
+    out = frame(
+        con,
+        "SELECT asset_id, asset_class, site_id, line_id, name, install_date, "
+        "CAST(metadata AS VARCHAR) AS metadata FROM assets ORDER BY asset_id",
+    )
+    out["metadata"] = pd.Series([json.loads(m) if m else {} for m in out["metadata"]], index=out.index, dtype=object)
     return out
 
 
 def channels(con: duckdb.DuckDBPyConnection, asset_id: str | None = None) -> pd.DataFrame:
     """Channels (``asset_id, channel, unit, description``), of one asset or of all."""
     where, params = ("WHERE asset_id = ?", [str(asset_id)]) if asset_id is not None else ("", [])
-    return frame(con, f"SELECT asset_id, channel, unit, description FROM channels {where} "
-                      "ORDER BY asset_id, channel", params)
+    return frame(
+        con, f"SELECT asset_id, channel, unit, description FROM channels {where} ORDER BY asset_id, channel", params
+    )
 
 
 def hierarchy(con: duckdb.DuckDBPyConnection) -> dict[str | None, dict[str | None, list[str]]]:
@@ -260,7 +311,9 @@ def fleet_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
     ``n_channels`` counts channels that hold readings.
     """
-    return frame(con, """
+    return frame(
+        con,
+        """
         WITH per_series AS (SELECT series_id, count(*) AS n, min(ts) AS first_ts, max(ts) AS last_ts
                             FROM reading_values GROUP BY series_id),
              per_asset AS (SELECT c.asset_id, sum(p.n) AS n_readings, count(p.series_id) AS n_channels,
@@ -275,4 +328,5 @@ def fleet_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                CAST(coalesce(p.n_channels, 0) AS BIGINT) AS n_channels, p.first_ts, p.last_ts,
                CAST(coalesce(e.n_failures, 0) AS BIGINT) AS n_failures, e.last_failure_ts, e.last_maintenance_ts
         FROM assets a LEFT JOIN per_asset p USING (asset_id) LEFT JOIN per_event e USING (asset_id)
-        ORDER BY a.asset_id""")
+        ORDER BY a.asset_id""",
+    )

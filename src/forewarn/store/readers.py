@@ -46,8 +46,16 @@ from forewarn.exceptions import DataNotFoundError, IngestError
 from forewarn.store.tables import quote_ident, quote_literal
 
 ROW_COLUMN = "__rn"
-SUFFIXES = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".pq": "parquet",
-            ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonl.gz": "jsonl", ".ndjson.gz": "jsonl"}
+SUFFIXES = {
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".jsonl.gz": "jsonl",
+    ".ndjson.gz": "jsonl",
+}
 
 
 @dataclass
@@ -92,8 +100,11 @@ def file_format(path: str | os.PathLike[str]) -> str:
     for suffix in sorted(SUFFIXES, key=len, reverse=True):
         if name.endswith(suffix):
             return SUFFIXES[suffix]
-    raise IngestError(f"unsupported file type {Path(path).suffix!r}", source=str(path),
-                      hint="use .csv, .csv.gz, .parquet, .jsonl or .ndjson")
+    raise IngestError(
+        f"unsupported file type {Path(path).suffix!r}",
+        source=str(path),
+        hint="use .csv, .csv.gz, .parquet, .jsonl or .ndjson",
+    )
 
 
 class NotUtf8(Exception):
@@ -127,13 +138,22 @@ def csv_header(path: Path, encoding: str = "utf-8-sig") -> list[str]:
     with _open_text(path, encoding) as handle:
         header = next(csv.reader(handle), None)
     if not header or not any(h.strip() for h in header):
-        raise IngestError("the file is empty or has no header line", source=str(path), line=1,
-                          hint="the first line must name the columns, e.g. asset_id,ts,channel,value")
+        raise IngestError(
+            "the file is empty or has no header line",
+            source=str(path),
+            line=1,
+            hint="the first line must name the columns, e.g. asset_id,ts,channel,value",
+        )
     seen: set[str] = set()
     for name in header:
         if name in seen or not name.strip():
-            raise IngestError(f"column name {name!r} is empty or repeated", source=str(path), line=1, column=name,
-                              hint="give every column a unique name")
+            raise IngestError(
+                f"column name {name!r} is empty or repeated",
+                source=str(path),
+                line=1,
+                column=name,
+                hint="give every column a unique name",
+            )
         seen.add(name)
     return header
 
@@ -192,8 +212,14 @@ def _first_bad_json_line(path: Path) -> tuple[int, str]:
     return 0, ""
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], *, name: str,
-               types_for: Callable[[list[str]], dict[str, str] | None], encoding: str | None = None) -> Staged:
+def stage_file(
+    con: duckdb.DuckDBPyConnection,
+    path: str | os.PathLike[str],
+    *,
+    name: str,
+    types_for: Callable[[list[str]], dict[str, str] | None],
+    encoding: str | None = None,
+) -> Staged:
     """Stage a CSV, Parquet or JSON-lines file as relation ``name``.
 
     ``types_for(header)`` gives DuckDB types to read text files with (``None``: all ``VARCHAR``). When a
@@ -214,8 +240,12 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], *, 
         except NotUtf8:
             if encoding is not None:
                 line = _first_undecodable_line(file, "utf-8")
-                raise IngestError("the file is not valid UTF-8", source=str(file), line=line or None,
-                                  hint="give its encoding with --encoding, e.g. cp1252 or utf-16") from None
+                raise IngestError(
+                    "the file is not valid UTF-8",
+                    source=str(file),
+                    line=line or None,
+                    hint="give its encoding with --encoding, e.g. cp1252 or utf-16",
+                ) from None
         note = f"{file}: not valid UTF-8, read as Windows-1252 (give --encoding to choose another)"
     used = encoding or "cp1252"
     folder = TemporaryDirectory(prefix="forewarn-")
@@ -224,8 +254,12 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], *, 
         bad_line = _transcode(file, copy, used)
         if bad_line:
             what = f"not valid {used}" if encoding else "neither UTF-8 nor Windows-1252 text"
-            raise IngestError(f"the file is {what}", source=str(file), line=bad_line,
-                              hint="give its encoding with --encoding, e.g. utf-16, latin-1 or shift_jis")
+            raise IngestError(
+                f"the file is {what}",
+                source=str(file),
+                line=bad_line,
+                hint="give its encoding with --encoding, e.g. utf-16, latin-1 or shift_jis",
+            )
         staged = _stage_text(con, copy, file, name, fmt, types_for)
     except BaseException:
         folder.cleanup()
@@ -234,8 +268,14 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], *, 
     return staged
 
 
-def _stage_text(con: duckdb.DuckDBPyConnection, file: Path, source: Path, name: str, fmt: str,
-                types_for: Callable[[list[str]], dict[str, str] | None]) -> Staged:
+def _stage_text(
+    con: duckdb.DuckDBPyConnection,
+    file: Path,
+    source: Path,
+    name: str,
+    fmt: str,
+    types_for: Callable[[list[str]], dict[str, str] | None],
+) -> Staged:
     """Stage a UTF-8 text file ``file`` (errors name ``source``); raises :class:`NotUtf8` when it is not UTF-8."""
     try:
         if fmt == "jsonl":
@@ -254,7 +294,7 @@ def _first_undecodable_line(path: Path, encoding: str) -> int:
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as err:
-                return line + chunk[:max(err.start, 0)].count(b"\n")
+                return line + chunk[: max(err.start, 0)].count(b"\n")
             line += chunk.count(b"\n")
         try:
             decoder.decode(b"", final=True)
@@ -272,7 +312,7 @@ def _transcode(path: Path, out: Path, encoding: str) -> int:
             try:
                 sink.write(decoder.decode(chunk))
             except UnicodeDecodeError as err:
-                return line + chunk[:max(err.start, 0)].count(b"\n")
+                return line + chunk[: max(err.start, 0)].count(b"\n")
             line += chunk.count(b"\n")
         try:
             sink.write(decoder.decode(b"", final=True))
@@ -281,10 +321,10 @@ def _transcode(path: Path, out: Path, encoding: str) -> int:
     return 0
 
 
-def _finish(con: duckdb.DuckDBPyConnection, name: str, table: str, staged_from: Path, fmt: str,
-            source: Path) -> Staged:
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS "
-                f"SELECT *, rowid AS {ROW_COLUMN} FROM {quote_ident(table)}")
+def _finish(con: duckdb.DuckDBPyConnection, name: str, table: str, staged_from: Path, fmt: str, source: Path) -> Staged:
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT *, rowid AS {ROW_COLUMN} FROM {quote_ident(table)}"
+    )
     return _describe(con, name, str(source), fmt, staged_from)
 
 
@@ -294,8 +334,13 @@ def _describe(con: duckdb.DuckDBPyConnection, name: str, source: str, fmt: str, 
     return Staged(name=name, source=source, columns=list(types), types=types, fmt=fmt, path=path)
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, file: Path, source: Path, name: str,
-               types_for: Callable[[list[str]], dict[str, str] | None]) -> Staged:
+def _stage_csv(
+    con: duckdb.DuckDBPyConnection,
+    file: Path,
+    source: Path,
+    name: str,
+    types_for: Callable[[list[str]], dict[str, str] | None],
+) -> Staged:
     try:
         header = csv_header(file)
     except IngestError as err:
@@ -307,9 +352,11 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, file: Path, source: Path, name: s
         columns = {h: (types or {}).get(h, "VARCHAR") for h in header}
         spec = "{" + ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in columns.items()) + "}"
         try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM read_csv("
-                        f"{quote_literal(str(file))}, header=true, auto_detect=false, delim=',', quote='\"', "
-                        f"escape='\"', columns={spec})")
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM read_csv("
+                f"{quote_literal(str(file))}, header=true, auto_detect=false, delim=',', quote='\"', "
+                f"escape='\"', columns={spec})"
+            )
             return _finish(con, name, table, file, "csv", source)
         except duckdb.Error as err:
             failure = err
@@ -317,20 +364,26 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, file: Path, source: Path, name: s
         raise NotUtf8
     line, what = _first_bad_csv_line(file, len(header))
     if line:
-        raise IngestError(f"the line {what}", source=str(source), line=line,
-                          hint="quote cells that contain commas or line breaks") from None
+        raise IngestError(
+            f"the line {what}", source=str(source), line=line, hint="quote cells that contain commas or line breaks"
+        ) from None
     raise IngestError(f"cannot read the CSV file: {failure}", source=str(source)) from None
 
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, file: Path, name: str) -> Staged:
     try:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT * EXCLUDE (file_row_number), "
-                    f"file_row_number AS {ROW_COLUMN} FROM read_parquet({quote_literal(str(file))}, "
-                    "file_row_number=true)")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT * EXCLUDE (file_row_number), "
+            f"file_row_number AS {ROW_COLUMN} FROM read_parquet({quote_literal(str(file))}, "
+            "file_row_number=true)"
+        )
         return _describe(con, name, str(file), "parquet", file)
     except duckdb.Error as err:
-        raise IngestError(f"cannot read the Parquet file: {err}", source=str(file),
-                          hint="check that the file is a complete Parquet file") from None
+        raise IngestError(
+            f"cannot read the Parquet file: {err}",
+            source=str(file),
+            hint="check that the file is a complete Parquet file",
+        ) from None
 
 
 def _stage_jsonl(con: duckdb.DuckDBPyConnection, file: Path, source: Path, name: str) -> Staged:
@@ -339,19 +392,26 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, file: Path, source: Path, name:
             raise IngestError("the file is empty", source=str(source), line=1, hint="write one JSON object per line")
     table = f"{name}_rows"
     try:
-        keys = [str(r[0]) for r in con.execute(
-            f"DESCRIBE SELECT * FROM read_json({quote_literal(str(file))}, format='newline_delimited', "
-            "sample_size=-1)").fetchall()]
+        keys = [
+            str(r[0])
+            for r in con.execute(
+                f"DESCRIBE SELECT * FROM read_json({quote_literal(str(file))}, format='newline_delimited', "
+                "sample_size=-1)"
+            ).fetchall()
+        ]
         spec = "{" + ", ".join(f"{quote_literal(k)}: 'VARCHAR'" for k in keys) + "}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM read_json("
-                    f"{quote_literal(str(file))}, format='newline_delimited', columns={spec})")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM read_json("
+            f"{quote_literal(str(file))}, format='newline_delimited', columns={spec})"
+        )
     except duckdb.Error as err:
         if _first_undecodable_line(file, "utf-8"):
             raise NotUtf8 from None
         line, what = _first_bad_json_line(file)
         if line:
-            raise IngestError(f"the line {what}", source=str(source), line=line,
-                              hint="JSON lines files hold one JSON object per line") from None
+            raise IngestError(
+                f"the line {what}", source=str(source), line=line, hint="JSON lines files hold one JSON object per line"
+            ) from None
         raise IngestError(f"cannot read the JSON lines file: {err}", source=str(source)) from None
     return _finish(con, name, table, file, "jsonl", source)
 
@@ -372,7 +432,9 @@ def stage_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table, *, name: str, s
 
 def drop_staged(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Drop whatever :func:`stage_file`, :func:`stage_arrow` or a renaming view created under ``name``."""
-    con.execute(f"DROP VIEW IF EXISTS {quote_ident(name + '_n')}; DROP VIEW IF EXISTS {quote_ident(name)}; "
-                f"DROP TABLE IF EXISTS {quote_ident(name + '_rows')}")
+    con.execute(
+        f"DROP VIEW IF EXISTS {quote_ident(name + '_n')}; DROP VIEW IF EXISTS {quote_ident(name)}; "
+        f"DROP TABLE IF EXISTS {quote_ident(name + '_rows')}"
+    )
     with contextlib.suppress(duckdb.Error):
         con.unregister(f"{name}_arrow")

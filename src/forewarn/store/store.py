@@ -62,8 +62,13 @@ def readings_types(header: list[str], options: ReadOptions | None = None) -> dic
     opts = options or ReadOptions()
     long = "channel" in header or "value" in header
     types = {name: ("VARCHAR" if long else "DOUBLE") for name in header}
-    types.update({opts.asset_column: "VARCHAR", opts.time_column: "VARCHAR" if opts.parses_text_time() else
-                  "TIMESTAMPTZ", **dict.fromkeys(opts.label_columns, "VARCHAR")})
+    types.update(
+        {
+            opts.asset_column: "VARCHAR",
+            opts.time_column: "VARCHAR" if opts.parses_text_time() else "TIMESTAMPTZ",
+            **dict.fromkeys(opts.label_columns, "VARCHAR"),
+        }
+    )
     if long:
         types["value"] = "DOUBLE"
     return {name: types[name] for name in header}
@@ -77,16 +82,19 @@ def _frame_as_arrow(frame: pd.DataFrame, source: str) -> pa.Table:
         fixed = frame.copy()
         for column in fixed.columns:
             if fixed[column].dtype == object:
-                fixed[column] = [None if v is None or (isinstance(v, float) and v != v) else str(v)
-                                 for v in fixed[column]]
+                fixed[column] = [
+                    None if v is None or (isinstance(v, float) and v != v) else str(v) for v in fixed[column]
+                ]
         try:
             return pa.Table.from_pandas(fixed, preserve_index=False)
         except (pa.ArrowException, TypeError, ValueError) as err:
             raise IngestError(f"cannot read the frame: {err}", source=source) from None
 
 
-LOCK_HINT = ("a store file is open in one process at a time: stop that process, or run the API and the MQTT / "
-             "OPC UA stream together with 'forewarn serve --store {file} --stream CONFIG.toml'")
+LOCK_HINT = (
+    "a store file is open in one process at a time: stop that process, or run the API and the MQTT / "
+    "OPC UA stream together with 'forewarn serve --store {file} --stream CONFIG.toml'"
+)
 
 
 def lock_conflict(path: str, err: BaseException) -> str | None:
@@ -164,7 +172,9 @@ class Store:
             raise StateError(f"the store {self.path!r} is closed; open it again with Store(path)")
         if write:
             if self.read_only:
-                raise ConfigError(f"the store {self.path!r} was opened read-only; open it with read_only=False to write")
+                raise ConfigError(
+                    f"the store {self.path!r} was opened read-only; open it with read_only=False to write"
+                )
             self._index = None  # assets or channels may change
         return self._con
 
@@ -190,8 +200,9 @@ class Store:
         with self._lock:
             catalog.add_assets(self._db(write=True), assets)
 
-    def update_assets(self, updates: Iterable[dict[str, Any]], *, source: str | None = None
-                      ) -> tuple[list[str], list[str]]:
+    def update_assets(
+        self, updates: Iterable[dict[str, Any]], *, source: str | None = None
+    ) -> tuple[list[str], list[str]]:
         """Create or update assets field by field (metadata merged): ``(created, updated)`` asset ids.
 
         Each update is ``{"asset_id": ..., "asset_class"?, "site_id"?, "line_id"?, "name"?, "install_date"?,
@@ -207,15 +218,27 @@ class Store:
             try:
                 created, updated = catalog.update_assets(self._db(write=True), updates, source=str(path), lines=lines)
             except SchemaError as err:
-                raise IngestError(err.reason, source=err.source, line=err.line, column=err.column,
-                                  hint=err.hint) from None
+                raise IngestError(
+                    err.reason, source=err.source, line=err.line, column=err.column, hint=err.hint
+                ) from None
         return AssetImport(str(path), created=tuple(created), updated=tuple(updated), notes=notes)
 
     # -- ingest -----------------------------------------------------------------------------------------
-    def ingest_readings(self, data: pd.DataFrame | pa.Table, *, source: str = "frame", strict: bool = False,
-                        progress: Progress | None = None, asset_column: str = "asset_id", time_column: str = "ts",
-                        time_format: str | None = None, timezone: str = "UTC", asset: str | None = None,
-                        label_columns: Sequence[str] | str = (), on_conflict: OnConflict = "keep") -> IngestReport:
+    def ingest_readings(
+        self,
+        data: pd.DataFrame | pa.Table,
+        *,
+        source: str = "frame",
+        strict: bool = False,
+        progress: Progress | None = None,
+        asset_column: str = "asset_id",
+        time_column: str = "ts",
+        time_format: str | None = None,
+        timezone: str = "UTC",
+        asset: str | None = None,
+        label_columns: Sequence[str] | str = (),
+        on_conflict: OnConflict = "keep",
+    ) -> IngestReport:
         """Store readings given as a long or wide pandas frame or Arrow table; all or nothing.
 
         Pandas frames are validated by :func:`forewarn.schema.to_long_readings` (error lines are 1-based
@@ -223,9 +246,15 @@ class Store:
         DuckDB path as files. The options are those of :meth:`ingest_file` (see
         :class:`~forewarn.store.options.ReadOptions`).
         """
-        options = ReadOptions(asset_column=asset_column, time_column=time_column, time_format=time_format,
-                              timezone=timezone, asset=asset, label_columns=label_columns,  # type: ignore[arg-type]
-                              on_conflict=on_conflict)
+        options = ReadOptions(
+            asset_column=asset_column,
+            time_column=time_column,
+            time_format=time_format,
+            timezone=timezone,
+            asset=asset,
+            label_columns=label_columns,  # type: ignore[arg-type]
+            on_conflict=on_conflict,
+        )
         with self._lock:
             con = self._db(write=True)
             if isinstance(data, pa.RecordBatch):
@@ -234,11 +263,13 @@ class Store:
                 data = _frame_as_arrow(data, source)  # errors then name the frame's own rows and columns
             if isinstance(data, pa.Table):
                 table = data
-                return self._ingest_staged(lambda: stage_arrow(con, table, name=STAGE, source=source), strict,
-                                           progress, options)
+                return self._ingest_staged(
+                    lambda: stage_arrow(con, table, name=STAGE, source=source), strict, progress, options
+                )
             if not isinstance(data, pd.DataFrame):
-                raise IngestError(f"expected a pandas DataFrame or a pyarrow Table, got {type(data).__name__}",
-                                  source=source)
+                raise IngestError(
+                    f"expected a pandas DataFrame or a pyarrow Table, got {type(data).__name__}", source=source
+                )
             try:
                 long = to_long_readings(data, source=source)
             except SchemaError as err:
@@ -246,8 +277,9 @@ class Store:
             if strict:
                 self._check_known(data, set(long["asset_id"]), source)
             long_table = long_arrow(long)
-            return self._ingest_staged(lambda: stage_arrow(con, long_table, name=STAGE, source=source), strict,
-                                       progress, options)
+            return self._ingest_staged(
+                lambda: stage_arrow(con, long_table, name=STAGE, source=source), strict, progress, options
+            )
 
     def _check_known(self, raw: pd.DataFrame, asset_ids: set[str], source: str) -> None:
         known = {r[0] for r in self._db().execute("SELECT asset_id FROM assets").fetchall()}
@@ -255,35 +287,60 @@ class Store:
         if unknown:
             mask = raw["asset_id"].astype(str).isin(unknown).to_numpy()
             first = int(mask.nonzero()[0][0])
-            raise UnknownAssetError(f"unknown asset {str(raw['asset_id'].iloc[first])!r}", source=source,
-                                    line=first + 1, column="asset_id", hint=STRICT_HINT)
+            raise UnknownAssetError(
+                f"unknown asset {str(raw['asset_id'].iloc[first])!r}",
+                source=source,
+                line=first + 1,
+                column="asset_id",
+                hint=STRICT_HINT,
+            )
 
-    def _ingest_staged(self, stage: Callable[[], Any], strict: bool, progress: Progress | None,
-                       options: ReadOptions) -> IngestReport:
+    def _ingest_staged(
+        self, stage: Callable[[], Any], strict: bool, progress: Progress | None, options: ReadOptions
+    ) -> IngestReport:
         con = self._db(write=True)
         try:
             return ingest_staged_readings(con, stage(), strict=strict, progress=progress, options=options)
         finally:
             drop_staged(con, STAGE)
 
-    def ingest_events(self, data: pd.DataFrame | pa.Table, *, source: str = "frame", strict: bool = False,
-                      progress: Progress | None = None) -> IngestReport:
+    def ingest_events(
+        self,
+        data: pd.DataFrame | pa.Table,
+        *,
+        source: str = "frame",
+        strict: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestReport:
         """Store events (failures, maintenance, inspections) from a pandas frame or Arrow table."""
         with self._lock:
             con = self._db(write=True)
             raw = data.to_pandas() if isinstance(data, pa.Table) else data
             if not isinstance(raw, pd.DataFrame):
-                raise IngestError(f"expected a pandas DataFrame or a pyarrow Table, got {type(data).__name__}",
-                                  source=source)
+                raise IngestError(
+                    f"expected a pandas DataFrame or a pyarrow Table, got {type(data).__name__}", source=source
+                )
             events = validate_events(raw, source=source, line_of=lambda record: record + 1)
-            return ingest_events_frame(con, events, source=source, strict=strict, line_of=lambda r: r + 1,
-                                       progress=progress)
+            return ingest_events_frame(
+                con, events, source=source, strict=strict, line_of=lambda r: r + 1, progress=progress
+            )
 
-    def ingest_file(self, path: str | os.PathLike[str], *, kind: Literal["auto", "readings", "events"] = "auto",
-                    strict: bool = False, progress: Progress | None = None, asset_column: str = "asset_id",
-                    time_column: str = "ts", time_format: str | None = None, timezone: str = "UTC",
-                    asset: str | None = None, label_columns: Sequence[str] | str = (),
-                    on_conflict: OnConflict = "keep", encoding: str | None = None) -> IngestReport:
+    def ingest_file(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        kind: Literal["auto", "readings", "events"] = "auto",
+        strict: bool = False,
+        progress: Progress | None = None,
+        asset_column: str = "asset_id",
+        time_column: str = "ts",
+        time_format: str | None = None,
+        timezone: str = "UTC",
+        asset: str | None = None,
+        label_columns: Sequence[str] | str = (),
+        on_conflict: OnConflict = "keep",
+        encoding: str | None = None,
+    ) -> IngestReport:
         """Store a CSV (``.csv``, ``.csv.gz``), Parquet or JSON-lines (``.jsonl``, ``.ndjson``) file.
 
         ``kind="auto"`` reads events when the file has a ``kind`` column, readings otherwise. A bad file is
@@ -299,9 +356,16 @@ class Store:
         """
         if kind not in ("auto", "readings", "events"):
             raise ConfigError(f"kind={kind!r}; use 'auto', 'readings' or 'events'")
-        options = ReadOptions(asset_column=asset_column, time_column=time_column, time_format=time_format,
-                              timezone=timezone, asset=asset, label_columns=label_columns,  # type: ignore[arg-type]
-                              on_conflict=on_conflict, encoding=encoding)
+        options = ReadOptions(
+            asset_column=asset_column,
+            time_column=time_column,
+            time_format=time_format,
+            timezone=timezone,
+            asset=asset,
+            label_columns=label_columns,  # type: ignore[arg-type]
+            on_conflict=on_conflict,
+            encoding=encoding,
+        )
         with self._lock:
             con = self._db(write=True)
             file = Path(path)
@@ -312,18 +376,23 @@ class Store:
             staged: Staged | None = None
             try:
                 if kind == "readings":
-                    staged = stage_file(con, file, name=STAGE, types_for=lambda h: readings_types(h, options),
-                                        encoding=encoding)
+                    staged = stage_file(
+                        con, file, name=STAGE, types_for=lambda h: readings_types(h, options), encoding=encoding
+                    )
                     return ingest_staged_readings(con, staged, strict=strict, progress=progress, options=options)
                 if options.label_columns or options.parses_text_time() or on_conflict != "keep":
-                    raise ConfigError("events files take --asset-column, --time-column, --asset and --encoding; "
-                                      "labels, time formats, zones and --on-conflict apply to readings")
+                    raise ConfigError(
+                        "events files take --asset-column, --time-column, --asset and --encoding; "
+                        "labels, time formats, zones and --on-conflict apply to readings"
+                    )
                 staged = stage_file(con, file, name=STAGE, types_for=lambda header: None, encoding=encoding)
                 events_view = renamed(con, staged, options)
-                events = validate_events(staged_events_frame(con, events_view), source=staged.source,
-                                         line_of=staged.line_of)
-                report = ingest_events_frame(con, events, source=staged.source, strict=strict,
-                                             line_of=staged.line_of, progress=progress)
+                events = validate_events(
+                    staged_events_frame(con, events_view), source=staged.source, line_of=staged.line_of
+                )
+                report = ingest_events_frame(
+                    con, events, source=staged.source, strict=strict, line_of=staged.line_of, progress=progress
+                )
                 return dataclasses.replace(report, notes=(staged.note,)) if staged.note else report
             finally:
                 drop_staged(con, STAGE)
@@ -340,28 +409,52 @@ class Store:
                     return csv_header(file, "cp1252")
             if fmt == "parquet":
                 return list(pq.read_schema(file).names)
-            rows = self._db().execute(f"DESCRIBE SELECT * FROM read_json({quote_literal(str(file))}, "
-                                      "format='newline_delimited', sample_size=-1)").fetchall()
+            rows = (
+                self._db()
+                .execute(
+                    f"DESCRIBE SELECT * FROM read_json({quote_literal(str(file))}, "
+                    "format='newline_delimited', sample_size=-1)"
+                )
+                .fetchall()
+            )
             return [str(r[0]) for r in rows]
         except (duckdb.Error, pa.ArrowException, OSError, UnicodeDecodeError):
             return []  # let the reader report what is wrong with the file, with its line
 
     # -- queries ----------------------------------------------------------------------------------------
-    def readings(self, asset_id: str, start: object = None, end: object = None, *,
-                 channels: Sequence[str] | None = None, resample: str | None = None, agg: str = "mean",
-                 wide: bool = False) -> pd.DataFrame:
+    def readings(
+        self,
+        asset_id: str,
+        start: object = None,
+        end: object = None,
+        *,
+        channels: Sequence[str] | None = None,
+        resample: str | None = None,
+        agg: str = "mean",
+        wide: bool = False,
+    ) -> pd.DataFrame:
         """Readings of one asset in ``[start, end)``; see :func:`forewarn.store.queries.readings`."""
         with self._lock:
-            return queries.readings(self._db(), asset_id, start, end, channels=channels, resample=resample,
-                                    agg=agg, wide=wide, index=self._series_index())
+            return queries.readings(
+                self._db(),
+                asset_id,
+                start,
+                end,
+                channels=channels,
+                resample=resample,
+                agg=agg,
+                wide=wide,
+                index=self._series_index(),
+            )
 
     def latest(self, asset_ids: Sequence[str] | None = None) -> pd.DataFrame:
         """Last value per asset and channel (``asset_id, channel, ts, value``)."""
         with self._lock:
             return queries.latest(self._db(), asset_ids)
 
-    def events(self, asset_id: str | None = None, *, kind: str | None = None, start: object = None,
-               end: object = None) -> pd.DataFrame:
+    def events(
+        self, asset_id: str | None = None, *, kind: str | None = None, start: object = None, end: object = None
+    ) -> pd.DataFrame:
         """Events sorted by time, optionally of one asset, one kind, and in ``[start, end)``."""
         with self._lock:
             return queries.events(self._db(), asset_id, kind=kind, start=start, end=end)
@@ -376,8 +469,14 @@ class Store:
         with self._lock:
             return queries.channels(self._db(), asset_id)
 
-    def labels(self, asset_ids: Sequence[str] | None = None, *, name: str | None = None, start: object = None,
-               end: object = None) -> pd.DataFrame:
+    def labels(
+        self,
+        asset_ids: Sequence[str] | None = None,
+        *,
+        name: str | None = None,
+        start: object = None,
+        end: object = None,
+    ) -> pd.DataFrame:
         """Labels ``asset_id, ts (UTC), name, value (str)`` in ``[start, end)``, sorted by asset_id and ts.
 
         Labels come from the ``label_columns`` of an ingest; see :mod:`forewarn.store.labels`.
@@ -405,8 +504,9 @@ class Store:
         with self._lock:
             return int(fetch_value(self._db(), "SELECT count(*) FROM reading_values"))
 
-    def export_parquet(self, out_dir: str | os.PathLike[str], *, start: object = None,
-                       end: object = None) -> list[Path]:
+    def export_parquet(
+        self, out_dir: str | os.PathLike[str], *, start: object = None, end: object = None
+    ) -> list[Path]:
         """Hive-partitioned Parquet export (``site_id=/asset_id=/date=``); see :mod:`forewarn.store.export`."""
         with self._lock:
             return export_parquet(self._db(), out_dir, start=start, end=end)

@@ -114,8 +114,12 @@ def fetch_value(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | No
 
 def has_schema(con: duckdb.DuckDBPyConnection) -> bool:
     """True when the connected database already holds a Forewarn store."""
-    return bool(fetch_value(
-        con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'store_meta' AND table_schema = 'main'"))
+    return bool(
+        fetch_value(
+            con,
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'store_meta' AND table_schema = 'main'",
+        )
+    )
 
 
 def quote_ident(name: str) -> str:
@@ -139,8 +143,11 @@ def ts_literal(value: object, *, name: str = "ts") -> str:
     try:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError) as err:
-        raise SchemaError(f"cannot read {value!r} as a time: {err}", column=name,
-                          hint="give ISO 8601 text such as 2024-01-31T12:00:00Z or a datetime") from None
+        raise SchemaError(
+            f"cannot read {value!r} as a time: {err}",
+            column=name,
+            hint="give ISO 8601 text such as 2024-01-31T12:00:00Z or a datetime",
+        ) from None
     if pd.isna(stamp):
         raise SchemaError(f"{name} is missing (NaT)", column=name, hint="pass None for an open bound")
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

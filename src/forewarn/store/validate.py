@@ -34,13 +34,28 @@ from forewarn.store.tables import fetch_one, quote_ident, quote_literal
 
 TS_HINT = "use ISO 8601, e.g. 2024-01-31T12:00:00Z"
 VALUE_HINT = "readings must be numeric; leave the cell empty for a missing value"
-LAYOUT_HINT = ("readings need asset_id, ts and either channel+value (long) or one column per channel (wide); "
-               "--asset-column and --time-column name other columns, --asset gives a file one asset id")
+LAYOUT_HINT = (
+    "readings need asset_id, ts and either channel+value (long) or one column per channel (wide); "
+    "--asset-column and --time-column name other columns, --asset gives a file one asset id"
+)
 DEFAULT = ReadOptions()
 # an ISO-like time ending in an offset (Z, +01, +01:00, -0500): such a time keeps its own zone
 OFFSET_RE = r"\d:\d\d(:\d\d(\.\d*)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?)$"
-_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-            "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+_NUMERIC = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+)
 
 
 @dataclass(frozen=True)
@@ -80,24 +95,40 @@ def renamed(con: duckdb.DuckDBPyConnection, staged: Staged, options: ReadOptions
     columns = staged.columns
     where: dict[str, Any] = {"source": staged.source, "line": 1}
     if options.asset is not None and options.asset_column in columns:
-        raise IngestError(f"the file has an asset column {options.asset_column!r} and one asset "
-                          f"{options.asset!r} was given", column=options.asset_column, **where,
-                          hint="drop --asset to take the ids from the column")
-    for source, target, flag in ((options.asset_column, "asset_id", "--asset-column"),
-                                 (options.time_column, "ts", "--time-column")):
+        raise IngestError(
+            f"the file has an asset column {options.asset_column!r} and one asset {options.asset!r} was given",
+            column=options.asset_column,
+            **where,
+            hint="drop --asset to take the ids from the column",
+        )
+    for source, target, flag in (
+        (options.asset_column, "asset_id", "--asset-column"),
+        (options.time_column, "ts", "--time-column"),
+    ):
         if target == "asset_id" and options.asset is not None:
             continue
         if source != target and source not in columns:
-            raise IngestError(f"missing column {source!r}; found {', '.join(columns) or 'none'}", column=source,
-                              **where, hint=f"{flag} names the column that holds the "
-                                            f"{'asset id' if target == 'asset_id' else 'time'}")
+            raise IngestError(
+                f"missing column {source!r}; found {', '.join(columns) or 'none'}",
+                column=source,
+                **where,
+                hint=f"{flag} names the column that holds the {'asset id' if target == 'asset_id' else 'time'}",
+            )
         if source != target and target in columns:
-            raise IngestError(f"column {target!r} clashes with {source!r}, given by {flag}", column=target, **where,
-                              hint=f"rename or drop the column {target!r}")
+            raise IngestError(
+                f"column {target!r} clashes with {source!r}, given by {flag}",
+                column=target,
+                **where,
+                hint=f"rename or drop the column {target!r}",
+            )
     missing = [c for c in options.label_columns if c not in columns]
     if missing:
-        raise IngestError(f"missing label column {missing[0]!r}; found {', '.join(columns) or 'none'}",
-                          column=missing[0], **where, hint="--label-columns names columns of the file")
+        raise IngestError(
+            f"missing label column {missing[0]!r}; found {', '.join(columns) or 'none'}",
+            column=missing[0],
+            **where,
+            hint="--label-columns names columns of the file",
+        )
     renames = options.renames()
     if not renames and options.asset is None:
         return staged
@@ -109,8 +140,9 @@ def renamed(con: duckdb.DuckDBPyConnection, staged: Staged, options: ReadOptions
     rest = [c for c in columns if c not in renames]
     select += [quote_ident(c) for c in rest] + [ROW_COLUMN]
     name = staged.name + "_n"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT {', '.join(select)} "
-                f"FROM {quote_ident(staged.name)}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT {', '.join(select)} FROM {quote_ident(staged.name)}"
+    )
     types.update({c: staged.types[c] for c in rest})
     display = {dst: src for src, dst in renames.items()}
     return dataclasses.replace(staged, name=name, columns=list(types), types=types, display=display)
@@ -127,16 +159,25 @@ def readings_layout(staged: Staged, labels: tuple[str, ...] = ()) -> ReadingsLay
         needed += ["channel", "value"]
     missing = [c for c in needed if c not in columns]
     if missing:
-        raise IngestError(f"missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}",
-                          source=staged.source, line=1, column=missing[0], hint=LAYOUT_HINT)
+        raise IngestError(
+            f"missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}",
+            source=staged.source,
+            line=1,
+            column=missing[0],
+            hint=LAYOUT_HINT,
+        )
     if "channel" in columns:
         return ReadingsLayout(wide=False, value_columns=["value"], label_columns=labels)
     channels = [c for c in columns if c not in ("asset_id", "ts", *labels)]
     if not channels and labels:
         return ReadingsLayout(wide=True, value_columns=[], label_columns=labels)
     if not channels:
-        raise IngestError("no channel columns", source=staged.source, line=1,
-                          hint="a wide readings file has asset_id, ts and one column per channel")
+        raise IngestError(
+            "no channel columns",
+            source=staged.source,
+            line=1,
+            hint="a wide readings file has asset_id, ts and one column per channel",
+        )
     return ReadingsLayout(wide=True, value_columns=channels, label_columns=labels)
 
 
@@ -164,8 +205,10 @@ def ts_sql(duck_type: str, options: ReadOptions = DEFAULT, ref: str = "ts") -> s
             return parsed if ("%z" in fmt or "%Z" in fmt) else local(parsed)
         if zone == "UTC":
             return f"TRY_CAST({ref} AS TIMESTAMPTZ)"
-        return (f"CASE WHEN regexp_matches(trim({ref}), {quote_literal(OFFSET_RE)}) THEN TRY_CAST({ref} AS "
-                f"TIMESTAMPTZ) ELSE {local(f'TRY_CAST({ref} AS TIMESTAMP)')} END")
+        return (
+            f"CASE WHEN regexp_matches(trim({ref}), {quote_literal(OFFSET_RE)}) THEN TRY_CAST({ref} AS "
+            f"TIMESTAMPTZ) ELSE {local(f'TRY_CAST({ref} AS TIMESTAMP)')} END"
+        )
     if kind == "time" and "TIME ZONE" not in duck_type.upper() and zone != "UTC":
         return local(f"CAST({ref} AS TIMESTAMP)")
     return f"CAST({ref} AS TIMESTAMPTZ)"
@@ -176,40 +219,66 @@ def _checks(staged: Staged, layout: ReadingsLayout, options: ReadOptions) -> lis
     checks = [_Check("asset_id", "asset_id IS NULL", "missing asset_id")]  # blank ids: see find_blank_keys
     ts_kind = _kind(types["ts"])
     if ts_kind == "number":
-        checks.append(_Check("ts", "true", "timestamps are numbers",
-                             "give ISO 8601 text or datetimes; convert epoch numbers to times first"))
+        checks.append(
+            _Check(
+                "ts",
+                "true",
+                "timestamps are numbers",
+                "give ISO 8601 text or datetimes; convert epoch numbers to times first",
+            )
+        )
     elif ts_kind == "other":
         checks.append(_Check("ts", "true", f"timestamps have type {types['ts']}", TS_HINT))
     else:
         checks.append(_Check("ts", "ts IS NULL", "missing timestamp", TS_HINT))
         if ts_kind == "text" and options.time_format is not None:
-            checks.append(_Check("ts", f"{ts_sql(types['ts'], options)} IS NULL",
-                                 f"cannot parse timestamp {{value!r}} with the format {options.time_format!r}",
-                                 "check --time-format (strptime directives such as %d/%m/%Y %H:%M)"))
+            checks.append(
+                _Check(
+                    "ts",
+                    f"{ts_sql(types['ts'], options)} IS NULL",
+                    f"cannot parse timestamp {{value!r}} with the format {options.time_format!r}",
+                    "check --time-format (strptime directives such as %d/%m/%Y %H:%M)",
+                )
+            )
         elif ts_kind == "text":
-            checks.append(_Check("ts", f"{ts_sql(types['ts'], options)} IS NULL",
-                                 "cannot parse timestamp {value!r}", TS_HINT + ", or give --time-format"))
+            checks.append(
+                _Check(
+                    "ts",
+                    f"{ts_sql(types['ts'], options)} IS NULL",
+                    "cannot parse timestamp {value!r}",
+                    TS_HINT + ", or give --time-format",
+                )
+            )
     if not layout.wide:
         checks.append(_Check("channel", "channel IS NULL", "missing channel"))
     for column in layout.value_columns:
         ref = quote_ident(column)
         kind = _kind(types[column])
         if kind == "text":
-            checks.append(_Check(column, f"{ref} IS NOT NULL AND TRY_CAST({ref} AS DOUBLE) IS NULL",
-                                 "value {value!r} is not a number", VALUE_HINT))
-            checks.append(_Check(column, f"isinf(TRY_CAST({ref} AS DOUBLE))", "value {value!r} is infinite",
-                                 VALUE_HINT))
+            checks.append(
+                _Check(
+                    column,
+                    f"{ref} IS NOT NULL AND TRY_CAST({ref} AS DOUBLE) IS NULL",
+                    "value {value!r} is not a number",
+                    VALUE_HINT,
+                )
+            )
+            checks.append(
+                _Check(column, f"isinf(TRY_CAST({ref} AS DOUBLE))", "value {value!r} is infinite", VALUE_HINT)
+            )
         elif kind == "number" and types[column].upper() in ("FLOAT", "DOUBLE"):
             checks.append(_Check(column, f"isinf({ref})", "value {value!r} is infinite", VALUE_HINT))
         elif kind != "number":
-            checks.append(_Check(column, f"{ref} IS NOT NULL", f"values of type {types[column]} are not numbers",
-                                 VALUE_HINT))
+            checks.append(
+                _Check(column, f"{ref} IS NOT NULL", f"values of type {types[column]} are not numbers", VALUE_HINT)
+            )
     order = {name: i for i, name in enumerate(staged.columns)}
     return sorted(checks, key=lambda c: order[c.column])  # stable: keeps check order within a column
 
 
-def validate_readings(con: duckdb.DuckDBPyConnection, staged: Staged, layout: ReadingsLayout,
-                      options: ReadOptions = DEFAULT) -> None:
+def validate_readings(
+    con: duckdb.DuckDBPyConnection, staged: Staged, layout: ReadingsLayout, options: ReadOptions = DEFAULT
+) -> None:
     """Raise :class:`IngestError` at the first bad record (lowest line; leftmost column on a tie)."""
     checks = _checks(staged, layout, options)
     select = ", ".join(f"min(CASE WHEN {c.bad} THEN {ROW_COLUMN} END)" for c in checks)
@@ -224,11 +293,19 @@ def validate_readings(con: duckdb.DuckDBPyConnection, staged: Staged, layout: Re
         return
     record, index = min(failing)
     check = checks[index]
-    cell = fetch_one(con, f"SELECT CAST({quote_ident(check.column)} AS VARCHAR) FROM {quote_ident(staged.name)} "
-                          f"WHERE {ROW_COLUMN} = ?", [record])
+    cell = fetch_one(
+        con,
+        f"SELECT CAST({quote_ident(check.column)} AS VARCHAR) FROM {quote_ident(staged.name)} WHERE {ROW_COLUMN} = ?",
+        [record],
+    )
     value = cell[0] if cell else None
-    raise IngestError(check.message.format(value=value), source=staged.source, line=staged.line_of(record),
-                      column=staged.shown(check.column), hint=check.hint)
+    raise IngestError(
+        check.message.format(value=value),
+        source=staged.source,
+        line=staged.line_of(record),
+        column=staged.shown(check.column),
+        hint=check.hint,
+    )
 
 
 def find_blank_keys(con: duckdb.DuckDBPyConnection, staged: Staged, series_table: str) -> None:
@@ -242,11 +319,17 @@ def find_blank_keys(con: duckdb.DuckDBPyConnection, staged: Staged, series_table
             continue  # wide layout: channel names are column names, checked when the header was read
         if not fetch_one(con, f"SELECT 1 FROM {quote_ident(series_table)} WHERE trim({column}) = '' LIMIT 1"):
             continue
-        record = fetch_one(con, f"SELECT min({ROW_COLUMN}) FROM {quote_ident(staged.name)} "
-                                f"WHERE trim(CAST({column} AS VARCHAR)) = ''")
+        record = fetch_one(
+            con, f"SELECT min({ROW_COLUMN}) FROM {quote_ident(staged.name)} WHERE trim(CAST({column} AS VARCHAR)) = ''"
+        )
         assert record is not None  # an aggregate query always returns its one row
-        raise IngestError(message, source=staged.source, line=staged.line_of(int(record[0])),
-                          column=staged.shown(column), hint=f"every reading needs a non-empty {column}")
+        raise IngestError(
+            message,
+            source=staged.source,
+            line=staged.line_of(int(record[0])),
+            column=staged.shown(column),
+            hint=f"every reading needs a non-empty {column}",
+        )
 
 
 def long_readings_sql(staged: Staged, layout: ReadingsLayout, options: ReadOptions = DEFAULT) -> str:
@@ -258,13 +341,19 @@ def long_readings_sql(staged: Staged, layout: ReadingsLayout, options: ReadOptio
     ts = ts_sql(staged.types["ts"], options)  # validated: every time parses
     keys = f"CAST(asset_id AS VARCHAR) AS asset_id, {ts} AS ts, {ROW_COLUMN}"
     if layout.wide and not layout.value_columns:
-        return (f"SELECT CAST(NULL AS VARCHAR) AS asset_id, CAST(NULL AS VARCHAR) AS channel, "
-                f"CAST(NULL AS TIMESTAMPTZ) AS ts, CAST(NULL AS DOUBLE) AS value, {ROW_COLUMN} FROM {src} LIMIT 0")
+        return (
+            f"SELECT CAST(NULL AS VARCHAR) AS asset_id, CAST(NULL AS VARCHAR) AS channel, "
+            f"CAST(NULL AS TIMESTAMPTZ) AS ts, CAST(NULL AS DOUBLE) AS value, {ROW_COLUMN} FROM {src} LIMIT 0"
+        )
     if not layout.wide:
-        return (f"SELECT asset_id, channel, ts, value, {ROW_COLUMN} FROM (SELECT {keys}, "
-                f"CAST(channel AS VARCHAR) AS channel, CAST(value AS DOUBLE) AS value FROM {src}) "
-                "WHERE value IS NOT NULL AND NOT isnan(value)")
+        return (
+            f"SELECT asset_id, channel, ts, value, {ROW_COLUMN} FROM (SELECT {keys}, "
+            f"CAST(channel AS VARCHAR) AS channel, CAST(value AS DOUBLE) AS value FROM {src}) "
+            "WHERE value IS NOT NULL AND NOT isnan(value)"
+        )
     casts = ", ".join(f"CAST({quote_ident(c)} AS DOUBLE) AS {quote_ident(c)}" for c in layout.value_columns)
     on = ", ".join(quote_ident(c) for c in layout.value_columns)
-    return (f"SELECT asset_id, channel, ts, value, {ROW_COLUMN} FROM (UNPIVOT (SELECT {keys}, {casts} FROM {src}) "
-            f"ON {on} INTO NAME channel VALUE value) WHERE NOT isnan(value)")
+    return (
+        f"SELECT asset_id, channel, ts, value, {ROW_COLUMN} FROM (UNPIVOT (SELECT {keys}, {casts} FROM {src}) "
+        f"ON {on} INTO NAME channel VALUE value) WHERE NOT isnan(value)"
+    )

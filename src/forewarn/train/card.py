@@ -54,9 +54,14 @@ def reference_distributions(X: pd.DataFrame, *, levels: int = 11) -> dict[str, l
 def data_summary(frame: pd.DataFrame, events: pd.DataFrame, assets: pd.DataFrame) -> dict[str, Any]:
     """Span, counts and fingerprint of the training data."""
     failures = events[events["kind"] == "failure"] if len(events) else events
-    return {"start": str(frame["ts"].min()), "end": str(frame["ts"].max()), "rows": len(frame),
-            "assets": int(frame["asset_id"].nunique()), "failures": len(failures),
-            "maintenance": int((events["kind"] == "maintenance").sum()) if len(events) else 0,
-            "asset_classes": sorted(assets["asset_class"].astype(str).unique().tolist()),
-            "sites": sorted(assets["site_id"].dropna().astype(str).unique().tolist()),
-            "fingerprint": fingerprint(frame)}
+    return {
+        "start": str(frame["ts"].min()),
+        "end": str(frame["ts"].max()),
+        "rows": len(frame),
+        "assets": int(frame["asset_id"].nunique()),
+        "failures": len(failures),
+        "maintenance": int((events["kind"] == "maintenance").sum()) if len(events) else 0,
+        "asset_classes": sorted(assets["asset_class"].astype(str).unique().tolist()),
+        "sites": sorted(assets["site_id"].dropna().astype(str).unique().tolist()),
+        "fingerprint": fingerprint(frame),
+    }

@@ -36,30 +36,44 @@ def select_assets(db: Store, spec: TrainSpec) -> pd.DataFrame:
     """The assets the spec selects (``asset_id, asset_class, site_id, line_id``), sorted; an empty choice is an error."""
     assets = db.assets()
     chosen = assets
-    for column, wanted, option in (("site_id", spec.sites, "--site"), ("line_id", spec.lines, "--line"),
-                                   ("asset_class", spec.classes, "--class"), ("asset_id", spec.assets, "--assets")):
+    for column, wanted, option in (
+        ("site_id", spec.sites, "--site"),
+        ("line_id", spec.lines, "--line"),
+        ("asset_class", spec.classes, "--class"),
+        ("asset_id", spec.assets, "--assets"),
+    ):
         if wanted:
             unknown = sorted(set(wanted) - set(assets[column].dropna().astype(str)))
             if unknown:
-                raise DataNotFoundError(f"{option} {', '.join(unknown)}: not in the store (it has "
-                                        f"{', '.join(sorted(assets[column].dropna().astype(str).unique())[:8])})")
+                raise DataNotFoundError(
+                    f"{option} {', '.join(unknown)}: not in the store (it has "
+                    f"{', '.join(sorted(assets[column].dropna().astype(str).unique())[:8])})"
+                )
             chosen = chosen[chosen[column].astype(str).isin(wanted)]
     if chosen.empty:
-        raise DataNotFoundError("no asset matches the selection" if len(assets) else "the store holds no asset yet; "
-                                "ingest readings first (forewarn ingest FILE --store DB)")
+        raise DataNotFoundError(
+            "no asset matches the selection"
+            if len(assets)
+            else "the store holds no asset yet; ingest readings first (forewarn ingest FILE --store DB)"
+        )
     return chosen.sort_values("asset_id").reset_index(drop=True)
 
 
 def native_interval_hours(db: Store, asset_ids: list[str], *, sample: int = 8) -> float:
     """The median spacing of consecutive readings of a channel, over a few assets (hours)."""
     ids = asset_ids[:: max(1, len(asset_ids) // sample)][:sample]
-    row = db.sql("SELECT median(d) AS d FROM (SELECT epoch_us(r.ts) - lag(epoch_us(r.ts)) OVER "
-                 "(PARTITION BY r.series_id ORDER BY r.ts) AS d FROM reading_values r JOIN channels c "
-                 "ON c.series_id = r.series_id WHERE c.asset_id IN (SELECT unnest(?))) WHERE d > 0", [ids])
+    row = db.sql(
+        "SELECT median(d) AS d FROM (SELECT epoch_us(r.ts) - lag(epoch_us(r.ts)) OVER "
+        "(PARTITION BY r.series_id ORDER BY r.ts) AS d FROM reading_values r JOIN channels c "
+        "ON c.series_id = r.series_id WHERE c.asset_id IN (SELECT unnest(?))) WHERE d > 0",
+        [ids],
+    )
     value = row["d"].iloc[0] if len(row) else None
     if value is None or pd.isna(value):
-        raise DataNotFoundError(f"the selected assets ({', '.join(ids[:3])} ...) hold fewer than two readings of a "
-                                "channel; ingest their readings first")
+        raise DataNotFoundError(
+            f"the selected assets ({', '.join(ids[:3])} ...) hold fewer than two readings of a "
+            "channel; ingest their readings first"
+        )
     return float(value) / 3.6e9
 
 
@@ -102,8 +116,11 @@ def informative_channels(frame: pd.DataFrame, wanted: tuple[str, ...] = ()) -> l
     if wanted:
         missing = sorted(set(wanted) - set(names))
         if missing:
-            raise SchemaError(f"channel(s) {', '.join(missing)} not in the selected assets' readings",
-                              column="channels", hint=f"they have {', '.join(names[:12])}")
+            raise SchemaError(
+                f"channel(s) {', '.join(missing)} not in the selected assets' readings",
+                column="channels",
+                hint=f"they have {', '.join(names[:12])}",
+            )
         names = list(wanted)
     keep = [c for c in names if frame[c].notna().any() and np.nanstd(frame[c].to_numpy(dtype="float64")) > 1e-9]
     if not keep:
@@ -115,8 +132,10 @@ def stored_label_targets(db: Store, frame: pd.DataFrame, spec: TrainSpec, interv
     """Targets from a stored label column, bucketed like the readings (a bucket's label: its largest value for
     failure labels, its mean for RUL, its last value for failure modes); rows without a label are NaN/None."""
     if spec.label not in db.label_names():
-        raise DataNotFoundError(f"no label {spec.label!r} in the store (it has {', '.join(db.label_names()) or 'none'});"
-                                " ingest it with forewarn ingest FILE --label-columns NAME")
+        raise DataNotFoundError(
+            f"no label {spec.label!r} in the store (it has {', '.join(db.label_names()) or 'none'});"
+            " ingest it with forewarn ingest FILE --label-columns NAME"
+        )
     labels = db.labels(list(frame["asset_id"].unique()), name=spec.label)
     width = pd.to_timedelta(interval)
     epoch = pd.Timestamp(0, tz="UTC")
@@ -128,8 +147,11 @@ def stored_label_targets(db: Store, frame: pd.DataFrame, spec: TrainSpec, interv
     values = pd.to_numeric(labels["value"], errors="coerce")
     if values.isna().any():
         bad = labels.loc[values.isna(), "value"].iloc[0]
-        raise SchemaError(f"label {spec.label!r} holds {bad!r}, not a number", column=spec.label,
-                          hint="a failure label is 0/1; a RUL label is a number of hours")
+        raise SchemaError(
+            f"label {spec.label!r} holds {bad!r}, not a number",
+            column=spec.label,
+            hint="a failure label is 0/1; a RUL label is a number of hours",
+        )
     bucketed = labels.assign(value=values).groupby(keys)["value"].agg("max" if spec.task != "rul" else "mean")
     frame_ts = frame["ts"].astype(labels["ts"].dtype)
     index = pd.MultiIndex.from_arrays([frame["asset_id"], frame_ts])
@@ -173,16 +195,22 @@ class Dataset:
 
     def window_features(self, spec: TrainSpec) -> pd.DataFrame:
         """The window statistics of every row (one kernel, the one serving uses)."""
-        return window_features(self.frame, group="asset_id", order="ts", columns=self.channels,
-                               window=spec.window_rows(self.interval),
-                               stats=spec.stats)
+        return window_features(
+            self.frame,
+            group="asset_id",
+            order="ts",
+            columns=self.channels,
+            window=spec.window_rows(self.interval),
+            stats=spec.stats,
+        )
 
     def sequence_features(self, spec: TrainSpec) -> pd.DataFrame:
         """The last ``window`` rows of each channel, for sequence models (gaps filled forward within an asset)."""
         filled = self.frame.copy()
         filled[self.channels] = filled.groupby("asset_id")[self.channels].ffill().fillna(0.0)
-        return sequence_frame(filled, group="asset_id", order="ts", columns=self.channels,
-                              window=spec.window_rows(self.interval))
+        return sequence_frame(
+            filled, group="asset_id", order="ts", columns=self.channels, window=spec.window_rows(self.interval)
+        )
 
     def physics_features(self) -> pd.DataFrame:
         """The twin-physics features of every row (residuals against the physics, estimated wear)."""
@@ -231,5 +259,12 @@ def load_dataset(db: Store, spec: TrainSpec) -> Dataset:
         y = stored_label_targets(db, frame, spec, interval)
     else:
         y = targets(life, task=spec.task, horizon_hours=spec.horizon_hours, max_rul_hours=spec.max_rul_hours)
-    return Dataset(frame=frame, channels=channels, interval=interval, assets=assets, events=events, y=y,
-                   down=life["down"].to_numpy(dtype=bool))
+    return Dataset(
+        frame=frame,
+        channels=channels,
+        interval=interval,
+        assets=assets,
+        events=events,
+        y=y,
+        down=life["down"].to_numpy(dtype=bool),
+    )

@@ -63,8 +63,15 @@ def reliability(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> list[dict
     for b in range(bins):
         rows = which == b
         if rows.any():
-            out.append({"bin_low": b / bins, "bin_high": (b + 1) / bins, "predicted": float(p[rows].mean()),
-                        "observed": float(outcome[rows].mean()), "count": int(rows.sum())})
+            out.append(
+                {
+                    "bin_low": b / bins,
+                    "bin_high": (b + 1) / bins,
+                    "predicted": float(p[rows].mean()),
+                    "observed": float(outcome[rows].mean()),
+                    "count": int(rows.sum()),
+                }
+            )
     return out
 
 
@@ -108,9 +115,12 @@ def calibrate_probabilities(raw: np.ndarray, outcome: np.ndarray, groups: np.nda
     shipped = _fit_calibrator(raw, outcome, method)
     known = ~np.isnan(judged)
     p = np.clip(judged[known], 0.0, 1.0)
-    metrics: dict[str, Any] = {"calibration": None if shipped is None else shipped.method,
-                               "ece": expected_calibration_error(p, outcome[known]) if known.any() else None,
-                               "positive_rows": int(outcome.sum()), "rows": len(outcome)}
+    metrics: dict[str, Any] = {
+        "calibration": None if shipped is None else shipped.method,
+        "ece": expected_calibration_error(p, outcome[known]) if known.any() else None,
+        "positive_rows": int(outcome.sum()),
+        "rows": len(outcome),
+    }
     return Holdout(shipped, None, np.clip(_apply(shipped, raw), 0.0, 1.0), metrics, reliability(p, outcome[known]))
 
 
@@ -141,14 +151,18 @@ def rul_holdout(predicted: np.ndarray, truth: np.ndarray, groups: np.ndarray, ho
     known = ~np.isnan(judged)
     p = np.clip(judged[known], 0.0, 1.0)
     metrics: dict[str, Any] = {
-        "rmse": rmse(truth, predicted), "interval": f"{int(INTERVAL_LEVELS[1] * 100 - INTERVAL_LEVELS[0] * 100)} %",
+        "rmse": rmse(truth, predicted),
+        "interval": f"{int(INTERVAL_LEVELS[1] * 100 - INTERVAL_LEVELS[0] * 100)} %",
         "interval_coverage": float(covered[known].mean()) if known.any() else None,
         "interval_width_median": float(np.nanmedian(width)) if np.isfinite(width).any() else None,
         "calibration": None if shipped is None else shipped.method,
         "ece": expected_calibration_error(p, outcome[known]) if known.any() else None,
-        "positive_rows": int(outcome.sum()), "rows": len(outcome)}
-    return Holdout(shipped, (edges, quantiles), np.clip(_apply(shipped, raw), 0.0, 1.0), metrics,
-                   reliability(p, outcome[known]))
+        "positive_rows": int(outcome.sum()),
+        "rows": len(outcome),
+    }
+    return Holdout(
+        shipped, (edges, quantiles), np.clip(_apply(shipped, raw), 0.0, 1.0), metrics, reliability(p, outcome[known])
+    )
 
 
 #: failures the held-out assets need for thresholds fitted on their cases (fewer: too noisy, the row costs decide)
@@ -157,8 +171,15 @@ EVENT_MIN_FAILURES = 10
 CLASS_MIN_FAILURES = 5
 
 
-def event_thresholds(policy: ThresholdPolicy, cases: pd.DataFrame, failures: pd.DataFrame, *, horizon_hours: float,
-                     min_lead_hours: float, renewals: pd.DataFrame | None = None) -> None:
+def event_thresholds(
+    policy: ThresholdPolicy,
+    cases: pd.DataFrame,
+    failures: pd.DataFrame,
+    *,
+    horizon_hours: float,
+    min_lead_hours: float,
+    renewals: pd.DataFrame | None = None,
+) -> None:
     """Set the policy's thresholds to those whose *cases* cost least on held-out assets (``cases``: every scored
     row of them, ``asset_id, ts, p, asset_class``), as a planner pays for them: a missed failure, a false case,
     an inspection per case. A class with :data:`CLASS_MIN_FAILURES` failures gets its own; the others the pooled
@@ -172,17 +193,27 @@ def event_thresholds(policy: ThresholdPolicy, cases: pd.DataFrame, failures: pd.
         mine = cases[cases["asset_class"] == asset_class]
         own = failures[failures["asset_id"].isin(set(mine["asset_id"]))]
         if len(own) >= CLASS_MIN_FAILURES:
-            policy.thresholds[asset_class] = cost_optimal_threshold(mine, own, costs=policy.costs_for(asset_class),
-                                                                    **common)[0]
+            policy.thresholds[asset_class] = cost_optimal_threshold(
+                mine, own, costs=policy.costs_for(asset_class), **common
+            )[0]
         elif asset_class in policy.costs:
-            policy.thresholds[asset_class] = cost_optimal_threshold(cases, failures,
-                                                                    costs=policy.costs_for(asset_class), **common)[0]
+            policy.thresholds[asset_class] = cost_optimal_threshold(
+                cases, failures, costs=policy.costs_for(asset_class), **common
+            )[0]
 
 
-def choose_thresholds(p: np.ndarray, outcome: np.ndarray, classes: np.ndarray,
-                      costs: Mapping[str, Mapping[str, float]], *, cases: pd.DataFrame | None = None,
-                      failures: pd.DataFrame | None = None, horizon_hours: float = 24.0, min_lead_hours: float = 24.0,
-                      renewals: pd.DataFrame | None = None) -> tuple[ThresholdPolicy, dict[str, Any]]:
+def choose_thresholds(
+    p: np.ndarray,
+    outcome: np.ndarray,
+    classes: np.ndarray,
+    costs: Mapping[str, Mapping[str, float]],
+    *,
+    cases: pd.DataFrame | None = None,
+    failures: pd.DataFrame | None = None,
+    horizon_hours: float = 24.0,
+    min_lead_hours: float = 24.0,
+    renewals: pd.DataFrame | None = None,
+) -> tuple[ThresholdPolicy, dict[str, Any]]:
     """A cost threshold per asset class from held-out assets, and the row figures at each row's threshold.
 
     With the held-out assets' scored rows (``cases``) and their failures (at least :data:`EVENT_MIN_FAILURES`), the
@@ -190,8 +221,9 @@ def choose_thresholds(p: np.ndarray, outcome: np.ndarray, classes: np.ndarray,
     minimises the cost of its rows (classes with few failure rows keep the Bayes threshold of their costs)."""
     policy = ThresholdPolicy.from_mapping(costs) if costs else ThresholdPolicy()
     if cases is not None and failures is not None and len(failures) >= EVENT_MIN_FAILURES:
-        event_thresholds(policy, cases, failures, horizon_hours=horizon_hours, min_lead_hours=min_lead_hours,
-                         renewals=renewals)
+        event_thresholds(
+            policy, cases, failures, horizon_hours=horizon_hours, min_lead_hours=min_lead_hours, renewals=renewals
+        )
     else:
         policy.fit(p, outcome, classes)
     cut = np.array([policy.threshold_for(c) for c in classes])
@@ -200,9 +232,17 @@ def choose_thresholds(p: np.ndarray, outcome: np.ndarray, classes: np.ndarray,
     figures = binary_metrics(outcome.astype(int), p) if len(np.unique(outcome)) == 2 else {}
     tp, fp = int((alarm & truth).sum()), int((alarm & ~truth).sum())
     tn, fn = int((~alarm & ~truth).sum()), int((~alarm & truth).sum())
-    figures.update({"precision": tp / (tp + fp) if tp + fp else 0.0, "recall": tp / (tp + fn) if tp + fn else 0.0,
-                    "far": fp / (fp + tn) if fp + tn else 0.0})
-    figures["f1"] = (2 * figures["precision"] * figures["recall"] / (figures["precision"] + figures["recall"])
-                     if figures["precision"] + figures["recall"] else 0.0)
+    figures.update(
+        {
+            "precision": tp / (tp + fp) if tp + fp else 0.0,
+            "recall": tp / (tp + fn) if tp + fn else 0.0,
+            "far": fp / (fp + tn) if fp + tn else 0.0,
+        }
+    )
+    figures["f1"] = (
+        2 * figures["precision"] * figures["recall"] / (figures["precision"] + figures["recall"])
+        if figures["precision"] + figures["recall"]
+        else 0.0
+    )
     figures.pop("accuracy", None)
     return policy, {"thresholds": {c: float(policy.threshold_for(c)) for c in np.unique(classes)}, **figures}

@@ -86,14 +86,16 @@ def is_down(marks: Marks | None) -> bool:
     return marks[1] is None or pd.isna(marks[1]) or marks[1] < marks[0]
 
 
-def _next(rows: pd.DataFrame, marks: pd.DataFrame, name: str, *, forward: bool, extra: Sequence[str] = ()
-          ) -> pd.DataFrame:
+def _next(
+    rows: pd.DataFrame, marks: pd.DataFrame, name: str, *, forward: bool, extra: Sequence[str] = ()
+) -> pd.DataFrame:
     """For each row, the time (and ``extra`` columns) of the asset's next (or previous) mark."""
     right = marks[["asset_id", "ts", *extra]].rename(columns={"ts": name}).sort_values(name)
     right[name] = right[name].astype("datetime64[us, UTC]")
     right["asset_id"] = right["asset_id"].astype(str)
-    merged = pd.merge_asof(rows, right, left_on="ts", right_on=name, by="asset_id",
-                           direction="forward" if forward else "backward")
+    merged = pd.merge_asof(
+        rows, right, left_on="ts", right_on=name, by="asset_id", direction="forward" if forward else "backward"
+    )
     return merged
 
 
@@ -103,9 +105,13 @@ def life_table(rows: pd.DataFrame, events: pd.DataFrame, *, actions: Sequence[st
     missing = [c for c in ("asset_id", "ts") if c not in rows.columns]
     if missing:
         raise SchemaError(f"rows lack column(s) {', '.join(missing)}", column=missing[0])
-    left = pd.DataFrame({"asset_id": rows["asset_id"].astype(str).to_numpy(),
-                         "ts": pd.to_datetime(rows["ts"], utc=True).astype("datetime64[us, UTC]").to_numpy(),
-                         "_row": np.arange(len(rows))}).sort_values("ts")
+    left = pd.DataFrame(
+        {
+            "asset_id": rows["asset_id"].astype(str).to_numpy(),
+            "ts": pd.to_datetime(rows["ts"], utc=True).astype("datetime64[us, UTC]").to_numpy(),
+            "_row": np.arange(len(rows)),
+        }
+    ).sort_values("ts")
     events = events if len(events) else pd.DataFrame(columns=["asset_id", "ts", "kind", "failure_mode"])
     failures = events[events["kind"] == "failure"].copy()
     if "failure_mode" not in failures:
@@ -122,18 +128,25 @@ def life_table(rows: pd.DataFrame, events: pd.DataFrame, *, actions: Sequence[st
     merged = _next(merged, renew, "last_renewal", forward=False)
     end = merged.groupby("asset_id")["ts"].transform("max")
     hour = pd.Timedelta(hours=1)
-    failure_first = merged["next_failure"].notna() & (merged["next_renewal"].isna()
-                                                      | (merged["next_failure"] <= merged["next_renewal"]))
+    failure_first = merged["next_failure"].notna() & (
+        merged["next_renewal"].isna() | (merged["next_failure"] <= merged["next_renewal"])
+    )
     ttf = ((merged["next_failure"] - merged["ts"]) / hour).where(failure_first)
     watched_until = merged["next_renewal"].where(merged["next_renewal"].notna() & (merged["next_renewal"] < end), end)
     future = ((watched_until - merged["ts"]) / hour).where(~failure_first)
-    failed_before = merged["last_failure"].notna() & (merged["last_renewal"].isna()
-                                                      | (merged["last_renewal"] < merged["last_failure"]))
+    failed_before = merged["last_failure"].notna() & (
+        merged["last_renewal"].isna() | (merged["last_renewal"] < merged["last_failure"])
+    )
     down = failed_before & (merged["ts"] > merged["last_failure"])
-    out = pd.DataFrame({"ttf_hours": ttf.to_numpy(dtype="float64"), "future_hours": future.to_numpy(dtype="float64"),
-                        "down": down.to_numpy(dtype=bool),
-                        "next_mode": merged["failure_mode"].where(failure_first).to_numpy(dtype=object)},
-                       index=merged["_row"].to_numpy())
+    out = pd.DataFrame(
+        {
+            "ttf_hours": ttf.to_numpy(dtype="float64"),
+            "future_hours": future.to_numpy(dtype="float64"),
+            "down": down.to_numpy(dtype=bool),
+            "next_mode": merged["failure_mode"].where(failure_first).to_numpy(dtype=object),
+        },
+        index=merged["_row"].to_numpy(),
+    )
     out = out.sort_index()
     out.index = rows.index
     out.loc[out["down"], ["ttf_hours", "future_hours"]] = np.nan

@@ -25,8 +25,23 @@ from forewarn.train.dataset import opened, select_assets
 from forewarn.train.labels import is_down, latest_marks
 from forewarn.train.spec import TrainSpec
 
-COLUMNS = ("rank", "asset_id", "asset_class", "site_id", "status", "last_reading", "probability", "health", "risk",
-           "rul", "rul_low", "rul_high", "unit", "drivers", "action")
+COLUMNS = (
+    "rank",
+    "asset_id",
+    "asset_class",
+    "site_id",
+    "status",
+    "last_reading",
+    "probability",
+    "health",
+    "risk",
+    "rul",
+    "rul_low",
+    "rul_high",
+    "unit",
+    "drivers",
+    "action",
+)
 
 
 def live_bundle(models: str | os.PathLike[str], model_id: str | None = None) -> Any:
@@ -55,8 +70,14 @@ def asset_history(db: Store, asset_id: str, bundle: Any, since: pd.Timestamp | N
     return frame.reindex(columns=["asset_id", "ts", *spec.channels]).tail(int(spec.history_rows))
 
 
-def score(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str], *, model_id: str | None = None,
-          top: int | None = None, **selection: Any) -> pd.DataFrame:
+def score(
+    store: str | os.PathLike[str] | Store,
+    models: str | os.PathLike[str],
+    *,
+    model_id: str | None = None,
+    top: int | None = None,
+    **selection: Any,
+) -> pd.DataFrame:
     """The selected assets ranked by failure probability (down assets first); columns :data:`COLUMNS`.
 
     ``selection``: ``sites``, ``lines``, ``classes``, ``assets`` as for :func:`forewarn.train`.
@@ -84,8 +105,15 @@ def _score(db: Store, bundle: Any, spec: TrainSpec, top: int | None) -> pd.DataF
             continue
         last = history["ts"].iloc[-1]
         status = "down" if is_down((failed_at, since)) else "in_service"
-        X = window_features(history, group="asset_id", order="ts", columns=list(bundle.spec.channels),
-                            window=bundle.spec.window, stats=bundle.spec.stats, ewm_span=bundle.spec.ewm_span)
+        X = window_features(
+            history,
+            group="asset_id",
+            order="ts",
+            columns=list(bundle.spec.channels),
+            window=bundle.spec.window,
+            stats=bundle.spec.stats,
+            ewm_span=bundle.spec.ewm_span,
+        )
         rows.append({**base, "status": status, "last_reading": last})
         features.append(X.iloc[-1][bundle.spec.feature_names].to_numpy(dtype="float64"))
     table = pd.DataFrame(rows)
@@ -102,7 +130,9 @@ def _score(db: Store, bundle: Any, spec: TrainSpec, top: int | None) -> pd.DataF
         table.loc[scored, "probability"] = p
         sign = 1.0 if bundle.task != "rul" else -1.0
         drivers = []
-        for (_, row), asset_down in zip(contributions.drop(columns="bias", errors="ignore").iterrows(), down, strict=True):
+        for (_, row), asset_down in zip(
+            contributions.drop(columns="bias", errors="ignore").iterrows(), down, strict=True
+        ):
             ranked = sensor_contributions(row * sign, top=3)
             drivers.append("" if asset_down else ", ".join(name for name, value in ranked.items() if value > 0))
         table.loc[scored, "drivers"] = drivers
@@ -113,15 +143,22 @@ def _score(db: Store, bundle: Any, spec: TrainSpec, top: int | None) -> pd.DataF
         table.loc[scored, "unit"] = bundle.unit
     for i in np.flatnonzero(scored):
         probability = float(table.at[i, "probability"])
-        level = "critical" if table.at[i, "status"] == "down" else risk_level(
-            probability, bundle.thresholds.threshold_for(table.at[i, "asset_class"]))
+        level = (
+            "critical"
+            if table.at[i, "status"] == "down"
+            else risk_level(probability, bundle.thresholds.threshold_for(table.at[i, "asset_class"]))
+        )
         table.at[i, "risk"] = level
         table.at[i, "health"] = health_score(probability)
         top_sensor = (table.at[i, "drivers"] or "").split(", ")[0] or None
         low = table.at[i, "rul_low"]
-        table.at[i, "action"] = ("repair: failed and not renewed" if table.at[i, "status"] == "down" else
-                                 recommended_action(level, rul_low=None if low is None else float(low),
-                                                    unit=bundle.unit, top_sensor=top_sensor))
+        table.at[i, "action"] = (
+            "repair: failed and not renewed"
+            if table.at[i, "status"] == "down"
+            else recommended_action(
+                level, rul_low=None if low is None else float(low), unit=bundle.unit, top_sensor=top_sensor
+            )
+        )
     table = table.sort_values("probability", ascending=False, na_position="last", ignore_index=True)
     table["rank"] = np.arange(1, len(table) + 1)
     table = table[list(COLUMNS)]

@@ -185,8 +185,10 @@ class TrainSpec:
             raise ConfigError(f"spec file {str(file)!r} is not valid TOML: {err}") from None
         unknown = set(data) - {"train", "costs"}
         if unknown:
-            raise ConfigError(f"spec file {str(file)!r} has unknown table(s) {', '.join(sorted(unknown))}; "
-                              "expected [train] and [costs.<asset class>]")
+            raise ConfigError(
+                f"spec file {str(file)!r} has unknown table(s) {', '.join(sorted(unknown))}; "
+                "expected [train] and [costs.<asset class>]"
+            )
         options = dict(data.get("train", {}))
         if "costs" in data:
             options["costs"] = data["costs"]

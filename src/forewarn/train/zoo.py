@@ -27,10 +27,25 @@ from forewarn.evaluate.rul import rmse
 from forewarn.exceptions import ConfigError, ForewarnError
 
 CANDIDATES: dict[str, tuple[str, ...]] = {
-    "failure": ("lightgbm-failure", "logistic-failure", "random-forest-failure", "extra-trees-failure",
-                "gradient-boosting-failure", "knn-failure", "mlp-failure", "lstm-attention-failure"),
-    "rul": ("lightgbm-rul", "random-forest-rul", "extra-trees-rul", "gradient-boosting-rul", "knn-rul", "mlp-rul",
-            "lstm-attention-rul"),
+    "failure": (
+        "lightgbm-failure",
+        "logistic-failure",
+        "random-forest-failure",
+        "extra-trees-failure",
+        "gradient-boosting-failure",
+        "knn-failure",
+        "mlp-failure",
+        "lstm-attention-failure",
+    ),
+    "rul": (
+        "lightgbm-rul",
+        "random-forest-rul",
+        "extra-trees-rul",
+        "gradient-boosting-rul",
+        "knn-rul",
+        "mlp-rul",
+        "lstm-attention-rul",
+    ),
     "anomaly": ("pca-t2q", "isolation-forest", "knn", "mset"),
     "failure-mode": ("lightgbm-fault",),
 }
@@ -59,8 +74,10 @@ def build(name: str, *, task: str, seed: int, max_rul: float | None = None) -> E
     """A new estimator of ``name`` with the run's seed (and RUL cap); it must belong to the task."""
     cls = _class(name)
     if getattr(cls, "task", None) != REGISTRY_TASK[task]:
-        raise ConfigError(f"model {name!r} is a {getattr(cls, 'task', '?')} model, not one for task {task!r}; "
-                          f"choose from {', '.join(candidates(task))} or auto")
+        raise ConfigError(
+            f"model {name!r} is a {getattr(cls, 'task', '?')} model, not one for task {task!r}; "
+            f"choose from {', '.join(candidates(task))} or auto"
+        )
     accepted = inspect.signature(cls.__init__).parameters
     params: dict[str, Any] = {}
     if "seed" in accepted:
@@ -113,9 +130,18 @@ def accepts_missing(name: str) -> bool:
     return bool(_class(name).get_tags().get("nan_allowed"))
 
 
-def compare(models: list[str], features: Callable[[str], pd.DataFrame], y: np.ndarray, groups: np.ndarray, *,
-            task: str, folds: int, seed: int, max_rul: float | None = None,
-            on_model: Callable[[str], None] | None = None) -> pd.DataFrame:
+def compare(
+    models: list[str],
+    features: Callable[[str], pd.DataFrame],
+    y: np.ndarray,
+    groups: np.ndarray,
+    *,
+    task: str,
+    folds: int,
+    seed: int,
+    max_rul: float | None = None,
+    on_model: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
     """Every model fitted and scored on ``folds`` by-asset folds (``features(name)`` gives the model's input):
     one row per model (``model``, ``score``,
     ``folds``, ``fit_s``, ``servable``, ``error``), best first."""
@@ -136,8 +162,16 @@ def compare(models: list[str], features: Callable[[str], pd.DataFrame], y: np.nd
         except (ForewarnError, ValueError) as err:
             error = str(err).splitlines()[0][:200]
         finite = [s for s in scores if np.isfinite(s)]
-        rows.append({"model": name, "metric": METRIC[task], "score": float(np.mean(finite)) if finite and not error
-                     else float("nan"), "folds": len(finite), "fit_s": round(time.perf_counter() - started, 2),
-                     "servable": not sequence, "error": error})
+        rows.append(
+            {
+                "model": name,
+                "metric": METRIC[task],
+                "score": float(np.mean(finite)) if finite and not error else float("nan"),
+                "folds": len(finite),
+                "fit_s": round(time.perf_counter() - started, 2),
+                "servable": not sequence,
+                "error": error,
+            }
+        )
     table = pd.DataFrame(rows)
     return table.sort_values("score", ascending=False, na_position="last", ignore_index=True)

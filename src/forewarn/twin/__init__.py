@@ -23,5 +23,16 @@ from forewarn.twin.demo import DEMO_CONFIG, demo_fleet
 from forewarn.twin.fleet import Fleet, FleetChunk, FleetConfig, simulate_fleet
 from forewarn.twin.whatif import Scenario, TwinState, WhatIfResult, what_if
 
-__all__ = ["DEMO_CONFIG", "Fleet", "FleetChunk", "FleetConfig", "Scenario", "TwinState", "WhatIfResult",
-           "demo_fleet", "estimate_state", "simulate_fleet", "what_if"]
+__all__ = [
+    "DEMO_CONFIG",
+    "Fleet",
+    "FleetChunk",
+    "FleetConfig",
+    "Scenario",
+    "TwinState",
+    "WhatIfResult",
+    "demo_fleet",
+    "estimate_state",
+    "simulate_fleet",
+    "what_if",
+]

@@ -71,8 +71,19 @@ from scipy.signal import lfilter
 from forewarn.evaluate.nab import NABFile, probation_rows
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
 
-__all__ = ["KINDS", "Injection", "LabelledSeries", "SeriesConfig", "channel_scale", "inject", "make_corpus",
-           "read_corpus", "synthetic_series", "twin_series", "write_corpus"]
+__all__ = [
+    "KINDS",
+    "Injection",
+    "LabelledSeries",
+    "SeriesConfig",
+    "channel_scale",
+    "inject",
+    "make_corpus",
+    "read_corpus",
+    "synthetic_series",
+    "twin_series",
+    "write_corpus",
+]
 
 KINDS = ("spike", "level_shift", "variance", "drift", "stuck", "frequency")
 #: kind -> (magnitude range in scale units, length range as a fraction of the series; spikes: rows)
@@ -117,7 +128,7 @@ class LabelledSeries:
         """True on every row inside an injection (any channel)."""
         mask = np.zeros(len(self.frame), dtype=bool)
         for label in self.labels:
-            mask[label.start:label.end + 1] = True
+            mask[label.start : label.end + 1] = True
         return mask
 
     def windows(self) -> tuple[tuple[int, int], ...]:
@@ -164,8 +175,9 @@ class SeriesConfig:
 
     def __post_init__(self) -> None:
         if self.n_rows < 100 or self.n_channels < 1:
-            raise ConfigError(f"SeriesConfig: n_rows={self.n_rows} must be >= 100 and n_channels="
-                              f"{self.n_channels} >= 1")
+            raise ConfigError(
+                f"SeriesConfig: n_rows={self.n_rows} must be >= 100 and n_channels={self.n_channels} >= 1"
+            )
         if self.noise <= 0:
             raise ConfigError(f"SeriesConfig: noise={self.noise} must be > 0")
 
@@ -192,8 +204,8 @@ def synthetic_series(config: SeriesConfig | None = None, seed: int = 0) -> pd.Da
     keep = np.ones(n_slots, dtype=bool)
     for length in blocks:  # blocks of missing rows (overlapping blocks leave surplus rows, trimmed at the end)
         at = int(rng.integers(n_slots // 10, n_slots - 60))
-        keep[at:at + int(length)] = False
-    offsets = offsets[keep][:config.n_rows]
+        keep[at : at + int(length)] = False
+    offsets = offsets[keep][: config.n_rows]
     times = pd.Timestamp(config.start, tz="UTC") + pd.to_timedelta(offsets * step.value, unit="ns")
     hours = (times - times[0]).total_seconds().to_numpy() / 3600.0
     load = np.zeros(len(times))
@@ -216,8 +228,9 @@ def synthetic_series(config: SeriesConfig | None = None, seed: int = 0) -> pd.Da
     return pd.DataFrame(columns)
 
 
-def twin_series(seed: int = 0, *, assets: int = 4, days: int = 28, interval: str = "10min",
-                max_channels: int = 8) -> list[tuple[str, pd.DataFrame]]:
+def twin_series(
+    seed: int = 0, *, assets: int = 4, days: int = 28, interval: str = "10min", max_channels: int = 8
+) -> list[tuple[str, pd.DataFrame]]:
     """Healthy twin machines (no degradation, no sensor faults): ``(asset_id, frame)`` per asset.
 
     Each frame has ``timestamp`` and up to ``max_channels`` of the asset's own channels (those that vary).
@@ -228,8 +241,11 @@ def twin_series(seed: int = 0, *, assets: int = 4, days: int = 28, interval: str
     """
     from forewarn.twin import FleetConfig, simulate_fleet
 
-    fleet = simulate_fleet(FleetConfig(sites=1, assets=assets, days=days, seed=seed, interval=interval,
-                                       degradation=False, sensor_faults=False))
+    fleet = simulate_fleet(
+        FleetConfig(
+            sites=1, assets=assets, days=days, seed=seed, interval=interval, degradation=False, sensor_faults=False
+        )
+    )
     readings = fleet.readings
     out = []
     for asset in fleet.assets:
@@ -259,8 +275,9 @@ def channel_scale(values: np.ndarray) -> float:
     return max(noise, 0.1 * float(q75 - q25) / 1.349, 1e-9)
 
 
-def inject(frame: pd.DataFrame, kind: str, start: int, end: int, channels: Sequence[str], magnitude: float,
-           seed: int = 0) -> pd.DataFrame:
+def inject(
+    frame: pd.DataFrame, kind: str, start: int, end: int, channels: Sequence[str], magnitude: float, seed: int = 0
+) -> pd.DataFrame:
     """A copy of ``frame`` with a ``kind`` anomaly in rows ``start..end`` of ``channels`` (magnitude in scale
     units, :func:`channel_scale` of each channel's healthy values); nothing else changes.
 
@@ -307,8 +324,16 @@ def _length(kind: str, n_rows: int, rng: np.random.Generator, cap: int) -> int:
     return max(2, min(cap, int(rng.uniform(low, high) * n_rows)))
 
 
-def _label(frame: pd.DataFrame, name: str, source: str, seed: int, kinds: Sequence[str], n_anomalies: int,
-           contaminated: bool, strength: float) -> LabelledSeries:
+def _label(
+    frame: pd.DataFrame,
+    name: str,
+    source: str,
+    seed: int,
+    kinds: Sequence[str],
+    n_anomalies: int,
+    contaminated: bool,
+    strength: float,
+) -> LabelledSeries:
     """Inject ``n_anomalies`` after the probationary period (and the contamination before it, if asked)."""
     rng = np.random.default_rng([seed, len(name), sum(map(ord, name))])
     n = len(frame)
@@ -339,8 +364,16 @@ def _label(frame: pd.DataFrame, name: str, source: str, seed: int, kinds: Sequen
     return LabelledSeries(name, frame, tuple(labels), source, seed)
 
 
-def make_corpus(seed: int = 0, *, n_synthetic: int = 10, n_twin: int = 4, n_rows: int = 4000,
-                n_contaminated: int = 2, kinds: Sequence[str] = KINDS, strength: float = 1.0) -> list[LabelledSeries]:
+def make_corpus(
+    seed: int = 0,
+    *,
+    n_synthetic: int = 10,
+    n_twin: int = 4,
+    n_rows: int = 4000,
+    n_contaminated: int = 2,
+    kinds: Sequence[str] = KINDS,
+    strength: float = 1.0,
+) -> list[LabelledSeries]:
     """A reproducible labelled corpus: ``n_synthetic`` synthetic series (shapes drawn: 1-5 channels, some
     irregular, some with gaps), ``n_twin`` healthy twin machines (``n_rows`` rows at 10 min), each with 2-4
     anomalies whose kinds cycle through ``kinds``; the last ``n_contaminated`` synthetic series (and the
@@ -354,20 +387,46 @@ def make_corpus(seed: int = 0, *, n_synthetic: int = 10, n_twin: int = 4, n_rows
     corpus = []
     order = list(kinds)
     for i in range(n_synthetic):
-        config = SeriesConfig(n_rows=n_rows, n_channels=int(rng.integers(1, 6)),
-                              freq=str(rng.choice(["1min", "5min", "15min", "1h"])), trend=bool(rng.random() < 0.7),
-                              daily=bool(rng.random() < 0.8), weekly=bool(rng.random() < 0.5),
-                              irregular=bool(rng.random() < 0.3), gaps=bool(rng.random() < 0.3))
+        config = SeriesConfig(
+            n_rows=n_rows,
+            n_channels=int(rng.integers(1, 6)),
+            freq=str(rng.choice(["1min", "5min", "15min", "1h"])),
+            trend=bool(rng.random() < 0.7),
+            daily=bool(rng.random() < 0.8),
+            weekly=bool(rng.random() < 0.5),
+            irregular=bool(rng.random() < 0.3),
+            gaps=bool(rng.random() < 0.3),
+        )
         frame = synthetic_series(config, seed=int(rng.integers(2**31)))
         rng.shuffle(order)
-        corpus.append(_label(frame, f"synthetic-{seed}-{i:02d}", "synthetic", seed, list(order),
-                             int(rng.integers(2, 5)), i >= n_synthetic - n_contaminated, strength))
+        corpus.append(
+            _label(
+                frame,
+                f"synthetic-{seed}-{i:02d}",
+                "synthetic",
+                seed,
+                list(order),
+                int(rng.integers(2, 5)),
+                i >= n_synthetic - n_contaminated,
+                strength,
+            )
+        )
     if n_twin:
         days = int(np.ceil(n_rows / 144))
         for i, (_, frame) in enumerate(twin_series(seed, assets=n_twin, days=days)):
             rng.shuffle(order)
-            corpus.append(_label(frame.iloc[:n_rows].reset_index(drop=True), f"twin-{seed}-{i:02d}", "twin", seed,
-                                 list(order), int(rng.integers(2, 5)), n_contaminated > 1 and i == 0, strength))
+            corpus.append(
+                _label(
+                    frame.iloc[:n_rows].reset_index(drop=True),
+                    f"twin-{seed}-{i:02d}",
+                    "twin",
+                    seed,
+                    list(order),
+                    int(rng.integers(2, 5)),
+                    n_contaminated > 1 and i == 0,
+                    strength,
+                )
+            )
     return corpus
 
 
@@ -384,10 +443,20 @@ def write_corpus(corpus: Sequence[LabelledSeries], directory: str | os.PathLike[
         frame.to_csv(root / "data" / key, index=False, float_format="%.9g")
         stamps = frame["timestamp"].to_numpy()
         windows[key] = [[str(stamps[s]), str(stamps[e])] for s, e in series.windows()]
-        injections[key] = {"rows": len(frame), "source": series.source, "seed": series.seed,
-                           "injections": [dict(asdict(label), channels=list(label.channels),
-                                               start_ts=str(stamps[label.start]), end_ts=str(stamps[label.end]))
-                                          for label in series.labels]}
+        injections[key] = {
+            "rows": len(frame),
+            "source": series.source,
+            "seed": series.seed,
+            "injections": [
+                dict(
+                    asdict(label),
+                    channels=list(label.channels),
+                    start_ts=str(stamps[label.start]),
+                    end_ts=str(stamps[label.end]),
+                )
+                for label in series.labels
+            ],
+        }
     (root / "labels.json").write_text(json.dumps(windows, indent=1) + "\n", encoding="utf-8")
     (root / "injections.json").write_text(json.dumps(injections, indent=1) + "\n", encoding="utf-8")
     return root
@@ -405,16 +474,25 @@ def read_corpus(directory: str | os.PathLike[str]) -> list[LabelledSeries]:
     root = Path(directory)
     index = root / "injections.json"
     if not index.is_file():
-        raise DataNotFoundError(f"no corpus at {str(root)!r}: injections.json is missing (write one with "
-                                "forewarn.twin.anomalies.write_corpus)")
+        raise DataNotFoundError(
+            f"no corpus at {str(root)!r}: injections.json is missing (write one with "
+            "forewarn.twin.anomalies.write_corpus)"
+        )
     corpus = []
     for key, entry in json.loads(index.read_text(encoding="utf-8")).items():
         frame = pd.read_csv(root / "data" / key)
         frame["timestamp"] = pd.to_datetime(frame["timestamp"], format=_TIME_TEXT, utc=True)
         if len(frame) != entry["rows"]:
             raise SchemaError(f"{len(frame)} rows, injections.json says {entry['rows']}", source=str(root / key))
-        labels = tuple(Injection(int(item["start"]), int(item["end"]), str(item["kind"]),
-                                 tuple(item["channels"]), float(item["magnitude"])) for item in entry["injections"])
-        corpus.append(LabelledSeries(key.removesuffix(".csv"), frame, labels, str(entry["source"]),
-                                     int(entry["seed"])))
+        labels = tuple(
+            Injection(
+                int(item["start"]),
+                int(item["end"]),
+                str(item["kind"]),
+                tuple(item["channels"]),
+                float(item["magnitude"]),
+            )
+            for item in entry["injections"]
+        )
+        corpus.append(LabelledSeries(key.removesuffix(".csv"), frame, labels, str(entry["source"]), int(entry["seed"])))
     return corpus

@@ -33,34 +33,53 @@ from forewarn.twin.bearing import BEARINGS
 from forewarn.twin.motor import rated_current_a, rated_efficiency_for
 from forewarn.twin.vibration import BANDS_HZ, band_fraction_of_resonance
 
-__all__ = ["CHANNELS", "CHANNEL_NAMES", "CLASSES", "CLASS_CHANNELS", "CLASS_MODES", "MODES", "AssetParams",
-           "channels_for", "sample_params"]
+__all__ = [
+    "CHANNELS",
+    "CHANNEL_NAMES",
+    "CLASSES",
+    "CLASS_CHANNELS",
+    "CLASS_MODES",
+    "MODES",
+    "AssetParams",
+    "channels_for",
+    "sample_params",
+]
 
 CLASSES = ("pump", "motor", "compressor", "fan")
-MODES = ("bearing_outer_race", "bearing_inner_race", "imbalance", "misalignment", "overheating", "seal_leak",
-         "winding_insulation")
+MODES = (
+    "bearing_outer_race",
+    "bearing_inner_race",
+    "imbalance",
+    "misalignment",
+    "overheating",
+    "seal_leak",
+    "winding_insulation",
+)
 OUTER, INNER, IMBALANCE, MISALIGNMENT, OVERHEATING, SEAL, INSULATION = range(len(MODES))
 
-CHANNELS: dict[str, Channel] = {c.name: c for c in (
-    Channel("speed", "rpm", "shaft speed"),
-    Channel("current", "A", "motor line current"),
-    Channel("power", "kW", "electrical input power"),
-    Channel("winding_temp", "degC", "stator winding temperature (embedded PT100)"),
-    Channel("bearing_temp", "degC", "drive-end bearing housing temperature"),
-    Channel("ambient_temp", "degC", "air temperature beside the machine"),
-    Channel("vib_rms", "g", "bearing housing acceleration, RMS of a 1 s acquisition"),
-    Channel("vib_peak", "g", "largest absolute acceleration of the acquisition"),
-    Channel("vib_kurtosis", "1", "kurtosis of the acquisition (3 for Gaussian noise)"),
-    Channel("vib_crest", "1", "crest factor, peak / RMS"),
-    Channel("vib_band_low", "g2", "energy 0-1 kHz (shaft harmonics)"),
-    Channel("vib_band_mid", "g2", "energy 1-4 kHz (structural resonance, bearing impacts)"),
-    Channel("vib_band_high", "g2", "energy 4-10 kHz (cavitation, high-frequency noise)"),
-    Channel("oil_quality", "1", "lubricant condition index, 1 = fresh, 0 = spent"),
-    Channel("flow", "m3/h", "delivered flow (compressor: inlet volume flow)"),
-    Channel("discharge_pressure", "kPa", "discharge pressure (gauge)"),
-    Channel("seal_leak", "L/min", "shaft seal leakage"),
-    Channel("discharge_temp", "degC", "compressor discharge temperature"),
-)}
+CHANNELS: dict[str, Channel] = {
+    c.name: c
+    for c in (
+        Channel("speed", "rpm", "shaft speed"),
+        Channel("current", "A", "motor line current"),
+        Channel("power", "kW", "electrical input power"),
+        Channel("winding_temp", "degC", "stator winding temperature (embedded PT100)"),
+        Channel("bearing_temp", "degC", "drive-end bearing housing temperature"),
+        Channel("ambient_temp", "degC", "air temperature beside the machine"),
+        Channel("vib_rms", "g", "bearing housing acceleration, RMS of a 1 s acquisition"),
+        Channel("vib_peak", "g", "largest absolute acceleration of the acquisition"),
+        Channel("vib_kurtosis", "1", "kurtosis of the acquisition (3 for Gaussian noise)"),
+        Channel("vib_crest", "1", "crest factor, peak / RMS"),
+        Channel("vib_band_low", "g2", "energy 0-1 kHz (shaft harmonics)"),
+        Channel("vib_band_mid", "g2", "energy 1-4 kHz (structural resonance, bearing impacts)"),
+        Channel("vib_band_high", "g2", "energy 4-10 kHz (cavitation, high-frequency noise)"),
+        Channel("oil_quality", "1", "lubricant condition index, 1 = fresh, 0 = spent"),
+        Channel("flow", "m3/h", "delivered flow (compressor: inlet volume flow)"),
+        Channel("discharge_pressure", "kPa", "discharge pressure (gauge)"),
+        Channel("seal_leak", "L/min", "shaft seal leakage"),
+        Channel("discharge_temp", "degC", "compressor discharge temperature"),
+    )
+}
 CHANNEL_NAMES = tuple(CHANNELS)
 _COMMON = CHANNEL_NAMES[:14]
 CLASS_CHANNELS: dict[str, tuple[str, ...]] = {
@@ -70,11 +89,17 @@ CLASS_CHANNELS: dict[str, tuple[str, ...]] = {
     "fan": _COMMON + ("flow", "discharge_pressure"),
 }
 CLASS_MODES: dict[str, tuple[str, ...]] = {
-    "pump": MODES, "compressor": MODES,
-    "motor": tuple(m for m in MODES if m != "seal_leak"), "fan": tuple(m for m in MODES if m != "seal_leak"),
+    "pump": MODES,
+    "compressor": MODES,
+    "motor": tuple(m for m in MODES if m != "seal_leak"),
+    "fan": tuple(m for m in MODES if m != "seal_leak"),
 }
-_BEARING_BY_CLASS = {"pump": ("6309", "6312"), "motor": ("6206", "6309", "6312"), "compressor": ("6312", "6316"),
-                     "fan": ("6309", "6312", "6316")}
+_BEARING_BY_CLASS = {
+    "pump": ("6309", "6312"),
+    "motor": ("6206", "6309", "6312"),
+    "compressor": ("6312", "6316"),
+    "fan": ("6309", "6312", "6316"),
+}
 _BEARING_NAMES = tuple(BEARINGS)
 
 
@@ -92,53 +117,53 @@ class AssetParams:
     rated_rpm: np.ndarray
     rated_eff: np.ndarray
     rated_current: np.ndarray
-    variable_speed: np.ndarray      # 1 = VFD-driven centrifugal machine, 0 = fixed-speed motor
-    slip: np.ndarray                # rated slip of a fixed-speed motor
-    winding_r: np.ndarray           # K/W, winding node thermal resistance 1/(hA) with clean cooling
-    winding_tau_s: np.ndarray       # s, m c / (h A) of the winding node
-    bearing_r: np.ndarray           # K/W
-    bearing_tau_s: np.ndarray       # s
-    bearing_loss_w: np.ndarray      # W friction at rated speed with fresh oil
-    winding_coupling: np.ndarray    # share of the winding rise that reaches the bearing housing
-    stopped_cooling: np.ndarray     # conductance fraction left when the shaft-driven fan stops
-    trip_c: np.ndarray              # winding over-temperature trip
-    bearing_code: np.ndarray        # index into bearing.BEARINGS
+    variable_speed: np.ndarray  # 1 = VFD-driven centrifugal machine, 0 = fixed-speed motor
+    slip: np.ndarray  # rated slip of a fixed-speed motor
+    winding_r: np.ndarray  # K/W, winding node thermal resistance 1/(hA) with clean cooling
+    winding_tau_s: np.ndarray  # s, m c / (h A) of the winding node
+    bearing_r: np.ndarray  # K/W
+    bearing_tau_s: np.ndarray  # s
+    bearing_loss_w: np.ndarray  # W friction at rated speed with fresh oil
+    winding_coupling: np.ndarray  # share of the winding rise that reaches the bearing housing
+    stopped_cooling: np.ndarray  # conductance fraction left when the shaft-driven fan stops
+    trip_c: np.ndarray  # winding over-temperature trip
+    bearing_code: np.ndarray  # index into bearing.BEARINGS
     bpfo_order: np.ndarray
     bpfi_order: np.ndarray
-    l10_h: np.ndarray               # bearing L10 life in operating hours at rated load
-    spall_growth: np.ndarray        # Paris-law growth rate r in dD/dt = r D^1.5 (per hour)
-    a1_base: np.ndarray             # g, 1x amplitude of a balanced rotor at rated speed
-    imb_gain: np.ndarray            # g added to 1x at imbalance damage 1
+    l10_h: np.ndarray  # bearing L10 life in operating hours at rated load
+    spall_growth: np.ndarray  # Paris-law growth rate r in dD/dt = r D^1.5 (per hour)
+    a1_base: np.ndarray  # g, 1x amplitude of a balanced rotor at rated speed
+    imb_gain: np.ndarray  # g added to 1x at imbalance damage 1
     a2_base: np.ndarray
-    mis_gain: np.ndarray            # g added to 2x at misalignment damage 1
-    impact_gain: np.ndarray         # g, impact amplitude of a spall at damage 1 and rated speed
+    mis_gain: np.ndarray  # g added to 2x at misalignment damage 1
+    impact_gain: np.ndarray  # g, impact amplitude of a spall at damage 1 and rated speed
     resonance_hz: np.ndarray
     damping: np.ndarray
-    noise_std: np.ndarray           # g, background vibration
-    cav_gain: np.ndarray            # g RMS of cavitation noise at severity 1
-    share_low: np.ndarray           # share of impact energy in each vibration band
+    noise_std: np.ndarray  # g, background vibration
+    cav_gain: np.ndarray  # g RMS of cavitation noise at severity 1
+    share_low: np.ndarray  # share of impact energy in each vibration band
     share_mid: np.ndarray
     share_high: np.ndarray
-    h_bep: np.ndarray               # m
-    q_bep: np.ndarray               # m3/h
+    h_bep: np.ndarray  # m
+    q_bep: np.ndarray  # m3/h
     eta_bep: np.ndarray
     static_fraction: np.ndarray
-    npshr_bep: np.ndarray           # m (0 where cavitation does not apply)
-    density: np.ndarray             # kg/m3
-    leak_max: np.ndarray            # L/min at seal wear 1
-    suction_kpa: np.ndarray         # gauge suction pressure
+    npshr_bep: np.ndarray  # m (0 where cavitation does not apply)
+    density: np.ndarray  # kg/m3
+    leak_max: np.ndarray  # L/min at seal wear 1
+    suction_kpa: np.ndarray  # gauge suction pressure
     has_process: np.ndarray
     is_compressor: np.ndarray
-    imb_rate: np.ndarray            # imbalance damage per operating hour at rated speed
+    imb_rate: np.ndarray  # imbalance damage per operating hour at rated speed
     mis_rate: np.ndarray
-    foul_rate: np.ndarray           # cooling fouling per operating hour
+    foul_rate: np.ndarray  # cooling fouling per operating hour
     seal_rate: np.ndarray
-    wear_rate: np.ndarray           # impeller wear per operating hour
-    insulation_life: np.ndarray     # multiplier of the class-F reference life (weak windings < 1)
-    oil_life_h: np.ndarray          # oil life at 60 degC
+    wear_rate: np.ndarray  # impeller wear per operating hour
+    insulation_life: np.ndarray  # multiplier of the class-F reference life (weak windings < 1)
+    oil_life_h: np.ndarray  # oil life at 60 degC
     cooling_loss_hazard: np.ndarray  # sudden loss of cooling per hour (fan or water failure)
-    indoor_coupling: np.ndarray     # how much of the outdoor swing reaches the machine
-    heat_offset_c: np.ndarray       # local heat (ovens, sun) on top of the hall temperature
+    indoor_coupling: np.ndarray  # how much of the outdoor swing reaches the machine
+    heat_offset_c: np.ndarray  # local heat (ovens, sun) on top of the hall temperature
     site_index: np.ndarray
 
     @property
@@ -169,19 +194,35 @@ def _choice(rng: np.random.Generator, options: Sequence[float], n: int) -> np.nd
     return np.asarray(options, dtype=float)[rng.integers(0, len(options), n)]
 
 
-def sample_params(classes: Sequence[str], rng: np.random.Generator, site_index: Sequence[int] | np.ndarray | None = None,
-                  rate_factors: Mapping[str, np.ndarray] | None = None) -> AssetParams:
+def sample_params(
+    classes: Sequence[str],
+    rng: np.random.Generator,
+    site_index: Sequence[int] | np.ndarray | None = None,
+    rate_factors: Mapping[str, np.ndarray] | None = None,
+) -> AssetParams:
     """Draw parameters for assets of the given classes (``rate_factors`` scale degradation rates per asset)."""
     n = len(classes)
     cls = np.array([CLASSES.index(c) for c in classes])
     pump, motor, comp, fan = (cls == i for i in range(4))
     u = rng.uniform
-    rated_kw = np.select([pump, motor, comp, fan], [
-        _choice(rng, (7.5, 11, 15, 22, 30, 45, 55, 75), n), _choice(rng, (5.5, 11, 18.5, 30, 45, 75, 110), n),
-        _choice(rng, (55, 75, 90, 110, 132, 160), n), _choice(rng, (7.5, 11, 18.5, 30, 45), n)])
-    rated_rpm = np.select([pump, motor, comp, fan], [
-        _choice(rng, (2960, 2960, 1480), n), _choice(rng, (1480, 1480, 2960, 985), n),
-        np.full(n, 2970.0), _choice(rng, (1480, 985), n)])
+    rated_kw = np.select(
+        [pump, motor, comp, fan],
+        [
+            _choice(rng, (7.5, 11, 15, 22, 30, 45, 55, 75), n),
+            _choice(rng, (5.5, 11, 18.5, 30, 45, 75, 110), n),
+            _choice(rng, (55, 75, 90, 110, 132, 160), n),
+            _choice(rng, (7.5, 11, 18.5, 30, 45), n),
+        ],
+    )
+    rated_rpm = np.select(
+        [pump, motor, comp, fan],
+        [
+            _choice(rng, (2960, 2960, 1480), n),
+            _choice(rng, (1480, 1480, 2960, 985), n),
+            np.full(n, 2970.0),
+            _choice(rng, (1480, 985), n),
+        ],
+    )
     eff = rated_efficiency_for(rated_kw)
     bearing_code = np.array([_BEARING_NAMES.index(rng.choice(_BEARING_BY_CLASS[c])) for c in classes])
     orders = np.array([BEARINGS[_BEARING_NAMES[b]].orders() for b in bearing_code]).reshape(n, 4)
@@ -199,30 +240,51 @@ def sample_params(classes: Sequence[str], rng: np.random.Generator, site_index: 
     one = np.ones(n)
     dust = factors.get("dust", one)
     return AssetParams(
-        class_code=cls.astype(float), rated_kw=rated_kw, rated_rpm=rated_rpm, rated_eff=eff,
-        rated_current=rated_current_a(rated_kw, eff), variable_speed=(~motor).astype(float),
+        class_code=cls.astype(float),
+        rated_kw=rated_kw,
+        rated_rpm=rated_rpm,
+        rated_eff=eff,
+        rated_current=rated_current_a(rated_kw, eff),
+        variable_speed=(~motor).astype(float),
         slip=u(0.015, 0.03, n),
         winding_r=u(70, 90, n) / (rated_loss_w * (0.5 * 0.35 + 0.65)),
         winding_tau_s=60.0 * (15 + 10 * np.sqrt(rated_kw)) * u(0.8, 1.2, n),
         bearing_loss_w=3.0 * rated_kw**0.7 + 20.0,
         bearing_r=u(18, 28, n) / (3.0 * rated_kw**0.7 + 20.0),
         bearing_tau_s=60.0 * u(40, 90, n),
-        winding_coupling=u(0.25, 0.4, n), stopped_cooling=u(0.35, 0.5, n), trip_c=np.full(n, 150.0),
-        bearing_code=bearing_code.astype(float), bpfo_order=orders[:, 0], bpfi_order=orders[:, 1],
-        l10_h=u(20_000, 60_000, n), spall_growth=9.5 / np.exp(rng.normal(np.log(700.0), 0.5, n)),
-        a1_base=u(0.01, 0.04, n), imb_gain=u(0.2, 0.4, n) * np.sqrt(rated_rpm / 2960.0),
-        a2_base=u(0.005, 0.015, n), mis_gain=u(0.15, 0.3, n),
-        impact_gain=u(2.0, 4.0, n), resonance_hz=resonance, damping=damping, noise_std=u(0.04, 0.08, n),
+        winding_coupling=u(0.25, 0.4, n),
+        stopped_cooling=u(0.35, 0.5, n),
+        trip_c=np.full(n, 150.0),
+        bearing_code=bearing_code.astype(float),
+        bpfo_order=orders[:, 0],
+        bpfi_order=orders[:, 1],
+        l10_h=u(20_000, 60_000, n),
+        spall_growth=9.5 / np.exp(rng.normal(np.log(700.0), 0.5, n)),
+        a1_base=u(0.01, 0.04, n),
+        imb_gain=u(0.2, 0.4, n) * np.sqrt(rated_rpm / 2960.0),
+        a2_base=u(0.005, 0.015, n),
+        mis_gain=u(0.15, 0.3, n),
+        impact_gain=u(2.0, 4.0, n),
+        resonance_hz=resonance,
+        damping=damping,
+        noise_std=u(0.04, 0.08, n),
         cav_gain=np.where(pump, u(0.2, 0.4, n), 0.0),
-        share_low=shares["low"], share_mid=shares["mid"], share_high=shares["high"],
-        h_bep=h_bep, q_bep=q_bep, eta_bep=eta_bep,
+        share_low=shares["low"],
+        share_mid=shares["mid"],
+        share_high=shares["high"],
+        h_bep=h_bep,
+        q_bep=q_bep,
+        eta_bep=eta_bep,
         static_fraction=np.select([liquid, fan, gas], [u(0.2, 0.6, n), u(0.0, 0.2, n), u(0.5, 0.75, n)], 0.0),
-        npshr_bep=np.where(pump, u(2.5, 5.0, n), 0.0), density=density,
+        npshr_bep=np.where(pump, u(2.5, 5.0, n), 0.0),
+        density=density,
         leak_max=np.select([liquid, gas], [u(0.5, 2.0, n), u(50, 200, n)], 0.0),
         suction_kpa=np.where(pump, factors.get("suction_kpa", np.full(n, 60.0)) + rng.normal(0, 25, n), 0.0),
-        has_process=(~motor).astype(float), is_compressor=comp.astype(float),
+        has_process=(~motor).astype(float),
+        is_compressor=comp.astype(float),
         imb_rate=np.select([pump, motor, comp, fan], [one / 30_000, one / 50_000, one / 30_000, one / 8_000])
-        * dust * np.exp(rng.normal(0, 0.4, n)),
+        * dust
+        * np.exp(rng.normal(0, 0.4, n)),
         mis_rate=one / 20_000 * np.exp(rng.normal(0, 0.5, n)),
         foul_rate=one / 25_000 * dust * np.exp(np.clip(rng.normal(0, 0.3, n), -0.9, 0.9)),
         seal_rate=np.select([pump, comp], [one / 15_000, one / 25_000], 0.0) * np.exp(rng.normal(0, 0.4, n)),
@@ -230,6 +292,7 @@ def sample_params(classes: Sequence[str], rng: np.random.Generator, site_index: 
         insulation_life=np.exp(rng.normal(0.0, 1.0, n)),
         oil_life_h=u(6000, 10000, n),
         cooling_loss_hazard=np.full(n, 1.0 / (20 * 8760.0)),
-        indoor_coupling=u(0.3, 0.9, n), heat_offset_c=np.maximum(rng.normal(2.0, 3.0, n), 0.0),
+        indoor_coupling=u(0.3, 0.9, n),
+        heat_offset_c=np.maximum(rng.normal(2.0, 3.0, n), 0.0),
         site_index=np.asarray(site_index if site_index is not None else np.zeros(n), dtype=float),
     )

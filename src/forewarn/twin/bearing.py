@@ -32,8 +32,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["BEARINGS", "BearingFrequencies", "BearingGeometry", "paris_growth_rate", "time_to_failure_hours",
-           "weibull_eta", "weibull_hazard"]
+__all__ = [
+    "BEARINGS",
+    "BearingFrequencies",
+    "BearingGeometry",
+    "paris_growth_rate",
+    "time_to_failure_hours",
+    "weibull_eta",
+    "weibull_hazard",
+]
 
 PARIS_EXPONENT = 1.5  # m/2 with Paris exponent m = 3
 

@@ -64,8 +64,9 @@ def twin_params(asset: Any) -> AssetParams:
     """The asset's twin parameters (``metadata["twin"]`` when the simulator made it, class defaults otherwise)."""
     cls = _field(asset, "asset_class")
     if cls not in CLASSES:
-        raise ConfigError(f"asset {_field(asset, 'asset_id')!r} has class {cls!r}; the twin models "
-                          f"{', '.join(CLASSES)}")
+        raise ConfigError(
+            f"asset {_field(asset, 'asset_id')!r} has class {cls!r}; the twin models {', '.join(CLASSES)}"
+        )
     metadata = _field(asset, "metadata", {}) or {}
     if isinstance(metadata.get("twin"), Mapping):
         return AssetParams.from_rows([metadata["twin"]])
@@ -75,16 +76,22 @@ def twin_params(asset: Any) -> AssetParams:
 def _hourly(readings: pd.DataFrame, rated_rpm: float) -> pd.DataFrame:
     missing = [c for c in ("ts", *_NEEDED) if c not in readings.columns]
     if missing:
-        raise SchemaError(f"readings lack column(s) {', '.join(missing)}", source="what-if readings",
-                          hint="give wide readings of one asset with speed, power, winding_temp and ambient_temp")
+        raise SchemaError(
+            f"readings lack column(s) {', '.join(missing)}",
+            source="what-if readings",
+            hint="give wide readings of one asset with speed, power, winding_temp and ambient_temp",
+        )
     frame = readings.copy()
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     frame["running"] = (frame["speed"] > 0.1 * rated_rpm).astype(float).where(frame["speed"].notna())
     numeric = frame.drop(columns=[c for c in ("asset_id",) if c in frame.columns]).set_index("ts").sort_index()
     hourly = numeric.resample("1h").mean()
     if hourly["running"].notna().sum() < 24:
-        raise SchemaError("fewer than 24 hours of readings", source="what-if readings",
-                          hint="give at least a day (better a week) of recent readings")
+        raise SchemaError(
+            "fewer than 24 hours of readings",
+            source="what-if readings",
+            hint="give at least a day (better a week) of recent readings",
+        )
     return hourly
 
 
@@ -120,9 +127,16 @@ def _bearing_and_imbalance(p: AssetParams, h: pd.DataFrame, damage: np.ndarray) 
         for race, order, mod in ((OUTER, p.bpfo_order[0], 0.1), (INNER, p.bpfi_order[0], 0.8)):
             rate = order * shaft_hz
             amp = math.sqrt(impact * 4 * alpha / (rate * (1 + 0.5 * mod * mod)))
-            comp = VibrationComponents(shaft_hz=shaft_hz, outer_amp=amp if race == OUTER else 0.0, outer_hz=rate,
-                                       inner_amp=amp if race == INNER else 0.0, inner_hz=rate,
-                                       resonance_hz=p.resonance_hz[0], damping=p.damping[0], noise_var=noise)
+            comp = VibrationComponents(
+                shaft_hz=shaft_hz,
+                outer_amp=amp if race == OUTER else 0.0,
+                outer_hz=rate,
+                inner_amp=amp if race == INNER else 0.0,
+                inner_hz=rate,
+                resonance_hz=p.resonance_hz[0],
+                damping=p.damping[0],
+                noise_var=noise,
+            )
             gap = abs(float(summarise(comp)["kurtosis"]) - float(run["vib_kurtosis"].median()))
             if best is None or gap < best[0]:
                 best = (gap, race, amp)
@@ -133,8 +147,9 @@ def _bearing_and_imbalance(p: AssetParams, h: pd.DataFrame, damage: np.ndarray) 
     low = float(run["vib_band_low"].median()) - noise * 1000.0 / nyquist - impact * p.share_low[0]
     a2 = (p.a2_base[0] + p.mis_gain[0] * damage[MISALIGNMENT]) * s
     a1 = math.sqrt(max(2.0 * low - a2 * a2, 0.0)) / max(s * s, 1e-3)
-    damage[IMBALANCE] = float(np.clip((a1 - p.a1_base[0] - 0.3 * p.mis_gain[0] * damage[MISALIGNMENT])
-                                      / p.imb_gain[0], 0.0, 0.99))
+    damage[IMBALANCE] = float(
+        np.clip((a1 - p.a1_base[0] - 0.3 * p.mis_gain[0] * damage[MISALIGNMENT]) / p.imb_gain[0], 0.0, 0.99)
+    )
     return fit
 
 
@@ -155,8 +170,12 @@ def estimate_state(readings: pd.DataFrame, asset: Any, now: pd.Timestamp | None 
     r_eff, used = _thermal(p, h, damage[INSULATION])
     cooling = float(p.winding_r[0] / r_eff) if r_eff > 0 else 1.0
     damage[OVERHEATING] = float(np.clip((1.0 - cooling) / FOULING_COOLING_LOSS, 0.0, 0.99))
-    fit = {"thermal_resistance_k_per_w": r_eff, "nominal_k_per_w": float(p.winding_r[0]), "cooling_factor": cooling,
-           "steady_hours": used}
+    fit = {
+        "thermal_resistance_k_per_w": r_eff,
+        "nominal_k_per_w": float(p.winding_r[0]),
+        "cooling_factor": cooling,
+        "steady_hours": used,
+    }
     fit.update(_bearing_and_imbalance(p, h, damage))
     oil = h["oil_quality"].dropna() if "oil_quality" in h.columns else pd.Series(dtype=float)
     if "seal_leak" in h.columns and p.leak_max[0] > 0:
@@ -177,10 +196,23 @@ def estimate_state(readings: pd.DataFrame, asset: Any, now: pd.Timestamp | None 
     ambient = week["ambient_temp"].interpolate(limit_direction="both").to_numpy()
     last_temp = h["winding_temp"].dropna()
     last_bearing = h["bearing_temp"].dropna() if "bearing_temp" in h.columns else pd.Series(dtype=float)
-    state = SlowState(damage=damage[None, :], bearing_age_h=np.array([20_000.0]),
-                      oil=np.array([float(oil.iloc[-1]) if not oil.empty else 0.8]), wear=np.array([0.1]),
-                      winding_c=np.array([float(last_temp.iloc[-1]) if not last_temp.empty else ambient[-1]]),
-                      bearing_c=np.array([float(last_bearing.iloc[-1]) if not last_bearing.empty else ambient[-1]]))
-    return TwinState(asset_id=str(_field(asset, "asset_id")), asset_class=cls, params=p, state=state,
-                     applicable=applicable, week_running=running, week_load=np.clip(load, 0.05, 1.5),
-                     week_ambient=ambient, source="estimated from readings", fit=fit)
+    state = SlowState(
+        damage=damage[None, :],
+        bearing_age_h=np.array([20_000.0]),
+        oil=np.array([float(oil.iloc[-1]) if not oil.empty else 0.8]),
+        wear=np.array([0.1]),
+        winding_c=np.array([float(last_temp.iloc[-1]) if not last_temp.empty else ambient[-1]]),
+        bearing_c=np.array([float(last_bearing.iloc[-1]) if not last_bearing.empty else ambient[-1]]),
+    )
+    return TwinState(
+        asset_id=str(_field(asset, "asset_id")),
+        asset_class=cls,
+        params=p,
+        state=state,
+        applicable=applicable,
+        week_running=running,
+        week_load=np.clip(load, 0.05, 1.5),
+        week_ambient=ambient,
+        source="estimated from readings",
+        fit=fit,
+    )

@@ -75,8 +75,9 @@ class SlowState:
         return SlowState(*(np.array(getattr(self, f)[index], dtype=float) for f in self.__dataclass_fields__))
 
 
-def initial_state(p: AssetParams, applicable: np.ndarray, ambient: np.ndarray, age_years: np.ndarray,
-                  rng: np.random.Generator) -> SlowState:
+def initial_state(
+    p: AssetParams, applicable: np.ndarray, ambient: np.ndarray, age_years: np.ndarray, rng: np.random.Generator
+) -> SlowState:
     """A fleet in mid-life: some wear, a few early spalls, insulation aged by ``age_years`` in service."""
     n = p.n
     damage = np.zeros((n, len(MODES)))
@@ -88,23 +89,28 @@ def initial_state(p: AssetParams, applicable: np.ndarray, ambient: np.ndarray, a
     damage[:, SEAL] = rng.uniform(0.0, 0.35, n)
     damage[:, INSULATION] = np.clip(0.025 * age_years / np.sqrt(p.insulation_life), 0.0, 0.9)
     damage *= applicable
-    return SlowState(damage=damage, bearing_age_h=rng.uniform(0.0, 40_000.0, n), oil=rng.uniform(0.5, 1.0, n),
-                     wear=np.where(p.npshr_bep > 0, rng.uniform(0.0, 0.2, n), 0.0),
-                     winding_c=np.array(ambient, dtype=float), bearing_c=np.array(ambient, dtype=float))
+    return SlowState(
+        damage=damage,
+        bearing_age_h=rng.uniform(0.0, 40_000.0, n),
+        oil=rng.uniform(0.5, 1.0, n),
+        wear=np.where(p.npshr_bep > 0, rng.uniform(0.0, 0.2, n), 0.0),
+        winding_c=np.array(ambient, dtype=float),
+        bearing_c=np.array(ambient, dtype=float),
+    )
 
 
 @dataclass
 class Policy:
     """Maintenance policy per asset (hours count from the start of the simulation)."""
 
-    code: np.ndarray                 # see POLICY_CODES
+    code: np.ndarray  # see POLICY_CODES
     pm_interval_h: np.ndarray
     oil_interval_h: np.ndarray
     quality: np.ndarray
     next_pm_h: np.ndarray
     next_oil_h: np.ndarray
-    planned_h: np.ndarray            # a one-off job (a condition-based repair, a what-if maintenance date)
-    planned_mask: np.ndarray         # its actions; 0 = inspect and repair what is found
+    planned_h: np.ndarray  # a one-off job (a condition-based repair, a what-if maintenance date)
+    planned_mask: np.ndarray  # its actions; 0 = inspect and repair what is found
 
     def copy(self) -> Policy:
         return Policy(*(np.array(getattr(self, f)) for f in self.__dataclass_fields__))
@@ -114,20 +120,22 @@ class Policy:
 class Plan:
     """What the engine recorded: hourly condition arrays and the event log (minutes from the start)."""
 
-    damage: np.ndarray               # (n, 7, hours) at the start of each hour
+    damage: np.ndarray  # (n, 7, hours) at the start of each hour
     oil: np.ndarray
     wear: np.ndarray
-    run: np.ndarray                  # fraction of each hour run
+    run: np.ndarray  # fraction of each hour run
     health: np.ndarray
-    fault: np.ndarray                # 0 = none, 1 + mode index
+    fault: np.ndarray  # 0 = none, 1 + mode index
     winding_c: np.ndarray
     bearing_c: np.ndarray
     vib_rms: np.ndarray
     final: SlowState
-    failures: list[tuple[int, int, int]] = field(default_factory=list)             # asset, minute, mode
-    downtime: list[tuple[int, int, int, int]] = field(default_factory=list)        # asset, start, end, kind
-    maintenance: list[tuple[int, int, str, str, str]] = field(default_factory=list)  # asset, minute, action, result, note
-    failed_at_h: np.ndarray | None = None                                          # stop_at_failure runs
+    failures: list[tuple[int, int, int]] = field(default_factory=list)  # asset, minute, mode
+    downtime: list[tuple[int, int, int, int]] = field(default_factory=list)  # asset, start, end, kind
+    maintenance: list[tuple[int, int, str, str, str]] = field(
+        default_factory=list
+    )  # asset, minute, action, result, note
+    failed_at_h: np.ndarray | None = None  # stop_at_failure runs
 
 
 def health_and_fault(damage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -139,10 +147,21 @@ def health_and_fault(damage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return health, code
 
 
-def hourly_increments(p: AssetParams, d0: np.ndarray, oil0: np.ndarray, age0: np.ndarray, r: np.ndarray,
-                      s: np.ndarray, cavitation: np.ndarray, winding_c: np.ndarray, bearing_c: np.ndarray,
-                      was_running: np.ndarray, applicable: np.ndarray, rng: np.random.Generator, scale: float,
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def hourly_increments(
+    p: AssetParams,
+    d0: np.ndarray,
+    oil0: np.ndarray,
+    age0: np.ndarray,
+    r: np.ndarray,
+    s: np.ndarray,
+    cavitation: np.ndarray,
+    winding_c: np.ndarray,
+    bearing_c: np.ndarray,
+    was_running: np.ndarray,
+    applicable: np.ndarray,
+    rng: np.random.Generator,
+    scale: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Damage, oil and wear increments for a block of hours with the condition held at its start.
 
     ``d0`` ``(n, 7)``, ``oil0`` and ``age0`` ``(n,)`` are the condition at the block start; ``r``, ``s``,
@@ -152,9 +171,9 @@ def hourly_increments(p: AssetParams, d0: np.ndarray, oil0: np.ndarray, age0: np
     """
     n, hours = r.shape
     inc = np.zeros((n, len(MODES), hours))
-    noise = rng.standard_exponential((2, n, 7, hours)).sum(axis=0) * 0.5   # gamma(2, 1/2): unit mean
+    noise = rng.standard_exponential((2, n, 7, hours)).sum(axis=0) * 0.5  # gamma(2, 1/2): unit mean
     rr = r * scale
-    col = {m: d0[:, m:m + 1] for m in range(len(MODES))}
+    col = {m: d0[:, m : m + 1] for m in range(len(MODES))}
     bearing_load = (0.6 + 0.4 * s * s) * (1.0 + 0.5 * col[IMBALANCE] + 0.5 * col[MISALIGNMENT])
     age = age0[:, None] + np.cumsum(r, axis=1)
     eta = weibull_eta(p.l10_h, WEIBULL_BETA)[:, None]
@@ -170,12 +189,19 @@ def hourly_increments(p: AssetParams, d0: np.ndarray, oil0: np.ndarray, age0: np
     inc[:, IMBALANCE] = p.imb_rate[:, None] * s * s * rr * noise[:, 2]
     inc[:, MISALIGNMENT] = p.mis_rate[:, None] * rr * noise[:, 3]
     inc[:, OVERHEATING] = p.foul_rate[:, None] * rr * noise[:, 4]
-    inc[:, SEAL] = (p.seal_rate[:, None] * s * (1 + 2 * col[MISALIGNMENT] + 2 * col[IMBALANCE] + 3 * cavitation)
-                    * rr * noise[:, 5])
+    inc[:, SEAL] = (
+        p.seal_rate[:, None] * s * (1 + 2 * col[MISALIGNMENT] + 2 * col[IMBALANCE] + 3 * cavitation) * rr * noise[:, 5]
+    )
     running = r > 0
     started = running & ~np.concatenate([was_running[:, None], running[:, :-1]], axis=1)
-    inc[:, INSULATION] = scale * (r / (insulation_life_hours(winding_c) * p.insulation_life[:, None])
-                                  + started * (2e-5 / p.insulation_life[:, None])) * applicable[:, INSULATION, None]
+    inc[:, INSULATION] = (
+        scale
+        * (
+            r / (insulation_life_hours(winding_c) * p.insulation_life[:, None])
+            + started * (2e-5 / p.insulation_life[:, None])
+        )
+        * applicable[:, INSULATION, None]
+    )
     oil = -scale * oil_decay_per_hour(bearing_c, p.oil_life_h[:, None])
     wear = p.wear_rate[:, None] * s**3 * (1 + 5 * cavitation) * rr * noise[:, 6]
     return inc, oil, wear

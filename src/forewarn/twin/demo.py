@@ -15,8 +15,15 @@ __all__ = ["DEMO_CONFIG", "demo_fleet"]
 
 #: One site, 30 assets, 60 days of 10-minute summaries; degradation runs 5 times faster than in life and the
 #: site runs its machines to failure, so about half of them fail at least once.
-DEMO_CONFIG = FleetConfig(sites=1, assets=30, days=60, interval="10min", degradation_scale=5.0,
-                          policies=("run_to_failure",), start="2024-03-01")
+DEMO_CONFIG = FleetConfig(
+    sites=1,
+    assets=30,
+    days=60,
+    interval="10min",
+    degradation_scale=5.0,
+    policies=("run_to_failure",),
+    start="2024-03-01",
+)
 
 
 def demo_fleet(seed: int = 0) -> Fleet:

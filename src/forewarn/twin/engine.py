@@ -49,16 +49,30 @@ class _Log:
         self.maintenance: list[tuple[int, int, str, str, str]] = []
 
 
-def _start_work(h0: int, st: SlowState, pol: Policy, down: dict[str, np.ndarray], failed: np.ndarray,
-                rng: np.random.Generator, log: _Log) -> None:
+def _start_work(
+    h0: int,
+    st: SlowState,
+    pol: Policy,
+    down: dict[str, np.ndarray],
+    failed: np.ndarray,
+    rng: np.random.Generator,
+    log: _Log,
+) -> None:
     """Oil rounds, calendar visits and scheduled repairs that fall due today (assets that are up)."""
     up = (down["kind"] == 0) & ~failed
     oil_due = np.flatnonzero(up & (pol.next_oil_h < h0 + 24))
     if oil_due.size:
         st.oil[oil_due] = 1.0
         for a in oil_due:
-            log.maintenance.append((int(a), 60 * int(np.clip(np.ceil(pol.next_oil_h[a]), h0, h0 + 23)), "oil_change",
-                                    "planned", "lubrication round"))
+            log.maintenance.append(
+                (
+                    int(a),
+                    60 * int(np.clip(np.ceil(pol.next_oil_h[a]), h0, h0 + 23)),
+                    "oil_change",
+                    "planned",
+                    "lubrication round",
+                )
+            )
         pol.next_oil_h[oil_due] = np.maximum(pol.next_oil_h[oil_due], h0) + pol.oil_interval_h[oil_due]
     due_h = np.minimum(pol.next_pm_h, pol.planned_h)
     rows = np.flatnonzero(up & (due_h < h0 + 24))
@@ -82,8 +96,17 @@ def _start_work(h0: int, st: SlowState, pol: Policy, down: dict[str, np.ndarray]
     pol.planned_h[rows[planned]] = np.inf
 
 
-def _fail(a: int, k: int, h0: int, level: np.ndarray, inc: np.ndarray, down: dict[str, np.ndarray],
-          rng: np.random.Generator, log: _Log, stop: bool) -> int:
+def _fail(
+    a: int,
+    k: int,
+    h0: int,
+    level: np.ndarray,
+    inc: np.ndarray,
+    down: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    log: _Log,
+    stop: bool,
+) -> int:
     """Record asset ``a`` failing in hour ``k`` of the day; returns the failure minute."""
     crossed = level[a, :, k] >= 1.0
     if crossed.any():
@@ -104,18 +127,34 @@ def _fail(a: int, k: int, h0: int, level: np.ndarray, inc: np.ndarray, down: dic
     return minute
 
 
-def run_plan(p: AssetParams, state: SlowState, regime: HourlyRegime, policy: Policy, applicable: np.ndarray,
-             rng: np.random.Generator, *, degradation: bool = True, scale: float = 1.0,
-             stop_at_failure: bool = False) -> Plan:
+def run_plan(
+    p: AssetParams,
+    state: SlowState,
+    regime: HourlyRegime,
+    policy: Policy,
+    applicable: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    degradation: bool = True,
+    scale: float = 1.0,
+    stop_at_failure: bool = False,
+) -> Plan:
     """Run the fleet day by day (see the module docstring); ``stop_at_failure`` ends each asset at its first failure."""
     n, total_hours = regime.load.shape
     st, pol = state.copy(), policy.copy()
-    rec = {k: np.zeros((n, total_hours), np.float32) for k in ("oil", "wear", "run", "health", "winding_c",
-                                                               "bearing_c", "vib_rms")}
+    rec = {
+        k: np.zeros((n, total_hours), np.float32)
+        for k in ("oil", "wear", "run", "health", "winding_c", "bearing_c", "vib_rms")
+    }
     rec_damage = np.zeros((n, len(MODES), total_hours), np.float32)
     rec_fault = np.zeros((n, total_hours), np.int8)
-    down: dict[str, np.ndarray] = {"start": np.zeros(n, np.int64), "until": np.zeros(n, np.int64), "kind": np.zeros(n, np.int8),
-            "mask": np.zeros(n, np.int64), "note": np.empty(n, dtype=object)}
+    down: dict[str, np.ndarray] = {
+        "start": np.zeros(n, np.int64),
+        "until": np.zeros(n, np.int64),
+        "kind": np.zeros(n, np.int8),
+        "mask": np.zeros(n, np.int64),
+        "note": np.empty(n, dtype=object),
+    }
     failed = np.zeros(n, bool)
     failed_at = np.full(n, np.inf)
     was_running = np.zeros(n, bool)
@@ -129,31 +168,48 @@ def run_plan(p: AssetParams, state: SlowState, regime: HourlyRegime, policy: Pol
         _start_work(h0, st, pol, down, failed, rng, log)
         if degradation:
             sudden = np.flatnonzero(rng.random(n) < p.cooling_loss_hazard * 24 * scale)
-            st.damage[sudden, OVERHEATING] = np.maximum(st.damage[sudden, OVERHEATING], rng.uniform(0.8, 0.95, sudden.size))
+            st.damage[sudden, OVERHEATING] = np.maximum(
+                st.damage[sudden, OVERHEATING], rng.uniform(0.8, 0.95, sudden.size)
+            )
         # hours run: schedule minus downtime (failed runs stay down)
         h_start = 60 * (h0 + np.arange(hours, dtype=np.int64))[None, :]
-        busy = np.clip(np.minimum(down["until"][:, None], h_start + 60) - np.maximum(down["start"][:, None], h_start), 0, 60)
+        busy = np.clip(
+            np.minimum(down["until"][:, None], h_start + 60) - np.maximum(down["start"][:, None], h_start), 0, 60
+        )
         r = regime.scheduled[:, hs] * (1.0 - np.where(down["kind"][:, None] > 0, busy, 0) / 60.0) * ~failed[:, None]
         # work finishing today restores the asset at the end of the day (below); until then the engine keeps it idle
         finishing = (down["kind"] > 0) & (down["until"] < 60 * (h0 + hours))
         r[finishing] *= h_start[0] < (down["until"][finishing, None] // 60) * 60
         d0 = st.damage.copy()
-        cols = [d0[:, m:m + 1] for m in range(len(MODES))]
+        cols = [d0[:, m : m + 1] for m in range(len(MODES))]
         op = operate(pc, regime.load[:, hs], r, cols, st.oil[:, None], st.wear[:, None], regime.ambient[:, hs])
         decay_w = np.exp(-3600.0 * op.cooling / tau_w)
         winding = first_order_lag(op.winding_target.T, decay_w.T, st.winding_c).T
         bearing = first_order_lag(op.bearing_target.T, np.exp(-3600.0 / tau_b).T, st.bearing_c).T
         cav_run = op.cavitation / np.maximum(r, 1e-3)
         if degradation:
-            inc, oil_inc, wear_inc = hourly_increments(p, d0, st.oil, st.bearing_age_h, r, op.speed_ratio, cav_run,
-                                                       winding, bearing, was_running, applicable, rng, scale)
+            inc, oil_inc, wear_inc = hourly_increments(
+                p,
+                d0,
+                st.oil,
+                st.bearing_age_h,
+                r,
+                op.speed_ratio,
+                cav_run,
+                winding,
+                bearing,
+                was_running,
+                applicable,
+                rng,
+                scale,
+            )
         else:
             inc, oil_inc, wear_inc = np.zeros((n, len(MODES), hours)), np.zeros((n, hours)), np.zeros((n, hours))
-        level = d0[:, :, None] + np.cumsum(inc, axis=2)          # damage at the end of each hour
+        level = d0[:, :, None] + np.cumsum(inc, axis=2)  # damage at the end of each hour
         oil = np.maximum(st.oil[:, None] + np.cumsum(oil_inc, axis=1), 0.0)
         wear = st.wear[:, None] + np.cumsum(wear_inc, axis=1)
         age = st.bearing_age_h[:, None] + np.cumsum(r, axis=1)
-        at_start = level - inc                                     # damage during each hour
+        at_start = level - inc  # damage during each hour
         unhealthy = ((down["kind"][:, None] == 1) & (busy > 0)) | failed[:, None]
         # failures: the first hour with a damage at 1 or a winding trip, while running
         trip = winding > p.trip_c[:, None]
@@ -162,11 +218,11 @@ def run_plan(p: AssetParams, state: SlowState, regime: HourlyRegime, policy: Pol
             k = int(np.argmax(failing[a]))
             minute = _fail(int(a), k, h0, level, inc, down, rng, log, stop_at_failure)
             mode = log.failures[-1][2]
-            level[a, :, k:] = level[a, :, k:k + 1]
+            level[a, :, k:] = level[a, :, k : k + 1]
             level[a, mode, k:] = 1.0
-            at_start[a, :, k + 1:] = level[a, :, k:k + 1]
+            at_start[a, :, k + 1 :] = level[a, :, k : k + 1]
             oil[a, k:], wear[a, k:], age[a, k:] = oil[a, k], wear[a, k], age[a, k]
-            r[a, k + 1:] = 0.0
+            r[a, k + 1 :] = 0.0
             unhealthy[a, k:] = True
             if stop_at_failure:
                 failed[a] = True
@@ -186,8 +242,10 @@ def run_plan(p: AssetParams, state: SlowState, regime: HourlyRegime, policy: Pol
                 oil[a, k:], wear[a, k:] = st.oil[a], st.wear[a]
                 unhealthy[a, k:] = False
                 result = "corrective" if down["kind"][a] == 1 else "planned"
-                log.maintenance.extend((int(a), int(down["until"][a]), action, result, down["note"][a])
-                                       for action in actions_of(int(down["mask"][a])))
+                log.maintenance.extend(
+                    (int(a), int(down["until"][a]), action, result, down["note"][a])
+                    for action in actions_of(int(down["mask"][a]))
+                )
             down["kind"][done] = 0
         health, code = health_and_fault(at_start)
         rec["health"][:, hs] = np.where(unhealthy, 0.0, health)
@@ -195,22 +253,40 @@ def run_plan(p: AssetParams, state: SlowState, regime: HourlyRegime, policy: Pol
         rec_damage[:, :, hs] = at_start
         rec["oil"][:, hs], rec["wear"][:, hs], rec["run"][:, hs] = oil, wear, r
         rec["winding_c"][:, hs], rec["bearing_c"][:, hs] = winding, bearing
-        vib = summarise(components_at(pc, op.speed_ratio, (r > 0).astype(float),
-                                      [at_start[:, m] for m in range(len(MODES))], cav_run), band_shares=shares)
+        vib = summarise(
+            components_at(
+                pc, op.speed_ratio, (r > 0).astype(float), [at_start[:, m] for m in range(len(MODES))], cav_run
+            ),
+            band_shares=shares,
+        )
         rec["vib_rms"][:, hs] = vib["rms"]
         was_running = r[:, -1] > 0
         _condition_monitoring(h0 + hours, st, pol, down, failed, rng)
-    return Plan(damage=rec_damage, oil=rec["oil"], wear=rec["wear"], run=rec["run"], health=rec["health"],
-                fault=rec_fault, winding_c=rec["winding_c"], bearing_c=rec["bearing_c"], vib_rms=rec["vib_rms"],
-                final=st, failures=log.failures, downtime=log.downtime, maintenance=log.maintenance,
-                failed_at_h=failed_at if stop_at_failure else None)
+    return Plan(
+        damage=rec_damage,
+        oil=rec["oil"],
+        wear=rec["wear"],
+        run=rec["run"],
+        health=rec["health"],
+        fault=rec_fault,
+        winding_c=rec["winding_c"],
+        bearing_c=rec["bearing_c"],
+        vib_rms=rec["vib_rms"],
+        final=st,
+        failures=log.failures,
+        downtime=log.downtime,
+        maintenance=log.maintenance,
+        failed_at_h=failed_at if stop_at_failure else None,
+    )
 
 
-def _condition_monitoring(h: int, st: SlowState, pol: Policy, down: dict[str, np.ndarray], failed: np.ndarray,
-                          rng: np.random.Generator) -> None:
+def _condition_monitoring(
+    h: int, st: SlowState, pol: Policy, down: dict[str, np.ndarray], failed: np.ndarray, rng: np.random.Generator
+) -> None:
     """A daily look: a detected fault (50 % chance a day once past the threshold) is repaired 1 to 5 days later."""
-    watch = np.flatnonzero((pol.code == POLICY_CODES["condition_based"]) & (down["kind"] == 0) & ~failed
-                           & ~np.isfinite(pol.planned_h))
+    watch = np.flatnonzero(
+        (pol.code == POLICY_CODES["condition_based"]) & (down["kind"] == 0) & ~failed & ~np.isfinite(pol.planned_h)
+    )
     if watch.size == 0:
         return
     seen = (st.damage[watch] >= DETECT_THRESHOLD) & (rng.random((watch.size, len(MODES))) < 0.5)

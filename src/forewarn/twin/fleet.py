@@ -94,8 +94,10 @@ class FleetConfig:
         except ValueError:
             minutes = -1.0
         if minutes not in _VALID_INTERVALS:
-            raise ConfigError(f"interval {self.interval!r} is not supported; use a divisor of one hour such as "
-                              "'1min', '5min', '10min', '15min' or '1h'")
+            raise ConfigError(
+                f"interval {self.interval!r} is not supported; use a divisor of one hour such as "
+                "'1min', '5min', '10min', '15min' or '1h'"
+            )
         return int(minutes)
 
     def validate(self) -> None:
@@ -104,8 +106,9 @@ class FleetConfig:
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"FleetConfig.{name}={getattr(self, name)!r}: must be at least 1")
         if self.assets < self.sites:
-            raise ConfigError(f"FleetConfig: {self.assets} assets cannot fill {self.sites} sites; give at least one "
-                              "asset per site")
+            raise ConfigError(
+                f"FleetConfig: {self.assets} assets cannot fill {self.sites} sites; give at least one asset per site"
+            )
         if self.degradation_scale < 0 or self.sensor_fault_scale < 0:
             raise ConfigError("FleetConfig: degradation_scale and sensor_fault_scale must be >= 0")
         for policy in self.policies or ():
@@ -199,32 +202,47 @@ class Fleet:
 
     def _ts(self, minutes: np.ndarray) -> pd.Series:
         return pd.Series(self.start + pd.to_timedelta(np.asarray(minutes, dtype=np.int64), unit="min")).astype(
-            "datetime64[us, UTC]")
+            "datetime64[us, UTC]"
+        )
 
     def iter_chunks(self) -> Iterator[FleetChunk]:
         """Render the readings and truth chunk by chunk (``chunk_days`` days each), in time order."""
         iv = self.interval_minutes
         mask = np.array([[c in CLASS_CHANNELS[a.asset_class] for c in CHANNEL_NAMES] for a in self.assets])
         per_chunk = self.config.chunk_days * 1440 // iv
-        renderer = Renderer(self.params, self.plan, self.regime, mask, self.gain, self.offset, self.faults, iv,
-                            self.config.seed, pool_size=max(1 << 20, 4 * len(self.assets) * per_chunk))
+        renderer = Renderer(
+            self.params,
+            self.plan,
+            self.regime,
+            mask,
+            self.gain,
+            self.offset,
+            self.faults,
+            iv,
+            self.config.seed,
+            pool_size=max(1 << 20, 4 * len(self.assets) * per_chunk),
+        )
         for first in range(0, self.steps, per_chunk):
             steps = min(per_chunk, self.steps - first)
             yield FleetChunk(self.asset_ids, self.start, renderer.render(first, steps), iv)
 
     def __repr__(self) -> str:
         c = self.config
-        return (f"Fleet({len(self.sites)} sites, {len(self.assets)} assets, {c.days} days at {c.interval}, "
-                f"seed={c.seed}, {len(self.plan.failures)} failures)")
+        return (
+            f"Fleet({len(self.sites)} sites, {len(self.assets)} assets, {c.days} days at {c.interval}, "
+            f"seed={c.seed}, {len(self.plan.failures)} failures)"
+        )
 
     def _materialise(self) -> None:
         if "readings" in self._cache:
             return
         rows = len(self.assets) * self.steps
         if rows > MAX_IN_MEMORY_ROWS:
-            raise ConfigError(f"{rows:,} rows of readings are too many to hold in memory (limit "
-                              f"{MAX_IN_MEMORY_ROWS:,}); stream them with Fleet.iter_chunks(), Fleet.to_parquet() or "
-                              "Fleet.to_store(), or simulate a coarser interval")
+            raise ConfigError(
+                f"{rows:,} rows of readings are too many to hold in memory (limit "
+                f"{MAX_IN_MEMORY_ROWS:,}); stream them with Fleet.iter_chunks(), Fleet.to_parquet() or "
+                "Fleet.to_store(), or simulate a coarser interval"
+            )
         chunks = [c.arrays for c in self.iter_chunks()]
         n = len(self.assets)
         steps = sum(c.health.shape[1] for c in chunks)
@@ -237,12 +255,15 @@ class Fleet:
             readings[name] = np.concatenate([c.values[i] for c in chunks], axis=1).ravel()
         self._cache["readings"] = pd.DataFrame(readings)
         fault = np.concatenate([c.fault for c in chunks], axis=1).ravel()
-        self._cache["truth"] = pd.DataFrame({
-            "asset_id": asset, "ts": ts,
-            "health": np.concatenate([c.health for c in chunks], axis=1).ravel(),
-            "rul_minutes": np.concatenate([c.rul for c in chunks], axis=1).ravel(),
-            "active_fault": pd.Categorical.from_codes(fault, categories=pd.Index(FAULT_NAMES, dtype=object)),
-        })
+        self._cache["truth"] = pd.DataFrame(
+            {
+                "asset_id": asset,
+                "ts": ts,
+                "health": np.concatenate([c.health for c in chunks], axis=1).ravel(),
+                "rul_minutes": np.concatenate([c.rul for c in chunks], axis=1).ravel(),
+                "active_fault": pd.Categorical.from_codes(fault, categories=pd.Index(FAULT_NAMES, dtype=object)),
+            }
+        )
 
     @property
     def readings(self) -> pd.DataFrame:
@@ -260,15 +281,37 @@ class Fleet:
     def events(self) -> pd.DataFrame:
         """Failures (with ``failure_mode``) and maintenance (with ``action``, ``parts``, ``result``, ``note``)."""
         ids = self.asset_ids
-        rows = [{"asset_id": ids[a], "minute": m, "kind": "failure", "failure_mode": MODES[mode], "action": None,
-                 "parts": None, "result": None, "note": None} for a, m, mode in self.plan.failures]
+        rows = [
+            {
+                "asset_id": ids[a],
+                "minute": m,
+                "kind": "failure",
+                "failure_mode": MODES[mode],
+                "action": None,
+                "parts": None,
+                "result": None,
+                "note": None,
+            }
+            for a, m, mode in self.plan.failures
+        ]
         for a, m, action, result, note in self.plan.maintenance:
             bearing = self.assets[a].metadata["bearing"]
             parts = PARTS.get(action, "").format(bearing=bearing) or None
-            rows.append({"asset_id": ids[a], "minute": m, "kind": "maintenance", "failure_mode": None,
-                         "action": action, "parts": parts, "result": result, "note": note})
-        frame = pd.DataFrame(rows, columns=["asset_id", "minute", "kind", "failure_mode", "action", "parts",
-                                            "result", "note"])
+            rows.append(
+                {
+                    "asset_id": ids[a],
+                    "minute": m,
+                    "kind": "maintenance",
+                    "failure_mode": None,
+                    "action": action,
+                    "parts": parts,
+                    "result": result,
+                    "note": note,
+                }
+            )
+        frame = pd.DataFrame(
+            rows, columns=["asset_id", "minute", "kind", "failure_mode", "action", "parts", "result", "note"]
+        )
         frame = frame[frame["minute"] < self.config.days * 1440].sort_values(["minute", "asset_id"], kind="stable")
         frame.insert(1, "ts", self._ts(frame.pop("minute").to_numpy()).to_numpy())
         return to_events(frame.reset_index(drop=True), source="twin")
@@ -278,20 +321,31 @@ class Fleet:
         """The injected sensor faults: ``asset_id, sensor, kind, start, end, magnitude`` (sensor ``*`` = all)."""
         iv = self.interval_minutes
         f = self.faults
-        return pd.DataFrame({
-            "asset_id": [self.asset_ids[a] for a in f.asset],
-            "sensor": ["*" if s < 0 else SENSOR_NAMES[s] for s in f.sensor],
-            "kind": f.kind.astype(str), "start": self._ts(f.start * iv).to_numpy(), "end": self._ts(f.end * iv).to_numpy(),
-            "magnitude": f.mag,
-        })
+        return pd.DataFrame(
+            {
+                "asset_id": [self.asset_ids[a] for a in f.asset],
+                "sensor": ["*" if s < 0 else SENSOR_NAMES[s] for s in f.sensor],
+                "kind": f.kind.astype(str),
+                "start": self._ts(f.start * iv).to_numpy(),
+                "end": self._ts(f.end * iv).to_numpy(),
+                "magnitude": f.mag,
+            }
+        )
 
-    def write(self, *, store: Any = None, parquet_dir: str | Path | None = None, chunks_per_batch: int = 7,
-              progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    def write(
+        self,
+        *,
+        store: Any = None,
+        parquet_dir: str | Path | None = None,
+        chunks_per_batch: int = 7,
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, Any]:
         """Render once and write to a store and/or a Parquet folder; see :func:`forewarn.twin.output.write_fleet`."""
         from forewarn.twin.output import write_fleet
 
-        return write_fleet(self, store=store, parquet_dir=parquet_dir, chunks_per_batch=chunks_per_batch,
-                           progress=progress)
+        return write_fleet(
+            self, store=store, parquet_dir=parquet_dir, chunks_per_batch=chunks_per_batch, progress=progress
+        )
 
     def to_parquet(self, directory: str | Path) -> dict[str, Path]:
         """Write ``readings``, ``truth``, ``events``, ``sensor_faults`` (Parquet) and ``assets.json``; streams."""
@@ -303,8 +357,12 @@ class Fleet:
 
     def catalog(self) -> dict[str, Any]:
         """Sites, lines and assets (with channels and metadata) as plain data."""
-        return {"config": asdict(self.config), "sites": [asdict(s) for s in self.sites],
-                "lines": [asdict(x) for x in self.lines], "assets": [asdict(a) for a in self.assets]}
+        return {
+            "config": asdict(self.config),
+            "sites": [asdict(s) for s in self.sites],
+            "lines": [asdict(x) for x in self.lines],
+            "assets": [asdict(a) for a in self.assets],
+        }
 
     def twin_state(self, asset_id: str) -> Any:
         """The asset's twin at the end of the simulation (a :class:`~forewarn.twin.whatif.TwinState`)."""
@@ -314,13 +372,18 @@ class Fleet:
         week = slice(max(0, self.regime.load.shape[1] - 168), None)
         asset = self.assets[i]
         profile = self.profiles[int(self.params.site_index[i])]
-        return TwinState(asset_id=asset_id, asset_class=asset.asset_class, params=self.params.take([i]),
-                         state=self.plan.final.take(np.array([i])),
-                         applicable=np.array([m in CLASS_MODES[asset.asset_class] for m in MODES]),
-                         week_running=self.regime.scheduled[i, week].astype(float),
-                         week_load=self.regime.load[i, week].astype(float),
-                         week_ambient=self.regime.ambient[i, week].astype(float),
-                         quality=profile.maintenance_quality, source="twin")
+        return TwinState(
+            asset_id=asset_id,
+            asset_class=asset.asset_class,
+            params=self.params.take([i]),
+            state=self.plan.final.take(np.array([i])),
+            applicable=np.array([m in CLASS_MODES[asset.asset_class] for m in MODES]),
+            week_running=self.regime.scheduled[i, week].astype(float),
+            week_load=self.regime.load[i, week].astype(float),
+            week_ambient=self.regime.ambient[i, week].astype(float),
+            quality=profile.maintenance_quality,
+            source="twin",
+        )
 
     def snapshot(self, asset_id: str, ts: Any, duration_s: float = 1.0, seed: int | None = None) -> np.ndarray:
         """A raw 25.6 kHz acceleration waveform (g) of an asset at a time, from its twin's state then."""
@@ -331,13 +394,22 @@ class Fleet:
         if not 0 <= hour < self.regime.load.shape[1]:
             raise ConfigError(f"snapshot time {ts} is outside the simulated period starting {self.start}")
         p = self.params.take([i])
-        damage = [self.plan.damage[i, m, hour:hour + 1].astype(float) for m in range(len(MODES))]
+        damage = [self.plan.damage[i, m, hour : hour + 1].astype(float) for m in range(len(MODES))]
         running = float(self.plan.run[i, hour] > 0.5)
-        op = operate(p, self.regime.load[i, hour:hour + 1].astype(float), 1.0, damage,
-                     self.plan.oil[i, hour:hour + 1], self.plan.wear[i, hour:hour + 1], self.regime.ambient[i, hour:hour + 1])
+        op = operate(
+            p,
+            self.regime.load[i, hour : hour + 1].astype(float),
+            1.0,
+            damage,
+            self.plan.oil[i, hour : hour + 1],
+            self.plan.wear[i, hour : hour + 1],
+            self.regime.ambient[i, hour : hour + 1],
+        )
         comp = components_at(p, op.speed_ratio, running, damage, op.cavitation)
         scalar = VibrationComponents(**{k: float(np.asarray(v).reshape(-1)[0]) for k, v in vars(comp).items()})
-        return snapshot(scalar, duration_s=duration_s, seed=seed if seed is not None else self.config.seed * 7919 + hour)
+        return snapshot(
+            scalar, duration_s=duration_s, seed=seed if seed is not None else self.config.seed * 7919 + hour
+        )
 
     def index_of(self, asset_id: str) -> int:
         try:
@@ -345,8 +417,11 @@ class Fleet:
         except ValueError:
             from forewarn.exceptions import UnknownAssetError
 
-            raise UnknownAssetError(f"asset {asset_id!r} is not in this fleet", column="asset_id",
-                                    hint=f"use one of {', '.join(self.asset_ids[:5])}...") from None
+            raise UnknownAssetError(
+                f"asset {asset_id!r} is not in this fleet",
+                column="asset_id",
+                hint=f"use one of {', '.join(self.asset_ids[:5])}...",
+            ) from None
 
 
 _PREFIX = {"pump": "P", "motor": "M", "compressor": "C", "fan": "F"}
@@ -362,13 +437,21 @@ def _policy(profiles: list[SiteProfile], site_of: np.ndarray, rng: np.random.Gen
     next_pm = np.full(n, np.inf)
     periodic = np.isfinite(pm)
     next_pm[periodic] = phase[periodic] * pm[periodic]
-    return Policy(code=code, pm_interval_h=pm, oil_interval_h=oil,
-                  quality=np.array([profiles[s].maintenance_quality for s in site_of]),
-                  next_pm_h=next_pm, next_oil_h=rng.uniform(0.0, 1.0, n) * oil, planned_h=np.full(n, np.inf),
-                  planned_mask=np.zeros(n, np.int64))
+    return Policy(
+        code=code,
+        pm_interval_h=pm,
+        oil_interval_h=oil,
+        quality=np.array([profiles[s].maintenance_quality for s in site_of]),
+        next_pm_h=next_pm,
+        next_oil_h=rng.uniform(0.0, 1.0, n) * oil,
+        planned_h=np.full(n, np.inf),
+        planned_mask=np.zeros(n, np.int64),
+    )
 
 
-def _calibration(profiles: list[SiteProfile], site_of: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _calibration(
+    profiles: list[SiteProfile], site_of: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     n, c = site_of.size, len(CHANNEL_NAMES)
     gain, offset = np.ones((n, c)), np.zeros((n, c))
     for j, name in enumerate(CHANNEL_NAMES):
@@ -376,7 +459,7 @@ def _calibration(profiles: list[SiteProfile], site_of: np.ndarray, rng: np.rando
             offset[:, j] = [profiles[s].temp_offset_c for s in site_of] + rng.normal(0, 0.3, n)
         elif name in ("current", "power", "flow", "discharge_pressure", "seal_leak"):
             gain[:, j] = 1.0 + np.array([profiles[s].gain_spread for s in site_of]) * rng.normal(0, 1, n)
-    sensitivity = 1.0 + rng.normal(0, 0.03, n)   # accelerometer: amplitudes scale by it, energies by its square
+    sensitivity = 1.0 + rng.normal(0, 0.03, n)  # accelerometer: amplitudes scale by it, energies by its square
     for j, name in enumerate(CHANNEL_NAMES):
         if name in ("vib_rms", "vib_peak"):
             gain[:, j] = sensitivity
@@ -390,21 +473,33 @@ def build_fleet(config: FleetConfig | None = None, **overrides: Any) -> Fleet:
     config = FleetConfig(**{**asdict(config or FleetConfig()), **overrides})
     config.validate()
     r_sites, r_assets, r_regime, r_plan, r_sensors, r_policy, r_calibration = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(7))
+        np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(7)
+    )
     profiles = site_profiles(config.sites, r_sites, config.policies)
     site_of = np.sort(np.arange(config.assets) % config.sites)
     classes = assign_classes(profiles, site_of, r_assets, config.classes)
-    factors = {"dust": np.array([profiles[s].dust for s in site_of]),
-               "suction_kpa": np.array([profiles[s].suction_kpa for s in site_of])}
+    factors = {
+        "dust": np.array([profiles[s].dust for s in site_of]),
+        "suction_kpa": np.array([profiles[s].suction_kpa for s in site_of]),
+    }
     params = sample_params(classes, r_assets, site_of, factors)
     applicable = np.array([[m in CLASS_MODES[c] for m in MODES] for c in classes])
     start = np.datetime64(pd.Timestamp(config.start).tz_localize(None), "m")
-    regime = hourly_regime(profiles, site_of, params.indoor_coupling, params.heat_offset_c, start,
-                           config.days * 24, r_regime)
+    regime = hourly_regime(
+        profiles, site_of, params.indoor_coupling, params.heat_offset_c, start, config.days * 24, r_regime
+    )
     age_years = r_assets.uniform(0.5, 20.0, config.assets)
     state = initial_state(params, applicable, regime.ambient[:, 0], age_years, r_assets)
-    plan = run_plan(params, state, regime, _policy(profiles, site_of, r_policy), applicable, r_plan,
-                    degradation=config.degradation, scale=config.degradation_scale)
+    plan = run_plan(
+        params,
+        state,
+        regime,
+        _policy(profiles, site_of, r_policy),
+        applicable,
+        r_plan,
+        degradation=config.degradation,
+        scale=config.degradation_scale,
+    )
     iv = config.interval_minutes()
     steps = config.days * 1440 // iv
     recal: list[list[int]] = [[] for _ in classes]
@@ -413,8 +508,9 @@ def build_fleet(config: FleetConfig | None = None, **overrides: Any) -> Fleet:
             recal[index].append(minute // iv)
     mask = np.array([[ch in CLASS_CHANNELS[c] for ch in CHANNEL_NAMES] for c in classes])
     site_factor = np.array([profiles[s].sensor_fault_factor for s in site_of])
-    faults = sample_sensor_faults(mask, site_factor, steps, iv, recal, r_sensors,
-                                  scale=config.sensor_fault_scale if config.sensor_faults else 0.0)
+    faults = sample_sensor_faults(
+        mask, site_factor, steps, iv, recal, r_sensors, scale=config.sensor_fault_scale if config.sensor_faults else 0.0
+    )
     gain, offset = _calibration(profiles, site_of, r_calibration)
     sites = [Site(f"S{i + 1}", name=p.name) for i, p in enumerate(profiles)]
     counters: dict[tuple[int, str], int] = {}
@@ -427,15 +523,38 @@ def build_fleet(config: FleetConfig | None = None, **overrides: Any) -> Fleet:
             cls = classes[a]
             counters[(s, cls)] = counters.get((s, cls), 0) + 1
             install = (pd.Timestamp(config.start) - pd.Timedelta(days=float(age_years[a]) * 365.25)).date()
-            assets.append(Asset(
-                f"S{s + 1}-{_PREFIX[cls]}{counters[(s, cls)]:03d}", asset_class=cls, line_id=f"S{s + 1}-L{k % n_lines + 1}",
-                site_id=f"S{s + 1}", name=f"{cls} {counters[(s, cls)]} of {sites[s].name}", install_date=install,
-                channels=channels_for(cls),
-                metadata={"rated_kw": float(params.rated_kw[a]), "rated_rpm": float(params.rated_rpm[a]),
-                          "bearing": list(BEARINGS)[int(params.bearing_code[a])],
-                          "maintenance_policy": profiles[s].policy, "simulated": True, "twin": params.row(int(a))}))
-    return Fleet(config=config, sites=sites, lines=lines, assets=assets, profiles=profiles, params=params,
-                 regime=regime, plan=plan, faults=faults, gain=gain, offset=offset)
+            assets.append(
+                Asset(
+                    f"S{s + 1}-{_PREFIX[cls]}{counters[(s, cls)]:03d}",
+                    asset_class=cls,
+                    line_id=f"S{s + 1}-L{k % n_lines + 1}",
+                    site_id=f"S{s + 1}",
+                    name=f"{cls} {counters[(s, cls)]} of {sites[s].name}",
+                    install_date=install,
+                    channels=channels_for(cls),
+                    metadata={
+                        "rated_kw": float(params.rated_kw[a]),
+                        "rated_rpm": float(params.rated_rpm[a]),
+                        "bearing": list(BEARINGS)[int(params.bearing_code[a])],
+                        "maintenance_policy": profiles[s].policy,
+                        "simulated": True,
+                        "twin": params.row(int(a)),
+                    },
+                )
+            )
+    return Fleet(
+        config=config,
+        sites=sites,
+        lines=lines,
+        assets=assets,
+        profiles=profiles,
+        params=params,
+        regime=regime,
+        plan=plan,
+        faults=faults,
+        gain=gain,
+        offset=offset,
+    )
 
 
 def simulate_fleet(config: FleetConfig | None = None, **overrides: Any) -> Fleet:

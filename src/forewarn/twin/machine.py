@@ -36,8 +36,15 @@ from forewarn.twin.pump import (
 )
 from forewarn.twin.vibration import VibrationComponents
 
-__all__ = ["MAX_LOAD", "Operation", "bearing_friction_w", "components_at", "cooling_factor", "operate",
-           "winding_heat_w"]
+__all__ = [
+    "MAX_LOAD",
+    "Operation",
+    "bearing_friction_w",
+    "components_at",
+    "cooling_factor",
+    "operate",
+    "winding_heat_w",
+]
 
 #: Largest load command: VFD machines are not driven much past rated speed.
 MAX_LOAD = 1.05
@@ -54,7 +61,9 @@ def winding_heat_w(fixed_kw: Any, copper_kw: Any, running: Any) -> Any:
     return (copper_kw + 0.5 * fixed_kw) * (1000.0 * running)
 
 
-def bearing_friction_w(bearing_loss_w: Any, speed_ratio: Any, oil: Any, d_out: Any, d_in: Any, d_mis: Any, d_imb: Any) -> Any:
+def bearing_friction_w(
+    bearing_loss_w: Any, speed_ratio: Any, oil: Any, d_out: Any, d_in: Any, d_mis: Any, d_imb: Any
+) -> Any:
     """Bearing friction (W) while running: grows with speed, spent oil, spalls, misalignment and imbalance."""
     spall = d_out * d_out + d_in * d_in
     return bearing_loss_w * speed_ratio * friction_factor(oil) * (1.0 + 3.0 * spall) * (1.0 + 0.5 * d_mis + 0.3 * d_imb)
@@ -64,7 +73,7 @@ def bearing_friction_w(bearing_loss_w: Any, speed_ratio: Any, oil: Any, d_out: A
 class Operation:
     """Everything :func:`operate` computes (arrays shaped like the load)."""
 
-    speed_ratio: np.ndarray   # while running
+    speed_ratio: np.ndarray  # while running
     rpm: np.ndarray
     flow: np.ndarray
     pressure: np.ndarray
@@ -88,8 +97,9 @@ def operate(p: AssetParams, load: Any, running: Any, damage: Any, oil: Any, wear
     (power, current, heat, flow) scale with ``running``; the speed ratio is the one while running.
     """
     d = [damage[:, i] for i in range(damage.shape[1])] if isinstance(damage, np.ndarray) else list(damage)
-    d_out, d_in, d_imb, d_mis, d_foul, d_seal, d_ins = (d[i] for i in (OUTER, INNER, IMBALANCE, MISALIGNMENT,
-                                                                        OVERHEATING, SEAL, INSULATION))
+    d_out, d_in, d_imb, d_mis, d_foul, d_seal, d_ins = (
+        d[i] for i in (OUTER, INNER, IMBALANCE, MISALIGNMENT, OVERHEATING, SEAL, INSULATION)
+    )
     vs = p.variable_speed
     s = vs * load + (1.0 - vs) * (1.0 - p.slip * load)
     flow, head, eta = operating_point(s, p.h_bep, p.q_bep, p.eta_bep, p.static_fraction, wear)
@@ -112,11 +122,20 @@ def operate(p: AssetParams, load: Any, running: Any, damage: Any, oil: Any, wear
     pressure = (p.is_compressor * comp_p + (1.0 - p.is_compressor) * liquid_p) * p.has_process * running
     delivered = np.maximum(flow * (1.0 - 0.08 * cav) - 0.06 * leak * (1.0 - p.is_compressor), 0.0)
     return Operation(
-        speed_ratio=s, rpm=p.rated_rpm * s * running, flow=delivered * p.has_process * running,
-        pressure=pressure, leak=leak * running, cavitation=cav * running,
+        speed_ratio=s,
+        rpm=p.rated_rpm * s * running,
+        flow=delivered * p.has_process * running,
+        pressure=pressure,
+        leak=leak * running,
+        cavitation=cav * running,
         discharge_temp=p.is_compressor * (running * (comp_t - ambient) + ambient),
-        shaft_kw=shaft_kw * running, input_kw=input_kw, current=current, friction_w=friction_w * running,
-        winding_target=winding_target, bearing_target=bearing_target, cooling=cooling,
+        shaft_kw=shaft_kw * running,
+        input_kw=input_kw,
+        current=current,
+        friction_w=friction_w * running,
+        winding_target=winding_target,
+        bearing_target=bearing_target,
+        cooling=cooling,
     )
 
 
@@ -127,13 +146,24 @@ def _amplitudes(p: AssetParams, d: list[np.ndarray]) -> tuple[np.ndarray, ...]:
     return a1, a2, p.impact_gain * d[OUTER] ** 0.8, p.impact_gain * d[INNER] ** 0.8
 
 
-def components_at(p: AssetParams, speed_ratio: Any, running: Any, damage: list[np.ndarray], cavitation: Any) -> VibrationComponents:
+def components_at(
+    p: AssetParams, speed_ratio: Any, running: Any, damage: list[np.ndarray], cavitation: Any
+) -> VibrationComponents:
     """Vibration components for states (arrays broadcast; ``damage`` is a list of seven arrays)."""
     a1, a2, out_k, in_k = _amplitudes(p, damage)
     s = speed_ratio * running
     shaft = p.rated_rpm * (s / 60.0)
     s15 = s * np.sqrt(s)
     return VibrationComponents(
-        shaft_hz=shaft, a1=a1 * s * s, a2=a2 * s, outer_amp=out_k * s15, outer_hz=p.bpfo_order * shaft,
-        inner_amp=in_k * s15, inner_hz=p.bpfi_order * shaft, resonance_hz=p.resonance_hz, damping=p.damping,
-        cavitation_var=(p.cav_gain * cavitation) ** 2, noise_var=p.noise_std * p.noise_std * (0.1 + 0.9 * running))
+        shaft_hz=shaft,
+        a1=a1 * s * s,
+        a2=a2 * s,
+        outer_amp=out_k * s15,
+        outer_hz=p.bpfo_order * shaft,
+        inner_amp=in_k * s15,
+        inner_hz=p.bpfi_order * shaft,
+        resonance_hz=p.resonance_hz,
+        damping=p.damping,
+        cavitation_var=(p.cav_gain * cavitation) ** 2,
+        noise_var=p.noise_std * p.noise_std * (0.1 + 0.9 * running),
+    )

@@ -33,17 +33,35 @@ import numpy as np
 
 from forewarn.twin.assets import IMBALANCE, INNER, INSULATION, MISALIGNMENT, MODES, OUTER, OVERHEATING, SEAL
 
-__all__ = ["ACTIONS", "DETECT_THRESHOLD", "INSPECT_THRESHOLD", "MODE_ACTION", "REPAIR_HOURS", "action_mask",
-           "restore"]
+__all__ = ["ACTIONS", "DETECT_THRESHOLD", "INSPECT_THRESHOLD", "MODE_ACTION", "REPAIR_HOURS", "action_mask", "restore"]
 
-ACTIONS = ("replace_bearing", "balance", "align", "clean_cooling", "replace_seal", "rewind_motor", "oil_change",
-           "replace_impeller")
+ACTIONS = (
+    "replace_bearing",
+    "balance",
+    "align",
+    "clean_cooling",
+    "replace_seal",
+    "rewind_motor",
+    "oil_change",
+    "replace_impeller",
+)
 BIT = {name: 1 << i for i, name in enumerate(ACTIONS)}
-MODE_ACTION = {"bearing_outer_race": "replace_bearing", "bearing_inner_race": "replace_bearing",
-               "imbalance": "balance", "misalignment": "align", "overheating": "clean_cooling",
-               "seal_leak": "replace_seal", "winding_insulation": "rewind_motor"}
-PARTS = {"replace_bearing": "bearing {bearing}", "replace_seal": "mechanical seal", "rewind_motor": "stator winding",
-         "oil_change": "lubricant", "replace_impeller": "impeller"}
+MODE_ACTION = {
+    "bearing_outer_race": "replace_bearing",
+    "bearing_inner_race": "replace_bearing",
+    "imbalance": "balance",
+    "misalignment": "align",
+    "overheating": "clean_cooling",
+    "seal_leak": "replace_seal",
+    "winding_insulation": "rewind_motor",
+}
+PARTS = {
+    "replace_bearing": "bearing {bearing}",
+    "replace_seal": "mechanical seal",
+    "rewind_motor": "stator winding",
+    "oil_change": "lubricant",
+    "replace_impeller": "impeller",
+}
 #: Median hours to repair after a failure, per mode.
 REPAIR_HOURS = np.array([36.0, 36.0, 12.0, 8.0, 24.0, 18.0, 120.0])
 #: Damage a time-based inspection notices, per mode (spalls are found early by an inspection).

@@ -31,8 +31,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FIXED_LOSS_SHARE", "INSULATION_CLASS_F_C", "current_a", "efficiency", "insulation_life_hours",
-           "loss_split_kw", "rated_current_a", "rated_efficiency_for"]
+__all__ = [
+    "FIXED_LOSS_SHARE",
+    "INSULATION_CLASS_F_C",
+    "current_a",
+    "efficiency",
+    "insulation_life_hours",
+    "loss_split_kw",
+    "rated_current_a",
+    "rated_efficiency_for",
+]
 
 FIXED_LOSS_SHARE = 0.35
 NO_LOAD_CURRENT = 0.35
@@ -49,7 +57,9 @@ def rated_efficiency_for(rated_kw: np.ndarray | float) -> np.ndarray:
     return 0.96 - 0.1 * np.exp(-np.asarray(rated_kw, dtype=float) / 20.0)
 
 
-def loss_split_kw(shaft_kw: Any, rated_kw: Any, rated_efficiency: Any, speed_ratio: Any = 1.0, insulation_damage: Any = 0.0) -> Any:
+def loss_split_kw(
+    shaft_kw: Any, rated_kw: Any, rated_efficiency: Any, speed_ratio: Any = 1.0, insulation_damage: Any = 0.0
+) -> Any:
     """``(fixed_kw, copper_kw)`` losses at a shaft load (arrays broadcast; dtype follows ``shaft_kw``)."""
     rated_loss = rated_kw * (1.0 / rated_efficiency - 1.0)
     load = shaft_kw / rated_kw
@@ -60,7 +70,9 @@ def loss_split_kw(shaft_kw: Any, rated_kw: Any, rated_efficiency: Any, speed_rat
     return fixed, copper
 
 
-def efficiency(shaft_kw: Any, rated_kw: Any, rated_efficiency: Any, speed_ratio: Any = 1.0, insulation_damage: Any = 0.0) -> Any:
+def efficiency(
+    shaft_kw: Any, rated_kw: Any, rated_efficiency: Any, speed_ratio: Any = 1.0, insulation_damage: Any = 0.0
+) -> Any:
     """Motor efficiency ``P_shaft / (P_shaft + losses)``; falls as the insulation degrades.
 
     >>> bool(efficiency(30.0, 30.0, 0.93, insulation_damage=0.8) < efficiency(30.0, 30.0, 0.93))
@@ -85,7 +97,8 @@ def current_a(input_kw: Any, rated_kw: Any, rated_efficiency: Any, rated_current
     return rated_current * np.sqrt(NO_LOAD_CURRENT**2 + (1.0 - NO_LOAD_CURRENT**2) * ratio * ratio)
 
 
-def insulation_life_hours(winding_c: np.ndarray | float, life_ref_h: float = INSULATION_LIFE_REF_H,
-                          class_c: float = INSULATION_CLASS_F_C) -> np.ndarray:
+def insulation_life_hours(
+    winding_c: np.ndarray | float, life_ref_h: float = INSULATION_LIFE_REF_H, class_c: float = INSULATION_CLASS_F_C
+) -> np.ndarray:
     """Thermal life of class-F insulation at a winding temperature (10-degree rule)."""
     return life_ref_h * np.exp2((class_c - np.asarray(winding_c, dtype=float)) / 10.0)

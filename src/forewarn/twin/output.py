@@ -22,8 +22,14 @@ from forewarn.exceptions import ConfigError
 __all__ = ["write_fleet"]
 
 
-def write_fleet(fleet: Any, *, store: Any = None, parquet_dir: str | Path | None = None, chunks_per_batch: int = 7,
-                progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def write_fleet(
+    fleet: Any,
+    *,
+    store: Any = None,
+    parquet_dir: str | Path | None = None,
+    chunks_per_batch: int = 7,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     """Render ``fleet`` (a :class:`~forewarn.twin.fleet.Fleet`) once and write it (streaming, bounded memory).
 
     Into ``store`` (a :class:`forewarn.store.Store`): sites, lines, assets, then readings in batches of
@@ -56,8 +62,9 @@ def write_fleet(fleet: Any, *, store: Any = None, parquet_dir: str | Path | None
                 for name, table in (("readings", readings), ("truth", chunk.truth_table())):
                     if name not in writers:
                         # dictionary-encode only the keys: trying it on noisy floats costs 8x the time
-                        writers[name] = pq.ParquetWriter(paths[name], table.schema, compression="zstd",
-                                                         use_dictionary=["asset_id", "active_fault"])
+                        writers[name] = pq.ParquetWriter(
+                            paths[name], table.schema, compression="zstd", use_dictionary=["asset_id", "active_fault"]
+                        )
                     writers[name].write_table(table)
             if store is not None:
                 batch.append(readings)
@@ -80,4 +87,3 @@ def write_fleet(fleet: Any, *, store: Any = None, parquet_dir: str | Path | None
         paths["assets"] = out / "assets.json"
         paths["assets"].write_text(json.dumps(fleet.catalog(), indent=1, default=str))
     return {"reports": reports, "paths": paths, "asset_minutes": done}
-

@@ -31,8 +31,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["G", "cavitation_severity", "compressor_discharge", "npsh_available_m", "operating_point",
-           "seal_leak_lpm", "shaft_power_kw"]
+__all__ = [
+    "G",
+    "cavitation_severity",
+    "compressor_discharge",
+    "npsh_available_m",
+    "operating_point",
+    "seal_leak_lpm",
+    "shaft_power_kw",
+]
 
 G = 9.81
 P_ATM_KPA = 101.325
@@ -40,7 +47,9 @@ R_AIR = 287.0
 CP_AIR = 1005.0
 
 
-def operating_point(speed_ratio: Any, h_bep: Any, q_bep: Any, eta_bep: Any, static_fraction: Any, wear: Any = 0.0) -> Any:
+def operating_point(
+    speed_ratio: Any, h_bep: Any, q_bep: Any, eta_bep: Any, static_fraction: Any, wear: Any = 0.0
+) -> Any:
     """``(flow, head, efficiency)`` where the machine curve meets the system curve (arrays broadcast)."""
     h0 = 1.25 * h_bep
     k = 0.25 * h_bep / (q_bep * q_bep)

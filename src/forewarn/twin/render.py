@@ -39,14 +39,26 @@ __all__ = ["FAULT_NAMES", "ChunkArrays", "Renderer"]
 FAULT_NAMES = ("none", *MODES)
 #: Measurement noise per channel: (relative sd, absolute sd).
 NOISE: dict[str, tuple[float, float]] = {
-    "speed": (0.001, 0.0), "current": (0.01, 0.0), "power": (0.01, 0.0), "winding_temp": (0.0, 0.2),
-    "bearing_temp": (0.0, 0.2), "ambient_temp": (0.0, 0.2), "vib_rms": (0.02, 0.0), "vib_peak": (0.05, 0.0),
-    "vib_kurtosis": (0.05, 0.0), "vib_band_low": (0.04, 0.0), "vib_band_mid": (0.04, 0.0),
-    "vib_band_high": (0.04, 0.0), "oil_quality": (0.0, 0.01), "flow": (0.015, 0.0), "discharge_pressure": (0.007, 0.0),
-    "seal_leak": (0.05, 0.01), "discharge_temp": (0.0, 0.5),
+    "speed": (0.001, 0.0),
+    "current": (0.01, 0.0),
+    "power": (0.01, 0.0),
+    "winding_temp": (0.0, 0.2),
+    "bearing_temp": (0.0, 0.2),
+    "ambient_temp": (0.0, 0.2),
+    "vib_rms": (0.02, 0.0),
+    "vib_peak": (0.05, 0.0),
+    "vib_kurtosis": (0.05, 0.0),
+    "vib_band_low": (0.04, 0.0),
+    "vib_band_mid": (0.04, 0.0),
+    "vib_band_high": (0.04, 0.0),
+    "oil_quality": (0.0, 0.01),
+    "flow": (0.015, 0.0),
+    "discharge_pressure": (0.007, 0.0),
+    "seal_leak": (0.05, 0.01),
+    "discharge_temp": (0.0, 0.5),
 }
 _INDEX = {name: i for i, name in enumerate(CHANNEL_NAMES)}
-_EPS = np.float32(0.01)   # load step of the finite-difference slope
+_EPS = np.float32(0.01)  # load step of the finite-difference slope
 
 
 @dataclass
@@ -64,23 +76,33 @@ class ChunkArrays:
 class Renderer:
     """Renders consecutive chunks of a simulated fleet (keeps the thermal state between chunks)."""
 
-    def __init__(self, params: AssetParams, plan: Plan, regime: HourlyRegime, channel_mask: np.ndarray,
-                 gain: np.ndarray, offset: np.ndarray, faults: SensorFaults, interval_min: int, seed: int,
-                 pool_size: int) -> None:
+    def __init__(
+        self,
+        params: AssetParams,
+        plan: Plan,
+        regime: HourlyRegime,
+        channel_mask: np.ndarray,
+        gain: np.ndarray,
+        offset: np.ndarray,
+        faults: SensorFaults,
+        interval_min: int,
+        seed: int,
+        pool_size: int,
+    ) -> None:
         self.p = params
         self.p2 = params.columns(np.float32)
         self.plan, self.regime, self.faults = plan, regime, faults
         self.interval = interval_min
         self.sph = 60 // interval_min
         self.n = params.n
-        self.gain = gain.T.astype(np.float32)[:, :, None]      # (channels, n, 1)
+        self.gain = gain.T.astype(np.float32)[:, :, None]  # (channels, n, 1)
         self.offset = offset.T.astype(np.float32)[:, :, None]
         self.scaled = (self.gain != 1.0).any(axis=(1, 2))
         self.shifted = (self.offset != 0.0).any(axis=(1, 2))
-        self.missing = ~channel_mask.T                           # (channels, n)
+        self.missing = ~channel_mask.T  # (channels, n)
         self.seed = seed
         self.ambient = np.concatenate([regime.ambient, regime.ambient[:, -1:]], axis=1).astype(np.float32)
-        self.thermal = np.stack([regime.ambient[:, 0], regime.ambient[:, 0]]).astype(np.float32)   # (node, asset)
+        self.thermal = np.stack([regime.ambient[:, 0], regime.ambient[:, 0]]).astype(np.float32)  # (node, asset)
         self.pool = np.random.default_rng([seed, 99]).standard_normal(max(pool_size, 1 << 22), dtype=np.float32)
         self.held: dict[int, np.ndarray] = {}
         down = np.array(plan.downtime, dtype=np.int64).reshape(-1, 4)
@@ -94,7 +116,7 @@ class Renderer:
         """Standard normal noise: a random slice of the pool (a read-only view, no copy)."""
         size = math.prod(shape)
         first = int(rng.integers(0, self.pool.size - size + 1))
-        return self.pool[first:first + size].reshape(shape)
+        return self.pool[first : first + size].reshape(shape)
 
     def render(self, first_step: int, steps: int) -> ChunkArrays:
         """Render ``steps`` steps starting at ``first_step`` (must follow the previous chunk; whole hours)."""
@@ -111,7 +133,7 @@ class Renderer:
         running[...] = self.regime.scheduled[:, hours, None]
         flat_run = running.reshape(n, steps)
         for a, start, end, _kind in self._overlapping(self.down, first_min, first_min + steps * iv):
-            flat_run[a, self._step(start, first_min):self._step(end, first_min)] = 0.0
+            flat_run[a, self._step(start, first_min) : self._step(end, first_min)] = 0.0
         # the hour's operating point while running, and its slope in the load (per-step loads differ by ~1 %)
         load = self.regime.load[:, hours]
         amb = self.ambient[:, hours]
@@ -129,16 +151,18 @@ class Renderer:
             return out
 
         frac = (np.arange(sph, dtype=np.float32) / sph)[None, None, :]
-        ambient = amb[:, :, None] + (self.ambient[:, h0 + 1:h0 + nh + 1] - amb)[:, :, None] * frac
+        ambient = amb[:, :, None] + (self.ambient[:, h0 + 1 : h0 + nh + 1] - amb)[:, :, None] * frac
         # thermal nodes: exact first-order lag of winding and bearing nodes, all assets at once
         targets = np.empty((2, n, steps), np.float32)
         log_decay = np.empty((2, n, steps), np.float32)
-        for node, (hot, bumped) in enumerate(((op.winding_target, up.winding_target),
-                                             (op.bearing_target, up.bearing_target))):
+        for node, (hot, bumped) in enumerate(
+            ((op.winding_target, up.winding_target), (op.bearing_target, up.bearing_target))
+        ):
             per_step(hot - amb, bumped - amb, targets[node].reshape(shape)).__iadd__(ambient)
         dt = np.float32(60.0 * iv)
         log_decay[0].reshape(shape)[...] = ((-dt / p.winding_tau_s) * op.cooling)[:, :, None] * (
-            p.stopped_cooling[:, :, None] + (1.0 - p.stopped_cooling[:, :, None]) * running)
+            p.stopped_cooling[:, :, None] + (1.0 - p.stopped_cooling[:, :, None]) * running
+        )
         log_decay[1] = -dt / p.bearing_tau_s
         temps = first_order_lag_blocked(targets, log_decay, self.thermal)
         self.thermal = temps[:, :, -1].copy()
@@ -151,9 +175,14 @@ class Renderer:
         def view(name: str) -> np.ndarray:
             return values[_INDEX[name]].reshape(shape)
 
-        for name, base, bumped in (("speed", op.rpm, up.rpm), ("current", op.current, up.current),
-                                   ("power", op.input_kw, up.input_kw), ("flow", op.flow, up.flow),
-                                   ("discharge_pressure", op.pressure, up.pressure), ("seal_leak", op.leak, up.leak)):
+        for name, base, bumped in (
+            ("speed", op.rpm, up.rpm),
+            ("current", op.current, up.current),
+            ("power", op.input_kw, up.input_kw),
+            ("flow", op.flow, up.flow),
+            ("discharge_pressure", op.pressure, up.pressure),
+            ("seal_leak", op.leak, up.leak),
+        ):
             per_step(base, bumped, view(name))
         per_step(op.discharge_temp - amb, up.discharge_temp - amb, view("discharge_temp")).__iadd__(ambient)
         view("ambient_temp")[...] = ambient
@@ -164,7 +193,7 @@ class Renderer:
             out += vib_stop[stat][:, :, None]
         values[_INDEX["winding_temp"]] = temps[0]
         values[_INDEX["bearing_temp"]] = temps[1]
-        for name, (rel, absolute) in NOISE.items():   # measurement noise, sensor gain and offset
+        for name, (rel, absolute) in NOISE.items():  # measurement noise, sensor gain and offset
             i = _INDEX[name]
             v = values[i]
             if rel:
@@ -193,18 +222,24 @@ class Renderer:
             return rows
         return rows[(rows[:, 1] < hi) & (rows[:, 2] > lo)]
 
-    def _truth(self, first_min: int, minutes: np.ndarray, hours: slice, shape: tuple[int, int, int],
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _truth(
+        self,
+        first_min: int,
+        minutes: np.ndarray,
+        hours: slice,
+        shape: tuple[int, int, int],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n, steps = shape[0], minutes.size
         health = np.empty((n, steps), np.float32)
         health.reshape(shape)[...] = self.plan.health[:, hours, None]
         fault = np.empty((n, steps), np.int8)
         fault.reshape(shape)[...] = self.plan.fault[:, hours, None]
-        next_fail = np.array([f[np.searchsorted(f, first_min)] if f.size and f[-1] >= first_min else np.inf
-                              for f in self.fail_minutes])
+        next_fail = np.array(
+            [f[np.searchsorted(f, first_min)] if f.size and f[-1] >= first_min else np.inf for f in self.fail_minutes]
+        )
         rul = (next_fail[:, None] - minutes[None, :]).astype(np.float32)
         last_min = int(minutes[-1])
-        for a in np.flatnonzero(next_fail <= last_min):   # failures inside this chunk: piecewise
+        for a in np.flatnonzero(next_fail <= last_min):  # failures inside this chunk: piecewise
             f = self.fail_minutes[a]
             idx = np.searchsorted(f, minutes, side="left")
             nxt = np.where(idx < f.size, f[np.minimum(idx, f.size - 1)], np.inf)

@@ -48,8 +48,8 @@ class SensorFaults:
     """Fault episodes: ``(asset, sensor, kind, start, end, mag)`` arrays; ``start``/``end`` are step indices."""
 
     asset: np.ndarray
-    sensor: np.ndarray      # index into SENSOR_NAMES, -1 = whole asset offline
-    kind: np.ndarray        # str
+    sensor: np.ndarray  # index into SENSOR_NAMES, -1 = whole asset offline
+    kind: np.ndarray  # str
     start: np.ndarray
     end: np.ndarray
     mag: np.ndarray
@@ -58,9 +58,15 @@ class SensorFaults:
         return np.flatnonzero((self.start < stop) & (self.end > first))
 
 
-def sample_sensor_faults(channel_mask: np.ndarray, site_factor: np.ndarray, steps: int, step_min: int,
-                         recalibrations: Sequence[Sequence[int]], rng: np.random.Generator, scale: float = 1.0,
-                         ) -> SensorFaults:
+def sample_sensor_faults(
+    channel_mask: np.ndarray,
+    site_factor: np.ndarray,
+    steps: int,
+    step_min: int,
+    recalibrations: Sequence[Sequence[int]],
+    rng: np.random.Generator,
+    scale: float = 1.0,
+) -> SensorFaults:
     """Draw fault episodes for ``n`` assets over ``steps`` steps of ``step_min`` minutes.
 
     ``channel_mask`` ``(n, channels)`` says which channels an asset has; ``recalibrations`` holds, per asset,
@@ -97,13 +103,19 @@ def sample_sensor_faults(channel_mask: np.ndarray, site_factor: np.ndarray, step
             rows.append((int(a), -1, "dropout", int(start), int(min(end, steps)), 0.0))
     rows.sort(key=lambda r: (r[3], r[0], r[1]))
     cols: list[Sequence[object]] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(6)]
-    return SensorFaults(asset=np.array(cols[0], dtype=np.int64), sensor=np.array(cols[1], dtype=np.int64),
-                        kind=np.array(cols[2], dtype=object), start=np.array(cols[3], dtype=np.int64),
-                        end=np.array(cols[4], dtype=np.int64), mag=np.array(cols[5], dtype=float))
+    return SensorFaults(
+        asset=np.array(cols[0], dtype=np.int64),
+        sensor=np.array(cols[1], dtype=np.int64),
+        kind=np.array(cols[2], dtype=object),
+        start=np.array(cols[3], dtype=np.int64),
+        end=np.array(cols[4], dtype=np.int64),
+        mag=np.array(cols[5], dtype=float),
+    )
 
 
-def apply_sensor_faults(values: np.ndarray, faults: SensorFaults, first: int, held: dict[int, np.ndarray],
-                        step_min: int = 1) -> None:
+def apply_sensor_faults(
+    values: np.ndarray, faults: SensorFaults, first: int, held: dict[int, np.ndarray], step_min: int = 1
+) -> None:
     """Apply the episodes overlapping a chunk to ``values`` ``(channels, n, steps)`` in place.
 
     ``first`` is the chunk's first step; ``held`` carries stuck values across chunks (keyed by episode index).

@@ -41,10 +41,10 @@ class SiteProfile:
     climate_mean_c: float
     season_amp_c: float
     daily_amp_c: float
-    hall_c: float                      # indoor temperature the outdoor swing is centred on
-    shifts: int                        # 1, 2 or 3 shifts of 8 h (3 = continuous)
-    weekends: bool                     # runs on Saturday and Sunday
-    shutdown_doy: int                  # first day of the annual shutdown (day of year), -1 for none
+    hall_c: float  # indoor temperature the outdoor swing is centred on
+    shifts: int  # 1, 2 or 3 shifts of 8 h (3 = continuous)
+    weekends: bool  # runs on Saturday and Sunday
+    shutdown_doy: int  # first day of the annual shutdown (day of year), -1 for none
     shutdown_days: int
     load_mean: float
     load_sd: float
@@ -56,9 +56,9 @@ class SiteProfile:
     policy: str
     pm_interval_days: float
     oil_interval_days: float
-    maintenance_quality: float         # 1 = residual misalignment/imbalance after work is small
-    temp_offset_c: float               # calibration bias of this site's temperature sensors
-    gain_spread: float                 # relative spread of current/power/flow sensor gains
+    maintenance_quality: float  # 1 = residual misalignment/imbalance after work is small
+    temp_offset_c: float  # calibration bias of this site's temperature sensors
+    gain_spread: float  # relative spread of current/power/flow sensor gains
     sensor_fault_factor: float
 
     def shares(self) -> np.ndarray:
@@ -67,14 +67,106 @@ class SiteProfile:
 
 
 _ARCHETYPES = (
-    SiteProfile("temperate continuous process", 11.0, 9.0, 5.0, 22.0, 3, True, 213, 7, 0.85, 0.07, 0.95, 0.002,
-                (0.5, 0.2, 0.15, 0.15), 0.7, 90.0, "condition_based", 180.0, 180.0, 0.85, 0.5, 0.01, 1.0),
-    SiteProfile("hot two-shift plant", 26.0, 6.0, 8.0, 28.0, 2, False, -1, 0, 0.75, 0.12, 1.0, 0.004,
-                (0.3, 0.3, 0.2, 0.2), 1.5, 15.0, "run_to_failure", 365.0, 270.0, 0.6, -1.2, 0.03, 1.5),
-    SiteProfile("cold one-shift workshop", 3.0, 13.0, 4.0, 17.0, 1, False, 355, 14, 0.65, 0.15, 1.0, 0.003,
-                (0.2, 0.45, 0.1, 0.25), 0.5, 60.0, "time_based", 90.0, 90.0, 0.9, 0.8, 0.015, 0.7),
-    SiteProfile("dusty continuous mill", 18.0, 10.0, 9.0, 24.0, 3, True, 180, 10, 0.9, 0.06, 0.97, 0.002,
-                (0.2, 0.3, 0.1, 0.4), 3.0, 40.0, "time_based", 60.0, 120.0, 0.5, 0.0, 0.04, 2.0),
+    SiteProfile(
+        "temperate continuous process",
+        11.0,
+        9.0,
+        5.0,
+        22.0,
+        3,
+        True,
+        213,
+        7,
+        0.85,
+        0.07,
+        0.95,
+        0.002,
+        (0.5, 0.2, 0.15, 0.15),
+        0.7,
+        90.0,
+        "condition_based",
+        180.0,
+        180.0,
+        0.85,
+        0.5,
+        0.01,
+        1.0,
+    ),
+    SiteProfile(
+        "hot two-shift plant",
+        26.0,
+        6.0,
+        8.0,
+        28.0,
+        2,
+        False,
+        -1,
+        0,
+        0.75,
+        0.12,
+        1.0,
+        0.004,
+        (0.3, 0.3, 0.2, 0.2),
+        1.5,
+        15.0,
+        "run_to_failure",
+        365.0,
+        270.0,
+        0.6,
+        -1.2,
+        0.03,
+        1.5,
+    ),
+    SiteProfile(
+        "cold one-shift workshop",
+        3.0,
+        13.0,
+        4.0,
+        17.0,
+        1,
+        False,
+        355,
+        14,
+        0.65,
+        0.15,
+        1.0,
+        0.003,
+        (0.2, 0.45, 0.1, 0.25),
+        0.5,
+        60.0,
+        "time_based",
+        90.0,
+        90.0,
+        0.9,
+        0.8,
+        0.015,
+        0.7,
+    ),
+    SiteProfile(
+        "dusty continuous mill",
+        18.0,
+        10.0,
+        9.0,
+        24.0,
+        3,
+        True,
+        180,
+        10,
+        0.9,
+        0.06,
+        0.97,
+        0.002,
+        (0.2, 0.3, 0.1, 0.4),
+        3.0,
+        40.0,
+        "time_based",
+        60.0,
+        120.0,
+        0.5,
+        0.0,
+        0.04,
+        2.0,
+    ),
 )
 
 
@@ -86,9 +178,12 @@ def site_profiles(count: int, rng: np.random.Generator, policies: tuple[str, ...
         spread = 0.05 if i < len(_ARCHETYPES) else 0.2
         jitter = lambda x, s=spread: float(x * (1 + rng.normal(0, s)))  # noqa: E731
         profile = replace(
-            base, climate_mean_c=base.climate_mean_c + float(rng.normal(0, 1 + 10 * spread)),
-            load_mean=float(np.clip(jitter(base.load_mean), 0.4, 1.0)), dust=jitter(base.dust),
-            suction_kpa=base.suction_kpa + float(rng.normal(0, 10)), temp_offset_c=base.temp_offset_c + float(rng.normal(0, 0.3)),
+            base,
+            climate_mean_c=base.climate_mean_c + float(rng.normal(0, 1 + 10 * spread)),
+            load_mean=float(np.clip(jitter(base.load_mean), 0.4, 1.0)),
+            dust=jitter(base.dust),
+            suction_kpa=base.suction_kpa + float(rng.normal(0, 10)),
+            temp_offset_c=base.temp_offset_c + float(rng.normal(0, 0.3)),
         )
         if policies:
             profile = replace(profile, policy=policies[i % len(policies)])
@@ -100,9 +195,9 @@ def site_profiles(count: int, rng: np.random.Generator, policies: tuple[str, ...
 class HourlyRegime:
     """Hourly operating conditions, ``(n_assets, n_hours)`` arrays (``outdoor`` is ``(n_sites, n_hours)``)."""
 
-    scheduled: np.ndarray   # bool: the machine is meant to run this hour
-    load: np.ndarray        # load command while running (VFD speed ratio, or torque fraction for a motor)
-    ambient: np.ndarray     # degC beside the machine
+    scheduled: np.ndarray  # bool: the machine is meant to run this hour
+    load: np.ndarray  # load command while running (VFD speed ratio, or torque fraction for a motor)
+    ambient: np.ndarray  # degC beside the machine
     outdoor: np.ndarray
 
 
@@ -112,9 +207,15 @@ def _ar1(rng: np.random.Generator, shape: tuple[int, int], phi: float, sd: float
     return signal.lfilter([1.0], [1.0, -phi], shocks, axis=1)
 
 
-def hourly_regime(profiles: list[SiteProfile], site_of: np.ndarray, indoor_coupling: np.ndarray,
-                  heat_offset: np.ndarray, start: np.datetime64, hours: int, rng: np.random.Generator,
-                  ) -> HourlyRegime:
+def hourly_regime(
+    profiles: list[SiteProfile],
+    site_of: np.ndarray,
+    indoor_coupling: np.ndarray,
+    heat_offset: np.ndarray,
+    start: np.datetime64,
+    hours: int,
+    rng: np.random.Generator,
+) -> HourlyRegime:
     """Hourly schedule, load and ambient temperature of every asset (vectorised over assets and hours)."""
     n = site_of.size
     days = -(-hours // 24)
@@ -131,7 +232,7 @@ def hourly_regime(profiles: list[SiteProfile], site_of: np.ndarray, indoor_coupl
     night = np.empty((n_sites, hours))
     for s, p in enumerate(profiles):
         season = -np.cos(2 * np.pi * (day_of_year - 15) / 365.25)  # coldest mid-January
-        diurnal = -np.cos(2 * np.pi * (hour_of_day - 3) / 24)       # coldest 03:00, warmest 15:00
+        diurnal = -np.cos(2 * np.pi * (hour_of_day - 3) / 24)  # coldest 03:00, warmest 15:00
         outdoor[s] = p.climate_mean_c + p.season_amp_c * season + p.daily_amp_c * diurnal + weather[s]
         on_shift = (hour_of_day >= 6) & (hour_of_day < 6 + 8 * p.shifts) if p.shifts < 3 else np.ones(hours, bool)
         working_day = np.ones(hours, bool) if p.weekends else weekday < 5
@@ -150,15 +251,16 @@ def hourly_regime(profiles: list[SiteProfile], site_of: np.ndarray, indoor_coupl
     trips = rng.random((n, hours)) < np.array([profiles[s].trip_rate_per_h for s in site_of])[:, None]
     tripped = np.zeros((n, hours), dtype=bool)
     for a, h in zip(*np.nonzero(trips), strict=True):
-        tripped[a, h:h + int(rng.integers(1, 7))] = True
+        tripped[a, h : h + int(rng.integers(1, 7))] = True
     scheduled = scheduled_site[site_of] & ~tripped
     hall = np.array([profiles[s].hall_c for s in site_of])[:, None]
     ambient = hall + indoor_coupling[:, None] * (outdoor[site_of] - hall) + heat_offset[:, None]
     return HourlyRegime(scheduled=scheduled, load=load, ambient=ambient.astype(np.float32), outdoor=outdoor)
 
 
-def assign_classes(profiles: list[SiteProfile], site_of: np.ndarray, rng: np.random.Generator,
-                   allowed: tuple[str, ...] | None = None) -> list[str]:
+def assign_classes(
+    profiles: list[SiteProfile], site_of: np.ndarray, rng: np.random.Generator, allowed: tuple[str, ...] | None = None
+) -> list[str]:
     """Draw each asset's class from its site's equipment mix (optionally restricted to ``allowed``)."""
     out = []
     for s in site_of:

@@ -64,16 +64,23 @@ class LumpedThermal:
         """``tau = m * c / (h * A)`` in seconds."""
         return self.capacitance_j_per_k / self.conductance_w_per_k
 
-    def steady_state(self, losses_w: np.ndarray | float, ambient_c: np.ndarray | float,
-                     cooling: np.ndarray | float = 1.0) -> np.ndarray:
+    def steady_state(
+        self, losses_w: np.ndarray | float, ambient_c: np.ndarray | float, cooling: np.ndarray | float = 1.0
+    ) -> np.ndarray:
         """Temperature the node settles at: ``T_amb + losses / (cooling * h * A)``.
 
         ``cooling`` scales the conductance (1 = clean, 0.4 = fouled fins or a stopped fan).
         """
         return np.asarray(ambient_c) + np.asarray(losses_w) / (np.asarray(cooling) * self.conductance_w_per_k)
 
-    def response(self, losses_w: np.ndarray, ambient_c: np.ndarray | float, dt_s: float,
-                 temp0_c: float | None = None, cooling: np.ndarray | float = 1.0) -> np.ndarray:
+    def response(
+        self,
+        losses_w: np.ndarray,
+        ambient_c: np.ndarray | float,
+        dt_s: float,
+        temp0_c: float | None = None,
+        cooling: np.ndarray | float = 1.0,
+    ) -> np.ndarray:
         """Temperature after each of ``len(losses_w)`` steps of ``dt_s`` seconds (exact for held inputs).
 
         >>> node = LumpedThermal(mass_kg=1.0, specific_heat=600.0, h=10.0, area_m2=1.0)   # tau = 60 s
@@ -124,8 +131,9 @@ def first_order_lag(target: np.ndarray, decay: np.ndarray, x0: np.ndarray) -> np
     return out
 
 
-def first_order_lag_blocked(target: np.ndarray, log_decay: np.ndarray, x0: np.ndarray,
-                            max_exponent: float = 40.0) -> np.ndarray:
+def first_order_lag_blocked(
+    target: np.ndarray, log_decay: np.ndarray, x0: np.ndarray, max_exponent: float = 40.0
+) -> np.ndarray:
     """Same recursion as :func:`first_order_lag`, solved with cumulative sums instead of a loop over steps.
 
     Here time is the **last** axis: ``target`` and ``log_decay`` are ``(..., n_steps)`` and ``x0`` is ``(...)``.

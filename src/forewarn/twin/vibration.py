@@ -39,8 +39,15 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
-__all__ = ["BANDS_HZ", "FS_HZ", "VibrationComponents", "band_fraction_of_resonance", "envelope_spectrum",
-           "snapshot", "summarise"]
+__all__ = [
+    "BANDS_HZ",
+    "FS_HZ",
+    "VibrationComponents",
+    "band_fraction_of_resonance",
+    "envelope_spectrum",
+    "snapshot",
+    "summarise",
+]
 
 FS_HZ = 25_600.0
 ACQUISITION_S = 1.0
@@ -74,8 +81,9 @@ class VibrationComponents:
     noise_var: np.ndarray | float = 1e-4
 
 
-def band_fraction_of_resonance(resonance_hz: np.ndarray | float, damping: np.ndarray | float,
-                               band: tuple[float, float], fs: float = FS_HZ) -> np.ndarray:
+def band_fraction_of_resonance(
+    resonance_hz: np.ndarray | float, damping: np.ndarray | float, band: tuple[float, float], fs: float = FS_HZ
+) -> np.ndarray:
     """Share of a ringing resonance's energy (0 to ``fs/2``) that falls in ``band``.
 
     Integrates the exact energy spectrum of ``exp(-alpha t) sin(w_n t)``,
@@ -104,8 +112,12 @@ def _impact_moments(amp: Any, rate: Any, mod: Any, alpha: Any) -> Any:
     return m2, m4
 
 
-def summarise(comp: VibrationComponents, window_s: float = ACQUISITION_S, fs: float = FS_HZ,
-              band_shares: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+def summarise(
+    comp: VibrationComponents,
+    window_s: float = ACQUISITION_S,
+    fs: float = FS_HZ,
+    band_shares: dict[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
     """Analytic summary statistics of one acquisition: rms, peak, kurtosis, crest and band energies (g^2).
 
     ``band_shares`` may carry precomputed :func:`band_fraction_of_resonance` values per band (the fleet
@@ -133,8 +145,9 @@ def summarise(comp: VibrationComponents, window_s: float = ACQUISITION_S, fs: fl
     ring = 0.92 * np.maximum(comp.outer_amp * (1.0 + comp.outer_mod), comp.inner_amp * (1.0 + comp.inner_mod))
     peak = crest_sum + np.maximum(extreme * sigma, ring + sigma)
     if band_shares is None:
-        band_shares = {name: band_fraction_of_resonance(comp.resonance_hz, comp.damping, edges)
-                       for name, edges in BANDS_HZ.items()}
+        band_shares = {
+            name: band_fraction_of_resonance(comp.resonance_hz, comp.damping, edges) for name, edges in BANDS_HZ.items()
+        }
     nyquist = fs / 2.0
     cav_lo, cav_hi = _CAVITATION_HZ
     out = {"rms": rms, "peak": peak, "kurtosis": kurtosis, "crest": peak / rms}
@@ -147,8 +160,12 @@ def summarise(comp: VibrationComponents, window_s: float = ACQUISITION_S, fs: fl
     return out
 
 
-def snapshot(comp: VibrationComponents, duration_s: float = ACQUISITION_S, fs: float = FS_HZ,
-             seed: int | np.random.Generator | None = None) -> np.ndarray:
+def snapshot(
+    comp: VibrationComponents,
+    duration_s: float = ACQUISITION_S,
+    fs: float = FS_HZ,
+    seed: int | np.random.Generator | None = None,
+) -> np.ndarray:
     """A raw acceleration waveform (g) sampled at ``fs`` for scalar components (on-request high-rate data).
 
     Impacts are placed at the defect period with 1 % random slip (rolling elements slide a little), scaled by the
@@ -167,8 +184,10 @@ def snapshot(comp: VibrationComponents, duration_s: float = ACQUISITION_S, fs: f
     x += float(comp.a2) * np.sin(4 * math.pi * shaft * t + rng.uniform(0, 2 * math.pi))
     train = np.zeros(n)
     load_phase = rng.uniform(0, 2 * math.pi)
-    for amp, rate, mod in ((comp.outer_amp, comp.outer_hz, comp.outer_mod),
-                           (comp.inner_amp, comp.inner_hz, comp.inner_mod)):
+    for amp, rate, mod in (
+        (comp.outer_amp, comp.outer_hz, comp.outer_mod),
+        (comp.inner_amp, comp.inner_hz, comp.inner_mod),
+    ):
         amp, rate, mod = float(amp), float(rate), float(mod)
         if amp <= 0.0 or rate <= 0.0:
             continue
@@ -190,8 +209,11 @@ def snapshot(comp: VibrationComponents, duration_s: float = ACQUISITION_S, fs: f
     return x
 
 
-def envelope_spectrum(x: np.ndarray, fs: float = FS_HZ, band: tuple[float, float] = BANDS_HZ["mid"],
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def envelope_spectrum(
+    x: np.ndarray,
+    fs: float = FS_HZ,
+    band: tuple[float, float] = BANDS_HZ["mid"],
+) -> tuple[np.ndarray, np.ndarray]:
     """Envelope spectrum: band-pass around the resonance, Hilbert envelope, then its amplitude spectrum.
 
     Returns ``(freqs_hz, amplitude)``. The classic way to find bearing defect frequencies: the resonance carries

@@ -100,14 +100,23 @@ class WhatIfResult:
         return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
     def summary(self) -> dict[str, Any]:
-        return {"asset_id": self.asset_id, "runs": int(self.ttf_days.size), "horizon_days": self.horizon_days,
-                "fail_fraction": self.fail_fraction, "p10_days": self.p10_days, "median_days": self.median_days,
-                "p90_days": self.p90_days, "modes": self.mode_counts()}
+        return {
+            "asset_id": self.asset_id,
+            "runs": int(self.ttf_days.size),
+            "horizon_days": self.horizon_days,
+            "fail_fraction": self.fail_fraction,
+            "p10_days": self.p10_days,
+            "median_days": self.median_days,
+            "p90_days": self.p90_days,
+            "modes": self.mode_counts(),
+        }
 
     def trajectory_frame(self) -> pd.DataFrame:
         """Long frame ``day, signal, p10, p50, p90``."""
-        parts = [pd.DataFrame({"day": self.days, "signal": name, "p10": q[:, 0], "p50": q[:, 1], "p90": q[:, 2]})
-                 for name, q in self.trajectories.items()]
+        parts = [
+            pd.DataFrame({"day": self.days, "signal": name, "p10": q[:, 0], "p50": q[:, 1], "p90": q[:, 2]})
+            for name, q in self.trajectories.items()
+        ]
         return pd.concat(parts, ignore_index=True)
 
 
@@ -119,14 +128,22 @@ def _regime(twin: TwinState, scenario: Scenario, runs: int, hours: int) -> Hourl
         ambient = np.full(hours, scenario.ambient_c)
     else:
         ambient = np.tile(twin.week_ambient, reps)[:hours] + scenario.ambient_offset_c
-    return HourlyRegime(scheduled=np.broadcast_to(running, (runs, hours)),
-                        load=np.broadcast_to(load.astype(np.float32), (runs, hours)),
-                        ambient=np.broadcast_to(ambient.astype(np.float32), (runs, hours)),
-                        outdoor=ambient[None, :])
+    return HourlyRegime(
+        scheduled=np.broadcast_to(running, (runs, hours)),
+        load=np.broadcast_to(load.astype(np.float32), (runs, hours)),
+        ambient=np.broadcast_to(ambient.astype(np.float32), (runs, hours)),
+        outdoor=ambient[None, :],
+    )
 
 
-def what_if(state: TwinState | pd.DataFrame, scenario: Scenario | None = None, runs: int = 200,
-            horizon_days: float = 90.0, seed: int = 0, asset: Any = None) -> WhatIfResult:
+def what_if(
+    state: TwinState | pd.DataFrame,
+    scenario: Scenario | None = None,
+    runs: int = 200,
+    horizon_days: float = 90.0,
+    seed: int = 0,
+    asset: Any = None,
+) -> WhatIfResult:
     """Monte Carlo scenario runs of one asset (see the module docstring).
 
     ``state`` is a :class:`TwinState`, or a wide readings frame of one asset (then ``asset``, the
@@ -135,7 +152,9 @@ def what_if(state: TwinState | pd.DataFrame, scenario: Scenario | None = None, r
     scenario = scenario or Scenario()
     scenario.validate()
     if runs < 1 or horizon_days <= 0:
-        raise ConfigError(f"what-if needs runs >= 1 and horizon_days > 0 (got runs={runs}, horizon_days={horizon_days})")
+        raise ConfigError(
+            f"what-if needs runs >= 1 and horizon_days > 0 (got runs={runs}, horizon_days={horizon_days})"
+        )
     if isinstance(state, pd.DataFrame):
         from forewarn.twin.calibrate import estimate_state
 
@@ -147,17 +166,32 @@ def what_if(state: TwinState | pd.DataFrame, scenario: Scenario | None = None, r
     index = np.zeros(runs, dtype=int)
     params = state.params.take(index)
     jitter = lambda: np.exp(rng.normal(0.0, 0.25, runs))  # noqa: E731
-    params = replace(params, spall_growth=params.spall_growth * jitter(), imb_rate=params.imb_rate * jitter(),
-                     mis_rate=params.mis_rate * jitter(), foul_rate=params.foul_rate * jitter(),
-                     seal_rate=params.seal_rate * jitter(), winding_r=params.winding_r / scenario.cooling)
+    params = replace(
+        params,
+        spall_growth=params.spall_growth * jitter(),
+        imb_rate=params.imb_rate * jitter(),
+        mis_rate=params.mis_rate * jitter(),
+        foul_rate=params.foul_rate * jitter(),
+        seal_rate=params.seal_rate * jitter(),
+        winding_r=params.winding_r / scenario.cooling,
+    )
     slow = state.state.take(index)
     slow.damage = np.clip(slow.damage * rng.normal(1.0, 0.1, slow.damage.shape), 0.0, 0.999)
     applicable = np.repeat(state.applicable.reshape(1, -1), runs, axis=0)
     never = np.full(runs, np.inf)
-    planned = never.copy() if scenario.maintenance_in_days is None else np.full(runs, scenario.maintenance_in_days * 24.0)
-    policy = Policy(code=np.full(runs, POLICY_CODES["none"]), pm_interval_h=never.copy(), oil_interval_h=never.copy(),
-                    quality=np.full(runs, state.quality), next_pm_h=never.copy(), next_oil_h=never.copy(),
-                    planned_h=planned, planned_mask=np.zeros(runs, np.int64))
+    planned = (
+        never.copy() if scenario.maintenance_in_days is None else np.full(runs, scenario.maintenance_in_days * 24.0)
+    )
+    policy = Policy(
+        code=np.full(runs, POLICY_CODES["none"]),
+        pm_interval_h=never.copy(),
+        oil_interval_h=never.copy(),
+        quality=np.full(runs, state.quality),
+        next_pm_h=never.copy(),
+        next_oil_h=never.copy(),
+        planned_h=planned,
+        planned_mask=np.zeros(runs, np.int64),
+    )
     plan = run_plan(params, slow, _regime(state, scenario, runs, hours), policy, applicable, rng, stop_at_failure=True)
     assert plan.failed_at_h is not None
     ttf = plan.failed_at_h / 24.0
@@ -165,12 +199,25 @@ def what_if(state: TwinState | pd.DataFrame, scenario: Scenario | None = None, r
     for a, _minute, mode in plan.failures:
         modes[a] = MODES[mode]
     days = np.arange(0, int(np.ceil(hours / 24)) + 1)
-    trajectories = {name: _daily_quantiles(series, ttf, hours, failed_value=0.0 if name == "health" else np.nan)
-                    for name, series in (("health", plan.health), ("winding_temp", plan.winding_c),
-                                         ("bearing_temp", plan.bearing_c), ("vib_rms", plan.vib_rms),
-                                         ("oil_quality", plan.oil))}
-    return WhatIfResult(asset_id=state.asset_id, scenario=scenario, horizon_days=float(horizon_days), ttf_days=ttf,
-                        failure_modes=modes, days=days, trajectories=trajectories)
+    trajectories = {
+        name: _daily_quantiles(series, ttf, hours, failed_value=0.0 if name == "health" else np.nan)
+        for name, series in (
+            ("health", plan.health),
+            ("winding_temp", plan.winding_c),
+            ("bearing_temp", plan.bearing_c),
+            ("vib_rms", plan.vib_rms),
+            ("oil_quality", plan.oil),
+        )
+    }
+    return WhatIfResult(
+        asset_id=state.asset_id,
+        scenario=scenario,
+        horizon_days=float(horizon_days),
+        ttf_days=ttf,
+        failure_modes=modes,
+        days=days,
+        trajectories=trajectories,
+    )
 
 
 def _daily_quantiles(series: np.ndarray, ttf_days: np.ndarray, hours: int, failed_value: float) -> np.ndarray:
