@@ -26,7 +26,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # installs axe-core (pinned in package-lock.json), which the dashboard tests run in that browser.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install system-deps lint bench clean constraints
+.PHONY: demo test test-fast install system-deps lint bench clean constraints
 
 install: $(STAMP)
 
@@ -75,10 +75,16 @@ test: $(STAMP) system-deps
 	$(MAKE) $(AXE)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-# ruff, mypy (mypy.ini: strict for base/, schema.py, store/, features/; an override list elsewhere) and the import
-# contracts of .importlinter (DESIGN.md's layers, no cycles); the dev extra that $(STAMP) installs has all three
+# the inner loop: everything but the tests marked slow (end-to-end runs, real servers and browsers, full datasets)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+
+# ruff (lint and format), mypy (mypy.ini: strict for base/, schema.py, store/, features/; an override list
+# elsewhere) and the import contracts of .importlinter (DESIGN.md's layers, no cycles); the dev extra that $(STAMP)
+# installs has all of them
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 

@@ -17,18 +17,11 @@ from typing import Any
 __all__ = ["__version__", "backtest", "score", "train"]
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version  # ~30 ms of imports: only when asked
-
-    try:
-        return version("forewarn")
-    except PackageNotFoundError:  # running from a source tree that was not installed
-        return "0.0.0+unknown"
-
-
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        globals()["__version__"] = found = _version()
+        from forewarn._version import installed_version
+
+        globals()["__version__"] = found = installed_version()
         return found
     if name in ("train", "backtest"):
         import importlib

@@ -1,6 +1,6 @@
 """Every dashboard page in Debian's Chromium, driven by Playwright: drawn, no errors, nothing from outside.
 
-The service runs as a real process (``python -m forewarn.serve``, uvicorn on 127.0.0.1 and a free port);
+The service runs as a real process (``python -m forewarn serve``, uvicorn on 127.0.0.1 and a free port);
 each page is screenshotted into the test's temporary folder. Skips only when /usr/bin/chromium is missing
 (``make test`` installs it).
 
@@ -47,14 +47,15 @@ pytestmark = pytest.mark.skipif(
 
 @contextmanager
 def serving(store: Path, models: Path, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``python -m forewarn.serve`` on ``store`` and ``models`` (a free port on 127.0.0.1) until the block ends."""
+    """``python -m forewarn serve`` on ``store`` and ``models`` (a free port on 127.0.0.1) until the block ends."""
     port = free_port()
     with log.open("w") as out:
         process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "forewarn.serve",
+                "forewarn",
+                "serve",
                 "--store",
                 str(store),
                 "--models",

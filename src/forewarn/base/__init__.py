@@ -7,7 +7,22 @@ Names are imported on first use (PEP 562), so ``forewarn.base.registry.names()``
 'rul'
 """
 
+from typing import TYPE_CHECKING
+
 from forewarn._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the real names for type checkers; at run time they come from __getattr__ on first use
+    from forewarn.base.estimator import (
+        AnomalyDetector,
+        Estimator,
+        FailurePredictor,
+        FaultClassifier,
+        RULRegressor,
+        as_frame,
+        clone,
+    )
+    from forewarn.base.persistence import data_hash, load, read_manifest, save
+    from forewarn.base.registry import create, get, names, register
 
 _EXPORTS = {
     **dict.fromkeys(
@@ -18,4 +33,7 @@ _EXPORTS = {
     **dict.fromkeys(("create", "get", "names", "register"), "registry"),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AnomalyDetector", "Estimator", "FailurePredictor", "FaultClassifier", "RULRegressor", "as_frame", "clone",
+    "create", "data_hash", "get", "load", "names", "read_manifest", "register", "save",
+]  # fmt: skip

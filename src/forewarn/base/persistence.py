@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import forewarn
+from forewarn._version import installed_version
 from forewarn.base.estimator import Estimator
 from forewarn.base.registry import get
 from forewarn.exceptions import StateError
@@ -84,7 +84,7 @@ def save(
         "model": model.registry_name,
         "class": type(model).__qualname__,
         "task": model.task,
-        "forewarn_version": forewarn.__version__,
+        "forewarn_version": installed_version(),
         "params": _jsonable(model.get_params()),
         "feature_names": [str(n) for n in model.feature_names_in_],
         "arrays": sorted(arrays),

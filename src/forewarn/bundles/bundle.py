@@ -70,8 +70,9 @@ class ServingSpec:
         if not self.channels:
             raise ConfigError("a serving spec needs at least one sensor channel")
         if int(self.window) < 1 or int(self.history_rows) < int(self.window):
-            raise ConfigError(f"need 1 <= window <= history_rows, got window={self.window}, "
-                              f"history_rows={self.history_rows}")
+            raise ConfigError(
+                f"need 1 <= window <= history_rows, got window={self.window}, history_rows={self.history_rows}"
+            )
         if not np.isfinite(self.horizon) or self.horizon <= 0:
             raise ConfigError(f"horizon must be a positive number, got {self.horizon!r}")
         if self.interval:
@@ -80,8 +81,9 @@ class ServingSpec:
             except (TypeError, ValueError):
                 width = pd.Timedelta(0)
             if width <= pd.Timedelta(0):
-                raise ConfigError(f"interval must be a positive time span such as '10min' or '1h', "
-                                  f"got {self.interval!r}")
+                raise ConfigError(
+                    f"interval must be a positive time span such as '10min' or '1h', got {self.interval!r}"
+                )
 
     @property
     def feature_names(self) -> list[str]:
@@ -129,8 +131,10 @@ class Bundle:
         self.manifest = read_manifest(self.folder)
         spec_path = self.folder / SPEC_FILE
         if not spec_path.is_file():
-            raise StateError(f"{str(spec_path)!r} not found: {str(self.folder)!r} is a saved model but not a "
-                             "servable one; build it with forewarn.bundles.bundle.make_bundle")
+            raise StateError(
+                f"{str(spec_path)!r} not found: {str(self.folder)!r} is a saved model but not a "
+                "servable one; build it with forewarn.bundles.bundle.make_bundle"
+            )
         try:
             self.spec = ServingSpec.from_json(json.loads(spec_path.read_text(encoding="utf-8")))
         except json.JSONDecodeError as err:
@@ -140,25 +144,35 @@ class Bundle:
         self.feature_names = [str(n) for n in self.model.feature_names_in_]
         missing = sorted(set(self.feature_names) - set(self.spec.feature_names))
         if missing:
-            raise StateError(f"model in {str(self.folder)!r} uses features the serving spec does not make: "
-                             f"{', '.join(missing[:5])}")
+            raise StateError(
+                f"model in {str(self.folder)!r} uses features the serving spec does not make: {', '.join(missing[:5])}"
+            )
         self._columns = np.asarray([self.spec.feature_names.index(n) for n in self.feature_names], dtype=np.intp)
-        self._fill = None if self.model.get_tags().get("nan_allowed") else np.array(
-            [self.spec.reference.get(n, 0.0) for n in self.feature_names], dtype="float64")
+        self._fill = (
+            None
+            if self.model.get_tags().get("nan_allowed")
+            else np.array([self.spec.reference.get(n, 0.0) for n in self.feature_names], dtype="float64")
+        )
         # built once, as plain Python strings: pandas' Arrow-backed string indexes are slow to build and to iterate,
         # and the estimator checks the column names on every call
         self._index = pd.Index(self.feature_names, dtype=object)
         self.calibrator = None if self.spec.calibration is None else Calibrator().set_state(self.spec.calibration)
         bands = len(self.spec.residual_edges) + 1
         if self.task == "rul" and len(self.spec.residual_quantiles) != bands * len(QUANTILE_LEVELS):
-            raise StateError(f"RUL model in {str(self.folder)!r} lacks residual quantiles in {SPEC_FILE} "
-                             f"({len(QUANTILE_LEVELS)} per band of predicted RUL, {bands} band(s))")
+            raise StateError(
+                f"RUL model in {str(self.folder)!r} lacks residual quantiles in {SPEC_FILE} "
+                f"({len(QUANTILE_LEVELS)} per band of predicted RUL, {bands} band(s))"
+            )
         self._residual_edges = np.asarray(self.spec.residual_edges, dtype="float64")
-        self._residual_quantiles = np.asarray(self.spec.residual_quantiles, dtype="float64").reshape(
-            bands, -1) if self.task == "rul" else np.zeros((1, len(QUANTILE_LEVELS)))
+        self._residual_quantiles = (
+            np.asarray(self.spec.residual_quantiles, dtype="float64").reshape(bands, -1)
+            if self.task == "rul"
+            else np.zeros((1, len(QUANTILE_LEVELS)))
+        )
         # interval offsets per band: the residual quantiles at the interval's two levels
-        self._interval_offsets = np.array([[np.interp(level, QUANTILE_LEVELS, q) for level in INTERVAL]
-                                           for q in self._residual_quantiles])
+        self._interval_offsets = np.array(
+            [[np.interp(level, QUANTILE_LEVELS, q) for level in INTERVAL] for q in self._residual_quantiles]
+        )
         if self.task == "anomaly" and self.calibrator is None:
             raise StateError("an anomaly model needs a calibrator to turn scores into probabilities")
         if self.task not in ("rul", "failure", "anomaly"):
@@ -187,7 +201,7 @@ class Bundle:
         """Probabilities (and RUL with its interval) for rows of model features."""
         if self.task == "rul":
             return self._from_rul(self.model.predict(X))  # type: ignore[attr-defined]
-        raw = (self.model.predict_proba(X) if self.task == "failure" else self.model.score(X))  # type: ignore[attr-defined]
+        raw = self.model.predict_proba(X) if self.task == "failure" else self.model.score(X)  # type: ignore[attr-defined]
         raw = np.asarray(raw, dtype="float64").reshape(len(X), -1)[:, -1]
         probability = raw if self.calibrator is None else self.calibrator.transform(raw)
         return Predictions(np.clip(probability, 0.0, 1.0), raw)
@@ -229,8 +243,11 @@ class Bundle:
         if self._booster is None or np.isinf(values).any():
             return None
         row = self._one_row(values[0]) if len(values) == 1 and self._one_row is not None else None
-        raw = row[None, :] if row is not None else self._booster.predict(
-            values, pred_contrib=True, num_threads=int(getattr(self.model, "n_jobs", 1)))
+        raw = (
+            row[None, :]
+            if row is not None
+            else self._booster.predict(values, pred_contrib=True, num_threads=int(getattr(self.model, "n_jobs", 1)))
+        )
         return self._from_rul(np.maximum(raw.sum(axis=1), 0.0)), raw
 
     def predict_and_explain(self, X: pd.DataFrame) -> tuple[Predictions, pd.DataFrame]:
@@ -255,8 +272,7 @@ class Bundle:
         direct = self._direct(values) if self.additive else None
         if direct is not None:
             return direct[0], direct[1], self._direct_sensors
-        predictions, contributions = self.predict_and_explain(
-            pd.DataFrame(values, columns=self._index, copy=False))
+        predictions, contributions = self.predict_and_explain(pd.DataFrame(values, columns=self._index, copy=False))
         return predictions, contributions.to_numpy(dtype="float64"), self.sensor_index(contributions.columns)
 
     def sensor_index(self, columns: Sequence[Any]) -> SensorIndex:
@@ -282,16 +298,27 @@ class Bundle:
 
     def describe(self) -> dict[str, Any]:
         """What the API shows about this bundle."""
-        return {"model_id": self.model_id, "version": self.version, "model": self.manifest.get("model"),
-                "task": self.task, "unit": self.unit, "horizon": self.spec.horizon, "window": self.spec.window,
-                "interval": self.spec.interval,
-                "channels": list(self.spec.channels), "n_features": len(self.feature_names),
-                "calibrated": self.calibrator is not None, "metrics": self.metrics,
-                "asset_classes": list(self.spec.asset_classes), "data_hash": self.manifest.get("data_hash")}
+        return {
+            "model_id": self.model_id,
+            "version": self.version,
+            "model": self.manifest.get("model"),
+            "task": self.task,
+            "unit": self.unit,
+            "horizon": self.spec.horizon,
+            "window": self.spec.window,
+            "interval": self.spec.interval,
+            "channels": list(self.spec.channels),
+            "n_features": len(self.feature_names),
+            "calibrated": self.calibrator is not None,
+            "metrics": self.metrics,
+            "asset_classes": list(self.spec.asset_classes),
+            "data_hash": self.manifest.get("data_hash"),
+        }
 
 
-def rul_failure_probability(rul: np.ndarray, horizon: float, edges: np.ndarray, quantiles: np.ndarray
-                            ) -> tuple[np.ndarray, np.ndarray]:
+def rul_failure_probability(
+    rul: np.ndarray, horizon: float, edges: np.ndarray, quantiles: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """``P(RUL + residual <= horizon)`` per row from the residual quantiles (one row of :data:`QUANTILE_LEVELS`
     per band of predicted RUL, ``edges`` between bands), and each row's band.
 
@@ -309,8 +336,9 @@ def rul_failure_probability(rul: np.ndarray, horizon: float, edges: np.ndarray, 
     return raw, band
 
 
-def residual_bands(predicted: np.ndarray, truth: np.ndarray, bands: int = 1, *, min_rows: int = 50
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def residual_bands(
+    predicted: np.ndarray, truth: np.ndarray, bands: int = 1, *, min_rows: int = 50
+) -> tuple[np.ndarray, np.ndarray]:
     """Edges between bands of predicted RUL (equal counts of rows) and the quantiles of ``truth - predicted`` in
     each band (one row of :data:`QUANTILE_LEVELS` per band). Fewer bands when a band would hold under
     ``min_rows`` rows.
@@ -363,15 +391,32 @@ def _halves(n: int, groups: Sequence[Any] | None) -> tuple[np.ndarray, np.ndarra
     return first, ~first
 
 
-def make_bundle(model: Estimator, folder: str | os.PathLike[str], *, channels: Sequence[str], window: int,
-                interval: str = "", stats: Sequence[str] = DEFAULT_STATS, ewm_span: float = 10.0, history_rows: int | None = None,
-                horizon: float, X_holdout: pd.DataFrame, y_holdout: Sequence[float] | np.ndarray,
-                groups: Sequence[Any] | None = None, calibration: str | None = "isotonic",
-                costs: Mapping[str, Mapping[str, float]] | None = None, asset_classes: Sequence[str] = (),
-                metrics: Mapping[str, float] | None = None, training_data: Any = None, unit: str | None = None,
-                calibrator: Calibrator | None = None, bands: int = 1, card: Mapping[str, Any] | None = None,
-                residual_model: tuple[np.ndarray, np.ndarray] | None = None,
-                reference: Mapping[str, float] | None = None) -> Path:
+def make_bundle(
+    model: Estimator,
+    folder: str | os.PathLike[str],
+    *,
+    channels: Sequence[str],
+    window: int,
+    interval: str = "",
+    stats: Sequence[str] = DEFAULT_STATS,
+    ewm_span: float = 10.0,
+    history_rows: int | None = None,
+    horizon: float,
+    X_holdout: pd.DataFrame,
+    y_holdout: Sequence[float] | np.ndarray,
+    groups: Sequence[Any] | None = None,
+    calibration: str | None = "isotonic",
+    costs: Mapping[str, Mapping[str, float]] | None = None,
+    asset_classes: Sequence[str] = (),
+    metrics: Mapping[str, float] | None = None,
+    training_data: Any = None,
+    unit: str | None = None,
+    calibrator: Calibrator | None = None,
+    bands: int = 1,
+    card: Mapping[str, Any] | None = None,
+    residual_model: tuple[np.ndarray, np.ndarray] | None = None,
+    reference: Mapping[str, float] | None = None,
+) -> Path:
     """Save ``model`` with a serving spec fitted on held-out rows; returns the folder.
 
     ``y_holdout`` is the true RUL for RUL models, else 0/1 "failed within the horizon". With ``groups``
@@ -385,14 +430,17 @@ def make_bundle(model: Estimator, folder: str | os.PathLike[str], *, channels: S
     X = pd.DataFrame(X_holdout)
     y = np.asarray(y_holdout, dtype="float64")
     if len(X) != len(y) or len(X) < 10:
-        raise SchemaError(f"need at least 10 held-out rows with one target each, got {len(X)} rows and {len(y)} "
-                          "targets", column="y_holdout")
+        raise SchemaError(
+            f"need at least 10 held-out rows with one target each, got {len(X)} rows and {len(y)} targets",
+            column="y_holdout",
+        )
     first, second = _halves(len(X), groups)
     residual_quantiles: tuple[float, ...] = ()
     edges = np.empty(0)
     if model.task == "rul":
-        edges, quantiles = residual_model if residual_model is not None else residual_bands(
-            model.predict(X[first]), y[first], bands)  # type: ignore[attr-defined]
+        edges, quantiles = (
+            residual_model if residual_model is not None else residual_bands(model.predict(X[first]), y[first], bands)  # type: ignore[attr-defined]
+        )
         residual_quantiles = tuple(float(v) for v in quantiles.reshape(-1))
         raw = rul_failure_probability(model.predict(X[second]), horizon, edges, quantiles)[0]  # type: ignore[attr-defined]
         outcome = y[second] <= horizon
@@ -406,16 +454,26 @@ def make_bundle(model: Estimator, folder: str | os.PathLike[str], *, channels: S
     elif calibration is not None and len(np.unique(outcome)) == 2:
         calibrator = Calibrator(calibration).fit(raw, outcome.astype(float))
     elif model.task == "anomaly":
-        raise SchemaError("held-out rows hold one class only; an anomaly model needs both to be calibrated",
-                          column="y_holdout")
+        raise SchemaError(
+            "held-out rows hold one class only; an anomaly model needs both to be calibrated", column="y_holdout"
+        )
     reference = dict(reference) if reference is not None else training_means(X)
-    spec = ServingSpec(channels=tuple(channels), window=int(window), interval=str(interval), stats=tuple(stats),
-                       ewm_span=float(ewm_span),
-                       history_rows=int(history_rows or max(4 * window, 60)), horizon=float(horizon),
-                       unit=unit if unit is not None else str(model.get_tags().get("unit", "")),
-                       residual_quantiles=residual_quantiles, residual_edges=tuple(float(e) for e in edges),
-                       calibration=None if calibrator is None else calibrator.to_json(), costs=dict(costs or {}),
-                       asset_classes=tuple(asset_classes), reference=reference)
+    spec = ServingSpec(
+        channels=tuple(channels),
+        window=int(window),
+        interval=str(interval),
+        stats=tuple(stats),
+        ewm_span=float(ewm_span),
+        history_rows=int(history_rows or max(4 * window, 60)),
+        horizon=float(horizon),
+        unit=unit if unit is not None else str(model.get_tags().get("unit", "")),
+        residual_quantiles=residual_quantiles,
+        residual_edges=tuple(float(e) for e in edges),
+        calibration=None if calibrator is None else calibrator.to_json(),
+        costs=dict(costs or {}),
+        asset_classes=tuple(asset_classes),
+        reference=reference,
+    )
     path = save(model, folder, metrics=metrics, training_data=training_data)
     (path / SPEC_FILE).write_text(json.dumps(spec.to_json(), indent=2), encoding="utf-8")
     if card is not None:

@@ -47,17 +47,21 @@ def _load_into_store(db: Store, subset: str, data_root: Path) -> dict[str, int]:
         line = f"{subset}-{split}"
         db.add_lines([Line(line, "cmapss", name=f"{subset} {split} engines")])
         channels = tuple(Channel(c) for c in SENSORS)
-        db.add_assets(Asset(f"{line}-{int(u):03d}", asset_class="turbofan", line_id=line, site_id="cmapss",
-                            channels=channels) for u in frame["unit"].unique())
+        db.add_assets(
+            Asset(f"{line}-{int(u):03d}", asset_class="turbofan", line_id=line, site_id="cmapss", channels=channels)
+            for u in frame["unit"].unique()
+        )
         report = db.ingest_readings(to_readings(frame, line), source=f"{split}_{subset}")
         counts[split] = report.written
     last = data.train.groupby("unit")["cycle"].max()
-    failures = pd.DataFrame({
-        "asset_id": [f"{subset}-train-{int(u):03d}" for u in last.index],
-        "ts": ORIGIN + pd.to_timedelta(last.to_numpy(), unit="h"),
-        "kind": "failure",
-        "failure_mode": FAILURE_MODE.get(subset, "hpc_or_fan_degradation"),
-    })
+    failures = pd.DataFrame(
+        {
+            "asset_id": [f"{subset}-train-{int(u):03d}" for u in last.index],
+            "ts": ORIGIN + pd.to_timedelta(last.to_numpy(), unit="h"),
+            "kind": "failure",
+            "failure_mode": FAILURE_MODE.get(subset, "hpc_or_fan_degradation"),
+        }
+    )
     db.ingest_events(failures, source=f"failures_{subset}")
     counts["test_rul"] = data.test_rul
     return counts
@@ -123,12 +127,15 @@ def check_fleet(store: Path, fleet: str) -> None:
     with Store(store, read_only=True) as db:
         sites = set(db.assets()["site_id"].dropna().astype(str))
     if sites and DEMO_SITES[fleet] not in sites:
-        raise ConfigError(f"store {str(store)!r} holds another fleet (sites {', '.join(sorted(sites))}); the {fleet} "
-                          f"demo writes its own store: pass --store {DEMO_STORES[fleet]} or another new file")
+        raise ConfigError(
+            f"store {str(store)!r} holds another fleet (sites {', '.join(sorted(sites))}); the {fleet} "
+            f"demo writes its own store: pass --store {DEMO_STORES[fleet]} or another new file"
+        )
 
 
-def run_demo(*, store: Path | None, data_dir: Path | None, subset: str, top: int, seed: int,
-             simulated: bool = False) -> dict[str, float]:
+def run_demo(
+    *, store: Path | None, data_dir: Path | None, subset: str, top: int, seed: int, simulated: bool = False
+) -> dict[str, float]:
     """Run the demo and print its report; returns the test metrics (for tests and scripts) and the store used
     (``metrics["store"]``, a path string).
 
@@ -145,15 +152,21 @@ def run_demo(*, store: Path | None, data_dir: Path | None, subset: str, top: int
         from forewarn.cli.demo_simulated import run_simulated_demo
 
         if not simulated:
-            console.print(f"No C-MAPSS {subset} data (set {DATA_DIR_ENV} or --data-dir to a folder holding "
-                          f"cmapss/train_{subset}.txt.gz); running on a simulated fleet instead.")
-        return {**run_simulated_demo(store=store, top=top, seed=seed, console=console, started=started),
-                "store": str(store)}  # type: ignore[dict-item]
+            console.print(
+                f"No C-MAPSS {subset} data (set {DATA_DIR_ENV} or --data-dir to a folder holding "
+                f"cmapss/train_{subset}.txt.gz); running on a simulated fleet instead."
+            )
+        return {
+            **run_simulated_demo(store=store, top=top, seed=seed, console=console, started=started),
+            "store": str(store),  # type: ignore[dict-item]
+        }
     console.rule(f"Forewarn demo: NASA C-MAPSS {subset} turbofan fleet")
     with Store(store) as db:
         counts = _load_into_store(db, subset, data_root)
-        console.print(f"[1/4] store {store}: {db.count_readings():,} readings "
-                      f"({counts['train'] + counts['test']:,} new this run), {len(db.assets())} engines")
+        console.print(
+            f"[1/4] store {store}: {db.count_readings():,} readings "
+            f"({counts['train'] + counts['test']:,} new this run), {len(db.assets())} engines"
+        )
         train = _fleet_frame(db, f"{subset}-train")
         test = _fleet_frame(db, f"{subset}-test")
         y = _labels_from_events(db, train)
@@ -162,8 +175,10 @@ def run_demo(*, store: Path | None, data_dir: Path | None, subset: str, top: int
     X_test_all = window_features(test, group="asset_id", order="cycle", columns=sensors, window=WINDOW)
     last_rows = test.groupby("asset_id")["cycle"].idxmax()
     X_test = X_test_all.loc[last_rows.to_numpy()].reset_index(drop=True)
-    console.print(f"[2/4] features: {X_train.shape[1]} window features ({WINDOW}-cycle trailing windows) "
-                  f"from {len(sensors)} informative sensors, {len(X_train):,} training rows")
+    console.print(
+        f"[2/4] features: {X_train.shape[1]} window features ({WINDOW}-cycle trailing windows) "
+        f"from {len(sensors)} informative sensors, {len(X_train):,} training rows"
+    )
 
     fit_start = time.perf_counter()
     model = LightGBMRUL(seed=seed, **LIGHTGBM_PARAMS).fit(X_train, y)  # one thread: OpenMP spins on a busy box
@@ -179,14 +194,32 @@ def run_demo(*, store: Path | None, data_dir: Path | None, subset: str, top: int
     # The serving spec (RUL interval, failure probability within the horizon) is fitted on every window of the
     # test engines, whose true RUL is known; the figures above were measured before and do not use it.
     test_units = test["asset_id"].str.rsplit("-", n=1).str[1].astype(int)
-    y_test_all = (true_rul.loc[test_units].to_numpy() + test.groupby("asset_id")["cycle"].transform("max")
-                  - test["cycle"]).to_numpy(dtype="float64")
-    model_dir = bundle_model(model, store, channels=sensors, window=WINDOW, horizon=HORIZON_CYCLES,
-                             X_holdout=X_test_all, y_holdout=y_test_all, groups=test["asset_id"].to_numpy(),
-                             metrics=metrics, training_data=X_train)
+    y_test_all = (
+        true_rul.loc[test_units].to_numpy() + test.groupby("asset_id")["cycle"].transform("max") - test["cycle"]
+    ).to_numpy(dtype="float64")
+    model_dir = bundle_model(
+        model,
+        store,
+        channels=sensors,
+        window=WINDOW,
+        horizon=HORIZON_CYCLES,
+        X_holdout=X_test_all,
+        y_holdout=y_test_all,
+        groups=test["asset_id"].to_numpy(),
+        metrics=metrics,
+        training_data=X_train,
+    )
     flown = test.groupby("asset_id")["cycle"].max().loc[engines].to_numpy()
-    print_ranking(console, "Test engines ranked by risk", engines, ("cycles flown", flown), predicted,
-                  ("actual RUL", true), drivers(model, X_test), top)
+    print_ranking(
+        console,
+        "Test engines ranked by risk",
+        engines,
+        ("cycles flown", flown),
+        predicted,
+        ("actual RUL", true),
+        drivers(model, X_test),
+        top,
+    )
     _print_comparison(console, subset, metrics, len(engines))
     console.print(f"[4/4] done in {time.perf_counter() - started:.0f} s. Store: {store}  Model: {model_dir}/")
     return {**metrics, "store": str(store)}  # type: ignore[dict-item]
@@ -196,11 +229,16 @@ def _print_comparison(console: Console, subset: str, metrics: dict[str, float], 
     table = Table(title=f"C-MAPSS {subset} test RMSE and PHM08 score ({n_engines} engines; lower is better)")
     for column in ("method", "RMSE", "PHM08 score", "source"):
         table.add_column(column)
-    table.add_row("[bold]Forewarn LightGBM RUL (this run, one seed)[/]", f"[bold]{metrics['rmse']:.2f}[/]",
-                  f"[bold]{metrics['score']:.0f}[/]", "measured now, standard protocol")
+    table.add_row(
+        "[bold]Forewarn LightGBM RUL (this run, one seed)[/]",
+        f"[bold]{metrics['rmse']:.2f}[/]",
+        f"[bold]{metrics['score']:.0f}[/]",
+        "measured now, standard protocol",
+    )
     for row in anchor_rows("cmapss", subset=subset):
         score = row.get("score")
         table.add_row(row["method"], f"{row['rmse']:.2f}", "-" if score is None else f"{score:.0f}", row["source"])
     console.print(table)
-    console.print(f"Every model over 5 seeds, with operating-condition normalisation: forewarn bench cmapss "
-                  f"--subset {subset}")
+    console.print(
+        f"Every model over 5 seeds, with operating-condition normalisation: forewarn bench cmapss --subset {subset}"
+    )

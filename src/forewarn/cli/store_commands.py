@@ -97,11 +97,11 @@ def ingest(
             task = progress.add_task(f"{path.name}", total=None, n="")
             report = db.ingest_file(
                 path,
-                kind=kind,
-                strict=strict,  # type: ignore[arg-type]
+                kind=kind,  # type: ignore[arg-type]
+                strict=strict,
                 progress=lambda n, t=task: progress.update(t, n=f"{n:,} rows"),
-                **options,
-            )  # type: ignore[arg-type]
+                **options,  # type: ignore[arg-type]
+            )
             progress.remove_task(task)
             progress.advance(overall)
             total_written += report.written

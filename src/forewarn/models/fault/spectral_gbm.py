@@ -120,11 +120,11 @@ class SpectralGBM(LightGBMFault):
         if None in (self.n_elements, self.element_diameter, self.pitch_diameter):
             return None
         return BearingGeometry(
-            int(self.n_elements),
+            int(self.n_elements),  # type: ignore[arg-type]
             float(self.element_diameter),  # type: ignore[arg-type]
-            float(self.pitch_diameter),
+            float(self.pitch_diameter),  # type: ignore[arg-type]
             float(self.contact_angle_deg),
-        )  # type: ignore[arg-type]
+        )
 
     def _envelope_band(self) -> tuple[float, float] | None:
         if self.envelope_low_hz is None and self.envelope_high_hz is None:
