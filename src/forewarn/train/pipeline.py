@@ -36,6 +36,9 @@ from forewarn.train.labels import renewals
 from forewarn.train.spec import TrainSpec, hours
 
 Progress = Callable[[str], None]
+#: rows the zoo is compared on (every positive row kept): enough to rank models whose by-asset scores differ by
+#: more than the folds' spread; the comparison was 233 of the 458 s of a 52 M-reading run at 60,000
+COMPARE_ROWS = 30_000
 
 
 @dataclass
@@ -120,20 +123,34 @@ def next_version(folder: Path) -> str:
 
 def _check_trainable(data: Dataset, spec: TrainSpec, usable: np.ndarray) -> None:
     if usable.sum() < 50:
-        raise DataNotFoundError(f"only {int(usable.sum())} labelled rows for task {spec.task!r}: "
-                                + ("no failure event and no label column; ingest failures and maintenance as events "
-                                   "(kind=failure|maintenance) or pass --label NAME" if not len(data.events)
-                                   and not spec.label else "need at least 50 (more history, or a shorter --horizon)"))
+        raise DataNotFoundError(
+            f"only {int(usable.sum())} labelled rows for task {spec.task!r}: "
+            + (
+                "no failure event and no label column; ingest failures and maintenance as events "
+                "(kind=failure|maintenance) or pass --label NAME"
+                if not len(data.events) and not spec.label
+                else "need at least 50 (more history, or a shorter --horizon)"
+            )
+        )
     y = data.y[usable]
     if spec.task in ("failure", "anomaly") and (y == 1).sum() < 2:
-        raise DataNotFoundError(f"the labelled rows hold {int((y == 1).sum())} failure row(s) within "
-                                f"{spec.horizon}; training needs failures (and rows before them) in the history")
+        raise DataNotFoundError(
+            f"the labelled rows hold {int((y == 1).sum())} failure row(s) within "
+            f"{spec.horizon}; training needs failures (and rows before them) in the history"
+        )
     if len(np.unique(data.groups[usable])) < 3:
         raise DataNotFoundError("need labelled rows of at least 3 assets (some are held out to calibrate)")
 
 
-def train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str], *, spec: TrainSpec | None = None,
-          promote: bool = False, progress: Progress | None = None, **options: Any) -> TrainResult:
+def train(
+    store: str | os.PathLike[str] | Store,
+    models: str | os.PathLike[str],
+    *,
+    spec: TrainSpec | None = None,
+    promote: bool = False,
+    progress: Progress | None = None,
+    **options: Any,
+) -> TrainResult:
     """Train on the store's history and file the model in ``models``; see the module docstring.
 
     ``options`` override the spec's fields (``task``, ``horizon``, ``model``, ``label``, ``sites``, ...). Numeric
@@ -143,8 +160,15 @@ def train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str],
         return _train(store, models, spec=spec, promote=promote, progress=progress, **options)
 
 
-def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str], *, spec: TrainSpec | None,
-           promote: bool, progress: Progress | None, **options: Any) -> TrainResult:
+def _train(
+    store: str | os.PathLike[str] | Store,
+    models: str | os.PathLike[str],
+    *,
+    spec: TrainSpec | None,
+    promote: bool,
+    progress: Progress | None,
+    **options: Any,
+) -> TrainResult:
     spec = (spec or TrainSpec()).with_options(**options)
     say = progress or (lambda message: None)
     started = time.perf_counter()
@@ -153,8 +177,10 @@ def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str]
     spec = spec.resolved(data.interval)
     usable = data.labelled & ~data.down
     _check_trainable(data, spec, usable)
-    say(f"data: {len(data.frame):,} rows of {data.frame['asset_id'].nunique()} assets at {data.interval}, "
-        f"{int(usable.sum()):,} labelled")
+    say(
+        f"data: {len(data.frame):,} rows of {data.frame['asset_id'].nunique()} assets at {data.interval}, "
+        f"{int(usable.sum()):,} labelled"
+    )
     X_raw = data.features(spec)
     y = data.y
     positive = positive_rows(y, spec)
@@ -169,9 +195,15 @@ def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str]
         if zoo.accepts_missing(model):
             return X_raw
         if not filled:
-            filled.append(pd.DataFrame(fill_missing(X_raw.to_numpy(dtype="float64"), np.array(list(means.values()))),
-                                       columns=X_raw.columns, index=X_raw.index))
+            filled.append(
+                pd.DataFrame(
+                    fill_missing(X_raw.to_numpy(dtype="float64"), np.array(list(means.values()))),
+                    columns=X_raw.columns,
+                    index=X_raw.index,
+                )
+            )
         return filled[0]
+
     max_rul = spec.max_rul_hours if spec.task == "rul" else None
     comparison = pd.DataFrame()
     name = spec.model
@@ -179,35 +211,63 @@ def _train(store: str | os.PathLike[str] | Store, models: str | os.PathLike[str]
         # sequence models are left out: the service cannot compute their input, so auto could never keep one, and
         # they cost the most (compare one on a plant's data with forewarn backtest --model lstm-attention-failure)
         pool = [m for m in zoo.candidates(spec.task) if not zoo.is_sequence(m)]
-        compare_rows = _subsample(train_rows, y, min(spec.max_rows, 60_000), spec.seed + 1)
+        compare_rows = _subsample(train_rows, y, min(spec.max_rows, COMPARE_ROWS), spec.seed + 1)
 
         def features(model: str) -> pd.DataFrame:
             source = data.features(spec, sequence=True) if zoo.is_sequence(model) else inputs(model)
             return source.iloc[compare_rows].reset_index(drop=True)
 
-        comparison = zoo.compare(pool, features, y[compare_rows], data.groups[compare_rows], task=spec.task,
-                                 folds=spec.folds, seed=spec.seed, max_rul=max_rul,
-                                 on_model=lambda m: say(f"comparing {m}"))
+        comparison = zoo.compare(
+            pool,
+            features,
+            y[compare_rows],
+            data.groups[compare_rows],
+            task=spec.task,
+            folds=spec.folds,
+            seed=spec.seed,
+            max_rul=max_rul,
+            on_model=lambda m: say(f"comparing {m}"),
+        )
         servable = comparison[comparison["servable"] & comparison["score"].notna()]
         if servable.empty:
-            raise SchemaError("no model of the zoo could be fitted on this data: " +
-                              "; ".join(f"{r.model}: {r.error}" for r in comparison.itertuples()), column="model")
+            raise SchemaError(
+                "no model of the zoo could be fitted on this data: "
+                + "; ".join(f"{r.model}: {r.error}" for r in comparison.itertuples()),
+                column="model",
+            )
         name = str(servable.iloc[0]["model"])
     elif zoo.is_sequence(name):
-        raise ConfigError(f"{name!r} reads sequences of readings, which the service cannot compute yet; "
-                          "compare it with forewarn backtest, serve a window-statistics model")
+        raise ConfigError(
+            f"{name!r} reads sequences of readings, which the service cannot compute yet; "
+            "compare it with forewarn backtest, serve a window-statistics model"
+        )
     say(f"fitting {name}")
     X_all = inputs(name)
-    model = zoo.fit_model(zoo.build(name, task=spec.task, seed=spec.seed, max_rul=max_rul),
-                          X_all.iloc[train_rows], y[train_rows])
-    result = _judge_and_file(data, spec, model, name, X_all, held_rows, train_rows, comparison, Path(models),
-                             promote, started, means, lambda: refit(name, spec, X_all, y, usable))
+    model = zoo.fit_model(
+        zoo.build(name, task=spec.task, seed=spec.seed, max_rul=max_rul), X_all.iloc[train_rows], y[train_rows]
+    )
+    result = _judge_and_file(
+        data,
+        spec,
+        model,
+        name,
+        X_all,
+        held_rows,
+        train_rows,
+        comparison,
+        Path(models),
+        promote,
+        started,
+        means,
+        lambda: refit(name, spec, X_all, y, usable),
+    )
     say(f"filed {result.model_id} {result.version} in {result.folder}")
     return result
 
 
-def held_out_cases(data: Dataset, spec: TrainSpec, X: pd.DataFrame, model: Any, judged: held.Holdout,
-                   assets: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+def held_out_cases(
+    data: Dataset, spec: TrainSpec, X: pd.DataFrame, model: Any, judged: held.Holdout, assets: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
     """Every row of the held-out ``assets`` that the service would score (not down), with its probability and
     class, their failures inside those rows' spans, and their renewals: what event thresholds are fitted on."""
     rows = np.isin(data.groups, assets) & ~data.down
@@ -218,19 +278,33 @@ def held_out_cases(data: Dataset, spec: TrainSpec, X: pd.DataFrame, model: Any, 
     return cases.reset_index(drop=True), failures, renewed
 
 
-def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all: pd.DataFrame,
-                    held_rows: np.ndarray, train_rows: np.ndarray, comparison: pd.DataFrame, models: Path,
-                    promote: bool, started: float, means: dict[str, float],
-                    refitted: Callable[[], tuple[Any, np.ndarray]]) -> TrainResult:
+def _judge_and_file(
+    data: Dataset,
+    spec: TrainSpec,
+    model: Any,
+    name: str,
+    X_all: pd.DataFrame,
+    held_rows: np.ndarray,
+    train_rows: np.ndarray,
+    comparison: pd.DataFrame,
+    models: Path,
+    promote: bool,
+    started: float,
+    means: dict[str, float],
+    refitted: Callable[[], tuple[Any, np.ndarray]],
+) -> TrainResult:
     X_held = X_all[held_rows].reset_index(drop=True)
     y_held = data.y[held_rows]
     groups_held = data.groups[held_rows]
     classes_held = data.asset_class[held_rows]
     said = zoo.output(model, X_held)
-    metrics: dict[str, Any] = {"model": name, "protocol": f"fit on {len(np.unique(data.groups[train_rows]))} assets, "
-                               f"judged on {len(np.unique(groups_held))} held-out assets (calibration cross-fitted "
-                               "by asset halves); the filed model is the same recipe refit on all of them, with "
-                               "the calibration, intervals and thresholds fitted on the held-out predictions"}
+    metrics: dict[str, Any] = {
+        "model": name,
+        "protocol": f"fit on {len(np.unique(data.groups[train_rows]))} assets, "
+        f"judged on {len(np.unique(groups_held))} held-out assets (calibration cross-fitted "
+        "by asset halves); the filed model is the same recipe refit on all of them, with "
+        "the calibration, intervals and thresholds fitted on the held-out predictions",
+    }
     calibrator = residual_model = None
     policy = None
     if spec.task == "failure-mode":
@@ -247,9 +321,17 @@ def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all
             judged = held.calibrate_probabilities(said, outcome, groups_held, spec.seed)
         calibrator = judged.calibrator
         cases, failures, renewed = held_out_cases(data, spec, X_all, model, judged, np.unique(groups_held))
-        policy, figures = held.choose_thresholds(judged.probability, outcome, classes_held, dict(spec.costs),
-                                                 cases=cases, failures=failures, renewals=renewed,
-                                                 horizon_hours=spec.horizon_hours, min_lead_hours=spec.min_lead_hours)
+        policy, figures = held.choose_thresholds(
+            judged.probability,
+            outcome,
+            classes_held,
+            dict(spec.costs),
+            cases=cases,
+            failures=failures,
+            renewals=renewed,
+            horizon_hours=spec.horizon_hours,
+            min_lead_hours=spec.min_lead_hours,
+        )
         metrics.update(judged.metrics)
         metrics.update(figures)
         metrics["reliability"] = judged.reliability
@@ -261,20 +343,38 @@ def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all
     if model.task != "fault":
         _pin_live(models, model_id)
     card = {
-        "model_id": model_id, "version": version, "model": name, "task": spec.task, "created": pd.Timestamp.now(
-            tz="UTC").isoformat(), "data": cards.data_summary(data.frame, data.events, data.assets),
-        "recipe": {"interval": data.interval, "window_rows": spec.window, "stats": list(spec.stats),
-                   "features": spec.features, "channels": data.channels, "horizon": spec.horizon,
-                   "horizon_hours": spec.horizon_hours, "labels": f"stored label {spec.label!r}" if spec.label else
-                   "events: failures end a life, renewing maintenance starts one, unseen futures are censored",
-                   "max_rul_hours": spec.max_rul_hours if spec.task == "rul" else None,
-                   "training_rows": len(train_rows)},
-        "metrics": metrics, "zoo": comparison.to_dict(orient="records"),
+        "model_id": model_id,
+        "version": version,
+        "model": name,
+        "task": spec.task,
+        "created": pd.Timestamp.now(tz="UTC").isoformat(),
+        "data": cards.data_summary(data.frame, data.events, data.assets),
+        "recipe": {
+            "interval": data.interval,
+            "window_rows": spec.window,
+            "stats": list(spec.stats),
+            "features": spec.features,
+            "channels": data.channels,
+            "horizon": spec.horizon,
+            "horizon_hours": spec.horizon_hours,
+            "labels": f"stored label {spec.label!r}"
+            if spec.label
+            else "events: failures end a life, renewing maintenance starts one, unseen futures are censored",
+            "max_rul_hours": spec.max_rul_hours if spec.task == "rul" else None,
+            "training_rows": len(train_rows),
+        },
+        "metrics": metrics,
+        "zoo": comparison.to_dict(orient="records"),
         "costs": None if policy is None else policy.to_mapping(),
         "reference": cards.reference_distributions(X_all.iloc[train_rows]),
-        "libraries": cards.library_versions(), "train_seconds": round(time.perf_counter() - started, 1)}
-    flat = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-            and np.isfinite(v)}
+        "libraries": cards.library_versions(),
+        "train_seconds": round(time.perf_counter() - started, 1),
+    }
+    flat = {
+        k: float(v)
+        for k, v in metrics.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+    }
     if model.task == "fault":
         from forewarn.base.persistence import save
 
@@ -282,13 +382,28 @@ def _judge_and_file(data: Dataset, spec: TrainSpec, model: Any, name: str, X_all
         (path / CARD_FILE).write_text(json.dumps(card, indent=2, default=str), encoding="utf-8")
     else:
         assert spec.window is not None  # spec.resolved() set it
-        path = make_bundle(model, folder / version, channels=data.channels, window=spec.window,
-                           interval=data.interval, stats=spec.stats, horizon=spec.horizon_hours, X_holdout=X_held,
-                           y_holdout=y_held if spec.task == "rul" else y_held.astype(float), groups=groups_held,
-                           calibrator=calibrator, calibration=None, residual_model=residual_model,
-                           costs=None if policy is None else policy.to_mapping(),
-                           asset_classes=(), metrics=flat, training_data=X_all.iloc[train_rows],
-                           unit="hours" if spec.task == "rul" else None, card=card, reference=means)
+        path = make_bundle(
+            model,
+            folder / version,
+            channels=data.channels,
+            window=spec.window,
+            interval=data.interval,
+            stats=spec.stats,
+            horizon=spec.horizon_hours,
+            X_holdout=X_held,
+            y_holdout=y_held if spec.task == "rul" else y_held.astype(float),
+            groups=groups_held,
+            calibrator=calibrator,
+            calibration=None,
+            residual_model=residual_model,
+            costs=None if policy is None else policy.to_mapping(),
+            asset_classes=(),
+            metrics=flat,
+            training_data=X_all.iloc[train_rows],
+            unit="hours" if spec.task == "rul" else None,
+            card=card,
+            reference=means,
+        )
     # a failure-mode classifier is saved with its card but is not servable for health (the service scores failure,
     # RUL and anomaly models): it is not filed in the registry
     promoted = _register(models, model_id, version, promote) if model.task != "fault" else False
