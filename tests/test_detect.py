@@ -1,4 +1,4 @@
-"""``forewarn detect``: scoring any CSV without look-ahead, calibrated to [0, 1]."""
+"""``forewarn detect``: scoring any CSV without look-ahead, calibrated to [0, 1], alarms from the one rule."""
 
 from pathlib import Path
 
@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from forewarn.cli.detect import register
-from forewarn.detect import detect_file, detect_frame, read_table
+from forewarn.detect import detect_file, detect_frame, detect_store, read_table
 from forewarn.exceptions import ConfigError, DataNotFoundError, RegistryError, SchemaError
 
 
@@ -35,13 +35,16 @@ def test_a_fault_scores_higher_than_normal_rows(tmp_path):
     _export().to_csv(path, index=False)
     result = detect_file(path, tmp_path / "scores.csv")
     written = pd.read_csv(tmp_path / "scores.csv")
-    assert list(written.columns) == ["timestamp", "anomaly_score"] and len(written) == 600
+    assert list(written.columns) == ["timestamp", "anomaly_score", "alarm"] and len(written) == 600
     assert written["timestamp"].iloc[0] == "2024-05-01 08:00:00"
     assert result.timestamp_column == "Time" and result.features == ["motor_temp", "current"]
     score = written["anomaly_score"].to_numpy()
     assert ((score >= 0) & (score <= 1)).all()
     assert np.median(score[410:]) > 0.9 and np.median(score[100:400]) < 0.5
     assert result.n_train == 90 and result.detector == "var-residual"
+    alarm = written["alarm"].to_numpy()
+    assert set(alarm) <= {0, 1} and alarm.sum() == result.alarms == len(result.episodes)
+    assert any(e.start <= 410 <= e.end for e in result.episodes)  # the fault is inside an episode
 
 
 @pytest.mark.parametrize("detector", ["var-residual", "knn", "pca-t2q"])
@@ -106,9 +109,10 @@ def test_bad_input_raises_clear_errors(tmp_path):
     )
     with pytest.raises(SchemaError, match="no numeric column"):
         detect_frame(text_only)
-    short = _export(n=60)
-    with pytest.raises(SchemaError, match="too few rows"):
-        detect_frame(short)
+    with pytest.raises(SchemaError, match="var-residual cannot learn the series from 3 training rows"):
+        detect_frame(_export(n=3))
+    with pytest.raises(SchemaError, match="too few rows to learn from in the series: 1 rows"):
+        detect_frame(_export(n=1))
     no_time = pd.DataFrame({"a": np.arange(300.0), "b": ["x"] * 300})
     with pytest.raises(SchemaError, match="no timestamp column"):
         detect_frame(no_time)
@@ -144,3 +148,113 @@ def test_cli_command(tmp_path):
     assert result.exit_code == 0, result.output
     assert "scored 600 rows" in result.output and "knn" in result.output
     assert len(pd.read_csv(out)) == 600
+
+
+def _fleet(n_assets=3, n=300, fault_asset="b", fault_at=200):
+    parts = []
+    for i, asset in enumerate("abcdefgh"[:n_assets]):
+        part = _export(n=n, fault_at=n + 1, seed=i).drop(columns=["status"])
+        part["motor_temp"] += 10 * i  # assets run at different levels: never one series
+        if asset == fault_asset:
+            part.loc[fault_at:, "current"] += 1.5
+        part.insert(0, "asset_id", asset)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_the_score_is_continuous_and_alarms_are_episode_starts():
+    result = detect_frame(_export(n=2000, fault_at=1500))
+    score = result.scores["anomaly_score"].to_numpy()
+    values, counts = np.unique(score, return_counts=True)
+    assert counts.max() / len(score) < 0.05  # no pile-up at one value (0.5 was 35-47 % of scores)
+    alarm = result.scores["alarm"].to_numpy()
+    assert alarm.sum() == len(result.episodes) >= 1
+    for episode in result.episodes:
+        assert alarm[episode.start] == 1 and score[episode.start] >= result.rule.on
+        assert episode.start <= episode.peak <= episode.end
+        assert episode.top_channels and set(episode.top_channels) <= {"motor_temp", "current"}
+    fault = [e for e in result.episodes if e.start <= 1510 <= e.end]
+    assert fault and fault[0].top_channels[0] == "current"  # the channel that moved
+
+
+def test_wide_input_with_an_asset_column_is_scored_per_asset(tmp_path):
+    fleet = _fleet()
+    shuffled = fleet.sample(frac=1.0, random_state=1)
+    result = detect_frame(shuffled)
+    assert result.asset_column == "asset_id" and list(result.scores.columns)[:2] == ["asset_id", "timestamp"]
+    assert result.scores["asset_id"].tolist() == shuffled["asset_id"].tolist()  # input row order
+    assert result.fits["model"].tolist() == ["own"] * 3 and result.fits["n_train"].tolist() == [45] * 3
+    assert "asset_id" not in result.features
+    alone = detect_frame(fleet[fleet["asset_id"] == "a"].drop(columns=["asset_id"]))
+    mine = result.scores[shuffled["asset_id"].to_numpy() == "a"].set_index("timestamp")["anomaly_score"]
+    np.testing.assert_allclose(mine.loc[alone.scores["timestamp"]].to_numpy(), alone.scores["anomaly_score"])
+    fault = pd.Timestamp("2024-05-01 08:35:00", tz="UTC")  # row 210 of asset b, 10 rows into its fault
+    assert [e.asset_id for e in result.episodes if e.start_ts <= fault <= e.end_ts and e.asset_id == "b"] == ["b"]
+    renamed = fleet.rename(columns={"asset_id": "machine"})
+    named = detect_frame(renamed, asset_column="machine")
+    assert named.asset_column == "machine" and len(named.fits) == 3
+    with pytest.raises(ConfigError, match="no asset column 'nope'"):
+        detect_frame(fleet, asset_column="nope")
+    blank = fleet.copy()
+    blank.loc[5, "asset_id"] = None
+    with pytest.raises(SchemaError, match="line 7.*missing asset id"):
+        detect_frame(blank)
+
+
+def test_long_input_is_pivoted_and_scored_per_asset(tmp_path):
+    fleet = _fleet(n=200)
+    fleet["ts"] = pd.to_datetime(fleet.pop("Time")).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    long = fleet.melt(id_vars=["asset_id", "ts"], var_name="channel", value_name="value")
+    path = tmp_path / "long.csv"
+    long.sample(frac=1.0, random_state=0).to_csv(path, index=False)
+    out, events = tmp_path / "scores.csv", tmp_path / "events.csv"
+    result = detect_file(path, out, events_path=events)
+    written = pd.read_csv(out)
+    assert list(written.columns) == ["asset_id", "timestamp", "anomaly_score", "alarm"]
+    assert len(written) == 600 and sorted(result.features) == ["current", "motor_temp"]
+    table = pd.read_csv(events)
+    assert len(table) == result.alarms == int(written["alarm"].sum())
+    assert {"asset_id", "start", "end", "peak", "peak_score", "start_ts", "top_channels"} <= set(table.columns)
+    bad = long.astype({"value": object})
+    bad.loc[3, "value"] = "high"
+    bad.to_csv(path, index=False)
+    with pytest.raises(SchemaError, match="line 5"):
+        detect_file(path, tmp_path / "other.csv")
+    assert not (tmp_path / "other.csv").exists()
+
+
+def test_ten_rows_per_asset_are_pooled_per_class_with_a_note():
+    fleet = _fleet(n_assets=4, n=10, fault_asset="none")
+    result = detect_frame(fleet, asset_classes={"a": "pump", "b": "pump", "c": "fan", "d": "fan"})
+    assert len(result.scores) == 40 and np.isfinite(result.scores["anomaly_score"]).all()
+    assert result.fits["model"].tolist() == ["pooled: pump", "pooled: pump", "pooled: fan", "pooled: fan"]
+    assert len(result.notes) == 2 and all("fewer than 20 training rows" in n for n in result.notes)
+    for rows in (10, 13, 33):  # one short series: learns from up to half its rows, with a note
+        alone = detect_frame(_export(n=rows))
+        assert len(alone.scores) == rows and len(alone.notes) == 1 and alone.n_train >= 5
+
+
+def test_store_assets_are_scored(tmp_path):
+    from forewarn.schema import Asset
+    from forewarn.store import Store
+
+    fleet = _fleet(n=200)
+    fleet["ts"] = pd.to_datetime(fleet.pop("Time")).dt.tz_localize("UTC")
+    path = tmp_path / "plant.duckdb"
+    with Store(path) as db:
+        db.add_assets([Asset("a", "pump", site_id="S1"), Asset("b", "pump", site_id="S1"), Asset("c", "fan")])
+        db.ingest_readings(fleet)
+    result = detect_store(path, sites=["S1"])
+    assert sorted(result.fits["asset_id"]) == ["a", "b"] and len(result.scores) == 400
+    assert list(result.scores.columns) == ["asset_id", "timestamp", "anomaly_score", "alarm"]
+    with pytest.raises(DataNotFoundError, match="--site S9"):
+        detect_store(path, sites=["S9"])
+    with pytest.raises(DataNotFoundError, match="does not exist"):
+        detect_store(tmp_path / "missing.duckdb")
+
+
+def test_default_detector_is_spelled_once():
+    from forewarn import detect
+    from forewarn.cli import detect as cli_detect
+
+    assert cli_detect.DEFAULT_DETECTOR == detect.DEFAULT_DETECTOR

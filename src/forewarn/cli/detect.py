@@ -1,12 +1,14 @@
-"""``forewarn detect INPUT.csv --out SCORES.csv``: score any export of a timestamp and numeric columns.
+"""``forewarn detect INPUT.csv --out SCORES.csv`` (or ``--store DB``): label-free detection, alarms not levels.
 
-Thin layer over :func:`forewarn.detect.detect_file`; the lead wires :func:`register` into the main app.
+Thin layer over :func:`forewarn.detect.detect_file` and :func:`forewarn.detect.detect_store`; the lead wires
+:func:`register` into the main app. The alarm rule is :mod:`forewarn.decide.alarms`'s default, the same one
+``evaluate``, the benchmarks and the stream use.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,16 +22,51 @@ def register(app: typer.Typer) -> None:
     app.command()(detect)
 
 
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
 def detect(
+    out: Annotated[Path, typer.Option("--out", help="Where to write [asset_id,]timestamp,anomaly_score,alarm.")],
     input_path: Annotated[
-        Path, typer.Argument(metavar="INPUT.csv", help="CSV (',' or ';') with a timestamp column and numeric columns.")
-    ],
-    out: Annotated[Path, typer.Option("--out", help="Where to write timestamp,anomaly_score.")],
+        Path | None,
+        typer.Argument(
+            metavar="[INPUT.csv]",
+            help="CSV (',' or ';'): a timestamp column and numeric columns (wide, optionally an asset column), "
+            "or asset_id,ts,channel,value (long). Leave out with --store.",
+        ),
+    ] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option("--events", help="Also write one line per alarm episode (start, end, peak, top channels)."),
+    ] = None,
+    store: Annotated[Path | None, typer.Option("--store", help="Score assets already in this store.")] = None,
+    site: Annotated[
+        str | None, typer.Option("--site", help="With --store: only these sites (comma-separated).")
+    ] = None,
+    line: Annotated[
+        str | None, typer.Option("--line", help="With --store: only these lines (comma-separated).")
+    ] = None,
+    asset_class: Annotated[
+        str | None, typer.Option("--class", help="With --store: only these asset classes (comma-separated).")
+    ] = None,
+    assets: Annotated[
+        str | None, typer.Option("--assets", help="With --store: only these assets (comma-separated).")
+    ] = None,
+    interval: Annotated[
+        str | None,
+        typer.Option(help="With --store: average readings at this spacing, e.g. 10min (default: as stored)."),
+    ] = None,
+    asset_column: Annotated[
+        str | None,
+        typer.Option(help="Column naming each row's asset (default: one named asset_id or asset, if any)."),
+    ] = None,
     detector: Annotated[str, typer.Option(help="Registered anomaly detector (see the model registry).")] = (
         DEFAULT_DETECTOR
     ),
     train_fraction: Annotated[
-        float, typer.Option(help="Leading share of the rows, in time order, that the detector learns as normal.")
+        float,
+        typer.Option(help="Leading share of each asset's rows, in time order, that the detector learns as normal."),
     ] = 0.15,
     smooth: Annotated[int, typer.Option(min=1, help="Trailing mean over this many rows (1: no smoothing).")] = 10,
     exclude: Annotated[
@@ -39,29 +76,76 @@ def detect(
         str | None, typer.Option(help="Timestamp column (default: found by name or format).")
     ] = None,
 ) -> None:
-    """Score every row for how unusual it is (0 = like the training part, above 0.5 = beyond its alarm level).
+    """Score every row for how unusual it is and raise an alarm where an anomaly episode starts.
 
-    The detector learns the first part of the file and scores each row using only that row and earlier
-    ones, so scores do not change when later rows arrive.
+    anomaly_score: a level in [0, 1]; 0.5 is the alarm level learned from the first part of each asset's rows.
+
+    alarm: 1 on the row where an episode starts (anomaly_score >= 0.5); an episode clears after 5 rows below 0.3.
+
+    Each asset is scored on its own; an asset with too few rows shares a model with its class (with a warning).
+
+    Scores do not look ahead: later rows never change earlier scores.
     """
-    from forewarn.detect import detect_file
+    if (input_path is None) == (store is None):
+        raise typer.BadParameter("give either INPUT.csv or --store DB (one of them)", param_hint="INPUT.csv/--store")
+    if store is None and any(v is not None for v in (site, line, asset_class, assets, interval)):
+        raise typer.BadParameter("--site, --line, --class, --assets and --interval need --store")
+    options: dict[str, Any] = {
+        "detector": detector,
+        "train_fraction": train_fraction,
+        "smooth": smooth,
+    }
+    if store is not None:
+        if asset_column or exclude or timestamp_column:
+            raise typer.BadParameter("--asset-column, --exclude and --timestamp-column apply to an INPUT file")
+        from forewarn.detect import detect_store, write_result
 
-    result = detect_file(
-        input_path,
-        out,
-        detector=detector,
-        train_fraction=train_fraction,
-        smooth=smooth,
-        exclude=tuple(exclude or ()),
-        timestamp_column=timestamp_column,
-    )
+        result = detect_store(
+            store,
+            sites=_split(site),
+            lines=_split(line),
+            classes=_split(asset_class),
+            assets=_split(assets),
+            interval=interval,
+            **options,
+        )
+        write_result(result, out, events)
+    else:
+        from forewarn.detect import detect_file
+
+        assert input_path is not None
+        result = detect_file(
+            input_path,
+            out,
+            events_path=events,
+            exclude=tuple(exclude or ()),
+            timestamp_column=timestamp_column,
+            asset_column=asset_column,
+            **options,
+        )
+    for note in result.notes:
+        typer.echo(f"warning: {note}", err=True)
     scores = result.scores
+    fits = result.fits
+    n_assets = len(fits) if result.asset_column else 0
+    what = f"{len(scores)} rows of {n_assets} asset(s)" if n_assets else f"{len(scores)} rows"
+    rule = result.rule
     top = int(scores["anomaly_score"].to_numpy().argmax())
+    where = scores["timestamp"].iloc[top]
+    if n_assets:
+        where = f"{scores['asset_id'].iloc[top]} {where}"
+    pooled = int((fits["model"] != "own").sum())
+    models = (
+        f"one model per asset{f', {pooled} pooled per class' if pooled else ''}"
+        if n_assets
+        else ("one model" if not pooled else "one model, trained on too few rows")
+    )
     typer.echo(
-        f"scored {len(scores)} rows of {len(result.features)} column(s) with {result.detector} "
-        f"(trained on the first {result.n_train} rows); {result.alarms} row(s) above 0.5; highest "
-        f"{scores['anomaly_score'].iloc[top]:.3f} at {scores['timestamp'].iloc[top]}"
+        f"scored {what} ({len(result.features)} column(s)) with {result.detector}, {models}, trained on the first "
+        f"{train_fraction:g} of each series ({result.n_train} rows); {result.alarms} alarm episode(s) "
+        f"(open at anomaly_score >= {rule.on:g}, clear after {rule.clear_rows} rows below {rule.off:g}); "
+        f"highest {scores['anomaly_score'].iloc[top]:.3f} at {where}"
     )
     if result.dropped:
         typer.echo(f"dropped column(s) without values in the training rows: {', '.join(result.dropped)}")
-    typer.echo(f"scores: {out}")
+    typer.echo(f"scores: {out}" + (f"; episodes: {events}" if events else ""))
