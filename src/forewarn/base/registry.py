@@ -33,6 +33,7 @@ BUILTINS: dict[str, tuple[str, str]] = {
     "knn": ("forewarn.models.anomaly.knn:KNNDetector", "anomaly"),
     "mset": ("forewarn.models.anomaly.mset:MSETDetector", "anomaly"),
     "var-residual": ("forewarn.models.anomaly.var_residual:VARResidualDetector", "anomaly"),
+    "ensemble": ("forewarn.models.anomaly.ensemble:EnsembleDetector", "anomaly"),
     "autoencoder": ("forewarn.models.deep.autoencoder:AutoencoderDetector", "anomaly"),
     "conv-ae": ("forewarn.models.deep.conv_autoencoder:ConvAutoencoderDetector", "anomaly"),
     # failure predictors

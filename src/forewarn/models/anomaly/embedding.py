@@ -1,0 +1,86 @@
+"""Ensemble member: distance of windowed embeddings to the nearest normal ones.
+
+Each row is embedded by its trailing windows at several time scales: for every window length ``w`` and
+channel, the window's mean and the log of its standard deviation (floored), so a level, a drift, a variance
+change or a stuck sensor (a spread that collapses) each move the embedding. Features are standardised by
+their robust training spread. The reference set is up to ``references`` training embeddings, evenly spaced in
+time; a row's score is its mean squared distance per feature to the nearest reference. On the training rows
+the references closer in time than the longest window are left out, so the training scores (the member's
+normalisation) are honest rather than zero.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(2)
+>>> z = rng.normal(size=(600, 2)); z[500:520, 0] = z[500, 0]   # a stuck sensor
+>>> state = fit(z[:400], windows=(8, 32), references=128)
+>>> s = score(state, z, windows=(8, 32))
+>>> bool(s[515] > 3 * np.nanquantile(train_scores(state, z[:400], windows=(8, 32)), 0.99))
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from forewarn.models.anomaly.robust import robust_location_scale, trailing_mean, trailing_std
+
+#: the floor of a window's standard deviation (standardised units): a constant window is this flat
+STD_FLOOR = 0.02
+#: rows scored per block (memory)
+BLOCK = 32768
+
+
+def features(z: np.ndarray, windows: tuple[int, ...]) -> np.ndarray:
+    """The embedding of every row: per window, every channel's trailing mean and log standard deviation."""
+    parts = []
+    for w in windows:
+        parts.append(trailing_mean(z, w))
+        parts.append(np.log(trailing_std(z, w) + STD_FLOOR))
+    return np.hstack(parts)
+
+
+def fit(z: np.ndarray, windows: tuple[int, ...], references: int) -> dict[str, np.ndarray]:
+    """Learn the feature scaling and the reference embeddings from training rows ``z``."""
+    f = features(z, windows)
+    start = min(max(windows) - 1, len(z) - 1)  # rows with full windows where the training set allows it
+    center, spread = robust_location_scale(f[start:])
+    index = np.unique(np.linspace(start, len(z) - 1, min(references, len(z) - start)).round().astype("int64"))
+    return {"center": center, "spread": spread, "reference": (f[index] - center) / spread, "index": index}
+
+
+def _nearest(g: np.ndarray, reference: np.ndarray, exclude: tuple[np.ndarray, int] | None) -> np.ndarray:
+    out = np.empty(len(g))
+    ref_sq = (reference * reference).sum(axis=1)
+    for lo in range(0, len(g), BLOCK):
+        block = g[lo : lo + BLOCK]
+        d = (block * block).sum(axis=1)[:, None] + ref_sq[None, :] - 2.0 * block @ reference.T
+        if exclude is not None:
+            index, zone = exclude
+            rows = np.arange(lo, lo + len(block))
+            d[np.abs(rows[:, None] - index[None, :]) < zone] = np.inf
+        best = d.min(axis=1)
+        out[lo : lo + len(block)] = np.where(np.isfinite(best), best, np.nan)
+    return np.maximum(out, 0.0) / max(g.shape[1], 1)
+
+
+def _score(state: dict[str, np.ndarray], z: np.ndarray, windows: tuple[int, ...], exclude: bool) -> np.ndarray:
+    """The largest, over time scales, of the distance per feature; a scale counts once its window is full
+    (NaN before the shortest window fills)."""
+    g = (features(z, windows) - state["center"]) / state["spread"]
+    width = 2 * z.shape[1]
+    out = np.full(len(z), np.nan)
+    for j, w in enumerate(windows):
+        cols = slice(j * width, (j + 1) * width)
+        d = _nearest(g[:, cols], state["reference"][:, cols], (state["index"], max(windows)) if exclude else None)
+        d[: w - 1] = np.nan
+        out = np.fmax(out, d)
+    return out
+
+
+def score(state: dict[str, np.ndarray], z: np.ndarray, windows: tuple[int, ...]) -> np.ndarray:
+    """Distance per feature to the nearest reference embedding (largest time scale; NaN until a window fills)."""
+    return _score(state, z, windows, exclude=False)
+
+
+def train_scores(state: dict[str, np.ndarray], z: np.ndarray, windows: tuple[int, ...]) -> np.ndarray:
+    """Scores of the training rows with the references near each row in time left out (NaN: none left)."""
+    return _score(state, z, windows, exclude=True)

@@ -1,0 +1,321 @@
+"""The default label-free detector: an ensemble of four members chosen for generality, one ``anomaly_score``.
+
+Members (each in its own module, all causal: the score of row ``t`` uses rows ``<= t`` only):
+
+* ``residual`` (:mod:`.residual`): the VAR one-step forecast of
+  :class:`~forewarn.models.anomaly.var_residual.VARResidualDetector`; a spike, a jump or a broken relation
+  between channels leaves a large innovation.
+* ``embedding`` (:mod:`.embedding`): trailing windows at several time scales (``windows``) embed each row
+  (mean and log spread per channel); distance to the nearest normal embedding catches levels, variance changes,
+  stuck sensors, slow drifts.
+* ``changepoint`` (:mod:`.changepoint`): a windowed two-sided CUSUM on the forecast innovations catches a
+  persistent small bias (level shifts and drifts) that no single row shows.
+* ``discord`` (:mod:`.discord`): a matrix-profile style discord score (our own approximation: PAA of
+  z-normalised subsequences against normal ones) catches new shapes: a new frequency, a changed waveform.
+
+**Normalisation.** Each member's raw score is normalised against its own scores on the training rows (honest
+ones: embeddings and discords leave out the references near a training row in time) by a robust tail fit:
+``e = (score - median) / (q - median)``, with ``q`` the training quantile at ``1 - TAIL`` (``TAIL`` plus the
+``contamination`` when it is known), so ``e`` is 0 at the typical training row and 1 at the edge of the
+training tail, whatever the member's units. The ensemble value is the largest member's ``e`` (an anomaly
+needs to be seen by one member only; each member's own tail keeps its false alarms rare).
+
+**The score.** ``anomaly_score = 1 / (1 + exp(-SLOPE * (asinh(e) - asinh(level))))``: continuous and strictly
+inside (0, 1) (no pile-up at one value), 0.5 where ``e`` equals ``level`` (the default alarm rule opens an
+episode at 0.5, :mod:`forewarn.decide.alarms`), monotone in ``e`` so every member's ranking is kept.
+
+**Robust fits.** Channels are scaled by their training median and MAD; missing values take the last value
+seen; the VAR leaves gross outliers out of its regression; the normalisation uses a median and an upper
+quantile, so anomalies in the training rows (up to the tail share) do not move it. With ``contamination``
+(the known share of anomalous training rows) the tail quantile moves down by that share, and the reference
+embeddings and subsequences whose own training score lies above the level are dropped (a trimmed fit).
+
+**Few rows.** From 10 training rows on it works: windows shrink to half the training rows, the VAR falls back to
+a persistence forecast below ``lags + 2 * channels + 2`` rows, the discord member sits out below
+``2 * PAA`` rows. Below :data:`FEW_ROWS` rows a :class:`FewRowsWarning` says what it cannot know.
+
+**Adaptation** (``adaptation`` > 0, off by default): each channel's baseline follows an exponentially
+weighted mean of the past rows with that rate per row, so a slow regime change (a new set point, seasonal
+creep) stops raising alarms after about ``1 / adaptation`` rows. The risk: a slow degradation is a slow regime
+change too, and is learned as normal just the same; use it where slow change is known to be benign.
+
+Rows are a time series: ``score(X)`` treats the rows of ``X`` as consecutive and in order (irregular sampling
+is tolerated: rows are rows; gaps in values are filled causally). :func:`score_frame` is the benchmark's entry
+point: ``(frame, n_train) -> anomaly_score``.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> x = np.zeros((3000, 2))
+>>> for t in range(1, 3000):
+...     x[t] = 0.8 * x[t - 1] + rng.normal(0, 1, 2)
+>>> x[2000:2040, 1] += 6.0                     # a level shift on one channel
+>>> det = EnsembleDetector().fit(x[:1000])
+>>> s = det.score(x)
+>>> bool(s[2000:2040].max() > 0.9), bool((s[:2000] >= 0.5).mean() < 0.005)
+(True, True)
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forewarn.base.estimator import AnomalyDetector
+from forewarn.base.params import Interval, Options, SequenceOf
+from forewarn.base.registry import register
+from forewarn.models.anomaly import changepoint, discord, embedding, residual
+from forewarn.models.anomaly.robust import fill_gaps, robust_location_scale, tail_fit, tail_normalise
+
+MEMBERS = ("residual", "embedding", "changepoint", "discord")
+#: training share assumed anomalous-or-rare by the tail fit when ``contamination`` is not given
+TAIL = 0.01
+#: steepness of the map from the normalised score to [0, 1] (in asinh units)
+SLOPE = 3.0
+#: below this many training rows, a :class:`FewRowsWarning`
+FEW_ROWS = 100
+#: the training share of rows :func:`score_frame` fits on when the caller does not say
+TRAIN_FRACTION = 0.15
+
+
+class FewRowsWarning(UserWarning):
+    """The detector was fitted on so few rows that parts of normal behaviour are unknown to it."""
+
+
+@register("ensemble")
+class EnsembleDetector(AnomalyDetector):
+    """Residual + embedding + change-point + discord members, robustly normalised, one score in (0, 1)."""
+
+    tags = {"sequential": True, "nan_allowed": True, "unit": "probability-like"}
+    parameter_constraints = {
+        "members": [SequenceOf(Options(*MEMBERS))],
+        "lags": [Interval(int, 1, 10)],
+        "windows": [SequenceOf(Interval(int, 2))],
+        "cusum_window": [Interval(int, 2)],
+        "discord_length": [Interval(int, 8)],
+        "references": [Interval(int, 8)],
+        "level": [Interval(float, 0, None, closed="neither")],
+        "contamination": [Interval(float, 0, 0.5, closed="left"), None],
+        "adaptation": [Interval(float, 0, 1, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        members: tuple[str, ...] = MEMBERS,
+        lags: int = 3,
+        windows: tuple[int, ...] = (8, 64),
+        cusum_window: int = 100,
+        discord_length: int = 32,
+        references: int = 256,
+        level: float = 2.0,
+        contamination: float | None = None,
+        adaptation: float = 0.0,
+    ):
+        self.members = members
+        self.lags = lags
+        self.windows = windows
+        self.cusum_window = cusum_window
+        self.discord_length = discord_length
+        self.references = references
+        self.level = level
+        self.contamination = contamination
+        self.adaptation = adaptation
+
+    # -- preparation ---------------------------------------------------------------------------------------
+    def _prepare(self, values: np.ndarray) -> np.ndarray:
+        """Fill gaps, scale by the training median/MAD, and (optionally) remove the adapting baseline."""
+        z = (fill_gaps(values, self.center_) - self.center_) / self.spread_
+        if self.adaptation > 0:
+            baseline = pd.DataFrame(z).ewm(alpha=self.adaptation, adjust=False).mean().to_numpy()
+            z = z - np.vstack([np.zeros((1, z.shape[1])), baseline[:-1]])  # the baseline of the rows before
+        return z
+
+    def _effective(self, n_train: int) -> dict[str, Any]:
+        half = max(2, n_train // 2)
+        windows = tuple(sorted({min(int(w), half) for w in self.windows}))
+        length = min(int(self.discord_length), n_train // 2)
+        return {
+            "windows": windows,
+            "cusum_window": min(int(self.cusum_window), max(2, n_train)),
+            "discord_length": length if length >= 2 * discord.PAA else 0,
+        }
+
+    # -- fitting -----------------------------------------------------------------------------------------
+    def _fit(self, X: pd.DataFrame, y: object) -> None:
+        values = X.to_numpy(dtype="float64", na_value=np.nan)
+        n, n_channels = values.shape
+        if n < 10:
+            from forewarn.exceptions import SchemaError
+
+            raise SchemaError(
+                f"EnsembleDetector needs at least 10 training rows, got {n}",
+                hint="train on a longer stretch of normal operation",
+            )
+        self.center_, self.spread_ = robust_location_scale(values)
+        effective = self._effective(n)
+        self.windows_ = np.asarray(effective["windows"], dtype="int64")
+        self.cusum_window_ = np.asarray(effective["cusum_window"], dtype="int64")
+        self.discord_length_ = np.asarray(effective["discord_length"], dtype="int64")
+        if n < FEW_ROWS:
+            warnings.warn(_few_rows_message(n, n_channels, self.lags), FewRowsWarning, stacklevel=3)
+        z = self._prepare(values)
+        windows = tuple(int(w) for w in self.windows_)
+        length = int(self.discord_length_)
+        tail = TAIL + (self.contamination or 0.0)
+        # residual (always fitted: the change-point member uses its innovations)
+        state = residual.fit(z, self.lags)
+        e = residual.innovations(state, z)
+        raw: dict[str, np.ndarray] = {}
+        skip = min(self.lags, n - 1)
+        raw["residual"] = residual.score(state, e)[skip:]
+        raw["changepoint"] = changepoint.score(e, state["innovation_scale"], int(self.cusum_window_))[skip:]
+        for name, array in state.items():
+            setattr(self, f"residual_{name}_", array)
+        members = set(self.members)
+        if "embedding" in members:
+            emb = embedding.fit(z, windows, self.references)
+            raw["embedding"] = embedding.train_scores(emb, z, windows)
+            if self.contamination:
+                emb = _trim(emb, raw["embedding"], tail)
+                raw["embedding"] = embedding.train_scores(emb, z, windows)
+        else:
+            emb = {"center": np.zeros(0), "spread": np.ones(0), "reference": np.zeros((0, 0)), "index": np.zeros(0)}
+        for name, array in emb.items():
+            setattr(self, f"embedding_{name}_", array)
+        if "discord" in members and length:
+            dis = discord.fit(z, length, self.references)
+            raw["discord"] = discord.train_scores(dis, z, length)
+            if self.contamination:
+                dis = _trim(dis, raw["discord"], tail)
+                raw["discord"] = discord.train_scores(dis, z, length)
+        else:
+            dis = {"reference": np.zeros((0, n_channels, discord.PAA), dtype="float32"), "index": np.zeros(0)}
+        for name, array in dis.items():
+            setattr(self, f"discord_{name}_", array)
+        self.tails_ = np.vstack([tail_fit(raw[m], tail) if m in raw else np.array([0.0, 1.0]) for m in MEMBERS])
+
+    # -- scoring ------------------------------------------------------------------------------------------
+    def member_scores(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+        """Each member's normalised score ``e`` (0: typical training row, 1: edge of the training tail)."""
+        frame = self._validate_input(X)
+        return self._members(frame.to_numpy(dtype="float64", na_value=np.nan))
+
+    def _members(self, values: np.ndarray) -> pd.DataFrame:
+        z = self._prepare(values)
+        state = {name: getattr(self, f"residual_{name}_") for name in residual.NAMES}
+        out: dict[str, np.ndarray] = {}
+        e = residual.innovations(state, z) if {"residual", "changepoint"} & set(self.members) else None
+        for name in self.members:
+            if name == "residual" and e is not None:
+                raw = residual.score(state, e)
+            elif name == "changepoint" and e is not None:
+                raw = changepoint.score(e, state["innovation_scale"], int(self.cusum_window_))
+            elif name == "embedding":
+                emb = {k: getattr(self, f"embedding_{k}_") for k in ("center", "spread", "reference", "index")}
+                raw = embedding.score(emb, z, tuple(int(w) for w in self.windows_))
+            elif name == "discord" and int(self.discord_length_):
+                dis = {k: getattr(self, f"discord_{k}_") for k in ("reference", "index")}
+                raw = discord.score(dis, z, int(self.discord_length_))
+            else:
+                continue
+            out[name] = tail_normalise(raw, self.tails_[MEMBERS.index(name)])
+        return pd.DataFrame(out)
+
+    def _score(self, X: pd.DataFrame) -> np.ndarray:
+        members = self._members(X.to_numpy(dtype="float64", na_value=np.nan))
+        return to_unit(combine(members.to_numpy()), self.level)
+
+    def _state_names(self) -> tuple[str, ...]:
+        names = ["center_", "spread_", "windows_", "cusum_window_", "discord_length_", "tails_"]
+        names += [f"residual_{name}_" for name in residual.NAMES]
+        names += [f"embedding_{name}_" for name in ("center", "spread", "reference", "index")]
+        names += [f"discord_{name}_" for name in ("reference", "index")]
+        return tuple(names)
+
+
+def combine(normalised: np.ndarray) -> np.ndarray:
+    """The ensemble value of each row: the largest member's normalised score (members without a score yet,
+    NaN while their first window fills, are left out; a row none can score yet gets 0, the training median).
+
+    >>> combine(np.array([[0.5, np.nan], [0.2, 3.0], [np.nan, np.nan]])).tolist()
+    [0.5, 3.0, 0.0]
+    """
+    if normalised.shape[1] == 0:
+        return np.zeros(len(normalised))
+    out = np.full(len(normalised), -np.inf)
+    for column in normalised.T:
+        out = np.fmax(out, column)
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def to_unit(combined: np.ndarray, level: float) -> np.ndarray:
+    """The map from the ensemble's normalised score to (0, 1): 0.5 at ``level`` (module text).
+
+    >>> [round(float(v), 3) for v in to_unit(np.array([0.0, 2.0, 10.0]), 2.0)]
+    [0.013, 0.5, 0.991]
+    """
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-SLOPE * (np.arcsinh(combined) - np.arcsinh(level))))
+
+
+def _trim(state: dict[str, np.ndarray], scores: np.ndarray, tail: float) -> dict[str, np.ndarray]:
+    """Drop the references whose own training score lies in the top ``tail`` share (kept if too few remain)."""
+    at = scores[state["index"]]
+    limit = np.nanquantile(scores, 1.0 - tail) if np.isfinite(scores).any() else np.inf
+    keep = ~(at > limit)
+    if keep.sum() < max(8, len(keep) // 2):
+        return state
+    return {**state, "reference": state["reference"][keep], "index": state["index"][keep]}
+
+
+def _few_rows_message(n: int, n_channels: int, lags: int) -> str:
+    parts = [
+        f"the ensemble detector was fitted on only {n} rows: it cannot know normal behaviour slower than "
+        f"about {n // 2} rows (cycles, seasonality, slow trends may raise alarms), and its alarm level rests on "
+        f"{n} training scores, so expect more false alarms until it is refitted on a longer normal stretch"
+    ]
+    if n < residual.needed_rows(lags, n_channels):
+        parts.append(
+            f"with fewer than {residual.needed_rows(lags, n_channels)} rows the forecast is persistence only "
+            "(relations between channels are not learned)"
+        )
+    if n < 4 * discord.PAA:
+        parts.append(f"with fewer than {4 * discord.PAA} rows the discord (shape) member is off")
+    return "; ".join(parts)
+
+
+def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=[c for c in ("timestamp", "ts", "asset_id") if c in frame.columns]).select_dtypes(
+        include="number"
+    )
+
+
+def score_frame(frame: pd.DataFrame, n_train: int | None = None, **params: Any) -> np.ndarray:
+    """``anomaly_score`` of every row of one asset's series (``timestamp`` and other non-numeric columns are
+    dropped): fit on the first ``n_train`` rows (default: the first 15 %, at least 10), score them all."""
+    values = _numeric(frame)
+    n = len(values)
+    if n_train is None:
+        n_train = max(10, int(TRAIN_FRACTION * n))
+    n_train = min(n_train, n)
+    detector = EnsembleDetector(**params)
+    detector.fit(values.iloc[:n_train])
+    return detector.score(values)
+
+
+def _member_frame(member: str) -> Any:
+    def score(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
+        return score_frame(frame, n_train, members=(member,))
+
+    score.__name__ = f"score_{member}"
+    return score
+
+
+#: one member alone, for the benchmark (``--detector forewarn.models.anomaly.ensemble:score_residual``)
+score_residual = _member_frame("residual")
+score_embedding = _member_frame("embedding")
+score_changepoint = _member_frame("changepoint")
+score_discord = _member_frame("discord")

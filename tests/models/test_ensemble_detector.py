@@ -1,0 +1,140 @@
+"""The default label-free detector (issue 14): the ``ensemble`` anomaly model and its members."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
+
+from forewarn.base.registry import get
+from forewarn.models.anomaly import changepoint, discord, embedding
+from forewarn.models.anomaly.ensemble import MEMBERS, EnsembleDetector, FewRowsWarning, score_frame
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with threadpool_limits(1):
+        yield
+
+
+def ar_series(n=3000, channels=3, seed=0, phi=0.8):
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(size=(n, channels))
+    x = np.zeros((n, channels))
+    for t in range(1, n):
+        x[t] = phi * x[t - 1] + noise[t]
+    t = np.arange(n)
+    x += 2.0 * np.sin(2 * np.pi * t / 200)[:, None]  # a shared cycle
+    return x
+
+
+def test_registered_as_ensemble():
+    assert get("ensemble") is EnsembleDetector
+    assert EnsembleDetector.task == "anomaly"
+
+
+def test_scores_continuous_in_unit_interval_without_pile_up():
+    x = ar_series()
+    s = EnsembleDetector().fit(x[:1000]).score(x)
+    assert ((s > 0) & (s < 1)).all()
+    _, counts = np.unique(s, return_counts=True)
+    assert counts.max() <= 0.01 * len(s), "no value may hold more than 1 % of the scores"
+
+
+@pytest.mark.parametrize(
+    "inject",
+    [
+        lambda x: x.__setitem__((slice(2000, 2002), 0), x[2000:2002, 0] + 12.0),  # spike
+        lambda x: x.__setitem__((slice(2000, 2100), 1), x[2000:2100, 1] + 5.0),  # level shift
+        lambda x: x.__setitem__((slice(2000, 2100), 2), x[2000, 2]),  # stuck
+        lambda x: x.__setitem__((slice(2000, 2100), 0), x[2000:2100, 0] * 4.0),  # variance
+    ],
+    ids=["spike", "level_shift", "stuck", "variance"],
+)
+def test_injected_anomaly_scores_above_normal_rows(inject):
+    x = ar_series(seed=1)
+    inject(x)
+    s = EnsembleDetector().fit(x[:1000]).score(x)
+    assert s[2000:2110].max() > 0.5
+    assert s[2000:2110].max() > np.quantile(s[1000:2000], 0.99)
+
+
+def test_causal_later_rows_do_not_change_earlier_scores():
+    x = ar_series(n=1500)
+    det = EnsembleDetector().fit(x[:600])
+    changed = x.copy()
+    changed[1200:] += 50.0
+    assert np.allclose(det.score(x)[:1200], det.score(changed)[:1200])
+
+
+def test_contaminated_training_still_detects():
+    x = ar_series(seed=2)
+    x[100:160, 0] += 8.0  # a fifth of the training rows hold an anomaly
+    x[2000:2060, 0] += 8.0
+    for contamination in (None, 0.2):
+        s = EnsembleDetector(contamination=contamination).fit(x[:300]).score(x)
+        assert s[2000:2060].max() > 0.5, contamination
+
+
+def test_works_from_ten_rows_with_a_warning():
+    x = ar_series(n=200, seed=3)
+    with pytest.warns(FewRowsWarning, match="only 10 rows"):
+        det = EnsembleDetector().fit(x[:10])
+    s = det.score(x)
+    assert s.shape == (200,) and np.isfinite(s).all()
+
+
+def test_fewer_than_ten_rows_refused():
+    from forewarn.exceptions import SchemaError
+
+    with pytest.raises(SchemaError, match="at least 10"):
+        EnsembleDetector().fit(ar_series(n=9))
+
+
+def test_gaps_tolerated():
+    x = ar_series(n=1500, seed=4)
+    x[[50, 700, 701, 1200], 1] = np.nan
+    s = EnsembleDetector().fit(x[:500]).score(x)
+    assert np.isfinite(s).all()
+
+
+def test_adaptation_forgets_a_slow_level_change():
+    x = ar_series(n=4000, seed=5)
+    x[1000:, :] += np.linspace(0, 15, 3000)[:, None]
+    plain = EnsembleDetector().fit(x[:800]).score(x)
+    adapted = EnsembleDetector(adaptation=0.01).fit(x[:800]).score(x)
+    assert (adapted[3000:] >= 0.5).mean() < (plain[3000:] >= 0.5).mean()
+
+
+@pytest.mark.parametrize("member", MEMBERS)
+def test_each_member_alone(member):
+    x = ar_series(n=1500, seed=6)
+    det = EnsembleDetector(members=(member,)).fit(x[:500])
+    assert list(det.member_scores(x).columns) == [member]
+    assert np.isfinite(det.score(x)).all()
+
+
+def test_score_frame_drops_timestamps_and_defaults_to_first_15_percent():
+    x = ar_series(n=1000, seed=7)
+    frame = pd.DataFrame(x, columns=["a", "b", "c"])
+    frame.insert(0, "timestamp", pd.date_range("2024-01-01", periods=1000, freq="1min", tz="UTC"))
+    s = score_frame(frame, None)
+    assert s.shape == (1000,)
+    assert np.allclose(s, EnsembleDetector().fit(frame.iloc[:150, 1:]).score(frame.iloc[:, 1:]))
+
+
+def test_member_functions_catch_their_shapes():
+    rng = np.random.default_rng(8)
+    e = rng.normal(size=(600, 1))
+    e[400:] += 1.5
+    s = changepoint.score(e, np.ones(1), 50)
+    assert s[450] > 3 * np.quantile(s[:400], 0.99)
+    t = np.arange(2000.0)
+    z = np.sin(2 * np.pi * t / 50)[:, None]
+    z[1500:1560, 0] = np.sin(2 * np.pi * t[1500:1560] / 9)
+    state = discord.fit(z[:1000], 32, 128)
+    assert discord.score(state, z, 32)[1540] > 3 * np.nanquantile(discord.train_scores(state, z[:1000], 32), 0.99)
+    z = rng.normal(size=(600, 2))
+    z[500:540, 0] = z[500, 0]
+    state = embedding.fit(z[:400], (8, 32), 128)
+    trained = embedding.train_scores(state, z[:400], (8, 32))
+    assert embedding.score(state, z, (8, 32))[530] > 3 * np.nanquantile(trained, 0.99)
