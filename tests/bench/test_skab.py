@@ -53,3 +53,14 @@ def test_zoo_and_seeding():
 def test_alarm_edges_mark_switches():
     assert alarm_edges(np.array([0, 1, 1, 0])).tolist() == [False, True, False, True]
     assert alarm_edges(np.array([], dtype=bool)).tolist() == []
+
+
+def test_the_detect_path_counts_alarm_episodes(shared_data_dir):
+    from forewarn.bench.skab import DETECT
+
+    payload = run([DETECT, "var-residual"], 1, shared_data_dir, files=["valve1/0", "other/9"])
+    by_model = {row["model"]: row for row in payload["results"]}
+    row = by_model[DETECT]
+    assert row["seeds"] == 1 and row["predict_s"] > 0 and 0.0 <= row["far"] <= 100.0
+    assert row["f1"] > 0.3  # the faults fall inside alarm episodes
+    assert DETECT in payload["protocol"]

@@ -8,7 +8,7 @@ Protocol (SKAB's proposed leaderboard):
   rows after ``t``.
 * Alarm threshold, from the file's training rows only, one rule for every file and model
   (:class:`~forewarn.models.anomaly.series.ScoreCalibration`): with ``q50`` and ``q99`` the median and
-  99th percentile of the training rows' smoothed scores, a row alarms when its smoothed score exceeds
+  99th percentile of the training rows' smoothed scores, a row alarms when its smoothed score reaches
   ``q99 * (q99 / q50)``, as far above the 99th percentile as that is above the median, in ratio terms
   (the same alarms for a distance and for its square, so one rule fits every detector's scale).
 * Alarm rules, both reported for every detector: ``<model>`` alarms on every row above the level;
@@ -26,6 +26,16 @@ Protocol (SKAB's proposed leaderboard):
   probationary part). ``nab_standard``, ``nab_low_fp`` and ``nab_low_fn`` use SKAB's own weighting (TSAD's
   tanh curve, every false positive ``-fp``), as the published rows do; ``nab_sigmoid_standard`` is the
   same detections under NAB v1.1's sigmoid weighting (:mod:`forewarn.evaluate.nab`).
+* ``forewarn-detect`` (:data:`DETECT`, issue 14): the ``forewarn detect`` path as a user gets it
+  (:func:`forewarn.detect.detect_frame` with its default detector, fitted on the same first 400 rows, the same
+  ``smooth``), with detections counted from the one alarm rule (:mod:`forewarn.decide.alarms`) instead of a
+  per-row level: a test row is predicted anomalous when it lies inside an alarm episode (from the row whose
+  ``anomaly_score >= 0.5`` opens it to its end, the rule's hysteresis), and the predicted changepoints are that
+  indicator's switches (:func:`alarm_edges`), as for every other row. Its ``fit_s`` is 0: fit and scoring are
+  one call, timed as ``predict_s``.
+* One comparison convention (issue 14): a row alarms when its smoothed score is *at or above* the level
+  (``>=``, as everywhere in Forewarn); until issue 14 this runner used ``>`` (``ScoreCalibration.alarm``).
+  The two differ only on a score exactly equal to the level, so the published rows stay comparable.
 * Deterministic detectors run once whatever ``seeds`` is; seeded ones (``isolation-forest``,
   ``autoencoder``, ``conv-ae``) run with seeds ``0 .. seeds - 1``. ``fit_s`` and ``predict_s`` are summed over the 34
   files; linear algebra runs on one thread (threadpoolctl), so timings do not depend on a busy machine's
@@ -76,6 +86,8 @@ CHANGEPOINT_WINDOW = pd.Timedelta(seconds=60)
 PROFILES = ("standard", "low_fp", "low_fn")
 #: suffix of the rows whose alarms pass the on-delay of ``smooth + 1`` rows
 ON_DELAY = " +on-delay"
+#: label of the ``forewarn detect`` path's row (its default detector, detections from the alarm rule's episodes)
+DETECT = "forewarn-detect"
 
 
 def is_seeded(factory: Callable[[int], Any]) -> bool:
@@ -137,7 +149,7 @@ def _model_run(
         start = time.perf_counter()
         scores = trailing_mean(model.score(frame), smooth)
         predict_s += time.perf_counter() - start
-        above = ScoreCalibration.fit(scores[:N_TRAIN]).alarm(scores)
+        above = scores >= ScoreCalibration.fit(scores[:N_TRAIN]).level  # the one convention: at or above
         test = file.frame.iloc[N_TRAIN:]
         events = np.flatnonzero(test["changepoint"].to_numpy() == 1)
         cp_files.append(NABFile(len(test), right_windows(test.index, events, CHANGEPOINT_WINDOW), curve="skab"))
@@ -148,6 +160,34 @@ def _model_run(
     return [
         ModelRun(label, seed, _metrics(pairs[label], detections[label], cp_files), fit_s, predict_s) for label in delays
     ]
+
+
+def _detect_run(
+    files: Sequence[SKABFile], sensors: Sequence[str], smooth: int, progress: Callable[[str], None]
+) -> ModelRun:
+    """The ``forewarn detect`` path's row (module text): detections from the alarm rule's episodes."""
+    from forewarn.detect import DEFAULT_DETECTOR, detect_frame
+
+    pairs, detections, cp_files = [], [], []
+    predict_s = 0.0
+    for number, file in enumerate(files, start=1):
+        progress(f"skab {DETECT} ({DEFAULT_DETECTOR}): file {number}/{len(files)} {file.name}")
+        frame = _sensors(file.frame, sensors)
+        frame.insert(0, "timestamp", file.frame.index.to_numpy())
+        start = time.perf_counter()
+        result = detect_frame(
+            frame, timestamp_column="timestamp", train_fraction=(N_TRAIN + 0.5) / len(frame), smooth=smooth
+        )
+        predict_s += time.perf_counter() - start
+        inside = np.zeros(len(frame), dtype=bool)
+        for episode in result.episodes:
+            inside[episode.start : episode.end + 1] = True
+        test = file.frame.iloc[N_TRAIN:]
+        events = np.flatnonzero(test["changepoint"].to_numpy() == 1)
+        cp_files.append(NABFile(len(test), right_windows(test.index, events, CHANGEPOINT_WINDOW), curve="skab"))
+        pairs.append((test["anomaly"].to_numpy(), inside[N_TRAIN:]))
+        detections.append(alarm_edges(inside[N_TRAIN:]))
+    return ModelRun(DETECT, 0, _metrics(pairs, detections, cp_files), 0.0, predict_s)
 
 
 def run(
@@ -167,10 +207,10 @@ def run(
     """
     if options:
         raise ConfigError(f"skab takes no option(s) {', '.join(sorted(options))}")
-    chosen = list(MODELS) if models is None else list(models)
-    unknown = [m for m in chosen if m not in MODELS]
+    chosen = [*MODELS, DETECT] if models is None else list(models)
+    unknown = [m for m in chosen if m not in MODELS and m != DETECT]
     if unknown:
-        raise ConfigError(f"unknown SKAB model(s) {', '.join(unknown)}; known: {', '.join(MODELS)}")
+        raise ConfigError(f"unknown SKAB model(s) {', '.join(unknown)}; known: {', '.join([*MODELS, DETECT])}")
     if seeds < 1:
         raise ConfigError(f"seeds must be at least 1, got {seeds}")
     say = progress or (lambda message: None)
@@ -179,6 +219,9 @@ def run(
     runs = []
     with threadpool_limits(limits=1):
         for name in chosen:
+            if name == DETECT:
+                runs.append(_detect_run(selected, data.SENSORS, smooth, say))
+                continue
             factory = MODELS[name]
             for seed in range(seeds if is_seeded(factory) else 1):
                 runs.extend(_model_run(name, factory, seed, selected, data.SENSORS, smooth, say))
@@ -187,7 +230,7 @@ def run(
         "subset": None,
         "protocol": anchor_protocol("skab") + f"; scores smoothed by a trailing {smooth}-row mean; alarm above "
         "q99 * (q99 / q50) of the file's training scores; '+on-delay' rows: alarm only after "
-        f"{smooth + 1} consecutive rows above",
+        f"{smooth + 1} consecutive rows above; '{DETECT}': rows inside the alarm rule's episodes",
         "primary_metric": "f1",
         "results": summarise(runs),
         "published": anchor_rows("skab"),
@@ -195,4 +238,4 @@ def run(
     }
 
 
-__all__ = ["MODELS", "ON_DELAY", "alarm_edges", "is_seeded", "run"]
+__all__ = ["DETECT", "MODELS", "ON_DELAY", "alarm_edges", "is_seeded", "run"]
