@@ -9,8 +9,11 @@ together: the confusion counts TP, FP, FN, TN are summed over every file first, 
 * ``MAR = 100 * FN / (FN + TP)``         missed alarm rate, % of anomalous rows not flagged.
 
 SKAB rounds F1 to 2 decimals and FAR/MAR to 2 decimals for its table; these functions return unrounded
-floats. A corpus without a positive row has no recall: MAR is then reported as 0 and F1 as 0 when any row
-was flagged (1 when none was), so that the null detector on a clean corpus is perfect.
+floats. Predictions are decisions, not scores: a detector's ``anomaly_score`` becomes one through the one
+alarm rule (:mod:`forewarn.decide.alarms`: rows inside an alarm episode, which opens at ``score >= on``), or a
+fixed level compared with ``>=`` (the one convention). A corpus without a positive row has no recall: MAR is
+then reported as 0 and F1 as 0 when any row was flagged (1 when none was), so that the null detector on a
+clean corpus is perfect.
 
 >>> m = outlier_metrics([0, 0, 1, 1, 1], [0, 1, 1, 1, 0])
 >>> round(m.f1, 3), round(m.far, 1), round(m.mar, 1)
@@ -87,7 +90,7 @@ def _binary(values: Sequence[int] | np.ndarray, name: str) -> np.ndarray:
         raise SchemaError(
             f"{name}[{row}] is {array[row]!r}; labels and predictions must be 0 or 1",
             column=name,
-            hint="threshold the scores first (score > threshold)",
+            hint="turn scores into decisions first: score >= threshold, or the alarm rule of forewarn.decide.alarms",
         )
     return array.astype(bool)
 
