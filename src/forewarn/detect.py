@@ -28,9 +28,13 @@ What it does, in order:
    half of them. Each pooled fit is reported as a one-line note (:attr:`DetectResult.notes`) and in
    :attr:`DetectResult.fits` (column ``model``: ``own`` or ``pooled: <class>``). So 10 rows per asset score,
    with a warning: so few rows cannot tell normal variation from an anomaly well.
-4. Score every row, smooth with a trailing mean of ``smooth`` rows. Nothing looks ahead: for an asset with
-   its own model, a row's score after the training part depends only on that row and earlier ones.
-5. ``anomaly_score`` in [0, 1], continuous (:func:`anomaly_level`): learned from the training rows' scores
+4. Score every row, smooth with a trailing mean of ``smooth`` rows (default: :data:`SMOOTH` for a detector
+   with raw scores, none for one whose scores are already an ``anomaly_score``, tag ``unit`` =
+   ``"probability-like"``, e.g. ``ensemble``). Nothing looks ahead: for an asset with its own model, a row's
+   score after the training part depends only on that row and earlier ones. A detector's warnings while it
+   learns (e.g. too few rows) become one-line notes (:attr:`DetectResult.notes`).
+5. ``anomaly_score`` in [0, 1], continuous: a calibrated detector's score as is; else (:func:`anomaly_level`)
+   learned from the training rows' scores
    (:class:`~forewarn.models.anomaly.series.ScoreCalibration`): up to the alarm level ``q99 * (q99 / q50)``
    it mixes the training scores' empirical CDF (90 %) with a linear ramp from the lowest training score
    (10 %), so it keeps rising between the highest training score and the level (no pile-up at 0.5); the
@@ -88,6 +92,8 @@ TIMESTAMP_NAMES = ("timestamp", "datetime", "time", "ts")
 ASSET_NAMES = ("asset_id", "asset")
 #: training rows an asset needs for a model of its own; fewer: pooled per class (module text)
 MIN_TRAIN_ROWS = 20
+#: trailing-mean rows for detectors with raw scores (``smooth=None``); 1 (none) for calibrated ones (module text)
+SMOOTH = 10
 #: channels named per episode (``top_channels``)
 TOP_CHANNELS = 3
 _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+(,\d+)?([eE][-+]?\d+)?\s*$")
@@ -307,7 +313,7 @@ def _score_assets(
     cls: Any,
     detector: str,
     train_fraction: float,
-    smooth: int,
+    smooth: int | None,
     params: Mapping[str, Any] | None,
     rule: AlarmRule,
     asset_classes: Mapping[str, str] | None,
@@ -315,6 +321,10 @@ def _score_assets(
 ) -> dict[str, Any]:
     """Score every asset's series (module text, steps 2-6); rows are positions of ``features``."""
     n_rows = len(features)
+    # a detector whose scores are already an anomaly_score (0.5 at its own alarm level) is not recalibrated
+    calibrated = cls.get_tags().get("unit") == "probability-like"
+    if smooth is None:
+        smooth = 1 if calibrated else SMOOTH
     stamps = pd.DatetimeIndex(times).as_unit("ns").asi8
     keys = np.full(n_rows, "", dtype=object) if assets is None else assets
     series: dict[str, np.ndarray] = {}
@@ -371,7 +381,13 @@ def _score_assets(
                 training = training.fillna(median)
                 model = cls(**dict(params or {}))
                 try:
-                    model.fit(training)
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always", UserWarning)
+                        model.fit(training)
+                    said = sorted(
+                        {str(w.message).splitlines()[0] for w in caught if issubclass(w.category, UserWarning)}
+                    )
+                    notes.extend(f"{where}: {message}" for message in said)
                 except (ValueError, np.linalg.LinAlgError) as err:
                     problem = SchemaError(
                         f"{detector} cannot learn {where} from {len(training)} training rows ({err})",
@@ -385,12 +401,14 @@ def _score_assets(
         dropped_all.update(dropped)
         used.extend(c for c in columns if c not in used)
         raw = [trailing_mean(model.score(f[columns].fillna(median)), smooth) for f in frames]
-        calibration = ScoreCalibration.fit(np.concatenate([r[:t] for r, t in zip(raw, n_train, strict=True)]))
-        levels.append(calibration.level)
+        calibration = None
+        if not calibrated:
+            calibration = ScoreCalibration.fit(np.concatenate([r[:t] for r, t in zip(raw, n_train, strict=True)]))
+        levels.append(0.5 if calibration is None else calibration.level)
         centre, scale = _scale(training)
         for key, frame, scores, t in zip(members, frames, raw, n_train, strict=True):
             rows = series[key]
-            level = anomaly_level(calibration, scores)
+            level = np.clip(scores, 0.0, 1.0) if calibration is None else anomaly_level(calibration, scores)
             anomaly[rows] = level
             found = find_episodes(level, rule, ts=stamps[rows], asset_id=key if assets is not None else None)
             values = frame[columns].to_numpy(dtype="float64")
@@ -444,7 +462,7 @@ def detect_frame(
     *,
     detector: str = DEFAULT_DETECTOR,
     train_fraction: float = 0.15,
-    smooth: int = 10,
+    smooth: int | None = None,
     exclude: Sequence[str] = (),
     timestamp_column: str | None = None,
     asset_column: str | None = None,
@@ -462,7 +480,7 @@ def detect_frame(
             f"train fraction must be between 0 and 1 (exclusive), got {train_fraction}; "
             "e.g. 0.15 trains on the first 15 % of the rows"
         )
-    if smooth < 1:
+    if smooth is not None and smooth < 1:
         raise ConfigError(f"smooth must be at least 1 row, got {smooth}")
     cls = _detector_class(detector)
     rule = rule or AlarmRule()

@@ -68,7 +68,12 @@ def detect(
         float,
         typer.Option(help="Leading share of each asset's rows, in time order, that the detector learns as normal."),
     ] = 0.15,
-    smooth: Annotated[int, typer.Option(min=1, help="Trailing mean over this many rows (1: no smoothing).")] = 10,
+    smooth: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Trailing mean over this many rows (default: 10 for raw-score detectors, none for ensemble)."
+        ),
+    ] = None,
     exclude: Annotated[
         list[str] | None, typer.Option(help="Numeric column to leave out (repeatable), e.g. a label column.")
     ] = None,
