@@ -87,7 +87,7 @@ from forewarn.decide.alarms import AlarmRule, Episode, episodes_table, find_epis
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
 from forewarn.models.anomaly.series import ScoreCalibration, trailing_mean
 
-DEFAULT_DETECTOR = "var-residual"
+DEFAULT_DETECTOR = "ensemble"
 TIMESTAMP_NAMES = ("timestamp", "datetime", "time", "ts")
 ASSET_NAMES = ("asset_id", "asset")
 #: training rows an asset needs for a model of its own; fewer: pooled per class (module text)
@@ -342,6 +342,7 @@ def _score_assets(
     alarm = np.zeros(n_rows, dtype="int8")
     episodes: list[Episode] = []
     fits, notes, dropped_all, used = [], [], set(), []
+    told: dict[str, dict[str, str]] = {}  # the detector's warnings: kind -> series -> first line
     levels = []
     total_train = 0
     for group, members in groups.items():
@@ -384,10 +385,12 @@ def _score_assets(
                     with warnings.catch_warnings(record=True) as caught:
                         warnings.simplefilter("always", UserWarning)
                         model.fit(training)
-                    said = sorted(
-                        {str(w.message).splitlines()[0] for w in caught if issubclass(w.category, UserWarning)}
-                    )
-                    notes.extend(f"{where}: {message}" for message in said)
+                    if not pooled:  # a pool's note says it already (below)
+                        for w in caught:
+                            if issubclass(w.category, UserWarning):
+                                told.setdefault(w.category.__name__, {}).setdefault(
+                                    where, str(w.message).splitlines()[0]
+                                )
                 except (ValueError, np.linalg.LinAlgError) as err:
                     problem = SchemaError(
                         f"{detector} cannot learn {where} from {len(training)} training rows ({err})",
@@ -443,6 +446,10 @@ def _score_assets(
                 f"{len(training)} rows{whole} ({', '.join(map(str, n_train[:5]))}{'...' if len(members) > 5 else ''} "
                 f"per asset); scores are rough: so few rows cannot tell normal variation from a fault"
             )
+    for said in told.values():  # one line per kind of warning, however many assets
+        names = list(said)
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        notes.append(f"{', '.join(names[:3])}{more}: {said[names[0]]}" + (" (and alike)" if len(names) > 1 else ""))
     episodes.sort(key=lambda e: (e.asset_id or "", e.start))
     return {
         "anomaly": anomaly,

@@ -14,7 +14,7 @@ import typer
 
 #: :data:`forewarn.detect.DEFAULT_DETECTOR`, spelled out so that ``--help`` does not import numpy and pandas
 #: (a test keeps the two equal)
-DEFAULT_DETECTOR = "var-residual"
+DEFAULT_DETECTOR = "ensemble"
 
 
 def register(app: typer.Typer) -> None:
