@@ -449,7 +449,9 @@ def _score_assets(
     for said in told.values():  # one line per kind of warning, however many assets
         names = list(said)
         more = f" and {len(names) - 3} more" if len(names) > 3 else ""
-        notes.append(f"{', '.join(names[:3])}{more}: {said[names[0]]}" + (" (and alike)" if len(names) > 1 else ""))
+        notes.append(
+            f"{', '.join(names[:3])}{more}: {said[names[0]]}" + (" (the others alike)" if len(names) > 1 else "")
+        )
     episodes.sort(key=lambda e: (e.asset_id or "", e.start))
     return {
         "anomaly": anomaly,

@@ -56,7 +56,7 @@ def test_alarms_episodes_and_a_summary(tmp_path: Path, capsys: pytest.CaptureFix
     table = pd.read_csv(events)
     assert len(table) == int(scores["alarm"].sum()) >= 1
     assert f"{len(table)} alarm episode(s) (open at anomaly_score >= 0.5" in stdout
-    assert "600 rows of 2 asset(s)" in stdout and "one model per asset" in stdout
+    assert "600 rows of 2 asset(s)" in stdout and "2 asset(s) with a model of their own" in stdout
     fault = table[(table["asset_id"] == "a") & (table["start"] <= 210) & (table["end"] >= 210)]
     assert len(fault) == 1 and fault["top_channels"].iloc[0].split(";")[0] == "current"
 
@@ -69,7 +69,7 @@ def test_few_rows_warn_in_one_line_and_still_score(tmp_path: Path, capsys: pytes
     assert code == 0, stderr
     warnings_ = [line for line in stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings_) == 1 and "4 asset(s)" in warnings_[0] and "fewer than 20 training rows" in warnings_[0]
-    assert len(pd.read_csv(out)) == 48 and "4 pooled per class" in stdout
+    assert len(pd.read_csv(out)) == 48 and "4 pooled (one pool)" in stdout
 
 
 def test_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

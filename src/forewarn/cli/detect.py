@@ -139,12 +139,16 @@ def detect(
     where = scores["timestamp"].iloc[top]
     if n_assets:
         where = f"{scores['asset_id'].iloc[top]} {where}"
-    pooled = int((fits["model"] != "own").sum())
-    models = (
-        f"one model per asset{f', {pooled} pooled per class' if pooled else ''}"
-        if n_assets
-        else ("one model" if not pooled else "one model, trained on too few rows")
-    )
+    own = int((fits["model"] == "own").sum())
+    pools = sorted(str(m).split(": ", 1)[1] for m in fits["model"].unique() if m != "own")
+    pooled = len(fits) - own
+    if not n_assets:
+        models = "one model" + (", trained on too few rows" if pooled else "")
+    else:
+        parts = [f"{own} asset(s) with a model of their own"] if own else []
+        if pooled:
+            parts.append(f"{pooled} pooled ({'one pool' if pools == ['all'] else 'per class: ' + ', '.join(pools)})")
+        models = ", ".join(parts)
     typer.echo(
         f"scored {what} ({len(result.features)} column(s)) with {result.detector}, {models}, trained on the first "
         f"{train_fraction:g} of each series ({result.n_train} rows); {result.alarms} alarm episode(s) "
