@@ -106,21 +106,22 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, capsys: pytest
     assert code == 2 and "need --store" in stderr
 
 
-def _modules_after(code: str) -> set[str]:
+def _modules_after(code: str) -> tuple[set[str], str]:
+    """The modules a fresh interpreter holds after running ``code``, and what it printed to stderr."""
     wrapped = (
         f"try:\n    exec({code!r})\nexcept SystemExit:\n    pass\n"
         "import json, sys\nprint(json.dumps(sorted(sys.modules)))"
     )
     done = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True, timeout=120, check=True)
-    return set(json.loads(done.stdout.splitlines()[-1]))
+    return set(json.loads(done.stdout.splitlines()[-1])), done.stderr
 
 
 def test_a_detect_run_imports_no_torch_nor_lightgbm(tmp_path: Path) -> None:
     source = tmp_path / "fleet.csv"
     _fleet(n=100, assets="a").to_csv(source, index=False)
     argv = ["detect", str(source), "--out", str(tmp_path / "scores.csv")]
-    loaded = _modules_after(f"from forewarn.cli.main import run; run({argv!r})")
-    assert (tmp_path / "scores.csv").exists()
+    loaded, stderr = _modules_after(f"from forewarn.cli.main import run; run({argv!r})")
+    assert (tmp_path / "scores.csv").exists(), stderr
     assert not loaded & {"torch", "lightgbm", "fastapi"}
-    help_loaded = _modules_after("from forewarn.cli.main import run; run(['detect', '--help'])")
+    help_loaded, _ = _modules_after("from forewarn.cli.main import run; run(['detect', '--help'])")
     assert not help_loaded & {"torch", "lightgbm", "numpy", "pandas"}
