@@ -124,10 +124,11 @@ def test_score_frame_drops_timestamps_and_defaults_to_first_15_percent():
 
 def test_member_functions_catch_their_shapes():
     rng = np.random.default_rng(8)
-    e = rng.normal(size=(600, 1))
-    e[400:] += 1.5
-    s = changepoint.score(e, np.ones(1), 50)
-    assert s[450] > 3 * np.quantile(s[:400], 0.99)
+    z = rng.normal(size=(600, 1))
+    z[400:] += 1.5
+    s = changepoint.score(changepoint.fit(z[:300], 20), z, 20)
+    assert s[420] > 2 * np.quantile(s[:400], 0.99)
+    assert s[599] < 2 * np.quantile(s[:400], 0.99), "the moving reference catches up: an onset, not a level"
     t = np.arange(2000.0)
     z = np.sin(2 * np.pi * t / 50)[:, None]
     z[1500:1560, 0] = np.sin(2 * np.pi * t[1500:1560] / 9)

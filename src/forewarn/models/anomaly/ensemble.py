@@ -8,25 +8,28 @@ Members (each in its own module, all causal: the score of row ``t`` uses rows ``
 * ``embedding`` (:mod:`.embedding`): trailing windows at several time scales (``windows``) embed each row
   (mean and log spread per channel); distance to the nearest normal embedding catches levels, variance changes,
   stuck sensors, slow drifts.
-* ``changepoint`` (:mod:`.changepoint`): a windowed two-sided CUSUM on the forecast innovations catches a
-  persistent small bias (level shifts and drifts) that no single row shows.
+* ``changepoint`` (:mod:`.changepoint`): a windowed two-sided CUSUM of each channel's deviation from a moving
+  reference catches the onset of a level shift or a change of slope that no single row shows.
 * ``discord`` (:mod:`.discord`): a matrix-profile style discord score (our own approximation: PAA of
   z-normalised subsequences against normal ones) catches new shapes: a new frequency, a changed waveform.
 
 **Normalisation.** Each member's raw score is normalised against its own scores on the training rows (honest
-ones: embeddings and discords leave out the references near a training row in time) by a robust tail fit:
-``e = (score - median) / (q - median)``, with ``q`` the training quantile at ``1 - TAIL`` (``TAIL`` plus the
-``contamination`` when it is known), so ``e`` is 0 at the typical training row and 1 at the edge of the
-training tail, whatever the member's units. The ensemble value is the largest member's ``e`` (an anomaly
-needs to be seen by one member only; each member's own tail keeps its false alarms rare).
+ones: embeddings and discords leave out the references near a training row in time) by a robust tail fit
+(:func:`~forewarn.models.anomaly.robust.tail_fit`): above the training quantile at ``1 - TAIL`` (``TAIL`` plus
+the ``contamination`` when it is known) the tail is taken as exponential, its scale from the *median* excess,
+and a score becomes its *surprise* ``e = -log10(exceedance probability)`` (1 at the threshold, the same line
+continued below it). Surprises are comparable across members whatever their units; the ensemble value is the
+largest member's (an anomaly needs to be seen by one member only).
 
 **The score.** ``anomaly_score = 1 / (1 + exp(-SLOPE * (asinh(e) - asinh(level))))``: continuous and strictly
-inside (0, 1) (no pile-up at one value), 0.5 where ``e`` equals ``level`` (the default alarm rule opens an
-episode at 0.5, :mod:`forewarn.decide.alarms`), monotone in ``e`` so every member's ranking is kept.
+inside (0, 1) (no pile-up at one value), 0.5 where ``e`` equals ``level`` (default 5: an exceedance
+probability of 1e-5 per row under the training tail; the default alarm rule opens an episode at 0.5,
+:mod:`forewarn.decide.alarms`), monotone in ``e`` so every member's ranking is kept.
 
 **Robust fits.** Channels are scaled by their training median and MAD; missing values take the last value
 seen; the VAR leaves gross outliers out of its regression; the normalisation uses a median and an upper
-quantile, so anomalies in the training rows (up to the tail share) do not move it. With ``contamination``
+quantile and a median excess, so anomalies in the training rows (up to about half the tail share) do not
+move it. With ``contamination``
 (the known share of anomalous training rows) the tail quantile moves down by that share, and the reference
 embeddings and subsequences whose own training score lies above the level are dropped (a trimmed fit).
 
@@ -70,8 +73,8 @@ from forewarn.models.anomaly import changepoint, discord, embedding, residual
 from forewarn.models.anomaly.robust import fill_gaps, robust_location_scale, tail_fit, tail_normalise
 
 MEMBERS = ("residual", "embedding", "changepoint", "discord")
-#: training share assumed anomalous-or-rare by the tail fit when ``contamination`` is not given
-TAIL = 0.01
+#: the training share above the tail fit's threshold (plus ``contamination`` when it is given)
+TAIL = 0.1
 #: steepness of the map from the normalised score to [0, 1] (in asinh units)
 SLOPE = 3.0
 #: below this many training rows, a :class:`FewRowsWarning`
@@ -107,10 +110,10 @@ class EnsembleDetector(AnomalyDetector):
         members: tuple[str, ...] = MEMBERS,
         lags: int = 3,
         windows: tuple[int, ...] = (8, 64),
-        cusum_window: int = 100,
+        cusum_window: int = 20,
         discord_length: int = 32,
         references: int = 256,
-        level: float = 2.0,
+        level: float = 5.0,
         contamination: float | None = None,
         adaptation: float = 0.0,
     ):
@@ -165,13 +168,14 @@ class EnsembleDetector(AnomalyDetector):
         windows = tuple(int(w) for w in self.windows_)
         length = int(self.discord_length_)
         tail = TAIL + (self.contamination or 0.0)
-        # residual (always fitted: the change-point member uses its innovations)
         state = residual.fit(z, self.lags)
         e = residual.innovations(state, z)
         raw: dict[str, np.ndarray] = {}
         skip = min(self.lags, n - 1)
         raw["residual"] = residual.score(state, e)[skip:]
-        raw["changepoint"] = changepoint.score(e, state["innovation_scale"], int(self.cusum_window_))[skip:]
+        cusum = changepoint.fit(z, int(self.cusum_window_))
+        self.changepoint_spread_ = cusum["spread"]
+        raw["changepoint"] = changepoint.score(cusum, z, int(self.cusum_window_))[skip:]
         for name, array in state.items():
             setattr(self, f"residual_{name}_", array)
         members = set(self.members)
@@ -179,7 +183,7 @@ class EnsembleDetector(AnomalyDetector):
             emb = embedding.fit(z, windows, self.references)
             raw["embedding"] = embedding.train_scores(emb, z, windows)
             if self.contamination:
-                emb = _trim(emb, raw["embedding"], tail)
+                emb = _trim(emb, raw["embedding"], self.contamination)
                 raw["embedding"] = embedding.train_scores(emb, z, windows)
         else:
             emb = {"center": np.zeros(0), "spread": np.ones(0), "reference": np.zeros((0, 0)), "index": np.zeros(0)}
@@ -189,17 +193,17 @@ class EnsembleDetector(AnomalyDetector):
             dis = discord.fit(z, length, self.references)
             raw["discord"] = discord.train_scores(dis, z, length)
             if self.contamination:
-                dis = _trim(dis, raw["discord"], tail)
+                dis = _trim(dis, raw["discord"], self.contamination)
                 raw["discord"] = discord.train_scores(dis, z, length)
         else:
             dis = {"reference": np.zeros((0, n_channels, discord.PAA), dtype="float32"), "index": np.zeros(0)}
         for name, array in dis.items():
             setattr(self, f"discord_{name}_", array)
-        self.tails_ = np.vstack([tail_fit(raw[m], tail) if m in raw else np.array([0.0, 1.0]) for m in MEMBERS])
+        self.tails_ = np.vstack([tail_fit(raw[m], tail) if m in raw else np.array([0.0, 1.0, 1.0]) for m in MEMBERS])
 
     # -- scoring ------------------------------------------------------------------------------------------
     def member_scores(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
-        """Each member's normalised score ``e`` (0: typical training row, 1: edge of the training tail)."""
+        """Each member's surprise ``e`` (``-log10`` of the exceedance probability under its training tail fit)."""
         frame = self._validate_input(X)
         return self._members(frame.to_numpy(dtype="float64", na_value=np.nan))
 
@@ -207,12 +211,12 @@ class EnsembleDetector(AnomalyDetector):
         z = self._prepare(values)
         state = {name: getattr(self, f"residual_{name}_") for name in residual.NAMES}
         out: dict[str, np.ndarray] = {}
-        e = residual.innovations(state, z) if {"residual", "changepoint"} & set(self.members) else None
+        e = residual.innovations(state, z) if "residual" in self.members else None
         for name in self.members:
             if name == "residual" and e is not None:
                 raw = residual.score(state, e)
-            elif name == "changepoint" and e is not None:
-                raw = changepoint.score(e, state["innovation_scale"], int(self.cusum_window_))
+            elif name == "changepoint":
+                raw = changepoint.score({"spread": self.changepoint_spread_}, z, int(self.cusum_window_))
             elif name == "embedding":
                 emb = {k: getattr(self, f"embedding_{k}_") for k in ("center", "spread", "reference", "index")}
                 raw = embedding.score(emb, z, tuple(int(w) for w in self.windows_))
@@ -229,7 +233,7 @@ class EnsembleDetector(AnomalyDetector):
         return to_unit(combine(members.to_numpy()), self.level)
 
     def _state_names(self) -> tuple[str, ...]:
-        names = ["center_", "spread_", "windows_", "cusum_window_", "discord_length_", "tails_"]
+        names = ["center_", "spread_", "windows_", "cusum_window_", "discord_length_", "tails_", "changepoint_spread_"]
         names += [f"residual_{name}_" for name in residual.NAMES]
         names += [f"embedding_{name}_" for name in ("center", "spread", "reference", "index")]
         names += [f"discord_{name}_" for name in ("reference", "index")]

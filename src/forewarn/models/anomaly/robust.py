@@ -69,20 +69,31 @@ def trailing_min(values: np.ndarray, window: int) -> np.ndarray:
     return pd.DataFrame(values).rolling(window, min_periods=1).min().to_numpy(dtype="float64")
 
 
-def tail_fit(train_scores: np.ndarray, tail: float) -> np.ndarray:
-    """``[median, upper quantile]`` of a member's training scores: the robust tail fit that
-    :func:`tail_normalise` uses (the quantile at ``1 - tail``; ``tail`` grows with the known contamination)."""
+def tail_fit(train_scores: np.ndarray, tail: float = 0.1) -> np.ndarray:
+    """``[threshold, scale, surprise at the threshold]``: an exponential fit to the upper tail of a member's
+    training scores, the robust tail fit :func:`tail_normalise` uses.
+
+    The threshold is the training quantile at ``1 - tail``; the tail above it is taken as exponential with
+    scale ``median excess / ln 2`` (a median, so anomalies among the exceedances, up to half of them, do not
+    stretch it). A degenerate tail (training scores all alike) still gets a positive scale.
+
+    >>> fit = tail_fit(np.random.default_rng(0).exponential(2.0, 20000))
+    >>> [round(float(v), 1) for v in fit]
+    [4.6, 2.0, 1.0]
+    """
     finite = train_scores[np.isfinite(train_scores)]
     if finite.size == 0:
-        return np.array([0.0, 1.0])
-    median = float(np.median(finite))
-    upper = float(np.quantile(finite, 1.0 - tail))
-    spread = 1.4826 * float(np.median(np.abs(finite - median)))
-    # a degenerate tail (all training scores alike) still gets a positive width
-    width = max(upper - median, spread, 1e-6 * max(abs(median), 1.0), TINY)
-    return np.array([median, median + width])
+        return np.array([0.0, 1.0, 1.0])
+    threshold = float(np.quantile(finite, 1.0 - tail))
+    excess = finite[finite > threshold] - threshold
+    scale = float(np.median(excess)) / np.log(2.0) if excess.size else 0.0
+    spread = 1.4826 * float(np.median(np.abs(finite - np.median(finite))))
+    floor = max(1e-3 * spread, 1e-6 * max(abs(threshold), 1.0), TINY)
+    return np.array([threshold, max(scale, floor), -np.log10(tail)])
 
 
 def tail_normalise(scores: np.ndarray, fit: np.ndarray) -> np.ndarray:
-    """``(score - median) / (upper - median)``: 0 at the training median, 1 at the training tail quantile."""
-    return (scores - fit[0]) / (fit[1] - fit[0])
+    """The *surprise* of each score, ``-log10`` of its exceedance probability under the tail fit: 1 at the
+    training 90th percentile (``tail`` 0.1), 1 more for every ``ln 10`` tail scales above it; the same line
+    continues below the threshold (monotone and continuous, no floor)."""
+    return fit[2] + (scores - fit[0]) / (fit[1] * np.log(10.0))
