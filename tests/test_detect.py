@@ -265,3 +265,14 @@ def test_default_detector_is_spelled_once():
     from forewarn.cli import detect as cli_detect
 
     assert cli_detect.DEFAULT_DETECTOR == detect.DEFAULT_DETECTOR
+
+
+def test_rows_of_two_machines_in_one_series_are_refused():
+    fleet = _fleet(n=100)
+    mixed = fleet.rename(columns={"asset_id": "machine"})
+    with pytest.raises(SchemaError, match=r"share a timestamp.*lines 2 and 102.*--asset-column machine"):
+        detect_frame(mixed)
+    assert len(detect_frame(mixed, asset_column="machine").fits) == 3
+    doubled = pd.concat([fleet.iloc[:150], fleet.iloc[[140]]], ignore_index=True)
+    with pytest.raises(SchemaError, match=r"asset 'b' has 2 rows sharing a timestamp \(lines 142 and 152\)"):
+        detect_frame(doubled)

@@ -288,6 +288,54 @@ def _long_to_wide(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return wide
 
 
+def _refuse_mixed_series(
+    frame: pd.DataFrame,
+    times: pd.Series,
+    assets: np.ndarray | None,
+    timestamp_column: str,
+    asset_column: str | None,
+    source: str,
+) -> None:
+    """Two rows of one series at the same time are two machines mixed (or a doubled export): refuse, naming
+    the lines and, when a text column would tell the rows apart, that column."""
+    keys = pd.DataFrame({"ts": pd.DatetimeIndex(times).asi8, "asset": "" if assets is None else assets})
+    repeated = keys.duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return
+    later = int(np.flatnonzero(keys.duplicated(keep="first").to_numpy())[0])
+    earlier = int(np.flatnonzero((keys == keys.iloc[later]).all(axis=1).to_numpy())[0])
+    lines = [earlier + 2, later + 2]  # the first repeated pair (line 1 is the header)
+    if asset_column is not None:
+        raise SchemaError(
+            f"asset {keys['asset'].iloc[lines[0] - 2]!r} has {int(repeated.sum())} rows sharing a timestamp "
+            f"(lines {lines[0]} and {lines[1]})",
+            source=source,
+            column=timestamp_column,
+            hint="remove the duplicate rows, or give the column that tells the machines apart (--asset-column)",
+        )
+    stamps = keys["ts"].to_numpy()
+    candidates = [
+        str(c)
+        for c in frame.columns
+        if str(c) != timestamp_column
+        and _numbers(frame[c]) is None
+        and not pd.DataFrame({"ts": stamps, "c": frame[c].astype(str).to_numpy()}).duplicated().any()
+    ]
+    hint = (
+        f"several machines in one file? score each on its own with --asset-column {candidates[0]}"
+        if candidates
+        else "several machines in one file? add a column naming each row's asset (--asset-column), "
+        "or remove the duplicate rows"
+    )
+    raise SchemaError(
+        f"{int(repeated.sum())} rows share a timestamp with another row (lines {lines[0]} and {lines[1]}): "
+        "one series cannot hold two rows at one time",
+        source=source,
+        column=timestamp_column,
+        hint=hint,
+    )
+
+
 def _scale(training: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Median and robust scale (1.4826 MAD, else std, else 1) of each training column."""
     values = training.to_numpy(dtype="float64")
@@ -539,6 +587,7 @@ def detect_frame(
                 hint="every row needs its asset, or leave the asset column out for a single series",
             )
         assets = ids.astype(str).str.strip().to_numpy(dtype=object)
+    _refuse_mixed_series(frame, times, assets, timestamp_column, asset_column, source)
     features = feature_frame(frame, timestamp_column, [*exclude, *([asset_column] if asset_column else [])])
     if features.shape[1] == 0:
         raise SchemaError(
