@@ -9,6 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from forewarn.cli.detect import register
+from forewarn.decide import AlarmRule
 from forewarn.detect import DEFAULT_DETECTOR, detect_file, detect_frame, detect_store, read_table
 from forewarn.exceptions import ConfigError, DataNotFoundError, RegistryError, SchemaError
 
@@ -265,6 +266,10 @@ def test_default_detector_is_spelled_once():
     from forewarn.cli import detect as cli_detect
 
     assert cli_detect.DEFAULT_DETECTOR == detect.DEFAULT_DETECTOR
+    rule = AlarmRule()  # the help text spells the default rule out too
+    assert f"(anomaly_score >= {rule.on:g}); an episode clears after {rule.clear_rows} rows below {rule.off:g}" in (
+        cli_detect.detect.__doc__ or ""
+    )
 
 
 def test_rows_of_two_machines_in_one_series_are_refused():
