@@ -28,3 +28,34 @@ def broker(tmp_path: Path) -> Iterator["LocalBroker"]:  # noqa: F821 - imported 
         pytest.skip("the mosquitto binary is not installed (apt-get install -y mosquitto); the Makefile installs it")
     with LocalBroker(tmp_path / "broker") as running:
         yield running
+
+
+#: test modules that run end to end (real servers, a browser, whole datasets, training on a simulated plant): marked
+#: ``slow`` here, in one list, so ``make test-fast`` (``-m "not slow"``) leaves them out; ``make test`` and CI run
+#: them. Single slow tests elsewhere carry ``@pytest.mark.slow`` themselves.
+SLOW_MODULES = frozenset(
+    {
+        "tests/bench/test_ai4i.py",
+        "tests/bench/test_cwru.py",
+        "tests/bench/test_femto.py",
+        "tests/bench/test_fleet.py",
+        "tests/serve/test_dashboard_a11y.py",
+        "tests/serve/test_dashboard_browser.py",
+        "tests/serve/test_schemathesis.py",
+        "tests/serve/test_security.py",
+        "tests/serve/test_serve_cli.py",
+        "tests/serve/test_serve_stream.py",
+        "tests/stream/test_metrics.py",
+        "tests/stream/test_mqtt.py",
+        "tests/stream/test_opcua.py",
+        "tests/stream/test_replay.py",
+        "tests/train/test_train_backtest_score.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of :data:`SLOW_MODULES` as ``slow``."""
+    for item in items:
+        if Path(str(item.path)).resolve().relative_to(REPO).as_posix() in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
