@@ -74,7 +74,7 @@ def platt(scores: np.ndarray, coef: Sequence[float] | np.ndarray) -> np.ndarray:
 
 def piecewise_linear(scores: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The knots ``(x, y)`` joined linearly, flat beyond the end knots."""
-    return np.interp(
+    return np.interp(  # type: ignore[no-any-return]
         np.asarray(scores, dtype="float64"), np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
     )
 

@@ -57,11 +57,14 @@ def task_data(task: str, seed: int = 0, n: int = 240) -> tuple[pd.DataFrame, np.
 
 def outputs(estimator: Estimator, X: pd.DataFrame | np.ndarray) -> np.ndarray:
     """What the estimator's task predicts for ``X``: scores, probabilities or RUL."""
+    said: np.ndarray
     if estimator.task == "anomaly":
-        return estimator.score(X)  # type: ignore[attr-defined]
-    if estimator.task == "rul":
-        return estimator.predict(X)  # type: ignore[attr-defined]
-    return estimator.predict_proba(X)  # type: ignore[attr-defined]
+        said = estimator.score(X)  # type: ignore[attr-defined]
+    elif estimator.task == "rul":
+        said = estimator.predict(X)  # type: ignore[attr-defined]
+    else:
+        said = estimator.predict_proba(X)  # type: ignore[attr-defined]
+    return said
 
 
 def _fitted(estimator: Estimator, seed: int = 0) -> tuple[Estimator, pd.DataFrame]:
@@ -88,7 +91,7 @@ def check_input_not_mutated(est: Estimator) -> None:
     outputs(model, X)
     pd.testing.assert_frame_equal(X, X_before, obj="X after fit/predict")
     if y is not None:
-        assert np.array_equal(y, y_before), "fit must not change y"
+        assert y_before is not None and np.array_equal(y, y_before), "fit must not change y"
 
 
 def check_unfitted_raises(est: Estimator) -> None:

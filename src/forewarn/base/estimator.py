@@ -273,7 +273,7 @@ class FailurePredictor(Estimator):
 
     def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         frame = self._validate_input(X)
-        return np.clip(np.asarray(self._predict_proba(frame), dtype="float64"), 0.0, 1.0)
+        return np.clip(np.asarray(self._predict_proba(frame), dtype="float64"), 0.0, 1.0)  # type: ignore[no-any-return]
 
     def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -286,7 +286,7 @@ class RULRegressor(Estimator):
 
     def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         frame = self._validate_input(X)
-        return np.maximum(np.asarray(self._predict(frame), dtype="float64"), 0.0)
+        return np.maximum(np.asarray(self._predict(frame), dtype="float64"), 0.0)  # type: ignore[no-any-return]
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -301,8 +301,11 @@ class FaultClassifier(Estimator):
         frame = self._validate_input(X)
         return np.asarray(self._predict_proba(frame), dtype="float64")
 
+    classes_: np.ndarray  # set by fit
+
     def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        return np.asarray(self.classes_)[np.argmax(self.predict_proba(X), axis=1)]
+        classes: np.ndarray = np.asarray(self.classes_)[np.argmax(self.predict_proba(X), axis=1)]
+        return classes
 
     def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError

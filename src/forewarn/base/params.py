@@ -86,6 +86,7 @@ class Interval(Constraint):
             return False
         if not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
             return False
+        value = float(value)
         if self.low is not None and (value < self.low or (value == self.low and self.closed in ("right", "neither"))):
             return False
         return not (

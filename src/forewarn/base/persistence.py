@@ -76,7 +76,7 @@ def save(
     for name in arrays:
         if np.asarray(arrays[name]).dtype == object:
             raise StateError(f"state entry {name!r} is an object array; state must be plain numbers or text")
-    np.savez(path / ARRAYS, **arrays)
+    np.savez(path / ARRAYS, **arrays)  # type: ignore[arg-type]
     for name, text in texts.items():
         (path / f"{name}.txt").write_text(text, encoding="utf-8")
     manifest = {
@@ -102,7 +102,8 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.is_file():
         raise StateError(f"{str(path)!r} not found: {str(folder)!r} is not a saved Forewarn model folder")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return manifest
     except json.JSONDecodeError as err:
         raise StateError(f"{str(path)!r} is not valid JSON (line {err.lineno}): {err.msg}") from None
 
@@ -134,4 +135,5 @@ def load(folder: str | os.PathLike[str]) -> Estimator:
         if not text_path.is_file():
             raise StateError(f"state file {str(text_path)!r} is missing")
         state[name] = text_path.read_text(encoding="utf-8")
-    return model.set_state(state)
+    restored: Estimator = model.set_state(state)
+    return restored

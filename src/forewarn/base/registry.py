@@ -103,7 +103,7 @@ def get(name: str) -> type:
     if name not in BUILTINS:
         raise RegistryError(f"no model named {name!r}; known: {', '.join(names())}")
     module, _, attribute = BUILTINS[name][0].partition(":")
-    cls = getattr(importlib.import_module(module), attribute)  # importing it runs its @register
+    cls: type = getattr(importlib.import_module(module), attribute)  # importing it runs its @register
     if _REGISTRY.get(name) is not cls:
         raise RegistryError(
             f"{BUILTINS[name][0]} is not registered as {name!r}: the table in "
