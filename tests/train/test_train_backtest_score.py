@@ -139,6 +139,10 @@ def test_cli_train_score_backtest(plant: Path, tmp_path: Path) -> None:
     assert "filed failure v1" in trained.output
     scored = runner.invoke(app, ["score", "--store", str(plant), "--models", str(models), "--format", "json"])
     assert scored.exit_code == 0, scored.output
+    table = runner.invoke(app, ["score", "--store", str(plant), "--models", str(models)], env={"COLUMNS": "80"})
+    assert table.exit_code == 0, table.output
+    assert "…" not in table.output and max(len(line) for line in table.output.splitlines()) <= 80
+    assert "probability" in table.output and "drivers" in table.output  # every column, in parts if need be
     rows = json.loads(scored.output)
     assert rows and {"asset_id", "probability", "risk", "status"} <= set(rows[0])
     out = tmp_path / "bt.json"

@@ -111,18 +111,23 @@ def train(
     Console().print(table)
     zoo = result.card.get("zoo") or []
     if zoo:
-        compared = Table(title="zoo, by-asset validation on the training assets")
-        for column in ("model", "metric", "score", "fit_s", "servable"):
-            compared.add_column(column)
-        for row in zoo:
-            compared.add_row(
-                row["model"],
-                row["metric"],
-                "-" if row["score"] != row["score"] else f"{row['score']:.3f}",
-                f"{row['fit_s']:.1f}",
-                "yes" if row["servable"] else "no" + (f" ({row['error'][:60]})" if row["error"] else ""),
-            )
-        Console().print(compared)
+        from forewarn.cli.tables import Column, print_table
+
+        print_table(
+            Console(),
+            [Column("model"), Column("metric"), Column("score", "right"), Column("fit_s", "right"), Column("servable")],
+            [
+                [
+                    row["model"],
+                    row["metric"],
+                    "-" if row["score"] != row["score"] else f"{row['score']:.3f}",
+                    f"{row['fit_s']:.1f}",
+                    "yes" if row["servable"] else "no" + (f" ({row['error'][:60]})" if row["error"] else ""),
+                ]
+                for row in zoo
+            ],
+            title="zoo, by-asset validation on the training assets",
+        )
     live = (
         "saved, not served (the service scores failure, RUL and anomaly models; load it with forewarn.base.load)"
         if result.card.get("task") == "failure-mode"
@@ -238,7 +243,6 @@ def score(
 ) -> None:
     """Rank the fleet by risk now with the live model (no server needed)."""
     from rich.console import Console
-    from rich.table import Table
 
     from forewarn.train.score import score as run_score
 
@@ -252,24 +256,25 @@ def score(
     elif output == "json":
         text = ranked.to_json(orient="records", date_format="iso", indent=1)
     else:
-        table = Table(title=f"fleet ranked by risk ({len(ranked)} assets)")
+        from forewarn.cli.tables import Column, print_table
+
         shown = ["rank", "asset_id", "asset_class", "status", "probability", "risk", "rul", "drivers", "action"]
-        for column in shown:
-            table.add_column(column)
-        for row in ranked.itertuples():
-            values = []
-            for column in shown:
-                value = getattr(row, column)
-                values.append(
-                    "-"
-                    if value is None or value != value
-                    else f"{value:.3f}"
-                    if isinstance(value, float)
-                    else str(value)
-                )
-            table.add_row(*values)
+        cells = [
+            [
+                "-" if value is None or value != value else f"{value:.3f}" if isinstance(value, float) else str(value)
+                for value in (getattr(row, column) for column in shown)
+            ]
+            for row in ranked.itertuples()
+        ]
+        numeric = {"rank", "probability", "rul"}
         console = Console(file=out.open("w", encoding="utf-8") if out else None, width=200 if out else None)
-        console.print(table)
+        print_table(
+            console,
+            [Column(c, "right" if c in numeric else "left") for c in shown],
+            cells,
+            title=f"fleet ranked by risk ({len(ranked)} assets)",
+            keys=2,
+        )
         return
     if out is not None:
         out.write_text(text, encoding="utf-8")
