@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from rich.table import Table
+
+from forewarn.cli.tables import Column, print_table
 
 __all__ = ["RISK_BANDS", "RISK_COLOURS", "models_folder", "print_ranking", "risk_level"]
 
@@ -55,22 +56,29 @@ def print_ranking(
     order = np.argsort(predicted, kind="stable")
     if levels is None:
         levels = [risk_level(p, bands) for p in predicted]
-    table = Table(title=f"{title} (top {min(top, len(order))} of {len(order)})")
-    for column in ("rank", "asset", age[0], "predicted RUL", "risk", "driving sensors", truth[0]):
-        table.add_column(column, justify="left" if column in ("asset", "risk", "driving sensors") else "right")
+    rows = []
     for rank, i in enumerate(order[:top], start=1):
         level = levels[i]
         value = truth[1][i]
         actual = "-" if np.isnan(value) else f"{value:.0f}" if abs(value) >= 10 else f"{value:.2f}"
-        table.add_row(
-            str(rank),
-            assets[i],
-            f"{age[1][i]:.0f}",
-            f"{predicted[i]:.0f}",
-            f"[{RISK_COLOURS[level]}]{level}[/]",
-            reasons[i],
-            actual,
+        rows.append(
+            [
+                str(rank),
+                assets[i],
+                f"{age[1][i]:.0f}",
+                f"{predicted[i]:.0f}",
+                f"[{RISK_COLOURS[level]}]{level}[/]",
+                reasons[i],
+                actual,
+            ]
         )
-    console.print(table)
+    names = ("rank", "asset", age[0], "predicted RUL", "risk", "driving sensors", truth[0])
+    print_table(  # whole cells at any terminal width: parts of columns rather than cut words
+        console,
+        [Column(c, "left" if c in ("asset", "risk", "driving sensors") else "right") for c in names],
+        rows,
+        title=f"{title} (top {min(top, len(order))} of {len(order)})",
+        keys=2,
+    )
     counts = pd.Series(levels).value_counts()
     console.print("fleet: " + ", ".join(f"{counts.get(name, 0)} {name}" for name in RISK_COLOURS))
