@@ -109,7 +109,7 @@ class EnsembleDetector(AnomalyDetector):
         *,
         members: tuple[str, ...] = MEMBERS,
         lags: int = 3,
-        windows: tuple[int, ...] = (8, 64),
+        windows: tuple[int, ...] = (4, 32),
         cusum_window: int = 20,
         discord_length: int = 32,
         references: int = 256,
