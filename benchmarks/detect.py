@@ -23,13 +23,19 @@ Parts (``--parts``, all by default):
   scored with SKAB's 60 s right windows and its tanh curve (``nab_skab_standard``).
 * ``healthy``: the share of rows that start an episode on a healthy twin fleet (no degradation, no sensor
   faults), each asset scored on its own (target < 0.5 %).
+* ``forewarning``: label-free alarms before failures on a twin fleet that fails (``--forewarn-sites`` x
+  ``--forewarn-assets`` assets, ``--forewarn-days`` days of hourly rows, degradation 3x faster than life as in
+  ``forewarn bench fleet``): each asset scored on its own with the detector's default fit (no label, no event is
+  read by the detector). From the fleet's failure and maintenance events: a failure is *forewarned* when an
+  episode started 7 days to 24 h before it (lead = failure time - the earliest such start); an episode start with
+  no failure within the next 7 days is a false alarm; starts while the asset is down (from a failure to the next
+  maintenance) are not counted, as the service does not alert a down asset. Target: 60 % forewarned with at most
+  1 false alarm per asset-month.
 * ``speed``: scoring ``--rows`` rows x ``--channels`` channels (a synthetic series, one asset) and applying the
   rule: wall time and peak RSS, each run in a fresh process (``--repeat`` runs; the median is reported).
 
-The default detector is today's ``forewarn detect`` (:func:`forewarn.detect.detect_frame`, ``var-residual``,
-trained on the first 15 % or on ``n_train`` rows). Its calibration maps every score between the largest
-training score and the alarm level to exactly 0.5, so the report also gives the figures for
-``on`` = the next float above 0.5 (``> 0.5``, what the CLI counted) beside the documented ``>= 0.5``.
+The default detector is ``forewarn detect``'s (:func:`forewarn.detect.detect_frame` with its default detector,
+``forewarn.detect.DEFAULT_DETECTOR``, trained on the first 15 % or on ``n_train`` rows).
 
 Run: ``.venv/bin/python benchmarks/detect.py`` (about a minute on 2 cores with today's detector) or ``--quick``; ``--json FILE``
 writes the figures. Numeric libraries run on one thread.
@@ -47,7 +53,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -65,7 +70,7 @@ SKAB_CHANGEPOINT_WINDOW = pd.Timedelta(seconds=60)
 
 
 def current_detector(frame: pd.DataFrame, n_train: int | None) -> np.ndarray:
-    """Today's default: :func:`forewarn.detect.detect_frame` (var-residual, calibrated ``anomaly_score``)."""
+    """``forewarn detect``'s default: :func:`forewarn.detect.detect_frame` with its default detector."""
     from forewarn.detect import detect_frame
 
     options: dict[str, Any] = {"timestamp_column": "timestamp"}
@@ -176,6 +181,58 @@ def healthy_part(detector: Detector, rule: AlarmRule, seed: int, assets: int, da
     }
 
 
+def forewarning_part(
+    detector: Detector, rule: AlarmRule, seed: int, sites: int, assets: int, days: int
+) -> dict[str, Any]:
+    """Failures forewarned by label-free alarms on a failing twin fleet (module text)."""
+    from forewarn.twin import FleetConfig, simulate_fleet
+
+    week, day = pd.Timedelta(days=7), pd.Timedelta(hours=24)
+    fleet = simulate_fleet(
+        FleetConfig(sites=sites, assets=assets, days=days, seed=seed, interval="1h", degradation_scale=3.0)
+    )
+    events = fleet.events.assign(ts=pd.to_datetime(fleet.events["ts"], utc=True))
+    failures = events[events["kind"] == "failure"]
+    maintenance = events[events["kind"] == "maintenance"]
+    forewarned, leads, false_alarms, asset_days = 0, [], 0, 0.0
+    for asset in fleet.assets:
+        rows = fleet.readings[fleet.readings["asset_id"] == asset.asset_id]
+        names = [c.name for c in asset.channels if c.name in rows.columns]
+        frame = pd.concat([rows["ts"].rename("timestamp"), rows[names].astype("float64")], axis=1)
+        frame = frame.dropna(axis=1, how="all").reset_index(drop=True)
+        alarms, _ = find_alarms(_scores(detector, frame, None), rule, ts=frame["timestamp"])
+        starts = pd.to_datetime(frame["timestamp"], utc=True)[alarms.astype(bool)]
+        fails = failures.loc[failures["asset_id"] == asset.asset_id, "ts"].sort_values()
+        repairs = maintenance.loc[maintenance["asset_id"] == asset.asset_id, "ts"].sort_values()
+        down = np.zeros(len(starts), dtype=bool)
+        for failed in fails:
+            later = repairs[repairs > failed]
+            back = later.iloc[0] if len(later) else pd.Timestamp.max.tz_localize("UTC")
+            down |= ((starts >= failed) & (starts < back)).to_numpy()
+        starts = starts[~down]
+        for failed in fails:
+            early = starts[(starts >= failed - week) & (starts <= failed - day)]
+            if len(early):
+                forewarned += 1
+                leads.append((failed - early.min()) / pd.Timedelta(hours=1))
+        for start in starts:
+            if not ((fails > start) & (fails <= start + week)).any():
+                false_alarms += 1
+        asset_days += len(frame) / 24.0
+    n_failures = len(failures)
+    return {
+        "failures": n_failures,
+        "forewarned": forewarned,
+        "forewarned_share": forewarned / n_failures if n_failures else None,
+        "lead_hours_median": float(np.median(leads)) if leads else None,
+        "false_alarms": false_alarms,
+        "false_alarms_per_asset_month": false_alarms / (asset_days / 30.0),
+        "assets": len(fleet.assets),
+        "days": days,
+        "seed": seed,
+    }
+
+
 def _speed_child(spec: str | None, n_rows: int, n_channels: int) -> None:
     """One timed run in this (fresh) process; prints a JSON line."""
     from forewarn.twin.anomalies import SeriesConfig, synthetic_series
@@ -238,6 +295,16 @@ def summary(report: dict[str, Any]) -> str:
                 f"rows >= on: F1 {skab['level_f1']:.3f} FAR {skab['level_far']:.2f} % MAR "
                 f"{skab['level_mar']:.2f} %; changepoint NAB (SKAB curve) {skab['nab_skab_standard']:.1f}"
             )
+        if "forewarning" in figures:
+            fw = figures["forewarning"]
+            share = "-" if fw["forewarned_share"] is None else f"{fw['forewarned_share']:.2f}"
+            lead = "-" if fw["lead_hours_median"] is None else f"{fw['lead_hours_median']:.0f} h"
+            lines.append(
+                f"  forewarning (twin fleet, {fw['assets']} assets x {fw['days']} days, seed {fw['seed']}): "
+                f"{fw['forewarned']} of {fw['failures']} failures ({share}) had an episode start 7 d to 24 h "
+                f"before, median lead {lead}; {fw['false_alarms_per_asset_month']:.2f} false alarms per "
+                f"asset-month"
+            )
         if "healthy" in figures:
             healthy = figures["healthy"]
             lines.append(
@@ -261,12 +328,15 @@ def summary(report: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--detector", help="module:function (default: today's forewarn.detect.detect_frame)")
-    parser.add_argument("--parts", default="nab,skab,healthy,speed")
+    parser.add_argument("--detector", help="module:function (default: forewarn.detect.detect_frame's default)")
+    parser.add_argument("--parts", default="nab,skab,healthy,forewarning,speed")
     parser.add_argument("--seeds", type=int, default=3, help="corpus seeds 0..N-1 (nab)")
     parser.add_argument("--corpus-rows", type=int, default=4000)
     parser.add_argument("--fleet-assets", type=int, default=20)
     parser.add_argument("--fleet-days", type=int, default=30)
+    parser.add_argument("--forewarn-sites", type=int, default=4)
+    parser.add_argument("--forewarn-assets", type=int, default=48, help="assets of the failing fleet")
+    parser.add_argument("--forewarn-days", type=int, default=180)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--channels", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
@@ -284,6 +354,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         return {}
     if args.quick:
         args.seeds, args.corpus_rows, args.fleet_assets, args.fleet_days = 1, 2000, 6, 14
+        args.forewarn_assets, args.forewarn_days = 12, 90
         args.rows, args.repeat = 100_000, 1
     detector = load_detector(args.detector)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
@@ -299,10 +370,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     }
     chosen = AlarmRule(**settings)
     rules = {f"on>={chosen.on}": chosen}
-    if args.on is None and not args.detector:  # today's detector: also the CLI's old "> 0.5" (module text)
-        rules[f"on>{chosen.on}"] = replace(chosen, on=float(np.nextafter(chosen.on, 1.0)))
+    from forewarn.detect import DEFAULT_DETECTOR
+
     report: dict[str, Any] = {
-        "detector": args.detector or "forewarn.detect.detect_frame (var-residual)",
+        "detector": args.detector or f"forewarn.detect.detect_frame ({DEFAULT_DETECTOR})",
         "load_average_start": os.getloadavg(),
         "cpus": os.cpu_count(),
         "rules": {},
@@ -317,6 +388,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             figures["nab"]["seconds"] = round(time.perf_counter() - start, 1)
         if "skab" in parts:
             figures["skab"] = skab_part(detector, rule, args.data_dir, rule.on)
+        if "forewarning" in parts:
+            figures["forewarning"] = forewarning_part(
+                detector, rule, 0, args.forewarn_sites, args.forewarn_assets, args.forewarn_days
+            )
         if "healthy" in parts:
             figures["healthy"] = healthy_part(detector, rule, 0, args.fleet_assets, args.fleet_days)
         report["rules"][label] = figures
