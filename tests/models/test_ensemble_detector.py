@@ -139,3 +139,14 @@ def test_member_functions_catch_their_shapes():
     state = embedding.fit(z[:400], (8, 32), 128)
     trained = embedding.train_scores(state, z[:400], (8, 32))
     assert embedding.score(state, z, (8, 32))[530] > 3 * np.nanquantile(trained, 0.99)
+
+
+@pytest.mark.parametrize("gaps", [False, True])
+def test_no_pile_up_on_a_generated_normal_series(gaps):
+    from forewarn.twin.anomalies import SeriesConfig, synthetic_series
+
+    frame = synthetic_series(SeriesConfig(n_rows=3000, n_channels=3, gaps=gaps, irregular=gaps), seed=11)
+    s = score_frame(frame, None)
+    assert np.isfinite(s).all() and ((s > 0) & (s < 1)).all()
+    _, counts = np.unique(s, return_counts=True)
+    assert counts.max() <= 0.01 * len(s)

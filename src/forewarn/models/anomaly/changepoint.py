@@ -55,4 +55,5 @@ def score(state: dict[str, np.ndarray], z: np.ndarray, window: int) -> np.ndarra
     y = np.clip(deviations(z, window) / state["spread"], -8.0, 8.0)  # one gross outlier is not a change
     up = windowed_cusum(y, window)
     down = windowed_cusum(-y, window)
-    return np.maximum(up, down).max(axis=1) / np.sqrt(window)
+    # the last row's own deviation, a thousandth, keeps the score continuous where both CUSUMs sit at 0
+    return (np.maximum(up, down) + 1e-3 * np.abs(y)).max(axis=1) / np.sqrt(window)

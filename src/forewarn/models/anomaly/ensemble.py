@@ -77,6 +77,8 @@ MEMBERS = ("residual", "embedding", "changepoint", "discord")
 TAIL = 0.1
 #: steepness of the map from the normalised score to [0, 1] (in asinh units)
 SLOPE = 3.0
+#: weight of the members' mean beside their maximum in :func:`combine` (breaks ties, keeps the order)
+TIEBREAK = 0.01
 #: below this many training rows, a :class:`FewRowsWarning`
 FEW_ROWS = 100
 #: the training share of rows :func:`score_frame` fits on when the caller does not say
@@ -241,17 +243,25 @@ class EnsembleDetector(AnomalyDetector):
 
 
 def combine(normalised: np.ndarray) -> np.ndarray:
-    """The ensemble value of each row: the largest member's normalised score (members without a score yet,
-    NaN while their first window fills, are left out; a row none can score yet gets 0, the training median).
+    """The ensemble value of each row: the largest member's surprise, plus ``TIEBREAK`` times the members' mean
+    (members whose raw score often sits at one value, as a CUSUM at 0 does, would otherwise pile many rows on
+    one value). Members without a score yet (NaN while their first window fills) are left out; a row none can
+    score yet gets 0.
 
-    >>> combine(np.array([[0.5, np.nan], [0.2, 3.0], [np.nan, np.nan]])).tolist()
-    [0.5, 3.0, 0.0]
+    >>> [round(v, 3) for v in combine(np.array([[0.5, np.nan], [0.2, 3.0], [np.nan, np.nan]])).tolist()]
+    [0.505, 3.016, 0.0]
     """
     if normalised.shape[1] == 0:
         return np.zeros(len(normalised))
-    out = np.full(len(normalised), -np.inf)
+    top = np.full(len(normalised), -np.inf)
+    total = np.zeros(len(normalised))
+    count = np.zeros(len(normalised))
     for column in normalised.T:
-        out = np.fmax(out, column)
+        top = np.fmax(top, column)
+        seen = np.isfinite(column)
+        total += np.where(seen, column, 0.0)
+        count += seen
+    out = top + TIEBREAK * total / np.maximum(count, 1)
     return np.where(np.isfinite(out), out, 0.0)
 
 
