@@ -53,6 +53,7 @@ class Alert:
     explanation: dict[str, float] = field(default_factory=dict)
     probability: float | None = None
     rul: float | None = None
+    source: str | None = None  # what raised it: "service" (health on demand), "stream" (a stream model); None: unsaid
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (time as ISO 8601 text)."""
@@ -65,6 +66,7 @@ class Alert:
             "explanation": dict(self.explanation),
             "probability": self.probability,
             "rul": self.rul,
+            "source": self.source,
         }
 
 

@@ -96,6 +96,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     risk_level VARCHAR NOT NULL,
     explanation VARCHAR NOT NULL
 );
+ALTER TABLE alerts ADD COLUMN IF NOT EXISTS source VARCHAR;
 CREATE TABLE IF NOT EXISTS alert_state (
     policy VARCHAR NOT NULL,
     asset_id VARCHAR NOT NULL,
@@ -135,6 +136,7 @@ ALERT_COLUMNS = (
     "rul",
     "risk_level",
     "explanation",
+    "source",
 )
 
 
@@ -184,6 +186,7 @@ class CaseBook:
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute(DDL)
         self._lock = threading.RLock()
+        self._filed_before: set[int] = set()  # cases of the alerts the current file_alerts call found filed already
         # asset -> its open case: read on every health request, so kept in memory (this object is the only writer)
         self._open: dict[str, int] = {
             str(a): int(c)
@@ -210,6 +213,11 @@ class CaseBook:
         ``policy_states`` maps a policy name to :meth:`forewarn.decide.alerts.AlertPolicy.get_state` output
         (usually of the assets just updated); those rows replace the stored ones. Either everything is written
         or, on any error, nothing. Returns the case id of each alert.
+
+        Filing is idempotent for alerts that name their ``source``: an alert of the same source, model, asset and
+        time as one already in the book is not stored again (its case id is returned), so a stream that files its
+        alerts again after a restart (it cannot commit its own tables and this book in one transaction) opens no
+        second case.
         """
         for alert in alerts:
             if alert.risk_level not in RISK_LEVELS:
@@ -218,6 +226,7 @@ class CaseBook:
                 )
         with self._lock:
             con = self._con
+            self._filed_before = set()
             con.execute("BEGIN TRANSACTION")
             try:
                 case_ids = [self._insert_alert(alert) for alert in alerts]
@@ -228,7 +237,8 @@ class CaseBook:
                 con.execute("ROLLBACK")
                 raise
             for alert, case_id in zip(alerts, case_ids, strict=True):
-                self._open[alert.asset_id] = case_id
+                if case_id not in self._filed_before:  # an alert filed before may sit on a closed case
+                    self._open[alert.asset_id] = case_id
         return case_ids
 
     def _insert_alert(self, alert: Alert) -> int:
@@ -242,6 +252,14 @@ class CaseBook:
         ts = pd.Timestamp(alert.ts)
         ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         con = self._con
+        if alert.source is not None:
+            known = con.execute(
+                "SELECT case_id FROM alerts WHERE source = ? AND model_id = ? AND asset_id = ? AND ts = ?",
+                [alert.source, alert.model_id, alert.asset_id, ts],
+            ).fetchone()
+            if known is not None:
+                self._filed_before.add(int(known[0]))
+                return int(known[0])
         found = con.execute(
             "SELECT case_id, risk_level FROM cases WHERE asset_id = ? AND status IN ('open', 'acknowledged')",
             [alert.asset_id],
@@ -261,7 +279,7 @@ class CaseBook:
                 [_worse(alert.risk_level, found[1]), alert.model_id, ts, top or "", case_id],
             )
         con.execute(
-            "INSERT INTO alerts VALUES (nextval('alert_ids'), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO alerts ({', '.join(ALERT_COLUMNS)}) VALUES (nextval('alert_ids'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 case_id,
                 alert.asset_id,
@@ -272,6 +290,7 @@ class CaseBook:
                 alert.rul,
                 alert.risk_level,
                 json.dumps(alert.explanation),
+                alert.source,
             ],
         )
         return case_id

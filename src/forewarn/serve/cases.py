@@ -11,6 +11,7 @@ book, so a restarted service carries on where this one stopped (no second alert 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -133,6 +134,7 @@ class CaseDesk:
                     rul=health["rul"],
                     risk_level=health["risk_level"],
                 )
+                alert = None if alert is None else dataclasses.replace(alert, source="service")
                 touched.setdefault(self.policy_key(bundle, health["asset_class"]), []).append(health["asset_id"])
                 if alert is not None:
                     alerts.append(alert)

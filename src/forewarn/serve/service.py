@@ -149,22 +149,25 @@ class HealthService:
         """Start the MQTT / OPC UA connector of a ``forewarn stream`` config in this process, on this store.
 
         Readings it commits refresh health at once (:meth:`readings_changed`) and, when models are served, are
-        evaluated for alerts like readings posted to the API (in a background thread, coalesced). Returns the
+        evaluated for alerts like readings posted to the API (in a background thread, coalesced). The alerts of
+        the stream's own models (``[[models]]``) are filed into this service's case book through
+        :meth:`forewarn.serve.cases.CaseDesk.file` (so the cache sees them at once), with ``source = "stream"``. Returns the
         running :class:`~forewarn.stream.runner.StreamRunner`; stop it before :meth:`close`.
         """
         from forewarn.stream.runner import StreamRunner
 
         settle = (lambda ids: self.evaluate(ids)) if self.registry is not None else None
         self.stream = StreamRunner.from_file(
-            config_path, self.store, on_readings=self.readings_changed, settle=settle
+            config_path, self.store, on_readings=self.readings_changed, settle=settle, file_alerts=self.cases.file
         ).start()
         self.plant.changed()  # the config may declare new assets
         return self.stream
 
     def stream_alerts(self, **filters: Any) -> list[dict[str, Any]]:
-        """Alerts of the stream's own models (``[[models]]`` of a ``forewarn stream`` / ``serve --stream`` config),
-        kept in the store's ``stream_alerts`` table; the service's alert policy keeps its own alerts and cases in the
-        case book. ``filters``: see :func:`forewarn.stream.tables.stream_alerts`."""
+        """Alerts of the stream's own models (``[[models]]`` of a ``forewarn stream`` / ``serve --stream`` config) as
+        the store's ``stream_alerts`` table (the stream's outbox) holds them; kept for compatibility: the same alerts
+        are filed into the case book, where :meth:`forewarn.serve.cases.CaseDesk.alerts` lists them with every other
+        alert (``source = "stream"``). ``filters``: see :func:`forewarn.stream.tables.stream_alerts`."""
         from forewarn.stream.tables import stream_alerts
 
         return stream_alerts(self.store, **filters)

@@ -149,6 +149,7 @@ class ModelConfig:
     window: int = 30
     ewm_span: float = 10.0
     alert: Mapping[str, Any] | None = None
+    alarm: Mapping[str, Any] | None = None  # the alarm rule of an anomaly detector: AlarmRule's keys and `scale`
 
     def covers(self, asset_id: str, asset_class: str | None) -> bool:
         """Whether this model scores ``asset_id``."""

@@ -54,6 +54,9 @@ default except the mapping itself. A full example (``docs``-style)::
     asset_class = "pump"            # or assets = ["P-101", ...]; default: every asset
     window = 30
     alert = { threshold = 0.65, clear_threshold = 0.55, min_consecutive = 2, cooldown = "1h" }
+    # an anomaly detector may use the one alarm rule (forewarn.decide.alarms) instead of `alert`:
+    # alarm = { on = 0.5, off = 0.3, clear_rows = 5, refractory = "6h", scale = 20.0 }
+    # (scale: for a detector whose score is not in [0, 1]; the rule reads score / (score + scale))
 
 Relative paths are read relative to the config file. The tables are pydantic models (``extra="forbid"``,
 strict types): an error names the file, the line and the TOML key, says what was expected, and an unknown key
@@ -239,6 +242,24 @@ class _Alert(_Table):
         return self
 
 
+class _Alarm(_Table):
+    on: float = 0.5
+    off: float = 0.3
+    clear_rows: int = Field(5, ge=1)
+    refractory: int | str = 0
+    scale: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> _Alarm:
+        from forewarn.decide.alarms import AlarmRule
+
+        try:
+            AlarmRule(**self.model_dump(exclude={"scale"}))
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
+        return self
+
+
 class _Model(_Table):
     path: Annotated[str, Field(min_length=1, description="the folder of a saved model")]
     model_id: Text | None = None
@@ -247,6 +268,13 @@ class _Model(_Table):
     window: int = Field(30, ge=1)
     ewm_span: float = Field(10.0, gt=0)
     alert: _Alert | None = None
+    alarm: _Alarm | None = None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> _Model:
+        if self.alert is not None and self.alarm is not None:
+            raise ValueError("set either alert (a threshold policy) or alarm (the alarm rule), not both")
+        return self
 
 
 class _Root(_Table):
@@ -322,6 +350,7 @@ def _stream_config(root: _Root, base: Path, source: str) -> StreamConfig:
                 window=item.window,
                 ewm_span=item.ewm_span,
                 alert=None if item.alert is None else item.alert.model_dump(exclude_unset=True),
+                alarm=None if item.alarm is None else item.alarm.model_dump(exclude_unset=True),
             )
         )
     ids = [m.model_id for m in models]

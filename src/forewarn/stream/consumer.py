@@ -38,7 +38,7 @@ from forewarn.store import Store
 from forewarn.stream.config import StreamConfig, Subscription
 from forewarn.stream.messages import DeadLetter, ReadingColumns
 from forewarn.stream.mqtt import Envelope, MqttSource
-from forewarn.stream.pipeline import BatchResult, OnlinePipeline
+from forewarn.stream.pipeline import AlertSink, BatchResult, OnlinePipeline
 
 log = logging.getLogger(__name__)
 TOPIC_CACHE = 100_000
@@ -65,13 +65,14 @@ class StreamConsumer:
         *,
         on_batch: Callable[[BatchResult], None] | None = None,
         tick: float = 0.2,
+        file_alerts: AlertSink | None = None,
     ):
         self.config = config
         self.store = store
         self.on_batch = on_batch
         self.tick = float(tick)
         self.inbox: queue.Queue[Envelope] = queue.Queue()
-        self.pipeline = OnlinePipeline(store, config)
+        self.pipeline = OnlinePipeline(store, config, file_alerts=file_alerts)
         self.metrics = self.pipeline.metrics
         self._stop = threading.Event()
         self._busy = threading.Event()

@@ -9,7 +9,14 @@ For each micro-batch (:meth:`OnlinePipeline.process`):
    row per (asset, time) and scored by every model that covers the asset
    (:class:`~forewarn.stream.scoring.ModelRunner`), whose alert policy may open alerts;
 3. scores, alerts, dead letters, the watermarks and the feature/alert state of the touched assets are written in
-   one transaction (:class:`~forewarn.stream.tables.StreamTables`).
+   one transaction (:class:`~forewarn.stream.tables.StreamTables`);
+4. the batch's alerts are filed into the case book (:class:`~forewarn.decide.cases.CaseBook`), where the service's
+   alerts are: one alert path, one list of cases. ``file_alerts`` is how: ``serve --stream`` passes the service's
+   :meth:`~forewarn.serve.cases.CaseDesk.file` (which tells the service's cache), a lone stream opens the case
+   book beside its store (:func:`~forewarn.decide.cases.casebook_path_for`). The case book is another database,
+   so ``stream_alerts`` is the outbox: an alert is marked filed once the case book has it, and alerts left
+   unfiled (a crash between the two commits, a case book that could not be written) are filed with the next
+   batch or at the next start; the case book skips an alert it holds already, so none is filed twice.
 
 Only then does the caller acknowledge the messages to the broker. A crash anywhere before that leaves them
 unacknowledged, so the broker delivers them again: step 1 then adds nothing, and step 2 scores only what is
@@ -32,8 +39,9 @@ store; on start-up they are read back from it (everything after each asset's wat
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -42,6 +50,7 @@ import pandas as pd
 import pyarrow as pa
 
 from forewarn.decide.alerts import Alert
+from forewarn.decide.cases import CaseBook, casebook_path_for
 from forewarn.exceptions import ConfigError, StateError
 from forewarn.schema import Asset, Channel
 from forewarn.store import Store
@@ -53,6 +62,8 @@ from forewarn.stream.scoring import ModelRunner
 from forewarn.stream.tables import BatchWrite, StreamTables
 
 FeatureHook = Callable[[str, np.ndarray, np.ndarray, np.ndarray], None]
+AlertSink = Callable[[Sequence[Alert]], object]  # files alerts into the case book (returns their case ids)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -123,8 +134,15 @@ class OnlinePipeline:
         *,
         clock: Callable[[], float] = time.time,
         on_features: FeatureHook | None = None,
+        file_alerts: AlertSink | None = None,
     ):
         self.store = store
+        self._casebook: CaseBook | None = None
+        if file_alerts is None:
+            self._casebook = CaseBook(casebook_path_for(store.path))
+            file_alerts = self._casebook.file_alerts
+        self.file_alerts = file_alerts
+        self._unfiled = True  # alerts may wait in stream_alerts from an earlier run
         self.config = config
         self.clock = clock
         self.on_features = on_features
@@ -145,6 +163,8 @@ class OnlinePipeline:
         """Close the streaming tables' connection (the store is the caller's)."""
         self._writer.shutdown(wait=True)
         self.tables.close()
+        if self._casebook is not None:
+            self._casebook.close()
 
     # -- start-up ---------------------------------------------------------------------------------------
     def _restore(self) -> None:
@@ -236,10 +256,24 @@ class OnlinePipeline:
             self._broken = f"{type(err).__name__}: {err}"  # the in-memory state is ahead of the commits now
             raise
         self.reorder.changed.clear()
+        if write.alerts or self._unfiled:
+            self._file_pending()
         result.seconds = time.perf_counter() - started
         if messages or result.readings or result.rows_scored or dead_letters:
             self._count(result, messages, dead_letters)
         return result
+
+    def _file_pending(self) -> None:
+        """File the alerts committed to ``stream_alerts`` but not yet in the case book (module text, step 4)."""
+        try:
+            pending = self.tables.unfiled()
+            if pending:
+                self.file_alerts(pending)
+                self.tables.mark_filed(pending)
+            self._unfiled = False
+        except Exception:  # noqa: BLE001 - the batch is committed; its alerts wait in stream_alerts for a retry
+            self._unfiled = True
+            log.exception("filing the stream's alerts into the case book failed; retrying with the next batch")
 
     def tick(self) -> BatchResult:
         """Release and score readings of assets that went quiet (call when no message came for a while)."""

@@ -16,6 +16,10 @@ Two hooks tell the host about new data, in this order, after each committed and 
 
 A failing hook is logged and does not stop the stream.
 
+``file_alerts`` files the stream's alerts into the host's case book (``serve --stream`` passes
+:meth:`forewarn.serve.cases.CaseDesk.file`, which also tells the service's cache); without it the stream opens the
+case book beside the store itself (:class:`~forewarn.stream.pipeline.OnlinePipeline`).
+
 >>> from forewarn.store import Store
 >>> from forewarn.stream.config_file import parse_config
 >>> cfg = parse_config({"mqtt": {"port": 1883, "subscriptions": [{"topic": "plant/+/+", "layout": "value",
@@ -42,7 +46,7 @@ from forewarn.store import Store
 from forewarn.stream.config import StreamConfig
 from forewarn.stream.config_file import load_config
 from forewarn.stream.consumer import StreamConsumer
-from forewarn.stream.pipeline import BatchResult
+from forewarn.stream.pipeline import AlertSink, BatchResult
 
 log = logging.getLogger(__name__)
 AssetsHook = Callable[[list[str]], Any]
@@ -80,6 +84,7 @@ class StreamRunner:
         settle: AssetsHook | None = None,
         tick: float = 0.2,
         connect_timeout_s: float = 15.0,
+        file_alerts: AlertSink | None = None,
     ):
         self.config = config
         self.store = store
@@ -87,6 +92,7 @@ class StreamRunner:
         self.settle = settle
         self.tick = float(tick)
         self.connect_timeout_s = float(connect_timeout_s)
+        self.file_alerts = file_alerts
         self.consumer: StreamConsumer | None = None
         self.error: BaseException | None = None
         self._metrics: dict = {}
@@ -114,7 +120,9 @@ class StreamRunner:
         """
         if self._thread is not None:
             raise ConfigError("this stream runner was started already; make a new one")
-        self.consumer = StreamConsumer(self.config, self.store, on_batch=self._on_batch, tick=self.tick)
+        self.consumer = StreamConsumer(
+            self.config, self.store, on_batch=self._on_batch, tick=self.tick, file_alerts=self.file_alerts
+        )
         self._settler = threading.Thread(target=self._settle_loop, name="forewarn-stream-settle", daemon=True)
         self._settler.start()
         self._thread = threading.Thread(target=self._run, name="forewarn-stream", daemon=True)

@@ -52,6 +52,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,7 @@ import pyarrow as pa
 
 from forewarn.base import load, read_manifest
 from forewarn.bundles.bundle import SPEC_FILE, Bundle
+from forewarn.decide.alarms import AlarmRule, AlarmTracker
 from forewarn.decide.alerts import Alert, AlertPolicy
 from forewarn.decide.explain import sensor_contributions, sensor_of
 from forewarn.exceptions import ConfigError
@@ -134,6 +136,18 @@ class ModelRunner:
         position = {n: i for i, n in enumerate(self.features.feature_names)}
         self.take = np.asarray([position[n] for n in self.feature_names])
         self.policy = AlertPolicy(**dict(cfg.alert)) if cfg.alert else None
+        self.alarms: AlarmTracker | None = None
+        self.alarm_scale: float | None = None
+        if cfg.alarm is not None:
+            if self.task != "anomaly":
+                raise ConfigError(
+                    f"model {cfg.model_id!r} is a {self.task!r} model; `alarm` (the alarm rule) is for anomaly "
+                    "detectors, use `alert` (a threshold policy) for failure probabilities"
+                )
+            settings = dict(cfg.alarm)
+            scale = settings.pop("scale", None)
+            self.alarm_scale = None if scale is None else float(scale)
+            self.alarms = AlarmTracker(AlarmRule(**settings))
         self.nan_allowed = bool(self.model.get_tags().get("nan_allowed", False)) or self.bundle is not None
         self.reference: np.ndarray | None = None
         self.sensors = list(dict.fromkeys(sensor_of(n) for n in self.feature_names))
@@ -148,6 +162,22 @@ class ModelRunner:
         self.bucket_state_name = f"buckets:{cfg.model_id}:{digest}"
 
     @property
+    def alarm_state_name(self) -> str:
+        """The ``stream_state`` name of the alarm rule's per-asset state."""
+        return f"alarm:{self.model_id}"
+
+    def level(self, score: float) -> float:
+        """The score the alarm rule reads: the detector's own, or ``score / (score + scale)`` with a ``scale``.
+
+        ``score / (score + scale)`` is in [0, 1) for a score >= 0 (a negative score counts as 0) and reaches 0.5
+        exactly at ``score = scale``, so ``on = 0.5`` opens an episode where the score reaches ``scale``.
+        """
+        if self.alarm_scale is None:
+            return score
+        value = max(score, 0.0)
+        return value / (value + self.alarm_scale) if math.isfinite(value) else 1.0
+
+    @property
     def channels(self) -> list[str]:
         """The channels this model reads."""
         return self.features.columns
@@ -155,7 +185,7 @@ class ModelRunner:
     @property
     def state_names(self) -> tuple[str, ...]:
         """The ``stream_state`` names this runner saves (and reads back on start-up)."""
-        names = (self.state_name, f"policy:{self.model_id}", f"reference:{self.model_id}")
+        names = (self.state_name, f"policy:{self.model_id}", f"reference:{self.model_id}", self.alarm_state_name)
         return names + (self.bucket_state_name,) if self.buckets is not None else names
 
     def _outputs(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -213,9 +243,19 @@ class ModelRunner:
                 if opened is not None:
                     alerts.append(opened)
                     opened_rows.append(i)
+        if self.alarms is not None:
+            stamps = pd.to_datetime(ts_us[rows], unit="us", utc=True)
+            for i, (asset, stamp, value) in enumerate(zip(assets[rows].tolist(), stamps, score.tolist(), strict=True)):
+                if self.alarms.update(str(asset), self.level(value), stamp):
+                    alerts.append(Alert(str(asset), stamp, self.model_id, float(value), "high", source="stream"))
+                    opened_rows.append(i)
+            self.alarms.pop_finished()  # episodes that ended: their alert was filed when they started
         if alerts:
             explanations = self._explain(feats[rows][opened_rows], X)
-            alerts = [dataclasses.replace(a, explanation=e) for a, e in zip(alerts, explanations, strict=True)]
+            alerts = [
+                dataclasses.replace(a, explanation=e, source="stream")
+                for a, e in zip(alerts, explanations, strict=True)
+            ]
         self._update_reference(X, score)
         none = [None] * len(rows)
         table = pa.table(
@@ -248,7 +288,13 @@ class ModelRunner:
     def _update_reference(self, X: pd.DataFrame, score: np.ndarray) -> None:
         if len(X) == 0:
             return
-        normal = X.to_numpy()[score < self.policy.threshold] if self.policy is not None else X.to_numpy()
+        if self.policy is not None:
+            normal = X.to_numpy()[score < self.policy.threshold]
+        elif self.alarms is not None:
+            off = self.alarms.rule.off
+            normal = X.to_numpy()[np.fromiter((self.level(v) < off for v in score.tolist()), bool, len(score))]
+        else:
+            normal = X.to_numpy()
         if len(normal) == 0:
             return
         mean = np.nanmean(normal, axis=0) if self.nan_allowed else normal.mean(axis=0)
@@ -278,6 +324,11 @@ class ModelRunner:
                 items.append((self.bucket_state_name, asset, blob))
         if self.policy is not None:
             items.append((f"policy:{self.model_id}", "", arrays_to_bytes(self.policy.get_state())))
+        if self.alarms is not None:  # the alarm rule's state of each asset, as JSON (named values)
+            for asset in assets:
+                if asset in self.alarms.states:
+                    blob = json.dumps(self.alarms.states[asset].get_state()).encode()
+                    items.append((self.alarm_state_name, asset, blob))
         if self.reference is not None:
             items.append((f"reference:{self.model_id}", "", self.reference.astype("float64").tobytes()))
         return items
@@ -313,6 +364,9 @@ class ModelRunner:
         policy = saved.get(f"policy:{self.model_id}", {}).get("")
         if policy is not None and self.policy is not None:
             self.policy.set_state(bytes_to_arrays(policy))
+        if self.alarms is not None:
+            for asset, blob in saved.get(self.alarm_state_name, {}).items():
+                self.alarms.state(asset).set_state(json.loads(blob))
         reference = saved.get(f"reference:{self.model_id}", {}).get("")
         if reference is not None and len(reference) == 8 * len(self.feature_names):
             self.reference = np.frombuffer(reference, dtype="float64").copy()

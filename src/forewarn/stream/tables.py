@@ -6,7 +6,13 @@ them and one file holds the plant's whole history. An in-memory store gets an in
 
 * ``stream_scores (asset_id, ts, model_id, score, probability, scored_at, rul)``: one row per scored instant
   (``rul``: the predicted RUL of a RUL model in a servable bundle; added to older files on start-up);
-* ``stream_alerts (asset_id, ts, model_id, score, risk_level, explanation, probability, rul, raised_at)``;
+* ``stream_alerts (asset_id, ts, model_id, score, risk_level, explanation, probability, rul, raised_at, filed)``:
+  the stream's alerts, written in the micro-batch's transaction and then filed into the case book
+  (:class:`~forewarn.decide.cases.CaseBook`, the one alert path: the service's alerts API and dashboard list
+  them with ``source = "stream"``). The case book is another database, so this table is the outbox: ``filed``
+  turns true once the case book has the alert, and a restarted stream files the ones still false (the case
+  book skips an alert it already holds, so none is filed twice). Rows written before this column existed
+  count as filed (they stay here, readable through :func:`stream_alerts` and ``GET /api/v1/stream/alerts``);
 * ``stream_dead_letters (received_at, source, reason, detail, asset_id, channel, item, payload, key)``: ``key``
   (a hash of source and payload, plus the reading's position) keeps a redelivered bad message from being
   recorded twice;
@@ -38,6 +44,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from forewarn.decide.alerts import Alert
 from forewarn.store import Store
 from forewarn.store.queries import match_filter
 from forewarn.stream.messages import DeadLetter
@@ -51,6 +58,7 @@ CREATE TABLE IF NOT EXISTS stream_alerts (
     asset_id VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL, model_id VARCHAR NOT NULL, score DOUBLE NOT NULL,
     risk_level VARCHAR NOT NULL, explanation JSON NOT NULL, probability DOUBLE, rul DOUBLE,
     raised_at TIMESTAMPTZ NOT NULL);
+ALTER TABLE stream_alerts ADD COLUMN IF NOT EXISTS filed BOOLEAN DEFAULT true;
 CREATE TABLE IF NOT EXISTS stream_dead_letters (
     received_at TIMESTAMPTZ NOT NULL, source VARCHAR NOT NULL, reason VARCHAR NOT NULL, detail VARCHAR NOT NULL,
     asset_id VARCHAR, channel VARCHAR, item INTEGER NOT NULL, payload VARCHAR NOT NULL, key VARCHAR NOT NULL);
@@ -168,6 +176,39 @@ class StreamTables:
         rows = self.con.execute("SELECT asset_id, data FROM stream_state WHERE name = ?", [name]).fetchall()
         return {str(a): bytes(d) for a, d in rows}
 
+    def unfiled(self) -> list[Alert]:
+        """The alerts committed here but not yet in the case book (oldest first)."""
+        rows = self.con.execute(
+            "SELECT asset_id, ts, model_id, score, risk_level, explanation, probability, rul FROM stream_alerts "
+            "WHERE NOT filed ORDER BY raised_at, ts, asset_id"
+        ).fetchall()
+        out = []
+        for asset, ts, model, score, risk, explanation, probability, rul in rows:
+            stamp = pd.Timestamp(ts)
+            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+            out.append(
+                Alert(
+                    str(asset),
+                    stamp,
+                    str(model),
+                    float(score),
+                    str(risk),
+                    {str(k): float(v) for k, v in json.loads(explanation).items()},
+                    None if probability is None else float(probability),
+                    None if rul is None else float(rul),
+                    source="stream",
+                )
+            )
+        return out
+
+    def mark_filed(self, alerts: Sequence[Alert]) -> None:
+        """Record that the case book holds these alerts."""
+        if alerts:
+            self.con.executemany(
+                "UPDATE stream_alerts SET filed = true WHERE asset_id = ? AND model_id = ? AND ts = ?",
+                [[a.asset_id, a.model_id, a.ts] for a in alerts],
+            )
+
     def commit(self, batch: BatchWrite) -> None:
         """Write one micro-batch in one transaction (all or nothing)."""
         con = self.con
@@ -183,7 +224,8 @@ class StreamTables:
                 con.unregister("__fw_scores")
             if batch.alerts:
                 con.executemany(
-                    "INSERT INTO stream_alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO stream_alerts ({', '.join(STREAM_ALERT_COLUMNS)}, filed) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, false)",
                     [
                         [
                             a["asset_id"],
