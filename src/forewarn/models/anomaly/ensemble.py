@@ -42,6 +42,17 @@ weighted mean of the past rows with that rate per row, so a slow regime change (
 creep) stops raising alarms after about ``1 / adaptation`` rows. The risk: a slow degradation is a slow regime
 change too, and is learned as normal just the same; use it where slow change is known to be benign.
 
+**How the defaults were chosen.** Members, windows (``windows=(4, 32)``, ``cusum_window=20``,
+``discord_length=32``), the tail fit and ``level=5`` were chosen only on the labelled corpus we generate
+(:mod:`forewarn.twin.anomalies`, seeds 0-9) and on SKAB, through ``benchmarks/detect.py`` (``--detector
+forewarn.models.anomaly.ensemble:score_frame``; each member alone: ``score_residual``, ``score_embedding``,
+``score_changepoint``, ``score_discord``). What was learned there: a CUSUM against the *training* mean (or on the
+forecast innovations) stays high for as long as a change lasts and costs NAB-style scores dearly (long
+episodes hide the next anomaly), so the change-point member marks onsets against a moving reference; long
+embedding windows (64 rows) raise SKAB's false-alarm rows after each anomaly ends (the window lags), so the
+longest default window is 32 rows. The discord member rarely decides on its own there (the corpus and SKAB are
+noisy, where z-normalised shapes carry little); it is kept for shape anomalies in smooth periodic signals.
+
 Rows are a time series: ``score(X)`` treats the rows of ``X`` as consecutive and in order (irregular sampling
 is tolerated: rows are rows; gaps in values are filled causally). :func:`score_frame` is the benchmark's entry
 point: ``(frame, n_train) -> anomaly_score``.
