@@ -1,5 +1,6 @@
-"""Alerts and cases: list, evaluate now, acknowledge, close with a note (one open case per asset); and the alerts
-the stream's own models raised (``stream_alerts``), which open no case."""
+"""Alerts and cases: list, evaluate now, acknowledge, close with a note (one open case per asset); and the stream's
+outbox (``stream_alerts``: the alerts the stream's own models raised, kept for compatibility; the stream files each
+into the case book, so ``/alerts`` lists them too, with ``source = "stream"``)."""
 
 from __future__ import annotations
 

@@ -242,6 +242,7 @@ class AlertFields(BaseModel):
 
 
 class AlertOut(AlertFields):
+    source: str | None = None  # "service" or "stream" (None: filed before alerts named their source)
     alert_id: int
     case_id: int
     ts: datetime
@@ -255,6 +256,7 @@ class StreamAlertOut(AlertFields):
 class OpenedAlert(AlertFields):
     ts: str
     case_id: int
+    source: str | None = None
 
 
 # -- backtests (files written by ``forewarn backtest --models DIR``) ----------------------------------------------

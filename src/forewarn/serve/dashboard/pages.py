@@ -10,7 +10,7 @@ multiples; a few hundred lines of our own, no charting package), so nothing come
   sensor trends as small multiples (one chart per channel on one time axis), failures and maintenance marked on
   every time chart, contributing sensors, events and the open case, with the case actions; without a model for
   the asset, its readings and events;
-* ``/alerts``: alert timeline and cases, with the case actions, and the alerts of a stream's own models;
+* ``/alerts``: alert timeline, cases with the case actions, every alert with its source (service or stream), and the stream's outbox;
 * ``/risk``: risk distribution over the fleet;
 * ``/models``: model versions, their metrics, the live one and its sampling interval;
 * ``/backtests`` and ``/backtests/{id}``: the backtests in ``<models>/backtests/``, newest first, and one of them:

@@ -416,12 +416,13 @@ async function alertsPage() {
   const [alerts, cases, streamed] = await Promise.all([getJSON("/alerts?limit=5000"), getJSON("/cases?limit=5000"),
                                                        getJSON("/stream/alerts?limit=500")]);
   drawStreamAlerts(streamed);
+  drawAllAlerts(alerts);
   const status = Object.fromEntries(cases.map((c) => [c.case_id, c.status]));
   const series = LEVELS.map((level) => {
     const rows = alerts.filter((a) => a.risk_level === level);
     return { type: "scatter", name: level, color: COLOURS[level], size: 5, x: rows.map((a) => a.ts),
              y: rows.map((a) => a.asset_id), data: rows.map((a) => a.case_id),
-             tips: rows.map((a) => `${a.asset_id} ${fmtTime(a.ts).slice(0, 16)}: p=${fmt(a.probability, 2)} case #${a.case_id} (${status[a.case_id] ?? "?"})`) };
+             tips: rows.map((a) => `${a.asset_id} ${fmtTime(a.ts).slice(0, 16)}: p=${fmt(a.probability, 2)} case #${a.case_id} (${status[a.case_id] ?? "?"}), ${a.source ?? "service"}`) };
   });
   const assets = [...new Set(alerts.map((a) => a.asset_id))].sort().reverse();
   FWChart.drawChart("alert-timeline", {
@@ -448,6 +449,15 @@ async function alertsPage() {
   cases.forEach((c, k) => { tbody.rows[k].dataset.caseId = String(c.case_id); });
   if (selectedCase !== null && status[selectedCase] !== undefined) select(selectedCase);
   else drawCasePanel(null, alertsPage, "Pick a case in the table, or click an alert in the timeline, to act on it.");
+}
+
+function drawAllAlerts(alerts) {
+  const top = (explanation) => Object.entries(explanation).sort((a, b) => b[1] - a[1]).slice(0, 3)
+    .map(([sensor]) => sensor).join(", ");
+  tableRows(document.querySelector("#alerts tbody"), alerts.length ? alerts.slice(0, 500).map((a) => [
+    fmtTime(a.ts), el("a", { href: `/assets/${encodeURIComponent(a.asset_id)}` }, a.asset_id), a.source ?? "service",
+    a.model_id, badge(a.risk_level), fmt(a.score, 3), `#${a.case_id}`, top(a.explanation)])
+    : [["no alerts", "", "", "", "", "", "", ""]]);
 }
 
 function drawStreamAlerts(alerts) {
