@@ -10,6 +10,16 @@ Each asset's feature window, the alert policy's state and the explanation refere
 micro-batch. The window state is saved under a name that includes the channels, statistics, window and span, so a
 model whose features change starts from empty windows instead of reading a state that does not fit.
 
+**Alarms.** A model's ``alert`` table is a threshold policy (:class:`~forewarn.decide.alerts.AlertPolicy`); an
+anomaly detector may instead use the one alarm rule of every face (``alarm``: :mod:`forewarn.decide.alarms`, an
+:class:`~forewarn.decide.alarms.AlarmTracker` with one state per asset): an alert opens on the row where an anomaly
+episode starts, and no other row of the episode (hysteresis, refractory period) raises one. The rule reads the
+detector's score, which should be in [0, 1] (e.g. the default detector's ``anomaly_score``), or
+``score / (score + scale)`` when ``scale`` is given (an unbounded score such as ``pca-t2q``'s: the episode opens
+where the score reaches ``scale`` with ``on = 0.5``). Each asset's alarm state is checkpointed as JSON under
+``alarm:<model_id>`` with the batch, so a restart mid-episode neither raises the episode again nor forgets it. The
+alerts of both kinds carry ``source = "stream"`` and go to the case book (:mod:`forewarn.stream.pipeline`).
+
 When the alert policy opens an alert, the sensors that drive it are found by occlusion
 (as :func:`forewarn.decide.explain.occlusion_contributions` does, with all sensors in one model call): each sensor's features are replaced by a reference
 (an exponential mean of the features of recent rows that scored below the threshold) and the change of the
