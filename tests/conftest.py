@@ -57,5 +57,6 @@ SLOW_MODULES = frozenset(
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the tests of :data:`SLOW_MODULES` as ``slow``."""
     for item in items:
-        if Path(str(item.path)).resolve().relative_to(REPO).as_posix() in SLOW_MODULES:
+        path = Path(str(item.path)).resolve()
+        if path.is_relative_to(REPO) and path.relative_to(REPO).as_posix() in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
