@@ -1,0 +1,201 @@
+"""Reading what ``forewarn detect`` scores (:mod:`forewarn.detect`, step 1): the CSV file, its timestamp, asset
+and numeric columns, long readings made wide, and the refusal of two rows of one series at one time."""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
+
+TIMESTAMP_NAMES = ("timestamp", "datetime", "time", "ts")
+ASSET_NAMES = ("asset_id", "asset")
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+(,\d+)?([eE][-+]?\d+)?\s*$")
+
+
+def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a ``,`` or ``;`` separated file with a header row; every cell as text (typed later)."""
+    source = Path(path)
+    if not source.is_file():
+        raise DataNotFoundError(f"input file {str(source)!r} not found")
+    try:
+        with open(source, encoding="utf-8-sig", newline="") as handle:
+            header = handle.readline()
+    except (OSError, UnicodeDecodeError) as err:
+        raise SchemaError(
+            f"cannot read the file as UTF-8 text: {err}",
+            source=str(source),
+            line=1,
+            hint="export the data as a UTF-8 CSV",
+        ) from None
+    if not header.strip():
+        raise SchemaError(
+            "the file is empty or has no header row",
+            source=str(source),
+            line=1,
+            hint="the first line must name the columns, e.g. timestamp,temperature,...",
+        )
+    separator = ";" if header.count(";") > header.count(",") else ","
+    try:
+        return pd.read_csv(
+            source, sep=separator, dtype=str, keep_default_na=True, encoding="utf-8-sig", skipinitialspace=True
+        )
+    except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as err:
+        line = re.search(r"line (\d+)", str(err))
+        raise SchemaError(
+            f"cannot parse the file as {separator!r}-separated text ({str(err).strip()})",
+            source=str(source),
+            line=int(line.group(1)) if line else None,
+            hint="every line needs as many fields as the header",
+        ) from None
+
+
+def _parse_times(values: pd.Series) -> tuple[pd.Series, int | None]:
+    """UTC timestamps of a text column and the position of the first value that does not parse (or ``None``)."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):  # already times: no round trip through text
+        parsed = pd.Series(pd.to_datetime(values, utc=True), index=values.index)
+        bad = np.flatnonzero(parsed.isna().to_numpy())
+        return parsed, (int(bad[0]) if bad.size else None)
+    text = values.astype("string").str.strip()
+    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+    if parsed.isna().any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    return parsed, (int(bad[0]) if bad.size else None)
+
+
+def _is_number_text(values: pd.Series) -> bool:
+    return pd.to_numeric(values.dropna(), errors="coerce").notna().all()
+
+
+def find_timestamp_column(frame: pd.DataFrame, source: str = "input") -> tuple[str, pd.Series]:
+    """The timestamp column (by name, else the first fully parseable one) and its parsed UTC times."""
+    named = [c for c in frame.columns if str(c).strip().lower() in TIMESTAMP_NAMES]
+    candidates = named[:1] or [c for c in frame.columns if not _is_number_text(frame[c])]
+    for column in candidates:
+        parsed, bad = _parse_times(frame[column])
+        if bad is None:
+            return str(column), parsed
+        if named:
+            raise SchemaError(
+                f"cannot parse timestamp {frame[column].iloc[bad]!r}",
+                source=source,
+                line=bad + 2,
+                column=str(column),
+                hint="use ISO 8601, e.g. 2024-01-31 12:00:00",
+            )
+    raise SchemaError(
+        "no timestamp column found",
+        source=source,
+        hint=f"name it one of {', '.join(TIMESTAMP_NAMES)} or give ISO 8601 date-times",
+    )
+
+
+def _numbers(values: pd.Series) -> pd.Series | None:
+    """A column as float64, or ``None`` when it holds text that is not a number."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype("float64")
+    present = values.dropna().astype(str).str.strip()
+    present = present[present != ""]
+    if present.empty:
+        return pd.Series(np.nan, index=values.index)
+    converted = pd.to_numeric(present, errors="coerce")
+    if converted.isna().any() and present.str.match(_DECIMAL_COMMA).all():
+        converted = pd.to_numeric(present.str.replace(",", ".", regex=False), errors="coerce")
+    if converted.isna().any():
+        return None
+    out = pd.Series(np.nan, index=values.index)
+    out[converted.index] = converted.to_numpy(dtype="float64")
+    return out
+
+
+def feature_frame(frame: pd.DataFrame, timestamp_column: str, exclude: Sequence[str] = ()) -> pd.DataFrame:
+    """The numeric feature columns (float64), without the timestamp and ``exclude`` columns."""
+    features = {}
+    for column in frame.columns:
+        if str(column) == timestamp_column or str(column) in set(exclude):
+            continue
+        numbers = _numbers(frame[column])
+        if numbers is not None:
+            features[str(column)] = numbers
+    return pd.DataFrame(features, index=frame.index)
+
+
+def find_asset_column(frame: pd.DataFrame, asset_column: str | None = None) -> str | None:
+    """The asset column: ``asset_column`` (must exist), else one named ``asset_id`` or ``asset`` (any case)."""
+    if asset_column is not None:
+        if asset_column not in frame.columns:
+            raise ConfigError(f"no asset column {asset_column!r}; columns are {list(frame.columns)}")
+        return asset_column
+    named = [c for c in frame.columns if str(c).strip().lower() in ASSET_NAMES]
+    return str(named[0]) if named else None
+
+
+def _long_to_wide(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Long readings -> one row per ``(asset_id, ts)``, a column per channel (duplicates averaged), sorted."""
+    from forewarn.schema import to_long_readings
+
+    long = to_long_readings(frame, source=source, first_line=2)
+    if long.empty:
+        raise SchemaError("no readings to score", source=source, hint="the file has a header but no data rows")
+    wide = long.pivot_table(index=["asset_id", "ts"], columns="channel", values="value", aggfunc="mean", sort=True)
+    wide.columns = [str(c) for c in wide.columns]
+    wide = wide.reset_index()
+    wide.insert(1, "timestamp", pd.DatetimeIndex(wide.pop("ts")).strftime("%Y-%m-%dT%H:%M:%S.%f%z"))
+    return wide
+
+
+def _refuse_mixed_series(
+    frame: pd.DataFrame,
+    times: pd.Series,
+    assets: np.ndarray | None,
+    timestamp_column: str,
+    asset_column: str | None,
+    source: str,
+) -> None:
+    """Two rows of one series at the same time are two machines mixed (or a doubled export): refuse, naming
+    the lines and, when a text column would tell the rows apart, that column."""
+    keys = pd.DataFrame({"ts": pd.DatetimeIndex(times).asi8, "asset": "" if assets is None else assets})
+    repeated = keys.duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return
+    later = int(np.flatnonzero(keys.duplicated(keep="first").to_numpy())[0])
+    earlier = int(np.flatnonzero((keys == keys.iloc[later]).all(axis=1).to_numpy())[0])
+    lines = [earlier + 2, later + 2]  # the first repeated pair (line 1 is the header)
+    if asset_column is not None:
+        raise SchemaError(
+            f"asset {keys['asset'].iloc[lines[0] - 2]!r} has {int(repeated.sum())} rows sharing a timestamp "
+            f"(lines {lines[0]} and {lines[1]})",
+            source=source,
+            column=timestamp_column,
+            hint="remove the duplicate rows, or give the column that tells the machines apart (--asset-column)",
+        )
+    stamps = keys["ts"].to_numpy()
+    candidates = [
+        str(c)
+        for c in frame.columns
+        if str(c) != timestamp_column
+        and _numbers(frame[c]) is None
+        and not pd.DataFrame({"ts": stamps, "c": frame[c].astype(str).to_numpy()}).duplicated().any()
+    ]
+    hint = (
+        f"several machines in one file? score each on its own with --asset-column {candidates[0]}"
+        if candidates
+        else "several machines in one file? add a column naming each row's asset (--asset-column), "
+        "or remove the duplicate rows"
+    )
+    raise SchemaError(
+        f"{int(repeated.sum())} rows share a timestamp with another row (lines {lines[0]} and {lines[1]}): "
+        "one series cannot hold two rows at one time",
+        source=source,
+        column=timestamp_column,
+        hint=hint,
+    )
