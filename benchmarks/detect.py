@@ -26,10 +26,11 @@ Parts (``--parts``, all by default):
 * ``forewarning``: label-free alarms before failures on a twin fleet that fails (``--forewarn-sites`` x
   ``--forewarn-assets`` assets, ``--forewarn-days`` days of hourly rows, degradation 3x faster than life as in
   ``forewarn bench fleet``): each asset scored on its own with the detector's default fit (no label, no event is
-  read by the detector). From the fleet's failure and maintenance events: a failure is *forewarned* when an
-  episode started 7 days to 24 h before it (lead = failure time - the earliest such start); an episode start with
-  no failure within the next 7 days is a false alarm; starts while the asset is down (from a failure to the next
-  maintenance) are not counted, as the service does not alert a down asset. Target: 60 % forewarned with at most
+  read by the detector). From the fleet's failure and maintenance events, with
+  :func:`forewarn.evaluate.events.event_metrics`: a failure is *forewarned* when an episode started 7 days to 24 h
+  before it (lead = failure time - the earliest such start); an episode start that forewarns no failure is a false
+  alarm; starts while the asset is down (from a failure to the next renewing maintenance) are not counted, as the
+  service does not alert a down asset. Target: 60 % forewarned with at most
   1 false alarm per asset-month.
 * ``speed``: scoring ``--rows`` rows x ``--channels`` channels (a synthetic series, one asset) and applying the
   rule: wall time and peak RSS, each run in a fresh process (``--repeat`` runs; the median is reported).
@@ -184,49 +185,51 @@ def healthy_part(detector: Detector, rule: AlarmRule, seed: int, assets: int, da
 def forewarning_part(
     detector: Detector, rule: AlarmRule, seed: int, sites: int, assets: int, days: int
 ) -> dict[str, Any]:
-    """Failures forewarned by label-free alarms on a failing twin fleet (module text)."""
+    """Failures forewarned by label-free alarms on a failing twin fleet (module text), counted by
+    :func:`forewarn.evaluate.events.event_metrics`; a failed asset is down until a renewing maintenance
+    (:func:`forewarn.train.labels.renewals`)."""
+    from forewarn.evaluate.events import event_metrics
+    from forewarn.train.labels import renewals
     from forewarn.twin import FleetConfig, simulate_fleet
 
-    week, day = pd.Timedelta(days=7), pd.Timedelta(hours=24)
     fleet = simulate_fleet(
         FleetConfig(sites=sites, assets=assets, days=days, seed=seed, interval="1h", degradation_scale=3.0)
     )
     events = fleet.events.assign(ts=pd.to_datetime(fleet.events["ts"], utc=True))
-    failures = events[events["kind"] == "failure"]
-    maintenance = events[events["kind"] == "maintenance"]
-    forewarned, leads, false_alarms, asset_days = 0, [], 0, 0.0
+    failures = events.loc[events["kind"] == "failure", ["asset_id", "ts"]]
+    renewed = renewals(events)
+    alerts, observed = [], {}
     for asset in fleet.assets:
         rows = fleet.readings[fleet.readings["asset_id"] == asset.asset_id]
         names = [c.name for c in asset.channels if c.name in rows.columns]
         frame = pd.concat([rows["ts"].rename("timestamp"), rows[names].astype("float64")], axis=1)
         frame = frame.dropna(axis=1, how="all").reset_index(drop=True)
         alarms, _ = find_alarms(_scores(detector, frame, None), rule, ts=frame["timestamp"])
-        starts = pd.to_datetime(frame["timestamp"], utc=True)[alarms.astype(bool)]
-        fails = failures.loc[failures["asset_id"] == asset.asset_id, "ts"].sort_values()
-        repairs = maintenance.loc[maintenance["asset_id"] == asset.asset_id, "ts"].sort_values()
+        times = pd.to_datetime(frame["timestamp"], utc=True)
+        starts = times[alarms.astype(bool)]
+        repairs = renewed.loc[renewed["asset_id"] == asset.asset_id, "ts"]
         down = np.zeros(len(starts), dtype=bool)
-        for failed in fails:
+        for failed in failures.loc[failures["asset_id"] == asset.asset_id, "ts"]:
             later = repairs[repairs > failed]
-            back = later.iloc[0] if len(later) else pd.Timestamp.max.tz_localize("UTC")
+            back = later.min() if len(later) else times.max() + pd.Timedelta(hours=1)
             down |= ((starts >= failed) & (starts < back)).to_numpy()
-        starts = starts[~down]
-        for failed in fails:
-            early = starts[(starts >= failed - week) & (starts <= failed - day)]
-            if len(early):
-                forewarned += 1
-                leads.append((failed - early.min()) / pd.Timedelta(hours=1))
-        for start in starts:
-            if not ((fails > start) & (fails <= start + week)).any():
-                false_alarms += 1
-        asset_days += len(frame) / 24.0
-    n_failures = len(failures)
+        alerts.append(pd.DataFrame({"asset_id": asset.asset_id, "ts": starts[~down].to_numpy()}))
+        observed[asset.asset_id] = (times.min(), times.max())
+    figures = event_metrics(
+        pd.concat(alerts, ignore_index=True),
+        failures,
+        horizon=pd.Timedelta(days=7),
+        min_lead=pd.Timedelta(hours=24),
+        observed=observed,
+    )
+    leads = [lead / pd.Timedelta(hours=1) for lead in figures.lead_times]
     return {
-        "failures": n_failures,
-        "forewarned": forewarned,
-        "forewarned_share": forewarned / n_failures if n_failures else None,
+        "failures": figures.failures,
+        "forewarned": figures.caught,
+        "forewarned_share": figures.caught / figures.failures if figures.failures else None,
         "lead_hours_median": float(np.median(leads)) if leads else None,
-        "false_alarms": false_alarms,
-        "false_alarms_per_asset_month": false_alarms / (asset_days / 30.0),
+        "false_alarms": figures.false_alarms,
+        "false_alarms_per_asset_month": figures.false_alarms_per_asset_month,
         "assets": len(fleet.assets),
         "days": days,
         "seed": seed,
