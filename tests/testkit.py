@@ -1,5 +1,7 @@
 """Helpers shared by the test packages (import as ``from testkit import ...``; pytest puts ``tests/`` on the path).
 
+``free_port`` is the stream package's own (:func:`forewarn.stream.broker.free_port`), re-exported here.
+
 >>> wait_until(lambda: True, timeout=0.1)
 True
 >>> 0 < free_port() < 65536
@@ -8,9 +10,12 @@ True
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
+
+from forewarn.stream.broker import free_port
+
+__all__ = ["free_port", "wait_until"]
 
 
 def wait_until(check: Callable[[], bool], *, timeout: float, step: float = 0.05) -> bool:
@@ -21,10 +26,3 @@ def wait_until(check: Callable[[], bool], *, timeout: float, step: float = 0.05)
             return True
         time.sleep(step)
     return check()
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now (a server a test starts binds it next)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
