@@ -22,8 +22,9 @@ export FOREWARN_DATA_DIR
 endif
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-# Debian packages that tests start as real servers: the MQTT broker and the browser for dashboard tests; npm
-# installs axe-core (pinned in package-lock.json), which the dashboard tests run in that browser.
+# Debian packages that tests start as real servers: the MQTT broker, the browser for dashboard tests, PostgreSQL
+# for the server store's tests (initdb and pg_ctl in a temporary folder), podman, runc and mmdebstrap for the
+# container image and compose stack (issue 21); npm installs axe-core (pinned in package-lock.json), which the dashboard tests run in that browser.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test test-fast install system-deps lint bench clean constraints
@@ -35,6 +36,9 @@ system-deps:
 	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v podman >/dev/null 2>&1 || missing="$$missing podman runc"; \
+	command -v mmdebstrap >/dev/null 2>&1 || missing="$$missing mmdebstrap"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
@@ -44,7 +48,7 @@ system-deps:
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(PIP) -e ".[dev,deep,serve,stream]"
+	$(PIP) -e ".[dev,deep,serve,stream,federated,distributed,plan,postgres,quality,deploy]"
 	touch $(CORE_STAMP) $(STAMP)
 
 # the lean core: `make demo` (a venv that already has the full set keeps it)
@@ -58,7 +62,7 @@ $(CORE_STAMP): pyproject.toml $(CONSTRAINTS)
 # changing the dependencies in pyproject.toml (PIP_UPGRADE=1 moves every pin up to the newest the ranges allow)
 constraints:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e ".[dev,deep,serve,stream]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,deep,serve,stream,federated,distributed,plan,postgres,quality,deploy]"
 	$(BIN)/python scripts/constraints.py $(CONSTRAINTS)
 	touch $(CORE_STAMP) $(STAMP)
 
