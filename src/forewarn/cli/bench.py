@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 #: the names of :data:`forewarn.bench.RUNNERS`, spelled out so that ``--help`` imports no numpy (a test keeps
 #: them equal)
-DATASETS = ("cmapss", "ai4i", "skab", "cwru", "femto", "fleet")
+DATASETS = ("cmapss", "ai4i", "skab", "cwru", "femto", "fleet", "federated")
 
 
 def register(app: typer.Typer) -> None:
@@ -40,6 +40,10 @@ def bench(
         Path | None, typer.Option(help="SVG chart path (default: next to --json, or bench-<dataset>.svg).")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="Results as a " + FORMAT_HELP)] = "table",
+    sites: Annotated[
+        str | None,
+        typer.Option("--dataset", help="federated: fleet, cmapss or seed-task[:noisy|subtle|scarce|skewed]."),
+    ] = None,
 ) -> None:
     """Run a benchmark under its standard protocol and print our figures beside the published ones.
 
@@ -64,6 +68,8 @@ def bench(
     options: dict[str, Any] = {"progress": lambda message: console.print(f"[dim]{message}[/]")}
     if subset is not None:
         options["subset"] = subset
+    if sites is not None:
+        options["dataset"] = sites
     payload = runner.run(chosen, seeds, data_dir, **options)
     if fmt == "table":
         print_results(console, payload)

@@ -1,0 +1,316 @@
+"""The Flower apps: one ``ClientApp`` per site, one ``ServerApp`` (Flower's Message API, flwr 1.32).
+
+What crosses between them, and nothing else:
+
+* ``query`` (once, before round 1): the server asks every site for the per-feature count, sum and sum of squares
+  of its training rows (:class:`~forewarn.federated.network.Moments`); it adds them into the shared standardiser.
+* ``train`` (every round): the server sends the global parameters (an ``ArrayRecord`` of named arrays) and the
+  training settings (a ``ConfigRecord``); each site trains from them on its own rows and answers with its new
+  parameters and a ``MetricRecord`` (``num-examples``, ``train-loss``). The strategy averages the parameters
+  weighted by ``num-examples`` (FedAvg, FedProx) and may step a server optimiser on the average (FedAdam,
+  FedYogi).
+* ``evaluate`` (every round): each site scores the global parameters on its own held-out rows and answers with
+  a ``MetricRecord`` (``num-examples``, ``eval-loss``).
+
+A site's rows live in one ``.npz`` file that only its ``ClientApp`` opens (:func:`site_file`); the ``ServerApp``
+is handed no data path at all, and writes the final parameters and the per-round figures to its output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forewarn.exceptions import ConfigError, DataNotFoundError
+from forewarn.federated import network as net
+
+STRATEGIES = ("fedavg", "fedprox", "fedadam", "fedyogi")
+#: the server's answer: global parameters and the per-round record
+GLOBAL_FILE = "global.npz"
+HISTORY_FILE = "history.json"
+
+
+@dataclass(frozen=True)
+class FedConfig:
+    """The server's settings: rounds, strategy, local epochs and the network (sent to sites as config)."""
+
+    sites: int
+    rounds: int = 10
+    local_epochs: int = 2
+    strategy: str = "fedavg"
+    proximal_mu: float = 0.01
+    server_learning_rate: float = 0.01
+    hidden: tuple[int, ...] = (64, 32)
+    kind: str = "binary"
+    classes: int = 1
+    target_scale: float = 1.0
+    learning_rate: float = 1e-3
+    batch_size: int = 128
+    class_weight: str | None = "sqrt"
+    seed: int = 0
+    timeout_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"strategy={self.strategy!r} is not one of {', '.join(STRATEGIES)}")
+        if self.sites < 2:
+            raise ConfigError(f"sites={self.sites}: federated training needs at least 2 sites")
+        if self.rounds < 1 or self.local_epochs < 1:
+            raise ConfigError("rounds and local_epochs must be at least 1")
+
+    def net_spec(self, inputs: int) -> net.NetSpec:
+        return net.NetSpec(
+            inputs=inputs,
+            hidden=tuple(self.hidden),
+            kind=self.kind,
+            classes=self.classes,
+            target_scale=self.target_scale,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            class_weight=self.class_weight,
+        )
+
+    def train_config(self) -> dict[str, Any]:
+        """What every site is told each round (Flower config values: scalars and lists)."""
+        return {
+            "local-epochs": self.local_epochs,
+            "seed": self.seed,
+            "net-hidden": [int(h) for h in self.hidden],
+            "net-kind": self.kind,
+            "net-classes": self.classes,
+            "net-target-scale": float(self.target_scale),
+            "net-learning-rate": float(self.learning_rate),
+            "net-batch-size": self.batch_size,
+            "net-class-weight": self.class_weight or "none",
+            "proximal-mu": float(self.proximal_mu) if self.strategy == "fedprox" else 0.0,
+        }
+
+
+def spec_from_config(config: Any, inputs: int) -> net.NetSpec:
+    """The network spec a site rebuilds from the round's ``ConfigRecord``."""
+    weight = str(config["net-class-weight"])
+    return net.NetSpec(
+        inputs=inputs,
+        hidden=tuple(int(h) for h in config["net-hidden"]),
+        kind=str(config["net-kind"]),
+        classes=int(config["net-classes"]),
+        target_scale=float(config["net-target-scale"]),
+        learning_rate=float(config["net-learning-rate"]),
+        batch_size=int(config["net-batch-size"]),
+        class_weight=None if weight == "none" else weight,
+    )
+
+
+# -- a site's data --------------------------------------------------------------------------------------------
+def site_file(folder: str | Path, partition: int) -> Path:
+    """Where site ``partition``'s rows are: ``<folder>/site-<partition>.npz``."""
+    return Path(folder) / f"site-{int(partition)}.npz"
+
+
+def write_site(path: Path, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray) -> Path:
+    """Write one site's training and held-out rows (plain arrays; read back without pickle)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test)
+    return path
+
+
+def read_site(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise DataNotFoundError(f"site data {str(path)!r} does not exist")
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+# -- ClientApp ------------------------------------------------------------------------------------------------
+def client_app(data_folder: str | None = None) -> Any:
+    """A ``ClientApp`` whose site reads ``site-<partition-id>.npz`` under ``data_folder`` (simulation), or the
+    file its node config names (``data-file``, deployment)."""
+    from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
+    from flwr.clientapp import ClientApp
+
+    app = ClientApp()
+
+    def rows(context: Context) -> dict[str, np.ndarray]:
+        if "data-file" in context.node_config:
+            return read_site(Path(str(context.node_config["data-file"])))
+        if data_folder is None:
+            raise ConfigError("the site has no data: pass data-file in its node config")
+        return read_site(site_file(data_folder, int(context.node_config["partition-id"])))
+
+    def arrays_of(message: Message) -> dict[str, np.ndarray]:
+        record: Any = message.content["arrays"]
+        return {k: v.numpy() for k, v in record.items()}
+
+    @app.query()  # type: ignore[untyped-decorator,unused-ignore]
+    def moments(message: Message, context: Context) -> Message:
+        data = rows(context)
+        m = net.Moments.of(data["X_train"])
+        content = RecordDict(
+            {
+                "arrays": ArrayRecord(
+                    {"count": _array(m.count), "total": _array(m.total), "squares": _array(m.squares)}
+                ),
+                "metrics": MetricRecord({"num-examples": len(data["X_train"])}),
+            }
+        )
+        return Message(content=content, reply_to=message)
+
+    @app.train()  # type: ignore[untyped-decorator,unused-ignore]
+    def train(message: Message, context: Context) -> Message:
+        data = rows(context)
+        config: Any = message.content["config"]
+        params = arrays_of(message)
+        spec = spec_from_config(config, data["X_train"].shape[1])
+        seed = int(config["seed"]) * 100_003 + int(config["server-round"]) * 101 + _site_id(context)
+        updated, loss = net.train_local(
+            params,
+            spec,
+            data["X_train"],
+            data["y_train"],
+            epochs=int(config["local-epochs"]),
+            seed=seed,
+            mu=float(config.get("proximal-mu", 0.0)),
+        )
+        content = RecordDict(
+            {
+                "arrays": ArrayRecord({k: _array(v) for k, v in updated.items()}),
+                "metrics": MetricRecord({"num-examples": len(data["X_train"]), "train-loss": float(loss)}),
+            }
+        )
+        return Message(content=content, reply_to=message)
+
+    @app.evaluate()  # type: ignore[untyped-decorator,unused-ignore]
+    def evaluate(message: Message, context: Context) -> Message:
+        data = rows(context)
+        config: Any = message.content["config"]
+        params = arrays_of(message)
+        spec = spec_from_config(config, data["X_test"].shape[1])
+        metrics: dict[str, Any] = {"num-examples": max(len(data["X_test"]), 1), "eval-loss": _loss(params, spec, data)}
+        return Message(content=RecordDict({"metrics": MetricRecord(metrics)}), reply_to=message)
+
+    return app
+
+
+def _site_id(context: Any) -> int:
+    return int(context.node_config.get("partition-id", context.node_config.get("site-index", 0)))
+
+
+def _array(values: np.ndarray) -> Any:
+    from flwr.app import Array
+
+    return Array(np.ascontiguousarray(values))
+
+
+def _loss(params: dict[str, np.ndarray], spec: net.NetSpec, data: dict[str, np.ndarray]) -> float:
+    """The site's held-out loss of the global parameters (log loss, or MSE of the scaled target)."""
+    X, y = data["X_test"], data["y_test"]
+    if len(X) == 0:
+        return 0.0
+    p = net.predict(params, spec, X)
+    if spec.kind == "regression":
+        scale = spec.target_scale
+        return float(np.mean((np.minimum(y, scale) / scale - p / scale) ** 2))
+    if spec.kind == "binary":
+        q = np.clip(p, 1e-7, 1 - 1e-7)
+        return float(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)))
+    chosen = np.clip(p[np.arange(len(y)), y.astype(int)], 1e-7, 1.0)
+    return float(-np.mean(np.log(chosen)))
+
+
+# -- ServerApp ------------------------------------------------------------------------------------------------
+def server_app(config: FedConfig, out_folder: str) -> Any:
+    """A ``ServerApp`` that builds the standardiser from the sites' moments, runs the strategy for
+    ``config.rounds`` rounds, and writes :data:`GLOBAL_FILE` and :data:`HISTORY_FILE` to ``out_folder``."""
+    from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MessageType, RecordDict
+    from flwr.serverapp import Grid, ServerApp
+
+    app = ServerApp()
+
+    @app.main()  # type: ignore[untyped-decorator,unused-ignore]
+    def main(grid: Grid, context: Context) -> None:
+        started = time.perf_counter()
+        nodes = _wait_for_nodes(grid, config.sites, config.timeout_s)
+        query = [
+            Message(
+                content=RecordDict({"config": ConfigRecord({"stage": "moments"})}),
+                message_type=MessageType.QUERY,
+                dst_node_id=n,
+            )
+            for n in nodes
+        ]
+        replies = list(grid.send_and_receive(query, timeout=config.timeout_s))
+        errors = [r.error.reason for r in replies if r.has_error()]
+        if errors or len(replies) != len(nodes):
+            raise DataNotFoundError(f"{len(nodes) - len(replies)} site(s) did not answer the moments query: {errors}")
+        total: net.Moments | None = None
+        for reply in replies:
+            arrays: Any = reply.content["arrays"]
+            m = net.Moments(arrays["count"].numpy(), arrays["total"].numpy(), arrays["squares"].numpy())
+            total = m if total is None else total + m
+        assert total is not None
+        spec = config.net_spec(len(total.count))
+        params = net.initial(spec, total.scaler(), config.seed)
+        strategy = _strategy(config)
+        initial = ArrayRecord({k: _array(v) for k, v in params.items()})
+        result = strategy.start(
+            grid=grid,
+            initial_arrays=initial,
+            num_rounds=config.rounds,
+            timeout=config.timeout_s,
+            train_config=ConfigRecord(config.train_config()),
+            evaluate_config=ConfigRecord(config.train_config()),
+        )
+        final = {k: v.numpy() for k, v in result.arrays.items()}
+        out = Path(out_folder)
+        out.mkdir(parents=True, exist_ok=True)
+        np.savez(out / GLOBAL_FILE, **final)
+        model_bytes = int(sum(v.nbytes for v in final.values()))
+        history = {
+            "config": asdict(config),
+            "inputs": int(spec.inputs),
+            "rounds": config.rounds,
+            "sites": len(nodes),
+            "bytes_per_round": 2 * model_bytes * len(nodes),
+            "moments_bytes": int(3 * total.count.nbytes * len(nodes)),
+            "train": {str(r): dict(m) for r, m in result.train_metrics_clientapp.items()},
+            "evaluate": {str(r): dict(m) for r, m in result.evaluate_metrics_clientapp.items()},
+            "server_seconds": round(time.perf_counter() - started, 3),
+        }
+        (out / HISTORY_FILE).write_text(json.dumps(history, indent=2, default=float), encoding="utf-8")
+
+    return app
+
+
+def _wait_for_nodes(grid: Any, wanted: int, timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        nodes = sorted(grid.get_node_ids())
+        if len(nodes) >= wanted:
+            return nodes[:wanted] if len(nodes) > wanted else nodes
+        if time.monotonic() > deadline:
+            raise DataNotFoundError(f"only {len(nodes)} of {wanted} sites connected within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def _strategy(config: FedConfig) -> Any:
+    from flwr.serverapp import strategy as st
+
+    common: dict[str, Any] = {
+        "fraction_train": 1.0,
+        "fraction_evaluate": 1.0,
+        "min_train_nodes": config.sites,
+        "min_evaluate_nodes": config.sites,
+        "min_available_nodes": config.sites,
+    }
+    if config.strategy == "fedprox":
+        return st.FedProx(proximal_mu=config.proximal_mu, **common)
+    if config.strategy == "fedadam":
+        return st.FedAdam(eta=config.server_learning_rate, **common)
+    if config.strategy == "fedyogi":
+        return st.FedYogi(eta=config.server_learning_rate, **common)
+    return st.FedAvg(**common)

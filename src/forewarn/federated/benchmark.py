@@ -1,0 +1,258 @@
+"""``forewarn bench federated``: local, federated and pooled training on the same sites, and a held-out site.
+
+The sites and metrics come from :mod:`forewarn.bench.federated` (seed task, C-MAPSS dealt non-IID, the twin's
+fleet). Arms, all with the same network, settings and seed (:data:`SETTINGS` per dataset, chosen on the seed
+task's ``seed`` variant and on training rows, never on a site's test rows):
+
+* ``local``: each site alone (its own standardiser), ``rounds x local_epochs`` epochs on its own training rows,
+  tested on its own held-out rows; the held-out site too (what it could do by itself).
+* ``federated``: the Flower apps (:mod:`forewarn.federated.apps`) over the participating sites, ``rounds``
+  rounds of ``local_epochs`` epochs, FedAvg weighted by samples (or ``strategy``); the global model is tested on
+  every site's held-out rows, the held-out site's included.
+* ``personalised``: the federated model with its last layer fine-tuned for ``local_epochs`` epochs on each
+  site's own training rows (local head fine-tuning; the held-out site fine-tunes too).
+* ``pooled``: every participating site's training rows in one place (the upper bound), same epochs as local.
+
+``results``: one entry per arm and site (and per arm a ``site = "mean"`` row: the mean over participating sites),
+with ``arm``, ``dataset``, ``site``, ``held_out`` and the means over seeds of ``rmse``, ``f1``, ``pr_auc``,
+``failure_detection_rate`` and ``accuracy`` (NaN where a figure does not apply) and their ``_std``.
+``comparison`` holds the targets' figures: per seed, the relative gain of federated over local and the gap of
+federated to pooled (the primary metric, mean over participating sites).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from forewarn.bench.federated import Site, Task, build_sites, pooled, site_metrics
+from forewarn.exceptions import ConfigError
+from forewarn.federated import network as net
+from forewarn.federated.apps import FedConfig
+from forewarn.federated.simulate import SiteRows, simulate
+
+MODELS = ("local", "federated", "personalised", "pooled")
+METRICS = ("rmse", "f1", "pr_auc", "failure_detection_rate", "accuracy")
+#: per dataset: network and schedule (rounds x local epochs is also the local and pooled arms' epoch count)
+SETTINGS: dict[str, dict[str, Any]] = {
+    "seed-task": {"hidden": (32, 16), "rounds": 10, "local_epochs": 1, "batch_size": 64, "learning_rate": 3e-3},
+    "cmapss": {"hidden": (64, 32), "rounds": 20, "local_epochs": 1, "batch_size": 256, "learning_rate": 2e-3},
+    "fleet": {"hidden": (64, 32), "rounds": 15, "local_epochs": 1, "batch_size": 256, "learning_rate": 1e-3},
+}
+
+
+def primary_metric(task: Task) -> str:
+    return "rmse" if task.kind == "regression" else ("accuracy" if task.kind == "multiclass" else "pr_auc")
+
+
+def _config(dataset: str, task: Task, sites: int, seed: int, overrides: Mapping[str, Any]) -> FedConfig:
+    settings = dict(SETTINGS[dataset]) | {k: v for k, v in overrides.items() if v is not None}
+    return FedConfig(
+        sites=sites,
+        kind=task.kind,
+        classes=task.classes,
+        target_scale=task.target_scale,
+        seed=seed,
+        **settings,
+    )
+
+
+def _predict(params: Mapping[str, np.ndarray], spec: net.NetSpec, site: Site) -> np.ndarray:
+    return net.predict(params, spec, site.X_test)
+
+
+def _centrally(X: np.ndarray, y: np.ndarray, config: FedConfig, seed: int) -> dict[str, np.ndarray]:
+    """Train the network on ``(X, y)`` in one place for ``rounds x local_epochs`` epochs."""
+    spec = config.net_spec(X.shape[1])
+    params = net.initial(spec, net.Moments.of(X).scaler(), seed)
+    params, _ = net.train_local(params, spec, X, y, epochs=config.rounds * config.local_epochs, seed=seed)
+    return params
+
+
+def run_seed(
+    dataset: str,
+    sites: Sequence[Site],
+    task: Task,
+    seed: int,
+    arms: Sequence[str],
+    *,
+    engine: str = "inprocess",
+    overrides: Mapping[str, Any] | None = None,
+    say: Callable[[str], None] = lambda m: None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every arm on ``sites`` for one seed: rows ``(arm, site, held_out, metrics..., fit_s)`` and the federated
+    run's record (rounds, bytes per round, wall time)."""
+    taking_part = [s for s in sites if not s.held_out]
+    config = _config(dataset, task, len(taking_part), seed, overrides or {})
+    spec = config.net_spec(sites[0].X_train.shape[1])
+    rows: list[dict[str, Any]] = []
+    record: dict[str, Any] = {}
+
+    def add(arm: str, site: Site, predicted: np.ndarray, fit_s: float) -> None:
+        rows.append(
+            {"arm": arm, "site": site.name, "held_out": site.held_out, "fit_s": fit_s}
+            | site_metrics(task, site.y_test, predicted)
+        )
+
+    if "local" in arms:
+        for site in sites:
+            started = time.perf_counter()
+            params = _centrally(site.X_train, site.y_train, config, seed)
+            add("local", site, _predict(params, spec, site), time.perf_counter() - started)
+        say(f"seed {seed}: local done")
+    if "pooled" in arms:
+        X, y = pooled(sites)
+        started = time.perf_counter()
+        params = _centrally(X, y, config, seed)
+        fit_s = time.perf_counter() - started
+        for site in sites:
+            add("pooled", site, _predict(params, spec, site), fit_s)
+        say(f"seed {seed}: pooled done")
+    if "federated" in arms or "personalised" in arms:
+        rows_in = [SiteRows(s.name, s.X_train, s.y_train, s.X_test, s.y_test) for s in taking_part]
+        outcome = simulate(rows_in, config, engine=engine)
+        record = {k: outcome.history[k] for k in ("rounds", "sites", "bytes_per_round", "moments_bytes", "engine")}
+        record["wall_s"] = round(outcome.wall_seconds, 2)
+        if "federated" in arms:
+            for site in sites:
+                add("federated", site, _predict(outcome.params, spec, site), outcome.wall_seconds)
+        if "personalised" in arms:
+            last = f"layer{len(spec.hidden)}"
+            for site in sites:
+                started = time.perf_counter()
+                tuned, _ = net.train_local(
+                    outcome.params,
+                    spec,
+                    site.X_train,
+                    site.y_train,
+                    epochs=config.local_epochs,
+                    seed=seed,
+                    trainable=(last,),
+                )
+                add("personalised", site, _predict(tuned, spec, site), time.perf_counter() - started)
+        say(f"seed {seed}: federated done in {outcome.wall_seconds:.1f} s")
+    return rows, record
+
+
+def summarise(dataset: str, rows: Sequence[dict[str, Any]], primary: str) -> list[dict[str, Any]]:
+    """Means and spreads over seeds per (arm, site), and per arm the mean over participating sites."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    out: list[dict[str, Any]] = []
+    site_mean = (
+        frame[~frame["held_out"]].groupby(["arm", "seed"], sort=False)[list(METRICS) + ["fit_s"]].mean().reset_index()
+    )
+    site_mean["site"], site_mean["held_out"] = "mean", False
+    both = pd.concat([frame, site_mean], ignore_index=True)
+    for (arm, site), group in both.groupby(["arm", "site"], sort=False):
+        entry: dict[str, Any] = {
+            "model": f"{arm} {site}",
+            "arm": arm,
+            "dataset": dataset,
+            "site": site,
+            "held_out": bool(group["held_out"].iloc[0]),
+            "seeds": int(group["seed"].nunique()),
+            "fit_s": float(group["fit_s"].mean()),
+            "predict_s": 0.0,
+        }
+        for name in METRICS:
+            values = group[name].to_numpy(dtype="float64")
+            finite = values[np.isfinite(values)]
+            entry[name] = float(finite.mean()) if len(finite) else float("nan")
+            entry[f"{name}_std"] = float(finite.std()) if len(finite) > 1 else 0.0
+        out.append(entry)
+    return out
+
+
+def comparison(rows: Sequence[dict[str, Any]], primary: str) -> dict[str, Any]:
+    """The targets' figures per seed: federated's relative gain over local (mean over participating sites of
+    ``(local - federated) / local`` for RMSE, ``(federated - local) / local`` otherwise) and its gap to pooled."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    part = frame[~frame["held_out"]]
+    lower = primary == "rmse"
+    out: dict[str, Any] = {"metric": primary, "per_seed": []}
+    for seed, group in part.groupby("seed"):
+        by = {arm: g.set_index("site")[primary] for arm, g in group.groupby("arm")}
+        if not {"local", "federated"} <= set(by):
+            continue
+        local, fed = by["local"], by["federated"].reindex(by["local"].index)
+        gain = ((local - fed) / local) if lower else ((fed - local) / local)
+        item: dict[str, Any] = {"seed": int(seed), "gain_over_local": float(gain.mean())}
+        if "pooled" in by:
+            pool = by["pooled"].reindex(local.index)
+            item["gap_to_pooled"] = float(((fed - pool) / pool).mean() if lower else ((pool - fed) / pool).mean())
+        out["per_seed"].append(item)
+    for key in ("gain_over_local", "gap_to_pooled"):
+        values = [s[key] for s in out["per_seed"] if key in s]
+        if values:
+            out[key] = float(np.mean(values))
+    return out
+
+
+def run(
+    models: Sequence[str] | None,
+    seeds: int,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    dataset: str = "seed-task",
+    variant: str | None = None,
+    engine: str = "inprocess",
+    strategy: str | None = None,
+    rounds: int | None = None,
+    progress: Callable[[str], None] | None = None,
+    **_: Any,
+) -> dict[str, Any]:
+    """The runner of ``forewarn bench federated`` (see the module text); ``models`` picks arms."""
+    arms = list(models or MODELS)
+    unknown = sorted(set(arms) - set(MODELS))
+    if unknown:
+        raise ConfigError(f"unknown arm(s) {', '.join(unknown)}; use {', '.join(MODELS)}")
+    say = progress or (lambda m: None)
+    dataset, _, named = dataset.partition(":")  # seed-task:noisy names a variant
+    variant = variant or named or None
+    options: dict[str, Any] = {"variant": variant} if dataset == "seed-task" and variant else {}
+    rows: list[dict[str, Any]] = []
+    records = []
+    task: Task | None = None
+    started = time.perf_counter()
+    for seed in range(seeds):
+        sites, task = build_sites(dataset, seed, data_dir, **options)
+        seed_rows, record = run_seed(
+            dataset,
+            sites,
+            task,
+            seed,
+            arms,
+            engine=engine,
+            overrides={"strategy": strategy, "rounds": rounds},
+            say=say,
+        )
+        rows += [r | {"seed": seed} for r in seed_rows]
+        if record:
+            records.append(record | {"seed": seed})
+    assert task is not None
+    primary = primary_metric(task)
+    config = _config(dataset, task, 2, 0, {"strategy": strategy, "rounds": rounds})
+    return {
+        "dataset": "federated",
+        "subset": dataset + (f" ({variant})" if variant else ""),
+        "protocol": f"local / federated ({config.strategy}, {config.rounds} rounds x {config.local_epochs} local "
+        f"epochs) / personalised / pooled on the same sites, plus a held-out site",
+        "primary_metric": primary,
+        "settings": {k: v for k, v in vars(config).items() if k not in ("sites", "seed")},
+        "results": summarise(dataset, rows, primary),
+        "comparison": comparison(rows, primary),
+        "federated_runs": records,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "published": [],
+    }
+
+
+__all__ = ["MODELS", "SETTINGS", "run", "run_seed"]
