@@ -18,6 +18,8 @@ The Python loop is over days; per-asset loops touch only the few assets with a f
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from forewarn.twin.assets import INSULATION, MODES, OVERHEATING, AssetParams
@@ -138,8 +140,11 @@ def run_plan(
     degradation: bool = True,
     scale: float = 1.0,
     stop_at_failure: bool = False,
+    daily: Callable[..., None] | None = None,
 ) -> Plan:
-    """Run the fleet day by day (see the module docstring); ``stop_at_failure`` ends each asset at its first failure."""
+    """Run the fleet day by day (see the module docstring); ``stop_at_failure`` ends each asset at its first failure.
+    ``daily(hour, state, policy, down, failed, rec)`` is called at the end of each day (a maintenance policy's
+    look: it may set ``policy.planned_h`` and ``policy.planned_mask``; ``rec`` holds the hourly record so far)."""
     n, total_hours = regime.load.shape
     st, pol = state.copy(), policy.copy()
     rec = {
@@ -262,6 +267,8 @@ def run_plan(
         rec["vib_rms"][:, hs] = vib["rms"]
         was_running = r[:, -1] > 0
         _condition_monitoring(h0 + hours, st, pol, down, failed, rng)
+        if daily is not None:
+            daily(h0 + hours, st, pol, down, failed, rec)
     return Plan(
         damage=rec_damage,
         oil=rec["oil"],
