@@ -18,6 +18,9 @@ import typer
 
 import forewarn
 from forewarn.cli import _logging, bench, detect, serve, store_commands, stream, twin
+from forewarn.cli import federate as federate_commands
+from forewarn.cli import kpi as kpi_commands
+from forewarn.cli import plan as plan_commands
 from forewarn.cli import train as train_commands
 from forewarn.exceptions import ForewarnError
 
@@ -65,6 +68,9 @@ detect.register(app)
 serve.register(app)
 stream.register(app)
 train_commands.register(app)
+kpi_commands.register(app)
+plan_commands.register(app)
+federate_commands.register(app)
 
 
 @app.command()

@@ -170,24 +170,40 @@ def summarise(dataset: str, rows: Sequence[dict[str, Any]], primary: str) -> lis
 
 
 def comparison(rows: Sequence[dict[str, Any]], primary: str) -> dict[str, Any]:
-    """The targets' figures per seed: federated's relative gain over local (mean over participating sites of
-    ``(local - federated) / local`` for RMSE, ``(federated - local) / local`` otherwise) and its gap to pooled."""
+    """The targets' figures per seed, on the primary metric's mean over participating sites: federated's relative
+    gain over local (``(local - federated) / local`` for RMSE, ``(federated - local) / local`` otherwise) and its
+    relative gap to pooled (positive: pooled is better); per-site gains are kept beside them.
+
+    >>> rows = [{"arm": a, "site": s, "held_out": False, "seed": 0, "rmse": v}
+    ...         for a, s, v in [("local", "x", 20.0), ("local", "y", 30.0), ("federated", "x", 18.0),
+    ...                         ("federated", "y", 22.0), ("pooled", "x", 18.0), ("pooled", "y", 20.0)]]
+    >>> c = comparison(rows, "rmse")
+    >>> round(c["gain_over_local"], 3), round(c["gap_to_pooled"], 3), c["per_seed"][0]["site_gains"]
+    (0.2, 0.053, {'x': 0.1, 'y': 0.267})
+    """
     import pandas as pd
 
     frame = pd.DataFrame(rows)
-    part = frame[~frame["held_out"]]
+    part = frame[~frame["held_out"].astype(bool)]
     lower = primary == "rmse"
+
+    def gain(better: float, worse: float) -> float:
+        return (worse - better) / worse if lower else (better - worse) / worse
+
     out: dict[str, Any] = {"metric": primary, "per_seed": []}
     for seed, group in part.groupby("seed"):
-        by = {arm: g.set_index("site")[primary] for arm, g in group.groupby("arm")}
+        by = {arm: g.set_index("site")[primary].astype(float) for arm, g in group.groupby("arm")}
         if not {"local", "federated"} <= set(by):
             continue
         local, fed = by["local"], by["federated"].reindex(by["local"].index)
-        gain = ((local - fed) / local) if lower else ((fed - local) / local)
-        item: dict[str, Any] = {"seed": int(seed), "gain_over_local": float(gain.mean())}
+        item: dict[str, Any] = {
+            "seed": int(seed),
+            "gain_over_local": gain(float(fed.mean()), float(local.mean())),
+            "site_gains": {str(k): round(gain(float(fed[k]), float(local[k])), 3) for k in local.index},
+        }
         if "pooled" in by:
             pool = by["pooled"].reindex(local.index)
-            item["gap_to_pooled"] = float(((fed - pool) / pool).mean() if lower else ((pool - fed) / pool).mean())
+            item["gap_to_pooled"] = -gain(float(fed.mean()), float(pool.mean()))
         out["per_seed"].append(item)
     for key in ("gain_over_local", "gap_to_pooled"):
         values = [s[key] for s in out["per_seed"] if key in s]

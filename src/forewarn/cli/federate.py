@@ -1,0 +1,75 @@
+"""``forewarn federate``: train one failure or RUL model across plants with Flower; no raw reading leaves a site.
+
+Parses the options, calls :func:`forewarn.federated.federate.federate` and prints what it filed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``federate`` to ``app``."""
+    app.command()(federate)
+
+
+def federate(
+    models: Annotated[Path, typer.Option(help="Model registry folder to file the bundle in.")] = Path("models"),
+    store: Annotated[
+        Path | None, typer.Option(help="One store whose --sites are simulated as separate plants.")
+    ] = None,
+    sites: Annotated[str | None, typer.Option(help="With --store: the site ids taking part (comma-separated).")] = None,
+    site_store: Annotated[
+        list[Path] | None, typer.Option("--site-store", help="A plant's own store file (repeat, one per site).")
+    ] = None,
+    task: Annotated[str, typer.Option(help="failure or rul.")] = "failure",
+    horizon: Annotated[str | None, typer.Option(help="Failure horizon, e.g. 24h or 7d (default 24h).")] = None,
+    interval: Annotated[str | None, typer.Option(help="Sampling interval (default: from the first site).")] = None,
+    max_rul: Annotated[str | None, typer.Option(help="RUL cap (default ten horizons).")] = None,
+    asset_class: Annotated[
+        str | None, typer.Option("--class", help="Only these asset classes (comma-separated).")
+    ] = None,
+    channels: Annotated[str | None, typer.Option(help="Only these channels (comma-separated).")] = None,
+    model_id: Annotated[str | None, typer.Option(help="Registry model id (default: the task).")] = None,
+    rounds: Annotated[int, typer.Option(min=1, help="Federated rounds.")] = 10,
+    local_epochs: Annotated[int, typer.Option(min=1, help="Epochs each site trains per round.")] = 2,
+    strategy: Annotated[str, typer.Option(help="fedavg, fedprox, fedadam or fedyogi.")] = "fedavg",
+    engine: Annotated[str, typer.Option(help="ray (Flower's simulation engine) or inprocess.")] = "ray",
+    seed: Annotated[int, typer.Option(help="Seed of the split and the network.")] = 0,
+    promote: Annotated[bool, typer.Option(help="Make the new version live.")] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the model card here.")] = None,
+) -> None:
+    """Federated training: each site trains on its own rows, the server averages parameters (Flower)."""
+    from forewarn.federated.federate import federate as run
+
+    result = run(
+        models,
+        stores=list(site_store or []),
+        store=store,
+        sites=[s.strip() for s in (sites or "").split(",") if s.strip()],
+        rounds=rounds,
+        local_epochs=local_epochs,
+        strategy=strategy,
+        engine=engine,
+        promote=promote,
+        progress=lambda message: typer.echo(message, err=True),
+        task=task,
+        horizon=horizon,
+        interval=interval,
+        max_rul=max_rul,
+        classes=asset_class,
+        channels=channels,
+        model_id=model_id,
+        seed=seed,
+    )
+    live = "live" if result.promoted else "not live"
+    typer.echo(f"filed {result.model_id} {result.version} ({result.card['model']}, {live}) in {result.folder}")
+    for site, figures in result.card["metrics"]["sites"].items():
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in figures.items() if k != "rows")
+        typer.echo(f"  {site}: {int(figures['rows'])} held-out rows{': ' + shown if shown else ''}")
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.card, indent=2, default=str), encoding="utf-8")

@@ -1,0 +1,296 @@
+"""``forewarn federate``: one failure or RUL model from many plants' stores; no raw reading leaves a site.
+
+Each site's rows come from the same train pipeline as ``forewarn train`` (:func:`site_rows`): its assets and
+readings at one interval, labels from its events (:func:`forewarn.train.dataset.load_dataset`), the one window
+kernel (``Dataset.features``), a held-out share of its assets (:func:`forewarn.train.pipeline.split_assets`).
+A site is either its own store file (``stores``, one per plant) or, in simulation, one ``site_id`` of a store.
+Every site must read the same channels at the same interval (the first site's are asked of the others).
+
+The sites train the network of :mod:`~forewarn.federated.network` through the Flower apps
+(:mod:`~forewarn.federated.apps`); the result is the registry's ``mlp-failure`` or ``mlp-rul`` filed as the next
+version of the model id with a model card (the sites' held-out figures, the federation's rounds, strategy and
+bytes per round), served, streamed and backtested like any model ``forewarn train`` files. The bundle's serving
+spec (RUL intervals, the failure probability's calibration) is fitted on the sites' held-out rows: this is the
+step that, in simulation, runs where every site's held-out rows are (a deployment would fit it from the sites'
+shared residual quantiles instead; not built yet).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
+from forewarn.federated import network as net
+from forewarn.federated.apps import FedConfig
+from forewarn.federated.simulate import SiteRows, simulate
+from forewarn.train.spec import TrainSpec
+
+TASKS = ("failure", "rul")
+
+
+@dataclass
+class SiteData:
+    """One site's rows from the train pipeline: features, targets, asset ids, and which assets are held out."""
+
+    name: str
+    X: pd.DataFrame
+    y: np.ndarray
+    groups: np.ndarray
+    held: np.ndarray
+    channels: list[str]
+    interval: str
+    frame: pd.DataFrame
+    events: pd.DataFrame
+    assets: pd.DataFrame
+
+    def rows(self) -> SiteRows:
+        train, test = ~self.held, self.held
+        values = self.X.to_numpy(dtype="float64")
+        return SiteRows(self.name, values[train], self.y[train], values[test], self.y[test])
+
+
+def site_rows(store: str | os.PathLike[str], spec: TrainSpec, name: str) -> SiteData:
+    """A site's labelled rows through ``forewarn train``'s pipeline (the store is opened here, at the site)."""
+    from forewarn.train.dataset import load_dataset, opened
+    from forewarn.train.pipeline import positive_rows, split_assets
+
+    with opened(store) as db:
+        data = load_dataset(db, spec)
+    spec = spec.resolved(data.interval)
+    usable = data.labelled & ~data.down
+    if usable.sum() < 20:
+        raise DataNotFoundError(
+            f"site {name!r}: only {int(usable.sum())} labelled rows; it needs failures in its history"
+        )
+    X = data.features(spec)
+    y = np.asarray(data.y, dtype="float64")
+    held = split_assets(data.groups, positive_rows(data.y, spec) & usable, spec.holdout, spec.seed)
+    keep = np.flatnonzero(usable)
+    return SiteData(
+        name,
+        X.iloc[keep].reset_index(drop=True),
+        y[keep],
+        np.asarray(data.groups)[keep],
+        held[keep],
+        list(data.channels),
+        data.interval,
+        data.frame,
+        data.events,
+        data.assets,
+    )
+
+
+@dataclass
+class FederateResult:
+    folder: Path
+    model_id: str
+    version: str
+    promoted: bool
+    card: dict[str, Any]
+
+
+def federate(
+    models: str | os.PathLike[str],
+    *,
+    stores: Sequence[str | os.PathLike[str]] = (),
+    store: str | os.PathLike[str] | None = None,
+    sites: Sequence[str] = (),
+    spec: TrainSpec | None = None,
+    rounds: int = 10,
+    local_epochs: int = 2,
+    strategy: str = "fedavg",
+    hidden: tuple[int, ...] = (64, 32),
+    engine: str = "ray",
+    promote: bool = False,
+    progress: Callable[[str], None] | None = None,
+    **options: Any,
+) -> FederateResult:
+    """Federated training over ``stores`` (one per site) or the ``sites`` of ``store``; files the model in
+    ``models``. ``options`` override the spec's fields (``task``, ``horizon``, ``max_rul``, ...)."""
+    say = progress or (lambda m: None)
+    spec = (spec or TrainSpec()).with_options(**options)
+    if spec.task not in TASKS:
+        raise ConfigError(f"federate trains task failure or rul, not {spec.task!r}")
+    started = time.perf_counter()
+    with threadpool_limits(limits=1):
+        data = _load_sites(stores, store, sites, spec, say)
+        spec = spec.resolved(data[0].interval)
+        kind = "regression" if spec.task == "rul" else "binary"
+        scale = spec.max_rul_hours if spec.task == "rul" else 1.0
+        config = FedConfig(
+            sites=len(data),
+            rounds=rounds,
+            local_epochs=local_epochs,
+            strategy=strategy,
+            hidden=hidden,
+            kind=kind,
+            target_scale=scale,
+            seed=spec.seed,
+        )
+        outcome = simulate([d.rows() for d in data], config, engine=engine)
+        say(f"{rounds} rounds over {len(data)} sites in {outcome.wall_seconds:.1f} s")
+        netspec = config.net_spec(data[0].X.shape[1])
+        model = net.as_estimator(outcome.params, netspec, list(data[0].X.columns), seed=spec.seed)
+        return _file(model, data, spec, config, outcome.history, Path(models), promote, started)
+
+
+def _load_sites(
+    stores: Sequence[str | os.PathLike[str]],
+    store: str | os.PathLike[str] | None,
+    sites: Sequence[str],
+    spec: TrainSpec,
+    say: Callable[[str], None],
+) -> list[SiteData]:
+    if bool(stores) == (store is not None):
+        raise ConfigError("give either one store per site (--site-store, repeated) or one --store with --sites")
+    if store is not None:
+        if len(sites) < 2:
+            raise ConfigError("simulating sites of one store needs at least two --sites")
+        plan = [(store, spec.with_options(sites=(s,)), s) for s in sites]
+    else:
+        if len(stores) < 2:
+            raise ConfigError("federated training needs at least two site stores")
+        plan = [(s, spec, Path(s).stem) for s in stores]
+    data: list[SiteData] = []
+    for where, site_spec, name in plan:
+        if data:  # every site reads the first one's channels at its interval
+            site_spec = site_spec.with_options(channels=tuple(data[0].channels), interval=data[0].interval)
+        data.append(site_rows(where, site_spec, name))
+        say(f"site {name}: {len(data[-1].X):,} labelled rows, {int((~data[-1].held).sum()):,} for training")
+    common = [c for c in data[0].X.columns if all(c in d.X.columns for d in data)]
+    dropped = sorted(set().union(*(set(d.X.columns) for d in data)) - set(common))
+    if dropped:  # e.g. age_h where one site has no renewal event: a feature every site can compute, or none
+        say(f"features not every site has, left out: {', '.join(dropped[:8])}")
+    if not common:
+        raise SchemaError("the sites share no feature; every site needs the same channels", column="channels")
+    for d in data:
+        d.X = d.X[common]
+    return data
+
+
+def _file(
+    model: Any,
+    data: list[SiteData],
+    spec: TrainSpec,
+    config: FedConfig,
+    history: dict[str, Any],
+    models: Path,
+    promote: bool,
+    started: float,
+) -> FederateResult:
+    from forewarn.bundles.bundle import CARD_FILE, make_bundle
+    from forewarn.bundles.registry import ModelRegistry
+    from forewarn.train import card as cards
+    from forewarn.train.pipeline import next_version
+
+    X_held = pd.concat([d.X[d.held] for d in data], ignore_index=True)
+    y_held = np.concatenate([d.y[d.held] for d in data])
+    groups = np.concatenate([[f"{d.name}/{g}" for g in d.groups[d.held]] for d in data])
+    X_train = pd.concat([d.X[~d.held] for d in data], ignore_index=True)
+    per_site = {d.name: _held_metrics(model, spec, d) for d in data}
+    metrics: dict[str, Any] = {
+        "model": model.registry_name,
+        "protocol": f"federated over {len(data)} sites ({config.strategy}, {config.rounds} rounds x "
+        f"{config.local_epochs} local epochs); judged on each site's held-out assets",
+        "sites": per_site,
+    }
+    for key in ("rmse", "pr_auc", "roc_auc"):
+        values = [m[key] for m in per_site.values() if key in m and np.isfinite(m[key])]
+        if values:
+            metrics[key] = float(np.mean(values))
+    model_id = spec.name
+    folder = models / model_id
+    version = next_version(folder)
+    models.mkdir(parents=True, exist_ok=True)
+    registry = ModelRegistry(models)
+    if model_id in registry.model_ids():
+        registry.pin(model_id)
+    card = {
+        "model_id": model_id,
+        "version": version,
+        "model": model.registry_name,
+        "task": spec.task,
+        "created": pd.Timestamp.now(tz="UTC").isoformat(),
+        "data": {d.name: cards.data_summary(d.frame, d.events, d.assets) for d in data},
+        "recipe": {
+            "interval": data[0].interval,
+            "window_rows": spec.window,
+            "stats": list(spec.stats),
+            "features": spec.features,
+            "channels": data[0].channels,
+            "horizon": spec.horizon,
+            "horizon_hours": spec.horizon_hours,
+            "labels": "events: failures end a life, renewing maintenance starts one, unseen futures are censored",
+            "max_rul_hours": spec.max_rul_hours if spec.task == "rul" else None,
+            "training_rows": len(X_train),
+        },
+        "federation": {
+            "sites": [d.name for d in data],
+            "strategy": config.strategy,
+            "rounds": config.rounds,
+            "local_epochs": config.local_epochs,
+            "hidden": list(config.hidden),
+            "bytes_per_round": history.get("bytes_per_round"),
+            "engine": history.get("engine"),
+            "train": history.get("train"),
+            "evaluate": history.get("evaluate"),
+            "crossed": "parameters, per-feature counts/sums/sums of squares, and metrics; no readings",
+        },
+        "metrics": metrics,
+        "reference": cards.reference_distributions(X_train),
+        "libraries": cards.library_versions(),
+        "train_seconds": round(time.perf_counter() - started, 1),
+    }
+    flat = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and np.isfinite(v)}
+    assert spec.window is not None
+    path = make_bundle(
+        model,
+        folder / version,
+        channels=data[0].channels,
+        window=spec.window,
+        interval=data[0].interval,
+        stats=spec.stats,
+        horizon=spec.horizon_hours,
+        X_holdout=X_held,
+        y_holdout=y_held,
+        groups=groups,
+        metrics=flat,
+        training_data=X_train,
+        unit="hours" if spec.task == "rul" else None,
+        card=card,
+        reference={c: float(v) for c, v in zip(X_train.columns, model.mean_, strict=True)},
+    )
+    if not (path / CARD_FILE).is_file():
+        (path / CARD_FILE).write_text(json.dumps(card, indent=2, default=str), encoding="utf-8")
+    registry = ModelRegistry(models)  # a fresh one: a registry's listing is cached for a moment
+    if promote:
+        registry.promote(model_id, version)
+    promoted = registry.active_version(model_id) == version
+    return FederateResult(path, model_id, version, promoted, card)
+
+
+def _held_metrics(model: Any, spec: TrainSpec, site: SiteData) -> dict[str, float]:
+    """The global model on one site's held-out assets: RMSE (RUL) or ROC/PR AUC (failure)."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    X, y = site.X[site.held], site.y[site.held]
+    out: dict[str, float] = {"rows": float(len(y))}
+    if not len(y):
+        return out
+    if spec.task == "rul":
+        out["rmse"] = float(np.sqrt(np.mean((model.predict(X) - np.minimum(y, spec.max_rul_hours)) ** 2)))
+    elif 0 < y.sum() < len(y):
+        p = model.predict_proba(X)
+        out["roc_auc"] = float(roc_auc_score(y, p))
+        out["pr_auc"] = float(average_precision_score(y, p))
+    return out
