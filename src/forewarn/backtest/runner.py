@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold
 from threadpoolctl import threadpool_limits
 
+from forewarn.base.executor import Executor, resolve
 from forewarn.bundles.bundle import fill_missing, training_means
 from forewarn.decide.calibration import expected_calibration_error
 from forewarn.decide.thresholds import Costs, ThresholdPolicy
@@ -142,7 +144,7 @@ def _row_figures(p: np.ndarray, outcome: np.ndarray, alarm: np.ndarray) -> dict[
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     both = len(np.unique(truth)) == 2
-    ranks = binary_metrics(truth.astype(int), p) if both else {"roc_auc": None, "pr_auc": None}
+    ranks: dict[str, float | None] = binary_metrics(truth.astype(int), p) if both else {"roc_auc": None, "pr_auc": None}
     return {
         "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
         "precision": precision,
@@ -166,10 +168,13 @@ def backtest(
     json_path: str | os.PathLike[str] | None = None,
     report_dir: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
+    executor: Executor | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Backtest the spec's training recipe on the store's history; returns the result (see the module text).
-    Numeric libraries run on one thread, as in :func:`forewarn.train`."""
+    Numeric libraries run on one thread, as in :func:`forewarn.train`. ``executor``
+    (:mod:`forewarn.base.executor`) runs the folds (local, one after the other, by default; the result does not
+    depend on it: each fold is a function of the data and its own masks)."""
     with threadpool_limits(limits=1):
         return _backtest(
             store,
@@ -181,6 +186,7 @@ def backtest(
             json_path=json_path,
             report_dir=report_dir,
             progress=progress,
+            executor=executor,
             **options,
         )
 
@@ -196,6 +202,7 @@ def _backtest(
     json_path: str | os.PathLike[str] | None,
     report_dir: str | os.PathLike[str] | None,
     progress: Progress | None,
+    executor: Executor | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     if by not in BY:
@@ -218,25 +225,13 @@ def _backtest(
     cut_all = np.full(len(X), np.nan)
     per_fold = []
     plan = _folds(data, by, int(folds))
-    for k, (label, fit_mask, judge_mask) in enumerate(plan):
+    run = partial(_run_fold, data, spec, name, X, by, usable, outcome_all)
+    for k, (label, record, scored, p, cut) in enumerate(resolve(executor).map(run, list(enumerate(plan)))):
         if progress is not None:
             progress(k, len(plan), label)
-        cut = data.frame["ts"][judge_mask].min() if by == "time" else None
-        rows = fit_mask & usable & _known_by(data, spec, cut)
-        if (
-            int((data.y[rows] == 1).sum() if spec.task != "rul" else (data.y[rows] <= spec.horizon_hours).sum()) < 2
-            or len(np.unique(data.groups[rows])) < 3
-        ):
-            per_fold.append({"fold": k, "label": label, "skipped": "too few failures known before this fold"})
-            continue
-        scorer = _fit_fold(data, spec, name, X, rows, by, cut)
-        scored = judge_mask & ~data.down
-        p, _, policy = scorer(X[scored], data.asset_class[scored])
-        p_all[scored] = p
-        cut_all[scored] = [policy.threshold_for(c) for c in data.asset_class[scored]]
-        judged = scored & usable
-        fold_rows = _row_figures(p_all[judged], outcome_all[judged], p_all[judged] >= cut_all[judged])
-        per_fold.append({"fold": k, "label": label, "rows": fold_rows})
+        if scored is not None:
+            p_all[scored], cut_all[scored] = p, cut
+        per_fold.append(record)
     if progress is not None:
         progress(len(plan), len(plan), "done")
     result = summarise(data, spec, by, len(plan), min_lead_hours, name, p_all, cut_all, outcome_all, usable)
@@ -246,6 +241,38 @@ def _backtest(
 
     write_outputs(result, data, p_all, cut_all, json_path=json_path, models=models, report_dir=report_dir)
     return result
+
+
+def _run_fold(
+    data: Dataset,
+    spec: TrainSpec,
+    name: str,
+    X: pd.DataFrame,
+    by: str,
+    usable: np.ndarray,
+    outcome_all: np.ndarray,
+    fold: tuple[int, tuple[str, np.ndarray, np.ndarray]],
+) -> tuple[str, dict[str, Any], np.ndarray | None, np.ndarray, np.ndarray]:
+    """One fold (a walk-forward step or a left-out group), a function of its inputs alone so that an engine can
+    run the folds in parallel: (label, the fold's record, its scored-rows mask or None when skipped, the scored
+    rows' probabilities and thresholds)."""
+    k, (label, fit_mask, judge_mask) = fold
+    with threadpool_limits(limits=1):
+        cut = data.frame["ts"][judge_mask].min() if by == "time" else None
+        rows = fit_mask & usable & _known_by(data, spec, cut)
+        if (
+            int((data.y[rows] == 1).sum() if spec.task != "rul" else (data.y[rows] <= spec.horizon_hours).sum()) < 2
+            or len(np.unique(data.groups[rows])) < 3
+        ):
+            skipped = {"fold": k, "label": label, "skipped": "too few failures known before this fold"}
+            return label, skipped, None, np.empty(0), np.empty(0)
+        scorer = _fit_fold(data, spec, name, X, rows, by, cut)
+        scored = judge_mask & ~data.down
+        p, _, policy = scorer(X[scored], data.asset_class[scored])
+        cut_values = np.array([policy.threshold_for(c) for c in data.asset_class[scored]], dtype="float64")
+        judged = (usable & scored)[scored]
+        fold_rows = _row_figures(p[judged], outcome_all[scored][judged], p[judged] >= cut_values[judged])
+        return label, {"fold": k, "label": label, "rows": fold_rows}, scored, p, cut_values
 
 
 def summarise(

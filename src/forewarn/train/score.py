@@ -4,21 +4,26 @@ Each selected asset's readings are read at the bundle's interval (the one it was
 statistics computed with the same kernel as in training, and the live model's calibrated probability, RUL
 interval, risk level (anchored on its class's cost threshold, :mod:`forewarn.decide.risk`) and driving sensors
 reported. An asset that failed and has not been renewed since is ``down`` (health 0), whatever its readings say;
-one whose renewal came after its last failure is scored from the readings since that renewal.
+one whose renewal came after its last failure is scored from the readings since that renewal. A bundle whose
+model reads the age since renewal (``ServingSpec.age_feature``) gets it from the same events:
+:func:`forewarn.features.age.hours_since_renewal` at the last row's time (NaN for an asset with no renewal).
 """
 
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from forewarn.base.executor import Executor, resolve
 from forewarn.decide.explain import sensor_contributions
 from forewarn.decide.risk import health_score, recommended_action, risk_level
 from forewarn.exceptions import DataNotFoundError
+from forewarn.features.age import hours_since_renewal, with_age
 from forewarn.features.window import window_features
 from forewarn.store import Store
 from forewarn.train.dataset import opened, select_assets
@@ -76,46 +81,63 @@ def score(
     *,
     model_id: str | None = None,
     top: int | None = None,
+    executor: Executor | None = None,
     **selection: Any,
 ) -> pd.DataFrame:
     """The selected assets ranked by failure probability (down assets first); columns :data:`COLUMNS`.
 
-    ``selection``: ``sites``, ``lines``, ``classes``, ``assets`` as for :func:`forewarn.train`.
+    ``selection``: ``sites``, ``lines``, ``classes``, ``assets`` as for :func:`forewarn.train`. ``executor``
+    (:mod:`forewarn.base.executor`) computes the assets' window features (local by default; the ranking does not
+    depend on it).
     """
     bundle = live_bundle(models, model_id)
     spec = TrainSpec().with_options(**selection)
     with opened(store) as db:
-        return _score(db, bundle, spec, top)
+        return _score(db, bundle, spec, top, executor)
 
 
-def _score(db: Store, bundle: Any, spec: TrainSpec, top: int | None) -> pd.DataFrame:
+def _score(db: Store, bundle: Any, spec: TrainSpec, top: int | None, executor: Executor | None = None) -> pd.DataFrame:
     assets = select_assets(db, spec)
     if bundle.spec.asset_classes:
         assets = assets[assets["asset_class"].isin(bundle.spec.asset_classes)]
     marks = latest_marks(db.events())
-    rows: list[dict[str, Any]] = []
-    features: list[np.ndarray] = []
+    units = []
     for info in assets.itertuples():
         failed_at, since = marks.get(info.asset_id, (None, None))
-        history = asset_history(db, info.asset_id, bundle, since)
         base = {"asset_id": info.asset_id, "asset_class": info.asset_class, "site_id": info.site_id}
-        if history.empty:
-            rows.append({**base, "status": "no readings"})
-            features.append(np.full(len(bundle.spec.feature_names), np.nan))
-            continue
-        last = history["ts"].iloc[-1]
         status = "down" if is_down((failed_at, since)) else "in_service"
-        X = window_features(
-            history,
-            group="asset_id",
-            order="ts",
-            columns=list(bundle.spec.channels),
-            window=bundle.spec.window,
-            stats=bundle.spec.stats,
-            ewm_span=bundle.spec.ewm_span,
-        )
-        rows.append({**base, "status": status, "last_reading": last})
-        features.append(X.iloc[-1][bundle.spec.feature_names].to_numpy(dtype="float64"))
+        units.append((base, status, asset_history(db, info.asset_id, bundle, since)))
+    done = resolve(executor).map(partial(asset_features, bundle.spec), units)
+    rows, features = [row for row, _ in done], [x for _, x in done]
+    if bundle.spec.age_feature:  # the age at each asset's last row, from the renewals the history starts at
+        renewed = {a: m[1] for a, m in marks.items()}
+        ids = [row["asset_id"] for row in rows]
+        age = hours_since_renewal(ids, [row.get("last_reading") for row in rows], renewed)
+        features = list(with_age(np.vstack(features), age)) if features else features
+    return decide(bundle, rows, features, top)
+
+
+def asset_features(serving: Any, unit: tuple[dict[str, Any], str, pd.DataFrame]) -> tuple[dict[str, Any], np.ndarray]:
+    """One asset's row (ids, status, last reading) and the last window's features, from its history at the
+    bundle's interval: the unit an engine maps over (``serving`` is the bundle's serving spec)."""
+    base, status, history = unit
+    if history.empty:
+        return {**base, "status": "no readings"}, np.full(len(serving.window_feature_names), np.nan)
+    X = window_features(
+        history,
+        group="asset_id",
+        order="ts",
+        columns=list(serving.channels),
+        window=serving.window,
+        stats=serving.stats,
+        ewm_span=serving.ewm_span,
+    )
+    row = {**base, "status": status, "last_reading": history["ts"].iloc[-1]}
+    return row, X.iloc[-1][serving.window_feature_names].to_numpy(dtype="float64")
+
+
+def decide(bundle: Any, rows: list[dict[str, Any]], features: list[np.ndarray], top: int | None) -> pd.DataFrame:
+    """Probability, RUL, risk, drivers and action per row, ranked by probability (down assets first)."""
     table = pd.DataFrame(rows)
     scored = table["status"].isin(["in_service", "down"]).to_numpy()
     for column in COLUMNS:
