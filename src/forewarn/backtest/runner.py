@@ -144,7 +144,9 @@ def _row_figures(p: np.ndarray, outcome: np.ndarray, alarm: np.ndarray) -> dict[
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     both = len(np.unique(truth)) == 2
-    ranks: dict[str, float | None] = binary_metrics(truth.astype(int), p) if both else {"roc_auc": None, "pr_auc": None}
+    ranks: dict[str, float | None] = {"roc_auc": None, "pr_auc": None}
+    if both:
+        ranks.update(binary_metrics(truth.astype(int), p))
     return {
         "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
         "precision": precision,

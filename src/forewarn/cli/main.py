@@ -18,6 +18,7 @@ import typer
 
 import forewarn
 from forewarn.cli import _logging, bench, detect, serve, store_commands, stream, twin
+from forewarn.cli import export as export_commands
 from forewarn.cli import federate as federate_commands
 from forewarn.cli import kpi as kpi_commands
 from forewarn.cli import plan as plan_commands
@@ -68,6 +69,7 @@ detect.register(app)
 serve.register(app)
 stream.register(app)
 train_commands.register(app)
+export_commands.register(app)
 kpi_commands.register(app)
 plan_commands.register(app)
 federate_commands.register(app)

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
+from forewarn.cli.export import EngineOpt, RayAddressOpt, executor
+
 TaskOpt = Annotated[str | None, typer.Option(help="failure, rul, anomaly or failure-mode (default failure).")]
 HorizonOpt = Annotated[str | None, typer.Option(help="Failure horizon, e.g. 24h or 7d (default 24h).")]
 LabelOpt = Annotated[str | None, typer.Option(help="A stored label column to learn instead of the events.")]
@@ -172,6 +174,8 @@ def backtest(
         Path | None, typer.Option(help="Also file the result under MODELS/backtests/ (the dashboard lists it).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the splits and the model.")] = None,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Replay the history: train before each fold, score it as the service would, count what was caught."""
     from rich.console import Console
@@ -217,6 +221,7 @@ def backtest(
             json_path=json_out,
             report_dir=report,
             progress=advance,
+            executor=executor(engine, ray_address),
         )
     rows, events = result["rows"], result["events"]
     table = Table(title=f"backtest {result['id']}: {result['model']}, by {result['by']}, {result['folds']} folds")
@@ -240,6 +245,8 @@ def score(
     top: Annotated[int | None, typer.Option(min=1, help="Only the riskiest N.")] = None,
     output: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of standard output.")] = None,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Rank the fleet by risk now with the live model (no server needed)."""
     from rich.console import Console
@@ -249,7 +256,15 @@ def score(
     if output not in ("table", "csv", "json"):
         raise typer.BadParameter("use table, csv or json", param_hint="--format")
     ranked = run_score(
-        store, models, model_id=model_id, top=top, sites=site, lines=line, classes=asset_class, assets=assets
+        store,
+        models,
+        model_id=model_id,
+        top=top,
+        sites=site,
+        lines=line,
+        classes=asset_class,
+        assets=assets,
+        executor=executor(engine, ray_address),
     )
     if output == "csv":
         text = ranked.to_csv(index=False)

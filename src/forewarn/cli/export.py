@@ -1,0 +1,94 @@
+"""``forewarn export`` (the store as a Parquet lake) and ``forewarn lake-score`` (the fleet scored from a lake,
+locally or on a Ray cluster). The options ``--engine local|ray`` and ``--ray-address`` that other commands take
+are defined here too (:data:`EngineOpt`, :data:`RayAddressOpt`, :func:`executor`), so that the CLI turns them
+into an executor in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine", help="local (this process) or ray (a Ray cluster: --ray-address, or a private local one)."
+    ),
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option("--ray-address", help="host:port of a Ray head (ray start --head); only with --engine ray."),
+]
+
+
+def executor(engine: str, ray_address: str | None) -> Any:
+    """The executor of ``--engine`` and ``--ray-address`` (Ray is imported only for ``--engine ray``)."""
+    if engine == "local" and ray_address is None:
+        from forewarn.base.executor import LocalExecutor
+
+        return LocalExecutor()
+    from forewarn.distributed.engine import executor_for
+
+    return executor_for(engine, ray_address)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(export)
+    app.command("lake-score")(lake_score)
+
+
+def export(
+    store: Annotated[Path, typer.Option(help="The store to export (DuckDB file).")],
+    out: Annotated[Path, typer.Option(help="The lake folder to write (new or empty).")],
+    start: Annotated[str | None, typer.Option(help="First reading time (ISO, UTC) to export.")] = None,
+    end: Annotated[str | None, typer.Option(help="Export readings before this time (ISO, UTC).")] = None,
+) -> None:
+    """Write the store as a Parquet lake: readings by site, asset and day, the asset registry and events beside.
+
+    Prints the lake's manifest (lake.json) as JSON: format, readings, files, assets, events, start, end.
+    """
+    from forewarn.distributed.lake import export_lake
+    from forewarn.exceptions import DataNotFoundError
+
+    if not store.is_file():
+        raise DataNotFoundError(f"store {str(store)!r} does not exist")
+    typer.echo(json.dumps(export_lake(store, out, start=start, end=end), indent=2))
+
+
+def lake_score(
+    lake: Annotated[Path, typer.Option(help="A lake written by forewarn export.")],
+    models: Annotated[Path, typer.Option(help="Models folder (the live version of --model-id scores).")],
+    out: Annotated[Path, typer.Option(help="Folder for the scored rows (Parquet, new or empty).")],
+    model_id: Annotated[str | None, typer.Option(help="Model id (default: the only one).")] = None,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Assets per batch (one Parquet file each).")] = 64,
+    workers: Annotated[int | None, typer.Option(min=1, help="Ray actors (default: one per cluster CPU).")] = None,
+    top: Annotated[int, typer.Option(min=0, help="Also print the top N assets by risk (0: none).")] = 0,
+) -> None:
+    """Score every asset of a lake with the live model, in batches of assets, locally or on Ray.
+
+    Prints a JSON summary: engine, assets, readings (read from the lake), batches, busy_seconds, seconds, out.
+    """
+    from forewarn.distributed.fleet import fleet_score, ranked
+    from forewarn.exceptions import ConfigError
+
+    if engine == "local" and ray_address is not None:
+        raise ConfigError("--ray-address is only for --engine ray")
+    summary = fleet_score(
+        lake,
+        models,
+        out,
+        model_id=model_id,
+        engine=engine,
+        address=ray_address,
+        batch_size=batch_size,
+        workers=workers,
+    )
+    typer.echo(json.dumps(summary, indent=2))
+    if top:
+        table = ranked(out, top)
+        typer.echo(table[["rank", "asset_id", "status", "probability", "risk", "action"]].to_string(index=False))
