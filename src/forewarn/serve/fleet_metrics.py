@@ -44,7 +44,8 @@ PLACE = ["asset_id", "asset_class", "site_id", "line_id"]
 
 
 def _place(answer: HealthAnswer | dict[str, Any]) -> list[str]:
-    return [str(answer.get(k) or "") for k in PLACE]
+    values = [answer.get(k) for k in PLACE]
+    return ["" if v is None or v != v else str(v) for v in values]  # v != v: a pandas NaN
 
 
 class FleetCollector(Collector):
@@ -82,10 +83,8 @@ class FleetCollector(Collector):
             ok = 0.0
             answers = []
             for _, row in self.service.assets().reset_index().iterrows():
-                place = {k: row.get(k) for k in PLACE}
-                cases.add_metric(
-                    _place(place), 0.0 if self.service.casebook.open_case_id(place["asset_id"]) is None else 1.0
-                )
+                where = _place({k: row.get(k) for k in PLACE})
+                cases.add_metric(where, 0.0 if self.service.casebook.open_case_id(where[0]) is None else 1.0)
         for answer in answers:
             place = _place(answer)
             labels = [*place, str(answer.get("model_id") or "")]
