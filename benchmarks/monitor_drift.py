@@ -1,0 +1,208 @@
+"""Drift monitoring on the twin (issue 18): false drift alerts on unchanged fleets, and how fast injected plant
+changes are flagged.
+
+Each fleet is simulated at 1-hour steps for 1 + ``--years`` years; the first year is the drift reference (as a
+model trained on that year would have it), the following years are monitored day by day through the monitor's
+own steps (:func:`forewarn.monitor.runner.assess_frames`: running rows, residual drift, steps, causes).
+
+* false alerts: drift alerts (plant changes) per asset-year on fleets where nothing is changed, with
+  degradation off (healthy) and on (machines wear and fail, maintained by each site's policy);
+* detection: on a healthy fleet, one change per asset at midnight of a random day of the monitored years
+  (a 1-SD recalibration offset of one random channel, SD over the reference year's running rows), a 1-SD
+  ambient shift of one site, a replaced motor (30 % lower losses); flagged = a drift alert on the day the change
+  starts (one day of data), and its cause.
+
+    .venv/bin/python benchmarks/monitor_drift.py --assets 40 --years 3 --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import pandas as pd
+
+from forewarn.monitor.classify import PLANT_CHANGES
+from forewarn.monitor.drift import running
+from forewarn.monitor.runner import assess_frames
+from forewarn.twin import FleetConfig, simulate_fleet
+from forewarn.twin.changes import AmbientShift, MotorReplaced, SensorOffset, apply_changes, change_events
+
+MARGIN = [2.0]
+
+
+def fleet(assets: int, years: int, seed: int, degradation: bool):
+    config = FleetConfig(
+        sites=max(1, assets // 10),
+        assets=assets,
+        days=365 * (1 + years),
+        seed=seed,
+        interval="1h",
+        degradation=degradation,
+        sensor_faults=False,
+    )
+    return simulate_fleet(config)
+
+
+def channels_of(readings: pd.DataFrame) -> list[str]:
+    return [c for c in readings.columns if c not in ("asset_id", "ts")]
+
+
+def alerts_of(found: dict) -> list[tuple[str, object, str]]:
+    return [(a, e["day"], e["cause"]) for a, items in found.items() for e in items if e["cause"] in PLANT_CHANGES]
+
+
+def false_alerts(assets: int, years: int, seed: int, degradation: bool) -> dict:
+    sim = fleet(assets, years, seed, degradation)
+    r = sim.readings
+    start = r["ts"].min()
+    cut = start + pd.Timedelta(days=365)
+    sites = {a.asset_id: a.site_id for a in sim.assets}
+    found, table = assess_frames(
+        r,
+        sim.events,
+        sites,
+        channels_of(r),
+        reference=(start, cut),
+        window=(cut, r["ts"].max() + pd.Timedelta("1h")),
+        margin=MARGIN[0],
+    )
+    alerts = alerts_of(found)
+    asset_years = table.groupby("asset_id")["day"].nunique().sum() / 365.25
+    causes = pd.Series([e["cause"] for items in found.values() for e in items]).value_counts().to_dict()
+    return {
+        "seed": seed,
+        "degradation": degradation,
+        "assets": len(found),
+        "asset_years": round(float(asset_years), 1),
+        "drift_alerts": len(alerts),
+        "per_asset_year": round(len(alerts) / asset_years, 4),
+        "onsets_by_cause": causes,
+        "alerts": [(a, str(d.date()), c) for a, d, c in alerts[:20]],
+    }
+
+
+def detection(assets: int, years: int, seed: int) -> dict:
+    sim = fleet(assets, years, seed, False)
+    r = sim.readings
+    start = r["ts"].min()
+    cut = start + pd.Timedelta(days=365)
+    rng = np.random.default_rng(seed + 100)
+    changes = []
+    site_of = {a.asset_id: a.site_id for a in sim.assets}
+    ids = sorted(site_of)
+    monitored_days = 365 * years - 20
+    per_asset = {}
+    for i, asset in enumerate(ids):
+        at = cut + pd.Timedelta(days=int(rng.integers(20, monitored_days)))
+        rows = r[r["asset_id"] == asset]
+        ref_rows = rows[(rows["ts"] < cut)]
+        ref_rows = ref_rows[running(ref_rows, ref_rows)]
+        live = [c for c in channels_of(r) if ref_rows[c].notna().mean() > 0.5 and ref_rows[c].std() > 0]
+        kind = ("offset", "offset", "motor")[i % 3]
+        if kind == "motor" and "current" in live:
+            changes.append(MotorReplaced(asset, at, loss_cut=0.3))
+        else:
+            channel = live[int(rng.integers(len(live)))]
+            changes.append(SensorOffset(asset, channel, at, float(ref_rows[channel].std())))
+        per_asset[asset] = changes[-1]
+    # one site's ambient regime: 1 SD of its first asset's reference ambient, on every asset not changed otherwise
+    changed = apply_changes(r, changes)
+    events = pd.concat([sim.events, change_events(changes)], ignore_index=True)
+    events["ts"] = pd.to_datetime(events["ts"], utc=True)
+    found, _ = assess_frames(
+        changed,
+        events,
+        site_of,
+        channels_of(r),
+        reference=(start, cut),
+        window=(cut, r["ts"].max() + pd.Timedelta("1h")),
+        margin=MARGIN[0],
+    )
+    rows = []
+    for asset, change in per_asset.items():
+        day = pd.Timestamp(change.at).floor("1D")
+        onsets = [e for e in found.get(asset, []) if e["day"] == day]
+        early = [e for e in found.get(asset, []) if e["day"] < day and e["cause"] in PLANT_CHANGES]
+        rows.append(
+            {
+                "asset": asset,
+                "change": change.kind,
+                "channel": getattr(change, "channel", None),
+                "flagged_day_1": bool(onsets and onsets[0]["cause"] in PLANT_CHANGES),
+                "cause": onsets[0]["cause"] if onsets else None,
+                "false_before": len(early),
+            }
+        )
+    table = pd.DataFrame(rows)
+    return {
+        "seed": seed,
+        "by_change": table.groupby("change")["flagged_day_1"].agg(["sum", "count"]).to_dict("index"),
+        "causes": {
+            f"{k[0]}: {k[1]}": int(v) for k, v in table.groupby(["change", "cause"], dropna=False).size().items()
+        },
+        "missed": table[~table["flagged_day_1"]][["asset", "change", "channel", "cause"]].to_dict("records"),
+    }
+
+
+def ambient(assets: int, years: int, seed: int) -> dict:
+    sim = fleet(assets, years, seed, False)
+    r = sim.readings
+    start = r["ts"].min()
+    cut = start + pd.Timedelta(days=365)
+    site_of = {a.asset_id: a.site_id for a in sim.assets}
+    site = sorted(set(site_of.values()))[0]
+    members = tuple(a for a, s in site_of.items() if s == site)
+    ref = r[(r["asset_id"].isin(members)) & (r["ts"] < cut)]
+    at = cut + pd.Timedelta(days=200)
+    delta = float(ref["ambient_temp"].std())
+    changed = apply_changes(r, [AmbientShift(members, at, delta)])
+    found, _ = assess_frames(
+        changed,
+        sim.events,
+        site_of,
+        channels_of(r),
+        reference=(start, cut),
+        window=(cut, r["ts"].max() + pd.Timedelta("1h")),
+        margin=MARGIN[0],
+    )
+    day = at.floor("1D")
+    hits = {a: [e["cause"] for e in found.get(a, []) if e["day"] == day] for a in members}
+    return {
+        "seed": seed,
+        "site_assets": len(members),
+        "delta_k": round(delta, 2),
+        "flagged_day_1": sum(1 for c in hits.values() if any(x in PLANT_CHANGES for x in c)),
+        "causes": hits,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assets", type=int, default=40)
+    parser.add_argument("--years", type=int, default=3)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--margin", type=float, default=MARGIN[0])
+    args = parser.parse_args()
+    MARGIN[0] = args.margin
+    out = {"false_alerts": [], "detection": [], "ambient": []}
+    for seed in args.seeds:
+        t = time.perf_counter()
+        for degradation in (False, True):
+            out["false_alerts"].append(false_alerts(args.assets, args.years, seed, degradation))
+            print(json.dumps(out["false_alerts"][-1], default=str), flush=True)
+        out["detection"].append(detection(args.assets, min(args.years, 1), seed))
+        print(json.dumps(out["detection"][-1], default=str), flush=True)
+        out["ambient"].append(ambient(args.assets, 1, seed))
+        print(json.dumps(out["ambient"][-1], default=str), flush=True)
+        print(f"seed {seed}: {time.perf_counter() - t:.0f} s", flush=True)
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(out, handle, indent=1, default=str)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""What a drift is: a changed plant (raise a drift alert) or a machine wearing out (the model's own job).
+
+:func:`episodes` reads one asset's day table (:func:`forewarn.monitor.drift.day_drift`) and its events, and
+names each *onset*: a judged day with a step in some channel after a day without one. Causes, in order:
+
+* ``equipment replaced``: a maintenance event with a ``replace`` action within a day of the onset (the new part
+  behaves differently: a plant change);
+* ``maintenance``: another maintenance action within a day (an oil change, a cleaning: expected, no alert);
+* ``failure``: a failure within a day (the model's business, no alert);
+* ``degradation``: every stepping channel was already drifting before the onset (its residual outside the
+  reference threshold over the baseline days, or rising over them by at least half the step): wear grows, a
+  plant change jumps from a still baseline. No drift alert: the model should flag it;
+* ``sensor change``: one channel carries the step (at least twice the next largest jump): a recalibration,
+  a replaced transmitter;
+* ``machine changed``: several channels stepped together from a still baseline: their relations moved.
+
+:func:`site_wide` then renames onsets shared, on the same day, by at least half of a site's assets (three or
+more) as ``operating regime`` (a new ambient, a new product, a new shift pattern). Plant changes (``equipment
+replaced``, ``sensor change``, ``machine changed``, ``operating regime``) are drift alerts.
+
+>>> days = pd.DataFrame({"day": pd.date_range("2024-01-01", periods=4, tz="UTC").repeat(2),
+...     "channel": ["a", "b"] * 4, "shift_sd": [0, 0, 0, 0, 0, 0, 3.0, 0.2], "threshold_sd": 0.5,
+...     "jump_sd": [0, 0, 0, 0, 0, 0, 3.0, 0.2], "jump_threshold_sd": 0.5, "rows": 24})
+>>> days["step"] = days["jump_sd"].abs() > days["jump_threshold_sd"]
+>>> [(e["cause"], e["channels"]) for e in episodes(days, pd.DataFrame(columns=["ts", "kind", "action"]))]
+[('sensor change', ['a'])]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PLANT_CHANGES = ("equipment replaced", "sensor change", "machine changed", "operating regime")
+
+
+def _judged(days: pd.DataFrame, min_rows: float) -> pd.DataFrame:
+    return days[days["rows"] >= min_rows]
+
+
+def episodes(
+    days: pd.DataFrame, events: pd.DataFrame, *, min_rows: float = 4, baseline_days: int = 14
+) -> list[dict[str, Any]]:
+    """The drift onsets of one asset with their cause (see the module docstring). ``days`` holds the columns of
+    :data:`~forewarn.monitor.drift.DAY_COLUMNS`; ``events`` the asset's events (``ts, kind, action``)."""
+    judged = _judged(days, min_rows)
+    if judged.empty:
+        return []
+    wide_jump = judged.pivot(index="day", columns="channel", values="jump_sd")
+    wide_shift = judged.pivot(index="day", columns="channel", values="shift_sd")
+    steps = judged.pivot(index="day", columns="channel", values="step").fillna(False).astype(bool)
+    thresholds = judged.groupby("channel")["threshold_sd"].first()
+    any_step = steps.any(axis=1).to_numpy()
+    out: list[dict[str, Any]] = []
+    event_ts = pd.to_datetime(events["ts"], utc=True) if len(events) else pd.Series([], dtype="datetime64[ns, UTC]")
+    for i in (int(k) for k in np.flatnonzero(any_step & ~np.r_[False, any_step[:-1]])):
+        day = steps.index[i]
+        channels = [c for c in steps.columns if steps.iloc[i][c]]
+        jump = wide_jump.iloc[i][channels].abs().sort_values(ascending=False)
+        near = events[((event_ts >= day - pd.Timedelta(days=1)) & (event_ts < day + pd.Timedelta(days=1))).to_numpy()]
+        actions = [str(a) for a in near.get("action", pd.Series(dtype=object)).dropna()]
+        prior = wide_shift.iloc[max(0, i - baseline_days) : i]
+        if any("replace" in a for a in actions):
+            cause = "equipment replaced"
+        elif (near.get("kind", pd.Series(dtype=object)) == "failure").any():
+            cause = "failure"
+        elif actions:
+            cause = "maintenance"
+        elif all(_gradual(prior[c].dropna().to_numpy(), float(jump[c]), float(thresholds[c])) for c in channels):
+            cause = "degradation"
+        elif len(jump) == 1 or jump.iloc[0] >= 2 * jump.iloc[1]:
+            cause = "sensor change"
+        else:
+            cause = "machine changed"
+        out.append(
+            {
+                "day": day,
+                "cause": cause,
+                "plant_change": cause in PLANT_CHANGES,
+                "channels": list(jump.index),
+                "jump_sd": {c: round(float(wide_jump.iloc[i][c]), 3) for c in jump.index},
+                "actions": actions,
+            }
+        )
+    return out
+
+
+def _gradual(prior: np.ndarray, jump: float, threshold: float) -> bool:
+    """Whether a channel was drifting before its step: outside the threshold, or rising by half the step."""
+    if len(prior) < 3:
+        return False
+    if np.median(np.abs(prior)) > threshold:
+        return True
+    slope = np.polyfit(np.arange(len(prior)), prior, 1)[0]
+    return bool(abs(slope) * len(prior) >= 0.5 * abs(jump))
+
+
+def site_wide(found: dict[str, list[dict[str, Any]]], sites: dict[str, str]) -> None:
+    """Rename, in place, plant-change onsets shared on one day by half or more of a site's assets (at least three)
+    as ``operating regime``."""
+    per_site: dict[str, int] = {}
+    for asset in found:
+        per_site[sites.get(asset, "")] = per_site.get(sites.get(asset, ""), 0) + 1
+    shared: dict[tuple[str, Any], int] = {}
+    for asset, items in found.items():
+        for item in items:
+            if item["cause"] in PLANT_CHANGES:
+                key = (sites.get(asset, ""), item["day"])
+                shared[key] = shared.get(key, 0) + 1
+    for asset, items in found.items():
+        site = sites.get(asset, "")
+        for item in items:
+            count = shared.get((site, item["day"]), 0)
+            if item["cause"] in PLANT_CHANGES and count >= 3 and count >= 0.5 * per_site[site]:
+                item["cause"] = "operating regime"

@@ -1,0 +1,341 @@
+"""Drift of each sensor of an asset, day by day, against the asset's own reference period.
+
+For each asset the reference is its readings (at the model's interval) over the last days of the model card's
+training span. :func:`fit_reference` learns, on those rows:
+
+* each channel's mean, standard deviation and deciles (the univariate reference);
+* a multivariate model: each channel predicted from all the others by ridge regression on standardised values.
+  A sensor's *residual* (reading minus what the other sensors say it should read) stays near zero while the
+  physics holds; it moves when one sensor is offset, or when a machine's relations change (a new motor draws
+  less current for the same flow). Operating-point changes (load, speed, weather) move the readings but not,
+  to first order, their relations, so residuals separate a changed plant from a busier one;
+* thresholds from the reference's own variability: the daily mean residual of each channel on each reference
+  day, resampled by whole days (a block bootstrap, ``n_boot`` resamples); the threshold is the 95th percentile
+  over resamples of the 99th percentile of ``|daily mean residual|``, times ``margin`` (days after the
+  reference drift a little with the season), and never below ``min_shift`` reference standard deviations
+  (a smaller shift does not matter to a model that read these sensors with their natural spread).
+
+:func:`day_drift` then scores each day after the reference: per channel the shift of its mean residual (in
+reference standard deviations), whether it passes the threshold, the level shift of its median, the PSI of its
+values against the reference deciles and the Kolmogorov-Smirnov distance to the reference sample.
+
+>>> rng = np.random.default_rng(0)
+>>> ts = pd.date_range("2024-01-01", periods=24 * 40, freq="1h", tz="UTC")
+>>> load = rng.normal(size=len(ts))
+>>> frame = pd.DataFrame({"ts": ts, "a": load + rng.normal(0, .05, len(ts)), "b": 2 * load + rng.normal(0, .1, len(ts))})
+>>> reference = fit_reference(frame.iloc[: 24 * 30], ["a", "b"])
+>>> later = frame.iloc[24 * 30 :].copy()
+>>> later.loc[later.index[-24:], "b"] += 2.0  # b offset by one standard deviation on the last day
+>>> days = day_drift(reference, later)
+>>> days.groupby("day")["drifted"].any().tolist()
+[False, False, False, False, False, False, False, False, False, True]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forewarn.exceptions import DataNotFoundError
+
+#: reference rows kept per channel for the Kolmogorov-Smirnov distance
+SAMPLE = 2000
+DECILES = np.linspace(0.0, 1.0, 11)
+
+
+@dataclass
+class Reference:
+    """One asset's reference: channel statistics, the residual model and the drift thresholds."""
+
+    channels: list[str]
+    mean: np.ndarray
+    sd: np.ndarray
+    coef: np.ndarray  # (k + 1, k): column j predicts channel j from the others (its own row is 0) and an intercept
+    deciles: np.ndarray  # (k, 11)
+    sample: np.ndarray  # (SAMPLE, k) sorted per column, NaN-padded
+    threshold: np.ndarray  # (k,) in reference standard deviations
+    jump_threshold: np.ndarray  # (k,) the same, for a day against the days before it
+    day_residual: np.ndarray  # (days, k): the reference days' mean residuals
+    rows_per_day: float
+    days: int
+    run_level: tuple[str, float] = ("", 0.0)
+    raw_rate: float = float("nan")  # raw readings per channel per hour over the reference span
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the model's probabilities on reference rows
+    score_days: np.ndarray = field(default_factory=lambda: np.zeros(0, "int64"))  # their day numbers
+
+    def residuals(self, values: np.ndarray) -> np.ndarray:
+        """Standardised residuals (rows, k) of raw ``values`` (rows, k); a missing reading reads as its mean."""
+        Z = (values - self.mean) / self.sd
+        Z = np.where(np.isfinite(Z), Z, 0.0)
+        return Z - np.c_[Z, np.ones(len(Z))] @ self.coef
+
+
+#: channels that say whether a machine runs, in order of preference
+RUN_CHANNELS = ("speed", "power", "current", "flow")
+
+
+def run_level(reference: pd.DataFrame, *, share: float = 0.2) -> tuple[str, float]:
+    """The run channel (first of :data:`RUN_CHANNELS` with a positive median in ``reference``) and ``share`` of
+    its median: above it the machine runs (``("", 0.0)``: no run channel, every row counts)."""
+    for channel in RUN_CHANNELS:
+        if channel in reference and reference[channel].notna().any():
+            level = float(np.nanmedian(reference[channel].to_numpy(dtype="float64")))
+            if level > 0:
+                return channel, share * level
+    return "", 0.0
+
+
+def running_at(frame: pd.DataFrame, level: tuple[str, float]) -> np.ndarray:
+    """Rows of ``frame`` where the machine runs by :func:`run_level`'s answer."""
+    channel, floor = level
+    if not channel:
+        return np.ones(len(frame), bool)
+    if channel not in frame:
+        return np.zeros(len(frame), bool)
+    values = frame[channel].to_numpy(dtype="float64")
+    return np.isfinite(values) & (values > floor)
+
+
+def running(frame: pd.DataFrame, reference: pd.DataFrame, *, share: float = 0.2) -> np.ndarray:
+    """Rows where the machine runs: its run channel (:data:`RUN_CHANNELS`) present and above ``share`` of that
+    channel's median in ``reference`` (all rows when it has none). A stopped machine's sensors read ambient and
+    zero: a different regime, not drift, so drift is measured on running rows only.
+
+    >>> ref = pd.DataFrame({"speed": [1000.0, 990, 0]})
+    >>> running(pd.DataFrame({"speed": [980.0, 0.0, None]}), ref).tolist()
+    [True, False, False]
+    """
+    return running_at(frame, run_level(reference, share=share))
+
+
+def _ridge(Z: np.ndarray, alpha: float) -> np.ndarray:
+    k = Z.shape[1]
+    coef = np.zeros((k + 1, k))
+    A_full = np.c_[Z, np.ones(len(Z))]
+    for j in range(k):
+        keep = [i for i in range(k + 1) if i != j]
+        A = A_full[:, keep]
+        penalty = alpha * len(Z) * np.eye(len(keep))
+        penalty[-1, -1] = 0.0  # the intercept is not shrunk
+        coef[keep, j] = np.linalg.solve(A.T @ A + penalty, A.T @ Z[:, j])
+    return coef
+
+
+def _days(ts: pd.Series) -> np.ndarray:
+    return pd.to_datetime(ts, utc=True).dt.floor("1D").to_numpy()
+
+
+def _day_means(values: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keys, inverse = np.unique(days, return_inverse=True)
+    sums = np.zeros((len(keys), values.shape[1]))
+    np.add.at(sums, inverse, values)
+    counts = np.bincount(inverse, minlength=len(keys)).astype("float64")
+    return keys, sums / counts[:, None]
+
+
+def fit_reference(
+    frame: pd.DataFrame,
+    channels: Sequence[str],
+    *,
+    alpha: float = 0.01,
+    n_boot: int = 200,
+    margin: float = 2.0,
+    min_shift: float = 0.5,
+    baseline_days: int = 14,
+    seed: int = 0,
+) -> Reference:
+    """The reference of one asset from its reference rows (``ts`` and ``channels``); see the module docstring.
+
+    Channels with fewer than half their readings present or no spread are left out (they cannot drift
+    measurably; the data-quality checks report them)."""
+    if "ts" not in frame:
+        raise DataNotFoundError("reference rows need a 'ts' column")
+    values = frame.reindex(columns=list(channels)).to_numpy(dtype="float64")
+    finite = np.isfinite(values)
+    count = finite.sum(axis=0)
+    centre = np.where(finite, values, 0.0).sum(axis=0) / np.maximum(count, 1)
+    spread = (np.where(finite, values - centre, 0.0) ** 2).sum(axis=0)
+    keep = (count >= 0.5 * max(len(values), 1)) & (count > 1) & (spread > 0)
+    days = _days(frame["ts"])
+    n_days = len(np.unique(days))
+    if keep.sum() < 2 or n_days < 3:
+        raise DataNotFoundError(
+            f"a reference needs at least 3 days and 2 live channels; got {n_days} day(s) and {int(keep.sum())} channel(s)"
+        )
+    names = [c for c, k in zip(channels, keep, strict=True) if k]
+    values = values[:, keep]
+    mean = np.nanmean(values, axis=0)
+    sd = np.nanstd(values, axis=0)
+    Z = np.where(np.isfinite(values), (values - mean) / sd, 0.0)
+    coef = _ridge(Z, alpha)
+    reference = Reference(
+        channels=names,
+        mean=mean,
+        sd=sd,
+        coef=coef,
+        deciles=np.nanquantile(values, DECILES, axis=0).T,
+        sample=_sample(values, seed),
+        threshold=np.zeros(len(names)),
+        jump_threshold=np.zeros(len(names)),
+        day_residual=np.zeros((0, len(names))),
+        rows_per_day=len(frame) / n_days,
+        days=n_days,
+    )
+    _, day_res = _day_means(reference.residuals(values), days)
+    reference.threshold = bootstrap_threshold(np.abs(day_res), n_boot, margin, min_shift, seed)
+    jump = np.abs(jumps(day_res[3:], day_res[:3], baseline_days))
+    reference.jump_threshold = bootstrap_threshold(jump, n_boot, margin, min_shift, seed + 1)
+    reference.day_residual = day_res
+    return reference
+
+
+def bootstrap_threshold(stats: np.ndarray, n_boot: int, margin: float, floor: float, seed: int) -> np.ndarray:
+    """Per column of ``stats`` (days, k): ``margin`` times the 95th percentile over ``n_boot`` resamples of whole
+    days of the resample's 99th percentile, and at least ``floor``.
+
+    >>> bootstrap_threshold(np.full((10, 1), 0.4), 50, 2.0, 0.5, 0).tolist()
+    [0.8]
+    """
+    stats = stats[np.isfinite(stats).all(axis=1)]
+    if not len(stats):
+        return np.full(stats.shape[1], np.inf)
+    picks = np.random.default_rng(seed).integers(0, len(stats), size=(n_boot, len(stats)))
+    tails = np.quantile(stats[picks], 0.99, axis=1)  # (n_boot, k)
+    return np.maximum(floor, margin * np.quantile(tails, 0.95, axis=0))
+
+
+def _sample(values: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out = np.full((SAMPLE, values.shape[1]), np.nan)
+    for j in range(values.shape[1]):
+        column = values[:, j][np.isfinite(values[:, j])]
+        if len(column) > SAMPLE:
+            column = rng.choice(column, SAMPLE, replace=False)
+        out[: len(column), j] = np.sort(column)
+    return out
+
+
+def psi(deciles: np.ndarray, values: np.ndarray, *, floor: float = 1e-3) -> float:
+    """Population stability index of ``values`` against a reference given by its deciles (ten equal-mass bins).
+
+    >>> round(psi(np.linspace(0, 10, 11), np.arange(0.5, 10, 1.0)), 6)  # one value per bin: no drift
+    0.0
+    >>> round(psi(np.linspace(0, 10, 11), np.full(10, 0.5)), 3)  # all in the first bin: 0.9 ln 10 + 9 (0.099 ln 100)
+    6.176
+    """
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return float("nan")
+    inner = np.unique(deciles[1:-1])
+    counts = np.bincount(np.searchsorted(inner, values, side="right"), minlength=len(inner) + 1)
+    actual = np.maximum(counts / len(values), floor)
+    cumulative = np.searchsorted(deciles[1:-1], inner, side="right") / 10.0
+    expected = np.maximum(np.diff(np.r_[0.0, cumulative, 1.0]), floor)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def ks_distance(sorted_reference: np.ndarray, values: np.ndarray) -> float:
+    """Two-sample Kolmogorov-Smirnov distance between a sorted reference sample and ``values``.
+
+    >>> ks_distance(np.arange(10.0), np.arange(10.0) + 5)
+    0.5
+    """
+    ref = sorted_reference[np.isfinite(sorted_reference)]
+    values = np.sort(values[np.isfinite(values)])
+    if not len(ref) or not len(values):
+        return float("nan")
+    grid = np.r_[ref, values]
+    f_ref = np.searchsorted(ref, grid, side="right") / len(ref)
+    f_new = np.searchsorted(values, grid, side="right") / len(values)
+    return float(np.max(np.abs(f_ref - f_new)))
+
+
+DAY_COLUMNS = (
+    "day",
+    "channel",
+    "shift_sd",
+    "threshold_sd",
+    "drifted",
+    "jump_sd",
+    "jump_threshold_sd",
+    "step",
+    "level_sd",
+    "psi",
+    "rows",
+)
+
+
+def jumps(day_residual: np.ndarray, history: np.ndarray, baseline_days: int) -> np.ndarray:
+    """Each day's mean residual minus the median of the ``baseline_days`` days before it (``history`` supplies
+    the days before the first); NaN where fewer than 3 days precede.
+
+    >>> jumps(np.array([[0.0], [0.1], [2.0]]), np.array([[0.0], [0.1], [-0.1]]), 3)[:, 0].round(2).tolist()
+    [0.0, 0.1, 2.0]
+    """
+    series = np.r_[history, day_residual]
+    out = np.full(day_residual.shape, np.nan)
+    for d in range(len(day_residual)):
+        i = len(history) + d
+        past = series[max(0, i - baseline_days) : i]
+        if len(past) >= 3:
+            out[d] = series[i] - np.median(past, axis=0)
+    return out
+
+
+def _psi_days(reference: Reference, values: np.ndarray, day_idx: np.ndarray, n_days: int) -> np.ndarray:
+    out = np.full((n_days, len(reference.channels)), np.nan)
+    for j in range(len(reference.channels)):
+        inner = np.unique(reference.deciles[j, 1:-1])
+        cumulative = np.searchsorted(reference.deciles[j, 1:-1], inner, side="right") / 10.0
+        expected = np.maximum(np.diff(np.r_[0.0, cumulative, 1.0]), 1e-3)
+        ok = np.isfinite(values[:, j])
+        bins = np.searchsorted(inner, values[ok, j], side="right")
+        counts = np.bincount(day_idx[ok] * len(expected) + bins, minlength=n_days * len(expected))
+        counts = counts.reshape(n_days, len(expected)).astype("float64")
+        total = counts.sum(axis=1, keepdims=True)
+        actual = np.maximum(counts / np.where(total > 0, total, 1.0), 1e-3)
+        day_psi = np.sum((actual - expected) * np.log(actual / expected), axis=1)
+        out[:, j] = np.where(total[:, 0] > 0, day_psi, np.nan)
+    return out
+
+
+def day_drift(reference: Reference, frame: pd.DataFrame, *, baseline_days: int = 14) -> pd.DataFrame:
+    """One row per day of ``frame`` and reference channel: :data:`DAY_COLUMNS`.
+
+    ``shift_sd`` is the day's mean residual in reference standard deviations and ``drifted`` says it passes the
+    reference threshold (the sensor's relations differ from the reference's); ``jump_sd`` is the same residual
+    minus its median over the ``baseline_days`` before (reference days where the frame has too few) and ``step``
+    says it passes the jump threshold (an abrupt change, as a recalibration or a replaced part makes, rather than
+    a slow one such as wear or the seasons); ``level_sd`` is the day's median reading minus the reference median,
+    in reference standard deviations; ``psi`` compares the day's readings with the reference deciles."""
+    if not len(frame):
+        return pd.DataFrame(columns=list(DAY_COLUMNS))
+    values = frame.reindex(columns=reference.channels).to_numpy(dtype="float64")
+    days = _days(frame["ts"])
+    keys, day_res = _day_means(reference.residuals(values), days)
+    day_idx = np.searchsorted(keys, days)
+    medians = pd.DataFrame(values).groupby(day_idx).median().reindex(range(len(keys))).to_numpy()
+    level = (medians - reference.deciles[:, 5]) / reference.sd
+    jump = jumps(day_res, reference.day_residual, baseline_days)
+    psis = _psi_days(reference, values, day_idx, len(keys))
+    rows = np.bincount(day_idx, minlength=len(keys))
+    k = len(reference.channels)
+    out = pd.DataFrame(
+        {
+            "day": np.repeat(pd.DatetimeIndex(keys), k),
+            "channel": np.tile(reference.channels, len(keys)),
+            "shift_sd": day_res.ravel(),
+            "threshold_sd": np.tile(reference.threshold, len(keys)),
+            "jump_sd": jump.ravel(),
+            "jump_threshold_sd": np.tile(reference.jump_threshold, len(keys)),
+            "level_sd": level.ravel(),
+            "psi": psis.ravel(),
+            "rows": np.repeat(rows, k),
+        }
+    )
+    out["drifted"] = out["shift_sd"].abs() > out["threshold_sd"]
+    out["step"] = out["jump_sd"].abs() > out["jump_threshold_sd"]
+    return out[list(DAY_COLUMNS)]

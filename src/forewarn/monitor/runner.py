@@ -1,0 +1,326 @@
+"""``forewarn monitor``: is the live model still right for this plant?
+
+For each live model in a models folder, over the last ``days`` days of the store (the *window*):
+
+1. Sensor drift per asset (:mod:`~forewarn.monitor.drift`) against the asset's reference: its running rows over
+   the last ``reference_days`` of the span the model card says the model was trained on, at the model's
+   interval. References are fitted once per model version and kept in ``<models>/<id>/monitor/<version>.npz``.
+2. What each drift is (:mod:`~forewarn.monitor.classify`): plant changes become drift alerts.
+3. Data quality (:mod:`~forewarn.monitor.quality`): missing channels, stuck sensors, sampling changes.
+4. Score and feature drift: the model's probabilities and its window features over the window against the same
+   rows of the reference span, by PSI, with thresholds from the reference's own day-block bootstrap.
+5. Realised performance (:mod:`~forewarn.monitor.performance`): what the model caught and missed of the failures
+   in the window, against what its card promised.
+
+The answer is a JSON-ready dict (:func:`monitor`); ``<models>/<id>/monitor/history.jsonl`` keeps one line per
+run (drift per sensor per day), which the dashboard's model page draws.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from forewarn.bundles.registry import ModelRegistry
+from forewarn.exceptions import ConfigError, DataNotFoundError
+from forewarn.features.window import window_features
+from forewarn.monitor import classify, drift, performance, quality
+from forewarn.monitor.references import load_references, save_references
+from forewarn.store import Store
+from forewarn.train.dataset import opened
+
+Progress = Callable[[str], None]
+BASELINE_DAYS = 14
+#: thresholds are this many times the reference's bootstrap tail (benchmarks/monitor_drift.py --margin)
+MARGIN = 2.0
+#: days at the end of the reference span whose scores are the score-drift reference
+SCORE_DAYS = 60
+
+
+def model_card(registry: ModelRegistry, model_id: str, version: str) -> dict[str, Any]:
+    """The card of a version (``card.json``); a bundle without one cannot be monitored."""
+    path = registry.root / model_id / version / "card.json"
+    if not path.is_file():
+        raise DataNotFoundError(
+            f"model {model_id!r} {version} has no card.json; only models filed by forewarn train can be monitored"
+        )
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _read(db: Store, asset_id: str, start: pd.Timestamp, end: pd.Timestamp, interval: str) -> pd.DataFrame:
+    frame = db.readings(asset_id, start=start, end=end, resample=interval or None, wide=True)
+    return frame.reset_index(drop=True)
+
+
+def monitor(
+    store: str | os.PathLike[str] | Store,
+    models: str | os.PathLike[str],
+    *,
+    model_id: str | None = None,
+    days: int = 30,
+    end: Any = None,
+    reference_days: int = 365,
+    refresh: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The monitoring report of every live model (or of ``model_id``); see the module docstring."""
+    if int(days) < 1 or int(reference_days) < 3:
+        raise ConfigError(f"days={days!r} must be >= 1 and reference_days={reference_days!r} >= 3")
+    if not Path(models).is_dir():
+        raise DataNotFoundError(f"models folder {str(models)!r} does not exist; train one with forewarn train")
+    registry = ModelRegistry(models)
+    ids = [model_id] if model_id else registry.model_ids()
+    if not ids:
+        raise DataNotFoundError(f"no model in {str(models)!r}; train one with forewarn train")
+    started = time.perf_counter()
+    with threadpool_limits(limits=1), opened(store) as db:
+        reports = [
+            _monitor_model(
+                db, registry, mid, int(days), end, int(reference_days), refresh, progress or (lambda m: None)
+            )
+            for mid in ids
+        ]
+    return {"models": reports, "seconds": round(time.perf_counter() - started, 2)}
+
+
+def _monitor_model(
+    db: Store,
+    registry: ModelRegistry,
+    model_id: str,
+    days: int,
+    end: Any,
+    reference_days: int,
+    refresh: bool,
+    say: Progress,
+) -> dict[str, Any]:
+    version = registry.active_version(model_id)
+    bundle = registry.bundle(model_id, version)
+    card = model_card(registry, model_id, version)
+    interval = str(card["recipe"]["interval"])
+    channels = [str(c) for c in card["recipe"]["channels"]]
+    assets = db.assets()
+    classes = set(card["data"].get("asset_classes") or assets["asset_class"].astype(str))
+    assets = assets[assets["asset_class"].astype(str).isin(classes)].sort_values("asset_id")
+    trained_end = pd.Timestamp(card["data"]["end"])
+    ref_start = max(pd.Timestamp(card["data"]["start"]), trained_end - pd.Timedelta(days=reference_days))
+    last = db.sql("SELECT max(ts) AS ts FROM reading_values")["ts"].iloc[0]
+    if end is None and (last is None or pd.isna(last)):
+        raise DataNotFoundError("the store holds no readings to monitor")
+    stop = pd.Timestamp(end) if end is not None else pd.Timestamp(last) + pd.Timedelta(interval)
+    stop = stop.tz_localize("UTC") if stop.tzinfo is None else stop.tz_convert("UTC")
+    start = stop.floor("1D") - pd.Timedelta(days=days) if stop != stop.floor("1D") else stop - pd.Timedelta(days=days)
+    cache = registry.root / model_id / "monitor" / f"{version}.npz"
+    references = None if refresh else load_references(cache)
+    fresh = references is None
+    references = references or {}
+    events = db.events()
+    found: dict[str, list[dict[str, Any]]] = {}
+    day_tables: list[pd.DataFrame] = []
+    checks: list[dict[str, Any]] = []
+    scored: list[pd.DataFrame] = []
+    for info in assets.itertuples():
+        asset = str(info.asset_id)
+        if fresh:
+            ref_frame = _read(db, asset, ref_start, trained_end + pd.Timedelta(interval), interval)
+            if len(ref_frame) < 10:
+                continue
+            live = ref_frame[drift.running(ref_frame, ref_frame)]
+            try:
+                references[asset] = drift.fit_reference(live, channels, baseline_days=BASELINE_DAYS, margin=MARGIN)
+            except DataNotFoundError:
+                continue
+            references[asset].run_level = drift.run_level(ref_frame)
+            references[asset].raw_rate = quality.raw_rate(db, asset, ref_start, trained_end)
+            tail = max(ref_start, trained_end - pd.Timedelta(days=SCORE_DAYS))
+            ref_scores = _scores(bundle, ref_frame, tail, str(info.asset_class))
+            references[asset].scores = ref_scores["p"].to_numpy(dtype="float64")
+            references[asset].score_days = (
+                pd.to_datetime(ref_scores["ts"], utc=True).dt.floor("1D").astype("int64").to_numpy()
+                // 86_400_000_000_000
+            )
+        reference = references.get(asset)
+        if reference is None:
+            continue
+        frame = _read(db, asset, start - pd.Timedelta(days=BASELINE_DAYS), stop, interval)
+        window = frame[frame["ts"] >= start]
+        checks.append(quality.check(db, asset, window, reference, start, stop, interval))
+        if window.empty:
+            continue
+        live_rows = frame[drift.running_at(frame, reference.run_level)]
+        days_table = drift.day_drift(reference, live_rows, baseline_days=BASELINE_DAYS)
+        days_table = days_table[days_table["day"] >= start.floor("1D")]
+        days_table.insert(0, "asset_id", asset)
+        day_tables.append(days_table)
+        asset_events = events[events["asset_id"] == asset]
+        found[asset] = classify.episodes(days_table, asset_events, min_rows=max(4.0, reference.rows_per_day / 4))
+        scored.append(_scores(bundle, frame, start, str(info.asset_class)))
+    if fresh:
+        save_references(cache, references)
+    say(f"{model_id} {version}: {len(day_tables)} assets monitored")
+    sites = dict(zip(assets["asset_id"].astype(str), assets["site_id"].fillna("").astype(str), strict=True))
+    classify.site_wide(found, sites)
+    table = pd.concat(day_tables, ignore_index=True) if day_tables else pd.DataFrame(columns=drift.DAY_COLUMNS)
+    scores = pd.concat(scored, ignore_index=True) if scored else pd.DataFrame(columns=["asset_id", "ts", "p"])
+    alerts = [
+        {"asset_id": asset, **item, "day": str(item["day"])}
+        for asset, items in found.items()
+        for item in items
+        if item["plant_change"]
+    ]
+    other = [
+        {"asset_id": asset, **item, "day": str(item["day"])}
+        for asset, items in found.items()
+        for item in items
+        if not item["plant_change"]
+    ]
+    report = {
+        "model_id": model_id,
+        "version": version,
+        "window": {"start": str(start), "end": str(stop), "days": days},
+        "reference": {"start": str(ref_start), "end": str(trained_end), "assets": len(references), "fresh": fresh},
+        "assets": len(day_tables),
+        "status": "drift" if alerts else "ok",
+        "drift_alerts": sorted(alerts, key=lambda a: (a["day"], a["asset_id"])),
+        "other_changes": sorted(other, key=lambda a: (a["day"], a["asset_id"])),
+        "sensors": _by_sensor(table),
+        "per_day": _per_day(table),
+        "quality": checks,
+        "score": performance.score_drift(bundle, scores, references),
+        "features": performance.feature_drift(card, scores),
+        "performance": performance.realised(
+            bundle, card, scores.drop(columns=[c for c in scores if "__" in c]), events, start, stop
+        ),
+    }
+    _remember(registry.root / model_id / "monitor" / "history.jsonl", report)
+    return report
+
+
+def _scores(bundle: Any, frame: pd.DataFrame, start: pd.Timestamp, asset_class: str) -> pd.DataFrame:
+    """The model's probability (and its window features) for each row of the window, as the service scores them."""
+    spec = bundle.spec
+    X = window_features(
+        frame.reindex(columns=["asset_id", "ts", *spec.channels]),
+        group="asset_id",
+        order="ts",
+        columns=list(spec.channels),
+        window=spec.window,
+        stats=spec.stats,
+        ewm_span=spec.ewm_span,
+    ).reindex(columns=bundle.feature_names)
+    keep = (frame["ts"] >= start).to_numpy()
+    X = X[keep].reset_index(drop=True)
+    if X.empty:
+        return pd.DataFrame(columns=["asset_id", "ts", "asset_class", "p"])
+    p = np.asarray(bundle.predict(X).probability, dtype="float64")
+    out = frame.loc[keep, ["asset_id", "ts"]].reset_index(drop=True).assign(asset_class=asset_class, p=p)
+    return pd.concat([out, X], axis=1)
+
+
+def _by_sensor(table: pd.DataFrame) -> list[dict[str, Any]]:
+    if table.empty:
+        return []
+    grouped = table.groupby("channel")
+    out = pd.DataFrame(
+        {
+            "assets_drifted": grouped.apply(
+                lambda g: int(g.loc[g["drifted"], "asset_id"].nunique()), include_groups=False
+            ),
+            "assets_stepped": grouped.apply(
+                lambda g: int(g.loc[g["step"], "asset_id"].nunique()), include_groups=False
+            ),
+            "max_shift_sd": grouped["shift_sd"].apply(lambda s: float(s.abs().max())),
+            "median_psi": grouped["psi"].median(),
+        }
+    ).reset_index()
+    return [
+        {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+        for r in out.to_dict("records")
+    ]
+
+
+def _per_day(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Drift per sensor over time: per day and channel, the assets drifted and the median |shift|."""
+    if table.empty:
+        return []
+    out = (
+        table.assign(abs_shift=table["shift_sd"].abs())
+        .groupby(["day", "channel"])
+        .agg(assets_drifted=("drifted", "sum"), steps=("step", "sum"), median_abs_shift_sd=("abs_shift", "median"))
+        .reset_index()
+    )
+    out["day"] = out["day"].astype(str)
+    out["assets_drifted"] = out["assets_drifted"].astype(int)
+    out["steps"] = out["steps"].astype(int)
+    out["median_abs_shift_sd"] = out["median_abs_shift_sd"].round(4)
+    return list(out.to_dict("records"))
+
+
+def _remember(path: Path, report: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = {
+        "at": pd.Timestamp.now(tz="UTC").isoformat(),
+        "version": report["version"],
+        "window": report["window"],
+        "status": report["status"],
+        "drift_alerts": len(report["drift_alerts"]),
+        "per_day": report["per_day"],
+        "performance": report["performance"],
+    }
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line, default=str) + "\n")
+
+
+def history(models: str | os.PathLike[str], model_id: str, *, last: int = 20) -> list[dict[str, Any]]:
+    """The last ``last`` monitoring runs of a model (what :func:`monitor` remembered)."""
+    path = Path(models) / model_id / "monitor" / "history.jsonl"
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()[-int(last) :]
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def assess_frames(
+    readings: pd.DataFrame,
+    events: pd.DataFrame,
+    sites: dict[str, str],
+    channels: list[str],
+    *,
+    reference: tuple[Any, Any],
+    window: tuple[Any, Any],
+    margin: float = MARGIN,
+) -> tuple[dict[str, list[dict[str, Any]]], pd.DataFrame]:
+    """The sensor-drift steps of :func:`monitor` on wide readings in memory (``asset_id, ts, <channels>`` at the
+    model's interval): references fitted on ``reference`` = (start, end), days judged over ``window``. Returns the
+    onsets per asset (after :func:`~forewarn.monitor.classify.site_wide`) and the day table."""
+    ts = pd.to_datetime(readings["ts"], utc=True)
+    ref_start, ref_end = (pd.Timestamp(t) for t in reference)
+    start, stop = (pd.Timestamp(t) for t in window)
+    found: dict[str, list[dict[str, Any]]] = {}
+    tables = []
+    for asset, rows in readings.groupby("asset_id", sort=True):
+        stamp = ts[rows.index]
+        ref_frame = rows[((stamp >= ref_start) & (stamp < ref_end)).to_numpy()]
+        level = drift.run_level(ref_frame)
+        live = ref_frame[drift.running_at(ref_frame, level)]
+        try:
+            ref = drift.fit_reference(live, channels, baseline_days=BASELINE_DAYS, margin=margin)
+        except DataNotFoundError:
+            continue
+        frame = rows[((stamp >= start - pd.Timedelta(days=BASELINE_DAYS)) & (stamp < stop)).to_numpy()]
+        table = drift.day_drift(ref, frame[drift.running_at(frame, level)], baseline_days=BASELINE_DAYS)
+        table = table[table["day"] >= start.floor("1D")]
+        table.insert(0, "asset_id", asset)
+        tables.append(table)
+        found[str(asset)] = classify.episodes(
+            table, events[events["asset_id"] == asset], min_rows=max(4.0, ref.rows_per_day / 4)
+        )
+    classify.site_wide(found, sites)
+    return found, (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=drift.DAY_COLUMNS))
