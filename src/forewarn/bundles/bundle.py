@@ -15,7 +15,10 @@
   held-out rows than the residuals;
 * the cost table of :class:`~forewarn.decide.thresholds.ThresholdPolicy` (alert threshold per asset class);
 * per-feature training means (``reference``), used by occlusion explanations for models without ``explain`` and,
-  for a model that does not accept missing values, in place of a missing feature (a channel an asset class lacks).
+  for a model that does not accept missing values, in place of a missing feature (a channel an asset class lacks);
+* ``age_feature``: the name of the age-since-renewal feature (:mod:`forewarn.features.age`, ``age_h``) when the
+  model reads it, listed after the window features; empty (the default, and every bundle written before it) = no
+  age, the features are the window statistics alone.
 
 :func:`make_bundle` writes such a folder from a fitted model and held-out data; :class:`Bundle` loads it.
 """
@@ -39,6 +42,7 @@ from forewarn.decide.calibration import Calibrator
 from forewarn.decide.explain import SensorIndex
 from forewarn.decide.thresholds import ThresholdPolicy
 from forewarn.exceptions import ConfigError, SchemaError, StateError
+from forewarn.features.age import AGE_FEATURE
 from forewarn.features.last_row import feature_names
 from forewarn.features.window import DEFAULT_STATS
 
@@ -65,6 +69,7 @@ class ServingSpec:
     costs: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     asset_classes: tuple[str, ...] = ()
     reference: Mapping[str, float] = field(default_factory=dict)
+    age_feature: str = ""
 
     def __post_init__(self) -> None:
         if not self.channels:
@@ -86,8 +91,15 @@ class ServingSpec:
                 )
 
     @property
-    def feature_names(self) -> list[str]:
+    def window_feature_names(self) -> list[str]:
+        """The window statistics' names (``f"{channel}__{stat}"``), the features computed from readings alone."""
         return feature_names(self.channels, self.stats)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The window features, then the age since renewal when the model reads it (``age_feature``)."""
+        names = self.window_feature_names
+        return [*names, self.age_feature] if self.age_feature else names
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -312,6 +324,7 @@ class Bundle:
             "calibrated": self.calibrator is not None,
             "metrics": self.metrics,
             "asset_classes": list(self.spec.asset_classes),
+            "age_feature": self.spec.age_feature or None,
             "data_hash": self.manifest.get("data_hash"),
         }
 
@@ -425,7 +438,8 @@ def make_bundle(
     is used as given (none is fitted then); ``bands`` splits RUL residuals by predicted RUL (intervals conditional
     on the prediction), or ``residual_model`` gives the edges and quantiles of :func:`residual_bands` ready made;
     ``card`` is written as ``card.json`` (the model card); ``reference`` gives the training means of the features
-    (default: the held-out rows' means).
+    (default: the held-out rows' means). When the held-out rows hold an ``age_h`` column (the age since renewal,
+    :mod:`forewarn.features.age`), the spec records it as the ``age_feature``.
     """
     X = pd.DataFrame(X_holdout)
     y = np.asarray(y_holdout, dtype="float64")
@@ -473,6 +487,7 @@ def make_bundle(
         costs=dict(costs or {}),
         asset_classes=tuple(asset_classes),
         reference=reference,
+        age_feature=AGE_FEATURE if AGE_FEATURE in X.columns else "",
     )
     path = save(model, folder, metrics=metrics, training_data=training_data)
     (path / SPEC_FILE).write_text(json.dumps(spec.to_json(), indent=2), encoding="utf-8")

@@ -60,6 +60,13 @@ def train(
     interval: IntervalOpt = None,
     model_id: Annotated[str | None, typer.Option(help="Registry name of the model (default: the task).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the split and the model.")] = None,
+    age: Annotated[
+        str | None,
+        typer.Option(
+            help="Hours since each asset's last renewal (install, replacement, overhaul) as a feature: on, off, "
+            "or auto (default: when the events hold a renewal)."
+        ),
+    ] = None,
     promote: Annotated[bool, typer.Option("--promote", help="Make the new version live.")] = False,
 ) -> None:
     """Train a model on the store's history and file it as a new version in the models folder."""
@@ -81,6 +88,7 @@ def train(
         interval=interval,
         model_id=model_id,
         seed=seed,
+        age=age,
     )
     console = Console(stderr=True)
     with console.status("training") as status:

@@ -7,7 +7,8 @@ case changes, another model version goes live or the cost table changes.
 Health follows the event history: an asset whose latest failure has no renewing maintenance at or after it is
 ``down`` (health 0, not scored), and a renewal (:func:`forewarn.train.labels.renewals`: a replacement, a repair, a
 maintenance with no action; not an oil change) renews it: readings before it are not in its window (its
-exponential mean starts again).
+exponential mean starts again). A model that reads the age since renewal (``ServingSpec.age_feature``) gets the
+hours from that renewal to the last row (:func:`forewarn.features.age.hours_since_renewal`; NaN without one).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pandas as pd
 
 from forewarn.bundles.bundle import Bundle
 from forewarn.exceptions import DataNotFoundError
+from forewarn.features.age import hours_since_renewal, with_age
 from forewarn.features.last_row import last_row_features
 from forewarn.serve.answers import AssetInfo, HealthAnswer, Marks
 from forewarn.serve.cache import HealthCache, HealthKey
@@ -148,6 +150,10 @@ class HealthScorer:
                     for i in scored
                 ]
             )
+            if spec.age_feature:
+                ids = [i["asset_id"] for i in scored]
+                renewal_of = {a: m[1] for a, m in events.items()}
+                matrix = with_age(matrix, hours_since_renewal(ids, [recent[a][0][-1] for a in ids], renewal_of))
             rows = self.decider.decide_values(bundle, bundle.select(matrix), [i["asset_class"] for i in scored])
             decisions = {i["asset_id"]: row for i, row in zip(scored, rows, strict=True)}
         results = []

@@ -1,7 +1,9 @@
 """An asset's trend: health, failure probability and RUL at readings spread over its history.
 
 The trend is computed with the same window features as training (:func:`~forewarn.features.window.window_features`
-over the asset's history since its latest renewal), then thinned to at most ``points`` rows before the model runs.
+over the asset's history since its latest renewal, and the age since that renewal,
+:func:`~forewarn.features.age.hours_since_renewal`, when the model reads it), then thinned to at most ``points`` rows
+before the model runs.
 It is not cached: a trend is asked for once per asset page.
 """
 
@@ -11,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.decide.risk import health_score
+from forewarn.features.age import hours_since_renewal
 from forewarn.features.window import window_features
 from forewarn.serve.answers import TrendAnswer, num
 from forewarn.serve.live import LiveModels, Plant
@@ -52,6 +55,9 @@ def asset_trend(
         stats=spec.stats,
         ewm_span=spec.ewm_span,
     )
+    if spec.age_feature:
+        renewed = {asset_id: None if marks is None else marks[1]}
+        features[spec.age_feature] = hours_since_renewal(frame["asset_id"], frame["ts"], renewed)
     keep = np.unique(np.linspace(0, len(frame) - 1, min(points, len(frame))).round().astype(int))
     X = features[bundle.feature_names].iloc[keep].reset_index(drop=True)
     predictions = bundle.predict(X)

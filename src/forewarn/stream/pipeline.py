@@ -150,7 +150,7 @@ class OnlinePipeline:
         self.tables = StreamTables(store)
         self.catalog = prepare_catalog(store, config)
         self.decoder = Decoder(self.catalog, max_payload_bytes=config.pipeline.max_payload_bytes)
-        self.runners = [ModelRunner(m) for m in config.models]
+        self.runners = [ModelRunner(m, store) for m in config.models]
         self._covers: list[dict[str, bool]] = [{} for _ in self.runners]
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forewarn-store")
         self._broken: str | None = None

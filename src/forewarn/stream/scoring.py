@@ -49,6 +49,14 @@ exponential mean runs over every bucket since the stream first saw the asset, wh
 last ``history_rows`` buckets: the two differ by ``(1 - 2 / (span + 1)) ** history_rows`` of the old start (below
 1e-17 with the defaults). Maintenance events do not restart the stream's windows (the service's do).
 
+**Age since renewal.** A bundle whose model reads the age since renewal (``ServingSpec.age_feature``,
+:mod:`forewarn.features.age`) gets it at every scored row from the store's maintenance events: each micro-batch
+reads the renewals of its assets from the ``events`` table (one query, so a repair filed by the API or the CLI while
+the stream runs counts from the next batch on) and :func:`~forewarn.features.age.hours_since_renewal` counts the
+hours from each row's time (its bucket's start with an ``interval``, as the service and training label rows) to the
+asset's latest renewal at or before it; NaN without one. A runner made without a store (``ModelRunner(cfg)``) knows
+no renewal: every age is NaN.
+
 Late readings follow :mod:`forewarn.stream.reorder`: readings up to ``allowed_lateness`` out of order are held and
 folded in time order; a reading at or before its asset's watermark is stored but not folded into any bucket, the
 open one included (a redelivered duplicate looks the same, and must not be counted twice). A late reading of an
@@ -75,7 +83,9 @@ from forewarn.decide.alarms import AlarmRule, AlarmTracker
 from forewarn.decide.alerts import Alert, AlertPolicy
 from forewarn.decide.explain import sensor_contributions, sensor_of
 from forewarn.exceptions import ConfigError
+from forewarn.features.age import hours_since_renewal, with_age
 from forewarn.features.window import STATS
+from forewarn.store import Store
 from forewarn.store.queries import bucket_micros
 from forewarn.stream.buckets import OpenBuckets
 from forewarn.stream.config import ModelConfig
@@ -109,8 +119,9 @@ def plan_features(names: list[str], *, model: str = "model") -> tuple[list[str],
 class ModelRunner:
     """Scores micro-batches of wide rows for one configured model (see the module docstring)."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, store: Store | None = None):
         self.cfg = cfg
+        self.store = store  # where the renewals of a model that reads the age since renewal come from
         self.model_id = cfg.model_id
         self.bundle = Bundle(cfg.path, model_id=cfg.model_id) if (Path(cfg.path) / SPEC_FILE).is_file() else None
         manifest = read_manifest(cfg.path) if self.bundle is None else self.bundle.manifest
@@ -144,7 +155,8 @@ class ModelRunner:
                 self.buckets = OpenBuckets(len(columns), bucket_micros(self.interval))
         self.features = MicroBatchFeatures(columns, window=window, stats=stats, ewm_span=ewm_span)
         position = {n: i for i, n in enumerate(self.features.feature_names)}
-        self.take = np.asarray([position[n] for n in self.feature_names])
+        self.take = np.asarray([position[n] for n in self.feature_names]) if self.bundle is None else np.empty(0)
+        self.age_feature = "" if self.bundle is None else self.bundle.spec.age_feature
         self.policy = AlertPolicy(**dict(cfg.alert)) if cfg.alert else None
         self.alarms: AlarmTracker | None = None
         self.alarm_scale: float | None = None
@@ -226,11 +238,34 @@ class ModelRunner:
             out[rows] = self.features.peek(assets[rows], folded.means[rows])
         return out
 
+    def renewals(self, assets: np.ndarray) -> pd.DataFrame | None:
+        """Every renewal of ``assets`` in the store's events (``asset_id, ts``); ``None`` without a store."""
+        if self.store is None:
+            return None
+        from forewarn.train.labels import renewals
+
+        events = self.store.sql(
+            "SELECT asset_id, ts, kind, action, result FROM events WHERE asset_id IN (SELECT unnest(?)) "
+            "AND kind = 'maintenance'",
+            [sorted(set(assets.astype(str).tolist()))],
+        )
+        return renewals(events) if len(events) else None
+
+    def ages(self, assets: np.ndarray, ts_us: np.ndarray) -> np.ndarray:
+        """Hours since each row's last renewal, at its time (its bucket's start with an interval)."""
+        ts = np.asarray(ts_us, dtype="int64")
+        if self.interval:
+            width = bucket_micros(self.interval)
+            ts = ts - ts % width
+        return hours_since_renewal(assets, pd.to_datetime(ts, unit="us", utc=True), self.renewals(assets))
+
     def run(
         self, assets: np.ndarray, ts_us: np.ndarray, values: np.ndarray, *, now_us: int
     ) -> tuple[pa.Table, list[Alert], np.ndarray]:
         """Score rows sorted by (asset, ts): the scores table part, opened alerts, and the features."""
         spec_feats = self._features(assets, ts_us, values)
+        if self.age_feature:
+            spec_feats = with_age(spec_feats, self.ages(assets, ts_us))
         # a bundle picks its model's columns and fills a missing feature as the service does (Bundle.select)
         feats = spec_feats[:, self.take] if self.bundle is None else self.bundle.select(spec_feats)
         ok = ~np.isinf(feats).any(axis=1) if self.nan_allowed else np.isfinite(feats).all(axis=1)

@@ -1,7 +1,7 @@
 """The model card: what a trained model was fitted on, how it was judged, and what it promised.
 
 Written as ``card.json`` beside the bundle. It records the data (span, a fingerprint, assets and failures
-counted), the recipe (interval, window, features, labels), the protocol and its figures (the zoo comparison,
+counted), the recipe (interval, window, features, labels, whether the age since renewal was used), the protocol and its figures (the zoo comparison,
 held-out metrics, calibration and interval coverage), the costs and thresholds, reference feature distributions
 for drift checks (deciles of each feature on the training rows), and the library versions.
 """
@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from forewarn.features.age import AGE_FEATURE
 
 LIBRARIES = ("forewarn", "numpy", "pandas", "scikit-learn", "lightgbm", "duckdb", "torch")
 
@@ -65,3 +67,14 @@ def data_summary(frame: pd.DataFrame, events: pd.DataFrame, assets: pd.DataFrame
         "sites": sorted(assets["site_id"].dropna().astype(str).unique().tolist()),
         "fingerprint": fingerprint(frame),
     }
+
+
+def age_recipe(columns: Any, renewed: pd.DataFrame, option: str) -> dict[str, Any]:
+    """What the card says of the age since renewal (:mod:`forewarn.features.age`): whether the model reads it,
+    under which name, the ``age`` option it was trained with and how many renewals it is counted from.
+
+    >>> age_recipe(["t__mean", "age_h"], pd.DataFrame({"asset_id": ["a"], "ts": [0]}), "auto")
+    {'used': True, 'feature': 'age_h', 'option': 'auto', 'renewals': 1}
+    """
+    used = AGE_FEATURE in list(columns)
+    return {"used": used, "feature": AGE_FEATURE if used else None, "option": option, "renewals": len(renewed)}

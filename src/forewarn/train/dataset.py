@@ -8,7 +8,9 @@
 * Labels: from the store's events (:mod:`forewarn.train.labels`), or from a stored label column (``label``).
 * Features: the window statistics of :func:`forewarn.features.window.window_features` (the one kernel serving
   uses too), the last ``window`` rows of the asset at the interval; sequence models get
-  :func:`~forewarn.features.window.sequence_frame` instead.
+  :func:`~forewarn.features.window.sequence_frame` instead. With the spec's ``age`` (``auto``: when the events
+  hold a renewal), one more column, ``age_h``: hours since the asset's last renewal at or before the row
+  (:func:`forewarn.features.age.hours_since_renewal`, the function every serving path calls).
 """
 
 from __future__ import annotations
@@ -16,16 +18,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from forewarn.exceptions import DataNotFoundError, SchemaError
+from forewarn.features.age import AGE_FEATURE, hours_since_renewal
 from forewarn.features.window import sequence_frame, window_features
 from forewarn.store import Store
-from forewarn.train.labels import life_table, targets
+from forewarn.train.labels import life_table, renewals, targets
 from forewarn.train.spec import TrainSpec, hours
 
 #: round spans an interval is chosen from
@@ -172,6 +175,25 @@ class Dataset:
     events: pd.DataFrame
     y: np.ndarray
     down: np.ndarray
+    #: the selected assets' renewals (``asset_id, ts``): what the age since renewal is counted from
+    renewed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["asset_id", "ts"]))
+
+    def uses_age(self, spec: TrainSpec) -> bool:
+        """Whether the features include the age since renewal: ``age="on"`` (an error when no renewal is
+        recorded), ``"off"``, or ``"auto"``: when the selected assets' events hold at least one renewal."""
+        if spec.age == "off":
+            return False
+        if spec.age == "on" and self.renewed.empty:
+            raise DataNotFoundError(
+                "--age on: the selected assets' events hold no renewal (a maintenance event that replaces, "
+                "overhauls, repairs or installs); ingest them with forewarn ingest FILE --kind events, or use --age off"
+            )
+        return not self.renewed.empty
+
+    def age_features(self) -> pd.DataFrame:
+        """``age_h`` of every row: hours since its asset's last renewal at or before it (NaN before the first)."""
+        age = hours_since_renewal(self.frame["asset_id"], self.frame["ts"], self.renewed)
+        return pd.DataFrame({AGE_FEATURE: age}, index=self.frame.index)
 
     @property
     def groups(self) -> np.ndarray:
@@ -224,11 +246,12 @@ class Dataset:
         if sequence:
             return self.sequence_features(spec)
         if spec.features == "ml":
-            return self.window_features(spec)
-        physics = self.physics_features()
-        if spec.features == "physics":
-            return physics
-        return pd.concat([self.window_features(spec), physics], axis=1)
+            out = self.window_features(spec)
+        elif spec.features == "physics":
+            out = self.physics_features()
+        else:
+            out = pd.concat([self.window_features(spec), self.physics_features()], axis=1)
+        return pd.concat([out, self.age_features()], axis=1) if self.uses_age(spec) else out
 
 
 @contextmanager
@@ -255,6 +278,11 @@ def load_dataset(db: Store, spec: TrainSpec) -> Dataset:
     events = db.events()
     events = events[events["asset_id"].isin(ids)].reset_index(drop=True)
     life = life_table(frame, events, actions=spec.renewing_actions)
+    renewed = (
+        renewals(events, spec.renewing_actions).reset_index(drop=True)
+        if len(events)
+        else pd.DataFrame(columns=["asset_id", "ts"])
+    )
     if spec.label:
         y = stored_label_targets(db, frame, spec, interval)
     else:
@@ -267,4 +295,5 @@ def load_dataset(db: Store, spec: TrainSpec) -> Dataset:
         events=events,
         y=y,
         down=life["down"].to_numpy(dtype=bool),
+        renewed=renewed,
     )

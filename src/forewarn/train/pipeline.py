@@ -354,6 +354,7 @@ def _judge_and_file(
             "window_rows": spec.window,
             "stats": list(spec.stats),
             "features": spec.features,
+            "age": cards.age_recipe(X_all.columns, data.renewed, spec.age),
             "channels": data.channels,
             "horizon": spec.horizon,
             "horizon_hours": spec.horizon_hours,

@@ -36,9 +36,13 @@ DEFAULT_WINDOW = 24
 MAX_DERIVED_WINDOW = 200
 TASKS = ("failure", "rul", "anomaly", "failure-mode")
 FEATURE_SETS = ("ml", "physics", "hybrid")
-#: maintenance actions that renew an asset's life (a replaced or rebuilt part); matched as prefixes, case-blind.
-#: A maintenance event without an action, or one whose ``result`` is ``corrective`` (a repair), renews too.
-RENEWING_ACTIONS = ("replace", "overhaul", "rebuild", "repair", "renew", "recondition")
+#: maintenance actions that renew an asset's life (a replaced, rebuilt or newly installed part or machine); matched
+#: as prefixes, case-blind. A maintenance event without an action, or one whose ``result`` is ``corrective`` (a
+#: repair), renews too.
+RENEWING_ACTIONS = ("replace", "overhaul", "rebuild", "repair", "renew", "recondition", "install")
+#: whether a model reads the age since the last renewal (:mod:`forewarn.features.age`): ``auto`` = when the training
+#: events hold at least one renewal
+AGE_CHOICES = ("auto", "on", "off")
 
 
 def timespan(text: str) -> pd.Timedelta:
@@ -94,12 +98,15 @@ class TrainSpec:
     renewing_actions: tuple[str, ...] = RENEWING_ACTIONS
     costs: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     seed: int = 0
+    age: str = "auto"
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ConfigError(f"task={self.task!r} is not one of {', '.join(TASKS)}")
         if self.features not in FEATURE_SETS:
             raise ConfigError(f"features={self.features!r} is not one of {', '.join(FEATURE_SETS)}")
+        if self.age not in AGE_CHOICES:
+            raise ConfigError(f"age={self.age!r} is not one of {', '.join(AGE_CHOICES)}")
         hours(self.horizon, "horizon")
         if self.min_lead is not None:
             hours(self.min_lead, "min_lead")

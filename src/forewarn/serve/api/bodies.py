@@ -42,7 +42,7 @@ from forewarn.serve.api.schemas import MAX_WINDOW_ROWS, BatchPredictRequest, Pre
 
 _IDENT = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_WINDOW_KEYS = frozenset({"model_id", "asset_class", "rows"})
+_WINDOW_KEYS = frozenset({"model_id", "asset_class", "rows", "age_h"})
 _NUMBER_TYPES = frozenset({int, float})  # what orjson reads a JSON number as (bool is neither)
 _BATCH_KEYS = frozenset({"model_id", "asset_class", "features", "table", "readings"})
 
@@ -109,6 +109,7 @@ class Window:
     channels: frozenset[str]
     names: tuple[str, ...] = ()
     values: np.ndarray | None = None
+    age_h: float | None = None  # hours since the asset's last renewal at the last row (None: not given)
 
     def matrix(self, channels: Sequence[str]) -> np.ndarray:
         """Rows x ``channels`` as float64; a gap or a channel a row does not name is NaN (not to be written to:
@@ -156,12 +157,15 @@ def _fast_window(data: Any) -> Window | None:
         return None
     if not (_optional(data, "model_id", _NAME) and _optional(data, "asset_class", _IDENT)):
         return None
+    age = data.get("age_h")
+    if age is not None and (type(age) not in _NUMBER_TYPES or age < 0):
+        return None  # the schema names what is wrong
     dense = _dense(rows)
     if dense is not None:
         names, values = dense
         if not _idents(names):
             return None
-        return Window(data.get("model_id"), data.get("asset_class"), rows, frozenset(names), names, values)
+        return Window(data.get("model_id"), data.get("asset_class"), rows, frozenset(names), names, values, age)
     channels: set[str] = set()
     for row in rows:
         if type(row) is not dict:
@@ -173,7 +177,7 @@ def _fast_window(data: Any) -> Window | None:
         channels.update(row)
     if not _idents(channels):
         return None
-    return Window(data.get("model_id"), data.get("asset_class"), rows, frozenset(channels))
+    return Window(data.get("model_id"), data.get("asset_class"), rows, frozenset(channels), age_h=age)
 
 
 def parse_window(payload: bytes, content_type: str | None) -> Window:
@@ -184,7 +188,7 @@ def parse_window(payload: bytes, content_type: str | None) -> Window:
         return fast
     body = _validated(PredictRequest, data)
     rows = [dict(row) for row in body.rows]
-    return Window(body.model_id, body.asset_class, rows, frozenset(c for row in rows for c in row))
+    return Window(body.model_id, body.asset_class, rows, frozenset(c for row in rows for c in row), age_h=body.age_h)
 
 
 # -- batches -------------------------------------------------------------------------------------------------

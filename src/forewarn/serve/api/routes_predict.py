@@ -3,6 +3,13 @@
 The JSON endpoints read their bodies with :mod:`forewarn.serve.api.bodies` (orjson into numpy, the pydantic
 models of :mod:`~forewarn.serve.api.schemas` as referee and as the OpenAPI description) and answer with
 orjson: FastAPI's own parsing and encoding cost more than the model for one window or a batch.
+
+A model trained with the age since renewal (``live.age_feature`` in ``GET /api/v1/models``, :mod:`forewarn.features.age`)
+reads it as follows: ``POST /predict`` takes it in the body (``age_h``: hours since the asset's last renewal at the
+last row; a window has no times, so it cannot be counted from the store), unknown (NaN) when left out; the batch
+endpoints' ``readings`` (``asset_id``, ``ts``) get it counted from the store's maintenance events
+(:func:`~forewarn.features.age.hours_since_renewal` over every renewal of those assets, as training counts it);
+``features`` must hold the ``age_h`` column like any other feature.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from forewarn.bundles.bundle import Bundle, Predictions
 from forewarn.decide.risk import RISK_LEVELS
+from forewarn.features.age import hours_since_renewal, with_age
 from forewarn.features.last_row import last_row_features
 from forewarn.features.window import window_features
 from forewarn.serve.api.bodies import json_body, parse_batch, parse_window
@@ -57,6 +65,8 @@ async def predict(request: Request) -> Response:
     features = last_row_features(
         body.matrix(spec.channels), spec.channels, window=spec.window, stats=spec.stats, ewm_span=spec.ewm_span
     )
+    if spec.age_feature:
+        features = with_age(features, np.nan if body.age_h is None else body.age_h)[0]
     result = svc.decider.decide_row(bundle, features, body.asset_class)
     request.app.state.metrics.predicted(bundle.model_id, "predict")
     return json_response(
@@ -76,7 +86,9 @@ def json_response(content: Any, headers: dict[str, str] | None = None) -> Respon
     )
 
 
-def _features_of(bundle: Bundle, frame: pd.DataFrame, kind: str, where: list[Any]) -> pd.DataFrame:
+def _features_of(
+    bundle: Bundle, frame: pd.DataFrame, kind: str, where: list[Any], request: Request | None = None
+) -> pd.DataFrame:
     if kind == "features":
         missing = [c for c in bundle.feature_names if c not in frame.columns]
         if missing:
@@ -103,7 +115,23 @@ def _features_of(bundle: Bundle, frame: pd.DataFrame, kind: str, where: list[Any
         stats=spec.stats,
         ewm_span=spec.ewm_span,
     )
+    if spec.age_feature:
+        renewed = None if request is None else _store_renewals(request, wide)
+        features[spec.age_feature] = hours_since_renewal(wide["asset_id"], wide["ts"], renewed)
     return features[bundle.feature_names]
+
+
+def _store_renewals(request: Request, wide: pd.DataFrame) -> pd.DataFrame:
+    """Every renewal of the assets in ``wide`` recorded in the service's store (``asset_id, ts``)."""
+    from forewarn.train.labels import renewals
+
+    ids = sorted(set(wide["asset_id"].astype(str)))
+    events = service_of(request).store.sql(
+        "SELECT asset_id, ts, kind, action, result FROM events WHERE asset_id IN (SELECT unnest(?)) "
+        "AND kind = 'maintenance'",
+        [ids],
+    )
+    return renewals(events) if len(events) else pd.DataFrame(columns=["asset_id", "ts"])
 
 
 def _predict_batch(
@@ -113,7 +141,7 @@ def _predict_batch(
     if len(frame) > svc.settings.max_batch_rows:
         raise FieldError(where, f"{len(frame)} rows is more than the limit of {svc.settings.max_batch_rows} per batch")
     bundle = svc.bundle_for(asset_class, model_id)
-    X = _features_of(bundle, frame, kind, where)
+    X = _features_of(bundle, frame, kind, where, request)
     predictions = bundle.predict(X)
     request.app.state.metrics.predicted(bundle.model_id, "batch", len(X))
     return bundle, predictions

@@ -102,6 +102,12 @@ class PredictRequest(Strict):
     rows: list[dict[Ident, Finite | None]] = Field(
         min_length=1, max_length=MAX_WINDOW_ROWS, description="channel -> reading, one dict per instant"
     )
+    age_h: Finite | None = Field(
+        None,
+        ge=0,
+        description="hours since the asset's last renewal (install, replacement, overhaul) at the last row: read by "
+        "models trained with the age feature (GET /api/v1/models: live.age_feature); unknown when left out",
+    )
 
 
 class Prediction(BaseModel):
