@@ -13,8 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from forewarn.store import Store
+from forewarn.store.postgres import PgStore
 
 TABLES = ("sites", "lines", "assets", "channels", "reading_values", "events")
+WIDTH = {"sites": 3, "lines": 3, "assets": 7, "channels": 5, "reading_values": 3, "events": 8}
 FORMATS = ("csv", "parquet", "jsonl")
 
 
@@ -43,11 +45,17 @@ def write_table(path: Path, frame: pd.DataFrame) -> Path:
 
 def snapshot(store: Store) -> dict[str, pd.DataFrame]:
     """Every table of the store, sorted, for before/after comparisons."""
-    return {t: store.sql(f"SELECT * FROM {t} ORDER BY ALL") for t in TABLES}
+    order = {t: ", ".join(str(i) for i in range(1, WIDTH[t] + 1)) for t in TABLES}
+    return {t: store.sql(f"SELECT * FROM {t} ORDER BY {order[t]}") for t in TABLES}
 
 
 def wipe(store: Store) -> Store:
     """Empty every table, so hypothesis examples can share one store (opening a DuckDB database costs more)."""
+    if isinstance(store, PgStore):
+        from conftest import wipe_pg
+
+        wipe_pg(store)
+        return store
     con = store._db(write=True)
     for table in TABLES:
         con.execute(f"DELETE FROM {table}")

@@ -43,9 +43,8 @@ def _long(values: list[str], ts: list[str] | None = None, assets: list[str] | No
     )
 
 
-def _filled() -> Store:
+def _filled(store: Store) -> Store:
     """A store that already holds readings, an asset declared by hand and an event."""
-    store = Store()
     store.add_assets([Asset("P-1", asset_class="pump")])
     store.ingest_readings(_long(["1.0", "2.0"], ts=["2023-12-31T00:00:00Z", "2023-12-31T00:01:00Z"]))
     store.ingest_events(pd.DataFrame({"asset_id": ["P-1"], "ts": ["2023-12-30"], "kind": ["inspection"]}))
@@ -53,16 +52,14 @@ def _filled() -> Store:
 
 
 @pytest.fixture
-def filled() -> Store:
-    with _filled() as store:
-        yield store
+def filled(store: Store) -> Store:
+    return _filled(store)
 
 
 @pytest.fixture(scope="module")
-def shared_filled() -> Store:
+def shared_filled(make_module_store) -> Store:
     """One filled store for the many rejection cases: each case checks that it is left unchanged."""
-    with _filled() as store:
-        yield store
+    return _filled(make_module_store())
 
 
 BAD_CASES = {

@@ -19,8 +19,8 @@ def _at(minutes: float) -> pd.Timestamp:
 
 
 @pytest.fixture(scope="module")
-def plant() -> Store:
-    with Store() as store:
+def plant(make_module_store) -> Store:
+    with make_module_store() as store:
         store.add_sites([Site("S1", name="Lyon"), Site("S2")])
         store.add_lines([Line("L1", "S1", name="press line"), Line("L2", "S1"), Line("L9", "S2")])
         store.add_assets(

@@ -109,8 +109,7 @@ def test_labels_from_a_frame_and_a_labels_only_file(store, tmp_path):
     assert report.rows_read == 0 and report.labels_written == 1 and report.assets_created == ("M-2",)
 
 
-def _conflicting(tmp_path: Path) -> tuple[Store, Path]:
-    store = Store()
+def _conflicting(store: Store, tmp_path: Path) -> tuple[Store, Path]:
     first = _write(
         tmp_path / "first.csv", "asset_id,ts,temp,state\nP-1,2024-01-01T00:00Z,40,run\nP-1,2024-01-01T00:01Z,41,run\n"
     )
@@ -123,16 +122,16 @@ def _conflicting(tmp_path: Path) -> tuple[Store, Path]:
     return store, second
 
 
-def test_on_conflict_keep_counts_and_keeps_the_stored_values(tmp_path):
-    store, second = _conflicting(tmp_path)
+def test_on_conflict_keep_counts_and_keeps_the_stored_values(store, tmp_path):
+    store, second = _conflicting(store, tmp_path)
     report = store.ingest_file(second, label_columns="state")
     assert (report.written, report.duplicates, report.conflicts, report.replaced) == (1, 2, 2, 0)
     assert store.readings("P-1")["value"].tolist() == [40.0, 41.0, 42.0]
     assert store.labels()["value"].tolist() == ["run", "run", "run"]
 
 
-def test_on_conflict_replace_takes_the_new_values(tmp_path):
-    store, second = _conflicting(tmp_path)
+def test_on_conflict_replace_takes_the_new_values(store, tmp_path):
+    store, second = _conflicting(store, tmp_path)
     report = store.ingest_file(second, label_columns="state", on_conflict="replace")
     assert (report.written, report.conflicts, report.replaced) == (1, 2, 2)
     assert store.readings("P-1")["value"].tolist() == [40.0, 45.0, 42.0]
@@ -140,8 +139,8 @@ def test_on_conflict_replace_takes_the_new_values(tmp_path):
     assert store.ingest_file(second, label_columns="state", on_conflict="replace").conflicts == 0
 
 
-def test_on_conflict_error_rejects_the_file_whole_at_the_first_differing_value(tmp_path):
-    store, second = _conflicting(tmp_path)
+def test_on_conflict_error_rejects_the_file_whole_at_the_first_differing_value(store, tmp_path):
+    store, second = _conflicting(store, tmp_path)
     before = snapshot(store)
     labels_before = store.labels()
     with pytest.raises(IngestError) as caught:
@@ -167,8 +166,8 @@ def test_on_conflict_error_rejects_the_file_whole_at_the_first_differing_value(t
     assert caught.value.column == "temp" and caught.value.line == 2
 
 
-def test_same_values_again_are_plain_duplicates_in_every_mode(tmp_path):
-    store, _ = _conflicting(tmp_path)
+def test_same_values_again_are_plain_duplicates_in_every_mode(store, tmp_path):
+    store, _ = _conflicting(store, tmp_path)
     same = _write(tmp_path / "same.csv", "asset_id,ts,temp\nP-1,2024-01-01T00:00Z,40\n")
     for mode in ("keep", "replace", "error"):
         report = store.ingest_file(same, on_conflict=mode)  # type: ignore[arg-type]

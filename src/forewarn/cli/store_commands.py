@@ -16,7 +16,7 @@ from forewarn.exceptions import DataNotFoundError
 
 KINDS = ("auto", "readings", "events")
 CONFLICTS = ("keep", "replace", "error")
-STORE_HELP = "DuckDB file (created if missing) or :memory:."
+STORE_HELP = "DuckDB file (created if missing), :memory:, or postgresql://user@host/db (env FOREWARN_STORE)."
 
 assets_app = typer.Typer(
     help="List the assets in the store, or declare them (import, set).",
@@ -25,17 +25,60 @@ assets_app = typer.Typer(
 )
 
 
+def is_postgres_url(target: str) -> bool:
+    """True for a ``postgresql://`` store (checked here without importing the store package, to start fast)."""
+    return str(target).startswith(("postgresql:", "postgres:"))
+
+
+READ_HELP = "DuckDB file to read, or postgresql://user@host/db (env FOREWARN_STORE)."
+
+store_app = typer.Typer(help="Manage a store: migrate its schema, copy it between DuckDB and PostgreSQL.")
+
+
 def register(app: typer.Typer) -> None:
     """Add the store commands to ``app``."""
     app.command()(ingest)
     app.add_typer(assets_app, name="assets")
+    app.add_typer(store_app, name="store")
+
+
+@store_app.command("migrate")
+def migrate(
+    store: Annotated[str, typer.Option(help=STORE_HELP, envvar="FOREWARN_STORE")] = "forewarn.duckdb",
+) -> None:
+    """Bring a store's schema to this version (PostgreSQL: numbered migrations); prints JSON."""
+    import json
+
+    from forewarn.store.backend import migrate_store
+
+    typer.echo(json.dumps(migrate_store(store)))
+
+
+@store_app.command("copy")
+def copy(
+    source: Annotated[str, typer.Option("--from", help="Store to read: DuckDB file or postgresql:// URL.")],
+    target: Annotated[str, typer.Option("--to", help="Store to write (created or migrated): file or URL.")],
+    slice_days: Annotated[int, typer.Option(min=1, help="Days of one asset's readings moved per batch.")] = 31,
+) -> None:
+    """Copy a whole store into another, either way; idempotent (a second run writes nothing). Prints JSON."""
+    import json
+    import time
+
+    from forewarn.store import Store
+    from forewarn.store.copy import copy_store
+
+    if not is_postgres_url(source) and source != ":memory:" and not Path(source).is_file():
+        raise DataNotFoundError(f"no store at {source!r}")
+    started = time.perf_counter()
+    with Store(source, read_only=source != ":memory:") as src, Store(target) as dst:
+        report = copy_store(src, dst, slice_days=slice_days)
+        shown = {"from": src.path, "to": dst.path}
+    typer.echo(json.dumps({**shown, **report.as_dict(), "seconds": round(time.perf_counter() - started, 3)}))
 
 
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="CSV, Parquet or JSON-lines files of readings or events.")],
-    store: Annotated[Path, typer.Option(help="DuckDB file (created if missing) or :memory:.")] = Path(
-        "forewarn.duckdb"
-    ),
+    store: Annotated[str, typer.Option(help=STORE_HELP, envvar="FOREWARN_STORE")] = "forewarn.duckdb",
     kind: Annotated[str, typer.Option(help="auto, readings or events.")] = "auto",
     strict: Annotated[bool, typer.Option(help="Reject files that name assets the store does not know.")] = False,
     asset_column: Annotated[str, typer.Option(help="Column holding the asset id.")] = "asset_id",
@@ -124,8 +167,9 @@ def ingest(
                     highlight=False,
                     soft_wrap=True,
                 )
+        shown = db.path  # a server URL without its password
     typer.echo(
-        f"ingested {len(paths)} file(s) into {store}: {total_written:,} written, {total_dupes:,} duplicates skipped"
+        f"ingested {len(paths)} file(s) into {shown}: {total_written:,} written, {total_dupes:,} duplicates skipped"
     )
 
 
@@ -150,7 +194,7 @@ def conflict_line(conflicts: int, replaced: int) -> str:
 @assets_app.callback()
 def assets(
     ctx: typer.Context,
-    store: Annotated[Path, typer.Option(help="DuckDB file to read.")] = Path("forewarn.duckdb"),
+    store: Annotated[str, typer.Option(help=READ_HELP, envvar="FOREWARN_STORE")] = "forewarn.duckdb",
     fmt: Annotated[str, typer.Option("--format", help="The list as a " + FORMAT_HELP)] = "table",
 ) -> None:
     """List the assets in the store with their readings, time span and failures (or run a subcommand)."""
@@ -160,7 +204,7 @@ def assets(
 
 @assets_app.command("list")
 def list_assets(
-    store: Annotated[Path, typer.Option(help="DuckDB file to read.")] = Path("forewarn.duckdb"),
+    store: Annotated[str, typer.Option(help=READ_HELP, envvar="FOREWARN_STORE")] = "forewarn.duckdb",
     fmt: Annotated[str, typer.Option("--format", help="The list as a " + FORMAT_HELP)] = "table",
 ) -> None:
     """List the assets in the store with their readings, time span and failures."""
@@ -169,10 +213,11 @@ def list_assets(
     from forewarn.cli.tables import Column, check_format, print_table, write_records
     from forewarn.store import Store
 
-    if str(store) != ":memory:" and not store.is_file():
+    if str(store) != ":memory:" and not is_postgres_url(store) and not Path(store).is_file():
         raise DataNotFoundError(f"no store at {str(store)!r}; create one with 'forewarn ingest FILE --store {store}'")
     with Store(store, read_only=True) as db:
         summary = db.fleet_summary()
+        shown = db.path
     names = (
         "asset_id",
         "asset_class",
@@ -189,7 +234,7 @@ def list_assets(
         return
     columns = [Column(c, "right" if c.startswith("n_") else "left") for c in names]
     rows = [[_cell(getattr(row, c)) for c in names] for row in summary.itertuples(index=False)]
-    print_table(Console(), columns, rows, title=f"{len(summary)} asset(s) in {store}")
+    print_table(Console(), columns, rows, title=f"{len(summary)} asset(s) in {shown}")
 
 
 @assets_app.command("import")
@@ -197,7 +242,7 @@ def import_assets(
     path: Annotated[
         Path, typer.Argument(help="CSV: asset_id, site, line, class, name, install_date, other columns as metadata.")
     ],
-    store: Annotated[Path, typer.Option(help=STORE_HELP)] = Path("forewarn.duckdb"),
+    store: Annotated[str, typer.Option(help=STORE_HELP, envvar="FOREWARN_STORE")] = "forewarn.duckdb",
     encoding: Annotated[str | None, typer.Option(help="Text encoding (default: UTF-8, else Windows-1252).")] = None,
 ) -> None:
     """Create or update assets from a CSV asset list; sites and lines are created as needed."""
@@ -205,15 +250,16 @@ def import_assets(
 
     with Store(store) as db:
         report = db.import_assets(path, encoding=encoding)
+        shown = db.path
     for note in report.notes:
         typer.echo(note, err=True)
-    typer.echo(f"{path}: {len(report.created)} asset(s) created, {len(report.updated)} updated in {store}")
+    typer.echo(f"{path}: {len(report.created)} asset(s) created, {len(report.updated)} updated in {shown}")
 
 
 @assets_app.command("set")
 def set_asset(
     asset_id: Annotated[str, typer.Argument(help="The asset to create or update.")],
-    store: Annotated[Path, typer.Option(help=STORE_HELP)] = Path("forewarn.duckdb"),
+    store: Annotated[str, typer.Option(help=STORE_HELP, envvar="FOREWARN_STORE")] = "forewarn.duckdb",
     asset_class: Annotated[str | None, typer.Option("--class", help="Asset class: pump, motor, fan...")] = None,
     site: Annotated[str | None, typer.Option(help="Site id (created if new).")] = None,
     line: Annotated[str | None, typer.Option(help="Line id (created if new; the asset takes its site).")] = None,
@@ -234,7 +280,8 @@ def set_asset(
     }
     with Store(store) as db:
         created, _ = db.update_assets([update], source="forewarn assets set")
-    typer.echo(f"{'created' if created else 'updated'} asset {asset_id} in {store}")
+        shown = db.path
+    typer.echo(f"{'created' if created else 'updated'} asset {asset_id} in {shown}")
 
 
 def _cell(value: object) -> str:

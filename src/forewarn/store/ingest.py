@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import duckdb
 import numpy as np
@@ -99,6 +99,69 @@ def first_record_of_assets(con: duckdb.DuckDBPyConnection, staged: Staged, asset
     return str(row[0]), int(row[1])
 
 
+class WriteTarget(Protocol):
+    """Where a validated batch goes: the DuckDB store itself, or a server store (:mod:`forewarn.store.pg_ingest`).
+
+    The batch is staged in the DuckDB connection ``con`` as ``__fw_long`` (``asset_id, channel, ts, value,
+    __rn``), ``__fw_series`` (its distinct series) and, with label columns, ``__fw_labels``.
+    """
+
+    def unknown_assets(self, con: duckdb.DuckDBPyConnection, batch_assets: str) -> list[str]:
+        """The batch's asset ids (SQL ``batch_assets`` on ``con``) the target does not know, sorted."""
+        ...
+
+    def write(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        new_assets: list[str],
+        on_conflict: str,
+        readings_conflict: labels.Conflict,
+        labels_conflict: labels.Conflict | None,
+    ) -> tuple[int, int, int, int, int, int]:
+        """Write the staged batch in one transaction: ``(written, conflicts, replaced)`` of readings, then of labels."""
+        ...
+
+
+class DuckTarget:
+    """The embedded store's own tables, in the same DuckDB connection as the staged batch."""
+
+    def unknown_assets(self, con: duckdb.DuckDBPyConnection, batch_assets: str) -> list[str]:
+        return [
+            str(r[0])
+            for r in con.execute(
+                f"SELECT DISTINCT asset_id FROM ({batch_assets}) WHERE asset_id "
+                "NOT IN (SELECT asset_id FROM assets) ORDER BY 1"
+            ).fetchall()
+        ]
+
+    def write(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        new_assets: list[str],
+        on_conflict: str,
+        readings_conflict: labels.Conflict,
+        labels_conflict: labels.Conflict | None,
+    ) -> tuple[int, int, int, int, int, int]:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            counts = _write(con, new_assets, on_conflict, readings_conflict)
+            labelled = _Written()
+            if labels_conflict is not None:
+                labelled = _Written(*labels.write_labels(con, on_conflict, labels_conflict))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return (
+            counts.written,
+            counts.conflicts,
+            counts.replaced,
+            labelled.written,
+            labelled.conflicts,
+            labelled.replaced,
+        )
+
+
 def ingest_staged_readings(
     con: duckdb.DuckDBPyConnection,
     staged: Staged,
@@ -106,9 +169,14 @@ def ingest_staged_readings(
     strict: bool,
     progress: Progress | None = None,
     options: ReadOptions | None = None,
+    target: WriteTarget | None = None,
 ) -> IngestReport:
-    """Validate and write one staged batch of readings (see the module docstring for the steps)."""
+    """Validate and write one staged batch of readings (see the module docstring for the steps).
+
+    ``target`` receives the validated batch (default: the store tables of ``con`` itself).
+    """
     options = options or ReadOptions()
+    target = target or DuckTarget()
     staged = renamed(con, staged, options)
     layout = readings_layout(staged, options.label_columns)
     validate_readings(con, staged, layout, options)
@@ -124,13 +192,7 @@ def ingest_staged_readings(
             labels.stage_labels(con, staged, layout.label_columns, options)
             batch_assets += f" UNION {labels.label_assets_sql()}"
         rows_read = int(fetch_value(con, "SELECT coalesce(sum(n), 0) FROM __fw_series"))
-        unknown = [
-            str(r[0])
-            for r in con.execute(
-                f"SELECT DISTINCT asset_id FROM ({batch_assets}) WHERE asset_id "
-                "NOT IN (SELECT asset_id FROM assets) ORDER BY 1"
-            ).fetchall()
-        ]
+        unknown = target.unknown_assets(con, batch_assets)
         if unknown and strict:
             asset, record = first_record_of_assets(con, staged, unknown)
             raise UnknownAssetError(
@@ -140,22 +202,17 @@ def ingest_staged_readings(
                 column=staged.shown("asset_id"),
                 hint=STRICT_HINT,
             )
-        con.execute("BEGIN TRANSACTION")
-        try:
-            counts = _write(con, unknown, options.on_conflict, _conflict_error(staged, layout, "readings"))
-            labelled = _Written()
-            if layout.label_columns:
-                labelled = _Written(
-                    *labels.write_labels(con, options.on_conflict, _conflict_error(staged, layout, "labels"))
-                )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        counts = target.write(
+            con,
+            unknown,
+            options.on_conflict,
+            _conflict_error(staged, layout, "readings"),
+            _conflict_error(staged, layout, "labels") if layout.label_columns else None,
+        )
     finally:
         con.execute("DROP TABLE IF EXISTS __fw_stage; DROP TABLE IF EXISTS __fw_series; DROP VIEW IF EXISTS __fw_long")
         labels.drop_labels(con)
-    written = counts.written
+    written = counts[0]
     if progress is not None:
         progress(written)
     return IngestReport(
@@ -164,9 +221,9 @@ def ingest_staged_readings(
         written=written,
         duplicates=rows_read - written,
         assets_created=tuple(unknown),
-        conflicts=counts.conflicts + labelled.conflicts,
-        replaced=counts.replaced + labelled.replaced,
-        labels_written=labelled.written,
+        conflicts=counts[1] + counts[4],
+        replaced=counts[2] + counts[5],
+        labels_written=counts[3],
         notes=(staged.note,) if staged.note else (),
     )
 

@@ -153,12 +153,21 @@ def _raw_readings(con: duckdb.DuckDBPyConnection, asset_id: str, series: dict[in
     channel names come from ``series`` and the sort is one ``np.lexsort`` (measured about twice as fast
     as ``ORDER BY`` plus a join for a day of one asset).
     """
+    found = con.execute(f"SELECT r.series_id, r.ts, r.value FROM reading_values r WHERE {where}").fetchnumpy()
+    ts = np.asarray(found["ts"]).astype("datetime64[us]").view(np.int64)
+    return long_frame(asset_id, series, np.asarray(found["series_id"]), ts, np.asarray(found["value"]))
+
+
+def long_frame(
+    asset_id: str, series: dict[int, str], series_id: np.ndarray, ts_us: np.ndarray, value: np.ndarray
+) -> pd.DataFrame:
+    """The long frame of one asset's raw readings given as arrays (``ts_us``: Unix microseconds), sorted by
+    ``ts`` then channel name with one ``np.lexsort``."""
     by_name = sorted(series, key=lambda sid: series[sid])
     ids = np.array(sorted(series), dtype=np.int64)
     rank_of_id = np.array([by_name.index(int(sid)) for sid in ids], dtype=np.int32)
-    found = con.execute(f"SELECT r.series_id, r.ts, r.value FROM reading_values r WHERE {where}").fetchnumpy()
-    ts = np.asarray(found["ts"]).astype("datetime64[us]").view(np.int64)
-    rank = rank_of_id[np.searchsorted(ids, np.asarray(found["series_id"], dtype=np.int64))]
+    ts = np.asarray(ts_us, dtype=np.int64)
+    rank = rank_of_id[np.searchsorted(ids, np.asarray(series_id, dtype=np.int64))]
     order = np.lexsort((rank, ts))
     names = pa.array([series[sid] for sid in by_name], pa.string())
     return pa.table(
@@ -168,9 +177,20 @@ def _raw_readings(con: duckdb.DuckDBPyConnection, asset_id: str, series: dict[in
             ).cast(pa.string()),
             "ts": pa.array(ts[order], pa.timestamp("us", tz="UTC")),
             "channel": pa.DictionaryArray.from_arrays(pa.array(rank[order]), names).cast(pa.string()),
-            "value": pa.array(np.asarray(found["value"], dtype=np.float64)[order], pa.float64()),
+            "value": pa.array(np.asarray(value, dtype=np.float64)[order], pa.float64()),
         }
     ).to_pandas()
+
+
+def shape(long: pd.DataFrame, asset_id: str, series: dict[int, str], wide: bool) -> pd.DataFrame:
+    """``long`` as it is, or wide (``asset_id, ts, <channel>...``, channels of ``series`` in name order)."""
+    if not wide:
+        return long
+    table = long.pivot(index="ts", columns="channel", values="value")
+    table = table.reindex(columns=sorted(series.values())).reset_index()
+    table.columns.name = None
+    table.insert(0, "asset_id", pd.Series([str(asset_id)] * len(table), dtype=long["asset_id"].dtype))
+    return table
 
 
 def readings(
@@ -208,13 +228,7 @@ def readings(
             f"FROM reading_values r JOIN channels c ON c.series_id = r.series_id WHERE {where} "
             "GROUP BY ALL ORDER BY ts, c.channel",
         )
-    if not wide:
-        return long
-    table = long.pivot(index="ts", columns="channel", values="value")
-    table = table.reindex(columns=sorted(series.values())).reset_index()
-    table.columns.name = None
-    table.insert(0, "asset_id", pd.Series([str(asset_id)] * len(table), dtype=long["asset_id"].dtype))
-    return table
+    return shape(long, str(asset_id), series, wide)
 
 
 def latest(con: duckdb.DuckDBPyConnection, asset_ids: Sequence[str] | None = None) -> pd.DataFrame:

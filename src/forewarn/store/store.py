@@ -13,12 +13,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+import importlib
 import os
 import re
 import shlex
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,13 +36,18 @@ from forewarn.store import catalog, labels, queries
 from forewarn.store.asset_import import read_asset_file
 from forewarn.store.events import ingest_events_frame, staged_events_frame, validate_events
 from forewarn.store.export import export_parquet
-from forewarn.store.ingest import STRICT_HINT, IngestReport, Progress, ingest_staged_readings, long_arrow
+from forewarn.store.ingest import STRICT_HINT, IngestReport, Progress, WriteTarget, ingest_staged_readings, long_arrow
 from forewarn.store.options import OnConflict, ReadOptions
+from forewarn.store.pg_sql import is_postgres_url
 from forewarn.store.readers import Staged, csv_header, drop_staged, file_format, stage_arrow, stage_file
 from forewarn.store.tables import create_schema, fetch_value, has_schema, quote_literal
 from forewarn.store.validate import renamed
 
 STAGE = "__fw_src"
+# Server backends by URL scheme, "module:Class" imported on first use (the lazy-registry pattern of the models):
+# a DuckDB store never imports a database driver, and the backend module may subclass Store without a cycle.
+SERVER_BACKENDS = {"postgresql": "forewarn.store.postgres:PgStore"}
+EventsWriter = Callable[..., IngestReport]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +58,17 @@ class AssetImport:
     created: tuple[str, ...] = ()
     updated: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+
+
+def server_backend(scheme: str) -> type[Store]:
+    """The Store subclass of a server URL scheme (``postgresql``), imported on first use.
+
+    >>> server_backend("postgresql").__name__
+    'PgStore'
+    """
+    module, _, name = SERVER_BACKENDS[scheme].partition(":")
+    found: type[Store] = getattr(importlib.import_module(module), name)
+    return found
 
 
 def readings_types(header: list[str], options: ReadOptions | None = None) -> dict[str, str]:
@@ -121,6 +140,11 @@ class Store:
     ``read_only=True`` the file must exist; several processes may then read it at once. A store is safe to
     share between threads (calls are serialised). See the package docstring for the ingest rules.
     """
+
+    def __new__(cls, path: str | os.PathLike[str] = ":memory:", *args: Any, **kwargs: Any) -> Store:
+        if cls is Store and is_postgres_url(path):
+            return super().__new__(server_backend("postgresql"))
+        return super().__new__(cls)
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:", *, read_only: bool = False) -> None:
         self.path = str(path)
@@ -208,15 +232,20 @@ class Store:
         Each update is ``{"asset_id": ..., "asset_class"?, "site_id"?, "line_id"?, "name"?, "install_date"?,
         "metadata"?: {...}}``; see :func:`forewarn.store.catalog.update_assets`.
         """
+        return self._update_assets(list(updates), source, None)
+
+    def _update_assets(
+        self, updates: list[dict[str, Any]], source: str | None, lines: Sequence[int] | None
+    ) -> tuple[list[str], list[str]]:
         with self._lock:
-            return catalog.update_assets(self._db(write=True), list(updates), source=source)
+            return catalog.update_assets(self._db(write=True), updates, source=source, lines=lines)
 
     def import_assets(self, path: str | os.PathLike[str], *, encoding: str | None = None) -> AssetImport:
         """Create or update the assets of a CSV asset list (see :mod:`forewarn.store.asset_import`); all or nothing."""
         updates, lines, notes = read_asset_file(path, encoding)
         with self._lock:
             try:
-                created, updated = catalog.update_assets(self._db(write=True), updates, source=str(path), lines=lines)
+                created, updated = self._update_assets(updates, str(path), lines)
             except SchemaError as err:
                 raise IngestError(
                     err.reason, source=err.source, line=err.line, column=err.column, hint=err.hint
@@ -255,8 +284,7 @@ class Store:
             label_columns=label_columns,  # type: ignore[arg-type]
             on_conflict=on_conflict,
         )
-        with self._lock:
-            con = self._db(write=True)
+        with self._lock, self._ingest_session() as (con, target, _):
             if isinstance(data, pa.RecordBatch):
                 data = pa.Table.from_batches([data])
             if isinstance(data, pd.DataFrame) and (not options.is_default() or on_conflict == "error"):
@@ -264,7 +292,7 @@ class Store:
             if isinstance(data, pa.Table):
                 table = data
                 return self._ingest_staged(
-                    lambda: stage_arrow(con, table, name=STAGE, source=source), strict, progress, options
+                    con, lambda: stage_arrow(con, table, name=STAGE, source=source), strict, progress, options, target
                 )
             if not isinstance(data, pd.DataFrame):
                 raise IngestError(
@@ -278,11 +306,21 @@ class Store:
                 self._check_known(data, set(long["asset_id"]), source)
             long_table = long_arrow(long)
             return self._ingest_staged(
-                lambda: stage_arrow(con, long_table, name=STAGE, source=source), strict, progress, options
+                con, lambda: stage_arrow(con, long_table, name=STAGE, source=source), strict, progress, options, target
             )
 
+    @contextlib.contextmanager
+    def _ingest_session(self) -> Iterator[tuple[duckdb.DuckDBPyConnection, WriteTarget | None, EventsWriter]]:
+        """The DuckDB connection that stages a batch, where the batch goes (``None``: that connection's
+        own tables) and the function that writes validated events; a server store swaps all three."""
+        con = self._db(write=True)
+        yield con, None, functools.partial(ingest_events_frame, con)
+
+    def _asset_ids(self) -> set[str]:
+        return {str(r[0]) for r in self._db().execute("SELECT asset_id FROM assets").fetchall()}
+
     def _check_known(self, raw: pd.DataFrame, asset_ids: set[str], source: str) -> None:
-        known = {r[0] for r in self._db().execute("SELECT asset_id FROM assets").fetchall()}
+        known = self._asset_ids()
         unknown = asset_ids - known
         if unknown:
             mask = raw["asset_id"].astype(str).isin(unknown).to_numpy()
@@ -295,12 +333,19 @@ class Store:
                 hint=STRICT_HINT,
             )
 
+    @staticmethod
     def _ingest_staged(
-        self, stage: Callable[[], Any], strict: bool, progress: Progress | None, options: ReadOptions
+        con: duckdb.DuckDBPyConnection,
+        stage: Callable[[], Any],
+        strict: bool,
+        progress: Progress | None,
+        options: ReadOptions,
+        target: WriteTarget | None,
     ) -> IngestReport:
-        con = self._db(write=True)
         try:
-            return ingest_staged_readings(con, stage(), strict=strict, progress=progress, options=options)
+            return ingest_staged_readings(
+                con, stage(), strict=strict, progress=progress, options=options, target=target
+            )
         finally:
             drop_staged(con, STAGE)
 
@@ -313,17 +358,14 @@ class Store:
         progress: Progress | None = None,
     ) -> IngestReport:
         """Store events (failures, maintenance, inspections) from a pandas frame or Arrow table."""
-        with self._lock:
-            con = self._db(write=True)
+        with self._lock, self._ingest_session() as (_, _target, write_events):
             raw = data.to_pandas() if isinstance(data, pa.Table) else data
             if not isinstance(raw, pd.DataFrame):
                 raise IngestError(
                     f"expected a pandas DataFrame or a pyarrow Table, got {type(data).__name__}", source=source
                 )
             events = validate_events(raw, source=source, line_of=lambda record: record + 1)
-            return ingest_events_frame(
-                con, events, source=source, strict=strict, line_of=lambda r: r + 1, progress=progress
-            )
+            return write_events(events, source=source, strict=strict, line_of=lambda r: r + 1, progress=progress)
 
     def ingest_file(
         self,
@@ -366,20 +408,21 @@ class Store:
             on_conflict=on_conflict,
             encoding=encoding,
         )
-        with self._lock:
-            con = self._db(write=True)
+        with self._lock, self._ingest_session() as (con, target, write_events):
             file = Path(path)
             if not file.is_file():
                 raise DataNotFoundError(f"file {str(file)!r} does not exist")
             if kind == "auto":
-                kind = "events" if "kind" in self._columns_of(file) and not options.label_columns else "readings"
+                kind = "events" if "kind" in self._columns_of(con, file) and not options.label_columns else "readings"
             staged: Staged | None = None
             try:
                 if kind == "readings":
                     staged = stage_file(
                         con, file, name=STAGE, types_for=lambda h: readings_types(h, options), encoding=encoding
                     )
-                    return ingest_staged_readings(con, staged, strict=strict, progress=progress, options=options)
+                    return ingest_staged_readings(
+                        con, staged, strict=strict, progress=progress, options=options, target=target
+                    )
                 if options.label_columns or options.parses_text_time() or on_conflict != "keep":
                     raise ConfigError(
                         "events files take --asset-column, --time-column, --asset and --encoding; "
@@ -390,8 +433,8 @@ class Store:
                 events = validate_events(
                     staged_events_frame(con, events_view), source=staged.source, line_of=staged.line_of
                 )
-                report = ingest_events_frame(
-                    con, events, source=staged.source, strict=strict, line_of=staged.line_of, progress=progress
+                report = write_events(
+                    events, source=staged.source, strict=strict, line_of=staged.line_of, progress=progress
                 )
                 return dataclasses.replace(report, notes=(staged.note,)) if staged.note else report
             finally:
@@ -399,7 +442,8 @@ class Store:
                 if staged is not None:
                     staged.release()
 
-    def _columns_of(self, file: Path) -> list[str]:
+    @staticmethod
+    def _columns_of(con: duckdb.DuckDBPyConnection, file: Path) -> list[str]:
         fmt = file_format(file)
         try:
             if fmt == "csv":
@@ -409,14 +453,10 @@ class Store:
                     return csv_header(file, "cp1252")
             if fmt == "parquet":
                 return list(pq.read_schema(file).names)
-            rows = (
-                self._db()
-                .execute(
-                    f"DESCRIBE SELECT * FROM read_json({quote_literal(str(file))}, "
-                    "format='newline_delimited', sample_size=-1)"
-                )
-                .fetchall()
-            )
+            rows = con.execute(
+                f"DESCRIBE SELECT * FROM read_json({quote_literal(str(file))}, "
+                "format='newline_delimited', sample_size=-1)"
+            ).fetchall()
             return [str(r[0]) for r in rows]
         except (duckdb.Error, pa.ArrowException, OSError, UnicodeDecodeError):
             return []  # let the reader report what is wrong with the file, with its line

@@ -1,0 +1,340 @@
+"""The PostgreSQL side of the server store: connection URLs, versioned migrations, binary COPY and results.
+
+Tables are those of the embedded store (:mod:`forewarn.store.tables`) with PostgreSQL types, and:
+
+* ``reading_values`` is partitioned by month of ``ts`` (native declarative partitioning; partitions are
+  created by the ingest that first needs them), keyed by ``(series_id, ts)`` (the B-tree that keeps ingest
+  idempotent under many writers and finds one asset's last day in milliseconds), with a BRIN index on
+  ``ts`` for time-range scans over the whole fleet (rollups, exports, retention);
+* ``readings_hourly`` and ``readings_daily`` hold per-series rollups (count, sum, min, max), kept current
+  by every ingest in the same transaction (incrementally: only the buckets a batch touches).
+
+Migrations are numbered; ``store_meta.schema_version`` says which ran, and :func:`migrate` runs the rest
+under an advisory lock, so two processes starting at once do not race.
+
+>>> redact("postgresql://ana:s3cret@db.plant:5432/forewarn")
+'postgresql://ana:***@db.plant:5432/forewarn'
+>>> is_postgres_url("postgresql://db/forewarn"), is_postgres_url("plant.duckdb")
+(True, False)
+>>> normalise_url("postgresql:/ana@db/forewarn")  # what pathlib makes of a URL
+'postgresql://ana@db/forewarn'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from forewarn.exceptions import ConfigError
+
+SCHEMES = ("postgresql://", "postgres://", "postgresql:/", "postgres:/")
+WRITE_LOCK = 0x46_6F_72_65  # advisory lock key of all store writes ("Fore")
+MIGRATE_LOCK = WRITE_LOCK + 1
+PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in microseconds since the Unix epoch
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the embedded store's tables
+    """
+    CREATE TABLE IF NOT EXISTS store_meta (key text PRIMARY KEY, value text NOT NULL);
+    CREATE TABLE IF NOT EXISTS sites (
+        site_id text PRIMARY KEY, name text NOT NULL DEFAULT '', timezone text NOT NULL DEFAULT 'UTC');
+    CREATE TABLE IF NOT EXISTS lines (line_id text PRIMARY KEY, site_id text, name text NOT NULL DEFAULT '');
+    CREATE TABLE IF NOT EXISTS assets (
+        asset_id text PRIMARY KEY, asset_class text NOT NULL DEFAULT 'generic', site_id text, line_id text,
+        name text NOT NULL DEFAULT '', install_date date, metadata jsonb NOT NULL DEFAULT '{}');
+    CREATE TABLE IF NOT EXISTS channels (
+        asset_id text NOT NULL, channel text NOT NULL, unit text NOT NULL DEFAULT '',
+        description text NOT NULL DEFAULT '', series_id integer NOT NULL UNIQUE, PRIMARY KEY (asset_id, channel));
+    CREATE TABLE IF NOT EXISTS reading_values (
+        series_id integer NOT NULL, ts timestamptz NOT NULL, value double precision NOT NULL,
+        PRIMARY KEY (series_id, ts)) PARTITION BY RANGE (ts);
+    CREATE INDEX IF NOT EXISTS reading_values_ts_brin ON reading_values USING brin (ts);
+    CREATE TABLE IF NOT EXISTS events (
+        asset_id text NOT NULL, ts timestamptz NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('failure', 'maintenance', 'inspection')),
+        failure_mode text, action text, parts text, result text, note text);
+    CREATE INDEX IF NOT EXISTS events_asset_ts ON events (asset_id, ts);
+    CREATE TABLE IF NOT EXISTS labels (
+        asset_id text NOT NULL, ts timestamptz NOT NULL, name text NOT NULL, value text NOT NULL,
+        PRIMARY KEY (asset_id, name, ts));
+    CREATE OR REPLACE VIEW readings AS
+        SELECT c.asset_id, r.ts, c.channel, r.value FROM reading_values r JOIN channels c USING (series_id);
+    """,
+    # 2: rollups, and the DuckDB functions that store.sql() users and the service call
+    """
+    CREATE TABLE IF NOT EXISTS readings_hourly (
+        series_id integer NOT NULL, bucket timestamptz NOT NULL, n bigint NOT NULL, total double precision NOT NULL,
+        lo double precision NOT NULL, hi double precision NOT NULL, PRIMARY KEY (series_id, bucket));
+    CREATE TABLE IF NOT EXISTS readings_daily (LIKE readings_hourly INCLUDING ALL);
+    CREATE TABLE IF NOT EXISTS rollup_dirty (
+        lo integer NOT NULL, hi integer NOT NULL, t0 timestamptz NOT NULL, t1 timestamptz NOT NULL);
+    CREATE OR REPLACE FUNCTION epoch_us(t timestamptz) RETURNS bigint LANGUAGE sql IMMUTABLE STRICT
+        AS $$ SELECT (extract(epoch FROM t) * 1000000)::bigint $$;
+    CREATE OR REPLACE FUNCTION epoch_ms(t timestamptz) RETURNS bigint LANGUAGE sql IMMUTABLE STRICT
+        AS $$ SELECT (extract(epoch FROM t) * 1000)::bigint $$;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+TABLES = ("store_meta", "sites", "lines", "assets", "channels", "reading_values", "events", "labels")
+
+
+def is_postgres_url(target: object) -> bool:
+    """True when ``target`` names a PostgreSQL database (``postgresql://...``)."""
+    return str(target).startswith(SCHEMES)
+
+
+def normalise_url(url: str) -> str:
+    """The URL with ``//`` after the scheme (``pathlib.Path`` turns ``postgresql://h/db`` into ``postgresql:/h/db``)."""
+    scheme, _, rest = str(url).partition(":")
+    return f"{scheme}://{rest.lstrip('/')}"
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def password_from_env() -> str | None:
+    """The password of ``FOREWARN_STORE_PASSWORD_FILE`` (first line), if set; libpq reads ``PGPASSWORD`` itself."""
+    name = os.environ.get("FOREWARN_STORE_PASSWORD_FILE")
+    if not name:
+        return None
+    path = Path(name).expanduser()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise ConfigError(
+            f"cannot read the password file {str(path)!r} named by FOREWARN_STORE_PASSWORD_FILE: {err.strerror}"
+        ) from None
+    return lines[0].strip() if lines else ""
+
+
+def migrate(con: Any) -> tuple[int, int]:
+    """Run the migrations the database has not run yet: ``(version before, version after)``.
+
+    ``con`` is a psycopg connection in autocommit mode; each migration is one transaction.
+    """
+    with con.transaction():
+        con.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATE_LOCK])
+        con.execute("CREATE TABLE IF NOT EXISTS store_meta (key text PRIMARY KEY, value text NOT NULL)")
+        row = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
+        before = int(row[0]) if row else 0
+        if before > SCHEMA_VERSION:
+            raise ConfigError(
+                f"the database holds store schema version {before}, newer than this Forewarn's "
+                f"{SCHEMA_VERSION}; upgrade Forewarn"
+            )
+        for version in range(before + 1, SCHEMA_VERSION + 1):
+            con.execute(MIGRATIONS[version - 1])
+            con.execute(
+                "INSERT INTO store_meta VALUES ('schema_version', %s) ON CONFLICT (key) DO UPDATE SET value = "
+                "excluded.value",
+                [str(version)],
+            )
+    return before, SCHEMA_VERSION
+
+
+def month_partitions(months_us: Sequence[int]) -> list[tuple[str, dt.datetime, dt.datetime]]:
+    """``(name, start, end)`` of the monthly partitions that hold the given month starts (Unix microseconds).
+
+    >>> month_partitions([1_706_745_600_000_000])  # 2024-02-01
+    [('reading_values_y2024m02', datetime.datetime(2024, 2, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2024, 3, 1, 0, 0, tzinfo=datetime.timezone.utc))]
+    """
+    out = []
+    for micros in sorted(set(int(m) for m in months_us)):
+        start = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)
+        end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+        out.append((f"reading_values_y{start.year:04d}m{start.month:02d}", start, end))
+    return out
+
+
+def ensure_partitions(con: Any, months_us: Sequence[int]) -> None:
+    """Create the missing monthly partitions of ``reading_values`` (inside the caller's write transaction)."""
+    wanted = month_partitions(months_us)
+    if not wanted:
+        return
+    have = {
+        r[0]
+        for r in con.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'reading_values'"
+        ).fetchall()
+    }
+    for name, start, end in wanted:
+        if name not in have:
+            con.execute(
+                f'CREATE TABLE "{name}" PARTITION OF reading_values FOR VALUES FROM '
+                f"('{start.isoformat()}') TO ('{end.isoformat()}')"
+            )
+
+
+# -- binary COPY ----------------------------------------------------------------------------------------
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+COPY_TRAILER = b"\xff\xff"
+READING_ROW = np.dtype(
+    [("n", ">i2"), ("l1", ">i4"), ("sid", ">i4"), ("l2", ">i4"), ("ts", ">i8"), ("l3", ">i4"), ("v", ">f8")]
+)
+
+
+def readings_copy_bytes(series_id: np.ndarray, ts_us: np.ndarray, value: np.ndarray) -> bytes:
+    """Rows ``(series_id int4, ts timestamptz, value float8)`` in PostgreSQL's binary COPY format.
+
+    Built with NumPy in one pass (no Python loop per row); ``ts_us`` are Unix microseconds.
+
+    >>> data = readings_copy_bytes(np.array([7]), np.array([PG_EPOCH_US]), np.array([1.5]))
+    >>> len(data) == len(COPY_HEADER) + READING_ROW.itemsize + len(COPY_TRAILER)
+    True
+    >>> parse_readings_copy(data)
+    (array([7], dtype=int32), array([946684800000000]), array([1.5]))
+    """
+    rows = np.empty(len(series_id), dtype=READING_ROW)
+    rows["n"] = 3
+    rows["l1"] = 4
+    rows["sid"] = series_id
+    rows["l2"] = 8
+    rows["ts"] = np.asarray(ts_us, dtype=np.int64) - PG_EPOCH_US
+    rows["l3"] = 8
+    rows["v"] = value
+    return COPY_HEADER + rows.tobytes() + COPY_TRAILER
+
+
+def parse_readings_copy(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(series_id, ts as Unix microseconds, value)`` of a binary COPY of ``(int4, timestamptz, float8)`` rows."""
+    body = memoryview(data)[len(COPY_HEADER) : len(data) - len(COPY_TRAILER)]
+    rows = np.frombuffer(body, dtype=READING_ROW)
+    return (
+        rows["sid"].astype(np.int32),
+        rows["ts"].astype(np.int64) + PG_EPOCH_US,
+        rows["v"].astype(np.float64),
+    )
+
+
+# -- results as Arrow, the way the embedded store returns them -----------------------------------------
+ARROW_TYPES: dict[int, pa.DataType] = {
+    16: pa.bool_(),
+    20: pa.int64(),
+    21: pa.int16(),
+    23: pa.int32(),
+    25: pa.string(),
+    1043: pa.string(),
+    114: pa.string(),
+    3802: pa.string(),
+    700: pa.float32(),
+    701: pa.float64(),
+    1700: pa.float64(),
+    1082: pa.date32(),
+    1114: pa.timestamp("us"),
+    1184: pa.timestamp("us", tz="UTC"),
+}
+
+
+def _arrow_column(values: list[Any], oid: int) -> pa.Array:
+    kind = ARROW_TYPES.get(oid)
+    if oid in (114, 3802):
+        import json
+
+        values = [None if v is None else (v if isinstance(v, str) else json.dumps(v)) for v in values]
+    if oid == 1700:
+        values = [None if v is None else float(v) for v in values]
+    if kind is None:
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+    return pa.array(values, kind)
+
+
+def arrow_of(cursor: Any) -> pa.Table:
+    """The rows of an executed psycopg cursor as an Arrow table typed from the column types."""
+    description = cursor.description or []
+    rows = cursor.fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(description)
+    return pa.table(
+        {col.name: _arrow_column(list(values), col.type_code) for col, values in zip(description, columns, strict=True)}
+    )
+
+
+class _Result:
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return list(self.cursor.fetchall())
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        row = self.cursor.fetchone()
+        return None if row is None else tuple(row)
+
+    def to_arrow_table(self) -> pa.Table:
+        return arrow_of(self.cursor)
+
+
+def placeholders(sql: str) -> str:
+    """DuckDB's ``?`` parameters as psycopg's ``%s`` (and ``%`` escaped), outside quoted text.
+
+    >>> placeholders("SELECT '?' AS q, x FROM t WHERE a = ? AND b LIKE 'x%'")
+    "SELECT '?' AS q, x FROM t WHERE a = %s AND b LIKE 'x%%'"
+    """
+    out: list[str] = []
+    quote: str | None = None
+    for char in sql:
+        if quote:
+            if char == quote:
+                quote = None
+            out.append("%%" if char == "%" else char)
+        elif char in ("'", '"'):
+            quote = char
+            out.append(char)
+        elif char == "?":
+            out.append("%s")
+        elif char == "%":
+            out.append("%%")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+class PgConnection:
+    """A psycopg connection that speaks like the DuckDB connection the shared store modules were written for.
+
+    ``?`` parameters, ``execute(...).fetchall()``, ``executemany``, ``sql(...).to_arrow_table()``, and
+    ``BEGIN TRANSACTION`` taking the store's write lock, so that the catalogue functions of
+    :mod:`forewarn.store.catalog` and the portable queries of :mod:`forewarn.store.queries` run unchanged.
+    """
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> _Result:
+        text = sql.strip().rstrip(";").upper()
+        if text in ("BEGIN TRANSACTION", "BEGIN"):
+            self.con.execute("BEGIN")
+            return _Result(self.con.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK]))
+        if params:
+            sql = sql.replace("unnest(?)", "unnest(?::text[])")  # the store's lists are lists of ids
+            return _Result(self.con.execute(placeholders(sql), list(params)))
+        return _Result(self.con.execute(sql))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.con.cursor() as cur:
+            cur.executemany(placeholders(sql.replace("unnest(?)", "unnest(?::text[])")), [list(r) for r in rows])
+
+    def sql(self, sql: str, params: Sequence[Any] | None = None) -> _Result:
+        return self.execute(sql, params)
+
+
+def copy_out(con: Any, query: str) -> bytes:
+    """The binary COPY of ``query`` as one bytes object."""
+    with con.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)") as copy:
+        return b"".join(bytes(chunk) for chunk in copy)
+
+
+def chunks(data: bytes, size: int = 1 << 22) -> Iterator[memoryview]:
+    """``data`` in pieces of ``size`` bytes (COPY is fed in pieces so the driver never copies it whole)."""
+    view = memoryview(data)
+    for offset in range(0, len(view), size):
+        yield view[offset : offset + size]
