@@ -16,6 +16,7 @@ RUNNERS = {
     "femto": "forewarn.bench.femto",
     "fleet": "forewarn.bench.fleet",
     "federated": "forewarn.federated.benchmark",  # the runner lives with Flower (federated/); its sites in bench/federated.py
+    "policy": "forewarn.bench.policy",
 }
 
 __all__ = ["RUNNERS", "ModelRun", "summarise"]
