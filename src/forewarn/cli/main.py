@@ -21,6 +21,7 @@ from forewarn.cli import _logging, bench, detect, serve, store_commands, stream,
 from forewarn.cli import export as export_commands
 from forewarn.cli import federate as federate_commands
 from forewarn.cli import kpi as kpi_commands
+from forewarn.cli import monitor as monitor_commands
 from forewarn.cli import plan as plan_commands
 from forewarn.cli import train as train_commands
 from forewarn.exceptions import ForewarnError
@@ -73,6 +74,7 @@ export_commands.register(app)
 kpi_commands.register(app)
 plan_commands.register(app)
 federate_commands.register(app)
+monitor_commands.register(app)
 
 
 @app.command()

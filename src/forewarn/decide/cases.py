@@ -97,6 +97,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     explanation VARCHAR NOT NULL
 );
 ALTER TABLE alerts ADD COLUMN IF NOT EXISTS source VARCHAR;
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'health';
 CREATE TABLE IF NOT EXISTS alert_state (
     policy VARCHAR NOT NULL,
     asset_id VARCHAR NOT NULL,
@@ -123,6 +124,7 @@ CASE_COLUMNS = (
     "closed_ts",
     "closed_by",
     "note",
+    "kind",
 )
 STATE_COLUMNS = ("asset_id", "active", "streak", "last_active_ns", "last_ns")
 ALERT_COLUMNS = (
@@ -191,7 +193,7 @@ class CaseBook:
         self._open: dict[str, int] = {
             str(a): int(c)
             for a, c in self._con.execute(
-                "SELECT asset_id, case_id FROM cases WHERE status IN ('open', 'acknowledged')"
+                "SELECT asset_id, case_id FROM cases WHERE status IN ('open', 'acknowledged') AND kind = 'health'"
             ).fetchall()
         }
 
@@ -237,7 +239,8 @@ class CaseBook:
                 con.execute("ROLLBACK")
                 raise
             for alert, case_id in zip(alerts, case_ids, strict=True):
-                if case_id not in self._filed_before:  # an alert filed before may sit on a closed case
+                # an alert filed before may sit on a closed case; a drift case (source "drift") is not the health case
+                if case_id not in self._filed_before and alert.source != "drift":
                     self._open[alert.asset_id] = case_id
         return case_ids
 
@@ -260,16 +263,17 @@ class CaseBook:
             if known is not None:
                 self._filed_before.add(int(known[0]))
                 return int(known[0])
+        kind = "drift" if alert.source == "drift" else "health"  # a drift alert (forewarn.monitor) has its own case
         found = con.execute(
-            "SELECT case_id, risk_level FROM cases WHERE asset_id = ? AND status IN ('open', 'acknowledged')",
-            [alert.asset_id],
+            "SELECT case_id, risk_level FROM cases WHERE asset_id = ? AND status IN ('open', 'acknowledged') AND kind = ?",
+            [alert.asset_id, kind],
         ).fetchone()
         if found is None:
             case_id = int(con.execute("SELECT nextval('case_ids')").fetchone()[0])  # type: ignore[index]
             con.execute(
                 "INSERT INTO cases (case_id, asset_id, status, risk_level, model_id, opened_ts, "
-                "last_alert_ts, n_alerts, top_sensors) VALUES (?, ?, 'open', ?, ?, ?, ?, 1, ?)",
-                [case_id, alert.asset_id, alert.risk_level, alert.model_id, ts, ts, top],
+                "last_alert_ts, n_alerts, top_sensors, kind) VALUES (?, ?, 'open', ?, ?, ?, ?, 1, ?, ?)",
+                [case_id, alert.asset_id, alert.risk_level, alert.model_id, ts, ts, top, kind],
             )
         else:
             case_id = int(found[0])

@@ -324,3 +324,26 @@ def assess_frames(
         )
     classify.site_wide(found, sites)
     return found, (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=drift.DAY_COLUMNS))
+
+
+def file_drift_cases(book: Any, report: dict[str, Any]) -> list[int]:
+    """File each drift alert of a monitoring report as an alert of source ``drift`` in a
+    :class:`~forewarn.decide.cases.CaseBook` (a case of kind ``drift``, apart from the asset's health case);
+    filing the same report again adds nothing. Returns the case ids."""
+    from forewarn.decide.alerts import Alert
+
+    alerts = []
+    for model in report["models"]:
+        for item in model["drift_alerts"]:
+            alerts.append(
+                Alert(
+                    asset_id=item["asset_id"],
+                    ts=pd.Timestamp(item["day"]),
+                    model_id=f"{model['model_id']}-{model['version']}",
+                    score=max((abs(float(v)) for v in item["jump_sd"].values()), default=0.0),
+                    risk_level="medium",
+                    explanation={f"{c} ({item['cause']})": abs(float(v)) for c, v in item["jump_sd"].items()},
+                    source="drift",
+                )
+            )
+    return book.file_alerts(alerts) if alerts else []
