@@ -10,8 +10,9 @@ names each *onset*: a judged day with a step in some channel after a day without
 * ``degradation``: every stepping channel was already drifting before the onset (its residual outside the
   reference threshold over the baseline days, or rising over them by at least half the step): wear grows, a
   plant change jumps from a still baseline. No drift alert: the model should flag it;
-* ``sensor change``: one channel carries the step (at least twice the next largest jump): a recalibration,
-  a replaced transmitter;
+* ``sensor change``: one sensor's offset explains the day's jumps of every channel (at least
+  :data:`SINGLE_SENSOR_SHARE` of them, :func:`forewarn.monitor.drift.single_sensor`): a recalibration, a replaced
+  transmitter;
 * ``machine changed``: several channels stepped together from a still baseline: their relations moved.
 
 :func:`site_wide` then renames onsets shared, on the same day, by at least half of a site's assets (three or
@@ -20,7 +21,8 @@ replaced``, ``sensor change``, ``machine changed``, ``operating regime``) are dr
 
 >>> days = pd.DataFrame({"day": pd.date_range("2024-01-01", periods=4, tz="UTC").repeat(2),
 ...     "channel": ["a", "b"] * 4, "shift_sd": [0, 0, 0, 0, 0, 0, 3.0, 0.2], "threshold_sd": 0.5,
-...     "jump_sd": [0, 0, 0, 0, 0, 0, 3.0, 0.2], "jump_threshold_sd": 0.5, "rows": 24})
+...     "jump_sd": [0, 0, 0, 0, 0, 0, 3.0, 0.2], "jump_threshold_sd": 0.5, "rows": 24,
+...     "explained_by": "a", "explained_share": [1, 1, 1, 1, 1, 1, 0.95, 0.95]})
 >>> days["step"] = days["jump_sd"].abs() > days["jump_threshold_sd"]
 >>> [(e["cause"], e["channels"]) for e in episodes(days, pd.DataFrame(columns=["ts", "kind", "action"]))]
 [('sensor change', ['a'])]
@@ -33,6 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+#: a day's jumps are one sensor's offset when that offset explains this share of them (squared cosine)
+SINGLE_SENSOR_SHARE = 0.9
 PLANT_CHANGES = ("equipment replaced", "sensor change", "machine changed", "operating regime")
 
 
@@ -53,6 +57,8 @@ def episodes(
     steps = judged.pivot(index="day", columns="channel", values="step").fillna(False).astype(bool)
     thresholds = judged.groupby("channel")["threshold_sd"].first()
     any_step = steps.any(axis=1).to_numpy()
+    explained = judged.groupby("day")["explained_share"].first().reindex(steps.index)
+    sensor = judged.groupby("day")["explained_by"].first().reindex(steps.index)
     out: list[dict[str, Any]] = []
     event_ts = pd.to_datetime(events["ts"], utc=True) if len(events) else pd.Series([], dtype="datetime64[ns, UTC]")
     for i in (int(k) for k in np.flatnonzero(any_step & ~np.r_[False, any_step[:-1]])):
@@ -70,8 +76,9 @@ def episodes(
             cause = "maintenance"
         elif all(_gradual(prior[c].dropna().to_numpy(), float(jump[c]), float(thresholds[c])) for c in channels):
             cause = "degradation"
-        elif len(jump) == 1 or jump.iloc[0] >= 2 * jump.iloc[1]:
+        elif explained.iloc[i] >= SINGLE_SENSOR_SHARE:
             cause = "sensor change"
+            channels = [str(sensor.iloc[i])]
         else:
             cause = "machine changed"
         out.append(
@@ -79,8 +86,9 @@ def episodes(
                 "day": day,
                 "cause": cause,
                 "plant_change": cause in PLANT_CHANGES,
-                "channels": list(jump.index),
+                "channels": channels if cause == "sensor change" else list(jump.index),
                 "jump_sd": {c: round(float(wide_jump.iloc[i][c]), 3) for c in jump.index},
+                "single_sensor_share": round(float(explained.iloc[i]), 3),
                 "actions": actions,
             }
         )

@@ -265,7 +265,28 @@ DAY_COLUMNS = (
     "level_sd",
     "psi",
     "rows",
+    "explained_by",
+    "explained_share",
 )
+
+
+def single_sensor(reference: Reference, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of residual ``shifts`` (days, k): the channel whose offset alone best explains it, and the
+    share of the shift's squared length it explains.
+
+    An offset ``d`` (in standard deviations) of channel ``j`` alone moves the residuals by ``d (e_j - w_j)``,
+    ``w_j`` being channel ``j``'s weights in the other channels' predictions; the share is the squared cosine
+    between the observed shift and that pattern. A recalibrated sensor explains nearly all (a share near 1);
+    a machine whose relations changed does not.
+    """
+    k = len(reference.channels)
+    pattern = np.eye(k) - reference.coef[:k, :]  # row j: the residual shift of a unit offset of channel j
+    projection = shifts @ pattern.T
+    norms = np.maximum((pattern**2).sum(axis=1), 1e-12)
+    total = np.maximum((shifts**2).sum(axis=1, keepdims=True), 1e-12)
+    share = projection**2 / norms / total
+    best = np.argmax(share, axis=1)
+    return best, share[np.arange(len(shifts)), best]
 
 
 def jumps(day_residual: np.ndarray, history: np.ndarray, baseline_days: int) -> np.ndarray:
@@ -310,7 +331,9 @@ def day_drift(reference: Reference, frame: pd.DataFrame, *, baseline_days: int =
     minus its median over the ``baseline_days`` before (reference days where the frame has too few) and ``step``
     says it passes the jump threshold (an abrupt change, as a recalibration or a replaced part makes, rather than
     a slow one such as wear or the seasons); ``level_sd`` is the day's median reading minus the reference median,
-    in reference standard deviations; ``psi`` compares the day's readings with the reference deciles."""
+    in reference standard deviations; ``psi`` compares the day's readings with the reference deciles;
+    ``explained_by`` and ``explained_share`` name the one sensor whose offset best explains the day's jumps
+    (:func:`single_sensor`)."""
     if not len(frame):
         return pd.DataFrame(columns=list(DAY_COLUMNS))
     values = frame.reindex(columns=reference.channels).to_numpy(dtype="float64")
@@ -336,6 +359,9 @@ def day_drift(reference: Reference, frame: pd.DataFrame, *, baseline_days: int =
             "rows": np.repeat(rows, k),
         }
     )
+    best, share = single_sensor(reference, np.nan_to_num(jump))
+    out["explained_by"] = np.repeat(np.asarray(reference.channels)[best], k)
+    out["explained_share"] = np.repeat(share, k)
     out["drifted"] = out["shift_sd"].abs() > out["threshold_sd"]
     out["step"] = out["jump_sd"].abs() > out["jump_threshold_sd"]
     return out[list(DAY_COLUMNS)]

@@ -40,8 +40,9 @@ DECISIONS = "decisions.json"
 METRICS = ("roc_auc", "brier", "catch_rate")
 
 
-def _recent_store(db: Store, start: pd.Timestamp, end: pd.Timestamp, classes: list[str]) -> Store:
-    """An in-memory store with the assets of ``classes`` and their readings and events in ``[start, end)``."""
+def _recent_store(db: Store, start: pd.Timestamp, end: pd.Timestamp, classes: list[str], interval: str) -> Store:
+    """An in-memory store with the assets of ``classes``, their readings in ``[start, end)`` averaged at
+    ``interval``, and their events in that span."""
     out = Store(":memory:")
     assets = db.assets()
     assets = assets[assets["asset_class"].astype(str).isin(classes)] if classes else assets
@@ -55,14 +56,12 @@ def _recent_store(db: Store, start: pd.Timestamp, end: pd.Timestamp, classes: li
         for a in assets.itertuples()
     )
     ids = assets["asset_id"].astype(str).tolist()
-    readings = db.sql(
-        "SELECT c.asset_id, r.ts, c.channel, r.value FROM reading_values r JOIN channels c ON c.series_id = r.series_id "
-        "WHERE r.ts >= ? AND r.ts < ? AND c.asset_id IN (SELECT unnest(?))",
-        [start, end, ids],
-    )
-    if readings.empty:
+    # at the recipe's interval: the challenger trains on the same buckets, from far fewer rows than the raw ones
+    parts = [db.readings(asset, start=start, end=end, resample=interval or None, wide=True) for asset in ids]
+    parts = [p for p in parts if len(p)]
+    if not parts:
         raise DataNotFoundError(f"no readings between {start} and {end} to train a challenger on")
-    out.ingest_readings(readings, source="retrain")
+    out.ingest_readings(pd.concat(parts, ignore_index=True), source="retrain")
     events = db.events(start=start, end=end)
     events = events[events["asset_id"].isin(ids)]
     if len(events):
@@ -154,7 +153,10 @@ def retrain(
         window_start = stop - pd.Timedelta(days=int(judge_days))
         train_start = window_start - pd.Timedelta(days=int(train_days))
         classes = list(card["data"].get("asset_classes") or [])
-        with _recent_store(db, train_start, window_start, classes) as recent, tempfile.TemporaryDirectory() as scratch:
+        with (
+            _recent_store(db, train_start, window_start, classes, str(card["recipe"]["interval"])) as recent,
+            tempfile.TemporaryDirectory() as scratch,
+        ):
             result = train(
                 recent,
                 scratch,

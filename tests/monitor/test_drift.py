@@ -1,0 +1,143 @@
+"""Drift statistics, thresholds, causes and injected plant changes, on hand-made data with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forewarn.exceptions import DataNotFoundError, SchemaError
+from forewarn.monitor.classify import episodes, site_wide
+from forewarn.monitor.drift import bootstrap_threshold, day_drift, fit_reference, ks_distance, psi, running
+from forewarn.monitor.quality import stuck_runs
+from forewarn.twin.changes import AmbientShift, MotorReplaced, SensorOffset, apply_changes, change_events
+
+HOURS = 24
+
+
+def plant(days: int, seed: int = 0) -> pd.DataFrame:
+    """Hourly readings of a machine whose three sensors follow one load: a = load, b = 2 load, c = load + 10."""
+    rng = np.random.default_rng(seed)
+    ts = pd.date_range("2024-01-01", periods=days * HOURS, freq="1h", tz="UTC")
+    load = rng.normal(size=len(ts))
+    return pd.DataFrame(
+        {
+            "ts": ts,
+            "speed": 1000 + 10 * rng.normal(size=len(ts)),
+            "a": load + rng.normal(0, 0.05, len(ts)),
+            "b": 2 * load + rng.normal(0, 0.1, len(ts)),
+            "c": load + 10 + rng.normal(0, 0.05, len(ts)),
+        }
+    )
+
+
+CHANNELS = ["speed", "a", "b", "c"]
+
+
+def test_psi_and_ks_worked_examples() -> None:
+    deciles = np.linspace(0, 10, 11)
+    assert psi(deciles, np.arange(0.5, 10, 1.0)) == pytest.approx(0.0, abs=1e-12)
+    # half the values in the first bin, half in the last: 2 x (0.5 - 0.1) ln 5 + 8 x (0.001 - 0.1) ln 0.01
+    expected = 2 * 0.4 * np.log(5) + 8 * (0.001 - 0.1) * np.log(0.01)
+    assert psi(deciles, np.r_[np.full(5, 0.5), np.full(5, 9.5)]) == pytest.approx(expected)
+    assert ks_distance(np.arange(10.0), np.arange(10.0)) == 0.0
+    assert ks_distance(np.arange(10.0), np.arange(10.0) + 100) == 1.0
+
+
+def test_bootstrap_threshold_is_margin_times_the_reference_tail_with_a_floor() -> None:
+    stats = np.c_[np.full(30, 0.1), np.full(30, 0.6)]
+    assert bootstrap_threshold(stats, 50, 2.0, 0.5, 0).tolist() == [0.5, pytest.approx(1.2)]
+
+
+def test_a_one_sd_offset_is_flagged_on_its_first_day_and_a_healthy_month_is_not() -> None:
+    frame = plant(60)
+    reference = fit_reference(frame.iloc[: 30 * HOURS], CHANNELS)
+    healthy = day_drift(reference, frame.iloc[30 * HOURS :])
+    assert not healthy["drifted"].any() and not healthy["step"].any()
+    changed = apply_changes(
+        frame.assign(asset_id="p1"), [SensorOffset("p1", "b", frame["ts"].iloc[50 * HOURS], frame["b"].std())]
+    )
+    days = day_drift(reference, changed.iloc[30 * HOURS :])
+    stepped = days[days["step"]]
+    assert stepped["day"].min() == frame["ts"].iloc[50 * HOURS]  # flagged on the first day of the change
+    first = stepped[stepped["day"] == stepped["day"].min()]
+    assert first.loc[first["jump_sd"].abs().idxmax(), "channel"] == "b"  # the offset sensor carries the step
+    found = episodes(days, pd.DataFrame(columns=["ts", "kind", "action"]))
+    assert [(e["day"], e["cause"], e["channels"][0]) for e in found] == [
+        (frame["ts"].iloc[50 * HOURS], "sensor change", "b")
+    ]
+
+
+def test_a_replacement_that_day_names_the_cause_and_routine_maintenance_raises_no_alert() -> None:
+    frame = plant(60)
+    reference = fit_reference(frame.iloc[: 30 * HOURS], CHANNELS)
+    at = frame["ts"].iloc[45 * HOURS]
+    changed = apply_changes(frame.assign(asset_id="p1"), [SensorOffset("p1", "c", at, 2.0)])
+    days = day_drift(reference, changed.iloc[30 * HOURS :])
+    replaced = pd.DataFrame({"ts": [at + pd.Timedelta("2h")], "kind": ["maintenance"], "action": ["replace"]})
+    assert [(e["cause"], e["plant_change"]) for e in episodes(days, replaced)] == [("equipment replaced", True)]
+    oiled = replaced.assign(action="oil_change")
+    assert [(e["cause"], e["plant_change"]) for e in episodes(days, oiled)] == [("maintenance", False)]
+
+
+def test_a_drift_that_grew_before_its_step_is_degradation() -> None:
+    day = pd.date_range("2024-03-01", periods=20, tz="UTC")
+    shift = np.r_[np.zeros(5), np.linspace(0.1, 1.4, 14), 2.5]  # a rising residual, then a larger day
+    days = pd.DataFrame(
+        {"day": day, "channel": "vib", "shift_sd": shift, "threshold_sd": 0.5, "jump_sd": np.r_[np.zeros(19), 1.5]}
+    ).assign(jump_threshold_sd=0.5, rows=24, explained_by="vib", explained_share=1.0)
+    days["step"] = days["jump_sd"].abs() > days["jump_threshold_sd"]
+    assert [e["cause"] for e in episodes(days, pd.DataFrame(columns=["ts", "kind", "action"]))] == ["degradation"]
+
+
+def test_the_same_step_on_most_of_a_site_is_an_operating_regime() -> None:
+    day = pd.Timestamp("2024-05-01", tz="UTC")
+    found = {a: [{"day": day, "cause": "sensor change", "plant_change": True}] for a in ("p1", "p2", "p3")} | {"p4": []}
+    site_wide(found, {"p1": "S1", "p2": "S1", "p3": "S1", "p4": "S1"})
+    assert {a: [e["cause"] for e in v] for a, v in found.items()} == {
+        "p1": ["operating regime"],
+        "p2": ["operating regime"],
+        "p3": ["operating regime"],
+        "p4": [],
+    }
+
+
+def test_stopped_rows_are_not_judged_and_stuck_sensors_are_found() -> None:
+    ref = pd.DataFrame({"speed": [1000.0, 1000.0, 0.0]})
+    assert running(pd.DataFrame({"speed": [990.0, 100.0, np.nan]}), ref).tolist() == [True, False, False]
+    assert running(pd.DataFrame({"x": [1.0]}), pd.DataFrame({"x": [1.0]})).tolist() == [True]  # no run channel
+    assert stuck_runs(np.array([5.0] * 6), 6) and not stuck_runs(np.array([5.0] * 5 + [5.1]), 6)
+
+
+def test_a_reference_needs_days_and_live_channels() -> None:
+    frame = plant(2)
+    with pytest.raises(DataNotFoundError, match="at least 3 days"):
+        fit_reference(frame, CHANNELS)
+    with pytest.raises(DataNotFoundError, match="2 live channels"):
+        fit_reference(plant(5).assign(a=np.nan, b=1.0, c=np.nan), CHANNELS)
+
+
+def test_injected_changes_worked_examples() -> None:
+    ts = pd.date_range("2024-01-01", periods=4, freq="1h", tz="UTC")
+    frame = pd.DataFrame(
+        {
+            "asset_id": ["m1", "m1", "m1", "m1"],
+            "ts": ts,
+            "ambient_temp": 20.0,
+            "winding_temp": 80.0,
+            "current": 100.0,
+            "power": 50.0,
+        }
+    )
+    warmer = apply_changes(frame, [AmbientShift(("m1",), ts[1], 5.0)])
+    assert warmer["ambient_temp"].tolist() == [20, 25, 25, 25] and warmer["winding_temp"].tolist() == [80, 85, 85, 85]
+    motor = MotorReplaced("m1", ts[2], loss_cut=0.5, losses_share=0.1)
+    new = apply_changes(frame, [motor])
+    # input falls by 0.5 x 0.1 = 5 %; the winding's 60 K rise over ambient by half
+    assert new["current"].tolist() == [100, 100, 95, 95] and new["winding_temp"].tolist() == [80, 80, 50, 50]
+    assert change_events([motor])[["asset_id", "kind", "action", "parts"]].values.tolist() == [
+        ["m1", "maintenance", "replace", "motor"]
+    ]
+    assert frame["current"].tolist() == [100.0] * 4  # the input is not changed
+    with pytest.raises(SchemaError, match="no channel 'flow'"):
+        apply_changes(frame, [SensorOffset("m1", "flow", ts[0], 1.0)])
