@@ -327,6 +327,25 @@ class PgConnection:
         return self.execute(sql, params)
 
 
+PACKED_ROW = np.dtype([("sid", ">i4"), ("ts", ">i8"), ("v", ">f8")])
+
+
+def fetch_readings(con: Any, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(series_id, ts as Unix microseconds, value)`` of ``reading_values r WHERE where``, in one round trip.
+
+    The server packs the rows into one ``bytea`` (``int4send || timestamptz_send || float8send``, 20 bytes a
+    row) that NumPy reads without a Python object per row: a day of one asset (14,400 readings) costs
+    about as much as one small query, where a COPY or a row cursor pays per row in the driver.
+    """
+    row = con.execute(
+        "SELECT string_agg(int4send(r.series_id) || timestamptz_send(r.ts) || float8send(r.value), ''::bytea) "
+        f"FROM reading_values r WHERE {where}",
+        binary=True,
+    ).fetchone()
+    packed = np.frombuffer(row[0] or b"", dtype=PACKED_ROW)
+    return packed["sid"].astype(np.int32), packed["ts"].astype(np.int64) + PG_EPOCH_US, packed["v"].astype(np.float64)
+
+
 def copy_out(con: Any, query: str) -> bytes:
     """The binary COPY of ``query`` as one bytes object."""
     with con.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)") as copy:

@@ -38,6 +38,7 @@ from forewarn.store.pg_sql import (
     PgConnection,
     arrow_of,
     copy_out,
+    fetch_readings,
     migrate,
     normalise_url,
     parse_readings_copy,
@@ -374,10 +375,8 @@ def _series_filter(ids: Sequence[int]) -> str:
 
 
 def _raw(con: Any, asset_id: str, series: dict[int, str], where: str) -> pd.DataFrame:
-    """Raw readings through a binary COPY parsed by NumPy (no Python object per row)."""
-    sid, ts, value = parse_readings_copy(
-        copy_out(con, f"SELECT r.series_id, r.ts, r.value FROM reading_values r WHERE {where}")
-    )
+    """Raw readings packed by the server and read by NumPy (:func:`forewarn.store.pg_sql.fetch_readings`)."""
+    sid, ts, value = fetch_readings(con, where)
     return queries.long_frame(asset_id, series, sid, ts, value)
 
 

@@ -1,0 +1,168 @@
+"""Issue 20's targets: the store on PostgreSQL beside DuckDB, in one run.
+
+* ``ingest``: bulk ingest of ``--rows`` readings (``--assets`` assets x 10 channels at one-minute sampling,
+  ending now) through ``Store.ingest_readings`` with Arrow tables of ``--batch`` readings (the store's own
+  path: staged and validated by DuckDB, then written; PostgreSQL by binary COPY). Readings per second,
+  per backend, over the whole load, plus the median rate of the batches.
+* ``last24h``: one asset's last 24 hours (10 channels, 14,400 readings) through ``Store.readings``: the
+  median and 95th percentile of ``--repeats`` queries, each for an asset drawn at random.
+* ``rollup`` (PostgreSQL): the time to refresh the hourly and daily rollups after the load, and one asset's
+  last 30 days at ``1h`` mean from the rollup vs from the raw readings.
+
+PostgreSQL comes from ``--url`` or a throwaway server started here (Debian's ``initdb``/``pg_ctl`` on
+127.0.0.1, default settings: ``fsync`` on). DuckDB writes a file in the work folder. The machine is shared:
+every figure says the load average when it was taken. Run: ``python benchmarks/store_pg.py --rows 10000000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from forewarn.store import Store
+from forewarn.store.pg_local import LocalPostgres
+
+CHANNELS = tuple(f"ch{i:02d}" for i in range(10))
+STEP_US = 60_000_000
+
+
+def batches(rows: int, assets: int, batch: int, end_us: int):
+    """Arrow tables of long readings, asset by asset, ``batch`` readings each (time order within an asset)."""
+    per_asset = rows // assets
+    steps = per_asset // len(CHANNELS)
+    start_us = end_us - steps * STEP_US
+    rng = np.random.default_rng(0)
+    step_per_batch = max(1, batch // len(CHANNELS))
+    for a in range(assets):
+        name = f"asset-{a:05d}"
+        for first in range(0, steps, step_per_batch):
+            n = min(step_per_batch, steps - first)
+            ts = start_us + (first + np.arange(n, dtype=np.int64)) * STEP_US
+            yield pa.table(
+                {
+                    "asset_id": pa.array([name] * (n * len(CHANNELS)), pa.string()),
+                    "ts": pa.array(np.repeat(ts, len(CHANNELS)), pa.timestamp("us", tz="UTC")),
+                    "channel": pa.array(list(CHANNELS) * n, pa.string()),
+                    "value": pa.array(rng.normal(50.0, 5.0, n * len(CHANNELS))),
+                }
+            )
+
+
+def load() -> float:
+    return round(os.getloadavg()[0], 1)
+
+
+def ingest(store: Store, args: argparse.Namespace, end_us: int) -> dict[str, float]:
+    rates, total, started = [], 0, time.perf_counter()
+    for table in batches(args.rows, args.assets, args.batch, end_us):
+        t = time.perf_counter()
+        report = store.ingest_readings(table)
+        rates.append(report.written / (time.perf_counter() - t))
+        total += report.written
+    seconds = time.perf_counter() - started
+    return {
+        "readings": total,
+        "seconds": round(seconds, 2),
+        "readings_per_s": round(total / seconds),
+        "median_batch_readings_per_s": round(statistics.median(rates)),
+        "load_avg": load(),
+    }
+
+
+def last24h(store: Store, args: argparse.Namespace, end_us: int) -> dict[str, float]:
+    end = np.datetime64(end_us, "us")
+    start = end - np.timedelta64(24, "h")
+    rng = random.Random(1)
+    times, n = [], 0
+    store.readings("asset-00000", str(start) + "Z", str(end) + "Z")  # warm the series index
+    for _ in range(args.repeats):
+        asset = f"asset-{rng.randrange(args.assets):05d}"
+        t = time.perf_counter()
+        got = store.readings(asset, str(start) + "Z", str(end) + "Z")
+        times.append((time.perf_counter() - t) * 1000)
+        n = len(got)
+    times.sort()
+    return {
+        "rows_returned": n,
+        "median_ms": round(statistics.median(times), 2),
+        "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2),
+        "load_avg": load(),
+    }
+
+
+def rollup(store: Store, end_us: int) -> dict[str, float]:
+    from forewarn.store.postgres import PgStore
+
+    assert isinstance(store, PgStore)
+    t = time.perf_counter()
+    ranges = store.refresh_rollups()
+    refresh_s = time.perf_counter() - t
+    end = np.datetime64(end_us // 3_600_000_000 * 3_600_000_000, "us")
+    start = str(end - np.timedelta64(30 * 24, "h")) + "Z"
+    stop = str(end) + "Z"
+    timed = {}
+    for label, bound in (("rollup", stop), ("raw", None)):
+        runs = []
+        for _ in range(5):
+            t = time.perf_counter()
+            if bound is None:  # an end off the hour: the rollup cannot answer exactly, the readings do
+                store.readings("asset-00001", start, str(end - np.timedelta64(1, "s")) + "Z", resample="1h")
+            else:
+                store.readings("asset-00001", start, bound, resample="1h")
+            runs.append((time.perf_counter() - t) * 1000)
+        timed[f"{label}_30d_hourly_ms"] = round(statistics.median(runs), 1)
+    return {"refresh_s": round(refresh_s, 2), "ranges": ranges, **timed, "load_avg": load()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--assets", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=500_000)
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--url", default=None, help="postgresql:// URL of an empty database (default: a local server)")
+    parser.add_argument("--backends", default="duckdb,postgres")
+    parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="store-pg-"))
+    end_us = int(time.time()) // 60 * 60 * 1_000_000
+    results: dict[str, object] = {"rows": args.rows, "assets": args.assets, "batch": args.batch}
+    server = None
+    try:
+        for backend in args.backends.split(","):
+            if backend == "duckdb":
+                target = str(work / "bench.duckdb")
+            else:
+                if args.url is None:
+                    server = LocalPostgres(work / "pg").start()
+                    target = server.create_database("bench")
+                else:
+                    target = args.url
+            with Store(target) as store:
+                part: dict[str, object] = {"ingest": ingest(store, args, end_us)}
+                print(json.dumps({backend: part}), flush=True)
+                part["last24h"] = last24h(store, args, end_us)
+                if backend == "postgres":
+                    part["rollup"] = rollup(store, end_us)
+                results[backend] = part
+                print(json.dumps({backend: part}), flush=True)
+    finally:
+        if server is not None:
+            server.stop()
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
