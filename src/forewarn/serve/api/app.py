@@ -51,7 +51,9 @@ from forewarn.serve.api import (
     routes_assets,
     routes_backtests,
     routes_cases,
+    routes_kpi,
     routes_models,
+    routes_plan,
     routes_predict,
     routes_whatif,
 )
@@ -214,6 +216,8 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
         routes_cases.router,
         routes_models.router,
         routes_backtests.router,
+        routes_kpi.router,
+        routes_plan.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     _install_error_handlers(app)
