@@ -100,3 +100,21 @@ def test_plan_waits_for_a_part(client: TestClient) -> None:
     answer = client.post("/api/v1/plan", json=body, headers=AUTH)
     assert answer.status_code == 200, answer.text
     assert [(o["day"], o["part"]) for o in answer.json()["orders"]] == [(2, "seal")]
+
+
+def test_production_pages_and_the_demo_plan(client: TestClient) -> None:
+    for path, marker in (("/kpi", 'id="pareto-chart"'), ("/plan", 'id="gantt"')):
+        page = client.get(path)
+        assert page.status_code == 200 and marker in page.text and "/static/dashboard/production.js" in page.text
+        assert '<a href="/kpi"' in page.text  # the nav link
+    assert client.get("/static/dashboard/production.js").status_code == 200
+    demo = client.get("/api/v1/plan/demo", params={"assets": 20, "days": 7})
+    assert demo.status_code == 200, demo.text
+    plan = demo.json()
+    assert plan["summary"]["jobs"] == len(plan["orders"]) > 0
+    # no day's jobs exceed the crew hours of their skill
+    for skill, hours in plan["crew_hours"].items():
+        for day in range(7):
+            used = sum(o["duration_h"] for o in plan["orders"] if o["skill"] == skill and o["day"] == day)
+            assert used <= hours[day] + 1e-9
+    assert client.get("/api/v1/plan/demo", params={"assets": 5000}).status_code == 422

@@ -226,6 +226,9 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
     from forewarn.serve.dashboard.pages import install_dashboard
 
     install_dashboard(app)
+    from forewarn.serve.dashboard.production import install_production_pages
+
+    install_production_pages(app)
     # innermost of the app's middleware, so that CORS, the body limit and the metrics apply to it too
     app.add_middleware(DirectRoutes, routes=[DirectRoute("POST", f"{API_PREFIX}/predict", routes_predict.predict)])
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, metrics=metrics)

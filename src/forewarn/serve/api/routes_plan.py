@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
@@ -127,3 +127,28 @@ def _solve(body: PlanRequest) -> dict[str, Any]:
 )
 async def plan(body: PlanRequest) -> dict[str, Any]:
     return await run_in_threadpool(_solve, body)
+
+
+def _demo(assets: int, days: int, seed: int) -> dict[str, Any]:
+    from forewarn.plan import plan_maintenance
+    from forewarn.plan.demo import demo_problem
+    from forewarn.plan.risk import summary
+
+    problem = demo_problem(assets, days, seed, time_limit_s=2.0)
+    result = plan_maintenance(problem)
+    crews = {k: [float(v) for v in np.asarray(h)] for k, h in problem.crew_hours.items()}
+    return {
+        "summary": dict(summary(result)) | {"horizon_days": days, "source": f"demo problem, seed {seed}"},
+        "orders": result.orders,
+        "deferred": result.deferred,
+        "crew_hours": crews,
+    }
+
+
+@router.get("/plan/demo", summary="A plan for a small synthetic fleet (the dashboard's Gantt demonstration)")
+async def plan_demo(
+    assets: Annotated[int, Query(ge=1, le=100)] = 40,
+    days: Annotated[int, Query(ge=1, le=30)] = 14,
+    seed: Annotated[int, Query(ge=0, le=2**31)] = 0,
+) -> dict[str, Any]:
+    return await run_in_threadpool(_demo, assets, days, seed)
