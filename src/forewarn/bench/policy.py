@@ -213,6 +213,7 @@ def _history(f: _Fleet, log: Callable[[str], None]) -> tuple[pd.DataFrame, np.nd
         f.applicable,
         np.random.default_rng([f.config.seed, 1]),
         daily=look,
+        scale=f.config.degradation_scale,
     )
     n = f.site_of.size
     X = pd.DataFrame(np.vstack(rows), columns=list(_Features.names))
@@ -247,7 +248,16 @@ def _simulate(f: _Fleet, name: str, *, interval: float | None = None, model: Any
     code = {"time_based": "time_based", "condition_based": "condition_based", "run_to_failure": "run_to_failure"}.get(
         name, "none"
     )
-    plan = run_plan(f.params, f.state, f.regime, _policy(f, code, interval), f.applicable, rng, daily=daily)
+    plan = run_plan(
+        f.params,
+        f.state,
+        f.regime,
+        _policy(f, code, interval),
+        f.applicable,
+        rng,
+        daily=daily,
+        scale=f.config.degradation_scale,
+    )
     return _Outcome(name, plan, jobs[0])
 
 
@@ -420,6 +430,7 @@ def run_policies(
     days: int = 365,
     sites: int = 4,
     history_seeds: int = 2,
+    degradation_scale: float = 1.0,
     policies: Sequence[str] = POLICIES,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -432,7 +443,16 @@ def run_policies(
         raise ConfigError("bench policy needs seeds >= 1, history_seeds >= 1, assets >= sites and days >= 30")
     t0 = time.perf_counter()
     history = [
-        _draw(FleetConfig(sites=sites, assets=assets, days=days, seed=HISTORY_SEED + k, interval="1h"))
+        _draw(
+            FleetConfig(
+                sites=sites,
+                assets=assets,
+                days=days,
+                seed=HISTORY_SEED + k,
+                interval="1h",
+                degradation_scale=degradation_scale,
+            )
+        )
         for k in range(history_seeds)
     ]
     # the failure model, on the histories' run-to-failure features
@@ -443,6 +463,11 @@ def run_policies(
     parts = [_history(h, say) for h in history]
     X = pd.concat([p[0] for p in parts], ignore_index=True)
     y = np.concatenate([p[1] for p in parts])
+    if not 0 < y.sum() < y.size:
+        raise ConfigError(
+            f"the separate history ({history_seeds} fleet(s) of {assets} assets x {days} days) holds no failure to "
+            "learn from; simulate more assets, more days or a larger degradation_scale"
+        )
     with threadpool_limits(1):
         model = create("lightgbm-failure", n_estimators=200, seed=0).fit(X, y)
     fit_s = time.perf_counter() - t0
@@ -458,7 +483,11 @@ def run_policies(
     say(f"time-based interval tuned on the history: {best_interval} d (mean cost by interval {tuned})")
     rows = []
     for seed in range(seeds):
-        f = _draw(FleetConfig(sites=sites, assets=assets, days=days, seed=seed, interval="1h"))
+        f = _draw(
+            FleetConfig(
+                sites=sites, assets=assets, days=days, seed=seed, interval="1h", degradation_scale=degradation_scale
+            )
+        )
         for name in policies:
             t1 = time.perf_counter()
             outcome = _simulate(f, name, interval=best_interval if name == "time_based" else None, model=model)
@@ -511,8 +540,8 @@ def run(
     **options: Any,
 ) -> dict[str, Any]:
     """The ``forewarn bench policy`` runner (``data_dir`` is ignored: the fleet is simulated). Options:
-    ``assets``, ``days``, ``sites``, ``history_seeds``."""
-    allowed = {"assets", "days", "sites", "history_seeds"}
+    ``assets``, ``days``, ``sites``, ``history_seeds``, ``degradation_scale``."""
+    allowed = {"assets", "days", "sites", "history_seeds", "degradation_scale"}
     extra = sorted(set(options) - allowed)
     if extra:
         raise ConfigError(f"unknown policy bench option(s) {', '.join(extra)}; use {', '.join(sorted(allowed))}")

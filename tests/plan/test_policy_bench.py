@@ -1,0 +1,60 @@
+"""``forewarn bench policy`` end to end on a small fleet (the full 100 assets x 1 year is a benchmark, not a test)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import forewarn.bench.policy as policy
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_policy_cli_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from forewarn.cli.main import app
+
+    small = functools.partial(policy.run_policies, assets=12, sites=2, days=90, history_seeds=1, degradation_scale=8.0)
+    monkeypatch.setattr(policy, "run_policies", small)
+    monkeypatch.setattr(policy, "INTERVALS", (30, 90))
+    out = tmp_path / "policy.json"
+    result = CliRunner().invoke(app, ["bench", "policy", "--seeds", "1", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    rows = {r["policy"]: r for r in payload["results"]}
+    assert set(rows) == set(policy.POLICIES)
+    for row in rows.values():
+        for key in ("policy", "total_cost", "unplanned_downtime_h", "failures", "oee", "maintenance_cost", "stockouts"):
+            assert key in row, key
+        # the total is the sum of its parts
+        parts = (
+            row["maintenance_cost"]
+            + row["downtime_cost"]
+            + row["stockouts"] * policy.COSTS.stockout
+            + row["holding_cost"]
+        )
+        assert row["total_cost"] == pytest.approx(parts)
+        assert 0 < row["oee"] < 1
+    assert rows["run_to_failure"]["planned_jobs"] == 0
+    # the time-based interval comes from the separate history, one of the tried ones
+    assert payload["time_based_interval_days"] in (30, 90)
+    assert set(payload["targets"]) == {
+        "oracle_saving_captured",
+        "unplanned_downtime_cut_vs_time_based",
+        "oee_points_below_oracle",
+    }
+
+
+def test_same_seed_same_outcome_and_the_oracle_prevents_failures() -> None:
+    from forewarn.twin.fleet import FleetConfig
+
+    f = policy._draw(FleetConfig(sites=2, assets=10, days=120, seed=5, interval="1h", degradation_scale=3.0))
+    a, b = policy._simulate(f, "run_to_failure"), policy._simulate(f, "run_to_failure")
+    assert a.plan.failures == b.plan.failures and len(a.plan.failures) > 3
+    oracle = policy._simulate(f, "oracle")
+    assert len(oracle.plan.failures) < len(a.plan.failures)
+    with pytest.raises(ValueError, match="unknown policy"):
+        policy.run_policies(1, policies=["hope"])
