@@ -1,0 +1,16 @@
+"""Federated learning across plants with Flower: one model from many factories; no raw reading leaves a site.
+
+The only package that imports ``flwr``. Pieces:
+
+* :mod:`~forewarn.federated.network`: the network every site trains (a ReLU perceptron on window statistics)
+  as named arrays, which becomes the registry's ``mlp-failure`` or ``mlp-rul``;
+* :mod:`~forewarn.federated.apps`: the Flower ``ClientApp`` (a site) and ``ServerApp`` (moments query, then
+  FedAvg, FedProx, FedAdam or FedYogi weighted by samples);
+* :mod:`~forewarn.federated.simulate`: simulation on Flower's engine (Ray) or an in-process Grid
+  (:mod:`~forewarn.federated.inprocess`), same apps;
+* :mod:`~forewarn.federated.federate`: ``forewarn federate`` (sites from stores through the train pipeline, a
+  registry bundle with a model card);
+* :mod:`~forewarn.federated.benchmark`: ``forewarn bench federated`` (local, federated, personalised, pooled).
+
+Submodules are imported on use: ``import forewarn.federated`` loads neither Flower nor torch.
+"""

@@ -83,12 +83,18 @@ def simulate(sites: Sequence[SiteRows], config: apps.FedConfig, *, engine: str =
         out = work / "server"
         started = time.perf_counter()
         server, client = apps.server_app(config, str(out)), apps.client_app(str(data))
-        if engine == "ray":
-            _run(server, client, config.sites, actors, ray_tmp)
-        else:
-            from forewarn.federated.inprocess import run_local
+        flower_log = logging.getLogger("flwr")
+        level = flower_log.level
+        flower_log.setLevel(logging.WARNING)  # Flower logs every round at INFO; the caller reports progress
+        try:
+            if engine == "ray":
+                _run_in_child(config, data, out, actors, ray_tmp)
+            else:
+                from forewarn.federated.inprocess import run_local
 
-            run_local(server, client, config.sites)
+                run_local(server, client, config.sites)
+        finally:
+            flower_log.setLevel(level)
         wall = time.perf_counter() - started
         if not (out / apps.GLOBAL_FILE).is_file():
             raise ForewarnError("the federated run ended without a global model; see the Flower log above")
@@ -101,6 +107,35 @@ def simulate(sites: Sequence[SiteRows], config: apps.FedConfig, *, engine: str =
     finally:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def _run_in_child(config: apps.FedConfig, data: Path, out: Path, actors: int, ray_tmp: Path) -> None:
+    """Run the engine in a child Python: Ray's processes belong to it and end with it (a Ray started in the
+    caller outlives ``ray.shutdown`` as un-waited subprocesses), and the caller's logging stays its own."""
+    import subprocess
+    import sys
+    from dataclasses import asdict
+
+    settings = out.parent / "config.json"
+    settings.write_text(json.dumps(asdict(config)), encoding="utf-8")
+    command = [sys.executable, "-m", "forewarn.federated.simulate", str(settings), str(data), str(out)]
+    command += [str(actors), str(ray_tmp)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=config.timeout_s + 120, check=False)
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+        raise ForewarnError(f"the Flower simulation engine failed (exit {done.returncode}):\n{tail}")
+
+
+def _main(argv: Sequence[str]) -> None:
+    """``python -m forewarn.federated.simulate CONFIG DATA OUT ACTORS RAY_TMP`` (what :func:`_run_in_child` runs)."""
+    settings, data, out, actors, ray_tmp = argv
+    raw = json.loads(Path(settings).read_text(encoding="utf-8"))
+    raw["hidden"] = tuple(raw["hidden"])
+    config = apps.FedConfig(**raw)
+    for key, value in ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    logging.getLogger("flwr").setLevel(logging.WARNING)
+    _run(apps.server_app(config, out), apps.client_app(data), config.sites, int(actors), Path(ray_tmp))
 
 
 def _run(server: Any, client: Any, sites: int, actors: int, ray_tmp: Path) -> None:
@@ -123,3 +158,9 @@ def _run(server: Any, client: Any, sites: int, actors: int, ray_tmp: Path) -> No
     finally:
         if ray.is_initialized():
             ray.shutdown()
+
+
+if __name__ == "__main__":
+    import sys
+
+    _main(sys.argv[1:])

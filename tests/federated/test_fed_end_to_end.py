@@ -1,0 +1,111 @@
+"""End to end: Flower's simulation engine on Ray gives the in-process run's model; ``forewarn federate`` on a
+simulated multi-site plant files a bundle the registry serves."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from forewarn.bundles.bundle import Bundle
+from forewarn.bundles.registry import ModelRegistry
+from forewarn.cli.main import app
+from forewarn.exceptions import ConfigError
+from forewarn.federated import apps
+from forewarn.federated.federate import federate
+from forewarn.federated.simulate import SiteRows, simulate
+from forewarn.store import Store
+from forewarn.twin.demo import DEMO_CONFIG
+from forewarn.twin.fleet import simulate_fleet
+
+
+@pytest.mark.slow
+def test_ray_simulation_gives_the_in_process_model(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    sites = []
+    for i, n in enumerate((150, 250, 200)):
+        X = rng.normal(i, 1.0, (n, 4))
+        y = (X[:, 1] - i > 0.5).astype(float)
+        sites.append(SiteRows(f"s{i}", X[:-30], y[:-30], X[-30:], y[-30:]))
+    config = apps.FedConfig(sites=3, rounds=2, local_epochs=1, hidden=(6,), seed=3)
+    on_ray = simulate(sites, config, engine="ray")
+    in_process = simulate(sites, config, engine="inprocess")
+    assert on_ray.history["engine"] == "ray" and on_ray.history["sites"] == 3
+    for key, value in in_process.params.items():
+        assert np.allclose(on_ray.params[key], value, rtol=0, atol=1e-6), key
+    assert not list(Path("/tmp").glob("fwray-*/session_*"))  # Ray's temporary folder went with the run
+
+
+@pytest.fixture(scope="module")
+def plant(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("plants") / "plants.duckdb"
+    config = replace(DEMO_CONFIG, sites=2, assets=24, days=45)
+    with Store(path) as db:
+        simulate_fleet(config, seed=2).to_store(db)
+    return path
+
+
+@pytest.mark.slow
+def test_federate_files_a_bundle_the_registry_serves(plant: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    with Store(plant) as db:
+        assets = db.assets()
+    sites = sorted(assets["site_id"].unique())
+    result = federate(
+        models,
+        store=plant,
+        sites=sites,
+        task="failure",
+        classes="pump",
+        horizon="72h",
+        interval="3h",
+        rounds=3,
+        local_epochs=1,
+        hidden=(16,),
+        engine="inprocess",
+    )
+    assert (result.version, result.promoted) == ("v1", True)
+    card = json.loads((result.folder / "card.json").read_text())
+    assert card["model"] == "mlp-failure" and card["federation"]["sites"] == sites
+    assert card["federation"]["bytes_per_round"] > 0 and set(card["metrics"]["sites"]) == set(sites)
+    bundle = Bundle(result.folder)
+    features = pd.DataFrame(
+        np.random.default_rng(0).normal(size=(5, len(bundle.model.feature_names_in_))),
+        columns=bundle.model.feature_names_in_,
+    )
+    assert np.allclose(bundle.model.predict_proba(features), result_model(result.folder).predict_proba(features))
+    assert ModelRegistry(models).active_version("failure") == "v1"
+    # the command line files the next version, not live
+    out = CliRunner().invoke(
+        app,
+        [
+            "federate", "--store", str(plant), "--sites", ",".join(sites), "--models", str(models),
+            "--class", "pump", "--horizon", "72h", "--interval", "3h", "--rounds", "2", "--engine", "inprocess",
+            "--json", str(tmp_path / "card.json"),
+        ],
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert "filed failure v2 (mlp-failure, not live)" in out.output
+    assert json.loads((tmp_path / "card.json").read_text())["version"] == "v2"
+
+
+def result_model(folder: Path) -> object:
+    from forewarn.base.persistence import load
+
+    return load(folder)
+
+
+def test_federate_refuses_bad_requests(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="either one store per site"):
+        federate(tmp_path / "m", task="failure")
+    with pytest.raises(ConfigError, match="at least two --sites"):
+        federate(tmp_path / "m", store=tmp_path / "x.duckdb", sites=["S1"])
+    with pytest.raises(ConfigError, match="failure or rul"):
+        federate(tmp_path / "m", store=tmp_path / "x.duckdb", sites=["S1", "S2"], task="anomaly")
+    out = CliRunner().invoke(app, ["federate", "--models", str(tmp_path / "m"), "--site-store", str(tmp_path / "a")])
+    assert out.exit_code != 0 and "at least two site stores" in str(out.exception)
