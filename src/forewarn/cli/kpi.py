@@ -46,6 +46,11 @@ def kpi(
     events: Annotated[
         Path | None, typer.Option(help="Downtime events (CSV/Parquet): asset_id, start, end, reason.")
     ] = None,
+    store: Annotated[
+        Path | None, typer.Option(help="Store: read its production records (with --records: write them into it first).")
+    ] = None,
+    start_day: Annotated[str | None, typer.Option(help="--store: first day (YYYY-MM-DD).")] = None,
+    end_day: Annotated[str | None, typer.Option(help="--store: last day (YYYY-MM-DD).")] = None,
     simulate: Annotated[bool, typer.Option(help="Use production data of a simulated fleet instead of files.")] = False,
     assets: Annotated[int, typer.Option(min=1, help="--simulate: assets.")] = 20,
     sites: Annotated[int, typer.Option(min=1, help="--simulate: sites.")] = 2,
@@ -67,9 +72,21 @@ def kpi(
 
         data = production_data(build_fleet(sites=sites, assets=assets, days=days, seed=seed, interval="1h"))
         frame, downtime = data.records, data.events
+    elif store is not None:
+        from forewarn.store import Store
+        from forewarn.store.production import read_production, write_production
+
+        with Store(store) as db:
+            if records is not None:
+                write_production(
+                    db, read_table(records), read_table(events) if events is not None else None, source=str(records)
+                )
+            frame, downtime = read_production(db, start_day, end_day)
+        if frame.empty:
+            raise ConfigError(f"the store {store} holds no production records in that period; ingest with --records")
     else:
         if records is None:
-            raise ConfigError("give --records FILE (and --events FILE), or --simulate")
+            raise ConfigError("give --records FILE (and --events FILE), --store PATH, or --simulate")
         frame = read_table(records)
         downtime = read_table(events) if events is not None else None
     report = kpi_report(frame, downtime, by=by, top=top)
