@@ -27,7 +27,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # container image and compose stack (issue 21); npm installs axe-core (pinned in package-lock.json), which the dashboard tests run in that browser.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-fast install system-deps lint bench clean constraints
+.PHONY: demo test test-fast install system-deps lint bench clean constraints image stack-up stack-down test-deploy
 
 install: $(STAMP)
 
@@ -75,13 +75,15 @@ $(AXE): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(AXE)
 
+# two pytest workers (pytest-xdist): the tests wait on servers, browsers and subprocesses as much as they compute;
+# the container tests (marker deploy) run apart, in `make test-deploy`
 test: $(STAMP) system-deps
 	$(MAKE) $(AXE)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist worksteal -m "not deploy"
 
 # the inner loop: everything but the tests marked slow (end-to-end runs, real servers and browsers, full datasets)
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist worksteal -m "not slow and not deploy"
 
 # ruff (lint and format), mypy (mypy.ini: strict for base/, schema.py, store/, features/; an override list
 # elsewhere) and the import contracts of .importlinter (DESIGN.md's layers, no cycles); the dev extra that $(STAMP)
@@ -97,3 +99,37 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .hypothesis
+
+# -- the container images and the compose stack (issue 21; deploy/README.md) ---------------------------------------
+# Debian's podman (runc, cgroupfs, deploy/containers.conf) and mmdebstrap: no registry image, no Docker.
+# `make image` builds localhost/forewarn (and the stack's mosquitto and prometheus images); `make stack-up` starts
+# the stack and waits for a healthy /healthz, `make stack-down` stops it and removes its containers (the volumes,
+# with the store, stay: `$(COMPOSE) down -v` deletes them too); `make test-deploy` runs tests/deploy.
+DEPLOY_SECRET := deploy/secrets/forewarn_api_token
+COMPOSE := CONTAINERS_CONF=$(CURDIR)/deploy/containers.conf $(BIN)/podman-compose -f deploy/compose.yaml
+
+image: $(CORE_STAMP) system-deps
+	time deploy/build-image.sh $(BIN)/python
+
+$(BIN)/podman-compose: $(CORE_STAMP)
+	$(PIP) podman-compose
+
+$(DEPLOY_SECRET):
+	mkdir -p deploy/secrets
+	(umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(24))" > $@)
+	chown 10001 $@ 2>/dev/null || podman unshare chown 10001 $@
+
+stack-up: $(BIN)/podman-compose $(DEPLOY_SECRET)
+	CONTAINERS_CONF=$(CURDIR)/deploy/containers.conf podman image exists localhost/forewarn:latest || $(MAKE) image
+	$(COMPOSE) up -d
+	@for i in $$(seq 1 120); do \
+	  FOREWARN_PORT=$${FOREWARN_PORT:-8000} python3 deploy/healthcheck.py 2>/dev/null && \
+	    { echo "Forewarn is healthy: http://127.0.0.1:$${FOREWARN_PORT:-8000}/ (token in $(DEPLOY_SECRET))"; exit 0; }; \
+	  sleep 0.5; \
+	done; echo "the service did not become healthy in 60 s; see: podman logs forewarn_forewarn_1" >&2; exit 1
+
+stack-down: $(BIN)/podman-compose
+	$(COMPOSE) down
+
+test-deploy: $(STAMP) system-deps
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m deploy -s tests/deploy

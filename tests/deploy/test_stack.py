@@ -1,0 +1,267 @@
+"""The container image and the compose stack, end to end, with Debian's podman (``make test-deploy``).
+
+One test walks the life of a plant's stack: build the images (deploy/build-image.sh), start the stack with
+podman-compose on a store and models seeded from the sample plant, post readings through the API and through
+MQTT (the connector inside the service), see health, cases and the per-asset gauges through the API, see
+Prometheus scrape the service (``up == 1``), stop the service container while readings keep arriving by MQTT
+(the broker queues them for its persistent session), take the whole stack down and up again and find every
+reading and case where it was, and finally remove everything: no container or volume of the test's project is
+left behind. Marked ``deploy`` (``make test`` leaves it out) and ``slow``; skipped without podman.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from forewarn.serve.sample import build_sample
+from testkit import free_port, wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "deploy-test-token-0123456789"
+CHANNELS = ("bearing_temp", "vibration", "suction_pressure")
+pytestmark = [
+    pytest.mark.deploy,
+    pytest.mark.slow,
+    pytest.mark.timeout(1800),
+    pytest.mark.skipif(
+        shutil.which("podman") is None or shutil.which("mmdebstrap") is None or os.geteuid() != 0,
+        reason="needs Debian's podman and mmdebstrap, run as root (make system-deps)",
+    ),
+]
+
+
+def _http(url: str, *, body: Any = None, token: bool = False, timeout: float = 10) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {TOKEN}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            raw = answer.read()
+            status = answer.status
+    except urllib.error.HTTPError as err:
+        raw, status = err.read(), err.code
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode()
+
+
+class Stack:
+    """podman-compose on deploy/compose.yaml under a project name of the test's own."""
+
+    def __init__(self, env: dict[str, str], project: str):
+        self.env = env
+        self.project = project
+        self.api = f"http://127.0.0.1:{env['FOREWARN_PORT']}"
+
+    def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = [str(Path(sys.executable).parent / "podman-compose"), "-p", self.project, "-f", "deploy/compose.yaml"]
+        done = subprocess.run(
+            [*command, *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=300, check=False
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"podman-compose {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def podman(self, *args: str) -> str:
+        done = subprocess.run(["podman", *args], env=self.env, capture_output=True, text=True, timeout=120, check=False)
+        return done.stdout
+
+    def containers(self) -> list[str]:
+        out = self.podman(
+            "ps", "-a", "--filter", f"label=io.podman.compose.project={self.project}", "--format", "{{.Names}}"
+        )
+        return out.split()
+
+    def volumes(self) -> list[str]:
+        return [v for v in self.podman("volume", "ls", "--format", "{{.Name}}").split() if v.startswith(self.project)]
+
+    def up_healthy(self, timeout: float = 60) -> float:
+        """``up -d`` and the seconds until /healthz answers 200 with the stream connector running."""
+        start = time.monotonic()
+        self.compose("up", "-d")
+
+        def healthy() -> bool:
+            try:
+                status, body = _http(f"{self.api}/healthz", timeout=2)
+            except OSError:
+                return False
+            return status == 200 and bool(body.get("stream", {}).get("running"))
+
+        assert wait_until(healthy, timeout=timeout, step=0.25), self.logs()
+        return time.monotonic() - start
+
+    def logs(self) -> str:
+        return "\n".join(self.podman("logs", "--tail", "40", name) for name in self.containers())
+
+    def readings(self) -> int:
+        return int(_http(f"{self.api}/healthz", token=True)[1]["readings"])
+
+
+def _publish(port: int, messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Publish each (topic, payload) with QoS 1 and wait for the broker's acknowledgements."""
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="forewarn-deploy-test")
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        infos = [client.publish(topic, json.dumps(payload), qos=1) for topic, payload in messages]
+        for info in infos:
+            info.wait_for_publish(timeout=30)
+            assert info.is_published()
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def _hourly(asset_id: str, start: pd.Timestamp, hours: int) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"plant/{asset_id}/{channel}", {"value": base + h * 0.1, "ts": (start + pd.Timedelta(hours=h)).isoformat()})
+        for h in range(hours)
+        for channel, base in zip(CHANNELS, (60.0, 3.0, 1.5), strict=True)
+    ]
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Any:
+    """The images built, a data folder seeded with the sample plant, and the stack's environment; everything of
+    the test's project removed afterwards."""
+    env = {**os.environ, "CONTAINERS_CONF": str(REPO / "deploy" / "containers.conf")}
+    started = time.monotonic()
+    built = subprocess.run(
+        [str(REPO / "deploy" / "build-image.sh"), sys.executable],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    print(f"images built in {time.monotonic() - started:.1f} s\n{built.stdout}")
+    sample = build_sample(tmp_path / "sample", n_assets=8, n_train=20, seed=0, versions=1)
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(sample.store, data / "store.duckdb")
+    shutil.copytree(sample.models, data / "models")
+    token = tmp_path / "token"
+    token.write_text(TOKEN + "\n")
+    for path in [data, token, *data.rglob("*")]:
+        os.chown(path, 10001, 10001)  # the image's user `forewarn`
+    token.chmod(0o600)
+    env.update(
+        FOREWARN_PORT=str(free_port()),
+        MQTT_PORT=str(free_port()),
+        PROM_PORT=str(free_port()),
+        FOREWARN_DATA_VOLUME=str(data),
+        FOREWARN_TOKEN_FILE=str(token),
+    )
+    s = Stack(env, f"fwtest{os.getpid()}")
+    try:
+        yield s
+    finally:
+        s.compose("down", "-v", check=False)
+        for name in s.containers():  # anything compose left (it should not)
+            s.podman("rm", "-f", name)
+        for volume in s.volumes():
+            s.podman("volume", "rm", "-f", volume)
+
+
+def test_stack_keeps_readings_and_cases_across_restarts(stack: Stack) -> None:
+    api = f"{stack.api}/api/v1"
+    seconds = stack.up_healthy()
+    print(f"stack up to a healthy /healthz in {seconds:.1f} s")
+    assert sorted(stack.containers()) == sorted(
+        f"{stack.project}_{s}_1" for s in ("forewarn", "mosquitto", "prometheus")
+    )
+    # the service runs as the unprivileged user of the image
+    service = f"{stack.project}_forewarn_1"
+    assert stack.podman("exec", service, "id", "-u").strip() == "10001"
+    assert stack.podman("healthcheck", "run", service).strip() in ("", "healthy")
+
+    # the start-up evaluation scored the sample plant and opened cases for the pumps near failure
+    status, cases = _http(f"{api}/cases?status=open")
+    assert status == 200 and len(cases) >= 1, cases
+    fleet = {a["asset_id"]: a for a in _http(f"{api}/fleet/health")[1]}
+    assert len(fleet) == 8 and all(a["status"] == "in_service" for a in fleet.values())
+    before = stack.readings()
+
+    # readings through the API (the token comes from the secret file)
+    start = max(pd.Timestamp(a["ts"]) for a in fleet.values()) + pd.Timedelta(hours=1)
+    rows = [
+        {"asset_id": "P-000", "ts": ts, "channel": topic.rsplit("/", 1)[1], "value": payload["value"]}
+        for topic, payload in _hourly("P-000", start, 12)
+        for ts in [payload["ts"]]
+    ]
+    assert _http(f"{api}/readings", body={"readings": rows})[0] == 401  # no token: refused
+    status, report = _http(f"{api}/readings", body={"readings": rows}, token=True)
+    assert status == 200, report
+    # readings through MQTT, stored by the connector inside the service
+    messages = _hourly("P-001", start, 10)
+    _publish(int(stack.env["MQTT_PORT"]), messages)
+    expected = before + len(rows) + len(messages)
+    assert wait_until(lambda: stack.readings() == expected, timeout=30), (stack.readings(), expected)
+    last = (start + pd.Timedelta(hours=9)).isoformat()
+    health = _http(f"{api}/assets/P-001/health")[1]
+    assert pd.Timestamp(health["ts"]) == pd.Timestamp(last) and health["health"] is not None
+    assert pd.Timestamp(_http(f"{api}/assets/P-000/health")[1]["ts"]) == start + pd.Timedelta(hours=11)
+
+    # the per-asset gauges, and Prometheus (Debian's, in the stack) scraping them with up == 1
+    metrics = _http(f"{stack.api}/metrics")[1]
+    assert 'forewarn_asset_health_score{asset_class="pump",asset_id="P-001"' in metrics
+    prom = f"http://127.0.0.1:{stack.env['PROM_PORT']}/api/v1/query?query="
+
+    def scraped() -> bool:
+        try:
+            result = _http(prom + "up%7Bjob%3D%22forewarn%22%7D", timeout=3)[1]["data"]["result"]
+            gauges = _http(prom + "count(forewarn_asset_open_cases)", timeout=3)[1]["data"]["result"]
+        except (OSError, KeyError, TypeError):
+            return False
+        return [r["value"][1] for r in result] == ["1"] and [g["value"][1] for g in gauges] == ["8"]
+
+    assert wait_until(scraped, timeout=45, step=1), stack.logs()
+
+    # the service stops while readings keep coming: the broker queues them for its session, none is lost
+    stack.podman("stop", "-t", "10", service)
+    late = _hourly("P-002", start, 20)
+    _publish(int(stack.env["MQTT_PORT"]), late)
+    stack.podman("start", service)
+    expected += len(late)
+    assert wait_until(lambda: _safe(stack.readings) == expected, timeout=60), (_safe(stack.readings), expected)
+
+    # the whole stack down (containers removed, volumes kept) and up again: the store and the cases are intact
+    cases_before = _http(f"{api}/cases?limit=500")[1]
+    alerts_before = _http(f"{api}/alerts?limit=5000")[1]
+    stack.compose("down")
+    assert stack.containers() == []
+    seconds = stack.up_healthy()
+    print(f"stack up again in {seconds:.1f} s")
+    assert stack.readings() == expected
+    assert _http(f"{api}/cases?limit=500")[1] == cases_before
+    assert _http(f"{api}/alerts?limit=5000")[1] == alerts_before
+    assert pd.Timestamp(_http(f"{api}/assets/P-001/health")[1]["ts"]) == pd.Timestamp(last)
+
+    stack.compose("down", "-v")
+    assert stack.containers() == [] and stack.volumes() == []
+
+
+def _safe(read: Any) -> int | None:
+    try:
+        return int(read())
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
