@@ -46,6 +46,7 @@ from forewarn.store.pg_sql import (
     redact,
 )
 from forewarn.store.store import EventsWriter, Store
+from forewarn.store.tables import ts_literal
 
 NOT_SELECT = "Store.sql runs exactly one read-only SELECT statement; use the Store methods to write"
 
@@ -199,16 +200,48 @@ class PgStore(Store):
         if agg not in queries.AGGREGATES:
             raise ConfigError(f"agg={agg!r} is not supported; use one of {', '.join(queries.AGGREGATES)}")
         with self._lock:
+            if resample is None:
+                return self._raw(str(asset_id), start, end, channels, wide)
             series = self._series_index().of(str(asset_id), channels)
             with self._pg() as con:
                 where = f"{_series_filter(list(series))} AND {queries.time_filter('r.ts', start, end)}"
-                if resample is None:
-                    long = _raw(con.con, str(asset_id), series, where)
-                else:
-                    long = rollup_readings(self.read_only, con, str(asset_id), series, start, end, resample, agg)
-                    if long is None:
-                        long = _resampled(con, where, resample, agg)
+                long = rollup_readings(self.read_only, con, str(asset_id), series, start, end, resample, agg)
+                if long is None:
+                    long = _resampled(con, where, resample, agg)
         return queries.shape(long, str(asset_id), series, wide)
+
+    def _raw(
+        self, asset_id: str, start: object, end: object, channels: Sequence[str] | None, wide: bool
+    ) -> pd.DataFrame:
+        """Raw readings in one round trip: the cached series ids are checked by the catalogue version the
+        query returns (and the query is run again in the rare case the catalogue changed meanwhile)."""
+        low = None if start is None else ts_literal(start, name="start")
+        high = None if end is None else ts_literal(end, name="end")
+        with self._pg() as con:
+            for _ in range(2):
+                index = self._index
+                if index is None:
+                    index = self._index = queries.SeriesIndex(con)  # type: ignore[arg-type]
+                try:
+                    series = index.of(asset_id, channels)
+                except DataNotFoundError:
+                    if self._index is not None and not self._index.is_current(con):  # type: ignore[arg-type]
+                        self._index = None
+                        continue
+                    raise
+                version, (sid, ts, value) = fetch_readings(con.con, sorted(series), low, high)
+                if version == tuple(index.version):
+                    return queries.shape(queries.long_frame(asset_id, series, sid, ts, value), asset_id, series, wide)
+                self._index = None
+        return self._raw_fresh(asset_id, low, high, channels, wide)
+
+    def _raw_fresh(
+        self, asset_id: str, low: str | None, high: str | None, channels: Sequence[str] | None, wide: bool
+    ) -> pd.DataFrame:
+        with self._pg() as con:
+            series = queries.SeriesIndex(con).of(asset_id, channels)  # type: ignore[arg-type]
+            _, (sid, ts, value) = fetch_readings(con.con, sorted(series), low, high)
+        return queries.shape(queries.long_frame(asset_id, series, sid, ts, value), asset_id, series, wide)
 
     def refresh_rollups(self) -> int:
         """Recompute the hourly and daily rollups where ingests changed readings; the number of ranges done."""
@@ -372,12 +405,6 @@ def _series_filter(ids: Sequence[int]) -> str:
         return "false"
     listed = ", ".join(str(int(i)) for i in sorted(ids))
     return f"r.series_id IN ({listed})"
-
-
-def _raw(con: Any, asset_id: str, series: dict[int, str], where: str) -> pd.DataFrame:
-    """Raw readings packed by the server and read by NumPy (:func:`forewarn.store.pg_sql.fetch_readings`)."""
-    sid, ts, value = fetch_readings(con, where)
-    return queries.long_frame(asset_id, series, sid, ts, value)
 
 
 PG_AGGREGATES = {
