@@ -231,7 +231,7 @@ def run(
     if unknown:
         raise ConfigError(f"unknown arm(s) {', '.join(unknown)}; use {', '.join(MODELS)}")
     say = progress or (lambda m: None)
-    dataset, _, named = dataset.partition(":")  # seed-task:noisy names a variant
+    dataset, _colon, named = dataset.partition(":")  # seed-task:noisy names a variant
     variant = variant or named or None
     options: dict[str, Any] = {"variant": variant} if dataset == "seed-task" and variant else {}
     rows: list[dict[str, Any]] = []

@@ -195,7 +195,7 @@ def _file(
 
     X_held = pd.concat([d.X[d.held] for d in data], ignore_index=True)
     y_held = np.concatenate([d.y[d.held] for d in data])
-    groups = np.concatenate([[f"{d.name}/{g}" for g in d.groups[d.held]] for d in data])
+    groups = [f"{d.name}/{g}" for d in data for g in d.groups[d.held]]
     X_train = pd.concat([d.X[~d.held] for d in data], ignore_index=True)
     per_site = {d.name: _held_metrics(model, spec, d) for d in data}
     metrics: dict[str, Any] = {
