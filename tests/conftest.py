@@ -39,6 +39,7 @@ SLOW_MODULES = frozenset(
         "tests/bench/test_cwru.py",
         "tests/bench/test_femto.py",
         "tests/bench/test_fleet.py",
+        "tests/monitor/test_monitor_plant.py",
         "tests/serve/test_age_serving.py",
         "tests/serve/test_dashboard_a11y.py",
         "tests/serve/test_dashboard_browser.py",

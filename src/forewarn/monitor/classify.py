@@ -12,7 +12,7 @@ names each *onset*: a judged day with a step in some channel after a day without
   plant change jumps from a still baseline. No drift alert: the model should flag it;
 * ``sensor change``: one sensor's offset explains the day's jumps of every channel (at least
   :data:`SINGLE_SENSOR_SHARE` of them, :func:`forewarn.monitor.drift.single_sensor`): a recalibration, a replaced
-  transmitter;
+  transmitter (``channels`` names it, or the coupled sensors that explain the jumps as well);
 * ``machine changed``: several channels stepped together from a still baseline: their relations moved.
 
 :func:`site_wide` then renames onsets shared, on the same day, by at least half of a site's assets (three or
@@ -78,7 +78,7 @@ def episodes(
             cause = "degradation"
         elif explained.iloc[i] >= SINGLE_SENSOR_SHARE:
             cause = "sensor change"
-            channels = [str(sensor.iloc[i])]
+            channels = str(sensor.iloc[i]).split(",")
         else:
             cause = "machine changed"
         out.append(

@@ -271,8 +271,8 @@ DAY_COLUMNS = (
 
 
 def single_sensor(reference: Reference, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each row of residual ``shifts`` (days, k): the channel whose offset alone best explains it, and the
-    share of the shift's squared length it explains.
+    """For each row of residual ``shifts`` (days, k): the channels ordered by how well an offset of that channel
+    alone explains it (indices, days x k), and the share of the shift's squared length each explains.
 
     An offset ``d`` (in standard deviations) of channel ``j`` alone moves the residuals by ``d (e_j - w_j)``,
     ``w_j`` being channel ``j``'s weights in the other channels' predictions; the share is the squared cosine
@@ -285,8 +285,8 @@ def single_sensor(reference: Reference, shifts: np.ndarray) -> tuple[np.ndarray,
     norms = np.maximum((pattern**2).sum(axis=1), 1e-12)
     total = np.maximum((shifts**2).sum(axis=1, keepdims=True), 1e-12)
     share = projection**2 / norms / total
-    best = np.argmax(share, axis=1)
-    return best, share[np.arange(len(shifts)), best]
+    order = np.argsort(-share, axis=1)
+    return order, np.take_along_axis(share, order, axis=1)
 
 
 def jumps(day_residual: np.ndarray, history: np.ndarray, baseline_days: int) -> np.ndarray:
@@ -332,8 +332,9 @@ def day_drift(reference: Reference, frame: pd.DataFrame, *, baseline_days: int =
     says it passes the jump threshold (an abrupt change, as a recalibration or a replaced part makes, rather than
     a slow one such as wear or the seasons); ``level_sd`` is the day's median reading minus the reference median,
     in reference standard deviations; ``psi`` compares the day's readings with the reference deciles;
-    ``explained_by`` and ``explained_share`` name the one sensor whose offset best explains the day's jumps
-    (:func:`single_sensor`)."""
+    ``explained_by`` names the sensor whose offset best explains the day's jumps (with, comma-separated, any other
+    within 0.05 of its share: tightly coupled sensors explain each other's offsets) and ``explained_share`` its
+    share (:func:`single_sensor`)."""
     if not len(frame):
         return pd.DataFrame(columns=list(DAY_COLUMNS))
     values = frame.reindex(columns=reference.channels).to_numpy(dtype="float64")
@@ -359,9 +360,12 @@ def day_drift(reference: Reference, frame: pd.DataFrame, *, baseline_days: int =
             "rows": np.repeat(rows, k),
         }
     )
-    best, share = single_sensor(reference, np.nan_to_num(jump))
-    out["explained_by"] = np.repeat(np.asarray(reference.channels)[best], k)
-    out["explained_share"] = np.repeat(share, k)
+    order, share = single_sensor(reference, np.nan_to_num(jump))
+    names = np.asarray(reference.channels)
+    # two tightly coupled sensors explain each other's offset almost equally: every one within 0.05 of the best
+    near = [",".join(names[o][s >= s[0] - 0.05]) for o, s in zip(order, share, strict=True)]
+    out["explained_by"] = np.repeat(near, k)
+    out["explained_share"] = np.repeat(share[:, 0], k)
     out["drifted"] = out["shift_sd"].abs() > out["threshold_sd"]
     out["step"] = out["jump_sd"].abs() > out["jump_threshold_sd"]
     return out[list(DAY_COLUMNS)]
