@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,6 @@ def test_reply_arrays_are_parameters_not_rows(tmp_path: Path) -> None:
     allowed = {
         "count": (3,), "total": (3,), "squares": (3,),
         "layer0.weight": (4, 3), "layer0.bias": (4,), "layer1.weight": (1, 4), "layer1.bias": (1,),
-        "scaler.mean": (3,), "scaler.scale": (3,),
     }  # fmt: skip
     assert shapes and all(allowed[k] == shape for k, shape in shapes)
 
@@ -108,7 +108,9 @@ def test_fedavg_is_the_sample_weighted_mean_of_the_sites_updates(tmp_path: Path)
     # and it is not the unweighted mean
     plain = net.average([(p, 1.0) for p, _ in updates])
     assert not np.allclose(outcome.params["layer0.weight"], plain["layer0.weight"], atol=1e-6)
-    assert outcome.history["bytes_per_round"] == 2 * 2 * sum(v.nbytes for v in outcome.params.values())
+    layers = sum(v.nbytes for k, v in outcome.params.items() if k.startswith("layer"))
+    # 2 sites x (layers out, back, out again + mean and scale of 3 features in the train and evaluate configs)
+    assert outcome.history["bytes_per_round"] == 2 * (3 * layers + 2 * 2 * 3 * 8)
 
 
 @pytest.mark.parametrize("strategy", ["fedprox", "fedadam", "fedyogi"])
@@ -119,6 +121,21 @@ def test_other_strategies_run_and_learn(strategy: str) -> None:
     losses = [outcome.history["evaluate"][str(r)]["eval-loss"] for r in (1, 2, 3)]
     assert all(np.isfinite(losses)) and losses[-1] < losses[0] + 0.05
     assert outcome.history["config"]["strategy"] == strategy
+
+
+def test_central_differential_privacy_clips_and_noises_the_average() -> None:
+    sites = _sites((300, 300))
+    base = apps.FedConfig(sites=2, rounds=2, hidden=(6,), learning_rate=1e-2, seed=1)
+    plain = simulate(sites, base, engine="inprocess")
+    private = simulate(sites, replace(base, dp_noise=0.5, dp_clip=0.5), engine="inprocess")
+    loud = simulate(sites, replace(base, dp_noise=50.0, dp_clip=0.5), engine="inprocess")
+    assert np.array_equal(private.params["scaler.mean"], plain.params["scaler.mean"])  # the standardiser is fixed
+    moved = np.abs(private.params["layer0.weight"] - plain.params["layer0.weight"]).max()
+    assert moved > 1e-3
+    loss = {name: run.history["evaluate"]["2"]["eval-loss"] for name, run in [("plain", plain), ("loud", loud)]}
+    assert loss["loud"] > loss["plain"]
+    with pytest.raises(ConfigError, match="dp_noise"):
+        apps.FedConfig(sites=2, dp_noise=-1.0)
 
 
 def test_bad_configurations_are_refused() -> None:

@@ -54,6 +54,10 @@ class FedConfig:
     class_weight: str | None = "sqrt"
     seed: int = 0
     timeout_s: float = 600.0
+    #: central differential privacy (Flower's server-side fixed clipping): Gaussian noise of this multiplier
+    #: times ``dp_clip`` on the sum of the sites' clipped updates; 0 turns it off
+    dp_noise: float = 0.0
+    dp_clip: float = 1.0
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -62,6 +66,8 @@ class FedConfig:
             raise ConfigError(f"sites={self.sites}: federated training needs at least 2 sites")
         if self.rounds < 1 or self.local_epochs < 1:
             raise ConfigError("rounds and local_epochs must be at least 1")
+        if self.dp_noise < 0 or self.dp_clip <= 0:
+            raise ConfigError(f"dp_noise={self.dp_noise} must be >= 0 and dp_clip={self.dp_clip} > 0")
 
     def net_spec(self, inputs: int) -> net.NetSpec:
         return net.NetSpec(
@@ -143,8 +149,13 @@ def client_app(data_folder: str | None = None) -> Any:
         return read_site(site_file(data_folder, int(context.node_config["partition-id"])))
 
     def arrays_of(message: Message) -> dict[str, np.ndarray]:
+        """The network's layers (the ``ArrayRecord``) and the shared standardiser (the round's config)."""
         record: Any = message.content["arrays"]
-        return {k: v.numpy() for k, v in record.items()}
+        config: Any = message.content["config"]
+        params = {k: v.numpy() for k, v in record.items()}
+        params["scaler.mean"] = np.asarray(config["scaler-mean"], dtype="float64")
+        params["scaler.scale"] = np.asarray(config["scaler-scale"], dtype="float64")
+        return params
 
     @app.query()  # type: ignore[untyped-decorator,unused-ignore]
     def moments(message: Message, context: Context) -> Message:
@@ -178,7 +189,7 @@ def client_app(data_folder: str | None = None) -> Any:
         )
         content = RecordDict(
             {
-                "arrays": ArrayRecord({k: _array(v) for k, v in updated.items()}),
+                "arrays": ArrayRecord({k: _array(v) for k, v in updated.items() if not k.startswith("scaler.")}),
                 "metrics": MetricRecord({"num-examples": len(data["X_train"]), "train-loss": float(loss)}),
             }
         )
@@ -256,26 +267,32 @@ def server_app(config: FedConfig, out_folder: str) -> Any:
         spec = config.net_spec(len(total.count))
         params = net.initial(spec, total.scaler(), config.seed)
         strategy = _strategy(config)
-        initial = ArrayRecord({k: _array(v) for k, v in params.items()})
+        # the layers are what the strategy averages (and a DP wrapper clips and noises); the standardiser is
+        # fixed and travels in the round's config
+        layers = {k: v for k, v in params.items() if not k.startswith("scaler.")}
+        scaler = {"scaler-mean": params["scaler.mean"].tolist(), "scaler-scale": params["scaler.scale"].tolist()}
         result = strategy.start(
             grid=grid,
-            initial_arrays=initial,
+            initial_arrays=ArrayRecord({k: _array(v) for k, v in layers.items()}),
             num_rounds=config.rounds,
             timeout=config.timeout_s,
-            train_config=ConfigRecord(config.train_config()),
-            evaluate_config=ConfigRecord(config.train_config()),
+            train_config=ConfigRecord(config.train_config() | scaler),
+            evaluate_config=ConfigRecord(config.train_config() | scaler),
         )
         final = {k: v.numpy() for k, v in result.arrays.items()}
+        final["scaler.mean"], final["scaler.scale"] = params["scaler.mean"], params["scaler.scale"]
         out = Path(out_folder)
         out.mkdir(parents=True, exist_ok=True)
         np.savez(out / GLOBAL_FILE, **final)
-        model_bytes = int(sum(v.nbytes for v in final.values()))
+        model_bytes = int(sum(v.nbytes for v in layers.values()))
+        scaler_bytes = int(params["scaler.mean"].nbytes + params["scaler.scale"].nbytes)
         history = {
             "config": asdict(config),
             "inputs": int(spec.inputs),
             "rounds": config.rounds,
             "sites": len(nodes),
-            "bytes_per_round": 2 * model_bytes * len(nodes),
+            # per site: the layers out and back (train), out again (evaluate), the standardiser in both configs
+            "bytes_per_round": (3 * model_bytes + 2 * scaler_bytes) * len(nodes),
             "moments_bytes": int(3 * total.count.nbytes * len(nodes)),
             "train": {str(r): dict(m) for r, m in result.train_metrics_clientapp.items()},
             "evaluate": {str(r): dict(m) for r, m in result.evaluate_metrics_clientapp.items()},
@@ -308,9 +325,15 @@ def _strategy(config: FedConfig) -> Any:
         "min_available_nodes": config.sites,
     }
     if config.strategy == "fedprox":
-        return st.FedProx(proximal_mu=config.proximal_mu, **common)
-    if config.strategy == "fedadam":
-        return st.FedAdam(eta=config.server_learning_rate, **common)
-    if config.strategy == "fedyogi":
-        return st.FedYogi(eta=config.server_learning_rate, **common)
-    return st.FedAvg(**common)
+        chosen = st.FedProx(proximal_mu=config.proximal_mu, **common)
+    elif config.strategy == "fedadam":
+        chosen = st.FedAdam(eta=config.server_learning_rate, **common)
+    elif config.strategy == "fedyogi":
+        chosen = st.FedYogi(eta=config.server_learning_rate, **common)
+    else:
+        chosen = st.FedAvg(**common)
+    if config.dp_noise > 0:
+        return st.DifferentialPrivacyServerSideFixedClipping(
+            chosen, noise_multiplier=config.dp_noise, clipping_norm=config.dp_clip, num_sampled_clients=config.sites
+        )
+    return chosen

@@ -242,7 +242,7 @@ def predict(params: Mapping[str, np.ndarray], spec: NetSpec, X: np.ndarray) -> n
     """Failure probability (binary), class probabilities (multiclass) or the target (regression)."""
     out = raw_output(params, X)
     if spec.kind == "binary":
-        return 1.0 / (1.0 + np.exp(-out[:, 0]))
+        return 1.0 / (1.0 + np.exp(-np.clip(out[:, 0], -60.0, 60.0)))  # no overflow for a wild logit
     if spec.kind == "multiclass":
         shifted = np.exp(out - out.max(axis=1, keepdims=True))
         return shifted / shifted.sum(axis=1, keepdims=True)
