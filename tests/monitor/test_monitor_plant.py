@@ -144,3 +144,30 @@ def test_retrain_judges_the_challenger_on_the_same_window_and_rolls_back(plant: 
         retraining.rollback(models, "failure")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="metric"):
         retraining.retrain(plant["store"], models, "failure", metric="accuracy")  # type: ignore[arg-type]
+
+
+def test_the_api_gauges_and_model_page_show_the_monitoring(plant: dict[str, object]) -> None:
+    from fastapi.testclient import TestClient
+
+    from forewarn.serve import ServeSettings, create_app
+
+    report = monitor(plant["store"], plant["models"], days=15, reference_days=TRAINED_DAYS)  # type: ignore[arg-type]
+    settings = ServeSettings(store=str(plant["store"]), models=str(plant["models"]), token="t" * 32)
+    with TestClient(create_app(settings)) as client:
+        answer = client.get("/api/v1/models/failure/monitor")
+        assert answer.status_code == 200
+        latest = answer.json()["latest"]
+        assert latest["drift_alerts"] == len(report["models"][0]["drift_alerts"]) and latest["per_day"]
+        assert client.get("/api/v1/models/nothing/monitor").status_code == 404
+        assert client.get("/api/v1/models/failure/monitor?last=0").status_code == 422
+        metrics = client.get("/metrics").text
+        assert (
+            f'forewarn_model_drift_alerts{{model_id="failure",version="v1"}} {float(latest["drift_alerts"])}' in metrics
+        )
+        assert (
+            'forewarn_model_sensor_drift_assets{channel="' in metrics
+            or "forewarn_model_sensor_drift_assets{model_id" in metrics
+        )
+        page = client.get("/models").text
+        assert "monitor.js" in page and 'id="monitor"' in page
+        assert client.get("/static/dashboard/monitor.js").status_code == 200

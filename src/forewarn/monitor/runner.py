@@ -271,6 +271,8 @@ def _remember(path: Path, report: dict[str, Any]) -> None:
         "window": report["window"],
         "status": report["status"],
         "drift_alerts": len(report["drift_alerts"]),
+        "alerts": report["drift_alerts"],
+        "score": report["score"],
         "per_day": report["per_day"],
         "performance": report["performance"],
     }

@@ -62,6 +62,7 @@ from forewarn.serve.api.deps import has_token, service_of
 from forewarn.serve.api.direct import DirectRoute, DirectRoutes
 from forewarn.serve.api.middleware import BodyLimitMiddleware, FieldError, Metrics, MetricsMiddleware, StreamCollector
 from forewarn.serve.api.routes_whatif import Slots
+from forewarn.serve.drift_metrics import DriftCollector
 from forewarn.serve.fleet_metrics import FleetCollector
 from forewarn.serve.service import HealthService, check_ready
 from forewarn.serve.settings import ServeSettings
@@ -165,6 +166,7 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
     metrics = Metrics()
     metrics.registry.register(StreamCollector(svc))
     metrics.registry.register(FleetCollector(svc))  # per-asset gauges (health, probability, RUL, open cases)
+    metrics.registry.register(DriftCollector(svc))  # per-model drift gauges (forewarn monitor's last run)
     svc.cases.on_alert.append(lambda alert: metrics.alerts.labels(alert.risk_level).inc())
 
     @asynccontextmanager

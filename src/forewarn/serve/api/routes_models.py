@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 
 from forewarn.bundles.registry import ModelRegistry
 from forewarn.exceptions import DataNotFoundError
@@ -57,3 +57,24 @@ def promote(svc: Service, model_id: ModelId, body: PromoteRequest) -> dict[str, 
 )
 def rollback(svc: Service, model_id: ModelId) -> dict[str, Any]:
     return _with_live(svc, _registry(svc).rollback(model_id))
+
+
+@router.get(
+    "/models/{model_id}/monitor",
+    summary="Drift per sensor over time, drift alerts and realised vs promised performance (forewarn monitor's "
+    "runs), and the retraining decisions",
+)
+def monitor(svc: Service, model_id: ModelId, last: int = Query(20, ge=1, le=500)) -> dict[str, Any]:
+    from forewarn.monitor.retrain import DECISIONS, decisions_of
+    from forewarn.monitor.runner import history
+
+    registry = _registry(svc)
+    active = registry.active_version(model_id)  # an unknown model id is a 404
+    runs = history(registry.root, model_id, last=last)
+    return {
+        "model_id": model_id,
+        "active": active,
+        "runs": runs,
+        "latest": runs[-1] if runs else None,
+        "decisions": decisions_of(registry.root / model_id / DECISIONS),
+    }

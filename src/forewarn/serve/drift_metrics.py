@@ -1,0 +1,100 @@
+"""Drift gauges on ``/metrics``, from each model's last ``forewarn monitor`` run (read at each scrape).
+
+* ``forewarn_model_drift_alerts``: drift alerts (plant changes) in the model's last monitored window;
+* ``forewarn_model_sensor_drift_assets``: per sensor (label ``channel``), the assets whose residual drifted past
+  the reference threshold on the last monitored day;
+* ``forewarn_model_score_psi``: PSI of the model's probabilities against its reference;
+* ``forewarn_model_realised_catch_rate``: failures caught over failures in the last window (absent without one).
+
+Every sample carries ``model_id`` and ``version`` (the monitored one). A model never monitored has no sample.
+
+>>> from prometheus_client import CollectorRegistry, generate_latest
+>>> from forewarn.serve.service import HealthService
+>>> from forewarn.serve.settings import ServeSettings
+>>> service = HealthService(ServeSettings())
+>>> registry = CollectorRegistry()
+>>> registry.register(DriftCollector(service))
+>>> generate_latest(registry).decode().count("forewarn_model_drift_alerts{")  # no models folder: no sample
+0
+>>> service.close()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from forewarn.exceptions import ForewarnError
+
+log = logging.getLogger("forewarn.serve")
+
+
+def _last_run(path: Any) -> dict[str, Any] | None:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - 2_000_000))
+            lines = handle.read().decode("utf-8", errors="replace").strip().splitlines()
+        return json.loads(lines[-1]) if lines else None
+    except (OSError, ValueError):
+        return None
+
+
+class DriftCollector(Collector):
+    """The drift gauges of a service's models (see the module docstring)."""
+
+    def __init__(self, service: Any):
+        self.service = service
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        alerts = GaugeMetricFamily(
+            "forewarn_model_drift_alerts", "Drift alerts in the last monitored window", labels=["model_id", "version"]
+        )
+        sensors = GaugeMetricFamily(
+            "forewarn_model_sensor_drift_assets",
+            "Assets whose sensor drifted past its reference threshold on the last monitored day",
+            labels=["model_id", "version", "channel"],
+        )
+        psi = GaugeMetricFamily(
+            "forewarn_model_score_psi",
+            "PSI of the model's probabilities vs its reference",
+            labels=["model_id", "version"],
+        )
+        caught = GaugeMetricFamily(
+            "forewarn_model_realised_catch_rate",
+            "Failures caught over failures in the last monitored window",
+            labels=["model_id", "version"],
+        )
+        registry = getattr(self.service, "registry", None)
+        try:
+            ids = registry.model_ids() if registry is not None else []
+        except ForewarnError as err:
+            log.warning("drift gauges: %s", err)
+            ids = []
+        for model_id in ids:
+            run = _last_run(registry.root / model_id / "monitor" / "history.jsonl")
+            if not run:
+                continue
+            labels = [model_id, str(run.get("version", ""))]
+            alerts.add_metric(labels, float(run.get("drift_alerts", 0)))
+            per_day = run.get("per_day") or []
+            last_day = max((row["day"] for row in per_day), default=None)
+            for row in per_day:
+                if row["day"] == last_day:
+                    sensors.add_metric([*labels, str(row["channel"])], float(row["assets_drifted"]))
+            score = run.get("score") or {}
+            if score.get("psi") is not None:
+                psi.add_metric(labels, float(score["psi"]))
+            realised = (run.get("performance") or {}).get("realised") or {}
+            if realised.get("catch_rate") is not None:
+                caught.add_metric(labels, float(realised["catch_rate"]))
+        yield from (alerts, sensors, psi, caught)
