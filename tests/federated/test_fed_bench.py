@@ -85,6 +85,7 @@ def test_cli_writes_the_json(tmp_path: Path) -> None:
     assert bad.exit_code != 0 and "unknown federated dataset" in str(bad.exception)
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_cmapss_sites_are_dealt_by_subset_and_regime_mix(shared_data_dir: Path) -> None:
     sites, task = cmapss_sites(shared_data_dir, max_units=12)

@@ -222,6 +222,8 @@ def run(
     engine: str = "inprocess",
     strategy: str | None = None,
     rounds: int | None = None,
+    dp_noise: float | None = None,
+    dp_clip: float | None = None,
     progress: Callable[[str], None] | None = None,
     **_: Any,
 ) -> dict[str, Any]:
@@ -247,7 +249,7 @@ def run(
             seed,
             arms,
             engine=engine,
-            overrides={"strategy": strategy, "rounds": rounds},
+            overrides={"strategy": strategy, "rounds": rounds, "dp_noise": dp_noise, "dp_clip": dp_clip},
             say=say,
         )
         rows += [r | {"seed": seed} for r in seed_rows]
@@ -255,7 +257,9 @@ def run(
             records.append(record | {"seed": seed})
     assert task is not None
     primary = primary_metric(task)
-    config = _config(dataset, task, 2, 0, {"strategy": strategy, "rounds": rounds})
+    config = _config(
+        dataset, task, 2, 0, {"strategy": strategy, "rounds": rounds, "dp_noise": dp_noise, "dp_clip": dp_clip}
+    )
     return {
         "dataset": "federated",
         "subset": dataset + (f" ({variant})" if variant else ""),
