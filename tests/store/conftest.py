@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Callable, Iterator
 
 import pytest
+from store_helpers import wipe_pg
 
 from forewarn.store import Store
 from forewarn.store.pg_local import LocalPostgres, binaries
@@ -88,16 +89,6 @@ def make_store(backend: str, scratch: Store) -> Iterator[Callable[[], Store]]:
     yield make
     for store in made:
         store.close()
-
-
-def wipe_pg(store: PgStore) -> None:
-    """Empty every table of a PostgreSQL store (a few milliseconds, unlike a new database)."""
-    with store.connection(write=True) as con:
-        con.execute(
-            "TRUNCATE sites, lines, assets, channels, reading_values, events, labels, readings_hourly, "
-            "readings_daily, rollup_dirty"
-        )
-    store._index = None
 
 
 @pytest.fixture

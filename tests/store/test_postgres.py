@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from store_helpers import wipe_pg
 from typer.testing import CliRunner
 
 from forewarn.cli.main import app
@@ -34,6 +35,23 @@ _names = iter(range(10_000))
 def new_url(server: LocalPostgres) -> str:
     """A fresh empty database (not from the template: migrations run on it)."""
     return server.create_database(f"pgt_{next(_names)}")
+
+
+@pytest.fixture(scope="module")
+def module_url(pg_server: LocalPostgres) -> str:
+    """One migrated database for the tests that only need an empty store (a database costs ~1 s here)."""
+    url = new_url(pg_server)
+    Store(url).close()
+    return url
+
+
+@pytest.fixture
+def empty_url(module_url: str) -> str:
+    """The module's database, emptied."""
+    with Store(module_url) as store:
+        assert isinstance(store, PgStore)
+        wipe_pg(store)
+    return module_url
 
 
 def frame(asset: str, first: int, n: int, channel: str = "temp", scale: float = 1.0) -> pd.DataFrame:
@@ -65,9 +83,8 @@ print("done")
 """
 
 
-def test_writer_processes_share_one_database(pg_server: LocalPostgres):
-    url = new_url(pg_server)
-    Store(url).close()
+def test_writer_processes_share_one_database(empty_url: str):
+    url = empty_url
     procs = [
         subprocess.Popen([sys.executable, "-c", WRITER, url, str(i), "4"], stdout=subprocess.PIPE, text=True)
         for i in range(3)
@@ -106,9 +123,8 @@ def _acked(path: Path) -> int:
         return -1
 
 
-def test_sigkill_mid_stream_loses_and_duplicates_nothing(pg_server: LocalPostgres, tmp_path: Path):
-    url = new_url(pg_server)
-    Store(url).close()
+def test_sigkill_mid_stream_loses_and_duplicates_nothing(empty_url: str, tmp_path: Path):
+    url = empty_url
     ack, total, size = tmp_path / "ack", 12, 10_000
     for kills, deadline_batch in enumerate((2, 6)):
         start = _acked(ack) + 1  # redeliver everything not acknowledged (the batch in flight may have committed)
@@ -132,10 +148,10 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(pg_server: LocalPostgre
         assert float(got["total"].iloc[0]) == pytest.approx(0.5 * (total * size - 1) * total * size / 2)
 
 
-def test_rollups_answer_as_the_readings_do(pg_server: LocalPostgres):
+def test_rollups_answer_as_the_readings_do(empty_url: str):
     days = 3 * 24 * 60
     data = pd.concat([frame("P-1", 0, days, "temp", 0.01), frame("P-1", 0, days, "vib", -0.5)])
-    with Store(new_url(pg_server)) as pg, Store() as duck:
+    with Store(empty_url) as pg, Store() as duck:
         for store in (pg, duck):
             store.ingest_readings(data)
             store.ingest_readings(frame("P-1", 100, 50, "temp", 3.0), on_conflict="replace")  # overlap: replaced
@@ -179,8 +195,8 @@ def test_migrations_are_numbered_and_run_once(pg_server: LocalPostgres):
         Store(url)
 
 
-def test_a_read_only_role_reads_and_cannot_write(pg_server: LocalPostgres):
-    url = new_url(pg_server)
+def test_a_read_only_role_reads_and_cannot_write(empty_url: str):
+    url = empty_url
     with Store(url) as store:
         store.ingest_readings(frame("P-1", 0, 120))
     with Store(url) as admin, admin.connection(write=True) as con:
@@ -200,7 +216,7 @@ def test_a_read_only_role_reads_and_cannot_write(pg_server: LocalPostgres):
         owner_read_only.sql("WITH gone AS (DELETE FROM reading_values RETURNING 1) SELECT count(*) FROM gone")
 
 
-def test_copy_a_store_both_ways(pg_server: LocalPostgres, tmp_path: Path):
+def test_copy_a_store_both_ways(empty_url: str, tmp_path: Path):
     source = tmp_path / "plant.duckdb"
     with Store(source) as duck:
         duck.add_sites([Site("S1", name="Lyon")])
@@ -213,7 +229,7 @@ def test_copy_a_store_both_ways(pg_server: LocalPostgres, tmp_path: Path):
         labelled = pd.DataFrame({"asset_id": ["P-1"], "ts": [T0], "state": ["run"]})
         duck.ingest_readings(labelled, label_columns=["state"])
         duck.ingest_events(pd.DataFrame({"asset_id": ["P-1"], "ts": [T0], "kind": ["failure"], "failure_mode": ["x"]}))
-    url = new_url(pg_server)
+    url = empty_url
     result = runner.invoke(app, ["store", "copy", "--from", str(source), "--to", url, "--slice-days", "1"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
@@ -232,8 +248,8 @@ def test_copy_a_store_both_ways(pg_server: LocalPostgres, tmp_path: Path):
             assert other.hierarchy() == a.hierarchy()
 
 
-def test_forewarn_store_names_the_server_store_for_the_cli(pg_server: LocalPostgres, tmp_path: Path):
-    url = new_url(pg_server)
+def test_forewarn_store_names_the_server_store_for_the_cli(empty_url: str, tmp_path: Path):
+    url = empty_url
     path = tmp_path / "r.csv"
     path.write_text("asset_id,ts,temp\nP-1,2024-01-01T00:00Z,1.5\nP-1,2024-01-01T00:01Z,oops\n")
     bad = runner.invoke(app, ["ingest", str(path)], env={"FOREWARN_STORE": url})
@@ -245,8 +261,8 @@ def test_forewarn_store_names_the_server_store_for_the_cli(pg_server: LocalPostg
     assert listed.exit_code == 0 and json.loads(listed.output)[0]["n_readings"] == 2
 
 
-def test_two_stores_on_one_database_see_each_others_new_assets_and_channels(pg_server: LocalPostgres):
-    url = new_url(pg_server)
+def test_two_stores_on_one_database_see_each_others_new_assets_and_channels(empty_url: str):
+    url = empty_url
     with Store(url) as api, Store(url) as feed:
         feed.ingest_readings(pd.DataFrame({"asset_id": ["P-1"], "ts": ["2024-01-01"], "temp": [1.0]}))
         assert api.readings("P-1")["channel"].tolist() == ["temp"]
