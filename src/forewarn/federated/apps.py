@@ -324,6 +324,7 @@ def _strategy(config: FedConfig) -> Any:
         "min_evaluate_nodes": config.sites,
         "min_available_nodes": config.sites,
     }
+    chosen: Any
     if config.strategy == "fedprox":
         chosen = st.FedProx(proximal_mu=config.proximal_mu, **common)
     elif config.strategy == "fedadam":
