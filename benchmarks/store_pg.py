@@ -117,12 +117,32 @@ def last24h(store: Store, args: argparse.Namespace, end_us: int) -> dict[str, fl
         times.append((time.perf_counter() - t) * 1000)
         n = len(got)
     times.sort()
-    return {
+    out = {
         "rows_returned": n,
         "median_ms": round(statistics.median(times), 2),
         "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2),
         "load_avg": load(),
     }
+    out.update(server_side_ms(store, args, str(start) + "Z", str(end) + "Z"))
+    return out
+
+
+def server_side_ms(store: Store, args: argparse.Namespace, start: str, end: str) -> dict[str, float]:
+    """PostgreSQL's own execution time of the last-24h query (EXPLAIN ANALYZE): the part no client load adds."""
+    from forewarn.store.pg_sql import READINGS_QUERY
+    from forewarn.store.postgres import PgStore
+
+    if not isinstance(store, PgStore):
+        return {}
+    rng = random.Random(2)
+    runs = []
+    with store.connection() as con:
+        for _ in range(min(args.repeats, 20)):
+            asset = f"asset-{rng.randrange(args.assets):05d}"
+            ids = [r[0] for r in con.execute("SELECT series_id FROM channels WHERE asset_id = %s", [asset])]
+            plan = con.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + READINGS_QUERY, [ids, start, end]).fetchone()[0]
+            runs.append(float(plan[0]["Execution Time"]))
+    return {"server_execution_median_ms": round(statistics.median(runs), 2)}
 
 
 def rollup(store: Store, end_us: int) -> dict[str, float]:
