@@ -75,8 +75,11 @@ class DriftCollector(Collector):
             labels=["model_id", "version"],
         )
         registry = getattr(self.service, "registry", None)
+        if registry is None:
+            yield from (alerts, sensors, psi, caught)
+            return
         try:
-            ids = registry.model_ids() if registry is not None else []
+            ids = registry.model_ids()
         except ForewarnError as err:
             log.warning("drift gauges: %s", err)
             ids = []
