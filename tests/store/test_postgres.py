@@ -19,7 +19,7 @@ from store_helpers import wipe_pg
 from typer.testing import CliRunner
 
 from forewarn.cli.main import app
-from forewarn.exceptions import ConfigError
+from forewarn.exceptions import ConfigError, StateError
 from forewarn.schema import Asset, Channel, Line, Site
 from forewarn.store import Store
 from forewarn.store.backend import migrate_store
@@ -286,3 +286,18 @@ def test_passwords_stay_out_of_messages(pg_server: LocalPostgres, tmp_path: Path
     with Store(url) as store:  # trust authentication on the test server: the password is sent, not needed
         assert "in-the-url" not in repr(store) and "in-the-url" not in store.path
     assert os.environ["FOREWARN_STORE_PASSWORD_FILE"] == str(secret)
+
+
+def test_a_role_without_write_rights_and_a_lost_server_are_clear_errors(empty_url: str, tmp_path: Path):
+    with Store(empty_url) as admin, admin.connection(write=True) as con:
+        con.execute("DO $$ BEGIN CREATE ROLE looker LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        con.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO looker")
+    looker = Store(empty_url.replace("forewarn@", "looker@"))  # not read_only: the server refuses the write
+    with looker, pytest.raises(ConfigError, match="may not do this.*read_only=True"):
+        looker.ingest_readings(frame("P-1", 0, 3))
+    server = LocalPostgres(tmp_path / "short-lived", durable=False).start()
+    store = Store(server.create_database("gone"))
+    server.stop()
+    with pytest.raises(StateError, match="lost the store server"):
+        store.count_readings()
+    store.close()

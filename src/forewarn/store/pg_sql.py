@@ -121,6 +121,10 @@ def migrate(con: Any) -> tuple[int, int]:
 
     ``con`` is a psycopg connection in autocommit mode; each migration is one transaction.
     """
+    if con.execute("SELECT to_regclass('store_meta')").fetchone()[0] is not None:
+        row = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and int(row[0]) == SCHEMA_VERSION:
+            return SCHEMA_VERSION, SCHEMA_VERSION  # current: no DDL, so a role without CREATE opens it too
     with con.transaction():
         con.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATE_LOCK])
         con.execute("CREATE TABLE IF NOT EXISTS store_meta (key text PRIMARY KEY, value text NOT NULL)")

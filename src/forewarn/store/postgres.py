@@ -73,6 +73,7 @@ class PgStore(Store):
         self.url = normalise_url(str(path))
         self.path = redact(self.url)
         self.read_only = read_only
+        self.timeout = 10.0  # seconds to wait for a pooled connection
         self._lock = threading.RLock()
         self._index = None
         kwargs: dict[str, Any] = {"autocommit": True}
@@ -95,7 +96,13 @@ class PgStore(Store):
                         f"{self.path} is a PostgreSQL database but not a Forewarn store; migrate it first"
                     )
             else:
-                migrate(probe)
+                try:
+                    migrate(probe)
+                except psycopg.Error as err:
+                    raise ConfigError(
+                        f"cannot create or upgrade the store's tables in {self.path}: {_reason(err, self.url, password)}"
+                        "; run 'forewarn store migrate' as the database's owner, or open it with read_only=True"
+                    ) from None
 
         def configure(con: Any) -> None:
             con.execute("SET TIME ZONE 'UTC'")
@@ -126,8 +133,17 @@ class PgStore(Store):
     def connection(self, *, write: bool = False) -> Iterator[Any]:
         """A pooled psycopg connection (autocommit, time zone UTC) for code that needs the server itself."""
         self._check(write)
-        with self._pool.connection() as con:
-            yield con
+        psycopg, psycopg_pool = _psycopg()
+        try:
+            with self._pool.connection(timeout=self.timeout) as con:
+                yield con
+        except psycopg.errors.InsufficientPrivilege as err:
+            raise ConfigError(
+                f"the database role of {self.path} may not do this: {_reason(err, self.url, None)}; "
+                "open the store with read_only=True to read, or use a role that may write"
+            ) from None
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as err:
+            raise StateError(f"lost the store server {self.path}: {_reason(err, self.url, None)}") from None
 
     def _check(self, write: bool) -> None:
         if self._duck is None:
@@ -173,9 +189,8 @@ class PgStore(Store):
     # -- ingest -----------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _ingest_session(self) -> Iterator[tuple[duckdb.DuckDBPyConnection, Any, EventsWriter]]:
-        self._check(True)
-        assert self._duck is not None
-        with self._pool.connection() as con:
+        with self.connection(write=True) as con:  # raises StateError when closed
+            assert self._duck is not None
             self._index = None
             yield self._duck, ingest.PgTarget(con), functools.partial(ingest.ingest_events, con)
 
