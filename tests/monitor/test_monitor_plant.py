@@ -171,3 +171,23 @@ def test_the_api_gauges_and_model_page_show_the_monitoring(plant: dict[str, obje
         page = client.get("/models").text
         assert "monitor.js" in page and 'id="monitor"' in page
         assert client.get("/static/dashboard/monitor.js").status_code == 200
+
+
+def test_serve_retrains_in_the_background_on_drift(plant: dict[str, object]) -> None:
+    from forewarn.serve.service import HealthService
+    from forewarn.serve.settings import ServeSettings
+
+    extra = {"retrain_on_drift": True, "retrain_margin": 1.0, "retrain_judge_days": 10}
+    with pytest.raises(ConfigError, match="positive span"):
+        HealthService(ServeSettings(store=":memory:", models=str(plant["models"]), extra={"retrain_every": "soon"}))
+    service = HealthService(ServeSettings(store=str(plant["store"]), models=str(plant["models"]), extra=extra))
+    try:
+        assert service.retraining is not None and service.retraining.every is None
+        live = service.registry.active_version("failure")  # type: ignore[union-attr]
+        done = service.retraining.run_once()
+        assert done["failure"]["trigger"] == "drift" and not done["failure"]["promoted"]
+        assert service.registry.active_version("failure") == live  # type: ignore[union-attr]
+        assert any(c["kind"] == "drift" for c in service.casebook.cases())
+    finally:
+        service.close()
+    assert HealthService(ServeSettings(store=":memory:")).retraining is None

@@ -77,6 +77,13 @@ def register(app: typer.Typer) -> None:
                 "opentelemetry-instrument).",
             ),
         ] = False,
+        retrain_every: Annotated[
+            str | None,
+            typer.Option(help="Retrain each model in the background this often (e.g. 7d): challenger vs champion."),
+        ] = None,
+        retrain_on_drift: Annotated[
+            bool, typer.Option("--retrain-on-drift", help="Monitor daily; retrain a model when it drifts.")
+        ] = False,
     ) -> None:
         """Serve the REST API (/api/v1, docs at /docs) and the dashboard (/).
 
@@ -109,6 +116,7 @@ def register(app: typer.Typer) -> None:
             stream=None if stream is None else str(stream),
             otel=otel,
             what_if_concurrency=what_if_concurrency,
+            extra={"retrain_every": retrain_every, "retrain_on_drift": retrain_on_drift},
         )
         if settings.token is None:
             typer.echo(f"note: {TOKEN_ENV} is not set, so write endpoints are disabled (403)", err=True)

@@ -79,8 +79,14 @@ class HealthService:
         self.scores = HealthScorer(self.plant, self.models, self.recent, self.decider, self.cache, self.casebook)
         self.cases = CaseDesk(self.casebook, self.scores, self.cache, settings)
         self.stream: Any = None  # a forewarn.stream.runner.StreamRunner when readings also come by MQTT / OPC UA
+        from forewarn.serve.retraining import RetrainSchedule  # background retraining (serve --retrain-every)
+
+        schedule = RetrainSchedule.from_settings(self)
+        self.retraining = schedule.start() if schedule is not None else None
 
     def close(self) -> None:
+        if self.retraining is not None:
+            self.retraining.stop()
         self.casebook.close()
         self.store.close()
 
