@@ -89,8 +89,8 @@ def _twin(assets: int, days: int, seed: int, by: str) -> dict[str, Any]:
 
 @router.get("/kpi/twin", summary="The same report on a small simulated fleet (a demonstration without plant data)")
 async def kpi_twin(
-    assets: Annotated[int, Query(ge=1, le=40)] = 12,
-    days: Annotated[int, Query(ge=1, le=60)] = 14,
+    assets: Annotated[int, Query(ge=1, le=20)] = 12,
+    days: Annotated[int, Query(ge=1, le=30)] = 14,
     seed: Annotated[int, Query(ge=0, le=2**31)] = 0,
     by: Group = "line",
 ) -> dict[str, Any]:
