@@ -15,6 +15,7 @@ RUNNERS = {
     "cwru": "forewarn.bench.cwru",
     "femto": "forewarn.bench.femto",
     "fleet": "forewarn.bench.fleet",
+    "neu": "forewarn.bench.neu",
     "federated": "forewarn.federated.benchmark",  # the runner lives with Flower (federated/); its sites in bench/federated.py
     "policy": "forewarn.bench.policy",
 }

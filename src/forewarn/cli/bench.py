@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 #: the names of :data:`forewarn.bench.RUNNERS`, spelled out so that ``--help`` imports no numpy (a test keeps
 #: them equal)
-DATASETS = ("cmapss", "ai4i", "skab", "cwru", "femto", "fleet", "federated", "policy")
+DATASETS = ("cmapss", "ai4i", "skab", "cwru", "femto", "fleet", "neu", "federated", "policy")
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,7 @@ from forewarn.cli import federate as federate_commands
 from forewarn.cli import kpi as kpi_commands
 from forewarn.cli import monitor as monitor_commands
 from forewarn.cli import plan as plan_commands
+from forewarn.cli import quality as quality_commands
 from forewarn.cli import train as train_commands
 from forewarn.exceptions import ForewarnError
 
@@ -75,6 +76,7 @@ kpi_commands.register(app)
 plan_commands.register(app)
 federate_commands.register(app)
 monitor_commands.register(app)
+quality_commands.register(app)
 
 
 @app.command()

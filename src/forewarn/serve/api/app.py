@@ -55,6 +55,7 @@ from forewarn.serve.api import (
     routes_models,
     routes_plan,
     routes_predict,
+    routes_quality,
     routes_whatif,
 )
 from forewarn.serve.api.bodies import body_components
@@ -220,6 +221,7 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
         routes_backtests.router,
         routes_kpi.router,
         routes_plan.router,
+        routes_quality.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     _install_error_handlers(app)
@@ -231,6 +233,7 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
     from forewarn.serve.dashboard.production import install_production_pages
 
     install_production_pages(app)
+    app.include_router(routes_quality.pages)
     # innermost of the app's middleware, so that CORS, the body limit and the metrics apply to it too
     app.add_middleware(DirectRoutes, routes=[DirectRoute("POST", f"{API_PREFIX}/predict", routes_predict.predict)])
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, metrics=metrics)

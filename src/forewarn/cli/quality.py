@@ -1,0 +1,185 @@
+"""``forewarn quality train|inspect|spc``: defect vision, inspection decisions and statistical process control.
+
+>>> import typer
+>>> from typer.testing import CliRunner
+>>> app = typer.Typer()
+>>> register(app)
+>>> all(word in CliRunner().invoke(app, ["quality", "--help"]).output for word in ("train", "inspect", "spc"))
+True
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from forewarn.exceptions import ConfigError, SchemaError
+
+quality_app = typer.Typer(help="Quality control: defect vision, inspection decisions, SPC.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``quality`` sub-app to ``app``."""
+    app.add_typer(quality_app, name="quality")
+
+
+@quality_app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="Folder to write the model into (manifest.json, model.pt).")],
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory holding neu_det/ (or FOREWARN_DATA_DIR).")
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 15,
+    size: Annotated[int, typer.Option(min=16, help="Input side in pixels (images are resized).")] = 64,
+    seed: Annotated[int, typer.Option(help="Seed of the split and the network.")] = 0,
+    holdout: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of each class held out to test.")] = 0.2,
+    reviews: Annotated[
+        Path | None, typer.Option(help="Review queue (DuckDB) whose reviewed units are added as training labels.")
+    ] = None,
+    limit_per_class: Annotated[
+        int | None, typer.Option(min=2, help="Use only the first N images of each class.")
+    ] = None,
+) -> None:
+    """Train the defect CNN on NEU-DET (plus reviewed units) and report accuracy on a stratified hold-out."""
+    import numpy as np
+
+    from forewarn.bench.neu import stratified_split
+    from forewarn.datasets.neu import CLASSES, NEUData, load_neu
+    from forewarn.evaluate.classification import multiclass_metrics
+    from forewarn.quality.images import decode_many
+    from forewarn.quality.review import ReviewQueue
+    from forewarn.quality.vision import DefectClassifier
+
+    data = load_neu(data_dir)
+    if limit_per_class is not None:
+        data = NEUData([im for c in CLASSES for im in [i for i in data.images if i.label == c][:limit_per_class]])
+    paths: list[Any] = list(data.image_paths)
+    labels = list(data.labels)
+    if reviews is not None:
+        if not reviews.is_file():
+            raise ConfigError(f"review queue {str(reviews)!r} does not exist")
+        queue = ReviewQueue(reviews)
+        extra = queue.labelled()
+        queue.close()
+        paths += [Path(p) for p in extra["image"]]
+        labels += list(extra["label"])
+    images = decode_many(paths, size)
+    y = np.asarray(labels)
+    if holdout > 0:
+        tr, te = stratified_split(y, seed, holdout)
+    else:
+        tr, te = np.arange(len(y)), np.arange(0)
+    model = DefectClassifier(size=size, epochs=epochs, seed=seed)
+    model.fit(images[tr], y[tr], progress=lambda message: typer.echo(message, err=True))
+    metrics = multiclass_metrics(y[te], model.predict(images[te])) if len(te) else {}
+    model.save(out, metrics={**metrics, "train_images": int(len(tr)), "test_images": int(len(te))})
+    typer.echo(json.dumps({"model": str(out), **metrics, "train_images": int(len(tr)), "test_images": int(len(te))}))
+
+
+@quality_app.command()
+def inspect(
+    images: Annotated[list[Path], typer.Argument(help="Image files (JPEG, PNG) of inspected units.")],
+    model: Annotated[Path, typer.Option(help="Model folder written by `forewarn quality train`.")],
+    good_class: Annotated[
+        str | None, typer.Option(help="The model's class meaning 'no defect' (probability of defect = 1 - its).")
+    ] = None,
+    line: Annotated[str, typer.Option(help="Production line of these units.")] = "line-1",
+    queue: Annotated[Path | None, typer.Option(help="Review queue (DuckDB) to log the units into.")] = None,
+    scrap: Annotated[float, typer.Option(help="Cost of scrapping a good unit.")] = 5.0,
+    review: Annotated[float, typer.Option(help="Cost of one manual review.")] = 1.0,
+    escape: Annotated[float, typer.Option(help="Cost of a defect that escapes.")] = 2.0,
+) -> None:
+    """Classify images, decide reject/review/pass from costs, and log them (one JSON line per image).
+
+    Without --good-class every class of the model is a defect type, so the defect probability is 1 and the
+    decision follows the costs for a certain defect.
+    """
+    from forewarn.quality.decisions import InspectionCosts, decide, thresholds
+    from forewarn.quality.images import decode_many
+    from forewarn.quality.review import ReviewQueue
+    from forewarn.quality.vision import DefectClassifier
+
+    clf = DefectClassifier.load(model)
+    if good_class is not None and good_class not in clf.classes_:
+        raise ConfigError(f"--good-class {good_class!r} is not a class of the model ({', '.join(clf.classes_)})")
+    limits = thresholds(InspectionCosts(scrap=scrap, review=review, escape=escape))
+    batch = decode_many(images, clf.size)
+    proba = clf.predict_proba(batch)
+    log = ReviewQueue(queue) if queue is not None else None
+    try:
+        for path, row, cam in zip(images, proba, clf.cam(batch, proba.argmax(axis=1)), strict=True):
+            best = int(row.argmax())
+            good = clf.classes_.index(good_class) if good_class is not None else None
+            p_defect = 1.0 if good is None else float(1.0 - row[good])
+            defects = [(p, c) for p, c in zip(row, clf.classes_, strict=True) if c != good_class]
+            kind = max(defects)[1] if defects else ""
+            decision = decide(min(max(p_defect, 0.0), 1.0), limits)
+            peak = divmod(int(cam.argmax()), cam.shape[1])
+            record: dict[str, Any] = {
+                "image": str(path),
+                "predicted": clf.classes_[best],
+                "defect_type": kind if decision != "pass" else "",
+                "defect_probability": round(p_defect, 6),
+                "decision": decision,
+                "probabilities": {c: round(float(p), 6) for c, p in zip(clf.classes_, row, strict=True)},
+                "cam_peak": {"row": peak[0] / cam.shape[0], "col": peak[1] / cam.shape[1]},
+            }
+            if log is not None:
+                record["inspection_id"] = log.add(
+                    line=line, unit=path.stem, image=str(path.resolve()), defect_type=record["defect_type"],
+                    probability=min(max(p_defect, 0.0), 1.0), decision=decision,
+                )  # fmt: skip
+            typer.echo(json.dumps(record))
+    finally:
+        if log is not None:
+            log.close()
+
+
+@quality_app.command()
+def spc(
+    csv: Annotated[Path, typer.Argument(help="CSV file with the measurements (one row per measurement or sample).")],
+    column: Annotated[str, typer.Option(help="Column of measurements, defectives or defect counts.")],
+    chart: Annotated[str, typer.Option(help="xbar-r, xbar-s, imr, p, np, c, u, ewma or cusum.")] = "imr",
+    size_column: Annotated[str | None, typer.Option(help="Column of sample sizes (p, np, u charts).")] = None,
+    subgroup: Annotated[int, typer.Option(min=2, max=25, help="Subgroup size for the X-bar charts.")] = 5,
+    ruleset: Annotated[str, typer.Option(help="western-electric or nelson.")] = "western-electric",
+    baseline: Annotated[int | None, typer.Option(min=2, help="Points (subgroups) the limits are set on.")] = None,
+    lsl: Annotated[float | None, typer.Option(help="Lower specification limit (capability).")] = None,
+    usl: Annotated[float | None, typer.Option(help="Upper specification limit (capability).")] = None,
+    casebook: Annotated[Path | None, typer.Option(help="Case book (DuckDB) to file rule hits into as alerts.")] = None,
+    asset: Annotated[str, typer.Option(help="Asset (or line) the alerts are filed for.")] = "line-1",
+) -> None:
+    """Control chart with limits, rule hits and capability, as JSON; rule hits become alerts with --casebook."""
+    import pandas as pd
+
+    from forewarn.quality.spc import compute
+
+    if not csv.is_file():
+        raise ConfigError(f"{str(csv)!r} does not exist")
+    frame = pd.read_csv(csv)
+    for name in (column, size_column):
+        if name is not None and name not in frame.columns:
+            raise SchemaError(f"no column {name!r} (columns: {', '.join(map(str, frame.columns))})", source=str(csv))
+    values = pd.to_numeric(frame[column], errors="coerce")
+    if values.isna().any():
+        row = int(values.isna().to_numpy().argmax()) + 2
+        raise SchemaError("not a number", source=str(csv), line=row, column=column)
+    sizes = frame[size_column].to_numpy(dtype=float) if size_column else None
+    result = compute(chart, values.to_numpy(), sizes=sizes, subgroup=subgroup, ruleset=ruleset, baseline=baseline,
+                     lsl=lsl, usl=usl)  # fmt: skip
+    if casebook is not None:
+        from forewarn.decide.alerts import Alert
+        from forewarn.decide.cases import CaseBook
+        from forewarn.quality.spc import alert_fields
+
+        times = pd.to_datetime(frame["ts"], utc=True) if "ts" in frame.columns else None
+        book = CaseBook(casebook)
+        try:
+            alerts = [Alert(**fields) for fields in alert_fields(result, asset, times, subgroup=subgroup)]
+            result["cases"] = sorted(set(book.file_alerts(alerts, {})))
+        finally:
+            book.close()
+    typer.echo(json.dumps(result))

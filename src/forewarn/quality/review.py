@@ -1,0 +1,174 @@
+"""The inspection log and review queue: every inspected unit, its decision, and a reviewer's verdict.
+
+One DuckDB table (a file, or ``":memory:"``): each :meth:`ReviewQueue.add` writes a unit with its line, image
+reference, predicted defect type, defect probability and decision; units decided ``review`` wait in the queue
+(:meth:`ReviewQueue.pending`) until someone gives a verdict (:meth:`ReviewQueue.verdict`: ``defect`` with a
+defect type, or ``good``). :meth:`ReviewQueue.labelled` returns the reviewed units as training labels (the
+verdict wins over the model), and :meth:`ReviewQueue.report` the per-line report of
+:func:`forewarn.quality.decisions.line_report`.
+
+>>> queue = ReviewQueue()
+>>> a = queue.add(line="L1", unit="u1", image="u1.jpg", defect_type="scratches", probability=0.6,
+...               decision="review")
+>>> _ = queue.add(line="L1", unit="u2", image="u2.jpg", defect_type="", probability=0.1, decision="pass")
+>>> [row["unit"] for row in queue.pending()]
+['u1']
+>>> queue.verdict(a, "good", by="ana")["status"], queue.pending()
+('reviewed', [])
+>>> queue.labelled()[["unit", "label"]].values.tolist()
+[['u1', 'good']]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from forewarn.exceptions import DataNotFoundError, SchemaError, StateError
+from forewarn.quality.decisions import DECISIONS, line_report
+
+VERDICTS = ("defect", "good")
+DDL = """
+CREATE SEQUENCE IF NOT EXISTS inspection_ids START 1;
+CREATE TABLE IF NOT EXISTS inspections (
+    inspection_id BIGINT PRIMARY KEY,
+    ts TIMESTAMPTZ NOT NULL,
+    line VARCHAR NOT NULL,
+    unit VARCHAR NOT NULL,
+    image VARCHAR NOT NULL,
+    defect_type VARCHAR NOT NULL,
+    probability DOUBLE NOT NULL,
+    decision VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    verdict VARCHAR,
+    verdict_type VARCHAR,
+    reviewer VARCHAR,
+    reviewed_ts TIMESTAMPTZ
+);
+"""
+COLUMNS = (
+    "inspection_id",
+    "ts",
+    "line",
+    "unit",
+    "image",
+    "defect_type",
+    "probability",
+    "decision",
+    "status",
+    "verdict",
+    "verdict_type",
+    "reviewer",
+    "reviewed_ts",
+)
+
+
+class ReviewQueue:
+    """Inspections and their review (see the module text); thread-safe (one lock around the connection)."""
+
+    def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
+        self.path = str(path)
+        self._lock = threading.Lock()
+        self._con = duckdb.connect(self.path)
+        self._con.execute(DDL)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._con.close()
+
+    def add(
+        self,
+        *,
+        line: str,
+        unit: str,
+        image: str,
+        defect_type: str,
+        probability: float,
+        decision: str,
+        ts: dt.datetime | None = None,
+    ) -> int:
+        """Log one inspected unit; a ``review`` decision puts it in the queue. Returns its id."""
+        if decision not in DECISIONS:
+            raise SchemaError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}", column="decision")
+        if not 0.0 <= float(probability) <= 1.0:
+            raise SchemaError(f"probability {probability!r} is outside [0, 1]", column="probability")
+        if not str(line) or not str(unit):
+            raise SchemaError("line and unit must not be empty", column="line/unit")
+        status = "pending" if decision == "review" else "decided"
+        when = ts or dt.datetime.now(dt.UTC)
+        with self._lock:
+            row = self._con.execute(
+                "INSERT INTO inspections (inspection_id, ts, line, unit, image, defect_type, probability, decision,"
+                " status) VALUES (nextval('inspection_ids'), ?, ?, ?, ?, ?, ?, ?, ?) RETURNING inspection_id",
+                [when, str(line), str(unit), str(image), str(defect_type), float(probability), decision, status],
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def _rows(self, where: str = "", params: list[Any] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._con.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM inspections {where} ORDER BY inspection_id LIMIT {int(limit)}",
+                params or [],
+            ).fetchall()
+        return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+
+    def get(self, inspection_id: int) -> dict[str, Any]:
+        """One inspection; an unknown id is a DataNotFoundError."""
+        rows = self._rows("WHERE inspection_id = ?", [int(inspection_id)])
+        if not rows:
+            raise DataNotFoundError(f"no inspection {inspection_id}")
+        return rows[0]
+
+    def pending(self, line: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Units waiting for a verdict, oldest first."""
+        if line is None:
+            return self._rows("WHERE status = 'pending'", limit=limit)
+        return self._rows("WHERE status = 'pending' AND line = ?", [line], limit=limit)
+
+    def inspections(self, line: str | None = None, limit: int = 100_000) -> list[dict[str, Any]]:
+        """All logged units (of one line), oldest first."""
+        if line is None:
+            return self._rows(limit=limit)
+        return self._rows("WHERE line = ?", [line], limit=limit)
+
+    def verdict(
+        self, inspection_id: int, verdict: str, *, by: str = "", defect_type: str | None = None
+    ) -> dict[str, Any]:
+        """Store a reviewer's verdict (``defect`` or ``good``) on a pending unit; returns the updated row."""
+        if verdict not in VERDICTS:
+            raise SchemaError(f"verdict {verdict!r} is not one of {', '.join(VERDICTS)}", column="verdict")
+        row = self.get(inspection_id)
+        if row["status"] != "pending":
+            raise StateError(f"inspection {inspection_id} is not waiting for review (status {row['status']!r})")
+        kind = (defect_type or row["defect_type"] or "unknown") if verdict == "defect" else ""
+        with self._lock:
+            self._con.execute(
+                "UPDATE inspections SET status = 'reviewed', verdict = ?, verdict_type = ?, reviewer = ?,"
+                " reviewed_ts = ? WHERE inspection_id = ?",
+                [verdict, kind, by, dt.datetime.now(dt.UTC), int(inspection_id)],
+            )
+        return self.get(inspection_id)
+
+    def labelled(self) -> pd.DataFrame:
+        """Reviewed units as training labels: ``image``, ``unit``, ``line`` and ``label`` (``good`` or the
+        reviewer's defect type)."""
+        rows = self._rows("WHERE status = 'reviewed'", limit=10_000_000)
+        frame = pd.DataFrame(rows, columns=list(COLUMNS))
+        frame["label"] = frame["verdict_type"].where(frame["verdict"] == "defect", "good")
+        return frame[["inspection_id", "line", "unit", "image", "label"]]
+
+    def report(self) -> list[dict[str, Any]]:
+        """Per-line counts, rates, mean probability and Pareto (reviewed units count by their verdict)."""
+        frame = pd.DataFrame(self.inspections(), columns=list(COLUMNS))
+        if frame.empty:
+            return []
+        reviewed = frame["status"] == "reviewed"
+        frame.loc[reviewed, "defect_type"] = frame.loc[reviewed, "verdict_type"]
+        return line_report(frame)

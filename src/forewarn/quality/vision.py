@@ -1,0 +1,257 @@
+"""A small CNN for surface-defect classification, trained from scratch on CPU, with class activation maps.
+
+The network (:class:`SmallCNN`) is four 3x3 convolution blocks (batch norm, ReLU, 2x2 max pooling after the
+first three) and a global average pool into one linear layer: the class activation map of Zhou et al. (CVPR
+2016, "Learning deep features for discriminative localization") is then the last block's feature maps weighted
+by the linear layer's row for a class, with no extra cost. Inputs are greyscale images resized to ``size`` px
+(default 64: a 200x200 NEU-DET image keeps its texture at a third of its side), each standardised.
+
+:class:`DefectClassifier` follows the estimator protocol (keyword hyper-parameters, ``fit`` returns self, learned
+attributes end in ``_``, one ``seed``); ``predict_proba`` takes a ``(n, 1, size, size)`` batch from
+:func:`forewarn.quality.images.decode_many`. Save is a folder with ``manifest.json`` and ``model.pt`` (a
+``state_dict`` loaded with ``weights_only=True``).
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> X = rng.random((8, 1, 16, 16), dtype=np.float32); X[4:, :, 4:8, :] += 2.0   # a bright band = "defect"
+>>> model = DefectClassifier(size=16, epochs=3, width=4, seed=0).fit(X, ["ok"] * 4 + ["band"] * 4)
+>>> model.predict_proba(X).shape, model.classes_, model.cam(X[:1], [0]).shape
+((8, 2), ['band', 'ok'], (1, 16, 16))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forewarn.exceptions import DataNotFoundError, NotFittedError, ParameterError, SchemaError
+from forewarn.quality.images import augment, standardise
+
+
+def _torch() -> Any:
+    import torch
+
+    return torch
+
+
+def build_network(n_classes: int, width: int = 16) -> Any:
+    """The :class:`SmallCNN` module (built on first use so that importing this module does not load torch)."""
+    torch = _torch()
+    nn = torch.nn
+
+    def block(cin: int, cout: int, pool: bool) -> list[Any]:
+        layers = [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        return [*layers, nn.MaxPool2d(2)] if pool else layers
+
+    class SmallCNN(nn.Module):  # type: ignore[name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            w = width
+            self.features = nn.Sequential(
+                *block(1, w, True), *block(w, 2 * w, True), *block(2 * w, 4 * w, True), *block(4 * w, 8 * w, False)
+            )
+            self.head = nn.Linear(8 * w, n_classes)
+
+        def forward(self, x: Any) -> Any:
+            return self.head(self.features(x).mean(dim=(2, 3)))
+
+        def maps(self, x: Any) -> Any:
+            """Class activation maps for every class: (n, classes, h, w), and the logits."""
+            fmap = self.features(x)
+            # softmax ignores a vector added to every class's weights: each class's map uses its weights minus the
+            # classes' mean, so a map shows what favours that class over the others
+            weight = self.head.weight - self.head.weight.mean(dim=0, keepdim=True)
+            cams = torch.einsum("kc,nchw->nkhw", weight, fmap)
+            return cams, self.head(fmap.mean(dim=(2, 3)))
+
+    return SmallCNN()
+
+
+class DefectClassifier:
+    """Image-level defect classifier: :func:`build_network` trained with Adam, cosine learning rate, label
+    smoothing 0.05 and :func:`~forewarn.quality.images.augment`."""
+
+    def __init__(
+        self,
+        *,
+        size: int = 64,
+        width: int = 16,
+        epochs: int = 15,
+        batch_size: int = 32,
+        lr: float = 3e-3,
+        seed: int = 0,
+    ) -> None:
+        self.size = size
+        self.width = width
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.seed = seed
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's keyword hyper-parameters."""
+        return {k: getattr(self, k) for k in ("size", "width", "epochs", "batch_size", "lr", "seed")}
+
+    def _check_params(self) -> None:
+        for name in ("size", "width", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ParameterError(
+                    f"The '{name}' parameter of DefectClassifier must be an int >= 1. Got {value!r} instead.",
+                    param=name,
+                    estimator="DefectClassifier",
+                )
+        if not self.lr > 0:
+            raise ParameterError(
+                f"The 'lr' parameter of DefectClassifier must be > 0. Got {self.lr!r} instead.",
+                param="lr",
+                estimator="DefectClassifier",
+            )
+
+    def _batch(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 4 or X.shape[1:] != (1, self.size, self.size):
+            raise SchemaError(
+                f"images must be a batch of shape (n, 1, {self.size}, {self.size}), got {X.shape}",
+                column="X",
+                hint="decode them with forewarn.quality.images.decode_many(paths, size)",
+            )
+        return X
+
+    def fit(self, X: np.ndarray, y: Sequence[str], *, progress: Any = None) -> DefectClassifier:
+        """Train from scratch on images ``X`` with class names ``y``; returns self."""
+        self._check_params()
+        X = self._batch(X)
+        labels = np.asarray([str(v) for v in y])
+        if len(labels) != len(X):
+            raise SchemaError(f"{len(X)} images but {len(labels)} labels", column="y")
+        self.classes_ = sorted(set(labels.tolist()))
+        if len(self.classes_) < 2:
+            raise SchemaError("need images of at least 2 classes", column="y")
+        torch = _torch()
+        torch.set_num_threads(1)
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        target = torch.as_tensor(np.searchsorted(self.classes_, labels))
+        net = build_network(len(self.classes_), self.width)
+        steps = self.epochs * int(np.ceil(len(X) / self.batch_size))
+        opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=steps)
+        loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
+        net.train()
+        for epoch in range(self.epochs):
+            order = rng.permutation(len(X))
+            total = 0.0
+            for start in range(0, len(X), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                batch = torch.as_tensor(standardise(augment(X[idx], rng)))
+                opt.zero_grad()
+                loss = loss_fn(net(batch), target[idx])
+                loss.backward()
+                opt.step()
+                sched.step()
+                total += float(loss.detach()) * len(idx)
+            if progress is not None:
+                progress(f"epoch {epoch + 1}/{self.epochs}: loss {total / len(X):.4f}")
+        net.eval()
+        self.net_ = net
+        return self
+
+    def _fitted(self) -> Any:
+        if not hasattr(self, "net_"):
+            raise NotFittedError("this DefectClassifier is not fitted yet: call fit(X, y) or load(folder) first")
+        return self.net_
+
+    def predict_proba(self, X: np.ndarray, batch_size: int = 128) -> np.ndarray:
+        """Class probabilities, columns in :attr:`classes_` order."""
+        net, torch = self._fitted(), _torch()
+        X = self._batch(X)
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(X), batch_size):
+                logits = net(torch.as_tensor(standardise(X[start : start + batch_size])))
+                out.append(torch.softmax(logits, dim=1).numpy())
+        return np.concatenate(out).astype(float)
+
+    def predict(self, X: np.ndarray) -> list[str]:
+        """The most probable class of each image."""
+        return [self.classes_[i] for i in self.predict_proba(X).argmax(axis=1)]
+
+    def cam(self, X: np.ndarray, class_index: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Class activation map of the given class for each image, upsampled (bilinear) to ``size`` x ``size``.
+
+        The class's weights are centred on the classes' mean (see :func:`build_network`), as the softmax only sees
+        differences between classes.
+        """
+        net, torch = self._fitted(), _torch()
+        X = self._batch(X)
+        with torch.inference_mode():
+            maps, _ = net.maps(torch.as_tensor(standardise(X)))
+            chosen = maps[torch.arange(len(X)), torch.as_tensor(np.asarray(class_index, dtype=np.int64))]
+            up = torch.nn.functional.interpolate(chosen[:, None], size=(self.size, self.size), mode="bilinear")
+        return up[:, 0].numpy().astype(float)
+
+    def save(self, folder: str | os.PathLike[str], metrics: dict[str, Any] | None = None) -> Path:
+        """Write ``manifest.json`` and ``model.pt`` into ``folder``."""
+        net, torch = self._fitted(), _torch()
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), path / "model.pt")
+        manifest = {
+            "name": "quality-cnn",
+            "params": self.get_params(),
+            "classes": self.classes_,
+            "metrics": metrics or {},
+        }
+        (path / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        return path
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str]) -> DefectClassifier:
+        """A model written by :meth:`save` (the weights are read with ``weights_only=True``)."""
+        path = Path(folder)
+        if not (path / "manifest.json").is_file() or not (path / "model.pt").is_file():
+            raise DataNotFoundError(f"{str(path)!r} holds no manifest.json and model.pt: train a model first")
+        manifest = json.loads((path / "manifest.json").read_text())
+        model = cls(**manifest["params"])
+        torch = _torch()
+        torch.set_num_threads(1)
+        net = build_network(len(manifest["classes"]), model.width)
+        net.load_state_dict(torch.load(path / "model.pt", weights_only=True))
+        net.eval()
+        model.classes_, model.net_ = list(manifest["classes"]), net
+        return model
+
+
+def peak_in_boxes(cam: np.ndarray, boxes: Sequence[tuple[int, int, int, int]], image_side: int) -> bool:
+    """Whether the map's peak, scaled to the original image's pixels, falls inside one of the boxes.
+
+    >>> m = np.zeros((4, 4)); m[1, 3] = 1.0                  # peak at row 1, column 3 of a 4 px map
+    >>> peak_in_boxes(m, [(150, 50, 199, 99)], 200)          # its center is (x 175, y 75) in a 200 px image
+    True
+    """
+    row, col = np.unravel_index(int(np.argmax(cam)), cam.shape)
+    scale = image_side / cam.shape[0]
+    x, y = (col + 0.5) * scale, (row + 0.5) * scale
+    return any(xmin <= x <= xmax + 1 and ymin <= y <= ymax + 1 for xmin, ymin, xmax, ymax in boxes)
+
+
+def time_per_image(model: DefectClassifier, sources: Sequence[Any], repeats: int = 3) -> float:
+    """Median milliseconds to decode, resize and classify one image at a time, on one thread."""
+    from forewarn.quality.images import decode
+
+    torch = _torch()
+    torch.set_num_threads(1)
+    times = []
+    for _ in range(repeats):
+        for source in sources:
+            start = time.perf_counter()
+            model.predict_proba(decode(source, model.size)[None, None])
+            times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000.0)

@@ -1,0 +1,192 @@
+"""Quality control: SPC charts with rule hits (and filing them as alerts), inspections with reject/review/pass,
+the review queue (a reviewer's verdict is stored), per-line reports, and the ``/quality`` dashboard page.
+
+The inspection log and review queue is :class:`forewarn.quality.review.ReviewQueue`, in the DuckDB file named by
+``ServeSettings.extra["quality_reviews"]`` (in memory by default).
+
+>>> from fastapi.testclient import TestClient
+>>> from forewarn.serve import ServeSettings, create_app
+>>> client = TestClient(create_app(ServeSettings()))
+>>> out = client.post("/api/v1/quality/spc", json={"chart": "c", "values": [3, 4, 2, 5, 3, 4, 20]}).json()
+>>> out["charts"][0]["beyond_limits"], client.get("/api/v1/quality/reviews").json()
+([6], [])
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path as FilePath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import Field
+
+from forewarn.decide.alerts import Alert
+from forewarn.exceptions import DataNotFoundError, SchemaError
+from forewarn.quality.decisions import InspectionCosts, decide, thresholds
+from forewarn.quality.review import ReviewQueue
+from forewarn.quality.spc import CHARTS, alert_fields, compute
+from forewarn.serve.api.deps import Service, TokenFirstRoute, require_token
+from forewarn.serve.api.schemas import ERRORS, Strict
+
+router = APIRouter(prefix="/quality", tags=["quality"], responses=ERRORS, route_class=TokenFirstRoute)
+pages = APIRouter(include_in_schema=False)
+InspectionId = Annotated[int, Path(ge=1, le=2**62)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+_lock = threading.Lock()
+
+
+class SPCRequest(Strict):
+    """Measurements (or counts) and the chart to draw."""
+
+    chart: Literal["xbar-r", "xbar-s", "imr", "p", "np", "c", "u", "ewma", "cusum"] = "imr"
+    values: list[float] = Field(min_length=2, max_length=100_000)
+    sizes: list[float] | None = Field(default=None, max_length=100_000)
+    subgroup: int = Field(default=5, ge=2, le=25)
+    ruleset: Literal["western-electric", "nelson"] = "western-electric"
+    baseline: int | None = Field(default=None, ge=2)
+    lsl: float | None = None
+    usl: float | None = None
+    lam: float | None = Field(default=None, gt=0, le=1)
+    L: float | None = Field(default=None, gt=0)
+    k: float | None = Field(default=None, ge=0)
+    h: float | None = Field(default=None, gt=0)
+    target: float | None = None
+    sigma: float | None = Field(default=None, gt=0)
+
+
+class SPCAlertRequest(SPCRequest):
+    """An SPC request whose rule hits are filed as alerts of ``asset_id`` (a line or a machine)."""
+
+    asset_id: Name
+    times: list[str] | None = Field(default=None, max_length=100_000)
+
+
+class InspectionRequest(Strict):
+    """One inspected unit: its defect probability (calibrated) and the costs that set the thresholds."""
+
+    line: Name
+    unit: Name
+    image: str = Field(default="", max_length=2000)
+    defect_type: str = Field(default="", max_length=200)
+    probability: float = Field(ge=0.0, le=1.0)
+    scrap: float = Field(default=5.0, gt=0)
+    review: float = Field(default=1.0, gt=0)
+    escape: float = Field(default=2.0, gt=0)
+
+
+class VerdictRequest(Strict):
+    """A reviewer's verdict on a unit waiting for review."""
+
+    verdict: Literal["defect", "good"]
+    by: str = Field(default="", max_length=200)
+    defect_type: str | None = Field(default=None, max_length=200)
+
+
+def queue_of(request: Request) -> ReviewQueue:
+    """The app's review queue (opened on first use)."""
+    with _lock:
+        queue = getattr(request.app.state, "quality_queue", None)
+        if queue is None:
+            path = request.app.state.settings.extra.get("quality_reviews", ":memory:")
+            queue = request.app.state.quality_queue = ReviewQueue(path)
+    return queue
+
+
+Queue = Annotated[ReviewQueue, Depends(queue_of)]
+
+
+def _params(body: SPCRequest) -> dict[str, Any]:
+    extra = {k: getattr(body, k) for k in ("lam", "L", "k", "h", "target", "sigma") if getattr(body, k) is not None}
+    wrong = sorted(set(extra) - ({"lam", "L", "target", "sigma"} if body.chart == "ewma" else set()) - (
+        {"k", "h", "target", "sigma"} if body.chart == "cusum" else set()))  # fmt: skip
+    if wrong:
+        raise SchemaError(f"the {body.chart} chart takes no {', '.join(wrong)}", column=wrong[0])
+    return extra
+
+
+def _compute(body: SPCRequest) -> dict[str, Any]:
+    return compute(body.chart, body.values, sizes=body.sizes, subgroup=body.subgroup, ruleset=body.ruleset,
+                   baseline=body.baseline, lsl=body.lsl, usl=body.usl, **_params(body))  # fmt: skip
+
+
+@router.post("/spc", summary=f"A control chart ({', '.join(CHARTS)}) with limits, rule hits and capability")
+def spc(body: SPCRequest) -> dict[str, Any]:
+    return _compute(body)
+
+
+@router.post(
+    "/spc/alerts",
+    dependencies=[Depends(require_token)],
+    summary="A control chart whose rule hits are filed as alerts (and cases) of one asset",
+)
+def spc_alerts(svc: Service, body: SPCAlertRequest) -> dict[str, Any]:
+    result = _compute(body)
+    if body.times is not None and len(body.times) != len(body.values):
+        raise SchemaError(f"{len(body.times)} times for {len(body.values)} values", column="times")
+    try:
+        fields = alert_fields(result, body.asset_id, body.times, subgroup=body.subgroup)
+    except ValueError as err:
+        raise SchemaError(f"a time is not a timestamp: {err}", column="times") from None
+    result["cases"] = sorted(set(svc.cases.file([Alert(**f) for f in fields])))
+    return result
+
+
+@router.post("/inspections", dependencies=[Depends(require_token)], summary="Log a unit; reject, review or pass")
+def inspect(queue: Queue, body: InspectionRequest) -> dict[str, Any]:
+    limits = thresholds(InspectionCosts(scrap=body.scrap, review=body.review, escape=body.escape))
+    decision = decide(body.probability, limits)
+    kind = body.defect_type if decision != "pass" else ""
+    new = queue.add(line=body.line, unit=body.unit, image=body.image, defect_type=kind,
+                    probability=body.probability, decision=decision)  # fmt: skip
+    return {**queue.get(new), "review_above": limits.review_above, "reject_above": limits.reject_above}
+
+
+@router.get("/reviews", summary="Units waiting for review (or all inspections), oldest first")
+def reviews(queue: Queue, status: Literal["pending", "all"] = "pending", line: str | None = None) -> list[Any]:
+    return queue.pending(line) if status == "pending" else queue.inspections(line)
+
+
+@router.get("/reviews/{inspection_id}", summary="One inspection")
+def review(queue: Queue, inspection_id: InspectionId) -> dict[str, Any]:
+    return queue.get(inspection_id)
+
+
+@router.get("/reviews/{inspection_id}/image", summary="The unit's image as PNG", response_class=Response)
+def review_image(queue: Queue, inspection_id: InspectionId) -> Response:
+    from PIL import Image, UnidentifiedImageError
+
+    path = FilePath(queue.get(inspection_id)["image"])
+    if not path.is_file():
+        raise DataNotFoundError(f"the image of inspection {inspection_id} is not on this server")
+    try:
+        with Image.open(path) as image:
+            buffer = io.BytesIO()
+            image.convert("L").save(buffer, format="PNG")
+    except (UnidentifiedImageError, OSError):
+        raise HTTPException(status_code=422, detail=f"the file of inspection {inspection_id} is not an image") from None
+    return Response(buffer.getvalue(), media_type="image/png")
+
+
+@router.post(
+    "/reviews/{inspection_id}/verdict",
+    dependencies=[Depends(require_token)],
+    summary="Store a reviewer's verdict (reviewed units become training labels: forewarn quality train --reviews)",
+)
+def verdict(queue: Queue, inspection_id: InspectionId, body: VerdictRequest) -> dict[str, Any]:
+    return queue.verdict(inspection_id, body.verdict, by=body.by, defect_type=body.defect_type)
+
+
+@router.get("/report", summary="Per line: units, reject and review rates, mean defect probability, Pareto by type")
+def report(queue: Queue) -> list[dict[str, Any]]:
+    return queue.report()
+
+
+@pages.get("/quality")
+def quality_page() -> HTMLResponse:
+    """The quality page: review queue with images and verdict buttons, per-line report, an SPC chart."""
+    from forewarn.serve.dashboard.pages import _render
+
+    return _render("quality", "Quality")
