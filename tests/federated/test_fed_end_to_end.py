@@ -38,7 +38,7 @@ def test_ray_simulation_gives_the_in_process_model(tmp_path: Path) -> None:
     assert on_ray.history["engine"] == "ray" and on_ray.history["sites"] == 3
     for key, value in in_process.params.items():
         assert np.allclose(on_ray.params[key], value, rtol=0, atol=1e-6), key
-    assert not list(Path("/tmp").glob("fwray-*/session_*"))  # Ray's temporary folder went with the run
+    assert not Path(on_ray.history["engine_tmp"]).exists()  # Ray's temporary folder went with the run
 
 
 @pytest.fixture(scope="module")

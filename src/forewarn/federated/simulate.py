@@ -103,6 +103,7 @@ def simulate(sites: Sequence[SiteRows], config: apps.FedConfig, *, engine: str =
         history = json.loads((out / apps.HISTORY_FILE).read_text(encoding="utf-8"))
         history["wall_seconds"] = round(wall, 3)
         history["engine"] = engine
+        history["engine_tmp"] = str(ray_tmp)  # removed below
         return Outcome(params, history, wall)
     finally:
         shutil.rmtree(work, ignore_errors=True)
