@@ -64,9 +64,9 @@ def main() -> None:
         model="logistic-failure",
     )
     print(f"trained in {time.perf_counter() - t:.0f} s", flush=True)
-    timings = []
+    timings, cpu = [], []
     for run in range(args.runs + 1):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         report = monitor(
             folder / "plant.duckdb",
             folder / "models",
@@ -75,6 +75,7 @@ def main() -> None:
             refresh=run == 0,
         )
         timings.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
         model = report["models"][0]
         print(
             f"run {run} ({'cold' if run == 0 else 'warm'}): {timings[-1]:.1f} s, {model['assets']} assets, "

@@ -32,33 +32,34 @@ def stuck_runs(values: np.ndarray, rows: int) -> bool:
     values = values[np.isfinite(values)]
     if len(values) < rows:
         return False
-    same = np.r_[False, values[1:] == values[:-1]]
-    run = 0
-    for flag in same:
-        run = run + 1 if flag else 0
-        if run >= rows - 1:
-            return True
-    return False
+    change = np.flatnonzero(np.r_[True, values[1:] != values[:-1], True])  # where each run of equal values starts
+    return bool(np.diff(change).max() >= rows)
+
+
+def raw_rates(db: Store, asset_ids: list[str], start: Any, end: Any) -> dict[str, float]:
+    """Raw readings per channel per hour of each asset in ``[start, end)`` (one query; assets without readings
+    are left out)."""
+    rows = db.sql(
+        "SELECT c.asset_id, count(*) AS n, count(DISTINCT r.series_id) AS k, min(r.ts) AS t0, max(r.ts) AS t1 "
+        "FROM reading_values r JOIN channels c ON c.series_id = r.series_id "
+        "WHERE c.asset_id IN (SELECT unnest(?)) AND r.ts >= ? AND r.ts < ? GROUP BY c.asset_id",
+        [list(asset_ids), pd.Timestamp(start), pd.Timestamp(end)],
+    )
+    out = {}
+    for row in rows.itertuples():
+        hours = max((pd.Timestamp(row.t1) - pd.Timestamp(row.t0)) / pd.Timedelta(hours=1), 1.0)
+        out[str(row.asset_id)] = float(row.n) / float(row.k) / hours
+    return out
 
 
 def raw_rate(db: Store, asset_id: str, start: Any, end: Any) -> float:
     """Raw readings per channel per hour of ``asset_id`` in ``[start, end)`` (NaN without readings)."""
-    row = db.sql(
-        "SELECT count(*) AS n, count(DISTINCT r.series_id) AS k, min(r.ts) AS t0, max(r.ts) AS t1 "
-        "FROM reading_values r JOIN channels c ON c.series_id = r.series_id "
-        "WHERE c.asset_id = ? AND r.ts >= ? AND r.ts < ?",
-        [asset_id, pd.Timestamp(start), pd.Timestamp(end)],
-    ).iloc[0]
-    if not row["n"] or pd.isna(row["t0"]):
-        return float("nan")
-    hours = max((pd.Timestamp(row["t1"]) - pd.Timestamp(row["t0"])) / pd.Timedelta(hours=1), 1.0)
-    return float(row["n"]) / float(row["k"]) / hours
+    return raw_rates(db, [asset_id], start, end).get(asset_id, float("nan"))
 
 
-def check(
-    db: Store, asset_id: str, window: pd.DataFrame, reference: Reference, start: Any, end: Any, interval: str
-) -> dict[str, Any]:
-    """The quality findings of one asset over the window (see the module docstring)."""
+def check(asset_id: str, window: pd.DataFrame, reference: Reference, rate: float) -> dict[str, Any]:
+    """The quality findings of one asset over the window (see the module docstring); ``rate`` is its raw readings
+    per channel per hour in the window (:func:`raw_rates`)."""
     out: dict[str, Any] = {"asset_id": asset_id, "missing": [], "stuck": [], "sampling": None, "rows": len(window)}
     if window.empty:
         out["missing"] = list(reference.channels)
@@ -72,7 +73,6 @@ def check(
             out["missing"].append(channel)
         elif stuck_runs(values, STUCK_ROWS):
             out["stuck"].append(channel)
-    rate = raw_rate(db, asset_id, start, end)
     if np.isfinite(rate) and np.isfinite(reference.raw_rate) and reference.raw_rate > 0:
         ratio = rate / reference.raw_rate
         out["sampling"] = {"readings_per_hour": round(rate, 3), "reference": round(reference.raw_rate, 3)}

@@ -126,6 +126,7 @@ def _monitor_model(
     day_tables: list[pd.DataFrame] = []
     checks: list[dict[str, Any]] = []
     scored: list[pd.DataFrame] = []
+    rates = quality.raw_rates(db, assets["asset_id"].astype(str).tolist(), start, stop)
     for info in assets.itertuples():
         asset = str(info.asset_id)
         if fresh:
@@ -151,7 +152,7 @@ def _monitor_model(
             continue
         frame = _read(db, asset, start - pd.Timedelta(days=BASELINE_DAYS), stop, interval)
         window = frame[frame["ts"] >= start]
-        checks.append(quality.check(db, asset, window, reference, start, stop, interval))
+        checks.append(quality.check(asset, window, reference, rates.get(asset, float("nan"))))
         if window.empty:
             continue
         live_rows = frame[drift.running_at(frame, reference.run_level)]
