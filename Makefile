@@ -109,7 +109,7 @@ DEPLOY_SECRET := deploy/secrets/forewarn_api_token
 COMPOSE := CONTAINERS_CONF=$(CURDIR)/deploy/containers.conf $(BIN)/podman-compose -f deploy/compose.yaml
 
 image: $(CORE_STAMP) system-deps
-	time deploy/build-image.sh $(BIN)/python
+	deploy/build-image.sh $(BIN)/python
 
 $(BIN)/podman-compose: $(CORE_STAMP)
 	$(PIP) podman-compose

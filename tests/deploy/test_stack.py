@@ -252,6 +252,10 @@ def test_stack_keeps_readings_and_cases_across_restarts(stack: Stack) -> None:
     seconds = stack.up_healthy()
     print(f"stack up again in {seconds:.1f} s")
     assert stack.readings() == expected
+    print(
+        f"after the restart: {expected} readings ({len(rows)} by the API, {len(messages) + len(late)} by MQTT, "
+        f"{len(late)} of them while the service was stopped), {len(cases_before)} cases, {len(alerts_before)} alerts"
+    )
     assert _http(f"{api}/cases?limit=500")[1] == cases_before
     assert _http(f"{api}/alerts?limit=5000")[1] == alerts_before
     assert pd.Timestamp(_http(f"{api}/assets/P-001/health")[1]["ts"]) == pd.Timestamp(last)
