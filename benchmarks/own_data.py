@@ -20,7 +20,11 @@ was tuned on these data. Parts (``python benchmarks/own_data.py PART ...``):
 * ``cmapss``: C-MAPSS FD001 train engines as CSV (readings; one failure event per engine at its last cycle, as
   ``forewarn demo`` loads them), ``forewarn ingest``, ``forewarn train --task rul``; the card's held-out RMSE;
   then the official test engines ingested into a separate store and ranked by ``forewarn score`` with the trained
-  bundle: RMSE of its RUL at each engine's last cycle against ``RUL_FD001`` (the bench's protocol).
+  bundle: RMSE of its RUL at each engine's last cycle against ``RUL_FD001`` (the bench's protocol). Each engine, in
+  train and test alike, also gets a maintenance event ``action=install`` at its first cycle (a renewal): every
+  C-MAPSS trajectory starts with the engine's life (healthy, with unknown initial wear), so the engine was in
+  service from that cycle on, and ``forewarn train`` (``--age auto``) counts the age since that renewal as a feature;
+  ``--no-installs`` leaves them out (the generic path without an age), ``--cm-seeds`` runs several training seeds.
 * ``ai4i``: whether AI4I 2020 goes through the generic path (it tries, and reports the answer).
 
 Data: ``$FOREWARN_DATA_DIR`` (default ``/work/shared/data``); nothing is copied into the repository. Work files
@@ -329,6 +333,16 @@ def cmapss(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     train.assign(ts=train["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(work / "cm_train.csv", index=False)
     test.assign(ts=test["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(work / "cm_test.csv", index=False)
     last = train.groupby("asset_id")["ts"].max()
+    for name, frame in (("cm_installs.csv", train), ("cm_test_installs.csv", test)):
+        first = frame.groupby("asset_id")["ts"].min()
+        pd.DataFrame(
+            {
+                "asset_id": first.index,
+                "ts": first.dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
+                "kind": "maintenance",
+                "action": "install",
+            }
+        ).to_csv(work / name, index=False)
     pd.DataFrame(
         {
             "asset_id": last.index,
@@ -349,10 +363,45 @@ def cmapss(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
         work,
         "cm_ingest_events",
     )
+    if not args.no_installs:
+        out["ingest_installs"] = run(
+            [FOREWARN, "ingest", str(work / "cm_installs.csv"), "--store", str(work / "cm.duckdb"), "--kind", "events"],
+            work,
+            "cm_ingest_installs",
+        )
     spec = []
     if args.max_rul:  # the C-MAPSS protocol's training cap (125 cycles = 125 h here), through a spec file
         (work / "cm_spec.toml").write_text(f'[train]\nmax_rul = "{args.max_rul}"\n')
         spec = ["--spec", str(work / "cm_spec.toml")]
+    out["test_ingest"] = run(
+        [FOREWARN, "ingest", str(work / "cm_test.csv"), "--store", str(work / "cm_test.duckdb")], work, "cm_test_ingest"
+    )
+    if not args.no_installs:
+        out["test_ingest_installs"] = run(
+            [
+                FOREWARN,
+                "ingest",
+                str(work / "cm_test_installs.csv"),
+                "--store",
+                str(work / "cm_test.duckdb"),
+                "--kind",
+                "events",
+            ],
+            work,
+            "cm_test_ingest_installs",
+        )
+    out["seeds"] = [cmapss_seed(args, work, data, spec, seed) for seed in args.cm_seeds]
+    rmse = [r["official_test"]["rmse"] for r in out["seeds"] if "official_test" in r]
+    if rmse:
+        out["official_test_rmse"] = {"per_seed": rmse, "mean": float(np.mean(rmse)), "median": float(np.median(rmse))}
+    print(json.dumps(out, default=str), flush=True)
+    return [out]
+
+
+def cmapss_seed(args: argparse.Namespace, work: Path, data: Any, spec: list[str], seed: int) -> dict[str, Any]:
+    """One training seed of the cmapss part: train into ``cm_models/s<seed>``, score the test store with it."""
+    models = work / "cm_models" / f"s{seed}"
+    out: dict[str, Any] = {"seed": seed}
     out["train"] = run(
         [
             FOREWARN,
@@ -360,15 +409,17 @@ def cmapss(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
             "--store",
             str(work / "cm.duckdb"),
             "--models",
-            str(work / "cm_models"),
+            str(models),
             "--task",
             "rul",
+            "--seed",
+            str(seed),
             *spec,
         ],
         work,
-        "cm_train",
+        f"cm_train_s{seed}",
     )
-    cards = sorted((work / "cm_models").glob("*/v*/card.json"))
+    cards = sorted(models.glob("*/v*/card.json"))
     if cards:
         card = json.loads(cards[-1].read_text())
         out["card"] = {
@@ -376,11 +427,9 @@ def cmapss(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
             "model": card["model"],
             "train_interval": card["recipe"]["interval"],
             "max_rul_hours": card["recipe"]["max_rul_hours"],
+            "age": card["recipe"].get("age"),
             "train_seconds": card["train_seconds"],
         }
-    out["test_ingest"] = run(
-        [FOREWARN, "ingest", str(work / "cm_test.csv"), "--store", str(work / "cm_test.duckdb")], work, "cm_test_ingest"
-    )
     out["score"] = run(
         [
             FOREWARN,
@@ -388,17 +437,17 @@ def cmapss(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
             "--store",
             str(work / "cm_test.duckdb"),
             "--models",
-            str(work / "cm_models"),
+            str(models),
             "--format",
             "csv",
             "--out",
-            str(work / "cm_scores.csv"),
+            str(work / f"cm_scores_s{seed}.csv"),
         ],
         work,
-        "cm_score",
+        f"cm_score_s{seed}",
     )
     if out["score"]["rc"] == 0:
-        scores = pd.read_csv(work / "cm_scores.csv")
+        scores = pd.read_csv(work / f"cm_scores_s{seed}.csv")
         unit = scores["asset_id"].str.rsplit("-", n=1).str[1].astype(int)
         truth = data.test_rul.set_index("unit")["rul"].reindex(unit).to_numpy(dtype="float64")
         predicted = scores["rul"].to_numpy(dtype="float64")
@@ -411,7 +460,7 @@ def cmapss(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
             "missing": int(np.isnan(predicted).sum()),
         }
     print(json.dumps(out, default=str), flush=True)
-    return [out]
+    return out
 
 
 def ai4i(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
@@ -474,6 +523,10 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="Keep the stores and files in --work.")
     parser.add_argument("--max-rul", default=None, help="cmapss: a training cap for a second, labelled run (125h).")
+    parser.add_argument("--cm-seeds", type=int, nargs="+", default=[0], help="cmapss: training seeds (default 0).")
+    parser.add_argument(
+        "--no-installs", action="store_true", help="cmapss: no install (renewal) event at each engine's first cycle."
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="forewarn-own-"))
