@@ -30,10 +30,15 @@ R = TypeVar("R")
 
 
 def _quiet_environment() -> None:
-    """Ray's environment defaults for Forewarn: loopback clusters, no usage reporting, no accelerator warning."""
+    """Ray's environment defaults for Forewarn (set before ray is imported: Ray reads them at import): nodes and
+    drivers on this machine use the loopback address, no usage reporting, no accelerator warning. A driver that
+    joins a cluster of several machines sets ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=1`` itself (docs/scale-out.md)."""
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
+
+
+_quiet_environment()
 
 
 def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import pandas as pd
 
 from forewarn.distributed import lake as lakes
 from forewarn.exceptions import ConfigError
+from forewarn.features.age import hours_since_renewal, with_age
 from forewarn.train.labels import is_down, latest_marks
 from forewarn.train.score import COLUMNS, asset_features, decide, live_bundle
 
@@ -66,7 +68,13 @@ class BatchScorer:
                 base = {"asset_id": info.asset_id, "asset_class": info.asset_class, "site_id": info.site_id}
                 status = "down" if is_down((failed_at, since)) else "in_service"
                 done.append(asset_features(serving, (base, status, history)))
-            table = decide(self.bundle, [row for row, _ in done], [x for _, x in done], None).drop(columns="rank")
+            rows, features = [row for row, _ in done], [x for _, x in done]
+            if serving.age_feature:  # as forewarn score does: the age at each asset's last row since its renewal
+                renewed = {asset: marks[1] for asset, marks in self.marks.items()}
+                ids = [row["asset_id"] for row in rows]
+                age = hours_since_renewal(ids, [row.get("last_reading") for row in rows], renewed)
+                features = list(with_age(np.vstack(features), age))
+            table = decide(self.bundle, rows, features, None).drop(columns="rank")
         first = int(batch["n"].iloc[0])
         target = self.out / f"part-{first:09d}.parquet"
         partial = target.with_suffix(f".{os.getpid()}.tmp")
@@ -123,12 +131,10 @@ def fleet_score(
     batches = _batches(registry, int(batch_size))
     if engine == "local" or not batches:
         scorer = BatchScorer(*args)
-        counts = (scorer(batch) for batch in batches)
+        for batch in batches:
+            _add(totals, scorer(batch))
     else:
-        counts = _ray_counts(batches, args, address, workers)
-    for count in counts:
-        for key in SUMMARY:
-            totals[key] += float(count[key].sum())
+        _ray_run(batches, args, address, workers, totals)
     return {
         "engine": engine,
         "assets": int(totals["assets"]),
@@ -140,24 +146,39 @@ def fleet_score(
     }
 
 
-def _ray_counts(batches: list[pd.DataFrame], args: tuple[str, ...], address: str | None, workers: int | None) -> Any:
+def _add(totals: dict[str, float], count: pd.DataFrame) -> None:
+    for key in SUMMARY:
+        totals[key] += float(count[key].sum())
+
+
+def _ray_run(
+    batches: list[pd.DataFrame],
+    args: tuple[str, ...],
+    address: str | None,
+    workers: int | None,
+    totals: dict[str, float],
+) -> None:
     from forewarn.distributed.engine import connect
 
     ray = connect(address)
     if workers is None:
         workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    data = ray.data.from_pandas(batches)  # one block per batch: the actors share the blocks out
-    scored = data.map_batches(
-        BatchScorer,
-        fn_constructor_args=args,
-        batch_size=None,
-        batch_format="pandas",
-        compute=ray.data.ActorPoolStrategy(size=int(workers)),
-        num_cpus=1,
-        max_restarts=-1,
-        max_task_retries=-1,
-    )
-    yield from scored.iter_batches(batch_size=None, batch_format="pandas")
+    workers = min(int(workers), len(batches))  # an idle actor would only hold a CPU
+    with warnings.catch_warnings():  # Ray Data 2.55 warns about defaults it sets itself whenever its context is copied
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray\.data")
+        data = ray.data.from_pandas(batches)  # one block per batch: the actors share the blocks out
+        scored = data.map_batches(
+            BatchScorer,
+            fn_constructor_args=args,
+            batch_size=None,
+            batch_format="pandas",
+            compute=ray.data.ActorPoolStrategy(size=int(workers)),
+            num_cpus=1,
+            max_restarts=-1,
+            max_task_retries=-1,
+        )
+        for count in scored.iter_batches(batch_size=None, batch_format="pandas"):  # streamed: one count row a batch
+            _add(totals, count)
 
 
 def ranked(out: str | os.PathLike[str], top: int | None = None) -> pd.DataFrame:
