@@ -141,3 +141,19 @@ def test_injected_changes_worked_examples() -> None:
     assert frame["current"].tolist() == [100.0] * 4  # the input is not changed
     with pytest.raises(SchemaError, match="no channel 'flow'"):
         apply_changes(frame, [SensorOffset("m1", "flow", ts[0], 1.0)])
+
+
+def test_drift_cases_stay_apart_from_the_assets_health_case() -> None:
+    from forewarn.decide.alerts import Alert
+    from forewarn.decide.cases import CaseBook
+
+    book = CaseBook()
+    t = pd.Timestamp("2024-05-01", tz="UTC")
+    health = book.record_alert(Alert("p1", t, "failure-v1", 0.8, "high", {"temp": 1.0}))
+    drift = book.record_alert(Alert("p1", t, "failure-v1", 3.0, "medium", {"temp": 3.0}, source="drift"))
+    again = book.record_alert(Alert("p1", t + pd.Timedelta("1D"), "failure-v1", 2.0, "medium", {}, source="drift"))
+    assert drift != health and again == drift
+    assert (book.case(health)["kind"], book.case(drift)["kind"]) == ("health", "drift")
+    assert book.open_case_id("p1") == health
+    book.close_case(drift, note="transmitter recalibrated; reference refitted")
+    assert book.open_case_id("p1") == health  # closing the drift case leaves the health case open

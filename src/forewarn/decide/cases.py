@@ -353,7 +353,8 @@ class CaseBook:
                 "UPDATE cases SET status = 'closed', closed_ts = now(), closed_by = ?, note = ? WHERE case_id = ?",
                 [by, note.strip(), int(case_id)],
             )
-            self._open.pop(case["asset_id"], None)
+            if self._open.get(case["asset_id"]) == int(case_id):  # a drift case is not the asset's health case
+                self._open.pop(case["asset_id"], None)
             return self.case(case_id)
 
     # -- reading ----------------------------------------------------------------------------------------
