@@ -86,12 +86,15 @@ def test_federate_files_a_bundle_the_registry_serves(plant: Path, tmp_path: Path
         [
             "federate", "--store", str(plant), "--sites", ",".join(sites), "--models", str(models),
             "--class", "pump", "--horizon", "72h", "--interval", "3h", "--rounds", "2", "--engine", "inprocess",
-            "--json", str(tmp_path / "card.json"),
+            "--json", str(tmp_path / "card.json"), "--dp-noise", "0.1", "--dp-clip", "2",
         ],
     )  # fmt: skip
     assert out.exit_code == 0, out.output
     assert "filed failure v2 (mlp-failure, not live)" in out.output
-    assert json.loads((tmp_path / "card.json").read_text())["version"] == "v2"
+    second = json.loads((tmp_path / "card.json").read_text())
+    assert second["version"] == "v2"
+    assert second["federation"]["differential_privacy"] == {"noise_multiplier": 0.1, "clipping_norm": 2.0}
+    assert card["federation"]["differential_privacy"] is None
 
 
 def result_model(folder: Path) -> object:

@@ -40,6 +40,12 @@ def federate(
     strategy: Annotated[str, typer.Option(help="fedavg, fedprox, fedadam or fedyogi.")] = "fedavg",
     engine: Annotated[str, typer.Option(help="ray (Flower's simulation engine) or inprocess.")] = "ray",
     seed: Annotated[int, typer.Option(help="Seed of the split and the network.")] = 0,
+    dp_noise: Annotated[
+        float, typer.Option(min=0.0, help="Central differential privacy: noise multiplier (0: off).")
+    ] = 0.0,
+    dp_clip: Annotated[
+        float, typer.Option(help="Central differential privacy: clipping norm of a site's update.")
+    ] = 1.0,
     promote: Annotated[bool, typer.Option(help="Make the new version live.")] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the model card here.")] = None,
 ) -> None:
@@ -55,6 +61,8 @@ def federate(
         local_epochs=local_epochs,
         strategy=strategy,
         engine=engine,
+        dp_noise=dp_noise,
+        dp_clip=dp_clip,
         promote=promote,
         progress=lambda message: typer.echo(message, err=True),
         task=task,

@@ -111,6 +111,8 @@ def federate(
     strategy: str = "fedavg",
     hidden: tuple[int, ...] = (64, 32),
     engine: str = "ray",
+    dp_noise: float = 0.0,
+    dp_clip: float = 1.0,
     promote: bool = False,
     progress: Callable[[str], None] | None = None,
     **options: Any,
@@ -136,6 +138,8 @@ def federate(
             kind=kind,
             target_scale=scale,
             seed=spec.seed,
+            dp_noise=dp_noise,
+            dp_clip=dp_clip,
         )
         outcome = simulate([d.rows() for d in data], config, engine=engine)
         say(f"{rounds} rounds over {len(data)} sites in {outcome.wall_seconds:.1f} s")
@@ -165,7 +169,15 @@ def _load_sites(
     for where, site_spec, name in plan:
         if data:  # every site reads the first one's channels at its interval
             site_spec = site_spec.with_options(channels=tuple(data[0].channels), interval=data[0].interval)
-        data.append(site_rows(where, site_spec, name))
+        try:
+            data.append(site_rows(where, site_spec, name))
+        except DataNotFoundError as err:
+            if not data:
+                raise
+            raise DataNotFoundError(
+                f"site {name!r} cannot read the channels of site {data[0].name!r} ({err}); every site trains on the "
+                "same channels: narrow the assets with --class or the channels with --channels"
+            ) from None
         say(f"site {name}: {len(data[-1].X):,} labelled rows, {int((~data[-1].held).sum()):,} for training")
     common = [c for c in data[0].X.columns if all(c in d.X.columns for d in data)]
     dropped = sorted(set().union(*(set(d.X.columns) for d in data)) - set(common))
@@ -242,6 +254,9 @@ def _file(
             "hidden": list(config.hidden),
             "bytes_per_round": history.get("bytes_per_round"),
             "engine": history.get("engine"),
+            "differential_privacy": {"noise_multiplier": config.dp_noise, "clipping_norm": config.dp_clip}
+            if config.dp_noise > 0
+            else None,
             "train": history.get("train"),
             "evaluate": history.get("evaluate"),
             "crossed": "parameters, per-feature counts/sums/sums of squares, and metrics; no readings",
