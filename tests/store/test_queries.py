@@ -178,6 +178,8 @@ def test_fleet_summary(plant: Store):
 def test_sql_is_read_only(plant: Store):
     got = plant.sql("SELECT channel, count(*) AS n FROM readings WHERE asset_id = ? GROUP BY 1 ORDER BY 1", ["P-1"])
     assert got.values.tolist() == [["temp", 7], ["vib", 4]]
+    listed = plant.sql("SELECT asset_id FROM assets WHERE asset_id IN (SELECT unnest(?)) ORDER BY 1", [["P-1", "M-1"]])
+    assert listed["asset_id"].tolist() == ["M-1", "P-1"]  # a list of ids, the way the service asks, on both backends
     for bad in [
         "DELETE FROM reading_values",
         "SELECT 1; DROP TABLE assets",

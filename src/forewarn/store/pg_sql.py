@@ -277,12 +277,19 @@ class _Result:
         return arrow_of(self.cursor)
 
 
-def placeholders(sql: str) -> str:
+def placeholders(sql: str, params: Sequence[Any] | None = None) -> str:
     """DuckDB's ``?`` parameters as psycopg's ``%s`` (and ``%`` escaped), outside quoted text.
+
+    A parameter that is a list of strings gets ``::text[]`` (PostgreSQL cannot tell ``unnest`` of an untyped
+    array which array it is; DuckDB callers write ``IN (SELECT unnest(?))`` with a list of ids).
 
     >>> placeholders("SELECT '?' AS q, x FROM t WHERE a = ? AND b LIKE 'x%'")
     "SELECT '?' AS q, x FROM t WHERE a = %s AND b LIKE 'x%%'"
+    >>> placeholders("SELECT * FROM t WHERE a IN (SELECT unnest(?)) AND b = ?", [["P-1"], 3])
+    'SELECT * FROM t WHERE a IN (SELECT unnest(%s::text[])) AND b = %s'
     """
+    texts = [isinstance(p, (list, tuple)) and len(p) > 0 and all(isinstance(v, str) for v in p) for p in (params or [])]
+    position = 0
     out: list[str] = []
     quote: str | None = None
     for char in sql:
@@ -294,7 +301,8 @@ def placeholders(sql: str) -> str:
             quote = char
             out.append(char)
         elif char == "?":
-            out.append("%s")
+            out.append("%s::text[]" if position < len(texts) and texts[position] else "%s")
+            position += 1
         elif char == "%":
             out.append("%%")
         else:
@@ -319,13 +327,12 @@ class PgConnection:
             self.con.execute("BEGIN")
             return _Result(self.con.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK]))
         if params:
-            sql = sql.replace("unnest(?)", "unnest(?::text[])")  # the store's lists are lists of ids
-            return _Result(self.con.execute(placeholders(sql), list(params)))
+            return _Result(self.con.execute(placeholders(sql, list(params)), list(params)))
         return _Result(self.con.execute(sql))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self.con.cursor() as cur:
-            cur.executemany(placeholders(sql.replace("unnest(?)", "unnest(?::text[])")), [list(r) for r in rows])
+            cur.executemany(placeholders(sql, list(rows[0]) if rows else None), [list(r) for r in rows])
 
     def sql(self, sql: str, params: Sequence[Any] | None = None) -> _Result:
         return self.execute(sql, params)

@@ -404,7 +404,7 @@ def queries_text(query: str, params: object) -> str:
     from forewarn.store.pg_sql import placeholders
 
     if params and "?" in query:
-        return placeholders(query)
+        return placeholders(query, params if isinstance(params, (list, tuple)) else None)
     return query
 
 
