@@ -217,9 +217,14 @@ def test_stack_keeps_readings_and_cases_across_restarts(stack: Stack) -> None:
     expected = before + len(rows) + len(messages)
     assert wait_until(lambda: stack.readings() == expected, timeout=30), (stack.readings(), expected)
     last = (start + pd.Timedelta(hours=9)).isoformat()
-    health = _http(f"{api}/assets/P-001/health")[1]
-    assert pd.Timestamp(health["ts"]) == pd.Timestamp(last) and health["health"] is not None
-    assert pd.Timestamp(_http(f"{api}/assets/P-000/health")[1]["ts"]) == start + pd.Timedelta(hours=11)
+
+    def health_at(asset_id: str, ts: pd.Timestamp) -> bool:
+        # the connector refreshes health just after its commit, so a read in between may still be the old one
+        health = _http(f"{api}/assets/{asset_id}/health")[1]
+        return pd.Timestamp(health["ts"]) == ts and health["health"] is not None
+
+    assert wait_until(lambda: health_at("P-001", pd.Timestamp(last)), timeout=10)
+    assert health_at("P-000", start + pd.Timedelta(hours=11))
 
     # the per-asset gauges, and Prometheus (Debian's, in the stack) scraping them with up == 1
     metrics = _http(f"{stack.api}/metrics")[1]
