@@ -33,9 +33,11 @@ def parse_every(value: Any) -> pd.Timedelta | None:
     """A positive retraining period, or ``None`` for none."""
     if value is None or value == "":
         return None
+    from forewarn.train.spec import timespan  # "7d" as people write it (pandas warns on a lower-case d)
+
     try:
-        span = pd.Timedelta(str(value))
-    except ValueError:
+        span = timespan(str(value))
+    except (ValueError, ConfigError):
         span = pd.Timedelta(0)
     if span <= pd.Timedelta(0):
         raise ConfigError(f"retrain every {value!r}: give a positive span such as '7d' or '12h'")
