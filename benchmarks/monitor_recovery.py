@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--assets", type=int, default=30)
     parser.add_argument("--days", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-share", type=float, default=0.3, help="Share of the days the challenger learns from.")
     args = parser.parse_args()
     started = time.perf_counter()
     folder = Path(tempfile.mkdtemp())
@@ -90,7 +91,7 @@ def main() -> None:
         models,
         "failure",
         judge_days=int(round(0.2 * args.days)),
-        train_days=int(round(0.3 * args.days)),
+        train_days=int(round(args.train_share * args.days)),
         margin=0.0,
     )
     out = {
