@@ -1,0 +1,188 @@
+"""Scale-out figures (issue 19): the fleet scored from a Parquet lake, locally and on Ray with 1 and 2 workers,
+and the driver's peak memory as the fleet doubles.
+
+The lake: a twin plant (30 assets, 60 days at 10 min, 18 channels: ~4.1 M readings) is exported with ``forewarn
+export``'s function, then cloned ``--clones`` times under new asset ids (hard links of the day files, so a 50 M-
+reading lake costs no disk); a live logistic failure model is trained on the twin store. Each run is a fresh
+Python process (``--child``) that scores the whole lake with :func:`forewarn.distributed.fleet.fleet_score` and
+reports its wall time (cluster start-up excluded: the cluster is started first), the readings it read and its peak
+resident memory (``VmHWM``; for Ray that is the driver's alone). Ray runs on a ``ray start --head`` cluster on
+127.0.0.1 with ``--num-cpus`` 1 or 2 and as many actors.
+
+    .venv/bin/python benchmarks/scale.py --work /tmp/scale --clones 6 12 --repeats 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve()
+
+
+def child(args: argparse.Namespace) -> None:
+    from forewarn.distributed.fleet import fleet_score
+
+    if args.engine == "ray":
+        from forewarn.distributed.engine import connect
+
+        connect(args.address)
+    out = Path(tempfile.mkdtemp(prefix="scale-out-", dir=args.work))
+    shutil.rmtree(out)
+    started = time.perf_counter()
+    summary = fleet_score(
+        args.lake, args.models, out, engine=args.engine, address=args.address, workers=args.workers, batch_size=16
+    )
+    summary["wall_s"] = time.perf_counter() - started
+    summary["peak_rss_mib"] = peak_rss_mib()
+    shutil.rmtree(out, ignore_errors=True)
+    print(json.dumps(summary))
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, it does not carry the parent's peak over
+    the exec that started this process)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def build(work: Path) -> tuple[Path, Path]:
+    import forewarn.train
+    from forewarn.distributed.lake import export_lake
+    from forewarn.store import Store
+    from forewarn.twin.demo import demo_fleet
+
+    store, models, lake = work / "plant.duckdb", work / "models", work / "lake-1"
+    if not store.exists():
+        with Store(store) as db:
+            demo_fleet(seed=3).to_store(db)
+    if not models.exists():
+        forewarn.train(store, models, task="failure", horizon="72h", interval="3h", model="logistic-failure")
+    if not lake.exists():
+        export_lake(store, lake)
+    return models, lake
+
+
+def clone(base: Path, clones: int, work: Path) -> Path:
+    """``clones`` copies of the base lake's assets under new ids (``<id>-k<k>``), day files hard-linked."""
+    lake = work / f"lake-{clones}"
+    if lake.exists():
+        return lake
+    assets = pd.read_parquet(base / "assets.parquet")
+    events = pd.read_parquet(base / "events.parquet")
+    (lake / "readings").mkdir(parents=True)
+    for k in range(clones):
+        for site in (base / "readings").iterdir():
+            for folder in site.iterdir():
+                target = lake / "readings" / site.name / f"{folder.name}-k{k}"
+                for day in folder.iterdir():
+                    (target / day.name).mkdir(parents=True)
+                    for f in day.iterdir():
+                        os.link(f, target / day.name / f.name)
+    ids = lambda frame, k: frame.assign(asset_id=frame["asset_id"] + f"-k{k}")  # noqa: E731
+    pd.concat([ids(assets, k) for k in range(clones)]).to_parquet(lake / "assets.parquet", index=False)
+    pd.concat([ids(events, k) for k in range(clones)]).to_parquet(lake / "events.parquet", index=False)
+    shutil.copy(base / "channels.parquet", lake / "channels.parquet")
+    manifest = json.loads((base / "lake.json").read_text())
+    manifest.update(
+        readings=manifest["readings"] * clones, assets=len(assets) * clones, files=manifest["files"] * clones
+    )
+    (lake / "lake.json").write_text(json.dumps(manifest))
+    return lake
+
+
+def run(work: Path, lake: Path, models: Path, engine: str, address: str | None, workers: int | None) -> dict:
+    command = [sys.executable, str(HERE), "--child", "--work", str(work), "--lake", str(lake), "--models", str(models)]
+    command += ["--engine", engine] + (["--address", address, "--workers", str(workers)] if address else [])
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def start_cluster(cpus: int, work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    temp = Path(tempfile.mkdtemp(prefix="fwr-", dir="/tmp"))
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+    ray = Path(sys.executable).with_name("ray")
+    process = subprocess.Popen(
+        [str(ray), "start", "--head", "--block", f"--num-cpus={cpus}", "--include-dashboard=false",
+         "--node-ip-address=127.0.0.1", f"--port={port}", f"--temp-dir={temp}", "--disable-usage-stats"],
+        env=env, stdout=(work / f"ray-{cpus}.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    time.sleep(15)
+    return process, f"127.0.0.1:{port}"
+
+
+def stop_cluster(process: subprocess.Popen[bytes]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=20)
+            break
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            continue
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/forewarn-scale"))
+    parser.add_argument("--clones", type=int, nargs="+", default=[6, 12])
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--child", action="store_true")
+    parser.add_argument("--lake", type=Path)
+    parser.add_argument("--models", type=Path)
+    parser.add_argument("--engine", default="local")
+    parser.add_argument("--address")
+    parser.add_argument("--workers", type=int)
+    args = parser.parse_args()
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if args.child:
+        child(args)
+        return
+    args.work.mkdir(parents=True, exist_ok=True)
+    models, base = build(args.work)
+    lakes = {k: clone(base, k, args.work) for k in args.clones}
+    rows = []
+    for k, lake in lakes.items():
+        for _ in range(args.repeats):
+            rows.append({**run(args.work, lake, models, "local", None, None), "clones": k, "engine": "local"})
+            print(json.dumps(rows[-1]), flush=True)
+    for cpus in (1, 2):
+        process, address = start_cluster(cpus, args.work)
+        try:
+            for k, lake in lakes.items():
+                for _ in range(args.repeats):
+                    found = run(args.work, lake, models, "ray", address, cpus)
+                    rows.append({**found, "clones": k, "engine": f"ray-{cpus}"})
+                    print(json.dumps(rows[-1]), flush=True)
+        finally:
+            stop_cluster(process)
+    table = pd.DataFrame(rows)
+    summary = table.groupby(["clones", "engine"]).agg(
+        lake_readings=("clones", lambda c: int(json.loads((lakes[c.iloc[0]] / "lake.json").read_text())["readings"])),
+        assets=("assets", "first"),
+        readings_read=("readings", "first"),
+        wall_s=("wall_s", statistics.median),
+        peak_rss_mib=("peak_rss_mib", statistics.median),
+    )
+    print(summary.to_string())
+
+
+if __name__ == "__main__":
+    main()
