@@ -305,3 +305,35 @@ def test_a_role_without_write_rights_and_a_lost_server_are_clear_errors(empty_ur
     with pytest.raises(StateError, match="lost the store server"):
         store.count_readings()
     store.close()
+
+
+def test_production_records_of_issue_16_on_both_backends(empty_url: str):
+    from forewarn.store.production import read_production, write_production
+
+    rec = pd.DataFrame(
+        {
+            "asset_id": ["P1", "P1"],
+            "day": ["2024-01-01", "2024-01-01"],
+            "shift": ["A", "B"],
+            "planned_busy_h": [8.0, 8.0],
+            "produced": [480.0, 400.0],
+            "good": [456.0, 390.0],
+            "ideal_rate": [100.0, 100.0],
+        }
+    )
+    stops = pd.DataFrame(
+        {"asset_id": ["P1"], "start": ["2024-01-01T02:00Z"], "end": ["2024-01-01T02:30Z"], "reason": ["failure"]}
+    )
+    got = []
+    for target in (empty_url, ":memory:"):
+        with Store(target) as store:
+            store.add_assets([Asset("P1", asset_class="pump")])
+            assert write_production(store, rec, stops) == {"records": 2, "events": 1}
+            again = rec.assign(good=[450.0, 390.0])  # same keys: replaced, not added
+            write_production(store, again)
+            got.append(read_production(store))
+    (pg_rec, pg_ev), (duck_rec, duck_ev) = got
+    assert pg_rec["good"].tolist() == duck_rec["good"].tolist() == [450.0, 390.0]
+    assert pg_rec["day"].tolist() == duck_rec["day"].tolist() == ["2024-01-01", "2024-01-01"]
+    assert len(pg_ev) == len(duck_ev) == 1 and pg_ev["reason"].tolist() == ["failure"]
+    assert pd.Timestamp(pg_ev["start"].iloc[0]) == pd.Timestamp(duck_ev["start"].iloc[0])

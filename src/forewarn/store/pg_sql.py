@@ -276,6 +276,9 @@ class _Result:
     def to_arrow_table(self) -> pa.Table:
         return arrow_of(self.cursor)
 
+    def fetchdf(self) -> Any:
+        return arrow_of(self.cursor).to_pandas()
+
 
 def placeholders(sql: str, params: Sequence[Any] | None = None) -> str:
     """DuckDB's ``?`` parameters as psycopg's ``%s`` (and ``%`` escaped), outside quoted text.
@@ -336,6 +339,37 @@ class PgConnection:
 
     def sql(self, sql: str, params: Sequence[Any] | None = None) -> _Result:
         return self.execute(sql, params)
+
+    def register(self, name: str, frame: Any) -> None:
+        """A pandas frame as the temporary table ``name`` (DuckDB's ``register``): columns typed from the values."""
+        columns = ", ".join(f'"{c}" {_pg_type(frame[c])}' for c in frame.columns)
+        self.con.execute(f'CREATE TEMP TABLE "{name}" ({columns})')
+        rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
+        with self.con.cursor() as cur, cur.copy(f'COPY "{name}" FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def unregister(self, name: str) -> None:
+        self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+
+def _pg_type(column: Any) -> str:
+    """The PostgreSQL type of a pandas column, for :meth:`PgConnection.register`."""
+    kind = getattr(column.dtype, "kind", "O")
+    if kind == "M":
+        return "timestamptz"
+    if kind == "f":
+        return "double precision"
+    if kind in "iu":
+        return "bigint"
+    if kind == "b":
+        return "boolean"
+    sample = next((v for v in column if v is not None and v == v), None)
+    if isinstance(sample, dt.datetime):
+        return "timestamptz"
+    if isinstance(sample, dt.date):
+        return "date"
+    return "text"
 
 
 PACKED_ROW = np.dtype([("sid", ">i4"), ("ts", ">i8"), ("v", ">f8")])

@@ -112,6 +112,8 @@ class PgStore(Store):
         self._pool: Any = psycopg_pool.ConnectionPool(
             self.url, min_size=1, max_size=max(1, pool_size), kwargs=kwargs, configure=configure, open=True
         )
+        self._kwargs = kwargs
+        self._session: Any = None
         self._duck: duckdb.DuckDBPyConnection | None = duckdb.connect()
         self._duck.execute("SET TimeZone = 'UTC'")
         self._con = None
@@ -124,6 +126,8 @@ class PgStore(Store):
                 self._pool.close()
                 self._duck.close()
                 self._duck = None
+                if self._session is not None:
+                    self._session.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._duck is None else ("read-only" if self.read_only else "open")
@@ -159,7 +163,19 @@ class PgStore(Store):
             yield PgConnection(con)
 
     def _db(self, *, write: bool = False) -> duckdb.DuckDBPyConnection:
-        raise StateError("a PostgreSQL store has no DuckDB connection; use its methods, sql() or connection()")
+        """The store's session connection, speaking like DuckDB's (:class:`~forewarn.store.pg_sql.PgConnection`),
+        for store modules that run portable SQL through ``store._db()`` (production records); one connection, so
+        a ``BEGIN TRANSACTION`` ... ``COMMIT`` of theirs stays on it."""
+        self._check(write)
+        if write:
+            self._index = None
+        if self._session is None or self._session.closed:
+            psycopg, _ = _psycopg()
+            self._session = psycopg.connect(self.url, **self._kwargs)
+            self._session.execute("SET TIME ZONE 'UTC'")
+            if self.read_only:
+                self._session.execute("SET default_transaction_read_only = on")
+        return PgConnection(self._session)  # type: ignore[return-value]
 
     def _series_index(self) -> queries.SeriesIndex:
         with self._pg() as con:

@@ -10,7 +10,7 @@ the store's connection:
 Writes replace the rows with the same keys (so re-ingesting a file changes nothing) in one transaction: a bad
 batch is rejected whole, naming the row and column. The full OEE checks (stops within busy time, units within
 the run time) are :func:`forewarn.kpi.validate_records`, above this layer; here only what the tables need.
-Only the embedded (DuckDB) store holds them for now; the PostgreSQL store answers with a clear error.
+On a PostgreSQL store the same SQL runs through the store's session connection (:meth:`PgStore._db`).
 
 >>> import pandas as pd
 >>> from forewarn.schema import Asset
@@ -66,8 +66,10 @@ TABLES_SQL = (
 def _connection(store: Any, write: bool) -> Any:
     import duckdb
 
+    from forewarn.store.pg_sql import PgConnection
+
     con = store._db(write=write)
-    if not isinstance(con, duckdb.DuckDBPyConnection):
+    if not isinstance(con, (duckdb.DuckDBPyConnection, PgConnection)):
         raise ConfigError(
             "production records are kept in the embedded (DuckDB) store for now; the PostgreSQL store does not "
             "have the production tables yet"
