@@ -164,12 +164,17 @@ def test_cli_export_and_lake_score_on_the_cluster(ray_cluster: Cluster, plant: P
     again = runner.invoke(app, ["export", "--store", str(plant.store), "--out", str(tmp_path / "lake")])
     assert isinstance(again.exception, ConfigError) and "not empty" in str(again.exception)
     args = ["lake-score", "--lake", str(tmp_path / "lake"), "--models", str(plant.models)]
-    done = runner.invoke(
-        app,
-        [*args, "--out", str(tmp_path / "s"), "--engine", "ray", "--ray-address", ray_cluster.address, "--top", "3"],
-    )
+    done = runner.invoke(app, [*args, "--out", str(tmp_path / "s"), "--top", "3"])  # Ray Data: the test above
     assert done.exit_code == 0, done.output
     assert json.loads(done.output[: done.output.index("}") + 1])["assets"] == 16
+    assert len(ranked(tmp_path / "s")) == 16 and "rank" in done.output
+    scored = [
+        runner.invoke(app, ["score", "--store", str(plant.store), "--models", str(plant.models), "--format", "csv",
+                            *engine])
+        for engine in ([], ["--engine", "ray", "--ray-address", ray_cluster.address])
+    ]  # fmt: skip
+    assert scored[0].exit_code == 0 and scored[1].exit_code == 0, scored[1].output
+    assert scored[1].output == scored[0].output and len(scored[0].output.strip().splitlines()) == 17
     bad = runner.invoke(app, [*args, "--out", str(tmp_path / "t"), "--engine", "spark"])
     assert isinstance(bad.exception, ConfigError) and "spark" in str(bad.exception)
     bad = runner.invoke(app, [*args, "--out", str(tmp_path / "u"), "--ray-address", "127.0.0.1:1"])
