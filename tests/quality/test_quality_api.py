@@ -41,6 +41,8 @@ def test_spc_chart_and_alerts_into_cases(client):
         {"chart": "imr", "values": [1, 2, 3], "baseline": 9},
         {"chart": "xbar-r", "values": [1, 2, 3], "subgroup": 5},
         {"chart": "imr", "values": "abc"},
+        {"chart": "p", "values": [1, 2, 3], "sizes": [10, 10]},
+        {"chart": "imr", "values": [1e300, -1e300, 1]},
     ],
 )
 def test_malformed_spc_requests_are_4xx(client, body):

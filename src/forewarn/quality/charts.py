@@ -78,6 +78,8 @@ def _series(x: ArrayLike, name: str, ndim: int = 1) -> np.ndarray:
         raise SchemaError(f"{name} must be {shape}, got shape {values.shape}", column=name)
     if len(values) < 2 or not np.all(np.isfinite(values)):
         raise SchemaError(f"{name} needs at least 2 finite points", column=name)
+    if np.abs(values).max() > 1e150:
+        raise SchemaError(f"{name} holds values beyond +/-1e150: the limits would overflow", column=name)
     return values
 
 
@@ -149,7 +151,10 @@ def _counts(x: ArrayLike, name: str) -> np.ndarray:
 
 
 def _sizes(n: float | ArrayLike, m: int, name: str) -> np.ndarray:
-    sizes = np.broadcast_to(np.asarray(n, dtype=float), (m,)).copy()
+    given = np.asarray(n, dtype=float)
+    if given.ndim > 1 or (given.ndim == 1 and len(given) not in (1, m)):
+        raise SchemaError(f"{name} must be one size or one per sample ({m}), got shape {given.shape}", column=name)
+    sizes = np.broadcast_to(given, (m,)).copy()
     if not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
         raise SchemaError(f"{name} must be positive", column=name)
     return sizes
