@@ -8,6 +8,7 @@ classes, one at a time; the median of 5 passes). Run: ``.venv/bin/python benchma
 import os
 
 import numpy as np
+
 from forewarn.datasets.neu import load_neu
 from forewarn.quality.vision import DefectClassifier, build_network, time_per_image
 
