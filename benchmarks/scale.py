@@ -126,6 +126,7 @@ def start_cluster(cpus: int, work: Path) -> tuple[subprocess.Popen[bytes], str]:
         env=env, stdout=(work / f"ray-{cpus}.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     time.sleep(15)
+    process.temp = temp  # type: ignore[attr-defined]
     return process, f"127.0.0.1:{port}"
 
 
@@ -137,6 +138,7 @@ def stop_cluster(process: subprocess.Popen[bytes]) -> None:
             break
         except (ProcessLookupError, subprocess.TimeoutExpired):
             continue
+    shutil.rmtree(process.temp, ignore_errors=True)  # type: ignore[attr-defined]
 
 
 def main() -> None:
