@@ -21,19 +21,11 @@ that certainly will.
 75.0
 >>> recommended_action("high", rul_low=12.0, unit="cycles", top_sensor="bearing_temp")
 'plan maintenance within 12 cycles; inspect bearing_temp first'
-
-When the largest driver is the age since the last renewal (:data:`~forewarn.features.age.AGE_FEATURE`), there is
-no sensor to inspect first: the action says that time in service drives the risk.
-
->>> recommended_action("high", rul_low=12.0, unit="cycles", top_sensor="age_h")
-'plan maintenance within 12 cycles; driven by the time since the last renewal'
 """
 
 from __future__ import annotations
 
 import math
-
-from forewarn.features.age import AGE_FEATURE
 
 RISK_LEVELS = ("low", "medium", "high", "critical")
 
@@ -67,8 +59,6 @@ def recommended_action(
     if rul_low is not None and math.isfinite(rul_low):
         within = " now" if rul_low < 1 else f" within {rul_low:.0f} {unit}".rstrip()
     look = f"; inspect {top_sensor} first" if top_sensor else ""
-    if top_sensor == AGE_FEATURE:
-        look = "; driven by the time since the last renewal"
     if level == "critical":
         return f"stop and repair as soon as possible{'' if within == ' now' else within}{look}"
     if level == "high":
