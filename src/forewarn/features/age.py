@@ -22,7 +22,7 @@ at or before ``t``; NaN when ``a`` has none (no renewal recorded yet: the age is
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -95,3 +95,13 @@ def with_age(features: np.ndarray, age: np.ndarray | float) -> np.ndarray:
     matrix = np.atleast_2d(np.asarray(features, dtype="float64"))
     column = np.broadcast_to(np.asarray(age, dtype="float64").reshape(-1), (len(matrix),))
     return np.column_stack([matrix, column])
+
+
+def first_sensor(drivers: Iterable[str]) -> str | None:
+    """The first of ``drivers`` (names ranked by contribution) that is a sensor: the age since renewal drives a
+    prediction but is nothing to inspect, so an action never names it.
+
+    >>> first_sensor(["age_h", "bearing_temp", "flow"]), first_sensor(["age_h"])
+    ('bearing_temp', None)
+    """
+    return next((name for name in drivers if name and name != AGE_FEATURE), None)

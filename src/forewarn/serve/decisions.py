@@ -15,6 +15,7 @@ from forewarn.bundles.bundle import Bundle, Predictions
 from forewarn.decide.explain import SensorIndex
 from forewarn.decide.risk import health_score, recommended_action, risk_level
 from forewarn.decide.thresholds import ThresholdPolicy
+from forewarn.features.age import first_sensor
 from forewarn.serve.answers import Decision, num
 
 
@@ -87,7 +88,7 @@ class Decider:
                     "rul_high": None if predictions.rul_high is None else num(predictions.rul_high[k]),
                     "risk_level": level,
                     "recommended_action": recommended_action(
-                        level, rul_low=rul_low, unit=bundle.unit, top_sensor=rising[0] if rising else None
+                        level, rul_low=rul_low, unit=bundle.unit, top_sensor=first_sensor(rising)
                     ),
                     "contributions": [{"sensor": name, "contribution": num(v)} for name, v in drivers.items()],
                 }

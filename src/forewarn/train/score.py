@@ -23,7 +23,7 @@ from forewarn.base.executor import Executor, resolve
 from forewarn.decide.explain import sensor_contributions
 from forewarn.decide.risk import health_score, recommended_action, risk_level
 from forewarn.exceptions import DataNotFoundError
-from forewarn.features.age import AGE_FEATURE, hours_since_renewal, with_age
+from forewarn.features.age import first_sensor, hours_since_renewal, with_age
 from forewarn.features.window import window_features
 from forewarn.store import Store
 from forewarn.train.dataset import opened, select_assets
@@ -172,9 +172,7 @@ def decide(bundle: Any, rows: list[dict[str, Any]], features: list[np.ndarray], 
         )
         table.at[i, "risk"] = level
         table.at[i, "health"] = health_score(probability)
-        # the sensor to inspect first: the largest driver that is a sensor (the age since renewal is not one)
-        sensors = [name for name in (table.at[i, "drivers"] or "").split(", ") if name and name != AGE_FEATURE]
-        top_sensor = sensors[0] if sensors else None
+        top_sensor = first_sensor((table.at[i, "drivers"] or "").split(", "))
         low = table.at[i, "rul_low"]
         table.at[i, "action"] = (
             "repair: failed and not renewed"
