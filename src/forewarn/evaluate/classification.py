@@ -86,7 +86,11 @@ def best_f1_threshold(y_true: ArrayLike, y_score: ArrayLike) -> float:
     best = int(np.argmax(f1[:-1]))
     cut = thresholds[best]
     below = score[score < cut]
-    return float((cut + below.max()) / 2) if len(below) else float(cut)
+    if not len(below):
+        return float(cut)
+    middle = (cut + below.max()) / 2
+    # between two neighbouring floats the midpoint rounds onto the lower one: the cut itself then separates them
+    return float(middle if middle > below.max() else cut)
 
 
 def multiclass_metrics(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[Any] | None = None) -> dict[str, float]:
