@@ -41,13 +41,12 @@ from forewarn.exceptions import ConfigError
 from forewarn.kpi import oee
 from forewarn.plan import AssetRisk, PlanProblem, plan_maintenance
 from forewarn.plan.parts import reorder_policy, replay_stock
-from forewarn.twin.assets import CLASS_MODES, MODES, OVERHEATING, sample_params
-from forewarn.twin.degradation import POLICY_CODES, Policy, initial_state
+from forewarn.twin.assets import CLASS_MODES, MODES, OVERHEATING
+from forewarn.twin.degradation import POLICY_CODES, Policy
 from forewarn.twin.engine import run_plan
-from forewarn.twin.fleet import FleetConfig, build_fleet
+from forewarn.twin.fleet import FleetConfig, build_fleet, draw_fleet
 from forewarn.twin.maintenance import MODE_BITS, PARTS, REPAIR_HOURS
 from forewarn.twin.production import production_data
-from forewarn.twin.sites import assign_classes, hourly_regime, site_profiles
 
 __all__ = ["COSTS", "MODELS", "POLICIES", "Costs", "run", "run_policies"]
 
@@ -112,28 +111,13 @@ class _Fleet:
 
 
 def _draw(config: FleetConfig) -> _Fleet:
-    """The fleet's draws before the engine runs, in :func:`~forewarn.twin.fleet.build_fleet`'s order."""
-    r_sites, r_assets, r_regime, _r_plan, _s, _p, _c = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(7)
-    )
-    profiles = site_profiles(config.sites, r_sites, config.policies)
-    site_of = np.sort(np.arange(config.assets) % config.sites)
-    classes = assign_classes(profiles, site_of, r_assets, config.classes)
-    factors = {
-        "dust": np.array([profiles[s].dust for s in site_of]),
-        "suction_kpa": np.array([profiles[s].suction_kpa for s in site_of]),
-    }
-    params = sample_params(classes, r_assets, site_of, factors)
-    applicable = np.array([[m in CLASS_MODES[c] for m in MODES] for c in classes])
-    start = np.datetime64(pd.Timestamp(config.start).tz_localize(None), "m")
-    regime = hourly_regime(
-        profiles, site_of, params.indoor_coupling, params.heat_offset_c, start, config.days * 24, r_regime
-    )
-    age_years = r_assets.uniform(0.5, 20.0, config.assets)
-    state = initial_state(params, applicable, regime.ambient[:, 0], age_years, r_assets)
+    """The fleet's draws before the engine runs: :func:`~forewarn.twin.fleet.draw_fleet`, as build_fleet draws them."""
+    d = draw_fleet(config)
     # the asset records (ids, lines) come from the twin itself, with one day simulated
     small = build_fleet(config, days=1, interval="1h")
-    return _Fleet(config, params, regime, state, applicable, profiles, site_of, small.assets, list(classes))
+    return _Fleet(
+        config, d.params, d.regime, d.state, d.applicable, d.profiles, d.site_of, small.assets, list(d.classes)
+    )
 
 
 def _policy(f: _Fleet, code: str, interval_days: float | None = None) -> Policy:

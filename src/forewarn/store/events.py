@@ -54,17 +54,30 @@ def validate_events(raw: pd.DataFrame, *, source: str, line_of: Callable[[int], 
         raise IngestError(err.reason, source=source, line=line, column=err.column, hint=err.hint) from None
 
 
-def ingest_events_frame(
-    con: duckdb.DuckDBPyConnection,
-    events: pd.DataFrame,
-    *,
-    source: str,
-    strict: bool,
-    line_of: Callable[[int], int],
-    progress: Progress | None = None,
-) -> IngestReport:
-    """Write a validated events frame (the output of :func:`to_events`), skipping keys already stored."""
-    known = {r[0] for r in con.execute("SELECT asset_id FROM assets").fetchall()}
+#: append the staged events (``__fw_events``) whose key is not stored yet, in time order; the same text on DuckDB
+#: and PostgreSQL (store/pg_ingest.py)
+APPEND_NEW_EVENTS_SQL = """
+INSERT INTO events SELECT n.* FROM __fw_events n WHERE NOT EXISTS (
+    SELECT 1 FROM events e WHERE e.asset_id = n.asset_id AND e.ts = n.ts AND e.kind = n.kind
+    AND e.failure_mode IS NOT DISTINCT FROM n.failure_mode
+    AND e.action IS NOT DISTINCT FROM n.action) ORDER BY n.ts, n.asset_id"""
+
+
+def unknown_assets(
+    events: pd.DataFrame, known: set[str], *, source: str, strict: bool, line_of: Callable[[int], int]
+) -> list[str]:
+    """The asset ids of ``events`` that ``known`` lacks (sorted; ingest creates them); with ``strict``, the first
+    such record is an :class:`UnknownAssetError` at its line.
+
+    >>> frame = pd.DataFrame({"asset_id": ["p1", "p9", "p8"]})
+    >>> unknown_assets(frame, {"p1"}, source="e.csv", strict=False, line_of=lambda i: i + 2)
+    ['p8', 'p9']
+    >>> try:
+    ...     unknown_assets(frame, {"p1"}, source="e.csv", strict=True, line_of=lambda i: i + 2)
+    ... except UnknownAssetError as err:
+    ...     print(str(err).split(" (")[0])
+    e.csv, line 3, column 'asset_id': unknown asset 'p9'
+    """
     unknown_mask = ~events["asset_id"].isin(known)
     unknown = sorted(set(events.loc[unknown_mask, "asset_id"]))
     if unknown and strict:
@@ -76,6 +89,21 @@ def ingest_events_frame(
             column="asset_id",
             hint=STRICT_HINT,
         )
+    return unknown
+
+
+def ingest_events_frame(
+    con: duckdb.DuckDBPyConnection,
+    events: pd.DataFrame,
+    *,
+    source: str,
+    strict: bool,
+    line_of: Callable[[int], int],
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Write a validated events frame (the output of :func:`to_events`), skipping keys already stored."""
+    known = {r[0] for r in con.execute("SELECT asset_id FROM assets").fetchall()}
+    unknown = unknown_assets(events, known, source=source, strict=strict, line_of=line_of)
     batch = events.drop_duplicates(subset=list(EVENT_KEY), keep="first")
     table = pa.table(
         {
@@ -90,14 +118,7 @@ def ingest_events_frame(
         try:
             if unknown:
                 con.execute("INSERT INTO assets (asset_id) SELECT unnest(?)", [unknown])
-            written = fetch_value(
-                con,
-                """
-                INSERT INTO events SELECT n.* FROM __fw_events n WHERE NOT EXISTS (
-                    SELECT 1 FROM events e WHERE e.asset_id = n.asset_id AND e.ts = n.ts AND e.kind = n.kind
-                    AND e.failure_mode IS NOT DISTINCT FROM n.failure_mode
-                    AND e.action IS NOT DISTINCT FROM n.action) ORDER BY n.ts, n.asset_id""",
-            )
+            written = fetch_value(con, APPEND_NEW_EVENTS_SQL)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -24,10 +24,9 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from forewarn.exceptions import UnknownAssetError
 from forewarn.schema import EVENT_COLUMNS
 from forewarn.store import labels as labels_mod
-from forewarn.store.ingest import STRICT_HINT, IngestReport, Progress, has_adjacent_duplicates
+from forewarn.store.ingest import IngestReport, Progress, has_adjacent_duplicates
 from forewarn.store.pg_sql import (
     WRITE_LOCK,
     chunks,
@@ -241,20 +240,10 @@ def ingest_events(
     progress: Progress | None = None,
 ) -> IngestReport:
     """Write a validated events frame, skipping keys already stored (the rules of :mod:`forewarn.store.events`)."""
-    from forewarn.store.events import EVENT_KEY
+    from forewarn.store.events import APPEND_NEW_EVENTS_SQL, EVENT_KEY, unknown_assets
 
     known = known_assets(con, sorted(set(events["asset_id"])))
-    unknown_mask = ~events["asset_id"].isin(known)
-    unknown = sorted(set(events.loc[unknown_mask, "asset_id"]))
-    if unknown and strict:
-        first = int(unknown_mask.to_numpy().nonzero()[0][0])
-        raise UnknownAssetError(
-            f"unknown asset {events['asset_id'].iloc[first]!r}",
-            source=source,
-            line=line_of(first),
-            column="asset_id",
-            hint=STRICT_HINT,
-        )
+    unknown = unknown_assets(events, known, source=source, strict=strict, line_of=line_of)
     batch = events.drop_duplicates(subset=list(EVENT_KEY), keep="first")
     rows = [
         [
@@ -272,13 +261,7 @@ def ingest_events(
         with con.cursor() as cur, cur.copy(f"COPY __fw_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        written = con.execute(
-            """
-            INSERT INTO events SELECT n.* FROM __fw_events n WHERE NOT EXISTS (
-                SELECT 1 FROM events e WHERE e.asset_id = n.asset_id AND e.ts = n.ts AND e.kind = n.kind
-                AND e.failure_mode IS NOT DISTINCT FROM n.failure_mode
-                AND e.action IS NOT DISTINCT FROM n.action) ORDER BY n.ts, n.asset_id"""
-        ).rowcount
+        written = con.execute(APPEND_NEW_EVENTS_SQL).rowcount
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
