@@ -4,6 +4,7 @@ days ingested in which one sensor is recalibrated by one standard deviation."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -127,8 +128,16 @@ def test_cli_monitor_writes_the_json_report(plant: dict[str, object], tmp_path: 
     assert bad.exit_code != 0 and "does not exist" in str(bad.exception)
 
 
-def test_retrain_judges_the_challenger_on_the_same_window_and_rolls_back(plant: dict[str, object]) -> None:
-    models = plant["models"]
+def _own_models(plant: dict[str, object], tmp_path: Path) -> Path:
+    """A copy of the plant's model folder for a test that files versions: the module's tests share the plant, and
+    under pytest-xdist their order (and so which versions exist) is not fixed."""
+    return Path(shutil.copytree(plant["models"], tmp_path / "models"))  # type: ignore[arg-type]
+
+
+def test_retrain_judges_the_challenger_on_the_same_window_and_rolls_back(
+    plant: dict[str, object], tmp_path: Path
+) -> None:
+    models = _own_models(plant, tmp_path)
     decision = retraining.retrain(plant["store"], models, "failure", judge_days=10, train_days=40, margin=1.0)  # type: ignore[arg-type]
     assert decision["champion"] == "v1" and decision["challenger"] == "v2"
     assert not decision["promoted"] and decision["live"] == "v1"  # no model beats another by 1.0 ROC AUC
@@ -173,14 +182,15 @@ def test_the_api_gauges_and_model_page_show_the_monitoring(plant: dict[str, obje
         assert client.get("/static/dashboard/monitor.js").status_code == 200
 
 
-def test_serve_retrains_in_the_background_on_drift(plant: dict[str, object]) -> None:
+def test_serve_retrains_in_the_background_on_drift(plant: dict[str, object], tmp_path: Path) -> None:
     from forewarn.serve.service import HealthService
     from forewarn.serve.settings import ServeSettings
 
     extra = {"retrain_on_drift": True, "retrain_margin": 1.0, "retrain_judge_days": 10}
     with pytest.raises(ConfigError, match="positive span"):
         HealthService(ServeSettings(store=":memory:", models=str(plant["models"]), extra={"retrain_every": "soon"}))
-    service = HealthService(ServeSettings(store=str(plant["store"]), models=str(plant["models"]), extra=extra))
+    models = _own_models(plant, tmp_path)
+    service = HealthService(ServeSettings(store=str(plant["store"]), models=str(models), extra=extra))
     try:
         assert service.retraining is not None and service.retraining.every is None
         live = service.registry.active_version("failure")  # type: ignore[union-attr]
