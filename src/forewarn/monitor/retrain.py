@@ -170,6 +170,9 @@ def retrain(
             )
             # the challenger is filed beside the champion as the next version (not live yet)
             version = _file(Path(result.folder), registry.root / model_id)
+        # a fresh registry: the one above lists versions from a cache it rescans only every RESCAN_S seconds, so a
+        # challenger filed sooner than that (a quick training) would not be there yet
+        registry = ModelRegistry(models)
         challenger = registry.bundle(model_id, version)
         challenger_card = model_card(registry, model_id, version)
         judged = {
