@@ -228,3 +228,27 @@ def test_backtest_of_a_rul_model(plant: Path) -> None:
         plant, by="asset", folds=2, task="rul", horizon="72h", interval="3h", max_rul="240h", model="knn-rul"
     )
     assert result["task"] == "rul" and result["rows"]["roc_auc"] > 0.5 and result["events"]["failures"] > 5
+
+
+def test_a_row_at_a_renewals_time_begins_the_new_life() -> None:
+    """A reading stamped at the very time of a renewal belongs to the new life: its label is known (it was lost
+    as censored when the renewal counted as this row's next one)."""
+    ts = pd.date_range("2024-01-01", periods=5, freq="1D", tz="UTC")
+    rows = pd.DataFrame({"asset_id": "a", "ts": ts})
+    events = pd.DataFrame(
+        {
+            "asset_id": ["a", "a", "a"],
+            "kind": ["maintenance", "failure", "maintenance"],
+            "action": ["replace_seal", None, "replace_seal"],
+            "result": ["planned", None, "corrective"],
+            "failure_mode": [None, "seal", None],
+            "ts": [ts[1], ts[3], ts[4]],
+        }
+    )
+    life = life_table(rows, events)
+    assert life["ttf_hours"].tolist()[1:4] == [48.0, 24.0, 0.0]  # ts[1] was censored (NaN) before
+    assert np.isnan(life["ttf_hours"][0]) and life["future_hours"][0] == 24.0  # watched until the renewal
+    assert not life["down"].any()  # failed at ts[3], renewed at ts[4]: the row at ts[4] is the new life
+    assert life["future_hours"][4] == 0.0  # the end of the readings
+    y = targets(life, task="failure", horizon_hours=36.0)
+    assert y[1:4].tolist() == [0.0, 1.0, 1.0]

@@ -87,14 +87,27 @@ def is_down(marks: Marks | None) -> bool:
 
 
 def _next(
-    rows: pd.DataFrame, marks: pd.DataFrame, name: str, *, forward: bool, extra: Sequence[str] = ()
+    rows: pd.DataFrame,
+    marks: pd.DataFrame,
+    name: str,
+    *,
+    forward: bool,
+    extra: Sequence[str] = (),
+    same_time: bool = True,
 ) -> pd.DataFrame:
-    """For each row, the time (and ``extra`` columns) of the asset's next (or previous) mark."""
+    """For each row, the time (and ``extra`` columns) of the asset's next (or previous) mark; a mark at the row's
+    own time counts unless ``same_time`` is false."""
     right = marks[["asset_id", "ts", *extra]].rename(columns={"ts": name}).sort_values(name)
     right[name] = right[name].astype("datetime64[us, UTC]")
     right["asset_id"] = right["asset_id"].astype(str)
     merged = pd.merge_asof(
-        rows, right, left_on="ts", right_on=name, by="asset_id", direction="forward" if forward else "backward"
+        rows,
+        right,
+        left_on="ts",
+        right_on=name,
+        by="asset_id",
+        direction="forward" if forward else "backward",
+        allow_exact_matches=same_time,
     )
     return merged
 
@@ -123,7 +136,9 @@ def life_table(rows: pd.DataFrame, events: pd.DataFrame, *, actions: Sequence[st
     unlogged = failures.loc[~failures["asset_id"].isin(set(renew["asset_id"])), ["asset_id", "ts"]]
     renew = pd.concat([renew, unlogged], ignore_index=True)
     merged = _next(left, failures, "next_failure", forward=True, extra=("failure_mode",))
-    merged = _next(merged, renew, "next_renewal", forward=True)
+    # a renewal at a row's own time has happened: the row begins the new life (its last renewal), so the next
+    # renewal is a later one
+    merged = _next(merged, renew, "next_renewal", forward=True, same_time=False)
     merged = _next(merged, failures[["asset_id", "ts"]], "last_failure", forward=False)
     merged = _next(merged, renew, "last_renewal", forward=False)
     end = merged.groupby("asset_id")["ts"].transform("max")
