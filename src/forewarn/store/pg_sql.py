@@ -80,6 +80,26 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE OR REPLACE FUNCTION epoch_ms(t timestamptz) RETURNS bigint LANGUAGE sql IMMUTABLE STRICT
         AS $$ SELECT (extract(epoch FROM t) * 1000)::bigint $$;
     """,
+    # 3: the stream's tables (forewarn.stream.tables), written with the readings in one transaction per batch
+    """
+    CREATE TABLE IF NOT EXISTS stream_scores (
+        asset_id text NOT NULL, ts timestamptz NOT NULL, model_id text NOT NULL, score double precision NOT NULL,
+        probability double precision, scored_at timestamptz NOT NULL, rul double precision);
+    CREATE INDEX IF NOT EXISTS stream_scores_asset_ts ON stream_scores (asset_id, ts);
+    CREATE TABLE IF NOT EXISTS stream_alerts (
+        asset_id text NOT NULL, ts timestamptz NOT NULL, model_id text NOT NULL, score double precision NOT NULL,
+        risk_level text NOT NULL, explanation jsonb NOT NULL, probability double precision, rul double precision,
+        raised_at timestamptz NOT NULL, filed boolean NOT NULL DEFAULT false);
+    CREATE INDEX IF NOT EXISTS stream_alerts_key ON stream_alerts (asset_id, model_id, ts);
+    CREATE INDEX IF NOT EXISTS stream_alerts_unfiled ON stream_alerts (raised_at) WHERE NOT filed;
+    CREATE TABLE IF NOT EXISTS stream_dead_letters (
+        received_at timestamptz NOT NULL, source text NOT NULL, reason text NOT NULL, detail text NOT NULL,
+        asset_id text, channel text, item integer NOT NULL, payload text NOT NULL, key text NOT NULL UNIQUE);
+    CREATE TABLE IF NOT EXISTS stream_assets (
+        asset_id text PRIMARY KEY, first_seen_us bigint NOT NULL, released_until_us bigint);
+    CREATE TABLE IF NOT EXISTS stream_state (
+        name text NOT NULL, asset_id text NOT NULL, data bytea NOT NULL, PRIMARY KEY (name, asset_id));
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("store_meta", "sites", "lines", "assets", "channels", "reading_values", "events", "labels")
