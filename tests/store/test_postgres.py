@@ -24,6 +24,7 @@ from forewarn.schema import Asset, Channel, Line, Site
 from forewarn.store import Store
 from forewarn.store.backend import migrate_store
 from forewarn.store.pg_local import LocalPostgres
+from forewarn.store.pg_sql import SCHEMA_VERSION
 from forewarn.store.postgres import PgStore
 
 pytestmark = pytest.mark.slow
@@ -182,11 +183,21 @@ def test_migrations_are_numbered_and_run_once(pg_server: LocalPostgres):
     assert migrate_store(url)["from_version"] == 0
     result = runner.invoke(app, ["store", "migrate", "--store", url])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {"store": url, "backend": "postgresql", "from_version": 2, "to_version": 2}
+    assert json.loads(result.output) == {
+        "store": url,
+        "backend": "postgresql",
+        "from_version": SCHEMA_VERSION,
+        "to_version": SCHEMA_VERSION,
+    }
     with Store(url) as store, store.connection(write=True) as con:  # an older store: version 1, no rollups
         con.execute("DROP TABLE readings_hourly, readings_daily, rollup_dirty")
         con.execute("UPDATE store_meta SET value = '1' WHERE key = 'schema_version'")
-    assert migrate_store(url) == {"store": url, "backend": "postgresql", "from_version": 1, "to_version": 2}
+    assert migrate_store(url) == {
+        "store": url,
+        "backend": "postgresql",
+        "from_version": 1,
+        "to_version": SCHEMA_VERSION,
+    }
     with Store(url) as store:
         assert store.sql("SELECT count(*) AS n FROM readings_hourly")["n"].iloc[0] == 0
         with store.connection(write=True) as con:
