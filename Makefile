@@ -27,7 +27,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # container image and compose stack (issue 21); npm installs axe-core (pinned in package-lock.json), which the dashboard tests run in that browser.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-fast install system-deps lint bench clean constraints image stack-up stack-down test-deploy
+.PHONY: demo test test-fast install system-deps lint bench clean constraints image stack-check stack-up stack-down test-deploy
 
 install: $(STAMP)
 
@@ -102,11 +102,17 @@ clean:
 
 # -- the container images and the compose stack (issue 21; deploy/README.md) ---------------------------------------
 # Debian's podman (runc, cgroupfs, deploy/containers.conf) and mmdebstrap: no registry image, no Docker.
-# `make image` builds localhost/forewarn (and the stack's mosquitto and prometheus images); `make stack-up` starts
-# the stack and waits for a healthy /healthz, `make stack-down` stops it and removes its containers (the volumes,
-# with the store, stay: `$(COMPOSE) down -v` deletes them too); `make test-deploy` runs tests/deploy.
+# `make image` builds localhost/forewarn (and the stack's mosquitto, prometheus and postgres images); `make stack-up`
+# starts the stack and waits for a healthy /healthz, `make stack-down` stops it and removes its containers (the
+# volumes, with the store, stay: `$(COMPOSE) down -v` deletes them too); `make test-deploy` runs tests/deploy.
+# STORE=postgres (stack-up and stack-down alike): the stack on the PostgreSQL server store, deploy/compose.postgres.yaml
+# on top of deploy/compose.yaml, its database password in $(DEPLOY_DB_SECRET) (made when missing).
+STORE ?= duckdb
 DEPLOY_SECRET := deploy/secrets/forewarn_api_token
-COMPOSE := CONTAINERS_CONF=$(CURDIR)/deploy/containers.conf $(BIN)/podman-compose -f deploy/compose.yaml
+DEPLOY_DB_SECRET := deploy/secrets/forewarn_db_password
+COMPOSE := CONTAINERS_CONF=$(CURDIR)/deploy/containers.conf $(BIN)/podman-compose -f deploy/compose.yaml \
+	$(if $(filter postgres,$(STORE)),-f deploy/compose.postgres.yaml)
+STACK_IMAGES := localhost/forewarn:latest $(if $(filter postgres,$(STORE)),localhost/forewarn-postgres:latest)
 
 image: $(CORE_STAMP) system-deps
 	deploy/build-image.sh $(BIN)/python
@@ -114,13 +120,20 @@ image: $(CORE_STAMP) system-deps
 $(BIN)/podman-compose: $(CORE_STAMP)
 	$(PIP) podman-compose
 
-$(DEPLOY_SECRET):
+# the token and the database password: random, mode 600, owned by the service's uid 10001 (the database's
+# container reads its secret as root before it drops to the postgres user)
+$(DEPLOY_SECRET) $(DEPLOY_DB_SECRET):
 	mkdir -p deploy/secrets
 	(umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(24))" > $@)
 	chown 10001 $@ 2>/dev/null || podman unshare chown 10001 $@
 
-stack-up: $(BIN)/podman-compose $(DEPLOY_SECRET)
-	CONTAINERS_CONF=$(CURDIR)/deploy/containers.conf podman image exists localhost/forewarn:latest || $(MAKE) image
+stack-check:
+	@case "$(STORE)" in duckdb|postgres) ;; *) echo "STORE=$(STORE): duckdb (the default) or postgres" >&2; exit 2;; esac
+
+stack-up: stack-check $(BIN)/podman-compose $(DEPLOY_SECRET) $(if $(filter postgres,$(STORE)),$(DEPLOY_DB_SECRET))
+	missing=""; for i in $(STACK_IMAGES); do \
+	  CONTAINERS_CONF=$(CURDIR)/deploy/containers.conf podman image exists $$i || missing="$$missing $$i"; \
+	done; [ -z "$$missing" ] || $(MAKE) image
 	$(COMPOSE) up -d
 	@for i in $$(seq 1 120); do \
 	  FOREWARN_PORT=$${FOREWARN_PORT:-8000} python3 deploy/healthcheck.py 2>/dev/null && \
@@ -128,7 +141,7 @@ stack-up: $(BIN)/podman-compose $(DEPLOY_SECRET)
 	  sleep 0.5; \
 	done; echo "the service did not become healthy in 60 s; see: podman logs forewarn_forewarn_1" >&2; exit 1
 
-stack-down: $(BIN)/podman-compose
+stack-down: stack-check $(BIN)/podman-compose
 	$(COMPOSE) down
 
 test-deploy: $(STAMP) system-deps

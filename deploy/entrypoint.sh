@@ -1,8 +1,13 @@
 #!/bin/sh
 # Start `forewarn serve` on the volume /var/lib/forewarn (FOREWARN_DATA): store.duckdb (created when missing),
-# its case book beside it, and the models folder models/ (<model_id>/<version>/ bundles).
+# its case book beside it, and the models folder models/ (<model_id>/<version>/ bundles). With FOREWARN_STORE (a
+# postgresql:// URL, deploy/compose.postgres.yaml) the store and its case book are in that database instead and
+# the volume keeps the models.
 #
 # Environment:
+#   FOREWARN_STORE           postgresql://user@host:port/db: serve that server store (waits up to
+#                            FOREWARN_STORE_WAIT, 60 s, for the database to accept the role's login); its password
+#                            from FOREWARN_STORE_PASSWORD_FILE (a mounted secret), never in the URL
 #   FOREWARN_API_TOKEN       the write token; or FOREWARN_API_TOKEN_FILE (default /run/secrets/forewarn_api_token,
 #                            where podman and compose mount a secret) naming a file that holds it
 #   FOREWARN_HOST / _PORT    where to listen (default 0.0.0.0:8000)
@@ -46,7 +51,30 @@ while True:
         time.sleep(0.2)' "$FOREWARN_MQTT_HOST" "${FOREWARN_MQTT_PORT:-1883}" "${FOREWARN_MQTT_WAIT:-30}"
 fi
 
-set -- --store "$data/store.duckdb" --create --models "$data/models" \
+store="$data/store.duckdb"
+if [ -n "${FOREWARN_STORE:-}" ]; then  # the server store: wait until the database lets the role log in
+    store="$FOREWARN_STORE"
+    python3 -c 'import os, sys, time
+import psycopg
+url, wait = sys.argv[1], float(sys.argv[2])
+name = os.environ.get("FOREWARN_STORE_PASSWORD_FILE")
+kwargs = {}
+if name:
+    with open(name, encoding="utf-8") as file:
+        kwargs["password"] = (file.readline()).strip()
+end = time.monotonic() + wait
+while True:
+    try:
+        psycopg.connect(url, connect_timeout=2, **kwargs).close()
+        break
+    except psycopg.Error as err:
+        if time.monotonic() > end:
+            reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+            sys.exit(f"the store database does not accept the login after {wait:g} s: {reason}")
+        time.sleep(0.25)' "$store" "${FOREWARN_STORE_WAIT:-60}"
+fi
+
+set -- --store "$store" --create --models "$data/models" \
     --host "${FOREWARN_HOST:-0.0.0.0}" --port "${FOREWARN_PORT:-8000}" "$@"
 if [ -n "$stream" ]; then
     set -- --stream "$stream" "$@"

@@ -1,18 +1,23 @@
-"""The container image and the compose stack, end to end, with Debian's podman (``make test-deploy``).
+"""The container images and the compose stack, end to end, with Debian's podman (``make test-deploy``).
 
-One test walks the life of a plant's stack: build the images (deploy/build-image.sh), start the stack with
-podman-compose on a store and models seeded from the sample plant, post readings through the API and through
-MQTT (the connector inside the service), see health, cases and the per-asset gauges through the API, see
-Prometheus scrape the service (``up == 1``), stop the service container while readings keep arriving by MQTT
-(the broker queues them for its persistent session), take the whole stack down and up again and find every
+The images are built once for the module (deploy/build-image.sh). One test walks the life of a plant's stack:
+start the stack with podman-compose on a store and models seeded from the sample plant, post readings through the
+API and through MQTT (the connector inside the service), see health, cases and the per-asset gauges through the
+API, see Prometheus scrape the service (``up == 1``), stop the service container while readings keep arriving by
+MQTT (the broker queues them for its persistent session), take the whole stack down and up again and find every
 reading and case where it was, and finally remove everything: no container or volume of the test's project is
-left behind. Marked ``deploy`` (``make test`` leaves it out) and ``slow``; skipped without podman.
+left behind. The same walk runs on the PostgreSQL variant (deploy/compose.postgres.yaml), where the store is a
+database in the stack's own PostgreSQL container; a third test checks that container alone: the cluster made on
+the first start, logins only with the secret's password (and the new one after it changes), the data kept
+across ``down`` and ``up``, the password in no log. Marked ``deploy`` (``make test`` leaves them out) and
+``slow``; skipped without podman.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -61,15 +66,19 @@ def _http(url: str, *, body: Any = None, token: bool = False, timeout: float = 1
 
 
 class Stack:
-    """podman-compose on deploy/compose.yaml under a project name of the test's own."""
+    """podman-compose on deploy/compose.yaml (and ``extra`` files on top) under a project name of the test's own."""
 
-    def __init__(self, env: dict[str, str], project: str):
+    def __init__(self, env: dict[str, str], project: str, extra: tuple[str, ...] = (), seed: Path | None = None):
         self.env = env
         self.project = project
+        self.seed = seed  # a store file to copy into the stack's database (the PostgreSQL variant)
+        self.files = ("deploy/compose.yaml", *extra)
         self.api = f"http://127.0.0.1:{env['FOREWARN_PORT']}"
 
     def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        command = [str(Path(sys.executable).parent / "podman-compose"), "-p", self.project, "-f", "deploy/compose.yaml"]
+        command = [str(Path(sys.executable).parent / "podman-compose"), "-p", self.project]
+        for file in self.files:
+            command += ["-f", file]
         done = subprocess.run(
             [*command, *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=300, check=False
         )
@@ -105,8 +114,27 @@ class Stack:
         assert wait_until(healthy, timeout=timeout, step=0.25), self.logs()
         return time.monotonic() - start
 
-    def logs(self) -> str:
-        return "\n".join(self.podman("logs", "--tail", "40", name) for name in self.containers())
+    def logs(self, tail: int = 40) -> str:
+        return "\n".join(self._logs(name, tail) for name in self.containers())
+
+    def _logs(self, name: str, tail: int) -> str:
+        done = subprocess.run(
+            ["podman", "logs", *(["--tail", str(tail)] if tail else []), name],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        return f"--- {name}\n{done.stdout}{done.stderr}"
+
+    def down(self) -> None:
+        """``down -v`` and anything compose left (it should not): no container or volume of the project stays."""
+        self.compose("down", "-v", check=False)
+        for name in self.containers():
+            self.podman("rm", "-f", name)
+        for volume in self.volumes():
+            self.podman("volume", "rm", "-f", volume)
 
     def readings(self) -> int:
         return int(_http(f"{self.api}/healthz", token=True)[1]["readings"])
@@ -137,10 +165,9 @@ def _hourly(asset_id: str, start: pd.Timestamp, hours: int) -> list[tuple[str, d
     ]
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Any:
-    """The images built, a data folder seeded with the sample plant, and the stack's environment; everything of
-    the test's project removed afterwards."""
+@pytest.fixture(scope="module")
+def images() -> float:
+    """Build the stack's images once for the module; the seconds it took."""
     env = {**os.environ, "CONTAINERS_CONF": str(REPO / "deploy" / "containers.conf")}
     started = time.monotonic()
     built = subprocess.run(
@@ -153,42 +180,136 @@ def stack(tmp_path: Path) -> Any:
         check=False,
     )
     assert built.returncode == 0, built.stdout + built.stderr
-    print(f"images built in {time.monotonic() - started:.1f} s\n{built.stdout}")
+    seconds = time.monotonic() - started
+    print(f"images built in {seconds:.1f} s\n{built.stdout}")
+    return seconds
+
+
+def _owned(path: Path, text: str) -> Path:
+    """``text`` in a file of mode 600 owned by the image's user ``forewarn`` (uid 10001), as a secret is."""
+    path.write_text(text + "\n")
+    os.chown(path, 10001, 10001)
+    path.chmod(0o600)
+    return path
+
+
+def _plant(tmp_path: Path, *, with_store: bool) -> tuple[Path, Path]:
+    """The sample plant's store file and a data folder for the service's volume (its models; its store too when
+    ``with_store``), owned by the image's user."""
     sample = build_sample(tmp_path / "sample", n_assets=8, n_train=20, seed=0, versions=1)
     data = tmp_path / "data"
     data.mkdir()
-    shutil.copy(sample.store, data / "store.duckdb")
+    if with_store:
+        shutil.copy(sample.store, data / "store.duckdb")
     shutil.copytree(sample.models, data / "models")
-    token = tmp_path / "token"
-    token.write_text(TOKEN + "\n")
-    for path in [data, token, *data.rglob("*")]:
+    for path in [data, *data.rglob("*")]:
         os.chown(path, 10001, 10001)  # the image's user `forewarn`
-    token.chmod(0o600)
-    env.update(
-        FOREWARN_PORT=str(free_port()),
-        MQTT_PORT=str(free_port()),
-        PROM_PORT=str(free_port()),
-        FOREWARN_DATA_VOLUME=str(data),
-        FOREWARN_TOKEN_FILE=str(token),
-    )
-    s = Stack(env, f"fwtest{os.getpid()}")
+    return Path(sample.store), data
+
+
+def _env(data: Path, token: Path, **more: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CONTAINERS_CONF": str(REPO / "deploy" / "containers.conf"),
+        "FOREWARN_PORT": str(free_port()),
+        "MQTT_PORT": str(free_port()),
+        "PROM_PORT": str(free_port()),
+        "FOREWARN_DATA_VOLUME": str(data),
+        "FOREWARN_TOKEN_FILE": str(token),
+        **more,
+    }
+
+
+@pytest.fixture
+def stack(images: float, tmp_path: Path) -> Any:
+    """The stack's environment on a data folder seeded with the sample plant; everything of the test's project
+    removed afterwards."""
+    _, data = _plant(tmp_path, with_store=True)
+    s = Stack(_env(data, _owned(tmp_path / "token", TOKEN)), f"fwtest{os.getpid()}")
     try:
         yield s
     finally:
-        s.compose("down", "-v", check=False)
-        for name in s.containers():  # anything compose left (it should not)
-            s.podman("rm", "-f", name)
-        for volume in s.volumes():
-            s.podman("volume", "rm", "-f", volume)
+        s.down()
+
+
+PG_PASSWORD = "pg-" + secrets.token_urlsafe(18)
+
+
+@pytest.fixture
+def pg_stack(images: float, tmp_path: Path) -> Any:
+    """The PostgreSQL variant's environment (deploy/compose.postgres.yaml on top), its database password in a
+    secret file; the sample plant's store file beside (copied into the database by the test) and its models on
+    the service's volume. Everything of the test's project removed afterwards."""
+    store, data = _plant(tmp_path, with_store=False)
+    env = _env(
+        data,
+        _owned(tmp_path / "token", TOKEN),
+        PG_PORT=str(free_port()),
+        FOREWARN_DB_PASSWORD_FILE=str(_owned(tmp_path / "db_password", PG_PASSWORD)),
+    )
+    s = Stack(env, f"fwpgtest{os.getpid()}", extra=("deploy/compose.postgres.yaml",), seed=store)
+    try:
+        yield s
+    finally:
+        s.down()
+
+
+def _pg_url(stack: Stack) -> str:
+    return f"postgresql://forewarn@127.0.0.1:{stack.env['PG_PORT']}/forewarn"
+
+
+def _pg_login(stack: Stack, password: str | None) -> str | None:
+    """None when the role logs in over TCP with ``password`` (or none), else the server's reason."""
+    import psycopg
+
+    kwargs = {} if password is None else {"password": password}
+    try:
+        psycopg.connect(_pg_url(stack), connect_timeout=3, **kwargs).close()
+    except psycopg.Error as err:
+        return str(err) or type(err).__name__
+    return None
+
+
+def _pg_up(stack: Stack, password: str = PG_PASSWORD, timeout: float = 60) -> float:
+    """``up -d postgres`` and the seconds until the role logs in with ``password``."""
+    start = time.monotonic()
+    stack.compose("up", "-d", "postgres")
+    assert wait_until(lambda: _pg_login(stack, password) is None, timeout=timeout, step=0.25), stack.logs()
+    return time.monotonic() - start
+
+
+def _pg_readings(stack: Stack, password: str = PG_PASSWORD) -> int:
+    import psycopg
+
+    with psycopg.connect(_pg_url(stack), password=password, connect_timeout=5) as con:
+        row = con.execute("SELECT count(*) FROM reading_values").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def _pg_seed(stack: Stack) -> int:
+    """Copy the sample plant's store into the stack's database with ``forewarn store copy`` (the password from
+    the secret file, as the service reads it); the number of readings copied."""
+    env = {**stack.env, "FOREWARN_STORE_PASSWORD_FILE": stack.env["FOREWARN_DB_PASSWORD_FILE"]}
+    command = [sys.executable, "-m", "forewarn", "store", "copy", "--from", str(stack.seed), "--to", _pg_url(stack)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return int(json.loads(done.stdout)["readings"])
 
 
 def test_stack_keeps_readings_and_cases_across_restarts(stack: Stack) -> None:
+    _walk(stack, ("forewarn", "mosquitto", "prometheus"))
+    stack.compose("down", "-v")
+    assert stack.containers() == [] and stack.volumes() == []
+
+
+def _walk(stack: Stack, services: tuple[str, ...], stored: Any = None) -> int:
+    """The life of a stack (the module docstring); ``stored()`` counts the readings in the store itself, after
+    each step. The number of readings at the end."""
     api = f"{stack.api}/api/v1"
     seconds = stack.up_healthy()
     print(f"stack up to a healthy /healthz in {seconds:.1f} s")
-    assert sorted(stack.containers()) == sorted(
-        f"{stack.project}_{s}_1" for s in ("forewarn", "mosquitto", "prometheus")
-    )
+    assert sorted(stack.containers()) == sorted(f"{stack.project}_{s}_1" for s in services)
     # the service runs as the unprivileged user of the image
     service = f"{stack.project}_forewarn_1"
     assert stack.podman("exec", service, "id", "-u").strip() == "10001"
@@ -216,6 +337,7 @@ def test_stack_keeps_readings_and_cases_across_restarts(stack: Stack) -> None:
     _publish(int(stack.env["MQTT_PORT"]), messages)
     expected = before + len(rows) + len(messages)
     assert wait_until(lambda: stack.readings() == expected, timeout=30), (stack.readings(), expected)
+    assert stored is None or stored() == expected
     last = (start + pd.Timedelta(hours=9)).isoformat()
 
     def health_at(asset_id: str, ts: pd.Timestamp) -> bool:
@@ -265,8 +387,8 @@ def test_stack_keeps_readings_and_cases_across_restarts(stack: Stack) -> None:
     assert _http(f"{api}/alerts?limit=5000")[1] == alerts_before
     assert pd.Timestamp(_http(f"{api}/assets/P-001/health")[1]["ts"]) == pd.Timestamp(last)
 
-    stack.compose("down", "-v")
-    assert stack.containers() == [] and stack.volumes() == []
+    assert stored is None or stored() == expected
+    return expected
 
 
 def _safe(read: Any) -> int | None:
@@ -274,3 +396,72 @@ def _safe(read: Any) -> int | None:
         return int(read())
     except (OSError, KeyError, TypeError, ValueError):
         return None
+
+
+PG_SERVICES = ("forewarn", "mosquitto", "prometheus", "postgres")
+
+
+def test_postgres_container_makes_its_cluster_and_keeps_it(pg_stack: Stack) -> None:
+    stack = pg_stack
+    seconds = _pg_up(stack)
+    print(f"postgres up to the role's first login in {seconds:.1f} s (initdb included)")
+    name = f"{stack.project}_postgres_1"
+    assert stack.containers() == [name]
+    # the server runs as `postgres`, not root, and its health check answers
+    assert stack.podman("exec", name, "stat", "-c", "%U", "/proc/1").strip() == "postgres"
+    assert stack.podman("healthcheck", "run", name).strip() in ("", "healthy")
+    # TCP logins need the secret's password; the superuser has none (peer authentication on the socket only)
+    assert "no password supplied" in (_pg_login(stack, None) or "")
+    assert "password authentication failed" in (_pg_login(stack, "not-the-password") or "")
+    assert "password authentication failed" in (_login_as(stack, "postgres", PG_PASSWORD) or "")
+
+    copied = _pg_seed(stack)
+    assert copied > 0 and _pg_readings(stack) == copied
+
+    # down (the volume stays), a new password in the secret file, up: the cluster is kept, the new password
+    # logs in and the old one no longer does
+    stack.compose("down")
+    assert stack.containers() == [] and f"{stack.project}_postgres-data" in stack.volumes()
+    rotated = "pg-" + secrets.token_urlsafe(18)
+    _owned(Path(stack.env["FOREWARN_DB_PASSWORD_FILE"]), rotated)
+    seconds = _pg_up(stack, rotated)
+    print(f"postgres up again in {seconds:.1f} s")
+    assert _pg_readings(stack, rotated) == copied
+    assert "password authentication failed" in (_pg_login(stack, PG_PASSWORD) or "")
+
+    logs = stack.logs(tail=0)
+    assert "role forewarn and database forewarn ready" in logs, logs
+    assert PG_PASSWORD not in logs and rotated not in logs
+
+    stack.compose("down", "-v")
+    assert stack.containers() == [] and stack.volumes() == []
+
+
+def _login_as(stack: Stack, user: str, password: str) -> str | None:
+    import psycopg
+
+    url = f"postgresql://{user}@127.0.0.1:{stack.env['PG_PORT']}/postgres"
+    try:
+        psycopg.connect(url, password=password, connect_timeout=3).close()
+    except psycopg.Error as err:
+        return str(err)
+    return None
+
+
+@pytest.mark.skip(
+    reason="forewarn serve takes a DuckDB store file only (--store postgresql://... and a case book in PostgreSQL "
+    "are being built, serve/ and stream/ on the server store)"
+)
+def test_postgres_stack_keeps_readings_and_cases_across_restarts(pg_stack: Stack) -> None:
+    stack = pg_stack
+    _pg_up(stack)
+    copied = _pg_seed(stack)
+    print(f"{copied} readings of the sample plant copied into the stack's PostgreSQL")
+    _walk(stack, PG_SERVICES, stored=lambda: _pg_readings(stack))
+    # the store and its case book live in the database: nothing but the models on the service's volume
+    data = Path(stack.env["FOREWARN_DATA_VOLUME"])
+    assert sorted(p.name for p in data.iterdir()) == ["models"], sorted(data.iterdir())
+    logs = stack.logs(tail=0)
+    assert PG_PASSWORD not in logs and TOKEN not in logs
+    stack.compose("down", "-v")
+    assert stack.containers() == [] and stack.volumes() == []
