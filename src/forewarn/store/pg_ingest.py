@@ -70,10 +70,16 @@ def series_ids(con: Any, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], 
 
 
 class PgTarget:
-    """The :class:`~forewarn.store.ingest.WriteTarget` of a PostgreSQL store; ``con`` is a psycopg connection."""
+    """The :class:`~forewarn.store.ingest.WriteTarget` of a PostgreSQL store; ``con`` is a psycopg connection.
 
-    def __init__(self, con: Any) -> None:
+    ``joined=True``: ``con`` is inside a transaction its owner commits (the stream's micro-batch,
+    :mod:`forewarn.store.pg_stream`); the batch is written under the write lock in that transaction, which
+    this target neither begins, commits nor rolls back.
+    """
+
+    def __init__(self, con: Any, *, joined: bool = False) -> None:
         self.con = con
+        self.joined = joined
 
     def unknown_assets(self, duck: duckdb.DuckDBPyConnection, batch_assets: str) -> list[str]:
         ids = [str(r[0]) for r in duck.execute(f"SELECT DISTINCT asset_id FROM ({batch_assets}) ORDER BY 1").fetchall()]
@@ -88,22 +94,37 @@ class PgTarget:
         labels_conflict: labels_mod.Conflict | None,
     ) -> tuple[int, int, int, int, int, int]:
         con = self.con
+        if self.joined:
+            con.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+            for table in ("__fw_stage", "__fw_labels"):  # an earlier batch of the same transaction made them
+                con.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
+            return self._write(duck, new_assets, on_conflict, readings_conflict, labels_conflict)
         begin_write(con)
         try:
-            if new_assets:
-                con.execute(
-                    "INSERT INTO assets (asset_id) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", [new_assets]
-                )
-            pairs = [(str(a), str(c)) for a, c in duck.execute("SELECT asset_id, channel FROM __fw_series").fetchall()]
-            ids = series_ids(con, pairs)
-            written = self._readings(duck, ids, on_conflict, readings_conflict)
-            labelled = (0, 0, 0)
-            if labels_conflict is not None:
-                labelled = _write_labels(con, duck, on_conflict, labels_conflict)
+            written = self._write(duck, new_assets, on_conflict, readings_conflict, labels_conflict)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        return written
+
+    def _write(
+        self,
+        duck: duckdb.DuckDBPyConnection,
+        new_assets: list[str],
+        on_conflict: str,
+        readings_conflict: labels_mod.Conflict,
+        labels_conflict: labels_mod.Conflict | None,
+    ) -> tuple[int, int, int, int, int, int]:
+        con = self.con
+        if new_assets:
+            con.execute("INSERT INTO assets (asset_id) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", [new_assets])
+        pairs = [(str(a), str(c)) for a, c in duck.execute("SELECT asset_id, channel FROM __fw_series").fetchall()]
+        ids = series_ids(con, pairs)
+        written = self._readings(duck, ids, on_conflict, readings_conflict)
+        labelled = (0, 0, 0)
+        if labels_conflict is not None:
+            labelled = _write_labels(con, duck, on_conflict, labels_conflict)
         return (*written, *labelled)
 
     def _readings(

@@ -76,6 +76,7 @@ class PgStore(Store):
         self.timeout = 10.0  # seconds to wait for a pooled connection
         self._lock = threading.RLock()
         self._index = None
+        self._joined = threading.local()  # a transaction this thread's ingests join (see joined())
         kwargs: dict[str, Any] = {"autocommit": True}
         password = password_from_env()
         if password is not None:
@@ -204,7 +205,25 @@ class PgStore(Store):
 
     # -- ingest -----------------------------------------------------------------------------------------
     @contextlib.contextmanager
+    def joined(self, con: Any) -> Iterator[None]:
+        """Within this block, this thread's :meth:`ingest_readings` write in the open transaction of ``con`` (a
+        pooled connection of this store) instead of one of their own; the owner of ``con`` commits or rolls back
+        (the stream's micro-batch: :mod:`forewarn.store.pg_stream`)."""
+        self._check(True)
+        self._joined.con = con
+        try:
+            yield
+        finally:
+            self._joined.con = None
+
+    @contextlib.contextmanager
     def _ingest_session(self) -> Iterator[tuple[duckdb.DuckDBPyConnection, Any, EventsWriter]]:
+        joined = getattr(self._joined, "con", None)
+        if joined is not None:
+            assert self._duck is not None
+            self._index = None
+            yield self._duck, ingest.PgTarget(joined, joined=True), _no_events
+            return
         with self.connection(write=True) as con:  # raises StateError when closed
             assert self._duck is not None
             self._index = None
@@ -422,6 +441,10 @@ def queries_text(query: str, params: object) -> str:
     if params and "?" in query:
         return placeholders(query, params if isinstance(params, (list, tuple)) else None)
     return query
+
+
+def _no_events(*args: Any, **kwargs: Any) -> Any:
+    raise StateError("events are not written inside a stream's micro-batch transaction; use Store.ingest_events")
 
 
 def _reason(err: Exception, url: str, password: str | None) -> str:

@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,12 +54,13 @@ from forewarn.decide.cases import CaseBook, casebook_path_for
 from forewarn.exceptions import ConfigError, StateError
 from forewarn.schema import Asset, Channel
 from forewarn.store import Store
+from forewarn.store.postgres import PgStore
 from forewarn.stream.config import StreamConfig
 from forewarn.stream.messages import Catalog, DeadLetter, Decoder, ReadingColumns
 from forewarn.stream.metrics import StreamMetrics
 from forewarn.stream.reorder import Readings, ReorderBuffer
 from forewarn.stream.scoring import ModelRunner
-from forewarn.stream.tables import BatchWrite, StreamTables
+from forewarn.stream.tables import BatchWrite, DuckBatch, PgBatch, open_tables
 
 FeatureHook = Callable[[str, np.ndarray, np.ndarray, np.ndarray], None]
 AlertSink = Callable[[Sequence[Alert]], object]  # files alerts into the case book (returns their case ids)
@@ -139,7 +140,8 @@ class OnlinePipeline:
         self.store = store
         self._casebook: CaseBook | None = None
         if file_alerts is None:
-            self._casebook = CaseBook(casebook_path_for(store.path))
+            # a PostgreSQL store's case book is in its own database (its URL as given: the path hides a password)
+            self._casebook = CaseBook(casebook_path_for(store.url if isinstance(store, PgStore) else store.path))
             file_alerts = self._casebook.file_alerts
         self.file_alerts = file_alerts
         self._unfiled = True  # alerts may wait in stream_alerts from an earlier run
@@ -147,7 +149,7 @@ class OnlinePipeline:
         self.clock = clock
         self.on_features = on_features
         self.metrics = StreamMetrics()
-        self.tables = StreamTables(store)
+        self.tables = open_tables(store)
         self.catalog = prepare_catalog(store, config)
         self.decoder = Decoder(self.catalog, max_payload_bytes=config.pipeline.max_payload_bytes)
         self.runners = [ModelRunner(m, store) for m in config.models]
@@ -181,21 +183,11 @@ class OnlinePipeline:
         if not marks:
             return Readings.empty()
         low = min((r if r is not None else f - 1) for f, r in marks.values())
-        frame = self.store.sql(
-            "SELECT r.asset_id, r.channel, epoch_us(r.ts) AS ts_us, r.value FROM readings r "
-            "JOIN stream_assets s USING (asset_id) WHERE r.ts >= to_timestamp(? / 1e6 - 1) "
-            "AND epoch_us(r.ts) > coalesce(s.released_until_us, s.first_seen_us - 1) ORDER BY 1, 3, 2",
-            [low],
-        )
-        return Readings(
-            frame["asset_id"].to_numpy(dtype=object),
-            frame["channel"].to_numpy(dtype=object),
-            frame["ts_us"].to_numpy(dtype="int64"),
-            frame["value"].to_numpy(dtype="float64"),
-        )
+        return self.tables.unscored(self.store, low)
 
     # -- one micro-batch --------------------------------------------------------------------------------
-    def _ingest(self, part: Readings) -> tuple[int, int]:
+    @staticmethod
+    def _ingest(part: Readings, target: DuckBatch | PgBatch) -> tuple[int, int]:
         table = pa.table(
             {
                 "asset_id": pa.array(part.asset, pa.string()),
@@ -204,16 +196,16 @@ class OnlinePipeline:
                 "value": pa.array(part.value, pa.float64()),
             }
         )
-        report = self.store.ingest_readings(table, source="stream", strict=True)
+        report = target.ingest(table)
         return report.written, report.duplicates
 
-    def _store(self, on_time: Readings, late: Readings) -> tuple[int, int, int]:
+    def _store(self, on_time: Readings, late: Readings, target: DuckBatch | PgBatch) -> tuple[int, int, int]:
         """Write a batch's readings: (written, duplicates, late ones newly written)."""
         written = duplicates = late_written = 0
         if len(on_time):
-            written, duplicates = self._ingest(on_time)
+            written, duplicates = self._ingest(on_time, target)
         if len(late):
-            late_written, late_duplicates = self._ingest(late)
+            late_written, late_duplicates = self._ingest(late, target)
             written += late_written
             duplicates += late_duplicates
         return written, duplicates, late_written
@@ -240,7 +232,8 @@ class OnlinePipeline:
         late = self.reorder.split_late(batch.asset, batch.ts)
         on_time = batch.take(~late)
         # the store write (database work, outside the GIL) runs while this thread scores the batch
-        stored = self._writer.submit(self._store, on_time, batch.take(late))
+        target = self.tables.batch(self.store)
+        stored = self._writer.submit(self._store, on_time, batch.take(late), target)
         try:
             self.reorder.add(on_time.asset, on_time.channel, on_time.ts, on_time.value, now=now)
             write = BatchWrite(dead_letters=list(dead_letters))
@@ -249,10 +242,11 @@ class OnlinePipeline:
             result.written, result.duplicates, result.late = stored.result()  # readings first, then the rest
             if result.written:
                 result.assets = sorted(set(batch.asset.tolist()))
-            if write.watermarks or write.dead_letters or write.scores is not None:
-                self.tables.commit(write)
+            target.commit(write)
         except BaseException as err:
-            stored.cancel()
+            if not stored.cancel():
+                wait([stored])  # the readings' write must end before its transaction is rolled back
+            target.rollback()
             self._broken = f"{type(err).__name__}: {err}"  # the in-memory state is ahead of the commits now
             raise
         self.reorder.changed.clear()

@@ -2,7 +2,9 @@
 
 They live in the store's DuckDB file, reached through a second connection of the same process (DuckDB shares
 one database instance between connections of a process), so ``Store.sql("SELECT * FROM stream_alerts")`` reads
-them and one file holds the plant's whole history. An in-memory store gets an in-memory side database.
+them and one file holds the plant's whole history. An in-memory store gets an in-memory side database. In a
+PostgreSQL store they are tables of its database (:class:`PgStreamTables`, :mod:`forewarn.store.pg_stream`), and
+a micro-batch's readings are written in the same transaction as the rest.
 
 * ``stream_scores (asset_id, ts, model_id, score, probability, scored_at, rul)``: one row per scored instant
   (``rul``: the predicted RUL of a RUL model in a servable bundle; added to older files on start-up);
@@ -21,7 +23,8 @@ them and one file holds the plant's whole history. An in-memory store gets an in
 * ``stream_state (name, asset_id, data)``: feature windows, alert-policy state and explanation references.
 
 All of one micro-batch is written in one transaction (:meth:`StreamTables.commit`), after the readings are in
-the store and before the broker gets its acknowledgements.
+the store and before the broker gets its acknowledgements; on PostgreSQL the readings are in that transaction too
+(:meth:`PgStreamTables.batch`). :func:`open_tables` picks the class of a store.
 
 >>> from forewarn.store import Store
 >>> tables = StreamTables(Store())
@@ -45,9 +48,12 @@ import pandas as pd
 import pyarrow as pa
 
 from forewarn.decide.alerts import Alert
-from forewarn.store import Store
+from forewarn.store import Store, pg_stream
+from forewarn.store.ingest import IngestReport
+from forewarn.store.postgres import PgStore
 from forewarn.store.queries import match_filter
 from forewarn.stream.messages import DeadLetter
+from forewarn.stream.reorder import Readings
 
 DDL = """
 CREATE TABLE IF NOT EXISTS stream_scores (
@@ -99,9 +105,10 @@ def stream_alerts(
     >>> stream_alerts(Store())
     []
     """
-    exists = store.sql("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = 'stream_alerts'")
-    if not int(exists["n"].iloc[0]):
-        return []
+    if not isinstance(store, PgStore):  # a PostgreSQL store has the table from its migrations
+        exists = store.sql("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = 'stream_alerts'")
+        if not int(exists["n"].iloc[0]):
+            return []
     where, params = match_filter({"asset_id": asset_id, "model_id": model_id}, start=start, end=end)
     frame = store.sql(
         f"SELECT {', '.join(STREAM_ALERT_COLUMNS)} FROM stream_alerts WHERE {where} "
@@ -110,7 +117,8 @@ def stream_alerts(
     )
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     for row in rows:
-        row["explanation"] = json.loads(row["explanation"])
+        if isinstance(row["explanation"], str):
+            row["explanation"] = json.loads(row["explanation"])
         for column in ("ts", "raised_at"):
             stamp = pd.Timestamp(row[column])
             row[column] = (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).isoformat()
@@ -128,6 +136,36 @@ def bytes_to_arrays(data: bytes) -> dict[str, np.ndarray]:
     """Inverse of :func:`arrays_to_bytes`; refuses anything that would need pickle."""
     with np.load(io.BytesIO(data), allow_pickle=False) as found:
         return {k: found[k] for k in found.files}
+
+
+def alert_of_row(row: Sequence[Any]) -> Alert:
+    """An :class:`Alert` of a ``stream_alerts`` row (``asset_id, ts, model_id, score, risk_level, explanation,
+    probability, rul``; ``explanation`` as JSON text or a dict)."""
+    asset, ts, model, score, risk, explanation, probability, rul = row
+    stamp = pd.Timestamp(ts)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    drivers = json.loads(explanation) if isinstance(explanation, str) else explanation
+    return Alert(
+        str(asset),
+        stamp,
+        str(model),
+        float(score),
+        str(risk),
+        {str(k): float(v) for k, v in drivers.items()},
+        None if probability is None else float(probability),
+        None if rul is None else float(rul),
+        source="stream",
+    )
+
+
+def readings_of_frame(frame: pd.DataFrame) -> Readings:
+    """:class:`~forewarn.stream.reorder.Readings` of an ``asset_id, channel, ts_us, value`` frame."""
+    return Readings(
+        frame["asset_id"].to_numpy(dtype=object),
+        frame["channel"].to_numpy(dtype=object),
+        frame["ts_us"].to_numpy(dtype="int64"),
+        frame["value"].to_numpy(dtype="float64"),
+    )
 
 
 def dead_letter_key(letter: DeadLetter) -> str:
@@ -182,24 +220,7 @@ class StreamTables:
             "SELECT asset_id, ts, model_id, score, risk_level, explanation, probability, rul FROM stream_alerts "
             "WHERE NOT filed ORDER BY raised_at, ts, asset_id"
         ).fetchall()
-        out = []
-        for asset, ts, model, score, risk, explanation, probability, rul in rows:
-            stamp = pd.Timestamp(ts)
-            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-            out.append(
-                Alert(
-                    str(asset),
-                    stamp,
-                    str(model),
-                    float(score),
-                    str(risk),
-                    {str(k): float(v) for k, v in json.loads(explanation).items()},
-                    None if probability is None else float(probability),
-                    None if rul is None else float(rul),
-                    source="stream",
-                )
-            )
-        return out
+        return [alert_of_row(row) for row in rows]
 
     def mark_filed(self, alerts: Sequence[Alert]) -> None:
         """Record that the case book holds these alerts."""
@@ -208,6 +229,22 @@ class StreamTables:
                 "UPDATE stream_alerts SET filed = true WHERE asset_id = ? AND model_id = ? AND ts = ?",
                 [[a.asset_id, a.model_id, a.ts] for a in alerts],
             )
+
+    def unscored(self, store: Store, low_us: int) -> Readings:
+        """Readings ``store`` holds after each known asset's watermark (from ``low_us`` - 1 s on), sorted by asset,
+        time and channel: those held for reordering when the consumer last stopped."""
+        frame = store.sql(
+            "SELECT r.asset_id, r.channel, epoch_us(r.ts) AS ts_us, r.value FROM readings r "
+            "JOIN stream_assets s USING (asset_id) WHERE r.ts >= to_timestamp(? / 1e6 - 1) "
+            "AND epoch_us(r.ts) > coalesce(s.released_until_us, s.first_seen_us - 1) ORDER BY 1, 3, 2",
+            [low_us],
+        )
+        return readings_of_frame(frame)
+
+    def batch(self, store: Store) -> DuckBatch:
+        """The write of one micro-batch: its readings go to ``store`` (their own transaction), then
+        :meth:`commit` writes the rest in a second one."""
+        return DuckBatch(self, store)
 
     def commit(self, batch: BatchWrite) -> None:
         """Write one micro-batch in one transaction (all or nothing)."""
@@ -308,3 +345,134 @@ class StreamTables:
                     }
                 ),
             )
+
+
+class DuckBatch:
+    """One micro-batch's writes to a DuckDB store: the readings in the store's transaction, the rest in the stream
+    tables' one (a crash between the two leaves readings whose messages are delivered again: stored once, scored
+    after the watermark)."""
+
+    def __init__(self, tables: StreamTables, store: Store):
+        self.tables = tables
+        self.store = store
+
+    def ingest(self, readings: pa.Table) -> IngestReport:
+        """Store the batch's readings (idempotent; strict: assets must be known)."""
+        return self.store.ingest_readings(readings, source="stream", strict=True)
+
+    def commit(self, write: BatchWrite) -> None:
+        """Write the stream rows (nothing when there are none)."""
+        if write.watermarks or write.dead_letters or write.scores is not None:
+            self.tables.commit(write)
+
+    def rollback(self) -> None:
+        """Nothing to undo: the stream rows are written in :meth:`commit` only."""
+
+
+class PgBatch:
+    """One micro-batch's writes to a PostgreSQL store, all in one transaction
+    (:class:`forewarn.store.pg_stream.StreamTransaction`); opened lazily by the first write."""
+
+    def __init__(self, store: PgStore):
+        self.store = store
+        self.tx: pg_stream.StreamTransaction | None = None
+
+    def _open(self) -> pg_stream.StreamTransaction:
+        if self.tx is None:
+            self.tx = pg_stream.StreamTransaction(self.store)
+        return self.tx
+
+    def ingest(self, readings: pa.Table) -> IngestReport:
+        """Store the batch's readings inside the batch's transaction."""
+        return self._open().ingest(readings, source="stream", strict=True)
+
+    def commit(self, write: BatchWrite) -> None:
+        """Write the stream rows and commit the whole batch."""
+        if self.tx is None and not (write.watermarks or write.dead_letters or write.scores is not None):
+            return
+        tx = self._open()
+        tx.write(
+            scores=write.scores,
+            alerts=write.alerts,
+            dead_letters=_dead_letter_rows(write.dead_letters),
+            watermarks=write.watermarks,
+            state=write.state,
+        )
+        self.tx = None
+        tx.commit()
+
+    def rollback(self) -> None:
+        """Undo whatever the batch wrote."""
+        if self.tx is not None:
+            tx, self.tx = self.tx, None
+            tx.rollback()
+
+
+def _dead_letter_rows(letters: Sequence[tuple[int, DeadLetter]]) -> list[list[Any]]:
+    keyed = {dead_letter_key(letter): (received, letter) for received, letter in letters}
+    return [
+        [
+            int(received),
+            letter.source,
+            letter.reason,
+            letter.detail,
+            letter.asset_id,
+            letter.channel,
+            letter.item,
+            letter.payload,
+            key,
+        ]
+        for key, (received, letter) in keyed.items()
+    ]
+
+
+class PgStreamTables:
+    """The streaming tables of a PostgreSQL store (created by its migrations), with the interface of
+    :class:`StreamTables`; writes go through :meth:`batch`."""
+
+    def __init__(self, store: PgStore):
+        self.store = store
+
+    def close(self) -> None:
+        """Nothing to close: connections come from the store's pool."""
+
+    def count(self, table: str) -> int:
+        """Rows in one of the streaming tables."""
+        return pg_stream.count(self.store, table)
+
+    def watermarks(self) -> dict[str, tuple[int, int | None]]:
+        """``{asset_id: (first_seen_us, released_until_us)}``."""
+        return pg_stream.watermarks(self.store)
+
+    def state(self, name: str) -> dict[str, bytes]:
+        """Saved state blobs of ``name``, by asset id (``""`` for model-wide state)."""
+        return pg_stream.state(self.store, name)
+
+    def unfiled(self) -> list[Alert]:
+        """The alerts committed here but not yet in the case book (oldest first)."""
+        return [alert_of_row(row) for row in pg_stream.unfiled(self.store)]
+
+    def mark_filed(self, alerts: Sequence[Alert]) -> None:
+        """Record that the case book holds these alerts."""
+        pg_stream.mark_filed(self.store, [(a.asset_id, a.model_id, a.ts.to_pydatetime()) for a in alerts])
+
+    def unscored(self, store: Store, low_us: int) -> Readings:
+        """As :meth:`StreamTables.unscored`."""
+        return readings_of_frame(pg_stream.unscored(self.store, low_us))
+
+    def batch(self, store: Store) -> PgBatch:
+        """The one transaction of a micro-batch (readings, scores, alerts, dead letters, watermarks, state)."""
+        return PgBatch(self.store)
+
+
+def open_tables(store: Store) -> StreamTables | PgStreamTables:
+    """The streaming tables of ``store``, of its backend.
+
+    >>> tables = open_tables(Store())
+    >>> type(tables).__name__, tables.watermarks()
+    ('StreamTables', {})
+    >>> tables.close()
+    """
+    if isinstance(store, PgStore):
+        return PgStreamTables(store)
+    return StreamTables(store)
