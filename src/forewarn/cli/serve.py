@@ -20,12 +20,21 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def serve(
         store: Annotated[
-            Path,
+            str,
             typer.Option(
-                help="DuckDB store file to serve (':memory:' for a throw-away one); it "
-                "must exist unless --create is given."
+                help="DuckDB store file to serve (':memory:' for a throw-away one; it "
+                "must exist unless --create is given), or postgresql://user@host/db (env FOREWARN_STORE).",
+                envvar="FOREWARN_STORE",
             ),
-        ] = Path("forewarn.duckdb"),
+        ] = "forewarn.duckdb",
+        read_only: Annotated[
+            bool,
+            typer.Option(
+                "--read-only",
+                help="Open the store read-only (a PostgreSQL role with SELECT on readings and the case-book "
+                "rights is enough); readings then arrive by other processes, and POST readings answers 400.",
+            ),
+        ] = False,
         create: Annotated[
             bool,
             typer.Option(
@@ -47,7 +56,10 @@ def register(app: typer.Typer) -> None:
                 "with missed_failure, inspection, false_alarm."
             ),
         ] = None,
-        cases: Annotated[Path | None, typer.Option(help="Case-book DuckDB file (default: beside the store).")] = None,
+        cases: Annotated[
+            Path | None,
+            typer.Option(help="Case-book DuckDB file (default: beside the store; a PostgreSQL store's own database)."),
+        ] = None,
         max_body_mb: Annotated[float, typer.Option(min=0.01, help="Largest request body accepted, in MiB.")] = 8.0,
         no_evaluate: Annotated[bool, typer.Option("--no-evaluate", help="Do not score the fleet at start-up.")] = False,
         what_if_concurrency: Annotated[
@@ -96,17 +108,21 @@ def register(app: typer.Typer) -> None:
 
         level = level_for(log_level, "info")
         configure(level)
-        if str(store) != ":memory:" and not store.exists() and not create:  # a typo would serve an empty plant
-            raise ConfigError(f"store {str(store)!r} does not exist; pass --create to start an empty one")
+        from forewarn.store.pg_sql import is_postgres_url, normalise_url
+
+        if is_postgres_url(store):
+            store = normalise_url(store)
+        elif store != ":memory:" and not Path(store).exists() and not create:  # a typo would serve an empty plant
+            raise ConfigError(f"store {store!r} does not exist; pass --create to start an empty one")
         if models is not None and not models.is_dir():
             raise ConfigError(f"models folder {str(models)!r} does not exist")
         if stream is not None:  # a bad config fails here, before the store is opened
             from forewarn.stream.config_file import load_config
             from forewarn.stream.runner import same_store
 
-            same_store(load_config(stream), str(store), source=f"stream config {str(stream)!r}")
+            same_store(load_config(stream), store, source=f"stream config {str(stream)!r}")
         settings = ServeSettings.from_env(
-            store=str(store),
+            store=store,
             models=None if models is None else str(models),
             model_id=model_id,
             costs=None if costs is None else read_costs(costs),
@@ -116,7 +132,7 @@ def register(app: typer.Typer) -> None:
             stream=None if stream is None else str(stream),
             otel=otel,
             what_if_concurrency=what_if_concurrency,
-            extra={"retrain_every": retrain_every, "retrain_on_drift": retrain_on_drift},
+            extra={"retrain_every": retrain_every, "retrain_on_drift": retrain_on_drift, "read_only": read_only},
         )
         if settings.token is None:
             typer.echo(f"note: {TOKEN_ENV} is not set, so write endpoints are disabled (403)", err=True)

@@ -16,6 +16,7 @@ from forewarn.cli.export import EngineOpt, RayAddressOpt, executor
 
 TaskOpt = Annotated[str | None, typer.Option(help="failure, rul, anomaly or failure-mode (default failure).")]
 HorizonOpt = Annotated[str | None, typer.Option(help="Failure horizon, e.g. 24h or 7d (default 24h).")]
+STORE_HELP = "DuckDB store with readings and events, or postgresql://user@host/db (opened read-only)."
 LabelOpt = Annotated[str | None, typer.Option(help="A stored label column to learn instead of the events.")]
 ModelOpt = Annotated[str | None, typer.Option(help="A registered model name, or auto (compare the zoo).")]
 SiteOpt = Annotated[str | None, typer.Option("--site", help="Only these sites (comma-separated).")]
@@ -46,7 +47,7 @@ def _spec(spec_file: Path | None, **options: Any) -> Any:
 
 
 def train(
-    store: Annotated[Path, typer.Option(help="DuckDB store with readings and events.")],
+    store: Annotated[Path, typer.Option(help=STORE_HELP)],
     models: Annotated[Path, typer.Option(help="Models folder (the registry forewarn serve reads).")],
     task: TaskOpt = None,
     horizon: HorizonOpt = None,
@@ -155,7 +156,7 @@ BacktestModelOpt = Annotated[
 
 
 def backtest(
-    store: Annotated[Path, typer.Option(help="DuckDB store with readings and events.")],
+    store: Annotated[Path, typer.Option(help=STORE_HELP)],
     task: TaskOpt = None,
     horizon: HorizonOpt = None,
     label: LabelOpt = None,
@@ -243,7 +244,7 @@ def backtest(
 
 
 def score(
-    store: Annotated[Path, typer.Option(help="DuckDB store with readings and events.")],
+    store: Annotated[Path, typer.Option(help=STORE_HELP)],
     models: Annotated[Path, typer.Option(help="Models folder.")],
     model_id: Annotated[str | None, typer.Option(help="Which model id (default: the only one).")] = None,
     site: SiteOpt = None,

@@ -10,6 +10,12 @@ store rather than inside it: the store owns its connection and exposes no write 
 and a separate file keeps the planner's work apart from bulk sensor data (it can be backed up, or
 reset, on its own). :func:`casebook_path_for` names the file next to a store file.
 
+On a PostgreSQL store (``CaseBook("postgresql://...")``) the case book is a set of tables in the store's own
+database (:mod:`forewarn.store.pg_cases`), which several processes (the service, the stream, ``forewarn monitor``)
+file into at once: each writing transaction holds the book's advisory lock, so two processes filing an alert of
+one asset together still give one open case, and the asset's open case is read back from the database (at most
+:data:`OPEN_CASES_TTL` seconds old) instead of trusted from this process's memory.
+
 The alert policy's per-asset state (hysteresis, de-duplication: ``alert_state``, one row per policy and
 asset) lives here too, not in the readings store: :meth:`CaseBook.file_alerts` writes the alerts, their cases
 and the policy state that raised them in one transaction, which DuckDB can only do within one database (a
@@ -45,10 +51,12 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -60,10 +68,13 @@ import pandas as pd
 from forewarn.decide.alerts import Alert
 from forewarn.decide.risk import RISK_LEVELS
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError, StateError
+from forewarn.store.pg_sql import is_postgres_url
 from forewarn.store.queries import match_filter
 
 OPEN_STATUSES = ("open", "acknowledged")
 STATUSES = ("open", "acknowledged", "closed")
+#: seconds a PostgreSQL case book trusts its in-memory map of open cases (other processes file and close cases too)
+OPEN_CASES_TTL = 1.0
 
 DDL = """
 CREATE SEQUENCE IF NOT EXISTS case_ids START 1;
@@ -142,14 +153,21 @@ ALERT_COLUMNS = (
 )
 
 
-def casebook_path_for(store_path: str | os.PathLike[str]) -> str:
-    """The case-book file beside a store file (``plant.duckdb`` -> ``plant.cases.duckdb``); memory for memory.
+def casebook_path_for(store_path: str | os.PathLike[str] | Any) -> str:
+    """The case-book file beside a store file (``plant.duckdb`` -> ``plant.cases.duckdb``); memory for memory; a
+    PostgreSQL store's own database for a PostgreSQL store. Give the open store itself (not its ``path``, which
+    hides a password) where the URL may hold one.
 
     >>> casebook_path_for("/data/plant.duckdb"), casebook_path_for(":memory:")
     ('/data/plant.cases.duckdb', ':memory:')
+    >>> casebook_path_for("postgresql://svc@db.plant/plant")
+    'postgresql://svc@db.plant/plant'
     """
-    text = str(store_path)
-    if text == ":memory:":
+    url = getattr(store_path, "url", None)  # a PgStore: its URL as given (its path is redacted)
+    if url is not None and is_postgres_url(url):
+        return str(url)
+    text = str(getattr(store_path, "path", store_path))
+    if text == ":memory:" or is_postgres_url(text):
         return text
     path = Path(text)
     return str(path.with_name(path.stem + ".cases.duckdb"))
@@ -175,32 +193,55 @@ def _record(row: tuple[Any, ...], columns: tuple[str, ...]) -> dict[str, Any]:
 
 
 class CaseBook:
-    """Alerts and cases in a DuckDB database; safe to share between threads (calls are serialised)."""
+    """Alerts and cases in a DuckDB database, or in a PostgreSQL store's database (``path`` a
+    ``postgresql://`` URL); safe to share between threads (calls are serialised)."""
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:"):
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._con = duckdb.connect(self.path)
-        except duckdb.Error as err:
-            raise ConfigError(f"cannot open the case book {self.path!r}: {err}") from None
-        self._con.execute("SET TimeZone = 'UTC'")
-        self._con.execute(DDL)
+        self.shared = is_postgres_url(self.path)  # other processes write the same book
+        self._con: Any
+        if self.shared:
+            from forewarn.store.pg_cases import CaseConnection
+
+            self._con = CaseConnection(self.path)
+            self.path = self._con.path  # redacted: the path is shown in status answers
+        else:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._con = duckdb.connect(self.path)
+            except duckdb.Error as err:
+                raise ConfigError(f"cannot open the case book {self.path!r}: {err}") from None
+            self._con.execute("SET TimeZone = 'UTC'")
+            self._con.execute(DDL)
         self._lock = threading.RLock()
         self._filed_before: set[int] = set()  # cases of the alerts the current file_alerts call found filed already
-        # asset -> its open case: read on every health request, so kept in memory (this object is the only writer)
-        self._open: dict[str, int] = {
+        # asset -> its open case: read on every health request, so kept in memory (re-read when shared)
+        self._open: dict[str, int] = {}
+        self._open_read = 0.0
+        self._read_open()
+
+    def _read_open(self) -> None:
+        self._open = {
             str(a): int(c)
             for a, c in self._con.execute(
                 "SELECT asset_id, case_id FROM cases WHERE status IN ('open', 'acknowledged') AND kind = 'health'"
             ).fetchall()
         }
+        self._open_read = time.monotonic()
 
     def close(self) -> None:
         """Close the database."""
         with self._lock:
             self._con.close()
+
+    def _begin(self) -> None:
+        """Start a writing transaction (on PostgreSQL it holds the book's advisory lock until it ends)."""
+        self._con.execute("BEGIN TRANSACTION")
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(Exception):  # a lost connection has rolled back already; the caller's error counts
+            self._con.execute("ROLLBACK")
 
     # -- writing ----------------------------------------------------------------------------------------
     def record_alert(self, alert: Alert) -> int:
@@ -229,14 +270,14 @@ class CaseBook:
         with self._lock:
             con = self._con
             self._filed_before = set()
-            con.execute("BEGIN TRANSACTION")
+            self._begin()
             try:
                 case_ids = [self._insert_alert(alert) for alert in alerts]
                 for policy, state in (policy_states or {}).items():
                     self._write_policy_state(str(policy), state)
                 con.execute("COMMIT")
             except Exception:
-                con.execute("ROLLBACK")
+                self._rollback()
                 raise
             for alert, case_id in zip(alerts, case_ids, strict=True):
                 # an alert filed before may sit on a closed case; a drift case (source "drift") is not the health case
@@ -269,7 +310,7 @@ class CaseBook:
             [alert.asset_id, kind],
         ).fetchone()
         if found is None:
-            case_id = int(con.execute("SELECT nextval('case_ids')").fetchone()[0])  # type: ignore[index]
+            case_id = int(con.execute("SELECT nextval('case_ids')").fetchone()[0])
             con.execute(
                 "INSERT INTO cases (case_id, asset_id, status, risk_level, model_id, opened_ts, "
                 "last_alert_ts, n_alerts, top_sensors, kind) VALUES (?, ?, 'open', ?, ?, ?, ?, 1, ?, ?)",
@@ -322,8 +363,9 @@ class CaseBook:
         self._con.register("_alert_state_rows", rows)
         try:
             self._con.execute(
-                "INSERT OR REPLACE INTO alert_state SELECT policy, asset_id, active, streak, "
-                "last_active_ns, last_ns FROM _alert_state_rows"
+                "INSERT INTO alert_state SELECT policy, asset_id, active, streak, last_active_ns, last_ns "
+                "FROM _alert_state_rows ON CONFLICT (policy, asset_id) DO UPDATE SET active = excluded.active, "
+                "streak = excluded.streak, last_active_ns = excluded.last_active_ns, last_ns = excluded.last_ns"
             )
         finally:
             self._con.unregister("_alert_state_rows")
@@ -331,14 +373,20 @@ class CaseBook:
     def acknowledge(self, case_id: int, *, by: str = "", note: str | None = None) -> dict[str, Any]:
         """Mark an open case as seen by ``by``; acknowledging a closed case is an error."""
         with self._lock:
-            case = self.case(case_id)
-            if case["status"] == "closed":
-                raise StateError(f"case {case_id} is closed; it cannot be acknowledged")
-            self._con.execute(
-                "UPDATE cases SET status = 'acknowledged', acknowledged_ts = now(), acknowledged_by = ?, "
-                "note = coalesce(?, note) WHERE case_id = ?",
-                [by, note, int(case_id)],
-            )
+            self._begin()
+            try:
+                case = self.case(case_id)
+                if case["status"] == "closed":
+                    raise StateError(f"case {case_id} is closed; it cannot be acknowledged")
+                self._con.execute(
+                    "UPDATE cases SET status = 'acknowledged', acknowledged_ts = now(), acknowledged_by = ?, "
+                    "note = coalesce(?, note) WHERE case_id = ?",
+                    [by, note, int(case_id)],
+                )
+                self._con.execute("COMMIT")
+            except Exception:
+                self._rollback()
+                raise
             return self.case(case_id)
 
     def close_case(self, case_id: int, *, note: str, by: str = "") -> dict[str, Any]:
@@ -346,13 +394,19 @@ class CaseBook:
         if not isinstance(note, str) or not note.strip():
             raise SchemaError("closing a case needs a note saying what was found or done", column="note")
         with self._lock:
-            case = self.case(case_id)
-            if case["status"] == "closed":
-                raise StateError(f"case {case_id} is already closed (on {case['closed_ts']})")
-            self._con.execute(
-                "UPDATE cases SET status = 'closed', closed_ts = now(), closed_by = ?, note = ? WHERE case_id = ?",
-                [by, note.strip(), int(case_id)],
-            )
+            self._begin()
+            try:
+                case = self.case(case_id)
+                if case["status"] == "closed":
+                    raise StateError(f"case {case_id} is already closed (on {case['closed_ts']})")
+                self._con.execute(
+                    "UPDATE cases SET status = 'closed', closed_ts = now(), closed_by = ?, note = ? WHERE case_id = ?",
+                    [by, note.strip(), int(case_id)],
+                )
+                self._con.execute("COMMIT")
+            except Exception:
+                self._rollback()
+                raise
             if self._open.get(case["asset_id"]) == int(case_id):  # a drift case is not the asset's health case
                 self._open.pop(case["asset_id"], None)
             return self.case(case_id)
@@ -408,7 +462,12 @@ class CaseBook:
         return None if case_id is None else self.case(case_id)
 
     def open_case_id(self, asset_id: str) -> int | None:
-        """The id of the asset's open (or acknowledged) case, if any (from memory, no query)."""
+        """The id of the asset's open (or acknowledged) case, if any (from memory, no query; a shared book re-reads
+        every open case when its memory is older than :data:`OPEN_CASES_TTL`)."""
+        if self.shared and time.monotonic() - self._open_read > OPEN_CASES_TTL:
+            with self._lock:
+                if time.monotonic() - self._open_read > OPEN_CASES_TTL:
+                    self._read_open()
         return self._open.get(str(asset_id))
 
     def alerts(
@@ -434,7 +493,7 @@ class CaseBook:
         """Number of cases per status and of alerts."""
         with self._lock:
             rows = self._con.execute("SELECT status, count(*) FROM cases GROUP BY status").fetchall()
-            n_alerts = self._con.execute("SELECT count(*) FROM alerts").fetchone()[0]  # type: ignore[index]
+            n_alerts = self._con.execute("SELECT count(*) FROM alerts").fetchone()[0]
         out = dict.fromkeys(STATUSES, 0)
         out.update({str(s): int(n) for s, n in rows})
         return {**out, "alerts": int(n_alerts)}

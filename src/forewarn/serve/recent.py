@@ -7,7 +7,9 @@ stands (the mean of the readings it holds so far): the same last row that the of
 the store's resample of the whole history) gives on the same data, and a health that moves as readings arrive
 instead of lagging an interval behind.
 
-Readings before an asset's latest renewal (``since``) are never in its window.
+Readings before an asset's latest renewal (``since``) are never in its window. The queries that read many assets'
+windows at once are the store's (:mod:`forewarn.store.window_queries`), in the dialect of its backend (DuckDB or
+PostgreSQL).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from forewarn.bundles.bundle import ServingSpec
 from forewarn.serve.answers import Marks
 from forewarn.store import Store
 from forewarn.store.queries import bucket_micros
+from forewarn.store.window_queries import last_buckets, last_reading_us, last_rows
 from forewarn.train.labels import latest_marks
 
 #: each asset's last instants: ``{asset_id: (times, instants x channels)}``, oldest first
@@ -76,10 +79,10 @@ class RecentReadings:
         earlier bucket can be among the last ``rows``), and again from ``since`` when empty buckets leave fewer."""
         start = since
         if rows is not None:
-            last = self.store.sql("SELECT epoch_us(max(ts)) AS t FROM readings WHERE asset_id = ?", [asset_id])["t"]
-            if len(last) and pd.notna(last.iloc[0]):
+            last = last_reading_us(self.store, asset_id)
+            if last is not None:
                 width = bucket_micros(spec.interval)
-                bound = pd.Timestamp((int(last.iloc[0]) // width - (int(rows) - 1)) * width, unit="us", tz="UTC")
+                bound = pd.Timestamp((last // width - (int(rows) - 1)) * width, unit="us", tz="UTC")
                 start = bound if since is None else max(bound, since)
         frame = self.store.readings(asset_id, start, resample=spec.interval, wide=True)
         if rows is not None and len(frame) < rows and start is not None and (since is None or start > since):
@@ -114,24 +117,14 @@ class RecentReadings:
         ``rows`` buckets before the bucket of its last reading (and not before its ``since``), averaged per bucket.
         A time bound: empty buckets in that span leave fewer than ``rows`` rows (the single-asset read,
         :meth:`history`, reads further back then)."""
-        width = bucket_micros(interval)
-        bucket = f"time_bucket(to_microseconds({width}::BIGINT), r.ts, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
         renew = [since.get(a) for a in asset_ids]
-        long = self.store.sql(
-            "WITH s AS (SELECT unnest(?) AS asset_id, unnest(?) AS since_us), "
-            "l AS (SELECT r.asset_id, epoch_us(max(r.ts)) AS last_us FROM readings r "
-            "WHERE r.asset_id IN (SELECT unnest(?)) AND r.channel IN (SELECT unnest(?)) GROUP BY r.asset_id) "
-            f"SELECT r.asset_id, {bucket} AS ts, r.channel, avg(r.value) AS value FROM readings r "
-            "JOIN l ON r.asset_id = l.asset_id JOIN s ON r.asset_id = s.asset_id "
-            "WHERE r.channel IN (SELECT unnest(?)) AND epoch_us(r.ts) >= greatest(s.since_us, "
-            f"(l.last_us // {width} - {int(rows) - 1}) * {width}) GROUP BY ALL",
-            [
-                asset_ids,
-                [-(2**62) if t is None else int(t.value // 1000) for t in renew],
-                asset_ids,
-                list(channels),
-                list(channels),
-            ],
+        long = last_buckets(
+            self.store,
+            asset_ids,
+            channels,
+            rows,
+            bucket_micros(interval),
+            [-(2**62) if t is None else int(t.value // 1000) for t in renew],
         )
         if long.empty:
             return {}
@@ -176,16 +169,7 @@ class RecentReadings:
     def query(self, asset_ids: list[str], channels: tuple[str, ...], rows: int, since: pd.Timestamp | None) -> Recent:
         """:meth:`recent_many` in one query over readings from ``since`` on (all when ``None``), cut from one
         pivoted matrix (no frame per asset, which cost more than the query for a fleet)."""
-        # the time of each series' rows-th newest reading (a top-n aggregate: half the time of ranking every reading
-        # with a window function, which sorts each asset's whole history), then the readings since then
-        bound = "" if since is None else " AND ts >= ?"
-        long = self.store.sql(
-            "WITH since AS (SELECT asset_id, channel, list_min(max(ts, ?)) AS since FROM readings "
-            f"WHERE asset_id IN (SELECT unnest(?)) AND channel IN (SELECT unnest(?)){bound} GROUP BY asset_id, channel) "
-            "SELECT r.asset_id, r.ts, r.channel, r.value FROM readings r JOIN since s "
-            f"ON r.asset_id = s.asset_id AND r.channel = s.channel AND r.ts >= s.since{bound.replace('ts', 'r.ts')}",
-            [int(rows), asset_ids, list(channels), *([] if since is None else [since, since])],
-        )
+        long = last_rows(self.store, asset_ids, channels, rows, since)
         if long.empty:
             return {}
         wide = long.pivot_table(index=["asset_id", "ts"], columns="channel", values="value", aggfunc="first")

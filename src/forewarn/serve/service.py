@@ -64,13 +64,12 @@ class HealthService:
         casebook: CaseBook | None = None,
     ):
         self.settings = settings
-        self.store = store if store is not None else Store(settings.store)
+        read_only = bool((settings.extra or {}).get("read_only", False))  # serve --read-only
+        self.store = store if store is not None else Store(settings.store, read_only=read_only)
         self.registry = (
             registry if registry is not None else (ModelRegistry(settings.models) if settings.models else None)
         )
-        self.casebook = (
-            casebook if casebook is not None else CaseBook(settings.cases or casebook_path_for(self.store.path))
-        )
+        self.casebook = casebook if casebook is not None else CaseBook(settings.cases or casebook_path_for(self.store))
         self.plant = Plant(self.store)
         self.models = LiveModels(self.registry, model_id=settings.model_id, costs=settings.costs)
         self.recent = RecentReadings(self.store)

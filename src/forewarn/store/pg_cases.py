@@ -18,8 +18,8 @@ stream and ``forewarn monitor`` file alerts into one book from separate processe
 :class:`CaseConnection` is the case book's own connection: DuckDB's ``?`` parameters, tuples back, one transaction
 at a time, reconnecting after a lost server.
 
->>> "cases_one_open" in MIGRATION and "forewarn_casebook" in MIGRATION
-True
+>>> CASES_LOCK - WRITE_LOCK
+2
 """
 
 from __future__ import annotations
@@ -29,60 +29,20 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from forewarn.exceptions import ConfigError, StateError
+from forewarn.store.pg_cases_schema import CASE_TABLES, CASEBOOK_ROLE, MIGRATION, READ_ROLE
+from forewarn.store.pg_sql import (
+    WRITE_LOCK,
+    PgConnection,
+    migrate,
+    normalise_url,
+    password_from_env,
+    placeholders,
+    redact,
+)
 
-CASES_LOCK = 0x46_6F_72_65 + 2  # advisory lock key of case-book writes (beside the store's write and migrate locks)
-READ_ROLE = "forewarn_read"
-CASEBOOK_ROLE = "forewarn_casebook"
-CASE_TABLES = ("cases", "alerts", "alert_state")
+__all__ = ["CASEBOOK_ROLE", "CASES_LOCK", "CASE_TABLES", "MIGRATION", "READ_ROLE", "CaseConnection"]
 
-MIGRATION = f"""
-CREATE SEQUENCE IF NOT EXISTS case_ids START 1;
-CREATE SEQUENCE IF NOT EXISTS alert_ids START 1;
-CREATE TABLE IF NOT EXISTS cases (
-    case_id bigint PRIMARY KEY, asset_id text NOT NULL,
-    status text NOT NULL CHECK (status IN ('open', 'acknowledged', 'closed')),
-    risk_level text NOT NULL, model_id text NOT NULL, opened_ts timestamptz NOT NULL,
-    last_alert_ts timestamptz NOT NULL, n_alerts integer NOT NULL, top_sensors text NOT NULL,
-    acknowledged_ts timestamptz, acknowledged_by text, closed_ts timestamptz, closed_by text, note text,
-    kind text NOT NULL DEFAULT 'health');
-CREATE UNIQUE INDEX IF NOT EXISTS cases_one_open ON cases (asset_id, kind) WHERE status IN ('open', 'acknowledged');
-CREATE TABLE IF NOT EXISTS alerts (
-    alert_id bigint PRIMARY KEY, case_id bigint NOT NULL REFERENCES cases (case_id), asset_id text NOT NULL,
-    ts timestamptz NOT NULL, model_id text NOT NULL, score double precision NOT NULL,
-    probability double precision, rul double precision, risk_level text NOT NULL, explanation text NOT NULL,
-    source text);
-CREATE INDEX IF NOT EXISTS alerts_asset_ts ON alerts (asset_id, ts);
-CREATE INDEX IF NOT EXISTS alerts_case ON alerts (case_id);
-CREATE UNIQUE INDEX IF NOT EXISTS alerts_filed_once ON alerts (source, model_id, asset_id, ts)
-    WHERE source IS NOT NULL;
-CREATE TABLE IF NOT EXISTS alert_state (
-    policy text NOT NULL, asset_id text NOT NULL, active boolean NOT NULL, streak integer NOT NULL,
-    last_active_ns bigint NOT NULL, last_ns bigint NOT NULL, PRIMARY KEY (policy, asset_id));
-DO $roles$
-BEGIN
-    BEGIN
-        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{READ_ROLE}') THEN
-            CREATE ROLE {READ_ROLE} NOLOGIN;
-        END IF;
-        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{CASEBOOK_ROLE}') THEN
-            CREATE ROLE {CASEBOOK_ROLE} NOLOGIN;
-        END IF;
-    EXCEPTION WHEN insufficient_privilege THEN
-        RAISE NOTICE 'forewarn: no CREATEROLE, so the roles {READ_ROLE} and {CASEBOOK_ROLE} were not created';
-    END;
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{READ_ROLE}') THEN
-        EXECUTE 'GRANT USAGE ON SCHEMA public TO {READ_ROLE}';
-        EXECUTE 'GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READ_ROLE}';
-        EXECUTE 'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {READ_ROLE}';
-    END IF;
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{CASEBOOK_ROLE}') THEN
-        EXECUTE 'GRANT USAGE ON SCHEMA public TO {CASEBOOK_ROLE}';
-        EXECUTE 'GRANT SELECT, INSERT, UPDATE ON cases, alerts, alert_state TO {CASEBOOK_ROLE}';
-        EXECUTE 'GRANT USAGE, SELECT ON SEQUENCE case_ids, alert_ids TO {CASEBOOK_ROLE}';
-    END IF;
-END
-$roles$;
-"""
+CASES_LOCK = WRITE_LOCK + 2  # advisory lock key of case-book writes (beside the store's write and migrate locks)
 
 
 def _psycopg() -> Any:
@@ -103,8 +63,6 @@ class CaseConnection:
     book holds a lock), so one connection serves one book."""
 
     def __init__(self, url: str) -> None:
-        from forewarn.store.pg_sql import normalise_url, password_from_env, redact
-
         self.url = normalise_url(url)
         self.path = redact(self.url)
         password = password_from_env()
@@ -116,11 +74,14 @@ class CaseConnection:
         self._connect()
         missing = self._raw().execute("SELECT to_regclass('cases') IS NULL").fetchone()[0]
         if missing:
-            from forewarn.store.postgres import PgStore
-
-            PgStore(self.url).close()  # migrates the database (a role that may create tables), else says how
-            if self._raw().execute("SELECT to_regclass('cases') IS NULL").fetchone()[0]:
-                raise ConfigError(f"{self.path} holds no case book; run 'forewarn store migrate' as its owner")
+            psycopg = _psycopg()
+            try:
+                migrate(self._raw())  # the store's migrations, the case book's among them (a role that may create)
+            except psycopg.Error as err:
+                raise ConfigError(
+                    f"{self.path} holds no case book and this role cannot create it ({self._reason(err)}); "
+                    "run 'forewarn store migrate' as the database's owner"
+                ) from None
 
     def _connect(self) -> None:
         psycopg = _psycopg()
@@ -156,8 +117,6 @@ class CaseConnection:
             raise StateError(f"lost the case book's server {self.path}: {self._reason(err)}") from None
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        from forewarn.store.pg_sql import placeholders
-
         text = sql.strip().rstrip(";").upper()
         with self._errors():
             con = self._raw()
@@ -169,8 +128,6 @@ class CaseConnection:
             return con.execute(sql)
 
     def register(self, name: str, frame: Any) -> None:
-        from forewarn.store.pg_sql import PgConnection
-
         with self._errors():
             PgConnection(self._raw()).register(name, frame)
 

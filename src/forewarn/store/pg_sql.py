@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from forewarn.exceptions import ConfigError
-from forewarn.store.pg_cases import MIGRATION as CASEBOOK_MIGRATION
+from forewarn.store.pg_cases_schema import MIGRATION as CASEBOOK_MIGRATION
 
 SCHEMES = ("postgresql://", "postgres://", "postgresql:/", "postgres:/")
 WRITE_LOCK = 0x46_6F_72_65  # advisory lock key of all store writes ("Fore")
@@ -101,7 +101,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE IF NOT EXISTS stream_state (
         name text NOT NULL, asset_id text NOT NULL, data bytea NOT NULL, PRIMARY KEY (name, asset_id));
     """,
-    # 4: the case book (alerts, cases, alert-policy state) and the roles that read or file cases (pg_cases)
+    # 4: the case book (alerts, cases, alert-policy state) and the roles that read or file cases (pg_cases_schema)
     CASEBOOK_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

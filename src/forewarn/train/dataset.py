@@ -28,6 +28,8 @@ from forewarn.exceptions import DataNotFoundError, SchemaError
 from forewarn.features.age import AGE_FEATURE, hours_since_renewal
 from forewarn.features.window import sequence_frame, window_features
 from forewarn.store import Store
+from forewarn.store.pg_sql import is_postgres_url
+from forewarn.store.window_queries import median_spacing_us
 from forewarn.train.labels import life_table, renewals, targets
 from forewarn.train.spec import TrainSpec, hours
 
@@ -65,14 +67,8 @@ def select_assets(db: Store, spec: TrainSpec) -> pd.DataFrame:
 def native_interval_hours(db: Store, asset_ids: list[str], *, sample: int = 8) -> float:
     """The median spacing of consecutive readings of a channel, over a few assets (hours)."""
     ids = asset_ids[:: max(1, len(asset_ids) // sample)][:sample]
-    row = db.sql(
-        "SELECT median(d) AS d FROM (SELECT epoch_us(r.ts) - lag(epoch_us(r.ts)) OVER "
-        "(PARTITION BY r.series_id ORDER BY r.ts) AS d FROM reading_values r JOIN channels c "
-        "ON c.series_id = r.series_id WHERE c.asset_id IN (SELECT unnest(?))) WHERE d > 0",
-        [ids],
-    )
-    value = row["d"].iloc[0] if len(row) else None
-    if value is None or pd.isna(value):
+    value = median_spacing_us(db, ids)  # in the dialect of the store's backend
+    if value is None:
         raise DataNotFoundError(
             f"the selected assets ({', '.join(ids[:3])} ...) hold fewer than two readings of a "
             "channel; ingest their readings first"
@@ -256,10 +252,14 @@ class Dataset:
 
 @contextmanager
 def opened(store: str | os.PathLike[str] | Store) -> Iterator[Store]:
-    """A store given as an open :class:`Store` (used as is) or a path (opened read-only; it must exist: a typo must
-    not create an empty store)."""
+    """A store given as an open :class:`Store` (used as is), a path (opened read-only; it must exist: a typo must
+    not create an empty store) or a ``postgresql://`` URL (opened read-only: a role with ``SELECT`` suffices)."""
     if isinstance(store, Store):
         yield store
+        return
+    if is_postgres_url(store):
+        with Store(str(store), read_only=True) as server:
+            yield server
         return
     if not Path(store).exists():
         raise DataNotFoundError(f"store {str(store)!r} does not exist")
