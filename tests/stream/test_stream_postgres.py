@@ -9,6 +9,8 @@ its end; each test gets a database of its own. Skipped without the binaries; the
 from __future__ import annotations
 
 import itertools
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,11 +21,17 @@ import pytest
 from forewarn.store import Store
 from forewarn.store.pg_local import LocalPostgres, binaries
 from forewarn.store.postgres import PgStore
+from forewarn.stream.broker import LocalBroker
 from forewarn.stream.config_file import parse_config
 from forewarn.stream.messages import DeadLetter, ReadingColumns
 from forewarn.stream.pipeline import OnlinePipeline
+from forewarn.stream.replay import Publisher, sparkplug_messages
 
 from .conftest import WINDOW, assets_config, long_rows, make_fleet
+from .test_mqtt import PREFIX, Consumer
+from .test_mqtt import _check_store as check_store
+from .test_mqtt import _config as mqtt_config
+from .test_mqtt import _toml as to_toml
 
 pytestmark = pytest.mark.slow
 _names = itertools.count()
@@ -186,3 +194,79 @@ def test_a_micro_batch_is_one_transaction_readings_included(
         assert (result.written, result.rows_scored) == (len(rows), 40)
         again.close()
         assert store.count_readings() == 1 + len(rows)
+
+
+def _reference_alerts(raw: dict, wide: pd.DataFrame, folder: Path) -> list[tuple[str, int]]:
+    """``(asset_id, ts_us)`` of the alerts of one uninterrupted pass over ``wide`` (in this process, on DuckDB)."""
+    clock = Clock()
+    filed: list = []
+    with Store(folder / "reference.duckdb") as store:
+        pipe = OnlinePipeline(store, parse_config(raw), clock=clock, file_alerts=filed.extend)
+        pipe.process(_columns(long_rows(wide)), [])
+        clock.now += 60
+        pipe.tick()
+        pipe.close()
+    return sorted((a.asset_id, int(a.ts.value // 1000)) for a in filed)
+
+
+def _stream_alerts_and_cases(url: str) -> tuple[list[tuple[str, int]], list[tuple[str, int]], bool]:
+    """The stream's outbox and the case book's stream alerts as ``(asset_id, ts_us)``, and whether all are filed."""
+    from forewarn.decide.cases import CaseBook
+
+    with Store(url) as store:
+        outbox = store.sql("SELECT asset_id, epoch_us(ts) AS t, filed FROM stream_alerts")
+    book = CaseBook(url)
+    try:
+        filed = [
+            (str(a["asset_id"]), int(pd.Timestamp(a["ts"]).value // 1000))
+            for a in book.alerts(limit=100_000)
+            if a["source"] == "stream"
+        ]
+    finally:
+        book.close()
+    return (
+        sorted(zip(outbox["asset_id"], outbox["t"].astype(int), strict=True)),
+        sorted(filed),
+        bool(outbox["filed"].all()),
+    )
+
+
+def test_stream_killed_mid_stream_on_postgres_loses_and_duplicates_nothing(
+    tmp_path: Path, broker: LocalBroker, model_dir: Path, pg_url: str
+) -> None:
+    """``forewarn stream --store postgresql://...`` SIGKILLed mid-stream, then restarted: every reading once,
+    every row scored once with the batch score, the alerts of an uninterrupted run, each filed in the case book
+    once (the stream's test on DuckDB, tests/stream/test_mqtt.py, on the server store)."""
+    wide = make_fleet(4, 150, seed=9, anomaly="P-2")
+    messages = list(sparkplug_messages(wide, prefix=PREFIX, rows_per_message=3))
+    total = 4 * 150 * 2
+    raw = mqtt_config(broker.port, model_dir, client_id="pg-crash-consumer")
+    config = tmp_path / "stream.toml"
+    config.write_text(to_toml(raw))
+    first = Consumer(config, pg_url, tmp_path / "first.log")
+    try:
+        first.wait_event(lambda e: e["event"] == "ready", timeout=60)
+        pub = Publisher("127.0.0.1", broker.port, client_id="pg-crash-publisher")
+        sender = threading.Thread(target=pub.send, args=(messages,), kwargs={"speedup": 60 * 60 * 2.0})
+        sender.start()
+        first.wait_event(lambda e: e.get("total_written", 0) >= total // 4, timeout=60)
+        first.proc.send_signal(signal.SIGKILL)  # mid-stream: a batch in flight, its messages unacknowledged
+        assert first.proc.wait(timeout=10) == -signal.SIGKILL
+        sender.join(timeout=60)
+        pub.close()
+    finally:
+        first.close()
+    second = Consumer(config, pg_url, tmp_path / "second.log")
+    try:
+        stopped = second.wait_event(lambda e: e["event"] == "stopped", timeout=90)
+        assert second.proc.wait(timeout=20) == 0
+    finally:
+        second.close()
+    assert stopped["dead_letters"] == {}
+    assert 0 < stopped["readings_written"] < total, "the restarted consumer picks up where the killed one stopped"
+    with Store(pg_url) as db:
+        check_store(db, wide, model_dir)
+    outbox, filed, all_filed = _stream_alerts_and_cases(pg_url)
+    expected = _reference_alerts(raw, wide, tmp_path)
+    assert expected and {a for a, _ in expected} == {"P-2"}
+    assert outbox == expected and filed == expected and all_filed

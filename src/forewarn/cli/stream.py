@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from contextlib import ExitStack
@@ -33,7 +34,13 @@ def register(app: typer.Typer) -> None:
 
 def stream(
     config: Annotated[Path, typer.Option(help="TOML mapping config (sources, assets, models, alert policies).")],
-    store: Annotated[Path | None, typer.Option(help="DuckDB store file (default: the config's `store`).")] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="Store: a DuckDB file or postgresql://user@host/db (default: the config's `store`, else "
+            "FOREWARN_STORE)."
+        ),
+    ] = None,
     max_seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     idle_exit: Annotated[float | None, typer.Option(help="Stop after this many seconds without a message.")] = None,
     progress: Annotated[bool, typer.Option(help="Print one JSON line per micro-batch on stdout.")] = False,
@@ -63,9 +70,11 @@ def stream(
     configure(level_for(log_level, "warning"))
     _one_blas_thread()
     cfg = load_config(config)
-    path = store or (Path(cfg.store) if cfg.store else None)
-    if path is None:
-        raise ConfigError("no store: pass --store FILE or set store = 'FILE' in the config")
+    path = store or cfg.store or os.environ.get("FOREWARN_STORE")
+    if not path:
+        raise ConfigError(
+            "no store: pass --store FILE (or postgresql://...), set store = 'FILE' in the config, or FOREWARN_STORE"
+        )
     totals = {"batches": 0, "written": 0, "duplicates": 0, "late": 0, "dead_letters": 0, "scored": 0, "alerts": 0}
 
     def on_batch(result) -> None:  # noqa: ANN001 - a BatchResult
@@ -108,12 +117,12 @@ def stream(
             signal.signal(sig, lambda *_: consumer.stop())
 
         def ready() -> None:
-            if progress:
+            if progress:  # db.path: a PostgreSQL URL without its password
                 typer.echo(json.dumps({"event": "ready", **({"metrics": server.url} if server else {})}))
                 sys.stdout.flush()
             else:
                 typer.echo(
-                    f"streaming into {path} (Ctrl-C to stop)" + (f"; metrics at {server.url}" if server else ""),
+                    f"streaming into {db.path} (Ctrl-C to stop)" + (f"; metrics at {server.url}" if server else ""),
                     err=True,
                 )
 

@@ -43,6 +43,7 @@ from prometheus_client import Metric
 
 from forewarn.exceptions import ConfigError
 from forewarn.store import Store
+from forewarn.store.pg_sql import is_postgres_url, normalise_url, redact
 from forewarn.stream.config import StreamConfig
 from forewarn.stream.config_file import load_config
 from forewarn.stream.consumer import StreamConsumer
@@ -62,9 +63,20 @@ def same_store(config: StreamConfig, store_path: str, *, source: str = "the stre
     Traceback (most recent call last):
     ...
     forewarn.exceptions.ConfigError: the stream config names store 'other.duckdb' but this process serves ':memory:'; remove `store` from the config or serve that file
+    >>> same_store(parse_config({"store": "postgresql://ana:pw@db/plant", "mqtt": {"subscriptions": [
+    ...     {"topic": "p/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}]}}), "postgresql://ana:***@db/plant")
+
+    A PostgreSQL store is named by its URL (``store_path`` may be the redacted one a store shows).
     """
     if config.store is None:
         return
+    if is_postgres_url(config.store) or is_postgres_url(store_path):
+        if redact(normalise_url(config.store)) == redact(normalise_url(store_path)):
+            return
+        raise ConfigError(
+            f"{source} names store {redact(config.store)!r} but this process serves {redact(store_path)!r}; "
+            "remove `store` from the config or serve that database"
+        )
     if store_path == ":memory:" or Path(config.store).expanduser().resolve() != Path(store_path).resolve():
         raise ConfigError(
             f"{source} names store {config.store!r} but this process serves {store_path!r}; "
