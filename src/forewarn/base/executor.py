@@ -12,12 +12,18 @@ function, or a :func:`functools.partial` of one), seeded from the unit, never fr
 [2, 4, 8]
 >>> resolve(None).name
 'local'
+
+:func:`map_groups` is the same seam for a frame whose rows fall into independent groups (one asset's rows): each
+group is a unit, and the pieces come back in the frame's own row order and index.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+import pandas as pd
 
 from forewarn.exceptions import ConfigError
 
@@ -58,3 +64,27 @@ def resolve(executor: Executor | None) -> Executor:
             "or forewarn.distributed.RayExecutor()"
         )
     return executor
+
+
+def map_groups(
+    executor: Executor | None, fn: Callable[[pd.DataFrame], pd.DataFrame], frame: pd.DataFrame, group: str
+) -> pd.DataFrame:
+    """``fn`` applied to the rows of each value of ``frame[group]`` as one unit of ``executor``; the pieces (each
+    with the index of the rows it got) are put back in ``frame``'s row order. ``fn`` must compute each group from
+    its own rows alone (a per-asset window): then the result equals ``fn(frame)``.
+
+    >>> frame = pd.DataFrame({"g": ["b", "a", "b", "a"], "x": [1.0, 2.0, 3.0, 4.0]}, index=[10, 11, 12, 13])
+    >>> map_groups(None, lambda part: part[["x"]].cumsum(), frame, "g")["x"].tolist()
+    [1.0, 2.0, 4.0, 6.0]
+    """
+    if frame.empty:
+        return fn(frame)
+    codes, _ = pd.factorize(frame[group], sort=True)
+    order = np.argsort(codes, kind="stable")
+    cuts = np.flatnonzero(np.diff(codes[order])) + 1
+    parts = [frame.iloc[rows] for rows in np.split(order, cuts)]
+    pieces = resolve(executor).map(fn, parts)
+    whole = pd.concat(pieces)
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    return whole.iloc[position]

@@ -34,13 +34,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from forewarn.base.executor import resolve
 from forewarn.bench.anchors import anchor_protocol, anchor_rows
 from forewarn.bench.report import ModelRun, summarise
 from forewarn.datasets.cmapss import RUL_CAP, SENSORS, SETTINGS, load_cmapss, train_rul
@@ -197,19 +199,35 @@ def capped_prediction_floor(true_rul: np.ndarray, cap: float = RUL_CAP) -> float
     return float(np.sqrt(np.mean(np.maximum(np.asarray(true_rul, dtype="float64") - cap, 0.0) ** 2)))
 
 
+def _fit_unit(
+    prepared: Prepared,
+    model_params: Mapping[str, Mapping[str, Any]],
+    unit: tuple[str, int],
+    say: Callable[[str], None] | None = None,
+) -> ModelRun:
+    """One unit of :func:`run`: ``unit`` is ``(model label, seed)``."""
+    label, seed = unit
+    if say is not None:
+        say(f"{prepared.subset}: fitting {label} (seed {seed})")
+    return evaluate_model(label, seed, prepared, model_params.get(label))
+
+
 def run(
     models: Sequence[str] | None = None, seeds: int = 5, data_dir: str | os.PathLike[str] | None = None, **options: Any
 ) -> dict[str, Any]:
     """Run the zoo on one subset; options: ``subset`` (FD001), ``progress``, ``model_params``
-    (label -> parameter overrides), ``window``, ``sequence_window``, ``max_units`` (smoke runs only)."""
+    (label -> parameter overrides), ``window``, ``sequence_window``, ``max_units`` (smoke runs only), ``executor``
+    (:mod:`forewarn.base.executor`: each model and seed one unit, e.g. on Ray; the figures do not depend on it, the
+    timings do)."""
     subset = str(options.pop("subset", None) or "FD001").upper()
+    executor = options.pop("executor", None)
     progress: Callable[[str], None] | None = options.pop("progress", None)
     model_params: Mapping[str, Mapping[str, Any]] = options.pop("model_params", None) or {}
     prepare_options = {k: options.pop(k) for k in ("window", "sequence_window", "max_units") if k in options}
     if options:
         raise ConfigError(
             f"unknown C-MAPSS option(s) {', '.join(sorted(options))}; use subset, progress, "
-            "model_params, window, sequence_window or max_units"
+            "model_params, window, sequence_window, max_units or executor"
         )
     labels = list(MODELS) if models is None or list(models) in (["all"], []) else list(models)
     unknown = [m for m in labels if m not in MODELS]
@@ -225,15 +243,18 @@ def run(
         f"{len(prepared.sensors)} sensors, {prepared.n_regimes} operating regime(s)"
     )
     runs = []
-    for label in labels:
-        for seed in range(int(seeds)):
-            say(f"{subset}: fitting {label} (seed {seed})")
-            outcome = evaluate_model(label, seed, prepared, model_params.get(label))
-            say(
-                f"{subset}: {label} seed {seed}: RMSE {outcome.metrics['rmse']:.2f}, "
-                f"score {outcome.metrics['score']:.0f}, fit {outcome.fit_s:.1f} s"
-            )
-            runs.append(outcome)
+    units = [(label, seed) for label in labels for seed in range(int(seeds))]
+    if executor is None:
+        outcomes: Iterable[ModelRun] = (_fit_unit(prepared, model_params, unit, say) for unit in units)
+    else:
+        say(f"{subset}: fitting {len(units)} models and seeds on {executor!r}")
+        outcomes = resolve(executor).map(partial(_fit_unit, prepared, dict(model_params)), units)
+    for (label, seed), outcome in zip(units, outcomes, strict=True):
+        say(
+            f"{subset}: {label} seed {seed}: RMSE {outcome.metrics['rmse']:.2f}, "
+            f"score {outcome.metrics['score']:.0f}, fit {outcome.fit_s:.1f} s"
+        )
+        runs.append(outcome)
     floor = capped_prediction_floor(prepared.test_rul)
     say(
         f"{subset}: {int((prepared.test_rul > RUL_CAP).sum())} test engines have true RUL above {RUL_CAP}; "

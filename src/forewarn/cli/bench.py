@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from forewarn.cli.export import EngineOpt, RayAddressOpt, executor
 from forewarn.cli.tables import FORMAT_HELP
 from forewarn.exceptions import ConfigError
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 #: the names of :data:`forewarn.bench.RUNNERS`, spelled out so that ``--help`` imports no numpy (a test keeps
 #: them equal)
 DATASETS = ("cmapss", "ai4i", "skab", "cwru", "femto", "fleet", "neu", "federated", "policy")
+#: the runners that take ``--engine ray`` (their models and seeds as units of an executor)
+ENGINE_DATASETS = ("cmapss",)
 
 
 def register(app: typer.Typer) -> None:
@@ -44,6 +47,8 @@ def bench(
         str | None,
         typer.Option("--dataset", help="federated: fleet, cmapss or seed-task[:noisy|subtle|scarce|skewed]."),
     ] = None,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Run a benchmark under its standard protocol and print our figures beside the published ones.
 
@@ -70,6 +75,12 @@ def bench(
         options["subset"] = subset
     if sites is not None:
         options["dataset"] = sites
+    if engine != "local" or ray_address is not None:
+        if dataset not in ENGINE_DATASETS:
+            raise ConfigError(
+                f"--engine: {dataset} runs in this process; {', '.join(ENGINE_DATASETS)} take --engine ray"
+            )
+        options["executor"] = executor(engine, ray_address)
     payload = runner.run(chosen, seeds, data_dir, **options)
     if fmt == "table":
         print_results(console, payload)

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
+from forewarn.cli.export import EngineOpt, RayAddressOpt, executor
+
 #: :data:`forewarn.detect.DEFAULT_DETECTOR`, spelled out so that ``--help`` does not import numpy and pandas
 #: (a test keeps the two equal)
 DEFAULT_DETECTOR = "ensemble"
@@ -80,6 +82,8 @@ def detect(
     timestamp_column: Annotated[
         str | None, typer.Option(help="Timestamp column (default: found by name or format).")
     ] = None,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Score every row for how unusual it is and raise an alarm where an anomaly episode starts.
 
@@ -99,6 +103,7 @@ def detect(
         "detector": detector,
         "train_fraction": train_fraction,
         "smooth": smooth,
+        "executor": executor(engine, ray_address),  # each asset's (or pool's) model one unit
     }
     if store is not None:
         if asset_column or exclude or timestamp_column:

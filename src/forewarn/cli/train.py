@@ -69,6 +69,8 @@ def train(
         ),
     ] = None,
     promote: Annotated[bool, typer.Option("--promote", help="Make the new version live.")] = False,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Train a model on the store's history and file it as a new version in the models folder."""
     from rich.console import Console
@@ -99,6 +101,7 @@ def train(
             spec=chosen,
             promote=promote,
             progress=lambda message: (console.print(message), status.update(message)),
+            executor=executor(engine, ray_address),
         )
     metrics = result.metrics
     table = Table(title=f"{result.model_id} {result.version} ({metrics.get('model')})")

@@ -8,12 +8,14 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from forewarn.base import registry
+from forewarn.base.executor import Executor, resolve
 from forewarn.decide.alarms import AlarmRule, Episode, episodes_table, find_episodes
 from forewarn.detect.inputs import (
     _long_to_wide,
@@ -124,8 +126,11 @@ def _score_assets(
     rule: AlarmRule,
     asset_classes: Mapping[str, str] | None,
     source: str,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
-    """Score every asset's series (package text, steps 2-6); rows are positions of ``features``."""
+    """Score every asset's series (package text, steps 2-6); rows are positions of ``features``. Each model (an
+    asset's own, or a pool's) is one unit of ``executor`` (:func:`_fit_group`); the units' results are put together
+    in the groups' order, so the result does not depend on where they ran."""
     n_rows = len(features)
     # a detector whose scores are already an anomaly_score (0.5 at its own alarm level) is not recalibrated
     calibrated = cls.get_tags().get("unit") == "probability-like"
@@ -144,6 +149,27 @@ def _score_assets(
         else:
             label = str((asset_classes or {}).get(key, "all")) if assets is not None else "all"
             groups.setdefault(f"pooled:{label}", []).append(key)
+    units = [
+        (
+            group,
+            members,
+            [features.iloc[series[k]].reset_index(drop=True).ffill() for k in members],
+            [stamps[series[k]] for k in members],
+        )
+        for group, members in groups.items()
+    ]
+    fit = partial(
+        _fit_group,
+        cls=cls,
+        detector=detector,
+        train_fraction=train_fraction,
+        smooth=smooth,
+        params=params,
+        rule=rule,
+        source=source,
+        calibrated=calibrated,
+        named=assets is not None,
+    )
     anomaly = np.zeros(n_rows)
     alarm = np.zeros(n_rows, dtype="int8")
     episodes: list[Episode] = []
@@ -154,79 +180,17 @@ def _score_assets(
     told: dict[str, dict[str, str]] = {}  # the detector's warnings: kind -> series -> first line
     levels = []
     total_train = 0
-    for group, members in groups.items():
-        pooled = group.startswith("pooled:")
-        sizes = [len(series[k]) for k in members]
-        frames = [features.iloc[series[k]].reset_index(drop=True).ffill() for k in members]
-        label = group.split(":", 1)[1]
-        if assets is None:
-            where = "the series"
-        elif not pooled:
-            where = f"asset {members[0]!r}"
-        else:
-            where = "pooled assets" + (f" of class {label!r}" if label != "all" else "")
-        first = _training_rows(sizes, train_fraction, pooled)
-        # a pool the detector cannot learn from its leading rows learns from all of them (said in the note)
-        attempts = [first, list(sizes)] if pooled and first != list(sizes) else [first]
-        for attempt, n_train in enumerate(attempts, start=1):
-            training = pd.concat([f.iloc[:t] for f, t in zip(frames, n_train, strict=True)], ignore_index=True)
-            dropped = [c for c in training.columns if training[c].isna().all()]
-            columns = [c for c in training.columns if c not in dropped]
-            problem = None
-            if len(training) < 2:
-                problem = SchemaError(
-                    f"too few rows to learn from in {where}: {sum(sizes)} rows, {len(training)} to train on",
-                    source=source,
-                    hint="give at least 10 rows per asset",
-                )
-            elif not columns:
-                problem = SchemaError(
-                    f"no numeric column has a value in the {len(training)} training rows of {where}",
-                    source=source,
-                    hint="train on a stretch where the sensors report",
-                )
-            else:
-                training = training[columns]
-                median = training.median()
-                training = training.fillna(median)
-                model = cls(**dict(params or {}))
-                try:
-                    with warnings.catch_warnings(record=True) as caught:
-                        warnings.simplefilter("always", UserWarning)
-                        model.fit(training)
-                    if not pooled:  # a pool's note says it already (below)
-                        for w in caught:
-                            if issubclass(w.category, UserWarning):
-                                told.setdefault(w.category.__name__, {}).setdefault(
-                                    where, str(w.message).splitlines()[0]
-                                )
-                except (ValueError, np.linalg.LinAlgError) as err:
-                    problem = SchemaError(
-                        f"{detector} cannot learn {where} from {len(training)} training rows ({err})",
-                        source=source,
-                        hint="give more rows, a larger --train-fraction, or another --detector",
-                    )
-            if problem is None:
-                break
-            if attempt == len(attempts):
-                raise problem
-        dropped_all.update(dropped)
-        used.extend(c for c in columns if c not in used)
-        raw = [trailing_mean(model.score(f[columns].fillna(median)), smooth) for f in frames]
-        calibration = None
-        if not calibrated:
-            calibration = ScoreCalibration.fit(np.concatenate([r[:t] for r, t in zip(raw, n_train, strict=True)]))
-        levels.append(0.5 if calibration is None else calibration.level)
-        centre, scale = _scale(training)
-        for key, frame, scores, t in zip(members, frames, raw, n_train, strict=True):
+    for (group, _, _, _), done in zip(units, resolve(executor).map(fit, units), strict=True):
+        dropped_all.update(done["dropped"])
+        used.extend(c for c in done["columns"] if c not in used)
+        for kind, said in done["told"].items():
+            for where, line in said.items():
+                told.setdefault(kind, {}).setdefault(where, line)
+        levels.append(done["level"])
+        for key, level, found, t in done["members"]:
             rows = series[key]
-            level = np.clip(scores, 0.0, 1.0) if calibration is None else anomaly_level(calibration, scores)
             anomaly[rows] = level
-            found = find_episodes(level, rule, ts=stamps[rows], asset_id=key if assets is not None else None)
-            values = frame[columns].to_numpy(dtype="float64")
             for episode in found:
-                deviation = np.nan_to_num(np.abs(values[episode.peak] - centre) / scale, nan=-1.0)
-                top = tuple(columns[i] for i in np.argsort(-deviation, kind="stable")[:TOP_CHANNELS])
                 alarm[rows[episode.start]] = 1
                 episodes.append(
                     replace(
@@ -234,7 +198,6 @@ def _score_assets(
                         start=int(rows[episode.start]),
                         end=int(rows[episode.end]),
                         peak=int(rows[episode.peak]),
-                        top_channels=top,
                     )
                 )
             fits.append(
@@ -242,19 +205,12 @@ def _score_assets(
                     "asset_id": key if assets is not None else None,
                     "rows": len(rows),
                     "n_train": t,
-                    "model": "own" if not pooled else f"pooled: {group.split(':', 1)[1]}",
+                    "model": "own" if group.startswith("own:") else f"pooled: {group.split(':', 1)[1]}",
                 }
             )
             total_train += t
-        if pooled:
-            names = ", ".join(members[:5]) + (f" and {len(members) - 5} more" if len(members) > 5 else "")
-            subject = f"{len(members)} asset(s) ({names})" if assets is not None else f"the series ({sizes[0]} rows)"
-            whole = " (all its rows, the scored ones too)" if n_train == list(sizes) else ""
-            notes.append(
-                f"{subject} with fewer than {MIN_TRAIN_ROWS} training rows: one {detector} model learnt "
-                f"{len(training)} rows{whole} ({', '.join(map(str, n_train[:5]))}{'...' if len(members) > 5 else ''} "
-                f"per asset); scores are rough: so few rows cannot tell normal variation from a fault"
-            )
+        if done["note"]:
+            notes.append(done["note"])
     for said in told.values():  # one line per kind of warning, however many assets
         series_named = list(said)
         more = f" and {len(series_named) - 3} more" if len(series_named) > 3 else ""
@@ -276,6 +232,111 @@ def _score_assets(
     }
 
 
+def _fit_group(
+    unit: tuple[str, list[str], list[pd.DataFrame], list[np.ndarray]],
+    *,
+    cls: Any,
+    detector: str,
+    train_fraction: float,
+    smooth: int,
+    params: Mapping[str, Any] | None,
+    rule: AlarmRule,
+    source: str,
+    calibrated: bool,
+    named: bool,
+) -> dict[str, Any]:
+    """One model: ``unit`` is a group (``own:ASSET`` or ``pooled:CLASS``), its member assets, their feature rows
+    (in time order) and times. Fits the detector on the members' leading rows, scores every row, finds the episodes
+    (positions within each member's rows) and names their top channels; a pure function of its inputs."""
+    group, members, frames, stamps = unit
+    pooled = group.startswith("pooled:")
+    sizes = [len(f) for f in frames]
+    label = group.split(":", 1)[1]
+    if not named:
+        where = "the series"
+    elif not pooled:
+        where = f"asset {members[0]!r}"
+    else:
+        where = "pooled assets" + (f" of class {label!r}" if label != "all" else "")
+    told: dict[str, dict[str, str]] = {}
+    first = _training_rows(sizes, train_fraction, pooled)
+    # a pool the detector cannot learn from its leading rows learns from all of them (said in the note)
+    attempts = [first, list(sizes)] if pooled and first != list(sizes) else [first]
+    for attempt, n_train in enumerate(attempts, start=1):
+        training = pd.concat([f.iloc[:t] for f, t in zip(frames, n_train, strict=True)], ignore_index=True)
+        dropped = [c for c in training.columns if training[c].isna().all()]
+        columns = [c for c in training.columns if c not in dropped]
+        problem = None
+        if len(training) < 2:
+            problem = SchemaError(
+                f"too few rows to learn from in {where}: {sum(sizes)} rows, {len(training)} to train on",
+                source=source,
+                hint="give at least 10 rows per asset",
+            )
+        elif not columns:
+            problem = SchemaError(
+                f"no numeric column has a value in the {len(training)} training rows of {where}",
+                source=source,
+                hint="train on a stretch where the sensors report",
+            )
+        else:
+            training = training[columns]
+            median = training.median()
+            training = training.fillna(median)
+            model = cls(**dict(params or {}))
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", UserWarning)
+                    model.fit(training)
+                if not pooled:  # a pool's note says it already (below)
+                    for w in caught:
+                        if issubclass(w.category, UserWarning):
+                            told.setdefault(w.category.__name__, {}).setdefault(where, str(w.message).splitlines()[0])
+            except (ValueError, np.linalg.LinAlgError) as err:
+                problem = SchemaError(
+                    f"{detector} cannot learn {where} from {len(training)} training rows ({err})",
+                    source=source,
+                    hint="give more rows, a larger --train-fraction, or another --detector",
+                )
+        if problem is None:
+            break
+        if attempt == len(attempts):
+            raise problem
+    raw = [trailing_mean(model.score(f[columns].fillna(median)), smooth) for f in frames]
+    calibration = None
+    if not calibrated:
+        calibration = ScoreCalibration.fit(np.concatenate([r[:t] for r, t in zip(raw, n_train, strict=True)]))
+    centre, scale = _scale(training)
+    scored = []
+    for key, frame, scores, t, ts in zip(members, frames, raw, n_train, stamps, strict=True):
+        level = np.clip(scores, 0.0, 1.0) if calibration is None else anomaly_level(calibration, scores)
+        values = frame[columns].to_numpy(dtype="float64")
+        found = []
+        for episode in find_episodes(level, rule, ts=ts, asset_id=key if named else None):
+            deviation = np.nan_to_num(np.abs(values[episode.peak] - centre) / scale, nan=-1.0)
+            top = tuple(columns[i] for i in np.argsort(-deviation, kind="stable")[:TOP_CHANNELS])
+            found.append(replace(episode, top_channels=top))
+        scored.append((key, level, found, t))
+    note = None
+    if pooled:
+        names = ", ".join(members[:5]) + (f" and {len(members) - 5} more" if len(members) > 5 else "")
+        subject = f"{len(members)} asset(s) ({names})" if named else f"the series ({sizes[0]} rows)"
+        whole = " (all its rows, the scored ones too)" if n_train == list(sizes) else ""
+        note = (
+            f"{subject} with fewer than {MIN_TRAIN_ROWS} training rows: one {detector} model learnt "
+            f"{len(training)} rows{whole} ({', '.join(map(str, n_train[:5]))}{'...' if len(members) > 5 else ''} "
+            f"per asset); scores are rough: so few rows cannot tell normal variation from a fault"
+        )
+    return {
+        "dropped": dropped,
+        "columns": columns,
+        "told": told,
+        "level": 0.5 if calibration is None else calibration.level,
+        "members": scored,
+        "note": note,
+    }
+
+
 def detect_frame(
     frame: pd.DataFrame,
     *,
@@ -289,10 +350,13 @@ def detect_frame(
     params: Mapping[str, Any] | None = None,
     rule: AlarmRule | None = None,
     source: str = "input",
+    executor: Executor | None = None,
 ) -> DetectResult:
     """Score the rows of ``frame`` (see the package text); the frame's cells may be text or numbers.
 
     ``asset_classes`` maps asset ids to classes for pooling assets with too few rows (package text, step 3).
+    ``executor`` (:mod:`forewarn.base.executor`) fits and scores each asset's (or pool's) model as one unit
+    (in this process by default; the result does not depend on it).
     """
     if not 0.0 < train_fraction < 1.0:
         raise ConfigError(
@@ -363,6 +427,7 @@ def detect_frame(
         rule=rule,
         asset_classes=asset_classes,
         source=source,
+        executor=executor,
     )
     out: dict[str, Any] = {}
     if asset_column is not None:

@@ -2,7 +2,7 @@
 
 ``fleet_score(lake, models, out, engine=...)``: the asset registry is cut into batches of ``batch_size`` assets;
 each batch goes to a :class:`BatchScorer` that loaded the live bundle and the events' failure and renewal marks
-once (one per Ray actor, ``map_batches``), reads each asset's last ``history_rows`` buckets from the lake (only
+once (one per Ray actor), reads each asset's last ``history_rows`` buckets from the lake (only
 the newest day partitions, :func:`forewarn.distributed.lake.asset_tail`), computes the window features with the
 same kernel and decides probability, health, risk, RUL, drivers and action with the same code as ``forewarn
 score`` (:func:`forewarn.train.score.asset_features` and :func:`forewarn.train.score.decide`), and writes its
@@ -12,13 +12,19 @@ does not grow with the readings. :func:`ranked` reads the written rows and ranks
 On Ray, a batch whose actor dies is run again on a restarted actor (``max_restarts``/``max_task_retries``); a
 batch's file is written under a name of its first asset and replaced whole (write to a temporary name, then
 rename), so a retried batch leaves the same output.
+
+What the driver waits for before the actors start is kept short (BENCHMARKS.md, issue 19, where the time went):
+this module imports only the lake reader; the driver finds the live version from the registry's listing and the
+serving spec (no model is loaded), connects and starts the actors, and only then lists the assets. The actors
+import the scoring code (:mod:`forewarn.train.score`, scikit-learn, LightGBM: ~1.5 CPU-s) and load the bundle
+while the driver works.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +32,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.distributed import lake as lakes
-from forewarn.exceptions import ConfigError
-from forewarn.features.age import hours_since_renewal, with_age
-from forewarn.train.labels import is_down, latest_marks
-from forewarn.train.score import COLUMNS, asset_features, decide, live_bundle
+from forewarn.exceptions import ConfigError, DataNotFoundError
 
 SUMMARY = ("assets", "readings", "seconds")
 
@@ -40,13 +43,23 @@ class BatchScorer:
 
     def __init__(self, lake: str, bundle_folder: str, out: str, model_id: str = "", version: str = "") -> None:
         from forewarn.bundles.bundle import Bundle
+        from forewarn.train.labels import latest_marks
 
         self.lake, self.out = lake, Path(out)
         self.bundle = Bundle(bundle_folder, model_id=model_id, version=version)
         self.marks = latest_marks(lakes.events(lake))
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        return self.score(batch)
+
+    def score(self, batch: pd.DataFrame) -> pd.DataFrame:
+        """Score one batch, write its file; returns one row: ``assets``, ``readings``, ``seconds`` (busy), and
+        this process's ``pid`` and ``cpu`` time so far."""
         from threadpoolctl import threadpool_limits
+
+        from forewarn.features.age import hours_since_renewal, with_age
+        from forewarn.train.labels import is_down
+        from forewarn.train.score import asset_features, decide
 
         started = time.perf_counter()
         serving = self.bundle.spec
@@ -81,8 +94,37 @@ class BatchScorer:
         table.astype({"last_reading": "datetime64[us, UTC]"}).to_parquet(partial, index=False)
         partial.replace(target)
         return pd.DataFrame(
-            {"assets": [len(batch)], "readings": [readings], "seconds": [time.perf_counter() - started]}
+            {
+                "assets": [len(batch)],
+                "readings": [readings],
+                "seconds": [time.perf_counter() - started],
+                "pid": [os.getpid()],
+                "cpu": [time.process_time()],
+            }
         )
+
+
+def live_spec(models: str | os.PathLike[str], model_id: str | None = None) -> tuple[str, str, Path, Any]:
+    """The live version of ``model_id`` (or of the only model id in ``models``) as ``(model_id, version, folder,
+    serving spec)``, from the registry's listing and the spec file: the model itself is not loaded (the
+    :class:`BatchScorer` loads it). The same choice as :func:`forewarn.train.score.live_bundle`."""
+    from forewarn.bundles.bundle import SPEC_FILE, ServingSpec
+    from forewarn.bundles.registry import ModelRegistry
+
+    if not Path(models).is_dir():
+        raise DataNotFoundError(f"models folder {str(models)!r} does not exist; train one with forewarn train")
+    registry = ModelRegistry(models)
+    ids = registry.model_ids()
+    if model_id is None:
+        if not ids:
+            raise DataNotFoundError(f"no model in {str(models)!r}; train one with forewarn train")
+        if len(ids) > 1:
+            raise DataNotFoundError(f"{str(models)!r} holds models {', '.join(ids)}; choose one with --model-id")
+        model_id = ids[0]
+    version = registry.active_version(model_id)
+    folder = Path(models) / model_id / version
+    spec = ServingSpec.from_json(json.loads((folder / SPEC_FILE).read_text(encoding="utf-8")))
+    return model_id, version, folder, spec
 
 
 def _batches(registry: pd.DataFrame, batch_size: int) -> list[pd.DataFrame]:
@@ -101,12 +143,18 @@ def fleet_score(
     workers: int | None = None,
     sites: list[str] | None = None,
     classes: list[str] | None = None,
+    scorer: type[BatchScorer] | None = None,
 ) -> dict[str, Any]:
     """Score every selected asset of ``lake`` with the live bundle in ``models``; rows go to Parquet files under
-    ``out`` (a new or empty folder). Returns ``{"assets", "readings", "batches", "seconds", "engine"}``.
+    ``out`` (a new or empty folder). Returns ``{"engine", "assets", "readings", "batches", "busy_seconds",
+    "cpu_seconds", "seconds", "out"}``: ``busy_seconds`` is the time spent scoring batches, ``cpu_seconds`` the CPU
+    time of the processes that did the job (this one, and on Ray each actor's process from its start, imports and
+    bundle loading included), ``seconds`` the wall time of this call.
 
     ``engine="ray"`` runs the batches on the cluster at ``address`` (a private local one when ``None``) with
-    ``workers`` actors (default: one per CPU of the cluster)."""
+    ``workers`` actors (default: one per CPU of the cluster). ``scorer``: a :class:`BatchScorer` subclass to run
+    instead (the tests use one that kills its own process once)."""
+    started, cpu_started = time.perf_counter(), time.process_time()
     if engine not in ("local", "ray"):
         raise ConfigError(f"engine {engine!r} is not one of local, ray")
     if int(batch_size) < 1:
@@ -114,33 +162,40 @@ def fleet_score(
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"output folder {str(out)!r} is not empty; choose a new or empty folder")
-    out.mkdir(parents=True, exist_ok=True)
-    bundle = live_bundle(models, model_id)
-    registry = lakes.assets(lake)
-    if sites:
-        registry = registry[registry["site_id"].isin(sites)]
-    if classes:
-        registry = registry[registry["asset_class"].isin(classes)]
-    if bundle.spec.asset_classes:
-        registry = registry[registry["asset_class"].isin(bundle.spec.asset_classes)]
-    registry = registry[["asset_id", "asset_class", "site_id"]].reset_index(drop=True)
-    registry["n"] = np.arange(len(registry))
-    args = (str(lake), str(bundle.folder), str(out), bundle.model_id, bundle.version)
-    started = time.perf_counter()
-    totals = dict.fromkeys(SUMMARY, 0.0)
-    batches = _batches(registry, int(batch_size))
-    if engine == "local" or not batches:
-        scorer = BatchScorer(*args)
-        for batch in batches:
-            _add(totals, scorer(batch))
-    else:
-        _ray_run(batches, args, address, workers, totals)
+    lakes.check_lake(lake)
+    model_id, version, folder, spec = live_spec(models, model_id)
+    args = (str(lake), str(folder), str(out), model_id, version)
+    pool = _ActorPool(address, workers, args, scorer or BatchScorer) if engine == "ray" else None
+    try:  # the actors start (a process, imports, the bundle) while this process lists the assets
+        out.mkdir(parents=True, exist_ok=True)
+        registry = lakes.assets(lake)
+        if sites:
+            registry = registry[registry["site_id"].isin(sites)]
+        if classes:
+            registry = registry[registry["asset_class"].isin(classes)]
+        if spec.asset_classes:
+            registry = registry[registry["asset_class"].isin(spec.asset_classes)]
+        registry = registry[["asset_id", "asset_class", "site_id"]].reset_index(drop=True)
+        registry["n"] = np.arange(len(registry))
+        totals = dict.fromkeys(SUMMARY, 0.0)
+        batches = _batches(registry, int(batch_size))
+        actors_cpu = 0.0
+        if pool is None:
+            run = (scorer or BatchScorer)(*args)
+            for batch in batches:
+                _add(totals, run(batch))
+        else:
+            actors_cpu = pool.run(batches, totals)
+    finally:
+        if pool is not None:
+            pool.close()
     return {
         "engine": engine,
         "assets": int(totals["assets"]),
         "readings": int(totals["readings"]),
         "batches": len(batches),
         "busy_seconds": round(totals["seconds"], 3),
+        "cpu_seconds": round(time.process_time() - cpu_started + actors_cpu, 3),
         "seconds": round(time.perf_counter() - started, 3),
         "out": str(out),
     }
@@ -151,39 +206,54 @@ def _add(totals: dict[str, float], count: pd.DataFrame) -> None:
         totals[key] += float(count[key].sum())
 
 
-def _ray_run(
-    batches: list[pd.DataFrame],
-    args: tuple[str, ...],
-    address: str | None,
-    workers: int | None,
-    totals: dict[str, float],
-) -> None:
-    from forewarn.distributed.engine import connect
+class _ActorPool:
+    """``workers`` Ray actors of ``scorer`` (one CPU each), started at once; :meth:`run` hands each actor its next
+    batch as soon as it returns the previous one, so that the actors finish together whatever the batches cost.
 
-    ray = connect(address)
-    if workers is None:
-        workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    workers = min(int(workers), len(batches))  # an idle actor would only hold a CPU
-    with warnings.catch_warnings():  # Ray Data 2.55 warns about defaults it sets itself whenever its context is copied
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray\.data")
-        data = ray.data.from_pandas(batches)  # one block per batch: the actors share the blocks out
-        scored = data.map_batches(
-            BatchScorer,
-            fn_constructor_args=args,
-            batch_size=None,
-            batch_format="pandas",
-            compute=ray.data.ActorPoolStrategy(size=int(workers)),
-            num_cpus=1,
-            max_restarts=-1,
-            max_task_retries=-1,
-        )
-        for count in scored.iter_batches(batch_size=None, batch_format="pandas"):  # streamed: one count row a batch
+    Plain actors rather than Ray Data's ``map_batches``: the same actors and streaming, without Data's planning,
+    its executor and its extra blocks, which cost ~2-5 s a job on this machine (BENCHMARKS.md, issue 19). An actor
+    whose process dies is restarted (its bundle loaded again) and its batch run again (``max_restarts``,
+    ``max_task_retries``); a batch's file is replaced whole, so the output does not change."""
+
+    def __init__(
+        self, address: str | None, workers: int | None, args: tuple[str, ...], scorer: type[BatchScorer]
+    ) -> None:
+        from forewarn.distributed.engine import connect
+
+        self.ray = connect(address)
+        if workers is None:
+            workers = max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+        remote = self.ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(scorer)
+        self.actors = [remote.remote(*args) for _ in range(int(workers))]
+
+    def run(self, batches: list[pd.DataFrame], totals: dict[str, float]) -> float:
+        """Score ``batches``, adding their counts to ``totals``; returns the actors' CPU seconds."""
+        queue = list(reversed(batches))
+        running: dict[Any, Any] = {}
+        idle = list(self.actors[: len(batches)])  # an actor with no batch only started
+        for actor in idle:
+            running[actor.score.remote(queue.pop())] = actor
+        cpu: dict[int, float] = {}
+        while running:
+            [ready], _ = self.ray.wait(list(running), num_returns=1)
+            actor = running.pop(ready)
+            if queue:
+                running[actor.score.remote(queue.pop())] = actor
+            count = self.ray.get(ready)  # one small row: the driver never holds the readings
             _add(totals, count)
+            cpu[int(count["pid"].iloc[0])] = float(count["cpu"].iloc[0])  # a process's CPU time only grows
+        return sum(cpu.values())
+
+    def close(self) -> None:
+        for actor in self.actors:
+            self.ray.kill(actor)
 
 
 def ranked(out: str | os.PathLike[str], top: int | None = None) -> pd.DataFrame:
     """The rows a :func:`fleet_score` wrote under ``out``, ranked by probability (then asset id), columns
     :data:`forewarn.train.score.COLUMNS`."""
+    from forewarn.train.score import COLUMNS
+
     files = sorted(Path(out).glob("part-*.parquet"))
     if not files:
         raise ConfigError(f"{str(out)!r} holds no scored batch (part-*.parquet); run fleet_score first")

@@ -19,11 +19,13 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from forewarn.base.executor import Executor, map_groups
 from forewarn.exceptions import DataNotFoundError, SchemaError
 from forewarn.features.age import AGE_FEATURE, hours_since_renewal
 from forewarn.features.window import sequence_frame, window_features
@@ -211,16 +213,18 @@ class Dataset:
             return np.asarray([v is not None and v == v for v in self.y])
         return ~np.isnan(self.y)
 
-    def window_features(self, spec: TrainSpec) -> pd.DataFrame:
-        """The window statistics of every row (one kernel, the one serving uses)."""
-        return window_features(
-            self.frame,
+    def window_features(self, spec: TrainSpec, executor: Executor | None = None) -> pd.DataFrame:
+        """The window statistics of every row (one kernel, the one serving uses); ``executor`` computes each
+        asset's rows as one unit (:func:`forewarn.base.executor.map_groups`: the same figures, in row order)."""
+        kernel = partial(
+            window_features,
             group="asset_id",
             order="ts",
             columns=self.channels,
             window=spec.window_rows(self.interval),
             stats=spec.stats,
         )
+        return kernel(self.frame) if executor is None else map_groups(executor, kernel, self.frame, "asset_id")
 
     def sequence_features(self, spec: TrainSpec) -> pd.DataFrame:
         """The last ``window`` rows of each channel, for sequence models (gaps filled forward within an asset)."""
@@ -237,16 +241,16 @@ class Dataset:
         classes = self.assets.set_index("asset_id")["asset_class"].astype(str).to_dict()
         return physics_features(self.frame, asset_class=classes, group="asset_id", order="ts")
 
-    def features(self, spec: TrainSpec, *, sequence: bool = False) -> pd.DataFrame:
+    def features(self, spec: TrainSpec, *, sequence: bool = False, executor: Executor | None = None) -> pd.DataFrame:
         """The feature set the spec asks for: window statistics (``ml``), physics, or both (``hybrid``)."""
         if sequence:
             return self.sequence_features(spec)
         if spec.features == "ml":
-            out = self.window_features(spec)
+            out = self.window_features(spec, executor)
         elif spec.features == "physics":
             out = self.physics_features()
         else:
-            out = pd.concat([self.window_features(spec), self.physics_features()], axis=1)
+            out = pd.concat([self.window_features(spec, executor), self.physics_features()], axis=1)
         return pd.concat([out, self.age_features()], axis=1) if self.uses_age(spec) else out
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from forewarn.base.executor import Executor
 from forewarn.bundles.bundle import CARD_FILE, fill_missing, make_bundle, training_means
 from forewarn.evaluate.cases import failures_in
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
@@ -149,15 +150,18 @@ def train(
     spec: TrainSpec | None = None,
     promote: bool = False,
     progress: Progress | None = None,
+    executor: Executor | None = None,
     **options: Any,
 ) -> TrainResult:
     """Train on the store's history and file the model in ``models``; see the module docstring.
 
     ``options`` override the spec's fields (``task``, ``horizon``, ``model``, ``label``, ``sites``, ...). Numeric
-    libraries run on one thread (small models on a 2-core machine slow down badly with more).
+    libraries run on one thread (small models on a 2-core machine slow down badly with more). ``executor``
+    (:mod:`forewarn.base.executor`) computes each asset's window features (in this process by default; the model
+    does not depend on it).
     """
     with threadpool_limits(limits=1):
-        return _train(store, models, spec=spec, promote=promote, progress=progress, **options)
+        return _train(store, models, spec=spec, promote=promote, progress=progress, executor=executor, **options)
 
 
 def _train(
@@ -167,6 +171,7 @@ def _train(
     spec: TrainSpec | None,
     promote: bool,
     progress: Progress | None,
+    executor: Executor | None = None,
     **options: Any,
 ) -> TrainResult:
     spec = (spec or TrainSpec()).with_options(**options)
@@ -181,7 +186,7 @@ def _train(
         f"data: {len(data.frame):,} rows of {data.frame['asset_id'].nunique()} assets at {data.interval}, "
         f"{int(usable.sum()):,} labelled"
     )
-    X_raw = data.features(spec)
+    X_raw = data.features(spec, executor=executor)
     y = data.y
     positive = positive_rows(y, spec)
     held_rows = split_assets(data.groups, positive & usable, spec.holdout, spec.seed) & usable
