@@ -9,8 +9,15 @@ its end; each test gets a database of its own. Skipped without the binaries; the
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import signal
+import subprocess
+import sys
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +26,7 @@ import pandas as pd
 import pytest
 
 from forewarn.store import Store
-from forewarn.store.pg_local import LocalPostgres, binaries
+from forewarn.store.pg_local import LocalPostgres, binaries, free_port
 from forewarn.store.postgres import PgStore
 from forewarn.stream.broker import LocalBroker
 from forewarn.stream.config_file import parse_config
@@ -34,6 +41,7 @@ from .test_mqtt import _config as mqtt_config
 from .test_mqtt import _toml as to_toml
 
 pytestmark = pytest.mark.slow
+TOKEN = "stream-pg-test-token"
 _names = itertools.count()
 
 
@@ -231,42 +239,187 @@ def _stream_alerts_and_cases(url: str) -> tuple[list[tuple[str, int]], list[tupl
     )
 
 
-def test_stream_killed_mid_stream_on_postgres_loses_and_duplicates_nothing(
+def _history(url: str) -> None:
+    """Two days of four other assets (P-4 .. P-7) with a failure each: what the training job learns from."""
+    wide = make_fleet(8, 2880, seed=2)
+    wide = wide[wide["asset_id"].isin(["P-4", "P-5", "P-6", "P-7"])].copy()
+    wide["ts"] = wide["ts"] - pd.Timedelta(days=3)
+    last = wide["ts"].max()
+    with Store(url) as store:
+        store.ingest_readings(wide)
+        store.ingest_events(
+            pd.DataFrame(
+                {
+                    "asset_id": ["P-4", "P-5", "P-6", "P-7"],
+                    "ts": [last - pd.Timedelta(hours=h) for h in (20, 8, 14, 30)],
+                    "kind": ["failure"] * 4,
+                    "failure_mode": ["bearing"] * 4,
+                }
+            )
+        )
+
+
+class Service:
+    """``forewarn serve --store URL`` as a process, polled by a thread of this test: health, the readings of a
+    streamed asset and the case book's alerts (and it acknowledges the stream's first case: a case-book write)."""
+
+    def __init__(self, url: str, models: Path, log: Path):
+        self.port = free_port()
+        self.log = log.open("w")
+        command = [sys.executable, "-m", "forewarn.cli.main", "serve", "--store", url, "--models", str(models)]
+        self.proc = subprocess.Popen(
+            [*command, "--port", str(self.port), "--log-level", "warning"],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "FOREWARN_API_TOKEN": TOKEN},
+        )
+        self.log_path = log
+        self.answers: list[tuple[str, int]] = []  # (path, status) of every poll
+        self.readings: list[int] = []  # readings the health check counted, in poll order
+        self.acknowledged: list[int] = []
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    def get(self, path: str, data: bytes | None = None) -> tuple[int, object]:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}",
+            data=data,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode(errors="replace")
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.get("/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            assert self.proc.poll() is None, self.log_path.read_text()[-3000:]
+            time.sleep(0.3)
+        raise AssertionError(f"the service did not answer: {self.log_path.read_text()[-3000:]}")
+
+    def start_polling(self) -> None:
+        self._poller = threading.Thread(target=self._poll, daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            for path in ("/healthz", "/api/v1/assets/P-2/readings?limit=50", "/api/v1/alerts?limit=50"):
+                status, body = self.get(path)
+                self.answers.append((path, status))
+                if path == "/healthz" and status == 200:
+                    self.readings.append(int(body["readings"]))  # type: ignore[index]
+            if not self.acknowledged:
+                status, cases = self.get("/api/v1/cases?status=open")
+                if status == 200 and cases:
+                    case_id = int(cases[0]["case_id"])  # type: ignore[index]
+                    status, _ = self.get(f"/api/v1/cases/{case_id}/acknowledge", b'{"by": "test"}')
+                    self.answers.append(("acknowledge", status))
+                    self.acknowledged.append(case_id)
+            self._stop.wait(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(timeout=60)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=20)
+        self.log.close()
+
+
+def _streamed(store: Store, wide: pd.DataFrame, model_dir: Path) -> None:
+    """:func:`check_store` on the streamed assets only (the store also holds the training history)."""
+    streamed = "asset_id IN ('P-0', 'P-1', 'P-2', 'P-3')"
+
+    class Only:
+        def sql(self, query: str) -> pd.DataFrame:
+            return store.sql(f"SELECT * FROM ({query}) q WHERE {streamed}")
+
+    check_store(Only(), wide, model_dir)  # type: ignore[arg-type]
+
+
+def test_stream_killed_mid_stream_with_the_service_and_a_training_job_on_postgres(
     tmp_path: Path, broker: LocalBroker, model_dir: Path, pg_url: str
 ) -> None:
-    """``forewarn stream --store postgresql://...`` SIGKILLed mid-stream, then restarted: every reading once,
-    every row scored once with the batch score, the alerts of an uninterrupted run, each filed in the case book
-    once (the stream's test on DuckDB, tests/stream/test_mqtt.py, on the server store)."""
+    """Issue 20's third target: ``forewarn stream``, ``forewarn serve`` and ``forewarn train`` as separate processes
+    on one PostgreSQL database at once; the stream is SIGKILLed mid-stream and restarted. Every streamed reading is
+    stored once, every row scored once with the batch score, the alerts are those of an uninterrupted run and each
+    is filed in the case book once; the service answered every request meanwhile (never a 5xx) and saw the readings
+    only grow; the training job filed its model (the stream's crash test on DuckDB: tests/stream/test_mqtt.py)."""
+    _history(pg_url)
+    with Store(pg_url) as store:
+        before = store.count_readings()
     wide = make_fleet(4, 150, seed=9, anomaly="P-2")
     messages = list(sparkplug_messages(wide, prefix=PREFIX, rows_per_message=3))
     total = 4 * 150 * 2
     raw = mqtt_config(broker.port, model_dir, client_id="pg-crash-consumer")
     config = tmp_path / "stream.toml"
     config.write_text(to_toml(raw))
-    first = Consumer(config, pg_url, tmp_path / "first.log")
+    models = tmp_path / "models"
+    models.mkdir()
+    service = Service(pg_url, models, tmp_path / "serve.log")
+    trainer: subprocess.Popen | None = None
     try:
-        first.wait_event(lambda e: e["event"] == "ready", timeout=60)
-        pub = Publisher("127.0.0.1", broker.port, client_id="pg-crash-publisher")
-        sender = threading.Thread(target=pub.send, args=(messages,), kwargs={"speedup": 60 * 60 * 2.0})
-        sender.start()
-        first.wait_event(lambda e: e.get("total_written", 0) >= total // 4, timeout=60)
-        first.proc.send_signal(signal.SIGKILL)  # mid-stream: a batch in flight, its messages unacknowledged
-        assert first.proc.wait(timeout=10) == -signal.SIGKILL
-        sender.join(timeout=60)
-        pub.close()
+        service.wait_ready()
+        first = Consumer(config, pg_url, tmp_path / "first.log")
+        try:
+            first.wait_event(lambda e: e["event"] == "ready", timeout=60)
+            service.start_polling()
+            train_log = (tmp_path / "train.log").open("w")  # the stream has declared its assets now
+            trainer = subprocess.Popen(
+                [sys.executable, "-m", "forewarn.cli.main", "train", "--store", pg_url, "--models", str(models)]
+                + ["--task", "anomaly", "--model", "pca-t2q", "--promote"],
+                stdout=train_log,
+                stderr=subprocess.STDOUT,
+            )
+            train_log.close()  # the child has its own copy
+            pub = Publisher("127.0.0.1", broker.port, client_id="pg-crash-publisher")
+            sender = threading.Thread(target=pub.send, args=(messages,), kwargs={"speedup": 60 * 60 * 2.0})
+            sender.start()
+            first.wait_event(lambda e: e.get("total_written", 0) >= total // 4, timeout=60)
+            first.proc.send_signal(signal.SIGKILL)  # mid-stream: a batch in flight, its messages unacknowledged
+            training_at_kill = trainer.poll() is None
+            assert first.proc.wait(timeout=10) == -signal.SIGKILL
+            sender.join(timeout=60)
+            pub.close()
+        finally:
+            first.close()
+        second = Consumer(config, pg_url, tmp_path / "second.log")
+        try:
+            stopped = second.wait_event(lambda e: e["event"] == "stopped", timeout=120)
+            assert second.proc.wait(timeout=20) == 0
+        finally:
+            second.close()
+        assert trainer.wait(timeout=180) == 0, (tmp_path / "train.log").read_text()[-3000:]
+        time.sleep(0.5)  # a last round of polls after everything is in
     finally:
-        first.close()
-    second = Consumer(config, pg_url, tmp_path / "second.log")
-    try:
-        stopped = second.wait_event(lambda e: e["event"] == "stopped", timeout=90)
-        assert second.proc.wait(timeout=20) == 0
-    finally:
-        second.close()
+        if trainer is not None and trainer.poll() is None:
+            trainer.kill()
+            trainer.wait(timeout=20)
+        service.stop()
     assert stopped["dead_letters"] == {}
     assert 0 < stopped["readings_written"] < total, "the restarted consumer picks up where the killed one stopped"
     with Store(pg_url) as db:
-        check_store(db, wide, model_dir)
+        _streamed(db, wide, model_dir)
+        assert db.count_readings() == before + total
     outbox, filed, all_filed = _stream_alerts_and_cases(pg_url)
     expected = _reference_alerts(raw, wide, tmp_path)
     assert expected and {a for a, _ in expected} == {"P-2"}
     assert outbox == expected and filed == expected and all_filed
+    assert [s for _, s in service.answers if s >= 500] == [], service.log_path.read_text()[-3000:]
+    assert {s for _, s in service.answers} == {200} and service.acknowledged, service.answers[-10:]
+    assert len(service.readings) >= 5 and service.readings == sorted(service.readings)
+    assert service.readings[0] >= before and service.readings[-1] == before + total
+    assert (models / "anomaly" / "v1" / "manifest.json").is_file()
+    assert training_at_kill, "the training job ran while the stream was killed"
