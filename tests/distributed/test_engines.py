@@ -155,3 +155,33 @@ def test_lake_score_actors_survive_a_killed_worker(ray_cluster: Cluster, plant: 
         p.name for p in (tmp_path / "local").iterdir()
     )
     assert json.dumps(killed)  # the summary is plain JSON
+
+
+def test_lake_score_writes_its_rows_into_the_store(plant: Plant, tmp_path: Path) -> None:
+    import shutil
+
+    from forewarn.exceptions import DataNotFoundError
+    from forewarn.store import Store
+
+    db = tmp_path / "plant.duckdb"
+    shutil.copy(plant.store, db)
+    runner = CliRunner()
+    args = ["lake-score", "--lake", str(plant.lake), "--models", str(plant.models), "--store", str(db)]
+    done = [runner.invoke(app, [*args, "--out", str(tmp_path / name), "--batch-size", "7"]) for name in ("a", "b")]
+    assert done[0].exit_code == 0 and done[1].exit_code == 0, done[1].output
+    summaries = [json.loads(d.output) for d in done]
+    assert [s["stored"] for s in summaries] == [16, 16] and summaries[0]["scored_at"] < summaries[1]["scored_at"]
+    with Store(db, read_only=True) as store:
+        rows = store.sql(
+            "SELECT scored_at, model_id, version, asset_id, probability, risk, action FROM fleet_scores "
+            "ORDER BY scored_at, asset_id"
+        )
+    assert len(rows) == 32 and rows["scored_at"].nunique() == 2 and set(rows["version"]) == {"v1"}
+    first = rows.head(16).reset_index(drop=True)
+    expected = ranked(tmp_path / "a").sort_values("asset_id", ignore_index=True)
+    assert list(first["asset_id"]) == list(expected["asset_id"]) and list(first["risk"]) == list(expected["risk"])
+    np.testing.assert_array_equal(first["probability"].to_numpy(float), expected["probability"].to_numpy(float))
+    assert list(first["action"]) == list(expected["action"])
+    with pytest.raises(DataNotFoundError, match="does not exist"):  # refused before the job, nothing written
+        fleet_score(plant.lake, plant.models, tmp_path / "c", store=tmp_path / "nowhere.duckdb")
+    assert not (tmp_path / "c").exists()

@@ -68,10 +68,14 @@ def lake_score(
     batch_size: Annotated[int, typer.Option(min=1, help="Assets per batch (one Parquet file each).")] = 64,
     workers: Annotated[int | None, typer.Option(min=1, help="Ray actors (default: one per cluster CPU).")] = None,
     top: Annotated[int, typer.Option(min=0, help="Also print the top N assets by risk (0: none).")] = 0,
+    store: Annotated[
+        Path | None, typer.Option(help="Also append the rows to this DuckDB store's table fleet_scores.")
+    ] = None,
 ) -> None:
     """Score every asset of a lake with the live model, in batches of assets, locally or on Ray.
 
-    Prints a JSON summary: engine, assets, readings (read from the lake), batches, busy_seconds, seconds, out.
+    Prints a JSON summary: engine, assets, readings (read from the lake), batches, busy_seconds, cpu_seconds,
+    seconds, out; with --store also stored (rows added to fleet_scores) and scored_at (their time stamp).
     """
     from forewarn.distributed.fleet import fleet_score, ranked
     from forewarn.exceptions import ConfigError
@@ -87,6 +91,7 @@ def lake_score(
         address=ray_address,
         batch_size=batch_size,
         workers=workers,
+        store=store,
     )
     typer.echo(json.dumps(summary, indent=2))
     if top:

@@ -144,6 +144,7 @@ def fleet_score(
     sites: list[str] | None = None,
     classes: list[str] | None = None,
     scorer: type[BatchScorer] | None = None,
+    store: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Score every selected asset of ``lake`` with the live bundle in ``models``; rows go to Parquet files under
     ``out`` (a new or empty folder). Returns ``{"engine", "assets", "readings", "batches", "busy_seconds",
@@ -153,8 +154,10 @@ def fleet_score(
 
     ``engine="ray"`` runs the batches on the cluster at ``address`` (a private local one when ``None``) with
     ``workers`` actors (default: one per CPU of the cluster). ``scorer``: a :class:`BatchScorer` subclass to run
-    instead (the tests use one that kills its own process once)."""
+    instead (the tests use one that kills its own process once). ``store``: a DuckDB store file that the rows are
+    also appended to (:func:`to_store`; the summary then says ``stored``, the rows added)."""
     started, cpu_started = time.perf_counter(), time.process_time()
+    scored_at = pd.Timestamp.now(tz="UTC")
     if engine not in ("local", "ray"):
         raise ConfigError(f"engine {engine!r} is not one of local, ray")
     if int(batch_size) < 1:
@@ -163,6 +166,8 @@ def fleet_score(
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"output folder {str(out)!r} is not empty; choose a new or empty folder")
     lakes.check_lake(lake)
+    if store is not None and not Path(store).is_file():  # before the job, not after it
+        raise DataNotFoundError(f"store {str(store)!r} does not exist; --store names the plant's DuckDB file")
     model_id, version, folder, spec = live_spec(models, model_id)
     args = (str(lake), str(folder), str(out), model_id, version)
     pool = _ActorPool(address, workers, args, scorer or BatchScorer) if engine == "ray" else None
@@ -189,8 +194,10 @@ def fleet_score(
     finally:
         if pool is not None:
             pool.close()
+    stored = None if store is None else to_store(out, store, model_id=model_id, version=version, scored_at=scored_at)
     return {
         "engine": engine,
+        **({} if stored is None else {"stored": stored, "scored_at": scored_at.isoformat()}),
         "assets": int(totals["assets"]),
         "readings": int(totals["readings"]),
         "batches": len(batches),
@@ -247,6 +254,63 @@ class _ActorPool:
     def close(self) -> None:
         for actor in self.actors:
             self.ray.kill(actor)
+
+
+#: the store's table of fleet scores (one row per asset and run): ``forewarn lake-score --store`` appends to it
+STORE_TABLE = "fleet_scores"
+STORE_DDL = f"""CREATE TABLE IF NOT EXISTS {STORE_TABLE} (
+    scored_at TIMESTAMPTZ NOT NULL, model_id VARCHAR NOT NULL, version VARCHAR NOT NULL, asset_id VARCHAR NOT NULL,
+    asset_class VARCHAR, site_id VARCHAR, status VARCHAR, last_reading TIMESTAMPTZ, probability DOUBLE,
+    health DOUBLE, risk VARCHAR, rul DOUBLE, rul_low DOUBLE, rul_high DOUBLE, unit VARCHAR, drivers VARCHAR,
+    action VARCHAR, PRIMARY KEY (scored_at, model_id, asset_id))"""
+_TYPES = {"last_reading": "TIMESTAMPTZ", "probability": "DOUBLE", "health": "DOUBLE", "rul": "DOUBLE"}
+_TYPES |= {"rul_low": "DOUBLE", "rul_high": "DOUBLE"}
+
+
+def to_store(
+    out: str | os.PathLike[str], store: str | os.PathLike[str], *, model_id: str, version: str, scored_at: object
+) -> int:
+    """Append the rows a :func:`fleet_score` wrote under ``out`` to the table ``fleet_scores`` of the DuckDB store
+    file ``store`` (created on first use), stamped ``scored_at``, ``model_id`` and ``version``; returns the rows
+    added. One transaction: all the run's rows or none. DuckDB reads the Parquet files itself (streaming), so this
+    process does not hold them. A run written twice (same ``scored_at`` and model) is refused by the key.
+    ``Store.sql("SELECT ... FROM fleet_scores")`` reads them back."""
+    import duckdb
+
+    from forewarn.store.store import lock_conflict
+
+    files = sorted(str(f) for f in Path(out).glob("part-*.parquet"))
+    if not files:
+        raise ConfigError(f"{str(out)!r} holds no scored batch (part-*.parquet); run fleet_score first")
+    if not Path(store).is_file():
+        raise DataNotFoundError(f"store {str(store)!r} does not exist; --store names the plant's DuckDB file")
+    try:
+        con = duckdb.connect(str(store))
+    except duckdb.Error as err:
+        raise ConfigError(lock_conflict(str(store), err) or f"cannot open store {str(store)!r}: {err}") from None
+    cells = ", ".join(
+        f"CAST({name} AS {_TYPES.get(name, 'VARCHAR')}) AS {name}"
+        for name in ("asset_id", "asset_class", "site_id", "status", "last_reading", "probability", "health")
+        + ("risk", "rul", "rul_low", "rul_high", "unit", "drivers", "action")
+    )
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("BEGIN TRANSACTION")
+        con.execute(STORE_DDL)
+        before = int(con.execute(f"SELECT count(*) FROM {STORE_TABLE}").fetchone()[0])  # type: ignore[index]
+        con.execute(
+            f"INSERT INTO {STORE_TABLE} SELECT CAST(? AS TIMESTAMPTZ), ?, ?, {cells} "
+            "FROM read_parquet(?, union_by_name = true)",
+            [pd.Timestamp(scored_at).isoformat(), model_id, version, files],
+        )
+        added = int(con.execute(f"SELECT count(*) FROM {STORE_TABLE}").fetchone()[0]) - before  # type: ignore[index]
+        con.execute("COMMIT")
+    except duckdb.Error as err:
+        con.execute("ROLLBACK")
+        raise ConfigError(f"cannot write the scores into {str(store)!r}: {err}") from None
+    finally:
+        con.close()
+    return added
 
 
 def ranked(out: str | os.PathLike[str], top: int | None = None) -> pd.DataFrame:
