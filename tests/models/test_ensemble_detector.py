@@ -150,3 +150,61 @@ def test_no_pile_up_on_a_generated_normal_series(gaps):
     assert np.isfinite(s).all() and ((s > 0) & (s < 1)).all()
     _, counts = np.unique(s, return_counts=True)
     assert counts.max() <= 0.01 * len(s)
+
+
+def start_stop_series(n=3000, seed=9):
+    """A machine that runs and stops in blocks of 20-60 rows: three channels near 0 when stopped, a temperature
+    that cools towards ambient (a lag) after a stop."""
+    rng = np.random.default_rng(seed)
+    on = np.zeros(n, dtype=bool)
+    t = 0
+    while t < n:
+        length = int(rng.integers(20, 60))
+        on[t : t + length] = not on[t - 1] if t else True
+        t += length
+    x = np.zeros((n, 4))
+    x[:, 0] = np.where(on, 1500 + rng.normal(0, 10, n), 0.0)  # speed
+    x[:, 1] = np.where(on, 40 + rng.normal(0, 1, n), 0.0)  # current
+    x[:, 2] = np.where(on, 0.1 + np.abs(rng.normal(0, 0.01, n)), 0.002 * rng.random(n))  # vibration
+    temp = np.zeros(n)
+    temp[0] = 60.0
+    for i in range(1, n):
+        target = 60.0 if on[i] else 20.0
+        temp[i] = temp[i - 1] + 0.3 * (target - temp[i - 1]) + rng.normal(0, 0.3)
+    x[:, 3] = temp
+    return x, on
+
+
+def test_start_stop_regimes_learned_and_a_fault_while_running_still_seen():
+    x, on = start_stop_series()
+    x[2400:2460, 2] = np.where(on[2400:2460], x[2400:2460, 2] * 3.0, x[2400:2460, 2])  # vibration triples
+    assert on[2400:2460].sum() > 10
+    det = EnsembleDetector().fit(x[:800])
+    assert len(det.regime_centroids_) == 2, "running and stopped, each entered many times"
+    assert np.ptp(det.regime_center_[:, 0]) > 1.0, "the regimes' speeds lie more than a global spread apart"
+    z = det._prepare(x[:2400])
+    assert np.abs(z[:, :2]).max() < 10, "speed and current: no jump left at a start or a stop"
+    assert EnsembleDetector(regimes=1).fit(x[:800]).regime_centroids_.shape[0] == 1
+    s = det.score(x)
+    running = 2400 + np.flatnonzero(on[2400:2460])
+    assert s[running].max() > 0.5, "a fault inside the running regime is still seen"
+
+
+def test_an_anomaly_visited_once_in_training_is_not_a_regime():
+    from forewarn.models.anomaly import regimes
+
+    rng = np.random.default_rng(10)
+    z = rng.normal(size=(800, 3))
+    z[300:360] += 30.0  # one long excursion in the training rows: tight, separate, but entered once
+    assert len(regimes.fit(z)["centroids"]) == 1
+
+
+def test_despike_ignores_a_one_row_glitch_of_one_sensor_but_not_a_lasting_change():
+    x = ar_series(n=2000, seed=12)
+    x[1500, 0] += 40.0  # one reading of one sensor
+    x[1800:1830, 1] += 8.0  # a level shift
+    for despike, glitch_seen in ((True, False), (False, True)):
+        det = EnsembleDetector(despike=despike, members=("residual",)).fit(x[:800])
+        e = det.member_scores(x)["residual"].to_numpy()
+        assert bool(e[1500:1503].max() > det.level) is glitch_seen, despike
+        assert e[1800:1803].max() > det.level, despike

@@ -13,6 +13,16 @@ Members (each in its own module, all causal: the score of row ``t`` uses rows ``
 * ``discord`` (:mod:`.discord`): a matrix-profile style discord score (our own approximation: PAA of
   z-normalised subsequences against normal ones) catches new shapes: a new frequency, a changed waveform.
 
+**Operating regimes** (``regimes``, the most regimes looked for; 1 turns it off): a machine that starts and
+stops, or moves between clearly separate states, is scored against the state it is in
+(:mod:`~forewarn.models.anomaly.regimes`: k-means on the training rows, kept only when the clouds are clearly
+separate and each is entered at least 3 times, so an anomaly seen once in training never becomes a regime);
+the forecast and change-point members sit out the first rows after a switch while the machine settles.
+**Glitches** (``despike``, on by default): the forecast member reads each channel through a causal median of
+3 rows, so a single reading of one sensor (a spike the sensor made, not the machine) raises nothing there; a
+lasting change reaches it one row later. The other members still see a large one-row spike (the windowed
+spread moves), so a spike can still open an episode; set ``despike=False`` to flag every glitch.
+
 **Normalisation.** Each member's raw score is normalised against its own scores on the training rows (honest
 ones: embeddings and discords leave out the references near a training row in time) by a robust tail fit
 (:func:`~forewarn.models.anomaly.robust.tail_fit`): above the training quantile at ``1 - TAIL`` (``TAIL`` plus
@@ -78,9 +88,9 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base.estimator import AnomalyDetector
-from forewarn.base.params import Interval, Options, SequenceOf
+from forewarn.base.params import Boolean, Interval, Options, SequenceOf
 from forewarn.base.registry import register
-from forewarn.models.anomaly import changepoint, discord, embedding, residual
+from forewarn.models.anomaly import changepoint, discord, embedding, regimes, residual
 from forewarn.models.anomaly.robust import fill_gaps, robust_location_scale, tail_fit, tail_normalise
 
 MEMBERS = ("residual", "embedding", "changepoint", "discord")
@@ -115,6 +125,8 @@ class EnsembleDetector(AnomalyDetector):
         "level": [Interval(float, 0, None, closed="neither")],
         "contamination": [Interval(float, 0, 0.5, closed="left"), None],
         "adaptation": [Interval(float, 0, 1, closed="left")],
+        "regimes": [Interval(int, 1, 8)],
+        "despike": [Boolean()],
     }
 
     def __init__(
@@ -129,6 +141,8 @@ class EnsembleDetector(AnomalyDetector):
         level: float = 5.0,
         contamination: float | None = None,
         adaptation: float = 0.0,
+        regimes: int = 4,
+        despike: bool = True,
     ):
         self.members = members
         self.lags = lags
@@ -139,11 +153,14 @@ class EnsembleDetector(AnomalyDetector):
         self.level = level
         self.contamination = contamination
         self.adaptation = adaptation
+        self.regimes = regimes
+        self.despike = despike
 
     # -- preparation ---------------------------------------------------------------------------------------
-    def _prepare(self, values: np.ndarray) -> np.ndarray:
-        """Fill gaps, scale by the training median/MAD, and (optionally) remove the adapting baseline."""
-        z = (fill_gaps(values, self.center_) - self.center_) / self.spread_
+    def _prepare(self, values: np.ndarray, g: np.ndarray | None = None) -> np.ndarray:
+        """Fill gaps, scale by the training median/MAD, standardise per operating regime, and (optionally)
+        remove the adapting baseline."""
+        z = regimes.standardise(self._regime_state(), self._global(values) if g is None else g)
         if self.adaptation > 0:
             baseline = pd.DataFrame(z).ewm(alpha=self.adaptation, adjust=False).mean().to_numpy()
             z = z - np.vstack([np.zeros((1, z.shape[1])), baseline[:-1]])  # the baseline of the rows before
@@ -159,6 +176,14 @@ class EnsembleDetector(AnomalyDetector):
             "discord_length": length if length >= 2 * discord.PAA else 0,
         }
 
+    def _global(self, values: np.ndarray) -> np.ndarray:
+        """Gaps filled, scaled by the training median and MAD (before the regimes)."""
+        out: np.ndarray = (fill_gaps(values, self.center_) - self.center_) / self.spread_
+        return out
+
+    def _regime_state(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, f"regime_{name}_") for name in regimes.NAMES}
+
     # -- fitting -----------------------------------------------------------------------------------------
     def _fit(self, X: pd.DataFrame, y: object) -> None:
         values = X.to_numpy(dtype="float64", na_value=np.nan)
@@ -171,6 +196,11 @@ class EnsembleDetector(AnomalyDetector):
                 hint="train on a longer stretch of normal operation",
             )
         self.center_, self.spread_ = robust_location_scale(values)
+        g = self._global(values)
+        state_r = regimes.fit(g, int(self.regimes))
+        for name, array in state_r.items():
+            setattr(self, f"regime_{name}_", array)
+        settling = regimes.settling(state_r, g)
         effective = self._effective(n)
         self.windows_ = np.asarray(effective["windows"], dtype="int64")
         self.cusum_window_ = np.asarray(effective["cusum_window"], dtype="int64")
@@ -181,14 +211,15 @@ class EnsembleDetector(AnomalyDetector):
         windows = tuple(int(w) for w in self.windows_)
         length = int(self.discord_length_)
         tail = TAIL + (self.contamination or 0.0)
-        state = residual.fit(z, self.lags)
-        e = residual.innovations(state, z)
+        zr = causal_median3(z) if self.despike else z
+        state = residual.fit(zr, self.lags)
+        e = residual.innovations(state, zr)
         raw: dict[str, np.ndarray] = {}
         skip = min(self.lags, n - 1)
-        raw["residual"] = residual.score(state, e)[skip:]
+        raw["residual"] = np.where(settling, np.nan, residual.score(state, e))[skip:]
         cusum = changepoint.fit(z, int(self.cusum_window_))
         self.changepoint_spread_ = cusum["spread"]
-        raw["changepoint"] = changepoint.score(cusum, z, int(self.cusum_window_))[skip:]
+        raw["changepoint"] = np.where(settling, np.nan, changepoint.score(cusum, z, int(self.cusum_window_)))[skip:]
         for name, array in state.items():
             setattr(self, f"residual_{name}_", array)
         members = set(self.members)
@@ -221,15 +252,21 @@ class EnsembleDetector(AnomalyDetector):
         return self._members(frame.to_numpy(dtype="float64", na_value=np.nan))
 
     def _members(self, values: np.ndarray) -> pd.DataFrame:
-        z = self._prepare(values)
+        g = self._global(values)
+        z = self._prepare(values, g)
+        settling = regimes.settling(self._regime_state(), g)
         state = {name: getattr(self, f"residual_{name}_") for name in residual.NAMES}
         out: dict[str, np.ndarray] = {}
-        e = residual.innovations(state, z) if "residual" in self.members else None
+        if "residual" in self.members:
+            e = residual.innovations(state, causal_median3(z) if self.despike else z)
+        else:
+            e = None
         for name in self.members:
             if name == "residual" and e is not None:
-                raw = residual.score(state, e)
+                raw = np.where(settling, np.nan, residual.score(state, e))
             elif name == "changepoint":
                 raw = changepoint.score({"spread": self.changepoint_spread_}, z, int(self.cusum_window_))
+                raw = np.where(settling, np.nan, raw)
             elif name == "embedding":
                 emb = {k: getattr(self, f"embedding_{k}_") for k in ("center", "spread", "reference", "index")}
                 raw = embedding.score(emb, z, tuple(int(w) for w in self.windows_))
@@ -248,9 +285,25 @@ class EnsembleDetector(AnomalyDetector):
     def _state_names(self) -> tuple[str, ...]:
         names = ["center_", "spread_", "windows_", "cusum_window_", "discord_length_", "tails_", "changepoint_spread_"]
         names += [f"residual_{name}_" for name in residual.NAMES]
+        names += [f"regime_{name}_" for name in regimes.NAMES]
         names += [f"embedding_{name}_" for name in ("center", "spread", "reference", "index")]
         names += [f"discord_{name}_" for name in ("reference", "index")]
         return tuple(names)
+
+
+def causal_median3(z: np.ndarray) -> np.ndarray:
+    """Each value replaced by the median of itself and the two values before it in its column (the first rows:
+    of those there are). A single-row glitch of one sensor vanishes; a lasting change passes one row later.
+
+    >>> causal_median3(np.array([[0.0], [0.0], [9.0], [0.0], [0.0], [5.0], [5.0], [5.0]])).ravel().tolist()
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 5.0, 5.0]
+    """
+    if len(z) < 3:
+        return z
+    before = np.vstack([z[:1], z[:-1]])
+    earlier = np.vstack([z[:2], z[:-2]])
+    out: np.ndarray = np.median(np.stack([earlier, before, z]), axis=0)
+    return out
 
 
 def combine(normalised: np.ndarray) -> np.ndarray:
