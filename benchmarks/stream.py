@@ -20,12 +20,17 @@ Two phases, each with a fresh store:
    message goes out when its last instant is due); the throughput is measured the same way, and for every alert
    the latency is (alert received here) - (publish time of the message holding the row that triggered it).
 
+``--store postgresql`` streams into a PostgreSQL store instead (Debian's server started here on 127.0.0.1 with
+its durable defaults: fsync and synchronous commit on, a database per phase; each micro-batch is one transaction
+holding its readings, scores, alerts and checkpoint), ``--store both`` runs the phases on each backend in turn.
+
 Run: ``.venv/bin/python benchmarks/stream.py`` (about two minutes) or ``--quick``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -42,6 +47,7 @@ import pandas as pd
 
 from forewarn.base import create, save
 from forewarn.features.window import window_features
+from forewarn.store.pg_local import LocalPostgres
 from forewarn.stream.broker import LocalBroker
 from forewarn.stream.mqtt import new_client
 from forewarn.stream.replay import DEFAULT_PREFIX, Publisher, sparkplug_messages
@@ -120,6 +126,24 @@ def cpu_seconds(pid: int) -> float:
     return cpu_seconds_of(Path(f"/proc/{pid}/stat"))
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a PostgreSQL server: the postmaster with its reaped children, and its live children (one
+    backend per connection); 0 for a pid of 0 (no server)."""
+    if not pid:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    total = sum(int(f) for f in fields[11:15]) / ticks
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            child = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        if int(child[1]) == pid:
+            total += (int(child[11]) + int(child[12])) / ticks
+    return total
+
+
 def load_average() -> float:
     """The 1-minute load average (other work on the machine slows every figure here)."""
     return float(Path("/proc/loadavg").read_text().split()[0])
@@ -128,7 +152,7 @@ def load_average() -> float:
 class Consumer:
     """The consumer process; progress lines arrive on a queue stamped with the time they were read."""
 
-    def __init__(self, config: Path, store: Path, log: Path):
+    def __init__(self, config: Path, store: Path | str, log: Path):
         self.log = log.open("w")
         self.proc = subprocess.Popen(
             [
@@ -195,7 +219,10 @@ def run_phase(
     *,
     rows_per_message: int,
     rate: float | None,
+    store: str | None = None,
+    server_pid: int = 0,
 ) -> dict:
+    """One phase on a fresh store (``store``: a PostgreSQL URL; default a DuckDB file in ``work``)."""
     assets = sorted(wide["asset_id"].unique())
     channels = [c for c in wide.columns if c not in ("asset_id", "ts")]
     config = work / f"{name}.toml"
@@ -220,17 +247,19 @@ def run_phase(
     listener.connect("127.0.0.1", broker.port)
     listener.subscribe("forewarn/alerts/#", qos=1)
     listener.loop_start()
-    consumer = Consumer(config, work / f"{name}.duckdb", work / f"{name}.log")
+    consumer = Consumer(config, store or work / f"{name}.duckdb", work / f"{name}.log")
     consumer.wait(lambda e: e["event"] == "ready", timeout=120)
     cpu_at_start = consumer.cpu_seconds()  # start-up (imports, model load) is not part of the figure
     publisher = Publisher("127.0.0.1", broker.port, client_id=f"bench-pub-{name}", max_inflight=200)
     speedup = None if rate is None else rate / (len(assets) * len(channels)) * 60.0
     assert broker.process is not None
     broker_cpu, own_cpu, load_before = cpu_seconds(broker.process.pid), time.process_time(), load_average()
+    database_cpu = server_cpu_seconds(server_pid)
     started = time.time()
     report = publisher.send(messages, speedup=speedup, on_sent=remember, flush_timeout=600)
     done_at, _ = consumer.wait(lambda e: e.get("total_written", 0) >= total, timeout=600)
     broker_cpu, own_cpu = cpu_seconds(broker.process.pid) - broker_cpu, time.process_time() - own_cpu
+    database_cpu = server_cpu_seconds(server_pid) - database_cpu
     cpu = consumer.cpu_seconds() - cpu_at_start  # up to the last commit (not the final checkpoint at exit)
     time.sleep(1.0)  # let the last alerts arrive
     stopped, _ = consumer.stop()
@@ -245,6 +274,7 @@ def run_phase(
     elapsed = done_at - started
     result = {
         "phase": name,
+        "store": "postgresql" if store else "duckdb",
         "readings": total,
         "messages": len(messages),
         "readings_per_message": total / len(messages),
@@ -262,7 +292,8 @@ def run_phase(
         "consumer_cpu_per_s": round(cpu / elapsed, 2),
         "broker_cpu_s": round(broker_cpu, 2),
         "publisher_cpu_s": round(own_cpu, 2),
-        "cpu_us_per_reading_all": round((cpu + broker_cpu + own_cpu) / total * 1e6, 2),
+        "database_server_cpu_s": round(database_cpu, 2),
+        "cpu_us_per_reading_all": round((cpu + broker_cpu + own_cpu + database_cpu) / total * 1e6, 2),
         "load_average_before_after": [load_before, load_average()],
         "alerts": len(alerts),
         "dead_letters": stopped["dead_letters"],
@@ -278,6 +309,11 @@ def run_phase(
     return result
 
 
+def postmaster_pid(server: LocalPostgres) -> int:
+    """The pid of a running server's postmaster (first line of its ``postmaster.pid``)."""
+    return int((server.data / "postmaster.pid").read_text().split()[0])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--assets", type=int, default=100)
@@ -290,6 +326,9 @@ def main() -> None:
     parser.add_argument("--model", choices=("pca-t2q", "isolation-forest"), default="pca-t2q")
     parser.add_argument("--quick", action="store_true", help="a short run (smaller phases)")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    parser.add_argument(
+        "--store", choices=("duckdb", "postgresql", "both"), default="duckdb", help="the store's backend"
+    )
     args = parser.parse_args()
     if args.quick:
         args.capacity_readings, args.seconds = 300_000, 8
@@ -303,37 +342,35 @@ def main() -> None:
             "threshold": round(threshold, 3),
             "phases": [],
         }
-        with LocalBroker(work / "broker") as broker:
-            steps = args.capacity_readings // (args.assets * args.channels)
-            capacity = fleet(args.assets, args.channels, steps, seed=2, spike_every=args.spike_every)
-            results["phases"].append(
-                run_phase(
-                    "capacity",
-                    work,
-                    broker,
-                    capacity,
-                    model_dir,
-                    threshold,
-                    rows_per_message=args.rows_per_message,
-                    rate=None,
-                )
-            )
-            print(json.dumps(results["phases"][-1]), flush=True)
-            steps = int(args.rate * args.seconds) // (args.assets * args.channels)
-            paced = fleet(args.assets, args.channels, steps, seed=3, spike_every=args.spike_every)
-            results["phases"].append(
-                run_phase(
-                    "latency",
-                    work,
-                    broker,
-                    paced,
-                    model_dir,
-                    threshold,
-                    rows_per_message=args.rows_per_message,
-                    rate=args.rate,
-                )
-            )
-            print(json.dumps(results["phases"][-1]), flush=True)
+        backends = ["duckdb", "postgresql"] if args.store == "both" else [args.store]
+        with contextlib.ExitStack() as stack:
+            broker = stack.enter_context(LocalBroker(work / "broker"))
+            server = stack.enter_context(LocalPostgres(work / "pg")) if "postgresql" in backends else None
+            for backend in backends:
+                for phase in ("capacity", "latency"):
+                    if phase == "capacity":
+                        steps = args.capacity_readings // (args.assets * args.channels)
+                        wide = fleet(args.assets, args.channels, steps, seed=2, spike_every=args.spike_every)
+                    else:
+                        steps = int(args.rate * args.seconds) // (args.assets * args.channels)
+                        wide = fleet(args.assets, args.channels, steps, seed=3, spike_every=args.spike_every)
+                    name = f"{phase}-{backend}"
+                    url = server.create_database(name.replace("-", "_")) if server and backend != "duckdb" else None
+                    results["phases"].append(
+                        run_phase(
+                            name,
+                            work,
+                            broker,
+                            wide,
+                            model_dir,
+                            threshold,
+                            rows_per_message=args.rows_per_message,
+                            rate=None if phase == "capacity" else args.rate,
+                            store=url,
+                            server_pid=postmaster_pid(server) if url and server else 0,
+                        )
+                    )
+                    print(json.dumps(results["phases"][-1]), flush=True)
     print(json.dumps(results, indent=2))
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
