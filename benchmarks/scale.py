@@ -5,8 +5,10 @@ The lake: a twin plant (30 assets, 60 days at 10 min, 18 channels: ~4.1 M readin
 export``'s function, then cloned ``--clones`` times under new asset ids (hard links of the day files, so a 50 M-
 reading lake costs no disk); a live logistic failure model is trained on the twin store. Each run is a fresh
 Python process (``--child``) that scores the whole lake with :func:`forewarn.distributed.fleet.fleet_score` and
-reports its wall time (cluster start-up excluded: the cluster is started first), the readings it read and its peak
-resident memory (``VmHWM``; for Ray that is the driver's alone). Ray runs on a ``ray start --head`` cluster on
+reports its wall time as the user waits for it (the whole process: interpreter, imports, connecting to the cluster,
+starting the actors, scoring; cluster start-up excluded: the cluster is started first), the CPU seconds of the
+process and of the Ray actors' processes, the readings it read and its peak resident memory (``VmHWM``; for Ray
+that is the driver's alone). Ray runs on a ``ray start --head`` cluster on
 127.0.0.1 with ``--num-cpus`` 1 or 2 and as many actors.
 
     .venv/bin/python benchmarks/scale.py --work /tmp/scale --clones 6 12 --repeats 1
@@ -40,10 +42,67 @@ def child(args: argparse.Namespace) -> None:
     summary = fleet_score(  # on Ray: connecting to the cluster and starting the actors included
         args.lake, args.models, out, engine=args.engine, address=args.address, workers=args.workers, batch_size=16
     )
-    summary["cpu_s"] = summary["cpu_seconds"] + before
+    summary["cpu_s"] = summary["cpu_seconds"] + before  # this process from its start, plus the actors' processes
+    summary["driver_cpu_s"] = time.process_time()
     summary["peak_rss_mib"] = peak_rss_mib()
     shutil.rmtree(out, ignore_errors=True)
     print(json.dumps(summary))
+
+
+def stages(args: argparse.Namespace) -> None:
+    """Where a Ray job's fixed cost goes, stage by stage, in a fresh driver (wall and CPU seconds): the driver's
+    imports, importing ray, connecting, then in one actor its process start (Ray's worker boot), the import of
+    the scoring code, the bundle and events, and its first batch."""
+    started = time.perf_counter()
+    from forewarn.distributed import fleet
+
+    found: dict[str, float] = {"driver_imports_s": time.perf_counter() - started}
+    found["driver_imports_cpu_s"] = time.process_time()
+    mark = time.perf_counter()
+    import ray
+
+    found["import_ray_s"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    from forewarn.distributed.engine import connect
+
+    connect(args.address)
+    found["connect_s"] = time.perf_counter() - mark
+
+    @ray.remote(num_cpus=1)
+    class Probe:
+        def __init__(self, *scorer_args: str) -> None:
+            self.boot = (time.time(), time.process_time())
+            from forewarn.distributed.fleet import BatchScorer
+
+            self.imported = (time.time(), time.process_time())
+            self.scorer = BatchScorer(*scorer_args)
+            self.loaded = (time.time(), time.process_time())
+
+        def first(self, batch: pd.DataFrame) -> dict[str, float]:
+            mark = (time.time(), time.process_time())
+            self.scorer.score(batch)
+            done = (time.time(), time.process_time())
+            return {
+                "created_to_init_s": self.boot[0],
+                "worker_boot_cpu_s": self.boot[1],
+                "actor_imports_s": self.imported[0] - self.boot[0],
+                "actor_imports_cpu_s": self.imported[1] - self.boot[1],
+                "bundle_and_events_s": self.loaded[0] - self.imported[0],
+                "bundle_and_events_cpu_s": self.loaded[1] - self.imported[1],
+                "first_batch_s": done[0] - mark[0],
+                "first_batch_cpu_s": done[1] - mark[1],
+            }
+
+    model_id, version, folder, _ = fleet.live_spec(args.models)
+    out = Path(tempfile.mkdtemp(prefix="scale-stages-", dir=args.work))
+    registry = fleet.lakes.assets(args.lake)[["asset_id", "asset_class", "site_id"]].head(16)
+    registry["n"] = range(len(registry))
+    created = time.time()
+    probe = Probe.remote(str(args.lake), str(folder), str(out), model_id, version)  # type: ignore[attr-defined]
+    row = ray.get(probe.first.remote(registry))
+    row["created_to_init_s"] -= created
+    shutil.rmtree(out, ignore_errors=True)
+    print(json.dumps({**found, **{k: round(v, 3) for k, v in row.items()}}))
 
 
 def peak_rss_mib() -> float:
@@ -148,6 +207,7 @@ def main() -> None:
     parser.add_argument("--clones", type=int, nargs="+", default=[6, 12])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--child", action="store_true")
+    parser.add_argument("--stages", action="store_true", help="time each stage of a Ray job's fixed cost, 3 times")
     parser.add_argument("--lake", type=Path)
     parser.add_argument("--models", type=Path)
     parser.add_argument("--engine", default="local")
@@ -156,7 +216,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     if args.child:
-        child(args)
+        (stages if args.stages else child)(args)
         return
     args.work.mkdir(parents=True, exist_ok=True)
     models, base = build(args.work)
@@ -169,6 +229,10 @@ def main() -> None:
     for cpus in (1, 2):
         process, address = start_cluster(cpus, args.work)
         try:
+            for _ in range(3 if args.stages and cpus == 1 else 0):
+                command = [sys.executable, str(HERE), "--child", "--stages", "--work", str(args.work)]
+                command += ["--lake", str(base), "--models", str(models), "--address", address]
+                print("stages", subprocess.run(command, capture_output=True, text=True, check=True).stdout, flush=True)
             for k, lake in lakes.items():
                 for _ in range(args.repeats):
                     found = run(args.work, lake, models, "ray", address, cpus)
@@ -182,6 +246,9 @@ def main() -> None:
         assets=("assets", "first"),
         readings_read=("readings", "first"),
         wall_s=("wall_s", statistics.median),
+        job_s=("job_s", statistics.median),
+        cpu_s=("cpu_s", statistics.median),
+        driver_cpu_s=("driver_cpu_s", statistics.median),
         peak_rss_mib=("peak_rss_mib", statistics.median),
     )
     print(summary.to_string())
