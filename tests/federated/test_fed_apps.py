@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -165,3 +166,30 @@ def test_only_the_federated_package_imports_flower() -> None:
             if any(n == "flwr" or n.startswith("flwr.") for n in names):
                 offenders.append(str(path))
     assert offenders == []
+
+
+def test_the_model_does_not_depend_on_the_order_the_sites_answer_in(tmp_path: Path) -> None:
+    """Replies arriving last-site-first (as a SuperLink or Ray may deliver them) give the bit-identical model:
+    the server takes them in site order before Flower's float32 FedAvg adds them up."""
+    from forewarn.federated.inprocess import SERVER_NODE, LocalGrid
+
+    class Backwards(LocalGrid):
+        def send_and_receive(self, messages, *, timeout=None):  # type: ignore[no-untyped-def]
+            return list(reversed(list(super().send_and_receive(messages, timeout=timeout))))
+
+    from flwr.app import Context, RecordDict
+
+    sites = _sites((120, 360, 200, 90))
+    folder = _write(tmp_path, sites)
+    config = apps.FedConfig(sites=4, rounds=3, local_epochs=1, hidden=(5,), seed=1)
+    outcomes = []
+    for name, grid_class in (("forward", LocalGrid), ("backward", Backwards)):
+        grid = grid_class(apps.client_app(str(folder)), 4)
+        context = Context(run_id=1, node_id=SERVER_NODE, node_config={}, state=RecordDict(), run_config={})
+        apps.server_app(config, str(tmp_path / name))(grid, context)
+        with np.load(tmp_path / name / apps.GLOBAL_FILE) as saved:
+            outcomes.append({k: saved[k] for k in saved.files})
+    forward, backward = outcomes
+    assert all(np.array_equal(forward[k], backward[k]) for k in forward)
+    history = json.loads((tmp_path / "backward" / apps.HISTORY_FILE).read_text())
+    assert history["site_order"] == [0, 1, 2, 3] and history["replies"]["train"] == {str(i): 3 for i in range(4)}

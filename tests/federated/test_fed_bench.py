@@ -94,3 +94,23 @@ def test_cmapss_sites_are_dealt_by_subset_and_regime_mix(shared_data_dir: Path) 
     assert task.kind == "regression" and task.target_scale == 125.0
     assert all(s.X_train.shape[1] == sites[0].X_train.shape[1] for s in sites)
     assert all(len(s.y_test) == len(s.X_test) and (s.y_train <= 125).all() for s in sites)
+
+
+def test_local_recipe_stops_early_on_noise_and_not_on_signal() -> None:
+    from forewarn.federated.apps import FedConfig
+    from forewarn.federated.benchmark import PATIENCE, _centrally
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 6))
+    units = np.repeat(np.arange(40), 10)
+    config = FedConfig(sites=2, rounds=30, local_epochs=1, hidden=(64,), learning_rate=1e-2, batch_size=32)
+    noise = rng.integers(0, 2, 400).astype(float)  # nothing to learn: the validation loss rises from the start
+    _, stopped = _centrally(X, noise, config, seed=0, groups=units)
+    assert stopped < config.rounds - PATIENCE
+    signal = (X[:, 0] + X[:, 1] > 0).astype(float)
+    slow = FedConfig(sites=2, rounds=6, local_epochs=1, hidden=(8,), learning_rate=1e-3, batch_size=64)
+    params, kept = _centrally(X, signal, slow, seed=0, groups=units)
+    assert kept == slow.rounds  # still improving at the last round
+    assert set(params) >= {"layer0.weight", "scaler.mean"}
+    with pytest.raises(ConfigError, match="two training units"):
+        _centrally(X, signal, slow, seed=0, groups=np.zeros(400))

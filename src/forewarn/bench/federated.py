@@ -75,6 +75,8 @@ class Site:
     X_test: np.ndarray
     y_test: np.ndarray
     held_out: bool = False
+    #: per training row, the unit it belongs to (an engine, an asset): what a validation split keeps whole
+    groups: np.ndarray | None = None
 
 
 # -- the seed's factory task --------------------------------------------------------------------------------------
@@ -156,7 +158,8 @@ def cmapss_sites(
             y_test = truth.set_index("unit").loc[last.index, "rul"].to_numpy(dtype="float64")
             name = f"{subset}-{'abc'[k] if k < 3 else k}"
             held = subset == subsets[-1] and k == parts - 1
-            sites.append(Site(name, X_train, y_train, X_test[rows], y_test, held_out=held))
+            units = site_train["unit"].to_numpy()
+            sites.append(Site(name, X_train, y_train, X_test[rows], y_test, held_out=held, groups=units))
     return sites, Task("regression", target_scale=CMAPSS_CAP)
 
 
@@ -206,6 +209,7 @@ def fleet_sites(seed: int, sites: int = 5, assets: int = 60, days: int = 180) ->
                 X[test_rows],
                 label[test_rows],
                 held_out=i == len(prepared.sites) - 1,
+                groups=rows["asset_id"].to_numpy()[train_rows],
             )
         )
     return out, Task("binary")

@@ -38,7 +38,13 @@ def federate(
     rounds: Annotated[int, typer.Option(min=1, help="Federated rounds.")] = 10,
     local_epochs: Annotated[int, typer.Option(min=1, help="Epochs each site trains per round.")] = 2,
     strategy: Annotated[str, typer.Option(help="fedavg, fedprox, fedadam or fedyogi.")] = "fedavg",
-    engine: Annotated[str, typer.Option(help="ray (Flower's simulation engine) or inprocess.")] = "ray",
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="ray (Flower's simulation engine), inprocess, or deployment (a SuperLink and one SuperNode per "
+            "site on this machine, TLS and SuperNode authentication)."
+        ),
+    ] = "ray",
     seed: Annotated[int, typer.Option(help="Seed of the split and the network.")] = 0,
     dp_noise: Annotated[
         float, typer.Option(min=0.0, help="Central differential privacy: noise multiplier (0: off).")

@@ -166,7 +166,7 @@ def client_app(data_folder: str | None = None) -> Any:
                 "arrays": ArrayRecord(
                     {"count": _array(m.count), "total": _array(m.total), "squares": _array(m.squares)}
                 ),
-                "metrics": MetricRecord({"num-examples": len(data["X_train"])}),
+                "metrics": MetricRecord({"num-examples": len(data["X_train"]), "site-index": _site_id(context)}),
             }
         )
         return Message(content=content, reply_to=message)
@@ -237,70 +237,118 @@ def _loss(params: dict[str, np.ndarray], spec: net.NetSpec, data: dict[str, np.n
 def server_app(config: FedConfig, out_folder: str) -> Any:
     """A ``ServerApp`` that builds the standardiser from the sites' moments, runs the strategy for
     ``config.rounds`` rounds, and writes :data:`GLOBAL_FILE` and :data:`HISTORY_FILE` to ``out_folder``."""
-    from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MessageType, RecordDict
+    from flwr.app import Context
     from flwr.serverapp import Grid, ServerApp
 
     app = ServerApp()
 
     @app.main()  # type: ignore[untyped-decorator,unused-ignore]
     def main(grid: Grid, context: Context) -> None:
-        started = time.perf_counter()
-        nodes = _wait_for_nodes(grid, config.sites, config.timeout_s)
-        query = [
-            Message(
-                content=RecordDict({"config": ConfigRecord({"stage": "moments"})}),
-                message_type=MessageType.QUERY,
-                dst_node_id=n,
-            )
-            for n in nodes
-        ]
-        replies = list(grid.send_and_receive(query, timeout=config.timeout_s))
-        errors = [r.error.reason for r in replies if r.has_error()]
-        if errors or len(replies) != len(nodes):
-            raise DataNotFoundError(f"{len(nodes) - len(replies)} site(s) did not answer the moments query: {errors}")
-        total: net.Moments | None = None
-        for reply in replies:
-            arrays: Any = reply.content["arrays"]
-            m = net.Moments(arrays["count"].numpy(), arrays["total"].numpy(), arrays["squares"].numpy())
-            total = m if total is None else total + m
-        assert total is not None
-        spec = config.net_spec(len(total.count))
-        params = net.initial(spec, total.scaler(), config.seed)
-        strategy = _strategy(config)
-        # the layers are what the strategy averages (and a DP wrapper clips and noises); the standardiser is
-        # fixed and travels in the round's config
-        layers = {k: v for k, v in params.items() if not k.startswith("scaler.")}
-        scaler = {"scaler-mean": params["scaler.mean"].tolist(), "scaler-scale": params["scaler.scale"].tolist()}
-        result = strategy.start(
-            grid=grid,
-            initial_arrays=ArrayRecord({k: _array(v) for k, v in layers.items()}),
-            num_rounds=config.rounds,
-            timeout=config.timeout_s,
-            train_config=ConfigRecord(config.train_config() | scaler),
-            evaluate_config=ConfigRecord(config.train_config() | scaler),
-        )
-        final = {k: v.numpy() for k, v in result.arrays.items()}
-        final["scaler.mean"], final["scaler.scale"] = params["scaler.mean"], params["scaler.scale"]
-        out = Path(out_folder)
-        out.mkdir(parents=True, exist_ok=True)
-        np.savez(out / GLOBAL_FILE, **final)
-        model_bytes = int(sum(v.nbytes for v in layers.values()))
-        scaler_bytes = int(params["scaler.mean"].nbytes + params["scaler.scale"].nbytes)
-        history = {
-            "config": asdict(config),
-            "inputs": int(spec.inputs),
-            "rounds": config.rounds,
-            "sites": len(nodes),
-            # per site: the layers out and back (train), out again (evaluate), the standardiser in both configs
-            "bytes_per_round": (3 * model_bytes + 2 * scaler_bytes) * len(nodes),
-            "moments_bytes": int(3 * total.count.nbytes * len(nodes)),
-            "train": {str(r): dict(m) for r, m in result.train_metrics_clientapp.items()},
-            "evaluate": {str(r): dict(m) for r, m in result.evaluate_metrics_clientapp.items()},
-            "server_seconds": round(time.perf_counter() - started, 3),
-        }
-        (out / HISTORY_FILE).write_text(json.dumps(history, indent=2, default=float), encoding="utf-8")
+        serve(grid, config, out_folder)
 
     return app
+
+
+def serve(grid: Any, config: FedConfig, out_folder: str | Path) -> None:
+    """The server's work on ``grid`` (any transport: in-process, simulation engine, SuperLink).
+
+    Every site's answers are taken in the order of its site index (``partition-id``), not in the order they
+    arrive: Flower's FedAvg adds the float32 updates one after another, and a different order of addition gives
+    a different global model in the last bits, which twenty rounds of training turn into the fourth digit. So the
+    same data and seeds give the same model on every transport."""
+    from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, RecordDict
+
+    started = time.perf_counter()
+    nodes = _wait_for_nodes(grid, config.sites, config.timeout_s)
+    query = [
+        Message(
+            content=RecordDict({"config": ConfigRecord({"stage": "moments"})}),
+            message_type=MessageType.QUERY,
+            dst_node_id=n,
+        )
+        for n in nodes
+    ]
+    replies = list(grid.send_and_receive(query, timeout=config.timeout_s))
+    errors = [r.error.reason for r in replies if r.has_error()]
+    if errors or len(replies) != len(nodes):
+        raise DataNotFoundError(f"{len(nodes) - len(replies)} site(s) did not answer the moments query: {errors}")
+    order = {int(r.metadata.src_node_id): int(r.content["metrics"].get("site-index", 0)) for r in replies}
+    if len(set(order.values())) != len(order):
+        raise ConfigError(f"two sites gave the same site index (partition-id): {sorted(order.values())}")
+    ordered = _InOrder(grid, order)
+    ordered.note(replies)
+    total: net.Moments | None = None
+    for reply in ordered.sort(replies):
+        arrays: Any = reply.content["arrays"]
+        m = net.Moments(arrays["count"].numpy(), arrays["total"].numpy(), arrays["squares"].numpy())
+        total = m if total is None else total + m
+    assert total is not None
+    spec = config.net_spec(len(total.count))
+    params = net.initial(spec, total.scaler(), config.seed)
+    strategy = _strategy(config)
+    # the layers are what the strategy averages (and a DP wrapper clips and noises); the standardiser is
+    # fixed and travels in the round's config
+    layers = {k: v for k, v in params.items() if not k.startswith("scaler.")}
+    scaler = {"scaler-mean": params["scaler.mean"].tolist(), "scaler-scale": params["scaler.scale"].tolist()}
+    result = strategy.start(
+        grid=ordered,
+        initial_arrays=ArrayRecord({k: _array(v) for k, v in layers.items()}),
+        num_rounds=config.rounds,
+        timeout=config.timeout_s,
+        train_config=ConfigRecord(config.train_config() | scaler),
+        evaluate_config=ConfigRecord(config.train_config() | scaler),
+    )
+    final = {k: v.numpy() for k, v in result.arrays.items()}
+    final["scaler.mean"], final["scaler.scale"] = params["scaler.mean"], params["scaler.scale"]
+    out = Path(out_folder)
+    out.mkdir(parents=True, exist_ok=True)
+    model_bytes = int(sum(v.nbytes for v in layers.values()))
+    scaler_bytes = int(params["scaler.mean"].nbytes + params["scaler.scale"].nbytes)
+    history = {
+        "config": asdict(config),
+        "inputs": int(spec.inputs),
+        "rounds": config.rounds,
+        "sites": len(nodes),
+        "site_order": [order[n] for n in sorted(order, key=order.__getitem__)],
+        # per site: the layers out and back (train), out again (evaluate), the standardiser in both configs
+        "bytes_per_round": (3 * model_bytes + 2 * scaler_bytes) * len(nodes),
+        "moments_bytes": int(3 * total.count.nbytes * len(nodes)),
+        "train": {str(r): dict(m) for r, m in result.train_metrics_clientapp.items()},
+        "evaluate": {str(r): dict(m) for r, m in result.evaluate_metrics_clientapp.items()},
+        "replies": ordered.replies,
+        "server_seconds": round(time.perf_counter() - started, 3),
+    }
+    # the record first, the model last: a watcher that sees the model file sees a complete run
+    (out / HISTORY_FILE).write_text(json.dumps(history, indent=2, default=float), encoding="utf-8")
+    np.savez(out / (GLOBAL_FILE + ".part.npz"), **final)
+    (out / (GLOBAL_FILE + ".part.npz")).replace(out / GLOBAL_FILE)
+
+
+class _InOrder:
+    """A Grid seen through: ``send_and_receive`` returns the replies sorted by the sender's site index and counts,
+    per message type, the replies from each site (the record shows every site answered in every round)."""
+
+    def __init__(self, grid: Any, order: dict[int, int]):
+        self._grid = grid
+        self._order = order
+        self.replies: dict[str, dict[str, int]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._grid, name)
+
+    def sort(self, replies: list[Any]) -> list[Any]:
+        return sorted(replies, key=lambda r: self._order.get(int(r.metadata.src_node_id), 1 << 62))
+
+    def send_and_receive(self, messages: Any, *, timeout: float | None = None) -> Any:
+        return self.note(self.sort(list(self._grid.send_and_receive(messages, timeout=timeout))))
+
+    def note(self, replies: list[Any]) -> list[Any]:
+        for r in replies:
+            kind = str(r.metadata.message_type).split(".")[0]
+            site = str(self._order.get(int(r.metadata.src_node_id), -1))
+            counts = self.replies.setdefault(kind, {})
+            counts[site] = counts.get(site, 0) + (0 if r.has_error() else 1)
+        return replies
 
 
 def _wait_for_nodes(grid: Any, wanted: int, timeout: float) -> list[int]:

@@ -4,14 +4,18 @@ The sites and metrics come from :mod:`forewarn.bench.federated` (seed task, C-MA
 fleet). Arms, all with the same network, settings and seed (:data:`SETTINGS` per dataset, chosen on the seed
 task's ``seed`` variant and on training rows, never on a site's test rows):
 
-* ``local``: each site alone (its own standardiser), ``rounds x local_epochs`` epochs on its own training rows,
-  tested on its own held-out rows; the held-out site too (what it could do by itself).
+* ``local``: each site alone (its own standardiser) with the recipe a site follows in federation (``rounds``
+  rounds of ``local_epochs`` epochs, Adam restarted each round, the same seeds) and early stopping: the number
+  of rounds is chosen on a validation fifth of the site's own training units (engines, assets), then the
+  network is retrained on all its training rows for that many rounds (:func:`_centrally`); tested on its own
+  held-out rows; the held-out site too (what it could do by itself).
 * ``federated``: the Flower apps (:mod:`forewarn.federated.apps`) over the participating sites, ``rounds``
   rounds of ``local_epochs`` epochs, FedAvg weighted by samples (or ``strategy``); the global model is tested on
   every site's held-out rows, the held-out site's included.
 * ``personalised``: the federated model with its last layer fine-tuned for ``local_epochs`` epochs on each
   site's own training rows (local head fine-tuning; the held-out site fine-tunes too).
-* ``pooled``: every participating site's training rows in one place (the upper bound), same epochs as local.
+* ``pooled``: every participating site's training rows in one place (the upper bound), the local recipe with
+  its early stopping.
 
 ``results``: one entry per arm and site (and per arm a ``site = "mean"`` row: the mean over participating sites),
 with ``arm``, ``dataset``, ``site``, ``held_out`` and the means over seeds of ``rmse``, ``f1``, ``pr_auc``,
@@ -65,12 +69,60 @@ def _predict(params: Mapping[str, np.ndarray], spec: net.NetSpec, site: Site) ->
     return net.predict(params, spec, site.X_test)
 
 
-def _centrally(X: np.ndarray, y: np.ndarray, config: FedConfig, seed: int) -> dict[str, np.ndarray]:
-    """Train the network on ``(X, y)`` in one place for ``rounds x local_epochs`` epochs."""
+#: the local and pooled arms' early stopping: a fifth of the training units validate, patience in rounds
+VALIDATION_SHARE = 0.2
+PATIENCE = 5
+
+
+def _split_groups(groups: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row masks (fit, validate): a seeded fifth of the units (at least one) validates, the rest fits.
+
+    >>> fit, val = _split_groups(np.array([1, 1, 2, 2, 3, 3, 4, 4, 5, 5]), seed=0)
+    >>> int(val.sum()), int(fit.sum()), len(set(np.array([1, 1, 2, 2, 3, 3, 4, 4, 5, 5])[val]))
+    (2, 8, 1)
+    """
+    units = np.unique(groups)
+    if len(units) < 2:
+        raise ConfigError("early stopping needs at least two training units to hold one out")
+    chosen = np.random.default_rng(seed).permutation(units)[: max(1, int(round(VALIDATION_SHARE * len(units))))]
+    val = np.isin(groups, chosen)
+    return ~val, val
+
+
+def _centrally(
+    X: np.ndarray, y: np.ndarray, config: FedConfig, seed: int, groups: np.ndarray | None = None
+) -> tuple[dict[str, np.ndarray], int]:
+    """The local recipe, on ``(X, y)`` in one place: what one site does in federation (``rounds`` rounds of
+    ``local_epochs`` epochs, Adam restarted each round, the same seeds), with early stopping. The number of
+    rounds is chosen on a validation fifth of the training units (``groups``; rows when there are none; patience
+    :data:`PATIENCE` rounds), then the network is retrained on all the training rows for that many rounds.
+    Returns the parameters and the rounds chosen."""
+    from forewarn.federated.apps import _loss
+
     spec = config.net_spec(X.shape[1])
-    params = net.initial(spec, net.Moments.of(X).scaler(), seed)
-    params, _ = net.train_local(params, spec, X, y, epochs=config.rounds * config.local_epochs, seed=seed)
-    return params
+    fit, val = _split_groups(np.arange(len(X)) if groups is None else np.asarray(groups), seed)
+
+    def rounds_of(rows: np.ndarray, count: int, watch: np.ndarray | None) -> tuple[dict[str, np.ndarray], int]:
+        params = net.initial(spec, net.Moments.of(X[rows]).scaler(), seed)
+        best, best_round, waited = float("inf"), count, 0
+        for r in range(1, count + 1):
+            params, _ = net.train_local(
+                params, spec, X[rows], y[rows], epochs=config.local_epochs, seed=seed * 100_003 + r * 101
+            )
+            if watch is None:
+                continue
+            loss = _loss(params, spec, {"X_test": X[watch], "y_test": y[watch]})
+            if loss < best - 1e-9:
+                best, best_round, waited = loss, r, 0
+            else:
+                waited += 1
+                if waited >= PATIENCE:
+                    break
+        return params, best_round
+
+    _, chosen = rounds_of(fit, config.rounds, val)
+    params, _ = rounds_of(np.ones(len(X), dtype=bool), chosen, None)
+    return params, chosen
 
 
 def run_seed(
@@ -101,16 +153,22 @@ def run_seed(
     if "local" in arms:
         for site in sites:
             started = time.perf_counter()
-            params = _centrally(site.X_train, site.y_train, config, seed)
+            params, chosen = _centrally(site.X_train, site.y_train, config, seed, site.groups)
             add("local", site, _predict(params, spec, site), time.perf_counter() - started)
+            rows[-1]["rounds"] = chosen
         say(f"seed {seed}: local done")
     if "pooled" in arms:
         X, y = pooled(sites)
+        taking = [s for s in sites if not s.held_out]
+        groups = None
+        if all(s.groups is not None for s in taking):
+            groups = np.concatenate([np.char.add(f"{s.name}/", np.asarray(s.groups).astype(str)) for s in taking])
         started = time.perf_counter()
-        params = _centrally(X, y, config, seed)
+        params, chosen = _centrally(X, y, config, seed, groups)
         fit_s = time.perf_counter() - started
         for site in sites:
             add("pooled", site, _predict(params, spec, site), fit_s)
+            rows[-1]["rounds"] = chosen
         say(f"seed {seed}: pooled done")
     if "federated" in arms or "personalised" in arms:
         rows_in = [SiteRows(s.name, s.X_train, s.y_train, s.X_test, s.y_test) for s in taking_part]

@@ -58,12 +58,14 @@ class Outcome:
     wall_seconds: float
 
 
-ENGINES = ("ray", "inprocess")
+ENGINES = ("ray", "inprocess", "deployment")
 
 
 def simulate(sites: Sequence[SiteRows], config: apps.FedConfig, *, engine: str = "ray", actors: int = 2) -> Outcome:
     """Federated training of ``config`` over ``sites``: ``engine="ray"`` runs Flower's simulation engine (see the
-    module text), ``"inprocess"`` the same apps through :class:`~forewarn.federated.inprocess.LocalGrid`."""
+    module text), ``"inprocess"`` the same apps through :class:`~forewarn.federated.inprocess.LocalGrid`,
+    ``"deployment"`` a SuperLink and one SuperNode per site on this machine over TLS with SuperNode
+    authentication (:func:`forewarn.federated.deploy.deploy_run`)."""
     if engine not in ENGINES:
         raise ConfigError(f"engine={engine!r} is not one of {', '.join(ENGINES)}")
     if len(sites) != config.sites:
@@ -73,6 +75,14 @@ def simulate(sites: Sequence[SiteRows], config: apps.FedConfig, *, engine: str =
         raise ConfigError(f"the sites' feature counts differ: {sorted(widths)}; every site needs the same columns")
     for key, value in ENVIRONMENT.items():
         os.environ.setdefault(key, value)
+    if engine == "deployment":
+        from forewarn.federated.deploy import deploy_run
+
+        started = time.perf_counter()
+        params, history = deploy_run(sites, config)
+        wall = time.perf_counter() - started
+        history["wall_seconds"], history["engine"] = round(wall, 3), engine
+        return Outcome(params, history, wall)
     work = Path(tempfile.mkdtemp(prefix="fw-fed-"))
     ray_tmp = Path(tempfile.mkdtemp(prefix="fwray-", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
     try:
