@@ -219,7 +219,11 @@ class CaseBook:
         # asset -> its open case: read on every health request, so kept in memory (re-read when shared)
         self._open: dict[str, int] = {}
         self._open_read = 0.0
-        self._read_open()
+        try:
+            self._read_open()
+        except Exception:  # e.g. a PostgreSQL role without the case book's rights: no connection left open
+            self._con.close()
+            raise
 
     def _read_open(self) -> None:
         self._open = {

@@ -82,10 +82,15 @@ class HealthService:
 
         schedule = RetrainSchedule.from_settings(self)
         self.retraining = schedule.start() if schedule is not None else None
+        from forewarn.serve.shared import SharedStoreRefresh  # other processes write a PostgreSQL store too
+
+        self.shared = SharedStoreRefresh.start_for(self)
 
     def close(self) -> None:
         if self.retraining is not None:
             self.retraining.stop()
+        if self.shared is not None:
+            self.shared.stop()
         self.casebook.close()
         self.store.close()
 

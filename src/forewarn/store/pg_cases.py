@@ -110,7 +110,7 @@ class CaseConnection:
             yield
         except psycopg.errors.InsufficientPrivilege as err:
             raise ConfigError(
-                f"the database role may not write the case book in {self.path}: {self._reason(err)}; "
+                f"the database role may not use the case book in {self.path}: {self._reason(err)}; "
                 f"grant it {CASEBOOK_ROLE} (GRANT {CASEBOOK_ROLE} TO <role>)"
             ) from None
         except psycopg.OperationalError as err:
