@@ -125,3 +125,32 @@ def test_a_detect_run_imports_no_torch_nor_lightgbm(tmp_path: Path) -> None:
     assert not loaded & {"torch", "lightgbm", "fastapi"}
     help_loaded, _ = _modules_after("from forewarn.cli.main import run; run(['detect', '--help'])")
     assert not help_loaded & {"torch", "lightgbm", "numpy", "pandas"}
+
+
+def test_contamination_reaches_the_detector(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    frame = _fleet(assets="a")
+    frame.loc[10:20, "temp"] += 30.0  # anomalies inside the training part (the first 15 %: 45 rows)
+    source = tmp_path / "fleet.csv"
+    frame.to_csv(source, index=False)
+    outs = {}
+    for value in (None, "0.2"):
+        out = tmp_path / f"scores-{value}.csv"
+        argv = ["detect", str(source), "--out", str(out)] + (["--contamination", value] if value else [])
+        code, _, stderr = _run(argv, capsys)
+        assert code == 0, stderr
+        outs[value] = pd.read_csv(out)["anomaly_score"].to_numpy()
+    assert not np.allclose(outs[None], outs["0.2"]), "the trimmed fit changes the scores"
+    code, _, stderr = _run(
+        [
+            "detect",
+            str(source),
+            "--out",
+            str(tmp_path / "x.csv"),
+            "--detector",
+            "var-residual",
+            "--contamination",
+            "0.1",
+        ],
+        capsys,
+    )
+    assert code == 2 and "takes no contamination" in stderr

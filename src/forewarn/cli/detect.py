@@ -82,6 +82,14 @@ def detect(
     timestamp_column: Annotated[
         str | None, typer.Option(help="Timestamp column (default: found by name or format).")
     ] = None,
+    contamination: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=0.5,
+            help="Known share of anomalous rows in the training part (ensemble: a trimmed fit); default: unknown.",
+        ),
+    ] = None,
     engine: EngineOpt = "local",
     ray_address: RayAddressOpt = None,
 ) -> None:
@@ -105,6 +113,12 @@ def detect(
         "smooth": smooth,
         "executor": executor(engine, ray_address),  # each asset's (or pool's) model one unit
     }
+    if contamination is not None:
+        from forewarn.base import registry
+
+        if "contamination" not in registry.get(detector)().get_params():
+            raise typer.BadParameter(f"{detector} takes no contamination", param_hint="--contamination")
+        options["params"] = {"contamination": contamination}
     if store is not None:
         if asset_column or exclude or timestamp_column:
             raise typer.BadParameter("--asset-column, --exclude and --timestamp-column apply to an INPUT file")
