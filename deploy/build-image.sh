@@ -67,7 +67,7 @@ echo "wheelhouse: forewarn $version with serve, stream, postgres"
 # the dependencies and Forewarn's own wheel apart: the image's layer of dependencies is reused while they stay
 mv "$out"/wheelhouse/forewarn-*.whl "$context/forewarn/"
 cp -al "$out"/wheelhouse/*.whl "$context/wheelhouse/"
-cp deploy/entrypoint.sh deploy/healthcheck.py deploy/stream.toml deploy/mosquitto.conf \
+cp deploy/entrypoint.sh deploy/healthcheck.py deploy/launch.py deploy/stream.toml deploy/mosquitto.conf \
     deploy/mosquitto-entrypoint.sh deploy/prometheus.yml deploy/prometheus-entrypoint.sh \
     deploy/postgres-entrypoint.sh "$context/"
 

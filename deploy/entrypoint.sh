@@ -8,6 +8,7 @@
 #   FOREWARN_STORE           postgresql://user@host:port/db: serve that server store (waits up to
 #                            FOREWARN_STORE_WAIT, 60 s, for the database to accept the role's login); its password
 #                            from FOREWARN_STORE_PASSWORD_FILE (a mounted secret), never in the URL
+#   FOREWARN_MQTT_WAIT       seconds to wait for the broker (30)
 #   FOREWARN_API_TOKEN       the write token; or FOREWARN_API_TOKEN_FILE (default /run/secrets/forewarn_api_token,
 #                            where podman and compose mount a secret) naming a file that holds it
 #   FOREWARN_HOST / _PORT    where to listen (default 0.0.0.0:8000)
@@ -37,41 +38,9 @@ elif [ -n "${FOREWARN_MQTT_HOST:-}" ]; then
         /etc/forewarn/stream.toml > "$stream"
 fi
 
-if [ -n "${FOREWARN_MQTT_HOST:-}" ]; then  # the broker may start after the service: wait for it (30 s by default)
-    python3 -c 'import socket, sys, time
-host, port, wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-end = time.monotonic() + wait
-while True:
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-        break
-    except OSError:
-        if time.monotonic() > end:
-            sys.exit(f"no MQTT broker answers on {host}:{port} after {wait:g} s")
-        time.sleep(0.2)' "$FOREWARN_MQTT_HOST" "${FOREWARN_MQTT_PORT:-1883}" "${FOREWARN_MQTT_WAIT:-30}"
-fi
-
 store="$data/store.duckdb"
-if [ -n "${FOREWARN_STORE:-}" ]; then  # the server store: wait until the database lets the role log in
+if [ -n "${FOREWARN_STORE:-}" ]; then
     store="$FOREWARN_STORE"
-    python3 -c 'import os, sys, time
-import psycopg
-url, wait = sys.argv[1], float(sys.argv[2])
-name = os.environ.get("FOREWARN_STORE_PASSWORD_FILE")
-kwargs = {}
-if name:
-    with open(name, encoding="utf-8") as file:
-        kwargs["password"] = (file.readline()).strip()
-end = time.monotonic() + wait
-while True:
-    try:
-        psycopg.connect(url, connect_timeout=2, **kwargs).close()
-        break
-    except psycopg.Error as err:
-        if time.monotonic() > end:
-            reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-            sys.exit(f"the store database does not accept the login after {wait:g} s: {reason}")
-        time.sleep(0.25)' "$store" "${FOREWARN_STORE_WAIT:-60}"
 fi
 
 set -- --store "$store" --create --models "$data/models" \
@@ -79,4 +48,6 @@ set -- --store "$store" --create --models "$data/models" \
 if [ -n "$stream" ]; then
     set -- --stream "$stream" "$@"
 fi
-exec forewarn serve "$@"
+# launch.py: `forewarn serve "$@"` once the broker (FOREWARN_MQTT_HOST) and a postgresql:// store answer; it
+# imports the service's modules while they start
+exec python3 /usr/local/lib/forewarn/launch.py "$@"
