@@ -102,6 +102,28 @@ def test_train_score_and_backtest_take_a_postgres_url(stores: tuple[str, str], t
     assert ranked[1]["asset_id"].tolist() == ranked[0]["asset_id"].tolist()
     np.testing.assert_allclose(ranked[1]["probability"], ranked[0]["probability"], rtol=1e-6, atol=1e-9)
 
+    monitored = []  # forewarn monitor (issue 18) on the same store, drift cases filed in the store's database
+    for name, store in (("duck", path), ("pg", url)):
+        out = tmp_path / f"monitor-{name}.json"
+        book = str(tmp_path / "cases.duckdb") if name == "duck" else url
+        _cli(
+            "monitor",
+            "--store",
+            store,
+            "--models",
+            str(tmp_path / name),
+            "--days",
+            "10",
+            "--json",
+            str(out),
+            "--cases",
+            book,
+        )
+        report = json.loads(out.read_text())
+        monitored.append({k: v for k, v in report.items() if not k.endswith("seconds")})  # all but the timing
+    assert len(monitored[0]["models"]) == 1
+    assert json.dumps(monitored[1], sort_keys=True) == json.dumps(monitored[0], sort_keys=True)
+
     backtests = []
     for name, store in (("duck", path), ("pg", url)):
         out = tmp_path / f"backtest-{name}.json"
