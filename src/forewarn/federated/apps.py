@@ -136,7 +136,7 @@ def read_site(path: Path) -> dict[str, np.ndarray]:
 def client_app(data_folder: str | None = None) -> Any:
     """A ``ClientApp`` whose site reads ``site-<partition-id>.npz`` under ``data_folder`` (simulation), or the
     file its node config names (``data-file``, deployment)."""
-    from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
+    from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
     from flwr.clientapp import ClientApp
 
     app = ClientApp()
@@ -160,6 +160,19 @@ def client_app(data_folder: str | None = None) -> Any:
     @app.query()  # type: ignore[untyped-decorator,unused-ignore]
     def moments(message: Message, context: Context) -> Message:
         data = rows(context)
+        config: Any = message.content["config"]
+        if str(config.get("stage", "moments")) == "lightgbm":  # federated boosting: the site's trees
+            from forewarn.federated import trees
+
+            settings = ConfigRecord(dict(config) | {"site-index": _site_id(context)})
+            booster, count = trees.site_answer(data, settings)
+            reply = RecordDict(
+                {
+                    "arrays": ArrayRecord({"booster": _array(booster)}),
+                    "metrics": MetricRecord({"num-examples": count, "site-index": _site_id(context)}),
+                }
+            )
+            return Message(content=reply, reply_to=message)
         m = net.Moments.of(data["X_train"])
         content = RecordDict(
             {

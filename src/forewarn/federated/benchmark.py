@@ -40,6 +40,8 @@ from forewarn.federated.apps import FedConfig
 from forewarn.federated.simulate import SiteRows, simulate
 
 MODELS = ("local", "federated", "personalised", "pooled")
+#: federated gradient boosting (:mod:`forewarn.federated.trees`): asked for by name (``--models``)
+TREE_MODELS = ("lightgbm-local", "lightgbm-federated", "lightgbm-pooled")
 METRICS = ("rmse", "f1", "pr_auc", "failure_detection_rate", "accuracy")
 #: per dataset: network and schedule (rounds x local epochs is also the local and pooled arms' epoch count)
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -193,7 +195,43 @@ def run_seed(
                 )
                 add("personalised", site, _predict(tuned, spec, site), time.perf_counter() - started)
         say(f"seed {seed}: federated done in {outcome.wall_seconds:.1f} s")
+    if any(a in TREE_MODELS for a in arms):
+        record["lightgbm"] = _tree_arms(sites, task, seed, arms, add)
+        say(f"seed {seed}: lightgbm arms done")
     return rows, record
+
+
+def _tree_arms(
+    sites: Sequence[Site],
+    task: Task,
+    seed: int,
+    arms: Sequence[str],
+    add: Callable[[str, Site, np.ndarray, float], None],
+) -> dict[str, Any]:
+    """The boosting arms: each site's own booster, the sites' boosters bagged through Flower, one pooled booster."""
+    from forewarn.federated import trees
+
+    def alone(X: np.ndarray, y: np.ndarray) -> trees.BaggedBoosters:
+        return trees.BaggedBoosters([trees.train_booster(X, y, task.kind, {}, seed, task.classes)], [1.0], task.kind)
+
+    record: dict[str, Any] = {}
+    if "lightgbm-local" in arms:
+        for site in sites:
+            started = time.perf_counter()
+            model = alone(site.X_train, site.y_train)
+            add("lightgbm-local", site, model.predict(site.X_test), time.perf_counter() - started)
+    if "lightgbm-pooled" in arms:
+        started = time.perf_counter()
+        model = alone(*pooled(sites))
+        fit_s = time.perf_counter() - started
+        for site in sites:
+            add("lightgbm-pooled", site, model.predict(site.X_test), fit_s)
+    if "lightgbm-federated" in arms:
+        taking_part = [SiteRows(s.name, s.X_train, s.y_train, s.X_test, s.y_test) for s in sites if not s.held_out]
+        model, record = trees.federate_trees(taking_part, task.kind, classes=task.classes, seed=seed)
+        for site in sites:
+            add("lightgbm-federated", site, model.predict(site.X_test), float(record["wall_s"]))
+    return record
 
 
 def summarise(dataset: str, rows: Sequence[dict[str, Any]], primary: str) -> list[dict[str, Any]]:
@@ -227,10 +265,12 @@ def summarise(dataset: str, rows: Sequence[dict[str, Any]], primary: str) -> lis
     return out
 
 
-def comparison(rows: Sequence[dict[str, Any]], primary: str) -> dict[str, Any]:
+def comparison(rows: Sequence[dict[str, Any]], primary: str, prefix: str = "") -> dict[str, Any]:
     """The targets' figures per seed, on the primary metric's mean over participating sites: federated's relative
     gain over local (``(local - federated) / local`` for RMSE, ``(federated - local) / local`` otherwise) and its
-    relative gap to pooled (positive: pooled is better); per-site gains are kept beside them.
+    relative gap to pooled (positive: pooled is better); per-site gains are kept beside them, and the
+    personalised arm's gain over local where it ran. ``prefix`` compares other arms of the same kind
+    (``"lightgbm-"``: the boosting arms).
 
     >>> rows = [{"arm": a, "site": s, "held_out": False, "seed": 0, "rmse": v}
     ...         for a, s, v in [("local", "x", 20.0), ("local", "y", 30.0), ("federated", "x", 18.0),
@@ -243,6 +283,10 @@ def comparison(rows: Sequence[dict[str, Any]], primary: str) -> dict[str, Any]:
 
     frame = pd.DataFrame(rows)
     part = frame[~frame["held_out"].astype(bool)]
+    if prefix:
+        part = part[part["arm"].str.startswith(prefix)].assign(arm=lambda f: f["arm"].str.removeprefix(prefix))
+    else:
+        part = part[part["arm"].isin(MODELS)]
     lower = primary == "rmse"
 
     def gain(better: float, worse: float) -> float:
@@ -262,8 +306,12 @@ def comparison(rows: Sequence[dict[str, Any]], primary: str) -> dict[str, Any]:
         if "pooled" in by:
             pool = by["pooled"].reindex(local.index)
             item["gap_to_pooled"] = -gain(float(fed.mean()), float(pool.mean()))
+        if "personalised" in by:
+            item["personalised_gain_over_local"] = gain(
+                float(by["personalised"].reindex(local.index).mean()), float(local.mean())
+            )
         out["per_seed"].append(item)
-    for key in ("gain_over_local", "gap_to_pooled"):
+    for key in ("gain_over_local", "gap_to_pooled", "personalised_gain_over_local"):
         values = [s[key] for s in out["per_seed"] if key in s]
         if values:
             out[key] = float(np.mean(values))
@@ -287,9 +335,9 @@ def run(
 ) -> dict[str, Any]:
     """The runner of ``forewarn bench federated`` (see the module text); ``models`` picks arms."""
     arms = list(models or MODELS)
-    unknown = sorted(set(arms) - set(MODELS))
+    unknown = sorted(set(arms) - set(MODELS) - set(TREE_MODELS))
     if unknown:
-        raise ConfigError(f"unknown arm(s) {', '.join(unknown)}; use {', '.join(MODELS)}")
+        raise ConfigError(f"unknown arm(s) {', '.join(unknown)}; use {', '.join(MODELS + TREE_MODELS)}")
     say = progress or (lambda m: None)
     dataset, _colon, named = dataset.partition(":")  # seed-task:noisy names a variant
     variant = variant or named or None
@@ -327,10 +375,11 @@ def run(
         "settings": {k: v for k, v in vars(config).items() if k not in ("sites", "seed")},
         "results": summarise(dataset, rows, primary),
         "comparison": comparison(rows, primary),
+        **({"comparison_lightgbm": comparison(rows, primary, "lightgbm-")} if set(arms) & set(TREE_MODELS) else {}),
         "federated_runs": records,
         "wall_s": round(time.perf_counter() - started, 1),
         "published": [],
     }
 
 
-__all__ = ["MODELS", "SETTINGS", "run", "run_seed"]
+__all__ = ["MODELS", "SETTINGS", "TREE_MODELS", "run", "run_seed"]
