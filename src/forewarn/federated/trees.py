@@ -127,7 +127,7 @@ def trees_server_app(
     def main(grid: Grid, context: Context) -> None:
         started = time.perf_counter()
         nodes = _wait_for_nodes(grid, sites, 600.0)
-        common = {"stage": STAGE, "kind": kind, "classes": classes, "seed": seed}
+        common: dict[str, Any] = {"stage": STAGE, "kind": kind, "classes": classes, "seed": seed}
         common["settings"] = json.dumps(settings or {})
         messages = [
             Message(
