@@ -423,3 +423,48 @@ def test_stream_killed_mid_stream_with_the_service_and_a_training_job_on_postgre
     assert service.readings[0] >= before and service.readings[-1] == before + total
     assert (models / "anomaly" / "v1" / "manifest.json").is_file()
     assert training_at_kill, "the training job ran while the stream was killed"
+
+
+def test_a_host_writing_through_the_same_store_object_does_not_deadlock_the_stream(
+    pg_url: str, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under ``serve --stream`` the service's threads write through the store object the stream was given. A batch
+    holds the database's write lock from its readings to its commit; had it used that object's lock meanwhile (its
+    late readings, a second ingest), a service thread holding the object's lock while waiting for the write lock
+    would deadlock both (seen here as a lock timeout before the pipeline got a store object of its own)."""
+    from forewarn.schema import Asset, Channel
+
+    monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=10s")  # a deadlock becomes an error instead of a hang
+    rows = long_rows(make_fleet(4, 100, seed=1))
+    with Store(pg_url) as store:
+        cfg = parse_config(_config(model_dir, allowed_lateness="0s"))
+        pipe = OnlinePipeline(store, cfg, file_alerts=list)
+        stop, errors = threading.Event(), []
+
+        def host() -> None:
+            i = 0
+            while not stop.is_set():
+                try:
+                    store.add_assets([Asset(f"X-{i % 5}", channels=(Channel("t", "degC"),))])
+                except Exception as err:  # noqa: BLE001 - reported by the test
+                    errors.append(repr(err))
+                    return
+                i += 1
+
+        thread = threading.Thread(target=host, daemon=True)
+        thread.start()
+        try:
+            late = written = 0
+            for lo in range(20, len(rows) - 20, 20):
+                cols = _columns(rows[lo : lo + 20])
+                for asset, channel, ts, value in rows[lo - 20 : lo]:  # sent before: new keys behind the watermark
+                    cols.add(asset, channel, ts - 1, value)  # late, so a second ingest in the batch
+                result = pipe.process(cols, [])
+                late, written = late + result.late, written + result.written
+        finally:
+            stop.set()
+            thread.join(30)
+            pipe.close()
+        assert errors == []
+        assert late > 500  # most batches wrote late readings in a second ingest
+        assert store.count_readings() == written == 2 * (len(rows) - 40)  # every batch: 20 on time, 20 shifted

@@ -137,6 +137,12 @@ class OnlinePipeline:
         on_features: FeatureHook | None = None,
         file_alerts: AlertSink | None = None,
     ):
+        self._own_store: Store | None = None
+        if isinstance(store, PgStore):
+            # A store object of its own (its own lock and pool): a batch holds the database's write lock from its
+            # readings to its commit, and must not then wait for the lock of a store object that a host's thread
+            # (the service under serve --stream) holds while it waits for that write lock.
+            store = self._own_store = PgStore(store.url, pool_size=3)
         self.store = store
         self._casebook: CaseBook | None = None
         if file_alerts is None:
@@ -167,6 +173,8 @@ class OnlinePipeline:
         self.tables.close()
         if self._casebook is not None:
             self._casebook.close()
+        if self._own_store is not None:
+            self._own_store.close()
 
     # -- start-up ---------------------------------------------------------------------------------------
     def _restore(self) -> None:
