@@ -12,6 +12,12 @@ What crosses between them, and nothing else:
 * ``evaluate`` (every round): each site scores the global parameters on its own held-out rows and answers with
   a ``MetricRecord`` (``num-examples``, ``eval-loss``).
 
+* ``query`` with ``stage = "lightgbm"`` (federated boosting, :mod:`~forewarn.federated.trees`): the site answers
+  with its own LightGBM booster's model text and its row count.
+
+The server takes every round's answers in site order (``partition-id``), whatever order they arrive in, so a
+run's model does not depend on the transport (:func:`serve`).
+
 A site's rows live in one ``.npz`` file that only its ``ClientApp`` opens (:func:`site_file`); the ``ServerApp``
 is handed no data path at all, and writes the final parameters and the per-round figures to its output folder.
 """

@@ -39,9 +39,11 @@ from forewarn.federated import network as net
 from forewarn.federated.apps import FedConfig
 from forewarn.federated.simulate import SiteRows, simulate
 
-MODELS = ("local", "federated", "personalised", "pooled")
+#: the network's arms (what ``--models all`` runs)
+NET_MODELS = ("local", "federated", "personalised", "pooled")
 #: federated gradient boosting (:mod:`forewarn.federated.trees`): asked for by name (``--models``)
 TREE_MODELS = ("lightgbm-local", "lightgbm-federated", "lightgbm-pooled")
+MODELS = NET_MODELS + TREE_MODELS
 METRICS = ("rmse", "f1", "pr_auc", "failure_detection_rate", "accuracy")
 #: per dataset: network and schedule (rounds x local epochs is also the local and pooled arms' epoch count)
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -286,7 +288,7 @@ def comparison(rows: Sequence[dict[str, Any]], primary: str, prefix: str = "") -
     if prefix:
         part = part[part["arm"].str.startswith(prefix)].assign(arm=lambda f: f["arm"].str.removeprefix(prefix))
     else:
-        part = part[part["arm"].isin(MODELS)]
+        part = part[part["arm"].isin(NET_MODELS)]
     lower = primary == "rmse"
 
     def gain(better: float, worse: float) -> float:
@@ -334,10 +336,10 @@ def run(
     **_: Any,
 ) -> dict[str, Any]:
     """The runner of ``forewarn bench federated`` (see the module text); ``models`` picks arms."""
-    arms = list(models or MODELS)
-    unknown = sorted(set(arms) - set(MODELS) - set(TREE_MODELS))
+    arms = list(models or NET_MODELS)
+    unknown = sorted(set(arms) - set(MODELS))
     if unknown:
-        raise ConfigError(f"unknown arm(s) {', '.join(unknown)}; use {', '.join(MODELS + TREE_MODELS)}")
+        raise ConfigError(f"unknown arm(s) {', '.join(unknown)}; use {', '.join(MODELS)}")
     say = progress or (lambda m: None)
     dataset, _colon, named = dataset.partition(":")  # seed-task:noisy names a variant
     variant = variant or named or None
@@ -382,4 +384,4 @@ def run(
     }
 
 
-__all__ = ["MODELS", "SETTINGS", "TREE_MODELS", "run", "run_seed"]
+__all__ = ["MODELS", "NET_MODELS", "SETTINGS", "TREE_MODELS", "run", "run_seed"]
