@@ -1,8 +1,9 @@
 """The stream consumer: sources -> micro-batches -> :class:`OnlinePipeline` -> acknowledgements -> alerts out.
 
-The consumer is the single writer of the store while it runs (DuckDB allows one writing process per file);
+The consumer is the single writer of a DuckDB store while it runs (DuckDB allows one writing process per file);
 inside ``forewarn serve --stream`` it shares the service's :class:`~forewarn.store.Store` object, whose calls are
-serialised (:mod:`forewarn.stream.runner`).
+serialised (:mod:`forewarn.stream.runner`). On a PostgreSQL store other processes write beside it (one consumer
+per database: its watermarks and state are the database's).
 Its loop:
 
 1. wait for the first message (waking every ``tick`` to release readings of quiet assets and to check stops);

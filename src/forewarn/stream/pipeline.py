@@ -23,6 +23,12 @@ unacknowledged, so the broker delivers them again: step 1 then adds nothing, and
 after the saved watermark. Readings held in the reorder buffer when the process stops are already in the
 store; on start-up they are read back from it (everything after each asset's watermark) so they are scored too.
 
+On a PostgreSQL store steps 1 and 3 are ONE transaction (:class:`~forewarn.stream.tables.PgBatch`): the readings
+are written inside it, so a crash before its commit leaves nothing of the batch, and other processes (the
+service, ingest, training) never see a batch's readings without its scores and checkpoint. The case book is in
+the same database there, but is still filed after the commit (step 4), as on DuckDB. The pipeline opens a store
+object of its own on that database (see :meth:`OnlinePipeline.__init__`).
+
 >>> from forewarn.store import Store
 >>> from forewarn.stream.config_file import parse_config
 >>> from forewarn.stream.messages import ReadingColumns
