@@ -135,7 +135,7 @@ def _tables(store: Store) -> dict[str, pd.DataFrame]:
 def test_micro_batches_give_the_same_tables_on_postgres_as_on_duckdb(
     pg_url: str, model_dir: Path, tmp_path: Path
 ) -> None:
-    wide = make_fleet(4, 150, anomaly="P-3", seed=12)
+    wide = make_fleet(4, 90, anomaly="P-3", seed=12)
     rows = long_rows(wide)
     rng = np.random.default_rng(4)
     sizes = []
@@ -146,8 +146,8 @@ def test_micro_batches_give_the_same_tables_on_postgres_as_on_duckdb(
         filed_duck = _run(duck, model_dir, rows, sizes)
         filed_pg = _run(server, model_dir, rows, sizes)
         want, got = _tables(duck), _tables(server)
-    assert len(got["readings"]) == len(rows) == 4 * 150 * 2
-    assert len(got["scores"]) == 4 * 150 and not got["scores"].duplicated(["asset_id", "t"]).any()
+    assert len(got["readings"]) == len(rows) == 4 * 90 * 2
+    assert len(got["scores"]) == 4 * 90 and not got["scores"].duplicated(["asset_id", "t"]).any()
     for name in want:
         left, right = want[name].reset_index(drop=True), got[name].reset_index(drop=True)
         assert list(left.columns) == list(right.columns), name
