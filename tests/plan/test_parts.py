@@ -7,7 +7,7 @@ import math
 import pytest
 
 from forewarn.exceptions import ConfigError
-from forewarn.plan.parts import croston, reorder_policy, replay_stock
+from forewarn.plan.parts import croston, reorder_policy, replay_backorders, replay_stock
 
 
 def test_croston_and_sba_by_hand() -> None:
@@ -43,6 +43,23 @@ def test_stock_replay_by_hand() -> None:
     # a burst of 3 with 1 on hand and a 3-day lead: 2 short
     out = replay_stock([3, 0, 0, 0], reorder_point=0, order_qty=1, lead_time=3, on_hand=1)
     assert (out["stockouts"], out["short_periods"]) == (2.0, 1.0)
+
+
+def test_backorders_wait_for_the_next_arrival_by_hand() -> None:
+    # 1 on the shelf, s = 0, Q = 1, lead 4 days; needs on days 2, 3 and 9 (given out of order)
+    # day 2: the shelf's unit is used, position 0 <= 0: order 1 (due day 6)
+    # day 3: nothing on the shelf: waits; position 0 + 1 - 1 = 0: order 1 (due day 7)
+    # day 6: the first order fills the day-3 need (3 days late); position 0 + 1 = 1
+    # day 7: the second order arrives and stays (1 on the shelf days 7, 8); day 9: used from the shelf, order (due 13)
+    out = replay_backorders([9, 2, 3], reorder_point=0, order_qty=1, lead_time=4, on_hand=1, days=12, holding_cost=2.0)
+    assert out["waits"] == [0, 0, 3]
+    assert (out["stockouts"], out["orders"]) == (1, 3)
+    # on the shelf at day ends: day 0, 1 (one unit), 7, 8 (one unit): 4 unit-days
+    assert out["holding_cost"] == pytest.approx(2.0 * 4) and out["mean_stock"] == pytest.approx(4 / 12)
+    # a need still open when the period ends waits until the end
+    assert replay_backorders([1], reorder_point=-1, order_qty=1, lead_time=5, on_hand=0, days=4)["waits"] == [3]
+    with pytest.raises(ConfigError, match="demand days"):
+        replay_backorders([4], reorder_point=0, order_qty=1, lead_time=1, on_hand=0, days=4)
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,15 @@ from the same engine seed:
 - ``time_based``: a visit every *T* days that inspects and repairs what it finds; *T* is tuned on a separate
   history (other seeds, :data:`INTERVALS`), never on the fleet it is scored on;
 - ``condition_based``: the twin's daily threshold look (:mod:`forewarn.twin.maintenance`, ``DETECT_THRESHOLD``);
-- ``predictive``: Forewarn's loop: a failure model (``lightgbm-failure``) trained on separate simulated
-  run-to-failure histories, fed each day with sensor features only (vibration RMS and bearing and winding
-  temperature rises, noisy, with their trends: never the twin's hidden damage), turns each asset's probability
-  of failing within :data:`HORIZON_DAYS` into a risk curve, and the planner (:func:`forewarn.plan.plan_maintenance`)
-  books inspection visits under each site's crew hours; the jobs for the next day are committed (a rolling
-  horizon), and a visited asset is not booked again for :data:`COOLDOWN_DAYS`;
+- ``predictive``: Forewarn's loop: a failure model made as a plant makes one, ``forewarn train`` on a store of
+  separate simulated run-to-failure histories (their sensor readings and failure and maintenance events; labels
+  from the events, the one window kernel, calibration on held-out assets: :mod:`forewarn.bench.policy_model`),
+  scored each evening on the readings the loop has observed so far (vibration RMS, bearing, winding and ambient
+  temperatures, oil condition, with the twin's sensor noise: never the hidden damage) exactly as ``forewarn
+  score`` scores a store; each asset's calibrated probability of failing within the bundle's horizon becomes a
+  risk curve, and the planner (:func:`forewarn.plan.plan_maintenance`) books inspection visits under each site's
+  crew hours; the jobs for the next day are committed (a rolling horizon), and a visited asset is not booked
+  again for :data:`COOLDOWN_DAYS`;
 - ``oracle``: sees the true damage, its growth and the winding's margin to its trip temperature, and books the
   exact repair for the next day when a failure would come within 4 days (no crew limit). It is a strong
   reference, not a strict bound: sudden cooling losses strike without warning, and its growth extrapolation
@@ -22,13 +25,17 @@ from the same engine seed:
 Per policy: failures, unplanned downtime hours (scheduled hours lost to failures, from
 :mod:`forewarn.twin.production`), maintenance cost (labour and parts of planned and corrective work),
 parts cost, stock-outs (a shared (s, Q) stock per part, sized with SBA from the separate history, replayed
-against each policy's consumption), downtime cost, total cost, OEE and energy per good unit (:mod:`forewarn.kpi`).
+against each policy's consumption with backorders: a breakdown repair whose part is not on the shelf waits for the
+next arrival, and the machine stays down meanwhile; :func:`_stock_waits`, :func:`_waiting`), downtime cost, total cost, OEE and energy per good unit
+(:mod:`forewarn.kpi`).
 Random streams: every policy starts from the same engine seed, but a policy that acts differently draws
 differently afterwards (repair durations, residuals), so the fleets diverge after the first differing action.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,10 +44,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forewarn.bench.policy_model import BundleScorer, Observer, train_bundle
 from forewarn.exceptions import ConfigError
 from forewarn.kpi import oee
 from forewarn.plan import AssetRisk, PlanProblem, plan_maintenance
-from forewarn.plan.parts import reorder_policy, replay_stock
+from forewarn.plan.parts import reorder_policy, replay_backorders
 from forewarn.twin.assets import CLASS_MODES, MODES, OVERHEATING
 from forewarn.twin.degradation import POLICY_CODES, Policy
 from forewarn.twin.engine import run_plan
@@ -56,6 +64,8 @@ MODELS = POLICIES
 INTERVALS = (30, 45, 60, 90, 120, 180, 270)
 HORIZON_DAYS = 14
 COOLDOWN_DAYS = 21
+#: an asset whose probability of failing within the horizon is below this is not planned for
+MIN_PROBABILITY = 0.02
 HISTORY_SEED = 1000
 #: the hour of the day planned jobs start (the twin returns a machine to service at the end of the day its work
 #: ends, so a job that ends before midnight costs only the evening)
@@ -108,6 +118,8 @@ class _Fleet:
     site_of: np.ndarray
     assets: list[Any]
     classes: list[str]
+    sites: list[Any]
+    lines: list[Any]
 
 
 def _draw(config: FleetConfig) -> _Fleet:
@@ -116,7 +128,17 @@ def _draw(config: FleetConfig) -> _Fleet:
     # the asset records (ids, lines) come from the twin itself, with one day simulated
     small = build_fleet(config, days=1, interval="1h")
     return _Fleet(
-        config, d.params, d.regime, d.state, d.applicable, d.profiles, d.site_of, small.assets, list(d.classes)
+        config,
+        d.params,
+        d.regime,
+        d.state,
+        d.applicable,
+        d.profiles,
+        d.site_of,
+        small.assets,
+        list(d.classes),
+        small.sites,
+        small.lines,
     )
 
 
@@ -137,81 +159,6 @@ def _policy(f: _Fleet, code: str, interval_days: float | None = None) -> Policy:
         planned_h=np.full(n, np.inf),
         planned_mask=np.zeros(n, np.int64),
     )
-
-
-class _Features:
-    """Daily sensor features per asset from the engine's hourly record (noisy, as a plant would read them)."""
-
-    names = (
-        "vib_1d",
-        "vib_ratio_7d",
-        "vib_ratio_30d",
-        "bearing_rise",
-        "bearing_delta_7d",
-        "winding_rise",
-        "winding_delta_7d",
-        "run_1d",
-    )
-
-    def __init__(self, f: _Fleet, seed: int) -> None:
-        self.ambient = f.regime.ambient
-        self.rng = np.random.default_rng([seed, 99])
-
-    def __call__(self, h: int, rec: dict[str, np.ndarray]) -> np.ndarray:
-        def mean(x: np.ndarray, a: int, b: int) -> np.ndarray:
-            lo, hi = max(h - a, 0), max(h - b, 1)
-            run = rec["run"][:, lo:hi] > 0
-            sums = np.where(run, x[:, lo:hi], 0.0).sum(axis=1)
-            return np.where(run.any(axis=1), sums / np.maximum(run.sum(axis=1), 1), np.nan)
-
-        noise = lambda n: 1.0 + self.rng.normal(0.0, 0.03, n)  # noqa: E731 - a sensor's gain noise
-        n = rec["run"].shape[0]
-        vib = rec["vib_rms"].astype(float)
-        v1, v7, v30 = mean(vib, 24, 0) * noise(n), mean(vib, 7 * 24, 24), mean(vib, 30 * 24, 7 * 24)
-        amb = self.ambient[:, : rec["run"].shape[1]]
-        b = rec["bearing_c"] - amb
-        w = rec["winding_c"] - amb
-        b1, b7 = mean(b, 24, 0) + self.rng.normal(0, 0.5, n), mean(b, 7 * 24, 24)
-        w1, w7 = mean(w, 24, 0) + self.rng.normal(0, 0.5, n), mean(w, 7 * 24, 24)
-        return np.column_stack(
-            [v1, v1 / v7, v1 / v30, b1, b1 - b7, w1, w1 - w7, rec["run"][:, max(h - 24, 0) : h].sum(axis=1)]
-        )
-
-
-def _history(f: _Fleet, log: Callable[[str], None]) -> tuple[pd.DataFrame, np.ndarray, list[Any]]:
-    """Run-to-failure history of a separate fleet: daily features and labels (failure within the horizon)."""
-    feats = _Features(f, f.config.seed)
-    rows: list[np.ndarray] = []
-    hours: list[int] = []
-
-    def look(h: int, st: Any, pol: Any, down: Any, failed: Any, rec: dict[str, np.ndarray]) -> None:
-        if h >= 7 * 24:
-            rows.append(feats(h, rec))
-            hours.append(h)
-
-    plan = run_plan(
-        f.params,
-        f.state,
-        f.regime,
-        _policy(f, "run_to_failure"),
-        f.applicable,
-        np.random.default_rng([f.config.seed, 1]),
-        daily=look,
-        scale=f.config.degradation_scale,
-    )
-    n = f.site_of.size
-    X = pd.DataFrame(np.vstack(rows), columns=list(_Features.names))
-    fail_h: list[list[float]] = [[] for _ in range(n)]
-    for a, minute, _mode in plan.failures:
-        fail_h[a].append(minute / 60.0)
-    y = np.zeros(len(X), dtype=int)
-    k = 0
-    for h in hours:
-        for a in range(n):
-            y[k] = any(h <= t < h + HORIZON_DAYS * 24 for t in fail_h[a])
-            k += 1
-    log(f"history seed {f.config.seed}: {len(X)} asset-days, {len(plan.failures)} failures")
-    return X, y, plan.maintenance
 
 
 @dataclass
@@ -247,8 +194,11 @@ def _simulate(f: _Fleet, name: str, *, interval: float | None = None, model: Any
 
 class _Predictive:
     def __init__(self, f: _Fleet, model: Any, jobs: list[int]) -> None:
-        self.f, self.model, self.jobs = f, model, jobs
-        self.features = _Features(f, f.config.seed + 5)
+        self.f, self.jobs = f, jobs
+        # the plant's sensors (read once an hour, as the history was) and the bundle scored on them each evening
+        self.observer = Observer(f.regime.ambient, seed=f.config.seed + 5)
+        self.score = BundleScorer(model, [a.asset_id for a in f.assets], f.config.start)
+        self.horizon_days = max(1, int(round(float(model.spec.horizon) / 24.0)))
         self.last_visit = np.full(f.site_of.size, -1e9)
         mean_fail = {c: float(np.mean([REPAIR_HOURS[MODES.index(m)] for m in CLASS_MODES[c]])) for c in set(f.classes)}
         self.fail_h = np.array([mean_fail[c] for c in f.classes])
@@ -260,14 +210,14 @@ class _Predictive:
     def __call__(
         self, h: int, st: Any, pol: Any, down: dict[str, np.ndarray], failed: Any, rec: dict[str, np.ndarray]
     ) -> None:
+        self.observer.observe(rec, h - 24, h)
         if h < 7 * 24:
             return
-        X = pd.DataFrame(self.features(h, rec), columns=list(_Features.names))
-        p = np.clip(np.asarray(self.model.predict_proba(X), dtype=float).reshape(len(X), -1)[:, -1], 0.0, 0.999)
+        p = np.clip(self.score(self.observer, h), 0.0, 0.999)
         free = (down["kind"] == 0) & ~np.isfinite(pol.planned_h) & (h - self.last_visit > COOLDOWN_DAYS * 24)
         days = np.arange(1, HORIZON_DAYS + 1)
         risk = []
-        for a in np.flatnonzero(free & (p > 0.02)):
+        for a in np.flatnonzero(free & (p > MIN_PROBABILITY)):
             cdf = 1.0 - (1.0 - p[a]) ** (days / HORIZON_DAYS)
             risk.append(
                 AssetRisk(
@@ -338,10 +288,62 @@ def _consumption(plan: Any, days: int) -> dict[str, np.ndarray]:
     return out
 
 
+def _stock_waits(
+    plan: Any, stock: dict[str, tuple[float, int]], days: int
+) -> tuple[float, float, list[tuple[int, int, int]]]:
+    """The shared (s, Q) stock of each part replayed against the run's consumption, a part that is not on the
+    shelf waited for (:func:`~forewarn.plan.parts.replay_backorders`): stock-outs, holding cost, and the waits of
+    breakdown repairs ``(asset, minute the repair ended, days waited)``."""
+    lead = dict(COSTS.lead_days)
+    used: dict[str, list[tuple[int, int, str]]] = {name: [] for name, _ in COSTS.parts}
+    for a, minute, action, result, _note in plan.maintenance:
+        part = _part(action)
+        if part is not None:
+            used[part].append((int(a), int(minute), str(result)))
+    stockouts = holding = 0.0
+    waits: list[tuple[int, int, int]] = []
+    for part, uses in used.items():
+        rop, qty = stock[part]
+        replay = replay_backorders(
+            [min(m // 1440, days - 1) for _a, m, _r in uses],
+            rop,
+            qty,
+            lead[part],
+            on_hand=int(np.ceil(rop)) + qty,
+            days=days,
+            holding_cost=COSTS.holding_per_part_day,
+        )
+        stockouts += float(replay["stockouts"])
+        holding += float(replay["holding_cost"])
+        waits += [
+            (a, m, int(w)) for (a, m, r), w in zip(uses, replay["waits"], strict=True) if w > 0 and r == "corrective"
+        ]
+    return stockouts, holding, waits
+
+
+def _waiting(plan: Any, waits: list[tuple[int, int, int]]) -> Any:
+    """``plan`` with each breakdown repair that waited for a part ending that many days later: its stop is longer
+    and the machine does not run meanwhile (what production, OEE and energy see). The machine's later history is
+    not simulated again: the wait only shifts its return. A planned job short of a part is not delayed here (the
+    planner holds the job until the part comes; the machine keeps running): it counts as a stock-out only."""
+    if not waits:
+        return plan
+    downtime = list(plan.downtime)
+    run = plan.run.copy()
+    hours = run.shape[1]
+    for a, minute, days in waits:
+        extra = 1440 * days
+        for i, (b, begin, end, kind) in enumerate(downtime):
+            if b == a and kind == 1 and end == minute:
+                downtime[i] = (b, begin, min(end + extra, 60 * hours), kind)
+                run[a, minute // 60 : min((minute + extra) // 60 + 1, hours)] = 0.0
+                break
+    return dataclasses.replace(plan, downtime=downtime, run=run)
+
+
 def _score(f: _Fleet, outcome: _Outcome, stock: dict[str, tuple[float, int]]) -> dict[str, Any]:
     plan = outcome.plan
     price = dict(COSTS.parts)
-    lead = dict(COSTS.lead_days)
     labour = parts_cost = 0.0
     visits = sum(1 for _a, _s, _e, kind in plan.downtime if kind == 2)
     labour += visits * COSTS.visit_labour + len(plan.failures) * COSTS.failure_labour
@@ -353,23 +355,10 @@ def _score(f: _Fleet, outcome: _Outcome, stock: dict[str, tuple[float, int]]) ->
             labour += COSTS.light_action
         else:
             parts_cost += price[part]
-    stockouts = 0.0
-    holding = 0.0
-    for part, demand in _consumption(plan, f.config.days).items():
-        rop, qty = stock[part]
-        replay = replay_stock(
-            np.round(demand).astype(int),
-            rop,
-            qty,
-            lead[part],
-            on_hand=int(np.ceil(rop)) + qty,
-            holding_cost=COSTS.holding_per_part_day,
-        )
-        stockouts += replay["stockouts"]
-        holding += replay["holding_cost"]
+    stockouts, holding, waits = _stock_waits(plan, stock, f.config.days)
     start = pd.Timestamp(f.config.start)
     data = production_data(
-        plan=plan, regime=f.regime, params=f.params, assets=f.assets, start=start, seed=f.config.seed
+        plan=_waiting(plan, waits), regime=f.regime, params=f.params, assets=f.assets, start=start, seed=f.config.seed
     )
     total = oee(data.records, by=[]).iloc[0]
     unplanned_h = float(data.records["down_failure_h"].sum())
@@ -439,24 +428,17 @@ def run_policies(
         )
         for k in range(history_seeds)
     ]
-    # the failure model, on the histories' run-to-failure features
-    from threadpoolctl import threadpool_limits
-
-    from forewarn.base.registry import create
-
-    parts = [_history(h, say) for h in history]
-    X = pd.concat([p[0] for p in parts], ignore_index=True)
-    y = np.concatenate([p[1] for p in parts])
-    if not 0 < y.sum() < y.size:
+    # the failure model: forewarn train on a store of the histories' run-to-failure readings and events
+    history_runs = {int(k): _simulate(h, "run_to_failure").plan for k, h in enumerate(history)}
+    if not any(plan.failures for plan in history_runs.values()):
         raise ConfigError(
             f"the separate history ({history_seeds} fleet(s) of {assets} assets x {days} days) holds no failure to "
             "learn from; simulate more assets, more days or a larger degradation_scale"
         )
-    with threadpool_limits(1):
-        model = create("lightgbm-failure", n_estimators=200, seed=0).fit(X, y)
+    with tempfile.TemporaryDirectory(prefix="forewarn-policy-") as work:
+        model = train_bundle([(h, history_runs[k]) for k, h in enumerate(history)], work, progress=say)
     fit_s = time.perf_counter() - t0
-    say(f"failure model: {len(X)} asset-days, {int(y.sum())} positive, {fit_s:.1f} s")
-    history_runs = {int(k): _simulate(h, "run_to_failure").plan for k, h in enumerate(history)}
+    say(f"failure model: {model.model_id} {model.version} ({model.manifest.get('model')}), {fit_s:.1f} s")
     stock = _stock_policy(list(history_runs.values()), days)
     # the time-based interval, tuned on the histories
     tuned: dict[float, float] = {}

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -155,4 +156,69 @@ def replay_stock(
         "orders": orders,
         "mean_stock": float(stock_sum / n),
         "holding_cost": float(holding_cost * stock_sum),
+    }
+
+
+def replay_backorders(
+    demand_days: Sequence[int] | np.ndarray,
+    reorder_point: float,
+    order_qty: int,
+    lead_time: int,
+    on_hand: int,
+    days: int,
+    holding_cost: float = 0.0,
+) -> dict[str, Any]:
+    """Replay an (s, Q) policy where a demand that finds the shelf empty waits for the next arrival (a backorder:
+    the repair needing the part is delayed), one unit per entry of ``demand_days`` (the day each is needed).
+
+    The stock position (on hand plus on order, less backorders) is checked after each day's demands; at or below
+    ``reorder_point`` an order of ``order_qty`` is placed that arrives ``lead_time`` days later (at the start of
+    that day: a backorder is filled then, oldest first). Returns each demand's ``waits`` (days, in the order given),
+    ``stockouts`` (demands that waited), ``orders``, ``holding_cost`` (x unit-days on the shelf at day ends) and
+    ``mean_stock`` over ``days``.
+
+    Two on the shelf, two needed on day 0 and two on day 1: the shelf empties on day 0 (an order, due day 3); the
+    day-1 demands wait, the position (0 + 2 on order - 2 waiting) is again at the reorder point (a second order,
+    due day 4); the first order fills both backorders on day 3, 2 days late each, and the second is left on the shelf:
+
+    >>> r = replay_backorders([0, 0, 1, 1], reorder_point=0, order_qty=2, lead_time=3, on_hand=2, days=6)
+    >>> r["waits"], r["stockouts"], r["orders"], round(r["mean_stock"], 3)
+    ([0, 0, 2, 2], 2, 2, 0.667)
+    """
+    if order_qty < 1 or lead_time < 0 or on_hand < 0 or days < 1:
+        raise ConfigError("replay_backorders: order_qty >= 1, lead_time >= 0, on_hand >= 0 and days >= 1 are required")
+    when = np.asarray(demand_days, dtype=np.int64)
+    if when.size and (when.min() < 0 or when.max() >= days):
+        raise ConfigError(f"replay_backorders: demand days must lie in 0..{days - 1}")
+    order = np.argsort(when, kind="stable")
+    waits = [0] * when.size
+    stock, orders, unit_days = int(on_hand), 0, 0.0
+    arrivals: list[int] = []  # arrival day of each outstanding unit
+    waiting: list[tuple[int, int]] = []  # (demand index, day needed)
+    k = 0
+    for day in range(days):
+        stock += sum(1 for a in arrivals if a == day)
+        arrivals = [a for a in arrivals if a != day]
+        while waiting and stock > 0:  # backorders first, oldest first
+            index, needed = waiting.pop(0)
+            waits[index] = day - needed
+            stock -= 1
+        while k < when.size and when[order[k]] == day:
+            if stock > 0:
+                stock -= 1
+            else:
+                waiting.append((int(order[k]), day))
+            k += 1
+        if stock + len(arrivals) - len(waiting) <= reorder_point:
+            arrivals += [day + max(lead_time, 1)] * order_qty
+            orders += 1
+        unit_days += stock
+    for index, needed in waiting:  # still waiting when the period ends
+        waits[index] = days - needed
+    return {
+        "waits": waits,
+        "stockouts": int(sum(1 for w in waits if w > 0)),
+        "orders": orders,
+        "holding_cost": float(holding_cost * unit_days),
+        "mean_stock": float(unit_days / days),
     }

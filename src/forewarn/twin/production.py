@@ -95,7 +95,8 @@ def production_data(
     # that day belongs to the stop before it
     day_end = [(a, s, max(e, 1440 * -(-e // 1440))) for a, s, e in fail_iv]
     failing = _overlap(n, hours, day_end) > 0
-    run = np.minimum(plan.run.astype(float), sched)
+    # an hour both run and booked for planned work (a job starting within the hour) counts the work first
+    run = np.minimum(plan.run.astype(float), sched - pm)
     lost = np.clip(sched - pm - run, 0.0, None)
     down_failure = np.where(failing, lost, 0.0)
     pm = pm + (lost - down_failure)  # idle time around planned work

@@ -1,0 +1,67 @@
+"""The predictive policy's model comes out of ``forewarn train`` and is scored in the loop the way ``forewarn score``
+scores a store: same buckets, same window kernel, same calibrated probability."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import forewarn.bench.policy as policy
+from forewarn.bench.policy_model import OBSERVED, BundleScorer, Observer, events_frame, train_bundle
+from forewarn.store import Store
+from forewarn.twin.fleet import FleetConfig
+
+
+def test_observer_reads_each_hour_once_and_averages_buckets() -> None:
+    hours = 48
+    rec = {k: np.tile(np.arange(hours, dtype=np.float32), (2, 1)) for k in ("vib_rms", "bearing_c", "winding_c", "oil")}
+    obs = Observer(np.full((2, hours), 20.0), seed=3)
+    obs.observe(rec, 0, 24)
+    first = obs.values[:, :, :24].copy()
+    assert np.isnan(obs.values[:, :, 24:]).all()
+    obs.observe(rec, 24, 48)
+    assert np.array_equal(obs.values[:, :, :24], first)  # an hour once read is not read again
+    # noise as the twin's sensors: vibration 2 % of the value, temperatures 0.2 degC, oil 0.01
+    vib = obs.values[list(OBSERVED).index("vib_rms"), :, 1:]
+    assert np.abs(vib / rec["vib_rms"][:, 1:] - 1.0).max() < 0.1
+    assert np.abs(obs.values[list(OBSERVED).index("ambient_temp")] - 20.0).max() < 1.0
+    frame = obs.frame(["a", "b"], "2024-01-01", 48, rows=3, interval_h=8)
+    # the last three 8-hour buckets before hour 48: hours 24-31, 32-39, 40-47, bucket means
+    assert frame["ts"].dt.hour.tolist() == [0, 8, 16] * 2
+    assert frame["winding_temp"].iloc[:3].to_numpy() == pytest.approx(
+        [obs.values[2, 0, 24 + 8 * k : 32 + 8 * k].mean() for k in range(3)], rel=1e-6
+    )
+    # fewer hours than asked: only whole buckets from the start
+    assert len(obs.frame(["a", "b"], "2024-01-01", 20, rows=10, interval_h=8)) == 2 * 2
+
+
+@pytest.mark.slow
+def test_policy_bundle_is_trained_from_events_and_scored_like_forewarn_score(tmp_path: Path) -> None:
+    from forewarn.train.score import asset_features, asset_history
+
+    f = policy._draw(FleetConfig(sites=2, assets=12, days=90, seed=1000, interval="1h", degradation_scale=8.0))
+    plan = policy._simulate(f, "run_to_failure").plan
+    bundle = train_bundle([(f, plan)], tmp_path)
+    assert bundle.task == "failure" and bundle.spec.interval == "24h" and bundle.spec.window == 30
+    assert sorted(bundle.spec.channels) == sorted(OBSERVED)
+    with Store(tmp_path / "history.duckdb", read_only=True) as db:
+        events = db.events()
+        # labels come from the events: the store holds the run's failures, under the history's asset ids
+        assert (events["kind"] == "failure").sum() == len(
+            events_frame([a.asset_id for a in f.assets], f.config.start, plan, 90).query("kind == 'failure'")
+        )
+        ids = [f"H1-{a.asset_id}" for a in f.assets]
+        # the loop's scorer on the same observations as the store holds (same seed, same hours)
+        obs = Observer(f.regime.ambient, seed=f.config.seed)
+        hours = plan.run.shape[1]
+        obs.observe({k: getattr(plan, k) for k in ("vib_rms", "bearing_c", "winding_c", "oil")}, 0, hours)
+        loop = BundleScorer(bundle, ids, f.config.start)(obs, hours)
+        served = []
+        for asset in ids:
+            _row, x = asset_features(bundle.spec, ({}, "in_service", asset_history(db, asset, bundle)))
+            served.append(x)
+    expected = bundle.predict(bundle.feature_frame(np.vstack(served))).probability
+    assert loop == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    assert loop.min() >= 0.0 and loop.max() <= 1.0 and np.ptp(loop) > 0
