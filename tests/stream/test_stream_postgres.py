@@ -33,6 +33,7 @@ from forewarn.stream.config_file import parse_config
 from forewarn.stream.messages import DeadLetter, ReadingColumns
 from forewarn.stream.pipeline import OnlinePipeline
 from forewarn.stream.replay import Publisher, sparkplug_messages
+from forewarn.stream.tables import stream_alerts
 
 from .conftest import WINDOW, assets_config, long_rows, make_fleet
 from .test_mqtt import PREFIX, Consumer
@@ -146,6 +147,8 @@ def test_micro_batches_give_the_same_tables_on_postgres_as_on_duckdb(
         filed_duck = _run(duck, model_dir, rows, sizes)
         filed_pg = _run(server, model_dir, rows, sizes)
         want, got = _tables(duck), _tables(server)
+        listed = [stream_alerts(store, asset_id="P-3") for store in (duck, server)]  # GET /api/v1/stream/alerts
+    assert listed[0] == listed[1] and len(listed[1]) == 1 and listed[1][0]["explanation"]
     assert len(got["readings"]) == len(rows) == 4 * 90 * 2
     assert len(got["scores"]) == 4 * 90 and not got["scores"].duplicated(["asset_id", "t"]).any()
     for name in want:
