@@ -164,7 +164,7 @@ def test_cli_export_and_lake_score_on_the_cluster(ray_cluster: Cluster, plant: P
     again = runner.invoke(app, ["export", "--store", str(plant.store), "--out", str(tmp_path / "lake")])
     assert isinstance(again.exception, ConfigError) and "not empty" in str(again.exception)
     args = ["lake-score", "--lake", str(tmp_path / "lake"), "--models", str(plant.models)]
-    done = runner.invoke(app, [*args, "--out", str(tmp_path / "s"), "--top", "3"])  # Ray Data: the test above
+    done = runner.invoke(app, [*args, "--out", str(tmp_path / "s"), "--top", "3"])  # on Ray: test_engines.py
     assert done.exit_code == 0, done.output
     assert json.loads(done.output[: done.output.index("}") + 1])["assets"] == 16
     assert len(ranked(tmp_path / "s")) == 16 and "rank" in done.output

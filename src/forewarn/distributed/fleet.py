@@ -218,7 +218,8 @@ class _ActorPool:
     batch as soon as it returns the previous one, so that the actors finish together whatever the batches cost.
 
     Plain actors rather than Ray Data's ``map_batches``: the same actors and streaming, without Data's planning,
-    its executor and its extra blocks, which cost ~2-5 s a job on this machine (BENCHMARKS.md, issue 19). An actor
+    its executor and its extra blocks, part of the ~5 s a job paid before the work on an idle machine
+    (BENCHMARKS.md, issue 19; the stages that remain are timed there). An actor
     whose process dies is restarted (its bundle loaded again) and its batch run again (``max_restarts``,
     ``max_task_retries``); a batch's file is replaced whole, so the output does not change."""
 
