@@ -122,3 +122,39 @@ def test_the_service_role_reads_readings_and_files_cases_but_cannot_write_readin
             f"/api/v1/cases/{case_id}/close", json={"note": "ok"}, headers={"Authorization": "Bearer " + "t" * 20}
         )
         assert closed.status_code == 200 and closed.json()["status"] == "closed"
+
+
+def test_the_quality_review_queue_in_the_database_answers_as_the_duckdb_file(pg_server: LocalPostgres) -> None:
+    from forewarn.quality.review import ReviewQueue
+
+    url = _url(pg_server)
+    queues = [ReviewQueue(), ReviewQueue(url)]
+    try:
+        when = T0.to_pydatetime()
+        for queue in queues:
+            for i, (decision, p) in enumerate((("review", 0.6), ("pass", 0.1), ("review", 0.7), ("reject", 0.95))):
+                queue.add(
+                    line="L1" if i < 3 else "L2",
+                    unit=f"u{i}",
+                    image=f"u{i}.jpg",
+                    defect_type="scratches",
+                    probability=p,
+                    decision=decision,
+                    ts=when,
+                )
+        reviewer = ReviewQueue(url)  # another process gives the verdicts
+        for queue in (queues[0], reviewer):
+            assert [r["unit"] for r in queue.pending()] == ["u0", "u2"]
+            assert queue.verdict(1, "defect", by="ana", defect_type="inclusion")["verdict_type"] == "inclusion"
+            assert queue.verdict(3, "good", by="ana")["status"] == "reviewed"
+            with pytest.raises(StateError, match="not waiting for review"):
+                queue.verdict(3, "defect", by="bo")
+        reviewer.close()
+        duck, server = queues
+        assert server.pending() == [] and server.get(1)["reviewer"] == "ana"
+        pd.testing.assert_frame_equal(server.labelled(), duck.labelled())
+        assert server.labelled()["label"].tolist() == ["inclusion", "good"]
+        assert server.report() == duck.report()
+    finally:
+        for queue in queues:
+            queue.close()

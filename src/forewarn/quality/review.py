@@ -5,7 +5,8 @@ reference, predicted defect type, defect probability and decision; units decided
 (:meth:`ReviewQueue.pending`) until someone gives a verdict (:meth:`ReviewQueue.verdict`: ``defect`` with a
 defect type, or ``good``). :meth:`ReviewQueue.labelled` returns the reviewed units as training labels (the
 verdict wins over the model), and :meth:`ReviewQueue.report` the per-line report of
-:func:`forewarn.quality.decisions.line_report`.
+:func:`forewarn.quality.decisions.line_report`. Given a ``postgresql://`` URL, the table lives in that store's
+database (migration 5 of :mod:`forewarn.store.pg_sql`), shared by every process that inspects or reviews.
 
 >>> queue = ReviewQueue()
 >>> a = queue.add(line="L1", unit="u1", image="u1.jpg", defect_type="scratches", probability=0.6,
@@ -31,6 +32,7 @@ import pandas as pd
 
 from forewarn.exceptions import DataNotFoundError, SchemaError, StateError
 from forewarn.quality.decisions import DECISIONS, line_report
+from forewarn.store.pg_sql import is_postgres_url
 
 VERDICTS = ("defect", "good")
 DDL = """
@@ -74,8 +76,15 @@ class ReviewQueue:
     def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
         self.path = str(path)
         self._lock = threading.Lock()
-        self._con = duckdb.connect(self.path)
-        self._con.execute(DDL)
+        self._con: Any
+        if is_postgres_url(self.path):
+            from forewarn.store.pg_cases import CaseConnection  # the case book's connection: ? parameters, tuples
+
+            self._con = CaseConnection(self.path)
+            self.path = self._con.path  # without a password
+        else:
+            self._con = duckdb.connect(self.path)
+            self._con.execute(DDL)
 
     def close(self) -> None:
         """Close the database."""
@@ -151,7 +160,7 @@ class ReviewQueue:
         with self._lock:
             self._con.execute(
                 "UPDATE inspections SET status = 'reviewed', verdict = ?, verdict_type = ?, reviewer = ?,"
-                " reviewed_ts = ? WHERE inspection_id = ?",
+                " reviewed_ts = ? WHERE inspection_id = ? AND status = 'pending'",  # a verdict given meanwhile stays
                 [verdict, kind, by, dt.datetime.now(dt.UTC), int(inspection_id)],
             )
         return self.get(inspection_id)

@@ -72,7 +72,13 @@ class CaseConnection:
         self._con: Any = None
         self._closed = False
         self._connect()
-        missing = self._raw().execute("SELECT to_regclass('cases') IS NULL").fetchone()[0]
+        missing = (
+            self._raw()
+            .execute(  # an older store: its migrations, these tables among them, run first
+                "SELECT to_regclass('cases') IS NULL OR to_regclass('inspections') IS NULL"
+            )
+            .fetchone()[0]
+        )
         if missing:
             psycopg = _psycopg()
             try:

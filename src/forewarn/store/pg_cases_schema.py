@@ -61,3 +61,24 @@ BEGIN
 END
 $roles$;
 """
+
+#: migration 5: the quality inspection log and review queue (:class:`forewarn.quality.review.ReviewQueue`)
+REVIEW_MIGRATION = f"""
+CREATE SEQUENCE IF NOT EXISTS inspection_ids START 1;
+CREATE TABLE IF NOT EXISTS inspections (
+    inspection_id bigint PRIMARY KEY, ts timestamptz NOT NULL, line text NOT NULL, unit text NOT NULL,
+    image text NOT NULL, defect_type text NOT NULL, probability double precision NOT NULL, decision text NOT NULL,
+    status text NOT NULL, verdict text, verdict_type text, reviewer text, reviewed_ts timestamptz);
+CREATE INDEX IF NOT EXISTS inspections_pending ON inspections (line, inspection_id) WHERE status = 'pending';
+DO $grants$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{CASEBOOK_ROLE}') THEN
+        EXECUTE 'GRANT SELECT, INSERT, UPDATE ON inspections TO {CASEBOOK_ROLE}';
+        EXECUTE 'GRANT USAGE, SELECT ON SEQUENCE inspection_ids TO {CASEBOOK_ROLE}';
+    END IF;
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{READ_ROLE}') THEN
+        EXECUTE 'GRANT SELECT ON inspections TO {READ_ROLE}';
+    END IF;
+END
+$grants$;
+"""

@@ -34,6 +34,7 @@ import pyarrow as pa
 
 from forewarn.exceptions import ConfigError
 from forewarn.store.pg_cases_schema import MIGRATION as CASEBOOK_MIGRATION
+from forewarn.store.pg_cases_schema import REVIEW_MIGRATION
 
 SCHEMES = ("postgresql://", "postgres://", "postgresql:/", "postgres:/")
 WRITE_LOCK = 0x46_6F_72_65  # advisory lock key of all store writes ("Fore")
@@ -103,6 +104,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 4: the case book (alerts, cases, alert-policy state) and the roles that read or file cases (pg_cases_schema)
     CASEBOOK_MIGRATION,
+    # 5: the quality inspection log and review queue (forewarn.quality.review), with the case book's grants
+    REVIEW_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("store_meta", "sites", "lines", "assets", "channels", "reading_values", "events", "labels")
