@@ -8,7 +8,11 @@ functions:
 * pre-change figure: the champion, trained on the first 40 % of the days, judged on the 10 % before the change;
 * the champion judged on the last 20 % of the days (after the change);
 * ``retrain``: a challenger trained on the days after the change (up to the judging window) and judged on the
-  same last 20 % as the champion; recovery = challenger's figure / pre-change figure.
+  same last 20 % as the champion; recovery = challenger's figure / pre-change figure;
+* the counterfactual: the champion judged on the same last 20 % of the same fleet *without* the change (what the
+  plant's own model would score there had nothing changed); ``recovery_same_window_roc_auc`` = challenger /
+  that (the same failures, the same wear: the pre-change window holds other failures, so its figure differs
+  from the judging window's for reasons that are not the change).
 
 Figures are row-level ROC AUC of failure within 72 h (and failures caught at each model's threshold).
 
@@ -67,12 +71,12 @@ def main() -> None:
                 changes.append(SensorOffset(str(asset), channel, change, float(live[channel].std())))
     changed = apply_changes(r, changes)
 
-    def store_until(path: Path, end: pd.Timestamp) -> Path:
+    def store_until(path: Path, end: pd.Timestamp, readings: pd.DataFrame = changed) -> Path:
         with Store(path) as db:
             db.add_sites(fleet.sites)
             db.add_lines(fleet.lines)
             db.add_assets(fleet.assets)
-            db.ingest_readings(changed[changed["ts"] < end])
+            db.ingest_readings(readings[readings["ts"] < end])
             db.ingest_events(events[events["ts"] < end])
         return path
 
@@ -83,9 +87,12 @@ def main() -> None:
     registry = ModelRegistry(models)
     champion = registry.bundle("failure", "v1")
     card = model_card(registry, "failure", "v1")
+    unchanged = store_until(folder / "unchanged.duckdb", r["ts"].max() + pd.Timedelta("1h"), r)
     with Store(full, read_only=True) as db:
         pre = judge(champion, card, db, trained_end, change)
         post = judge(champion, card, db, judge_start, r["ts"].max() + pd.Timedelta("1h"))
+    with Store(unchanged, read_only=True) as db:  # the same window, had the plant not changed
+        same_window = judge(champion, card, db, judge_start, r["ts"].max() + pd.Timedelta("1h"))
     decision = retrain(
         full,
         models,
@@ -104,6 +111,10 @@ def main() -> None:
         "recovery_roc_auc": None
         if not pre.get("roc_auc") or decision["figures"]["challenger"].get("roc_auc") is None
         else round(decision["figures"]["challenger"]["roc_auc"] / pre["roc_auc"], 4),
+        "unchanged_champion_same_window": same_window,
+        "recovery_same_window_roc_auc": None
+        if not same_window.get("roc_auc") or decision["figures"]["challenger"].get("roc_auc") is None
+        else round(decision["figures"]["challenger"]["roc_auc"] / same_window["roc_auc"], 4),
         "seconds": round(time.perf_counter() - started),
     }
     print(json.dumps(out, indent=1, default=str))

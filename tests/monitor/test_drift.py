@@ -157,3 +157,91 @@ def test_drift_cases_stay_apart_from_the_assets_health_case() -> None:
     assert book.open_case_id("p1") == health
     book.close_case(drift, note="transmitter recalibrated; reference refitted")
     assert book.open_case_id("p1") == health  # closing the drift case leaves the health case open
+
+
+def test_offset_test_worked_example() -> None:
+    """Two independent channels (no cross-prediction), day-jump SDs 0.2 and 0.1: a jump of 1.0 in the first is an
+    offset of 1.0 SD with z = 1.0 / 0.2 = 5 and nothing left over; a jump in both leaves the second's z^2 = 4."""
+    from forewarn.monitor.drift import Reference, critical_z, gaussian_max, offset_test
+
+    k = 2
+    ref = Reference(
+        channels=["a", "b"],
+        mean=np.zeros(k),
+        sd=np.ones(k),
+        coef=np.zeros((k + 1, k)),
+        deciles=np.zeros((k, 11)),
+        sample=np.zeros((1, k)),
+        threshold=np.ones(k),
+        jump_threshold=np.ones(k),
+        day_residual=np.zeros((0, k)),
+        rows_per_day=24,
+        days=30,
+        jump_cov=np.diag([0.04, 0.01]),
+    )
+    offset, z, rest = offset_test(ref, np.array([[1.0, 0.0], [1.0, 0.2]]))
+    assert offset[0].tolist() == pytest.approx([1.0, 0.0]) and z[0].tolist() == pytest.approx([5.0, 0.0])
+    assert rest.tolist() == pytest.approx([0.0, 4.0])
+    # 0.01 false flags per asset-year over 2 channels: two-sided level 0.01 / 730 per test
+    from scipy.stats import norm
+
+    assert critical_z(0.01, 2) == pytest.approx(norm.isf(0.01 / 730 / 2))
+    assert gaussian_max(1) == pytest.approx(norm.isf(0.25))  # the median of one |N(0, 1)| draw
+
+
+def test_a_pure_noise_sensor_offset_is_sized_and_named_by_the_offset_test() -> None:
+    """A channel that nothing predicts (noise of SD 1 per hour): its day mean has SD 1 / sqrt(24) = 0.2, so a
+    1.5-SD offset is a z of about 7, above the 4.8 of the theory for 5 channels at 0.01 false flags a year."""
+    frame = plant(90, seed=3)
+    frame["n"] = np.random.default_rng(7).normal(size=len(frame))
+    channels = [*CHANNELS, "n"]
+    reference = fit_reference(frame.iloc[: 60 * HOURS], channels)
+    at = frame["ts"].iloc[75 * HOURS]
+    changed = apply_changes(frame.assign(asset_id="p1"), [SensorOffset("p1", "n", at, 1.5)])
+    days = day_drift(reference, changed.iloc[60 * HOURS :])
+    first = days[(days["day"] == at) & (days["channel"] == "n")].iloc[0]
+    assert first["step"] and first["offset_fit"] and first["offset_z"] > first["offset_z_threshold"]
+    assert first["offset_sd"] == pytest.approx(1.5, abs=0.65)  # three SEs of a day's mean (0.21)
+    assert not days[days["day"] < at]["step"].any()
+    found = episodes(days, pd.DataFrame(columns=["ts", "kind", "action"]))
+    assert [(e["day"], e["cause"], e["channels"]) for e in found] == [(at, "sensor change", ["n"])]
+
+
+def test_a_burst_of_odd_hours_is_an_excursion_not_a_plant_change() -> None:
+    frame = plant(60)
+    reference = fit_reference(frame.iloc[: 30 * HOURS], CHANNELS)
+    later = frame.iloc[30 * HOURS :].copy()
+    day = later["ts"].iloc[20 * HOURS]
+    hours = later.index[20 * HOURS + 8 : 20 * HOURS + 12]
+    later.loc[hours, "c"] += 40.0  # four hours forty SDs off, then back
+    days = day_drift(reference, later)
+    row = days[(days["day"] == day) & (days["channel"] == "c")].iloc[0]
+    assert row["step"] and row["spread_ratio"] > 3
+    found = episodes(days, pd.DataFrame(columns=["ts", "kind", "action"]))
+    assert [(e["day"], e["cause"], e["plant_change"]) for e in found] == [(day, "excursion", False)]
+
+
+def test_mmd_sees_a_joint_change_that_leaves_every_channel_as_it_was() -> None:
+    """Two independent standard-normal channels in the reference; in the window the second copies the first: each
+    channel's distribution is unchanged (PSI and KS see nothing), their joint one is not."""
+    from forewarn.monitor.multivariate import mmd2, mmd_test
+
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(1200, 2))
+    days = np.repeat(np.arange(120), 10)
+    x = rng.normal(size=300)
+    coupled = np.c_[x, x]
+    same = mmd_test(ref, days, rng.normal(size=(300, 2)), window_days=30, seed=0)
+    moved = mmd_test(ref, days, coupled, window_days=30, seed=0)
+    assert not same["drifted"] and same["p_permutation"] > 0.05
+    assert (
+        moved["drifted"] and moved["p_permutation"] < 0.01 and moved["p_reference"] == pytest.approx(1 / 14, abs=1e-4)
+    )
+    assert moved["reference_windows"] == 13  # windows of 30 days every 7 days over 120 days
+    assert ks_distance(np.sort(ref[:, 1]), coupled[:, 1]) < 0.1  # the second channel alone looks the same
+    # unbiased MMD^2 of two one-row-apart samples, by hand: k = exp(-d^2 / 2) with width 1
+    a, b = np.array([[0.0], [2.0]]), np.array([[1.0], [3.0]])
+    kxx = kyy = np.exp(-2.0)
+    kxy = (np.exp(-0.5) * 3 + np.exp(-4.5)) / 4
+    assert mmd2(a, b, 1.0) == pytest.approx(kxx + kyy - 2 * kxy)
+    assert mmd_test(ref[:5], days[:5], coupled)["mmd2"] is None  # too few rows to test

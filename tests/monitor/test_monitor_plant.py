@@ -80,8 +80,13 @@ def test_monitor_flags_the_recalibrated_sensor_on_its_first_day(plant: dict[str,
         "score",
         "features",
         "performance",
+        "multivariate",
     }
     assert model["assets"] == 12 and model["reference"]["fresh"]
+    joint = model["multivariate"]
+    assert joint["method"] == "mmd" and len(joint["assets"]) == 12
+    assert all(0 < a["p_permutation"] <= 1 and a["reference_windows"] >= 3 for a in joint["assets"])
+    assert joint["drifted_assets"] == sum(a["drifted"] for a in joint["assets"])
     day = str(pd.Timestamp(plant["at"]).floor("1D"))  # type: ignore[arg-type]
     mine = [a for a in model["drift_alerts"] if a["asset_id"] == CHANGED and a["day"] == day]
     # a plant change on the day, the bearing temperature among the stepped sensors; whether it is named a sensor

@@ -7,12 +7,17 @@ names each *onset*: a judged day with a step in some channel after a day without
   behaves differently: a plant change);
 * ``maintenance``: another maintenance action within a day (an oil change, a cleaning: expected, no alert);
 * ``failure``: a failure within a day (the model's business, no alert);
+* ``excursion``: a stepping channel's within-day residual spread is above :data:`SPREAD_MAX` times the
+  reference's: a few hours far off (an operating point the reference never saw, a transient), not a shifted
+  level. No drift alert (the data-quality and health views see it);
 * ``degradation``: every stepping channel was already drifting before the onset (its residual outside the
   reference threshold over the baseline days, or rising over them by at least half the step): wear grows, a
   plant change jumps from a still baseline. No drift alert: the model should flag it;
 * ``sensor change``: one sensor's offset explains the day's jumps of every channel (at least
-  :data:`SINGLE_SENSOR_SHARE` of them, :func:`forewarn.monitor.drift.single_sensor`): a recalibration, a replaced
-  transmitter (``channels`` names it, or the coupled sensors that explain the jumps as well);
+  :data:`SINGLE_SENSOR_SHARE` of them, :func:`forewarn.monitor.drift.single_sensor`), or the one-sensor offset
+  test finds the day's jumps to be one stepping channel's offset plus noise
+  (:func:`forewarn.monitor.drift.offset_test`): a recalibration, a replaced transmitter (``channels`` names it,
+  or the coupled sensors that explain the jumps as well);
 * ``machine changed``: several channels stepped together from a still baseline: their relations moved.
 
 :func:`site_wide` then renames onsets shared, on the same day, by at least half of a site's assets (three or
@@ -37,6 +42,9 @@ import pandas as pd
 
 #: a day's jumps are one sensor's offset when that offset explains this share of them (squared cosine)
 SINGLE_SENSOR_SHARE = 0.9
+#: a day whose stepping channel's within-day residual spread exceeds this many times the reference's is a burst
+#: of odd hours (an excursion of the operating point, a transient fault), not a lasting change of the plant
+SPREAD_MAX = 3.0
 PLANT_CHANGES = ("equipment replaced", "sensor change", "machine changed", "operating regime")
 
 
@@ -59,6 +67,15 @@ def episodes(
     any_step = steps.any(axis=1).to_numpy()
     explained = judged.groupby("day")["explained_share"].first().reindex(steps.index)
     sensor = judged.groupby("day")["explained_by"].first().reindex(steps.index)
+    burst: pd.DataFrame | None = None
+    best: pd.Series | None = None
+    fits: pd.Series | None = None
+    if "spread_ratio" in judged:
+        burst = judged.pivot(index="day", columns="channel", values="spread_ratio").reindex(steps.index)
+    if "offset_z" in judged and "offset_fit" in judged:
+        strongest = judged.assign(abs_z=judged["offset_z"].abs()).sort_values("abs_z").groupby("day").last()
+        best = strongest["channel"].reindex(steps.index)
+        fits = strongest["offset_fit"].reindex(steps.index).fillna(False)
     out: list[dict[str, Any]] = []
     event_ts = pd.to_datetime(events["ts"], utc=True) if len(events) else pd.Series([], dtype="datetime64[ns, UTC]")
     for i in (int(k) for k in np.flatnonzero(any_step & ~np.r_[False, any_step[:-1]])):
@@ -74,11 +91,16 @@ def episodes(
             cause = "failure"
         elif actions:
             cause = "maintenance"
+        elif burst is not None and (burst.iloc[i][channels] > SPREAD_MAX).any():
+            cause = "excursion"
         elif all(_gradual(prior[c].dropna().to_numpy(), float(jump[c]), float(thresholds[c])) for c in channels):
             cause = "degradation"
         elif explained.iloc[i] >= SINGLE_SENSOR_SHARE:
             cause = "sensor change"
             channels = str(sensor.iloc[i]).split(",")
+        elif best is not None and fits is not None and bool(fits.iloc[i]) and str(best.iloc[i]) in channels:
+            cause = "sensor change"
+            channels = [str(best.iloc[i])]
         else:
             cause = "machine changed"
         out.append(

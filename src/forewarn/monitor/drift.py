@@ -38,11 +38,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.stats import chi2, norm
 
-from forewarn.exceptions import DataNotFoundError
+from forewarn.exceptions import ConfigError, DataNotFoundError
 
 #: reference rows kept per channel for the Kolmogorov-Smirnov distance
 SAMPLE = 2000
+#: reference rows kept whole (every channel) for the multivariate test (:mod:`forewarn.monitor.multivariate`)
+JOINT = 2000
 DECILES = np.linspace(0.0, 1.0, 11)
 
 
@@ -65,6 +68,11 @@ class Reference:
     raw_rate: float = float("nan")  # raw readings per channel per hour over the reference span
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the model's probabilities on reference rows
     score_days: np.ndarray = field(default_factory=lambda: np.zeros(0, "int64"))  # their day numbers
+    jump_cov: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (k, k) of the reference days' jumps
+    residual_sd: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (k,) hourly residual spread, reference
+    offset_tail: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (k,) max |offset z| on reference days
+    joint: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (JOINT, k) raw reference rows, whole
+    joint_day: np.ndarray = field(default_factory=lambda: np.zeros(0, "int64"))  # their day numbers
 
     def residuals(self, values: np.ndarray) -> np.ndarray:
         """Standardised residuals (rows, k) of raw ``values`` (rows, k); a missing reading reads as its mean."""
@@ -184,12 +192,91 @@ def fit_reference(
         rows_per_day=len(frame) / n_days,
         days=n_days,
     )
-    _, day_res = _day_means(reference.residuals(values), days)
+    residual = reference.residuals(values)
+    keys, day_res = _day_means(residual, days)
     reference.threshold = bootstrap_threshold(np.abs(day_res), n_boot, margin, min_shift, seed)
-    jump = np.abs(jumps(day_res[3:], day_res[:3], baseline_days))
-    reference.jump_threshold = bootstrap_threshold(jump, n_boot, margin, min_shift, seed + 1)
+    signed = jumps(day_res[3:], day_res[:3], baseline_days)
+    reference.jump_threshold = bootstrap_threshold(np.abs(signed), n_boot, margin, min_shift, seed + 1)
     reference.day_residual = day_res
+    reference.jump_cov = robust_cov(signed[np.isfinite(signed).all(axis=1)])
+    _, ref_z, _ = offset_test(reference, signed[np.isfinite(signed).all(axis=1)])
+    reference.offset_tail = np.abs(ref_z).max(axis=0, initial=0.0)
+    day_of = np.searchsorted(keys, days)
+    within = residual - day_res[day_of]
+    rows = np.random.default_rng(seed).permutation(len(values))[:JOINT]
+    stamps = pd.DatetimeIndex(keys)
+    calendar = np.asarray((stamps - stamps[0]).days, dtype="int64")[day_of]  # days since the first
+    reference.joint, reference.joint_day = values[np.sort(rows)], calendar[np.sort(rows)]
+    reference.residual_sd = np.maximum(np.sqrt(np.mean(within**2, axis=0)), 1e-9)
     return reference
+
+
+def robust_cov(rows: np.ndarray, *, clip: float = 5.0) -> np.ndarray:
+    """Covariance of ``rows`` (n, k) after clipping each column at its median +- ``clip`` robust standard
+    deviations (1.4826 MAD): a few odd reference days must not widen the null of the offset test. A small ridge
+    (1e-6 of the diagonal) keeps it invertible.
+
+    >>> rows = np.r_[np.random.default_rng(0).normal(size=(400, 2)), [[50.0, 0.0]]]
+    >>> bool(robust_cov(rows)[0, 0] < 1.2 < np.cov(rows.T)[0, 0])
+    True
+    """
+    k = rows.shape[1] if rows.ndim == 2 else 0
+    if len(rows) < 3:
+        return np.eye(k)
+    centre = np.median(rows, axis=0)
+    scale = 1.4826 * np.median(np.abs(rows - centre), axis=0)
+    scale = np.where(scale > 0, scale, rows.std(axis=0) + 1e-9)
+    clipped = np.clip(rows, centre - clip * scale, centre + clip * scale)
+    cov = np.atleast_2d(np.cov(clipped.T))
+    return cov + 1e-6 * np.diag(np.diag(cov)) + 1e-12 * np.eye(k)
+
+
+def critical_z(false_alarms_per_year: float, channels: int) -> float:
+    """The |z| above which a channel's one-day offset is flagged: with Gaussian day means, each asset-day runs
+    ``channels`` two-sided tests, so ``false_alarms_per_year`` expected false flags per asset-year need a per-test
+    level of ``rate / (365 * channels)``.
+
+    >>> round(critical_z(0.01, 18), 2)
+    4.81
+    """
+    if not false_alarms_per_year > 0 or channels < 1:
+        raise ConfigError(f"false_alarms_per_year={false_alarms_per_year!r} must be > 0 and channels={channels!r} >= 1")
+    return float(norm.isf(false_alarms_per_year / (365.0 * channels) / 2.0))
+
+
+def gaussian_max(n: int) -> float:
+    """The median of the largest of ``n`` independent |standard normal| draws: what the largest |z| of a channel
+    over ``n`` reference days would be if its day means were Gaussian. A channel whose reference maximum is
+    ``r`` times this has tails ``r`` times heavier than the theory, and its offset threshold is scaled by ``r``
+    (process channels that follow the operating point do; pure-noise channels do not).
+
+    >>> round(gaussian_max(350), 2)
+    3.09
+    """
+    return float(norm.isf((1.0 - 0.5 ** (1.0 / max(int(n), 1))) / 2.0))
+
+
+def offset_test(reference: Reference, jump: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The generalised likelihood-ratio test of a one-sensor offset on each day's residual jumps ``jump``
+    (days, k): an offset ``d`` of channel ``j`` moves the jumps by ``d p_j`` (``p_j = e_j - w_j``,
+    :func:`single_sensor`); with the reference days' jump covariance ``S`` the best ``d`` is
+    ``p_j' S^-1 x / p_j' S^-1 p_j``, its z ``d sqrt(p_j' S^-1 p_j)`` (standard normal without an offset), and what
+    the best channel leaves, ``x' S^-1 x - z^2``, is chi-square with ``k - 1`` degrees of freedom when that one
+    offset is all that happened. Returns the offsets in reference SD (days, k), their z (days, k) and the
+    remainder after the best channel (days,). Coupled sensors lend power: an offset of a sensor that others are
+    predicted from also moves their residuals, so its SE is below its own residual noise."""
+    k = len(reference.channels)
+    cov = reference.jump_cov if reference.jump_cov.shape == (k, k) else np.eye(k)
+    inv = np.linalg.pinv(cov)
+    pattern = np.eye(k) - reference.coef[:k, :]
+    info = np.maximum(np.einsum("ij,jk,ik->i", pattern, inv, pattern), 1e-12)
+    x = np.nan_to_num(jump)
+    projected = x @ inv @ pattern.T  # (days, k)
+    offset = projected / info
+    z = projected / np.sqrt(info)
+    total = np.einsum("ij,jk,ik->i", x, inv, x)
+    remainder = np.maximum(total - np.max(z**2, axis=1, initial=0.0), 0.0)
+    return offset, z, remainder
 
 
 def bootstrap_threshold(stats: np.ndarray, n_boot: int, margin: float, floor: float, seed: int) -> np.ndarray:
@@ -267,7 +354,17 @@ DAY_COLUMNS = (
     "rows",
     "explained_by",
     "explained_share",
+    "offset_sd",
+    "offset_z",
+    "offset_z_threshold",
+    "offset_fit",
+    "spread_ratio",
 )
+
+#: expected false one-day offset flags per asset-year under the Gaussian null (:func:`critical_z`)
+FALSE_ALARMS_PER_YEAR = 0.01
+#: the rest of a day's jumps fits "one sensor offset and noise" unless its chi-square p-value is below this
+OFFSET_FIT_P = 1e-3
 
 
 def single_sensor(reference: Reference, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -323,7 +420,13 @@ def _psi_days(reference: Reference, values: np.ndarray, day_idx: np.ndarray, n_d
     return out
 
 
-def day_drift(reference: Reference, frame: pd.DataFrame, *, baseline_days: int = 14) -> pd.DataFrame:
+def day_drift(
+    reference: Reference,
+    frame: pd.DataFrame,
+    *,
+    baseline_days: int = 14,
+    false_alarms_per_year: float = FALSE_ALARMS_PER_YEAR,
+) -> pd.DataFrame:
     """One row per day of ``frame`` and reference channel: :data:`DAY_COLUMNS`.
 
     ``shift_sd`` is the day's mean residual in reference standard deviations and ``drifted`` says it passes the
@@ -334,12 +437,20 @@ def day_drift(reference: Reference, frame: pd.DataFrame, *, baseline_days: int =
     in reference standard deviations; ``psi`` compares the day's readings with the reference deciles;
     ``explained_by`` names the sensor whose offset best explains the day's jumps (with, comma-separated, any other
     within 0.05 of its share: tightly coupled sensors explain each other's offsets) and ``explained_share`` its
-    share (:func:`single_sensor`)."""
+    share (:func:`single_sensor`). ``offset_sd`` and ``offset_z`` are the one-sensor offset of that channel that
+    best explains the day's jumps and its z (:func:`offset_test`); ``offset_fit`` says the day's jumps are that
+    of the day's best channel plus noise (chi-square p-value of the rest above :data:`OFFSET_FIT_P`);
+    ``spread_ratio`` is the channel's within-day residual spread over the reference's (an offset moves the level,
+    not the spread; a burst of odd hours moves both). A channel *steps* when its jump passes the jump threshold
+    or it is the day's best offset channel, the day fits one offset (``offset_fit``) and its |z| passes
+    :func:`critical_z` for ``false_alarms_per_year``."""
     if not len(frame):
         return pd.DataFrame(columns=list(DAY_COLUMNS))
     values = frame.reindex(columns=reference.channels).to_numpy(dtype="float64")
     days = _days(frame["ts"])
-    keys, day_res = _day_means(reference.residuals(values), days)
+    residual = reference.residuals(values)
+    keys, day_res = _day_means(residual, days)
+    _, day_sq = _day_means(residual**2, days)
     day_idx = np.searchsorted(keys, days)
     medians = pd.DataFrame(values).groupby(day_idx).median().reindex(range(len(keys))).to_numpy()
     level = (medians - reference.deciles[:, 5]) / reference.sd
@@ -366,6 +477,24 @@ def day_drift(reference: Reference, frame: pd.DataFrame, *, baseline_days: int =
     near = [",".join(names[o][s >= s[0] - 0.05]) for o, s in zip(order, share, strict=True)]
     out["explained_by"] = np.repeat(near, k)
     out["explained_share"] = np.repeat(share[:, 0], k)
+    offset, z, remainder = offset_test(reference, jump)
+    out["offset_sd"] = offset.ravel()
+    out["offset_z"] = z.ravel()
+    out["offset_fit"] = np.repeat(remainder <= chi2.isf(OFFSET_FIT_P, max(k - 1, 1)), k)
+    spread = np.sqrt(np.maximum(day_sq - day_res**2, 0.0))
+    if reference.residual_sd.shape == (k,):
+        out["spread_ratio"] = (spread / reference.residual_sd).ravel()
+    else:
+        out["spread_ratio"] = np.nan
     out["drifted"] = out["shift_sd"].abs() > out["threshold_sd"]
-    out["step"] = out["jump_sd"].abs() > out["jump_threshold_sd"]
+    # the offset test marks only the day's best channel, and only when one offset and noise is all the day holds
+    best = np.zeros_like(z, dtype=bool)
+    best[np.arange(len(z)), np.argmax(np.abs(z), axis=1)] = True
+    fit = (remainder <= chi2.isf(OFFSET_FIT_P, max(k - 1, 1)))[:, None]
+    limit = np.full(k, critical_z(false_alarms_per_year, k))
+    if reference.offset_tail.shape == (k,):
+        limit = limit * np.maximum(1.0, reference.offset_tail / gaussian_max(max(reference.days - 3, 1)))
+    out["offset_z_threshold"] = np.tile(limit, len(keys))
+    crossed = ((np.abs(z) > limit) & best & fit).ravel()
+    out["step"] = (out["jump_sd"].abs() > out["jump_threshold_sd"]) | (crossed & np.isfinite(out["jump_sd"]))
     return out[list(DAY_COLUMNS)]

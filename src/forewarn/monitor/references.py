@@ -56,13 +56,16 @@ def save_references(path: str | os.PathLike[str], references: dict[str, Referenc
 
 
 def load_references(path: str | os.PathLike[str]) -> dict[str, Reference] | None:
-    """The references saved at ``path``, or ``None`` when there are none yet."""
+    """The references saved at ``path``, or ``None`` when there are none yet (or they lack a statistic this
+    version of the monitor keeps: they are fitted again)."""
     path = Path(path)
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(str(data["meta"]))
+            if any(f"{i}/{name}" not in data.files for i in range(len(header["assets"])) for name in _ARRAYS):
+                return None  # written before a statistic was added: fit again
             out = {}
             for i, asset in enumerate(header["assets"]):
                 meta = header["meta"][asset]

@@ -7,9 +7,12 @@ For each live model in a models folder, over the last ``days`` days of the store
    interval. References are fitted once per model version and kept in ``<models>/<id>/monitor/<version>.npz``.
 2. What each drift is (:mod:`~forewarn.monitor.classify`): plant changes become drift alerts.
 3. Data quality (:mod:`~forewarn.monitor.quality`): missing channels, stuck sensors, sampling changes.
-4. Score and feature drift: the model's probabilities and its window features over the window against the same
+4. Multivariate drift (:mod:`~forewarn.monitor.multivariate`): a kernel two-sample test (MMD) of each asset's
+   running rows in the window against its reference rows, with a permutation p-value and the reference's own
+   windows as the yardstick (``multivariate`` in the report).
+5. Score and feature drift: the model's probabilities and its window features over the window against the same
    rows of the reference span, by PSI, with thresholds from the reference's own day-block bootstrap.
-5. Realised performance (:mod:`~forewarn.monitor.performance`): what the model caught and missed of the failures
+6. Realised performance (:mod:`~forewarn.monitor.performance`): what the model caught and missed of the failures
    in the window, against what its card promised.
 
 The answer is a JSON-ready dict (:func:`monitor`); ``<models>/<id>/monitor/history.jsonl`` keeps one line per
@@ -32,7 +35,7 @@ from threadpoolctl import threadpool_limits
 from forewarn.bundles.registry import ModelRegistry
 from forewarn.exceptions import ConfigError, DataNotFoundError
 from forewarn.features.window import window_features
-from forewarn.monitor import classify, drift, performance, quality
+from forewarn.monitor import classify, drift, multivariate, performance, quality
 from forewarn.monitor.references import load_references, save_references
 from forewarn.store import Store
 from forewarn.train.dataset import opened
@@ -126,6 +129,7 @@ def _monitor_model(
     day_tables: list[pd.DataFrame] = []
     checks: list[dict[str, Any]] = []
     scored: list[pd.DataFrame] = []
+    joint: list[dict[str, Any]] = []
     rates = quality.raw_rates(db, assets["asset_id"].astype(str).tolist(), start, stop)
     for info in assets.itertuples():
         asset = str(info.asset_id)
@@ -156,6 +160,7 @@ def _monitor_model(
         if window.empty:
             continue
         live_rows = frame[drift.running_at(frame, reference.run_level)]
+        joint.append(_joint_drift(asset, str(info.asset_class), reference, live_rows[live_rows["ts"] >= start], days))
         days_table = drift.day_drift(reference, live_rows, baseline_days=BASELINE_DAYS)
         days_table = days_table[days_table["day"] >= start.floor("1D")]
         days_table.insert(0, "asset_id", asset)
@@ -194,6 +199,7 @@ def _monitor_model(
         "sensors": _by_sensor(table),
         "per_day": _per_day(table),
         "quality": checks,
+        "multivariate": _joint_summary(joint),
         "score": performance.score_drift(bundle, scores, references),
         "features": performance.feature_drift(card, scores),
         "performance": performance.realised(
@@ -223,6 +229,35 @@ def _scores(bundle: Any, frame: pd.DataFrame, start: pd.Timestamp, asset_class: 
     p = np.asarray(bundle.predict(X).probability, dtype="float64")
     out = frame.loc[keep, ["asset_id", "ts"]].reset_index(drop=True).assign(asset_class=asset_class, p=p)
     return pd.concat([out, X], axis=1)
+
+
+def _joint_drift(
+    asset: str, asset_class: str, reference: drift.Reference, window: pd.DataFrame, days: int
+) -> dict[str, Any]:
+    """The kernel two-sample test of one asset's running rows in the window against its reference rows."""
+    if not len(reference.joint):
+        return {"asset_id": asset, "asset_class": asset_class, "mmd2": None, "drifted": False, "rows": len(window)}
+    values = window.reindex(columns=reference.channels).to_numpy(dtype="float64")
+    found = multivariate.mmd_test(reference.joint, reference.joint_day, values, window_days=days)
+    return {"asset_id": asset, "asset_class": asset_class, **found}
+
+
+def _joint_summary(tests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Multivariate drift in the report: per asset, and per asset class the assets tested and drifted."""
+    by_class: dict[str, dict[str, Any]] = {}
+    for test in tests:
+        entry = by_class.setdefault(
+            test["asset_class"], {"asset_class": test["asset_class"], "assets": 0, "drifted": []}
+        )
+        entry["assets"] += 1
+        if test["drifted"]:
+            entry["drifted"].append(test["asset_id"])
+    return {
+        "method": "mmd",
+        "drifted_assets": sum(1 for t in tests if t["drifted"]),
+        "by_class": sorted(by_class.values(), key=lambda e: e["asset_class"]),
+        "assets": tests,
+    }
 
 
 def _by_sensor(table: pd.DataFrame) -> list[dict[str, Any]]:
