@@ -54,6 +54,7 @@ FLOOR = 0.05
 SAMPLE = 1500
 #: rows after a switch of regime that the forecast and change-point members sit out (a machine settles)
 SETTLE = 3
+#: divide by the regime's spread too (centring alone was tried: more false alarms on the twin fleet, BENCHMARKS.md)
 SCALE = True
 #: the state's arrays (centroids in the clipped standardised space, each regime's median and spread)
 NAMES = ("centroids", "center", "spread")
