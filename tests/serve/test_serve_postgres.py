@@ -30,6 +30,7 @@ from forewarn.serve.sample import SamplePaths
 from forewarn.store import Store
 from forewarn.store.copy import copy_store
 from forewarn.store.pg_local import LocalPostgres, binaries
+from forewarn.store.window_queries import last_reading_us
 from testkit import free_port
 
 pytestmark = pytest.mark.slow
@@ -166,6 +167,9 @@ def test_many_assets_windows_are_the_same_on_both_backends(minute_plant: tuple[S
         _same(duck.query(assets, channels, rows, None), server.query(assets, channels, rows, None))
         since = START + pd.Timedelta(hours=29, minutes=50)
         _same(duck.query(assets, channels, rows, since), server.query(assets, channels, rows, since))
+    for asset in assets:  # the newest reading (the single-asset read at an interval starts from it)
+        assert last_reading_us(minute_plant[1], asset) == last_reading_us(minute_plant[0], asset)
+    assert last_reading_us(minute_plant[1], "P-3") == (START + pd.Timedelta(minutes=13 + 1799)).value // 1000
     last = duck.query(assets, channels, 5, None)["P-3"][0]
     assert list(last) == list(START + pd.to_timedelta(13 + np.arange(1795, 1800), unit="min"))  # worked by hand
 

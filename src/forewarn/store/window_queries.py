@@ -25,6 +25,9 @@ import pandas as pd
 from forewarn.store.pg_sql import is_postgres_url
 from forewarn.store.store import Store
 
+#: PostgreSQL: the newest reading of the series ``c.series_id``, one probe of the ``(series_id, ts)`` key per partition
+LAST_TS = "(SELECT max(v.ts) FROM reading_values v WHERE v.series_id = c.series_id)"
+
 
 def is_postgres(store: Store) -> bool:
     """Whether ``store`` is the server store (:class:`forewarn.store.postgres.PgStore`)."""
@@ -33,7 +36,12 @@ def is_postgres(store: Store) -> bool:
 
 def last_reading_us(store: Store, asset_id: str) -> int | None:
     """The time of the asset's newest reading, in Unix microseconds (``None`` without readings)."""
-    found = store.sql("SELECT epoch_us(max(ts)) AS t FROM readings WHERE asset_id = ?", [asset_id])["t"]
+    query = (
+        f"SELECT epoch_us(max({LAST_TS})) AS t FROM channels c WHERE c.asset_id = ?"  # each series' key, backwards
+        if is_postgres(store)
+        else "SELECT epoch_us(max(ts)) AS t FROM readings WHERE asset_id = ?"
+    )
+    found = store.sql(query, [asset_id])["t"]
     return None if not len(found) or pd.isna(found.iloc[0]) else int(found.iloc[0])
 
 
@@ -80,16 +88,16 @@ def last_buckets(
     if is_postgres(store):
         return store.sql(
             "WITH s AS (SELECT unnest(?) AS asset_id, unnest(?::bigint[]) AS since_us), "
-            "l AS (SELECT c.asset_id, epoch_us(max(r.ts)) AS last_us FROM reading_values r JOIN channels c "
-            "ON c.series_id = r.series_id WHERE c.asset_id IN (SELECT unnest(?)) AND c.channel IN (SELECT unnest(?)) "
-            "GROUP BY c.asset_id), "
+            f"l AS (SELECT c.asset_id, epoch_us(max({LAST_TS})) AS last_us FROM channels c "
+            "WHERE c.asset_id IN (SELECT unnest(?)) AND c.channel IN (SELECT unnest(?)) GROUP BY c.asset_id), "
             "b AS (SELECT l.asset_id, TIMESTAMPTZ '1970-01-01 00:00:00+00' + greatest(s.since_us, "
             f"l.last_us - ((l.last_us % {width}) + {width}) % {width} - {back} * {width}::bigint) "
             "* INTERVAL '1 microsecond' AS t0 FROM l JOIN s ON s.asset_id = l.asset_id) "
-            f"SELECT c.asset_id, date_bin({width} * INTERVAL '1 microsecond', r.ts, "
-            "TIMESTAMPTZ '1970-01-01 00:00:00+00') AS ts, c.channel, avg(r.value) AS value "
-            "FROM reading_values r JOIN channels c ON c.series_id = r.series_id JOIN b ON b.asset_id = c.asset_id "
-            "WHERE c.channel IN (SELECT unnest(?)) AND r.ts >= b.t0 GROUP BY 1, 2, 3",
+            f"SELECT c.asset_id, date_bin({width} * INTERVAL '1 microsecond', v.ts, "
+            "TIMESTAMPTZ '1970-01-01 00:00:00+00') AS ts, c.channel, avg(v.value) AS value "
+            "FROM b JOIN channels c ON c.asset_id = b.asset_id CROSS JOIN LATERAL (SELECT r.ts, r.value "
+            "FROM reading_values r WHERE r.series_id = c.series_id AND r.ts >= b.t0) AS v "  # a key range a series
+            "WHERE c.channel IN (SELECT unnest(?)) GROUP BY 1, 2, 3",
             [list(asset_ids), [int(t) for t in since_us], list(asset_ids), list(channels), list(channels)],
         )
     bucket = f"time_bucket(to_microseconds({width}::BIGINT), r.ts, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
