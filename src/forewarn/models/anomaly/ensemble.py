@@ -302,7 +302,10 @@ def causal_median3(z: np.ndarray) -> np.ndarray:
         return z
     before = np.vstack([z[:1], z[:-1]])
     earlier = np.vstack([z[:2], z[:-2]])
-    out: np.ndarray = np.median(np.stack([earlier, before, z]), axis=0)
+    # the median of three without sorting: max(min(a, b), min(max(a, b), c)); NaN where any of them is NaN
+    low = np.minimum(earlier, before)
+    high = np.maximum(earlier, before, out=earlier)
+    out: np.ndarray = np.maximum(low, np.minimum(high, z, out=high), out=low)
     return out
 
 
