@@ -146,7 +146,10 @@ def _one_blas_thread() -> None:
 
 
 def replay(
-    store: Annotated[Path | None, typer.Option(help="Replay the readings of this store (read-only).")] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help="Replay the readings of this store (read-only): a DuckDB file or postgresql://..."),
+    ] = None,
     simulate: Annotated[bool, typer.Option(help="Replay a simulated fleet (forewarn.twin) instead.")] = False,
     sites: Annotated[int, typer.Option(help="Simulated fleet: sites.")] = 2,
     assets: Annotated[int, typer.Option(help="Simulated fleet: assets.")] = 10,
