@@ -20,7 +20,8 @@ from forewarn.federated import apps
 from forewarn.federated.deploy import HOST, Federation, free_port, make_credentials, write_app
 from forewarn.federated.simulate import SiteRows, simulate
 
-pytestmark = pytest.mark.slow
+# a SuperLink, four SuperNodes and a ClientApp process per message: minutes on a loaded machine
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def _sites() -> list[SiteRows]:

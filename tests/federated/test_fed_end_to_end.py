@@ -25,6 +25,7 @@ from forewarn.twin.fleet import simulate_fleet
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # Ray's start and stop: minutes on a loaded machine
 def test_ray_simulation_gives_the_in_process_model(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     sites = []
@@ -36,8 +37,9 @@ def test_ray_simulation_gives_the_in_process_model(tmp_path: Path) -> None:
     on_ray = simulate(sites, config, engine="ray")
     in_process = simulate(sites, config, engine="inprocess")
     assert on_ray.history["engine"] == "ray" and on_ray.history["sites"] == 3
-    for key, value in in_process.params.items():
-        assert np.allclose(on_ray.params[key], value, rtol=0, atol=1e-6), key
+    for key, value in in_process.params.items():  # bit for bit: the server adds the sites' updates in site order
+        assert np.array_equal(on_ray.params[key], value), key
+    assert on_ray.history["train"] == in_process.history["train"]
     assert not Path(on_ray.history["engine_tmp"]).exists()  # Ray's temporary folder went with the run
 
 
