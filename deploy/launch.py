@@ -65,7 +65,7 @@ def _database(url: str) -> Attempt:
 
 
 def _say(started: float, what: str) -> None:
-    print(f"launch: {what} after {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
+    sys.stderr.write(f"launch: {what} after {time.monotonic() - started:.1f} s\n")  # one write: one log line
 
 
 def main(argv: list[str]) -> None:

@@ -448,10 +448,6 @@ def _login_as(stack: Stack, user: str, password: str) -> str | None:
     return None
 
 
-@pytest.mark.skip(
-    reason="forewarn serve takes a DuckDB store file only (--store postgresql://... and a case book in PostgreSQL "
-    "are being built, serve/ and stream/ on the server store)"
-)
 def test_postgres_stack_keeps_readings_and_cases_across_restarts(pg_stack: Stack) -> None:
     stack = pg_stack
     _pg_up(stack)
