@@ -224,11 +224,23 @@ class StreamTables:
 
     def mark_filed(self, alerts: Sequence[Alert]) -> None:
         """Record that the case book holds these alerts."""
-        if alerts:
-            self.con.executemany(
-                "UPDATE stream_alerts SET filed = true WHERE asset_id = ? AND model_id = ? AND ts = ?",
-                [[a.asset_id, a.model_id, a.ts] for a in alerts],
+        if not alerts:
+            return
+        keys = pa.table(
+            {
+                "asset_id": pa.array([a.asset_id for a in alerts], pa.string()),
+                "model_id": pa.array([a.model_id for a in alerts], pa.string()),
+                "ts": pa.array([a.ts.value // 1000 for a in alerts], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+            }
+        )
+        self.con.register("__fw_filed", keys)  # one UPDATE (an UPDATE per alert cost ~5 ms each)
+        try:
+            self.con.execute(
+                "UPDATE stream_alerts SET filed = true FROM __fw_filed k WHERE stream_alerts.asset_id = k.asset_id "
+                "AND stream_alerts.model_id = k.model_id AND stream_alerts.ts = k.ts AND NOT stream_alerts.filed"
             )
+        finally:
+            self.con.unregister("__fw_filed")
 
     def unscored(self, store: Store, low_us: int) -> Readings:
         """Readings ``store`` holds after each known asset's watermark (from ``low_us`` - 1 s on), sorted by asset,
