@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from forewarn.exceptions import DataNotFoundError
 from forewarn.monitor.classify import PLANT_CHANGES
@@ -244,18 +245,24 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--json", default=None)
     parser.add_argument("--margin", type=float, default=MARGIN[0])
+    parser.add_argument("--multivariate", action="store_true", help="Also the MMD test's rates (slow).")
+    parser.add_argument("--healthy-only", action="store_true", help="Skip the degrading fleets.")
     args = parser.parse_args()
     MARGIN[0] = args.margin
-    out = {"false_alerts": [], "detection": [], "ambient": []}
+    out: dict[str, list] = {"false_alerts": [], "detection": [], "ambient": [], "multivariate": []}
+    threadpool_limits(1)
     for seed in args.seeds:
         t = time.perf_counter()
-        for degradation in (False, True):
+        for degradation in (False,) if args.healthy_only else (False, True):
             out["false_alerts"].append(false_alerts(args.assets, args.years, seed, degradation))
             print(json.dumps(out["false_alerts"][-1], default=str), flush=True)
         out["detection"].append(detection(args.assets, min(args.years, 1), seed))
         print(json.dumps(out["detection"][-1], default=str), flush=True)
         out["ambient"].append(ambient(args.assets, 1, seed))
         print(json.dumps(out["ambient"][-1], default=str), flush=True)
+        if args.multivariate:
+            out["multivariate"].append(multivariate(args.assets, args.years, seed))
+            print(json.dumps(out["multivariate"][-1], default=str), flush=True)
         print(f"seed {seed}: {time.perf_counter() - t:.0f} s", flush=True)
     if args.json:
         with open(args.json, "w") as handle:

@@ -178,6 +178,8 @@ def test_the_api_gauges_and_model_page_show_the_monitoring(plant: dict[str, obje
         assert (
             f'forewarn_model_drift_alerts{{model_id="failure",version="v1"}} {float(latest["drift_alerts"])}' in metrics
         )
+        joint = float(report["models"][0]["multivariate"]["drifted_assets"])
+        assert f'forewarn_model_multivariate_drift_assets{{model_id="failure",version="v1"}} {joint}' in metrics
         assert (
             'forewarn_model_sensor_drift_assets{channel="' in metrics
             or "forewarn_model_sensor_drift_assets{model_id" in metrics

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 #: rows kept per sample (reference and window) for the kernel test
-MAX_ROWS = 250
+MAX_ROWS = 200
 
 
 def _standardise(rows: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
@@ -89,8 +89,8 @@ def mmd_test(
     window: np.ndarray,
     *,
     window_days: int = 30,
-    step_days: int = 7,
-    n_perm: int = 200,
+    step_days: int = 14,
+    n_perm: int = 100,
     alpha: float = 0.05,
     seed: int = 0,
 ) -> dict[str, Any]:

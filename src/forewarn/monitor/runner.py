@@ -309,6 +309,7 @@ def _remember(path: Path, report: dict[str, Any]) -> None:
         "drift_alerts": len(report["drift_alerts"]),
         "alerts": report["drift_alerts"],
         "score": report["score"],
+        "multivariate_drifted_assets": report["multivariate"]["drifted_assets"],
         "per_day": report["per_day"],
         "performance": report["performance"],
     }

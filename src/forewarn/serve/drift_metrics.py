@@ -4,6 +4,8 @@
 * ``forewarn_model_sensor_drift_assets``: per sensor (label ``channel``), the assets whose residual drifted past
   the reference threshold on the last monitored day;
 * ``forewarn_model_score_psi``: PSI of the model's probabilities against its reference;
+* ``forewarn_model_multivariate_drift_assets``: assets whose readings, all channels at once, differ from their
+  reference more than the reference's own windows do (the MMD test of :mod:`forewarn.monitor.multivariate`);
 * ``forewarn_model_realised_catch_rate``: failures caught over failures in the last window (absent without one).
 
 Every sample carries ``model_id`` and ``version`` (the monitored one). A model never monitored has no sample.
@@ -69,6 +71,11 @@ class DriftCollector(Collector):
             "PSI of the model's probabilities vs its reference",
             labels=["model_id", "version"],
         )
+        joint = GaugeMetricFamily(
+            "forewarn_model_multivariate_drift_assets",
+            "Assets whose readings as a whole drifted from their reference (MMD) in the last monitored window",
+            labels=["model_id", "version"],
+        )
         caught = GaugeMetricFamily(
             "forewarn_model_realised_catch_rate",
             "Failures caught over failures in the last monitored window",
@@ -76,7 +83,7 @@ class DriftCollector(Collector):
         )
         registry = getattr(self.service, "registry", None)
         if registry is None:
-            yield from (alerts, sensors, psi, caught)
+            yield from (alerts, sensors, psi, joint, caught)
             return
         try:
             ids = registry.model_ids()
@@ -97,7 +104,9 @@ class DriftCollector(Collector):
             score = run.get("score") or {}
             if score.get("psi") is not None:
                 psi.add_metric(labels, float(score["psi"]))
+            if run.get("multivariate_drifted_assets") is not None:
+                joint.add_metric(labels, float(run["multivariate_drifted_assets"]))
             realised = (run.get("performance") or {}).get("realised") or {}
             if realised.get("catch_rate") is not None:
                 caught.add_metric(labels, float(realised["catch_rate"]))
-        yield from (alerts, sensors, psi, caught)
+        yield from (alerts, sensors, psi, joint, caught)
