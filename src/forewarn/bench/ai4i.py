@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
+from forewarn.base.executor import resolve
 from forewarn.bench.anchors import anchor_protocol, anchor_rows
 from forewarn.bench.report import ModelRun, summarise
 from forewarn.datasets.ai4i import AI4IData, load_ai4i
@@ -151,6 +153,14 @@ def _type_run(
     return ModelRun(name, seed, metrics, float(np.mean(fit_s)), float(np.mean(predict_s)))
 
 
+def _run_unit(data: AI4IData, X: pd.DataFrame, say: Callable[[str], None] | None, unit: tuple[str, int]) -> ModelRun:
+    """One unit of :func:`run`: ``unit`` is ``(model name, seed)``."""
+    name, seed = unit
+    factory = MODELS[name]
+    runner = _failure_run if factory(0).task == "failure" else _type_run
+    return runner(name, factory, seed, data, X, say or (lambda message: None))
+
+
 def run(
     models: Sequence[str] | None = None,
     seeds: int = 5,
@@ -159,7 +169,11 @@ def run(
     progress: Callable[[str], None] | None = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """Run the AI4I benchmark; returns the payload of ``forewarn bench ai4i`` (see :mod:`forewarn.bench`)."""
+    """Run the AI4I benchmark; returns the payload of ``forewarn bench ai4i`` (see :mod:`forewarn.bench`).
+
+    ``executor`` (:mod:`forewarn.base.executor`) runs each model and seed as one unit, e.g. on Ray (the figures do
+    not depend on it, the timings do)."""
+    executor = options.pop("executor", None)
     if options:
         raise ConfigError(f"ai4i takes no options {sorted(options)} (ai4i has no subsets)")
     chosen = list(MODELS) if models is None else list(models)
@@ -169,13 +183,8 @@ def run(
     say = progress or (lambda message: None)
     data = load_ai4i(data_dir)
     X = process_features(data.frame)
-    runs = []
-    for name in chosen:
-        factory = MODELS[name]
-        task = factory(0).task
-        for seed in range(seeds):
-            runner = _failure_run if task == "failure" else _type_run
-            runs.append(runner(name, factory, seed, data, X, say))
+    units = [(name, seed) for name in chosen for seed in range(seeds)]
+    runs = resolve(executor).map(partial(_run_unit, data, X, say if executor is None else None), units)
     return {
         "dataset": "ai4i",
         "subset": None,
