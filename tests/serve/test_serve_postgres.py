@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from forewarn.schema import Asset, Channel
 from forewarn.serve import ServeSettings, create_app
@@ -199,3 +200,16 @@ def test_forewarn_serve_runs_on_a_postgres_url(plant_url: str, sample: SamplePat
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_forewarn_store_names_the_servers_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    import forewarn.serve.server as server
+    from forewarn.cli.main import app
+
+    seen: dict[str, ServeSettings] = {}
+    monkeypatch.setattr(server, "run_server", lambda settings, **kwargs: seen.update(settings=settings))
+    monkeypatch.setenv("FOREWARN_STORE", "postgresql://svc@db.plant:5432/plant")
+    result = CliRunner().invoke(app, ["serve", "--read-only"])
+    assert result.exit_code == 0, result.output
+    assert seen["settings"].store == "postgresql://svc@db.plant:5432/plant"  # not refused as a missing file
+    assert seen["settings"].extra["read_only"] is True
