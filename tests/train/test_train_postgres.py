@@ -124,6 +124,9 @@ def test_train_score_and_backtest_take_a_postgres_url(stores: tuple[str, str], t
     assert len(monitored[0]["models"]) == 1
     assert json.dumps(monitored[1], sort_keys=True) == json.dumps(monitored[0], sort_keys=True)
 
+    retrained = _cli("retrain", "--store", url, "--models", str(tmp_path / "pg"), "--model-id", "failure")
+    assert "challenger v2" in retrained  # forewarn retrain (issue 18): a challenger trained on the server store
+
     out = tmp_path / "backtest.json"  # on DuckDB the same rows give the same folds (the rows are compared above)
     _cli("backtest", "--store", url, *options, "--by", "asset", "--folds", "2", "--json", str(out))
     backtest = json.loads(out.read_text())
