@@ -95,7 +95,9 @@ def test_a_skab_file(shared_data_dir, tmp_path, detector):
     assert result.timestamp_column == "datetime" and len(result.features) == 8
     first = int(np.flatnonzero(labels)[0])  # the labelled anomaly: rows 572-972
     assert [e for e in result.episodes if e.start <= first + 10 <= e.end]  # inside an alarm episode
-    assert len([e for e in result.episodes if e.start >= result.n_train]) <= 2  # after the training rows
+    # after the training rows: the labelled episode and at most two short false ones (the default since 2026-12-04
+    # opens a two-row episode at row 425 here, while its false-alarm rate over all SKAB files fell: BENCHMARKS.md)
+    assert len([e for e in result.episodes if e.start >= result.n_train]) <= 3
     if detector == "var-residual":  # it also clears: the score ranks anomalous rows above normal ones
         test = slice(result.n_train, None)
         assert score[test][labels[test] == 1].mean() > score[test][labels[test] == 0].mean() + 0.3

@@ -2,9 +2,9 @@
 
 Members (each in its own module, all causal: the score of row ``t`` uses rows ``<= t`` only):
 
-* ``residual`` (:mod:`.residual`): the VAR one-step forecast of
-  :class:`~forewarn.models.anomaly.var_residual.VARResidualDetector`; a spike, a jump or a broken relation
-  between channels leaves a large innovation.
+* ``residual`` (:mod:`.residual`): each channel predicted from the other channels at the same row and every
+  channel's last ``lags`` rows; a spike, a jump or a broken relation between channels leaves a large error,
+  a load step that moves the channels together does not.
 * ``embedding`` (:mod:`.embedding`): trailing windows at several time scales (``windows``) embed each row
   (mean and log spread per channel); distance to the nearest normal embedding catches levels, variance changes,
   stuck sensors, slow drifts.
@@ -37,14 +37,14 @@ probability of 1e-5 per row under the training tail; the default alarm rule open
 :mod:`forewarn.decide.alarms`), monotone in ``e`` so every member's ranking is kept.
 
 **Robust fits.** Channels are scaled by their training median and MAD; missing values take the last value
-seen; the VAR leaves gross outliers out of its regression; the normalisation uses a median and an upper
+seen; the forecast leaves gross outliers out of its regressions; the normalisation uses a median and an upper
 quantile and a median excess, so anomalies in the training rows (up to about half the tail share) do not
 move it. With ``contamination``
 (the known share of anomalous training rows) the tail quantile moves down by that share, and the reference
 embeddings and subsequences whose own training score lies above the level are dropped (a trimmed fit).
 
-**Few rows.** From 10 training rows on it works: windows shrink to half the training rows, the VAR falls back to
-a persistence forecast below ``lags + 2 * channels + 2`` rows, the discord member sits out below
+**Few rows.** From 10 training rows on it works: windows shrink to half the training rows, the forecast falls back
+to persistence below ``lags + (lags + 1) * channels + 2`` rows, the discord member sits out below
 ``2 * PAA`` rows. Below :data:`FEW_ROWS` rows a :class:`FewRowsWarning` says what it cannot know.
 
 **Adaptation** (``adaptation`` > 0, off by default): each channel's baseline follows an exponentially
