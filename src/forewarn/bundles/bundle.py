@@ -37,6 +37,7 @@ import pandas as pd
 
 from forewarn.base.estimator import Estimator
 from forewarn.base.persistence import load, read_manifest, save
+from forewarn.base.timespan import timespan
 from forewarn.bundles.contrib import row_contributions
 from forewarn.decide.calibration import Calibrator
 from forewarn.decide.explain import SensorIndex
@@ -82,7 +83,7 @@ class ServingSpec:
             raise ConfigError(f"horizon must be a positive number, got {self.horizon!r}")
         if self.interval:
             try:
-                width = pd.to_timedelta(self.interval)
+                width = timespan(self.interval)
             except (TypeError, ValueError):
                 width = pd.Timedelta(0)
             if width <= pd.Timedelta(0):

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from forewarn.base.timespan import timespan
 from forewarn.exceptions import ConfigError, DataNotFoundError
 from forewarn.schema import EVENT_COLUMNS, EventKind
 from forewarn.store.tables import ts_literal
@@ -84,11 +85,11 @@ def match_filter(
 def bucket_micros(resample: str) -> int:
     """Width of a resampling bucket such as ``"15min"`` or ``"1h"`` in microseconds.
 
-    >>> bucket_micros("15min"), bucket_micros("1h")
-    (900000000, 3600000000)
+    >>> bucket_micros("15min"), bucket_micros("1h"), bucket_micros("1d")
+    (900000000, 3600000000, 86400000000)
     """
     try:
-        width = pd.to_timedelta(resample)
+        width = timespan(resample)
     except (TypeError, ValueError):
         raise ConfigError(
             f"resample={resample!r} is not a fixed time span; "

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -26,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from forewarn.base.timespan import timespan
 from forewarn.exceptions import ConfigError
 from forewarn.features.window import DEFAULT_STATS, check_settings
 
@@ -43,15 +43,6 @@ RENEWING_ACTIONS = ("replace", "overhaul", "rebuild", "repair", "renew", "recond
 #: whether a model reads the age since the last renewal (:mod:`forewarn.features.age`): ``auto`` = when the training
 #: events hold at least one renewal
 AGE_CHOICES = ("auto", "on", "off")
-
-
-def timespan(text: str) -> pd.Timedelta:
-    """A pandas-style span, with ``d`` accepted for days as people write it (``"7d"``).
-
-    >>> timespan("7d"), timespan("90min")
-    (Timedelta('7 days 00:00:00'), Timedelta('0 days 01:30:00'))
-    """
-    return pd.to_timedelta(re.sub(r"(?<=[0-9.])\s*(d|day|days)$", "D", text.strip()))
 
 
 def hours(span: str | float | int, what: str) -> float:
