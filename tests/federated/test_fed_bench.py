@@ -94,6 +94,9 @@ def test_cmapss_sites_are_dealt_by_subset_and_regime_mix(shared_data_dir: Path) 
     assert task.kind == "regression" and task.target_scale == 125.0
     assert all(s.X_train.shape[1] == sites[0].X_train.shape[1] for s in sites)
     assert all(len(s.y_test) == len(s.X_test) and (s.y_train <= 125).all() for s in sites)
+    # the engines a site's rows belong to: whole engines validate the local arm's early stopping
+    assert all(s.groups is not None and len(s.groups) == len(s.y_train) for s in sites)
+    assert len(np.unique(sites[0].groups)) == 4  # 12 FD001 engines dealt to three sites
 
 
 def test_local_recipe_stops_early_on_noise_and_not_on_signal() -> None:
