@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from forewarn.exceptions import ConfigError
+from forewarn.federated.boosting import federate_trees
 from forewarn.federated.simulate import SiteRows
-from forewarn.federated.trees import BaggedBoosters, federate_trees, train_booster
+from forewarn.federated.trees import BaggedBoosters, train_booster
 
 
 def test_the_global_model_weights_the_sites_boosters_by_their_rows() -> None:

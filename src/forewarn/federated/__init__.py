@@ -8,6 +8,10 @@ The only package that imports ``flwr``. Pieces:
   FedAvg, FedProx, FedAdam or FedYogi weighted by samples);
 * :mod:`~forewarn.federated.simulate`: simulation on Flower's engine (Ray) or an in-process Grid
   (:mod:`~forewarn.federated.inprocess`), same apps;
+* :mod:`~forewarn.federated.deploy`: deployment mode (a SuperLink and one SuperNode per site, TLS, SuperNode
+  authentication, ``flwr run``), the same apps;
+* :mod:`~forewarn.federated.trees` and :mod:`~forewarn.federated.boosting`: federated LightGBM by bagging the
+  sites' boosters;
 * :mod:`~forewarn.federated.federate`: ``forewarn federate`` (sites from stores through the train pipeline, a
   registry bundle with a model card);
 * :mod:`~forewarn.federated.benchmark`: ``forewarn bench federated`` (local, federated, personalised, pooled).

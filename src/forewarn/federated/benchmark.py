@@ -211,7 +211,7 @@ def _tree_arms(
     add: Callable[[str, Site, np.ndarray, float], None],
 ) -> dict[str, Any]:
     """The boosting arms: each site's own booster, the sites' boosters bagged through Flower, one pooled booster."""
-    from forewarn.federated import trees
+    from forewarn.federated import boosting, trees
 
     def alone(X: np.ndarray, y: np.ndarray) -> trees.BaggedBoosters:
         return trees.BaggedBoosters([trees.train_booster(X, y, task.kind, {}, seed, task.classes)], [1.0], task.kind)
@@ -230,7 +230,7 @@ def _tree_arms(
             add("lightgbm-pooled", site, model.predict(site.X_test), fit_s)
     if "lightgbm-federated" in arms:
         taking_part = [SiteRows(s.name, s.X_train, s.y_train, s.X_test, s.y_test) for s in sites if not s.held_out]
-        model, record = trees.federate_trees(taking_part, task.kind, classes=task.classes, seed=seed)
+        model, record = boosting.federate_trees(taking_part, task.kind, classes=task.classes, seed=seed)
         for site in sites:
             add("lightgbm-federated", site, model.predict(site.X_test), float(record["wall_s"]))
     return record
