@@ -129,6 +129,8 @@ def test_cli_monitor_writes_the_json_report(plant: dict[str, object], tmp_path: 
     assert result.exit_code == 0, result.output
     written = json.loads(out.read_text())
     assert written["models"][0]["model_id"] == "failure" and "sensor change" in result.output
+    moved = written["models"][0]["multivariate"]["drifted_assets"]
+    assert f"multivariate drift (MMD): {moved} of 12 assets" in result.output
     bad = CliRunner().invoke(app, ["monitor", "--store", str(plant["store"]), "--models", str(tmp_path / "none")])
     assert bad.exit_code != 0 and "does not exist" in str(bad.exception)
 

@@ -87,6 +87,12 @@ def _print(report: dict[str, Any]) -> None:
                 [Column("day"), Column("asset"), Column("cause"), Column("sensors")],
                 [[a["day"][:10], a["asset_id"], a["cause"], ", ".join(a["channels"])] for a in model["drift_alerts"]],
             )
+        joint = model.get("multivariate") or {}
+        moved = [a["asset_id"] for a in joint.get("assets", []) if a.get("drifted")]
+        out.print(
+            f"multivariate drift (MMD): {len(moved)} of {len(joint.get('assets', []))} assets"
+            + (f": {', '.join(moved[:20])}" if moved else "")
+        )
         problems = [(q["asset_id"], p) for q in model["quality"] for p in q.get("problems", [])]
         for asset, problem in problems[:20]:
             out.print(f"quality {asset}: {problem}")
