@@ -151,3 +151,27 @@ def test_the_app_names_the_two_apps_and_carries_the_config(tmp_path: Path) -> No
         env=dict(os.environ, PYTHONPATH=str(folder)),
     )
     assert done.stdout.split() == ["ServerApp", "ClientApp"]
+
+
+def test_processes_go_when_the_python_that_started_them_dies_without_closing(tmp_path: Path) -> None:
+    """A Python killed mid-run (a test's timeout, ``os._exit``) calls no ``close``: the watchdog stops its groups."""
+    import time
+
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from forewarn.federated.deploy import Federation\n"
+        "work = Path(sys.argv[1])\n"
+        "f = Federation(work / 'f', [work / 'a.npz', work / 'b.npz'])\n"
+        "(f.work / 'logs').mkdir(parents=True)\n"
+        "p = f._spawn('sleeper', ['sh', '-c', 'sleep 300 & sleep 300'])\n"
+        "print(p.pid, flush=True)\n"
+        "os._exit(3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stderr
+    group = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while not _group_gone(group) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _group_gone(group)  # the sleeper and its own child

@@ -223,6 +223,7 @@ class Federation:
         self.registered: list[int] = []
         #: seconds each step took: SuperLink up, keys registered, the run
         self.timings: dict[str, float] = {}
+        self._watchdog: subprocess.Popen[bytes] | None = None
         self.env = dict(os.environ)
         bin_dir = str(Path(sys.executable).parent)
         self.env["PATH"] = bin_dir + os.pathsep + self.env.get("PATH", "")
@@ -250,13 +251,30 @@ class Federation:
         return str(path)
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+        if self._watchdog is None:
+            self._start_watchdog()
         log = (self.work / "logs" / f"{name}.log").open("wb")
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.work, start_new_session=True
         )
         log.close()
         self.processes[name] = process
+        with (self.work / "logs" / "groups").open("a", encoding="utf-8") as groups:
+            groups.write(f"{process.pid}\n")
         return process
+
+    def _start_watchdog(self) -> None:
+        """A shell that outlives this Python: if it ends without :meth:`close` (killed, ``os._exit``, a test's
+        timeout), the watchdog kills the process groups started here, their children included."""
+        logs = self.work / "logs"
+        stop, groups = logs / "closed", logs / "groups"
+        script = (
+            f'while kill -0 {os.getpid()} 2>/dev/null && [ ! -e "{stop}" ]; do sleep 1; done; '
+            f'if [ ! -e "{stop}" ]; then for g in $(cat "{groups}" 2>/dev/null); do kill -9 -$g 2>/dev/null; done; fi'
+        )
+        self._watchdog = subprocess.Popen(
+            ["sh", "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
 
     def log_tail(self, name: str, lines: int = 15) -> str:
         path = self.work / "logs" / f"{name}.log"
@@ -407,6 +425,10 @@ class Federation:
             _signal_group(process, signal.SIGKILL)  # the group's children (ServerApp, ClientApps) too
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=5)
+        if self._watchdog is not None:
+            (self.work / "logs" / "closed").touch()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._watchdog.wait(timeout=5)
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
