@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from forewarn.cli.main import app
 from forewarn.decide.cases import CaseBook
-from forewarn.exceptions import SchemaError
+from forewarn.exceptions import ConfigError, SchemaError
 from forewarn.quality.review import ReviewQueue
 from forewarn.quality.vision import DefectClassifier
 
@@ -66,3 +66,13 @@ def test_inspect_decides_and_logs_into_the_review_queue(tmp_path):
         assert row["decision"] == expected
     logged = ReviewQueue(queue).inspections()
     assert [r["decision"] for r in logged] == [r["decision"] for r in rows] and {r["line"] for r in logged} == {"L2"}
+
+
+def test_train_refuses_a_missing_review_queue_before_reading_images(tmp_path):
+    """``--reviews`` takes a DuckDB file or a PostgreSQL URL (a URL is a string, not a file to check): a missing
+    file is refused by name before any image is read (no data folder is given here)."""
+    missing = tmp_path / "reviews.duckdb"
+    args = ["quality", "train", "--out", str(tmp_path / "m"), "--reviews", str(missing)]
+    result = CliRunner().invoke(app, [*args, "--data-dir", str(tmp_path / "no-data")])
+    assert isinstance(result.exception, ConfigError), result.output
+    assert "reviews.duckdb" in str(result.exception) and "does not exist" in str(result.exception)

@@ -37,7 +37,11 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of the split and the network.")] = 0,
     holdout: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of each class held out to test.")] = 0.2,
     reviews: Annotated[
-        Path | None, typer.Option(help="Review queue (DuckDB) whose reviewed units are added as training labels.")
+        str | None,
+        typer.Option(
+            help="Review queue whose reviewed units are added as training labels: its DuckDB file, or the "
+            "PostgreSQL store URL that holds it (postgresql://...)."
+        ),
     ] = None,
     limit_per_class: Annotated[
         int | None, typer.Option(min=2, help="Use only the first N images of each class.")
@@ -52,15 +56,16 @@ def train(
     from forewarn.quality.images import decode_many
     from forewarn.quality.review import ReviewQueue
     from forewarn.quality.vision import DefectClassifier
+    from forewarn.store.pg_sql import is_postgres_url
 
+    if reviews is not None and not is_postgres_url(reviews) and not Path(reviews).is_file():
+        raise ConfigError(f"review queue {reviews!r} does not exist")  # before the images are read
     data = load_neu(data_dir)
     if limit_per_class is not None:
         data = NEUData([im for c in CLASSES for im in [i for i in data.images if i.label == c][:limit_per_class]])
     paths: list[Any] = list(data.image_paths)
     labels = list(data.labels)
     if reviews is not None:
-        if not reviews.is_file():
-            raise ConfigError(f"review queue {str(reviews)!r} does not exist")
         queue = ReviewQueue(reviews)
         extra = queue.labelled()
         queue.close()
