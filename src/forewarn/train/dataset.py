@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base.executor import Executor, map_groups
+from forewarn.base.timespan import timespan
 from forewarn.exceptions import DataNotFoundError, SchemaError
 from forewarn.features.age import AGE_FEATURE, hours_since_renewal
 from forewarn.features.window import sequence_frame, window_features
@@ -138,7 +139,7 @@ def stored_label_targets(db: Store, frame: pd.DataFrame, spec: TrainSpec, interv
             " ingest it with forewarn ingest FILE --label-columns NAME"
         )
     labels = db.labels(list(frame["asset_id"].unique()), name=spec.label)
-    width = pd.to_timedelta(interval)
+    width = timespan(interval)
     epoch = pd.Timestamp(0, tz="UTC")
     labels = labels.assign(ts=epoch + ((labels["ts"] - epoch) // width) * width)
     keys = ["asset_id", "ts"]
