@@ -34,7 +34,6 @@ import numpy as np
 import pandas as pd
 
 from forewarn.exceptions import ConfigError
-from forewarn.features.window import window_features
 from forewarn.schema import to_events
 from forewarn.train.spec import hours
 from forewarn.twin.assets import MODES
@@ -207,15 +206,7 @@ class BundleScorer:
     def __call__(self, observer: Observer, hi: int) -> np.ndarray:
         spec = self.bundle.spec
         frame = observer.frame(self.ids, self.start, hi, rows=int(spec.history_rows), interval_h=self.interval_h)
-        X = window_features(
-            frame,
-            group="asset_id",
-            order="ts",
-            columns=list(spec.channels),
-            window=spec.window,
-            stats=spec.stats,
-            ewm_span=spec.ewm_span,
-        )
+        X = spec.window_frame(frame)
         last = X.groupby(frame["asset_id"].to_numpy(), sort=False).tail(1)
         values = last[spec.window_feature_names].to_numpy(dtype="float64")
         return np.asarray(self.bundle.predict(self.bundle.feature_frame(values)).probability, dtype=float)

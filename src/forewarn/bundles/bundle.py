@@ -44,8 +44,8 @@ from forewarn.decide.explain import SensorIndex
 from forewarn.decide.thresholds import ThresholdPolicy
 from forewarn.exceptions import ConfigError, SchemaError, StateError
 from forewarn.features.age import AGE_FEATURE
-from forewarn.features.last_row import feature_names
-from forewarn.features.window import DEFAULT_STATS
+from forewarn.features.last_row import feature_names, last_row_features
+from forewarn.features.window import DEFAULT_STATS, window_features
 
 SPEC_FILE = "serving.json"
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 101)
@@ -101,6 +101,34 @@ class ServingSpec:
         """The window features, then the age since renewal when the model reads it (``age_feature``)."""
         names = self.window_feature_names
         return [*names, self.age_feature] if self.age_feature else names
+
+    def window_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The window statistics of every row of ``frame`` (``asset_id, ts, <channel>...``, any row order) as the
+        model was trained on them: the one kernel with this spec's channels, window, statistics and EWM span.
+
+        >>> spec = ServingSpec(channels=("t",), window=2, stats=("mean",))
+        >>> frame = pd.DataFrame({"asset_id": ["a"] * 3, "ts": [1, 2, 3], "t": [1.0, 3.0, 5.0]})
+        >>> spec.window_frame(frame)["t__mean"].tolist()
+        [1.0, 2.0, 4.0]
+        """
+        return window_features(
+            frame,
+            group="asset_id",
+            order="ts",
+            columns=list(self.channels),
+            window=self.window,
+            stats=self.stats,
+            ewm_span=self.ewm_span,
+        )
+
+    def last_row(self, values: np.ndarray) -> np.ndarray:
+        """The window statistics of the last row of ``values`` (rows in time order, one column per channel): what
+        :meth:`window_frame` gives that row, computed from the rows alone.
+
+        >>> ServingSpec(channels=("t",), window=2, stats=("mean",)).last_row(np.array([[1.0], [3.0], [5.0]]))
+        array([4.])
+        """
+        return last_row_features(values, self.channels, window=self.window, stats=self.stats, ewm_span=self.ewm_span)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

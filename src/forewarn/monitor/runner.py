@@ -34,7 +34,6 @@ from threadpoolctl import threadpool_limits
 
 from forewarn.bundles.registry import ModelRegistry
 from forewarn.exceptions import ConfigError, DataNotFoundError
-from forewarn.features.window import window_features
 from forewarn.monitor import classify, drift, multivariate, performance, quality
 from forewarn.monitor.references import load_references, save_references
 from forewarn.store import Store
@@ -213,15 +212,9 @@ def _monitor_model(
 def _scores(bundle: Any, frame: pd.DataFrame, start: pd.Timestamp, asset_class: str) -> pd.DataFrame:
     """The model's probability (and its window features) for each row of the window, as the service scores them."""
     spec = bundle.spec
-    X = window_features(
-        frame.reindex(columns=["asset_id", "ts", *spec.channels]),
-        group="asset_id",
-        order="ts",
-        columns=list(spec.channels),
-        window=spec.window,
-        stats=spec.stats,
-        ewm_span=spec.ewm_span,
-    ).reindex(columns=bundle.feature_names)
+    X = spec.window_frame(frame.reindex(columns=["asset_id", "ts", *spec.channels])).reindex(
+        columns=bundle.feature_names
+    )
     keep = (frame["ts"] >= start).to_numpy()
     X = X[keep].reset_index(drop=True)
     if X.empty:

@@ -22,7 +22,6 @@ import pandas as pd
 from forewarn.bundles.bundle import Bundle
 from forewarn.exceptions import DataNotFoundError
 from forewarn.features.age import hours_since_renewal, with_age
-from forewarn.features.last_row import last_row_features
 from forewarn.serve.answers import AssetInfo, HealthAnswer, Marks
 from forewarn.serve.cache import HealthCache, HealthKey
 from forewarn.serve.decisions import Decider
@@ -138,18 +137,7 @@ class HealthScorer:
         scored = [i for i in infos if i["asset_id"] in recent]
         decisions = {}
         if scored:
-            matrix = np.vstack(
-                [
-                    last_row_features(
-                        recent[i["asset_id"]][1],
-                        spec.channels,
-                        window=spec.window,
-                        stats=spec.stats,
-                        ewm_span=spec.ewm_span,
-                    )
-                    for i in scored
-                ]
-            )
+            matrix = np.vstack([spec.last_row(recent[i["asset_id"]][1]) for i in scored])
             if spec.age_feature:
                 ids = [i["asset_id"] for i in scored]
                 renewal_of = {a: m[1] for a, m in events.items()}

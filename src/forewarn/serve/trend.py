@@ -14,7 +14,6 @@ import pandas as pd
 
 from forewarn.decide.risk import health_score
 from forewarn.features.age import hours_since_renewal
-from forewarn.features.window import window_features
 from forewarn.serve.answers import TrendAnswer, num
 from forewarn.serve.live import LiveModels, Plant
 from forewarn.serve.recent import RecentReadings
@@ -46,15 +45,7 @@ def asset_trend(
     if frame.empty:
         return out
     frame = frame.assign(asset_id=asset_id)
-    features = window_features(
-        frame,
-        group="asset_id",
-        order="ts",
-        columns=list(spec.channels),
-        window=spec.window,
-        stats=spec.stats,
-        ewm_span=spec.ewm_span,
-    )
+    features = spec.window_frame(frame)
     if spec.age_feature:
         renewed = {asset_id: None if marks is None else marks[1]}
         features[spec.age_feature] = hours_since_renewal(frame["asset_id"], frame["ts"], renewed)

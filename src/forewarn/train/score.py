@@ -24,7 +24,6 @@ from forewarn.decide.explain import sensor_contributions
 from forewarn.decide.risk import health_score, recommended_action, risk_level
 from forewarn.exceptions import DataNotFoundError
 from forewarn.features.age import first_sensor, hours_since_renewal, with_age
-from forewarn.features.window import window_features
 from forewarn.store import Store
 from forewarn.train.dataset import opened, select_assets
 from forewarn.train.labels import is_down, latest_marks
@@ -123,15 +122,7 @@ def asset_features(serving: Any, unit: tuple[dict[str, Any], str, pd.DataFrame])
     base, status, history = unit
     if history.empty:
         return {**base, "status": "no readings"}, np.full(len(serving.window_feature_names), np.nan)
-    X = window_features(
-        history,
-        group="asset_id",
-        order="ts",
-        columns=list(serving.channels),
-        window=serving.window,
-        stats=serving.stats,
-        ewm_span=serving.ewm_span,
-    )
+    X = serving.window_frame(history)
     row = {**base, "status": status, "last_reading": history["ts"].iloc[-1]}
     return row, X.iloc[-1][serving.window_feature_names].to_numpy(dtype="float64")
 

@@ -27,8 +27,6 @@ from starlette.concurrency import run_in_threadpool
 from forewarn.bundles.bundle import Bundle, Predictions
 from forewarn.decide.risk import RISK_LEVELS
 from forewarn.features.age import hours_since_renewal, with_age
-from forewarn.features.last_row import last_row_features
-from forewarn.features.window import window_features
 from forewarn.serve.api.bodies import json_body, parse_batch, parse_window
 from forewarn.serve.api.deps import service_of
 from forewarn.serve.api.middleware import FieldError
@@ -62,9 +60,7 @@ async def predict(request: Request) -> Response:
     spec = bundle.spec
     if not body.channels & set(spec.channels):
         raise FieldError(["body", "rows"], f"no reading of the model's channels; it reads {', '.join(spec.channels)}")
-    features = last_row_features(
-        body.matrix(spec.channels), spec.channels, window=spec.window, stats=spec.stats, ewm_span=spec.ewm_span
-    )
+    features = spec.last_row(body.matrix(spec.channels))
     if spec.age_feature:
         features = with_age(features, np.nan if body.age_h is None else body.age_h)[0]
     result = svc.decider.decide_row(bundle, features, body.asset_class)
@@ -106,15 +102,7 @@ def _features_of(
     if not set(spec.channels) & set(frame.columns):
         raise FieldError(where, f"no column of the model's channels; it reads {', '.join(spec.channels)}")
     wide = frame.reindex(columns=["asset_id", "ts", *spec.channels])
-    features = window_features(
-        wide,
-        group="asset_id",
-        order="ts",
-        columns=list(spec.channels),
-        window=spec.window,
-        stats=spec.stats,
-        ewm_span=spec.ewm_span,
-    )
+    features = spec.window_frame(wide)
     if spec.age_feature:
         renewed = None if request is None else _store_renewals(request, wide)
         features[spec.age_feature] = hours_since_renewal(wide["asset_id"], wide["ts"], renewed)
