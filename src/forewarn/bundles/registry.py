@@ -223,3 +223,19 @@ class ModelRegistry:
             data["history"][model_id] = history
             self._write(data)
             return self.describe(model_id)
+
+
+def chosen_model(models: str | os.PathLike[str], model_id: str | None = None) -> tuple[ModelRegistry, str]:
+    """``(registry, model_id)``: the registry of the folder ``models`` and ``model_id``, or the only model id it
+    holds (what ``forewarn score`` and ``lake-score`` serve when no ``--model-id`` is given)."""
+    if not Path(models).is_dir():
+        raise DataNotFoundError(f"models folder {str(models)!r} does not exist; train one with forewarn train")
+    registry = ModelRegistry(models)
+    ids = registry.model_ids()
+    if model_id is None:
+        if not ids:
+            raise DataNotFoundError(f"no model in {str(models)!r}; train one with forewarn train")
+        if len(ids) > 1:
+            raise DataNotFoundError(f"{str(models)!r} holds models {', '.join(ids)}; choose one with --model-id")
+        model_id = ids[0]
+    return registry, model_id

@@ -109,18 +109,9 @@ def live_spec(models: str | os.PathLike[str], model_id: str | None = None) -> tu
     serving spec)``, from the registry's listing and the spec file: the model itself is not loaded (the
     :class:`BatchScorer` loads it). The same choice as :func:`forewarn.train.score.live_bundle`."""
     from forewarn.bundles.bundle import SPEC_FILE, ServingSpec
-    from forewarn.bundles.registry import ModelRegistry
+    from forewarn.bundles.registry import chosen_model
 
-    if not Path(models).is_dir():
-        raise DataNotFoundError(f"models folder {str(models)!r} does not exist; train one with forewarn train")
-    registry = ModelRegistry(models)
-    ids = registry.model_ids()
-    if model_id is None:
-        if not ids:
-            raise DataNotFoundError(f"no model in {str(models)!r}; train one with forewarn train")
-        if len(ids) > 1:
-            raise DataNotFoundError(f"{str(models)!r} holds models {', '.join(ids)}; choose one with --model-id")
-        model_id = ids[0]
+    registry, model_id = chosen_model(models, model_id)
     version = registry.active_version(model_id)
     folder = Path(models) / model_id / version
     spec = ServingSpec.from_json(json.loads((folder / SPEC_FILE).read_text(encoding="utf-8")))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,6 @@ import pandas as pd
 from forewarn.base.executor import Executor, resolve
 from forewarn.decide.explain import sensor_contributions
 from forewarn.decide.risk import health_score, recommended_action, risk_level
-from forewarn.exceptions import DataNotFoundError
 from forewarn.features.age import first_sensor, hours_since_renewal, with_age
 from forewarn.store import Store
 from forewarn.train.dataset import opened, select_assets
@@ -50,18 +48,9 @@ COLUMNS = (
 
 def live_bundle(models: str | os.PathLike[str], model_id: str | None = None) -> Any:
     """The live bundle of ``model_id`` (or of the only model id in ``models``)."""
-    from forewarn.bundles.registry import ModelRegistry
+    from forewarn.bundles.registry import chosen_model
 
-    if not Path(models).is_dir():
-        raise DataNotFoundError(f"models folder {str(models)!r} does not exist; train one with forewarn train")
-    registry = ModelRegistry(models)
-    ids = registry.model_ids()
-    if model_id is None:
-        if not ids:
-            raise DataNotFoundError(f"no model in {str(models)!r}; train one with forewarn train")
-        if len(ids) > 1:
-            raise DataNotFoundError(f"{str(models)!r} holds models {', '.join(ids)}; choose one with --model-id")
-        model_id = ids[0]
+    registry, model_id = chosen_model(models, model_id)
     return registry.bundle(model_id)
 
 
