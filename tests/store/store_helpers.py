@@ -88,4 +88,5 @@ def wipe_pg(store: PgStore) -> None:
             "TRUNCATE sites, lines, assets, channels, reading_values, events, labels, readings_hourly, "
             "readings_daily, rollup_dirty"
         )
+        con.execute("DELETE FROM store_meta WHERE key = 'retained_from'")  # a retention test's cutoff
     store._index = None

@@ -348,3 +348,34 @@ def test_production_records_of_issue_16_on_both_backends(empty_url: str):
     assert pg_rec["day"].tolist() == duck_rec["day"].tolist() == ["2024-01-01", "2024-01-01"]
     assert len(pg_ev) == len(duck_ev) == 1 and pg_ev["reason"].tolist() == ["failure"]
     assert pd.Timestamp(pg_ev["start"].iloc[0]) == pd.Timestamp(duck_ev["start"].iloc[0])
+
+
+def test_retention_drops_old_partitions_and_keeps_their_rollups(empty_url: str):
+    """T0 is 2024-01-31: 3 days of one-minute readings span January's partition (one day) and February's. Keeping
+    from 2024-02-01 12:00 (floored to the day) drops January's partition whole; its day lives on in the rollups,
+    and a late reading from before the cutoff does not make a refresh recompute that day from what is gone."""
+    days = 3 * 24 * 60
+    with Store(empty_url) as pg:
+        assert isinstance(pg, PgStore)
+        pg.ingest_readings(frame("P-1", 0, days, "temp", 0.01))
+        before = pg.readings("P-1", T0, T0 + pd.Timedelta(days=3), resample="1D", agg="mean")
+        dropped = pg.drop_readings_before("2024-02-01 12:00")
+        assert dropped == 24 * 60 and pg.count_readings() == days - 24 * 60  # the cutoff is the UTC day
+        partitions = pg.sql(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'reading_values'::regclass ORDER BY 1"
+        )
+        assert partitions["relname"].tolist() == ["reading_values_y2024m02"]
+        daily = pg.readings("P-1", T0, T0 + pd.Timedelta(days=3), resample="1D", agg="mean")
+        np.testing.assert_allclose(daily["value"], before["value"])  # January 31 from its rollup
+        assert pg.readings("P-1", T0, T0 + pd.Timedelta(days=1))["value"].empty  # no raw reading of it left
+        pg.ingest_readings(frame("P-1", 30, 1, "temp", 1.0), on_conflict="replace")  # a late reading of Jan 31
+        pg.refresh_rollups()
+        again = pg.readings("P-1", T0, T0 + pd.Timedelta(days=1), resample="1D", agg="mean")
+        np.testing.assert_allclose(again["value"], before["value"].iloc[:1])
+    result = runner.invoke(app, ["store", "retain", "--store", empty_url, "--keep", "12h"])  # newest: Feb 2, 23:59
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["cutoff"] == "2024-02-02T00:00:00+00:00" and out["dropped"] == 24 * 60 + 1  # Feb 1 and the late one
+    bad = runner.invoke(app, ["store", "retain", "--store", empty_url, "--keep", "1d", "--before", "2024-02-01"])
+    assert isinstance(bad.exception, ConfigError) and "not both" in str(bad.exception)

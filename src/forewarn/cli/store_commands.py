@@ -32,7 +32,9 @@ def is_postgres_url(target: str) -> bool:
 
 READ_HELP = "DuckDB file to read, or postgresql://user@host/db (env FOREWARN_STORE)."
 
-store_app = typer.Typer(help="Manage a store: migrate its schema, copy it between DuckDB and PostgreSQL.")
+store_app = typer.Typer(
+    help="Manage a store: migrate its schema, copy it between DuckDB and PostgreSQL, drop old readings (retain)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -74,6 +76,33 @@ def copy(
         report = copy_store(src, dst, slice_days=slice_days)
         shown = {"from": src.path, "to": dst.path}
     typer.echo(json.dumps({**shown, **report.as_dict(), "seconds": round(time.perf_counter() - started, 3)}))
+
+
+@store_app.command("retain")
+def retain(
+    store: Annotated[
+        str,
+        typer.Option(help="DuckDB file or postgresql://user@host/db (env FOREWARN_STORE).", envvar="FOREWARN_STORE"),
+    ],
+    keep: Annotated[
+        str | None, typer.Option(help="History of raw readings to keep before the newest one, e.g. 400d.")
+    ] = None,
+    before: Annotated[str | None, typer.Option(help="Drop the readings before this UTC day (ISO time).")] = None,
+) -> None:
+    """Retention: drop raw readings older than a cutoff (a whole UTC day); the plant, events, labels and, on
+    PostgreSQL, the hourly and daily rollups stay. Prints JSON (cutoff, readings dropped)."""
+    import json
+
+    from forewarn.store import Store
+    from forewarn.store.retention import retention_cutoff
+
+    if not is_postgres_url(store) and not Path(store).is_file():
+        raise DataNotFoundError(f"no store at {store!r}")
+    with Store(store) as db:
+        newest = db.latest()["ts"].max() if keep is not None else None
+        cutoff = retention_cutoff(before, keep=keep, newest=newest)
+        dropped = db.drop_readings_before(cutoff)
+        typer.echo(json.dumps({"store": db.path, "cutoff": cutoff.isoformat(), "dropped": dropped}))
 
 
 def ingest(

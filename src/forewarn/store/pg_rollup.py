@@ -23,6 +23,7 @@ import pandas as pd
 
 from forewarn.store import queries
 from forewarn.store.pg_ingest import begin_write
+from forewarn.store.pg_retention import retained_from
 from forewarn.store.tables import ts_literal
 
 if TYPE_CHECKING:
@@ -82,6 +83,10 @@ def refresh(con: Any) -> int:
     begin_write(con)
     try:
         boxes = con.execute("DELETE FROM rollup_dirty RETURNING lo, hi, t0, t1").fetchall()
+        floor = retained_from(con)
+        if floor is not None:  # days before a retention cutoff live on in the rollups only: never recompute them
+            kept = floor.to_pydatetime()
+            boxes = [(lo, hi, max(t0, kept), t1) for lo, hi, t0, t1 in boxes if t1 >= kept]
         merged = merge_ranges([tuple(b) for b in boxes], dt.timedelta(days=1))
         for box in merged:
             _recompute(con, "readings_hourly", "reading_values", "1 hour", *box)

@@ -298,6 +298,20 @@ class PgStore(Store):
         with self._lock, self.connection(write=True) as con:
             return refresh(con)
 
+    def drop_readings_before(self, cutoff: object) -> int:
+        """Retention (:mod:`forewarn.store.retention`): the rollups are brought up to date, then the readings before
+        ``cutoff``'s UTC day are dropped (whole monthly partitions, then the older rows of the cutoff's month);
+        the number dropped."""
+        from forewarn.store.pg_retention import drop_before
+        from forewarn.store.retention import retention_cutoff
+
+        day = retention_cutoff(cutoff)
+        with self._lock, self.connection(write=True) as con:
+            refresh(con)
+            dropped = drop_before(con, day)
+        self._index = None
+        return dropped
+
     def latest(self, asset_ids: Sequence[str] | None = None) -> pd.DataFrame:
         with self._lock, self._pg() as con:
             where, params = "true", []

@@ -539,6 +539,21 @@ class Store:
         with self._lock:
             return queries.fleet_summary(self._db())
 
+    def drop_readings_before(self, cutoff: object) -> int:
+        """Retention (:mod:`forewarn.store.retention`): delete the readings before ``cutoff``'s UTC day; the plant,
+        events and labels stay. Returns the number deleted.
+
+        >>> with Store() as db:
+        ...     _ = db.ingest_readings(pd.DataFrame({"asset_id": "P-1", "ts": ["2024-01-01", "2024-01-03"], "t": [1.0, 2.0]}))
+        ...     (db.drop_readings_before("2024-01-02 12:00"), db.count_readings())
+        (1, 1)
+        """
+        from forewarn.store.retention import drop_before_duckdb, retention_cutoff
+
+        day = retention_cutoff(cutoff)
+        with self._lock:
+            return drop_before_duckdb(self._db(write=True), day)
+
     def count_readings(self) -> int:
         """Number of readings stored."""
         with self._lock:
