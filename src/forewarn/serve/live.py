@@ -39,6 +39,9 @@ class Plant:
     def info(self, asset_id: str) -> AssetInfo:
         """Where an asset sits; an unknown asset raises :class:`~forewarn.exceptions.DataNotFoundError`."""
         table = self.table()
+        if asset_id not in table.index:  # created since the table was read (another process, on a shared store)?
+            self.changed()
+            table = self.table()
         if asset_id not in table.index:
             raise DataNotFoundError(f"unknown asset {asset_id!r}; GET /api/v1/assets lists the known ones")
         row = table.loc[asset_id]
