@@ -398,9 +398,14 @@ class Federation:
                 raise ForewarnError(f"run {run_id} gave no model within {config.timeout_s:.0f} s (status {status!r})")
             time.sleep(0.2)
         self.timings["run_s"] = round(time.monotonic() - started, 2)
+        # the ServerApp writes the model, then returns: the SuperLink says the run finished a moment later
+        status, settle = self._status(run_id), time.monotonic() + 60.0
+        while not status.startswith("finished") and time.monotonic() < settle:
+            time.sleep(0.5)
+            status = self._status(run_id)
         return {
             "run_id": run_id,
-            "status": self._status(run_id),
+            "status": status,
             "registered_nodes": list(self.registered),
             "timings": dict(self.timings),
         }
