@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from forewarn.base.timespan import timespan
 from forewarn.bundles.registry import ModelRegistry
 from forewarn.exceptions import ConfigError, DataNotFoundError
 from forewarn.monitor import performance
@@ -76,7 +77,7 @@ def judge(bundle: Any, card: dict[str, Any], db: Store, start: pd.Timestamp, sto
     assets = db.assets()
     if classes:
         assets = assets[assets["asset_class"].astype(str).isin(classes)]
-    warm = pd.Timedelta(interval) * int(bundle.spec.window)
+    warm = timespan(interval) * int(bundle.spec.window)
     parts = []
     for info in assets.itertuples():
         frame = db.readings(str(info.asset_id), start=start - warm, end=stop, resample=interval or None, wide=True)

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from forewarn.base.timespan import timespan
 from forewarn.bundles.registry import ModelRegistry
 from forewarn.exceptions import ConfigError, DataNotFoundError
 from forewarn.monitor import classify, drift, multivariate, performance, quality
@@ -116,7 +117,7 @@ def _monitor_model(
     last = db.sql("SELECT max(ts) AS ts FROM reading_values")["ts"].iloc[0]
     if end is None and (last is None or pd.isna(last)):
         raise DataNotFoundError("the store holds no readings to monitor")
-    stop = pd.Timestamp(end) if end is not None else pd.Timestamp(last) + pd.Timedelta(interval)
+    stop = pd.Timestamp(end) if end is not None else pd.Timestamp(last) + timespan(interval)
     stop = stop.tz_localize("UTC") if stop.tzinfo is None else stop.tz_convert("UTC")
     start = stop.floor("1D") - pd.Timedelta(days=days) if stop != stop.floor("1D") else stop - pd.Timedelta(days=days)
     cache = registry.root / model_id / "monitor" / f"{version}.npz"
@@ -133,7 +134,7 @@ def _monitor_model(
     for info in assets.itertuples():
         asset = str(info.asset_id)
         if fresh:
-            ref_frame = _read(db, asset, ref_start, trained_end + pd.Timedelta(interval), interval)
+            ref_frame = _read(db, asset, ref_start, trained_end + timespan(interval), interval)
             if len(ref_frame) < 10:
                 continue
             live = ref_frame[drift.running(ref_frame, ref_frame)]
