@@ -35,10 +35,12 @@ from threadpoolctl import threadpool_limits
 from forewarn.base.timespan import timespan
 from forewarn.bundles.registry import ModelRegistry
 from forewarn.exceptions import ConfigError, DataNotFoundError
+from forewarn.features.age import hours_since_renewal
 from forewarn.monitor import classify, drift, multivariate, performance, quality
 from forewarn.monitor.references import load_references, save_references
 from forewarn.store import Store
 from forewarn.train.dataset import opened
+from forewarn.train.labels import renewals
 
 Progress = Callable[[str], None]
 BASELINE_DAYS = 14
@@ -145,7 +147,7 @@ def _monitor_model(
             references[asset].run_level = drift.run_level(ref_frame)
             references[asset].raw_rate = quality.raw_rate(db, asset, ref_start, trained_end)
             tail = max(ref_start, trained_end - pd.Timedelta(days=SCORE_DAYS))
-            ref_scores = _scores(bundle, ref_frame, tail, str(info.asset_class))
+            ref_scores = _scores(bundle, ref_frame, tail, str(info.asset_class), events)
             references[asset].scores = ref_scores["p"].to_numpy(dtype="float64")
             references[asset].score_days = (
                 pd.to_datetime(ref_scores["ts"], utc=True).dt.floor("1D").astype("int64").to_numpy()
@@ -167,7 +169,7 @@ def _monitor_model(
         day_tables.append(days_table)
         asset_events = events[events["asset_id"] == asset]
         found[asset] = classify.episodes(days_table, asset_events, min_rows=max(4.0, reference.rows_per_day / 4))
-        scored.append(_scores(bundle, frame, start, str(info.asset_class)))
+        scored.append(_scores(bundle, frame, start, str(info.asset_class), events))
     if fresh:
         save_references(cache, references)
     say(f"{model_id} {version}: {len(day_tables)} assets monitored")
@@ -210,12 +212,17 @@ def _monitor_model(
     return report
 
 
-def _scores(bundle: Any, frame: pd.DataFrame, start: pd.Timestamp, asset_class: str) -> pd.DataFrame:
-    """The model's probability (and its window features) for each row of the window, as the service scores them."""
+def _scores(
+    bundle: Any, frame: pd.DataFrame, start: pd.Timestamp, asset_class: str, events: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The model's probability (and its window features) for each row of the window, as the service scores them:
+    a model that reads the age since renewal gets it from the renewals among ``events``."""
     spec = bundle.spec
-    X = spec.window_frame(frame.reindex(columns=["asset_id", "ts", *spec.channels])).reindex(
-        columns=bundle.feature_names
-    )
+    X = spec.window_frame(frame.reindex(columns=["asset_id", "ts", *spec.channels]))
+    if spec.age_feature:
+        renewed = renewals(events) if events is not None and len(events) else None
+        X[spec.age_feature] = hours_since_renewal(frame["asset_id"], frame["ts"], renewed)
+    X = X.reindex(columns=bundle.feature_names)
     keep = (frame["ts"] >= start).to_numpy()
     X = X[keep].reset_index(drop=True)
     if X.empty:
