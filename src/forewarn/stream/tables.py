@@ -310,28 +310,14 @@ class StreamTables:
     def _dead_letters(self, letters: Sequence[tuple[int, DeadLetter]]) -> None:
         if not letters:
             return
-        keyed = {dead_letter_key(letter): (received, letter) for received, letter in letters}
+        every = _dead_letter_rows(letters)  # key last, received in Unix microseconds first
         known = {
             r[0]
             for r in self.con.execute(
-                "SELECT key FROM stream_dead_letters WHERE key IN (SELECT unnest(?))", [list(keyed)]
+                "SELECT key FROM stream_dead_letters WHERE key IN (SELECT unnest(?))", [[row[-1] for row in every]]
             ).fetchall()
         }
-        rows = [
-            [
-                received / 1e6,
-                letter.source,
-                letter.reason,
-                letter.detail,
-                letter.asset_id,
-                letter.channel,
-                letter.item,
-                letter.payload,
-                key,
-            ]
-            for key, (received, letter) in keyed.items()
-            if key not in known
-        ]
+        rows = [[row[0] / 1e6, *row[1:]] for row in every if row[-1] not in known]
         if rows:
             self.con.executemany(
                 "INSERT INTO stream_dead_letters VALUES (to_timestamp(?), ?, ?, ?, ?, ?, ?, ?, ?)", rows
@@ -421,6 +407,7 @@ class PgBatch:
 
 
 def _dead_letter_rows(letters: Sequence[tuple[int, DeadLetter]]) -> list[list[Any]]:
+    """One row per distinct dead letter (``received`` in Unix microseconds, the letter's fields, its key)."""
     keyed = {dead_letter_key(letter): (received, letter) for received, letter in letters}
     return [
         [
