@@ -19,6 +19,8 @@ from store_helpers import wipe_pg
 from typer.testing import CliRunner
 
 from forewarn.cli.main import app
+from forewarn.decide.alerts import Alert
+from forewarn.decide.cases import CaseBook, casebook_path_for
 from forewarn.exceptions import ConfigError, StateError
 from forewarn.schema import Asset, Channel, Line, Site
 from forewarn.store import Store
@@ -240,15 +242,31 @@ def test_copy_a_store_both_ways(empty_url: str, tmp_path: Path):
         labelled = pd.DataFrame({"asset_id": ["P-1"], "ts": [T0], "state": ["run"]})
         duck.ingest_readings(labelled, label_columns=["state"])
         duck.ingest_events(pd.DataFrame({"asset_id": ["P-1"], "ts": [T0], "kind": ["failure"], "failure_mode": ["x"]}))
+    book = CaseBook(casebook_path_for(source))  # the case book beside the store goes with it
+    case_id = book.record_alert(Alert("P-1", T0, "rul-v1", 0.9, "high", {"temp": 1.0}))
+    book.acknowledge(case_id, by="planner")
+    book.close()
     url = empty_url
+    with Store(url) as pg, pg.connection(write=True) as con:  # the module's database may hold an earlier test's
+        con.execute("TRUNCATE alerts, cases, alert_state")
     result = runner.invoke(app, ["store", "copy", "--from", str(source), "--to", url, "--slice-days", "1"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert (report["readings"], report["events"], report["labels"], report["assets"]) == (3010, 1, 1, 2)
+    assert (report["cases"], report["alerts"]) == (1, 1)
     again = json.loads(runner.invoke(app, ["store", "copy", "--from", str(source), "--to", url]).output)
     assert (again["readings"], again["duplicates"], again["events"], again["labels"]) == (0, 3010, 0, 0)
+    assert (again["cases"], again["alerts"]) == (0, 0)
     back = tmp_path / "back.duckdb"
     assert runner.invoke(app, ["store", "copy", "--from", url, "--to", str(back)]).exit_code == 0
+    for where in (url, casebook_path_for(back)):
+        copied = CaseBook(where)
+        try:
+            (case,) = copied.cases()
+            assert (case["case_id"], case["status"], case["acknowledged_by"]) == (case_id, "acknowledged", "planner")
+            assert len(copied.alerts()) == 1 and copied.open_case_id("P-1") == case_id
+        finally:
+            copied.close()
     with Store(source, read_only=True) as a, Store(url, read_only=True) as b, Store(back, read_only=True) as c:
         for other in (b, c):
             pd.testing.assert_frame_equal(other.readings("P-1"), a.readings("P-1"))

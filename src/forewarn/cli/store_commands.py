@@ -75,7 +75,28 @@ def copy(
     with Store(source, read_only=source != ":memory:") as src, Store(target) as dst:
         report = copy_store(src, dst, slice_days=slice_days)
         shown = {"from": src.path, "to": dst.path}
-    typer.echo(json.dumps({**shown, **report.as_dict(), "seconds": round(time.perf_counter() - started, 3)}))
+        cases = _copy_cases(src, dst)
+    typer.echo(json.dumps({**shown, **report.as_dict(), **cases, "seconds": round(time.perf_counter() - started, 3)}))
+
+
+def _copy_cases(source: object, target: object) -> dict[str, int]:
+    """The case book goes with its store: a DuckDB store's ``*.cases.duckdb`` beside it (when there is one), a
+    PostgreSQL store's tables in its database."""
+    from forewarn.decide.casebook_copy import copy_casebook
+    from forewarn.decide.cases import CaseBook, casebook_path_for
+
+    book = casebook_path_for(source)
+    if book == ":memory:" or (not is_postgres_url(book) and not Path(book).is_file()):
+        return {"cases": 0, "alerts": 0}
+    into = casebook_path_for(target)
+    if into == ":memory:":
+        return {"cases": 0, "alerts": 0}
+    old, new = CaseBook(book), CaseBook(into)
+    try:
+        return copy_casebook(old, new)
+    finally:
+        old.close()
+        new.close()
 
 
 @store_app.command("retain")
