@@ -252,7 +252,23 @@ class Dataset:
             out = self.physics_features()
         else:
             out = pd.concat([self.window_features(spec, executor), self.physics_features()], axis=1)
+        if spec.baseline_hours is not None:
+            out = pd.concat([out, self.baseline_features(spec)], axis=1)
         return pd.concat([out, self.age_features()], axis=1) if self.uses_age(spec) else out
+
+    def baseline_features(self, spec: TrainSpec) -> pd.DataFrame:
+        """Every row against its asset life's own baseline (:mod:`forewarn.features.baseline`): z per channel,
+        PCA T2 and Q, trailing-window means."""
+        from forewarn.features.baseline import baseline_features
+
+        assert spec.baseline_hours is not None
+        return baseline_features(
+            self.frame,
+            columns=self.channels,
+            window=spec.window_rows(self.interval),
+            baseline_hours=spec.baseline_hours,
+            renewals=self.renewed,
+        )
 
 
 @contextmanager

@@ -90,6 +90,7 @@ class TrainSpec:
     costs: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     seed: int = 0
     age: str = "auto"
+    baseline: str | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -105,6 +106,8 @@ class TrainSpec:
             hours(self.interval, "interval")
         if self.max_rul is not None:
             hours(self.max_rul, "max_rul")
+        if self.baseline is not None:
+            hours(self.baseline, "baseline")
         check_settings(self.stats, DEFAULT_WINDOW if self.window is None else self.window)
         if not 0.05 <= float(self.holdout) <= 0.6:
             raise ConfigError(f"holdout={self.holdout!r} must be a share of assets between 0.05 and 0.6")
@@ -128,6 +131,15 @@ class TrainSpec:
         if self.min_lead is not None:
             return hours(self.min_lead, "min_lead")
         return min(24.0, self.horizon_hours / 2.0)
+
+    @property
+    def baseline_hours(self) -> float | None:
+        """The span of each asset life's baseline (:mod:`forewarn.features.baseline`); None: no baseline features.
+
+        >>> TrainSpec(baseline="14d").baseline_hours, TrainSpec().baseline_hours
+        (336.0, None)
+        """
+        return None if self.baseline is None else hours(self.baseline, "baseline")
 
     @property
     def max_rul_hours(self) -> float:
