@@ -40,7 +40,14 @@ def child(args: argparse.Namespace) -> None:
     shutil.rmtree(out)
     before = time.process_time()  # this process's imports
     summary = fleet_score(  # on Ray: connecting to the cluster and starting the actors included
-        args.lake, args.models, out, engine=args.engine, address=args.address, workers=args.workers, batch_size=16
+        args.lake,
+        args.models,
+        out,
+        engine=args.engine,
+        address=args.address,
+        workers=args.workers,
+        batch_size=args.batch_size,
+        pool=args.pool,
     )
     summary["cpu_s"] = summary["cpu_seconds"] + before  # this process from its start, plus the actors' processes
     summary["driver_cpu_s"] = time.process_time()
@@ -159,11 +166,21 @@ def clone(base: Path, clones: int, work: Path) -> Path:
     return lake
 
 
-def run(work: Path, lake: Path, models: Path, engine: str, address: str | None, workers: int | None) -> dict:
+def run(
+    work: Path,
+    lake: Path,
+    models: Path,
+    engine: str,
+    address: str | None,
+    workers: int | None,
+    pool: str = "job",
+    batch_size: int = 16,
+) -> dict:
     """One fresh process scoring the lake: ``wall_s`` is the process's wall time as the user waits for it
     (interpreter, imports, connecting to the cluster, actors, scoring, exit); ``job_s`` the call's alone."""
     command = [sys.executable, str(HERE), "--child", "--work", str(work), "--lake", str(lake), "--models", str(models)]
-    command += ["--engine", engine] + (["--address", address, "--workers", str(workers)] if address else [])
+    command += ["--engine", engine, "--pool", pool, "--batch-size", str(batch_size)]
+    command += ["--address", address, "--workers", str(workers)] if address else []
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - started
@@ -213,9 +230,17 @@ def main() -> None:
     parser.add_argument("--engine", default="local")
     parser.add_argument("--address")
     parser.add_argument("--workers", type=int)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--pool",
+        nargs="+",
+        default=["job", "warm"],
+        help="Ray actors: job (each job starts its own) and/or warm (a pool started with the cluster, untimed)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     if args.child:
+        args.pool = args.pool[0]
         (stages if args.stages else child)(args)
         return
     args.work.mkdir(parents=True, exist_ok=True)
@@ -224,7 +249,8 @@ def main() -> None:
     rows = []
     for k, lake in lakes.items():
         for _ in range(args.repeats):
-            rows.append({**run(args.work, lake, models, "local", None, None), "clones": k, "engine": "local"})
+            found = run(args.work, lake, models, "local", None, None, "auto", args.batch_size)
+            rows.append({**found, "clones": k, "engine": "local"})
             print(json.dumps(rows[-1]), flush=True)
     for cpus in (1, 2):
         process, address = start_cluster(cpus, args.work)
@@ -233,11 +259,20 @@ def main() -> None:
                 command = [sys.executable, str(HERE), "--child", "--stages", "--work", str(args.work)]
                 command += ["--lake", str(base), "--models", str(models), "--address", address]
                 print("stages", subprocess.run(command, capture_output=True, text=True, check=True).stdout, flush=True)
-            for k, lake in lakes.items():
-                for _ in range(args.repeats):
-                    found = run(args.work, lake, models, "ray", address, cpus)
-                    rows.append({**found, "clones": k, "engine": f"ray-{cpus}"})
-                    print(json.dumps(rows[-1]), flush=True)
+            for pool in args.pool:
+                if pool == "warm":  # part of starting the cluster: not timed
+                    from forewarn.distributed.fleet import start_pool
+
+                    print("pool", json.dumps(start_pool(address, cpus)), flush=True)
+                    import ray
+
+                    ray.shutdown()  # the pool's actors are detached: they stay; this process leaves the cluster
+                for k, lake in lakes.items():
+                    for _ in range(args.repeats):
+                        found = run(args.work, lake, models, "ray", address, cpus, pool, args.batch_size)
+                        name = f"ray-{cpus}" + ("-warm" if pool == "warm" else "")
+                        rows.append({**found, "clones": k, "engine": name})
+                        print(json.dumps(rows[-1]), flush=True)
         finally:
             stop_cluster(process)
     table = pd.DataFrame(rows)

@@ -35,9 +35,47 @@ def executor(engine: str, ray_address: str | None) -> Any:
     return executor_for(engine, ray_address)
 
 
+pool_app = typer.Typer(
+    help="The warm pool: scoring actors on a Ray cluster that outlive jobs (lake-score --engine ray uses them).",
+    no_args_is_help=True,
+)
+PoolAddressOpt = Annotated[
+    str, typer.Option("--ray-address", help="host:port of the Ray head (ray start --head) the pool lives on.")
+]
+
+
 def register(app: typer.Typer) -> None:
     app.command()(export)
     app.command("lake-score")(lake_score)
+    app.add_typer(pool_app, name="ray-pool")
+
+
+@pool_app.command("start")
+def pool_start(
+    ray_address: PoolAddressOpt,
+    workers: Annotated[int | None, typer.Option(min=1, help="Actors (default: one per cluster CPU).")] = None,
+) -> None:
+    """Start the warm pool: named, detached actors that import the scoring code once and keep the bundles they
+    load; returns when they are ready. Prints JSON: actors (name, pid, import_seconds, kept), seconds."""
+    from forewarn.distributed.fleet import start_pool
+
+    typer.echo(json.dumps(start_pool(ray_address, workers), indent=2))
+
+
+@pool_app.command("status")
+def pool_status(ray_address: PoolAddressOpt) -> None:
+    """The warm pool's actors as JSON: actors (name, pid, import_seconds, kept: the scorers each keeps)."""
+    from forewarn.distributed.fleet import pool_status as status
+
+    typer.echo(json.dumps(status(ray_address), indent=2))
+
+
+@pool_app.command("stop")
+def pool_stop(ray_address: PoolAddressOpt) -> None:
+    """Stop the warm pool's actors. Prints JSON: stopped (their names)."""
+    from forewarn.distributed.fleet import stop_pool
+
+    typer.echo(json.dumps(stop_pool(ray_address), indent=2))
 
 
 def export(
@@ -71,10 +109,17 @@ def lake_score(
     store: Annotated[
         Path | None, typer.Option(help="Also append the rows to this DuckDB store's table fleet_scores.")
     ] = None,
+    pool: Annotated[
+        str,
+        typer.Option(
+            help="Ray actors: auto (the warm pool when the cluster has one, else the job's own), warm (require "
+            "it: forewarn ray-pool start), job (the job's own, stopped at its end)."
+        ),
+    ] = "auto",
 ) -> None:
     """Score every asset of a lake with the live model, in batches of assets, locally or on Ray.
 
-    Prints a JSON summary: engine, assets, readings (read from the lake), batches, busy_seconds, cpu_seconds,
+    Prints a JSON summary: engine, actors (warm, job or local), assets, readings (read from the lake), batches, busy_seconds, cpu_seconds,
     seconds, out; with --store also stored (rows added to fleet_scores) and scored_at (their time stamp).
     """
     from forewarn.distributed.fleet import fleet_score, ranked
@@ -92,6 +137,7 @@ def lake_score(
         batch_size=batch_size,
         workers=workers,
         store=store,
+        pool=pool,
     )
     typer.echo(json.dumps(summary, indent=2))
     if top:

@@ -100,8 +100,125 @@ class BatchScorer:
                 "seconds": [time.perf_counter() - started],
                 "pid": [os.getpid()],
                 "cpu": [time.process_time()],
+                "cpu_from": [0.0],  # a job's own actor: its process from its start (a warm one: WarmScorer)
             }
         )
+
+
+#: the Ray namespace of the warm pool's named, detached actors (``forewarn ray-pool start``)
+POOL_NAMESPACE = "forewarn-pool"
+POOLS = ("auto", "warm", "job")
+
+
+class WarmScorer:
+    """A scoring actor that outlives jobs (one of the warm pool's named, detached actors).
+
+    What it holds: this process (Ray's worker, booted once), the scoring code imported when it starts
+    (:mod:`forewarn.train.score`, the bundle loader, scikit-learn and LightGBM; not torch), and the scorers of the
+    last few jobs (:data:`KEEP`): each a loaded bundle with the events' failure and renewal marks of one lake,
+    kept while the bundle's ``serving.json`` and the lake's ``events.parquet`` and ``lake.json`` are unchanged
+    (their size and modification time). It holds no readings and no scores between batches: each batch is read
+    from the lake and written to the job's ``out`` like a job's own actor does. A killed warm actor is restarted
+    by Ray (imports again) and its batch run again."""
+
+    KEEP = 4
+
+    def __init__(self) -> None:
+        started = time.perf_counter()
+        import lightgbm  # noqa: F401 - imported once for every job the pool serves
+        import sklearn.linear_model  # noqa: F401
+
+        import forewarn.bundles.bundle  # noqa: F401
+        import forewarn.train.score  # noqa: F401
+
+        self.import_seconds = time.perf_counter() - started
+        self.scorers: dict[tuple[Any, ...], BatchScorer] = {}
+        self.jobs = 0
+
+    def ready(self) -> dict[str, Any]:
+        """This actor's process id, the seconds its imports took, the scorers it keeps and the batches it ran."""
+        return {"pid": os.getpid(), "import_seconds": round(self.import_seconds, 3), "kept": len(self.scorers)}
+
+    def score(self, scorer: type[BatchScorer], args: tuple[str, ...], batch: pd.DataFrame) -> pd.DataFrame:
+        """:meth:`BatchScorer.score` of ``batch`` for the job ``args`` (``lake, bundle folder, out, model_id,
+        version``) with a kept scorer, or a new one (loads the bundle and the events); the row's ``cpu_from`` is
+        this process's CPU time before the call, so a job counts only its own share of a warm actor."""
+        cpu_from = time.process_time()
+        lake, folder, out = args[0], args[1], args[2]
+        stamps = [Path(folder) / "serving.json", Path(lake) / "events.parquet", Path(lake) / "lake.json"]
+        key = (scorer, lake, folder, *args[3:], *((f.stat().st_size, f.stat().st_mtime_ns) for f in stamps))
+        found = self.scorers.pop(key, None)
+        if found is None:
+            found = scorer(*args)
+        self.scorers[key] = found  # the newest last; the oldest dropped past KEEP
+        while len(self.scorers) > self.KEEP:
+            self.scorers.pop(next(iter(self.scorers)))
+        found.out = Path(out)
+        row = found.score(batch)
+        row["cpu_from"] = cpu_from
+        return row
+
+
+def _pool_names(ray: Any) -> list[str]:
+    named = ray.util.list_named_actors(all_namespaces=True)
+    names = [a["name"] for a in named if a.get("namespace") == POOL_NAMESPACE and a["name"].startswith("scorer-")]
+    return sorted(names, key=lambda name: int(name.rsplit("-", 1)[1]))
+
+
+def warm_actors(ray: Any) -> list[Any]:
+    """The warm pool's actors on the cluster ``ray`` is connected to (none: ``[]``)."""
+    return [ray.get_actor(name, namespace=POOL_NAMESPACE) for name in _pool_names(ray)]
+
+
+def start_pool(address: str | None, workers: int | None = None) -> dict[str, Any]:
+    """Start (or grow to) ``workers`` warm scoring actors on the cluster at ``address`` (default: one per CPU of
+    the cluster): named ``scorer-<k>`` in the namespace :data:`POOL_NAMESPACE`, detached (they outlive this
+    process), spread over the nodes, restarted when they die. They reserve no CPU (``num_cpus=0``), so other
+    ``--engine ray`` jobs still schedule beside them. Returns when every actor has imported the scoring code:
+    ``{"actors": [{"name", "pid", "import_seconds", "kept"}...], "seconds"}``."""
+    from forewarn.distributed.engine import connect
+
+    started = time.perf_counter()
+    ray = connect(address)
+    if workers is None:
+        workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    if int(workers) < 1:
+        raise ConfigError(f"workers={workers!r} must be at least 1")
+    remote = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(WarmScorer)
+    actors = [
+        remote.options(
+            name=f"scorer-{k}",
+            namespace=POOL_NAMESPACE,
+            lifetime="detached",
+            get_if_exists=True,
+            scheduling_strategy="SPREAD",
+        ).remote()
+        for k in range(int(workers))
+    ]
+    found = ray.get([actor.ready.remote() for actor in actors])
+    rows = [{"name": f"scorer-{k}", **row} for k, row in enumerate(found)]
+    return {"actors": rows, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def pool_status(address: str | None) -> dict[str, Any]:
+    """The warm pool's actors on the cluster at ``address``: ``{"actors": [{"name", "pid", ...}]}``."""
+    from forewarn.distributed.engine import connect
+
+    ray = connect(address)
+    names = _pool_names(ray)
+    found = ray.get([ray.get_actor(name, namespace=POOL_NAMESPACE).ready.remote() for name in names])
+    return {"actors": [{"name": name, **row} for name, row in zip(names, found, strict=True)]}
+
+
+def stop_pool(address: str | None) -> dict[str, Any]:
+    """Stop the warm pool's actors on the cluster at ``address``; returns ``{"stopped": [names]}``."""
+    from forewarn.distributed.engine import connect
+
+    ray = connect(address)
+    names = _pool_names(ray)
+    for name in names:
+        ray.kill(ray.get_actor(name, namespace=POOL_NAMESPACE), no_restart=True)
+    return {"stopped": names}
 
 
 def live_spec(models: str | os.PathLike[str], model_id: str | None = None) -> tuple[str, str, Path, Any]:
@@ -136,6 +253,7 @@ def fleet_score(
     classes: list[str] | None = None,
     scorer: type[BatchScorer] | None = None,
     store: str | os.PathLike[str] | None = None,
+    pool: str = "auto",
 ) -> dict[str, Any]:
     """Score every selected asset of ``lake`` with the live bundle in ``models``; rows go to Parquet files under
     ``out`` (a new or empty folder). Returns ``{"engine", "assets", "readings", "batches", "busy_seconds",
@@ -145,12 +263,19 @@ def fleet_score(
 
     ``engine="ray"`` runs the batches on the cluster at ``address`` (a private local one when ``None``) with
     ``workers`` actors (default: one per CPU of the cluster). ``scorer``: a :class:`BatchScorer` subclass to run
-    instead (the tests use one that kills its own process once). ``store``: a DuckDB store file that the rows are
+    instead (the tests use one that kills its own process once). ``pool`` (Ray only): ``auto`` uses the warm pool
+    (:func:`start_pool`, ``forewarn ray-pool start``) when the cluster has one, else starts the job's own actors;
+    ``warm`` requires the pool; ``job`` always starts the job's own actors (stopped at the end). The summary says
+    which ran (``actors``: ``warm``, ``job`` or ``local``). ``store``: a DuckDB store file that the rows are
     also appended to (:func:`to_store`; the summary then says ``stored``, the rows added)."""
     started, cpu_started = time.perf_counter(), time.process_time()
     scored_at = pd.Timestamp.now(tz="UTC")
     if engine not in ("local", "ray"):
         raise ConfigError(f"engine {engine!r} is not one of local, ray")
+    if pool not in POOLS:
+        raise ConfigError(f"pool {pool!r} is not one of {', '.join(POOLS)}")
+    if engine == "local" and pool == "warm":
+        raise ConfigError("the warm pool is on a Ray cluster: use engine='ray' (--engine ray)")
     if int(batch_size) < 1:
         raise ConfigError(f"batch_size={batch_size!r} must be at least 1")
     out = Path(out)
@@ -161,7 +286,7 @@ def fleet_score(
         raise DataNotFoundError(f"store {str(store)!r} does not exist; --store names the plant's DuckDB file")
     model_id, version, folder, spec = live_spec(models, model_id)
     args = (str(lake), str(folder), str(out), model_id, version)
-    pool = _ActorPool(address, workers, args, scorer or BatchScorer) if engine == "ray" else None
+    actors = _ActorPool(address, workers, args, scorer or BatchScorer, pool) if engine == "ray" else None
     try:  # the actors start (a process, imports, the bundle) while this process lists the assets
         out.mkdir(parents=True, exist_ok=True)
         registry = lakes.assets(lake)
@@ -176,18 +301,19 @@ def fleet_score(
         totals = dict.fromkeys(SUMMARY, 0.0)
         batches = _batches(registry, int(batch_size))
         actors_cpu = 0.0
-        if pool is None:
+        if actors is None:
             run = (scorer or BatchScorer)(*args)
             for batch in batches:
                 _add(totals, run(batch))
         else:
-            actors_cpu = pool.run(batches, totals)
+            actors_cpu = actors.run(batches, totals)
     finally:
-        if pool is not None:
-            pool.close()
+        if actors is not None:
+            actors.close()
     stored = None if store is None else to_store(out, store, model_id=model_id, version=version, scored_at=scored_at)
     return {
         "engine": engine,
+        "actors": "local" if actors is None else actors.kind,
         **({} if stored is None else {"stored": stored, "scored_at": scored_at.isoformat()}),
         "assets": int(totals["assets"]),
         "readings": int(totals["readings"]),
@@ -205,8 +331,10 @@ def _add(totals: dict[str, float], count: pd.DataFrame) -> None:
 
 
 class _ActorPool:
-    """``workers`` Ray actors of ``scorer`` (one CPU each), started at once; :meth:`run` hands each actor its next
-    batch as soon as it returns the previous one, so that the actors finish together whatever the batches cost.
+    """The job's actors: the warm pool's (``pool`` ``auto`` or ``warm``, see :class:`WarmScorer`), or ``workers``
+    new actors of ``scorer`` (one CPU each), started at once and stopped by :meth:`close`. :meth:`run` hands each
+    actor its next batch as soon as it returns the previous one, so that the actors finish together whatever the
+    batches cost.
 
     Plain actors rather than Ray Data's ``map_batches``: the same actors and streaming, without Data's planning,
     its executor and its extra blocks, part of the ~5 s a job paid before the work on an idle machine
@@ -215,37 +343,55 @@ class _ActorPool:
     ``max_task_retries``); a batch's file is replaced whole, so the output does not change."""
 
     def __init__(
-        self, address: str | None, workers: int | None, args: tuple[str, ...], scorer: type[BatchScorer]
+        self, address: str | None, workers: int | None, args: tuple[str, ...], scorer: type[BatchScorer], pool: str
     ) -> None:
         from forewarn.distributed.engine import connect
 
-        self.ray = connect(address)
+        self.ray, self.args, self.scorer = connect(address), args, scorer
+        warm = [] if pool == "job" else warm_actors(self.ray)
+        if pool == "warm" and not warm:
+            raise ConfigError(
+                "no warm pool on the cluster; start one with `forewarn ray-pool start --ray-address ADDR`"
+            )
+        self.kind = "warm" if warm else "job"
+        if warm:
+            self.actors = warm[: int(workers)] if workers else warm
+            return
         if workers is None:
             workers = max(1, int(self.ray.cluster_resources().get("CPU", 1)))
         remote = self.ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(scorer)
         self.actors = [remote.remote(*args) for _ in range(int(workers))]
 
+    def _submit(self, actor: Any, batch: pd.DataFrame) -> Any:
+        if self.kind == "warm":
+            return actor.score.remote(self.scorer, self.args, batch)
+        return actor.score.remote(batch)
+
     def run(self, batches: list[pd.DataFrame], totals: dict[str, float]) -> float:
-        """Score ``batches``, adding their counts to ``totals``; returns the actors' CPU seconds."""
+        """Score ``batches``, adding their counts to ``totals``; returns the actors' CPU seconds in this job (a
+        job's own actor: its process from its start; a warm one: from its first batch of the job)."""
         queue = list(reversed(batches))
         running: dict[Any, Any] = {}
         idle = list(self.actors[: len(batches)])  # an actor with no batch only started
         for actor in idle:
-            running[actor.score.remote(queue.pop())] = actor
-        cpu: dict[int, float] = {}
+            running[self._submit(actor, queue.pop())] = actor
+        cpu: dict[int, list[float]] = {}
         while running:
             [ready], _ = self.ray.wait(list(running), num_returns=1)
             actor = running.pop(ready)
             if queue:
-                running[actor.score.remote(queue.pop())] = actor
+                running[self._submit(actor, queue.pop())] = actor
             count = self.ray.get(ready)  # one small row: the driver never holds the readings
             _add(totals, count)
-            cpu[int(count["pid"].iloc[0])] = float(count["cpu"].iloc[0])  # a process's CPU time only grows
-        return sum(cpu.values())
+            pid, start, end = int(count["pid"].iloc[0]), float(count["cpu_from"].iloc[0]), float(count["cpu"].iloc[0])
+            span = cpu.setdefault(pid, [start, end])  # a process's CPU time only grows
+            span[0], span[1] = min(span[0], start), max(span[1], end)
+        return sum(end - start for start, end in cpu.values())
 
     def close(self) -> None:
-        for actor in self.actors:
-            self.ray.kill(actor)
+        if self.kind == "job":
+            for actor in self.actors:
+                self.ray.kill(actor)
 
 
 #: the store's table of fleet scores (one row per asset and run): ``forewarn lake-score --store`` appends to it
