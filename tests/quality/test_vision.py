@@ -90,3 +90,90 @@ def test_patch_detector_ranks_unseen_defects_above_good_images(method):
     assert detector.patch_map(bad[:1]).shape == (1, 4, 4)
     with pytest.raises(ParameterError):
         PatchDetector(method="nope").fit(good)
+
+
+def test_box_mask_marks_pixels_whose_centre_lies_in_a_box():
+    from forewarn.quality.vision import box_mask
+
+    # 200 px image at 8 px: pixel centres at 12.5, 37.5, ..., 187.5; box x 30..80 covers centres 37.5 and 62.5
+    mask = box_mask([(30, 0, 80, 24)], 200, 8)
+    assert mask.shape == (8, 8) and mask.sum() == 2 and mask[0, 1] == mask[0, 2] == 1.0
+    both = box_mask([(30, 0, 80, 24), (150, 150, 199, 199)], 200, 8)
+    assert both.sum() == 2 + 4 and both[7, 7] == 1.0
+    assert box_mask([], 200, 8).sum() == 0
+
+
+def test_augment_moves_a_mask_with_its_image():
+    rng = np.random.default_rng(3)
+    images = rng.random((6, 1, 8, 8)).astype(np.float32)
+    masks = np.zeros((6, 8, 8), np.float32)
+    masks[:, 0, 0] = 1.0
+    images[:, 0, 0, 0] = 5.0  # the masked pixel is the brightest: it must stay under the mask
+    out, moved = augment(images, np.random.default_rng(4), masks=masks)
+    assert moved.shape == masks.shape and (moved.sum(axis=(1, 2)) == 1).all()
+    for image, mask in zip(out[:, 0], moved, strict=True):
+        assert np.unravel_index(image.argmax(), image.shape) == np.unravel_index(mask.argmax(), mask.shape)
+    # the images alone come out as with masks (same draws from the generator)
+    assert np.allclose(augment(images, np.random.default_rng(4)), out)
+
+
+def test_localisation_head_learns_where_the_defect_is(tmp_path):
+    from forewarn.quality.vision import box_mask
+
+    rng = np.random.default_rng(0)
+    X, y, boxes = _images(24, rng, size=32)
+    masks = np.zeros((len(X), 32, 32), np.float32)
+    masks[24:] = [box_mask([b], 32, 32) for b in boxes]
+    Xt, _, test_boxes = _images(12, rng, size=32)
+    model = DefectClassifier(size=32, width=4, epochs=15, batch_size=8, stem=1, loc_weight=1.0, seed=0)
+    model.fit(X, y, masks=masks)
+    found = model.locate(Xt[12:])
+    assert found.shape == (12, 32, 32) and ((found >= 0) & (found <= 1)).all()
+    # a 32 px input leaves a 4x4 grid of 8 px cells; the peak must land within one cell of the spot
+    hits = [
+        peak_in_boxes(m, [(x0 - 8, y0 - 8, x1 + 8, y1 + 8)], 32)
+        for m, (x0, y0, x1, y1) in zip(found, test_boxes, strict=True)
+    ]
+    assert np.mean(hits) >= 0.9
+    # the head survives save / load; a model without it says so
+    again = DefectClassifier.load(model.save(tmp_path / "m"))
+    assert np.allclose(again.locate(Xt[12:]), found, atol=1e-6)
+    with pytest.raises(NotFittedError, match="no localisation head"):
+        DefectClassifier(size=32, width=4, epochs=1).fit(X, y).locate(Xt[:1])
+    with pytest.raises(SchemaError, match="masks"):
+        DefectClassifier(size=32, width=4, epochs=1, loc_weight=1.0).fit(X, y)
+
+
+def test_unknown_masks_train_the_classifier_only():
+    rng = np.random.default_rng(1)
+    X, y, _ = _images(8, rng, size=16)
+    masks = np.full((len(X), 16, 16), np.nan, np.float32)
+    masks[0] = 0.0  # one known (empty) mask; the rest are units without boxes
+    model = DefectClassifier(size=16, width=4, epochs=2, batch_size=4, loc_weight=1.0).fit(X, y, masks=masks)
+    assert np.isfinite(model.locate(X[:2])).all()
+
+
+def test_flip_averaging_is_the_mean_over_the_four_flips():
+    rng = np.random.default_rng(2)
+    X, y, _ = _images(8, rng, size=16)
+    model = DefectClassifier(size=16, width=4, epochs=2, batch_size=4).fit(X, y)
+    views = [X, X[..., ::-1], X[..., ::-1, :], X[..., ::-1, ::-1]]
+    expected = np.mean([model.predict_proba(np.ascontiguousarray(v)) for v in views], axis=0)
+    model.tta = True
+    assert np.allclose(model.predict_proba(X), expected, atol=1e-6)
+    assert np.allclose(model.predict_proba(X).sum(axis=1), 1.0)
+
+
+def test_a_model_saved_before_stem_and_head_loads(tmp_path):
+    import json
+
+    rng = np.random.default_rng(5)
+    X, y, _ = _images(4, rng, size=16)
+    model = DefectClassifier(size=16, width=4, epochs=1).fit(X, y)
+    folder = model.save(tmp_path / "old")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    old = {k: manifest["params"][k] for k in ("size", "width", "epochs", "batch_size", "lr", "seed")}
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "params": old}))
+    again = DefectClassifier.load(folder)
+    assert (again.stem, again.loc_weight, again.tta) == (1, 0.0, False)
+    assert np.allclose(again.predict_proba(X), model.predict_proba(X), atol=1e-6)

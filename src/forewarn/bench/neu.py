@@ -31,7 +31,7 @@ from forewarn.datasets.neu import CLASSES, NEUData, load_neu
 from forewarn.evaluate.classification import confusion, multiclass_metrics
 from forewarn.exceptions import ConfigError
 from forewarn.quality.images import decode_many
-from forewarn.quality.vision import DefectClassifier, peak_in_boxes, time_per_image
+from forewarn.quality.vision import DefectClassifier, box_mask, peak_in_boxes, time_per_image
 
 TEST_FRACTION = 0.2
 MODELS: dict[str, Callable[..., DefectClassifier]] = {
@@ -65,13 +65,27 @@ def stratified_split(
     return np.setdiff1d(np.arange(len(y)), test_idx), test_idx
 
 
-def pointing_accuracy(model: DefectClassifier, images: np.ndarray, data: NEUData, idx: np.ndarray) -> float:
-    """Share of images ``idx`` whose true-class map peaks inside one of their boxes."""
-    classes = [model.classes_.index(data.images[i].label) for i in idx]
-    maps = model.cam(images[idx], classes)
+def _boxes(data: NEUData, i: int) -> list[tuple[int, int, int, int]]:
+    return [(b.xmin, b.ymin, b.xmax, b.ymax) for b in data.images[i].boxes]
+
+
+def box_masks(data: NEUData, idx: np.ndarray, size: int) -> np.ndarray:
+    """``(len(idx), size, size)`` masks of the images' annotated boxes (any box name), training labels of the
+    localisation head."""
+    return np.stack([box_mask(_boxes(data, int(i)), data.images[int(i)].width, size) for i in idx])
+
+
+def pointing_accuracy(
+    model: DefectClassifier, images: np.ndarray, data: NEUData, idx: np.ndarray, *, source: str = "auto"
+) -> float:
+    """Share of images ``idx`` whose map peaks inside one of their boxes: the localisation head's map
+    (``source="head"``; ``"auto"`` when the model has one) or the true class's activation map (``"cam"``)."""
+    if source == "head" or (source == "auto" and model.loc_weight > 0):
+        maps = model.locate(images[idx])
+    else:
+        maps = model.cam(images[idx], [model.classes_.index(data.images[i].label) for i in idx])
     hits = [
-        peak_in_boxes(cam, [(b.xmin, b.ymin, b.xmax, b.ymax) for b in data.images[i].boxes], data.images[i].width)
-        for cam, i in zip(maps, idx, strict=True)
+        peak_in_boxes(found, _boxes(data, int(i)), data.images[i].width) for found, i in zip(maps, idx, strict=True)
     ]
     return float(np.mean(hits))
 
@@ -82,7 +96,9 @@ def _one_seed(name: str, seed: int, data: NEUData, params: dict[str, Any]) -> tu
     images = decode_many(data.image_paths, MODELS[name](0, **params).size)
     train, test = stratified_split(labels, seed)
     start = time.perf_counter()
-    model = MODELS[name](seed, **params).fit(images[train], labels[train])
+    model = MODELS[name](seed, **params)
+    masks = box_masks(data, train, model.size) if model.loc_weight > 0 else None
+    model.fit(images[train], labels[train], masks=masks)
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
     predicted = model.predict(images[test])
@@ -93,6 +109,7 @@ def _one_seed(name: str, seed: int, data: NEUData, params: dict[str, Any]) -> tu
         row = matrix.loc[label]
         metrics[f"recall_{label}"] = float(row[label] / max(row.sum(), 1))
     metrics["pointing_accuracy"] = pointing_accuracy(model, images, data, test)
+    metrics["cam_pointing_accuracy"] = pointing_accuracy(model, images, data, test, source="cam")
     metrics["ms_per_image"] = time_per_image(model, [data.image_paths[i] for i in test[:120]], repeats=1)
     run = ModelRun(name, seed, metrics, fit_s, predict_s, extra={"classes": model.classes_})
     return run, matrix.to_numpy()

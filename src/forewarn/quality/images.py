@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,20 +42,31 @@ def decode_many(sources: Sequence[str | os.PathLike[str] | bytes], size: int) ->
     return np.stack([decode(s, size) for s in sources])[:, None, :, :]
 
 
-def augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random horizontal and vertical flips, quarter turns, and a +/-10 % contrast and brightness jitter."""
+def augment(batch: np.ndarray, rng: np.random.Generator, masks: np.ndarray | None = None) -> Any:
+    """Random horizontal and vertical flips, quarter turns, and a +/-10 % contrast and brightness jitter.
+
+    With ``masks`` (``(n, h, w)``, e.g. defect boxes) each mask gets its image's flips and turn (not the jitter)
+    and the result is the pair (images, masks).
+    """
     out = batch.copy()
+    moved = None if masks is None else np.empty_like(masks)
     for i in range(len(out)):
         image = out[i, 0]
+        mask = None if masks is None else masks[i]
         if rng.random() < 0.5:
             image = image[:, ::-1]
+            mask = None if mask is None else mask[:, ::-1]
         if rng.random() < 0.5:
             image = image[::-1, :]
-        image = np.rot90(image, int(rng.integers(4)))
+            mask = None if mask is None else mask[::-1, :]
+        turns = int(rng.integers(4))
+        image = np.rot90(image, turns)
         mean = image.mean()
         image = (image - mean) * rng.uniform(0.9, 1.1) + mean + rng.uniform(-0.1, 0.1)
         out[i, 0] = image
-    return out
+        if moved is not None and mask is not None:
+            moved[i] = np.rot90(mask, turns)
+    return out if moved is None else (out, moved)
 
 
 def standardise(batch: np.ndarray) -> np.ndarray:

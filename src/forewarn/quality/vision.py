@@ -40,13 +40,19 @@ def _torch() -> Any:
     return torch
 
 
-def build_network(n_classes: int, width: int = 16) -> Any:
-    """The :class:`SmallCNN` module (built on first use so that importing this module does not load torch)."""
+def build_network(n_classes: int, width: int = 16, stem: int = 1, localise: bool = False) -> Any:
+    """The :class:`SmallCNN` module (built on first use so that importing this module does not load torch).
+
+    ``stem`` is the stride of the first convolution: 2 lets a 128 px input cost what a 64 px one does with
+    stride 1 (the first 3x3 filters still see the full-resolution texture). ``localise`` adds a 1x1 convolution
+    on the last block's maps that scores each cell as inside or outside a defect (trained on box masks).
+    """
     torch = _torch()
     nn = torch.nn
 
-    def block(cin: int, cout: int, pool: bool) -> list[Any]:
-        layers = [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+    def block(cin: int, cout: int, pool: bool, stride: int = 1) -> list[Any]:
+        conv = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        layers = [conv, nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
         return [*layers, nn.MaxPool2d(2)] if pool else layers
 
     class SmallCNN(nn.Module):  # type: ignore[name-defined]
@@ -54,12 +60,21 @@ def build_network(n_classes: int, width: int = 16) -> Any:
             super().__init__()
             w = width
             self.features = nn.Sequential(
-                *block(1, w, True), *block(w, 2 * w, True), *block(2 * w, 4 * w, True), *block(4 * w, 8 * w, False)
+                *block(1, w, True, stem),
+                *block(w, 2 * w, True),
+                *block(2 * w, 4 * w, True),
+                *block(4 * w, 8 * w, False),
             )
             self.head = nn.Linear(8 * w, n_classes)
+            self.locator: Any = nn.Conv2d(8 * w, 1, 1) if localise else None
 
         def forward(self, x: Any) -> Any:
             return self.head(self.features(x).mean(dim=(2, 3)))
+
+        def forward_with_mask(self, x: Any) -> tuple[Any, Any]:
+            """The logits and the locator's (n, h, w) cell logits (the locator must exist)."""
+            fmap = self.features(x)
+            return self.head(fmap.mean(dim=(2, 3))), self.locator(fmap)[:, 0]
 
         def maps(self, x: Any) -> Any:
             """Class activation maps for every class: (n, classes, h, w), and the logits."""
@@ -73,9 +88,22 @@ def build_network(n_classes: int, width: int = 16) -> Any:
     return SmallCNN()
 
 
+PARAMS = ("size", "width", "epochs", "batch_size", "lr", "seed", "stem", "loc_weight", "tta")
+# a model saved before these parameters existed was built and used this way
+_LEGACY = {"stem": 1, "loc_weight": 0.0, "tta": False}
+# test-time views: the identity and the three flips (each a (flip rows, flip columns) pair)
+_VIEWS = ((False, False), (False, True), (True, False), (True, True))
+
+
 class DefectClassifier:
-    """Image-level defect classifier: :func:`build_network` trained with Adam, cosine learning rate, label
-    smoothing 0.05 and :func:`~forewarn.quality.images.augment`."""
+    """Image-level defect classifier: :func:`build_network` trained with AdamW, a one-cycle (cosine) learning
+    rate, label smoothing 0.05 and :func:`~forewarn.quality.images.augment`.
+
+    ``stem`` is the first convolution's stride; ``loc_weight`` > 0 trains a localisation head on box masks (pass
+    ``masks`` to :meth:`fit`; the loss is cross-entropy plus ``loc_weight`` times the head's binary cross-entropy
+    against the share of each cell covered by boxes); ``tta`` averages the probabilities over the image and its
+    three flips.
+    """
 
     def __init__(
         self,
@@ -86,6 +114,9 @@ class DefectClassifier:
         batch_size: int = 32,
         lr: float = 3e-3,
         seed: int = 0,
+        stem: int = 1,
+        loc_weight: float = 0.0,
+        tta: bool = False,
     ) -> None:
         self.size = size
         self.width = width
@@ -93,13 +124,16 @@ class DefectClassifier:
         self.batch_size = batch_size
         self.lr = lr
         self.seed = seed
+        self.stem = stem
+        self.loc_weight = loc_weight
+        self.tta = tta
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's keyword hyper-parameters."""
-        return {k: getattr(self, k) for k in ("size", "width", "epochs", "batch_size", "lr", "seed")}
+        return {k: getattr(self, k) for k in PARAMS}
 
     def _check_params(self) -> None:
-        for name in ("size", "width", "epochs", "batch_size"):
+        for name in ("size", "width", "epochs", "batch_size", "stem"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ParameterError(
@@ -107,12 +141,15 @@ class DefectClassifier:
                     param=name,
                     estimator="DefectClassifier",
                 )
-        if not self.lr > 0:
-            raise ParameterError(
-                f"The 'lr' parameter of DefectClassifier must be > 0. Got {self.lr!r} instead.",
-                param="lr",
-                estimator="DefectClassifier",
-            )
+        for name in ("lr", "loc_weight"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not (value > 0 or (name == "loc_weight" and value == 0)):
+                raise ParameterError(
+                    f"The '{name}' parameter of DefectClassifier must be > 0{' or 0' * (name == 'loc_weight')}. "
+                    f"Got {value!r} instead.",
+                    param=name,
+                    estimator="DefectClassifier",
+                )
 
     def _batch(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
@@ -124,13 +161,30 @@ class DefectClassifier:
             )
         return X
 
-    def fit(self, X: np.ndarray, y: Sequence[str], *, progress: Any = None) -> DefectClassifier:
-        """Train from scratch on images ``X`` with class names ``y``; returns self."""
+    def fit(
+        self, X: np.ndarray, y: Sequence[str], *, masks: np.ndarray | None = None, progress: Any = None
+    ) -> DefectClassifier:
+        """Train from scratch on images ``X`` with class names ``y``; returns self.
+
+        ``masks`` (``(n, size, size)``, 1 inside a defect box, see :func:`box_mask`) train the localisation head;
+        they are needed when ``loc_weight`` > 0 and ignored otherwise. An image without boxes (e.g. a reviewed
+        unit) has an all-NaN mask: it trains the classifier only.
+        """
         self._check_params()
         X = self._batch(X)
         labels = np.asarray([str(v) for v in y])
         if len(labels) != len(X):
             raise SchemaError(f"{len(X)} images but {len(labels)} labels", column="y")
+        localise = self.loc_weight > 0
+        if localise:
+            if masks is None:
+                raise SchemaError("loc_weight > 0 trains on box masks: pass masks=", column="masks")
+            masks = np.asarray(masks, dtype=np.float32)
+            if masks.shape != (len(X), self.size, self.size):
+                raise SchemaError(
+                    f"masks must have shape ({len(X)}, {self.size}, {self.size}), got {masks.shape}", column="masks"
+                )
+            known = ~np.isnan(masks).any(axis=(1, 2))
         self.classes_ = sorted(set(labels.tolist()))
         if len(self.classes_) < 2:
             raise SchemaError("need images of at least 2 classes", column="y")
@@ -139,20 +193,32 @@ class DefectClassifier:
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         target = torch.as_tensor(np.searchsorted(self.classes_, labels))
-        net = build_network(len(self.classes_), self.width)
+        net = build_network(len(self.classes_), self.width, self.stem, localise)
         steps = self.epochs * int(np.ceil(len(X) / self.batch_size))
         opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=steps)
         loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
+        bce = torch.nn.BCEWithLogitsLoss()
         net.train()
         for epoch in range(self.epochs):
             order = rng.permutation(len(X))
             total = 0.0
             for start in range(0, len(X), self.batch_size):
                 idx = order[start : start + self.batch_size]
-                batch = torch.as_tensor(standardise(augment(X[idx], rng)))
                 opt.zero_grad()
-                loss = loss_fn(net(batch), target[idx])
+                if localise:
+                    images, cells = augment(X[idx], rng, masks=None if masks is None else masks[idx])
+                    logits, mask_logits = net.forward_with_mask(torch.as_tensor(standardise(images)))
+                    share = torch.nn.functional.adaptive_avg_pool2d(
+                        torch.as_tensor(cells)[:, None], tuple(mask_logits.shape[-2:])
+                    )[:, 0]
+                    loss = loss_fn(logits, target[idx])
+                    rows = torch.as_tensor(known[idx])
+                    if bool(rows.any()):
+                        loss = loss + self.loc_weight * bce(mask_logits[rows], share[rows])
+                else:
+                    logits = net(torch.as_tensor(standardise(augment(X[idx], rng))))
+                    loss = loss_fn(logits, target[idx])
                 loss.backward()
                 opt.step()
                 sched.step()
@@ -175,8 +241,10 @@ class DefectClassifier:
         out = []
         with torch.inference_mode():
             for start in range(0, len(X), batch_size):
-                logits = net(torch.as_tensor(standardise(X[start : start + batch_size])))
-                out.append(torch.softmax(logits, dim=1).numpy())
+                batch = torch.as_tensor(standardise(X[start : start + batch_size]))
+                views = _VIEWS if self.tta else _VIEWS[:1]
+                proba = sum(torch.softmax(net(_flip(batch, rows, cols)), dim=1) for rows, cols in views)
+                out.append((proba / len(views)).numpy())
         return np.concatenate(out).astype(float)
 
     def predict(self, X: np.ndarray) -> list[str]:
@@ -196,6 +264,18 @@ class DefectClassifier:
             chosen = maps[torch.arange(len(X)), torch.as_tensor(np.asarray(class_index, dtype=np.int64))]
             up = torch.nn.functional.interpolate(chosen[:, None], size=(self.size, self.size), mode="bilinear")
         return up[:, 0].numpy().astype(float)
+
+    def locate(self, X: np.ndarray) -> np.ndarray:
+        """The localisation head's map (probability that a pixel lies in a defect box), upsampled (bilinear) to
+        ``size`` x ``size``; a model trained without box masks (``loc_weight`` 0) has no such head."""
+        net, torch = self._fitted(), _torch()
+        if net.locator is None:
+            raise NotFittedError("this DefectClassifier has no localisation head: train it with loc_weight > 0")
+        X = self._batch(X)
+        with torch.inference_mode():
+            _, cells = net.forward_with_mask(torch.as_tensor(standardise(X)))
+            up = torch.nn.functional.interpolate(cells[:, None], size=(self.size, self.size), mode="bilinear")
+        return torch.sigmoid(up[:, 0]).numpy().astype(float)
 
     def save(self, folder: str | os.PathLike[str], metrics: dict[str, Any] | None = None) -> Path:
         """Write ``manifest.json`` and ``model.pt`` into ``folder``."""
@@ -219,14 +299,38 @@ class DefectClassifier:
         if not (path / "manifest.json").is_file() or not (path / "model.pt").is_file():
             raise DataNotFoundError(f"{str(path)!r} holds no manifest.json and model.pt: train a model first")
         manifest = json.loads((path / "manifest.json").read_text())
-        model = cls(**manifest["params"])
+        model = cls(**{**_LEGACY, **manifest["params"]})
         torch = _torch()
         torch.set_num_threads(1)
-        net = build_network(len(manifest["classes"]), model.width)
+        net = build_network(len(manifest["classes"]), model.width, model.stem, model.loc_weight > 0)
         net.load_state_dict(torch.load(path / "model.pt", weights_only=True))
         net.eval()
         model.classes_, model.net_ = list(manifest["classes"]), net
         return model
+
+
+def _flip(batch: Any, rows: bool, cols: bool) -> Any:
+    dims = [d for d, on in ((2, rows), (3, cols)) if on]
+    return batch.flip(dims) if dims else batch
+
+
+def box_mask(boxes: Sequence[tuple[int, int, int, int]], image_side: int, size: int) -> np.ndarray:
+    """A ``(size, size)`` mask, 1 where a pixel's centre (scaled to the original image) lies in one of the boxes
+    (VOC corners, inclusive).
+
+    >>> box_mask([(0, 0, 99, 49)], 200, 4)                   # the left half, top quarter, at 4 px
+    array([[1., 1., 0., 0.],
+           [0., 0., 0., 0.],
+           [0., 0., 0., 0.],
+           [0., 0., 0., 0.]], dtype=float32)
+    """
+    centre = (np.arange(size) + 0.5) * image_side / size
+    mask = np.zeros((size, size), dtype=np.float32)
+    for xmin, ymin, xmax, ymax in boxes:
+        inside_y = (centre >= ymin) & (centre <= ymax + 1)
+        inside_x = (centre >= xmin) & (centre <= xmax + 1)
+        mask[np.ix_(inside_y, inside_x)] = 1.0
+    return mask
 
 
 def peak_in_boxes(cam: np.ndarray, boxes: Sequence[tuple[int, int, int, int]], image_side: int) -> bool:
