@@ -37,6 +37,30 @@ def test_observer_reads_each_hour_once_and_averages_buckets() -> None:
     assert len(obs.frame(["a", "b"], "2024-01-01", 20, rows=10, interval_h=8)) == 2 * 2
 
 
+def test_running_only_observer_reads_the_machine_only_while_it_runs() -> None:
+    # one asset, 8 hours: it runs hours 0-2 and 6-7; vibration 10 while running, 1 while stopped
+    run = np.array([[1, 1, 1, 0, 0, 0, 1, 1]], np.float32)
+    rec = {k: np.where(run > 0, 10.0, 1.0).astype(np.float32) for k in ("vib_rms", "bearing_c", "winding_c", "oil")}
+    rec["run"] = run
+    obs = Observer(np.full((1, 8), 20.0), seed=0, running_only=True)
+    obs.observe(rec, 0, 8)
+    vib = obs.values[list(OBSERVED).index("vib_rms"), 0]
+    assert np.isnan(vib[3:6]).all() and not np.isnan(vib[[0, 1, 2, 6, 7]]).any()
+    assert not np.isnan(obs.values[list(OBSERVED).index("ambient_temp")]).any()  # the room is read always
+    frame = obs.frame(["a"], "2024-01-01", 8, rows=2, interval_h=4)
+    # bucket 0-3 averages the three running hours only; bucket 4-7 the two (hours 6, 7): both about 10, not 7.75
+    assert frame["vib_rms"].to_numpy() == pytest.approx([vib[:3].mean(), vib[6:8].mean()], rel=1e-6)
+    assert frame["vib_rms"].to_numpy() == pytest.approx([10.0, 10.0], rel=0.1)
+    # a bucket with no running hour is a gap (NaN), as the store has no reading there
+    stopped = Observer(np.full((1, 8), 20.0), seed=0, running_only=True)
+    stopped.observe(rec | {"run": np.zeros((1, 8), np.float32)}, 0, 8)
+    assert stopped.frame(["a"], "2024-01-01", 8, rows=2, interval_h=4)["bearing_temp"].isna().all()
+    # the default reads every hour: the stopped hours pull the mean down
+    plain = Observer(np.full((1, 8), 20.0), seed=0)
+    plain.observe(rec, 0, 8)
+    assert plain.frame(["a"], "2024-01-01", 8, rows=1, interval_h=4)["vib_rms"].iloc[0] == pytest.approx(5.5, rel=0.1)
+
+
 @pytest.mark.slow
 def test_policy_bundle_is_trained_from_events_and_scored_like_forewarn_score(tmp_path: Path) -> None:
     from forewarn.train.score import asset_features, asset_history

@@ -166,14 +166,19 @@ class _Outcome:
     policy: str
     plan: Any
     jobs: int
+    hook: Any = None
 
 
-def _simulate(f: _Fleet, name: str, *, interval: float | None = None, model: Any = None) -> _Outcome:
+def _simulate(
+    f: _Fleet, name: str, *, interval: float | None = None, model: Any = None, decision: Decision | None = None
+) -> _Outcome:
     rng = np.random.default_rng([f.config.seed, 1])
     daily: Callable[..., None] | None = None
     jobs = [0]
     if name == "predictive":
-        daily = _Predictive(f, model, jobs)
+        daily = _Predictive(f, model, jobs, decision)
+        if daily.decision.backstop_days is not None:
+            interval = daily.decision.backstop_days
     elif name == "oracle":
         daily = _Oracle(f, jobs)
     code = {"time_based": "time_based", "condition_based": "condition_based", "run_to_failure": "run_to_failure"}.get(
@@ -189,23 +194,42 @@ def _simulate(f: _Fleet, name: str, *, interval: float | None = None, model: Any
         daily=daily,
         scale=f.config.degradation_scale,
     )
-    return _Outcome(name, plan, jobs[0])
+    return _Outcome(name, plan, jobs[0], daily)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How the predictive policy turns the bundle's calibrated probabilities into visits.
+
+    ``min_probability``: an asset below it is not planned for; ``cooldown_days``: a visited asset is not booked
+    again that soon; ``crew_hours``: per site and day; ``backstop_days``: a long time-based inspection interval kept
+    under the predictive visits (``None``: none), each predictive visit restarting the asset's backstop clock;
+    ``failure_cost``: what the planner is told a breakdown costs beyond its downtime hours.
+    """
+
+    min_probability: float = MIN_PROBABILITY
+    cooldown_days: int = COOLDOWN_DAYS
+    crew_hours: float = 12.0
+    backstop_days: float | None = None
+    failure_cost: float = COSTS.failure_labour + 1000.0
 
 
 class _Predictive:
-    def __init__(self, f: _Fleet, model: Any, jobs: list[int]) -> None:
+    def __init__(self, f: _Fleet, model: Any, jobs: list[int], decision: Decision | None = None) -> None:
         self.f, self.jobs = f, jobs
+        self.decision = decision or Decision()
         # the plant's sensors (read once an hour, as the history was) and the bundle scored on them each evening
-        self.observer = Observer(f.regime.ambient, seed=f.config.seed + 5)
+        running_only = bool(getattr(model, "running_only", False))
+        self.observer = Observer(f.regime.ambient, seed=f.config.seed + 5, running_only=running_only)
         self.score = BundleScorer(model, [a.asset_id for a in f.assets], f.config.start)
         self.horizon_days = max(1, int(round(float(model.spec.horizon) / 24.0)))
         self.last_visit = np.full(f.site_of.size, -1e9)
         mean_fail = {c: float(np.mean([REPAIR_HOURS[MODES.index(m)] for m in CLASS_MODES[c]])) for c in set(f.classes)}
         self.fail_h = np.array([mean_fail[c] for c in f.classes])
-        self.crew = 12.0  # hours of crew per site and day
         # scheduled hours an evening job costs (START_HOUR to midnight), from the asset's usual week
         sched = f.regime.scheduled[:, : 7 * 24].reshape(f.site_of.size, 7, 24)
         self.evening = sched[:, :, int(START_HOUR) :].sum(axis=2).mean(axis=1)
+        self.log: list[np.ndarray] = []  # each evening's probabilities (diagnostics)
 
     def __call__(
         self, h: int, st: Any, pol: Any, down: dict[str, np.ndarray], failed: Any, rec: dict[str, np.ndarray]
@@ -213,18 +237,20 @@ class _Predictive:
         self.observer.observe(rec, h - 24, h)
         if h < 7 * 24:
             return
+        dec = self.decision
         p = np.clip(self.score(self.observer, h), 0.0, 0.999)
-        free = (down["kind"] == 0) & ~np.isfinite(pol.planned_h) & (h - self.last_visit > COOLDOWN_DAYS * 24)
+        self.log.append(p)
+        free = (down["kind"] == 0) & ~np.isfinite(pol.planned_h) & (h - self.last_visit > dec.cooldown_days * 24)
         days = np.arange(1, HORIZON_DAYS + 1)
         risk = []
-        for a in np.flatnonzero(free & (p > MIN_PROBABILITY)):
+        for a in np.flatnonzero(free & (p > dec.min_probability)):
             cdf = 1.0 - (1.0 - p[a]) ** (days / HORIZON_DAYS)
             risk.append(
                 AssetRisk(
                     str(a),
                     f"S{self.f.site_of[a]}",
                     cdf,
-                    failure_cost=COSTS.failure_labour + 1000.0,
+                    failure_cost=dec.failure_cost,
                     failure_downtime_h=float(self.fail_h[a]),
                     job_cost=COSTS.visit_labour + 300.0,
                     job_hours=6.0,
@@ -238,7 +264,7 @@ class _Predictive:
         problem = PlanProblem(
             risk,
             horizon_days=HORIZON_DAYS,
-            crew_hours={s: self.crew for s in sites},
+            crew_hours={s: dec.crew_hours for s in sites},
             default_downtime_cost_h=COSTS.downtime_h,
             time_limit_s=2.0,
         )
@@ -248,6 +274,8 @@ class _Predictive:
                 pol.planned_h[row] = h + START_HOUR
                 pol.planned_mask[row] = 0  # inspect and repair what is found
                 self.last_visit[row] = h
+                if dec.backstop_days is not None:  # the visit is the asset's inspection: its backstop clock restarts
+                    pol.next_pm_h[row] = h + START_HOUR + dec.backstop_days * 24.0
                 self.jobs[0] += 1
 
 

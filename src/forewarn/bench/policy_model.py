@@ -69,23 +69,32 @@ TRAIN_OPTIONS: dict[str, Any] = {
 }
 
 
+#: the machine's sensors read only while it runs (:meth:`Observer.observe`)
+RUNNING_ONLY = False
+
+
 class Observer:
     """Sensor readings of a fleet, hour by hour, from the engine's record (``rec`` of
     :func:`forewarn.twin.engine.run_plan`, or a finished :class:`~forewarn.twin.degradation.Plan`'s arrays)."""
 
-    def __init__(self, ambient: np.ndarray, *, seed: int) -> None:
+    def __init__(self, ambient: np.ndarray, *, seed: int, running_only: bool = False) -> None:
         self.ambient = np.asarray(ambient, dtype=np.float32)
         n, hours = self.ambient.shape
         self.values = np.full((len(OBSERVED), n, hours), np.nan, np.float32)
         self.rng = np.random.default_rng([seed, 4242])
+        self.running_only = running_only
 
     def observe(self, rec: Mapping[str, np.ndarray], lo: int, hi: int) -> None:
-        """Read hours ``lo`` to ``hi`` (each hour read once, with fresh measurement noise)."""
+        """Read hours ``lo`` to ``hi`` (each hour read once, with fresh measurement noise). ``running_only``: the
+        machine's sensors are read only in hours it runs (``rec["run"]``), as a condition-monitoring system
+        triggered by the run state acquires; the ambient temperature is read always."""
         for i, (name, source) in enumerate(OBSERVED.items()):
             true = self.ambient[:, lo:hi] if not source else np.asarray(rec[source][:, lo:hi], np.float32)
             rel, absolute = NOISE[name]
             noise = self.rng.standard_normal(true.shape).astype(np.float32)
             self.values[i, :, lo:hi] = true * (1.0 + rel * noise) + absolute * noise
+            if source and self.running_only:
+                self.values[i, :, lo:hi][np.asarray(rec["run"][:, lo:hi]) <= 0] = np.nan
 
     def frame(self, asset_ids: Sequence[str], start: Any, hi: int, *, rows: int, interval_h: int) -> pd.DataFrame:
         """The last ``rows`` buckets of ``interval_h`` hours before hour ``hi`` (bucket means, as the store
@@ -96,7 +105,11 @@ class Observer:
         if k < 1:
             raise ConfigError(f"no whole {interval_h} h bucket before hour {hi}")
         n = len(asset_ids)
-        block = self.values[:, :, first:hi].reshape(len(OBSERVED), n, k, interval_h).mean(axis=3)
+        hourly = self.values[:, :, first:hi].reshape(len(OBSERVED), n, k, interval_h)
+        seen = ~np.isnan(hourly)
+        count = seen.sum(axis=3)
+        total = np.where(seen, hourly, 0.0).sum(axis=3)
+        block = np.where(count > 0, total / np.maximum(count, 1), np.nan)  # hours not read are gaps, as in the store
         t0 = pd.Timestamp(start, tz="UTC") if pd.Timestamp(start).tzinfo is None else pd.Timestamp(start)
         ts = t0 + pd.to_timedelta(first + np.arange(k) * interval_h, unit="h")
         out = {"asset_id": np.repeat(np.asarray(asset_ids, dtype=object), k), "ts": np.tile(ts.to_numpy(), n)}
@@ -147,7 +160,7 @@ def events_frame(asset_ids: Sequence[str], start: Any, plan: Any, days: int) -> 
     return to_events(frame.reset_index(drop=True), source="twin history")
 
 
-def history_store(path: str | Path, histories: Sequence[tuple[Any, Any]]) -> Path:
+def history_store(path: str | Path, histories: Sequence[tuple[Any, Any]], *, running_only: bool = False) -> Path:
     """Write each history ``(fleet, plan)`` (a :class:`forewarn.bench.policy` fleet and its run) into a new
     DuckDB store at ``path``: plant, hourly readings as :class:`Observer` reads them, events."""
     import pyarrow as pa
@@ -164,8 +177,9 @@ def history_store(path: str | Path, histories: Sequence[tuple[Any, Any]]) -> Pat
             db.add_assets(assets)
             ids = [a.asset_id for a in assets]
             hours = plan.run.shape[1]
-            obs = Observer(f.regime.ambient[:, :hours], seed=f.config.seed)
-            obs.observe({k2: getattr(plan, k2) for k2 in ("vib_rms", "bearing_c", "winding_c", "oil")}, 0, hours)
+            obs = Observer(f.regime.ambient[:, :hours], seed=f.config.seed, running_only=running_only)
+            record = ("vib_rms", "bearing_c", "winding_c", "oil", "run")
+            obs.observe({k2: getattr(plan, k2) for k2 in record}, 0, hours)
             frame = obs.frame(ids, f.config.start, hours, rows=hours, interval_h=1)
             db.ingest_readings(pa.Table.from_pandas(frame, preserve_index=False), source=f"history {k + 1}")
             db.ingest_events(events_frame(ids, f.config.start, plan, f.config.days), source=f"history {k + 1}")
@@ -176,16 +190,20 @@ def train_bundle(
     histories: Sequence[tuple[Any, Any]],
     folder: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
+    *,
+    running_only: bool = RUNNING_ONLY,
 ) -> Any:
-    """``forewarn train`` (:data:`TRAIN_OPTIONS`) on a store of the histories; returns the filed, live bundle."""
+    """``forewarn train`` (:data:`TRAIN_OPTIONS`) on a store of the histories; returns the filed, live bundle
+    (its ``running_only`` says how the loop must read the sensors, the way the history was read)."""
     from forewarn.train import train
     from forewarn.train.score import live_bundle
 
     work = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="forewarn-policy-"))
-    store = history_store(work / "history.duckdb", histories)
+    store = history_store(work / "history.duckdb", histories, running_only=running_only)
     result = train(store, work / "models", progress=progress, channels=tuple(OBSERVED), **TRAIN_OPTIONS)
     bundle = live_bundle(work / "models", result.model_id)
     bundle.train_metrics = result.metrics
+    bundle.running_only = running_only
     return bundle
 
 
