@@ -2,11 +2,13 @@
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from forewarn.bench.neu import run, stratified_split
 from forewarn.cli.main import app
+from forewarn.quality.vision import DefectClassifier
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_data]
 
@@ -38,8 +40,12 @@ def test_quality_train_cli_writes_a_model(shared_data_dir, tmp_path):
     if not (shared_data_dir / "neu_det").is_dir():
         pytest.skip("neu_det not in the data directory")
     args = ["quality", "train", "--out", str(tmp_path / "m"), "--data-dir", str(shared_data_dir)]
-    result = CliRunner().invoke(app, [*args, "--epochs", "1", "--size", "32", "--limit-per-class", "10"])
+    options = ["--epochs", "1", "--size", "32", "--limit-per-class", "10", "--stem", "2", "--loc-weight", "1"]
+    result = CliRunner().invoke(app, [*args, *options, "--tta"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output.strip().splitlines()[-1])
     assert out["train_images"] == 48 and out["test_images"] == 12
     assert (tmp_path / "m" / "model.pt").is_file()
+    model = DefectClassifier.load(tmp_path / "m")
+    assert (model.stem, model.loc_weight, model.tta) == (2, 1.0, True)
+    assert model.locate(np.zeros((1, 1, 32, 32), np.float32)).shape == (1, 32, 32)

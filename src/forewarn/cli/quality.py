@@ -34,6 +34,12 @@ def train(
     ] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 15,
     size: Annotated[int, typer.Option(min=16, help="Input side in pixels (images are resized).")] = 64,
+    width: Annotated[int, typer.Option(min=1, help="Channels of the first block (doubling per block).")] = 16,
+    stem: Annotated[int, typer.Option(min=1, max=4, help="Stride of the first convolution.")] = 1,
+    loc_weight: Annotated[
+        float, typer.Option(min=0.0, help="Weight of the localisation head's box-mask loss (0: no head).")
+    ] = 0.0,
+    tta: Annotated[bool, typer.Option(help="Average the probabilities over the image and its flips.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the split and the network.")] = 0,
     holdout: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of each class held out to test.")] = 0.2,
     reviews: Annotated[
@@ -50,7 +56,7 @@ def train(
     """Train the defect CNN on NEU-DET (plus reviewed units) and report accuracy on a stratified hold-out."""
     import numpy as np
 
-    from forewarn.bench.neu import stratified_split
+    from forewarn.bench.neu import box_masks, stratified_split
     from forewarn.datasets.neu import CLASSES, NEUData, load_neu
     from forewarn.evaluate.classification import multiclass_metrics
     from forewarn.quality.images import decode_many
@@ -77,8 +83,13 @@ def train(
         tr, te = stratified_split(y, seed, holdout)
     else:
         tr, te = np.arange(len(y)), np.arange(0)
-    model = DefectClassifier(size=size, epochs=epochs, seed=seed)
-    model.fit(images[tr], y[tr], progress=lambda message: typer.echo(message, err=True))
+    model = DefectClassifier(size=size, width=width, stem=stem, loc_weight=loc_weight, tta=tta, epochs=epochs,
+                             seed=seed)  # fmt: skip
+    masks = None
+    if loc_weight > 0:  # NEU images train the head on their boxes; reviewed units (no boxes) do not
+        unknown = np.full((len(paths) - len(data.images), size, size), np.nan, dtype=np.float32)
+        masks = np.concatenate([box_masks(data, np.arange(len(data.images)), size), unknown])[tr]
+    model.fit(images[tr], y[tr], masks=masks, progress=lambda message: typer.echo(message, err=True))
     metrics = multiclass_metrics(y[te], model.predict(images[te])) if len(te) else {}
     model.save(out, metrics={**metrics, "train_images": int(len(tr)), "test_images": int(len(te))})
     typer.echo(json.dumps({"model": str(out), **metrics, "train_images": int(len(tr)), "test_images": int(len(te))}))
