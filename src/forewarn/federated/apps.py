@@ -12,6 +12,8 @@ What crosses between them, and nothing else:
 * ``evaluate`` (every round): each site scores the global parameters on its own held-out rows and answers with
   a ``MetricRecord`` (``num-examples``, ``eval-loss``).
 
+* ``query`` with ``stage = "hist-..."`` (histogram-aggregated boosting, :mod:`~forewarn.federated.histboost`): the
+  site answers with its quantile sketch, then per tree level its gradient and hessian histograms.
 * ``query`` with ``stage = "lightgbm"`` (federated boosting, :mod:`~forewarn.federated.trees`): the site answers
   with its own LightGBM booster's model text and its row count.
 
@@ -176,6 +178,19 @@ def client_app(data_folder: str | None = None) -> Any:
                 {
                     "arrays": ArrayRecord({"booster": _array(booster)}),
                     "metrics": MetricRecord({"num-examples": count, "site-index": _site_id(context)}),
+                }
+            )
+            return Message(content=reply, reply_to=message)
+        if str(config.get("stage", "moments")).startswith("hist-"):  # histogram-aggregated boosting
+            from forewarn.federated import histboost
+
+            record: Any = message.content.get("arrays", ArrayRecord())
+            sent = {k: v.numpy() for k, v in record.items()}
+            answer = histboost.site_reply(data, config, sent, context.state)
+            reply = RecordDict(
+                {
+                    "arrays": ArrayRecord({k: _array(v) for k, v in answer.items()}),
+                    "metrics": MetricRecord({"num-examples": len(data["X_train"]), "site-index": _site_id(context)}),
                 }
             )
             return Message(content=reply, reply_to=message)

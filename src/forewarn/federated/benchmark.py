@@ -43,7 +43,13 @@ from forewarn.federated.simulate import SiteRows, simulate
 NET_MODELS = ("local", "federated", "personalised", "pooled")
 #: federated gradient boosting (:mod:`forewarn.federated.trees`): asked for by name (``--models``)
 TREE_MODELS = ("lightgbm-local", "lightgbm-federated", "lightgbm-pooled")
-MODELS = NET_MODELS + TREE_MODELS
+#: federated boosting by histogram aggregation (:mod:`forewarn.federated.histboost`): asked for by name
+HIST_MODELS = ("hist-local", "hist-federated", "hist-personalised", "hist-pooled")
+#: the histogram boosting's settings (:class:`~forewarn.federated.histboost.HistSettings` fields; empty: its
+#: defaults, fixed before any run) and its personalisation: more trees on a site's own rows after the federated ones
+HIST_SETTINGS: dict[str, Any] = {}
+HIST_PERSONAL_TREES = 20
+MODELS = NET_MODELS + TREE_MODELS + HIST_MODELS
 METRICS = ("rmse", "f1", "pr_auc", "failure_detection_rate", "accuracy")
 #: per dataset: network and schedule (rounds x local epochs is also the local and pooled arms' epoch count)
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -200,6 +206,9 @@ def run_seed(
     if any(a in TREE_MODELS for a in arms):
         record["lightgbm"] = _tree_arms(sites, task, seed, arms, add)
         say(f"seed {seed}: lightgbm arms done")
+    if any(a in HIST_MODELS for a in arms):
+        record["hist"] = _hist_arms(sites, task, arms, add)
+        say(f"seed {seed}: histogram boosting arms done")
     return rows, record
 
 
@@ -233,6 +242,49 @@ def _tree_arms(
         model, record = boosting.federate_trees(taking_part, task.kind, classes=task.classes, seed=seed)
         for site in sites:
             add("lightgbm-federated", site, model.predict(site.X_test), float(record["wall_s"]))
+    return record
+
+
+def _hist_arms(
+    sites: Sequence[Site],
+    task: Task,
+    arms: Sequence[str],
+    add: Callable[[str, Site, np.ndarray, float], None],
+) -> dict[str, Any]:
+    """The histogram-aggregation arms, one tree growth for all: each site alone (its own bin edges), the sites
+    together through Flower (shared edges, summed histograms), the federated model with
+    :data:`HIST_PERSONAL_TREES` more trees on each site's own rows, and one model on the pooled rows. Deterministic:
+    no row or feature sampling, so the seed only changes the sites (the fleet) or nothing (C-MAPSS)."""
+    from dataclasses import replace
+
+    from forewarn.federated import boosting
+    from forewarn.federated import histboost as hb
+
+    settings = hb.HistSettings(**HIST_SETTINGS)
+    record: dict[str, Any] = {}
+    if "hist-local" in arms:
+        for site in sites:
+            started = time.perf_counter()
+            model = hb.fit_central(site.X_train, site.y_train, task.kind, settings)
+            add("hist-local", site, model.predict(site.X_test), time.perf_counter() - started)
+    if "hist-pooled" in arms:
+        started = time.perf_counter()
+        model = hb.fit_central(*pooled(sites), task.kind, settings)
+        fit_s = time.perf_counter() - started
+        for site in sites:
+            add("hist-pooled", site, model.predict(site.X_test), fit_s)
+    if "hist-federated" in arms or "hist-personalised" in arms:
+        taking_part = [SiteRows(s.name, s.X_train, s.y_train, s.X_test, s.y_test) for s in sites if not s.held_out]
+        federated, record = boosting.federate_hist(taking_part, task.kind, settings)
+        if "hist-federated" in arms:
+            for site in sites:
+                add("hist-federated", site, federated.predict(site.X_test), float(record["wall_s"]))
+        if "hist-personalised" in arms:
+            more = replace(settings, trees=HIST_PERSONAL_TREES)
+            for site in sites:
+                started = time.perf_counter()
+                tuned = hb.fit_central(site.X_train, site.y_train, task.kind, more, start=federated)
+                add("hist-personalised", site, tuned.predict(site.X_test), time.perf_counter() - started)
     return record
 
 
@@ -378,10 +430,11 @@ def run(
         "results": summarise(dataset, rows, primary),
         "comparison": comparison(rows, primary),
         **({"comparison_lightgbm": comparison(rows, primary, "lightgbm-")} if set(arms) & set(TREE_MODELS) else {}),
+        **({"comparison_hist": comparison(rows, primary, "hist-")} if set(arms) & set(HIST_MODELS) else {}),
         "federated_runs": records,
         "wall_s": round(time.perf_counter() - started, 1),
         "published": [],
     }
 
 
-__all__ = ["MODELS", "NET_MODELS", "SETTINGS", "TREE_MODELS", "run", "run_seed"]
+__all__ = ["HIST_MODELS", "MODELS", "NET_MODELS", "SETTINGS", "TREE_MODELS", "run", "run_seed"]
