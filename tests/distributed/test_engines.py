@@ -104,8 +104,9 @@ def test_cli_train_and_detect_take_the_engine(ray_cluster: Cluster, plant: Plant
     trained = runner.invoke(app, [*args, *ray])
     assert trained.exit_code == 0, trained.output
     assert "filed failure v1" in trained.output
-    bad = runner.invoke(app, ["bench", "skab", "--engine", "ray"])
-    assert isinstance(bad.exception, ConfigError) and "cmapss, ai4i take --engine ray" in str(bad.exception)
+    bad = runner.invoke(app, ["bench", "neu", "--engine", "ray"])
+    assert isinstance(bad.exception, ConfigError) and "neu runs in this process" in str(bad.exception)
+    assert "cmapss, ai4i, skab, cwru, femto, fleet take --engine ray" in str(bad.exception)
 
 
 def test_bench_models_and_seeds_on_ray_equal_local(ray_cluster: Cluster, shared_data_dir: Path) -> None:
@@ -137,6 +138,27 @@ def test_ai4i_bench_on_ray_equals_local(ray_cluster: Cluster, shared_data_dir: P
     strip = [{k: v for k, v in row.items() if k not in timings} for row in local["results"]]
     assert strip == [{k: v for k, v in row.items() if k not in timings} for row in on_ray["results"]]
     assert local["results"][0]["seeds"] == 2 and 0 < local["results"][0]["f1"] <= 1
+
+
+def test_skab_and_fleet_benches_on_ray_equal_local(ray_cluster: Cluster, shared_data_dir: Path) -> None:
+    from forewarn.bench import fleet, skab
+
+    timings = ("fit_s", "predict_s", "fit_s_std", "predict_s_std")
+    strip = lambda payload: [{k: v for k, v in r.items() if k not in timings} for r in payload["results"]]  # noqa: E731
+    small = {"sites": 2, "assets": 12, "days": 60, "degradation_scale": 6.0}
+    local = fleet.run(["pca-t2q"], 2, None, **small)
+    on_ray = fleet.run(["pca-t2q"], 2, None, executor=RayExecutor(ray_cluster.address), **small)
+    assert strip(on_ray) == strip(local) and on_ray["fleets"] == local["fleets"]
+    assert local["results"][0]["seeds"] == 2 and [f["seed"] for f in local["fleets"]] == [0, 1]
+    if not (shared_data_dir / "skab").is_dir():
+        pytest.skip("SKAB is not in the data directory")
+    options = {"files": ["valve1/3"]}
+    local = skab.run(["pca-t2q", "isolation-forest"], 2, shared_data_dir, **options)
+    on_ray = skab.run(
+        ["pca-t2q", "isolation-forest"], 2, shared_data_dir, executor=RayExecutor(ray_cluster.address), **options
+    )
+    assert strip(on_ray) == strip(local) and len(local["results"]) == 4  # each with and without the on-delay
+    assert [r["seeds"] for r in local["results"]] == [1, 1, 2, 2]  # pca-t2q once, isolation-forest per seed
 
 
 class DiesOnce(BatchScorer):

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.signal import resample_poly
 
+from forewarn.base.executor import resolve
 from forewarn.bench.anchors import anchor_protocol, anchor_rows
 from forewarn.bench.report import ModelRun, summarise
 from forewarn.datasets.cwru import SAMPLING_RATE_HZ, CWRURecording, load_cwru, segment_by_position
@@ -95,6 +97,23 @@ def position_split(
     )
 
 
+def _fit_unit(split: tuple[Any, ...], say: Callable[[str], None] | None, unit: tuple[str, int]) -> ModelRun:
+    """One model and seed: fit on the training segments, predict the test ones (a unit of the executor)."""
+    X_train, y_train, X_test, y_test = split
+    name, seed = unit
+    if say is not None:
+        say(f"cwru {name} seed {seed}")
+    start = time.perf_counter()
+    model = MODELS[name](seed).fit(X_train, y_train)
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    predicted = model.predict(X_test)
+    predict_s = time.perf_counter() - start
+    matrix = confusion(y_test, predicted)
+    extra = {"confusion": {"labels": [str(c) for c in matrix.index], "matrix": matrix.to_numpy().tolist()}}
+    return ModelRun(name, seed, multiclass_metrics(y_test, predicted), fit_s, predict_s, extra=extra)
+
+
 def run(
     models: Sequence[str] | None = None,
     seeds: int = 5,
@@ -104,7 +123,11 @@ def run(
     normal_rate_hz: int = NORMAL_RATE_HZ,
     **options: Any,
 ) -> dict[str, Any]:
-    """Run the CWRU benchmark; returns the payload of ``forewarn bench cwru`` (see :mod:`forewarn.bench`)."""
+    """Run the CWRU benchmark; returns the payload of ``forewarn bench cwru`` (see :mod:`forewarn.bench`).
+
+    ``executor`` (:mod:`forewarn.base.executor`) runs each model and seed as one unit, e.g. on Ray (the figures do
+    not depend on it, the timings do)."""
+    executor = options.pop("executor", None)
     if options:
         raise ConfigError(f"cwru takes no options {sorted(options)} (cwru has no subsets)")
     chosen = list(MODELS) if models is None else list(models)
@@ -115,19 +138,9 @@ def run(
     recordings = [r for r in load_cwru(data_dir).recordings if r.rpm == RPM]
     X_train, y_train, X_test, y_test = position_split(recordings, normal_rate_hz=normal_rate_hz)
     say(f"cwru: {len(recordings)} recordings, {len(X_train)} train / {len(X_test)} test segments")
-    runs = []
-    for name in chosen:
-        for seed in range(seeds):
-            say(f"cwru {name} seed {seed}")
-            start = time.perf_counter()
-            model = MODELS[name](seed).fit(X_train, y_train)
-            fit_s = time.perf_counter() - start
-            start = time.perf_counter()
-            predicted = model.predict(X_test)
-            predict_s = time.perf_counter() - start
-            matrix = confusion(y_test, predicted)
-            extra = {"confusion": {"labels": [str(c) for c in matrix.index], "matrix": matrix.to_numpy().tolist()}}
-            runs.append(ModelRun(name, seed, multiclass_metrics(y_test, predicted), fit_s, predict_s, extra=extra))
+    units = [(name, seed) for name in chosen for seed in range(seeds)]
+    split = (X_train, y_train, X_test, y_test)
+    runs = resolve(executor).map(partial(_fit_unit, split, say if executor is None else None), units)
     return {
         "dataset": "cwru",
         "subset": None,

@@ -62,11 +62,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from forewarn.base.executor import resolve
 from forewarn.bench.anchors import anchor_rows
 from forewarn.bench.report import ModelRun, summarise
 from forewarn.datasets.femto import FEMTOBearing, load_femto
@@ -209,6 +211,40 @@ MODELS: dict[str, Callable[[int], HealthIndicator | MonotoneHealthIndicator]] = 
 }
 
 
+def _bearing_runs(chosen: Sequence[str], say: Callable[[str], None] | None, bearing: FEMTOBearing) -> list[ModelRun]:
+    """Every chosen indicator on one bearing's snapshots (a unit of the executor)."""
+    if say is not None:
+        say(f"femto {bearing.name}: features of {bearing.n_snapshots} snapshots")
+    runs = []
+    start = time.perf_counter()
+    features = snapshot_features(bearing)
+    feature_s = time.perf_counter() - start
+    for name in chosen:
+        indicator = MODELS[name](0)
+        start = time.perf_counter()
+        if isinstance(indicator, MonotoneHealthIndicator):
+            result = indicator.compute(features)
+            hi, raw, threshold, n_base = result.monotone, result.raw, result.level, result.n_baseline
+            score_s = time.perf_counter() - start
+            metrics = monotone_metrics(result, bearing.snapshot_times, bearing.life_seconds)
+        else:
+            hi, n_base = indicator.compute(features)
+            threshold, episodes = indicator.episodes(hi, n_base)
+            raw = hi
+            score_s = time.perf_counter() - start
+            metrics = indicator_metrics(hi, bearing.snapshot_times, bearing.life_seconds, episodes)
+        series = {
+            "times_s": bearing.snapshot_times.round(1).tolist(),
+            "hi": np.round(hi, 4).tolist(),
+            "raw": np.round(raw, 4).tolist(),
+            "threshold": threshold,
+            "baseline_snapshots": n_base,
+            "life_s": bearing.life_seconds,
+        }
+        runs.append(ModelRun(f"{name} {bearing.name}", 0, metrics, 0.0, feature_s + score_s, extra={"series": series}))
+    return runs
+
+
 def run(
     models: Sequence[str] | None = None,
     seeds: int = 1,
@@ -218,7 +254,11 @@ def run(
     bearings: Sequence[str] = BEARINGS,
     **options: Any,
 ) -> dict[str, Any]:
-    """Run the PHM 2012 health-indicator benchmark; returns the ``forewarn bench femto`` payload."""
+    """Run the PHM 2012 health-indicator benchmark; returns the ``forewarn bench femto`` payload.
+
+    ``executor`` (:mod:`forewarn.base.executor`) runs each bearing (its features and every chosen indicator) as
+    one unit, e.g. on Ray (the figures do not depend on it, the timings do)."""
+    executor = options.pop("executor", None)
     if options:
         raise ConfigError(f"femto takes no options {sorted(options)} (femto has no subsets)")
     chosen = list(MODELS) if models is None else list(models)
@@ -226,37 +266,9 @@ def run(
     if unknown or seeds < 1:
         raise ConfigError(f"unknown model(s) {unknown} (known: {', '.join(MODELS)}) or seeds={seeds} < 1")
     say = progress or (lambda message: None)
-    runs = []
-    for bearing in load_femto(data_dir, bearings=bearings).bearings:
-        say(f"femto {bearing.name}: features of {bearing.n_snapshots} snapshots")
-        start = time.perf_counter()
-        features = snapshot_features(bearing)
-        feature_s = time.perf_counter() - start
-        for name in chosen:
-            indicator = MODELS[name](0)
-            start = time.perf_counter()
-            if isinstance(indicator, MonotoneHealthIndicator):
-                result = indicator.compute(features)
-                hi, raw, threshold, n_base = result.monotone, result.raw, result.level, result.n_baseline
-                score_s = time.perf_counter() - start
-                metrics = monotone_metrics(result, bearing.snapshot_times, bearing.life_seconds)
-            else:
-                hi, n_base = indicator.compute(features)
-                threshold, episodes = indicator.episodes(hi, n_base)
-                raw = hi
-                score_s = time.perf_counter() - start
-                metrics = indicator_metrics(hi, bearing.snapshot_times, bearing.life_seconds, episodes)
-            series = {
-                "times_s": bearing.snapshot_times.round(1).tolist(),
-                "hi": np.round(hi, 4).tolist(),
-                "raw": np.round(raw, 4).tolist(),
-                "threshold": threshold,
-                "baseline_snapshots": n_base,
-                "life_s": bearing.life_seconds,
-            }
-            runs.append(
-                ModelRun(f"{name} {bearing.name}", 0, metrics, 0.0, feature_s + score_s, extra={"series": series})
-            )
+    loaded = load_femto(data_dir, bearings=bearings).bearings
+    unit = partial(_bearing_runs, chosen, say if executor is None else None)
+    runs = [run for done in resolve(executor).map(unit, loaded) for run in done]
     return {
         "dataset": "femto",
         "subset": None,

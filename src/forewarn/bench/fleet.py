@@ -51,12 +51,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from forewarn.base.executor import resolve
 from forewarn.bench.anchors import anchor_rows
 from forewarn.bench.report import ModelRun, summarise
 from forewarn.decide.thresholds import Costs, bayes_threshold
@@ -341,6 +343,21 @@ def held_out_metrics(prepared: Prepared, rows: np.ndarray, score: np.ndarray, al
     return metrics
 
 
+def _seed_unit(
+    config: FleetConfig, chosen: Sequence[str], say: Callable[[str], None] | None, seed: int
+) -> tuple[dict[str, Any], list[ModelRun]]:
+    """One seed: its fleet simulated and every chosen model evaluated on it (a unit of the executor)."""
+    quiet = say or (lambda message: None)
+    quiet(f"fleet seed {seed}: simulating {config.sites} sites, {config.assets} assets, {config.days} days")
+    prepared = prepare(replace(config, seed=seed))
+    summary, runs = prepared.summary(seed), []
+    for name in chosen:
+        quiet(f"fleet seed {seed}: {name}, each of {len(prepared.sites)} sites held out in turn")
+        with threadpool_limits(limits=1):  # a busy 2-core box: no BLAS/OpenMP oversubscription
+            runs.append(evaluate_model(name, seed, prepared))
+    return summary, runs
+
+
 def run(
     models: Sequence[str] | None = None,
     seeds: int = 5,
@@ -351,8 +368,11 @@ def run(
 ) -> dict[str, Any]:
     """Run the fleet benchmark; ``data_dir`` is ignored (the fleet is simulated).
 
-    Options: ``sites``, ``assets``, ``days``, ``degradation_scale`` override :data:`FLEET`.
+    Options: ``sites``, ``assets``, ``days``, ``degradation_scale`` override :data:`FLEET`; ``executor``
+    (:mod:`forewarn.base.executor`) runs each seed (its fleet simulated, every model evaluated on it) as one unit,
+    e.g. on Ray (the figures do not depend on it, the timings do).
     """
+    executor = options.pop("executor", None)
     overrides = {k: options.pop(k) for k in ("sites", "assets", "days", "degradation_scale") if k in options}
     if options:
         raise ConfigError(
@@ -370,15 +390,10 @@ def run(
     if config.sites < 2:
         raise ConfigError(f"a held-out site needs at least 2 sites, got sites={config.sites}")
     say = progress or (lambda message: None)
-    runs, fleets = [], []
-    for seed in range(int(seeds)):
-        say(f"fleet seed {seed}: simulating {config.sites} sites, {config.assets} assets, {config.days} days")
-        prepared = prepare(replace(config, seed=seed))
-        fleets.append(prepared.summary(seed))
-        for name in chosen:
-            say(f"fleet seed {seed}: {name}, each of {len(prepared.sites)} sites held out in turn")
-            with threadpool_limits(limits=1):  # a busy 2-core box: no BLAS/OpenMP oversubscription
-                runs.append(evaluate_model(name, seed, prepared))
+    unit = partial(_seed_unit, config, chosen, say if executor is None else None)
+    done = resolve(executor).map(unit, range(int(seeds)))
+    fleets = [summary for summary, _ in done]
+    runs = [run for _, seed_runs in done for run in seed_runs]
     return {
         "dataset": "fleet",
         "subset": None,

@@ -50,12 +50,14 @@ import inspect
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from forewarn.base.executor import resolve
 from forewarn.bench.anchors import anchor_protocol, anchor_rows
 from forewarn.bench.report import ModelRun, summarise
 from forewarn.datasets.skab import N_TRAIN, SKABFile, load_skab
@@ -190,6 +192,22 @@ def _detect_run(
     return ModelRun(DETECT, 0, _metrics(pairs, detections, cp_files), 0.0, predict_s)
 
 
+def _skab_unit(
+    selected: Sequence[SKABFile],
+    sensors: Sequence[str],
+    smooth: int,
+    say: Callable[[str], None] | None,
+    unit: tuple[str, int],
+) -> list[ModelRun]:
+    """One model and seed over the selected files, or the alarm rule's row (a unit of the executor)."""
+    name, seed = unit
+    quiet = say or (lambda message: None)
+    with threadpool_limits(limits=1):
+        if name == DETECT:
+            return [_detect_run(selected, sensors, smooth, quiet)]
+        return list(_model_run(name, MODELS[name], seed, selected, sensors, smooth, quiet))
+
+
 def run(
     models: Sequence[str] | None = None,
     seeds: int = 5,
@@ -203,8 +221,10 @@ def run(
     """Run the SKAB protocol (module text) for ``models`` (default: all) and return the bench payload.
 
     ``files`` restricts the run to some labelled files (names like ``"valve1/3"``; for quick checks only:
-    the published figures are over all 34).
+    the published figures are over all 34). ``executor`` (:mod:`forewarn.base.executor`) runs each model and
+    seed (and the alarm rule's row) as one unit, e.g. on Ray (the figures do not depend on it, the timings do).
     """
+    executor = options.pop("executor", None)
     if options:
         raise ConfigError(f"skab takes no option(s) {', '.join(sorted(options))}")
     chosen = [*MODELS, DETECT] if models is None else list(models)
@@ -216,15 +236,11 @@ def run(
     say = progress or (lambda message: None)
     data = load_skab(data_dir)
     selected = data.files if files is None else [data.file(name) for name in files]
-    runs = []
-    with threadpool_limits(limits=1):
-        for name in chosen:
-            if name == DETECT:
-                runs.append(_detect_run(selected, data.SENSORS, smooth, say))
-                continue
-            factory = MODELS[name]
-            for seed in range(seeds if is_seeded(factory) else 1):
-                runs.extend(_model_run(name, factory, seed, selected, data.SENSORS, smooth, say))
+    units = [
+        (name, seed) for name in chosen for seed in range(1 if name == DETECT or not is_seeded(MODELS[name]) else seeds)
+    ]
+    unit = partial(_skab_unit, selected, data.SENSORS, smooth, say if executor is None else None)
+    runs = [run for done in resolve(executor).map(unit, units) for run in done]
     return {
         "dataset": "skab",
         "subset": None,

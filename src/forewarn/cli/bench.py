@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 #: them equal)
 DATASETS = ("cmapss", "ai4i", "skab", "cwru", "femto", "fleet", "neu", "federated", "policy")
 #: the runners that take ``--engine ray`` (their models and seeds as units of an executor)
-ENGINE_DATASETS = ("cmapss", "ai4i")
+ENGINE_DATASETS = ("cmapss", "ai4i", "skab", "cwru", "femto", "fleet")
 
 
 def register(app: typer.Typer) -> None:
