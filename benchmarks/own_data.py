@@ -193,7 +193,9 @@ def fleet(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
         output.write_outputs = capture
         try:
             started = time.perf_counter()
-            result = forewarn.backtest(store, by="site", horizon="7d")
+            result = forewarn.backtest(
+                store, by="site", horizon="7d", **({"baseline": args.baseline} if args.baseline else {})
+            )
             seconds = time.perf_counter() - started
         finally:
             output.write_outputs = original
@@ -239,8 +241,9 @@ def fleet(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def plant_csv(path: Path, assets: int, days: int, seed: int) -> dict[str, Any]:
-    """Hourly twin readings with ``failure_24h`` (1 when a failure follows within 24 h) as one CSV."""
+def plant_csv(path: Path, assets: int, days: int, seed: int) -> tuple[dict[str, Any], Any]:
+    """Hourly twin readings with ``failure_24h`` (1 when a failure follows within 24 h) as one CSV; returns what
+    was written and the simulation (its ``truth`` and ``events`` for the per-failure analysis)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -254,68 +257,180 @@ def plant_csv(path: Path, assets: int, days: int, seed: int) -> dict[str, Any]:
         .sort_values(["ts", "asset_id"])
         .reset_index(drop=True)
     )
-    failures = sim.events.query("kind == 'failure'")[["asset_id", "ts"]].rename(columns={"ts": "failure_ts"})
+    frame["failure_24h"] = label_within(frame[["asset_id", "ts"]], sim.events, 24.0)
+    frame["ts"] = frame["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), path)
+    made = {
+        "rows": len(frame),
+        "assets": int(frame["asset_id"].nunique()),
+        "failures": int((sim.events["kind"] == "failure").sum()),
+        "positive_share": float(frame["failure_24h"].mean()),
+        "mb": round(path.stat().st_size / 2**20, 1),
+    }
+    return made, sim
+
+
+def label_within(rows: pd.DataFrame, events: pd.DataFrame, hours_ahead: float) -> np.ndarray:
+    """1 where a failure of the row's asset follows within ``hours_ahead`` (0 < t_fail - ts <= hours_ahead)."""
+    failures = events.query("kind == 'failure'")[["asset_id", "ts"]].rename(columns={"ts": "failure_ts"})
     failures = failures.assign(
         asset_id=failures["asset_id"].astype(str), failure_ts=failures["failure_ts"].astype("datetime64[ns, UTC]")
     ).sort_values("failure_ts")
+    left = rows.assign(
+        asset_id=rows["asset_id"].astype(str), ts=rows["ts"].astype("datetime64[ns, UTC]"), _row=np.arange(len(rows))
+    ).sort_values("ts")
     merged = pd.merge_asof(
-        frame[["ts", "asset_id"]],
+        left,
         failures,
         left_on="ts",
         right_on="failure_ts",
         by="asset_id",
         direction="forward",
         allow_exact_matches=False,
-    )
+    ).sort_values("_row")
     ahead = (merged["failure_ts"] - merged["ts"]) / pd.Timedelta(hours=1)
-    frame["failure_24h"] = ((ahead > 0) & (ahead <= 24)).astype("int8").to_numpy()
-    frame["ts"] = frame["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), path)
+    return ((ahead > 0) & (ahead <= hours_ahead)).astype("int8").to_numpy()
+
+
+def health_oracle(sim: Any, hours_ahead: float = 24.0) -> dict[str, Any]:
+    """The row F1 of a detector that reads the twin's TRUE health (alarm when health < h), at its best h and at
+    the h whose false-alarm rate is 3 % (the target's FAR): what a perfect health estimate would score on the
+    plant file's label. Rows of a down asset are left out (the backtest does not score them either); the hour a
+    failure happens in (labelled 1, true health already 0) is kept."""
+    truth = sim.truth[["asset_id", "ts", "health"]].copy()
+    truth["asset_id"] = truth["asset_id"].astype(str)
+    y = label_within(truth[["asset_id", "ts"]], sim.events, hours_ahead).astype(bool)
+    health = truth["health"].to_numpy(dtype="float64")
+    keep = (health > 0) | y  # a down asset's rows are not scored; the failure's own hour (health 0) is
+    y, health = y[keep], health[keep]
+    order = np.argsort(health, kind="stable")
+    tp = np.cumsum(y[order])
+    fp = np.cumsum(~y[order])
+    precision = tp / np.arange(1, len(order) + 1)
+    recall = tp / max(int(y.sum()), 1)
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
+    far = fp / max(int((~y).sum()), 1)
+    best = int(np.argmax(f1))
+    at3 = int(np.searchsorted(far, 0.03, side="right")) - 1
     return {
-        "rows": len(frame),
-        "assets": int(frame["asset_id"].nunique()),
-        "failures": len(failures),
-        "positive_share": float(frame["failure_24h"].mean()),
-        "mb": round(path.stat().st_size / 2**20, 1),
+        "rows": int(len(y)),
+        "positives": int(y.sum()),
+        "best_f1": round(float(f1[best]), 4),
+        "best": {
+            "health_below": float(health[order][best]),
+            "precision": float(precision[best]),
+            "recall": float(recall[best]),
+            "far": float(far[best]),
+        },
+        "at_far_3pct": {"f1": float(f1[at3]), "precision": float(precision[at3]), "recall": float(recall[at3])},
     }
 
 
+def per_failure(
+    sim: Any, data: Any, p: np.ndarray, threshold: np.ndarray, hours_ahead: float = 24.0
+) -> list[dict[str, Any]]:
+    """For every failure: how many of its labelled rows (the 24 h before it) the backtest scored and alarmed,
+    the highest probability among them against the fold's threshold, and the twin's true health then: whether
+    it was below the healthy range's 1st / 5th percentile (rows with no failure within 24 h, asset not down)."""
+    truth = sim.truth[["asset_id", "ts", "health"]].assign(asset_id=lambda f: f["asset_id"].astype(str))
+    truth["ts"] = truth["ts"].astype("datetime64[us, UTC]")
+    label = label_within(truth[["asset_id", "ts"]], sim.events, hours_ahead).astype(bool)
+    health = truth["health"].to_numpy(dtype="float64")
+    healthy = health[~label & (health > 0)]
+    floors = {q: float(np.quantile(healthy, q)) for q in (0.01, 0.05)}
+    scored = pd.DataFrame(
+        {
+            "asset_id": data.frame["asset_id"].astype(str).to_numpy(),
+            "ts": data.frame["ts"].astype("datetime64[us, UTC]").to_numpy(),
+            "p": p,
+            "threshold": threshold,
+        }
+    ).merge(truth, on=["asset_id", "ts"], how="left")
+    out = []
+    failures = sim.events.query("kind == 'failure'")
+    for event in failures.itertuples():
+        t = pd.Timestamp(event.ts).tz_convert("UTC")
+        mine = scored[
+            (scored["asset_id"] == str(event.asset_id))
+            & (scored["ts"] < t)
+            & (scored["ts"] >= t - pd.Timedelta(hours=hours_ahead))
+        ]
+        rows = mine[mine["p"].notna()]
+        out.append(
+            {
+                "asset_id": str(event.asset_id),
+                "ts": str(t),
+                "mode": getattr(event, "failure_mode", None),
+                "label_rows_scored": int(len(rows)),
+                "alarmed": int((rows["p"] >= rows["threshold"]).sum()),
+                "p_max": None if rows.empty else round(float(rows["p"].max()), 4),
+                "threshold": None if rows.empty else round(float(rows["threshold"].median()), 4),
+                "health_24h_before": None if mine.empty else round(float(mine["health"].iloc[0]), 3),
+                "health_last": None if mine.empty else round(float(mine["health"].iloc[-1]), 3),
+                "rows_below_q01": int((mine["health"] < floors[0.01]).sum()),
+                "rows_below_q05": int((mine["health"] < floors[0.05]).sum()),
+            }
+        )
+    return out
+
+
 def plant(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
+    """Export, ingest (CLI), then :func:`forewarn.backtest` in this process (what ``forewarn backtest --by asset
+    --folds 5 --label failure_24h --horizon 24h`` calls), keeping the scored rows for the per-failure analysis."""
+    import forewarn
+    from forewarn.backtest import output
+
     rows = []
     for seed in args.seeds:
         csv, store = work / f"plant{seed}.csv", work / f"plant{seed}.duckdb"
         store.unlink(missing_ok=True)
-        made = plant_csv(csv, args.assets, args.days, seed)
+        made, sim = plant_csv(csv, args.assets, args.days, seed)
         ingest = run(
             [FOREWARN, "ingest", str(csv), "--store", str(store), "--label-columns", "failure_24h"],
             work,
             f"plant_ingest{seed}",
         )
-        bt_json = work / f"plant{seed}_backtest.json"
-        bt = run(
-            [
-                FOREWARN,
-                "backtest",
-                "--store",
-                str(store),
-                "--by",
-                "asset",
-                "--folds",
-                "5",
-                "--label",
-                "failure_24h",
-                "--horizon",
-                "24h",
-                "--json",
-                str(bt_json),
-            ],
-            work,
-            f"plant_backtest{seed}",
-        )
-        row = {"part": "plant", "seed": seed, "csv": made, "ingest": ingest, "backtest": bt}
-        if bt["rc"] == 0:
-            result = json.loads(bt_json.read_text())
-            row["rows"], row["events"], row["interval"] = result["rows"], result["events"], result["interval"]
+        kept: dict[str, Any] = {}
+        original = output.write_outputs
+
+        def capture(
+            result: Any,
+            data: Any,
+            p: Any,
+            threshold: Any,
+            _kept: dict[str, Any] = kept,
+            _original: Any = original,
+            **kw: Any,
+        ) -> Any:
+            _kept.update(data=data, p=p, threshold=threshold)
+            return _original(result, data, p, threshold, **kw)
+
+        output.write_outputs = capture
+        options = {"baseline": args.baseline} if args.baseline else {}
+        try:
+            started, cpu = time.perf_counter(), time.process_time()
+            result = forewarn.backtest(store, by="asset", folds=5, label="failure_24h", horizon="24h", **options)
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        finally:
+            output.write_outputs = original
+        row: dict[str, Any] = {
+            "part": "plant",
+            "seed": seed,
+            "csv": made,
+            "ingest": ingest,
+            "backtest": {
+                "call": "forewarn.backtest(store, by='asset', folds=5, label='failure_24h', horizon='24h'"
+                + (f", baseline={args.baseline!r}" if args.baseline else "")
+                + ") (= forewarn backtest --store DB --by asset --folds 5 --label failure_24h --horizon 24h)",
+                "seconds": round(seconds, 1),
+                "cpu_seconds": round(cpu, 1),
+                "load1": round(os.getloadavg()[0], 2),
+            },
+            "rows": result["rows"],
+            "interval": result["interval"],
+            "oracle_true_health": health_oracle(sim),
+            "per_failure": per_failure(sim, kept["data"], kept["p"], kept["threshold"]),
+        }
         print(json.dumps(row, default=str), flush=True)
         rows.append(row)
         if not args.keep:
@@ -527,6 +642,7 @@ def main() -> None:
     parser.add_argument(
         "--no-installs", action="store_true", help="cmapss: no install (renewal) event at each engine's first cycle."
     )
+    parser.add_argument("--baseline", default=None, help="fleet, plant: TrainSpec.baseline (e.g. 14d); default off.")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="forewarn-own-"))

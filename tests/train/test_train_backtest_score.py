@@ -252,3 +252,19 @@ def test_a_row_at_a_renewals_time_begins_the_new_life() -> None:
     assert life["future_hours"][4] == 0.0  # the end of the readings
     y = targets(life, task="failure", horizon_hours=36.0)
     assert y[1:4].tolist() == [0.0, 1.0, 1.0]
+
+
+def test_backtest_reads_rows_against_each_assets_own_baseline(plant: Path, tmp_path: Path) -> None:
+    spec = TrainSpec(baseline="4d", **FAST)
+    with Store(plant, read_only=True) as db:
+        data = load_dataset(db, spec)
+    X = data.features(spec.resolved(data.interval))
+    assert {"base__t2", "base__q", f"{data.channels[0]}__base_z"} <= set(X.columns)
+    # nothing before an asset's baseline (4 days from its first row, or from a renewal) is complete
+    first = data.frame.groupby("asset_id")["ts"].transform("min")
+    early = (data.frame["ts"] < first + pd.Timedelta(days=4)).to_numpy()
+    assert X.loc[early, "base__t2"].isna().all() and X.loc[~early, "base__t2"].notna().mean() > 0.5
+    result = forewarn.backtest(plant, by="asset", folds=2, task="failure", baseline="4d", **FAST)
+    assert result["baseline"] == "4d" and result["rows"]["roc_auc"] is not None
+    with pytest.raises(ConfigError, match="backtest option"):
+        forewarn.train(plant, tmp_path / "m", baseline="4d", **FAST)

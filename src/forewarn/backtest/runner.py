@@ -336,6 +336,7 @@ def summarise(
         "interval": data.interval,
         "window_rows": spec.window,
         "features": spec.features,
+        "baseline": spec.baseline,
         "assets": int(data.frame["asset_id"].nunique()),
         "rows": rows,
         "events": events,

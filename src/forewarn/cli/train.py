@@ -180,6 +180,13 @@ def backtest(
         ),
     ] = None,
     features: Annotated[str | None, typer.Option(help="ml (window statistics), physics or hybrid.")] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="Also read each row against its asset life's own first weeks, e.g. 14d: z per channel, PCA T2 and "
+            "Q of that baseline (default off; backtest only, the service cannot compute them yet)."
+        ),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML report (index.html) into this folder.")] = None,
     models: Annotated[
@@ -209,6 +216,7 @@ def backtest(
         interval=interval,
         features=features,
         seed=seed,
+        baseline=baseline,
     )
     with Progress(
         TextColumn("{task.description}"),

@@ -175,6 +175,12 @@ def _train(
     **options: Any,
 ) -> TrainResult:
     spec = (spec or TrainSpec()).with_options(**options)
+    if spec.baseline is not None:
+        raise ConfigError(
+            f"baseline={spec.baseline!r}: features against an asset's own baseline are a backtest option for now "
+            "(the service, the stream and forewarn score cannot compute them yet); measure them with "
+            "forewarn backtest --baseline, train without it"
+        )
     say = progress or (lambda message: None)
     started = time.perf_counter()
     with opened(store) as db:
