@@ -243,3 +243,105 @@ def test_mmd_sees_a_joint_change_that_leaves_every_channel_as_it_was() -> None:
     kxy = (np.exp(-0.5) * 3 + np.exp(-4.5)) / 4
     assert mmd2(a, b, 1.0) == pytest.approx(kxx + kyy - 2 * kxy)
     assert mmd_test(ref[:5], days[:5], coupled)["mmd2"] is None  # too few rows to test
+
+
+def test_an_offset_too_small_to_matter_is_not_flagged_however_sure_the_test_is() -> None:
+    """Two independent channels whose day-to-day jumps have SD 0.01 (variance 1e-4): an offset of 0.3 SD on the
+    last day is z = 30, far above the threshold, but below MIN_OFFSET_SD (0.5) it is no plant change; 0.6 is."""
+    from forewarn.monitor.drift import MIN_OFFSET_SD, Reference, critical_z
+
+    k = 2
+    ref = Reference(
+        channels=["a", "b"],
+        mean=np.zeros(k),
+        sd=np.ones(k),
+        coef=np.zeros((k + 1, k)),
+        deciles=np.zeros((k, 11)),
+        sample=np.zeros((1, k)),
+        threshold=np.ones(k),
+        jump_threshold=np.ones(k),
+        day_residual=np.zeros((14, k)),
+        rows_per_day=24,
+        days=30,
+        jump_cov=np.diag([1e-4, 1e-4]),
+    )
+    ts = pd.date_range("2024-01-01", periods=5 * HOURS, freq="1h", tz="UTC")
+    for size, flagged in ((0.3, False), (0.6, True)):
+        frame = pd.DataFrame({"ts": ts, "a": np.r_[np.zeros(4 * HOURS), np.full(HOURS, size)], "b": 0.0})
+        days = day_drift(ref, frame)
+        row = days[(days["day"] == ts[-1].floor("1D")) & (days["channel"] == "a")].iloc[0]
+        assert row["offset_sd"] == pytest.approx(size) and row["offset_z"] == pytest.approx(100 * size)
+        assert row["offset_z_threshold"] == pytest.approx(critical_z(0.01, 2)) and row["offset_fit"]
+        assert bool(row["step"]) is flagged and (size >= MIN_OFFSET_SD) is flagged
+        assert not days["step"].iloc[:-2].any()
+
+
+def test_a_day_outside_the_references_operating_range_is_marked_per_channel() -> None:
+    """The load's day mean has SD 1 / sqrt(24) = 0.2 over the reference, so a day at three times the load's SD
+    above its mean puts a, b and c (which follow the load) outside the reference days' range; speed stays in."""
+    frame = plant(40)
+    reference = fit_reference(frame.iloc[: 30 * HOURS], CHANNELS)
+    later = frame.iloc[30 * HOURS :].copy()
+    day = later["ts"].iloc[5 * HOURS]
+    hours = later.index[5 * HOURS : 6 * HOURS]
+    later.loc[hours, ["a", "c"]] += 3.0
+    later.loc[hours, "b"] += 6.0
+    days = day_drift(reference, later)
+    outside = days[days["outside_range"]]
+    assert set(outside["day"]) == {day} and sorted(outside["channel"]) == ["a", "b", "c"]
+
+
+def test_an_unexplained_onset_on_an_unfamiliar_operating_point_is_no_plant_change() -> None:
+    """Two channels step together and no one sensor explains it: a changed machine, unless three channels' day
+    means lie outside the reference's range that day (the residual model extrapolates there)."""
+    days = pd.DataFrame(
+        {
+            "day": pd.date_range("2024-01-01", periods=4, tz="UTC").repeat(3),
+            "channel": ["a", "b", "c"] * 4,
+            "shift_sd": 0.0,
+            "threshold_sd": 0.5,
+            "jump_sd": [0.0] * 9 + [0.9, -0.8, 0.1],
+            "jump_threshold_sd": 0.5,
+            "rows": 24,
+            "explained_by": "a",
+            "explained_share": 0.5,
+        }
+    )
+    days["step"] = days["jump_sd"].abs() > days["jump_threshold_sd"]
+    none = pd.DataFrame(columns=["ts", "kind", "action"])
+    assert [e["cause"] for e in episodes(days, none)] == ["machine changed"]
+    two = days.assign(outside_range=[False] * 9 + [True, True, False])
+    assert [e["cause"] for e in episodes(two, none)] == ["machine changed"]
+    three = days.assign(outside_range=[False] * 9 + [True, True, True])
+    assert [(e["cause"], e["plant_change"]) for e in episodes(three, none)] == [("unfamiliar operating point", False)]
+
+
+def test_beside_a_replaced_part_a_significant_offset_below_the_floor_is_the_new_part() -> None:
+    """Day 4's best channel, a, has z = 8 above its threshold of 5 and the day fits one offset, but its offset
+    (0.2 SD) is below the floor, so it did not step: beside a replace action it is the new part (an alert);
+    beside an oil change, or with no event, nothing."""
+    days = pd.DataFrame(
+        {
+            "day": pd.date_range("2024-01-01", periods=4, tz="UTC").repeat(2),
+            "channel": ["a", "b"] * 4,
+            "shift_sd": 0.0,
+            "threshold_sd": 0.5,
+            "jump_sd": [0.0] * 6 + [0.2, 0.01],
+            "jump_threshold_sd": 0.5,
+            "rows": 24,
+            "explained_by": "a",
+            "explained_share": 0.95,
+            "offset_sd": [0.0] * 6 + [0.2, 0.0],
+            "offset_z": [0.0] * 6 + [8.0, 0.5],
+            "offset_z_threshold": 5.0,
+            "offset_fit": True,
+            "step": False,
+        }
+    )
+    at = pd.Timestamp("2024-01-04 09:00", tz="UTC")
+    replaced = pd.DataFrame({"ts": [at], "kind": ["maintenance"], "action": ["replace"]})
+    found = episodes(days, replaced)
+    assert [(e["day"], e["cause"], e["plant_change"]) for e in found] == [(at.floor("1D"), "equipment replaced", True)]
+    assert episodes(days, replaced.assign(action="oil_change")) == []
+    assert episodes(days, pd.DataFrame(columns=["ts", "kind", "action"])) == []
+    assert episodes(days.assign(offset_fit=False), replaced) == []

@@ -18,6 +18,11 @@ names each *onset*: a judged day with a step in some channel after a day without
   test finds the day's jumps to be one stepping channel's offset plus noise
   (:func:`forewarn.monitor.drift.offset_test`): a recalibration, a replaced transmitter (``channels`` names it,
   or the coupled sensors that explain the jumps as well);
+* ``unfamiliar operating point``: what would be a ``machine changed`` onset on a day when at least
+  :data:`NOVEL_CHANNELS` channels' day means lie outside the range of the reference days' means: the machine
+  ran where the reference never did (a heavy-load spell, a hot week), the residual model extrapolates there, and
+  its residuals move without the machine having changed. No drift alert (a sensor offset moves one channel's
+  level, not three, and is still named by the offset test above);
 * ``machine changed``: several channels stepped together from a still baseline: their relations moved.
 
 :func:`site_wide` then renames onsets shared, on the same day, by at least half of a site's assets (three or
@@ -45,6 +50,9 @@ SINGLE_SENSOR_SHARE = 0.9
 #: a day whose stepping channel's within-day residual spread exceeds this many times the reference's is a burst
 #: of odd hours (an excursion of the operating point, a transient fault), not a lasting change of the plant
 SPREAD_MAX = 3.0
+#: an onset that no single sensor explains, on a day with at least this many channels outside the reference's
+#: range of day means, is an unfamiliar operating point rather than a changed machine
+NOVEL_CHANNELS = 3
 PLANT_CHANGES = ("equipment replaced", "sensor change", "machine changed", "operating regime")
 
 
@@ -63,6 +71,8 @@ def episodes(
     wide_jump = judged.pivot(index="day", columns="channel", values="jump_sd")
     wide_shift = judged.pivot(index="day", columns="channel", values="shift_sd")
     steps = judged.pivot(index="day", columns="channel", values="step").fillna(False).astype(bool)
+    if {"offset_z", "offset_z_threshold", "offset_fit"} <= set(judged) and len(events):
+        steps = steps | _replaced_offsets(judged, events, steps)
     thresholds = judged.groupby("channel")["threshold_sd"].first()
     any_step = steps.any(axis=1).to_numpy()
     explained = judged.groupby("day")["explained_share"].first().reindex(steps.index)
@@ -70,6 +80,9 @@ def episodes(
     burst: pd.DataFrame | None = None
     best: pd.Series | None = None
     fits: pd.Series | None = None
+    novel = pd.Series(0, index=steps.index)
+    if "outside_range" in judged:
+        novel = judged.groupby("day")["outside_range"].sum().reindex(steps.index).fillna(0)
     if "spread_ratio" in judged:
         burst = judged.pivot(index="day", columns="channel", values="spread_ratio").reindex(steps.index)
     if "offset_z" in judged and "offset_fit" in judged:
@@ -101,6 +114,8 @@ def episodes(
         elif best is not None and fits is not None and bool(fits.iloc[i]) and str(best.iloc[i]) in channels:
             cause = "sensor change"
             channels = [str(best.iloc[i])]
+        elif novel.iloc[i] >= NOVEL_CHANNELS:
+            cause = "unfamiliar operating point"
         else:
             cause = "machine changed"
         out.append(
@@ -115,6 +130,29 @@ def episodes(
             }
         )
     return out
+
+
+def _replaced_offsets(judged: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) -> pd.DataFrame:
+    """On days within a day of a ``replace`` action, the offset test's verdict without the effect floor
+    (:data:`~forewarn.monitor.drift.MIN_OFFSET_SD`): the floor keeps a quiet plant's small wanderings from being
+    taken for changes, but beside a replaced part a significant one-channel change is that part behaving
+    differently (a new motor's lower losses move its current by well under half an SD)."""
+    replaced = events[
+        events.get("action", pd.Series(index=events.index, dtype=object)).astype(str).str.contains("replace")
+    ]
+    if replaced.empty:
+        return steps & False
+    when = pd.to_datetime(replaced["ts"], utc=True)
+    near = np.zeros(len(steps.index), bool)
+    for i, day in enumerate(steps.index):
+        near[i] = bool(((when >= day - pd.Timedelta(days=1)) & (when < day + pd.Timedelta(days=1))).any())
+    z = judged.pivot(index="day", columns="channel", values="offset_z").reindex_like(steps).abs()
+    limit = judged.pivot(index="day", columns="channel", values="offset_z_threshold").reindex_like(steps)
+    fit = judged.groupby("day")["offset_fit"].first().reindex(steps.index).fillna(False).astype(bool)
+    jump = judged.pivot(index="day", columns="channel", values="jump_sd").reindex_like(steps)
+    best = z.eq(z.max(axis=1), axis=0)
+    significant = (z > limit) & best & jump.notna()
+    return significant & (fit & pd.Series(near, index=steps.index)).to_numpy()[:, None]
 
 
 def _gradual(prior: np.ndarray, jump: float, threshold: float) -> bool:

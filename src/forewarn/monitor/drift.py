@@ -73,6 +73,8 @@ class Reference:
     offset_tail: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (k,) max |offset z| on reference days
     joint: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (JOINT, k) raw reference rows, whole
     joint_day: np.ndarray = field(default_factory=lambda: np.zeros(0, "int64"))  # their day numbers
+    day_low: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (k,) lowest reference day mean, in SD
+    day_high: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (k,) highest reference day mean, in SD
 
     def residuals(self, values: np.ndarray) -> np.ndarray:
         """Standardised residuals (rows, k) of raw ``values`` (rows, k); a missing reading reads as its mean."""
@@ -194,6 +196,8 @@ def fit_reference(
     )
     residual = reference.residuals(values)
     keys, day_res = _day_means(residual, days)
+    _, day_level = _day_means(Z, days)
+    reference.day_low, reference.day_high = day_level.min(axis=0), day_level.max(axis=0)
     reference.threshold = bootstrap_threshold(np.abs(day_res), n_boot, margin, min_shift, seed)
     signed = jumps(day_res[3:], day_res[:3], baseline_days)
     reference.jump_threshold = bootstrap_threshold(np.abs(signed), n_boot, margin, min_shift, seed + 1)
@@ -359,12 +363,18 @@ DAY_COLUMNS = (
     "offset_z_threshold",
     "offset_fit",
     "spread_ratio",
+    "outside_range",
 )
 
 #: expected false one-day offset flags per asset-year under the Gaussian null (:func:`critical_z`)
 FALSE_ALARMS_PER_YEAR = 0.01
 #: the rest of a day's jumps fits "one sensor offset and noise" unless its chi-square p-value is below this
 OFFSET_FIT_P = 1e-3
+#: the offset test flags only offsets of at least this many reference standard deviations: a smaller one does not
+#: matter to a model that read the sensor with its natural spread (the bootstrap thresholds' ``min_shift``), and on
+#: the channels that the others predict closely (an SE of 0.01-0.06 SD) the operating point's small, non-Gaussian
+#: wanderings otherwise pass any z threshold (healthy twin fleets: every false offset flag was below 0.1 SD)
+MIN_OFFSET_SD = 0.5
 
 
 def single_sensor(reference: Reference, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -441,9 +451,11 @@ def day_drift(
     best explains the day's jumps and its z (:func:`offset_test`); ``offset_fit`` says the day's jumps are that
     of the day's best channel plus noise (chi-square p-value of the rest above :data:`OFFSET_FIT_P`);
     ``spread_ratio`` is the channel's within-day residual spread over the reference's (an offset moves the level,
-    not the spread; a burst of odd hours moves both). A channel *steps* when its jump passes the jump threshold
-    or it is the day's best offset channel, the day fits one offset (``offset_fit``) and its |z| passes
-    :func:`critical_z` for ``false_alarms_per_year``."""
+    not the spread; a burst of odd hours moves both). ``outside_range`` says the channel's day mean lies outside
+    the range of the reference days' means (the day's operating point is one the reference never held, where the
+    residual model extrapolates). A channel *steps* when its jump passes the jump threshold or it is the day's best
+    offset channel, the day fits one offset (``offset_fit``), its |z| passes :func:`critical_z` for
+    ``false_alarms_per_year`` and its offset is at least :data:`MIN_OFFSET_SD`."""
     if not len(frame):
         return pd.DataFrame(columns=list(DAY_COLUMNS))
     values = frame.reindex(columns=reference.channels).to_numpy(dtype="float64")
@@ -487,6 +499,12 @@ def day_drift(
     else:
         out["spread_ratio"] = np.nan
     out["drifted"] = out["shift_sd"].abs() > out["threshold_sd"]
+    if reference.day_low.shape == (k,) and reference.day_high.shape == (k,):
+        _, day_level = _day_means(np.where(np.isfinite(values), (values - reference.mean) / reference.sd, 0.0), days)
+        outside = (day_level < reference.day_low) | (day_level > reference.day_high)
+        out["outside_range"] = outside.ravel()
+    else:
+        out["outside_range"] = False
     # the offset test marks only the day's best channel, and only when one offset and noise is all the day holds
     best = np.zeros_like(z, dtype=bool)
     best[np.arange(len(z)), np.argmax(np.abs(z), axis=1)] = True
@@ -495,6 +513,6 @@ def day_drift(
     if reference.offset_tail.shape == (k,):
         limit = limit * np.maximum(1.0, reference.offset_tail / gaussian_max(max(reference.days - 3, 1)))
     out["offset_z_threshold"] = np.tile(limit, len(keys))
-    crossed = ((np.abs(z) > limit) & best & fit).ravel()
+    crossed = ((np.abs(z) > limit) & best & fit & (np.abs(offset) >= MIN_OFFSET_SD)).ravel()
     out["step"] = (out["jump_sd"].abs() > out["jump_threshold_sd"]) | (crossed & np.isfinite(out["jump_sd"]))
     return out[list(DAY_COLUMNS)]
