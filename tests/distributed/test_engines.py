@@ -224,3 +224,57 @@ def test_lake_score_writes_its_rows_into_the_store(plant: Plant, tmp_path: Path)
     with pytest.raises(DataNotFoundError, match="does not exist"):  # refused before the job, nothing written
         fleet_score(plant.lake, plant.models, tmp_path / "c", store=tmp_path / "nowhere.duckdb")
     assert not (tmp_path / "c").exists()
+
+
+def test_lake_score_writes_its_rows_into_a_postgres_store(plant: Plant, tmp_path: Path) -> None:
+    from forewarn.store import Store
+    from forewarn.store.pg_local import LocalPostgres, binaries
+
+    if binaries() is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
+    with LocalPostgres(tmp_path / "pg", durable=False) as server:  # on 127.0.0.1, a free port; stopped on exit
+        url = server.create_database("fleet")
+        runner = CliRunner()
+        args = ["lake-score", "--lake", str(plant.lake), "--models", str(plant.models), "--store", url]
+        done = runner.invoke(app, [*args, "--out", str(tmp_path / "a"), "--batch-size", "7"])
+        assert done.exit_code == 0, done.output
+        summary = json.loads(done.output)
+        assert summary["stored"] == 16
+        again = fleet_score(plant.lake, plant.models, tmp_path / "b", store=url, batch_size=16)
+        assert again["stored"] == 16
+        with Store(url, read_only=True) as store:
+            rows = store.sql(
+                "SELECT scored_at, model_id, version, asset_id, status, last_reading, probability, health, risk, "
+                "rul, unit, drivers, action FROM fleet_scores ORDER BY scored_at, asset_id"
+            )
+        with pytest.raises(ConfigError, match="cannot"):  # the same run twice: refused by the key, nothing added
+            from forewarn.distributed.fleet import to_store
+
+            to_store(tmp_path / "b", url, model_id="failure", version="v1", scored_at=again["scored_at"])
+        with Store(url, read_only=True) as store:
+            assert int(store.sql("SELECT count(*) AS n FROM fleet_scores")["n"].iloc[0]) == 32
+        # the lake exported from a PostgreSQL store holds what the DuckDB one's lake holds
+        from forewarn.store.copy import copy_store
+
+        plant_url = server.create_database("plant")
+        with Store(plant.store, read_only=True) as source, Store(plant_url) as target:
+            copy_store(source, target)
+        exported = runner.invoke(app, ["export", "--store", plant_url, "--out", str(tmp_path / "lake")])
+        assert exported.exit_code == 0, exported.output
+        manifest, base = json.loads(exported.output), json.loads((plant.lake / "lake.json").read_text())
+        assert {k: manifest[k] for k in ("readings", "files", "assets", "events")} == {
+            k: base[k] for k in ("readings", "files", "assets", "events")
+        }
+        from_pg = fleet_score(tmp_path / "lake", plant.models, tmp_path / "c")
+        assert from_pg["readings"] == again["readings"]
+        pd.testing.assert_frame_equal(ranked(tmp_path / "c"), ranked(tmp_path / "b"))
+    assert len(rows) == 32 and rows["scored_at"].nunique() == 2 and set(rows["version"]) == {"v1"}
+    first = rows.head(16).reset_index(drop=True)
+    expected = ranked(tmp_path / "a").sort_values("asset_id", ignore_index=True)
+    for column in ("asset_id", "status", "risk", "unit", "drivers", "action"):
+        assert list(first[column]) == list(expected[column]), column
+    np.testing.assert_array_equal(first["probability"].to_numpy(float), expected["probability"].to_numpy(float))
+    np.testing.assert_array_equal(first["health"].to_numpy(float), expected["health"].to_numpy(float))
+    assert first["rul"].isna().all() and expected["rul"].isna().all()  # a failure model: no RUL, NULL in the store
+    assert list(pd.to_datetime(first["last_reading"], utc=True)) == list(expected["last_reading"])
+    assert (pd.to_datetime(first["scored_at"], utc=True) == pd.Timestamp(summary["scored_at"])).all()

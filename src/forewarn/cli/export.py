@@ -79,7 +79,7 @@ def pool_stop(ray_address: PoolAddressOpt) -> None:
 
 
 def export(
-    store: Annotated[Path, typer.Option(help="The store to export (DuckDB file).")],
+    store: Annotated[str, typer.Option(help="The store to export: a DuckDB file or a postgresql:// URL.")],
     out: Annotated[Path, typer.Option(help="The lake folder to write (new or empty).")],
     start: Annotated[str | None, typer.Option(help="First reading time (ISO, UTC) to export.")] = None,
     end: Annotated[str | None, typer.Option(help="Export readings before this time (ISO, UTC).")] = None,
@@ -88,10 +88,11 @@ def export(
 
     Prints the lake's manifest (lake.json) as JSON: format, readings, files, assets, events, start, end.
     """
+    from forewarn.distributed.fleet import store_is_postgres
     from forewarn.distributed.lake import export_lake
     from forewarn.exceptions import DataNotFoundError
 
-    if not store.is_file():
+    if not store_is_postgres(store) and not Path(store).is_file():
         raise DataNotFoundError(f"store {str(store)!r} does not exist")
     typer.echo(json.dumps(export_lake(store, out, start=start, end=end), indent=2))
 
@@ -107,7 +108,10 @@ def lake_score(
     workers: Annotated[int | None, typer.Option(min=1, help="Ray actors (default: one per cluster CPU).")] = None,
     top: Annotated[int, typer.Option(min=0, help="Also print the top N assets by risk (0: none).")] = 0,
     store: Annotated[
-        Path | None, typer.Option(help="Also append the rows to this DuckDB store's table fleet_scores.")
+        str | None,
+        typer.Option(
+            help="Also append the rows to this store's table fleet_scores: a DuckDB file or a postgresql:// URL."
+        ),
     ] = None,
     pool: Annotated[
         str,

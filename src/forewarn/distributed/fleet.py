@@ -267,7 +267,8 @@ def fleet_score(
     (:func:`start_pool`, ``forewarn ray-pool start``) when the cluster has one, else starts the job's own actors;
     ``warm`` requires the pool; ``job`` always starts the job's own actors (stopped at the end). The summary says
     which ran (``actors``: ``warm``, ``job`` or ``local``). ``store``: a DuckDB store file that the rows are
-    also appended to (:func:`to_store`; the summary then says ``stored``, the rows added)."""
+    also appended to, a DuckDB file or a PostgreSQL store's URL (:func:`to_store`; the summary then says
+    ``stored``, the rows added)."""
     started, cpu_started = time.perf_counter(), time.process_time()
     scored_at = pd.Timestamp.now(tz="UTC")
     if engine not in ("local", "ray"):
@@ -282,8 +283,8 @@ def fleet_score(
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"output folder {str(out)!r} is not empty; choose a new or empty folder")
     lakes.check_lake(lake)
-    if store is not None and not Path(store).is_file():  # before the job, not after it
-        raise DataNotFoundError(f"store {str(store)!r} does not exist; --store names the plant's DuckDB file")
+    if store is not None:  # before the job, not after it
+        check_store(store)
     model_id, version, folder, spec = live_spec(models, model_id)
     args = (str(lake), str(folder), str(out), model_id, version)
     actors = _ActorPool(address, workers, args, scorer or BatchScorer, pool) if engine == "ray" else None
@@ -403,16 +404,72 @@ STORE_DDL = f"""CREATE TABLE IF NOT EXISTS {STORE_TABLE} (
     action VARCHAR, PRIMARY KEY (scored_at, model_id, asset_id))"""
 _TYPES = {"last_reading": "TIMESTAMPTZ", "probability": "DOUBLE", "health": "DOUBLE", "rul": "DOUBLE"}
 _TYPES |= {"rul_low": "DOUBLE", "rul_high": "DOUBLE"}
+_CELLS = ("asset_id", "asset_class", "site_id", "status", "last_reading", "probability", "health", "risk", "rul")
+_CELLS += ("rul_low", "rul_high", "unit", "drivers", "action")
+
+
+def store_is_postgres(store: str | os.PathLike[str]) -> bool:
+    """Whether ``store`` names a PostgreSQL store (``postgresql://...``) rather than a DuckDB file."""
+    from forewarn.store.pg_sql import is_postgres_url
+
+    return bool(is_postgres_url(str(store)))
+
+
+def check_store(store: str | os.PathLike[str]) -> None:
+    """Refuse a store that the rows cannot go to, before the job: a DuckDB file that does not exist, or a
+    PostgreSQL store that does not answer (opened and closed once: it is created or migrated if needed)."""
+    if store_is_postgres(store):
+        from forewarn.store import Store
+
+        Store(str(store)).close()
+    elif not Path(store).is_file():
+        raise DataNotFoundError(f"store {str(store)!r} does not exist; --store names the plant's DuckDB file")
+
+
+def _to_postgres(files: list[str], url: str, stamp: tuple[object, str, str]) -> int:
+    """The PostgreSQL side of :func:`to_store`: the table created if missing, the rows sent with COPY one
+    batch file at a time (this process holds one batch), all in one transaction."""
+    import psycopg
+    import pyarrow.parquet as pq
+
+    from forewarn.store import Store
+
+    ddl = STORE_DDL.replace(" DOUBLE", " DOUBLE PRECISION")
+    names = ", ".join(("scored_at", "model_id", "version", *_CELLS))
+    added = 0
+    with Store(url) as db, db.connection(write=True) as con:  # type: ignore[attr-defined]
+        try:
+            with con.transaction(), con.cursor() as cursor:
+                cursor.execute(ddl)
+                with cursor.copy(f"COPY {STORE_TABLE} ({names}) FROM STDIN") as copy:
+                    for name in files:
+                        table = pq.read_table(name)
+                        present = [c for c in _CELLS if c in table.column_names]
+                        for row in table.select(present).to_pylist():  # nulls stay NULL, NaN stays NaN
+                            cells = [row.get(c) for c in _CELLS]
+                            copy.write_row([*stamp, *(_pg_cell(c, v) for c, v in zip(_CELLS, cells, strict=True))])
+                            added += 1
+        except psycopg.Error as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ConfigError(f"cannot write the scores into {db.path}: {reason}") from None
+    return added
+
+
+def _pg_cell(name: str, value: Any) -> Any:
+    if value is None or name in _TYPES:
+        return value
+    return str(value)  # as DuckDB's CAST(... AS VARCHAR)
 
 
 def to_store(
     out: str | os.PathLike[str], store: str | os.PathLike[str], *, model_id: str, version: str, scored_at: object
 ) -> int:
-    """Append the rows a :func:`fleet_score` wrote under ``out`` to the table ``fleet_scores`` of the DuckDB store
-    file ``store`` (created on first use), stamped ``scored_at``, ``model_id`` and ``version``; returns the rows
-    added. One transaction: all the run's rows or none. DuckDB reads the Parquet files itself (streaming), so this
-    process does not hold them. A run written twice (same ``scored_at`` and model) is refused by the key.
-    ``Store.sql("SELECT ... FROM fleet_scores")`` reads them back."""
+    """Append the rows a :func:`fleet_score` wrote under ``out`` to the table ``fleet_scores`` of ``store`` (a
+    DuckDB store file, or a PostgreSQL store's ``postgresql://`` URL; the table is created on first use), stamped
+    ``scored_at``, ``model_id`` and ``version``; returns the rows added. One transaction: all the run's rows or
+    none. DuckDB reads the Parquet files itself (streaming); to PostgreSQL they go by COPY one batch file at a
+    time: this process never holds the fleet's rows. A run written twice (same ``scored_at`` and model) is refused
+    by the key. ``Store.sql("SELECT ... FROM fleet_scores")`` reads them back on either backend."""
     import duckdb
 
     from forewarn.store.store import lock_conflict
@@ -420,17 +477,15 @@ def to_store(
     files = sorted(str(f) for f in Path(out).glob("part-*.parquet"))
     if not files:
         raise ConfigError(f"{str(out)!r} holds no scored batch (part-*.parquet); run fleet_score first")
+    if store_is_postgres(store):
+        return _to_postgres(files, str(store), (pd.Timestamp(scored_at).to_pydatetime(), model_id, version))
     if not Path(store).is_file():
         raise DataNotFoundError(f"store {str(store)!r} does not exist; --store names the plant's DuckDB file")
     try:
         con = duckdb.connect(str(store))
     except duckdb.Error as err:
         raise ConfigError(lock_conflict(str(store), err) or f"cannot open store {str(store)!r}: {err}") from None
-    cells = ", ".join(
-        f"CAST({name} AS {_TYPES.get(name, 'VARCHAR')}) AS {name}"
-        for name in ("asset_id", "asset_class", "site_id", "status", "last_reading", "probability", "health")
-        + ("risk", "rul", "rul_low", "rul_high", "unit", "drivers", "action")
-    )
+    cells = ", ".join(f"CAST({name} AS {_TYPES.get(name, 'VARCHAR')}) AS {name}" for name in _CELLS)
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("BEGIN TRANSACTION")
