@@ -247,6 +247,10 @@ DECISIONS = {
     "backstop180": P.Decision(backstop_days=180.0),
     "fail_cost_x3": P.Decision(failure_cost=3 * (P.COSTS.failure_labour + 1000.0)),
     "cooldown10": P.Decision(cooldown_days=10),
+    "min_p_0.2": P.Decision(min_probability=0.2),
+    "min_p_0.3": P.Decision(min_probability=0.3),
+    "min_p_0.4": P.Decision(min_probability=0.4),
+    "cooldown42": P.Decision(cooldown_days=42),
 }
 
 

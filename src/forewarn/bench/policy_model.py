@@ -96,20 +96,24 @@ class Observer:
             if source and self.running_only:
                 self.values[i, :, lo:hi][np.asarray(rec["run"][:, lo:hi]) <= 0] = np.nan
 
-    def frame(self, asset_ids: Sequence[str], start: Any, hi: int, *, rows: int, interval_h: int) -> pd.DataFrame:
-        """The last ``rows`` buckets of ``interval_h`` hours before hour ``hi`` (bucket means, as the store
-        resamples), every asset: a wide frame ``asset_id, ts, <channels>`` (``ts`` = the bucket's start)."""
+    def buckets(self, hi: int, *, rows: int, interval_h: int) -> tuple[int, np.ndarray]:
+        """The first hour and the bucket means ``(channel, asset, bucket)`` of :meth:`frame`."""
         first = max(hi - rows * interval_h, 0)
         first += (hi - first) % interval_h  # whole buckets only
         k = (hi - first) // interval_h
         if k < 1:
             raise ConfigError(f"no whole {interval_h} h bucket before hour {hi}")
-        n = len(asset_ids)
-        hourly = self.values[:, :, first:hi].reshape(len(OBSERVED), n, k, interval_h)
+        hourly = self.values[:, :, first:hi].reshape(len(OBSERVED), self.values.shape[1], k, interval_h)
         seen = ~np.isnan(hourly)
         count = seen.sum(axis=3)
-        total = np.where(seen, hourly, 0.0).sum(axis=3)
-        block = np.where(count > 0, total / np.maximum(count, 1), np.nan)  # hours not read are gaps, as in the store
+        total = np.where(seen, hourly, 0.0).sum(axis=3, dtype=np.float64)
+        return first, np.where(count > 0, total / np.maximum(count, 1), np.nan)  # hours not read are gaps, as stored
+
+    def frame(self, asset_ids: Sequence[str], start: Any, hi: int, *, rows: int, interval_h: int) -> pd.DataFrame:
+        """The last ``rows`` buckets of ``interval_h`` hours before hour ``hi`` (bucket means, as the store
+        resamples), every asset: a wide frame ``asset_id, ts, <channels>`` (``ts`` = the bucket's start)."""
+        first, block = self.buckets(hi, rows=rows, interval_h=interval_h)
+        n, k = len(asset_ids), block.shape[2]
         t0 = pd.Timestamp(start, tz="UTC") if pd.Timestamp(start).tzinfo is None else pd.Timestamp(start)
         ts = t0 + pd.to_timedelta(first + np.arange(k) * interval_h, unit="h")
         out = {"asset_id": np.repeat(np.asarray(asset_ids, dtype=object), k), "ts": np.tile(ts.to_numpy(), n)}
@@ -223,8 +227,9 @@ class BundleScorer:
 
     def __call__(self, observer: Observer, hi: int) -> np.ndarray:
         spec = self.bundle.spec
-        frame = observer.frame(self.ids, self.start, hi, rows=int(spec.history_rows), interval_h=self.interval_h)
-        X = spec.window_frame(frame)
-        last = X.groupby(frame["asset_id"].to_numpy(), sort=False).tail(1)
-        values = last[spec.window_feature_names].to_numpy(dtype="float64")
+        _first, block = observer.buckets(hi, rows=int(spec.history_rows), interval_h=self.interval_h)
+        # each asset's last window only (:meth:`ServingSpec.last_row`, equal to the last row of ``window_frame`` of
+        # :meth:`Observer.frame`): rows in time order, the bundle's channels as columns
+        order = [list(OBSERVED).index(c) for c in spec.channels]
+        values = np.vstack([spec.last_row(block[order, a, :].T) for a in range(block.shape[1])])
         return np.asarray(self.bundle.predict(self.bundle.feature_frame(values)).probability, dtype=float)
