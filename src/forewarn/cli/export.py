@@ -48,6 +48,45 @@ def register(app: typer.Typer) -> None:
     app.command()(export)
     app.command("lake-score")(lake_score)
     app.add_typer(pool_app, name="ray-pool")
+    app.command("qc-score")(qc_score)
+
+
+def qc_score(
+    images: Annotated[list[Path], typer.Argument(help="Image files (JPEG, PNG) of inspected units.")],
+    model: Annotated[Path, typer.Option(help="Model folder written by `forewarn quality train`.")],
+    good_class: Annotated[
+        str | None, typer.Option(help="The model's class meaning 'no defect' (probability of defect = 1 - its).")
+    ] = None,
+    scrap: Annotated[float, typer.Option(help="Cost of scrapping a good unit.")] = 5.0,
+    review: Annotated[float, typer.Option(help="Cost of one manual review.")] = 1.0,
+    escape: Annotated[float, typer.Option(help="Cost of a defect that escapes.")] = 2.0,
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per batch (one unit of the engine).")] = 64,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
+    out: Annotated[Path | None, typer.Option(help="Write the JSON lines here instead of printing them.")] = None,
+) -> None:
+    """Score many QC images in batches, in this process or on Ray: one JSON line per image, in order, with the
+    fields of `forewarn quality inspect` (image, predicted, defect_type, defect_probability, decision,
+    probabilities, cam_peak); the same lines whatever the engine."""
+    from forewarn.distributed.qc import score_images
+
+    records = score_images(
+        images,
+        model,
+        good_class=good_class,
+        costs=(scrap, review, escape),
+        batch_size=batch_size,
+        executor=executor(engine, ray_address),
+    )
+    if out is None:
+        for record in records:
+            typer.echo(json.dumps(record))
+        return
+    partial = out.with_name(out.name + ".tmp")
+    with partial.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record) + "\n")
+    partial.replace(out)
 
 
 @pool_app.command("start")

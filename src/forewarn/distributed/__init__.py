@@ -8,7 +8,10 @@ The only package that imports ``ray`` (lazily, on first use: importing it costs 
 * :mod:`~forewarn.distributed.lake`: the store's scale-out form, a hive-partitioned Parquet lake
   (``forewarn export``) with the asset registry and events beside it, and readers that push filters down.
 * :mod:`~forewarn.distributed.fleet`: the fleet scored from the lake in batches of assets (a bundle loaded once
-  per plain Ray actor), streaming, written back as Parquet; locally the same functions run in-process.
+  per plain Ray actor, or by the warm pool's actors that outlive jobs: ``forewarn ray-pool``), streaming, written
+  back as Parquet and into the store (DuckDB or PostgreSQL); locally the same functions run in-process.
+* :mod:`~forewarn.distributed.qc`: QC images scored in batches (``forewarn qc-score``) with the quality package's
+  classifier, the same records locally and on Ray.
 """
 
 from forewarn.distributed.engine import ENGINES, RayExecutor, connect, executor_for

@@ -1,0 +1,116 @@
+"""QC image scoring over many images, in batches, in this process or on a Ray cluster, with the same function.
+
+:func:`score_images` cuts the image list into batches of ``batch_size``; each batch is one unit of the engine
+seam (:mod:`forewarn.base.executor`): :func:`score_batch` decodes its images and classifies them with the quality
+package's public functions (:meth:`forewarn.quality.vision.DefectClassifier.load`,
+:func:`forewarn.quality.images.decode_many`, ``predict_proba``, ``cam``; :func:`forewarn.quality.decisions.decide`
+on the costs' :func:`~forewarn.quality.decisions.thresholds`), and returns one record per image, the fields of
+``forewarn quality inspect``'s lines. The model is loaded once per process (a worker keeps it while the model
+folder's files are unchanged), and batches are computed the same way whatever runs them, so the records do not
+depend on the engine (tests compare them). The batches are handed out a few at a time (``chunk`` per round):
+this process holds the records of one round, not of every image, and :func:`score_images` yields them in the
+images' order.
+
+>>> list(score_images([], "no-model-needed-for-no-images"))
+[]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from forewarn.base.executor import Executor, resolve
+from forewarn.exceptions import ConfigError
+
+_LOADED: dict[str, tuple[tuple[int, int], Any]] = {}
+
+
+def _classifier(model: str) -> Any:
+    """The classifier in ``model``, loaded once per process while its weights file is unchanged."""
+    from forewarn.quality.vision import DefectClassifier
+
+    weights = Path(model) / "model.pt"
+    stamp = (weights.stat().st_size, weights.stat().st_mtime_ns) if weights.is_file() else (0, 0)
+    kept = _LOADED.get(model)
+    if kept is None or kept[0] != stamp:
+        kept = (stamp, DefectClassifier.load(model))
+        _LOADED[model] = kept
+    return kept[1]
+
+
+def score_batch(
+    model: str, good_class: str | None, costs: tuple[float, float, float], images: Sequence[str]
+) -> list[dict[str, Any]]:
+    """One record per image of ``images`` (``image, predicted, defect_type, defect_probability, decision,
+    probabilities, cam_peak``): the model's class probabilities, the defect probability (1 - P(``good_class``),
+    or 1 without one), the decision for the costs ``(scrap, review, escape)`` and where the class activation
+    map of the predicted class peaks (row, col as fractions of the image)."""
+    from threadpoolctl import threadpool_limits
+
+    from forewarn.quality.decisions import InspectionCosts, decide, thresholds
+    from forewarn.quality.images import decode_many
+
+    clf = _classifier(model)
+    if good_class is not None and good_class not in clf.classes_:
+        raise ConfigError(f"good class {good_class!r} is not a class of the model ({', '.join(clf.classes_)})")
+    limits = thresholds(InspectionCosts(scrap=costs[0], review=costs[1], escape=costs[2]))
+    with threadpool_limits(limits=1):
+        batch = decode_many(list(images), clf.size)
+        proba = clf.predict_proba(batch)
+        maps = clf.cam(batch, proba.argmax(axis=1))
+    good = clf.classes_.index(good_class) if good_class is not None else None
+    records = []
+    for path, row, cam in zip(images, proba, maps, strict=True):
+        p_defect = 1.0 if good is None else float(1.0 - row[good])
+        defects = [(p, c) for p, c in zip(row, clf.classes_, strict=True) if c != good_class]
+        decision = decide(min(max(p_defect, 0.0), 1.0), limits)
+        peak = divmod(int(cam.argmax()), cam.shape[1])
+        records.append(
+            {
+                "image": str(path),
+                "predicted": clf.classes_[int(row.argmax())],
+                "defect_type": max(defects)[1] if defects and decision != "pass" else "",
+                "defect_probability": round(p_defect, 6),
+                "decision": decision,
+                "probabilities": {c: round(float(p), 6) for c, p in zip(clf.classes_, row, strict=True)},
+                "cam_peak": {"row": peak[0] / cam.shape[0], "col": peak[1] / cam.shape[1]},
+            }
+        )
+    return records
+
+
+def score_images(
+    images: Sequence[str | os.PathLike[str]],
+    model: str | os.PathLike[str],
+    *,
+    good_class: str | None = None,
+    costs: tuple[float, float, float] = (5.0, 1.0, 2.0),
+    batch_size: int = 64,
+    chunk: int = 16,
+    executor: Executor | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The records of :func:`score_batch` for every image, in the order of ``images``, scored in batches of
+    ``batch_size`` images by ``executor`` (this process by default; :class:`forewarn.distributed.RayExecutor`:
+    each batch a Ray task, retried when its worker dies), ``chunk`` batches at a time. ``costs``: ``(scrap,
+    review, escape)`` as ``forewarn quality inspect`` takes them. The image files must be readable where the
+    batches run (on a cluster: shared storage at the same path)."""
+    if int(batch_size) < 1 or int(chunk) < 1:
+        raise ConfigError(f"batch_size={batch_size!r} and chunk={chunk!r} must be at least 1")
+    paths = [str(Path(p)) for p in images]
+    if not paths:
+        return
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        raise ConfigError(f"{len(missing)} image(s) do not exist, e.g. {missing[0]!r}")
+    if not (Path(model) / "manifest.json").is_file():
+        raise ConfigError(f"{str(model)!r} holds no manifest.json: give a folder written by `forewarn quality train`")
+    run = partial(score_batch, str(Path(model).resolve()), good_class, tuple(float(c) for c in costs))
+    batches = [paths[i : i + int(batch_size)] for i in range(0, len(paths), int(batch_size))]
+    engine = resolve(executor)
+    for start in range(0, len(batches), int(chunk)):
+        for records in engine.map(run, batches[start : start + int(chunk)]):
+            yield from records
