@@ -404,7 +404,17 @@ STORE_DDL = f"""CREATE TABLE IF NOT EXISTS {STORE_TABLE} (
     action VARCHAR, PRIMARY KEY (scored_at, model_id, asset_id))"""
 _TYPES = {"last_reading": "TIMESTAMPTZ", "probability": "DOUBLE", "health": "DOUBLE", "rul": "DOUBLE"}
 _TYPES |= {"rul_low": "DOUBLE", "rul_high": "DOUBLE"}
-_CELLS = ("asset_id", "asset_class", "site_id", "status", "last_reading", "probability", "health", "risk", "rul")
+_CELLS: tuple[str, ...] = (
+    "asset_id",
+    "asset_class",
+    "site_id",
+    "status",
+    "last_reading",
+    "probability",
+    "health",
+    "risk",
+    "rul",
+)
 _CELLS += ("rul_low", "rul_high", "unit", "drivers", "action")
 
 

@@ -108,7 +108,8 @@ def score_images(
         raise ConfigError(f"{len(missing)} image(s) do not exist, e.g. {missing[0]!r}")
     if not (Path(model) / "manifest.json").is_file():
         raise ConfigError(f"{str(model)!r} holds no manifest.json: give a folder written by `forewarn quality train`")
-    run = partial(score_batch, str(Path(model).resolve()), good_class, tuple(float(c) for c in costs))
+    scrap, review, escape = (float(c) for c in costs)
+    run = partial(score_batch, str(Path(model).resolve()), good_class, (scrap, review, escape))
     batches = [paths[i : i + int(batch_size)] for i in range(0, len(paths), int(batch_size))]
     engine = resolve(executor)
     for start in range(0, len(batches), int(chunk)):
