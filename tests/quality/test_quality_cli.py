@@ -76,3 +76,22 @@ def test_train_refuses_a_missing_review_queue_before_reading_images(tmp_path):
     result = CliRunner().invoke(app, [*args, "--data-dir", str(tmp_path / "no-data")])
     assert isinstance(result.exception, ConfigError), result.output
     assert "reviews.duckdb" in str(result.exception) and "does not exist" in str(result.exception)
+
+
+def test_inspect_reports_the_localisation_heads_peak(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    X = rng.random((8, 1, 16, 16), dtype=np.float32)
+    masks = np.zeros((8, 16, 16), np.float32)
+    masks[4:, 8:, :4] = 1.0
+    model = DefectClassifier(size=16, width=4, epochs=1, loc_weight=1.0, seed=0)
+    model.fit(X, ["good"] * 4 + ["spot"] * 4, masks=masks).save(tmp_path / "m")
+    path = tmp_path / "u.png"
+    Image.fromarray((rng.random((16, 16)) * 255).astype(np.uint8)).save(path)
+    result = CliRunner().invoke(app, ["quality", "inspect", str(path), "--model", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    (row,) = [json.loads(line) for line in result.output.splitlines()]
+    image = np.asarray(Image.open(path).convert("L"), np.float32)[None, None] / 255
+    spot = divmod(int(model.locate(image)[0].argmax()), 16)
+    assert row["defect_peak"] == {"row": spot[0] / 16, "col": spot[1] / 16}

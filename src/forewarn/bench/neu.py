@@ -6,9 +6,11 @@ label (:mod:`forewarn.datasets.neu`). Reported over seeds:
 
 * ``accuracy``, ``macro_f1`` and ``recall_<class>`` on the test images, and the confusion matrix summed over
   seeds (``confusion``);
-* ``pointing_accuracy``: share of test images whose class activation map of the true class peaks inside one of
-  the image's annotated boxes (any box name: the map localises "the defect", the box names follow the
-  annotators);
+* ``pointing_accuracy``: share of test images whose localisation map peaks inside one of the image's annotated
+  boxes (any box name: the map localises "the defect", the box names follow the annotators). The map is the
+  localisation head's when the model has one (``loc_weight`` > 0: trained on the *training* images' boxes, weak
+  supervision), else the class activation map of the true class; ``cam_pointing_accuracy`` is always the class
+  activation map's;
 * ``ms_per_image``: median milliseconds to decode, resize and classify one 200x200 JPEG, one image at a time, on
   one thread (``torch.set_num_threads(1)``), over the test images.
 

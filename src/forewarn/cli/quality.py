@@ -126,7 +126,9 @@ def inspect(
     proba = clf.predict_proba(batch)
     log = ReviewQueue(queue) if queue is not None else None
     try:
-        for path, row, cam in zip(images, proba, clf.cam(batch, proba.argmax(axis=1)), strict=True):
+        located = clf.locate(batch) if clf.loc_weight > 0 else [None] * len(batch)
+        cams = clf.cam(batch, proba.argmax(axis=1))
+        for path, row, cam, where in zip(images, proba, cams, located, strict=True):
             best = int(row.argmax())
             good = clf.classes_.index(good_class) if good_class is not None else None
             p_defect = 1.0 if good is None else float(1.0 - row[good])
@@ -143,6 +145,9 @@ def inspect(
                 "probabilities": {c: round(float(p), 6) for c, p in zip(clf.classes_, row, strict=True)},
                 "cam_peak": {"row": peak[0] / cam.shape[0], "col": peak[1] / cam.shape[1]},
             }
+            if where is not None:  # the localisation head's peak (models trained with box masks)
+                spot = divmod(int(where.argmax()), where.shape[1])
+                record["defect_peak"] = {"row": spot[0] / where.shape[0], "col": spot[1] / where.shape[1]}
             if log is not None:
                 record["inspection_id"] = log.add(
                     line=line, unit=path.stem, image=str(path.resolve()), defect_type=record["defect_type"],
