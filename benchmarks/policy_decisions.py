@@ -251,6 +251,9 @@ DECISIONS = {
     "min_p_0.3": P.Decision(min_probability=0.3),
     "min_p_0.4": P.Decision(min_probability=0.4),
     "cooldown42": P.Decision(cooldown_days=42),
+    "min_p_0.3_backstop240": P.Decision(min_probability=0.3, backstop_days=240.0),
+    "min_p_0.4_backstop240": P.Decision(min_probability=0.4, backstop_days=240.0),
+    "min_p_0.2_backstop240": P.Decision(min_probability=0.2, backstop_days=240.0),
 }
 
 

@@ -1,0 +1,62 @@
+"""The predictive policy's decision rule (:class:`forewarn.bench.policy.Decision`) in the loop, with a stand-in bundle
+whose probabilities are known: the visits it books, the cooldown, and the time-based backstop whose clock a
+predictive visit restarts. Worked out by hand from the loop's rules (the first evening scored is hour 168, a job
+starts at 18:00 the next day, a visited asset is free again once more than ``cooldown_days`` have passed)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+import forewarn.bench.policy as policy
+from forewarn.bench.policy_model import OBSERVED
+from forewarn.bundles.bundle import ServingSpec
+from forewarn.twin.fleet import FleetConfig
+
+
+class _Bundle:
+    """Stands in for a ``forewarn train`` bundle: probability 0.9 for the first asset, 0 for the others."""
+
+    running_only = False
+
+    def __init__(self) -> None:
+        self.spec = ServingSpec(
+            channels=tuple(OBSERVED), window=2, stats=("mean",), interval="24h", history_rows=2, horizon=14 * 24.0
+        )
+
+    def feature_frame(self, values: np.ndarray) -> np.ndarray:
+        return values
+
+    def predict(self, X: np.ndarray) -> Any:
+        p = np.zeros(len(X))
+        p[0] = 0.9
+        return SimpleNamespace(probability=p)
+
+
+def _visits(plan: Any, asset: int) -> list[float]:
+    """Start hours of the asset's planned stops (visits and scheduled repairs)."""
+    return sorted(begin / 60.0 for a, begin, _end, kind in plan.downtime if a == asset and kind == 2)
+
+
+def test_predictive_visits_follow_the_probability_the_cooldown_and_the_backstop() -> None:
+    f = policy._draw(FleetConfig(sites=1, assets=4, days=100, seed=5, interval="1h"))
+    plain = policy._simulate(f, "predictive", model=_Bundle(), decision=policy.Decision(cooldown_days=21))
+    # asset 0 (p = 0.9) is booked on the first evening scored (hour 168) for 18:00 the next day, then again each
+    # time more than 21 days have passed since its last booking: evenings 696, 1224, 1752, 2280
+    assert _visits(plain.plan, 0) == [186.0, 714.0, 1242.0, 1770.0, 2298.0]
+    assert plain.jobs == 5
+    # the others (p = 0) are never planned for without a backstop
+    assert all(_visits(plain.plan, a) == [] for a in (1, 2, 3))
+    backed = policy._simulate(
+        f, "predictive", model=_Bundle(), decision=policy.Decision(cooldown_days=21, backstop_days=40.0)
+    )
+    # with a 40-day backstop each of the others is visited every 40 days (960 h) from its own phase
+    for a in (1, 2, 3):
+        hours = _visits(backed.plan, a)
+        assert len(hours) >= 2 and np.allclose(np.diff(hours), 960.0)
+    # asset 0's predictive visits restart its backstop clock (22 days < 40): after its first one, only them
+    zero = _visits(backed.plan, 0)
+    assert [h for h in zero if h >= 186.0] == [186.0, 714.0, 1242.0, 1770.0, 2298.0]
+    assert len([h for h in zero if h < 186.0]) <= 1  # at most one backstop visit, before the first booking
