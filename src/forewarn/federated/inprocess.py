@@ -8,6 +8,7 @@ checked to come from the node the message went to.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Any
 from uuid import uuid4
@@ -64,7 +65,10 @@ class LocalGrid(Grid):
 
     def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
         replies = []
-        for message in sorted(messages, key=lambda m: m.metadata.dst_node_id):
+        for sent in sorted(messages, key=lambda m: m.metadata.dst_node_id):
+            # each site gets its own copy, as over a wire: Flower's SecAgg+ sends one content object to every
+            # node, and its client mod pops the stage from it
+            message = copy.deepcopy(sent)
             node = int(message.metadata.dst_node_id)
             if node not in self.contexts:
                 raise ForewarnError(f"message to unknown node {node}")
