@@ -14,7 +14,7 @@ label (:mod:`forewarn.datasets.neu`). Reported over seeds:
 * ``ms_per_image``: median milliseconds to decode, resize and classify one 200x200 JPEG, one image at a time, on
   one thread (``torch.set_num_threads(1)``), over the test images.
 
-Model: ``small-cnn`` (:class:`forewarn.quality.vision.DefectClassifier`, 64 px input, trained from scratch).
+Model: ``small-cnn`` (:class:`forewarn.quality.vision.DefectClassifier` with :data:`DEFAULTS`, trained from scratch).
 Published figures (``published``) are for NEU-CLS (the same six classes, the classification release).
 
 Run: ``forewarn bench neu --seeds 5 --json neu.json`` (or :func:`run`).
@@ -36,8 +36,12 @@ from forewarn.quality.images import decode_many
 from forewarn.quality.vision import DefectClassifier, box_mask, peak_in_boxes, time_per_image
 
 TEST_FRACTION = 0.2
+#: the benchmark's model settings (chosen on a validation split of seed 0's training images,
+#: benchmarks/quality_select.py; BENCHMARKS.md, issue 17): 128 px input through a stride-2 stem, the localisation
+#: head on box masks, flip averaging, 30 epochs; any of them can be overridden through ``run(**params)``
+DEFAULTS: dict[str, Any] = {"size": 128, "stem": 2, "loc_weight": 1.0, "tta": True, "epochs": 30}
 MODELS: dict[str, Callable[..., DefectClassifier]] = {
-    "small-cnn": lambda seed, **kw: DefectClassifier(seed=seed, **kw),
+    "small-cnn": lambda seed, **kw: DefectClassifier(seed=seed, **{**DEFAULTS, **kw}),
 }
 PUBLISHED = [
     {
@@ -171,5 +175,5 @@ def run(
         "results": results,
         "published": PUBLISHED,
         "images": len(data.images),
-        "params": params,
+        "params": {**DEFAULTS, **params},
     }

@@ -32,14 +32,14 @@ def train(
     data_dir: Annotated[
         Path | None, typer.Option(help="Data directory holding neu_det/ (or FOREWARN_DATA_DIR).")
     ] = None,
-    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 15,
-    size: Annotated[int, typer.Option(min=16, help="Input side in pixels (images are resized).")] = 64,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 30,
+    size: Annotated[int, typer.Option(min=16, help="Input side in pixels (images are resized).")] = 128,
     width: Annotated[int, typer.Option(min=1, help="Channels of the first block (doubling per block).")] = 16,
-    stem: Annotated[int, typer.Option(min=1, max=4, help="Stride of the first convolution.")] = 1,
+    stem: Annotated[int, typer.Option(min=1, max=4, help="Stride of the first convolution.")] = 2,
     loc_weight: Annotated[
         float, typer.Option(min=0.0, help="Weight of the localisation head's box-mask loss (0: no head).")
-    ] = 0.0,
-    tta: Annotated[bool, typer.Option(help="Average the probabilities over the image and its flips.")] = False,
+    ] = 1.0,
+    tta: Annotated[bool, typer.Option(help="Average the probabilities over the image and its flips.")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the split and the network.")] = 0,
     holdout: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of each class held out to test.")] = 0.2,
     reviews: Annotated[
