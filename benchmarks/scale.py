@@ -28,8 +28,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
-
 HERE = Path(__file__).resolve()
 
 
@@ -85,7 +83,7 @@ def stages(args: argparse.Namespace) -> None:
             self.scorer = BatchScorer(*scorer_args)
             self.loaded = (time.time(), time.process_time())
 
-        def first(self, batch: pd.DataFrame) -> dict[str, float]:
+        def first(self, batch: tuple[int, int]) -> dict[str, float]:
             mark = (time.time(), time.process_time())
             self.scorer.score(batch)
             done = (time.time(), time.process_time())
@@ -102,11 +100,9 @@ def stages(args: argparse.Namespace) -> None:
 
     model_id, version, folder, _ = fleet.live_spec(args.models)
     out = Path(tempfile.mkdtemp(prefix="scale-stages-", dir=args.work))
-    registry = fleet.lakes.assets(args.lake)[["asset_id", "asset_class", "site_id"]].head(16)
-    registry["n"] = range(len(registry))
     created = time.time()
     probe = Probe.remote(str(args.lake), str(folder), str(out), model_id, version)  # type: ignore[attr-defined]
-    row = ray.get(probe.first.remote(registry))
+    row = ray.get(probe.first.remote((0, 16)))  # the first 16 assets
     row["created_to_init_s"] -= created
     shutil.rmtree(out, ignore_errors=True)
     print(json.dumps({**found, **{k: round(v, 3) for k, v in row.items()}}))
@@ -143,6 +139,8 @@ def clone(base: Path, clones: int, work: Path) -> Path:
     lake = work / f"lake-{clones}"
     if lake.exists():
         return lake
+    import pandas as pd
+
     assets = pd.read_parquet(base / "assets.parquet")
     events = pd.read_parquet(base / "events.parquet")
     (lake / "readings").mkdir(parents=True)
@@ -207,6 +205,18 @@ def start_cluster(cpus: int, work: Path) -> tuple[subprocess.Popen[bytes], str]:
     return process, f"127.0.0.1:{port}"
 
 
+def fresh_pool(address: str, workers: int) -> None:
+    """Stop the cluster's warm pool, if any, and start ``workers`` new actors (imports done, no bundle kept);
+    this process then leaves the cluster (the actors are detached and stay)."""
+    import ray
+
+    from forewarn.distributed.fleet import start_pool, stop_pool
+
+    stop_pool(address)
+    print("pool", json.dumps(start_pool(address, workers)), flush=True)
+    ray.shutdown()
+
+
 def stop_cluster(process: subprocess.Popen[bytes]) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
@@ -235,7 +245,8 @@ def main() -> None:
         "--pool",
         nargs="+",
         default=["job", "warm"],
-        help="Ray actors: job (each job starts its own) and/or warm (a pool started with the cluster, untimed)",
+        help="Ray actors: job (each job starts its own), warm (a fresh warm pool before each run: imports done, "
+        "the bundle loaded in the run) and/or kept (one pool that already served the model once)",
     )
     args = parser.parse_args()
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -260,21 +271,22 @@ def main() -> None:
                 command += ["--lake", str(base), "--models", str(models), "--address", address]
                 print("stages", subprocess.run(command, capture_output=True, text=True, check=True).stdout, flush=True)
             for pool in args.pool:
-                if pool == "warm":  # part of starting the cluster: not timed
-                    from forewarn.distributed.fleet import start_pool
-
-                    print("pool", json.dumps(start_pool(address, cpus)), flush=True)
-                    import ray
-
-                    ray.shutdown()  # the pool's actors are detached: they stay; this process leaves the cluster
+                if pool == "kept":  # a pool started with the cluster that has served this model once: untimed
+                    fresh_pool(address, cpus)
+                    run(args.work, base, models, "ray", address, cpus, "warm", args.batch_size)
                 for k, lake in lakes.items():
                     for _ in range(args.repeats):
-                        found = run(args.work, lake, models, "ray", address, cpus, pool, args.batch_size)
-                        name = f"ray-{cpus}" + ("-warm" if pool == "warm" else "")
+                        if pool == "warm":  # a fresh pool for each run (started with the cluster): untimed
+                            fresh_pool(address, cpus)
+                        child_pool = "job" if pool == "job" else "warm"
+                        found = run(args.work, lake, models, "ray", address, cpus, child_pool, args.batch_size)
+                        name = f"ray-{cpus}" + ("" if pool == "job" else f"-{pool}")
                         rows.append({**found, "clones": k, "engine": name})
                         print(json.dumps(rows[-1]), flush=True)
         finally:
             stop_cluster(process)
+    import pandas as pd
+
     table = pd.DataFrame(rows)
     summary = table.groupby(["clones", "engine"]).agg(
         lake_readings=("clones", lambda c: int(json.loads((lakes[c.iloc[0]] / "lake.json").read_text())["readings"])),

@@ -164,11 +164,11 @@ def test_skab_and_fleet_benches_on_ray_equal_local(ray_cluster: Cluster, shared_
 class DiesOnce(BatchScorer):
     """A scorer whose process is killed (SIGKILL) on its first batch, once in the whole job (a marker file)."""
 
-    def score(self, batch: pd.DataFrame) -> pd.DataFrame:
+    def score(self, span: tuple[int, int]) -> dict[str, float]:
         try:
             fd = os.open(Path(self.out).parent / "killed", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            return super().score(batch)
+            return super().score(span)
         os.close(fd)
         os.kill(os.getpid(), signal.SIGKILL)
         raise AssertionError("unreachable")

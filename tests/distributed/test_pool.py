@@ -31,11 +31,11 @@ pytestmark = [
 class KillsItsActor(BatchScorer):
     """Kills its own process (SIGKILL) on its first batch, once in the whole job (a marker file beside ``out``)."""
 
-    def score(self, batch: pd.DataFrame) -> pd.DataFrame:
+    def score(self, span: tuple[int, int]) -> dict[str, float]:
         try:
             fd = os.open(Path(self.out).parent / "killed", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            return super().score(batch)
+            return super().score(span)
         os.close(fd)
         os.kill(os.getpid(), signal.SIGKILL)
         raise AssertionError("unreachable")

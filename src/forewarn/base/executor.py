@@ -20,12 +20,12 @@ group is a unit, and the pieces come back in the frame's own row order and index
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Protocol, TypeVar, runtime_checkable
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 from forewarn.exceptions import ConfigError
+
+if TYPE_CHECKING:  # imported where used: a Ray driver that only maps units needs neither
+    import pandas as pd
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -73,10 +73,14 @@ def map_groups(
     with the index of the rows it got) are put back in ``frame``'s row order. ``fn`` must compute each group from
     its own rows alone (a per-asset window): then the result equals ``fn(frame)``.
 
+    >>> import pandas as pd
     >>> frame = pd.DataFrame({"g": ["b", "a", "b", "a"], "x": [1.0, 2.0, 3.0, 4.0]}, index=[10, 11, 12, 13])
     >>> map_groups(None, lambda part: part[["x"]].cumsum(), frame, "g")["x"].tolist()
     [1.0, 2.0, 4.0, 6.0]
     """
+    import numpy as np
+    import pandas as pd
+
     if frame.empty:
         return fn(frame)
     codes, _ = pd.factorize(frame[group], sort=True)

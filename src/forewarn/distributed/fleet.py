@@ -25,43 +25,100 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
-from forewarn.distributed import lake as lakes
+from forewarn.distributed.manifest import check_lake
 from forewarn.exceptions import ConfigError, DataNotFoundError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SUMMARY = ("assets", "readings", "seconds")
 
 
-class BatchScorer:
-    """Scores batches of assets (``asset_id, asset_class, site_id, n``) from ``lake`` with the bundle in
-    ``bundle_folder``; writes each batch to ``out`` and returns its counts."""
+def selected_assets(
+    lake: str, sites: tuple[str, ...] = (), classes: tuple[str, ...] = (), model_classes: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """The lake's assets a job scores (``asset_id, asset_class, site_id, n``), sorted by asset id, ``n`` their
+    position: those of ``sites`` and ``classes`` (all when empty) that the model serves (``model_classes``, the
+    serving spec's ``asset_classes``; all when empty). Every process of a job computes the same list, so a batch
+    is a range ``[start, stop)`` of it."""
+    import numpy as np
 
-    def __init__(self, lake: str, bundle_folder: str, out: str, model_id: str = "", version: str = "") -> None:
+    from forewarn.distributed import lake as lakes
+
+    registry = lakes.assets(lake)
+    for column, keep in (("site_id", sites), ("asset_class", classes), ("asset_class", model_classes)):
+        if keep:
+            registry = registry[registry[column].isin(list(keep))]
+    registry = registry[["asset_id", "asset_class", "site_id"]].reset_index(drop=True)
+    registry["n"] = np.arange(len(registry))
+    return registry
+
+
+def batch_ranges(assets: int, batch_size: int, workers: int = 1) -> list[tuple[int, int]]:
+    """``[start, stop)`` ranges of at most ``batch_size`` assets, as even as possible, their number a multiple of
+    ``workers`` (when there are that many assets), so that actors handed one batch after another finish together.
+
+    >>> batch_ranges(10, 4)
+    [(0, 4), (4, 7), (7, 10)]
+    >>> batch_ranges(10, 4, workers=2)
+    [(0, 3), (3, 6), (6, 8), (8, 10)]
+    """
+    if assets <= 0:
+        return []
+    count = -(-assets // int(batch_size))
+    count = min(assets, -(-count // int(workers)) * int(workers))
+    bounds = [assets * k // count for k in range(count + 1)]
+    sizes = [bounds[k + 1] - bounds[k] for k in range(count)]
+    sizes.sort(reverse=True)  # the larger batches first
+    edges = [0]
+    for size in sizes:
+        edges.append(edges[-1] + size)
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+class BatchScorer:
+    """Scores batches of the assets :func:`selected_assets` picks from ``lake`` (``sites``, ``classes``) with the
+    bundle in ``bundle_folder``; writes each batch to ``out`` and returns its counts."""
+
+    def __init__(
+        self,
+        lake: str,
+        bundle_folder: str,
+        out: str,
+        model_id: str = "",
+        version: str = "",
+        sites: tuple[str, ...] = (),
+        classes: tuple[str, ...] = (),
+    ) -> None:
         from forewarn.bundles.bundle import Bundle
+        from forewarn.distributed import lake as lakes
         from forewarn.train.labels import latest_marks
 
         self.lake, self.out = lake, Path(out)
         self.bundle = Bundle(bundle_folder, model_id=model_id, version=version)
         self.marks = latest_marks(lakes.events(lake))
+        self.assets = selected_assets(lake, tuple(sites), tuple(classes), tuple(self.bundle.spec.asset_classes))
 
-    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+    def __call__(self, batch: tuple[int, int]) -> dict[str, float]:
         return self.score(batch)
 
-    def score(self, batch: pd.DataFrame) -> pd.DataFrame:
-        """Score one batch, write its file; returns one row: ``assets``, ``readings``, ``seconds`` (busy), and
-        this process's ``pid`` and ``cpu`` time so far."""
+    def score(self, span: tuple[int, int]) -> dict[str, float]:
+        """Score the assets ``[start, stop)`` of :attr:`assets`, write their file; returns ``assets``,
+        ``readings``, ``seconds`` (busy), and this process's ``pid`` and ``cpu`` time so far."""
+        import numpy as np
         from threadpoolctl import threadpool_limits
 
+        from forewarn.distributed import lake as lakes
         from forewarn.features.age import hours_since_renewal, with_age
         from forewarn.train.labels import is_down
         from forewarn.train.score import asset_features, decide
 
         started = time.perf_counter()
+        batch = self.assets.iloc[int(span[0]) : int(span[1])]
         serving = self.bundle.spec
         done, readings = [], 0
         with threadpool_limits(limits=1):
@@ -93,16 +150,14 @@ class BatchScorer:
         partial = target.with_suffix(f".{os.getpid()}.tmp")
         table.astype({"last_reading": "datetime64[us, UTC]"}).to_parquet(partial, index=False)
         partial.replace(target)
-        return pd.DataFrame(
-            {
-                "assets": [len(batch)],
-                "readings": [readings],
-                "seconds": [time.perf_counter() - started],
-                "pid": [os.getpid()],
-                "cpu": [time.process_time()],
-                "cpu_from": [0.0],  # a job's own actor: its process from its start (a warm one: WarmScorer)
-            }
-        )
+        return {
+            "assets": len(batch),
+            "readings": readings,
+            "seconds": time.perf_counter() - started,
+            "pid": os.getpid(),
+            "cpu": time.process_time(),
+            "cpu_from": 0.0,  # a job's own actor: its process from its start (a warm one: WarmScorer)
+        }
 
 
 #: the Ray namespace of the warm pool's named, detached actors (``forewarn ray-pool start``)
@@ -139,13 +194,21 @@ class WarmScorer:
         """This actor's process id, the seconds its imports took, the scorers it keeps and the batches it ran."""
         return {"pid": os.getpid(), "import_seconds": round(self.import_seconds, 3), "kept": len(self.scorers)}
 
-    def score(self, scorer: type[BatchScorer], args: tuple[str, ...], batch: pd.DataFrame) -> pd.DataFrame:
+    def plan(
+        self, lake: str, models: str, model_id: str | None, sites: tuple[str, ...], classes: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """:func:`plan_job` here, so that the job's driver imports neither the registry nor pandas."""
+        return plan_job(lake, models, model_id, sites, classes)
+
+    def score(self, scorer: type[BatchScorer], args: tuple[Any, ...], batch: tuple[int, int]) -> dict[str, float]:
         """:meth:`BatchScorer.score` of ``batch`` for the job ``args`` (``lake, bundle folder, out, model_id,
-        version``) with a kept scorer, or a new one (loads the bundle and the events); the row's ``cpu_from`` is
-        this process's CPU time before the call, so a job counts only its own share of a warm actor."""
+        version, sites, classes``) with a kept scorer, or a new one (loads the bundle, the events and the
+        registry); the row's ``cpu_from`` is this process's CPU time before the call, so a job counts only its
+        own share of a warm actor."""
         cpu_from = time.process_time()
         lake, folder, out = args[0], args[1], args[2]
         stamps = [Path(folder) / "serving.json", Path(lake) / "events.parquet", Path(lake) / "lake.json"]
+        stamps.append(Path(lake) / "assets.parquet")
         key = (scorer, lake, folder, *args[3:], *((f.stat().st_size, f.stat().st_mtime_ns) for f in stamps))
         found = self.scorers.pop(key, None)
         if found is None:
@@ -235,8 +298,14 @@ def live_spec(models: str | os.PathLike[str], model_id: str | None = None) -> tu
     return model_id, version, folder, spec
 
 
-def _batches(registry: pd.DataFrame, batch_size: int) -> list[pd.DataFrame]:
-    return [registry.iloc[i : i + batch_size].reset_index(drop=True) for i in range(0, len(registry), batch_size)]
+def plan_job(
+    lake: str, models: str, model_id: str | None, sites: tuple[str, ...], classes: tuple[str, ...]
+) -> dict[str, Any]:
+    """What a job scores: the live ``model_id``, ``version`` and bundle ``folder`` (:func:`live_spec`) and how many
+    ``assets`` :func:`selected_assets` picks."""
+    model_id, version, folder, spec = live_spec(models, model_id)
+    count = len(selected_assets(lake, sites, classes, tuple(spec.asset_classes)))
+    return {"model_id": model_id, "version": version, "folder": str(folder), "assets": count}
 
 
 def fleet_score(
@@ -256,21 +325,24 @@ def fleet_score(
     pool: str = "auto",
 ) -> dict[str, Any]:
     """Score every selected asset of ``lake`` with the live bundle in ``models``; rows go to Parquet files under
-    ``out`` (a new or empty folder). Returns ``{"engine", "assets", "readings", "batches", "busy_seconds",
-    "cpu_seconds", "seconds", "out"}``: ``busy_seconds`` is the time spent scoring batches, ``cpu_seconds`` the CPU
-    time of the processes that did the job (this one, and on Ray each actor's process from its start, imports and
-    bundle loading included), ``seconds`` the wall time of this call.
+    ``out`` (a new or empty folder). Returns ``{"engine", "actors", "assets", "readings", "batches",
+    "busy_seconds", "cpu_seconds", "seconds", "out"}``: ``busy_seconds`` is the time spent scoring batches,
+    ``cpu_seconds`` the CPU time of the processes that did the job (this one, and on Ray each actor's process:
+    a job's own from its start, imports and bundle loading included; a warm one from the job's first batch),
+    ``seconds`` the wall time of this call. Batches hold at most ``batch_size`` assets, as even as possible
+    (:func:`batch_ranges`).
 
     ``engine="ray"`` runs the batches on the cluster at ``address`` (a private local one when ``None``) with
-    ``workers`` actors (default: one per CPU of the cluster). ``scorer``: a :class:`BatchScorer` subclass to run
-    instead (the tests use one that kills its own process once). ``pool`` (Ray only): ``auto`` uses the warm pool
-    (:func:`start_pool`, ``forewarn ray-pool start``) when the cluster has one, else starts the job's own actors;
-    ``warm`` requires the pool; ``job`` always starts the job's own actors (stopped at the end). The summary says
-    which ran (``actors``: ``warm``, ``job`` or ``local``). ``store``: a DuckDB store file that the rows are
-    also appended to, a DuckDB file or a PostgreSQL store's URL (:func:`to_store`; the summary then says
-    ``stored``, the rows added)."""
+    ``workers`` actors (default: one per CPU of the cluster, or every actor of the warm pool). ``scorer``: a
+    :class:`BatchScorer` subclass to run instead (the tests use one that kills its own process once). ``pool``
+    (Ray only): ``auto`` uses the warm pool (:func:`start_pool`, ``forewarn ray-pool start``) when the cluster has
+    one, else starts the job's own actors; ``warm`` requires the pool; ``job`` always starts the job's own actors
+    (stopped at the end). The summary says which ran (``actors``: ``warm``, ``job`` or ``local``). On the warm
+    pool this process imports neither pandas nor the registry: an actor resolves the live version and counts the
+    assets (:func:`plan_job`). ``store``: a store the rows are also appended to, a DuckDB file or a PostgreSQL
+    store's URL (:func:`to_store`; the summary then says ``stored``, the rows added)."""
     started, cpu_started = time.perf_counter(), time.process_time()
-    scored_at = pd.Timestamp.now(tz="UTC")
+    scored_at = datetime.now(UTC)
     if engine not in ("local", "ray"):
         raise ConfigError(f"engine {engine!r} is not one of local, ray")
     if pool not in POOLS:
@@ -282,35 +354,30 @@ def fleet_score(
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"output folder {str(out)!r} is not empty; choose a new or empty folder")
-    lakes.check_lake(lake)
+    check_lake(lake)
     if store is not None:  # before the job, not after it
         check_store(store)
-    model_id, version, folder, spec = live_spec(models, model_id)
-    args = (str(lake), str(folder), str(out), model_id, version)
-    actors = _ActorPool(address, workers, args, scorer or BatchScorer, pool) if engine == "ray" else None
-    try:  # the actors start (a process, imports, the bundle) while this process lists the assets
+    job = (str(lake), str(models), model_id, tuple(sites or ()), tuple(classes or ()))
+    actors = _ActorPool(address, workers, scorer or BatchScorer, pool) if engine == "ray" else None
+    try:
         out.mkdir(parents=True, exist_ok=True)
-        registry = lakes.assets(lake)
-        if sites:
-            registry = registry[registry["site_id"].isin(sites)]
-        if classes:
-            registry = registry[registry["asset_class"].isin(classes)]
-        if spec.asset_classes:
-            registry = registry[registry["asset_class"].isin(spec.asset_classes)]
-        registry = registry[["asset_id", "asset_class", "site_id"]].reset_index(drop=True)
-        registry["n"] = np.arange(len(registry))
         totals = dict.fromkeys(SUMMARY, 0.0)
-        batches = _batches(registry, int(batch_size))
         actors_cpu = 0.0
         if actors is None:
+            plan = plan_job(*job)
+            args = (str(lake), plan["folder"], str(out), plan["model_id"], plan["version"], *job[3:])
+            ranges = batch_ranges(plan["assets"], int(batch_size))
             run = (scorer or BatchScorer)(*args)
-            for batch in batches:
+            for batch in ranges:
                 _add(totals, run(batch))
         else:
-            actors_cpu = actors.run(batches, totals)
+            plan = actors.start(job, str(out))  # the job's own actors start while this process counts the assets
+            ranges = batch_ranges(plan["assets"], int(batch_size), len(actors.actors))
+            actors_cpu = actors.run(ranges, totals)
     finally:
         if actors is not None:
             actors.close()
+    model_id, version = plan["model_id"], plan["version"]
     stored = None if store is None else to_store(out, store, model_id=model_id, version=version, scored_at=scored_at)
     return {
         "engine": engine,
@@ -318,7 +385,7 @@ def fleet_score(
         **({} if stored is None else {"stored": stored, "scored_at": scored_at.isoformat()}),
         "assets": int(totals["assets"]),
         "readings": int(totals["readings"]),
-        "batches": len(batches),
+        "batches": len(ranges),
         "busy_seconds": round(totals["seconds"], 3),
         "cpu_seconds": round(time.process_time() - cpu_started + actors_cpu, 3),
         "seconds": round(time.perf_counter() - started, 3),
@@ -326,16 +393,16 @@ def fleet_score(
     }
 
 
-def _add(totals: dict[str, float], count: pd.DataFrame) -> None:
+def _add(totals: dict[str, float], count: dict[str, float]) -> None:
     for key in SUMMARY:
-        totals[key] += float(count[key].sum())
+        totals[key] += float(count[key])
 
 
 class _ActorPool:
     """The job's actors: the warm pool's (``pool`` ``auto`` or ``warm``, see :class:`WarmScorer`), or ``workers``
-    new actors of ``scorer`` (one CPU each), started at once and stopped by :meth:`close`. :meth:`run` hands each
-    actor its next batch as soon as it returns the previous one, so that the actors finish together whatever the
-    batches cost.
+    new actors of ``scorer`` (one CPU each), started by :meth:`start` and stopped by :meth:`close`. :meth:`run`
+    hands each actor its next batch as soon as it returns the previous one, so that the actors finish together
+    whatever the batches cost.
 
     Plain actors rather than Ray Data's ``map_batches``: the same actors and streaming, without Data's planning,
     its executor and its extra blocks, part of the ~5 s a job paid before the work on an idle machine
@@ -343,32 +410,42 @@ class _ActorPool:
     whose process dies is restarted (its bundle loaded again) and its batch run again (``max_restarts``,
     ``max_task_retries``); a batch's file is replaced whole, so the output does not change."""
 
-    def __init__(
-        self, address: str | None, workers: int | None, args: tuple[str, ...], scorer: type[BatchScorer], pool: str
-    ) -> None:
+    def __init__(self, address: str | None, workers: int | None, scorer: type[BatchScorer], pool: str) -> None:
         from forewarn.distributed.engine import connect
 
-        self.ray, self.args, self.scorer = connect(address), args, scorer
+        self.ray, self.scorer, self.workers = connect(address), scorer, workers
         warm = [] if pool == "job" else warm_actors(self.ray)
         if pool == "warm" and not warm:
             raise ConfigError(
                 "no warm pool on the cluster; start one with `forewarn ray-pool start --ray-address ADDR`"
             )
         self.kind = "warm" if warm else "job"
-        if warm:
-            self.actors = warm[: int(workers)] if workers else warm
-            return
-        if workers is None:
-            workers = max(1, int(self.ray.cluster_resources().get("CPU", 1)))
-        remote = self.ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(scorer)
-        self.actors = [remote.remote(*args) for _ in range(int(workers))]
+        self.actors: list[Any] = (warm[: int(workers)] if workers else warm) if warm else []
+        self.args: tuple[Any, ...] = ()
 
-    def _submit(self, actor: Any, batch: pd.DataFrame) -> Any:
+    def start(self, job: tuple[Any, ...], out: str) -> dict[str, Any]:
+        """Resolve the job (:func:`plan_job`) and get the actors ready: a warm actor plans it; otherwise this
+        process resolves the live version, starts the job's actors and counts the assets while they start."""
+        lake, models, model_id, sites, classes = job
+        if self.kind == "warm":
+            plan = dict(self.ray.get(self.actors[0].plan.remote(*job)))
+        else:
+            model_id, version, folder, spec = live_spec(models, model_id)
+            args = (lake, str(folder), out, model_id, version, sites, classes)
+            workers = self.workers or max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+            remote = self.ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(self.scorer)
+            self.actors = [remote.remote(*args) for _ in range(int(workers))]
+            count = len(selected_assets(lake, sites, classes, tuple(spec.asset_classes)))
+            plan = {"model_id": model_id, "version": version, "folder": str(folder), "assets": count}
+        self.args = (lake, plan["folder"], out, plan["model_id"], plan["version"], sites, classes)
+        return plan
+
+    def _submit(self, actor: Any, batch: tuple[int, int]) -> Any:
         if self.kind == "warm":
             return actor.score.remote(self.scorer, self.args, batch)
         return actor.score.remote(batch)
 
-    def run(self, batches: list[pd.DataFrame], totals: dict[str, float]) -> float:
+    def run(self, batches: list[tuple[int, int]], totals: dict[str, float]) -> float:
         """Score ``batches``, adding their counts to ``totals``; returns the actors' CPU seconds in this job (a
         job's own actor: its process from its start; a warm one: from its first batch of the job)."""
         queue = list(reversed(batches))
@@ -382,9 +459,9 @@ class _ActorPool:
             actor = running.pop(ready)
             if queue:
                 running[self._submit(actor, queue.pop())] = actor
-            count = self.ray.get(ready)  # one small row: the driver never holds the readings
+            count = self.ray.get(ready)  # a few numbers: the driver never holds the readings
             _add(totals, count)
-            pid, start, end = int(count["pid"].iloc[0]), float(count["cpu_from"].iloc[0]), float(count["cpu"].iloc[0])
+            pid, start, end = int(count["pid"]), float(count["cpu_from"]), float(count["cpu"])
             span = cpu.setdefault(pid, [start, end])  # a process's CPU time only grows
             span[0], span[1] = min(span[0], start), max(span[1], end)
         return sum(end - start for start, end in cpu.values())
@@ -481,6 +558,7 @@ def to_store(
     time: this process never holds the fleet's rows. A run written twice (same ``scored_at`` and model) is refused
     by the key. ``Store.sql("SELECT ... FROM fleet_scores")`` reads them back on either backend."""
     import duckdb
+    import pandas as pd
 
     from forewarn.store.store import lock_conflict
 
@@ -519,6 +597,9 @@ def to_store(
 def ranked(out: str | os.PathLike[str], top: int | None = None) -> pd.DataFrame:
     """The rows a :func:`fleet_score` wrote under ``out``, ranked by probability (then asset id), columns
     :data:`forewarn.train.score.COLUMNS`."""
+    import numpy as np
+    import pandas as pd
+
     from forewarn.train.score import COLUMNS
 
     files = sorted(Path(out).glob("part-*.parquet"))

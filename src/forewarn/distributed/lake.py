@@ -32,11 +32,11 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from forewarn.exceptions import ConfigError, DataNotFoundError
+from forewarn.distributed.manifest import FORMAT, check_lake
+from forewarn.exceptions import ConfigError
 from forewarn.store import Store
 from forewarn.store.queries import bucket_micros
 
-FORMAT = "forewarn-lake/1"
 NULL_KEY = "__HIVE_DEFAULT_PARTITION__"
 PARTITIONING = ds.partitioning(
     pa.schema([("site_id", pa.string()), ("asset_id", pa.string()), ("date", pa.string())]), flavor="hive"
@@ -77,18 +77,6 @@ def export_lake(
     }
     (out / "lake.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
-
-
-def check_lake(lake: str | os.PathLike[str]) -> Path:
-    """``lake`` as a path, after checking it holds a lake (its ``lake.json``)."""
-    path = Path(lake)
-    manifest = path / "lake.json"
-    if not manifest.is_file():
-        raise DataNotFoundError(f"{str(path)!r} is not a lake (no lake.json); write one with forewarn export")
-    found = json.loads(manifest.read_text()).get("format")
-    if found != FORMAT:
-        raise ConfigError(f"{str(manifest)!r} has format {found!r}; this Forewarn reads {FORMAT!r}")
-    return path
 
 
 def assets(lake: str | os.PathLike[str]) -> pd.DataFrame:
