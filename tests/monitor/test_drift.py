@@ -247,7 +247,8 @@ def test_mmd_sees_a_joint_change_that_leaves_every_channel_as_it_was() -> None:
 
 def test_an_offset_too_small_to_matter_is_not_flagged_however_sure_the_test_is() -> None:
     """Two independent channels whose day-to-day jumps have SD 0.01 (variance 1e-4): an offset of 0.3 SD on the
-    last day is z = 30, far above the threshold, but below MIN_OFFSET_SD (0.5) it is no plant change; 0.6 is."""
+    last day is z = 30, far above the Gaussian threshold for two channels (4.6), but below MIN_OFFSET_SD (0.5)
+    it is no plant change; 0.6 is."""
     from forewarn.monitor.drift import MIN_OFFSET_SD, Reference, critical_z
 
     k = 2
@@ -292,28 +293,29 @@ def test_a_day_outside_the_references_operating_range_is_marked_per_channel() ->
 
 
 def test_an_unexplained_onset_on_an_unfamiliar_operating_point_is_no_plant_change() -> None:
-    """Two channels step together and no one sensor explains it: a changed machine, unless three channels' day
-    means lie outside the reference's range that day (the residual model extrapolates there)."""
+    """Two channels step together and no one sensor explains it: a changed machine, unless two of the channels
+    that set the operating point (load, ambient) have day means outside the reference's range that day (the
+    residual model extrapolates there); condition channels outside the range (wear moves them) do not count."""
     days = pd.DataFrame(
         {
-            "day": pd.date_range("2024-01-01", periods=4, tz="UTC").repeat(3),
-            "channel": ["a", "b", "c"] * 4,
+            "day": pd.date_range("2024-01-01", periods=4, tz="UTC").repeat(4),
+            "channel": ["speed", "power", "vib_rms", "seal_leak"] * 4,
             "shift_sd": 0.0,
             "threshold_sd": 0.5,
-            "jump_sd": [0.0] * 9 + [0.9, -0.8, 0.1],
+            "jump_sd": [0.0] * 12 + [0.9, -0.8, 0.1, 0.0],
             "jump_threshold_sd": 0.5,
             "rows": 24,
-            "explained_by": "a",
+            "explained_by": "speed",
             "explained_share": 0.5,
         }
     )
     days["step"] = days["jump_sd"].abs() > days["jump_threshold_sd"]
     none = pd.DataFrame(columns=["ts", "kind", "action"])
     assert [e["cause"] for e in episodes(days, none)] == ["machine changed"]
-    two = days.assign(outside_range=[False] * 9 + [True, True, False])
-    assert [e["cause"] for e in episodes(two, none)] == ["machine changed"]
-    three = days.assign(outside_range=[False] * 9 + [True, True, True])
-    assert [(e["cause"], e["plant_change"]) for e in episodes(three, none)] == [("unfamiliar operating point", False)]
+    worn = days.assign(outside_range=[False] * 12 + [True, False, True, True])
+    assert [e["cause"] for e in episodes(worn, none)] == ["machine changed"]
+    loaded = days.assign(outside_range=[False] * 12 + [True, True, False, False])
+    assert [(e["cause"], e["plant_change"]) for e in episodes(loaded, none)] == [("unfamiliar operating point", False)]
 
 
 def test_beside_a_replaced_part_a_significant_offset_below_the_floor_is_the_new_part() -> None:

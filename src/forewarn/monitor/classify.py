@@ -19,10 +19,11 @@ names each *onset*: a judged day with a step in some channel after a day without
   (:func:`forewarn.monitor.drift.offset_test`): a recalibration, a replaced transmitter (``channels`` names it,
   or the coupled sensors that explain the jumps as well);
 * ``unfamiliar operating point``: what would be a ``machine changed`` onset on a day when at least
-  :data:`NOVEL_CHANNELS` channels' day means lie outside the range of the reference days' means: the machine
-  ran where the reference never did (a heavy-load spell, a hot week), the residual model extrapolates there, and
-  its residuals move without the machine having changed. No drift alert (a sensor offset moves one channel's
-  level, not three, and is still named by the offset test above);
+  :data:`NOVEL_CHANNELS` of the channels that set the operating point (:data:`OPERATING_CHANNELS`: load and
+  ambient) have day means outside the range of the reference days' means: the machine ran where the reference
+  never did (a heavy-load spell, a hot week), the residual model extrapolates there, and its residuals move
+  without the machine having changed. No drift alert (a sensor offset moves one channel's level, not two, and
+  is still named by the offset test above; condition channels, which wear moves, do not count);
 * ``machine changed``: several channels stepped together from a still baseline: their relations moved.
 
 :func:`site_wide` then renames onsets shared, on the same day, by at least half of a site's assets (three or
@@ -50,9 +51,11 @@ SINGLE_SENSOR_SHARE = 0.9
 #: a day whose stepping channel's within-day residual spread exceeds this many times the reference's is a burst
 #: of odd hours (an excursion of the operating point, a transient fault), not a lasting change of the plant
 SPREAD_MAX = 3.0
-#: an onset that no single sensor explains, on a day with at least this many channels outside the reference's
-#: range of day means, is an unfamiliar operating point rather than a changed machine
-NOVEL_CHANNELS = 3
+#: the channels that set a machine's operating point (its load and its surroundings), not its condition
+OPERATING_CHANNELS = ("speed", "power", "current", "flow", "ambient_temp")
+#: an onset that no single sensor explains, on a day with at least this many operating channels outside the
+#: reference's range of day means, is an unfamiliar operating point rather than a changed machine
+NOVEL_CHANNELS = 2
 PLANT_CHANGES = ("equipment replaced", "sensor change", "machine changed", "operating regime")
 
 
@@ -82,7 +85,8 @@ def episodes(
     fits: pd.Series | None = None
     novel = pd.Series(0, index=steps.index)
     if "outside_range" in judged:
-        novel = judged.groupby("day")["outside_range"].sum().reindex(steps.index).fillna(0)
+        operating = judged[judged["channel"].isin(OPERATING_CHANNELS)]
+        novel = operating.groupby("day")["outside_range"].sum().reindex(steps.index).fillna(0)
     if "spread_ratio" in judged:
         burst = judged.pivot(index="day", columns="channel", values="spread_ratio").reindex(steps.index)
     if "offset_z" in judged and "offset_fit" in judged:
