@@ -96,7 +96,17 @@ def test_federate_files_a_bundle_the_registry_serves(plant: Path, tmp_path: Path
     second = json.loads((tmp_path / "card.json").read_text())
     assert second["version"] == "v2"
     assert second["federation"]["differential_privacy"] == {"noise_multiplier": 0.1, "clipping_norm": 2.0}
-    assert card["federation"]["differential_privacy"] is None
+    assert card["federation"]["differential_privacy"] is None and card["federation"]["secure_aggregation"] is None
+    # Flower's SecAgg+ needs three sites or more: with two, each would read the other's update off the sum
+    out = CliRunner().invoke(
+        app,
+        [
+            "federate", "--store", str(plant), "--sites", ",".join(sites), "--models", str(models),
+            "--class", "pump", "--horizon", "72h", "--interval", "3h", "--rounds", "1", "--engine", "inprocess",
+            "--secure-aggregation",
+        ],
+    )  # fmt: skip
+    assert len(sites) == 2 and out.exit_code != 0 and "at least 3 sites" in str(out.exception)
 
 
 def result_model(folder: Path) -> object:
@@ -112,5 +122,7 @@ def test_federate_refuses_bad_requests(tmp_path: Path) -> None:
         federate(tmp_path / "m", store=tmp_path / "x.duckdb", sites=["S1"])
     with pytest.raises(ConfigError, match="failure or rul"):
         federate(tmp_path / "m", store=tmp_path / "x.duckdb", sites=["S1", "S2"], task="anomaly")
+    with pytest.raises(ConfigError, match="engine inprocess only"):
+        federate(tmp_path / "m", store=tmp_path / "x.duckdb", sites=["S1", "S2"], secure_aggregation=True)
     out = CliRunner().invoke(app, ["federate", "--models", str(tmp_path / "m"), "--site-store", str(tmp_path / "a")])
     assert out.exit_code != 0 and "at least two site stores" in str(out.exception)

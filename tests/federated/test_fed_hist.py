@@ -38,6 +38,24 @@ def test_split_by_hand() -> None:
     assert not tree.split.any() and tree.value[0] == pytest.approx(22 / 7)
 
 
+def test_merged_edges_follow_the_pooled_quantiles_of_offset_sites() -> None:
+    rng = np.random.default_rng(2)
+    # one sensor read on two scales (calibration): 1,000 rows near 0, 3,000 near 5
+    a, b = rng.normal(0.0, 1.0, (1000, 1)), rng.normal(5.0, 1.0, (3000, 1))
+    sketches = [hb.sketch(x, 16) for x in (a, b)]
+    merged = hb.merge_edges([q for q, _ in sketches], [n for _, n in sketches])[0]
+    rows = np.sort(np.concatenate([a, b])[:, 0])
+    levels = np.arange(1, 16) / 16
+
+    def share_below(edges: np.ndarray) -> np.ndarray:  # the pooled rows' distribution function at the edges
+        return np.searchsorted(rows, edges, side="right") / len(rows)
+
+    assert len(merged) == 15 and np.abs(share_below(merged) - levels).max() < 0.01
+    # what averaging the sites' quantiles would give: a quarter of the rows off
+    averaged = (sketches[0][0] * 1000 + sketches[1][0] * 3000)[0] / 4000
+    assert np.abs(share_below(averaged) - levels).max() > 0.2
+
+
 def test_rows_follow_the_tree_and_the_model_predicts_in_raw_values() -> None:
     model = hb.HistBooster("regression", [np.array([1.0, 2.0])], 10.0)
     tree = hb.Tree.empty(1)

@@ -74,3 +74,5 @@ def test_secure_aggregation_refuses_what_it_cannot_do() -> None:
         secure.secure_server_app(apps.FedConfig(sites=3, strategy="fedprox"), "unused")
     with pytest.raises(ConfigError, match="num_shares"):
         secure.secure_server_app(_config(), "unused", num_shares=5)
+    with pytest.raises(ConfigError, match="at least 3 sites"):
+        secure.secure_server_app(apps.FedConfig(sites=2), "unused")

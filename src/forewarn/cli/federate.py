@@ -52,6 +52,13 @@ def federate(
     dp_clip: Annotated[
         float, typer.Option(help="Central differential privacy: clipping norm of a site's update.")
     ] = 1.0,
+    secure_aggregation: Annotated[
+        bool,
+        typer.Option(
+            help="Flower's SecAgg+: the server learns only the sum of the sites' updates (FedAvg, no DP, "
+            "--engine inprocess)."
+        ),
+    ] = False,
     promote: Annotated[bool, typer.Option(help="Make the new version live.")] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the model card here.")] = None,
 ) -> None:
@@ -69,6 +76,7 @@ def federate(
         engine=engine,
         dp_noise=dp_noise,
         dp_clip=dp_clip,
+        secure_aggregation=secure_aggregation,
         promote=promote,
         progress=lambda message: typer.echo(message, err=True),
         task=task,

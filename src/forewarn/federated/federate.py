@@ -113,6 +113,7 @@ def federate(
     engine: str = "ray",
     dp_noise: float = 0.0,
     dp_clip: float = 1.0,
+    secure_aggregation: bool = False,
     promote: bool = False,
     progress: Callable[[str], None] | None = None,
     **options: Any,
@@ -123,6 +124,8 @@ def federate(
     spec = (spec or TrainSpec()).with_options(**options)
     if spec.task not in TASKS:
         raise ConfigError(f"federate trains task failure or rul, not {spec.task!r}")
+    if secure_aggregation and engine != "inprocess":
+        raise ConfigError(f"secure aggregation runs with --engine inprocess only (not {engine!r}) in this version")
     started = time.perf_counter()
     with threadpool_limits(limits=1):
         data = _load_sites(stores, store, sites, spec, say)
@@ -141,11 +144,24 @@ def federate(
             dp_noise=dp_noise,
             dp_clip=dp_clip,
         )
-        outcome = simulate([d.rows() for d in data], config, engine=engine)
+        if secure_aggregation:
+            outcome = _secure(data, config)
+        else:
+            outcome = simulate([d.rows() for d in data], config, engine=engine)
         say(f"{rounds} rounds over {len(data)} sites in {outcome.wall_seconds:.1f} s")
         netspec = config.net_spec(data[0].X.shape[1])
         model = net.as_estimator(outcome.params, netspec, list(data[0].X.columns), seed=spec.seed)
         return _file(model, data, spec, config, outcome.history, Path(models), promote, started)
+
+
+def _secure(data: Sequence[SiteData], config: FedConfig) -> Any:
+    """The run with Flower's SecAgg+ (:mod:`~forewarn.federated.secure`), on the in-process transport."""
+    from forewarn.federated.secure import federate_secure
+    from forewarn.federated.simulate import Outcome
+
+    params, record = federate_secure([d.rows() for d in data], config)
+    history = {"engine": "inprocess", "secure_aggregation": {"protocol": "SecAgg+"} | record}
+    return Outcome(params, history, float(record["wall_s"]))
 
 
 def _load_sites(
@@ -257,6 +273,7 @@ def _file(
             "differential_privacy": {"noise_multiplier": config.dp_noise, "clipping_norm": config.dp_clip}
             if config.dp_noise > 0
             else None,
+            "secure_aggregation": history.get("secure_aggregation"),
             "train": history.get("train"),
             "evaluate": history.get("evaluate"),
             "crossed": "parameters, per-feature counts/sums/sums of squares, and metrics; no readings",

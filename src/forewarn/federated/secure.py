@@ -118,9 +118,14 @@ def secure_server_app(config: apps.FedConfig, out_folder: str, *, num_shares: in
 
     if config.strategy != "fedavg" or config.dp_noise > 0:
         raise ConfigError("secure aggregation runs FedAvg without central DP (the server never sees one update)")
+    if config.sites < 3:
+        raise ConfigError(
+            f"secure aggregation needs at least 3 sites, not {config.sites} (with two, each site learns the "
+            "other's update from the sum; SecAgg+ splits keys into at least 3 shares)"
+        )
     shares = int(num_shares or config.sites)
-    if not 2 <= shares <= config.sites:
-        raise ConfigError(f"num_shares={shares} must be within 2..{config.sites} (the sites)")
+    if not 3 <= shares <= config.sites:
+        raise ConfigError(f"num_shares={shares} must be within 3..{config.sites} (the sites)")
     app = ServerApp()
 
     @app.main()  # type: ignore[untyped-decorator,unused-ignore]
