@@ -227,6 +227,7 @@ def part_loop(model: Any, seed: int, decisions: dict[str, P.Decision], interval:
     rows = []
     t = time.perf_counter()
     rows.append(P._score(f, P._simulate(f, "time_based", interval=interval), stock) | {"rule": "time_based"})
+    rows.append(P._score(f, P._simulate(f, "oracle"), stock) | {"rule": "oracle"})
     for name, dec in decisions.items():
         t = time.perf_counter()
         out = P._simulate(f, "predictive", model=model, decision=dec)
@@ -254,6 +255,7 @@ DECISIONS = {
     "min_p_0.3_backstop240": P.Decision(min_probability=0.3, backstop_days=240.0),
     "min_p_0.4_backstop240": P.Decision(min_probability=0.4, backstop_days=240.0),
     "min_p_0.2_backstop240": P.Decision(min_probability=0.2, backstop_days=240.0),
+    "min_p_0.3_backstop180": P.Decision(min_probability=0.3, backstop_days=180.0),
 }
 
 

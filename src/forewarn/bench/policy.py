@@ -214,6 +214,13 @@ class Decision:
     failure_cost: float = COSTS.failure_labour + 1000.0
 
 
+#: the predictive policy's rule in ``forewarn bench policy``, chosen on two validation fleets (seeds 2000 and 2001)
+#: before the test seeds ran (``benchmarks/policy_decisions.py``; BENCHMARKS.md, issue 16): plan for an asset only
+#: when the bundle's probability of failing within its 42 days exceeds 30 %, and keep a 240-day time-based inspection
+#: under the predictive visits (twice the tuned interval), each predictive visit restarting its clock
+DECISION = Decision(min_probability=0.3, backstop_days=240.0)
+
+
 class _Predictive:
     def __init__(self, f: _Fleet, model: Any, jobs: list[int], decision: Decision | None = None) -> None:
         self.f, self.jobs = f, jobs
@@ -484,7 +491,9 @@ def run_policies(
         )
         for name in policies:
             t1 = time.perf_counter()
-            outcome = _simulate(f, name, interval=best_interval if name == "time_based" else None, model=model)
+            outcome = _simulate(
+                f, name, interval=best_interval if name == "time_based" else None, model=model, decision=DECISION
+            )
             row = _score(f, outcome, stock) | {"seed": seed, "seconds": time.perf_counter() - t1}
             rows.append(row)
             say(
@@ -492,7 +501,21 @@ def run_policies(
                 f"unplanned {row['unplanned_downtime_h']:.0f} h, jobs {row['planned_jobs']}, OEE {row['oee']:.4f} "
                 f"({row['seconds']:.1f} s)"
             )
-    return {"rows": rows, "time_based_interval_days": best_interval, "tuning": tuned, "fit_s": fit_s, "stock": stock}
+    return {
+        "rows": rows,
+        "time_based_interval_days": best_interval,
+        "tuning": tuned,
+        "fit_s": fit_s,
+        "stock": stock,
+        "decision": dataclasses.asdict(DECISION),
+        "model": {
+            "horizon": model.spec.horizon,
+            "running_only": bool(getattr(model, "running_only", False)),
+            "train_metrics": {
+                k: v for k, v in (getattr(model, "train_metrics", None) or {}).items() if isinstance(v, int | float)
+            },
+        },
+    }
 
 
 def summary(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -555,6 +578,8 @@ def run(
         "time_based_interval_days": out["time_based_interval_days"],
         "tuning": {str(k): v for k, v in out["tuning"].items()},
         "stock_policy": {k: {"reorder_point": v[0], "order_qty": v[1]} for k, v in out["stock"].items()},
+        "decision": out["decision"],
+        "predictive_model": out["model"],
         "costs": {k: v for k, v in COSTS.__dict__.items()},
         "published": [],
     }
