@@ -16,7 +16,9 @@ from the same engine seed:
   score`` scores a store; each asset's calibrated probability of failing within the bundle's horizon becomes a
   risk curve, and the planner (:func:`forewarn.plan.plan_maintenance`) books inspection visits under each site's
   crew hours; the jobs for the next day are committed (a rolling horizon), and a visited asset is not booked
-  again for :data:`COOLDOWN_DAYS`;
+  again for :data:`COOLDOWN_DAYS`. The rule (:data:`DECISION`, a :class:`Decision`) plans only for assets above a
+  probability, and keeps a long time-based inspection under the predictive visits (a backstop whose clock each
+  predictive visit restarts);
 - ``oracle``: sees the true damage, its growth and the winding's margin to its trip temperature, and books the
   exact repair for the next day when a failure would come within 4 days (no crew limit). It is a strong
   reference, not a strict bound: sudden cooling losses strike without warning, and its growth extrapolation
