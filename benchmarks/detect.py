@@ -132,12 +132,29 @@ def nab_part(detector: Detector, rule: AlarmRule, seeds: Sequence[int], n_rows: 
     }
 
 
+def false_rows_where(truth: np.ndarray, predicted: np.ndarray) -> dict[str, int]:
+    """Where a file's false-positive rows lie: ``before`` its first anomalous row, ``after`` its last, or
+    ``between`` (every false positive counts as ``before`` in a file without anomalies).
+
+    >>> false_rows_where(np.array([0, 0, 1, 1, 0, 1, 0, 0]), np.array([1, 0, 1, 1, 1, 1, 1, 1]))
+    {'before': 1, 'between': 1, 'after': 2}
+    """
+    false = np.flatnonzero((np.asarray(predicted) == 1) & (np.asarray(truth) == 0))
+    anomalous = np.flatnonzero(np.asarray(truth) == 1)
+    if len(anomalous) == 0:
+        return {"before": len(false), "between": 0, "after": 0}
+    before = int((false < anomalous[0]).sum())
+    after = int((false > anomalous[-1]).sum())
+    return {"before": before, "between": len(false) - before - after, "after": after}
+
+
 def skab_part(detector: Detector, rule: AlarmRule, data_dir: str | None, level_on: float) -> dict[str, Any]:
     """SKAB's protocol on the alarm episodes and the alarm column (module text)."""
     from forewarn.datasets.skab import N_TRAIN, load_skab
 
     data = load_skab(data_dir)
     pairs, level_pairs, cp_detections, cp_files = [], [], [], []
+    where = {"before": 0, "between": 0, "after": 0}
     for file in data.files:
         frame = file.frame.loc[:, list(data.SENSORS)].reset_index(drop=True)
         frame.insert(0, "timestamp", file.frame.index.to_numpy())
@@ -149,6 +166,8 @@ def skab_part(detector: Detector, rule: AlarmRule, data_dir: str | None, level_o
         test = file.frame.iloc[N_TRAIN:]
         truth = test["anomaly"].to_numpy().astype(int)
         pairs.append((truth, inside[N_TRAIN:]))
+        for key, count in false_rows_where(truth, inside[N_TRAIN:]).items():
+            where[key] += count
         level_pairs.append((truth, (scores[N_TRAIN:] >= level_on).astype(int)))
         events = np.flatnonzero(test["changepoint"].to_numpy() == 1)
         cp_files.append(NABFile(len(test), right_windows(test.index, events, SKAB_CHANGEPOINT_WINDOW), curve="skab"))
@@ -158,6 +177,7 @@ def skab_part(detector: Detector, rule: AlarmRule, data_dir: str | None, level_o
     out = {key: metrics[key] for key in ("f1", "far", "mar")}
     out.update({f"level_{key}": level_metrics[key] for key in ("f1", "far", "mar")})
     out["nab_skab_standard"] = normalised_score(cp_detections, cp_files, "standard")
+    out["false_rows_where"] = where
     out["files"] = len(data.files)
     return out
 
@@ -182,12 +202,81 @@ def healthy_part(detector: Detector, rule: AlarmRule, seed: int, assets: int, da
     }
 
 
+def miss_reasons(
+    failures: pd.DataFrame, episodes: dict[str, list[tuple[Any, Any]]], horizon: Any, min_lead: Any
+) -> dict[str, int]:
+    """Why each failure was or was not forewarned, from its asset's episodes ``(start, end)`` (times):
+    ``forewarned`` (an episode started ``horizon`` to ``min_lead`` before it), else ``open_before`` (an episode
+    that started earlier was still open when that window began, so the rule raised nothing new in it), else
+    ``late`` (an episode started less than ``min_lead`` before it), else ``none``.
+
+    >>> t = pd.Timestamp("2024-01-10", tz="UTC")
+    >>> failures = pd.DataFrame({"asset_id": ["a", "a", "b", "c"], "ts": [t, t + pd.Timedelta(days=30), t, t]})
+    >>> episodes = {"a": [(t - pd.Timedelta(days=3), t - pd.Timedelta(days=2)),
+    ...                   (t + pd.Timedelta(days=10), t + pd.Timedelta(days=30))],
+    ...             "b": [(t - pd.Timedelta(hours=5), t)]}
+    >>> miss_reasons(failures, episodes, pd.Timedelta(days=7), pd.Timedelta(hours=24))
+    {'forewarned': 1, 'open_before': 1, 'late': 1, 'none': 1}
+    """
+    out = {"forewarned": 0, "open_before": 0, "late": 0, "none": 0}
+    for asset, failed in zip(failures["asset_id"], failures["ts"], strict=True):
+        found = episodes.get(asset, [])
+        window_start, window_end = failed - horizon, failed - min_lead
+        if any(window_start <= start <= window_end for start, _ in found):
+            out["forewarned"] += 1
+        elif any(start < window_start <= end for start, end in found):
+            out["open_before"] += 1
+        elif any(window_end < start <= failed for start, _ in found):
+            out["late"] += 1
+        else:
+            out["none"] += 1
+    return out
+
+
+def _renewal_segments(times: pd.Series, renewed_at: pd.Series) -> list[tuple[int, int]]:
+    """Row ranges ``[a, b)`` of one asset's series cut at each renewing maintenance (a cut at a renewal's time).
+
+    >>> times = pd.Series(pd.date_range("2024-01-01", periods=10, freq="h", tz="UTC"))
+    >>> _renewal_segments(times, pd.Series([pd.Timestamp("2024-01-01 03:30", tz="UTC")]))
+    [(0, 4), (4, 10)]
+    """
+    cuts = {0, len(times)}
+    cuts.update(int(times.searchsorted(at)) for at in renewed_at)
+    edges = sorted(c for c in cuts if 0 <= c <= len(times))
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def _refit_scores(detector: Detector, frame: pd.DataFrame, renewed_at: pd.Series) -> np.ndarray:
+    """Scores with the detector refitted after each renewing maintenance: each segment's model fits on its
+    first rows (as many as the whole series' default fit, at most all but one of the segment's rows); a segment
+    under 10 rows scores 0 (too short to learn)."""
+    n_train = max(10, int(0.15 * len(frame)))
+    times = pd.to_datetime(frame["timestamp"], utc=True).reset_index(drop=True)
+    out = np.zeros(len(frame))
+    for a, b in _renewal_segments(times, renewed_at):
+        if b - a < 10:
+            continue
+        part = frame.iloc[a:b].reset_index(drop=True)
+        out[a:b] = _scores(detector, part, min(n_train, b - a - 1))
+    return out
+
+
 def forewarning_part(
-    detector: Detector, rule: AlarmRule, seed: int, sites: int, assets: int, days: int
+    detector: Detector,
+    rule: AlarmRule,
+    seed: int,
+    sites: int,
+    assets: int,
+    days: int,
+    horizon: pd.Timedelta | None = None,
+    refit_after_renewal: bool = False,
 ) -> dict[str, Any]:
     """Failures forewarned by label-free alarms on a failing twin fleet (module text), counted by
     :func:`forewarn.evaluate.events.event_metrics`; a failed asset is down until a renewing maintenance
-    (:func:`forewarn.train.labels.renewals`)."""
+    (:func:`forewarn.train.labels.renewals`). ``miss_reasons`` says why the others were not; with
+    ``refit_after_renewal`` the detector is refitted after each renewing maintenance (the events read);
+    ``horizon``: 7 days unless given."""
+    horizon = pd.Timedelta(days=7) if horizon is None else horizon
     from forewarn.evaluate.events import event_metrics
     from forewarn.train.labels import renewals
     from forewarn.twin import FleetConfig, simulate_fleet
@@ -198,16 +287,18 @@ def forewarning_part(
     events = fleet.events.assign(ts=pd.to_datetime(fleet.events["ts"], utc=True))
     failures = events.loc[events["kind"] == "failure", ["asset_id", "ts"]]
     renewed = renewals(events)
-    alerts, observed = [], {}
+    alerts, observed, spans = [], {}, {}
     for asset in fleet.assets:
         rows = fleet.readings[fleet.readings["asset_id"] == asset.asset_id]
         names = [c.name for c in asset.channels if c.name in rows.columns]
         frame = pd.concat([rows["ts"].rename("timestamp"), rows[names].astype("float64")], axis=1)
         frame = frame.dropna(axis=1, how="all").reset_index(drop=True)
-        alarms, _ = find_alarms(_scores(detector, frame, None), rule, ts=frame["timestamp"])
-        times = pd.to_datetime(frame["timestamp"], utc=True)
-        starts = times[alarms.astype(bool)]
         repairs = renewed.loc[renewed["asset_id"] == asset.asset_id, "ts"]
+        scores = _refit_scores(detector, frame, repairs) if refit_after_renewal else _scores(detector, frame, None)
+        alarms, found = find_alarms(scores, rule, ts=frame["timestamp"])
+        times = pd.to_datetime(frame["timestamp"], utc=True)
+        spans[asset.asset_id] = [(times.iloc[e.start], times.iloc[e.end]) for e in found]
+        starts = times[alarms.astype(bool)]
         down = np.zeros(len(starts), dtype=bool)
         for failed in failures.loc[failures["asset_id"] == asset.asset_id, "ts"]:
             later = repairs[repairs > failed]
@@ -218,11 +309,12 @@ def forewarning_part(
     figures = event_metrics(
         pd.concat(alerts, ignore_index=True),
         failures,
-        horizon=pd.Timedelta(days=7),
+        horizon=horizon,
         min_lead=pd.Timedelta(hours=24),
         observed=observed,
     )
     leads = [lead / pd.Timedelta(hours=1) for lead in figures.lead_times]
+    reasons = miss_reasons(failures, spans, horizon, pd.Timedelta(hours=24))
     return {
         "failures": figures.failures,
         "forewarned": figures.caught,
@@ -230,6 +322,9 @@ def forewarning_part(
         "lead_hours_median": float(np.median(leads)) if leads else None,
         "false_alarms": figures.false_alarms,
         "false_alarms_per_asset_month": figures.false_alarms_per_asset_month,
+        "miss_reasons": reasons,
+        "horizon_hours": horizon / pd.Timedelta(hours=1),
+        "refit_after_renewal": refit_after_renewal,
         "assets": len(fleet.assets),
         "days": days,
         "seed": seed,
@@ -296,7 +391,8 @@ def summary(report: dict[str, Any]) -> str:
             lines.append(
                 f"  skab episodes: F1 {skab['f1']:.3f} FAR {skab['far']:.2f} % MAR {skab['mar']:.2f} %; "
                 f"rows >= on: F1 {skab['level_f1']:.3f} FAR {skab['level_far']:.2f} % MAR "
-                f"{skab['level_mar']:.2f} %; changepoint NAB (SKAB curve) {skab['nab_skab_standard']:.1f}"
+                f"{skab['level_mar']:.2f} %; changepoint NAB (SKAB curve) {skab['nab_skab_standard']:.1f}; "
+                f"false-positive rows {skab['false_rows_where']}"
             )
         if "forewarning" in figures:
             fw = figures["forewarning"]
@@ -304,9 +400,10 @@ def summary(report: dict[str, Any]) -> str:
             lead = "-" if fw["lead_hours_median"] is None else f"{fw['lead_hours_median']:.0f} h"
             lines.append(
                 f"  forewarning (twin fleet, {fw['assets']} assets x {fw['days']} days, seed {fw['seed']}): "
-                f"{fw['forewarned']} of {fw['failures']} failures ({share}) had an episode start 7 d to 24 h "
-                f"before, median lead {lead}; {fw['false_alarms_per_asset_month']:.2f} false alarms per "
-                f"asset-month"
+                f"{fw['forewarned']} of {fw['failures']} failures ({share}) had an episode start "
+                f"{fw['horizon_hours'] / 24:g} d to 24 h before, median lead {lead}; "
+                f"{fw['false_alarms_per_asset_month']:.2f} false alarms per asset-month; why: {fw['miss_reasons']}"
+                + ("; refitted after each renewal" if fw["refit_after_renewal"] else "")
             )
         if "healthy" in figures:
             healthy = figures["healthy"]
@@ -340,6 +437,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--forewarn-sites", type=int, default=4)
     parser.add_argument("--forewarn-assets", type=int, default=48, help="assets of the failing fleet")
     parser.add_argument("--forewarn-days", type=int, default=180)
+    parser.add_argument(
+        "--forewarn-horizon", default="7D", help="forewarning: an episode start this long to 24 h before counts"
+    )
+    parser.add_argument(
+        "--refit-after-renewal", action="store_true", help="forewarning: refit after each renewing maintenance"
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--channels", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
@@ -393,7 +496,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             figures["skab"] = skab_part(detector, rule, args.data_dir, rule.on)
         if "forewarning" in parts:
             figures["forewarning"] = forewarning_part(
-                detector, rule, 0, args.forewarn_sites, args.forewarn_assets, args.forewarn_days
+                detector,
+                rule,
+                0,
+                args.forewarn_sites,
+                args.forewarn_assets,
+                args.forewarn_days,
+                horizon=pd.Timedelta(args.forewarn_horizon),
+                refit_after_renewal=args.refit_after_renewal,
             )
         if "healthy" in parts:
             figures["healthy"] = healthy_part(detector, rule, 0, args.fleet_assets, args.fleet_days)
