@@ -197,8 +197,11 @@ class WarmScorer:
     def plan(
         self, lake: str, models: str, model_id: str | None, sites: tuple[str, ...], classes: tuple[str, ...]
     ) -> dict[str, Any]:
-        """:func:`plan_job` here, so that the job's driver imports neither the registry nor pandas."""
-        return plan_job(lake, models, model_id, sites, classes)
+        """:func:`plan_job` here, so that the job's driver imports neither the registry nor pandas; with this
+        process's ``pid`` and its CPU time before (``cpu_from``) and after (``cpu``), counted in the job's CPU."""
+        cpu_from = time.process_time()
+        plan = plan_job(lake, models, model_id, sites, classes)
+        return {**plan, "pid": os.getpid(), "cpu_from": cpu_from, "cpu": time.process_time()}
 
     def score(self, scorer: type[BatchScorer], args: tuple[Any, ...], batch: tuple[int, int]) -> dict[str, float]:
         """:meth:`BatchScorer.score` of ``batch`` for the job ``args`` (``lake, bundle folder, out, model_id,
@@ -422,6 +425,7 @@ class _ActorPool:
         self.kind = "warm" if warm else "job"
         self.actors: list[Any] = (warm[: int(workers)] if workers else warm) if warm else []
         self.args: tuple[Any, ...] = ()
+        self.planned: tuple[int, float, float] | None = None  # the warm actor that planned: pid, CPU before, after
 
     def start(self, job: tuple[Any, ...], out: str) -> dict[str, Any]:
         """Resolve the job (:func:`plan_job`) and get the actors ready: a warm actor plans it; otherwise this
@@ -429,6 +433,7 @@ class _ActorPool:
         lake, models, model_id, sites, classes = job
         if self.kind == "warm":
             plan = dict(self.ray.get(self.actors[0].plan.remote(*job)))
+            self.planned = (int(plan["pid"]), float(plan["cpu_from"]), float(plan["cpu"]))
         else:
             model_id, version, folder, spec = live_spec(models, model_id)
             args = (lake, str(folder), out, model_id, version, sites, classes)
@@ -453,7 +458,7 @@ class _ActorPool:
         idle = list(self.actors[: len(batches)])  # an actor with no batch only started
         for actor in idle:
             running[self._submit(actor, queue.pop())] = actor
-        cpu: dict[int, list[float]] = {}
+        cpu: dict[int, list[float]] = {} if self.planned is None else {self.planned[0]: list(self.planned[1:])}
         while running:
             [ready], _ = self.ray.wait(list(running), num_returns=1)
             actor = running.pop(ready)
