@@ -297,7 +297,6 @@ def forewarning_part(
         scores = _refit_scores(detector, frame, repairs) if refit_after_renewal else _scores(detector, frame, None)
         alarms, found = find_alarms(scores, rule, ts=frame["timestamp"])
         times = pd.to_datetime(frame["timestamp"], utc=True)
-        spans[asset.asset_id] = [(times.iloc[e.start], times.iloc[e.end]) for e in found]
         starts = times[alarms.astype(bool)]
         down = np.zeros(len(starts), dtype=bool)
         for failed in failures.loc[failures["asset_id"] == asset.asset_id, "ts"]:
@@ -305,6 +304,10 @@ def forewarning_part(
             back = later.min() if len(later) else times.max() + pd.Timedelta(hours=1)
             down |= ((starts >= failed) & (starts < back)).to_numpy()
         alerts.append(pd.DataFrame({"asset_id": asset.asset_id, "ts": starts[~down].to_numpy()}))
+        # the episodes whose start is an alert (alarm rows are the episodes' starts, in order)
+        spans[asset.asset_id] = [
+            (times.iloc[e.start], times.iloc[e.end]) for e, gone in zip(found, down, strict=True) if not gone
+        ]
         observed[asset.asset_id] = (times.min(), times.max())
     figures = event_metrics(
         pd.concat(alerts, ignore_index=True),
