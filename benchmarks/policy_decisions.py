@@ -256,6 +256,7 @@ DECISIONS = {
     "min_p_0.4_backstop240": P.Decision(min_probability=0.4, backstop_days=240.0),
     "min_p_0.2_backstop240": P.Decision(min_probability=0.2, backstop_days=240.0),
     "min_p_0.3_backstop180": P.Decision(min_probability=0.3, backstop_days=180.0),
+    "kept_since_renewal": P.Decision(min_probability=0.3, backstop_days=240.0, since_renewal=True),
 }
 
 

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pytest
 
 import forewarn.bench.policy as policy
 from forewarn.bench.policy_model import OBSERVED
@@ -60,3 +61,33 @@ def test_predictive_visits_follow_the_probability_the_cooldown_and_the_backstop(
     zero = _visits(backed.plan, 0)
     assert [h for h in zero if h >= 186.0] == [186.0, 714.0, 1242.0, 1770.0, 2298.0]
     assert len([h for h in zero if h < 186.0]) <= 1  # at most one backstop visit, before the first booking
+
+
+class _Mean:
+    """Stands in for a bundle: its probability is the vibration's window mean / 100 (the first feature)."""
+
+    def __init__(self) -> None:
+        self.spec = ServingSpec(
+            channels=tuple(OBSERVED), window=3, stats=("mean",), interval="24h", history_rows=5, horizon=24.0
+        )
+
+    def feature_frame(self, values: np.ndarray) -> np.ndarray:
+        return values
+
+    def predict(self, X: np.ndarray) -> Any:
+        return SimpleNamespace(probability=X[:, 0] / 100.0)
+
+
+def test_scorer_reads_only_the_buckets_after_a_renewal() -> None:
+    from forewarn.bench.policy_model import BundleScorer, Observer
+
+    obs = Observer(np.zeros((2, 5 * 24)), seed=0)
+    # daily vibration 10, 20, 30, 40, 50 for both assets, exactly (no noise): hourly values set by hand
+    obs.values[:] = np.repeat(np.array([10.0, 20.0, 30.0, 40.0, 50.0]), 24)[None, None, :]
+    score = BundleScorer(_Mean(), ["a", "b"], "2024-01-01")
+    # the last 3 days: (30 + 40 + 50) / 3 = 40
+    assert score(obs, 5 * 24) == pytest.approx([0.40, 0.40])
+    # a renewal in the middle of day 2 (hour 60): only days 3 and 4 count, (40 + 50) / 2 = 45; none: as before
+    assert score(obs, 5 * 24, np.array([60.0, np.nan])) == pytest.approx([0.45, 0.40])
+    # renewed within the last day: no whole day since, not scored (0)
+    assert score(obs, 5 * 24, np.array([4.5 * 24, 0.0])) == pytest.approx([0.0, 0.40])

@@ -51,11 +51,12 @@ from forewarn.exceptions import ConfigError
 from forewarn.kpi import oee
 from forewarn.plan import AssetRisk, PlanProblem, plan_maintenance
 from forewarn.plan.parts import reorder_policy, replay_backorders
+from forewarn.train.spec import RENEWING_ACTIONS
 from forewarn.twin.assets import CLASS_MODES, MODES, OVERHEATING
 from forewarn.twin.degradation import POLICY_CODES, Policy
 from forewarn.twin.engine import run_plan
 from forewarn.twin.fleet import FleetConfig, build_fleet, draw_fleet
-from forewarn.twin.maintenance import MODE_BITS, PARTS, REPAIR_HOURS
+from forewarn.twin.maintenance import ACTIONS, BIT, MODE_BITS, PARTS, REPAIR_HOURS
 from forewarn.twin.production import production_data
 
 __all__ = ["COSTS", "MODELS", "POLICIES", "Costs", "run", "run_policies"]
@@ -206,7 +207,9 @@ class Decision:
     ``min_probability``: an asset below it is not planned for; ``cooldown_days``: a visited asset is not booked
     again that soon; ``crew_hours``: per site and day; ``backstop_days``: a long time-based inspection interval kept
     under the predictive visits (``None``: none), each predictive visit restarting the asset's backstop clock;
-    ``failure_cost``: what the planner is told a breakdown costs beyond its downtime hours.
+    ``failure_cost``: what the planner is told a breakdown costs beyond its downtime hours; ``since_renewal``: score
+    an asset only from the readings after its last renewal (a part replaced, a repair after failure), as ``forewarn
+    score`` does.
     """
 
     min_probability: float = MIN_PROBABILITY
@@ -214,13 +217,15 @@ class Decision:
     crew_hours: float = 12.0
     backstop_days: float | None = None
     failure_cost: float = COSTS.failure_labour + 1000.0
+    since_renewal: bool = False
 
 
 #: the predictive policy's rule in ``forewarn bench policy``, chosen on two validation fleets (seeds 2000 and 2001)
 #: before the test seeds ran (``benchmarks/policy_decisions.py``; BENCHMARKS.md, issue 16): plan for an asset only
-#: when the bundle's probability of failing within its 42 days exceeds 30 %, and keep a 240-day time-based inspection
-#: under the predictive visits (twice the tuned interval), each predictive visit restarting its clock
-DECISION = Decision(min_probability=0.3, backstop_days=240.0)
+#: when the bundle's probability of failing within its 42 days exceeds 30 %, keep a 240-day time-based inspection
+#: under the predictive visits (twice the tuned interval), each predictive visit restarting its clock, and score an
+#: asset from the readings since its last renewal, as ``forewarn score`` does
+DECISION = Decision(min_probability=0.3, backstop_days=240.0, since_renewal=True)
 
 
 class _Predictive:
@@ -239,6 +244,8 @@ class _Predictive:
         sched = f.regime.scheduled[:, : 7 * 24].reshape(f.site_of.size, 7, 24)
         self.evening = sched[:, :, int(START_HOUR) :].sum(axis=2).mean(axis=1)
         self.log: list[np.ndarray] = []  # each evening's probabilities (diagnostics)
+        self.renewed = np.full(f.site_of.size, np.nan)  # hour of each asset's last renewal
+        self.renewing = sum(BIT[a] for a in ACTIONS if a.startswith(RENEWING_ACTIONS))
 
     def __call__(
         self, h: int, st: Any, pol: Any, down: dict[str, np.ndarray], failed: Any, rec: dict[str, np.ndarray]
@@ -247,7 +254,13 @@ class _Predictive:
         if h < 7 * 24:
             return
         dec = self.decision
-        p = np.clip(self.score(self.observer, h), 0.0, 0.999)
+        # work that ended today (the engine returns a machine at the end of the day its work ends): a repair after a
+        # failure or a part replaced renews the asset
+        ended = (down["kind"] == 0) & (down["until"] > 60 * (h - 24)) & (down["until"] <= 60 * h)
+        corrective = np.array([str(note).startswith("repair after") for note in down["note"]])
+        renew = ended & (corrective | ((down["mask"] & self.renewing) > 0))
+        self.renewed[renew] = down["until"][renew] / 60.0
+        p = np.clip(self.score(self.observer, h, self.renewed if dec.since_renewal else None), 0.0, 0.999)
         self.log.append(p)
         free = (down["kind"] == 0) & ~np.isfinite(pol.planned_h) & (h - self.last_visit > dec.cooldown_days * 24)
         days = np.arange(1, HORIZON_DAYS + 1)

@@ -231,11 +231,23 @@ class BundleScorer:
         if missing:
             raise ConfigError(f"the policy bundle reads channel(s) the loop does not observe: {', '.join(missing)}")
 
-    def __call__(self, observer: Observer, hi: int) -> np.ndarray:
+    def __call__(self, observer: Observer, hi: int, since: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities at hour ``hi``; ``since`` (hours, per asset; NaN = none): the asset's last renewal, after
+        which alone it is scored, as ``forewarn score`` scores an asset renewed since its last failure (whole
+        buckets after the renewal; none yet: probability 0, the asset is not scored)."""
         spec = self.bundle.spec
-        _first, block = observer.buckets(hi, rows=int(spec.history_rows), interval_h=self.interval_h)
+        first, block = observer.buckets(hi, rows=int(spec.history_rows), interval_h=self.interval_h)
         # each asset's last window only (:meth:`ServingSpec.last_row`, equal to the last row of ``window_frame`` of
         # :meth:`Observer.frame`): rows in time order, the bundle's channels as columns
         order = [list(OBSERVED).index(c) for c in spec.channels]
-        values = np.vstack([spec.last_row(block[order, a, :].T) for a in range(block.shape[1])])
-        return np.asarray(self.bundle.predict(self.bundle.feature_frame(values)).probability, dtype=float)
+        k = block.shape[2]
+        skip = np.zeros(block.shape[1], dtype=np.int64)
+        if since is not None:
+            after = np.where(np.isfinite(since), np.ceil((since - first) / self.interval_h), 0.0)
+            skip = np.clip(after, 0, k).astype(np.int64)
+        rows = [a for a in range(block.shape[1]) if skip[a] < k]
+        p = np.zeros(block.shape[1])
+        if rows:
+            values = np.vstack([spec.last_row(block[order, a, skip[a] :].T) for a in rows])
+            p[rows] = np.asarray(self.bundle.predict(self.bundle.feature_frame(values)).probability, dtype=float)
+        return p
