@@ -347,3 +347,33 @@ def test_beside_a_replaced_part_a_significant_offset_below_the_floor_is_the_new_
     assert episodes(days, replaced.assign(action="oil_change")) == []
     assert episodes(days, pd.DataFrame(columns=["ts", "kind", "action"])) == []
     assert episodes(days.assign(offset_fit=False), replaced) == []
+
+
+def test_maintenance_in_the_reference_does_not_raise_the_offset_threshold_for_good() -> None:
+    """A noise channel n whose level an oil change on reference day 20 lifts by 3 (its hourly noise has SD 1):
+    without the maintenance's time, the week after it (its baseline still the days before) enters the reference's
+    day jumps, n's jump SD more than doubles and with it the offset threshold; with it, those days are left out
+    and restart their baseline, and a 1.5-SD offset after the reference is flagged. A maintenance after the reference: that day is judged (its
+    event names it), the next three are not, and the level after is the new baseline."""
+    frame = plant(90, seed=3)
+    noise = np.random.default_rng(7).normal(size=len(frame))
+    oiled = frame["ts"].iloc[20 * HOURS + 6]
+    frame["n"] = noise + np.where(frame["ts"] >= oiled, 3.0, 0.0)
+    channels = [*CHANNELS, "n"]
+    blind = fit_reference(frame.iloc[: 60 * HOURS], channels)
+    aware = fit_reference(frame.iloc[: 60 * HOURS], channels, renewed_at=[oiled])
+    j = channels.index("n")
+    assert np.sqrt(blind.jump_cov[j, j]) > 2 * np.sqrt(aware.jump_cov[j, j])
+    at = frame["ts"].iloc[75 * HOURS]
+    sd = float(frame["n"].iloc[: 60 * HOURS].std())
+    changed = apply_changes(frame.assign(asset_id="p1"), [SensorOffset("p1", "n", at, 1.5 * sd)])
+    for reference, flagged in ((blind, False), (aware, True)):
+        days = day_drift(reference, changed.iloc[60 * HOURS :], renewed_at=[oiled])
+        first = days[(days["day"] == at) & (days["channel"] == "n")].iloc[0]
+        assert bool(first["step"]) is flagged, (first["offset_z"], first["offset_z_threshold"])
+    later = frame["ts"].iloc[70 * HOURS + 6]
+    days = day_drift(aware, changed.iloc[60 * HOURS :], renewed_at=[later]).query("channel == 'n'")
+    after = days.set_index("day")["jump_sd"]
+    day = later.floor("1D")
+    assert np.isfinite(after[day]) and after[day + pd.Timedelta(days=1) : day + pd.Timedelta(days=3)].isna().all()
+    assert np.isfinite(after[day + pd.Timedelta(days=4)])

@@ -156,8 +156,14 @@ def fit_reference(
     min_shift: float = 0.5,
     baseline_days: int = 14,
     seed: int = 0,
+    renewed_at: Sequence[object] = (),
 ) -> Reference:
     """The reference of one asset from its reference rows (``ts`` and ``channels``); see the module docstring.
+
+    ``renewed_at``: times of the asset's maintenance and repairs over the reference; the jump statistics (the
+    jump thresholds, the jump covariance and the offset test's tails) leave out those days and restart their
+    baseline after them (:func:`jumps`), so that an oil change in the reference year does not raise the offset
+    threshold of the oil-quality sensor for good.
 
     Channels with fewer than half their readings present or no spread are left out (they cannot drift
     measurably; the data-quality checks report them)."""
@@ -199,7 +205,9 @@ def fit_reference(
     _, day_level = _day_means(Z, days)
     reference.day_low, reference.day_high = day_level.min(axis=0), day_level.max(axis=0)
     reference.threshold = bootstrap_threshold(np.abs(day_res), n_boot, margin, min_shift, seed)
-    signed = jumps(day_res[3:], day_res[:3], baseline_days)
+    renewed = renewal_days(keys, renewed_at)
+    signed = jumps(day_res[3:], day_res[:3], baseline_days, renewed[3:])
+    signed[renewed[3:]] = np.nan  # a maintenance day's step is the maintenance's: no measure of a quiet plant
     reference.jump_threshold = bootstrap_threshold(np.abs(signed), n_boot, margin, min_shift, seed + 1)
     reference.day_residual = day_res
     reference.jump_cov = robust_cov(signed[np.isfinite(signed).all(axis=1)])
@@ -396,21 +404,50 @@ def single_sensor(reference: Reference, shifts: np.ndarray) -> tuple[np.ndarray,
     return order, np.take_along_axis(share, order, axis=1)
 
 
-def jumps(day_residual: np.ndarray, history: np.ndarray, baseline_days: int) -> np.ndarray:
+def jumps(
+    day_residual: np.ndarray, history: np.ndarray, baseline_days: int, renewed: np.ndarray | None = None
+) -> np.ndarray:
     """Each day's mean residual minus the median of the ``baseline_days`` days before it (``history`` supplies
     the days before the first); NaN where fewer than 3 days precede.
 
+    ``renewed`` (bool, one per day of ``day_residual``) marks days of maintenance or repair: that day is judged
+    against the days before it (its step is the maintenance's, named so by its event), the days after it only
+    against days after it (the machine before the work is no baseline for the machine after it), so they are not
+    judged until 3 such days have passed.
+
     >>> jumps(np.array([[0.0], [0.1], [2.0]]), np.array([[0.0], [0.1], [-0.1]]), 3)[:, 0].round(2).tolist()
     [0.0, 0.1, 2.0]
+    >>> renewed = np.array([False, True, False, False, False, False])
+    >>> jumps(np.array([[0.0], [2.0], [2.1], [2.0], [1.9], [2.2]]), np.zeros((3, 1)), 3, renewed)[:, 0].round(2).tolist()
+    [0.0, 2.0, nan, nan, nan, 0.2]
     """
     series = np.r_[history, day_residual]
     out = np.full(day_residual.shape, np.nan)
+    since = 0  # the first day of the series that may serve as baseline
     for d in range(len(day_residual)):
         i = len(history) + d
-        past = series[max(0, i - baseline_days) : i]
+        past = series[max(since, i - baseline_days) : i]
         if len(past) >= 3:
             out[d] = series[i] - np.median(past, axis=0)
+        if renewed is not None and renewed[d]:
+            since = i + 1
     return out
+
+
+def renewal_days(keys: np.ndarray | Sequence[object], renewed_at: Sequence[object]) -> np.ndarray:
+    """Which of the day stamps ``keys`` (UTC midnights, as the day tables group by; naive ones are taken as UTC)
+    hold a maintenance or repair at one of the times ``renewed_at``.
+
+    >>> keys = pd.date_range("2024-01-01", periods=3, tz="UTC")
+    >>> renewal_days(keys, [pd.Timestamp("2024-01-02 06:00", tz="UTC")]).tolist()
+    [False, True, False]
+    """
+    days = pd.DatetimeIndex(keys)
+    days = days.tz_localize("UTC") if days.tz is None else days.tz_convert("UTC")
+    if not len(renewed_at):
+        return np.zeros(len(days), bool)
+    stamps = pd.DatetimeIndex(pd.to_datetime(pd.Series(list(renewed_at)), utc=True).dt.floor("1D"))
+    return np.asarray(days.isin(stamps))
 
 
 def _psi_days(reference: Reference, values: np.ndarray, day_idx: np.ndarray, n_days: int) -> np.ndarray:
@@ -436,6 +473,7 @@ def day_drift(
     *,
     baseline_days: int = 14,
     false_alarms_per_year: float = FALSE_ALARMS_PER_YEAR,
+    renewed_at: Sequence[object] = (),
 ) -> pd.DataFrame:
     """One row per day of ``frame`` and reference channel: :data:`DAY_COLUMNS`.
 
@@ -466,7 +504,7 @@ def day_drift(
     day_idx = np.searchsorted(keys, days)
     medians = pd.DataFrame(values).groupby(day_idx).median().reindex(range(len(keys))).to_numpy()
     level = (medians - reference.deciles[:, 5]) / reference.sd
-    jump = jumps(day_res, reference.day_residual, baseline_days)
+    jump = jumps(day_res, reference.day_residual, baseline_days, renewal_days(keys, renewed_at))
     psis = _psi_days(reference, values, day_idx, len(keys))
     rows = np.bincount(day_idx, minlength=len(keys))
     k = len(reference.channels)

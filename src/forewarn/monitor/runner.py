@@ -135,13 +135,16 @@ def _monitor_model(
     rates = quality.raw_rates(db, assets["asset_id"].astype(str).tolist(), start, stop)
     for info in assets.itertuples():
         asset = str(info.asset_id)
+        work = work_times(events, asset)
         if fresh:
             ref_frame = _read(db, asset, ref_start, trained_end + timespan(interval), interval)
             if len(ref_frame) < 10:
                 continue
             live = ref_frame[drift.running(ref_frame, ref_frame)]
             try:
-                references[asset] = drift.fit_reference(live, channels, baseline_days=BASELINE_DAYS, margin=MARGIN)
+                references[asset] = drift.fit_reference(
+                    live, channels, baseline_days=BASELINE_DAYS, margin=MARGIN, renewed_at=work
+                )
             except DataNotFoundError:
                 continue
             references[asset].run_level = drift.run_level(ref_frame)
@@ -163,7 +166,7 @@ def _monitor_model(
             continue
         live_rows = frame[drift.running_at(frame, reference.run_level)]
         joint.append(_joint_drift(asset, str(info.asset_class), reference, live_rows[live_rows["ts"] >= start], days))
-        days_table = drift.day_drift(reference, live_rows, baseline_days=BASELINE_DAYS)
+        days_table = drift.day_drift(reference, live_rows, baseline_days=BASELINE_DAYS, renewed_at=work)
         days_table = days_table[days_table["day"] >= start.floor("1D")]
         days_table.insert(0, "asset_id", asset)
         day_tables.append(days_table)
@@ -210,6 +213,15 @@ def _monitor_model(
     }
     _remember(registry.root / model_id / "monitor" / "history.jsonl", report)
     return report
+
+
+def work_times(events: pd.DataFrame, asset_id: str) -> list[pd.Timestamp]:
+    """When ``asset_id`` was maintained or repaired (its ``maintenance`` and ``failure`` events): the drift
+    baselines restart after those days (:func:`forewarn.monitor.drift.jumps`)."""
+    if events is None or not len(events) or "kind" not in events:
+        return []
+    mine = events[(events["asset_id"].astype(str) == asset_id) & events["kind"].isin(("maintenance", "failure"))]
+    return list(pd.to_datetime(mine["ts"], utc=True))
 
 
 def _scores(
@@ -350,12 +362,15 @@ def assess_frames(
         ref_frame = rows[((stamp >= ref_start) & (stamp < ref_end)).to_numpy()]
         level = drift.run_level(ref_frame)
         live = ref_frame[drift.running_at(ref_frame, level)]
+        work = work_times(events, str(asset))
         try:
-            ref = drift.fit_reference(live, channels, baseline_days=BASELINE_DAYS, margin=margin)
+            ref = drift.fit_reference(live, channels, baseline_days=BASELINE_DAYS, margin=margin, renewed_at=work)
         except DataNotFoundError:
             continue
         frame = rows[((stamp >= start - pd.Timedelta(days=BASELINE_DAYS)) & (stamp < stop)).to_numpy()]
-        table = drift.day_drift(ref, frame[drift.running_at(frame, level)], baseline_days=BASELINE_DAYS)
+        table = drift.day_drift(
+            ref, frame[drift.running_at(frame, level)], baseline_days=BASELINE_DAYS, renewed_at=work
+        )
         table = table[table["day"] >= start.floor("1D")]
         table.insert(0, "asset_id", asset)
         tables.append(table)
