@@ -91,3 +91,25 @@ def test_scorer_reads_only_the_buckets_after_a_renewal() -> None:
     assert score(obs, 5 * 24, np.array([60.0, np.nan])) == pytest.approx([0.45, 0.40])
     # renewed within the last day: no whole day since, not scored (0)
     assert score(obs, 5 * 24, np.array([4.5 * 24, 0.0])) == pytest.approx([0.0, 0.40])
+
+
+class _Quiet(_Bundle):
+    """Probability 0 for every asset: the loop books nothing itself."""
+
+    def predict(self, X: np.ndarray) -> Any:
+        return SimpleNamespace(probability=np.zeros(len(X)))
+
+
+def test_the_loop_sees_each_renewal_as_the_work_ends() -> None:
+    from forewarn.train.spec import RENEWING_ACTIONS
+
+    f = policy._draw(FleetConfig(sites=1, assets=6, days=120, seed=5, interval="1h", degradation_scale=3.0))
+    decision = policy.Decision(backstop_days=30.0, since_renewal=True)
+    out = policy._simulate(f, "predictive", model=_Quiet(), decision=decision)
+    # the last renewal of each asset from the run's own log: a repair after failure or a replaced part
+    expected = np.full(6, np.nan)
+    for a, minute, action, result, _note in out.plan.maintenance:
+        if result == "corrective" or action.startswith(RENEWING_ACTIONS):
+            expected[a] = max(minute / 60.0, np.nan_to_num(expected[a], nan=-1.0))
+    assert out.plan.failures and np.isfinite(expected).sum() >= 3
+    assert np.array_equal(out.hook.renewed, expected, equal_nan=True)

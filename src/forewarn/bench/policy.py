@@ -251,15 +251,15 @@ class _Predictive:
         self, h: int, st: Any, pol: Any, down: dict[str, np.ndarray], failed: Any, rec: dict[str, np.ndarray]
     ) -> None:
         self.observer.observe(rec, h - 24, h)
-        if h < 7 * 24:
-            return
-        dec = self.decision
         # work that ended today (the engine returns a machine at the end of the day its work ends): a repair after a
         # failure or a part replaced renews the asset
         ended = (down["kind"] == 0) & (down["until"] > 60 * (h - 24)) & (down["until"] <= 60 * h)
         corrective = np.array([str(note).startswith("repair after") for note in down["note"]])
         renew = ended & (corrective | ((down["mask"] & self.renewing) > 0))
         self.renewed[renew] = down["until"][renew] / 60.0
+        if h < 7 * 24:
+            return
+        dec = self.decision
         p = np.clip(self.score(self.observer, h, self.renewed if dec.since_renewal else None), 0.0, 0.999)
         self.log.append(p)
         free = (down["kind"] == 0) & ~np.isfinite(pol.planned_h) & (h - self.last_visit > dec.cooldown_days * 24)
