@@ -10,7 +10,9 @@ Each is a ``(frame, n_train) -> anomaly_score`` function (``--detector detect_va
 * ``adapted``: the ensemble with ``adaptation`` = ``D14_ADAPTATION`` alone.
 * ``debiased``: the forecast member's errors minus their own exponentially weighted mean of the rows before
   (``D14_DEBIAS_ROWS`` rows, default 128), so a channel that drifts slowly out of its training range stops
-  feeding the per-row member (the embedding member still sees the level).
+  feeding the per-row member (the embedding member still sees the level). With ``D14_DEBIAS_MODE=min`` each
+  channel's error is the smaller (in size) of the raw and the debiased one, so a return to normal after a long
+  change does not look like a new change.
 * ``with_params``: the ensemble with the keyword parameters in ``D14_PARAMS`` (JSON, lists become tuples), e.g.
   ``D14_PARAMS='{"windows": [8, 32]}'``.
 """
@@ -68,6 +70,8 @@ def _debiased_innovations(state: dict[str, np.ndarray], z: np.ndarray) -> np.nda
     level = pd.DataFrame(errors).ewm(alpha=1.0 / rows, adjust=False, ignore_na=True).mean().to_numpy()
     before = np.vstack([np.full((1, errors.shape[1]), np.nan), level[:-1]])
     out: np.ndarray = errors - np.nan_to_num(before)
+    if os.environ.get("D14_DEBIAS_MODE") == "min":  # per channel, the smaller of the raw and the debiased error
+        out = np.where(np.abs(errors) <= np.abs(out), errors, out)
     return out
 
 
