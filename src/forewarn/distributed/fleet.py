@@ -191,8 +191,16 @@ class WarmScorer:
         self.jobs = 0
 
     def ready(self) -> dict[str, Any]:
-        """This actor's process id, the seconds its imports took, the scorers it keeps and the batches it ran."""
-        return {"pid": os.getpid(), "import_seconds": round(self.import_seconds, 3), "kept": len(self.scorers)}
+        """This actor's process id and Ray node, the seconds its imports took and how many scorers it keeps."""
+        import ray
+
+        node = ray.get_runtime_context().get_node_id()
+        return {
+            "pid": os.getpid(),
+            "node": node,
+            "import_seconds": round(self.import_seconds, 3),
+            "kept": len(self.scorers),
+        }
 
     def plan(
         self, lake: str, models: str, model_id: str | None, sites: tuple[str, ...], classes: tuple[str, ...]
@@ -239,9 +247,10 @@ def warm_actors(ray: Any) -> list[Any]:
 def start_pool(address: str | None, workers: int | None = None) -> dict[str, Any]:
     """Start (or grow to) ``workers`` warm scoring actors on the cluster at ``address`` (default: one per CPU of
     the cluster): named ``scorer-<k>`` in the namespace :data:`POOL_NAMESPACE`, detached (they outlive this
-    process), spread over the nodes, restarted when they die. They reserve no CPU (``num_cpus=0``), so other
+    process), placed over the nodes in turn while each has CPUs left (a soft preference: elsewhere when that node
+    is gone), restarted when they die. They reserve no CPU (``num_cpus=0``), so other
     ``--engine ray`` jobs still schedule beside them. Returns when every actor has imported the scoring code:
-    ``{"actors": [{"name", "pid", "import_seconds", "kept"}...], "seconds"}``."""
+    ``{"actors": [{"name", "pid", "node", "import_seconds", "kept"}...], "seconds"}``."""
     from forewarn.distributed.engine import connect
 
     started = time.perf_counter()
@@ -250,14 +259,26 @@ def start_pool(address: str | None, workers: int | None = None) -> dict[str, Any
         workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
     if int(workers) < 1:
         raise ConfigError(f"workers={workers!r} must be at least 1")
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
     remote = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(WarmScorer)
+    nodes = sorted(
+        (node for node in ray.nodes() if node["Alive"] and node["Resources"].get("CPU", 0) > 0),
+        key=lambda node: (-node["Resources"]["CPU"], node["NodeID"]),
+    )
+    most = max((int(node["Resources"]["CPU"]) for node in nodes), default=0)
+    places = [node["NodeID"] for i in range(most) for node in nodes if node["Resources"]["CPU"] > i] or [None]
     actors = [
         remote.options(
             name=f"scorer-{k}",
             namespace=POOL_NAMESPACE,
             lifetime="detached",
             get_if_exists=True,
-            scheduling_strategy="SPREAD",
+            scheduling_strategy=(
+                "DEFAULT"
+                if places[k % len(places)] is None
+                else NodeAffinitySchedulingStrategy(places[k % len(places)], soft=True)
+            ),
         ).remote()
         for k in range(int(workers))
     ]
@@ -267,7 +288,7 @@ def start_pool(address: str | None, workers: int | None = None) -> dict[str, Any
 
 
 def pool_status(address: str | None) -> dict[str, Any]:
-    """The warm pool's actors on the cluster at ``address``: ``{"actors": [{"name", "pid", ...}]}``."""
+    """The warm pool's actors on the cluster at ``address``: ``{"actors": [{"name", "pid", "node", ...}]}``."""
     from forewarn.distributed.engine import connect
 
     ray = connect(address)
