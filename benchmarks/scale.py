@@ -271,9 +271,10 @@ def main() -> None:
                 command += ["--lake", str(base), "--models", str(models), "--address", address]
                 print("stages", subprocess.run(command, capture_output=True, text=True, check=True).stdout, flush=True)
             for pool in args.pool:
-                if pool == "kept":  # a pool started with the cluster that has served this model once: untimed
+                if pool == "kept":  # a pool started with the cluster that has served this model and lake: untimed
                     fresh_pool(address, cpus)
-                    run(args.work, base, models, "ray", address, cpus, "warm", args.batch_size)
+                    for lake in lakes.values():
+                        run(args.work, lake, models, "ray", address, cpus, "warm", args.batch_size)
                 for k, lake in lakes.items():
                     for _ in range(args.repeats):
                         if pool == "warm":  # a fresh pool for each run (started with the cluster): untimed
