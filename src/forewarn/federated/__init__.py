@@ -12,6 +12,9 @@ The only package that imports ``flwr``. Pieces:
   authentication, ``flwr run``), the same apps;
 * :mod:`~forewarn.federated.trees` and :mod:`~forewarn.federated.boosting`: federated LightGBM by bagging the
   sites' boosters;
+* :mod:`~forewarn.federated.histboost` (server in :mod:`~forewarn.federated.boosting`): gradient boosting by
+  histogram aggregation, the trees the pooled rows would grow;
+* :mod:`~forewarn.federated.secure`: FedAvg on Flower's SecAgg+ (the server learns only the sum of the updates);
 * :mod:`~forewarn.federated.federate`: ``forewarn federate`` (sites from stores through the train pipeline, a
   registry bundle with a model card);
 * :mod:`~forewarn.federated.benchmark`: ``forewarn bench federated`` (local, federated, personalised, pooled).

@@ -22,6 +22,10 @@ with ``arm``, ``dataset``, ``site``, ``held_out`` and the means over seeds of ``
 ``failure_detection_rate`` and ``accuracy`` (NaN where a figure does not apply) and their ``_std``.
 ``comparison`` holds the targets' figures: per seed, the relative gain of federated over local and the gap of
 federated to pooled (the primary metric, mean over participating sites).
+
+Boosting arms, asked for by name: ``lightgbm-local|federated|pooled`` (bagging the sites' LightGBM boosters,
+``comparison_lightgbm``) and ``hist-local|federated|personalised|pooled`` (histogram aggregation,
+:mod:`forewarn.federated.histboost`, ``comparison_hist``; the documented default for the fleet and C-MAPSS).
 """
 
 from __future__ import annotations
