@@ -1,23 +1,28 @@
 """The fleet scored from a lake, in batches of assets, locally or on a Ray cluster, with the same functions.
 
-``fleet_score(lake, models, out, engine=...)``: the asset registry is cut into batches of ``batch_size`` assets;
-each batch goes to a :class:`BatchScorer` that loaded the live bundle and the events' failure and renewal marks
-once (one per Ray actor), reads each asset's last ``history_rows`` buckets from the lake (only
-the newest day partitions, :func:`forewarn.distributed.lake.asset_tail`), computes the window features with the
-same kernel and decides probability, health, risk, RUL, drivers and action with the same code as ``forewarn
-score`` (:func:`forewarn.train.score.asset_features` and :func:`forewarn.train.score.decide`), and writes its
-rows as one Parquet file under ``out``. The driver only streams back one small count row per batch: its memory
-does not grow with the readings. :func:`ranked` reads the written rows and ranks them (probability, then asset).
+``fleet_score(lake, models, out, engine=...)``: the selected assets (:func:`selected_assets`: the registry sorted
+by asset id, filtered by site, class and the model's classes) are cut into ``[start, stop)`` ranges of at most
+``batch_size`` assets (:func:`batch_ranges`); each range goes to a :class:`BatchScorer` that loaded the live bundle,
+the events' failure and renewal marks and the selected assets once (one per Ray actor), reads each asset's last
+``history_rows`` buckets from the lake (only the newest day partitions,
+:func:`forewarn.distributed.lake.asset_tail`), computes the window features with the same kernel and decides
+probability, health, risk, RUL, drivers and action with the same code as ``forewarn score``
+(:func:`forewarn.train.score.asset_features` and :func:`forewarn.train.score.decide`), and writes its rows as one
+Parquet file under ``out``. The driver gets back a few numbers per batch: its memory does not grow with the
+readings. :func:`ranked` reads the written rows and ranks them (probability, then asset).
 
 On Ray, a batch whose actor dies is run again on a restarted actor (``max_restarts``/``max_task_retries``); a
 batch's file is written under a name of its first asset and replaced whole (write to a temporary name, then
 rename), so a retried batch leaves the same output.
 
-What the driver waits for before the actors start is kept short (BENCHMARKS.md, issue 19, where the time went):
-this module imports only the lake reader; the driver finds the live version from the registry's listing and the
-serving spec (no model is loaded), connects and starts the actors, and only then lists the assets. The actors
-import the scoring code (:mod:`forewarn.train.score`, scikit-learn, LightGBM: ~1.5 CPU-s) and load the bundle
-while the driver works.
+The actors are the job's own (started by the job, stopped at its end) or the warm pool's (:class:`WarmScorer`,
+:func:`start_pool`: named, detached actors that outlive jobs, with the scoring code imported and the last jobs'
+bundles kept). What the driver waits for is kept short (BENCHMARKS.md, issue 19, where the time went): this module
+imports only the standard library; on the warm pool the driver imports Ray and nothing else of weight (a warm
+actor resolves the live version and counts the assets, :func:`plan_job`); with the job's own actors it reads the
+live version from the registry's listing and the serving spec (no model is loaded), starts the actors and counts
+the assets while they import the scoring code (:mod:`forewarn.train.score`, scikit-learn, LightGBM: ~1.5 CPU-s)
+and load the bundle.
 """
 
 from __future__ import annotations
