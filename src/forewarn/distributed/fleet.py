@@ -357,7 +357,8 @@ def fleet_score(
     ``out`` (a new or empty folder). Returns ``{"engine", "actors", "assets", "readings", "batches",
     "busy_seconds", "cpu_seconds", "seconds", "out"}``: ``busy_seconds`` is the time spent scoring batches,
     ``cpu_seconds`` the CPU time of the processes that did the job (this one, and on Ray each actor's process:
-    a job's own from its start, imports and bundle loading included; a warm one from the job's first batch),
+    a job's own from its start, imports and bundle loading included; a warm one from the job's first call to it
+    to its last, which counts another job's batches too when two jobs share the pool at once),
     ``seconds`` the wall time of this call. Batches hold at most ``batch_size`` assets, as even as possible
     (:func:`batch_ranges`).
 
