@@ -294,8 +294,9 @@ def test_a_day_outside_the_references_operating_range_is_marked_per_channel() ->
 
 def test_an_unexplained_onset_on_an_unfamiliar_operating_point_is_no_plant_change() -> None:
     """Two channels step together and no one sensor explains it: a changed machine, unless two of the channels
-    that set the operating point (load, ambient) have day means outside the reference's range that day (the
-    residual model extrapolates there); condition channels outside the range (wear moves them) do not count."""
+    that set the operating point (load, ambient) have day means outside the reference's range that day, or a
+    stepping one does (the residual model extrapolates there); condition channels outside the range (wear moves
+    them) do not count."""
     days = pd.DataFrame(
         {
             "day": pd.date_range("2024-01-01", periods=4, tz="UTC").repeat(4),
@@ -312,8 +313,10 @@ def test_an_unexplained_onset_on_an_unfamiliar_operating_point_is_no_plant_chang
     days["step"] = days["jump_sd"].abs() > days["jump_threshold_sd"]
     none = pd.DataFrame(columns=["ts", "kind", "action"])
     assert [e["cause"] for e in episodes(days, none)] == ["machine changed"]
-    worn = days.assign(outside_range=[False] * 12 + [True, False, True, True])
+    worn = days.assign(outside_range=[False] * 12 + [False, False, True, True])
     assert [e["cause"] for e in episodes(worn, none)] == ["machine changed"]
+    slow = days.assign(outside_range=[False] * 12 + [True, False, False, False])  # speed stepped, outside
+    assert [e["cause"] for e in episodes(slow, none)] == ["unfamiliar operating point"]
     loaded = days.assign(outside_range=[False] * 12 + [True, True, False, False])
     assert [(e["cause"], e["plant_change"]) for e in episodes(loaded, none)] == [("unfamiliar operating point", False)]
 

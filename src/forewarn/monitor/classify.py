@@ -20,10 +20,11 @@ names each *onset*: a judged day with a step in some channel after a day without
   or the coupled sensors that explain the jumps as well);
 * ``unfamiliar operating point``: what would be a ``machine changed`` onset on a day when at least
   :data:`NOVEL_CHANNELS` of the channels that set the operating point (:data:`OPERATING_CHANNELS`: load and
-  ambient) have day means outside the range of the reference days' means: the machine ran where the reference
-  never did (a heavy-load spell, a hot week), the residual model extrapolates there, and its residuals move
-  without the machine having changed. No drift alert (a sensor offset moves one channel's level, not two, and
-  is still named by the offset test above; condition channels, which wear moves, do not count);
+  ambient), or one of them among the stepping channels, have day means outside the range of the reference days'
+  means: the machine ran where the reference never did (a heavy-load spell, a hot week), the residual model
+  extrapolates there, and its residuals move without the machine having changed. No drift alert (a sensor
+  offset that the offset test names is a ``sensor change`` before this rule is asked; condition channels, which
+  wear moves, do not count);
 * ``machine changed``: several channels stepped together from a still baseline: their relations moved.
 
 :func:`site_wide` then renames onsets shared, on the same day, by at least half of a site's assets (three or
@@ -84,9 +85,11 @@ def episodes(
     best: pd.Series | None = None
     fits: pd.Series | None = None
     novel = pd.Series(0, index=steps.index)
+    outside: pd.DataFrame | None = None
     if "outside_range" in judged:
         operating = judged[judged["channel"].isin(OPERATING_CHANNELS)]
         novel = operating.groupby("day")["outside_range"].sum().reindex(steps.index).fillna(0)
+        outside = operating.pivot(index="day", columns="channel", values="outside_range").reindex(steps.index)
     if "spread_ratio" in judged:
         burst = judged.pivot(index="day", columns="channel", values="spread_ratio").reindex(steps.index)
     if "offset_z" in judged and "offset_fit" in judged:
@@ -118,7 +121,9 @@ def episodes(
         elif best is not None and fits is not None and bool(fits.iloc[i]) and str(best.iloc[i]) in channels:
             cause = "sensor change"
             channels = [str(best.iloc[i])]
-        elif novel.iloc[i] >= NOVEL_CHANNELS:
+        elif novel.iloc[i] >= NOVEL_CHANNELS or (
+            outside is not None and bool(outside.iloc[i].reindex(channels).eq(True).any())
+        ):
             cause = "unfamiliar operating point"
         else:
             cause = "machine changed"
