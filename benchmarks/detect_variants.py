@@ -82,3 +82,28 @@ def debiased(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
         return _fit_score(frame, n_train, **_params())
     finally:
         residual.innovations = _innovations
+
+
+def settled(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
+    """A lasting deviation stops alarming: each row's combined surprise ``e`` is divided by how far above the alarm
+    level the surprises of the rows in the ``D14_SETTLE`` before it (a duration, default ``2D``) already were
+    (``D14_FACTOR`` times their median, default 2), so after days at one deviation a new alarm needs the
+    deviation to grow by that factor; rows whose recent past was normal keep their score."""
+    from forewarn.models.anomaly.ensemble import combine, to_unit
+
+    values = _numeric(frame)
+    if n_train is None:
+        n_train = max(10, int(TRAIN_FRACTION * len(values)))
+    detector = EnsembleDetector(**_params()).fit(values.iloc[:n_train])
+    e = combine(detector.member_scores(values).to_numpy())
+    times = pd.DatetimeIndex(pd.to_datetime(frame["timestamp"], utc=True))
+    recent = (
+        pd.Series(e, index=times)
+        .rolling(os.environ.get("D14_SETTLE", "2D"), closed="left", min_periods=1)
+        .median()
+        .to_numpy()
+    )
+    factor = float(os.environ.get("D14_FACTOR", "2"))
+    level = float(detector.level)
+    damp = np.maximum(level, factor * np.nan_to_num(recent, nan=0.0)) / level
+    return to_unit(e / damp, level)

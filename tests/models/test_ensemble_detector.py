@@ -6,6 +6,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from forewarn.base.registry import get
+from forewarn.decide.alarms import AlarmRule, find_alarms
 from forewarn.models.anomaly import changepoint, discord, embedding
 from forewarn.models.anomaly.ensemble import MEMBERS, EnsembleDetector, FewRowsWarning, score_frame
 
@@ -119,7 +120,56 @@ def test_score_frame_drops_timestamps_and_defaults_to_first_15_percent():
     frame.insert(0, "timestamp", pd.date_range("2024-01-01", periods=1000, freq="1min", tz="UTC"))
     s = score_frame(frame, None)
     assert s.shape == (1000,)
-    assert np.allclose(s, EnsembleDetector().fit(frame.iloc[:150, 1:]).score(frame.iloc[:, 1:]))
+    timed = frame.iloc[:, 1:].set_axis(pd.DatetimeIndex(frame["timestamp"]))
+    assert np.allclose(s, EnsembleDetector().fit(frame.iloc[:150, 1:]).score(timed))
+
+
+def _drifting_hourly(offset: float, seed: int = 11) -> pd.DataFrame:
+    """Hourly rows: two AR(1) channels; from row 1000 on, channel b sits ``offset`` training spreads out (a lasting,
+    noisy offset), and from row 2000 it climbs to 40 spreads more over 100 rows (a failure's final growth)."""
+    x = ar_series(n=2200, seed=seed)[:, :2]
+    spread = x[:500, 1].std()
+    x[1000:, 1] += offset * spread
+    x[2000:2100, 1] += np.linspace(0.0, 40.0, 100) * spread
+    x[2100:, 1] += 40.0 * spread
+    return pd.DataFrame(x, columns=["a", "b"], index=pd.date_range("2024-01-01", periods=2200, freq="h", tz="UTC"))
+
+
+def _starts(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    det = EnsembleDetector().fit(frame.iloc[:500])
+    settled = det.score(frame)  # the rows' times are the index: settling on (48 h x 4 by default)
+    plain = det.score(frame.reset_index(drop=True))  # no times: nothing settles
+    return settled, plain, find_alarms(settled, AlarmRule())[0], find_alarms(plain, AlarmRule())[0]
+
+
+def test_without_times_nothing_settles():
+    frame = _drifting_hourly(3.5)
+    settled, plain, _, _ = _starts(frame)
+    assert np.allclose(plain, EnsembleDetector(settle_hours=None).fit(frame.iloc[:500]).score(frame))
+    assert (settled[1100:2000] < plain[1100:2000]).mean() > 0.9  # a lasting deviation: damped
+    assert np.isclose(settled[:1000], plain[:1000]).mean() > 0.8  # a normal past: mostly untouched
+
+
+def test_a_noisy_lasting_offset_reopens_fewer_episodes_once_settled():
+    _, _, settled, plain = _starts(_drifting_hourly(3.5))
+    assert settled[:1000].sum() == plain[:1000].sum() == 0
+    assert settled[1000:1100].sum() >= 1  # the offset's onset alarms at once
+    assert plain[1000:2000].sum() >= 2 * settled[1000:2000].sum()  # noise around the level re-opens episodes
+    assert settled[2000:2100].sum() >= 1  # the growth alarms
+
+
+def test_growth_inside_a_lasting_deviation_alarms_again_once_settled():
+    _, _, settled, plain = _starts(_drifting_hourly(5.0))
+    assert settled[1000:1100].sum() >= 1 and plain[1000:1100].sum() >= 1
+    assert plain[2000:2100].sum() == 0  # unsettled: the offset's episode is still open, the growth says nothing
+    assert settled[2000:2100].sum() >= 1
+
+
+def test_settle_parameters_are_checked():
+    with pytest.raises(ValueError, match="settle_factor"):
+        EnsembleDetector(settle_factor=0.5).fit(ar_series(n=200, seed=1))
+    with pytest.raises(ValueError, match="settle_hours"):
+        EnsembleDetector(settle_hours=0.0).fit(ar_series(n=200, seed=1))
 
 
 def test_member_functions_catch_their_shapes():

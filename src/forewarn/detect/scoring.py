@@ -232,6 +232,15 @@ def _score_assets(
     }
 
 
+def _with_times(frame: pd.DataFrame, stamps: np.ndarray) -> pd.DataFrame:
+    """``frame`` indexed by its rows' times (``stamps``: int64 nanoseconds since the epoch, UTC).
+
+    >>> _with_times(pd.DataFrame({"x": [1.0, 2.0]}), np.array([0, 3_600_000_000_000])).index.hour.tolist()
+    [0, 1]
+    """
+    return frame.set_axis(pd.DatetimeIndex(pd.to_datetime(np.asarray(stamps, dtype="int64"), unit="ns", utc=True)))
+
+
 def _fit_group(
     unit: tuple[str, list[str], list[pd.DataFrame], list[np.ndarray]],
     *,
@@ -302,7 +311,15 @@ def _fit_group(
             break
         if attempt == len(attempts):
             raise problem
-    raw = [trailing_mean(model.score(f[columns].fillna(median)), smooth) for f in frames]
+    # a detector tagged "timed" reads the rows' times as the DatetimeIndex of what it scores (the ensemble settles
+    # lasting deviations over hours, models.anomaly.ensemble)
+    timed = bool(cls.get_tags().get("timed", False))
+    raw = [
+        trailing_mean(
+            model.score(_with_times(f[columns].fillna(median), ts) if timed else f[columns].fillna(median)), smooth
+        )
+        for f, ts in zip(frames, stamps, strict=True)
+    ]
     calibration = None
     if not calibrated:
         calibration = ScoreCalibration.fit(np.concatenate([r[:t] for r, t in zip(raw, n_train, strict=True)]))
