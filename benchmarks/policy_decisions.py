@@ -257,6 +257,8 @@ DECISIONS = {
     "min_p_0.2_backstop240": P.Decision(min_probability=0.2, backstop_days=240.0),
     "min_p_0.3_backstop180": P.Decision(min_probability=0.3, backstop_days=180.0),
     "kept_since_renewal": P.Decision(min_probability=0.3, backstop_days=240.0, since_renewal=True),
+    "renewal_backstop300": P.Decision(min_probability=0.3, backstop_days=300.0, since_renewal=True),
+    "renewal_min_p_0.35": P.Decision(min_probability=0.35, backstop_days=240.0, since_renewal=True),
 }
 
 
