@@ -3,8 +3,12 @@
 The network (:class:`SmallCNN`) is four 3x3 convolution blocks (batch norm, ReLU, 2x2 max pooling after the
 first three) and a global average pool into one linear layer: the class activation map of Zhou et al. (CVPR
 2016, "Learning deep features for discriminative localization") is then the last block's feature maps weighted
-by the linear layer's row for a class, with no extra cost. Inputs are greyscale images resized to ``size`` px
-(default 64: a 200x200 NEU-DET image keeps its texture at a third of its side), each standardised.
+by the linear layer's row for a class, with no extra cost. Inputs are greyscale images resized to ``size`` px,
+each standardised. The constructor's defaults are the first version's (64 px, stride 1, no head); ``forewarn
+quality train`` and ``forewarn bench neu`` use 128 px through a stride-2 first convolution (the cost of 64 px),
+a localisation head trained on box masks (a 1x1 convolution on the last block: weak supervision from the
+training images' boxes, whose map's peak points at the defect far more often than the class activation map's)
+and flip averaging (:data:`forewarn.bench.neu.DEFAULTS`, chosen on a validation split of training images).
 
 :class:`DefectClassifier` follows the estimator protocol (keyword hyper-parameters, ``fit`` returns self, learned
 attributes end in ``_``, one ``seed``); ``predict_proba`` takes a ``(n, 1, size, size)`` batch from
