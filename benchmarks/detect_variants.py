@@ -4,6 +4,9 @@ Each is a ``(frame, n_train) -> anomaly_score`` function (``--detector detect_va
 ``PYTHONPATH=benchmarks``); none is the default, each was measured and not adopted (BENCHMARKS.md, issue 14,
 2026-12-04 night). Settings come from the environment so one function covers a sweep:
 
+The first three fit and score without the rows' times (so nothing settles: they were measured against the
+default of before ``settle_hours``); ``with_params`` and ``settled`` pass them.
+
 * ``min_adapted``: the smaller of two ensembles' scores, one fitted as usual, one with ``adaptation`` =
   ``D14_ADAPTATION`` (default 0.002 per row): a row alarms only when it is new against the training rows *and*
   against the recent past, so a lasting changed state stops alarming while a return to normal raises nothing.
@@ -27,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.models.anomaly import residual
-from forewarn.models.anomaly.ensemble import TRAIN_FRACTION, EnsembleDetector, _numeric
+from forewarn.models.anomaly.ensemble import TRAIN_FRACTION, EnsembleDetector, _numeric, score_frame
 
 
 def _fit_score(frame: pd.DataFrame, n_train: int | None, **params: Any) -> np.ndarray:
@@ -57,8 +60,9 @@ def adapted(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
 
 
 def with_params(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
-    """The ensemble with ``D14_PARAMS`` (module text)."""
-    return _fit_score(frame, n_train, **_params())
+    """The ensemble with ``D14_PARAMS`` (module text), through :func:`~forewarn.models.anomaly.ensemble.score_frame`
+    (the rows' times passed, so lasting deviations settle as in ``forewarn detect``)."""
+    return score_frame(frame, n_train, **_params())
 
 
 _innovations = residual.innovations
