@@ -443,6 +443,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--forewarn-horizon", default="7D", help="forewarning: an episode start this long to 24 h before counts"
     )
+    parser.add_argument("--forewarn-seed", type=int, default=0, help="forewarning: the failing fleet's seed")
     parser.add_argument(
         "--refit-after-renewal", action="store_true", help="forewarning: refit after each renewing maintenance"
     )
@@ -501,7 +502,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             figures["forewarning"] = forewarning_part(
                 detector,
                 rule,
-                0,
+                args.forewarn_seed,
                 args.forewarn_sites,
                 args.forewarn_assets,
                 args.forewarn_days,
