@@ -31,7 +31,9 @@ Parts (``--parts``, all by default):
   before it (lead = failure time - the earliest such start); an episode start that forewarns no failure is a false
   alarm; starts while the asset is down (from a failure to the next renewing maintenance) are not counted, as the
   service does not alert a down asset. Target: 60 % forewarned with at most
-  1 false alarm per asset-month.
+  1 false alarm per asset-month. ``miss_reasons`` says why each failure was or was not forewarned;
+  ``--forewarn-horizon`` widens the window (a lens, not the target), ``--forewarn-seed`` draws another fleet,
+  ``--refit-after-renewal`` refits the detector after each renewing maintenance (the events read).
 * ``speed``: scoring ``--rows`` rows x ``--channels`` channels (a synthetic series, one asset) and applying the
   rule: wall time and peak RSS, each run in a fresh process (``--repeat`` runs; the median is reported).
 
