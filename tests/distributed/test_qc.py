@@ -25,7 +25,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def line(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
-    """A tiny defect classifier (good / spot) and 11 grey images of a line."""
+    """A tiny defect classifier (good / spot; ``m``, and ``m-loc`` with a localisation head trained on the spots'
+    boxes) and 11 grey images of a line."""
     from PIL import Image
 
     from forewarn.quality.vision import DefectClassifier
@@ -34,7 +35,12 @@ def line(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
     rng = np.random.default_rng(0)
     X = rng.random((8, 1, 16, 16), dtype=np.float32)
     X[4:, :, 4:8, 4:8] = 1.0  # the spots
-    DefectClassifier(size=16, width=4, epochs=2, seed=0).fit(X, ["good"] * 4 + ["spot"] * 4).save(root / "m")
+    labels = ["good"] * 4 + ["spot"] * 4
+    DefectClassifier(size=16, width=4, epochs=2, seed=0).fit(X, labels).save(root / "m")
+    masks = np.zeros((8, 16, 16), dtype=np.float32)
+    masks[4:, 4:8, 4:8] = 1.0
+    located = DefectClassifier(size=16, width=4, epochs=2, seed=0, loc_weight=1.0).fit(X, labels, masks=masks)
+    located.save(root / "m-loc")
     paths = []
     for i in range(11):
         pixels = rng.random((30, 30)) * 200
@@ -57,11 +63,14 @@ def test_qc_scores_equal_locally_on_ray_and_from_inspect(ray_cluster: Cluster, l
         assert record["defect_probability"] == pytest.approx(1 - record["probabilities"]["good"], abs=2e-6)
         p = record["defect_probability"]
         assert record["decision"] == ("reject" if p > 0.8 else "review" if p > 0.5 else "pass")
-    inspected = CliRunner().invoke(
-        app, ["quality", "inspect", *map(str, paths), "--model", str(model), "--good-class", "good"]
-    )
-    assert inspected.exit_code == 0, inspected.output
-    assert [json.loads(row) for row in inspected.output.splitlines()] == local
+    for folder in (model, model.with_name("m-loc")):  # the same lines as quality inspect, with and without the head
+        mine = list(score_images(paths, folder, good_class="good", batch_size=4))
+        inspected = CliRunner().invoke(
+            app, ["quality", "inspect", *map(str, paths), "--model", str(folder), "--good-class", "good"]
+        )
+        assert inspected.exit_code == 0, inspected.output
+        assert [json.loads(row) for row in inspected.output.splitlines()] == mine
+        assert all(("defect_peak" in r) == (folder.name == "m-loc") for r in mine)
 
 
 def test_cli_qc_score_on_ray_writes_the_same_lines(

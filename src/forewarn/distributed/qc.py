@@ -46,9 +46,10 @@ def score_batch(
     model: str, good_class: str | None, costs: tuple[float, float, float], images: Sequence[str]
 ) -> list[dict[str, Any]]:
     """One record per image of ``images`` (``image, predicted, defect_type, defect_probability, decision,
-    probabilities, cam_peak``): the model's class probabilities, the defect probability (1 - P(``good_class``),
-    or 1 without one), the decision for the costs ``(scrap, review, escape)`` and where the class activation
-    map of the predicted class peaks (row, col as fractions of the image)."""
+    probabilities, cam_peak``, and ``defect_peak`` for a model with a localisation head): the model's class
+    probabilities, the defect probability (1 - P(``good_class``), or 1 without one), the decision for the costs
+    ``(scrap, review, escape)``, where the class activation map of the predicted class peaks and where the
+    localisation head's map peaks (row, col as fractions of the image)."""
     from threadpoolctl import threadpool_limits
 
     from forewarn.quality.decisions import InspectionCosts, decide, thresholds
@@ -62,24 +63,27 @@ def score_batch(
         batch = decode_many(list(images), clf.size)
         proba = clf.predict_proba(batch)
         maps = clf.cam(batch, proba.argmax(axis=1))
+        located = clf.locate(batch) if clf.loc_weight > 0 else [None] * len(batch)
     good = clf.classes_.index(good_class) if good_class is not None else None
     records = []
-    for path, row, cam in zip(images, proba, maps, strict=True):
+    for path, row, cam, where in zip(images, proba, maps, located, strict=True):
         p_defect = 1.0 if good is None else float(1.0 - row[good])
         defects = [(p, c) for p, c in zip(row, clf.classes_, strict=True) if c != good_class]
         decision = decide(min(max(p_defect, 0.0), 1.0), limits)
         peak = divmod(int(cam.argmax()), cam.shape[1])
-        records.append(
-            {
-                "image": str(path),
-                "predicted": clf.classes_[int(row.argmax())],
-                "defect_type": max(defects)[1] if defects and decision != "pass" else "",
-                "defect_probability": round(p_defect, 6),
-                "decision": decision,
-                "probabilities": {c: round(float(p), 6) for c, p in zip(clf.classes_, row, strict=True)},
-                "cam_peak": {"row": peak[0] / cam.shape[0], "col": peak[1] / cam.shape[1]},
-            }
-        )
+        record = {
+            "image": str(path),
+            "predicted": clf.classes_[int(row.argmax())],
+            "defect_type": max(defects)[1] if defects and decision != "pass" else "",
+            "defect_probability": round(p_defect, 6),
+            "decision": decision,
+            "probabilities": {c: round(float(p), 6) for c, p in zip(clf.classes_, row, strict=True)},
+            "cam_peak": {"row": peak[0] / cam.shape[0], "col": peak[1] / cam.shape[1]},
+        }
+        if where is not None:  # the localisation head's peak (models trained with box masks)
+            spot = divmod(int(where.argmax()), where.shape[1])
+            record["defect_peak"] = {"row": spot[0] / where.shape[0], "col": spot[1] / where.shape[1]}
+        records.append(record)
     return records
 
 
