@@ -151,10 +151,13 @@ def _replaced_offsets(judged: pd.DataFrame, events: pd.DataFrame, steps: pd.Data
     ]
     if replaced.empty:
         return steps & False
-    when = pd.to_datetime(replaced["ts"], utc=True)
-    near = np.zeros(len(steps.index), bool)
-    for i, day in enumerate(steps.index):
-        near[i] = bool(((when >= day - pd.Timedelta(days=1)) & (when < day + pd.Timedelta(days=1))).any())
+    when = np.sort(pd.to_datetime(replaced["ts"], utc=True).to_numpy(dtype="datetime64[ns]"))
+    days = pd.DatetimeIndex(steps.index)
+    days = (days.tz_convert("UTC") if days.tz is not None else days).tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    one = np.timedelta64(1, "D")
+    near = np.searchsorted(when, days + one, side="left") > np.searchsorted(when, days - one, side="left")
+    if not near.any():  # no replacement within a day of a judged day: nothing to add (the usual case)
+        return steps & False
     z = judged.pivot(index="day", columns="channel", values="offset_z").reindex_like(steps).abs()
     limit = judged.pivot(index="day", columns="channel", values="offset_z_threshold").reindex_like(steps)
     fit = judged.groupby("day")["offset_fit"].first().reindex(steps.index).fillna(False).astype(bool)
