@@ -113,8 +113,9 @@ def inspect(
     Without --good-class every class of the model is a defect type, so the defect probability is 1 and the
     decision follows the costs for a certain defect.
     """
-    from forewarn.quality.decisions import InspectionCosts, decide, thresholds
+    from forewarn.quality.decisions import InspectionCosts, thresholds
     from forewarn.quality.images import decode_many
+    from forewarn.quality.inspection import inspection_records
     from forewarn.quality.review import ReviewQueue
     from forewarn.quality.vision import DefectClassifier
 
@@ -122,36 +123,14 @@ def inspect(
     if good_class is not None and good_class not in clf.classes_:
         raise ConfigError(f"--good-class {good_class!r} is not a class of the model ({', '.join(clf.classes_)})")
     limits = thresholds(InspectionCosts(scrap=scrap, review=review, escape=escape))
-    batch = decode_many(images, clf.size)
-    proba = clf.predict_proba(batch)
+    records = inspection_records(clf, images, decode_many(images, clf.size), good_class, limits)
     log = ReviewQueue(queue) if queue is not None else None
     try:
-        located = clf.locate(batch) if clf.loc_weight > 0 else [None] * len(batch)
-        cams = clf.cam(batch, proba.argmax(axis=1))
-        for path, row, cam, where in zip(images, proba, cams, located, strict=True):
-            best = int(row.argmax())
-            good = clf.classes_.index(good_class) if good_class is not None else None
-            p_defect = 1.0 if good is None else float(1.0 - row[good])
-            defects = [(p, c) for p, c in zip(row, clf.classes_, strict=True) if c != good_class]
-            kind = max(defects)[1] if defects else ""
-            decision = decide(min(max(p_defect, 0.0), 1.0), limits)
-            peak = divmod(int(cam.argmax()), cam.shape[1])
-            record: dict[str, Any] = {
-                "image": str(path),
-                "predicted": clf.classes_[best],
-                "defect_type": kind if decision != "pass" else "",
-                "defect_probability": round(p_defect, 6),
-                "decision": decision,
-                "probabilities": {c: round(float(p), 6) for c, p in zip(clf.classes_, row, strict=True)},
-                "cam_peak": {"row": peak[0] / cam.shape[0], "col": peak[1] / cam.shape[1]},
-            }
-            if where is not None:  # the localisation head's peak (models trained with box masks)
-                spot = divmod(int(where.argmax()), where.shape[1])
-                record["defect_peak"] = {"row": spot[0] / where.shape[0], "col": spot[1] / where.shape[1]}
+        for path, record in zip(images, records, strict=True):
             if log is not None:
                 record["inspection_id"] = log.add(
                     line=line, unit=path.stem, image=str(path.resolve()), defect_type=record["defect_type"],
-                    probability=min(max(p_defect, 0.0), 1.0), decision=decision,
+                    probability=min(max(record["defect_probability"], 0.0), 1.0), decision=record["decision"],
                 )  # fmt: skip
             typer.echo(json.dumps(record))
     finally:

@@ -3,9 +3,9 @@
 :func:`score_images` cuts the image list into batches of ``batch_size``; each batch is one unit of the engine
 seam (:mod:`forewarn.base.executor`): :func:`score_batch` decodes its images and classifies them with the quality
 package's public functions (:meth:`forewarn.quality.vision.DefectClassifier.load`,
-:func:`forewarn.quality.images.decode_many`, ``predict_proba``, ``cam``; :func:`forewarn.quality.decisions.decide`
-on the costs' :func:`~forewarn.quality.decisions.thresholds`), and returns one record per image, the fields of
-``forewarn quality inspect``'s lines. The model is loaded once per process (a worker keeps it while the model
+:func:`forewarn.quality.images.decode_many`, :func:`forewarn.quality.inspection.inspection_records` on the costs'
+:func:`~forewarn.quality.decisions.thresholds`), and returns one record per image: the lines of
+``forewarn quality inspect``, built by the same function. The model is loaded once per process (a worker keeps it while the model
 folder's files are unchanged), and batches are computed the same way whatever runs them, so the records do not
 depend on the engine (tests compare them). The batches are handed out a few at a time (``chunk`` per round):
 this process holds the records of one round, not of every image, and :func:`score_images` yields them in the
@@ -52,39 +52,16 @@ def score_batch(
     localisation head's map peaks (row, col as fractions of the image)."""
     from threadpoolctl import threadpool_limits
 
-    from forewarn.quality.decisions import InspectionCosts, decide, thresholds
+    from forewarn.quality.decisions import InspectionCosts, thresholds
     from forewarn.quality.images import decode_many
+    from forewarn.quality.inspection import inspection_records
 
     clf = _classifier(model)
     if good_class is not None and good_class not in clf.classes_:
         raise ConfigError(f"good class {good_class!r} is not a class of the model ({', '.join(clf.classes_)})")
     limits = thresholds(InspectionCosts(scrap=costs[0], review=costs[1], escape=costs[2]))
     with threadpool_limits(limits=1):
-        batch = decode_many(list(images), clf.size)
-        proba = clf.predict_proba(batch)
-        maps = clf.cam(batch, proba.argmax(axis=1))
-        located = clf.locate(batch) if clf.loc_weight > 0 else [None] * len(batch)
-    good = clf.classes_.index(good_class) if good_class is not None else None
-    records = []
-    for path, row, cam, where in zip(images, proba, maps, located, strict=True):
-        p_defect = 1.0 if good is None else float(1.0 - row[good])
-        defects = [(p, c) for p, c in zip(row, clf.classes_, strict=True) if c != good_class]
-        decision = decide(min(max(p_defect, 0.0), 1.0), limits)
-        peak = divmod(int(cam.argmax()), cam.shape[1])
-        record = {
-            "image": str(path),
-            "predicted": clf.classes_[int(row.argmax())],
-            "defect_type": max(defects)[1] if defects and decision != "pass" else "",
-            "defect_probability": round(p_defect, 6),
-            "decision": decision,
-            "probabilities": {c: round(float(p), 6) for c, p in zip(clf.classes_, row, strict=True)},
-            "cam_peak": {"row": peak[0] / cam.shape[0], "col": peak[1] / cam.shape[1]},
-        }
-        if where is not None:  # the localisation head's peak (models trained with box masks)
-            spot = divmod(int(where.argmax()), where.shape[1])
-            record["defect_peak"] = {"row": spot[0] / where.shape[0], "col": spot[1] / where.shape[1]}
-        records.append(record)
-    return records
+        return inspection_records(clf, images, decode_many(list(images), clf.size), good_class, limits)
 
 
 def score_images(
