@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,17 @@ def write_site(path: Path, X_train: np.ndarray, y_train: np.ndarray, X_test: np.
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test)
     return path
+
+
+def write_sites(folder: str | Path, sites: Any) -> list[Path]:
+    """Write every site's rows (objects with ``X_train, y_train, X_test, y_test``, e.g.
+    :class:`~forewarn.federated.simulate.SiteRows`) to :func:`site_file` ``(folder, i)``, a site without held-out
+    rows given an empty test matrix of its width; returns the files in site order."""
+    files = []
+    for i, site in enumerate(sites):
+        X_test = site.X_test if site.X_test.size else np.empty((0, site.X_train.shape[1]))
+        files.append(write_site(site_file(folder, i), site.X_train, site.y_train, X_test, site.y_test))
+    return files
 
 
 def read_site(path: Path) -> dict[str, np.ndarray]:
@@ -283,6 +295,20 @@ def server_app(config: FedConfig, out_folder: str) -> Any:
     return app
 
 
+def query_sites(grid: Any, nodes: Sequence[int], content: Callable[[], Any], timeout: float, what: str) -> list[Any]:
+    """Send each of ``nodes`` a QUERY message with its own ``content()`` (a fresh ``RecordDict``: a mod may edit
+    what it receives) and return the replies as they arrive; a node that did not answer, or answered with an
+    error, stops the run with :class:`~forewarn.exceptions.DataNotFoundError` naming ``what`` was asked."""
+    from flwr.app import Message, MessageType
+
+    query = [Message(content=content(), message_type=MessageType.QUERY, dst_node_id=n) for n in nodes]
+    replies = list(grid.send_and_receive(query, timeout=timeout))
+    errors = [r.error.reason for r in replies if r.has_error()]
+    if errors or len(replies) != len(nodes):
+        raise DataNotFoundError(f"{len(nodes) - len(replies)} site(s) did not answer {what}: {errors}")
+    return replies
+
+
 def serve(grid: Any, config: FedConfig, out_folder: str | Path) -> None:
     """The server's work on ``grid`` (any transport: in-process, simulation engine, SuperLink).
 
@@ -290,22 +316,14 @@ def serve(grid: Any, config: FedConfig, out_folder: str | Path) -> None:
     arrive: Flower's FedAvg adds the float32 updates one after another, and a different order of addition gives
     a different global model in the last bits, which twenty rounds of training turn into the fourth digit. So the
     same data and seeds give the same model on every transport."""
-    from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, RecordDict
+    from flwr.app import ArrayRecord, ConfigRecord, RecordDict
 
     started = time.perf_counter()
     nodes = _wait_for_nodes(grid, config.sites, config.timeout_s)
-    query = [
-        Message(
-            content=RecordDict({"config": ConfigRecord({"stage": "moments"})}),
-            message_type=MessageType.QUERY,
-            dst_node_id=n,
-        )
-        for n in nodes
-    ]
-    replies = list(grid.send_and_receive(query, timeout=config.timeout_s))
-    errors = [r.error.reason for r in replies if r.has_error()]
-    if errors or len(replies) != len(nodes):
-        raise DataNotFoundError(f"{len(nodes) - len(replies)} site(s) did not answer the moments query: {errors}")
+    replies = query_sites(
+        grid, nodes, lambda: RecordDict({"config": ConfigRecord({"stage": "moments"})}), config.timeout_s,
+        "the moments query",
+    )  # fmt: skip
     order = {int(r.metadata.src_node_id): int(r.content["metrics"].get("site-index", 0)) for r in replies}
     if len(set(order.values())) != len(order):
         raise ConfigError(f"two sites gave the same site index (partition-id): {sorted(order.values())}")

@@ -20,7 +20,7 @@ def trees_server_app(
     sites: int, kind: str, out_folder: str, *, classes: int = 1, seed: int = 0, settings: dict[str, Any] | None = None
 ) -> Any:
     """A ``ServerApp`` that asks each of ``sites`` sites for its booster and writes :data:`BOOSTERS_FILE`."""
-    from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict
+    from flwr.app import ConfigRecord, Context, RecordDict
     from flwr.serverapp import Grid, ServerApp
 
     app = ServerApp()
@@ -31,18 +31,10 @@ def trees_server_app(
         nodes = apps._wait_for_nodes(grid, sites, 600.0)
         common: dict[str, Any] = {"stage": STAGE, "kind": kind, "classes": classes, "seed": seed}
         common["settings"] = json.dumps(settings or {})
-        messages = [
-            Message(
-                content=RecordDict({"config": ConfigRecord(common | {"site-index": -1})}),
-                message_type=MessageType.QUERY,
-                dst_node_id=n,
-            )
-            for n in nodes
-        ]
-        replies = list(grid.send_and_receive(messages, timeout=600.0))
-        errors = [r.error.reason for r in replies if r.has_error()]
-        if errors or len(replies) != len(nodes):
-            raise DataNotFoundError(f"{len(nodes) - len(replies)} site(s) sent no booster: {errors}")
+        replies = apps.query_sites(
+            grid, nodes, lambda: RecordDict({"config": ConfigRecord(common | {"site-index": -1})}), 600.0,
+            "the booster query",
+        )  # fmt: skip
         boosters = []
         for reply in replies:
             metrics: Any = reply.content["metrics"]
@@ -75,9 +67,7 @@ def federate_trees(
 
     work = Path(tempfile.mkdtemp(prefix="fw-trees-"))
     try:
-        for i, site in enumerate(sites):
-            X_test = site.X_test if site.X_test.size else np.empty((0, site.X_train.shape[1]))
-            apps.write_site(apps.site_file(work / "sites", i), site.X_train, site.y_train, X_test, site.y_test)
+        apps.write_sites(work / "sites", sites)
         started = time.perf_counter()
         server = trees_server_app(len(sites), kind, str(work / "out"), classes=classes, seed=seed, settings=settings)
         run_local(server, apps.client_app(str(work / "sites")), len(sites))
@@ -114,7 +104,7 @@ def serve_hist(grid: Any, sites: int, kind: str, out_folder: str | Path, setting
     """The histogram-aggregation server's work on ``grid``; every reply is taken in site order."""
     from dataclasses import asdict
 
-    from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, RecordDict
+    from flwr.app import ArrayRecord, ConfigRecord, RecordDict
 
     from forewarn.federated import histboost as hb
 
@@ -126,23 +116,16 @@ def serve_hist(grid: Any, sites: int, kind: str, out_folder: str | Path, setting
     def ask(config: dict[str, Any], arrays: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
         nonlocal sent, received, messages
         common: dict[str, Any] = {"kind": kind, "bins": chosen.bins} | config
-        out = [
-            Message(
-                content=RecordDict(
-                    {
-                        "config": ConfigRecord(common),
-                        "arrays": ArrayRecord({k: apps._array(v) for k, v in arrays.items()}),
-                    }
-                ),
-                message_type=MessageType.QUERY,
-                dst_node_id=n,
+
+        def content() -> Any:
+            return RecordDict(
+                {
+                    "config": ConfigRecord(common),
+                    "arrays": ArrayRecord({k: apps._array(v) for k, v in arrays.items()}),
+                }
             )
-            for n in nodes
-        ]
-        replies = list(grid.send_and_receive(out, timeout=600.0))
-        errors = [r.error.reason for r in replies if r.has_error()]
-        if errors or len(replies) != len(nodes):
-            raise DataNotFoundError(f"{len(nodes) - len(replies)} site(s) did not answer {config['stage']}: {errors}")
+
+        replies = apps.query_sites(grid, nodes, content, 600.0, str(config["stage"]))
         replies.sort(key=lambda r: int(r.content["metrics"]["site-index"]))
         answers = [{k: v.numpy() for k, v in r.content["arrays"].items()} for r in replies]
         messages += len(nodes)
@@ -213,9 +196,7 @@ def federate_hist(sites: Sequence[Any], kind: str, settings: Any = None) -> tupl
 
     work = Path(tempfile.mkdtemp(prefix="fw-hist-"))
     try:
-        for i, site in enumerate(sites):
-            X_test = site.X_test if site.X_test.size else np.empty((0, site.X_train.shape[1]))
-            apps.write_site(apps.site_file(work / "sites", i), site.X_train, site.y_train, X_test, site.y_test)
+        apps.write_sites(work / "sites", sites)
         started = time.perf_counter()
         server = hist_server_app(len(sites), kind, str(work / "out"), settings)
         run_local(server, apps.client_app(str(work / "sites")), len(sites))

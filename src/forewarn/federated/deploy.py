@@ -451,12 +451,7 @@ def deploy_run(
     work = Path(keep) if keep is not None else Path(tempfile.mkdtemp(prefix="fwdep-", dir="/tmp"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        files = []
-        for i, site in enumerate(sites):
-            X_test = site.X_test if site.X_test.size else np.empty((0, site.X_train.shape[1]))
-            files.append(
-                apps.write_site(work / "sites" / f"site-{i}.npz", site.X_train, site.y_train, X_test, site.y_test)
-            )
+        files = apps.write_sites(work / "sites", sites)
         out = work / "server"
         with Federation(work / "federation", files) as federation:
             record = federation.run(config, out)

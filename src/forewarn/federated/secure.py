@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from forewarn.exceptions import ConfigError, DataNotFoundError
+from forewarn.exceptions import ConfigError
 from forewarn.federated import apps
 from forewarn.federated import network as net
 
@@ -107,7 +107,7 @@ def secure_server_app(config: apps.FedConfig, out_folder: str, *, num_shares: in
     """A ``ServerApp``: the moments query, then ``config.rounds`` rounds of FedAvg on SecAgg+ sums; writes
     :data:`SECURE_FILE` and ``secure-history.json``. ``num_shares``: each site's key is split among that many
     sites (all of them unless told), any two thirds of which can rebuild it (a dropped site's mask)."""
-    from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict
+    from flwr.app import ConfigRecord, Context, RecordDict
     from flwr.common import ndarrays_to_parameters, parameters_to_ndarrays
     from flwr.compat.common import recorddict_compat as compat
     from flwr.server import ServerConfig
@@ -132,20 +132,16 @@ def secure_server_app(config: apps.FedConfig, out_folder: str, *, num_shares: in
     def main(grid: Grid, context: Context) -> None:
         started = time.perf_counter()
         nodes = apps._wait_for_nodes(grid, config.sites, config.timeout_s)
-        query = [
-            Message(
-                content=RecordDict({"config": ConfigRecord({"stage": "moments"})}),
-                message_type=MessageType.QUERY,
-                dst_node_id=n,
-            )
-            for n in nodes
-        ]
         replies = sorted(
-            grid.send_and_receive(query, timeout=config.timeout_s),
+            apps.query_sites(
+                grid,
+                nodes,
+                lambda: RecordDict({"config": ConfigRecord({"stage": "moments"})}),
+                config.timeout_s,
+                "the moments query",
+            ),  # fmt: skip
             key=lambda r: int(str(r.content["metrics"]["site-index"])),
         )
-        if len(replies) != len(nodes) or any(r.has_error() for r in replies):
-            raise DataNotFoundError("a site did not answer the moments query")
         total = None
         for reply in replies:
             a: Any = reply.content["arrays"]
@@ -222,9 +218,7 @@ def federate_secure(
 
     work = Path(tempfile.mkdtemp(prefix="fw-secagg-"))
     try:
-        for i, site in enumerate(sites):
-            X_test = site.X_test if site.X_test.size else np.empty((0, site.X_train.shape[1]))
-            apps.write_site(apps.site_file(work / "sites", i), site.X_train, site.y_train, X_test, site.y_test)
+        apps.write_sites(work / "sites", sites)
         started = time.perf_counter()
         server = secure_server_app(config, str(work / "out"), num_shares=num_shares)
         flower_log = logging.getLogger("flwr")

@@ -87,9 +87,7 @@ def simulate(sites: Sequence[SiteRows], config: apps.FedConfig, *, engine: str =
     ray_tmp = Path(tempfile.mkdtemp(prefix="fwray-", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
     try:
         data = work / "sites"
-        for i, site in enumerate(sites):
-            X_test = site.X_test if site.X_test.size else np.empty((0, site.X_train.shape[1]))
-            apps.write_site(apps.site_file(data, i), site.X_train, site.y_train, X_test, site.y_test)
+        apps.write_sites(data, sites)
         out = work / "server"
         started = time.perf_counter()
         server, client = apps.server_app(config, str(out)), apps.client_app(str(data))
