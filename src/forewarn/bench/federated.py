@@ -63,6 +63,8 @@ class Task:
     classes: int = 1
     target_scale: float = 1.0
     failure_class: int = 1
+    #: rows built for the window model: ``(channels, length)`` of the trailing window (0, 0: window statistics)
+    window: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -127,9 +129,28 @@ def _deal(units: np.ndarray, parts: int) -> list[np.ndarray]:
 
 
 def cmapss_sites(
-    data_dir: str | os.PathLike[str] | None, seed: int = 0, parts: int = 3, max_units: int | None = None
+    data_dir: str | os.PathLike[str] | None,
+    seed: int = 0,
+    parts: int = 3,
+    max_units: int | None = None,
+    features: str = "stats",
+    train_every: int = 1,
+    validate: bool = False,
 ) -> tuple[list[Site], Task]:
-    """C-MAPSS subsets dealt to sites; see the module text (``seed`` is unused: the deal is fixed)."""
+    """C-MAPSS subsets dealt to sites; see the module text (``seed`` is unused: the deal is fixed).
+
+    ``features="window"`` gives the window model's rows instead of window statistics: the last
+    :data:`CMAPSS_WINDOW` cycles of the 14 regime-normalised sensors as ``sensor__t<k>`` columns (channel-major,
+    the engine's first cycle repeated before its start) and the cycle; ``train_every`` keeps every k-th training
+    cycle of an engine (its last included): neighbouring windows overlap in all but one cycle.
+
+    ``validate=True`` is for choosing settings without the test engines: each site's test engines are a seeded
+    fifth of its *training* engines (left out of its training rows), scored at every cycle against the RUL
+    capped at 125; the official test engines are not read."""
+    if features not in ("stats", "window"):
+        raise ConfigError(f"features={features!r} is not one of stats, window")
+    if train_every < 1:
+        raise ConfigError(f"train_every={train_every} must be at least 1")
     from forewarn.datasets.cmapss import SETTINGS, available_subsets, load_cmapss, train_rul
     from forewarn.features.normalise import OperatingConditionNormaliser
 
@@ -151,29 +172,44 @@ def cmapss_sites(
         for k, (mine, theirs) in enumerate(zip(_deal(train_order, parts), _deal(test_order, parts), strict=True)):
             site_train = train[train["unit"].isin(mine)]
             site_test = test[test["unit"].isin(theirs)]
-            X_train, X_test = _cmapss_features(site_train, site_test)
+            if validate:
+                chosen = np.random.default_rng(seed + 7 * k).permutation(mine)[: max(1, len(mine) // 5)]
+                site_test = site_train[site_train["unit"].isin(chosen)]
+                site_train = site_train[~site_train["unit"].isin(chosen)]
+            X_train, X_test = _cmapss_features(site_train, site_test, window=features == "window")
             y_train = train_rul(site_train, cap=int(CMAPSS_CAP))["rul"].to_numpy(dtype="float64")
-            last = site_test.groupby("unit")["cycle"].idxmax()
-            rows = site_test.index.get_indexer(last.to_numpy())
-            y_test = truth.set_index("unit").loc[last.index, "rul"].to_numpy(dtype="float64")
+            units = site_train["unit"].to_numpy()
+            if train_every > 1:  # every k-th cycle counted back from each engine's last
+                left = site_train.groupby("unit")["cycle"].transform("max").to_numpy() - site_train["cycle"].to_numpy()
+                kept = left % train_every == 0
+                X_train, y_train, units = X_train[kept], y_train[kept], units[kept]
+            if validate:
+                rows = np.arange(len(site_test))
+                y_test = train_rul(site_test, cap=int(CMAPSS_CAP))["rul"].to_numpy(dtype="float64")
+            else:
+                last = site_test.groupby("unit")["cycle"].idxmax()
+                rows = site_test.index.get_indexer(last.to_numpy())
+                y_test = truth.set_index("unit").loc[last.index, "rul"].to_numpy(dtype="float64")
             name = f"{subset}-{'abc'[k] if k < 3 else k}"
             held = subset == subsets[-1] and k == parts - 1
-            units = site_train["unit"].to_numpy()
             sites.append(Site(name, X_train, y_train, X_test[rows], y_test, held_out=held, groups=units))
-    return sites, Task("regression", target_scale=CMAPSS_CAP)
+    shape = (len(CMAPSS_SENSORS), CMAPSS_WINDOW) if features == "window" else (0, 0)
+    return sites, Task("regression", target_scale=CMAPSS_CAP, window=shape)
 
 
-def _cmapss_features(train: pd.DataFrame, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """A site's own regime normalisation (fitted on its training engines), window statistics and the cycle."""
+def _cmapss_features(train: pd.DataFrame, test: pd.DataFrame, window: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A site's own regime normalisation (fitted on its training engines), window statistics (or the window
+    itself: ``window=True``) and the cycle."""
     from forewarn.datasets.cmapss import SETTINGS
     from forewarn.features.normalise import OperatingConditionNormaliser
-    from forewarn.features.window import window_features
+    from forewarn.features.window import sequence_frame, window_features
 
     norm = OperatingConditionNormaliser(settings=list(SETTINGS), columns=list(CMAPSS_SENSORS)).fit(train)
+    build = sequence_frame if window else window_features
     out = []
     for frame in (train, test):
         z = norm.transform(frame)
-        stats = window_features(z, group="unit", order="cycle", columns=list(CMAPSS_SENSORS), window=CMAPSS_WINDOW)
+        stats = build(z, group="unit", order="cycle", columns=list(CMAPSS_SENSORS), window=CMAPSS_WINDOW)
         stats["cycle"] = frame["cycle"].to_numpy(dtype="float64")
         out.append(stats.to_numpy(dtype="float64"))
     return out[0], out[1]

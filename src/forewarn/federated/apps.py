@@ -39,6 +39,7 @@ from forewarn.exceptions import ConfigError, DataNotFoundError
 from forewarn.federated import network as net
 
 STRATEGIES = ("fedavg", "fedprox", "fedadam", "fedyogi")
+MODELS = ("mlp", "window")
 #: the server's answer: global parameters and the per-round record
 GLOBAL_FILE = "global.npz"
 HISTORY_FILE = "history.json"
@@ -67,6 +68,18 @@ class FedConfig:
     #: times ``dp_clip`` on the sum of the sites' clipped updates; 0 turns it off
     dp_noise: float = 0.0
     dp_clip: float = 1.0
+    #: ``mlp`` (the perceptron of :mod:`~forewarn.federated.network`) or ``window`` (the 1-D CNN over the last
+    #: ``window_length`` cycles of ``window_channels`` channels, :mod:`~forewarn.federated.window`; RUL only);
+    #: ``window_norm = "local"``: each site standardises with its own figures (FedBN-like, nothing shared)
+    model: str = "mlp"
+    window_channels: int = 0
+    window_length: int = 0
+    window_filters: int = 10
+    window_kernel: int = 10
+    window_layers: int = 4
+    window_hidden: int = 100
+    window_dropout: float = 0.5
+    window_norm: str = "shared"
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -77,6 +90,12 @@ class FedConfig:
             raise ConfigError("rounds and local_epochs must be at least 1")
         if self.dp_noise < 0 or self.dp_clip <= 0:
             raise ConfigError(f"dp_noise={self.dp_noise} must be >= 0 and dp_clip={self.dp_clip} > 0")
+        if self.model not in MODELS:
+            raise ConfigError(f"model={self.model!r} is not one of {', '.join(MODELS)}")
+        if self.model == "window" and min(self.window_channels, self.window_length) < 1:
+            raise ConfigError("the window model needs window_channels and window_length of at least 1")
+        if self.window_norm not in ("shared", "local"):
+            raise ConfigError(f"window_norm={self.window_norm!r} is not one of shared, local")
 
     def net_spec(self, inputs: int) -> net.NetSpec:
         return net.NetSpec(
@@ -90,9 +109,44 @@ class FedConfig:
             class_weight=self.class_weight,
         )
 
+    def spec(self, inputs: int) -> Any:
+        """The network spec for rows of ``inputs`` columns: a :class:`~forewarn.federated.network.NetSpec`, or a
+        :class:`~forewarn.federated.window.WindowSpec` for the window model (the columns past the window are its
+        static inputs)."""
+        if self.model == "mlp":
+            return self.net_spec(inputs)
+        from forewarn.federated.window import WindowSpec
+
+        return WindowSpec(
+            channels=self.window_channels,
+            length=self.window_length,
+            static=inputs - self.window_channels * self.window_length,
+            filters=self.window_filters,
+            kernel=self.window_kernel,
+            n_layers=self.window_layers,
+            hidden=self.window_hidden,
+            dropout=self.window_dropout,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            target_scale=self.target_scale,
+            kind=self.kind,
+        )
+
     def train_config(self) -> dict[str, Any]:
         """What every site is told each round (Flower config values: scalars and lists)."""
-        return {
+        window = {
+            "net-model": self.model,
+            "num-rounds": self.rounds,
+            "window-channels": self.window_channels,
+            "window-length": self.window_length,
+            "window-filters": self.window_filters,
+            "window-kernel": self.window_kernel,
+            "window-layers": self.window_layers,
+            "window-hidden": self.window_hidden,
+            "window-dropout": float(self.window_dropout),
+            "window-norm": self.window_norm,
+        }
+        return (window if self.model == "window" else {}) | {
             "local-epochs": self.local_epochs,
             "seed": self.seed,
             "net-hidden": [int(h) for h in self.hidden],
@@ -106,9 +160,27 @@ class FedConfig:
         }
 
 
-def spec_from_config(config: Any, inputs: int) -> net.NetSpec:
+def spec_from_config(config: Any, inputs: int) -> Any:
     """The network spec a site rebuilds from the round's ``ConfigRecord``."""
     weight = str(config["net-class-weight"])
+    if str(config.get("net-model", "mlp")) == "window":
+        from forewarn.federated.window import WindowSpec
+
+        channels, length = int(config["window-channels"]), int(config["window-length"])
+        return WindowSpec(
+            channels=channels,
+            length=length,
+            static=inputs - channels * length,
+            filters=int(config["window-filters"]),
+            kernel=int(config["window-kernel"]),
+            n_layers=int(config["window-layers"]),
+            hidden=int(config["window-hidden"]),
+            dropout=float(config["window-dropout"]),
+            learning_rate=float(config["net-learning-rate"]),
+            batch_size=int(config["net-batch-size"]),
+            target_scale=float(config["net-target-scale"]),
+            kind=str(config["net-kind"]),
+        )
     return net.NetSpec(
         inputs=inputs,
         hidden=tuple(int(h) for h in config["net-hidden"]),
@@ -119,6 +191,57 @@ def spec_from_config(config: Any, inputs: int) -> net.NetSpec:
         batch_size=int(config["net-batch-size"]),
         class_weight=None if weight == "none" else weight,
     )
+
+
+def kit(spec: Any) -> Any:
+    """The module that trains and predicts with ``spec``'s network: :mod:`~forewarn.federated.network` or
+    :mod:`~forewarn.federated.window` (the same ``initial``, ``train_local`` and ``predict``)."""
+    if isinstance(spec, net.NetSpec):
+        return net
+    from forewarn.federated import window
+
+    return window
+
+
+def scaler_for(spec: Any, moments: net.Moments) -> tuple[np.ndarray, np.ndarray]:
+    """The shared standardiser from the sites' summed moments (per column; per channel for the window model)."""
+    if isinstance(spec, net.NetSpec):
+        return moments.scaler()
+    from forewarn.federated import window
+
+    return window.scaler_of(spec, moments)
+
+
+def site_params(params: dict[str, np.ndarray], spec: Any, config: Any, X_train: np.ndarray) -> dict[str, np.ndarray]:
+    """The parameters a site works with: as sent, or with its own standardiser (``window-norm = local``)."""
+    if isinstance(spec, net.NetSpec) or str(config.get("window-norm", "shared")) != "local":
+        return params
+    from forewarn.federated import window
+
+    return window.with_scaler(params, window.local_scaler(spec, X_train))
+
+
+def train_step(
+    params: Any,
+    spec: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    seed: int,
+    round_: int,
+    rounds: int,
+    mu: float = 0.0,
+    trainable: tuple[str, ...] | None = None,
+) -> tuple[Any, float]:
+    """One site's local training of either network (the window model's learning rate follows the round)."""
+    if isinstance(spec, net.NetSpec):
+        return net.train_local(params, spec, X, y, epochs=epochs, seed=seed, mu=mu, trainable=trainable)
+    from forewarn.federated import window
+
+    return window.train_local(
+        params, spec, X, y, epochs=epochs, seed=seed, mu=mu, trainable=trainable, round_=round_, rounds=rounds
+    )  # fmt: skip
 
 
 # -- a site's data --------------------------------------------------------------------------------------------
@@ -221,16 +344,18 @@ def client_app(data_folder: str | None = None) -> Any:
     def train(message: Message, context: Context) -> Message:
         data = rows(context)
         config: Any = message.content["config"]
-        params = arrays_of(message)
         spec = spec_from_config(config, data["X_train"].shape[1])
+        params = site_params(arrays_of(message), spec, config, data["X_train"])
         seed = int(config["seed"]) * 100_003 + int(config["server-round"]) * 101 + _site_id(context)
-        updated, loss = net.train_local(
+        updated, loss = train_step(
             params,
             spec,
             data["X_train"],
             data["y_train"],
             epochs=int(config["local-epochs"]),
             seed=seed,
+            round_=int(config["server-round"]),
+            rounds=int(config.get("num-rounds", 1)),
             mu=float(config.get("proximal-mu", 0.0)),
         )
         content = RecordDict(
@@ -245,8 +370,8 @@ def client_app(data_folder: str | None = None) -> Any:
     def evaluate(message: Message, context: Context) -> Message:
         data = rows(context)
         config: Any = message.content["config"]
-        params = arrays_of(message)
         spec = spec_from_config(config, data["X_test"].shape[1])
+        params = site_params(arrays_of(message), spec, config, data["X_train"])
         metrics: dict[str, Any] = {"num-examples": max(len(data["X_test"]), 1), "eval-loss": _loss(params, spec, data)}
         return Message(content=RecordDict({"metrics": MetricRecord(metrics)}), reply_to=message)
 
@@ -263,12 +388,12 @@ def _array(values: np.ndarray) -> Any:
     return Array(np.ascontiguousarray(values))
 
 
-def _loss(params: dict[str, np.ndarray], spec: net.NetSpec, data: dict[str, np.ndarray]) -> float:
+def _loss(params: dict[str, np.ndarray], spec: Any, data: dict[str, np.ndarray]) -> float:
     """The site's held-out loss of the global parameters (log loss, or MSE of the scaled target)."""
     X, y = data["X_test"], data["y_test"]
     if len(X) == 0:
         return 0.0
-    p = net.predict(params, spec, X)
+    p = kit(spec).predict(params, spec, X)
     if spec.kind == "regression":
         scale = spec.target_scale
         return float(np.mean((np.minimum(y, scale) / scale - p / scale) ** 2))
@@ -335,8 +460,8 @@ def serve(grid: Any, config: FedConfig, out_folder: str | Path) -> None:
         m = net.Moments(arrays["count"].numpy(), arrays["total"].numpy(), arrays["squares"].numpy())
         total = m if total is None else total + m
     assert total is not None
-    spec = config.net_spec(len(total.count))
-    params = net.initial(spec, total.scaler(), config.seed)
+    spec = config.spec(len(total.count))
+    params = kit(spec).initial(spec, scaler_for(spec, total), config.seed)
     strategy = _strategy(config)
     # the layers are what the strategy averages (and a DP wrapper clips and noises); the standardiser is
     # fixed and travels in the round's config

@@ -40,7 +40,7 @@ import numpy as np
 from forewarn.bench.federated import Site, Task, build_sites, pooled, site_metrics
 from forewarn.exceptions import ConfigError
 from forewarn.federated import network as net
-from forewarn.federated.apps import FedConfig
+from forewarn.federated.apps import FedConfig, kit, scaler_for, site_params, train_step
 from forewarn.federated.simulate import SiteRows, simulate
 
 #: the network's arms (what ``--models all`` runs)
@@ -53,7 +53,10 @@ HIST_MODELS = ("hist-local", "hist-federated", "hist-personalised", "hist-pooled
 #: defaults, fixed before any run) and its personalisation: more trees on a site's own rows after the federated ones
 HIST_SETTINGS: dict[str, Any] = {}
 HIST_PERSONAL_TREES = 20
-MODELS = NET_MODELS + TREE_MODELS + HIST_MODELS
+#: the window model (a 1-D CNN over the last cycles, :mod:`forewarn.federated.window`; RUL, C-MAPSS): asked for
+#: by name, on the window rows of the same sites (``comparison_window``)
+WINDOW_MODELS = ("window-local", "window-federated", "window-personalised", "window-pooled")
+MODELS = NET_MODELS + TREE_MODELS + HIST_MODELS + WINDOW_MODELS
 METRICS = ("rmse", "f1", "pr_auc", "failure_detection_rate", "accuracy")
 #: per dataset: network and schedule (rounds x local epochs is also the local and pooled arms' epoch count)
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -63,12 +66,34 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
+#: the window model's settings per dataset (FedConfig fields; ``cnn-rul``'s network), and the training cycles kept
+WINDOW_SETTINGS: dict[str, dict[str, Any]] = {
+    "cmapss": {
+        "model": "window",
+        "rounds": 20,
+        "local_epochs": 1,
+        "batch_size": 256,
+        "learning_rate": 2e-3,
+        "window_filters": 10,
+        "window_kernel": 10,
+        "window_layers": 4,
+        "window_hidden": 100,
+        "window_dropout": 0.5,
+        "window_norm": "shared",
+    },
+}
+WINDOW_TRAIN_EVERY = 2
+
+
 def primary_metric(task: Task) -> str:
     return "rmse" if task.kind == "regression" else ("accuracy" if task.kind == "multiclass" else "pr_auc")
 
 
 def _config(dataset: str, task: Task, sites: int, seed: int, overrides: Mapping[str, Any]) -> FedConfig:
-    settings = dict(SETTINGS[dataset]) | {k: v for k, v in overrides.items() if v is not None}
+    base = WINDOW_SETTINGS[dataset] if overrides.get("model") == "window" else SETTINGS[dataset]
+    settings = dict(base) | {k: v for k, v in overrides.items() if v is not None}
+    if settings.get("model") == "window":
+        settings["window_channels"], settings["window_length"] = task.window
     return FedConfig(
         sites=sites,
         kind=task.kind,
@@ -79,8 +104,11 @@ def _config(dataset: str, task: Task, sites: int, seed: int, overrides: Mapping[
     )
 
 
-def _predict(params: Mapping[str, np.ndarray], spec: net.NetSpec, site: Site) -> np.ndarray:
-    return net.predict(params, spec, site.X_test)
+def _predict(params: dict[str, np.ndarray], spec: Any, site: Site, config: FedConfig | None = None) -> np.ndarray:
+    """``site``'s held-out predictions (with the site's own standardiser where the window model keeps it local)."""
+    if config is not None:
+        params = site_params(params, spec, {"window-norm": config.window_norm}, site.X_train)
+    return kit(spec).predict(params, spec, site.X_test)
 
 
 #: the local and pooled arms' early stopping: a fifth of the training units validate, patience in rounds
@@ -113,15 +141,22 @@ def _centrally(
     Returns the parameters and the rounds chosen."""
     from forewarn.federated.apps import _loss
 
-    spec = config.net_spec(X.shape[1])
+    spec = config.spec(X.shape[1])
     fit, val = _split_groups(np.arange(len(X)) if groups is None else np.asarray(groups), seed)
 
     def rounds_of(rows: np.ndarray, count: int, watch: np.ndarray | None) -> tuple[dict[str, np.ndarray], int]:
-        params = net.initial(spec, net.Moments.of(X[rows]).scaler(), seed)
+        params = kit(spec).initial(spec, scaler_for(spec, net.Moments.of(X[rows])), seed)
         best, best_round, waited = float("inf"), count, 0
         for r in range(1, count + 1):
-            params, _ = net.train_local(
-                params, spec, X[rows], y[rows], epochs=config.local_epochs, seed=seed * 100_003 + r * 101
+            params, _ = train_step(
+                params,
+                spec,
+                X[rows],
+                y[rows],
+                epochs=config.local_epochs,
+                seed=seed * 100_003 + r * 101,
+                round_=r,
+                rounds=config.rounds,
             )
             if watch is None:
                 continue
@@ -154,7 +189,7 @@ def run_seed(
     run's record (rounds, bytes per round, wall time)."""
     taking_part = [s for s in sites if not s.held_out]
     config = _config(dataset, task, len(taking_part), seed, overrides or {})
-    spec = config.net_spec(sites[0].X_train.shape[1])
+    spec = config.spec(sites[0].X_train.shape[1])
     rows: list[dict[str, Any]] = []
     record: dict[str, Any] = {}
 
@@ -191,18 +226,20 @@ def run_seed(
         record["wall_s"] = round(outcome.wall_seconds, 2)
         if "federated" in arms:
             for site in sites:
-                add("federated", site, _predict(outcome.params, spec, site), outcome.wall_seconds)
+                add("federated", site, _predict(outcome.params, spec, site, config), outcome.wall_seconds)
         if "personalised" in arms:
-            last = f"layer{len(spec.hidden)}"
+            last = f"layer{len(spec.hidden)}" if isinstance(spec, net.NetSpec) else "head.3"
             for site in sites:
                 started = time.perf_counter()
-                tuned, _ = net.train_local(
-                    outcome.params,
+                tuned, _ = train_step(
+                    site_params(outcome.params, spec, {"window-norm": config.window_norm}, site.X_train),
                     spec,
                     site.X_train,
                     site.y_train,
                     epochs=config.local_epochs,
                     seed=seed,
+                    round_=1,
+                    rounds=1,
                     trainable=(last,),
                 )
                 add("personalised", site, _predict(tuned, spec, site), time.perf_counter() - started)
@@ -389,6 +426,10 @@ def run(
     dp_noise: float | None = None,
     dp_clip: float | None = None,
     progress: Callable[[str], None] | None = None,
+    window: Mapping[str, Any] | None = None,
+    sites_options: Mapping[str, Any] | None = None,
+    first_seed: int = 0,
+    raw: bool = False,
     **_: Any,
 ) -> dict[str, Any]:
     """The runner of ``forewarn bench federated`` (see the module text); ``models`` picks arms."""
@@ -404,19 +445,40 @@ def run(
     records = []
     task: Task | None = None
     started = time.perf_counter()
-    for seed in range(seeds):
-        sites, task = build_sites(dataset, seed, data_dir, **options)
-        seed_rows, record = run_seed(
-            dataset,
-            sites,
-            task,
-            seed,
-            arms,
-            engine=engine,
-            overrides={"strategy": strategy, "rounds": rounds, "dp_noise": dp_noise, "dp_clip": dp_clip},
-            say=say,
-        )
-        rows += [r | {"seed": seed} for r in seed_rows]
+    for seed in range(first_seed, first_seed + seeds):
+        record: dict[str, Any] = {}
+        if set(arms) - set(WINDOW_MODELS):
+            sites, task = build_sites(dataset, seed, data_dir, **options)
+            seed_rows, record = run_seed(
+                dataset,
+                sites,
+                task,
+                seed,
+                arms,
+                engine=engine,
+                overrides={"strategy": strategy, "rounds": rounds, "dp_noise": dp_noise, "dp_clip": dp_clip},
+                say=say,
+            )
+            rows += [r | {"seed": seed} for r in seed_rows]
+        window_arms = [a.removeprefix("window-") for a in arms if a in WINDOW_MODELS]
+        if window_arms:
+            if dataset not in WINDOW_SETTINGS:
+                raise ConfigError(f"the window model runs on {', '.join(WINDOW_SETTINGS)}, not {dataset!r}")
+            window_sites, task = build_sites(
+                dataset, seed, data_dir, features="window", train_every=WINDOW_TRAIN_EVERY, **(sites_options or {})
+            )
+            window_rows, window_record = run_seed(
+                dataset,
+                window_sites,
+                task,
+                seed,
+                window_arms,
+                engine=engine,
+                overrides={"model": "window", "strategy": strategy, "rounds": rounds, **(window or {})},
+                say=lambda m: say("window " + m),
+            )
+            rows += [r | {"seed": seed, "arm": "window-" + r["arm"]} for r in window_rows]
+            record = record | ({"window": window_record} if window_record else {})
         if record:
             records.append(record | {"seed": seed})
     assert task is not None
@@ -435,10 +497,20 @@ def run(
         "comparison": comparison(rows, primary),
         **({"comparison_lightgbm": comparison(rows, primary, "lightgbm-")} if set(arms) & set(TREE_MODELS) else {}),
         **({"comparison_hist": comparison(rows, primary, "hist-")} if set(arms) & set(HIST_MODELS) else {}),
+        **({"comparison_window": comparison(rows, primary, "window-")} if set(arms) & set(WINDOW_MODELS) else {}),
+        **(
+            {
+                "window_settings": dict(WINDOW_SETTINGS[dataset]) | dict(window or {}),
+                "window_train_every": WINDOW_TRAIN_EVERY,
+            }
+            if set(arms) & set(WINDOW_MODELS)
+            else {}
+        ),  # fmt: skip
+        **({"rows": rows} if raw else {}),
         "federated_runs": records,
         "wall_s": round(time.perf_counter() - started, 1),
         "published": [],
     }
 
 
-__all__ = ["HIST_MODELS", "MODELS", "NET_MODELS", "SETTINGS", "TREE_MODELS", "run", "run_seed"]
+__all__ = ["HIST_MODELS", "MODELS", "NET_MODELS", "SETTINGS", "TREE_MODELS", "WINDOW_MODELS", "run", "run_seed"]
