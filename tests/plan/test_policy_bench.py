@@ -41,6 +41,14 @@ def test_bench_policy_cli_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert rows["run_to_failure"]["planned_jobs"] == 0
     # the time-based interval comes from the separate history, one of the tried ones
     assert payload["time_based_interval_days"] in (30, 90)
+    # parts in the loop by default, and each policy again with every part on the shelf
+    assert payload["stock_mode"] == "loop"
+    assert {r["policy"] for r in payload["without_stock"]["results"]} == set(policy.POLICIES)
+    assert all(r["stockouts"] == 0 for r in payload["without_stock"]["results"])
+    # the predictive policy's gap to the oracle, per seed, split into the cost components that sum to it
+    (gap,) = payload["gap_vs_oracle"]
+    assert gap["total_cost"] == pytest.approx(sum(gap[c] for c in policy.COMPONENTS))
+    assert gap["total_cost"] == pytest.approx(rows["predictive"]["total_cost"] - rows["oracle"]["total_cost"])
     assert set(payload["targets"]) == {
         "oracle_saving_captured",
         "unplanned_downtime_cut_vs_time_based",

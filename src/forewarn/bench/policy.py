@@ -52,11 +52,11 @@ from forewarn.kpi import oee
 from forewarn.plan import AssetRisk, PlanProblem, plan_maintenance
 from forewarn.plan.parts import reorder_policy, replay_backorders
 from forewarn.train.spec import RENEWING_ACTIONS
-from forewarn.twin.assets import CLASS_MODES, MODES, OVERHEATING
+from forewarn.twin.assets import CLASS_MODES, INNER, INSULATION, MODES, OUTER, OVERHEATING, SEAL
 from forewarn.twin.degradation import POLICY_CODES, Policy
 from forewarn.twin.engine import run_plan
 from forewarn.twin.fleet import FleetConfig, build_fleet, draw_fleet
-from forewarn.twin.maintenance import ACTIONS, BIT, MODE_BITS, PARTS, REPAIR_HOURS
+from forewarn.twin.maintenance import ACTIONS, BIT, MODE_BITS, PARTS, REPAIR_HOURS, actions_of
 from forewarn.twin.production import production_data
 
 __all__ = ["COSTS", "MODELS", "POLICIES", "Costs", "run", "run_policies"]
@@ -164,17 +164,153 @@ def _policy(f: _Fleet, code: str, interval_days: float | None = None) -> Policy:
     )
 
 
+#: how the bench treats spare parts: ``loop``: a breakdown repair needs its part in the run itself (the machine stays
+#: down until the part comes, :class:`_Stock`); ``replay``: the run as if every part were on the shelf, the stock
+#: replayed afterwards and a breakdown's wait added to its stop (:func:`_stock_waits`); ``none``: every part on hand
+STOCK_MODES = ("loop", "replay", "none")
+
+
+class _Shelf:
+    """One part's (s, Q) stock with backorders, day by day, in the loop: the earliest units on order are promised to
+    the demands waiting, oldest first (:func:`~forewarn.plan.parts.replay_backorders`'s rules, decided when each
+    demand comes).
+
+    One on the shelf, s = 0, Q = 1, lead 7 days: the first demand (day 0) takes it and orders one (due day 7); a
+    second demand on day 1 waits for that unit and orders another (due day 8); a third on day 2 waits for day 8:
+
+    >>> shelf = _Shelf(0.0, 1, 7, on_hand=1)
+    >>> [shelf.take(0), shelf.take(1), shelf.take(2)], shelf.stockouts
+    ([None, 7, 8], 2)
+    >>> shelf.receive(7); shelf.receive(8); shelf.stock, shelf.waiting, shelf.outstanding
+    (0, 0, [9])
+    """
+
+    def __init__(self, reorder_point: float, order_qty: int, lead_days: int, *, on_hand: int) -> None:
+        self.reorder_point, self.order_qty, self.lead = float(reorder_point), int(order_qty), max(int(lead_days), 1)
+        self.stock, self.waiting, self.stockouts, self.orders = int(on_hand), 0, 0, 0
+        self.outstanding: list[int] = []  # arrival day of each unit on order, earliest first
+
+    def _reorder(self, day: int) -> None:
+        while self.stock + len(self.outstanding) - self.waiting <= self.reorder_point or (
+            len(self.outstanding) < self.waiting
+        ):
+            self.outstanding += [day + self.lead] * self.order_qty
+            self.orders += 1
+
+    def receive(self, day: int) -> None:
+        """Units due by ``day`` arrive: each fills the oldest backorder, else goes on the shelf."""
+        arrived = sum(1 for d in self.outstanding if d <= day)
+        self.outstanding = self.outstanding[arrived:]
+        filled = min(arrived, self.waiting)
+        self.waiting -= filled
+        self.stock += arrived - filled
+
+    def take(self, day: int) -> int | None:
+        """One unit needed on ``day``: ``None`` when the shelf had it, else the day the unit promised to it arrives."""
+        if self.stock > 0:
+            self.stock -= 1
+            self._reorder(day)
+            return None
+        self.waiting += 1
+        self.stockouts += 1
+        self._reorder(day)
+        return self.outstanding[self.waiting - 1]
+
+
+class _Stock:
+    """Spare parts in the loop (a daily hook run before the policy's): each evening the parts due arrive, and each stop
+    that began today takes the parts its work needs (one per action of :data:`~forewarn.twin.maintenance.PARTS`,
+    lubricant aside). A breakdown repair short of a part waits for it: its stop is extended to the part's arrival
+    (the start of that day) plus the repair's own duration, so the machine neither runs nor fails meanwhile and the
+    policies see it down. A planned job short of a part takes the next unit due but is not delayed (the part is
+    expedited: a stock-out, charged :attr:`Costs.stockout`). Holding cost: units on the shelf at each day's end."""
+
+    def __init__(self, stock: dict[str, tuple[float, int]]) -> None:
+        lead = dict(COSTS.lead_days)
+        self.shelves = {
+            part: _Shelf(rop, qty, lead[part], on_hand=int(np.ceil(rop)) + qty) for part, (rop, qty) in stock.items()
+        }
+        self.seen: set[tuple[int, int]] = set()
+        self.extended: dict[tuple[int, int], int] = {}  # (asset, stop start) -> new end minute
+        self.unit_days = 0.0
+        self.waits: list[tuple[int, str, int]] = []  # (asset, part, days the breakdown repair waited)
+
+    @property
+    def stockouts(self) -> int:
+        return sum(s.stockouts for s in self.shelves.values())
+
+    @property
+    def holding_cost(self) -> float:
+        return self.unit_days * COSTS.holding_per_part_day
+
+    def __call__(
+        self, h: int, st: Any, pol: Any, down: dict[str, np.ndarray], failed: Any, rec: dict[str, np.ndarray]
+    ) -> None:
+        day = h // 24 - 1
+        for shelf in self.shelves.values():
+            shelf.receive(day)
+        began = np.flatnonzero((down["start"] >= 60 * (h - 24)) & (down["start"] < 60 * h) & (down["until"] > 0))
+        for a in began:
+            key = (int(a), int(down["start"][a]))
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            corrective = str(down["note"][a]).startswith("repair after")
+            needed = [p for p in (_part(x) for x in actions_of(int(down["mask"][a]))) if p is not None]
+            due = {p: self.shelves[p].take(day) for p in needed}
+            late = {p: d for p, d in due.items() if d is not None}
+            if not corrective or not late:
+                continue
+            length = int(down["until"][a] - down["start"][a])
+            until = max(late.values()) * 1440 + length
+            self.waits.append((int(a), ",".join(sorted(late)), max(late.values()) - day))
+            if down["kind"][a] == 0:  # the repair ended today: the machine was restored, but waits for the part
+                down["kind"][a], down["mask"][a] = 1, 0
+            down["until"][a] = until
+            self.extended[key] = until
+        self.unit_days += sum(s.stock for s in self.shelves.values())
+
+    def apply(self, plan: Any) -> Any:
+        """``plan`` with the log's breakdown stops ending when the part came (the run itself already saw it)."""
+        if not self.extended:
+            return plan
+        downtime = [(a, b, self.extended.get((a, b), e), k) if k == 1 else (a, b, e, k) for a, b, e, k in plan.downtime]
+        return dataclasses.replace(plan, downtime=downtime)
+
+
+def _chain(*hooks: Callable[..., None] | None) -> Callable[..., None] | None:
+    live = [x for x in hooks if x is not None]
+    if not live:
+        return None
+    if len(live) == 1:
+        return live[0]
+
+    def daily(*args: Any) -> None:
+        for hook in live:
+            hook(*args)
+
+    return daily
+
+
 @dataclass
 class _Outcome:
     policy: str
     plan: Any
     jobs: int
     hook: Any = None
+    stock: _Stock | None = None
 
 
 def _simulate(
-    f: _Fleet, name: str, *, interval: float | None = None, model: Any = None, decision: Decision | None = None
+    f: _Fleet,
+    name: str,
+    *,
+    interval: float | None = None,
+    model: Any = None,
+    decision: Decision | None = None,
+    stock: dict[str, tuple[float, int]] | None = None,
 ) -> _Outcome:
+    """One policy's run; ``stock``: parts in the loop (:class:`_Stock`), else every part on the shelf."""
     rng = np.random.default_rng([f.config.seed, 1])
     daily: Callable[..., None] | None = None
     jobs = [0]
@@ -184,6 +320,7 @@ def _simulate(
             interval = daily.decision.backstop_days
     elif name == "oracle":
         daily = _Oracle(f, jobs)
+    keeper = _Stock(stock) if stock is not None else None
     code = {"time_based": "time_based", "condition_based": "condition_based", "run_to_failure": "run_to_failure"}.get(
         name, "none"
     )
@@ -194,10 +331,12 @@ def _simulate(
         _policy(f, code, interval),
         f.applicable,
         rng,
-        daily=daily,
+        daily=_chain(keeper, daily),
         scale=f.config.degradation_scale,
     )
-    return _Outcome(name, plan, jobs[0], daily)
+    if keeper is not None:
+        plan = keeper.apply(plan)
+    return _Outcome(name, plan, jobs[0], daily, keeper)
 
 
 @dataclass(frozen=True)
@@ -391,28 +530,75 @@ def _waiting(plan: Any, waits: list[tuple[int, int, int]]) -> Any:
     return dataclasses.replace(plan, downtime=downtime, run=run)
 
 
-def _score(f: _Fleet, outcome: _Outcome, stock: dict[str, tuple[float, int]]) -> dict[str, Any]:
+#: the parts a replacement renews, as damage modes of the record (the impeller: its wear)
+_PART_MODES = {"bearing": (OUTER, INNER), "mechanical seal": (SEAL,), "stator winding": (INSULATION,)}
+#: a planned replacement of a part used below this is counted early (life thrown away)
+EARLY_LIFE = 0.5
+#: the cost components of :func:`_score` whose sum is ``total_cost`` (:func:`gap_vs_oracle`)
+COMPONENTS = (
+    "failure_labour_cost",
+    "visit_labour_cost",
+    "light_labour_cost",
+    "parts_planned_cost",
+    "parts_corrective_cost",
+    "unplanned_downtime_cost",
+    "planned_downtime_cost",
+    "stockout_cost",
+    "holding_cost",
+)
+
+
+def _life_used(plan: Any, a: int, minute: int, part: str) -> float:
+    """The replaced part's damage (the impeller's wear) just before the work that replaced it ended."""
+    hour = min(max(minute // 60 - 1, 0), plan.run.shape[1] - 1)
+    if part == "impeller":
+        return float(plan.wear[a, hour])
+    return float(max(plan.damage[a, m, hour] for m in _PART_MODES[part]))
+
+
+def _score(f: _Fleet, outcome: _Outcome, stock: dict[str, tuple[float, int]], mode: str = "loop") -> dict[str, Any]:
+    """One run's figures; ``mode`` (:data:`STOCK_MODES`) says how its parts were had."""
     plan = outcome.plan
     price = dict(COSTS.parts)
-    labour = parts_cost = 0.0
+    light = 0.0
+    parts_by = {"planned": 0.0, "corrective": 0.0}
+    early = replaced = 0
+    early_cost = life = 0.0
     visits = sum(1 for _a, _s, _e, kind in plan.downtime if kind == 2)
-    labour += visits * COSTS.visit_labour + len(plan.failures) * COSTS.failure_labour
-    for _a, _minute, action, _result, _note in plan.maintenance:
+    kinds: dict[str, set[tuple[int, int]]] = {}
+    for a, minute, action, result, note in plan.maintenance:
         part = _part(action)
+        if result == "planned" and action != "oil_change":
+            kinds.setdefault(str(note), set()).add((int(a), int(minute)))
         if action == "oil_change":
-            parts_cost += COSTS.oil_change
+            parts_by["corrective" if result == "corrective" else "planned"] += COSTS.oil_change
         elif part is None:
-            labour += COSTS.light_action
+            light += COSTS.light_action
         else:
-            parts_cost += price[part]
-    stockouts, holding, waits = _stock_waits(plan, stock, f.config.days)
+            parts_by["corrective" if result == "corrective" else "planned"] += price[part]
+            if result != "corrective":
+                used = _life_used(plan, int(a), int(minute), part)
+                replaced += 1
+                life += used
+                if used < EARLY_LIFE:
+                    early += 1
+                    early_cost += price[part]
+    if mode == "replay":
+        stockouts, holding, waits = _stock_waits(plan, stock, f.config.days)
+        plan = _waiting(plan, waits)
+    elif mode == "loop" and outcome.stock is not None:
+        stockouts, holding = float(outcome.stock.stockouts), outcome.stock.holding_cost
+    else:
+        stockouts = holding = 0.0
     start = pd.Timestamp(f.config.start)
     data = production_data(
-        plan=_waiting(plan, waits), regime=f.regime, params=f.params, assets=f.assets, start=start, seed=f.config.seed
+        plan=plan, regime=f.regime, params=f.params, assets=f.assets, start=start, seed=f.config.seed
     )
     total = oee(data.records, by=[]).iloc[0]
     unplanned_h = float(data.records["down_failure_h"].sum())
     planned_h = float(data.records["planned_downtime_h"].sum())
+    parts_cost = parts_by["planned"] + parts_by["corrective"]
+    labour = visits * COSTS.visit_labour + len(plan.failures) * COSTS.failure_labour + light
     downtime_cost = (unplanned_h + planned_h) * COSTS.downtime_h
     maintenance = labour + parts_cost
     total_cost = maintenance + downtime_cost + stockouts * COSTS.stockout + holding
@@ -431,7 +617,49 @@ def _score(f: _Fleet, outcome: _Outcome, stock: dict[str, tuple[float, int]]) ->
         "holding_cost": holding,
         "energy_per_good_kwh": float(total["energy_per_good_kwh"]),
         "planned_jobs": visits,
+        # the cost broken down (COMPONENTS sum to total_cost) and what the visits were
+        "failure_labour_cost": len(plan.failures) * COSTS.failure_labour,
+        "visit_labour_cost": visits * COSTS.visit_labour,
+        "light_labour_cost": light,
+        "parts_planned_cost": parts_by["planned"],
+        "parts_corrective_cost": parts_by["corrective"],
+        "unplanned_downtime_cost": unplanned_h * COSTS.downtime_h,
+        "planned_downtime_cost": planned_h * COSTS.downtime_h,
+        "stockout_cost": stockouts * COSTS.stockout,
+        "planned_replacements": replaced,
+        "early_replacements": early,
+        "early_parts_cost": early_cost,
+        "life_used_sum": life,  # over the planned replacements (their mean: / planned_replacements)
+        "breakdowns_waiting_for_parts": len(outcome.stock.waits) if mode == "loop" and outcome.stock else 0,
+        "part_wait_days": float(sum(w for _a, _p, w in outcome.stock.waits))
+        if mode == "loop" and outcome.stock
+        else 0.0,
+        "scheduled_visits": len(kinds.get("scheduled repair", ())),
+        "calendar_visits": len(kinds.get("time-based visit", ())),
     }
+
+
+def gap_vs_oracle(rows: list[dict[str, Any]], policy: str = "predictive") -> list[dict[str, Any]]:
+    """Per seed, where ``policy`` spends more than the oracle: the difference of each cost component
+    (:data:`COMPONENTS`, summing to the total's), of failures, visits and early replacements.
+
+    >>> rows = [{"seed": 0, "policy": "oracle", "total_cost": 10.0, "failures": 1, "planned_jobs": 2,
+    ...          "early_replacements": 0, **{c: 1.0 for c in COMPONENTS[:-1]}, "holding_cost": 2.0},
+    ...         {"seed": 0, "policy": "predictive", "total_cost": 14.0, "failures": 3, "planned_jobs": 5,
+    ...          "early_replacements": 1, **{c: 1.0 for c in COMPONENTS[:-1]}, "holding_cost": 6.0}]
+    >>> g = gap_vs_oracle(rows)[0]
+    >>> g["total_cost"], g["holding_cost"], g["failure_labour_cost"], g["failures"], g["planned_jobs"]
+    (4.0, 4.0, 0.0, 2, 3)
+    """
+    by = {(r["seed"], r["policy"]): r for r in rows}
+    out = []
+    for seed in sorted({r["seed"] for r in rows}):
+        mine, best = by.get((seed, policy)), by.get((seed, "oracle"))
+        if mine is None or best is None:
+            continue
+        keys = ("total_cost", *COMPONENTS, "failures", "planned_jobs", "early_replacements")
+        out.append({"seed": seed, "policy": policy} | {k: mine[k] - best[k] for k in keys if k in mine and k in best})
+    return out
 
 
 def _stock_policy(history_plans: list[Any], days: int) -> dict[str, tuple[float, int]]:
@@ -455,10 +683,17 @@ def run_policies(
     history_seeds: int = 2,
     degradation_scale: float = 1.0,
     policies: Sequence[str] = POLICIES,
+    stock: str = "loop",
+    compare_stock: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Train and tune on separate histories, then run each policy on each seed's fleet; per-seed rows and means."""
+    """Train and tune on separate histories, then run each policy on each seed's fleet; per-seed rows and means.
+
+    ``stock``: how parts are had (:data:`STOCK_MODES`); ``compare_stock``: also run each policy with every part on
+    hand (``rows_without_stock``), to show what the stock costs."""
     say = progress or (lambda message: None)
+    if stock not in STOCK_MODES:
+        raise ConfigError(f"unknown stock mode {stock!r}; use one of {', '.join(STOCK_MODES)}")
     unknown = [p for p in policies if p not in POLICIES]
     if unknown:
         raise ConfigError(f"unknown policy(ies) {', '.join(unknown)}; known: {', '.join(POLICIES)}")
@@ -489,15 +724,19 @@ def run_policies(
         model = train_bundle([(h, history_runs[k]) for k, h in enumerate(history)], work, progress=say)
     fit_s = time.perf_counter() - t0
     say(f"failure model: {model.model_id} {model.version} ({model.manifest.get('model')}), {fit_s:.1f} s")
-    stock = _stock_policy(list(history_runs.values()), days)
+    parts = _stock_policy(list(history_runs.values()), days)
+    looped = parts if stock == "loop" else None
     # the time-based interval, tuned on the histories
     tuned: dict[float, float] = {}
     for interval in INTERVALS:
-        costs = [_score(h, _simulate(h, "time_based", interval=interval), stock)["total_cost"] for h in history]
+        costs = [
+            _score(h, _simulate(h, "time_based", interval=interval, stock=looped), parts, stock)["total_cost"]
+            for h in history
+        ]
         tuned[interval] = float(np.mean(costs))
     best_interval = min(tuned, key=lambda k: tuned[k])
     say(f"time-based interval tuned on the history: {best_interval} d (mean cost by interval {tuned})")
-    rows = []
+    rows, without = [], []
     for seed in range(seeds):
         f = _draw(
             FleetConfig(
@@ -506,11 +745,14 @@ def run_policies(
         )
         for name in policies:
             t1 = time.perf_counter()
-            outcome = _simulate(
-                f, name, interval=best_interval if name == "time_based" else None, model=model, decision=DECISION
-            )
-            row = _score(f, outcome, stock) | {"seed": seed, "seconds": time.perf_counter() - t1}
+            every: float | None = best_interval if name == "time_based" else None
+            outcome = _simulate(f, name, interval=every, model=model, decision=DECISION, stock=looped)
+            row = _score(f, outcome, parts, stock) | {"seed": seed, "seconds": time.perf_counter() - t1}
             rows.append(row)
+            if compare_stock and stock != "none":
+                t2 = time.perf_counter()
+                bare = _simulate(f, name, interval=every, model=model, decision=DECISION)
+                without.append(_score(f, bare, parts, "none") | {"seed": seed, "seconds": time.perf_counter() - t2})
             say(
                 f"seed {seed} {name}: cost {row['total_cost']:,.0f}, failures {row['failures']}, "
                 f"unplanned {row['unplanned_downtime_h']:.0f} h, jobs {row['planned_jobs']}, OEE {row['oee']:.4f} "
@@ -518,10 +760,12 @@ def run_policies(
             )
     return {
         "rows": rows,
+        "rows_without_stock": without,
+        "stock_mode": stock,
         "time_based_interval_days": best_interval,
         "tuning": tuned,
         "fit_s": fit_s,
-        "stock": stock,
+        "stock": parts,
         "decision": dataclasses.asdict(DECISION),
         "model": {
             "horizon": model.spec.horizon,
@@ -572,24 +816,31 @@ def run(
     **options: Any,
 ) -> dict[str, Any]:
     """The ``forewarn bench policy`` runner (``data_dir`` is ignored: the fleet is simulated). Options:
-    ``assets``, ``days``, ``sites``, ``history_seeds``, ``degradation_scale``."""
-    allowed = {"assets", "days", "sites", "history_seeds", "degradation_scale"}
+    ``assets``, ``days``, ``sites``, ``history_seeds``, ``degradation_scale``, ``stock``, ``compare_stock``."""
+    allowed = {"assets", "days", "sites", "history_seeds", "degradation_scale", "stock", "compare_stock"}
     extra = sorted(set(options) - allowed)
     if extra:
         raise ConfigError(f"unknown policy bench option(s) {', '.join(extra)}; use {', '.join(sorted(allowed))}")
     chosen = list(POLICIES) if models is None or list(models) in (["all"], []) else list(models)
     out = run_policies(int(seeds), policies=chosen, progress=progress, **options)
     results, targets = summary(out["rows"])
+    bare, bare_targets = summary(out["rows_without_stock"]) if out["rows_without_stock"] else ([], {})
+    keep = ("policy", "total_cost", "unplanned_downtime_h", "failures", "oee", "maintenance_cost", "stockouts")
     return {
         "dataset": "policy",
         "protocol": (
             f"closed loop on the twin: {options.get('assets', 100)} assets, {options.get('days', 365)} days, "
-            f"{seeds} seeds; time-based interval and failure model from separate histories"
+            f"{seeds} seeds; time-based interval and failure model from separate histories; spare parts: "
+            f"{out['stock_mode']}"
         ),
         "primary_metric": "total_cost",
         "results": results,
         "per_seed": out["rows"],
         "targets": targets,
+        "stock_mode": out["stock_mode"],
+        # each policy again with every part on the shelf: what the stock costs
+        "without_stock": {"results": [{k: r[k] for k in keep if k in r} for r in bare], "targets": bare_targets},
+        "gap_vs_oracle": gap_vs_oracle(out["rows"]),
         "time_based_interval_days": out["time_based_interval_days"],
         "tuning": {str(k): v for k, v in out["tuning"].items()},
         "stock_policy": {k: {"reorder_point": v[0], "order_qty": v[1]} for k, v in out["stock"].items()},
