@@ -75,12 +75,20 @@ def run(args: list[str], work: Path, name: str) -> dict[str, Any]:
 
 
 def ceiling(
-    sites: int, assets: int, days: int, seed: int, horizon_h: float = 168.0, lead_h: float = 24.0
+    sites: int,
+    assets: int,
+    days: int,
+    seed: int,
+    horizon_h: float = 168.0,
+    lead_h: float = 24.0,
+    fleet: Any = None,
 ) -> dict[str, Any]:
-    """Share of failures whose true health ``lead_h`` before them was under the healthy range (see module text)."""
+    """Share of failures whose true health ``lead_h`` before them was under the healthy range (see module text).
+    ``fleet``: the hourly simulation of that seed when the caller already has it."""
     from forewarn.twin.fleet import FleetConfig, simulate_fleet
 
-    fleet = simulate_fleet(FleetConfig(sites=sites, assets=assets, days=days, seed=seed, interval="1h"))
+    if fleet is None:
+        fleet = simulate_fleet(FleetConfig(sites=sites, assets=assets, days=days, seed=seed, interval="1h"))
     truth = fleet.truth[["asset_id", "ts", "health", "rul_minutes"]]
     ttf_h = truth["rul_minutes"].to_numpy(dtype="float64") / 60.0
     health = truth["health"].to_numpy(dtype="float64")
@@ -99,6 +107,83 @@ def ceiling(
         floor = float(np.quantile(health[healthy_rows], q))
         out[f"q{int(q * 100):02d}_floor"] = round(floor, 4)
         out[f"ceiling_q{int(q * 100):02d}"] = float(np.mean(at < floor)) if len(at) else None
+    return out
+
+
+def fleet_per_failure(
+    sim: Any,
+    data: Any,
+    p: np.ndarray,
+    threshold: np.ndarray,
+    horizon_h: float = 168.0,
+    lead_h: float = 24.0,
+) -> list[dict[str, Any]]:
+    """Every failure of the fleet, scored as the backtest's event figures count it (an alarm ``p >= threshold`` of
+    the failure's asset between ``horizon_h`` and ``lead_h`` before it catches it), beside the twin's true health
+    ``lead_h`` before it against the healthy range of :func:`ceiling` (rows with no failure within ``horizon_h``,
+    asset not down). ``verdict``: ``caught``; ``missed, observable`` (true health under the range's 1st
+    percentile); ``missed, observable at q05`` (under the 5th only); ``missed, unobservable`` (inside the range a day
+    ahead); ``not scored`` (the failure is outside the scored rows)."""
+    truth = sim.truth[["asset_id", "ts", "health", "rul_minutes", "active_fault"]].assign(
+        asset_id=lambda f: f["asset_id"].astype(str), ts=lambda f: f["ts"].astype("datetime64[us, UTC]")
+    )
+    ttf_h = truth["rul_minutes"].to_numpy(dtype="float64") / 60.0
+    health = truth["health"].to_numpy(dtype="float64")
+    healthy = health[(np.isnan(ttf_h) | (ttf_h > horizon_h)) & (health > 0)]
+    floors = {q: float(np.quantile(healthy, q)) for q in (0.01, 0.05)}
+    by_asset_truth = {a: g.set_index("ts") for a, g in truth.groupby("asset_id")}
+    scored = pd.DataFrame(
+        {
+            "asset_id": data.frame["asset_id"].astype(str).to_numpy(),
+            "ts": data.frame["ts"].astype("datetime64[us, UTC]").to_numpy(),
+            "p": p,
+            "threshold": threshold,
+        }
+    )
+    scored = scored[scored["p"].notna()]
+    spans = scored.groupby("asset_id")["ts"].agg(["min", "max"])
+    by_asset = {a: g for a, g in scored.groupby("asset_id")}
+    out = []
+    for event in sim.events.query("kind == 'failure'").itertuples():
+        asset, t = str(event.asset_id), pd.Timestamp(event.ts).tz_convert("UTC")
+        mine = by_asset.get(asset)
+        before_h = None if mine is None else ((t - mine["ts"]) / pd.Timedelta(hours=1)).to_numpy()
+        inside = None if before_h is None else (before_h >= lead_h) & (before_h <= horizon_h)
+        in_span = asset in spans.index and spans.loc[asset, "min"] < t <= spans.loc[asset, "max"] + pd.Timedelta(
+            data.interval
+        )
+        window = None if mine is None or inside is None else mine[inside]
+        alarms = None if window is None else window[window["p"] >= window["threshold"]]
+        look = by_asset_truth[asset]["health"].asof((t - pd.Timedelta(hours=lead_h)).floor("h"))
+        week = by_asset_truth[asset]["health"].asof((t - pd.Timedelta(hours=horizon_h)).floor("h"))
+        if not in_span:
+            verdict = "not scored"
+        elif alarms is not None and len(alarms):
+            verdict = "caught"
+        elif look < floors[0.01]:
+            verdict = "missed, observable"
+        elif look < floors[0.05]:
+            verdict = "missed, observable at q05"
+        else:
+            verdict = "missed, unobservable"
+        out.append(
+            {
+                "asset_id": asset,
+                "ts": str(t),
+                "mode": event.failure_mode,
+                "verdict": verdict,
+                "lead_h": None
+                if alarms is None or not len(alarms)
+                else float(((t - alarms["ts"]) / pd.Timedelta(hours=1)).max()),
+                "rows_in_window": 0 if window is None else int(len(window)),
+                "p_max": None if window is None or window.empty else round(float(window["p"].max()), 4),
+                "threshold": None if window is None or window.empty else round(float(window["threshold"].median()), 4),
+                "health_at_lead": round(float(look), 3),
+                "health_at_horizon": round(float(week), 3),
+                "q01_floor": round(floors[0.01], 4),
+                "q05_floor": round(floors[0.05], 4),
+            }
+        )
     return out
 
 
@@ -150,6 +235,7 @@ def fleet(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
 
     import forewarn
     from forewarn.backtest import output
+    from forewarn.twin.fleet import FleetConfig, simulate_fleet
 
     rows = []
     for seed in args.seeds:
@@ -187,16 +273,16 @@ def fleet(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
             _original: Any = original,
             **kw: Any,
         ) -> Any:
-            _kept.update(data=data, p=p)
+            _kept.update(data=data, p=p, threshold=threshold)
             return _original(result, data, p, threshold, **kw)
 
         output.write_outputs = capture
         try:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             result = forewarn.backtest(
                 store, by="site", horizon="7d", **({"baseline": args.baseline} if args.baseline else {})
             )
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         finally:
             output.write_outputs = original
         ev, best = result["events"], result["cost_optimal_threshold_in_hindsight"]
@@ -210,6 +296,7 @@ def fleet(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
                 "call": "forewarn.backtest(store, by='site', horizon='7d') "
                 "(= forewarn backtest --store DB --by site --horizon 7d)",
                 "seconds": round(seconds, 1),
+                "cpu_seconds": round(cpu, 1),
                 "load1": round(os.getloadavg()[0], 2),
                 "peak_rss_mib_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             },
@@ -232,8 +319,11 @@ def fleet(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
         }
         row["honest"]["threshold_median"] = result["threshold"]
         row["hindsight_finer_sweep"] = finer_sweep(kept["data"], kept["p"], 168.0, 24.0)
+        hourly = simulate_fleet(FleetConfig(sites=4, assets=args.assets, days=args.days, seed=seed, interval="1h"))
+        row["ceiling"] = ceiling(4, args.assets, args.days, seed, fleet=hourly)
+        row["per_failure"] = fleet_per_failure(hourly, kept["data"], kept["p"], np.asarray(kept["threshold"]))
+        row["verdicts"] = pd.Series([f["verdict"] for f in row["per_failure"]]).value_counts().to_dict()
         kept.clear()
-        row["ceiling"] = ceiling(4, args.assets, args.days, seed)
         print(json.dumps(row, default=str), flush=True)
         rows.append(row)
         if not args.keep:
