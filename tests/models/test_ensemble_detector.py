@@ -258,3 +258,57 @@ def test_despike_ignores_a_one_row_glitch_of_one_sensor_but_not_a_lasting_change
         e = det.member_scores(x)["residual"].to_numpy()
         assert bool(e[1500:1503].max() > det.level) is glitch_seen, despike
         assert e[1800:1803].max() > det.level, despike
+
+
+def test_recover_worked_example_and_excursion_reset():
+    from forewarn.models.anomaly.ensemble import recover
+
+    e = np.array([0.2, 100.0, 80.0, 30.0, 20.0, 1.0, 1.0, 8.0])
+    # peak 100 before rows 2-4 -> divided by 100 / (2 * 5) = 10; rows 5 and 6 under the level 5 end the excursion
+    assert recover(e, 2.0, 5.0, rows=2).tolist() == pytest.approx([0.2, 100.0, 8.0, 3.0, 2.0, 0.1, 1.0, 8.0])
+    # with 3 rows needed the excursion is still open at row 7: 8 / 10
+    assert recover(e, 2.0, 5.0, rows=3)[7] == pytest.approx(0.8)
+    # one low row between two highs does not end it
+    assert recover(np.array([100.0, 1.0, 30.0]), 2.0, 5.0, rows=2).tolist() == pytest.approx([100.0, 0.1, 3.0])
+    assert recover(np.zeros(0), 2.0, 5.0).shape == (0,)
+
+
+def _fault_then_lesser_state(seed: int = 12) -> np.ndarray:
+    """A fault (channel 0 shifted 40 spreads, rows 2000-2099), then a lasting lesser state (6 spreads, rows
+    2100-2499), normal again, then a new moderate fault (8 spreads on channel 1, rows 3000-3099)."""
+    x = ar_series(n=3300, seed=seed)
+    spread = x[:1000].std(axis=0)
+    x[2000:2100, 0] += 40.0 * spread[0]
+    x[2100:2500, 0] += 6.0 * spread[0]
+    x[3000:3100, 1] += 8.0 * spread[1]
+    return x
+
+
+def test_recover_ends_the_episode_when_a_fault_gives_way_to_a_lesser_state():
+    x = _fault_then_lesser_state()
+    on = EnsembleDetector().fit(x[:1000]).score(x)
+    off = EnsembleDetector(recover=None).fit(x[:1000]).score(x)
+    alarms_on, episodes_on = find_alarms(on, AlarmRule())
+    alarms_off, episodes_off = find_alarms(off, AlarmRule())
+    assert alarms_on[2000:2010].sum() == alarms_off[2000:2010].sum() == 1  # the fault's onset alarms either way
+
+    def rows_in_episodes(episodes, a, b):
+        inside = np.zeros(len(x), dtype=bool)
+        for ep in episodes:
+            inside[ep.start : ep.end + 1] = True
+        return int(inside[a:b].sum())
+
+    assert rows_in_episodes(episodes_off, 2100, 2500) > 300  # without: the lesser state keeps the episode open
+    assert rows_in_episodes(episodes_on, 2100, 2500) < 100  # with: it ends soon after the fault
+    assert alarms_on[2100:2500].sum() <= alarms_off[2100:2500].sum()  # and raises no new alarm there
+    assert alarms_on[3000:3010].sum() == 1  # back to normal in between: a new fault alarms at once
+
+
+def test_recover_parameter_is_checked():
+    with pytest.raises(ValueError, match="recover"):
+        EnsembleDetector(recover=0.5).fit(ar_series(n=200, seed=1))
+    x = ar_series(n=1200, seed=2)
+    assert np.allclose(
+        EnsembleDetector(recover=None).fit(x[:500]).score(x),
+        EnsembleDetector(recover=1e12).fit(x[:500]).score(x),
+    )

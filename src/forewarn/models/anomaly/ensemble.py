@@ -59,6 +59,20 @@ forewarned 0.31 -> 0.43, false alarms per asset-month 2.46 -> 2.36), then measur
 (BENCHMARKS.md, issue 14). The risk: a deviation that holds still for days stops alarming (its episode
 closes); the first alarm has been raised by then.
 
+**Episodes end when a fault gives way to a lesser state** (``recover``, default 20; ``None`` turns it off; no
+times needed): each row's surprise (after settling) is divided by ``max(1, p / (recover * level))``, where ``p``
+is the highest surprise of the rows before it in the same *excursion*; an excursion ends, and its peak is
+forgotten, once the surprise has stayed under ``level`` for :data:`RECOVER_ROWS` rows (:func:`recover`). So
+after a fault at surprise 10,000 a lasting aftermath at 200 (still far from the training rows: a rig that does
+not go back exactly to where it was) scores 200 / 100 = 2, under the level, and the fault's episode closes
+instead of running on; while the fault itself holds (surprise near its peak) the divisor stays under the
+surprise's own size / ``level``, so nothing within ``recover``-fold of the peak is lost; once the signal is back
+under the level for a few rows, the next deviation is judged as itself. The risk: a second, smaller fault that
+begins while a larger one's aftermath is still above the level raises no alarm of its own unless it comes
+within ``recover``-fold of the first one's peak. Chosen on the corpus we generate (the row F1 of its alarm
+episodes, SKAB's per-row measure, peaks at 20 among 5-300, and its NAB-style score does not move); measured
+after on SKAB and the twin (BENCHMARKS.md, issue 14).
+
 **Adaptation** (``adaptation`` > 0, off by default): each channel's baseline follows an exponentially
 weighted mean of the past rows with that rate per row, so a slow regime change (a new set point, seasonal
 creep) stops raising alarms after about ``1 / adaptation`` rows. The risk: a slow degradation is a slow regime
@@ -77,7 +91,8 @@ noisy, where z-normalised shapes carry little); it is kept for shape anomalies i
 The regimes, ``despike`` and the same-row forecast were added for the failing twin fleet (hourly rows, machines
 that start and stop, sensor spikes, load steps), judged on its event figures and on SKAB, with the corpus
 score re-measured after each (BENCHMARKS.md, issue 14: false alarms per asset-month 7.57 -> 2.46). Settling
-(``settle_hours``, ``settle_factor``) came last, chosen on the twin fleet alone (forewarned 0.31 -> 0.43).
+(``settle_hours``, ``settle_factor``) came next, chosen on the twin fleet alone (forewarned 0.31 -> 0.43), then
+``recover`` (the end of an episode, above), chosen on the corpus.
 
 Rows are a time series: ``score(X)`` treats the rows of ``X`` as consecutive and in order (irregular sampling
 is tolerated: rows are rows; gaps in values are filled causally); their times, where given as the index of
@@ -119,6 +134,8 @@ SLOPE = 3.0
 TIEBREAK = 0.01
 #: below this many training rows, a :class:`FewRowsWarning`
 FEW_ROWS = 100
+#: rows under the level that end an excursion for :func:`recover` (the alarm rule's default ``clear_rows``)
+RECOVER_ROWS = 5
 #: the training share of rows :func:`score_frame` fits on when the caller does not say
 TRAIN_FRACTION = 0.15
 
@@ -146,6 +163,7 @@ class EnsembleDetector(AnomalyDetector):
         "despike": [Boolean()],
         "settle_hours": [Interval(float, 0, None, closed="neither"), None],
         "settle_factor": [Interval(float, 1, None)],
+        "recover": [Interval(float, 1, None), None],
     }
 
     def __init__(
@@ -164,6 +182,7 @@ class EnsembleDetector(AnomalyDetector):
         despike: bool = True,
         settle_hours: float | None = 48.0,
         settle_factor: float = 4.0,
+        recover: float | None = 20.0,
     ):
         self.members = members
         self.lags = lags
@@ -178,6 +197,7 @@ class EnsembleDetector(AnomalyDetector):
         self.despike = despike
         self.settle_hours = settle_hours
         self.settle_factor = settle_factor
+        self.recover = recover
 
     # -- preparation ---------------------------------------------------------------------------------------
     def _prepare(self, values: np.ndarray, g: np.ndarray | None = None) -> np.ndarray:
@@ -306,6 +326,8 @@ class EnsembleDetector(AnomalyDetector):
         combined = combine(members.to_numpy())
         if self.settle_hours is not None and isinstance(X.index, pd.DatetimeIndex):
             combined = settle(combined, X.index, self.settle_hours, self.settle_factor, self.level)
+        if self.recover is not None:
+            combined = recover(combined, self.recover, self.level)
         return to_unit(combined, self.level)
 
     def _state_names(self) -> tuple[str, ...]:
@@ -380,6 +402,31 @@ def settle(combined: np.ndarray, times: pd.DatetimeIndex, hours: float, factor: 
     )
     damp = np.maximum(level, factor * np.nan_to_num(recent, nan=0.0)) / level
     out: np.ndarray = combined / damp
+    return out
+
+
+def recover(surprise: np.ndarray, factor: float, level: float, rows: int = RECOVER_ROWS) -> np.ndarray:
+    """Each row's surprise divided by ``max(1, p / (factor * level))``, ``p`` the highest surprise of the rows
+    before it in the same *excursion* (module text): an excursion ends, and its peak is forgotten, once the
+    surprise has been below ``level`` for ``rows`` consecutive rows.
+
+    A fault at surprise 100 then a lasting lesser deviation (30, 20; ``factor`` 2, ``level`` 5): divided by
+    100 / 10 = 10, they fall under the level; two rows under the level end the excursion, so a new deviation
+    (8) scores as itself:
+
+    >>> recover(np.array([0.2, 100.0, 80.0, 30.0, 20.0, 1.0, 1.0, 8.0]), 2.0, 5.0, rows=2).round(2).tolist()
+    [0.2, 100.0, 8.0, 3.0, 2.0, 0.1, 1.0, 8.0]
+    """
+    n = len(surprise)
+    if n == 0:
+        return surprise
+    low = surprise < level
+    index = np.arange(n)
+    last_high = np.maximum.accumulate(np.where(low, -1, index))
+    excursion = np.cumsum(low & (index - last_high == rows))  # a new excursion from each row that completes a run
+    by = pd.Series(surprise).groupby(excursion)
+    peak = by.cummax().groupby(excursion).shift(1).to_numpy(dtype="float64", na_value=0.0)
+    out: np.ndarray = surprise / np.maximum(1.0, peak / (factor * level))
     return out
 
 
