@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -70,6 +71,19 @@ def test_warm_pool_scores_like_local_and_outlives_jobs(ray_cluster: Cluster, pla
         after = pool_status(ray_cluster.address)["actors"]
         assert {row["pid"] for row in after} == pids  # the same processes served both jobs
         assert all(row["kept"] == 1 for row in after)  # one bundle each, loaded by the first job, kept for the next
+        assert [row["loads"] for row in after] == [1, 1]
+        # kept by the bundle's digest: the same files in another folder are not loaded again; changed files are
+        copy = tmp_path / "copy"
+        shutil.copytree(plant.models, copy)
+        same = fleet_score(plant.lake, copy, tmp_path / "c", engine="ray", address=ray_cluster.address, batch_size=3)
+        pd.testing.assert_frame_equal(ranked(tmp_path / "c"), ranked(tmp_path / "local"))
+        assert [row["loads"] for row in pool_status(ray_cluster.address)["actors"]] == [1, 1]
+        [card] = copy.glob("*/*/card.json")
+        card.write_text(card.read_text() + "\n")  # a changed byte: another digest, the same model
+        fleet_score(plant.lake, copy, tmp_path / "d", engine="ray", address=ray_cluster.address, batch_size=3)
+        pd.testing.assert_frame_equal(ranked(tmp_path / "d"), ranked(tmp_path / "local"))
+        assert [row["loads"] for row in pool_status(ray_cluster.address)["actors"]] == [2, 2]
+        assert same["actors"] == "warm" and same["assets"] == 16
         # a warm actor SIGKILLed mid-job: Ray restarts it (imports again) and runs its batch again
         killed = fleet_score(
             plant.lake,

@@ -95,7 +95,7 @@ def pool_start(
     workers: Annotated[int | None, typer.Option(min=1, help="Actors (default: one per cluster CPU).")] = None,
 ) -> None:
     """Start the warm pool: named, detached actors that import the scoring code once and keep the bundles they
-    load; returns when they are ready. Prints JSON: actors (name, pid, node, import_seconds, kept), seconds."""
+    load; returns when they are ready. Prints JSON: actors (name, pid, node, import_seconds, kept, loads), seconds."""
     from forewarn.distributed.fleet import start_pool
 
     typer.echo(json.dumps(start_pool(ray_address, workers), indent=2))
@@ -103,7 +103,8 @@ def pool_start(
 
 @pool_app.command("status")
 def pool_status(ray_address: PoolAddressOpt) -> None:
-    """The warm pool's actors as JSON: actors (name, pid, node, import_seconds, kept: the scorers each keeps)."""
+    """The warm pool's actors as JSON: actors (name, pid, node, import_seconds, kept: the scorers each keeps,
+    loads: the bundles each has loaded)."""
     from forewarn.distributed.fleet import pool_status as status
 
     typer.echo(json.dumps(status(ray_address), indent=2))

@@ -175,11 +175,13 @@ class WarmScorer:
 
     What it holds: this process (Ray's worker, booted once), the scoring code imported when it starts
     (:mod:`forewarn.train.score`, the bundle loader, scikit-learn and LightGBM; not torch), and the scorers of the
-    last few jobs (:data:`KEEP`): each a loaded bundle with the events' failure and renewal marks of one lake,
-    kept while the bundle's ``serving.json`` and the lake's ``events.parquet`` and ``lake.json`` are unchanged
-    (their size and modification time). It holds no readings and no scores between batches: each batch is read
-    from the lake and written to the job's ``out`` like a job's own actor does. A killed warm actor is restarted
-    by Ray (imports again) and its batch run again."""
+    last few jobs (:data:`KEEP`): each a loaded bundle with the events' failure and renewal marks and the selected
+    asset registry of one lake, kept under the bundle's content digest (:func:`bundle_digest`, which the job's
+    plan carries: a job whose bundle is already loaded, from whatever folder, skips the load; a bundle whose files
+    changed has a new digest and is loaded again) while the lake's ``events.parquet``, ``assets.parquet`` and
+    ``lake.json`` are unchanged (their size and modification time). It holds no readings and no scores between
+    batches: each batch is read from the lake and written to the job's ``out`` like a job's own actor does. A
+    killed warm actor is restarted by Ray (imports again) and its batch run again."""
 
     KEEP = 4
 
@@ -193,10 +195,11 @@ class WarmScorer:
 
         self.import_seconds = time.perf_counter() - started
         self.scorers: dict[tuple[Any, ...], BatchScorer] = {}
-        self.jobs = 0
+        self.loads = 0  # scorers built (bundles loaded) by this process
 
     def ready(self) -> dict[str, Any]:
-        """This actor's process id and Ray node, the seconds its imports took and how many scorers it keeps."""
+        """This actor's process id and Ray node, the seconds its imports took, how many scorers it keeps and how
+        many it has built (``loads``: a bundle loaded)."""
         import ray
 
         node = ray.get_runtime_context().get_node_id()
@@ -205,6 +208,7 @@ class WarmScorer:
             "node": node,
             "import_seconds": round(self.import_seconds, 3),
             "kept": len(self.scorers),
+            "loads": self.loads,
         }
 
     def plan(
@@ -216,19 +220,25 @@ class WarmScorer:
         plan = plan_job(lake, models, model_id, sites, classes)
         return {**plan, "pid": os.getpid(), "cpu_from": cpu_from, "cpu": time.process_time()}
 
-    def score(self, scorer: type[BatchScorer], args: tuple[Any, ...], batch: tuple[int, int]) -> dict[str, float]:
+    def score(
+        self, scorer: type[BatchScorer], args: tuple[Any, ...], batch: tuple[int, int], digest: str = ""
+    ) -> dict[str, float]:
         """:meth:`BatchScorer.score` of ``batch`` for the job ``args`` (``lake, bundle folder, out, model_id,
         version, sites, classes``) with a kept scorer, or a new one (loads the bundle, the events and the
-        registry); the row's ``cpu_from`` is this process's CPU time before the call, so a job counts only its
-        own share of a warm actor."""
+        registry); ``digest``: the bundle's :func:`bundle_digest` (the plan's; when empty, the folder and its
+        ``serving.json``'s size and modification time stand for it). The row's ``cpu_from`` is this process's CPU
+        time before the call, so a job counts only its own share of a warm actor."""
         cpu_from = time.process_time()
         lake, folder, out = args[0], args[1], args[2]
-        stamps = [Path(folder) / "serving.json", Path(lake) / "events.parquet", Path(lake) / "lake.json"]
-        stamps.append(Path(lake) / "assets.parquet")
-        key = (scorer, lake, folder, *args[3:], *((f.stat().st_size, f.stat().st_mtime_ns) for f in stamps))
+        stamps = [Path(lake) / "events.parquet", Path(lake) / "lake.json", Path(lake) / "assets.parquet"]
+        if not digest:
+            stamps.append(Path(folder) / "serving.json")
+        bundle = digest or folder
+        key = (scorer, lake, bundle, *args[3:], *((f.stat().st_size, f.stat().st_mtime_ns) for f in stamps))
         found = self.scorers.pop(key, None)
         if found is None:
             found = scorer(*args)
+            self.loads += 1
         self.scorers[key] = found  # the newest last; the oldest dropped past KEEP
         while len(self.scorers) > self.KEEP:
             self.scorers.pop(next(iter(self.scorers)))
@@ -255,7 +265,7 @@ def start_pool(address: str | None, workers: int | None = None) -> dict[str, Any
     process), asked to go to the nodes in turn while each has CPUs left (a soft node affinity: elsewhere when that
     node is gone; the test cluster once put both of two actors on one node), restarted when they die. They reserve no CPU (``num_cpus=0``), so other
     ``--engine ray`` jobs still schedule beside them. Returns when every actor has imported the scoring code:
-    ``{"actors": [{"name", "pid", "node", "import_seconds", "kept"}...], "seconds"}``."""
+    ``{"actors": [{"name", "pid", "node", "import_seconds", "kept", "loads"}...], "seconds"}``."""
     from forewarn.distributed.engine import connect
 
     started = time.perf_counter()
@@ -327,14 +337,40 @@ def live_spec(models: str | os.PathLike[str], model_id: str | None = None) -> tu
     return model_id, version, folder, spec
 
 
+def bundle_digest(folder: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a bundle folder's files (each file's path under the folder and its bytes, in name order):
+    the key a warm actor keeps a loaded bundle under. The same files in another folder give the same digest; a
+    changed byte, file name or an added file gives another.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = (Path(folder) / "serving.json").write_text("{}")
+    ...     first = bundle_digest(folder)
+    ...     _ = (Path(folder) / "serving.json").write_text("{ }")
+    ...     (len(first), first == bundle_digest(folder))
+    (64, False)
+    """
+    import hashlib
+
+    root = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        name = path.relative_to(root).as_posix().encode()
+        data = path.read_bytes()
+        digest.update(b"%d:%s%d:" % (len(name), name, len(data)))
+        digest.update(data)
+    return digest.hexdigest()
+
+
 def plan_job(
     lake: str, models: str, model_id: str | None, sites: tuple[str, ...], classes: tuple[str, ...]
 ) -> dict[str, Any]:
-    """What a job scores: the live ``model_id``, ``version`` and bundle ``folder`` (:func:`live_spec`) and how many
-    ``assets`` :func:`selected_assets` picks."""
+    """What a job scores: the live ``model_id``, ``version`` and bundle ``folder`` (:func:`live_spec`), the bundle's
+    ``digest`` (:func:`bundle_digest`) and how many ``assets`` :func:`selected_assets` picks."""
     model_id, version, folder, spec = live_spec(models, model_id)
     count = len(selected_assets(lake, sites, classes, tuple(spec.asset_classes)))
-    return {"model_id": model_id, "version": version, "folder": str(folder), "assets": count}
+    digest = bundle_digest(folder)
+    return {"model_id": model_id, "version": version, "folder": str(folder), "digest": digest, "assets": count}
 
 
 def fleet_score(
@@ -452,6 +488,7 @@ class _ActorPool:
         self.kind = "warm" if warm else "job"
         self.actors: list[Any] = (warm[: int(workers)] if workers else warm) if warm else []
         self.args: tuple[Any, ...] = ()
+        self.digest = ""  # the bundle's digest (the warm pool's plan)
         self.planned: tuple[int, float, float] | None = None  # the warm actor that planned: pid, CPU before, after
 
     def start(self, job: tuple[Any, ...], out: str) -> dict[str, Any]:
@@ -460,6 +497,7 @@ class _ActorPool:
         lake, models, model_id, sites, classes = job
         if self.kind == "warm":
             plan = dict(self.ray.get(self.actors[0].plan.remote(*job)))
+            self.digest = str(plan["digest"])
             self.planned = (int(plan["pid"]), float(plan["cpu_from"]), float(plan["cpu"]))
         else:
             model_id, version, folder, spec = live_spec(models, model_id)
@@ -474,7 +512,7 @@ class _ActorPool:
 
     def _submit(self, actor: Any, batch: tuple[int, int]) -> Any:
         if self.kind == "warm":
-            return actor.score.remote(self.scorer, self.args, batch)
+            return actor.score.remote(self.scorer, self.args, batch, self.digest)
         return actor.score.remote(batch)
 
     def run(self, batches: list[tuple[int, int]], totals: dict[str, float]) -> float:
