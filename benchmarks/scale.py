@@ -31,6 +31,35 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 
 
+def cli_child(args: argparse.Namespace) -> None:
+    """``--cli``: the job as ``forewarn lake-score`` runs it (the script's entry point, its imports of Typer and
+    the command modules included), in this process so that its CPU time is counted as :func:`child` counts it."""
+    import contextlib
+    import io
+
+    from forewarn.cli.main import run as forewarn
+
+    out = Path(tempfile.mkdtemp(prefix="scale-out-", dir=args.work))
+    shutil.rmtree(out)
+    before = time.process_time()  # this process's imports
+    argv = ["lake-score", "--lake", str(args.lake), "--models", str(args.models), "--out", str(out)]
+    argv += ["--engine", args.engine, "--pool", args.pool, "--batch-size", str(args.batch_size)]
+    argv += ["--ray-address", args.address, "--workers", str(args.workers)] if args.address else []
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        try:
+            forewarn(argv)
+        except SystemExit as done:
+            if done.code:
+                raise
+    summary = json.loads(printed.getvalue())
+    summary["cpu_s"] = summary["cpu_seconds"] + before
+    summary["driver_cpu_s"] = time.process_time()
+    summary["peak_rss_mib"] = peak_rss_mib()
+    shutil.rmtree(out, ignore_errors=True)
+    print(json.dumps(summary))
+
+
 def child(args: argparse.Namespace) -> None:
     from forewarn.distributed.fleet import fleet_score
 
@@ -173,11 +202,13 @@ def run(
     workers: int | None,
     pool: str = "job",
     batch_size: int = 16,
+    cli: bool = False,
 ) -> dict:
     """One fresh process scoring the lake: ``wall_s`` is the process's wall time as the user waits for it
-    (interpreter, imports, connecting to the cluster, actors, scoring, exit); ``job_s`` the call's alone."""
+    (interpreter, imports, connecting to the cluster, actors, scoring, exit); ``job_s`` the call's alone. ``cli``:
+    the process runs ``forewarn lake-score`` (:func:`cli_child`) rather than calling ``fleet_score``."""
     command = [sys.executable, str(HERE), "--child", "--work", str(work), "--lake", str(lake), "--models", str(models)]
-    command += ["--engine", engine, "--pool", pool, "--batch-size", str(batch_size)]
+    command += ["--engine", engine, "--pool", pool, "--batch-size", str(batch_size)] + (["--cli"] if cli else [])
     command += ["--address", address, "--workers", str(workers)] if address else []
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -242,6 +273,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument(
+        "--cli", action="store_true", help="each run is `forewarn lake-score` (Typer and the commands imported too)"
+    )
+    parser.add_argument(
         "--pool",
         nargs="+",
         default=["job", "warm"],
@@ -252,7 +286,7 @@ def main() -> None:
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     if args.child:
         args.pool = args.pool[0]
-        (stages if args.stages else child)(args)
+        (stages if args.stages else cli_child if args.cli else child)(args)
         return
     args.work.mkdir(parents=True, exist_ok=True)
     models, base = build(args.work)
@@ -260,7 +294,7 @@ def main() -> None:
     rows = []
     for k, lake in lakes.items():
         for _ in range(args.repeats):
-            found = run(args.work, lake, models, "local", None, None, "auto", args.batch_size)
+            found = run(args.work, lake, models, "local", None, None, "auto", args.batch_size, args.cli)
             rows.append({**found, "clones": k, "engine": "local"})
             print(json.dumps(rows[-1]), flush=True)
     for cpus in (1, 2):
@@ -280,7 +314,9 @@ def main() -> None:
                         if pool == "warm":  # a fresh pool for each run (started with the cluster): untimed
                             fresh_pool(address, cpus)
                         child_pool = "job" if pool == "job" else "warm"
-                        found = run(args.work, lake, models, "ray", address, cpus, child_pool, args.batch_size)
+                        found = run(
+                            args.work, lake, models, "ray", address, cpus, child_pool, args.batch_size, args.cli
+                        )
                         name = f"ray-{cpus}" + ("" if pool == "job" else f"-{pool}")
                         rows.append({**found, "clones": k, "engine": name})
                         print(json.dumps(rows[-1]), flush=True)
