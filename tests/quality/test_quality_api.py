@@ -75,3 +75,44 @@ def test_inspection_review_verdict_and_report(client):
     assert client.get("/api/v1/quality/reviews/999").status_code == 404
     page = client.get("/quality")
     assert page.status_code == 200 and 'id="review-table"' in page.text and "/static/dashboard/quality.js" in page.text
+
+
+def test_review_map_draws_the_models_defect_map(tmp_path):
+    """The review page's map: the unit's image at its own size, redder where the model's map is higher."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from forewarn.quality.images import decode
+    from forewarn.quality.inspection import defect_map
+    from forewarn.quality.vision import DefectClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.random((8, 1, 16, 16), dtype=np.float32) * 0.2
+    X[4:, :, 2:6, 2:6] += 0.8  # a bright square, top left, on the "defect" images
+    model = DefectClassifier(size=16, width=4, epochs=3, seed=0)  # no head: the class activation map, in [0, 1]
+    model.fit(X, ["good"] * 4 + ["spot"] * 4).save(tmp_path / "model")
+    pixels = (np.kron(X[5, 0], np.ones((2, 2))) * 255).astype(np.uint8)  # 32 x 32, not the model's size
+    Image.fromarray(pixels).save(tmp_path / "unit.png")
+    settings = ServeSettings(token=TOKEN, extra={"quality_model": str(tmp_path / "model")})
+    with TestClient(create_app(settings)) as c:
+        body = {"line": "L1", "unit": "u1", "probability": 0.6, "image": str(tmp_path / "unit.png")}
+        review = c.post("/api/v1/quality/inspections", json=body, headers=AUTH).json()
+        answer = c.get(f"/api/v1/quality/reviews/{review['inspection_id']}/map")
+        assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
+        with Image.open(io.BytesIO(answer.content)) as shown:
+            rgb = np.asarray(shown.convert("RGB"), dtype=float)
+        assert rgb.shape == (32, 32, 3)
+        heat = defect_map(model, decode(tmp_path / "unit.png", 16)[None, None])[0]
+        redness = (rgb[..., 0] - rgb[..., 1])[::2, ::2] / 255  # back on the model's 16 x 16 grid: 0.75 x the map
+        assert (heat.min(), heat.max()) == (0.0, 1.0) and np.abs(redness - 0.75 * heat).max() < 1.5 / 255
+        no_image = c.post("/api/v1/quality/inspections", json={**body, "image": ""}, headers=AUTH).json()
+        assert c.get(f"/api/v1/quality/reviews/{no_image['inspection_id']}/map").status_code == 404
+
+
+def test_review_map_without_a_model_is_404(client):
+    body = {"line": "L1", "unit": "u2", "probability": 0.6, "image": client.image}
+    review = client.post("/api/v1/quality/inspections", json=body, headers=AUTH).json()
+    answer = client.get(f"/api/v1/quality/reviews/{review['inspection_id']}/map")
+    assert answer.status_code == 404 and "quality_model" in answer.text

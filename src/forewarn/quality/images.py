@@ -9,6 +9,15 @@ from one numpy generator, so a seed fixes the whole training run.
 >>> out = augment(batch, np.random.default_rng(0))
 >>> out.shape, bool(np.isclose(out[0].std(), batch[0].std(), rtol=0.3))
 ((2, 1, 4, 4), True)
+
+:func:`overlay_png` draws a defect map over an image (red where the map is high) for the review page:
+
+>>> from PIL import Image
+>>> heat = np.zeros((4, 4)); heat[0, 0] = 1.0                  # the defect in the top-left corner
+>>> png = overlay_png(np.full((8, 8), 0.5), heat)
+>>> with Image.open(io.BytesIO(png)) as shown:
+...     shown.size, shown.getpixel((0, 0)), shown.getpixel((7, 7))
+((8, 8), (223, 32, 32), (128, 128, 128))
 """
 
 from __future__ import annotations
@@ -74,3 +83,22 @@ def standardise(batch: np.ndarray) -> np.ndarray:
     mean = batch.mean(axis=(1, 2, 3), keepdims=True)
     std = batch.std(axis=(1, 2, 3), keepdims=True)
     return ((batch - mean) / np.maximum(std, 1e-3)).astype(np.float32)
+
+
+def overlay_png(grey: np.ndarray, heat: np.ndarray, alpha: float = 0.75) -> bytes:
+    """PNG bytes of the ``(h, w)`` greyscale image ``grey`` (in [0, 1]) with the map ``heat`` (in [0, 1], any size,
+    resized to the image's) blended in red: a pixel becomes ``(1 - a) * grey + a * red`` with ``a = alpha * heat``."""
+    from PIL import Image
+
+    grey = np.clip(np.asarray(grey, dtype=float), 0.0, 1.0)
+    heat = np.clip(np.nan_to_num(np.asarray(heat, dtype=float)), 0.0, 1.0)
+    if grey.ndim != 2 or heat.ndim != 2:
+        raise SchemaError(f"overlay_png takes a 2-D image and a 2-D map, got {grey.shape} and {heat.shape}")
+    h, w = grey.shape
+    resized = Image.fromarray(heat.astype(np.float32)).resize((w, h), Image.Resampling.NEAREST)
+    a = alpha * np.asarray(resized, dtype=float)
+    red = np.stack([np.ones_like(grey), np.zeros_like(grey), np.zeros_like(grey)], axis=-1)
+    rgb = (1.0 - a)[..., None] * grey[..., None] + a[..., None] * red
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(rgb * 255).astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()

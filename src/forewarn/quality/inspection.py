@@ -15,6 +15,8 @@ both build their lines here, so the two never disagree.
 >>> [record] = inspection_records(Stub(), ["unit-7.png"], np.zeros((1, 8, 8)), "good", limits)
 >>> record["defect_probability"], record["defect_type"], record["cam_peak"]
 (0.8, 'scratch', {'row': 0.0, 'col': 0.0})
+>>> defect_map(Stub(), np.zeros((1, 8, 8)))[0].diagonal().tolist()
+[1.0, 1.0, 1.0, 1.0]
 """
 
 from __future__ import annotations
@@ -64,3 +66,15 @@ def inspection_records(
             record["defect_peak"] = _peak(where)
         records.append(record)
     return records
+
+
+def defect_map(clf: Any, batch: np.ndarray) -> np.ndarray:
+    """Where each image's defect is, as an ``(n, h, w)`` map in [0, 1]: the localisation head's probability map
+    when the model has a head, else the class activation map of the predicted class scaled to [0, 1] per image
+    (the review page draws it over the unit's image)."""
+    if clf.loc_weight > 0:
+        return np.clip(np.asarray(clf.locate(batch), dtype=float), 0.0, 1.0)
+    cams = np.asarray(clf.cam(batch, clf.predict_proba(batch).argmax(axis=1)), dtype=float)
+    low = cams.min(axis=(1, 2), keepdims=True)
+    span = cams.max(axis=(1, 2), keepdims=True) - low
+    return np.where(span > 0, (cams - low) / np.where(span > 0, span, 1.0), 0.0)

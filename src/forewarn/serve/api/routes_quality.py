@@ -2,7 +2,9 @@
 the review queue (a reviewer's verdict is stored), per-line reports, and the ``/quality`` dashboard page.
 
 The inspection log and review queue is :class:`forewarn.quality.review.ReviewQueue`, in the DuckDB file named by
-``ServeSettings.extra["quality_reviews"]`` (in memory by default).
+``ServeSettings.extra["quality_reviews"]`` (in memory by default). With a model folder from ``forewarn quality
+train`` in ``ServeSettings.extra["quality_model"]``, ``GET /reviews/{id}/map`` draws where the model sees the defect
+(its localisation head's map, or the class activation map) in red over the unit's image.
 
 >>> from fastapi.testclient import TestClient
 >>> from forewarn.serve import ServeSettings, create_app
@@ -19,6 +21,7 @@ import threading
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import Field
@@ -36,6 +39,7 @@ pages = APIRouter(include_in_schema=False)
 InspectionId = Annotated[int, Path(ge=1, le=2**62)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 _lock = threading.Lock()
+_infer_lock = threading.Lock()  # one torch inference at a time on the shared model
 
 
 class SPCRequest(Strict):
@@ -98,6 +102,27 @@ def queue_of(request: Request) -> ReviewQueue:
 Queue = Annotated[ReviewQueue, Depends(queue_of)]
 
 
+def model_of(request: Request) -> Any:
+    """The app's defect model (``extra["quality_model"]``, loaded on first use); none configured is a 404."""
+    with _lock:
+        model = getattr(request.app.state, "quality_model", None)
+        if model is None:
+            folder = request.app.state.settings.extra.get("quality_model")
+            if not folder:
+                raise DataNotFoundError("no defect model on this server: set extra['quality_model'] to a model folder")
+            from forewarn.quality.vision import DefectClassifier
+
+            model = request.app.state.quality_model = DefectClassifier.load(folder)
+    return model
+
+
+def _image_path(queue: ReviewQueue, inspection_id: int) -> FilePath:
+    path = FilePath(queue.get(inspection_id)["image"])
+    if not path.is_file():
+        raise DataNotFoundError(f"the image of inspection {inspection_id} is not on this server")
+    return path
+
+
 def _params(body: SPCRequest) -> dict[str, Any]:
     extra = {k: getattr(body, k) for k in ("lam", "L", "k", "h", "target", "sigma") if getattr(body, k) is not None}
     wrong = sorted(set(extra) - ({"lam", "L", "target", "sigma"} if body.chart == "ewma" else set()) - (
@@ -158,9 +183,7 @@ def review(queue: Queue, inspection_id: InspectionId) -> dict[str, Any]:
 def review_image(queue: Queue, inspection_id: InspectionId) -> Response:
     from PIL import Image, UnidentifiedImageError
 
-    path = FilePath(queue.get(inspection_id)["image"])
-    if not path.is_file():
-        raise DataNotFoundError(f"the image of inspection {inspection_id} is not on this server")
+    path = _image_path(queue, inspection_id)
     try:
         with Image.open(path) as image:
             buffer = io.BytesIO()
@@ -168,6 +191,30 @@ def review_image(queue: Queue, inspection_id: InspectionId) -> Response:
     except (UnidentifiedImageError, OSError):
         raise HTTPException(status_code=422, detail=f"the file of inspection {inspection_id} is not an image") from None
     return Response(buffer.getvalue(), media_type="image/png")
+
+
+@router.get(
+    "/reviews/{inspection_id}/map",
+    summary="The unit's image with the model's defect map in red, as PNG (needs extra['quality_model'])",
+    response_class=Response,
+)
+def review_map(request: Request, queue: Queue, inspection_id: InspectionId) -> Response:
+    from PIL import Image, UnidentifiedImageError
+
+    from forewarn.quality.images import decode, overlay_png
+    from forewarn.quality.inspection import defect_map
+
+    path = _image_path(queue, inspection_id)
+    model = model_of(request)
+    try:
+        with Image.open(path) as image:
+            grey = np.asarray(image.convert("L"), dtype=float) / 255.0
+        batch = decode(path, model.size)[None, None]
+    except (UnidentifiedImageError, OSError, SchemaError):
+        raise HTTPException(status_code=422, detail=f"the file of inspection {inspection_id} is not an image") from None
+    with _infer_lock:
+        heat = defect_map(model, batch)[0]
+    return Response(overlay_png(grey, heat), media_type="image/png")
 
 
 @router.post(

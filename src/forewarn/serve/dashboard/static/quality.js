@@ -24,7 +24,10 @@
       tr.append(cell(r.inspection_id), cell(r.line), cell(r.unit));
       const img = document.createElement("img");
       img.src = `${api}/reviews/${r.inspection_id}/image`; img.alt = `unit ${r.unit}`; img.width = 100;
-      const td = document.createElement("td"); td.append(img); tr.append(td);
+      const map = document.createElement("img");  // the model's defect map in red (404 without a model: hidden)
+      map.src = `${api}/reviews/${r.inspection_id}/map`; map.alt = `defect map of unit ${r.unit}`; map.width = 100;
+      map.addEventListener("error", () => map.remove());
+      const td = document.createElement("td"); td.append(img, map); tr.append(td);
       tr.append(cell(r.defect_type), cell(Number(r.probability).toFixed(3)));
       const actions = document.createElement("td");
       for (const v of ["defect", "good"]) {
