@@ -4,6 +4,8 @@ The only package that imports ``flwr``. Pieces:
 
 * :mod:`~forewarn.federated.network`: the network every site trains (a ReLU perceptron on window statistics)
   as named arrays, which becomes the registry's ``mlp-failure`` or ``mlp-rul``;
+* :mod:`~forewarn.federated.window`: the window model (``cnn-rul``'s 1-D CNN over the last cycles, RUL) as named
+  arrays, with a shared or a site-own (FedBN-like) standardiser;
 * :mod:`~forewarn.federated.apps`: the Flower ``ClientApp`` (a site) and ``ServerApp`` (moments query, then
   FedAvg, FedProx, FedAdam or FedYogi weighted by samples);
 * :mod:`~forewarn.federated.simulate`: simulation on Flower's engine (Ray) or an in-process Grid
