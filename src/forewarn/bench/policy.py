@@ -26,10 +26,11 @@ from the same engine seed:
 
 Per policy: failures, unplanned downtime hours (scheduled hours lost to failures, from
 :mod:`forewarn.twin.production`), maintenance cost (labour and parts of planned and corrective work),
-parts cost, stock-outs (a shared (s, Q) stock per part, sized with SBA from the separate history, replayed
-against each policy's consumption with backorders: a breakdown repair whose part is not on the shelf waits for the
-next arrival, and the machine stays down meanwhile; :func:`_stock_waits`, :func:`_waiting`), downtime cost, total cost, OEE and energy per good unit
-(:mod:`forewarn.kpi`).
+parts cost, stock-outs (each policy's (s, Q) stock per part, sized with SBA for a 95 % service level from the
+parts that policy used on the separate histories; in the loop by default (:class:`_Stock`): a breakdown repair
+whose part is not on the shelf waits for the next unit due, and the machine stays down meanwhile; a planned job
+short of a part is expedited, a stock-out; :data:`STOCK_MODES`), downtime cost, total cost, OEE and energy per good
+unit (:mod:`forewarn.kpi`).
 Random streams: every policy starts from the same engine seed, but a policy that acts differently draws
 differently afterwards (repair durations, residuals), so the fleets diverge after the first differing action.
 """
@@ -348,7 +349,8 @@ class Decision:
     under the predictive visits (``None``: none), each predictive visit restarting the asset's backstop clock;
     ``failure_cost``: what the planner is told a breakdown costs beyond its downtime hours; ``since_renewal``: score
     an asset only from the readings after its last renewal (a part replaced, a repair after failure), as ``forewarn
-    score`` does.
+    score`` does; ``calendar``: tell the planner each asset's own calendar (an evening it is not scheduled to run is a
+    free window: a job there stops no production), so a visit the risk allows to wait is deferred to it.
     """
 
     min_probability: float = MIN_PROBABILITY
@@ -357,6 +359,7 @@ class Decision:
     backstop_days: float | None = None
     failure_cost: float = COSTS.failure_labour + 1000.0
     since_renewal: bool = False
+    calendar: bool = False
 
 
 #: the predictive policy's rule in ``forewarn bench policy``, chosen on two validation fleets (seeds 2000 and 2001)
@@ -382,6 +385,14 @@ class _Predictive:
         # scheduled hours an evening job costs (START_HOUR to midnight), from the asset's usual week
         sched = f.regime.scheduled[:, : 7 * 24].reshape(f.site_of.size, 7, 24)
         self.evening = sched[:, :, int(START_HOUR) :].sum(axis=2).mean(axis=1)
+        # each calendar day's scheduled evening hours, and an evening's hours when the asset runs then
+        whole = f.regime.scheduled.shape[1] // 24
+        self.evenings = f.regime.scheduled[:, : whole * 24].reshape(f.site_of.size, whole, 24)[:, :, int(START_HOUR) :]
+        self.evenings = self.evenings.sum(axis=2)
+        busy = self.evenings > 0
+        self.working_evening = np.where(
+            busy.any(axis=1), (self.evenings * busy).sum(axis=1) / np.maximum(busy.sum(axis=1), 1), 0.0
+        )
         self.log: list[np.ndarray] = []  # each evening's probabilities (diagnostics)
         self.renewed = np.full(f.site_of.size, np.nan)  # hour of each asset's last renewal
         self.renewing = sum(BIT[a] for a in ACTIONS if a.startswith(RENEWING_ACTIONS))
@@ -404,18 +415,26 @@ class _Predictive:
         free = (down["kind"] == 0) & ~np.isfinite(pol.planned_h) & (h - self.last_visit > dec.cooldown_days * 24)
         days = np.arange(1, HORIZON_DAYS + 1)
         risk = []
+        stops: dict[str, list[int]] = {}
+        first = h // 24  # the calendar day of the plan's day 0 (tomorrow)
         for a in np.flatnonzero(free & (p > dec.min_probability)):
             cdf = 1.0 - (1.0 - p[a]) ** (days / HORIZON_DAYS)
+            line = f"S{self.f.site_of[a]}"
+            job_down = float(self.evening[a])
+            if dec.calendar:  # the asset is its own line, stopped on the evenings it is not scheduled to run
+                line, job_down = f"A{a}", float(self.working_evening[a])
+                ahead = self.evenings[a, first : first + HORIZON_DAYS]
+                stops[line] = [int(d) for d in np.flatnonzero(ahead <= 0)]
             risk.append(
                 AssetRisk(
                     str(a),
-                    f"S{self.f.site_of[a]}",
+                    line,
                     cdf,
                     failure_cost=dec.failure_cost,
                     failure_downtime_h=float(self.fail_h[a]),
                     job_cost=COSTS.visit_labour + 300.0,
                     job_hours=6.0,
-                    job_downtime_h=float(self.evening[a]),
+                    job_downtime_h=job_down,
                     skill=f"S{self.f.site_of[a]}",
                 )
             )
@@ -426,6 +445,7 @@ class _Predictive:
             risk,
             horizon_days=HORIZON_DAYS,
             crew_hours={s: dec.crew_hours for s in sites},
+            planned_stops=stops,
             default_downtime_cost_h=COSTS.downtime_h,
             time_limit_s=2.0,
         )
@@ -724,18 +744,32 @@ def run_policies(
         model = train_bundle([(h, history_runs[k]) for k, h in enumerate(history)], work, progress=say)
     fit_s = time.perf_counter() - t0
     say(f"failure model: {model.model_id} {model.version} ({model.manifest.get('model')}), {fit_s:.1f} s")
-    parts = _stock_policy(list(history_runs.values()), days)
-    looped = parts if stock == "loop" else None
-    # the time-based interval, tuned on the histories
+    # each policy's stock is sized from its own demand: the parts it used on the histories (every part on hand)
+    stocks = {"run_to_failure": _stock_policy(list(history_runs.values()), days)}
+
+    def scored(h: _Fleet, name: str, bare: _Outcome, parts: dict[str, tuple[float, int]], **kw: Any) -> float:
+        if stock != "loop":
+            return float(_score(h, bare, parts, stock)["total_cost"])
+        return float(_score(h, _simulate(h, name, stock=parts, **kw), parts, stock)["total_cost"])
+
+    # the time-based interval, tuned on the histories (each interval with the stock its own demand calls for)
     tuned: dict[float, float] = {}
+    tuned_stock: dict[float, dict[str, tuple[float, int]]] = {}
     for interval in INTERVALS:
+        runs = [_simulate(h, "time_based", interval=interval) for h in history]
+        tuned_stock[interval] = _stock_policy([b.plan for b in runs], days)
         costs = [
-            _score(h, _simulate(h, "time_based", interval=interval, stock=looped), parts, stock)["total_cost"]
-            for h in history
+            scored(h, "time_based", b, tuned_stock[interval], interval=interval)
+            for h, b in zip(history, runs, strict=True)
         ]
         tuned[interval] = float(np.mean(costs))
     best_interval = min(tuned, key=lambda k: tuned[k])
+    stocks["time_based"] = tuned_stock[best_interval]
     say(f"time-based interval tuned on the history: {best_interval} d (mean cost by interval {tuned})")
+    for name in ("condition_based", "predictive", "oracle"):
+        if name in policies:
+            used = [_simulate(h, name, model=model, decision=DECISION).plan for h in history]
+            stocks[name] = _stock_policy(used, days)
     rows, without = [], []
     for seed in range(seeds):
         f = _draw(
@@ -746,6 +780,8 @@ def run_policies(
         for name in policies:
             t1 = time.perf_counter()
             every: float | None = best_interval if name == "time_based" else None
+            parts = stocks[name]
+            looped = parts if stock == "loop" else None
             outcome = _simulate(f, name, interval=every, model=model, decision=DECISION, stock=looped)
             row = _score(f, outcome, parts, stock) | {"seed": seed, "seconds": time.perf_counter() - t1}
             rows.append(row)
@@ -765,7 +801,7 @@ def run_policies(
         "time_based_interval_days": best_interval,
         "tuning": tuned,
         "fit_s": fit_s,
-        "stock": parts,
+        "stock": stocks,
         "decision": dataclasses.asdict(DECISION),
         "model": {
             "horizon": model.spec.horizon,
@@ -843,7 +879,11 @@ def run(
         "gap_vs_oracle": gap_vs_oracle(out["rows"]),
         "time_based_interval_days": out["time_based_interval_days"],
         "tuning": {str(k): v for k, v in out["tuning"].items()},
-        "stock_policy": {k: {"reorder_point": v[0], "order_qty": v[1]} for k, v in out["stock"].items()},
+        # per policy, per part: sized from the parts that policy used on the separate histories (SBA, 95 % service)
+        "stock_policy": {
+            name: {k: {"reorder_point": v[0], "order_qty": v[1]} for k, v in parts.items()}
+            for name, parts in out["stock"].items()
+        },
         "decision": out["decision"],
         "predictive_model": out["model"],
         "costs": {k: v for k, v in COSTS.__dict__.items()},
