@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forewarn.exceptions import DataNotFoundError, SchemaError
-from forewarn.monitor.classify import episodes, site_wide
+from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
+from forewarn.monitor.classify import OPERATING_ENV, episodes, operating_channels, site_wide
 from forewarn.monitor.drift import bootstrap_threshold, day_drift, fit_reference, ks_distance, psi, running
 from forewarn.monitor.quality import stuck_runs
 from forewarn.twin.changes import AmbientShift, MotorReplaced, SensorOffset, apply_changes, change_events
@@ -319,6 +319,42 @@ def test_an_unexplained_onset_on_an_unfamiliar_operating_point_is_no_plant_chang
     assert [e["cause"] for e in episodes(slow, none)] == ["unfamiliar operating point"]
     loaded = days.assign(outside_range=[False] * 12 + [True, True, False, False])
     assert [(e["cause"], e["plant_change"]) for e in episodes(loaded, none)] == [("unfamiliar operating point", False)]
+
+
+def test_a_plants_own_operating_channels_are_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plant whose load channels are called rpm and kw: with the twin's names (the default) its day with both
+    outside the reference's range is a changed machine (neither counts); named as operating channels, by argument
+    or by FOREWARN_OPERATING_CHANNELS, it is an unfamiliar operating point. A name the model does not read is a
+    clear error."""
+    days = pd.DataFrame(
+        {
+            "day": pd.date_range("2024-01-01", periods=4, tz="UTC").repeat(4),
+            "channel": ["rpm", "kw", "vib_rms", "oil_temp"] * 4,
+            "shift_sd": 0.0,
+            "threshold_sd": 0.5,
+            "jump_sd": [0.0] * 12 + [0.1, 0.2, 0.9, -0.8],
+            "jump_threshold_sd": 0.5,
+            "rows": 24,
+            "explained_by": "vib_rms",
+            "explained_share": 0.5,
+            "outside_range": [False] * 12 + [True, True, False, False],
+        }
+    )
+    days["step"] = days["jump_sd"].abs() > days["jump_threshold_sd"]
+    none = pd.DataFrame(columns=["ts", "kind", "action"])
+    channels = ["rpm", "kw", "vib_rms", "oil_temp"]
+    monkeypatch.delenv(OPERATING_ENV, raising=False)
+    assert operating_channels(None, channels) == ()
+    assert [e["cause"] for e in episodes(days, none, operating=operating_channels(None, channels))] == [
+        "machine changed"
+    ]
+    assert [e["cause"] for e in episodes(days, none, operating=operating_channels("rpm,kw", channels))] == [
+        "unfamiliar operating point"
+    ]
+    monkeypatch.setenv(OPERATING_ENV, "kw, rpm")
+    assert operating_channels(None, channels) == ("kw", "rpm")
+    with pytest.raises(ConfigError, match="'speed' is not a channel of the model; its channels are rpm, kw"):
+        operating_channels("speed", channels)
 
 
 def test_beside_a_replaced_part_a_significant_offset_below_the_floor_is_the_new_part() -> None:

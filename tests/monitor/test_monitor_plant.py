@@ -124,15 +124,29 @@ def test_cli_monitor_writes_the_json_report(plant: dict[str, object], tmp_path: 
             "15",
             "--reference-days",
             str(TRAINED_DAYS),
+            "--operating-channels",
+            "speed, power,flow",
         ],
     )
     assert result.exit_code == 0, result.output
     written = json.loads(out.read_text())
     assert written["models"][0]["model_id"] == "failure" and "sensor change" in result.output
+    assert written["models"][0]["operating_channels"] == ["speed", "power", "flow"]
     moved = written["models"][0]["multivariate"]["drifted_assets"]
     assert f"multivariate drift (MMD): {moved} of 12 assets" in result.output
     bad = CliRunner().invoke(app, ["monitor", "--store", str(plant["store"]), "--models", str(tmp_path / "none")])
     assert bad.exit_code != 0 and "does not exist" in str(bad.exception)
+    unknown = [
+        "monitor",
+        "--store",
+        str(plant["store"]),
+        "--models",
+        str(plant["models"]),
+        "--operating-channels",
+        "rpm",
+    ]
+    bad = CliRunner().invoke(app, unknown)
+    assert bad.exit_code != 0 and "'rpm' is not a channel of the model" in str(bad.exception)
 
 
 def _own_models(plant: dict[str, object], tmp_path: Path) -> Path:

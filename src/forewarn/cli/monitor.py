@@ -33,6 +33,14 @@ def monitor(
     cases: Annotated[
         Path | None, typer.Option(help="File drift alerts as cases of kind drift in this case book (DuckDB file).")
     ] = None,
+    operating_channels: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated channels that set the operating point (load, surroundings): a day that no one "
+            "sensor explains, with these outside the reference's range, is an unfamiliar operating point, not a "
+            "changed machine. Default: $FOREWARN_OPERATING_CHANNELS, else speed,power,current,flow,ambient_temp."
+        ),
+    ] = None,
 ) -> None:
     """Drift per sensor against the model card's training span, data quality, score drift, and the model's realised
     record against its promise, for each live model."""
@@ -51,6 +59,7 @@ def monitor(
         reference_days=reference_days,
         refresh=refresh,
         progress=console.print,
+        operating_channels=operating_channels,
     )
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")

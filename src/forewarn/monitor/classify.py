@@ -20,8 +20,8 @@ names each *onset*: a judged day with a step in some channel after a day without
   or the coupled sensors that explain the jumps as well);
 * ``unfamiliar operating point``: what would be a ``machine changed`` onset on a day when at least
   :data:`NOVEL_CHANNELS` of the channels that set the operating point (:data:`OPERATING_CHANNELS`: load and
-  ambient), or one of them among the stepping channels, have day means outside the range of the reference days'
-  means: the machine ran where the reference never did (a heavy-load spell, a hot week), the residual model
+  ambient; a setting, :func:`operating_channels`), or one of them among the stepping channels, have day means
+  outside the range of the reference days' means: the machine ran where the reference never did (a heavy-load spell, a hot week), the residual model
   extrapolates there, and its residuals move without the machine having changed. No drift alert (a sensor
   offset that the offset test names is a ``sensor change`` before this rule is asked; condition channels, which
   wear moves, do not count);
@@ -42,18 +42,25 @@ replaced``, ``sensor change``, ``machine changed``, ``operating regime``) are dr
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from forewarn.exceptions import ConfigError
 
 #: a day's jumps are one sensor's offset when that offset explains this share of them (squared cosine)
 SINGLE_SENSOR_SHARE = 0.9
 #: a day whose stepping channel's within-day residual spread exceeds this many times the reference's is a burst
 #: of odd hours (an excursion of the operating point, a transient fault), not a lasting change of the plant
 SPREAD_MAX = 3.0
-#: the channels that set a machine's operating point (its load and its surroundings), not its condition
+#: the channels that set a machine's operating point (its load and its surroundings), not its condition: the
+#: twin's names, the default of ``forewarn monitor --operating-channels`` (a plant names its own there, or in
+#: the ``FOREWARN_OPERATING_CHANNELS`` environment variable: :func:`operating_channels`)
 OPERATING_CHANNELS = ("speed", "power", "current", "flow", "ambient_temp")
+OPERATING_ENV = "FOREWARN_OPERATING_CHANNELS"
 #: an onset that no single sensor explains, on a day with at least this many operating channels outside the
 #: reference's range of day means, is an unfamiliar operating point rather than a changed machine
 NOVEL_CHANNELS = 2
@@ -64,11 +71,55 @@ def _judged(days: pd.DataFrame, min_rows: float) -> pd.DataFrame:
     return days[days["rows"] >= min_rows]
 
 
+def operating_channels(
+    names: str | Sequence[str] | None = None,
+    channels: Sequence[str] | None = None,
+    *,
+    where: str = "operating channels",
+) -> tuple[str, ...]:
+    """The channels that set the operating point: ``names`` (a comma-separated string or a sequence), else the
+    ``FOREWARN_OPERATING_CHANNELS`` environment variable, else :data:`OPERATING_CHANNELS` (the twin's names).
+    Names given by the user (argument or variable) must be among the model's ``channels`` when those are known;
+    the default is kept to the ones the model reads.
+
+    >>> operating_channels("rpm, kw", ["rpm", "kw", "oil_temp"])
+    ('rpm', 'kw')
+    >>> operating_channels(None, ["speed", "bearing_temp"])
+    ('speed',)
+    >>> operating_channels("rpm", ["speed"])
+    Traceback (most recent call last):
+    ...
+    forewarn.exceptions.ConfigError: operating channels: 'rpm' is not a channel of the model; its channels are speed
+    """
+    source = names if names is not None else os.environ.get(OPERATING_ENV) or None
+    if source is None:
+        return tuple(c for c in OPERATING_CHANNELS if channels is None or c in channels)
+    given = [n.strip() for n in source.split(",")] if isinstance(source, str) else [str(n).strip() for n in source]
+    given = [n for n in given if n]
+    if not given:
+        raise ConfigError(f"{where}: no channel named; give comma-separated channel names such as speed,power")
+    if channels is not None:
+        unknown = [n for n in given if n not in channels]
+        if unknown:
+            raise ConfigError(
+                f"{where}: {', '.join(map(repr, unknown))} "
+                f"{'is' if len(unknown) == 1 else 'are'} not a channel of the model; its channels are "
+                + ", ".join(channels)
+            )
+    return tuple(dict.fromkeys(given))
+
+
 def episodes(
-    days: pd.DataFrame, events: pd.DataFrame, *, min_rows: float = 4, baseline_days: int = 14
+    days: pd.DataFrame,
+    events: pd.DataFrame,
+    *,
+    min_rows: float = 4,
+    baseline_days: int = 14,
+    operating: Sequence[str] = OPERATING_CHANNELS,
 ) -> list[dict[str, Any]]:
     """The drift onsets of one asset with their cause (see the module docstring). ``days`` holds the columns of
-    :data:`~forewarn.monitor.drift.DAY_COLUMNS`; ``events`` the asset's events (``ts, kind, action``)."""
+    :data:`~forewarn.monitor.drift.DAY_COLUMNS`; ``events`` the asset's events (``ts, kind, action``);
+    ``operating`` the channels that set the operating point (:func:`operating_channels`)."""
     judged = _judged(days, min_rows)
     if judged.empty:
         return []
@@ -87,9 +138,9 @@ def episodes(
     novel = pd.Series(0, index=steps.index)
     outside: pd.DataFrame | None = None
     if "outside_range" in judged:
-        operating = judged[judged["channel"].isin(OPERATING_CHANNELS)]
-        novel = operating.groupby("day")["outside_range"].sum().reindex(steps.index).fillna(0)
-        outside = operating.pivot(index="day", columns="channel", values="outside_range").reindex(steps.index)
+        setting = judged[judged["channel"].isin(tuple(operating))]
+        novel = setting.groupby("day")["outside_range"].sum().reindex(steps.index).fillna(0)
+        outside = setting.pivot(index="day", columns="channel", values="outside_range").reindex(steps.index)
     if "spread_ratio" in judged:
         burst = judged.pivot(index="day", columns="channel", values="spread_ratio").reindex(steps.index)
     if "offset_z" in judged and "offset_fit" in judged:
@@ -175,6 +226,24 @@ def _gradual(prior: np.ndarray, jump: float, threshold: float) -> bool:
         return True
     slope = np.polyfit(np.arange(len(prior)), prior, 1)[0]
     return bool(abs(slope) * len(prior) >= 0.5 * abs(jump))
+
+
+def add_site_onsets(found: dict[str, list[dict[str, Any]]], extra: dict[str, list[dict[str, Any]]]) -> None:
+    """Merge, in place, the site-wide onsets of :func:`forewarn.monitor.site.site_onsets` into ``found``: an asset's
+    own onset on the same day is replaced by the site's (its steps are the site's shift seen from one machine).
+
+    >>> day = pd.Timestamp("2024-03-01", tz="UTC")
+    >>> found = {"p1": [{"day": day, "cause": "sensor change", "channels": ["bearing_temp"]}]}
+    >>> add_site_onsets(found, {"p1": [{"day": day, "cause": "operating regime", "channels": ["ambient_temp"]}]})
+    >>> [(e["cause"], e["channels"]) for e in found["p1"]]
+    [('operating regime', ['ambient_temp'])]
+    """
+    for asset, items in extra.items():
+        mine = found.setdefault(asset, [])
+        for item in items:
+            mine[:] = [e for e in mine if e["day"] != item["day"]]
+            mine.append(item)
+        mine.sort(key=lambda e: e["day"])
 
 
 def site_wide(found: dict[str, list[dict[str, Any]]], sites: dict[str, str]) -> None:

@@ -75,6 +75,8 @@ class Reference:
     joint_day: np.ndarray = field(default_factory=lambda: np.zeros(0, "int64"))  # their day numbers
     day_low: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (k,) lowest reference day mean, in SD
     day_high: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (k,) highest reference day mean, in SD
+    level_days: np.ndarray = field(default_factory=lambda: np.zeros(0, "int64"))  # reference days (since 1970)
+    level_means: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (days, k) their means, all rows
 
     def residuals(self, values: np.ndarray) -> np.ndarray:
         """Standardised residuals (rows, k) of raw ``values`` (rows, k); a missing reading reads as its mean."""
@@ -132,6 +134,23 @@ def _ridge(Z: np.ndarray, alpha: float) -> np.ndarray:
         penalty[-1, -1] = 0.0  # the intercept is not shrunk
         coef[keep, j] = np.linalg.solve(A.T @ A + penalty, A.T @ Z[:, j])
     return coef
+
+
+def day_levels(frame: pd.DataFrame, channels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Day numbers (days since 1970-01-01, UTC) of ``frame`` and each channel's mean over the day's rows, a
+    missing reading left out (NaN where a day has none): the site-wide test's input
+    (:mod:`forewarn.monitor.site`), over all rows, the machine running or not (its surroundings do not stop).
+
+    >>> ts = pd.to_datetime(["2024-01-01 01:00", "2024-01-01 02:00", "2024-01-02 01:00"], utc=True)
+    >>> days, means = day_levels(pd.DataFrame({"ts": ts, "t": [1.0, 3.0, None]}), ["t"])
+    >>> days.tolist(), means[:, 0].tolist()
+    ([19723, 19724], [2.0, nan])
+    """
+    if not len(frame):
+        return np.zeros(0, "int64"), np.zeros((0, len(channels)))
+    day = ((pd.to_datetime(frame["ts"], utc=True) - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(days=1)).to_numpy()
+    means = frame.reindex(columns=list(channels)).astype("float64").groupby(day).mean()
+    return means.index.to_numpy(dtype="int64"), means.to_numpy(dtype="float64")
 
 
 def _days(ts: pd.Series) -> np.ndarray:

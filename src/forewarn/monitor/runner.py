@@ -36,7 +36,7 @@ from forewarn.base.timespan import timespan
 from forewarn.bundles.registry import ModelRegistry
 from forewarn.exceptions import ConfigError, DataNotFoundError
 from forewarn.features.age import hours_since_renewal
-from forewarn.monitor import classify, drift, multivariate, performance, quality
+from forewarn.monitor import classify, drift, multivariate, performance, quality, site
 from forewarn.monitor.references import load_references, save_references
 from forewarn.store import Store
 from forewarn.train.dataset import opened
@@ -75,8 +75,15 @@ def monitor(
     reference_days: int = 365,
     refresh: bool = False,
     progress: Progress | None = None,
+    operating_channels: str | list[str] | None = None,
+    site_channels: tuple[str, ...] = site.SITE_CHANNELS,
 ) -> dict[str, Any]:
-    """The monitoring report of every live model (or of ``model_id``); see the module docstring."""
+    """The monitoring report of every live model (or of ``model_id``); see the module docstring.
+
+    ``operating_channels``: the channels that set the operating point (load, surroundings), comma-separated or a
+    list; by default the ``FOREWARN_OPERATING_CHANNELS`` environment variable, else the twin's names
+    (:func:`forewarn.monitor.classify.operating_channels`). ``site_channels``: the channels a site's machines share
+    (their surroundings), tested site-wide (:mod:`forewarn.monitor.site`)."""
     if int(days) < 1 or int(reference_days) < 3:
         raise ConfigError(f"days={days!r} must be >= 1 and reference_days={reference_days!r} >= 3")
     if not Path(models).is_dir():
@@ -89,7 +96,16 @@ def monitor(
     with threadpool_limits(limits=1), opened(store) as db:
         reports = [
             _monitor_model(
-                db, registry, mid, int(days), end, int(reference_days), refresh, progress or (lambda m: None)
+                db,
+                registry,
+                mid,
+                int(days),
+                end,
+                int(reference_days),
+                refresh,
+                progress or (lambda m: None),
+                operating_channels,
+                tuple(site_channels),
             )
             for mid in ids
         ]
@@ -105,12 +121,15 @@ def _monitor_model(
     reference_days: int,
     refresh: bool,
     say: Progress,
+    operating_names: str | list[str] | None = None,
+    site_channels: tuple[str, ...] = site.SITE_CHANNELS,
 ) -> dict[str, Any]:
     version = registry.active_version(model_id)
     bundle = registry.bundle(model_id, version)
     card = model_card(registry, model_id, version)
     interval = str(card["recipe"]["interval"])
     channels = [str(c) for c in card["recipe"]["channels"]]
+    operating = classify.operating_channels(operating_names, channels, where=f"model {model_id!r}")
     assets = db.assets()
     classes = set(card["data"].get("asset_classes") or assets["asset_class"].astype(str))
     assets = assets[assets["asset_class"].astype(str).isin(classes)].sort_values("asset_id")
@@ -133,6 +152,7 @@ def _monitor_model(
     scored: list[pd.DataFrame] = []
     joint: list[dict[str, Any]] = []
     rates = quality.raw_rates(db, assets["asset_id"].astype(str).tolist(), start, stop)
+    levels: dict[str, dict[str, Any]] = {}
     for info in assets.itertuples():
         asset = str(info.asset_id)
         work = work_times(events, asset)
@@ -148,6 +168,9 @@ def _monitor_model(
             except DataNotFoundError:
                 continue
             references[asset].run_level = drift.run_level(ref_frame)
+            references[asset].level_days, references[asset].level_means = drift.day_levels(
+                ref_frame, references[asset].channels
+            )
             references[asset].raw_rate = quality.raw_rate(db, asset, ref_start, trained_end)
             tail = max(ref_start, trained_end - pd.Timedelta(days=SCORE_DAYS))
             ref_scores = _scores(bundle, ref_frame, tail, str(info.asset_class), events)
@@ -171,12 +194,16 @@ def _monitor_model(
         days_table.insert(0, "asset_id", asset)
         day_tables.append(days_table)
         asset_events = events[events["asset_id"] == asset]
-        found[asset] = classify.episodes(days_table, asset_events, min_rows=max(4.0, reference.rows_per_day / 4))
+        found[asset] = classify.episodes(
+            days_table, asset_events, min_rows=max(4.0, reference.rows_per_day / 4), operating=operating
+        )
+        _site_levels(levels, asset, reference, frame, site_channels)
         scored.append(_scores(bundle, frame, start, str(info.asset_class), events))
     if fresh:
         save_references(cache, references)
     say(f"{model_id} {version}: {len(day_tables)} assets monitored")
     sites = dict(zip(assets["asset_id"].astype(str), assets["site_id"].fillna("").astype(str), strict=True))
+    _site_changes(found, levels, sites, start)
     classify.site_wide(found, sites)
     table = pd.concat(day_tables, ignore_index=True) if day_tables else pd.DataFrame(columns=drift.DAY_COLUMNS)
     scores = pd.concat(scored, ignore_index=True) if scored else pd.DataFrame(columns=["asset_id", "ts", "p"])
@@ -197,6 +224,7 @@ def _monitor_model(
         "version": version,
         "window": {"start": str(start), "end": str(stop), "days": days},
         "reference": {"start": str(ref_start), "end": str(trained_end), "assets": len(references), "fresh": fresh},
+        "operating_channels": list(operating),
         "assets": len(day_tables),
         "status": "drift" if alerts else "ok",
         "drift_alerts": sorted(alerts, key=lambda a: (a["day"], a["asset_id"])),
@@ -348,6 +376,8 @@ def assess_frames(
     reference: tuple[Any, Any],
     window: tuple[Any, Any],
     margin: float = MARGIN,
+    operating_channels: str | list[str] | None = None,
+    site_channels: tuple[str, ...] = site.SITE_CHANNELS,
 ) -> tuple[dict[str, list[dict[str, Any]]], pd.DataFrame]:
     """The sensor-drift steps of :func:`monitor` on wide readings in memory (``asset_id, ts, <channels>`` at the
     model's interval): references fitted on ``reference`` = (start, end), days judged over ``window``. Returns the
@@ -355,7 +385,9 @@ def assess_frames(
     ts = pd.to_datetime(readings["ts"], utc=True)
     ref_start, ref_end = (pd.Timestamp(t) for t in reference)
     start, stop = (pd.Timestamp(t) for t in window)
+    operating = classify.operating_channels(operating_channels, channels)
     found: dict[str, list[dict[str, Any]]] = {}
+    levels: dict[str, dict[str, Any]] = {}
     tables = []
     for asset, rows in readings.groupby("asset_id", sort=True):
         stamp = ts[rows.index]
@@ -375,10 +407,47 @@ def assess_frames(
         table.insert(0, "asset_id", asset)
         tables.append(table)
         found[str(asset)] = classify.episodes(
-            table, events[events["asset_id"] == asset], min_rows=max(4.0, ref.rows_per_day / 4)
+            table, events[events["asset_id"] == asset], min_rows=max(4.0, ref.rows_per_day / 4), operating=operating
         )
+        ref.level_days, ref.level_means = drift.day_levels(ref_frame, ref.channels)
+        _site_levels(levels, str(asset), ref, frame, site_channels)
+    _site_changes(found, levels, sites, start)
     classify.site_wide(found, sites)
     return found, (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=drift.DAY_COLUMNS))
+
+
+def _site_levels(
+    levels: dict[str, dict[str, Any]],
+    asset: str,
+    reference: drift.Reference,
+    frame: pd.DataFrame,
+    site_channels: tuple[str, ...],
+) -> None:
+    """Collect one asset's day means of the site channels (reference and window, every row) for the site test."""
+    for channel in site_channels:
+        if channel not in reference.channels or reference.level_means.shape[1:] != (len(reference.channels),):
+            continue
+        j = reference.channels.index(channel)
+        window_days, window_means = drift.day_levels(frame, [channel])
+        levels.setdefault(channel, {})[asset] = (
+            reference.level_days,
+            reference.level_means[:, j],
+            float(reference.sd[j]),
+            window_days,
+            window_means[:, 0],
+        )
+
+
+def _site_changes(
+    found: dict[str, list[dict[str, Any]]], levels: dict[str, dict[str, Any]], sites: dict[str, str], start: Any
+) -> None:
+    """The site-wide test of each site channel (:func:`forewarn.monitor.site.site_onsets`), merged into ``found``."""
+    first = pd.Timestamp(start)
+    first = first.tz_localize("UTC") if first.tzinfo is None else first.tz_convert("UTC")
+    since = int((first.floor("1D") - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(days=1))
+    for channel, per_asset in levels.items():
+        extra = site.site_onsets(per_asset, sites, channel, since=since, baseline_days=BASELINE_DAYS)
+        classify.add_site_onsets(found, extra)
 
 
 def file_drift_cases(book: Any, report: dict[str, Any]) -> list[int]:
