@@ -10,8 +10,8 @@ Detectors (``--backbone``):
 * ``trained``: the same on a :class:`~forewarn.quality.vision.DefectClassifier` trained to tell the five good
   classes apart on the same 80 % (never sees class c);
 * ``texture``: :class:`forewarn.quality.texture.TextureDetector` (grey-level statistics and filter-bank energies,
-  nearest good images), 200 px images. With ``--select`` its settings (k in 1, 3, 5; with or without the grey-level
-  statistics) are chosen per fold by a validation inside the fitting images only: each seen class in turn is the
+  local binary patterns, nearest good images), 200 px images. With ``--select`` its settings (k in 1, 3, 5; with or
+  without the grey-level statistics; with or without the local binary patterns) are chosen per fold by a validation inside the fitting images only: each seen class in turn is the
   pseudo-unseen defect, the other four split 80/20 again; the setting with the best mean validation ROC-AUC is
   then fitted on all the fitting images and scored once on the fold's test images.
 
@@ -37,7 +37,9 @@ from forewarn.quality.patches import PatchDetector
 from forewarn.quality.texture import TextureDetector, texture_features
 from forewarn.quality.vision import DefectClassifier
 
-TEXTURE_GRID = [{"k": k, "grey": grey} for grey in (True, False) for k in (1, 3, 5)]
+TEXTURE_GRID = [
+    {"k": k, "grey": grey, "lbp": lbp} for lbp in (True, False) for grey in (True, False) for k in (1, 3, 5)
+]
 
 
 def _auc(negatives: np.ndarray, positives: np.ndarray) -> float:
@@ -48,7 +50,7 @@ def _auc(negatives: np.ndarray, positives: np.ndarray) -> float:
 def texture_fold(feats: np.ndarray, labels: np.ndarray, train: np.ndarray, test: np.ndarray, bad: np.ndarray,
                  select: bool) -> tuple[float, dict[str, object], float | None]:  # fmt: skip
     """(test ROC-AUC, the setting used, its validation ROC-AUC or None)."""
-    setting: dict[str, object] = {"k": 1, "grey": True}
+    setting: dict[str, object] = TextureDetector().get_params()
     validation = None
     if select:
         scored = []
