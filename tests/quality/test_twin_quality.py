@@ -25,3 +25,22 @@ def test_quality_drifts_with_mechanical_damage_only():
     assert len(QUALITY_MODES) == 4
     again = unit_quality(fleet, units=5, seed=0)
     assert np.array_equal(again.measurements, q.measurements)
+
+
+def test_combine_is_the_largest_damage_or_the_capped_sum():
+    import pytest
+
+    from forewarn.exceptions import ParameterError
+
+    fleet = build_fleet(sites=1, assets=3, days=10, seed=5, interval="1h")
+    plan = fleet.plan
+    largest = unit_quality(fleet, units=2, seed=0).frame
+    summed = unit_quality(fleet, units=2, seed=0, combine="sum").frame
+    modes = plan.damage[:, list(QUALITY_MODES), :]
+    row = {a: i for i, a in enumerate(fleet.asset_ids)}
+    asset, hour = largest["asset_id"].map(row).to_numpy(), largest["hour"].to_numpy()
+    assert np.allclose(largest["d_mech"], np.clip(modes.max(axis=1)[asset, hour], 0, 1))
+    assert np.allclose(summed["d_mech"], np.clip(modes.sum(axis=1)[asset, hour], 0, 1))
+    assert (summed["d_mech"] > largest["d_mech"] + 1e-9).any()  # machines with two damaged modes
+    with pytest.raises(ParameterError, match="combine"):
+        unit_quality(fleet, combine="mean")

@@ -13,7 +13,10 @@ least half the hour), ``units`` units are measured (a subgroup), each a deviatio
 * ``sigma0 = 5`` um; overheating, seal leaks and winding insulation do not touch the units.
 
 So a degrading machine raises the share out of specification (``|x| > 15`` um by default) before it fails, for the
-mechanical failure modes only.
+mechanical failure modes only. ``combine="sum"`` (a what-if, not the default) lets every mode's damage add up
+(``d_mech`` the sum, capped at 1) instead of the largest one standing for all: with the largest, a bearing
+defect growing on a machine with some imbalance or misalignment leaves the units unchanged until it outgrows
+them (BENCHMARKS.md, issue 17: that is why quality warns late of bearing failures on this twin).
 
 >>> from forewarn.twin.fleet import build_fleet
 >>> fleet = build_fleet(sites=1, assets=2, days=3, seed=4, interval="1h")
@@ -30,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forewarn.exceptions import ParameterError
 from forewarn.twin.assets import IMBALANCE, INNER, MISALIGNMENT, MODES, OUTER
 
 QUALITY_MODES = (OUTER, INNER, IMBALANCE, MISALIGNMENT)
@@ -49,11 +53,20 @@ class UnitQuality:
     measurements: np.ndarray
 
 
-def unit_quality(fleet: Any, *, units: int = 5, seed: int = 0, spec_um: float = SPEC_UM) -> UnitQuality:
-    """Measure ``units`` units per running asset-hour of ``fleet`` (a built :class:`~forewarn.twin.fleet.Fleet`)."""
+def unit_quality(
+    fleet: Any, *, units: int = 5, seed: int = 0, spec_um: float = SPEC_UM, combine: str = "max"
+) -> UnitQuality:
+    """Measure ``units`` units per running asset-hour of ``fleet`` (a built :class:`~forewarn.twin.fleet.Fleet`);
+    ``combine``: how the quality modes' damages make ``d_mech``, ``"max"`` (the default) or ``"sum"``."""
+    if combine not in ("max", "sum"):
+        raise ParameterError(
+            f"The 'combine' parameter of unit_quality must be 'max' or 'sum'. Got {combine!r} instead.",
+            param="combine",
+        )
     plan = fleet.plan
     n, hours = plan.run.shape
-    damage = np.clip(plan.damage[:, list(QUALITY_MODES), :hours].max(axis=1), 0.0, 1.0)
+    modes = plan.damage[:, list(QUALITY_MODES), :hours]
+    damage = np.clip(modes.max(axis=1) if combine == "max" else modes.sum(axis=1), 0.0, 1.0)
     load = np.clip(fleet.regime.load[:, :hours].astype(float), 0.0, 1.0)
     running = plan.run[:, :hours] >= 0.5
     rng = np.random.default_rng([seed, 17])
