@@ -265,6 +265,9 @@ DECISIONS = {
     "renewal_min_p_0.35": P.Decision(min_probability=0.35, backstop_days=240.0, since_renewal=True),
     # 2026-12-05: the planner told each asset's calendar (jobs deferred to evenings it does not run)
     "kept_calendar": P.Decision(min_probability=0.3, backstop_days=240.0, since_renewal=True, calendar=True),
+    # a third of the failures came within 42 days of a visit (benchmarks/policy_gap.py): a shorter cooldown
+    "kept_cooldown7": P.Decision(min_probability=0.3, backstop_days=240.0, since_renewal=True, cooldown_days=7),
+    "kept_cooldown14": P.Decision(min_probability=0.3, backstop_days=240.0, since_renewal=True, cooldown_days=14),
 }
 
 
