@@ -150,6 +150,54 @@ def false_rows_where(truth: np.ndarray, predicted: np.ndarray) -> dict[str, int]
     return {"before": before, "between": len(false) - before - after, "after": after}
 
 
+def after_rows_split(truth: np.ndarray, spans: Sequence[tuple[int, int]]) -> dict[str, int]:
+    """The false-positive rows after a file's last anomalous row, split by the episode that holds them:
+    ``continuing`` (an episode that started at or before that row: the anomaly's own episode running on past
+    its end) or ``new`` (an episode that started after it). ``spans``: episodes as ``(start, end)`` rows, inclusive.
+
+    >>> after_rows_split(np.array([0, 1, 1, 0, 0, 0, 0, 0]), [(1, 4), (6, 7)])
+    {'continuing': 2, 'new': 2}
+    """
+    anomalous = np.flatnonzero(np.asarray(truth) == 1)
+    out = {"continuing": 0, "new": 0}
+    if len(anomalous) == 0:
+        return out
+    last = int(anomalous[-1])
+    for start, end in spans:
+        if end > last:
+            out["continuing" if start <= last else "new"] += end - max(start, last + 1) + 1
+    return out
+
+
+def false_start_cause(
+    row: int, ts: pd.Timestamp, n_train: int, stopped: np.ndarray | None, maintained: pd.Series, failures: pd.Series
+) -> str:
+    """Why a false episode start (one that warns of no failure) may have come, the first that applies: ``training``
+    (inside the rows the detector fitted on), ``switch`` (the machine was stopped on the start row or one of the
+    6 rows before: a start-up or a shut-down), ``after_maintenance`` (within 72 h after a maintenance),
+    ``early`` (7 to 30 days before a failure of the asset), else ``other``.
+
+    >>> t = pd.Timestamp("2024-03-01", tz="UTC")
+    >>> stopped = np.array([False] * 20 + [True] + [False] * 79)
+    >>> none = pd.Series([], dtype="datetime64[ns, UTC]")
+    >>> [false_start_cause(r, t, 15, stopped, none, none) for r in (5, 24, 40)]
+    ['training', 'switch', 'other']
+    >>> false_start_cause(40, t, 15, stopped, pd.Series([t - pd.Timedelta(hours=30)]), none)
+    'after_maintenance'
+    >>> false_start_cause(40, t, 15, None, none, pd.Series([t + pd.Timedelta(days=12)]))
+    'early'
+    """
+    if row < n_train:
+        return "training"
+    if stopped is not None and stopped[max(0, row - 6) : row + 1].any():
+        return "switch"
+    if ((maintained <= ts) & (maintained >= ts - pd.Timedelta(hours=72))).any():
+        return "after_maintenance"
+    if ((failures > ts + pd.Timedelta(days=7)) & (failures <= ts + pd.Timedelta(days=30))).any():
+        return "early"
+    return "other"
+
+
 def skab_part(detector: Detector, rule: AlarmRule, data_dir: str | None, level_on: float) -> dict[str, Any]:
     """SKAB's protocol on the alarm episodes and the alarm column (module text)."""
     from forewarn.datasets.skab import N_TRAIN, load_skab
@@ -157,6 +205,7 @@ def skab_part(detector: Detector, rule: AlarmRule, data_dir: str | None, level_o
     data = load_skab(data_dir)
     pairs, level_pairs, cp_detections, cp_files = [], [], [], []
     where = {"before": 0, "between": 0, "after": 0}
+    after_split = {"continuing": 0, "new": 0}
     for file in data.files:
         frame = file.frame.loc[:, list(data.SENSORS)].reset_index(drop=True)
         frame.insert(0, "timestamp", file.frame.index.to_numpy())
@@ -170,6 +219,9 @@ def skab_part(detector: Detector, rule: AlarmRule, data_dir: str | None, level_o
         pairs.append((truth, inside[N_TRAIN:]))
         for key, count in false_rows_where(truth, inside[N_TRAIN:]).items():
             where[key] += count
+        spans = [(e.start - N_TRAIN, e.end - N_TRAIN) for e in episodes if e.end >= N_TRAIN]
+        for key, count in after_rows_split(truth, spans).items():
+            after_split[key] += count
         level_pairs.append((truth, (scores[N_TRAIN:] >= level_on).astype(int)))
         events = np.flatnonzero(test["changepoint"].to_numpy() == 1)
         cp_files.append(NABFile(len(test), right_windows(test.index, events, SKAB_CHANGEPOINT_WINDOW), curve="skab"))
@@ -180,6 +232,7 @@ def skab_part(detector: Detector, rule: AlarmRule, data_dir: str | None, level_o
     out.update({f"level_{key}": level_metrics[key] for key in ("f1", "far", "mar")})
     out["nab_skab_standard"] = normalised_score(cp_detections, cp_files, "standard")
     out["false_rows_where"] = where
+    out["false_rows_after_split"] = after_split
     out["files"] = len(data.files)
     return out
 
@@ -290,6 +343,9 @@ def forewarning_part(
     failures = events.loc[events["kind"] == "failure", ["asset_id", "ts"]]
     renewed = renewals(events)
     alerts, observed, spans = [], {}, {}
+    maintained = {str(a): group["ts"] for a, group in events.loc[events["kind"] == "maintenance"].groupby("asset_id")}
+    no_times = pd.Series([], dtype="datetime64[ns, UTC]")
+    causes = {"training": 0, "switch": 0, "after_maintenance": 0, "early": 0, "other": 0}
     for asset in fleet.assets:
         rows = fleet.readings[fleet.readings["asset_id"] == asset.asset_id]
         names = [c.name for c in asset.channels if c.name in rows.columns]
@@ -306,6 +362,20 @@ def forewarning_part(
             back = later.min() if len(later) else times.max() + pd.Timedelta(hours=1)
             down |= ((starts >= failed) & (starts < back)).to_numpy()
         alerts.append(pd.DataFrame({"asset_id": asset.asset_id, "ts": starts[~down].to_numpy()}))
+        asset_failures = failures.loc[failures["asset_id"] == asset.asset_id, "ts"]
+        n_train = max(10, int(0.15 * len(frame)))
+        stopped = None
+        if "speed" in frame.columns:
+            speed = frame["speed"].to_numpy(dtype="float64")
+            top = np.nanmax(speed[:n_train]) if np.isfinite(speed[:n_train]).any() else np.nan
+            stopped = speed < 0.05 * top if np.isfinite(top) and top > 0 else None
+        for row, start, gone in zip(np.flatnonzero(alarms), starts, down, strict=True):
+            warns = ((asset_failures >= start + pd.Timedelta(hours=24)) & (asset_failures <= start + horizon)).any()
+            if not gone and not warns:
+                cause = false_start_cause(
+                    int(row), start, n_train, stopped, maintained.get(asset.asset_id, no_times), asset_failures
+                )
+                causes[cause] += 1
         # the episodes whose start is an alert (alarm rows are the episodes' starts, in order)
         spans[asset.asset_id] = [
             (times.iloc[e.start], times.iloc[e.end]) for e, gone in zip(found, down, strict=True) if not gone
@@ -328,6 +398,7 @@ def forewarning_part(
         "false_alarms": figures.false_alarms,
         "false_alarms_per_asset_month": figures.false_alarms_per_asset_month,
         "miss_reasons": reasons,
+        "false_start_causes": causes,
         "horizon_hours": horizon / pd.Timedelta(hours=1),
         "refit_after_renewal": refit_after_renewal,
         "assets": len(fleet.assets),
@@ -397,7 +468,8 @@ def summary(report: dict[str, Any]) -> str:
                 f"  skab episodes: F1 {skab['f1']:.3f} FAR {skab['far']:.2f} % MAR {skab['mar']:.2f} %; "
                 f"rows >= on: F1 {skab['level_f1']:.3f} FAR {skab['level_far']:.2f} % MAR "
                 f"{skab['level_mar']:.2f} %; changepoint NAB (SKAB curve) {skab['nab_skab_standard']:.1f}; "
-                f"false-positive rows {skab['false_rows_where']}"
+                f"false-positive rows {skab['false_rows_where']} (after the last anomaly: "
+                f"{skab.get('false_rows_after_split')})"
             )
         if "forewarning" in figures:
             fw = figures["forewarning"]
@@ -407,7 +479,8 @@ def summary(report: dict[str, Any]) -> str:
                 f"  forewarning (twin fleet, {fw['assets']} assets x {fw['days']} days, seed {fw['seed']}): "
                 f"{fw['forewarned']} of {fw['failures']} failures ({share}) had an episode start "
                 f"{fw['horizon_hours'] / 24:g} d to 24 h before, median lead {lead}; "
-                f"{fw['false_alarms_per_asset_month']:.2f} false alarms per asset-month; why: {fw['miss_reasons']}"
+                f"{fw['false_alarms_per_asset_month']:.2f} false alarms per asset-month; why: {fw['miss_reasons']}; "
+                f"false starts by cause {fw['false_start_causes']}"
                 + ("; refitted after each renewal" if fw["refit_after_renewal"] else "")
             )
         if "healthy" in figures:

@@ -78,3 +78,25 @@ def test_the_refit_fits_each_renewal_segment_on_its_own_first_rows() -> None:
     assert calls == [(0.0, 60, 30), (60.0, 20, 19), (80.0, 115, 30)]
     assert scores[:60].tolist() == [1.0] * 60 and scores[60:80].tolist() == [2.0] * 20
     assert scores[80:195].tolist() == [3.0] * 115 and scores[195:].tolist() == [0.0] * 5
+
+
+def test_rows_after_the_last_anomaly_split_by_the_episode_that_holds_them() -> None:
+    truth = np.array([0, 0, 1, 1, 0, 0, 0, 0, 0, 0])
+    # the anomaly's episode runs on to row 5 (rows 4, 5: continuing); a new one covers rows 7-8; one before
+    spans = [(0, 0), (2, 5), (7, 8)]
+    assert bench.after_rows_split(truth, spans) == {"continuing": 2, "new": 2}
+    assert bench.after_rows_split(np.zeros(5, dtype=int), [(0, 4)]) == {"continuing": 0, "new": 0}
+
+
+def test_each_false_start_gets_the_first_cause_that_applies() -> None:
+    stopped = np.zeros(100, dtype=bool)
+    stopped[50] = True  # the machine stood still on row 50
+    none = pd.Series([], dtype="datetime64[ns, UTC]")
+    maint = pd.Series([T0 - 48 * HOUR])
+    cause = bench.false_start_cause
+    assert cause(10, T0, 15, stopped, maint, none) == "training"  # training wins over the maintenance
+    assert cause(56, T0, 15, stopped, maint, none) == "switch"  # 6 rows after the stop still counts
+    assert cause(57, T0, 15, stopped, maint, none) == "after_maintenance"  # 7 rows: no longer
+    assert cause(57, T0, 15, stopped, pd.Series([T0 - 73 * HOUR]), none) == "other"  # over 72 h ago
+    assert cause(57, T0, 15, None, none, pd.Series([T0 + 8 * DAY])) == "early"
+    assert cause(57, T0, 15, None, none, pd.Series([T0 + 31 * DAY])) == "other"
