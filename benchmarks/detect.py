@@ -228,7 +228,7 @@ def skab_part(detector: Detector, rule: AlarmRule, data_dir: str | None, level_o
         cp_detections.append(alarms[N_TRAIN:].astype(bool))
     metrics = pooled_outlier_metrics(pairs).as_dict()
     level_metrics = pooled_outlier_metrics(level_pairs).as_dict()
-    out = {key: metrics[key] for key in ("f1", "far", "mar")}
+    out: dict[str, Any] = {key: metrics[key] for key in ("f1", "far", "mar")}
     out.update({f"level_{key}": level_metrics[key] for key in ("f1", "far", "mar")})
     out["nab_skab_standard"] = normalised_score(cp_detections, cp_files, "standard")
     out["false_rows_where"] = where
