@@ -51,6 +51,7 @@ SLOW_MODULES = frozenset(
         "tests/stream/test_mqtt.py",
         "tests/stream/test_opcua.py",
         "tests/stream/test_replay.py",
+        "tests/train/test_baseline_serving.py",
         "tests/train/test_train_backtest_score.py",
     }
 )

@@ -89,3 +89,20 @@ def test_bad_input_is_named() -> None:
         baseline_rows(hourly({"x": [1.0]}), columns=["t"], baseline_hours=4, renewals=None)
     with pytest.raises(SchemaError, match="baseline_hours"):
         baseline_rows(hourly({"t": [1.0]}), columns=["t"], baseline_hours=0, renewals=None)
+
+
+def test_a_frame_whose_rows_all_precede_the_renewals_starts_at_its_first_row() -> None:
+    ts = pd.Series(pd.to_datetime(["2024-01-01 21:00"], utc=True))
+    renewed = pd.DataFrame({"asset_id": ["a"], "ts": pd.to_datetime(["2024-01-01 21:54"], utc=True)})
+    assert life_starts(np.array(["a"]), ts, renewed).tolist() == [np.datetime64("2024-01-01T21:00", "us")]
+
+
+def test_the_window_does_not_reach_back_across_a_renewal() -> None:
+    ts = pd.date_range("2024-01-01", periods=8, freq="1h", tz="UTC")
+    frame = pd.DataFrame({"asset_id": "a", "ts": ts, "t": [1.0, 3.0, 1.0, 3.0, 4.0, 8.0, 2.0, 2.0]})
+    renewed = pd.DataFrame({"asset_id": ["a"], "ts": [ts[6]]})
+    out = baseline_features(frame, columns=["t"], window=3, baseline_hours=4, renewals=renewed)
+    # old life: baseline rows 0-3 (mean 2, std 1); z of rows 4, 5 = 2, 6; window means over present values
+    assert out["t__base_z"].tolist()[4:6] == [2.0, 4.0]
+    # the new life (from row 6) has no complete baseline: NaN, not the old life's rows 4 and 5
+    assert np.isnan(out["t__base_z"].to_numpy()[6:]).all()

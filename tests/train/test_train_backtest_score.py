@@ -266,5 +266,4 @@ def test_backtest_reads_rows_against_each_assets_own_baseline(plant: Path, tmp_p
     assert X.loc[early, "base__t2"].isna().all() and X.loc[~early, "base__t2"].notna().mean() > 0.5
     result = forewarn.backtest(plant, by="asset", folds=2, task="failure", baseline="4d", **FAST)
     assert result["baseline"] == "4d" and result["rows"]["roc_auc"] is not None
-    with pytest.raises(ConfigError, match="backtest option"):
-        forewarn.train(plant, tmp_path / "m", baseline="4d", **FAST)
+    # forewarn train --baseline files such a model for forewarn score: tests/train/test_baseline_serving.py

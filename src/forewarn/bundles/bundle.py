@@ -18,7 +18,12 @@
   for a model that does not accept missing values, in place of a missing feature (a channel an asset class lacks);
 * ``age_feature``: the name of the age-since-renewal feature (:mod:`forewarn.features.age`, ``age_h``) when the
   model reads it, listed after the window features; empty (the default, and every bundle written before it) = no
-  age, the features are the window statistics alone.
+  age, the features are the window statistics alone;
+* ``baseline_hours``: the span of each asset life's baseline when the model reads its rows against that baseline
+  (:mod:`forewarn.features.baseline`; listed after the window features, before the age); 0 (the default, and
+  every bundle written before it) = none. Such features need the life's first rows, which only ``forewarn score``
+  reads (:func:`forewarn.train.score.baseline_history`); the service and the stream refuse such a bundle
+  (:meth:`Bundle.select`: a feature matrix without those columns).
 
 :func:`make_bundle` writes such a folder from a fitted model and held-out data; :class:`Bundle` loads it.
 """
@@ -44,6 +49,7 @@ from forewarn.decide.explain import SensorIndex
 from forewarn.decide.thresholds import ThresholdPolicy
 from forewarn.exceptions import ConfigError, SchemaError, StateError
 from forewarn.features.age import AGE_FEATURE
+from forewarn.features.baseline import baseline_features, baseline_names
 from forewarn.features.last_row import feature_names, last_row_features
 from forewarn.features.window import DEFAULT_STATS, window_features
 
@@ -71,6 +77,7 @@ class ServingSpec:
     asset_classes: tuple[str, ...] = ()
     reference: Mapping[str, float] = field(default_factory=dict)
     age_feature: str = ""
+    baseline_hours: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.channels:
@@ -100,7 +107,30 @@ class ServingSpec:
     def feature_names(self) -> list[str]:
         """The window features, then the age since renewal when the model reads it (``age_feature``)."""
         names = self.window_feature_names
+        if self.baseline_hours:
+            names = [*names, *baseline_names(self.channels)]
         return [*names, self.age_feature] if self.age_feature else names
+
+    def baseline_frame(self, frame: pd.DataFrame, renewals: pd.DataFrame | None) -> pd.DataFrame:
+        """Every row of ``frame`` against its asset life's baseline (:func:`~forewarn.features.baseline.
+        baseline_features` with this spec's channels, window and ``baseline_hours``): the frame must hold the
+        life's baseline rows, as training read them.
+
+        >>> spec = ServingSpec(channels=("t",), window=1, stats=("mean",), baseline_hours=4)
+        >>> ts = pd.date_range("2024-01-01", periods=6, freq="1h", tz="UTC")
+        >>> frame = pd.DataFrame({"asset_id": "a", "ts": ts, "t": [1.0, 3.0, 1.0, 3.0, 4.0, 8.0]})
+        >>> spec.baseline_frame(frame, None)["t__base_z"].tolist()[-2:]
+        [2.0, 6.0]
+        """
+        if not self.baseline_hours:
+            raise ConfigError("this serving spec reads no baseline features (baseline_hours is 0)")
+        return baseline_features(
+            frame,
+            columns=list(self.channels),
+            window=self.window,
+            baseline_hours=float(self.baseline_hours),
+            renewals=renewals,
+        )
 
     def window_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The window statistics of every row of ``frame`` (``asset_id, ts, <channel>...``, any row order) as the
@@ -231,6 +261,14 @@ class Bundle:
     def select(self, spec_features: np.ndarray) -> np.ndarray:
         """Columns of a full spec-feature matrix that the model uses, in the model's order (missing values
         replaced by the training means for a model that does not accept them)."""
+        if self.spec.baseline_hours and spec_features.shape[1] != len(self.spec.feature_names):
+            raise SchemaError(
+                f"model {self.model_id!r} reads {len(self.spec.feature_names)} features per row, got "
+                f"{spec_features.shape[1]}: it reads rows against each asset life's baseline (baseline "
+                f"{self.spec.baseline_hours:g} h), which only forewarn score computes; the service and the stream "
+                "cannot serve it yet (train without --baseline to serve it)",
+                column="features",
+            )
         values = spec_features[:, self._columns]
         return values if self._fill is None else fill_missing(values, self._fill)
 
@@ -458,6 +496,7 @@ def make_bundle(
     card: Mapping[str, Any] | None = None,
     residual_model: tuple[np.ndarray, np.ndarray] | None = None,
     reference: Mapping[str, float] | None = None,
+    baseline_hours: float = 0.0,
 ) -> Path:
     """Save ``model`` with a serving spec fitted on held-out rows; returns the folder.
 
@@ -468,7 +507,8 @@ def make_bundle(
     on the prediction), or ``residual_model`` gives the edges and quantiles of :func:`residual_bands` ready made;
     ``card`` is written as ``card.json`` (the model card); ``reference`` gives the training means of the features
     (default: the held-out rows' means). When the held-out rows hold an ``age_h`` column (the age since renewal,
-    :mod:`forewarn.features.age`), the spec records it as the ``age_feature``.
+    :mod:`forewarn.features.age`), the spec records it as the ``age_feature``; ``baseline_hours`` (> 0) records
+    that the rows hold the baseline features of :mod:`forewarn.features.baseline` with that span.
     """
     X = pd.DataFrame(X_holdout)
     y = np.asarray(y_holdout, dtype="float64")
@@ -517,6 +557,7 @@ def make_bundle(
         asset_classes=tuple(asset_classes),
         reference=reference,
         age_feature=AGE_FEATURE if AGE_FEATURE in X.columns else "",
+        baseline_hours=float(baseline_hours or 0.0),
     )
     path = save(model, folder, metrics=metrics, training_data=training_data)
     (path / SPEC_FILE).write_text(json.dumps(spec.to_json(), indent=2), encoding="utf-8")

@@ -68,6 +68,14 @@ def train(
             "or auto (default: when the events hold a renewal)."
         ),
     ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="Also read each row against its asset life's own first weeks, e.g. 14d: z per channel, PCA T2 and "
+            "Q of that baseline (default off; forewarn score computes them, the service and the stream refuse such "
+            "a model)."
+        ),
+    ] = None,
     promote: Annotated[bool, typer.Option("--promote", help="Make the new version live.")] = False,
     engine: EngineOpt = "local",
     ray_address: RayAddressOpt = None,
@@ -92,6 +100,7 @@ def train(
         model_id=model_id,
         seed=seed,
         age=age,
+        baseline=baseline,
     )
     console = Console(stderr=True)
     with console.status("training") as status:
@@ -184,7 +193,7 @@ def backtest(
         str | None,
         typer.Option(
             help="Also read each row against its asset life's own first weeks, e.g. 14d: z per channel, PCA T2 and "
-            "Q of that baseline (default off; backtest only, the service cannot compute them yet)."
+            "Q of that baseline (default off; forewarn train --baseline files such a model for forewarn score)."
         ),
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,

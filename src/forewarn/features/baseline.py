@@ -16,8 +16,8 @@ what wear looks like. This module computes, with no look-ahead:
   leading components that explain ``VARIANCE`` of the variance: Hotelling's ``T2`` (the squared scores over
   their baseline variances) and ``Q`` (the squared residual off those components), per row: the PCA T2+Q
   detector of :mod:`forewarn.models.anomaly`, fitted per asset life on its own first weeks;
-* the trailing-window mean of those per-row values over the last ``window`` rows of the asset
-  (:func:`forewarn.features.window.window_features`, the one kernel), named ``f"{channel}__base_z"``,
+* the trailing-window mean of those per-row values over the last ``window`` rows of the asset's life (a window
+  never reaches back across a renewal; :func:`forewarn.features.window.window_features`, the one kernel), named ``f"{channel}__base_z"``,
   ``base__t2`` and ``base__q`` (:func:`baseline_names`).
 
 The same function serves training and serving: it reads the baseline rows from the frame it is given, so a
@@ -68,7 +68,7 @@ def life_starts(asset_id: np.ndarray, ts: pd.Series, renewals: pd.DataFrame | No
     times = pd.to_datetime(ts, utc=True).astype("datetime64[us, UTC]").reset_index(drop=True)
     ids = pd.Series(np.asarray(asset_id).astype(str))
     first = times.groupby(ids).transform("min")
-    start = first.copy()
+    out: np.ndarray = first.dt.tz_convert(None).to_numpy(dtype="datetime64[us]").copy()
     if renewals is not None and len(renewals):
         right = pd.DataFrame(
             {
@@ -81,10 +81,13 @@ def life_starts(asset_id: np.ndarray, ts: pd.Series, renewals: pd.DataFrame | No
         left = pd.DataFrame({"asset_id": ids.to_numpy(dtype=object), "ts": times, "_row": np.arange(len(ids))})
         left = left.sort_values("ts", kind="stable")
         merged = pd.merge_asof(left, right, left_on="ts", right_on="renewed", by="asset_id", direction="backward")
-        renewed = pd.Series(merged["renewed"].to_numpy(), index=merged["_row"].to_numpy()).sort_index()
-        later = renewed.notna() & (renewed.to_numpy() > first.to_numpy())
-        start[later.to_numpy()] = renewed[later.to_numpy()].to_numpy()
-    out: np.ndarray = start.to_numpy(dtype="datetime64[us]")
+        # rows before every renewal get NaT (an all-NaT column may come back as None objects: compare as datetimes)
+        renewed = pd.to_datetime(
+            pd.Series(merged["renewed"].to_numpy(), index=merged["_row"].to_numpy()).sort_index(), utc=True
+        )
+        at = renewed.dt.tz_convert(None).to_numpy(dtype="datetime64[us]")
+        later = ~np.isnat(at) & (at > out)
+        out[later] = at[later]
     return out
 
 
@@ -165,9 +168,15 @@ def baseline_features(
     per_row = baseline_rows(frame, columns=columns, baseline_hours=baseline_hours, renewals=renewals)
     derived = [f"_z{i}" for i in range(len(columns))] + ["_t2", "_q"]
     table = pd.DataFrame(per_row, columns=derived, index=frame.index)
-    table["asset_id"] = frame["asset_id"].to_numpy()
+    if not len(frame):
+        return pd.DataFrame(per_row, columns=baseline_names(columns), index=frame.index)
+    # the window runs within a life: a renewal's new life reads none of the old life's rows (NaN until its own
+    # baseline is complete)
+    ids = frame["asset_id"].astype(str).to_numpy()
+    starts = life_starts(ids, frame["ts"], renewals).astype("int64").astype(str)
+    table["_life"] = np.char.add(np.char.add(ids.astype(str), "|"), starts)
     table["ts"] = frame["ts"].to_numpy()
-    stats = window_features(table, group="asset_id", order="ts", columns=derived, window=int(window), stats=("mean",))
+    stats = window_features(table, group="_life", order="ts", columns=derived, window=int(window), stats=("mean",))
     stats.columns = baseline_names(columns)
     return stats
 

@@ -175,12 +175,6 @@ def _train(
     **options: Any,
 ) -> TrainResult:
     spec = (spec or TrainSpec()).with_options(**options)
-    if spec.baseline is not None:
-        raise ConfigError(
-            f"baseline={spec.baseline!r}: features against an asset's own baseline are a backtest option for now "
-            "(the service, the stream and forewarn score cannot compute them yet); measure them with "
-            "forewarn backtest --baseline, train without it"
-        )
     say = progress or (lambda message: None)
     started = time.perf_counter()
     with opened(store) as db:
@@ -366,6 +360,7 @@ def _judge_and_file(
             "stats": list(spec.stats),
             "features": spec.features,
             "age": cards.age_recipe(X_all.columns, data.renewed, spec.age),
+            "baseline": spec.baseline,
             "channels": data.channels,
             "horizon": spec.horizon,
             "horizon_hours": spec.horizon_hours,
@@ -415,6 +410,7 @@ def _judge_and_file(
             unit="hours" if spec.task == "rul" else None,
             card=card,
             reference=means,
+            baseline_hours=spec.baseline_hours or 0.0,
         )
     # a failure-mode classifier is saved with its card but is not servable for health (the service scores failure,
     # RUL and anomaly models): it is not filed in the registry

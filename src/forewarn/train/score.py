@@ -7,6 +7,11 @@ reported. An asset that failed and has not been renewed since is ``down`` (healt
 one whose renewal came after its last failure is scored from the readings since that renewal. A bundle whose
 model reads the age since renewal (``ServingSpec.age_feature``) gets it from the same events:
 :func:`forewarn.features.age.hours_since_renewal` at the last row's time (NaN for an asset with no renewal).
+A bundle whose model reads rows against each asset life's baseline (``ServingSpec.baseline_hours``,
+:mod:`forewarn.features.baseline`) gets them from the life's baseline rows read from the store
+(:func:`baseline_history`: from the life's start, its latest renewal or the asset's first reading, the first
+``baseline_hours``, in whole buckets at the bundle's interval) followed by the recent history: the rows training
+read for that life, so the last row's features are training's (to 1e-9, tests/train/test_baseline_serving.py).
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base.executor import Executor, resolve
+from forewarn.base.timespan import timespan
 from forewarn.decide.explain import sensor_contributions
 from forewarn.decide.risk import health_score, recommended_action, risk_level
 from forewarn.features.age import first_sensor, hours_since_renewal, with_age
+from forewarn.features.baseline import baseline_names, baseline_span
 from forewarn.store import Store
 from forewarn.train.dataset import opened, select_assets
-from forewarn.train.labels import is_down, latest_marks
+from forewarn.train.labels import is_down, latest_marks, renewals
 from forewarn.train.spec import TrainSpec
 
 COLUMNS = (
@@ -63,6 +70,72 @@ def asset_history(db: Store, asset_id: str, bundle: Any, since: pd.Timestamp | N
     return frame.reindex(columns=["asset_id", "ts", *spec.channels]).tail(int(spec.history_rows))
 
 
+def _bucket(ts: pd.Timestamp, interval: str, *, up: bool = False) -> pd.Timestamp:
+    """``ts`` floored (or ceiled) to the start of its bucket of width ``interval`` aligned on the Unix epoch, as the
+    store buckets readings; unchanged for raw rows (no interval)."""
+    if not interval:
+        return ts
+    width = timespan(interval).value
+    offset = ts.value % width
+    if not offset:
+        return ts
+    return pd.Timestamp(ts.value - offset + (width if up else 0), tz="UTC")
+
+
+def baseline_history(db: Store, asset_id: str, serving: Any, life_start: pd.Timestamp) -> pd.DataFrame:
+    """The rows of an asset life's baseline at the bundle's interval: the whole buckets from the one holding
+    ``life_start`` to the one holding the baseline's end (:func:`~forewarn.features.baseline.baseline_span`)."""
+    start, end = baseline_span(life_start, float(serving.baseline_hours))
+    frame = db.readings(
+        asset_id,
+        start=_bucket(start, serving.interval),
+        end=_bucket(end, serving.interval, up=True),
+        channels=None,
+        resample=serving.interval or None,
+        wide=True,
+    )
+    return frame.reindex(columns=["asset_id", "ts", *serving.channels])
+
+
+def baseline_row(
+    db: Store,
+    serving: Any,
+    history: pd.DataFrame,
+    life_start: pd.Timestamp | None,
+    renewed: pd.DataFrame,
+) -> np.ndarray:
+    """The baseline features (:func:`~forewarn.features.baseline.baseline_names` order) of the last row of an
+    asset's ``history``: its life's baseline rows (:func:`baseline_history`) then the history, through
+    :meth:`~forewarn.bundles.bundle.ServingSpec.baseline_frame` with the asset's ``renewed`` (``asset_id, ts``)."""
+    names = baseline_names(serving.channels)
+    if history.empty or life_start is None or pd.isna(life_start):
+        return np.full(len(names), np.nan)
+    life = baseline_history(db, str(history["asset_id"].iloc[0]), serving, pd.Timestamp(life_start))
+    frame = pd.concat([life, history], ignore_index=True) if len(life) else history.reset_index(drop=True)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    frame = frame.drop_duplicates("ts", keep="first").sort_values("ts", ignore_index=True)
+    return serving.baseline_frame(frame, renewed).iloc[-1][names].to_numpy(dtype="float64")
+
+
+def life_start(first_reading: Any, renewed_at: Any) -> pd.Timestamp | None:
+    """Where an asset's current life starts, as :func:`~forewarn.features.baseline.life_starts` counts it: its
+    latest renewal when that came after its first reading, else its first reading (None: no reading).
+
+    >>> life_start(pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-02-01", tz="UTC")).month
+    2
+    >>> life_start(pd.Timestamp("2024-01-01", tz="UTC"), None).month
+    1
+    """
+    if first_reading is None or pd.isna(first_reading):
+        return None
+    first = pd.Timestamp(first_reading)
+    first = first.tz_localize("UTC") if first.tzinfo is None else first.tz_convert("UTC")
+    if renewed_at is None or pd.isna(renewed_at):
+        return first
+    renewed_at = pd.Timestamp(renewed_at).tz_convert("UTC")
+    return renewed_at if renewed_at > first else first
+
+
 def score(
     store: str | os.PathLike[str] | Store,
     models: str | os.PathLike[str],
@@ -85,10 +158,20 @@ def score(
 
 
 def _score(db: Store, bundle: Any, spec: TrainSpec, top: int | None, executor: Executor | None = None) -> pd.DataFrame:
+    rows, features = fleet_features(db, bundle, spec, executor)
+    return decide(bundle, rows, features, top)
+
+
+def fleet_features(
+    db: Store, bundle: Any, spec: TrainSpec, executor: Executor | None = None
+) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+    """Each selected asset's row (ids, status, last reading) and the features of its last row, in the serving
+    spec's order (window statistics, the baseline features, the age): what :func:`score` ranks."""
     assets = select_assets(db, spec)
     if bundle.spec.asset_classes:
         assets = assets[assets["asset_class"].isin(bundle.spec.asset_classes)]
-    marks = latest_marks(db.events())
+    events = db.events()
+    marks = latest_marks(events)
     units = []
     for info in assets.itertuples():
         failed_at, since = marks.get(info.asset_id, (None, None))
@@ -97,12 +180,30 @@ def _score(db: Store, bundle: Any, spec: TrainSpec, top: int | None, executor: E
         units.append((base, status, asset_history(db, info.asset_id, bundle, since)))
     done = resolve(executor).map(partial(asset_features, bundle.spec), units)
     rows, features = [row for row, _ in done], [x for _, x in done]
+    if bundle.spec.baseline_hours:  # each life's baseline rows, read from the store, before its recent history
+        firsts = db.fleet_summary().set_index("asset_id")["first_ts"]
+        renewed = renewals(events) if len(events) else pd.DataFrame(columns=["asset_id", "ts"])
+        features = [
+            np.concatenate(
+                [
+                    x,
+                    baseline_row(
+                        db,
+                        bundle.spec,
+                        history,
+                        life_start(firsts.get(base["asset_id"]), marks.get(base["asset_id"], (None, None))[1]),
+                        renewed[renewed["asset_id"].astype(str) == str(base["asset_id"])],
+                    ),
+                ]
+            )
+            for x, (base, _, history) in zip(features, units, strict=True)
+        ]
     if bundle.spec.age_feature:  # the age at each asset's last row, from the renewals the history starts at
         renewed = {a: m[1] for a, m in marks.items()}
         ids = [row["asset_id"] for row in rows]
         age = hours_since_renewal(ids, [row.get("last_reading") for row in rows], renewed)
         features = list(with_age(np.vstack(features), age)) if features else features
-    return decide(bundle, rows, features, top)
+    return rows, features
 
 
 def asset_features(serving: Any, unit: tuple[dict[str, Any], str, pd.DataFrame]) -> tuple[dict[str, Any], np.ndarray]:
