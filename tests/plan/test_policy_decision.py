@@ -113,3 +113,36 @@ def test_the_loop_sees_each_renewal_as_the_work_ends() -> None:
             expected[a] = max(minute / 60.0, np.nan_to_num(expected[a], nan=-1.0))
     assert out.plan.failures and np.isfinite(expected).sum() >= 3
     assert np.array_equal(out.hook.renewed, expected, equal_nan=True)
+
+
+class _Half(_Bundle):
+    """Probability 0.5 for the first asset, 0 for the others."""
+
+    def predict(self, X: np.ndarray) -> Any:
+        p = np.zeros(len(X))
+        p[0] = 0.5
+        return SimpleNamespace(probability=p)
+
+
+@pytest.mark.parametrize("bundle, deferred", [(_Bundle, False), (_Half, True)])
+def test_the_calendar_defers_a_visit_to_a_free_evening_when_the_risk_allows(bundle: Any, deferred: bool) -> None:
+    f = policy._draw(FleetConfig(sites=1, assets=4, days=30, seed=5, interval="1h"))
+    f.regime.scheduled[0, 7 * 24 + 18 : 7 * 24 + 24] = 1.0  # asset 0 runs the evening of day 7 (tomorrow's plan day 0)
+    f.regime.scheduled[0, 8 * 24 + 18 : 8 * 24 + 24] = 0.0  # and not that of day 8 (plan day 1): a free window
+    plain = policy._simulate(f, "predictive", model=bundle(), decision=policy.Decision(cooldown_days=60))
+    timed = policy._simulate(f, "predictive", model=bundle(), decision=policy.Decision(cooldown_days=60, calendar=True))
+    hook = timed.hook
+    assert hook.evenings[0, 8] == 0.0 and hook.evenings[0, 7] == 6.0
+    # the planner's cost of the job on day 0 (a working evening) and on day 1 (free, but the asset may fail first):
+    # p within 14 days, F(0) = 1 - (1 - p) ** (1 / 14); about 3,300 against 3,500 (p = 0.9) and 1,730 (p = 0.5)
+    p = 0.5 if deferred else 0.9
+    fail = hook.decision.failure_cost + policy.COSTS.downtime_h * float(hook.fail_h[0])
+    job = policy.COSTS.visit_labour + 300.0
+    first = 1.0 - (1.0 - p) ** (1.0 / 14.0)
+    day0 = job + policy.COSTS.downtime_h * float(hook.working_evening[0])
+    day1 = first * fail + (1.0 - first) * job
+    assert (day1 < day0) == deferred
+    # the first evening scored is hour 168 (end of day 6): without the calendar the job is tomorrow, day 7 at 18:00;
+    # with it, on the free evening of day 8 when waiting a day costs less in risk than the evening's production
+    assert _visits(plain.plan, 0)[0] == 7 * 24 + 18.0
+    assert _visits(timed.plan, 0)[0] == (8 * 24 + 18.0 if deferred else 7 * 24 + 18.0)
