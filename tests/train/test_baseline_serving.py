@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from forewarn.bundles.bundle import ServingSpec
 from forewarn.cli.main import app
-from forewarn.exceptions import SchemaError
+from forewarn.exceptions import StateError
 from forewarn.features.baseline import baseline_names
 from forewarn.store import Store
 from forewarn.train.dataset import load_dataset
@@ -112,5 +112,17 @@ def test_score_and_the_cli_rank_with_a_baseline_model(plant: Path, trained: Path
 def test_a_path_without_the_baseline_rows_is_refused(trained: Path) -> None:
     bundle = live_bundle(trained)
     width = len(bundle.spec.window_feature_names) + int(bool(bundle.spec.age_feature))
-    with pytest.raises(SchemaError, match="baseline .* only forewarn score computes"):
+    with pytest.raises(StateError, match="baseline .* only forewarn score computes"):
         bundle.feature_frame(np.zeros((1, width)))
+
+
+def test_the_service_answers_409_naming_the_baseline_not_500(plant: Path, trained: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from forewarn.serve import ServeSettings, create_app
+
+    settings = ServeSettings(store=str(plant), models=str(trained), token="t" * 20, evaluate_on_start=False)
+    with TestClient(create_app(settings)) as client:
+        answer = client.get("/api/v1/assets/S1-P001/health")
+    assert answer.status_code == 409, answer.text
+    assert "baseline" in answer.json()["detail"]

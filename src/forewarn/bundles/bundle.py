@@ -262,12 +262,11 @@ class Bundle:
         """Columns of a full spec-feature matrix that the model uses, in the model's order (missing values
         replaced by the training means for a model that does not accept them)."""
         if self.spec.baseline_hours and spec_features.shape[1] != len(self.spec.feature_names):
-            raise SchemaError(
+            raise StateError(
                 f"model {self.model_id!r} reads {len(self.spec.feature_names)} features per row, got "
                 f"{spec_features.shape[1]}: it reads rows against each asset life's baseline (baseline "
                 f"{self.spec.baseline_hours:g} h), which only forewarn score computes; the service and the stream "
-                "cannot serve it yet (train without --baseline to serve it)",
-                column="features",
+                "cannot serve it yet (train without --baseline to serve it)"
             )
         values = spec_features[:, self._columns]
         return values if self._fill is None else fill_missing(values, self._fill)
