@@ -8,7 +8,15 @@ import pytest
 
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
 from forewarn.monitor.classify import OPERATING_ENV, episodes, operating_channels, site_wide
-from forewarn.monitor.drift import bootstrap_threshold, day_drift, fit_reference, ks_distance, psi, running
+from forewarn.monitor.drift import (
+    bootstrap_threshold,
+    day_drift,
+    fit_reference,
+    ks_distance,
+    psi,
+    running,
+    two_day,
+)
 from forewarn.monitor.quality import stuck_runs
 from forewarn.twin.changes import AmbientShift, MotorReplaced, SensorOffset, apply_changes, change_events
 
@@ -205,6 +213,31 @@ def test_a_pure_noise_sensor_offset_is_sized_and_named_by_the_offset_test() -> N
     assert not days[days["day"] < at]["step"].any()
     found = episodes(days, pd.DataFrame(columns=["ts", "kind", "action"]))
     assert [(e["day"], e["cause"], e["channels"]) for e in found] == [(at, "sensor change", ["n"])]
+
+
+def test_a_lasting_offset_that_one_day_leaves_under_the_threshold_is_caught_on_its_second_day() -> None:
+    """The pure-noise channel again, offset by 0.9 SD: its first day's z (5.3) stays under the one-day threshold
+    (5.4: 4.8 scaled by the channel's reference tail), and so does the second day's alone (4.7); the two days
+    together halve the noise variance (z about 5.0 * sqrt(2)), and the two-day test flags the second day: a
+    sensor change, one day late. Nothing before the change."""
+    frame = plant(90, seed=3)
+    frame["n"] = np.random.default_rng(0).normal(size=len(frame))
+    reference = fit_reference(frame.iloc[: 60 * HOURS], [*CHANNELS, "n"])
+    at = frame["ts"].iloc[75 * HOURS]
+    changed = apply_changes(frame.assign(asset_id="p1"), [SensorOffset("p1", "n", at, 0.9)])
+    days = day_drift(reference, changed.iloc[60 * HOURS :])
+    n = days[(days["channel"] == "n") & (days["day"] >= at)].head(2)
+    assert (n["offset_z"].abs() < n["offset_z_threshold"]).all()  # the one-day test misses both days
+    assert n["step"].tolist() == [False, True]
+    jump = days.pivot(index="day", columns="channel", values="jump_sd")[reference.channels].to_numpy()
+    residual = days.pivot(index="day", columns="channel", values="shift_sd")[reference.channels].to_numpy()
+    pair = two_day(jump, residual)[list(days["day"].unique()).index(at + pd.Timedelta(days=1))]
+    assert pair[reference.channels.index("n")] == pytest.approx(n["jump_sd"].mean(), abs=0.15)
+    assert not days[days["day"] < at]["step"].any()
+    found = episodes(days, pd.DataFrame(columns=["ts", "kind", "action"]))
+    assert [(e["day"], e["cause"], e["channels"]) for e in found] == [
+        (at + pd.Timedelta(days=1), "sensor change", ["n"])
+    ]
 
 
 def test_a_burst_of_odd_hours_is_an_excursion_not_a_plant_change() -> None:

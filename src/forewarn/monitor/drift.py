@@ -75,6 +75,8 @@ class Reference:
     joint_day: np.ndarray = field(default_factory=lambda: np.zeros(0, "int64"))  # their day numbers
     day_low: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (k,) lowest reference day mean, in SD
     day_high: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (k,) highest reference day mean, in SD
+    jump_cov2: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (k, k) of two-day jumps (:func:`two_day`)
+    offset_tail2: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (k,) max |two-day offset z|, reference
     level_days: np.ndarray = field(default_factory=lambda: np.zeros(0, "int64"))  # reference days (since 1970)
     level_means: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (days, k) their means, all rows
 
@@ -235,6 +237,11 @@ def fit_reference(
     reference.jump_cov = robust_cov(signed[np.isfinite(signed).all(axis=1)])
     _, ref_z, _ = offset_test(reference, signed[np.isfinite(signed).all(axis=1)])
     reference.offset_tail = np.abs(ref_z).max(axis=0, initial=0.0)
+    pairs = two_day(signed, day_res[3:])
+    pairs = pairs[np.isfinite(pairs).all(axis=1)]
+    reference.jump_cov2 = robust_cov(pairs)
+    _, ref_z2, _ = offset_test(reference, pairs, cov=reference.jump_cov2)
+    reference.offset_tail2 = np.abs(ref_z2).max(axis=0, initial=0.0)
     day_of = np.searchsorted(keys, days)
     within = residual - day_res[day_of]
     rows = np.random.default_rng(seed).permutation(len(values))[:JOINT]
@@ -290,7 +297,26 @@ def gaussian_max(n: int) -> float:
     return float(norm.isf((1.0 - 0.5 ** (1.0 / max(int(n), 1))) / 2.0))
 
 
-def offset_test(reference: Reference, jump: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def two_day(jump: np.ndarray, day_residual: np.ndarray) -> np.ndarray:
+    """Each day's *two-day* jump: the mean residual of that day and the one before, minus the baseline of the day
+    before (the median of its ``baseline_days`` before it, as :func:`jumps` took it), so ``jump[d - 1] +
+    (residual[d] - residual[d - 1]) / 2``; NaN on the first day and where either day's jump is NaN (a renewal).
+    A lasting offset is in both days: its two-day jump has the same size and half the noise variance of white
+    noise, which is what a sensor that no other predicts needs (one day gives a 1-SD offset a z of about 5).
+
+    >>> two_day(np.array([[0.1], [1.0], [1.2]]), np.array([[0.1], [1.0], [1.2]]))[:, 0].round(2).tolist()
+    [nan, 0.55, 1.1]
+    """
+    out = np.full(jump.shape, np.nan)
+    if len(jump) > 1:
+        out[1:] = jump[:-1] + (day_residual[1:] - day_residual[:-1]) / 2.0
+        out[1:][~np.isfinite(jump[1:])] = np.nan
+    return out
+
+
+def offset_test(
+    reference: Reference, jump: np.ndarray, *, cov: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The generalised likelihood-ratio test of a one-sensor offset on each day's residual jumps ``jump``
     (days, k): an offset ``d`` of channel ``j`` moves the jumps by ``d p_j`` (``p_j = e_j - w_j``,
     :func:`single_sensor`); with the reference days' jump covariance ``S`` the best ``d`` is
@@ -300,7 +326,8 @@ def offset_test(reference: Reference, jump: np.ndarray) -> tuple[np.ndarray, np.
     remainder after the best channel (days,). Coupled sensors lend power: an offset of a sensor that others are
     predicted from also moves their residuals, so its SE is below its own residual noise."""
     k = len(reference.channels)
-    cov = reference.jump_cov if reference.jump_cov.shape == (k, k) else np.eye(k)
+    cov = cov if cov is not None else reference.jump_cov
+    cov = cov if cov.shape == (k, k) else np.eye(k)
     inv = np.linalg.pinv(cov)
     pattern = np.eye(k) - reference.coef[:k, :]
     info = np.maximum(np.einsum("ij,jk,ik->i", pattern, inv, pattern), 1e-12)
@@ -405,6 +432,13 @@ OFFSET_FIT_P = 1e-3
 #: the channels that the others predict closely (an SE of 0.01-0.06 SD) the operating point's small, non-Gaussian
 #: wanderings otherwise pass any z threshold (healthy twin fleets: every false offset flag was below 0.1 SD)
 MIN_OFFSET_SD = 0.5
+#: expected false flags per asset-year of the two-day offset test (on top of the one-day test's), which catches on
+#: their second day the lasting offsets of sensors no other predicts that one day's data leaves under the threshold
+TWO_DAY_FALSE_ALARMS_PER_YEAR = 0.005
+#: the two-day test's floor: it is there for lasting offsets of about one SD on noisy sensors (its estimate's SE is
+#: about 0.15 SD there); with the one-day test's 0.5, a healthy fleet's vibration crest factor that sat 0.52 SD off
+#: for two days was a false alert (1 in 178 healthy asset-years)
+TWO_DAY_MIN_OFFSET_SD = 0.75
 
 
 def single_sensor(reference: Reference, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -487,6 +521,22 @@ def _psi_days(reference: Reference, values: np.ndarray, day_idx: np.ndarray, n_d
         day_psi = np.sum((actual - expected) * np.log(actual / expected), axis=1)
         out[:, j] = np.where(total[:, 0] > 0, day_psi, np.nan)
     return out
+
+
+def _two_day_crossed(reference: Reference, jump: np.ndarray, day_res: np.ndarray, k: int) -> np.ndarray:
+    """The offset test on two-day jumps (:func:`two_day`), with its own null (the reference's two-day jump
+    covariance and tails) and :data:`TWO_DAY_FALSE_ALARMS_PER_YEAR`: (days, k) where the best channel passes."""
+    if reference.jump_cov2.shape != (k, k) or reference.offset_tail2.shape != (k,):
+        return np.zeros(jump.shape, bool)
+    pair = two_day(jump, day_res)
+    offset, z, remainder = offset_test(reference, pair, cov=reference.jump_cov2)
+    best = np.zeros_like(z, dtype=bool)
+    best[np.arange(len(z)), np.argmax(np.abs(z), axis=1)] = True
+    fit = (remainder <= chi2.isf(OFFSET_FIT_P, max(k - 1, 1)))[:, None]
+    limit = critical_z(TWO_DAY_FALSE_ALARMS_PER_YEAR, k) * np.maximum(
+        1.0, reference.offset_tail2 / gaussian_max(max(reference.days - 4, 1))
+    )
+    return (np.abs(z) > limit) & best & fit & (np.abs(offset) >= TWO_DAY_MIN_OFFSET_SD) & np.isfinite(pair)
 
 
 def day_drift(
@@ -574,5 +624,6 @@ def day_drift(
         limit = limit * np.maximum(1.0, reference.offset_tail / gaussian_max(max(reference.days - 3, 1)))
     out["offset_z_threshold"] = np.tile(limit, len(keys))
     crossed = ((np.abs(z) > limit) & best & fit & (np.abs(offset) >= MIN_OFFSET_SD)).ravel()
+    crossed |= _two_day_crossed(reference, jump, day_res, k).ravel()
     out["step"] = (out["jump_sd"].abs() > out["jump_threshold_sd"]) | (crossed & np.isfinite(out["jump_sd"]))
     return out[list(DAY_COLUMNS)]
