@@ -28,7 +28,9 @@ names each *onset*: a judged day with a step in some channel after a day without
 * ``machine changed``: several channels stepped together from a still baseline: their relations moved.
 
 :func:`site_wide` then renames onsets shared, on the same day, by at least half of a site's assets (three or
-more) as ``operating regime`` (a new ambient, a new product, a new shift pattern). Plant changes (``equipment
+more) as ``operating regime`` (a new ambient, a new product, a new shift pattern); before it,
+:func:`add_site_onsets` adds the site-wide test's ``operating regime`` onsets (:mod:`forewarn.monitor.site`: a
+site's shared ambient moved in a way the weather does not move it) to every asset of the site. Plant changes (``equipment
 replaced``, ``sensor change``, ``machine changed``, ``operating regime``) are drift alerts.
 
 >>> days = pd.DataFrame({"day": pd.date_range("2024-01-01", periods=4, tz="UTC").repeat(2),

@@ -565,7 +565,8 @@ def day_drift(
     the range of the reference days' means (the day's operating point is one the reference never held, where the
     residual model extrapolates). A channel *steps* when its jump passes the jump threshold or it is the day's best
     offset channel, the day fits one offset (``offset_fit``), its |z| passes :func:`critical_z` for
-    ``false_alarms_per_year`` and its offset is at least :data:`MIN_OFFSET_SD`."""
+    ``false_alarms_per_year`` and its offset is at least :data:`MIN_OFFSET_SD`, or the same holds for the day's
+    two-day jumps (:func:`two_day`, :data:`TWO_DAY_FALSE_ALARMS_PER_YEAR`, :data:`TWO_DAY_MIN_OFFSET_SD`)."""
     if not len(frame):
         return pd.DataFrame(columns=list(DAY_COLUMNS))
     values = frame.reindex(columns=reference.channels).to_numpy(dtype="float64")

@@ -5,7 +5,9 @@ For each live model in a models folder, over the last ``days`` days of the store
 1. Sensor drift per asset (:mod:`~forewarn.monitor.drift`) against the asset's reference: its running rows over
    the last ``reference_days`` of the span the model card says the model was trained on, at the model's
    interval. References are fitted once per model version and kept in ``<models>/<id>/monitor/<version>.npz``.
-2. What each drift is (:mod:`~forewarn.monitor.classify`): plant changes become drift alerts.
+2. What each drift is (:mod:`~forewarn.monitor.classify`): plant changes become drift alerts; the site-wide
+   test of the channels a site's machines share (:mod:`~forewarn.monitor.site`, ``site_channels``: the ambient)
+   adds a new ambient regime of a whole site as an ``operating regime``.
 3. Data quality (:mod:`~forewarn.monitor.quality`): missing channels, stuck sensors, sampling changes.
 4. Multivariate drift (:mod:`~forewarn.monitor.multivariate`): a kernel two-sample test (MMD) of each asset's
    running rows in the window against its reference rows, with a permutation p-value and the reference's own
