@@ -12,6 +12,14 @@ that is the driver's alone). Ray runs on a ``ray start --head`` cluster on
 127.0.0.1 with ``--num-cpus`` 1 or 2 and as many actors.
 
     .venv/bin/python benchmarks/scale.py --work /tmp/scale --clones 6 12 --repeats 1
+
+A fleet score reads each asset's newest buckets only (the model's window): ``--clones 12`` is a 50 M-reading lake
+whose score reads 9.7 M readings, ``--clones 62`` a 257 M-reading lake whose score reads 50.3 M (BENCHMARKS.md,
+issue 19). ``--pool warm kept`` times the warm pool (started untimed, like the cluster); ``--cli`` times each run
+as ``forewarn lake-score`` itself.
+
+    .venv/bin/python benchmarks/scale.py --work /tmp/s19 --clones 12 --repeats 3 --pool job warm kept
+    .venv/bin/python benchmarks/scale.py --work /tmp/s19 --clones 62 --repeats 3 --pool warm
 """
 
 from __future__ import annotations
