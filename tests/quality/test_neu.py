@@ -49,3 +49,27 @@ def test_quality_train_cli_writes_a_model(shared_data_dir, tmp_path):
     model = DefectClassifier.load(tmp_path / "m")
     assert (model.stem, model.loc_weight, model.tta) == (2, 1.0, True)
     assert model.locate(np.zeros((1, 1, 32, 32), np.float32)).shape == (1, 32, 32)
+
+
+def test_texture_detector_finds_a_class_it_never_saw(shared_data_dir):
+    """The held-out-class protocol on a small subset: patches never seen, three other classes as good surface."""
+    if not (shared_data_dir / "neu_det").is_dir():
+        pytest.skip("neu_det not in the data directory")
+    from sklearn.metrics import roc_auc_score
+
+    from forewarn.datasets.neu import load_neu
+    from forewarn.quality.images import decode_many
+    from forewarn.quality.texture import TextureDetector
+
+    data = load_neu(shared_data_dir)
+    by_class: dict[str, list] = {}
+    for path, label in zip(data.image_paths, data.labels, strict=True):
+        by_class.setdefault(label, []).append(path)
+    good = ["crazing", "rolled-in_scale", "scratches"]
+    fit = decode_many([p for c in good for p in by_class[c][:30]], 200)
+    held_good = decode_many([p for c in good for p in by_class[c][30:40]], 200)
+    unseen = decode_many(by_class["patches"][:30], 200)
+    det = TextureDetector(lbp=False).fit(fit)
+    scores = det.score(np.concatenate([held_good, unseen]))
+    auc = roc_auc_score(np.r_[np.zeros(len(held_good)), np.ones(len(unseen))], scores)
+    assert auc > 0.9, auc
