@@ -72,7 +72,9 @@
       `<polyline points="${line(c.statistic)}" fill="none" stroke="#036"/>${dots}</svg>`;
   }
 
-  document.getElementById("spc-form").addEventListener("submit", draw);
-  load();
-  draw();
+  // called by dashboard.js (window.qualityPage) once the page has loaded; an error shows in its banner
+  window.qualityPage = async function () {
+    document.getElementById("spc-form").addEventListener("submit", draw);
+    await Promise.all([load(), draw()]);
+  };
 })();
