@@ -90,18 +90,34 @@ def _riu2(bits: np.ndarray) -> np.ndarray:
     return np.where(transitions <= 2, bits.sum(axis=0), bits.shape[0] + 1)
 
 
-def _clbp(image: np.ndarray, radius: int) -> np.ndarray:
-    from scipy import ndimage
+def _neighbour(image: np.ndarray, oy: float, ox: float, radius: int) -> np.ndarray:
+    """The image sampled at offset (``oy``, ``ox``) from each pixel of its ``radius``-px inner part (bilinear)."""
+    h, w = image.shape
+    y0, x0 = int(np.floor(oy)), int(np.floor(ox))
+    wy, wx = oy - y0, ox - x0
 
+    def part(dy: int, dx: int) -> np.ndarray:
+        return image[radius + y0 + dy : h - radius + y0 + dy, radius + x0 + dx : w - radius + x0 + dx]
+
+    out = part(0, 0) * ((1 - wy) * (1 - wx))
+    if wx > 0:
+        out = out + part(0, 1) * ((1 - wy) * wx)
+    if wy > 0:
+        out = out + part(1, 0) * (wy * (1 - wx))
+    if wx > 0 and wy > 0:
+        out = out + part(1, 1) * (wy * wx)
+    return out
+
+
+def _clbp(image: np.ndarray, radius: int) -> np.ndarray:
     p = LBP_POINTS
     h, w = image.shape
     centre = image[radius : h - radius, radius : w - radius]
     diffs = []
-    for i in range(p):
+    for i in range(p):  # neighbour i at angle 2 pi i / p, counter-clockwise from the right (rows grow downwards)
         angle = 2 * np.pi * i / p
-        offset = (round(radius * np.sin(angle), 9), round(-radius * np.cos(angle), 9))
-        moved = ndimage.shift(image, offset, order=1, mode="nearest")
-        diffs.append(moved[radius : h - radius, radius : w - radius] - centre)
+        offset = (round(-radius * np.sin(angle), 9), round(radius * np.cos(angle), 9))
+        diffs.append(_neighbour(image, *offset, radius) - centre)
     d = np.stack(diffs)
     d[np.abs(d) < 1e-9] = 0.0  # interpolation round-off: an equal neighbour counts as equal
     sign = _riu2(d >= 0)
