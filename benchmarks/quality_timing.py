@@ -1,4 +1,5 @@
-"""Milliseconds per 200x200 NEU-DET image on one thread: decode, resize and the CNN's forward pass.
+"""Milliseconds per 200x200 NEU-DET image on one thread: decode, resize and the CNN's forward pass (then the
+texture detector's features).
 
 The network's weights do not change its cost, so an untrained network of each configuration is timed (100
 images, all classes, one at a time; the median of 5 passes): wall time (what a line waits) and the thread's CPU
@@ -51,3 +52,26 @@ for size, width, stem, head, tta in CONFIGS:
         f"cpu {np.median(cpus):.2f}",
         flush=True,
     )
+
+# the texture detector's features (decode at 200 px + texture_features), with and without the binary patterns
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from forewarn.quality.texture import texture_features  # noqa: E402
+
+with threadpool_limits(1):
+    for lbp in (False, True):
+        walls, cpus = [], []
+        for _ in range(5):
+            wall, cpu = [], []
+            for path in paths:
+                w0, c0 = time.perf_counter(), time.thread_time()
+                texture_features(decode(path, 200)[None], lbp=lbp)
+                wall.append(time.perf_counter() - w0)
+                cpu.append(time.thread_time() - c0)
+            walls.append(np.median(wall) * 1000)
+            cpus.append(np.median(cpu) * 1000)
+        print(
+            f"texture features, lbp {lbp}: median ms per image over 5 passes of 100: wall {np.median(walls):.2f} "
+            f"(passes {', '.join(f'{w:.2f}' for w in walls)}), cpu {np.median(cpus):.2f}",
+            flush=True,
+        )
