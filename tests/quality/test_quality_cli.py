@@ -95,3 +95,97 @@ def test_inspect_reports_the_localisation_heads_peak(tmp_path):
     image = np.asarray(Image.open(path).convert("L"), np.float32)[None, None] / 255
     spot = divmod(int(model.locate(image)[0].argmax()), 16)
     assert row["defect_peak"] == {"row": spot[0] / 16, "col": spot[1] / 16}
+
+
+def _texture_pngs(folder, n, seed, streak=False):
+    """``n`` 48-px PNGs of a blurred-noise surface (the same grain for every seed), a bright streak with ``streak``."""
+    from PIL import Image
+    from scipy import ndimage
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        surface = 0.5 + 0.1 * ndimage.gaussian_filter(rng.normal(size=(48, 48)), 1.5) / 0.19
+        if streak:
+            surface[8:40, 20:24] = 0.95
+        paths.append(folder / f"unit{i}.png")
+        Image.fromarray((surface.clip(0, 1) * 255).astype(np.uint8)).save(paths[-1])
+    return paths
+
+
+def test_train_unsupervised_fits_the_texture_detector_and_inspect_scores_novelty(tmp_path):
+    from forewarn.quality.images import decode_many
+    from forewarn.quality.texture import TextureDetector
+
+    good = _texture_pngs(tmp_path / "good", 10, seed=0)
+    args = ["quality", "train", "--unsupervised", "--good-images", str(tmp_path / "good"), "--out", str(tmp_path / "m")]
+    result = CliRunner().invoke(app, [*args, "--texture-size", "48"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["good_images"] == 10 and out["size"] == 48 and (tmp_path / "m" / "texture.npz").is_file()
+    fresh = _texture_pngs(tmp_path / "fresh", 3, seed=1)
+    bad = _texture_pngs(tmp_path / "bad", 3, seed=2, streak=True)
+    result = CliRunner().invoke(
+        app, ["quality", "inspect", *map(str, [good[0], *fresh, *bad]), "--model", str(tmp_path / "m")]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    # a good image the detector was fitted on is its own nearest neighbour: distance 0
+    assert rows[0] == {"image": str(good[0]), "novelty_score": 0.0, "novel": False, "decision": "pass"}
+    # the same scores as the library's detector fitted on the same decoded images
+    expected = TextureDetector().fit(decode_many(good, 48)).score(decode_many([*fresh, *bad], 48))
+    assert [r["novelty_score"] for r in rows[1:]] == [round(float(s), 6) for s in expected]
+    assert [r["novel"] for r in rows[1:]] == [bool(s > 1.0) for s in expected]
+    assert all(r["novel"] and r["decision"] == "review" for r in rows[4:])  # the streaks stand out
+    assert max(r["novelty_score"] for r in rows[1:4]) < min(r["novelty_score"] for r in rows[4:])
+
+
+def test_train_unsupervised_refuses_an_empty_or_unreadable_folder(tmp_path):
+    base = ["quality", "train", "--unsupervised", "--out", str(tmp_path / "m")]
+    result = CliRunner().invoke(app, base)
+    assert isinstance(result.exception, ConfigError) and "needs --good-images" in str(result.exception)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no images here")
+    result = CliRunner().invoke(app, [*base, "--good-images", str(tmp_path / "empty")])
+    assert isinstance(result.exception, ConfigError) and "holds 0 image(s)" in str(result.exception)
+    result = CliRunner().invoke(app, [*base, "--good-images", str(tmp_path / "nowhere")])
+    assert isinstance(result.exception, ConfigError) and "is not a folder" in str(result.exception)
+    _texture_pngs(tmp_path / "mixed", 2, seed=0)
+    (tmp_path / "mixed" / "broken.png").write_bytes(b"not a png")
+    result = CliRunner().invoke(app, [*base, "--good-images", str(tmp_path / "mixed")])
+    assert isinstance(result.exception, SchemaError) and "broken.png" in str(result.exception)
+    assert not (tmp_path / "m" / "texture.npz").exists()
+    result = CliRunner().invoke(app, ["quality", "inspect", str(tmp_path / "mixed" / "unit0.png"), "--model",
+                                      str(tmp_path / "m")])  # fmt: skip
+    assert isinstance(result.exception, ConfigError) and "holds neither a classifier" in str(result.exception)
+
+
+def test_inspect_adds_novelty_to_the_classifier_and_reviews_novel_passes(tmp_path):
+    rng = np.random.default_rng(3)
+    X = rng.random((8, 1, 16, 16), dtype=np.float32)
+    DefectClassifier(size=16, width=4, epochs=1, seed=0).fit(X, ["good"] * 4 + ["spot"] * 4).save(tmp_path / "m")
+    _texture_pngs(tmp_path / "good", 4, seed=0)
+    units = [str(p) for p in _texture_pngs(tmp_path / "units", 4, seed=5)]
+    args = ["quality", "train", "--unsupervised", "--good-images", str(tmp_path / "good"), "--out", str(tmp_path / "m")]
+    assert CliRunner().invoke(app, [*args, "--texture-size", "32"]).exit_code == 0
+    inspect = ["quality", "inspect", *units, "--model", str(tmp_path / "m"), "--good-class", "good"]
+    # the classifier's costs give reject above 0.8, review above 0.5; --escape 0.1 makes every unit pass
+    lenient = CliRunner().invoke(app, [*inspect, "--escape", "0.1", "--novelty-threshold", "1e9"])
+    strict = CliRunner().invoke(app, [*inspect, "--escape", "0.1", "--novelty-threshold", "0"])
+    assert lenient.exit_code == 0 and strict.exit_code == 0, lenient.output + strict.output
+    lenient_rows = [json.loads(line) for line in lenient.output.splitlines()]
+    strict_rows = [json.loads(line) for line in strict.output.splitlines()]
+    assert {r["decision"] for r in lenient_rows} == {"pass"} and not any(r["novel"] for r in lenient_rows)
+    for a, b in zip(lenient_rows, strict_rows, strict=True):
+        assert b["novel"] == (b["novelty_score"] > 0) and b["novelty_score"] == a["novelty_score"]
+        assert b["decision"] == ("review" if b["novel"] else "pass")
+        assert a["probabilities"] == b["probabilities"] and "cam_peak" in b  # the classifier's keys stay
+    assert any(r["novel"] for r in strict_rows)
+    # the detector alone gives no defect probability: no queue
+    only = tmp_path / "only"
+    only.mkdir()
+    (tmp_path / "m" / "texture.npz").rename(only / "texture.npz")
+    result = CliRunner().invoke(app, ["quality", "inspect", units[0], "--model", str(only), "--queue",
+                                      str(tmp_path / "q.duckdb")])  # fmt: skip
+    assert isinstance(result.exception, ConfigError) and "only a texture detector" in str(result.exception)

@@ -52,8 +52,31 @@ def train(
     limit_per_class: Annotated[
         int | None, typer.Option(min=2, help="Use only the first N images of each class.")
     ] = None,
+    unsupervised: Annotated[
+        bool,
+        typer.Option(
+            "--unsupervised",
+            help="Fit the texture novelty detector on --good-images instead of training the CNN (for lines with "
+            "good images only); it is written beside any model already in --out.",
+        ),
+    ] = False,
+    good_images: Annotated[
+        Path | None, typer.Option(help="Folder of good images (JPEG, PNG, BMP, TIFF) for --unsupervised.")
+    ] = None,
+    texture_size: Annotated[
+        int, typer.Option(min=16, help="Side (px) the good images are resized to for --unsupervised.")
+    ] = 200,
 ) -> None:
-    """Train the defect CNN on NEU-DET (plus reviewed units) and report accuracy on a stratified hold-out."""
+    """Train the defect CNN on NEU-DET (plus reviewed units) and report accuracy on a stratified hold-out.
+
+    With --unsupervised, fit the texture novelty detector (forewarn.quality.texture) on a folder of good images
+    instead and write it as texture.npz into --out; `forewarn quality inspect` then scores each image's novelty.
+    """
+    if unsupervised:
+        _train_texture(out, good_images, texture_size)
+        return
+    if good_images is not None:
+        raise ConfigError("--good-images is for --unsupervised (the CNN trains on NEU-DET and reviewed units)")
     import numpy as np
 
     from forewarn.bench.neu import box_masks, stratified_split
@@ -95,6 +118,35 @@ def train(
     typer.echo(json.dumps({"model": str(out), **metrics, "train_images": int(len(tr)), "test_images": int(len(te))}))
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def _train_texture(out: Path, good_images: Path | None, size: int) -> None:
+    from forewarn.quality.images import decode_many
+    from forewarn.quality.texture import TextureDetector
+
+    if good_images is None:
+        raise ConfigError("--unsupervised needs --good-images: a folder of images of good units")
+    if not good_images.is_dir():
+        raise ConfigError(f"--good-images {str(good_images)!r} is not a folder")
+    files = sorted(p for p in good_images.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(files) < 2:
+        raise ConfigError(
+            f"--good-images {str(good_images)!r} holds {len(files)} image(s) ({', '.join(IMAGE_SUFFIXES)}): "
+            "the detector needs at least 2 good images"
+        )
+    detector = TextureDetector().fit(decode_many(files, size))  # an unreadable file: SchemaError naming it
+    path = detector.save(out, size=size)
+    typer.echo(json.dumps({"model": str(out), "detector": str(path), "good_images": len(files), "size": size}))
+
+
+def _novelty(detector: Any, side: int, images: list[Path], threshold: float) -> list[dict[str, Any]]:
+    from forewarn.quality.images import decode_many
+
+    scores = detector.score(decode_many(images, side))
+    return [{"novelty_score": round(float(s), 6), "novel": bool(s > threshold)} for s in scores]
+
+
 @quality_app.command()
 def inspect(
     images: Annotated[list[Path], typer.Argument(help="Image files (JPEG, PNG) of inspected units.")],
@@ -107,23 +159,58 @@ def inspect(
     scrap: Annotated[float, typer.Option(help="Cost of scrapping a good unit.")] = 5.0,
     review: Annotated[float, typer.Option(help="Cost of one manual review.")] = 1.0,
     escape: Annotated[float, typer.Option(help="Cost of a defect that escapes.")] = 2.0,
+    novelty_threshold: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Novelty score above which a unit is flagged novel (1: farther from the good images than 95 % "
+            "of them were from the rest); used when the model folder holds a texture detector.",
+        ),
+    ] = 1.0,
 ) -> None:
     """Classify images, decide reject/review/pass from costs, and log them (one JSON line per image).
 
     Without --good-class every class of the model is a defect type, so the defect probability is 1 and the
-    decision follows the costs for a certain defect.
+    decision follows the costs for a certain defect. When the model folder holds a texture detector
+    (`train --unsupervised`), each line adds novelty_score and novel (score > --novelty-threshold), and a novel
+    unit the classifier would pass goes to review; with the detector alone, novel units go to review and the rest
+    pass (no defect probability, so no --queue).
     """
     from forewarn.quality.decisions import InspectionCosts, thresholds
     from forewarn.quality.images import decode_many
     from forewarn.quality.inspection import inspection_records
     from forewarn.quality.review import ReviewQueue
+    from forewarn.quality.texture import TEXTURE_FILE, TextureDetector
     from forewarn.quality.vision import DefectClassifier
 
+    has_texture, has_cnn = (model / TEXTURE_FILE).is_file(), (model / "manifest.json").is_file()
+    if not has_texture and not has_cnn:
+        raise ConfigError(
+            f"--model {str(model)!r} holds neither a classifier (manifest.json, model.pt) nor a texture detector "
+            f"({TEXTURE_FILE}): run `forewarn quality train` first"
+        )
+    novelty = None
+    if has_texture:
+        detector, side = TextureDetector.load(model)
+        novelty = _novelty(detector, side, images, novelty_threshold)
+    if not has_cnn:
+        if queue is not None or good_class is not None:
+            raise ConfigError(
+                f"--model {str(model)!r} holds only a texture detector: --queue and --good-class need a classifier "
+                "(a novelty score is not a defect probability)"
+            )
+        for path, extra in zip(images, novelty or [], strict=True):
+            typer.echo(json.dumps({"image": str(path), **extra, "decision": "review" if extra["novel"] else "pass"}))
+        return
     clf = DefectClassifier.load(model)
     if good_class is not None and good_class not in clf.classes_:
         raise ConfigError(f"--good-class {good_class!r} is not a class of the model ({', '.join(clf.classes_)})")
     limits = thresholds(InspectionCosts(scrap=scrap, review=review, escape=escape))
     records = inspection_records(clf, images, decode_many(images, clf.size), good_class, limits)
+    for record, extra in zip(records, novelty or [{}] * len(records), strict=True):
+        record.update(extra)
+        if extra.get("novel") and record["decision"] == "pass":
+            record["decision"] = "review"
     log = ReviewQueue(queue) if queue is not None else None
     try:
         for path, record in zip(images, records, strict=True):

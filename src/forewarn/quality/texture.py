@@ -35,21 +35,28 @@ were chosen by a validation inside the seen classes (each seen class held out in
 >>> det = TextureDetector().fit(good[:8])
 >>> texture_features(good[:2]).shape, bool(det.score(bad).min() > det.score(good[8:]).max())
 ((2, 705), True)
+
+A fitted detector is kept beside a model with :meth:`TextureDetector.save` (one ``texture.npz``, no pickle; the
+image side it was fitted at goes with it, as the features depend on it) and read back with
+:meth:`TextureDetector.load` (``forewarn quality train --unsupervised`` and ``forewarn quality inspect``).
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from forewarn.exceptions import NotFittedError, ParameterError, SchemaError
+from forewarn.exceptions import DataNotFoundError, NotFittedError, ParameterError, SchemaError
 
 SCALES = (1.0, 2.0, 4.0, 8.0)
 ORDERS = ((0, 1), (1, 0), (0, 2), (2, 0), (1, 1))
 PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
 N_GREY = 4 + len(PERCENTILES)
 N_TEXTURE = N_GREY + len(SCALES) * (2 * len(ORDERS) + 1)
+TEXTURE_FILE = "texture.npz"
 LBP_POINTS = 8
 LBP_RADII = ((1, 1), (1, 2), (1, 3), (2, 1), (2, 2))  # (downsampling, radius px)
 N_LBP = len(LBP_RADII) * ((LBP_POINTS + 2) * 3 + (LBP_POINTS + 2) ** 2)
@@ -241,3 +248,48 @@ class TextureDetector:
                 part = self._nearest(_sq_dist(q[start : start + 1024], bank)) / ref
                 out[start : start + 1024] = np.maximum(out[start : start + 1024], part)
         return out
+
+    def save(self, folder: str | os.PathLike[str], size: int) -> Path:
+        """Write the fitted detector into ``folder``/texture.npz with ``size``, the image side (px) the good
+        images were decoded at (score new images at the same side); returns the file's path."""
+        if not hasattr(self, "banks_"):
+            raise NotFittedError("this TextureDetector is not fitted yet: call fit(good_images) first")
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {
+            "params": np.asarray([self.k, int(self.grey), int(self.lbp), int(size)], dtype=np.int64),
+            "references": np.asarray(self.references_, dtype=np.float64),
+        }
+        for i, (mean, scale, bank) in enumerate(zip(self.means_, self.scales_, self.banks_, strict=True)):
+            arrays |= {f"mean{i}": mean, f"scale{i}": scale, f"bank{i}": bank}
+        np.savez(path / TEXTURE_FILE, **arrays)  # type: ignore[arg-type]
+        return path / TEXTURE_FILE
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str]) -> tuple[TextureDetector, int]:
+        """The detector written by :meth:`save` into ``folder`` and the image side it was fitted at.
+
+        >>> import tempfile
+        >>> good = np.random.default_rng(1).normal(0.5, 0.05, (6, 32, 32)).clip(0, 1)
+        >>> det = TextureDetector().fit(good)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     _ = det.save(folder, size=32)
+        ...     back, side = TextureDetector.load(folder)
+        >>> side, bool(np.allclose(back.score(good), det.score(good)))
+        (32, True)
+        """
+        file = Path(folder) / TEXTURE_FILE
+        if not file.is_file():
+            raise DataNotFoundError(f"{str(file)!r} does not exist: fit one with forewarn quality train --unsupervised")
+        try:
+            with np.load(file, allow_pickle=False) as data:
+                k, grey, lbp, size = (int(v) for v in data["params"])
+                n = 2 if lbp else 1
+                det = cls(k=k, grey=bool(grey), lbp=bool(lbp))
+                det.means_ = [data[f"mean{i}"] for i in range(n)]
+                det.scales_ = [data[f"scale{i}"] for i in range(n)]
+                det.banks_ = [data[f"bank{i}"] for i in range(n)]
+                det.references_ = [float(v) for v in data["references"]]
+        except (KeyError, ValueError, OSError) as err:
+            raise SchemaError(f"not a texture detector file: {err}", source=str(file)) from None
+        return det, size
