@@ -122,6 +122,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 def _train_texture(out: Path, good_images: Path | None, size: int) -> None:
+    from threadpoolctl import threadpool_limits
+
     from forewarn.quality.images import decode_many
     from forewarn.quality.texture import TextureDetector
 
@@ -135,15 +137,19 @@ def _train_texture(out: Path, good_images: Path | None, size: int) -> None:
             f"--good-images {str(good_images)!r} holds {len(files)} image(s) ({', '.join(IMAGE_SUFFIXES)}): "
             "the detector needs at least 2 good images"
         )
-    detector = TextureDetector().fit(decode_many(files, size))  # an unreadable file: SchemaError naming it
+    with threadpool_limits(limits=1):  # a small model: one BLAS thread (the machine is shared)
+        detector = TextureDetector().fit(decode_many(files, size))  # an unreadable file: SchemaError naming it
     path = detector.save(out, size=size)
     typer.echo(json.dumps({"model": str(out), "detector": str(path), "good_images": len(files), "size": size}))
 
 
 def _novelty(detector: Any, side: int, images: list[Path], threshold: float) -> list[dict[str, Any]]:
+    from threadpoolctl import threadpool_limits
+
     from forewarn.quality.images import decode_many
 
-    scores = detector.score(decode_many(images, side))
+    with threadpool_limits(limits=1):
+        scores = detector.score(decode_many(images, side))
     return [{"novelty_score": round(float(s), 6), "novel": bool(s > threshold)} for s in scores]
 
 
