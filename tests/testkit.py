@@ -10,12 +10,16 @@ True
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from forewarn.stream.broker import free_port
 
-__all__ = ["free_port", "wait_until"]
+__all__ = ["free_port", "serving", "wait_until"]
 
 
 def wait_until(check: Callable[[], bool], *, timeout: float, step: float = 0.05) -> bool:
@@ -26,3 +30,28 @@ def wait_until(check: Callable[[], bool], *, timeout: float, step: float = 0.05)
             return True
         time.sleep(step)
     return check()
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[int]:
+    """``app`` (an ASGI app) served by uvicorn on 127.0.0.1 in a thread; yields the free port it listens on and
+    stops the server when the block ends, even on failure."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-test", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+    assert not thread.is_alive()

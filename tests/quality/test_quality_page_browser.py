@@ -8,12 +8,7 @@ quality settings the API tests use (``extra['quality_model']``), stopped when th
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +18,7 @@ import pytest
 from serve import test_dashboard_browser as browser
 from serve.test_dashboard_a11y import AXE, _axe, _blocking
 from serve.test_dashboard_browser import CHROMIUM, _visit
+from testkit import serving
 
 page = browser.page  # the same Chromium page fixture (console errors, failed and outside requests recorded)
 
@@ -35,29 +31,6 @@ pytestmark = [
         reason="Debian's chromium is not installed at /usr/bin/chromium (make test installs it: apt-get install chromium)",
     ),
 ]
-
-
-@contextmanager
-def _serving(app: Any) -> Iterator[str]:
-    """``app`` served by uvicorn on 127.0.0.1 (a free port) in a thread until the block ends, even on failure."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-quality", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
 
 
 def _post(url: str, body: dict[str, Any]) -> Any:
@@ -85,7 +58,8 @@ def test_quality_page_renders_its_review_images_and_passes_axe(page, tmp_path: P
         token=TOKEN,
         extra={"quality_model": str(tmp_path / "model"), "quality_reviews": str(tmp_path / "q.duckdb")},
     )
-    with _serving(create_app(settings)) as url:
+    with serving(create_app(settings)) as port:
+        url = f"http://127.0.0.1:{port}"
         unit = {"line": "L1", "unit": "u-17", "defect_type": "spot", "image": str(tmp_path / "unit.png")}
         review = _post(f"{url}/api/v1/quality/inspections", {**unit, "probability": 0.6})
         assert review["decision"] == "review"

@@ -12,18 +12,15 @@ from __future__ import annotations
 import http.client
 import socket
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from forewarn.serve import ServeSettings, create_app
+from testkit import serving
 
 API = "/api/v1"
 TOKEN = "test-token-0123456789"  # the same as conftest.TOKEN
@@ -42,28 +39,6 @@ BODY_ENDPOINTS = [
     f"{API}/predict/batch/arrow",
 ]
 WRITES = BODY_ENDPOINTS[:6] + [f"{API}/models/rul/rollback"]
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[int]:
-    """``app`` served by uvicorn on 127.0.0.1 (a free port, yielded) in a thread, stopped on exit."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-test", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
-    assert not thread.is_alive()
 
 
 def request(

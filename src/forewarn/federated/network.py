@@ -22,7 +22,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,6 +155,57 @@ def _class_weights(spec: NetSpec, y: np.ndarray) -> np.ndarray | None:
     return np.sqrt(weights) if spec.class_weight == "sqrt" else weights
 
 
+def check_rows(X: np.ndarray, y: np.ndarray) -> None:
+    """Refuse a site's training rows when ``X`` and ``y`` differ in length or there are none."""
+    if len(X) != len(y):
+        raise SchemaError(f"X has {len(X)} rows but y has {len(y)}", column="y")
+    if len(X) == 0:
+        raise SchemaError("a site has no training rows")
+
+
+def adam_epochs(
+    torch: Any,
+    optimiser: Any,
+    rows: int,
+    *,
+    batch_size: int,
+    epochs: int,
+    rng: np.random.Generator,
+    batch_loss: Callable[[Any], Any],
+    pairs: list[tuple[Any, Any]],
+    mu: float,
+) -> float:
+    """``epochs`` passes of ``optimiser`` over seeded mini-batches of ``rows`` rows (a permutation from ``rng`` each
+    pass); returns the last pass's mean loss. ``batch_loss(index)`` is one batch's loss (``index`` a tensor of row
+    numbers); ``mu > 0`` adds FedProx's proximal term ``mu / 2 * sum ||w - w_start||^2`` over ``pairs`` of
+    (tensor, its value at the start). Every federated network's local round runs through this one loop.
+
+    >>> import numpy as np, torch
+    >>> w = torch.zeros(1, requires_grad=True)
+    >>> target = torch.ones(4)
+    >>> optimiser = torch.optim.SGD([w], lr=0.5)
+    >>> loss = adam_epochs(torch, optimiser, 4, batch_size=4, epochs=1, rng=np.random.default_rng(0),
+    ...                    batch_loss=lambda i: ((w - target[i]) ** 2).mean(), pairs=[], mu=0.0)
+    >>> loss, round(w.detach().item(), 6)    # the one batch's loss at w = 0, then one step: w = 0 - 0.5 * 2 * (0 - 1)
+    (1.0, 1.0)
+    """
+    last = float("nan")
+    for _ in range(int(epochs)):
+        order = rng.permutation(rows)
+        total = 0.0
+        for begin in range(0, rows, batch_size):
+            batch = torch.from_numpy(order[begin : begin + batch_size])
+            optimiser.zero_grad()
+            loss = batch_loss(batch)
+            if mu > 0:
+                loss = loss + 0.5 * mu * sum(((w - s) ** 2).sum() for w, s in pairs)
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach()) * len(batch)
+        last = total / rows
+    return last
+
+
 def train_local(
     params: Mapping[str, np.ndarray],
     spec: NetSpec,
@@ -169,10 +220,7 @@ def train_local(
     """``epochs`` passes of Adam from ``params`` over ``(X, y)``; returns the new parameters and the last epoch's
     mean loss. ``trainable`` names the layers that move (all by default; local head fine-tuning passes the last)."""
     torch = _torch()
-    if len(X) != len(y):
-        raise SchemaError(f"X has {len(X)} rows but y has {len(y)}", column="y")
-    if len(X) == 0:
-        raise SchemaError("a site has no training rows")
+    check_rows(X, y)
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -189,21 +237,17 @@ def train_local(
         moving = [w for w in weights if w.requires_grad]
         optimiser = torch.optim.Adam(moving, lr=spec.learning_rate, weight_decay=spec.weight_decay)
         target, loss_fn = _target_and_loss(torch, spec, np.asarray(y))
-        last = float("nan")
-        for _ in range(int(epochs)):
-            order = rng.permutation(len(z))
-            total = 0.0
-            for begin in range(0, len(order), spec.batch_size):
-                batch = torch.from_numpy(order[begin : begin + spec.batch_size])
-                optimiser.zero_grad()
-                out = _forward(torch, weights, z[batch])
-                loss = loss_fn(out, target[batch])
-                if mu > 0:
-                    loss = loss + 0.5 * mu * sum(((w - s) ** 2).sum() for w, s in zip(weights, start, strict=True))
-                loss.backward()
-                optimiser.step()
-                total += float(loss.detach()) * len(batch)
-            last = total / len(order)
+        last = adam_epochs(
+            torch,
+            optimiser,
+            len(z),
+            batch_size=spec.batch_size,
+            epochs=epochs,
+            rng=rng,
+            batch_loss=lambda batch: loss_fn(_forward(torch, weights, z[batch]), target[batch]),
+            pairs=list(zip(weights, start, strict=True)),
+            mu=mu,
+        )
     finally:
         torch.set_num_threads(previous)
     result: Params = {n: w.detach().numpy().copy() for n, w in zip(names, weights, strict=True)}

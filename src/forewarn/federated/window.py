@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from forewarn.exceptions import ConfigError, SchemaError
-from forewarn.federated.network import Moments
+from forewarn.federated.network import Moments, adam_epochs, check_rows
 
 Params = dict[str, np.ndarray]
 PREFIX = "net."
@@ -245,10 +245,7 @@ def train_local(
     :func:`rate`); returns the new parameters and the last epoch's mean loss. ``trainable`` names the layers that
     move (prefixes of the ``state_dict`` names, e.g. ``("head.3",)`` for the last layer); all by default."""
     torch = _torch()
-    if len(X) != len(y):
-        raise SchemaError(f"X has {len(X)} rows but y has {len(y)}", column="y")
-    if len(X) == 0:
-        raise SchemaError("a site has no training rows")
+    check_rows(X, y)
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -266,20 +263,17 @@ def train_local(
         optimiser = torch.optim.Adam(moving, lr=rate(spec, round_, rounds), weight_decay=spec.weight_decay)
         loss_fn = torch.nn.MSELoss()
         module.train()
-        last = float("nan")
-        for _ in range(int(epochs)):
-            order = rng.permutation(len(target))
-            total = 0.0
-            for begin in range(0, len(order), spec.batch_size):
-                batch = torch.from_numpy(order[begin : begin + spec.batch_size])
-                optimiser.zero_grad()
-                loss = loss_fn(module(sequence[batch], static[batch]), target[batch])
-                if mu > 0:
-                    loss = loss + 0.5 * mu * sum(((t - start[n]) ** 2).sum() for n, t in named.items())
-                loss.backward()
-                optimiser.step()
-                total += float(loss.detach()) * len(batch)
-            last = total / len(order)
+        last = adam_epochs(
+            torch,
+            optimiser,
+            len(target),
+            batch_size=spec.batch_size,
+            epochs=epochs,
+            rng=rng,
+            batch_loss=lambda batch: loss_fn(module(sequence[batch], static[batch]), target[batch]),
+            pairs=[(t, start[n]) for n, t in named.items()],
+            mu=mu,
+        )
         module.eval()
     finally:
         torch.set_num_threads(previous)
