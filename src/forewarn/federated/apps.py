@@ -115,22 +115,7 @@ class FedConfig:
         static inputs)."""
         if self.model == "mlp":
             return self.net_spec(inputs)
-        from forewarn.federated.window import WindowSpec
-
-        return WindowSpec(
-            channels=self.window_channels,
-            length=self.window_length,
-            static=inputs - self.window_channels * self.window_length,
-            filters=self.window_filters,
-            kernel=self.window_kernel,
-            n_layers=self.window_layers,
-            hidden=self.window_hidden,
-            dropout=self.window_dropout,
-            learning_rate=self.learning_rate,
-            batch_size=self.batch_size,
-            target_scale=self.target_scale,
-            kind=self.kind,
-        )
+        return spec_from_config(self.train_config(), inputs)  # the very spec each site rebuilds from its config
 
     def train_config(self) -> dict[str, Any]:
         """What every site is told each round (Flower config values: scalars and lists)."""
