@@ -220,7 +220,26 @@ def part_score(model: Any, seed: int, handmade: bool = False) -> dict[str, Any]:
     return out
 
 
-def part_loop(model: Any, seed: int, decisions: dict[str, P.Decision], interval: float) -> list[dict[str, Any]]:
+def class_days(work: Path) -> dict[str, float]:
+    """Each asset class's time-based interval on the two history fleets, as the bench tunes it
+    (:func:`forewarn.bench.policy.class_intervals`, every part on hand); kept in ``work/class_days.json``."""
+    path = work / "class_days.json"
+    if path.exists():
+        return {k: float(v) for k, v in json.loads(path.read_text())["class_intervals"].items()}
+    hist = [_fleet(P.HISTORY_SEED + k) for k in range(2)]
+    costs = {
+        interval: [P._asset_costs(h, P._simulate(h, "time_based", interval=interval).plan) for h in hist]
+        for interval in P.INTERVALS
+    }
+    best, table = P.class_intervals([h.classes for h in hist], costs)
+    path.write_text(json.dumps({"class_intervals": best, "class_tuning": table}, indent=1, default=float))
+    print(json.dumps({"class_intervals": best, "class_tuning": table}, default=float), flush=True)
+    return best
+
+
+def part_loop(
+    model: Any, seed: int, decisions: dict[str, P.Decision], interval: float, by_class: dict[str, float] | None = None
+) -> list[dict[str, Any]]:
     f = _fleet(seed)
     hist = [_fleet(P.HISTORY_SEED + k) for k in range(2)]
     stock = P._stock_policy([P._simulate(h, "run_to_failure").plan for h in hist], 365)
@@ -234,7 +253,7 @@ def part_loop(model: Any, seed: int, decisions: dict[str, P.Decision], interval:
         print(json.dumps({k: row[k] for k in ("rule", "total_cost", "failures", "unplanned_downtime_h")}), flush=True)
     for name, dec in decisions.items():
         t = time.perf_counter()
-        out = P._simulate(f, "predictive", model=model, decision=dec, stock=stock)
+        out = P._simulate(f, "predictive", model=model, decision=dec, stock=stock, class_days=by_class)
         row = P._score(f, out, stock) | {"rule": name, "seconds": time.perf_counter() - t}
         rows.append(row)
         print(
@@ -268,6 +287,11 @@ DECISIONS = {
     # a third of the failures came within 42 days of a visit (benchmarks/policy_gap.py): a shorter cooldown
     "kept_cooldown7": P.Decision(min_probability=0.3, backstop_days=240.0, since_renewal=True, cooldown_days=7),
     "kept_cooldown14": P.Decision(min_probability=0.3, backstop_days=240.0, since_renewal=True, cooldown_days=14),
+    # 2026-12-05 (fifth session): the backstop per asset class, a multiple of the class's own time-based interval
+    # tuned on the history fleets (reliability-centred maintenance: time-based tasks for what the model misses)
+    "class_x1": P.Decision(min_probability=0.3, since_renewal=True, class_backstop=1.0),
+    "class_x1.5": P.Decision(min_probability=0.3, since_renewal=True, class_backstop=1.5),
+    "class_x2": P.Decision(min_probability=0.3, since_renewal=True, class_backstop=2.0),
 }
 
 
@@ -288,7 +312,9 @@ def main() -> None:
     if args.part == "score":
         result: Any = part_score(model, args.seed, args.handmade)
     else:
-        result = part_loop(model, args.seed, {k: DECISIONS[k] for k in args.rules.split(",")}, args.interval)
+        rules = {k: DECISIONS[k] for k in args.rules.split(",")}
+        by_class = class_days(args.work) if any(d.class_backstop is not None for d in rules.values()) else None
+        result = part_loop(model, args.seed, rules, args.interval, by_class)
     print(json.dumps(result, indent=1, default=float))
     print(f"{time.perf_counter() - t0:.1f} s")
     if args.json:

@@ -146,11 +146,12 @@ def _draw(config: FleetConfig) -> _Fleet:
     )
 
 
-def _policy(f: _Fleet, code: str, interval_days: float | None = None) -> Policy:
+def _policy(f: _Fleet, code: str, interval_days: float | np.ndarray | None = None) -> Policy:
+    """The engine's policy arrays; ``interval_days``: the time-based interval, one for all or one per asset."""
     n = f.site_of.size
     rng = np.random.default_rng([f.config.seed, 77])
     oil = np.array([f.profiles[s].oil_interval_days * 24.0 for s in f.site_of])
-    pm = np.full(n, np.inf) if interval_days is None else np.full(n, interval_days * 24.0)
+    pm = np.full(n, np.inf) if interval_days is None else np.broadcast_to(np.asarray(interval_days) * 24.0, n).copy()
     phase = rng.uniform(0.0, 1.0, n)
     return Policy(
         code=np.full(n, POLICY_CODES[code]),
@@ -310,15 +311,27 @@ def _simulate(
     model: Any = None,
     decision: Decision | None = None,
     stock: dict[str, tuple[float, int]] | None = None,
+    class_days: dict[str, float] | None = None,
 ) -> _Outcome:
-    """One policy's run; ``stock``: parts in the loop (:class:`_Stock`), else every part on the shelf."""
+    """One policy's run; ``stock``: parts in the loop (:class:`_Stock`), else every part on the shelf;
+    ``class_days``: each asset class's time-based interval tuned on the history (:func:`class_intervals`), which a
+    decision's ``class_backstop`` scales into the predictive policy's backstop."""
     rng = np.random.default_rng([f.config.seed, 1])
     daily: Callable[..., None] | None = None
+    interval_days: float | np.ndarray | None = interval
     jobs = [0]
     if name == "predictive":
         daily = _Predictive(f, model, jobs, decision)
-        if daily.decision.backstop_days is not None:
-            interval = daily.decision.backstop_days
+        dec = daily.decision
+        if dec.class_backstop is not None:
+            if not class_days or not set(f.classes) <= set(class_days):
+                raise ConfigError(
+                    "a per-class backstop needs each asset class's interval tuned on the history (class_days); "
+                    f"got {sorted(class_days or {})} for classes {sorted(set(f.classes))}"
+                )
+            interval_days = np.array([class_days[c] * dec.class_backstop for c in f.classes])
+        elif dec.backstop_days is not None:
+            interval_days = dec.backstop_days
     elif name == "oracle":
         daily = _Oracle(f, jobs)
     keeper = _Stock(stock) if stock is not None else None
@@ -329,7 +342,7 @@ def _simulate(
         f.params,
         f.state,
         f.regime,
-        _policy(f, code, interval),
+        _policy(f, code, interval_days),
         f.applicable,
         rng,
         daily=_chain(keeper, daily),
@@ -350,7 +363,11 @@ class Decision:
     ``failure_cost``: what the planner is told a breakdown costs beyond its downtime hours; ``since_renewal``: score
     an asset only from the readings after its last renewal (a part replaced, a repair after failure), as ``forewarn
     score`` does; ``calendar``: tell the planner each asset's own calendar (an evening it is not scheduled to run is a
-    free window: a job there stops no production), so a visit the risk allows to wait is deferred to it.
+    free window: a job there stops no production), so a visit the risk allows to wait is deferred to it;
+    ``class_backstop``: instead of one ``backstop_days`` for all, each asset's backstop is this multiple of its
+    class's own time-based interval tuned on the history fleets (:func:`class_intervals`): reliability-centred
+    maintenance's mix, condition-based visits from the model's flags on top of time-based inspections set from each
+    class's own failure history.
     """
 
     min_probability: float = MIN_PROBABILITY
@@ -360,6 +377,7 @@ class Decision:
     failure_cost: float = COSTS.failure_labour + 1000.0
     since_renewal: bool = False
     calendar: bool = False
+    class_backstop: float | None = None
 
 
 #: the predictive policy's rule in ``forewarn bench policy``, chosen on two validation fleets (seeds 2000 and 2001)
@@ -455,8 +473,8 @@ class _Predictive:
                 pol.planned_h[row] = h + START_HOUR
                 pol.planned_mask[row] = 0  # inspect and repair what is found
                 self.last_visit[row] = h
-                if dec.backstop_days is not None:  # the visit is the asset's inspection: its backstop clock restarts
-                    pol.next_pm_h[row] = h + START_HOUR + dec.backstop_days * 24.0
+                if np.isfinite(pol.pm_interval_h[row]):  # the visit is the asset's inspection: its backstop restarts
+                    pol.next_pm_h[row] = h + START_HOUR + pol.pm_interval_h[row]
                 self.jobs[0] += 1
 
 
@@ -682,6 +700,60 @@ def gap_vs_oracle(rows: list[dict[str, Any]], policy: str = "predictive") -> lis
     return out
 
 
+def _asset_costs(f: _Fleet, plan: Any) -> np.ndarray:
+    """Each asset's cost of a run with every part on hand: :func:`_score`'s total without stock-outs and holding,
+    split by asset (its visits, call-outs, light actions, oil, parts, and its scheduled hours stopped)."""
+    cost = np.zeros(f.site_of.size)
+    price = dict(COSTS.parts)
+    for a, _begin, _end, kind in plan.downtime:
+        if kind == 2:
+            cost[a] += COSTS.visit_labour
+    for a, _minute, _mode in plan.failures:
+        cost[a] += COSTS.failure_labour
+    for a, _minute, action, _result, _note in plan.maintenance:
+        part = _part(action)
+        cost[a] += COSTS.oil_change if action == "oil_change" else COSTS.light_action if part is None else price[part]
+    data = production_data(
+        plan=plan,
+        regime=f.regime,
+        params=f.params,
+        assets=f.assets,
+        start=pd.Timestamp(f.config.start),
+        seed=f.config.seed,
+    )
+    hours = data.records.groupby("asset_id")[["down_failure_h", "planned_downtime_h"]].sum().sum(axis=1)
+    index = {a.asset_id: i for i, a in enumerate(f.assets)}
+    for asset_id, h in hours.items():
+        cost[index[str(asset_id)]] += float(h) * COSTS.downtime_h
+    return cost
+
+
+def class_intervals(
+    classes: Sequence[Sequence[str]], costs: dict[float, list[np.ndarray]]
+) -> tuple[dict[str, float], dict[str, dict[float, float]]]:
+    """Each asset class's time-based interval from its own history: the interval whose runs cost that class's assets
+    least (``costs[interval][k]``: each asset's cost on history fleet ``k``, whose classes are ``classes[k]``).
+    Returns the interval per class and the cost per asset-year of each class at each interval.
+
+    Two fleets, two intervals; pumps cost least at 90 days, fans at 180:
+
+    >>> classes = [["pump", "fan", "pump"], ["fan", "pump"]]
+    >>> costs = {90.0: [np.array([10.0, 50.0, 20.0]), np.array([40.0, 0.0])],
+    ...          180.0: [np.array([30.0, 20.0, 30.0]), np.array([30.0, 30.0])]}
+    >>> best, table = class_intervals(classes, costs)
+    >>> best, table["pump"]
+    ({'fan': 180.0, 'pump': 90.0}, {90.0: 10.0, 180.0: 30.0})
+    """
+    names = sorted({c for fleet in classes for c in fleet})
+    table: dict[str, dict[float, float]] = {c: {} for c in names}
+    for interval, per_fleet in costs.items():
+        for c in names:
+            mask = [np.array([k == c for k in fleet]) for fleet in classes]
+            assets = sum(int(m.sum()) for m in mask)
+            table[c][interval] = float(sum(x[m].sum() for x, m in zip(per_fleet, mask, strict=True)) / max(assets, 1))
+    return {c: min(table[c], key=lambda k: table[c][k]) for c in names}, table
+
+
 def _stock_policy(history_plans: list[Any], days: int) -> dict[str, tuple[float, int]]:
     """(reorder point, order quantity) per part from the separate history's consumption (SBA, 95 % service)."""
     lead = dict(COSTS.lead_days)
@@ -755,9 +827,11 @@ def run_policies(
     # the time-based interval, tuned on the histories (each interval with the stock its own demand calls for)
     tuned: dict[float, float] = {}
     tuned_stock: dict[float, dict[str, tuple[float, int]]] = {}
+    per_asset: dict[float, list[np.ndarray]] = {}
     for interval in INTERVALS:
         runs = [_simulate(h, "time_based", interval=interval) for h in history]
         tuned_stock[interval] = _stock_policy([b.plan for b in runs], days)
+        per_asset[interval] = [_asset_costs(h, b.plan) for h, b in zip(history, runs, strict=True)]
         costs = [
             scored(h, "time_based", b, tuned_stock[interval], interval=interval)
             for h, b in zip(history, runs, strict=True)
@@ -766,9 +840,12 @@ def run_policies(
     best_interval = min(tuned, key=lambda k: tuned[k])
     stocks["time_based"] = tuned_stock[best_interval]
     say(f"time-based interval tuned on the history: {best_interval} d (mean cost by interval {tuned})")
+    # each asset class's own interval on the same runs (every part on hand): the predictive policy's backstop
+    class_days, class_tuning = class_intervals([h.classes for h in history], per_asset)
+    say(f"time-based interval per class on the history: {class_days}")
     for name in ("condition_based", "predictive", "oracle"):
         if name in policies:
-            used = [_simulate(h, name, model=model, decision=DECISION).plan for h in history]
+            used = [_simulate(h, name, model=model, decision=DECISION, class_days=class_days).plan for h in history]
             stocks[name] = _stock_policy(used, days)
     rows, without = [], []
     for seed in range(seeds):
@@ -782,12 +859,14 @@ def run_policies(
             every: float | None = best_interval if name == "time_based" else None
             parts = stocks[name]
             looped = parts if stock == "loop" else None
-            outcome = _simulate(f, name, interval=every, model=model, decision=DECISION, stock=looped)
+            outcome = _simulate(
+                f, name, interval=every, model=model, decision=DECISION, stock=looped, class_days=class_days
+            )
             row = _score(f, outcome, parts, stock) | {"seed": seed, "seconds": time.perf_counter() - t1}
             rows.append(row)
             if compare_stock and stock != "none":
                 t2 = time.perf_counter()
-                bare = _simulate(f, name, interval=every, model=model, decision=DECISION)
+                bare = _simulate(f, name, interval=every, model=model, decision=DECISION, class_days=class_days)
                 without.append(_score(f, bare, parts, "none") | {"seed": seed, "seconds": time.perf_counter() - t2})
             say(
                 f"seed {seed} {name}: cost {row['total_cost']:,.0f}, failures {row['failures']}, "
@@ -800,6 +879,8 @@ def run_policies(
         "stock_mode": stock,
         "time_based_interval_days": best_interval,
         "tuning": tuned,
+        "class_intervals": class_days,
+        "class_tuning": class_tuning,
         "fit_s": fit_s,
         "stock": stocks,
         "decision": dataclasses.asdict(DECISION),
@@ -879,6 +960,9 @@ def run(
         "gap_vs_oracle": gap_vs_oracle(out["rows"]),
         "time_based_interval_days": out["time_based_interval_days"],
         "tuning": {str(k): v for k, v in out["tuning"].items()},
+        # each asset class's own time-based interval on the same history runs, and its cost per asset by interval
+        "class_intervals": out["class_intervals"],
+        "class_tuning": {c: {str(k): v for k, v in t.items()} for c, t in out["class_tuning"].items()},
         # per policy, per part: sized from the parts that policy used on the separate histories (SBA, 95 % service)
         "stock_policy": {
             name: {k: {"reorder_point": v[0], "order_qty": v[1]} for k, v in parts.items()}

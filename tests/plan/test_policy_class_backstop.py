@@ -1,0 +1,89 @@
+"""The predictive policy's backstop per asset class (issue 16): each class's time-based interval from its own history
+(:func:`forewarn.bench.policy.class_intervals` on :func:`~forewarn.bench.policy._asset_costs`), scaled by the
+decision's ``class_backstop``, with the model's visits on top. Checked by hand on small fleets."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+import forewarn.bench.policy as policy
+from forewarn.bench.policy_model import OBSERVED
+from forewarn.bundles.bundle import ServingSpec
+from forewarn.exceptions import ConfigError
+from forewarn.twin.fleet import FleetConfig
+
+
+class _Bundle:
+    """Stands in for a ``forewarn train`` bundle: probability 0.9 for the first asset, 0 for the others."""
+
+    running_only = False
+
+    def __init__(self) -> None:
+        self.spec = ServingSpec(
+            channels=tuple(OBSERVED), window=2, stats=("mean",), interval="24h", history_rows=2, horizon=14 * 24.0
+        )
+
+    def feature_frame(self, values: np.ndarray) -> np.ndarray:
+        return values
+
+    def predict(self, X: np.ndarray) -> Any:
+        p = np.zeros(len(X))
+        p[0] = 0.9
+        return SimpleNamespace(probability=p)
+
+
+def _visits(plan: Any, asset: int) -> list[float]:
+    return sorted(begin / 60.0 for a, begin, _end, kind in plan.downtime if a == asset and kind == 2)
+
+
+def test_each_class_gets_its_own_backstop_and_a_predictive_visit_restarts_it() -> None:
+    f = policy._draw(FleetConfig(sites=1, assets=6, days=150, seed=5, interval="1h"))
+    classes = sorted(set(f.classes))
+    assert len(classes) >= 2
+    # class k's interval on the history: 20 + 10 k days; the backstop is 1.5 times it (30, 45, 60, ... days)
+    days = {c: 20.0 + 10.0 * k for k, c in enumerate(classes)}
+    out = policy._simulate(
+        f,
+        "predictive",
+        model=_Bundle(),
+        decision=policy.Decision(cooldown_days=21, class_backstop=1.5),
+        class_days=days,
+    )
+    for a in range(1, 6):  # p = 0: only the backstop visits them, every 1.5 x its class's interval
+        hours = _visits(out.plan, a)
+        assert len(hours) >= 2 and np.allclose(np.diff(hours), 24.0 * 1.5 * days[f.classes[a]])
+    # asset 0 (p = 0.9) is booked from the first evening scored, again each time 21 days have passed: its backstop
+    # (at least 30 days) never falls due after the first booking
+    zero = [h for h in _visits(out.plan, 0) if h >= 186.0]
+    assert zero[:5] == [186.0, 714.0, 1242.0, 1770.0, 2298.0]
+
+
+def test_a_class_backstop_needs_every_class_tuned() -> None:
+    f = policy._draw(FleetConfig(sites=1, assets=4, days=30, seed=5, interval="1h"))
+    decision = policy.Decision(class_backstop=2.0)
+    with pytest.raises(ConfigError, match="class_days"):
+        policy._simulate(f, "predictive", model=_Bundle(), decision=decision)
+    with pytest.raises(ConfigError, match="class_days"):
+        policy._simulate(f, "predictive", model=_Bundle(), decision=decision, class_days={"nothing": 90.0})
+
+
+def test_asset_costs_split_the_total_by_asset() -> None:
+    """With every part on hand the run's total (no stock-outs, no holding) is the sum of the assets' costs, and a
+    class's interval is the one whose runs cost its assets least."""
+    f = policy._draw(FleetConfig(sites=1, assets=8, days=120, seed=3, interval="1h", degradation_scale=3.0))
+    runs = {k: policy._simulate(f, "time_based", interval=k) for k in (20.0, 60.0)}
+    costs = {k: [policy._asset_costs(f, out.plan)] for k, out in runs.items()}
+    for k, out in runs.items():
+        total = policy._score(f, out, {}, "none")["total_cost"]
+        assert costs[k][0].sum() == pytest.approx(total, rel=1e-9)
+    assert runs[60.0].plan.failures  # the slow interval lets some through: the classes' costs differ by interval
+    best, table = policy.class_intervals([f.classes], costs)
+    for c in set(f.classes):
+        mask = np.array([x == c for x in f.classes])
+        by_hand = {k: float(costs[k][0][mask].sum() / mask.sum()) for k in costs}
+        assert table[c] == pytest.approx(by_hand)
+        assert best[c] == min(by_hand, key=lambda k: by_hand[k])
