@@ -23,7 +23,12 @@
   (:mod:`forewarn.features.baseline`; listed after the window features, before the age); 0 (the default, and
   every bundle written before it) = none. Such features need the life's first rows, which only ``forewarn score``
   reads (:func:`forewarn.train.score.baseline_history`); the service and the stream refuse such a bundle
-  (:meth:`Bundle.select`: a feature matrix without those columns).
+  (:meth:`Bundle.select`: a feature matrix without those columns);
+* ``sequence``: the model reads the last ``window`` rows of each channel (``f"{channel}__t{k}"``, a sequence
+  model such as ``cnn-rul``) instead of window statistics; the service, ``forewarn score`` and the monitor compute
+  them from the same recent rows (:meth:`ServingSpec.window_frame`, :meth:`ServingSpec.last_row`), the stream does
+  not (it computes statistics incrementally) and refuses such a bundle. False (the default, and every bundle
+  written before it) = window statistics.
 
 :func:`make_bundle` writes such a folder from a fitted model and held-out data; :class:`Bundle` loads it.
 """
@@ -51,7 +56,7 @@ from forewarn.exceptions import ConfigError, SchemaError, StateError
 from forewarn.features.age import AGE_FEATURE
 from forewarn.features.baseline import baseline_features, baseline_names
 from forewarn.features.last_row import feature_names, last_row_features
-from forewarn.features.window import DEFAULT_STATS, window_features
+from forewarn.features.window import DEFAULT_STATS, sequence_frame, window_features
 
 SPEC_FILE = "serving.json"
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 101)
@@ -78,6 +83,10 @@ class ServingSpec:
     reference: Mapping[str, float] = field(default_factory=dict)
     age_feature: str = ""
     baseline_hours: float = 0.0
+    #: the model reads the last ``window`` rows of each channel (``f"{channel}__t{k}"``, forward-filled, missing
+    #: as 0: :func:`~forewarn.features.window.sequence_frame`) instead of window statistics; False in every bundle
+    #: written before it
+    sequence: bool = False
 
     def __post_init__(self) -> None:
         if not self.channels:
@@ -100,7 +109,10 @@ class ServingSpec:
 
     @property
     def window_feature_names(self) -> list[str]:
-        """The window statistics' names (``f"{channel}__{stat}"``), the features computed from readings alone."""
+        """The window statistics' names (``f"{channel}__{stat}"``), the features computed from readings alone
+        (a sequence model's: ``f"{channel}__t{k}"``, channel-major)."""
+        if self.sequence:
+            return [f"{c}__t{k}" for c in self.channels for k in range(int(self.window))]
         return feature_names(self.channels, self.stats)
 
     @property
@@ -141,6 +153,10 @@ class ServingSpec:
         >>> spec.window_frame(frame)["t__mean"].tolist()
         [1.0, 2.0, 4.0]
         """
+        if self.sequence:
+            filled = frame.copy()
+            filled[list(self.channels)] = filled.groupby("asset_id")[list(self.channels)].ffill().fillna(0.0)
+            return sequence_frame(filled, group="asset_id", order="ts", columns=list(self.channels), window=self.window)
         return window_features(
             frame,
             group="asset_id",
@@ -157,7 +173,16 @@ class ServingSpec:
 
         >>> ServingSpec(channels=("t",), window=2, stats=("mean",)).last_row(np.array([[1.0], [3.0], [5.0]]))
         array([4.])
+        >>> ServingSpec(channels=("t",), window=4, sequence=True).last_row(np.array([[1.0], [np.nan], [5.0]]))
+        array([1., 1., 1., 5.])
         """
+        if self.sequence:
+            rows = pd.DataFrame(np.asarray(values, dtype="float64")).ffill().fillna(0.0).to_numpy()
+            if not len(rows):
+                return np.full(len(self.channels) * int(self.window), np.nan)
+            last = rows[-int(self.window) :]
+            last = np.vstack([np.repeat(last[:1], int(self.window) - len(last), axis=0), last])
+            return last.T.reshape(-1)
         return last_row_features(values, self.channels, window=self.window, stats=self.stats, ewm_span=self.ewm_span)
 
     def to_json(self) -> dict[str, Any]:
@@ -267,6 +292,12 @@ class Bundle:
                 f"{spec_features.shape[1]}: it reads rows against each asset life's baseline (baseline "
                 f"{self.spec.baseline_hours:g} h), which only forewarn score computes; the service and the stream "
                 "cannot serve it yet (train without --baseline to serve it)"
+            )
+        if self.spec.sequence and spec_features.shape[1] != len(self.spec.feature_names):
+            raise StateError(
+                f"model {self.model_id!r} reads the last {self.spec.window} rows of each channel "
+                f"({len(self.spec.feature_names)} values per row), got {spec_features.shape[1]} features: the stream "
+                "computes window statistics only; score it with forewarn score or the service"
             )
         values = spec_features[:, self._columns]
         return values if self._fill is None else fill_missing(values, self._fill)
@@ -496,6 +527,7 @@ def make_bundle(
     residual_model: tuple[np.ndarray, np.ndarray] | None = None,
     reference: Mapping[str, float] | None = None,
     baseline_hours: float = 0.0,
+    sequence: bool = False,
 ) -> Path:
     """Save ``model`` with a serving spec fitted on held-out rows; returns the folder.
 
@@ -507,7 +539,8 @@ def make_bundle(
     ``card`` is written as ``card.json`` (the model card); ``reference`` gives the training means of the features
     (default: the held-out rows' means). When the held-out rows hold an ``age_h`` column (the age since renewal,
     :mod:`forewarn.features.age`), the spec records it as the ``age_feature``; ``baseline_hours`` (> 0) records
-    that the rows hold the baseline features of :mod:`forewarn.features.baseline` with that span.
+    that the rows hold the baseline features of :mod:`forewarn.features.baseline` with that span; ``sequence``
+    that they hold the last ``window`` rows of each channel (a sequence model's input, :attr:`ServingSpec.sequence`).
     """
     X = pd.DataFrame(X_holdout)
     y = np.asarray(y_holdout, dtype="float64")
@@ -557,6 +590,7 @@ def make_bundle(
         reference=reference,
         age_feature=AGE_FEATURE if AGE_FEATURE in X.columns else "",
         baseline_hours=float(baseline_hours or 0.0),
+        sequence=bool(sequence),
     )
     path = save(model, folder, metrics=metrics, training_data=training_data)
     (path / SPEC_FILE).write_text(json.dumps(spec.to_json(), indent=2), encoding="utf-8")

@@ -35,6 +35,17 @@ def federate(
     ] = None,
     channels: Annotated[str | None, typer.Option(help="Only these channels (comma-separated).")] = None,
     model_id: Annotated[str | None, typer.Option(help="Registry model id (default: the task).")] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            help="mlp (a perceptron on window statistics, filed as mlp-failure/mlp-rul) or window (cnn-rul's 1-D CNN "
+            "over the last --window rows of every channel; --task rul; filed as cnn-rul)."
+        ),
+    ] = "mlp",
+    window: Annotated[
+        int | None,
+        typer.Option(min=1, help="Trailing rows: the statistics' window, or the window model's length (default 30)."),
+    ] = None,
     rounds: Annotated[int, typer.Option(min=1, help="Federated rounds.")] = 10,
     local_epochs: Annotated[int, typer.Option(min=1, help="Epochs each site trains per round.")] = 2,
     strategy: Annotated[str, typer.Option(help="fedavg, fedprox, fedadam or fedyogi.")] = "fedavg",
@@ -87,6 +98,8 @@ def federate(
         channels=channels,
         model_id=model_id,
         seed=seed,
+        model=model,
+        window=window,
     )
     live = "live" if result.promoted else "not live"
     typer.echo(f"filed {result.model_id} {result.version} ({result.card['model']}, {live}) in {result.folder}")

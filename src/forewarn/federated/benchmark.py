@@ -450,7 +450,7 @@ def run(
     for seed in range(first_seed, first_seed + seeds):
         record: dict[str, Any] = {}
         if set(arms) - set(WINDOW_MODELS):
-            sites, task = build_sites(dataset, seed, data_dir, **options)
+            sites, task = build_sites(dataset, seed, data_dir, **options, **(sites_options or {}))
             seed_rows, record = run_seed(
                 dataset,
                 sites,

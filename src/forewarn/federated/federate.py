@@ -7,7 +7,10 @@ A site is either its own store file (``stores``, one per plant) or, in simulatio
 Every site must read the same channels at the same interval (the first site's are asked of the others).
 
 The sites train the network of :mod:`~forewarn.federated.network` through the Flower apps
-(:mod:`~forewarn.federated.apps`); the result is the registry's ``mlp-failure`` or ``mlp-rul`` filed as the next
+(:mod:`~forewarn.federated.apps`), or with ``model="window"`` (``--model window``, RUL) the window model of
+:mod:`~forewarn.federated.window` on the last ``window`` rows of every channel (the pipeline's sequence rows,
+``Dataset.features(sequence=True)``); the result is the registry's ``mlp-failure``, ``mlp-rul`` or ``cnn-rul``
+(its serving spec marked ``sequence``: the service and ``forewarn score`` feed it the same rows) filed as the next
 version of the model id with a model card (the sites' held-out figures, the federation's rounds, strategy and
 bytes per round), served, streamed and backtested like any model ``forewarn train`` files. The bundle's serving
 spec (RUL intervals, the failure probability's calibration) is fitted on the sites' held-out rows: this is the
@@ -20,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,11 +34,13 @@ from threadpoolctl import threadpool_limits
 
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
 from forewarn.federated import network as net
-from forewarn.federated.apps import FedConfig
+from forewarn.federated.apps import MODELS, FedConfig
 from forewarn.federated.simulate import SiteRows, simulate
 from forewarn.train.spec import TrainSpec
 
 TASKS = ("failure", "rul")
+#: the window model's trailing rows when the spec names no window (``cnn-rul``'s 30 cycles on C-MAPSS)
+WINDOW_ROWS = 30
 
 
 @dataclass
@@ -59,8 +64,9 @@ class SiteData:
         return SiteRows(self.name, values[train], self.y[train], values[test], self.y[test])
 
 
-def site_rows(store: str | os.PathLike[str], spec: TrainSpec, name: str) -> SiteData:
-    """A site's labelled rows through ``forewarn train``'s pipeline (the store is opened here, at the site)."""
+def site_rows(store: str | os.PathLike[str], spec: TrainSpec, name: str, *, sequence: bool = False) -> SiteData:
+    """A site's labelled rows through ``forewarn train``'s pipeline (the store is opened here, at the site);
+    ``sequence``: the last ``window`` rows of each channel (the window model's input) instead of statistics."""
     from forewarn.train.dataset import load_dataset, opened
     from forewarn.train.pipeline import positive_rows, split_assets
 
@@ -72,7 +78,7 @@ def site_rows(store: str | os.PathLike[str], spec: TrainSpec, name: str) -> Site
         raise DataNotFoundError(
             f"site {name!r}: only {int(usable.sum())} labelled rows; it needs failures in its history"
         )
-    X = data.features(spec)
+    X = data.features(spec, sequence=sequence)
     y = np.asarray(data.y, dtype="float64")
     held = split_assets(data.groups, positive_rows(data.y, spec) & usable, spec.holdout, spec.seed)
     keep = np.flatnonzero(usable)
@@ -116,22 +122,43 @@ def federate(
     secure_aggregation: bool = False,
     promote: bool = False,
     progress: Callable[[str], None] | None = None,
+    model: str = "mlp",
+    window_settings: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> FederateResult:
     """Federated training over ``stores`` (one per site) or the ``sites`` of ``store``; files the model in
-    ``models``. ``options`` override the spec's fields (``task``, ``horizon``, ``max_rul``, ...)."""
+    ``models``. ``options`` override the spec's fields (``task``, ``horizon``, ``max_rul``, ``window``, ...).
+
+    ``model="window"`` trains the window model (:mod:`~forewarn.federated.window`: ``cnn-rul``'s 1-D CNN over
+    the last ``window`` rows of every channel, :data:`WINDOW_ROWS` unless the spec says; RUL only) instead of the
+    perceptron on window statistics, and files it as a ``cnn-rul`` whose serving spec reads those rows
+    (``sequence``); ``window_settings`` overrides its :class:`~forewarn.federated.apps.FedConfig` fields
+    (``window_filters``, ``window_norm``, ``learning_rate``, ...)."""
     say = progress or (lambda m: None)
     spec = (spec or TrainSpec()).with_options(**options)
     if spec.task not in TASKS:
         raise ConfigError(f"federate trains task failure or rul, not {spec.task!r}")
+    if model not in MODELS:
+        raise ConfigError(f"model={model!r} is not one of {', '.join(MODELS)}")
+    sequence = model == "window"
+    if sequence and spec.task != "rul":
+        raise ConfigError(f"the window model predicts RUL: use --task rul with --model window (not {spec.task!r})")
+    if sequence and secure_aggregation:
+        raise ConfigError("secure aggregation runs with the perceptron (--model mlp) only in this version")
     if secure_aggregation and engine != "inprocess":
         raise ConfigError(f"secure aggregation runs with --engine inprocess only (not {engine!r}) in this version")
+    if sequence and spec.window is None:
+        spec = spec.with_options(window=WINDOW_ROWS)
     started = time.perf_counter()
     with threadpool_limits(limits=1):
-        data = _load_sites(stores, store, sites, spec, say)
+        data = _load_sites(stores, store, sites, spec, say, sequence=sequence)
         spec = spec.resolved(data[0].interval)
         kind = "regression" if spec.task == "rul" else "binary"
         scale = spec.max_rul_hours if spec.task == "rul" else 1.0
+        shape: dict[str, Any] = {}
+        if sequence:
+            assert spec.window is not None
+            shape = {"model": "window", "window_channels": len(data[0].channels), "window_length": spec.window}
         config = FedConfig(
             sites=len(data),
             rounds=rounds,
@@ -143,15 +170,21 @@ def federate(
             seed=spec.seed,
             dp_noise=dp_noise,
             dp_clip=dp_clip,
+            **(shape | dict(window_settings or {})),
         )
         if secure_aggregation:
             outcome = _secure(data, config)
         else:
             outcome = simulate([d.rows() for d in data], config, engine=engine)
         say(f"{rounds} rounds over {len(data)} sites in {outcome.wall_seconds:.1f} s")
-        netspec = config.net_spec(data[0].X.shape[1])
-        model = net.as_estimator(outcome.params, netspec, list(data[0].X.columns), seed=spec.seed)
-        return _file(model, data, spec, config, outcome.history, Path(models), promote, started)
+        names = list(data[0].X.columns)
+        if sequence:
+            from forewarn.federated import window
+
+            estimator = window.as_estimator(outcome.params, config.spec(len(names)), names, seed=spec.seed)
+        else:
+            estimator = net.as_estimator(outcome.params, config.net_spec(len(names)), names, seed=spec.seed)
+        return _file(estimator, data, spec, config, outcome.history, Path(models), promote, started)
 
 
 def _secure(data: Sequence[SiteData], config: FedConfig) -> Any:
@@ -170,6 +203,8 @@ def _load_sites(
     sites: Sequence[str],
     spec: TrainSpec,
     say: Callable[[str], None],
+    *,
+    sequence: bool = False,
 ) -> list[SiteData]:
     if bool(stores) == (store is not None):
         raise ConfigError("give either one store per site (--site-store, repeated) or one --store with --sites")
@@ -186,7 +221,7 @@ def _load_sites(
         if data:  # every site reads the first one's channels at its interval
             site_spec = site_spec.with_options(channels=tuple(data[0].channels), interval=data[0].interval)
         try:
-            data.append(site_rows(where, site_spec, name))
+            data.append(site_rows(where, site_spec, name, sequence=sequence))
         except DataNotFoundError as err:
             if not data:
                 raise
@@ -216,7 +251,7 @@ def _file(
     promote: bool,
     started: float,
 ) -> FederateResult:
-    from forewarn.bundles.bundle import CARD_FILE, make_bundle
+    from forewarn.bundles.bundle import CARD_FILE, make_bundle, training_means
     from forewarn.bundles.registry import ModelRegistry
     from forewarn.train import card as cards
     from forewarn.train.pipeline import next_version
@@ -253,7 +288,8 @@ def _file(
         "recipe": {
             "interval": data[0].interval,
             "window_rows": spec.window,
-            "stats": list(spec.stats),
+            "input": "the last window_rows rows of each channel" if config.model == "window" else "window statistics",
+            "stats": [] if config.model == "window" else list(spec.stats),
             "features": spec.features,
             "channels": data[0].channels,
             "horizon": spec.horizon,
@@ -267,7 +303,11 @@ def _file(
             "strategy": config.strategy,
             "rounds": config.rounds,
             "local_epochs": config.local_epochs,
+            "model": config.model,
             "hidden": list(config.hidden),
+            "window": {k: v for k, v in vars(config).items() if k.startswith("window_")}
+            if config.model == "window"
+            else None,
             "bytes_per_round": history.get("bytes_per_round"),
             "engine": history.get("engine"),
             "differential_privacy": {"noise_multiplier": config.dp_noise, "clipping_norm": config.dp_clip}
@@ -300,7 +340,10 @@ def _file(
         training_data=X_train,
         unit="hours" if spec.task == "rul" else None,
         card=card,
-        reference={c: float(v) for c, v in zip(X_train.columns, model.mean_, strict=True)},
+        reference=training_means(X_train)
+        if config.model == "window"
+        else {c: float(v) for c, v in zip(X_train.columns, model.mean_, strict=True)},
+        sequence=config.model == "window",
     )
     if not (path / CARD_FILE).is_file():
         (path / CARD_FILE).write_text(json.dumps(card, indent=2, default=str), encoding="utf-8")
