@@ -26,6 +26,12 @@ was tuned on these data. Parts (``python benchmarks/own_data.py PART ...``):
   service from that cycle on, and ``forewarn train`` (``--age auto``) counts the age since that renewal as a feature;
   ``--no-installs`` leaves them out (the generic path without an age), ``--cm-seeds`` runs several training seeds.
 * ``ai4i``: whether AI4I 2020 goes through the generic path (it tries, and reports the answer).
+* ``fans``: can a fan's vibration against its own life's first weeks tell its last week? On a fleet store
+  (``--store``, else simulated as in ``fleet``) at the interval ``backtest --horizon 7d`` reads (6 h), per fan
+  life (from its latest renewal, else its first row): the ratio of ``vib_band_low`` (the band holding the 1x
+  imbalance component), as a trailing 24-row mean, to its mean over the life's first 14 days; its quantiles by
+  time to the life's failure, and the event figures of an alarm ``ratio >= r`` over the fans alone (one class
+  seen whole, in hindsight: an upper bound on what this reading gives). Meant for validation seeds (not 7, 8, 9).
 
 Data: ``$FOREWARN_DATA_DIR`` (default ``/work/shared/data``); nothing is copied into the repository. Work files
 go to ``--work`` (default a temporary folder). Results print as JSON lines and go to ``--json``.
@@ -719,9 +725,94 @@ def ai4i(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     return [out]
 
 
+def fans(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
+    """The fan diagnostic (see the module text), one row per seed."""
+    from forewarn.evaluate.cases import event_figures, failures_in
+    from forewarn.features.baseline import life_starts
+    from forewarn.train.dataset import load_dataset, opened
+    from forewarn.train.labels import renewals
+    from forewarn.train.spec import TrainSpec
+
+    rows = []
+    for seed in args.seeds:
+        store = args.store or work / f"fleet{seed}.duckdb"
+        if not Path(store).exists():
+            simulate = [FOREWARN, "simulate", "--sites", "4", "--assets", str(args.assets), "--days", str(args.days)]
+            run([*simulate, "--seed", str(seed), "--interval", "10min", "--store", str(store)], work, f"simulate{seed}")
+        with opened(store) as db:
+            data = load_dataset(db, TrainSpec().with_options(horizon="7d"))
+        frame = data.frame[["asset_id", "ts", "vib_band_low"]].copy()
+        frame["cls"] = frame["asset_id"].map(data.assets.set_index("asset_id")["asset_class"].astype(str))
+        frame["life"] = life_starts(frame["asset_id"].to_numpy(), frame["ts"], data.renewed)
+        frame = frame[frame["cls"] == "fan"].copy()
+        since = (frame["ts"].dt.tz_convert(None) - pd.to_datetime(frame["life"])) / pd.Timedelta(hours=1)
+        base = frame[since < 336].groupby(["asset_id", "life"])["vib_band_low"].mean().rename("base")
+        frame = frame.join(base, on=["asset_id", "life"])
+        trailing = frame.groupby(["asset_id", "life"])["vib_band_low"].transform(
+            lambda x: x.rolling(24, min_periods=8).mean()
+        )
+        frame["ratio"] = np.where(since >= 336, trailing / frame["base"], np.nan)
+        failures = data.events[data.events["kind"] == "failure"]
+        failures = failures[failures["asset_id"].isin(set(frame["asset_id"]))]
+        frame["ttf_h"] = np.inf
+        for failure in failures.itertuples():
+            mine = (frame["asset_id"] == failure.asset_id) & (frame["ts"] < failure.ts)
+            if mine.any():
+                mine &= frame["life"] == frame.loc[mine, "life"].max()
+                frame.loc[mine, "ttf_h"] = (failure.ts - frame.loc[mine, "ts"]) / pd.Timedelta(hours=1)
+        bands = [(0, 24), (24, 168), (168, 720), (720, 2160), (2160, np.inf)]
+        quantiles = {}
+        for low, high in bands:
+            values = frame.loc[(frame["ttf_h"] > low) & (frame["ttf_h"] <= high), "ratio"].dropna()
+            quantiles[f"{low:g}-{high:g} h"] = {
+                "rows": len(values),
+                "q10_q50_q90": values.quantile([0.1, 0.5, 0.9]).round(2).tolist(),
+            }
+        censored = frame.loc[np.isinf(frame["ttf_h"]), "ratio"].dropna()
+        quantiles["no failure ends the life"] = {
+            "rows": len(censored),
+            "q10_q50_q90": censored.quantile([0.1, 0.5, 0.9]).round(2).tolist(),
+        }
+        scored = frame[["asset_id", "ts"]].assign(p=frame["ratio"].fillna(0.0).to_numpy())
+        inside = failures_in(scored, failures, slack_hours=6.0)
+        renew = renewals(data.events) if len(data.events) else None
+        sweep = []
+        for ratio in (3, 4, 5, 6, 7, 8):
+            f = event_figures(
+                scored, inside, threshold=float(ratio), horizon_hours=168, min_lead_hours=24, renewals=renew
+            )
+            sweep.append(
+                {
+                    "ratio": ratio,
+                    **{
+                        k: f[k]
+                        for k in (
+                            "caught",
+                            "failures",
+                            "cases",
+                            "false_cases",
+                            "false_cases_per_asset_year",
+                            "cost",
+                            "cost_run_to_failure",
+                        )
+                    },
+                }
+            )
+        row = {
+            "part": "fans",
+            "seed": seed,
+            "fan_failures_by_mode": failures["failure_mode"].value_counts().to_dict(),
+            "ratio_by_time_to_failure": quantiles,
+            "alarm_ratio_sweep_fans_only_hindsight": sweep,
+        }
+        print(json.dumps(row, default=str), flush=True)
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("part", choices=("fleet", "plant", "cmapss", "ai4i"))
+    parser.add_argument("part", choices=("fleet", "plant", "cmapss", "ai4i", "fans"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])
     parser.add_argument("--assets", type=int, default=100)
     parser.add_argument("--days", type=int, default=365)
@@ -733,11 +824,14 @@ def main() -> None:
         "--no-installs", action="store_true", help="cmapss: no install (renewal) event at each engine's first cycle."
     )
     parser.add_argument("--baseline", default=None, help="fleet, plant: TrainSpec.baseline (e.g. 14d); default off.")
+    parser.add_argument("--store", type=Path, default=None, help="fans: an existing fleet store (one seed).")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="forewarn-own-"))
     work.mkdir(parents=True, exist_ok=True)
-    rows = {"fleet": fleet, "plant": plant, "cmapss": cmapss, "ai4i": ai4i}[args.part](args, work.resolve())
+    rows = {"fleet": fleet, "plant": plant, "cmapss": cmapss, "ai4i": ai4i, "fans": fans}[args.part](
+        args, work.resolve()
+    )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, default=str))
 
