@@ -28,14 +28,44 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from forewarn.exceptions import DataNotFoundError
+from forewarn.monitor import drift
 from forewarn.monitor.classify import PLANT_CHANGES
-from forewarn.monitor.drift import fit_reference, run_level, running, running_at
+from forewarn.monitor.drift import fit_reference, running, running_at
 from forewarn.monitor.multivariate import mmd_test
 from forewarn.monitor.runner import assess_frames
 from forewarn.twin import FleetConfig, simulate_fleet
 from forewarn.twin.changes import AmbientShift, MotorReplaced, SensorOffset, apply_changes, change_events
 
 MARGIN = [2.0]
+#: the sensitivity study's settings (the standing protocol: the twin stored at 1 h, monitored at 1 h, offsets of
+#: 1 SD of the hourly reading): ``interval`` the twin's stored step, ``model_interval`` the step the monitor reads
+#: (the stored readings averaged into its buckets, as ``forewarn monitor`` reads the store at the model's
+#: interval), ``offset_sd_at`` the step whose SD an offset is (the stored readings averaged to it)
+SETTINGS = {"interval": "1h", "model_interval": "1h", "offset_sd_at": "1h"}
+
+
+def positive_run_level(reference: pd.DataFrame, *, share: float = 0.2) -> tuple[str, float]:
+    """A variant of :func:`forewarn.monitor.drift.run_level` (``--run-level positive``, not the default): ``share``
+    of the median of the run channel's *positive* readings, so that a machine standing still more than half the
+    time still has a running threshold (the default's median is then 0 and every row, stopped or running, counts)."""
+    for channel in ("speed", "power", "current", "flow"):
+        if channel in reference:
+            values = reference[channel].to_numpy(dtype="float64")
+            values = values[np.isfinite(values) & (values > 0)]
+            if len(values):
+                return channel, share * float(np.median(values))
+    return "", 0.0
+
+
+def averaged(readings: pd.DataFrame, step: str | None = None) -> pd.DataFrame:
+    """The stored readings averaged over buckets of ``step`` (by default ``model_interval``: what the monitor
+    reads); unchanged when it is the stored interval."""
+    step = step or SETTINGS["model_interval"]
+    if pd.Timedelta(step) == pd.Timedelta(SETTINGS["interval"]):
+        return readings
+    bucket = pd.to_datetime(readings["ts"], utc=True).dt.floor(step)
+    out = readings.drop(columns=["ts"]).groupby([readings["asset_id"], bucket.rename("ts")], sort=True).mean()
+    return out.reset_index()
 
 
 def fleet(assets: int, years: int, seed: int, degradation: bool):
@@ -44,7 +74,7 @@ def fleet(assets: int, years: int, seed: int, degradation: bool):
         assets=assets,
         days=365 * (1 + years),
         seed=seed,
-        interval="1h",
+        interval=SETTINGS["interval"],
         degradation=degradation,
         sensor_faults=False,
     )
@@ -61,7 +91,7 @@ def alerts_of(found: dict) -> list[tuple[str, object, str]]:
 
 def false_alerts(assets: int, years: int, seed: int, degradation: bool) -> dict:
     sim = fleet(assets, years, seed, degradation)
-    r = sim.readings
+    r = averaged(sim.readings)
     start = r["ts"].min()
     cut = start + pd.Timedelta(days=365)
     sites = {a.asset_id: a.site_id for a in sim.assets}
@@ -104,6 +134,7 @@ def detection(assets: int, years: int, seed: int) -> dict:
         at = cut + pd.Timedelta(days=int(rng.integers(20, monitored_days)))
         rows = r[r["asset_id"] == asset]
         ref_rows = rows[(rows["ts"] < cut)]
+        ref_rows = averaged(ref_rows, SETTINGS["offset_sd_at"])
         ref_rows = ref_rows[running(ref_rows, ref_rows)]
         live = [c for c in channels_of(r) if ref_rows[c].notna().mean() > 0.5 and ref_rows[c].std() > 0]
         kind = ("offset", "offset", "motor")[i % 3]
@@ -117,7 +148,7 @@ def detection(assets: int, years: int, seed: int) -> dict:
     events = pd.concat([sim.events, change_events(changes)], ignore_index=True)
     events["ts"] = pd.to_datetime(events["ts"], utc=True)
     found, _ = assess_frames(
-        changed,
+        averaged(changed),
         events,
         site_of,
         channels_of(r),
@@ -138,6 +169,7 @@ def detection(assets: int, years: int, seed: int) -> dict:
         on = np.isfinite(speed) & (speed > 0.2 * (np.median(moving) if len(moving) else 0.0))
         ran = mine[on & (mine["ts"] >= day).to_numpy()]
         per_day = ran.groupby(pd.to_datetime(ran["ts"], utc=True).dt.floor("1D")).size()
+        per_day = per_day * (pd.Timedelta(SETTINGS["interval"]) / pd.Timedelta("1h"))  # hours at speed
         first = per_day.index[per_day.to_numpy() >= 4][0] if (per_day >= 4).any() else day
         by_first = [e for e in found.get(asset, []) if day <= e["day"] <= first and e["cause"] in PLANT_CHANGES]
         early = [e for e in found.get(asset, []) if e["day"] < day and e["cause"] in PLANT_CHANGES]
@@ -182,7 +214,7 @@ def ambient(assets: int, years: int, seed: int) -> dict:
     delta = float(ref["ambient_temp"].std())
     changed = apply_changes(r, [AmbientShift(members, at, delta)])
     found, _ = assess_frames(
-        changed,
+        averaged(changed),
         sim.events,
         site_of,
         channels_of(r),
@@ -215,7 +247,7 @@ def multivariate(assets: int, years: int, seed: int, window_days: int = 30) -> d
     for asset, rows in r.groupby("asset_id", sort=True):
         ts = pd.to_datetime(rows["ts"], utc=True)
         ref_frame = rows[(ts < cut).to_numpy()]
-        level = run_level(ref_frame)
+        level = drift.run_level(ref_frame)
         live = ref_frame[running_at(ref_frame, level)]
         try:
             ref = fit_reference(live, channels_of(r))
@@ -266,19 +298,41 @@ def main() -> None:
     parser.add_argument("--margin", type=float, default=MARGIN[0])
     parser.add_argument("--multivariate", action="store_true", help="Also the MMD test's rates (slow).")
     parser.add_argument("--healthy-only", action="store_true", help="Skip the degrading fleets.")
+    parser.add_argument("--interval", default="1h", help="The twin's stored step (sensitivity study; standing: 1h).")
+    parser.add_argument(
+        "--model-interval", default=None, help="The step the monitor reads, as bucket means (default: --interval)."
+    )
+    parser.add_argument(
+        "--offset-sd-at",
+        default=None,
+        help="An offset is 1 SD of the stored readings averaged to this step (default: --interval, the reading).",
+    )
+    parser.add_argument("--no-ambient", action="store_true", help="Skip the site-wide ambient shift.")
+    parser.add_argument(
+        "--run-level",
+        choices=("median", "positive"),
+        default="median",
+        help="The running threshold: a fifth of the run channel's median (the product's) or of its positive readings.",
+    )
+    parser.add_argument("--no-false-alerts", action="store_true", help="Skip the unchanged fleets.")
     args = parser.parse_args()
     MARGIN[0] = args.margin
+    SETTINGS.update(interval=args.interval, model_interval=args.model_interval or args.interval)
+    SETTINGS["offset_sd_at"] = args.offset_sd_at or args.interval
+    if args.run_level == "positive":
+        drift.run_level = positive_run_level  # the monitor's steps and running() look it up in the module
     out: dict[str, list] = {"false_alerts": [], "detection": [], "ambient": [], "multivariate": []}
     threadpool_limits(1)
     for seed in args.seeds:
         t = time.perf_counter()
-        for degradation in (False,) if args.healthy_only else (False, True):
+        for degradation in () if args.no_false_alerts else (False,) if args.healthy_only else (False, True):
             out["false_alerts"].append(false_alerts(args.assets, args.years, seed, degradation))
             print(json.dumps(out["false_alerts"][-1], default=str), flush=True)
         out["detection"].append(detection(args.assets, min(args.years, 1), seed))
         print(json.dumps(out["detection"][-1], default=str), flush=True)
-        out["ambient"].append(ambient(args.assets, 1, seed))
-        print(json.dumps(out["ambient"][-1], default=str), flush=True)
+        if not args.no_ambient:
+            out["ambient"].append(ambient(args.assets, 1, seed))
+            print(json.dumps(out["ambient"][-1], default=str), flush=True)
         if args.multivariate:
             out["multivariate"].append(multivariate(args.assets, args.years, seed))
             print(json.dumps(out["multivariate"][-1], default=str), flush=True)
