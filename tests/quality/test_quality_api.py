@@ -116,3 +116,54 @@ def test_review_map_without_a_model_is_404(client):
     review = client.post("/api/v1/quality/inspections", json=body, headers=AUTH).json()
     answer = client.get(f"/api/v1/quality/reviews/{review['inspection_id']}/map")
     assert answer.status_code == 404 and "quality_model" in answer.text
+
+
+def test_inspections_carry_the_novelty_score(tmp_path):
+    """POST /inspections: the server's texture detector scores the unit's image (the same score as the detector
+    itself), a novel unit that would pass goes to review; a score in the request is used as given."""
+    import numpy as np
+    from PIL import Image
+
+    from forewarn.quality.images import decode
+    from forewarn.quality.texture import TextureDetector
+
+    rng = np.random.default_rng(3)
+    for i in range(20):  # good units: fine grey noise
+        pixels = (rng.normal(0.5, 0.05, (32, 32)).clip(0, 1) * 255).astype(np.uint8)
+        Image.fromarray(pixels).save(tmp_path / f"good{i}.png")
+    detector = TextureDetector().fit(np.stack([decode(tmp_path / f"good{i}.png", 32)[None] for i in range(20)]))
+    detector.save(tmp_path / "model", size=32)
+    stripes = np.tile(np.repeat([0.1, 0.9], 4), (32, 4))  # bars 4 px wide: nothing like the good noise
+    Image.fromarray((stripes * 255).astype(np.uint8)).save(tmp_path / "novel.png")
+    Image.open(tmp_path / "good0.png").save(tmp_path / "ok.png")  # a good unit again: its nearest good image is itself
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    expected = detector.score(np.stack([decode(tmp_path / n, 32)[None] for n in ("novel.png", "ok.png")]))
+    assert expected[0] > 100.0 and expected[1] == 0.0
+    settings = ServeSettings(token=TOKEN, extra={"quality_model": str(tmp_path / "model")})
+    url = "/api/v1/quality/inspections"
+    with TestClient(create_app(settings)) as c:
+        base = {"line": "L1", "unit": "u", "probability": 0.05}
+        novel = c.post(url, json={**base, "image": str(tmp_path / "novel.png")}, headers=AUTH).json()
+        assert novel["novel"] is True and novel["decision"] == "review"
+        assert abs(novel["novelty_score"] - expected[0]) < 1e-5
+        ok = c.post(url, json={**base, "image": str(tmp_path / "ok.png")}, headers=AUTH).json()
+        assert (ok["novel"], ok["decision"]) == (False, "pass") and abs(ok["novelty_score"] - expected[1]) < 1e-5
+        high = {**base, "image": str(tmp_path / "novel.png"), "novelty_threshold": float(expected[0]) + 1.0}
+        assert c.post(url, json=high, headers=AUTH).json()["decision"] == "pass"  # the threshold is the request's
+        given = c.post(url, json={**base, "novelty_score": 0.4, "image": str(tmp_path / "novel.png")}, headers=AUTH)
+        assert (given.json()["novelty_score"], given.json()["novel"], given.json()["decision"]) == (0.4, False, "pass")
+        assert len(c.get("/api/v1/quality/reviews").json()) == 1  # the novel unit waits for review
+        bad = c.post(url, json={**base, "image": str(tmp_path / "bad.png")}, headers=AUTH)
+        assert bad.status_code == 422 and "bad.png" in bad.text
+        assert c.post(url, json={**base, "novelty_score": -1}, headers=AUTH).status_code == 422
+
+
+def test_inspections_without_a_detector_take_the_requests_score(client):
+    url = "/api/v1/quality/inspections"
+    base = {"line": "L1", "unit": "u", "probability": 0.05, "image": client.image}
+    plain = client.post(url, json=base, headers=AUTH).json()
+    assert (plain["novelty_score"], plain["novel"], plain["decision"]) == (None, None, "pass")
+    flagged = client.post(url, json={**base, "novelty_score": 2.5}, headers=AUTH).json()
+    assert (flagged["novelty_score"], flagged["novel"], flagged["decision"]) == (2.5, True, "review")
+    rejected = client.post(url, json={**base, "probability": 0.95, "novelty_score": 2.5}, headers=AUTH).json()
+    assert rejected["decision"] == "reject"  # novelty only ever lifts a pass to review

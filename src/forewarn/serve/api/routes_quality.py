@@ -79,6 +79,8 @@ class InspectionRequest(Strict):
     scrap: float = Field(default=5.0, gt=0)
     review: float = Field(default=1.0, gt=0)
     escape: float = Field(default=2.0, gt=0)
+    novelty_score: float | None = Field(default=None, ge=0.0, le=1e12)
+    novelty_threshold: float = Field(default=1.0, ge=0.0, le=1e12)
 
 
 class VerdictRequest(Strict):
@@ -114,6 +116,37 @@ def model_of(request: Request) -> Any:
 
             model = request.app.state.quality_model = DefectClassifier.load(folder)
     return model
+
+
+def texture_of(request: Request) -> Any:
+    """The app's texture novelty detector and its image side (``texture.npz`` in ``extra["quality_model"]``,
+    loaded on first use), or None when the server has none."""
+    with _lock:
+        if not hasattr(request.app.state, "quality_texture"):
+            from forewarn.quality.texture import TEXTURE_FILE, TextureDetector
+
+            folder = request.app.state.settings.extra.get("quality_model")
+            has = bool(folder) and (FilePath(folder) / TEXTURE_FILE).is_file()
+            request.app.state.quality_texture = TextureDetector.load(folder) if has else None
+    return request.app.state.quality_texture
+
+
+def _novelty_score(request: Request, body: InspectionRequest) -> float | None:
+    """The unit's novelty score: the request's own, else the server's texture detector on the unit's image
+    (when both are there), else None."""
+    if body.novelty_score is not None:
+        return body.novelty_score
+    texture = texture_of(request) if body.image else None
+    if texture is None or not FilePath(body.image).is_file():
+        return None
+    from threadpoolctl import threadpool_limits
+
+    from forewarn.quality.images import decode
+
+    detector, side = texture
+    batch = decode(FilePath(body.image), side)[None, None]  # not an image: a SchemaError naming the file
+    with _infer_lock, threadpool_limits(limits=1):
+        return float(detector.score(batch)[0])
 
 
 def _image_path(queue: ReviewQueue, inspection_id: int) -> FilePath:
@@ -160,13 +193,22 @@ def spc_alerts(svc: Service, body: SPCAlertRequest) -> dict[str, Any]:
 
 
 @router.post("/inspections", dependencies=[Depends(require_token)], summary="Log a unit; reject, review or pass")
-def inspect(queue: Queue, body: InspectionRequest) -> dict[str, Any]:
+def inspect(request: Request, queue: Queue, body: InspectionRequest) -> dict[str, Any]:
+    """The decision follows the costs; a unit whose novelty score (the request's ``novelty_score``, else the
+    server's texture detector on the unit's image) is above ``novelty_threshold`` goes to review when it would
+    pass, as in ``forewarn quality inspect``. The response carries ``novelty_score`` and ``novel`` (null without
+    a score); the log stores the decision, not the score."""
     limits = thresholds(InspectionCosts(scrap=body.scrap, review=body.review, escape=body.escape))
     decision = decide(body.probability, limits)
+    score = _novelty_score(request, body)
+    novel = None if score is None else bool(score > body.novelty_threshold)
+    if novel and decision == "pass":
+        decision = "review"
     kind = body.defect_type if decision != "pass" else ""
     new = queue.add(line=body.line, unit=body.unit, image=body.image, defect_type=kind,
                     probability=body.probability, decision=decision)  # fmt: skip
-    return {**queue.get(new), "review_above": limits.review_above, "reject_above": limits.reject_above}
+    return {**queue.get(new), "review_above": limits.review_above, "reject_above": limits.reject_above,
+            "novelty_score": None if score is None else round(score, 6), "novel": novel}  # fmt: skip
 
 
 @router.get("/reviews", summary="Units waiting for review (or all inspections), oldest first")
