@@ -80,6 +80,10 @@ class FedConfig:
     window_hidden: int = 100
     window_dropout: float = 0.5
     window_norm: str = "shared"
+    #: ``cnn`` (``cnn-rul``'s network) or ``gru`` (:mod:`~forewarn.federated.gru`, ``window_units`` units per
+    #: layer, ``window_layers`` layers, the same head; runs in the benchmark, not filed)
+    window_arch: str = "cnn"
+    window_units: int = 32
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -94,6 +98,8 @@ class FedConfig:
             raise ConfigError(f"model={self.model!r} is not one of {', '.join(MODELS)}")
         if self.model == "window" and min(self.window_channels, self.window_length) < 1:
             raise ConfigError("the window model needs window_channels and window_length of at least 1")
+        if self.window_arch not in ("cnn", "gru"):
+            raise ConfigError(f"window_arch={self.window_arch!r} is not one of cnn, gru")
         if self.window_norm not in ("shared", "local"):
             raise ConfigError(f"window_norm={self.window_norm!r} is not one of shared, local")
 
@@ -130,6 +136,8 @@ class FedConfig:
             "window-hidden": self.window_hidden,
             "window-dropout": float(self.window_dropout),
             "window-norm": self.window_norm,
+            "window-arch": self.window_arch,
+            "window-units": self.window_units,
         }
         return (window if self.model == "window" else {}) | {
             "local-epochs": self.local_epochs,
@@ -165,6 +173,8 @@ def spec_from_config(config: Any, inputs: int) -> Any:
             batch_size=int(config["net-batch-size"]),
             target_scale=float(config["net-target-scale"]),
             kind=str(config["net-kind"]),
+            arch=str(config.get("window-arch", "cnn")),
+            units=int(config.get("window-units", 32)),
         )
     return net.NetSpec(
         inputs=inputs,

@@ -143,6 +143,8 @@ def federate(
     sequence = model == "window"
     if sequence and spec.task != "rul":
         raise ConfigError(f"the window model predicts RUL: use --task rul with --model window (not {spec.task!r})")
+    if sequence and dict(window_settings or {}).get("window_arch", "cnn") != "cnn":
+        raise ConfigError("only the window model's cnn variant is a registry model that federate can file")
     if sequence and secure_aggregation:
         raise ConfigError("secure aggregation runs with the perceptron (--model mlp) only in this version")
     if secure_aggregation and engine != "inprocess":

@@ -47,6 +47,7 @@ from forewarn.federated.network import Moments, adam_epochs, check_rows
 Params = dict[str, np.ndarray]
 PREFIX = "net."
 NORMS = ("shared", "local")
+ARCHS = ("cnn", "gru")
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,16 @@ class WindowSpec:
     weight_decay: float = 1e-4
     target_scale: float = 125.0
     kind: str = "regression"
+    #: ``cnn`` (``cnn-rul``'s convolutions) or ``gru`` (:mod:`~forewarn.federated.gru`: ``n_layers`` GRU layers of
+    #: ``units`` units, the same head; not a registry model)
+    arch: str = "cnn"
+    units: int = 32
 
     def __post_init__(self) -> None:
         if self.kind != "regression":
             raise ConfigError(f"the window model predicts RUL (kind 'regression'), not {self.kind!r}")
+        if self.arch not in ARCHS or self.units < 1:
+            raise ConfigError(f"arch={self.arch!r} (one of {', '.join(ARCHS)}), units={self.units} (at least 1)")
         if min(self.channels, self.length, self.filters, self.kernel, self.n_layers, self.bottleneck) < 1:
             raise ConfigError(f"window sizes must be positive: {self}")
         if self.static < 0 or self.hidden < 1 or not 0 <= self.dropout < 1:
@@ -100,7 +107,12 @@ class WindowSpec:
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """The ``state_dict`` of ``cnn-rul``'s network: per convolution a (pad, conv, activation) triple, the
-        3-wide bottleneck convolution, then the head (dropout, linear, activation, linear)."""
+        3-wide bottleneck convolution, then the head (dropout, linear, activation, linear); the GRU's:
+        :func:`forewarn.federated.gru.shapes`."""
+        if self.arch == "gru":
+            from forewarn.federated import gru
+
+            return gru.shapes(self)
         out: dict[str, tuple[int, ...]] = {}
         width = self.channels
         for i in range(self.n_layers):
@@ -153,7 +165,7 @@ def initial(spec: WindowSpec, scaler: tuple[np.ndarray, np.ndarray], seed: int) 
     rng = np.random.default_rng(seed)
     params: Params = {}
     for name, shape in spec.shapes().items():
-        if name.endswith(".bias"):
+        if name.rsplit(".", 1)[-1].startswith("bias"):  # cnn's ``bias``, the GRU's ``bias_ih_l0``...
             params[PREFIX + name] = np.zeros(shape, dtype="float32")
             continue
         field = int(np.prod(shape[2:])) if len(shape) > 2 else 1
@@ -181,6 +193,8 @@ def as_estimator(
     :func:`feature_names`)."""
     from forewarn.base.registry import create
 
+    if spec.arch != "cnn":
+        raise ConfigError(f"the window model's {spec.arch!r} variant is not a registry model: only arch 'cnn' files")
     names = feature_names(spec) if names is None else list(names)
     if len(names) != spec.inputs:
         raise SchemaError(f"{len(names)} feature names for a window model of {spec.inputs} inputs")
@@ -212,6 +226,10 @@ def _tensors(torch: Any, params: Mapping[str, np.ndarray], spec: WindowSpec, X: 
 
 
 def _module(params: Mapping[str, np.ndarray], spec: WindowSpec) -> Any:
+    if spec.arch == "gru":
+        from forewarn.federated import gru
+
+        return gru.module(spec, {k.removeprefix(PREFIX): v for k, v in params.items() if k.startswith(PREFIX)})
     return as_estimator(params, spec).net_
 
 
@@ -290,6 +308,16 @@ def predict(params: Mapping[str, np.ndarray], spec: WindowSpec, X: np.ndarray) -
     values = np.asarray(X, dtype="float64")
     if values.ndim != 2 or values.shape[1] != spec.inputs:
         raise SchemaError(f"rows of {values.shape[1:]} columns for a window model of {spec.inputs} inputs")
+    if spec.arch == "gru":
+        torch = _torch()
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.no_grad():
+                out = _module(params, spec)(*_tensors(torch, params, spec, values)).numpy().astype("float64")
+        finally:
+            torch.set_num_threads(previous)
+        return np.maximum(out * spec.target_scale, 0.0)
     model = as_estimator(params, spec)
     return np.maximum(model.predict(pd.DataFrame(values, columns=feature_names(spec))), 0.0)
 
