@@ -238,7 +238,12 @@ def class_days(work: Path) -> dict[str, float]:
 
 
 def part_loop(
-    model: Any, seed: int, decisions: dict[str, P.Decision], interval: float, by_class: dict[str, float] | None = None
+    model: Any,
+    seed: int,
+    decisions: dict[str, P.Decision],
+    interval: float,
+    by_class: dict[str, float] | None = None,
+    tb_window: int = 0,
 ) -> list[dict[str, Any]]:
     f = _fleet(seed)
     hist = [_fleet(P.HISTORY_SEED + k) for k in range(2)]
@@ -248,6 +253,9 @@ def part_loop(
     # spare parts in the loop, as forewarn bench policy runs (a breakdown repair waits for its part)
     tb = P._simulate(f, "time_based", interval=interval, stock=stock)
     rows.append(P._score(f, tb, stock) | {"rule": "time_based"})
+    if tb_window:  # the same time-based policy with its visits on the calendar's free windows (a sensitivity)
+        tbw = P._simulate(f, "time_based", interval=interval, stock=stock, free_window=tb_window)
+        rows.append(P._score(f, tbw, stock) | {"rule": f"time_based_window{tb_window}"})
     rows.append(P._score(f, P._simulate(f, "oracle", stock=stock), stock) | {"rule": "oracle"})
     for row in rows:
         print(json.dumps({k: row[k] for k in ("rule", "total_cost", "failures", "unplanned_downtime_h")}), flush=True)
@@ -292,6 +300,11 @@ DECISIONS = {
     "class_x1": P.Decision(min_probability=0.3, since_renewal=True, class_backstop=1.0),
     "class_x1.5": P.Decision(min_probability=0.3, since_renewal=True, class_backstop=1.5),
     "class_x2": P.Decision(min_probability=0.3, since_renewal=True, class_backstop=2.0),
+    # the backstop visits pulled forward onto each asset's cheapest evening of the production calendar
+    "kept_window7": P.Decision(min_probability=0.3, backstop_days=240.0, since_renewal=True, free_window_days=7),
+    "kept_window14": P.Decision(min_probability=0.3, backstop_days=240.0, since_renewal=True, free_window_days=14),
+    "window7_backstop180": P.Decision(min_probability=0.3, backstop_days=180.0, since_renewal=True, free_window_days=7),
+    "window7_class_x1.5": P.Decision(min_probability=0.3, since_renewal=True, class_backstop=1.5, free_window_days=7),
 }
 
 
@@ -304,6 +317,7 @@ def main() -> None:
     ap.add_argument("--rules", default=",".join(DECISIONS))
     ap.add_argument("--interval", type=float, default=120.0, help="the tuned time-based interval (days)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--tb-window", type=int, default=0, help="also time-based with visits on free windows (days)")
     ap.add_argument("--handmade", action="store_true", help="also the former hand-made features' ROC/PR")
     ap.add_argument("--running-only", action="store_true", help="sensors read only while the machine runs")
     args = ap.parse_args()
@@ -314,7 +328,7 @@ def main() -> None:
     else:
         rules = {k: DECISIONS[k] for k in args.rules.split(",")}
         by_class = class_days(args.work) if any(d.class_backstop is not None for d in rules.values()) else None
-        result = part_loop(model, args.seed, rules, args.interval, by_class)
+        result = part_loop(model, args.seed, rules, args.interval, by_class, args.tb_window)
     print(json.dumps(result, indent=1, default=float))
     print(f"{time.perf_counter() - t0:.1f} s")
     if args.json:

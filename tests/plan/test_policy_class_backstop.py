@@ -87,3 +87,29 @@ def test_asset_costs_split_the_total_by_asset() -> None:
         by_hand = {k: float(costs[k][0][mask].sum() / mask.sum()) for k in costs}
         assert table[c] == pytest.approx(by_hand)
         assert best[c] == min(by_hand, key=lambda k: by_hand[k])
+
+
+def test_time_based_visits_move_onto_the_free_evening_before_they_fall_due() -> None:
+    """An asset that runs weekdays 06:00-22:00 (days 5 and 6 of each week off): with a free window of 7 days each
+    visit starts on the Saturday evening before it falls due (its evening and the Sunday after are free), and its
+    clock restarts from there; without it the visits keep their 20-day rhythm on any weekday."""
+    f = policy._draw(FleetConfig(sites=1, assets=3, days=120, seed=5, interval="1h", degradation_scale=0.1))
+    hour = np.arange(f.regime.scheduled.shape[1])
+    weekday = (hour // 24) % 7 < 5
+    f.regime.scheduled[0] = (weekday & (hour % 24 >= 6) & (hour % 24 < 22)).astype(float)
+    plain = _visits(policy._simulate(f, "time_based", interval=20.0).plan, 0)
+    moved = _visits(policy._simulate(f, "time_based", interval=20.0, free_window=7).plan, 0)
+    assert len(plain) >= 5 and np.allclose(np.diff(plain), 480.0)
+    assert {int(h // 24) % 7 for h in plain} != {5}
+    # by hand: the first visit goes to the latest Saturday on or before its due day (at most 6 days before), each
+    # next one to the latest Saturday on or before 20 days after the previous
+    due = int(plain[0] // 24)
+    expected = []
+    while True:
+        saturday = due - (due - 5) % 7
+        day = saturday if saturday >= 1 else due  # none in reach (from day 1, the first evening): left where it is
+        if day * 24 + 18.0 >= hour.size:
+            break
+        expected.append(day * 24 + 18.0)
+        due = day + 20
+    assert moved == expected

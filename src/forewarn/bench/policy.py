@@ -312,10 +312,13 @@ def _simulate(
     decision: Decision | None = None,
     stock: dict[str, tuple[float, int]] | None = None,
     class_days: dict[str, float] | None = None,
+    free_window: int = 0,
 ) -> _Outcome:
     """One policy's run; ``stock``: parts in the loop (:class:`_Stock`), else every part on the shelf;
     ``class_days``: each asset class's time-based interval tuned on the history (:func:`class_intervals`), which a
-    decision's ``class_backstop`` scales into the predictive policy's backstop."""
+    decision's ``class_backstop`` scales into the predictive policy's backstop; ``free_window``: time-based visits
+    moved onto the calendar's free windows up to that many days early (:class:`_FreeWindow`; the predictive policy
+    takes its decision's ``free_window_days``)."""
     rng = np.random.default_rng([f.config.seed, 1])
     daily: Callable[..., None] | None = None
     interval_days: float | np.ndarray | None = interval
@@ -335,6 +338,9 @@ def _simulate(
     elif name == "oracle":
         daily = _Oracle(f, jobs)
     keeper = _Stock(stock) if stock is not None else None
+    if name == "predictive" and decision is not None and decision.free_window_days > 0:
+        free_window = decision.free_window_days
+    window = _FreeWindow(f.regime.scheduled, free_window) if free_window > 0 and interval_days is not None else None
     code = {"time_based": "time_based", "condition_based": "condition_based", "run_to_failure": "run_to_failure"}.get(
         name, "none"
     )
@@ -345,7 +351,7 @@ def _simulate(
         _policy(f, code, interval_days),
         f.applicable,
         rng,
-        daily=_chain(keeper, daily),
+        daily=_chain(keeper, daily, window),
         scale=f.config.degradation_scale,
     )
     if keeper is not None:
@@ -367,7 +373,8 @@ class Decision:
     ``class_backstop``: instead of one ``backstop_days`` for all, each asset's backstop is this multiple of its
     class's own time-based interval tuned on the history fleets (:func:`class_intervals`): reliability-centred
     maintenance's mix, condition-based visits from the model's flags on top of time-based inspections set from each
-    class's own failure history.
+    class's own failure history; ``free_window_days``: each backstop visit pulled forward by up to that many days onto
+    the asset's cheapest evening in the production calendar (:class:`_FreeWindow`; 0: off).
     """
 
     min_probability: float = MIN_PROBABILITY
@@ -378,6 +385,7 @@ class Decision:
     since_renewal: bool = False
     calendar: bool = False
     class_backstop: float | None = None
+    free_window_days: int = 0
 
 
 #: the predictive policy's rule in ``forewarn bench policy``, chosen on two validation fleets (seeds 2000 and 2001)
@@ -386,6 +394,52 @@ class Decision:
 #: under the predictive visits (twice the tuned interval), each predictive visit restarting its clock, and score an
 #: asset from the readings since its last renewal, as ``forewarn score`` does
 DECISION = Decision(min_probability=0.3, backstop_days=240.0, since_renewal=True)
+
+
+class _FreeWindow:
+    """Time-based visits moved onto the calendar's free windows (a daily hook): a visit due within ``days`` days is
+    pulled forward, never back, to the evening of that span whose stop costs the least production: the fewest
+    scheduled hours from :data:`START_HOUR` to midnight, then the fewest the next day (a visit that finds a part to
+    replace runs into it), the latest such evening on a tie. A plant books its preventive work into its own calendar
+    (weekends, evenings off, planned line stops); the visit's clock restarts from the day it is done.
+
+    An asset that runs weekdays 06:00-22:00 and stops at weekends: a visit due on a Wednesday (day 9) is moved to
+    the Saturday before it (day 5: evening and Sunday free); one due on day 3 has no free evening before it in reach:
+
+    >>> week = np.array([16, 16, 16, 16, 16, 0, 0] * 2, float)  # Monday first
+    >>> hours = np.repeat(week / 16.0, 24).reshape(1, -1)
+    >>> hours[:, (np.arange(hours.shape[1]) % 24 < 6) | (np.arange(hours.shape[1]) % 24 >= 22)] = 0.0
+    >>> w = _FreeWindow(hours, 7)
+    >>> w.best(0, first=1, due=9), w.best(0, first=1, due=3)
+    (5, 3)
+    """
+
+    def __init__(self, scheduled: np.ndarray, days: int) -> None:
+        n = scheduled.shape[0]
+        whole = scheduled.shape[1] // 24
+        daily = scheduled[:, : whole * 24].reshape(n, whole, 24)
+        self.evening = daily[:, :, int(START_HOUR) :].sum(axis=2)
+        self.next_day = np.concatenate([daily[:, 1:].sum(axis=2), np.zeros((n, 1))], axis=1)
+        self.days = int(days)
+
+    def best(self, a: int, first: int, due: int) -> int:
+        """The calendar day (from ``first``, at most ``days`` before ``due``) whose evening to start the visit."""
+        lo, hi = max(first, due - self.days), min(due, self.evening.shape[1] - 1)
+        if hi < lo:
+            return due
+        span = np.arange(lo, hi + 1)
+        order = np.lexsort((-span, self.next_day[a, span], self.evening[a, span]))
+        return int(span[order[0]])
+
+    def __call__(
+        self, h: int, st: Any, pol: Any, down: dict[str, np.ndarray], failed: Any, rec: dict[str, np.ndarray]
+    ) -> None:
+        first = h // 24  # tomorrow, the first day a visit can be moved to
+        due = np.floor(pol.next_pm_h / 24.0)
+        for a in np.flatnonzero(np.isfinite(pol.next_pm_h) & (due >= first) & (due <= first + self.days)):
+            day = self.best(int(a), first, int(due[a]))
+            if day < due[a]:
+                pol.next_pm_h[a] = day * 24.0 + START_HOUR
 
 
 class _Predictive:
