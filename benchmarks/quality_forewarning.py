@@ -1,31 +1,37 @@
 """Quality as forewarning on the twin: does SPC on unit quality warn earlier than the machine's own sensors?
 
-A fleet is simulated (:func:`forewarn.twin.fleet.build_fleet`, hourly), its units measured
-(:func:`forewarn.twin.quality.unit_quality`, 5 units per running hour). Per asset, three one-sided EWMA charts
-(lam 0.05; :func:`forewarn.quality.charts.ewma`) are scaled by the asset's first 30 days (``baseline``: the mean
-and spread of the baseline's EWMA values, see :func:`zscores`) and then run over the year:
+A fleet is simulated (:func:`forewarn.twin.fleet.build_fleet`, hourly) and its units measured. Per asset, three
+one-sided EWMA charts (lam 0.05; :func:`forewarn.quality.charts.ewma`) are scaled by the asset's first 30 days
+(``baseline``: the mean and spread of the baseline's EWMA values, see :func:`zscores`) and then run over the year:
 
-* ``quality``: the hourly subgroup mean of the units' deviation;
-* ``vibration`` and ``bearing_temp``: the twin's hourly vibration RMS and bearing temperature (sensor-only).
+* ``quality`` (``--stat``): ``mean``, the EWMA of each hour's subgroup mean of the units' deviation; ``logvar``,
+  the EWMA of the log of the subgroup's sample variance (Crowder and Hamilton's EWMA-ln S^2 chart for a rise in
+  spread); ``both`` (the default), the sum of the two charts' baseline z-scores, since a worn machine moves both;
+* ``vibration`` and ``bearing_temp``: the hourly vibration RMS and bearing temperature, sensor-only. With
+  ``--sensors measured`` (the default) these are the fleet's rendered readings (:func:`forewarn.twin.quality.sensor_readings`:
+  measurement noise, site calibration, sensor faults, dropouts); ``--sensors plan`` takes the twin's noiseless
+  physical state instead, as the runs before 2026-12-05 05:30 UTC did.
+
+Units (``--units``): ``production`` (the default) measures every unit the machine made that hour
+(:func:`forewarn.twin.quality.production_units`: 60-150 an hour at full load, by class, times load and run
+fraction; a 100 % vision inspection), summarised per hour (:func:`forewarn.twin.quality.unit_subgroups`); a number
+N measures N units per running hour (:func:`forewarn.twin.quality.unit_quality`; 5 before 2026-12-05).
+``--adjust-load`` (the default; ``--no-adjust-load``): the quality mean less its least-squares line on the load,
+fitted on the asset's baseline days (the load is a known process parameter: a cause-selecting chart in Zhang's
+sense). ``--combine``: the twin's combination of the quality modes' damages (``rss``, its default; ``max`` and
+``sum`` what-ifs, see :mod:`forewarn.twin.quality`).
 
 For each failure, the lead time is the failure hour minus the first hour of the 30 days before it at which the
 chart is above its threshold (none: missed); failures in the baseline period are skipped. The thresholds are
 matched: each chart's is the 99th percentile of its own values in healthy running hours (outside every 30-day
-pre-failure window), so each alarms 1 % of healthy hours and the lead times compare like with like. False alarms: signal
-onsets (an hour above the limit after one below) outside every 30-day pre-failure window, per asset-month.
+pre-failure window), so each alarms 1 % of healthy hours and the lead times compare like with like. False alarms:
+signal onsets (an hour above the limit after one below) outside every 30-day pre-failure window, per asset-month.
 Failures are split by whether their mode affects unit quality (:data:`forewarn.twin.quality.QUALITY_MODES`), and
 the quality modes again by mode. ``masked_h`` (per failure): the hours before the failure from which the failing
-mode's own damage is the largest of the quality modes' damages, i.e. from when the twin's unit quality
-(which follows that largest damage) starts to follow the failing mode at all.
+mode's own damage is the largest of the quality modes' damages (from when ``combine max`` lets the units follow
+the failing mode at all).
 
-``--combine sum`` is a what-if on the twin (:func:`~forewarn.twin.quality.unit_quality`): every quality mode's
-damage adds to the units' deviation, instead of the largest one standing for all.
-
-SPC settings to try (``--units``, ``--lam``, ``--adjust-load``): units measured per running hour, the EWMA's
-weight, and a regression-adjusted chart (the quality mean minus its least-squares fit on the load over the
-asset's baseline days: the load is a known process parameter, a cause-selecting chart in Zhang's sense).
-
-Run: ``.venv/bin/python benchmarks/quality_forewarning.py --assets 40 --seeds 0 1 2``
+Run: ``.venv/bin/python benchmarks/quality_forewarning.py --assets 60 --seeds 0 1 2 3 4 5 6 7``
 """
 
 from __future__ import annotations
@@ -39,7 +45,14 @@ import numpy as np
 from forewarn.quality.charts import ewma
 from forewarn.twin.assets import MODES
 from forewarn.twin.fleet import build_fleet
-from forewarn.twin.quality import QUALITY_MODES, unit_quality
+from forewarn.twin.quality import (
+    COMBINE,
+    QUALITY_MODES,
+    production_units,
+    sensor_readings,
+    unit_quality,
+    unit_subgroups,
+)
 
 WINDOW_H = 30 * 24
 BASELINE_H = 30 * 24
@@ -82,29 +95,50 @@ def evaluate(
     seed: int,
     assets: int,
     days: int,
-    units: int = 5,
+    units: int | str = "production",
     lam: float = 0.05,
-    adjust_load: bool = False,
-    combine: str = "max",
+    adjust_load: bool = True,
+    combine: str = "rss",
+    sensors: str = "measured",
+    stat: str = "both",
 ) -> dict[str, object]:
     fleet = build_fleet(sites=2, assets=assets, days=days, seed=seed, interval="1h")
     plan = fleet.plan
     n, hours = plan.run.shape
-    q = unit_quality(fleet, units=units, seed=seed, combine=combine)
-    means = np.full((n, hours), np.nan)
+    if units == "production":
+        g = unit_subgroups(fleet, production_units(fleet), seed=seed, combine=combine)
+        sub_mean, sub_var = g["mean"].to_numpy(), g["var"].to_numpy()
+    else:
+        measured_units = unit_quality(fleet, units=int(units), seed=seed, combine=combine)
+        g, q = measured_units.frame, measured_units.measurements
+        sub_mean, sub_var = q.mean(axis=1), q.var(axis=1, ddof=1)
     row_of = {a: i for i, a in enumerate(fleet.asset_ids)}
-    means[[row_of[a] for a in q.frame["asset_id"]], q.frame["hour"].to_numpy()] = q.measurements.mean(axis=1)
+    cells = ([row_of[a] for a in g["asset_id"]], g["hour"].to_numpy())
+    means = np.full((n, hours), np.nan)
+    means[cells] = sub_mean
+    logvar = np.full((n, hours), np.nan)
+    logvar[cells] = np.log(np.maximum(sub_var, 1e-12))
     if adjust_load:
         means = load_adjusted(means, fleet.regime.load[:, :hours].astype(float))
     running = plan.run[:, :hours] >= 0.5
     damage = plan.damage[:, list(QUALITY_MODES), :hours]
-    sources = {
-        "quality": means,
-        "vibration": plan.vib_rms[:, :hours].astype(float),
-        "bearing_temp": plan.bearing_c[:, :hours].astype(float),
-    }
-    z = {name: np.vstack([zscores(sources[name][a], running[a] & np.isfinite(sources[name][a]), lam) for a in range(n)])
-         for name in sources}  # fmt: skip
+    if sensors == "measured":
+        readings = sensor_readings(fleet, ("vib_rms", "bearing_temp"))
+        measured = {"vibration": readings["vib_rms"], "bearing_temp": readings["bearing_temp"]}
+    else:
+        measured = {
+            "vibration": plan.vib_rms[:, :hours].astype(float),
+            "bearing_temp": plan.bearing_c[:, :hours].astype(float),
+        }
+    series = {"mean": means, "logvar": logvar}
+    charts = ("mean", "logvar") if stat == "both" else (stat,)
+
+    def chart(x: np.ndarray) -> np.ndarray:
+        return np.vstack([zscores(x[a], running[a] & np.isfinite(x[a]), lam) for a in range(n)])
+
+    z = {"quality": sum((chart(series[c]) for c in charts), np.zeros((n, hours)))}
+    z.update({name: chart(measured[name]) for name in ("vibration", "bearing_temp")})
+    sources = ("quality", "vibration", "bearing_temp")
     in_window = np.zeros((n, hours), dtype=bool)
     events = []
     for asset, minute, mode in plan.failures:
@@ -132,6 +166,11 @@ def evaluate(
         for name in sources:
             hits = np.flatnonzero(on[name][asset, start:f])
             row[f"{name}_lead_h"] = float(f - (start + hits[0])) if len(hits) else None
+            if (
+                mode in QUALITY_MODES
+            ):  # the failing mode's damage when the chart first alarmed (a point on its P-F curve)
+                own_at = plan.damage[asset, mode, start + hits[0]] if len(hits) else None
+                row[f"{name}_damage"] = None if own_at is None else round(float(own_at), 4)
         rows.append(row)
     months = n * (hours / 24 / 30.44)
     false_alarms = {}
@@ -148,6 +187,25 @@ def _paired(chosen: list[dict[str, object]]) -> float | None:
     return float(np.median(paired)) if paired else None
 
 
+def _first(chosen: list[dict[str, object]]) -> dict[str, int]:
+    """Failures by which warned first: quality strictly before both sensors (or alone), a sensor strictly before
+    quality (or alone), the same hour, or none of the three."""
+    out = {"quality_first": 0, "sensor_first": 0, "same_hour": 0, "none": 0}
+    for r in chosen:
+        q = r["quality_lead_h"]
+        leads = [r["vibration_lead_h"], r["bearing_temp_lead_h"]]
+        s = max((lead for lead in leads if lead is not None), default=None)
+        if q is None and s is None:
+            out["none"] += 1
+        elif s is None or (q is not None and q > s):  # type: ignore[operator]
+            out["quality_first"] += 1
+        elif q is None or s > q:  # type: ignore[operator]
+            out["sensor_first"] += 1
+        else:
+            out["same_hour"] += 1
+    return out
+
+
 def summary(runs: list[dict[str, object]]) -> dict[str, object]:
     out: dict[str, object] = {}
     failures = [r for run in runs for r in run["failures"]]  # type: ignore[attr-defined]
@@ -161,6 +219,7 @@ def summary(runs: list[dict[str, object]]) -> dict[str, object]:
                 "median_lead_h": float(np.median(leads)) if leads else None,
             }
         block["median_quality_minus_best_sensor_h"] = _paired(chosen)
+        block["first_warning"] = _first(chosen)
         out[group] = block
     for mode in sorted({r["mode"] for r in failures if r["affects_quality"]}):
         chosen = [r for r in failures if r["mode"] == mode]
@@ -168,6 +227,10 @@ def summary(runs: list[dict[str, object]]) -> dict[str, object]:
             "failures": len(chosen),
             "median_masked_h": float(np.median([r["masked_h"] for r in chosen])),
             "median_quality_minus_best_sensor_h": _paired(chosen),
+            "first_warning": _first(chosen),
+            **{f"{name}_median_damage": (float(np.median(at)) if at else None)
+               for name in ("quality", "vibration", "bearing_temp")
+               for at in [[r[f"{name}_damage"] for r in chosen if r.get(f"{name}_damage") is not None]]},
             **{f"{name}_caught": sum(r[f"{name}_lead_h"] is not None for r in chosen)
                for name in ("quality", "vibration", "bearing_temp")},
             **{f"{name}_median_lead_h": (float(np.median(leads)) if leads else None)
@@ -186,16 +249,21 @@ def main() -> None:
     parser.add_argument("--assets", type=int, default=40)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--units", type=int, default=5, help="units measured per running hour")
+    parser.add_argument("--units", default="production", help="units measured per running hour, or 'production'")
     parser.add_argument("--lam", type=float, default=0.05, help="EWMA weight (all three charts)")
-    parser.add_argument("--adjust-load", action="store_true", help="quality chart on the load-adjusted means")
-    parser.add_argument("--combine", choices=("max", "sum"), default="max", help="twin what-if (see the text)")
+    parser.add_argument("--adjust-load", action=argparse.BooleanOptionalAction, default=True,
+                        help="quality chart on the load-adjusted means")  # fmt: skip
+    parser.add_argument("--combine", choices=COMBINE, default="rss", help="the twin's d_mech (see the text)")
+    parser.add_argument("--sensors", choices=("measured", "plan"), default="measured", help="see the text")
+    parser.add_argument("--stat", choices=("mean", "logvar", "both"), default="both", help="the quality chart")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    runs = [evaluate(seed, args.assets, args.days, args.units, args.lam, args.adjust_load, args.combine)
-            for seed in args.seeds]  # fmt: skip
-    settings = {"assets": args.assets, "days": args.days, "seeds": args.seeds, "units": args.units, "lam": args.lam,
-                "adjust_load": args.adjust_load, "combine": args.combine}  # fmt: skip
+    units = args.units if args.units == "production" else int(args.units)
+    runs = [evaluate(seed, args.assets, args.days, units, args.lam, args.adjust_load, args.combine, args.sensors,
+                     args.stat) for seed in args.seeds]  # fmt: skip
+    settings = {"assets": args.assets, "days": args.days, "seeds": args.seeds, "units": units, "lam": args.lam,
+                "adjust_load": args.adjust_load, "combine": args.combine, "sensors": args.sensors,
+                "stat": args.stat}  # fmt: skip
     result = {"settings": settings, "runs": runs, "summary": summary(runs)}
     print(json.dumps(result["summary"], indent=2))
     if args.json:

@@ -25,6 +25,11 @@ scored on fleets simulated with other seeds (other assets, other failures): ROC-
 test samples, and both again for the failures of modes that affect unit quality (bearing races, imbalance,
 misalignment; the other failures' pre-failure samples dropped). Nothing is tuned on the test fleets.
 
+``--sensors measured`` (the default since 2026-12-05) takes the sensors' rendered hourly readings
+(:func:`forewarn.twin.quality.sensor_readings`: noise, calibration, sensor faults, dropouts), ``plan`` the twin's
+noiseless state as before; ``--combine`` the twin's combination of the quality modes' damages (``rss``, its
+default since 2026-12-05; ``max`` before).
+
 Run: ``.venv/bin/python benchmarks/quality_fusion.py --assets 60 --train-seeds 0 1 2 --test-seeds 10 11 12``
 """
 
@@ -39,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.twin.fleet import build_fleet
-from forewarn.twin.quality import QUALITY_MODES, SPEC_UM, unit_quality
+from forewarn.twin.quality import COMBINE, QUALITY_MODES, SPEC_UM, sensor_readings, unit_quality
 
 BASELINE_H = 30 * 24
 HORIZON_H = 168
@@ -69,12 +74,12 @@ def _z(x: np.ndarray, base: np.ndarray) -> np.ndarray:
     return (x - med) / np.maximum((q75 - q25) / 1.349, 1e-6)
 
 
-def fleet_samples(seed: int, assets: int, days: int) -> pd.DataFrame:
+def fleet_samples(seed: int, assets: int, days: int, sensors: str = "measured", combine: str = "rss") -> pd.DataFrame:
     fleet = build_fleet(sites=2, assets=assets, days=days, seed=seed, interval="1h")
     plan = fleet.plan
     n, hours = plan.run.shape
     running = plan.run[:, :hours] >= 0.5
-    q = unit_quality(fleet, units=5, seed=seed)
+    q = unit_quality(fleet, units=5, seed=seed, combine=combine)
     rows = [{a: i for i, a in enumerate(fleet.asset_ids)}[a] for a in q.frame["asset_id"]]
     cols = q.frame["hour"].to_numpy()
     qmean, qsd, qout = (np.full((n, hours), np.nan) for _ in range(3))
@@ -89,9 +94,14 @@ def fleet_samples(seed: int, assets: int, days: int) -> pd.DataFrame:
         groups[group].append(name)
 
     base = slice(0, BASELINE_H)
-    sensors = {"vib": plan.vib_rms, "bearing_c": plan.bearing_c, "winding_c": plan.winding_c}
-    for name, raw in sensors.items():
-        mean, peak = _trailing(raw[:, :hours].astype(float), running, DAY)
+    if sensors == "measured":
+        read = sensor_readings(fleet, ("vib_rms", "bearing_temp", "winding_temp"))
+        raws = {"vib": read["vib_rms"], "bearing_c": read["bearing_temp"], "winding_c": read["winding_temp"]}
+    else:
+        raws = {"vib": plan.vib_rms, "bearing_c": plan.bearing_c, "winding_c": plan.winding_c}
+    for name, raw in raws.items():
+        ok = running & np.isfinite(raw[:, :hours])
+        mean, peak = _trailing(np.nan_to_num(raw[:, :hours].astype(float)), ok, DAY)
         z = _z(mean, mean[:, base])
         add("sensors", f"{name}_mean_z", z)
         add("sensors", f"{name}_max_z", _z(peak, mean[:, base]))
@@ -146,11 +156,13 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--train-seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--test-seeds", type=int, nargs="+", default=[10, 11, 12])
+    parser.add_argument("--sensors", choices=("measured", "plan"), default="measured")
+    parser.add_argument("--combine", choices=COMBINE, default="rss", help="the twin's d_mech")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     start, cpu = time.perf_counter(), time.process_time()
-    train = [fleet_samples(s, args.assets, args.days) for s in args.train_seeds]
-    test = [fleet_samples(s, args.assets, args.days) for s in args.test_seeds]
+    train = [fleet_samples(s, args.assets, args.days, args.sensors, args.combine) for s in args.train_seeds]
+    test = [fleet_samples(s, args.assets, args.days, args.sensors, args.combine) for s in args.test_seeds]
     groups = train[0].attrs["groups"]
     columns = {**groups, "fused": [c for g in groups.values() for c in g]}
     columns["sensors+inspection"] = groups["sensors"] + groups["inspection"]

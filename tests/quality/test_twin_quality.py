@@ -27,20 +27,71 @@ def test_quality_drifts_with_mechanical_damage_only():
     assert np.array_equal(again.measurements, q.measurements)
 
 
-def test_combine_is_the_largest_damage_or_the_capped_sum():
+def test_combine_is_the_root_sum_square_or_the_largest_or_the_capped_sum():
     import pytest
 
     from forewarn.exceptions import ParameterError
 
     fleet = build_fleet(sites=1, assets=3, days=10, seed=5, interval="1h")
     plan = fleet.plan
-    largest = unit_quality(fleet, units=2, seed=0).frame
+    rss = unit_quality(fleet, units=2, seed=0).frame  # the default
+    largest = unit_quality(fleet, units=2, seed=0, combine="max").frame
     summed = unit_quality(fleet, units=2, seed=0, combine="sum").frame
     modes = plan.damage[:, list(QUALITY_MODES), :]
     row = {a: i for i, a in enumerate(fleet.asset_ids)}
     asset, hour = largest["asset_id"].map(row).to_numpy(), largest["hour"].to_numpy()
     assert np.allclose(largest["d_mech"], np.clip(modes.max(axis=1)[asset, hour], 0, 1))
     assert np.allclose(summed["d_mech"], np.clip(modes.sum(axis=1)[asset, hour], 0, 1))
-    assert (summed["d_mech"] > largest["d_mech"] + 1e-9).any()  # machines with two damaged modes
+    assert np.allclose(rss["d_mech"], np.clip(np.sqrt((modes**2).sum(axis=1))[asset, hour], 0, 1))
+    # between the two bounds, and strictly inside them where two modes are damaged
+    assert (largest["d_mech"] <= rss["d_mech"] + 1e-12).all() and (rss["d_mech"] <= summed["d_mech"] + 1e-12).all()
+    two = (modes[asset, :, hour] > 0).sum(axis=1) >= 2
+    assert two.any() and (rss["d_mech"][two] > largest["d_mech"][two]).all()
     with pytest.raises(ParameterError, match="combine"):
         unit_quality(fleet, combine="mean")
+
+
+def test_root_sum_square_by_hand():
+    """Damages 0.3 (imbalance) and 0.4 (a race) make d_mech 0.5 (3-4-5), not 0.4 (the largest) nor 0.7 (the sum)."""
+    from types import SimpleNamespace
+
+    from forewarn.twin.quality import _combined
+
+    damage = np.zeros((1, 7, 2))
+    damage[0, QUALITY_MODES[2], :] = 0.3
+    damage[0, QUALITY_MODES[0], :] = [0.4, 0.0]
+    fleet = SimpleNamespace(plan=SimpleNamespace(damage=damage, run=np.ones((1, 2))))
+    assert np.allclose(_combined(fleet, "rss"), [[0.5, 0.3]])
+    assert np.allclose(_combined(fleet, "max"), [[0.4, 0.3]]) and np.allclose(_combined(fleet, "sum"), [[0.7, 0.3]])
+
+
+def test_subgroups_of_every_unit_made():
+    """production_units counts every unit made; unit_subgroups' mean and variance have the distribution of the
+    mean and sample variance of that many units (checked on standardised values over all running hours)."""
+    from forewarn.twin.production import IDEAL_RATE
+    from forewarn.twin.quality import LOAD_UM, SIGMA0_UM, SPREAD, production_units, unit_subgroups
+
+    fleet = build_fleet(sites=1, assets=4, days=30, seed=2, interval="1h")
+    made = production_units(fleet)
+    hours = fleet.plan.run.shape[1]
+    running = fleet.plan.run[:, :hours] >= 0.5
+    assert (made[~running] == 0).all() and (made[running] >= 2).all()
+    a, h = np.argwhere(running)[0]
+    load = float(np.clip(fleet.regime.load[a, h], 0, 1))
+    rate = IDEAL_RATE[fleet.assets[a].asset_class]
+    assert made[a, h] == max(round(rate * load * min(float(fleet.plan.run[a, h]), 1.0)), 2)
+    g = unit_subgroups(fleet, made, seed=1)
+    assert len(g) == int(running.sum()) and (g["n"].to_numpy() == made[running]).all()
+    scale = (1 + SPREAD * g["d_mech"]) * SIGMA0_UM
+    z = (g["mean"] - LOAD_UM * (g["load"] - 0.7) - 25.0 * g["d_mech"]) / (scale / np.sqrt(g["n"]))
+    assert abs(z.mean()) < 0.05 and abs(z.std() - 1.0) < 0.05  # thousands of hours: the standard errors are ~0.02
+    ratio = g["var"] / scale**2  # mean 1, variance 2 / (n - 1)
+    assert abs(ratio.mean() - 1.0) < 0.01 and abs((ratio.var() / (2 / (g["n"] - 1)).mean()) - 1.0) < 0.1
+    five = unit_subgroups(fleet, 5, seed=1)
+    assert (five["n"] == 5).all()
+    import pytest
+
+    from forewarn.exceptions import ParameterError
+
+    with pytest.raises(ParameterError, match="at least 2 units"):
+        unit_subgroups(fleet, 1)

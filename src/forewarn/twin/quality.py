@@ -7,16 +7,24 @@ least half the hour), ``units`` units are measured (a subgroup), each a deviatio
 ``x = load_effect + shift + (1 + spread) * sigma0 * noise``, with
 
 * ``load_effect = 4 (load - 0.7)`` (process parameter: a harder-driven machine cuts a little deeper);
-* ``shift = 25 d_mech`` and ``spread = 3 d_mech``, where ``d_mech`` is the largest damage (0 new, 1 failed) of the
-  modes that make the machine shake or run off-centre (bearing outer and inner race, imbalance, misalignment):
-  the quality the machine delivers follows its mechanical condition;
+* ``shift = 25 d_mech`` and ``spread = 3 d_mech``, where ``d_mech`` combines the damages (0 new, 1 failed) of
+  the modes that make the machine shake or run off-centre (bearing outer and inner race, imbalance,
+  misalignment) as the root of the sum of their squares, capped at 1: the quality the machine delivers follows
+  its mechanical condition;
 * ``sigma0 = 5`` um; overheating, seal leaks and winding insulation do not touch the units.
 
 So a degrading machine raises the share out of specification (``|x| > 15`` um by default) before it fails, for the
-mechanical failure modes only. ``combine="sum"`` (a what-if, not the default) lets every mode's damage add up
-(``d_mech`` the sum, capped at 1) instead of the largest one standing for all: with the largest, a bearing
-defect growing on a machine with some imbalance or misalignment leaves the units unchanged until it outgrows
-them (BENCHMARKS.md, issue 17: that is why quality warns late of bearing failures on this twin).
+mechanical failure modes only.
+
+Why the root of the sum of squares (``combine="rss"``, the default since 2026-12-05; before it, ``"max"``): the
+sources are independent vibrations at different frequencies (1x shaft for imbalance, 2x for misalignment, the
+defect frequencies of a damaged race), and independent parts add their powers, so the overall level is the root
+of the sum of the squares of the parts (Parseval; the rule :mod:`forewarn.twin.vibration` applies to the
+accelerometer's RMS; R. B. Randall, *Vibration-based Condition Monitoring*, Wiley 2011: the overall RMS from the
+spectrum's components). With the largest damage standing for all (``"max"``) a second source changes the units
+not at all until it outgrows the first, which no vibration source does; the plain sum (``"sum"``, coherent
+sources in phase) is the other bound. Both remain what-ifs (BENCHMARKS.md, issue 17: how much each moves the lead
+of quality over vibration; with any of the three a bearing defect shows in the units later than in vibration).
 
 >>> from forewarn.twin.fleet import build_fleet
 >>> fleet = build_fleet(sites=1, assets=2, days=3, seed=4, interval="1h")
@@ -34,7 +42,8 @@ import numpy as np
 import pandas as pd
 
 from forewarn.exceptions import ParameterError
-from forewarn.twin.assets import IMBALANCE, INNER, MISALIGNMENT, MODES, OUTER
+from forewarn.twin.assets import CHANNEL_NAMES, IMBALANCE, INNER, MISALIGNMENT, MODES, OUTER
+from forewarn.twin.production import IDEAL_RATE
 
 QUALITY_MODES = (OUTER, INNER, IMBALANCE, MISALIGNMENT)
 SIGMA0_UM = 5.0
@@ -42,6 +51,8 @@ SHIFT_UM = 25.0
 SPREAD = 3.0
 LOAD_UM = 4.0
 SPEC_UM = 15.0
+#: How the quality modes' damages combine into the one ``d_mech`` the units follow.
+COMBINE = ("max", "sum", "rss")
 
 
 @dataclass
@@ -53,20 +64,34 @@ class UnitQuality:
     measurements: np.ndarray
 
 
-def unit_quality(
-    fleet: Any, *, units: int = 5, seed: int = 0, spec_um: float = SPEC_UM, combine: str = "max"
-) -> UnitQuality:
-    """Measure ``units`` units per running asset-hour of ``fleet`` (a built :class:`~forewarn.twin.fleet.Fleet`);
-    ``combine``: how the quality modes' damages make ``d_mech``, ``"max"`` (the default) or ``"sum"``."""
-    if combine not in ("max", "sum"):
+def _combined(fleet: Any, combine: str) -> np.ndarray:
+    """``d_mech`` per asset and hour: the quality modes' damages combined by ``combine``, capped at 1."""
+    if combine not in COMBINE:
         raise ParameterError(
-            f"The 'combine' parameter of unit_quality must be 'max' or 'sum'. Got {combine!r} instead.",
+            f"The 'combine' parameter of unit_quality must be one of {', '.join(map(repr, COMBINE))}. "
+            f"Got {combine!r} instead.",
             param="combine",
         )
     plan = fleet.plan
-    n, hours = plan.run.shape
-    modes = plan.damage[:, list(QUALITY_MODES), :hours]
-    damage = np.clip(modes.max(axis=1) if combine == "max" else modes.sum(axis=1), 0.0, 1.0)
+    modes = plan.damage[:, list(QUALITY_MODES), : plan.run.shape[1]]
+    if combine == "max":
+        damage = modes.max(axis=1)
+    elif combine == "sum":
+        damage = modes.sum(axis=1)
+    else:
+        damage = np.sqrt((np.clip(modes, 0.0, None) ** 2).sum(axis=1))
+    return np.asarray(np.clip(damage, 0.0, 1.0))
+
+
+def unit_quality(
+    fleet: Any, *, units: int = 5, seed: int = 0, spec_um: float = SPEC_UM, combine: str = "rss"
+) -> UnitQuality:
+    """Measure ``units`` units per running asset-hour of ``fleet`` (a built :class:`~forewarn.twin.fleet.Fleet`);
+    ``combine``: how the quality modes' damages make ``d_mech``, ``"rss"`` (the default: root of the sum of
+    squares), ``"max"`` or ``"sum"``."""
+    damage = _combined(fleet, combine)
+    plan = fleet.plan
+    hours = plan.run.shape[1]
     load = np.clip(fleet.regime.load[:, :hours].astype(float), 0.0, 1.0)
     running = plan.run[:, :hours] >= 0.5
     rng = np.random.default_rng([seed, 17])
@@ -87,6 +112,82 @@ def unit_quality(
         }
     )
     return UnitQuality(frame, x)
+
+
+def production_units(fleet: Any) -> np.ndarray:
+    """Units made per asset and hour (``(assets, hours)``, int): every unit a 100 % inspection would measure.
+
+    :data:`forewarn.twin.production.IDEAL_RATE` of the asset's class times the hour's load and run fraction
+    (rounded; at least 2 in an hour the machine runs, none otherwise), as :mod:`~forewarn.twin.production` counts
+    output less its health factor (the units are measured whatever their quality).
+    """
+    plan = fleet.plan
+    hours = plan.run.shape[1]
+    rate = np.array([IDEAL_RATE[a.asset_class] for a in fleet.assets])[:, None]
+    load = np.clip(fleet.regime.load[:, :hours].astype(float), 0.0, 1.0)
+    run = np.clip(plan.run[:, :hours].astype(float), 0.0, 1.0)
+    made = np.maximum(np.rint(rate * load * run), 2).astype(np.int64)
+    return np.where(run >= 0.5, made, 0)
+
+
+def unit_subgroups(fleet: Any, units: int | np.ndarray = 5, *, seed: int = 0, combine: str = "rss") -> pd.DataFrame:
+    """Each running asset-hour's subgroup summarised: ``asset_id, hour, load, d_mech, n, mean, var``.
+
+    ``units`` is a count per hour or an ``(assets, hours)`` array of counts (e.g. :func:`production_units`);
+    ``mean`` and ``var`` (the sample variance, ``n - 1`` in the divisor) are drawn from their exact
+    distributions for ``n`` independent normal units (the mean normal, ``(n - 1) var / scale^2`` chi-square with
+    ``n - 1`` degrees of freedom, independent of each other), which equals measuring every unit and summarising
+    it, without holding a hundred units per row.
+
+    >>> from forewarn.twin.fleet import build_fleet
+    >>> fleet = build_fleet(sites=1, assets=2, days=3, seed=4, interval="1h")
+    >>> g = unit_subgroups(fleet, production_units(fleet), seed=0)
+    >>> bool((g["n"] >= 2).all()), list(g.columns)[-3:]
+    (True, ['n', 'mean', 'var'])
+    """
+    damage = _combined(fleet, combine)
+    plan = fleet.plan
+    hours = plan.run.shape[1]
+    running = plan.run[:, :hours] >= 0.5
+    counts = np.broadcast_to(np.asarray(units), running.shape)
+    if int(np.min(counts[running], initial=2)) < 2:
+        raise ParameterError("unit_subgroups needs at least 2 units in every running hour", param="units")
+    load = np.clip(fleet.regime.load[:, :hours].astype(float), 0.0, 1.0)
+    asset_idx, hour_idx = np.nonzero(running)
+    d = damage[asset_idx, hour_idx]
+    n = counts[asset_idx, hour_idx].astype(np.int64)
+    centre = LOAD_UM * (load[asset_idx, hour_idx] - 0.7) + SHIFT_UM * d
+    scale = (1.0 + SPREAD * d) * SIGMA0_UM
+    rng = np.random.default_rng([seed, 17, 2])
+    mean = centre + scale / np.sqrt(n) * rng.standard_normal(len(d))
+    var = scale**2 * rng.chisquare(n - 1) / (n - 1)
+    ids = np.asarray(fleet.asset_ids)
+    return pd.DataFrame(
+        {"asset_id": ids[asset_idx], "hour": hour_idx, "load": load[asset_idx, hour_idx], "d_mech": d,
+         "n": n, "mean": mean, "var": var}
+    )  # fmt: skip
+
+
+def sensor_readings(fleet: Any, channels: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The fleet's rendered readings of ``channels``, each ``(assets, hours)`` float, for a fleet simulated at an
+    hourly interval: what the plant's sensors report beside the inspection (measurement noise, each site's
+    calibration gain and offset, sensor faults, dropouts as NaN), not the twin's noiseless physical state
+    (``plan.vib_rms``, ``plan.bearing_c``); the comparisons of quality against sensors take these.
+
+    >>> from forewarn.twin.fleet import build_fleet
+    >>> fleet = build_fleet(sites=1, assets=2, days=3, seed=4, interval="1h")
+    >>> sensor_readings(fleet, ("vib_rms",))["vib_rms"].shape
+    (2, 72)
+    """
+    if fleet.interval_minutes != 60:
+        raise ParameterError(
+            f"sensor_readings needs a fleet simulated at interval '1h', not {fleet.interval_minutes} min",
+            param="fleet",
+        )
+    rows = [CHANNEL_NAMES.index(name) for name in channels]
+    values = np.concatenate([chunk.arrays.values[rows] for chunk in fleet.iter_chunks()], axis=2)
+    hours = fleet.plan.run.shape[1]
+    return {name: values[i, :, :hours].astype(float) for i, name in enumerate(channels)}
 
 
 def failure_modes() -> dict[str, bool]:
