@@ -54,6 +54,19 @@ def test_bench_policy_cli_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         "unplanned_downtime_cut_vs_time_based",
         "oee_points_below_oracle",
     }
+    # each asset class's own interval from the same history runs, one of the tried ones, at its cheapest
+    for name, days in payload["class_intervals"].items():
+        costs = {float(k): v for k, v in payload["class_tuning"][name].items()}
+        assert days in (30, 90) and costs[days] == min(costs.values())
+    # the sensitivity: time-based on the calendar, and the capture against it from the same predictive and oracle rows
+    cal = payload["time_based_on_calendar"]
+    assert cal["free_window_days"] == policy.CALENDAR_DAYS
+    saving = cal["result"]["total_cost"] - rows["oracle"]["total_cost"]
+    if saving > 0:
+        captured = (cal["result"]["total_cost"] - rows["predictive"]["total_cost"]) / saving
+        assert cal["targets"]["oracle_saving_captured"] == pytest.approx(captured)
+    else:
+        assert cal["targets"]["oracle_saving_captured"] is None
 
 
 def test_same_seed_same_outcome_and_the_oracle_prevents_failures() -> None:
