@@ -82,6 +82,7 @@ def test_gru_forward_is_the_gru_equations_by_hand() -> None:
         window.as_estimator(params, spec)
 
 
+@pytest.mark.slow
 def test_fedavg_of_the_gru_is_the_sample_weighted_mean_and_it_learns_wear() -> None:
     sites = []
     for i, (n, offset) in enumerate([(120, 0.0), (200, 0.4)]):
