@@ -18,7 +18,8 @@ from the same engine seed:
   crew hours; the jobs for the next day are committed (a rolling horizon), and a visited asset is not booked
   again for :data:`COOLDOWN_DAYS`. The rule (:data:`DECISION`, a :class:`Decision`) plans only for assets above a
   probability, and keeps a long time-based inspection under the predictive visits (a backstop whose clock each
-  predictive visit restarts);
+  predictive visit restarts, each inspection pulled forward onto the asset's cheapest evening of the production
+  calendar, :class:`_FreeWindow`);
 - ``oracle``: sees the true damage, its growth and the winding's margin to its trip temperature, and books the
   exact repair for the next day when a failure would come within 4 days (no crew limit). It is a strong
   reference, not a strict bound: sudden cooling losses strike without warning, and its growth extrapolation
@@ -390,12 +391,13 @@ class Decision:
     free_window_days: int = 0
 
 
-#: the predictive policy's rule in ``forewarn bench policy``, chosen on two validation fleets (seeds 2000 and 2001)
-#: before the test seeds ran (``benchmarks/policy_decisions.py``; BENCHMARKS.md, issue 16): plan for an asset only
-#: when the bundle's probability of failing within its 42 days exceeds 30 %, keep a 240-day time-based inspection
-#: under the predictive visits (twice the tuned interval), each predictive visit restarting its clock, and score an
-#: asset from the readings since its last renewal, as ``forewarn score`` does
-DECISION = Decision(min_probability=0.3, backstop_days=240.0, since_renewal=True)
+#: the predictive policy's rule in ``forewarn bench policy``, chosen on validation fleets (seeds 2000-2003) before the
+#: test seeds ran (``benchmarks/policy_decisions.py``; BENCHMARKS.md, issue 16): plan for an asset only when the
+#: bundle's probability of failing within its 42 days exceeds 30 %, keep a 180-day time-based inspection under the
+#: predictive visits, each predictive visit restarting its clock, each inspection pulled forward by up to 7 days onto
+#: the asset's cheapest evening in the production calendar (so a shorter backstop pays), and score an asset from the
+#: readings since its last renewal, as ``forewarn score`` does
+DECISION = Decision(min_probability=0.3, backstop_days=180.0, since_renewal=True, free_window_days=7)
 
 
 class _FreeWindow:
