@@ -58,23 +58,46 @@ WINDOW_H = 30 * 24
 BASELINE_H = 30 * 24
 
 
-def zscores(series: np.ndarray, valid: np.ndarray, lam: float = 0.05) -> np.ndarray:
+def zscores(series: np.ndarray, valid: np.ndarray, lam: float = 0.05, lag: int = 0) -> np.ndarray:
     """The EWMA of ``series`` (over ``valid`` hours) in units of the baseline's own EWMA spread (NaN elsewhere).
 
     The textbook limit, target + L sigma sqrt(lam / (2 - lam)), assumes independent points; hourly sensor and
     quality series follow the load and the weather, and every chart alarmed all year with it (10-14 onsets per
     asset-month). So the charts are compared at a matched false-alarm level instead (see :func:`evaluate`).
+
+    ``lag`` > 0: the EWMA's change over the last ``lag`` valid hours instead of its level (a moving reference:
+    a fast-growing defect on top of a slow drift, which lifts every chart's healthy-hour threshold), scaled the
+    same way by the baseline's own changes.
     """
     idx = np.flatnonzero(valid)
     out = np.full(len(series), np.nan)
     base = int((idx < BASELINE_H).sum())
-    if base < 48:
+    if base < 48 + lag:
         return out
-    chart = ewma(series[idx], lam=lam, L=3.0, baseline=base)
-    reference = chart.statistic[base // 4 : base]  # skip the EWMA's start-up
-    out[idx] = (chart.statistic - reference.mean()) / max(reference.std(), 1e-9)
+    stat = ewma(series[idx], lam=lam, L=3.0, baseline=base).statistic
+    if lag:
+        stat = np.concatenate([np.full(lag, np.nan), stat[lag:] - stat[:-lag]])
+    reference = stat[max(base // 4, lag) : base]  # skip the EWMA's start-up
+    out[idx] = (stat - reference.mean()) / max(reference.std(), 1e-9)
     out[:BASELINE_H] = np.nan
     return out
+
+
+def _onsets(z: np.ndarray, in_window: np.ndarray, threshold: float) -> int:
+    """Signal onsets (an hour above ``threshold`` after one that was not) outside the pre-failure windows."""
+    on = np.nan_to_num(z, nan=-np.inf) > threshold
+    onset = on & ~np.concatenate([np.zeros((len(on), 1), bool), on[:, :-1]], axis=1)
+    return int((onset & ~in_window).sum())
+
+
+def onset_threshold(z: np.ndarray, in_window: np.ndarray, onsets: float, healthy: np.ndarray) -> float:
+    """The lowest threshold (bisection over the healthy values' range) with at most ``onsets`` false-alarm onsets:
+    each chart matched on false alarms as a plant counts them (alarm events), not on the share of hours alarmed."""
+    low, high = float(np.quantile(healthy, 0.5)), float(healthy.max())
+    for _ in range(40):
+        mid = 0.5 * (low + high)
+        low, high = (low, mid) if _onsets(z, in_window, mid) <= onsets else (mid, high)
+    return high
 
 
 def load_adjusted(means: np.ndarray, load: np.ndarray) -> np.ndarray:
@@ -101,6 +124,8 @@ def evaluate(
     combine: str = "rss",
     sensors: str = "measured",
     stat: str = "both",
+    lag: int = 0,
+    onsets_per_month: float | None = None,
 ) -> dict[str, object]:
     fleet = build_fleet(sites=2, assets=assets, days=days, seed=seed, interval="1h")
     plan = fleet.plan
@@ -134,7 +159,7 @@ def evaluate(
     charts = ("mean", "logvar") if stat == "both" else (stat,)
 
     def chart(x: np.ndarray) -> np.ndarray:
-        return np.vstack([zscores(x[a], running[a] & np.isfinite(x[a]), lam) for a in range(n)])
+        return np.vstack([zscores(x[a], running[a] & np.isfinite(x[a]), lam, lag) for a in range(n)])
 
     z = {"quality": sum((chart(series[c]) for c in charts), np.zeros((n, hours)))}
     z.update({name: chart(measured[name]) for name in ("vibration", "bearing_temp")})
@@ -150,11 +175,15 @@ def evaluate(
         events.append((asset, f, start, mode))
     # matched false-alarm level: each chart's threshold is the 99th percentile of its z outside the pre-failure
     # windows, so every chart is above it in 1 % of the healthy running hours
+    # (or, with onsets_per_month, the threshold at which its false-alarm onsets per asset-month equal that rate)
+    months = n * (hours / 24 / 30.44)
     on = {}
     thresholds = {}
     for name in sources:
         healthy = z[name][~in_window & np.isfinite(z[name])]
         thresholds[name] = float(np.quantile(healthy, 0.99))
+        if onsets_per_month is not None:
+            thresholds[name] = onset_threshold(z[name], in_window, onsets_per_month * months, healthy)
         on[name] = np.nan_to_num(z[name], nan=-np.inf) > thresholds[name]
     rows = []
     for asset, f, start, mode in events:
@@ -172,7 +201,6 @@ def evaluate(
                 own_at = plan.damage[asset, mode, start + hits[0]] if len(hits) else None
                 row[f"{name}_damage"] = None if own_at is None else round(float(own_at), 4)
         rows.append(row)
-    months = n * (hours / 24 / 30.44)
     false_alarms = {}
     for name in sources:
         onset = on[name] & ~np.concatenate([np.zeros((n, 1), bool), on[name][:, :-1]], axis=1)
@@ -256,14 +284,17 @@ def main() -> None:
     parser.add_argument("--combine", choices=COMBINE, default="rss", help="the twin's d_mech (see the text)")
     parser.add_argument("--sensors", choices=("measured", "plan"), default="measured", help="see the text")
     parser.add_argument("--stat", choices=("mean", "logvar", "both"), default="both", help="the quality chart")
+    parser.add_argument("--lag", type=int, default=0, help="charts on the EWMA's change over LAG running hours")
+    parser.add_argument("--onsets-per-month", type=float, default=None,
+                        help="match the charts on this many false-alarm onsets per asset-month instead")  # fmt: skip
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     units = args.units if args.units == "production" else int(args.units)
     runs = [evaluate(seed, args.assets, args.days, units, args.lam, args.adjust_load, args.combine, args.sensors,
-                     args.stat) for seed in args.seeds]  # fmt: skip
+                     args.stat, args.lag, args.onsets_per_month) for seed in args.seeds]  # fmt: skip
     settings = {"assets": args.assets, "days": args.days, "seeds": args.seeds, "units": units, "lam": args.lam,
                 "adjust_load": args.adjust_load, "combine": args.combine, "sensors": args.sensors,
-                "stat": args.stat}  # fmt: skip
+                "stat": args.stat, "lag": args.lag, "onsets_per_month": args.onsets_per_month}  # fmt: skip
     result = {"settings": settings, "runs": runs, "summary": summary(runs)}
     print(json.dumps(result["summary"], indent=2))
     if args.json:
