@@ -312,3 +312,50 @@ def test_recover_parameter_is_checked():
         EnsembleDetector(recover=None).fit(x[:500]).score(x),
         EnsembleDetector(recover=1e12).fit(x[:500]).score(x),
     )
+
+
+def test_hold_after_worked_example_runs_and_no_transition():
+    from forewarn.models.anomaly.ensemble import hold_after
+
+    e = np.array([0.2, 0.2, 9.0, 1.0, 9.0, 9.0, 0.2, 9.0, 9.0, 9.0])
+    at = np.zeros(10, dtype=bool)
+    assert hold_after(e, at, 4).tolist() == e.tolist()
+    at[2] = True  # rows 2-5 capped at the smallest since row 2: 9, 1, 1, 1
+    assert hold_after(e, at, 4).tolist() == [0.2, 0.2, 9.0, 1.0, 1.0, 1.0, 0.2, 9.0, 9.0, 9.0]
+    at[5] = True  # 3 rows after the first: one run, held down to row 8 at the smallest since row 2
+    assert hold_after(e, at, 4).tolist() == [0.2, 0.2, 9.0, 1.0, 1.0, 1.0, 0.2, 0.2, 0.2, 9.0]
+    at[:] = False
+    at[[2, 7]] = True  # 5 rows apart with rows=4: two runs, the second starts anew at its own 9
+    assert hold_after(e, at, 4).tolist() == [0.2, 0.2, 9.0, 1.0, 1.0, 1.0, 0.2, 9.0, 9.0, 9.0]
+    assert hold_after(np.zeros(0), np.zeros(0, dtype=bool), 4).shape == (0,)
+
+
+def test_transitions_are_starts_and_stops_with_or_without_regimes():
+    x, on = start_stop_series()
+    switches = np.flatnonzero(np.r_[False, on[1:] != on[:-1]])
+    # with regimes learned, and without: a detector that only ever saw the machine running (the jumps then)
+    for det in (EnsembleDetector().fit(x[:800]), EnsembleDetector(regimes=1).fit(x[:800][on[:800]])):
+        found = np.flatnonzero(det.transitions(x))
+        near = np.abs(found[:, None] - switches[None, :]).min(axis=1) <= 1
+        assert near.mean() > 0.9, "transitions lie on the starts and stops"
+        assert np.isin(switches, found).mean() > 0.9, "and nearly every start and stop is one"
+    y = ar_series(n=1000, channels=4, seed=3)
+    y[700, 0] += 50.0  # one channel's spike: not a transition (fewer than 3 channels move)
+    y[800:, :3] += 20.0  # three of four channels step together: one
+    found = np.flatnonzero(EnsembleDetector().fit(y[:500]).transitions(y))
+    assert 700 not in found and 800 in found
+
+
+def test_transition_rows_holds_a_fault_that_begins_after_a_start_until_the_rows_pass():
+    x, on = start_stop_series()
+    starts = [s for s in np.flatnonzero(np.r_[False, on[1:] & ~on[:-1]]) if s > 1000 and on[s : s + 50].all()]
+    s = starts[0]
+    x[s + 5 : s + 45, 1] += 15.0  # the current steps up 15 spreads from the 6th running row on
+    det = EnsembleDetector().fit(x[:800])
+    held = EnsembleDetector(transition_rows=12).fit(x[:800])
+    first = np.flatnonzero(det.score(x)[s:] >= 0.5)[0]
+    first_held = np.flatnonzero(held.score(x)[s:] >= 0.5)[0]
+    assert first <= 6, "without the option the fault alarms within a few rows"
+    assert first_held == 12, "with it, once the 12 rows after the start (rows 0-11) have passed"
+    with pytest.raises(ValueError, match="transition_rows"):
+        EnsembleDetector(transition_rows=0).fit(x[:800])

@@ -73,6 +73,19 @@ within ``recover``-fold of the first one's peak. Chosen on the corpus we generat
 episodes, SKAB's per-row measure, peaks at 20 among 5-300, and its NAB-style score does not move); measured
 after on SKAB and the twin (BENCHMARKS.md, issue 14).
 
+**Transitions** (``transition_rows``, off by default): in the first ``transition_rows`` rows after a
+*transition* (a switch of operating regime, or a row where at least :data:`JUMP_CHANNELS` channels and
+:data:`JUMP_SHARE` of them move more than :data:`JUMP` spreads from the row before: a start or a stop of a
+machine whose training rows held no regime for it), each row's surprise (after settling and ``recover``) is
+capped at the smallest surprise since the transition (:func:`hold_after`), so a row there alarms only if every
+row since the transition was above the level. A fault that is there from the switch on still alarms at once;
+a start-up's warming or a stop's cooling that crosses the level a few rows after the switch does not. The
+risk: a fault that begins within ``transition_rows`` rows after a start, after a dip under the level, is seen
+only once those rows have passed. Measured on five failing twin fleets with 12 rows: false alarms per
+asset-month 2.07-2.54 -> 0.92-1.15, failures forewarned 95 -> 73 of 197 (a higher ``level`` buys as few false
+alarms at a higher price in failures; BENCHMARKS.md, issue 14, 2026-12-05). Not a default: it trades one
+figure for the other rather than improving both.
+
 **Adaptation** (``adaptation`` > 0, off by default): each channel's baseline follows an exponentially
 weighted mean of the past rows with that rate per row, so a slow regime change (a new set point, seasonal
 creep) stops raising alarms after about ``1 / adaptation`` rows. The risk: a slow degradation is a slow regime
@@ -138,6 +151,12 @@ FEW_ROWS = 100
 RECOVER_ROWS = 5
 #: the training share of rows :func:`score_frame` fits on when the caller does not say
 TRAIN_FRACTION = 0.15
+#: a row is a jump (a transition for ``transition_rows``) when channels move more than this many spreads ...
+JUMP = 3.0
+#: ... at least this many of them ...
+JUMP_CHANNELS = 3
+#: ... and at least this share of them, from the row before
+JUMP_SHARE = 0.3
 
 
 class FewRowsWarning(UserWarning):
@@ -164,6 +183,7 @@ class EnsembleDetector(AnomalyDetector):
         "settle_hours": [Interval(float, 0, None, closed="neither"), None],
         "settle_factor": [Interval(float, 1, None)],
         "recover": [Interval(float, 1, None), None],
+        "transition_rows": [Interval(int, 1, None), None],
     }
 
     def __init__(
@@ -183,6 +203,7 @@ class EnsembleDetector(AnomalyDetector):
         settle_hours: float | None = 48.0,
         settle_factor: float = 4.0,
         recover: float | None = 20.0,
+        transition_rows: int | None = None,
     ):
         self.members = members
         self.lags = lags
@@ -198,6 +219,7 @@ class EnsembleDetector(AnomalyDetector):
         self.settle_hours = settle_hours
         self.settle_factor = settle_factor
         self.recover = recover
+        self.transition_rows = transition_rows
 
     # -- preparation ---------------------------------------------------------------------------------------
     def _prepare(self, values: np.ndarray, g: np.ndarray | None = None) -> np.ndarray:
@@ -322,13 +344,34 @@ class EnsembleDetector(AnomalyDetector):
         return pd.DataFrame(out)
 
     def _score(self, X: pd.DataFrame) -> np.ndarray:
-        members = self._members(X.to_numpy(dtype="float64", na_value=np.nan))
+        values = X.to_numpy(dtype="float64", na_value=np.nan)
+        members = self._members(values)
         combined = combine(members.to_numpy())
         if self.settle_hours is not None and isinstance(X.index, pd.DatetimeIndex):
             combined = settle(combined, X.index, self.settle_hours, self.settle_factor, self.level)
         if self.recover is not None:
             combined = recover(combined, self.recover, self.level)
+        if self.transition_rows is not None:
+            combined = hold_after(combined, self.transitions(values), int(self.transition_rows))
         return to_unit(combined, self.level)
+
+    def transitions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Whether each row is a *transition* (module text): a switch of operating regime, or a jump of at least
+        :data:`JUMP_CHANNELS` channels (and :data:`JUMP_SHARE` of them) by more than :data:`JUMP` spreads."""
+        values = X.to_numpy(dtype="float64", na_value=np.nan) if isinstance(X, pd.DataFrame) else X
+        g = self._global(values)
+        z = self._prepare(values, g)
+        out = np.zeros(len(z), dtype=bool)
+        if len(z) < 2:
+            return out
+        state = self._regime_state()
+        if len(state["centroids"]) > 1:
+            labels = regimes.assign(state, g)
+            out[1:] = labels[1:] != labels[:-1]
+        with np.errstate(invalid="ignore"):
+            moved = (np.abs(np.diff(z, axis=0)) > JUMP).sum(axis=1)
+        out[1:] |= (moved >= JUMP_CHANNELS) & (moved >= JUMP_SHARE * z.shape[1])
+        return out
 
     def _state_names(self) -> tuple[str, ...]:
         names = ["center_", "spread_", "windows_", "cusum_window_", "discord_length_", "tails_", "changepoint_spread_"]
@@ -427,6 +470,34 @@ def recover(surprise: np.ndarray, factor: float, level: float, rows: int = RECOV
     by = pd.Series(surprise).groupby(excursion)
     peak = by.cummax().groupby(excursion).shift(1).to_numpy(dtype="float64", na_value=0.0)
     out: np.ndarray = surprise / np.maximum(1.0, peak / (factor * level))
+    return out
+
+
+def hold_after(surprise: np.ndarray, transitions: np.ndarray, rows: int) -> np.ndarray:
+    """In the ``rows`` rows from each transition on (the transition's own row first), each surprise capped at the
+    smallest since the transition (module text); other rows unchanged. Transitions less than ``rows`` apart
+    (a machine that stops and starts again, a state that flickers) make one run: the cap is the smallest
+    surprise since the run's first transition, until ``rows`` rows after its last.
+
+    A transition on row 2 (``rows`` 4): its own row keeps 9, the dip on row 3 holds rows 4-5 down; row 7, past
+    the 4 rows, scores as itself; with a second transition on row 5, the run holds down to row 8:
+
+    >>> surprise = np.array([0.2, 0.2, 9.0, 1.0, 9.0, 9.0, 0.2, 9.0, 9.0, 9.0])
+    >>> hold_after(surprise, np.isin(np.arange(10), [2]), 4).tolist()
+    [0.2, 0.2, 9.0, 1.0, 1.0, 1.0, 0.2, 9.0, 9.0, 9.0]
+    >>> hold_after(surprise, np.isin(np.arange(10), [2, 5]), 4).tolist()
+    [0.2, 0.2, 9.0, 1.0, 1.0, 1.0, 0.2, 0.2, 0.2, 9.0]
+    """
+    index = np.arange(len(surprise))
+    marked = np.asarray(transitions, dtype=bool)
+    last = np.maximum.accumulate(np.where(marked, index, -1))
+    inside = (last >= 0) & (index - last < rows)
+    if not inside.any():
+        return surprise
+    before = np.r_[-1, last[:-1]]  # the latest transition before each row
+    opens = marked & ((before < 0) | (index - before >= rows))  # a transition that starts a new run
+    held = pd.Series(surprise).groupby(np.cumsum(opens)).cummin().to_numpy(dtype="float64")
+    out: np.ndarray = np.where(inside, held, surprise)
     return out
 
 
