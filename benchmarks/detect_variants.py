@@ -18,6 +18,24 @@ default of before ``settle_hours``); ``with_params`` and ``settled`` pass them.
   change does not look like a new change.
 * ``with_params``: the ensemble with the keyword parameters in ``D14_PARAMS`` (JSON, lists become tuples), e.g.
   ``D14_PARAMS='{"windows": [8, 32]}'``.
+
+Tried in the fifth session (BENCHMARKS.md, issue 14, 2026-12-05 06:00), none adopted; each goes through
+``member_scores`` of the default fit (the rows' times passed, so the scores match ``with_params`` without
+parameters), then ``settle`` and ``recover`` as the default does, then its own step:
+
+* ``persistent``: an alarm needs persistence: each row's surprise becomes the ``k``-th largest of its own and
+  the ``n - 1`` before it (``D14_KN="k,n"``, default ``3,3``); with ``D14_BIG=B`` a row at or above ``B`` times
+  the level keeps its own surprise (a large spike still alarms at once).
+* ``trend``: a fifth, slow member: per channel the trailing mean of the regime-standardised values over
+  ``D14_TREND_ROWS`` rows (default 72), against the training rows' median and MAD of that mean; the largest
+  deviation over channels (``D14_TREND_HOW=max``) or their root mean square (``rms``), tail-normalised against
+  its own training rows as the other members are.
+* ``lagged_settle``: settling against the median surprise of ``D14_SETTLE_ROWS`` rows (default 48) that ended
+  ``D14_SETTLE_LAG`` rows ago (default 96; the smaller of that and the last 48 rows' median), divided as
+  ``settle`` does with ``D14_FACTOR`` (default 8): a deviation must have grown against days ago, not hours.
+* ``relaxed_regimes``: regimes accepted with ``regimes.MIN_SHARE`` and ``regimes.MIN_VISITS`` from
+  ``D14_REGIMES`` (JSON, default ``{"MIN_SHARE": 0.005, "MIN_VISITS": 2}``), so a machine that stopped only once
+  or twice in its training rows gets a stopped regime.
 """
 
 from __future__ import annotations
@@ -111,3 +129,94 @@ def settled(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
     level = float(detector.level)
     damp = np.maximum(level, factor * np.nan_to_num(recent, nan=0.0)) / level
     return to_unit(e / damp, level)
+
+
+def _default_fit(frame: pd.DataFrame, n_train: int | None) -> tuple[EnsembleDetector, pd.DataFrame, pd.DataFrame]:
+    values = _numeric(frame)
+    if n_train is None:
+        n_train = max(10, int(TRAIN_FRACTION * len(values)))
+    detector = EnsembleDetector()
+    detector.fit(values.iloc[:n_train])
+    return detector, values, detector.member_scores(values)
+
+
+def _settled(detector: EnsembleDetector, frame: pd.DataFrame, combined: np.ndarray) -> np.ndarray:
+    from forewarn.models.anomaly.ensemble import recover, settle
+
+    level = float(detector.level)
+    if "timestamp" in frame.columns:
+        times = pd.DatetimeIndex(pd.to_datetime(frame["timestamp"], utc=True))
+        combined = settle(combined, times, float(detector.settle_hours or 48.0), detector.settle_factor, level)
+    out: np.ndarray = recover(combined, float(detector.recover or 20.0), level)
+    return out
+
+
+def persistent(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
+    """The default's surprise, then the ``k``-th largest of the last ``n`` rows (module text)."""
+    from forewarn.models.anomaly.ensemble import combine, to_unit
+
+    k, n = (int(v) for v in os.environ.get("D14_KN", "3,3").split(","))
+    big = float(os.environ.get("D14_BIG", "0"))
+    detector, _, members = _default_fit(frame, n_train)
+    surprise = _settled(detector, frame, combine(members.to_numpy()))
+    padded = np.r_[np.zeros(n - 1), surprise]
+    held = np.sort(np.lib.stride_tricks.sliding_window_view(padded, n), axis=1)[:, n - k]
+    if big:
+        held = np.where(surprise >= big * detector.level, surprise, held)
+    return to_unit(held, float(detector.level))
+
+
+def trend(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
+    """The default with a slow trend member beside the four (module text)."""
+    from forewarn.models.anomaly.ensemble import combine, to_unit
+    from forewarn.models.anomaly.robust import robust_location_scale, tail_fit, tail_normalise
+
+    rows = int(os.environ.get("D14_TREND_ROWS", "72"))
+    detector, values, members = _default_fit(frame, n_train)
+    n = max(10, int(TRAIN_FRACTION * len(values))) if n_train is None else n_train
+    z = detector._prepare(values.to_numpy(dtype="float64", na_value=np.nan))
+    mean = pd.DataFrame(np.where(np.isfinite(z), z, 0.0)).rolling(rows, min_periods=max(2, rows // 2)).mean()
+    m = mean.to_numpy()
+    seen = m[:n][np.isfinite(m[:n]).all(axis=1)]
+    center, spread = robust_location_scale(seen) if len(seen) else (np.zeros(m.shape[1]), np.ones(m.shape[1]))
+    d = np.abs((m - center) / spread)
+    with np.errstate(invalid="ignore"):
+        if os.environ.get("D14_TREND_HOW", "max") == "rms":
+            seen_d = np.isfinite(d)
+            raw = np.sqrt(np.where(seen_d, d**2, 0.0).sum(axis=1) / seen_d.sum(axis=1))  # NaN where none is seen
+        else:
+            raw = np.max(np.where(np.isfinite(d), d, -np.inf), axis=1)
+    raw = np.where(np.isfinite(raw), raw, np.nan)
+    slow = tail_normalise(raw, tail_fit(raw[:n], 0.1))
+    combined = combine(np.column_stack([members.to_numpy(), slow]))
+    return to_unit(_settled(detector, frame, combined), float(detector.level))
+
+
+def lagged_settle(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
+    """The default's members, settled against the median of rows that ended some days ago (module text)."""
+    from forewarn.models.anomaly.ensemble import combine, recover, to_unit
+
+    rows = int(os.environ.get("D14_SETTLE_ROWS", "48"))
+    lag = int(os.environ.get("D14_SETTLE_LAG", "96"))
+    factor = float(os.environ.get("D14_FACTOR", "8"))
+    detector, _, members = _default_fit(frame, n_train)
+    level = float(detector.level)
+    e = combine(members.to_numpy())
+    recent = pd.Series(e).rolling(rows, min_periods=1, closed="left").median()
+    before = np.fmin(np.nan_to_num(recent.shift(lag).to_numpy(), nan=0.0), recent.to_numpy())
+    damp = np.maximum(level, factor * np.nan_to_num(before, nan=0.0)) / level
+    return to_unit(recover(e / damp, float(detector.recover or 20.0), level), level)
+
+
+def relaxed_regimes(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
+    """The default with regimes accepted on fewer visits and a smaller share (module text); patched for this call."""
+    from forewarn.models.anomaly import regimes
+
+    saved = {"MIN_SHARE": regimes.MIN_SHARE, "MIN_VISITS": regimes.MIN_VISITS}
+    for name, value in json.loads(os.environ.get("D14_REGIMES", '{"MIN_SHARE": 0.005, "MIN_VISITS": 2}')).items():
+        setattr(regimes, name, value)
+    try:
+        return score_frame(frame, n_train)
+    finally:
+        for name, value in saved.items():
+            setattr(regimes, name, value)

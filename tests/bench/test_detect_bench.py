@@ -100,3 +100,24 @@ def test_each_false_start_gets_the_first_cause_that_applies() -> None:
     assert cause(57, T0, 15, stopped, pd.Series([T0 - 73 * HOUR]), none) == "other"  # over 72 h ago
     assert cause(57, T0, 15, None, none, pd.Series([T0 + 8 * DAY])) == "early"
     assert cause(57, T0, 15, None, none, pd.Series([T0 + 31 * DAY])) == "other"
+
+
+def test_variant_persistent_keeps_the_default_at_one_of_one_and_delays_an_onset_at_three_of_three(monkeypatch) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "detect_variants", Path(__file__).parents[2] / "benchmarks" / "detect_variants.py"
+    )
+    assert spec is not None and spec.loader is not None
+    variants = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(variants)
+    rng = np.random.default_rng(4)
+    values = rng.normal(size=(900, 2))
+    values[700:720, 0] += 12.0  # a level shift of 20 rows
+    frame = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=900, freq="h", tz="UTC")})
+    frame[["a", "b"]] = values
+    default = variants.score_frame(frame, 300)
+    monkeypatch.setenv("D14_KN", "1,1")
+    assert np.allclose(variants.persistent(frame, 300), default)
+    monkeypatch.setenv("D14_KN", "3,3")
+    held = variants.persistent(frame, 300)
+    first, first_held = (int(np.flatnonzero(s[700:] >= 0.5)[0]) for s in (default, held))
+    assert first_held == first + 2  # 3 rows above the level needed: 2 rows later
