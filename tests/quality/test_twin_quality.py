@@ -95,3 +95,25 @@ def test_subgroups_of_every_unit_made():
 
     with pytest.raises(ParameterError, match="at least 2 units"):
         unit_subgroups(fleet, 1)
+
+
+def test_sensor_readings_are_the_rendered_measurements():
+    """The sensors' hourly readings: the twin's state through noise and calibration (not the state itself), and
+    only for an hourly fleet."""
+    import pytest
+
+    from forewarn.exceptions import ParameterError
+    from forewarn.twin.quality import sensor_readings
+
+    fleet = build_fleet(sites=1, assets=3, days=5, seed=6, interval="1h")
+    read = sensor_readings(fleet, ("vib_rms", "bearing_temp"))
+    hours = fleet.plan.run.shape[1]
+    assert read["vib_rms"].shape == read["bearing_temp"].shape == (3, hours)
+    running = (fleet.plan.run[:, :hours] >= 0.5) & np.isfinite(read["vib_rms"])
+    ratio = read["vib_rms"][running] / fleet.plan.vib_rms[:, :hours][running]
+    assert not np.allclose(ratio, 1.0) and 0.5 < np.median(ratio) < 1.5  # noise and gain around the true level
+    frame = fleet.readings  # the same values as the fleet's own readings table
+    first = frame[frame["asset_id"] == fleet.asset_ids[0]]["vib_rms"].to_numpy()
+    assert np.allclose(first[:hours], read["vib_rms"][0], equal_nan=True)
+    with pytest.raises(ParameterError, match="1h"):
+        sensor_readings(build_fleet(sites=1, assets=1, days=1, seed=6, interval="10min"), ("vib_rms",))
