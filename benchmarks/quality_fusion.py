@@ -28,7 +28,9 @@ misalignment; the other failures' pre-failure samples dropped). Nothing is tuned
 ``--sensors measured`` (the default since 2026-12-05) takes the sensors' rendered hourly readings
 (:func:`forewarn.twin.quality.sensor_readings`: noise, calibration, sensor faults, dropouts), ``plan`` the twin's
 noiseless state as before; ``--combine`` the twin's combination of the quality modes' damages (``rss``, its
-default since 2026-12-05; ``max`` before).
+default since 2026-12-05; ``max`` before); ``--units production``: every unit made
+(:func:`forewarn.twin.quality.unit_subgroups`), the hour's out-of-spec share then estimated from its mean and
+standard deviation under normality (the estimated fraction nonconforming), 5 units an hour by default.
 
 Run: ``.venv/bin/python benchmarks/quality_fusion.py --assets 60 --train-seeds 0 1 2 --test-seeds 10 11 12``
 """
@@ -44,7 +46,15 @@ import numpy as np
 import pandas as pd
 
 from forewarn.twin.fleet import build_fleet
-from forewarn.twin.quality import COMBINE, QUALITY_MODES, SPEC_UM, sensor_readings, unit_quality
+from forewarn.twin.quality import (
+    COMBINE,
+    QUALITY_MODES,
+    SPEC_UM,
+    production_units,
+    sensor_readings,
+    unit_quality,
+    unit_subgroups,
+)
 
 BASELINE_H = 30 * 24
 HORIZON_H = 168
@@ -74,18 +84,29 @@ def _z(x: np.ndarray, base: np.ndarray) -> np.ndarray:
     return (x - med) / np.maximum((q75 - q25) / 1.349, 1e-6)
 
 
-def fleet_samples(seed: int, assets: int, days: int, sensors: str = "measured", combine: str = "rss") -> pd.DataFrame:
+def fleet_samples(
+    seed: int, assets: int, days: int, sensors: str = "measured", combine: str = "rss", units: int | str = 5
+) -> pd.DataFrame:
     fleet = build_fleet(sites=2, assets=assets, days=days, seed=seed, interval="1h")
     plan = fleet.plan
     n, hours = plan.run.shape
     running = plan.run[:, :hours] >= 0.5
-    q = unit_quality(fleet, units=5, seed=seed, combine=combine)
-    rows = [{a: i for i, a in enumerate(fleet.asset_ids)}[a] for a in q.frame["asset_id"]]
-    cols = q.frame["hour"].to_numpy()
+    row_of = {a: i for i, a in enumerate(fleet.asset_ids)}
     qmean, qsd, qout = (np.full((n, hours), np.nan) for _ in range(3))
-    qmean[rows, cols] = q.measurements.mean(axis=1)
-    qsd[rows, cols] = q.measurements.std(axis=1, ddof=1)
-    qout[rows, cols] = (np.abs(q.measurements) > SPEC_UM).mean(axis=1)
+    if units == "production":  # every unit made: each hour's mean and sd, the out-of-spec share estimated from them
+        from scipy.stats import norm
+
+        g = unit_subgroups(fleet, production_units(fleet), seed=seed, combine=combine)
+        rows, cols = [row_of[a] for a in g["asset_id"]], g["hour"].to_numpy()
+        m, sd = g["mean"].to_numpy(), np.sqrt(g["var"].to_numpy())
+        qmean[rows, cols], qsd[rows, cols] = m, sd
+        qout[rows, cols] = norm.cdf((-SPEC_UM - m) / sd) + norm.sf((SPEC_UM - m) / sd)
+    else:
+        q = unit_quality(fleet, units=int(units), seed=seed, combine=combine)
+        rows, cols = [row_of[a] for a in q.frame["asset_id"]], q.frame["hour"].to_numpy()
+        qmean[rows, cols] = q.measurements.mean(axis=1)
+        qsd[rows, cols] = q.measurements.std(axis=1, ddof=1)
+        qout[rows, cols] = (np.abs(q.measurements) > SPEC_UM).mean(axis=1)
     feats: dict[str, np.ndarray] = {}
     groups: dict[str, list[str]] = {m: [] for m in MODALITIES[:3]}
 
@@ -158,11 +179,13 @@ def main() -> None:
     parser.add_argument("--test-seeds", type=int, nargs="+", default=[10, 11, 12])
     parser.add_argument("--sensors", choices=("measured", "plan"), default="measured")
     parser.add_argument("--combine", choices=COMBINE, default="rss", help="the twin's d_mech")
+    parser.add_argument("--units", default="5", help="units measured per running hour, or 'production' (every unit)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    units = args.units if args.units == "production" else int(args.units)
     start, cpu = time.perf_counter(), time.process_time()
-    train = [fleet_samples(s, args.assets, args.days, args.sensors, args.combine) for s in args.train_seeds]
-    test = [fleet_samples(s, args.assets, args.days, args.sensors, args.combine) for s in args.test_seeds]
+    train = [fleet_samples(s, args.assets, args.days, args.sensors, args.combine, units) for s in args.train_seeds]
+    test = [fleet_samples(s, args.assets, args.days, args.sensors, args.combine, units) for s in args.test_seeds]
     groups = train[0].attrs["groups"]
     columns = {**groups, "fused": [c for g in groups.values() for c in g]}
     columns["sensors+inspection"] = groups["sensors"] + groups["inspection"]
