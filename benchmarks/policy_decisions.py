@@ -237,6 +237,19 @@ def class_days(work: Path) -> dict[str, float]:
     return best
 
 
+def _own_stock(
+    folder: Path, name: str, hist: list[Any], model: Any, dec: P.Decision, by_class: dict[str, float] | None
+) -> dict[str, tuple[float, int]]:
+    """The rule's stock from the parts it used on the history fleets (SBA, 95 % service), as the bench sizes it."""
+    path = folder / f"stock_{name}.json"
+    if path.exists():
+        return {k: (float(v[0]), int(v[1])) for k, v in json.loads(path.read_text()).items()}
+    used = [P._simulate(h, "predictive", model=model, decision=dec, class_days=by_class).plan for h in hist]
+    parts = P._stock_policy(used, 365)
+    path.write_text(json.dumps(parts))
+    return parts
+
+
 def part_loop(
     model: Any,
     seed: int,
@@ -244,7 +257,10 @@ def part_loop(
     interval: float,
     by_class: dict[str, float] | None = None,
     tb_window: int = 0,
+    own_stock: Path | None = None,
 ) -> list[dict[str, Any]]:
+    """``own_stock``: a folder where each rule's stock, sized from its own demand on the history fleets as ``forewarn
+    bench policy`` sizes the predictive policy's, is kept; ``None``: every rule gets the run-to-failure history's."""
     f = _fleet(seed)
     hist = [_fleet(P.HISTORY_SEED + k) for k in range(2)]
     stock = P._stock_policy([P._simulate(h, "run_to_failure").plan for h in hist], 365)
@@ -260,9 +276,10 @@ def part_loop(
     for row in rows:
         print(json.dumps({k: row[k] for k in ("rule", "total_cost", "failures", "unplanned_downtime_h")}), flush=True)
     for name, dec in decisions.items():
+        parts = stock if own_stock is None else _own_stock(own_stock, name, hist, model, dec, by_class)
         t = time.perf_counter()
-        out = P._simulate(f, "predictive", model=model, decision=dec, stock=stock, class_days=by_class)
-        row = P._score(f, out, stock) | {"rule": name, "seconds": time.perf_counter() - t}
+        out = P._simulate(f, "predictive", model=model, decision=dec, stock=parts, class_days=by_class)
+        row = P._score(f, out, parts) | {"rule": name, "seconds": time.perf_counter() - t}
         rows.append(row)
         print(
             json.dumps(
@@ -320,6 +337,7 @@ def main() -> None:
     ap.add_argument("--rules", default=",".join(DECISIONS))
     ap.add_argument("--interval", type=float, default=120.0, help="the tuned time-based interval (days)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--own-stock", action="store_true", help="each rule's stock from its own history demand")
     ap.add_argument("--tb-window", type=int, default=0, help="also time-based with visits on free windows (days)")
     ap.add_argument("--handmade", action="store_true", help="also the former hand-made features' ROC/PR")
     ap.add_argument("--running-only", action="store_true", help="sensors read only while the machine runs")
@@ -331,7 +349,8 @@ def main() -> None:
     else:
         rules = {k: DECISIONS[k] for k in args.rules.split(",")}
         by_class = class_days(args.work) if any(d.class_backstop is not None for d in rules.values()) else None
-        result = part_loop(model, args.seed, rules, args.interval, by_class, args.tb_window)
+        own = args.work if args.own_stock else None
+        result = part_loop(model, args.seed, rules, args.interval, by_class, args.tb_window, own)
     print(json.dumps(result, indent=1, default=float))
     print(f"{time.perf_counter() - t0:.1f} s")
     if args.json:
