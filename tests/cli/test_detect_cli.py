@@ -154,3 +154,33 @@ def test_contamination_reaches_the_detector(tmp_path: Path, capsys: pytest.Captu
         capsys,
     )
     assert code == 2 and "takes no contamination" in stderr
+
+
+def test_transition_rows_reaches_the_detector(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(5)
+    n = 600
+    on = (np.arange(n) // 40) % 2 == 0  # runs and stops in blocks of 40 rows
+    frame = pd.DataFrame(
+        {
+            "ts": pd.date_range("2024-05-01", periods=n, freq="1h").strftime("%Y-%m-%d %H:%M:%S"),
+            "speed": np.where(on, 1500 + rng.normal(0, 10, n), 0.0),
+            "current": np.where(on, 40 + rng.normal(0, 1, n), 0.0),
+            "flow": np.where(on, 80 + rng.normal(0, 2, n), 0.0),
+        }
+    )
+    start = 480  # a start (rows 480-519 run); the current steps up 15 spreads from its 6th row on
+    frame.loc[start + 5 : start + 30, "current"] += 15.0
+    source = tmp_path / "machine.csv"
+    frame.to_csv(source, index=False)
+    first = {}
+    for value in (None, "12"):
+        out = tmp_path / f"scores-{value}.csv"
+        argv = ["detect", str(source), "--out", str(out), "--train-fraction", "0.5"]
+        code, _, stderr = _run(argv + (["--transition-rows", value] if value else []), capsys)
+        assert code == 0, stderr
+        alarms = pd.read_csv(out)["alarm"].to_numpy()
+        first[value] = int(np.flatnonzero(alarms[start:])[0])
+    assert first[None] < 12 <= first["12"], first  # held until the 12 rows after the start have passed
+    argv = ["detect", str(source), "--out", str(tmp_path / "x.csv"), "--detector", "var-residual"]
+    code, _, stderr = _run(argv + ["--transition-rows", "12"], capsys)
+    assert code == 2 and "takes no transition rows" in stderr

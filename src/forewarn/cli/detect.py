@@ -90,6 +90,14 @@ def detect(
             help="Known share of anomalous rows in the training part (ensemble: a trimmed fit); default: unknown.",
         ),
     ] = None,
+    transition_rows: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Ensemble: in this many rows after a start, a stop or another switch of state, alarm only on a "
+            "deviation there from the switch on (fewer false alarms, some warnings later; e.g. 12); default: off.",
+        ),
+    ] = None,
     engine: EngineOpt = "local",
     ray_address: RayAddressOpt = None,
 ) -> None:
@@ -113,12 +121,20 @@ def detect(
         "smooth": smooth,
         "executor": executor(engine, ray_address),  # each asset's (or pool's) model one unit
     }
-    if contamination is not None:
+    params = {
+        name: value
+        for name, value in (("contamination", contamination), ("transition_rows", transition_rows))
+        if value is not None
+    }
+    if params:
         from forewarn.base import registry
 
-        if "contamination" not in registry.get(detector)().get_params():
-            raise typer.BadParameter(f"{detector} takes no contamination", param_hint="--contamination")
-        options["params"] = {"contamination": contamination}
+        known = registry.get(detector)().get_params()
+        for name in params:
+            if name not in known:
+                flag = "--" + name.replace("_", "-")
+                raise typer.BadParameter(f"{detector} takes no {name.replace('_', ' ')}", param_hint=flag)
+        options["params"] = params
     if store is not None:
         if asset_column or exclude or timestamp_column:
             raise typer.BadParameter("--asset-column, --exclude and --timestamp-column apply to an INPUT file")
