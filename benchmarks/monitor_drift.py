@@ -15,6 +15,12 @@ own steps (:func:`forewarn.monitor.runner.assess_frames`: running rows, residual
   or more at speed: a machine may stand still on the day of its change) (``by_change_first_data_day``).
 
     .venv/bin/python benchmarks/monitor_drift.py --assets 40 --years 3 --seeds 0 1 2
+
+Sensitivity options (the defaults are the standing protocol): ``--interval 10min`` renders the twin at a finer step,
+``--model-interval 1h`` has the monitor read its bucket means (as ``forewarn monitor`` reads a store at a model's
+interval), ``--offset-sd-at 1h`` sizes each offset as 1 SD of the hourly mean instead of the stored reading,
+``--run-level positive`` judges as running the rows above a fifth of the run channel's median *positive* reading
+(not the product's rule), ``--no-false-alerts`` / ``--healthy-only`` / ``--no-ambient`` skip parts.
 """
 
 from __future__ import annotations
