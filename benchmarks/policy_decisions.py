@@ -322,6 +322,13 @@ DECISIONS = {
     "kept_window14": P.Decision(min_probability=0.3, backstop_days=240.0, since_renewal=True, free_window_days=14),
     "window7_backstop180": P.Decision(min_probability=0.3, backstop_days=180.0, since_renewal=True, free_window_days=7),
     "renewal_backstop180": P.Decision(min_probability=0.3, backstop_days=180.0, since_renewal=True),
+    # the backstop by the asset's calendar: shorter where an evening is free (a visit there costs labour only)
+    "window7_free180_busy240": P.Decision(
+        min_probability=0.3, backstop_days=180.0, busy_backstop_days=240.0, since_renewal=True, free_window_days=7
+    ),
+    "window7_free150_busy240": P.Decision(
+        min_probability=0.3, backstop_days=150.0, busy_backstop_days=240.0, since_renewal=True, free_window_days=7
+    ),
     "window7_backstop150": P.Decision(min_probability=0.3, backstop_days=150.0, since_renewal=True, free_window_days=7),
     "window7_backstop200": P.Decision(min_probability=0.3, backstop_days=200.0, since_renewal=True, free_window_days=7),
     "window7_class_x1.5": P.Decision(min_probability=0.3, since_renewal=True, class_backstop=1.5, free_window_days=7),

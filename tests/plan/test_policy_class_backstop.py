@@ -113,3 +113,20 @@ def test_time_based_visits_move_onto_the_free_evening_before_they_fall_due() -> 
         expected.append(day * 24 + 18.0)
         due = day + 20
     assert moved == expected
+
+
+class _Quiet(_Bundle):
+    def predict(self, X: np.ndarray) -> Any:
+        return SimpleNamespace(probability=np.zeros(len(X)))
+
+
+def test_an_asset_busy_every_evening_gets_the_busy_backstop() -> None:
+    f = policy._draw(FleetConfig(sites=1, assets=3, days=150, seed=5, interval="1h", degradation_scale=0.1))
+    f.regime.scheduled[0] = 1.0  # runs around the clock: no free evening
+    f.regime.scheduled[1] = 0.0
+    f.regime.scheduled[1, (np.arange(f.regime.scheduled.shape[1]) % 24) < 16] = 1.0  # stops at 16:00 every day
+    decision = policy.Decision(backstop_days=20.0, busy_backstop_days=30.0)
+    out = policy._simulate(f, "predictive", model=_Quiet(), decision=decision)
+    busy, free = _visits(out.plan, 0), _visits(out.plan, 1)
+    assert len(busy) >= 3 and np.allclose(np.diff(busy), 30 * 24.0)
+    assert len(free) >= 5 and np.allclose(np.diff(free), 20 * 24.0)

@@ -338,6 +338,10 @@ def _simulate(
             interval_days = np.array([class_days[c] * dec.class_backstop for c in f.classes])
         elif dec.backstop_days is not None:
             interval_days = dec.backstop_days
+            if dec.busy_backstop_days is not None:  # an asset with no free evening in its first week: its own
+                week = f.regime.scheduled[:, : 7 * 24].reshape(f.site_of.size, 7, 24)[:, :, int(START_HOUR) :]
+                busy = (week.sum(axis=2) > 0).all(axis=1)
+                interval_days = np.where(busy, dec.busy_backstop_days, dec.backstop_days)
     elif name == "oracle":
         daily = _Oracle(f, jobs)
     keeper = _Stock(stock) if stock is not None else None
@@ -377,7 +381,9 @@ class Decision:
     class's own time-based interval tuned on the history fleets (:func:`class_intervals`): reliability-centred
     maintenance's mix, condition-based visits from the model's flags on top of time-based inspections set from each
     class's own failure history; ``free_window_days``: each backstop visit pulled forward by up to that many days onto
-    the asset's cheapest evening in the production calendar (:class:`_FreeWindow`; 0: off).
+    the asset's cheapest evening in the production calendar (:class:`_FreeWindow`; 0: off);
+    ``busy_backstop_days``: the backstop of an asset that runs every evening of its first week (no free window for a
+    visit), in place of ``backstop_days`` (``None``: the same for all).
     """
 
     min_probability: float = MIN_PROBABILITY
@@ -389,6 +395,7 @@ class Decision:
     calendar: bool = False
     class_backstop: float | None = None
     free_window_days: int = 0
+    busy_backstop_days: float | None = None
 
 
 #: the predictive policy's rule in ``forewarn bench policy``, chosen on validation fleets (seeds 2000-2003) before the
