@@ -359,3 +359,16 @@ def test_transition_rows_holds_a_fault_that_begins_after_a_start_until_the_rows_
     assert first_held == 12, "with it, once the 12 rows after the start (rows 0-11) have passed"
     with pytest.raises(ValueError, match="transition_rows"):
         EnsembleDetector(transition_rows=0).fit(x[:800])
+
+
+def test_with_transition_rows_a_state_entered_twice_is_a_regime():
+    from forewarn.models.anomaly import regimes
+
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(800, 3))
+    for start in (200, 600):
+        x[start : start + 5] = [-20.0, -30.0, -25.0]  # two short stops: 2 visits, 1.25 % of the rows
+    assert len(regimes.fit(x)["centroids"]) == 1  # 3 visits and 2 % needed by default
+    assert len(regimes.fit(x, min_share=0.005, min_visits=2)["centroids"]) == 2
+    assert len(EnsembleDetector().fit(x).regime_centroids_) == 1
+    assert len(EnsembleDetector(transition_rows=12).fit(x).regime_centroids_) == 2

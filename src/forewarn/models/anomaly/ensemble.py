@@ -81,10 +81,13 @@ capped at the smallest surprise since the transition (:func:`hold_after`), so a 
 row since the transition was above the level. A fault that is there from the switch on still alarms at once;
 a start-up's warming or a stop's cooling that crosses the level a few rows after the switch does not. The
 risk: a fault that begins within ``transition_rows`` rows after a start, after a dip under the level, is seen
-only once those rows have passed. Measured on five failing twin fleets with 12 rows: false alarms per
-asset-month 2.07-2.54 -> 0.92-1.15, failures forewarned 95 -> 73 of 197 (a higher ``level`` buys as few false
-alarms at a higher price in failures; BENCHMARKS.md, issue 14, 2026-12-05). Not a default: it trades one
-figure for the other rather than improving both.
+only once those rows have passed. With the option, a state the machine entered only twice in the training rows
+and that holds :data:`TRANSITION_SHARE` of them is a regime too (:data:`TRANSITION_VISITS` visits instead of 3,
+0.5 % instead of 2 %: a machine that stopped once or twice while the detector learned gets a stopped regime;
+the rows just after entering such a thinly learned state are held anyway). Measured on five failing twin
+fleets with 12 rows: false alarms per asset-month 2.07-2.54 -> 0.94-1.22, failures forewarned 95 -> 81 of 197
+(a higher ``level`` buys as few false alarms at a higher price in failures; BENCHMARKS.md, issue 14,
+2026-12-05). Not a default: it trades one figure for the other rather than improving both.
 
 **Adaptation** (``adaptation`` > 0, off by default): each channel's baseline follows an exponentially
 weighted mean of the past rows with that rate per row, so a slow regime change (a new set point, seasonal
@@ -157,6 +160,10 @@ JUMP = 3.0
 JUMP_CHANNELS = 3
 #: ... and at least this share of them, from the row before
 JUMP_SHARE = 0.3
+#: with ``transition_rows``, a regime needs only this share of the training rows ...
+TRANSITION_SHARE = 0.005
+#: ... and this many visits (instead of ``regimes.MIN_SHARE`` and ``regimes.MIN_VISITS``)
+TRANSITION_VISITS = 2
 
 
 class FewRowsWarning(UserWarning):
@@ -262,7 +269,10 @@ class EnsembleDetector(AnomalyDetector):
             )
         self.center_, self.spread_ = robust_location_scale(values)
         g = self._global(values)
-        state_r = regimes.fit(g, int(self.regimes))
+        if self.transition_rows is None:
+            state_r = regimes.fit(g, int(self.regimes))
+        else:  # states entered rarely are states too: the rows just after entering one are held (module text)
+            state_r = regimes.fit(g, int(self.regimes), min_share=TRANSITION_SHARE, min_visits=TRANSITION_VISITS)
         for name, array in state_r.items():
             setattr(self, f"regime_{name}_", array)
         settling = regimes.settling(state_r, g)

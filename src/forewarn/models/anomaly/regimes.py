@@ -75,21 +75,34 @@ def _visits(labels: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(labels[starts], minlength=k)
 
 
-def fit(z: np.ndarray, max_regimes: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
+def fit(
+    z: np.ndarray,
+    max_regimes: int = 4,
+    seed: int = 0,
+    *,
+    min_share: float | None = None,
+    min_visits: int | None = None,
+) -> dict[str, np.ndarray]:
     """Regimes of the standardised, gap-filled training rows ``z`` (module text); one regime when none is clear."""
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
     # one thread: k-means on a sample of rows is slower with OpenMP on a busy 2-core machine
     with threadpool_limits(1):
-        return _fit(z, max_regimes, seed)
+        return _fit(
+            z,
+            max_regimes,
+            seed,
+            MIN_SHARE if min_share is None else min_share,
+            MIN_VISITS if min_visits is None else min_visits,
+        )
 
 
-def _fit(z: np.ndarray, max_regimes: int, seed: int) -> dict[str, np.ndarray]:
+def _fit(z: np.ndarray, max_regimes: int, seed: int, min_share: float, min_visits: int) -> dict[str, np.ndarray]:
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
     n = len(z)
-    if n < 2 * MIN_VISITS * 2 or max_regimes < 2:
+    if n < 2 * min_visits * 2 or max_regimes < 2:
         return _one(z)
     clipped = np.clip(z, -CLIP, CLIP)
     rng = np.random.default_rng(seed)
@@ -106,7 +119,7 @@ def _fit(z: np.ndarray, max_regimes: int, seed: int) -> dict[str, np.ndarray]:
             continue
         labels = _assign(model.cluster_centers_, clipped)
         shares = np.bincount(labels, minlength=k) / n
-        if shares.min() < MIN_SHARE or _visits(labels, k).min() < MIN_VISITS:
+        if shares.min() < min_share or _visits(labels, k).min() < min_visits:
             continue
         best = (silhouette, model.cluster_centers_)
     if best is None:
