@@ -62,3 +62,22 @@ def test_thresholds_come_from_cases_only_with_enough_failures() -> None:
         min_lead_hours=24,
     )
     assert few.threshold_for("pump") == ThresholdPolicy().threshold_for("pump")  # no failure rows: Bayes threshold
+
+
+def test_a_few_failure_events_keep_the_bayes_threshold_and_a_label_column_keeps_the_row_fit() -> None:
+    """Worked example: 3 assets fail; their last 4 rows read p = 0.01, every other row 0.001. A row fit alarms on
+    those 12 rows (cost 12 x 500 against 12 x 10,000 missed), threshold 0.01, far under the Bayes threshold of the
+    default costs, (500 + 1,000) / (10,000 + 1,000) = 0.1364. With the 3 failures given as events (under
+    EVENT_MIN_FAILURES) the Bayes threshold is kept; with no events (a stored label column) the rows decide."""
+    cases, failures = _fleet(3, seed=2)
+    last = cases.groupby("asset_id").cumcount(ascending=False) < 4
+    cases = cases.assign(p=np.where(last, 0.01, 0.001))
+    outcome = last.to_numpy(dtype=float)
+    classes = cases["asset_class"].to_numpy()
+    common = {"cases": cases, "horizon_hours": 168.0, "min_lead_hours": 24.0}
+    few, _ = choose_thresholds(cases["p"].to_numpy(), outcome, classes, {}, failures=failures, **common)
+    assert abs(few.threshold_for("pump") - 1500 / 11000) < 1e-12
+    labelled, _ = choose_thresholds(cases["p"].to_numpy(), outcome, classes, {}, failures=failures.head(0), **common)
+    assert labelled.threshold_for("pump") == 0.01
+    unlabelled, _ = choose_thresholds(cases["p"].to_numpy(), outcome, classes, {})  # no cases at all: rows too
+    assert unlabelled.threshold_for("pump") == 0.01

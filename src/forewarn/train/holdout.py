@@ -217,15 +217,20 @@ def choose_thresholds(
     """A cost threshold per asset class from held-out assets, and the row figures at each row's threshold.
 
     With the held-out assets' scored rows (``cases``) and their failures (at least :data:`EVENT_MIN_FAILURES`), the
-    thresholds are those whose cases cost least (:func:`event_thresholds`); otherwise each class's threshold
-    minimises the cost of its rows (classes with few failure rows keep the Bayes threshold of their costs)."""
+    thresholds are those whose cases cost least (:func:`event_thresholds`); with fewer failure events, every class
+    keeps the Bayes threshold of its costs; with none (``failures`` absent or empty: a stored label column, no
+    events), each class's threshold minimises the cost of its rows (classes with few failure rows keep the Bayes
+    threshold of their costs)."""
     policy = ThresholdPolicy.from_mapping(costs) if costs else ThresholdPolicy()
     if cases is not None and failures is not None and len(failures) >= EVENT_MIN_FAILURES:
         event_thresholds(
             policy, cases, failures, horizon_hours=horizon_hours, min_lead_hours=min_lead_hours, renewals=renewals
         )
-    else:
+    elif failures is None or len(failures) == 0:  # no failure events (a stored label column): the rows decide
         policy.fit(p, outcome, classes)
+    # else 1 to EVENT_MIN_FAILURES - 1 failure events: every class keeps the Bayes threshold of its costs (the
+    # expected-cost optimum of calibrated probabilities); a row fit on the runs of rows of so few failures swung
+    # from 0.002 to 0.956 across the site folds of a validation fleet (issue 12, BENCHMARKS.md)
     cut = np.array([policy.threshold_for(c) for c in classes])
     alarm = p >= cut
     truth = outcome.astype(bool)
