@@ -9,35 +9,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from policy_standin import StandInBundle, planned_visits
 
 import forewarn.bench.policy as policy
-from forewarn.bench.policy_model import OBSERVED
-from forewarn.bundles.bundle import ServingSpec
 from forewarn.exceptions import ConfigError
 from forewarn.twin.fleet import FleetConfig
-
-
-class _Bundle:
-    """Stands in for a ``forewarn train`` bundle: probability 0.9 for the first asset, 0 for the others."""
-
-    running_only = False
-
-    def __init__(self) -> None:
-        self.spec = ServingSpec(
-            channels=tuple(OBSERVED), window=2, stats=("mean",), interval="24h", history_rows=2, horizon=14 * 24.0
-        )
-
-    def feature_frame(self, values: np.ndarray) -> np.ndarray:
-        return values
-
-    def predict(self, X: np.ndarray) -> Any:
-        p = np.zeros(len(X))
-        p[0] = 0.9
-        return SimpleNamespace(probability=p)
-
-
-def _visits(plan: Any, asset: int) -> list[float]:
-    return sorted(begin / 60.0 for a, begin, _end, kind in plan.downtime if a == asset and kind == 2)
 
 
 def test_each_class_gets_its_own_backstop_and_a_predictive_visit_restarts_it() -> None:
@@ -49,16 +25,16 @@ def test_each_class_gets_its_own_backstop_and_a_predictive_visit_restarts_it() -
     out = policy._simulate(
         f,
         "predictive",
-        model=_Bundle(),
+        model=StandInBundle(),
         decision=policy.Decision(cooldown_days=21, class_backstop=1.5),
         class_days=days,
     )
     for a in range(1, 6):  # p = 0: only the backstop visits them, every 1.5 x its class's interval
-        hours = _visits(out.plan, a)
+        hours = planned_visits(out.plan, a)
         assert len(hours) >= 2 and np.allclose(np.diff(hours), 24.0 * 1.5 * days[f.classes[a]])
     # asset 0 (p = 0.9) is booked from the first evening scored, again each time 21 days have passed: its backstop
     # (at least 30 days) never falls due after the first booking
-    zero = [h for h in _visits(out.plan, 0) if h >= 186.0]
+    zero = [h for h in planned_visits(out.plan, 0) if h >= 186.0]
     assert zero[:5] == [186.0, 714.0, 1242.0, 1770.0, 2298.0]
 
 
@@ -66,9 +42,9 @@ def test_a_class_backstop_needs_every_class_tuned() -> None:
     f = policy._draw(FleetConfig(sites=1, assets=4, days=30, seed=5, interval="1h"))
     decision = policy.Decision(class_backstop=2.0)
     with pytest.raises(ConfigError, match="class_days"):
-        policy._simulate(f, "predictive", model=_Bundle(), decision=decision)
+        policy._simulate(f, "predictive", model=StandInBundle(), decision=decision)
     with pytest.raises(ConfigError, match="class_days"):
-        policy._simulate(f, "predictive", model=_Bundle(), decision=decision, class_days={"nothing": 90.0})
+        policy._simulate(f, "predictive", model=StandInBundle(), decision=decision, class_days={"nothing": 90.0})
 
 
 def test_asset_costs_split_the_total_by_asset() -> None:
@@ -97,8 +73,8 @@ def test_time_based_visits_move_onto_the_free_evening_before_they_fall_due() -> 
     hour = np.arange(f.regime.scheduled.shape[1])
     weekday = (hour // 24) % 7 < 5
     f.regime.scheduled[0] = (weekday & (hour % 24 >= 6) & (hour % 24 < 22)).astype(float)
-    plain = _visits(policy._simulate(f, "time_based", interval=20.0).plan, 0)
-    moved = _visits(policy._simulate(f, "time_based", interval=20.0, free_window=7).plan, 0)
+    plain = planned_visits(policy._simulate(f, "time_based", interval=20.0).plan, 0)
+    moved = planned_visits(policy._simulate(f, "time_based", interval=20.0, free_window=7).plan, 0)
     assert len(plain) >= 5 and np.allclose(np.diff(plain), 480.0)
     assert {int(h // 24) % 7 for h in plain} != {5}
     # by hand: the first visit goes to the latest Saturday on or before its due day (at most 6 days before), each
@@ -115,7 +91,7 @@ def test_time_based_visits_move_onto_the_free_evening_before_they_fall_due() -> 
     assert moved == expected
 
 
-class _Quiet(_Bundle):
+class _Quiet(StandInBundle):
     def predict(self, X: np.ndarray) -> Any:
         return SimpleNamespace(probability=np.zeros(len(X)))
 
@@ -127,6 +103,6 @@ def test_an_asset_busy_every_evening_gets_the_busy_backstop() -> None:
     f.regime.scheduled[1, (np.arange(f.regime.scheduled.shape[1]) % 24) < 16] = 1.0  # stops at 16:00 every day
     decision = policy.Decision(backstop_days=20.0, busy_backstop_days=30.0)
     out = policy._simulate(f, "predictive", model=_Quiet(), decision=decision)
-    busy, free = _visits(out.plan, 0), _visits(out.plan, 1)
+    busy, free = planned_visits(out.plan, 0), planned_visits(out.plan, 1)
     assert len(busy) >= 3 and np.allclose(np.diff(busy), 30 * 24.0)
     assert len(free) >= 5 and np.allclose(np.diff(free), 20 * 24.0)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from policy_standin import StandInBundle, planned_visits
 
 import forewarn.bench.policy as policy
 from forewarn.bench.policy_model import OBSERVED
@@ -17,48 +18,24 @@ from forewarn.bundles.bundle import ServingSpec
 from forewarn.twin.fleet import FleetConfig
 
 
-class _Bundle:
-    """Stands in for a ``forewarn train`` bundle: probability 0.9 for the first asset, 0 for the others."""
-
-    running_only = False
-
-    def __init__(self) -> None:
-        self.spec = ServingSpec(
-            channels=tuple(OBSERVED), window=2, stats=("mean",), interval="24h", history_rows=2, horizon=14 * 24.0
-        )
-
-    def feature_frame(self, values: np.ndarray) -> np.ndarray:
-        return values
-
-    def predict(self, X: np.ndarray) -> Any:
-        p = np.zeros(len(X))
-        p[0] = 0.9
-        return SimpleNamespace(probability=p)
-
-
-def _visits(plan: Any, asset: int) -> list[float]:
-    """Start hours of the asset's planned stops (visits and scheduled repairs)."""
-    return sorted(begin / 60.0 for a, begin, _end, kind in plan.downtime if a == asset and kind == 2)
-
-
 def test_predictive_visits_follow_the_probability_the_cooldown_and_the_backstop() -> None:
     f = policy._draw(FleetConfig(sites=1, assets=4, days=100, seed=5, interval="1h"))
-    plain = policy._simulate(f, "predictive", model=_Bundle(), decision=policy.Decision(cooldown_days=21))
+    plain = policy._simulate(f, "predictive", model=StandInBundle(), decision=policy.Decision(cooldown_days=21))
     # asset 0 (p = 0.9) is booked on the first evening scored (hour 168) for 18:00 the next day, then again each
     # time more than 21 days have passed since its last booking: evenings 696, 1224, 1752, 2280
-    assert _visits(plain.plan, 0) == [186.0, 714.0, 1242.0, 1770.0, 2298.0]
+    assert planned_visits(plain.plan, 0) == [186.0, 714.0, 1242.0, 1770.0, 2298.0]
     assert plain.jobs == 5
     # the others (p = 0) are never planned for without a backstop
-    assert all(_visits(plain.plan, a) == [] for a in (1, 2, 3))
+    assert all(planned_visits(plain.plan, a) == [] for a in (1, 2, 3))
     backed = policy._simulate(
-        f, "predictive", model=_Bundle(), decision=policy.Decision(cooldown_days=21, backstop_days=40.0)
+        f, "predictive", model=StandInBundle(), decision=policy.Decision(cooldown_days=21, backstop_days=40.0)
     )
     # with a 40-day backstop each of the others is visited every 40 days (960 h) from its own phase
     for a in (1, 2, 3):
-        hours = _visits(backed.plan, a)
+        hours = planned_visits(backed.plan, a)
         assert len(hours) >= 2 and np.allclose(np.diff(hours), 960.0)
     # asset 0's predictive visits restart its backstop clock (22 days < 40): after its first one, only them
-    zero = _visits(backed.plan, 0)
+    zero = planned_visits(backed.plan, 0)
     assert [h for h in zero if h >= 186.0] == [186.0, 714.0, 1242.0, 1770.0, 2298.0]
     assert len([h for h in zero if h < 186.0]) <= 1  # at most one backstop visit, before the first booking
 
@@ -93,7 +70,7 @@ def test_scorer_reads_only_the_buckets_after_a_renewal() -> None:
     assert score(obs, 5 * 24, np.array([4.5 * 24, 0.0])) == pytest.approx([0.0, 0.40])
 
 
-class _Quiet(_Bundle):
+class _Quiet(StandInBundle):
     """Probability 0 for every asset: the loop books nothing itself."""
 
     def predict(self, X: np.ndarray) -> Any:
@@ -115,7 +92,7 @@ def test_the_loop_sees_each_renewal_as_the_work_ends() -> None:
     assert np.array_equal(out.hook.renewed, expected, equal_nan=True)
 
 
-class _Half(_Bundle):
+class _Half(StandInBundle):
     """Probability 0.5 for the first asset, 0 for the others."""
 
     def predict(self, X: np.ndarray) -> Any:
@@ -124,7 +101,7 @@ class _Half(_Bundle):
         return SimpleNamespace(probability=p)
 
 
-@pytest.mark.parametrize("bundle, deferred", [(_Bundle, False), (_Half, True)])
+@pytest.mark.parametrize("bundle, deferred", [(StandInBundle, False), (_Half, True)])
 def test_the_calendar_defers_a_visit_to_a_free_evening_when_the_risk_allows(bundle: Any, deferred: bool) -> None:
     f = policy._draw(FleetConfig(sites=1, assets=4, days=30, seed=5, interval="1h"))
     f.regime.scheduled[0, 7 * 24 + 18 : 7 * 24 + 24] = 1.0  # asset 0 runs the evening of day 7 (tomorrow's plan day 0)
@@ -144,5 +121,5 @@ def test_the_calendar_defers_a_visit_to_a_free_evening_when_the_risk_allows(bund
     assert (day1 < day0) == deferred
     # the first evening scored is hour 168 (end of day 6): without the calendar the job is tomorrow, day 7 at 18:00;
     # with it, on the free evening of day 8 when waiting a day costs less in risk than the evening's production
-    assert _visits(plain.plan, 0)[0] == 7 * 24 + 18.0
-    assert _visits(timed.plan, 0)[0] == (8 * 24 + 18.0 if deferred else 7 * 24 + 18.0)
+    assert planned_visits(plain.plan, 0)[0] == 7 * 24 + 18.0
+    assert planned_visits(timed.plan, 0)[0] == (8 * 24 + 18.0 if deferred else 7 * 24 + 18.0)
