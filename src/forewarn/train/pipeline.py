@@ -213,7 +213,7 @@ def _train(
     comparison = pd.DataFrame()
     name = spec.model
     if name == "auto":
-        # sequence models are left out: the service cannot compute their input, so auto could never keep one, and
+        # sequence models are left out: the stream cannot compute their input, so auto could never keep one, and
         # they cost the most (compare one on a plant's data with forewarn backtest --model lstm-attention-failure)
         pool = [m for m in zoo.candidates(spec.task) if not zoo.is_sequence(m)]
         compare_rows = _subsample(train_rows, y, min(spec.max_rows, COMPARE_ROWS), spec.seed + 1)
@@ -243,7 +243,8 @@ def _train(
         name = str(servable.iloc[0]["model"])
     elif zoo.is_sequence(name):
         raise ConfigError(
-            f"{name!r} reads sequences of readings, which the service cannot compute yet; "
+            f"{name!r} reads sequences of readings, which the stream cannot compute (forewarn train files "
+            "window-statistics models; a federated window model is filed by forewarn federate --model window); "
             "compare it with forewarn backtest, serve a window-statistics model"
         )
     say(f"fitting {name}")
