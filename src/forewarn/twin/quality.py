@@ -83,31 +83,50 @@ def _combined(fleet: Any, combine: str) -> np.ndarray:
     return np.asarray(np.clip(damage, 0.0, 1.0))
 
 
+@dataclass
+class _RunningHours:
+    """The running asset-hours (``asset``, ``hour`` indices) with their load, ``d_mech`` and the units' normal
+    distribution there: ``centre`` (um) and ``scale`` (the SD, um), as the module text gives them."""
+
+    asset: np.ndarray
+    hour: np.ndarray
+    load: np.ndarray
+    d: np.ndarray
+    centre: np.ndarray
+    scale: np.ndarray
+
+
+def _running_hours(fleet: Any, combine: str) -> _RunningHours:
+    """Every running asset-hour of ``fleet`` and its units' distribution (module text)."""
+    damage = _combined(fleet, combine)
+    plan = fleet.plan
+    hours = plan.run.shape[1]
+    load = np.clip(fleet.regime.load[:, :hours].astype(float), 0.0, 1.0)
+    asset_idx, hour_idx = np.nonzero(plan.run[:, :hours] >= 0.5)
+    d = damage[asset_idx, hour_idx]
+    at = load[asset_idx, hour_idx]
+    centre = LOAD_UM * (at - 0.7) + SHIFT_UM * d
+    scale = (1.0 + SPREAD * d) * SIGMA0_UM
+    return _RunningHours(asset_idx, hour_idx, at, d, centre, scale)
+
+
 def unit_quality(
     fleet: Any, *, units: int = 5, seed: int = 0, spec_um: float = SPEC_UM, combine: str = "rss"
 ) -> UnitQuality:
     """Measure ``units`` units per running asset-hour of ``fleet`` (a built :class:`~forewarn.twin.fleet.Fleet`);
     ``combine``: how the quality modes' damages make ``d_mech``, ``"rss"`` (the default: root of the sum of
     squares), ``"max"`` or ``"sum"``."""
-    damage = _combined(fleet, combine)
-    plan = fleet.plan
-    hours = plan.run.shape[1]
-    load = np.clip(fleet.regime.load[:, :hours].astype(float), 0.0, 1.0)
-    running = plan.run[:, :hours] >= 0.5
+    h = _running_hours(fleet, combine)
     rng = np.random.default_rng([seed, 17])
-    asset_idx, hour_idx = np.nonzero(running)
-    d = damage[asset_idx, hour_idx]
-    mean = LOAD_UM * (load[asset_idx, hour_idx] - 0.7) + SHIFT_UM * d
-    scale = (1.0 + SPREAD * d) * SIGMA0_UM
-    x = mean[:, None] + scale[:, None] * rng.standard_normal((len(d), units))
+    x = h.centre[:, None] + h.scale[:, None] * rng.standard_normal((len(h.d), units))
     ids = np.asarray(fleet.asset_ids)
     frame = pd.DataFrame(
         {
-            "asset_id": ids[asset_idx],
-            "hour": hour_idx,
-            "ts": fleet.start + pd.to_timedelta(hour_idx, unit="h"),
-            "load": load[asset_idx, hour_idx],
-            "d_mech": d,
+            "asset_id": ids[h.asset],
+            "hour": h.hour,
+            "ts": fleet.start + pd.to_timedelta(h.hour, unit="h"),
+            "load": h.load,
+            "d_mech": h.d,
             "out_of_spec": (np.abs(x) > spec_um).sum(axis=1),
         }
     )
@@ -145,27 +164,18 @@ def unit_subgroups(fleet: Any, units: int | np.ndarray = 5, *, seed: int = 0, co
     >>> bool((g["n"] >= 2).all()), list(g.columns)[-3:]
     (True, ['n', 'mean', 'var'])
     """
-    damage = _combined(fleet, combine)
-    plan = fleet.plan
-    hours = plan.run.shape[1]
-    running = plan.run[:, :hours] >= 0.5
-    counts = np.broadcast_to(np.asarray(units), running.shape)
-    if int(np.min(counts[running], initial=2)) < 2:
+    h = _running_hours(fleet, combine)
+    counts = np.broadcast_to(np.asarray(units), fleet.plan.run.shape)
+    n = counts[h.asset, h.hour].astype(np.int64)
+    if int(np.min(n, initial=2)) < 2:
         raise ParameterError("unit_subgroups needs at least 2 units in every running hour", param="units")
-    load = np.clip(fleet.regime.load[:, :hours].astype(float), 0.0, 1.0)
-    asset_idx, hour_idx = np.nonzero(running)
-    d = damage[asset_idx, hour_idx]
-    n = counts[asset_idx, hour_idx].astype(np.int64)
-    centre = LOAD_UM * (load[asset_idx, hour_idx] - 0.7) + SHIFT_UM * d
-    scale = (1.0 + SPREAD * d) * SIGMA0_UM
     rng = np.random.default_rng([seed, 17, 2])
-    mean = centre + scale / np.sqrt(n) * rng.standard_normal(len(d))
-    var = scale**2 * rng.chisquare(n - 1) / (n - 1)
+    mean = h.centre + h.scale / np.sqrt(n) * rng.standard_normal(len(h.d))
+    var = h.scale**2 * rng.chisquare(n - 1) / (n - 1)
     ids = np.asarray(fleet.asset_ids)
     return pd.DataFrame(
-        {"asset_id": ids[asset_idx], "hour": hour_idx, "load": load[asset_idx, hour_idx], "d_mech": d,
-         "n": n, "mean": mean, "var": var}
-    )  # fmt: skip
+        {"asset_id": ids[h.asset], "hour": h.hour, "load": h.load, "d_mech": h.d, "n": n, "mean": mean, "var": var}
+    )
 
 
 def sensor_readings(fleet: Any, channels: tuple[str, ...]) -> dict[str, np.ndarray]:
