@@ -10,10 +10,16 @@ ingest fast. Every staged relation carries ``__rn``, the 0-based record number i
 
 Line numbers are only worked out when something is wrong, so the happy path never scans a file in Python.
 
-Text files (CSV, JSON lines) are read as UTF-8. One that is not valid UTF-8 (DuckDB or the header read says
-so) is decoded in Python into a temporary UTF-8 copy: with the ``encoding`` given, else as Windows-1252, the
-usual encoding of Excel and historian exports on Windows (:attr:`Staged.note` then says so). A file that
-does not decode is an :class:`IngestError` naming the first bad line, never a ``UnicodeDecodeError``.
+Text files (CSV, JSON lines) are read as UTF-8. One that starts with a UTF-16 or UTF-32 byte order mark (Excel's
+"Unicode text", many historians) is read in that encoding. One that is not valid UTF-8 (DuckDB or the header
+read says so) is decoded in Python into a temporary UTF-8 copy: with the ``encoding`` given, else as
+Windows-1252, the usual encoding of Excel and historian exports on Windows (:attr:`Staged.note` then says so).
+A file that does not decode is an :class:`IngestError` naming the first bad line, never a ``UnicodeDecodeError``.
+
+A CSV file's delimiter is found from its header line: ``,``, ``;`` or tab, whichever splits it into the most
+fields. In a file separated by ``;`` or tab a comma inside a number is its decimal mark (``1,5`` is 1.5), as
+Excel writes numbers where the decimal mark is a comma; ``1.5`` reads too. ``na_values`` are cell texts that
+mean "no value" in the export (``n/a``, ``---``, ``#DIV/0!``): they are read as empty cells, i.e. gaps.
 
 >>> import duckdb, pathlib, tempfile
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "r.csv"
@@ -46,6 +52,14 @@ from forewarn.exceptions import DataNotFoundError, IngestError
 from forewarn.store.tables import quote_ident, quote_literal
 
 ROW_COLUMN = "__rn"
+DELIMITERS = (",", ";", "\t")
+#: byte order marks of the encodings read without being asked (UTF-32's before UTF-16's: FF FE 00 00 starts with FF FE)
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 SUFFIXES = {
     ".csv": "csv",
     ".csv.gz": "csv",
@@ -71,6 +85,8 @@ class Staged:
     keep_alive: object | None = None  # an Arrow table registered with DuckDB must outlive the relation
     note: str | None = None  # something the user should know about how the source was read
     display: dict[str, str] | None = None  # Forewarn column -> the source's name, for error messages
+    delimiter: str = ","  # of a CSV file
+    decimal_comma: bool = False  # text cells of numbers may write the decimal mark as a comma (1,5)
 
     def shown(self, column: str) -> str:
         """The source's name of a staged column (they differ when the asset or time column was renamed)."""
@@ -87,7 +103,7 @@ class Staged:
             return int(record) + 1
         if self.fmt == "jsonl":
             return _jsonl_line(self.path, int(record))
-        return _csv_line(self.path, int(record))
+        return _csv_line(self.path, int(record), self.delimiter)
 
 
 def file_format(path: str | os.PathLike[str]) -> str:
@@ -130,13 +146,50 @@ def is_utf8(encoding: str | None) -> bool:
     return encoding is None or codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
 
 
+def bom_encoding(path: Path) -> str | None:
+    """``utf-16`` or ``utf-32`` when the file starts with that encoding's byte order mark, else ``None``.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "u.csv"
+    >>> _ = path.write_text("ts,temp\\n", encoding="utf-16")
+    >>> bom_encoding(path), bom_encoding(Path(__file__))
+    ('utf-16', None)
+    """
+    with _open_binary(path) as handle:
+        head = handle.read(4)
+    return next((name for bom, name in BOMS if head.startswith(bom)), None)
+
+
+def sniff_delimiter(line: str) -> str:
+    """The delimiter of a CSV header line: whichever of ``,``, ``;`` and tab splits it into the most fields.
+
+    ``,`` on a tie (a one-column header).
+
+    >>> sniff_delimiter("datetime;Current;Pressure"), sniff_delimiter('"a;b",c'), sniff_delimiter("ts\\ttemp")
+    (';', ',', '\\t')
+    """
+    best, most = ",", 1
+    for delimiter in DELIMITERS:
+        fields = len(next(csv.reader([line], delimiter=delimiter), []))
+        if fields > most:
+            best, most = delimiter, fields
+    return best
+
+
+def csv_delimiter(path: Path, encoding: str = "utf-8-sig") -> str:
+    """The delimiter of a CSV file, from its first line (see :func:`sniff_delimiter`)."""
+    with _open_text(path, encoding) as handle:
+        return sniff_delimiter(handle.readline().rstrip("\r\n"))
+
+
 def csv_header(path: Path, encoding: str = "utf-8-sig") -> list[str]:
     """The column names of a CSV file (its first line), checked to be present and unique.
 
     A header that is not valid in ``encoding`` raises ``UnicodeDecodeError``.
     """
+    delimiter = csv_delimiter(path, encoding)
     with _open_text(path, encoding) as handle:
-        header = next(csv.reader(handle), None)
+        header = next(csv.reader(handle, delimiter=delimiter), None)
     if not header or not any(h.strip() for h in header):
         raise IngestError(
             "the file is empty or has no header line",
@@ -158,10 +211,10 @@ def csv_header(path: Path, encoding: str = "utf-8-sig") -> list[str]:
     return header
 
 
-def _csv_line(path: Path, record: int) -> int:
+def _csv_line(path: Path, record: int, delimiter: str = ",") -> int:
     """File line where data record ``record`` starts (0-based, header excluded, blank lines skipped)."""
     with _open_text(path) as handle:
-        reader = csv.reader(handle)
+        reader = csv.reader(handle, delimiter=delimiter)
         next(reader, None)
         start = reader.line_num + 1
         index = 0
@@ -185,10 +238,10 @@ def _jsonl_line(path: Path, record: int) -> int:
     return index + 1
 
 
-def _first_bad_csv_line(path: Path, width: int) -> tuple[int, str]:
+def _first_bad_csv_line(path: Path, width: int, delimiter: str = ",") -> tuple[int, str]:
     """Find the first record whose field count differs from the header's, for a readable error."""
     with _open_text(path) as handle:
-        reader = csv.reader(handle)
+        reader = csv.reader(handle, delimiter=delimiter)
         next(reader, None)
         start = reader.line_num + 1
         for row in reader:
@@ -219,13 +272,14 @@ def stage_file(
     name: str,
     types_for: Callable[[list[str]], dict[str, str] | None],
     encoding: str | None = None,
+    na_values: tuple[str, ...] = (),
 ) -> Staged:
     """Stage a CSV, Parquet or JSON-lines file as relation ``name``.
 
     ``types_for(header)`` gives DuckDB types to read text files with (``None``: all ``VARCHAR``). When a
     typed read fails, the file is read again as text so that validation can point at the bad cell.
-    ``encoding`` is that of text files (default: UTF-8, else Windows-1252; see the module docstring).
-    Call :meth:`Staged.release` when done.
+    ``encoding`` is that of text files (default: a byte order mark's, else UTF-8, else Windows-1252; see the
+    module docstring); ``na_values`` are CSV cell texts read as empty cells. Call :meth:`Staged.release` when done.
     """
     file = Path(path)
     if not file.is_file():
@@ -234,9 +288,10 @@ def stage_file(
     if fmt == "parquet":
         return _stage_parquet(con, file, name)
     note = None
+    encoding = encoding or (bom_encoding(file) if fmt == "csv" or fmt == "jsonl" else None)
     if is_utf8(encoding):
         try:
-            return _stage_text(con, file, file, name, fmt, types_for)
+            return _stage_text(con, file, file, name, fmt, types_for, na_values)
         except NotUtf8:
             if encoding is not None:
                 line = _first_undecodable_line(file, "utf-8")
@@ -260,7 +315,7 @@ def stage_file(
                 line=bad_line,
                 hint="give its encoding with --encoding, e.g. utf-16, latin-1 or shift_jis",
             )
-        staged = _stage_text(con, copy, file, name, fmt, types_for)
+        staged = _stage_text(con, copy, file, name, fmt, types_for, na_values)
     except BaseException:
         folder.cleanup()
         raise
@@ -275,12 +330,13 @@ def _stage_text(
     name: str,
     fmt: str,
     types_for: Callable[[list[str]], dict[str, str] | None],
+    na_values: tuple[str, ...] = (),
 ) -> Staged:
     """Stage a UTF-8 text file ``file`` (errors name ``source``); raises :class:`NotUtf8` when it is not UTF-8."""
     try:
         if fmt == "jsonl":
             return _stage_jsonl(con, file, source, name)
-        return _stage_csv(con, file, source, name, types_for)
+        return _stage_csv(con, file, source, name, types_for, na_values)
     except UnicodeDecodeError:
         raise NotUtf8 from None
 
@@ -340,32 +396,47 @@ def _stage_csv(
     source: Path,
     name: str,
     types_for: Callable[[list[str]], dict[str, str] | None],
+    na_values: tuple[str, ...] = (),
 ) -> Staged:
     try:
         header = csv_header(file)
+        delimiter = csv_delimiter(file)
     except IngestError as err:
         raise IngestError(err.reason, source=str(source), line=err.line, column=err.column, hint=err.hint) from None
     table = f"{name}_rows"
     typed = types_for(header)
-    attempts = [typed, None] if typed else [None]
-    for types in attempts:
+    decimal_comma = delimiter != ","
+    # typed reads first (fast); a ';' or tab file may write decimal commas, tried first; then all text
+    attempts: list[tuple[dict[str, str] | None, str]] = (
+        [(typed, ","), (typed, ".")] if decimal_comma else [(typed, ".")]
+    )
+    attempts = [a for a in attempts if a[0]] + [(None, ".")]
+    nulls = ", ".join(quote_literal(v) for v in ("", *na_values))
+    for types, decimal in attempts:
         columns = {h: (types or {}).get(h, "VARCHAR") for h in header}
         spec = "{" + ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in columns.items()) + "}"
         try:
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM read_csv("
-                f"{quote_literal(str(file))}, header=true, auto_detect=false, delim=',', quote='\"', "
-                f"escape='\"', columns={spec})"
+                f"{quote_literal(str(file))}, header=true, auto_detect=false, delim={quote_literal(delimiter)}, "
+                f"quote='\"', escape='\"', decimal_separator={quote_literal(decimal)}, nullstr=[{nulls}], "
+                f"columns={spec})"
             )
-            return _finish(con, name, table, file, "csv", source)
+            staged = _finish(con, name, table, file, "csv", source)
+            staged.delimiter, staged.decimal_comma = delimiter, decimal_comma
+            return staged
         except duckdb.Error as err:
             failure = err
     if _first_undecodable_line(file, "utf-8"):
         raise NotUtf8
-    line, what = _first_bad_csv_line(file, len(header))
+    line, what = _first_bad_csv_line(file, len(header), delimiter)
     if line:
+        shown = {",": "commas", ";": "semicolons", "\t": "tabs"}[delimiter]
         raise IngestError(
-            f"the line {what}", source=str(source), line=line, hint="quote cells that contain commas or line breaks"
+            f"the line {what} (fields separated by {shown}, as in the header)",
+            source=str(source),
+            line=line,
+            hint=f"quote cells that contain {shown} or line breaks",
         ) from None
     raise IngestError(f"cannot read the CSV file: {failure}", source=str(source)) from None
 

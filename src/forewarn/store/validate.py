@@ -214,6 +214,20 @@ def ts_sql(duck_type: str, options: ReadOptions = DEFAULT, ref: str = "ts") -> s
     return f"CAST({ref} AS TIMESTAMPTZ)"
 
 
+def number_sql(ref: str, duck_type: str, decimal_comma: bool = False) -> str:
+    """SQL of a staged value column as ``DOUBLE``; text that is not a number is ``NULL``.
+
+    ``decimal_comma``: a comma in a text number is its decimal mark (a ``;``- or tab-separated export).
+
+    >>> number_sql("v", "VARCHAR", decimal_comma=True), number_sql("v", "DOUBLE")
+    ("TRY_CAST(replace(v, ',', '.') AS DOUBLE)", 'CAST(v AS DOUBLE)')
+    """
+    if _kind(duck_type) != "text":
+        return f"CAST({ref} AS DOUBLE)"
+    text = f"replace({ref}, ',', '.')" if decimal_comma else ref
+    return f"TRY_CAST({text} AS DOUBLE)"
+
+
 def _checks(staged: Staged, layout: ReadingsLayout, options: ReadOptions) -> list[_Check]:
     types = staged.types
     checks = [_Check("asset_id", "asset_id IS NULL", "missing asset_id")]  # blank ids: see find_blank_keys
@@ -255,17 +269,16 @@ def _checks(staged: Staged, layout: ReadingsLayout, options: ReadOptions) -> lis
         ref = quote_ident(column)
         kind = _kind(types[column])
         if kind == "text":
+            number = number_sql(ref, types[column], staged.decimal_comma)
             checks.append(
                 _Check(
                     column,
-                    f"{ref} IS NOT NULL AND TRY_CAST({ref} AS DOUBLE) IS NULL",
+                    f"{ref} IS NOT NULL AND {number} IS NULL",
                     "value {value!r} is not a number",
                     VALUE_HINT,
                 )
             )
-            checks.append(
-                _Check(column, f"isinf(TRY_CAST({ref} AS DOUBLE))", "value {value!r} is infinite", VALUE_HINT)
-            )
+            checks.append(_Check(column, f"isinf({number})", "value {value!r} is infinite", VALUE_HINT))
         elif kind == "number" and types[column].upper() in ("FLOAT", "DOUBLE"):
             checks.append(_Check(column, f"isinf({ref})", "value {value!r} is infinite", VALUE_HINT))
         elif kind != "number":
@@ -345,13 +358,16 @@ def long_readings_sql(staged: Staged, layout: ReadingsLayout, options: ReadOptio
             f"SELECT CAST(NULL AS VARCHAR) AS asset_id, CAST(NULL AS VARCHAR) AS channel, "
             f"CAST(NULL AS TIMESTAMPTZ) AS ts, CAST(NULL AS DOUBLE) AS value, {ROW_COLUMN} FROM {src} LIMIT 0"
         )
+    comma = staged.decimal_comma
     if not layout.wide:
         return (
             f"SELECT asset_id, channel, ts, value, {ROW_COLUMN} FROM (SELECT {keys}, "
-            f"CAST(channel AS VARCHAR) AS channel, CAST(value AS DOUBLE) AS value FROM {src}) "
-            "WHERE value IS NOT NULL AND NOT isnan(value)"
+            f"CAST(channel AS VARCHAR) AS channel, {number_sql('value', staged.types['value'], comma)} AS value "
+            f"FROM {src}) WHERE value IS NOT NULL AND NOT isnan(value)"
         )
-    casts = ", ".join(f"CAST({quote_ident(c)} AS DOUBLE) AS {quote_ident(c)}" for c in layout.value_columns)
+    casts = ", ".join(
+        f"{number_sql(quote_ident(c), staged.types[c], comma)} AS {quote_ident(c)}" for c in layout.value_columns
+    )
     on = ", ".join(quote_ident(c) for c in layout.value_columns)
     return (
         f"SELECT asset_id, channel, ts, value, {ROW_COLUMN} FROM (UNPIVOT (SELECT {keys}, {casts} FROM {src}) "

@@ -1,0 +1,77 @@
+"""Plant exports as they come out of Excel and historians: semicolons and decimal commas, tabs, UTF-16 with a
+byte order mark. Each is read without conversion, with the values it holds (nothing lost, nothing invented)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from forewarn.exceptions import IngestError
+from forewarn.store import Store
+
+
+def _utc(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+@pytest.fixture
+def duck(tmp_path):
+    with Store(tmp_path / "plant.duckdb") as db:
+        yield db
+
+
+def test_a_semicolon_export_with_decimal_commas_reads_its_numbers(duck, tmp_path):
+    path = _write(
+        tmp_path / "excel_de.csv",
+        "Anlage;Zeit;Temp °C;Druck\nP-1;31.01.2024 10:00;40,5;1,25\nP-1;31.01.2024 11:00;41;-3,5e-1\n"
+        "P-1;31.01.2024 12:00;;2.5\n",
+    )
+    report = duck.ingest_file(path, asset_column="Anlage", time_column="Zeit", time_format="%d.%m.%Y %H:%M")
+    assert report.rows_read == report.written == 5
+    got = duck.readings("P-1", wide=True)
+    assert got["Temp °C"].dropna().tolist() == [40.5, 41.0]
+    assert got["Druck"].tolist() == [1.25, -0.35, 2.5]
+    assert got["ts"].iloc[0] == _utc("2024-01-31 10:00")
+
+
+def test_a_tab_separated_long_export_is_read(duck, tmp_path):
+    path = _write(tmp_path / "long.csv", "asset_id\tts\tchannel\tvalue\nP-1\t2024-01-01T00:00Z\ttemp\t1.5\n")
+    assert duck.ingest_file(path).written == 1
+    assert duck.readings("P-1")["value"].tolist() == [1.5]
+
+
+def test_a_bad_line_of_a_semicolon_file_is_named_with_its_separator(duck, tmp_path):
+    path = _write(tmp_path / "bad.csv", "asset_id;ts;temp\nP-1;2024-01-01;1\nP-1;2024-01-02;2;9\n")
+    with pytest.raises(IngestError, match="separated by semicolons") as caught:
+        duck.ingest_file(path)
+    assert caught.value.line == 3 and duck.count_readings() == 0
+
+
+def test_a_bad_number_in_a_semicolon_file_names_its_line_and_column(duck, tmp_path):
+    path = _write(tmp_path / "bad.csv", "asset_id;ts;temp\nP-1;2024-01-01;1,5\nP-1;2024-01-02;warm\n")
+    with pytest.raises(IngestError, match="'warm' is not a number") as caught:
+        duck.ingest_file(path)
+    assert (caught.value.line, caught.value.column) == (3, "temp") and duck.count_readings() == 0
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_unicode_export_with_a_byte_order_mark_needs_no_encoding_option(duck, tmp_path, encoding):
+    text = "asset_id,ts,temp °C\nP-1,2024-01-01T00:00Z,40.5\nP-1,2024-01-01T01:00Z,41\n"
+    bom = {"utf-16": "", "utf-16-be": "\ufeff", "utf-32": ""}[encoding]
+    path = _write(tmp_path / "unicode.csv", bom + text, encoding)
+    report = duck.ingest_file(path)
+    assert report.written == 2 and not report.notes
+    assert duck.channels()["channel"].tolist() == ["temp °C"]
+
+
+def test_a_semicolon_events_file_is_told_from_readings_by_its_kind_column(duck, tmp_path):
+    path = _write(tmp_path / "log.csv", "asset_id;ts;kind;failure_mode\nP-1;2024-01-05T00:00Z;failure;bearing\n")
+    report = duck.ingest_file(path)
+    assert report.kind == "events" and report.written == 1
