@@ -75,3 +75,48 @@ def test_a_semicolon_events_file_is_told_from_readings_by_its_kind_column(duck, 
     path = _write(tmp_path / "log.csv", "asset_id;ts;kind;failure_mode\nP-1;2024-01-05T00:00Z;failure;bearing\n")
     report = duck.ingest_file(path)
     assert report.kind == "events" and report.written == 1
+
+
+FALL_BACK = (  # Europe/Berlin, 2024-10-27: the clocks go from 03:00 summer time back to 02:00
+    ("2024-10-27 01:30", "2024-10-26 23:30"),
+    ("2024-10-27 02:00", "2024-10-27 00:00"),
+    ("2024-10-27 02:30", "2024-10-27 00:30"),
+    ("2024-10-27 02:00", "2024-10-27 01:00"),
+    ("2024-10-27 02:30", "2024-10-27 01:30"),
+    ("2024-10-27 03:00", "2024-10-27 02:00"),
+)
+
+
+def test_local_times_of_the_hour_the_clocks_go_back_are_all_kept_in_order(duck, tmp_path):
+    rows = "".join(f"P-1,{local},{i},{10 * i}\n" for i, (local, _) in enumerate(FALL_BACK))
+    path = _write(tmp_path / "local.csv", "asset_id,ts,a,b\n" + rows)
+    report = duck.ingest_file(path, timezone="Europe/Berlin")
+    assert report.written == report.rows_read == 12 and report.duplicates == 0
+    assert any("repeats when its clocks go back" in note for note in report.notes)
+    got = duck.readings("P-1", wide=True)
+    assert got["ts"].tolist() == [_utc(utc) for _, utc in FALL_BACK]
+    assert got["a"].tolist() == list(range(6)) and got["b"].tolist() == [10 * i for i in range(6)]
+
+
+def test_the_repeated_hour_in_a_long_export_with_a_format(duck, tmp_path):
+    rows = "".join(
+        f"P-1;{pd.Timestamp(local):%d.%m.%Y %H:%M};{channel};{i}\n"
+        for channel in ("x", "y")
+        for i, (local, _) in enumerate(FALL_BACK)
+    )
+    path = _write(tmp_path / "long.csv", "asset_id;ts;channel;value\n" + rows)
+    report = duck.ingest_file(path, timezone="Europe/Berlin", time_format="%d.%m.%Y %H:%M")
+    assert report.written == 12
+    for channel in ("x", "y"):
+        got = duck.readings("P-1", channels=[channel])
+        assert got["ts"].tolist() == [_utc(utc) for _, utc in FALL_BACK] and got["value"].tolist() == list(range(6))
+
+
+def test_a_single_time_in_the_repeated_hour_and_utc_files_are_left_as_they_were(duck, tmp_path):
+    path = _write(tmp_path / "once.csv", "asset_id,ts,a\nP-1,2024-10-27 02:30,1\nP-1,2024-10-27 03:30,2\n")
+    report = duck.ingest_file(path, timezone="Europe/Berlin")
+    assert not report.notes
+    assert duck.readings("P-1")["ts"].tolist() == [_utc("2024-10-27 01:30"), _utc("2024-10-27 02:30")]
+    path = _write(tmp_path / "utc.csv", "asset_id,ts,a\nP-2,2024-10-27 02:30,1\nP-2,2024-10-27 02:30,2\n")
+    report = duck.ingest_file(path)
+    assert report.written == 1 and report.duplicates == 1  # in UTC a repeated time is a duplicate: the first is kept

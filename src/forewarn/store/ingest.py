@@ -42,6 +42,7 @@ from forewarn.store.validate import (
     long_readings_sql,
     readings_layout,
     renamed,
+    repeated_hour_sql,
     validate_readings,
 )
 
@@ -192,6 +193,9 @@ def ingest_staged_readings(
             labels.stage_labels(con, staged, layout.label_columns, options)
             batch_assets += f" UNION {labels.label_assets_sql()}"
         rows_read = int(fetch_value(con, "SELECT coalesce(sum(n), 0) FROM __fw_series"))
+        notes: tuple[str, ...] = (staged.note,) if staged.note else ()
+        if options.timezone != "UTC":
+            notes += _repeated_hour_note(con, staged.source, options.timezone)
         unknown = target.unknown_assets(con, batch_assets)
         if unknown and strict:
             asset, record = first_record_of_assets(con, staged, unknown)
@@ -224,7 +228,18 @@ def ingest_staged_readings(
         conflicts=counts[1] + counts[4],
         replaced=counts[2] + counts[5],
         labels_written=counts[3],
-        notes=(staged.note,) if staged.note else (),
+        notes=notes,
+    )
+
+
+def _repeated_hour_note(con: duckdb.DuckDBPyConnection, source: str, zone: str) -> tuple[str, ...]:
+    """A note when readings fall in the first pass of an hour that the clocks repeated (see ``fold_back_sql``)."""
+    count = int(fetch_value(con, f"SELECT count(*) FROM __fw_long WHERE {repeated_hour_sql(zone, first=True)}"))
+    if not count:
+        return ()
+    return (
+        f"{source}: {count:,} reading(s) at local times that {zone} repeats when its clocks go back were read in "
+        "file order: the first of each pair as summer time (give times with an offset to be explicit)",
     )
 
 

@@ -348,7 +348,8 @@ def find_blank_keys(con: duckdb.DuckDBPyConnection, staged: Staged, series_table
 def long_readings_sql(staged: Staged, layout: ReadingsLayout, options: ReadOptions = DEFAULT) -> str:
     """SQL of the validated batch in long form: ``asset_id, channel, ts, value, __rn``; gaps dropped.
 
-    Wide batches are unpivoted by DuckDB (``UNPIVOT`` drops empty cells); NaN counts as a gap too.
+    Wide batches are unpivoted by DuckDB (``UNPIVOT`` drops empty cells); NaN counts as a gap too. Local times
+    of the hour the zone's clocks go back are put in order by :func:`fold_back_sql`.
     """
     src = quote_ident(staged.name)
     ts = ts_sql(staged.types["ts"], options)  # validated: every time parses
@@ -359,17 +360,57 @@ def long_readings_sql(staged: Staged, layout: ReadingsLayout, options: ReadOptio
             f"CAST(NULL AS TIMESTAMPTZ) AS ts, CAST(NULL AS DOUBLE) AS value, {ROW_COLUMN} FROM {src} LIMIT 0"
         )
     comma = staged.decimal_comma
+    zone = options.timezone
     if not layout.wide:
+        rows = (
+            f"SELECT {keys}, CAST(channel AS VARCHAR) AS channel, "
+            f"{number_sql('value', staged.types['value'], comma)} AS value FROM {src}"
+        )
+        if zone != "UTC":
+            rows = fold_back_sql(rows, zone, "asset_id, channel")
         return (
-            f"SELECT asset_id, channel, ts, value, {ROW_COLUMN} FROM (SELECT {keys}, "
-            f"CAST(channel AS VARCHAR) AS channel, {number_sql('value', staged.types['value'], comma)} AS value "
-            f"FROM {src}) WHERE value IS NOT NULL AND NOT isnan(value)"
+            f"SELECT asset_id, channel, ts, value, {ROW_COLUMN} FROM ({rows}) "
+            "WHERE value IS NOT NULL AND NOT isnan(value)"
         )
     casts = ", ".join(
         f"{number_sql(quote_ident(c), staged.types[c], comma)} AS {quote_ident(c)}" for c in layout.value_columns
     )
+    rows = f"SELECT {keys}, {casts} FROM {src}"
+    if zone != "UTC":
+        rows = fold_back_sql(rows, zone, "asset_id")
     on = ", ".join(quote_ident(c) for c in layout.value_columns)
     return (
-        f"SELECT asset_id, channel, ts, value, {ROW_COLUMN} FROM (UNPIVOT (SELECT {keys}, {casts} FROM {src}) "
+        f"SELECT asset_id, channel, ts, value, {ROW_COLUMN} FROM (UNPIVOT ({rows}) "
         f"ON {on} INTO NAME channel VALUE value) WHERE NOT isnan(value)"
+    )
+
+
+def repeated_hour_sql(zone: str, ts: str = "ts", first: bool = False) -> str:
+    """SQL condition: UTC time ``ts`` lies in the hour that zone ``zone``'s clocks repeat when they go back.
+
+    ``first``: in its first pass (summer time), else in its second (standard time).
+
+    >>> repeated_hour_sql("Europe/Berlin")
+    "timezone('Europe/Berlin', ts) = timezone('Europe/Berlin', ts - INTERVAL 1 HOUR)"
+    """
+    zone = quote_literal(zone)
+    return f"timezone({zone}, {ts}) = timezone({zone}, {ts} {'+' if first else '-'} INTERVAL 1 HOUR)"
+
+
+def fold_back_sql(rows: str, zone: str, series: str) -> str:
+    """Records ``rows`` (with ``ts`` and ``__rn``) with the first pass of a repeated local hour put back one hour.
+
+    When the clocks go back, the local times of one hour occur twice (02:00-02:59 in Europe/Berlin on the last
+    Sunday of October). Such a time without an offset reads as the later instant, so both passes would fall on
+    one UTC time and the second be dropped as a duplicate: an hour of data lost, unseen. Within a series (the
+    columns ``series``), the records at one such time are taken in file order, as a logger writes them: all but
+    the last are the first pass (summer time) and move one hour earlier. A file that is not in time order within
+    that hour cannot be told apart; giving times with their offset (or in UTC) avoids the question.
+    """
+    rn = ROW_COLUMN
+    return (
+        f"WITH b AS ({rows}), f AS (SELECT {rn} AS __fold_rn, row_number() OVER (PARTITION BY {series}, ts "
+        f"ORDER BY {rn} DESC) AS k FROM b WHERE {repeated_hour_sql(zone)}) "
+        "SELECT b.* REPLACE (CASE WHEN f.k > 1 THEN b.ts - INTERVAL 1 HOUR ELSE b.ts END AS ts) "
+        f"FROM b LEFT JOIN f ON f.__fold_rn = b.{rn}"
     )
