@@ -152,3 +152,15 @@ def test_assets_import_set_and_the_bare_listing(tmp_path):
         assert listing.exit_code == 0 and "3 asset(s)" in listing.output and "centrifugal_pump" in listing.output
     bad = _forewarn("assets", "set", "P-1", "--store", str(store), "--meta", "oops")
     assert bad.returncode == 2 and "key=value" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_na_values_names_an_exports_marks_for_no_value(tmp_path):
+    path = tmp_path / "historian.csv"
+    path.write_text("asset_id;ts;temp;flow\nP-1;2024-01-01T00:00Z;n/a;1,5\nP-1;2024-01-01T01:00Z;41;#DIV/0!\n")
+    store = tmp_path / "plant.duckdb"
+    refused = _forewarn("ingest", str(path), "--store", str(store))
+    assert refused.returncode == 2 and "'n/a' is not a number" in refused.stderr and "--na-values" in refused.stderr
+    done = _invoke("ingest", str(path), "--store", str(store), "--na-values", "n/a,#DIV/0!")
+    assert done.exit_code == 0, done.output
+    got = _readings(store, "P-1")
+    assert sorted(zip(got["channel"], got["value"], strict=True)) == [("flow", 1.5), ("temp", 41.0)]

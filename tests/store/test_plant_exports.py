@@ -120,3 +120,19 @@ def test_a_single_time_in_the_repeated_hour_and_utc_files_are_left_as_they_were(
     path = _write(tmp_path / "utc.csv", "asset_id,ts,a\nP-2,2024-10-27 02:30,1\nP-2,2024-10-27 02:30,2\n")
     report = duck.ingest_file(path)
     assert report.written == 1 and report.duplicates == 1  # in UTC a repeated time is a duplicate: the first is kept
+
+
+def test_na_values_are_gaps_and_everything_else_is_kept(duck, tmp_path):
+    path = _write(
+        tmp_path / "marks.csv",
+        "asset_id,ts,a,b,c\nP-1,2024-01-01T00:00Z,---,2,NaN\nP-1,2024-01-01T01:00Z,1,#DIV/0!,n/a\n"
+        "P-1,2024-01-01T02:00Z,-,3,4\n",
+    )
+    with pytest.raises(IngestError, match="'---' is not a number"):
+        duck.ingest_file(path)
+    report = duck.ingest_file(path, na_values="---,#DIV/0!, n/a ,-")
+    assert report.rows_read == report.written == 4  # 9 cells: 4 marks for no value, NaN (a gap too), 4 numbers
+    got = duck.readings("P-1", wide=True)
+    assert (
+        got["a"].tolist()[1] == 1.0 and got["b"].dropna().tolist() == [2.0, 3.0] and got["c"].dropna().tolist() == [4.0]
+    )

@@ -146,8 +146,19 @@ def ingest(
         typer.Option(help="A stored reading with a different value: keep it, replace it, or reject the file (error)."),
     ] = "keep",
     encoding: Annotated[
-        str | None, typer.Option(help="Text encoding of CSV / JSON-lines files (default: UTF-8, else Windows-1252).")
+        str | None,
+        typer.Option(
+            help="Text encoding of CSV / JSON-lines files (default: a byte order mark's, else UTF-8, else "
+            "Windows-1252)."
+        ),
     ] = None,
+    na_values: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated cell texts of a CSV file that mean no value, e.g. 'n/a,---,#DIV/0!' (read "
+            "as gaps, like an empty cell)."
+        ),
+    ] = "",
 ) -> None:
     """Ingest files into the store. Each file goes in whole or not at all; re-ingesting adds no duplicates."""
     from rich.console import Console
@@ -168,6 +179,7 @@ def ingest(
         "label_columns": label_columns,
         "on_conflict": on_conflict,
         "encoding": encoding,
+        "na_values": na_values,
     }
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:

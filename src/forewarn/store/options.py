@@ -40,7 +40,9 @@ class ReadOptions:
     * ``timezone``: IANA zone of naive times (default UTC); times with an offset keep it;
     * ``label_columns``: columns stored as labels (text as written), never as channels;
     * ``on_conflict``: a stored reading with a different value is kept, replaced, or rejects the batch;
-    * ``encoding``: text encoding of CSV / JSON-lines files (default: UTF-8, else Windows-1252).
+    * ``encoding``: text encoding of CSV / JSON-lines files (default: UTF-8, else Windows-1252);
+    * ``na_values``: cell texts of a CSV file that mean "no value" (``n/a``, ``---``, ``#DIV/0!``), read as gaps
+      like an empty cell (``"n/a,---"`` or a sequence).
     """
 
     asset_column: str = "asset_id"
@@ -51,9 +53,11 @@ class ReadOptions:
     label_columns: tuple[str, ...] = ()
     on_conflict: OnConflict = "keep"
     encoding: str | None = None
+    na_values: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "label_columns", _names(self.label_columns))
+        object.__setattr__(self, "na_values", _names(self.na_values))
         if self.on_conflict not in CONFLICT_MODES:
             raise ConfigError(f"on_conflict={self.on_conflict!r}; use 'keep', 'replace' or 'error'")
         for what, name in (("asset_column", self.asset_column), ("time_column", self.time_column)):

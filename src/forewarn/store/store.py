@@ -382,6 +382,7 @@ class Store:
         label_columns: Sequence[str] | str = (),
         on_conflict: OnConflict = "keep",
         encoding: str | None = None,
+        na_values: Sequence[str] | str = (),
     ) -> IngestReport:
         """Store a CSV (``.csv``, ``.csv.gz``), Parquet or JSON-lines (``.jsonl``, ``.ndjson``) file.
 
@@ -394,7 +395,8 @@ class Store:
         ``timezone`` the IANA zone of naive times, ``label_columns`` are stored as labels (see
         :meth:`labels`) and never as channels, ``on_conflict`` (``keep``, ``replace``, ``error``) says what a
         stored reading with a different value becomes, and ``encoding`` is that of a text file (default:
-        UTF-8, else Windows-1252, said in ``IngestReport.notes``). Events files take the column options only.
+        UTF-8, else Windows-1252, said in ``IngestReport.notes``), ``na_values`` are a CSV file's texts for "no
+        value" (``"n/a,---"``), read as gaps. Events files take the column options only.
         """
         if kind not in ("auto", "readings", "events"):
             raise ConfigError(f"kind={kind!r}; use 'auto', 'readings' or 'events'")
@@ -407,6 +409,7 @@ class Store:
             label_columns=label_columns,  # type: ignore[arg-type]
             on_conflict=on_conflict,
             encoding=encoding,
+            na_values=na_values,  # type: ignore[arg-type]
         )
         with self._lock, self._ingest_session() as (con, target, write_events):
             file = Path(path)
@@ -418,7 +421,12 @@ class Store:
             try:
                 if kind == "readings":
                     staged = stage_file(
-                        con, file, name=STAGE, types_for=lambda h: readings_types(h, options), encoding=encoding
+                        con,
+                        file,
+                        name=STAGE,
+                        types_for=lambda h: readings_types(h, options),
+                        encoding=encoding,
+                        na_values=options.na_values,
                     )
                     return ingest_staged_readings(
                         con, staged, strict=strict, progress=progress, options=options, target=target

@@ -16,7 +16,7 @@ relation. Only when a check fails is the first bad record looked up and its line
 >>> validate_readings(con, staged, layout)
 Traceback (most recent call last):
 ...
-forewarn.exceptions.IngestError: demo frame, line 2, column 'temp': value 'x' is not a number (readings must be numeric; leave the cell empty for a missing value)
+forewarn.exceptions.IngestError: demo frame, line 2, column 'temp': value 'x' is not a number (readings must be numeric; leave the cell empty for a missing value, or name the file's marks for one with --na-values (e.g. 'n/a,---,#DIV/0!'); a text column can be stored with --label-columns)
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ from forewarn.store.readers import ROW_COLUMN, Staged
 from forewarn.store.tables import fetch_one, quote_ident, quote_literal
 
 TS_HINT = "use ISO 8601, e.g. 2024-01-31T12:00:00Z"
-VALUE_HINT = "readings must be numeric; leave the cell empty for a missing value"
+VALUE_HINT = (
+    "readings must be numeric; leave the cell empty for a missing value, or name the file's marks for one with "
+    "--na-values (e.g. 'n/a,---,#DIV/0!'); a text column can be stored with --label-columns"
+)
 LAYOUT_HINT = (
     "readings need asset_id, ts and either channel+value (long) or one column per channel (wide); "
     "--asset-column and --time-column name other columns, --asset gives a file one asset id"
