@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -114,19 +116,32 @@ def load_adjusted(means: np.ndarray, load: np.ndarray) -> np.ndarray:
     return out
 
 
-def evaluate(
+@dataclass
+class Charts:
+    """One simulated fleet's charts and failures: ``z`` (``quality``, ``vibration``, ``bearing_temp``: each
+    ``(assets, hours)`` baseline z-scores, NaN where the chart has no value), ``in_window`` (the hours within
+    ``WINDOW_H`` before a failure), ``events`` (asset, failure hour, window start, mode index; failures in the
+    baseline skipped), ``months`` (asset-months simulated) and the twin's ``damage`` (assets, modes, hours)."""
+
+    seed: int
+    z: dict[str, np.ndarray]
+    in_window: np.ndarray
+    events: list[tuple[int, int, int, int]]
+    months: float
+    damage: np.ndarray
+
+
+def fleet_series(
     seed: int,
     assets: int,
     days: int,
     units: int | str = "production",
-    lam: float = 0.05,
     adjust_load: bool = True,
     combine: str = "rss",
     sensors: str = "measured",
-    stat: str = "both",
-    lag: int = 0,
-    onsets_per_month: float | None = None,
-) -> dict[str, object]:
+) -> tuple[Any, dict[str, np.ndarray], np.ndarray]:
+    """Simulate fleet ``seed`` and measure it: the fleet, its hourly series (``mean`` and ``logvar`` of the units'
+    subgroups, ``vibration`` and ``bearing_temp``; ``(assets, hours)``) and its running hours (module text)."""
     fleet = build_fleet(sites=2, assets=assets, days=days, seed=seed, interval="1h")
     plan = fleet.plan
     n, hours = plan.run.shape
@@ -146,7 +161,6 @@ def evaluate(
     if adjust_load:
         means = load_adjusted(means, fleet.regime.load[:, :hours].astype(float))
     running = plan.run[:, :hours] >= 0.5
-    damage = plan.damage[:, list(QUALITY_MODES), :hours]
     if sensors == "measured":
         readings = sensor_readings(fleet, ("vib_rms", "bearing_temp"))
         measured = {"vibration": readings["vib_rms"], "bearing_temp": readings["bearing_temp"]}
@@ -155,16 +169,29 @@ def evaluate(
             "vibration": plan.vib_rms[:, :hours].astype(float),
             "bearing_temp": plan.bearing_c[:, :hours].astype(float),
         }
-    series = {"mean": means, "logvar": logvar}
+    return fleet, {"mean": means, "logvar": logvar, **measured}, running
+
+
+def chart_z(
+    series: dict[str, np.ndarray], running: np.ndarray, stat: str = "both", lam: float = 0.05, lag: int = 0
+) -> dict[str, np.ndarray]:
+    """The three charts' baseline z-scores from :func:`fleet_series`' series (``quality``: the ``stat`` charts
+    summed; see :func:`zscores`)."""
+    n, hours = running.shape
     charts = ("mean", "logvar") if stat == "both" else (stat,)
 
     def chart(x: np.ndarray) -> np.ndarray:
         return np.vstack([zscores(x[a], running[a] & np.isfinite(x[a]), lam, lag) for a in range(n)])
 
     z = {"quality": sum((chart(series[c]) for c in charts), np.zeros((n, hours)))}
-    z.update({name: chart(measured[name]) for name in ("vibration", "bearing_temp")})
-    sources = ("quality", "vibration", "bearing_temp")
-    in_window = np.zeros((n, hours), dtype=bool)
+    z.update({name: chart(series[name]) for name in ("vibration", "bearing_temp")})
+    return z
+
+
+def failure_windows(plan: Any, hours: int) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """The pre-failure windows (``(assets, hours)`` bool) and the failures after the baseline: (asset, failure
+    hour, window start, mode)."""
+    in_window = np.zeros((plan.run.shape[0], hours), dtype=bool)
     events = []
     for asset, minute, mode in plan.failures:
         f = int(minute // 60)
@@ -172,11 +199,49 @@ def evaluate(
             continue
         start = max(f - WINDOW_H, BASELINE_H)
         in_window[asset, start:f] = True
-        events.append((asset, f, start, mode))
-    # matched false-alarm level: each chart's threshold is the 99th percentile of its z outside the pre-failure
-    # windows, so every chart is above it in 1 % of the healthy running hours
-    # (or, with onsets_per_month, the threshold at which its false-alarm onsets per asset-month equal that rate)
-    months = n * (hours / 24 / 30.44)
+        events.append((int(asset), f, start, int(mode)))
+    return in_window, events
+
+
+def fleet_charts(
+    seed: int,
+    assets: int,
+    days: int,
+    units: int | str = "production",
+    lam: float = 0.05,
+    adjust_load: bool = True,
+    combine: str = "rss",
+    sensors: str = "measured",
+    stat: str = "both",
+    lag: int = 0,
+) -> Charts:
+    """:func:`fleet_series`, :func:`chart_z` and :func:`failure_windows` of one fleet."""
+    fleet, series, running = fleet_series(seed, assets, days, units, adjust_load, combine, sensors)
+    plan = fleet.plan
+    n, hours = running.shape
+    in_window, events = failure_windows(plan, hours)
+    z = chart_z(series, running, stat, lam, lag)
+    return Charts(seed, z, in_window, events, n * (hours / 24 / 30.44), plan.damage[:, :, :hours])
+
+
+def evaluate(
+    seed: int,
+    assets: int,
+    days: int,
+    units: int | str = "production",
+    lam: float = 0.05,
+    adjust_load: bool = True,
+    combine: str = "rss",
+    sensors: str = "measured",
+    stat: str = "both",
+    lag: int = 0,
+    onsets_per_month: float | None = None,
+) -> dict[str, object]:
+    c = fleet_charts(seed, assets, days, units, lam, adjust_load, combine, sensors, stat, lag)
+    z, in_window, events, months = c.z, c.in_window, c.events, c.months
+    n, hours = in_window.shape
+    damage = c.damage[:, list(QUALITY_MODES), :]
+    sources = ("quality", "vibration", "bearing_temp")
     on = {}
     thresholds = {}
     for name in sources:
@@ -198,7 +263,7 @@ def evaluate(
             if (
                 mode in QUALITY_MODES
             ):  # the failing mode's damage when the chart first alarmed (a point on its P-F curve)
-                own_at = plan.damage[asset, mode, start + hits[0]] if len(hits) else None
+                own_at = c.damage[asset, mode, start + hits[0]] if len(hits) else None
                 row[f"{name}_damage"] = None if own_at is None else round(float(own_at), 4)
         rows.append(row)
     false_alarms = {}
