@@ -99,8 +99,12 @@ def find_timestamp_column(frame: pd.DataFrame, source: str = "input") -> tuple[s
     )
 
 
-def _numbers(values: pd.Series) -> pd.Series | None:
-    """A column as float64, or ``None`` when it holds text that is not a number."""
+def _numbers(values: pd.Series, marks: list[str] | None = None) -> pd.Series | None:
+    """A column as float64, or ``None`` when it holds text that is not a number.
+
+    With ``marks`` (a list), a column whose present cells are mostly (more than half) numbers is read with its
+    other cells as missing, and their texts are appended to ``marks`` (an export's ``n/a``, ``---``, ``#DIV/0!``).
+    """
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return values.astype("float64")
     present = values.dropna().astype(str).str.strip()
@@ -110,22 +114,42 @@ def _numbers(values: pd.Series) -> pd.Series | None:
     converted = pd.to_numeric(present, errors="coerce")
     if converted.isna().any() and present.str.match(_DECIMAL_COMMA).all():
         converted = pd.to_numeric(present.str.replace(",", ".", regex=False), errors="coerce")
-    if converted.isna().any():
+    bad = converted.isna()
+    if bad.any() and (marks is None or bad.mean() >= 0.5):
         return None
+    if bad.any() and marks is not None:
+        marks.extend(present[bad].tolist())
     out = pd.Series(np.nan, index=values.index)
     out[converted.index] = converted.to_numpy(dtype="float64")
     return out
 
 
-def feature_frame(frame: pd.DataFrame, timestamp_column: str, exclude: Sequence[str] = ()) -> pd.DataFrame:
-    """The numeric feature columns (float64), without the timestamp and ``exclude`` columns."""
+def feature_frame(
+    frame: pd.DataFrame, timestamp_column: str, exclude: Sequence[str] = (), notes: list[str] | None = None
+) -> pd.DataFrame:
+    """The numeric feature columns (float64), without the timestamp and ``exclude`` columns.
+
+    A column of numbers with a few cells of text (an export's ``n/a``, ``#DIV/0!``) is kept with those cells
+    missing; ``notes`` (when given) receives a line per such column. A column mostly of text (a state, a code)
+    is left out.
+
+    >>> frame = pd.DataFrame({"ts": ["1", "2", "3"], "temp": ["40", "#DIV/0!", "41"], "state": ["run", "run", "stop"]})
+    >>> notes = []
+    >>> list(feature_frame(frame, "ts", notes=notes)), notes
+    (['temp'], ["column 'temp': 1 cell(s) of text read as missing ('#DIV/0!')"])
+    """
     features = {}
     for column in frame.columns:
         if str(column) == timestamp_column or str(column) in set(exclude):
             continue
-        numbers = _numbers(frame[column])
-        if numbers is not None:
-            features[str(column)] = numbers
+        marks: list[str] = []
+        numbers = _numbers(frame[column], marks)
+        if numbers is None:
+            continue
+        features[str(column)] = numbers
+        if marks and notes is not None:
+            shown = ", ".join(repr(m) for m in list(dict.fromkeys(marks))[:5])
+            notes.append(f"column {str(column)!r}: {len(marks)} cell(s) of text read as missing ({shown})")
     return pd.DataFrame(features, index=frame.index)
 
 
@@ -170,13 +194,16 @@ def _refuse_mixed_series(
     later = int(np.flatnonzero(keys.duplicated(keep="first").to_numpy())[0])
     earlier = int(np.flatnonzero((keys == keys.iloc[later]).all(axis=1).to_numpy())[0])
     lines = [earlier + 2, later + 2]  # the first repeated pair (line 1 is the header)
+    stamps = pd.DatetimeIndex(times)
+    why = _why_repeated(frame, stamps[repeated], stamps.max() - stamps.min(), earlier, later)
     if asset_column is not None:
+        asset = keys["asset"].iloc[earlier]
         raise SchemaError(
-            f"asset {keys['asset'].iloc[lines[0] - 2]!r} has {int(repeated.sum())} rows sharing a timestamp "
+            f"asset {asset!r} has {int(repeated[keys['asset'].to_numpy() == asset].sum())} rows sharing a timestamp "
             f"(lines {lines[0]} and {lines[1]})",
             source=source,
             column=timestamp_column,
-            hint="remove the duplicate rows, or give the column that tells the machines apart (--asset-column)",
+            hint=why or "remove the duplicate rows, or give the column that tells the machines apart (--asset-column)",
         )
     stamps = keys["ts"].to_numpy()
     candidates = [
@@ -186,7 +213,7 @@ def _refuse_mixed_series(
         and _numbers(frame[c]) is None
         and not pd.DataFrame({"ts": stamps, "c": frame[c].astype(str).to_numpy()}).duplicated().any()
     ]
-    hint = (
+    hint = why or (
         f"several machines in one file? score each on its own with --asset-column {candidates[0]}"
         if candidates
         else "several machines in one file? add a column naming each row's asset (--asset-column), "
@@ -199,3 +226,22 @@ def _refuse_mixed_series(
         column=timestamp_column,
         hint=hint,
     )
+
+
+def _why_repeated(
+    frame: pd.DataFrame, repeated: pd.DatetimeIndex, span: pd.Timedelta, earlier: int, later: int
+) -> str | None:
+    """A likelier cause of repeated timestamps than mixed machines, as a hint; ``None`` when none is seen.
+
+    Rows equal in every column are a doubled export. Rows that differ at times all within one hour of a longer
+    file (``span``, first to last time) look like local clock times from the night the clocks go back (that hour
+    occurs twice).
+    """
+    if frame.iloc[earlier].equals(frame.iloc[later]):
+        return "the rows repeat each other exactly (a doubled export?): remove the duplicate rows"
+    if len(repeated) and repeated.max() - repeated.min() < pd.Timedelta(hours=1) and span > pd.Timedelta(hours=3):
+        return (
+            f"every repeated time lies in one hour from {repeated.min():%Y-%m-%d %H:%M}: local clock times from the night "
+            "the clocks go back (that hour occurs twice)? export times in UTC or with their offset"
+        )
+    return None

@@ -423,7 +423,10 @@ def detect_frame(
             )
         assets = ids.astype(str).str.strip().to_numpy(dtype=object)
     _refuse_mixed_series(frame, times, assets, timestamp_column, asset_column, source)
-    features = feature_frame(frame, timestamp_column, [*exclude, *([asset_column] if asset_column else [])])
+    read_notes: list[str] = []
+    features = feature_frame(
+        frame, timestamp_column, [*exclude, *([asset_column] if asset_column else [])], notes=read_notes
+    )
     if features.shape[1] == 0:
         raise SchemaError(
             "no numeric column to score",
@@ -464,7 +467,7 @@ def detect_frame(
         dropped=scored["dropped"],
         episodes=scored["episodes"],
         fits=scored["fits"],
-        notes=scored["notes"],
+        notes=[*read_notes, *scored["notes"]],
         rule=rule,
         asset_column=asset_column,
     )

@@ -1,0 +1,58 @@
+"""``forewarn detect`` on exports as plants write them: marks for no value inside a column of numbers, text
+columns, local clock times of the night the clocks go back, doubled rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forewarn.detect import detect_frame
+from forewarn.exceptions import SchemaError
+
+
+def _series(n: int = 240, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "ts": pd.date_range("2024-10-26 00:00", periods=n, freq="10min").strftime("%Y-%m-%d %H:%M:%S"),
+            "temp": (70 + rng.normal(0, 0.5, n)).round(3).astype(str),
+            "flow": (12 + rng.normal(0, 0.1, n)).round(3).astype(str),
+            "state": np.where(np.arange(n) % 7 == 0, "STOP", "RUN"),
+        }
+    )
+
+
+def test_a_column_with_a_few_error_cells_is_scored_and_the_cells_are_named():
+    frame = _series()
+    frame.loc[[5, 50, 200], "flow"] = ["#DIV/0!", "---", "#DIV/0!"]
+    result = detect_frame(frame)
+    assert "flow" in result.features and "temp" in result.features  # before: 'flow' left out, unsaid
+    assert "column 'flow': 3 cell(s) of text read as missing ('#DIV/0!', '---')" in result.notes
+    assert "state" not in result.features
+    assert len(result.scores) == len(frame) and result.scores["anomaly_score"].notna().all()
+
+
+def test_a_column_mostly_of_text_is_not_a_channel():
+    frame = _series()
+    frame["code"] = np.where(np.arange(len(frame)) % 3 == 0, "17", "E-OK")
+    assert "code" not in detect_frame(frame).features
+
+
+def test_the_repeated_hour_of_local_clock_times_is_named_as_such():
+    frames = []
+    for asset in ("P-1", "P-2"):
+        one = _series(n=48)
+        local = pd.date_range("2024-10-27 00:00", periods=48, freq="10min", tz="UTC").tz_convert("Europe/Berlin")
+        one["ts"] = local.strftime("%Y-%m-%d %H:%M:%S")
+        one.insert(0, "asset_id", asset)
+        frames.append(one)
+    with pytest.raises(SchemaError, match=r"asset 'P-1' has 12 rows sharing a timestamp.*clocks go back"):
+        detect_frame(pd.concat(frames, ignore_index=True))
+
+
+def test_a_doubled_row_is_named_as_such():
+    frame = _series()
+    doubled = pd.concat([frame, frame.iloc[[30]]], ignore_index=True)
+    with pytest.raises(SchemaError, match=r"lines 32 and 242.*repeat each other exactly"):
+        detect_frame(doubled)
