@@ -56,3 +56,12 @@ def test_a_doubled_row_is_named_as_such():
     doubled = pd.concat([frame, frame.iloc[[30]]], ignore_index=True)
     with pytest.raises(SchemaError, match=r"lines 32 and 242.*repeat each other exactly"):
         detect_frame(doubled)
+
+
+def test_a_utf16_export_with_a_byte_order_mark_is_read(tmp_path):
+    from forewarn.detect import read_table
+
+    path = tmp_path / "unicode.csv"
+    _series(n=30).rename(columns={"temp": "temp °C"}).to_csv(path, index=False, encoding="utf-16")
+    frame = read_table(path)
+    assert list(frame.columns) == ["ts", "temp °C", "flow", "state"] and len(frame) == 30

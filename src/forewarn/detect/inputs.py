@@ -20,12 +20,18 @@ _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+(,\d+)?([eE][-+]?\d+)?\s*$")
 
 
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a ``,`` or ``;`` separated file with a header row; every cell as text (typed later)."""
+    """Read a ``,`` or ``;`` separated file with a header row; every cell as text (typed later).
+
+    UTF-8, or UTF-16 / UTF-32 when the file starts with that encoding's byte order mark (Excel's "Unicode text").
+    """
+    from forewarn.store.readers import bom_encoding
+
     source = Path(path)
     if not source.is_file():
         raise DataNotFoundError(f"input file {str(source)!r} not found")
+    encoding = bom_encoding(source) or "utf-8-sig"
     try:
-        with open(source, encoding="utf-8-sig", newline="") as handle:
+        with open(source, encoding=encoding, newline="") as handle:
             header = handle.readline()
     except (OSError, UnicodeDecodeError) as err:
         raise SchemaError(
@@ -44,7 +50,7 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     separator = ";" if header.count(";") > header.count(",") else ","
     try:
         return pd.read_csv(
-            source, sep=separator, dtype=str, keep_default_na=True, encoding="utf-8-sig", skipinitialspace=True
+            source, sep=separator, dtype=str, keep_default_na=True, encoding=encoding, skipinitialspace=True
         )
     except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as err:
         line = re.search(r"line (\d+)", str(err))
