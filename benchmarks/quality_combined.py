@@ -63,6 +63,13 @@ LAST_H = 168
 LAST_Z_H = 72
 #: The quality chart's quantiles tried by :func:`choose_split` (None: quality left out, the sensors alone).
 QUALITY_GRID = (None, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999)
+#: ``--alternatives``: rules without the temperature chart, matched to the two sensors' budget from this quantile up
+#: (vibration alone may then be more sensitive than in the two-sensor rule).
+ALTERNATIVES: dict[str, Callable[[float], dict[str, float]]] = {
+    "vibration_alone": lambda p: {"vibration": p},
+    "vibration+quality": lambda p: {"vibration": p, "quality": p},
+}
+ALTERNATIVE_LOW = 0.9
 
 
 def healthy_values(c: Charts, name: str) -> np.ndarray:
@@ -249,12 +256,14 @@ def measure(
     mode: str,
     rule: Callable[[float], dict[str, float]],
     sensors_p: float = STANDING_P,
+    low: float | None = None,
 ) -> dict[str, object]:
     """Match ``rule`` to the false alarms on ``val`` of the sensors at quantile ``sensors_p`` and measure both
-    rules on ``test``."""
+    rules on ``test``; ``low``: the lowest quantile the matching may give ``rule`` (``sensors_p`` by default, so
+    that the rule's sensors are never more sensitive than the sensors alone)."""
     sensors = split(None)(sensors_p)
     budget = false_alarm_rate(val, rule_thresholds(sensors, val, mode, val))
-    p = match_p(budget, rule, val, mode, sensors_p)
+    p = match_p(budget, rule, val, mode, sensors_p if low is None else low)
     out: dict[str, object] = {
         "thresholds": mode,
         "matched_quantiles": rule(p),
@@ -270,7 +279,9 @@ def measure(
         ts, tc = rule_thresholds(sensors, test, mode, val), rule_thresholds(rule(p), test, mode, val)
         rows = failure_rows(test, ts, tc)
         # the combined rule's sensors alarm no earlier than the sensors alone: any gain is the quality chart's
-        assert all(r["gain_h"] <= 0 or r["quality_member_lead_h"] == r["combined_lead_h"] for r in rows)
+        assert low is not None or all(
+            r["gain_h"] <= 0 or r["quality_member_lead_h"] == r["combined_lead_h"] for r in rows
+        )
         out["test_sensors_false_alarms"] = false_alarm_rate(test, ts)
         out["test_combined_false_alarms"] = false_alarm_rate(test, tc)
         out["test"] = summary(rows)
@@ -313,6 +324,8 @@ def main() -> None:
     parser.add_argument("--lag", type=int, default=0, help="charts on the EWMA's change over LAG running hours")
     parser.add_argument("--sensors-p", type=float, default=STANDING_P,
                         help="the sensors' healthy-hour quantile: sets the false-alarm budget")  # fmt: skip
+    parser.add_argument("--alternatives", action="store_true",
+                        help="also vibration alone and vibration + quality, matched to the same budget")  # fmt: skip
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     start, cpu = time.perf_counter(), time.process_time()
@@ -326,11 +339,14 @@ def main() -> None:
             "split_table_val": table,
             "best_split": measure(val, test, mode, split(q), args.sensors_p),
         }
+        if args.alternatives:  # is a gain the quality chart's, or the budget taken from the temperature chart?
+            for name, rule in ALTERNATIVES.items():
+                result[mode][name] = measure(val, test, mode, rule, args.sensors_p, low=ALTERNATIVE_LOW)  # type: ignore[index]
     result["wall_s"], result["cpu_s"] = round(time.perf_counter() - start, 1), round(time.process_time() - cpu, 1)
     brief = {
         f"{mode} {rule}": {k: v for k, v in result[mode][rule].items() if k != "test_failures"}  # type: ignore[index]
         for mode in ("per-fleet", "fixed")
-        for rule in ("equal", "best_split")
+        for rule in ("equal", "best_split", *(ALTERNATIVES if args.alternatives else ()))
     } | {f"{mode} split_table_val": result[mode]["split_table_val"] for mode in ("per-fleet", "fixed")}  # type: ignore[index]
     print(json.dumps(brief, indent=1))
     if args.json:
