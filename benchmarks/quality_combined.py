@@ -37,6 +37,11 @@ misalignment only; this checks it as measured).
 
 ``--lag 168`` runs every chart on its EWMA's change over 168 running hours instead of its level (the labelled
 sensitivity of 2026-12-05 05:30 UTC, where quality alone was competitive); the standing protocol is ``--lag 0``.
+``--sensors-p``: the sensors' healthy-hour quantile, which sets the budget (0.99, the standing level, by default).
+``--alternatives``: a control for what a gain is made of. The two-sensor rule spends part of its budget on the
+bearing temperature chart, so two more rules are matched to the same budget (their quantile may fall below the
+sensors'): ``vibration_alone`` and ``vibration+quality``; comparing those two per failure separates what quality adds
+from what moving the temperature chart's budget to a faster chart adds (BENCHMARKS.md, issue 17, 2026-12-05 08:20).
 
 Run: ``.venv/bin/python benchmarks/quality_combined.py --assets 60 --val-seeds 100 101 102 103
 --test-seeds 0 1 2 3 4 5 6 7`` (``--lag 168`` for the sensitivity; ``--skip-test`` to look at validation only).

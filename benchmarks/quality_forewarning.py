@@ -32,6 +32,8 @@ mode's own damage is the largest of the quality modes' damages (from when ``comb
 the failing mode at all).
 
 Run: ``.venv/bin/python benchmarks/quality_forewarning.py --assets 60 --seeds 0 1 2 3 4 5 6 7``
+
+:func:`fleet_charts` (the charts and failures of one fleet) is what ``quality_combined.py`` builds its rules on.
 """
 
 from __future__ import annotations
