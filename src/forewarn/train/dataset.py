@@ -130,6 +130,27 @@ def informative_channels(frame: pd.DataFrame, wanted: tuple[str, ...] = ()) -> l
     return sorted(keep)
 
 
+#: words a yes/no label column holds (any case), read as 1 / 0
+BINARY_WORDS = {"yes": 1.0, "y": 1.0, "true": 1.0, "no": 0.0, "n": 0.0, "false": 0.0}
+
+
+def label_numbers(values: pd.Series, binary: bool) -> pd.Series:
+    """A stored label column (text as ingested) as numbers; NaN where a value is not one.
+
+    A ``binary`` label (failure, anomaly) may also say yes/no, y/n or true/false, as plant exports write flags.
+
+    >>> label_numbers(pd.Series(["1", "0", "Yes", " no", "TRUE", "2.5", "maybe"]), binary=True).tolist()
+    [1.0, 0.0, 1.0, 0.0, 1.0, 2.5, nan]
+    >>> label_numbers(pd.Series(["yes", "12"]), binary=False).tolist()
+    [nan, 12.0]
+    """
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    if not binary:
+        return numbers
+    words = values.astype("string").str.strip().str.lower().map(BINARY_WORDS).astype("float64")
+    return numbers.fillna(words)
+
+
 def stored_label_targets(db: Store, frame: pd.DataFrame, spec: TrainSpec, interval: str) -> np.ndarray:
     """Targets from a stored label column, bucketed like the readings (a bucket's label: its largest value for
     failure labels, its mean for RUL, its last value for failure modes); rows without a label are NaN/None."""
@@ -146,13 +167,13 @@ def stored_label_targets(db: Store, frame: pd.DataFrame, spec: TrainSpec, interv
     if spec.task == "failure-mode":
         bucketed = labels.groupby(keys, sort=False)["value"].last()
         return frame.set_index(keys).index.map(bucketed).to_numpy(dtype=object)
-    values = pd.to_numeric(labels["value"], errors="coerce")
+    values = label_numbers(labels["value"], binary=spec.task != "rul")
     if values.isna().any():
         bad = labels.loc[values.isna(), "value"].iloc[0]
         raise SchemaError(
             f"label {spec.label!r} holds {bad!r}, not a number",
             column=spec.label,
-            hint="a failure label is 0/1; a RUL label is a number of hours",
+            hint="a failure label is 0/1 (or yes/no, true/false); a RUL label is a number of hours",
         )
     bucketed = labels.assign(value=values).groupby(keys)["value"].agg("max" if spec.task != "rul" else "mean")
     frame_ts = frame["ts"].astype(labels["ts"].dtype)

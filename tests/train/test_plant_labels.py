@@ -1,0 +1,41 @@
+"""A plant's own label column as it is written: yes/no and true/false flags are failure labels like 0/1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forewarn.exceptions import SchemaError
+from forewarn.store import Store
+from forewarn.train.dataset import stored_label_targets
+from forewarn.train.spec import TrainSpec
+
+
+def _store(tmp_path: Path, flags: list[str]) -> Store:
+    path = tmp_path / "flags.csv"
+    ts = pd.date_range("2024-01-01", periods=len(flags), freq="1h", tz="UTC").strftime("%Y-%m-%dT%H:%MZ")
+    pd.DataFrame({"asset_id": "P-1", "ts": ts, "temp": np.arange(len(flags)), "fails_24h": flags}).to_csv(
+        path, index=False
+    )
+    db = Store(tmp_path / "plant.duckdb")
+    db.ingest_file(path, label_columns="fails_24h")
+    return db
+
+
+def test_a_yes_no_failure_label_reads_as_one_and_zero(tmp_path: Path) -> None:
+    with _store(tmp_path, ["no", "No", "YES", "yes", "true", "False", "1", "0"]) as db:
+        frame = db.readings("P-1", wide=True).assign(asset_id="P-1")[["asset_id", "ts"]]
+        y = stored_label_targets(db, frame, TrainSpec(label="fails_24h"), "1h")
+    assert y.tolist() == [0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0]
+
+
+def test_other_text_in_a_label_is_still_an_error_and_a_rul_label_takes_no_words(tmp_path: Path) -> None:
+    with _store(tmp_path, ["no", "maybe"]) as db:
+        frame = db.readings("P-1", wide=True).assign(asset_id="P-1")[["asset_id", "ts"]]
+        with pytest.raises(SchemaError, match="'maybe', not a number"):
+            stored_label_targets(db, frame, TrainSpec(label="fails_24h"), "1h")
+        with pytest.raises(SchemaError, match="'no', not a number"):
+            stored_label_targets(db, frame, TrainSpec(task="rul", label="fails_24h"), "1h")
