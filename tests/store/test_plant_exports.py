@@ -136,3 +136,19 @@ def test_na_values_are_gaps_and_everything_else_is_kept(duck, tmp_path):
     assert (
         got["a"].tolist()[1] == 1.0 and got["b"].dropna().tolist() == [2.0, 3.0] and got["c"].dropna().tolist() == [4.0]
     )
+
+
+def test_a_failure_log_in_the_plants_own_time_format_and_zone(duck, tmp_path):
+    path = _write(
+        tmp_path / "cmms.csv",
+        "Anlage;Datum;kind;failure_mode\nP-1;27.10.2024 14:30;failure;bearing\nP-2;01.07.2024 08:00;maintenance;\n",
+    )
+    options = {"asset_column": "Anlage", "time_column": "Datum", "time_format": "%d.%m.%Y %H:%M"}
+    report = duck.ingest_file(path, timezone="Europe/Berlin", **options)
+    assert report.kind == "events" and report.written == 2
+    got = duck.events().set_index("asset_id")["ts"]
+    assert got["P-1"] == _utc("2024-10-27 13:30") and got["P-2"] == _utc("2024-07-01 06:00")
+    bad = _write(tmp_path / "bad.csv", "Anlage;Datum;kind\nP-1;27.10.2024 14:30;failure\nP-1;2024-10-28;failure\n")
+    with pytest.raises(IngestError, match="cannot parse timestamp '2024-10-28'") as caught:
+        duck.ingest_file(bad, **options)
+    assert (caught.value.line, caught.value.column) == (3, "Datum") and len(duck.events()) == 2

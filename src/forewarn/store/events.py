@@ -8,6 +8,7 @@ as for readings, the first record of a key wins, inside a batch and across batch
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import duckdb
@@ -17,8 +18,10 @@ import pyarrow as pa
 from forewarn.exceptions import IngestError, SchemaError, UnknownAssetError
 from forewarn.schema import EVENT_COLUMNS, to_events
 from forewarn.store.ingest import STRICT_HINT, IngestReport, Progress
+from forewarn.store.options import ReadOptions
 from forewarn.store.readers import ROW_COLUMN, Staged
-from forewarn.store.tables import fetch_value, quote_ident
+from forewarn.store.tables import fetch_one, fetch_value, quote_ident
+from forewarn.store.validate import ts_sql
 
 EVENT_KEY = ("asset_id", "ts", "kind", "failure_mode", "action")
 REQUIRED = ("asset_id", "ts", "kind")
@@ -31,6 +34,36 @@ def staged_events_frame(con: duckdb.DuckDBPyConnection, staged: Staged) -> pd.Da
         .to_arrow_table()
         .to_pandas()
     )
+
+
+def parse_event_times(con: duckdb.DuckDBPyConnection, staged: Staged, options: ReadOptions) -> Staged:
+    """The staged events with ``ts`` read by ``options``' time format and zone (a view), as readings' times are.
+
+    A CMMS's failure log comes in the plant's own format (``27.10.2024 14:30``, local time). Without a format or
+    zone the staged events are returned as they are. A time that does not parse is an :class:`IngestError` at its
+    line; an empty one is left to :func:`validate_events` (missing timestamp).
+    """
+    if not options.parses_text_time():
+        return staged
+    parsed = ts_sql(staged.types.get("ts", "VARCHAR"), options)
+    source = quote_ident(staged.name)
+    bad = fetch_one(
+        con,
+        f"SELECT {ROW_COLUMN}, CAST(ts AS VARCHAR) FROM {source} WHERE ts IS NOT NULL "
+        f"AND trim(CAST(ts AS VARCHAR)) <> '' AND {parsed} IS NULL ORDER BY 1 LIMIT 1",
+    )
+    if bad is not None:
+        fmt = f" with the format {options.time_format!r}" if options.time_format else ""
+        raise IngestError(
+            f"cannot parse timestamp {bad[1]!r}{fmt}",
+            source=staged.source,
+            line=staged.line_of(int(bad[0])),
+            column=staged.shown("ts"),
+            hint="check --time-format (strptime directives such as %d.%m.%Y %H:%M)",
+        )
+    name = staged.name + "_t"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT * REPLACE ({parsed} AS ts) FROM {source}")
+    return dataclasses.replace(staged, name=name, types={**staged.types, "ts": "TIMESTAMP WITH TIME ZONE"})
 
 
 def validate_events(raw: pd.DataFrame, *, source: str, line_of: Callable[[int], int]) -> pd.DataFrame:

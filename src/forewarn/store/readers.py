@@ -504,6 +504,7 @@ def stage_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table, *, name: str, s
 def drop_staged(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Drop whatever :func:`stage_file`, :func:`stage_arrow` or a renaming view created under ``name``."""
     con.execute(
+        f"DROP VIEW IF EXISTS {quote_ident(name + '_n_t')}; DROP VIEW IF EXISTS {quote_ident(name + '_t')}; "
         f"DROP VIEW IF EXISTS {quote_ident(name + '_n')}; DROP VIEW IF EXISTS {quote_ident(name)}; "
         f"DROP TABLE IF EXISTS {quote_ident(name + '_rows')}"
     )

@@ -34,7 +34,7 @@ from forewarn.exceptions import ConfigError, DataNotFoundError, IngestError, Sch
 from forewarn.schema import Asset, Line, Site, to_long_readings
 from forewarn.store import catalog, labels, queries
 from forewarn.store.asset_import import read_asset_file
-from forewarn.store.events import ingest_events_frame, staged_events_frame, validate_events
+from forewarn.store.events import ingest_events_frame, parse_event_times, staged_events_frame, validate_events
 from forewarn.store.export import export_parquet
 from forewarn.store.ingest import STRICT_HINT, IngestReport, Progress, WriteTarget, ingest_staged_readings, long_arrow
 from forewarn.store.options import OnConflict, ReadOptions
@@ -396,7 +396,7 @@ class Store:
         :meth:`labels`) and never as channels, ``on_conflict`` (``keep``, ``replace``, ``error``) says what a
         stored reading with a different value becomes, and ``encoding`` is that of a text file (default:
         UTF-8, else Windows-1252, said in ``IngestReport.notes``), ``na_values`` are a CSV file's texts for "no
-        value" (``"n/a,---"``), read as gaps. Events files take the column options only.
+        value" (``"n/a,---"``), read as gaps. Events files take the column, time format and zone options.
         """
         if kind not in ("auto", "readings", "events"):
             raise ConfigError(f"kind={kind!r}; use 'auto', 'readings' or 'events'")
@@ -431,13 +431,13 @@ class Store:
                     return ingest_staged_readings(
                         con, staged, strict=strict, progress=progress, options=options, target=target
                     )
-                if options.label_columns or options.parses_text_time() or on_conflict != "keep":
+                if options.label_columns or on_conflict != "keep":
                     raise ConfigError(
-                        "events files take --asset-column, --time-column, --asset and --encoding; "
-                        "labels, time formats, zones and --on-conflict apply to readings"
+                        "events files take --asset-column, --time-column, --time-format, --timezone, --asset and "
+                        "--encoding; labels and --on-conflict apply to readings"
                     )
                 staged = stage_file(con, file, name=STAGE, types_for=lambda header: None, encoding=encoding)
-                events_view = renamed(con, staged, options)
+                events_view = parse_event_times(con, renamed(con, staged, options), options)
                 events = validate_events(
                     staged_events_frame(con, events_view), source=staged.source, line_of=staged.line_of
                 )
