@@ -152,3 +152,18 @@ def test_a_failure_log_in_the_plants_own_time_format_and_zone(duck, tmp_path):
     with pytest.raises(IngestError, match="cannot parse timestamp '2024-10-28'") as caught:
         duck.ingest_file(bad, **options)
     assert (caught.value.line, caught.value.column) == (3, "Datum") and len(duck.events()) == 2
+
+
+def test_epoch_seconds_and_milliseconds_with_the_unit_checked(duck, tmp_path):
+    seconds = _write(tmp_path / "s.csv", "asset_id,ts,temp\nP-1,1729382400,1\nP-1,1729386000.5,2\n")
+    with pytest.raises(IngestError, match="epoch_ms for numbers of seconds / milliseconds"):
+        duck.ingest_file(seconds)
+    with pytest.raises(IngestError, match="not a number of milliseconds since 1970") as caught:
+        duck.ingest_file(seconds, time_format="epoch_ms")  # seconds read as ms would be January 1970
+    assert caught.value.line == 2 and duck.count_readings() == 0
+    assert duck.ingest_file(seconds, time_format="epoch").written == 2
+    assert duck.readings("P-1")["ts"].tolist() == [_utc("2024-10-20 00:00"), _utc("2024-10-20 01:00:00.5")]
+    table = pd.DataFrame({"asset_id": ["P-2"], "ts": [1729382400123], "temp": [3.0]})
+    table.to_parquet(tmp_path / "ms.parquet")
+    assert duck.ingest_file(tmp_path / "ms.parquet", time_format="epoch_ms").written == 1
+    assert duck.readings("P-2")["ts"].tolist() == [_utc("2024-10-20 00:00:00.123")]

@@ -134,7 +134,11 @@ def ingest(
     asset_column: Annotated[str, typer.Option(help="Column holding the asset id.")] = "asset_id",
     time_column: Annotated[str, typer.Option(help="Column holding the time.")] = "ts",
     time_format: Annotated[
-        str | None, typer.Option(help="strptime format of the time, e.g. '%d/%m/%Y %H:%M' (default: ISO 8601).")
+        str | None,
+        typer.Option(
+            help="strptime format of the time, e.g. '%d/%m/%Y %H:%M' (default: ISO 8601), or epoch / epoch_ms for "
+            "seconds / milliseconds since 1970 (UTC)."
+        ),
     ] = None,
     timezone: Annotated[str, typer.Option(help="IANA zone of times without an offset, e.g. Europe/Berlin.")] = "UTC",
     asset: Annotated[str | None, typer.Option(help="One asset id for every row (a file without asset column).")] = None,

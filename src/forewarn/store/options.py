@@ -27,6 +27,8 @@ from typing import Literal
 from forewarn.exceptions import ConfigError
 
 OnConflict = Literal["keep", "replace", "error"]
+#: time formats that are not strptime formats: numbers of seconds (or milliseconds) since 1970-01-01 UTC
+EPOCH_DIVISORS = {"epoch": 1, "epoch_ms": 1_000}
 CONFLICT_MODES = ("keep", "replace", "error")
 
 
@@ -36,7 +38,8 @@ class ReadOptions:
 
     * ``asset_column`` / ``time_column``: the columns holding the asset id and the time;
     * ``asset``: one asset id for every row, for a file without an asset column (a one-machine export);
-    * ``time_format``: a ``strptime`` format such as ``%d/%m/%Y %H:%M`` (default: ISO 8601);
+    * ``time_format``: a ``strptime`` format such as ``%d/%m/%Y %H:%M`` (default: ISO 8601), or ``epoch`` /
+      ``epoch_ms`` for numbers of seconds / milliseconds since 1970-01-01 UTC (the zone does not apply);
     * ``timezone``: IANA zone of naive times (default UTC); times with an offset keep it;
     * ``label_columns``: columns stored as labels (text as written), never as channels;
     * ``on_conflict``: a stored reading with a different value is kept, replaced, or rejects the batch;
@@ -70,9 +73,10 @@ class ReadOptions:
         clash = {self.asset_column, self.time_column} & set(self.label_columns)
         if clash:
             raise ConfigError(f"column {sorted(clash)[0]!r} cannot be a label: it holds the asset id or the time")
-        if self.time_format is not None and "%" not in self.time_format:
+        if self.time_format is not None and "%" not in self.time_format and not self.is_epoch():
             raise ConfigError(
-                f"time_format={self.time_format!r} has no % directive; give a strptime format such as '%d/%m/%Y %H:%M'"
+                f"time_format={self.time_format!r} has no % directive; give a strptime format such as "
+                "'%d/%m/%Y %H:%M', or epoch / epoch_ms for seconds / milliseconds since 1970"
             )
         if self.timezone != "UTC":
             try:
@@ -106,6 +110,10 @@ class ReadOptions:
         if column == "asset_id" and self.asset is None:
             return self.asset_column
         return self.time_column if column == "ts" else column
+
+    def is_epoch(self) -> bool:
+        """True when times are numbers of seconds or milliseconds since 1970 (``time_format`` epoch, epoch_ms)."""
+        return self.time_format in EPOCH_DIVISORS
 
     def parses_text_time(self) -> bool:
         """True when the time column must be read as text and parsed by Forewarn (format or zone given)."""

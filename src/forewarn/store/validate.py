@@ -28,11 +28,15 @@ from typing import Any
 import duckdb
 
 from forewarn.exceptions import ConfigError, IngestError
-from forewarn.store.options import ReadOptions
+from forewarn.store.options import EPOCH_DIVISORS, ReadOptions
 from forewarn.store.readers import ROW_COLUMN, Staged
 from forewarn.store.tables import fetch_one, quote_ident, quote_literal
 
 TS_HINT = "use ISO 8601, e.g. 2024-01-31T12:00:00Z"
+EPOCH_HINT = "--time-format epoch (or epoch_ms) reads numbers of seconds (milliseconds) since 1970"
+#: seconds since 1970 that an epoch time must lie between (1973-03-03 and the year 5138): a number outside is
+#: in another unit (milliseconds read as seconds, or the reverse) or not a time
+EPOCH_RANGE = (1e8, 1e11)
 VALUE_HINT = (
     "readings must be numeric; leave the cell empty for a missing value, or name the file's marks for one with "
     "--na-values (e.g. 'n/a,---,#DIV/0!'); a text column can be stored with --label-columns"
@@ -194,9 +198,14 @@ def ts_sql(duck_type: str, options: ReadOptions = DEFAULT, ref: str = "ts") -> s
     'TRY_CAST(ts AS TIMESTAMPTZ)'
     >>> ts_sql("VARCHAR", ReadOptions(time_format="%d/%m/%Y %H:%M", timezone="Europe/Paris"))
     "timezone('Europe/Paris', try_strptime(ts, '%d/%m/%Y %H:%M'))"
+    >>> ts_sql("BIGINT", ReadOptions(time_format="epoch_ms"))
+    'to_timestamp(TRY_CAST(ts AS DOUBLE) / 1000)'
     """
     zone = options.timezone
     kind = _kind(duck_type)
+    if options.time_format in EPOCH_DIVISORS:
+        divisor = EPOCH_DIVISORS[options.time_format]
+        return f"to_timestamp(TRY_CAST({ref} AS DOUBLE){f' / {divisor}' if divisor != 1 else ''})"
 
     def local(naive: str) -> str:
         return f"CAST({naive} AS TIMESTAMPTZ)" if zone == "UTC" else f"timezone({quote_literal(zone)}, {naive})"
@@ -235,13 +244,25 @@ def _checks(staged: Staged, layout: ReadingsLayout, options: ReadOptions) -> lis
     types = staged.types
     checks = [_Check("asset_id", "asset_id IS NULL", "missing asset_id")]  # blank ids: see find_blank_keys
     ts_kind = _kind(types["ts"])
-    if ts_kind == "number":
+    if options.is_epoch() and ts_kind in ("number", "text"):
+        checks.append(_Check("ts", "ts IS NULL", "missing timestamp", EPOCH_HINT))
+        checks.append(
+            _Check(
+                "ts",
+                f"ts IS NOT NULL AND (TRY_CAST(ts AS DOUBLE) / {EPOCH_DIVISORS[str(options.time_format)]} "
+                f"BETWEEN {EPOCH_RANGE[0]:g} AND {EPOCH_RANGE[1]:g}) IS NOT TRUE",
+                f"timestamp {{value!r}} is not a number of {'milli' if options.time_format == 'epoch_ms' else ''}"
+                "seconds since 1970 between 1973 and the year 5138",
+                EPOCH_HINT,
+            )
+        )
+    elif ts_kind == "number":
         checks.append(
             _Check(
                 "ts",
                 "true",
                 "timestamps are numbers",
-                "give ISO 8601 text or datetimes; convert epoch numbers to times first",
+                f"give ISO 8601 text or datetimes; {EPOCH_HINT}",
             )
         )
     elif ts_kind == "other":
@@ -263,7 +284,8 @@ def _checks(staged: Staged, layout: ReadingsLayout, options: ReadOptions) -> lis
                     "ts",
                     f"{ts_sql(types['ts'], options)} IS NULL",
                     "cannot parse timestamp {value!r}",
-                    TS_HINT + ", or give --time-format",
+                    TS_HINT + ", or give --time-format (a strptime format such as %d/%m/%Y %H:%M, or epoch / "
+                    "epoch_ms for numbers of seconds / milliseconds since 1970)",
                 )
             )
     if not layout.wide:
