@@ -33,13 +33,22 @@ from forewarn.twin.assets import MODES
 LOOK_BACK_DAYS = 42
 
 
+def _visit_actions(plan: Any, note: str) -> dict[tuple[int, int], list[str]]:
+    """The actions of each planned job with this note, keyed by (asset, minute the work ended)."""
+    out: dict[tuple[int, int], list[str]] = {}
+    for a, minute, action, result, what in plan.maintenance:
+        if result == "planned" and what == note:
+            out.setdefault((int(a), int(minute)), []).append(str(action))
+    return out
+
+
 def analyse(model: Any, seed: int) -> dict[str, Any]:
     f = P._draw(P.FleetConfig(sites=4, assets=100, days=365, seed=seed, interval="1h"))
     t = time.perf_counter()
     pred = P._simulate(f, "predictive", model=model, decision=P.DECISION)
     oracle = P._simulate(f, "oracle")
     probs = np.array(pred.hook.log)  # (evenings, assets): evening i is the end of day 6 + i
-    bar = P.DECISION.min_probability
+    bar = pred.hook.bar  # the decision's bar (the bundle's own, with Decision.flag_share)
     visits: dict[int, list[int]] = {}
     for a, begin, _end, kind in pred.plan.downtime:
         if kind == 2:
@@ -55,8 +64,17 @@ def analyse(model: Any, seed: int) -> dict[str, Any]:
         cause = "visited" if visited else "flagged, not visited" if flagged else "never flagged"
         causes[cause] += 1
         by_mode.setdefault(MODES[mode], Counter())[cause] += 1
+    # what each predictive visit ("scheduled repair") did, by asset class: nothing found (oil and cooling only), or
+    # which parts it replaced; and the visits per asset (a flag that no inspection clears brings the crew back)
+    found: dict[str, Counter[str]] = {}
+    for (a, _minute), done in _visit_actions(pred.plan, "scheduled repair").items():
+        heavy = sorted(x for x in done if x not in ("oil_change", "clean_cooling"))
+        found.setdefault(f.classes[a], Counter())["+".join(heavy) or "nothing"] += 1
+    per_asset = Counter(a for a, _m in _visit_actions(pred.plan, "scheduled repair"))
     return {
         "seed": seed,
+        "visits_found_by_class": {k: dict(v) for k, v in sorted(found.items())},
+        "assets_visited_3_or_more": sum(1 for v in per_asset.values() if v >= 3),
         "predictive_failures": len(pred.plan.failures),
         "oracle_failures": len(oracle.plan.failures),
         "predictive_by_mode": dict(Counter(MODES[m] for _a, _m, m in pred.plan.failures)),
@@ -72,8 +90,9 @@ def main() -> None:
     ap.add_argument("--work", type=Path, required=True, help="policy_decisions.py's --work (the 42-day bundle)")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--bundle", default="h42d", help="the bundle's folder under --work (policy_decisions.py's)")
     args = ap.parse_args()
-    model = live_bundle(args.work / "h42d" / "models", M.TRAIN_OPTIONS["model_id"])
+    model = live_bundle(args.work / args.bundle / "models", M.TRAIN_OPTIONS["model_id"])
     out = []
     for seed in (int(s) for s in args.seeds.split(",")):
         row = analyse(model, seed)

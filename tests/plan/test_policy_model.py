@@ -9,14 +9,17 @@ import numpy as np
 import pytest
 
 import forewarn.bench.policy as policy
-from forewarn.bench.policy_model import OBSERVED, BundleScorer, Observer, events_frame, train_bundle
+from forewarn.bench.policy_model import OBSERVED, BundleScorer, Observer, SealLeakMeter, events_frame, train_bundle
 from forewarn.store import Store
+from forewarn.twin.assets import CLASS_CHANNELS, SEAL
+from forewarn.twin.engine import run_plan
 from forewarn.twin.fleet import FleetConfig
 
 
 def test_observer_reads_each_hour_once_and_averages_buckets() -> None:
     hours = 48
-    rec = {k: np.tile(np.arange(hours, dtype=np.float32), (2, 1)) for k in ("vib_rms", "bearing_c", "winding_c", "oil")}
+    names = ("vib_rms", "bearing_c", "winding_c", "oil", "seal_leak")
+    rec = {k: np.tile(np.arange(hours, dtype=np.float32), (2, 1)) for k in names}
     obs = Observer(np.full((2, hours), 20.0), seed=3)
     obs.observe(rec, 0, 24)
     first = obs.values[:, :, :24].copy()
@@ -40,7 +43,8 @@ def test_observer_reads_each_hour_once_and_averages_buckets() -> None:
 def test_running_only_observer_reads_the_machine_only_while_it_runs() -> None:
     # one asset, 8 hours: it runs hours 0-2 and 6-7; vibration 10 while running, 1 while stopped
     run = np.array([[1, 1, 1, 0, 0, 0, 1, 1]], np.float32)
-    rec = {k: np.where(run > 0, 10.0, 1.0).astype(np.float32) for k in ("vib_rms", "bearing_c", "winding_c", "oil")}
+    names = ("vib_rms", "bearing_c", "winding_c", "oil", "seal_leak")
+    rec = {k: np.where(run > 0, 10.0, 1.0).astype(np.float32) for k in names}
     rec["run"] = run
     obs = Observer(np.full((1, 8), 20.0), seed=0, running_only=True)
     obs.observe(rec, 0, 8)
@@ -59,6 +63,33 @@ def test_running_only_observer_reads_the_machine_only_while_it_runs() -> None:
     plain = Observer(np.full((1, 8), 20.0), seed=0)
     plain.observe(rec, 0, 8)
     assert plain.frame(["a"], "2024-01-01", 8, rows=1, interval_h=4)["vib_rms"].iloc[0] == pytest.approx(5.5, rel=0.1)
+
+
+def test_seal_leak_read_in_the_loop_equals_the_history_s_and_grows_with_the_wear() -> None:
+    # a small fleet, wear accelerated; the loop's meter (each evening) against the finished run's (the history's)
+    f = policy._draw(FleetConfig(sites=1, assets=12, days=40, seed=3, interval="1h", degradation_scale=6.0))
+    meter = SealLeakMeter(f.params, f.regime.load, f.classes, f.state.damage[:, SEAL])
+    seen: list[np.ndarray] = []
+
+    def evening(h: int, st: object, pol: object, down: object, failed: object, rec: dict[str, np.ndarray]) -> None:
+        seen.append(meter.day(rec, st.damage, h)["seal_leak"])  # type: ignore[attr-defined]
+
+    rng = np.random.default_rng([f.config.seed, 1])
+    plan = run_plan(
+        f.params, f.state, f.regime, policy._policy(f, "run_to_failure"), f.applicable, rng, daily=evening, scale=6.0
+    )
+    loop, history = seen[-1], SealLeakMeter.of_plan(f, plan)
+    assert np.allclose(loop, history, equal_nan=True, rtol=1e-5, atol=1e-6)
+    sealed = np.array(["seal_leak" in CLASS_CHANNELS[c] for c in f.classes])
+    assert sealed.any() and not sealed.all()
+    assert (loop[~sealed] == 0).all() and not np.isnan(loop).any()  # no seal, no leak (one bundle, every asset)
+    # no leak while stopped; while running, the leak over the seal's wear squared follows the speed (leak_max * s)
+    assert (loop[sealed][plan.run[sealed] == 0] == 0).all()
+    a = int(np.flatnonzero(sealed)[0])
+    wear = np.repeat(plan.damage[a, SEAL, ::24], 24)[: plan.run.shape[1]]
+    on = (plan.run[a] == 1) & (wear > 0.05)
+    ratio = loop[a, on] / (f.params.leak_max[a] * wear[on] ** 2)
+    assert ratio.min() > 0.3 and ratio.max() <= 1.06
 
 
 @pytest.mark.slow
@@ -80,7 +111,8 @@ def test_policy_bundle_is_trained_from_events_and_scored_like_forewarn_score(tmp
         # the loop's scorer on the same observations as the store holds (same seed, same hours)
         obs = Observer(f.regime.ambient, seed=f.config.seed)
         hours = plan.run.shape[1]
-        obs.observe({k: getattr(plan, k) for k in ("vib_rms", "bearing_c", "winding_c", "oil")}, 0, hours)
+        record = {k: getattr(plan, k) for k in ("vib_rms", "bearing_c", "winding_c", "oil")}
+        obs.observe(record | {"seal_leak": SealLeakMeter.of_plan(f, plan)}, 0, hours)
         loop = BundleScorer(bundle, ids, f.config.start)(obs, hours)
         served = []
         for asset in ids:

@@ -10,16 +10,18 @@ statistics over the bundle's ``history_rows`` (as ``forewarn score`` reads an as
 for its calibrated probability of failing within its horizon.
 
 The readings are what a plant reads from the engine's hourly record (:class:`Observer`): vibration RMS, bearing,
-winding and ambient temperatures and the oil condition index, with the twin's own measurement noise
+winding and ambient temperatures and the oil condition index, and the shaft seal's leak of the pumps and compressors
+(the twin's ``seal_leak`` channel, which the engine's record does not hold: :class:`SealLeakMeter` renders it from the
+twin's machine equations as the engine evaluates them), with the twin's own measurement noise
 (:data:`forewarn.twin.render.NOISE`); never the hidden damage. The history and the loop observe the same way.
 
 >>> import numpy as np
->>> rec = {k: np.ones((2, 48), np.float32) for k in ("vib_rms", "bearing_c", "winding_c", "oil")}
+>>> rec = {k: np.ones((2, 48), np.float32) for k in ("vib_rms", "bearing_c", "winding_c", "oil", "seal_leak")}
 >>> obs = Observer(np.zeros((2, 48)), seed=0)
 >>> obs.observe(rec, 0, 48)
 >>> frame = obs.frame(["a", "b"], "2024-01-01", 48, rows=3, interval_h=4)
 >>> frame.shape, frame["ts"].iloc[-1].isoformat(), round(float(frame["ambient_temp"].abs().max()), 1) < 1.0
-((6, 7), '2024-01-02T20:00:00+00:00', True)
+((6, 8), '2024-01-02T20:00:00+00:00', True)
 """
 
 from __future__ import annotations
@@ -36,20 +38,38 @@ import pandas as pd
 from forewarn.exceptions import ConfigError
 from forewarn.schema import to_events
 from forewarn.train.spec import hours
-from forewarn.twin.assets import MODES
+from forewarn.twin.assets import CLASS_CHANNELS, MODES, SEAL, AssetParams
+from forewarn.twin.machine import operate
 from forewarn.twin.maintenance import PARTS
 from forewarn.twin.render import NOISE
 
-__all__ = ["OBSERVED", "TRAIN_OPTIONS", "BundleScorer", "Observer", "history_store", "train_bundle"]
+__all__ = [
+    "CHANNELS",
+    "OBSERVED",
+    "TRAIN_OPTIONS",
+    "BundleScorer",
+    "Observer",
+    "SealLeakMeter",
+    "history_store",
+    "train_bundle",
+]
 
-#: the channels the loop reads (store names) and the engine record each comes from
+#: the channels the loop reads (store names) and the record each comes from (the engine's hourly record; the seal
+#: leak from :class:`SealLeakMeter`). The first five were the bench's until 2026-12-05; their measurement noise is
+#: drawn from the same stream as then (:class:`Observer`), so bundles of those five reproduce earlier figures
 OBSERVED: dict[str, str] = {
     "vib_rms": "vib_rms",
     "bearing_temp": "bearing_c",
     "winding_temp": "winding_c",
     "ambient_temp": "",
     "oil_quality": "oil",
+    "seal_leak": "seal_leak",
 }
+#: the channels ``forewarn train`` is given (the bundle's inputs). A pump's or compressor's seal leak (the twin's
+#: ``seal_leak`` channel, L/min) was not read before 2026-12-05: the model could not see a seal wear (24 % of the
+#: seal-leak failures flagged on validation fleet 2000, none of 9 of the 11 on the test seeds; BENCHMARKS.md, issue 16)
+CHANNELS: tuple[str, ...] = tuple(OBSERVED)
+_FIRST = 5  # channels whose noise comes from the shared stream (see OBSERVED)
 #: what ``forewarn train`` is asked for (the CLI's options): failure within 42 days, daily means, window
 #: statistics over 30 days (the trend of a wearing part shows over weeks, and each machine's own level sits in its
 #: window), LightGBM, no age feature (the loop's fleets start mid-life, at an unknown age). Daily buckets were chosen
@@ -88,6 +108,10 @@ class Observer:
         n, hours = self.ambient.shape
         self.values = np.full((len(OBSERVED), n, hours), np.nan, np.float32)
         self.rng = np.random.default_rng([seed, 4242])
+        # a channel added after the first five draws its noise from a stream of its own, so the first five read the
+        # same noise as before it was added
+        shared = [self.rng] * _FIRST
+        self.rngs = shared + [np.random.default_rng([seed, 4242, i]) for i in range(_FIRST, len(OBSERVED))]
         self.running_only = running_only
 
     def observe(self, rec: Mapping[str, np.ndarray], lo: int, hi: int) -> None:
@@ -97,7 +121,7 @@ class Observer:
         for i, (name, source) in enumerate(OBSERVED.items()):
             true = self.ambient[:, lo:hi] if not source else np.asarray(rec[source][:, lo:hi], np.float32)
             rel, absolute = NOISE[name]
-            noise = self.rng.standard_normal(true.shape).astype(np.float32)
+            noise = self.rngs[i].standard_normal(true.shape).astype(np.float32)
             self.values[i, :, lo:hi] = true * (1.0 + rel * noise) + absolute * noise
             if source and self.running_only:
                 self.values[i, :, lo:hi][np.asarray(rec["run"][:, lo:hi]) <= 0] = np.nan
@@ -125,6 +149,67 @@ class Observer:
         out = {"asset_id": np.repeat(np.asarray(asset_ids, dtype=object), k), "ts": np.tile(ts.to_numpy(), n)}
         out.update({name: block[i].ravel().astype("float64") for i, name in enumerate(OBSERVED)})
         return pd.DataFrame(out)
+
+
+class SealLeakMeter:
+    """The shaft seal's leak (L/min) of each pump and compressor, hour by hour, as the twin reports its ``seal_leak``
+    channel: the engine's hourly record holds no leak, so it is computed here with the twin's machine equations
+    (:func:`~forewarn.twin.machine.operate`'s ``leak``, the leak times the fraction of the hour run) the way the engine
+    evaluates them, the seal's wear held at each day's start. A machine without a shaft seal (motors and fans: the
+    channel is not in their class's :data:`~forewarn.twin.assets.CLASS_CHANNELS`, and their ``leak_max`` is 0) reads
+    no leak, 0 L/min plus the sensor's noise: ``forewarn train`` asks every asset of a fleet for each channel of the
+    bundle, so one bundle for the mixed fleet needs the channel on every asset (a missing channel per asset is not
+    supported by the train pipeline; a zero leak is what a sensor on a sealless machine would read).
+
+    In the loop (:meth:`day`, each evening) the seal's wear at the day's start is the previous evening's state (the
+    engine changes it only through the day's wear and the work it ends that evening), which is what the sensor
+    measures; the policy never sees the wear itself, only the reading made from it with the sensor's noise.
+
+    A pump with ``leak_max`` 2 L/min, its seal half worn (leak ``2 * 0.5**2 * s``), running the first two hours of
+    three at full load (speed 1), and a motor (no seal, no leak):
+
+    >>> from forewarn.twin.assets import sample_params
+    >>> p = sample_params(["pump", "motor"], np.random.default_rng(0))
+    >>> p.leak_max[0] = 2.0
+    >>> meter = SealLeakMeter(p, np.ones((2, 3)), ["pump", "motor"], np.array([0.5, 0.0]))
+    >>> meter.hours(np.array([0.5, 0.0]), np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]]), 0, 3).round(3).tolist()
+    [[0.5, 0.5, 0.0], [0.0, 0.0, 0.0]]
+    """
+
+    def __init__(self, params: AssetParams, load: np.ndarray, classes: Sequence[str], seal0: np.ndarray) -> None:
+        self.params = params.columns(float)
+        self.load = np.asarray(load)
+        self.has_seal = np.array(["seal_leak" in CLASS_CHANNELS[c] for c in classes])
+        if (self.params.leak_max[~self.has_seal] > 0).any():
+            raise ConfigError("an asset whose class has no seal_leak channel has a seal that leaks (leak_max > 0)")
+        self.seal = np.asarray(seal0, dtype=float).copy()  # each asset's seal wear at the start of the day
+        self.record = np.full(self.load.shape, np.nan, np.float32)
+
+    def hours(self, seal: np.ndarray, run: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """The leak in hours ``lo`` to ``hi``: ``seal`` the wear (per asset, or per asset and hour), ``run`` the
+        fraction of each hour run, ``(n, hi - lo)``."""
+        load = self.load[:, lo:hi].astype(float)
+        zero = np.zeros_like(load)
+        damage = [zero] * len(MODES)
+        damage[SEAL] = np.broadcast_to(seal if np.ndim(seal) == 2 else np.asarray(seal)[:, None], load.shape)
+        op = operate(self.params, load, np.asarray(run, dtype=float), damage, zero + 1.0, zero, zero)
+        return np.asarray(op.leak, dtype=np.float32)
+
+    def day(self, rec: Mapping[str, np.ndarray], damage: np.ndarray, h: int) -> dict[str, np.ndarray]:
+        """The engine's record with the leak of the day ending at hour ``h`` added (``damage``: the state's damage this
+        evening, the next day's start)."""
+        self.record[:, h - 24 : h] = self.hours(self.seal, rec["run"][:, h - 24 : h], h - 24, h)
+        self.seal = np.asarray(damage[:, SEAL], dtype=float).copy()
+        return {**rec, "seal_leak": self.record}
+
+    @classmethod
+    def of_plan(cls, f: Any, plan: Any) -> np.ndarray:
+        """The leak of a finished run (``f`` a :mod:`forewarn.bench.policy` fleet, ``plan`` its engine record), the
+        seal's wear held at each day's start, as :meth:`day` computes it in the loop."""
+        hours = plan.run.shape[1]
+        meter = cls(f.params, f.regime.load[:, :hours], f.classes, f.state.damage[:, SEAL])
+        start = np.repeat(plan.damage[:, SEAL, ::24], 24, axis=1)[:, :hours]
+        return meter.hours(start, plan.run, 0, hours)
 
 
 def _renamed(prefix: str, fleet_assets: Sequence[Any], sites: Sequence[Any], lines: Sequence[Any]) -> tuple:
@@ -188,8 +273,8 @@ def history_store(path: str | Path, histories: Sequence[tuple[Any, Any]], *, run
             ids = [a.asset_id for a in assets]
             hours = plan.run.shape[1]
             obs = Observer(f.regime.ambient[:, :hours], seed=f.config.seed, running_only=running_only)
-            record = ("vib_rms", "bearing_c", "winding_c", "oil", "run")
-            obs.observe({k2: getattr(plan, k2) for k2 in record}, 0, hours)
+            record = {k2: getattr(plan, k2) for k2 in ("vib_rms", "bearing_c", "winding_c", "oil", "run")}
+            obs.observe(record | {"seal_leak": SealLeakMeter.of_plan(f, plan)}, 0, hours)
             frame = obs.frame(ids, f.config.start, hours, rows=hours, interval_h=1)
             db.ingest_readings(pa.Table.from_pandas(frame, preserve_index=False), source=f"history {k + 1}")
             db.ingest_events(events_frame(ids, f.config.start, plan, f.config.days), source=f"history {k + 1}")
@@ -202,15 +287,20 @@ def train_bundle(
     progress: Callable[[str], None] | None = None,
     *,
     running_only: bool = RUNNING_ONLY,
+    channels: Sequence[str] = CHANNELS,
 ) -> Any:
-    """``forewarn train`` (:data:`TRAIN_OPTIONS`) on a store of the histories; returns the filed, live bundle
-    (its ``running_only`` says how the loop must read the sensors, the way the history was read)."""
+    """``forewarn train`` (:data:`TRAIN_OPTIONS`) on a store of the histories, on ``channels`` (of :data:`OBSERVED`);
+    returns the filed, live bundle (its ``running_only`` says how the loop must read the sensors, the way the history
+    was read)."""
+    unknown = sorted(set(channels) - set(OBSERVED))
+    if unknown:
+        raise ConfigError(f"the loop does not observe channel(s) {', '.join(unknown)}; use {', '.join(OBSERVED)}")
     from forewarn.train import train
     from forewarn.train.score import live_bundle
 
     work = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="forewarn-policy-"))
     store = history_store(work / "history.duckdb", histories, running_only=running_only)
-    result = train(store, work / "models", progress=progress, channels=tuple(OBSERVED), **TRAIN_OPTIONS)
+    result = train(store, work / "models", progress=progress, channels=tuple(channels), **TRAIN_OPTIONS)
     bundle = live_bundle(work / "models", result.model_id)
     bundle.train_metrics = result.metrics
     bundle.running_only = running_only
