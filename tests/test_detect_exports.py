@@ -65,3 +65,14 @@ def test_a_utf16_export_with_a_byte_order_mark_is_read(tmp_path):
     _series(n=30).rename(columns={"temp": "temp °C"}).to_csv(path, index=False, encoding="utf-16")
     frame = read_table(path)
     assert list(frame.columns) == ["ts", "temp °C", "flow", "state"] and len(frame) == 30
+
+
+def test_day_first_dates_keep_their_order():
+    iso = _series(n=24 * 6 * 20, seed=3).drop(columns="state")  # 20 days of 10-minute rows from 26 October
+    iso["ts"] = pd.to_datetime(iso["ts"]).dt.strftime("%Y-%m-%d %H:%M")
+    day_first = iso.assign(ts=pd.to_datetime(iso["ts"]).dt.strftime("%d.%m.%Y %H:%M"))
+    assert day_first["ts"].iloc[-1] == "14.11.2024 23:50" and day_first["ts"].iloc[1000] == "01.11.2024 22:40"
+    expected = detect_frame(iso).scores
+    got = detect_frame(day_first).scores  # before: 02.11 read as 11 February, 14.11 as 14 November
+    np.testing.assert_allclose(got["anomaly_score"], expected["anomaly_score"])
+    assert got["alarm"].tolist() == expected["alarm"].tolist()

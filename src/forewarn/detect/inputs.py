@@ -71,11 +71,46 @@ def _parse_times(values: pd.Series) -> tuple[pd.Series, int | None]:
     text = values.astype("string").str.strip()
     parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
     if parsed.isna().any():
+        parsed = _one_format(text)
+    if parsed is None or parsed.isna().any():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
     bad = np.flatnonzero(parsed.isna().to_numpy())
     return parsed, (int(bad[0]) if bad.size else None)
+
+
+def _one_format(text: pd.Series) -> pd.Series | None:
+    """The times of a column read with one format for every row, day first or month first; ``None`` if neither
+    format reads them all.
+
+    Guessing each value on its own (pandas' ``mixed``) reads ``12.03.2024`` as 3 December and ``13.03.2024`` as
+    13 March, which scrambles a day-first export's order unseen. When both orders read every value (no day above
+    12), the one that keeps the file in time order more often wins.
+
+    >>> _one_format(pd.Series(["12.03.2024 00:10", "13.03.2024 00:10"])).dt.day.tolist()
+    [12, 13]
+    >>> _one_format(pd.Series(["01/02/2024 10:00", "01/03/2024 10:00", "01/04/2024 10:00"])).dt.month.tolist()
+    [1, 1, 1]
+    """
+    from pandas.tseries.api import guess_datetime_format
+
+    present = text.dropna()
+    if present.empty:
+        return None
+    best: tuple[int, int, pd.Series] | None = None
+    for dayfirst in (False, True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas warns when a guess is day first and dayfirst is False
+            fmt = guess_datetime_format(str(present.iloc[0]), dayfirst=dayfirst)
+        if fmt is None:
+            continue
+        parsed = pd.Series(pd.to_datetime(text, errors="coerce", format=fmt, utc=True), index=text.index)
+        stamps = parsed.dropna().to_numpy()
+        score = (int(parsed.isna().sum()), int((stamps[1:] < stamps[:-1]).sum()))
+        if best is None or score < best[:2]:
+            best = (*score, parsed)
+    return None if best is None or best[0] else best[2]
 
 
 def _is_number_text(values: pd.Series) -> bool:
