@@ -17,7 +17,8 @@ from the same engine seed:
   risk curve, and the planner (:func:`forewarn.plan.plan_maintenance`) books inspection visits under each site's
   crew hours; the jobs for the next day are committed (a rolling horizon), and a visited asset is not booked
   again for :data:`COOLDOWN_DAYS`. The rule (:data:`DECISION`, a :class:`Decision`) plans only for assets above a
-  probability, and keeps a long time-based inspection under the predictive visits (a backstop whose clock each
+  probability (the bundle's own: the one a set share of a calibration history's asset-evenings exceeds,
+  :func:`flag_bar`), and keeps a long time-based inspection under the predictive visits (a backstop whose clock each
   predictive visit restarts, each inspection pulled forward onto the asset's cheapest evening of the production
   calendar, :class:`_FreeWindow`);
 - ``oracle``: sees the true damage, its growth and the winding's margin to its trip temperature, and books the
@@ -421,12 +422,15 @@ CALIBRATION = FleetConfig(sites=4, assets=100, days=365, seed=CALIBRATION_SEED, 
 
 def flag_bar(model: Any, share: float, *, since_renewal: bool, config: FleetConfig | None = None) -> float:
     """The probability above which ``share`` of the asset-evenings of a calibration history lie: the fleet
-    :data:`CALIBRATION` (seed :data:`CALIBRATION_SEED`; 100 assets, 4 sites, a year, as the bench's fleets) run to failure while the bundle is
-    scored each evening as the predictive policy scores it, acting on nothing. Kept on the model per setting (one
-    simulated year each).
+    :data:`CALIBRATION` (seed :data:`CALIBRATION_SEED`; 100 assets, 4 sites, a year, as the bench's fleets) run to
+    failure while the bundle is scored each evening as the predictive policy scores it, acting on nothing. Kept on the
+    model per setting (one simulated year each).
 
-    >>> np.quantile(np.array([0.0, 0.1, 0.2, 0.5, 0.9]), 1.0 - 0.4)  # two of five evenings above 0.2 (the rule's bar)
-    np.float64(0.2)
+    The bar is the quantile ``1 - share`` of those evenings' probabilities: with four asset-evenings at 0, 0.1, 0.2
+    and 0.3 and a share of 25 %, one lies above it:
+
+    >>> round(float(np.quantile(np.array([0.0, 0.1, 0.2, 0.3]), 1.0 - 0.25)), 3)
+    0.225
     """
     if not 0.0 < share < 1.0:
         raise ConfigError(f"flag_share must be between 0 and 1, got {share}")
