@@ -39,3 +39,25 @@ def test_other_text_in_a_label_is_still_an_error_and_a_rul_label_takes_no_words(
             stored_label_targets(db, frame, TrainSpec(label="fails_24h"), "1h")
         with pytest.raises(SchemaError, match="'no', not a number"):
             stored_label_targets(db, frame, TrainSpec(task="rul", label="fails_24h"), "1h")
+
+
+def test_channel_names_lightgbm_refuses_are_a_clear_error_and_auto_skips_that_model() -> None:
+    from forewarn.train import zoo
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"Air temperature [K]__mean": rng.normal(size=120), "Torque {Nm}__max": rng.normal(size=120)})
+    y = (X.iloc[:, 0] > 1).to_numpy(dtype=float)
+    lightgbm = zoo.build("lightgbm-failure", task="failure", seed=0)
+    with pytest.raises(SchemaError, match=r"'Air temperature \[K\]__mean'.*rename those channels"):
+        zoo.fit_model(lightgbm, X, y)
+    table = zoo.compare(
+        ["lightgbm-failure", "logistic-failure"],
+        task="failure",
+        features=lambda name: X,
+        y=y,
+        groups=np.arange(120) % 4,
+        folds=2,
+        seed=0,
+    ).set_index("model")
+    assert "cannot take 2 feature name(s)" in table.loc["lightgbm-failure", "error"]
+    assert np.isfinite(table.loc["logistic-failure", "score"])
