@@ -167,3 +167,12 @@ def test_epoch_seconds_and_milliseconds_with_the_unit_checked(duck, tmp_path):
     table.to_parquet(tmp_path / "ms.parquet")
     assert duck.ingest_file(tmp_path / "ms.parquet", time_format="epoch_ms").written == 1
     assert duck.readings("P-2")["ts"].tolist() == [_utc("2024-10-20 00:00:00.123")]
+
+
+def test_an_asset_list_from_excel_semicolons_or_utf16(duck, tmp_path):
+    semicolons = _write(tmp_path / "a.csv", "asset_id;site;line;class;rated_kw\nP-1;Werk Nord;L1;pump;55,5\n")
+    unicode = _write(tmp_path / "b.csv", "asset_id,site,class\nM-2,Werk Süd,motor\n", "utf-16")
+    assert duck.import_assets(semicolons).created == ("P-1",) and duck.import_assets(unicode).created == ("M-2",)
+    got = duck.assets().set_index("asset_id")
+    assert got.loc["P-1", "site_id"] == "Werk Nord" and got.loc["P-1", "metadata"] == {"rated_kw": "55,5"}
+    assert (got.loc["M-2", "site_id"], got.loc["M-2", "asset_class"]) == ("Werk Süd", "motor")

@@ -3,7 +3,8 @@
 Columns: ``asset_id`` (required), ``site``, ``line``, ``class`` (or ``asset_class``), ``name``,
 ``install_date`` (YYYY-MM-DD); ``site_id`` and ``line_id`` are accepted too. Every other column goes into the
 asset's metadata, as text as written. An empty cell leaves that field as it is, so an update file may
-carry only the columns it changes. The file is UTF-8, else read as Windows-1252 (as readings files are).
+carry only the columns it changes. As for readings files, the delimiter (``,``, ``;`` or tab) comes from the
+header line, and the file is UTF-8 (UTF-16 / UTF-32 with a byte order mark), else read as Windows-1252.
 
 >>> import pathlib, tempfile
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "assets.csv"
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from forewarn.exceptions import DataNotFoundError, IngestError
-from forewarn.store.readers import is_utf8
+from forewarn.store.readers import bom_encoding, is_utf8, sniff_delimiter
 
 ALIASES = {
     "asset_id": "asset_id",
@@ -40,6 +41,7 @@ ALIASES = {
 
 def _text(path: Path, encoding: str | None) -> tuple[str, tuple[str, ...]]:
     data = path.read_bytes()
+    encoding = encoding or bom_encoding(path)
     if not is_utf8(encoding):
         try:
             return data.decode(str(encoding)), ()
@@ -81,7 +83,8 @@ def read_asset_file(
     if not file.is_file():
         raise DataNotFoundError(f"file {str(file)!r} does not exist")
     text, notes = _text(file, encoding)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    delimiter = sniff_delimiter(text.split("\n", 1)[0].rstrip("\r"))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = [h.strip() for h in next(reader, [])]
     fields = [ALIASES.get(h.lower()) for h in header]
     if "asset_id" not in fields:
