@@ -4,6 +4,7 @@ stand-in bundle whose probabilities are fixed per asset."""
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 from typing import Any
 
@@ -49,7 +50,8 @@ def test_the_bar_is_the_bundle_s_own_quantile_on_the_calibration_history_and_set
     # in the loop: with the bar at 0.225 only asset 3 (p = 0.3) is booked; under the fixed default bar (0.02) the
     # planner's cost rule books asset 2 too (p = 0.2; p = 0.1 does not pay for a visit)
     f = policy._draw(FleetConfig(sites=1, assets=4, days=30, seed=5, interval="1h"))
-    model.flag_bars[(0.25, False, policy.CALIBRATION)] = bar  # the loop's own calibration fleet, not simulated here
+    # the loop's calibration fleet: the scored fleet's settings with the calibration seed (the bar set here by hand)
+    model.flag_bars[(0.25, False, dataclasses.replace(f.config, seed=policy.CALIBRATION_SEED))] = bar
     by_share = policy._simulate(f, "predictive", model=model, decision=policy.Decision(flag_share=0.25))
     fixed = policy._simulate(f, "predictive", model=model, decision=policy.Decision())
     assert [bool(planned_visits(by_share.plan, a)) for a in range(4)] == [False, False, False, True]

@@ -421,10 +421,10 @@ CALIBRATION = FleetConfig(sites=4, assets=100, days=365, seed=CALIBRATION_SEED, 
 
 
 def flag_bar(model: Any, share: float, *, since_renewal: bool, config: FleetConfig | None = None) -> float:
-    """The probability above which ``share`` of the asset-evenings of a calibration history lie: the fleet
-    :data:`CALIBRATION` (seed :data:`CALIBRATION_SEED`; 100 assets, 4 sites, a year, as the bench's fleets) run to
-    failure while the bundle is scored each evening as the predictive policy scores it, acting on nothing. Kept on the
-    model per setting (one simulated year each).
+    """The probability above which ``share`` of the asset-evenings of a calibration history lie: the fleet ``config``
+    (the loop passes the scored fleet's settings with seed :data:`CALIBRATION_SEED`; default :data:`CALIBRATION`, 100
+    assets, 4 sites, a year, as the bench's fleets) run to failure while the bundle is scored each evening as the
+    predictive policy scores it, acting on nothing. Kept on the model per setting (one simulated run each).
 
     The bar is the quantile ``1 - share`` of those evenings' probabilities: with four asset-evenings at 0, 0.1, 0.2
     and 0.3 and a share of 25 %, one lies above it:
@@ -520,7 +520,9 @@ class _Predictive:
         dec = self.decision
         self.bar = dec.min_probability
         if dec.flag_share is not None:
-            self.bar = flag_bar(model, dec.flag_share, since_renewal=dec.since_renewal)
+            # the calibration fleet is drawn like the fleet scored (size, period, degradation scale), from its own seed
+            calibration = dataclasses.replace(f.config, seed=CALIBRATION_SEED)
+            self.bar = flag_bar(model, dec.flag_share, since_renewal=dec.since_renewal, config=calibration)
 
     def __call__(
         self, h: int, st: Any, pol: Any, down: dict[str, np.ndarray], failed: Any, rec: dict[str, np.ndarray]
