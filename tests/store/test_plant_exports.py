@@ -176,3 +176,13 @@ def test_an_asset_list_from_excel_semicolons_or_utf16(duck, tmp_path):
     got = duck.assets().set_index("asset_id")
     assert got.loc["P-1", "site_id"] == "Werk Nord" and got.loc["P-1", "metadata"] == {"rated_kw": "55,5"}
     assert (got.loc["M-2", "site_id"], got.loc["M-2", "asset_class"]) == ("Werk Süd", "motor")
+
+
+def test_labels_of_the_repeated_hour_keep_both_passes_like_the_readings(duck, tmp_path):
+    rows = "".join(f"P-1,{local},{i},{'yes' if i == 3 else 'no'}\n" for i, (local, _) in enumerate(FALL_BACK))
+    path = _write(tmp_path / "labelled.csv", "asset_id,ts,temp,fails\n" + rows)
+    report = duck.ingest_file(path, timezone="Europe/Berlin", label_columns="fails")
+    assert report.labels_written == 6
+    got = duck.labels(["P-1"], name="fails").sort_values("ts")
+    assert got["ts"].tolist() == [_utc(utc) for _, utc in FALL_BACK]
+    assert got["value"].tolist() == ["no", "no", "no", "yes", "no", "no"]

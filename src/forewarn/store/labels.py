@@ -29,7 +29,7 @@ from forewarn.store.options import ReadOptions
 from forewarn.store.queries import frame, time_filter
 from forewarn.store.readers import ROW_COLUMN, Staged
 from forewarn.store.tables import fetch_one, fetch_value, quote_ident
-from forewarn.store.validate import ts_sql
+from forewarn.store.validate import fold_back_sql, ts_sql
 
 STAGE = "__fw_labels"
 Conflict = Callable[[int, str, str, str], Exception]  # (record, column, stored, new) -> error to raise
@@ -43,10 +43,15 @@ def stage_labels(con: duckdb.DuckDBPyConnection, staged: Staged, labels: Sequenc
     src = quote_ident(staged.name)
     casts = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in labels)
     on = ", ".join(quote_ident(c) for c in labels)
+    rows = (
+        f"SELECT CAST(asset_id AS VARCHAR) AS asset_id, {ts_sql(staged.types['ts'], options)} AS ts, {ROW_COLUMN}, "
+        f"{casts} FROM {src}"
+    )
+    if options.timezone != "UTC":  # the hour the clocks go back, in file order, as the readings' times
+        rows = fold_back_sql(rows, options.timezone, "asset_id")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT asset_id, ts, name, arg_min(value, {ROW_COLUMN}) AS value, "
-        f"min({ROW_COLUMN}) AS {ROW_COLUMN} FROM (UNPIVOT (SELECT CAST(asset_id AS VARCHAR) AS asset_id, "
-        f"{ts_sql(staged.types['ts'], options)} AS ts, {ROW_COLUMN}, {casts} FROM {src}) ON {on} "
+        f"min({ROW_COLUMN}) AS {ROW_COLUMN} FROM (UNPIVOT ({rows}) ON {on} "
         f"INTO NAME name VALUE value) WHERE trim(value) <> '' GROUP BY asset_id, ts, name"
     )
     blank = fetch_value(con, f"SELECT min({ROW_COLUMN}) FROM {STAGE} WHERE trim(asset_id) = ''")
