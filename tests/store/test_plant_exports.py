@@ -186,3 +186,14 @@ def test_labels_of_the_repeated_hour_keep_both_passes_like_the_readings(duck, tm
     got = duck.labels(["P-1"], name="fails").sort_values("ts")
     assert got["ts"].tolist() == [_utc(utc) for _, utc in FALL_BACK]
     assert got["value"].tolist() == ["no", "no", "no", "yes", "no", "no"]
+
+
+def test_a_units_row_under_the_header_is_named_as_such(duck, tmp_path):
+    path = _write(tmp_path / "units.csv", "asset_id;ts;temp;flow\n;;°C;m3/h\nP-1;2024-01-01T00:00Z;40,5;1\n")
+    with pytest.raises(IngestError, match="a units row") as caught:
+        duck.ingest_file(path)
+    assert caught.value.line == 2 and duck.count_readings() == 0
+    blank = _write(tmp_path / "blank.csv", "asset_id,ts,temp\n,2024-01-01T00:00Z,40\n")
+    with pytest.raises(IngestError, match="missing asset_id") as caught:
+        duck.ingest_file(blank)
+    assert "units row" not in str(caught.value)

@@ -342,8 +342,28 @@ def validate_readings(
         source=staged.source,
         line=staged.line_of(record),
         column=staged.shown(check.column),
-        hint=check.hint,
+        hint=UNITS_HINT if record == 0 and _looks_like_units(con, staged, layout) else check.hint,
     )
+
+
+UNITS_HINT = "the first line under the header has no asset or time and text where numbers go: a units row? remove it"
+
+
+def _looks_like_units(con: duckdb.DuckDBPyConnection, staged: Staged, layout: ReadingsLayout) -> bool:
+    """Whether the batch's first record is a units row under the header: no asset id or no time, and text in
+    value cells (``degC``, ``bar``, ``[rpm]``), as many historian and Excel exports write."""
+    texts = [
+        f"(CAST({quote_ident(c)} AS VARCHAR) IS NOT NULL AND {number_sql(quote_ident(c), 'VARCHAR', staged.decimal_comma)} IS NULL)"
+        for c in layout.value_columns
+    ]
+    if not texts:
+        return False
+    row = fetch_one(
+        con,
+        f"SELECT (asset_id IS NULL OR CAST(ts AS VARCHAR) IS NULL) AND ({' OR '.join(texts)}) "
+        f"FROM {quote_ident(staged.name)} WHERE {ROW_COLUMN} = 0",
+    )
+    return bool(row and row[0])
 
 
 def find_blank_keys(con: duckdb.DuckDBPyConnection, staged: Staged, series_table: str) -> None:
