@@ -76,3 +76,10 @@ def test_day_first_dates_keep_their_order():
     got = detect_frame(day_first).scores  # before: 02.11 read as 11 February, 14.11 as 14 November
     np.testing.assert_allclose(got["anomaly_score"], expected["anomaly_score"])
     assert got["alarm"].tolist() == expected["alarm"].tolist()
+
+
+def test_an_empty_time_is_called_missing_not_unparseable():
+    frame = _series(n=40).drop(columns="state")
+    units = pd.DataFrame([{"ts": None, "temp": "°C", "flow": "m3/h"}])
+    with pytest.raises(SchemaError, match=r"line 2, column 'ts': missing timestamp"):
+        detect_frame(pd.concat([units, frame], ignore_index=True))

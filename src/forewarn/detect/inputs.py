@@ -113,6 +113,15 @@ def _one_format(text: pd.Series) -> pd.Series | None:
     return None if best is None or best[0] else best[2]
 
 
+def time_problem(value: object) -> str:
+    """What is wrong with a time that did not parse: missing (an empty cell, e.g. a units row) or unreadable.
+
+    >>> time_problem(float("nan")), time_problem("31/02/2024")
+    ('missing timestamp', "cannot parse timestamp '31/02/2024'")
+    """
+    return "missing timestamp" if pd.isna(value) else f"cannot parse timestamp {value!r}"
+
+
 def _is_number_text(values: pd.Series) -> bool:
     return pd.to_numeric(values.dropna(), errors="coerce").notna().all()
 
@@ -127,7 +136,7 @@ def find_timestamp_column(frame: pd.DataFrame, source: str = "input") -> tuple[s
             return str(column), parsed
         if named:
             raise SchemaError(
-                f"cannot parse timestamp {frame[column].iloc[bad]!r}",
+                time_problem(frame[column].iloc[bad]),
                 source=source,
                 line=bad + 2,
                 column=str(column),

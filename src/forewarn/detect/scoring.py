@@ -24,6 +24,7 @@ from forewarn.detect.inputs import (
     feature_frame,
     find_asset_column,
     find_timestamp_column,
+    time_problem,
 )
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
 from forewarn.models.anomaly.series import ScoreCalibration, trailing_mean
@@ -403,7 +404,7 @@ def detect_frame(
         times, bad = _parse_times(frame[timestamp_column])
         if bad is not None:
             raise SchemaError(
-                f"cannot parse timestamp {frame[timestamp_column].iloc[bad]!r}",
+                time_problem(frame[timestamp_column].iloc[bad]),
                 source=source,
                 line=bad + 2,
                 column=timestamp_column,
