@@ -267,3 +267,15 @@ def test_backtest_reads_rows_against_each_assets_own_baseline(plant: Path, tmp_p
     result = forewarn.backtest(plant, by="asset", folds=2, task="failure", baseline="4d", **FAST)
     assert result["baseline"] == "4d" and result["rows"]["roc_auc"] is not None
     # forewarn train --baseline files such a model for forewarn score: tests/train/test_baseline_serving.py
+
+
+def test_a_plant_of_three_assets_trains_with_one_held_out(plant: Path, tmp_path: Path) -> None:
+    """Three assets hold one out: its rows are split alternately for the bundle's fit (one asset cannot be split by
+    asset), where they were split into an empty half and the bundle's fit raised a NumPy traceback."""
+    with Store(plant) as db:
+        events = db.events()
+    failed = events[events["kind"] == "failure"]["asset_id"].value_counts().index[:3].tolist()
+    trained = forewarn.train(plant, tmp_path / "models", assets=",".join(failed), **FAST)
+    card = json.loads((trained.folder / "card.json").read_text())
+    assert "judged on 1 held-out assets" in card["metrics"]["protocol"]
+    assert (trained.folder / "serving.json").exists()

@@ -491,12 +491,17 @@ def _finite_mean(values: np.ndarray) -> float:
 
 
 def _halves(n: int, groups: Sequence[Any] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Split held-out rows in two: by group when groups are given (no group in both), else alternating."""
-    if groups is None:
+    """Split held-out rows in two: by group when groups are given (no group in both), else alternating, as with
+    a single group (one held-out asset: a plant that trains on three).
+
+    >>> [half.tolist() for half in _halves(4, ["a", "a", "b", "b"])], [h.tolist() for h in _halves(3, ["a"] * 3)]
+    ([[True, True, False, False], [False, False, True, True]], [[True, False, True], [False, True, False]])
+    """
+    keys = pd.Series(np.asarray(groups) if groups is not None else np.zeros(n))
+    uniques = keys.drop_duplicates().to_numpy()
+    if len(uniques) < 2:
         index = np.arange(n)
         return index % 2 == 0, index % 2 == 1
-    keys = pd.Series(np.asarray(groups))
-    uniques = keys.drop_duplicates().to_numpy()
     first = keys.isin(set(uniques[::2].tolist())).to_numpy()
     return first, ~first
 
