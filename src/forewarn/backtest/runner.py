@@ -117,6 +117,7 @@ def _fit_fold(
         outcome,
         data.asset_class[calib],
         dict(spec.costs),
+        groups=data.groups[calib],
         cases=cases,
         failures=failures,
         renewals=renewed,
@@ -136,22 +137,15 @@ def _fit_fold(
 
 
 def _row_figures(p: np.ndarray, outcome: np.ndarray, alarm: np.ndarray) -> dict[str, float | None]:
-    from forewarn.evaluate.classification import binary_metrics
+    from forewarn.evaluate.classification import alarm_figures, binary_metrics
 
     truth = outcome.astype(bool)
-    tp, fp = int((alarm & truth).sum()), int((alarm & ~truth).sum())
-    tn, fn = int((~alarm & ~truth).sum()), int((~alarm & truth).sum())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
     both = len(np.unique(truth)) == 2
     ranks: dict[str, float | None] = {"roc_auc": None, "pr_auc": None}
     if both:
         ranks.update(binary_metrics(truth.astype(int), p))
     return {
-        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-        "precision": precision,
-        "recall": recall,
-        "far": fp / (fp + tn) if fp + tn else 0.0,
+        **alarm_figures(truth, alarm),
         "roc_auc": ranks["roc_auc"],
         "pr_auc": ranks["pr_auc"],
         "ece": expected_calibration_error(p, truth.astype(float)) if len(p) else None,

@@ -72,6 +72,27 @@ def binary_metrics(y_true: ArrayLike, y_score: ArrayLike, threshold: float = 0.5
     }
 
 
+def alarm_figures(truth: ArrayLike, alarm: ArrayLike) -> dict[str, float]:
+    """Precision, recall, F1 and false-alarm rate (false alarms over the negatives) of boolean alarms against 0/1
+    truth; each 0.0 where its denominator is empty.
+
+    >>> f = alarm_figures([1, 1, 0, 0, 0], [True, False, True, False, False])
+    >>> f["precision"], f["recall"], f["f1"], round(f["far"], 3)
+    (0.5, 0.5, 0.5, 0.333)
+    """
+    positive, raised = np.asarray(truth).astype(bool), np.asarray(alarm).astype(bool)
+    tp, fp = int((raised & positive).sum()), int((raised & ~positive).sum())
+    tn, fn = int((~raised & ~positive).sum()), int((~raised & positive).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "far": fp / (fp + tn) if fp + tn else 0.0,
+    }
+
+
 def best_f1_threshold(y_true: ArrayLike, y_score: ArrayLike) -> float:
     """The threshold maximising F1 over ``y_score`` (midway between the best cut's neighbouring scores).
 
