@@ -23,7 +23,7 @@ from forewarn.bundles.bundle import QUANTILE_LEVELS, residual_bands, rul_failure
 from forewarn.decide.calibration import Calibrator, expected_calibration_error
 from forewarn.decide.thresholds import DEFAULT_CLASS, ThresholdPolicy
 from forewarn.evaluate.cases import cost_optimal_threshold
-from forewarn.evaluate.classification import binary_metrics
+from forewarn.evaluate.classification import alarm_figures, binary_metrics
 from forewarn.evaluate.rul import rmse
 
 ISOTONIC_MIN_EVENTS = 50
@@ -202,12 +202,40 @@ def event_thresholds(
             )[0]
 
 
+def label_thresholds(
+    policy: ThresholdPolicy, p: np.ndarray, outcome: np.ndarray, classes: np.ndarray, groups: np.ndarray | None
+) -> None:
+    """Thresholds from a stored label column (no failure events): the evidence is counted in label *episodes*
+    (runs of positive rows of an asset, :func:`episodes`; the rows before one failure are not independent). With
+    :data:`EVENT_MIN_FAILURES` episodes or more among the held-out assets, each class with
+    :data:`CLASS_MIN_FAILURES` of its own gets the threshold minimising the cost of its rows; every other class
+    keeps the Bayes threshold of its costs. Without ``groups`` (asset ids) the rows are one asset's.
+
+    >>> p = np.array([0.9, 0.8, 0.1, 0.7, 0.05, 0.6])
+    >>> y = np.array([1, 1, 0, 1, 0, 1])
+    >>> policy = ThresholdPolicy()
+    >>> label_thresholds(policy, p, y, np.array(["pump"] * 6), np.array(list("aabbcc")))  # 3 episodes: too few
+    >>> policy.thresholds
+    {}
+    """
+    assets = np.zeros(len(outcome), dtype=int) if groups is None else np.asarray(groups)
+    if episodes(outcome, assets) < EVENT_MIN_FAILURES:
+        return
+    enough = [
+        c for c in np.unique(classes) if episodes(outcome[classes == c], assets[classes == c]) >= CLASS_MIN_FAILURES
+    ]
+    fitted = np.isin(classes, enough)
+    if fitted.any():
+        policy.fit(p[fitted], outcome[fitted], classes[fitted], min_failures=1)
+
+
 def choose_thresholds(
     p: np.ndarray,
     outcome: np.ndarray,
     classes: np.ndarray,
     costs: Mapping[str, Mapping[str, float]],
     *,
+    groups: np.ndarray | None = None,
     cases: pd.DataFrame | None = None,
     failures: pd.DataFrame | None = None,
     horizon_hours: float = 24.0,
@@ -219,35 +247,19 @@ def choose_thresholds(
     With the held-out assets' scored rows (``cases``) and their failures (at least :data:`EVENT_MIN_FAILURES`), the
     thresholds are those whose cases cost least (:func:`event_thresholds`); with fewer failure events, every class
     keeps the Bayes threshold of its costs; with none (``failures`` absent or empty: a stored label column, no
-    events), each class's threshold minimises the cost of its rows (classes with few failure rows keep the Bayes
-    threshold of their costs)."""
+    events), :func:`label_thresholds` counts the label's episodes the same way: with few, the Bayes thresholds."""
     policy = ThresholdPolicy.from_mapping(costs) if costs else ThresholdPolicy()
     if cases is not None and failures is not None and len(failures) >= EVENT_MIN_FAILURES:
         event_thresholds(
             policy, cases, failures, horizon_hours=horizon_hours, min_lead_hours=min_lead_hours, renewals=renewals
         )
-    elif failures is None or len(failures) == 0:  # no failure events (a stored label column): the rows decide
-        policy.fit(p, outcome, classes)
+    elif failures is None or len(failures) == 0:  # no failure events (a stored label column): its episodes
+        label_thresholds(policy, p, outcome, classes, groups)
     # else 1 to EVENT_MIN_FAILURES - 1 failure events: every class keeps the Bayes threshold of its costs (the
     # expected-cost optimum of calibrated probabilities); a row fit on the runs of rows of so few failures swung
     # from 0.002 to 0.956 across the site folds of a validation fleet (issue 12, BENCHMARKS.md)
     cut = np.array([policy.threshold_for(c) for c in classes])
-    alarm = p >= cut
-    truth = outcome.astype(bool)
     figures = binary_metrics(outcome.astype(int), p) if len(np.unique(outcome)) == 2 else {}
-    tp, fp = int((alarm & truth).sum()), int((alarm & ~truth).sum())
-    tn, fn = int((~alarm & ~truth).sum()), int((~alarm & truth).sum())
-    figures.update(
-        {
-            "precision": tp / (tp + fp) if tp + fp else 0.0,
-            "recall": tp / (tp + fn) if tp + fn else 0.0,
-            "far": fp / (fp + tn) if fp + tn else 0.0,
-        }
-    )
-    figures["f1"] = (
-        2 * figures["precision"] * figures["recall"] / (figures["precision"] + figures["recall"])
-        if figures["precision"] + figures["recall"]
-        else 0.0
-    )
+    figures.update(alarm_figures(outcome, p >= cut))
     figures.pop("accuracy", None)
     return policy, {"thresholds": {c: float(policy.threshold_for(c)) for c in np.unique(classes)}, **figures}

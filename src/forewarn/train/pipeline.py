@@ -332,6 +332,7 @@ def _judge_and_file(
             outcome,
             classes_held,
             dict(spec.costs),
+            groups=groups_held,
             cases=cases,
             failures=failures,
             renewals=renewed,
