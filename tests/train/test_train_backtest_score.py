@@ -177,6 +177,10 @@ def test_clear_errors(plant: Path, tmp_path: Path) -> None:
         forewarn.train(plant, tmp_path / "m", sites="nowhere")
     with pytest.raises(ConfigError, match="task"):
         forewarn.train(plant, tmp_path / "m", task="weather")
+    with pytest.raises(DataNotFoundError, match=r"labelled rows at the 30d interval .* shorter --interval"):
+        with Store(plant) as db:
+            three = ",".join(db.assets()["asset_id"].astype(str).head(3))
+        forewarn.train(plant, tmp_path / "m", assets=three, interval="30d", horizon="72h", model="logistic-failure")
     with pytest.raises(ConfigError, match="rul model, not one for task 'failure'"):
         forewarn.train(plant, tmp_path / "m", model="lightgbm-rul", **{k: v for k, v in FAST.items() if k != "model"})
 

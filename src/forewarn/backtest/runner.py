@@ -286,9 +286,8 @@ def summarise(
     """The pooled row figures, event figures at the fitted thresholds, the sweep and the reliability diagram."""
     scored = ~np.isnan(p_all)
     if not scored.any():
-        raise DataNotFoundError(
-            "no fold could be trained: too few failures known before each fold; use fewer --folds or --by asset"
-        )
+        advice = "use fewer --folds" + (" or --by asset" if by != "asset" else " or train on more assets")
+        raise DataNotFoundError(f"no fold could be trained: too few failures known before each fold; {advice}")
     judged = scored & usable
     rows = _row_figures(p_all[judged], outcome_all[judged], p_all[judged] >= cut_all[judged])
     frame = data.frame.loc[scored, ["asset_id", "ts"]].assign(p=p_all[scored])

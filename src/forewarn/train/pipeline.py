@@ -125,12 +125,12 @@ def next_version(folder: Path) -> str:
 def _check_trainable(data: Dataset, spec: TrainSpec, usable: np.ndarray) -> None:
     if usable.sum() < 50:
         raise DataNotFoundError(
-            f"only {int(usable.sum())} labelled rows for task {spec.task!r}: "
+            f"only {int(usable.sum())} labelled rows at the {data.interval} interval for task {spec.task!r}: "
             + (
                 "no failure event and no label column; ingest failures and maintenance as events "
                 "(kind=failure|maintenance) or pass --label NAME"
                 if not len(data.events) and not spec.label
-                else "need at least 50 (more history, or a shorter --horizon)"
+                else "need at least 50 (more history, a shorter --interval, or a shorter --horizon)"
             )
         )
     y = data.y[usable]
