@@ -10,27 +10,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from policy_standin import planned_visits
+from policy_standin import StandInBundle, planned_visits
 
 import forewarn.bench.policy as policy
-from forewarn.bench.policy_model import OBSERVED
-from forewarn.bundles.bundle import ServingSpec
 from forewarn.exceptions import ConfigError
 from forewarn.twin.fleet import FleetConfig
 
 
-class _PerAsset:
+class _PerAsset(StandInBundle):
     """Stands in for a bundle: asset ``i`` of the fleet has probability ``i / 10`` every evening."""
-
-    running_only = False
-
-    def __init__(self) -> None:
-        self.spec = ServingSpec(
-            channels=tuple(OBSERVED), window=2, stats=("mean",), interval="24h", history_rows=2, horizon=14 * 24.0
-        )
-
-    def feature_frame(self, values: np.ndarray) -> np.ndarray:
-        return values
 
     def predict(self, X: np.ndarray) -> Any:
         return SimpleNamespace(probability=np.arange(len(X)) / 10.0)
