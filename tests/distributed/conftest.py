@@ -36,6 +36,11 @@ def ray_cluster() -> Iterator[Cluster]:
     from forewarn.distributed.engine import connect
 
     temp = Path(tempfile.mkdtemp(prefix="fwray-", dir="/tmp"))  # short: Ray's socket paths must stay < 108 bytes
+    # Ray's test cluster writes its address into the default temp folder (/tmp/ray) whatever temp_dir says, and fails
+    # on a machine where no Ray has run yet (a fresh CI machine, when these tests come before the federated ones)
+    from ray._common.utils import get_ray_address_file
+
+    Path(get_ray_address_file(None)).parent.mkdir(parents=True, exist_ok=True)
     ray.shutdown()
     cluster = RayCluster(
         initialize_head=True,
