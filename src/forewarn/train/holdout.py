@@ -7,7 +7,9 @@ interval coverage are measured on assets the calibration never saw.
 
 Calibration: Platt (a logistic curve) when the held-out rows hold fewer than :data:`ISOTONIC_MIN_EVENTS`
 failure episodes (runs of consecutive positive rows of an asset: the rows before one failure are not independent
-evidence),positive rows, else isotonic, which a handful of failures turns into a few coarse steps.
+evidence), else isotonic, which a handful of failures turns into a few coarse steps.
+
+Thresholds (:func:`choose_thresholds`) count the same episodes: failure events, or a label column's runs of 1s.
 """
 
 from __future__ import annotations
