@@ -226,20 +226,9 @@ def fleet_charts(
     return Charts(seed, z, in_window, events, n * (hours / 24 / 30.44), plan.damage[:, :, :hours])
 
 
-def evaluate(
-    seed: int,
-    assets: int,
-    days: int,
-    units: int | str = "production",
-    lam: float = 0.05,
-    adjust_load: bool = True,
-    combine: str = "rss",
-    sensors: str = "measured",
-    stat: str = "both",
-    lag: int = 0,
-    onsets_per_month: float | None = None,
-) -> dict[str, object]:
-    c = fleet_charts(seed, assets, days, units, lam, adjust_load, combine, sensors, stat, lag)
+def evaluate(c: Charts, onsets_per_month: float | None = None) -> dict[str, object]:
+    """Per failure of one fleet's charts (:func:`fleet_charts`): which chart warned, how early."""
+    seed = c.seed
     z, in_window, events, months = c.z, c.in_window, c.events, c.months
     n, hours = in_window.shape
     damage = c.damage[:, list(QUALITY_MODES), :]
@@ -357,8 +346,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     units = args.units if args.units == "production" else int(args.units)
-    runs = [evaluate(seed, args.assets, args.days, units, args.lam, args.adjust_load, args.combine, args.sensors,
-                     args.stat, args.lag, args.onsets_per_month) for seed in args.seeds]  # fmt: skip
+    runs = [evaluate(fleet_charts(seed, args.assets, args.days, units, args.lam, args.adjust_load, args.combine,
+                                  args.sensors, args.stat, args.lag), args.onsets_per_month)
+            for seed in args.seeds]  # fmt: skip
     settings = {"assets": args.assets, "days": args.days, "seeds": args.seeds, "units": units, "lam": args.lam,
                 "adjust_load": args.adjust_load, "combine": args.combine, "sensors": args.sensors,
                 "stat": args.stat, "lag": args.lag, "onsets_per_month": args.onsets_per_month}  # fmt: skip
