@@ -91,6 +91,43 @@ def test_cli_qc_score_on_ray_writes_the_same_lines(
     bad = runner.invoke(app, ["qc-score", str(tmp_path / "nope.png"), "--model", str(model)])
     assert isinstance(bad.exception, ConfigError) and "do not exist" in str(bad.exception)
     bad = runner.invoke(app, ["qc-score", str(paths[0]), "--model", str(tmp_path)])
-    assert isinstance(bad.exception, ConfigError) and "no manifest.json" in str(bad.exception)
+    assert isinstance(bad.exception, ConfigError) and "holds neither a classifier" in str(bad.exception)
     bad = runner.invoke(app, ["qc-score", str(paths[0]), "--model", str(model), "--good-class", "ok"])
     assert isinstance(bad.exception, ConfigError) and "not a class of the model" in str(bad.exception)
+
+
+def test_qc_score_adds_novelty_as_inspect_does(line: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    """A model folder with a texture detector beside the classifier: qc-score's lines carry novelty_score and
+    novel and lift novel passes to review, equal to `forewarn quality inspect`'s; the detector alone scores too."""
+    import shutil
+
+    model, paths = line
+    both = tmp_path / "both"
+    shutil.copytree(model, both)
+    runner = CliRunner()
+    good = tmp_path / "good"
+    good.mkdir()
+    for path in paths[1:6]:
+        shutil.copy(path, good / path.name)
+    trained = runner.invoke(app, ["quality", "train", "--unsupervised", "--good-images", str(good), "--out", str(both),
+                                  "--texture-size", "32"])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    for threshold in ("0", "1e9"):
+        extra = ["--good-class", "good", "--escape", "0.1", "--novelty-threshold", threshold]  # every unit would pass
+        scored = runner.invoke(app, ["qc-score", *map(str, paths), "--model", str(both), "--batch-size", "4", *extra])
+        inspected = runner.invoke(app, ["quality", "inspect", *map(str, paths), "--model", str(both), *extra])
+        assert scored.exit_code == 0 and inspected.exit_code == 0, scored.output + inspected.output
+        rows = [json.loads(row) for row in scored.output.splitlines()]
+        assert rows == [json.loads(row) for row in inspected.output.splitlines()]
+        assert all(r["novel"] == (threshold == "0" and r["novelty_score"] > 0) for r in rows)
+        assert all(r["decision"] == ("review" if r["novel"] else "pass") for r in rows)
+    assert any(r["novelty_score"] > 0 for r in rows) and any(r["novelty_score"] == 0 for r in rows)  # seen: 0
+    only = tmp_path / "only"
+    only.mkdir()
+    shutil.copy(both / "texture.npz", only / "texture.npz")
+    alone = list(score_images(paths, only, novelty_threshold=0.0))
+    assert [r["novelty_score"] for r in alone] == [r["novelty_score"] for r in rows]
+    assert all(r["decision"] == ("review" if r["novelty_score"] > 0 else "pass") for r in alone)
+    assert {tuple(sorted(r)) for r in alone} == {("decision", "image", "novel", "novelty_score")}
+    with pytest.raises(ConfigError, match="only a texture detector"):
+        list(score_images(paths, only, good_class="good"))

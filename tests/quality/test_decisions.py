@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError, StateError
-from forewarn.quality.decisions import InspectionCosts, decide, expected_cost, line_report, thresholds
+from forewarn.quality.decisions import DECISIONS, InspectionCosts, decide, expected_cost, line_report, thresholds
 from forewarn.quality.review import ReviewQueue
 
 
@@ -85,3 +85,44 @@ def test_line_report_pareto_order_and_shares():
         ("b", 1, 0.8),
         ("c", 1, 1.0),
     ]
+
+
+def test_the_log_keeps_novelty_and_an_old_log_gains_its_columns(tmp_path):
+    """A log written before the novelty score was stored opens with empty novelty columns, keeps its units, and
+    stores the score and flag of the units logged after; the per-line report counts the novel ones."""
+    import duckdb
+
+    from forewarn.quality.review import DDL
+
+    path = tmp_path / "old.duckdb"
+    old_ddl = DDL.replace(",\n    novelty_score DOUBLE,\n    novel BOOLEAN", "")
+    assert "novelty_score" not in old_ddl  # the table as the log before this change made it
+    with duckdb.connect(str(path)) as con:
+        con.execute(old_ddl)
+        con.execute("INSERT INTO inspections (inspection_id, ts, line, unit, image, defect_type, probability, decision,"
+                    " status) VALUES (nextval('inspection_ids'), now(), 'A', 'a0', 'a0.jpg', '', 0.1, 'pass',"
+                    " 'decided')")  # fmt: skip
+    queue = ReviewQueue(path)
+    first = queue.inspections()[0]
+    assert (first["unit"], first["novelty_score"], first["novel"]) == ("a0", None, None)
+    new = queue.add(line="A", unit="a1", image="a1.jpg", defect_type="", probability=0.1, decision="review",
+                    novelty_score=2.5, novel=True)  # fmt: skip
+    queue.add(line="A", unit="a2", image="a2.jpg", defect_type="", probability=0.1, decision="pass",
+              novelty_score=0.3, novel=False)  # fmt: skip
+    assert (queue.get(new)["novelty_score"], queue.get(new)["novel"]) == (2.5, True)
+    with pytest.raises(SchemaError, match="novelty score"):
+        queue.add(line="A", unit="a3", image="a3.jpg", defect_type="", probability=0.1, decision="pass",
+                  novelty_score=float("nan"))  # fmt: skip
+    assert queue.report()[0]["novel"] == 1 and queue.report()[0]["units"] == 3
+    queue.close()
+
+
+def test_novelty_only_lifts_a_pass_to_review():
+    from forewarn.quality.decisions import with_novelty
+
+    assert [with_novelty(d, 3.0, 1.0) for d in DECISIONS] == [("review", True), ("review", True), ("reject", True)]
+    assert [with_novelty(d, 1.0, 1.0)[0] for d in DECISIONS] == list(DECISIONS)  # at the threshold: not novel
+    assert with_novelty("pass", None, 1.0) == ("pass", None)
+    for bad in (-0.1, float("inf")):
+        with pytest.raises(SchemaError, match="novelty score"):
+            with_novelty("pass", bad, 1.0)

@@ -153,6 +153,10 @@ def test_inspections_carry_the_novelty_score(tmp_path):
         given = c.post(url, json={**base, "novelty_score": 0.4, "image": str(tmp_path / "novel.png")}, headers=AUTH)
         assert (given.json()["novelty_score"], given.json()["novel"], given.json()["decision"]) == (0.4, False, "pass")
         assert len(c.get("/api/v1/quality/reviews").json()) == 1  # the novel unit waits for review
+        logged = c.get("/api/v1/quality/reviews", params={"status": "all"}).json()  # the log keeps score and flag
+        assert [(r["novelty_score"], r["novel"]) for r in logged] == [
+            (novel["novelty_score"], True), (ok["novelty_score"], False), (round(float(expected[0]), 6), False),
+            (0.4, False)]  # fmt: skip
         bad = c.post(url, json={**base, "image": str(tmp_path / "bad.png")}, headers=AUTH)
         assert bad.status_code == 422 and "bad.png" in bad.text
         assert c.post(url, json={**base, "novelty_score": -1}, headers=AUTH).status_code == 422

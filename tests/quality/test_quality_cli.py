@@ -182,6 +182,14 @@ def test_inspect_adds_novelty_to_the_classifier_and_reviews_novel_passes(tmp_pat
         assert b["decision"] == ("review" if b["novel"] else "pass")
         assert a["probabilities"] == b["probabilities"] and "cam_peak" in b  # the classifier's keys stay
     assert any(r["novel"] for r in strict_rows)
+    # the log keeps each unit's score and flag beside its decision
+    logged = CliRunner().invoke(app, [*inspect, "--escape", "0.1", "--novelty-threshold", "0", "--queue",
+                                      str(tmp_path / "log.duckdb")])  # fmt: skip
+    assert logged.exit_code == 0, logged.output
+    log = ReviewQueue(tmp_path / "log.duckdb")
+    stored = [(r["novelty_score"], r["novel"], r["decision"]) for r in log.inspections()]
+    log.close()
+    assert stored == [(r["novelty_score"], r["novel"], r["decision"]) for r in strict_rows]
     # the detector alone gives no defect probability: no queue
     only = tmp_path / "only"
     only.mkdir()

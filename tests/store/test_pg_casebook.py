@@ -141,6 +141,8 @@ def test_the_quality_review_queue_in_the_database_answers_as_the_duckdb_file(pg_
                     probability=p,
                     decision=decision,
                     ts=when,
+                    novelty_score=2.5 if i == 0 else None,  # the texture detector's score, when one ran
+                    novel=True if i == 0 else None,
                 )
         reviewer = ReviewQueue(url)  # another process gives the verdicts
         for queue in (queues[0], reviewer):
@@ -152,6 +154,7 @@ def test_the_quality_review_queue_in_the_database_answers_as_the_duckdb_file(pg_
         reviewer.close()
         duck, server = queues
         assert server.pending() == [] and server.get(1)["reviewer"] == "ana"
+        assert [(r["novelty_score"], r["novel"]) for r in server.inspections()] == [(2.5, True)] + [(None, None)] * 3
         pd.testing.assert_frame_equal(server.labelled(), duck.labelled())
         assert server.labelled()["label"].tolist() == ["inclusion", "good"]
         assert server.report() == duck.report()

@@ -64,10 +64,19 @@ def qc_score(
     engine: EngineOpt = "local",
     ray_address: RayAddressOpt = None,
     out: Annotated[Path | None, typer.Option(help="Write the JSON lines here instead of printing them.")] = None,
+    novelty_threshold: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Novelty score above which a unit is novel (goes to review instead of passing); used when the "
+            "model folder holds a texture detector, as in `forewarn quality inspect`.",
+        ),
+    ] = 1.0,
 ) -> None:
     """Score many QC images in batches, in this process or on Ray: one JSON line per image, in order, with the
     fields of `forewarn quality inspect` (image, predicted, defect_type, defect_probability, decision,
-    probabilities, cam_peak); the same lines whatever the engine."""
+    probabilities, cam_peak; novelty_score and novel when the folder holds a texture detector); the same lines
+    whatever the engine."""
     from forewarn.distributed.qc import score_images
 
     records = score_images(
@@ -77,6 +86,7 @@ def qc_score(
         costs=(scrap, review, escape),
         batch_size=batch_size,
         executor=executor(engine, ray_address),
+        novelty_threshold=novelty_threshold,
     )
     if out is None:
         for record in records:

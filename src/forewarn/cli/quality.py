@@ -143,14 +143,14 @@ def _train_texture(out: Path, good_images: Path | None, size: int) -> None:
     typer.echo(json.dumps({"model": str(out), "detector": str(path), "good_images": len(files), "size": size}))
 
 
-def _novelty(detector: Any, side: int, images: list[Path], threshold: float) -> list[dict[str, Any]]:
+def _novelty(detector: Any, side: int, images: list[Path]) -> list[float]:
     from threadpoolctl import threadpool_limits
 
     from forewarn.quality.images import decode_many
 
     with threadpool_limits(limits=1):
         scores = detector.score(decode_many(images, side))
-    return [{"novelty_score": round(float(s), 6), "novel": bool(s > threshold)} for s in scores]
+    return [float(s) for s in scores]
 
 
 @quality_app.command()
@@ -184,7 +184,7 @@ def inspect(
     """
     from forewarn.quality.decisions import InspectionCosts, thresholds
     from forewarn.quality.images import decode_many
-    from forewarn.quality.inspection import inspection_records
+    from forewarn.quality.inspection import add_novelty, inspection_records
     from forewarn.quality.review import ReviewQueue
     from forewarn.quality.texture import TEXTURE_FILE, TextureDetector
     from forewarn.quality.vision import DefectClassifier
@@ -195,28 +195,27 @@ def inspect(
             f"--model {str(model)!r} holds neither a classifier (manifest.json, model.pt) nor a texture detector "
             f"({TEXTURE_FILE}): run `forewarn quality train` first"
         )
-    novelty = None
+    novelty: list[float] | None = None
     if has_texture:
         detector, side = TextureDetector.load(model)
-        novelty = _novelty(detector, side, images, novelty_threshold)
+        novelty = _novelty(detector, side, images)
     if not has_cnn:
         if queue is not None or good_class is not None:
             raise ConfigError(
                 f"--model {str(model)!r} holds only a texture detector: --queue and --good-class need a classifier "
                 "(a novelty score is not a defect probability)"
             )
-        for path, extra in zip(images, novelty or [], strict=True):
-            typer.echo(json.dumps({"image": str(path), **extra, "decision": "review" if extra["novel"] else "pass"}))
+        units = [{"image": str(path), "decision": "pass"} for path in images]
+        for record in add_novelty(units, novelty or [], novelty_threshold):
+            typer.echo(json.dumps(record))
         return
     clf = DefectClassifier.load(model)
     if good_class is not None and good_class not in clf.classes_:
         raise ConfigError(f"--good-class {good_class!r} is not a class of the model ({', '.join(clf.classes_)})")
     limits = thresholds(InspectionCosts(scrap=scrap, review=review, escape=escape))
     records = inspection_records(clf, images, decode_many(images, clf.size), good_class, limits)
-    for record, extra in zip(records, novelty or [{}] * len(records), strict=True):
-        record.update(extra)
-        if extra.get("novel") and record["decision"] == "pass":
-            record["decision"] = "review"
+    if novelty is not None:
+        add_novelty(records, novelty, novelty_threshold)
     log = ReviewQueue(queue) if queue is not None else None
     try:
         for path, record in zip(images, records, strict=True):
@@ -224,6 +223,7 @@ def inspect(
                 record["inspection_id"] = log.add(
                     line=line, unit=path.stem, image=str(path.resolve()), defect_type=record["defect_type"],
                     probability=min(max(record["defect_probability"], 0.0), 1.0), decision=record["decision"],
+                    novelty_score=record.get("novelty_score"), novel=record.get("novel"),
                 )  # fmt: skip
             typer.echo(json.dumps(record))
     finally:

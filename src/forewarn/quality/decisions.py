@@ -76,6 +76,28 @@ def decide(probability: float, limits: DecisionThresholds) -> str:
     return "pass"
 
 
+def with_novelty(decision: str, novelty_score: float | None, threshold: float) -> tuple[str, bool | None]:
+    """The decision once the unit's novelty is known, and whether it is novel (``None`` without a score).
+
+    A unit whose novelty score (a texture detector's distance from the good images,
+    :class:`forewarn.quality.texture.TextureDetector`) is above ``threshold`` looks like nothing the line has
+    shown before: the classifier's ``pass`` becomes ``review`` (a person looks); ``review`` and ``reject`` stay.
+
+    >>> with_novelty("pass", 1.7, 1.0), with_novelty("reject", 1.7, 1.0), with_novelty("pass", 0.4, 1.0)
+    (('review', True), ('reject', True), ('pass', False))
+    >>> with_novelty("pass", None, 1.0)
+    ('pass', None)
+    """
+    if decision not in DECISIONS:
+        raise SchemaError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}", column="decision")
+    if novelty_score is None:
+        return decision, None
+    if not np.isfinite(novelty_score) or novelty_score < 0:
+        raise SchemaError(f"novelty score {novelty_score!r} is not a finite number >= 0", column="novelty_score")
+    novel = bool(novelty_score > threshold)
+    return ("review" if novel and decision == "pass" else decision), novel
+
+
 def expected_cost(probabilities: Sequence[float], defective: Sequence[bool], decisions: Sequence[str],
                   costs: InspectionCosts) -> float:  # fmt: skip
     """Realised cost per unit of ``decisions`` given the true outcomes (reviews are taken as correct)."""
@@ -93,8 +115,9 @@ def line_report(inspections: pd.DataFrame) -> list[dict[str, Any]]:
     """Per line: counts, reject and review rates, mean defect probability, and the Pareto of defect types.
 
     ``inspections`` has columns ``line``, ``probability``, ``decision`` and ``defect_type`` (the predicted or
-    reviewed type; empty for passed units). The Pareto counts units not passed by type, most frequent first, with
-    the cumulative share.
+    reviewed type; empty for passed units), and optionally ``novel`` (flagged by the novelty detector; empty where
+    no score was known): then ``novel`` counts the units flagged. The Pareto counts units not passed by type, most
+    frequent first, with the cumulative share.
 
     >>> frame = pd.DataFrame({"line": ["A", "A", "A", "B"], "probability": [0.1, 0.9, 0.7, 0.2],
     ...                       "decision": ["pass", "reject", "review", "pass"],
@@ -121,6 +144,7 @@ def line_report(inspections: pd.DataFrame) -> list[dict[str, Any]]:
                 "reject_rate": round(float((group["decision"] == "reject").mean()), 4),
                 "review_rate": round(float((group["decision"] == "review").mean()), 4),
                 "mean_probability": round(float(group["probability"].mean()), 4),
+                **({"novel": int(group["novel"].fillna(False).astype(bool).sum())} if "novel" in group else {}),
                 "pareto": [
                     {"defect_type": str(k), "count": int(v), "cumulative_share": round(float(cumulative[k]), 4)}
                     for k, v in counts.items()

@@ -17,6 +17,9 @@ both build their lines here, so the two never disagree.
 (0.8, 'scratch', {'row': 0.0, 'col': 0.0})
 >>> defect_map(Stub(), np.zeros((1, 8, 8)))[0].diagonal().tolist()
 [1.0, 1.0, 1.0, 1.0]
+>>> [unit] = add_novelty([{"image": "unit-8.png", "decision": "pass"}], [1.4], threshold=1.0)
+>>> unit["decision"], unit["novelty_score"], unit["novel"]
+('review', 1.4, True)
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from forewarn.quality.decisions import DecisionThresholds, decide
+from forewarn.quality.decisions import DecisionThresholds, decide, with_novelty
 
 
 def _peak(where: np.ndarray) -> dict[str, float]:
@@ -78,3 +81,16 @@ def defect_map(clf: Any, batch: np.ndarray) -> np.ndarray:
     low = cams.min(axis=(1, 2), keepdims=True)
     span = cams.max(axis=(1, 2), keepdims=True) - low
     return np.where(span > 0, (cams - low) / np.where(span > 0, span, 1.0), 0.0)
+
+
+def add_novelty(records: list[dict[str, Any]], scores: Sequence[float], threshold: float) -> list[dict[str, Any]]:
+    """``records`` (one per image, each with a ``decision``) with the texture detector's ``novelty_score`` (rounded
+    to 6 decimals) and ``novel`` added and the decision moved by :func:`~forewarn.quality.decisions.with_novelty`
+    (a novel unit that would pass goes to review). Records of a line with no classifier start as ``pass``."""
+    if len(scores) != len(records):
+        raise ValueError(f"{len(scores)} novelty scores for {len(records)} records")
+    for record, raw in zip(records, scores, strict=True):
+        score = round(float(raw), 6)
+        record["decision"], record["novel"] = with_novelty(record["decision"], score, threshold)
+        record["novelty_score"] = score
+    return records

@@ -23,6 +23,7 @@ database (migration 5 of :mod:`forewarn.store.pg_sql`), shared by every process 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import threading
 from typing import Any
@@ -50,8 +51,15 @@ CREATE TABLE IF NOT EXISTS inspections (
     verdict VARCHAR,
     verdict_type VARCHAR,
     reviewer VARCHAR,
-    reviewed_ts TIMESTAMPTZ
+    reviewed_ts TIMESTAMPTZ,
+    novelty_score DOUBLE,
+    novel BOOLEAN
 );
+"""
+#: a log written before the novelty score was stored gains its columns (empty for the units logged then)
+NOVELTY_COLUMNS = """
+ALTER TABLE inspections ADD COLUMN IF NOT EXISTS novelty_score DOUBLE;
+ALTER TABLE inspections ADD COLUMN IF NOT EXISTS novel BOOLEAN;
 """
 COLUMNS = (
     "inspection_id",
@@ -67,6 +75,8 @@ COLUMNS = (
     "verdict_type",
     "reviewer",
     "reviewed_ts",
+    "novelty_score",
+    "novel",
 )
 
 
@@ -85,6 +95,7 @@ class ReviewQueue:
         else:
             self._con = duckdb.connect(self.path)
             self._con.execute(DDL)
+            self._con.execute(NOVELTY_COLUMNS)
 
     def close(self) -> None:
         """Close the database."""
@@ -101,21 +112,39 @@ class ReviewQueue:
         probability: float,
         decision: str,
         ts: dt.datetime | None = None,
+        novelty_score: float | None = None,
+        novel: bool | None = None,
     ) -> int:
-        """Log one inspected unit; a ``review`` decision puts it in the queue. Returns its id."""
+        """Log one inspected unit; a ``review`` decision puts it in the queue. Returns its id. ``novelty_score``
+        and ``novel``: the texture detector's score and flag (:func:`forewarn.quality.decisions.with_novelty`),
+        when one was computed."""
         if decision not in DECISIONS:
             raise SchemaError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}", column="decision")
         if not 0.0 <= float(probability) <= 1.0:
             raise SchemaError(f"probability {probability!r} is outside [0, 1]", column="probability")
         if not str(line) or not str(unit):
             raise SchemaError("line and unit must not be empty", column="line/unit")
+        if novelty_score is not None and not (math.isfinite(float(novelty_score)) and float(novelty_score) >= 0):
+            raise SchemaError(f"novelty score {novelty_score!r} is not a finite number >= 0", column="novelty_score")
         status = "pending" if decision == "review" else "decided"
         when = ts or dt.datetime.now(dt.UTC)
         with self._lock:
             row = self._con.execute(
                 "INSERT INTO inspections (inspection_id, ts, line, unit, image, defect_type, probability, decision,"
-                " status) VALUES (nextval('inspection_ids'), ?, ?, ?, ?, ?, ?, ?, ?) RETURNING inspection_id",
-                [when, str(line), str(unit), str(image), str(defect_type), float(probability), decision, status],
+                " status, novelty_score, novel) VALUES (nextval('inspection_ids'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " RETURNING inspection_id",
+                [
+                    when,
+                    str(line),
+                    str(unit),
+                    str(image),
+                    str(defect_type),
+                    float(probability),
+                    decision,
+                    status,
+                    None if novelty_score is None else float(novelty_score),
+                    None if novel is None else bool(novel),
+                ],
             ).fetchone()
         assert row is not None
         return int(row[0])

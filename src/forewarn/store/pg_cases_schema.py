@@ -82,3 +82,10 @@ BEGIN
 END
 $grants$;
 """
+
+#: migration 6: the inspection log keeps each unit's novelty score and flag
+#: (:func:`forewarn.quality.decisions.with_novelty`)
+REVIEW_NOVELTY_MIGRATION = """
+ALTER TABLE inspections ADD COLUMN IF NOT EXISTS novelty_score double precision;
+ALTER TABLE inspections ADD COLUMN IF NOT EXISTS novel boolean;
+"""

@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from forewarn.exceptions import ConfigError
 from forewarn.store.pg_cases_schema import MIGRATION as CASEBOOK_MIGRATION
-from forewarn.store.pg_cases_schema import REVIEW_MIGRATION
+from forewarn.store.pg_cases_schema import REVIEW_MIGRATION, REVIEW_NOVELTY_MIGRATION
 
 SCHEMES = ("postgresql://", "postgres://", "postgresql:/", "postgres:/")
 WRITE_LOCK = 0x46_6F_72_65  # advisory lock key of all store writes ("Fore")
@@ -106,6 +106,8 @@ MIGRATIONS: tuple[str, ...] = (
     CASEBOOK_MIGRATION,
     # 5: the quality inspection log and review queue (forewarn.quality.review), with the case book's grants
     REVIEW_MIGRATION,
+    # 6: the inspection log's novelty score and flag
+    REVIEW_NOVELTY_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("store_meta", "sites", "lines", "assets", "channels", "reading_values", "events", "labels")

@@ -28,7 +28,7 @@ from pydantic import Field
 
 from forewarn.decide.alerts import Alert
 from forewarn.exceptions import DataNotFoundError, SchemaError
-from forewarn.quality.decisions import InspectionCosts, decide, thresholds
+from forewarn.quality.decisions import InspectionCosts, decide, thresholds, with_novelty
 from forewarn.quality.review import ReviewQueue
 from forewarn.quality.spc import CHARTS, alert_fields, compute
 from forewarn.serve.api.deps import Service, TokenFirstRoute, require_token
@@ -196,19 +196,16 @@ def spc_alerts(svc: Service, body: SPCAlertRequest) -> dict[str, Any]:
 def inspect(request: Request, queue: Queue, body: InspectionRequest) -> dict[str, Any]:
     """The decision follows the costs; a unit whose novelty score (the request's ``novelty_score``, else the
     server's texture detector on the unit's image) is above ``novelty_threshold`` goes to review when it would
-    pass, as in ``forewarn quality inspect``. The response carries ``novelty_score`` and ``novel`` (null without
-    a score); the log stores the decision, not the score."""
+    pass, as in ``forewarn quality inspect`` (:func:`forewarn.quality.decisions.with_novelty`). The log stores and
+    the response carries ``novelty_score`` and ``novel`` (null without a score)."""
     limits = thresholds(InspectionCosts(scrap=body.scrap, review=body.review, escape=body.escape))
-    decision = decide(body.probability, limits)
     score = _novelty_score(request, body)
-    novel = None if score is None else bool(score > body.novelty_threshold)
-    if novel and decision == "pass":
-        decision = "review"
+    score = None if score is None else round(score, 6)
+    decision, novel = with_novelty(decide(body.probability, limits), score, body.novelty_threshold)
     kind = body.defect_type if decision != "pass" else ""
     new = queue.add(line=body.line, unit=body.unit, image=body.image, defect_type=kind,
-                    probability=body.probability, decision=decision)  # fmt: skip
-    return {**queue.get(new), "review_above": limits.review_above, "reject_above": limits.reject_above,
-            "novelty_score": None if score is None else round(score, 6), "novel": novel}  # fmt: skip
+                    probability=body.probability, decision=decision, novelty_score=score, novel=novel)  # fmt: skip
+    return {**queue.get(new), "review_above": limits.review_above, "reject_above": limits.reject_above}
 
 
 @router.get("/reviews", summary="Units waiting for review (or all inspections), oldest first")
