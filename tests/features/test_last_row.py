@@ -37,3 +37,21 @@ def test_bad_shapes_and_stats_are_named() -> None:
         last_row_features(np.zeros((0, 1)), ["a"], window=2, stats=("mean",))
     with pytest.raises(SchemaError, match="unknown statistic"):
         last_row_features(np.zeros((2, 1)), ["a"], window=2, stats=("median",))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.lists(st.lists(st.one_of(values, st.just(float("nan"))), min_size=2, max_size=2), min_size=1, max_size=30),
+    window=st.integers(1, 12),
+)
+def test_a_sequence_specs_last_row_matches_its_window_frame(data: list[list[float]], window: int) -> None:
+    """A sequence model's input at the last row: the fast path (the kernel's sequence_steps) equals the spec's
+    frame (forward fill over the history, 0 before a channel's first reading, the first row repeated before it)."""
+    from forewarn.bundles.bundle import ServingSpec
+
+    spec = ServingSpec(channels=("a", "b"), window=window, sequence=True)
+    array = np.asarray(data, dtype="float64")
+    frame = pd.DataFrame(array, columns=["a", "b"]).assign(asset_id="p", ts=np.arange(len(array)))
+    full = spec.window_frame(frame)
+    assert list(full.columns) == spec.window_feature_names
+    np.testing.assert_array_equal(spec.last_row(array), full.iloc[-1].to_numpy(dtype="float64"))

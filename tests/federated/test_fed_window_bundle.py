@@ -23,6 +23,8 @@ from forewarn.exceptions import ConfigError, StateError
 from forewarn.federated.federate import federate
 from forewarn.serve import ServeSettings, create_app
 from forewarn.store import Store
+from forewarn.stream.config import ModelConfig
+from forewarn.stream.scoring import ModelRunner
 from forewarn.train.dataset import load_dataset, opened
 from forewarn.train.score import score
 from forewarn.train.spec import TrainSpec
@@ -94,8 +96,18 @@ def test_federated_window_model_is_filed_scored_and_served(plant: Path, tmp_path
         answer = client.post("/api/v1/predict", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
     assert answer.status_code == 200, answer.text
     assert answer.json()["model_id"] == "rul" and answer.json()["rul"] == pytest.approx(want[asset], rel=1e-6)
-    # the stream computes window statistics only: a sequence bundle is refused with the reason, not mis-scored
-    with pytest.raises(StateError, match="last 8 rows of each channel"):
+    # the stream: the asset's raw 10-minute readings in micro-batches, bucketed at 3 h, read the last 8 buckets
+    with Store(plant) as db:
+        raw = db.readings(asset, wide=True).sort_values("ts")
+        runner = ModelRunner(ModelConfig(path=result.folder, model_id="rul"), db)
+        ts_us = raw["ts"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]").astype("int64")
+        values = raw.reindex(columns=runner.channels).to_numpy(dtype="float64")
+        names = np.full(len(raw), asset, dtype=object)
+        for lo in range(0, len(raw), 500):
+            part = slice(lo, lo + 500)
+            table, _, _ = runner.run(names[part], ts_us[part], values[part], now_us=int(ts_us[-1]))
+    assert table.column("rul")[-1].as_py() == pytest.approx(want[asset], rel=1e-6)
+    with pytest.raises(StateError, match="last 8 rows of each channel"):  # statistics are not its input
         bundle.select(np.zeros((1, len(bundle.spec.channels) * 5)))
     # the command line files the next version with --model window
     out = CliRunner().invoke(

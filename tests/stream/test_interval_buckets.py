@@ -166,6 +166,39 @@ def test_runner_features_over_buckets_equal_batch_features_of_the_resample() -> 
         )
 
 
+def test_sequence_features_over_buckets_equal_the_bundle_spec_on_the_resample() -> None:
+    """A sequence model's input in the stream (each open bucket peeked after the closed ones, micro-batches cut
+    across assets and buckets) is the last row of the serving spec's frame of the resample, gaps included: a
+    channel silent for longer than the window carries its last value, one never read yet is 0."""
+    from forewarn.bundles.bundle import ServingSpec
+
+    assets, ts, values = _rows(np.random.default_rng(5), assets=2, minutes=500)
+    hours = (ts - T0) // HOUR
+    values[(assets == "P-0") & (hours >= 2) & (hours < 7), 1] = np.nan  # b silent for 5 buckets (window 3)
+    values[(assets == "P-1") & (hours < 2), 0] = np.nan  # a not read in P-1's first buckets
+    spec = ServingSpec(channels=("a", "b"), window=3, sequence=True, interval="1h")
+    buckets = OpenBuckets(2, HOUR)
+    online = MicroBatchFeatures(["a", "b"], window=3, sequence=True)
+    assert online.feature_names == spec.window_feature_names
+    got = np.empty((len(ts), 6))
+    for lo in range(0, len(ts), 89):
+        part = np.arange(lo, min(len(ts), lo + 89))
+        part = part[np.lexsort((ts[part], assets[part]))]
+        folded = buckets.fold(assets[part], ts[part], values[part])
+        for rank, (names, _, means) in enumerate(folded.closed):
+            if len(names):
+                online.update(names, means)
+            rows = np.flatnonzero(folded.rank == rank)
+            got[part[rows]] = online.peek(assets[part][rows], folded.means[rows])
+    checked = [0, 61, 130, 200, 260, 340, 499, 500, 520, 600, 700, 999]
+    for i in checked:
+        hourly = _store_means(assets, ts, values, int(ts[i]) + 1)[assets[i]]
+        hourly = hourly.reindex(columns=["asset_id", "ts", "a", "b"])  # a channel not read yet: no column
+        offline = spec.window_frame(hourly).iloc[-1].to_numpy(dtype=float)
+        np.testing.assert_allclose(got[i], offline, rtol=1e-9, atol=1e-12, err_msg=f"row {i}")
+    assert (got[checked][:, 3:] != 0).all()  # b's gap read its last value, not 0
+
+
 def test_a_late_reading_is_stored_but_not_folded_into_its_closed_bucket(tmp_path: Path) -> None:
     """A reading at or before the watermark (here of a bucket that has closed) goes to the store, is not scored, and
     leaves the stream's buckets as they were: the next score is that of the readings without it."""

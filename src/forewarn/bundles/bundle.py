@@ -55,6 +55,7 @@ from forewarn.decide.thresholds import ThresholdPolicy
 from forewarn.exceptions import ConfigError, SchemaError, StateError
 from forewarn.features.age import AGE_FEATURE
 from forewarn.features.baseline import baseline_features, baseline_names
+from forewarn.features.kernel import sequence_steps
 from forewarn.features.last_row import feature_names, last_row_features
 from forewarn.features.window import DEFAULT_STATS, sequence_frame, window_features
 
@@ -177,12 +178,13 @@ class ServingSpec:
         array([1., 1., 1., 5.])
         """
         if self.sequence:
-            rows = pd.DataFrame(np.asarray(values, dtype="float64")).ffill().fillna(0.0).to_numpy()
+            rows = pd.DataFrame(np.asarray(values, dtype="float64")).ffill().to_numpy()
             if not len(rows):
                 return np.full(len(self.channels) * int(self.window), np.nan)
             last = rows[-int(self.window) :]
-            last = np.vstack([np.repeat(last[:1], int(self.window) - len(last), axis=0), last])
-            return last.T.reshape(-1)
+            pad = int(self.window) - len(last)
+            block = np.vstack([np.full((pad, len(self.channels)), np.nan), last])[None]
+            return sequence_steps(block, np.array([pad]))[0]
         return last_row_features(values, self.channels, window=self.window, stats=self.stats, ewm_span=self.ewm_span)
 
     def to_json(self) -> dict[str, Any]:
@@ -296,8 +298,8 @@ class Bundle:
         if self.spec.sequence and spec_features.shape[1] != len(self.spec.feature_names):
             raise StateError(
                 f"model {self.model_id!r} reads the last {self.spec.window} rows of each channel "
-                f"({len(self.spec.feature_names)} values per row), got {spec_features.shape[1]} features: the stream "
-                "computes window statistics only; score it with forewarn score or the service"
+                f"({len(self.spec.feature_names)} values per row), got {spec_features.shape[1]} features: "
+                "window statistics are not its input (compute them with the bundle's serving spec)"
             )
         values = spec_features[:, self._columns]
         return values if self._fill is None else fill_missing(values, self._fill)

@@ -10,6 +10,10 @@ The batch function (:func:`~forewarn.features.window.window_features`), the one-
   of an asset's history; it returns the statistics of every window as ``(rows, channels * len(stats))``, grouped by
   channel (the column order of :func:`feature_names`). The last-row and incremental paths pass one window, the
   micro-batch path one per new row, the batch path chunks of its rows.
+* :func:`sequence_steps` takes the same block and returns a sequence model's input instead of statistics: the
+  window's readings themselves, ``(rows, channels * window)`` channel-major (the columns ``f"{channel}__t{k}"`` of
+  :func:`~forewarn.features.window.sequence_frame`), absent rows repeating the first present one, missing readings
+  carried forward, and 0 before a channel's first reading (the serving fast path and the stream's micro-batches).
 * The exponential mean is not a window statistic but recursive state over an asset's whole past:
   ``e = (1 - a) e + a x`` with ``a = 2 / (span + 1)``, the first observed reading starting it, missing readings
   skipped. :func:`ewm_step` is that recursion (incremental and micro-batch paths), :func:`ewm_weights` its closed
@@ -279,3 +283,24 @@ def window_stats(
             np.zeros(int(rest.sum()), dtype=np.intp) if pad is None else pad[rest],
         )
     return out.transpose(1, 2, 0).reshape(rows, -1)  # grouped by channel, as feature_names orders them
+
+
+def sequence_steps(block: np.ndarray, pad: np.ndarray | None = None) -> np.ndarray:
+    """A sequence model's input from a block of trailing windows ``(rows, window, channels)``, oldest first:
+    ``(rows, channels * window)``, channel-major. The first ``pad[i]`` places of row ``i`` (absent rows, before the
+    start of the asset's history) repeat its first present row, as :func:`~forewarn.features.window.sequence_frame`
+    pads; a missing reading takes the last one before it in the window, and a channel with none yet is 0 (the
+    serving spec's forward fill, :meth:`forewarn.bundles.bundle.ServingSpec.window_frame`, when the window holds
+    the values carried forward from before it).
+
+    >>> block = np.array([[[np.nan, 0.0], [1.0, np.nan], [np.nan, 2.0], [3.0, np.nan]]])
+    >>> sequence_steps(block, pad=np.array([1])).tolist()
+    [[1.0, 1.0, 1.0, 3.0, 0.0, 0.0, 2.0, 2.0]]
+    """
+    rows, window, _ = block.shape
+    steps = np.arange(window)[None, :]
+    first = np.zeros((rows, 1), dtype=np.intp) if pad is None else np.asarray(pad, dtype=np.intp)[:, None]
+    data = np.take_along_axis(block, np.maximum(steps, first)[:, :, None], axis=1)
+    present = np.where(np.isnan(data), 0, steps[:, :, None])  # a missing reading points back at the last present
+    data = np.take_along_axis(data, np.maximum.accumulate(present, axis=1), axis=1)
+    return np.where(np.isnan(data), 0.0, data).transpose(0, 2, 1).reshape(rows, -1)

@@ -10,6 +10,12 @@ once per row rank, vectorised across assets. Its state is, asset by asset, exact
 ``IncrementalWindowFeatures`` (``buffers``, ``lengths``, ``ewm``, ``seen``), so either can continue from the other;
 the tests check both against :func:`~forewarn.features.window.window_features`.
 
+With ``sequence=True`` the features are a sequence model's input instead of statistics: each row's window of
+readings itself (``f"{column}__t{k}"``, :func:`forewarn.features.kernel.sequence_steps`), as a servable bundle's
+:meth:`~forewarn.bundles.bundle.ServingSpec.window_frame` gives it. The window then stores each asset's rows with
+missing readings carried forward from its earlier rows (the bundle fills them so over the asset's whole history),
+so a gap longer than the window still reads the last value seen.
+
 >>> import numpy as np
 >>> online = MicroBatchFeatures(["temp"], window=2, stats=("mean", "slope"))
 >>> online.update(np.array(["p1", "p1"]), np.array([[10.0], [12.0]])).tolist()
@@ -26,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.exceptions import SchemaError, StateError
-from forewarn.features.kernel import alpha_of, ewm_step, window_stats
+from forewarn.features.kernel import alpha_of, ewm_step, sequence_steps, window_stats
 from forewarn.features.window import DEFAULT_STATS, check_settings
 
 CHUNK_ROWS = 4096  # rows per gathered block: bounds memory at rows * window * channels * 8 bytes
@@ -52,12 +58,19 @@ class MicroBatchFeatures:
     """Per-asset trailing-window features of ``columns`` (same names and values as the batch function)."""
 
     def __init__(
-        self, columns: Sequence[str], *, window: int = 30, stats: Sequence[str] = DEFAULT_STATS, ewm_span: float = 10.0
+        self,
+        columns: Sequence[str],
+        *,
+        window: int = 30,
+        stats: Sequence[str] = DEFAULT_STATS,
+        ewm_span: float = 10.0,
+        sequence: bool = False,
     ):
-        check_settings(stats, window)
+        self.sequence = bool(sequence)
+        check_settings(stats if not self.sequence else DEFAULT_STATS, window)
         self.columns = list(columns)
         self.window = int(window)
-        self.stats = tuple(stats)
+        self.stats = () if self.sequence else tuple(stats)
         self.alpha = alpha_of(ewm_span)
         self._index: dict[str, int] = {}
         width = len(self.columns)
@@ -68,7 +81,9 @@ class MicroBatchFeatures:
 
     @property
     def feature_names(self) -> list[str]:
-        """``f"{column}__{stat}"``, in the order of the batch function."""
+        """``f"{column}__{stat}"``, in the order of the batch function (``f"{column}__t{k}"`` with ``sequence``)."""
+        if self.sequence:
+            return [f"{col}__t{k}" for col in self.columns for k in range(self.window)]
         return [f"{col}__{stat}" for col in self.columns for stat in self.stats]
 
     @property
@@ -113,6 +128,8 @@ class MicroBatchFeatures:
         slots = self._slots(str(u) for u in uniques)
         lengths = self._len[slots]
         fresh = values[order]
+        if self.sequence:
+            fresh = self._carried(slots, sorted_codes, fresh)
         # one addressable block: the assets' stored windows, then the batch's rows grouped by asset
         block = np.concatenate([self._buf[slots].reshape(-1, len(self.columns)), fresh])
 
@@ -136,6 +153,9 @@ class MicroBatchFeatures:
             data = block[address(np.broadcast_to(code[None, :], wanted.shape), np.maximum(wanted, 0))]
             if absent.any():
                 data[absent] = np.nan
+            if self.sequence:
+                out[order[part]] = sequence_steps(data.transpose(1, 0, 2), absent.sum(axis=0))
+                continue
             out[order[part]] = window_stats(data.transpose(1, 0, 2), self.stats, ewm=ewm[part], pad=absent.sum(axis=0))
         # new state: the last `window` rows of each asset, its exponential mean and count
         total = lengths + counts
@@ -177,9 +197,27 @@ class MicroBatchFeatures:
             block[known, :-1] = self._buf[held, 1:]
             lengths[known] = self._len[held]
             ewm[known] = self._ewm[held]
+        pad = np.maximum(self.window - 1 - lengths, 0)
+        if self.sequence:
+            last = np.full((n, width), np.nan)
+            last[known] = self._buf[slots[known], -1]
+            block[:, -1] = np.where(np.isnan(values), last, values)
+            return sequence_steps(block, pad)
         block[:, -1] = values
         ewm = ewm_step(ewm, values, self.alpha)
-        return window_stats(block, self.stats, ewm=ewm, pad=np.maximum(self.window - 1 - lengths, 0))
+        return window_stats(block, self.stats, ewm=ewm, pad=pad)
+
+    def _carried(self, slots: np.ndarray, sorted_codes: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+        """``fresh`` (rows grouped by asset code, in time order) with each missing reading carried forward from the
+        asset's earlier rows: the batch's, else the last stored one (missing when the asset has none yet)."""
+        stored = self._buf[slots, -1]  # the newest stored row of each asset (NaN rows for a new asset)
+        keys = np.concatenate([np.arange(len(slots)), sorted_codes])
+        rows = np.concatenate([stored, fresh])
+        ordered = np.argsort(keys, kind="stable")  # each asset's stored row first, then its new rows
+        filled = pd.DataFrame(rows[ordered]).groupby(keys[ordered]).ffill().to_numpy(dtype="float64")
+        out = np.empty_like(rows)
+        out[ordered] = filled
+        return out[len(slots) :]
 
     def _ewm_steps(self, slots: np.ndarray, fresh: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Exponential mean of every sorted row: one vectorised step per row rank, across all assets."""

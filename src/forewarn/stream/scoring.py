@@ -32,7 +32,9 @@ output is recorded; the five largest go in the alert's ``explanation``.
 service does: ``score`` and ``probability`` are the bundle's failure probability within its horizon (calibrated
 when the bundle has a calibrator; what the service's health is made of, so an alert threshold reads as a
 probability), and ``rul`` the predicted RUL of a RUL model (``None`` otherwise). A bundle with an empty interval
-is scored row by row as above.
+is scored row by row as above. A bundle of a sequence model (:attr:`~forewarn.bundles.bundle.ServingSpec.sequence`,
+e.g. the window model ``forewarn federate --model window`` files) reads each row's last ``window`` rows themselves
+(:class:`~forewarn.stream.features.MicroBatchFeatures` with ``sequence``), as the service does.
 
 A bundle with an ``interval`` is scored over buckets at that interval (:class:`~forewarn.stream.buckets.OpenBuckets`):
 the features are those of ``window_features`` on ``Store.readings(asset, resample=interval, wide=True)``. Each
@@ -153,7 +155,8 @@ class ModelRunner:
             self.interval = spec.interval
             if self.interval:
                 self.buckets = OpenBuckets(len(columns), bucket_micros(self.interval))
-        self.features = MicroBatchFeatures(columns, window=window, stats=stats, ewm_span=ewm_span)
+        sequence = self.bundle is not None and self.bundle.spec.sequence
+        self.features = MicroBatchFeatures(columns, window=window, stats=stats, ewm_span=ewm_span, sequence=sequence)
         position = {n: i for i, n in enumerate(self.features.feature_names)}
         self.take = np.asarray([position[n] for n in self.feature_names]) if self.bundle is None else np.empty(0)
         self.age_feature = "" if self.bundle is None else self.bundle.spec.age_feature
@@ -178,6 +181,8 @@ class ModelRunner:
         recipe: list[object] = [columns, stats, window, ewm_span]
         if self.interval:  # raw-row windows keep their saved name; bucket windows are another state
             recipe.append(self.interval)
+        if sequence:  # a sequence model's windows hold readings carried forward: another state again
+            recipe.append("sequence")
         signature = json.dumps(recipe)
         digest = hashlib.sha1(signature.encode(), usedforsecurity=False).hexdigest()[:10]
         self.state_name = f"features:{cfg.model_id}:{digest}"
