@@ -64,11 +64,14 @@ def test_quality_page_renders_its_review_images_and_passes_axe(page, tmp_path: P
         review = _post(f"{url}/api/v1/quality/inspections", {**unit, "probability": 0.6})
         assert review["decision"] == "review"
         _post(f"{url}/api/v1/quality/inspections", {**unit, "unit": "u-18", "probability": 0.95})  # a reject
+        novel = {**unit, "unit": "u-19", "probability": 0.05, "novelty_score": 2.5}  # would pass; novel: review
+        assert _post(f"{url}/api/v1/quality/inspections", novel)["decision"] == "review"
 
         _visit(page, f"{url}/quality", tmp_path / "quality.png")  # data-ready='1': no error banner
         assert page.locator("#error").is_hidden()
         rows = page.locator("#review-table tbody tr")
-        assert rows.count() == 1 and "u-17" in rows.first.inner_text()
+        assert rows.count() == 2 and "u-17" in rows.first.inner_text() and "u-19" in rows.nth(1).inner_text()
+        assert "2.50 (novel)" in rows.nth(1).inner_text() and "-" in rows.first.locator("td").nth(6).inner_text()
         page.wait_for_function(
             "() => [...document.querySelectorAll('#review-table img')].every(i => i.complete)", timeout=30_000
         )
@@ -76,9 +79,10 @@ def test_quality_page_renders_its_review_images_and_passes_axe(page, tmp_path: P
         sizes = page.locator("#review-table img").evaluate_all(
             "imgs => imgs.map(i => [i.getAttribute('src').split('/').pop(), i.naturalWidth])"
         )
-        assert sizes == [["image", 48], ["map", 48]], sizes
+        assert sizes == [["image", 48], ["map", 48]] * 2, sizes
         (line,) = page.locator("#report-table tbody tr").all_inner_texts()
-        assert line.startswith("L1") and "spot 2" in line  # 2 units, both not passed, both 'spot'
+        assert line.startswith("L1") and "spot 3" in line  # 3 units, none passed, all 'spot'
+        assert page.locator("#report-table tbody td").nth(5).inner_text() == "1"  # one novel unit
         assert page.locator("#spc-chart-plot svg circle").count() == 12  # the default values' points
         problems = _blocking(_axe(page)) if AXE.exists() else []
     assert problems == [], json.dumps(problems, indent=1)

@@ -29,6 +29,8 @@
       map.addEventListener("error", () => map.remove());
       const td = document.createElement("td"); td.append(img, map); tr.append(td);
       tr.append(cell(r.defect_type), cell(Number(r.probability).toFixed(3)));
+      // the texture detector's novelty score (novel: sent to review although the classifier would pass it)
+      tr.append(cell(r.novelty_score == null ? "-" : `${Number(r.novelty_score).toFixed(2)}${r.novel ? " (novel)" : ""}`));
       const actions = document.createElement("td");
       for (const v of ["defect", "good"]) {
         const b = document.createElement("button"); b.textContent = v; b.type = "button";
@@ -42,7 +44,7 @@
     for (const r of report) {
       const tr = document.createElement("tr");
       const pareto = r.pareto.map((p) => `${p.defect_type} ${p.count}`).join(", ");
-      tr.append(cell(r.line), cell(r.units), cell(r.reject_rate), cell(r.review_rate), cell(r.mean_probability), cell(pareto));
+      tr.append(cell(r.line), cell(r.units), cell(r.reject_rate), cell(r.review_rate), cell(r.mean_probability), cell(r.novel ?? 0), cell(pareto));
       rbody.append(tr);
     }
   }
