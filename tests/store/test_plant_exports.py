@@ -188,12 +188,33 @@ def test_labels_of_the_repeated_hour_keep_both_passes_like_the_readings(duck, tm
     assert got["value"].tolist() == ["no", "no", "no", "yes", "no", "no"]
 
 
-def test_a_units_row_under_the_header_is_named_as_such(duck, tmp_path):
-    path = _write(tmp_path / "units.csv", "asset_id;ts;temp;flow\n;;°C;m3/h\nP-1;2024-01-01T00:00Z;40,5;1\n")
-    with pytest.raises(IngestError, match="a units row") as caught:
+def test_units_rows_under_the_header_are_read_as_units_not_refused(duck, tmp_path):
+    path = _write(
+        tmp_path / "units.csv",
+        "asset_id;ts;temp;flow\n;;°C;m3/h\nP-1;2024-01-01T00:00Z;40,5;1\nP-1;2024-01-01T01:00Z;x;2\n",
+    )
+    with pytest.raises(IngestError, match="value 'x' is not a number") as caught:  # before: refused at line 2
         duck.ingest_file(path)
-    assert caught.value.line == 2 and duck.count_readings() == 0
+    assert caught.value.line == 4 and duck.count_readings() == 0  # lines still the file's own
+    two = _write(
+        tmp_path / "two.csv",
+        "Anlage,Zeit,temp,flow\n,Beschreibung,Pump temperature,Flow rate\n,,degC,[m3/h]\n"
+        "P-1,2024-01-01T00:00Z,40.5,1\nP-1,2024-01-01T01:00Z,41,\n",
+    )
+    report = duck.ingest_file(two, asset_column="Anlage", time_column="Zeit")
+    assert report.rows_read == report.written == 3
+    assert report.notes == (
+        f"{two}: lines 2-3 read as the channels' units, not as readings (temp: degC, flow: [m3/h])",
+    )
+    got = duck.readings("P-1", wide=True)
+    assert got["temp"].tolist() == [40.5, 41.0] and got["ts"].tolist() == [
+        _utc("2024-01-01T00:00"),
+        _utc("2024-01-01T01:00"),
+    ]
     blank = _write(tmp_path / "blank.csv", "asset_id,ts,temp\n,2024-01-01T00:00Z,40\n")
-    with pytest.raises(IngestError, match="missing asset_id") as caught:
+    with pytest.raises(IngestError, match="missing asset_id"):  # a number in the row: data, not units
         duck.ingest_file(blank)
-    assert "units row" not in str(caught.value)
+    later = _write(tmp_path / "later.csv", "asset_id,ts,temp\nP-1,2024-01-01T00:00Z,40\n,,degC\n")
+    with pytest.raises(IngestError, match="missing asset_id") as caught:  # only leading rows are units
+        duck.ingest_file(later)
+    assert caught.value.line == 3

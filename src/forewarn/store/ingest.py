@@ -34,7 +34,7 @@ import pyarrow as pa
 from forewarn.exceptions import IngestError, UnknownAssetError
 from forewarn.store import labels
 from forewarn.store.options import ReadOptions
-from forewarn.store.readers import ROW_COLUMN, Staged
+from forewarn.store.readers import ROW_COLUMN, Staged, without_leading
 from forewarn.store.tables import fetch_one, fetch_value, quote_ident
 from forewarn.store.validate import (
     ReadingsLayout,
@@ -43,6 +43,7 @@ from forewarn.store.validate import (
     readings_layout,
     renamed,
     repeated_hour_sql,
+    units_rows_staged,
     validate_readings,
 )
 
@@ -180,6 +181,9 @@ def ingest_staged_readings(
     target = target or DuckTarget()
     staged = renamed(con, staged, options)
     layout = readings_layout(staged, options.label_columns)
+    skipped, units = units_rows_staged(con, staged, layout, options)
+    if skipped:
+        staged = without_leading(con, staged, skipped)
     validate_readings(con, staged, layout, options)
     con.execute(f"CREATE OR REPLACE TEMP VIEW __fw_long AS {long_readings_sql(staged, layout, options)}")
     try:
@@ -193,7 +197,7 @@ def ingest_staged_readings(
             labels.stage_labels(con, staged, layout.label_columns, options)
             batch_assets += f" UNION {labels.label_assets_sql()}"
         rows_read = int(fetch_value(con, "SELECT coalesce(sum(n), 0) FROM __fw_series"))
-        notes: tuple[str, ...] = (staged.note,) if staged.note else ()
+        notes: tuple[str, ...] = tuple(n for n in (staged.note, units) if n)
         if options.timezone != "UTC":
             notes += _repeated_hour_note(con, staged.source, options.timezone)
         unknown = target.unknown_assets(con, batch_assets)

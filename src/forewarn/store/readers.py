@@ -35,6 +35,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import dataclasses
 import gzip
 import io
 import json
@@ -501,9 +502,23 @@ def stage_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table, *, name: str, s
     return staged
 
 
+def without_leading(con: duckdb.DuckDBPyConnection, staged: Staged, count: int) -> Staged:
+    """The staged batch without its first ``count`` records (units rows under the header; a view, no copy).
+
+    The records keep their numbers, so errors still name the file's own lines.
+    """
+    name = staged.name + "_u"
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT * FROM {quote_ident(staged.name)} "
+        f"WHERE {ROW_COLUMN} >= {int(count)}"
+    )
+    return dataclasses.replace(staged, name=name)
+
+
 def drop_staged(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Drop whatever :func:`stage_file`, :func:`stage_arrow` or a renaming view created under ``name``."""
     con.execute(
+        f"DROP VIEW IF EXISTS {quote_ident(name + '_n_u')}; DROP VIEW IF EXISTS {quote_ident(name + '_u')}; "
         f"DROP VIEW IF EXISTS {quote_ident(name + '_n_t')}; DROP VIEW IF EXISTS {quote_ident(name + '_t')}; "
         f"DROP VIEW IF EXISTS {quote_ident(name + '_n')}; DROP VIEW IF EXISTS {quote_ident(name)}; "
         f"DROP TABLE IF EXISTS {quote_ident(name + '_rows')}"

@@ -22,10 +22,12 @@ forewarn.exceptions.IngestError: demo frame, line 2, column 'temp': value 'x' is
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from forewarn.exceptions import ConfigError, IngestError
 from forewarn.store.options import EPOCH_DIVISORS, ReadOptions
@@ -342,28 +344,96 @@ def validate_readings(
         source=staged.source,
         line=staged.line_of(record),
         column=staged.shown(check.column),
-        hint=UNITS_HINT if record == 0 and _looks_like_units(con, staged, layout) else check.hint,
+        hint=check.hint,
     )
 
 
-UNITS_HINT = "the first line under the header has no asset or time and text where numbers go: a units row? remove it"
+#: at most this many leading records are read as units or description rows (see :func:`units_rows`)
+MAX_UNITS_ROWS = 3
 
 
-def _looks_like_units(con: duckdb.DuckDBPyConnection, staged: Staged, layout: ReadingsLayout) -> bool:
-    """Whether the batch's first record is a units row under the header: no asset id or no time, and text in
-    value cells (``degC``, ``bar``, ``[rpm]``), as many historian and Excel exports write."""
-    texts = [
-        f"(CAST({quote_ident(c)} AS VARCHAR) IS NOT NULL AND {number_sql(quote_ident(c), 'VARCHAR', staged.decimal_comma)} IS NULL)"
-        for c in layout.value_columns
-    ]
-    if not texts:
-        return False
-    row = fetch_one(
-        con,
-        f"SELECT (asset_id IS NULL OR CAST(ts AS VARCHAR) IS NULL) AND ({' OR '.join(texts)}) "
-        f"FROM {quote_ident(staged.name)} WHERE {ROW_COLUMN} = 0",
+def units_rows(records: Sequence[tuple[bool, Sequence[object]]]) -> int:
+    """How many leading records are units or description rows under the header, not data.
+
+    ``records``: the first records of a file in order, each as ``(time_parses, value_cells)``. Such a row has a
+    time that is missing or not a time, no value cell that is a number, and at least one of text (``degC``,
+    ``[bar]``, ``Temperature pump 1``), as historian and Excel exports write them. At most
+    :data:`MAX_UNITS_ROWS` are counted, and only leading ones: a row like that further down is bad data. A row
+    that this reads as units would otherwise be refused whole (no time, text where numbers go), so no reading
+    is dropped that could have been stored. ``ingest`` and ``detect FILE`` both read the rows with it.
+
+    >>> units_rows([(False, ["degC", "bar"]), (True, ["40", "1,5"])])
+    1
+    >>> units_rows([(False, ["Temp pump 1", None]), (False, ["degC", "m3/h"]), (True, ["40", "1"])])
+    2
+    >>> units_rows([(False, [None, "40"])]), units_rows([(True, ["degC"])]), units_rows([(False, [None, ""])])
+    (0, 0, 0)
+    """
+    count = 0
+    for time_parses, cells in list(records)[:MAX_UNITS_ROWS]:
+        texts = [str(c).strip() for c in cells if c is not None and c == c and str(c).strip()]
+        if time_parses or not texts or any(_is_number(t) for t in texts):
+            break
+        count += 1
+    return count
+
+
+def _is_number(text: str) -> bool:
+    """Whether a cell's text is a number, with a decimal point or comma (``1.5``, ``1,5``, ``-3e2``)."""
+    for candidate in (text, text.replace(",", ".")):
+        try:
+            float(candidate)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def units_rows_staged(
+    con: duckdb.DuckDBPyConnection, staged: Staged, layout: ReadingsLayout, options: ReadOptions = DEFAULT
+) -> tuple[int, str | None]:
+    """The number of leading units rows of a staged batch (:func:`units_rows`) and a note saying what they held.
+
+    ``(0, None)`` when there is none, or when the time format itself is not valid (validation says so).
+    """
+    if staged.fmt != "csv" or not layout.value_columns:
+        return 0, None
+    cells = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR)" for c in layout.value_columns)
+    try:
+        rows = con.execute(
+            f"SELECT {ROW_COLUMN}, {ts_sql(staged.types['ts'], options)} IS NOT NULL, {cells} "
+            f"FROM {quote_ident(staged.name)} WHERE {ROW_COLUMN} < {MAX_UNITS_ROWS} ORDER BY {ROW_COLUMN}"
+        ).fetchall()
+    except duckdb.Error:
+        return 0, None
+    if [int(r[0]) for r in rows] != list(range(len(rows))):
+        return 0, None
+    count = units_rows([(bool(r[1]), r[2:]) for r in rows])
+    if not count:
+        return 0, None
+    return count, units_note(
+        staged.source,
+        [staged.line_of(i) for i in range(count)],
+        layout.value_columns,
+        [rows[i][2:] for i in range(count)],
     )
-    return bool(row and row[0])
+
+
+def units_note(source: str, lines: Sequence[int], columns: Sequence[str], cells: Sequence[Sequence[object]]) -> str:
+    """The note that says which lines were read as units or descriptions, and what the last of them holds.
+
+    >>> units_note("plant.csv", [2], ["temp", "flow", "s3"], [["degC", "m3/h", None]])
+    "plant.csv: line 2 read as the channels' units, not as readings (temp: degC, flow: m3/h)"
+    """
+    shown = ", ".join(
+        f"{c}: {str(v).strip()}"
+        for c, v in zip(columns, cells[-1], strict=False)
+        if v is not None and v == v and str(v).strip()
+    )
+    if len(shown) > 200:
+        shown = shown[:197] + "..."
+    where = f"line {lines[0]}" if len(lines) == 1 else f"lines {lines[0]}-{lines[-1]}"
+    return f"{source}: {where} read as the channels' units, not as readings ({shown})"
 
 
 def find_blank_keys(con: duckdb.DuckDBPyConnection, staged: Staged, series_table: str) -> None:
@@ -459,3 +529,55 @@ def fold_back_sql(rows: str, zone: str, series: str) -> str:
         "SELECT b.* REPLACE (CASE WHEN f.k > 1 THEN b.ts - INTERVAL 1 HOUR ELSE b.ts END AS ts) "
         f"FROM b LEFT JOIN f ON f.__fold_rn = b.{rn}"
     )
+
+
+def parse_times(
+    values: Sequence[object], options: ReadOptions = DEFAULT, series: Sequence[object] | None = None
+) -> pd.Series:
+    """UTC times of the cells ``values``, read as ``forewarn ingest`` reads a time column; ``NaT`` where one
+    does not parse (an empty cell, text the format does not read, an epoch number out of range).
+
+    The same SQL as ingest (:func:`ts_sql`: ``options.time_format``, ``options.timezone``, epoch numbers), and
+    the repeated hour of a fall-back night put in order by :func:`fold_back_sql` within each of ``series``
+    (asset ids; default: one series). ``forewarn detect FILE --time-format --timezone`` calls it.
+
+    >>> parse_times(["27.10.2024 02:30", "27.10.2024 02:30", "27.10.2024 03:00"],
+    ...             ReadOptions(time_format="%d.%m.%Y %H:%M", timezone="Europe/Berlin")).dt.strftime("%H:%M").tolist()
+    ['00:30', '01:30', '02:00']
+    >>> parse_times(["1700000000", "17000000000000", ""], ReadOptions(time_format="epoch")).isna().tolist()
+    [False, True, True]
+    """
+    import pyarrow as pa
+
+    texts = [None if v is None or v != v or not str(v).strip() else str(v).strip() for v in values]
+    keys = [""] * len(texts) if series is None else [str(s) for s in series]
+    table = pa.table(
+        {
+            "asset_id": pa.array(keys, pa.string()),
+            "ts": pa.array(texts, pa.string()),
+            ROW_COLUMN: pa.array(range(len(texts)), pa.int64()),
+        }
+    )
+    ts = ts_sql("VARCHAR", options)
+    if options.is_epoch():
+        low, high = EPOCH_RANGE
+        ts = (
+            f"CASE WHEN TRY_CAST(ts AS DOUBLE) / {EPOCH_DIVISORS[str(options.time_format)]} BETWEEN {low:g} AND "
+            f"{high:g} THEN {ts} END"
+        )
+    rows = f"SELECT asset_id, {ts} AS ts, {ROW_COLUMN} FROM __fw_times"
+    if options.timezone != "UTC" and not options.is_epoch():
+        rows = fold_back_sql(rows, options.timezone, "asset_id")
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone='UTC'")
+        con.register("__fw_times", table)
+        micros = con.execute(f"SELECT epoch_us(ts) FROM ({rows}) ORDER BY {ROW_COLUMN}").fetchnumpy()
+    except duckdb.Error as err:
+        raise ConfigError(f"time format {options.time_format!r} is not valid: {str(err).splitlines()[0]}") from None
+    finally:
+        con.close()
+    column = micros[next(iter(micros))]
+    stamps = pd.to_datetime(pd.array(column, dtype="Int64"), unit="us", utc=True)
+    index = values.index if isinstance(values, pd.Series) else None
+    return pd.Series(stamps, index=index, name=getattr(values, "name", None))
