@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from forewarn.cli.export import EngineOpt, RayAddressOpt, executor
+from forewarn.cli.store_commands import TIME_FORMAT_HELP, TIMEZONE_HELP
 
 #: :data:`forewarn.detect.DEFAULT_DETECTOR`, spelled out so that ``--help`` does not import numpy and pandas
 #: (a test keeps the two equal)
@@ -82,6 +83,12 @@ def detect(
     timestamp_column: Annotated[
         str | None, typer.Option(help="Timestamp column (default: found by name or format).")
     ] = None,
+    time_format: Annotated[
+        str | None, typer.Option(help="Of an INPUT file, as for forewarn ingest: " + TIME_FORMAT_HELP)
+    ] = None,
+    timezone: Annotated[
+        str, typer.Option(help="Of an INPUT file, as for forewarn ingest: " + TIMEZONE_HELP + " Scores in UTC.")
+    ] = "UTC",
     contamination: Annotated[
         float | None,
         typer.Option(
@@ -136,8 +143,10 @@ def detect(
                 raise typer.BadParameter(f"{detector} takes no {name.replace('_', ' ')}", param_hint=flag)
         options["params"] = params
     if store is not None:
-        if asset_column or exclude or timestamp_column:
-            raise typer.BadParameter("--asset-column, --exclude and --timestamp-column apply to an INPUT file")
+        if asset_column or exclude or timestamp_column or time_format or timezone != "UTC":
+            raise typer.BadParameter(
+                "--asset-column, --exclude, --timestamp-column, --time-format and --timezone apply to an INPUT file"
+            )
         from forewarn.detect import detect_store, write_result
 
         result = detect_store(
@@ -161,6 +170,8 @@ def detect(
             exclude=tuple(exclude or ()),
             timestamp_column=timestamp_column,
             asset_column=asset_column,
+            time_format=time_format,
+            timezone=timezone,
             **options,
         )
     for note in result.notes:

@@ -30,6 +30,14 @@ def is_postgres_url(target: str) -> bool:
     return str(target).startswith(("postgresql:", "postgres:"))
 
 
+#: ``--time-format`` and ``--timezone`` of ``ingest`` and ``detect FILE``: one meaning, one parser
+#: (:func:`forewarn.store.validate.ts_sql`)
+TIME_FORMAT_HELP = (
+    "strptime format of the time, e.g. '%d/%m/%Y %H:%M' (default: ISO 8601), or epoch / epoch_ms for "
+    "seconds / milliseconds since 1970 (UTC)."
+)
+TIMEZONE_HELP = "IANA zone of times without an offset, e.g. Europe/Berlin."
+
 READ_HELP = "DuckDB file to read, or postgresql://user@host/db (env FOREWARN_STORE)."
 
 store_app = typer.Typer(
@@ -133,14 +141,8 @@ def ingest(
     strict: Annotated[bool, typer.Option(help="Reject files that name assets the store does not know.")] = False,
     asset_column: Annotated[str, typer.Option(help="Column holding the asset id.")] = "asset_id",
     time_column: Annotated[str, typer.Option(help="Column holding the time.")] = "ts",
-    time_format: Annotated[
-        str | None,
-        typer.Option(
-            help="strptime format of the time, e.g. '%d/%m/%Y %H:%M' (default: ISO 8601), or epoch / epoch_ms for "
-            "seconds / milliseconds since 1970 (UTC)."
-        ),
-    ] = None,
-    timezone: Annotated[str, typer.Option(help="IANA zone of times without an offset, e.g. Europe/Berlin.")] = "UTC",
+    time_format: Annotated[str | None, typer.Option(help=TIME_FORMAT_HELP)] = None,
+    timezone: Annotated[str, typer.Option(help=TIMEZONE_HELP)] = "UTC",
     asset: Annotated[str | None, typer.Option(help="One asset id for every row (a file without asset column).")] = None,
     label_columns: Annotated[
         str, typer.Option(help="Comma-separated columns stored as labels (text or numbers), never as sensor channels.")
