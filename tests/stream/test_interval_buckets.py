@@ -66,6 +66,24 @@ def _fold_in_batches(
     return means, closed
 
 
+def _streamed(
+    buckets: OpenBuckets, online: MicroBatchFeatures, assets: np.ndarray, ts: np.ndarray, values: np.ndarray, batch: int
+) -> np.ndarray:
+    """Each row's features as the stream runner gives them: rows in micro-batches of ``batch`` (each sorted by asset,
+    ts), every closed bucket's mean added to the window, every row scored with its open bucket (``peek``)."""
+    got = np.empty((len(ts), len(online.feature_names)))
+    for lo in range(0, len(ts), batch):
+        part = np.arange(lo, min(len(ts), lo + batch))
+        part = part[np.lexsort((ts[part], assets[part]))]
+        folded = buckets.fold(assets[part], ts[part], values[part])
+        for rank, (names, _, means) in enumerate(folded.closed):
+            if len(names):
+                online.update(names, means)
+            rows = np.flatnonzero(folded.rank == rank)
+            got[part[rows]] = online.peek(assets[part][rows], folded.means[rows])
+    return got
+
+
 @pytest.mark.parametrize("cuts", [[], [T0 + 90 * MIN, T0 + 95 * MIN, T0 + 200 * MIN]])
 def test_running_means_and_closed_buckets_equal_the_store_resample(cuts: list[int]) -> None:
     assets, ts, values = _rows(np.random.default_rng(0))
@@ -146,16 +164,7 @@ def test_runner_features_over_buckets_equal_batch_features_of_the_resample() -> 
     assets, ts, values = _rows(np.random.default_rng(3), assets=2, minutes=300)
     stats = ("mean", "std", "max", "slope", "ewm", "diff")
     buckets, online = OpenBuckets(2, HOUR), MicroBatchFeatures(["a", "b"], window=3, stats=stats, ewm_span=4.0)
-    got = np.empty((len(ts), 12))
-    for lo in range(0, len(ts), 97):  # batches cut across assets and buckets
-        part = np.arange(lo, min(len(ts), lo + 97))
-        part = part[np.lexsort((ts[part], assets[part]))]
-        folded = buckets.fold(assets[part], ts[part], values[part])
-        for rank, (names, _, means) in enumerate(folded.closed):
-            if len(names):
-                online.update(names, means)
-            rows = np.flatnonzero(folded.rank == rank)
-            got[part[rows]] = online.peek(assets[part][rows], folded.means[rows])
+    got = _streamed(buckets, online, assets, ts, values, batch=97)  # batches cut across assets and buckets
     for i in (0, 61, 299, 300, 450, 599):
         hourly = _store_means(assets, ts, values, int(ts[i]) + 1)[assets[i]]
         offline = window_features(
@@ -180,16 +189,7 @@ def test_sequence_features_over_buckets_equal_the_bundle_spec_on_the_resample() 
     buckets = OpenBuckets(2, HOUR)
     online = MicroBatchFeatures(["a", "b"], window=3, sequence=True)
     assert online.feature_names == spec.window_feature_names
-    got = np.empty((len(ts), 6))
-    for lo in range(0, len(ts), 89):
-        part = np.arange(lo, min(len(ts), lo + 89))
-        part = part[np.lexsort((ts[part], assets[part]))]
-        folded = buckets.fold(assets[part], ts[part], values[part])
-        for rank, (names, _, means) in enumerate(folded.closed):
-            if len(names):
-                online.update(names, means)
-            rows = np.flatnonzero(folded.rank == rank)
-            got[part[rows]] = online.peek(assets[part][rows], folded.means[rows])
+    got = _streamed(buckets, online, assets, ts, values, batch=89)
     checked = [0, 61, 130, 200, 260, 340, 499, 500, 520, 600, 700, 999]
     for i in checked:
         hourly = _store_means(assets, ts, values, int(ts[i]) + 1)[assets[i]]
