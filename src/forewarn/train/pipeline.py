@@ -213,8 +213,8 @@ def _train(
     comparison = pd.DataFrame()
     name = spec.model
     if name == "auto":
-        # sequence models are left out: the stream cannot compute their input, so auto could never keep one, and
-        # they cost the most (compare one on a plant's data with forewarn backtest --model lstm-attention-failure)
+        # sequence models are left out: they cost the most (name one with --model to train and file it, or compare
+        # it on a plant's data with forewarn backtest --model lstm-attention-failure)
         pool = [m for m in zoo.candidates(spec.task) if not zoo.is_sequence(m)]
         compare_rows = _subsample(train_rows, y, min(spec.max_rows, COMPARE_ROWS), spec.seed + 1)
 
@@ -241,14 +241,17 @@ def _train(
                 column="model",
             )
         name = str(servable.iloc[0]["model"])
-    elif zoo.is_sequence(name):
+    sequence = zoo.is_sequence(name)
+    if sequence and (spec.features != "ml" or spec.baseline_hours):
         raise ConfigError(
-            f"{name!r} reads sequences of readings, which the stream cannot compute (forewarn train files "
-            "window-statistics models; a federated window model is filed by forewarn federate --model window); "
-            "compare it with forewarn backtest, serve a window-statistics model"
+            f"{name!r} reads the last rows of each channel themselves, not window statistics: --features "
+            f"{spec.features!r} and --baseline are options of window-statistics models (train it with --features ml "
+            "and no --baseline)"
         )
     say(f"fitting {name}")
-    X_all = inputs(name)
+    X_all = data.features(spec, sequence=True) if sequence else inputs(name)
+    if sequence:  # what a missing input is filled with, and the reference of drift and explanations
+        means = training_means(X_all.iloc[train_rows])
     model = zoo.fit_model(
         zoo.build(name, task=spec.task, seed=spec.seed, max_rul=max_rul), X_all.iloc[train_rows], y[train_rows]
     )
@@ -359,7 +362,8 @@ def _judge_and_file(
         "recipe": {
             "interval": data.interval,
             "window_rows": spec.window,
-            "stats": list(spec.stats),
+            "stats": [] if zoo.is_sequence(name) else list(spec.stats),
+            "input": "sequence" if zoo.is_sequence(name) else "window statistics",
             "features": spec.features,
             "age": cards.age_recipe(X_all.columns, data.renewed, spec.age),
             "baseline": spec.baseline,
@@ -409,10 +413,11 @@ def _judge_and_file(
             asset_classes=(),
             metrics=flat,
             training_data=X_all.iloc[train_rows],
-            unit="hours" if spec.task == "rul" else None,
+            unit="hours",  # of the horizon (and of RUL): a failure model's was '', so "within 24" was shown
             card=card,
             reference=means,
             baseline_hours=spec.baseline_hours or 0.0,
+            sequence=zoo.is_sequence(name),
         )
     # a failure-mode classifier is saved with its card but is not servable for health (the service scores failure,
     # RUL and anomaly models): it is not filed in the registry

@@ -5,8 +5,9 @@ training assets and scores the rest (:func:`compare`), folds split by asset so n
 judged; the best servable candidate is kept. The figures go into the model card, so a plant sees the zoo
 compared on its own data. Scores (higher is better): failure, PR-AUC (average precision, the honest figure for
 rare failures); RUL, minus the RMSE; anomaly, ROC-AUC against failure within the horizon; failure mode, macro F1.
-Sequence models (tag ``input == "sequence"``) read the trailing window of readings instead of window statistics;
-the service computes window statistics only, so they are compared but not kept.
+Sequence models (tag ``input == "sequence"``) read the trailing window of readings instead of window statistics
+(filed as a sequence bundle, :attr:`forewarn.bundles.bundle.ServingSpec.sequence`, which the service, ``forewarn
+score`` and the stream feed the same rows); ``auto`` leaves them out for their cost, ``--model`` names one.
 """
 
 from __future__ import annotations
