@@ -43,6 +43,7 @@ def test_train_files_a_version_with_a_card_and_does_not_promote_a_second(plant: 
     assert 0 <= card["metrics"]["ece"] <= 0.2 and card["metrics"]["roc_auc"] > 0.6
     spec = json.loads((first.folder / "serving.json").read_text())
     assert spec["interval"] == "3h" and spec["calibration"] is not None
+    assert (spec["horizon"], spec["unit"]) == (72.0, "hours")  # the horizon's unit (was '': "within 72" shown)
     second = forewarn.train(plant, models, task="failure", horizon="72h", interval="3h", model="logistic-failure")
     assert (second.version, second.promoted) == ("v2", False)
     assert ModelRegistry(models).active_version("failure") == "v1"

@@ -182,6 +182,12 @@ def _train(
     spec = spec.resolved(data.interval)
     usable = data.labelled & ~data.down
     _check_trainable(data, spec, usable)
+    unknown = [c for c in spec.operating_channels if c not in data.channels]
+    if unknown:
+        raise ConfigError(
+            f"operating channel(s) {', '.join(map(repr, unknown))} not among the channels read: "
+            + ", ".join(data.channels)
+        )
     say(
         f"data: {len(data.frame):,} rows of {data.frame['asset_id'].nunique()} assets at {data.interval}, "
         f"{int(usable.sum()):,} labelled"
@@ -368,6 +374,7 @@ def _judge_and_file(
             "age": cards.age_recipe(X_all.columns, data.renewed, spec.age),
             "baseline": spec.baseline,
             "channels": data.channels,
+            "operating_channels": list(spec.operating_channels),
             "horizon": spec.horizon,
             "horizon_hours": spec.horizon_hours,
             "labels": f"stored label {spec.label!r}"
