@@ -57,7 +57,8 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         db.add_assets(fleet.assets)
         db.ingest_readings(changed[changed["ts"] < cut])
         db.ingest_events(events[events["ts"] < cut])
-    forewarn.train(store, models, task="failure", horizon="72h", interval="3h", model="logistic-failure")
+    forewarn.train(store, models, task="failure", horizon="72h", interval="3h", model="logistic-failure",
+                   operating_channels="speed,power")  # fmt: skip
     with Store(store) as db:
         db.ingest_readings(changed[changed["ts"] >= cut])
         db.ingest_events(events[events["ts"] >= cut])
@@ -108,32 +109,24 @@ def test_monitor_flags_the_recalibrated_sensor_on_its_first_day(plant: dict[str,
     assert book.open_case_of(case["asset_id"]) is None  # the health case of the asset is a different one
 
 
-def test_cli_monitor_writes_the_json_report(plant: dict[str, object], tmp_path: Path) -> None:
+def test_cli_monitor_writes_the_json_report(
+    plant: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "monitor.json"
-    result = CliRunner().invoke(
-        app,
-        [
-            "monitor",
-            "--store",
-            str(plant["store"]),
-            "--models",
-            str(plant["models"]),
-            "--json",
-            str(out),
-            "--days",
-            "15",
-            "--reference-days",
-            str(TRAINED_DAYS),
-            "--operating-channels",
-            "speed, power,flow",
-        ],
-    )
+    args = ["monitor", "--store", str(plant["store"]), "--models", str(plant["models"]), "--days", "15",
+            "--reference-days", str(TRAINED_DAYS), "--operating-channels", "speed, power,flow"]  # fmt: skip
+    result = CliRunner().invoke(app, [*args, "--json", str(out)])
     assert result.exit_code == 0, result.output
     written = json.loads(out.read_text())
     assert written["models"][0]["model_id"] == "failure" and "sensor change" in result.output
     assert written["models"][0]["operating_channels"] == ["speed", "power", "flow"]
     moved = written["models"][0]["multivariate"]["drifted_assets"]
     assert f"multivariate drift (MMD): {moved} of 12 assets" in result.output
+    # without the option (nor the variable) the channels recorded at training (train --operating-channels)
+    monkeypatch.delenv("FOREWARN_OPERATING_CHANNELS", raising=False)
+    recorded = CliRunner().invoke(app, [*args[:-2], "--json", str(tmp_path / "card.json")])
+    assert recorded.exit_code == 0, recorded.output
+    assert json.loads((tmp_path / "card.json").read_text())["models"][0]["operating_channels"] == ["speed", "power"]
     bad = CliRunner().invoke(app, ["monitor", "--store", str(plant["store"]), "--models", str(tmp_path / "none")])
     assert bad.exit_code != 0 and "does not exist" in str(bad.exception)
     unknown = [
@@ -163,6 +156,8 @@ def test_retrain_judges_the_challenger_on_the_same_window_and_rolls_back(
     assert decision["champion"] == "v1" and decision["challenger"] == "v2"
     assert not decision["promoted"] and decision["live"] == "v1"  # no model beats another by 1.0 ROC AUC
     assert decision["trained_on"]["end"] == decision["window"]["start"]  # never trained on the judging window
+    card = json.loads((Path(models) / "failure" / "v2" / "card.json").read_text())  # type: ignore[operator]
+    assert card["recipe"]["operating_channels"] == ["speed", "power"]  # the challenger keeps the champion's record
     for side in ("champion", "challenger"):
         assert decision["figures"][side]["rows"] > 0
     recorded = retraining.decisions_of(Path(models) / "failure" / "decisions.json")  # type: ignore[arg-type]
@@ -174,6 +169,9 @@ def test_retrain_judges_the_challenger_on_the_same_window_and_rolls_back(
         retraining.rollback(models, "failure")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="metric"):
         retraining.retrain(plant["store"], models, "failure", metric="accuracy")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="'rpm' not among the channels read"):
+        forewarn.train(plant["store"], tmp_path / "other", task="failure", horizon="72h", interval="3h",  # type: ignore[arg-type]
+                       model="logistic-failure", operating_channels="speed,rpm")  # fmt: skip
 
 
 def test_the_api_gauges_and_model_page_show_the_monitoring(plant: dict[str, object]) -> None:

@@ -38,7 +38,8 @@ def monitor(
         typer.Option(
             help="Comma-separated channels that set the operating point (load, surroundings): a day that no one "
             "sensor explains, with these outside the reference's range, is an unfamiliar operating point, not a "
-            "changed machine. Default: $FOREWARN_OPERATING_CHANNELS, else speed,power,current,flow,ambient_temp."
+            "changed machine. Default: $FOREWARN_OPERATING_CHANNELS, else the model card's (forewarn train "
+            "--operating-channels), else speed,power,current,flow,ambient_temp."
         ),
     ] = None,
 ) -> None:

@@ -77,6 +77,14 @@ def train(
         ),
     ] = None,
     promote: Annotated[bool, typer.Option("--promote", help="Make the new version live.")] = False,
+    operating_channels: Annotated[
+        str | None,
+        typer.Option(
+            help="Channels that set the operating point (load, speed, ambient: not the machine's condition), "
+            "comma-separated; recorded in the model card so that `forewarn monitor` tells a new operating point "
+            "from a changed machine (default: none recorded; monitor then uses its own default)."
+        ),
+    ] = None,
     engine: EngineOpt = "local",
     ray_address: RayAddressOpt = None,
 ) -> None:
@@ -101,6 +109,7 @@ def train(
         seed=seed,
         age=age,
         baseline=baseline,
+        operating_channels=operating_channels,
     )
     console = Console(stderr=True)
     with console.status("training") as status:

@@ -78,22 +78,26 @@ def operating_channels(
     channels: Sequence[str] | None = None,
     *,
     where: str = "operating channels",
+    recorded: Sequence[str] = (),
 ) -> tuple[str, ...]:
     """The channels that set the operating point: ``names`` (a comma-separated string or a sequence), else the
-    ``FOREWARN_OPERATING_CHANNELS`` environment variable, else :data:`OPERATING_CHANNELS` (the twin's names).
-    Names given by the user (argument or variable) must be among the model's ``channels`` when those are known;
-    the default is kept to the ones the model reads.
+    ``FOREWARN_OPERATING_CHANNELS`` environment variable, else ``recorded`` (the model card's, from ``forewarn
+    train --operating-channels``), else :data:`OPERATING_CHANNELS` (the twin's names). Names given by the user
+    (argument, variable or card) must be among the model's ``channels`` when those are known; the default is kept
+    to the ones the model reads.
 
     >>> operating_channels("rpm, kw", ["rpm", "kw", "oil_temp"])
     ('rpm', 'kw')
     >>> operating_channels(None, ["speed", "bearing_temp"])
     ('speed',)
+    >>> operating_channels(None, ["rpm", "oil_temp"], recorded=["rpm"])  # the card's record, no variable set
+    ('rpm',)
     >>> operating_channels("rpm", ["speed"])
     Traceback (most recent call last):
     ...
     forewarn.exceptions.ConfigError: operating channels: 'rpm' is not a channel of the model; its channels are speed
     """
-    source = names if names is not None else os.environ.get(OPERATING_ENV) or None
+    source = names if names is not None else os.environ.get(OPERATING_ENV) or (list(recorded) or None)
     if source is None:
         return tuple(c for c in OPERATING_CHANNELS if channels is None or c in channels)
     given = [n.strip() for n in source.split(",")] if isinstance(source, str) else [str(n).strip() for n in source]

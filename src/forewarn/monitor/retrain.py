@@ -168,6 +168,7 @@ def retrain(
                 model=card["model"],
                 model_id=model_id,
                 seed=seed,
+                operating_channels=card["recipe"].get("operating_channels") or None,
             )
             # the challenger is filed beside the champion as the next version (not live yet)
             version = _file(Path(result.folder), registry.root / model_id)

@@ -131,7 +131,8 @@ def _monitor_model(
     card = model_card(registry, model_id, version)
     interval = str(card["recipe"]["interval"])
     channels = [str(c) for c in card["recipe"]["channels"]]
-    operating = classify.operating_channels(operating_names, channels, where=f"model {model_id!r}")
+    recorded = [str(c) for c in card["recipe"].get("operating_channels") or []]
+    operating = classify.operating_channels(operating_names, channels, where=f"model {model_id!r}", recorded=recorded)
     assets = db.assets()
     classes = set(card["data"].get("asset_classes") or assets["asset_class"].astype(str))
     assets = assets[assets["asset_class"].astype(str).isin(classes)].sort_values("asset_id")

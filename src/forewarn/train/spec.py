@@ -91,6 +91,9 @@ class TrainSpec:
     seed: int = 0
     age: str = "auto"
     baseline: str | None = None
+    #: the channels that set the operating point (load, surroundings: not the machine's condition), recorded in the
+    #: model card for ``forewarn monitor`` (:func:`forewarn.monitor.classify.operating_channels`); not features
+    operating_channels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -178,7 +181,16 @@ class TrainSpec:
         unknown = set(given) - {f.name for f in fields(self)}
         if unknown:
             raise ConfigError(f"unknown training option(s) {', '.join(sorted(unknown))}")
-        for key in ("channels", "sites", "lines", "classes", "assets", "stats", "renewing_actions"):
+        for key in (
+            "channels",
+            "sites",
+            "lines",
+            "classes",
+            "assets",
+            "stats",
+            "renewing_actions",
+            "operating_channels",
+        ):
             if key in given:
                 given[key] = _names(given[key])
         return replace(self, **given)
