@@ -158,6 +158,7 @@ class HealthScorer:
                 self.cases.open_case_id(asset_id),
                 renewed,
             )
+            result["recommended_action"] = no_readings_action(spec.channels)
             if is_down(marks):
                 failed = marks[0].isoformat()  # type: ignore[index,union-attr]
                 result.update(
@@ -204,12 +205,25 @@ def _answer(
         "rul_high": None,
         "risk_level": "unknown",
         "threshold": None,
-        "recommended_action": "no readings yet; connect this asset's sensors",
+        "recommended_action": "",
         "contributions": [],
         "open_case": open_case,
         "status": None,
         "renewed_at": renewed_at,
     }
+
+
+def no_readings_action(channels: tuple[str, ...] | list[str]) -> str:
+    """What an asset without readings of a model's channels is told (it may have readings of other channels:
+    "no readings yet" was said to an asset whose channels the model does not read).
+
+    >>> no_readings_action(["temp", "vib"])
+    "no readings of the model's channels (temp, vib) yet: connect these sensors, or train a model on this asset's"
+    >>> no_readings_action([f"s{i}" for i in range(24)])[:62]
+    "no readings of the model's channels (s0, s1, s2, s3 and 20 mor"
+    """
+    names = ", ".join(channels[:4]) + (f" and {len(channels) - 4} more" if len(channels) > 4 else "")
+    return f"no readings of the model's channels ({names}) yet: connect these sensors, or train a model on this asset's"
 
 
 def unscored(info: AssetInfo, reason: str, open_case: int | None) -> HealthAnswer:

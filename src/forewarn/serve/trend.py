@@ -42,8 +42,8 @@ def asset_trend(
         "rul_low": [],
         "rul_high": [],
     }
-    if frame.empty:
-        return out
+    if frame.empty or not frame[list(spec.channels)].notna().to_numpy().any():
+        return out  # none of the model's channels: not scored (was scored on no data, health 99), as /health says
     frame = frame.assign(asset_id=asset_id)
     features = spec.window_frame(frame)
     if spec.age_feature:
