@@ -139,6 +139,9 @@ def test_every_page_renders_in_chromium(server: str, page, tmp_path: Path) -> No
     shots.mkdir()
 
     _visit(page, f"{server}/", shots / "fleet.png")
+    assert page.inner_text("#time-zone") == "times in UTC"  # said on every page (base.html)
+    assert page.evaluate("fmtTime('2024-10-27T03:30:00+02:00')") == "2024-10-27 01:30:00"  # shown in UTC
+    assert page.evaluate("fmtTime('2024-10-27T01:30:00')") == "2024-10-27 01:30:00"
     cells = page.locator("#fleet-grid .cell")
     assert cells.count() == 24
     risks = set(page.locator("#fleet-grid .cell").evaluate_all("cells => cells.map(c => c.dataset.risk)"))

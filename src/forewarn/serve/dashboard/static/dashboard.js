@@ -26,7 +26,13 @@ function fmt(value, digits = 0) {
   return value === null || value === undefined ? "–" : Number(value).toFixed(digits);
 }
 
-function fmtTime(iso) { return iso ? iso.replace("T", " ").slice(0, 19) : "–"; }
+// a time as UTC text, "YYYY-MM-DD HH:MM:SS" (the header says "times in UTC"): a time with another offset is
+// converted (sliced as written it would show that zone's clock), text that is not a time is shown as is
+function fmtTime(iso) {
+  if (!iso) return "–";
+  const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`);
+  return Number.isNaN(t) ? String(iso).replace("T", " ").slice(0, 19) : new Date(t).toISOString().replace("T", " ").slice(0, 19);
+}
 
 function tableRows(tbody, rows) {
   tbody.replaceChildren();
