@@ -15,6 +15,7 @@ import pandas as pd
 
 from forewarn.evaluate.svg import risk_timeline
 from forewarn.train.dataset import Dataset
+from forewarn.train.spec import hours
 
 #: how many assets the report draws (those with failures first, then the riskiest)
 REPORT_ASSETS = 24
@@ -74,6 +75,29 @@ def _timeline(asset: str, rows: pd.DataFrame, events: pd.DataFrame) -> str:
     )
 
 
+def _timeline_rows(
+    rows: pd.DataFrame, events: pd.DataFrame, asset: str, slack: pd.Timedelta
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An asset's scored rows and the events to mark on its timeline: those from its first row to one interval
+    (``slack``) after its last, as the event figures count them. A failure just after the last reading (the
+    usual case: a failed machine stops reporting) was left off the chart; the time axis now reaches it (a row
+    without a probability at its time).
+
+    >>> ts = pd.date_range("2024-01-01", periods=3, freq="h", tz="UTC")
+    >>> rows = pd.DataFrame({"ts": ts, "p": [0.1, 0.5, 0.9], "threshold": 0.5})
+    >>> events = pd.DataFrame({"asset_id": ["a", "a", "b"], "ts": [ts[-1] + pd.Timedelta("1h"), ts[-1] +
+    ...                        pd.Timedelta("3h"), ts[0]], "kind": "failure"})
+    >>> got_rows, got = _timeline_rows(rows, events, "a", pd.Timedelta("1h"))
+    >>> len(got), len(got_rows), int(got_rows["p"].isna().sum())
+    (1, 4, 1)
+    """
+    mine = events[(events["asset_id"] == asset) & events["ts"].between(rows["ts"].min(), rows["ts"].max() + slack)]
+    after = mine.loc[mine["ts"] > rows["ts"].max(), "ts"]
+    if len(after):
+        rows = pd.concat([rows, pd.DataFrame({"ts": after.to_numpy(), "p": np.nan, "threshold": np.nan})])
+    return rows, mine
+
+
 def report_html(result: dict[str, Any], data: Dataset, p: np.ndarray, threshold: np.ndarray) -> str:
     """One self-contained page: the figures, the sweep, and per-asset risk timelines."""
     scored = ~np.isnan(p)
@@ -82,11 +106,9 @@ def report_html(result: dict[str, Any], data: Dataset, p: np.ndarray, threshold:
     peak = frame.groupby("asset_id")["p"].max().sort_values(ascending=False)
     order = [a for a in peak.index if a in failed] + [a for a in peak.index if a not in failed]
     charts = []
+    slack = pd.Timedelta(hours=hours(data.interval, "interval"))
     for asset in order[:REPORT_ASSETS]:
-        rows = frame[frame["asset_id"] == asset]
-        events = data.events[
-            (data.events["asset_id"] == asset) & data.events["ts"].between(rows["ts"].min(), rows["ts"].max())
-        ]
+        rows, events = _timeline_rows(frame[frame["asset_id"] == asset], data.events, asset, slack)
         charts.append(f"<figure>{_timeline(asset, rows, events)}</figure>")
 
     def table(title: str, values: dict[str, Any]) -> str:
@@ -128,6 +150,11 @@ def report_html(result: dict[str, Any], data: Dataset, p: np.ndarray, threshold:
 
 
 def _fmt(value: Any) -> str:
+    """A figure for the report: 4 significant digits, whole numbers from 1,000 up (costs read 20,000, not 2e+04).
+
+    >>> _fmt(20000.0), _fmt(1.97e5), _fmt(0.03796), _fmt(None), _fmt(3905)
+    ('20,000', '197,000', '0.03796', '-', '3905')
+    """
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
     return "-" if value is None else str(value)
