@@ -724,6 +724,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
         parser.error(f"--seeds {args.seeds!r}: give integers separated by commas, e.g. 3,4,0,1,2")
+    if not seeds:
+        parser.error("--seeds: give at least one fleet seed, e.g. 3,4,0,1,2")
     rule = AlarmRule()
     started, load = time.perf_counter(), os.getloadavg()
     results: dict[int, dict[str, Any]] = {}
