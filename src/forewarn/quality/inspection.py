@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from forewarn.exceptions import SchemaError
 from forewarn.quality.decisions import DecisionThresholds, decide, with_novelty
 
 
@@ -88,7 +89,7 @@ def add_novelty(records: list[dict[str, Any]], scores: Sequence[float], threshol
     to 6 decimals) and ``novel`` added and the decision moved by :func:`~forewarn.quality.decisions.with_novelty`
     (a novel unit that would pass goes to review). Records of a line with no classifier start as ``pass``."""
     if len(scores) != len(records):
-        raise ValueError(f"{len(scores)} novelty scores for {len(records)} records")
+        raise SchemaError(f"{len(scores)} novelty scores for {len(records)} records", column="novelty_score")
     for record, raw in zip(records, scores, strict=True):
         score = round(float(raw), 6)
         record["decision"], record["novel"] = with_novelty(record["decision"], score, threshold)
