@@ -284,3 +284,19 @@ def test_a_plant_of_three_assets_trains_with_one_held_out(plant: Path, tmp_path:
     card = json.loads((trained.folder / "card.json").read_text())
     assert "judged on 1 held-out assets" in card["metrics"]["protocol"]
     assert (trained.folder / "serving.json").exists()
+
+
+def test_score_does_not_rank_an_asset_without_the_models_channels(plant: Path, tmp_path: Path) -> None:
+    import shutil
+
+    models, copy = tmp_path / "models", tmp_path / "plant.duckdb"
+    shutil.copy(plant, copy)
+    forewarn.train(copy, models, task="failure", **FAST)
+    frame = pd.DataFrame({"asset_id": "K-9 (alt)", "ts": pd.date_range("2024-03-01", periods=30, freq="h", tz="UTC")})
+    with Store(copy) as db:
+        db.ingest_readings(frame.assign(**{"Temp °C": 40.0}))
+    ranked = score(copy, models).set_index("asset_id")
+    odd = ranked.loc["K-9 (alt)"]  # before: in_service, health 99, "no action; keep monitoring", from no data
+    assert odd["status"] == "not scored" and pd.isna(odd["probability"]) and pd.isna(odd["health"])
+    assert odd["action"].startswith("not scored: no readings of the model's channels (") and odd["rank"] == len(ranked)
+    assert (ranked.drop(index="K-9 (alt)")["status"] != "not scored").all()

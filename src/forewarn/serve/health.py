@@ -28,6 +28,7 @@ from forewarn.serve.decisions import Decider
 from forewarn.serve.live import LiveModels, Plant
 from forewarn.serve.recent import Recent, RecentReadings
 from forewarn.train.labels import is_down
+from forewarn.train.score import no_readings_action
 
 
 class OpenCases(Protocol):
@@ -211,19 +212,6 @@ def _answer(
         "status": None,
         "renewed_at": renewed_at,
     }
-
-
-def no_readings_action(channels: tuple[str, ...] | list[str]) -> str:
-    """What an asset without readings of a model's channels is told (it may have readings of other channels:
-    "no readings yet" was said to an asset whose channels the model does not read).
-
-    >>> no_readings_action(["temp", "vib"])
-    "no readings of the model's channels (temp, vib) yet: connect these sensors, or train a model on this asset's"
-    >>> no_readings_action([f"s{i}" for i in range(24)])[:62]
-    "no readings of the model's channels (s0, s1, s2, s3 and 20 mor"
-    """
-    names = ", ".join(channels[:4]) + (f" and {len(channels) - 4} more" if len(channels) > 4 else "")
-    return f"no readings of the model's channels ({names}) yet: connect these sensors, or train a model on this asset's"
 
 
 def unscored(info: AssetInfo, reason: str, open_case: int | None) -> HealthAnswer:

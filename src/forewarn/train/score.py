@@ -17,6 +17,7 @@ read for that life, so the last row's features are training's (to 1e-9, tests/tr
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -210,11 +211,28 @@ def asset_features(serving: Any, unit: tuple[dict[str, Any], str, pd.DataFrame])
     """One asset's row (ids, status, last reading) and the last window's features, from its history at the
     bundle's interval: the unit an engine maps over (``serving`` is the bundle's serving spec)."""
     base, status, history = unit
+    nothing = np.full(len(serving.window_feature_names), np.nan)
     if history.empty:
-        return {**base, "status": "no readings"}, np.full(len(serving.window_feature_names), np.nan)
+        return {**base, "status": "no readings", "action": no_readings_action(serving.channels)}, nothing
+    if status != "down" and not history[list(serving.channels)].notna().to_numpy().any():
+        # readings, but of none of the model's channels: it cannot be scored (it was: health 99 from no data)
+        return {**base, "status": "not scored", "action": no_readings_action(serving.channels)}, nothing
     X = serving.window_frame(history)
     row = {**base, "status": status, "last_reading": history["ts"].iloc[-1]}
     return row, X.iloc[-1][serving.window_feature_names].to_numpy(dtype="float64")
+
+
+def no_readings_action(channels: Sequence[str]) -> str:
+    """What an asset without readings of a model's channels is told, by ``forewarn score`` and the service
+    (it may have readings of other channels: a new machine, another naming); short enough for a table's line.
+
+    >>> no_readings_action(["temp", "vib"])
+    "not scored: no readings of the model's channels (temp, vib)"
+    >>> no_readings_action([f"s{i}" for i in range(24)])
+    "not scored: no readings of the model's channels (s0, s1 +22)"
+    """
+    names = ", ".join(list(channels)[:2]) + (f" +{len(channels) - 2}" if len(channels) > 2 else "")
+    return f"not scored: no readings of the model's channels ({names})"
 
 
 def decide(bundle: Any, rows: list[dict[str, Any]], features: list[np.ndarray], top: int | None) -> pd.DataFrame:
