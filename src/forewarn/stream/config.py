@@ -10,11 +10,13 @@ rest of the stream package uses.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -84,6 +86,17 @@ class Subscription:
     unit: str | None = None  # layout "value"
     channels: Mapping[str, ChannelMap] = field(default_factory=dict)  # sparkplug metric / json field -> channel
     ts_field: str = "ts"  # layout "json"
+    ts_unit: str = "ms"  # numeric times: epoch "s", "ms" or "us"
+    timezone: str | None = None  # zone of naive ISO times (None: UTC)
+
+    @property
+    def tzinfo(self) -> dt.tzinfo | None:
+        """The zone of naive times, ``None`` for UTC.
+
+        >>> Subscription(topic="t/+", layout="json", asset="{1}", timezone="Europe/Berlin").tzinfo
+        zoneinfo.ZoneInfo(key='Europe/Berlin')
+        """
+        return None if self.timezone is None else ZoneInfo(self.timezone)
 
     def resolve(self, topic: str) -> tuple[str | None, str | None]:
         """Asset (and, for ``value``, channel) a topic names; ``None`` where the topic is too short."""

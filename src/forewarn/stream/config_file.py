@@ -34,7 +34,9 @@ default except the mapping itself. A full example (``docs``-style)::
     layout = "json"
     asset = "{1}"
     ts_field = "ts"
-    fields = { temp_c = { channel = "temp", unit = "degC" } }
+    fields = { temp_c = { channel = "temp", unit = "degC" } }   # field names may hold spaces: "Temp [°C]" = ...
+    ts_unit = "ms"                  # numeric times: epoch "ms" (default), "s" or "us"
+    timezone = "Europe/Berlin"      # zone of times written without an offset (default: UTC)
 
     [opcua]
     endpoint = "opc.tcp://127.0.0.1:4840"
@@ -83,6 +85,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -158,6 +161,18 @@ class _Subscription(_Table):
     channels: ChannelMapping | None = None
     fields: ChannelMapping | None = None
     ts_field: Text = "ts"
+    ts_unit: Literal["s", "ms", "us"] = "ms"
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, zone: str | None) -> str | None:
+        if zone is not None:
+            try:
+                ZoneInfo(zone)
+            except (ValueError, ZoneInfoNotFoundError):
+                raise ValueError(f"unknown time zone {zone!r}; use an IANA name such as 'Europe/Berlin'") from None
+        return zone
 
     @model_validator(mode="after")
     def _layout_needs(self) -> _Subscription:
@@ -313,6 +328,8 @@ def _stream_config(root: _Root, base: Path, source: str) -> StreamConfig:
                 channel=s.channel,
                 unit=s.unit,
                 ts_field=s.ts_field,
+                ts_unit=s.ts_unit,
+                timezone=s.timezone,
                 channels={k: ChannelMap(v.channel, v.unit) for k, v in (s.channels or s.fields or {}).items()},
             )
             for s in m.subscriptions
