@@ -27,3 +27,22 @@ def test_an_asset_without_the_models_channels_is_not_scored_anywhere(sample) -> 
         fleet = {a["asset_id"]: a for a in client.get(f"{API}/fleet/health").json()}
         assert fleet["K-9 (alt)"]["risk_level"] == "unknown"
         assert client.get(f"{API}/assets/K-9 (alt)/readings").json()  # its readings are there all the same
+
+
+def test_an_asset_id_with_a_slash_is_reachable(sample) -> None:  # type: ignore[no-untyped-def]
+    rows = [
+        {"asset_id": "Line 2/Pump 3", "ts": (ORIGIN + pd.Timedelta(hours=h)).isoformat(), "values": {"vibration": 2.0}}
+        for h in range(5)
+    ]
+    with make_client(sample) as client:
+        assert client.post(f"{API}/readings", headers=AUTH, json={"rows": rows}).status_code == 200
+        path = "Line%202%2FPump%203"  # before: 404 Not Found on every route (the id was stored all the same)
+        assert client.get(f"{API}/assets/{path}").json()["asset_id"] == "Line 2/Pump 3"
+        assert client.get(f"{API}/assets/{path}/health").json()["asset_id"] == "Line 2/Pump 3"
+        assert client.get(f"{API}/assets/{path}/readings").json()["values"]["vibration"] == [2.0] * 5
+        assert client.get(f"{API}/assets/{path}/trend").status_code == 200
+        assert client.get(f"{API}/assets/{path}/events").json() == []
+        page = client.get(f"/assets/{path}")
+        assert page.status_code == 200 and "Line 2/Pump 3" in page.text
+        assert client.get(f"{API}/assets/P-001/health").json()["asset_id"] == "P-001"  # the suffix routes still win
+        assert client.get(f"{API}/assets/Line%202%2FNope/health").status_code == 404

@@ -16,7 +16,9 @@ from forewarn.serve.api.middleware import FieldError
 from forewarn.serve.api.schemas import ERRORS, Health, Ident, IngestResult, ReadingsIngest
 
 router = APIRouter(tags=["assets"], responses=ERRORS, route_class=TokenFirstRoute)
-AssetId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f/]+$")]
+#: an asset id in a path: plants name assets like "Line 2/Pump 3", so a "/" (sent as %2F) is part of the id; the
+#: routes take the rest of the path (``{asset_id:path}``), the ones with a suffix (``/health``) matched first
+AssetId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 def _iso(value: Any) -> str | None:
@@ -57,16 +59,6 @@ def _summary_row(r: Any) -> dict[str, Any]:
     }
 
 
-@router.get(
-    "/assets/{asset_id}",
-    summary="One asset: its place in the plant, channels, reading span and events (needs no model)",
-)
-def get_asset(svc: Service, asset_id: AssetId) -> dict[str, Any]:
-    svc.asset(asset_id)  # 404 for an unknown asset
-    summary = svc.store.fleet_summary()
-    return _summary_row(next(summary[summary["asset_id"] == asset_id].itertuples()))
-
-
 @router.get("/hierarchy", summary="Sites, their lines and the assets on each line")
 def hierarchy(svc: Service) -> list[dict[str, Any]]:
     tree = svc.store.hierarchy()
@@ -84,7 +76,7 @@ def fleet_health(
 
 
 @router.get(
-    "/assets/{asset_id}/health",
+    "/assets/{asset_id:path}/health",
     response_model=Health,
     summary="Health score, failure probability, RUL interval, risk, action and driving sensors",
 )
@@ -101,12 +93,12 @@ async def asset_health(request: Request, asset_id: AssetId) -> Any:
     return result
 
 
-@router.get("/assets/{asset_id}/trend", summary="Health, failure probability and RUL over the asset's history")
+@router.get("/assets/{asset_id:path}/trend", summary="Health, failure probability and RUL over the asset's history")
 def asset_trend(svc: Service, asset_id: AssetId, points: Annotated[int, Query(ge=2, le=5000)] = 1000) -> Any:
     return svc.trend(asset_id, points=points)
 
 
-@router.get("/assets/{asset_id}/readings", summary="Sensor readings of one asset (wide), optionally resampled")
+@router.get("/assets/{asset_id:path}/readings", summary="Sensor readings of one asset (wide), optionally resampled")
 def asset_readings(
     svc: Service,
     asset_id: AssetId,
@@ -125,7 +117,7 @@ def asset_readings(
     }
 
 
-@router.get("/assets/{asset_id}/events", summary="Failures, maintenance and inspections of one asset")
+@router.get("/assets/{asset_id:path}/events", summary="Failures, maintenance and inspections of one asset")
 def asset_events(svc: Service, asset_id: AssetId) -> list[dict[str, Any]]:
     svc.asset(asset_id)
     events = svc.store.events(asset_id)
@@ -181,3 +173,14 @@ def ingest_readings(request: Request, svc: Service, body: ReadingsIngest) -> dic
         "assets_created": list(report.assets_created),
         "alerts_opened": len(opened),
     }
+
+
+# last: it would take '/health', '/trend' ... of the routes above as part of an asset id
+@router.get(
+    "/assets/{asset_id:path}",
+    summary="One asset: its place in the plant, channels, reading span and events (needs no model)",
+)
+def get_asset(svc: Service, asset_id: AssetId) -> dict[str, Any]:
+    svc.asset(asset_id)  # 404 for an unknown asset
+    summary = svc.store.fleet_summary()
+    return _summary_row(next(summary[summary["asset_id"] == asset_id].itertuples()))

@@ -144,7 +144,7 @@ def _what_if(svc: HealthService, asset_id: str, body: WhatIfRequest) -> dict[str
 
 
 @router.post(
-    "/assets/{asset_id}/what-if",
+    "/assets/{asset_id:path}/what-if",
     dependencies=[Depends(require_token)],
     responses={
         429: {

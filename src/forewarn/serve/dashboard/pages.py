@@ -75,7 +75,7 @@ def install_dashboard(app: FastAPI) -> None:
     def fleet(request: Request) -> HTMLResponse:
         return _render("fleet", "Fleet")
 
-    @app.get("/assets/{asset_id}", include_in_schema=False)
+    @app.get("/assets/{asset_id:path}", include_in_schema=False)
     def asset(request: Request, asset_id: Annotated[str, PathParam(min_length=1, max_length=200)]) -> HTMLResponse:
         return _render("asset", f"Asset {asset_id}", asset_id=asset_id, rul_level=RUL_LEVEL)
 
