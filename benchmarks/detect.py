@@ -34,6 +34,11 @@ Parts (``--parts``, all by default):
   1 false alarm per asset-month. ``miss_reasons`` says why each failure was or was not forewarned;
   ``--forewarn-horizon`` widens the window (a lens, not the target), ``--forewarn-seed`` draws another fleet,
   ``--refit-after-renewal`` refits the detector after each renewing maintenance (the events read).
+* ``short``: the default on short healthy histories (:mod:`detect_short`): healthy twin machines, synthetic
+  series of four shapes and SKAB's healthy training parts and anomaly-free file, cut to their first 10 ... 1,000
+  rows (``--short-lengths``) and scored through ``detect_frame`` as ``forewarn detect --store`` does; the share
+  of rows starting an episode and the rows the models learnt from, per source and length (``--short-seed``
+  draws the twin fleet, ``--detect-params`` passes the detector's parameters as JSON). Ignores ``--detector``.
 * ``speed``: scoring ``--rows`` rows x ``--channels`` channels (a synthetic series, one asset) and applying the
   rule: wall time and peak RSS, each run in a fresh process (``--repeat`` runs; the median is reported).
 
@@ -490,6 +495,10 @@ def summary(report: dict[str, Any]) -> str:
                 f"({healthy['episodes']} in {healthy['rows']} rows, {healthy['assets']} assets x "
                 f"{healthy['days']} days; at most {healthy['max_episodes_per_asset']} per asset)"
             )
+        if "short" in figures:
+            from detect_short import short_lines
+
+            lines.extend(short_lines(figures["short"]))
     if "speed" in report:
         speed = report["speed"]
         lines.append(
@@ -507,7 +516,7 @@ def summary(report: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detector", help="module:function (default: forewarn.detect.detect_frame's default)")
-    parser.add_argument("--parts", default="nab,skab,healthy,forewarning,speed")
+    parser.add_argument("--parts", default="nab,skab,healthy,forewarning,short,speed")
     parser.add_argument("--seeds", type=int, default=3, help="corpus seeds 0..N-1 (nab)")
     parser.add_argument("--corpus-rows", type=int, default=4000)
     parser.add_argument("--fleet-assets", type=int, default=20)
@@ -522,6 +531,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--refit-after-renewal", action="store_true", help="forewarning: refit after each renewing maintenance"
     )
+    parser.add_argument("--short-seed", type=int, default=1, help="short: the healthy twin fleet's seed")
+    parser.add_argument("--short-lengths", default="10,20,40,60,120,250,500,1000,0", help="short: rows (0: all)")
+    parser.add_argument("--detect-params", default=None, help="short: the default detector's parameters (JSON)")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--channels", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
@@ -586,6 +598,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             )
         if "healthy" in parts:
             figures["healthy"] = healthy_part(detector, rule, 0, args.fleet_assets, args.fleet_days)
+        if "short" in parts:
+            from detect_short import short_part
+
+            lengths = [int(n) for n in args.short_lengths.split(",")]
+            params = json.loads(args.detect_params) if args.detect_params else None
+            figures["short"] = short_part(args.short_seed, args.data_dir, lengths, params=params, rule=rule)
         report["rules"][label] = figures
     if "speed" in parts:
         report["speed"] = speed_part(args.detector, args.rows, args.channels, args.repeat)
