@@ -36,6 +36,11 @@ parameters), then ``settle`` and ``recover`` as the default does, then its own s
 * ``relaxed_regimes``: regimes accepted with ``regimes.MIN_SHARE`` and ``regimes.MIN_VISITS`` from
   ``D14_REGIMES`` (JSON, default ``{"MIN_SHARE": 0.005, "MIN_VISITS": 2}``), so a machine that stopped only once
   or twice in its training rows gets a stopped regime.
+
+Sixth session (BENCHMARKS.md, issue 14, 2026-12-05 11:05):
+
+* ``reference_rows``: ``detect_frame``'s default with the small-sample corrections on (``small_sample``, off by
+  default), relative to ``D14_REFERENCE_ROWS`` training rows (default 600, the option as it is; 10**9: absolute).
 """
 
 from __future__ import annotations
@@ -220,3 +225,22 @@ def relaxed_regimes(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarr
     finally:
         for name, value in saved.items():
             setattr(regimes, name, value)
+
+
+def reference_rows(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
+    """``forewarn detect``'s default (``detect_frame``) with the small-sample corrections on (``small_sample``),
+    relative to ``D14_REFERENCE_ROWS`` training rows (default: ``ensemble.REFERENCE_ROWS``, 600; 10**9 makes them
+    absolute, so they also act, a little, on fits of 600 rows and more); patched for this call."""
+    from forewarn.models.anomaly import ensemble
+
+    saved = ensemble.REFERENCE_ROWS
+    ensemble.REFERENCE_ROWS = int(os.environ.get("D14_REFERENCE_ROWS", str(saved)))
+    try:
+        from forewarn.detect import detect_frame
+
+        options: dict[str, Any] = {"timestamp_column": "timestamp", "params": {"small_sample": True}}
+        if n_train is not None:
+            options["train_fraction"] = (n_train + 0.5) / len(frame)
+        return detect_frame(frame, **options).scores["anomaly_score"].to_numpy(dtype="float64")
+    finally:
+        ensemble.REFERENCE_ROWS = saved

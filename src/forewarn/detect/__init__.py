@@ -27,7 +27,9 @@ What it does, in order:
    pool still has fewer than :data:`MIN_TRAIN_ROWS`, each of its assets lends more of its leading rows, up to
    half of them. Each pooled fit is reported as a one-line note (:attr:`DetectResult.notes`) and in
    :attr:`DetectResult.fits` (column ``model``: ``own`` or ``pooled: <class>``). So 10 rows per asset score,
-   with a warning: so few rows cannot tell normal variation from an anomaly well.
+   with a warning: so few rows cannot tell normal variation from an anomaly well. The default detector says what
+   it cannot know below 100 training rows (a note), and widens its alarm levels for a short fit with
+   ``params={"small_sample": True}`` (:mod:`forewarn.models.anomaly.ensemble`).
 4. Score every row, smooth with a trailing mean of ``smooth`` rows (default: :data:`SMOOTH` for a detector
    with raw scores, none for one whose scores are already an ``anomaly_score``, tag ``unit`` =
    ``"probability-like"``, e.g. ``ensemble``). Nothing looks ahead: for an asset with its own model, a row's

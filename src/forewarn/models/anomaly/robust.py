@@ -69,17 +69,27 @@ def trailing_min(values: np.ndarray, window: int) -> np.ndarray:
     return pd.DataFrame(values).rolling(window, min_periods=1).min().to_numpy(dtype="float64")
 
 
-def tail_fit(train_scores: np.ndarray, tail: float = 0.1) -> np.ndarray:
+def tail_fit(
+    train_scores: np.ndarray, tail: float = 0.1, level: float | None = None, reference: int = 600
+) -> np.ndarray:
     """``[threshold, scale, surprise at the threshold]``: an exponential fit to the upper tail of a member's
     training scores, the robust tail fit :func:`tail_normalise` uses.
 
     The threshold is the training quantile at ``1 - tail``; the tail above it is taken as exponential with
     scale ``median excess / ln 2`` (a median, so anomalies among the exceedances, up to half of them, do not
-    stretch it). A degenerate tail (training scores all alike) still gets a positive scale.
+    stretch it). A degenerate tail (training scores all alike) still gets a positive scale. With ``level`` (the
+    surprise where alarms start) the scale is widened for the few exceedances it rests on, by as much more as it
+    would be widened than from ``reference`` training scores (:func:`small_sample_widening`; never narrowed):
+    nothing changes from ``reference`` scores on.
 
-    >>> fit = tail_fit(np.random.default_rng(0).exponential(2.0, 20000))
-    >>> [round(float(v), 1) for v in fit]
+    >>> many = np.random.default_rng(0).exponential(2.0, 20000)
+    >>> [round(float(v), 1) for v in tail_fit(many)]
     [4.6, 2.0, 1.0]
+    >>> scores = np.random.default_rng(0).exponential(2.0, 40)
+    >>> [round(float(tail_fit(scores, 0.1, level)[1]), 1) for level in (None, 5.0)]   # 4 exceedances: x3.6
+    [1.1, 4.1]
+    >>> bool((tail_fit(many, 0.1, 5.0, 600) == tail_fit(many)).all())   # 600 or more scores: unchanged
+    True
     """
     finite = train_scores[np.isfinite(train_scores)]
     if finite.size == 0:
@@ -89,7 +99,30 @@ def tail_fit(train_scores: np.ndarray, tail: float = 0.1) -> np.ndarray:
     scale = float(np.median(excess)) / np.log(2.0) if excess.size else 0.0
     spread = 1.4826 * float(np.median(np.abs(finite - np.median(finite))))
     floor = max(1e-3 * spread, 1e-6 * max(abs(threshold), 1.0), TINY)
-    return np.array([threshold, max(scale, floor), -np.log10(tail)])
+    at_threshold = -np.log10(tail)
+    if level is not None:
+        depth = level - at_threshold
+        wider = small_sample_widening(tail * finite.size, depth) / small_sample_widening(tail * reference, depth)
+        scale *= max(1.0, wider)
+    return np.array([threshold, max(scale, floor), at_threshold])
+
+
+def small_sample_widening(exceedances: float, depth: float) -> float:
+    """How much wider an exponential tail's scale must be, when it was estimated from ``exceedances`` values, for
+    a new value to reach ``depth`` more surprise (``-log10`` units) with the probability the fit claims.
+
+    A scale estimated from ``k`` exceedances is uncertain; averaged over that uncertainty (the predictive tail of
+    an exponential whose scale is known from ``k`` values, ``(1 + x / (k s))^-k``), the value ``depth`` decades
+    deeper lies ``k (10^(depth / k) - 1)`` scales out instead of ``depth ln 10``. The ratio is the widening: large
+    from a few exceedances, 1.08 from 60 (600 training scores with a tail share of 0.1), 1.01 from 400.
+
+    >>> [round(small_sample_widening(k, 4.0), 2) for k in (2, 4, 15, 60, 400)]
+    [21.5, 3.91, 1.38, 1.08, 1.01]
+    """
+    k = max(float(exceedances), 1.0)
+    if depth <= 0:
+        return 1.0
+    return float(k * np.expm1(depth * np.log(10.0) / k) / (depth * np.log(10.0)))
 
 
 def tail_normalise(scores: np.ndarray, fit: np.ndarray) -> np.ndarray:
