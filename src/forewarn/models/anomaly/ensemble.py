@@ -56,8 +56,8 @@ degrees of freedom (:func:`~forewarn.models.anomaly.residual.fit_honest`: a regr
 are too small, by half with 8 channels and 60 rows), and each member's tail scale is widened for the few
 exceedances it rests on (:func:`~forewarn.models.anomaly.robust.small_sample_widening`, relative to the
 widening at :data:`REFERENCE_ROWS`: x3.6 from 40 training rows, x1.28 from 150, x1.0 from 600). On short
-healthy histories they took the share of rows starting an episode from 0.8-2.4 % to 0.1-0.9 % (37-150 training
-rows; BENCHMARKS.md, issue 14, 2026-12-05). Below :data:`FEW_ROWS` rows a :class:`FewRowsWarning` says what it cannot know.
+healthy histories of 37-150 training rows they took the share of rows starting an episode from a median of
+0.92 % (0.18-2.40 %) to 0.40 % (0.00-1.50 %) over 21 cells (BENCHMARKS.md, issue 14, 2026-12-05). Below :data:`FEW_ROWS` rows a :class:`FewRowsWarning` says what it cannot know.
 
 **Lasting deviations settle** (``settle_hours``, default 48; ``settle_factor``, default 4; needs the rows'
 times as the ``DatetimeIndex`` of ``X``, which ``forewarn detect`` and :func:`score_frame` pass; without times
