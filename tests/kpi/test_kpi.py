@@ -172,3 +172,24 @@ def test_missing_columns_and_bad_events() -> None:
     bad.loc[1, "end"] = "2023-01-01"
     with pytest.raises(SchemaError, match="ends before it starts"):
         downtime_pareto(bad)
+
+
+def test_a_shift_that_made_nothing_good_has_oee_zero_not_blank() -> None:
+    # D: down for the whole 8 h shift (a breakdown): A = 0, P undefined (no run time), OEE = PRI x GQ / PBT = 0.
+    # I: ran 8 h and made nothing: A = 1, P = 0, Q undefined (nothing produced), OEE = 0.
+    # Before, both read OEE NaN (blank in the table, null in JSON) since A x P x Q carried the undefined factor.
+    records = pd.DataFrame(
+        {
+            "asset_id": ["D", "I"],
+            "planned_busy_h": [8.0, 8.0],
+            "down_failure_h": [8.0, 0.0],
+            "produced": [0, 0],
+            "good": [0, 0],
+            "ideal_rate": [100.0, 100.0],
+        }
+    )
+    out = oee(records).set_index("asset_id")
+    assert out.loc["D", "availability"] == 0.0 and math.isnan(out.loc["D", "performance"])
+    assert out.loc["I", "performance"] == 0.0 and math.isnan(out.loc["I", "quality"])
+    assert out["oee"].tolist() == [0.0, 0.0]
+    assert [g["oee"] for g in kpi_report(records, by="asset")["groups"]] == [0.0, 0.0]

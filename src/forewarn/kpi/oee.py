@@ -200,13 +200,20 @@ def oee(records: pd.DataFrame, by: Sequence[str] = ("asset_id",)) -> pd.DataFram
 
     Columns: the ``by`` keys, ``planned_busy_h``, ``run_h`` (APT), ``produced``, ``good``, ``ideal_h``
     (PRI x PQ), ``good_ideal_h`` (PRI x GQ), ``energy_kwh``, ``availability``, ``performance``, ``quality``,
-    ``oee`` and ``energy_per_good_kwh`` (NaN where a denominator is 0).
+    ``oee`` and ``energy_per_good_kwh`` (NaN where a denominator is 0). ``oee`` is taken as PRI x GQ / PBT,
+    which equals A x P x Q wherever those are defined and is 0, not NaN, for a busy period that made nothing
+    good: an asset down for the whole shift (P undefined) or running without output (Q undefined).
+
+    >>> r = pd.DataFrame({"asset_id": ["down", "idle"], "planned_busy_h": [8.0, 8.0], "down_failure_h": [8.0, 0.0],
+    ...                   "produced": [0, 0], "good": [0, 0], "ideal_rate": [100.0, 100.0]})
+    >>> oee(r)[["availability", "performance", "oee"]].to_numpy().tolist()
+    [[0.0, nan, 0.0], [1.0, 0.0, 0.0]]
     """
     s = _sums(records, by)
     s["availability"] = _ratio(s["run_h"], s["planned_busy_h"])
     s["performance"] = _ratio(s["ideal_h"], s["run_h"])
     s["quality"] = _ratio(s["good_ideal_h"], s["ideal_h"])
-    s["oee"] = s["availability"] * s["performance"] * s["quality"]
+    s["oee"] = _ratio(s["good_ideal_h"], s["planned_busy_h"])  # = A x P x Q where all three are defined
     s["energy_per_good_kwh"] = _ratio(s["energy_kwh"], s["good"])
     keep = [*by, "planned_busy_h", "run_h", "produced", "good", "ideal_h", "good_ideal_h", "energy_kwh"]
     keep += ["availability", "performance", "quality", "oee", "energy_per_good_kwh"]
