@@ -164,3 +164,34 @@ def test_plan_cli_json_and_orders(tmp_path: Path) -> None:
     assert pd.read_csv(orders)["asset_id"].tolist() == ["P2", "P1"]
     bad = CliRunner().invoke(app, ["plan", "--risk", str(risk), "--crew", "mechanical"])
     assert bad.exit_code != 0 and "skill=hours" in bad.output + str(bad.exception)
+
+
+def test_forewarn_scores_table_plans_once_its_horizon_is_given(tmp_path: Path) -> None:
+    from forewarn.cli.main import app
+
+    # the header `forewarn score --format csv` writes; before, the planner refused it ("give failure_probability")
+    score = tmp_path / "score.csv"
+    score.write_text(
+        "rank,asset_id,asset_class,site_id,status,last_reading,probability,health,risk,rul,rul_low,rul_high,unit,"
+        "drivers,action\n"
+        "1,P-7,pump,S1,in_service,2024-05-24 15:00:00+00:00,0.978,2.2,high,,,,hours,vib_kurtosis,inspect\n"
+        "2,F-1,fan,S1,in_service,2024-05-24 15:00:00+00:00,0.0001,100.0,low,,,,hours,,no action\n"
+    )
+    frame = pd.read_csv(score)
+    problem = problem_from_frame(frame, horizon_days=5, probability_days=1)
+    expected = risk_curve(pd.Series({"failure_probability": 0.978}), horizon_days=5, probability_days=1)
+    assert problem.assets[0].cdf.tolist() == pytest.approx(expected.tolist())
+    assert problem.assets[0].cdf[0] == pytest.approx(0.978)  # within the model's 1 day, not spread over 5
+    with pytest.raises(SchemaError, match=r"column 'probability'.*--probability-days"):
+        problem_from_frame(frame, horizon_days=5)
+    out = CliRunner().invoke(app, ["plan", "--risk", str(score), "--probability-days", "1", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert [o["asset_id"] for o in json.loads(out.output)["orders"]] == ["P-7"]
+
+
+@pytest.mark.parametrize("days", [0.0, -1.0])
+def test_a_probability_horizon_of_zero_or_less_is_refused(days: float) -> None:
+    # before: 0 fell back to the plan's horizon unsaid, -1 failed on an asset's curve without naming the option
+    frame = pd.DataFrame({"asset_id": ["A"], "failure_probability": [0.5]})
+    with pytest.raises(ConfigError, match=r"probability_days=.*--probability-days"):
+        problem_from_frame(frame, horizon_days=5, probability_days=days)

@@ -57,7 +57,10 @@ def plan(
     ],
     horizon_days: Annotated[int, typer.Option(min=1, help="Days to plan.")] = 30,
     probability_days: Annotated[
-        float | None, typer.Option(help="Horizon of failure_probability in days (default: the plan's).")
+        float | None,
+        typer.Option(
+            help="Horizon of failure_probability in days (default: the plan's); needed for `forewarn score`'s table, whose probability column is within the model's horizon (1 for a 24h model)."
+        ),
     ] = None,
     crew: Annotated[
         str, typer.Option(help="Crew hours per day per skill, e.g. mechanical=16,electrical=8.")

@@ -10,6 +10,9 @@ models give:
 
 :func:`problem_from_frame` reads one row per asset (``asset_id`` and those columns; optional ``line_id``,
 ``failure_cost``, ``failure_downtime_h``, ``job_cost``, ``job_hours``, ``skill``, ``part``, ``mode``).
+``forewarn score``'s table (CSV or JSON) is such a table: its ``probability`` column is read as
+``failure_probability`` once ``probability_days`` says the model's horizon, which that table does not carry
+(a 24 h model read over a 30-day plan would look 30 times safer than it is).
 :func:`write_orders` writes work orders as CSV or JSON (by the file's suffix), with a calendar date per day.
 
 >>> import pandas as pd
@@ -92,6 +95,21 @@ def problem_from_frame(
         raise SchemaError("missing column asset_id", source=source)
     if horizon_days < 1:
         raise ConfigError(f"horizon_days={horizon_days}: must be at least 1")
+    if probability_days is not None and not probability_days > 0:
+        raise ConfigError(
+            f"probability_days={probability_days}: the horizon of failure_probability must be more than 0 days "
+            "(--probability-days)"
+        )
+    if "failure_probability" not in frame.columns and "probability" in frame.columns:
+        if probability_days is None:
+            raise SchemaError(
+                "column 'probability' (forewarn score's table) is a failure probability within the model's "
+                "horizon, which the table does not say",
+                source=source,
+                column="probability",
+                hint="pass --probability-days with the model's horizon in days (1 for --horizon 24h)",
+            )
+        frame = frame.rename(columns={"probability": "failure_probability"})
     assets = []
     for i, (_, row) in enumerate(frame.iterrows()):
         try:
