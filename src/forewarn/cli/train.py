@@ -147,14 +147,14 @@ def train(
 
         print_table(
             Console(),
-            [Column("model"), Column("metric"), Column("score", "right"), Column("fit_s", "right"), Column("servable")],
+            [Column("model"), Column("metric"), Column("score", "right"), Column("fit_s", "right"), Column("status")],
             [
                 [
                     row["model"],
                     row["metric"],
                     "-" if row["score"] != row["score"] else f"{row['score']:.3f}",
                     f"{row['fit_s']:.1f}",
-                    "yes" if row["servable"] else "no" + (f" ({row['error'][:60]})" if row["error"] else ""),
+                    zoo_status(row),
                 ]
                 for row in zoo
             ],
@@ -333,3 +333,17 @@ def score(
         out.write_text(text, encoding="utf-8")
     else:
         typer.echo(text)
+
+
+def zoo_status(row: dict[str, Any]) -> str:
+    """A zoo row's last cell: whether the model can be served, and why it has no score when its fit failed (the
+    error was shown only for models that cannot be served: LightGBM's failure read "yes" beside a score of "-").
+
+    >>> zoo_status({"servable": True, "error": None}), zoo_status({"servable": False, "error": None})
+    ('servable', 'not servable')
+    >>> zoo_status({"servable": True, "error": "Do not support special JSON characters in feature name."})
+    'failed: Do not support special JSON characters in feature name.'
+    """
+    if row.get("error"):
+        return f"failed: {str(row['error'])[:70]}"
+    return "servable" if row["servable"] else "not servable"
