@@ -102,3 +102,26 @@ def test_the_same_bad_value_in_many_messages_is_one_dead_letter_each(layout: str
     assert len(keys) == 10  # was 1: the dead-letter table recorded one of ten lost readings
     _, again = _decode(_sub(layout), doc)
     assert {dead_letter_key(d) for d in again} <= keys  # a redelivered message is still recorded once
+
+
+def test_an_opcua_nodes_repeated_bad_value_is_one_dead_letter_per_change() -> None:
+    from forewarn.store import Store
+    from forewarn.stream.consumer import StreamConsumer
+    from forewarn.stream.mqtt import Envelope
+
+    raw = {
+        "opcua": {
+            "endpoint": "opc.tcp://127.0.0.1:4840",
+            "nodes": [{"node_id": "ns=2;s=P-1.vib", "asset": "P-1", "channel": "vib"}],
+        },
+        "assets": [{"asset_id": "P-1", "channels": {"vib": "mm/s"}}],
+    }
+    consumer = StreamConsumer(parse_config(raw), Store(), tick=0.05)  # not started: nothing connects
+    keys = set()
+    for k in range(5):
+        env = Envelope("opcua", "ns=2;s=P-1.vib", float("nan"), received_us=k, ts_us=T_US + k)
+        out = ReadingColumns()
+        (letter,) = consumer._decode(env, out)
+        assert letter.reason == "not_finite" and len(out) == 0
+        keys.add(dead_letter_key(letter))
+    assert len(keys) == 5  # was 1: five NaN data changes of one node recorded as one dead letter

@@ -227,7 +227,8 @@ class StreamConsumer:
                     env.ts_us,
                     env.payload,
                     out,
-                    raw={"node_id": env.topic, "value": repr(env.payload)},
+                    # the source time keeps a node's repeated bad value apart: one dead letter per data change
+                    raw={"node_id": env.topic, "value": repr(env.payload), "ts_us": env.ts_us},
                 )
                 return [] if letter is None else [letter]
             sub = self._subscription(env.topic)
