@@ -125,3 +125,34 @@ def test_an_opcua_nodes_repeated_bad_value_is_one_dead_letter_per_change() -> No
         assert letter.reason == "not_finite" and len(out) == 0
         keys.add(dead_letter_key(letter))
     assert len(keys) == 5  # was 1: five NaN data changes of one node recorded as one dead letter
+
+
+def test_asset_field_reads_the_asset_from_the_payload_on_one_topic() -> None:
+    # asset ids a topic level cannot hold ('#' is MQTT's wildcard): before, there was no way to stream them
+    catalog = Catalog({"Pump #3": {"vib": "mm/s"}, "Line 2/Fan 1": {"vib": "mm/s"}})
+    table = {"topic": "gw/all", "layout": "json", "asset_field": "device", "ts_field": "t", "fields": {"v": "vib"}}
+    sub = parse_config({"mqtt": {"subscriptions": [table]}}).mqtt.subscriptions[0]
+    out, dead = ReadingColumns(), []
+    for doc in (
+        {"device": "Pump #3", "t": T_S * 1000, "v": 2.0},
+        {"device": "Line 2/Fan 1", "t": T_S * 1000, "v": 3.0},
+        {"device": "Pump #4", "t": T_S * 1000, "v": 4.0},
+        {"t": T_S * 1000, "v": 5.0},
+    ):
+        dead += Decoder(catalog).decode(sub, "gw/all", json.dumps(doc).encode(), received_us=1, out=out)
+    assert out.asset == ["Pump #3", "Line 2/Fan 1"] and out.value == [2.0, 3.0]
+    assert [d.reason for d in dead] == ["unknown_asset", "missing_field"]
+    assert "asset_field" in dead[1].detail
+
+
+@pytest.mark.parametrize(
+    "table, match",
+    [
+        ({"layout": "json", "fields": {"v": "vib"}}, "set asset"),
+        ({"layout": "json", "fields": {"v": "vib"}, "asset": "{1}", "asset_field": "device"}, "one of the two"),
+        ({"layout": "sparkplug", "asset_field": "device"}, "asset_field is for layout 'json'"),
+    ],
+)
+def test_asset_or_asset_field_is_checked_naming_the_subscription(table: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=rf"mqtt\.subscriptions\[0\].*{match}"):
+        parse_config({"mqtt": {"subscriptions": [{"topic": "gw/all", **table}]}})

@@ -88,6 +88,7 @@ class Subscription:
     ts_field: str = "ts"  # layout "json"
     ts_unit: str = "ms"  # numeric times: epoch "s", "ms" or "us"
     timezone: str | None = None  # zone of naive ISO times (None: UTC)
+    asset_field: str | None = None  # layout "json": the asset id is this field of the payload, not the topic
 
     @property
     def tzinfo(self) -> dt.tzinfo | None:
@@ -101,7 +102,7 @@ class Subscription:
     def resolve(self, topic: str) -> tuple[str | None, str | None]:
         """Asset (and, for ``value``, channel) a topic names; ``None`` where the topic is too short."""
         levels = topic.split("/")
-        asset = fillcheck_template(self.asset, levels)
+        asset = fillcheck_template(self.asset, levels) if self.asset else None
         channel = fillcheck_template(self.channel, levels) if self.channel else None
         return asset, channel
 

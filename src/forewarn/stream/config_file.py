@@ -37,6 +37,7 @@ default except the mapping itself. A full example (``docs``-style)::
     fields = { temp_c = { channel = "temp", unit = "degC" } }   # field names may hold spaces: "Temp [°C]" = ...
     ts_unit = "ms"                  # numeric times: epoch "ms" (default), "s" or "us"
     timezone = "Europe/Berlin"      # zone of times written without an offset (default: UTC)
+    # asset_field = "device"        # instead of asset: one topic for many assets, the asset id in the payload
 
     [opcua]
     endpoint = "opc.tcp://127.0.0.1:4840"
@@ -155,7 +156,8 @@ class _Pipeline(_Table):
 class _Subscription(_Table):
     topic: Annotated[str, Field(min_length=1, description="an MQTT topic filter such as 'plant/+/+'")]
     layout: Literal["sparkplug", "value", "json"] = "sparkplug"
-    asset: Template
+    asset: Template | None = None
+    asset_field: Text | None = None
     channel: Template | None = None
     unit: str | None = None
     channels: ChannelMapping | None = None
@@ -176,6 +178,13 @@ class _Subscription(_Table):
 
     @model_validator(mode="after")
     def _layout_needs(self) -> _Subscription:
+        if (self.asset is None) == (self.asset_field is None):
+            raise ValueError(
+                "set asset (a topic template such as '{1}') or, for layout 'json', asset_field (the payload's "
+                "field that names the asset), one of the two"
+            )
+        if self.asset_field is not None and self.layout != "json":
+            raise ValueError("asset_field is for layout 'json'; other layouts take the asset from the topic")
         if self.layout == "value" and self.channel is None:
             raise ValueError("layout 'value' needs channel (e.g. channel = '{2}')")
         if self.layout == "json" and not (self.channels or self.fields):
@@ -324,7 +333,8 @@ def _stream_config(root: _Root, base: Path, source: str) -> StreamConfig:
             Subscription(
                 topic=s.topic,
                 layout=s.layout,
-                asset=s.asset,
+                asset=s.asset or "",
+                asset_field=s.asset_field,
                 channel=s.channel,
                 unit=s.unit,
                 ts_field=s.ts_field,

@@ -11,7 +11,9 @@ Three MQTT layouts (see :mod:`forewarn.stream.config_file`):
     with its arrival time, so a redelivered bare number may be stored twice under two times; send ``ts`` for
     exactly-once storage.
 ``json``
-    A flat JSON object; mapped fields are channels, ``ts_field`` is the time.
+    A flat JSON object; mapped fields are channels, ``ts_field`` is the time. The asset comes from the topic
+    (``asset``) or, with ``asset_field``, from a field of the object: one topic for many machines, and asset ids
+    a topic level cannot hold (``Pump #3``, ``Line 2/P-3``).
 
 Times are epoch milliseconds (numbers, the Sparkplug convention; ``ts_unit = "s"`` or ``"us"`` on a
 subscription for gateways that send seconds or microseconds; digits sent as text count as a number) or ISO 8601
@@ -275,7 +277,7 @@ class Decoder:
                 )
             ]
         asset, channel = sub.resolve(topic)
-        if asset is None or (sub.layout == "value" and channel is None):
+        if (asset is None and sub.asset_field is None) or (sub.layout == "value" and channel is None):
             return [
                 DeadLetter(
                     source, "unmapped_topic", f"topic has too few levels for asset {sub.asset!r}", _clip(payload)
@@ -285,6 +287,19 @@ class Decoder:
             doc = json.loads(payload)
         except (ValueError, UnicodeDecodeError) as err:
             return [DeadLetter(source, "malformed_json", f"not JSON: {err}", _clip(payload), asset, channel)]
+        if sub.asset_field is not None:
+            named = doc.get(sub.asset_field) if isinstance(doc, dict) else None
+            if isinstance(named, bool) or not isinstance(named, (str, int)) or str(named) == "":
+                return [
+                    DeadLetter(
+                        source,
+                        "missing_field",
+                        f"no asset id in field {sub.asset_field!r} (asset_field)",
+                        _clip(payload),
+                    )
+                ]
+            asset = str(named)
+        assert asset is not None
         if asset not in self.catalog.channels:
             return [
                 DeadLetter(
