@@ -15,7 +15,7 @@ import forewarn.train
 from forewarn.bundles.registry import ModelRegistry
 from forewarn.cli.main import app
 from forewarn.decide.cases import CaseBook
-from forewarn.exceptions import ConfigError, StateError
+from forewarn.exceptions import ConfigError, DataNotFoundError, StateError
 from forewarn.monitor import retrain as retraining
 from forewarn.monitor.drift import running
 from forewarn.monitor.runner import file_drift_cases, monitor
@@ -169,6 +169,8 @@ def test_retrain_judges_the_challenger_on_the_same_window_and_rolls_back(
         retraining.rollback(models, "failure")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="metric"):
         retraining.retrain(plant["store"], models, "failure", metric="accuracy")  # type: ignore[arg-type]
+    with pytest.raises(DataNotFoundError, match="give a shorter --judge-days"):  # the store is shorter than that
+        retraining.retrain(plant["store"], models, "failure", judge_days=10_000)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="'rpm' not among the channels read"):
         forewarn.train(plant["store"], tmp_path / "other", task="failure", horizon="72h", interval="3h",  # type: ignore[arg-type]
                        model="logistic-failure", operating_channels="speed,rpm")  # fmt: skip

@@ -38,6 +38,10 @@ def psi_values(reference: np.ndarray, values: np.ndarray) -> float:
     return psi(np.quantile(reference, DECILES), values)
 
 
+#: the event figures that are counts
+COUNTS = ("failures", "caught", "missed", "alerts", "false_alarms")
+
+
 def _number(value: Any) -> float | None:
     try:
         out = float(value)
@@ -120,7 +124,9 @@ def realised(
 ) -> dict[str, Any]:
     """The model's record over the window against its card (see the module docstring)."""
     horizon = pd.Timedelta(hours=float(card["recipe"].get("horizon_hours") or bundle.spec.horizon))
-    failures = events[(events["kind"] == "failure") & (events["ts"] >= start) & (events["ts"] < stop)]
+    # ``stop`` is one interval after the last reading: a failure logged then (a failed machine stops reporting) is
+    # the window's, as a backtest counts it
+    failures = events[(events["kind"] == "failure") & (events["ts"] >= start) & (events["ts"] <= stop)]
     failures = failures[failures["asset_id"].isin(scores["asset_id"].unique())][["asset_id", "ts"]]
     promised = {
         k: _number(v)
@@ -142,7 +148,11 @@ def realised(
         cooldown=horizon,
         observed=observed,
     )
-    events_figures = {k: _number(v) for k, v in metrics.as_dict().items()}
+    events_figures: dict[str, float | int | None] = {k: _number(v) for k, v in metrics.as_dict().items()}
+    for count in COUNTS:  # counts read as counts (9, not 9.0) in the JSON and the printed report
+        value = events_figures.get(count)
+        if value is not None:
+            events_figures[count] = int(value)
     rows = _row_figures(scores, alarms, failures, horizon, stop)
     out["realised"] = {**events_figures, **{f"row_{k}": v for k, v in rows.items()}}
     gaps = {}

@@ -41,6 +41,12 @@ DECISIONS = "decisions.json"
 METRICS = ("roc_auc", "brier", "catch_rate")
 
 
+def _utc(value: Any) -> pd.Timestamp:
+    """``value`` as a UTC timestamp (a naive one is read as UTC)."""
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 def _recent_store(db: Store, start: pd.Timestamp, end: pd.Timestamp, classes: list[str], interval: str) -> Store:
     """An in-memory store with the assets of ``classes``, their readings in ``[start, end)`` averaged at
     ``interval``, and their events in that span."""
@@ -146,13 +152,20 @@ def retrain(
     card = model_card(registry, model_id, champion_version)
     started = time.perf_counter()
     with threadpool_limits(limits=1), opened(store) as db:
-        last = db.sql("SELECT max(ts) AS ts FROM reading_values")["ts"].iloc[0]
+        span = db.sql("SELECT min(ts) AS first, max(ts) AS last FROM reading_values")
+        first, last = span["first"].iloc[0], span["last"].iloc[0]
         if last is None or pd.isna(last):
             raise DataNotFoundError("the store holds no readings")
-        stop = pd.Timestamp(last)
-        stop = (stop.tz_localize("UTC") if stop.tzinfo is None else stop.tz_convert("UTC")) + pd.Timedelta(seconds=1)
+        stop = _utc(last) + pd.Timedelta(seconds=1)
         window_start = stop - pd.Timedelta(days=int(judge_days))
         train_start = window_start - pd.Timedelta(days=int(train_days))
+        if window_start <= _utc(first):
+            held = (stop - _utc(first)) / pd.Timedelta(days=1)
+            raise DataNotFoundError(
+                f"the store holds {held:.1f} days of readings, not more than judge_days={int(judge_days)} (the recent "
+                "window both models are judged on), so nothing is left to train a challenger on: give a shorter "
+                "--judge-days (and --train-days)"
+            )
         classes = list(card["data"].get("asset_classes") or [])
         with (
             _recent_store(db, train_start, window_start, classes, str(card["recipe"]["interval"])) as recent,
