@@ -16,6 +16,7 @@ from forewarn.bundles.registry import ModelRegistry
 from forewarn.cli.main import app
 from forewarn.exceptions import ConfigError, DataNotFoundError
 from forewarn.store import Store
+from forewarn.train import card as cards
 from forewarn.train.dataset import load_dataset
 from forewarn.train.labels import life_table, targets
 from forewarn.train.score import score
@@ -284,6 +285,25 @@ def test_a_plant_of_three_assets_trains_with_one_held_out(plant: Path, tmp_path:
     card = json.loads((trained.folder / "card.json").read_text())
     assert "judged on 1 held-out assets" in card["metrics"]["protocol"]
     assert (trained.folder / "serving.json").exists()
+    assert card["warnings"] == cards.skill_warnings("failure", card["metrics"], card["data"]["failures"], False)
+
+
+def test_train_says_when_a_filed_model_shows_no_skill(plant: Path, tmp_path: Path) -> None:
+    """Three assets with one failure each: the model is filed (the plant asked for it) and the card and the command
+    say what a plant engineer must know before trusting it: few failures, chance-level held-out figures."""
+    with Store(plant) as db:
+        events = db.events()
+    once = events[events["kind"] == "failure"]["asset_id"].value_counts()
+    few = ",".join(sorted(once[once == 1].index[:3]))
+    args = ["train", "--store", str(plant), "--models", str(tmp_path / "m"), "--assets", few, "--horizon", "72h",
+            "--interval", "3h", "--model", "logistic-failure"]  # fmt: skip
+    printed = CliRunner().invoke(app, args)
+    assert printed.exit_code == 0, printed.output
+    card = json.loads(next((tmp_path / "m").glob("*/v1/card.json")).read_text())
+    assert card["warnings"][0] == "only 3 failure(s) in the data: the held-out figures rest on very few events"
+    assert all(f"warning: {w}" in " ".join(printed.output.split()) for w in card["warnings"])
+    full = forewarn.train(plant, tmp_path / "all", **FAST)  # the whole plant: enough failures, skill shown
+    assert full.card["warnings"] == [] and full.card["metrics"]["roc_auc"] > 0.6
 
 
 def test_score_does_not_rank_an_asset_without_the_models_channels(plant: Path, tmp_path: Path) -> None:

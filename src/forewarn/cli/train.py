@@ -168,6 +168,8 @@ def train(
         else "not live (train again with --promote, or POST /api/v1/models/{id}/promote)"
     )
     typer.echo(f"filed {result.model_id} {result.version} in {result.folder}: {live}")
+    for warning in result.card.get("warnings") or []:  # on stderr, after the verdict, where it is read
+        Console(stderr=True).print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 
 BacktestModelOpt = Annotated[

@@ -78,3 +78,41 @@ def age_recipe(columns: Any, renewed: pd.DataFrame, option: str) -> dict[str, An
     """
     used = AGE_FEATURE in list(columns)
     return {"used": used, "feature": AGE_FEATURE if used else None, "option": option, "renewals": len(renewed)}
+
+
+#: below this held-out ROC-AUC a failure or RUL model tells failing rows from healthy ones little better than chance
+CHANCE_AUC = 0.6
+#: with fewer failures than this in the data, held-out figures rest on a handful of events
+FEW_FAILURES = 5
+
+
+def skill_warnings(task: str, metrics: dict[str, Any], failures: int, labelled: bool) -> list[str]:
+    """What a plant engineer must know before trusting a filed model: the held-out figures that show little or no
+    skill, or that rest on too few events. ``failures``: failure events in the data (``labelled``: the labels came
+    from a stored label column, where events are not counted). Empty when nothing is wrong.
+
+    >>> skill_warnings("failure", {"roc_auc": 0.52, "f1": 0.0}, failures=1, labelled=False)  # doctest: +NORMALIZE_WHITESPACE
+    ['only 1 failure(s) in the data: the held-out figures rest on very few events',
+     'held-out ROC-AUC 0.52: the model tells failing rows from healthy ones little better than chance',
+     'held-out F1 0: at its thresholds the model flags none of the held-out failure rows']
+    >>> skill_warnings("failure", {"roc_auc": 0.93, "f1": 0.71}, failures=40, labelled=False)
+    []
+    """
+    if task not in ("failure", "rul"):
+        return []
+    out = []
+    if not labelled and failures < FEW_FAILURES:
+        out.append(f"only {failures} failure(s) in the data: the held-out figures rest on very few events")
+    auc = metrics.get("roc_auc")
+    if auc is None or auc != auc:
+        out.append(
+            "no held-out ROC-AUC: the held-out assets hold no failure within the horizon (or only failing rows), so "
+            "nothing showed whether the model warns"
+        )
+    elif auc < CHANCE_AUC:
+        out.append(
+            f"held-out ROC-AUC {auc:.2f}: the model tells failing rows from healthy ones little better than chance"
+        )
+    if task == "failure" and metrics.get("f1") == 0:
+        out.append("held-out F1 0: at its thresholds the model flags none of the held-out failure rows")
+    return out

@@ -358,13 +358,14 @@ def _judge_and_file(
     models.mkdir(parents=True, exist_ok=True)
     if model.task != "fault":
         _pin_live(models, model_id)
+    summary = cards.data_summary(data.frame, data.events, data.assets)
     card = {
         "model_id": model_id,
         "version": version,
         "model": name,
         "task": spec.task,
         "created": pd.Timestamp.now(tz="UTC").isoformat(),
-        "data": cards.data_summary(data.frame, data.events, data.assets),
+        "data": summary,
         "recipe": {
             "interval": data.interval,
             "window_rows": spec.window,
@@ -384,6 +385,7 @@ def _judge_and_file(
             "training_rows": len(train_rows),
         },
         "metrics": metrics,
+        "warnings": cards.skill_warnings(spec.task, metrics, int(summary["failures"]), labelled=bool(spec.label)),
         "zoo": comparison.to_dict(orient="records"),
         "costs": None if policy is None else policy.to_mapping(),
         "reference": cards.reference_distributions(X_all.iloc[train_rows]),
