@@ -65,3 +65,5 @@ def test_kpi_cli_on_files_matches_the_library(fleet, tmp_path: Path) -> None:  #
     assert table.exit_code == 0 and "Downtime Pareto" in table.output
     bad = CliRunner().invoke(app, ["kpi"])
     assert bad.exit_code != 0 and "--records" in str(bad.exception)
+    bad = CliRunner().invoke(app, ["kpi", "--simulate", "--assets", "1"])  # the options named, not FleetConfig
+    assert bad.exit_code != 0 and "--assets 1 cannot fill --sites 2" in str(bad.exception)

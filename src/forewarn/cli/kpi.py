@@ -68,6 +68,9 @@ def kpi(
         raise ConfigError(f"--format {fmt!r}: use table or json")
     if simulate:
         from forewarn.twin.fleet import build_fleet
+
+        if assets < sites:
+            raise ConfigError(f"--assets {assets} cannot fill --sites {sites}: give at least one asset per site")
         from forewarn.twin.production import production_data
 
         data = production_data(build_fleet(sites=sites, assets=assets, days=days, seed=seed, interval="1h"))

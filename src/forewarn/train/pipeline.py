@@ -244,7 +244,7 @@ def _train(
             raise SchemaError(
                 "no model of the zoo could be fitted on this data: "
                 + "; ".join(f"{r.model}: {r.error}" for r in comparison.itertuples()),
-                column="model",
+                hint="more history (failures of more assets), or name one model with --model",
             )
         name = str(servable.iloc[0]["model"])
     sequence = zoo.is_sequence(name)
