@@ -185,6 +185,11 @@ def test_clear_errors(plant: Path, tmp_path: Path) -> None:
         forewarn.train(plant, tmp_path / "m", assets=three, interval="30d", horizon="72h", model="logistic-failure")
     with pytest.raises(ConfigError, match="rul model, not one for task 'failure'"):
         forewarn.train(plant, tmp_path / "m", model="lightgbm-rul", **{k: v for k, v in FAST.items() if k != "model"})
+    with Store(plant) as db:  # assets that never failed: an anomaly model is pointed to detect
+        failed = set(db.events().query("kind == 'failure'")["asset_id"])
+        never = ",".join(a for a in db.assets()["asset_id"].astype(str) if a not in failed)
+    with pytest.raises(DataNotFoundError, match="0 failure row.*forewarn detect --store finds what is odd"):
+        forewarn.train(plant, tmp_path / "m", task="anomaly", assets=never, horizon="72h", interval="3h")
 
 
 def test_labels_censor_and_renew() -> None:

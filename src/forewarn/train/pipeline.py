@@ -122,13 +122,20 @@ def next_version(folder: Path) -> str:
     return f"v{max(numbers, default=0) + 1}"
 
 
+#: what an anomaly model's refusal adds: train judges and calibrates it against failures; without any, detect
+NO_LABELS = (
+    " (an anomaly model is judged and calibrated against failures here; with none in the history, "
+    "forewarn detect --store finds what is odd without labels)"
+)
+
+
 def _check_trainable(data: Dataset, spec: TrainSpec, usable: np.ndarray) -> None:
     if usable.sum() < 50:
         raise DataNotFoundError(
             f"only {int(usable.sum())} labelled rows at the {data.interval} interval for task {spec.task!r}: "
             + (
                 "no failure event and no label column; ingest failures and maintenance as events "
-                "(kind=failure|maintenance) or pass --label NAME"
+                "(kind=failure|maintenance) or pass --label NAME" + (NO_LABELS if spec.task == "anomaly" else "")
                 if not len(data.events) and not spec.label
                 else "need at least 50 (more history, a shorter --interval, or a shorter --horizon)"
             )
@@ -138,6 +145,7 @@ def _check_trainable(data: Dataset, spec: TrainSpec, usable: np.ndarray) -> None
         raise DataNotFoundError(
             f"the labelled rows hold {int((y == 1).sum())} failure row(s) within "
             f"{spec.horizon}; training needs failures (and rows before them) in the history"
+            + (NO_LABELS if spec.task == "anomaly" else "")
         )
     if len(np.unique(data.groups[usable])) < 3:
         raise DataNotFoundError("need labelled rows of at least 3 assets (some are held out to calibrate)")
