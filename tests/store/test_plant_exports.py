@@ -211,6 +211,11 @@ def test_units_rows_under_the_header_are_read_as_units_not_refused(duck, tmp_pat
         _utc("2024-01-01T00:00"),
         _utc("2024-01-01T01:00"),
     ]
+    # the row nearest the data is stored as the channels' units (a unit declared before is kept)
+    units = duck.channels("P-1").set_index("channel")["unit"].to_dict()
+    assert units == {"temp": "degC", "flow": "[m3/h]"}
+    duck.ingest_file(_write(tmp_path / "again.csv", "asset_id,ts,temp\n,,K\nP-1,2024-01-02T00:00Z,300\n"))
+    assert duck.channels("P-1").set_index("channel")["unit"].to_dict()["temp"] == "degC"
     blank = _write(tmp_path / "blank.csv", "asset_id,ts,temp\n,2024-01-01T00:00Z,40\n")
     with pytest.raises(IngestError, match="missing asset_id"):  # a number in the row: data, not units
         duck.ingest_file(blank)

@@ -288,6 +288,10 @@ def test_forewarn_store_names_the_server_store_for_the_cli(empty_url: str, tmp_p
     assert good.exit_code == 0 and "2 written" in good.output
     listed = runner.invoke(app, ["assets", "--format", "json"], env={"FOREWARN_STORE": url})
     assert listed.exit_code == 0 and json.loads(listed.output)[0]["n_readings"] == 2
+    path.write_text("asset_id,ts,temp,flow\n,,degC,m3/h\nP-1,2024-01-01T00:02Z,3.5,1\n")  # a units row
+    assert runner.invoke(app, ["ingest", str(path)], env={"FOREWARN_STORE": url}).exit_code == 0
+    with Store(url) as db:  # stored as the channels' units where they had none, as on DuckDB
+        assert db.channels("P-1").set_index("channel")["unit"].to_dict() == {"flow": "m3/h", "temp": "degC"}
 
 
 def test_two_stores_on_one_database_see_each_others_new_assets_and_channels(empty_url: str):

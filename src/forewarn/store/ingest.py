@@ -105,7 +105,8 @@ class WriteTarget(Protocol):
     """Where a validated batch goes: the DuckDB store itself, or a server store (:mod:`forewarn.store.pg_ingest`).
 
     The batch is staged in the DuckDB connection ``con`` as ``__fw_long`` (``asset_id, channel, ts, value,
-    __rn``), ``__fw_series`` (its distinct series) and, with label columns, ``__fw_labels``.
+    __rn``), ``__fw_series`` (its distinct series), ``__fw_units`` (``channel, unit`` read from a units row under
+    the header: set on the batch's channels that have no unit yet) and, with label columns, ``__fw_labels``.
     """
 
     def unknown_assets(self, con: duckdb.DuckDBPyConnection, batch_assets: str) -> list[str]:
@@ -181,9 +182,13 @@ def ingest_staged_readings(
     target = target or DuckTarget()
     staged = renamed(con, staged, options)
     layout = readings_layout(staged, options.label_columns)
-    skipped, units = units_rows_staged(con, staged, layout, options)
+    skipped, units, unit_of = units_rows_staged(con, staged, layout, options)
     if skipped:
         staged = without_leading(con, staged, skipped)
+    # the units row's text per channel, for channels that have none yet (both targets read __fw_units)
+    con.execute("CREATE OR REPLACE TEMP TABLE __fw_units (channel VARCHAR, unit VARCHAR)")
+    if unit_of:
+        con.executemany("INSERT INTO __fw_units VALUES (?, ?)", [[c, u] for c, u in unit_of.items()])
     validate_readings(con, staged, layout, options)
     con.execute(f"CREATE OR REPLACE TEMP VIEW __fw_long AS {long_readings_sql(staged, layout, options)}")
     try:
@@ -218,7 +223,10 @@ def ingest_staged_readings(
             _conflict_error(staged, layout, "labels") if layout.label_columns else None,
         )
     finally:
-        con.execute("DROP TABLE IF EXISTS __fw_stage; DROP TABLE IF EXISTS __fw_series; DROP VIEW IF EXISTS __fw_long")
+        con.execute(
+            "DROP TABLE IF EXISTS __fw_stage; DROP TABLE IF EXISTS __fw_series; DROP VIEW IF EXISTS __fw_long; "
+            "DROP TABLE IF EXISTS __fw_units"
+        )
         labels.drop_labels(con)
     written = counts[0]
     if progress is not None:
@@ -295,6 +303,10 @@ def _write(
         "SELECT asset_id, channel, ? + row_number() OVER (ORDER BY asset_id, channel) "
         "FROM __fw_series ANTI JOIN channels USING (asset_id, channel)",
         [base],
+    )
+    con.execute(
+        "UPDATE channels SET unit = u.unit FROM __fw_units u WHERE channels.channel = u.channel "
+        "AND channels.unit = '' AND channels.asset_id IN (SELECT asset_id FROM __fw_series)"
     )
     join = "FROM __fw_long l JOIN channels c ON c.asset_id = l.asset_id AND c.channel = l.channel"
     con.execute(f"CREATE OR REPLACE TEMP TABLE __fw_stage AS SELECT c.series_id, l.ts, l.value {join} ORDER BY 1, 2")

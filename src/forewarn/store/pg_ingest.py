@@ -121,6 +121,12 @@ class PgTarget:
             con.execute("INSERT INTO assets (asset_id) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", [new_assets])
         pairs = [(str(a), str(c)) for a, c in duck.execute("SELECT asset_id, channel FROM __fw_series").fetchall()]
         ids = series_ids(con, pairs)
+        assets = sorted({a for a, _ in pairs})
+        for channel, unit in duck.execute("SELECT channel, unit FROM __fw_units").fetchall():  # a units row's
+            con.execute(
+                "UPDATE channels SET unit = %s WHERE channel = %s AND unit = '' AND asset_id = ANY(%s)",
+                [str(unit), str(channel), assets],
+            )
         written = self._readings(duck, ids, on_conflict, readings_conflict)
         labelled = (0, 0, 0)
         if labels_conflict is not None:

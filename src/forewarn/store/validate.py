@@ -391,13 +391,14 @@ def _is_number(text: str) -> bool:
 
 def units_rows_staged(
     con: duckdb.DuckDBPyConnection, staged: Staged, layout: ReadingsLayout, options: ReadOptions = DEFAULT
-) -> tuple[int, str | None]:
-    """The number of leading units rows of a staged batch (:func:`units_rows`) and a note saying what they held.
+) -> tuple[int, str | None, dict[str, str]]:
+    """The number of leading units rows of a staged batch (:func:`units_rows`), a note saying what they held, and
+    the units they give (each value column's text in the last of them, the row nearest the data).
 
-    ``(0, None)`` when there is none, or when the time format itself is not valid (validation says so).
+    ``(0, None, {})`` when there is none, or when the time format itself is not valid (validation says so).
     """
     if staged.fmt != "csv" or not layout.value_columns:
-        return 0, None
+        return 0, None, {}
     cells = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR)" for c in layout.value_columns)
     try:
         rows = con.execute(
@@ -405,18 +406,24 @@ def units_rows_staged(
             f"FROM {quote_ident(staged.name)} WHERE {ROW_COLUMN} < {MAX_UNITS_ROWS} ORDER BY {ROW_COLUMN}"
         ).fetchall()
     except duckdb.Error:
-        return 0, None
+        return 0, None, {}
     if [int(r[0]) for r in rows] != list(range(len(rows))):
-        return 0, None
+        return 0, None, {}
     count = units_rows([(bool(r[1]), r[2:]) for r in rows])
     if not count:
-        return 0, None
-    return count, units_note(
+        return 0, None, {}
+    note = units_note(
         staged.source,
         [staged.line_of(i) for i in range(count)],
         layout.value_columns,
         [rows[i][2:] for i in range(count)],
     )
+    units = {
+        str(column): str(cell).strip()
+        for column, cell in zip(layout.value_columns, rows[count - 1][2:], strict=False)
+        if cell is not None and cell == cell and str(cell).strip()
+    }
+    return count, note, units
 
 
 def units_note(source: str, lines: Sequence[int], columns: Sequence[str], cells: Sequence[Sequence[object]]) -> str:
