@@ -518,6 +518,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--detector", help="module:function (default: forewarn.detect.detect_frame's default)")
     parser.add_argument("--parts", default="nab,skab,healthy,forewarning,short,speed")
     parser.add_argument("--seeds", type=int, default=3, help="corpus seeds 0..N-1 (nab)")
+    parser.add_argument(
+        "--seed-offset", type=int, default=0, help="nab: corpus seeds OFFSET..OFFSET+N-1 (10 on: validation seeds)"
+    )
     parser.add_argument("--corpus-rows", type=int, default=4000)
     parser.add_argument("--fleet-assets", type=int, default=20)
     parser.add_argument("--fleet-days", type=int, default=30)
@@ -581,7 +584,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         }
         if "nab" in parts:
             start = time.perf_counter()
-            figures["nab"] = nab_part(detector, rule, range(args.seeds), args.corpus_rows, rule.on)
+            figures["nab"] = nab_part(
+                detector, rule, range(args.seed_offset, args.seed_offset + args.seeds), args.corpus_rows, rule.on
+            )
             figures["nab"]["seconds"] = round(time.perf_counter() - start, 1)
         if "skab" in parts:
             figures["skab"] = skab_part(detector, rule, args.data_dir, rule.on)

@@ -41,6 +41,14 @@ Sixth session (BENCHMARKS.md, issue 14, 2026-12-05 11:05):
 
 * ``reference_rows``: ``detect_frame``'s default with the small-sample corrections on (``small_sample``, off by
   default), relative to ``D14_REFERENCE_ROWS`` training rows (default 600, the option as it is; 10**9: absolute).
+
+Seventh session (BENCHMARKS.md, issue 14, 2026-12-05 12:18: why the corpus score falls on short series), none
+adopted:
+
+* ``window_share``: windows and discord subsequences at most ``1 / D14_WINDOW_SHARE`` of the training rows.
+* ``train_rows``: the default fitted on the first ``D14_TRAIN_ROWS`` rows whatever the series' length (separates
+  a short fit from a short series).
+* ``honest_forecast``: ``small_sample``'s honest forecast errors without its tail widening.
 """
 
 from __future__ import annotations
@@ -244,3 +252,44 @@ def reference_rows(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarra
         return detect_frame(frame, **options).scores["anomaly_score"].to_numpy(dtype="float64")
     finally:
         ensemble.REFERENCE_ROWS = saved
+
+
+def window_share(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
+    """The default with windows and discord subsequences at most ``1 / D14_WINDOW_SHARE`` of the training rows
+    (``ensemble.WINDOW_SHARE``, 4 in the default), with ``D14_PARAMS``; patched for this call."""
+    from forewarn.models.anomaly import ensemble
+
+    saved = ensemble.WINDOW_SHARE
+    ensemble.WINDOW_SHARE = int(os.environ.get("D14_WINDOW_SHARE", str(saved)))
+    try:
+        return score_frame(frame, n_train, **_params())
+    finally:
+        ensemble.WINDOW_SHARE = saved
+
+
+def train_rows(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
+    """The default (with ``D14_PARAMS``) fitted on the first ``D14_TRAIN_ROWS`` rows (default 150) whatever the
+    series' length: on the standing 4,000-row corpus this separates the effect of a short fit from that of the
+    shorter deviations a shorter series of the corpus holds (its deviations' lengths are shares of the series)."""
+    return score_frame(frame, int(os.environ.get("D14_TRAIN_ROWS", "150")), **_params())
+
+
+def honest_forecast(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
+    """``small_sample``'s first correction alone: the forecast's training errors made honest for a short fit
+    (``residual.fit_honest``), without widening the members' tail scales; with ``D14_PARAMS`` and
+    ``D14_TRAIN_ROWS`` (as ``train_rows``, when set); patched for this call."""
+    from forewarn.models.anomaly import ensemble
+
+    saved = ensemble.tail_fit
+
+    def no_widening(
+        scores: np.ndarray, tail: float = 0.1, level: float | None = None, reference: int = 600
+    ) -> np.ndarray:
+        return saved(scores, tail)
+
+    ensemble.tail_fit = no_widening
+    try:
+        rows = os.environ.get("D14_TRAIN_ROWS")
+        return score_frame(frame, int(rows) if rows else n_train, small_sample=True, **_params())
+    finally:
+        ensemble.tail_fit = saved
