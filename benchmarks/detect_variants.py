@@ -49,6 +49,8 @@ adopted:
 * ``train_rows``: the default fitted on the first ``D14_TRAIN_ROWS`` rows whatever the series' length (separates
   a short fit from a short series).
 * ``honest_forecast``: ``small_sample``'s honest forecast errors without its tail widening.
+* ``tail_exceedances``: tail fits on at least ``D14_EXCEEDANCES`` training scores (the tail share raised for
+  short fits, capped at ``D14_TAIL_CAP``).
 """
 
 from __future__ import annotations
@@ -293,3 +295,20 @@ def honest_forecast(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarr
         return score_frame(frame, int(rows) if rows else n_train, small_sample=True, **_params())
     finally:
         ensemble.tail_fit = saved
+
+
+def tail_exceedances(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
+    """The default whose tail fits rest on at least ``D14_EXCEEDANCES`` training scores (default 60): the tail
+    share ``ensemble.TAIL`` (0.1) raised to ``D14_EXCEEDANCES / n_train`` for short fits, at most ``D14_TAIL_CAP``
+    (default 0.3); with ``D14_PARAMS`` and ``D14_TRAIN_ROWS`` (when set); patched for this call."""
+    from forewarn.models.anomaly import ensemble
+
+    rows = os.environ.get("D14_TRAIN_ROWS")
+    n = int(rows) if rows else n_train if n_train is not None else max(10, int(TRAIN_FRACTION * len(frame)))
+    saved = ensemble.TAIL
+    wanted = float(os.environ.get("D14_EXCEEDANCES", "60")) / n
+    ensemble.TAIL = min(max(saved, wanted), float(os.environ.get("D14_TAIL_CAP", "0.3")))
+    try:
+        return score_frame(frame, n, **_params())
+    finally:
+        ensemble.TAIL = saved
