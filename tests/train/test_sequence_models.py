@@ -45,6 +45,7 @@ def test_a_sequence_model_is_filed_and_scored_alike_everywhere(
     result = forewarn.train(plant, models, **OPTIONS)
     bundle = Bundle(result.folder)
     assert bundle.spec.sequence and bundle.spec.window == 8 and bundle.spec.interval == "3h"
+    assert bundle.describe()["input"] == "sequence"  # what GET /api/v1/models shows
     assert bundle.feature_names == [f"{c}__t{k}" for c in bundle.spec.channels for k in range(8)]
     card = json.loads((result.folder / "card.json").read_text())
     assert card["model"] == "lstm-attention-failure" and card["recipe"]["input"] == "sequence"

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import forewarn.backtest
 import forewarn.train
+from forewarn.bundles.bundle import Bundle
 from forewarn.bundles.registry import ModelRegistry
 from forewarn.cli.main import app
 from forewarn.exceptions import ConfigError, DataNotFoundError
@@ -307,6 +308,8 @@ def test_train_says_when_a_filed_model_shows_no_skill(plant: Path, tmp_path: Pat
     card = json.loads(next((tmp_path / "m").glob("*/v1/card.json")).read_text())
     assert card["warnings"][0] == "only 3 failure(s) in the data: the held-out figures rest on very few events"
     assert all(f"warning: {w}" in " ".join(printed.output.split()) for w in card["warnings"])
+    shown = Bundle(next((tmp_path / "m").glob("*/v1"))).describe()  # what GET /api/v1/models shows
+    assert shown["warnings"] == card["warnings"] and shown["input"] == "window statistics"
     full = forewarn.train(plant, tmp_path / "all", **FAST)  # the whole plant: enough failures, skill shown
     assert full.card["warnings"] == [] and full.card["metrics"]["roc_auc"] > 0.6
 

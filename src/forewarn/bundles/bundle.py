@@ -424,8 +424,19 @@ class Bundle:
             "metrics": self.metrics,
             "asset_classes": list(self.spec.asset_classes),
             "age_feature": self.spec.age_feature or None,
+            "input": "sequence" if self.spec.sequence else "window statistics",
             "data_hash": self.manifest.get("data_hash"),
+            "warnings": self._card_warnings(),
         }
+
+    def _card_warnings(self) -> list[str]:
+        """The model card's warnings (:func:`forewarn.train.card.skill_warnings`); none without a card."""
+        file = self.folder / CARD_FILE
+        try:
+            card = json.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
+        except (OSError, ValueError):
+            return []
+        return [str(w) for w in card.get("warnings") or []] if isinstance(card, dict) else []
 
 
 def rul_failure_probability(
