@@ -105,8 +105,7 @@ class WriteTarget(Protocol):
     """Where a validated batch goes: the DuckDB store itself, or a server store (:mod:`forewarn.store.pg_ingest`).
 
     The batch is staged in the DuckDB connection ``con`` as ``__fw_long`` (``asset_id, channel, ts, value,
-    __rn``), ``__fw_series`` (its distinct series), ``__fw_units`` (``channel, unit`` read from a units row under
-    the header: set on the batch's channels that have no unit yet) and, with label columns, ``__fw_labels``.
+    __rn``), ``__fw_series`` (its distinct series) and, with label columns, ``__fw_labels``.
     """
 
     def unknown_assets(self, con: duckdb.DuckDBPyConnection, batch_assets: str) -> list[str]:
@@ -124,9 +123,20 @@ class WriteTarget(Protocol):
         """Write the staged batch in one transaction: ``(written, conflicts, replaced)`` of readings, then of labels."""
         ...
 
+    def set_units(self, con: duckdb.DuckDBPyConnection, units: dict[str, str]) -> None:
+        """Give the batch's channels (``__fw_series``) that have no unit yet the unit of ``units`` (by channel)."""
+        ...
+
 
 class DuckTarget:
     """The embedded store's own tables, in the same DuckDB connection as the staged batch."""
+
+    def set_units(self, con: duckdb.DuckDBPyConnection, units: dict[str, str]) -> None:
+        con.executemany(
+            "UPDATE channels SET unit = ? WHERE channel = ? AND unit = '' "
+            "AND asset_id IN (SELECT asset_id FROM __fw_series)",
+            [[unit, channel] for channel, unit in units.items()],
+        )
 
     def unknown_assets(self, con: duckdb.DuckDBPyConnection, batch_assets: str) -> list[str]:
         return [
@@ -185,10 +195,6 @@ def ingest_staged_readings(
     skipped, units, unit_of = units_rows_staged(con, staged, layout, options)
     if skipped:
         staged = without_leading(con, staged, skipped)
-    # the units row's text per channel, for channels that have none yet (both targets read __fw_units)
-    con.execute("CREATE OR REPLACE TEMP TABLE __fw_units (channel VARCHAR, unit VARCHAR)")
-    if unit_of:
-        con.executemany("INSERT INTO __fw_units VALUES (?, ?)", [[c, u] for c, u in unit_of.items()])
     validate_readings(con, staged, layout, options)
     con.execute(f"CREATE OR REPLACE TEMP VIEW __fw_long AS {long_readings_sql(staged, layout, options)}")
     try:
@@ -222,11 +228,10 @@ def ingest_staged_readings(
             _conflict_error(staged, layout, "readings"),
             _conflict_error(staged, layout, "labels") if layout.label_columns else None,
         )
+        if unit_of:  # a units row under the header: the units of the batch's channels that have none yet
+            target.set_units(con, unit_of)
     finally:
-        con.execute(
-            "DROP TABLE IF EXISTS __fw_stage; DROP TABLE IF EXISTS __fw_series; DROP VIEW IF EXISTS __fw_long; "
-            "DROP TABLE IF EXISTS __fw_units"
-        )
+        con.execute("DROP TABLE IF EXISTS __fw_stage; DROP TABLE IF EXISTS __fw_series; DROP VIEW IF EXISTS __fw_long")
         labels.drop_labels(con)
     written = counts[0]
     if progress is not None:
@@ -303,10 +308,6 @@ def _write(
         "SELECT asset_id, channel, ? + row_number() OVER (ORDER BY asset_id, channel) "
         "FROM __fw_series ANTI JOIN channels USING (asset_id, channel)",
         [base],
-    )
-    con.execute(
-        "UPDATE channels SET unit = u.unit FROM __fw_units u WHERE channels.channel = u.channel "
-        "AND channels.unit = '' AND channels.asset_id IN (SELECT asset_id FROM __fw_series)"
     )
     join = "FROM __fw_long l JOIN channels c ON c.asset_id = l.asset_id AND c.channel = l.channel"
     con.execute(f"CREATE OR REPLACE TEMP TABLE __fw_stage AS SELECT c.series_id, l.ts, l.value {join} ORDER BY 1, 2")

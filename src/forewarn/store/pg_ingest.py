@@ -85,6 +85,14 @@ class PgTarget:
         ids = [str(r[0]) for r in duck.execute(f"SELECT DISTINCT asset_id FROM ({batch_assets}) ORDER BY 1").fetchall()]
         return sorted(set(ids) - known_assets(self.con, ids))
 
+    def set_units(self, duck: duckdb.DuckDBPyConnection, units: dict[str, str]) -> None:
+        assets = [str(r[0]) for r in duck.execute("SELECT DISTINCT asset_id FROM __fw_series").fetchall()]
+        with self.con.cursor() as cur:
+            cur.executemany(
+                "UPDATE channels SET unit = %s WHERE channel = %s AND unit = '' AND asset_id = ANY(%s)",
+                [(unit, channel, assets) for channel, unit in units.items()],
+            )
+
     def write(
         self,
         duck: duckdb.DuckDBPyConnection,
@@ -121,12 +129,6 @@ class PgTarget:
             con.execute("INSERT INTO assets (asset_id) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", [new_assets])
         pairs = [(str(a), str(c)) for a, c in duck.execute("SELECT asset_id, channel FROM __fw_series").fetchall()]
         ids = series_ids(con, pairs)
-        assets = sorted({a for a, _ in pairs})
-        for channel, unit in duck.execute("SELECT channel, unit FROM __fw_units").fetchall():  # a units row's
-            con.execute(
-                "UPDATE channels SET unit = %s WHERE channel = %s AND unit = '' AND asset_id = ANY(%s)",
-                [str(unit), str(channel), assets],
-            )
         written = self._readings(duck, ids, on_conflict, readings_conflict)
         labelled = (0, 0, 0)
         if labels_conflict is not None:

@@ -143,7 +143,8 @@ class MicroBatchFeatures:
             )
 
         out = np.empty((n, len(self.feature_names)))
-        ewm = self._ewm_steps(slots, fresh, counts)
+        # a sequence model reads no exponential mean: its step loop (one round per row rank) is not run
+        ewm = None if self.sequence else self._ewm_steps(slots, fresh, counts)
         places = np.arange(self.window)[:, None] - (self.window - 1)
         for lo in range(0, n, CHUNK_ROWS):
             part = slice(lo, min(n, lo + CHUNK_ROWS))
@@ -153,10 +154,12 @@ class MicroBatchFeatures:
             data = block[address(np.broadcast_to(code[None, :], wanted.shape), np.maximum(wanted, 0))]
             if absent.any():
                 data[absent] = np.nan
-            if self.sequence:
+            if ewm is None:
                 out[order[part]] = sequence_steps(data.transpose(1, 0, 2), absent.sum(axis=0))
-                continue
-            out[order[part]] = window_stats(data.transpose(1, 0, 2), self.stats, ewm=ewm[part], pad=absent.sum(axis=0))
+            else:
+                out[order[part]] = window_stats(
+                    data.transpose(1, 0, 2), self.stats, ewm=ewm[part], pad=absent.sum(axis=0)
+                )
         # new state: the last `window` rows of each asset, its exponential mean and count
         total = lengths + counts
         keep = total[:, None] - self.window + np.arange(self.window)[None, :]
