@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -193,3 +195,25 @@ def test_a_shift_that_made_nothing_good_has_oee_zero_not_blank() -> None:
     assert out.loc["I", "performance"] == 0.0 and math.isnan(out.loc["I", "quality"])
     assert out["oee"].tolist() == [0.0, 0.0]
     assert [g["oee"] for g in kpi_report(records, by="asset")["groups"]] == [0.0, 0.0]
+
+
+def test_records_without_lines_are_told_to_group_by_asset(tmp_path: Path) -> None:
+    # before: "the production records have no 'line_id' column to group by line", with no way out named
+    from typer.testing import CliRunner
+
+    from forewarn.cli.main import app
+
+    records = _records().drop(columns=["line_id", "site_id", "shift"])
+    with pytest.raises(ConfigError, match=r"no 'line_id' column to group by line; group by asset \(--by asset"):
+        kpi_report(records, by="line")
+    path = tmp_path / "records.csv"
+    records.to_csv(path, index=False)
+    out = CliRunner().invoke(app, ["kpi", "--records", str(path)])
+    assert out.exit_code != 0 and "--by asset" in out.output + str(out.exception)
+    assert "Traceback" not in out.output
+    # the same records as JSON (read by content, whatever the name) group by asset
+    as_json = tmp_path / "records.txt"
+    as_json.write_text(records.to_json(orient="records"))
+    out = CliRunner().invoke(app, ["kpi", "--records", str(as_json), "--by", "asset", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert [g["asset_id"] for g in json.loads(out.output)["groups"]] == ["P1", "P2", "P3"]

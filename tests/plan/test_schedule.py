@@ -195,3 +195,49 @@ def test_a_probability_horizon_of_zero_or_less_is_refused(days: float) -> None:
     frame = pd.DataFrame({"asset_id": ["A"], "failure_probability": [0.5]})
     with pytest.raises(ConfigError, match=r"probability_days=.*--probability-days"):
         problem_from_frame(frame, horizon_days=5, probability_days=days)
+
+
+def test_forewarn_scores_json_plans_like_its_csv_and_sets_aside_down_and_unscored(tmp_path: Path) -> None:
+    from forewarn.cli.main import app
+
+    # `forewarn score --format json`'s records; before, plan refused anything but .csv/.parquet names, and a
+    # score table's unscored row stopped the plan ("no risk: give failure_probability ...")
+    rows = [
+        {"rank": 1, "asset_id": "D-1", "status": "down", "probability": 1.0, "risk": "critical"},
+        {"rank": 2, "asset_id": "P-7", "status": "in_service", "probability": 0.978, "risk": "high"},
+        {"rank": 3, "asset_id": "F-1", "status": "in_service", "probability": 0.0001, "risk": "low"},
+        {"rank": 4, "asset_id": "N-9", "status": "not scored", "probability": None, "risk": None},
+    ]
+    as_json = tmp_path / "score.json"
+    as_json.write_text(json.dumps(rows, indent=1))
+    as_csv = tmp_path / "score.out"  # CSV under a name that says nothing: read by content
+    pd.DataFrame(rows).to_csv(as_csv, index=False)
+    plans = []
+    for path in (as_json, as_csv):
+        out = CliRunner().invoke(app, ["plan", "--risk", str(path), "--probability-days", "1", "--format", "json"])
+        assert out.exit_code == 0, out.output
+        plans.append(json.loads(out.output))
+    for payload in plans:
+        assert [o["asset_id"] for o in payload["orders"]] == ["P-7"]
+        assert [(a["asset_id"], a["status"]) for a in payload["not_planned"]] == [
+            ("D-1", "down"),
+            ("N-9", "not scored"),
+        ]
+        assert payload["not_planned"][0]["why"].startswith("down: failed and not renewed; repair it now")
+    assert plans[0]["orders"][0]["saving"] == plans[1]["orders"][0]["saving"]
+    table = CliRunner().invoke(app, ["plan", "--risk", str(as_json), "--probability-days", "1"])
+    assert table.exit_code == 0 and "not planned: D-1: down" in table.output
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"asset_id": "P-7", "probability": ')
+    bad = CliRunner().invoke(app, ["plan", "--risk", str(broken), "--probability-days", "1"])
+    assert bad.exit_code != 0 and "not valid JSON" in bad.output + str(bad.exception)
+    assert "Traceback" not in bad.output
+
+
+def test_an_error_in_a_score_table_names_the_files_own_line(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"asset_id": ["D-1", "P-7"], "status": ["down", "in_service"], "probability": [1.0, 1.7]})
+    from forewarn.plan.risk import plannable
+
+    rows, _ = plannable(frame)
+    with pytest.raises(SchemaError, match=r"line 3, column 'failure_probability'"):
+        problem_from_frame(rows, horizon_days=5, probability_days=1)

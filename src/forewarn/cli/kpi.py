@@ -26,25 +26,71 @@ def register(app: typer.Typer) -> None:
 
 
 def read_table(path: Path) -> Any:
-    """A CSV or Parquet file as a frame (by suffix)."""
+    """A table file as a frame, read by its content (not its name): Parquet (its ``PAR1`` magic), JSON (a list
+    of objects, as ``forewarn score --format json`` writes, or an object of columns) or CSV.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / "score.out").write_text('[{"asset_id": "P1", "probability": 0.5}]')
+    40
+    >>> read_table(folder / "score.out").to_dict("records")
+    [{'asset_id': 'P1', 'probability': 0.5}]
+    >>> (folder / "bad.json").write_text('[{"asset_id": "P1",')
+    19
+    >>> read_table(folder / "bad.json")
+    Traceback (most recent call last):
+    ...
+    forewarn.exceptions.SchemaError: ...bad.json, line 1: not valid JSON: Expecting property name enclosed in double quotes (column 20)
+    """
     import pandas as pd
+
+    from forewarn.exceptions import SchemaError
 
     if not path.is_file():
         raise DataNotFoundError(f"{path}: no such file")
-    if path.suffix.lower() == ".parquet":
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if head.startswith(b"PAR1"):
         return pd.read_parquet(path)
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
-    raise ConfigError(f"{path}: use a .csv or .parquet file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise SchemaError(
+            f"not UTF-8 text (byte {err.start})", source=str(path), hint="save it as UTF-8 CSV or JSON, or as Parquet"
+        ) from None
+    if text.lstrip()[:1] in ("[", "{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise SchemaError(
+                f"not valid JSON: {err.msg} (column {err.colno})", source=str(path), line=err.lineno
+            ) from None
+        if isinstance(data, list) and all(isinstance(row, dict) for row in data):
+            return pd.DataFrame.from_records(data)
+        if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
+            return pd.DataFrame(data)
+        raise SchemaError(
+            "JSON that is not a table",
+            source=str(path),
+            hint="give a list of objects, one per row (as forewarn score --format json writes)",
+        )
+    from io import StringIO
+
+    try:
+        return pd.read_csv(StringIO(text))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise SchemaError(f"not a CSV table: {str(err).strip()}", source=str(path)) from None
 
 
 def kpi(
     records: Annotated[
         Path | None,
-        typer.Option(help="Production records (CSV/Parquet), one row per asset and period; see forewarn.kpi.oee."),
+        typer.Option(
+            help="Production records (CSV, JSON or Parquet), one row per asset and period; see forewarn.kpi.oee."
+        ),
     ] = None,
     events: Annotated[
-        Path | None, typer.Option(help="Downtime events (CSV/Parquet): asset_id, start, end, reason.")
+        Path | None, typer.Option(help="Downtime events (CSV, JSON or Parquet): asset_id, start, end, reason.")
     ] = None,
     store: Annotated[
         Path | None, typer.Option(help="Store: read its production records (with --records: write them into it first).")

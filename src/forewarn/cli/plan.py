@@ -52,7 +52,7 @@ def plan(
     risk: Annotated[
         Path,
         typer.Option(
-            help="One row per asset: asset_id, line_id, failure_probability or rul_p50_days + rul_p90_days; optional costs, skill, part."
+            help="One row per asset (CSV, JSON or Parquet, read by content): asset_id, line_id, failure_probability or rul_p50_days + rul_p90_days; optional costs, skill, part. forewarn score's CSV or JSON is such a table."
         ),
     ],
     horizon_days: Annotated[int, typer.Option(min=1, help="Days to plan.")] = 30,
@@ -67,8 +67,8 @@ def plan(
     ] = "mechanical=16",
     start: Annotated[str | None, typer.Option(help="Date of day 0 (default: today, UTC).")] = None,
     days_off: Annotated[str, typer.Option(help="Weekdays without crews, e.g. sat,sun (empty: none).")] = "",
-    stops: Annotated[Path | None, typer.Option(help="Planned line stops (CSV): line_id, date (or day).")] = None,
-    parts: Annotated[Path | None, typer.Option(help="Parts (CSV): part, on_hand, lead_days.")] = None,
+    stops: Annotated[Path | None, typer.Option(help="Planned line stops (CSV/JSON): line_id, date (or day).")] = None,
+    parts: Annotated[Path | None, typer.Option(help="Parts (CSV/JSON): part, on_hand, lead_days.")] = None,
     downtime_cost: Annotated[float, typer.Option(min=0.0, help="Cost per hour a line stands still.")] = 500.0,
     time_limit: Annotated[float, typer.Option(min=0.1, help="Solver time limit in seconds.")] = 10.0,
     orders: Annotated[Path | None, typer.Option(help="Write the work orders here (.csv or .json).")] = None,
@@ -83,7 +83,7 @@ def plan(
 
     from forewarn.cli.kpi import read_table
     from forewarn.plan import plan_maintenance
-    from forewarn.plan.risk import orders_frame, problem_from_frame, summary, write_orders
+    from forewarn.plan.risk import orders_frame, plannable, problem_from_frame, summary, write_orders
 
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format {fmt!r}: use table or json")
@@ -112,8 +112,13 @@ def plan(
         if not {"part", "on_hand", "lead_days"} <= set(table.columns):
             raise ConfigError(f"{parts}: expected columns part, on_hand, lead_days")
         stock = {str(r["part"]): (int(r["on_hand"]), int(r["lead_days"])) for _, r in table.iterrows()}
+    table = read_table(risk)
+    if "asset_id" in table.columns:
+        table, aside = plannable(table)
+    else:
+        aside = []
     problem = problem_from_frame(
-        read_table(risk),
+        table,
         horizon_days=horizon_days,
         probability_days=probability_days,
         source=str(risk),
@@ -129,6 +134,7 @@ def plan(
         "summary": dict(summary(result)) | {"start": day0.strftime("%Y-%m-%d"), "horizon_days": horizon_days},
         "orders": json.loads(frame.to_json(orient="records")),
         "deferred": result.deferred,
+        "not_planned": aside,
     }
     if orders is not None:
         write_orders(result, orders, day0)
@@ -148,6 +154,8 @@ def plan(
         f"{s['jobs']} jobs, expected saving {s['expected_saving']:,.0f} (bound {s['bound']:,.0f}, gap {gap}, "
         f"{s['status']}, {s['solve_s']:.2f} s); {s['deferred']} assets deferred"
     )
+    for row in aside:
+        console.print(f"not planned: {row['asset_id']}: {row['why']}", markup=False)
     print_table(
         console,
         [Column("date"), Column("asset"), Column("line"), Column("skill"), Column("saving", "right"), Column("why")],

@@ -21,7 +21,7 @@ from forewarn.exceptions import ConfigError
 from forewarn.kpi.oee import GROUPS, oee, six_big_losses
 from forewarn.kpi.reliability import downtime_pareto, mtbf_mttr, opportunities
 
-__all__ = ["kpi_report", "records_of"]
+__all__ = ["group_problem", "kpi_report", "records_of"]
 
 
 def _clean(value: Any) -> Any:
@@ -42,6 +42,22 @@ def records_of(frame: pd.DataFrame, digits: int = 6) -> list[dict[str, Any]]:
     return out
 
 
+def group_problem(records: pd.DataFrame, by: str) -> str:
+    """Why ``records`` cannot be grouped by ``by`` (its column is missing), and the groupings they allow.
+
+    >>> print(group_problem(pd.DataFrame(columns=["asset_id", "planned_busy_h"]), "line"))
+    the production records have no 'line_id' column to group by line; group by asset (--by asset; the API's "by": "asset"), or add a line_id column
+    """
+    key = GROUPS[by]
+    allowed = [name for name, column in GROUPS.items() if column in records.columns]
+    text = f"the production records have no {key!r} column to group by {by}"
+    if allowed:
+        first = "asset" if "asset" in allowed else allowed[0]
+        others = ", ".join(allowed)
+        text += f'; group by {others} (--by {first}; the API\'s "by": "{first}"), or add a {key} column'
+    return text
+
+
 def kpi_report(
     records: pd.DataFrame, events: pd.DataFrame | None = None, by: str = "asset", top: int = 3
 ) -> dict[str, Any]:
@@ -51,7 +67,7 @@ def kpi_report(
         raise ConfigError(f"unknown grouping {by!r}; use one of {', '.join(GROUPS)}")
     key = GROUPS[by]
     if key not in records.columns:
-        raise ConfigError(f"the production records have no {key!r} column to group by {by}")
+        raise ConfigError(group_problem(records, by))
     events = events if events is not None else pd.DataFrame(columns=["asset_id", "start", "end", "reason"])
     groups = oee(records, by=[key])
     groups = groups.merge(six_big_losses(records, by=[key]).drop(columns=["planned_busy_h", "good_ideal_h"]), on=key)

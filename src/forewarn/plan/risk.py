@@ -12,7 +12,9 @@ models give:
 ``failure_cost``, ``failure_downtime_h``, ``job_cost``, ``job_hours``, ``skill``, ``part``, ``mode``).
 ``forewarn score``'s table (CSV or JSON) is such a table: its ``probability`` column is read as
 ``failure_probability`` once ``probability_days`` says the model's horizon, which that table does not carry
-(a 24 h model read over a 30-day plan would look 30 times safer than it is).
+(a 24 h model read over a 30-day plan would look 30 times safer than it is). :func:`plannable` sets aside the
+rows of that table a preventive job cannot be planned for: assets the model did not score (no readings of its
+channels) and assets that are down (failed, not renewed: a repair now, not a job on the cheapest day).
 :func:`write_orders` writes work orders as CSV or JSON (by the file's suffix), with a calendar date per day.
 
 >>> import pandas as pd
@@ -35,7 +37,7 @@ import pandas as pd
 from forewarn.exceptions import ConfigError, SchemaError
 from forewarn.plan.schedule import AssetRisk, PlanProblem, PlanResult
 
-__all__ = ["orders_frame", "problem_from_frame", "risk_curve", "write_orders"]
+__all__ = ["orders_frame", "plannable", "problem_from_frame", "risk_curve", "write_orders"]
 
 _Z90 = NormalDist().inv_cdf(0.9)
 _OPTIONAL = {
@@ -82,6 +84,36 @@ def risk_curve(row: pd.Series, horizon_days: int, probability_days: float | None
     return np.array([NormalDist().cdf(float(v)) for v in z])
 
 
+def plannable(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, str]]]:
+    """The rows a job can be planned for, and the others with the reason (``asset_id``, ``status``, ``why``).
+
+    Only a table with a ``status`` column (``forewarn score``'s) has rows to set aside; any other is kept whole.
+
+    >>> table = pd.DataFrame({"asset_id": ["P1", "P2", "P3"], "status": ["in_service", "down", "not scored"],
+    ...                       "probability": [0.2, 1.0, None]})
+    >>> rows, aside = plannable(table)
+    >>> rows["asset_id"].tolist(), [a["asset_id"] for a in aside]
+    (['P1'], ['P2', 'P3'])
+    >>> aside[0]["why"]
+    'down: failed and not renewed; repair it now (no preventive job is planned)'
+    """
+    if "status" not in frame.columns:
+        return frame, []
+    status = frame["status"].fillna("").astype(str)
+    keep = status.isin(["in_service", ""]).to_numpy()
+    aside = [
+        {
+            "asset_id": str(row["asset_id"]),
+            "status": str(row["status"]),
+            "why": "down: failed and not renewed; repair it now (no preventive job is planned)"
+            if row["status"] == "down"
+            else f"{row['status']}: the model gave no risk for it",
+        }
+        for _, row in frame.loc[~keep].iterrows()
+    ]
+    return frame.loc[keep], aside  # the index kept: errors name the file's own lines
+
+
 def problem_from_frame(
     frame: pd.DataFrame,
     *,
@@ -111,7 +143,8 @@ def problem_from_frame(
             )
         frame = frame.rename(columns={"probability": "failure_probability"})
     assets = []
-    for i, (_, row) in enumerate(frame.iterrows()):
+    for i, (index, row) in enumerate(frame.iterrows()):
+        line_no = int(index) + 2 if isinstance(index, (int, np.integer)) else i + 2  # the header is line 1
         try:
             cdf = risk_curve(row, horizon_days, probability_days)
             extra: dict[str, Any] = {}
@@ -119,7 +152,7 @@ def problem_from_frame(
                 if name in frame.columns and not pd.isna(row[name]):
                     extra[name] = kind(row[name]) if kind is str else _num(row, name)
         except SchemaError as err:
-            raise SchemaError(str(err).split(": ", 1)[-1], source=source, line=i + 2, column=err.column) from None
+            raise SchemaError(str(err).split(": ", 1)[-1], source=source, line=line_no, column=err.column) from None
         line = str(row["line_id"]) if "line_id" in frame.columns and not pd.isna(row["line_id"]) else "default"
         assets.append(AssetRisk(str(row["asset_id"]), line, cdf, **extra))
     return PlanProblem(assets, horizon_days=horizon_days, **settings)
