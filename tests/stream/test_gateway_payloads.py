@@ -156,3 +156,43 @@ def test_asset_field_reads_the_asset_from_the_payload_on_one_topic() -> None:
 def test_asset_or_asset_field_is_checked_naming_the_subscription(table: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=rf"mqtt\.subscriptions\[0\].*{match}"):
         parse_config({"mqtt": {"subscriptions": [{"topic": "gw/all", **table}]}})
+
+
+def test_unmapped_json_fields_are_counted_by_name_and_said_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A gateway's renamed or extra field is dropped, but counted per name (metrics, status) and said in the log
+    once; the time and asset fields are not counted; mapped fields are stored as before."""
+    from forewarn.store import Store
+    from forewarn.stream.notices import OTHER, UNMAPPED_NAMES
+    from forewarn.stream.pipeline import OnlinePipeline
+
+    sub = {"topic": "gw/all", "layout": "json", "asset_field": "device", "ts_field": "Timestamp", "fields": FIELDS}
+    cfg = parse_config(
+        {
+            "mqtt": {"subscriptions": [sub]},
+            "assets": [{"asset_id": "P-1", "channels": {"bearing_temp": "degC", "vib": "mm/s"}}],
+        }
+    )
+    decoder = Decoder(CATALOG)
+    out = ReadingColumns()
+    for i in range(3):  # "Vib (mm/s)" renamed to "Vib RMS" by a gateway update; a status field besides
+        doc = {"device": "P-1", "Timestamp": T_S * 1000 + i, "Bearing Temp [°C]": 41.0, "Vib RMS": 2.0, "state": "run"}
+        decoder.decode(cfg.mqtt.subscriptions[0], "gw/all", json.dumps(doc).encode(), received_us=1, out=out)
+    assert out.channel == ["bearing_temp"] * 3
+    assert out.unmapped == {("gw/all", "Vib RMS"): 3, ("gw/all", "state"): 3}
+    with Store(tmp_path / "p.duckdb") as store:
+        pipe = OnlinePipeline(store, cfg)
+        with caplog.at_level("WARNING", logger="forewarn.stream"):
+            pipe.process(out, [], messages=3)
+            pipe.process(out, [], messages=3)  # the same names again: counted, not said again
+            flood = ReadingColumns(unmapped={("gw/all", f"k{i}"): 1 for i in range(UNMAPPED_NAMES + 5)})
+            pipe.process(flood, [], messages=1)  # a key per message: the names stay bounded
+        counts = pipe.metrics.snapshot()["fields_unmapped"]
+        assert counts["Vib RMS"] == 6 and counts["state"] == 6 and "Timestamp" not in counts and "device" not in counts
+        assert len(counts) == UNMAPPED_NAMES + 1 and counts[OTHER] == 7
+        said = [r.getMessage() for r in caplog.records]
+        assert sum("'Vib RMS'" in line and "fields = {" in line for line in said) == 1
+        assert sum("more than" in line for line in said) == 1
+        assert 'forewarn_stream_fields_unmapped_total{field="Vib RMS"} 6.0' in pipe.metrics.prometheus()
+        pipe.close()

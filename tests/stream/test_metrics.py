@@ -43,7 +43,7 @@ def test_each_instance_counts_in_its_own_registry() -> None:
     snap = first.snapshot()
     assert snap["readings_written"] == 5 and isinstance(snap["readings_written"], int)
     assert snap["batch_seconds"] == 0.25 and snap["dead_letters"] == {"bad_json": 2}
-    assert set(snap) == set(COUNTERS) | {"dead_letters"}
+    assert set(snap) == set(COUNTERS) | {"dead_letters", "fields_unmapped"}
     text = first.prometheus()
     assert "# TYPE forewarn_stream_readings_written_total counter" in text
     assert "forewarn_stream_readings_written_total 5.0" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -233,3 +234,63 @@ def test_sequential_detectors_are_refused(tmp_path: Path) -> None:
     path = save(VARResidualDetector().fit(X), tmp_path / "var")
     with pytest.raises(ConfigError, match="sequential detector"):
         ModelRunner(ModelConfig(path=path, model_id="seq", window=WINDOW))
+
+
+def test_late_readings_are_counted_as_unscored_rows_and_said_once_with_the_setting(
+    tmp_path: Path, model_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After an outage, readings behind their asset's watermark are stored and not scored: ``rows_late`` counts
+    their rows (redelivered ones are duplicates, not late rows), and one log line names ``allowed_lateness``."""
+    rows = long_rows(make_fleet(3, 60, seed=4))
+    clock = Clock()
+    with Store(tmp_path / "plant.duckdb") as store:
+        pipe = OnlinePipeline(store, parse_config(_config(model_dir, allowed_lateness="0s")), clock=clock)
+        held_back = {r for r in rows if r[0] == "P-1" and 20 <= (r[2] - rows[0][2]) // 60_000_000 < 25}
+        cols = ReadingColumns()
+        for r in rows:
+            if r not in held_back:  # the gateway's buffer of P-1's minutes 20-24 comes after the outage
+                cols.add(*r)
+        pipe.process(cols, [])
+        scored = int(store.sql("SELECT count(*) AS n FROM stream_scores")["n"].iloc[0])
+        late = ReadingColumns()
+        for r in sorted(held_back) + [r for r in rows if r[0] == "P-2"][:6]:  # 10 new late, 6 redelivered
+            late.add(*r)
+        with caplog.at_level("WARNING", logger="forewarn.stream"):
+            result = pipe.process(late, [])
+            again = pipe.process(late, [])  # the whole batch redelivered: nothing new, nothing said
+        assert (result.written, result.late, result.late_rows, result.duplicates) == (10, 10, 5, 6)
+        assert (again.late, again.late_rows, again.duplicates) == (0, 0, 16)
+        assert int(store.sql("SELECT count(*) AS n FROM stream_scores")["n"].iloc[0]) == scored  # none scored
+        snap = pipe.metrics.snapshot()
+        assert (snap["readings_late"], snap["rows_late"], snap["rows_unscored"]) == (10, 5, 0)
+        (line,) = [r.getMessage() for r in caplog.records if "allowed_lateness" in r.getMessage()]
+        # P-1's watermark is minute 59, the oldest late reading minute 20: 39 minutes behind
+        assert "10 readings of 5 (asset, time) rows" in line and 'allowed_lateness = "40min" (now "0s")' in line
+        pipe.close()
+
+
+def test_late_rows_are_said_at_most_once_a_minute_as_totals() -> None:
+    """Later batches within a minute add to the next line instead of a line each."""
+    from forewarn.stream.notices import LateNotes
+    from forewarn.stream.reorder import Readings
+
+    now = [0.0]
+    notes = LateNotes(0.0, clock=lambda: now[0])
+    part = Readings(
+        np.array(["a", "a"], dtype=object), np.array(["t", "v"], dtype=object), np.array([5, 5]), np.zeros(2)
+    )
+    said: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("forewarn.stream")
+    logger.addHandler(handler)
+    try:
+        assert notes.add(part, np.array([3_000_000, 1]), 2) == 1
+        now[0] = 30.0
+        notes.add(part, np.array([7_000_000, 1]), 2)
+        assert len(said) == 1
+        now[0] = 61.0
+        notes.add(part, np.array([1, 1]), 2)
+    finally:
+        logger.removeHandler(handler)
+    assert len(said) == 2 and said[1].startswith("4 readings of 2 (asset, time) rows came up to 7s behind")

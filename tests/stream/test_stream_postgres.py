@@ -457,17 +457,19 @@ def test_a_host_writing_through_the_same_store_object_does_not_deadlock_the_stre
         thread = threading.Thread(target=host, daemon=True)
         thread.start()
         try:
-            late = written = 0
+            late = written = late_rows = 0
             for lo in range(20, len(rows) - 20, 20):
                 cols = _columns(rows[lo : lo + 20])
                 for asset, channel, ts, value in rows[lo - 20 : lo]:  # sent before: new keys behind the watermark
                     cols.add(asset, channel, ts - 1, value)  # late, so a second ingest in the batch
                 result = pipe.process(cols, [])
                 late, written = late + result.late, written + result.written
+                late_rows += result.late_rows
         finally:
             stop.set()
             thread.join(30)
             pipe.close()
         assert errors == []
         assert late > 500  # most batches wrote late readings in a second ingest
+        assert late == 2 * late_rows  # both channels of each shifted row: looked up inside the batch's transaction
         assert store.count_readings() == written == 2 * (len(rows) - 40)  # every batch: 20 on time, 20 shifted

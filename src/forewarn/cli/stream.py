@@ -96,6 +96,8 @@ def stream(
                         "readings": result.readings,
                         "written": result.written,
                         "scored": result.rows_scored,
+                        "late": result.late,
+                        "late_rows": result.late_rows,
                         "alerts": len(result.alerts),
                         "seconds": round(result.seconds, 4),
                         "total_written": totals["written"],
@@ -132,8 +134,25 @@ def stream(
         json.dumps(summary)
         if progress
         else f"stopped: {metrics['readings_written']:,} readings written, {metrics['rows_scored']:,} rows scored, "
-        f"{metrics['alerts_opened']} alerts, dead letters {metrics['dead_letters'] or 'none'}"
+        f"{metrics['alerts_opened']} alerts, dead letters {metrics['dead_letters'] or 'none'}" + _kept_out(metrics)
     )
+
+
+def _kept_out(metrics: dict) -> str:
+    """The summary's tail for late readings and unmapped fields ('' when there were none).
+
+    >>> _kept_out({"readings_late": 12, "rows_late": 4, "fields_unmapped": {"Vib RMS": 3}})
+    "; 12 late readings in 4 rows stored but not scored (see allowed_lateness); unmapped json fields dropped {'Vib RMS': 3}"
+    """
+    out = ""
+    if metrics.get("readings_late"):
+        out += (
+            f"; {metrics['readings_late']:,} late readings in {metrics['rows_late']:,} rows stored but not scored "
+            "(see allowed_lateness)"
+        )
+    if metrics.get("fields_unmapped"):
+        out += f"; unmapped json fields dropped {metrics['fields_unmapped']}"
+    return out
 
 
 def _one_blas_thread() -> None:

@@ -152,9 +152,36 @@ class AssetDecl:
     channels: Mapping[str, str] = field(default_factory=dict)
 
 
+_VERSION = re.compile(r"v\d+")
+
+
+def default_model_id(path: Path) -> str:
+    """The id a ``[[models]]`` entry without ``model_id`` gives its scores, alerts and saved state.
+
+    A servable bundle filed in a models registry (``<models>/<model_id>/<version>/``, as ``forewarn train``
+    files it: the folder holds ``serving.json`` and is named ``v<n>``, or the folder above its parent holds the
+    registry's ``registry.json``) is ``model_id:version``, the id the service's alerts carry, so the case book
+    and the dashboard see one model; any other folder is its name.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "failure" / "v3").mkdir(parents=True)
+    >>> _ = (root / "failure" / "v3" / "serving.json").write_text("{}")
+    >>> default_model_id(root / "failure" / "v3"), default_model_id(root / "failure")
+    ('failure:v3', 'failure')
+    """
+    bundle = (path / "serving.json").is_file()
+    filed = _VERSION.fullmatch(path.name) is not None or (path.parent.parent / "registry.json").is_file()
+    return f"{path.parent.name}:{path.name}" if bundle and filed and path.parent.name else path.name
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    """A saved model, the assets it scores, its window and its alert policy (keyword arguments)."""
+    """A saved model, the assets it scores, its window and its alert policy (keyword arguments).
+
+    ``former_ids``: ids this model's state may have been saved under by an earlier version of Forewarn (a bundle's
+    folder name, before bundles took the registry's ``model_id:version``); read when nothing is saved under
+    ``model_id``, so an upgrade keeps each asset's feature window and alert state."""
 
     path: Path
     model_id: str
@@ -164,6 +191,7 @@ class ModelConfig:
     ewm_span: float = 10.0
     alert: Mapping[str, Any] | None = None
     alarm: Mapping[str, Any] | None = None  # the alarm rule of an anomaly detector: AlarmRule's keys and `scale`
+    former_ids: tuple[str, ...] = ()
 
     def covers(self, asset_id: str, asset_class: str | None) -> bool:
         """Whether this model scores ``asset_id``."""

@@ -53,7 +53,8 @@ default except the mapping itself. A full example (``docs``-style)::
     channels = { temp = "degC", vib = "mm/s" }
 
     [[models]]
-    path = "models/pump-iforest"    # a folder written by forewarn.base.save
+    path = "models/pump-iforest"    # a folder written by forewarn.base.save, or a bundle such as models/failure/v2
+    # model_id = "pump-iforest"     # default: the folder's name; a registry's bundle: "failure:v2" as the service
     asset_class = "pump"            # or assets = ["P-101", ...]; default: every asset
     window = 30
     alert = { threshold = 0.65, clear_threshold = 0.55, min_consecutive = 2, cooldown = "1h" }
@@ -102,6 +103,7 @@ from forewarn.stream.config import (
     StreamConfig,
     Subscription,
     check_template,
+    default_model_id,
     duration_s,
 )
 
@@ -368,10 +370,12 @@ def _stream_config(root: _Root, base: Path, source: str) -> StreamConfig:
     for item in root.models:
         path = Path(item.path)
         path = path if path.is_absolute() else base / path
+        model_id = item.model_id or default_model_id(path)
         models.append(
             ModelConfig(
                 path=path,
-                model_id=item.model_id or path.name,
+                model_id=model_id,
+                former_ids=(path.name,) if model_id != path.name and item.model_id is None else (),
                 assets=tuple(item.assets),
                 asset_class=item.asset_class,
                 window=item.window,

@@ -24,7 +24,9 @@ is refused (``bad_timestamp``, with a hint to set ``ts_unit``), not stored 54 ye
 number; other text is ``wrong_type``. Problems found here go to the dead-letter table instead of the store:
 a whole message for ``oversized``, ``malformed_json``, ``unmapped_topic``, ``unknown_asset``, ``bad_timestamp``;
 one reading for ``unknown_channel``, ``not_finite`` (NaN, infinity), ``wrong_type`` (text, null, true/false,
-lists) and ``missing_field``. The good readings of a message are kept.
+lists) and ``missing_field``. The good readings of a message are kept. A ``json`` field that no ``fields`` entry
+maps (other than ``ts_field`` and ``asset_field``) is no dead letter: it is dropped and counted by name in
+:attr:`ReadingColumns.unmapped` (the stream's ``fields_unmapped`` metric and a log line, :mod:`.notices`).
 
 >>> cat = Catalog({"P-1": {"temp": "degC"}})
 >>> dec = Decoder(cat, max_payload_bytes=1000)
@@ -76,6 +78,8 @@ class ReadingColumns:
     channel: list[str] = field(default_factory=list)
     ts_us: list[int] = field(default_factory=list)
     value: list[float] = field(default_factory=list)
+    # json fields no mapping names, dropped: {(subscription topic filter, field name): messages}
+    unmapped: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.value)
@@ -93,6 +97,8 @@ class ReadingColumns:
         self.channel.extend(other.channel)
         self.ts_us.extend(other.ts_us)
         self.value.extend(other.value)
+        for key, n in other.unmapped.items():
+            self.unmapped[key] = self.unmapped.get(key, 0) + n
 
 
 class Catalog:
@@ -452,4 +458,8 @@ class Decoder:
                 letter = self.check_value(source, asset, mapped.channel, ts_us, doc[name], out, i, raw)
                 if letter is not None:
                     dead.append(letter)
+        for name in doc:  # fields besides the mapped ones, the time and the asset: counted, then dropped
+            if name not in sub.channels and name != sub.ts_field and name != sub.asset_field:
+                key = (sub.topic, str(name))
+                out.unmapped[key] = out.unmapped.get(key, 0) + 1
         return dead

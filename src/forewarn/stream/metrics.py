@@ -31,6 +31,7 @@ COUNTERS = {
     "readings_late": "new readings at or before their asset's scored watermark (stored, not scored online)",
     "rows_scored": "(asset, time) rows scored, summed over models",
     "rows_unscored": "rows not scored because a feature was missing",
+    "rows_late": "(asset, time) rows with a late reading, stored but not scored online (see allowed_lateness)",
     "alerts_opened": "alerts opened by the alert policies",
     "batches": "micro-batches committed",
     "batch_seconds": "time spent processing micro-batches",
@@ -39,12 +40,14 @@ COUNTERS = {
 SECONDS = frozenset({"batch_seconds"})
 PREFIX = "forewarn_stream_"
 DEAD_LETTERS = "dead_letters"
+UNMAPPED = "fields_unmapped"
 
 
 class StreamMetrics:
     """The counters of :data:`COUNTERS` plus dead letters by reason, in ``registry`` (a new one by default).
 
-    Exposed as ``forewarn_stream_<name>_total`` and ``forewarn_stream_dead_letters_total{reason=...}``.
+    Exposed as ``forewarn_stream_<name>_total``, ``forewarn_stream_dead_letters_total{reason=...}`` and
+    ``forewarn_stream_fields_unmapped_total{field=...}``.
     prometheus_client's counters are thread-safe.
     """
 
@@ -59,6 +62,12 @@ class StreamMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self._unmapped = Counter(
+            PREFIX + UNMAPPED,
+            "json fields that no subscription's `fields` maps to a channel (dropped), by field name",
+            ["field"],
+            registry=self.registry,
+        )
 
     def add(self, name: str, amount: float = 1) -> None:
         """Increase counter ``name``."""
@@ -71,11 +80,16 @@ class StreamMetrics:
         """Count dead letters of one reason."""
         self._dead.labels(reason).inc(amount)
 
+    def unmapped(self, name: str, amount: int = 1) -> None:
+        """Count dropped json fields of one name (:class:`forewarn.stream.notices.UnmappedFields` bounds the names)."""
+        self._unmapped.labels(name).inc(amount)
+
     def snapshot(self) -> dict[str, Any]:
         """Current values (counts as ``int``, seconds rounded to the microsecond); ``dead_letters`` maps reason ->
-        count."""
+        count, ``fields_unmapped`` field name -> count."""
         out: dict[str, Any] = {}
         dead: dict[str, int] = {}
+        unmapped: dict[str, int] = {}
         for family in self.registry.collect():
             name = family.name.removeprefix(PREFIX)
             for sample in family.samples:
@@ -83,10 +97,13 @@ class StreamMetrics:
                     continue  # the *_created timestamps
                 if name == DEAD_LETTERS:
                     dead[sample.labels["reason"]] = int(sample.value)
+                elif name == UNMAPPED:
+                    unmapped[sample.labels["field"]] = int(sample.value)
                 elif name in COUNTERS:
                     out[name] = round(sample.value, 6) if name in SECONDS else int(sample.value)
         out = {name: out.get(name, 0) for name in COUNTERS}
         out[DEAD_LETTERS] = dict(sorted(dead.items()))
+        out[UNMAPPED] = dict(sorted(unmapped.items()))
         return out
 
     def prometheus(self) -> str:

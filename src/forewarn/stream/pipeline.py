@@ -4,7 +4,11 @@ For each micro-batch (:meth:`OnlinePipeline.process`):
 
 1. readings go to the store (:meth:`forewarn.store.Store.ingest_readings`, idempotent on
    ``(asset_id, channel, ts)``), on-time and late ones in two calls so late ones can be counted; this runs in a
-   second thread while step 2 runs, and step 3 waits for it;
+   second thread while step 2 runs, and step 3 waits for it. A *late* reading (at or before its asset's scored
+   watermark, :mod:`forewarn.stream.reorder`) that the store did not hold yet is stored but never scored online:
+   ``readings_late`` counts such readings and ``rows_late`` their (asset, time) rows, and a log line names the
+   ``allowed_lateness`` that would have held them (:class:`~forewarn.stream.notices.LateNotes`); a redelivered
+   one (the store held it) is a duplicate, scored when it first came;
 2. on-time readings pass the :class:`~forewarn.stream.reorder.ReorderBuffer`; released ones are pivoted to one
    row per (asset, time) and scored by every model that covers the asset
    (:class:`~forewarn.stream.scoring.ModelRunner`), whose alert policy may open alerts;
@@ -64,6 +68,7 @@ from forewarn.store.postgres import PgStore
 from forewarn.stream.config import StreamConfig
 from forewarn.stream.messages import Catalog, DeadLetter, Decoder, ReadingColumns
 from forewarn.stream.metrics import StreamMetrics
+from forewarn.stream.notices import LateNotes, UnmappedFields
 from forewarn.stream.reorder import Readings, ReorderBuffer
 from forewarn.stream.scoring import ModelRunner
 from forewarn.stream.tables import BatchWrite, DuckBatch, PgBatch, open_tables
@@ -81,6 +86,7 @@ class BatchResult:
     written: int = 0
     duplicates: int = 0
     late: int = 0
+    late_rows: int = 0  # (asset, time) rows that got a late reading (stored, not scored online)
     dead_letters: int = 0
     rows_scored: int = 0
     alerts: list[Alert] = field(default_factory=list)
@@ -161,6 +167,8 @@ class OnlinePipeline:
         self.clock = clock
         self.on_features = on_features
         self.metrics = StreamMetrics()
+        self.late_notes = LateNotes(config.pipeline.allowed_lateness_s)
+        self.unmapped = UnmappedFields()
         self.tables = open_tables(store)
         self.catalog = prepare_catalog(store, config)
         self.decoder = Decoder(self.catalog, max_payload_bytes=config.pipeline.max_payload_bytes)
@@ -186,7 +194,12 @@ class OnlinePipeline:
     def _restore(self) -> None:
         self.reorder.restore(self.tables.watermarks())
         for runner in self.runners:
-            runner.restore({name: self.tables.state(name) for name in runner.state_names})
+            saved: dict[str, dict[str, bytes]] = {}
+            for name, former in runner.former_state_names().items():
+                saved[name] = self.tables.state(name)
+                for old in former:  # saved under the id an earlier version gave the model: carry it on
+                    saved[name] = saved[name] or self.tables.state(old)
+            runner.restore(saved)
         recovered = self._unscored_in_store()
         if len(recovered):
             self.reorder.add(recovered.asset, recovered.channel, recovered.ts, recovered.value, now=self.clock())
@@ -213,16 +226,23 @@ class OnlinePipeline:
         report = target.ingest(table)
         return report.written, report.duplicates
 
-    def _store(self, on_time: Readings, late: Readings, target: DuckBatch | PgBatch) -> tuple[int, int, int]:
-        """Write a batch's readings: (written, duplicates, late ones newly written)."""
+    def _store(
+        self, on_time: Readings, late: Readings, target: DuckBatch | PgBatch
+    ) -> tuple[int, int, int, np.ndarray]:
+        """Write a batch's readings: (written, duplicates, late ones newly written, which late ones are new).
+
+        Late readings are looked up first (one query, only in a batch that has some): a redelivered one is a
+        duplicate and was scored when it first came; a new one is stored but never scored online."""
         written = duplicates = late_written = 0
+        new_late = np.zeros(len(late), dtype=bool)
         if len(on_time):
             written, duplicates = self._ingest(on_time, target)
         if len(late):
+            new_late = ~target.stored(late)
             late_written, late_duplicates = self._ingest(late, target)
             written += late_written
             duplicates += late_duplicates
-        return written, duplicates, late_written
+        return written, duplicates, late_written, new_late
 
     def process(
         self, readings: ReadingColumns, dead_letters: list[tuple[int, DeadLetter]], *, messages: int = 0
@@ -244,16 +264,17 @@ class OnlinePipeline:
             )
         result = BatchResult(readings=len(batch), dead_letters=len(dead_letters))
         late = self.reorder.split_late(batch.asset, batch.ts)
-        on_time = batch.take(~late)
+        on_time, late_part = batch.take(~late), batch.take(late)
+        behind = self.reorder.behind(late_part.asset, late_part.ts)
         # the store write (database work, outside the GIL) runs while this thread scores the batch
         target = self.tables.batch(self.store)
-        stored = self._writer.submit(self._store, on_time, batch.take(late), target)
+        stored = self._writer.submit(self._store, on_time, late_part, target)
         try:
             self.reorder.add(on_time.asset, on_time.channel, on_time.ts, on_time.value, now=now)
             write = BatchWrite(dead_letters=list(dead_letters))
             self._score(self.reorder.release(now=now), now_us, write, result)
             write.watermarks = self.reorder.watermarks()
-            result.written, result.duplicates, result.late = stored.result()  # readings first, then the rest
+            result.written, result.duplicates, result.late, new_late = stored.result()  # readings first, then the rest
             if result.written:
                 result.assets = sorted(set(batch.asset.tolist()))
             target.commit(write)
@@ -264,11 +285,16 @@ class OnlinePipeline:
             self._broken = f"{type(err).__name__}: {err}"  # the in-memory state is ahead of the commits now
             raise
         self.reorder.changed.clear()
+        if new_late.any():
+            result.late_rows = self.late_notes.add(late_part.take(new_late), behind[new_late], result.late)
         if write.alerts or self._unfiled:
             self._file_pending()
         result.seconds = time.perf_counter() - started
         if messages or result.readings or result.rows_scored or dead_letters:
             self._count(result, messages, dead_letters)
+        if readings.unmapped:
+            for name, n in self.unmapped.add(readings.unmapped).items():
+                self.metrics.unmapped(name, n)
         return result
 
     def _file_pending(self) -> None:
@@ -332,6 +358,7 @@ class OnlinePipeline:
         m.add("readings_written", result.written)
         m.add("readings_duplicate", result.duplicates)
         m.add("readings_late", result.late)
+        m.add("rows_late", result.late_rows)
         m.add("rows_scored", result.rows_scored)
         m.add("alerts_opened", len(result.alerts))
         m.add("batches")

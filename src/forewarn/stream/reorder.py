@@ -88,6 +88,23 @@ class ReorderBuffer:
         limit = np.asarray([self.released_until.get(a, np.iinfo("int64").min) for a in uniques], dtype="int64")
         return ts <= limit[codes]
 
+    def behind(self, asset: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """Microseconds each reading lies before its asset's watermark (0 or less: on time, or an asset not yet
+        released). A late reading would have been scored with an ``allowed_lateness`` above this (while its asset
+        kept sending).
+
+        >>> buf = ReorderBuffer()
+        >>> buf.released_until["p1"] = 100
+        >>> buf.behind(np.array(["p1", "p1", "p2"], dtype=object), np.array([40, 100, 5])).tolist()
+        [60, 0, 0]
+        """
+        if len(ts) == 0:
+            return np.zeros(0, dtype="int64")
+        codes, uniques = pd.factorize(asset)
+        limit = np.asarray([self.released_until.get(a, np.iinfo("int64").min) for a in uniques], dtype="int64")
+        known = limit[codes] != np.iinfo("int64").min
+        return np.where(known, limit[codes] - np.where(known, ts, 0), 0)
+
     def add(self, asset: np.ndarray, channel: np.ndarray, ts: np.ndarray, value: np.ndarray, *, now: float) -> None:
         """Hold on-time readings (call :meth:`split_late` first)."""
         if len(ts) == 0:

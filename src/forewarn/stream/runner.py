@@ -26,7 +26,7 @@ case book beside the store itself (:class:`~forewarn.stream.pipeline.OnlinePipel
 ...                     "asset": "{1}", "channel": "{2}"}]}})
 >>> runner = StreamRunner(cfg, Store(), on_readings=print)
 >>> runner.status()
-{'running': False, 'error': None, 'readings_written': 0, 'alerts_opened': 0}
+{'running': False, 'error': None, 'readings_written': 0, 'alerts_opened': 0, 'readings_late': 0, 'rows_late': 0, 'fields_unmapped': 0}
 """
 
 from __future__ import annotations
@@ -180,13 +180,18 @@ class StreamRunner:
         return self._ready.is_set() and not self._done.is_set()
 
     def status(self) -> dict[str, Any]:
-        """What a health check reports: ``running``, the error that stopped it, readings written so far."""
+        """What a health check reports: ``running``, the error that stopped it, readings written so far, and what
+        was kept from scoring or storage: late readings and their rows (stored, not scored online; see
+        ``allowed_lateness``) and json fields no mapping names (dropped)."""
         metrics = self.consumer.metrics.snapshot() if self.consumer is not None else {}
         return {
             "running": self.running,
             "error": None if self.error is None else str(self.error),
             "readings_written": int(metrics.get("readings_written", 0)),
             "alerts_opened": int(metrics.get("alerts_opened", 0)),
+            "readings_late": int(metrics.get("readings_late", 0)),
+            "rows_late": int(metrics.get("rows_late", 0)),
+            "fields_unmapped": sum(metrics.get("fields_unmapped", {}).values()),
         }
 
     def collect(self) -> Iterator[Metric]:

@@ -193,6 +193,15 @@ class ModelRunner:
         """The ``stream_state`` name of the alarm rule's per-asset state."""
         return f"alarm:{self.model_id}"
 
+    def former_state_names(self) -> dict[str, list[str]]:
+        """``{state name: the names it had under the model's former ids}`` (:attr:`ModelConfig.former_ids`)."""
+        out: dict[str, list[str]] = {}
+        for name in self.state_names:
+            kind, _, rest = name.partition(":")
+            suffix = rest.removeprefix(self.model_id)
+            out[name] = [f"{kind}:{former}{suffix}" for former in self.cfg.former_ids]
+        return out
+
     def level(self, score: float) -> float:
         """The score the alarm rule reads: the detector's own, or ``score / (score + scale)`` with a ``scale``.
 

@@ -168,6 +168,26 @@ def readings_of_frame(frame: pd.DataFrame) -> Readings:
     )
 
 
+STORED_DUCK_SQL = (
+    "SELECT k.i FROM (SELECT unnest(?::VARCHAR[]) AS a, unnest(?::VARCHAR[]) AS c, unnest(?::BIGINT[]) AS t, "
+    "unnest(range(?)) AS i) k JOIN readings r ON r.asset_id = k.a AND r.channel = k.c AND epoch_us(r.ts) = k.t "
+    "WHERE r.ts >= to_timestamp(? / 1e6 - 1) AND r.ts <= to_timestamp(? / 1e6 + 1)"
+)
+STORED_PG_SQL = (
+    "SELECT k.i FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::int[]) AS k(a, c, t, i) JOIN readings r "
+    "ON r.asset_id = k.a AND r.channel = k.c AND epoch_us(r.ts) = k.t "
+    "WHERE r.ts >= to_timestamp(%s / 1e6 - 1) AND r.ts <= to_timestamp(%s / 1e6 + 1)"
+)
+
+
+def stored_mask(found: Iterable[Any], n: int) -> np.ndarray:
+    """A boolean mask of ``n`` readings, true at the positions ``found`` (query rows of one position each)."""
+    mask = np.zeros(n, dtype=bool)
+    positions = np.fromiter((int(row[0]) for row in found), dtype="int64")
+    mask[positions] = True
+    return mask
+
+
 def dead_letter_key(letter: DeadLetter) -> str:
     """Identity of a dead letter: the same bad message redelivered gets the same key."""
     digest = hashlib.sha1(f"{letter.source}\n{letter.reason}\n{letter.payload}".encode(), usedforsecurity=False)
@@ -358,6 +378,23 @@ class DuckBatch:
         """Store the batch's readings (idempotent; strict: assets must be known)."""
         return self.store.ingest_readings(readings, source="stream", strict=True)
 
+    def stored(self, part: Readings) -> np.ndarray:
+        """Which of ``part`` the store holds already (same asset, channel and time): a mask, one query."""
+        if len(part) == 0:
+            return np.zeros(0, dtype=bool)
+        frame = self.store.sql(
+            STORED_DUCK_SQL,
+            [
+                part.asset.tolist(),
+                part.channel.tolist(),
+                part.ts.tolist(),
+                len(part),
+                int(part.ts.min()),
+                int(part.ts.max()),
+            ],
+        )
+        return stored_mask(frame.itertuples(index=False), len(part))
+
     def commit(self, write: BatchWrite) -> None:
         """Write the stream rows (nothing when there are none)."""
         if write.watermarks or write.dead_letters or write.scores is not None:
@@ -383,6 +420,25 @@ class PgBatch:
     def ingest(self, readings: pa.Table) -> IngestReport:
         """Store the batch's readings inside the batch's transaction."""
         return self._open().ingest(readings, source="stream", strict=True)
+
+    def stored(self, part: Readings) -> np.ndarray:
+        """Which of ``part`` the database holds already, read inside the batch's transaction (no lock of the
+        store object: see :meth:`forewarn.stream.pipeline.OnlinePipeline.__init__`)."""
+        if len(part) == 0:
+            return np.zeros(0, dtype=bool)
+        with self._open().con.cursor() as cur:
+            cur.execute(
+                STORED_PG_SQL,
+                [
+                    part.asset.tolist(),
+                    part.channel.tolist(),
+                    part.ts.tolist(),
+                    list(range(len(part))),
+                    int(part.ts.min()),
+                    int(part.ts.max()),
+                ],
+            )
+            return stored_mask(cur.fetchall(), len(part))
 
     def commit(self, write: BatchWrite) -> None:
         """Write the stream rows and commit the whole batch."""
