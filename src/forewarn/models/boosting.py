@@ -10,11 +10,26 @@ explicit thread count (OpenMP spinning on a busy 2-core machine costs ten times 
 >>> params = lightgbm_params(Model(), objective="regression")
 >>> params["objective"], params["feature_fraction"], params["deterministic"], "max_bin" in params
 ('regression', 0.7, True, False)
+
+LightGBM refuses feature names with ``[ ] { } " , :`` (its model text is JSON-like) and rewrites whitespace
+as ``_``, and plant channels hold both (``Temp [°C]``, ``Vib: "rms"``). :func:`booster_names` gives the names a
+booster is trained under: the user's own when LightGBM keeps every one as it is (boosters filed before this rule
+hold those, and the service's direct booster path needs them), else positional ``feature_0 ..``. Inputs are
+passed by position, so a model names the booster's features by index with its own columns (``feature_names_in_``):
+its explanations and importances carry the user's names, and a saved state needs nothing new.
+
+>>> booster_names(["temp__mean", "vib__std"])
+['temp__mean', 'vib__std']
+>>> booster_names(["Temp [°C]__mean", "vib__std"])
+['feature_0', 'feature_1']
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+import numpy as np
 
 from forewarn.base.params import N_JOBS, SEED, Interval
 
@@ -31,6 +46,38 @@ LIGHTGBM_CONSTRAINTS: dict[str, list[Any]] = {
     "n_jobs": N_JOBS,
     "seed": SEED,
 }
+
+
+#: characters LightGBM refuses in a feature name (its model text is JSON-like); plant channels often hold them
+LIGHTGBM_REFUSES = frozenset('[]{}",:')
+
+
+def kept_by_lightgbm(name: str) -> bool:
+    """Whether LightGBM stores ``name`` unchanged as a feature name (no refused character, no whitespace, which
+    it rewrites as ``_``, printable and not empty).
+
+    >>> kept_by_lightgbm("bearing_temp__mean"), kept_by_lightgbm("Temp °C"), kept_by_lightgbm("p[bar]")
+    (True, False, False)
+    """
+    return bool(name) and name.isprintable() and not any(c.isspace() or c in LIGHTGBM_REFUSES for c in name)
+
+
+def booster_names(names: Iterable[Any]) -> list[str]:
+    """The feature names a booster is trained under: ``names`` as strings when LightGBM keeps each one unchanged
+    and none repeats, else ``feature_0 .. feature_{n-1}`` (see the module docstring)."""
+    text = [str(n) for n in names]
+    if all(kept_by_lightgbm(n) for n in text) and len(set(text)) == len(text):
+        return text
+    return [f"feature_{i}" for i in range(len(text))]
+
+
+def lightgbm_dataset(
+    values: np.ndarray, names: Iterable[Any], label: np.ndarray, weight: np.ndarray | None = None
+) -> Any:
+    """A LightGBM ``Dataset`` of ``values`` (rows x features, in ``names`` order) under :func:`booster_names`."""
+    import lightgbm as lgb
+
+    return lgb.Dataset(values, label=label, weight=weight, feature_name=booster_names(names), free_raw_data=True)
 
 
 def lightgbm_params(model: Any, **task: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import lightgbm as lgb
 import numpy as np
 
 from forewarn.base.registry import register
-from forewarn.models.boosting import LIGHTGBM_CONSTRAINTS, lightgbm_params
+from forewarn.models.boosting import LIGHTGBM_CONSTRAINTS, lightgbm_dataset, lightgbm_params
 from forewarn.models.failure._calibrated import CALIBRATED_CONSTRAINTS, CalibratedFailurePredictor
 
 
@@ -72,9 +72,7 @@ class LightGBMFailure(CalibratedFailurePredictor):
         return lightgbm_params(self, objective="binary")
 
     def _train(self, values: np.ndarray, y: np.ndarray, weights: np.ndarray) -> lgb.Booster:
-        data = lgb.Dataset(
-            values, label=y, weight=weights, feature_name=list(self.feature_names_in_), free_raw_data=True
-        )
+        data = lightgbm_dataset(values, self.feature_names_in_, y, weights)
         return lgb.train(self._lgb_params(), data, num_boost_round=self.n_estimators)
 
     def _margin(self, model: lgb.Booster, values: np.ndarray) -> np.ndarray:

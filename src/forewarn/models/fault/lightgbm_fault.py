@@ -34,7 +34,7 @@ import pandas as pd
 from forewarn.base.estimator import FaultClassifier
 from forewarn.base.registry import register
 from forewarn.exceptions import SchemaError
-from forewarn.models.boosting import LIGHTGBM_CONSTRAINTS, lightgbm_params
+from forewarn.models.boosting import LIGHTGBM_CONSTRAINTS, lightgbm_dataset, lightgbm_params
 from forewarn.models.fault._labels import CLASS_WEIGHT, class_weights, encode_labels
 
 
@@ -76,6 +76,11 @@ class LightGBMFault(FaultClassifier):
         """The booster's input for validated ``X`` (identity here; subclasses derive features)."""
         return X
 
+    def _design_names(self) -> list[str]:
+        """The names of the booster's input features, in its order: the model's columns here (the booster's own
+        names may be positional, :func:`~forewarn.models.boosting.booster_names`)."""
+        return [str(n) for n in self.feature_names_in_]
+
     def _lgb_params(self, n_classes: int) -> dict[str, Any]:
         if n_classes == 2:
             return lightgbm_params(self, objective="binary")
@@ -90,12 +95,8 @@ class LightGBMFault(FaultClassifier):
                 hint="add examples of another class (e.g. healthy rows)",
             )
         design = self._design(X)
-        data = lgb.Dataset(
-            design.to_numpy(dtype="float64"),
-            label=codes,
-            weight=class_weights(codes, self.class_weight),
-            feature_name=[str(c) for c in design.columns],
-            free_raw_data=True,
+        data = lightgbm_dataset(
+            design.to_numpy(dtype="float64"), design.columns, codes, class_weights(codes, self.class_weight)
         )
         self.booster_ = lgb.train(self._lgb_params(len(classes)), data, num_boost_round=self.n_estimators)
         self.model_text_ = self.booster_.model_to_string()
@@ -108,10 +109,10 @@ class LightGBMFault(FaultClassifier):
         return raw / raw.sum(axis=1, keepdims=True)
 
     def feature_importance(self) -> pd.Series:
-        """Total split gain per booster input feature, largest first."""
+        """Total split gain per booster input feature (named as the model names them), largest first."""
         self._check_fitted()
         gain = self.booster_.feature_importance(importance_type="gain")
-        return pd.Series(gain, index=self.booster_.feature_name()).sort_values(ascending=False)
+        return pd.Series(gain, index=self._design_names()).sort_values(ascending=False)
 
     def _state_names(self) -> tuple[str, ...]:
         return ("model_text_", "classes_")

@@ -147,6 +147,10 @@ class SpectralGBM(LightGBMFault):
             envelope_band=self._envelope_band(),
         )
 
+    def _design_names(self) -> list[str]:
+        """The spectral features' names: the booster's own (they are names LightGBM keeps as they are)."""
+        return [str(n) for n in self.booster_.feature_name()]
+
     def features(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
         """The spectral features this model computes for ``X`` (for inspection and explanations)."""
         return self._design(self._validate_input(X))

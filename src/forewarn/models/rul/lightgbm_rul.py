@@ -28,7 +28,7 @@ from forewarn.base.estimator import RULRegressor
 from forewarn.base.params import Interval
 from forewarn.base.registry import register
 from forewarn.exceptions import SchemaError
-from forewarn.models.boosting import LIGHTGBM_CONSTRAINTS, lightgbm_params
+from forewarn.models.boosting import LIGHTGBM_CONSTRAINTS, lightgbm_dataset, lightgbm_params
 
 
 @register("lightgbm-rul")
@@ -85,9 +85,7 @@ class LightGBMRUL(RULRegressor):
             raise SchemaError("RUL targets must be finite and non-negative", column="y")
         if self.max_rul is not None:
             target = np.minimum(target, float(self.max_rul))
-        data = lgb.Dataset(
-            X.to_numpy(dtype="float64"), label=target, feature_name=list(self.feature_names_in_), free_raw_data=True
-        )
+        data = lightgbm_dataset(X.to_numpy(dtype="float64"), self.feature_names_in_, target)
         self.booster_ = lgb.train(self._lgb_params(), data, num_boost_round=self.n_estimators)
         self.model_text_ = self.booster_.model_to_string()
 
