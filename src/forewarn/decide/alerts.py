@@ -53,7 +53,9 @@ class Alert:
     explanation: dict[str, float] = field(default_factory=dict)
     probability: float | None = None
     rul: float | None = None
-    source: str | None = None  # what raised it: "service" (health on demand), "stream" (a stream model); None: unsaid
+    # what raised it: "service" (health on demand), "stream" (a stream model), "drift" (forewarn monitor),
+    # "failure" (a recorded failure, :func:`failure_alert`); None: unsaid
+    source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (time as ISO 8601 text)."""
@@ -68,6 +70,35 @@ class Alert:
             "rul": self.rul,
             "source": self.source,
         }
+
+
+#: the ``source`` and ``model_id`` of an alert that a recorded failure raises (no model said it: the events did)
+FAILURE_SOURCE = "failure"
+FAILURE_MODEL = "events"
+
+
+def failure_alert(asset_id: str, failed_at: Any) -> Alert:
+    """The alert of a recorded failure of an asset that no maintenance has renewed since (health ``down``).
+
+    It is the fleet's most urgent fact, so it goes to the case book like a forewarning does: on the asset's open
+    case, or on a new case of kind ``failure`` (:meth:`forewarn.decide.cases.CaseBook.file_alerts`). One failure
+    gives one alert however often it is filed (its source, model, asset and time identify it), and the
+    maintenance that renews the asset closes the case (:meth:`forewarn.decide.cases.CaseBook.close_renewed`).
+
+    >>> alert = failure_alert("P-7", "2024-05-02 06:00")
+    >>> alert.source, alert.model_id, alert.risk_level, alert.probability, str(alert.ts)
+    ('failure', 'events', 'critical', 1.0, '2024-05-02 06:00:00+00:00')
+    """
+    return Alert(
+        str(asset_id),
+        _utc(failed_at),
+        FAILURE_MODEL,
+        1.0,
+        "critical",
+        {},
+        probability=1.0,
+        source=FAILURE_SOURCE,
+    )
 
 
 def _utc(ts: Any) -> pd.Timestamp:

@@ -24,7 +24,7 @@ transaction may write to one attached database only). A restarted service reads 
 asset has an open case.
 
 >>> import pandas as pd
->>> from forewarn.decide.alerts import Alert
+>>> from forewarn.decide.alerts import FAILURE_SOURCE, Alert
 >>> book = CaseBook()
 >>> t = pd.Timestamp("2024-05-01 08:00", tz="UTC")
 >>> first = book.record_alert(Alert("P-101", t, "rul-v1", 0.7, "high", {"temp": -3.0}))
@@ -65,13 +65,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from forewarn.decide.alerts import Alert
+from forewarn.decide.alerts import FAILURE_SOURCE, Alert
 from forewarn.decide.risk import RISK_LEVELS
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError, StateError
 from forewarn.store.pg_sql import is_postgres_url
 from forewarn.store.queries import match_filter
 
 OPEN_STATUSES = ("open", "acknowledged")
+#: the kinds of the asset's own case (one open at a time, whatever opened it): a forewarning, or a recorded failure
+ASSET_CASE_KINDS = ("health", "failure")
 STATUSES = ("open", "acknowledged", "closed")
 #: seconds a PostgreSQL case book trusts its in-memory map of open cases (other processes file and close cases too)
 OPEN_CASES_TTL = 1.0
@@ -173,6 +175,13 @@ def casebook_path_for(store_path: str | os.PathLike[str] | Any) -> str:
     return str(path.with_name(path.stem + ".cases.duckdb"))
 
 
+def _utc_text(value: Any) -> str:
+    """A time as ``YYYY-MM-DD HH:MM UTC`` (a case note is read by people)."""
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _worse(a: str, b: str) -> str:
     rank = {level: i for i, level in enumerate(RISK_LEVELS)}
     return a if rank.get(a, -1) >= rank.get(b, -1) else b
@@ -229,7 +238,8 @@ class CaseBook:
         self._open = {
             str(a): int(c)
             for a, c in self._con.execute(
-                "SELECT asset_id, case_id FROM cases WHERE status IN ('open', 'acknowledged') AND kind = 'health'"
+                "SELECT asset_id, case_id FROM cases WHERE status IN ('open', 'acknowledged') "
+                "AND kind IN ('health', 'failure')"
             ).fetchall()
         }
         self._open_read = time.monotonic()
@@ -300,18 +310,18 @@ class CaseBook:
         ts = pd.Timestamp(alert.ts)
         ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         con = self._con
-        if alert.source is not None:
-            known = con.execute(
-                "SELECT case_id FROM alerts WHERE source = ? AND model_id = ? AND asset_id = ? AND ts = ?",
-                [alert.source, alert.model_id, alert.asset_id, ts],
-            ).fetchone()
-            if known is not None:
-                self._filed_before.add(int(known[0]))
-                return int(known[0])
-        kind = "drift" if alert.source == "drift" else "health"  # a drift alert (forewarn.monitor) has its own case
+        known = self._filed_case(alert.source, alert.model_id, alert.asset_id, ts)
+        if known is not None:
+            self._filed_before.add(known)
+            return known
+        # a drift alert (forewarn.monitor) has its own case; a forewarning and a recorded failure share the asset's
+        # case (the failure confirms what the open case forewarned), and a failure with none opens one of its own
+        kind = "drift" if alert.source == "drift" else "failure" if alert.source == FAILURE_SOURCE else "health"
+        kinds = ["drift"] if kind == "drift" else list(ASSET_CASE_KINDS)
         found = con.execute(
-            "SELECT case_id, risk_level FROM cases WHERE asset_id = ? AND status IN ('open', 'acknowledged') AND kind = ?",
-            [alert.asset_id, kind],
+            "SELECT case_id, risk_level FROM cases WHERE asset_id = ? AND status IN ('open', 'acknowledged') "
+            f"AND kind IN ({', '.join('?' for _ in kinds)}) ORDER BY opened_ts LIMIT 1",
+            [alert.asset_id, *kinds],
         ).fetchone()
         if found is None:
             case_id = int(con.execute("SELECT nextval('case_ids')").fetchone()[0])
@@ -343,6 +353,74 @@ class CaseBook:
             ],
         )
         return case_id
+
+    def _filed_case(self, source: str | None, model_id: str, asset_id: str, ts: pd.Timestamp) -> int | None:
+        """The case of the alert of ``source``, model, asset and time already in the book (None: not filed, or an
+        alert that names no source, which is never matched)."""
+        if source is None:
+            return None
+        known = self._con.execute(
+            "SELECT case_id FROM alerts WHERE source = ? AND model_id = ? AND asset_id = ? AND ts = ?",
+            [source, model_id, asset_id, ts],
+        ).fetchone()
+        return None if known is None else int(known[0])
+
+    def is_filed(self, alert: Alert) -> bool:
+        """Whether this alert (same source, model, asset and time) is in the book already, on any case."""
+        ts = pd.Timestamp(alert.ts)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        with self._lock:
+            return self._filed_case(alert.source, alert.model_id, alert.asset_id, ts) is not None
+
+    def close_renewed(self, renewed: Mapping[str, Any], *, by: str = "forewarn") -> list[int]:
+        """Close the open case of each asset in ``renewed`` (asset -> the time of its renewing maintenance) that
+        holds a recorded failure (:func:`~forewarn.decide.alerts.failure_alert`) from before that maintenance: the
+        repair is what the case asked for. The note says so; returns the ids of the cases closed.
+
+        >>> from forewarn.decide.alerts import failure_alert
+        >>> book = CaseBook()
+        >>> case_id = book.record_alert(failure_alert("P-7", "2024-05-02 06:00"))
+        >>> book.case(case_id)["kind"], book.open_case_id("P-7") == case_id
+        ('failure', True)
+        >>> book.close_renewed({"P-7": "2024-05-01 09:00"})  # a maintenance before the failure renews nothing
+        []
+        >>> book.close_renewed({"P-7": "2024-05-03 10:00"}) == [case_id], book.open_case_id("P-7")
+        (True, None)
+        >>> book.case(case_id)["note"]
+        'renewed: maintenance recorded at 2024-05-03 10:00 UTC after the failure at 2024-05-02 06:00 UTC'
+        """
+        closed: list[int] = []
+        with self._lock:
+            self._begin()
+            try:
+                for asset_id, at in renewed.items():
+                    when = pd.Timestamp(at)
+                    when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+                    row = self._con.execute(
+                        "SELECT c.case_id, max(a.ts) FROM cases c JOIN alerts a ON a.case_id = c.case_id "
+                        "WHERE c.asset_id = ? AND c.status IN ('open', 'acknowledged') "
+                        "AND c.kind IN ('health', 'failure') AND a.source = ? AND a.ts <= ? GROUP BY c.case_id",
+                        [str(asset_id), FAILURE_SOURCE, when],
+                    ).fetchone()
+                    if row is None:
+                        continue
+                    failed = _utc_text(row[1])
+                    note = f"renewed: maintenance recorded at {_utc_text(when)} after the failure at {failed}"
+                    self._con.execute(
+                        "UPDATE cases SET status = 'closed', closed_ts = now(), closed_by = ?, note = ? "
+                        "WHERE case_id = ?",
+                        [by, note, int(row[0])],
+                    )
+                    closed.append(int(row[0]))
+                self._con.execute("COMMIT")
+            except Exception:
+                self._rollback()
+                raise
+            for case_id in closed:
+                for asset, open_id in list(self._open.items()):
+                    if open_id == case_id:
+                        self._open.pop(asset)
+        return closed
 
     def _write_policy_state(self, policy: str, state: Mapping[str, Any]) -> None:
         """Replace the stored rows of ``policy`` for the assets in ``state`` (inside the caller's transaction)."""

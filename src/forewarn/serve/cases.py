@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from forewarn.bundles.bundle import Bundle
-from forewarn.decide.alerts import Alert, AlertPolicy
+from forewarn.decide.alerts import Alert, AlertPolicy, failure_alert
 from forewarn.decide.cases import CaseBook
 from forewarn.exceptions import DataNotFoundError
 from forewarn.serve.answers import FiledAlert
@@ -104,7 +104,12 @@ class CaseDesk:
 
     def evaluate(self, asset_ids: Iterable[str] | None = None) -> list[FiledAlert]:
         """Score assets now (all when ``None``) and feed the alert policy; new alerts are filed into cases.
-        Returns them. When the case book cannot be written, the policies are read back from it next time."""
+        Returns them. When the case book cannot be written, the policies are read back from it next time.
+
+        A down asset (a recorded failure with no renewing maintenance since) files its failure once
+        (:func:`~forewarn.decide.alerts.failure_alert`): on its open case, or on a new case of kind ``failure``;
+        the renewing maintenance closes that case (:meth:`~forewarn.decide.cases.CaseBook.close_renewed`) at the
+        next evaluation of the asset."""
         plant, models = self.scorer.plant, self.scorer.models
         with self._lock:
             known = plant.table()
@@ -119,9 +124,18 @@ class CaseDesk:
                     continue  # no model serves this asset's class: nothing to alert on
             alerts: list[Alert] = []
             touched: dict[str, list[str]] = {}
+            renewed: dict[str, str] = {}
             for health in self.scorer.health_many(scorable):
-                if health["probability"] is None or health["status"] == "down":
-                    continue  # nothing scored, or a known failure (not a forewarning)
+                if health["status"] == "down" and health["ts"] is not None:
+                    # a recorded failure, not repaired: not a forewarning (the policy is not fed), but a case
+                    failed = failure_alert(health["asset_id"], health["ts"])
+                    if not self.casebook.is_filed(failed):
+                        alerts.append(failed)
+                    continue
+                if health["renewed_at"] is not None and self.casebook.open_case_id(health["asset_id"]) is not None:
+                    renewed[health["asset_id"]] = health["renewed_at"]
+                if health["probability"] is None:
+                    continue  # nothing scored
                 bundle = models.bundle_for(health["asset_class"])
                 policy = self._policy(bundle, health["asset_class"])
                 alert = policy.update(
@@ -138,7 +152,10 @@ class CaseDesk:
                 touched.setdefault(self.policy_key(bundle, health["asset_class"]), []).append(health["asset_id"])
                 if alert is not None:
                     alerts.append(alert)
-            if not touched:
+            if renewed:
+                for case_id in self.casebook.close_renewed(renewed):
+                    self.cache.case_changed(str(self.casebook.case(case_id)["asset_id"]))
+            if not touched and not alerts:
                 return []
             states = {key: self._policies[key].get_state(assets) for key, assets in touched.items()}
             try:

@@ -22,6 +22,15 @@ from forewarn.serve.api.schemas import (
     StreamAlertOut,
 )
 
+
+class CaseOut(Case):
+    """A case, with what opened it: ``health`` (a forewarning of the served models or the stream), ``failure`` (a
+    recorded failure with no renewing maintenance since: the asset is down; the maintenance closes it) or
+    ``drift`` (``forewarn monitor``)."""
+
+    kind: str | None = "health"
+
+
 router = APIRouter(tags=["alerts and cases"], responses=ERRORS, route_class=TokenFirstRoute)
 CaseId = Annotated[int, Path(ge=1, le=2**62)]
 Limit = Annotated[int, Query(ge=1, le=5000)]
@@ -68,7 +77,7 @@ def evaluate(svc: Service, body: EvaluateRequest) -> Any:
     return svc.evaluate(body.asset_ids)
 
 
-@router.get("/cases", response_model=list[Case], summary="Cases, newest first ('open' includes acknowledged)")
+@router.get("/cases", response_model=list[CaseOut], summary="Cases, newest first ('open' includes acknowledged)")
 def list_cases(
     svc: Service,
     status: Literal["open", "acknowledged", "closed"] | None = None,
@@ -78,14 +87,14 @@ def list_cases(
     return svc.cases.cases(status=status, asset_id=asset_id, limit=limit)
 
 
-@router.get("/cases/{case_id}", response_model=Case, summary="One case")
+@router.get("/cases/{case_id}", response_model=CaseOut, summary="One case")
 def get_case(svc: Service, case_id: CaseId) -> dict[str, Any]:
     return svc.cases.case(case_id)
 
 
 @router.post(
     "/cases/{case_id}/acknowledge",
-    response_model=Case,
+    response_model=CaseOut,
     dependencies=[Depends(require_token)],
     summary="Acknowledge a case (someone is on it)",
 )
@@ -95,7 +104,7 @@ def acknowledge(svc: Service, case_id: CaseId, body: AcknowledgeRequest) -> dict
 
 @router.post(
     "/cases/{case_id}/close",
-    response_model=Case,
+    response_model=CaseOut,
     dependencies=[Depends(require_token)],
     summary="Close a case with a note saying what was found or done",
 )
