@@ -1,4 +1,4 @@
-"""Assets: list, hierarchy, fleet health, one asset's health, trends, readings and events; readings ingest."""
+"""Assets: list, hierarchy, fleet health, one asset's health, trends, readings, events and labels; readings ingest."""
 
 from __future__ import annotations
 
@@ -135,6 +135,24 @@ def asset_events(svc: Service, asset_id: AssetId) -> list[dict[str, Any]]:
     ]
 
 
+@router.get(
+    "/assets/{asset_id:path}/labels",
+    summary="Labels stored by ingest --label-columns: rows and values per name, and the spans each value held",
+)
+def asset_labels(
+    svc: Service,
+    asset_id: AssetId,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=20_000)] = 5000,
+) -> dict[str, Any]:
+    from forewarn.serve.labels import label_counts, label_spans
+
+    svc.asset(asset_id)
+    rows = svc.store.labels([asset_id], start=start, end=end)
+    return {"asset_id": asset_id, "names": label_counts(rows), **label_spans(rows, limit)}
+
+
 @router.post(
     "/readings",
     response_model=IngestResult,
@@ -178,9 +196,14 @@ def ingest_readings(request: Request, svc: Service, body: ReadingsIngest) -> dic
 # last: it would take '/health', '/trend' ... of the routes above as part of an asset id
 @router.get(
     "/assets/{asset_id:path}",
-    summary="One asset: its place in the plant, channels, reading span and events (needs no model)",
+    summary="One asset: its place in the plant, channels, reading span, events and labels (needs no model)",
 )
 def get_asset(svc: Service, asset_id: AssetId) -> dict[str, Any]:
+    from forewarn.serve.labels import label_counts
+
     svc.asset(asset_id)  # 404 for an unknown asset
     summary = svc.store.fleet_summary()
-    return _summary_row(next(summary[summary["asset_id"] == asset_id].itertuples()))
+    counts = label_counts(svc.store.labels([asset_id]))
+    return _summary_row(next(summary[summary["asset_id"] == asset_id].itertuples())) | {
+        "labels": [{"name": c["name"], "rows": c["rows"], "set_rows": c["set_rows"]} for c in counts]
+    }

@@ -1,8 +1,10 @@
 // Forewarn charts: small SVG charts drawn by our own code, nothing fetched, nothing vendored.
 // drawChart(box, spec) draws one chart; spec.panels (small multiples) stacks several on one time axis.
-//   spec = { title, height, x: AXIS, y: AXIS, series: [SERIES...], marks: [{ x, kind }], onClick(datum) }
+//   spec = { title, height, x: AXIS, y: AXIS, series: [SERIES...], marks: [{ x, kind }], spans: [{ x0, x1, name, tip }],
+//            onClick(datum) }
 //   AXIS = { type: "time" | "linear" | "category", min, max, title, percent, categories }
 //   SERIES = { type: "line" | "band" | "scatter" | "bar" | "bins", name, color, ... } (see drawSeries)
+// Spans are shaded time ranges behind the plot (where a stored label is set), one legend entry per name.
 // Marks are vertical lines across the plot (failures, maintenance), one legend entry per kind. Every point of a
 // scatter or bar has a <title> (the browser's tooltip); a line shows its nearest value under the pointer.
 "use strict";
@@ -16,6 +18,7 @@ const FWChart = (() => {
                        inspection: { color: "#5f6670", dash: "6 3" } };
   const DASH = { solid: "", dot: "2 3", dash: "6 3" };
   const PALETTE = ["#1a5e99", "#b8520f", "#1e7b45", "#6a3d9a", "#c8202f", "#5f6670"];
+  const SPAN_COLOURS = ["#6a3d9a", "#b8520f", "#1e7b45", "#5f6670"];  // label names, in order of first use
 
   function svgEl(tag, attrs = {}, text = "") {
     const node = document.createElementNS(NS, tag);
@@ -107,6 +110,7 @@ const FWChart = (() => {
       const style = MARK_STYLE[kind] || MARK_STYLE.inspection;
       entries.push({ name: kind, color: style.color, dashArray: style.dash });
     }
+    spanNames(spec.spans).forEach((name, k) => entries.push({ name, color: SPAN_COLOURS[k % SPAN_COLOURS.length], fill: true, faint: true }));
     return entries;
   }
 
@@ -128,7 +132,7 @@ const FWChart = (() => {
       const y = top + 16 * r + 8;
       for (const [e, w] of row) {
         const item = g.appendChild(svgEl("g", { class: "legend-item" }));
-        if (e.fill) item.appendChild(svgEl("rect", { x, y: y - 5, width: 18, height: 10, fill: e.color, "fill-opacity": e.fill ? 0.75 : 1 }));
+        if (e.fill) item.appendChild(svgEl("rect", { x, y: y - 5, width: 18, height: 10, fill: e.color, "fill-opacity": e.faint ? SPAN_OPACITY : 0.75 }));
         else if (e.symbol === "star") item.appendChild(svgEl("path", { d: starPath(x + 9, y, 6), fill: e.color }));
         else item.appendChild(svgEl("line", { x1: x, x2: x + 18, y1: y, y2: y, stroke: e.color, "stroke-width": 2, "stroke-dasharray": e.dashArray ?? DASH[e.dash] }));
         item.appendChild(svgEl("text", { x: x + 23, y: y + 4, fill: INK, "font-size": 12 }, e.name));
@@ -251,6 +255,25 @@ const FWChart = (() => {
     }
   }
 
+  const SPAN_OPACITY = 0.16;
+  function spanNames(spans) { return [...new Set((spans || []).map((sp) => sp.name))]; }
+
+  // shaded time ranges (at least 2 px wide, so a label set at one instant shows), behind the panels
+  function drawSpans(svg, spans, xs, top, bottom, lo, hi) {
+    const names = spanNames(spans);
+    const layer = svgEl("g", { class: "spans" });
+    for (const sp of spans) {
+      const t0 = Math.max(Date.parse(sp.x0), lo);
+      const t1 = Math.min(Date.parse(sp.x1), hi);
+      if (!(t1 >= t0)) continue;
+      const x0 = xs.at(t0);
+      const x1 = Math.max(xs.at(t1), x0 + 2);
+      const color = SPAN_COLOURS[names.indexOf(sp.name) % SPAN_COLOURS.length];
+      tip(layer.appendChild(svgEl("rect", { class: "span", "data-name": sp.name, x: x0, y: top, width: x1 - x0, height: bottom - top, fill: color, "fill-opacity": SPAN_OPACITY })), sp.tip);
+    }
+    svg.insertBefore(layer, svg.querySelector("g.panel"));
+  }
+
   function drawMarks(g, marks, xs, top, bottom, lo, hi) {
     const layer = g.appendChild(svgEl("g", { class: "marks" }));
     for (const m of marks) {
@@ -315,7 +338,7 @@ const FWChart = (() => {
     const svg = svgEl("svg", { class: "chart-svg", role: "img", "aria-label": spec.title, width: "100%" });
     target.replaceChildren(svg);
     svg.appendChild(svgEl("text", { class: "chart-title", x: 12, y: 20, fill: INK, "font-size": 14, "font-weight": 600 }, spec.title));
-    const entries = legendEntries({ series: panels.flatMap((p) => p.series), marks: spec.marks });
+    const entries = legendEntries({ series: panels.flatMap((p) => p.series), marks: spec.marks, spans: spec.spans });
     const legendHeight = drawLegend(svg, entries, width, 30);
     const m = Object.assign({ left: 60, right: 20, bottom: spec.x.title ? 44 : 30 }, spec.margin || {});
     const top = 34 + legendHeight;
@@ -338,6 +361,7 @@ const FWChart = (() => {
         drawn.g.appendChild(svgEl("text", { x: area.left + 6, y: area.top + 12, fill: INK, "font-size": 12 }, panel.name));
       }
     });
+    if (spec.spans && spec.spans.length && xs) drawSpans(svg, spec.spans, xs, top, height - m.bottom, xs.lo, xs.hi);
     if (spec.marks && spec.marks.length && xs) drawMarks(svg, spec.marks, xs, top, height - m.bottom, xs.lo, xs.hi);
     return svg;
   }

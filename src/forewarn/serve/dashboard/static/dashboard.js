@@ -67,6 +67,25 @@ function eventMarkers(events, times) {
   return shown.map((e) => ({ x: e.ts, kind: e.kind }));
 }
 
+// Where a stored label is set (GET /assets/{id}/labels: spans whose value is not "off"), as shaded spans on a time
+// chart; only the spans that reach into the charted time span.
+function labelSpans(labels, times) {
+  if (!labels || !times.length) return [];
+  const first = Date.parse(times[0]);
+  const last = Date.parse(times[times.length - 1]);
+  return labels.spans.filter((sp) => sp.set && Date.parse(sp.end) >= first && Date.parse(sp.start) <= last)
+    .map((sp) => ({ x0: sp.start, x1: sp.end, name: `label ${sp.name}`,
+                    tip: `${sp.name} = ${sp.value}, ${fmtTime(sp.start).slice(0, 16)} to ${fmtTime(sp.end).slice(0, 16)} (${sp.rows} rows)` }));
+}
+
+function drawLabelTable(labels) {
+  const names = labels ? labels.names : [];
+  tableRows(document.querySelector("#labels tbody"), names.length ? names.map((n) => [
+    n.name, String(n.rows), String(n.set_rows),
+    n.values.map((v) => `${v.value} (${v.rows})`).join(", ")])
+    : [["no labels stored for this asset (ingest --label-columns stores them)", "", "", ""]]);
+}
+
 // -- writes: the API token and case actions -----------------------------------------------------------------
 // The token is asked for once per tab and kept in sessionStorage (never in the page's HTML, never in a cookie);
 // it is sent as "Authorization: Bearer" to the same origin only.
@@ -182,6 +201,7 @@ function drawCasePanel(item, refresh, emptyText = "No case for this asset.") {
   head.appendChild(document.createTextNode(" · "));
   head.appendChild(badge(item.risk_level));
   head.appendChild(document.createTextNode(` · ${item.n_alerts} alert(s) since ${fmtTime(item.opened_ts)}`));
+  if (item.kind === "failure") head.appendChild(document.createTextNode(" · opened by a recorded failure: the asset is down until a maintenance renews it"));
   panel.appendChild(head);
   if (item.acknowledged_ts) {
     panel.appendChild(el("p", {}, `acknowledged ${fmtTime(item.acknowledged_ts)} by ${item.acknowledged_by || "–"}`));
@@ -361,7 +381,7 @@ async function modelFor(base) {
   return { health: await response.json(), trend: await getJSON(`${base}/trend`), why: "" };
 }
 
-async function drawSensorTrends(readings, events) {
+async function drawSensorTrends(readings, events, labels) {
   const names = Object.keys(readings.values);
   const box = document.getElementById("sensor-trends");
   if (!names.length) { box.replaceChildren(el("p", { class: "empty" }, "No readings stored for this asset.")); return; }
@@ -369,31 +389,33 @@ async function drawSensorTrends(readings, events) {
   FWChart.drawChart(box, {
     title: `Sensor trends (${names.length} channels)`, x: { type: "time" }, y: { type: "linear" }, panelHeight: 110,
     panels: names.map((name) => ({ name, series: [{ type: "line", x: readings.ts, y: readings.values[name], color: "#1a5e99", width: 1.2 }] })),
-    marks: eventMarkers(events, readings.ts),
+    marks: eventMarkers(events, readings.ts), spans: labelSpans(labels, readings.ts),
   });
 }
 
 async function assetPage() {
   const id = document.body.dataset.assetId;
   const base = `/assets/${encodeURIComponent(id)}`;
-  const [info, readings, events, scored] = await Promise.all([
-    getJSON(base), getJSON(`${base}/readings?limit=2000`), getJSON(`${base}/events`), modelFor(base)]);
+  const [info, readings, events, labels, scored] = await Promise.all([
+    getJSON(base), getJSON(`${base}/readings?limit=2000`), getJSON(`${base}/events`), getJSON(`${base}/labels`),
+    modelFor(base)]);
   const { health, trend } = scored;
   if (!health) document.body.dataset.noModel = `${scored.why} Its readings and events are shown below.`;
   await drawAssetSummary(health, info);
 
   if (health) {
     const marks = eventMarkers(events, trend.ts);
+    const spans = labelSpans(labels, trend.ts);
     FWChart.drawChart("risk-trend", {
       title: `Failure probability within ${fmt(health.horizon)} ${health.unit}`, x: { type: "time" },
-      y: { type: "linear", min: 0, max: 1 }, marks,
+      y: { type: "linear", min: 0, max: 1 }, marks, spans,
       series: [{ type: "line", x: trend.ts, y: trend.probability, name: "failure probability", color: COLOURS.critical },
                { type: "line", x: trend.ts, y: trend.ts.map(() => health.threshold), name: "alert threshold", dash: "dot", color: "#555" }],
     });
     const level = rulLevel();
     FWChart.drawChart("rul-trend", {
       title: trend.rul.length ? `Remaining useful life (${trend.unit}) with its ${level} % interval` : "Health",
-      x: { type: "time" }, y: { type: "linear" }, marks,
+      x: { type: "time" }, y: { type: "linear" }, marks, spans,
       series: trend.rul.length ? [
         { type: "band", x: trend.ts, low: trend.rul_low, high: trend.rul_high, name: `${level} % interval`, color: "#5fb3ff" },
         { type: "line", x: trend.ts, y: trend.rul, name: "RUL", color: "#1a5e99" },
@@ -410,7 +432,8 @@ async function assetPage() {
   } else {
     for (const chart of ["risk-trend", "rul-trend", "contributions"]) document.getElementById(chart).hidden = true;
   }
-  await drawSensorTrends(readings, events);
+  await drawSensorTrends(readings, events, labels);
+  drawLabelTable(labels);
   tableRows(document.querySelector("#events tbody"), events.length ? [...events].reverse().map((e) =>
     [fmtTime(e.ts), e.kind, e.failure_mode ?? "", e.action ?? "", e.note ?? ""]) : [["no events", "", "", "", ""]]);
 }
@@ -444,14 +467,18 @@ async function alertsPage() {
     }
     document.getElementById("case-panel").scrollIntoView({ block: "nearest" });
   };
+  // the cases of down assets first (open, opened by a recorded failure), then newest first as the API lists them
+  const downFirst = (c) => (c.kind === "failure" && c.status !== "closed" ? 0 : 1);
+  cases.sort((a, b) => downFirst(a) - downFirst(b));
   const tbody = document.querySelector("#cases tbody");
   tableRows(tbody, cases.length ? cases.map((c) => {
     const link = el("a", { href: `/assets/${encodeURIComponent(c.asset_id)}` }, c.asset_id);
     const act = el("button", { type: "button", class: "select-case" }, c.status === "closed" ? "view" : "act");
     act.addEventListener("click", () => select(c.case_id));
-    return [`#${c.case_id}`, link, c.status, badge(c.risk_level), fmtTime(c.opened_ts), String(c.n_alerts),
+    const opener = c.kind === "failure" ? "failure (down)" : (c.kind ?? "health");
+    return [`#${c.case_id}`, link, c.status, opener, badge(c.risk_level), fmtTime(c.opened_ts), String(c.n_alerts),
             c.top_sensors.join(", "), c.note ?? "", act];
-  }) : [["no cases", "", "", "", "", "", "", "", ""]]);
+  }) : [["no cases", "", "", "", "", "", "", "", "", ""]]);
   cases.forEach((c, k) => { tbody.rows[k].dataset.caseId = String(c.case_id); });
   if (selectedCase !== null && status[selectedCase] !== undefined) select(selectedCase);
   else drawCasePanel(null, alertsPage, "Pick a case in the table, or click an alert in the timeline, to act on it.");

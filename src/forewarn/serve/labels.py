@@ -1,0 +1,109 @@
+"""An asset's stored labels (``ingest --label-columns``) as the dashboard shows them: how many rows each name has
+and which values, and the spans of time each value held.
+
+A label is stored where its cell was not empty, at the reading's time (:mod:`forewarn.store.labels`). A *span* is
+a run of rows of one name with the same value; it ends where the next row of that name has another value, or at its
+own last row when the next row is far away (more than :data:`GAP_FACTOR` times the name's median spacing: empty
+cells were not stored, so a long silence is not read as the value holding). A value is *set* unless it reads as
+off (:func:`is_set`: ``0``, ``false``, ``no``, ``normal``, ...), or, for a name none of whose values reads so (a
+state such as ``run`` / ``fault``), unless it is the name's most frequent value (its normal state, :func:`unset`):
+the dashboard shades the spans where a label is set.
+
+>>> import pandas as pd
+>>> rows = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=6, freq="1h", tz="UTC"),
+...                      "name": "anomaly", "value": ["0", "0", "1", "1", "0", "0"]})
+>>> [(s["value"], s["start"][11:16], s["end"][11:16], s["rows"], s["set"]) for s in label_spans(rows)["spans"]]
+[('0', '00:00', '02:00', 2, False), ('1', '02:00', '04:00', 2, True), ('0', '04:00', '05:00', 2, False)]
+>>> label_counts(rows)
+[{'name': 'anomaly', 'rows': 6, 'set_rows': 2, 'values': [{'value': '0', 'rows': 4}, {'value': '1', 'rows': 2}]}]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["GAP_FACTOR", "is_set", "label_counts", "label_spans", "unset"]
+
+#: a run of one value breaks where the next row is more than this many median spacings away
+GAP_FACTOR = 3.0
+#: values that say a label is not set (compared in lower case, blanks stripped)
+OFF_VALUES = frozenset({"", "0", "0.0", "false", "f", "no", "n", "off", "none", "normal", "ok", "nan"})
+#: most values listed per name
+TOP_VALUES = 10
+
+
+def is_set(value: object) -> bool:
+    """Whether a label's value says the label is set (a fault, an anomaly, "fails within 24 h").
+
+    >>> [is_set(v) for v in ["1", "yes", "fault", "0", "No", " normal "]]
+    [True, True, True, False, False, False]
+    """
+    return str(value).strip().lower() not in OFF_VALUES
+
+
+def unset(values: pd.Series) -> frozenset[str]:
+    """The values of one label name that do not set it: those that read as off, else its most frequent value.
+
+    >>> sorted(unset(pd.Series(["run", "run", "fault", "run"]))), sorted(unset(pd.Series(["1", "0", "1"])))
+    (['run'], ['0'])
+    """
+    text = values.astype(str)
+    off = frozenset(v for v in text.unique() if not is_set(v))
+    if off or text.empty:
+        return off
+    counts = text.value_counts(sort=False).sort_index()  # ties: the first in sort order, whatever the row order
+    return frozenset({str(counts.idxmax())})
+
+
+def label_counts(labels: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per label name (sorted): its rows, the rows where it is set, and its most frequent values with their rows."""
+    out = []
+    for name, rows in labels.groupby("name", sort=True):
+        values = rows["value"].astype(str)
+        counts = values.value_counts(sort=False).sort_index()
+        counts = counts.sort_values(ascending=False, kind="stable").head(TOP_VALUES)
+        off = unset(values)
+        out.append(
+            {
+                "name": str(name),
+                "rows": len(rows),
+                "set_rows": int((~values.isin(off)).sum()),
+                "values": [{"value": str(v), "rows": int(n)} for v, n in counts.items()],
+            }
+        )
+    return out
+
+
+def label_spans(labels: pd.DataFrame, limit: int = 5000) -> dict[str, Any]:
+    """The runs of equal value of each name (see the module docstring), oldest first; at most ``limit`` (the newest
+    kept, ``truncated`` says so). ``labels``: ``ts`` (UTC), ``name``, ``value``, as the store gives them."""
+    spans: list[dict[str, Any]] = []
+    for name, rows in labels.sort_values(["name", "ts"], kind="stable").groupby("name", sort=True):
+        ts = pd.to_datetime(rows["ts"], utc=True).to_numpy(dtype="datetime64[ns]")
+        values = rows["value"].astype(str).to_numpy()
+        off = unset(rows["value"])
+        steps = np.diff(ts).astype("int64")
+        gap = GAP_FACTOR * float(np.median(steps)) if steps.size else 0.0
+        near = np.concatenate([steps <= gap, [False]])  # row k's next row is close enough to carry its value
+        change = np.concatenate([[True], (values[1:] != values[:-1]) | ~near[:-1]])
+        starts = np.flatnonzero(change)
+        ends = np.append(starts[1:], len(values))  # exclusive row index of each run
+        for a, b in zip(starts, ends, strict=True):
+            last = b - 1
+            stop = ts[b] if near[last] else ts[last]  # contiguous: up to the next value's first row
+            spans.append(
+                {
+                    "name": str(name),
+                    "value": str(values[a]),
+                    "start": pd.Timestamp(ts[a], tz="UTC").isoformat(),
+                    "end": pd.Timestamp(stop, tz="UTC").isoformat(),
+                    "rows": int(b - a),
+                    "set": str(values[a]) not in off,
+                }
+            )
+    spans.sort(key=lambda s: (s["start"], s["name"]))
+    truncated = len(spans) > limit
+    return {"spans": spans[-limit:] if truncated else spans, "truncated": truncated}
