@@ -5,8 +5,9 @@ A label is stored where its cell was not empty, at the reading's time (:mod:`for
 a run of rows of one name with the same value; it ends where the next row of that name has another value, or at its
 own last row when the next row is far away (more than :data:`GAP_FACTOR` times the name's median spacing: empty
 cells were not stored, so a long silence is not read as the value holding). A value is *set* unless it reads as
-off (:func:`is_set`: ``0``, ``false``, ``no``, ``normal``, ...), or, for a name none of whose values reads so (a
-state such as ``run`` / ``fault``), unless it is the name's most frequent value (its normal state, :func:`unset`):
+off (:func:`is_set`: ``0``, ``false``, ``no``, ``normal``, ...), or, for a name with several values none of which
+reads so (a state such as ``run`` / ``fault``), unless it is the name's most frequent value (its normal state,
+:func:`unset`):
 the dashboard shades the spans where a label is set.
 
 >>> import pandas as pd
@@ -49,10 +50,12 @@ def unset(values: pd.Series) -> frozenset[str]:
 
     >>> sorted(unset(pd.Series(["run", "run", "fault", "run"]))), sorted(unset(pd.Series(["1", "0", "1"])))
     (['run'], ['0'])
+    >>> sorted(unset(pd.Series(["E12", "E12"])))  # a fault code stored only where it was set
+    []
     """
     text = values.astype(str)
     off = frozenset(v for v in text.unique() if not is_set(v))
-    if off or text.empty:
+    if off or text.nunique() < 2:  # one value only (a fault code stored where it was set): it sets the label
         return off
     counts = text.value_counts(sort=False).sort_index()  # ties: the first in sort order, whatever the row order
     return frozenset({str(counts.idxmax())})
