@@ -52,9 +52,13 @@ def test_labels_and_a_down_asset_on_the_dashboard(sample: SamplePaths, page, tmp
     out = CliRunner().invoke(app, [*args, "--label-columns", "state,fails_24h"])
     assert out.exit_code == 0, out.output
     with Store(sample.store) as db:
-        db.ingest_events(
-            pd.DataFrame([{"asset_id": "P-007", "ts": ORIGIN + pd.Timedelta("400h"), "kind": "failure"}]), source="t"
-        )
+        repaired = db.readings("P-010", wide=True)["ts"].max() + pd.Timedelta("2h")
+        events = [
+            {"asset_id": "P-007", "ts": ORIGIN + pd.Timedelta("400h"), "kind": "failure"},
+            {"asset_id": "P-010", "ts": repaired - pd.Timedelta("1h"), "kind": "failure"},
+            {"asset_id": "P-010", "ts": repaired, "kind": "maintenance", "action": "replaced seal"},
+        ]
+        db.ingest_events(pd.DataFrame(events), source="t")
     with serving(sample.store, sample.models, tmp_path / "server.log") as url:
         info = _api(f"{url}/api/v1/assets/P-003")
         assert info["labels"] == [
@@ -78,6 +82,11 @@ def test_labels_and_a_down_asset_on_the_dashboard(sample: SamplePaths, page, tmp
         _visit(page, f"{url}/assets/P-001", tmp_path / "no-labels.png")  # an asset without labels says so
         assert "no labels stored" in page.inner_text("#labels")
         assert page.locator("#sensor-trends .spans").count() == 0
+
+        # repaired, with no readings since: the charts say why they are empty (they were blank axes)
+        _visit(page, f"{url}/assets/P-010", tmp_path / "repaired.png")
+        assert f"No score since the maintenance of {repaired:%Y-%m-%d %H:%M}" in page.inner_text("#risk-trend")
+        assert page.locator("#risk-trend svg").count() == 0 and page.is_hidden("#contributions")
 
         _visit(page, f"{url}/alerts", tmp_path / "alerts.png")
         first = page.locator("#cases tbody tr").first

@@ -403,7 +403,16 @@ async function assetPage() {
   if (!health) document.body.dataset.noModel = `${scored.why} Its readings and events are shown below.`;
   await drawAssetSummary(health, info);
 
-  if (health) {
+  if (health && !trend.ts.length) {  // served, but nothing scored yet (e.g. no readings since its last maintenance)
+    const why = health.status === null && health.renewed_at
+      ? `No score since the maintenance of ${fmtTime(health.renewed_at).slice(0, 16)}: the model scores the readings after it.`
+      : "No score yet: the model has no readings of its channels for this asset.";
+    for (const chart of ["risk-trend", "rul-trend"]) {
+      document.getElementById(chart).replaceChildren(el("p", { class: "empty" }, why));
+    }
+    document.getElementById("contributions").hidden = true;
+  }
+  if (health && trend.ts.length) {
     const marks = eventMarkers(events, trend.ts);
     const spans = labelSpans(labels, trend.ts);
     FWChart.drawChart("risk-trend", {
@@ -422,14 +431,18 @@ async function assetPage() {
       ] : [{ type: "line", x: trend.ts, y: trend.health, name: "health", color: "#1a5e99" }],
     });
     const contrib = [...health.contributions].reverse();  // the largest on top
-    FWChart.drawChart("contributions", {
+    if (!contrib.length) {  // a down asset is not scored (nor is one without readings of the model's channels)
+      document.getElementById("contributions").replaceChildren(el("p", { class: "empty" },
+        health.status === "down" ? "Contributing sensors: none; the asset is down (a recorded failure, not a model's score)."
+          : "Contributing sensors: none; the model has not scored this asset."));
+    } else FWChart.drawChart("contributions", {
       title: "Contributing sensors (positive raises risk)", margin: { left: 120 },
       x: { type: "linear" }, y: { type: "category", categories: contrib.map((c) => c.sensor) },
       series: [{ type: "bar", x: contrib.map((c) => c.contribution), y: contrib.map((c) => c.sensor),
                  colors: contrib.map((c) => (c.contribution > 0 ? COLOURS.critical : COLOURS.low)),
                  tips: contrib.map((c) => `${c.sensor}: ${fmt(c.contribution, 3)}`) }],
     });
-  } else {
+  } else if (!health) {
     for (const chart of ["risk-trend", "rul-trend", "contributions"]) document.getElementById(chart).hidden = true;
   }
   await drawSensorTrends(readings, events, labels);
