@@ -50,17 +50,28 @@ def test_state_labels_are_set_off_their_most_frequent_value_and_spans_can_be_cap
 def test_the_labels_route(tmp_path: Path) -> None:
     store = tmp_path / "plant.duckdb"
     ts = pd.date_range("2024-01-01", periods=6, freq="h", tz="UTC")
-    frame = pd.DataFrame({"asset_id": "P/1", "ts": ts, "temp": range(6), "fault": ["", "", "E12", "E12", "", ""]})
+    frame = pd.DataFrame(
+        {"asset_id": "P/1", "ts": ts, "temp": range(6), "fault": ["", "", "E12", "E12", "", ""], "type": "L"}
+    )
     with Store(store) as db:
-        db.ingest_readings(frame, label_columns=["fault"], source="test")
+        db.ingest_readings(frame, label_columns=["fault", "type"], source="test")
     with TestClient(create_app(ServeSettings(store=str(store), evaluate_on_start=False))) as client:
         body = client.get("/api/v1/assets/P%2F1/labels").json()
+        shaded = client.get("/api/v1/assets/P%2F1/labels", params={"set_only": True}).json()
         later = client.get("/api/v1/assets/P%2F1/labels", params={"start": "2024-01-01T03:00:00Z"}).json()
         info = client.get("/api/v1/assets/P%2F1").json()
         missing = client.get("/api/v1/assets/nope/labels")
         bad = client.get("/api/v1/assets/P%2F1/labels", params={"limit": 0})
-    assert body["names"] == [{"name": "fault", "rows": 2, "set_rows": 2, "values": [{"value": "E12", "rows": 2}]}]
-    assert [(s["value"], s["rows"], s["set"]) for s in body["spans"]] == [("E12", 2, True)]
+    # a fault code stored where it was set sets its label; a machine type written on every row is an attribute
+    assert body["names"] == [
+        {"name": "fault", "rows": 2, "set_rows": 2, "values": [{"value": "E12", "rows": 2}]},
+        {"name": "type", "rows": 6, "set_rows": 0, "values": [{"value": "L", "rows": 6}]},
+    ]
+    assert [(s["name"], s["value"], s["rows"], s["set"]) for s in body["spans"]] == [
+        ("type", "L", 6, False),
+        ("fault", "E12", 2, True),
+    ]
+    assert [(s["name"], s["value"]) for s in shaded["spans"]] == [("fault", "E12")]
     assert later["names"][0]["rows"] == 1
-    assert info["labels"] == [{"name": "fault", "rows": 2, "set_rows": 2}]
+    assert info["labels"] == [{"name": "fault", "rows": 2, "set_rows": 2}, {"name": "type", "rows": 6, "set_rows": 0}]
     assert missing.status_code == 404 and bad.status_code == 422

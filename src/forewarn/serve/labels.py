@@ -34,6 +34,10 @@ GAP_FACTOR = 3.0
 OFF_VALUES = frozenset({"", "0", "0.0", "false", "f", "no", "n", "off", "none", "normal", "ok", "nan"})
 #: most values listed per name
 TOP_VALUES = 10
+#: a name with one value over at least this share of the asset's history is an attribute (not shaded)
+ATTRIBUTE_SHARE = 0.9
+#: an asset's history: its first and last reading (None: unknown)
+Span = tuple[Any, Any] | None
 
 
 def is_set(value: object) -> bool:
@@ -45,30 +49,46 @@ def is_set(value: object) -> bool:
     return str(value).strip().lower() not in OFF_VALUES
 
 
-def unset(values: pd.Series) -> frozenset[str]:
-    """The values of one label name that do not set it: those that read as off, else its most frequent value.
+def unset(rows: pd.DataFrame, history: Span = None) -> frozenset[str]:
+    """The values of one label name (``rows``: its ``ts`` and ``value``) that do not set it: those that read as off,
+    else its most frequent value (its normal state); a name with one value sets it (a fault code stored only where
+    it was set), unless that value spans nearly all of the asset's ``history`` (first and last reading): then it is
+    an attribute of the asset (a machine type written on every row), not an event.
 
-    >>> sorted(unset(pd.Series(["run", "run", "fault", "run"]))), sorted(unset(pd.Series(["1", "0", "1"])))
+    >>> frame = lambda values: pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=len(values), freq="h"),
+    ...                                      "value": values})
+    >>> sorted(unset(frame(["run", "run", "fault", "run"]))), sorted(unset(frame(["1", "0", "1"])))
     (['run'], ['0'])
-    >>> sorted(unset(pd.Series(["E12", "E12"])))  # a fault code stored only where it was set
+    >>> sorted(unset(frame(["E12", "E12"])))
     []
+    >>> history = (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-01 02:00"))
+    >>> sorted(unset(frame(["L", "L", "L"]), history))
+    ['L']
     """
-    text = values.astype(str)
+    text = rows["value"].astype(str)
     off = frozenset(v for v in text.unique() if not is_set(v))
-    if off or text.nunique() < 2:  # one value only (a fault code stored where it was set): it sets the label
+    if off:
         return off
+    if text.nunique() < 2:
+        if history is None or text.empty:
+            return off
+        whole = (pd.Timestamp(history[1]) - pd.Timestamp(history[0])).total_seconds()
+        ts = pd.to_datetime(rows["ts"])
+        covered = (ts.max() - ts.min()).total_seconds()
+        return frozenset(text.unique()) if whole > 0 and covered >= ATTRIBUTE_SHARE * whole else off
     counts = text.value_counts(sort=False).sort_index()  # ties: the first in sort order, whatever the row order
     return frozenset({str(counts.idxmax())})
 
 
-def label_counts(labels: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per label name (sorted): its rows, the rows where it is set, and its most frequent values with their rows."""
+def label_counts(labels: pd.DataFrame, history: Span = None) -> list[dict[str, Any]]:
+    """Per label name (sorted): its rows, the rows where it is set, and its most frequent values with their rows
+    (``history``: see :func:`unset`)."""
     out = []
     for name, rows in labels.groupby("name", sort=True):
         values = rows["value"].astype(str)
         counts = values.value_counts(sort=False).sort_index()
         counts = counts.sort_values(ascending=False, kind="stable").head(TOP_VALUES)
-        off = unset(values)
+        off = unset(rows, history)
         out.append(
             {
                 "name": str(name),
@@ -80,14 +100,17 @@ def label_counts(labels: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def label_spans(labels: pd.DataFrame, limit: int = 5000) -> dict[str, Any]:
-    """The runs of equal value of each name (see the module docstring), oldest first; at most ``limit`` (the newest
-    kept, ``truncated`` says so). ``labels``: ``ts`` (UTC), ``name``, ``value``, as the store gives them."""
+def label_spans(
+    labels: pd.DataFrame, limit: int = 5000, history: Span = None, *, set_only: bool = False
+) -> dict[str, Any]:
+    """The runs of equal value of each name (see the module docstring), oldest first (only those where the label is
+    set with ``set_only``); at most ``limit`` (the newest kept, ``truncated`` says so). ``labels``: ``ts`` (UTC),
+    ``name``, ``value``, as the store gives them; ``history``: see :func:`unset`."""
     spans: list[dict[str, Any]] = []
     for name, rows in labels.sort_values(["name", "ts"], kind="stable").groupby("name", sort=True):
         ts = pd.to_datetime(rows["ts"], utc=True).to_numpy(dtype="datetime64[ns]")
         values = rows["value"].astype(str).to_numpy()
-        off = unset(rows["value"])
+        off = unset(rows, history)
         steps = np.diff(ts).astype("int64")
         gap = GAP_FACTOR * float(np.median(steps)) if steps.size else 0.0
         near = np.concatenate([steps <= gap, [False]])  # row k's next row is close enough to carry its value
@@ -97,6 +120,8 @@ def label_spans(labels: pd.DataFrame, limit: int = 5000) -> dict[str, Any]:
         for a, b in zip(starts, ends, strict=True):
             last = b - 1
             stop = ts[b] if near[last] else ts[last]  # contiguous: up to the next value's first row
+            if set_only and str(values[a]) in off:
+                continue
             spans.append(
                 {
                     "name": str(name),

@@ -145,12 +145,29 @@ def asset_labels(
     start: datetime | None = None,
     end: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=20_000)] = 5000,
+    set_only: Annotated[
+        bool, Query(description="Only the spans where a label is set (what the dashboard shades).")
+    ] = False,
 ) -> dict[str, Any]:
     from forewarn.serve.labels import label_counts, label_spans
 
     svc.asset(asset_id)
     rows = svc.store.labels([asset_id], start=start, end=end)
-    return {"asset_id": asset_id, "names": label_counts(rows), **label_spans(rows, limit)}
+    history = _history(svc, asset_id)
+    return {
+        "asset_id": asset_id,
+        "names": label_counts(rows, history),
+        **label_spans(rows, limit, history, set_only=set_only),
+    }
+
+
+def _history(svc: Any, asset_id: str) -> tuple[Any, Any] | None:
+    """The asset's first and last reading (None without readings): a label on all of it is an attribute."""
+    summary = svc.store.fleet_summary()
+    row = summary[summary["asset_id"] == asset_id]
+    if row.empty or pd.isna(row["first_ts"].iloc[0]):
+        return None
+    return row["first_ts"].iloc[0], row["last_ts"].iloc[0]
 
 
 @router.post(
@@ -203,7 +220,9 @@ def get_asset(svc: Service, asset_id: AssetId) -> dict[str, Any]:
 
     svc.asset(asset_id)  # 404 for an unknown asset
     summary = svc.store.fleet_summary()
-    counts = label_counts(svc.store.labels([asset_id]))
-    return _summary_row(next(summary[summary["asset_id"] == asset_id].itertuples())) | {
+    row = next(summary[summary["asset_id"] == asset_id].itertuples())
+    history = None if pd.isna(row.first_ts) else (row.first_ts, row.last_ts)
+    counts = label_counts(svc.store.labels([asset_id]), history)
+    return _summary_row(row) | {
         "labels": [{"name": c["name"], "rows": c["rows"], "set_rows": c["set_rows"]} for c in counts]
     }

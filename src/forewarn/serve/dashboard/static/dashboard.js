@@ -397,7 +397,7 @@ async function assetPage() {
   const id = document.body.dataset.assetId;
   const base = `/assets/${encodeURIComponent(id)}`;
   const [info, readings, events, labels, scored] = await Promise.all([
-    getJSON(base), getJSON(`${base}/readings?limit=2000`), getJSON(`${base}/events`), getJSON(`${base}/labels`),
+    getJSON(base), getJSON(`${base}/readings?limit=2000`), getJSON(`${base}/events`), getJSON(`${base}/labels?set_only=true`),
     modelFor(base)]);
   const { health, trend } = scored;
   if (!health) document.body.dataset.noModel = `${scored.why} Its readings and events are shown below.`;
