@@ -11,7 +11,12 @@ reading a distinct (asset, time). After ``--after`` s one of these happens:
   itself;
 * ``none``: nothing (the control).
 
-Lost = published - stored (the store keeps one row per reading). Two broker configurations:
+Lost = published - stored (the store keeps one row per reading). The consumer's own count of readings that came
+late (``readings_late``: behind newer readings of their asset that were released for scoring, so stored but not
+scored online) and of their (asset, time) rows (``rows_late``) is reported beside it, for each
+``--allowed-lateness`` (a comma-separated list: one run per value). Event time is compressed (each asset's readings
+1 s apart, published at ``--rate``) unless ``--live``: then each asset's readings are ``10 / rate`` s apart in event
+time and published at that pace (event time = wall time, as a plant's gateway sends). Broker configurations:
 
 * ``defaults``: only a listener (mosquitto keeps at most 1000 queued messages per client, in memory, and sends
   at most 20 unacknowledged ones at a time);
@@ -73,10 +78,11 @@ class InflightBroker(DefaultsBroker):
 BROKERS = {"defaults": DefaultsBroker, "inflight": InflightBroker, "lossless": LocalBroker}
 
 
-def config_text(port: int) -> str:
+def config_text(port: int, lateness: str = "0s") -> str:
     lines = [
         "[pipeline]",
         'batch_max_wait = "50ms"',
+        f'allowed_lateness = "{lateness}"',
         "[mqtt]",
         f"port = {port}",
         'client_id = "loss-consumer"',
@@ -137,29 +143,32 @@ class Consumer:
         self.proc.wait(timeout=timeout)
 
 
-def run(kind: str, scenario: str, args: argparse.Namespace, work: Path) -> dict:
-    folder = work / f"{kind}-{scenario}"
+def run(kind: str, scenario: str, args: argparse.Namespace, work: Path, lateness: str = "0s") -> dict:
+    folder = work / f"{kind}-{scenario}-{lateness}"
     broker = BROKERS[kind](folder / "broker").start()
     config = folder / "stream.toml"
-    config.write_text(config_text(broker.port), encoding="utf-8")
+    config.write_text(config_text(broker.port, lateness), encoding="utf-8")
     store = folder / "plant.duckdb"
     consumer = Consumer(config, store, folder / "consumer.log")
     total = int(args.rate * args.seconds)
-    # message i: asset i % 10 at second i // 10 of event time; speedup paces them at --rate messages/s
+    # message i: asset i % 10 at step i // 10 of event time (1 s, or 10 / rate s when live); speedup paces them at
+    # --rate messages/s
+    step_ms = 1000.0 * ASSETS / args.rate if args.live else 1000.0
     messages = [
         (
             f"loss/A-{i % ASSETS}/temp",
             1,
-            T0_MS + (i // ASSETS) * 1000,
-            json.dumps({"value": 40.0 + (i % 13) / 10, "ts": T0_MS + (i // ASSETS) * 1000}).encode(),
+            T0_MS + round((i // ASSETS) * step_ms),
+            json.dumps({"value": 40.0 + (i % 13) / 10, "ts": T0_MS + round((i // ASSETS) * step_ms)}).encode(),
         )
         for i in range(total)
     ]
+    speedup = 1.0 if args.live else args.rate / ASSETS
     try:
         consumer.start()
         publisher = Publisher("127.0.0.1", broker.port, client_id=f"loss-publisher-{kind}-{scenario}")
         sender = threading.Thread(
-            target=publisher.send, args=(messages,), kwargs={"speedup": args.rate / ASSETS, "flush_timeout": 120.0}
+            target=publisher.send, args=(messages,), kwargs={"speedup": speedup, "flush_timeout": 120.0}
         )
         started = time.monotonic()
         sender.start()
@@ -183,6 +192,10 @@ def run(kind: str, scenario: str, args: argparse.Namespace, work: Path) -> dict:
     return {
         "broker": kind,
         "scenario": scenario,
+        "allowed_lateness": lateness,
+        "live": bool(args.live),
+        "readings_late": consumer.last.get("readings_late"),  # the last consumer's summary line
+        "rows_late": consumer.last.get("rows_late"),
         "published": total,
         "stored": stored,
         "lost": total - stored,
@@ -200,15 +213,18 @@ def main() -> None:
     parser.add_argument("--down", type=float, default=2, help="seconds the broker is down")
     parser.add_argument("--brokers", default="defaults,inflight,lossless")
     parser.add_argument("--scenarios", default="none,outage,restart")
+    parser.add_argument("--allowed-lateness", default="0s", help="the consumer's allowed_lateness (comma-separated)")
+    parser.add_argument("--live", action="store_true", help="event time = wall time (see the module text)")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="forewarn-mqtt-loss-") as tmp:
         for kind in args.brokers.split(","):
             for scenario in args.scenarios.split(","):
-                row = run(kind, scenario, args, Path(tmp))
-                print(json.dumps(row), flush=True)
-                rows.append(row)
+                for lateness in args.allowed_lateness.split(","):
+                    row = run(kind, scenario, args, Path(tmp), lateness)
+                    print(json.dumps(row), flush=True)
+                    rows.append(row)
     if args.out is not None:
         args.out.write_text(json.dumps({"args": vars(args) | {"out": str(args.out)}, "results": rows}, indent=2))
 

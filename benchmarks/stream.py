@@ -87,13 +87,20 @@ def train(folder: Path, wide: pd.DataFrame, model: str) -> tuple[Path, float]:
 
 
 def config_text(
-    port: int, assets: list[str], channels: list[str], model_dir: Path, threshold: float, client_id: str
+    port: int,
+    assets: list[str],
+    channels: list[str],
+    model_dir: Path,
+    threshold: float,
+    client_id: str,
+    lateness: str = "0s",
 ) -> str:
     body = ", ".join(f'"{c}" = "u"' for c in channels)
     lines = [
         "[pipeline]",
         'batch_max_wait = "100ms"',
         "batch_max_readings = 50000",
+        f'allowed_lateness = "{lateness}"',
         "",
         "[mqtt]",
         f"port = {port}",
@@ -221,12 +228,13 @@ def run_phase(
     rate: float | None,
     store: str | None = None,
     server_pid: int = 0,
+    lateness: str = "0s",
 ) -> dict:
     """One phase on a fresh store (``store``: a PostgreSQL URL; default a DuckDB file in ``work``)."""
     assets = sorted(wide["asset_id"].unique())
     channels = [c for c in wide.columns if c not in ("asset_id", "ts")]
     config = work / f"{name}.toml"
-    config.write_text(config_text(broker.port, assets, channels, model_dir, threshold, f"bench-{name}"))
+    config.write_text(config_text(broker.port, assets, channels, model_dir, threshold, f"bench-{name}", lateness))
     sent_at: dict[tuple[str, int], float] = {}
     stamp = {}
 
@@ -275,6 +283,7 @@ def run_phase(
     result = {
         "phase": name,
         "store": "postgresql" if store else "duckdb",
+        "allowed_lateness": lateness,
         "readings": total,
         "messages": len(messages),
         "readings_per_message": total / len(messages),
@@ -329,6 +338,13 @@ def main() -> None:
     parser.add_argument(
         "--store", choices=("duckdb", "postgresql", "both"), default="duckdb", help="the store's backend"
     )
+    parser.add_argument(
+        "--allowed-lateness",
+        default="0s",
+        help="the consumer's allowed_lateness, event time (the fleet's readings are 1 min apart); comma-separated: "
+        "the latency phase once per value",
+    )
+    parser.add_argument("--phases", default="capacity,latency", help="which phases to run (comma-separated)")
     args = parser.parse_args()
     if args.quick:
         args.capacity_readings, args.seconds = 300_000, 8
@@ -346,15 +362,18 @@ def main() -> None:
         with contextlib.ExitStack() as stack:
             broker = stack.enter_context(LocalBroker(work / "broker"))
             server = stack.enter_context(LocalPostgres(work / "pg")) if "postgresql" in backends else None
+            runs = [("capacity", "0s")] if "capacity" in args.phases.split(",") else []
+            if "latency" in args.phases.split(","):
+                runs += [("latency", lateness) for lateness in args.allowed_lateness.split(",")]
             for backend in backends:
-                for phase in ("capacity", "latency"):
+                for phase, lateness in runs:
                     if phase == "capacity":
                         steps = args.capacity_readings // (args.assets * args.channels)
                         wide = fleet(args.assets, args.channels, steps, seed=2, spike_every=args.spike_every)
                     else:
                         steps = int(args.rate * args.seconds) // (args.assets * args.channels)
                         wide = fleet(args.assets, args.channels, steps, seed=3, spike_every=args.spike_every)
-                    name = f"{phase}-{backend}"
+                    name = f"{phase}-{backend}" + ("" if phase == "capacity" else f"-{lateness.replace('.', 'p')}")
                     url = server.create_database(name.replace("-", "_")) if server and backend != "duckdb" else None
                     results["phases"].append(
                         run_phase(
@@ -368,6 +387,7 @@ def main() -> None:
                             rate=None if phase == "capacity" else args.rate,
                             store=url,
                             server_pid=postmaster_pid(server) if url and server else 0,
+                            lateness=lateness,
                         )
                     )
                     print(json.dumps(results["phases"][-1]), flush=True)

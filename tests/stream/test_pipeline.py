@@ -265,7 +265,8 @@ def test_late_readings_are_counted_as_unscored_rows_and_said_once_with_the_setti
         assert (snap["readings_late"], snap["rows_late"], snap["rows_unscored"]) == (10, 5, 0)
         (line,) = [r.getMessage() for r in caplog.records if "allowed_lateness" in r.getMessage()]
         # P-1's watermark is minute 59, the oldest late reading minute 20: 39 minutes behind
-        assert "10 readings of 5 (asset, time) rows" in line and 'allowed_lateness = "40min" (now "0s")' in line
+        assert "10 readings of 5 (asset, time) rows" in line and 'late: allowed_lateness = "40min" (now' in line
+        assert "idle_release above" not in line  # P-1 kept sending: the lateness alone would have held them
         pipe.close()
 
 
@@ -275,7 +276,7 @@ def test_late_rows_are_said_at_most_once_a_minute_as_totals() -> None:
     from forewarn.stream.reorder import Readings
 
     now = [0.0]
-    notes = LateNotes(0.0, clock=lambda: now[0])
+    notes = LateNotes(0.0, 2.0, clock=lambda: now[0])
     part = Readings(
         np.array(["a", "a"], dtype=object), np.array(["t", "v"], dtype=object), np.array([5, 5]), np.zeros(2)
     )
@@ -290,7 +291,8 @@ def test_late_rows_are_said_at_most_once_a_minute_as_totals() -> None:
         notes.add(part, np.array([7_000_000, 1]), 2)
         assert len(said) == 1
         now[0] = 61.0
-        notes.add(part, np.array([1, 1]), 2)
+        notes.add(part, np.array([1, 1]), 2, quiet_s=3.5)  # after an outage longer than idle_release
     finally:
         logger.removeHandler(handler)
     assert len(said) == 2 and said[1].startswith("4 readings of 2 (asset, time) rows came up to 7s behind")
+    assert 'allowed_lateness = "8s" and idle_release above 3.5s' in said[1]

@@ -142,13 +142,13 @@ def _kept_out(metrics: dict) -> str:
     """The summary's tail for late readings and unmapped fields ('' when there were none).
 
     >>> _kept_out({"readings_late": 12, "rows_late": 4, "fields_unmapped": {"Vib RMS": 3}})
-    "; 12 late readings in 4 rows stored but not scored (see allowed_lateness); unmapped json fields dropped {'Vib RMS': 3}"
+    "; 12 late readings in 4 rows stored but not scored (see allowed_lateness, idle_release); unmapped json fields dropped {'Vib RMS': 3}"
     """
     out = ""
     if metrics.get("readings_late"):
         out += (
             f"; {metrics['readings_late']:,} late readings in {metrics['rows_late']:,} rows stored but not scored "
-            "(see allowed_lateness)"
+            "(see allowed_lateness, idle_release)"
         )
     if metrics.get("fields_unmapped"):
         out += f"; unmapped json fields dropped {metrics['fields_unmapped']}"

@@ -4,10 +4,13 @@ Both are counted in the stream's metrics (``rows_late`` / ``readings_late``, ``f
 also say it in a log line (``forewarn.stream`` warnings, on stderr under ``forewarn stream``), with the setting
 that changes it, without flooding the log:
 
-* :class:`LateNotes`: readings stored after newer readings of their asset were scored (a broker or gateway
-  outage, a gateway that resends its buffer) are stored but not scored online. The first batch that has some
-  is said at once, later ones at most every :data:`LATE_EVERY_S` seconds as totals since the last line, with
-  the ``allowed_lateness`` that would have held them (how far behind the latest one was, rounded up);
+* :class:`LateNotes`: readings that come after newer readings of their asset were released for scoring (a
+  broker or gateway outage, a gateway that resends its buffer) are stored but not scored online. The first
+  batch that has some is said at once, later ones at most every :data:`LATE_EVERY_S` seconds as totals since
+  the last line, with the settings that would have held them: ``allowed_lateness`` at least as far behind as
+  the furthest one was (rounded up), and ``idle_release`` longer than the asset's quiet spell before them (held
+  readings of an asset quiet that long are released whatever the lateness, so an outage longer than
+  ``idle_release`` makes what comes after it late);
 * :class:`UnmappedFields`: a ``json``-layout message's fields that no ``fields`` entry maps are dropped; each new
   field name is said once (the first :data:`UNMAPPED_NAMES` names, then one line that there are more) and counted
   by name (names past the first :data:`UNMAPPED_NAMES` under ``"(other)"``, so a gateway that sends a new key in
@@ -57,21 +60,26 @@ def distinct_rows(part: Readings) -> int:
 
 
 class LateNotes:
-    """Late readings' log lines (see the module docstring); ``lateness_s`` is the configured ``allowed_lateness``."""
+    """Late readings' log lines (see the module docstring) under the configured ``allowed_lateness`` and
+    ``idle_release`` (seconds)."""
 
-    def __init__(self, lateness_s: float, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, lateness_s: float, idle_release_s: float, *, clock: Callable[[], float] = time.monotonic):
         self.lateness_s = float(lateness_s)
+        self.idle_release_s = float(idle_release_s)
         self.clock = clock
         self._last: float | None = None
         self._readings = self._rows = self._behind = 0
+        self._quiet = 0.0
 
-    def add(self, part: Readings, behind_us: np.ndarray, written: int) -> int:
-        """Note a batch's newly stored late readings (``part``, each ``behind_us`` its watermark; ``written`` of
-        them stored) and return the (asset, time) rows they touch."""
+    def add(self, part: Readings, behind_us: np.ndarray, written: int, quiet_s: float = 0.0) -> int:
+        """Note a batch's newly stored late readings (``part``, each ``behind_us`` its asset's watermark;
+        ``written`` of them stored; their assets quiet up to ``quiet_s`` wall-clock seconds before them) and
+        return the (asset, time) rows they touch."""
         rows = distinct_rows(part)
         self._readings += written
         self._rows += rows
         self._behind = max(self._behind, int(behind_us.max()) if len(behind_us) else 0)
+        self._quiet = max(self._quiet, float(quiet_s))
         now = self.clock()
         if self._last is None or now - self._last >= LATE_EVERY_S:
             self._say()
@@ -79,19 +87,34 @@ class LateNotes:
         return rows
 
     def _say(self) -> None:
-        lateness = f"{self.lateness_s:g}s"
+        needed = friendly_duration(self._behind + 1)
+        hold = [] if needed_s(needed) <= self.lateness_s else [f'allowed_lateness = "{needed}"']
+        if self._quiet >= self.idle_release_s:
+            hold.append(f"idle_release above {self._quiet:.1f}s (the quiet spell before them)")
         log.warning(
             "%d readings of %d (asset, time) rows came up to %s behind newer readings of their asset that were "
-            "scored already (a broker or gateway outage?): stored, not scored online (readings_late, rows_late); "
-            'allowed_lateness = "%s" (now "%s") would have held them, delaying every score by up to that much '
-            "event time while an asset keeps sending",
+            "released for scoring already (after an outage, a gateway's buffer?): stored, not scored online "
+            "(readings_late, rows_late). To score readings that late: %s (now allowed_lateness = %s, "
+            "idle_release = %s); a score then waits up to allowed_lateness of event time while an asset sends, "
+            "and idle_release of wall time after its last reading",
             self._readings,
             self._rows,
             friendly_duration(self._behind),
-            friendly_duration(self._behind + 1),
-            lateness,
+            " and ".join(hold) or "nothing held them that the settings say (readings redelivered out of order)",
+            f'"{self.lateness_s:g}s"',
+            f'"{self.idle_release_s:g}s"',
         )
         self._readings = self._rows = self._behind = 0
+        self._quiet = 0.0
+
+
+def needed_s(text: str) -> float:
+    """Seconds in a :func:`friendly_duration` text.
+
+    >>> needed_s("20min"), needed_s("2ms")
+    (1200.0, 0.002)
+    """
+    return float(pd.Timedelta(text).total_seconds())
 
 
 class UnmappedFields:

@@ -167,7 +167,7 @@ class OnlinePipeline:
         self.clock = clock
         self.on_features = on_features
         self.metrics = StreamMetrics()
-        self.late_notes = LateNotes(config.pipeline.allowed_lateness_s)
+        self.late_notes = LateNotes(config.pipeline.allowed_lateness_s, config.pipeline.idle_release_s)
         self.unmapped = UnmappedFields()
         self.tables = open_tables(store)
         self.catalog = prepare_catalog(store, config)
@@ -266,6 +266,7 @@ class OnlinePipeline:
         late = self.reorder.split_late(batch.asset, batch.ts)
         on_time, late_part = batch.take(~late), batch.take(late)
         behind = self.reorder.behind(late_part.asset, late_part.ts)
+        quiet = self.reorder.quiet(late_part.asset, now)
         # the store write (database work, outside the GIL) runs while this thread scores the batch
         target = self.tables.batch(self.store)
         stored = self._writer.submit(self._store, on_time, late_part, target)
@@ -286,7 +287,7 @@ class OnlinePipeline:
             raise
         self.reorder.changed.clear()
         if new_late.any():
-            result.late_rows = self.late_notes.add(late_part.take(new_late), behind[new_late], result.late)
+            result.late_rows = self.late_notes.add(late_part.take(new_late), behind[new_late], result.late, quiet)
         if write.alerts or self._unfiled:
             self._file_pending()
         result.seconds = time.perf_counter() - started

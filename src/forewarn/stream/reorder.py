@@ -105,6 +105,17 @@ class ReorderBuffer:
         known = limit[codes] != np.iinfo("int64").min
         return np.where(known, limit[codes] - np.where(known, ts, 0), 0)
 
+    def quiet(self, asset: np.ndarray, now: float) -> float:
+        """The longest wall-clock time any of ``asset`` sent nothing before ``now`` (0 for assets not seen).
+
+        >>> buf = ReorderBuffer()
+        >>> buf.last_arrival.update({"p1": 10.0, "p2": 14.0})
+        >>> buf.quiet(np.array(["p1", "p2", "p3"], dtype=object), now=15.0)
+        5.0
+        """
+        seen = [now - self.last_arrival[a] for a in pd.unique(asset) if a in self.last_arrival]
+        return max(seen, default=0.0)
+
     def add(self, asset: np.ndarray, channel: np.ndarray, ts: np.ndarray, value: np.ndarray, *, now: float) -> None:
         """Hold on-time readings (call :meth:`split_late` first)."""
         if len(ts) == 0:
