@@ -61,8 +61,11 @@ class Decision(TypedDict):
 class HealthAnswer(AssetInfo, Decision):
     """The health of one asset (``GET /assets/{id}/health``, one entry of ``GET /fleet/health``).
 
-    ``status`` is ``"in_service"``, ``"down"`` (the latest failure has no maintenance after it), or ``None`` (not
-    scored: no readings, or no model); ``renewed_at``: the latest maintenance, where the window starts.
+    ``status`` is ``"in_service"``, ``"down"`` (the latest failure has no maintenance after it), ``"insufficient
+    data"`` (too few of its channels in the window, :mod:`forewarn.features.coverage`: no health, probability or
+    RUL), or ``None`` (not scored: no readings, or no model); ``renewed_at``: the latest maintenance, where the window
+    starts; ``channels_missing``: the channels it is expected to send with no reading in the window (a warning when
+    it is scored).
     """
 
     model_id: str
@@ -73,6 +76,7 @@ class HealthAnswer(AssetInfo, Decision):
     open_case: int | None
     status: str | None
     renewed_at: str | None
+    channels_missing: list[str]
 
 
 class TrendAnswer(TypedDict):

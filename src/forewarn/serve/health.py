@@ -9,6 +9,11 @@ Health follows the event history: an asset whose latest failure has no renewing 
 maintenance with no action; not an oil change) renews it: readings before it are not in its window (its
 exponential mean starts again). A model that reads the age since renewal (``ServingSpec.age_feature``) gets the
 hours from that renewal to the last row (:func:`forewarn.features.age.hours_since_renewal`; NaN without one).
+
+An asset whose window holds readings of less than the minimum share of the channels its class sends
+(:mod:`forewarn.features.coverage`, the rule ``forewarn score`` applies) is answered ``status: "insufficient data"``
+with no health, probability or RUL (risk ``unknown``); ``channels_missing`` lists the expected channels with no
+reading in the window, as a warning when the asset is scored all the same.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import pandas as pd
 from forewarn.bundles.bundle import Bundle
 from forewarn.exceptions import DataNotFoundError
 from forewarn.features.age import hours_since_renewal, with_age
+from forewarn.features.coverage import INSUFFICIENT, Coverage, coverage_of, min_channel_share, store_class_channels
 from forewarn.serve.answers import AssetInfo, HealthAnswer, Marks
 from forewarn.serve.cache import HealthCache, HealthKey
 from forewarn.serve.decisions import Decider
@@ -55,6 +61,8 @@ class HealthScorer:
         self.decider = decider
         self.cache = cache
         self.cases = cases
+        #: the minimum share of channels (``FOREWARN_MIN_CHANNEL_SHARE``), read once: a bad value stops the start
+        self.min_share = min_channel_share()
 
     def health(self, asset_id: str) -> HealthAnswer:
         """Health score, failure probability, RUL interval, risk, action and driving sensors of one asset."""
@@ -135,7 +143,8 @@ class HealthScorer:
         :meth:`~forewarn.serve.recent.RecentReadings.events`; a down asset is not scored); each answer is cached
         under its key, taken before the asset was read."""
         spec = bundle.spec
-        scored = [i for i in infos if i["asset_id"] in recent]
+        covered = self._coverage(bundle, infos, recent)
+        scored = [i for i in infos if i["asset_id"] in covered and covered[i["asset_id"]].sufficient]
         decisions = {}
         if scored:
             matrix = np.vstack([spec.last_row(recent[i["asset_id"]][1]) for i in scored])
@@ -160,6 +169,8 @@ class HealthScorer:
                 renewed,
             )
             result["recommended_action"] = no_readings_action(spec.channels)
+            cover = covered.get(asset_id)
+            result["channels_missing"] = list(spec.channels) if cover is None else list(cover.missing)
             if is_down(marks):
                 failed = marks[0].isoformat()  # type: ignore[index,union-attr]
                 result.update(
@@ -172,14 +183,32 @@ class HealthScorer:
                         "recommended_action": f"down: failed at {failed} with no maintenance since; "
                         "record the repair (a maintenance event) to score it again",
                         "status": "down",
+                        "channels_missing": [],
                     }
                 )
+            elif cover is not None and not cover.sufficient:
+                last = pd.Timestamp(recent[asset_id][0][-1]).isoformat()
+                result.update({"ts": last, "status": INSUFFICIENT, "recommended_action": cover.action()})
             elif asset_id in decisions:
                 result.update(decisions[asset_id])
                 result.update({"ts": pd.Timestamp(recent[asset_id][0][-1]).isoformat(), "status": "in_service"})
             self.cache.put(asset_id, keys[asset_id], result)
             results.append(result)
         return results
+
+    def _coverage(self, bundle: Bundle, infos: list[AssetInfo], recent: Recent) -> dict[str, Coverage]:
+        """The channel coverage of each asset with recent readings (see :mod:`forewarn.features.coverage`)."""
+        if not any(i["asset_id"] in recent for i in infos):
+            return {}
+        reported = store_class_channels(self.recent.store)
+        spec = bundle.spec
+        return {
+            i["asset_id"]: coverage_of(
+                recent[i["asset_id"]][1], spec.channels, int(spec.window), i["asset_class"], reported, self.min_share
+            )
+            for i in infos
+            if i["asset_id"] in recent
+        }
 
 
 def _answer(
@@ -211,6 +240,7 @@ def _answer(
         "open_case": open_case,
         "status": None,
         "renewed_at": renewed_at,
+        "channels_missing": [],
     }
 
 

@@ -12,6 +12,12 @@ A bundle whose model reads rows against each asset life's baseline (``ServingSpe
 (:func:`baseline_history`: from the life's start, its latest renewal or the asset's first reading, the first
 ``baseline_hours``, in whole buckets at the bundle's interval) followed by the recent history: the rows training
 read for that life, so the last row's features are training's (to 1e-9, tests/train/test_baseline_serving.py).
+
+Too few channels is not a confident answer: an asset whose scoring window holds readings of less than the minimum
+share of the channels its class is expected to send (:mod:`forewarn.features.coverage`, 0.75 by default,
+``FOREWARN_MIN_CHANNEL_SHARE``) is ``insufficient data``, with no probability, health, risk or RUL, ranked after
+every scored asset; ``channels_missing`` lists the expected channels with no reading in the window (a warning when
+the asset is scored all the same).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from forewarn.decide.explain import sensor_contributions
 from forewarn.decide.risk import health_score, recommended_action, risk_level
 from forewarn.features.age import first_sensor, hours_since_renewal, with_age
 from forewarn.features.baseline import baseline_names, baseline_span
+from forewarn.features.coverage import INSUFFICIENT, coverage_of, short_list, store_class_channels
 from forewarn.store import Store
 from forewarn.train.dataset import opened, select_assets
 from forewarn.train.labels import is_down, latest_marks, renewals
@@ -51,6 +58,7 @@ COLUMNS = (
     "unit",
     "drivers",
     "action",
+    "channels_missing",
 )
 
 
@@ -179,7 +187,8 @@ def fleet_features(
         base = {"asset_id": info.asset_id, "asset_class": info.asset_class, "site_id": info.site_id}
         status = "down" if is_down((failed_at, since)) else "in_service"
         units.append((base, status, asset_history(db, info.asset_id, bundle, since)))
-    done = resolve(executor).map(partial(asset_features, bundle.spec), units)
+    reported = store_class_channels(db)
+    done = resolve(executor).map(partial(asset_features, bundle.spec, reported=reported), units)
     rows, features = [row for row, _ in done], [x for _, x in done]
     if bundle.spec.baseline_hours:  # each life's baseline rows, read from the store, before its recent history
         firsts = db.fleet_summary().set_index("asset_id")["first_ts"]
@@ -207,18 +216,33 @@ def fleet_features(
     return rows, features
 
 
-def asset_features(serving: Any, unit: tuple[dict[str, Any], str, pd.DataFrame]) -> tuple[dict[str, Any], np.ndarray]:
-    """One asset's row (ids, status, last reading) and the last window's features, from its history at the
-    bundle's interval: the unit an engine maps over (``serving`` is the bundle's serving spec)."""
+def asset_features(
+    serving: Any,
+    unit: tuple[dict[str, Any], str, pd.DataFrame],
+    reported: dict[str, frozenset[str]] | None = None,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """One asset's row (ids, status, last reading, channels missing) and the last window's features, from its
+    history at the bundle's interval: the unit an engine maps over (``serving`` is the bundle's serving spec;
+    ``reported``: the channels each asset class reports, :func:`~forewarn.features.coverage.store_class_channels`;
+    None: every asset is expected to send all the model's channels)."""
     base, status, history = unit
     nothing = np.full(len(serving.window_feature_names), np.nan)
+    channels = list(serving.channels)
     if history.empty:
-        return {**base, "status": "no readings", "action": no_readings_action(serving.channels)}, nothing
-    if status != "down" and not history[list(serving.channels)].notna().to_numpy().any():
+        row = {**base, "status": "no readings", "action": no_readings_action(channels), "channels_missing": channels}
+        return row, nothing
+    if status != "down" and not history[channels].notna().to_numpy().any():
         # readings, but of none of the model's channels: it cannot be scored (it was: health 99 from no data)
-        return {**base, "status": "not scored", "action": no_readings_action(serving.channels)}, nothing
+        row = {**base, "status": "not scored", "action": no_readings_action(channels), "channels_missing": channels}
+        return row, nothing
+    row = {**base, "status": status, "last_reading": history["ts"].iloc[-1], "channels_missing": []}
+    if status != "down":
+        values = history[channels].to_numpy(dtype="float64")
+        cover = coverage_of(values, channels, int(serving.window), base.get("asset_class"), reported)
+        row["channels_missing"] = list(cover.missing)
+        if not cover.sufficient:  # a low answer from a few channels would be confident and wrong
+            return {**row, "status": INSUFFICIENT, "action": cover.action()}, nothing
     X = serving.window_frame(history)
-    row = {**base, "status": status, "last_reading": history["ts"].iloc[-1]}
     return row, X.iloc[-1][serving.window_feature_names].to_numpy(dtype="float64")
 
 
@@ -231,12 +255,12 @@ def no_readings_action(channels: Sequence[str]) -> str:
     >>> no_readings_action([f"s{i}" for i in range(24)])
     "not scored: no readings of the model's channels (s0, s1 +22)"
     """
-    names = ", ".join(list(channels)[:2]) + (f" +{len(channels) - 2}" if len(channels) > 2 else "")
-    return f"not scored: no readings of the model's channels ({names})"
+    return f"not scored: no readings of the model's channels ({short_list(list(channels))})"
 
 
 def decide(bundle: Any, rows: list[dict[str, Any]], features: list[np.ndarray], top: int | None) -> pd.DataFrame:
-    """Probability, RUL, risk, drivers and action per row, ranked by probability (down assets first)."""
+    """Probability, RUL, risk, drivers and action per row, ranked by probability (down assets first; the assets
+    that are not scored, ``insufficient data`` among them, after every scored one)."""
     table = pd.DataFrame(rows)
     scored = table["status"].isin(["in_service", "down"]).to_numpy()
     for column in COLUMNS:

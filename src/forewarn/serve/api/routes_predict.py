@@ -10,6 +10,14 @@ last row; a window has no times, so it cannot be counted from the store), unknow
 endpoints' ``readings`` (``asset_id``, ``ts``) get it counted from the store's maintenance events
 (:func:`~forewarn.features.age.hours_since_renewal` over every renewal of those assets, as training counts it);
 ``features`` must hold the ``age_h`` column like any other feature.
+
+Too few channels (:mod:`forewarn.features.coverage`, the rule of ``forewarn score`` and the health answers): a
+``POST /predict`` window whose rows hold readings of less than the minimum share of the model's channels (of those
+the ``asset_class``'s assets send in the store, when the body names a class; ``FOREWARN_MIN_CHANNEL_SHARE``, default
+0.75, read when the service starts) is answered **200** with ``status: "insufficient data"``, no health, probability or RUL, risk ``unknown`` and
+``channels_missing``: the request is well formed, the answer is that the data cannot tell (a 422 would read as a
+malformed body, and a client could not tell it from one). A window with none of the model's channels stays 422.
+Scored windows list the channels they lack in ``channels_missing`` too (a warning).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from forewarn.bundles.bundle import Bundle, Predictions
 from forewarn.decide.risk import RISK_LEVELS
 from forewarn.features.age import hours_since_renewal, with_age
+from forewarn.features.coverage import INSUFFICIENT, Coverage, coverage_of, store_class_channels
 from forewarn.serve.api.bodies import json_body, parse_batch, parse_window
 from forewarn.serve.api.deps import service_of
 from forewarn.serve.api.middleware import FieldError
@@ -60,19 +69,39 @@ async def predict(request: Request) -> Response:
     spec = bundle.spec
     if not body.channels & set(spec.channels):
         raise FieldError(["body", "rows"], f"no reading of the model's channels; it reads {', '.join(spec.channels)}")
-    features = spec.last_row(body.matrix(spec.channels))
+    values = body.matrix(spec.channels)
+    reported = store_class_channels(svc.store) if body.asset_class is not None else None
+    cover = coverage_of(values, spec.channels, int(spec.window), body.asset_class, reported, svc.scores.min_share)
+    about = {
+        "model_id": bundle.model_id,
+        "version": bundle.version,
+        "ignored_channels": sorted(body.channels - set(spec.channels)),
+        "channels_missing": list(cover.missing),
+    }
+    if not cover.sufficient:
+        return json_response({**insufficient(cover), **about})
+    features = spec.last_row(values)
     if spec.age_feature:
         features = with_age(features, np.nan if body.age_h is None else body.age_h)[0]
     result = svc.decider.decide_row(bundle, features, body.asset_class)
     request.app.state.metrics.predicted(bundle.model_id, "predict")
-    return json_response(
-        {
-            **result,
-            "model_id": bundle.model_id,
-            "version": bundle.version,
-            "ignored_channels": sorted(body.channels - set(spec.channels)),
-        }
-    )
+    return json_response({**result, **about, "status": "in_service"})
+
+
+def insufficient(cover: Coverage) -> dict[str, Any]:
+    """The decision fields of a window with too few channels: nothing said, and why."""
+    return {
+        "health": None,
+        "probability": None,
+        "threshold": None,
+        "rul": None,
+        "rul_low": None,
+        "rul_high": None,
+        "risk_level": "unknown",
+        "recommended_action": cover.action(),
+        "contributions": [],
+        "status": INSUFFICIENT,
+    }
 
 
 def json_response(content: Any, headers: dict[str, str] | None = None) -> Response:

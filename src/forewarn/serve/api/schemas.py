@@ -86,11 +86,17 @@ class Health(BaseModel):
     open_case: int | None
     status: str | None = Field(
         default=None,
-        description="'in_service', or 'down' when the latest failure has no "
-        "maintenance after it (health 0, not scored)",
+        description="'in_service'; 'down' when the latest failure has no maintenance after it (health 0, not "
+        "scored); 'insufficient data' when the window holds readings of less than the minimum share of the channels "
+        "the asset's class sends (FOREWARN_MIN_CHANNEL_SHARE, default 0.75): no health, probability or RUL",
     )
     renewed_at: str | None = Field(
         default=None, description="the latest maintenance: readings before it are not in the window"
+    )
+    channels_missing: list[str] = Field(
+        default_factory=list,
+        description="channels the asset is expected to send with no reading in the scoring window (a warning when "
+        "it is scored)",
     )
 
 
@@ -123,6 +129,15 @@ class Prediction(BaseModel):
     recommended_action: str
     contributions: list[Contribution]
     ignored_channels: list[str]
+    status: str = Field(
+        default="in_service",
+        description="'in_service', or 'insufficient data' when the window holds readings of less than the minimum "
+        "share of the model's channels (FOREWARN_MIN_CHANNEL_SHARE, default 0.75): no health, probability or RUL",
+    )
+    channels_missing: list[str] = Field(
+        default_factory=list,
+        description="the model's channels with no reading in the window (a warning when it is scored)",
+    )
 
 
 class WideColumns(Strict):
