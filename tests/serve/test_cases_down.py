@@ -77,3 +77,16 @@ def test_a_case_closed_by_hand_while_the_asset_is_down_is_not_reopened(sample: S
         client.post(f"{API}/alerts/evaluate", json={"asset_ids": ["P-002"]}, headers=AUTH)
         cases = client.get(f"{API}/cases", params={"asset_id": "P-002"}).json()
     assert [(c["case_id"], c["status"]) for c in cases] == [(case_id, "closed")]
+
+
+def test_a_down_asset_opens_its_case_without_a_model(sample: SamplePaths) -> None:
+    # a store served with no model yet: the failure case follows the events alone
+    failed = _last_reading(sample.store, "P-005") + pd.Timedelta(hours=1)
+    _event(sample.store, "P-005", failed, "failure", failure_mode="seal")
+    settings = ServeSettings(store=str(sample.store), token=TOKEN)
+    with TestClient(create_app(settings)) as client:
+        opened = client.post(f"{API}/alerts/evaluate", json={}, headers=AUTH)
+        cases = client.get(f"{API}/cases").json()
+    assert opened.status_code == 200, opened.text
+    assert [(a["asset_id"], a["source"]) for a in opened.json()] == [("P-005", "failure")]
+    assert [(c["asset_id"], c["kind"], c["status"]) for c in cases] == [("P-005", "failure", "open")]

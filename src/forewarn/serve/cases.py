@@ -24,6 +24,7 @@ from forewarn.serve.answers import FiledAlert
 from forewarn.serve.cache import HealthCache
 from forewarn.serve.health import HealthScorer
 from forewarn.serve.settings import ServeSettings
+from forewarn.train.labels import is_down
 
 
 class CaseDesk:
@@ -102,6 +103,20 @@ class CaseDesk:
             self._policies[key] = policy.set_state(self.casebook.policy_state(key))
         return self._policies[key]
 
+    def _failures(self, asset_ids: list[str]) -> tuple[list[Alert], dict[str, Any]]:
+        """From the assets' events alone (no model needed): the failure alerts of down assets not filed yet, and the
+        renewal time of each asset with an open case that a maintenance has renewed since its failure."""
+        alerts: list[Alert] = []
+        renewed: dict[str, Any] = {}
+        for asset_id, marks in self.scorer.recent.events(asset_ids).items():
+            if is_down(marks):
+                failed = failure_alert(asset_id, marks[0])
+                if not self.casebook.is_filed(failed):
+                    alerts.append(failed)
+            elif marks[1] is not None and self.casebook.open_case_id(asset_id) is not None:
+                renewed[asset_id] = marks[1]
+        return alerts, renewed
+
     def evaluate(self, asset_ids: Iterable[str] | None = None) -> list[FiledAlert]:
         """Score assets now (all when ``None``) and feed the alert policy; new alerts are filed into cases.
         Returns them. When the case book cannot be written, the policies are read back from it next time.
@@ -109,7 +124,7 @@ class CaseDesk:
         A down asset (a recorded failure with no renewing maintenance since) files its failure once
         (:func:`~forewarn.decide.alerts.failure_alert`): on its open case, or on a new case of kind ``failure``;
         the renewing maintenance closes that case (:meth:`~forewarn.decide.cases.CaseBook.close_renewed`) at the
-        next evaluation of the asset."""
+        next evaluation of the asset. Both follow the events alone: an asset no served model scores gets them too."""
         plant, models = self.scorer.plant, self.scorer.models
         with self._lock:
             known = plant.table()
@@ -122,20 +137,11 @@ class CaseDesk:
                         scorable.append(asset_id)
                 except DataNotFoundError:
                     continue  # no model serves this asset's class: nothing to alert on
-            alerts: list[Alert] = []
+            alerts, renewed = self._failures([a for a in map(str, ids) if a in known.index])
             touched: dict[str, list[str]] = {}
-            renewed: dict[str, str] = {}
             for health in self.scorer.health_many(scorable):
-                if health["status"] == "down" and health["ts"] is not None:
-                    # a recorded failure, not repaired: not a forewarning (the policy is not fed), but a case
-                    failed = failure_alert(health["asset_id"], health["ts"])
-                    if not self.casebook.is_filed(failed):
-                        alerts.append(failed)
-                    continue
-                if health["renewed_at"] is not None and self.casebook.open_case_id(health["asset_id"]) is not None:
-                    renewed[health["asset_id"]] = health["renewed_at"]
-                if health["probability"] is None:
-                    continue  # nothing scored
+                if health["probability"] is None or health["status"] == "down":
+                    continue  # nothing scored, or a known failure (filed above: not a forewarning)
                 bundle = models.bundle_for(health["asset_class"])
                 policy = self._policy(bundle, health["asset_class"])
                 alert = policy.update(
