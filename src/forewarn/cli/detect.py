@@ -105,6 +105,15 @@ def detect(
             "deviation there from the switch on (fewer false alarms, some warnings later; e.g. 12); default: off.",
         ),
     ] = None,
+    rebase_rows: Annotated[
+        int | None,
+        typer.Option(
+            min=10,
+            help="Ensemble: once a member has scored this many rows, rebase its surprises on them (long metric "
+            "series that drift slowly away from the first part, e.g. 4000; not for machines that start, stop and "
+            "degrade: more false alarms there); default: off.",
+        ),
+    ] = None,
     engine: EngineOpt = "local",
     ray_address: RayAddressOpt = None,
 ) -> None:
@@ -130,7 +139,11 @@ def detect(
     }
     params = {
         name: value
-        for name, value in (("contamination", contamination), ("transition_rows", transition_rows))
+        for name, value in (
+            ("contamination", contamination),
+            ("transition_rows", transition_rows),
+            ("rebase_rows", rebase_rows),
+        )
         if value is not None
     }
     if params:
