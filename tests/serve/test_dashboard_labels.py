@@ -89,7 +89,12 @@ def test_labels_and_a_down_asset_on_the_dashboard(sample: SamplePaths, page, tmp
         assert page.locator("#risk-trend svg").count() == 0 and page.is_hidden("#contributions")
 
         _visit(page, f"{url}/alerts", tmp_path / "alerts.png")
+        assert "recorded failure" in page.locator("#alert-timeline .legend").text_content()
+        stars = page.locator("#alert-timeline .series[data-name='recorded failure'] path.point")
+        assert stars.count() == 1  # P-007's failure, a star on the timeline
         first = page.locator("#cases tbody tr").first
+        stars.first.click()  # a star opens its case like a dot does
+        page.wait_for_selector(f"#case-panel[data-case-id='{first.get_attribute('data-case-id')}']")
         assert "P-007" in first.inner_text() and "failure (down)" in first.inner_text(), first.inner_text()
         case_id = first.get_attribute("data-case-id")
         first.locator("button.select-case").click()

@@ -210,8 +210,13 @@ const FWChart = (() => {
         const py = ys.at(s.y[k]);
         if (!Number.isFinite(px) || !Number.isFinite(py)) return;
         const c = at(k, s.colors, color);
-        if (s.symbol === "star") tip(layer.appendChild(svgEl("path", { class: "point", d: starPath(px, py, at(k, s.size, 8)), fill: c })), s.tips?.[k]);
-        else dot(layer, px, py, at(k, s.size, 4), c, s.tips?.[k], k, s, spec.onClick);
+        if (s.symbol === "star") {
+          const star = tip(layer.appendChild(svgEl("path", { class: "point", d: starPath(px, py, at(k, s.size, 8)), fill: c })), s.tips?.[k]);
+          if (spec.onClick && s.data) {
+            star.style.cursor = "pointer";
+            star.addEventListener("click", () => spec.onClick(s.data[k]));
+          }
+        } else dot(layer, px, py, at(k, s.size, 4), c, s.tips?.[k], k, s, spec.onClick);
         if (s.labels) layer.appendChild(svgEl("text", { x: px + 10, y: py + 16, fill: INK, "font-size": 11 }, s.labels[k]));
       });
     } else if (s.type === "bar") {

@@ -460,12 +460,18 @@ async function alertsPage() {
   drawStreamAlerts(streamed);
   drawAllAlerts(alerts);
   const status = Object.fromEntries(cases.map((c) => [c.case_id, c.status]));
+  const tip = (a) => `${a.asset_id} ${fmtTime(a.ts).slice(0, 16)}: p=${fmt(a.probability, 2)} case #${a.case_id} (${status[a.case_id] ?? "?"}), ${a.source ?? "service"}`;
   const series = LEVELS.map((level) => {
-    const rows = alerts.filter((a) => a.risk_level === level);
+    const rows = alerts.filter((a) => a.risk_level === level && a.source !== "failure");
     return { type: "scatter", name: level, color: COLOURS[level], size: 5, x: rows.map((a) => a.ts),
-             y: rows.map((a) => a.asset_id), data: rows.map((a) => a.case_id),
-             tips: rows.map((a) => `${a.asset_id} ${fmtTime(a.ts).slice(0, 16)}: p=${fmt(a.probability, 2)} case #${a.case_id} (${status[a.case_id] ?? "?"}), ${a.source ?? "service"}`) };
+             y: rows.map((a) => a.asset_id), data: rows.map((a) => a.case_id), tips: rows.map(tip) };
   });
+  const failed = alerts.filter((a) => a.source === "failure");  // recorded failures (the asset went down): stars
+  if (failed.length) {
+    series.push({ type: "scatter", name: "recorded failure", symbol: "star", color: COLOURS.critical, size: 8,
+                  x: failed.map((a) => a.ts), y: failed.map((a) => a.asset_id), data: failed.map((a) => a.case_id),
+                  tips: failed.map((a) => `${a.asset_id} failed ${fmtTime(a.ts).slice(0, 16)}: case #${a.case_id} (${status[a.case_id] ?? "?"})`) });
+  }
   const assets = [...new Set(alerts.map((a) => a.asset_id))].sort().reverse();
   FWChart.drawChart("alert-timeline", {
     title: `Alert timeline (${alerts.length} alerts; click one to act on its case)`, height: Math.max(300, 110 + 20 * assets.length),
