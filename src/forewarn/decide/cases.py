@@ -3,7 +3,10 @@
 A case opens with the first alert of an asset, collects every later alert of that asset while it is
 open (``open`` or ``acknowledged``), and ends when someone closes it with a note saying what was done.
 The next alert after that opens a new case. So a degrading asset gives one case, however many alerts
-the scoring raises.
+the scoring raises. A recorded failure of an asset that no maintenance has renewed since (it is down) is an alert
+too (:func:`~forewarn.decide.alerts.failure_alert`): it joins the open case that forewarned it, or opens a case of
+kind ``failure``, and the renewing maintenance closes that case (:meth:`CaseBook.close_renewed`). A drift alert
+(``forewarn monitor``) has a case of its own (kind ``drift``).
 
 The alerts and cases live in their own DuckDB database (a file, or ``":memory:"``), beside the readings
 store rather than inside it: the store owns its connection and exposes no write access to other tables,
