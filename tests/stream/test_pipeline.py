@@ -222,8 +222,9 @@ def test_a_failed_store_write_commits_nothing_and_stops_the_pipeline(
         again.close()
 
 
-def test_sequential_detectors_are_refused(tmp_path: Path) -> None:
-    """A detector that scores one series in time order would mix assets' rows in a micro-batch."""
+def test_a_sequential_detector_fitted_on_window_features_is_refused(tmp_path: Path) -> None:
+    """The stream feeds a sequential detector raw channels per asset (tests/stream/test_sequential.py); one fitted
+    on window features would never find its columns, so it is refused at start."""
     from forewarn.base import save
     from forewarn.models.anomaly.var_residual import VARResidualDetector
     from forewarn.stream.config import ModelConfig
@@ -232,7 +233,7 @@ def test_sequential_detectors_are_refused(tmp_path: Path) -> None:
     names = [f"{c}__mean" for c in CHANNELS]
     X = batch_features(make_fleet(assets=2, steps=120, seed=5), names).dropna()
     path = save(VARResidualDetector().fit(X), tmp_path / "var")
-    with pytest.raises(ConfigError, match="sequential detector"):
+    with pytest.raises(ConfigError, match="sequential detector fitted on window features"):
         ModelRunner(ModelConfig(path=path, model_id="seq", window=WINDOW))
 
 

@@ -192,6 +192,7 @@ class ModelConfig:
     alert: Mapping[str, Any] | None = None
     alarm: Mapping[str, Any] | None = None  # the alarm rule of an anomaly detector: AlarmRule's keys and `scale`
     former_ids: tuple[str, ...] = ()
+    context: int = 512  # a sequential detector's rows of context per asset (forewarn.stream.sequential)
 
     def covers(self, asset_id: str, asset_class: str | None) -> bool:
         """Whether this model scores ``asset_id``."""

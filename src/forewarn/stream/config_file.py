@@ -61,6 +61,8 @@ default except the mapping itself. A full example (``docs``-style)::
     # an anomaly detector may use the one alarm rule (forewarn.decide.alarms) instead of `alert`:
     # alarm = { on = 0.5, off = 0.3, clear_rows = 5, refractory = "6h", scale = 20.0 }
     # (scale: for a detector whose score is not in [0, 1]; the rule reads score / (score + scale))
+    # a sequential detector (the default `ensemble`, fitted on the channels' readings and saved) takes `alarm = {}`;
+    # context = 512 is how many of each asset's last rows it scores new rows after (forewarn.stream.sequential)
 
 Relative paths are read relative to the config file. The tables are pydantic models (``extra="forbid"``,
 strict types): an error names the file, the line and the TOML key, says what was expected, and an unknown key
@@ -293,6 +295,7 @@ class _Model(_Table):
     asset_class: Text | None = None
     window: int = Field(30, ge=1)
     ewm_span: float = Field(10.0, gt=0)
+    context: int = Field(512, ge=1)
     alert: _Alert | None = None
     alarm: _Alarm | None = None
 
@@ -380,6 +383,7 @@ def _stream_config(root: _Root, base: Path, source: str) -> StreamConfig:
                 asset_class=item.asset_class,
                 window=item.window,
                 ewm_span=item.ewm_span,
+                context=item.context,
                 alert=None if item.alert is None else item.alert.model_dump(exclude_unset=True),
                 alarm=None if item.alarm is None else item.alarm.model_dump(exclude_unset=True),
             )

@@ -6,6 +6,10 @@ feature names in its manifest say which channels and statistics to compute onlin
 length (it must be the one used in training). Rows with a missing feature are not scored when the model does
 not accept missing values (its ``nan_allowed`` tag).
 
+A *sequential* anomaly detector (tag ``sequential``, e.g. the default ``ensemble`` of ``forewarn detect``, fitted
+on raw channels) is scored per asset in time order with its last ``context`` rows (:mod:`forewarn.stream.sequential`);
+its alerts' explanations are the channels furthest from the fit's centre. One fitted on window features is refused.
+
 Each asset's feature window, the alert policy's state and the explanation reference are checkpointed with every
 micro-batch. The window state is saved under a name that includes the channels, statistics, window and span, so a
 model whose features change starts from empty windows instead of reading a state that does not fit.
@@ -92,6 +96,7 @@ from forewarn.store.queries import bucket_micros
 from forewarn.stream.buckets import OpenBuckets
 from forewarn.stream.config import ModelConfig
 from forewarn.stream.features import MicroBatchFeatures
+from forewarn.stream.sequential import SeriesContext, deviations
 from forewarn.stream.tables import arrays_to_bytes, bytes_to_arrays
 
 REFERENCE_WEIGHT = 0.1  # weight of a batch's normal rows in the explanation reference
@@ -136,15 +141,28 @@ class ModelRunner:
                 "stream scores anomaly detectors and failure predictors (and RUL models in a "
                 "servable bundle, which turns their RUL into a failure probability)"
             )
-        if self.model.get_tags().get("sequential", False):
+        self.series: SeriesContext | None = None
+        if self.model.get_tags().get("sequential", False) and (self.bundle is not None or self.task != "anomaly"):
             raise ConfigError(
-                f"model {cfg.model_id!r} ({manifest.get('model')}) is a sequential detector: it scores "
-                "one series in time order, while the stream scores each row of many assets on its own; "
-                "use a row-wise detector (e.g. pca-t2q, mset, isolation-forest) in the stream"
+                f"model {cfg.model_id!r} ({manifest.get('model')}) is a sequential model in a servable bundle: "
+                "the stream scores sequential anomaly detectors saved with forewarn.base.save"
             )
         self.interval = ""
         self.buckets: OpenBuckets | None = None
-        if self.bundle is None:
+        if self.bundle is None and self.model.get_tags().get("sequential", False):
+            # a sequential detector reads raw channels in time order (forewarn.stream.sequential): the rows' last
+            # values are its input, and each asset keeps its last `context` rows
+            self.feature_names = [str(n) for n in manifest["feature_names"]]
+            windowed = [n for n in self.feature_names if n.rpartition("__")[0] and n.rpartition("__")[2] in STATS]
+            if windowed:
+                raise ConfigError(
+                    f"model {cfg.model_id!r} ({manifest.get('model')}) is a sequential detector fitted on window "
+                    f"features ({windowed[0]!r}); the stream feeds a sequential detector each asset's raw channels in "
+                    "time order, so fit it on the channels' readings (as forewarn detect does)"
+                )
+            self.series = SeriesContext(self.feature_names, cfg.context)
+            columns, stats, window, ewm_span = list(self.feature_names), ["last"], 1, cfg.ewm_span
+        elif self.bundle is None:
             self.feature_names = [str(n) for n in manifest["feature_names"]]
             columns, stats = plan_features(self.feature_names, model=cfg.model_id)
             window, ewm_span = cfg.window, cfg.ewm_span
@@ -158,7 +176,8 @@ class ModelRunner:
         sequence = self.bundle is not None and self.bundle.spec.sequence
         self.features = MicroBatchFeatures(columns, window=window, stats=stats, ewm_span=ewm_span, sequence=sequence)
         position = {n: i for i, n in enumerate(self.features.feature_names)}
-        self.take = np.asarray([position[n] for n in self.feature_names]) if self.bundle is None else np.empty(0)
+        names = self.feature_names if self.series is None else [f"{n}__last" for n in self.feature_names]
+        self.take = np.asarray([position[n] for n in names]) if self.bundle is None else np.empty(0)
         self.age_feature = "" if self.bundle is None else self.bundle.spec.age_feature
         self.policy = AlertPolicy(**dict(cfg.alert)) if cfg.alert else None
         self.alarms: AlarmTracker | None = None
@@ -221,7 +240,14 @@ class ModelRunner:
     @property
     def state_names(self) -> tuple[str, ...]:
         """The ``stream_state`` names this runner saves (and reads back on start-up)."""
-        names = (self.state_name, f"policy:{self.model_id}", f"reference:{self.model_id}", self.alarm_state_name)
+        names: tuple[str, ...] = (
+            self.state_name,
+            f"policy:{self.model_id}",
+            f"reference:{self.model_id}",
+            self.alarm_state_name,
+        )
+        if self.series is not None:
+            names += (f"context:{self.model_id}",)
         return names + (self.bucket_state_name,) if self.buckets is not None else names
 
     def _outputs(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -285,7 +311,10 @@ class ModelRunner:
         ok = ~np.isinf(feats).any(axis=1) if self.nan_allowed else np.isfinite(feats).all(axis=1)
         rows = np.flatnonzero(ok)
         X = pd.DataFrame(feats[rows], columns=self.feature_names)
-        score, probability, rul = self._outputs(X) if len(rows) else (np.empty(0), None, None)
+        if self.series is not None:  # each asset's rows after its context, in time order
+            score, probability, rul = self.series.score(self.model, assets[rows], ts_us[rows], feats[rows]), None, None
+        else:
+            score, probability, rul = self._outputs(X) if len(rows) else (np.empty(0), None, None)
         alerts: list[Alert] = []
         opened_rows: list[int] = []
         if self.policy is not None:
@@ -310,7 +339,10 @@ class ModelRunner:
                     opened_rows.append(i)
             self.alarms.pop_finished()  # episodes that ended: their alert was filed when they started
         if alerts:
-            explanations = self._explain(feats[rows][opened_rows], X)
+            if self.series is not None:  # no row stands alone: the channels furthest from the fit's centre
+                explanations = deviations(self.model, feats[rows][opened_rows], self.feature_names)
+            else:
+                explanations = self._explain(feats[rows][opened_rows], X)
             alerts = [
                 dataclasses.replace(a, explanation=e, source="stream")
                 for a, e in zip(alerts, explanations, strict=True)
@@ -390,6 +422,8 @@ class ModelRunner:
                     items.append((self.alarm_state_name, asset, blob))
         if self.reference is not None:
             items.append((f"reference:{self.model_id}", "", self.reference.astype("float64").tobytes()))
+        if self.series is not None:
+            items += [(f"context:{self.model_id}", asset, blob) for asset, blob in self.series.get_state(assets)]
         return items
 
     def restore(self, saved: dict[str, dict[str, bytes]]) -> None:
@@ -426,6 +460,8 @@ class ModelRunner:
         if self.alarms is not None:
             for asset, blob in saved.get(self.alarm_state_name, {}).items():
                 self.alarms.state(asset).set_state(json.loads(blob))
+        if self.series is not None:
+            self.series.set_state(saved.get(f"context:{self.model_id}", {}))
         reference = saved.get(f"reference:{self.model_id}", {}).get("")
         if reference is not None and len(reference) == 8 * len(self.feature_names):
             self.reference = np.frombuffer(reference, dtype="float64").copy()

@@ -1,0 +1,101 @@
+"""Sequential detectors in the stream: each asset's rows scored in time order, with its last rows as context.
+
+A *sequential* anomaly detector (tag ``sequential``, e.g. the default ``ensemble`` of ``forewarn detect``) scores
+one series of raw channel values in time order: a row's score depends on the rows before it (forecast lags,
+trailing windows, change points, settling). The stream scores many assets' rows per micro-batch, so for such a
+model it keeps, per asset, the last ``context`` rows it has scored (values and times) and scores
+``context + new rows`` as one series, keeping the new rows' scores. With a context at least as long as an asset's
+history the scores equal the detector's on the whole series; with a shorter one they equal it as long as what the
+detector remembers lies inside the context (the ensemble's windows reach 32 rows; its settling looks back
+``settle_hours`` and ``recover`` over a whole excursion, so after a long episode the stream can differ from
+``forewarn detect``). The context is checkpointed per asset with the batch (``context:<model_id>``), so a restart
+continues the series. The cost is one ``score`` call of up to ``context + new`` rows per asset and batch.
+
+The model is fitted beforehand and saved (``forewarn.base.save``); one ``[[models]]`` entry per fit (``assets`` or
+``asset_class`` say which assets it scores). Its feature names are the channels it reads.
+
+>>> import numpy as np
+>>> class Cumulative:  # a toy sequential detector: each row scores the running sum of the series so far
+...     def score(self, X):
+...         return X.to_numpy().sum(axis=1).cumsum()
+>>> ctx = SeriesContext(["x"], rows=10)
+>>> a = np.array(["p1", "p1", "p2"], dtype=object)
+>>> ctx.score(Cumulative(), a, np.array([1, 2, 1]), np.array([[1.0], [2.0], [5.0]])).tolist()
+[1.0, 3.0, 5.0]
+>>> ctx.score(Cumulative(), np.array(["p1"], dtype=object), np.array([3]), np.array([[4.0]])).tolist()
+[7.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forewarn.decide.explain import sensor_contributions
+
+
+class SeriesContext:
+    """Per asset, the last ``rows`` rows (times in epoch microseconds, values in ``columns`` order)."""
+
+    def __init__(self, columns: list[str], rows: int):
+        self.columns = list(columns)
+        self.rows = int(rows)
+        self.held: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def score(self, model: Any, assets: np.ndarray, ts_us: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Scores of rows sorted by (asset, ts): each asset's rows after its context, as one series."""
+        out = np.empty(len(ts_us))
+        if len(ts_us) == 0:
+            return out
+        starts = np.flatnonzero(np.r_[True, assets[1:] != assets[:-1]])
+        for lo, hi in zip(starts.tolist(), np.r_[starts[1:], len(ts_us)].tolist(), strict=True):
+            asset = str(assets[lo])
+            old_ts, old_values = self.held.get(asset, (np.empty(0, "int64"), np.empty((0, len(self.columns)))))
+            ts = np.concatenate([old_ts, ts_us[lo:hi]])
+            block = np.vstack([old_values, values[lo:hi]])
+            X = pd.DataFrame(
+                block, columns=self.columns, index=pd.DatetimeIndex(pd.to_datetime(ts, unit="us", utc=True))
+            )
+            out[lo:hi] = np.asarray(model.score(X), dtype="float64").reshape(-1)[len(old_ts) :]
+            self.held[asset] = (ts[-self.rows :], block[-self.rows :])
+        return out
+
+    def get_state(self, assets: list[str]) -> list[tuple[str, bytes]]:
+        """``(asset, blob)`` of each held asset in ``assets``: the row count, the times, the values."""
+        items = []
+        for asset in assets:
+            if asset in self.held:
+                ts, values = self.held[asset]
+                blob = np.asarray([len(ts)], "int64").tobytes() + ts.astype("int64").tobytes()
+                items.append((asset, blob + values.astype("float64").tobytes()))
+        return items
+
+    def set_state(self, saved: dict[str, bytes]) -> None:
+        """Continue from :meth:`get_state`'s blobs (a saved context longer than ``rows`` is cut to its last rows)."""
+        width = len(self.columns)
+        for asset, blob in saved.items():
+            n = int(np.frombuffer(blob[:8], "int64")[0])
+            ts = np.frombuffer(blob[8 : 8 + 8 * n], "int64").copy()
+            values = np.frombuffer(blob[8 + 8 * n :], "float64").reshape(n, width).copy()
+            self.held[asset] = (ts[-self.rows :], values[-self.rows :])
+
+
+def deviations(model: Any, values: np.ndarray, columns: list[str], *, top: int = 5) -> list[dict[str, float]]:
+    """Each row's channels by ``|value - centre| / spread`` under the model's robust scaling (``center_``,
+    ``spread_``, as the default detector keeps them), largest first; empty where the model keeps none.
+
+    >>> class Fitted:
+    ...     center_, spread_ = np.array([50.0, 2.0]), np.array([1.0, 0.1])
+    >>> deviations(Fitted(), np.array([[51.0, 3.0]]), ["temp", "vib"])
+    [{'vib': 10.0, 'temp': 1.0}]
+    """
+    center, spread = getattr(model, "center_", None), getattr(model, "spread_", None)
+    if center is None or spread is None or len(center) != len(columns):
+        return [{} for _ in range(len(values))]
+    scaled = np.abs(values - center) / np.where(np.asarray(spread) > 0, spread, 1.0)
+    return [
+        sensor_contributions({c: float(v) for c, v in zip(columns, row, strict=True) if np.isfinite(v)}, top=top)
+        for row in scaled
+    ]
