@@ -69,6 +69,14 @@ def test_labels_and_a_down_asset_on_the_dashboard(sample: SamplePaths, page, tmp
         set_spans = [(s["name"], s["value"], s["rows"]) for s in labels["spans"] if s["set"]]
         assert sorted(set_spans) == [("fails_24h", "yes", 24), ("state", "fault", 10)]
 
+        _visit(page, f"{url}/", tmp_path / "fleet.png")
+        down = page.inner_text("#fleet-grid .cell[data-asset-id='P-007']")
+        assert "down since 2024-01-17 16:00" in down and "open case #" in down, down
+        repaired_cell = page.inner_text("#fleet-grid .cell[data-asset-id='P-010']")
+        assert f"not scored since its maintenance {repaired:%Y-%m-%d}" in repaired_cell, (
+            repaired_cell
+        )  # was "(no model)"
+
         _visit(page, f"{url}/assets/P-003", tmp_path / "asset.png")
         table = page.inner_text("#labels")
         assert "fails_24h" in table and "yes (24)" in table and "fault (10)" in table, table

@@ -283,11 +283,17 @@ async function fleetPage() {
                              "data-asset-id": asset.asset_id, "data-risk": asset.risk_level,
                              title: asset.recommended_action });
       cell.appendChild(el("div", { class: "id" }, asset.asset_id));
-      if (asset.probability !== null) {
+      if (asset.status === "down") {  // a recorded failure, no repair since: said, not shown as a score
+        cell.appendChild(el("div", { class: "num" }, `down since ${fmtTime(asset.ts).slice(0, 16)}`));
+        cell.appendChild(el("div", { class: "num" }, "repair, then record it"));
+      } else if (asset.probability !== null) {
         cell.appendChild(el("div", { class: "num" }, `health ${fmt(asset.health)} · ${asset.risk_level}`));
         cell.appendChild(el("div", { class: "num" }, asset.rul === null ? "RUL –" : `RUL ${fmt(asset.rul)} ${asset.unit}`));
-      } else {
-        cell.appendChild(el("div", { class: "num" }, "not scored (no model)"));
+      } else {  // why: no model serves it, no reading since its last repair, or too little data (the action says)
+        const why = !asset.model_id ? "not scored (no model)"
+          : asset.renewed_at ? `not scored since its maintenance ${fmtTime(asset.renewed_at).slice(0, 10)}`
+          : `not scored (${asset.status ?? "no readings of the model's channels"})`;
+        cell.appendChild(el("div", { class: "num" }, why));
       }
       cell.appendChild(el("div", { class: "num last-reading" },
         `${info.n_channels ?? 0} channels · last ${fmtTime(info.last_ts).slice(0, 16)}`));
