@@ -41,15 +41,16 @@ def test_other_text_in_a_label_is_still_an_error_and_a_rul_label_takes_no_words(
             stored_label_targets(db, frame, TrainSpec(task="rul", label="fails_24h"), "1h")
 
 
-def test_channel_names_lightgbm_refuses_are_a_clear_error_and_auto_skips_that_model() -> None:
+def test_channel_names_lightgbm_refuses_train_lightgbm_and_auto_compares_it() -> None:
+    """Names with brackets or braces (AI4I's 'Air temperature [K]'): LightGBM trains under positional names inside
+    the model (models/boosting.py) and the zoo keeps it (before: a SchemaError, and auto left LightGBM out)."""
     from forewarn.train import zoo
 
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"Air temperature [K]__mean": rng.normal(size=120), "Torque {Nm}__max": rng.normal(size=120)})
     y = (X.iloc[:, 0] > 1).to_numpy(dtype=float)
-    lightgbm = zoo.build("lightgbm-failure", task="failure", seed=0)
-    with pytest.raises(SchemaError, match=r"'Air temperature \[K\]__mean'.*rename those channels"):
-        zoo.fit_model(lightgbm, X, y)
+    lightgbm = zoo.fit_model(zoo.build("lightgbm-failure", task="failure", seed=0), X, y)
+    assert list(lightgbm.feature_names_in_) == list(X.columns)
     table = zoo.compare(
         ["lightgbm-failure", "logistic-failure"],
         task="failure",
@@ -59,5 +60,5 @@ def test_channel_names_lightgbm_refuses_are_a_clear_error_and_auto_skips_that_mo
         folds=2,
         seed=0,
     ).set_index("model")
-    assert "cannot take 2 feature name(s)" in table.loc["lightgbm-failure", "error"]
+    assert not table.loc["lightgbm-failure", "error"] and np.isfinite(table.loc["lightgbm-failure", "score"])
     assert np.isfinite(table.loc["logistic-failure", "score"])
