@@ -9,6 +9,7 @@ import pytest
 
 from forewarn.exceptions import ConfigError
 from forewarn.features.coverage import MIN_SHARE_ENV
+from forewarn.schema import Asset
 from forewarn.serve.sample import CHANNELS
 from forewarn.store import Store
 from forewarn.train.score import score
@@ -90,3 +91,24 @@ def test_predict_lists_a_missing_channel_when_enough_remain(sample, monkeypatch:
     monkeypatch.setenv(MIN_SHARE_ENV, "lots")
     with pytest.raises(ConfigError, match="FOREWARN_MIN_CHANNEL_SHARE"), make_client(sample):
         pass  # a bad setting stops the start with its name, rather than answering 500 later
+
+
+def test_a_class_is_expected_to_send_only_the_model_channels_it_has(sample) -> None:  # type: ignore[no-untyped-def]
+    """Fans carry no suction pressure sensor: a fan with the other two channels is complete, in /health and in a
+    /predict that names the class; a window without a class is counted against all three channels."""
+    with Store(sample.store) as db:
+        db.add_assets([Asset("F-1", asset_class="fan")])
+        ts = pd.date_range("2024-01-01", periods=20, freq="1h", tz="UTC")
+        db.ingest_readings(pd.DataFrame({"asset_id": "F-1", "ts": ts, "bearing_temp": 40.0, "vibration": 1.0}))
+    two = _window(("bearing_temp", "vibration"))
+    with make_client(sample) as client:
+        health = client.get(f"{API}/assets/F-1/health").json()
+        assert health["status"] == "in_service" and health["channels_missing"] == []
+        assert health["probability"] is not None
+        fan = client.post(f"{API}/predict", json={"rows": two, "asset_class": "fan"}).json()
+        assert fan["status"] == "in_service" and fan["channels_missing"] == [] and fan["probability"] is not None
+        anyone = client.post(f"{API}/predict", json={"rows": two}).json()
+        assert anyone["status"] == "insufficient data" and anyone["channels_missing"] == ["suction_pressure"]
+    row = score(sample.store, sample.models).set_index("asset_id").loc["F-1"]
+    assert row["status"] == "in_service" and list(row["channels_missing"]) == []
+    assert float(row["probability"]) == pytest.approx(health["probability"], rel=1e-9, abs=1e-9)

@@ -18,6 +18,7 @@ reading in the window, as a warning when the asset is scored all the same.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -35,6 +36,9 @@ from forewarn.serve.live import LiveModels, Plant
 from forewarn.serve.recent import Recent, RecentReadings
 from forewarn.train.labels import is_down
 from forewarn.train.score import no_readings_action
+
+#: how long the channels each asset class reports are kept before they are read from the store again
+CLASS_CHANNELS_SECONDS = 60.0
 
 
 class OpenCases(Protocol):
@@ -63,6 +67,7 @@ class HealthScorer:
         self.cases = cases
         #: the minimum share of channels (``FOREWARN_MIN_CHANNEL_SHARE``), read once: a bad value stops the start
         self.min_share = min_channel_share()
+        self._reported: tuple[float, object, dict[str, frozenset[str]]] | None = None
 
     def health(self, asset_id: str) -> HealthAnswer:
         """Health score, failure probability, RUL interval, risk, action and driving sensors of one asset."""
@@ -196,11 +201,22 @@ class HealthScorer:
             results.append(result)
         return results
 
+    def class_channels(self) -> dict[str, frozenset[str]]:
+        """The channels each asset class reports in the store (:func:`~forewarn.features.coverage.
+        store_class_channels`), read again when the plant's asset table was re-read (assets were added) or after
+        :data:`CLASS_CHANNELS_SECONDS` (a new channel of a known asset): a query of a few milliseconds kept off
+        each cold health answer and each ``POST /predict`` that names a class."""
+        table = self.plant.table()
+        held = self._reported
+        if held is None or held[1] is not table or time.monotonic() - held[0] > CLASS_CHANNELS_SECONDS:
+            held = self._reported = (time.monotonic(), table, store_class_channels(self.recent.store))
+        return held[2]
+
     def _coverage(self, bundle: Bundle, infos: list[AssetInfo], recent: Recent) -> dict[str, Coverage]:
         """The channel coverage of each asset with recent readings (see :mod:`forewarn.features.coverage`)."""
         if not any(i["asset_id"] in recent for i in infos):
             return {}
-        reported = store_class_channels(self.recent.store)
+        reported = self.class_channels()
         spec = bundle.spec
         return {
             i["asset_id"]: coverage_of(

@@ -35,7 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from forewarn.bundles.bundle import Bundle, Predictions
 from forewarn.decide.risk import RISK_LEVELS
 from forewarn.features.age import hours_since_renewal, with_age
-from forewarn.features.coverage import INSUFFICIENT, Coverage, coverage_of, store_class_channels
+from forewarn.features.coverage import INSUFFICIENT, Coverage, coverage_of
 from forewarn.serve.api.bodies import json_body, parse_batch, parse_window
 from forewarn.serve.api.deps import service_of
 from forewarn.serve.api.middleware import FieldError
@@ -70,7 +70,7 @@ async def predict(request: Request) -> Response:
     if not body.channels & set(spec.channels):
         raise FieldError(["body", "rows"], f"no reading of the model's channels; it reads {', '.join(spec.channels)}")
     values = body.matrix(spec.channels)
-    reported = store_class_channels(svc.store) if body.asset_class is not None else None
+    reported = svc.scores.class_channels() if body.asset_class is not None else None
     cover = coverage_of(values, spec.channels, int(spec.window), body.asset_class, reported, svc.scores.min_share)
     about = {
         "model_id": bundle.model_id,
