@@ -59,9 +59,11 @@ def test_ingest_then_assets(tmp_path):
     store = tmp_path / "plant.duckdb"
     first = runner.invoke(app, ["ingest", str(good), "--store", str(store)])
     assert first.exit_code == 0, first.output
-    assert "5 written" in first.output
+    # three rows of two channels, one cell empty: rows and values said apart (it said "5 rows read")
+    assert "3 rows read (5 values), 5 values written, 0 already stored" in " ".join(first.output.split())
+    assert "3 rows read, 5 readings and events written, 0 duplicates skipped" in first.output
     again = runner.invoke(app, ["ingest", str(good), "--store", str(store)])
-    assert again.exit_code == 0 and "0 written, 5 duplicates skipped" in again.output
+    assert again.exit_code == 0 and "0 readings and events written, 5 duplicates skipped" in again.output
     listing = runner.invoke(app, ["assets", "--store", str(store)], env={"COLUMNS": "200"})
     assert listing.exit_code == 0
     assert "P-1" in listing.output and "P-2" in listing.output and "2 asset(s)" in listing.output

@@ -36,7 +36,10 @@ def test_long_files_in_every_format(store: Store, tmp_path: Path, suffix: str):
         write_table(path, LONG)
     calls: list[int] = []
     report = store.ingest_file(path, progress=calls.append)
-    assert report == IngestReport(str(path), rows_read=3, written=3, duplicates=0, assets_created=("P-1", "P-2"))
+    # four rows, one with an empty value: 4 rows, 3 readings
+    assert report == IngestReport(
+        str(path), rows_read=3, written=3, duplicates=0, assets_created=("P-1", "P-2"), file_rows=4
+    )
     assert calls and calls[-1] == 3
     got = read_all(store)
     # "+01:00" is converted to UTC, naive times are UTC, and the empty value is a gap
@@ -78,7 +81,7 @@ def test_in_batch_duplicates_keep_the_first_line(store: Store, tmp_path: Path):
 def test_header_only_csv_reads_nothing(store: Store, tmp_path: Path):
     path = tmp_path / "empty.csv"
     path.write_text("asset_id,ts,channel,value\n")
-    assert store.ingest_file(path) == IngestReport(str(path), 0, 0, 0)
+    assert store.ingest_file(path) == IngestReport(str(path), 0, 0, 0, file_rows=0)
 
 
 def test_events_files_auto_detected_and_idempotent(store: Store, tmp_path: Path):

@@ -165,6 +165,39 @@ def ingest(
             "as gaps, like an empty cell)."
         ),
     ] = "",
+    rename: Annotated[
+        str,
+        typer.Option(
+            help="Other columns under Forewarn's names, FILE_COLUMN=NAME comma-separated, e.g. 'Type=kind,Failure "
+            "mode=failure_mode,Work done=action' (events) or 'Tag=channel,Wert=value' (long readings)."
+        ),
+    ] = "",
+    event_kind: Annotated[
+        str | None,
+        typer.Option(help="One kind for every row of an events file without a kind column: failure, maintenance."),
+    ] = None,
+    failure_column: Annotated[
+        str | None,
+        typer.Option(
+            help="A failure flag column (1/0, yes/no): stored as a label, and each run of flagged rows of an asset "
+            "filed as one failure event."
+        ),
+    ] = None,
+    tag_map: Annotated[
+        Path | None,
+        typer.Option(
+            help="A historian's long export (tag, time, value): CSV of tag, asset, channel (and unit) naming each "
+            "tag's asset and channel; rows of other tags are skipped and counted."
+        ),
+    ] = None,
+    tag_column: Annotated[str, typer.Option(help="Column holding the historian's tag (with --tag-map).")] = "tag",
+    quality_column: Annotated[
+        str | None,
+        typer.Option(help="Column holding each value's quality; rows not of --good-quality are skipped and counted."),
+    ] = None,
+    good_quality: Annotated[
+        str, typer.Option(help="Comma-separated qualities of a good value (any case), with --quality-column.")
+    ] = "Good,192",
 ) -> None:
     """Ingest files into the store. Each file goes in whole or not at all; re-ingesting adds no duplicates."""
     from rich.console import Console
@@ -186,12 +219,19 @@ def ingest(
         "on_conflict": on_conflict,
         "encoding": encoding,
         "na_values": na_values,
+        "rename": rename,
+        "event_kind": event_kind,
+        "failure_column": failure_column,
+        "tag_map": tag_map,
+        "tag_column": tag_column,
+        "quality_column": quality_column,
+        "good_quality": good_quality,
     }
-    missing = [str(p) for p in paths if not p.is_file()]
+    missing = [str(p) for p in [*paths, *([tag_map] if tag_map is not None else [])] if not p.is_file()]
     if missing:
         raise DataNotFoundError(f"no such file: {', '.join(missing)}")
     console = Console(stderr=True)
-    total_written = total_dupes = 0
+    total_rows = total_written = total_dupes = 0
     with (
         Store(store) as db,
         Progress(
@@ -215,6 +255,7 @@ def ingest(
             )
             progress.remove_task(task)
             progress.advance(overall)
+            total_rows += report.rows_read if report.file_rows is None else report.file_rows
             total_written += report.written
             total_dupes += report.duplicates
             for note in report.notes:
@@ -222,8 +263,7 @@ def ingest(
             created = f", {len(report.assets_created)} new asset(s)" if report.assets_created else ""
             labelled = f", {report.labels_written:,} label(s) written" if report.labels_written else ""
             console.print(
-                f"{path}: {report.rows_read:,} rows read, {report.written:,} written, "
-                f"{report.duplicates:,} already stored{created}{labelled}",
+                f"{path}: {report.counts_line()}{created}{labelled}",
                 markup=False,
                 highlight=False,
                 soft_wrap=True,
@@ -237,7 +277,8 @@ def ingest(
                 )
         shown = db.path  # a server URL without its password
     typer.echo(
-        f"ingested {len(paths)} file(s) into {shown}: {total_written:,} written, {total_dupes:,} duplicates skipped"
+        f"ingested {len(paths)} file(s) into {shown}: {total_rows:,} rows read, {total_written:,} readings and "
+        f"events written, {total_dupes:,} duplicates skipped"
     )
 
 
@@ -312,12 +353,19 @@ def import_assets(
     ],
     store: Annotated[str, typer.Option(help=STORE_HELP, envvar="FOREWARN_STORE")] = "forewarn.duckdb",
     encoding: Annotated[str | None, typer.Option(help="Text encoding (default: UTF-8, else Windows-1252).")] = None,
+    rename: Annotated[
+        str,
+        typer.Option(
+            help="The file's own column names as fields, FILE_COLUMN=FIELD comma-separated, e.g. "
+            "'Maschine=asset_id,Standort=site,Linie=line,Klasse=class'."
+        ),
+    ] = "",
 ) -> None:
     """Create or update assets from a CSV asset list; sites and lines are created as needed."""
     from forewarn.store import Store
 
     with Store(store) as db:
-        report = db.import_assets(path, encoding=encoding)
+        report = db.import_assets(path, encoding=encoding, rename=rename)
         shown = db.path
     for note in report.notes:
         typer.echo(note, err=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from forewarn.exceptions import DataNotFoundError, IngestError
+from forewarn.store.options import column_pairs
 from forewarn.store.readers import bom_encoding, is_utf8, sniff_delimiter
 
 ALIASES = {
@@ -76,9 +77,20 @@ def _text(path: Path, encoding: str | None) -> tuple[str, tuple[str, ...]]:
 
 
 def read_asset_file(
-    path: str | os.PathLike[str], encoding: str | None = None
+    path: str | os.PathLike[str],
+    encoding: str | None = None,
+    rename: str | Sequence[tuple[str, str]] = (),
 ) -> tuple[list[dict[str, Any]], list[int], tuple[str, ...]]:
-    """The updates of an asset CSV, the file line of each, and notes on how it was read."""
+    """The updates of an asset CSV, the file line of each, and notes on how it was read.
+
+    ``rename`` reads the plant's own column names as fields (``"Maschine=asset_id,Standort=site,Klasse=class"``):
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "anlagen.csv"
+    >>> _ = path.write_text("Maschine;Standort;Klasse;Baujahr\\nM01;Werk Nord;Fräse;2011\\n", encoding="utf-8")
+    >>> read_asset_file(path, rename="Maschine=asset_id,Standort=site,Klasse=class")[0]
+    [{'asset_id': 'M01', 'site_id': 'Werk Nord', 'asset_class': 'Fräse', 'metadata': {'Baujahr': '2011'}}]
+    """
     file = Path(path)
     if not file.is_file():
         raise DataNotFoundError(f"file {str(file)!r} does not exist")
@@ -86,7 +98,7 @@ def read_asset_file(
     delimiter = sniff_delimiter(text.split("\n", 1)[0].rstrip("\r"))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = [h.strip() for h in next(reader, [])]
-    fields = [ALIASES.get(h.lower()) for h in header]
+    fields = _fields(header, column_pairs(rename), str(file))
     if "asset_id" not in fields:
         raise IngestError(
             f"missing column 'asset_id'; found {', '.join(header) or 'none'}",
@@ -94,7 +106,8 @@ def read_asset_file(
             line=1,
             column="asset_id",
             hint="an asset list has asset_id and any of site, line, class, name, "
-            "install_date and other columns (kept as metadata)",
+            "install_date and other columns (kept as metadata); --rename 'Machine=asset_id,Plant=site' reads "
+            "the file's own names",
         )
     seen = [f for f in fields if f is not None]
     if len(seen) != len(set(seen)) or len(header) != len(set(header)):
@@ -136,6 +149,29 @@ def read_asset_file(
         lines.append(start)
         start = reader.line_num + 1
     return updates, lines, notes
+
+
+def _fields(header: list[str], rename: tuple[tuple[str, str], ...], source: str) -> list[str | None]:
+    """The field of each header column (``None``: metadata), the ``rename`` pairs first, then the usual names."""
+    given = dict(rename)
+    for src, dst in rename:
+        if src not in header:
+            raise IngestError(
+                f"missing column {src!r}; found {', '.join(header) or 'none'}",
+                source=source,
+                line=1,
+                column=src,
+                hint=f"--rename {src}={dst} names a column of the file",
+            )
+        if dst.lower() not in ALIASES:
+            raise IngestError(
+                f"--rename {src}={dst}: {dst!r} is not a field of an asset list",
+                source=source,
+                line=1,
+                column=src,
+                hint="use asset_id, site, line, class, name or install_date (other columns are metadata as they are)",
+            )
+    return [ALIASES[given[h].lower()] if h in given else ALIASES.get(h.lower()) for h in header]
 
 
 def meta_pairs(pairs: Sequence[str]) -> dict[str, str]:

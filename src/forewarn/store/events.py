@@ -78,7 +78,8 @@ def validate_events(raw: pd.DataFrame, *, source: str, line_of: Callable[[int], 
             source=source,
             line=1,
             column=missing[0],
-            hint="events need asset_id, ts and kind (failure, maintenance or inspection)",
+            hint="events need asset_id, ts and kind (failure, maintenance or inspection); --rename COLUMN=kind names "
+            "the file's own kind column, --event-kind failure gives every row of a failure log one kind",
         )
     try:
         return to_events(raw, source=source, first_line=1)

@@ -24,8 +24,8 @@ ingesting ``A`` and ``B`` concatenated.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 import numpy as np
@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from forewarn.exceptions import IngestError, UnknownAssetError
 from forewarn.store import labels
+from forewarn.store.historian import drop_historian, historian_rows
 from forewarn.store.options import ReadOptions
 from forewarn.store.readers import ROW_COLUMN, Staged, without_leading
 from forewarn.store.tables import fetch_one, fetch_value, quote_ident
@@ -58,8 +59,10 @@ STRICT_HINT = "declare the asset first with Store.add_assets, or ingest with str
 class IngestReport:
     """What one ingest did.
 
-    ``rows_read`` counts readings (one per non-empty value cell, so a wide row with three channels is
-    three readings); ``written`` the readings newly stored; ``duplicates`` the rest (repeated keys inside
+    ``rows_read`` counts readings, i.e. values (one per non-empty value cell, so a wide row with three channels
+    is three readings); ``file_rows`` the source's own rows (records after the header and any units rows, a
+    wide row once, rows a quality or tag filter skipped included; ``None`` when not counted); ``written`` the
+    readings newly stored; ``duplicates`` the rest (repeated keys inside
     the batch plus keys already stored), so ``written + duplicates == rows_read``. ``assets_created``
     lists assets the ingest created (sorted). ``conflicts`` counts the stored values (readings and labels)
     that the batch gave a different value; ``replaced`` those it overwrote (``on_conflict="replace"``).
@@ -80,6 +83,25 @@ class IngestReport:
     replaced: int = 0
     labels_written: int = 0
     notes: tuple[str, ...] = ()
+    file_rows: int | None = None
+    #: (asset_id, ts) of the failures a failure flag column marks (``ReadOptions.failure_column``), to be filed
+    flagged_failures: tuple[tuple[str, Any], ...] = field(default=(), compare=False, repr=False)
+
+    def counts_line(self) -> str:
+        """What was read and written, rows and values apart (a wide row of two channels is two values).
+
+        >>> IngestReport("a.csv", rows_read=4, written=4, duplicates=0, file_rows=2).counts_line()
+        '2 rows read (4 values), 4 values written, 0 already stored'
+        >>> IngestReport("e.csv", rows_read=3, written=2, duplicates=1, kind="events", file_rows=3).counts_line()
+        '3 rows read, 2 written, 1 already stored'
+        """
+        if self.file_rows is None or self.file_rows == self.rows_read:
+            rows = self.rows_read if self.file_rows is None else self.file_rows
+            return f"{rows:,} rows read, {self.written:,} written, {self.duplicates:,} already stored"
+        return (
+            f"{self.file_rows:,} rows read ({self.rows_read:,} values), {self.written:,} values written, "
+            f"{self.duplicates:,} already stored"
+        )
 
 
 @dataclass(frozen=True)
@@ -190,11 +212,30 @@ def ingest_staged_readings(
     """
     options = options or ReadOptions()
     target = target or DuckTarget()
+    base = staged.name
+    try:
+        return _ingest_staged(con, staged, strict, progress, options, target)
+    finally:
+        drop_historian(con, base)
+
+
+def _ingest_staged(
+    con: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    strict: bool,
+    progress: Progress | None,
+    options: ReadOptions,
+    target: WriteTarget,
+) -> IngestReport:
+    file_rows = int(fetch_value(con, f"SELECT count(*) FROM {quote_ident(staged.name)}"))
+    staged, historian_notes, map_units = historian_rows(con, staged, options)
     staged = renamed(con, staged, options)
     layout = readings_layout(staged, options.label_columns)
     skipped, units, unit_of = units_rows_staged(con, staged, layout, options)
     if skipped:
         staged = without_leading(con, staged, skipped)
+        file_rows -= skipped
+    unit_of = {**map_units, **unit_of}
     validate_readings(con, staged, layout, options)
     con.execute(f"CREATE OR REPLACE TEMP VIEW __fw_long AS {long_readings_sql(staged, layout, options)}")
     try:
@@ -204,11 +245,14 @@ def ingest_staged_readings(
         )
         find_blank_keys(con, staged, "__fw_series")
         batch_assets = "SELECT asset_id FROM __fw_series"
+        flagged: tuple[tuple[str, Any], ...] = ()
         if layout.label_columns:
             labels.stage_labels(con, staged, layout.label_columns, options)
             batch_assets += f" UNION {labels.label_assets_sql()}"
+            if options.failure_column is not None:
+                flagged = labels.flagged_failures(con, staged, options.failure_column)
         rows_read = int(fetch_value(con, "SELECT coalesce(sum(n), 0) FROM __fw_series"))
-        notes: tuple[str, ...] = tuple(n for n in (staged.note, units) if n)
+        notes: tuple[str, ...] = tuple(n for n in (staged.note, units) if n) + historian_notes
         if options.timezone != "UTC":
             notes += _repeated_hour_note(con, staged.source, options.timezone)
         unknown = target.unknown_assets(con, batch_assets)
@@ -246,6 +290,8 @@ def ingest_staged_readings(
         replaced=counts[2] + counts[5],
         labels_written=counts[3],
         notes=notes,
+        file_rows=file_rows,
+        flagged_failures=flagged,
     )
 
 

@@ -28,7 +28,7 @@ from forewarn.exceptions import IngestError
 from forewarn.store.options import ReadOptions
 from forewarn.store.queries import frame, time_filter
 from forewarn.store.readers import ROW_COLUMN, Staged
-from forewarn.store.tables import fetch_one, fetch_value, quote_ident
+from forewarn.store.tables import fetch_one, fetch_value, quote_ident, quote_literal
 from forewarn.store.validate import fold_back_sql, ts_sql
 
 STAGE = "__fw_labels"
@@ -63,6 +63,43 @@ def stage_labels(con: duckdb.DuckDBPyConnection, staged: Staged, labels: Sequenc
             column=staged.shown("asset_id"),
             hint="every label needs a non-empty asset_id",
         )
+
+
+#: cell texts of a failure flag column (any case): flagged, and not flagged
+FLAG_ON = ("1", "1.0", "true", "yes", "y", "ja", "j", "x")
+FLAG_OFF = ("0", "0.0", "false", "no", "n", "nein")
+
+
+def flagged_failures(con: duckdb.DuckDBPyConnection, staged: Staged, column: str) -> tuple[tuple[str, Any], ...]:
+    """The failures a staged failure flag column marks: ``(asset_id, ts)`` of the first row of each run of flagged
+    rows of an asset, in time order (a machine flagged down for three hours failed once). A cell that is neither a
+    flag nor its absence (``1/0``, ``yes/no``, ``true/false``) is an :class:`IngestError` at its line."""
+
+    def texts(values: tuple[str, ...]) -> str:
+        return ", ".join(quote_literal(v) for v in values)
+
+    cell = "lower(trim(value))"
+    bad = fetch_one(
+        con,
+        f"SELECT {ROW_COLUMN}, value FROM {STAGE} WHERE name = ? AND {cell} NOT IN ({texts(FLAG_ON + FLAG_OFF)}) "
+        f"ORDER BY {ROW_COLUMN} LIMIT 1",
+        [column],
+    )
+    if bad is not None:
+        raise IngestError(
+            f"failure flag {bad[1]!r} is neither set nor unset",
+            source=staged.source,
+            line=staged.line_of(int(bad[0])),
+            column=column,
+            hint="a failure flag column holds 1/0, yes/no or true/false (an empty cell: not known)",
+        )
+    rows = con.execute(
+        f"SELECT asset_id, ts FROM (SELECT asset_id, ts, flag, lag(flag) OVER (PARTITION BY asset_id ORDER BY ts) "
+        f"AS before FROM (SELECT asset_id, ts, {cell} IN ({texts(FLAG_ON)}) AS flag FROM {STAGE} WHERE name = ?)) "
+        "WHERE flag AND NOT coalesce(before, FALSE) ORDER BY asset_id, ts",
+        [column],
+    ).fetchall()
+    return tuple((str(a), t) for a, t in rows)
 
 
 def write_labels(con: duckdb.DuckDBPyConnection, on_conflict: str, conflict: Conflict) -> tuple[int, int, int]:

@@ -30,6 +30,7 @@ OnConflict = Literal["keep", "replace", "error"]
 #: time formats that are not strptime formats: numbers of seconds (or milliseconds) since 1970-01-01 UTC
 EPOCH_DIVISORS = {"epoch": 1, "epoch_ms": 1_000}
 CONFLICT_MODES = ("keep", "replace", "error")
+EVENT_KINDS = ("failure", "maintenance", "inspection")
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,16 @@ class ReadOptions:
     * ``on_conflict``: a stored reading with a different value is kept, replaced, or rejects the batch;
     * ``encoding``: text encoding of CSV / JSON-lines files (default: UTF-8, else Windows-1252);
     * ``na_values``: cell texts of a CSV file that mean "no value" (``n/a``, ``---``, ``#DIV/0!``), read as gaps
-      like an empty cell (``"n/a,---"`` or a sequence).
+      like an empty cell (``"n/a,---"`` or a sequence);
+    * ``rename``: other columns under Forewarn's names, ``"Type=kind,Work done=action"`` or pairs (an events
+      file's ``kind``, ``failure_mode``, ``action``; a long file's ``channel``, ``value``);
+    * ``event_kind``: one kind for every row of an events file without a kind column (a failure log);
+    * ``failure_column``: a readings file's failure flag column (1/0, yes/no, true/false): stored as a label, and
+      each run of flagged rows of an asset becomes one failure event at its first row;
+    * ``tag_map`` / ``tag_column``: a historian's long export (``tag, timestamp, value``): the CSV file mapping
+      each tag to its asset and channel, and the file's tag column (:mod:`forewarn.store.historian`);
+    * ``quality_column`` / ``good_quality``: rows whose quality is not one of ``good_quality`` (any case;
+      ``Good`` and OPC's ``192`` by default) are skipped and counted, never stored.
     """
 
     asset_column: str = "asset_id"
@@ -57,10 +67,26 @@ class ReadOptions:
     on_conflict: OnConflict = "keep"
     encoding: str | None = None
     na_values: tuple[str, ...] = ()
+    rename: tuple[tuple[str, str], ...] = ()
+    event_kind: str | None = None
+    failure_column: str | None = None
+    tag_map: str | None = None
+    tag_column: str = "tag"
+    quality_column: str | None = None
+    good_quality: tuple[str, ...] = ("Good", "192")
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "label_columns", _names(self.label_columns))
+        flag = () if self.failure_column is None else (self.failure_column,)
+        object.__setattr__(self, "label_columns", _names((*_names(self.label_columns), *flag)))
         object.__setattr__(self, "na_values", _names(self.na_values))
+        object.__setattr__(self, "good_quality", _names(self.good_quality))
+        object.__setattr__(self, "rename", _pairs(self.rename))
+        if self.event_kind is not None and self.event_kind not in EVENT_KINDS:
+            raise ConfigError(f"event_kind={self.event_kind!r}; use {', '.join(EVENT_KINDS)}")
+        if not self.good_quality:
+            raise ConfigError("good_quality names no quality; give the texts of a good value, e.g. 'Good,192'")
+        if self.tag_map is not None and self.asset is not None:
+            raise ConfigError("a tag map names each tag's asset; drop --asset")
         if self.on_conflict not in CONFLICT_MODES:
             raise ConfigError(f"on_conflict={self.on_conflict!r}; use 'keep', 'replace' or 'error'")
         for what, name in (("asset_column", self.asset_column), ("time_column", self.time_column)):
@@ -103,6 +129,7 @@ class ReadOptions:
             out[self.asset_column] = "asset_id"
         if self.time_column != "ts":
             out[self.time_column] = "ts"
+        out.update({src: dst for src, dst in self.rename if src != dst})
         return out
 
     def display(self, column: str) -> str:
@@ -118,6 +145,53 @@ class ReadOptions:
     def parses_text_time(self) -> bool:
         """True when the time column must be read as text and parsed by Forewarn (format or zone given)."""
         return self.time_format is not None or self.timezone != "UTC"
+
+
+def _pairs(value: str | Sequence[tuple[str, str]] | None) -> tuple[tuple[str, str], ...]:
+    """:func:`column_pairs` for ingest, where the asset and time columns have options of their own.
+
+    >>> _pairs("Zeit=ts")
+    Traceback (most recent call last):
+    ...
+    forewarn.exceptions.ConfigError: rename Zeit=ts: the asset and time columns are named by --asset-column and --time-column
+    """
+    pairs = column_pairs(value)
+    for src, dst in pairs:
+        if dst in ("asset_id", "ts"):
+            raise ConfigError(
+                f"rename {src}={dst}: the asset and time columns are named by --asset-column and --time-column"
+            )
+    return pairs
+
+
+def column_pairs(value: str | Sequence[tuple[str, str]] | None) -> tuple[tuple[str, str], ...]:
+    """``(source, target)`` column pairs from ``"Type=kind,Work done=action"`` or pairs, checked.
+
+    >>> column_pairs("Type=kind, Work done = action")
+    (('Type', 'kind'), ('Work done', 'action'))
+    >>> column_pairs("Type")
+    Traceback (most recent call last):
+    ...
+    forewarn.exceptions.ConfigError: rename 'Type' has no '='; write FILE_COLUMN=FOREWARN_COLUMN, e.g. Type=kind
+    """
+    if not value:
+        return ()
+    if isinstance(value, str):
+        items = [v for v in value.split(",") if v.strip()]
+        pairs = []
+        for item in items:
+            if "=" not in item:
+                raise ConfigError(
+                    f"rename {item.strip()!r} has no '='; write FILE_COLUMN=FOREWARN_COLUMN, e.g. Type=kind"
+                )
+            src, dst = item.split("=", 1)
+            pairs.append((src.strip(), dst.strip()))
+    else:
+        pairs = [(str(a).strip(), str(b).strip()) for a, b in value]
+    for src, dst in pairs:
+        if not src or not dst:
+            raise ConfigError(f"rename {src}={dst} names an empty column")
+    return tuple(pairs)
 
 
 def _names(value: str | Sequence[str] | None) -> tuple[str, ...]:

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from forewarn.exceptions import ConfigError, DataNotFoundError, IngestError, SchemaError, StateError, UnknownAssetError
-from forewarn.schema import Asset, Line, Site, to_long_readings
+from forewarn.schema import Asset, Line, Site, to_events, to_long_readings
 from forewarn.store import catalog, labels, queries
 from forewarn.store.asset_import import read_asset_file
 from forewarn.store.events import ingest_events_frame, parse_event_times, staged_events_frame, validate_events
@@ -79,7 +79,8 @@ def readings_types(header: list[str], options: ReadOptions | None = None) -> dic
     {'Machine': 'VARCHAR', 'Zeit': 'VARCHAR', 'temp': 'DOUBLE', 'state': 'VARCHAR'}
     """
     opts = options or ReadOptions()
-    long = "channel" in header or "value" in header
+    renames = opts.renames()
+    long = bool({"channel", "value"} & {renames.get(name, name) for name in header})
     types = {name: ("VARCHAR" if long else "DOUBLE") for name in header}
     types.update(
         {
@@ -89,8 +90,26 @@ def readings_types(header: list[str], options: ReadOptions | None = None) -> dic
         }
     )
     if long:
-        types["value"] = "DOUBLE"
+        types.update({name: "DOUBLE" for name in header if renames.get(name, name) == "value"})
     return {name: types[name] for name in header}
+
+
+def _with_flagged_failures(report: IngestReport, column: str, write_events: Any) -> IngestReport:
+    """File the failures a failure flag column marked (:attr:`IngestReport.flagged_failures`) as failure events,
+    and say so in the report's notes."""
+    note = f"{report.source}: no row flagged in the failure column {column!r}"
+    if report.flagged_failures:
+        raw = pd.DataFrame(
+            [(a, t, "failure", f"flagged in column {column}") for a, t in report.flagged_failures],
+            columns=["asset_id", "ts", "kind", "note"],
+        )
+        events = to_events(raw, source=report.source)
+        filed = write_events(events, source=report.source, strict=False, line_of=lambda r: r + 2, progress=None)
+        note = (
+            f"{report.source}: {len(raw):,} failure(s) marked in the column {column!r} (each run of flagged rows of "
+            f"an asset, at its first row): {filed.written:,} failure event(s) filed, {filed.duplicates:,} already stored"
+        )
+    return dataclasses.replace(report, notes=(*report.notes, note))
 
 
 def _frame_as_arrow(frame: pd.DataFrame, source: str) -> pa.Table:
@@ -240,9 +259,16 @@ class Store:
         with self._lock:
             return catalog.update_assets(self._db(write=True), updates, source=source, lines=lines)
 
-    def import_assets(self, path: str | os.PathLike[str], *, encoding: str | None = None) -> AssetImport:
-        """Create or update the assets of a CSV asset list (see :mod:`forewarn.store.asset_import`); all or nothing."""
-        updates, lines, notes = read_asset_file(path, encoding)
+    def import_assets(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        encoding: str | None = None,
+        rename: str | Sequence[tuple[str, str]] = (),
+    ) -> AssetImport:
+        """Create or update the assets of a CSV asset list (see :mod:`forewarn.store.asset_import`); all or nothing.
+        ``rename`` reads the file's own column names as fields (``"Maschine=asset_id,Standort=site"``)."""
+        updates, lines, notes = read_asset_file(path, encoding, rename)
         with self._lock:
             try:
                 created, updated = self._update_assets(updates, str(path), lines)
@@ -383,6 +409,13 @@ class Store:
         on_conflict: OnConflict = "keep",
         encoding: str | None = None,
         na_values: Sequence[str] | str = (),
+        tag_map: str | os.PathLike[str] | None = None,
+        tag_column: str = "tag",
+        quality_column: str | None = None,
+        good_quality: Sequence[str] | str = ("Good", "192"),
+        rename: Sequence[tuple[str, str]] | str = (),
+        event_kind: str | None = None,
+        failure_column: str | None = None,
     ) -> IngestReport:
         """Store a CSV (``.csv``, ``.csv.gz``), Parquet or JSON-lines (``.jsonl``, ``.ndjson``) file.
 
@@ -397,6 +430,13 @@ class Store:
         stored reading with a different value becomes, and ``encoding`` is that of a text file (default:
         UTF-8, else Windows-1252, said in ``IngestReport.notes``), ``na_values`` are a CSV file's texts for "no
         value" (``"n/a,---"``), read as gaps. Events files take the column, time format and zone options.
+        A historian's long export (``tag, timestamp, value, quality``) takes ``tag_map`` (a CSV of ``tag, asset,
+        channel[, unit]``), ``tag_column``, ``quality_column`` and ``good_quality`` (:mod:`forewarn.store.historian`).
+        ``rename`` puts other columns under Forewarn's names (``"Type=kind,Work done=action"``), and ``event_kind``
+        gives every row of an events file without a kind column one kind (a failure log: ``"failure"``).
+        ``failure_column`` names a readings file's failure flag column (1/0, yes/no): stored as a label, and each run
+        of flagged rows of an asset is filed as one failure event at its first row (said in ``notes``); a run split
+        over two files is filed once per file.
         """
         if kind not in ("auto", "readings", "events"):
             raise ConfigError(f"kind={kind!r}; use 'auto', 'readings' or 'events'")
@@ -410,13 +450,22 @@ class Store:
             on_conflict=on_conflict,
             encoding=encoding,
             na_values=na_values,  # type: ignore[arg-type]
+            tag_map=None if tag_map is None else str(tag_map),
+            tag_column=tag_column,
+            quality_column=quality_column,
+            good_quality=good_quality,  # type: ignore[arg-type]
+            rename=rename,  # type: ignore[arg-type]
+            event_kind=event_kind,
+            failure_column=failure_column,
         )
         with self._lock, self._ingest_session() as (con, target, write_events):
             file = Path(path)
             if not file.is_file():
                 raise DataNotFoundError(f"file {str(file)!r} does not exist")
             if kind == "auto":
-                kind = "events" if "kind" in self._columns_of(con, file) and not options.label_columns else "readings"
+                named = {options.renames().get(c, c) for c in self._columns_of(con, file)}
+                has_kind = "kind" in named or options.event_kind is not None
+                kind = "events" if has_kind and not options.label_columns else "readings"
             staged: Staged | None = None
             try:
                 if kind == "readings":
@@ -428,13 +477,16 @@ class Store:
                         encoding=encoding,
                         na_values=options.na_values,
                     )
-                    return ingest_staged_readings(
+                    report = ingest_staged_readings(
                         con, staged, strict=strict, progress=progress, options=options, target=target
                     )
-                if options.label_columns or on_conflict != "keep":
+                    if options.failure_column is None:
+                        return report
+                    return _with_flagged_failures(report, options.failure_column, write_events)
+                if options.label_columns or on_conflict != "keep" or tag_map is not None or quality_column:
                     raise ConfigError(
                         "events files take --asset-column, --time-column, --time-format, --timezone, --asset and "
-                        "--encoding; labels and --on-conflict apply to readings"
+                        "--encoding; labels, --on-conflict, --tag-map and --quality-column apply to readings"
                     )
                 staged = stage_file(con, file, name=STAGE, types_for=lambda header: None, encoding=encoding)
                 events_view = parse_event_times(con, renamed(con, staged, options), options)

@@ -45,7 +45,9 @@ VALUE_HINT = (
 )
 LAYOUT_HINT = (
     "readings need asset_id, ts and either channel+value (long) or one column per channel (wide); "
-    "--asset-column and --time-column name other columns, --asset gives a file one asset id"
+    "--asset-column and --time-column name other columns, --asset gives a file one asset id, --rename "
+    "'Tag=channel,Wert=value' others; a historian's tag, time, value export takes --tag-map; a failure log is "
+    "read as events with --event-kind failure"
 )
 DEFAULT = ReadOptions()
 # an ISO-like time ending in an offset (Z, +01, +01:00, -0500): such a time keeps its own zone
@@ -130,6 +132,28 @@ def renamed(con: duckdb.DuckDBPyConnection, staged: Staged, options: ReadOptions
                 **where,
                 hint=f"rename or drop the column {target!r}",
             )
+    for src, dst in options.rename:
+        if src not in columns:
+            raise IngestError(
+                f"missing column {src!r}; found {', '.join(columns) or 'none'}",
+                column=src,
+                **where,
+                hint=f"--rename {src}={dst} names a column of the file",
+            )
+        if dst in columns and dst != src:
+            raise IngestError(
+                f"column {dst!r} clashes with {src!r}, given by --rename",
+                column=dst,
+                **where,
+                hint=f"rename or drop the column {dst!r}",
+            )
+    if options.event_kind is not None and "kind" in columns and ("kind" not in options.renames()):
+        raise IngestError(
+            f"the file has a column 'kind' and one kind {options.event_kind!r} was given",
+            column="kind",
+            **where,
+            hint="drop --event-kind to take the kinds from the column",
+        )
     missing = [c for c in options.label_columns if c not in columns]
     if missing:
         raise IngestError(
@@ -139,13 +163,16 @@ def renamed(con: duckdb.DuckDBPyConnection, staged: Staged, options: ReadOptions
             hint="--label-columns names columns of the file",
         )
     renames = options.renames()
-    if not renames and options.asset is None:
+    if not renames and options.asset is None and options.event_kind is None:
         return staged
     select = [f"{quote_ident(src)} AS {quote_ident(dst)}" for src, dst in renames.items()]
     types = {dst: staged.types[src] for src, dst in renames.items()}
     if options.asset is not None:
         select.insert(0, f"CAST({quote_literal(options.asset)} AS VARCHAR) AS asset_id")
         types = {"asset_id": "VARCHAR", **types}
+    if options.event_kind is not None:
+        select.insert(0, f"CAST({quote_literal(options.event_kind)} AS VARCHAR) AS kind")
+        types = {"kind": "VARCHAR", **types}
     rest = [c for c in columns if c not in renames]
     select += [quote_ident(c) for c in rest] + [ROW_COLUMN]
     name = staged.name + "_n"
