@@ -139,6 +139,7 @@ def report_html(result: dict[str, Any], data: Dataset, p: np.ndarray, threshold:
         f"<h1>{head}</h1>"
         + table("Rows", result["rows"])
         + table("Events", result["events"])
+        + (f"<p>{html.escape(result['events_note'])}</p>" if result.get("events_note") else "")
         + "<h2>Threshold sweep</h2><table><tr><th scope='col'>threshold</th><th scope='col'>caught share</th>"
         "<th scope='col'>false cases per asset-year</th><th scope='col'>cost</th></tr>" + sweep + "</table>"
         "<h2>Reliability (predicted against observed failure frequency)</h2><table><tr><th scope='col'>bin</th>"

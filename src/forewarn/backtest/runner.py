@@ -316,7 +316,10 @@ def summarise(
                 "cost": figures["cost"],
             }
         )
-    best = min(sweep, key=lambda s: s["cost"]) if sweep else None
+    note = None
+    if spec.label is not None and not len(failures):
+        events, sweep, note = without_failure_log(events, sweep, spec.label)
+    best = min(sweep, key=lambda s: s["cost"]) if sweep and note is None else None
     return {
         "id": "",
         "created": pd.Timestamp.now(tz="UTC").isoformat(),
@@ -337,4 +340,43 @@ def summarise(
         "cost_optimal_threshold_in_hindsight": best,
         "sweep": sweep,
         "reliability": held.reliability(p_all[judged], outcome_all[judged]),
+        "events_note": note,
     }
+
+
+#: event figures that judge alarms against failure events: without a failure log they are not measured
+JUDGED_BY_FAILURES = (
+    "caught_share",
+    "lead_time_hours_median",
+    "false_cases",
+    "false_cases_per_asset_year",
+    "cost",
+    "cost_run_to_failure",
+    "cost_time_based",
+    "time_based_period_hours",
+)
+
+
+def without_failure_log(
+    events: dict[str, Any], sweep: list[dict[str, Any]], label: str
+) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """Event figures of a backtest on a stored label column when the store holds no failure event: every case
+    would count as false and run-to-failure as free, so the figures that judge cases against failures are not
+    measured (``None``) and a note says why and what to ingest.
+
+    >>> events, sweep, note = without_failure_log({"failures": 0, "caught": 0, "cases": 129, "false_cases": 129,
+    ...     "false_cases_per_asset_year": 113.2, "cost": 193500.0}, [{"threshold": 0.5, "caught_share": None,
+    ...     "false_cases_per_asset_year": 113.2, "cost": 193500.0}], "Ausfall")
+    >>> events["false_cases_per_asset_year"], events["cases"], sweep[0]["cost"]
+    (None, 129, None)
+    >>> note.split(";")[0]
+    "no failure event in the store, so cases cannot be judged (label column 'Ausfall' judges the rows only)"
+    """
+    events = {k: (None if k in JUDGED_BY_FAILURES else v) for k, v in events.items()}
+    sweep = [{**s, "caught_share": None, "false_cases_per_asset_year": None, "cost": None} for s in sweep]
+    note = (
+        f"no failure event in the store, so cases cannot be judged (label column {label!r} judges the rows only); "
+        "ingest the failure log (forewarn ingest LOG --event-kind failure), or a failure flag column as failures "
+        "(forewarn ingest FILE --failure-column NAME), for failures caught, lead times, false cases and costs"
+    )
+    return events, sweep, note

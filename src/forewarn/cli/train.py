@@ -160,6 +160,8 @@ def train(
             ],
             title="zoo, by-asset validation on the training assets",
         )
+        for line in zoo_failures(zoo):
+            typer.echo(line)
     live = (
         "saved, not served (the service scores failure, RUL and anomaly models; load it with forewarn.base.load)"
         if result.card.get("task") == "failure-mode"
@@ -270,6 +272,8 @@ def backtest(
     for key, value in [*rows.items(), *events.items()]:
         table.add_row(key, "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value))
     Console().print(table)
+    if result.get("events_note"):
+        typer.echo(f"note: {result['events_note']}", err=True)
     if json_out is None:
         typer.echo(json.dumps({"rows": rows, "events": events}, default=str))
 
@@ -344,8 +348,20 @@ def zoo_status(row: dict[str, Any]) -> str:
     >>> zoo_status({"servable": True, "error": None}), zoo_status({"servable": False, "error": None})
     ('servable', 'not servable')
     >>> zoo_status({"servable": True, "error": "Do not support special JSON characters in feature name."})
-    'failed: Do not support special JSON characters in feature name.'
+    'failed (below)'
+
+    The error itself is printed under the table (:func:`zoo_failures`): in the cell, a long one squeezed the
+    table out of an 80-column terminal (rich split it in two, the second with an empty first column).
     """
     if row.get("error"):
-        return f"failed: {str(row['error'])[:70]}"
+        return "failed (below)"
     return "servable" if row["servable"] else "not servable"
+
+
+def zoo_failures(zoo: list[dict[str, Any]]) -> list[str]:
+    """One line per zoo model whose fit failed, naming the model and the error.
+
+    >>> zoo_failures([{"model": "lightgbm-failure", "error": "column 'T [K]': brackets"}, {"model": "knn-failure"}])
+    ["lightgbm-failure failed: column 'T [K]': brackets"]
+    """
+    return [f"{row['model']} failed: {row['error']}" for row in zoo if row.get("error")]

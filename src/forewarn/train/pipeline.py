@@ -129,13 +129,30 @@ NO_LABELS = (
 )
 
 
-def _check_trainable(data: Dataset, spec: TrainSpec, usable: np.ndarray) -> None:
+def label_hint(stored_labels: tuple[str, ...]) -> str:
+    """What a refusal for want of failures adds when the store holds label columns the run did not use.
+
+    >>> label_hint(("Typ", "Ausfall"))
+    " (the store holds the label column(s) 'Typ', 'Ausfall': --label NAME learns one of them)"
+    >>> label_hint(())
+    ''
+    """
+    if not stored_labels:
+        return ""
+    return (
+        f" (the store holds the label column(s) {', '.join(map(repr, stored_labels))}: --label NAME learns one of them)"
+    )
+
+
+def _check_trainable(data: Dataset, spec: TrainSpec, usable: np.ndarray, stored_labels: tuple[str, ...] = ()) -> None:
     if usable.sum() < 50:
         raise DataNotFoundError(
             f"only {int(usable.sum())} labelled rows at the {data.interval} interval for task {spec.task!r}: "
             + (
                 "no failure event and no label column; ingest failures and maintenance as events "
-                "(kind=failure|maintenance) or pass --label NAME" + (NO_LABELS if spec.task == "anomaly" else "")
+                "(kind=failure|maintenance) or pass --label NAME"
+                + label_hint(stored_labels)
+                + (NO_LABELS if spec.task == "anomaly" else "")
                 if not len(data.events) and not spec.label
                 else "need at least 50 (more history, a shorter --interval, or a shorter --horizon)"
             )
@@ -145,6 +162,7 @@ def _check_trainable(data: Dataset, spec: TrainSpec, usable: np.ndarray) -> None
         raise DataNotFoundError(
             f"the labelled rows hold {int((y == 1).sum())} failure row(s) within "
             f"{spec.horizon}; training needs failures (and rows before them) in the history"
+            + label_hint(stored_labels)
             + (NO_LABELS if spec.task == "anomaly" else "")
         )
     if len(np.unique(data.groups[usable])) < 3:
@@ -187,9 +205,10 @@ def _train(
     started = time.perf_counter()
     with opened(store) as db:
         data = load_dataset(db, spec)
+        stored_labels = tuple(db.label_names()) if spec.label is None else ()
     spec = spec.resolved(data.interval)
     usable = data.labelled & ~data.down
-    _check_trainable(data, spec, usable)
+    _check_trainable(data, spec, usable, stored_labels)
     unknown = [c for c in spec.operating_channels if c not in data.channels]
     if unknown:
         raise ConfigError(
