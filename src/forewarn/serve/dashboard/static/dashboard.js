@@ -289,6 +289,12 @@ async function fleetPage() {
       } else if (asset.probability !== null) {
         cell.appendChild(el("div", { class: "num" }, `health ${fmt(asset.health)} · ${asset.risk_level}`));
         cell.appendChild(el("div", { class: "num" }, asset.rul === null ? "RUL –" : `RUL ${fmt(asset.rul)} ${asset.unit}`));
+        if (asset.channels_missing?.length) {  // scored, but some of its class's channels sent nothing in the window
+          cell.appendChild(el("div", { class: "num channels-missing" }, `missing: ${asset.channels_missing.join(", ")}`));
+        }
+      } else if (asset.status === "insufficient data") {  // too few channels: no score rather than a confident low one
+        const n = asset.channels_missing?.length ?? 0;
+        cell.appendChild(el("div", { class: "num" }, `insufficient data: ${n} channel${n === 1 ? "" : "s"} without readings`));
       } else {  // why: no model serves it, no reading since its last repair, or too little data (the action says)
         const why = !asset.model_id ? "not scored (no model)"
           : asset.renewed_at ? `not scored since its maintenance ${fmtTime(asset.renewed_at).slice(0, 10)}`
@@ -353,6 +359,10 @@ async function drawAssetSummary(health, info) {
     card(summary, "failure probability", health.probability === null ? "–" : `${fmt(100 * health.probability, 1)} %`,
          { hint: `within ${fmt(health.horizon)} ${health.unit}` });
     card(summary, "RUL", rul.value, { id: "rul-card", hint: rul.hint, title: rul.title });
+  }
+  if (health?.channels_missing?.length) {  // the coverage rule (forewarn.features.coverage): said, never hidden
+    card(summary, health.status === "insufficient data" ? "insufficient data: no readings of" : "channels missing",
+         health.channels_missing.join(", "), { id: "channels-missing" });
   }
   card(summary, "class / line", `${info.asset_class} / ${info.line_id ?? "–"}`);
   card(summary, "last reading", fmtTime(info.last_ts).slice(0, 16), { hint: `${info.n_channels} channels, ${info.n_readings} readings` });
