@@ -25,7 +25,7 @@ from forewarn.base.estimator import Estimator
 from forewarn.base.registry import get, names
 from forewarn.evaluate.classification import binary_metrics, multiclass_metrics
 from forewarn.evaluate.rul import rmse
-from forewarn.exceptions import ConfigError, ForewarnError, SchemaError
+from forewarn.exceptions import ConfigError, ForewarnError
 
 CANDIDATES: dict[str, tuple[str, ...]] = {
     "failure": (
@@ -103,34 +103,18 @@ def output(model: Estimator, X: pd.DataFrame) -> np.ndarray:
     return np.asarray(model.classes_)[proba.argmax(axis=1)]  # type: ignore[attr-defined]
 
 
-#: characters LightGBM refuses in a feature name (its model file is JSON-like); plant channels often hold them
-LIGHTGBM_REFUSES = '[]{}",:'
-
-
 def fit_model(model: Estimator, X: pd.DataFrame, y: np.ndarray) -> Estimator:
     """Fit on labelled rows; an anomaly detector learns from the healthy rows only (label 0).
 
-    A LightGBM model refuses feature names with ``[ ] { } " , :`` (channels such as ``Air temperature [K]``):
-    that is a :class:`SchemaError` naming the channels and what to do, not LightGBM's traceback.
+    Channel names LightGBM refuses (``Air temperature [K]``) need nothing here: the LightGBM models train under
+    positional names and answer with the user's (:mod:`forewarn.models.boosting`).
     """
-    try:
-        if model.task == "anomaly":
-            normal = y == 0
-            return model.fit(X[normal])
-        if model.task == "fault":
-            return model.fit(X, pd.Series(y).astype(str).to_numpy())
-        return model.fit(X, y)
-    except Exception as err:
-        bad = [str(c) for c in X.columns if set(str(c)) & set(LIGHTGBM_REFUSES)]
-        if type(err).__name__ != "LightGBMError" or not bad:
-            raise
-        raise SchemaError(
-            f"{type(model).__name__} cannot take {len(bad)} feature name(s) with any of {LIGHTGBM_REFUSES} "
-            f"(e.g. {bad[0]!r}, from a channel name)",
-            column=bad[0],
-            hint="rename those channels without brackets, braces, quotes, commas or colons (ingest a header such "
-            "as 'Air temperature K'), or choose a model that takes them with --model, e.g. random-forest-failure",
-        ) from None
+    if model.task == "anomaly":
+        normal = y == 0
+        return model.fit(X[normal])
+    if model.task == "fault":
+        return model.fit(X, pd.Series(y).astype(str).to_numpy())
+    return model.fit(X, y)
 
 
 def validation_score(task: str, y: np.ndarray, said: np.ndarray) -> float:
