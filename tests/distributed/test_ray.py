@@ -151,6 +151,19 @@ def test_lake_fleet_score_is_the_same_locally_on_ray_and_from_the_store(
     assert list(lake_rows["risk"]) == list(store_rows["risk"]) and list(lake_rows["action"]) == list(
         store_rows["action"]
     )
+    # the coverage rule expects of each class the channels it sends, in the lake as in the store
+    missing = [[list(m) for m in rows["channels_missing"]] for rows in (lake_rows, store_rows)]
+    assert missing[0] == missing[1]
+
+
+def test_lake_class_channels_are_the_stores(plant: Plant) -> None:
+    from forewarn.distributed.lake import class_channel_pairs
+    from forewarn.features.coverage import class_channels, store_class_channels
+
+    with Store(plant.store, read_only=True) as db:
+        truth = store_class_channels(db)
+    assert class_channels(class_channel_pairs(plant.lake)) == truth and len(truth) >= 2
+    assert len(set(truth.values())) > 1  # the classes send different channels: the case the rule is for
 
 
 def test_cli_export_and_lake_score_on_the_cluster(ray_cluster: Cluster, plant: Plant, tmp_path: Path) -> None:

@@ -101,11 +101,14 @@ class BatchScorer:
     ) -> None:
         from forewarn.bundles.bundle import Bundle
         from forewarn.distributed import lake as lakes
+        from forewarn.features.coverage import class_channels
         from forewarn.train.labels import latest_marks
 
         self.lake, self.out = lake, Path(out)
         self.bundle = Bundle(bundle_folder, model_id=model_id, version=version)
         self.marks = latest_marks(lakes.events(lake))
+        # the channels each class sends: the coverage rule's expectations, as forewarn score reads them from a store
+        self.reported = class_channels(lakes.class_channel_pairs(lake))
         self.assets = selected_assets(lake, tuple(sites), tuple(classes), tuple(self.bundle.spec.asset_classes))
 
     def __call__(self, batch: tuple[int, int]) -> dict[str, float]:
@@ -142,7 +145,7 @@ class BatchScorer:
                 history.insert(0, "asset_id", info.asset_id)
                 base = {"asset_id": info.asset_id, "asset_class": info.asset_class, "site_id": info.site_id}
                 status = "down" if is_down((failed_at, since)) else "in_service"
-                done.append(asset_features(serving, (base, status, history)))
+                done.append(asset_features(serving, (base, status, history), self.reported))
             rows, features = [row for row, _ in done], [x for _, x in done]
             if serving.age_feature:  # as forewarn score does: the age at each asset's last row since its renewal
                 renewed = {asset: marks[1] for asset, marks in self.marks.items()}

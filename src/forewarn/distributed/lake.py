@@ -85,6 +85,14 @@ def assets(lake: str | os.PathLike[str]) -> pd.DataFrame:
     return table.sort_values("asset_id", ignore_index=True)
 
 
+def class_channel_pairs(lake: str | os.PathLike[str]) -> pd.DataFrame:
+    """``asset_class, channel``: the channels each asset of the lake reports, with its class (the rows
+    :func:`forewarn.features.coverage.class_channels` reads, as the store's query gives them)."""
+    channels = pd.read_parquet(check_lake(lake) / "channels.parquet", columns=["asset_id", "channel"])
+    registry = assets(lake)[["asset_id", "asset_class"]]
+    return channels.merge(registry, on="asset_id")[["asset_class", "channel"]].drop_duplicates()
+
+
 def events(lake: str | os.PathLike[str]) -> pd.DataFrame:
     """The lake's events, sorted by ``ts``."""
     table = pd.read_parquet(check_lake(lake) / "events.parquet")
