@@ -114,6 +114,14 @@ def detect(
             "degrade: more false alarms there); default: off.",
         ),
     ] = None,
+    save_models: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-models",
+            help="Also keep each asset's fit (one folder per asset or pool, and an index) in this folder, and print "
+            "the stream's [[models]] entry that scores every asset with its own fit (default detector only).",
+        ),
+    ] = None,
     engine: EngineOpt = "local",
     ray_address: RayAddressOpt = None,
 ) -> None:
@@ -146,6 +154,21 @@ def detect(
         )
         if value is not None
     }
+    if save_models is not None:
+        if interval is not None:
+            raise typer.BadParameter(
+                "the stream scores readings as they arrive, not averaged: leave out --interval to save the fits",
+                param_hint="--save-models",
+            )
+        from forewarn.base import registry
+        from forewarn.detect.saved import check_savable
+        from forewarn.exceptions import ConfigError
+
+        try:
+            check_savable(registry.get(detector), detector, smooth)
+        except ConfigError as err:
+            raise typer.BadParameter(str(err), param_hint="--save-models") from None
+        options["keep_models"] = True
     if params:
         from forewarn.base import registry
 
@@ -217,3 +240,20 @@ def detect(
     if result.dropped:
         typer.echo(f"dropped column(s) without values in the training rows: {', '.join(result.dropped)}")
     typer.echo(f"scores: {out}" + (f"; episodes: {events}" if events else ""))
+    if save_models is not None:
+        from forewarn.detect.saved import models_entry, save_fits
+
+        settings = {
+            "train_fraction": train_fraction,
+            "params": options.get("params", {}),
+            "store": None if store is None else str(store.resolve()),
+            "input": None if input_path is None else str(input_path.resolve()),
+            "selection": {"sites": _split(site), "lines": _split(line), "classes": _split(asset_class)}
+            | {"assets": _split(assets)},
+        }
+        folder = save_fits(result, save_models, options=settings).resolve()
+        typer.echo(
+            f"saved {len(result.models)} fit(s) of {len(fits)} asset(s) in {folder}; to score them in the stream, "
+            "add to its config:"
+        )
+        typer.echo(models_entry(folder))

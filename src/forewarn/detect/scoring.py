@@ -39,6 +39,22 @@ TOP_CHANNELS = 3
 
 
 @dataclass
+class DetectFit:
+    """One fitted model of :func:`detect_frame` (``keep_models=True``): the assets it scores (one, or a pool's),
+    the channels it reads in order, the value filling a channel before its first reading (the training median),
+    each member's training rows and the times of the first and last training row (ISO 8601, UTC)."""
+
+    group: str
+    assets: list[str]
+    model: Any
+    channels: list[str]
+    fill: list[float]
+    n_train: list[int]
+    train_from: str
+    train_to: str
+
+
+@dataclass
 class DetectResult:
     """Scores (``[asset_id,] timestamp, anomaly_score, alarm``, input row order), episodes, and what made them."""
 
@@ -54,6 +70,8 @@ class DetectResult:
     notes: list[str] = field(default_factory=list)
     rule: AlarmRule = field(default_factory=AlarmRule)
     asset_column: str | None = None
+    #: the fitted models, one per asset or pool, with what scoring needs besides (``keep_models=True``)
+    models: list[DetectFit] = field(default_factory=list)
 
     @property
     def alarms(self) -> int:
@@ -128,6 +146,7 @@ def _score_assets(
     asset_classes: Mapping[str, str] | None,
     source: str,
     executor: Executor | None = None,
+    keep_models: bool = False,
 ) -> dict[str, Any]:
     """Score every asset's series (package text, steps 2-6); rows are positions of ``features``. Each model (an
     asset's own, or a pool's) is one unit of ``executor`` (:func:`_fit_group`); the units' results are put together
@@ -170,6 +189,7 @@ def _score_assets(
         source=source,
         calibrated=calibrated,
         named=assets is not None,
+        keep=keep_models,
     )
     anomaly = np.zeros(n_rows)
     alarm = np.zeros(n_rows, dtype="int8")
@@ -180,8 +200,11 @@ def _score_assets(
     used: list[str] = []
     told: dict[str, dict[str, str]] = {}  # the detector's warnings: kind -> series -> first line
     levels = []
+    kept: list[DetectFit] = []
     total_train = 0
     for (group, _, _, _), done in zip(units, resolve(executor).map(fit, units), strict=True):
+        if done.get("fit") is not None:
+            kept.append(done["fit"])
         dropped_all.update(done["dropped"])
         used.extend(c for c in done["columns"] if c not in used)
         for kind, said in done["told"].items():
@@ -230,6 +253,7 @@ def _score_assets(
         "features": used,
         "n_train": total_train,
         "alarm_level": levels[0] if len(levels) == 1 else float("nan"),
+        "models": kept,
     }
 
 
@@ -254,10 +278,12 @@ def _fit_group(
     source: str,
     calibrated: bool,
     named: bool,
+    keep: bool = False,
 ) -> dict[str, Any]:
     """One model: ``unit`` is a group (``own:ASSET`` or ``pooled:CLASS``), its member assets, their feature rows
     (in time order) and times. Fits the detector on the members' leading rows, scores every row, finds the episodes
-    (positions within each member's rows) and names their top channels; a pure function of its inputs."""
+    (positions within each member's rows) and names their top channels; a pure function of its inputs. With
+    ``keep`` the result's ``fit`` is the model and what scoring needs besides (:class:`DetectFit`)."""
     group, members, frames, stamps = unit
     pooled = group.startswith("pooled:")
     sizes = [len(f) for f in frames]
@@ -345,7 +371,22 @@ def _fit_group(
             f"{len(training)} rows{whole} ({', '.join(map(str, n_train[:5]))}{'...' if len(members) > 5 else ''} "
             f"per asset); scores are rough: so few rows cannot tell normal variation from a fault"
         )
+    fitted = None
+    if keep:
+        first_ts = [int(ts[0]) for ts, t in zip(stamps, n_train, strict=True) if t]
+        last_ts = [int(ts[t - 1]) for ts, t in zip(stamps, n_train, strict=True) if t]
+        fitted = DetectFit(
+            group=group,
+            assets=list(members),
+            model=model,
+            channels=list(columns),
+            fill=[float(v) for v in median.to_numpy(dtype="float64")],
+            n_train=list(n_train),
+            train_from=pd.Timestamp(min(first_ts), tz="UTC").isoformat(),
+            train_to=pd.Timestamp(max(last_ts), tz="UTC").isoformat(),
+        )
     return {
+        "fit": fitted,
         "dropped": dropped,
         "columns": columns,
         "told": told,
@@ -369,12 +410,14 @@ def detect_frame(
     rule: AlarmRule | None = None,
     source: str = "input",
     executor: Executor | None = None,
+    keep_models: bool = False,
 ) -> DetectResult:
     """Score the rows of ``frame`` (see the package text); the frame's cells may be text or numbers.
 
     ``asset_classes`` maps asset ids to classes for pooling assets with too few rows (package text, step 3).
     ``executor`` (:mod:`forewarn.base.executor`) fits and scores each asset's (or pool's) model as one unit
-    (in this process by default; the result does not depend on it).
+    (in this process by default; the result does not depend on it). ``keep_models`` keeps the fitted models in
+    :attr:`DetectResult.models` (for :func:`forewarn.detect.saved.save_fits`).
     """
     if not 0.0 < train_fraction < 1.0:
         raise ConfigError(
@@ -449,6 +492,7 @@ def detect_frame(
         asset_classes=asset_classes,
         source=source,
         executor=executor,
+        keep_models=keep_models,
     )
     out: dict[str, Any] = {}
     if asset_column is not None:
@@ -471,6 +515,7 @@ def detect_frame(
         notes=[*read_notes, *scored["notes"]],
         rule=rule,
         asset_column=asset_column,
+        models=scored["models"],
     )
 
 

@@ -76,8 +76,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,6 +90,8 @@ from forewarn.bundles.bundle import SPEC_FILE, Bundle
 from forewarn.decide.alarms import AlarmRule, AlarmTracker
 from forewarn.decide.alerts import Alert, AlertPolicy
 from forewarn.decide.explain import sensor_contributions, sensor_of
+from forewarn.detect.saved import INDEX_FILE as FITS_INDEX
+from forewarn.detect.saved import SavedFits
 from forewarn.exceptions import ConfigError
 from forewarn.features.age import hours_since_renewal, with_age
 from forewarn.features.window import STATS
@@ -98,6 +102,8 @@ from forewarn.stream.config import ModelConfig
 from forewarn.stream.features import MicroBatchFeatures
 from forewarn.stream.sequential import SeriesContext, deviations
 from forewarn.stream.tables import arrays_to_bytes, bytes_to_arrays
+
+log = logging.getLogger(__name__)
 
 REFERENCE_WEIGHT = 0.1  # weight of a batch's normal rows in the explanation reference
 
@@ -131,8 +137,15 @@ class ModelRunner:
         self.store = store  # where the renewals of a model that reads the age since renewal come from
         self.model_id = cfg.model_id
         self.bundle = Bundle(cfg.path, model_id=cfg.model_id) if (Path(cfg.path) / SPEC_FILE).is_file() else None
-        manifest = read_manifest(cfg.path) if self.bundle is None else self.bundle.manifest
-        self.model = load(cfg.path) if self.bundle is None else self.bundle.model
+        # a folder of `forewarn detect --save-models`: each asset scored by its own fit (forewarn.stream.sequential)
+        self.fleet = SavedFits(cfg.path) if (Path(cfg.path) / FITS_INDEX).is_file() else None
+        self.unfitted: set[str] = set()  # assets the fleet has no fit for, named once in the log
+        self.model: Any
+        if self.fleet is not None:
+            manifest, self.model = self.fleet.manifest, self.fleet
+        else:
+            manifest = read_manifest(cfg.path) if self.bundle is None else self.bundle.manifest
+            self.model = load(cfg.path) if self.bundle is None else self.bundle.model
         self.task = str(manifest.get("task", getattr(self.model, "task", "")))
         tasks = ("anomaly", "failure") if self.bundle is None else ("anomaly", "failure", "rul")
         if self.task not in tasks:
@@ -309,6 +322,8 @@ class ModelRunner:
         # a bundle picks its model's columns and fills a missing feature as the service does (Bundle.select)
         feats = spec_feats[:, self.take] if self.bundle is None else self.bundle.select(spec_feats)
         ok = ~np.isinf(feats).any(axis=1) if self.nan_allowed else np.isfinite(feats).all(axis=1)
+        if self.fleet is not None:  # an asset without a fit of its own is not scored
+            ok &= self._fitted(assets)
         rows = np.flatnonzero(ok)
         X = pd.DataFrame(feats[rows], columns=self.feature_names)
         if self.series is not None:  # each asset's rows after its context, in time order
@@ -339,7 +354,9 @@ class ModelRunner:
                     opened_rows.append(i)
             self.alarms.pop_finished()  # episodes that ended: their alert was filed when they started
         if alerts:
-            if self.series is not None:  # no row stands alone: the channels furthest from the fit's centre
+            if self.fleet is not None:  # each asset's own fit, on its channels
+                explanations = self._fleet_deviations(assets[rows][opened_rows], feats[rows][opened_rows])
+            elif self.series is not None:  # no row stands alone: the channels furthest from the fit's centre
                 explanations = deviations(self.model, feats[rows][opened_rows], self.feature_names)
             else:
                 explanations = self._explain(feats[rows][opened_rows], X)
@@ -361,6 +378,34 @@ class ModelRunner:
             }
         )
         return table, alerts, feats
+
+    def _fitted(self, assets: np.ndarray) -> np.ndarray:
+        """Whether the fleet has a fit for each row's asset; an asset without one is named once in the log."""
+        assert self.fleet is not None
+        has = {str(a): self.fleet.fit_for(str(a)) is not None for a in pd.unique(assets)}
+        for asset, fitted in has.items():
+            if not fitted and asset not in self.unfitted:
+                self.unfitted.add(asset)
+                log.warning(
+                    "model %r: %s holds no fit for asset %r (fitted: %d assets); its rows are not scored "
+                    "(rows_unscored); run forewarn detect --save-models again with this asset in the store",
+                    self.model_id,
+                    self.fleet.folder,
+                    asset,
+                    len(self.fleet.assets),
+                )
+        return np.fromiter((has[str(a)] for a in assets), dtype=bool, count=len(assets))
+
+    def _fleet_deviations(self, assets: np.ndarray, values: np.ndarray) -> list[dict[str, float]]:
+        """:func:`~forewarn.stream.sequential.deviations` of each row under its asset's own fit and channels."""
+        assert self.fleet is not None
+        out = []
+        for asset, row in zip(assets.tolist(), values, strict=True):
+            fit = self.fleet.fit_for(str(asset))
+            assert fit is not None
+            take = [self.feature_names.index(c) for c in fit.channels]
+            out += deviations(fit.model, row[None, take], fit.channels)
+        return out
 
     def _explain(self, rows: np.ndarray, batch: pd.DataFrame) -> list[dict[str, float]]:
         """Occlusion per sensor for each row, all in one model call (the numbers of ``occlusion_contributions``)."""

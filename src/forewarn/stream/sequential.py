@@ -12,7 +12,10 @@ detector remembers lies inside the context (the ensemble's windows reach 32 rows
 continues the series. The cost is one ``score`` call of up to ``context + new`` rows per asset and batch.
 
 The model is fitted beforehand and saved (``forewarn.base.save``); one ``[[models]]`` entry per fit (``assets`` or
-``asset_class`` say which assets it scores). Its feature names are the channels it reads.
+``asset_class`` say which assets it scores). Its feature names are the channels it reads. Or the entry names a folder
+of ``forewarn detect --save-models`` (:class:`forewarn.detect.saved.SavedFits`): each asset is scored by its own fit
+(the one ``detect`` scored it with, reading that fit's channels, gaps filled as ``detect`` fills them), and the rows
+of an asset the folder has no fit for are not scored (counted in ``rows_unscored``, the asset named once in the log).
 
 >>> import numpy as np
 >>> class Cumulative:  # a toy sequential detector: each row scores the running sum of the series so far
@@ -45,20 +48,29 @@ class SeriesContext:
         self.held: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def score(self, model: Any, assets: np.ndarray, ts_us: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Scores of rows sorted by (asset, ts): each asset's rows after its context, as one series."""
+        """Scores of rows sorted by (asset, ts): each asset's rows after its context, as one series.
+
+        ``model`` scores every asset, or (with a ``fit_for(asset)`` method, as
+        :class:`~forewarn.detect.saved.SavedFits`) picks each asset's own model; an asset without one scores NaN.
+        """
+        per_asset = hasattr(model, "fit_for")
         out = np.empty(len(ts_us))
         if len(ts_us) == 0:
             return out
         starts = np.flatnonzero(np.r_[True, assets[1:] != assets[:-1]])
         for lo, hi in zip(starts.tolist(), np.r_[starts[1:], len(ts_us)].tolist(), strict=True):
             asset = str(assets[lo])
+            scorer = model.fit_for(asset) if per_asset else model
+            if scorer is None:
+                out[lo:hi] = np.nan
+                continue
             old_ts, old_values = self.held.get(asset, (np.empty(0, "int64"), np.empty((0, len(self.columns)))))
             ts = np.concatenate([old_ts, ts_us[lo:hi]])
             block = np.vstack([old_values, values[lo:hi]])
             X = pd.DataFrame(
                 block, columns=self.columns, index=pd.DatetimeIndex(pd.to_datetime(ts, unit="us", utc=True))
             )
-            out[lo:hi] = np.asarray(model.score(X), dtype="float64").reshape(-1)[len(old_ts) :]
+            out[lo:hi] = np.asarray(scorer.score(X), dtype="float64").reshape(-1)[len(old_ts) :]
             self.held[asset] = (ts[-self.rows :], block[-self.rows :])
         return out
 
