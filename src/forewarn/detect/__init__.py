@@ -55,6 +55,7 @@ What it does, in order:
 
 The code: :mod:`forewarn.detect.inputs` (step 1), :mod:`forewarn.detect.scoring` (steps 2-6, :func:`detect_frame`,
 :func:`detect_store`) and :mod:`forewarn.detect.output` (step 7, :func:`detect_file`); every name is imported here.
+The fits kept for the stream (``forewarn detect --save-models DIR``, ``keep_models=True``): :mod:`forewarn.detect.saved`.
 
 >>> import numpy as np, pandas as pd
 >>> rng = np.random.default_rng(0)

@@ -62,7 +62,8 @@ default except the mapping itself. A full example (``docs``-style)::
     # alarm = { on = 0.5, off = 0.3, clear_rows = 5, refractory = "6h", scale = 20.0 }
     # (scale: for a detector whose score is not in [0, 1]; the rule reads score / (score + scale))
     # a sequential detector (the default `ensemble`, fitted on the channels' readings and saved) takes `alarm = {}`;
-    # context = 512 is how many of each asset's last rows it scores new rows after (forewarn.stream.sequential)
+    # context = 512 is how many of each asset's last rows it scores new rows after (forewarn.stream.sequential);
+    # path may name the folder of `forewarn detect --store DB --save-models DIR`: each asset scored by its own fit
 
 Relative paths are read relative to the config file. The tables are pydantic models (``extra="forbid"``,
 strict types): an error names the file, the line and the TOML key, says what was expected, and an unknown key

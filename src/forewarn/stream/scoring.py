@@ -9,6 +9,9 @@ not accept missing values (its ``nan_allowed`` tag).
 A *sequential* anomaly detector (tag ``sequential``, e.g. the default ``ensemble`` of ``forewarn detect``, fitted
 on raw channels) is scored per asset in time order with its last ``context`` rows (:mod:`forewarn.stream.sequential`);
 its alerts' explanations are the channels furthest from the fit's centre. One fitted on window features is refused.
+A folder written by ``forewarn detect --save-models`` (:mod:`forewarn.detect.saved`) is one such entry for a whole
+fleet: each asset is scored by its own fit; an asset without one is not scored (``rows_unscored``, named once in
+the log).
 
 Each asset's feature window, the alert policy's state and the explanation reference are checkpointed with every
 micro-batch. The window state is saved under a name that includes the channels, statistics, window and span, so a

@@ -1,0 +1,188 @@
+"""The default detector's forewarning on a failing twin fleet, through ``forewarn detect --store`` and the stream.
+
+One twin fleet that fails (as ``benchmarks/detect.py --parts forewarning`` makes it: hourly rows, degradation 3x
+faster than life) is written to a store; ``forewarn detect --store DB --save-models DIR`` scores it and keeps each
+asset's fit; the same readings then go through the stream (:class:`~forewarn.stream.pipeline.OnlinePipeline`, one
+``[[models]]`` entry: the entry ``detect`` printed, at each ``--contexts`` value), ``--batch`` of event time per
+micro-batch. Both sets of alarms (episode starts) are counted the same way as ``benchmarks/detect.py`` counts
+them (:func:`forewarn.evaluate.events.event_metrics`: a failure is forewarned by an episode start 7 days to 24 h
+before it; a start that forewarns none is a false alarm; starts while the asset is down, from a failure to its next
+renewing maintenance, are not counted). Printed: forewarned failures, median lead, false alarms per asset-month,
+and how many alarms the two share, with the largest score difference and the stream's seconds per batch.
+
+Run: ``.venv/bin/python benchmarks/detect_stream.py --seed 3`` (a validation fleet of issue 14; about 10 minutes on
+2 cores with the defaults). Numeric libraries run on one thread.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import tomllib  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+class Clock:
+    """The stream's wall clock, moved by hand (each batch 50 ms later)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def event_figures(starts: pd.DataFrame, events: pd.DataFrame, observed: dict[str, Any]) -> dict[str, Any]:
+    """Forewarning figures of episode starts (``asset_id, ts``) against the fleet's events (module text)."""
+    from forewarn.evaluate.events import event_metrics
+    from forewarn.train.labels import renewals
+
+    failures = events.loc[events["kind"] == "failure", ["asset_id", "ts"]]
+    renewed = renewals(events)
+    keep = np.ones(len(starts), dtype=bool)
+    for _, failure in failures.iterrows():
+        later = renewed.loc[(renewed["asset_id"] == failure["asset_id"]) & (renewed["ts"] > failure["ts"]), "ts"]
+        back = later.min() if len(later) else pd.Timestamp.max.tz_localize("UTC")
+        keep &= ~((starts["asset_id"] == failure["asset_id"]) & (starts["ts"] >= failure["ts"]) & (starts["ts"] < back))
+    figures = event_metrics(
+        starts[keep].reset_index(drop=True),
+        failures,
+        horizon=pd.Timedelta(days=7),
+        min_lead=pd.Timedelta(hours=24),
+        observed=observed,
+    )
+    leads = [lead / pd.Timedelta(hours=1) for lead in figures.lead_times]
+    return {
+        "failures": figures.failures,
+        "forewarned": figures.caught,
+        "lead_hours_median": float(np.median(leads)) if leads else None,
+        "false_alarms": figures.false_alarms,
+        "false_alarms_per_asset_month": round(figures.false_alarms_per_asset_month, 3),
+        "alarms_counted": int(keep.sum()),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--sites", type=int, default=4)
+    parser.add_argument("--assets", type=int, default=48)
+    parser.add_argument("--days", type=int, default=180)
+    parser.add_argument("--contexts", default="512", help="the stream's context rows per asset, comma-separated")
+    parser.add_argument("--batch", default="7D", help="event time per micro-batch")
+    parser.add_argument("--json", help="write the figures to this file")
+    args = parser.parse_args(argv)
+    from forewarn.cli.main import run
+    from forewarn.store import Store
+    from forewarn.stream.config_file import parse_config
+    from forewarn.stream.messages import ReadingColumns
+    from forewarn.stream.pipeline import OnlinePipeline
+    from forewarn.twin import FleetConfig, simulate_fleet
+
+    fleet = simulate_fleet(
+        FleetConfig(
+            sites=args.sites, assets=args.assets, days=args.days, seed=args.seed, interval="1h", degradation_scale=3.0
+        )
+    )
+    events = fleet.events.assign(ts=pd.to_datetime(fleet.events["ts"], utc=True))
+    work = Path(tempfile.mkdtemp(prefix="detect_stream_"))
+    with Store(work / "plant.duckdb") as db:
+        fleet.to_store(db)
+    printed = io.StringIO()
+    started = time.perf_counter()
+    argv = ["detect", "--store", str(work / "plant.duckdb"), "--out", str(work / "scores.csv")]
+    with contextlib.redirect_stdout(printed), contextlib.suppress(SystemExit):
+        run([*argv, "--save-models", str(work / "fits")])
+    detect_seconds = time.perf_counter() - started
+    offline = pd.read_csv(work / "scores.csv")
+    offline["ts"] = pd.to_datetime(offline["timestamp"], utc=True)
+    observed = {str(a): (part["ts"].min(), part["ts"].max()) for a, part in offline.groupby("asset_id")}
+    report: dict[str, Any] = {
+        "seed": args.seed,
+        "assets": len(fleet.assets),
+        "days": args.days,
+        "rows": len(offline),
+        "detect_seconds": round(detect_seconds, 1),
+        "detect": event_figures(offline.loc[offline["alarm"] == 1, ["asset_id", "ts"]], events, observed),
+        "stream": [],
+    }
+    print(json.dumps({k: v for k, v in report.items() if k != "stream"}), flush=True)
+    entry = tomllib.loads(printed.getvalue()[printed.getvalue().index("[[models]]") :])["models"][0]
+    declared = [
+        {"asset_id": a.asset_id, "asset_class": a.asset_class, "channels": {c.name: c.unit for c in a.channels}}
+        for a in fleet.assets
+    ]
+    long = fleet.readings.melt(id_vars=["asset_id", "ts"], var_name="channel", value_name="value").dropna()
+    long["ts_us"] = pd.DatetimeIndex(pd.to_datetime(long["ts"], utc=True)).as_unit("us").asi8
+    long = long.sort_values(["ts_us", "asset_id", "channel"]).reset_index(drop=True)
+    step = int(pd.Timedelta(args.batch) / pd.Timedelta(microseconds=1))
+    offline["ts_us"] = pd.DatetimeIndex(offline["ts"]).as_unit("us").asi8
+    for context in (int(c) for c in args.contexts.split(",")):
+        cfg = parse_config(
+            {
+                "pipeline": {"idle_release": "10s"},
+                "mqtt": {"subscriptions": [{"topic": "p/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}]},
+                "assets": declared,
+                "models": [dict(entry, context=context)],
+            }
+        )
+        clock = Clock()
+        batches = 0
+        started = time.perf_counter()
+        with Store(work / f"stream-{context}.duckdb") as store:
+            pipe = OnlinePipeline(store, cfg, clock=clock)
+            first, last = int(long["ts_us"].min()), int(long["ts_us"].max())
+            bounds = np.searchsorted(long["ts_us"].to_numpy(), np.arange(first, last + step + 1, step))
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+                part = long.iloc[lo:hi]
+                cols = ReadingColumns(
+                    list(part["asset_id"]), list(part["channel"]), part["ts_us"].tolist(), list(part["value"])
+                )
+                pipe.process(cols, [])
+                batches += 1
+                clock.now += 0.05
+            clock.now += 60
+            pipe.tick()
+            pipe.close()
+            seconds = time.perf_counter() - started
+            scores = store.sql("SELECT asset_id, epoch_us(ts) AS ts_us, score FROM stream_scores")
+            alerts = store.sql("SELECT asset_id, epoch_us(ts) AS ts_us FROM stream_alerts")
+        joined = offline.merge(scores, on=["asset_id", "ts_us"], how="left")
+        alerts["ts"] = pd.to_datetime(alerts["ts_us"], unit="us", utc=True)
+        want = set(map(tuple, offline.loc[offline["alarm"] == 1, ["asset_id", "ts_us"]].to_numpy().tolist()))
+        got = set(map(tuple, alerts[["asset_id", "ts_us"]].to_numpy().tolist()))
+        row = {
+            "context": context,
+            "rows_scored": len(scores),
+            "rows_missing": int(joined["score"].isna().sum()),
+            "max_abs_score_diff": float(np.nanmax(np.abs(joined["score"] - joined["anomaly_score"]))),
+            "alarms_detect": len(want),
+            "alarms_stream": len(got),
+            "alarms_same": len(want & got),
+            "batches": batches,
+            "seconds_per_batch": round(seconds / batches, 2),
+            "figures": event_figures(alerts[["asset_id", "ts"]], events, observed),
+        }
+        report["stream"].append(row)
+        print(json.dumps(row), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return report
+
+
+if __name__ == "__main__":
+    main()
