@@ -44,6 +44,8 @@ from forewarn.train.pipeline import _subsample, held_out_cases, positive_rows, r
 from forewarn.train.spec import TrainSpec, hours
 
 BY = ("time", "asset", "site")
+#: above this share of scored rows in alarm, the backtest notes that its case figures say little
+ALARM_SHARE_NOTE = 0.5
 Progress = Callable[[int, int, str], None]
 
 
@@ -314,11 +316,18 @@ def summarise(
                 "caught_share": figures["caught_share"],
                 "false_cases_per_asset_year": figures["false_cases_per_asset_year"],
                 "cost": figures["cost"],
+                "alarm_share": figures["alarm_share"],
             }
         )
     note = None
     if spec.label is not None and not len(failures):
         events, sweep, note = without_failure_log(events, sweep, spec.label)
+    elif (events["alarm_share"] or 0.0) > ALARM_SHARE_NOTE:
+        note = (
+            f"alarms are on for {events['alarm_share']:.0%} of the scored rows: cases that never close catch "
+            "failures that come about as often as the horizon, so the caught share says little here; read it beside "
+            "rows.far and the time-based baseline"
+        )
     best = min(sweep, key=lambda s: s["cost"]) if sweep and note is None else None
     return {
         "id": "",

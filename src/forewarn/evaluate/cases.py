@@ -69,7 +69,11 @@ def event_figures(
     renewals: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Caught failures, lead times, false cases per asset-year and cost of the alarms ``p >= threshold`` among
-    ``scored`` rows (``asset_id, ts, p``); ``failures`` (``asset_id, ts``) are those inside the scored spans."""
+    ``scored`` rows (``asset_id, ts, p``); ``failures`` (``asset_id, ts``) are those inside the scored spans.
+
+    ``alarm_share`` is the share of scored rows in alarm: where failures come about as often as the horizon, an
+    alarm that never clears catches them all in cases no failure leaves false, so the case figures need it beside
+    them (an alarm on 99 % of the rows is not a forecast)."""
     costs = costs or Costs()
     alarm = scored["p"].to_numpy(dtype="float64") >= np.asarray(threshold, dtype="float64")
     alarms = scored.loc[alarm, ["asset_id", "ts"]]
@@ -116,6 +120,7 @@ def event_figures(
         "false_cases_per_asset_year": false_cases / asset_years if asset_years > 0 else None,
         "cost": float(cost),
         "cost_run_to_failure": float(n_failures * costs.missed_failure),
+        "alarm_share": float(alarm.mean()) if len(alarm) else None,
     }
 
 
@@ -129,11 +134,27 @@ def time_based_cost(
     periods_hours: tuple[float, ...] = (168, 336, 720, 1440, 2160, 4320),
 ) -> dict[str, float]:
     """The best time-based policy of a grid: inspect each asset every ``period``; a visit between ``horizon`` and
-    ``min_lead`` before a failure catches it. Returns the cost and the period."""
+    ``min_lead`` before a failure catches it. Returns the cost and the period.
+
+    The grid also holds ``horizon - min_lead`` (the longest period whose visits catch every failure) and its
+    doubles below the grid's shortest period: where failures come every day or two, inspecting daily is the fair
+    baseline, not weekly.
+
+    >>> t = pd.date_range("2024-01-01", periods=20 * 24, freq="1h", tz="UTC")
+    >>> scored = pd.DataFrame({"asset_id": "a", "ts": t})
+    >>> failures = pd.DataFrame({"asset_id": "a", "ts": t[30::36]})  # a failure every 36 h
+    >>> time_based_cost(scored, failures, horizon_hours=24, min_lead_hours=12)["time_based_period_hours"]
+    12.0
+    """
     costs = costs or Costs()
     spans = scored.groupby("asset_id")["ts"].agg(["min", "max"])
     best = {"cost_time_based": float("inf"), "time_based_period_hours": float("nan")}
-    for period in periods_hours:
+    shortest = horizon_hours - min_lead_hours
+    shorter = []
+    while 0 < shortest < min(periods_hours):
+        shorter.append(float(shortest))
+        shortest *= 2
+    for period in (*shorter, *periods_hours):
         visits = missed = 0
         for asset, span in spans.iterrows():
             length = (span["max"] - span["min"]) / HOUR
