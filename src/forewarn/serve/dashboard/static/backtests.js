@@ -35,10 +35,15 @@ function metricCards(b) {
     ["run to failure", money(e.cost_run_to_failure), "cost with no predictive maintenance"],
     ["time-based", money(e.cost_time_based), "cost with fixed-interval maintenance"],
   ];
+  if (e.alarm_share !== null && e.alarm_share !== undefined) {  // an alarm that never clears catches everything
+    cards.push(["time in alarm", pct(e.alarm_share), "share of the scored rows at or above the threshold"]);
+  }
   const names = { f1: "F1", precision: "precision", recall: "recall", far: "false alarm rate", roc_auc: "ROC AUC",
                   pr_auc: "PR AUC", ece: "calibration error (ECE)" };
   for (const [name, value] of Object.entries(b.rows)) {
-    if (value !== null) cards.push([names[name] || name, fmt(value, 3), "row-level score over all folds"]);
+    if (value === null) continue;
+    // counts (rows, positives) are whole numbers, scores have three decimals
+    cards.push([names[name] || name, Number.isInteger(value) ? String(value) : fmt(value, 3), "row-level figure over all folds"]);
   }
   for (const [label, value, title] of cards) {
     const card = el("div", { class: "card", title });
@@ -111,6 +116,9 @@ async function drawBacktest(id) {
   document.getElementById("backtest-setup").textContent =
     `Created ${fmtTime(b.created).slice(0, 16)} · ${b.folds} folds split by ${b.by} · horizon ${fmt(b.horizon_hours)} h · ` +
     `alerts count when at least ${fmt(b.min_lead_hours)} h ahead · threshold ${fmt(b.threshold, 3)}`;
+  const note = document.getElementById("backtest-note");  // what the event figures cannot say (events_note)
+  note.hidden = !b.events_note;
+  note.textContent = b.events_note ? `Note: ${b.events_note}.` : "";
   metricCards(b);
   await drawSweep(b);
   await drawReliability(b);
