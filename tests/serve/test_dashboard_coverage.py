@@ -53,4 +53,7 @@ def test_too_few_channels_is_said_not_scored(sample: SamplePaths, page, tmp_path
             assert _blocking(_axe(page)) == []
         _visit(page, f"{url}/assets/P-003", tmp_path / "complete.png")
         assert page.locator("#channels-missing").count() == 0
+        # the sample model's 48 h horizon reads as a planner says it
+        assert "Failure probability within 2 days" in page.inner_text("#risk-trend")
+        assert "(horizon 2 days)" in page.inner_text("#asset-summary")
     assert page.problems == []

@@ -26,6 +26,13 @@ function fmt(value, digits = 0) {
   return value === null || value === undefined ? "–" : Number(value).toFixed(digits);
 }
 
+// a model's horizon as a planner says it: whole days from two days up ("7 days", not "168 hours"), else as given
+function fmtHorizon(value, unit) {
+  if (value === null || value === undefined) return "–";
+  const hours = ["hours", "hour", "h"].includes(unit);
+  return hours && value >= 48 && value % 24 === 0 ? `${fmt(value / 24)} days` : `${fmt(value)} ${unit}`;
+}
+
 // a time as UTC text, "YYYY-MM-DD HH:MM:SS" (the header says "times in UTC"): a time with another offset is
 // converted (sliced as written it would show that zone's clock), text that is not a time is shown as is
 function fmtTime(iso) {
@@ -357,7 +364,7 @@ async function drawAssetSummary(health, info) {
     card(summary, "health", fmt(health.health));
     card(summary, "risk", "", { node: badge(health.risk_level) });
     card(summary, "failure probability", health.probability === null ? "–" : `${fmt(100 * health.probability, 1)} %`,
-         { hint: `within ${fmt(health.horizon)} ${health.unit}` });
+         { hint: `within ${fmtHorizon(health.horizon, health.unit)}` });
     card(summary, "RUL", rul.value, { id: "rul-card", hint: rul.hint, title: rul.title });
   }
   if (health?.channels_missing?.length) {  // the coverage rule (forewarn.features.coverage): said, never hidden
@@ -369,7 +376,7 @@ async function drawAssetSummary(health, info) {
   const openCase = health ? health.open_case : null;
   if (health) card(summary, "open case", openCase === null ? "none" : `#${openCase}`);
   if (health) {
-    const action = card(summary, `recommended action (horizon ${fmt(health.horizon)} ${health.unit})`, health.recommended_action,
+    const action = card(summary, `recommended action (horizon ${fmtHorizon(health.horizon, health.unit)})`, health.recommended_action,
                         { id: "recommended-action" });
     action.classList.add("action");
   } else {
@@ -432,7 +439,7 @@ async function assetPage() {
     const marks = eventMarkers(events, trend.ts);
     const spans = labelSpans(labels, trend.ts);
     FWChart.drawChart("risk-trend", {
-      title: `Failure probability within ${fmt(health.horizon)} ${health.unit}`, x: { type: "time" },
+      title: `Failure probability within ${fmtHorizon(health.horizon, health.unit)}`, x: { type: "time" },
       y: { type: "linear", min: 0, max: 1 }, marks, spans,
       series: [{ type: "line", x: trend.ts, y: trend.probability, name: "failure probability", color: COLOURS.critical },
                { type: "line", x: trend.ts, y: trend.ts.map(() => health.threshold), name: "alert threshold", dash: "dot", color: "#555" }],
