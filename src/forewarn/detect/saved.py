@@ -79,7 +79,8 @@ def check_savable(cls: Any, detector: str, smooth: int | None) -> None:
 def save_fits(result: DetectResult, folder: str | os.PathLike[str], *, options: dict[str, Any] | None = None) -> Path:
     """Write the fits of ``result`` (made with ``keep_models=True``) and their index to ``folder``; its path.
 
-    ``folder`` is replaced whole when it holds an earlier index, and refused when it holds anything else.
+    ``folder`` is replaced whole when it holds an earlier index (once the new fits are written beside it, in
+    ``<folder>.saving``), and refused when it holds anything else.
     ``options`` (the run's settings, JSON values) are written to the index as they are.
     """
     if not result.models:
@@ -90,10 +91,8 @@ def save_fits(result: DetectResult, folder: str | os.PathLike[str], *, options: 
             "with an asset column (asset_id), or long rows asset_id,ts,channel,value"
         )
     path = Path(folder)
-    if path.exists() and any(path.iterdir()):
-        if not (path / INDEX_FILE).is_file():
-            raise ConfigError(f"{str(path)!r} holds files that are not saved fits; give an empty or new folder")
-        shutil.rmtree(path)
+    if path.exists() and any(path.iterdir()) and not (path / INDEX_FILE).is_file():
+        raise ConfigError(f"{str(path)!r} holds files that are not saved fits; give an empty or new folder")
     staging = path.with_name(path.name + ".saving")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -122,8 +121,8 @@ def save_fits(result: DetectResult, folder: str | os.PathLike[str], *, options: 
         "fits": fits,
     }
     (staging / INDEX_FILE).write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
-    if path.exists():
-        path.rmdir()
+    if path.exists():  # the earlier fits (or an empty folder) go only once the new ones are all written
+        shutil.rmtree(path)
     staging.rename(path)
     return path
 
