@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -82,3 +84,20 @@ def test_the_cli_takes_ingest_time_options_for_a_file_only(tmp_path):
         app, ["detect", "--store", str(tmp_path / "s.duckdb"), "--out", str(out), "--timezone", "Europe/Berlin"]
     )
     assert result.exit_code == 2 and "apply to an INPUT file" in result.output
+
+
+def test_detect_takes_ingests_time_column_name(tmp_path: Path) -> None:
+    """``--time-column`` as ``forewarn ingest`` spells it (``--timestamp-column`` still reads)."""
+    ts = pd.date_range("2024-01-01", periods=120, freq="1h")
+    frame = pd.DataFrame({"engine": "E1", "Zeit": ts.strftime("%d.%m.%Y %H:%M"), "temp": np.sin(np.arange(120))})
+    source = tmp_path / "export.csv"
+    frame.to_csv(source, index=False)
+    outputs = []
+    for flag in ("--time-column", "--timestamp-column"):
+        out = tmp_path / f"{flag.strip('-')}.csv"
+        args = ["detect", str(source), "--out", str(out), "--asset-column", "engine", flag, "Zeit"]
+        result = CliRunner().invoke(app, [*args, "--time-format", "%d.%m.%Y %H:%M"])
+        assert result.exit_code == 0, result.output
+        outputs.append(pd.read_csv(out))
+    pd.testing.assert_frame_equal(outputs[0], outputs[1])
+    assert len(outputs[0]) == 120

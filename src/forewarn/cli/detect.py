@@ -81,7 +81,12 @@ def detect(
         list[str] | None, typer.Option(help="Numeric column to leave out (repeatable), e.g. a label column.")
     ] = None,
     timestamp_column: Annotated[
-        str | None, typer.Option(help="Timestamp column (default: found by name or format).")
+        str | None,
+        typer.Option(
+            "--time-column",
+            "--timestamp-column",
+            help="Timestamp column, as for forewarn ingest (default: found by name or format).",
+        ),
     ] = None,
     time_format: Annotated[
         str | None, typer.Option(help="Of an INPUT file, as for forewarn ingest: " + TIME_FORMAT_HELP)
@@ -181,7 +186,7 @@ def detect(
     if store is not None:
         if asset_column or exclude or timestamp_column or time_format or timezone != "UTC":
             raise typer.BadParameter(
-                "--asset-column, --exclude, --timestamp-column, --time-format and --timezone apply to an INPUT file"
+                "--asset-column, --exclude, --time-column, --time-format and --timezone apply to an INPUT file"
             )
         from forewarn.detect import detect_store, write_result
 

@@ -116,7 +116,7 @@ def _time_column(frame: pd.DataFrame, given: str | None, read: Any) -> str | Non
         return named[0]
     if read.parses_text_time():
         raise ConfigError(
-            f"no column named {', '.join(TIMESTAMP_NAMES)}: give --timestamp-column with --time-format or "
+            f"no column named {', '.join(TIMESTAMP_NAMES)}: give --time-column with --time-format or "
             f"--timezone; columns are {list(frame.columns)}"
         )
     return None
