@@ -101,3 +101,20 @@ def test_detect_takes_ingests_time_column_name(tmp_path: Path) -> None:
         outputs.append(pd.read_csv(out))
     pd.testing.assert_frame_equal(outputs[0], outputs[1])
     assert len(outputs[0]) == 120
+
+
+def test_a_tag_export_is_told_how_to_go_in(tmp_path: Path) -> None:
+    """A historian's ``tag, timestamp, value, quality`` export repeats each time once per tag: ``detect FILE`` says
+    to ingest it with a tag map and score the store, not to score each tag as an asset."""
+    ts = pd.date_range("2024-01-01", periods=48, freq="1h").strftime("%Y-%m-%dT%H:%M:%SZ")
+    rows = [
+        {"tag": tag, "timestamp": t, "value": 40.0 + k % 3, "quality": "Good"}
+        for k, t in enumerate(ts)
+        for tag in ("P1.Temp", "P1.Vib")
+    ]
+    source = tmp_path / "historian.csv"
+    pd.DataFrame(rows).to_csv(source, index=False)
+    with pytest.raises(SchemaError, match="share a timestamp") as caught:
+        detect_file(source, tmp_path / "o.csv")
+    said = str(caught.value)
+    assert "--tag-map" in said and "detect --store" in said and "--asset-column tag" not in said, said

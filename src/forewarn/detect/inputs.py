@@ -278,6 +278,10 @@ def _refuse_mixed_series(
     )
 
 
+#: column names of a historian export's tag (its rows are one tag's value at a time each)
+TAG_NAMES = frozenset({"tag", "tagname", "tag_name", "tag name", "point", "pointname", "point_name"})
+
+
 def _why_repeated(
     frame: pd.DataFrame, repeated: pd.DatetimeIndex, span: pd.Timedelta, earlier: int, later: int
 ) -> str | None:
@@ -289,6 +293,13 @@ def _why_repeated(
     """
     if frame.iloc[earlier].equals(frame.iloc[later]):
         return "the rows repeat each other exactly (a doubled export?): remove the duplicate rows"
+    names = {str(c).strip().lower() for c in frame.columns}
+    if names & TAG_NAMES and "value" in names:
+        return (
+            "a historian's tag export (tag, time, value)? its tags name assets and channels: ingest it with "
+            "forewarn ingest FILE --store DB --tag-map tags.csv (columns tag, asset, channel), then run "
+            "forewarn detect --store DB"
+        )
     if len(repeated) and repeated.max() - repeated.min() < pd.Timedelta(hours=1) and span > pd.Timedelta(hours=3):
         return (
             f"every repeated time lies in one hour from {repeated.min():%Y-%m-%d %H:%M}: local clock times from the night "
