@@ -18,6 +18,15 @@ the ``asset_class``'s assets send in the store, when the body names a class; ``F
 ``channels_missing``: the request is well formed, the answer is that the data cannot tell (a 422 would read as a
 malformed body, and a client could not tell it from one). A window with none of the model's channels stays 422.
 Scored windows list the channels they lack in ``channels_missing`` too (a warning).
+
+The batch endpoints apply the same rule to every row (:mod:`forewarn.serve.batch_coverage`): a row whose window
+(its asset's last ``window`` rows up to it) holds readings of less than the minimum share of the channels expected
+of the asset (its class: the body's ``asset_class``, else the class the store knows the asset by, else all the
+model's channels) gets null probability, health and RUL and risk ``unknown``; the answer stays columnar, one entry
+per input row: ``status`` (``in_service`` or ``insufficient data``) and ``channels_missing`` (a list per row, empty
+when complete; in the Arrow answer a ``list<string>`` column). ``features`` rows have no asset: a channel whose
+window statistics (mean, std, min, max, slope) are all blank counts as not read, against all the model's channels
+(or the body's class); a sequence model's feature rows (steps forward-filled, missing as 0) are scored as given.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from forewarn.bundles.bundle import Bundle, Predictions
-from forewarn.decide.risk import RISK_LEVELS
+from forewarn.decide.risk import RISK_LEVELS, UNKNOWN
 from forewarn.features.age import hours_since_renewal, with_age
 from forewarn.features.coverage import INSUFFICIENT, Coverage, coverage_of
 from forewarn.serve.api.bodies import json_body, parse_batch, parse_window
@@ -48,6 +57,7 @@ from forewarn.serve.api.schemas import (
     Prediction,
     PredictRequest,
 )
+from forewarn.serve.batch_coverage import IN_SERVICE, RowCoverage, read_from_features, read_in_windows, row_coverage
 
 router = APIRouter(tags=["predict"], responses=ERRORS)
 ARROW = "application/vnd.apache.arrow.stream"
@@ -85,7 +95,7 @@ async def predict(request: Request) -> Response:
         features = with_age(features, np.nan if body.age_h is None else body.age_h)[0]
     result = svc.decider.decide_row(bundle, features, body.asset_class)
     request.app.state.metrics.predicted(bundle.model_id, "predict")
-    return json_response({**result, **about, "status": "in_service"})
+    return json_response({**result, **about, "status": IN_SERVICE})
 
 
 def insufficient(cover: Coverage) -> dict[str, Any]:
@@ -97,7 +107,7 @@ def insufficient(cover: Coverage) -> dict[str, Any]:
         "rul": None,
         "rul_low": None,
         "rul_high": None,
-        "risk_level": "unknown",
+        "risk_level": UNKNOWN,
         "recommended_action": cover.action(),
         "contributions": [],
         "status": INSUFFICIENT,
@@ -153,7 +163,7 @@ def _store_renewals(request: Request, wide: pd.DataFrame) -> pd.DataFrame:
 
 def _predict_batch(
     request: Request, frame: pd.DataFrame, kind: str, model_id: str | None, asset_class: str | None, where: list[Any]
-) -> tuple[Bundle, Predictions]:
+) -> tuple[Bundle, Predictions, RowCoverage | None]:
     svc = service_of(request)
     if len(frame) > svc.settings.max_batch_rows:
         raise FieldError(where, f"{len(frame)} rows is more than the limit of {svc.settings.max_batch_rows} per batch")
@@ -161,20 +171,69 @@ def _predict_batch(
     X = _features_of(bundle, frame, kind, where, request)
     predictions = bundle.predict(X)
     request.app.state.metrics.predicted(bundle.model_id, "batch", len(X))
-    return bundle, predictions
+    cover = _batch_coverage(request, bundle, frame if kind != "features" else X, kind, asset_class)
+    return bundle, (predictions if cover is None else _blanked(predictions, cover.scored)), cover
+
+
+def _batch_coverage(
+    request: Request, bundle: Bundle, frame: pd.DataFrame, kind: str, asset_class: str | None
+) -> RowCoverage | None:
+    """The coverage rule for every row (None: feature rows that cannot tell which channels were read)."""
+    spec, svc = bundle.spec, service_of(request)
+    if kind == "features":
+        read = None if spec.sequence else read_from_features(frame, spec.channels, spec.stats)
+        classes: str | None | np.ndarray = asset_class
+    else:
+        values = frame.reindex(columns=list(spec.channels)).to_numpy(dtype="float64", na_value=np.nan)
+        ts = frame["ts"].to_numpy(dtype="datetime64[ns]")  # UTC, not an array of Timestamp objects
+        read = read_in_windows(frame["asset_id"].to_numpy(), ts, values, int(spec.window))
+        classes = asset_class if asset_class is not None else _store_classes(request, frame)
+    if read is None:
+        return None
+    named = classes is not None and (isinstance(classes, str) or bool(pd.notna(classes).any()))
+    reported = svc.scores.class_channels() if named else None
+    return row_coverage(read, spec.channels, classes, reported, svc.scores.min_share)
+
+
+def _store_classes(request: Request, frame: pd.DataFrame) -> np.ndarray:
+    """The class the store knows each row's asset by (None for an asset it does not know)."""
+    table = service_of(request).plant.table()
+    known = pd.Series(table["asset_class"].astype(str).to_numpy(), index=table["asset_id"].astype(str).to_numpy())
+    found = frame["asset_id"].astype(str).map(known).to_numpy(dtype=object)
+    found[pd.isna(found)] = None
+    return found
+
+
+def _blanked(predictions: Predictions, scored: np.ndarray) -> Predictions:
+    """``predictions`` with NaN (``null``) where a row is not ``scored``."""
+    if scored.all():
+        return predictions
+
+    def blank(values: np.ndarray | None) -> np.ndarray | None:
+        return None if values is None else np.where(scored, np.asarray(values, dtype="float64"), np.nan)
+
+    return Predictions(
+        probability=np.where(scored, predictions.probability, np.nan),
+        raw=np.where(scored, np.asarray(predictions.raw, dtype="float64"), np.nan),
+        rul=blank(predictions.rul),
+        rul_low=blank(predictions.rul_low),
+        rul_high=blank(predictions.rul_high),
+    )
 
 
 def risk_levels(probability: np.ndarray, threshold: float) -> list[str]:
-    """:func:`~forewarn.decide.risk.risk_level` of every probability, vectorised (NaN is ``low``, as there).
+    """:func:`~forewarn.decide.risk.risk_level` of every probability, vectorised (NaN is ``unknown``, as there).
 
     >>> risk_levels(np.array([0.02, 0.07, 0.3, 0.8, np.nan]), 0.1)
-    ['low', 'medium', 'high', 'critical', 'low']
+    ['low', 'medium', 'high', 'critical', 'unknown']
     """
     p = np.asarray(probability, dtype="float64")
     t = min(max(float(threshold), 0.0), 1.0)
-    # t / 2 <= t <= (1 + t) / 2, so counting the bounds reached is the cascade of risk_level; NaN reaches none
+    # t / 2 <= t <= (1 + t) / 2, so counting the bounds reached is the cascade of risk_level; NaN is the 5th level
     index = (p >= t / 2.0).astype(np.int8) + (p >= t) + (p >= (1.0 + t) / 2.0)
-    return [RISK_LEVELS[i] for i in index.tolist()]
+    index[np.isnan(p)] = len(RISK_LEVELS)
+    levels = (*RISK_LEVELS, UNKNOWN)
+    return [levels[i] for i in index.tolist()]
 
 
 def health_scores(probability: np.ndarray) -> np.ndarray:
@@ -219,8 +278,9 @@ def _json_batch(request: Request, payload: bytes, content_type: str | None) -> R
                 **{k: np.asarray(v, dtype="float64") for k, v in readings.values.items()},
             }
         )
-    bundle, predictions = _predict_batch(request, frame, body.kind, body.model_id, body.asset_class, body.where)
+    bundle, predictions, cover = _predict_batch(request, frame, body.kind, body.model_id, body.asset_class, body.where)
     threshold = service_of(request).thresholds(bundle).threshold_for(body.asset_class)
+    n = len(frame)
     return json_response(
         {
             "model_id": bundle.model_id,
@@ -232,6 +292,8 @@ def _json_batch(request: Request, payload: bytes, content_type: str | None) -> R
             "rul_low": predictions.rul_low,
             "rul_high": predictions.rul_high,
             "risk_level": risk_levels(predictions.probability, threshold),
+            "status": [IN_SERVICE] * n if cover is None else cover.status,
+            "channels_missing": [[]] * n if cover is None else cover.missing,
         }
     )
 
@@ -246,7 +308,9 @@ def _json_batch(request: Request, payload: bytes, content_type: str | None) -> R
     responses={
         200: {
             "content": {ARROW: {"schema": {"type": "string", "format": "binary"}}},
-            "description": "columns probability, health, rul, rul_low, rul_high (one row per input row)",
+            "description": "columns probability, health, rul, rul_low, rul_high (RUL models), status and "
+            "channels_missing (list<string>), one row per input row; a row with too few of the model's channels in "
+            "its window has null probability, health and RUL and status 'insufficient data'",
         }
     },
 )
@@ -277,11 +341,17 @@ def _arrow_batch(
         raise FieldError(
             ["body"], f"the Arrow table has a column that cannot be read as numbers or times: {err}"
         ) from None
-    bundle, predictions = _predict_batch(request, frame, input, model_id, asset_class, ["body"])
-    columns = {"probability": predictions.probability, "health": 100.0 * (1.0 - predictions.probability)}
+    bundle, predictions, cover = _predict_batch(request, frame, input, model_id, asset_class, ["body"])
+    columns: dict[str, Any] = {
+        "probability": predictions.probability,
+        "health": 100.0 * (1.0 - predictions.probability),
+    }
     for name in ("rul", "rul_low", "rul_high"):
         if getattr(predictions, name) is not None:
             columns[name] = getattr(predictions, name)
+    n = len(frame)
+    columns["status"] = pa.array([IN_SERVICE] * n if cover is None else cover.status, type=pa.string())
+    columns["channels_missing"] = pa.array([[]] * n if cover is None else cover.missing, type=pa.list_(pa.string()))
     sink = io.BytesIO()
     out = pa.table(columns)
     with pa.ipc.new_stream(sink, out.schema) as writer:

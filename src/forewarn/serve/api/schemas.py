@@ -211,7 +211,21 @@ class BatchPrediction(BaseModel):
     rul: list[float | None] | None
     rul_low: list[float | None] | None
     rul_high: list[float | None] | None
-    risk_level: list[str]
+    risk_level: list[str] = Field(description="'low', 'medium', 'high', 'critical', or 'unknown' (no probability)")
+    status: list[str] = Field(
+        default_factory=list,
+        description="per row: 'in_service', or 'insufficient data' when the row's window (its asset's last `window` "
+        "rows up to it) holds readings of less than the minimum share of the channels expected of the asset "
+        "(FOREWARN_MIN_CHANNEL_SHARE, default 0.75; expected: the channels its class sends in the store, the class "
+        "being the body's asset_class or the store's class of the asset, else all the model's channels): null "
+        "probability, health and RUL, risk 'unknown'. `features` rows count a channel whose window statistics "
+        "(mean, std, min, max, slope) are all null as not read; a sequence model's feature rows are scored as given",
+    )
+    channels_missing: list[list[str]] = Field(
+        default_factory=list,
+        description="per row: the expected channels with no reading in the row's window (a warning when it is "
+        "scored; empty when complete)",
+    )
 
 
 # -- alerts, cases, models -----------------------------------------------------------------------------------
