@@ -83,8 +83,8 @@ def test_a_down_asset_opens_its_case_without_a_model(sample: SamplePaths) -> Non
     # a store served with no model yet: the failure case follows the events alone
     failed = _last_reading(sample.store, "P-005") + pd.Timedelta(hours=1)
     _event(sample.store, "P-005", failed, "failure", failure_mode="seal")
-    settings = ServeSettings(store=str(sample.store), token=TOKEN)
-    with TestClient(create_app(settings)) as client:
+    settings = ServeSettings(store=str(sample.store), token=TOKEN, evaluate_on_start=False)  # start-up files it too:
+    with TestClient(create_app(settings)) as client:  # tests/serve/test_down_answers.py
         opened = client.post(f"{API}/alerts/evaluate", json={}, headers=AUTH)
         cases = client.get(f"{API}/cases").json()
     assert opened.status_code == 200, opened.text

@@ -29,7 +29,7 @@ from forewarn.bundles.bundle import Bundle
 from forewarn.exceptions import DataNotFoundError
 from forewarn.features.age import hours_since_renewal, with_age
 from forewarn.features.coverage import INSUFFICIENT, Coverage, coverage_of, min_channel_share, store_class_channels
-from forewarn.serve.answers import AssetInfo, HealthAnswer, Marks
+from forewarn.serve.answers import AssetInfo, HealthAnswer, Marks, utc_minute
 from forewarn.serve.cache import HealthCache, HealthKey
 from forewarn.serve.decisions import Decider
 from forewarn.serve.live import LiveModels, Plant
@@ -173,20 +173,19 @@ class HealthScorer:
                 self.cases.open_case_id(asset_id),
                 renewed,
             )
-            result["recommended_action"] = no_readings_action(spec.channels)
+            result["recommended_action"] = unread_action(spec.channels, marks)
             cover = covered.get(asset_id)
             result["channels_missing"] = list(spec.channels) if cover is None else list(cover.missing)
             if is_down(marks):
-                failed = marks[0].isoformat()  # type: ignore[index,union-attr]
+                failed = marks[0]  # type: ignore[index]
                 result.update(
                     {
-                        "ts": failed,
+                        "ts": pd.Timestamp(failed).isoformat(),
                         "health": 0.0,
                         "probability": 1.0,
                         "rul": 0.0 if bundle.task == "rul" else None,
                         "risk_level": "critical",
-                        "recommended_action": f"down: failed at {failed} with no maintenance since; "
-                        "record the repair (a maintenance event) to score it again",
+                        "recommended_action": down_action(failed),
                         "status": "down",
                         "channels_missing": [],
                     }
@@ -225,6 +224,29 @@ class HealthScorer:
             for i in infos
             if i["asset_id"] in recent
         }
+
+
+def down_action(failed: pd.Timestamp) -> str:
+    """What a down asset (failed at ``failed``, no renewing maintenance since) is told.
+
+    >>> down_action(pd.Timestamp("2024-01-17T16:00:00Z"))
+    'down since 2024-01-17 16:00 UTC: repair it, then record the maintenance'
+    """
+    return f"down since {utc_minute(failed)}: repair it, then record the maintenance"
+
+
+def unread_action(channels: tuple[str, ...], marks: Marks | None) -> str:
+    """What an asset in service with no reading of the model's ``channels`` in its window is told: since its latest
+    renewal when it has one (readings before it are not in the window), else at all.
+
+    >>> unread_action(("temp",), (None, pd.Timestamp("2024-01-17T18:00:00Z")))
+    "not scored: no reading of the model's channels since the maintenance of 2024-01-17 18:00 UTC"
+    >>> unread_action(("temp",), None)
+    "not scored: no readings of the model's channels (temp)"
+    """
+    if marks is None or marks[1] is None:
+        return no_readings_action(channels)
+    return f"not scored: no reading of the model's channels since the maintenance of {utc_minute(marks[1])}"
 
 
 def _answer(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -69,6 +70,8 @@ from forewarn.serve.service import HealthService, check_ready
 from forewarn.serve.settings import ServeSettings
 
 API_PREFIX = "/api/v1"
+#: how long start-up waits for the fleet's evaluation before answering requests while it goes on
+STARTUP_WAIT_SECONDS = 2.0
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
 log = logging.getLogger("forewarn.serve")
 
@@ -161,6 +164,38 @@ def _document_raw_bodies(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+class StartupEvaluation:
+    """The fleet's evaluation at start-up (alerts, and the failure cases of down assets, with or without a model),
+    in a thread that start-up waits for at most :data:`STARTUP_WAIT_SECONDS`: on a small store it is done before
+    the first request (as before), on a large one (a first start filing hundreds of failure cases, a cold fleet
+    scored) the API answers while it goes on. A bad model is logged, never keeps the API from starting; any other
+    error within the wait stops the start, as it did when the evaluation ran inline."""
+
+    def __init__(self, svc: HealthService):
+        self.svc = svc
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="forewarn-startup-evaluation", daemon=True)
+
+    def start(self) -> StartupEvaluation:
+        self.thread.start()
+        self.thread.join(STARTUP_WAIT_SECONDS)
+        if self.thread.is_alive():
+            log.info("the start-up evaluation goes on in the background (over %.0f s)", STARTUP_WAIT_SECONDS)
+        elif self.error is not None:
+            raise self.error
+        return self
+
+    def _run(self) -> None:
+        try:
+            opened = self.svc.evaluate()
+            log.info("evaluated the fleet at start-up: %d new alert(s)", len(opened))
+        except ForewarnError as err:  # a bad model must not keep the API from starting
+            log.warning("could not evaluate the fleet at start-up: %s", err)
+        except Exception as err:  # noqa: BLE001 - raised by start() within the wait, logged after it
+            self.error = err
+            log.error("the start-up evaluation failed: %s", err)
+
+
 def create_app(settings: ServeSettings, *, service: HealthService | None = None) -> FastAPI:
     """The service as an ASGI app. ``service`` lets tests pass one built around an existing store."""
     svc = service if service is not None else HealthService(settings)
@@ -172,12 +207,9 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.evaluate_on_start and svc.registry is not None:
-            try:
-                opened = svc.evaluate()
-                log.info("evaluated the fleet at start-up: %d new alert(s)", len(opened))
-            except ForewarnError as err:  # a bad model must not keep the API from starting
-                log.warning("could not evaluate the fleet at start-up: %s", err)
+        # With no model too: a down asset's failure case follows its events alone (one events query), so a service
+        # started without models (or with none servable yet) lists it at once, not after a POST /alerts/evaluate.
+        starting = StartupEvaluation(svc).start() if settings.evaluate_on_start else None
         if settings.stream is not None:  # the MQTT / OPC UA connector, on this process's store
             try:
                 svc.attach_stream(settings.stream)
@@ -193,6 +225,8 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
             yield
         finally:
             gc.unfreeze()
+        if starting is not None:
+            starting.thread.join()  # a long one may still be filing cases: the case book stays open until it ends
         if svc.stream is not None:
             svc.stream.stop()  # finishes and acknowledges the batch in hand
         if service is None:
