@@ -209,14 +209,18 @@ def create_app(settings: ServeSettings, *, service: HealthService | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # With no model too: a down asset's failure case follows its events alone (one events query), so a service
         # started without models (or with none servable yet) lists it at once, not after a POST /alerts/evaluate.
-        starting = StartupEvaluation(svc).start() if settings.evaluate_on_start else None
-        if settings.stream is not None:  # the MQTT / OPC UA connector, on this process's store
-            try:
+        starting = StartupEvaluation(svc) if settings.evaluate_on_start else None
+        try:
+            if starting is not None:
+                starting.start()
+            if settings.stream is not None:  # the MQTT / OPC UA connector, on this process's store
                 svc.attach_stream(settings.stream)
-            except BaseException:
-                if service is None:
-                    svc.close()
-                raise
+        except BaseException:
+            if starting is not None and starting.thread.is_alive():
+                starting.thread.join()
+            if service is None:
+                svc.close()
+            raise
         # Everything loaded so far (modules, models, the store) lives as long as the service. A full garbage
         # collection walks all of it: ~150 ms with the API loaded, a pause every request behind it waits for.
         # Frozen objects are left out of collections (garbage among them waits until the shutdown unfreezes them).
