@@ -150,11 +150,12 @@ async def open_loop(
 
 
 def start_server(store: Path, models: Path, port: int, log: Path, *extra: str) -> subprocess.Popen:
-    """``python -m forewarn.serve`` on 127.0.0.1 and ``port`` (``extra``: more options), once it answers /healthz."""
+    """``python -m forewarn serve`` on 127.0.0.1 and ``port`` (``extra``: more options), once it answers /healthz."""
     env = {**os.environ, "FOREWARN_API_TOKEN": TOKEN}
     command = [
         "-m",
-        "forewarn.serve",
+        "forewarn",
+        "serve",
         "--store",
         str(store),
         "--models",

@@ -5,7 +5,7 @@ writer per file): streamed batches are written and evaluated by the service's al
 This measures what that costs a dashboard or a client:
 
 1. builds the synthetic plant of :mod:`forewarn.serve.sample` (``--assets`` pumps with history, a LightGBM RUL
-   model), starts mosquitto (Debian's, 127.0.0.1) and ``python -m forewarn.serve --stream CONFIG`` with a stream
+   model), starts mosquitto (Debian's, 127.0.0.1) and ``python -m forewarn serve --stream CONFIG`` with a stream
    config that maps Sparkplug-style messages of every pump's three channels (no models of its own: the service's
    alert policy evaluates streamed readings);
 2. **idle**: open-loop ``GET /api/v1/assets/{id}/health`` over every asset at ``--rate`` requests/s for
