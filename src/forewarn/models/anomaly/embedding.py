@@ -8,6 +8,13 @@ time; a row's score is its mean squared distance per feature to the nearest refe
 the references closer in time than the longest window are left out, so the training scores (the member's
 normalisation) are honest rather than zero.
 
+A channel recorded on a coarse grid (a historian's four decimals) carries rounding noise (``noise``: its
+variance, standardised units) that is added to every window's variance: a window that sat on one recorded step
+is then as flat as rounding allows, not flatter, so a later window that crosses one step does not look like a
+new variance (without it one such channel's log spread jumps by 2-3 and a failing twin fleet's alarms doubled);
+and a window mean's training spread is at least that of ``w`` roundings (``noise / w``), since a channel that sat
+on one step through training has window means that never moved.
+
 >>> import numpy as np
 >>> rng = np.random.default_rng(2)
 >>> z = rng.normal(size=(600, 2)); z[500:520, 0] = z[500, 0]   # a stuck sensor
@@ -29,22 +36,36 @@ STD_FLOOR = 0.02
 BLOCK = 32768
 
 
-def features(z: np.ndarray, windows: tuple[int, ...]) -> np.ndarray:
-    """The embedding of every row: per window, every channel's trailing mean and log standard deviation."""
+def features(z: np.ndarray, windows: tuple[int, ...], noise: np.ndarray | None = None) -> np.ndarray:
+    """The embedding of every row: per window, every channel's trailing mean and log standard deviation (the
+    window's variance plus the channel's rounding ``noise``, when given)."""
     parts = []
     for w in windows:
         parts.append(trailing_mean(z, w))
-        parts.append(np.log(trailing_std(z, w) + STD_FLOOR))
+        std = trailing_std(z, w)
+        if noise is not None and np.any(noise > 0):
+            std = np.sqrt(std * std + noise)
+        parts.append(np.log(std + STD_FLOOR))
     return np.hstack(parts)
 
 
-def fit(z: np.ndarray, windows: tuple[int, ...], references: int) -> dict[str, np.ndarray]:
-    """Learn the feature scaling and the reference embeddings from training rows ``z``."""
-    f = features(z, windows)
+def fit(
+    z: np.ndarray, windows: tuple[int, ...], references: int, noise: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Learn the feature scaling and the reference embeddings from training rows ``z`` (``noise``: each channel's
+    rounding variance, kept in the state; none by default)."""
+    noise = np.zeros(z.shape[1]) if noise is None else np.asarray(noise, dtype="float64")
+    f = features(z, windows, noise)
     start = min(max(windows) - 1, len(z) - 1)  # rows with full windows where the training set allows it
     center, spread = robust_location_scale(f[start:])
+    # a window's mean carries its rows' rounding too: its spread is at least that of the mean of w roundings
+    width = z.shape[1]
+    for j, w in enumerate(windows if noise.any() else ()):
+        means = slice(2 * j * width, (2 * j + 1) * width)
+        spread[means] = np.sqrt(spread[means] ** 2 + noise / w)
     index = np.unique(np.linspace(start, len(z) - 1, min(references, len(z) - start)).round().astype("int64"))
-    return {"center": center, "spread": spread, "reference": (f[index] - center) / spread, "index": index}
+    reference = (f[index] - center) / spread
+    return {"center": center, "spread": spread, "reference": reference, "index": index, "noise": noise}
 
 
 def _nearest(g: np.ndarray, reference: np.ndarray, exclude: tuple[np.ndarray, int] | None) -> np.ndarray:
@@ -65,7 +86,7 @@ def _nearest(g: np.ndarray, reference: np.ndarray, exclude: tuple[np.ndarray, in
 def _score(state: dict[str, np.ndarray], z: np.ndarray, windows: tuple[int, ...], exclude: bool) -> np.ndarray:
     """The largest, over time scales, of the distance per feature; a scale counts once its window is full
     (NaN before the shortest window fills)."""
-    g = (features(z, windows) - state["center"]) / state["spread"]
+    g = (features(z, windows, state.get("noise")) - state["center"]) / state["spread"]
     width = 2 * z.shape[1]
     out = np.full(len(z), np.nan)
     for j, w in enumerate(windows):

@@ -78,7 +78,9 @@ def fit(z: np.ndarray, lags: int) -> dict[str, np.ndarray]:
     return fit_honest(z, lags, reference_rows=None)[0]
 
 
-def fit_honest(z: np.ndarray, lags: int, reference_rows: int | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def fit_honest(
+    z: np.ndarray, lags: int, reference_rows: int | None = None, noise: np.ndarray | None = None
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Learn the predictions on training rows ``z``; also return the training rows' prediction errors, made honest
     for a short training part when ``reference_rows`` is given.
 
@@ -89,6 +91,11 @@ def fit_honest(z: np.ndarray, lags: int, reference_rows: int | None = None) -> t
     rows, the size whose errors the ensemble's alarm level was chosen with, so nothing changes from that size on.
     The error covariance (the score's scale) and the returned errors (the training scores) use them. Without
     ``reference_rows``: the plain errors.
+
+    ``noise`` (per channel, variance in ``z``'s units) is error no forecast can remove, independent of the other
+    channels: a recorded value's rounding (step ``q``: up to ``q**2 / 4``). It is added to the covariance's diagonal.
+    Without it a channel that sat on one recorded step through training looks perfectly predictable (its errors
+    a copy of its neighbours'), and every later step from one recorded value to the next is a huge surprise.
 
     >>> rng = np.random.default_rng(1)
     >>> z = rng.normal(size=(40, 4))
@@ -121,6 +128,8 @@ def fit_honest(z: np.ndarray, lags: int, reference_rows: int | None = None) -> t
         errors = z - full @ coef
         errors[keep] *= factor
         covariance = np.atleast_2d(np.cov(errors[keep], rowvar=False))
+        if noise is not None:
+            covariance = covariance + np.diag(noise)
         floor = 1e-3 * float(np.mean(np.diag(covariance))) + 1e-9
         precision = np.linalg.inv(covariance + floor * np.eye(n_channels))
         return {"coef": coef, "precision": precision}, errors
@@ -128,7 +137,8 @@ def fit_honest(z: np.ndarray, lags: int, reference_rows: int | None = None) -> t
     coef[n_channels : 2 * n_channels] = np.eye(n_channels)
     diffs = np.diff(z, axis=0) if n > 1 else np.ones((1, n_channels))
     _, spread = robust_location_scale(diffs)
-    state = {"coef": coef, "precision": np.diag(1.0 / spread**2)}
+    variance = spread**2 + (0.0 if noise is None else 2.0 * noise)  # a difference holds two roundings
+    state = {"coef": coef, "precision": np.diag(1.0 / variance)}
     return state, innovations(state, z)
 
 

@@ -32,6 +32,29 @@ def fill_gaps(values: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     return out
 
 
+def resolution(values: np.ndarray) -> np.ndarray:
+    """Each column's recording resolution: the step of the grid its values lie on (a historian that writes four
+    decimals: 1e-4), or 0 when they lie on none coarser than the numbers' own precision (NaN ignored).
+
+    The step is the smallest gap between the column's distinct values, accepted when every gap is a whole
+    multiple of it (within 1 %); a float32 column is on the grid of its own rounding, a step too small to matter.
+
+    >>> x = np.array([[0.0005, 1.0], [0.0007, 1.3], [0.0005, 2.1], [0.0008, 1.7]])
+    >>> [float(round(v, 6)) for v in resolution(x)]
+    [0.0001, 0.0]
+    """
+    out = np.zeros(values.shape[1])
+    for j in range(values.shape[1]):
+        distinct = np.unique(values[np.isfinite(values[:, j]), j])
+        gaps = np.diff(distinct)
+        if len(gaps) == 0 or gaps.min() <= 0:
+            continue
+        ratio = gaps / gaps.min()
+        if np.all(np.abs(ratio - np.round(ratio)) < 0.01):
+            out[j] = gaps.min()
+    return out
+
+
 def robust_location_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column medians and MAD-based standard deviations (NaN ignored); a column with MAD 0 falls back to its
     standard deviation, then to 1 (a constant column keeps its original units)."""
