@@ -10,6 +10,7 @@ plant engineers write days; :func:`timespan` accepts both, and ``day``/``days``.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pandas as pd
 
@@ -23,3 +24,15 @@ def timespan(text: str) -> pd.Timedelta:
     Timedelta('1 days 12:00:00')
     """
     return pd.to_timedelta(_DAYS.sub("D", str(text).strip()))
+
+
+def utc_minute(value: Any) -> str:
+    """A time as people read it in a sentence (an answer's action, a case note): ``YYYY-MM-DD HH:MM UTC``; naive
+    times are taken as UTC.
+
+    >>> utc_minute(pd.Timestamp("2024-01-17T17:00:59+01:00")), utc_minute("2024-01-17 16:00")
+    ('2024-01-17 16:00 UTC', '2024-01-17 16:00 UTC')
+    """
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return str(stamp.strftime("%Y-%m-%d %H:%M UTC"))

@@ -68,6 +68,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from forewarn.base.timespan import utc_minute
 from forewarn.decide.alerts import FAILURE_SOURCE, Alert
 from forewarn.decide.risk import RISK_LEVELS
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError, StateError
@@ -176,13 +177,6 @@ def casebook_path_for(store_path: str | os.PathLike[str] | Any) -> str:
         return text
     path = Path(text)
     return str(path.with_name(path.stem + ".cases.duckdb"))
-
-
-def _utc_text(value: Any) -> str:
-    """A time as ``YYYY-MM-DD HH:MM UTC`` (a case note is read by people)."""
-    stamp = pd.Timestamp(value)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _worse(a: str, b: str) -> str:
@@ -407,8 +401,8 @@ class CaseBook:
                     ).fetchone()
                     if row is None:
                         continue
-                    failed = _utc_text(row[1])
-                    note = f"renewed: maintenance recorded at {_utc_text(when)} after the failure at {failed}"
+                    failed = utc_minute(row[1])
+                    note = f"renewed: maintenance recorded at {utc_minute(when)} after the failure at {failed}"
                     self._con.execute(
                         "UPDATE cases SET status = 'closed', closed_ts = now(), closed_by = ?, note = ? "
                         "WHERE case_id = ?",

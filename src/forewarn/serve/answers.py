@@ -6,8 +6,6 @@ the API's response models (:mod:`forewarn.serve.api.schemas`) mirror.
 
 >>> num(float("nan")) is None, num(2), num(None)
 (True, 2.0, None)
->>> utc_minute(pd.Timestamp("2024-01-17T17:00:59+01:00"))
-'2024-01-17 16:00 UTC'
 """
 
 from __future__ import annotations
@@ -27,13 +25,6 @@ def num(value: Any) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
-
-
-def utc_minute(value: Any) -> str:
-    """A time as people read it in an answer's text: ``YYYY-MM-DD HH:MM UTC`` (naive times are taken as UTC)."""
-    stamp = pd.Timestamp(value)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
 class AssetInfo(TypedDict):

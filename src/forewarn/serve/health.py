@@ -25,11 +25,12 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from forewarn.base.timespan import utc_minute
 from forewarn.bundles.bundle import Bundle
 from forewarn.exceptions import DataNotFoundError
 from forewarn.features.age import hours_since_renewal, with_age
 from forewarn.features.coverage import INSUFFICIENT, Coverage, coverage_of, min_channel_share, store_class_channels
-from forewarn.serve.answers import AssetInfo, HealthAnswer, Marks, utc_minute
+from forewarn.serve.answers import AssetInfo, HealthAnswer, Marks
 from forewarn.serve.cache import HealthCache, HealthKey
 from forewarn.serve.decisions import Decider
 from forewarn.serve.live import LiveModels, Plant
