@@ -18,7 +18,8 @@ from forewarn.twin import FleetConfig, simulate_fleet
 
 @pytest.fixture(scope="module")
 def fleet_rows() -> pd.DataFrame:
-    """A failing twin fleet (site 1 of the validation fleet, seed 11, that the fix was chosen on)."""
+    """A failing twin fleet of one site, 8 assets x 90 days, drawn with seed 11 (the validation seed the fix was
+    chosen on)."""
     fleet = simulate_fleet(FleetConfig(sites=1, assets=8, days=90, seed=11, interval="1h", degradation_scale=3.0))
     return fleet.readings
 
