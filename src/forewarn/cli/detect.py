@@ -119,6 +119,15 @@ def detect(
             "degrade: more false alarms there); default: off.",
         ),
     ] = None,
+    rounding: Annotated[
+        bool,
+        typer.Option(
+            "--rounding",
+            help="Ensemble: read each channel's recording step from its training values and take one step as noise "
+            "(an export written with few decimals puts a quiet channel on a grid of a few steps, and every step "
+            "alarmed); default: off (it lengthened SKAB's episodes).",
+        ),
+    ] = False,
     save_models: Annotated[
         Path | None,
         typer.Option(
@@ -156,6 +165,7 @@ def detect(
             ("contamination", contamination),
             ("transition_rows", transition_rows),
             ("rebase_rows", rebase_rows),
+            ("rounding", True if rounding else None),
         )
         if value is not None
     }
