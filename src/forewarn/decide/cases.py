@@ -70,6 +70,7 @@ import pandas as pd
 
 from forewarn.base.timespan import utc_minute
 from forewarn.decide.alerts import FAILURE_SOURCE, Alert
+from forewarn.decide.case_filing import FiledKey, FilingPlan, OpenCase, epoch_us, filed_key, plan_filing, utc
 from forewarn.decide.risk import RISK_LEVELS
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError, StateError
 from forewarn.store.pg_sql import is_postgres_url
@@ -179,11 +180,6 @@ def casebook_path_for(store_path: str | os.PathLike[str] | Any) -> str:
     return str(path.with_name(path.stem + ".cases.duckdb"))
 
 
-def _worse(a: str, b: str) -> str:
-    rank = {level: i for i, level in enumerate(RISK_LEVELS)}
-    return a if rank.get(a, -1) >= rank.get(b, -1) else b
-
-
 def _record(row: tuple[Any, ...], columns: tuple[str, ...]) -> dict[str, Any]:
     out = {}
     for name, value in zip(columns, row, strict=True):
@@ -221,7 +217,6 @@ class CaseBook:
             self._con.execute("SET TimeZone = 'UTC'")
             self._con.execute(DDL)
         self._lock = threading.RLock()
-        self._filed_before: set[int] = set()  # cases of the alerts the current file_alerts call found filed already
         # asset -> its open case: read on every health request, so kept in memory (re-read when shared)
         self._open: dict[str, int] = {}
         self._open_read = 0.0
@@ -272,6 +267,10 @@ class CaseBook:
         time as one already in the book is not stored again (its case id is returned), so a stream that files its
         alerts again after a restart (it cannot commit its own tables and this book in one transaction) opens no
         second case.
+
+        A batch is written in a few statements whatever its size (:meth:`_write_alerts`; the rule of filing the
+        alerts one at a time, with the same case and alert ids): the first start of a service on a store with
+        hundreds of down assets not yet filed files them all at once.
         """
         for alert in alerts:
             if alert.risk_level not in RISK_LEVELS:
@@ -280,94 +279,150 @@ class CaseBook:
                 )
         with self._lock:
             con = self._con
-            self._filed_before = set()
             self._begin()
             try:
-                case_ids = [self._insert_alert(alert) for alert in alerts]
+                plan = self._write_alerts(alerts)
                 for policy, state in (policy_states or {}).items():
                     self._write_policy_state(str(policy), state)
                 con.execute("COMMIT")
             except Exception:
                 self._rollback()
                 raise
-            for alert, case_id in zip(alerts, case_ids, strict=True):
+            for alert, case_id in zip(alerts, plan.cases, strict=True):
                 # an alert filed before may sit on a closed case; a drift case (source "drift") is not the health case
-                if case_id not in self._filed_before and alert.source != "drift":
+                if case_id not in plan.filed_before and alert.source != "drift":
                     self._open[alert.asset_id] = case_id
-        return case_ids
+        return plan.cases
 
-    def _insert_alert(self, alert: Alert) -> int:
-        """Write one alert and its case (inside the caller's transaction)."""
-        # the sensors pushing towards failure, strongest first (all by size when none does)
-        ranked = sorted(alert.explanation.items(), key=lambda kv: -kv[1])
-        rising = [name for name, value in ranked if value > 0] or [
-            name for name, _ in sorted(alert.explanation.items(), key=lambda kv: -abs(kv[1]))
-        ]
-        top = ",".join(rising[:3])
-        ts = pd.Timestamp(alert.ts)
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        con = self._con
-        known = self._filed_case(alert.source, alert.model_id, alert.asset_id, ts)
-        if known is not None:
-            self._filed_before.add(known)
-            return known
-        # a drift alert (forewarn.monitor) has its own case; a forewarning and a recorded failure share the asset's
-        # case (the failure confirms what the open case forewarned), and a failure with none opens one of its own
-        kind = "drift" if alert.source == "drift" else "failure" if alert.source == FAILURE_SOURCE else "health"
-        kinds = ["drift"] if kind == "drift" else list(ASSET_CASE_KINDS)
-        found = con.execute(
-            "SELECT case_id, risk_level FROM cases WHERE asset_id = ? AND status IN ('open', 'acknowledged') "
-            f"AND kind IN ({', '.join('?' for _ in kinds)}) ORDER BY opened_ts LIMIT 1",
-            [alert.asset_id, *kinds],
-        ).fetchone()
-        if found is None:
-            case_id = int(con.execute("SELECT nextval('case_ids')").fetchone()[0])
-            con.execute(
-                "INSERT INTO cases (case_id, asset_id, status, risk_level, model_id, opened_ts, "
-                "last_alert_ts, n_alerts, top_sensors, kind) VALUES (?, ?, 'open', ?, ?, ?, ?, 1, ?, ?)",
-                [case_id, alert.asset_id, alert.risk_level, alert.model_id, ts, ts, top, kind],
+    def _write_alerts(self, alerts: Sequence[Alert]) -> FilingPlan:
+        """Write alerts and their cases (inside the caller's transaction) in a few statements, whatever their number:
+        the alerts filed already and the assets' open cases are read in two queries, the plan is made in memory
+        (:func:`~forewarn.decide.case_filing.plan_filing`, the rule of filing one at a time), and the new cases,
+        the cases' changes and the alerts are written in one statement each. Returns the plan, its ``cases``
+        numbered."""
+        if not alerts:
+            return FilingPlan()
+        plan = plan_filing(alerts, filed=self._filed_cases(alerts), open_cases=self._open_cases(alerts))
+        numbers = self._next_ids("case_ids", len(plan.new))
+        for change, number in zip(plan.new, numbers, strict=True):
+            change.case_id = number
+        plan.cases = [numbers[-c - 1] if c < 0 else c for c in plan.cases]
+        if plan.new:
+            rows = pd.DataFrame(
+                {
+                    "case_id": [c.case_id for c in plan.new],
+                    "asset_id": [c.asset_id for c in plan.new],
+                    "risk_level": [c.risk_level for c in plan.new],
+                    "model_id": [c.model_id for c in plan.new],
+                    "opened_ts": pd.DatetimeIndex([c.opened_ts for c in plan.new]),
+                    "last_alert_ts": pd.DatetimeIndex([c.last_alert_ts for c in plan.new]),
+                    "n_alerts": [c.n_alerts for c in plan.new],
+                    "top_sensors": [c.top_sensors for c in plan.new],
+                    "kind": [c.kind for c in plan.new],
+                }
             )
-        else:
-            case_id = int(found[0])
-            con.execute(
-                "UPDATE cases SET n_alerts = n_alerts + 1, risk_level = ?, model_id = ?, "
-                "last_alert_ts = greatest(last_alert_ts, ?), top_sensors = ? WHERE case_id = ?",
-                [_worse(alert.risk_level, found[1]), alert.model_id, ts, top or "", case_id],
+            self._insert_frame(
+                "INSERT INTO cases (case_id, asset_id, status, risk_level, model_id, opened_ts, last_alert_ts, "
+                "n_alerts, top_sensors, kind) SELECT case_id, asset_id, 'open', risk_level, model_id, opened_ts, "
+                "last_alert_ts, n_alerts, top_sensors, kind FROM {rows}",
+                rows,
             )
-        con.execute(
-            f"INSERT INTO alerts ({', '.join(ALERT_COLUMNS)}) VALUES (nextval('alert_ids'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                case_id,
-                alert.asset_id,
-                ts,
-                alert.model_id,
-                alert.score,
-                alert.probability,
-                alert.rul,
-                alert.risk_level,
-                json.dumps(alert.explanation),
-                alert.source,
-            ],
-        )
-        return case_id
+        if plan.updated:
+            rows = pd.DataFrame(
+                {
+                    "case_id": [c.case_id for c in plan.updated],
+                    "n_alerts": [c.n_alerts for c in plan.updated],
+                    "risk_level": [c.risk_level for c in plan.updated],
+                    "model_id": [c.model_id for c in plan.updated],
+                    "last_alert_ts": pd.DatetimeIndex([c.last_alert_ts for c in plan.updated]),
+                    "top_sensors": [c.top_sensors for c in plan.updated],
+                }
+            )
+            self._insert_frame(
+                "UPDATE cases SET n_alerts = cases.n_alerts + u.n_alerts, risk_level = u.risk_level, "
+                "model_id = u.model_id, last_alert_ts = greatest(cases.last_alert_ts, u.last_alert_ts), "
+                "top_sensors = u.top_sensors FROM {rows} u WHERE cases.case_id = u.case_id",
+                rows,
+            )
+        if plan.stored:
+            stored = [alerts[i] for i in plan.stored]
+            rows = pd.DataFrame(
+                {
+                    "alert_id": self._next_ids("alert_ids", len(stored)),
+                    "case_id": [plan.cases[i] for i in plan.stored],
+                    "asset_id": [a.asset_id for a in stored],
+                    "ts": pd.DatetimeIndex([utc(a.ts) for a in stored]),
+                    "model_id": [a.model_id for a in stored],
+                    "score": np.asarray([a.score for a in stored], dtype="float64"),
+                    "probability": pd.array([a.probability for a in stored], dtype="Float64"),
+                    "rul": pd.array([a.rul for a in stored], dtype="Float64"),
+                    "risk_level": [a.risk_level for a in stored],
+                    "explanation": [json.dumps(a.explanation) for a in stored],
+                    "source": pd.array([a.source for a in stored], dtype=object),
+                }
+            )
+            self._insert_frame(
+                f"INSERT INTO alerts ({', '.join(ALERT_COLUMNS)}) SELECT {', '.join(ALERT_COLUMNS)} FROM {{rows}}", rows
+            )
+        return plan
 
-    def _filed_case(self, source: str | None, model_id: str, asset_id: str, ts: pd.Timestamp) -> int | None:
-        """The case of the alert of ``source``, model, asset and time already in the book (None: not filed, or an
-        alert that names no source, which is never matched)."""
-        if source is None:
-            return None
-        known = self._con.execute(
-            "SELECT case_id FROM alerts WHERE source = ? AND model_id = ? AND asset_id = ? AND ts = ?",
-            [source, model_id, asset_id, ts],
-        ).fetchone()
-        return None if known is None else int(known[0])
+    def _insert_frame(self, sql: str, rows: pd.DataFrame) -> None:
+        """Run ``sql`` (an INSERT or UPDATE reading ``{rows}``) with ``rows`` registered as a table."""
+        name = "_case_book_rows"
+        self._con.register(name, rows)
+        try:
+            self._con.execute(sql.format(rows=name))
+        finally:
+            self._con.unregister(name)
+
+    def _next_ids(self, sequence: str, n: int) -> list[int]:
+        """The next ``n`` values of ``sequence``, ascending (the ids filing one at a time hands out, in order)."""
+        if n == 0:
+            return []
+        found = self._con.execute(
+            f"SELECT nextval('{sequence}') FROM (SELECT unnest(?) AS k) t", [[str(k) for k in range(n)]]
+        ).fetchall()
+        return sorted(int(row[0]) for row in found)
+
+    def _filed_cases(self, alerts: Sequence[Alert]) -> dict[FiledKey, int]:
+        """The cases of the alerts of ``alerts``' keys (:func:`~forewarn.decide.case_filing.filed_key`) already in
+        the book: one query over the assets and the batch's time span."""
+        keyed = [a for a in alerts if a.source is not None]
+        if not keyed:
+            return {}
+        wanted = {filed_key(a) for a in keyed}
+        stamps = [utc(a.ts) for a in keyed]
+        found = self._con.execute(
+            "SELECT source, model_id, asset_id, ts, case_id FROM alerts WHERE source IS NOT NULL "
+            "AND asset_id IN (SELECT unnest(?)) AND ts >= ? AND ts <= ?",
+            [sorted({str(a.asset_id) for a in keyed}), min(stamps), max(stamps)],
+        ).fetchall()
+        out: dict[FiledKey, int] = {}
+        for source, model_id, asset_id, ts, case_id in found:
+            key = (str(source), str(model_id), str(asset_id), epoch_us(ts))
+            if key in wanted:
+                out[key] = min(out.get(key, int(case_id)), int(case_id))
+        return out
+
+    def _open_cases(self, alerts: Sequence[Alert]) -> dict[tuple[str, str], OpenCase]:
+        """``{(asset, group): its open case}`` of ``alerts``' assets (group: ``drift``, or ``asset`` for the asset's
+        own case of kind health or failure; the one opened first), one query."""
+        found = self._con.execute(
+            "SELECT asset_id, kind, case_id, risk_level FROM cases WHERE status IN ('open', 'acknowledged') "
+            "AND asset_id IN (SELECT unnest(?)) ORDER BY opened_ts DESC, case_id DESC",
+            [sorted({str(a.asset_id) for a in alerts})],
+        ).fetchall()
+        out: dict[tuple[str, str], OpenCase] = {}
+        for asset_id, kind, case_id, risk_level in found:  # the latest first: the first opened is written last
+            group = "drift" if kind == "drift" else "asset" if kind in ASSET_CASE_KINDS else None
+            if group is not None:
+                out[(str(asset_id), group)] = OpenCase(int(case_id), str(risk_level))
+        return out
 
     def is_filed(self, alert: Alert) -> bool:
         """Whether this alert (same source, model, asset and time) is in the book already, on any case."""
-        ts = pd.Timestamp(alert.ts)
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         with self._lock:
-            return self._filed_case(alert.source, alert.model_id, alert.asset_id, ts) is not None
+            return filed_key(alert) in self._filed_cases([alert])
 
     def close_renewed(self, renewed: Mapping[str, Any], *, by: str = "forewarn") -> list[int]:
         """Close the open case of each asset in ``renewed`` (asset -> the time of its renewing maintenance) that
