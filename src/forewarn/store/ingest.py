@@ -32,9 +32,10 @@ import numpy as np
 import pyarrow as pa
 
 from forewarn.exceptions import IngestError, UnknownAssetError
-from forewarn.store import labels
+from forewarn.store import flag_runs, labels
 from forewarn.store.historian import drop_historian, historian_rows
 from forewarn.store.options import ReadOptions
+from forewarn.store.pg_sql import placeholders
 from forewarn.store.readers import ROW_COLUMN, Staged, without_leading
 from forewarn.store.tables import fetch_one, fetch_value, quote_ident
 from forewarn.store.validate import (
@@ -246,13 +247,20 @@ def _ingest_staged(
         find_blank_keys(con, staged, "__fw_series")
         batch_assets = "SELECT asset_id FROM __fw_series"
         flagged: tuple[tuple[str, Any], ...] = ()
+        notes: tuple[str, ...] = tuple(n for n in (staged.note, units) if n) + historian_notes
         if layout.label_columns:
             labels.stage_labels(con, staged, layout.label_columns, options)
             batch_assets += f" UNION {labels.label_assets_sql()}"
             if options.failure_column is not None:
-                flagged = labels.flagged_failures(con, staged, options.failure_column)
+                flagged, continued = flag_runs.drop_continued(
+                    con,
+                    options.failure_column,
+                    labels.flagged_failures(con, staged, options.failure_column),
+                    lambda asset, ts: _stored_before(target, con, options.failure_column or "", asset, ts),
+                )
+                if continued:
+                    notes += (flag_runs.continued_note(staged.source, options.failure_column, continued),)
         rows_read = int(fetch_value(con, "SELECT coalesce(sum(n), 0) FROM __fw_series"))
-        notes: tuple[str, ...] = tuple(n for n in (staged.note, units) if n) + historian_notes
         if options.timezone != "UTC":
             notes += _repeated_hour_note(con, staged.source, options.timezone)
         unknown = target.unknown_assets(con, batch_assets)
@@ -293,6 +301,18 @@ def _ingest_staged(
         file_rows=file_rows,
         flagged_failures=flagged,
     )
+
+
+def _stored_before(target: WriteTarget, con: duckdb.DuckDBPyConnection, name: str, asset: str, ts: Any) -> list[Any]:
+    """The stored rows of label ``name`` of ``asset`` before ``ts`` (:data:`~forewarn.store.flag_runs.
+    STORED_BEFORE_SQL`), in the target's own tables: the DuckDB store's (``con``) or a server store's connection."""
+    params = [asset, name, ts]
+    if isinstance(target, DuckTarget):
+        return con.execute(flag_runs.STORED_BEFORE_SQL, params).fetchall()
+    server = getattr(target, "con", None)
+    if server is None:  # a target that cannot be read: nothing is continued
+        return []
+    return list(server.execute(placeholders(flag_runs.STORED_BEFORE_SQL, params), params).fetchall())
 
 
 def _repeated_hour_note(con: duckdb.DuckDBPyConnection, source: str, zone: str) -> tuple[str, ...]:

@@ -51,7 +51,9 @@ class ReadOptions:
       file's ``kind``, ``failure_mode``, ``action``; a long file's ``channel``, ``value``);
     * ``event_kind``: one kind for every row of an events file without a kind column (a failure log);
     * ``failure_column``: a readings file's failure flag column (1/0, yes/no, true/false): stored as a label, and
-      each run of flagged rows of an asset becomes one failure event at its first row;
+      each run of flagged rows of an asset becomes one failure event at its first row; a run that an earlier
+      file's flagged last row continues at the next sampling step (at most 1.5 steps apart) stays that file's one
+      event (:mod:`forewarn.store.flag_runs`);
     * ``tag_map`` / ``tag_column``: a historian's long export (``tag, timestamp, value``): the CSV file mapping
       each tag to its asset and channel, and the file's tag column (:mod:`forewarn.store.historian`);
     * ``quality_column`` / ``good_quality``: rows whose quality is not one of ``good_quality`` (any case;
