@@ -108,6 +108,11 @@ MIGRATIONS: tuple[str, ...] = (
     REVIEW_MIGRATION,
     # 6: the inspection log's novelty score and flag
     REVIEW_NOVELTY_MIGRATION,
+    # 7: a stream score's coverage status and missing channels (forewarn.stream.scoring, the coverage rule)
+    """
+    ALTER TABLE stream_scores ADD COLUMN IF NOT EXISTS status text;
+    ALTER TABLE stream_scores ADD COLUMN IF NOT EXISTS channels_missing text;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("store_meta", "sites", "lines", "assets", "channels", "reading_values", "events", "labels")

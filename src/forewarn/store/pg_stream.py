@@ -34,7 +34,17 @@ if TYPE_CHECKING:
     from forewarn.store.postgres import PgStore
 
 STREAM_TABLES = ("stream_scores", "stream_alerts", "stream_dead_letters", "stream_assets", "stream_state")
-SCORE_COLUMNS = ("asset_id", "ts", "model_id", "score", "probability", "scored_at", "rul")
+SCORE_COLUMNS = (
+    "asset_id",
+    "ts",
+    "model_id",
+    "score",
+    "probability",
+    "scored_at",
+    "rul",
+    "status",
+    "channels_missing",
+)
 ALERT_COLUMNS = ("asset_id", "ts", "model_id", "score", "risk_level", "explanation", "probability", "rul", "raised_at")
 DEAD_LETTER_COLUMNS = ("received_at", "source", "reason", "detail", "asset_id", "channel", "item", "payload", "key")
 
@@ -129,9 +139,11 @@ class StreamTransaction:
 
 
 def write_scores(con: Any, scores: pa.Table) -> None:
-    """COPY the scores (columns of :data:`SCORE_COLUMNS`, ``rul`` optional) into ``stream_scores`` as CSV."""
-    if "rul" not in scores.column_names:
-        scores = scores.append_column("rul", pa.nulls(scores.num_rows, pa.float64()))
+    """COPY the scores (columns of :data:`SCORE_COLUMNS`, ``rul``, ``status`` and ``channels_missing`` optional)
+    into ``stream_scores`` as CSV."""
+    for name, kind in (("rul", pa.float64()), ("status", pa.string()), ("channels_missing", pa.string())):
+        if name not in scores.column_names:
+            scores = scores.append_column(name, pa.nulls(scores.num_rows, kind))
     buffer = io.BytesIO()
     pa_csv.write_csv(scores.select(list(SCORE_COLUMNS)), buffer, pa_csv.WriteOptions(include_header=False))
     with (

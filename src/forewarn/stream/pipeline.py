@@ -70,7 +70,7 @@ from forewarn.stream.messages import Catalog, DeadLetter, Decoder, ReadingColumn
 from forewarn.stream.metrics import StreamMetrics
 from forewarn.stream.notices import LateNotes, UnmappedFields
 from forewarn.stream.reorder import Readings, ReorderBuffer
-from forewarn.stream.scoring import ModelRunner
+from forewarn.stream.scoring import ModelRunner, scored_rows
 from forewarn.stream.tables import BatchWrite, DuckBatch, PgBatch, open_tables
 
 FeatureHook = Callable[[str, np.ndarray, np.ndarray, np.ndarray], None]
@@ -342,8 +342,9 @@ class OnlinePipeline:
             if self.on_features is not None:
                 self.on_features(runner.model_id, row_asset[rows], row_ts[rows], feats)
             tables.append(table)
-            result.rows_scored += table.num_rows
-            self.metrics.add("rows_unscored", len(rows) - table.num_rows)
+            scored = scored_rows(table)
+            result.rows_scored += scored
+            self.metrics.add("rows_unscored", len(rows) - scored)
             result.alerts += alerts
             write.alerts += [
                 dict(a.to_dict(), ts=a.ts, raised_at=pd.Timestamp(now_us * 1000, tz="UTC")) for a in alerts

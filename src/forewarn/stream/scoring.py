@@ -66,6 +66,18 @@ hours from each row's time (its bucket's start with an ``interval``, as the serv
 asset's latest renewal at or before it; NaN without one. A runner made without a store (``ModelRunner(cfg)``) knows
 no renewal: every age is NaN.
 
+**Too few channels.** A servable bundle's rows follow the channel coverage rule of the service and ``forewarn score``
+(:mod:`forewarn.features.coverage`, the one function :func:`~forewarn.features.coverage.coverage_of`): a row whose
+window (the last ``window`` rows or buckets up to it) holds readings of less than the minimum share of the channels
+its asset's class sends (``FOREWARN_MIN_CHANNEL_SHARE``, 0.75 by default) is not scored: its ``stream_scores`` row
+has a NaN score, no probability or RUL, ``status`` ``"insufficient data"`` and ``channels_missing`` (a JSON list),
+it raises no alert, counts in ``rows_unscored``, and the asset is logged once when it goes below the minimum and
+when it comes back. A scored row lists the expected channels its window lacks in ``channels_missing`` (a warning).
+Which channels a window read is seen in its mean (or max, or min: NaN exactly when the window holds no reading);
+a bundle that computes none of those, or a sequence model's carried-forward steps, cannot tell, and the rule is not
+applied. The classes (``assets.asset_class``) and the channels each sends are read from the store every 60 s and
+when an unknown asset appears; a runner made without a store expects every model channel.
+
 Late readings follow :mod:`forewarn.stream.reorder`: readings up to ``allowed_lateness`` out of order are held and
 folded in time order; a reading at or before its asset's watermark is stored but not folded into any bucket, the
 open one included (a redelivered duplicate looks the same, and must not be counted twice). A late reading of an
@@ -81,6 +93,7 @@ import hashlib
 import json
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +110,7 @@ from forewarn.detect.saved import INDEX_FILE as FITS_INDEX
 from forewarn.detect.saved import SavedFits
 from forewarn.exceptions import ConfigError
 from forewarn.features.age import hours_since_renewal, with_age
+from forewarn.features.coverage import INSUFFICIENT, coverage_of, min_channel_share, store_class_channels
 from forewarn.features.window import STATS
 from forewarn.store import Store
 from forewarn.store.queries import bucket_micros
@@ -109,6 +123,20 @@ from forewarn.stream.tables import arrays_to_bytes, bytes_to_arrays
 log = logging.getLogger(__name__)
 
 REFERENCE_WEIGHT = 0.1  # weight of a batch's normal rows in the explanation reference
+#: the status of a scored row (one with too few channels is ``forewarn.features.coverage.INSUFFICIENT``)
+IN_SERVICE = "in_service"
+#: window statistics that are a number exactly when the window holds a reading of the channel (the kernel's mean,
+#: min and max skip missing values), in the order the coverage rule reads them
+READ_TELLING_STATS = ("mean", "max", "min")
+#: seconds the channels each asset class sends and the assets' classes are kept before they are read again
+CLASSES_SECONDS = 60.0
+
+
+def scored_rows(table: pa.Table) -> int:
+    """The rows of a :meth:`ModelRunner.run` table that were scored (not ``insufficient data``)."""
+    if "status" not in table.column_names:
+        return int(table.num_rows)
+    return int(sum(1 for s in table.column("status").to_pylist() if s != INSUFFICIENT))
 
 
 def plan_features(names: list[str], *, model: str = "model") -> tuple[list[str], list[str]]:
@@ -195,6 +223,14 @@ class ModelRunner:
         names = self.feature_names if self.series is None else [f"{n}__last" for n in self.feature_names]
         self.take = np.asarray([position[n] for n in names]) if self.bundle is None else np.empty(0)
         self.age_feature = "" if self.bundle is None else self.bundle.spec.age_feature
+        # the channel coverage rule (forewarn.features.coverage): where each channel's reading in the window shows
+        self.min_share = min_channel_share()
+        # (a servable bundle's, as the service applies it; a sequence model's steps are carried forward and cannot
+        # tell; a model saved outside a bundle skips rows with a missing feature unless it takes them, as before)
+        telling = self.bundle is not None and not sequence
+        self.telling = self._telling_columns(columns, stats, window) if telling else None
+        self._classes: tuple[float, dict[str, str], dict[str, frozenset[str]]] | None = None
+        self.insufficient: dict[str, tuple[str, ...]] = {}  # assets now below the minimum: their missing channels
         self.policy = AlertPolicy(**dict(cfg.alert)) if cfg.alert else None
         self.alarms: AlarmTracker | None = None
         self.alarm_scale: float | None = None
@@ -318,8 +354,13 @@ class ModelRunner:
     def run(
         self, assets: np.ndarray, ts_us: np.ndarray, values: np.ndarray, *, now_us: int
     ) -> tuple[pa.Table, list[Alert], np.ndarray]:
-        """Score rows sorted by (asset, ts): the scores table part, opened alerts, and the features."""
+        """Score rows sorted by (asset, ts): the scores table part, opened alerts, and the features.
+
+        A row whose window holds too few of its asset's channels (the coverage rule) is not scored: its table row
+        has a NaN score, no probability or RUL, ``status`` ``"insufficient data"`` and its ``channels_missing``
+        (a JSON list), and it raises no alert."""
         spec_feats = self._features(assets, ts_us, values)
+        covered, missing = self._coverage(assets, spec_feats)
         if self.age_feature:
             spec_feats = with_age(spec_feats, self.ages(assets, ts_us))
         # a bundle picks its model's columns and fills a missing feature as the service does (Bundle.select)
@@ -327,7 +368,7 @@ class ModelRunner:
         ok = ~np.isinf(feats).any(axis=1) if self.nan_allowed else np.isfinite(feats).all(axis=1)
         if self.fleet is not None:  # an asset without a fit of its own is not scored
             ok &= self._fitted(assets)
-        rows = np.flatnonzero(ok)
+        rows = np.flatnonzero(ok & covered)
         X = pd.DataFrame(feats[rows], columns=self.feature_names)
         if self.series is not None:  # each asset's rows after its context, in time order
             score, probability, rul = self.series.score(self.model, assets[rows], ts_us[rows], feats[rows]), None, None
@@ -368,19 +409,100 @@ class ModelRunner:
                 for a, e in zip(alerts, explanations, strict=True)
             ]
         self._update_reference(X, score)
-        none = [None] * len(rows)
+        short = np.flatnonzero(~covered)  # too few channels: written without a score, with the reason
+        written = np.sort(np.concatenate([rows, short]))
+        at = np.searchsorted(written, rows)
+
+        def spread(values: np.ndarray | None) -> np.ndarray | list[None]:
+            if values is None:
+                return [None] * len(written)
+            out = np.full(len(written), np.nan)
+            out[at] = values
+            return out
+
+        status = np.where(covered[written], IN_SERVICE, INSUFFICIENT)
         table = pa.table(
             {
-                "asset_id": pa.array(assets[rows].astype(str), pa.string()),
-                "ts": pa.array(ts_us[rows], pa.timestamp("us", tz="UTC")),
-                "model_id": pa.array([self.model_id] * len(rows), pa.string()),
-                "score": pa.array(score, pa.float64()),
-                "probability": pa.array(none if probability is None else probability, pa.float64()),
-                "scored_at": pa.array(np.full(len(rows), now_us, dtype="int64"), pa.timestamp("us", tz="UTC")),
-                "rul": pa.array(none if rul is None else rul, pa.float64()),
+                "asset_id": pa.array(assets[written].astype(str), pa.string()),
+                "ts": pa.array(ts_us[written], pa.timestamp("us", tz="UTC")),
+                "model_id": pa.array([self.model_id] * len(written), pa.string()),
+                "score": pa.array(spread(score), pa.float64()),
+                "probability": pa.array(spread(probability), pa.float64(), from_pandas=True),
+                "scored_at": pa.array(np.full(len(written), now_us, dtype="int64"), pa.timestamp("us", tz="UTC")),
+                "rul": pa.array(spread(rul), pa.float64(), from_pandas=True),
+                "status": pa.array(status.tolist(), pa.string()),
+                "channels_missing": pa.array([json.dumps(list(missing[i])) for i in written.tolist()], pa.string()),
             }
         )
         return table, alerts, feats
+
+    @staticmethod
+    def _telling_columns(columns: list[str], stats: list[str], window: int) -> np.ndarray | None:
+        """Per channel, the column of the window features that is a number exactly when the channel has a reading
+        in the row's window (:data:`READ_TELLING_STATS`); None when the model computes none of those statistics
+        (the rule cannot be read from its features, and is not applied)."""
+        stat = next((s for s in READ_TELLING_STATS if s in stats), None)
+        if stat is None or window < 1:
+            return None
+        return np.asarray([k * len(stats) + stats.index(stat) for k in range(len(columns))], dtype="int64")
+
+    def _class_info(self, assets: np.ndarray) -> tuple[dict[str, str], dict[str, frozenset[str]] | None]:
+        """The store's asset classes and the channels each class sends (read again after :data:`CLASSES_SECONDS`
+        or when an asset is not known yet); no store: no classes (every model channel is expected)."""
+        if self.store is None:
+            return {}, None
+        held = self._classes
+        stale = held is None or time.monotonic() - held[0] > CLASSES_SECONDS
+        if not stale and held is not None and any(str(a) not in held[1] for a in pd.unique(assets)):
+            stale = True
+        if stale or held is None:
+            found = self.store.sql("SELECT asset_id, asset_class FROM assets")
+            classes = {str(a): str(c) for a, c in zip(found["asset_id"], found["asset_class"], strict=True) if c}
+            held = self._classes = (time.monotonic(), classes, store_class_channels(self.store))
+        return held[1], held[2]
+
+    def _coverage(self, assets: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+        """Per row: whether its window holds enough of its asset's channels (the coverage rule of
+        :mod:`forewarn.features.coverage`, :func:`~forewarn.features.coverage.coverage_of` once per distinct class
+        and channels read) and the expected channels with no reading in it. Asset by asset, a change of state is
+        logged: below the minimum (with what is missing), and back."""
+        n = len(assets)
+        covered = np.ones(n, dtype=bool)
+        missing: list[tuple[str, ...]] = [()] * n
+        if self.telling is None or n == 0:
+            return covered, missing
+        read = ~np.isnan(features[:, self.telling])
+        partial = np.flatnonzero(~read.all(axis=1))
+        classes, reported = self._class_info(assets[partial]) if len(partial) else ({}, None)
+        answers: dict[tuple[str | None, bytes], Any] = {}
+        for i in partial.tolist():
+            asset_class = classes.get(str(assets[i]))
+            key = (asset_class, read[i].tobytes())
+            cover = answers.get(key)
+            if cover is None:
+                values = np.where(read[i], 0.0, np.nan)[None, :]
+                cover = answers[key] = coverage_of(values, self.channels, 1, asset_class, reported, self.min_share)
+            covered[i], missing[i] = cover.sufficient, cover.missing
+        self._log_coverage(assets, covered, missing)
+        return covered, missing
+
+    def _log_coverage(self, assets: np.ndarray, covered: np.ndarray, missing: list[tuple[str, ...]]) -> None:
+        """Log each asset whose last row of the batch went below the coverage minimum, or came back."""
+        last: dict[str, int] = {str(a): i for i, a in enumerate(assets.tolist())}
+        for asset, i in last.items():
+            if not covered[i] and asset not in self.insufficient:
+                self.insufficient[asset] = missing[i]
+                log.warning(
+                    "model %r: asset %r has too few channels in its scoring window (missing %s): its rows are "
+                    "written without a score (status %r) and raise no alert",
+                    self.model_id,
+                    asset,
+                    ", ".join(missing[i]),
+                    INSUFFICIENT,
+                )
+            elif covered[i] and asset in self.insufficient:
+                del self.insufficient[asset]
+                log.info("model %r: asset %r has enough channels again; scored", self.model_id, asset)
 
     def _fitted(self, assets: np.ndarray) -> np.ndarray:
         """Whether the fleet has a fit for each row's asset; an asset without one is named once in the log."""

@@ -6,8 +6,11 @@ them and one file holds the plant's whole history. An in-memory store gets an in
 PostgreSQL store they are tables of its database (:class:`PgStreamTables`, :mod:`forewarn.store.pg_stream`), and
 a micro-batch's readings are written in the same transaction as the rest.
 
-* ``stream_scores (asset_id, ts, model_id, score, probability, scored_at, rul)``: one row per scored instant
-  (``rul``: the predicted RUL of a RUL model in a servable bundle; added to older files on start-up);
+* ``stream_scores (asset_id, ts, model_id, score, probability, scored_at, rul, status, channels_missing)``: one
+  row per scored instant (``rul``: the predicted RUL of a RUL model in a servable bundle; ``status``:
+  ``in_service``, or ``insufficient data`` for an instant whose window held too few of the asset's channels, with a
+  NaN score and no probability; ``channels_missing``: the expected channels with no reading in the window, a JSON
+  list; the three added to older files on start-up, NULL in their older rows);
 * ``stream_alerts (asset_id, ts, model_id, score, risk_level, explanation, probability, rul, raised_at, filed)``:
   the stream's alerts, written in the micro-batch's transaction and then filed into the case book
   (:class:`~forewarn.decide.cases.CaseBook`, the one alert path: the service's alerts API and dashboard list
@@ -60,6 +63,8 @@ CREATE TABLE IF NOT EXISTS stream_scores (
     asset_id VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL, model_id VARCHAR NOT NULL,
     score DOUBLE NOT NULL, probability DOUBLE, scored_at TIMESTAMPTZ NOT NULL);
 ALTER TABLE stream_scores ADD COLUMN IF NOT EXISTS rul DOUBLE;
+ALTER TABLE stream_scores ADD COLUMN IF NOT EXISTS status VARCHAR;
+ALTER TABLE stream_scores ADD COLUMN IF NOT EXISTS channels_missing VARCHAR;
 CREATE TABLE IF NOT EXISTS stream_alerts (
     asset_id VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL, model_id VARCHAR NOT NULL, score DOUBLE NOT NULL,
     risk_level VARCHAR NOT NULL, explanation JSON NOT NULL, probability DOUBLE, rul DOUBLE,
@@ -285,10 +290,12 @@ class StreamTables:
         try:
             if batch.scores is not None and batch.scores.num_rows:
                 con.register("__fw_scores", batch.scores)
-                rul = "rul" if "rul" in batch.scores.column_names else "NULL"
+                names = batch.scores.column_names
+                extra = [c if c in names else "NULL" for c in ("rul", "status", "channels_missing")]
                 con.execute(
-                    "INSERT INTO stream_scores (asset_id, ts, model_id, score, probability, scored_at, rul) "
-                    f"SELECT asset_id, ts, model_id, score, probability, scored_at, {rul} FROM __fw_scores"
+                    "INSERT INTO stream_scores (asset_id, ts, model_id, score, probability, scored_at, rul, status, "
+                    f"channels_missing) SELECT asset_id, ts, model_id, score, probability, scored_at, {', '.join(extra)} "
+                    "FROM __fw_scores"
                 )
                 con.unregister("__fw_scores")
             if batch.alerts:
