@@ -21,12 +21,16 @@ the dashboard shades the spans where a label is set.
 
 from __future__ import annotations
 
+import ast
+import json
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["GAP_FACTOR", "is_set", "label_counts", "label_spans", "unset"]
+__all__ = ["GAP_FACTOR", "is_set", "label_counts", "label_spans", "trained_label", "trained_labels", "unset"]
 
 #: a run of one value breaks where the next row is more than this many median spacings away
 GAP_FACTOR = 3.0
@@ -135,3 +139,75 @@ def label_spans(
     spans.sort(key=lambda s: (s["start"], s["name"]))
     truncated = len(spans) > limit
     return {"spans": spans[-limit:] if truncated else spans, "truncated": truncated}
+
+
+#: how a model card (``card.json``, :mod:`forewarn.train.card`) says the model learned a stored label column
+STORED_LABEL = "stored label "
+_cards: dict[Path, tuple[float, str | None]] = {}
+
+
+def trained_label(card: Mapping[str, Any]) -> str | None:
+    """The stored label column a model was trained on (``train --label NAME``), from its model card; None when it
+    learned failures from the events (its probability is then of a failure within its horizon).
+
+    The card says so in ``recipe.labels`` (``"stored label 'fail24'"``, the name as Python writes it) or, where a
+    card carries one, in ``recipe.label``. What the label means is the plant's (a flag "fails within 24 h", a fault
+    code): the probability is of the label being set at a reading, not of a failure within the horizon.
+
+    >>> trained_label({"recipe": {"labels": "stored label 'fail24'"}}), trained_label({"recipe": {"label": "Ausfall"}})
+    ('fail24', 'Ausfall')
+    >>> trained_label({"recipe": {"labels": "events: failures end a life"}}), trained_label({})
+    (None, None)
+    >>> trained_label({"recipe": {"labels": "stored label " + repr("it's down")}})
+    "it's down"
+    """
+    recipe = card.get("recipe")
+    if not isinstance(recipe, Mapping):
+        return None
+    named = recipe.get("label")
+    if isinstance(named, str) and named:
+        return named
+    text = recipe.get("labels")
+    if not isinstance(text, str) or not text.startswith(STORED_LABEL):
+        return None
+    try:
+        name = ast.literal_eval(text[len(STORED_LABEL) :].strip())
+    except (ValueError, SyntaxError):
+        return None
+    return name if isinstance(name, str) and name else None
+
+
+def card_label(folder: str | Path, card_file: str = "card.json") -> str | None:
+    """:func:`trained_label` of the card in a bundle's ``folder`` (None without a readable card); read again only
+    when the file changes."""
+    path = Path(folder) / card_file
+    try:
+        stamp = path.stat().st_mtime
+    except OSError:
+        return None
+    held = _cards.get(path)
+    if held is None or held[0] != stamp:
+        try:
+            card = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            card = {}
+        held = _cards[path] = (stamp, trained_label(card) if isinstance(card, Mapping) else None)
+    return held[1]
+
+
+def trained_labels(registry: Any) -> dict[str, str]:
+    """``{model_id: label}`` of the live models of a :class:`~forewarn.bundles.registry.ModelRegistry` that were
+    trained on a stored label (:func:`trained_label`); empty without a registry. A model that fails to load is left
+    out (the pages say "failure" for it, and its own errors show where it is used)."""
+    if registry is None:
+        return {}
+    out: dict[str, str] = {}
+    for model_id in registry.model_ids():
+        try:
+            folder = registry.bundle(model_id).folder
+        except Exception:  # noqa: BLE001 - a page must render whatever one model's state
+            continue
+        label = card_label(folder)
+        if label is not None:
+            out[str(model_id)] = label
+    return out

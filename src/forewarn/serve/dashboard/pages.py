@@ -38,6 +38,7 @@ shows the API's message (field by field for 422) and changes nothing; a successf
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -48,6 +49,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from forewarn.bundles.bundle import INTERVAL
+from forewarn.serve.labels import trained_labels
 
 HERE = Path(__file__).parent
 PAGES = {"fleet": "Fleet", "alerts": "Alerts", "risk": "Risk", "models": "Models", "backtests": "Backtests"}
@@ -58,8 +60,15 @@ BacktestId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A
 _templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
 
 
-def _render(page: str, title: str, **context: object) -> HTMLResponse:
-    html = _templates.get_template(f"{page}.html").render(page=page, title=title, pages=PAGES, **context)
+def _render(page: str, title: str, request: Request | None = None, **context: object) -> HTMLResponse:
+    """A page; with the ``request``, its ``<body>`` lists the live models trained on a stored label column and
+    their labels (``data-trained-labels``, :func:`~forewarn.serve.labels.trained_labels`), so the pages word a
+    probability as that label being set, not as a failure within the horizon."""
+    service = None if request is None else getattr(request.app.state, "service", None)
+    labels = trained_labels(getattr(service, "registry", None))
+    html = _templates.get_template(f"{page}.html").render(
+        page=page, title=title, pages=PAGES, trained_labels=json.dumps(labels) if labels else "", **context
+    )
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
@@ -73,19 +82,19 @@ def install_dashboard(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False)
     def fleet(request: Request) -> HTMLResponse:
-        return _render("fleet", "Fleet")
+        return _render("fleet", "Fleet", request)
 
     @app.get("/assets/{asset_id:path}", include_in_schema=False)
     def asset(request: Request, asset_id: Annotated[str, PathParam(min_length=1, max_length=200)]) -> HTMLResponse:
-        return _render("asset", f"Asset {asset_id}", asset_id=asset_id, rul_level=RUL_LEVEL)
+        return _render("asset", f"Asset {asset_id}", request, asset_id=asset_id, rul_level=RUL_LEVEL)
 
     @app.get("/alerts", include_in_schema=False)
     def alerts(request: Request) -> HTMLResponse:
-        return _render("alerts", "Alerts")
+        return _render("alerts", "Alerts", request)
 
     @app.get("/risk", include_in_schema=False)
     def risk(request: Request) -> HTMLResponse:
-        return _render("risk", "Risk")
+        return _render("risk", "Risk", request)
 
     @app.get("/models", include_in_schema=False)
     def models(request: Request) -> HTMLResponse:

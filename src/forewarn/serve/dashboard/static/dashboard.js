@@ -33,6 +33,27 @@ function fmtHorizon(value, unit) {
   return hours && value >= 48 && value % 24 === 0 ? `${fmt(value / 24)} days` : `${fmt(value)} ${unit}`;
 }
 
+// What a model's probability is of: a failure within its horizon, or, for a model trained on a stored label column
+// (train --label NAME), that label being set at the reading (the server lists those models and their labels in
+// <body data-trained-labels>, from each live bundle's model card; what the label means is the plant's column).
+function trainedLabel(modelId) {
+  let labels = {};
+  try { labels = JSON.parse(document.body.dataset.trainedLabels || "{}"); } catch { labels = {}; }
+  return Object.prototype.hasOwnProperty.call(labels, modelId) ? labels[modelId] : null;
+}
+
+function probabilityWords(health) {
+  const label = trainedLabel(health.model_id);
+  if (label === null) {
+    const within = `within ${fmtHorizon(health.horizon, health.unit)}`;
+    return { card: "failure probability", hint: within, title: `Failure probability ${within}`,
+             series: "failure probability", label: null };
+  }
+  return { card: `probability of "${label}"`, label,
+           hint: `the stored label "${label}" the model learned (train --label), set at this reading`,
+           title: `Probability that the label "${label}" is set`, series: `probability of "${label}"` };
+}
+
 // a time as UTC text, "YYYY-MM-DD HH:MM:SS" (the header says "times in UTC"): a time with another offset is
 // converted (sliced as written it would show that zone's clock), text that is not a time is shown as is
 function fmtTime(iso) {
@@ -363,8 +384,9 @@ async function drawAssetSummary(health, info) {
     const rul = rulText(health);
     card(summary, "health", fmt(health.health));
     card(summary, "risk", "", { node: badge(health.risk_level) });
-    card(summary, "failure probability", health.probability === null ? "–" : `${fmt(100 * health.probability, 1)} %`,
-         { hint: `within ${fmtHorizon(health.horizon, health.unit)}` });
+    const words = probabilityWords(health);
+    card(summary, words.card, health.probability === null ? "–" : `${fmt(100 * health.probability, 1)} %`,
+         { id: "probability-card", hint: words.hint });
     card(summary, "RUL", rul.value, { id: "rul-card", hint: rul.hint, title: rul.title });
   }
   if (health?.channels_missing?.length) {  // the coverage rule (forewarn.features.coverage): said, never hidden
@@ -438,10 +460,11 @@ async function assetPage() {
   if (health && trend.ts.length) {
     const marks = eventMarkers(events, trend.ts);
     const spans = labelSpans(labels, trend.ts);
+    const words = probabilityWords(health);
     FWChart.drawChart("risk-trend", {
-      title: `Failure probability within ${fmtHorizon(health.horizon, health.unit)}`, x: { type: "time" },
+      title: words.title, x: { type: "time" },
       y: { type: "linear", min: 0, max: 1 }, marks, spans,
-      series: [{ type: "line", x: trend.ts, y: trend.probability, name: "failure probability", color: COLOURS.critical },
+      series: [{ type: "line", x: trend.ts, y: trend.probability, name: words.series, color: COLOURS.critical },
                { type: "line", x: trend.ts, y: trend.ts.map(() => health.threshold), name: "alert threshold", dash: "dot", color: "#555" }],
     });
     const level = rulLevel();
@@ -557,14 +580,20 @@ async function riskPage() {
   const scored = fleet.filter((a) => a.probability !== null);
   const bins = Array.from({ length: 20 }, (_, k) => k / 20);
   const perBin = bins.map((lo) => scored.filter((a) => a.probability >= lo && (a.probability < lo + 0.05 || (lo === 0.95 && a.probability <= 1))).length);
+  // what the scored assets' probabilities are of: one label, failures, or a mix of models (said as such)
+  const targets = [...new Set(scored.map((a) => trainedLabel(a.model_id)))];
+  const histogramTitle = targets.length === 1 && targets[0] !== null ? `Probability that the label "${targets[0]}" is set`
+    : targets.every((t) => t === null) ? "Failure probability within the horizon"
+    : "Probability of each model's target (a failure within its horizon, or its stored label)";
   FWChart.drawChart("probability-histogram", {
-    title: "Failure probability within the horizon", x: { type: "linear", min: 0, max: 1, title: "probability" },
+    title: histogramTitle, x: { type: "linear", min: 0, max: 1, title: "probability" },
     y: { type: "linear", title: "assets" },
     series: [{ type: "bins", x0: bins, x1: bins.map((lo) => lo + 0.05), y: perBin, color: "#1f6fb2",
                tips: bins.map((lo, k) => `${fmt(lo, 2)}–${fmt(lo + 0.05, 2)}: ${perBin[k]} assets`) }],
   });
   FWChart.drawChart("rul-vs-probability", {
-    title: "RUL against failure probability", x: { type: "linear", title: "RUL" }, y: { type: "linear", title: "probability" },
+    title: targets.every((t) => t === null) ? "RUL against failure probability" : "RUL against probability",
+    x: { type: "linear", title: "RUL" }, y: { type: "linear", title: "probability" },
     series: [{ type: "scatter", x: scored.map((a) => a.rul), y: scored.map((a) => a.probability), size: 5,
                colors: scored.map((a) => COLOURS[a.risk_level]),
                tips: scored.map((a) => `${a.asset_id}: RUL ${fmt(a.rul, 1)}, p=${fmt(a.probability, 2)}`) }],
