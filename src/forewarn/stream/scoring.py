@@ -231,6 +231,7 @@ class ModelRunner:
         self.telling = self._telling_columns(columns, stats, window) if telling else None
         self._classes: tuple[float, dict[str, str], dict[str, frozenset[str]]] | None = None
         self.insufficient: dict[str, tuple[str, ...]] = {}  # assets now below the minimum: their missing channels
+        self._reported: dict[str, frozenset[str]] | None = None  # the channels each class sends (_class_info)
         self.policy = AlertPolicy(**dict(cfg.alert)) if cfg.alert else None
         self.alarms: AlarmTracker | None = None
         self.alarm_scale: float | None = None
@@ -421,6 +422,8 @@ class ModelRunner:
             return out
 
         status = np.where(covered[written], IN_SERVICE, INSUFFICIENT)
+        chosen = [missing[i] for i in written.tolist()]
+        texts = {m: json.dumps(list(m)) for m in set(chosen)}  # a handful of distinct lists per batch
         table = pa.table(
             {
                 "asset_id": pa.array(assets[written].astype(str), pa.string()),
@@ -431,7 +434,7 @@ class ModelRunner:
                 "scored_at": pa.array(np.full(len(written), now_us, dtype="int64"), pa.timestamp("us", tz="UTC")),
                 "rul": pa.array(spread(rul), pa.float64(), from_pandas=True),
                 "status": pa.array(status.tolist(), pa.string()),
-                "channels_missing": pa.array([json.dumps(list(missing[i])) for i in written.tolist()], pa.string()),
+                "channels_missing": pa.array([texts[m] for m in chosen], pa.string()),
             }
         )
         return table, alerts, feats
@@ -464,8 +467,8 @@ class ModelRunner:
     def _coverage(self, assets: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, list[tuple[str, ...]]]:
         """Per row: whether its window holds enough of its asset's channels (the coverage rule of
         :mod:`forewarn.features.coverage`, :func:`~forewarn.features.coverage.coverage_of` once per distinct class
-        and channels read) and the expected channels with no reading in it. Asset by asset, a change of state is
-        logged: below the minimum (with what is missing), and back."""
+        and channels read, found with array operations) and the expected channels with no reading in it. Asset by
+        asset, a change of state is logged: below the minimum (with what is missing), and back."""
         n = len(assets)
         covered = np.ones(n, dtype=bool)
         missing: list[tuple[str, ...]] = [()] * n
@@ -473,23 +476,44 @@ class ModelRunner:
             return covered, missing
         read = ~np.isnan(features[:, self.telling])
         partial = np.flatnonzero(~read.all(axis=1))
-        classes, reported = self._class_info(assets[partial]) if len(partial) else ({}, None)
-        answers: dict[tuple[str | None, bytes], Any] = {}
-        for i in partial.tolist():
-            asset_class = classes.get(str(assets[i]))
-            key = (asset_class, read[i].tobytes())
-            cover = answers.get(key)
-            if cover is None:
+        if len(partial):
+            names, codes = self._classes_of(assets[partial])
+            width = read.shape[1]
+            if width <= 40:  # one integer per (class, channels read): a 1-D unique
+                bits = read[partial].astype(np.int64) @ (np.int64(1) << np.arange(width, dtype=np.int64))
+                distinct, first, inverse = np.unique(bits + (codes << width), return_index=True, return_inverse=True)
+            else:
+                distinct, first, inverse = np.unique(
+                    np.column_stack([codes, read[partial]]), axis=0, return_index=True, return_inverse=True
+                )
+            answers = []
+            for row in first.tolist():
+                i = int(partial[row])
                 values = np.where(read[i], 0.0, np.nan)[None, :]
-                cover = answers[key] = coverage_of(values, self.channels, 1, asset_class, reported, self.min_share)
-            covered[i], missing[i] = cover.sufficient, cover.missing
-        self._log_coverage(assets, covered, missing)
+                asset_class = names[int(codes[row])]
+                answers.append(coverage_of(values, self.channels, 1, asset_class, self._reported, self.min_share))
+            sufficient = np.asarray([c.sufficient for c in answers], dtype=bool)
+            covered[partial] = sufficient[inverse.reshape(-1)]
+            for row, k in zip(partial.tolist(), inverse.reshape(-1).tolist(), strict=True):
+                missing[row] = answers[k].missing
+        if len(partial) or self.insufficient:
+            self._log_coverage(assets, covered, missing)
         return covered, missing
+
+    def _classes_of(self, assets: np.ndarray) -> tuple[list[str | None], np.ndarray]:
+        """Each row's asset class as a code into the returned names (None: not known), from the store's classes
+        (:meth:`_class_info`, which also sets the channels each class sends)."""
+        classes, self._reported = self._class_info(assets)
+        rows, uniques = pd.factorize(np.asarray(assets, dtype=object))
+        of_asset = [classes.get(str(a)) for a in uniques]
+        codes, names = pd.factorize(np.asarray(of_asset, dtype=object), use_na_sentinel=True)
+        return [None, *[str(c) for c in names]], (codes.astype(np.int64) + 1)[rows]
 
     def _log_coverage(self, assets: np.ndarray, covered: np.ndarray, missing: list[tuple[str, ...]]) -> None:
         """Log each asset whose last row of the batch went below the coverage minimum, or came back."""
-        last: dict[str, int] = {str(a): i for i, a in enumerate(assets.tolist())}
-        for asset, i in last.items():
+        reverse = np.asarray(assets, dtype=object)[::-1]
+        uniques, index = np.unique(reverse.astype(str), return_index=True)
+        for asset, i in zip(uniques.tolist(), (len(assets) - 1 - index).tolist(), strict=True):
             if not covered[i] and asset not in self.insufficient:
                 self.insufficient[asset] = missing[i]
                 log.warning(
