@@ -123,9 +123,10 @@ def detect(
         bool,
         typer.Option(
             "--rounding",
-            help="Ensemble: read each channel's recording step from its training values and take one step as noise "
-            "(an export written with few decimals puts a quiet channel on a grid of a few steps, and every step "
-            "alarmed); default: off (it lengthened SKAB's episodes).",
+            help="Ensemble: take one recording step as noise on EVERY channel whose training values lie on a grid, "
+            "a sensor's own coarse quantisation too. By default only the grids of written decimals (an export with "
+            "few decimals: 1e-4, 0.01, whole numbers) are widened, so such exports do not alarm at each step; "
+            "this flag adds the rest (it lengthened SKAB's episodes, where a coarse pressure's steps are the faults).",
         ),
     ] = False,
     save_models: Annotated[

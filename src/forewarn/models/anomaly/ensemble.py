@@ -45,17 +45,37 @@ move it. With ``contamination``
 (the known share of anomalous training rows) the tail quantile moves down by that share, and the reference
 embeddings and subsequences whose own training score lies above the level are dropped (a trimmed fit).
 
-**Rounded values** (``rounding``, off by default for now). A historian that writes four decimals puts a
-channel whose noise is smaller than 1e-4 on a grid of a few steps; such a channel can sit on one step through the
-training rows, so the forecast finds it perfectly predictable and its window spreads flat, and every later step
-is a huge surprise (a failing twin fleet written with four decimals: 967 episodes against 249). With ``rounding``
-each channel's recording step ``q`` is read from the training values (the grid they lie on, 0 for none:
-:func:`~forewarn.models.anomaly.robust.resolution`) and ``q**2 / 4``, the variance of a rounding that flips by a whole
-step (:meth:`EnsembleDetector._rounding_noise`), is added where a forecast cannot remove it: to the forecast
-errors' covariance, to every window's variance and to the spread of the window means (254 episodes on that fleet;
-the same 3 % of values missing as well: see BENCHMARKS.md). Off by default: its first form (``q**2 / 12``),
-measured once on SKAB's test rows, raised the false-alarm rate from 11.5 % to 16.7 % (target 15 %); SKAB's pressure
-sits on a step of 1.25 spreads.
+**Rounded values** (``rounding``, default ``"auto"``). A historian that writes four decimals puts a channel whose
+noise is smaller than 1e-4 on a grid of a few steps; such a channel can sit on one step through most training rows,
+so the forecast leaves the rows where it is off that step out of its fit (their robust spread is 0) and finds it
+perfectly predictable, its window spreads are flat, and every later step is a huge surprise (a failing twin fleet
+written with four decimals: 967 episodes against 249). Each channel's recording step ``q`` is read from its
+training values (the grid they lie on, 0 for none: :func:`~forewarn.models.anomaly.robust.resolution`) and
+``q**2 / 4``, the variance of a rounding that flips by a whole step (:meth:`EnsembleDetector._rounding_noise`), is
+taken where a forecast cannot remove it: as a floor under the forecast errors' variance (a channel whose training
+errors already vary more keeps them), added to the window variances and to the spread of the window means.
+
+* ``"auto"`` (the default) widens only the grids an export's decimals made: steps that are a power of ten
+  (:func:`~forewarn.models.anomaly.robust.decimal_grid`: 1e-4 for four decimals, 1 for whole numbers), and adds
+  to the window spreads only of those the grid *dominates* (:func:`~forewarn.models.anomaly.robust.grid_dominated`:
+  values moving from one row to the next in fewer than :data:`~forewarn.models.anomaly.robust.GRID_CHANGES` of
+  the training rows; a channel that moves on most rows already shows its rounding there). A sensor's own
+  quantisation (SKAB's pressure: a step of 0.328, 1.27 of its spreads, on 5 values, moving on 48-65 % of rows)
+  is left as the data shows it, and a finely resolved series is scored exactly as without the option (the floor
+  never binds, no window changes).
+* ``True`` widens every grid, a sensor's own quantisation too, and every such channel's window spreads.
+* ``False`` widens nothing (the default before 2026-12-05).
+
+Why not every grid by default: SKAB's pressure is as coarse, on as few values and as "perfectly predictable" by
+the forecast as the twin's four-decimal vibration bands (no statistic of the training rows measured tells them
+apart: ratio of step to spread, distinct values, the share of rows that move, the forecast's error variance),
+but on SKAB its steps are the anomalies; widening it raised SKAB's false-alarm rate from 11.5 % to 16.7 % (``True``'s
+first form, measured once on the test rows; 15.0 -> 42 % on a validation of anomalies injected into SKAB's
+anomaly-free file). Chosen on validation data (twin fleets 11 and 12 at 1-4 decimals, that validation, SKAB's
+training parts, corpus seeds 10-19): episodes of fleet 11 at 4 / 3 / 2 decimals 267 / 309 / 275 against 249
+unrounded (``True``: 256 / 314 / 265; off: 967 / 1,072 / 457), fleet 12 334 / 398 / 313 against 296; SKAB's,
+the corpus' and the healthy twin's fits unchanged; then measured once on the standing test cells (BENCHMARKS.md,
+issue 14, 2026-12-05 16:28).
 
 **Few rows.** From 10 training rows on it works: windows and the discord's subsequences shrink to a quarter of
 the training rows (:data:`WINDOW_SHARE`: a training row then has references at least a window away, so its score
@@ -188,7 +208,15 @@ from forewarn.base.estimator import AnomalyDetector
 from forewarn.base.params import Boolean, Interval, Options, SequenceOf
 from forewarn.base.registry import register
 from forewarn.models.anomaly import changepoint, discord, embedding, regimes, residual
-from forewarn.models.anomaly.robust import fill_gaps, resolution, robust_location_scale, tail_fit, tail_normalise
+from forewarn.models.anomaly.robust import (
+    decimal_grid,
+    fill_gaps,
+    grid_dominated,
+    resolution,
+    robust_location_scale,
+    tail_fit,
+    tail_normalise,
+)
 
 MEMBERS = ("residual", "embedding", "changepoint", "discord")
 #: the embedding member's state (``embedding_<name>_``)
@@ -255,7 +283,7 @@ class EnsembleDetector(AnomalyDetector):
         "rebase_rows": [Interval(int, 10, None), None],
         "transition_rows": [Interval(int, 1, None), None],
         "small_sample": [Boolean()],
-        "rounding": [Boolean()],
+        "rounding": [Boolean(), Options("auto")],
     }
 
     def __init__(
@@ -278,7 +306,7 @@ class EnsembleDetector(AnomalyDetector):
         rebase_rows: int | None = None,
         transition_rows: int | None = None,
         small_sample: bool = False,
-        rounding: bool = False,
+        rounding: bool | str = "auto",
     ):
         self.members = members
         self.lags = lags
@@ -324,18 +352,25 @@ class EnsembleDetector(AnomalyDetector):
         out: np.ndarray = (fill_gaps(values, self.center_) - self.center_) / self.spread_
         return out
 
-    def _rounding_noise(self, values: np.ndarray) -> np.ndarray | None:
+    def _rounding_noise(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Each channel's rounding variance (``q**2 / 4``, ``q`` its recording step, :func:`resolution`) in the
-        standardised units the members read (scaled by the median of the regimes' spreads); ``None`` when the
-        ``rounding`` option is off. ``q**2 / 4``, not the ``q**2 / 12`` of a uniform rounding error: a channel whose
-        own noise is far below its step sits on one step for days and then flips by a whole step as its level
-        crosses a boundary, an error of +-q/2 (on the validation fleet, seed 11: 281 episodes with ``/ 12``, 254
-        with ``/ 4``, 249 unrounded)."""
+        standardised units the members read (scaled by the median of the regimes' spreads), for the forecast and
+        for the embedding; ``None`` when ``rounding`` is off. The forecast takes it as a floor under its error
+        variance on every channel on a grid; the embedding adds it to the window variances of every such channel
+        with ``rounding=True``, of those the grid dominates (:func:`grid_dominated`) with ``"auto"`` (module
+        text). ``q**2 / 4``, not the ``q**2 / 12`` of a uniform rounding error: a channel whose own noise is far
+        below its step sits on one step for days and then flips by a whole step as its level crosses a boundary,
+        an error of +-q/2 (on the validation fleet, seed 11: 281 episodes with ``/ 12``, 254 with ``/ 4``, 249
+        unrounded)."""
         if not self.rounding:
             return None
-        step = resolution(values) / self.spread_ / np.median(self._regime_state()["spread"], axis=0)
-        out: np.ndarray = step**2 / 4.0
-        return out
+        steps = resolution(values)
+        step = steps / self.spread_ / np.median(self._regime_state()["spread"], axis=0)
+        noise: np.ndarray = step**2 / 4.0
+        if isinstance(self.rounding, str):  # "auto": the grids an export's decimals made (module text)
+            written: np.ndarray = np.where(decimal_grid(steps), noise, 0.0)
+            return written, np.where(grid_dominated(values), written, 0.0)
+        return noise, noise
 
     def _regime_state(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, f"regime_{name}_") for name in regimes.NAMES}
@@ -372,7 +407,8 @@ class EnsembleDetector(AnomalyDetector):
         tail = TAIL + (self.contamination or 0.0)
         zr = causal_median3(z) if self.despike else z
         noise = self._rounding_noise(values)
-        state, e = residual.fit_honest(zr, self.lags, REFERENCE_ROWS if self.small_sample else None, noise)
+        forecast_noise, embedding_noise = (None, None) if noise is None else noise
+        state, e = residual.fit_honest(zr, self.lags, REFERENCE_ROWS if self.small_sample else None, forecast_noise)
         raw: dict[str, np.ndarray] = {}
         skip = min(self.lags, n - 1)
         raw["residual"] = np.where(settling, np.nan, residual.score(state, e))[skip:]
@@ -383,7 +419,7 @@ class EnsembleDetector(AnomalyDetector):
             setattr(self, f"residual_{name}_", array)
         members = set(self.members)
         if "embedding" in members:
-            emb = embedding.fit(z, windows, self.references, noise)
+            emb = embedding.fit(z, windows, self.references, embedding_noise)
             raw["embedding"] = embedding.train_scores(emb, z, windows)
             if self.contamination:
                 emb = _trim(emb, raw["embedding"], self.contamination)

@@ -55,6 +55,63 @@ def resolution(values: np.ndarray) -> np.ndarray:
     return out
 
 
+#: :func:`coarse_steps`: a channel's recording grid dominates it when its training values move from one row to
+#: the next in fewer than this share of the rows (module text of :mod:`~forewarn.models.anomaly.ensemble`)
+GRID_CHANGES = 0.4
+
+
+def change_share(values: np.ndarray) -> np.ndarray:
+    """Each column's share of consecutive recorded values that differ (NaN ignored: a column's values are read in
+    order, gaps closed; NaN for a column with fewer than two values).
+
+    >>> change_share(np.array([[1.0, 0.0], [1.0, 1.0], [np.nan, 2.0], [2.0, 3.0], [2.0, 4.0]])).tolist()
+    [0.3333333333333333, 1.0]
+    """
+    out = np.full(values.shape[1], np.nan)
+    for j in range(values.shape[1]):
+        column = values[np.isfinite(values[:, j]), j]
+        if len(column) > 1:
+            out[j] = float(np.mean(np.diff(column) != 0))
+    return out
+
+
+def grid_dominated(values: np.ndarray, changes: float | None = None) -> np.ndarray:
+    """Whether each column's recording grid *dominates* it: it lies on a grid (:func:`resolution` > 0) and its
+    values stay on one recorded step for most rows, moving from one row to the next in fewer than ``changes`` of
+    them (default :data:`GRID_CHANGES`). A channel whose noise is far below its step sits on one step and flips by
+    a whole step now and then, so its training rows show flat windows that rounding made, not the machine; one
+    whose noise is as large as its step or larger moves on most rows, and its training rows already show what
+    rounding does to it.
+
+    >>> rng = np.random.default_rng(0)
+    >>> slow = np.round(0.0007 + 0.00002 * rng.normal(size=300), 4)     # noise a fifth of a step: stays put
+    >>> busy = np.round(0.0007 + 0.0001 * rng.normal(size=300), 4)      # noise a step: moves most rows
+    >>> fine = 0.0007 + 0.00002 * rng.normal(size=300)                  # no grid
+    >>> grid_dominated(np.c_[slow, busy, fine]).tolist()
+    [True, False, False]
+    """
+    limit = GRID_CHANGES if changes is None else changes
+    with np.errstate(invalid="ignore"):
+        slow = change_share(values) < limit
+    out: np.ndarray = slow & (resolution(values) > 0)
+    return out
+
+
+def decimal_grid(steps: np.ndarray) -> np.ndarray:
+    """Whether each recording step is a power of ten (within 1 %): the grid of a value written with a fixed
+    number of decimals (a historian's export: 1e-4 for four decimals, 1 for whole numbers), not a sensor's own
+    quantisation (an analogue-to-digital converter's step, 0.328 for SKAB's pressure). 0 (no grid): False.
+
+    >>> decimal_grid(np.array([1e-4, 0.01, 1.0, 0.328, 0.0, 2.5e-3])).tolist()
+    [True, True, True, False, False, False]
+    """
+    out = np.zeros(len(steps), dtype=bool)
+    positive = steps > 0
+    power = np.log10(steps[positive])
+    out[positive] = np.abs(power - np.round(power)) < np.log10(1.01)
+    return out
+
+
 def robust_location_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column medians and MAD-based standard deviations (NaN ignored); a column with MAD 0 falls back to its
     standard deviation, then to 1 (a constant column keeps its original units)."""
