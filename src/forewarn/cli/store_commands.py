@@ -180,7 +180,8 @@ def ingest(
         str | None,
         typer.Option(
             help="A failure flag column (1/0, yes/no): stored as a label, and each run of flagged rows of an asset "
-            "filed as one failure event."
+            "filed as one failure event (a run continuing the previous file's at the next sampling step is the same "
+            "failure)."
         ),
     ] = None,
     tag_map: Annotated[

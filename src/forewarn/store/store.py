@@ -435,8 +435,9 @@ class Store:
         ``rename`` puts other columns under Forewarn's names (``"Type=kind,Work done=action"``), and ``event_kind``
         gives every row of an events file without a kind column one kind (a failure log: ``"failure"``).
         ``failure_column`` names a readings file's failure flag column (1/0, yes/no): stored as a label, and each run
-        of flagged rows of an asset is filed as one failure event at its first row (said in ``notes``); a run split
-        over two files is filed once per file.
+        of flagged rows of an asset is filed as one failure event at its first row (said in ``notes``); a run that
+        continues a stored run at the next sampling step (a file cut while the machine was down) is that run's failure,
+        not a second one (:mod:`forewarn.store.flag_runs`).
         """
         if kind not in ("auto", "readings", "events"):
             raise ConfigError(f"kind={kind!r}; use 'auto', 'readings' or 'events'")

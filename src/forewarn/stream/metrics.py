@@ -30,7 +30,7 @@ COUNTERS = {
     "readings_duplicate": "readings the store already held (redeliveries, repeats)",
     "readings_late": "new readings at or before their asset's scored watermark (stored, not scored online)",
     "rows_scored": "(asset, time) rows scored, summed over models",
-    "rows_unscored": "rows not scored because a feature was missing",
+    "rows_unscored": "rows not scored: a feature was missing or too few channels had a reading (insufficient data)",
     "rows_late": "(asset, time) rows with a late reading, stored but not scored online (see allowed_lateness)",
     "alerts_opened": "alerts opened by the alert policies",
     "batches": "micro-batches committed",
