@@ -98,11 +98,45 @@ def choose_interval(native_hours: float, horizon_hours: float) -> str:
     return chosen
 
 
+def own_channels(db: Store, asset_ids: list[str], channels: tuple[str, ...]) -> dict[str, list[str]]:
+    """Of the wanted ``channels``, those each asset has (its class's own: a motor has no ``seal_leak``), in the
+    order given; an asset with none of them maps to an empty list.
+
+    >>> from forewarn.schema import Asset, Channel
+    >>> with Store(":memory:") as db:
+    ...     db.add_assets([Asset("P1", asset_class="pump", channels=(Channel("seal_leak"), Channel("vib_rms"))),
+    ...                    Asset("M1", asset_class="motor", channels=(Channel("vib_rms"),))])
+    ...     own_channels(db, ["M1", "P1"], ("seal_leak", "vib_rms"))
+    {'M1': ['vib_rms'], 'P1': ['seal_leak', 'vib_rms']}
+    """
+    wanted = set(channels)
+    found: dict[str, set[str]] = {a: set() for a in asset_ids}
+    for asset_id, channel in db.channels()[["asset_id", "channel"]].itertuples(index=False):
+        if str(asset_id) in found and str(channel) in wanted:
+            found[str(asset_id)].add(str(channel))
+    return {a: [c for c in channels if c in found[a]] for a in asset_ids}
+
+
 def load_wide(db: Store, asset_ids: list[str], interval: str, channels: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Every selected asset's readings averaged at ``interval``, wide (``asset_id, ts, <channel>...``), sorted."""
+    """Every selected asset's readings averaged at ``interval``, wide (``asset_id, ts, <channel>...``), sorted.
+
+    With ``channels`` named, each asset is asked for those it has (:func:`own_channels`): a channel that only some
+    classes send (a pump's ``seal_leak``) is read where it exists and is missing (NaN), not refused and not zero,
+    for the others; a channel no selected asset has is refused."""
+    has = own_channels(db, asset_ids, channels) if channels else {}
+    held = {c for names in has.values() for c in names}
+    if channels and set(channels) - held:
+        known = sorted(set(db.channels()["channel"].astype(str)))
+        raise SchemaError(
+            f"channel(s) {', '.join(sorted(set(channels) - held))} not in the selected assets' readings",
+            column="channels",
+            hint=f"the store's channels: {', '.join(known[:12])}" + (" ..." if len(known) > 12 else ""),
+        )
     parts = []
     for asset_id in asset_ids:
-        part = db.readings(asset_id, resample=interval, wide=True, channels=list(channels) or None)
+        if channels and not has[asset_id]:
+            continue  # none of the named channels: no row to read
+        part = db.readings(asset_id, resample=interval, wide=True, channels=has.get(asset_id) or None)
         if len(part):
             parts.append(part)
     if not parts:
