@@ -373,12 +373,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "cases_opened": event_figures(opened, events, observed),
             "case_open_at_failure": case_figures(cases, replay.at_failure, down_spans(events), asset_months),
             "closed_by_planner": replay.closed_by_planner,
+            "at_failure": replay.at_failure,
             "assets_with_a_case": int(len(first_case)),
             "cases_opened_in_training_part": int(in_training),
             "days_to_first_case_median": round(float(np.median(since_first)), 1) if since_first else None,
         }
     )
-    print(json.dumps({k: v for k, v in report.items() if k != "detect"}, default=str), flush=True)
+    print(json.dumps({k: v for k, v in report.items() if k not in ("detect", "at_failure")}, default=str), flush=True)
     shutil.rmtree(work, ignore_errors=True)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
