@@ -20,6 +20,10 @@ Part ``episodes``: the alarm episodes (``alarm`` 1) of that twin fleet through
 :func:`forewarn.detect.detect_frame` (``forewarn detect``'s path) unrounded and rounded to each of ``--decimals``,
 with the detector's parameters ``--params`` (JSON).
 
+Part ``healthy``: the share of rows starting an alarm episode on a healthy twin fleet (``--healthy-seed``,
+validation 3; 20 assets x 30 days at 10 min, as ``benchmarks/detect.py --parts healthy`` draws it), unrounded and
+rounded to each of ``--decimals``.
+
 Run::
 
     .venv/bin/python benchmarks/detect_rounding.py --parts grid
@@ -199,9 +203,30 @@ def episodes_part(args: argparse.Namespace) -> list[dict[str, object]]:
     return out
 
 
+def healthy_part(args: argparse.Namespace) -> list[dict[str, object]]:
+    """Rows starting an episode on a healthy twin fleet, unrounded and rounded (module text)."""
+    from forewarn.detect import detect_frame
+    from forewarn.twin.anomalies import twin_series
+
+    machines = twin_series(args.healthy_seed, assets=20, days=30, max_channels=32)
+    params = json.loads(args.params)
+    out = []
+    for decimals in [None] + [int(d) for d in args.decimals.split(",") if d]:
+        rows = starts = 0
+        for _, frame in machines:
+            written = frame if decimals is None else frame.round({c: decimals for c in frame.columns[1:]})
+            result = detect_frame(written, timestamp_column="timestamp", params=params)
+            rows, starts = rows + len(frame), starts + int(result.scores["alarm"].sum())
+        out.append({"decimals": decimals, "share_pct": 100.0 * starts / rows, "starts": starts})
+        print(
+            f"healthy, decimals {decimals}: {100.0 * starts / rows:.3f} % ({starts} starts in {rows} rows)", flush=True
+        )
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", default="grid", help="grid, episodes")
+    parser.add_argument("--parts", default="grid", help="grid, skabval, episodes, healthy")
     parser.add_argument("--sources", default="skab,twin,twin4,twin3,twin2,corpus")
     parser.add_argument("--seed", type=int, default=11, help="the twin fleet's seed (11, 12: validation)")
     parser.add_argument("--sites", type=int, default=2)
@@ -209,6 +234,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--corpus-seeds", default=",".join(str(s) for s in range(10, 20)))
     parser.add_argument("--decimals", default="4,2")
+    parser.add_argument("--healthy-seed", type=int, default=3)
     parser.add_argument("--skab-segments", type=int, default=8)
     parser.add_argument("--skab-draws", type=int, default=3)
     parser.add_argument("--params", default="{}", help="the detector's parameters, JSON")
@@ -224,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         skabval_part(args)
     if "episodes" in parts:
         episodes_part(args)
+    if "healthy" in parts:
+        healthy_part(args)
 
 
 if __name__ == "__main__":

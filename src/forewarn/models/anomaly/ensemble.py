@@ -355,10 +355,10 @@ class EnsembleDetector(AnomalyDetector):
     def _rounding_noise(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Each channel's rounding variance (``q**2 / 4``, ``q`` its recording step, :func:`resolution`) in the
         standardised units the members read (scaled by the median of the regimes' spreads), for the forecast and
-        for the embedding; ``None`` when ``rounding`` is off. The forecast takes it as a floor under its error
-        variance on every channel on a grid; the embedding adds it to the window variances of every such channel
-        with ``rounding=True``, of those the grid dominates (:func:`grid_dominated`) with ``"auto"`` (module
-        text). ``q**2 / 4``, not the ``q**2 / 12`` of a uniform rounding error: a channel whose own noise is far
+        for the embedding; ``None`` when ``rounding`` is off. With ``rounding=True`` every channel on a grid gets
+        it in both; with ``"auto"`` only those on a grid of written decimals (:func:`decimal_grid`), and in the
+        embedding only those of them the grid dominates (:func:`grid_dominated`; module text). The forecast takes
+        it as a floor under its error variance, the embedding adds it to the window variances. ``q**2 / 4``, not the ``q**2 / 12`` of a uniform rounding error: a channel whose own noise is far
         below its step sits on one step for days and then flips by a whole step as its level crosses a boundary,
         an error of +-q/2 (on the validation fleet, seed 11: 281 episodes with ``/ 12``, 254 with ``/ 4``, 249
         unrounded)."""
