@@ -15,11 +15,13 @@ from rich.console import Console
 
 from forewarn.cli.tables import Column, print_table
 
-__all__ = ["RISK_BANDS", "RISK_COLOURS", "models_folder", "print_ranking", "risk_level"]
+__all__ = ["RISK_BANDS", "RISK_COLOURS", "fleet_counts", "models_folder", "print_ranking", "risk_level"]
 
 #: planning bands on predicted RUL in cycles (one cycle is one flight)
 RISK_BANDS = ((20, "critical"), (50, "high"), (90, "medium"))
 RISK_COLOURS = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "green"}
+#: how a status that is not a risk band (``insufficient data``, ``unknown``, ``no readings``) is shown
+UNSCORED_COLOUR = "magenta"
 
 
 def risk_level(rul: float, bands: tuple[tuple[float, str], ...] = RISK_BANDS) -> str:
@@ -52,13 +54,15 @@ def print_ranking(
     levels: list[str] | None = None,
 ) -> None:
     """The fleet ranked by predicted RUL (shortest first), with risk band (or the given ``levels``: the served
-    model's risk levels), driving sensors and a truth column."""
+    model's risk levels, or what stands for one when an asset was not scored, such as ``insufficient data``, shown
+    as it is: never as a band), driving sensors and a truth column."""
     order = np.argsort(predicted, kind="stable")
     if levels is None:
         levels = [risk_level(p, bands) for p in predicted]
     rows = []
     for rank, i in enumerate(order[:top], start=1):
         level = levels[i]
+        colour = RISK_COLOURS.get(level, UNSCORED_COLOUR)
         value = truth[1][i]
         actual = "-" if np.isnan(value) else f"{value:.0f}" if abs(value) >= 10 else f"{value:.2f}"
         rows.append(
@@ -66,8 +70,8 @@ def print_ranking(
                 str(rank),
                 assets[i],
                 f"{age[1][i]:.0f}",
-                f"{predicted[i]:.0f}",
-                f"[{RISK_COLOURS[level]}]{level}[/]",
+                "-" if np.isnan(predicted[i]) else f"{predicted[i]:.0f}",
+                f"[{colour}]{level}[/]",
                 reasons[i],
                 actual,
             ]
@@ -80,5 +84,15 @@ def print_ranking(
         title=f"{title} (top {min(top, len(order))} of {len(order)})",
         keys=2,
     )
-    counts = pd.Series(levels).value_counts()
-    console.print("fleet: " + ", ".join(f"{counts.get(name, 0)} {name}" for name in RISK_COLOURS))
+    console.print("fleet: " + fleet_counts(levels))
+
+
+def fleet_counts(levels: list[str]) -> str:
+    """How many assets hold each risk band (every band named), then each other status (not scored).
+
+    >>> fleet_counts(["low", "high", "insufficient data", "low"])
+    '0 critical, 1 high, 0 medium, 2 low, 1 insufficient data'
+    """
+    counts = pd.Series(levels, dtype=object).value_counts()
+    others = [name for name in counts.index if name not in RISK_COLOURS]
+    return ", ".join(f"{counts.get(name, 0)} {name}" for name in (*RISK_COLOURS, *others))

@@ -50,6 +50,19 @@ def hours_to_next_failure(frame: pd.DataFrame, failures: pd.DataFrame) -> np.nda
     return ((merged["failure_ts"] - merged["ts"]) / pd.Timedelta(hours=1)).to_numpy(dtype="float64")
 
 
+def served_levels(ranked: pd.DataFrame) -> list[str]:
+    """Each asset's risk level as ``forewarn score`` served it, or its status when it has none (an asset with
+    ``insufficient data`` is never shown as low risk).
+
+    >>> served_levels(pd.DataFrame({"risk": ["high", None], "status": ["in_service", "insufficient data"]}))
+    ['high', 'insufficient data']
+    """
+    return [
+        str(risk) if isinstance(risk, str) else str(status)
+        for risk, status in zip(ranked["risk"], ranked["status"], strict=True)
+    ]
+
+
 def run_simulated_demo(*, store: Path, top: int, seed: int, console: Console, started: float) -> dict[str, float]:
     """Simulate, store, train with ``forewarn train`` (held-out assets judge it), rank the fleet with
     ``forewarn score``: the same recipe and numbers the dashboard serves."""
@@ -104,7 +117,7 @@ def run_simulated_demo(*, store: Path, top: int, seed: int, console: Console, st
         ("true health", health),
         ranked["drivers"].fillna("-").tolist(),
         top,
-        levels=ranked["risk"].fillna("low").tolist(),
+        levels=served_levels(ranked),
     )
     console.print(f"[4/4] done in {time.perf_counter() - started:.0f} s. Store: {store}  Model: {result.folder}/")
     return {"rmse": float(metrics["rmse"]), "fit_s": fit_s}
