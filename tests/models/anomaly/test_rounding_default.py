@@ -80,3 +80,24 @@ def test_rounding_takes_auto_true_or_false_only():
     with pytest.raises(ParameterError, match="rounding"):
         EnsembleDetector(rounding="sometimes").fit(_series(4).iloc[:200])
     assert EnsembleDetector().get_params()["rounding"] == "auto"
+
+
+def test_the_fit_keeps_the_rounding_noise_of_its_own_module():
+    from forewarn.models.anomaly import adjust, ensemble
+    from forewarn.models.anomaly.rounding import rounding_noise
+
+    rng = np.random.default_rng(6)
+    x = _series(6).iloc[:300]
+    x["quiet"] = np.round(0.0007 + rng.normal(0, 2e-5, len(x)), 4)
+    model = EnsembleDetector().fit(x)
+    values = x.to_numpy(dtype="float64")
+    _, windows = rounding_noise(values, model.spread_, np.median(model.regime_spread_, axis=0), "auto")
+    np.testing.assert_array_equal(model.embedding_noise_, windows)
+    assert windows[3] > 0 and not windows[:3].any()
+    # the score's adjustments moved to their own module (2026-12-05): the ensemble scores through the same functions
+    assert (ensemble.settle, ensemble.recover, ensemble.rebase, ensemble.hold_after) == (
+        adjust.settle,
+        adjust.recover,
+        adjust.rebase,
+        adjust.hold_after,
+    )

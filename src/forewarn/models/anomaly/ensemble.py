@@ -51,7 +51,7 @@ so the forecast leaves the rows where it is off that step out of its fit (their 
 perfectly predictable, its window spreads are flat, and every later step is a huge surprise (a failing twin fleet
 written with four decimals: 967 episodes against 249). Each channel's recording step ``q`` is read from its
 training values (the grid they lie on, 0 for none: :func:`~forewarn.models.anomaly.robust.resolution`) and
-``q**2 / 4``, the variance of a rounding that flips by a whole step (:meth:`EnsembleDetector._rounding_noise`), is
+``q**2 / 4``, the variance of a rounding that flips by a whole step (:func:`~forewarn.models.anomaly.rounding.rounding_noise`), is
 taken where a forecast cannot remove it: as a floor under the forecast errors' variance (a channel whose training
 errors already vary more keeps them), added to the window variances and to the spread of the window means.
 
@@ -208,15 +208,12 @@ from forewarn.base.estimator import AnomalyDetector
 from forewarn.base.params import Boolean, Interval, Options, SequenceOf
 from forewarn.base.registry import register
 from forewarn.models.anomaly import changepoint, discord, embedding, regimes, residual
-from forewarn.models.anomaly.robust import (
-    decimal_grid,
-    fill_gaps,
-    grid_dominated,
-    resolution,
-    robust_location_scale,
-    tail_fit,
-    tail_normalise,
-)
+from forewarn.models.anomaly.adjust import REBASE_MIN_SHARE as REBASE_MIN_SHARE
+from forewarn.models.anomaly.adjust import REBASE_QUANTILE as REBASE_QUANTILE
+from forewarn.models.anomaly.adjust import RECOVER_ROWS as RECOVER_ROWS
+from forewarn.models.anomaly.adjust import hold_after, rebase, recover, settle
+from forewarn.models.anomaly.robust import fill_gaps, robust_location_scale, tail_fit, tail_normalise
+from forewarn.models.anomaly.rounding import rounding_noise
 
 MEMBERS = ("residual", "embedding", "changepoint", "discord")
 #: the embedding member's state (``embedding_<name>_``)
@@ -235,13 +232,6 @@ WINDOW_SHARE = 4
 REFERENCE_ROWS = 600
 #: below this many training rows, a :class:`FewRowsWarning`
 FEW_ROWS = 100
-#: rows under the level that end an excursion for :func:`recover` (the alarm rule's default ``clear_rows``)
-RECOVER_ROWS = 5
-#: :func:`rebase`: the quantile of a member's recent surprises compared with its training value ...
-REBASE_QUANTILE = 0.95
-#: ... once this share of ``rebase_rows`` rows is there to read it from (1: a full history, so a series of up to
-#: ``rebase_rows`` rows is scored as without the option)
-REBASE_MIN_SHARE = 1.0
 #: the training share of rows :func:`score_frame` fits on when the caller does not say
 TRAIN_FRACTION = 0.15
 #: a row is a jump (a transition for ``transition_rows``) when channels move more than this many spreads ...
@@ -353,24 +343,9 @@ class EnsembleDetector(AnomalyDetector):
         return out
 
     def _rounding_noise(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """Each channel's rounding variance (``q**2 / 4``, ``q`` its recording step, :func:`resolution`) in the
-        standardised units the members read (scaled by the median of the regimes' spreads), for the forecast and
-        for the embedding; ``None`` when ``rounding`` is off. With ``rounding=True`` every channel on a grid gets
-        it in both; with ``"auto"`` only those on a grid of written decimals (:func:`decimal_grid`), and in the
-        embedding only those of them the grid dominates (:func:`grid_dominated`; module text). The forecast takes
-        it as a floor under its error variance, the embedding adds it to the window variances. ``q**2 / 4``, not the ``q**2 / 12`` of a uniform rounding error: a channel whose own noise is far
-        below its step sits on one step for days and then flips by a whole step as its level crosses a boundary,
-        an error of +-q/2 (on the validation fleet, seed 11: 281 episodes with ``/ 12``, 254 with ``/ 4``, 249
-        unrounded)."""
-        if not self.rounding:
-            return None
-        steps = resolution(values)
-        step = steps / self.spread_ / np.median(self._regime_state()["spread"], axis=0)
-        noise: np.ndarray = step**2 / 4.0
-        if isinstance(self.rounding, str):  # "auto": the grids an export's decimals made (module text)
-            written: np.ndarray = np.where(decimal_grid(steps), noise, 0.0)
-            return written, np.where(grid_dominated(values), written, 0.0)
-        return noise, noise
+        """:func:`~forewarn.models.anomaly.rounding.rounding_noise` of the training ``values`` for this fit's
+        scaling (the training spreads and the median of the regimes' spreads) and ``rounding``."""
+        return rounding_noise(values, self.spread_, np.median(self._regime_state()["spread"], axis=0), self.rounding)
 
     def _regime_state(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, f"regime_{name}_") for name in regimes.NAMES}
@@ -571,117 +546,6 @@ def combine(normalised: np.ndarray) -> np.ndarray:
         count += seen
     out = top + TIEBREAK * total / np.maximum(count, 1)
     return np.where(np.isfinite(out), out, 0.0)
-
-
-def rebase(members: np.ndarray, rows: int, quantile: float = REBASE_QUANTILE) -> np.ndarray:
-    """Each member's surprise (a column) rebased on its own recent history (module text): minus
-    ``max(0, Q - q0)``, ``Q`` the ``quantile`` of that member's surprises on the ``rows`` rows before it (not
-    itself; read only where at least :data:`REBASE_MIN_SHARE` of those rows hold a score of the member, so with
-    the default share of 1 a member that sat out any of them, as the forecast does after a switch of operating
-    regime, keeps its surprises there; so do the first ``rows`` rows) and
-    ``q0 = -log10(1 - quantile)`` the same quantile under its training tail fit. In probabilities: a member whose
-    recent rows exceed that quantile ``10 ** (Q - q0)`` times more often than in training has its exceedance
-    probabilities multiplied by that factor; a member that runs as it did in training (``Q <= q0``) keeps its
-    surprises. NaN stays NaN.
-
-    A member whose recent 95th percentile is 3.3 (2 above its training 1.3) loses 2 from every surprise; one
-    that runs cool (0.2) keeps them:
-
-    >>> hot = np.r_[np.full(20, 3.3), 9.0]
-    >>> cool = np.r_[np.full(20, 0.2), 9.0]
-    >>> rebase(np.c_[hot, cool], rows=20)[-1].round(2).tolist()
-    [7.0, 9.0]
-    """
-    if len(members) == 0:
-        return members
-    base = -np.log10(1.0 - quantile)
-    recent = (
-        pd.DataFrame(members)
-        .rolling(rows, min_periods=max(1, int(REBASE_MIN_SHARE * rows)))
-        .quantile(quantile)
-        .shift(1)
-        .to_numpy()
-    )
-    out: np.ndarray = members - np.maximum(0.0, np.nan_to_num(recent, nan=base) - base)
-    return out
-
-
-def settle(combined: np.ndarray, times: pd.DatetimeIndex, hours: float, factor: float, level: float) -> np.ndarray:
-    """Each row's surprise divided by ``max(1, factor * m / level)``, ``m`` the median surprise of the rows in the
-    ``hours`` before it (not itself; module text). Rows out of time order: returned unchanged.
-
-    A deviation at surprise 8 (above the level 5): its first row keeps 8 (the hours before it were normal); the
-    third is divided by 4 * 8 / 5 = 6.4 once the median of the rows before it is 8 (the second by 4 * 4.1 / 5,
-    the median of 0.2 and 8); a growth to 40 then scores 40 / 6.4 = 6.25, above the level again:
-
-    >>> times = pd.date_range("2024-01-01", periods=6, freq="h", tz="UTC")
-    >>> settle(np.array([0.2, 8.0, 8.0, 8.0, 40.0, 0.2]), times, 24.0, 4.0, 5.0).round(2).tolist()
-    [0.2, 8.0, 2.44, 1.25, 6.25, 0.03]
-    """
-    if len(combined) == 0 or not times.is_monotonic_increasing:
-        return combined
-    recent = (
-        pd.Series(combined, index=times)
-        .rolling(pd.Timedelta(hours=hours), closed="left", min_periods=1)
-        .median()
-        .to_numpy()
-    )
-    damp = np.maximum(level, factor * np.nan_to_num(recent, nan=0.0)) / level
-    out: np.ndarray = combined / damp
-    return out
-
-
-def recover(surprise: np.ndarray, factor: float, level: float, rows: int = RECOVER_ROWS) -> np.ndarray:
-    """Each row's surprise divided by ``max(1, p / (factor * level))``, ``p`` the highest surprise of the rows
-    before it in the same *excursion* (module text): an excursion ends, and its peak is forgotten, once the
-    surprise has been below ``level`` for ``rows`` consecutive rows.
-
-    A fault at surprise 100 then a lasting lesser deviation (30, 20; ``factor`` 2, ``level`` 5): divided by
-    100 / 10 = 10, they fall under the level; two rows under the level end the excursion, so a new deviation
-    (8) scores as itself:
-
-    >>> recover(np.array([0.2, 100.0, 80.0, 30.0, 20.0, 1.0, 1.0, 8.0]), 2.0, 5.0, rows=2).round(2).tolist()
-    [0.2, 100.0, 8.0, 3.0, 2.0, 0.1, 1.0, 8.0]
-    """
-    n = len(surprise)
-    if n == 0:
-        return surprise
-    low = surprise < level
-    index = np.arange(n)
-    last_high = np.maximum.accumulate(np.where(low, -1, index))
-    excursion = np.cumsum(low & (index - last_high == rows))  # a new excursion from each row that completes a run
-    by = pd.Series(surprise).groupby(excursion)
-    peak = by.cummax().groupby(excursion).shift(1).to_numpy(dtype="float64", na_value=0.0)
-    out: np.ndarray = surprise / np.maximum(1.0, peak / (factor * level))
-    return out
-
-
-def hold_after(surprise: np.ndarray, transitions: np.ndarray, rows: int) -> np.ndarray:
-    """In the ``rows`` rows from each transition on (the transition's own row first), each surprise capped at the
-    smallest since the transition (module text); other rows unchanged. Transitions less than ``rows`` apart
-    (a machine that stops and starts again, a state that flickers) make one run: the cap is the smallest
-    surprise since the run's first transition, until ``rows`` rows after its last.
-
-    A transition on row 2 (``rows`` 4): its own row keeps 9, the dip on row 3 holds rows 4-5 down; row 7, past
-    the 4 rows, scores as itself; with a second transition on row 5, the run holds down to row 8:
-
-    >>> surprise = np.array([0.2, 0.2, 9.0, 1.0, 9.0, 9.0, 0.2, 9.0, 9.0, 9.0])
-    >>> hold_after(surprise, np.isin(np.arange(10), [2]), 4).tolist()
-    [0.2, 0.2, 9.0, 1.0, 1.0, 1.0, 0.2, 9.0, 9.0, 9.0]
-    >>> hold_after(surprise, np.isin(np.arange(10), [2, 5]), 4).tolist()
-    [0.2, 0.2, 9.0, 1.0, 1.0, 1.0, 0.2, 0.2, 0.2, 9.0]
-    """
-    index = np.arange(len(surprise))
-    marked = np.asarray(transitions, dtype=bool)
-    last = np.maximum.accumulate(np.where(marked, index, -1))
-    inside = (last >= 0) & (index - last < rows)
-    if not inside.any():
-        return surprise
-    before = np.r_[-1, last[:-1]]  # the latest transition before each row
-    opens = marked & ((before < 0) | (index - before >= rows))  # a transition that starts a new run
-    held = pd.Series(surprise).groupby(np.cumsum(opens)).cummin().to_numpy(dtype="float64")
-    out: np.ndarray = np.where(inside, held, surprise)
-    return out
 
 
 def to_unit(combined: np.ndarray, level: float) -> np.ndarray:
