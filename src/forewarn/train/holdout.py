@@ -7,7 +7,12 @@ interval coverage are measured on assets the calibration never saw.
 
 Calibration: Platt (a logistic curve) when the held-out rows hold fewer than :data:`ISOTONIC_MIN_EVENTS`
 failure episodes (runs of consecutive positive rows of an asset: the rows before one failure are not independent
-evidence), else isotonic, which a handful of failures turns into a few coarse steps.
+evidence), which a handful of failures would turn into a few coarse isotonic steps; else the isotonic map blended
+with a Platt curve (``"isotonic-platt"``, :mod:`forewarn.decide.calibration`): isotonic's reliability, and
+strictly increasing, so distinct raw outputs keep distinct probabilities (the plain isotonic map was flat beyond
+its end knots: on AI4I's training part 5-10 % of the held-out rows shared one value, 0.0 or 1.0). The card's
+metrics name the method, the cross-fitted ECE and Brier score, and how many distinct probabilities the held-out
+rows got (``calibration_levels``, beside ``raw_levels`` of the model's own outputs).
 
 Thresholds (:func:`choose_thresholds`) count the same episodes: failure events, or a label column's runs of 1s.
 """
@@ -22,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.bundles.bundle import QUANTILE_LEVELS, residual_bands, rul_failure_probability
-from forewarn.decide.calibration import Calibrator, expected_calibration_error
+from forewarn.decide.calibration import ISOTONIC_PLATT, Calibrator, brier_score, expected_calibration_error
 from forewarn.decide.thresholds import DEFAULT_CLASS, ThresholdPolicy
 from forewarn.evaluate.cases import cost_optimal_threshold
 from forewarn.evaluate.classification import alarm_figures, binary_metrics
@@ -55,7 +60,25 @@ def episodes(outcome: np.ndarray, groups: np.ndarray) -> int:
 
 
 def calibration_method(outcome: np.ndarray, groups: np.ndarray) -> str:
-    return "isotonic" if episodes(outcome, groups) >= ISOTONIC_MIN_EVENTS else "platt"
+    """``"isotonic-platt"`` with :data:`ISOTONIC_MIN_EVENTS` failure episodes or more, else ``"platt"``."""
+    return ISOTONIC_PLATT if episodes(outcome, groups) >= ISOTONIC_MIN_EVENTS else "platt"
+
+
+def calibration_figures(
+    shipped: Calibrator | None, judged: np.ndarray, outcome: np.ndarray, raw: np.ndarray, probability: np.ndarray
+) -> dict[str, Any]:
+    """What the card says of a calibration: the method, ECE and Brier score of the cross-fitted probabilities
+    (``judged``, NaN where a half was not calibrated), and the distinct values of the raw outputs and of the
+    shipped probabilities over the held-out rows (fewer probabilities than raw values: ties the map made)."""
+    known = ~np.isnan(judged)
+    p = np.clip(judged[known], 0.0, 1.0)
+    return {
+        "calibration": None if shipped is None else shipped.method,
+        "ece": expected_calibration_error(p, outcome[known]) if known.any() else None,
+        "brier": brier_score(p, outcome[known]) if known.any() else None,
+        "raw_levels": int(len(np.unique(raw))),
+        "calibration_levels": int(len(np.unique(probability))),
+    }
 
 
 def reliability(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
@@ -86,6 +109,9 @@ class Holdout:
     probability: np.ndarray
     metrics: dict[str, Any] = field(default_factory=dict)
     reliability: list[dict[str, float]] = field(default_factory=list)
+    #: the cross-fitted probabilities of the held-out rows (each from the map fitted on the other half; NaN where a
+    #: half could not be calibrated): what ECE and Brier are measured on
+    judged: np.ndarray | None = None
 
     def probabilities(self, said: np.ndarray, horizon: float) -> np.ndarray:
         """The shipped failure probability within ``horizon`` of a model's outputs (RUL through the residual
@@ -106,31 +132,44 @@ def _apply(calibrator: Calibrator | None, raw: np.ndarray) -> np.ndarray:
     return raw if calibrator is None else np.asarray(calibrator.transform(raw), dtype="float64")
 
 
-def calibrate_probabilities(raw: np.ndarray, outcome: np.ndarray, groups: np.ndarray, seed: int) -> Holdout:
-    """Cross-fitted calibration of raw failure probabilities (or anomaly scores) on held-out assets."""
+def calibrate_probabilities(
+    raw: np.ndarray, outcome: np.ndarray, groups: np.ndarray, seed: int, *, method: str | None = None
+) -> Holdout:
+    """Cross-fitted calibration of raw failure probabilities (or anomaly scores) on held-out assets (``method``:
+    a calibration method, or None for :func:`calibration_method`'s choice)."""
     first, second = halves(groups, seed)
-    method = calibration_method(outcome, groups)
+    method = method or calibration_method(outcome, groups)
     judged = np.full(len(raw), np.nan)
     for fit, judge in ((first, second), (second, first)):
         if fit.any() and judge.any():
             judged[judge] = _apply(_fit_calibrator(raw[fit], outcome[fit], method), raw[judge])
     shipped = _fit_calibrator(raw, outcome, method)
     known = ~np.isnan(judged)
-    p = np.clip(judged[known], 0.0, 1.0)
+    probability = np.clip(_apply(shipped, raw), 0.0, 1.0)
     metrics: dict[str, Any] = {
-        "calibration": None if shipped is None else shipped.method,
-        "ece": expected_calibration_error(p, outcome[known]) if known.any() else None,
+        **calibration_figures(shipped, judged, outcome, raw, probability),
         "positive_rows": int(outcome.sum()),
         "rows": len(outcome),
     }
-    return Holdout(shipped, None, np.clip(_apply(shipped, raw), 0.0, 1.0), metrics, reliability(p, outcome[known]))
+    return Holdout(
+        shipped, None, probability, metrics, reliability(np.clip(judged[known], 0.0, 1.0), outcome[known]), judged
+    )
 
 
-def rul_holdout(predicted: np.ndarray, truth: np.ndarray, groups: np.ndarray, horizon: float, seed: int) -> Holdout:
-    """Residual bands (intervals) and the calibrated failure probability within ``horizon``, cross-fitted."""
+def rul_holdout(
+    predicted: np.ndarray,
+    truth: np.ndarray,
+    groups: np.ndarray,
+    horizon: float,
+    seed: int,
+    *,
+    method: str | None = None,
+) -> Holdout:
+    """Residual bands (intervals) and the calibrated failure probability within ``horizon``, cross-fitted
+    (``method`` as in :func:`calibrate_probabilities`)."""
     first, second = halves(groups, seed)
     outcome = (truth <= horizon).astype(float)
-    method = calibration_method(outcome, groups)
+    method = method or calibration_method(outcome, groups)
     covered = np.zeros(len(truth), dtype=bool)
     width = np.full(len(truth), np.nan)
     judged = np.full(len(truth), np.nan)
@@ -151,19 +190,23 @@ def rul_holdout(predicted: np.ndarray, truth: np.ndarray, groups: np.ndarray, ho
     raw = rul_failure_probability(predicted, horizon, edges, quantiles)[0]
     shipped = _fit_calibrator(raw, outcome, method)
     known = ~np.isnan(judged)
-    p = np.clip(judged[known], 0.0, 1.0)
+    probability = np.clip(_apply(shipped, raw), 0.0, 1.0)
     metrics: dict[str, Any] = {
         "rmse": rmse(truth, predicted),
         "interval": f"{int(INTERVAL_LEVELS[1] * 100 - INTERVAL_LEVELS[0] * 100)} %",
         "interval_coverage": float(covered[known].mean()) if known.any() else None,
         "interval_width_median": float(np.nanmedian(width)) if np.isfinite(width).any() else None,
-        "calibration": None if shipped is None else shipped.method,
-        "ece": expected_calibration_error(p, outcome[known]) if known.any() else None,
+        **calibration_figures(shipped, judged, outcome, raw, probability),
         "positive_rows": int(outcome.sum()),
         "rows": len(outcome),
     }
     return Holdout(
-        shipped, (edges, quantiles), np.clip(_apply(shipped, raw), 0.0, 1.0), metrics, reliability(p, outcome[known])
+        shipped,
+        (edges, quantiles),
+        probability,
+        metrics,
+        reliability(np.clip(judged[known], 0.0, 1.0), outcome[known]),
+        judged,
     )
 
 
