@@ -93,10 +93,10 @@ def utc(ts: Any) -> pd.Timestamp:
 def epoch_us(ts: Any) -> int:
     """A time in epoch microseconds (how the book stores it).
 
-    >>> epoch_us("1970-01-01 00:00:01.5")
-    1500000
+    >>> epoch_us("1970-01-01 00:00:01.5"), epoch_us(pd.Timestamp("2400-01-01"))  # beyond nanoseconds too
+    (1500000, 13569465600000000)
     """
-    return int(utc(ts).value // 1000)
+    return int(utc(ts).asm8.astype("datetime64[us]").astype("int64"))
 
 
 def top_sensors(explanation: Mapping[str, float]) -> str:

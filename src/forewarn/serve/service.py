@@ -134,6 +134,18 @@ class HealthService:
         self.readings_changed(touched, assets_changed=bool(report.assets_created))
         return report, touched
 
+    def record_events(
+        self, frame: pd.DataFrame, *, source: str, strict: bool = False
+    ) -> tuple[IngestReport, list[str]]:
+        """Store failure, maintenance and inspection events (``asset_id, ts, kind`` and the optional
+        :data:`~forewarn.schema.EVENT_COLUMNS`) and refresh the touched assets. Returns the report and their ids."""
+        report = self.store.ingest_events(frame, source=source, strict=strict)
+        touched = sorted({str(a) for a in frame["asset_id"].dropna().unique()}) if "asset_id" in frame else []
+        if report.assets_created:
+            self.plant.changed()
+        self.events_changed(touched)
+        return report, touched
+
     def readings_changed(self, asset_ids: Iterable[str], *, assets_changed: bool = False) -> None:
         """New readings of these assets are in the store (the stream connector calls this after each commit):
         their next health is computed afresh."""

@@ -1,4 +1,5 @@
-"""Assets: list, hierarchy, fleet health, one asset's health, trends, readings, events and labels; readings ingest."""
+"""Assets: list, hierarchy, fleet health, one asset's health, trends, readings, events and labels; readings and
+events ingest."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from forewarn.exceptions import IngestError
 from forewarn.serve.answers import num
 from forewarn.serve.api.deps import Service, TokenFirstRoute, require_token, service_of
 from forewarn.serve.api.middleware import FieldError
-from forewarn.serve.api.schemas import ERRORS, Health, Ident, IngestResult, ReadingsIngest
+from forewarn.serve.api.schemas import ERRORS, EventsIngest, EventsResult, Health, Ident, IngestResult, ReadingsIngest
 
 router = APIRouter(tags=["assets"], responses=ERRORS, route_class=TokenFirstRoute)
 #: an asset id in a path: plants name assets like "Line 2/Pump 3", so a "/" (sent as %2F) is part of the id; the
@@ -207,6 +208,38 @@ def ingest_readings(request: Request, svc: Service, body: ReadingsIngest) -> dic
         "duplicates": report.duplicates,
         "assets_created": list(report.assets_created),
         "alerts_opened": len(opened),
+    }
+
+
+@router.post(
+    "/events",
+    response_model=EventsResult,
+    dependencies=[Depends(require_token)],
+    summary="Record failures, maintenance and inspections (all or nothing); a failure files a case, the maintenance "
+    "that renews the asset closes it",
+)
+def record_events(svc: Service, body: EventsIngest) -> dict[str, Any]:
+    records = [event.model_dump() for event in body.events]
+    frame = pd.DataFrame(records)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    try:
+        report, touched = svc.record_events(frame, source="request", strict=body.strict)
+    except IngestError as err:
+        at = err.line - 1 if err.line is not None and 0 < err.line <= len(records) else None
+        loc: list[str | int] = ["body"] if at is None else ["body", "events", at, err.column or "kind"]
+        raise FieldError(loc, err.reason + (f" ({err.hint})" if err.hint else "")) from None
+    book = svc.cases.casebook
+    open_before = {a: book.open_case_id(a) for a in touched}
+    opened = svc.evaluate(touched)
+    closed = [case for a, case in open_before.items() if case is not None and book.open_case_id(a) != case]
+    return {
+        "source": report.source,
+        "rows_read": report.rows_read,
+        "written": report.written,
+        "duplicates": report.duplicates,
+        "assets_created": list(report.assets_created),
+        "alerts_opened": len(opened),
+        "cases_closed": closed,
     }
 
 

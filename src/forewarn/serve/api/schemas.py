@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: identifiers: printable text without control characters
 Ident = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -46,6 +46,46 @@ class ReadingsIngest(Strict):
         if not self.readings and not self.rows:
             raise ValueError("send at least one reading in 'readings' or 'rows'")
         return self
+
+
+#: the times an event may have: those the health and case computations hold (nanoseconds since 1970, pandas' range)
+EARLIEST_EVENT, LATEST_EVENT = datetime(1678, 1, 1), datetime(2262, 1, 1)
+
+
+class EventIn(Strict):
+    asset_id: Ident
+    ts: datetime = Field(description="ISO 8601 time; without a zone it is read as UTC")
+    kind: Literal["failure", "maintenance", "inspection"]
+    failure_mode: Ident | None = None
+    action: Ident | None = Field(None, description="what was done (a maintenance that replaces or repairs renews)")
+    parts: Annotated[str, Field(max_length=2000)] | None = None
+    result: Annotated[str, Field(max_length=2000)] | None = None
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+    @field_validator("ts")
+    @classmethod
+    def _held(cls, ts: datetime) -> datetime:
+        naive = ts.replace(tzinfo=None) if ts.tzinfo is None else ts.astimezone(UTC).replace(tzinfo=None)
+        if not EARLIEST_EVENT <= naive <= LATEST_EVENT:
+            raise ValueError(f"an event time from {EARLIEST_EVENT:%Y-%m-%d} to {LATEST_EVENT:%Y-%m-%d} (UTC)")
+        return ts
+
+
+class EventsIngest(Strict):
+    """Events to store: what happened to assets (a failure, a maintenance, an inspection), as a CMMS records it."""
+
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_ROWS)
+    strict: bool = Field(False, description="reject events of assets the store does not know")
+
+
+class EventsResult(BaseModel):
+    source: str
+    rows_read: int
+    written: int
+    duplicates: int
+    assets_created: list[str]
+    alerts_opened: int
+    cases_closed: list[int] = Field(description="cases closed because a recorded maintenance renewed the asset")
 
 
 class IngestResult(BaseModel):
