@@ -160,6 +160,25 @@ def plan_features(names: list[str], *, model: str = "model") -> tuple[list[str],
     return columns, [s for s in STATS if s in used]
 
 
+def blend_reference(reference: np.ndarray | None, normal: np.ndarray) -> np.ndarray:
+    """The explanations' reference after a batch: each feature's mean over the batch's normal rows, blended in with
+    weight :data:`REFERENCE_WEIGHT`; a feature with no value in those rows (a channel silent the whole batch) keeps
+    its reference, and a feature without one takes the batch's mean.
+
+    >>> old = np.array([1.0, 2.0, np.nan])
+    >>> blend_reference(old, np.array([[3.0, np.nan, 5.0], [3.0, np.nan, 7.0]])).round(3).tolist()
+    [1.2, 2.0, 6.0]
+    >>> blend_reference(None, np.array([[3.0, np.nan]])).tolist()
+    [3.0, nan]
+    """
+    counts = np.sum(~np.isnan(normal), axis=0)
+    mean = np.where(counts > 0, np.nansum(normal, axis=0) / np.maximum(counts, 1), np.nan)
+    if reference is None:
+        return mean
+    blended = (1.0 - REFERENCE_WEIGHT) * reference + REFERENCE_WEIGHT * mean
+    return np.where(np.isnan(mean), reference, np.where(np.isnan(reference), mean, blended))
+
+
 class ModelRunner:
     """Scores micro-batches of wide rows for one configured model (see the module docstring)."""
 
@@ -582,10 +601,7 @@ class ModelRunner:
             normal = X.to_numpy()
         if len(normal) == 0:
             return
-        mean = np.nanmean(normal, axis=0) if self.nan_allowed else normal.mean(axis=0)
-        self.reference = (
-            mean if self.reference is None else (1.0 - REFERENCE_WEIGHT) * self.reference + REFERENCE_WEIGHT * mean
-        )
+        self.reference = blend_reference(self.reference, normal)
 
     # -- checkpoint -------------------------------------------------------------------------------------
     def state_items(self, assets: list[str]) -> list[tuple[str, str, bytes]]:
