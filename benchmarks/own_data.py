@@ -193,6 +193,20 @@ def fleet_per_failure(
     return out
 
 
+def by_mode(per_failure: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per failure mode: how many failures, and how many of them each verdict of :func:`fleet_per_failure` holds.
+
+    >>> by_mode([{"mode": "seal_leak", "verdict": "caught"}, {"mode": "seal_leak", "verdict": "missed, observable"}])
+    {'seal_leak': {'failures': 2, 'caught': 1, 'missed, observable': 1}}
+    """
+    out: dict[str, dict[str, int]] = {}
+    for failure in per_failure:
+        counts = out.setdefault(str(failure["mode"]), {"failures": 0})
+        counts["failures"] += 1
+        counts[failure["verdict"]] = counts.get(failure["verdict"], 0) + 1
+    return dict(sorted(out.items()))
+
+
 def finer_sweep(data: Any, p: np.ndarray, horizon_h: float, min_lead_h: float) -> dict[str, Any]:
     """The hindsight cost optimum over a finer grid than the runner's (its grid is quantiles 0.5-0.999 of the
     probabilities, which on rare failures jumps from the calibrated plateau to 1.0): the 60 quantiles 1 - 10^-5 ...
@@ -329,6 +343,7 @@ def fleet(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
         row["ceiling"] = ceiling(4, args.assets, args.days, seed, fleet=hourly)
         row["per_failure"] = fleet_per_failure(hourly, kept["data"], kept["p"], np.asarray(kept["threshold"]))
         row["verdicts"] = pd.Series([f["verdict"] for f in row["per_failure"]]).value_counts().to_dict()
+        row["by_mode"] = by_mode(row["per_failure"])
         kept.clear()
         print(json.dumps(row, default=str), flush=True)
         rows.append(row)
