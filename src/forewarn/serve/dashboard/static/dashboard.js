@@ -438,8 +438,41 @@ async function drawSensorTrends(readings, events, labels) {
   });
 }
 
+// The asset page's event form: what happened to the machine, recorded through POST /events (token); the page is
+// drawn again after, so the new event, the case it filed or closed and the asset's status show at once.
+function setUpEventForm(assetId) {
+  const form = document.getElementById("event-form");
+  if (!form || form.dataset.ready) return;
+  form.dataset.ready = "1";
+  document.getElementById("event-ts").value = new Date().toISOString().slice(0, 16);  // now, UTC, to the minute
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = (id) => document.getElementById(id).value.trim() || null;
+    const when = document.getElementById("event-ts").value;
+    if (!when) { showMessage("time: the time the event happened (UTC) is required.", "error"); return; }
+    const kind = document.getElementById("event-kind").value;
+    const record = { asset_id: assetId, ts: `${when}:00Z`, kind, failure_mode: text("event-mode"),
+                     action: text("event-action"), note: text("event-note") };
+    const button = document.getElementById("event-save");
+    button.disabled = true;
+    try {
+      const answer = await postJSON("/events", { events: [record] });
+      await assetPage();
+      const closed = answer.cases_closed.length ? `; case #${answer.cases_closed.join(", #")} closed` : "";
+      const opened = answer.alerts_opened ? `; ${answer.alerts_opened} alert(s) filed` : "";
+      showMessage(answer.written ? `Recorded the ${kind} of ${fmtTime(record.ts).slice(0, 16)}${opened}${closed}.`
+        : `That ${kind} was already recorded.`, "ok");
+    } catch (err) {
+      showMessage(err.message, "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 async function assetPage() {
   const id = document.body.dataset.assetId;
+  setUpEventForm(id);
   const base = `/assets/${encodeURIComponent(id)}`;
   const [info, readings, events, labels, scored] = await Promise.all([
     getJSON(base), getJSON(`${base}/readings?limit=2000`), getJSON(`${base}/events`), getJSON(`${base}/labels?set_only=true`),
