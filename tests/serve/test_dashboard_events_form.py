@@ -51,3 +51,8 @@ def test_a_planner_records_a_failure_and_its_repair_on_the_asset_page(
     assert len(_api(f"{api}/assets/P-004/events")) == 2  # type: ignore[arg-type]
     assert f"HTTP 422: {api}/events" in page.problems  # type: ignore[attr-defined]
     assert all("422" in problem for problem in page.problems)  # type: ignore[attr-defined] # nothing else went wrong
+
+    _visit(page, f"{server}/alerts", tmp_path / "alerts.png")  # the case's last alert: the failure recorded
+    headers = page.locator("#cases thead th").all_inner_texts()
+    row = page.locator(f"#cases tbody tr[data-case-id='{case_id}'] td").all_inner_texts()
+    assert row[headers.index("last alert")] == f"{failed:%Y-%m-%d %H:%M}"

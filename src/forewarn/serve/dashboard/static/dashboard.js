@@ -574,9 +574,10 @@ async function alertsPage() {
     const act = el("button", { type: "button", class: "select-case" }, c.status === "closed" ? "view" : "act");
     act.addEventListener("click", () => select(c.case_id));
     const opener = c.kind === "failure" ? "failure (down)" : (c.kind ?? "health");
-    return [`#${c.case_id}`, link, c.status, opener, badge(c.risk_level), fmtTime(c.opened_ts), String(c.n_alerts),
-            c.top_sensors.join(", "), c.note ?? "", act];
-  }) : [["no cases", "", "", "", "", "", "", "", "", ""]]);
+    // the last alert: a new alarm on an asset whose case is already open files onto that case (no new case)
+    return [`#${c.case_id}`, link, c.status, opener, badge(c.risk_level), fmtTime(c.opened_ts).slice(0, 16),
+            fmtTime(c.last_alert_ts).slice(0, 16), String(c.n_alerts), c.top_sensors.join(", "), c.note ?? "", act];
+  }) : [["no cases", "", "", "", "", "", "", "", "", "", ""]]);
   cases.forEach((c, k) => { tbody.rows[k].dataset.caseId = String(c.case_id); });
   if (selectedCase !== null && status[selectedCase] !== undefined) select(selectedCase);
   else drawCasePanel(null, alertsPage, "Pick a case in the table, or click an alert in the timeline, to act on it.");
