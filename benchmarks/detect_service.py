@@ -42,20 +42,16 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import io  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
-import tomllib  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from detect_stream import event_figures  # noqa: E402 - the same counting rule as the stream's figure
+from detect_stream import event_figures, fit_fleet  # noqa: E402 - the same fit and counting rule as the stream's
 
 TOKEN = "detect-service-benchmark-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -260,33 +256,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     from fastapi.testclient import TestClient
 
-    from forewarn.cli.main import run
     from forewarn.decide.alerts import FAILURE_SOURCE
     from forewarn.evaluate.events import MONTH
     from forewarn.serve import ServeSettings, create_app
-    from forewarn.store import Store
     from forewarn.stream.broker import LocalBroker
     from forewarn.stream.replay import Publisher
-    from forewarn.twin import FleetConfig, simulate_fleet
 
-    fleet = simulate_fleet(
-        FleetConfig(
-            sites=args.sites, assets=args.assets, days=args.days, seed=args.seed, interval="1h", degradation_scale=3.0
-        )
-    )
-    events = fleet.events.assign(ts=pd.to_datetime(fleet.events["ts"], utc=True))
-    work = Path(tempfile.mkdtemp(prefix="detect_service_"))
-    with Store(work / "history.duckdb") as db:
-        fleet.to_store(db)
-    printed = io.StringIO()
-    started = time.perf_counter()
-    argv = ["detect", "--store", str(work / "history.duckdb"), "--out", str(work / "scores.csv")]
-    with contextlib.redirect_stdout(printed), contextlib.suppress(SystemExit):
-        run([*argv, "--save-models", str(work / "fits")])
-    detect_seconds = time.perf_counter() - started
-    offline = pd.read_csv(work / "scores.csv")
-    offline["ts"] = pd.to_datetime(offline["timestamp"], utc=True)
-    observed = {str(a): (part["ts"].min(), part["ts"].max()) for a, part in offline.groupby("asset_id")}
+    fitted = fit_fleet(args.seed, args.sites, args.assets, args.days, prefix="detect_service_", store="history.duckdb")
+    fleet, events, work, offline, observed = fitted.fleet, fitted.events, fitted.work, fitted.offline, fitted.observed
+    detect_seconds = fitted.detect_seconds
     want = offline.loc[offline["alarm"] == 1, ["asset_id", "ts"]]
     report: dict[str, Any] = {
         "seed": args.seed,
@@ -298,11 +276,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "detect": event_figures(want, events, observed),
     }
     print(json.dumps(report), flush=True)
-    entry = tomllib.loads(printed.getvalue()[printed.getvalue().index("[[models]]") :])["models"][0]
-    declared = [
-        {"asset_id": a.asset_id, "asset_class": a.asset_class, "channels": {c.name: c.unit for c in a.channels}}
-        for a in fleet.assets
-    ]
+    entry, declared = fitted.entry, fitted.declared
     wide = fleet.readings.copy()
     wide["ts"] = pd.to_datetime(wide["ts"], utc=True)
     channels = [c for c in wide.columns if c not in ("asset_id", "ts")]

@@ -29,6 +29,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import tomllib  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -76,6 +77,54 @@ def event_figures(starts: pd.DataFrame, events: pd.DataFrame, observed: dict[str
     }
 
 
+@dataclass
+class FittedFleet:
+    """A failing twin fleet in a store, scored by ``forewarn detect --store --save-models`` (:func:`fit_fleet`)."""
+
+    fleet: Any
+    events: pd.DataFrame  # the fleet's events, ``ts`` as UTC times
+    work: Path  # the folder of the store, ``scores.csv`` and ``fits/``
+    offline: pd.DataFrame  # detect's scores, ``ts`` as UTC times
+    observed: dict[str, Any]  # each asset's first and last scored time
+    entry: dict[str, Any]  # the ``[[models]]`` entry detect printed
+    detect_seconds: float
+
+    @property
+    def declared(self) -> list[dict[str, Any]]:
+        """The fleet's assets as a stream config's ``[[assets]]`` declares them."""
+        return [
+            {"asset_id": a.asset_id, "asset_class": a.asset_class, "channels": {c.name: c.unit for c in a.channels}}
+            for a in self.fleet.assets
+        ]
+
+
+def fit_fleet(seed: int, sites: int, assets: int, days: int, *, prefix: str, store: str) -> FittedFleet:
+    """Simulate the fleet (hourly, degradation 3x), write it to ``store`` in a new folder and run ``forewarn detect
+    --store --save-models`` on it."""
+    from forewarn.cli.main import run
+    from forewarn.store import Store
+    from forewarn.twin import FleetConfig, simulate_fleet
+
+    fleet = simulate_fleet(
+        FleetConfig(sites=sites, assets=assets, days=days, seed=seed, interval="1h", degradation_scale=3.0)
+    )
+    events = fleet.events.assign(ts=pd.to_datetime(fleet.events["ts"], utc=True))
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    with Store(work / store) as db:
+        fleet.to_store(db)
+    printed = io.StringIO()
+    started = time.perf_counter()
+    argv = ["detect", "--store", str(work / store), "--out", str(work / "scores.csv")]
+    with contextlib.redirect_stdout(printed), contextlib.suppress(SystemExit):
+        run([*argv, "--save-models", str(work / "fits")])
+    detect_seconds = time.perf_counter() - started
+    offline = pd.read_csv(work / "scores.csv")
+    offline["ts"] = pd.to_datetime(offline["timestamp"], utc=True)
+    observed = {str(a): (part["ts"].min(), part["ts"].max()) for a, part in offline.groupby("asset_id")}
+    entry = tomllib.loads(printed.getvalue()[printed.getvalue().index("[[models]]") :])["models"][0]
+    return FittedFleet(fleet, events, work, offline, observed, entry, detect_seconds)
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=3)
@@ -86,31 +135,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch", default="7D", help="event time per micro-batch")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args(argv)
-    from forewarn.cli.main import run
     from forewarn.store import Store
     from forewarn.stream.config_file import parse_config
     from forewarn.stream.messages import ReadingColumns
     from forewarn.stream.pipeline import OnlinePipeline
-    from forewarn.twin import FleetConfig, simulate_fleet
 
-    fleet = simulate_fleet(
-        FleetConfig(
-            sites=args.sites, assets=args.assets, days=args.days, seed=args.seed, interval="1h", degradation_scale=3.0
-        )
-    )
-    events = fleet.events.assign(ts=pd.to_datetime(fleet.events["ts"], utc=True))
-    work = Path(tempfile.mkdtemp(prefix="detect_stream_"))
-    with Store(work / "plant.duckdb") as db:
-        fleet.to_store(db)
-    printed = io.StringIO()
-    started = time.perf_counter()
-    argv = ["detect", "--store", str(work / "plant.duckdb"), "--out", str(work / "scores.csv")]
-    with contextlib.redirect_stdout(printed), contextlib.suppress(SystemExit):
-        run([*argv, "--save-models", str(work / "fits")])
-    detect_seconds = time.perf_counter() - started
-    offline = pd.read_csv(work / "scores.csv")
-    offline["ts"] = pd.to_datetime(offline["timestamp"], utc=True)
-    observed = {str(a): (part["ts"].min(), part["ts"].max()) for a, part in offline.groupby("asset_id")}
+    fitted = fit_fleet(args.seed, args.sites, args.assets, args.days, prefix="detect_stream_", store="plant.duckdb")
+    fleet, events, work, offline, observed = fitted.fleet, fitted.events, fitted.work, fitted.offline, fitted.observed
+    detect_seconds = fitted.detect_seconds
     report: dict[str, Any] = {
         "seed": args.seed,
         "assets": len(fleet.assets),
@@ -121,11 +153,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "stream": [],
     }
     print(json.dumps({k: v for k, v in report.items() if k != "stream"}), flush=True)
-    entry = tomllib.loads(printed.getvalue()[printed.getvalue().index("[[models]]") :])["models"][0]
-    declared = [
-        {"asset_id": a.asset_id, "asset_class": a.asset_class, "channels": {c.name: c.unit for c in a.channels}}
-        for a in fleet.assets
-    ]
+    entry, declared = fitted.entry, fitted.declared
     long = fleet.readings.melt(id_vars=["asset_id", "ts"], var_name="channel", value_name="value").dropna()
     long["ts_us"] = pd.DatetimeIndex(pd.to_datetime(long["ts"], utc=True)).as_unit("us").asi8
     long = long.sort_values(["ts_us", "asset_id", "channel"]).reset_index(drop=True)
