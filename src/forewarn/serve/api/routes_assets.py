@@ -15,6 +15,7 @@ from forewarn.serve.answers import num
 from forewarn.serve.api.deps import Service, TokenFirstRoute, require_token, service_of
 from forewarn.serve.api.middleware import FieldError
 from forewarn.serve.api.schemas import ERRORS, EventsIngest, EventsResult, Health, Ident, IngestResult, ReadingsIngest
+from forewarn.store import IngestReport
 
 router = APIRouter(tags=["assets"], responses=ERRORS, route_class=TokenFirstRoute)
 #: an asset id in a path: plants name assets like "Line 2/Pump 3", so a "/" (sent as %2F) is part of the id; the
@@ -197,10 +198,19 @@ def ingest_readings(request: Request, svc: Service, body: ReadingsIngest) -> dic
         report, touched = svc.ingest(frame, source="request", strict=body.strict)
     except IngestError as err:
         where = records[err.line - 1][1] if err.line is not None and 0 < err.line <= len(records) else None
-        loc = ["body", *where, err.column or "value"] if where else ["body"]
-        raise FieldError(loc, err.reason + (f" ({err.hint})" if err.hint else "")) from None
+        raise _refused(err, ["body", *where, err.column or "value"] if where else ["body"]) from None
     request.app.state.metrics.readings.inc(report.written)
     opened = svc.evaluate(touched) if svc.registry is not None and touched else []
+    return _stored(report, opened)
+
+
+def _refused(err: IngestError, loc: list[str | int]) -> FieldError:
+    """The 422 of a batch the store refused, at the record and field it names."""
+    return FieldError(loc, err.reason + (f" ({err.hint})" if err.hint else ""))
+
+
+def _stored(report: IngestReport, opened: list[Any]) -> dict[str, Any]:
+    """The answer to a batch stored: what was read and written, and the alerts its evaluation filed."""
     return {
         "source": report.source,
         "rows_read": report.rows_read,
@@ -226,21 +236,12 @@ def record_events(svc: Service, body: EventsIngest) -> dict[str, Any]:
         report, touched = svc.record_events(frame, source="request", strict=body.strict)
     except IngestError as err:
         at = err.line - 1 if err.line is not None and 0 < err.line <= len(records) else None
-        loc: list[str | int] = ["body"] if at is None else ["body", "events", at, err.column or "kind"]
-        raise FieldError(loc, err.reason + (f" ({err.hint})" if err.hint else "")) from None
+        raise _refused(err, ["body"] if at is None else ["body", "events", at, err.column or "kind"]) from None
     book = svc.cases.casebook
     open_before = {a: book.open_case_id(a) for a in touched}
     opened = svc.evaluate(touched)
     closed = [case for a, case in open_before.items() if case is not None and book.open_case_id(a) != case]
-    return {
-        "source": report.source,
-        "rows_read": report.rows_read,
-        "written": report.written,
-        "duplicates": report.duplicates,
-        "assets_created": list(report.assets_created),
-        "alerts_opened": len(opened),
-        "cases_closed": closed,
-    }
+    return _stored(report, opened) | {"cases_closed": closed}
 
 
 # last: it would take '/health', '/trend' ... of the routes above as part of an asset id
