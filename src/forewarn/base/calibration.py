@@ -15,6 +15,11 @@ map scores to [0, 1] around an alarm level. It lives here, below ``models/``, be
     function; each block becomes a knot at (mean score of the block, block frequency) and the knots are joined
     linearly. Unlike the plain step function it is strictly increasing between the first and last knot, so it
     keeps the ranking of the scores (ROC-AUC is not lost to ties). Beyond the end knots it is flat.
+:func:`fit_isotonic_platt` / :func:`isotonic_platt`
+    the blend ``(1 - w) * isotonic + w * platt`` with ``w =`` :data:`PLATT_WEIGHT` (``"isotonic-platt"``):
+    isotonic's reliability where the data are, continuous and strictly increasing everywhere (the isotonic map
+    alone is flat beyond its end knots, so a fleet ranking could not order those scores). The failure models'
+    own calibration and :class:`forewarn.decide.calibration.Calibrator` both use it.
 :class:`Calibrator`
     the two supervised maps behind one object whose state is named arrays (JSON-safe, never pickled).
 :class:`ScoreCalibration`
@@ -103,6 +108,60 @@ def fit_isotonic(scores: np.ndarray, outcomes: np.ndarray) -> tuple[np.ndarray, 
     block_id = np.cumsum(new_block) - 1
     x_knots = np.bincount(block_id, weights=x[order]) / np.bincount(block_id)
     return x_knots, values[new_block]
+
+
+# -- the isotonic-Platt blend: isotonic's reliability, Platt's strict order ------------------------------------------
+#: the blend of the centred isotonic map and a Platt curve (:func:`isotonic_platt`)
+ISOTONIC_PLATT = "isotonic-platt"
+#: the Platt curve's share in :func:`isotonic_platt`, chosen on AI4I's training part (validation seeds 11 and 12;
+#: 0.02 to 0.2 all remove the map's ties, 0.1 had the lowest mean ECE) and checked on the twin (seeds 11 and 12) and
+#: C-MAPSS FD001's train split: ``benchmarks/calibration.py``, BENCHMARKS.md "Own data"
+PLATT_WEIGHT = 0.1
+#: the slope (per standard deviation of the training scores) of the Platt curve that stands in for one whose fitted
+#: slope is not positive (scores that do not rank failures on the calibration rows): nearly flat, still increasing
+FLAT_SLOPE = 1e-3
+
+
+def isotonic_platt(scores: np.ndarray, x: np.ndarray, y: np.ndarray, coef: np.ndarray, weight: float) -> np.ndarray:
+    """``(1 - weight) * piecewise_linear(scores, x, y) + weight * platt(scores, coef)``: a weighted mean of two
+    probabilities, so within [0, 1]; strictly increasing wherever the Platt slope ``coef[0]`` is positive.
+
+    >>> isotonic_platt(np.array([-5.0, 0.0, 5.0]), np.array([-1.0, 1.0]), np.array([0.0, 1.0]), np.array([1.0, 0.0]), 0.1).round(4).tolist()
+    [0.0007, 0.5, 0.9993]
+    """
+    return (1.0 - weight) * piecewise_linear(scores, x, y) + weight * platt(scores, coef)
+
+
+def fit_rising_platt(scores: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
+    """``coef`` of :func:`fit_platt` for 0/1 ``outcomes``, with a positive slope: a fitted slope that is not
+    positive (scores that do not rank failures on these rows) becomes :data:`FLAT_SLOPE` per standard deviation,
+    the intercept putting the training frequency at the mean score, so the blend keeps the scores' order without
+    claiming they rank anything.
+
+    >>> coef = fit_rising_platt(np.array([0.0, 1.0, 2.0, 3.0]), np.array([1, 0, 1, 0]))
+    >>> bool(coef[0] > 0), round(float(platt(np.array([1.5]), coef)[0]), 3)
+    (True, 0.5)
+    """
+    x = np.asarray(scores, dtype="float64")
+    y = np.asarray(outcomes, dtype="float64")
+    coef = fit_platt(x, y)
+    if not coef[0] > 0.0:
+        rate = float(np.clip(y.mean(), 1e-9, 1.0 - 1e-9))
+        slope = FLAT_SLOPE / (float(np.std(x)) or 1.0)
+        coef = np.array([slope, np.log(rate / (1.0 - rate)) - slope * float(np.mean(x))])
+    return coef
+
+
+def fit_isotonic_platt(scores: np.ndarray, outcomes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Knots ``(x, y)`` of :func:`fit_isotonic` and ``coef`` of :func:`fit_rising_platt`: the state of
+    :func:`isotonic_platt` for 0/1 ``outcomes``.
+
+    >>> x, y, coef = fit_isotonic_platt(np.array([0.0, 1.0, 2.0, 3.0]), np.array([0, 0, 1, 1]))
+    >>> p = isotonic_platt(np.array([-1.0, 0.0, 3.0, 4.0]), x, y, coef, PLATT_WEIGHT)
+    >>> bool(np.all(np.diff(p) > 0)), bool(0.0 < p.min() and p.max() < 1.0)
+    (True, True)
+    """
+    return (*fit_isotonic(scores, outcomes), fit_rising_platt(scores, outcomes))
 
 
 # -- supervised: scores and outcomes -> probabilities ---------------------------------------------------------------

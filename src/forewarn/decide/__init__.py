@@ -1,6 +1,6 @@
 """Decisions: from model scores to what a planner does.
 
-* :mod:`~forewarn.decide.calibration`: scores -> probabilities (isotonic or Platt);
+* :mod:`~forewarn.decide.calibration`: scores -> probabilities (isotonic-Platt blend, isotonic or Platt);
 * :mod:`~forewarn.decide.thresholds`: an alert threshold per asset class from the costs of mistakes;
 * :mod:`~forewarn.decide.risk`: health score, risk level and recommended action;
 * :mod:`~forewarn.decide.alarms`: the one alarm rule of label-free detection: a continuous ``anomaly_score``

@@ -20,10 +20,10 @@ JSON next to the model it calibrates and is never pickled; a state saved before 
 (``isotonic`` or ``platt``) loads and maps exactly as it did. :class:`ScoreCalibration` is the label-free map of
 the anomaly detectors (alarm level at 0.5).
 
-The isotonic and Platt maps have one implementation, :mod:`forewarn.base.calibration`, re-exported here: the
-failure models calibrate their margins with the same functions inside ``fit``, and the layer rule lets ``models/``
-import only from below, so the code sits in ``base/``. This module adds their blend and the measures of
-calibration.
+The isotonic and Platt maps and their blend have one implementation, :mod:`forewarn.base.calibration`, re-exported
+here: the failure models calibrate their margins with the same functions inside ``fit``, and the layer rule lets
+``models/`` import only from below, so the code sits in ``base/``. This module adds the blend's :class:`Calibrator`
+and the measures of calibration.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -50,10 +50,16 @@ import numpy as np
 
 from forewarn.base import calibration as _base
 from forewarn.base.calibration import (
+    FLAT_SLOPE,
+    ISOTONIC_PLATT,
+    PLATT_WEIGHT,
     ScoreCalibration,
     _as_vector,
     fit_isotonic,
+    fit_isotonic_platt,
     fit_platt,
+    fit_rising_platt,
+    isotonic_platt,
     logistic,
     piecewise_linear,
     platt,
@@ -61,6 +67,7 @@ from forewarn.base.calibration import (
 from forewarn.exceptions import SchemaError, StateError
 
 __all__ = [
+    "FLAT_SLOPE",
     "ISOTONIC_PLATT",
     "METHODS",
     "PLATT_WEIGHT",
@@ -79,52 +86,7 @@ __all__ = [
 ]
 
 
-#: the blend of the centred isotonic map and a Platt curve (:func:`isotonic_platt`)
-ISOTONIC_PLATT = "isotonic-platt"
 METHODS = (*_base.METHODS, ISOTONIC_PLATT)
-#: the Platt curve's share in :func:`isotonic_platt`, chosen on AI4I's training part (validation seeds 11 and 12;
-#: 0.02 to 0.2 all remove the map's ties, 0.1 had the lowest mean ECE) and checked on the twin (seeds 11 and 12) and
-#: C-MAPSS FD001's train split: ``benchmarks/calibration.py``, BENCHMARKS.md "Own data"
-PLATT_WEIGHT = 0.1
-#: the slope (per standard deviation of the training scores) of the Platt curve that stands in for one whose fitted
-#: slope is not positive (scores that do not rank failures on the calibration rows): nearly flat, still increasing
-FLAT_SLOPE = 1e-3
-
-
-def isotonic_platt(scores: np.ndarray, x: np.ndarray, y: np.ndarray, coef: np.ndarray, weight: float) -> np.ndarray:
-    """``(1 - weight) * piecewise_linear(scores, x, y) + weight * platt(scores, coef)``: a weighted mean of two
-    probabilities, so within [0, 1]; strictly increasing wherever the Platt slope ``coef[0]`` is positive.
-
-    >>> isotonic_platt(np.array([-5.0, 0.0, 5.0]), np.array([-1.0, 1.0]), np.array([0.0, 1.0]), np.array([1.0, 0.0]), 0.1).round(4).tolist()
-    [0.0007, 0.5, 0.9993]
-    """
-    return (1.0 - weight) * piecewise_linear(scores, x, y) + weight * platt(scores, coef)
-
-
-def fit_rising_platt(scores: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
-    """``coef`` of :func:`fit_platt` for 0/1 ``outcomes``, with a positive slope: a fitted slope that is not
-    positive (scores that do not rank failures on these rows) becomes :data:`FLAT_SLOPE` per standard deviation,
-    the intercept putting the training frequency at the mean score, so the blend keeps the scores' order without
-    claiming they rank anything.
-
-    >>> coef = fit_rising_platt(np.array([0.0, 1.0, 2.0, 3.0]), np.array([1, 0, 1, 0]))
-    >>> bool(coef[0] > 0), round(float(platt(np.array([1.5]), coef)[0]), 3)
-    (True, 0.5)
-    """
-    x = np.asarray(scores, dtype="float64")
-    y = np.asarray(outcomes, dtype="float64")
-    coef = fit_platt(x, y)
-    if not coef[0] > 0.0:
-        rate = float(np.clip(y.mean(), 1e-9, 1.0 - 1e-9))
-        slope = FLAT_SLOPE / (float(np.std(x)) or 1.0)
-        coef = np.array([slope, np.log(rate / (1.0 - rate)) - slope * float(np.mean(x))])
-    return coef
-
-
-def fit_isotonic_platt(scores: np.ndarray, outcomes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Knots ``(x, y)`` of :func:`fit_isotonic` and ``coef`` of :func:`fit_rising_platt`: the state of
-    :func:`isotonic_platt` for 0/1 ``outcomes``."""
-    return (*fit_isotonic(scores, outcomes), fit_rising_platt(scores, outcomes))
 
 
 class Calibrator(_base.Calibrator):

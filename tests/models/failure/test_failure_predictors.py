@@ -37,7 +37,7 @@ def test_weighted_model_is_calibrated_back_to_honest_probabilities(factory):
 
 def test_isotonic_calibration_keeps_the_ranking():
     X, y, _ = _rare_failures()
-    model = LightGBMFailure(n_estimators=60, seed=0).fit(X, y)
+    model = LightGBMFailure(n_estimators=60, seed=0, calibration="isotonic").fit(X, y)
     X_new, y_new, _ = _rare_failures(seed=2)
     proba, margin = model.predict_proba(X_new), model.margin(X_new)
     inside = (margin > model.calibration_a_[0]) & (margin < model.calibration_a_[-1])

@@ -4,7 +4,8 @@
 
 1. splits them into ``calibration_folds`` stratified folds (seeded) and, for each fold, trains the raw
    scorer on the other folds and scores the held-out one, giving an out-of-fold margin for every row;
-2. fits the calibration map (isotonic or Platt, see :mod:`._calibration`) on those out-of-fold margins;
+2. fits the calibration map (the isotonic-Platt blend by default, isotonic or Platt: :mod:`._calibration`)
+   on those out-of-fold margins;
 3. trains the final raw scorer on all rows.
 
 Class weights make the rare failures count (the raw margins are then biased towards failure); calibration
@@ -32,7 +33,7 @@ from forewarn.models.fault._labels import CLASS_WEIGHT, class_weights
 #: the constraints every calibrated failure predictor adds to its own
 CALIBRATED_CONSTRAINTS: dict[str, list[Any]] = {
     "class_weight": CLASS_WEIGHT,
-    "calibration": [Options("isotonic", "sigmoid", "platt"), None],
+    "calibration": [Options("isotonic", "sigmoid", "platt", "isotonic-platt"), None],
     "calibration_folds": [Interval(int, 2)],
     "seed": SEED,
 }

@@ -3,7 +3,7 @@
 The targets say whether each row's machine failed within the horizon the labels were built with (e.g. 24 h
 or "this process step"); ``predict_proba`` is the calibrated probability of that. Training is described in
 :mod:`forewarn.models.failure._calibrated`: out-of-fold margins of the training rows fit the calibration
-(isotonic by default), then one booster is trained on all rows. State: the booster as LightGBM text and the
+(the isotonic-Platt blend by default), then one booster is trained on all rows. State: the booster as LightGBM text and the
 calibration knots. Failures are up-weighted by the square root of the balancing factor by default and the
 histograms are fine (``max_bin=1023``); the reasons are given in :mod:`forewarn.models.fault.lightgbm_fault`.
 
@@ -32,7 +32,7 @@ from forewarn.models.failure._calibrated import CALIBRATED_CONSTRAINTS, Calibrat
 @register("lightgbm-failure")
 class LightGBMFailure(CalibratedFailurePredictor):
     """Binary LightGBM. ``class_weight``: ``"balanced"``, ``"sqrt"`` or ``None``; ``calibration``:
-    ``"isotonic"``, ``"sigmoid"`` or ``None``; ``calibration_folds``: internal folds for the calibration fit."""
+    ``"isotonic-platt"`` (default), ``"isotonic"``, ``"sigmoid"`` or ``None``; ``calibration_folds``: internal folds for the calibration fit."""
 
     tags = {"nan_allowed": True}
     parameter_constraints = LIGHTGBM_CONSTRAINTS | CALIBRATED_CONSTRAINTS
@@ -49,7 +49,7 @@ class LightGBMFailure(CalibratedFailurePredictor):
         reg_lambda: float = 1.0,
         max_bin: int = 1023,
         class_weight: str | None = "sqrt",
-        calibration: str | None = "isotonic",
+        calibration: str | None = "isotonic-platt",
         calibration_folds: int = 3,
         n_jobs: int = 1,
         seed: int = 0,

@@ -49,7 +49,7 @@ class LogisticFailure(CalibratedFailurePredictor):
         *,
         C: float = 1.0,
         class_weight: str | None = "balanced",  # noqa: N803 - the usual name
-        calibration: str | None = "isotonic",
+        calibration: str | None = "isotonic-platt",
         calibration_folds: int = 3,
         max_iter: int = 2000,
         seed: int = 0,

@@ -2,7 +2,7 @@
 
 Random forest, extra trees, histogram gradient boosting, k nearest neighbours and a multi-layer perceptron,
 each trained as every failure predictor is (:mod:`forewarn.models.failure._calibrated`: class weights,
-out-of-fold margins, isotonic or Platt calibration, then one model on all rows). What each learned is kept
+out-of-fold margins, isotonic-Platt (default), isotonic or Platt calibration, then one model on all rows). What each learned is kept
 as named arrays and predicted with numpy (:mod:`forewarn.models.sklearn_fit`), so nothing is pickled and a
 reloaded model gives the same digits. The margin is the log-odds of the forest's class-1 share, of the
 neighbours' weighted failure share (with half a pseudo-row each way), or the raw logit of the boosting
@@ -93,7 +93,7 @@ class RandomForestFailure(_ForestFailure):
         max_features: str | float | None = "sqrt",
         max_samples: float | None = 0.5,
         class_weight: str | None = "sqrt",
-        calibration: str | None = "isotonic",
+        calibration: str | None = "isotonic-platt",
         calibration_folds: int = 3,
         n_jobs: int = 1,
         seed: int = 0,
@@ -126,7 +126,7 @@ class ExtraTreesFailure(_ForestFailure):
         min_samples_leaf: int = 10,
         max_features: str | float | None = "sqrt",
         class_weight: str | None = "sqrt",
-        calibration: str | None = "isotonic",
+        calibration: str | None = "isotonic-platt",
         calibration_folds: int = 3,
         n_jobs: int = 1,
         seed: int = 0,
@@ -161,7 +161,7 @@ class GradientBoostingFailure(_SklearnFailure):
         l2_regularization: float = 0.0,
         early_stopping: str | bool = "auto",
         class_weight: str | None = "sqrt",
-        calibration: str | None = "isotonic",
+        calibration: str | None = "isotonic-platt",
         calibration_folds: int = 3,
         n_jobs: int = 1,
         seed: int = 0,
@@ -198,7 +198,7 @@ class KNNFailure(_SklearnFailure):
         weights: str = "uniform",
         max_train_rows: int = 20_000,
         class_weight: str | None = "balanced",
-        calibration: str | None = "isotonic",
+        calibration: str | None = "isotonic-platt",
         calibration_folds: int = 3,
         seed: int = 0,
     ):
@@ -237,7 +237,7 @@ class MLPFailure(_SklearnFailure):
         max_iter: int = 40,
         early_stopping: bool = True,
         class_weight: str | None = "sqrt",
-        calibration: str | None = "isotonic",
+        calibration: str | None = "isotonic-platt",
         calibration_folds: int = 3,
         seed: int = 0,
     ):
