@@ -3,22 +3,14 @@
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
+from test_failure_predictors import _rare_failures  # the same data, known truth
 
 from forewarn.base.calibration import PLATT_WEIGHT, piecewise_linear
 from forewarn.base.persistence import MANIFEST, load, save
 from forewarn.models.failure import LightGBMFailure, LogisticFailure
 from forewarn.models.failure._calibration import apply_calibration, fit_calibration
-
-
-def _rare_failures(n=4000, seed=0):
-    """Failure probability known exactly: logistic in 'load', ~7 % positives."""
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame({"load": rng.normal(size=n), "noise": rng.normal(size=n)})
-    truth = 1 / (1 + np.exp(-(2.0 * X["load"].to_numpy() - 4.0)))
-    return X, (rng.uniform(size=n) < truth).astype(int), truth
 
 
 @pytest.mark.parametrize(
