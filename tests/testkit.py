@@ -19,7 +19,18 @@ from typing import Any
 
 from forewarn.stream.broker import free_port
 
-__all__ = ["free_port", "serving", "wait_until"]
+__all__ = ["free_port", "run_cli", "serving", "wait_until"]
+
+
+def run_cli(argv: list[str]) -> int:
+    """Run ``forewarn ARGV`` in this process (what it prints goes to pytest's capture); its exit status."""
+    from forewarn.cli.main import run
+
+    try:
+        run(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return 0
 
 
 def wait_until(check: Callable[[], bool], *, timeout: float, step: float = 0.05) -> bool:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forewarn.cli.main import run
+from testkit import run_cli
 
 
 def _fleet(n: int = 300, assets: str = "ab") -> pd.DataFrame:
@@ -36,11 +36,7 @@ def _fleet(n: int = 300, assets: str = "ab") -> pd.DataFrame:
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        run(argv)
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
+    code = run_cli(argv)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -8,15 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forewarn.cli.main import run
+from testkit import run_cli
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code = 0
-    try:
-        run(argv)
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
+    code = run_cli(argv)
     return code, capsys.readouterr().err
 
 

@@ -8,18 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forewarn.cli.main import run
 from forewarn.detect import detect_frame
 from forewarn.detect.saved import INDEX_FILE, SavedFits, save_fits
 from forewarn.exceptions import ConfigError
+from testkit import run_cli
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        run(argv)
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
+    code = run_cli(argv)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

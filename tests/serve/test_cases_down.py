@@ -4,14 +4,13 @@ was critical on the fleet page but opened no case: the case book was silent abou
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 from fastapi.testclient import TestClient
 
 from forewarn.serve import ServeSettings, create_app
 from forewarn.serve.sample import SamplePaths
-from forewarn.store import Store
+
+from .test_down_answers import _event, _last_reading
 
 API = "/api/v1"
 TOKEN = "test-token-0123456789"  # conftest.TOKEN
@@ -21,16 +20,6 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def _client(sample: SamplePaths) -> TestClient:
     settings = ServeSettings(store=str(sample.store), models=str(sample.models), token=TOKEN)
     return TestClient(create_app(settings))  # evaluates the fleet at start-up, as `forewarn serve` does
-
-
-def _event(path: Path, asset_id: str, ts: pd.Timestamp, kind: str, **extra: str) -> None:
-    with Store(path) as store:
-        store.ingest_events(pd.DataFrame([{"asset_id": asset_id, "ts": ts, "kind": kind, **extra}]), source="test")
-
-
-def _last_reading(path: Path, asset_id: str) -> pd.Timestamp:
-    with Store(path) as store:
-        return pd.Timestamp(store.readings(asset_id, wide=True)["ts"].max())
 
 
 def test_a_down_asset_opens_one_failure_case_that_its_repair_closes(sample: SamplePaths) -> None:

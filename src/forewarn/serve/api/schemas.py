@@ -78,16 +78,6 @@ class EventsIngest(Strict):
     strict: bool = Field(False, description="reject events of assets the store does not know")
 
 
-class EventsResult(BaseModel):
-    source: str
-    rows_read: int
-    written: int
-    duplicates: int
-    assets_created: list[str]
-    alerts_opened: int
-    cases_closed: list[int] = Field(description="cases closed because a recorded maintenance renewed the asset")
-
-
 class IngestResult(BaseModel):
     source: str
     rows_read: int
@@ -95,6 +85,10 @@ class IngestResult(BaseModel):
     duplicates: int
     assets_created: list[str]
     alerts_opened: int
+
+
+class EventsResult(IngestResult):
+    cases_closed: list[int] = Field(description="cases closed because a recorded maintenance renewed the asset")
 
 
 # -- health and predictions -----------------------------------------------------------------------------------
