@@ -1,6 +1,7 @@
 """A model trained on a stored label column (``train --label NAME``) is worded as that label on the dashboard: the
 asset page's probability card and risk chart and the risk page's histogram say "the label NAME", not "failure
-within <horizon>", from the bundle's model card; a model trained on failure events keeps the failure wording."""
+within <horizon>", from the bundle's model card, and the API's health answers name the label (`label`) for clients to
+word it; a model trained on failure events keeps the failure wording (`label` null)."""
 
 from __future__ import annotations
 
@@ -58,8 +59,12 @@ def test_the_label_a_model_learned_is_read_from_its_card(labelled: tuple[Path, P
         html = c.get("/assets/M0").text
         assert "data-trained-labels" in html and json.dumps(found).replace('"', "&#34;") in html
         assert "Ausfall" in c.get("/risk").text
+        health = c.get("/api/v1/assets/M0/health").json()
+        assert health["label"] == "Ausfall" and health["probability"] is not None, health
+        assert {a["label"] for a in c.get("/api/v1/fleet/health").json()} == {"Ausfall"}
     with TestClient(create_app(ServeSettings(store=str(sample.store), models=str(sample.models)))) as c:
         assert "data-trained-labels" not in c.get("/assets/P-001").text
+        assert c.get("/api/v1/assets/P-001/health").json()["label"] is None  # failures: within the horizon
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium")

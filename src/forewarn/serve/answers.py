@@ -65,12 +65,14 @@ class HealthAnswer(AssetInfo, Decision):
     data"`` (too few of its channels in the window, :mod:`forewarn.features.coverage`: no health, probability or
     RUL), or ``None`` (not scored: no readings, or no model); ``renewed_at``: the latest maintenance, where the window
     starts; ``channels_missing``: the channels it is expected to send with no reading in the window (a warning when
-    it is scored).
+    it is scored); ``label``: the stored label the model learned (its probability is of that label being set), None
+    when it learned failures (probability of a failure within ``horizon``).
     """
 
     model_id: str
     version: str
     horizon: float
+    label: str | None
     unit: str
     ts: str | None
     open_case: int | None

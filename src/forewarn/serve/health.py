@@ -33,6 +33,7 @@ from forewarn.features.coverage import INSUFFICIENT, Coverage, coverage_of, min_
 from forewarn.serve.answers import AssetInfo, HealthAnswer, Marks
 from forewarn.serve.cache import HealthCache, HealthKey
 from forewarn.serve.decisions import Decider
+from forewarn.serve.labels import card_label
 from forewarn.serve.live import LiveModels, Plant
 from forewarn.serve.recent import Recent, RecentReadings
 from forewarn.train.labels import is_down
@@ -160,6 +161,7 @@ class HealthScorer:
                 matrix = with_age(matrix, hours_since_renewal(ids, [recent[a][0][-1] for a in ids], renewal_of))
             rows = self.decider.decide_values(bundle, bundle.select(matrix), [i["asset_class"] for i in scored])
             decisions = {i["asset_id"]: row for i, row in zip(scored, rows, strict=True)}
+        label = card_label(bundle.folder)
         results = []
         for info in infos:
             asset_id = info["asset_id"]
@@ -173,6 +175,7 @@ class HealthScorer:
                 bundle.unit,
                 self.cases.open_case_id(asset_id),
                 renewed,
+                label,
             )
             result["recommended_action"] = unread_action(spec.channels, marks)
             cover = covered.get(asset_id)
@@ -258,6 +261,7 @@ def _answer(
     unit: str,
     open_case: int | None,
     renewed_at: str | None,
+    label: str | None = None,
 ) -> HealthAnswer:
     """The answer of an asset that is not scored (no readings yet): filled in for a scored or a down one."""
     return {
@@ -265,6 +269,7 @@ def _answer(
         "model_id": model_id,
         "version": version,
         "horizon": horizon,
+        "label": label,
         "unit": unit,
         "ts": None,
         "health": None,

@@ -107,8 +107,17 @@ class Health(BaseModel):
     model_id: str
     version: str
     health: float | None = Field(description="0 (will fail) to 100 (healthy)")
-    probability: float | None = Field(description="calibrated probability of failure within the horizon")
+    probability: float | None = Field(
+        description="calibrated probability of failure within the horizon, or of `label` being set at the reading "
+        "when the model learned a stored label"
+    )
     horizon: float
+    label: str | None = Field(
+        default=None,
+        description="the stored label the model was trained on (`forewarn train --label NAME`): its probability is "
+        "of that label being set, whatever the label means to the plant; null when it learned failures from the "
+        "events (probability of a failure within `horizon` hours)",
+    )
     unit: str
     rul: float | None
     rul_low: float | None
