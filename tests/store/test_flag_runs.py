@@ -1,5 +1,5 @@
-"""A failure flag run split over two files (ingested one after the other) is one failure event, on DuckDB and on
-PostgreSQL; a run after a gap longer than the sampling step, or one that starts later in the file, is another."""
+"""A failure flag run split over two files is one failure event, on DuckDB and on PostgreSQL, whichever file is
+ingested first; a run after a gap longer than the sampling step, or one that starts later in the file, is another."""
 
 from __future__ import annotations
 
@@ -58,3 +58,28 @@ def test_a_one_row_file_takes_its_step_from_the_stored_rows(store: Store, tmp_pa
     _ingest(store, _csv(tmp_path / "b.csv", "2024-03-01 00:30", [1], freq="10min"))
     _ingest(store, _csv(tmp_path / "c.csv", "2024-03-01 01:30", [1], freq="10min"))  # an hour later: a new run
     assert [t.strftime("%H:%M") for t in _failures(store)] == ["00:10", "01:30"]
+
+
+def test_files_out_of_time_order_keep_one_failure_at_the_run_start(store: Store, tmp_path: Path) -> None:
+    a = _csv(tmp_path / "jan.csv", "2024-03-01 00:00", [0] * 8 + [1, 1])
+    b = _csv(tmp_path / "feb.csv", "2024-03-01 10:00", [1, 1, 0, 0, 1, 0])
+    _ingest(store, b)  # the later file first: its run starts at its first row, 10:00
+    assert [t.hour for t in _failures(store)] == [10, 14]
+    notes = _ingest(store, a)
+    assert [t.hour for t in _failures(store)] == [8, 14]  # one failure, at the run's first row
+    assert any("continue into a run stored from a later file (M1)" in n for n in notes), notes
+    _ingest(store, a)  # again: nothing moves
+    assert [t.hour for t in _failures(store)] == [8, 14]
+
+
+def test_a_later_run_after_a_gap_or_a_logged_failure_stays(store: Store, tmp_path: Path) -> None:
+    _ingest(store, _csv(tmp_path / "b.csv", "2024-03-01 06:00", [1, 1, 0]))
+    _ingest(store, _csv(tmp_path / "a.csv", "2024-03-01 00:00", [0, 0, 1, 1]))  # ends 03:00, three steps before
+    assert [t.hour for t in _failures(store)] == [2, 6]
+    logged = tmp_path / "log.csv"
+    pd.DataFrame({"asset_id": ["M2"], "ts": ["2024-03-02T04:00:00Z"], "kind": ["failure"]}).to_csv(logged, index=False)
+    store.ingest_file(logged)  # the failure log has it first: the flag's run at 04:00 adds no second event
+    _ingest(store, _csv(tmp_path / "d.csv", "2024-03-02 04:00", [1, 0], asset="M2"))
+    _ingest(store, _csv(tmp_path / "c.csv", "2024-03-02 00:00", [0, 0, 1, 1], asset="M2"))
+    failures = store.events().query("asset_id == 'M2' and kind == 'failure'")
+    assert sorted(pd.Timestamp(t).hour for t in failures["ts"]) == [2, 4]  # the log's event is not the flag's

@@ -13,8 +13,12 @@ with neither, nothing is continued. The stored failure event, at the first flagg
 the event of the whole run. A gap longer than that (a day missing between two files) leaves two failures: the
 flags cannot tell whether the machine came back in between.
 
-Files are expected in time order: a file of earlier times ingested after a later one still files its own event
-(the later file's event is not moved back).
+Files out of time order are met from the other side: when a file's **last** row of an asset is flagged and the
+stored row of the flag just after it (from a later file ingested before) is flagged and comes at most
+:data:`CONTINUE_STEPS` sampling steps later, the stored run is the same failure, so the failure event that its
+flag filed at that row is *superseded*: it is removed, and the failure is this file's, at its run's first row
+(:func:`superseded`). Only an event the same flag column filed is removed (kind ``failure``, the note
+:func:`flag_note`); a failure from a log at that time stays.
 
 >>> hour = 3_600_000_000
 >>> continues(10 * hour, hour, [(9 * hour, "1"), (8 * hour, "1")])
@@ -23,6 +27,8 @@ True
 (False, False)
 >>> continues(10 * hour, None, [(9 * hour, "yes"), (8 * hour, "yes")]), continues(10 * hour, None, [(9 * hour, "1")])
 (True, False)
+>>> continues(11 * hour, hour, [(10 * hour, "1")])  # seen from the earlier file: the stored row after its last
+True
 """
 
 from __future__ import annotations
@@ -45,6 +51,27 @@ StoredBefore = Callable[[str, Any], Sequence[tuple[int, str]]]
 STORED_BEFORE_SQL = (
     "SELECT epoch_us(ts), value FROM labels WHERE asset_id = ? AND name = ? AND ts < ? ORDER BY ts DESC LIMIT 2"
 )
+
+
+#: the stored row of a flag just after a time: ``(epoch microseconds, value)``, or None
+StoredAfter = Callable[[str, Any], tuple[int, str] | None]
+
+#: the query :data:`StoredAfter` runs (``?`` parameters: asset, flag name, time)
+STORED_AFTER_SQL = (
+    "SELECT epoch_us(ts), value FROM labels WHERE asset_id = ? AND name = ? AND ts > ? ORDER BY ts LIMIT 1"
+)
+
+#: removes the failure event a flag column filed (``?`` parameters: asset, the note, epoch microseconds)
+DELETE_FLAGGED_SQL = "DELETE FROM events WHERE asset_id = ? AND kind = 'failure' AND note = ? AND epoch_us(ts) = ?"
+
+
+def flag_note(column: str) -> str:
+    """The note of a failure event filed by the failure flag ``column``.
+
+    >>> flag_note("down")
+    'flagged in column down'
+    """
+    return f"flagged in column {column}"
 
 
 def epoch_us(ts: Any) -> int:
@@ -96,6 +123,46 @@ def drop_continued(
         else:
             kept.append((asset, ts))
     return tuple(kept), tuple(continued)
+
+
+def last_rows(con: duckdb.DuckDBPyConnection, column: str) -> dict[str, tuple[Any, int, float | None]]:
+    """Per asset of the staged flag ``column`` whose last row is flagged: that row's time (as stored, and in epoch
+    microseconds) and the median spacing of its rows (None with one row)."""
+    on = ", ".join("'" + v + "'" for v in FLAG_ON)
+    found = con.execute(
+        f"SELECT asset_id, max(ts), max(t), median(d), arg_max(lower(trim(value)) IN ({on}), t) FROM (SELECT asset_id, "
+        f"ts, value, epoch_us(ts) AS t, epoch_us(ts) - lag(epoch_us(ts)) OVER (PARTITION BY asset_id ORDER BY ts) "
+        f"AS d FROM {STAGE} WHERE name = ?) GROUP BY 1",
+        [column],
+    ).fetchall()
+    return {str(a): (ts, int(t), None if d is None else float(d)) for a, ts, t, d, flagged in found if flagged}
+
+
+def superseded(con: duckdb.DuckDBPyConnection, column: str, stored_after: StoredAfter) -> tuple[tuple[str, int], ...]:
+    """The stored runs of a staged flag ``column`` that its file's runs continue into (a later file ingested
+    first, see the module text): ``(asset_id, epoch microseconds)`` of each such run's first stored row, where its
+    failure event was filed."""
+    out = []
+    for asset, (ts, last, step) in last_rows(con, column).items():
+        after = stored_after(asset, ts)
+        if after is None or str(after[1]).strip().lower() not in FLAG_ON:
+            continue
+        if step and continues(int(after[0]), step, [(last, "1")]):
+            out.append((asset, int(after[0])))
+    return tuple(out)
+
+
+def superseded_note(source: str, column: str, assets: Sequence[str]) -> str:
+    """What the report says of the stored runs a file's runs continue into.
+
+    >>> superseded_note("jan.csv", "down", ["M1"])
+    "jan.csv: 1 run(s) of the failure column 'down' continue into a run stored from a later file (M1): one failure each, filed at this file's run start"
+    """
+    shown = ", ".join(assets[:5]) + (f" +{len(assets) - 5}" if len(assets) > 5 else "")
+    return (
+        f"{source}: {len(assets)} run(s) of the failure column {column!r} continue into a run stored from a later "
+        f"file ({shown}): one failure each, filed at this file's run start"
+    )
 
 
 def continued_note(source: str, column: str, assets: Sequence[str]) -> str:

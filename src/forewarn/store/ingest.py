@@ -247,6 +247,7 @@ def _ingest_staged(
         find_blank_keys(con, staged, "__fw_series")
         batch_assets = "SELECT asset_id FROM __fw_series"
         flagged: tuple[tuple[str, Any], ...] = ()
+        superseded: tuple[tuple[str, int], ...] = ()
         notes: tuple[str, ...] = tuple(n for n in (staged.note, units) if n) + historian_notes
         if layout.label_columns:
             labels.stage_labels(con, staged, layout.label_columns, options)
@@ -260,6 +261,11 @@ def _ingest_staged(
                 )
                 if continued:
                     notes += (flag_runs.continued_note(staged.source, options.failure_column, continued),)
+                superseded = flag_runs.superseded(
+                    con,
+                    options.failure_column,
+                    lambda asset, ts: _stored_after(target, con, options.failure_column or "", asset, ts),
+                )
         rows_read = int(fetch_value(con, "SELECT coalesce(sum(n), 0) FROM __fw_series"))
         if options.timezone != "UTC":
             notes += _repeated_hour_note(con, staged.source, options.timezone)
@@ -282,6 +288,13 @@ def _ingest_staged(
         )
         if unit_of:  # a units row under the header: the units of the batch's channels that have none yet
             target.set_units(con, unit_of)
+        if superseded:  # the readings are in: the later file's event of each continued run gives way to this one's
+            note = flag_runs.flag_note(options.failure_column or "")
+            for asset, at in superseded:
+                _on_target(target, con, flag_runs.DELETE_FLAGGED_SQL, [asset, note, at], fetch=False)
+            notes += (
+                flag_runs.superseded_note(staged.source, options.failure_column or "", [a for a, _ in superseded]),
+            )
     finally:
         con.execute("DROP TABLE IF EXISTS __fw_stage; DROP TABLE IF EXISTS __fw_series; DROP VIEW IF EXISTS __fw_long")
         labels.drop_labels(con)
@@ -306,13 +319,31 @@ def _ingest_staged(
 def _stored_before(target: WriteTarget, con: duckdb.DuckDBPyConnection, name: str, asset: str, ts: Any) -> list[Any]:
     """The stored rows of label ``name`` of ``asset`` before ``ts`` (:data:`~forewarn.store.flag_runs.
     STORED_BEFORE_SQL`), in the target's own tables: the DuckDB store's (``con``) or a server store's connection."""
-    params = [asset, name, ts]
+    return _on_target(target, con, flag_runs.STORED_BEFORE_SQL, [asset, name, ts])
+
+
+def _stored_after(
+    target: WriteTarget, con: duckdb.DuckDBPyConnection, name: str, asset: str, ts: Any
+) -> tuple[int, str] | None:
+    """The stored row of label ``name`` of ``asset`` just after ``ts`` (:data:`~forewarn.store.flag_runs.
+    STORED_AFTER_SQL`), or None."""
+    rows = _on_target(target, con, flag_runs.STORED_AFTER_SQL, [asset, name, ts])
+    return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+
+def _on_target(
+    target: WriteTarget, con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], *, fetch: bool = True
+) -> list[Any]:
+    """Run ``sql`` (``?`` parameters) on the target's own tables: the DuckDB store's (``con``) or a server store's
+    connection (none: nothing is run, nothing is found)."""
     if isinstance(target, DuckTarget):
-        return con.execute(flag_runs.STORED_BEFORE_SQL, params).fetchall()
-    server = getattr(target, "con", None)
-    if server is None:  # a target that cannot be read: nothing is continued
-        return []
-    return list(server.execute(placeholders(flag_runs.STORED_BEFORE_SQL, params), params).fetchall())
+        cursor = con.execute(sql, params)
+    else:
+        server = getattr(target, "con", None)
+        if server is None:
+            return []
+        cursor = server.execute(placeholders(sql, params), params)
+    return list(cursor.fetchall()) if fetch else []
 
 
 def _repeated_hour_note(con: duckdb.DuckDBPyConnection, source: str, zone: str) -> tuple[str, ...]:

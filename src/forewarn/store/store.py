@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from forewarn.exceptions import ConfigError, DataNotFoundError, IngestError, SchemaError, StateError, UnknownAssetError
 from forewarn.schema import Asset, Line, Site, to_events, to_long_readings
-from forewarn.store import catalog, labels, queries
+from forewarn.store import catalog, flag_runs, labels, queries
 from forewarn.store.asset_import import read_asset_file
 from forewarn.store.events import ingest_events_frame, parse_event_times, staged_events_frame, validate_events
 from forewarn.store.export import export_parquet
@@ -100,7 +100,7 @@ def _with_flagged_failures(report: IngestReport, column: str, write_events: Any)
     note = f"{report.source}: no row flagged in the failure column {column!r}"
     if report.flagged_failures:
         raw = pd.DataFrame(
-            [(a, t, "failure", f"flagged in column {column}") for a, t in report.flagged_failures],
+            [(a, t, "failure", flag_runs.flag_note(column)) for a, t in report.flagged_failures],
             columns=["asset_id", "ts", "kind", "note"],
         )
         events = to_events(raw, source=report.source)
