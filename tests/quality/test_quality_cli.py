@@ -197,3 +197,68 @@ def test_inspect_adds_novelty_to_the_classifier_and_reviews_novel_passes(tmp_pat
     result = CliRunner().invoke(app, ["quality", "inspect", units[0], "--model", str(only), "--queue",
                                       str(tmp_path / "q.duckdb")])  # fmt: skip
     assert isinstance(result.exception, ConfigError) and "only a texture detector" in str(result.exception)
+
+
+def _spc(tmp_path, text, *args):
+    csv = tmp_path / "m.csv"
+    csv.write_text(text)
+    return CliRunner().invoke(app, ["quality", "spc", str(csv), *args])
+
+
+def test_spc_cells_a_plant_exports_are_named_by_line_not_a_traceback(tmp_path):
+    # "n/a" is text to report, not a blank pandas would read as NaN and call an empty cell
+    result = _spc(tmp_path, "ts,width\n2026-01-01,1\n2026-01-02,n/a\n2026-01-03,3\n", "--column", "width")
+    assert isinstance(result.exception, SchemaError) and "line 3, column 'width': 'n/a' is not a number" in str(
+        result.exception
+    )
+    result = _spc(tmp_path, "ts,width\n2026-01-01,1\n2026-01-02,\n2026-01-03,3\n", "--column", "width")
+    assert isinstance(result.exception, SchemaError) and "line 3, column 'width': empty cell" in str(result.exception)
+    # a text cell in the sizes column was a ValueError traceback
+    result = _spc(tmp_path, "d,n\n2,50\n3,abc\n1,50\n", "--column", "d", "--chart", "p", "--size-column", "n")
+    assert isinstance(result.exception, SchemaError) and "line 3, column 'n': 'abc' is not a number" in str(
+        result.exception
+    )
+
+
+def test_spc_errors_name_the_users_column_or_option_not_internal_names(tmp_path):
+    result = _spc(tmp_path, "width\n5\n", "--column", "width")
+    assert isinstance(result.exception, SchemaError)
+    assert str(result.exception) == f"{tmp_path / 'm.csv'}, column 'width': needs at least 2 points, got 1"
+    constant = "width\n" + "5.0\n" * 12
+    for chart in ("ewma", "cusum"):  # was "column 'sigma': sigma must be positive, got 0.0"
+        result = _spc(tmp_path, constant, "--column", "width", "--chart", chart)
+        assert isinstance(result.exception, SchemaError) and "column 'width'" in str(result.exception)
+        assert "do not vary" in str(result.exception)
+    result = _spc(tmp_path, constant, "--column", "width", "--lsl", "4", "--usl", "6")  # was column 'data'
+    assert "column 'width': the data show no variation" in str(result.exception)
+    result = _spc(tmp_path, "d\n1\n2\n", "--column", "d", "--chart", "p")
+    assert isinstance(result.exception, ConfigError) and str(result.exception).startswith("--size-column:")
+    result = _spc(tmp_path, "w\n1\n2\n3\n", "--column", "w", "--baseline", "9")
+    assert isinstance(result.exception, ConfigError) and str(result.exception).startswith("--baseline:")
+
+
+def test_spc_attribute_charts_refuse_measurements_and_varying_np_sizes(tmp_path):
+    # a measurement column charted as counts was a silent wrong chart (p = 10.13 / 50)
+    result = _spc(tmp_path, "w,n\n10.13,50\n9.87,50\n10.6,50\n", "--column", "w", "--chart", "p", "--size-column", "n")
+    assert isinstance(result.exception, SchemaError) and "whole numbers" in str(result.exception)
+    # the np chart read the first size only; sizes that vary are the p chart's
+    result = _spc(tmp_path, "d,n\n2,50\n3,60\n1,40\n", "--column", "d", "--chart", "np", "--size-column", "n")
+    assert isinstance(result.exception, SchemaError) and "vary from 40 to 60" in str(result.exception)
+    # more defectives than units on the np chart was a math domain error
+    result = _spc(tmp_path, "d,n\n2,5\n30,5\n1,5\n", "--column", "d", "--chart", "np", "--size-column", "n")
+    assert isinstance(result.exception, SchemaError) and "more defectives" in str(result.exception)
+
+
+def test_spc_casebook_refuses_times_it_cannot_read(tmp_path):
+    book = str(tmp_path / "cases.duckdb")
+    values = "".join(f"{i},{v}\n" for i, v in enumerate([10, 12, 11, 13, 12, 30]))
+    # sample numbers in ts were read as nanoseconds since 1970 and every alert stamped 1970-01-01
+    result = _spc(tmp_path, "ts,w\n" + values, "--column", "w", "--baseline", "5", "--casebook", book)
+    assert isinstance(result.exception, SchemaError) and "column 'ts': holds numbers, not times" in str(
+        result.exception
+    )
+    text = "ts,w\n2026-01-01,1\nyesterday,2\n2026-01-03,1\n2026-01-04,1\n"
+    result = _spc(tmp_path, text, "--column", "w", "--casebook", book)  # was a pandas traceback
+    assert isinstance(result.exception, SchemaError) and "line 3, column 'ts': 'yesterday' is not a time" in str(
+        result.exception
+    )

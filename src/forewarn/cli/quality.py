@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from forewarn.exceptions import ConfigError, SchemaError
+from forewarn.exceptions import ConfigError, ForewarnError, SchemaError
 
 quality_app = typer.Typer(help="Quality control: defect vision, inspection decisions, SPC.", no_args_is_help=True)
 
@@ -245,30 +245,33 @@ def spc(
     casebook: Annotated[Path | None, typer.Option(help="Case book (DuckDB) to file rule hits into as alerts.")] = None,
     asset: Annotated[str, typer.Option(help="Asset (or line) the alerts are filed for.")] = "line-1",
 ) -> None:
-    """Control chart with limits, rule hits and capability, as JSON; rule hits become alerts with --casebook."""
+    """Control chart with limits, rule hits and capability, as JSON; rule hits become alerts with --casebook.
+
+    The alerts are stamped with the CSV's ``ts`` column (ISO 8601 times), else hourly from 2000-01-01 UTC.
+    """
     import pandas as pd
 
     from forewarn.quality.spc import compute
 
     if not csv.is_file():
         raise ConfigError(f"{str(csv)!r} does not exist")
-    frame = pd.read_csv(csv)
+    frame = pd.read_csv(csv, keep_default_na=False, na_values=[""])  # "n/a" is text to report, not a blank
     for name in (column, size_column):
         if name is not None and name not in frame.columns:
             raise SchemaError(f"no column {name!r} (columns: {', '.join(map(str, frame.columns))})", source=str(csv))
-    values = pd.to_numeric(frame[column], errors="coerce")
-    if values.isna().any():
-        row = int(values.isna().to_numpy().argmax()) + 2
-        raise SchemaError("not a number", source=str(csv), line=row, column=column)
-    sizes = frame[size_column].to_numpy(dtype=float) if size_column else None
-    result = compute(chart, values.to_numpy(), sizes=sizes, subgroup=subgroup, ruleset=ruleset, baseline=baseline,
-                     lsl=lsl, usl=usl)  # fmt: skip
+    values = _numbers(frame, column, str(csv))
+    sizes = _numbers(frame, size_column, str(csv)) if size_column else None
+    try:
+        result = compute(chart, values, sizes=sizes, subgroup=subgroup, ruleset=ruleset, baseline=baseline,
+                         lsl=lsl, usl=usl)  # fmt: skip
+    except SchemaError as err:
+        raise _where(err, str(csv), column, size_column) from None
     if casebook is not None:
         from forewarn.decide.alerts import Alert
         from forewarn.decide.cases import CaseBook
         from forewarn.quality.spc import alert_fields
 
-        times = pd.to_datetime(frame["ts"], utc=True) if "ts" in frame.columns else None
+        times = _times(frame, str(csv)) if "ts" in frame.columns else None
         book = CaseBook(casebook)
         try:
             alerts = [Alert(**fields) for fields in alert_fields(result, asset, times, subgroup=subgroup)]
@@ -276,3 +279,48 @@ def spc(
         finally:
             book.close()
     typer.echo(json.dumps(result))
+
+
+_DATA_FIELDS = ("x", "samples", "data", "defectives", "counts")  # compute()'s names for the measurements
+_SIZE_FIELDS = ("sizes", "size", "units")
+_OPTIONS = {"lsl/usl": "--lsl/--usl"}
+
+
+def _numbers(frame: Any, column: str, source: str) -> Any:
+    """A CSV column as floats; an empty cell or a text one is an error naming its line (the header is line 1)."""
+    import pandas as pd
+
+    values = pd.to_numeric(frame[column], errors="coerce")
+    if values.isna().any():
+        row = int(values.isna().to_numpy().argmax())
+        cell = frame[column].iloc[row]
+        what = "empty cell" if pd.isna(cell) or not str(cell).strip() else f"{str(cell)!r} is not a number"
+        raise SchemaError(what, source=source, line=row + 2, column=column, hint="fill the cell or drop the row")
+    return values.to_numpy(dtype=float)
+
+
+def _times(frame: Any, source: str) -> Any:
+    """The CSV's ``ts`` column as UTC times; numbers (sample numbers, epochs) or unreadable cells are an error."""
+    import pandas as pd
+
+    raw = frame["ts"]
+    if pd.api.types.is_numeric_dtype(raw):
+        raise SchemaError("holds numbers, not times", source=source, column="ts",
+                          hint="write ISO 8601 times (2026-01-05T08:00:00Z), or rename the column")  # fmt: skip
+    times = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
+    if times.isna().any():
+        row = int(times.isna().to_numpy().argmax())
+        raise SchemaError(f"{str(raw.iloc[row])!r} is not a time", source=source, line=row + 2, column="ts",
+                          hint="write ISO 8601 times (2026-01-05T08:00:00Z)")  # fmt: skip
+    return times
+
+
+def _where(err: SchemaError, source: str, column: str, size_column: str | None) -> ForewarnError:
+    """``compute``'s error with the user's file and column (or option) in place of its own field names."""
+    field = err.column or ""
+    if field in _DATA_FIELDS or (field in _SIZE_FIELDS and size_column):
+        name = column if field in _DATA_FIELDS else size_column
+        return SchemaError(err.reason, source=source, column=name, hint=err.hint)
+    option = "--size-column" if field in _SIZE_FIELDS else _OPTIONS.get(field, f"--{field}" if field else "")
+    text = err.reason + (f" ({err.hint})" if err.hint else "")
+    return ConfigError(f"{option}: {text}" if option else text)

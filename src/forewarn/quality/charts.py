@@ -76,8 +76,11 @@ def _series(x: ArrayLike, name: str, ndim: int = 1) -> np.ndarray:
     if values.ndim != ndim:
         shape = "a 1-D series" if ndim == 1 else "a 2-D array (subgroups x observations)"
         raise SchemaError(f"{name} must be {shape}, got shape {values.shape}", column=name)
-    if len(values) < 2 or not np.all(np.isfinite(values)):
-        raise SchemaError(f"{name} needs at least 2 finite points", column=name)
+    if not np.all(np.isfinite(values)):
+        first = int(np.flatnonzero(~np.isfinite(values).reshape(len(values), -1).all(axis=1))[0])
+        raise SchemaError(f"needs finite points, point {first + 1} is not", column=name)
+    if len(values) < 2:
+        raise SchemaError(f"needs at least 2 points, got {len(values)}", column=name)
     if np.abs(values).max() > 1e150:
         raise SchemaError(f"{name} holds values beyond +/-1e150: the limits would overflow", column=name)
     return values
@@ -144,9 +147,17 @@ def imr(x: ArrayLike, baseline: int | None = None) -> tuple[Chart, Chart]:
 
 
 def _counts(x: ArrayLike, name: str) -> np.ndarray:
+    """Counts: finite, not negative, whole numbers (a measurement such as 10.13 charted as a count is a mistake)."""
     values = _series(x, name)
     if np.any(values < 0):
-        raise SchemaError(f"{name} must not be negative", column=name)
+        raise SchemaError(f"must not be negative, got {values[values < 0][0]:g}", column=name)
+    fractional = np.flatnonzero(values != np.round(values))
+    if len(fractional):
+        i = int(fractional[0])
+        raise SchemaError(
+            f"must be whole numbers (counts), got {values[i]:g} at point {i + 1}", column=name,
+            hint="the p, np, c and u charts count units or defects; chart measurements with imr, xbar-r or xbar-s",
+        )  # fmt: skip
     return values
 
 
@@ -176,6 +187,8 @@ def np_chart(defectives: ArrayLike, size: float, baseline: int | None = None) ->
     """Number nonconforming with a constant sample size n: n p-bar +/- 3 sqrt(n p-bar (1 - p-bar))."""
     d = _counts(defectives, "defectives")
     n = float(_sizes(size, 1, "size")[0])
+    if np.any(d > n):
+        raise SchemaError("a sample has more defectives than units inspected", column="defectives")
     part = _base(len(d), baseline)
     pbar = float(d[part].mean() / n)
     return _chart("np", d, n * pbar, 3 * math.sqrt(n * pbar * (1 - pbar)), True)
@@ -199,11 +212,15 @@ def u_chart(counts: ArrayLike, units: float | ArrayLike, baseline: int | None = 
 
 def _target_sigma(values: np.ndarray, target: float | None, sigma: float | None, part: slice) -> tuple[float, float]:
     mu = float(values[part].mean()) if target is None else float(target)
-    if sigma is None:
-        base = values[part]
-        sigma = float(np.abs(np.diff(base)).mean() / K.d2(2))
-    if not sigma > 0:
+    if sigma is not None and not sigma > 0:
         raise SchemaError(f"sigma must be positive, got {sigma}", column="sigma")
+    if sigma is None:
+        sigma = float(np.abs(np.diff(values[part])).mean() / K.d2(2))
+        if not sigma > 0:
+            raise SchemaError(
+                "the baseline's points do not vary (every moving range is 0): its sigma is 0, the limits undefined",
+                column="x", hint="give sigma (the process's known standard deviation) or a baseline that varies",
+            )  # fmt: skip
     return mu, float(sigma)
 
 

@@ -31,8 +31,23 @@ def subgroups(values: Sequence[float] | np.ndarray, size: int) -> np.ndarray:
     """Consecutive measurements cut into rows of ``size`` (a trailing partial subgroup is dropped)."""
     x = np.asarray(values, dtype=float)
     if size < 2 or len(x) < 2 * size:
-        raise SchemaError(f"subgroup size {size} needs at least {2 * size} measurements, got {len(x)}")
+        raise SchemaError(
+            f"subgroup size {size} needs at least {2 * size} measurements, got {len(x)}", column="subgroup"
+        )
     return x[: len(x) // size * size].reshape(-1, size)
+
+
+def _one_size(sizes: float | Sequence[float] | None) -> float:
+    """The np chart's one sample size: sizes that vary are an error (their chart is the p chart)."""
+    given = np.unique(np.asarray(sizes, dtype=float).ravel())
+    if len(given) > 1:
+        raise SchemaError(
+            f"the np chart needs one sample size, these vary from {given.min():g} to {given.max():g}",
+            column="sizes", hint="use the p chart for samples of different sizes",
+        )  # fmt: skip
+    if len(given) == 0:
+        raise SchemaError("the np chart needs the sample size", column="sizes")
+    return float(given[0])
 
 
 def compute(
@@ -70,7 +85,7 @@ def compute(
     elif chart == "p":
         made, spec_data = [C.p_chart(values, sizes, baseline)], None  # type: ignore[arg-type]
     elif chart == "np":
-        made, spec_data = [C.np_chart(values, float(np.asarray(sizes).ravel()[0]), baseline)], None
+        made, spec_data = [C.np_chart(values, _one_size(sizes), baseline)], None
     elif chart == "c":
         made, spec_data = [C.c_chart(values, baseline)], None
     elif chart == "u":
