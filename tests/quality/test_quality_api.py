@@ -50,6 +50,24 @@ def test_malformed_spc_requests_are_4xx(client, body):
     assert 400 <= response.status_code < 500, response.text
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"chart": "ewma", "values": [5, 5, 5, 5]}, "values"),  # was loc ["body", "x"]
+        ({"chart": "imr", "values": [5, 5, 5, 5], "lsl": 1, "usl": 9}, "values"),  # was "data"
+        ({"chart": "c", "values": [1.5, 2, 3]}, "values"),  # measurements as counts were charted silently
+        ({"chart": "np", "values": [2, 30, 1], "sizes": [5, 5, 5]}, "values"),  # was a 500 (math domain error)
+        ({"chart": "np", "values": [2, 3, 1], "sizes": [50, 60, 40]}, "sizes"),  # read the first size only
+        ({"chart": "u", "values": [2, 3, 1], "sizes": [1, 0, 1]}, "sizes"),  # was "units"
+    ],
+)
+def test_spc_errors_name_the_requests_own_fields(client, body, field):
+    response = client.post("/api/v1/quality/spc", json=body)
+    assert response.status_code == 422, response.text
+    (detail,) = response.json()["detail"]
+    assert detail["loc"] == ["body", field] and f"column {field!r}" in detail["msg"], detail
+
+
 def test_inspection_review_verdict_and_report(client):
     base = {"line": "L1", "defect_type": "scratches"}
     a = client.post("/api/v1/quality/inspections", json={**base, "unit": "u1", "probability": 0.9}, headers=AUTH)

@@ -281,8 +281,6 @@ def spc(
     typer.echo(json.dumps(result))
 
 
-_DATA_FIELDS = ("x", "samples", "data", "defectives", "counts")  # compute()'s names for the measurements
-_SIZE_FIELDS = ("sizes", "size", "units")
 _OPTIONS = {"lsl/usl": "--lsl/--usl"}
 
 
@@ -317,10 +315,11 @@ def _times(frame: Any, source: str) -> Any:
 
 def _where(err: SchemaError, source: str, column: str, size_column: str | None) -> ForewarnError:
     """``compute``'s error with the user's file and column (or option) in place of its own field names."""
+    from forewarn.quality.spc import SIZE_FIELDS, VALUE_FIELDS, renamed
+
     field = err.column or ""
-    if field in _DATA_FIELDS or (field in _SIZE_FIELDS and size_column):
-        name = column if field in _DATA_FIELDS else size_column
-        return SchemaError(err.reason, source=source, column=name, hint=err.hint)
-    option = "--size-column" if field in _SIZE_FIELDS else _OPTIONS.get(field, f"--{field}" if field else "")
+    if field in VALUE_FIELDS or (field in SIZE_FIELDS and size_column):
+        return renamed(err, column, size_column, source)
+    option = "--size-column" if field in SIZE_FIELDS else _OPTIONS.get(field, f"--{field}" if field else "")
     text = err.reason + (f" ({err.hint})" if err.hint else "")
     return ConfigError(f"{option}: {text}" if option else text)

@@ -37,6 +37,25 @@ def subgroups(values: Sequence[float] | np.ndarray, size: int) -> np.ndarray:
     return x[: len(x) // size * size].reshape(-1, size)
 
 
+VALUE_FIELDS = ("x", "samples", "data", "defectives", "counts")  # the chart functions' names for the values
+SIZE_FIELDS = ("sizes", "size", "units")  # and for the sample sizes
+
+
+def renamed(err: SchemaError, values: str, sizes: str | None, source: str | None = None) -> SchemaError:
+    """``err`` from :func:`compute` with the caller's names for the values and sizes (a CSV's columns, a request's
+    fields) in place of the chart functions' own (``x``, ``defectives``, ``units``...), and ``source`` if given.
+
+    >>> str(renamed(SchemaError("needs at least 2 points, got 1", column="x"), "width", None, "m.csv"))
+    "m.csv, column 'width': needs at least 2 points, got 1"
+    """
+    column = err.column
+    if column in VALUE_FIELDS:
+        column = values
+    elif column in SIZE_FIELDS and sizes is not None:
+        column = sizes
+    return SchemaError(err.reason, source=source or err.source, line=err.line, column=column, hint=err.hint)
+
+
 def _one_size(sizes: float | Sequence[float] | None) -> float:
     """The np chart's one sample size: sizes that vary are an error (their chart is the p chart)."""
     given = np.unique(np.asarray(sizes, dtype=float).ravel())

@@ -30,7 +30,7 @@ from forewarn.decide.alerts import Alert
 from forewarn.exceptions import DataNotFoundError, SchemaError
 from forewarn.quality.decisions import InspectionCosts, decide, thresholds, with_novelty
 from forewarn.quality.review import ReviewQueue
-from forewarn.quality.spc import CHARTS, alert_fields, compute
+from forewarn.quality.spc import CHARTS, alert_fields, compute, renamed
 from forewarn.serve.api.deps import Service, TokenFirstRoute, require_token
 from forewarn.serve.api.schemas import ERRORS, Strict
 
@@ -166,8 +166,12 @@ def _params(body: SPCRequest) -> dict[str, Any]:
 
 
 def _compute(body: SPCRequest) -> dict[str, Any]:
-    return compute(body.chart, body.values, sizes=body.sizes, subgroup=body.subgroup, ruleset=body.ruleset,
-                   baseline=body.baseline, lsl=body.lsl, usl=body.usl, **_params(body))  # fmt: skip
+    """The chart; an error names the request's fields (``values``, ``sizes``), not the chart functions' own."""
+    try:
+        return compute(body.chart, body.values, sizes=body.sizes, subgroup=body.subgroup, ruleset=body.ruleset,
+                       baseline=body.baseline, lsl=body.lsl, usl=body.usl, **_params(body))  # fmt: skip
+    except SchemaError as err:
+        raise renamed(err, "values", "sizes") from None
 
 
 @router.post("/spc", summary=f"A control chart ({', '.join(CHARTS)}) with limits, rule hits and capability")
