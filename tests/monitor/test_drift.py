@@ -52,6 +52,21 @@ def test_psi_and_ks_worked_examples() -> None:
     assert ks_distance(np.arange(10.0), np.arange(10.0) + 100) == 1.0
 
 
+def test_psi_of_an_unchanged_distribution_with_a_point_mass_is_zero() -> None:
+    """A stopped machine's zero speed fills five deciles; the same plant again is no drift (was PSI 4.0: a zero
+    counted in the bin above the tied deciles), and a model's tied probabilities likewise."""
+    from forewarn.monitor.performance import psi_values
+
+    rng = np.random.default_rng(3)
+    reference = np.r_[np.zeros(5500), rng.uniform(100, 3000, 4500)]
+    deciles = np.quantile(reference, np.linspace(0, 1, 11))
+    same = np.r_[np.zeros(550), rng.uniform(100, 3000, 450)]
+    assert psi(deciles, same) < 0.1 and psi_values(reference, same) < 0.02  # 0.1: the customary "no change"
+    probabilities = np.r_[np.zeros(700), np.full(200, 0.01), rng.uniform(0.02, 1, 100)]
+    assert psi_values(probabilities, probabilities[::3]) < 0.01
+    assert psi(deciles, rng.uniform(100, 3000, 1000)) > 1.0  # the machine never stops any more: drift
+
+
 def test_bootstrap_threshold_is_margin_times_the_reference_tail_with_a_floor() -> None:
     stats = np.c_[np.full(30, 0.1), np.full(30, 0.6)]
     assert bootstrap_threshold(stats, 50, 2.0, 0.5, 0).tolist() == [0.5, pytest.approx(1.2)]

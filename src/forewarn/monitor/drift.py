@@ -366,6 +366,25 @@ def _sample(values: np.ndarray, seed: int) -> np.ndarray:
     return out
 
 
+def psi_bins(deciles: np.ndarray, *, floor: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    """The bin edges and expected shares of a reference given by its deciles: bin ``k`` holds the values above
+    edge ``k - 1`` and up to edge ``k`` (right-closed, as a decile is the value with its share at or below it), so
+    a point mass (a stopped machine's zero speed filling several deciles) is expected where it falls.
+
+    >>> edges, expected = psi_bins(np.array([0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5.0]))
+    >>> edges.tolist(), expected.round(2).tolist()
+    ([0.0, 1.0, 2.0, 3.0, 4.0], [0.5, 0.1, 0.1, 0.1, 0.1, 0.1])
+    """
+    inner = np.unique(deciles[1:-1])
+    cumulative = np.searchsorted(deciles[1:-1], inner, side="right") / 10.0
+    return inner, np.maximum(np.diff(np.r_[0.0, cumulative, 1.0]), floor)
+
+
+def psi_bin(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The bin of each value for :func:`psi_bins`' edges (right-closed bins)."""
+    return np.searchsorted(edges, values, side="left")
+
+
 def psi(deciles: np.ndarray, values: np.ndarray, *, floor: float = 1e-3) -> float:
     """Population stability index of ``values`` against a reference given by its deciles (ten equal-mass bins).
 
@@ -373,15 +392,15 @@ def psi(deciles: np.ndarray, values: np.ndarray, *, floor: float = 1e-3) -> floa
     0.0
     >>> round(psi(np.linspace(0, 10, 11), np.full(10, 0.5)), 3)  # all in the first bin: 0.9 ln 10 + 9 (0.099 ln 100)
     6.176
+    >>> round(psi(np.array([0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5.0]), np.r_[np.zeros(5), np.arange(0.5, 5)]), 6)
+    0.0
     """
     values = values[np.isfinite(values)]
     if not len(values):
         return float("nan")
-    inner = np.unique(deciles[1:-1])
-    counts = np.bincount(np.searchsorted(inner, values, side="right"), minlength=len(inner) + 1)
+    edges, expected = psi_bins(deciles, floor=floor)
+    counts = np.bincount(psi_bin(edges, values), minlength=len(edges) + 1)
     actual = np.maximum(counts / len(values), floor)
-    cumulative = np.searchsorted(deciles[1:-1], inner, side="right") / 10.0
-    expected = np.maximum(np.diff(np.r_[0.0, cumulative, 1.0]), floor)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
@@ -509,11 +528,9 @@ def renewal_days(keys: np.ndarray | Sequence[object], renewed_at: Sequence[objec
 def _psi_days(reference: Reference, values: np.ndarray, day_idx: np.ndarray, n_days: int) -> np.ndarray:
     out = np.full((n_days, len(reference.channels)), np.nan)
     for j in range(len(reference.channels)):
-        inner = np.unique(reference.deciles[j, 1:-1])
-        cumulative = np.searchsorted(reference.deciles[j, 1:-1], inner, side="right") / 10.0
-        expected = np.maximum(np.diff(np.r_[0.0, cumulative, 1.0]), 1e-3)
+        edges, expected = psi_bins(reference.deciles[j])
         ok = np.isfinite(values[:, j])
-        bins = np.searchsorted(inner, values[ok, j], side="right")
+        bins = psi_bin(edges, values[ok, j])
         counts = np.bincount(day_idx[ok] * len(expected) + bins, minlength=n_days * len(expected))
         counts = counts.reshape(n_days, len(expected)).astype("float64")
         total = counts.sum(axis=1, keepdims=True)

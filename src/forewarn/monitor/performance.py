@@ -23,19 +23,38 @@ import numpy as np
 import pandas as pd
 
 from forewarn.evaluate.events import event_metrics
-from forewarn.monitor.drift import DECILES, Reference, psi
+from forewarn.monitor.drift import DECILES, Reference, psi, psi_bin, psi_bins
 
 PSI_LINE = 0.25
 #: below this PSI a score distribution has not moved, whatever the bootstrap says (the customary "no change" line)
 PSI_FLOOR = 0.1
 
 
+def bin_shares(edges: np.ndarray, values: np.ndarray, *, floor: float = 1e-3) -> np.ndarray:
+    """The share of ``values`` in each bin of ``edges`` (:func:`forewarn.monitor.drift.psi_bins`), at least
+    ``floor``."""
+    return np.maximum(np.bincount(psi_bin(edges, values), minlength=len(edges) + 1) / len(values), floor)
+
+
+def psi_shares(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Population stability index of bin shares ``actual`` against ``expected``."""
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
 def psi_values(reference: np.ndarray, values: np.ndarray) -> float:
-    """PSI of ``values`` against the deciles of ``reference`` (raw values)."""
-    reference = reference[np.isfinite(reference)]
-    if not len(reference):
+    """PSI of ``values`` against ``reference`` (raw values) in the bins of the reference's deciles, the expected
+    share of each bin counted from the reference itself: a model's probabilities take few distinct values (tree
+    ensembles), and a decile bin that a tie fills holds far more than a tenth of them.
+
+    >>> reference = np.r_[np.zeros(600), np.linspace(0.1, 1, 400)]  # 60 % of the scores exactly 0
+    >>> round(psi_values(reference, reference[::2]), 6)
+    0.0
+    """
+    reference, values = reference[np.isfinite(reference)], values[np.isfinite(values)]
+    if not len(reference) or not len(values):
         return float("nan")
-    return psi(np.quantile(reference, DECILES), values)
+    edges, _ = psi_bins(np.quantile(reference, DECILES))
+    return psi_shares(bin_shares(edges, reference), bin_shares(edges, values))
 
 
 #: the event figures that are counts
@@ -63,12 +82,14 @@ def score_drift(
     day_keys, inverse = np.unique(ref_day, return_inverse=True)
     window_days = max(1, int(pd.to_datetime(scores["ts"], utc=True).dt.floor("1D").nunique()))
     rng = np.random.default_rng(0)
-    deciles = np.quantile(ref_p, DECILES)
+    finite = np.isfinite(ref_p)
+    edges, _ = psi_bins(np.quantile(ref_p[finite], DECILES))
+    expected = bin_shares(edges, ref_p[finite])
     boot = []
     for _ in range(n_boot):
         picked = rng.choice(len(day_keys), size=min(window_days, len(day_keys)), replace=True)
-        rows = np.isin(inverse, picked)
-        boot.append(psi(deciles, ref_p[rows]))
+        rows = np.isin(inverse, picked) & finite
+        boot.append(psi_shares(expected, bin_shares(edges, ref_p[rows])) if rows.any() else 0.0)
     threshold = float(max(PSI_FLOOR, margin * np.quantile(boot, 0.95)))
     return {
         "psi": _number(value),
@@ -153,6 +174,8 @@ def realised(
         value = events_figures.get(count)
         if value is not None:
             events_figures[count] = int(value)
+    if not events_figures.get("failures"):  # no failure in the window: nothing was caught or missed, no rate
+        events_figures["catch_rate"] = None
     rows = _row_figures(scores, alarms, failures, horizon, stop)
     out["realised"] = {**events_figures, **{f"row_{k}": v for k, v in rows.items()}}
     gaps = {}
