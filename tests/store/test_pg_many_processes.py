@@ -101,6 +101,7 @@ def start_service(url: str, models: Path, log: Path) -> tuple[subprocess.Popen[b
     port = free_port()
     env = {**os.environ, "FOREWARN_API_TOKEN": TOKEN}
     command = [sys.executable, "-m", "forewarn.cli.main", "serve", "--store", url, "--models", str(models)]
+    command += ["--close-quiet", "0"]  # cases stay open till the end: what is checked is one per asset, not the rule
     with log.open("w") as out:
         process = subprocess.Popen(
             [*command, "--port", str(port), "--log-level", "warning"], stdout=out, stderr=subprocess.STDOUT, env=env

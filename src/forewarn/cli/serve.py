@@ -89,6 +89,14 @@ def register(app: typer.Typer) -> None:
                 "opentelemetry-instrument).",
             ),
         ] = False,
+        close_quiet: Annotated[
+            str | None,
+            typer.Option(
+                help="Close an asset's case that had no alarm for this long and holds no failure (e.g. 7d, 36h; "
+                "0 = never), as the backtest counts cases; a later alert opens a new case. Default: the horizon "
+                "of the model that scores health when it is in hours, else 7d."
+            ),
+        ] = None,
         retrain_every: Annotated[
             str | None,
             typer.Option(help="Retrain each model in the background this often (e.g. 7d): challenger vs champion."),
@@ -132,6 +140,7 @@ def register(app: typer.Typer) -> None:
             stream=None if stream is None else str(stream),
             otel=otel,
             what_if_concurrency=what_if_concurrency,
+            close_quiet=close_quiet,
             extra={"retrain_every": retrain_every, "retrain_on_drift": retrain_on_drift, "read_only": read_only},
         )
         if settings.token is None:

@@ -10,7 +10,11 @@ filed one at a time:
   (kind ``health`` or ``failure``, the one opened first); with none, it opens a case (kind ``drift``, ``failure``
   for a recorded failure, else ``health``), which later alerts of the batch join;
 - a case's alert count grows by one per alert, its risk level becomes the worse of its own and the alert's, its
-  model and top sensors become the alert's, its last alert time the latest.
+  model and top sensors become the alert's, its last alert time the latest;
+- the case rule's gap (:func:`~forewarn.decide.quiet.went_quiet`, the backtest's): an asset's own case that holds no
+  failure and whose last alarm (its last alert, or the last time an alert policy saw the asset still in alert) came
+  more than ``quiet`` before the alert is closed (``closed``: it went quiet at that alarm + ``quiet``), and the alert
+  opens a new case. A case holding a failure waits for the repair.
 
 New cases are numbered in the order they open (``new`` holds them in that order), so the ids a sequence hands out
 in that order are the ids one-at-a-time filing gave.
@@ -27,6 +31,13 @@ in that order are the ids one-at-a-time filing gave.
 ([-1, -1, 7, -1], [('P-1', 2, 'critical', 'vib')])
 >>> [(u.case_id, u.n_alerts, u.risk_level) for u in plan.updated], plan.stored, plan.filed_before
 ([(7, 1, 'high')], [0, 1, 2], set())
+
+An alert that comes more than ``quiet`` after the open case's last alert closes it and opens another:
+
+>>> stale = OpenCase(7, "high", last_alarm=t - pd.Timedelta("8D"))
+>>> plan = plan_filing(alerts[2:3], filed={}, open_cases={("P-2", "asset"): stale}, quiet=pd.Timedelta("7D"))
+>>> plan.cases, [c.case_id for c in plan.closed], [c.case_id for c in plan.updated]
+([-1], [7], [])
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ from typing import Any
 import pandas as pd
 
 from forewarn.decide.alerts import FAILURE_SOURCE, Alert
+from forewarn.decide.quiet import went_quiet
 from forewarn.decide.risk import RISK_LEVELS
 
 #: the key of an alert already in the book: source, model, asset and time in epoch microseconds
@@ -46,10 +58,13 @@ FiledKey = tuple[str, str, str, int]
 
 @dataclass
 class OpenCase:
-    """An open case of the book: its id and risk level."""
+    """An open case of the book: its id, risk level, last alarm (its last alert, or later the last time an alert
+    policy saw the asset in alert) and whether it holds a recorded failure."""
 
     case_id: int
     risk_level: str
+    last_alarm: pd.Timestamp | None = None
+    holds_failure: bool = False
 
 
 @dataclass
@@ -65,19 +80,23 @@ class CaseChange:
     last_alert_ts: pd.Timestamp
     top_sensors: str
     n_alerts: int = 0
+    holds_failure: bool = False
+    last_alarm: pd.Timestamp | None = None
 
 
 @dataclass
 class FilingPlan:
     """What filing a batch writes: ``cases[i]`` is alert ``i``'s case id (negative ``-k - 1``: the ``k``-th case of
     ``new``); ``stored``: the alerts to insert (indices, in order); ``updated``: open cases the batch adds to
-    (``n_alerts`` counts the batch's alerts only); ``filed_before``: cases of alerts found in the book already."""
+    (``n_alerts`` counts the batch's alerts only); ``filed_before``: cases of alerts found in the book already;
+    ``closed``: cases (of the book or of ``new``) that went quiet before an alert of the batch (the case rule)."""
 
     cases: list[int] = field(default_factory=list)
     stored: list[int] = field(default_factory=list)
     new: list[CaseChange] = field(default_factory=list)
     updated: list[CaseChange] = field(default_factory=list)
     filed_before: set[int] = field(default_factory=set)
+    closed: list[CaseChange] = field(default_factory=list)
 
 
 def utc(ts: Any) -> pd.Timestamp:
@@ -139,11 +158,27 @@ def filed_key(alert: Alert) -> FiledKey | None:
     return (str(alert.source), str(alert.model_id), str(alert.asset_id), epoch_us(alert.ts))
 
 
+def ends(case: CaseChange | OpenCase, group: str, ts: pd.Timestamp, quiet: pd.Timedelta | None) -> bool:
+    """Whether an alert at ``ts`` finds ``case`` ended by the case rule: an asset's own case (group ``asset``) that
+    holds no failure and went quiet (:func:`~forewarn.decide.quiet.went_quiet`) after its last alert."""
+    return (
+        group == "asset"
+        and not case.holds_failure
+        and case.last_alarm is not None
+        and went_quiet(case.last_alarm, ts, quiet)
+    )
+
+
 def plan_filing(
-    alerts: Sequence[Alert], *, filed: Mapping[FiledKey, int], open_cases: Mapping[tuple[str, str], OpenCase]
+    alerts: Sequence[Alert],
+    *,
+    filed: Mapping[FiledKey, int],
+    open_cases: Mapping[tuple[str, str], OpenCase],
+    quiet: pd.Timedelta | None = None,
 ) -> FilingPlan:
     """The plan of filing ``alerts`` (see the module text); ``filed``: the book's alerts of these keys and their
-    cases; ``open_cases``: ``{(asset, group): the open case}`` (group as :func:`case_group` names it)."""
+    cases; ``open_cases``: ``{(asset, group): the open case}`` (group as :func:`case_group` names it); ``quiet``: the
+    case rule's gap (``None``: an open case never ends by itself)."""
     plan = FilingPlan()
     known: dict[FiledKey, int] = dict(filed)
     changes: dict[tuple[str, str], CaseChange] = {}
@@ -157,8 +192,16 @@ def plan_filing(
         ts, top = utc(alert.ts), top_sensors(alert.explanation)
         slot = (str(alert.asset_id), case_group(alert))
         change = changes.get(slot)
+        if change is not None and ends(change, slot[1], ts, quiet):
+            plan.closed.append(change)
+            change = None
         if change is None:
-            stored = open_cases.get(slot)
+            stored = None if slot in changes else open_cases.get(slot)
+            if stored is not None and ends(stored, slot[1], ts, quiet):
+                gone = CaseChange(stored.case_id, slot[0], "", stored.risk_level, "", ts, ts, "")
+                gone.last_alarm = utc(stored.last_alarm)
+                plan.closed.append(gone)
+                stored = None
             if stored is None:
                 change = CaseChange(
                     -len(plan.new) - 1, slot[0], case_kind(alert), alert.risk_level, alert.model_id, ts, ts, top
@@ -166,12 +209,15 @@ def plan_filing(
                 plan.new.append(change)
             else:
                 change = CaseChange(stored.case_id, slot[0], "", stored.risk_level, alert.model_id, ts, ts, top)
+                change.holds_failure, change.last_alarm = stored.holds_failure, stored.last_alarm
                 plan.updated.append(change)
             changes[slot] = change
         change.n_alerts += 1
         change.risk_level = worse(alert.risk_level, change.risk_level)
         change.model_id, change.top_sensors = alert.model_id, top
         change.last_alert_ts = max(change.last_alert_ts, ts)
+        change.last_alarm = ts if change.last_alarm is None else max(utc(change.last_alarm), ts)
+        change.holds_failure = change.holds_failure or alert.source == FAILURE_SOURCE
         plan.cases.append(change.case_id)
         plan.stored.append(index)
         if key is not None:

@@ -1,8 +1,16 @@
 """Cases: the unit of work a planner acts on. One open case per asset groups all its alerts.
 
 A case opens with the first alert of an asset, collects every later alert of that asset while it is
-open (``open`` or ``acknowledged``), and ends when someone closes it with a note saying what was done.
-The next alert after that opens a new case. So a degrading asset gives one case, however many alerts
+open (``open`` or ``acknowledged``), and ends when someone closes it with a note saying what was done, or when it
+goes quiet: no alert for ``close_quiet`` (default :data:`~forewarn.decide.quiet.DEFAULT_CLOSE_QUIET`, 7 days; the
+backtest's case rule, :func:`forewarn.evaluate.cases.cases`, the same function), and no failure on it. Such a case is
+closed by ``forewarn`` with the note "quiet for 7 d after its last alarm at ..., no failure", at that alarm + the
+gap. The last alarm is the case's last alert, or later the last time an alert policy of the book saw the asset still
+in alert (``alert_state.last_active_ns``: an asset whose score stays above the threshold raises one alert, and its case
+stays open while it stays in alert, as the backtest's alarm rows keep a case alive). An acknowledged case closes too (a planner who acknowledged it and found nothing has nothing to wait for; the
+acknowledgement's note is kept after the closing note). The book applies it when the asset's next alert is filed (in
+event time: a replay of history gets the same cases) and when :meth:`CaseBook.close_quiet` is told an asset's
+latest reading time (the service, at each evaluation). The next alert after a close opens a new case. So a degrading asset gives one case, however many alerts
 the scoring raises. A recorded failure of an asset that no maintenance has renewed since (it is down) is an alert
 too (:func:`~forewarn.decide.alerts.failure_alert`): it joins the open case that forewarned it, or opens a case of
 kind ``failure``, and the renewing maintenance closes that case (:meth:`CaseBook.close_renewed`). A drift alert
@@ -70,7 +78,17 @@ import pandas as pd
 
 from forewarn.base.timespan import utc_minute
 from forewarn.decide.alerts import FAILURE_SOURCE, Alert
-from forewarn.decide.case_filing import FiledKey, FilingPlan, OpenCase, epoch_us, filed_key, plan_filing, utc
+from forewarn.decide.case_filing import (
+    CaseChange,
+    FiledKey,
+    FilingPlan,
+    OpenCase,
+    epoch_us,
+    filed_key,
+    plan_filing,
+    utc,
+)
+from forewarn.decide.quiet import DEFAULT_CLOSE_QUIET, QUIET_CLOSER, quiet_note, went_quiet
 from forewarn.decide.risk import RISK_LEVELS
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError, StateError
 from forewarn.store.pg_sql import is_postgres_url
@@ -196,10 +214,14 @@ def _record(row: tuple[Any, ...], columns: tuple[str, ...]) -> dict[str, Any]:
 
 class CaseBook:
     """Alerts and cases in a DuckDB database, or in a PostgreSQL store's database (``path`` a
-    ``postgresql://`` URL); safe to share between threads (calls are serialised)."""
+    ``postgresql://`` URL); safe to share between threads (calls are serialised). ``close_quiet``: the case rule's
+    gap (``None``: a case never closes by itself)."""
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:"):
+    def __init__(
+        self, path: str | os.PathLike[str] = ":memory:", *, close_quiet: pd.Timedelta | None = DEFAULT_CLOSE_QUIET
+    ):
         self.path = str(path)
+        self.quiet = close_quiet
         self.shared = is_postgres_url(self.path)  # other processes write the same book
         self._con: Any
         if self.shared:
@@ -288,11 +310,86 @@ class CaseBook:
             except Exception:
                 self._rollback()
                 raise
+            self._forget_open([c.case_id for c in plan.closed])
             for alert, case_id in zip(alerts, plan.cases, strict=True):
                 # an alert filed before may sit on a closed case; a drift case (source "drift") is not the health case
                 if case_id not in plan.filed_before and alert.source != "drift":
                     self._open[alert.asset_id] = case_id
         return plan.cases
+
+    def _forget_open(self, case_ids: Sequence[int]) -> None:
+        """These cases are closed now: no asset has them as its open case."""
+        gone = set(case_ids)
+        for asset, open_id in list(self._open.items()):
+            if open_id in gone:
+                self._open.pop(asset)
+
+    def _closing_columns(self, closed: Sequence[CaseChange | None]) -> dict[str, Any]:
+        """``closed_ts, closed_by, note`` of cases that went quiet (at their last alarm + the gap; None: open)."""
+        quiet = self.quiet or pd.Timedelta(0)
+        return {
+            "closed_ts": pd.DatetimeIndex([pd.NaT if c is None else utc(c.last_alarm) + quiet for c in closed]),
+            "closed_by": pd.array([None if c is None else QUIET_CLOSER for c in closed], dtype=object),
+            "note": pd.array([None if c is None else quiet_note(quiet, c.last_alarm) for c in closed], dtype=object),
+        }
+
+    def _write_quiet_closes(self, closed: Sequence[CaseChange]) -> None:
+        """Close the cases that went quiet (inside the caller's transaction), at their last alarm + the gap."""
+        if not closed or self.quiet is None:
+            return
+        rows = pd.DataFrame({"case_id": [int(c.case_id) for c in closed], **self._closing_columns(closed)})
+        self._insert_frame(
+            "UPDATE cases SET status = 'closed', closed_ts = u.closed_ts, closed_by = u.closed_by, "
+            "note = u.note || coalesce('; earlier note: ' || cases.note, '') FROM {rows} u "
+            "WHERE cases.case_id = u.case_id",
+            rows,
+        )
+
+    def close_quiet(self, latest: Mapping[str, Any]) -> list[int]:
+        """Close the open cases (kind ``health``, no failure on them) of the assets in ``latest`` (asset -> the time
+        its readings have reached) that went quiet by then (the case rule; a no-op when ``close_quiet`` is None).
+        An asset that an alert policy of the book scores is read at the last time one scored it, if earlier (its
+        newer readings are not scored yet: it may be in alert at them). Returns the ids of the cases closed.
+
+        >>> from forewarn.decide.alerts import Alert
+        >>> book = CaseBook(close_quiet=pd.Timedelta("7D"))
+        >>> t = pd.Timestamp("2024-05-01 08:00", tz="UTC")
+        >>> case_id = book.record_alert(Alert("P-1", t, "detect", 0.9, "high", {}))
+        >>> book.close_quiet({"P-1": t + pd.Timedelta("7D")}), book.close_quiet({"P-1": t + pd.Timedelta("8D")})
+        ([], [1])
+        >>> book.case(case_id)["closed_by"], str(book.case(case_id)["closed_ts"]), book.open_case_id("P-1")
+        ('forewarn', '2024-05-08 08:00:00+00:00', None)
+        """
+        if self.quiet is None or not latest:
+            return []
+        with self._lock:
+            self._begin()
+            try:
+                found = self._con.execute(
+                    "SELECT c.case_id, c.asset_id, c.last_alert_ts, c.risk_level FROM cases c "
+                    "WHERE c.status IN ('open', 'acknowledged') AND c.kind = 'health' "
+                    "AND c.asset_id IN (SELECT unnest(?)) AND NOT EXISTS "
+                    "(SELECT 1 FROM alerts a WHERE a.case_id = c.case_id AND a.source = ?)",
+                    [sorted(str(a) for a in latest), FAILURE_SOURCE],
+                ).fetchall()
+                assets = sorted({str(a) for _, a, _, _ in found})
+                active, scored = self._policy_alarms(assets), self._policy_alarms(assets, "last_ns")
+                closed = []
+                for case_id, asset, last, risk in found:
+                    change = CaseChange(int(case_id), str(asset), "", str(risk), "", utc(last), utc(last), "")
+                    change.last_alarm = max(utc(last), active.get(str(asset), utc(last)))
+                    if latest[str(asset)] is None:
+                        continue
+                    now = min(utc(latest[str(asset)]), scored.get(str(asset), utc(latest[str(asset)])))
+                    if went_quiet(change.last_alarm, now, self.quiet):
+                        closed.append(change)
+                self._write_quiet_closes(closed)
+                self._con.execute("COMMIT")
+            except Exception:
+                self._rollback()
+                raise
+            self._forget_open([c.case_id for c in closed])
+        return [c.case_id for c in closed]
 
     def _write_alerts(self, alerts: Sequence[Alert]) -> FilingPlan:
         """Write alerts and their cases (inside the caller's transaction) in a few statements, whatever their number:
@@ -302,7 +399,13 @@ class CaseBook:
         numbered."""
         if not alerts:
             return FilingPlan()
-        plan = plan_filing(alerts, filed=self._filed_cases(alerts), open_cases=self._open_cases(alerts))
+        plan = plan_filing(
+            alerts, filed=self._filed_cases(alerts), open_cases=self._open_cases(alerts), quiet=self.quiet
+        )
+        # the book's cases that went quiet close first, and a new case that went quiet within the batch is written
+        # closed: a PostgreSQL book holds one open case per asset and kind at any moment (``cases_one_open``)
+        self._write_quiet_closes([c for c in plan.closed if c.case_id >= 0])
+        quiet_new = {id(c) for c in plan.closed if c.case_id < 0}
         numbers = self._next_ids("case_ids", len(plan.new))
         for change, number in zip(plan.new, numbers, strict=True):
             change.case_id = number
@@ -319,12 +422,15 @@ class CaseBook:
                     "n_alerts": [c.n_alerts for c in plan.new],
                     "top_sensors": [c.top_sensors for c in plan.new],
                     "kind": [c.kind for c in plan.new],
+                    **self._closing_columns([c if id(c) in quiet_new else None for c in plan.new]),
                 }
             )
             self._insert_frame(
                 "INSERT INTO cases (case_id, asset_id, status, risk_level, model_id, opened_ts, last_alert_ts, "
-                "n_alerts, top_sensors, kind) SELECT case_id, asset_id, 'open', risk_level, model_id, opened_ts, "
-                "last_alert_ts, n_alerts, top_sensors, kind FROM {rows}",
+                "n_alerts, top_sensors, kind, closed_ts, closed_by, note) SELECT case_id, asset_id, "
+                "CASE WHEN closed_by IS NULL THEN 'open' ELSE 'closed' END, risk_level, model_id, opened_ts, "
+                "last_alert_ts, n_alerts, top_sensors, kind, closed_ts, CAST(closed_by AS VARCHAR), "
+                "CAST(note AS VARCHAR) FROM {rows}",
                 rows,
             )
         if plan.updated:
@@ -408,16 +514,33 @@ class CaseBook:
         """``{(asset, group): its open case}`` of ``alerts``' assets (group: ``drift``, or ``asset`` for the asset's
         own case of kind health or failure; the one opened first), one query."""
         found = self._con.execute(
-            "SELECT asset_id, kind, case_id, risk_level FROM cases WHERE status IN ('open', 'acknowledged') "
-            "AND asset_id IN (SELECT unnest(?)) ORDER BY opened_ts DESC, case_id DESC",
-            [sorted({str(a.asset_id) for a in alerts})],
+            "SELECT c.asset_id, c.kind, c.case_id, c.risk_level, c.last_alert_ts, EXISTS (SELECT 1 FROM alerts a "
+            "WHERE a.case_id = c.case_id AND a.source = ?) FROM cases c WHERE c.status IN ('open', 'acknowledged') "
+            "AND c.asset_id IN (SELECT unnest(?)) ORDER BY c.opened_ts DESC, c.case_id DESC",
+            [FAILURE_SOURCE, sorted({str(a.asset_id) for a in alerts})],
         ).fetchall()
+        active = self._policy_alarms(sorted({str(row[0]) for row in found}))
         out: dict[tuple[str, str], OpenCase] = {}
-        for asset_id, kind, case_id, risk_level in found:  # the latest first: the first opened is written last
+        for asset_id, kind, case_id, risk_level, last, failed in found:  # the latest first: the first is written last
             group = "drift" if kind == "drift" else "asset" if kind in ASSET_CASE_KINDS else None
             if group is not None:
-                out[(str(asset_id), group)] = OpenCase(int(case_id), str(risk_level))
+                alarm = max(utc(last), active.get(str(asset_id), utc(last)))
+                out[(str(asset_id), group)] = OpenCase(
+                    int(case_id), str(risk_level), alarm, bool(failed) or kind == "failure"
+                )
         return out
+
+    def _policy_alarms(self, asset_ids: Sequence[str], column: str = "last_active_ns") -> dict[str, pd.Timestamp]:
+        """The last time any alert policy of the book saw each asset in alert (its stored ``last_active_ns``), or
+        (``column="last_ns"``) scored it at all."""
+        if not asset_ids:
+            return {}
+        found = self._con.execute(
+            f"SELECT asset_id, max({column}) FROM alert_state WHERE asset_id IN (SELECT unnest(?)) "
+            f"AND {column} > ? GROUP BY asset_id",
+            [list(asset_ids), int(np.iinfo("int64").min)],
+        ).fetchall()
+        return {str(a): pd.Timestamp(int(ns), tz="UTC") for a, ns in found if ns is not None}
 
     def is_filed(self, alert: Alert) -> bool:
         """Whether this alert (same source, model, asset and time) is in the book already, on any case."""
@@ -468,10 +591,7 @@ class CaseBook:
             except Exception:
                 self._rollback()
                 raise
-            for case_id in closed:
-                for asset, open_id in list(self._open.items()):
-                    if open_id == case_id:
-                        self._open.pop(asset)
+            self._forget_open(closed)
         return closed
 
     def _write_policy_state(self, policy: str, state: Mapping[str, Any]) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forewarn.decide.quiet import went_quiet
 from forewarn.decide.thresholds import Costs
 
 HOUR = pd.Timedelta(hours=1)
@@ -36,7 +37,15 @@ YEAR_HOURS = 365.25 * 24
 
 
 def cases(alarms: pd.DataFrame, horizon_hours: float, closers: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Alarm rows (``asset_id, ts``) folded into cases: ``asset_id, opened, last``."""
+    """Alarm rows (``asset_id, ts``) folded into cases: ``asset_id, opened, last``. The gap rule is the case
+    book's (:func:`~forewarn.decide.quiet.went_quiet`: an alarm exactly ``horizon`` after the last one still joins
+    the case); a failure or renewal (``closers``) between two alarms ends it too.
+
+    >>> t = pd.Timestamp("2024-01-01", tz="UTC")
+    >>> alarms = pd.DataFrame({"asset_id": "a", "ts": [t, t + pd.Timedelta("48h"), t + pd.Timedelta("97h")]})
+    >>> cases(alarms, 48)[["opened", "last"]].astype(str).values.tolist()
+    [['2024-01-01 00:00:00+00:00', '2024-01-03 00:00:00+00:00'], ['2024-01-05 01:00:00+00:00', '2024-01-05 01:00:00+00:00']]
+    """
     out = []
     closing = (
         {}
@@ -50,7 +59,7 @@ def cases(alarms: pd.DataFrame, horizon_hours: float, closers: pd.DataFrame | No
         start = prev = times[0]
         for t in times[1:]:
             closed = ((closes > prev) & (closes <= t)).any()
-            if t - prev > gap or closed:
+            if went_quiet(prev, t, gap) or closed:
                 out.append((asset, start, prev))
                 start = t
             prev = t

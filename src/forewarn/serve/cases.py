@@ -7,24 +7,41 @@ next health read, whichever face (API, dashboard, stream, CLI) made the change.
 
 The alerts, their cases and the policy state of every asset scored are written in one transaction of the case
 book, so a restarted service carries on where this one stopped (no second alert for an asset already in alert).
+
+The case rule is the backtest's (:mod:`forewarn.decide.quiet`): an asset's case that had no alarm for the service's
+``close_quiet`` and holds no failure is closed by ``forewarn`` (when the asset's next alert is filed, and at each
+evaluation of the asset, against the time its readings have reached); the next alert opens a new case.
+``close_quiet`` is the setting (``serve --close-quiet``), else the horizon of the model that scores health when it is
+in hours (a failure model of ``forewarn train``), else :data:`~forewarn.decide.quiet.DEFAULT_CLOSE_QUIET` (7 days: a
+service of stream models only, such as ``forewarn detect``'s fits).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+import pandas as pd
 
 from forewarn.bundles.bundle import Bundle
 from forewarn.decide.alerts import Alert, AlertPolicy, failure_alert
 from forewarn.decide.cases import CaseBook
-from forewarn.exceptions import DataNotFoundError
+from forewarn.decide.quiet import DEFAULT_CLOSE_QUIET, close_quiet_setting
+from forewarn.exceptions import DataNotFoundError, ForewarnError
 from forewarn.serve.answers import FiledAlert
 from forewarn.serve.cache import HealthCache
 from forewarn.serve.health import HealthScorer
 from forewarn.serve.settings import ServeSettings
+from forewarn.store.window_queries import last_reading_us
 from forewarn.train.labels import is_down
+
+#: the units of a bundle's horizon that are hours (``forewarn train`` writes ``"hours"``)
+HOUR_UNITS = ("hours", "hour", "h")
+#: how often listing every case first closes the open ones that went quiet (seconds)
+SWEEP_EVERY_S = 10.0
 
 
 class CaseDesk:
@@ -39,6 +56,46 @@ class CaseDesk:
         self.on_alert: list[Callable[[Alert], Any]] = []  # called with each alert filed (metrics)
         self._lock = threading.RLock()
         self._policies: dict[str, AlertPolicy] = {}
+        self._quiet_known = False
+        self._swept = -float("inf")
+
+    def quiet(self) -> pd.Timedelta | None:
+        """The case rule's gap in force (see the module text), resolved once and set on the case book."""
+        if not self._quiet_known:
+            with self._lock:
+                self.casebook.quiet = self._resolve_quiet()
+                self._quiet_known = True
+        return self.casebook.quiet
+
+    def _resolve_quiet(self) -> pd.Timedelta | None:
+        if self.settings.close_quiet is not None:
+            return close_quiet_setting(self.settings.close_quiet)
+        try:
+            bundle = self.scorer.models.bundle_for()
+        except ForewarnError:  # no models folder, or none serves every class: the default
+            return DEFAULT_CLOSE_QUIET
+        if str(bundle.unit).strip().lower() in HOUR_UNITS:
+            return pd.Timedelta(hours=float(bundle.spec.horizon))
+        return DEFAULT_CLOSE_QUIET
+
+    def close_quiet(self, asset_ids: Iterable[str]) -> list[int]:
+        """Close the open cases of these assets that went quiet (the case rule) by the time their readings have
+        reached (one query per asset with an open case; an asset an alert policy scores is read at the last time it
+        scored it: :meth:`~forewarn.decide.cases.CaseBook.close_quiet`); returns the ids closed."""
+        if self.quiet() is None:
+            return []
+        latest: dict[str, Any] = {}
+        for asset_id in map(str, asset_ids):
+            if self.casebook.open_case_id(asset_id) is None:
+                continue
+            us = last_reading_us(self.scorer.recent.store, asset_id)
+            if us is not None:
+                latest[asset_id] = pd.Timestamp(us, unit="us", tz="UTC")
+        with self._lock:
+            closed = self.casebook.close_quiet(latest)
+            for asset_id in latest:
+                self.cache.case_changed(asset_id)
+        return closed
 
     # -- reading ----------------------------------------------------------------------------------------
     def alerts(self, **filters: Any) -> list[dict[str, Any]]:
@@ -46,7 +103,15 @@ class CaseDesk:
         return self.casebook.alerts(**filters)
 
     def cases(self, **filters: Any) -> list[dict[str, Any]]:
-        """Cases, newest first (``filters``: see :meth:`forewarn.decide.cases.CaseBook.cases`)."""
+        """Cases, newest first (``filters``: see :meth:`forewarn.decide.cases.CaseBook.cases`). The open cases that
+        went quiet are closed first (the case rule): those of the asset asked about, or every open case at most every
+        :data:`SWEEP_EVERY_S` seconds (a service of stream models alone is evaluated only when asked)."""
+        asset_id = filters.get("asset_id")
+        if asset_id is not None:
+            self.close_quiet([str(asset_id)])
+        elif time.monotonic() - self._swept > SWEEP_EVERY_S:
+            self._swept = time.monotonic()
+            self.close_quiet({str(c["asset_id"]) for c in self.casebook.cases(status="open", limit=100_000)})
         return self.casebook.cases(**filters)
 
     def case(self, case_id: int) -> dict[str, Any]:
@@ -70,6 +135,7 @@ class CaseDesk:
 
     def file(self, alerts: Sequence[Alert], policy_states: Mapping[str, Mapping[str, Any]] | None = None) -> list[int]:
         """Store alerts on their assets' cases (and alert-policy state) in one transaction; returns the case ids."""
+        self.quiet()
         with self._lock:
             try:
                 return self.casebook.file_alerts(alerts, policy_states)
@@ -162,6 +228,7 @@ class CaseDesk:
                 for case_id in self.casebook.close_renewed(renewed):
                     self.cache.case_changed(str(self.casebook.case(case_id)["asset_id"]))
             if not touched and not alerts:
+                self.close_quiet([a for a in map(str, ids) if a in known.index])
                 return []
             states = {key: self._policies[key].get_state(assets) for key, assets in touched.items()}
             try:
@@ -170,6 +237,7 @@ class CaseDesk:
                 for key in touched:  # memory ran ahead of the case book: read it back next time
                     self._policies.pop(key, None)
                 raise
+            self.close_quiet([a for a in map(str, ids) if a in known.index])
         filed: list[FiledAlert] = []
         for alert, case_id in zip(alerts, case_ids, strict=True):
             for callback in self.on_alert:

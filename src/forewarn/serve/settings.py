@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from forewarn.decide.quiet import close_quiet_setting
 from forewarn.exceptions import ConfigError
 
 TOKEN_ENV = "FOREWARN_API_TOKEN"
@@ -41,7 +42,9 @@ class ServeSettings:
     (spans and metrics per request) report to the OpenTelemetry providers the process configures; off by default,
     since the service exports its own Prometheus metrics at ``/metrics`` and the check costs every request;
     ``what_if_concurrency``: how many what-if runs of the digital twin (seconds of CPU each) may run at once, beyond
-    which a request is answered 429 with ``Retry-After``.
+    which a request is answered 429 with ``Retry-After``; ``close_quiet``: the case rule's gap, as people write it
+    (``"7d"``, ``"36h"``, ``"0"`` = never; ``None``: the horizon of the model that scores health when it is in hours,
+    else 7 days; see :mod:`forewarn.serve.cases`).
     """
 
     store: str = ":memory:"
@@ -60,6 +63,7 @@ class ServeSettings:
     stream: str | None = None
     otel: bool = False
     what_if_concurrency: int = 1
+    close_quiet: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -74,6 +78,8 @@ class ServeSettings:
             raise ConfigError(f"alert_clear_ratio must be in (0, 1], got {self.alert_clear_ratio}")
         if self.what_if_concurrency < 1:
             raise ConfigError(f"what_if_concurrency must be at least 1, got {self.what_if_concurrency}")
+        if self.close_quiet is not None:
+            close_quiet_setting(self.close_quiet)  # a bad span stops the start, naming the setting
         if "*" in self.cors_origins:
             raise ConfigError("CORS origin '*' is refused: list the dashboard origins that may call the API")
 
