@@ -224,3 +224,11 @@ def test_serve_retrains_in_the_background_on_drift(plant: dict[str, object], tmp
     finally:
         service.close()
     assert HealthService(ServeSettings(store=":memory:")).retraining is None
+
+
+def test_a_window_without_readings_is_no_readings_not_ok(plant: dict[str, object], tmp_path: Path) -> None:
+    """``--end`` before the store's first reading judged nothing and said ``ok``."""
+    models = _own_models(plant, tmp_path)
+    report = monitor(plant["store"], models, days=5, end="2000-01-01", reference_days=TRAINED_DAYS)  # type: ignore[arg-type]
+    (model,) = report["models"]
+    assert model["assets"] == 0 and model["status"] == "no readings"

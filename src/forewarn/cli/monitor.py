@@ -50,6 +50,7 @@ def monitor(
     from forewarn.monitor.runner import file_drift_cases
     from forewarn.monitor.runner import monitor as run_monitor
 
+    _writable(json_path, cases)
     console = Console(stderr=True)
     report = run_monitor(
         store,
@@ -74,6 +75,15 @@ def monitor(
             book.close()
         console.print(f"{len(set(filed))} drift case(s) in {cases}")
     _print(report)
+
+
+def _writable(*paths: Path | None) -> None:
+    """Refuse an output file whose folder is missing before the work, not after it."""
+    from forewarn.exceptions import ConfigError
+
+    for path in paths:
+        if path is not None and not path.parent.is_dir():
+            raise ConfigError(f"cannot write {str(path)!r}: its folder {str(path.parent)!r} does not exist")
 
 
 def _print(report: dict[str, Any]) -> None:
@@ -126,6 +136,7 @@ def retrain(
     if better by the margin; the decision and its evidence go to <models>/<id>/decisions.json."""
     from forewarn.monitor import retrain as retraining
 
+    _writable(json_path)
     if rollback:
         described = retraining.rollback(models, model_id)
         typer.echo(f"{model_id}: {described['active']} is live again")

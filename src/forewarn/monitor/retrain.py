@@ -144,8 +144,11 @@ def retrain(
 
     if metric not in METRICS:
         raise ConfigError(f"metric={metric!r} is not one of {', '.join(METRICS)}")
-    if int(judge_days) < 1 or int(train_days) < 1 or margin < 0:
-        raise ConfigError("judge_days and train_days must be >= 1 and margin >= 0")
+    if int(judge_days) < 1 or int(train_days) < 1 or not 0 <= margin < float("inf"):  # nan: no comparison holds
+        raise ConfigError(
+            f"judge_days and train_days must be >= 1 and margin a number >= 0; got judge_days={judge_days}, "
+            f"train_days={train_days}, margin={margin}"
+        )
     registry = ModelRegistry(models)
     champion_version = registry.active_version(model_id)
     champion = registry.bundle(model_id, champion_version)

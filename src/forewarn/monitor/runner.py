@@ -141,7 +141,7 @@ def _monitor_model(
     last = db.sql("SELECT max(ts) AS ts FROM reading_values")["ts"].iloc[0]
     if end is None and (last is None or pd.isna(last)):
         raise DataNotFoundError("the store holds no readings to monitor")
-    stop = pd.Timestamp(end) if end is not None else pd.Timestamp(last) + timespan(interval)
+    stop = _end(end) if end is not None else pd.Timestamp(last) + timespan(interval)
     stop = stop.tz_localize("UTC") if stop.tzinfo is None else stop.tz_convert("UTC")
     start = stop.floor("1D") - pd.Timedelta(days=days) if stop != stop.floor("1D") else stop - pd.Timedelta(days=days)
     cache = registry.root / model_id / "monitor" / f"{version}.npz"
@@ -229,7 +229,7 @@ def _monitor_model(
         "reference": {"start": str(ref_start), "end": str(trained_end), "assets": len(references), "fresh": fresh},
         "operating_channels": list(operating),
         "assets": len(day_tables),
-        "status": "drift" if alerts else "ok",
+        "status": "drift" if alerts else ("ok" if day_tables else "no readings"),  # nothing judged is not ok
         "drift_alerts": sorted(alerts, key=lambda a: (a["day"], a["asset_id"])),
         "other_changes": sorted(other, key=lambda a: (a["day"], a["asset_id"])),
         "sensors": _by_sensor(table),
@@ -244,6 +244,17 @@ def _monitor_model(
     }
     _remember(registry.root / model_id / "monitor" / "history.jsonl", report)
     return report
+
+
+def _end(end: Any) -> pd.Timestamp:
+    """The window's end as a timestamp; text that is no time is an error naming it, not a parser's traceback."""
+    try:
+        stamp = pd.Timestamp(end)
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise ConfigError(f"end {end!r} is not a time: give an ISO 8601 date or time, e.g. 2024-05-30")
+    return stamp
 
 
 def work_times(events: pd.DataFrame, asset_id: str) -> list[pd.Timestamp]:
