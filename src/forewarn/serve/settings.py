@@ -80,6 +80,8 @@ class ServeSettings:
             raise ConfigError(f"what_if_concurrency must be at least 1, got {self.what_if_concurrency}")
         if self.close_quiet is not None:
             close_quiet_setting(self.close_quiet)  # a bad span stops the start, naming the setting
+        if self.models is not None:
+            refuse_detect_fits(self.models)
         if "*" in self.cors_origins:
             raise ConfigError("CORS origin '*' is refused: list the dashboard origins that may call the API")
 
@@ -94,6 +96,36 @@ class ServeSettings:
 
     def with_(self, **changes: Any) -> ServeSettings:
         return replace(self, **changes)
+
+
+def refuse_detect_fits(models: str | os.PathLike[str]) -> None:
+    """Refuse, in one line, a models folder that holds ``forewarn detect --save-models`` fits (its index file, in the
+    folder or a folder of it) instead of model bundles: ``serve --models`` scores health with bundles (``forewarn
+    train``); detect's fits score a stream of readings with each asset's alarm state, which ``serve --stream`` runs.
+    The line gives the config's ``[[models]]`` entry to use.
+
+    >>> import tempfile
+    >>> fits = Path(tempfile.mkdtemp())
+    >>> _ = (fits / "detect-fits.json").write_text("{}")
+    >>> refuse_detect_fits(fits)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    forewarn.exceptions.ConfigError: models folder '...' holds the fits of 'forewarn detect --save-models' (...
+    """
+    from forewarn.detect.saved import INDEX_FILE, models_entry
+
+    root = Path(models)
+    if not root.is_dir():
+        return
+    found = [root] if (root / INDEX_FILE).is_file() else sorted(p.parent for p in root.glob(f"*/{INDEX_FILE}"))
+    if found:
+        entry = " ".join(models_entry(found[0]).splitlines()[1:])
+        raise ConfigError(
+            f"models folder {str(root)!r} holds the fits of 'forewarn detect --save-models' ({found[0] / INDEX_FILE}), "
+            "not model bundles of 'forewarn train': serve them with 'forewarn serve --stream CONFIG', the config "
+            f"holding the entry [[models]] {entry} (the readings then come by MQTT or OPC UA and each asset is scored "
+            "with its own fit as they arrive)"
+        )
 
 
 def read_costs(path: str | os.PathLike[str]) -> dict[str, dict[str, float]]:
