@@ -9,7 +9,9 @@
 * the failure ``horizon`` (in the RUL ``unit``) and, for RUL models, quantiles of held-out residuals
   (true - predicted RUL), one set per band of predicted RUL (``residual_edges`` splits the bands; none = one
   band), so an interval is conditional on the prediction: they give the RUL interval and the probability that
-  the asset fails within the horizon, ``P(RUL + residual <= horizon)``;
+  the asset fails within the horizon, ``P(RUL + residual <= horizon)``, with ``rul_tails`` saying what lies beyond
+  the residuals (``"power"`` tails in new bundles, so the probability keeps falling as the predicted RUL grows;
+  empty in older ones: 0 and 1 there, as they have always been scored);
 * an optional :class:`~forewarn.decide.calibration.Calibrator` that maps that raw probability (or a failure
   model's probability, or an anomaly score) to a calibrated one, fitted on a different half of the
   held-out rows than the residuals;
@@ -49,7 +51,7 @@ from forewarn.base.estimator import Estimator
 from forewarn.base.persistence import load, read_manifest, save
 from forewarn.base.timespan import timespan
 from forewarn.bundles.contrib import row_contributions
-from forewarn.decide.calibration import Calibrator
+from forewarn.decide.calibration import ISOTONIC_PLATT, Calibrator
 from forewarn.decide.explain import SensorIndex
 from forewarn.decide.thresholds import ThresholdPolicy
 from forewarn.exceptions import ConfigError, SchemaError, StateError
@@ -62,6 +64,13 @@ from forewarn.features.window import DEFAULT_STATS, sequence_frame, window_featu
 SPEC_FILE = "serving.json"
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 101)
 INTERVAL = (0.05, 0.95)
+#: what :func:`rul_failure_probability` reads beyond the held-out residuals: ``""`` (0 and 1, every bundle written
+#: before the rule was recorded) or ``"power"`` tails (:func:`residual_cdf`)
+RUL_TAIL_RULES = ("", "power")
+#: the rule new bundles record (``ServingSpec.rul_tails``) and ``forewarn train`` fits its calibration on
+RUL_TAILS = "power"
+#: the quantile index (1 %) beyond which :func:`residual_cdf` is a power tail, and the one (10 %) that sets its span
+_TAIL_AT, _TAIL_SCALE_AT = 1, 10
 
 
 @dataclass(frozen=True)
@@ -88,10 +97,15 @@ class ServingSpec:
     #: as 0: :func:`~forewarn.features.window.sequence_frame`) instead of window statistics; False in every bundle
     #: written before it
     sequence: bool = False
+    #: what a RUL model's failure probability reads beyond the held-out residuals (:data:`RUL_TAIL_RULES`); ``""``
+    #: in every bundle written before it (0 and 1 there), :data:`RUL_TAILS` in new ones
+    rul_tails: str = ""
 
     def __post_init__(self) -> None:
         if not self.channels:
             raise ConfigError("a serving spec needs at least one sensor channel")
+        if self.rul_tails not in RUL_TAIL_RULES:
+            raise ConfigError(f"rul_tails must be one of {RUL_TAIL_RULES}, got {self.rul_tails!r}")
         if int(self.window) < 1 or int(self.history_rows) < int(self.window):
             raise ConfigError(
                 f"need 1 <= window <= history_rows, got window={self.window}, history_rows={self.history_rows}"
@@ -321,7 +335,9 @@ class Bundle:
         """Interval and failure probability within the horizon from predicted RUL and the held-out residuals of
         its band of predicted RUL."""
         rul = np.asarray(rul, dtype="float64")
-        raw, band = rul_failure_probability(rul, self.spec.horizon, self._residual_edges, self._residual_quantiles)
+        raw, band = rul_failure_probability(
+            rul, self.spec.horizon, self._residual_edges, self._residual_quantiles, self.spec.rul_tails
+        )
         low = np.maximum(rul + self._interval_offsets[band, 0], 0.0)
         high = np.maximum(rul + self._interval_offsets[band, 1], 0.0)
         probability = raw if self.calibrator is None else self.calibrator.transform(raw)
@@ -440,23 +456,73 @@ class Bundle:
 
 
 def rul_failure_probability(
-    rul: np.ndarray, horizon: float, edges: np.ndarray, quantiles: np.ndarray
+    rul: np.ndarray, horizon: float, edges: np.ndarray, quantiles: np.ndarray, tails: str = RUL_TAILS
 ) -> tuple[np.ndarray, np.ndarray]:
     """``P(RUL + residual <= horizon)`` per row from the residual quantiles (one row of :data:`QUANTILE_LEVELS`
     per band of predicted RUL, ``edges`` between bands), and each row's band.
 
+    ``tails`` says what lies beyond the held-out residuals (:data:`RUL_TAIL_RULES`): ``""`` (every bundle written
+    before the rule was recorded) reads 0 below the smallest residual and 1 above the largest, so every asset whose
+    predicted RUL exceeds the horizon by more than the largest residual ties at 0; ``"power"`` (the default)
+    replaces the empirical distribution outside its 1 % and 99 % quantiles by power tails (:func:`residual_cdf`),
+    so within a band the probability falls strictly as the predicted RUL grows and a fleet ranking keeps its
+    order.
+
     >>> q = np.quantile(np.array([-10.0, 0.0, 10.0]), QUANTILE_LEVELS)[None, :]
-    >>> p, band = rul_failure_probability(np.array([20.0, 5.0]), 10.0, np.array([]), q)
+    >>> p, band = rul_failure_probability(np.array([20.0, 5.0]), 10.0, np.array([]), q, tails="")
     >>> p.round(2).tolist(), band.tolist()
     ([0.0, 0.75], [0, 0])
+    >>> p, _ = rul_failure_probability(np.array([60.0, 40.0, 20.0, 5.0]), 10.0, np.array([]), q)
+    >>> bool(np.all(np.diff(p) > 0)), round(float(p[-1]), 2)
+    (True, 0.75)
     """
+    if tails not in RUL_TAIL_RULES:
+        raise ConfigError(f"unknown RUL probability tails {tails!r}; choose from {RUL_TAIL_RULES}")
     rul = np.atleast_1d(np.asarray(rul, dtype="float64"))
     band = np.searchsorted(np.asarray(edges, dtype="float64"), rul, side="right")
     raw = np.empty(len(rul))
     for b in np.unique(band):
         rows = band == b
-        raw[rows] = np.interp(horizon - rul[rows], quantiles[b], QUANTILE_LEVELS, left=0.0, right=1.0)
+        if tails:
+            raw[rows] = residual_cdf(horizon - rul[rows], quantiles[b])
+        else:
+            raw[rows] = np.interp(horizon - rul[rows], quantiles[b], QUANTILE_LEVELS, left=0.0, right=1.0)
     return raw, band
+
+
+def residual_cdf(values: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """``P(residual <= value)`` from one band's residual quantiles (at :data:`QUANTILE_LEVELS`): linear between the
+    quantiles from 1 % to 99 %, and beyond them a power tail, ``0.01 * span / (span + 9 * distance)`` (and its mirror
+    above), that falls tenfold over the span in which the empirical tail does (1 % to 10 %, 90 % to 99 %).
+    Continuous, strictly increasing, within (0, 1); float64 still orders rows hundreds of spans out, where an
+    exponential tail's probabilities (measured beside it) were too small for a calibration curve to tell apart
+    (BENCHMARKS.md "Own data", issue 12 item 6).
+
+    >>> q = np.quantile(np.arange(-50.0, 51.0), QUANTILE_LEVELS)
+    >>> residual_cdf(np.array([-49.0, 0.0, 49.0]), q).round(3).tolist()
+    [0.01, 0.5, 0.99]
+    >>> p = residual_cdf(np.array([-1000.0, -100.0, -60.0, 60.0, 100.0]), q)
+    >>> bool(np.all(np.diff(p) > 0) and p[0] > 0 and p[-1] < 1), round(float(p[1]), 4)
+    (True, 0.0002)
+    """
+    x = np.asarray(values, dtype="float64")
+    q = np.asarray(quantiles, dtype="float64")
+    low, high = q[_TAIL_AT], q[-1 - _TAIL_AT]
+    spread = float(high - low)
+    down = _tail_span(q[_TAIL_SCALE_AT] - low, spread)
+    up = _tail_span(high - q[-1 - _TAIL_SCALE_AT], spread)
+    level = QUANTILE_LEVELS[_TAIL_AT]
+    inner = np.interp(x, q[_TAIL_AT : len(q) - _TAIL_AT], QUANTILE_LEVELS[_TAIL_AT : len(q) - _TAIL_AT])
+    below = level * down / (down + 9.0 * np.maximum(low - x, 0.0))
+    above = 1.0 - level * up / (up + 9.0 * np.maximum(x - high, 0.0))
+    return np.where(x < low, below, np.where(x > high, above, inner))
+
+
+def _tail_span(span: float, spread: float) -> float:
+    """The span over which a tail falls tenfold: the empirical one, or (flat: tied residuals) ``spread``, the
+    1 %-99 % range, and at least one unit of RUL (an hour, a cycle), so a model whose held-out residuals all tie
+    still orders the rows beyond them."""
+    return max(float(span) if span > 0 else spread, 1.0)
 
 
 def residual_bands(
@@ -533,7 +599,7 @@ def make_bundle(
     X_holdout: pd.DataFrame,
     y_holdout: Sequence[float] | np.ndarray,
     groups: Sequence[Any] | None = None,
-    calibration: str | None = "isotonic",
+    calibration: str | None = ISOTONIC_PLATT,
     costs: Mapping[str, Mapping[str, float]] | None = None,
     asset_classes: Sequence[str] = (),
     metrics: Mapping[str, float] | None = None,
@@ -551,8 +617,10 @@ def make_bundle(
 
     ``y_holdout`` is the true RUL for RUL models, else 0/1 "failed within the horizon". With ``groups``
     (asset ids of the held-out rows), residuals and calibration are fitted on disjoint assets. ``unit`` names
-    the RUL unit when it differs from the model's tag (e.g. hours instead of cycles). A fitted ``calibrator``
-    is used as given (none is fitted then); ``bands`` splits RUL residuals by predicted RUL (intervals conditional
+    the RUL unit when it differs from the model's tag (e.g. hours instead of cycles). ``calibration`` is the
+    held-out map's method (the isotonic-Platt blend by default, as ``forewarn train`` ships with enough failures:
+    the plain isotonic map ties every row beyond its end knots); a fitted ``calibrator`` is used as given (none is
+    fitted then); ``bands`` splits RUL residuals by predicted RUL (intervals conditional
     on the prediction), or ``residual_model`` gives the edges and quantiles of :func:`residual_bands` ready made;
     ``card`` is written as ``card.json`` (the model card); ``reference`` gives the training means of the features
     (default: the held-out rows' means). When the held-out rows hold an ``age_h`` column (the age since renewal,
@@ -609,6 +677,7 @@ def make_bundle(
         age_feature=AGE_FEATURE if AGE_FEATURE in X.columns else "",
         baseline_hours=float(baseline_hours or 0.0),
         sequence=bool(sequence),
+        rul_tails=RUL_TAILS if model.task == "rul" else "",
     )
     path = save(model, folder, metrics=metrics, training_data=training_data)
     (path / SPEC_FILE).write_text(json.dumps(spec.to_json(), indent=2), encoding="utf-8")
