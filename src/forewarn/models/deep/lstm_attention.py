@@ -13,7 +13,9 @@ over the time steps) -> the attention-weighted sum of the hidden states, static 
 
 * ``lstm-attention-failure``: the output is a logit trained with class-weighted binary cross-entropy, then
   calibrated like every failure predictor (:mod:`forewarn.models.failure._calibrated`: the calibration folds
-  each train a network, so fitting costs ``calibration_folds + 1`` trainings).
+  each train a network, so fitting costs ``calibration_folds + 1`` trainings), with the same default map, the
+  isotonic-Platt blend (the plain isotonic map ties every row beyond its end knots; a network saved with
+  ``isotonic`` keeps it: the method is in its manifest's params).
 * ``lstm-attention-rul``: the output is ``RUL / max_rul`` (targets clipped at ``max_rul``), mean squared error.
 
 Training: AdamW, ``epochs`` passes over seeded shuffled mini-batches, learning rate annealed by a cosine to
@@ -253,7 +255,7 @@ class LSTMAttentionFailure(_SequenceModel, CalibratedFailurePredictor):
         dense: int = 32,
         dropout: float = 0.1,
         class_weight: str | None = "sqrt",
-        calibration: str | None = "isotonic",
+        calibration: str | None = "isotonic-platt",
         calibration_folds: int = 3,
         seed: int = 0,
     ):
