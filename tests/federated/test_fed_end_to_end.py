@@ -126,3 +126,33 @@ def test_federate_refuses_bad_requests(tmp_path: Path) -> None:
         federate(tmp_path / "m", store=tmp_path / "x.duckdb", sites=["S1", "S2"], secure_aggregation=True)
     out = CliRunner().invoke(app, ["federate", "--models", str(tmp_path / "m"), "--site-store", str(tmp_path / "a")])
     assert out.exit_code != 0 and "at least two site stores" in str(out.exception)
+
+
+def test_federate_checks_the_run_and_the_sites_before_reading_rows(plant: Path, tmp_path: Path) -> None:
+    # a site the store does not have was reported as the *first* site's channels it "cannot read"
+    with pytest.raises(ConfigError, match=r"--sites S9: not in the store \(it has S1, S2\)"):
+        federate(tmp_path / "m", store=plant, sites=["S1", "S9"], engine="inprocess")
+    # a typo in --engine or --strategy came after every site's rows were read (minutes on a real plant)
+    missing = tmp_path / "none.duckdb"  # never opened: the options are refused first
+    with pytest.raises(ConfigError, match="engine='bogus'"):
+        federate(tmp_path / "m", store=missing, sites=["S1", "S2"], engine="bogus")
+    with pytest.raises(ConfigError, match="strategy='bogus'"):
+        federate(tmp_path / "m", store=missing, sites=["S1", "S2"], strategy="bogus", engine="inprocess")
+    with pytest.raises(ConfigError, match="without central DP"):
+        federate(tmp_path / "m", store=missing, sites=list("ABC"), secure_aggregation=True, engine="inprocess",
+                 dp_noise=0.5)  # fmt: skip
+
+
+def test_a_site_without_failing_held_out_rows_says_so() -> None:
+    from types import SimpleNamespace
+
+    from forewarn.federated.federate import _held_metrics
+    from forewarn.train.spec import TrainSpec
+
+    X = pd.DataFrame({"a": np.arange(6.0)})
+    model = SimpleNamespace(predict_proba=lambda X: np.linspace(0, 1, len(X)))
+    site = SimpleNamespace(X=X, y=np.zeros(6), held=np.array([True] * 4 + [False] * 2))
+    assert _held_metrics(model, TrainSpec(task="failure"), site) == {"rows": 4.0, "failure_rows": 0.0}
+    site.y = np.array([0, 0, 1, 1, 0, 0.0])
+    figures = _held_metrics(model, TrainSpec(task="failure"), site)
+    assert figures["failure_rows"] == 2.0 and figures["roc_auc"] == 1.0

@@ -104,7 +104,25 @@ def federate(
     live = "live" if result.promoted else "not live"
     typer.echo(f"filed {result.model_id} {result.version} ({result.card['model']}, {live}) in {result.folder}")
     for site, figures in result.card["metrics"]["sites"].items():
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in figures.items() if k != "rows")
-        typer.echo(f"  {site}: {int(figures['rows'])} held-out rows{': ' + shown if shown else ''}")
+        typer.echo(f"  {site}: {_held_out(figures)}")
     if json_out is not None:
         json_out.write_text(json.dumps(result.card, indent=2, default=str), encoding="utf-8")
+
+
+def _held_out(figures: dict[str, float]) -> str:
+    """One site's held-out line; a failure model's site whose held-out rows hold no failing row (or only those)
+    says that there is nothing to judge it by, rather than printing no figure without a word.
+
+    >>> _held_out({"rows": 120.0, "failure_rows": 0.0})
+    '120 held-out rows, none within a horizon of a failure: no ROC/PR AUC'
+    >>> _held_out({"rows": 120.0, "failure_rows": 6.0, "roc_auc": 0.91, "pr_auc": 0.4})
+    '120 held-out rows (6 within a horizon of a failure): roc_auc 0.910, pr_auc 0.400'
+    """
+    rows, failing = int(figures["rows"]), figures.get("failure_rows")
+    shown = ", ".join(f"{k} {v:.3f}" for k, v in figures.items() if k not in ("rows", "failure_rows"))
+    if failing is None:
+        return f"{rows} held-out rows{': ' + shown if shown else ''}"
+    if not 0 < failing < rows:
+        which = "none" if not failing else "all"
+        return f"{rows} held-out rows, {which} within a horizon of a failure: no ROC/PR AUC"
+    return f"{rows} held-out rows ({int(failing)} within a horizon of a failure): {shown}"

@@ -147,8 +147,8 @@ def federate(
         raise ConfigError("only the window model's cnn variant is a registry model that federate can file")
     if sequence and secure_aggregation:
         raise ConfigError("secure aggregation runs with the perceptron (--model mlp) only in this version")
-    if secure_aggregation and engine != "inprocess":
-        raise ConfigError(f"secure aggregation runs with --engine inprocess only (not {engine!r}) in this version")
+    # before minutes of reading the sites' rows
+    _check_options(engine, strategy, secure_aggregation, dp_noise, len(stores) if stores else len(sites))
     if sequence and spec.window is None:
         spec = spec.with_options(window=WINDOW_ROWS)
     started = time.perf_counter()
@@ -189,6 +189,33 @@ def federate(
         return _file(estimator, data, spec, config, outcome.history, Path(models), promote, started)
 
 
+def _check_options(engine: str, strategy: str, secure_aggregation: bool, dp_noise: float, sites: int) -> None:
+    """The run's options that do not depend on the data (FedConfig and simulate check them again, later)."""
+    from forewarn.federated.apps import STRATEGIES
+    from forewarn.federated.secure import check_secure
+    from forewarn.federated.simulate import ENGINES
+
+    if engine not in ENGINES:
+        raise ConfigError(f"engine={engine!r} is not one of {', '.join(ENGINES)}")
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"strategy={strategy!r} is not one of {', '.join(STRATEGIES)}")
+    if secure_aggregation and engine != "inprocess":
+        raise ConfigError(f"secure aggregation runs with --engine inprocess only (not {engine!r}) in this version")
+    if secure_aggregation:
+        check_secure(strategy, dp_noise, sites)
+
+
+def _known_sites(store: str | os.PathLike[str], sites: Sequence[str]) -> None:
+    """Every named site is in the store (else the error named the first site's channels, not the missing site)."""
+    from forewarn.train.dataset import opened
+
+    with opened(store) as db:
+        known = sorted(set(db.assets()["site_id"].dropna().astype(str)))
+    missing = [s for s in sites if s not in known]
+    if missing:
+        raise ConfigError(f"--sites {', '.join(missing)}: not in the store (it has {', '.join(known) or 'no site'})")
+
+
 def _secure(data: Sequence[SiteData], config: FedConfig) -> Any:
     """The run with Flower's SecAgg+ (:mod:`~forewarn.federated.secure`), on the in-process transport."""
     from forewarn.federated.secure import federate_secure
@@ -213,6 +240,7 @@ def _load_sites(
     if store is not None:
         if len(sites) < 2:
             raise ConfigError("simulating sites of one store needs at least two --sites")
+        _known_sites(store, sites)
         plan = [(store, spec.with_options(sites=(s,)), s) for s in sites]
     else:
         if len(stores) < 2:
@@ -357,7 +385,8 @@ def _file(
 
 
 def _held_metrics(model: Any, spec: TrainSpec, site: SiteData) -> dict[str, float]:
-    """The global model on one site's held-out assets: RMSE (RUL) or ROC/PR AUC (failure)."""
+    """The global model on one site's held-out assets: RMSE (RUL) or ROC/PR AUC (failure; ``failure_rows``, the
+    held-out rows inside a horizon before a failure, says why there is none when they are 0 or all)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     X, y = site.X[site.held], site.y[site.held]
@@ -366,7 +395,9 @@ def _held_metrics(model: Any, spec: TrainSpec, site: SiteData) -> dict[str, floa
         return out
     if spec.task == "rul":
         out["rmse"] = float(np.sqrt(np.mean((model.predict(X) - np.minimum(y, spec.max_rul_hours)) ** 2)))
-    elif 0 < y.sum() < len(y):
+        return out
+    out["failure_rows"] = float(np.sum(y))
+    if 0 < out["failure_rows"] < len(y):
         p = model.predict_proba(X)
         out["roc_auc"] = float(roc_auc_score(y, p))
         out["pr_auc"] = float(average_precision_score(y, p))

@@ -38,6 +38,17 @@ CLIPPING_RANGE = 8.0
 QUANTIZATION_RANGE = 2**22
 
 
+def check_secure(strategy: str, dp_noise: float, sites: int) -> None:
+    """What SecAgg+ runs with here: FedAvg, no central DP, three sites or more (a clear error otherwise)."""
+    if strategy != "fedavg" or dp_noise > 0:
+        raise ConfigError("secure aggregation runs FedAvg without central DP (the server never sees one update)")
+    if sites < 3:
+        raise ConfigError(
+            f"secure aggregation needs at least 3 sites, not {sites} (with two, each site learns the "
+            "other's update from the sum; SecAgg+ splits keys into at least 3 shares)"
+        )
+
+
 def _layer_names(spec: net.NetSpec) -> list[str]:
     return [f"layer{i}.{part}" for i in range(len(spec.sizes) - 1) for part in ("weight", "bias")]
 
@@ -116,13 +127,7 @@ def secure_server_app(config: apps.FedConfig, out_folder: str, *, num_shares: in
     from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
     from flwr.serverapp import Grid, ServerApp
 
-    if config.strategy != "fedavg" or config.dp_noise > 0:
-        raise ConfigError("secure aggregation runs FedAvg without central DP (the server never sees one update)")
-    if config.sites < 3:
-        raise ConfigError(
-            f"secure aggregation needs at least 3 sites, not {config.sites} (with two, each site learns the "
-            "other's update from the sum; SecAgg+ splits keys into at least 3 shares)"
-        )
+    check_secure(config.strategy, config.dp_noise, config.sites)
     shares = int(num_shares or config.sites)
     if not 3 <= shares <= config.sites:
         raise ConfigError(f"num_shares={shares} must be within 3..{config.sites} (the sites)")
