@@ -4,6 +4,7 @@ import datetime as dt
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from forewarn.cli.main import app
@@ -262,3 +263,16 @@ def test_spc_casebook_refuses_times_it_cannot_read(tmp_path):
     assert isinstance(result.exception, SchemaError) and "line 3, column 'ts': 'yesterday' is not a time" in str(
         result.exception
     )
+
+
+def test_image_and_queue_errors_are_one_plain_line(tmp_path):
+    from forewarn.quality.images import decode
+
+    (tmp_path / "fake.jpg").write_text("not an image")
+    with pytest.raises(SchemaError) as err:  # was "cannot identify image file <_io.BufferedReader name=...>"
+        decode(tmp_path / "fake.jpg", 32)
+    assert str(err.value) == f"{tmp_path / 'fake.jpg'}: not an image pillow can read (give a JPEG or PNG file)"
+    with pytest.raises(SchemaError, match="no such file"):
+        decode(tmp_path / "none.jpg", 32)
+    with pytest.raises(ConfigError, match="cannot open the review queue"):  # was duckdb's IOException traceback
+        ReviewQueue(tmp_path / "missing" / "q.duckdb")

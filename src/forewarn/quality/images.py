@@ -42,7 +42,11 @@ def decode(source: str | os.PathLike[str] | bytes, size: int) -> np.ndarray:
         with handle, Image.open(handle) as image:
             grey = image.convert("L").resize((size, size), Image.Resampling.BOX)
             return np.asarray(grey, dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+    except FileNotFoundError:
+        raise SchemaError("no such file", source=where) from None
+    except UnidentifiedImageError:  # its text repeats the file object: "cannot identify image file <_io...>"
+        raise SchemaError("not an image pillow can read", source=where, hint="give a JPEG or PNG file") from None
+    except (OSError, SyntaxError) as err:
         raise SchemaError(f"cannot decode the image: {err}", source=where, hint="give a JPEG or PNG file") from None
 
 

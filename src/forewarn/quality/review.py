@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from forewarn.exceptions import DataNotFoundError, SchemaError, StateError
+from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError, StateError
 from forewarn.quality.decisions import DECISIONS, line_report
 from forewarn.store.pg_sql import is_postgres_url
 
@@ -93,7 +93,10 @@ class ReviewQueue:
             self._con = CaseConnection(self.path)
             self.path = self._con.path  # without a password
         else:
-            self._con = duckdb.connect(self.path)
+            try:
+                self._con = duckdb.connect(self.path)
+            except duckdb.Error as err:  # a missing folder, a file in use or not DuckDB's: one line, no traceback
+                raise ConfigError(f"cannot open the review queue {self.path!r}: {err}") from None
             self._con.execute(DDL)
             self._con.execute(NOVELTY_COLUMNS)
 
