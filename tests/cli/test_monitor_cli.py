@@ -35,3 +35,13 @@ def test_an_output_file_in_a_missing_folder_is_refused_before_the_work(
     code = run_cli([*args, "--model-id", "failure"])
     # the store does not exist either: the output's folder is named first (monitor ran to the end, then failed)
     assert code == 2 and "its folder '/nonexist' does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("every", ["1s", "59min", "0.5h"])
+def test_serve_refuses_a_retraining_period_under_an_hour(every: str) -> None:
+    from forewarn.serve.retraining import parse_every
+
+    # '1s' was taken: the schedule retrained without a pause and filed a new version every few seconds
+    with pytest.raises(ConfigError, match="1h or more"):
+        parse_every(every)
+    assert parse_every("1h") == parse_every("60min") and parse_every("7d").days == 7

@@ -29,8 +29,19 @@ from forewarn.exceptions import ConfigError, ForewarnError
 log = logging.getLogger("forewarn.serve")
 
 
+#: the shortest retraining period: each run trains a challenger on months of data and files a version
+MIN_EVERY = pd.Timedelta(hours=1)
+
+
 def parse_every(value: Any) -> pd.Timedelta | None:
-    """A positive retraining period, or ``None`` for none."""
+    """A retraining period of at least :data:`MIN_EVERY`, or ``None`` for none ('1s' retrained without a pause
+    and filed a new version each time).
+
+    >>> parse_every("30min")
+    Traceback (most recent call last):
+    ...
+    forewarn.exceptions.ConfigError: retrain every '30min': give a span of 1h or more (each run trains a challenger and files a version)
+    """
     if value is None or value == "":
         return None
     from forewarn.train.spec import timespan  # "7d" as people write it (pandas warns on a lower-case d)
@@ -41,6 +52,10 @@ def parse_every(value: Any) -> pd.Timedelta | None:
         span = pd.Timedelta(0)
     if span <= pd.Timedelta(0):
         raise ConfigError(f"retrain every {value!r}: give a positive span such as '7d' or '12h'")
+    if span < MIN_EVERY:
+        raise ConfigError(
+            f"retrain every {value!r}: give a span of 1h or more (each run trains a challenger and files a version)"
+        )
     return span
 
 
