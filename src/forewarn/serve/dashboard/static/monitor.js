@@ -15,7 +15,9 @@
     t.append(make("caption", caption));
     const tr = make("tr");
     for (const h of head) tr.append(make("th", h, { scope: "col" }));
-    t.append(make("thead")).firstChild.append(tr);
+    const thead = make("thead");  // Element.append returns nothing: chaining on it threw, so no section showed
+    thead.append(tr);
+    t.append(thead);
     const body = make("tbody");
     for (const row of rows) {
       const r = make("tr");
