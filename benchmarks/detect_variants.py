@@ -51,6 +51,16 @@ adopted:
 * ``honest_forecast``: ``small_sample``'s honest forecast errors without its tail widening.
 * ``tail_exceedances``: tail fits on at least ``D14_EXCEEDANCES`` training scores (the tail share raised for
   short fits, capped at ``D14_TAIL_CAP``).
+
+Eighth session (BENCHMARKS.md, issue 14, 2026-12-05 18:32: a default that holds at every series length), none
+adopted as the default:
+
+* ``expanding``: the embedding member's references redrawn at doublings of the rows seen (``D14_EXPAND_FIRST``,
+  ``D14_EXPAND_EXCL``, ``D14_EXPAND_REFS``, ``D14_EXPAND_TAIL``); with ``D14_EXPAND_REFS=grow`` and
+  ``D14_EXPAND_TAIL=keep`` it scores as the product's option ``expand_references`` (checked on two seeds).
+* ``rebased_embedding``: ``rebase`` on the embedding member alone, over ``D14_REBASE_ROWS`` rows.
+* ``gated_rebase``: ``rebase`` of every member, read from ``D14_REBASE_MIN`` rows, left off where the fit found
+  more than one operating regime (``D14_REBASE_GATE=regimes``).
 """
 
 from __future__ import annotations
@@ -312,3 +322,105 @@ def tail_exceedances(frame: pd.DataFrame, n_train: int | None = None) -> np.ndar
         return score_frame(frame, n, **_params())
     finally:
         ensemble.TAIL = saved
+
+
+def _expanded_embedding(detector: EnsembleDetector, values: np.ndarray, members: pd.DataFrame, n_train: int) -> None:
+    """The embedding column of ``members`` rescored against references refitted at doublings of the rows seen
+    (``expanding``, module text); in place."""
+    from forewarn.models.anomaly import embedding
+    from forewarn.models.anomaly.ensemble import EMBEDDING_STATE, MEMBERS, TAIL
+    from forewarn.models.anomaly.robust import tail_fit, tail_normalise
+
+    if "embedding" not in members.columns:
+        return
+    threshold = float(os.environ.get("D14_EXPAND_EXCL", str(detector.level)))
+    grow = os.environ.get("D14_EXPAND_REFS", "fixed")
+    first = float(os.environ.get("D14_EXPAND_FIRST", "2"))
+    z = detector._prepare(values)
+    windows = tuple(int(w) for w in detector.windows_)
+    widest = max(windows)
+    state = {k: getattr(detector, f"embedding_{k}_") for k in EMBEDDING_STATE}
+    e = members["embedding"].to_numpy(dtype="float64").copy()
+    others = members.drop(columns="embedding").to_numpy(dtype="float64")
+    n = len(z)
+    start = int(first * n_train)
+    while start < n:
+        end = min(2 * start, n)
+        hot = (
+            np.fmax(
+                np.nanmax(np.c_[others[:start], np.full(start, -np.inf)], axis=1), np.nan_to_num(e[:start], nan=-np.inf)
+            )
+            >= threshold
+        )
+        near = pd.Series(hot).rolling(2 * widest + 1, center=True, min_periods=1).max().to_numpy() > 0
+        keep = np.flatnonzero(~near)
+        keep = keep[keep >= widest - 1]
+        if len(keep) >= 2 * len(state["index"]) // 2 and len(keep) > 4 * widest:
+            wanted = (
+                int(detector.references)
+                if grow == "fixed"
+                else int(min(4 * detector.references, detector.references * start / n_train))
+            )
+            pick = keep[np.unique(np.linspace(0, len(keep) - 1, min(wanted, len(keep))).round().astype("int64"))]
+            f = embedding.features(z[:start], windows, state["noise"])
+            new = {**state, "reference": (f[pick] - state["center"]) / state["spread"], "index": pick}
+            honest = embedding.train_scores(new, z[:start], windows)
+            tail = tail_fit(honest[keep], TAIL + (detector.contamination or 0.0))
+            if os.environ.get("D14_EXPAND_TAIL") == "keep":
+                tail = detector.tails_[MEMBERS.index("embedding")]
+            lo = max(0, start - widest)
+            raw = embedding.score(new, z[lo:end], windows)[start - lo :]
+            e[start:end] = tail_normalise(raw, tail)
+        start = end
+    members["embedding"] = e
+
+
+def expanding(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
+    """The default whose embedding member is refitted at doublings of the rows seen (from ``D14_EXPAND_FIRST``
+    times the training rows, default 2) on the rows seen so far, rows within the longest window of one where any
+    member's surprise reached ``D14_EXPAND_EXCL`` (default the level) left out; a new tail fit on the kept rows'
+    honest scores; ``D14_EXPAND_REFS`` ``fixed`` (the default's number of references) or ``grow``."""
+    from forewarn.models.anomaly.ensemble import combine, to_unit
+
+    detector, values, members = _default_fit(frame, n_train)
+    n0 = max(10, int(TRAIN_FRACTION * len(values))) if n_train is None else n_train
+    _expanded_embedding(detector, values.to_numpy(dtype="float64", na_value=np.nan), members, n0)
+    combined = _settled(detector, frame, combine(members.to_numpy()))
+    return to_unit(combined, float(detector.level))
+
+
+def rebased_embedding(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
+    """The default with only the embedding member rebased on its own last ``D14_REBASE_ROWS`` rows (default 1000;
+    :func:`~forewarn.models.anomaly.adjust.rebase` at ``D14_REBASE_QUANTILE``, default 0.95), the forecast, change
+    point and discord members as they are."""
+    from forewarn.models.anomaly.adjust import rebase
+    from forewarn.models.anomaly.ensemble import combine, to_unit
+
+    detector, _, members = _default_fit(frame, n_train)
+    if "embedding" in members.columns:
+        rows = int(os.environ.get("D14_REBASE_ROWS", "1000"))
+        quantile = float(os.environ.get("D14_REBASE_QUANTILE", "0.95"))
+        members["embedding"] = rebase(members[["embedding"]].to_numpy(), rows, quantile)[:, 0]
+    combined = _settled(detector, frame, combine(members.to_numpy()))
+    return to_unit(combined, float(detector.level))
+
+
+def gated_rebase(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
+    """The default with every member rebased on its own last ``D14_REBASE_ROWS`` rows (default 4000) as
+    ``rebase_rows`` does, read once ``D14_REBASE_MIN`` rows are there (default all of them), at
+    ``D14_REBASE_QUANTILE`` (default 0.95), and only where the fit found one operating regime (a series that
+    neither starts nor stops nor moves between separate states) when ``D14_REBASE_GATE=regimes``."""
+    from forewarn.models.anomaly.ensemble import combine, to_unit
+
+    detector, _, members = _default_fit(frame, n_train)
+    rows = int(os.environ.get("D14_REBASE_ROWS", "4000"))
+    least = int(os.environ.get("D14_REBASE_MIN", str(rows)))
+    quantile = float(os.environ.get("D14_REBASE_QUANTILE", "0.95"))
+    gated = os.environ.get("D14_REBASE_GATE") == "regimes" and len(detector.regime_centroids_) > 1
+    if not gated:
+        m = members.to_numpy()
+        base = -np.log10(1.0 - quantile)
+        recent = pd.DataFrame(m).rolling(rows, min_periods=least).quantile(quantile).shift(1).to_numpy()
+        members[:] = m - np.maximum(0.0, np.nan_to_num(recent, nan=base) - base)
+    combined = _settled(detector, frame, combine(members.to_numpy()))
+    return to_unit(combined, float(detector.level))

@@ -141,6 +141,22 @@ hourly rows (validation fleets 3 and 4) 2.06 -> 2.23 and 2.09 -> 2.22, with 3 fe
 Use it for long metric series (counts, temperatures, demand) that drift slowly, not for machines that start,
 stop and degrade.
 
+**Long series: the embedding's references grow with the history** (``expand_references``, *off by default*; no
+times needed): from twice the training rows on, and again at each doubling, the embedding member's reference
+embeddings are redrawn from every row scored so far, more of them as the rows grow (at most 4x), leaving out the
+rows near any member's surprise at the level; the feature scaling and the tail fit stay the training rows'
+(:mod:`~forewarn.models.anomaly.expand`). Not a rolling adaptation: the references keep the training rows, so a
+state never seen before stays as far as it was; the risk is a slow change that stays under the level until a
+doubling and is then normal. Chosen on validation corpus seeds 10-19 (the references redrawn with a new tail fit,
+or in the fit's number, *raised* the false starts at 16,000 rows: 1,624 -> 1,694-2,064; grown in number with the
+tail kept, 1,247), where it lifted the mean score at 1,000-16,000 rows by 0.6-3.2 points. On the test seeds 0-9
+(once) the medians at 600 / 1,000 / 2,000 / 4,000 / 8,000 / 16,000 rows were 40.0 / 49.6 / 55.7 / 62.2 / 62.4 /
+55.2 against the default's 39.3 / 47.5 / 57.8 / 63.5 / 60.1 / 55.2. Not the default: on the failing twin fleet it
+raised the false alarms per asset-month (validation seed 3: 2.46 -> 2.51-2.53; test seed 0: 2.24 -> 2.34, 0.43
+forewarned either way), and a stream that scores the last ``context`` rows of an asset cannot redraw
+references from its whole history, so the stream and ``forewarn detect`` would differ (BENCHMARKS.md, issue 14,
+2026-12-05 18:32).
+
 **Transitions** (``transition_rows``, off by default): in the first ``transition_rows`` rows after a
 *transition* (a switch of operating regime, or a row where at least :data:`JUMP_CHANNELS` channels and
 :data:`JUMP_SHARE` of them move more than :data:`JUMP` spreads from the row before: a start or a stop of a
@@ -207,7 +223,7 @@ import pandas as pd
 from forewarn.base.estimator import AnomalyDetector
 from forewarn.base.params import Boolean, Interval, Options, SequenceOf
 from forewarn.base.registry import register
-from forewarn.models.anomaly import changepoint, discord, embedding, regimes, residual
+from forewarn.models.anomaly import changepoint, discord, embedding, expand, regimes, residual
 from forewarn.models.anomaly.adjust import REBASE_MIN_SHARE as REBASE_MIN_SHARE
 from forewarn.models.anomaly.adjust import REBASE_QUANTILE as REBASE_QUANTILE
 from forewarn.models.anomaly.adjust import RECOVER_ROWS as RECOVER_ROWS
@@ -255,6 +271,8 @@ class EnsembleDetector(AnomalyDetector):
     """Residual + embedding + change-point + discord members, robustly normalised, one score in (0, 1)."""
 
     tags = {"sequential": True, "nan_allowed": True, "unit": "probability-like", "timed": True}
+    #: set in ``fit`` (by name, with the embedding member's other state): the training rows its references come from
+    embedding_index_: np.ndarray
     parameter_constraints = {
         "members": [SequenceOf(Options(*MEMBERS))],
         "lags": [Interval(int, 1, 10)],
@@ -274,6 +292,7 @@ class EnsembleDetector(AnomalyDetector):
         "transition_rows": [Interval(int, 1, None), None],
         "small_sample": [Boolean()],
         "rounding": [Boolean(), Options("auto")],
+        "expand_references": [Boolean()],
     }
 
     def __init__(
@@ -297,6 +316,7 @@ class EnsembleDetector(AnomalyDetector):
         transition_rows: int | None = None,
         small_sample: bool = False,
         rounding: bool | str = "auto",
+        expand_references: bool = False,
     ):
         self.members = members
         self.lags = lags
@@ -316,6 +336,7 @@ class EnsembleDetector(AnomalyDetector):
         self.transition_rows = transition_rows
         self.small_sample = small_sample
         self.rounding = rounding
+        self.expand_references = expand_references
 
     # -- preparation ---------------------------------------------------------------------------------------
     def _prepare(self, values: np.ndarray, g: np.ndarray | None = None) -> np.ndarray:
@@ -456,7 +477,29 @@ class EnsembleDetector(AnomalyDetector):
             else:
                 continue
             out[name] = tail_normalise(raw, self.tails_[MEMBERS.index(name)])
+        if self.expand_references and "embedding" in out:
+            out["embedding"] = self._expanded_embedding(z, out)
         return pd.DataFrame(out)
+
+    def _expanded_embedding(self, z: np.ndarray, surprises: dict[str, np.ndarray]) -> np.ndarray:
+        """The embedding member's surprises with its references grown at doublings of the rows scored
+        (``expand_references``, :func:`~forewarn.models.anomaly.expand.expanded`); the fit's training rows are
+        its last reference's row + 1 (the references span the training rows)."""
+        tail = self.tails_[MEMBERS.index("embedding")]
+        others = [v for k, v in surprises.items() if k != "embedding"]
+        with np.errstate(invalid="ignore"):
+            hot = np.fmax.reduce(others) >= self.level if others else np.zeros(len(z), dtype=bool)
+        raw = expand.expanded(
+            {k: getattr(self, f"embedding_{k}_") for k in EMBEDDING_STATE},
+            z,
+            tuple(int(w) for w in self.windows_),
+            int(self.embedding_index_[-1]) + 1,
+            hot,
+            int(self.references),
+            lambda scores: tail_normalise(scores, tail),
+            float(self.level),
+        )
+        return tail_normalise(raw, tail)
 
     def _score(self, X: pd.DataFrame) -> np.ndarray:
         values = X.to_numpy(dtype="float64", na_value=np.nan)
