@@ -156,3 +156,14 @@ def test_a_site_without_failing_held_out_rows_says_so() -> None:
     site.y = np.array([0, 0, 1, 1, 0, 0.0])
     figures = _held_metrics(model, TrainSpec(task="failure"), site)
     assert figures["failure_rows"] == 2.0 and figures["roc_auc"] == 1.0
+
+
+def test_site_stores_with_one_file_name_stay_separate_sites(plant: Path, tmp_path: Path) -> None:
+    from forewarn.federated.federate import site_names
+
+    # plants that each export store.duckdb were all named "store": one entry in the card for several sites
+    assert site_names([tmp_path / "a" / "store.duckdb", tmp_path / "b" / "store.duckdb"]) == ["a-store", "b-store"]
+    assert site_names(["x/a/s.duckdb", "y/a/s.duckdb"]) == ["a-s-1", "a-s-2"]
+    # the same store twice trained one plant's rows as two sites
+    with pytest.raises(ConfigError, match="given twice"):
+        federate(tmp_path / "m", stores=[plant, plant], engine="inprocess")

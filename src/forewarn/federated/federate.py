@@ -189,6 +189,29 @@ def federate(
         return _file(estimator, data, spec, config, outcome.history, Path(models), promote, started)
 
 
+def site_names(stores: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """One name per site store: its file's stem, with its folder's name in front when two stems are the same
+    (plants that each export ``store.duckdb``); the same store twice is an error (one plant counted as two).
+
+    >>> site_names(["a/plant.duckdb", "b/other.duckdb"]), site_names(["a/store.duckdb", "b/store.duckdb"])
+    (['plant', 'other'], ['a-store', 'b-store'])
+    """
+    from forewarn.store.pg_sql import is_postgres_url
+
+    seen: dict[str, str] = {}
+    for where in stores:
+        key = str(where) if is_postgres_url(str(where)) else str(Path(where).resolve())
+        if key in seen:
+            raise ConfigError(f"--site-store {str(where)!r} is given twice: each site is one plant's own store")
+        seen[key] = str(where)
+    names = [Path(str(s)).stem for s in stores]
+    if len(set(names)) < len(names):
+        names = [f"{Path(str(s)).parent.name}-{Path(str(s)).stem}".lstrip("-") for s in stores]
+    if len(set(names)) < len(names):
+        names = [f"{name}-{i + 1}" for i, name in enumerate(names)]
+    return names
+
+
 def _check_options(engine: str, strategy: str, secure_aggregation: bool, dp_noise: float, sites: int) -> None:
     """The run's options that do not depend on the data (FedConfig and simulate check them again, later)."""
     from forewarn.federated.apps import STRATEGIES
@@ -245,7 +268,7 @@ def _load_sites(
     else:
         if len(stores) < 2:
             raise ConfigError("federated training needs at least two site stores")
-        plan = [(s, spec, Path(s).stem) for s in stores]
+        plan = [(s, spec, name) for s, name in zip(stores, site_names(stores), strict=True)]
     data: list[SiteData] = []
     for where, site_spec, name in plan:
         if data:  # every site reads the first one's channels at its interval
