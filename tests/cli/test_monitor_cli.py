@@ -45,3 +45,13 @@ def test_serve_refuses_a_retraining_period_under_an_hour(every: str) -> None:
     with pytest.raises(ConfigError, match="1h or more"):
         parse_every(every)
     assert parse_every("1h") == parse_every("60min") and parse_every("7d").days == 7
+
+
+def test_a_decision_without_a_figure_says_why() -> None:
+    from forewarn.monitor.retrain import reason
+
+    judged = {"champion": {"roc_auc": None, "failures": 0}, "challenger": {"roc_auc": None, "failures": 0}}
+    # was "challenger roc_auc None vs champion None (margin 0.02)"
+    assert "None" not in reason("roc_auc", judged, 0.02) and "0 failures" in reason("roc_auc", judged, 0.02)
+    judged = {"champion": {"roc_auc": 0.7}, "challenger": {"roc_auc": 0.8}}
+    assert reason("roc_auc", judged, 0.02) == "challenger roc_auc 0.8 vs champion 0.7 (margin 0.02)"

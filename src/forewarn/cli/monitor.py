@@ -158,4 +158,5 @@ def retrain(
         f"{model_id}: challenger {decision['challenger']} {metric} {figures['challenger'].get(metric)} vs champion "
         f"{decision['champion']} {figures['champion'].get(metric)}: "
         + (f"promoted, {decision['live']} live" if decision["promoted"] else f"not promoted, {decision['live']} live")
+        + f" ({decision['reason']})"
     )

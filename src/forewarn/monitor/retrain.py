@@ -212,14 +212,30 @@ def retrain(
         "figures": judged,
         "promoted": bool(better and promote),
         "live": registry.active_version(model_id),
-        "reason": (
-            f"challenger {metric} {judged['challenger'].get(metric)} vs champion {judged['champion'].get(metric)}"
-            f" (margin {margin})"
-        ),
+        "reason": reason(metric, judged, margin),
         "seconds": round(time.perf_counter() - started, 1),
     }
     _record(registry.root / model_id / DECISIONS, decision)
     return decision
+
+
+def reason(metric: str, judged: dict[str, dict[str, Any]], margin: float) -> str:
+    """The decision in words; a figure the judged window cannot give (ROC AUC or a catch rate without a failure
+    in it) is said as such, not printed as ``None vs None``.
+
+    >>> reason("roc_auc", {"champion": {"roc_auc": None, "failures": 0}, "challenger": {"roc_auc": None}}, 0.02)
+    'no roc_auc for the challenger on the judged window (0 failures in it): it cannot be judged better'
+    >>> reason("brier", {"champion": {"brier": 0.04}, "challenger": {"brier": 0.03}}, 0.005)
+    'challenger brier 0.03 vs champion 0.04 (margin 0.005)'
+    """
+    mine, theirs = judged["challenger"].get(metric), judged["champion"].get(metric)
+    if mine is None:
+        failures = judged["champion"].get("failures")
+        return (
+            f"no {metric} for the challenger on the judged window ({failures} failures in it): it cannot be judged "
+            "better"
+        )
+    return f"challenger {metric} {mine} vs champion {theirs} (margin {margin})"
 
 
 def _file(folder: Path, target: Path) -> str:
