@@ -73,6 +73,7 @@ def test_tied_residuals_still_give_a_strictly_increasing_tail() -> None:
 def test_a_new_rul_bundle_orders_every_healthy_asset(tmp_path: Path) -> None:
     bundle, X = _bundle(tmp_path / "new")
     assert json.loads((tmp_path / "new" / SPEC_FILE).read_text())["rul_tails"] == RUL_TAILS == "power"
+    assert bundle.calibrator is not None and bundle.calibrator.method == "isotonic-platt"  # make_bundle's default
     predicted = bundle.predict(X)
     assert predicted.rul is not None
     healthy = predicted.rul > 120  # far beyond the 24 h horizon: the old rule put all of them at one value
