@@ -152,7 +152,7 @@ or in the fit's number, *raised* the false starts at 16,000 rows: 1,624 -> 1,694
 tail kept, 1,247), where it lifted the mean score at 1,000-16,000 rows by 0.6-3.2 points. On the test seeds 0-9
 (once) the medians at 600 / 1,000 / 2,000 / 4,000 / 8,000 / 16,000 rows were 40.0 / 49.6 / 55.7 / 62.2 / 62.4 /
 55.2 against the default's 39.3 / 47.5 / 57.8 / 63.5 / 60.1 / 55.2. Not the default: on the failing twin fleet it
-raised the false alarms per asset-month (validation seed 3: 2.46 -> 2.51-2.53; test seed 0: 2.24 -> 2.34, 0.43
+raised the false alarms per asset-month (validation seed 3: 2.46 -> 2.51-2.53; test seed 0: 2.32 -> 2.34, 0.43
 forewarned either way), and a stream that scores the last ``context`` rows of an asset cannot redraw
 references from its whole history, so the stream and ``forewarn detect`` would differ (BENCHMARKS.md, issue 14,
 2026-12-05 18:32).
