@@ -113,7 +113,9 @@ def test_review_map_draws_the_models_defect_map(tmp_path):
     model.fit(X, ["good"] * 4 + ["spot"] * 4).save(tmp_path / "model")
     pixels = (np.kron(X[5, 0], np.ones((2, 2))) * 255).astype(np.uint8)  # 32 x 32, not the model's size
     Image.fromarray(pixels).save(tmp_path / "unit.png")
-    settings = ServeSettings(token=TOKEN, extra={"quality_model": str(tmp_path / "model")})
+    settings = ServeSettings(
+        token=TOKEN, extra={"quality_model": str(tmp_path / "model"), "quality_images": str(tmp_path)}
+    )
     with TestClient(create_app(settings)) as c:
         body = {"line": "L1", "unit": "u1", "probability": 0.6, "image": str(tmp_path / "unit.png")}
         review = c.post("/api/v1/quality/inspections", json=body, headers=AUTH).json()
@@ -157,7 +159,9 @@ def test_inspections_carry_the_novelty_score(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not an image")
     expected = detector.score(np.stack([decode(tmp_path / n, 32)[None] for n in ("novel.png", "ok.png")]))
     assert expected[0] > 100.0 and expected[1] == 0.0
-    settings = ServeSettings(token=TOKEN, extra={"quality_model": str(tmp_path / "model")})
+    settings = ServeSettings(
+        token=TOKEN, extra={"quality_model": str(tmp_path / "model"), "quality_images": str(tmp_path)}
+    )
     url = "/api/v1/quality/inspections"
     with TestClient(create_app(settings)) as c:
         base = {"line": "L1", "unit": "u", "probability": 0.05}
@@ -189,3 +193,25 @@ def test_inspections_without_a_detector_take_the_requests_score(client):
     assert (flagged["novelty_score"], flagged["novel"], flagged["decision"]) == (2.5, True, "review")
     rejected = client.post(url, json={**base, "probability": 0.95, "novelty_score": 2.5}, headers=AUTH).json()
     assert rejected["decision"] == "reject"  # novelty only ever lifts a pass to review
+
+
+def test_images_outside_the_servers_image_folders_are_refused(client, tmp_path):
+    """An inspection cannot make the server read (and then serve) a file outside its image folders: the review
+    queue file's folder by default, ``extra['quality_images']`` when set."""
+    from PIL import Image
+
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    elsewhere.mkdir()
+    Image.new("L", (20, 20), 10).save(elsewhere / "secret.png")
+    url = "/api/v1/quality/inspections"
+    base = {"line": "L1", "unit": "u", "probability": 0.6}
+    for image in (str(elsewhere / "secret.png"), str(tmp_path / ".." / elsewhere.name / "secret.png")):
+        refused = client.post(url, json={**base, "image": image}, headers=AUTH)
+        assert refused.status_code == 422 and "outside the server's image folders" in refused.text, refused.text
+    assert client.get("/api/v1/quality/reviews", params={"status": "all"}).json() == []  # nothing logged
+    inside = client.post(url, json={**base, "image": client.image}, headers=AUTH).json()
+    assert client.get(f"/api/v1/quality/reviews/{inside['inspection_id']}/image").status_code == 200
+    settings = ServeSettings(token=TOKEN)  # a queue in memory and no image folder: no image is read
+    with TestClient(create_app(settings)) as c:
+        assert c.post(url, json={**base, "image": client.image}, headers=AUTH).status_code == 422
+        assert c.post(url, json={**base, "image": ""}, headers=AUTH).status_code == 200

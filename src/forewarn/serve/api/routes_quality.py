@@ -6,6 +6,10 @@ The inspection log and review queue is :class:`forewarn.quality.review.ReviewQue
 train`` in ``ServeSettings.extra["quality_model"]``, ``GET /reviews/{id}/map`` draws where the model sees the defect
 (its localisation head's map, or the class activation map) in red over the unit's image.
 
+The server reads a unit's image only inside its image folders (:func:`image_roots`): ``extra["quality_images"]``
+(folders joined by the path separator), else the review queue file's folder. An inspection naming an image
+elsewhere is refused (422), so the routes cannot be used to read other files of the server.
+
 >>> from fastapi.testclient import TestClient
 >>> from forewarn.serve import ServeSettings, create_app
 >>> client = TestClient(create_app(ServeSettings()))
@@ -17,6 +21,7 @@ train`` in ``ServeSettings.extra["quality_model"]``, ``GET /reviews/{id}/map`` d
 from __future__ import annotations
 
 import io
+import os
 import threading
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
@@ -131,6 +136,40 @@ def texture_of(request: Request) -> Any:
     return request.app.state.quality_texture
 
 
+def image_roots(extra: dict[str, Any]) -> tuple[FilePath, ...]:
+    """The folders the server reads units' images from: ``extra["quality_images"]`` (folders joined by the path
+    separator), else the folder of the review queue file (none for a queue in memory).
+
+    >>> [p.name for p in image_roots({"quality_images": os.pathsep.join(["/data/cam1", "/data/cam2"])})]
+    ['cam1', 'cam2']
+    >>> [p.name for p in image_roots({"quality_reviews": "/data/line1/reviews.duckdb"})], image_roots({})
+    (['line1'], ())
+    """
+    given = str(extra.get("quality_images") or "")
+    if given:
+        return tuple(FilePath(p).resolve() for p in given.split(os.pathsep) if p)
+    reviews = str(extra.get("quality_reviews") or ":memory:")
+    return () if reviews == ":memory:" else (FilePath(reviews).resolve().parent,)
+
+
+def readable_image(extra: dict[str, Any], image: str) -> FilePath | None:
+    """``image`` resolved (links followed), when it lies inside one of the server's image folders, else None."""
+    path = FilePath(image).resolve()
+    return path if any(path.is_relative_to(root) for root in image_roots(extra)) else None
+
+
+def _checked_image(request: Request, body: InspectionRequest) -> None:
+    """Refuse an inspection whose image lies outside the server's image folders (422 naming the field)."""
+    if body.image and readable_image(request.app.state.settings.extra, body.image) is None:
+        roots = image_roots(request.app.state.settings.extra)
+        where = ", ".join(str(r) for r in roots) if roots else "none: the review queue is in memory"
+        raise SchemaError(
+            f"image {body.image!r} is outside the server's image folders ({where})",
+            column="image",
+            hint="put the images under one of them, or set extra['quality_images'] to their folder",
+        )
+
+
 def _novelty_score(request: Request, body: InspectionRequest) -> float | None:
     """The unit's novelty score: the request's own, else the server's texture detector on the unit's image
     (when both are there), else None."""
@@ -149,10 +188,10 @@ def _novelty_score(request: Request, body: InspectionRequest) -> float | None:
         return float(detector.score(batch)[0])
 
 
-def _image_path(queue: ReviewQueue, inspection_id: int) -> FilePath:
-    path = FilePath(queue.get(inspection_id)["image"])
-    if not path.is_file():
-        raise DataNotFoundError(f"the image of inspection {inspection_id} is not on this server")
+def _image_path(request: Request, queue: ReviewQueue, inspection_id: int) -> FilePath:
+    path = readable_image(request.app.state.settings.extra, str(queue.get(inspection_id)["image"]))
+    if path is None or not path.is_file():
+        raise DataNotFoundError(f"the image of inspection {inspection_id} is not in this server's image folders")
     return path
 
 
@@ -202,6 +241,7 @@ def inspect(request: Request, queue: Queue, body: InspectionRequest) -> dict[str
     server's texture detector on the unit's image) is above ``novelty_threshold`` goes to review when it would
     pass, as in ``forewarn quality inspect`` (:func:`forewarn.quality.decisions.with_novelty`). The log stores and
     the response carries ``novelty_score`` and ``novel`` (null without a score)."""
+    _checked_image(request, body)
     limits = thresholds(InspectionCosts(scrap=body.scrap, review=body.review, escape=body.escape))
     score = _novelty_score(request, body)
     score = None if score is None else round(score, 6)
@@ -223,10 +263,10 @@ def review(queue: Queue, inspection_id: InspectionId) -> dict[str, Any]:
 
 
 @router.get("/reviews/{inspection_id}/image", summary="The unit's image as PNG", response_class=Response)
-def review_image(queue: Queue, inspection_id: InspectionId) -> Response:
+def review_image(request: Request, queue: Queue, inspection_id: InspectionId) -> Response:
     from PIL import Image, UnidentifiedImageError
 
-    path = _image_path(queue, inspection_id)
+    path = _image_path(request, queue, inspection_id)
     try:
         with Image.open(path) as image:
             buffer = io.BytesIO()
@@ -247,7 +287,7 @@ def review_map(request: Request, queue: Queue, inspection_id: InspectionId) -> R
     from forewarn.quality.images import decode, overlay_png
     from forewarn.quality.inspection import defect_map
 
-    path = _image_path(queue, inspection_id)
+    path = _image_path(request, queue, inspection_id)
     model = model_of(request)
     try:
         with Image.open(path) as image:
