@@ -13,24 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forewarn.base.json_values import finite_json
 from forewarn.evaluate.svg import risk_timeline
 from forewarn.train.dataset import Dataset
 from forewarn.train.spec import hours
 
 #: how many assets the report draws (those with failures first, then the riskiest)
 REPORT_ASSETS = 24
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def backtest_id(result: dict[str, Any]) -> str:
@@ -51,7 +40,7 @@ def write_outputs(
 ) -> None:
     """Fill in the id and write the JSON where asked, and the HTML report."""
     result["id"] = backtest_id(result)
-    text = json.dumps(_jsonable(result), indent=2, default=str)
+    text = json.dumps(finite_json(result), indent=2, default=str)
     if json_path is not None:
         Path(json_path).write_text(text, encoding="utf-8")
     if models is not None:

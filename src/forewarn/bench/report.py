@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from forewarn.base.json_values import finite_json
 from forewarn.evaluate.svg import bar_chart
 
 #: metrics where lower is better (the rest: higher is better)
@@ -92,19 +93,12 @@ def metric_names(results: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
-    """Write the benchmark payload (``dataset``, ``protocol``, ``results``, ``published``...) as JSON."""
+    """Write the benchmark payload (``dataset``, ``protocol``, ``results``, ``published``...) as strict JSON: a
+    figure a result does not have (NaN) is ``null`` (:func:`~forewarn.base.json_values.finite_json`)."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(payload, indent=2, default=_plain), encoding="utf-8")
+    out.write_text(json.dumps(finite_json(payload), indent=2, allow_nan=False), encoding="utf-8")
     return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
 def write_chart(

@@ -8,6 +8,7 @@ under ours), and writes the JSON and a PNG chart.
 from __future__ import annotations
 
 import importlib
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -97,7 +98,14 @@ def bench(
     console.print(f"chart: {chart_path}")
 
 
-def _fmt(value: float) -> str:
+def _fmt(value: float | None) -> str:
+    """A figure as the results table shows it; one a result does not have (None, NaN) is empty.
+
+    >>> _fmt(12.345), _fmt(0.01234), _fmt(float("nan")), _fmt(None)
+    ('12.35', '0.0123', '', '')
+    """
+    if value is None or not math.isfinite(value):
+        return ""
     return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
 
 
