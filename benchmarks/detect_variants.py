@@ -57,7 +57,8 @@ adopted as the default:
 
 * ``expanding``: the embedding member's references redrawn at doublings of the rows seen (``D14_EXPAND_FIRST``,
   ``D14_EXPAND_EXCL``, ``D14_EXPAND_REFS``, ``D14_EXPAND_TAIL``); with ``D14_EXPAND_REFS=grow`` and
-  ``D14_EXPAND_TAIL=keep`` it scores as the product's option ``expand_references`` (checked on two seeds).
+  ``D14_EXPAND_TAIL=keep`` it scores as the product's option ``expand_references`` (checked on two seeds); with
+  ``D14_EXPAND_GATE=regimes`` only where the fit found one operating regime.
 * ``rebased_embedding``: ``rebase`` on the embedding member alone, over ``D14_REBASE_ROWS`` rows.
 * ``gated_rebase``: ``rebase`` of every member, read from ``D14_REBASE_MIN`` rows, left off where the fit found
   more than one operating regime (``D14_REBASE_GATE=regimes``).
@@ -384,6 +385,8 @@ def expanding(frame: pd.DataFrame, n_train: int | None = None) -> np.ndarray:
 
     detector, values, members = _default_fit(frame, n_train)
     n0 = max(10, int(TRAIN_FRACTION * len(values))) if n_train is None else n_train
+    if os.environ.get("D14_EXPAND_GATE") == "regimes" and len(detector.regime_centroids_) > 1:
+        return to_unit(_settled(detector, frame, combine(members.to_numpy())), float(detector.level))
     _expanded_embedding(detector, values.to_numpy(dtype="float64", na_value=np.nan), members, n0)
     combined = _settled(detector, frame, combine(members.to_numpy()))
     return to_unit(combined, float(detector.level))

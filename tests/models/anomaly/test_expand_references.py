@@ -87,3 +87,15 @@ def test_expanded_grows_the_references_and_leaves_hot_rows_out():
 def test_bad_value_is_refused_with_the_parameter_named():
     with pytest.raises(ValueError, match="expand_references"):
         EnsembleDetector(expand_references="yes").fit(np.zeros((50, 1)))
+
+
+def test_a_fit_with_several_operating_regimes_keeps_its_references():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2400, 3))
+    running = (np.arange(2400) // 40) % 2 == 0  # a machine that starts and stops every 40 rows
+    x[~running] = x[~running] * 0.05 - 20.0
+    plain = EnsembleDetector().fit(x[:400])
+    assert len(plain.regime_centroids_) > 1
+    a = plain.member_scores(x)["embedding"].to_numpy()
+    b = EnsembleDetector(expand_references=True).fit(x[:400]).member_scores(x)["embedding"].to_numpy()
+    assert np.array_equal(a, b, equal_nan=True)
