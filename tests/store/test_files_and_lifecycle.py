@@ -189,7 +189,7 @@ def test_file_store_persists_and_opens_read_only(tmp_path: Path):
         Store(read_only=True)
     not_a_db = tmp_path / "notes.txt"
     not_a_db.write_text("hello")
-    with pytest.raises(ConfigError, match="cannot open store"):
+    with pytest.raises(ConfigError, match="not a DuckDB store file; it is another kind of file"):
         Store(not_a_db)
     closed = Store()
     closed.close()
@@ -217,3 +217,19 @@ def test_two_stores_on_one_file_see_each_others_new_assets_and_channels(tmp_path
         feed.ingest_readings(pd.DataFrame({"asset_id": ["P-1", "P-2"], "ts": ["2024-01-02"] * 2, "vib": [2.0, 3.0]}))
         assert api.readings("P-1")["channel"].tolist() == ["temp", "vib"]
         assert api.readings("P-2")["value"].tolist() == [3.0]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "said"), [("m.csv", b"a,b\n1,2\n", "a CSV file"), ("s.duckdb", b"", "empty")]
+)
+def test_a_file_that_is_no_duckdb_store_is_named_as_what_it_is(
+    tmp_path: Path, name: str, content: bytes, said: str
+) -> None:
+    """``--store export.csv`` (a plant export given as the store) is one line saying what the file is, for writing
+    and for reading, and the file is left as it was (DuckDB said "Catalog Error: Cannot launch in-memory database")."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    for read_only in (False, True):
+        with pytest.raises(ConfigError, match=f"is not a DuckDB store file; it is {said}"):
+            Store(path, read_only=read_only)
+    assert path.read_bytes() == content

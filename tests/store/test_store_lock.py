@@ -45,11 +45,15 @@ def test_open_names_the_file_the_holder_and_serve_stream(held: tuple[Path, int],
 
 
 def test_other_open_errors_keep_duckdb_s_reason(tmp_path: Path) -> None:
-    bad = tmp_path / "not-a-store.duckdb"
-    bad.write_bytes(b"this is not a database" * 100)
+    bad = tmp_path / "broken.duckdb"
+    bad.write_bytes(b"\0" * 8 + b"DUCK" + b"a damaged header" * 100)  # DuckDB's mark, then nothing DuckDB can read
     with pytest.raises(ConfigError, match="cannot open store") as caught:
         Store(bad)
     assert "in use by another process" not in str(caught.value)
+    other = tmp_path / "not-a-store.duckdb"
+    other.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ConfigError, match="is not a DuckDB store file; it is another kind of file"):
+        Store(other)
 
 
 def _stream_config(tmp_path: Path) -> Path:

@@ -152,6 +152,39 @@ def lock_conflict(path: str, err: BaseException) -> str | None:
     return f"store file {path!r} is in use by another process{holder}; {LOCK_HINT.format(file=shlex.quote(path))}"
 
 
+#: the bytes a DuckDB database file holds at offset 8
+DUCKDB_MAGIC = b"DUCK"
+
+
+def check_store_file(file: Path) -> None:
+    """Refuse, in one line, a file that exists but is no DuckDB database (a CSV export named as the store, an empty
+    file): DuckDB's own message says nothing of what the file is.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     export = Path(folder) / "plant.csv"
+    ...     _ = export.write_text("asset_id,ts,temp\\n")
+    ...     try:
+    ...         check_store_file(export)
+    ...     except ConfigError as err:
+    ...         print(str(err).split(";")[0])
+    ...     check_store_file(Path(folder) / "new.duckdb")  # no file yet: a new store
+    '.../plant.csv' is not a DuckDB store file
+    """
+    if not file.is_file():
+        return
+    with file.open("rb") as handle:
+        head = handle.read(12)
+    if head[8:12] == DUCKDB_MAGIC:
+        return
+    kind = {".csv": "a CSV file", ".parquet": "a Parquet file", ".json": "a JSON file", ".jsonl": "a JSON-lines file"}
+    what = kind.get(file.suffix.lower(), "empty" if not head else "another kind of file")
+    raise ConfigError(
+        f"{str(file)!r} is not a DuckDB store file; it is {what}. Give --store a .duckdb file (created when missing) "
+        f"and read exports into it with: forewarn ingest FILE --store plant.duckdb"
+    )
+
+
 class Store:
     """Sites, lines, assets, channels, readings and events in an embedded DuckDB database.
 
@@ -176,6 +209,7 @@ class Store:
             file = Path(self.path).expanduser()
             if read_only and not file.is_file():
                 raise DataNotFoundError(f"store file {str(file)!r} does not exist")
+            check_store_file(file)
             file.parent.mkdir(parents=True, exist_ok=True)
             self.path = str(file)
         try:
