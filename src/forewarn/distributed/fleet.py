@@ -633,7 +633,7 @@ def to_store(
     import duckdb
     import pandas as pd
 
-    from forewarn.store.store import lock_conflict
+    from forewarn.store.store import check_store_file, lock_conflict
 
     files = sorted(str(f) for f in Path(out).glob("part-*.parquet"))
     if not files:
@@ -642,6 +642,7 @@ def to_store(
         return _to_postgres(files, str(store), (pd.Timestamp(scored_at).to_pydatetime(), model_id, version))
     if not Path(store).is_file():
         raise DataNotFoundError(f"store {str(store)!r} does not exist; --store names the plant's DuckDB file")
+    check_store_file(Path(store))
     try:
         con = duckdb.connect(str(store))
     except duckdb.Error as err:
