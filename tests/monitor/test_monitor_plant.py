@@ -258,3 +258,24 @@ def test_the_models_page_draws_the_monitoring_in_chromium(plant: dict[str, objec
         chromium.close()
     assert "Last run" in text and "Assets drifted per sensor and day" in text and "Realised vs promised" in text
     assert not errors, errors
+
+
+def test_a_look_back_at_a_past_window_is_not_the_models_current_state(plant: dict[str, object], tmp_path: Path) -> None:
+    """``monitor --end <past>`` run after today's run: the API's ``latest`` and the gauges keep today's window."""
+    from fastapi.testclient import TestClient
+
+    from forewarn.serve import ServeSettings, create_app
+
+    models = _own_models(plant, tmp_path)
+    now = monitor(plant["store"], models, days=15, reference_days=TRAINED_DAYS)["models"][0]  # type: ignore[arg-type]
+    past = pd.Timestamp(plant["at"]) - pd.Timedelta(days=1)  # type: ignore[arg-type]
+    back = monitor(plant["store"], models, days=5, end=past, reference_days=TRAINED_DAYS)["models"][0]  # type: ignore[arg-type]
+    assert back["window"]["end"] < now["window"]["end"] and back["drift_alerts"] != now["drift_alerts"]
+    settings = ServeSettings(store=str(plant["store"]), models=str(models), token="t" * 32)
+    with TestClient(create_app(settings)) as client:
+        answer = client.get("/api/v1/models/failure/monitor").json()
+        assert answer["latest"]["window"] == now["window"]
+        assert [r["window"]["end"] for r in answer["runs"]] == [back["window"]["end"], now["window"]["end"]]
+        metrics = client.get("/metrics").text
+        gauge = f'forewarn_model_drift_alerts{{model_id="failure",version="v1"}} {float(len(now["drift_alerts"]))}'
+        assert gauge in metrics

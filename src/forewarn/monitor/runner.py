@@ -40,6 +40,7 @@ from forewarn.exceptions import ConfigError, DataNotFoundError
 from forewarn.features.age import hours_since_renewal
 from forewarn.monitor import classify, drift, multivariate, performance, quality, site
 from forewarn.monitor.references import load_references, save_references
+from forewarn.monitor.runs import by_window
 from forewarn.store import Store
 from forewarn.train.dataset import opened
 from forewarn.train.labels import renewals
@@ -373,12 +374,13 @@ def _remember(path: Path, report: dict[str, Any]) -> None:
 
 
 def history(models: str | os.PathLike[str], model_id: str, *, last: int = 20) -> list[dict[str, Any]]:
-    """The last ``last`` monitoring runs of a model (what :func:`monitor` remembered)."""
+    """The ``last`` monitoring runs of a model (what :func:`monitor` remembered) of the latest windows, ordered by
+    window (:func:`forewarn.monitor.runs.by_window`: a look back at a past window is not the latest run)."""
     path = Path(models) / model_id / "monitor" / "history.jsonl"
     if not path.is_file():
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()[-int(last) :]
-    return [json.loads(line) for line in lines if line.strip()]
+    runs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return by_window(runs)[-int(last) :]
 
 
 def assess_frames(

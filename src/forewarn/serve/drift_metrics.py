@@ -32,20 +32,29 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from forewarn.exceptions import ForewarnError
+from forewarn.monitor.runs import latest
 
 log = logging.getLogger("forewarn.serve")
 
 
 def _last_run(path: Any) -> dict[str, Any] | None:
+    """The run of the latest window among the last 2 MB of a model's monitoring history (a look back at a past
+    window, run later, is not the model's current state: :func:`forewarn.monitor.runs.latest`)."""
     try:
         with open(path, "rb") as handle:
             handle.seek(0, 2)
             size = handle.tell()
             handle.seek(max(0, size - 2_000_000))
             lines = handle.read().decode("utf-8", errors="replace").strip().splitlines()
-        return json.loads(lines[-1]) if lines else None
-    except (OSError, ValueError):
+    except OSError:
         return None
+    runs = []
+    for line in lines[1:] if size > 2_000_000 else lines:  # past 2 MB the first line is cut
+        try:
+            runs.append(json.loads(line))
+        except ValueError:
+            continue
+    return latest(runs)
 
 
 class DriftCollector(Collector):
