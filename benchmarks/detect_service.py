@@ -14,6 +14,11 @@ running DuckDB service records events (the service is the store's only writer an
 script writes them through the service's own store object, as a maintenance system's connector would have to.
 ``--events none``: nothing is recorded; nothing closes a case.
 
+The service applies the case rule (``serve --close-quiet``, default 7 days for a service of stream models alone):
+a case that had no alarm for that long and holds no failure is closed by ``forewarn`` and the next alarm opens a new
+case, as the backtest counts cases (:func:`forewarn.evaluate.cases.cases`). ``--close-quiet 0``: never (the
+service before the rule).
+
 ``--close-after 7D``: a planner also closes, at the end of each step, every open case of kind ``health`` opened at
 least that long before and holding no failure (``POST /api/v1/cases/{id}/close``, "inspected, nothing found"); with
 ``--batch 1D`` the close comes within a day of that age.
@@ -242,6 +247,41 @@ class Replay:
             self.failed_cases.add(int(filed["case_id"]))
 
 
+def backtest_rule(
+    streamed: pd.DataFrame, offline: pd.DataFrame, events: pd.DataFrame, opened: pd.DataFrame, quiet: Any
+) -> dict[str, Any]:
+    """The backtest's case rule (:mod:`forewarn.evaluate.cases`) on the same alarms, beside the service's cases: its
+    figures (a failure caught by an alarm 7 d-24 h before; a case no failure follows within the gap of its last alarm
+    is false) and how many of the service's case openings (kind ``health``) it opens too."""
+    from forewarn.evaluate.cases import cases, event_figures, failures_in
+    from forewarn.train.labels import renewals
+
+    if quiet is None:
+        return {}
+    hours = quiet / pd.Timedelta(hours=1)
+    scored = offline[["asset_id", "ts"]].assign(p=offline["alarm"].astype(float))
+    failures = failures_in(scored, events)
+    renewed = renewals(events)
+    figures = event_figures(scored, failures, threshold=0.5, horizon_hours=hours, min_lead_hours=24, renewals=renewed)
+    closers = pd.concat([failures[["asset_id", "ts"]], renewed[["asset_id", "ts"]]])
+    folded = cases(streamed[["asset_id", "ts"]], hours, closers)
+    mine = set(zip(opened["asset_id"].astype(str), opened["ts"], strict=True))
+    theirs = set(zip(folded["asset_id"].astype(str), folded["opened"], strict=True))
+    months = figures["asset_years"] * 12
+    return {
+        "gap_hours": hours,
+        "caught": figures["caught"],
+        "caught_share": round(figures["caught_share"], 3),
+        "lead_time_hours_median": figures["lead_time_hours_median"],
+        "cases": figures["cases"],
+        "false_cases": figures["false_cases"],
+        "false_cases_per_asset_month": round(figures["false_cases"] / months, 3) if months else None,
+        "service_openings_also_backtest": len(mine & theirs),
+        "service_only": len(mine - theirs),
+        "backtest_only": len(theirs - mine),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=3)
@@ -252,6 +292,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rows-per-message", type=int, default=24)
     parser.add_argument("--events", choices=("replay", "none"), default="replay")
     parser.add_argument("--close-after", help="a planner closes a case that old holding no failure (e.g. 7D)")
+    parser.add_argument(
+        "--close-quiet", help="the service's case rule (serve --close-quiet: e.g. 7d, 0 = never; default: its own)"
+    )
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args(argv)
     from fastapi.testclient import TestClient
@@ -287,7 +330,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     close_after = pd.Timedelta(args.close_after) if args.close_after else None
     with LocalBroker(work / "broker") as broker:
         config = stream_config(work / "stream.toml", broker.port, declared, entry)
-        settings = ServeSettings(store=str(work / "serve.duckdb"), token=TOKEN, stream=str(config))
+        settings = ServeSettings(
+            store=str(work / "serve.duckdb"), token=TOKEN, stream=str(config), close_quiet=args.close_quiet
+        )
         with TestClient(create_app(settings)) as client:
             publisher = Publisher("127.0.0.1", broker.port, client_id="detect-service-publisher")
             replay = Replay(client, publisher, args.rows_per_message, close_after)
@@ -325,9 +370,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         bool(t <= trained.get(str(a), t - pd.Timedelta(1)))
         for a, t in zip(opened["asset_id"], opened["ts"], strict=True)
     )
+    from forewarn.decide.quiet import DEFAULT_CLOSE_QUIET, close_quiet_setting
+
+    quiet = DEFAULT_CLOSE_QUIET if args.close_quiet is None else close_quiet_setting(args.close_quiet)
     report.update(
         {
+            "backtest_rule": backtest_rule(streamed, offline, events, opened, quiet),
             "close_after": args.close_after,
+            "close_quiet": args.close_quiet,
+            "closed_quiet": sum(
+                c["status"] == "closed"
+                and c.get("closed_by") == "forewarn"
+                and str(c.get("note", "")).startswith("quiet")
+                for c in cases
+            ),
             "steps": len(steps),
             "replay_seconds": round(replay_seconds, 1),
             "seconds_per_step_median": round(float(np.median(steps)), 2),

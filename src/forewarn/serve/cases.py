@@ -70,9 +70,13 @@ class CaseDesk:
     def _resolve_quiet(self) -> pd.Timedelta | None:
         if self.settings.close_quiet is not None:
             return close_quiet_setting(self.settings.close_quiet)
+        models = self.scorer.models
         try:
-            bundle = self.scorer.models.bundle_for()
-        except ForewarnError:  # no models folder, or none serves every class: the default
+            ids = [] if models.registry is None else models.registry.model_ids()
+            if models.model_id is None and not ids:
+                return DEFAULT_CLOSE_QUIET  # no model scores health: stream models alone
+            bundle = models.bundle_for(model_id=models.model_id or ids[0])
+        except ForewarnError:  # the model cannot be read: the default (the service says why elsewhere)
             return DEFAULT_CLOSE_QUIET
         if str(bundle.unit).strip().lower() in HOUR_UNITS:
             return pd.Timedelta(hours=float(bundle.spec.horizon))
@@ -93,8 +97,8 @@ class CaseDesk:
                 latest[asset_id] = pd.Timestamp(us, unit="us", tz="UTC")
         with self._lock:
             closed = self.casebook.close_quiet(latest)
-            for asset_id in latest:
-                self.cache.case_changed(asset_id)
+            for case_id in closed:
+                self.cache.case_changed(str(self.casebook.case(case_id)["asset_id"]))
         return closed
 
     # -- reading ----------------------------------------------------------------------------------------
