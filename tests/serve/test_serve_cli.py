@@ -68,3 +68,31 @@ def test_what_if_concurrency_reaches_the_settings(tmp_path: Path, monkeypatch: p
     assert seen["settings"].what_if_concurrency == 3  # type: ignore[attr-defined]
     refused = CliRunner().invoke(app, ["serve", "--store", str(tmp_path / "s.duckdb"), "--what-if-concurrency", "0"])
     assert refused.exit_code == 2
+
+
+def test_quality_settings_reach_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``/quality``'s model, review queue and image folders were reachable only from Python (``extra``)."""
+    import forewarn.serve.server as server
+    from forewarn.cli.main import app
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(server, "run_server", lambda settings, **kwargs: seen.update(settings=settings))
+    (tmp_path / "model").mkdir()
+    (tmp_path / "cam").mkdir()
+    base = ["serve", "--store", str(tmp_path / "s.duckdb"), "--create"]
+    given = ["--quality-model", str(tmp_path / "model"), "--quality-reviews", str(tmp_path / "q.duckdb")]
+    result = CliRunner().invoke(app, [*base, *given, "--quality-images", str(tmp_path / "cam")])
+    assert result.exit_code == 0, result.output
+    extra = seen["settings"].extra  # type: ignore[attr-defined]
+    assert (extra["quality_model"], extra["quality_reviews"], extra["quality_images"]) == (
+        str(tmp_path / "model"),
+        str(tmp_path / "q.duckdb"),
+        str(tmp_path / "cam"),
+    )
+    for wrong, said in (
+        (["--quality-model", str(tmp_path / "nope")], "is not a folder"),
+        (["--quality-reviews", str(tmp_path / "no" / "q.duckdb")], "its folder does not exist"),
+        (["--quality-images", str(tmp_path / "gone")], "is not a folder"),
+    ):
+        refused = CliRunner().invoke(app, [*base, *wrong])
+        assert refused.exit_code != 0 and said in str(refused.exception), refused.output

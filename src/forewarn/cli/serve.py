@@ -5,6 +5,7 @@ The lead wires :func:`register` into the main app; ``python -m forewarn.serve`` 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -104,6 +105,21 @@ def register(app: typer.Typer) -> None:
         retrain_on_drift: Annotated[
             bool, typer.Option("--retrain-on-drift", help="Monitor daily; retrain a model when it drifts.")
         ] = False,
+        quality_model: Annotated[
+            Path | None,
+            typer.Option(help="Defect model folder (forewarn quality train) for /quality's defect maps and novelty."),
+        ] = None,
+        quality_reviews: Annotated[
+            Path | None,
+            typer.Option(help="Inspection log and review queue (DuckDB file, created when missing; default: memory)."),
+        ] = None,
+        quality_images: Annotated[
+            str | None,
+            typer.Option(
+                help="Folders the server reads units' images from (joined by the path separator; default: the "
+                "review queue file's folder). An inspection naming an image elsewhere is refused."
+            ),
+        ] = None,
     ) -> None:
         """Serve the REST API (/api/v1, docs at /docs) and the dashboard (/).
 
@@ -124,6 +140,7 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"store {store!r} does not exist; pass --create to start an empty one")
         if models is not None and not models.is_dir():
             raise ConfigError(f"models folder {str(models)!r} does not exist")
+        quality = quality_extra(quality_model, quality_reviews, quality_images)
         if stream is not None:  # a bad config fails here, before the store is opened
             from forewarn.stream.config_file import load_config
             from forewarn.stream.runner import same_store
@@ -141,7 +158,12 @@ def register(app: typer.Typer) -> None:
             otel=otel,
             what_if_concurrency=what_if_concurrency,
             close_quiet=close_quiet,
-            extra={"retrain_every": retrain_every, "retrain_on_drift": retrain_on_drift, "read_only": read_only},
+            extra={
+                "retrain_every": retrain_every,
+                "retrain_on_drift": retrain_on_drift,
+                "read_only": read_only,
+                **quality,
+            },
         )
         if settings.token is None:
             typer.echo(f"note: {TOKEN_ENV} is not set, so write endpoints are disabled (403)", err=True)
@@ -152,3 +174,27 @@ def register(app: typer.Typer) -> None:
             log_level=level,
             on_ready=f"Forewarn is serving the dashboard at {url_of(host, port)} (API docs: {url_of(host, port)}docs)",
         )
+
+
+def quality_extra(model: Path | None, reviews: Path | None, images: str | None) -> dict[str, str]:
+    """The quality settings of ``serve`` as the API reads them (``ServeSettings.extra``), each checked first: a
+    model folder that is not there, a review queue in a missing folder, an image folder that is not there.
+
+    >>> quality_extra(None, None, None)
+    {}
+    """
+    extra: dict[str, str] = {}
+    if model is not None:
+        if not model.is_dir():
+            raise ConfigError(f"--quality-model {str(model)!r} is not a folder; train one with forewarn quality train")
+        extra["quality_model"] = str(model)
+    if reviews is not None:
+        if not reviews.parent.is_dir():
+            raise ConfigError(f"--quality-reviews {str(reviews)!r}: its folder does not exist")
+        extra["quality_reviews"] = str(reviews)
+    if images:
+        missing = [f for f in images.split(os.pathsep) if f and not Path(f).is_dir()]
+        if missing:
+            raise ConfigError(f"--quality-images: {missing[0]!r} is not a folder")
+        extra["quality_images"] = images
+    return extra
