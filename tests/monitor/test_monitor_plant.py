@@ -267,6 +267,7 @@ def test_a_look_back_at_a_past_window_is_not_the_models_current_state(plant: dic
     from forewarn.serve import ServeSettings, create_app
 
     models = _own_models(plant, tmp_path)
+    (models / "failure" / "monitor" / "history.jsonl").unlink(missing_ok=True)  # the module's other tests' runs
     now = monitor(plant["store"], models, days=15, reference_days=TRAINED_DAYS)["models"][0]  # type: ignore[arg-type]
     past = pd.Timestamp(plant["at"]) - pd.Timedelta(days=1)  # type: ignore[arg-type]
     back = monitor(plant["store"], models, days=5, end=past, reference_days=TRAINED_DAYS)["models"][0]  # type: ignore[arg-type]

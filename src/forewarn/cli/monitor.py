@@ -78,11 +78,13 @@ def monitor(
 
 
 def _writable(*paths: Path | None) -> None:
-    """Refuse an output file whose folder is missing before the work, not after it."""
+    """Refuse an output file whose folder is missing before the work, not after it (a PostgreSQL case book's URL
+    is no file)."""
     from forewarn.exceptions import ConfigError
+    from forewarn.store.pg_sql import is_postgres_url
 
     for path in paths:
-        if path is not None and not path.parent.is_dir():
+        if path is not None and not is_postgres_url(str(path)) and not path.parent.is_dir():
             raise ConfigError(f"cannot write {str(path)!r}: its folder {str(path.parent)!r} does not exist")
 
 
