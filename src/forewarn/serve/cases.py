@@ -35,7 +35,7 @@ from forewarn.serve.answers import FiledAlert
 from forewarn.serve.cache import HealthCache
 from forewarn.serve.health import HealthScorer
 from forewarn.serve.settings import ServeSettings
-from forewarn.store.window_queries import last_reading_us
+from forewarn.store.window_queries import last_reading_times
 from forewarn.train.labels import is_down
 
 #: the units of a bundle's horizon that are hours (``forewarn train`` writes ``"hours"``)
@@ -84,17 +84,13 @@ class CaseDesk:
 
     def close_quiet(self, asset_ids: Iterable[str]) -> list[int]:
         """Close the open cases of these assets that went quiet (the case rule) by the time their readings have
-        reached (one query per asset with an open case; an asset an alert policy scores is read at the last time it
+        reached (one query for the assets with an open case; an asset an alert policy scores is read at the last time it
         scored it: :meth:`~forewarn.decide.cases.CaseBook.close_quiet`); returns the ids closed."""
         if self.quiet() is None:
             return []
-        latest: dict[str, Any] = {}
-        for asset_id in map(str, asset_ids):
-            if self.casebook.open_case_id(asset_id) is None:
-                continue
-            us = last_reading_us(self.scorer.recent.store, asset_id)
-            if us is not None:
-                latest[asset_id] = pd.Timestamp(us, unit="us", tz="UTC")
+        opened = [a for a in map(str, asset_ids) if self.casebook.open_case_id(a) is not None]
+        reached = last_reading_times(self.scorer.recent.store, opened)
+        latest: dict[str, Any] = {a: pd.Timestamp(us, unit="us", tz="UTC") for a, us in reached.items()}
         with self._lock:
             closed = self.casebook.close_quiet(latest)
             for case_id in closed:

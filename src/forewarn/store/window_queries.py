@@ -36,13 +36,22 @@ def is_postgres(store: Store) -> bool:
 
 def last_reading_us(store: Store, asset_id: str) -> int | None:
     """The time of the asset's newest reading, in Unix microseconds (``None`` without readings)."""
+    return last_reading_times(store, [asset_id]).get(asset_id)
+
+
+def last_reading_times(store: Store, asset_ids: Sequence[str]) -> dict[str, int]:
+    """The time of each asset's newest reading, in Unix microseconds, in one query (assets without readings are
+    left out)."""
+    if not asset_ids:
+        return {}
     query = (
-        f"SELECT epoch_us(max({LAST_TS})) AS t FROM channels c WHERE c.asset_id = ?"  # each series' key, backwards
+        f"SELECT c.asset_id, epoch_us(max({LAST_TS})) AS t FROM channels c WHERE c.asset_id IN (SELECT unnest(?)) "
+        "GROUP BY c.asset_id"  # each series' key, backwards
         if is_postgres(store)
-        else "SELECT epoch_us(max(ts)) AS t FROM readings WHERE asset_id = ?"
+        else "SELECT asset_id, epoch_us(max(ts)) AS t FROM readings WHERE asset_id IN (SELECT unnest(?)) GROUP BY 1"
     )
-    found = store.sql(query, [asset_id])["t"]
-    return None if not len(found) or pd.isna(found.iloc[0]) else int(found.iloc[0])
+    found = store.sql(query, [list(map(str, asset_ids))])
+    return {str(a): int(t) for a, t in zip(found["asset_id"], found["t"], strict=True) if not pd.isna(t)}
 
 
 def last_rows(
