@@ -44,14 +44,17 @@ def last_reading_times(store: Store, asset_ids: Sequence[str]) -> dict[str, int]
     left out)."""
     if not asset_ids:
         return {}
-    query = (
-        f"SELECT c.asset_id, epoch_us(max({LAST_TS})) AS t FROM channels c WHERE c.asset_id IN (SELECT unnest(?)) "
-        "GROUP BY c.asset_id"  # each series' key, backwards
-        if is_postgres(store)
-        else "SELECT asset_id, epoch_us(max(ts)) AS t FROM readings WHERE asset_id IN (SELECT unnest(?)) GROUP BY 1"
+    pg = is_postgres(store)
+    newest = f"max({LAST_TS})" if pg else "max(ts)"  # PostgreSQL: each series' key, backwards
+    table, key = ("channels c", "c.asset_id") if pg else ("readings", "asset_id")
+    if len(asset_ids) == 1:  # the service's hot path: no grouping, an equality (a third faster on DuckDB)
+        found = store.sql(f"SELECT epoch_us({newest}) AS t FROM {table} WHERE {key} = ?", [str(asset_ids[0])])["t"]
+        return {} if not len(found) or pd.isna(found.iloc[0]) else {str(asset_ids[0]): int(found.iloc[0])}
+    rows = store.sql(
+        f"SELECT {key} AS asset_id, epoch_us({newest}) AS t FROM {table} WHERE {key} IN (SELECT unnest(?)) GROUP BY 1",
+        [list(map(str, asset_ids))],
     )
-    found = store.sql(query, [list(map(str, asset_ids))])
-    return {str(a): int(t) for a, t in zip(found["asset_id"], found["t"], strict=True) if not pd.isna(t)}
+    return {str(a): int(t) for a, t in zip(rows["asset_id"], rows["t"], strict=True) if not pd.isna(t)}
 
 
 def last_rows(
