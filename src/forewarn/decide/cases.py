@@ -1,16 +1,17 @@
 """Cases: the unit of work a planner acts on. One open case per asset groups all its alerts.
 
-A case opens with the first alert of an asset, collects every later alert of that asset while it is
-open (``open`` or ``acknowledged``), and ends when someone closes it with a note saying what was done, or when it
-goes quiet: no alert for ``close_quiet`` (default :data:`~forewarn.decide.quiet.DEFAULT_CLOSE_QUIET`, 7 days; the
-backtest's case rule, :func:`forewarn.evaluate.cases.cases`, the same function), and no failure on it. Such a case is
-closed by ``forewarn`` with the note "quiet for 7 d after its last alarm at ..., no failure", at that alarm + the
-gap. The last alarm is the case's last alert, or later the last time an alert policy of the book saw the asset still
-in alert (``alert_state.last_active_ns``: an asset whose score stays above the threshold raises one alert, and its case
-stays open while it stays in alert, as the backtest's alarm rows keep a case alive). An acknowledged case closes too (a planner who acknowledged it and found nothing has nothing to wait for; the
-acknowledgement's note is kept after the closing note). The book applies it when the asset's next alert is filed (in
-event time: a replay of history gets the same cases) and when :meth:`CaseBook.close_quiet` is told an asset's
-latest reading time (the service, at each evaluation). The next alert after a close opens a new case. So a degrading asset gives one case, however many alerts
+A case opens with the first alert of an asset, collects every later alert of that asset while it is open (``open``
+or ``acknowledged``), and ends when someone closes it with a note saying what was done, or when it goes quiet: no
+alert for ``close_quiet`` (default :data:`~forewarn.decide.quiet.DEFAULT_CLOSE_QUIET`, 7 days; the backtest's case
+rule, :func:`forewarn.evaluate.cases.cases`, the same function), and no failure on it. Such a case is closed by
+``forewarn`` with the note "quiet for 7 d after its last alarm at ..., no failure", at that alarm + the gap. The
+last alarm is the case's last alert, or later the last time an alert policy of the book saw the asset still in alert
+(``alert_state.last_active_ns``: an asset whose score stays above the threshold raises one alert, and its case stays
+open while it stays in alert, as the backtest's alarm rows keep a case alive). An acknowledged case closes too (a
+planner who acknowledged it and found nothing has nothing to wait for; the acknowledgement's note is kept after the
+closing note). The book applies it when the asset's next alert is filed (in event time: a replay of history gets the
+same cases) and when :meth:`CaseBook.close_quiet` is told an asset's latest reading time (the service, at each
+evaluation). The next alert after a close opens a new case. So a degrading asset gives one case, however many alerts
 the scoring raises. A recorded failure of an asset that no maintenance has renewed since (it is down) is an alert
 too (:func:`~forewarn.decide.alerts.failure_alert`): it joins the open case that forewarned it, or opens a case of
 kind ``failure``, and the renewing maintenance closes that case (:meth:`CaseBook.close_renewed`). A drift alert
