@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,24 +38,34 @@ from forewarn.monitor.runs import latest
 log = logging.getLogger("forewarn.serve")
 
 
+#: each history file's latest run, with the file's size and change time when it was read
+_read: dict[str, tuple[tuple[int, int], dict[str, Any] | None]] = {}
+
+
 def _last_run(path: Any) -> dict[str, Any] | None:
     """The run of the latest window among the last 2 MB of a model's monitoring history (a look back at a past
-    window, run later, is not the model's current state: :func:`forewarn.monitor.runs.latest`)."""
+    window, run later, is not the model's current state: :func:`forewarn.monitor.runs.latest`); read again only
+    when the file changed, not at every scrape."""
     try:
         with open(path, "rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
-            handle.seek(max(0, size - 2_000_000))
+            stat = os.fstat(handle.fileno())
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            held = _read.get(str(path))
+            if held is not None and held[0] == stamp:
+                return held[1]
+            handle.seek(max(0, stat.st_size - 2_000_000))
             lines = handle.read().decode("utf-8", errors="replace").strip().splitlines()
     except OSError:
         return None
     runs = []
-    for line in lines[1:] if size > 2_000_000 else lines:  # past 2 MB the first line is cut
+    for line in lines[1:] if stat.st_size > 2_000_000 else lines:  # past 2 MB the first line is cut
         try:
             runs.append(json.loads(line))
         except ValueError:
             continue
-    return latest(runs)
+    found = latest(runs)
+    _read[str(path)] = (stamp, found)
+    return found
 
 
 class DriftCollector(Collector):
