@@ -5,19 +5,15 @@ import json
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
-from test_failure_predictors import _rare_failures  # the same data, known truth
+from test_failure_predictors import FACTORIES, _rare_failures  # the same data and models, known truth
 
 from forewarn.base.calibration import PLATT_WEIGHT, piecewise_linear
 from forewarn.base.persistence import MANIFEST, load, save
-from forewarn.models.failure import LightGBMFailure, LogisticFailure
+from forewarn.models.failure import LightGBMFailure
 from forewarn.models.failure._calibration import apply_calibration, fit_calibration
 
 
-@pytest.mark.parametrize(
-    "factory",
-    [lambda: LightGBMFailure(n_estimators=60, seed=0), lambda: LogisticFailure(seed=0)],
-    ids=["lightgbm", "logistic"],
-)
+@FACTORIES
 def test_blend_orders_every_distinct_margin_and_stays_honest(factory):
     X, y, _ = _rare_failures()
     X_new, y_new, truth_new = _rare_failures(seed=1)

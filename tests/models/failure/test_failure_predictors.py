@@ -19,11 +19,15 @@ def _rare_failures(n=4000, seed=0):
     return X, (rng.uniform(size=n) < truth).astype(int), truth
 
 
-@pytest.mark.parametrize(
+#: the two failure models the calibration tests fit (here and in test_failure_isotonic_platt)
+FACTORIES = pytest.mark.parametrize(
     "factory",
     [lambda: LightGBMFailure(n_estimators=60, seed=0), lambda: LogisticFailure(seed=0)],
     ids=["lightgbm", "logistic"],
 )
+
+
+@FACTORIES
 def test_weighted_model_is_calibrated_back_to_honest_probabilities(factory):
     X, y, _ = _rare_failures()
     X_new, _, truth_new = _rare_failures(seed=1)
