@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 #: the names of :data:`forewarn.bench.RUNNERS`, spelled out so that ``--help`` imports no numpy (a test keeps
 #: them equal)
 DATASETS = ("cmapss", "ai4i", "skab", "cwru", "femto", "fleet", "neu", "federated", "policy")
+#: benchmarks whose ``--epochs`` sets the training length of their one network
+EPOCH_DATASETS = ("neu",)
 #: the runners that take ``--engine ray`` (their models and seeds as units of an executor)
 ENGINE_DATASETS = ("cmapss", "ai4i", "skab", "cwru", "femto", "fleet")
 
@@ -50,6 +52,14 @@ def bench(
     ] = None,
     engine: EngineOpt = "local",
     ray_address: RayAddressOpt = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="neu: training epochs per seed (default 30, the standing protocol); fewer for a quick look, "
+            "recorded in the JSON's params (such figures are not the benchmark's).",
+        ),
+    ] = None,
 ) -> None:
     """Run a benchmark under its standard protocol and print our figures beside the published ones.
 
@@ -76,6 +86,10 @@ def bench(
         options["subset"] = subset
     if sites is not None:
         options["dataset"] = sites
+    if epochs is not None:
+        if dataset not in EPOCH_DATASETS:
+            raise ConfigError(f"--epochs: {dataset} takes no epoch count; {', '.join(EPOCH_DATASETS)} does")
+        options["epochs"] = epochs
     if engine != "local" or ray_address is not None:
         if dataset not in ENGINE_DATASETS:
             raise ConfigError(
