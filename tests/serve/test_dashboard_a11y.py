@@ -170,3 +170,62 @@ def test_backtests_page_lists_and_shows_one(server: str, page, tmp_path: Path) -
     assert "chosen threshold 0.600" in page.locator("#threshold-sweep .legend").text_content()
     page.screenshot(path=str(tmp_path / "backtest-old.png"), full_page=True)
     assert page.problems == []
+
+
+# -- a long history, no model: the whole of it on the trends, a down asset said ---------------------------------
+@pytest.fixture
+def long_history(tmp_path: Path) -> tuple[Path, Path]:
+    """Two pumps with 2,500 hourly rows of three channels (more than the page draws as rows); L-1 failed in its
+    first day and its only maintenance since was an oil change (which renews nothing): it is down."""
+    store, models = tmp_path / "long.duckdb", tmp_path / "models"
+    models.mkdir()
+    ts = pd.date_range("2025-01-01", periods=2500, freq="h", tz="UTC")
+    frame = pd.concat(
+        pd.DataFrame({"asset_id": asset, "ts": ts, "temp": 40.0 + k, "vibration": 1.0, "flow": 3.0 + k})
+        for k, asset in enumerate(["L-1", "L-2"])
+    )
+    with Store(store) as s:
+        s.ingest_readings(frame, source="test")
+        s.ingest_events(
+            pd.DataFrame(
+                {
+                    "asset_id": ["L-1", "L-1"],
+                    "ts": [ts[10], ts[2400]],
+                    "kind": ["failure", "maintenance"],
+                    "failure_mode": ["seal leak", None],
+                    "action": [None, "oil change"],
+                }
+            ),
+            source="test",
+        )
+    return store, models
+
+
+def test_a_long_history_is_drawn_whole_and_a_down_asset_is_said_without_a_model(
+    long_history: tuple[Path, Path],
+    page,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    store, models = long_history
+    with serving(store, models, tmp_path / "server.log") as url:
+        _visit(page, f"{url}/", tmp_path / "fleet.png")
+        down = page.locator("#fleet-grid .cell[data-asset-id='L-1']")
+        assert down.get_attribute("data-risk") == "critical"  # the case book's failure case, not "not scored"
+        assert "down since 2025-01-01 10:00" in down.inner_text()
+        assert "not scored (no model)" in page.inner_text("#fleet-grid .cell[data-asset-id='L-2']")
+
+        _visit(page, f"{url}/risk", tmp_path / "risk.png")
+        for chart in ("#probability-histogram", "#rul-vs-probability"):
+            assert "None of the 2 assets has a probability" in page.inner_text(chart), chart
+            assert page.locator(f"{chart} svg").count() == 0, chart  # no empty axes
+
+        _visit(page, f"{url}/assets/L-1", tmp_path / "asset.png")
+        assert "down since 2025-01-01 10:00" in page.inner_text("#down-card")
+        trends = page.locator("#sensor-trends")
+        assert trends.get_attribute("data-bucket") == "2h"  # 2,500 hours in at most 2,000 points
+        assert "whole history, means over 2 hours" in trends.text_content()
+        # the failure of the first day is on the charts (the last 2,000 rows, drawn before, began on day 21)
+        assert page.locator("#sensor-trends .marks .mark").count() == 2
+        if AXE.exists():
+            assert _blocking(_axe(page)) == []
+    assert page.problems == []

@@ -277,8 +277,17 @@ function drawCasePanel(item, refresh, emptyText = "No case for this asset.") {
 // The grid joins the store's view of each asset (/assets: channels, last reading, events) with its health
 // (/fleet/health), so a plant with readings but no model yet still shows every asset.
 async function fleetPage() {
-  const [tree, fleet, assets] = await Promise.all([getJSON("/hierarchy"), getJSON("/fleet/health"), getJSON("/assets")]);
+  const [tree, fleet, assets, open] = await Promise.all([getJSON("/hierarchy"), getJSON("/fleet/health"), getJSON("/assets"),
+                                                         getJSON("/cases?status=open&limit=5000")]);
   const data = Object.fromEntries(assets.map((a) => [a.asset_id, a]));
+  // the case book knows a down asset (an open case of kind failure) even where no model scores it
+  const downCase = Object.fromEntries(open.filter((c) => c.kind === "failure").map((c) => [c.asset_id, c]));
+  for (const asset of fleet) {  // shown as the service shows a down asset it scores: critical, down since the failure
+    const found = downCase[asset.asset_id];
+    if (found && asset.probability === null && asset.status !== "down") {
+      Object.assign(asset, { status: "down", risk_level: "critical", ts: found.opened_ts });
+    }
+  }
   const siteSel = document.getElementById("site-filter");
   const lineSel = document.getElementById("line-filter");
   for (const site of tree) {
@@ -408,6 +417,10 @@ async function drawAssetSummary(health, info) {
   // the open case, else the latest one of this asset (so a just-closed case shows how it was closed)
   const latest = openCase !== null ? await getJSON(`/cases/${openCase}`)
     : (await getJSON(`/cases?asset_id=${encodeURIComponent(info.asset_id)}&limit=1`))[0];
+  if (!health && latest && latest.status !== "closed" && latest.kind === "failure") {  // down, said without a model too
+    card(summary, "status", `down since ${fmtTime(latest.opened_ts).slice(0, 16)}`, { id: "down-card",
+         hint: "a recorded failure and no renewing maintenance since (a replacement, a repair, a corrective work order)" });
+  }
   drawCasePanel(latest, async () => {
     const base = `/assets/${encodeURIComponent(info.asset_id)}`;
     await drawAssetSummary(health ? await getJSON(`${base}/health`) : null, await getJSON(base));
@@ -426,13 +439,38 @@ async function modelFor(base) {
   return { health: await response.json(), trend: await getJSON(`${base}/trend`), why: "" };
 }
 
-async function drawSensorTrends(readings, events, labels) {
+// The sensor trends show an asset's whole history in at most TREND_POINTS points per channel: an asset with more
+// readings than that is read as means over buckets (the finest step of BUCKETS that keeps the history under the
+// limit), and the chart's title says so. Before, the page read the last 2,000 rows: 83 of 120 days of an hourly
+// plant, 33 hours of a 1-minute one, with the earlier failures and repairs left off the charts unsaid.
+const TREND_POINTS = 2000;
+const BUCKETS = [["1min", 60], ["2min", 120], ["5min", 300], ["10min", 600], ["15min", 900], ["30min", 1800],
+                 ["1h", 3600], ["2h", 7200], ["3h", 10800], ["6h", 21600], ["12h", 43200], ["1D", 86400],
+                 ["2D", 172800], ["7D", 604800], ["14D", 1209600], ["28D", 2419200]];
+
+function trendBucket(info) {
+  if (!info.first_ts || !info.last_ts || info.n_readings <= TREND_POINTS) return null;  // every row fits as it is
+  const seconds = (Date.parse(info.last_ts) - Date.parse(info.first_ts)) / 1000;
+  const found = BUCKETS.find(([, step]) => seconds / step < TREND_POINTS);
+  return found ? found[0] : BUCKETS[BUCKETS.length - 1][0];
+}
+
+function bucketWords(bucket) {
+  const [, n, unit] = bucket.match(/^(\d+)(min|h|D)$/);
+  const one = { min: "means per minute", h: "hourly means", D: "daily means" };
+  const words = { min: "minutes", h: "hours", D: "days" };
+  return n === "1" ? one[unit] : `means over ${n} ${words[unit]}`;
+}
+
+async function drawSensorTrends(readings, events, labels, bucket) {
   const names = Object.keys(readings.values);
   const box = document.getElementById("sensor-trends");
   if (!names.length) { box.replaceChildren(el("p", { class: "empty" }, "No readings stored for this asset.")); return; }
+  box.dataset.bucket = bucket ?? "";
+  const how = bucket ? `, whole history, ${bucketWords(bucket)}` : "";
   // small multiples: one panel per channel, one shared time axis, the events marked across all of them
   FWChart.drawChart(box, {
-    title: `Sensor trends (${names.length} channels)`, x: { type: "time" }, y: { type: "linear" }, panelHeight: 110,
+    title: `Sensor trends (${names.length} channels${how})`, x: { type: "time" }, y: { type: "linear" }, panelHeight: 110,
     panels: names.map((name) => ({ name, series: [{ type: "line", x: readings.ts, y: readings.values[name], color: "#1a5e99", width: 1.2 }] })),
     marks: eventMarkers(events, readings.ts), spans: labelSpans(labels, readings.ts),
   });
@@ -474,9 +512,11 @@ async function assetPage() {
   const id = document.body.dataset.assetId;
   setUpEventForm(id);
   const base = `/assets/${encodeURIComponent(id)}`;
-  const [info, readings, events, labels, scored] = await Promise.all([
-    getJSON(base), getJSON(`${base}/readings?limit=2000`), getJSON(`${base}/events`), getJSON(`${base}/labels?set_only=true`),
-    modelFor(base)]);
+  const info = await getJSON(base);
+  const bucket = trendBucket(info);
+  const [readings, events, labels, scored] = await Promise.all([
+    getJSON(`${base}/readings?limit=${TREND_POINTS}${bucket ? `&resample=${bucket}` : ""}`), getJSON(`${base}/events`),
+    getJSON(`${base}/labels?set_only=true`), modelFor(base)]);
   const { health, trend } = scored;
   if (!health) document.body.dataset.noModel = `${scored.why} Its readings and events are shown below.`;
   await drawAssetSummary(health, info);
@@ -524,7 +564,7 @@ async function assetPage() {
   } else if (!health) {
     for (const chart of ["risk-trend", "rul-trend", "contributions"]) document.getElementById(chart).hidden = true;
   }
-  await drawSensorTrends(readings, events, labels);
+  await drawSensorTrends(readings, events, labels, bucket);
   drawLabelTable(labels);
   tableRows(document.querySelector("#events tbody"), events.length ? [...events].reverse().map((e) =>
     [fmtTime(e.ts), e.kind, e.failure_mode ?? "", e.action ?? "", e.note ?? ""]) : [["no events", "", "", "", ""]]);
@@ -612,6 +652,16 @@ async function riskPage() {
                tips: levels.map((l, k) => `${l}: ${counts[k]} assets`) }],
   });
   const scored = fleet.filter((a) => a.probability !== null);
+  if (!scored.length) {  // no probability to distribute: said, not drawn as empty axes running from -1 to 1
+    const reasons = [...new Set(fleet.map((a) => a.recommended_action).filter(Boolean))];
+    const why = !fleet.length ? "The store holds no asset yet."
+      : `None of the ${fleet.length} assets has a probability: ` +
+        (reasons.length === 1 ? `${reasons[0]}.` : "no model scores them, or they are down or lack data (the fleet page says which).");
+    for (const chart of ["probability-histogram", "rul-vs-probability"]) {
+      document.getElementById(chart).replaceChildren(el("p", { class: "empty" }, why));
+    }
+    return;
+  }
   const bins = Array.from({ length: 20 }, (_, k) => k / 20);
   const perBin = bins.map((lo) => scored.filter((a) => a.probability >= lo && (a.probability < lo + 0.05 || (lo === 0.95 && a.probability <= 1))).length);
   // what the scored assets' probabilities are of: one label, failures, or a mix of models (said as such)

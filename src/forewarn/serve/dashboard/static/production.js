@@ -7,7 +7,9 @@ function pct(value) { return value === null || value === undefined ? "–" : `${
 // eslint-disable-next-line no-unused-vars
 async function kpiPage() {
   const report = await getJSON("/kpi/twin?by=line");
-  document.getElementById("kpi-source").textContent = `Data: ${report.source}.`;
+  // a demonstration, and said so first: a plant's engineer read "S1-L1 ... failures 0" on this page as their own line
+  document.getElementById("kpi-source").textContent = `Demonstration on a ${report.source}, not this plant's data: ` +
+    "forewarn kpi --records FILE (or POST /api/v1/kpi) computes these figures from your production records.";
   const rows = [...report.groups, { ...report.total, line_id: "all" }];
   tableRows(document.querySelector("#oee-table tbody"), rows.map((g) => [
     g.line_id, pct(g.oee), pct(g.availability), pct(g.performance), pct(g.quality),
@@ -59,8 +61,11 @@ function drawGantt(root, plan) {
 async function planPage() {
   const plan = await getJSON("/plan/demo");
   const s = plan.summary;
+  document.getElementById("plan-source").textContent = `Demonstration on a synthetic fleet (${s.source}), not this ` +
+    "plant's assets: forewarn score --format json --out score.json, then forewarn plan --risk score.json, plans yours " +
+    "(or POST /api/v1/plan with each asset's risk and costs).";
   document.getElementById("plan-summary").textContent =
-    `${s.source}: ${s.jobs} jobs over ${s.horizon_days} days, expected saving ${fmt(s.expected_saving, 0)} ` +
+    `${s.jobs} jobs over ${s.horizon_days} days, expected saving ${fmt(s.expected_saving, 0)} ` +
     `(bound ${fmt(s.bound, 0)}, optimality gap ${s.optimality_gap === null ? "n/a" : pct(s.optimality_gap)}, ${s.status}); ` +
     `${s.deferred} assets deferred. Bars are coloured by crew skill; hover a bar for its reason.`;
   drawGantt(document.getElementById("gantt"), plan);
