@@ -114,7 +114,7 @@ async function drawBacktest(id) {
   document.getElementById("backtest").dataset.backtestId = b.id;
   document.getElementById("backtest-title").textContent = `${b.id}: ${b.model} (${b.task})`;
   document.getElementById("backtest-setup").textContent =
-    `Created ${fmtTime(b.created).slice(0, 16)} · ${b.folds} folds split by ${b.by} · horizon ${fmt(b.horizon_hours)} h · ` +
+    `Created ${fmtTime(b.created).slice(0, 16)} · ${b.folds} folds split by ${b.by} · horizon ${fmtHorizon(b.horizon_hours, "hours")} · ` +
     `alerts count when at least ${fmt(b.min_lead_hours)} h ahead · threshold ${fmt(b.threshold, 3)}`;
   const note = document.getElementById("backtest-note");  // what the event figures cannot say (events_note)
   note.hidden = !b.events_note;

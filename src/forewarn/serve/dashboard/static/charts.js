@@ -103,8 +103,8 @@ const FWChart = (() => {
   // -- legend ---------------------------------------------------------------------------------------------
   function legendEntries(spec) {
     const entries = [];
-    for (const s of spec.series || []) {
-      if (s.name && s.legend !== false) entries.push({ name: s.name, color: s.color || PALETTE[0], dash: s.dash, fill: s.type === "band" || s.type === "bar" || s.type === "bins", symbol: s.symbol });
+    for (const [i, s] of (spec.series || []).entries()) {  // the colour drawSeries gives the series (its index's)
+      if (s.name && s.legend !== false) entries.push({ name: s.name, color: s.color || PALETTE[i % PALETTE.length], dash: s.dash, fill: s.type === "band" || s.type === "bar" || s.type === "bins", symbol: s.symbol });
     }
     for (const kind of [...new Set((spec.marks || []).map((m) => m.kind))]) {
       const style = MARK_STYLE[kind] || MARK_STYLE.inspection;

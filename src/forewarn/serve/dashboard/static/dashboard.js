@@ -325,7 +325,7 @@ async function fleetPage() {
         cell.appendChild(el("div", { class: "num" }, "repair, then record it"));
       } else if (asset.probability !== null) {
         cell.appendChild(el("div", { class: "num" }, `health ${fmt(asset.health)} · ${asset.risk_level}`));
-        cell.appendChild(el("div", { class: "num" }, asset.rul === null ? "RUL –" : `RUL ${fmt(asset.rul)} ${asset.unit}`));
+        if (asset.rul !== null) cell.appendChild(el("div", { class: "num" }, `RUL ${fmt(asset.rul)} ${asset.unit}`));
         if (asset.channels_missing?.length) {  // scored, but some of its class's channels sent nothing in the window
           cell.appendChild(el("div", { class: "num channels-missing" }, `missing: ${asset.channels_missing.join(", ")}`));
         }
@@ -394,9 +394,19 @@ async function drawAssetSummary(health, info) {
     card(summary, "health", fmt(health.health));
     card(summary, "risk", "", { node: badge(health.risk_level) });
     const words = probabilityWords(health);
-    card(summary, words.card, health.probability === null ? "–" : `${fmt(100 * health.probability, 1)} %`,
-         { id: "probability-card", hint: words.hint });
-    card(summary, "RUL", rul.value, { id: "rul-card", hint: rul.hint, title: rul.title });
+    if (health.status === "down") {  // failed and not repaired: a state, not a forecast of "100 % within the horizon"
+      card(summary, words.card, "down", { id: "probability-card",
+           hint: "failed, no repair recorded since: the model forecasts again from the readings after the repair" });
+    } else {
+      card(summary, words.card, health.probability === null ? "–" : `${fmt(100 * health.probability, 1)} %`,
+           { id: "probability-card", hint: words.hint });
+    }
+    if (health.rul !== null || health.probability === null || health.status === "down") {
+      card(summary, "RUL", rul.value, { id: "rul-card", hint: rul.hint, title: rul.title });
+    } else {  // a failure-probability model: it estimates no remaining life, said rather than shown as "–"
+      card(summary, "RUL", "not estimated", { id: "rul-card",
+           hint: "this model gives a failure probability; train --task rul files one that estimates a remaining life" });
+    }
   }
   if (health?.channels_missing?.length) {  // the coverage rule (forewarn.features.coverage): said, never hidden
     card(summary, health.status === "insufficient data" ? "insufficient data: no readings of" : "channels missing",
@@ -685,6 +695,10 @@ async function riskPage() {
 }
 
 // -- models -------------------------------------------------------------------------------------------------
+// a model card's metrics: counts (rows, levels, features) as whole numbers, the rest to three decimals
+function isCount(name) { return /(^|_)(rows|levels|n|count|features|failures|assets)$/.test(name); }
+function fmtMetric(name, value) { return isCount(name) ? fmt(value, 0) : fmt(value, 3); }
+
 async function modelsPage() {
   const models = await getJSON("/models");
   const root = document.getElementById("models");
@@ -693,7 +707,7 @@ async function modelsPage() {
     const box = el("section", { class: "model", "data-model-id": model.model_id });
     box.appendChild(el("h2", {}, `${model.model_id} — live: ${model.active} (${model.live.model}, ${model.live.task})`));
     const sampling = model.live.interval ? `readings averaged over ${model.live.interval} buckets` : "raw rows as stored";
-    const line = el("p", { class: "model-spec" }, `horizon ${model.live.horizon} ${model.live.unit}, window ${model.live.window} rows, ` +
+    const line = el("p", { class: "model-spec" }, `horizon ${fmtHorizon(model.live.horizon, model.live.unit)}, window ${model.live.window} rows, ` +
       `sampling interval: ${model.live.interval || "none"} (${sampling}), ` +
       `${model.live.n_features} features from ${model.live.channels.length} channels, calibrated: ${model.live.calibrated}`);
     line.title = "The sampling interval is the bucket width readings are averaged into before features are computed, " +
@@ -706,16 +720,21 @@ async function modelsPage() {
     table.appendChild(el("thead")).appendChild(head);
     const body = table.appendChild(el("tbody"));
     tableRows(body, model.versions.map((v) => [v.version, v.active ? "yes" : "", v.model, String(v.n_features),
-      ...metricNames.map((m) => (v.metrics[m] === undefined ? "" : fmt(v.metrics[m], 3)))]));
+      ...metricNames.map((m) => (v.metrics[m] === undefined ? "" : fmtMetric(m, v.metrics[m])))]));
     box.appendChild(table);
-    if (metricNames.length) {
+    // the chart compares versions on the figures that share one 0-1 scale (scores, rates, errors); counts (rows,
+    // calibration levels) stay in the table: on one axis 1,940 rows flattened every AUC to nothing
+    const rates = metricNames.filter((m) => !isCount(m) && model.versions.every((v) => v.metrics[m] == null
+                                                                    || (v.metrics[m] >= 0 && v.metrics[m] <= 1)));
+    if (rates.length) {
       const chart = el("div", { class: "chart", id: `metrics-${i}` });
       box.appendChild(chart);
       root.appendChild(box);
       const versions = model.versions.map((v) => v.version);
       FWChart.drawChart(chart, {
-        title: "Metrics by version", x: { type: "category", categories: versions }, y: { type: "linear" },
-        series: metricNames.map((m) => ({ type: "bar", name: m, x: versions, y: model.versions.map((v) => v.metrics[m] ?? null),
+        title: "Metrics by version (held-out assets)", x: { type: "category", categories: versions },
+        y: { type: "linear", min: 0, max: 1 },
+        series: rates.map((m) => ({ type: "bar", name: m, x: versions, y: model.versions.map((v) => v.metrics[m] ?? null),
                                           tips: model.versions.map((v) => `${v.version} ${m}: ${fmt(v.metrics[m], 3)}`) })),
       });
     } else {

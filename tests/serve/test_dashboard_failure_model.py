@@ -1,0 +1,94 @@
+"""The dashboard on a plant served by a failure model (trained on failure events, ``forewarn train``), in Chromium:
+what a plant engineer read wrong on such a plant (BENCHMARKS.md, issue 12, 2026-12-05 21:25 UTC).
+
+* a down asset's probability card says "down", not "100.0 % within 24 hours" (a state, not a forecast);
+* a failure model estimates no remaining life: the asset page says so, the fleet tiles leave RUL out (not "RUL –");
+* the models page lists counts (rows, calibration levels) as whole numbers, and its chart compares versions on the
+  0-1 figures only, each legend swatch in its bar's colour (1,940 rows on one axis flattened every AUC before, and
+  every swatch was the first colour).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forewarn.store import Store
+from forewarn.train import train
+
+from . import test_dashboard_browser as browser
+from .test_dashboard_a11y import AXE, _axe, _blocking
+from .test_dashboard_browser import CHROMIUM, _visit, serving
+
+page = browser.page
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def plant(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Eight machines, 400 hourly rows of two channels; each fails twice after a 30-hour rise and is repaired two
+    hours later, except M7, whose second failure (the last hours) has no repair: it is down. A logistic failure model
+    trained on the events (about 1 s)."""
+    root = tmp_path_factory.mktemp("failure-model")
+    rng = np.random.default_rng(5)
+    ts = pd.date_range("2024-03-01", periods=400, freq="1h", tz="UTC")
+    rows, events = [], []
+    for k in range(8):
+        temp, vibration = rng.normal(60, 1.5, 400), rng.normal(1, 0.05, 400)
+        for hour in (150 + 10 * k, 330 + 5 * k if k < 7 else 390):
+            temp[hour - 30 : hour] += np.linspace(0, 12, 30)
+            vibration[hour - 30 : hour] += np.linspace(0, 0.6, 30)
+            events.append({"asset_id": f"M{k}", "ts": ts[hour], "kind": "failure", "failure_mode": "bearing"})
+            if (k, hour) != (7, 390):
+                events.append(
+                    {"asset_id": f"M{k}", "ts": ts[hour + 2], "kind": "maintenance", "action": "replace bearing"}
+                )
+        rows.append(pd.DataFrame({"asset_id": f"M{k}", "ts": ts, "temp": temp, "vibration": vibration}))
+    store, models = root / "plant.duckdb", root / "models"
+    with Store(store) as db:
+        db.ingest_readings(pd.concat(rows), source="test")
+        db.ingest_events(pd.DataFrame(events), source="test")
+    train(store, models, horizon="24h", model="logistic-failure", promote=True)
+    return store, models
+
+
+def test_a_failure_model_s_plant_reads_as_it_is(plant: tuple[Path, Path], page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store, models = plant
+    with serving(store, models, tmp_path / "server.log") as url:
+        _visit(page, f"{url}/", tmp_path / "fleet.png")
+        assert "down since 2024-03-17 06:00" in page.inner_text("#fleet-grid .cell[data-asset-id='M7']")
+        tile = page.inner_text("#fleet-grid .cell[data-asset-id='M0']")
+        assert "health" in tile and "RUL" not in tile, tile
+
+        _visit(page, f"{url}/assets/M7", tmp_path / "down.png")
+        card = page.inner_text("#probability-card")
+        assert "down" in card and "%" not in card, card
+        _visit(page, f"{url}/assets/M0", tmp_path / "in-service.png")
+        assert "%" in page.inner_text("#probability-card")
+        rul = page.inner_text("#rul-card")
+        assert "not estimated" in rul and "train --task rul" in rul, rul
+        if AXE.exists():
+            assert _blocking(_axe(page)) == []
+
+        _visit(page, f"{url}/models", tmp_path / "models.png")
+        heads = page.locator(".model table thead th").all_inner_texts()
+        cells = dict(
+            zip(heads, page.locator(".model table tbody tr").first.locator("td").all_inner_texts(), strict=True)
+        )
+        assert cells["rows"].isdigit() and cells["roc_auc"].startswith(("0.", "1.")), cells
+        legend = page.locator(".model .chart .legend text").evaluate_all("els => els.map(e => e.textContent)")
+        assert "roc_auc" in legend and "rows" not in legend and "calibration_levels" not in legend, legend
+        swatches = page.locator(".model .chart .legend rect").evaluate_all(
+            "els => els.map(e => e.getAttribute('fill'))"
+        )
+        bars = page.locator(".model .chart .series-bar").evaluate_all(
+            "els => els.map(g => g.querySelector('rect').getAttribute('fill'))"
+        )
+        assert swatches == bars and len(set(bars)) > 1, (swatches, bars)
+        if AXE.exists():
+            assert _blocking(_axe(page)) == []
+    assert page.problems == []
