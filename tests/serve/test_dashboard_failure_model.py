@@ -3,6 +3,8 @@ what a plant engineer read wrong on such a plant (BENCHMARKS.md, issue 12, 2026-
 
 * a down asset's probability card says "down", not "100.0 % within 24 hours" (a state, not a forecast);
 * a failure model estimates no remaining life: the asset page says so, the fleet tiles leave RUL out (not "RUL –");
+* a case a stream detector opened says whose it is (beside a failure model's "low"), the trends say they begin at
+  the asset's last renewal, and health is drawn on 0-100 (98.7-98.8 made a 0.1 dip look like a crash);
 * the models page lists counts (rows, calibration levels) as whole numbers, and its chart compares versions on the
   0-1 figures only, each legend swatch in its bar's colour (1,940 rows on one axis flattened every AUC before, and
   every swatch was the first colour).
@@ -16,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forewarn.decide.alerts import Alert
+from forewarn.decide.cases import CaseBook, casebook_path_for
 from forewarn.store import Store
 from forewarn.train import train
 
@@ -53,6 +57,11 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         db.ingest_readings(pd.concat(rows), source="test")
         db.ingest_events(pd.DataFrame(events), source="test")
     train(store, models, horizon="24h", model="logistic-failure", promote=True)
+    book = CaseBook(casebook_path_for(store))  # a stream detector's alarm, filed as `serve --stream` files it
+    try:
+        book.file_alerts([Alert("M0", ts[395], "detect", 0.97, "high", {"vibration": 4.0}, source="stream")])
+    finally:
+        book.close()
     return store, models
 
 
@@ -71,6 +80,13 @@ def test_a_failure_model_s_plant_reads_as_it_is(plant: tuple[Path, Path], page, 
         assert "%" in page.inner_text("#probability-card")
         rul = page.inner_text("#rul-card")
         assert "not estimated" in rul and "train --task rul" in rul, rul
+        # the stream detector's case beside the failure model's low risk: whose it is, said on the card and panel
+        assert "high · 1 alert(s) of model detect" in page.inner_text("#open-case-card")
+        assert "raised by model detect" in page.inner_text("#case-panel")
+        # the trends score M0's current life (after its repair at hour 332), its readings go back to hour 0
+        note = page.inner_text("#trend-note")
+        assert "current life: from 2024-03-14" in note and "since 2024-03-01 00:00" in note, note
+        assert "Health (0-100)" in (page.locator("#rul-trend").text_content() or "")
         if AXE.exists():
             assert _blocking(_axe(page)) == []
 

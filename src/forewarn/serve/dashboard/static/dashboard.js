@@ -230,6 +230,7 @@ function drawCasePanel(item, refresh, emptyText = "No case for this asset.") {
   head.appendChild(badge(item.risk_level));
   head.appendChild(document.createTextNode(` · ${item.n_alerts} alert(s) since ${fmtTime(item.opened_ts)}`));
   if (item.kind === "failure") head.appendChild(document.createTextNode(" · opened by a recorded failure: the asset is down until a maintenance renews it"));
+  else if (item.model_id) head.appendChild(document.createTextNode(` · raised by model ${item.model_id}`));
   panel.appendChild(head);
   if (item.acknowledged_ts) {
     panel.appendChild(el("p", {}, `acknowledged ${fmtTime(item.acknowledged_ts)} by ${item.acknowledged_by || "–"}`));
@@ -415,7 +416,14 @@ async function drawAssetSummary(health, info) {
   card(summary, "class / line", `${info.asset_class} / ${info.line_id ?? "–"}`);
   card(summary, "last reading", fmtTime(info.last_ts).slice(0, 16), { hint: `${info.n_channels} channels, ${info.n_readings} readings` });
   const openCase = health ? health.open_case : null;
-  if (health) card(summary, "open case", openCase === null ? "none" : `#${openCase}`);
+  // the open case, else the latest one of this asset (so a just-closed case shows how it was closed)
+  const latest = openCase !== null ? await getJSON(`/cases/${openCase}`)
+    : (await getJSON(`/cases?asset_id=${encodeURIComponent(info.asset_id)}&limit=1`))[0];
+  if (health) {  // the case's own risk and source beside the model's: a stream detector's case is not this model's
+    card(summary, "open case", openCase === null ? "none" : `#${openCase}`, { id: "open-case-card",
+         hint: openCase === null || !latest ? "" : `${latest.risk_level} · ${latest.n_alerts} alert(s) of ` +
+               `${latest.kind === "failure" ? "a recorded failure" : `model ${latest.model_id}`}, last ${fmtTime(latest.last_alert_ts).slice(0, 16)}` });
+  }
   if (health) {
     const action = card(summary, `recommended action (horizon ${fmtHorizon(health.horizon, health.unit)})`, health.recommended_action,
                         { id: "recommended-action" });
@@ -424,9 +432,6 @@ async function drawAssetSummary(health, info) {
     const note = card(summary, "no model scores this asset yet", document.body.dataset.noModel || "", { id: "no-model" });
     note.classList.add("action");
   }
-  // the open case, else the latest one of this asset (so a just-closed case shows how it was closed)
-  const latest = openCase !== null ? await getJSON(`/cases/${openCase}`)
-    : (await getJSON(`/cases?asset_id=${encodeURIComponent(info.asset_id)}&limit=1`))[0];
   if (!health && latest && latest.status !== "closed" && latest.kind === "failure") {  // down, said without a model too
     card(summary, "status", `down since ${fmtTime(latest.opened_ts).slice(0, 16)}`, { id: "down-card",
          hint: "a recorded failure and no renewing maintenance since (a replacement, a repair, a corrective work order)" });
@@ -544,6 +549,14 @@ async function assetPage() {
     const marks = eventMarkers(events, trend.ts);
     const spans = labelSpans(labels, trend.ts);
     const words = probabilityWords(health);
+    // the trend scores the asset's current life (from its last renewing maintenance): said, where the readings
+    // reach further back, so the charts beginning weeks after the sensor trends read as a choice, not lost data
+    const note = document.getElementById("trend-note");
+    note.hidden = Date.parse(trend.ts[0]) - Date.parse(info.first_ts) <= 86400e3;
+    note.textContent = note.hidden ? "" : `The ${health.rul === null ? "risk and health" : "risk and RUL"} trends score ` +
+      `the asset's current life: from ${fmtTime(trend.ts[0]).slice(0, 16)}` + (health.renewed_at
+        ? `, its last renewing maintenance (${fmtTime(health.renewed_at).slice(0, 16)}).` : ".") +
+      ` The sensor trends below show its readings since ${fmtTime(info.first_ts).slice(0, 16)}.`;
     FWChart.drawChart("risk-trend", {
       title: words.title, x: { type: "time" },
       y: { type: "linear", min: 0, max: 1 }, marks, spans,
@@ -552,8 +565,8 @@ async function assetPage() {
     });
     const level = rulLevel();
     FWChart.drawChart("rul-trend", {
-      title: trend.rul.length ? `Remaining useful life (${trend.unit}) with its ${level} % interval` : "Health",
-      x: { type: "time" }, y: { type: "linear" }, marks, spans,
+      title: (trend.rul.length ? `Remaining useful life (${trend.unit}) with its ${level} % interval` : "Health (0-100)"),
+      x: { type: "time" }, y: trend.rul.length ? { type: "linear" } : { type: "linear", min: 0, max: 100 }, marks, spans,
       series: trend.rul.length ? [
         { type: "band", x: trend.ts, low: trend.rul_low, high: trend.rul_high, name: `${level} % interval`, color: "#5fb3ff" },
         { type: "line", x: trend.ts, y: trend.rul, name: "RUL", color: "#1a5e99" },
