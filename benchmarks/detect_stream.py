@@ -10,6 +10,12 @@ before it; a start that forewarns none is a false alarm; starts while the asset 
 renewing maintenance, are not counted). Printed: forewarned failures, median lead, false alarms per asset-month,
 and how many alarms the two share, with the largest score difference and the stream's seconds per batch.
 
+The stream alone also files its alarms into its own case book (the file beside its store, the case rule of
+``[cases] close_quiet``: ``--close-quiet``, default the stream's own); ``case_book`` counts it as a planner reads it
+(no failure or repair is recorded, nothing else closes a case): each case's opening as a start (forewarned failures,
+median lead, false openings per asset-month, with :func:`event_figures`), and at each failure (a micro-batch ends at
+every failure) the asset's open case then: failures that find one opened at least 24 h before, median lead.
+
 Run: ``.venv/bin/python benchmarks/detect_stream.py --seed 3`` (a validation fleet of issue 14; about 10 minutes on
 2 cores with the defaults). Numeric libraries run on one thread.
 """
@@ -77,6 +83,32 @@ def event_figures(starts: pd.DataFrame, events: pd.DataFrame, observed: dict[str
     }
 
 
+def case_book_figures(
+    cases: pd.DataFrame, at_failure: list[dict[str, Any]], events: pd.DataFrame, observed: dict[str, Any]
+) -> dict[str, Any]:
+    """The stream's own case book (module text): openings counted as starts, and each failure's open case."""
+    if not len(cases):
+        return {"cases": 0}
+    opened = pd.DataFrame(
+        {"asset_id": cases["asset_id"].astype(str), "ts": pd.to_datetime(cases["opened_ts"], utc=True)}
+    )
+    leads = [(r["failure"] - r["opened"]) / pd.Timedelta(hours=1) for r in at_failure if r["opened"] is not None]
+    early = [lead for lead in leads if lead >= 24]
+    notes = cases["note"].fillna("").astype(str)
+    return {
+        "cases": len(cases),
+        "openings": event_figures(opened, events, observed),
+        "failures_with_case_open_24h": len(early),
+        "lead_hours_median_open": float(np.median(early)) if early else None,
+        "lead_over_7d": int(sum(lead > 7 * 24 for lead in early)),
+        "failures_case_opened_under_24h": len(leads) - len(early),
+        "failures_no_case_open": sum(r["opened"] is None for r in at_failure),
+        "closed_quiet": int(notes.str.startswith("quiet").sum()),
+        "open_at_end": int((cases["status"] != "closed").sum()),
+        "alerts_per_case_median": float(cases["n_alerts"].median()),
+    }
+
+
 @dataclass
 class FittedFleet:
     """A failing twin fleet in a store, scored by ``forewarn detect --store --save-models`` (:func:`fit_fleet`)."""
@@ -133,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--contexts", default="512", help="the stream's context rows per asset, comma-separated")
     parser.add_argument("--batch", default="7D", help="event time per micro-batch")
+    parser.add_argument("--close-quiet", help="the stream's case rule ([cases] close_quiet: e.g. 7d, 0 = never)")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args(argv)
     from forewarn.store import Store
@@ -159,23 +192,29 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     long = long.sort_values(["ts_us", "asset_id", "channel"]).reset_index(drop=True)
     step = int(pd.Timedelta(args.batch) / pd.Timedelta(microseconds=1))
     offline["ts_us"] = pd.DatetimeIndex(offline["ts"]).as_unit("us").asi8
+    failures = events.loc[events["kind"] == "failure", ["asset_id", "ts"]]
+    failure_us = pd.DatetimeIndex(failures["ts"]).as_unit("us").asi8
     for context in (int(c) for c in args.contexts.split(",")):
-        cfg = parse_config(
-            {
-                "pipeline": {"idle_release": "10s"},
-                "mqtt": {"subscriptions": [{"topic": "p/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}]},
-                "assets": declared,
-                "models": [dict(entry, context=context)],
-            }
-        )
+        settings: dict[str, Any] = {
+            "pipeline": {"idle_release": "10s"},
+            "mqtt": {"subscriptions": [{"topic": "p/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}]},
+            "assets": declared,
+            "models": [dict(entry, context=context)],
+        }
+        if args.close_quiet is not None:
+            settings["cases"] = {"close_quiet": args.close_quiet}
+        cfg = parse_config(settings)
+        at_failure: list[dict[str, Any]] = []
         clock = Clock()
         batches = 0
         started = time.perf_counter()
         with Store(work / f"stream-{context}.duckdb") as store:
             pipe = OnlinePipeline(store, cfg, clock=clock)
+            book = pipe.casebook if hasattr(pipe, "casebook") else pipe._casebook  # its own case book
             first, last = int(long["ts_us"].min()), int(long["ts_us"].max())
-            bounds = np.searchsorted(long["ts_us"].to_numpy(), np.arange(first, last + step + 1, step))
-            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            ends = np.union1d(np.arange(first, last + step + 1, step), failure_us[(failure_us > first)])
+            bounds = np.searchsorted(long["ts_us"].to_numpy(), ends)
+            for lo, hi, end in zip(bounds[:-1], bounds[1:], ends[1:], strict=True):
                 part = long.iloc[lo:hi]
                 cols = ReadingColumns(
                     list(part["asset_id"]), list(part["channel"]), part["ts_us"].tolist(), list(part["value"])
@@ -183,8 +222,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 pipe.process(cols, [])
                 batches += 1
                 clock.now += 0.05
+                for asset in failures.loc[failure_us == end, "asset_id"].astype(str):  # what a planner finds open
+                    case = book.open_case_of(asset)
+                    opened = None if case is None else pd.Timestamp(case["opened_ts"])
+                    at_failure.append(
+                        {"asset_id": asset, "failure": pd.Timestamp(int(end), unit="us", tz="UTC"), "opened": opened}
+                    )
             clock.now += 60
             pipe.tick()
+            cases = pd.DataFrame(book.cases(limit=1_000_000))
             pipe.close()
             seconds = time.perf_counter() - started
             scores = store.sql("SELECT asset_id, epoch_us(ts) AS ts_us, score FROM stream_scores")
@@ -204,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "batches": batches,
             "seconds_per_batch": round(seconds / batches, 2),
             "figures": event_figures(alerts[["asset_id", "ts"]], events, observed),
+            "case_book": case_book_figures(cases, at_failure, events, observed),
         }
         report["stream"].append(row)
         print(json.dumps(row), flush=True)

@@ -174,7 +174,7 @@ def test_missing_and_misplaced_tables(tmp_path: Path) -> None:
     assert re.search(r"top level: no source; add an \[mqtt\] table", _error(tmp_path, "[pipeline]\n"))
     assert "line 1, mqtt: add at least one [[mqtt.subscriptions]] table" in _error(tmp_path, "[mqtt]\nport = 1\n")
     assert re.search(
-        r"line 1, colour: unknown key; allowed here: pipeline, mqtt, opcua, assets, models, store",
+        r"line 1, colour: unknown key; allowed here: pipeline, mqtt, opcua, assets, models, cases, store",
         _error(tmp_path, "colour = 1\n" + GOOD),
     )
     assert "pipeline: expected a table, got int" in _error(

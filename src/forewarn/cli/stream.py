@@ -33,7 +33,18 @@ def register(app: typer.Typer) -> None:
 
 
 def stream(
-    config: Annotated[Path, typer.Option(help="TOML mapping config (sources, assets, models, alert policies).")],
+    config: Annotated[
+        Path,
+        typer.Option(
+            help="TOML mapping config (sources, assets, models, alert policies, the case rule). Alerts are filed into "
+            "the case book beside the store (plant.cases.duckdb; a PostgreSQL store's own database), which forewarn "
+            "serve on the same store lists. A case with no alarm for the gap and no failure closes, quiet counted "
+            "from an alarm episode's last alarming row; the gap is the config's \\[cases] close_quiet (e.g. '7d', "
+            "'36h'; '0' = never), by default the horizon in hours of the first \\[\\[models]] bundle that has one, "
+            "else 7 days (as serve --close-quiet). A case whose asset sent no reading for longer than the gap stays "
+            "open with the note 'no readings since ...'."
+        ),
+    ],
     store: Annotated[
         str | None,
         typer.Option(

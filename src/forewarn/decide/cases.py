@@ -89,7 +89,15 @@ from forewarn.decide.case_filing import (
     plan_filing,
     utc,
 )
-from forewarn.decide.quiet import DEFAULT_CLOSE_QUIET, QUIET_CLOSER, quiet_note, went_quiet
+from forewarn.decide.quiet import (
+    DEFAULT_CLOSE_QUIET,
+    QUIET_CLOSER,
+    SILENT_PREFIX,
+    quiet_note,
+    resumed_note,
+    silent_note,
+    went_quiet,
+)
 from forewarn.decide.risk import RISK_LEVELS
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError, StateError
 from forewarn.store.pg_sql import is_postgres_url
@@ -391,6 +399,70 @@ class CaseBook:
                 raise
             self._forget_open([c.case_id for c in closed])
         return [c.case_id for c in closed]
+
+    def note_silent(self, latest: Mapping[str, Any], now: Any) -> list[int]:
+        """Say on the open cases (kind ``health``, no failure on them) of the assets in ``latest`` (asset -> the time
+        of its newest reading) whose readings stopped more than ``close_quiet`` before ``now`` (how far the plant's
+        readings went) that they did: the note becomes "no readings since ..." (:func:`~forewarn.decide.quiet.silent_note`;
+        an earlier note is kept after it), and the case stays open: silence is no evidence that the asset went quiet,
+        so the case rule does not close it. Once the asset's readings come back, the note says for how long they
+        stopped (:func:`~forewarn.decide.quiet.resumed_note`). Returns the ids of the cases whose note changed.
+
+        >>> book = CaseBook(close_quiet=pd.Timedelta("7D"))
+        >>> t = pd.Timestamp("2024-05-01 08:00", tz="UTC")
+        >>> case_id = book.record_alert(Alert("P-1", t, "detect", 0.9, "high", {}))
+        >>> book.note_silent({"P-1": t + pd.Timedelta("1h")}, t + pd.Timedelta("7D1h")), book.note_silent({"P-1": t + pd.Timedelta("1h")}, t + pd.Timedelta("9D"))
+        ([], [1])
+        >>> book.case(case_id)["status"], book.case(case_id)["note"][:38]
+        ('open', 'no readings since 2024-05-01 09:00 UTC')
+        >>> book.note_silent({"P-1": t + pd.Timedelta("10D")}, t + pd.Timedelta("10D")), book.case(case_id)["note"]
+        ([1], 'no readings from 2024-05-01 09:00 UTC to 2024-05-11 08:00 UTC')
+        """
+        if self.quiet is None or not latest:
+            return []
+        stamp = utc(now)
+        with self._lock:
+            self._begin()
+            try:
+                found = self._con.execute(
+                    "SELECT c.case_id, c.asset_id, c.note FROM cases c WHERE c.status IN ('open', 'acknowledged') "
+                    "AND c.kind = 'health' AND c.asset_id IN (SELECT unnest(?)) AND NOT EXISTS "
+                    "(SELECT 1 FROM alerts a WHERE a.case_id = c.case_id AND a.source = ?)",
+                    [sorted(str(a) for a in latest), FAILURE_SOURCE],
+                ).fetchall()
+                changed = []
+                for case_id, asset, note in found:
+                    last = latest[str(asset)]
+                    if last is None:
+                        continue
+                    last, old = utc(last), str(note or "")
+                    noted = old.startswith(SILENT_PREFIX)
+                    kept = old.split("; earlier note: ", 1)[1] if noted and "; earlier note: " in old else ""
+                    if went_quiet(last, stamp, self.quiet):
+                        text = silent_note(last)
+                        if old.startswith(text):
+                            continue
+                        earlier = kept if noted else old
+                    elif noted:
+                        since = pd.Timestamp(old[len(SILENT_PREFIX) : len(SILENT_PREFIX) + 16], tz="UTC")
+                        text, earlier = resumed_note(since, last), kept
+                    else:
+                        continue
+                    new = text + (f"; earlier note: {earlier}" if earlier else "")
+                    self._con.execute("UPDATE cases SET note = ? WHERE case_id = ?", [new, int(case_id)])
+                    changed.append(int(case_id))
+                self._con.execute("COMMIT")
+            except Exception:
+                self._rollback()
+                raise
+        return changed
+
+    def open_assets(self) -> list[str]:
+        """The assets that have an open (or acknowledged) case of their own, sorted."""
+        with self._lock:
+            if self.shared:
+                self._read_open()
+            return sorted(self._open)
 
     def _write_alerts(self, alerts: Sequence[Alert]) -> FilingPlan:
         """Write alerts and their cases (inside the caller's transaction) in a few statements, whatever their number:

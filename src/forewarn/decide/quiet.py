@@ -17,6 +17,12 @@ False
 (Timedelta('7 days 00:00:00'), Timedelta('1 days 12:00:00'), None)
 >>> quiet_note(pd.Timedelta("7D"), t)
 'quiet for 7 d after its last alarm at 2024-05-01 08:00 UTC, no failure: closed by the case rule'
+
+The default gap where nobody set one (``serve --close-quiet``, the stream's ``[cases] close_quiet``): the horizon of
+the model that scores health when it is in hours, else :data:`DEFAULT_CLOSE_QUIET`:
+
+>>> default_close_quiet("hours", 72), default_close_quiet("cycles", 30), default_close_quiet(None, None)
+(Timedelta('3 days 00:00:00'), Timedelta('7 days 00:00:00'), Timedelta('7 days 00:00:00'))
 """
 
 from __future__ import annotations
@@ -34,6 +40,23 @@ from forewarn.exceptions import ConfigError
 DEFAULT_CLOSE_QUIET = pd.Timedelta(days=7)
 #: who closes a case that went quiet (the case's ``closed_by``)
 QUIET_CLOSER = "forewarn"
+#: the units of a model's horizon that are hours (``forewarn train`` writes ``"hours"``)
+HOUR_UNITS = ("hours", "hour", "h")
+
+
+def horizon_span(unit: Any, horizon: Any) -> pd.Timedelta | None:
+    """A model's horizon as a time span when its unit is hours (``None``: no horizon, or one in cycles, days of
+    use...)."""
+    if unit is not None and horizon is not None and str(unit).strip().lower() in HOUR_UNITS:
+        return pd.Timedelta(hours=float(horizon))
+    return None
+
+
+def default_close_quiet(unit: Any, horizon: Any) -> pd.Timedelta:
+    """The gap where none is set: ``horizon`` hours when ``unit`` is hours (a failure model of ``forewarn train``:
+    the window its forewarning counts in), else :data:`DEFAULT_CLOSE_QUIET` (a model without such a horizon)."""
+    span = horizon_span(unit, horizon)
+    return DEFAULT_CLOSE_QUIET if span is None else span
 
 
 def went_quiet(last: Any, ts: Any, quiet: pd.Timedelta | np.timedelta64 | None) -> bool:
@@ -82,3 +105,27 @@ def quiet_note(quiet: pd.Timedelta, last: Any) -> str:
     return (
         f"quiet for {quiet_text(quiet)} after its last alarm at {utc_minute(last)}, no failure: closed by the case rule"
     )
+
+
+#: how the note of an open case whose asset sent no reading for longer than the gap begins
+SILENT_PREFIX = "no readings since "
+
+
+def silent_note(since: Any) -> str:
+    """The note of an open case whose asset's readings stopped at ``since`` for longer than the gap: the case stays
+    open (no reading is no evidence that the asset went quiet), and says so.
+
+    >>> silent_note(pd.Timestamp("2024-05-01 08:00", tz="UTC"))
+    'no readings since 2024-05-01 08:00 UTC: kept open, the case rule cannot tell whether the asset went quiet'
+    """
+    return f"{SILENT_PREFIX}{utc_minute(since)}: kept open, the case rule cannot tell whether the asset went quiet"
+
+
+def resumed_note(since: Any, back: Any) -> str:
+    """The note of such a case once its asset's readings came back at ``back``.
+
+    >>> t = pd.Timestamp("2024-05-01 08:00", tz="UTC")
+    >>> resumed_note(t, t + pd.Timedelta("9D"))
+    'no readings from 2024-05-01 08:00 UTC to 2024-05-10 08:00 UTC'
+    """
+    return f"no readings from {utc_minute(since)} to {utc_minute(back)}"

@@ -14,6 +14,11 @@ evaluation of the asset, against the time its readings have reached); the next a
 ``close_quiet`` is the setting (``serve --close-quiet``), else the horizon of the model that scores health when it is
 in hours (a failure model of ``forewarn train``), else :data:`~forewarn.decide.quiet.DEFAULT_CLOSE_QUIET` (7 days: a
 service of stream models only, such as ``forewarn detect``'s fits).
+
+An open case whose asset sent no reading for longer than the gap, while other assets with open cases did, stays open
+and says so ("no readings since ...", :meth:`~forewarn.decide.cases.CaseBook.note_silent`): silence is no evidence
+that the asset went quiet. The plant's time is the newest reading of the assets checked (those with an open case), so
+a plant whose every asset with an open case stops shows no case as silent.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import pandas as pd
 from forewarn.bundles.bundle import Bundle
 from forewarn.decide.alerts import Alert, AlertPolicy, failure_alert
 from forewarn.decide.cases import CaseBook
-from forewarn.decide.quiet import DEFAULT_CLOSE_QUIET, close_quiet_setting
+from forewarn.decide.quiet import DEFAULT_CLOSE_QUIET, close_quiet_setting, default_close_quiet
 from forewarn.exceptions import DataNotFoundError, ForewarnError
 from forewarn.serve.answers import FiledAlert
 from forewarn.serve.cache import HealthCache
@@ -38,8 +43,6 @@ from forewarn.serve.settings import ServeSettings
 from forewarn.store.window_queries import last_reading_times
 from forewarn.train.labels import is_down
 
-#: the units of a bundle's horizon that are hours (``forewarn train`` writes ``"hours"``)
-HOUR_UNITS = ("hours", "hour", "h")
 #: how often listing every case first closes the open ones that went quiet (seconds)
 SWEEP_EVERY_S = 10.0
 
@@ -78,9 +81,7 @@ class CaseDesk:
             bundle = models.bundle_for(model_id=models.model_id or ids[0])
         except ForewarnError:  # the model cannot be read: the default (the service says why elsewhere)
             return DEFAULT_CLOSE_QUIET
-        if str(bundle.unit).strip().lower() in HOUR_UNITS:
-            return pd.Timedelta(hours=float(bundle.spec.horizon))
-        return DEFAULT_CLOSE_QUIET
+        return default_close_quiet(bundle.unit, bundle.spec.horizon)
 
     def close_quiet(self, asset_ids: Iterable[str]) -> list[int]:
         """Close the open cases of these assets that went quiet (the case rule) by the time their readings have
@@ -95,6 +96,8 @@ class CaseDesk:
             closed = self.casebook.close_quiet(latest)
             for case_id in closed:
                 self.cache.case_changed(str(self.casebook.case(case_id)["asset_id"]))
+            if len(latest) > 1:  # how far the plant's readings went: the newest of these assets'
+                self.casebook.note_silent(latest, max(latest.values()))
         return closed
 
     # -- reading ----------------------------------------------------------------------------------------

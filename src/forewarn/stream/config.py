@@ -215,10 +215,20 @@ class PipelineConfig:
 
 
 @dataclass(frozen=True)
+class CasesConfig:
+    """The case rule of the stream's own case book (``[cases]``): ``close_quiet`` as written (``"7d"``, ``"36h"``,
+    ``"0"`` = never; checked by :func:`forewarn.decide.quiet.close_quiet_setting`), ``None`` where not set (then the
+    horizon in hours of the first ``[[models]]`` bundle that has one, else 7 days: the rule of ``serve --close-quiet``)."""
+
+    close_quiet: str | None = None
+
+
+@dataclass(frozen=True)
 class StreamConfig:
     """The whole mapping config."""
 
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    cases: CasesConfig = field(default_factory=CasesConfig)
     mqtt: MqttConfig | None = None
     opcua: OpcUaConfig | None = None
     assets: tuple[AssetDecl, ...] = ()

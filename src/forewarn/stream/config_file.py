@@ -65,6 +65,11 @@ default except the mapping itself. A full example (``docs``-style)::
     # context = 512 is how many of each asset's last rows it scores new rows after (forewarn.stream.sequential);
     # path may name the folder of `forewarn detect --store DB --save-models DIR`: each asset scored by its own fit
 
+    [cases]                         # the case book the stream files its alerts into (alone: the file beside its store)
+    close_quiet = "7d"              # a case with no alarm for this long and no failure closes; "0" = never. Default:
+                                    # the horizon in hours of the first [[models]] bundle that has one, else 7 d
+                                    # (forewarn serve --close-quiet's rule; under serve --stream the service's rules)
+
 Relative paths are read relative to the config file. The tables are pydantic models (``extra="forbid"``,
 strict types): an error names the file, the line and the TOML key, says what was expected, and an unknown key
 is refused with the keys allowed there, e.g.
@@ -97,6 +102,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from forewarn.exceptions import ConfigError
 from forewarn.stream.config import (
     AssetDecl,
+    CasesConfig,
     ChannelMap,
     ModelConfig,
     MqttConfig,
@@ -307,12 +313,31 @@ class _Model(_Table):
         return self
 
 
+def _close_quiet(value: Any) -> Any:
+    from forewarn.decide.quiet import close_quiet_setting
+
+    if isinstance(value, int) and not isinstance(value, bool) and value == 0:
+        return "0"
+    if not isinstance(value, str):
+        raise ValueError(f"expected a time span such as '7d' or '36h', or '0' to never close, got {value!r}")
+    try:
+        close_quiet_setting(value)
+    except ConfigError as err:
+        raise ValueError(str(err).removeprefix("close-quiet ")) from None
+    return value
+
+
+class _Cases(_Table):
+    close_quiet: Annotated[str | None, BeforeValidator(_close_quiet)] = None
+
+
 class _Root(_Table):
     pipeline: _Pipeline = _Pipeline()
     mqtt: _Mqtt | None = None
     opcua: _OpcUa | None = None
     assets: list[_Asset] = []
     models: list[_Model] = []
+    cases: _Cases = _Cases()
     store: Text | None = None
 
     @model_validator(mode="after")
@@ -395,7 +420,14 @@ def _stream_config(root: _Root, base: Path, source: str) -> StreamConfig:
             f"{source}: models: model_id values must differ, got {ids}; set model_id in each [[models]] table"
         )
     return StreamConfig(
-        pipeline=pipeline, mqtt=mqtt, opcua=opcua, assets=assets, models=tuple(models), store=root.store, source=source
+        pipeline=pipeline,
+        cases=CasesConfig(close_quiet=root.cases.close_quiet),
+        mqtt=mqtt,
+        opcua=opcua,
+        assets=assets,
+        models=tuple(models),
+        store=root.store,
+        source=source,
     )
 
 

@@ -21,6 +21,16 @@ For each micro-batch (:meth:`OnlinePipeline.process`):
    so ``stream_alerts`` is the outbox: an alert is marked filed once the case book has it, and alerts left
    unfiled (a crash between the two commits, a case book that could not be written) are filed with the next
    batch or at the next start; the case book skips an alert it holds already, so none is filed twice.
+   With the alerts (in the same case-book transaction) goes each model's alarm state of the batch's assets
+   (:meth:`~forewarn.stream.scoring.ModelRunner.book_state`): the case rule (:mod:`forewarn.decide.quiet`) measures
+   "quiet" from an episode's last alarming row, so a case stays open while its episode lasts. A sink that takes one
+   argument (``list.extend``) gets the alerts alone.
+5. a lone stream applies the case rule to its own book: the open cases of the batch's assets that went quiet by the
+   time their scored rows reached are closed (:meth:`~forewarn.decide.cases.CaseBook.close_quiet`), and an open case
+   whose asset has sent no reading for longer than the gap, while the stream's readings went on, is kept open with
+   the note "no readings since ..." (:meth:`~forewarn.decide.cases.CaseBook.note_silent`): silence is no evidence
+   that the asset went quiet. The gap is ``[cases] close_quiet`` (:func:`close_quiet_of`); under ``serve --stream``
+   the service's book and rule apply (``serve --close-quiet``).
 
 Only then does the caller acknowledge the messages to the broker. A crash anywhere before that leaves them
 unacknowledged, so the broker delivers them again: step 1 then adds nothing, and step 2 scores only what is
@@ -49,6 +59,7 @@ object of its own on that database (see :meth:`OnlinePipeline.__init__`).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -61,10 +72,12 @@ import pyarrow as pa
 
 from forewarn.decide.alerts import Alert
 from forewarn.decide.cases import CaseBook, casebook_path_for
+from forewarn.decide.quiet import DEFAULT_CLOSE_QUIET, close_quiet_setting, horizon_span
 from forewarn.exceptions import ConfigError, StateError
 from forewarn.schema import Asset, Channel
 from forewarn.store import Store
 from forewarn.store.postgres import PgStore
+from forewarn.store.window_queries import last_reading_times
 from forewarn.stream.config import StreamConfig
 from forewarn.stream.messages import Catalog, DeadLetter, Decoder, ReadingColumns
 from forewarn.stream.metrics import StreamMetrics
@@ -74,8 +87,36 @@ from forewarn.stream.scoring import ModelRunner, scored_rows
 from forewarn.stream.tables import BatchWrite, DuckBatch, PgBatch, open_tables
 
 FeatureHook = Callable[[str, np.ndarray, np.ndarray, np.ndarray], None]
-AlertSink = Callable[[Sequence[Alert]], object]  # files alerts into the case book (returns their case ids)
+#: files alerts into the case book (returns their case ids); one that takes a second argument is also given the
+#: models' alarm states, ``{policy: state arrays}`` (:meth:`~forewarn.decide.cases.CaseBook.file_alerts`)
+AlertSink = Callable[..., object]
 log = logging.getLogger(__name__)
+
+
+def takes_states(sink: AlertSink) -> bool:
+    """Whether ``sink`` takes the alarm states beside the alerts (``sink(alerts, states)``).
+
+    >>> takes_states(CaseBook.file_alerts.__get__(object())), takes_states(list), takes_states([].extend)
+    (True, False, False)
+    """
+    try:
+        inspect.signature(sink).bind([], {})
+    except (TypeError, ValueError):  # one argument only, or a built-in without a signature
+        return False
+    return True
+
+
+def close_quiet_of(config: StreamConfig, runners: Sequence[ModelRunner]) -> pd.Timedelta | None:
+    """The stream's case rule gap: ``[cases] close_quiet``, else the horizon in hours of the first ``[[models]]``
+    bundle that has one, else :data:`~forewarn.decide.quiet.DEFAULT_CLOSE_QUIET` (``serve --close-quiet``'s rule)."""
+    if config.cases.close_quiet is not None:
+        return close_quiet_setting(config.cases.close_quiet)
+    for runner in runners:
+        if runner.bundle is not None:
+            span = horizon_span(runner.bundle.unit, runner.bundle.spec.horizon)
+            if span is not None:
+                return span
+    return DEFAULT_CLOSE_QUIET
 
 
 @dataclass
@@ -156,12 +197,20 @@ class OnlinePipeline:
             # (the service under serve --stream) holds while it waits for that write lock.
             store = self._own_store = PgStore(store.url, pool_size=3)
         self.store = store
-        self._casebook: CaseBook | None = None
+        self.casebook: CaseBook | None = None  # the stream's own case book (None: the host's, through file_alerts)
         if file_alerts is None:
             # a PostgreSQL store's case book is in its own database (its URL as given: the path hides a password)
-            self._casebook = CaseBook(casebook_path_for(store.url if isinstance(store, PgStore) else store.path))
-            file_alerts = self._casebook.file_alerts
+            self.casebook = CaseBook(casebook_path_for(store.url if isinstance(store, PgStore) else store.path))
+            file_alerts = self.casebook.file_alerts
+        elif config.cases.close_quiet is not None:
+            log.warning(
+                "%s: [cases] close_quiet = %r is not used: the stream files into its host's case book, whose case "
+                "rule applies (forewarn serve --close-quiet)",
+                config.source,
+                config.cases.close_quiet,
+            )
         self.file_alerts = file_alerts
+        self._tells_states = takes_states(file_alerts)
         self._unfiled = True  # alerts may wait in stream_alerts from an earlier run
         self.config = config
         self.clock = clock
@@ -173,6 +222,10 @@ class OnlinePipeline:
         self.catalog = prepare_catalog(store, config)
         self.decoder = Decoder(self.catalog, max_payload_bytes=config.pipeline.max_payload_bytes)
         self.runners = [ModelRunner(m, store) for m in config.models]
+        if self.casebook is not None:
+            self.casebook.quiet = close_quiet_of(config, self.runners)
+        self._book_states: dict[str, dict[str, np.ndarray]] = {}  # a batch's alarm states, for the case book
+        self._reached: dict[str, int] = {}  # each asset's last row scored in the batch (epoch us)
         self._covers: list[dict[str, bool]] = [{} for _ in self.runners]
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forewarn-store")
         self._broken: str | None = None
@@ -185,8 +238,8 @@ class OnlinePipeline:
         """Close the streaming tables' connection (the store is the caller's)."""
         self._writer.shutdown(wait=True)
         self.tables.close()
-        if self._casebook is not None:
-            self._casebook.close()
+        if self.casebook is not None:
+            self.casebook.close()
         if self._own_store is not None:
             self._own_store.close()
 
@@ -288,8 +341,10 @@ class OnlinePipeline:
         self.reorder.changed.clear()
         if new_late.any():
             result.late_rows = self.late_notes.add(late_part.take(new_late), behind[new_late], result.late, quiet)
-        if write.alerts or self._unfiled:
+        if write.alerts or self._unfiled or self._book_states:
             self._file_pending()
+        if self.casebook is not None and self._reached:
+            self._apply_case_rule()
         result.seconds = time.perf_counter() - started
         if messages or result.readings or result.rows_scored or dead_letters:
             self._count(result, messages, dead_letters)
@@ -299,16 +354,36 @@ class OnlinePipeline:
         return result
 
     def _file_pending(self) -> None:
-        """File the alerts committed to ``stream_alerts`` but not yet in the case book (module text, step 4)."""
+        """File the alerts committed to ``stream_alerts`` but not yet in the case book, with the batch's alarm
+        states (module text, step 4)."""
+        states, self._book_states = self._book_states, {}
         try:
             pending = self.tables.unfiled()
-            if pending:
+            if self._tells_states and (pending or states):
+                self.file_alerts(pending, states)
+            elif pending:
                 self.file_alerts(pending)
+            if pending:
                 self.tables.mark_filed(pending)
             self._unfiled = False
         except Exception:  # noqa: BLE001 - the batch is committed; its alerts wait in stream_alerts for a retry
             self._unfiled = True
             log.exception("filing the stream's alerts into the case book failed; retrying with the next batch")
+
+    def _apply_case_rule(self) -> None:
+        """The case rule on the stream's own book (module text, step 5): the open cases of the batch's assets that
+        went quiet close, and the open cases of assets that sent nothing for longer than the gap are noted."""
+        assert self.casebook is not None
+        reached, self._reached = self._reached, {}
+        try:
+            self.casebook.close_quiet({a: pd.Timestamp(us, unit="us", tz="UTC") for a, us in reached.items()})
+            opened = self.casebook.open_assets()
+            silent = [a for a in opened if a not in reached]
+            last = {**last_reading_times(self.store, silent), **{a: reached[a] for a in opened if a in reached}}
+            plant = pd.Timestamp(max(reached.values()), unit="us", tz="UTC")  # how far the stream's readings went
+            self.casebook.note_silent({a: pd.Timestamp(us, unit="us", tz="UTC") for a, us in last.items()}, plant)
+        except Exception:  # noqa: BLE001 - the batch is committed; the rule is applied again with the next batch
+            log.exception("applying the case rule to the stream's case book failed; trying again with the next batch")
 
     def tick(self) -> BatchResult:
         """Release and score readings of assets that went quiet (call when no message came for a while)."""
@@ -329,6 +404,8 @@ class OnlinePipeline:
         starts[1:] = (asset[1:] != asset[:-1]) | (ts[1:] != ts[:-1])
         row_of = np.cumsum(starts) - 1
         row_asset, row_ts = asset[starts], ts[starts]
+        for name, us in zip(row_asset.tolist(), row_ts.tolist(), strict=True):  # sorted by (asset, ts): the last wins
+            self._reached[name] = max(us, self._reached.get(name, us))
         tables = []
         for index, runner in enumerate(self.runners):
             column = pd.Index(runner.channels).get_indexer(released.channel)
@@ -349,7 +426,11 @@ class OnlinePipeline:
             write.alerts += [
                 dict(a.to_dict(), ts=a.ts, raised_at=pd.Timestamp(now_us * 1000, tz="UTC")) for a in alerts
             ]
-            write.state += runner.state_items(sorted(set(row_asset[rows].tolist())))
+            touched = sorted(set(row_asset[rows].tolist()))
+            write.state += runner.state_items(touched)
+            told = runner.book_state(touched)
+            if told is not None and len(told["asset_id"]):
+                self._book_states[runner.book_policy] = told
         if tables:
             write.scores = pa.concat_tables(tables)
 

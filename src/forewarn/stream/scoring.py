@@ -25,7 +25,9 @@ detector's score, which should be in [0, 1] (e.g. the default detector's ``anoma
 ``score / (score + scale)`` when ``scale`` is given (an unbounded score such as ``pca-t2q``'s: the episode opens
 where the score reaches ``scale`` with ``on = 0.5``). Each asset's alarm state is checkpointed as JSON under
 ``alarm:<model_id>`` with the batch, so a restart mid-episode neither raises the episode again nor forgets it. The
-alerts of both kinds carry ``source = "stream"`` and go to the case book (:mod:`forewarn.stream.pipeline`).
+alerts of both kinds carry ``source = "stream"`` and go to the case book (:mod:`forewarn.stream.pipeline`), and with
+each batch the book is told how far each asset's alarm went (:meth:`ModelRunner.book_state`, under ``stream:<model_id>``):
+the case rule measures "quiet" from an episode's last alarming row, not from the alert that opened it.
 
 When the alert policy opens an alert, the sensors that drive it are found by occlusion
 (as :func:`forewarn.decide.explain.occlusion_contributions` does, with all sensors in one model call): each sensor's features are replaced by a reference
@@ -130,6 +132,8 @@ IN_SERVICE = "in_service"
 READ_TELLING_STATS = ("mean", "max", "min")
 #: seconds the channels each asset class sends and the assets' classes are kept before they are read again
 CLASSES_SECONDS = 60.0
+#: the alarm rule's ``mode`` (:meth:`forewarn.decide.alarms.AlarmState.get_state`) outside any episode
+IDLE_MODE = 0
 
 
 def scored_rows(table: pa.Table) -> int:
@@ -278,6 +282,31 @@ class ModelRunner:
         digest = hashlib.sha1(signature.encode(), usedforsecurity=False).hexdigest()[:10]
         self.state_name = f"features:{cfg.model_id}:{digest}"
         self.bucket_state_name = f"buckets:{cfg.model_id}:{digest}"
+
+    @property
+    def book_policy(self) -> str:
+        """The name the case book keeps this model's alarm state under (its ``alert_state`` rows)."""
+        return f"stream:{self.model_id}"
+
+    def book_state(self, assets: list[str]) -> dict[str, np.ndarray] | None:
+        """What the case book's rule needs of ``assets`` (the layout of
+        :meth:`~forewarn.decide.alerts.AlertPolicy.get_state`): for the alarm rule, ``last_active_ns`` is the last
+        alarming row of the asset's latest episode (its ``end``: the last row at or above ``off``, so an episode
+        that lasts keeps its case alive) and ``last_ns`` the last row scored; ``active`` whether that episode is not
+        final yet. A threshold policy gives its own state. ``None``: the model raises no alert."""
+        if self.policy is not None:
+            return self.policy.get_state(assets)
+        if self.alarms is None:
+            return None
+        never = int(np.iinfo("int64").min)
+        held = [(a, self.alarms.states[a].get_state()) for a in assets if a in self.alarms.states]
+        return {
+            "asset_id": np.asarray([a for a, _ in held], dtype=str),
+            "active": np.asarray([s["mode"] != IDLE_MODE for _, s in held], dtype=bool),
+            "streak": np.zeros(len(held), dtype="int64"),
+            "last_active_ns": np.asarray([s["stamps"].get("end", never) for _, s in held], dtype="int64"),
+            "last_ns": np.asarray([never if s["last_ns"] is None else s["last_ns"] for _, s in held], dtype="int64"),
+        }
 
     @property
     def alarm_state_name(self) -> str:
