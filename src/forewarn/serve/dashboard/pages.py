@@ -6,7 +6,8 @@ multiples; a few hundred lines of our own, no charting package), so nothing come
 
 * ``/``: fleet grid coloured by risk, filtered by site and line, with each asset's channels, last reading and
   events (so a plant whose store has readings but no model yet still shows its assets);
-* ``/assets/{asset_id}``: health, RUL with what its interval means, recommended action, risk and RUL trends,
+* ``/assets/{asset_id}`` (a 404 page for an asset the store does not know: the asset page's event form would
+  otherwise file a failure under a mistyped id, and ingest creates unknown assets): health, RUL with what its interval means, recommended action, risk and RUL trends,
   sensor trends as small multiples (one chart per channel on one time axis), failures and maintenance marked on
   every time chart, contributing sensors, events and the open case, with the case actions; without a model for
   the asset, its readings and events;
@@ -49,6 +50,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from forewarn.bundles.bundle import INTERVAL
+from forewarn.exceptions import DataNotFoundError
 from forewarn.serve.labels import trained_labels
 
 HERE = Path(__file__).parent
@@ -72,6 +74,18 @@ def _render(page: str, title: str, request: Request | None = None, **context: ob
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
+def _known(request: Request, asset_id: str) -> bool:
+    """Whether the served store knows ``asset_id`` (True without a service, as in a page test of the shell)."""
+    service = getattr(request.app.state, "service", None)
+    if service is None:
+        return True
+    try:
+        service.asset(asset_id)
+    except DataNotFoundError:
+        return False
+    return True
+
+
 def install_dashboard(app: FastAPI) -> None:
     """Add the dashboard pages and their static files to ``app``."""
     app.mount("/static/dashboard", StaticFiles(directory=HERE / "static"), name="dashboard-static")
@@ -86,6 +100,10 @@ def install_dashboard(app: FastAPI) -> None:
 
     @app.get("/assets/{asset_id:path}", include_in_schema=False)
     def asset(request: Request, asset_id: Annotated[str, PathParam(min_length=1, max_length=200)]) -> HTMLResponse:
+        if not _known(request, asset_id):  # a mistyped link: a 404 page, not an event form that would create it
+            page = _render("missing", f"No asset {asset_id}", request, asset_id=asset_id)
+            page.status_code = 404
+            return page
         return _render("asset", f"Asset {asset_id}", request, asset_id=asset_id, rul_level=RUL_LEVEL)
 
     @app.get("/alerts", include_in_schema=False)

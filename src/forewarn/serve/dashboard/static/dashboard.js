@@ -757,7 +757,8 @@ async function modelsPage() {
 }
 
 // pages drawn by other scripts (backtests.js) define a global ``<name>Page`` function
-const PAGES = { fleet: fleetPage, asset: assetPage, alerts: alertsPage, risk: riskPage, models: modelsPage };
+const PAGES = { fleet: fleetPage, asset: assetPage, alerts: alertsPage, risk: riskPage, models: modelsPage,
+                missing: async () => {} };  // the 404 page of an unknown asset: nothing to fetch
 
 window.addEventListener("DOMContentLoaded", async () => {
   try {
