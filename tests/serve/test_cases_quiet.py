@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from forewarn.decide.alerts import Alert
 from forewarn.serve import ServeSettings, create_app
 from forewarn.serve.sample import SamplePaths
+from forewarn.store import Store
 from testkit import run_cli
 
 from .test_down_answers import _last_reading
@@ -95,3 +96,29 @@ def test_serve_takes_close_quiet_and_refuses_a_bad_one_in_one_line(
         "forewarn: error: close-quiet 'a week' is not a time span; write e.g. '7d' or '36h', or '0' to never close "
         "a case that went quiet"
     ]
+
+
+def test_a_case_whose_asset_stopped_sending_stays_open_and_says_so(sample: SamplePaths) -> None:
+    """Silence is no evidence that an asset went quiet: its case stays open, its note says since when (shown in the
+    case table's note column), while an asset that kept sending without an alarm has its case closed."""
+    end = _last_reading(sample.store, "P-001")
+    with Store(sample.store) as store:  # P-002 sends on, ten days past P-001's last reading
+        last = store.readings("P-002", wide=True).iloc[-1]
+        channel = next(c for c in last.index if c not in ("asset_id", "ts") and pd.notna(last[c]))
+        later = pd.DataFrame(
+            {"asset_id": ["P-002"], "ts": [end + pd.Timedelta("10D")], channel: [float(last[channel])]}
+        )
+        store.ingest_readings(later)
+    settings = ServeSettings(store=str(sample.store), token=TOKEN, evaluate_on_start=False, close_quiet="7d")
+    with TestClient(create_app(settings)) as client:
+        desk = client.app.state.service.cases  # type: ignore[attr-defined]
+        silent = desk.file([_stream_alarm("P-001", end)])[0]
+        quiet = desk.file([_stream_alarm("P-002", end)])[0]
+        listed = {c["case_id"]: c for c in client.get(f"{API}/cases").json()}
+        page = client.get("/alerts")
+    assert listed[quiet]["status"] == "closed" and listed[quiet]["note"].startswith("quiet for 7 d")
+    assert listed[silent]["status"] == "open"
+    assert listed[silent]["note"] == (
+        f"no readings since {end:%Y-%m-%d %H:%M} UTC: kept open, the case rule cannot tell whether the asset went quiet"
+    )
+    assert page.status_code == 200 and "<th>note</th>" in page.text  # the case table shows it
