@@ -5,6 +5,8 @@ what a plant engineer read wrong on such a plant (BENCHMARKS.md, issue 12, 2026-
 * a failure model estimates no remaining life: the asset page says so, the fleet tiles leave RUL out (not "RUL –");
 * a case a stream detector opened says whose it is (beside a failure model's "low"), the trends say they begin at
   the asset's last renewal, and health is drawn on 0-100 (98.7-98.8 made a 0.1 dip look like a crash);
+* a RUL at the model's cap reads "120 h or more" (it was "120 h" with an interval above the cap), and the interval
+  says the coverage measured on held-out assets, not the nominal "9 in 10" (a plant's model covered 75 %);
 * the models page lists counts (rows, calibration levels) as whole numbers, and its chart compares versions on the
   0-1 figures only, each legend swatch in its bar's colour (1,940 rows on one axis flattened every AUC before, and
   every swatch was the first colour).
@@ -25,6 +27,7 @@ from forewarn.train import train
 
 from . import test_dashboard_browser as browser
 from .test_dashboard_a11y import AXE, _axe, _blocking
+from .test_dashboard_a11y import _api as browser_json
 from .test_dashboard_browser import CHROMIUM, _visit, serving
 
 page = browser.page
@@ -34,9 +37,9 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium
 
 @pytest.fixture(scope="module")
 def plant(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Eight machines, 400 hourly rows of two channels; each fails twice after a 30-hour rise and is repaired two
-    hours later, except M7, whose second failure (the last hours) has no repair: it is down. A logistic failure model
-    trained on the events (about 1 s)."""
+    """Nine machines, 400 hourly rows of two channels; M0-M7 fail twice after a 30-hour rise and are repaired two
+    hours later, except M7, whose second failure (the last hours) has no repair: it is down; M8 never fails. A
+    logistic failure model trained on the events (about 1 s)."""
     root = tmp_path_factory.mktemp("failure-model")
     rng = np.random.default_rng(5)
     ts = pd.date_range("2024-03-01", periods=400, freq="1h", tz="UTC")
@@ -52,6 +55,8 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
                     {"asset_id": f"M{k}", "ts": ts[hour + 2], "kind": "maintenance", "action": "replace bearing"}
                 )
         rows.append(pd.DataFrame({"asset_id": f"M{k}", "ts": ts, "temp": temp, "vibration": vibration}))
+    healthy = {"temp": rng.normal(58, 1.5, 400), "vibration": rng.normal(0.95, 0.05, 400)}
+    rows.append(pd.DataFrame({"asset_id": "M8", "ts": ts, **healthy}))  # never failed
     store, models = root / "plant.duckdb", root / "models"
     with Store(store) as db:
         db.ingest_readings(pd.concat(rows), source="test")
@@ -105,6 +110,35 @@ def test_a_failure_model_s_plant_reads_as_it_is(plant: tuple[Path, Path], page, 
             "els => els.map(g => g.querySelector('rect').getAttribute('fill'))"
         )
         assert swatches == bars and len(set(bars)) > 1, (swatches, bars)
+        if AXE.exists():
+            assert _blocking(_axe(page)) == []
+    assert page.problems == []
+
+
+@pytest.fixture(scope="module")
+def rul_models(plant: tuple[Path, Path]) -> Path:
+    """A LightGBM RUL model of the same plant, lives cut at 120 h (about 3 s): M8, which never failed, reads the cap."""
+    store, models = plant
+    folder = models.parent / "models_rul"
+    train(store, folder, horizon="24h", task="rul", model="lightgbm-rul", max_rul="120h", promote=True)
+    return folder
+
+
+def test_a_rul_says_its_cap_and_its_measured_coverage(
+    plant: tuple[Path, Path], rul_models: Path, page, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    store, _ = plant
+    with serving(store, rul_models, tmp_path / "server.log") as url:
+        live = browser_json(f"{url}/api/v1/models")[0]["live"]
+        assert live["max_rul_hours"] == 120.0
+        covered = round(100 * live["metrics"]["interval_coverage"])
+        _visit(page, f"{url}/assets/M8", tmp_path / "capped.png")
+        rul = page.inner_text("#rul-card")
+        assert "120 h or more" in rul and "at the model's cap" in rul, rul
+        _visit(page, f"{url}/assets/M0", tmp_path / "rul.png")
+        rul = page.inner_text("#rul-card")
+        assert "90 % interval" in rul and f"held the real RUL for {covered} % of readings" in rul, rul
+        assert "9 in 10" not in rul
         if AXE.exists():
             assert _blocking(_axe(page)) == []
     assert page.problems == []

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
+from fastapi import Path as PathParam
 
 from forewarn.bundles.registry import ModelRegistry
 from forewarn.exceptions import DataNotFoundError
@@ -13,7 +16,7 @@ from forewarn.serve.api.schemas import ERRORS, PromoteRequest
 from forewarn.serve.service import HealthService
 
 router = APIRouter(tags=["models"], responses=ERRORS, route_class=TokenFirstRoute)
-ModelId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+ModelId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 
 def _registry(svc: HealthService) -> ModelRegistry:
@@ -25,7 +28,18 @@ def _registry(svc: HealthService) -> ModelRegistry:
 
 def _with_live(svc: HealthService, described: dict[str, Any]) -> dict[str, Any]:
     bundle = _registry(svc).bundle(described["model_id"])
-    return {**described, "live": bundle.describe()}
+    return {**described, "live": {**bundle.describe(), "max_rul_hours": _max_rul_hours(bundle.folder)}}
+
+
+def _max_rul_hours(folder: Any) -> float | None:
+    """The RUL cap the model was trained with (``recipe.max_rul_hours`` of its ``card.json``, ``forewarn train``):
+    a RUL at the cap means "this long or longer". None without a card that says (bundles made otherwise)."""
+    try:
+        recipe = json.loads((Path(folder) / "card.json").read_text(encoding="utf-8")).get("recipe", {})
+        cap = recipe.get("max_rul_hours") if isinstance(recipe, dict) else None
+        return float(cap) if isinstance(cap, int | float) and cap > 0 else None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
 
 
 @router.get("/models", summary="Every model id with its versions, metrics and the live version")
