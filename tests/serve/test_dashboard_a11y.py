@@ -229,3 +229,18 @@ def test_a_long_history_is_drawn_whole_and_a_down_asset_is_said_without_a_model(
         if AXE.exists():
             assert _blocking(_axe(page)) == []
     assert page.problems == []
+
+
+def test_an_empty_store_says_how_data_gets_in(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store, models = tmp_path / "new.duckdb", tmp_path / "models"
+    models.mkdir()
+    Store(store).close()  # as serve --create leaves it: the tables, no asset
+    with serving(store, models, tmp_path / "server.log") as url:
+        _visit(page, f"{url}/", tmp_path / "fleet.png")
+        assert "forewarn ingest FILE --store STORE" in page.inner_text("#fleet-empty")  # before: "0 assets" alone
+        if AXE.exists():
+            assert _blocking(_axe(page)) == []
+        _visit(page, f"{url}/risk", tmp_path / "risk.png")
+        assert page.locator(".chart svg").count() == 0  # no empty axes running from -1 to 1
+        assert page.inner_text("#risk-levels") == "The store holds no asset yet."
+    assert page.problems == []

@@ -355,6 +355,12 @@ async function fleetPage() {
   siteSel.addEventListener("change", () => { fillLines(); draw(); });
   lineSel.addEventListener("change", draw);
   draw();
+  if (!fleet.length) {  // a new store (serve --create): say how data gets in, not just "0 assets"
+    document.getElementById("fleet-grid").replaceChildren(el("p", { class: "empty", id: "fleet-empty" },
+      "The store holds no asset yet. forewarn ingest FILE --store STORE reads a plant's exports (CSV, Parquet, JSON " +
+      "lines; readings, events), POST /api/v1/readings takes readings (token), and serve --stream CONFIG takes them " +
+      "from MQTT or OPC UA."));
+  }
 }
 
 // -- asset --------------------------------------------------------------------------------------------------
@@ -681,6 +687,12 @@ function drawStreamAlerts(alerts) {
 // -- risk ---------------------------------------------------------------------------------------------------
 async function riskPage() {
   const fleet = await getJSON("/fleet/health");
+  if (!fleet.length) {  // nothing to count or distribute: said once, not drawn as three empty charts
+    for (const chart of ["risk-levels", "probability-histogram", "rul-vs-probability"]) {
+      document.getElementById(chart).replaceChildren(el("p", { class: "empty" }, "The store holds no asset yet."));
+    }
+    return;
+  }
   const counts = [...LEVELS, "unknown"].map((l) => fleet.filter((a) => a.risk_level === l).length);
   const levels = [...LEVELS, "unknown"];
   FWChart.drawChart("risk-levels", {
@@ -691,8 +703,7 @@ async function riskPage() {
   const scored = fleet.filter((a) => a.probability !== null);
   if (!scored.length) {  // no probability to distribute: said, not drawn as empty axes running from -1 to 1
     const reasons = [...new Set(fleet.map((a) => a.recommended_action).filter(Boolean))];
-    const why = !fleet.length ? "The store holds no asset yet."
-      : `None of the ${fleet.length} assets has a probability: ` +
+    const why = `None of the ${fleet.length} assets has a probability: ` +
         (reasons.length === 1 ? `${reasons[0]}.` : "no model scores them, or they are down or lack data (the fleet page says which).");
     for (const chart of ["probability-histogram", "rul-vs-probability"]) {
       document.getElementById(chart).replaceChildren(el("p", { class: "empty" }, why));
