@@ -84,6 +84,9 @@ def test_monitor_flags_the_recalibrated_sensor_on_its_first_day(plant: dict[str,
         "multivariate",
     }
     assert model["assets"] == 12 and model["reference"]["fresh"]
+    assert model["feature_lines"]["basis"] == "reference"  # the card written by train has its own lines
+    assert model["feature_lines"]["judged"] >= len(model["features"])
+    assert model["features"] and all(f["line"] >= 0.25 and f["line_basis"] == "reference" for f in model["features"])
     joint = model["multivariate"]
     assert joint["method"] == "mmd" and len(joint["assets"]) == 12
     assert all(0 < a["p_permutation"] <= 1 and a["reference_windows"] >= 3 for a in joint["assets"])
@@ -280,3 +283,15 @@ def test_a_look_back_at_a_past_window_is_not_the_models_current_state(plant: dic
         metrics = client.get("/metrics").text
         gauge = f'forewarn_model_drift_alerts{{model_id="failure",version="v1"}} {float(len(now["drift_alerts"]))}'
         assert gauge in metrics
+
+
+def test_a_window_the_model_was_trained_on_has_no_feature_drift(plant: dict[str, object], tmp_path: Path) -> None:
+    """The last days of the training span judged against the card: under each feature's own line (the customary
+    0.25 calls some of them drifted: the span's last days are not like the whole span)."""
+    models = _own_models(plant, tmp_path)
+    card = json.loads((models / "failure" / "v1" / "card.json").read_text())
+    assert set(card["reference_lines"]["lines"]) == set(card["reference"])
+    end = pd.Timestamp(card["data"]["end"])
+    inside = monitor(plant["store"], models, days=7, end=end, reference_days=TRAINED_DAYS)["models"][0]  # type: ignore[arg-type]
+    assert inside["features"] and inside["feature_lines"]["drifted"] == 0 < inside["feature_lines"]["judged"]
+    assert [f for f in inside["features"] if f["psi"] > 0.25]  # what the customary line flagged

@@ -115,6 +115,18 @@ def _print(report: dict[str, Any]) -> None:
             f"multivariate drift (MMD): {len(moved)} of {len(joint.get('assets', []))} assets"
             + (f": {', '.join(moved[:20])}" if moved else "")
         )
+        drifted = [f"{f['feature']} {f['psi']} > {f['line']}" for f in model.get("features", []) if f.get("drifted")]
+        basis = (model.get("feature_lines") or {}).get("basis")
+        count = (model.get("feature_lines") or {}).get("drifted", len(drifted))
+        out.print(
+            f"feature drift (PSI over each feature's line): {count} feature(s)"
+            + (f": {', '.join(drifted[:10])}" if drifted else "")
+            + (
+                "; lines: the customary 0.25 (the model card predates its own lines: retrain to get them)"
+                if basis == "customary"
+                else ""
+            )
+        )
         problems = [(q["asset_id"], p) for q in model["quality"] for p in q.get("problems", [])]
         for asset, problem in problems[:20]:
             out.print(f"quality {asset}: {problem}")

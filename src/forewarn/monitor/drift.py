@@ -41,12 +41,12 @@ import pandas as pd
 from scipy.stats import chi2, norm
 
 from forewarn.exceptions import ConfigError, DataNotFoundError
+from forewarn.train.references import DECILES, psi, psi_bin, psi_bins  # noqa: F401  (psi_bin(s): re-exported)
 
 #: reference rows kept per channel for the Kolmogorov-Smirnov distance
 SAMPLE = 2000
 #: reference rows kept whole (every channel) for the multivariate test (:mod:`forewarn.monitor.multivariate`)
 JOINT = 2000
-DECILES = np.linspace(0.0, 1.0, 11)
 
 
 @dataclass
@@ -364,44 +364,6 @@ def _sample(values: np.ndarray, seed: int) -> np.ndarray:
             column = rng.choice(column, SAMPLE, replace=False)
         out[: len(column), j] = np.sort(column)
     return out
-
-
-def psi_bins(deciles: np.ndarray, *, floor: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
-    """The bin edges and expected shares of a reference given by its deciles: bin ``k`` holds the values above
-    edge ``k - 1`` and up to edge ``k`` (right-closed, as a decile is the value with its share at or below it), so
-    a point mass (a stopped machine's zero speed filling several deciles) is expected where it falls.
-
-    >>> edges, expected = psi_bins(np.array([0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5.0]))
-    >>> edges.tolist(), expected.round(2).tolist()
-    ([0.0, 1.0, 2.0, 3.0, 4.0], [0.5, 0.1, 0.1, 0.1, 0.1, 0.1])
-    """
-    inner = np.unique(deciles[1:-1])
-    cumulative = np.searchsorted(deciles[1:-1], inner, side="right") / 10.0
-    return inner, np.maximum(np.diff(np.r_[0.0, cumulative, 1.0]), floor)
-
-
-def psi_bin(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The bin of each value for :func:`psi_bins`' edges (right-closed bins)."""
-    return np.searchsorted(edges, values, side="left")
-
-
-def psi(deciles: np.ndarray, values: np.ndarray, *, floor: float = 1e-3) -> float:
-    """Population stability index of ``values`` against a reference given by its deciles (ten equal-mass bins).
-
-    >>> round(psi(np.linspace(0, 10, 11), np.arange(0.5, 10, 1.0)), 6)  # one value per bin: no drift
-    0.0
-    >>> round(psi(np.linspace(0, 10, 11), np.full(10, 0.5)), 3)  # all in the first bin: 0.9 ln 10 + 9 (0.099 ln 100)
-    6.176
-    >>> round(psi(np.array([0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5.0]), np.r_[np.zeros(5), np.arange(0.5, 5)]), 6)
-    0.0
-    """
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return float("nan")
-    edges, expected = psi_bins(deciles, floor=floor)
-    counts = np.bincount(psi_bin(edges, values), minlength=len(edges) + 1)
-    actual = np.maximum(counts / len(values), floor)
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
 def ks_distance(sorted_reference: np.ndarray, values: np.ndarray) -> float:

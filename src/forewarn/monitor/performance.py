@@ -4,8 +4,11 @@
   days, with a threshold from the reference's own variability: PSI of ``n_boot`` resamples of whole reference
   days (as many as the window holds) against all reference days, 95th percentile, times ``margin``, and at
   least :data:`PSI_FLOOR`.
-* :func:`feature_drift`: PSI of each window feature against the card's deciles of the training rows (flagged
-  above 0.25, the customary PSI line: the card keeps deciles, not the rows a bootstrap needs).
+* :func:`feature_drift`: PSI of each window feature against the card's deciles of the training rows, flagged
+  above the feature's own line (``line``): the highest PSI of the training span's stretches as long as the window,
+  times a margin, at least 0.25 (:mod:`forewarn.train.references`), so a month the model was trained on is no
+  drift on a seasonal plant; a card written before the lines gives the customary 0.25 (``line_basis``
+  ``customary``).
 * :func:`realised`: the failures of the window, the alerts the model would have raised at its own thresholds
   (a row at or above its class threshold, one alert per horizon per asset), caught and missed failures, lead
   times, false alerts per asset-month, and row figures where the horizon is known (recall, precision, false
@@ -24,8 +27,8 @@ import pandas as pd
 
 from forewarn.evaluate.events import event_metrics
 from forewarn.monitor.drift import DECILES, Reference, psi, psi_bin, psi_bins
+from forewarn.train.references import PSI_LINE, line_for, psi_shares
 
-PSI_LINE = 0.25
 #: below this PSI a score distribution has not moved, whatever the bootstrap says (the customary "no change" line)
 PSI_FLOOR = 0.1
 
@@ -34,11 +37,6 @@ def bin_shares(edges: np.ndarray, values: np.ndarray, *, floor: float = 1e-3) ->
     """The share of ``values`` in each bin of ``edges`` (:func:`forewarn.monitor.drift.psi_bins`), at least
     ``floor``."""
     return np.maximum(np.bincount(psi_bin(edges, values), minlength=len(edges) + 1) / len(values), floor)
-
-
-def psi_shares(expected: np.ndarray, actual: np.ndarray) -> float:
-    """Population stability index of bin shares ``actual`` against ``expected``."""
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
 def psi_values(reference: np.ndarray, values: np.ndarray) -> float:
@@ -54,7 +52,7 @@ def psi_values(reference: np.ndarray, values: np.ndarray) -> float:
     if not len(reference) or not len(values):
         return float("nan")
     edges, _ = psi_bins(np.quantile(reference, DECILES))
-    return psi_shares(bin_shares(edges, reference), bin_shares(edges, values))
+    return float(psi_shares(bin_shares(edges, reference), bin_shares(edges, values)))
 
 
 #: the event figures that are counts
@@ -89,7 +87,7 @@ def score_drift(
     for _ in range(n_boot):
         picked = rng.choice(len(day_keys), size=min(window_days, len(day_keys)), replace=True)
         rows = np.isin(inverse, picked) & finite
-        boot.append(psi_shares(expected, bin_shares(edges, ref_p[rows])) if rows.any() else 0.0)
+        boot.append(float(psi_shares(expected, bin_shares(edges, ref_p[rows]))) if rows.any() else 0.0)
     threshold = float(max(PSI_FLOOR, margin * np.quantile(boot, 0.95)))
     return {
         "psi": _number(value),
@@ -101,16 +99,53 @@ def score_drift(
     }
 
 
-def feature_drift(card: dict[str, Any], scores: pd.DataFrame, *, top: int = 20) -> list[dict[str, Any]]:
-    """PSI of each feature of the window against the card's training deciles, largest first."""
+def feature_drift(
+    card: dict[str, Any], scores: pd.DataFrame, *, days: int = 30, top: int | None = 20
+) -> list[dict[str, Any]]:
+    """PSI of each feature of the window (``days`` long) against the card's training deciles, with the feature's
+    line (:func:`forewarn.train.references.line_for`) and where it comes from; the drifted features first, then
+    the largest PSI (the first ``top``; every one with ``None``)."""
+    lines = card.get("reference_lines")
     out = []
     for feature, deciles in (card.get("reference") or {}).items():
         if feature not in scores or any(d is None for d in deciles):
             continue
-        value = psi(np.asarray(deciles, dtype="float64"), scores[feature].to_numpy(dtype="float64"))
+        cut = np.asarray(deciles, dtype="float64")
+        values = scores[feature].to_numpy(dtype="float64")
+        value = psi(cut, values)
         if np.isfinite(value):
-            out.append({"feature": feature, "psi": round(value, 4), "drifted": bool(value > PSI_LINE)})
-    return sorted(out, key=lambda r: -r["psi"])[:top]
+            line, basis = line_for(lines, feature, days=days, rows=int(np.isfinite(values).sum()), deciles=cut)
+            out.append(
+                {
+                    "feature": feature,
+                    "psi": round(value, 4),
+                    "drifted": bool(value > line),
+                    "line": round(line, 4),
+                    "line_basis": basis,
+                }
+            )
+    return sorted(out, key=lambda r: (not r["drifted"], -r["psi"]))[:top]  # [:None] is every one
+
+
+def lines_note(card: dict[str, Any], judged: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Where the feature lines of a report come from: the card's (how they were made), or the customary 0.25 for a
+    card written before them; with ``judged`` (every feature's verdict), how many were judged and drifted.
+
+    >>> lines_note({"reference": {}}, [{"drifted": True}, {"drifted": False}])
+    ... # doctest: +ELLIPSIS
+    {'judged': 2, 'drifted': 1, 'basis': 'customary', 'line': 0.25, 'note': 'the model card has no reference lines...}
+    """
+    lines = card.get("reference_lines")
+    counts = {} if judged is None else {"judged": len(judged), "drifted": sum(bool(r["drifted"]) for r in judged)}
+    if not lines or not lines.get("lines"):
+        return {
+            **counts,
+            "basis": "customary",
+            "line": PSI_LINE,
+            "note": "the model card has no reference lines (written before them): every feature is judged at the "
+            "customary PSI 0.25; forewarn retrain (or train) writes a card with them",
+        }
+    return {**counts, "basis": "reference", "method": lines.get("method"), "window_days": lines.get("window_days")}
 
 
 def _alerts(scores: pd.DataFrame, bundle: Any) -> pd.DataFrame:

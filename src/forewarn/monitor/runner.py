@@ -12,8 +12,10 @@ For each live model in a models folder, over the last ``days`` days of the store
 4. Multivariate drift (:mod:`~forewarn.monitor.multivariate`): a kernel two-sample test (MMD) of each asset's
    running rows in the window against its reference rows, with a permutation p-value and the reference's own
    windows as the yardstick (``multivariate`` in the report).
-5. Score and feature drift: the model's probabilities and its window features over the window against the same
-   rows of the reference span, by PSI, with thresholds from the reference's own day-block bootstrap.
+5. Score and feature drift: the model's probabilities over the window against the same rows of the reference
+   span, by PSI, with a threshold from the reference's own day-block bootstrap; each window feature against the
+   card's training deciles, by PSI, above the feature's own line from the training span's stretches
+   (:mod:`forewarn.train.references`; ``feature_lines`` says whether the card has them).
 6. Realised performance (:mod:`~forewarn.monitor.performance`): what the model caught and missed of the failures
    in the window, against what its card promised.
 
@@ -49,6 +51,8 @@ Progress = Callable[[str], None]
 BASELINE_DAYS = 14
 #: thresholds are this many times the reference's bootstrap tail (benchmarks/monitor_drift.py --margin)
 MARGIN = 2.0
+#: features listed in a report (the drifted first, then the largest PSI); ``feature_lines`` counts every one
+FEATURES_SHOWN = 20
 #: days at the end of the reference span whose scores are the score-drift reference
 SCORE_DAYS = 60
 
@@ -223,6 +227,7 @@ def _monitor_model(
         for item in items
         if not item["plant_change"]
     ]
+    features = performance.feature_drift(card, scores, days=days, top=None)
     report = {
         "model_id": model_id,
         "version": version,
@@ -238,7 +243,8 @@ def _monitor_model(
         "quality": checks,
         "multivariate": _joint_summary(joint),
         "score": performance.score_drift(bundle, scores, references),
-        "features": performance.feature_drift(card, scores),
+        "features": features[:FEATURES_SHOWN],
+        "feature_lines": performance.lines_note(card, features),
         "performance": performance.realised(
             bundle, card, scores.drop(columns=[c for c in scores if "__" in c]), events, start, stop
         ),

@@ -34,6 +34,7 @@ from forewarn.train import holdout as held
 from forewarn.train import zoo
 from forewarn.train.dataset import Dataset, load_dataset, opened
 from forewarn.train.labels import renewals
+from forewarn.train.references import feature_lines
 from forewarn.train.spec import TrainSpec, hours
 
 Progress = Callable[[str], None]
@@ -386,6 +387,7 @@ def _judge_and_file(
     if model.task != "fault":
         _pin_live(models, model_id)
     summary = cards.data_summary(data.frame, data.events, data.assets)
+    reference = cards.reference_distributions(X_all.iloc[train_rows])
     card = {
         "model_id": model_id,
         "version": version,
@@ -415,7 +417,8 @@ def _judge_and_file(
         "warnings": cards.skill_warnings(spec.task, metrics, int(summary["failures"]), labelled=bool(spec.label)),
         "zoo": comparison.to_dict(orient="records"),
         "costs": None if policy is None else policy.to_mapping(),
-        "reference": cards.reference_distributions(X_all.iloc[train_rows]),
+        "reference": reference,
+        "reference_lines": feature_lines(reference, X_all[~data.down], data.frame["ts"].to_numpy()[~data.down]),
         "libraries": cards.library_versions(),
         "train_seconds": round(time.perf_counter() - started, 1),
     }
