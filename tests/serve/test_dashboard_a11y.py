@@ -243,4 +243,9 @@ def test_an_empty_store_says_how_data_gets_in(page, tmp_path: Path) -> None:  # 
         _visit(page, f"{url}/risk", tmp_path / "risk.png")
         assert page.locator(".chart svg").count() == 0  # no empty axes running from -1 to 1
         assert page.inner_text("#risk-levels") == "The store holds no asset yet."
-    assert page.problems == []
+        _visit(page, f"{url}/assets/P-1", tmp_path / "missing.png")  # no such asset: the 404 page
+        assert "No asset P-1" in page.inner_text("h1")
+        if AXE.exists():
+            assert _blocking(_axe(page)) == []
+    expected = [p for p in page.problems if "404" in p and "/assets/P-1" in p or "status of 404" in p]
+    assert expected and [p for p in page.problems if p not in expected] == []
