@@ -511,6 +511,17 @@ async function drawSensorTrends(readings, events, labels, bucket) {
   });
 }
 
+// Whether an asset is down (failed, not renewed since): the served model's answer says so; without one, an open case
+// of kind failure does (a case that forewarned the failure keeps its kind, so the answer is asked first).
+async function isDown(assetId) {
+  const base = `/assets/${encodeURIComponent(assetId)}`;
+  const response = await fetch(`${API}${base}/health`, { headers: { Accept: "application/json" } });
+  const health = response.ok ? await response.json() : null;
+  if (health?.model_id) return health.status === "down";
+  const open = await getJSON(`/cases?asset_id=${encodeURIComponent(assetId)}&status=open&limit=1`);
+  return open.some((c) => c.kind === "failure");
+}
+
 // The asset page's event form: what happened to the machine, recorded through POST /events (token); the page is
 // drawn again after, so the new event, the case it filed or closed and the asset's status show at once.
 function setUpEventForm(assetId) {
@@ -525,7 +536,7 @@ function setUpEventForm(assetId) {
     if (!when) { showMessage("time: the time the event happened (UTC) is required.", "error"); return; }
     const kind = document.getElementById("event-kind").value;
     const record = { asset_id: assetId, ts: `${when}:00Z`, kind, failure_mode: text("event-mode"),
-                     action: text("event-action"), note: text("event-note") };
+                     action: text("event-action"), result: text("event-result"), note: text("event-note") };
     const button = document.getElementById("event-save");
     button.disabled = true;
     try {
@@ -533,7 +544,11 @@ function setUpEventForm(assetId) {
       await assetPage();
       const closed = answer.cases_closed.length ? `; case #${answer.cases_closed.join(", #")} closed` : "";
       const opened = answer.alerts_opened ? `; ${answer.alerts_opened} alert(s) filed` : "";
-      showMessage(answer.written ? `Recorded the ${kind} of ${fmtTime(record.ts).slice(0, 16)}${opened}${closed}.`
+      // a maintenance that did not renew a down asset: said, so "balanced the rotor" does not read as the repair
+      const down = kind === "maintenance" && !answer.cases_closed.length && await isDown(assetId);
+      const still = down ? "; the asset stays down: this maintenance does not renew it (give an action that replaces, " +
+        "overhauls, rebuilds, repairs, renews, reconditions or installs something, or the result corrective)" : "";
+      showMessage(answer.written ? `Recorded the ${kind} of ${fmtTime(record.ts).slice(0, 16)}${opened}${closed}${still}.`
         : `That ${kind} was already recorded.`, "ok");
     } catch (err) {
       showMessage(err.message, "error");
