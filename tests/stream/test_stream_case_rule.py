@@ -135,6 +135,8 @@ def _long_episode_and_silence(store: Store, model_dir: Path) -> None:
         state = book.policy_state("stream:pump-pca")
         told = dict(zip(state["asset_id"].tolist(), state["last_active_ns"].tolist(), strict=True))
         assert _minute(pd.Timestamp(told["P-1"], tz="UTC")) >= 185  # the episode's last alarming row, told
+        done = _feed_until(pipe, rows, 290, clock, done)
+        clock.now += 60  # the open cases' assets are checked for silence at most every 10 s (of the stream's clock)
         _feed_until(pipe, rows, 300, clock, done)
         clock.now += 60
         pipe.tick()

@@ -28,8 +28,8 @@ For each micro-batch (:meth:`OnlinePipeline.process`):
 5. a lone stream applies the case rule to its own book: the open cases of the batch's assets that went quiet by the
    time their scored rows reached are closed (:meth:`~forewarn.decide.cases.CaseBook.close_quiet`), and an open case
    whose asset has sent no reading for longer than the gap, while the stream's readings went on, is kept open with
-   the note "no readings since ..." (:meth:`~forewarn.decide.cases.CaseBook.note_silent`): silence is no evidence
-   that the asset went quiet. The gap is ``[cases] close_quiet`` (:func:`close_quiet_of`); under ``serve --stream``
+   the note "no readings since ..." (:meth:`~forewarn.decide.cases.CaseBook.note_silent`, checked at most every
+   :data:`SILENCE_EVERY_S` seconds: it reads the store): silence is no evidence that the asset went quiet. The gap is ``[cases] close_quiet`` (:func:`close_quiet_of`); under ``serve --stream``
    the service's book and rule apply (``serve --close-quiet``).
 
 Only then does the caller acknowledge the messages to the broker. A crash anywhere before that leaves them
@@ -91,6 +91,8 @@ FeatureHook = Callable[[str, np.ndarray, np.ndarray, np.ndarray], None]
 #: models' alarm states, ``{policy: state arrays}`` (:meth:`~forewarn.decide.cases.CaseBook.file_alerts`)
 AlertSink = Callable[..., object]
 log = logging.getLogger(__name__)
+#: seconds (the pipeline's clock) between two checks of a lone stream's open cases for assets that stopped sending
+SILENCE_EVERY_S = 10.0
 
 
 def takes_states(sink: AlertSink) -> bool:
@@ -226,6 +228,7 @@ class OnlinePipeline:
             self.casebook.quiet = close_quiet_of(config, self.runners)
         self._book_states: dict[str, dict[str, np.ndarray]] = {}  # a batch's alarm states, for the case book
         self._reached: dict[str, int] = {}  # each asset's last row scored in the batch (epoch us)
+        self._silence_checked = -float("inf")  # when the open cases' assets were last checked for silence (clock)
         self._covers: list[dict[str, bool]] = [{} for _ in self.runners]
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forewarn-store")
         self._broken: str | None = None
@@ -377,6 +380,9 @@ class OnlinePipeline:
         reached, self._reached = self._reached, {}
         try:
             self.casebook.close_quiet({a: pd.Timestamp(us, unit="us", tz="UTC") for a, us in reached.items()})
+            if self.clock() - self._silence_checked < SILENCE_EVERY_S:
+                return
+            self._silence_checked = self.clock()
             opened = self.casebook.open_assets()
             silent = [a for a in opened if a not in reached]
             last = {**last_reading_times(self.store, silent), **{a: reached[a] for a in opened if a in reached}}
