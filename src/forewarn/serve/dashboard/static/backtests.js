@@ -123,6 +123,11 @@ async function drawBacktest(id) {
   await drawSweep(b);
   await drawReliability(b);
   await drawCosts(b);
+  // forewarn backtest records row figures per fold and the event figures over all folds (the cards above): the
+  // event columns show only where a fold has its own, not as five columns of dashes
+  const perFoldEvents = b.per_fold.some((f) => f.events);
+  document.getElementById("folds").classList.toggle("rows-only", !perFoldEvents);
+  document.getElementById("folds-note").hidden = perFoldEvents || !b.per_fold.length;
   tableRows(document.querySelector("#folds tbody"), b.per_fold.length ? b.per_fold.map((f) => {
     const e = f.events || {};
     return [String(f.fold), f.label, fmt(f.rows.f1, 3), fmt(f.rows.precision, 3), fmt(f.rows.recall, 3),
