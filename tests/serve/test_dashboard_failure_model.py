@@ -7,6 +7,8 @@ what a plant engineer read wrong on such a plant (BENCHMARKS.md, issue 12, 2026-
   the asset's last renewal, and health is drawn on 0-100 (98.7-98.8 made a 0.1 dip look like a crash);
 * a RUL at the model's cap reads "120 h or more" (it was "120 h" with an interval above the cap), and the interval
   says the coverage measured on held-out assets, not the nominal "9 in 10" (a plant's model covered 75 %);
+* the risk page leaves a down asset's 100 % out of the probability histogram (said), and says a failure model gives
+  no RUL to plot instead of an empty scatter;
 * the models page lists counts (rows, calibration levels) as whole numbers, and its chart compares versions on the
   0-1 figures only, each legend swatch in its bar's colour (1,940 rows on one axis flattened every AUC before, and
   every swatch was the first colour).
@@ -94,6 +96,15 @@ def test_a_failure_model_s_plant_reads_as_it_is(plant: tuple[Path, Path], page, 
         assert "Health (0-100)" in (page.locator("#rul-trend").text_content() or "")
         if AXE.exists():
             assert _blocking(_axe(page)) == []
+
+        _visit(page, f"{url}/risk", tmp_path / "risk.png")  # M7's 100 % is a state: left out of the histogram, said
+        assert "1 down asset (failed, not repaired) is counted as critical" in page.inner_text("#risk-note")
+        assert "Failure probability within 24 hours" in (page.locator("#probability-histogram").text_content() or "")
+        tips = page.locator("#probability-histogram .series-bins rect title").evaluate_all(
+            "els => els.map(e => e.textContent)"
+        )
+        assert sum(int(t.split(": ")[1].split()[0]) for t in tips) == 8  # M0-M6 and M8; M7 (down) left out
+        assert "train --task rul" in page.inner_text("#rul-vs-probability")
 
         _visit(page, f"{url}/models", tmp_path / "models.png")
         heads = page.locator(".model table thead th").all_inner_texts()

@@ -715,7 +715,9 @@ async function riskPage() {
     series: [{ type: "bar", x: levels, y: counts, colors: levels.map((l) => COLOURS[l]), labels: counts.map(String),
                tips: levels.map((l, k) => `${l}: ${counts[k]} assets`) }],
   });
-  const scored = fleet.filter((a) => a.probability !== null);
+  // a down asset's probability 1 is a state (failed, not repaired), not a forecast: counted above, not distributed
+  const down = fleet.filter((a) => a.status === "down").length;
+  const scored = fleet.filter((a) => a.probability !== null && a.status !== "down");
   if (!scored.length) {  // no probability to distribute: said, not drawn as empty axes running from -1 to 1
     const reasons = [...new Set(fleet.map((a) => a.recommended_action).filter(Boolean))];
     const why = `None of the ${fleet.length} assets has a probability: ` +
@@ -729,15 +731,28 @@ async function riskPage() {
   const perBin = bins.map((lo) => scored.filter((a) => a.probability >= lo && (a.probability < lo + 0.05 || (lo === 0.95 && a.probability <= 1))).length);
   // what the scored assets' probabilities are of: one label, failures, or a mix of models (said as such)
   const targets = [...new Set(scored.map((a) => trainedLabel(a.model_id)))];
-  const histogramTitle = targets.length === 1 && targets[0] !== null ? `Probability that the label "${targets[0]}" is set`
-    : targets.every((t) => t === null) ? "Failure probability within the horizon"
-    : "Probability of each model's target (a failure within its horizon, or its stored label)";
+  const horizons = [...new Set(scored.map((a) => fmtHorizon(a.horizon, a.unit)))];
+  const within = horizons.length === 1 ? `within ${horizons[0]}` : "within the horizon";
+  const histogramTitle = (targets.length === 1 && targets[0] !== null ? `Probability that the label "${targets[0]}" is set`
+    : targets.every((t) => t === null) ? `Failure probability ${within}`
+    : "Probability of each model's target (a failure within its horizon, or its stored label)");
+  const note = document.getElementById("risk-note");
+  note.hidden = !down;
+  note.textContent = down ? `${down} down asset${down === 1 ? "" : "s"} (failed, not repaired) ${down === 1 ? "is" : "are"} ` +
+    "counted as critical and left out of the probability histogram: a failed machine's 100 % is a state, not a forecast." : "";
   FWChart.drawChart("probability-histogram", {
     title: histogramTitle, x: { type: "linear", min: 0, max: 1, title: "probability" },
     y: { type: "linear", title: "assets" },
     series: [{ type: "bins", x0: bins, x1: bins.map((lo) => lo + 0.05), y: perBin, color: "#1f6fb2",
                tips: bins.map((lo, k) => `${fmt(lo, 2)}–${fmt(lo + 0.05, 2)}: ${perBin[k]} assets`) }],
   });
+  const withRul = scored.filter((a) => a.rul !== null);
+  if (!withRul.length) {  // failure-probability models give no RUL: said, not an empty scatter on a 0-1 RUL axis
+    document.getElementById("rul-vs-probability").replaceChildren(el("p", { class: "empty" },
+      "No remaining useful life to plot: the served model gives a failure probability, not a RUL " +
+      "(forewarn train --task rul files one that does)."));
+    return;
+  }
   FWChart.drawChart("rul-vs-probability", {
     title: targets.every((t) => t === null) ? "RUL against failure probability" : "RUL against probability",
     x: { type: "linear", title: "RUL" }, y: { type: "linear", title: "probability" },
