@@ -53,7 +53,7 @@ def test_a_planner_records_a_failure_and_its_repair_on_the_asset_page(
         page, "ok", f"Recorded the maintenance of {repaired:%Y-%m-%d %H:%M}"
     )
     assert _api(f"{api}/cases/{case_id}")["status"] == "closed"  # type: ignore[index]
-    assert "cleaned cooler" in page.inner_text("#events tbody")
+    assert "cleaned cooler · corrective" in page.inner_text("#events tbody")  # the result beside the action
     assert [e["result"] for e in _api(f"{api}/assets/P-004/events")][-1] == "corrective"  # type: ignore[index, union-attr]
 
     page.fill("#event-ts", "9999-01-01T00:00")  # outside what the case book holds: refused, named, nothing stored

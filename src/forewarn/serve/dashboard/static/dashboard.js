@@ -595,7 +595,8 @@ async function assetPage() {
     FWChart.drawChart("risk-trend", {
       title: words.title, x: { type: "time" },
       y: { type: "linear", min: 0, max: 1 }, marks, spans,
-      series: [{ type: "line", x: trend.ts, y: trend.probability, name: words.series, color: COLOURS.critical },
+      // the probability in orange (the failure marks are red: one colour made a rise and a failure look alike)
+      series: [{ type: "line", x: trend.ts, y: trend.probability, name: words.series, color: COLOURS.high },
                { type: "line", x: trend.ts, y: trend.ts.map(() => health.threshold), name: "alert threshold", dash: "dot", color: "#555" }],
     });
     const level = rulLevel();
@@ -625,7 +626,8 @@ async function assetPage() {
   await drawSensorTrends(readings, events, labels, bucket);
   drawLabelTable(labels);
   tableRows(document.querySelector("#events tbody"), events.length ? [...events].reverse().map((e) =>
-    [fmtTime(e.ts), e.kind, e.failure_mode ?? "", e.action ?? "", e.note ?? ""]) : [["no events", "", "", "", ""]]);
+    [fmtTime(e.ts).slice(0, 16), e.kind, e.failure_mode ?? "", [e.action, e.result].filter(Boolean).join(" · "), e.note ?? ""])
+    : [["no events", "", "", "", ""]]);
 }
 
 // -- alerts -------------------------------------------------------------------------------------------------
