@@ -215,6 +215,9 @@ def test_a_long_history_is_drawn_whole_and_a_down_asset_is_said_without_a_model(
         assert "not scored (no model)" in page.inner_text("#fleet-grid .cell[data-asset-id='L-2']")
 
         _visit(page, f"{url}/risk", tmp_path / "risk.png")
+        levels = page.locator("#risk-levels .series-bar rect title").evaluate_all("els => els.map(e => e.textContent)")
+        assert "critical: 1 assets" in levels and "unknown: 1 assets" in levels, levels  # as the fleet page counts
+        assert "1 down asset" in page.inner_text("#risk-note")
         for chart in ("#probability-histogram", "#rul-vs-probability"):
             assert "None of the 2 assets has a probability" in page.inner_text(chart), chart
             assert page.locator(f"{chart} svg").count() == 0, chart  # no empty axes

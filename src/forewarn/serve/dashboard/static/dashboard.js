@@ -275,20 +275,26 @@ function drawCasePanel(item, refresh, emptyText = "No case for this asset.") {
 }
 
 // -- fleet --------------------------------------------------------------------------------------------------
-// The grid joins the store's view of each asset (/assets: channels, last reading, events) with its health
-// (/fleet/health), so a plant with readings but no model yet still shows every asset.
-async function fleetPage() {
-  const [tree, fleet, assets, open] = await Promise.all([getJSON("/hierarchy"), getJSON("/fleet/health"), getJSON("/assets"),
-                                                         getJSON("/cases?status=open&limit=5000")]);
-  const data = Object.fromEntries(assets.map((a) => [a.asset_id, a]));
-  // the case book knows a down asset (an open case of kind failure) even where no model scores it
+// /fleet/health, with the assets the case book knows are down (an open case of kind failure) marked as the service
+// marks a down asset it scores (critical, down since the failure) where no model answers for them: the fleet and
+// risk pages of a plant without a model agree with its alerts page.
+async function fleetHealth() {
+  const [fleet, open] = await Promise.all([getJSON("/fleet/health"), getJSON("/cases?status=open&limit=5000")]);
   const downCase = Object.fromEntries(open.filter((c) => c.kind === "failure").map((c) => [c.asset_id, c]));
-  for (const asset of fleet) {  // shown as the service shows a down asset it scores: critical, down since the failure
+  for (const asset of fleet) {
     const found = downCase[asset.asset_id];
     if (found && asset.probability === null && asset.status !== "down") {
       Object.assign(asset, { status: "down", risk_level: "critical", ts: found.opened_ts });
     }
   }
+  return fleet;
+}
+
+// The grid joins the store's view of each asset (/assets: channels, last reading, events) with its health
+// (/fleet/health), so a plant with readings but no model yet still shows every asset.
+async function fleetPage() {
+  const [tree, fleet, assets] = await Promise.all([getJSON("/hierarchy"), fleetHealth(), getJSON("/assets")]);
+  const data = Object.fromEntries(assets.map((a) => [a.asset_id, a]));
   const siteSel = document.getElementById("site-filter");
   const lineSel = document.getElementById("line-filter");
   for (const site of tree) {
@@ -703,7 +709,7 @@ function drawStreamAlerts(alerts) {
 
 // -- risk ---------------------------------------------------------------------------------------------------
 async function riskPage() {
-  const fleet = await getJSON("/fleet/health");
+  const fleet = await fleetHealth();
   if (!fleet.length) {  // nothing to count or distribute: said once, not drawn as three empty charts
     for (const chart of ["risk-levels", "probability-histogram", "rul-vs-probability"]) {
       document.getElementById(chart).replaceChildren(el("p", { class: "empty" }, "The store holds no asset yet."));
@@ -720,6 +726,10 @@ async function riskPage() {
   // a down asset's probability 1 is a state (failed, not repaired), not a forecast: counted above, not distributed
   const down = fleet.filter((a) => a.status === "down").length;
   const scored = fleet.filter((a) => a.probability !== null && a.status !== "down");
+  const note = document.getElementById("risk-note");
+  note.hidden = !down;
+  note.textContent = down ? `${down} down asset${down === 1 ? "" : "s"} (failed, not repaired) ${down === 1 ? "is" : "are"} ` +
+    "counted as critical and left out of the probability histogram: a failed machine's 100 % is a state, not a forecast." : "";
   if (!scored.length) {  // no probability to distribute: said, not drawn as empty axes running from -1 to 1
     const reasons = [...new Set(fleet.map((a) => a.recommended_action).filter(Boolean))];
     const why = `None of the ${fleet.length} assets has a probability: ` +
@@ -738,10 +748,6 @@ async function riskPage() {
   const histogramTitle = (targets.length === 1 && targets[0] !== null ? `Probability that the label "${targets[0]}" is set`
     : targets.every((t) => t === null) ? `Failure probability ${within}`
     : "Probability of each model's target (a failure within its horizon, or its stored label)");
-  const note = document.getElementById("risk-note");
-  note.hidden = !down;
-  note.textContent = down ? `${down} down asset${down === 1 ? "" : "s"} (failed, not repaired) ${down === 1 ? "is" : "are"} ` +
-    "counted as critical and left out of the probability histogram: a failed machine's 100 % is a state, not a forecast." : "";
   FWChart.drawChart("probability-histogram", {
     title: histogramTitle, x: { type: "linear", min: 0, max: 1, title: "probability" },
     y: { type: "linear", title: "assets" },
