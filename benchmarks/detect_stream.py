@@ -14,7 +14,9 @@ The stream alone also files its alarms into its own case book (the file beside i
 ``[cases] close_quiet``: ``--close-quiet``, default the stream's own); ``case_book`` counts it as a planner reads it
 (no failure or repair is recorded, nothing else closes a case): each case's opening as a start (forewarned failures,
 median lead, false openings per asset-month, with :func:`event_figures`), and at each failure (a micro-batch ends at
-every failure) the asset's open case then: failures that find one opened at least 24 h before, median lead.
+every failure) the asset's open case then: failures that find one opened at least 24 h before, median lead; and
+``episode_fold``: the backtest's fold (:func:`forewarn.evaluate.cases.cases`) of ``detect``'s episodes, each given by
+its first and last alarming row, against the book's openings (the case rule counts quiet from an episode's end).
 
 Run: ``.venv/bin/python benchmarks/detect_stream.py --seed 3`` (a validation fleet of issue 14; about 10 minutes on
 2 cores with the defaults). Numeric libraries run on one thread.
@@ -101,6 +103,32 @@ def time_case_book(pipe: Any) -> list[float]:
 
         setattr(pipe, name, timed)
     return spent
+
+
+def episode_fold(
+    offline: pd.DataFrame, opened: pd.DataFrame, hours: float, closers: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """The backtest's case fold (:func:`forewarn.evaluate.cases.cases`) of ``detect``'s alarm episodes, each given by
+    its first and its last alarming row (the case rule's "quiet" counted from an episode's end, as the stream tells
+    the case book), against the case book's openings ``opened`` (``asset_id, ts``): how many it opens too."""
+    from forewarn.decide.alarms import alarm_frame
+    from forewarn.evaluate.cases import cases
+
+    alarm, episodes = alarm_frame(offline, ts="ts")
+    if not np.array_equal(alarm.to_numpy(), offline["alarm"].to_numpy()):
+        return {"error": "the default alarm rule does not give detect's alarm column"}
+    rows = pd.DataFrame(
+        [(e.asset_id, t) for e in episodes for t in {e.start_ts, e.end_ts}], columns=["asset_id", "ts"]
+    ).sort_values(["ts", "asset_id"], kind="stable")
+    folded = cases(rows, hours, closers)
+    mine = set(zip(opened["asset_id"].astype(str), pd.to_datetime(opened["ts"], utc=True), strict=True))
+    theirs = set(zip(folded["asset_id"].astype(str), pd.to_datetime(folded["opened"], utc=True), strict=True))
+    return {
+        "cases": len(folded),
+        "both": len(mine & theirs),
+        "book_only": len(mine - theirs),
+        "fold_only": len(theirs - mine),
+    }
 
 
 def case_book_figures(
@@ -274,6 +302,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "figures": event_figures(alerts[["asset_id", "ts"]], events, observed),
             "case_book": case_book_figures(cases, at_failure, events, observed),
         }
+        if len(cases) and book.quiet is not None:
+            opened = pd.DataFrame({"asset_id": cases["asset_id"], "ts": cases["opened_ts"]})
+            row["episode_fold"] = episode_fold(offline, opened, book.quiet / pd.Timedelta(hours=1))
         report["stream"].append(row)
         print(json.dumps(row), flush=True)
     if args.json:
