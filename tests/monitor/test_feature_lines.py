@@ -127,3 +127,15 @@ def test_the_line_of_a_window_follows_its_length_and_rows() -> None:
     assert short["lines"]["vib__mean"][2:] == [None, None]  # a 19-day span has no 30- or 90-day stretch
     # a 30-day window on a card with stretches of at most 7 days takes the 7-day line
     assert line_for(short, "vib__mean", days=30, rows=10_000, deciles=deciles)[0] == short["lines"]["vib__mean"][1]
+
+
+def test_the_rows_mask_reads_the_same_rows_as_a_copy() -> None:
+    """The card's lines from the rows the service would score (a mask over every training row, as train passes it)
+    are those of the same rows copied out."""
+    plant = seasonal_plant(days=40)
+    X = plant.drop(columns=["asset_id", "ts"])
+    reference = reference_distributions(X)
+    down = (plant["asset_id"] == "a2").to_numpy() & (plant["ts"].dt.day < 10).to_numpy()
+    masked = feature_lines(reference, X, plant["ts"].to_numpy(), rows=~down)
+    copied = feature_lines(reference, X[~down], plant["ts"][~down])
+    assert masked == copied and masked["window_rows"][0] == 3 * HOURS

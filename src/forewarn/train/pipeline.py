@@ -418,7 +418,7 @@ def _judge_and_file(
         "zoo": comparison.to_dict(orient="records"),
         "costs": None if policy is None else policy.to_mapping(),
         "reference": reference,
-        "reference_lines": feature_lines(reference, X_all[~data.down], data.frame["ts"].to_numpy()[~data.down]),
+        "reference_lines": feature_lines(reference, X_all, data.frame["ts"].to_numpy(), rows=~data.down),
         "libraries": cards.library_versions(),
         "train_seconds": round(time.perf_counter() - started, 1),
     }

@@ -141,23 +141,27 @@ def feature_lines(
     X: pd.DataFrame,
     ts: Sequence[Any] | pd.Series | np.ndarray,
     *,
+    rows: np.ndarray | None = None,
     window_days: Sequence[int] = WINDOW_DAYS,
     margin: float = LINE_MARGIN,
     floor: float = PSI_LINE,
 ) -> dict[str, Any]:
     """Each feature's drift line for the card (see the module docstring): ``reference`` the card's deciles,
-    ``X`` the rows the service would score over the training span (``ts``: their times, UTC). Per stretch length
-    ``window_days[i]``, ``lines[feature][i]`` (``None`` where the span is shorter or the feature has no deciles)
-    and ``window_rows[i]`` (the median rows of its stretches, for :func:`line_for`'s sample-size correction)."""
-    stamp = pd.to_datetime(pd.Series(np.asarray(ts)), utc=True)
+    ``X`` the feature rows over the training span (``ts``: their times, UTC), of which ``rows`` (a boolean mask,
+    by default every row) are those the service would score; each column is read alone (no copy of ``X``). Per
+    stretch length ``window_days[i]``, ``lines[feature][i]`` (``None`` where the span is shorter or the feature
+    has no deciles) and ``window_rows[i]`` (the median rows of its stretches, for :func:`line_for`'s sample-size
+    correction)."""
+    keep = np.ones(len(X), bool) if rows is None else np.asarray(rows, bool)
+    stamp = pd.to_datetime(pd.Series(np.asarray(ts)[keep]), utc=True)
     day = stamp.to_numpy(dtype="datetime64[ns]").astype("int64") // _DAY_NS
     lengths = [int(d) for d in window_days]
     lines: dict[str, list[float | None]] = {}
-    rows: list[list[float]] = [[] for _ in lengths]
+    typical_rows: list[list[float]] = [[] for _ in lengths]
     for feature, deciles in reference.items():
         if feature not in X or any(d is None for d in deciles):
             continue
-        values = X[feature].to_numpy(dtype="float64")
+        values = X[feature].to_numpy(dtype="float64")[keep]
         cut = np.asarray(deciles, dtype="float64")
         lines[feature] = []
         for i, length in enumerate(lengths):
@@ -166,13 +170,13 @@ def feature_lines(
                 lines[feature].append(None)
                 continue
             lines[feature].append(math.ceil(max(floor, margin * float(psis.max())) * 1e4) / 1e4)  # up: never below
-            rows[i].append(typical)
+            typical_rows[i].append(typical)
     return {
         "method": f"highest PSI of the training span's stretches x {margin}, at least {floor}",
         "margin": margin,
         "floor": floor,
         "window_days": lengths,
-        "window_rows": [float(np.median(r)) if r else None for r in rows],
+        "window_rows": [float(np.median(r)) if r else None for r in typical_rows],
         "lines": lines,
     }
 
