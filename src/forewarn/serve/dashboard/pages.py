@@ -6,11 +6,13 @@ multiples; a few hundred lines of our own, no charting package), so nothing come
 
 * ``/``: fleet grid coloured by risk, filtered by site and line, with each asset's channels, last reading and
   events (so a plant whose store has readings but no model yet still shows its assets);
-* ``/assets/{asset_id}`` (a 404 page for an asset the store does not know: the asset page's event form would
-  otherwise file a failure under a mistyped id, and ingest creates unknown assets): health, RUL with what its interval means, recommended action, risk and RUL trends,
-  sensor trends as small multiples (one chart per channel on one time axis), failures and maintenance marked on
-  every time chart, contributing sensors, events and the open case, with the case actions; without a model for
-  the asset, its readings and events;
+* ``/assets/{asset_id}``: health, RUL with what its interval means (the coverage measured on held-out assets; "or
+  more" at the model's cap), recommended action, risk and RUL trends (the current life, said), sensor trends as small
+  multiples (one chart per channel on one time axis, the whole history: means over the finest bucket that keeps
+  2,000 points, said in the title), failures and maintenance marked on every time chart, contributing sensors,
+  events and the open case (with the model that raised it), the case actions and a form to record an event; without
+  a model for the asset, its readings and events. An asset the store does not know gets a 404 page (the event form
+  would otherwise file a failure under a mistyped id, and the store creates an asset it does not know);
 * ``/alerts``: alert timeline, cases with the case actions, every alert with its source (service or stream), and the stream's outbox;
 * ``/risk``: risk distribution over the fleet;
 * ``/models``: model versions, their metrics, the live one and its sampling interval;
