@@ -97,6 +97,11 @@ def test_a_failure_model_s_plant_reads_as_it_is(plant: tuple[Path, Path], page, 
         if AXE.exists():
             assert _blocking(_axe(page)) == []
 
+        _visit(page, f"{url}/alerts", tmp_path / "alerts.png")  # the case says which model opened it
+        headers = page.locator("#cases thead th").all_inner_texts()
+        row = page.locator("#cases tbody tr", has_text="M0").first.locator("td").all_inner_texts()
+        assert row[headers.index("opened by")] == "health · detect", row
+
         _visit(page, f"{url}/risk", tmp_path / "risk.png")  # M7's 100 % is a state: left out of the histogram, said
         assert "1 down asset (failed, not repaired) is counted as critical" in page.inner_text("#risk-note")
         assert "Failure probability within 24 hours" in (page.locator("#probability-histogram").text_content() or "")

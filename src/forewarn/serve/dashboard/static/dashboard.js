@@ -679,7 +679,8 @@ async function alertsPage() {
     const link = el("a", { href: `/assets/${encodeURIComponent(c.asset_id)}` }, c.asset_id);
     const act = el("button", { type: "button", class: "select-case" }, c.status === "closed" ? "view" : "act");
     act.addEventListener("click", () => select(c.case_id));
-    const opener = c.kind === "failure" ? "failure (down)" : (c.kind ?? "health");
+    // what opened it and which model: a stream detector's case read "health" like a failure model's
+    const opener = c.kind === "failure" ? "failure (down)" : `${c.kind ?? "health"}${c.model_id ? ` · ${c.model_id}` : ""}`;
     // the last alert: a new alarm on an asset whose case is already open files onto that case (no new case)
     return [`#${c.case_id}`, link, c.status, opener, badge(c.risk_level), fmtTime(c.opened_ts).slice(0, 16),
             fmtTime(c.last_alert_ts).slice(0, 16), String(c.n_alerts), c.top_sensors.join(", "), c.note ?? "", act];
