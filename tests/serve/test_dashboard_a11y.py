@@ -176,7 +176,7 @@ def test_backtests_page_lists_and_shows_one(server: str, page, tmp_path: Path) -
 @pytest.fixture
 def long_history(tmp_path: Path) -> tuple[Path, Path]:
     """Two pumps with 2,500 hourly rows of three channels (more than the page draws as rows); L-1 failed in its
-    first day and its only maintenance since was an oil change (which renews nothing): it is down."""
+    first day and its only maintenance since was a planned oil change (which renews nothing): it is down."""
     store, models = tmp_path / "long.duckdb", tmp_path / "models"
     models.mkdir()
     ts = pd.date_range("2025-01-01", periods=2500, freq="h", tz="UTC")
@@ -194,6 +194,7 @@ def long_history(tmp_path: Path) -> tuple[Path, Path]:
                     "kind": ["failure", "maintenance"],
                     "failure_mode": ["seal leak", None],
                     "action": [None, "oil change"],
+                    "result": [None, "planned"],
                 }
             ),
             source="test",

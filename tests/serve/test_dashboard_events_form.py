@@ -41,8 +41,9 @@ def test_a_planner_records_a_failure_and_its_repair_on_the_asset_page(
     page.fill("#event-ts", f"{failed + pd.Timedelta(hours=3):%Y-%m-%dT%H:%M}")
     page.fill("#event-mode", "")
     page.fill("#event-action", "balanced rotor")
+    page.select_option("#event-result", "planned")  # planned, said: not the repair
     page.click("#event-save")
-    assert "the asset stays down: this maintenance does not renew it" in _wait_message(page, "ok", "Recorded the")
+    assert "the asset stays down: a planned maintenance does not renew it" in _wait_message(page, "ok", "Recorded the")
     assert _api(f"{api}/cases/{case_id}")["status"] == "open"  # type: ignore[index]
 
     page.fill("#event-ts", f"{repaired:%Y-%m-%dT%H:%M}")  # the repair, said by its result (the new field)

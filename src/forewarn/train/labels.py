@@ -12,7 +12,11 @@ For every row (an asset at a time) the events say:
 
 A renewal is a maintenance event whose action replaces or rebuilds something (:data:`RENEWING_ACTIONS`, as
 prefixes), a maintenance event with no action, or a corrective one (``result == "corrective"``, a repair). An oil
-change or an inspection does not renew life.
+change or an inspection does not renew life. A failure's repair renews too: the first maintenance after a failure
+that nothing renewed yet, when its ``result`` is blank (a work-order export without a result column: "balance"
+after an imbalance failure is the repair that put the machine back in service, not a service visit to a machine
+that stays broken). A maintenance whose result is given and not corrective (``planned``) never renews by being
+first.
 
 Targets (:func:`targets`): *failure within the horizon* is 1 when the next failure is at most ``horizon`` away, 0
 when at least ``horizon`` of failure-free future was watched, and unknown (NaN: the row is censored, not a
@@ -46,7 +50,15 @@ NO_FAILURE = "none"
 
 
 def renewals(events: pd.DataFrame, actions: Sequence[str] = RENEWING_ACTIONS) -> pd.DataFrame:
-    """The maintenance events that renew an asset's life (see the module docstring): ``asset_id, ts``."""
+    """The maintenance events that renew an asset's life (see the module docstring): ``asset_id, ts``.
+
+    >>> events = pd.DataFrame({"asset_id": ["a"] * 4, "kind": ["failure", "maintenance", "maintenance", "maintenance"],
+    ...     "action": [None, "balance", "oil_change", "replace_seal"], "result": [None, None, None, "planned"],
+    ...     "ts": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-02-01", "2024-03-01"], utc=True)})
+    >>> renewals(events)["ts"].dt.strftime("%m-%d").tolist()  # the failure's repair, then a replacement
+    ['01-02', '03-01']
+    """
+    events = events.reset_index(drop=True)
     maintenance = events[events["kind"] == "maintenance"]
     action = maintenance.get("action", pd.Series(index=maintenance.index, dtype=object)).fillna("").astype(str)
     result = maintenance.get("result", pd.Series(index=maintenance.index, dtype=object)).fillna("").astype(str)
@@ -54,7 +66,36 @@ def renewals(events: pd.DataFrame, actions: Sequence[str] = RENEWING_ACTIONS) ->
     renews = (lowered == "") | result.str.lower().eq("corrective")
     for prefix in actions:
         renews |= lowered.str.startswith(prefix.lower())
+    renews |= _repairs(events, renews, result.str.strip() == "")
     return maintenance.loc[renews, ["asset_id", "ts"]].drop_duplicates()
+
+
+def _repairs(events: pd.DataFrame, renews: pd.Series, blank: pd.Series) -> pd.Series:
+    """Of the maintenance events (``renews``' index), those that repair a failure: the first maintenance after a
+    failure nothing renewed yet, with a blank result (module docstring). A failure and a maintenance at one time:
+    the failure first."""
+    out = pd.Series(False, index=renews.index)
+    failures = events.index[events["kind"] == "failure"]
+    if len(failures) == 0 or len(renews) == 0:
+        return out
+    marks = events.loc[failures.union(renews.index), ["asset_id", "ts"]]
+    marks = marks.assign(is_failure=marks.index.isin(failures))
+    marks = marks.sort_values(["asset_id", "ts", "is_failure"], ascending=[True, True, False], kind="stable")
+    renewing, blank_result = renews.to_dict(), blank.to_dict()
+    down: dict[object, bool] = {}
+    repairs = []
+    for index, asset, is_failure in zip(marks.index, marks["asset_id"], marks["is_failure"], strict=True):
+        if is_failure:
+            down[asset] = True
+        elif down.get(asset, False):
+            if renewing[index]:
+                down[asset] = False
+            elif blank_result[index]:
+                repairs.append(index)
+                down[asset] = False
+            # else a planned visit to a failed machine: it stays down
+    out[repairs] = True
+    return out
 
 
 Marks = tuple["pd.Timestamp | None", "pd.Timestamp | None"]
@@ -65,8 +106,8 @@ def latest_marks(events: pd.DataFrame, actions: Sequence[str] = RENEWING_ACTIONS
     ``forewarn score`` read an asset's state from (:func:`is_down`).
 
     >>> events = pd.DataFrame({"asset_id": ["a", "a"], "kind": ["failure", "maintenance"], "action": [None, "oil_change"],
-    ...                        "ts": pd.to_datetime(["2024-01-01", "2024-01-02"], utc=True)})
-    >>> is_down(latest_marks(events)["a"])  # an oil change does not repair a failed machine
+    ...                        "result": [None, "planned"], "ts": pd.to_datetime(["2024-01-01", "2024-01-02"], utc=True)})
+    >>> is_down(latest_marks(events)["a"])  # a planned oil change does not repair a failed machine
     True
     """
     if events.empty:

@@ -552,8 +552,9 @@ function setUpEventForm(assetId) {
       const opened = answer.alerts_opened ? `; ${answer.alerts_opened} alert(s) filed` : "";
       // a maintenance that did not renew a down asset: said, so "balanced the rotor" does not read as the repair
       const down = kind === "maintenance" && !answer.cases_closed.length && await isDown(assetId);
-      const still = down ? "; the asset stays down: this maintenance does not renew it (give an action that replaces, " +
-        "overhauls, rebuilds, repairs, renews, reconditions or installs something, or the result corrective)" : "";
+      const still = down ? "; the asset stays down: a planned maintenance does not renew it (give an action that " +
+        "replaces, overhauls, rebuilds, repairs, renews, reconditions or installs something, the result corrective, " +
+        "or no result on the first maintenance after the failure)" : "";
       showMessage(answer.written ? `Recorded the ${kind} of ${fmtTime(record.ts).slice(0, 16)}${opened}${closed}${still}.`
         : `That ${kind} was already recorded.`, "ok");
     } catch (err) {
