@@ -28,9 +28,14 @@
   (:meth:`Bundle.select`: a feature matrix without those columns);
 * ``sequence``: the model reads the last ``window`` rows of each channel (``f"{channel}__t{k}"``, a sequence
   model such as ``cnn-rul``) instead of window statistics; the service, ``forewarn score`` and the monitor compute
-  them from the same recent rows (:meth:`ServingSpec.window_frame`, :meth:`ServingSpec.last_row`), the stream does
-  not (it computes statistics incrementally) and refuses such a bundle. False (the default, and every bundle
-  written before it) = window statistics.
+  them from the same recent rows (:meth:`ServingSpec.window_frame`, :meth:`ServingSpec.last_row`), the stream from
+  its micro-batches (:class:`~forewarn.stream.features.MicroBatchFeatures` with ``sequence``). False (the default, and every bundle
+  written before it) = window statistics;
+* ``class_means`` and ``channel_means`` (sequence bundles): what a channel with no reading yet, or a sensor an asset
+  lacks, reads in a sequence model's input: its asset class's training mean of the channel (0 where the class never
+  reported it in training; the channels' overall training means, ``channel_means``, for an asset with no class or
+  a class training never saw; :func:`~forewarn.features.kernel.absent_fill`). Empty in every bundle written before
+  them: an absent channel reads 0 there, as it always has.
 
 :func:`make_bundle` writes such a folder from a fitted model and held-out data; :class:`Bundle` loads it.
 """
@@ -57,7 +62,7 @@ from forewarn.decide.thresholds import ThresholdPolicy
 from forewarn.exceptions import ConfigError, SchemaError, StateError
 from forewarn.features.age import AGE_FEATURE
 from forewarn.features.baseline import baseline_features, baseline_names
-from forewarn.features.kernel import sequence_steps
+from forewarn.features.kernel import ClassMeans, absent_fill, fill_absent, sequence_steps
 from forewarn.features.last_row import feature_names, last_row_features
 from forewarn.features.window import DEFAULT_STATS, sequence_frame, window_features
 
@@ -100,6 +105,10 @@ class ServingSpec:
     #: what a RUL model's failure probability reads beyond the held-out residuals (:data:`RUL_TAIL_RULES`); ``""``
     #: in every bundle written before it (0 and 1 there), :data:`RUL_TAILS` in new ones
     rul_tails: str = ""
+    #: a sequence model's absent channels: each asset class's training mean per channel (``channels`` order) and the
+    #: overall means (:func:`~forewarn.features.kernel.class_means`); empty in every bundle written before them (0)
+    class_means: Mapping[str, Sequence[float]] = field(default_factory=dict)
+    channel_means: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.channels:
@@ -112,6 +121,14 @@ class ServingSpec:
             )
         if not np.isfinite(self.horizon) or self.horizon <= 0:
             raise ConfigError(f"horizon must be a positive number, got {self.horizon!r}")
+        width = len(self.channels)
+        wrong = [name for name, means in self.class_means.items() if len(means) != width]
+        if (self.class_means and not self.channel_means) or (self.channel_means and len(self.channel_means) != width):
+            wrong.insert(0, "channel_means")
+        if wrong:
+            raise ConfigError(
+                f"class_means / channel_means need one mean per channel ({width}): {', '.join(map(repr, wrong[:5]))}"
+            )
         if self.interval:
             try:
                 width = timespan(self.interval)
@@ -159,9 +176,24 @@ class ServingSpec:
             renewals=renewals,
         )
 
-    def window_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def absent(self, classes: Sequence[Any]) -> np.ndarray | None:
+        """What the absent channels of rows of assets of ``classes`` read in a sequence model's input
+        ``(rows, channels)`` (:func:`~forewarn.features.kernel.absent_fill`); None in a bundle without class means
+        (0 there).
+
+        >>> spec = ServingSpec(channels=("t", "leak"), sequence=True, class_means={"pump": [1.0, 2.0]},
+        ...                    channel_means=(5.0, 2.0))
+        >>> spec.absent(["pump", "fan", None]).tolist()
+        [[1.0, 2.0], [5.0, 2.0], [5.0, 2.0]]
+        """
+        return absent_fill(classes, self.class_means, self.channel_means)
+
+    def window_frame(self, frame: pd.DataFrame, classes: Mapping[Any, Any] | None = None) -> pd.DataFrame:
         """The window statistics of every row of ``frame`` (``asset_id, ts, <channel>...``, any row order) as the
         model was trained on them: the one kernel with this spec's channels, window, statistics and EWM span.
+        A sequence model's input (:attr:`sequence`) reads a channel with no reading yet as the training mean of its
+        asset's class (``classes``: asset id -> class; an asset not in it reads the overall mean, see
+        :meth:`absent`).
 
         >>> spec = ServingSpec(channels=("t",), window=2, stats=("mean",))
         >>> frame = pd.DataFrame({"asset_id": ["a"] * 3, "ts": [1, 2, 3], "t": [1.0, 3.0, 5.0]})
@@ -169,9 +201,13 @@ class ServingSpec:
         [1.0, 2.0, 4.0]
         """
         if self.sequence:
+            columns = list(self.channels)
             filled = frame.copy()
-            filled[list(self.channels)] = filled.groupby("asset_id")[list(self.channels)].ffill().fillna(0.0)
-            return sequence_frame(filled, group="asset_id", order="ts", columns=list(self.channels), window=self.window)
+            carried = filled.groupby("asset_id")[columns].ffill().to_numpy(dtype="float64", na_value=np.nan)
+            ids = filled["asset_id"].to_numpy()
+            fill = self.absent([(classes or {}).get(a) for a in ids]) if len(ids) else None
+            filled[columns] = fill_absent(carried, 0.0 if fill is None else fill)
+            return sequence_frame(filled, group="asset_id", order="ts", columns=columns, window=self.window)
         return window_features(
             frame,
             group="asset_id",
@@ -182,9 +218,10 @@ class ServingSpec:
             ewm_span=self.ewm_span,
         )
 
-    def last_row(self, values: np.ndarray) -> np.ndarray:
+    def last_row(self, values: np.ndarray, asset_class: Any = None) -> np.ndarray:
         """The window statistics of the last row of ``values`` (rows in time order, one column per channel): what
-        :meth:`window_frame` gives that row, computed from the rows alone.
+        :meth:`window_frame` gives that row, computed from the rows alone (a sequence model's absent channels read
+        the means of ``asset_class``, see :meth:`absent`).
 
         >>> ServingSpec(channels=("t",), window=2, stats=("mean",)).last_row(np.array([[1.0], [3.0], [5.0]]))
         array([4.])
@@ -198,7 +235,7 @@ class ServingSpec:
             last = rows[-int(self.window) :]
             pad = int(self.window) - len(last)
             block = np.vstack([np.full((pad, len(self.channels)), np.nan), last])[None]
-            return sequence_steps(block, np.array([pad]))[0]
+            return sequence_steps(block, np.array([pad]), self.absent([asset_class]))[0]
         return last_row_features(values, self.channels, window=self.window, stats=self.stats, ewm_span=self.ewm_span)
 
     def to_json(self) -> dict[str, Any]:
@@ -213,7 +250,7 @@ class ServingSpec:
         if unknown:
             raise StateError(f"{SPEC_FILE} has unknown key(s) {', '.join(sorted(unknown))}")
         values = dict(data)
-        for key in ("channels", "stats", "residual_quantiles", "residual_edges", "asset_classes"):
+        for key in ("channels", "stats", "residual_quantiles", "residual_edges", "asset_classes", "channel_means"):
             if key in values:
                 values[key] = tuple(values[key])
         try:
@@ -554,8 +591,7 @@ def fill_missing(values: np.ndarray, fill: np.ndarray) -> np.ndarray:
     >>> fill_missing(np.array([[1.0, np.nan]]), np.array([0.0, 5.0])).tolist()
     [[1.0, 5.0]]
     """
-    missing = np.isnan(values)
-    return np.where(missing, fill, values) if missing.any() else values
+    return fill_absent(values, fill)
 
 
 def training_means(X: pd.DataFrame) -> dict[str, float]:
@@ -612,6 +648,7 @@ def make_bundle(
     reference: Mapping[str, float] | None = None,
     baseline_hours: float = 0.0,
     sequence: bool = False,
+    absent: ClassMeans | None = None,
 ) -> Path:
     """Save ``model`` with a serving spec fitted on held-out rows; returns the folder.
 
@@ -626,7 +663,9 @@ def make_bundle(
     (default: the held-out rows' means). When the held-out rows hold an ``age_h`` column (the age since renewal,
     :mod:`forewarn.features.age`), the spec records it as the ``age_feature``; ``baseline_hours`` (> 0) records
     that the rows hold the baseline features of :mod:`forewarn.features.baseline` with that span; ``sequence``
-    that they hold the last ``window`` rows of each channel (a sequence model's input, :attr:`ServingSpec.sequence`).
+    that they hold the last ``window`` rows of each channel (a sequence model's input, :attr:`ServingSpec.sequence`)
+    and ``absent`` the class and overall training means its absent channels read there
+    (:func:`~forewarn.features.kernel.class_means`; none: 0, as before them).
     """
     X = pd.DataFrame(X_holdout)
     y = np.asarray(y_holdout, dtype="float64")
@@ -678,6 +717,8 @@ def make_bundle(
         baseline_hours=float(baseline_hours or 0.0),
         sequence=bool(sequence),
         rul_tails=RUL_TAILS if model.task == "rul" else "",
+        class_means={str(k): [float(v) for v in means] for k, means in (absent or ({}, ()))[0].items()},
+        channel_means=tuple(float(v) for v in (absent or ({}, ()))[1]),
     )
     path = save(model, folder, metrics=metrics, training_data=training_data)
     (path / SPEC_FILE).write_text(json.dumps(spec.to_json(), indent=2), encoding="utf-8")

@@ -13,7 +13,16 @@ The batch function (:func:`~forewarn.features.window.window_features`), the one-
 * :func:`sequence_steps` takes the same block and returns a sequence model's input instead of statistics: the
   window's readings themselves, ``(rows, channels * window)`` channel-major (the columns ``f"{channel}__t{k}"`` of
   :func:`~forewarn.features.window.sequence_frame`), absent rows repeating the first present one, missing readings
-  carried forward, and 0 before a channel's first reading (the serving fast path and the stream's micro-batches).
+  carried forward, and before a channel's first reading the asset's ``fill`` (the serving fast path and the
+  stream's micro-batches).
+* An *absent* channel (none of its readings yet, or a sensor an asset lacks) reads its asset class's training
+  mean (:func:`class_means` fits them, :func:`absent_fill` gives each row's, :func:`fill_absent` puts them in):
+  a fan without a flow sensor reads the fans' usual flow, not 0, which a standardised input reads as a stopped
+  machine. A channel the class never reports (motors and fans of the twin lack ``seal_leak``) reads 0 there, as
+  it always has: it is not applicable to the class, and on the twin its overall mean instead (the centre of the
+  running pumps' readings) gave the LSTM no better ranking (held-out ROC-AUC up on 4 of 9 validation runs, mean
+  +0.001), PR-AUC 0.030 lower and a worse ECE on 7 of 9 (BENCHMARKS.md, issue 12). An asset with no class, or a class training never saw, reads the channels' overall training means.
+  Bundles written before class means (none recorded) read 0 wherever a channel is absent, as they always have.
 * The exponential mean is not a window statistic but recursive state over an asset's whole past:
   ``e = (1 - a) e + a x`` with ``a = 2 / (span + 1)``, the first observed reading starting it, missing readings
   skipped. :func:`ewm_step` is that recursion (incremental and micro-batch paths), :func:`ewm_weights` its closed
@@ -41,8 +50,9 @@ extremes. Windows with gaps are computed again by the masked branch, so a gap co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,6 +60,8 @@ import pandas as pd
 from forewarn.exceptions import SchemaError
 
 STATS = ("mean", "std", "min", "max", "last", "slope", "ewm", "diff")
+#: a sequence model's absent-channel means (:func:`class_means`): per asset class, and overall, one per channel
+ClassMeans = tuple[Mapping[str, Sequence[float]], Sequence[float]]
 SLOPE_EPS = 1e-9  # a window whose step numbers vary less than this (per reading) has slope 0
 
 
@@ -285,17 +297,86 @@ def window_stats(
     return out.transpose(1, 2, 0).reshape(rows, -1)  # grouped by channel, as feature_names orders them
 
 
-def sequence_steps(block: np.ndarray, pad: np.ndarray | None = None) -> np.ndarray:
+def class_means(values: np.ndarray, classes: Sequence[Any] | np.ndarray) -> tuple[dict[str, list[float]], list[float]]:
+    """Each asset class's mean of each channel over the readings present in ``values`` ``(rows, channels)``, and
+    each channel's overall mean: what an absent channel reads (:func:`absent_fill`). A class that never reported a
+    channel holds 0 there (the channel is not applicable to it; see the module docstring); a channel with no
+    reading at all has overall mean 0. Rows without a class (``None``, ``""``, NaN) count in the overall means only.
+
+    >>> values = np.array([[1.0, 10.0], [3.0, np.nan], [5.0, np.nan]])
+    >>> class_means(values, ["pump", "motor", None])
+    ({'motor': [3.0, 0.0], 'pump': [1.0, 10.0]}, [3.0, 10.0])
+    """
+    values = np.asarray(values, dtype="float64")
+    present = ~np.isnan(values)
+    overall = _present_mean(values, present, np.zeros(values.shape[1]))
+    names = np.asarray([_class_name(c) for c in classes], dtype=object)
+    by_class = {}
+    for name in sorted({n for n in names if n}):
+        rows = names == name
+        by_class[name] = _present_mean(values[rows], present[rows], np.zeros(values.shape[1])).tolist()
+    return by_class, overall.tolist()
+
+
+def _present_mean(values: np.ndarray, present: np.ndarray, otherwise: np.ndarray) -> np.ndarray:
+    """Per column: the mean of the present values, ``otherwise`` where a column has none."""
+    count = present.sum(axis=0)
+    total = np.where(present, values, 0.0).sum(axis=0)
+    out = np.asarray(otherwise, dtype="float64").copy()
+    np.divide(total, count, out=out, where=count > 0)
+    return out
+
+
+def _class_name(value: Any) -> str:
+    """An asset class as a key ("" for none: ``None``, NaN, an empty string)."""
+    return "" if value is None or value != value else str(value)
+
+
+def absent_fill(
+    classes: Sequence[Any] | np.ndarray, by_class: Mapping[str, Sequence[float]], overall: Sequence[float]
+) -> np.ndarray | None:
+    """What each row's absent channels read ``(rows, channels)``: its class's training means (:func:`class_means`),
+    the overall means for a row without a class or of a class not in ``by_class``. None when ``overall`` is empty
+    (a bundle written before class means were recorded: absent channels read 0 there).
+
+    >>> absent_fill(["pump", "fan", None], {"pump": [1.0, 10.0]}, [3.0, 10.0]).tolist()
+    [[1.0, 10.0], [3.0, 10.0], [3.0, 10.0]]
+    >>> absent_fill(["pump"], {}, []) is None
+    True
+    """
+    if not len(overall):
+        return None
+    default = np.asarray(overall, dtype="float64")
+    table = {name: np.asarray(means, dtype="float64") for name, means in by_class.items()}
+    rows = [table.get(_class_name(c), default) for c in classes]
+    return np.vstack(rows) if rows else np.empty((0, len(default)))
+
+
+def fill_absent(values: np.ndarray, fill: np.ndarray | float) -> np.ndarray:
+    """``values`` with each NaN replaced by ``fill``, broadcast over the last axis: one value per column, or one
+    row of them per row of ``values`` (``(rows, 1, channels)`` for a block of windows). A copy only when needed.
+
+    >>> fill_absent(np.array([[1.0, np.nan], [np.nan, 4.0]]), np.array([[0.0, 5.0], [6.0, 0.0]])).tolist()
+    [[1.0, 5.0], [6.0, 4.0]]
+    """
+    missing = np.isnan(values)
+    return np.asarray(np.where(missing, fill, values)) if missing.any() else values
+
+
+def sequence_steps(block: np.ndarray, pad: np.ndarray | None = None, fill: np.ndarray | None = None) -> np.ndarray:
     """A sequence model's input from a block of trailing windows ``(rows, window, channels)``, oldest first:
     ``(rows, channels * window)``, channel-major. The first ``pad[i]`` places of row ``i`` (absent rows, before the
     start of the asset's history) repeat its first present row, as :func:`~forewarn.features.window.sequence_frame`
-    pads; a missing reading takes the last one before it in the window, and a channel with none yet is 0 (the
-    serving spec's forward fill, :meth:`forewarn.bundles.bundle.ServingSpec.window_frame`, when the window holds
-    the values carried forward from before it).
+    pads; a missing reading takes the last one before it in the window, and a channel with none yet reads the
+    row's ``fill`` (``(rows, channels)``, :func:`absent_fill`; 0 without it) (the serving spec's forward fill,
+    :meth:`forewarn.bundles.bundle.ServingSpec.window_frame`, when the window holds the values carried forward
+    from before it).
 
     >>> block = np.array([[[np.nan, 0.0], [1.0, np.nan], [np.nan, 2.0], [3.0, np.nan]]])
     >>> sequence_steps(block, pad=np.array([1])).tolist()
     [[1.0, 1.0, 1.0, 3.0, 0.0, 0.0, 2.0, 2.0]]
+    >>> sequence_steps(np.array([[[np.nan, 1.0], [np.nan, 2.0]]]), fill=np.array([[7.0, 9.0]])).tolist()
+    [[7.0, 7.0, 1.0, 2.0]]
     """
     rows, window, _ = block.shape
     steps = np.arange(window)[None, :]
@@ -303,4 +384,5 @@ def sequence_steps(block: np.ndarray, pad: np.ndarray | None = None) -> np.ndarr
     data = np.take_along_axis(block, np.maximum(steps, first)[:, :, None], axis=1)
     present = np.where(np.isnan(data), 0, steps[:, :, None])  # a missing reading points back at the last present
     data = np.take_along_axis(data, np.maximum.accumulate(present, axis=1), axis=1)
-    return np.where(np.isnan(data), 0.0, data).transpose(0, 2, 1).reshape(rows, -1)
+    data = fill_absent(data, 0.0 if fill is None else np.asarray(fill, dtype="float64")[:, None, :])
+    return data.transpose(0, 2, 1).reshape(rows, -1)

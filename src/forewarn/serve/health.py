@@ -154,7 +154,7 @@ class HealthScorer:
         scored = [i for i in infos if i["asset_id"] in covered and covered[i["asset_id"]].sufficient]
         decisions = {}
         if scored:
-            matrix = np.vstack([spec.last_row(recent[i["asset_id"]][1]) for i in scored])
+            matrix = np.vstack([spec.last_row(recent[i["asset_id"]][1], i["asset_class"]) for i in scored])
             if spec.age_feature:
                 ids = [i["asset_id"] for i in scored]
                 renewal_of = {a: m[1] for a, m in events.items()}

@@ -76,7 +76,7 @@ def asset_trend(
     if frame.empty or not frame[channels].notna().to_numpy().any():
         return out  # none of the model's channels: not scored (was scored on no data, health 99), as /health says
     frame = frame.assign(asset_id=asset_id)
-    features = spec.window_frame(frame)
+    features = spec.window_frame(frame, {asset_id: info["asset_class"]})
     if spec.age_feature:
         renewed = {asset_id: None if marks is None else marks[1]}
         features[spec.age_feature] = hours_since_renewal(frame["asset_id"], frame["ts"], renewed)

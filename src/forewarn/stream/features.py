@@ -14,7 +14,9 @@ With ``sequence=True`` the features are a sequence model's input instead of stat
 readings itself (``f"{column}__t{k}"``, :func:`forewarn.features.kernel.sequence_steps`), as a servable bundle's
 :meth:`~forewarn.bundles.bundle.ServingSpec.window_frame` gives it. The window then stores each asset's rows with
 missing readings carried forward from its earlier rows (the bundle fills them so over the asset's whole history),
-so a gap longer than the window still reads the last value seen.
+so a gap longer than the window still reads the last value seen, and a channel with none yet reads what
+``absent`` gives the row's asset (its class's training means, :meth:`~forewarn.bundles.bundle.ServingSpec.absent`;
+0 without it, as a bundle without class means reads it).
 
 >>> import numpy as np
 >>> online = MicroBatchFeatures(["temp"], window=2, stats=("mean", "slope"))
@@ -26,7 +28,7 @@ so a gap longer than the window still reads the last value seen.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -65,8 +67,11 @@ class MicroBatchFeatures:
         stats: Sequence[str] = DEFAULT_STATS,
         ewm_span: float = 10.0,
         sequence: bool = False,
+        absent: Callable[[Sequence[str]], np.ndarray | None] | None = None,
     ):
         self.sequence = bool(sequence)
+        #: a sequence model's absent channels: asset ids -> what each reads ``(assets, columns)`` (None: 0)
+        self.absent = absent
         check_settings(stats if not self.sequence else DEFAULT_STATS, window)
         self.columns = list(columns)
         self.window = int(window)
@@ -145,6 +150,7 @@ class MicroBatchFeatures:
         out = np.empty((n, len(self.feature_names)))
         # a sequence model reads no exponential mean: its step loop (one round per row rank) is not run
         ewm = None if self.sequence else self._ewm_steps(slots, fresh, counts)
+        fills = self._absent([str(u) for u in uniques]) if self.sequence else None
         places = np.arange(self.window)[:, None] - (self.window - 1)
         for lo in range(0, n, CHUNK_ROWS):
             part = slice(lo, min(n, lo + CHUNK_ROWS))
@@ -155,7 +161,8 @@ class MicroBatchFeatures:
             if absent.any():
                 data[absent] = np.nan
             if ewm is None:
-                out[order[part]] = sequence_steps(data.transpose(1, 0, 2), absent.sum(axis=0))
+                fill = None if fills is None else fills[code]
+                out[order[part]] = sequence_steps(data.transpose(1, 0, 2), absent.sum(axis=0), fill)
             else:
                 out[order[part]] = window_stats(
                     data.transpose(1, 0, 2), self.stats, ewm=ewm[part], pad=absent.sum(axis=0)
@@ -205,10 +212,14 @@ class MicroBatchFeatures:
             last = np.full((n, width), np.nan)
             last[known] = self._buf[slots[known], -1]
             block[:, -1] = np.where(np.isnan(values), last, values)
-            return sequence_steps(block, pad)
+            return sequence_steps(block, pad, self._absent([str(a) for a in assets]))
         block[:, -1] = values
         ewm = ewm_step(ewm, values, self.alpha)
         return window_stats(block, self.stats, ewm=ewm, pad=pad)
+
+    def _absent(self, assets: list[str]) -> np.ndarray | None:
+        """What the absent channels of each asset read (:attr:`absent`; None: 0)."""
+        return None if self.absent is None else self.absent(assets)
 
     def _carried(self, slots: np.ndarray, sorted_codes: np.ndarray, fresh: np.ndarray) -> np.ndarray:
         """``fresh`` (rows grouped by asset code, in time order) with each missing reading carried forward from the

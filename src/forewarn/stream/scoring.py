@@ -96,6 +96,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -241,7 +242,10 @@ class ModelRunner:
             if self.interval:
                 self.buckets = OpenBuckets(len(columns), bucket_micros(self.interval))
         sequence = self.bundle is not None and self.bundle.spec.sequence
-        self.features = MicroBatchFeatures(columns, window=window, stats=stats, ewm_span=ewm_span, sequence=sequence)
+        absent = self._absent if sequence else None  # a sequence model's absent channels: the class's means
+        self.features = MicroBatchFeatures(
+            columns, window=window, stats=stats, ewm_span=ewm_span, sequence=sequence, absent=absent
+        )
         position = {n: i for i, n in enumerate(self.features.feature_names)}
         names = self.feature_names if self.series is None else [f"{n}__last" for n in self.feature_names]
         self.take = np.asarray([position[n] for n in names]) if self.bundle is None else np.empty(0)
@@ -547,6 +551,13 @@ class ModelRunner:
         if len(partial) or self.insufficient:
             self._log_coverage(assets, covered, missing)
         return covered, missing
+
+    def _absent(self, assets: Sequence[str]) -> np.ndarray | None:
+        """What a sequence bundle's absent channels read for each asset: its class's training means (the store's
+        class, :meth:`_class_info`; none known: the overall means), as ``forewarn score`` and the service read them."""
+        assert self.bundle is not None  # only a sequence bundle's features ask
+        classes, _ = self._class_info(np.asarray(assets, dtype=object))
+        return self.bundle.spec.absent([classes.get(a) for a in assets])
 
     def _classes_of(self, assets: np.ndarray) -> tuple[list[str | None], np.ndarray]:
         """Each row's asset class as a code into the returned names (None: not known), from the store's classes

@@ -29,6 +29,7 @@ from forewarn.base.executor import Executor, map_groups
 from forewarn.base.timespan import timespan
 from forewarn.exceptions import DataNotFoundError, SchemaError
 from forewarn.features.age import AGE_FEATURE, hours_since_renewal
+from forewarn.features.kernel import ClassMeans, absent_fill, class_means, fill_absent
 from forewarn.features.window import sequence_frame, window_features
 from forewarn.store import Store
 from forewarn.store.pg_sql import is_postgres_url
@@ -282,10 +283,29 @@ class Dataset:
         )
         return kernel(self.frame) if executor is None else map_groups(executor, kernel, self.frame, "asset_id")
 
-    def sequence_features(self, spec: TrainSpec) -> pd.DataFrame:
-        """The last ``window`` rows of each channel, for sequence models (gaps filled forward within an asset)."""
+    @property
+    def raw_class(self) -> np.ndarray:
+        """Each row's asset class as the assets table holds it (None where an asset has none; :attr:`asset_class`
+        names those ``generic``)."""
+        classes = self.assets.set_index("asset_id")["asset_class"]
+        known = {str(a): c for a, c in classes.items() if isinstance(c, str) and c}
+        return np.asarray([known.get(str(a)) for a in self.frame["asset_id"]], dtype=object)
+
+    def class_means(self, rows: np.ndarray) -> ClassMeans:
+        """Each asset class's mean of each channel over ``rows`` (a boolean mask: the training assets' rows), and
+        the overall means (:func:`~forewarn.features.kernel.class_means`): what a sequence model's absent channels
+        read, in training and in every bundle filed from it."""
+        values = self.frame.loc[rows, self.channels].to_numpy(dtype="float64", na_value=np.nan)
+        return class_means(values, self.raw_class[rows])
+
+    def sequence_features(self, spec: TrainSpec, absent: ClassMeans | None = None) -> pd.DataFrame:
+        """The last ``window`` rows of each channel, for sequence models (gaps filled forward within an asset; a
+        channel with no reading yet reads its asset class's training mean, ``absent`` (:meth:`class_means`), the
+        overall mean for an asset without a class; 0 without ``absent``, as before class means)."""
         filled = self.frame.copy()
-        filled[self.channels] = filled.groupby("asset_id")[self.channels].ffill().fillna(0.0)
+        carried = filled.groupby("asset_id")[self.channels].ffill().to_numpy(dtype="float64", na_value=np.nan)
+        fill = None if absent is None else absent_fill(self.raw_class, *absent)
+        filled[self.channels] = fill_absent(carried, 0.0 if fill is None else fill)
         return sequence_frame(
             filled, group="asset_id", order="ts", columns=self.channels, window=spec.window_rows(self.interval)
         )
@@ -297,10 +317,18 @@ class Dataset:
         classes = self.assets.set_index("asset_id")["asset_class"].astype(str).to_dict()
         return physics_features(self.frame, asset_class=classes, group="asset_id", order="ts")
 
-    def features(self, spec: TrainSpec, *, sequence: bool = False, executor: Executor | None = None) -> pd.DataFrame:
-        """The feature set the spec asks for: window statistics (``ml``), physics, or both (``hybrid``)."""
+    def features(
+        self,
+        spec: TrainSpec,
+        *,
+        sequence: bool = False,
+        executor: Executor | None = None,
+        absent: ClassMeans | None = None,
+    ) -> pd.DataFrame:
+        """The feature set the spec asks for: window statistics (``ml``), physics, or both (``hybrid``); a sequence
+        model's input with ``sequence`` (its absent channels: :meth:`sequence_features`)."""
         if sequence:
-            return self.sequence_features(spec)
+            return self.sequence_features(spec, absent)
         if spec.features == "ml":
             out = self.window_features(spec, executor)
         elif spec.features == "physics":

@@ -28,6 +28,7 @@ from forewarn.base.executor import Executor
 from forewarn.bundles.bundle import CARD_FILE, fill_missing, make_bundle, training_means
 from forewarn.evaluate.cases import failures_in
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
+from forewarn.features.kernel import ClassMeans
 from forewarn.store import Store
 from forewarn.train import card as cards
 from forewarn.train import holdout as held
@@ -283,7 +284,9 @@ def _train(
             "and no --baseline)"
         )
     say(f"fitting {name}")
-    X_all = data.features(spec, sequence=True) if sequence else inputs(name)
+    # a sequence model's absent channels read their class's means over the training assets' rows (not held out)
+    absent = data.class_means(np.isin(data.groups, np.unique(data.groups[train_rows]))) if sequence else None
+    X_all = data.features(spec, sequence=True, absent=absent) if sequence else inputs(name)
     if sequence:  # what a missing input is filled with, and the reference of drift and explanations
         means = training_means(X_all.iloc[train_rows])
     model = zoo.fit_model(
@@ -303,6 +306,7 @@ def _train(
         started,
         means,
         lambda: refit(name, spec, X_all, y, usable),
+        absent,
     )
     say(f"filed {result.model_id} {result.version} in {result.folder}")
     return result
@@ -335,6 +339,7 @@ def _judge_and_file(
     started: float,
     means: dict[str, float],
     refitted: Callable[[], tuple[Any, np.ndarray]],
+    absent: ClassMeans | None = None,
 ) -> TrainResult:
     X_held = X_all[held_rows].reset_index(drop=True)
     y_held = data.y[held_rows]
@@ -457,6 +462,7 @@ def _judge_and_file(
             reference=means,
             baseline_hours=spec.baseline_hours or 0.0,
             sequence=zoo.is_sequence(name),
+            absent=absent,
         )
     # a failure-mode classifier is saved with its card but is not servable for health (the service scores failure,
     # RUL and anomaly models): it is not filed in the registry

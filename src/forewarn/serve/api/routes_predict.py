@@ -90,7 +90,7 @@ async def predict(request: Request) -> Response:
     }
     if not cover.sufficient:
         return json_response({**insufficient(cover), **about})
-    features = spec.last_row(values)
+    features = spec.last_row(values, body.asset_class)
     if spec.age_feature:
         features = with_age(features, np.nan if body.age_h is None else body.age_h)[0]
     result = svc.decider.decide_row(bundle, features, body.asset_class)
