@@ -173,6 +173,20 @@ def test_csv_line_numbers_count_physical_lines(filled: Store, tmp_path: Path):
     assert_unchanged(filled, before)
 
 
+def test_an_event_log_read_as_readings_is_named_so(filled: Store, tmp_path: Path):
+    path = tmp_path / "log.csv"
+    path.write_text("asset_id,ts,Event\nP-1,2024-01-01T00:00:00Z,Failure\n")
+    before = snapshot(filled)
+    with pytest.raises(IngestError, match=r"column 'Event': value 'Failure' is not a number") as err:
+        filled.ingest_file(path, kind="readings")
+    assert "looks like an event log read as readings: ingest it with --kind events" in str(err.value)
+    assert_unchanged(filled, before)
+    path.write_text("asset_id,ts,temp\nP-1,2024-01-01T00:00:00Z,warm\n")  # any other word: the usual hint
+    with pytest.raises(IngestError, match="readings must be numeric") as err:
+        filled.ingest_file(path, kind="readings")
+    assert "event log" not in str(err.value)
+
+
 def test_malformed_text_files(filled: Store, tmp_path: Path):
     ragged = tmp_path / "ragged.csv"
     ragged.write_text("asset_id,ts,channel,value\nP-1,2024-01-01,temp,1\nP-1,2024-01-02,temp,2,extra\n")

@@ -43,6 +43,13 @@ VALUE_HINT = (
     "readings must be numeric; leave the cell empty for a missing value, or name the file's marks for one with "
     "--na-values (e.g. 'n/a,---,#DIV/0!'); a text column can be stored with --label-columns"
 )
+#: words of an event log: a readings column holding one of them is an events file read as readings
+EVENT_WORDS = frozenset({"failure", "failed", "fault", "breakdown", "maintenance", "repair", "inspection", "service"})
+EVENT_VALUE_HINT = (
+    "this looks like an event log read as readings: ingest it with --kind events (its kind column renamed with "
+    "--rename 'Column=kind' where it has another name, or --event-kind failure for a file of failures only), or "
+    "keep the column as a label with --label-columns"
+)
 LAYOUT_HINT = (
     "readings need asset_id, ts and either channel+value (long) or one column per channel (wide); "
     "--asset-column and --time-column name other columns, --asset gives a file one asset id, --rename "
@@ -366,12 +373,15 @@ def validate_readings(
         [record],
     )
     value = cell[0] if cell else None
+    hint = check.hint
+    if hint == VALUE_HINT and str(value).strip().lower() in EVENT_WORDS:
+        hint = EVENT_VALUE_HINT
     raise IngestError(
         check.message.format(value=value),
         source=staged.source,
         line=staged.line_of(record),
         column=staged.shown(check.column),
-        hint=check.hint,
+        hint=hint,
     )
 
 
