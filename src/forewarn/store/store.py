@@ -180,8 +180,8 @@ def check_store_file(file: Path) -> None:
     kind = {".csv": "a CSV file", ".parquet": "a Parquet file", ".json": "a JSON file", ".jsonl": "a JSON-lines file"}
     what = kind.get(file.suffix.lower(), "empty" if not head else "another kind of file")
     raise ConfigError(
-        f"{str(file)!r} is not a DuckDB store file; it is {what}. Give --store a .duckdb file (created when missing) "
-        f"and read exports into it with: forewarn ingest FILE --store plant.duckdb"
+        f"{str(file)!r} is not a DuckDB store file; it is {what}. Give --store a .duckdb file; "
+        f"forewarn ingest FILE --store plant.duckdb reads exports into one (and creates it)"
     )
 
 
