@@ -87,6 +87,16 @@ def _timeline_rows(
     return rows, mine
 
 
+def _span(hours: float) -> str:
+    """Hours as the report's heading gives them: whole days beside the hours from two days up.
+
+    >>> _span(168.0), _span(24.0), _span(36.0)
+    ('168 h (7 d)', '24 h', '36 h')
+    """
+    days = hours / 24.0
+    return f"{hours:.0f} h ({days:g} d)" if hours >= 48 and days == int(days) else f"{hours:.0f} h"
+
+
 def report_html(result: dict[str, Any], data: Dataset, p: np.ndarray, threshold: np.ndarray) -> str:
     """One self-contained page: the figures, the sweep, and per-asset risk timelines."""
     scored = ~np.isnan(p)
@@ -118,8 +128,8 @@ def report_html(result: dict[str, Any], data: Dataset, p: np.ndarray, threshold:
     )
     head = (
         f"Backtest {html.escape(result['id'])}: task {result['task']}, by {result['by']}, {result['folds']} folds, "
-        f"model {html.escape(result['model'])}, horizon {result['horizon_hours']:.0f} h, minimum lead "
-        f"{result['min_lead_hours']:.0f} h"
+        f"model {html.escape(result['model'])}, horizon {_span(result['horizon_hours'])}, minimum lead "
+        f"{_span(result['min_lead_hours'])}"
     )
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Forewarn backtest</title><style>"
