@@ -106,6 +106,11 @@ def test_backtest_by_asset_writes_the_contract_keys(plant: Path, tmp_path: Path)
         "false_cases_per_asset_year",
     }
     assert on_disk["events"]["failures"] > 5 and 0 <= on_disk["events"]["caught"] <= on_disk["events"]["failures"]
+    # each left-out group's own event figures; the groups split the assets, so they add up to the whole
+    folds = [f["events"] for f in on_disk["per_fold"] if "events" in f]
+    assert len(folds) == sum("rows" in f for f in on_disk["per_fold"]) >= 2
+    for key in ("failures", "caught"):
+        assert sum(f[key] for f in folds) == on_disk["events"][key]
     assert on_disk["sweep"] and on_disk["reliability"]
     assert (tmp_path / "models" / "backtests" / f"{result['id']}.json").is_file()
     page = (tmp_path / "report" / "index.html").read_text()

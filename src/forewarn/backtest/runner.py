@@ -221,7 +221,7 @@ def _backtest(
     outcome_all = (data.y <= spec.horizon_hours).astype(float) if spec.task == "rul" else np.nan_to_num(data.y)
     p_all = np.full(len(X), np.nan)
     cut_all = np.full(len(X), np.nan)
-    per_fold = []
+    per_fold, fold_masks = [], []
     plan = _folds(data, by, int(folds))
     run = partial(_run_fold, data, spec, name, X, by, usable, outcome_all)
     for k, (label, record, scored, p, cut) in enumerate(resolve(executor).map(run, list(enumerate(plan)))):
@@ -230,9 +230,14 @@ def _backtest(
         if scored is not None:
             p_all[scored], cut_all[scored] = p, cut
         per_fold.append(record)
+        fold_masks.append(scored)
     if progress is not None:
         progress(len(plan), len(plan), "done")
     result = summarise(data, spec, by, len(plan), min_lead_hours, name, p_all, cut_all, outcome_all, usable)
+    if spec.label is None or result["events"].get("failures"):  # a label column without failure events: none to judge
+        for record, scored in zip(per_fold, fold_masks, strict=True):
+            if scored is not None and scored.any():
+                record["events"] = fold_events(data, spec, min_lead_hours, p_all, cut_all, scored)
     result["per_fold"] = per_fold
     result["seconds"] = round(time.perf_counter() - started, 1)
     from forewarn.backtest.output import write_outputs
@@ -273,6 +278,33 @@ def _run_fold(
         return label, {"fold": k, "label": label, "rows": fold_rows}, scored, p, cut_values
 
 
+def _event_inputs(
+    data: Dataset, spec: TrainSpec, min_lead_hours: float, p_all: np.ndarray, scored: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The scored rows (``asset_id, ts, p``), the failures inside their spans and the keywords of
+    :func:`~forewarn.evaluate.cases.event_figures` for the ``scored`` rows."""
+    frame = data.frame.loc[scored, ["asset_id", "ts"]].assign(p=p_all[scored])
+    costs = ThresholdPolicy.from_mapping(dict(spec.costs)).costs_for(None) if spec.costs else Costs()
+    failures = failures_in(frame, data.events, slack_hours=hours(data.interval, "interval"))
+    renew = renewals(data.events, spec.renewing_actions) if len(data.events) else None
+    common = {"horizon_hours": spec.horizon_hours, "min_lead_hours": min_lead_hours, "costs": costs, "renewals": renew}
+    return frame, failures, common
+
+
+#: the event figures a fold's record carries (``per_fold[k]["events"]``)
+FOLD_EVENT_KEYS = ("failures", "caught", "caught_share", "lead_time_hours_median", "false_cases_per_asset_year", "cost")
+
+
+def fold_events(
+    data: Dataset, spec: TrainSpec, min_lead_hours: float, p_all: np.ndarray, cut_all: np.ndarray, scored: np.ndarray
+) -> dict[str, Any]:
+    """One fold's event figures (:data:`FOLD_EVENT_KEYS`) at its own thresholds, over the rows it scored: the
+    failures inside its assets' scored spans (a left-out group) or its period (a walk-forward step)."""
+    frame, failures, common = _event_inputs(data, spec, min_lead_hours, p_all, scored)
+    figures = event_figures(frame, failures, threshold=cut_all[scored], **common)
+    return {key: figures[key] for key in FOLD_EVENT_KEYS}
+
+
 def summarise(
     data: Dataset,
     spec: TrainSpec,
@@ -292,16 +324,8 @@ def summarise(
         raise DataNotFoundError(f"no fold could be trained: too few failures known before each fold; {advice}")
     judged = scored & usable
     rows = _row_figures(p_all[judged], outcome_all[judged], p_all[judged] >= cut_all[judged])
-    frame = data.frame.loc[scored, ["asset_id", "ts"]].assign(p=p_all[scored])
-    costs = ThresholdPolicy.from_mapping(dict(spec.costs)).costs_for(None) if spec.costs else Costs()
-    failures = failures_in(frame, data.events, slack_hours=hours(data.interval, "interval"))
-    renew = renewals(data.events, spec.renewing_actions) if len(data.events) else None
-    common: dict[str, Any] = {
-        "horizon_hours": spec.horizon_hours,
-        "min_lead_hours": min_lead_hours,
-        "costs": costs,
-        "renewals": renew,
-    }
+    frame, failures, common = _event_inputs(data, spec, min_lead_hours, p_all, scored)
+    costs = common["costs"]
     events = event_figures(frame, failures, threshold=cut_all[scored], **common)
     events.update(
         time_based_cost(frame, failures, horizon_hours=spec.horizon_hours, min_lead_hours=min_lead_hours, costs=costs)
