@@ -123,8 +123,8 @@ async function drawBacktest(id) {
   await drawSweep(b);
   await drawReliability(b);
   await drawCosts(b);
-  // forewarn backtest records row figures per fold and the event figures over all folds (the cards above): the
-  // event columns show only where a fold has its own, not as five columns of dashes
+  // a backtest written before folds carried event figures (or on a label column without failure events) has them
+  // over all folds only (the cards above): the event columns show only where a fold has its own, not as dashes
   const perFoldEvents = b.per_fold.some((f) => f.events);
   document.getElementById("folds").classList.toggle("rows-only", !perFoldEvents);
   document.getElementById("folds-note").hidden = perFoldEvents || !b.per_fold.length;
