@@ -79,3 +79,19 @@ def test_a_down_asset_opens_its_case_without_a_model(sample: SamplePaths) -> Non
     assert opened.status_code == 200, opened.text
     assert [(a["asset_id"], a["source"]) for a in opened.json()] == [("P-005", "failure")]
     assert [(c["asset_id"], c["kind"], c["status"]) for c in cases] == [("P-005", "failure", "open")]
+
+
+def test_the_fleet_says_a_down_asset_without_a_model(sample: SamplePaths) -> None:
+    # no model: nothing is scored, but the event log still says which asset is down (the dashboard, the API and
+    # the fleet gauges agree with the case book)
+    failed = _last_reading(sample.store, "P-006") + pd.Timedelta(hours=1)
+    _event(sample.store, "P-006", failed, "failure", failure_mode="seal")
+    settings = ServeSettings(store=str(sample.store), token=TOKEN, evaluate_on_start=False)
+    with TestClient(create_app(settings)) as client:
+        fleet = {a["asset_id"]: a for a in client.get(f"{API}/fleet/health").json()}
+    down = fleet["P-006"]
+    assert (down["status"], down["risk_level"], down["health"], down["probability"]) == ("down", "critical", 0.0, None)
+    assert down["recommended_action"].startswith(f"down since {failed:%Y-%m-%d %H:%M} UTC")
+    assert pd.Timestamp(down["ts"]) == failed
+    others = [a for a in fleet.values() if a["asset_id"] != "P-006"]
+    assert others and {(a["status"], a["risk_level"]) for a in others} == {(None, "unknown")}

@@ -88,12 +88,14 @@ class HealthScorer:
         per model."""
         out: dict[str, HealthAnswer] = {}
         todo: dict[tuple[str, str], tuple[Bundle, list[AssetInfo]]] = {}
+        unserved: list[str] = []
         for asset_id in asset_ids:
             info = self.plant.info(asset_id)
             try:
                 bundle = self.models.bundle_for(info["asset_class"])
             except DataNotFoundError as err:
                 out[asset_id] = unscored(info, str(err), self.cases.open_case_id(asset_id))
+                unserved.append(asset_id)
                 continue
             cached = self.cache.get(asset_id, bundle.model_id, bundle.version)
             if cached is not None:
@@ -120,6 +122,11 @@ class HealthScorer:
                     recent.update(self.recent.one(asset_id, spec, events[asset_id]))
             for result in self._score(bundle, infos, recent, events, keys):
                 out[result["asset_id"]] = result
+        if unserved:  # no model, but the event log still says which assets are down
+            marks = self.recent.events(unserved)
+            for asset_id in unserved:
+                if is_down(marks.get(asset_id)):
+                    mark_down(out[asset_id], marks[asset_id][0], probability=None)
         return [out[a] for a in asset_ids]
 
     def fleet(self, *, site_id: str | None = None, line_id: str | None = None) -> list[HealthAnswer]:
@@ -181,19 +188,8 @@ class HealthScorer:
             cover = covered.get(asset_id)
             result["channels_missing"] = list(spec.channels) if cover is None else list(cover.missing)
             if is_down(marks):
-                failed = marks[0]  # type: ignore[index]
-                result.update(
-                    {
-                        "ts": pd.Timestamp(failed).isoformat(),
-                        "health": 0.0,
-                        "probability": 1.0,
-                        "rul": 0.0 if bundle.task == "rul" else None,
-                        "risk_level": "critical",
-                        "recommended_action": down_action(failed),
-                        "status": "down",
-                        "channels_missing": [],
-                    }
-                )
+                mark_down(result, marks[0], probability=1.0)  # type: ignore[index]
+                result["rul"] = 0.0 if bundle.task == "rul" else None
             elif cover is not None and not cover.sufficient:
                 last = pd.Timestamp(recent[asset_id][0][-1]).isoformat()
                 result.update({"ts": last, "status": INSUFFICIENT, "recommended_action": cover.action()})
@@ -228,6 +224,25 @@ class HealthScorer:
             for i in infos
             if i["asset_id"] in recent
         }
+
+
+def mark_down(answer: HealthAnswer, failed: pd.Timestamp, *, probability: float | None) -> None:
+    """Make ``answer`` that of a down asset (failed at ``failed``, no renewing maintenance since): health 0,
+    critical, told to repair it; ``probability`` 1 for a model's answer (it has failed within any horizon), ``None``
+    where no model serves the asset.
+
+    >>> answer = _answer({"asset_id": "P-1"}, "", "", 0.0, "", None, None)  # type: ignore[typeddict-item]
+    >>> mark_down(answer, pd.Timestamp("2024-01-17T16:00:00Z"), probability=None)
+    >>> answer["status"], answer["risk_level"], answer["health"]
+    ('down', 'critical', 0.0)
+    """
+    answer["ts"] = pd.Timestamp(failed).isoformat()
+    answer["health"] = 0.0
+    answer["probability"] = probability
+    answer["risk_level"] = "critical"
+    answer["recommended_action"] = down_action(failed)
+    answer["status"] = "down"
+    answer["channels_missing"] = []
 
 
 def down_action(failed: pd.Timestamp) -> str:
