@@ -55,6 +55,21 @@ def test_down_and_repaired_assets_are_told_what_to_do_in_plain_words(sample: Sam
     assert health["recommended_action"] == said and fleet["P-004"]["recommended_action"] == said
 
 
+def test_the_trend_of_a_down_asset_has_no_figures_from_its_failure_on(sample: SamplePaths) -> None:
+    with Store(sample.store) as store:
+        ts = store.readings("P-003", wide=True)["ts"]
+    failed = pd.Timestamp(ts.iloc[len(ts) * 2 // 3])  # readings go on after it: a broken machine's
+    _event(sample.store, "P-003", failed, "failure", failure_mode="seal")
+    with _client(sample, evaluate_on_start=False) as client:
+        trend = client.get(f"{API}/assets/P-003/trend").json()
+        health = client.get(f"{API}/assets/P-003/health").json()
+    after = [pd.Timestamp(t) >= failed for t in trend["ts"]]
+    assert health["status"] == "down" and any(after) and not all(after)
+    for i, broken in enumerate(after):
+        assert (trend["status"][i] == "down") == broken
+        assert (trend["probability"][i] is None) == broken and (trend["health"][i] is None) == broken
+
+
 def test_a_service_without_a_model_files_failure_cases_at_start_up(sample: SamplePaths, tmp_path: Path) -> None:
     failed = _last_reading(sample.store, "P-003") + pd.Timedelta(hours=1)
     _event(sample.store, "P-003", failed, "failure")

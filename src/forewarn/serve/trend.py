@@ -10,6 +10,8 @@ row by row as the batch predictions do, :mod:`forewarn.serve.batch_coverage`): a
 ``window`` rows up to it) holds readings of less than the minimum share of the channels the asset's class sends
 has no health, probability or RUL (``null``), ``status`` ``"insufficient data"``, and its ``channels_missing``
 listed; a scored point lists the expected channels its window lacks as a warning (``status`` ``"in_service"``).
+An asset that failed and was not renewed since (``down`` in its health answer) has ``status`` ``"down"`` and no
+figures at the points from its failure on: those readings are a broken machine's.
 It is not cached: a trend is asked for once per asset page.
 """
 
@@ -27,13 +29,16 @@ from forewarn.serve.answers import TrendAnswer, num
 from forewarn.serve.batch_coverage import read_in_windows, row_coverage
 from forewarn.serve.live import LiveModels, Plant
 from forewarn.serve.recent import RecentReadings
+from forewarn.train.labels import is_down
 
 TREND_POINTS = 1000
+#: a point's status at or after a failure that no maintenance has renewed yet (no figures: a broken machine)
+DOWN = "down"
 
 
 class CoveredTrend(TrendAnswer):
     """:class:`~forewarn.serve.answers.TrendAnswer` with the coverage rule's answer at each point: ``status``
-    (``"in_service"`` or ``"insufficient data"``) and ``channels_missing`` (the expected channels with no reading in
+    (``"in_service"``, ``"insufficient data"`` or ``"down"``) and ``channels_missing`` (the expected channels with no reading in
     the point's window)."""
 
     status: list[str]
@@ -88,7 +93,12 @@ def asset_trend(
     cover = row_coverage(read[keep], channels, info["asset_class"], reported, min_share)
     X = features[bundle.feature_names].iloc[keep].reset_index(drop=True)
     predictions = bundle.predict(X)
-    scored = cover.scored
+    status = list(cover.status)
+    scored = np.asarray(cover.scored, dtype=bool)
+    if is_down(marks):  # failed and not repaired: readings from the failure on are a broken machine's, as /health says
+        broken = (frame["ts"].iloc[keep] >= pd.Timestamp(marks[0])).to_numpy()  # type: ignore[index]
+        scored = scored & ~broken
+        status = [DOWN if b else s for s, b in zip(status, broken, strict=True)]
 
     def masked(values: np.ndarray | None) -> list[float | None]:
         return [] if values is None else [num(v) if ok else None for v, ok in zip(values, scored, strict=True)]
@@ -100,6 +110,6 @@ def asset_trend(
     out["rul"], out["rul_low"], out["rul_high"] = (
         masked(getattr(predictions, name)) for name in ("rul", "rul_low", "rul_high")
     )
-    out["status"] = list(cover.status)
+    out["status"] = status
     out["channels_missing"] = [list(m) for m in cover.missing]
     return out
