@@ -242,7 +242,7 @@ def asset_features(
         row["channels_missing"] = list(cover.missing)
         if not cover.sufficient:  # a low answer from a few channels would be confident and wrong
             return {**row, "status": INSUFFICIENT, "action": cover.action()}, nothing
-    X = serving.window_frame(history, {base["asset_id"]: base.get("asset_class")})
+    X = serving.window_frame(history, dict.fromkeys(history["asset_id"].unique(), base.get("asset_class")))
     return row, X.iloc[-1][serving.window_feature_names].to_numpy(dtype="float64")
 
 
