@@ -16,7 +16,9 @@ change or an inspection does not renew life. A failure's repair renews too: the 
 that nothing renewed yet, when its ``result`` is blank (a work-order export without a result column: "balance"
 after an imbalance failure is the repair that put the machine back in service, not a service visit to a machine
 that stays broken). A maintenance whose result is given and not corrective (``planned``) never renews by being
-first.
+first. The cost of the rule: an asset whose failure is followed only weeks later by a service visit with a blank
+result (the repair itself not logged) reads down until that visit, its rows left out of training; export such
+visits with the result ``planned``, or the repairs themselves.
 
 Targets (:func:`targets`): *failure within the horizon* is 1 when the next failure is at most ``horizon`` away, 0
 when at least ``horizon`` of failure-free future was watched, and unknown (NaN: the row is censored, not a
