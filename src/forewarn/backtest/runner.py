@@ -233,11 +233,12 @@ def _backtest(
         fold_masks.append(scored)
     if progress is not None:
         progress(len(plan), len(plan), "done")
-    result = summarise(data, spec, by, len(plan), min_lead_hours, name, p_all, cut_all, outcome_all, usable)
+    common = event_keywords(data, spec, min_lead_hours)
+    result = summarise(data, spec, by, len(plan), name, p_all, cut_all, outcome_all, usable, common)
     if spec.label is None or result["events"].get("failures"):  # a label column without failure events: none to judge
         for record, scored in zip(per_fold, fold_masks, strict=True):
             if scored is not None and scored.any():
-                record["events"] = fold_events(data, spec, min_lead_hours, p_all, cut_all, scored)
+                record["events"] = fold_events(data, common, p_all, cut_all, scored)
     result["per_fold"] = per_fold
     result["seconds"] = round(time.perf_counter() - started, 1)
     from forewarn.backtest.output import write_outputs
@@ -278,17 +279,18 @@ def _run_fold(
         return label, {"fold": k, "label": label, "rows": fold_rows}, scored, p, cut_values
 
 
-def _event_inputs(
-    data: Dataset, spec: TrainSpec, min_lead_hours: float, p_all: np.ndarray, scored: np.ndarray
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """The scored rows (``asset_id, ts, p``), the failures inside their spans and the keywords of
-    :func:`~forewarn.evaluate.cases.event_figures` for the ``scored`` rows."""
-    frame = data.frame.loc[scored, ["asset_id", "ts"]].assign(p=p_all[scored])
+def event_keywords(data: Dataset, spec: TrainSpec, min_lead_hours: float) -> dict[str, Any]:
+    """The keywords of :func:`~forewarn.evaluate.cases.event_figures` that do not depend on the scored rows
+    (horizon, minimum lead, costs, renewals): read once for the whole backtest and each of its folds."""
     costs = ThresholdPolicy.from_mapping(dict(spec.costs)).costs_for(None) if spec.costs else Costs()
-    failures = failures_in(frame, data.events, slack_hours=hours(data.interval, "interval"))
     renew = renewals(data.events, spec.renewing_actions) if len(data.events) else None
-    common = {"horizon_hours": spec.horizon_hours, "min_lead_hours": min_lead_hours, "costs": costs, "renewals": renew}
-    return frame, failures, common
+    return {"horizon_hours": spec.horizon_hours, "min_lead_hours": min_lead_hours, "costs": costs, "renewals": renew}
+
+
+def _scored_rows(data: Dataset, p_all: np.ndarray, scored: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``scored`` rows (``asset_id, ts, p``) and the failures inside their spans."""
+    frame = data.frame.loc[scored, ["asset_id", "ts"]].assign(p=p_all[scored])
+    return frame, failures_in(frame, data.events, slack_hours=hours(data.interval, "interval"))
 
 
 #: the event figures a fold's record carries (``per_fold[k]["events"]``)
@@ -296,11 +298,12 @@ FOLD_EVENT_KEYS = ("failures", "caught", "caught_share", "lead_time_hours_median
 
 
 def fold_events(
-    data: Dataset, spec: TrainSpec, min_lead_hours: float, p_all: np.ndarray, cut_all: np.ndarray, scored: np.ndarray
+    data: Dataset, common: dict[str, Any], p_all: np.ndarray, cut_all: np.ndarray, scored: np.ndarray
 ) -> dict[str, Any]:
     """One fold's event figures (:data:`FOLD_EVENT_KEYS`) at its own thresholds, over the rows it scored: the
-    failures inside its assets' scored spans (a left-out group) or its period (a walk-forward step)."""
-    frame, failures, common = _event_inputs(data, spec, min_lead_hours, p_all, scored)
+    failures inside its assets' scored spans (a left-out group) or its period (a walk-forward step); ``common``:
+    :func:`event_keywords`."""
+    frame, failures = _scored_rows(data, p_all, scored)
     figures = event_figures(frame, failures, threshold=cut_all[scored], **common)
     return {key: figures[key] for key in FOLD_EVENT_KEYS}
 
@@ -310,22 +313,23 @@ def summarise(
     spec: TrainSpec,
     by: str,
     folds: int,
-    min_lead_hours: float,
     name: str,
     p_all: np.ndarray,
     cut_all: np.ndarray,
     outcome_all: np.ndarray,
     usable: np.ndarray,
+    common: dict[str, Any],
 ) -> dict[str, Any]:
-    """The pooled row figures, event figures at the fitted thresholds, the sweep and the reliability diagram."""
+    """The pooled row figures, event figures at the fitted thresholds (``common``: :func:`event_keywords`), the sweep
+    and the reliability diagram."""
     scored = ~np.isnan(p_all)
     if not scored.any():
         advice = "use fewer --folds" + (" or --by asset" if by != "asset" else " or train on more assets")
         raise DataNotFoundError(f"no fold could be trained: too few failures known before each fold; {advice}")
     judged = scored & usable
     rows = _row_figures(p_all[judged], outcome_all[judged], p_all[judged] >= cut_all[judged])
-    frame, failures, common = _event_inputs(data, spec, min_lead_hours, p_all, scored)
-    costs = common["costs"]
+    frame, failures = _scored_rows(data, p_all, scored)
+    costs, min_lead_hours = common["costs"], common["min_lead_hours"]
     events = event_figures(frame, failures, threshold=cut_all[scored], **common)
     events.update(
         time_based_cost(frame, failures, horizon_hours=spec.horizon_hours, min_lead_hours=min_lead_hours, costs=costs)

@@ -41,7 +41,7 @@ import pandas as pd
 from scipy.stats import chi2, norm
 
 from forewarn.exceptions import ConfigError, DataNotFoundError
-from forewarn.train.references import DECILES, psi, psi_bin, psi_bins  # noqa: F401  (psi_bin(s): re-exported)
+from forewarn.train.references import DECILES, psi, psi_bin, psi_bins, psi_shares  # noqa: F401  (re-exported)
 
 #: reference rows kept per channel for the Kolmogorov-Smirnov distance
 SAMPLE = 2000
@@ -497,7 +497,7 @@ def _psi_days(reference: Reference, values: np.ndarray, day_idx: np.ndarray, n_d
         counts = counts.reshape(n_days, len(expected)).astype("float64")
         total = counts.sum(axis=1, keepdims=True)
         actual = np.maximum(counts / np.where(total > 0, total, 1.0), 1e-3)
-        day_psi = np.sum((actual - expected) * np.log(actual / expected), axis=1)
+        day_psi = psi_shares(expected, actual)
         out[:, j] = np.where(total[:, 0] > 0, day_psi, np.nan)
     return out
 
