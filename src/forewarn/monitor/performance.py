@@ -127,6 +127,71 @@ def feature_drift(
     return sorted(out, key=lambda r: (not r["drifted"], -r["psi"]))[:top]  # [:None] is every one
 
 
+#: a class's entry of :func:`class_feature_drift` lists at most this many flagged features (``drifted`` counts all)
+CLASS_FEATURES_SHOWN = 20
+#: what a class without its own reference is told (its rows are judged with the fleet's, in the pooled result)
+POOLED_NOTE = "judged with the fleet: its features are the pooled result's (the model's whole fleet)"
+#: why a class of a card written before per-class references has none
+OLD_CARD = "the model card has no per-class references (written before them; forewarn retrain writes a card with them)"
+
+
+def class_feature_drift(
+    card: dict[str, Any], scores: pd.DataFrame, pooled: list[dict[str, Any]], *, days: int = 30
+) -> dict[str, Any]:
+    """Feature drift per asset class (``scores``: the window's rows with their ``asset_class`` and features): each
+    class's rows against its own reference in the card (``reference_by_class``, :func:`forewarn.train.references.
+    class_references`: deciles and lines of the class's training rows), so a change that hits one class is not
+    diluted by the others' rows (``basis`` ``class``). A class the card keeps no reference for (too few training
+    rows, or a card written before them) is judged with the fleet: its entry says why and lists the pooled result's
+    flagged features (``pooled``: :func:`feature_drift` of the whole window; ``basis`` ``pooled``). A class's rows
+    are never measured against the fleet's deciles: a pump's readings are not the fleet's mixture, and every
+    feature would read as drift.
+
+    >>> rng = np.random.default_rng(0)
+    >>> ref = {"t": np.linspace(-2, 2, 11).tolist()}
+    >>> card = {"reference_by_class": {"classes": {"pump": {"rows": 900, "reference": ref, "reference_lines": None},
+    ...                                            "fan": {"rows": 20, "pooled": "fan: 20 training rows, ..."}}}}
+    >>> scores = pd.DataFrame({"asset_id": "a", "asset_class": ["pump"] * 500 + ["fan"] * 500,
+    ...                        "t": np.r_[rng.normal(1.5, 1, 500), rng.normal(0, 1, 500)]})
+    >>> out = class_feature_drift(card, scores, [], days=30)
+    >>> [(e["asset_class"], e["basis"], e["drifted"]) for e in out["by_class"]], out["drifted_classes"]
+    ([('fan', 'pooled', 0), ('pump', 'class', 1)], ['pump'])
+    """
+    known = (card.get("reference_by_class") or {}).get("classes") or {}
+    flagged_pooled = [r for r in pooled if r["drifted"]]
+    entries = []
+    groups = scores.groupby("asset_class", sort=True) if len(scores) and "asset_class" in scores else []
+    for name, rows in groups:
+        own = known.get(str(name)) or {}
+        entry: dict[str, Any] = {
+            "asset_class": str(name),
+            "assets": int(rows["asset_id"].nunique()),
+            "rows": len(rows),
+            "reference_rows": own.get("rows"),
+        }
+        if "reference" in own:
+            mine = {"reference": own["reference"], "reference_lines": own.get("reference_lines")}
+            verdicts = feature_drift(mine, rows, days=days, top=None)
+            flagged = [v for v in verdicts if v["drifted"]]
+            nearest = max(verdicts, key=lambda v: v["psi"] / v["line"], default=None)
+            entry.update(basis="class", judged=len(verdicts), drifted=len(flagged), nearest=nearest)
+            entry["features"] = flagged[:CLASS_FEATURES_SHOWN]
+        else:
+            why = own.get("pooled") or (
+                f"{name}: the model card keeps no reference of this class" if known else OLD_CARD
+            )
+            entry.update(basis="pooled", note=f"{why}; {POOLED_NOTE}", judged=None, drifted=len(flagged_pooled))
+            entry["features"] = flagged_pooled[:CLASS_FEATURES_SHOWN]
+        entries.append(entry)
+    own_classes = [e for e in entries if e["basis"] == "class"]
+    return {
+        "basis": "class" if entries and len(own_classes) == len(entries) else ("mixed" if own_classes else "pooled"),
+        "min_rows": (card.get("reference_by_class") or {}).get("min_rows"),
+        "drifted_classes": [e["asset_class"] for e in own_classes if e["drifted"]],
+        "by_class": entries,
+    }
+
+
 def lines_note(card: dict[str, Any], judged: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Where the feature lines of a report come from: the card's (how they were made), or the customary 0.25 for a
     card written before them; with ``judged`` (every feature's verdict), how many were judged and drifted.

@@ -15,7 +15,11 @@ For each live model in a models folder, over the last ``days`` days of the store
 5. Score and feature drift: the model's probabilities over the window against the same rows of the reference
    span, by PSI, with a threshold from the reference's own day-block bootstrap; each window feature against the
    card's training deciles, by PSI, above the feature's own line from the training span's stretches
-   (:mod:`forewarn.train.references`; ``feature_lines`` says whether the card has them).
+   (:mod:`forewarn.train.references`; ``feature_lines`` says whether the card has them). The features are judged
+   twice: pooled over the model's fleet (``features``), and per asset class against the class's own reference in
+   the card (``features_by_class``, :func:`~forewarn.monitor.performance.class_feature_drift`), where a change that
+   hits one class is not diluted by the others; a class without one (too few training rows, an older card) is
+   judged with the fleet, and its entry says so. Drift alerts name the asset's class.
 6. Realised performance (:mod:`~forewarn.monitor.performance`): what the model caught and missed of the failures
    in the window, against what its card promised.
 
@@ -211,18 +215,19 @@ def _monitor_model(
         save_references(cache, references)
     say(f"{model_id} {version}: {len(day_tables)} assets monitored")
     sites = dict(zip(assets["asset_id"].astype(str), assets["site_id"].fillna("").astype(str), strict=True))
+    kinds = dict(zip(assets["asset_id"].astype(str), assets["asset_class"].astype(str), strict=True))
     _site_changes(found, levels, sites, start)
     classify.site_wide(found, sites)
     table = pd.concat(day_tables, ignore_index=True) if day_tables else pd.DataFrame(columns=drift.DAY_COLUMNS)
     scores = pd.concat(scored, ignore_index=True) if scored else pd.DataFrame(columns=["asset_id", "ts", "p"])
     alerts = [
-        {"asset_id": asset, **item, "day": str(item["day"])}
+        {"asset_id": asset, "asset_class": kinds.get(asset), **item, "day": str(item["day"])}
         for asset, items in found.items()
         for item in items
         if item["plant_change"]
     ]
     other = [
-        {"asset_id": asset, **item, "day": str(item["day"])}
+        {"asset_id": asset, "asset_class": kinds.get(asset), **item, "day": str(item["day"])}
         for asset, items in found.items()
         for item in items
         if not item["plant_change"]
@@ -245,6 +250,7 @@ def _monitor_model(
         "score": performance.score_drift(bundle, scores, references),
         "features": features[:FEATURES_SHOWN],
         "feature_lines": performance.lines_note(card, features),
+        "features_by_class": performance.class_feature_drift(card, scores, features, days=days),
         "performance": performance.realised(
             bundle, card, scores.drop(columns=[c for c in scores if "__" in c]), events, start, stop
         ),
@@ -277,9 +283,12 @@ def _scores(
     bundle: Any, frame: pd.DataFrame, start: pd.Timestamp, asset_class: str, events: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """The model's probability (and its window features) for each row of the window, as the service scores them:
-    a model that reads the age since renewal gets it from the renewals among ``events``."""
+    a model that reads the age since renewal gets it from the renewals among ``events``, a sequence model's absent
+    channels read the training means of ``asset_class`` (the asset's; :meth:`forewarn.bundles.bundle.ServingSpec.
+    window_frame`)."""
     spec = bundle.spec
-    X = spec.window_frame(frame.reindex(columns=["asset_id", "ts", *spec.channels]))
+    columns = frame.reindex(columns=["asset_id", "ts", *spec.channels])
+    X = spec.window_frame(columns, dict.fromkeys(columns["asset_id"].unique(), asset_class))
     if spec.age_feature:
         renewed = renewals(events) if events is not None and len(events) else None
         X[spec.age_feature] = hours_since_renewal(frame["asset_id"], frame["ts"], renewed)
@@ -372,6 +381,7 @@ def _remember(path: Path, report: dict[str, Any]) -> None:
         "alerts": report["drift_alerts"],
         "score": report["score"],
         "multivariate_drifted_assets": report["multivariate"]["drifted_assets"],
+        "feature_drifted_classes": report["features_by_class"]["drifted_classes"],
         "per_day": report["per_day"],
         "performance": report["performance"],
     }
@@ -474,13 +484,16 @@ def _site_changes(
 
 def file_drift_cases(book: Any, report: dict[str, Any]) -> list[int]:
     """File each drift alert of a monitoring report as an alert of source ``drift`` in a
-    :class:`~forewarn.decide.cases.CaseBook` (a case of kind ``drift``, apart from the asset's health case);
-    filing the same report again adds nothing. Returns the case ids."""
+    :class:`~forewarn.decide.cases.CaseBook` (a case of kind ``drift``, apart from the asset's health case), each
+    sensor named with the cause and the asset's class (``vib_rms (sensor change; pump class)``); filing the same
+    report again adds nothing. Returns the case ids."""
     from forewarn.decide.alerts import Alert
 
     alerts = []
     for model in report["models"]:
         for item in model["drift_alerts"]:
+            kind = item.get("asset_class")  # a report written before alerts named their class has none
+            why = f"{item['cause']}; {kind} class" if kind else item["cause"]
             alerts.append(
                 Alert(
                     asset_id=item["asset_id"],
@@ -488,7 +501,7 @@ def file_drift_cases(book: Any, report: dict[str, Any]) -> list[int]:
                     model_id=f"{model['model_id']}-{model['version']}",
                     score=max((abs(float(v)) for v in item["jump_sd"].values()), default=0.0),
                     risk_level="medium",
-                    explanation={f"{c} ({item['cause']})": abs(float(v)) for c, v in item["jump_sd"].items()},
+                    explanation={f"{c} ({why})": abs(float(v)) for c, v in item["jump_sd"].items()},
                     source="drift",
                 )
             )

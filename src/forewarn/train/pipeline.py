@@ -35,7 +35,7 @@ from forewarn.train import holdout as held
 from forewarn.train import zoo
 from forewarn.train.dataset import Dataset, load_dataset, opened
 from forewarn.train.labels import renewals
-from forewarn.train.references import feature_lines
+from forewarn.train.references import class_references, feature_lines
 from forewarn.train.spec import TrainSpec, hours
 
 Progress = Callable[[str], None]
@@ -424,6 +424,9 @@ def _judge_and_file(
         "costs": None if policy is None else policy.to_mapping(),
         "reference": reference,
         "reference_lines": feature_lines(reference, X_all, data.frame["ts"].to_numpy(), rows=~data.down),
+        "reference_by_class": class_references(
+            X_all, data.frame["ts"].to_numpy(), data.asset_class, train_rows=train_rows, rows=~data.down
+        ),
         "libraries": cards.library_versions(),
         "train_seconds": round(time.perf_counter() - started, 1),
     }

@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forewarn.train.card import reference_distributions
+
 #: the quantile levels of a card's reference (0, 10, ..., 100 %)
 DECILES = np.linspace(0.0, 1.0, 11)
 #: the customary PSI line ("a significant shift"), and the floor of every line from the reference
@@ -52,6 +54,10 @@ WINDOW_DAYS = (1, 7, 30, 90)
 #: a stretch counts when it holds at least this share of the median stretch's rows (edges and gaps hold fewer)
 FULL_SHARE = 0.75
 _DAY_NS = 86_400_000_000_000
+#: a class keeps its own reference (:func:`class_references`) from this many training rows: its deciles' bins then
+#: hold 50 rows each, and a reference sample that size strays from its class by a PSI of about (10 - 1) / 500 = 0.02
+#: (a tenth of the lowest line, 0.25); fewer, and its rows are judged with the fleet's
+MIN_CLASS_ROWS = 500
 
 
 def psi_bins(deciles: np.ndarray, *, floor: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
@@ -229,3 +235,50 @@ def line_for(
         chance = sampling_psi(expected, rows) - sampling_psi(expected, int(typical))
         line += float(lines.get("margin", LINE_MARGIN)) * max(0.0, chance)
     return line, "reference"
+
+
+def class_references(
+    X: pd.DataFrame,
+    ts: Sequence[Any] | pd.Series | np.ndarray,
+    classes: Sequence[Any] | np.ndarray,
+    *,
+    train_rows: np.ndarray,
+    rows: np.ndarray | None = None,
+    min_rows: int = MIN_CLASS_ROWS,
+    window_days: Sequence[int] = WINDOW_DAYS,
+    margin: float = LINE_MARGIN,
+) -> dict[str, Any]:
+    """The card's reference per asset class (``reference_by_class``): for each class (``classes``: each row's), the
+    deciles of its training rows (``train_rows``: their positions in ``X``, as the pooled reference takes them) and
+    its lines (:func:`feature_lines`) over its rows the service would score (``rows``, a boolean mask; every row by
+    default). A class with fewer than ``min_rows`` training rows gets no reference of its own (``pooled``: why); the
+    monitor then judges its rows with the fleet's (see :data:`MIN_CLASS_ROWS`).
+
+    A class's rows differ from the fleet's mixture (a pump's seal leak, a compressor's discharge temperature), so a
+    change that hits one class, diluted among the others in the pooled PSI, stands out against its own reference.
+
+    >>> rng = np.random.default_rng(1)
+    >>> ts = np.tile(pd.date_range("2024-01-01", periods=24 * 40, freq="1h", tz="UTC"), 3)
+    >>> classes = np.repeat(["pump", "pump", "fan"], 24 * 40)
+    >>> X = pd.DataFrame({"t": np.where(classes == "pump", 60.0, 30.0) + rng.normal(size=len(ts))})
+    >>> out = class_references(X, ts, classes, train_rows=np.arange(len(X)), min_rows=1000)
+    >>> out["classes"]["pump"]["rows"], round(out["classes"]["pump"]["reference"]["t"][5]), out["classes"]["fan"]
+    (1920, 60, {'rows': 960, 'pooled': 'fan: 960 training rows, fewer than 1000: judged with the fleet'})
+    """
+    names = pd.Series(np.asarray(classes, dtype=object)).fillna("").astype(str).to_numpy()
+    trained = np.zeros(len(X), bool)
+    trained[np.asarray(train_rows)] = True
+    scored = np.ones(len(X), bool) if rows is None else np.asarray(rows, bool)
+    stamps = np.asarray(ts)
+    out: dict[str, Any] = {}
+    for name in sorted({n for n in names if n}):
+        mine = names == name
+        count = int((mine & trained).sum())
+        if count < min_rows:
+            why = f"{name}: {count} training rows, fewer than {min_rows}: judged with the fleet"
+            out[name] = {"rows": count, "pooled": why}
+            continue
+        reference = reference_distributions(X[mine & trained])
+        lines = feature_lines(reference, X, stamps, rows=mine & scored, window_days=window_days, margin=margin)
+        out[name] = {"rows": count, "reference": reference, "reference_lines": lines}
+    return {"min_rows": int(min_rows), "classes": out}
