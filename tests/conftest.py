@@ -2,12 +2,21 @@
 a real mosquitto broker. Shared helper functions live in ``testkit.py``."""
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Bytecode on: the tests start a few hundred Pythons (CLI runs, servers, Flower's SuperLink, SuperNodes and a
+# ClientApp per message, Ray workers), each importing numpy, pandas, torch or flwr. With PYTHONDONTWRITEBYTECODE
+# set (some shells and sandboxes export it) no .pyc is ever written and every one of them compiles those packages
+# from source again: 6.5 s instead of 2.9 s for `import flwr, torch, sklearn, pandas` on this machine. The
+# subprocesses (and pytest-xdist's workers, started after this file is read) inherit the environment.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 
 @pytest.fixture(scope="session")
