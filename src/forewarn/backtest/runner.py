@@ -88,13 +88,37 @@ def _known_by(data: Dataset, spec: TrainSpec, cut: pd.Timestamp | None) -> np.nd
     return (data.frame["ts"] + pd.to_timedelta(ahead, unit="h") <= cut).to_numpy()
 
 
+def fold_inputs(
+    data: Dataset, spec: TrainSpec, X: pd.DataFrame | None, trained: np.ndarray, cut: pd.Timestamp | None
+) -> pd.DataFrame:
+    """The feature frame a fold's model reads: ``X`` (window statistics, the same in every fold), or, for a sequence
+    model (``X`` None), its input with the absent channels read as the class means of the fold's ``trained`` assets
+    over their rows before ``cut`` (all of them without one): what ``forewarn train`` would file from that fold's
+    data (:meth:`~forewarn.train.dataset.Dataset.class_means`), so each row reads what the fold's bundle would serve.
+    """
+    if X is not None:
+        return X
+    seen = np.isin(data.groups, trained)
+    if cut is not None:
+        seen &= (data.frame["ts"] < cut).to_numpy()
+    return data.features(spec, sequence=True, absent=data.class_means(seen))
+
+
 def _fit_fold(
-    data: Dataset, spec: TrainSpec, name: str, X: pd.DataFrame, rows: np.ndarray, by: str, cut: pd.Timestamp | None
-) -> Callable[[pd.DataFrame, np.ndarray], tuple[np.ndarray, np.ndarray, ThresholdPolicy]]:
-    """Fit, calibrate and threshold on ``rows`` as forewarn train does; returns a scorer of (X, classes)."""
+    data: Dataset,
+    spec: TrainSpec,
+    name: str,
+    X: pd.DataFrame | None,
+    rows: np.ndarray,
+    by: str,
+    cut: pd.Timestamp | None,
+) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, ThresholdPolicy]]:
+    """Fit, calibrate and threshold on ``rows`` as forewarn train does; returns a scorer of (a mask of the rows to
+    score, their classes). ``X`` None: a sequence model, whose input the fold builds (:func:`fold_inputs`)."""
     y = data.y
     positive = positive_rows(y, spec)
     calib = split_assets(data.groups, positive & rows, spec.holdout, spec.seed) & rows
+    X = fold_inputs(data, spec, X, np.unique(data.groups[rows & ~calib]), cut)
     fit_rows = _subsample(np.flatnonzero(rows & ~calib), y, spec.max_rows, spec.seed)
     fill = None if zoo.accepts_missing(name) else np.array(list(training_means(X.iloc[fit_rows]).values()))
     if fill is not None:  # as the bundle does for such a model: missing features read as training means
@@ -128,10 +152,8 @@ def _fit_fold(
     )
     model, _ = refit(name, spec, X, y, rows)  # what forewarn train files: the recipe refit on every known row
 
-    def scorer(Xs: pd.DataFrame, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, ThresholdPolicy]:
-        if fill is not None:
-            Xs = pd.DataFrame(fill_missing(Xs.to_numpy(dtype="float64"), fill), columns=Xs.columns, index=Xs.index)
-        raw = zoo.output(model, Xs)
+    def scorer(scored: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, ThresholdPolicy]:
+        raw = zoo.output(model, X[scored])  # X: the fold's features, missing values filled as the model was fitted
         rul = raw if spec.task == "rul" else np.full(len(raw), np.nan)
         return judged.probabilities(raw, spec.horizon_hours), rul, policy
 
@@ -216,11 +238,11 @@ def _backtest(
         data = load_dataset(db, spec)
     spec = spec.resolved(data.interval)
     name = zoo.candidates(spec.task)[0] if spec.model == "auto" else spec.model
-    X = data.features(spec, sequence=True) if zoo.is_sequence(name) else data.features(spec)
+    X = None if zoo.is_sequence(name) else data.features(spec)  # a sequence model's input is each fold's own
     usable = data.labelled & ~data.down
     outcome_all = (data.y <= spec.horizon_hours).astype(float) if spec.task == "rul" else np.nan_to_num(data.y)
-    p_all = np.full(len(X), np.nan)
-    cut_all = np.full(len(X), np.nan)
+    p_all = np.full(len(data.frame), np.nan)
+    cut_all = np.full(len(data.frame), np.nan)
     per_fold, fold_masks = [], []
     plan = _folds(data, by, int(folds))
     run = partial(_run_fold, data, spec, name, X, by, usable, outcome_all)
@@ -251,7 +273,7 @@ def _run_fold(
     data: Dataset,
     spec: TrainSpec,
     name: str,
-    X: pd.DataFrame,
+    X: pd.DataFrame | None,
     by: str,
     usable: np.ndarray,
     outcome_all: np.ndarray,
@@ -272,7 +294,7 @@ def _run_fold(
             return label, skipped, None, np.empty(0), np.empty(0)
         scorer = _fit_fold(data, spec, name, X, rows, by, cut)
         scored = judge_mask & ~data.down
-        p, _, policy = scorer(X[scored], data.asset_class[scored])
+        p, _, policy = scorer(scored, data.asset_class[scored])
         cut_values = np.array([policy.threshold_for(c) for c in data.asset_class[scored]], dtype="float64")
         judged = (usable & scored)[scored]
         fold_rows = _row_figures(p[judged], outcome_all[scored][judged], p[judged] >= cut_values[judged])

@@ -498,7 +498,7 @@ class _Predictive:
         running_only = bool(getattr(model, "running_only", False))
         self.observer = Observer(f.regime.ambient, seed=f.config.seed + 5, running_only=running_only)
         self.leak = SealLeakMeter(f.params, f.regime.load, f.classes, f.state.damage[:, SEAL])
-        self.score = BundleScorer(model, [a.asset_id for a in f.assets], f.config.start)
+        self.score = BundleScorer(model, [a.asset_id for a in f.assets], f.config.start, classes=list(f.classes))
         self.horizon_days = max(1, int(round(float(model.spec.horizon) / 24.0)))
         self.last_visit = np.full(f.site_of.size, -1e9)
         mean_fail = {c: float(np.mean([REPAIR_HOURS[MODES.index(m)] for m in CLASS_MODES[c]])) for c in set(f.classes)}

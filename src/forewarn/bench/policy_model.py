@@ -309,10 +309,15 @@ def train_bundle(
 
 class BundleScorer:
     """Each evening: every asset's calibrated probability of failing within the bundle's horizon, from the readings
-    the loop has observed so far (the bundle's interval, window, statistics and ``history_rows``)."""
+    the loop has observed so far (the bundle's interval, window, statistics and ``history_rows``). ``classes`` (one
+    per asset) are what a sequence bundle's absent channels read (the class's training means, as ``forewarn
+    score`` reads them: :meth:`~forewarn.bundles.bundle.ServingSpec.last_row`); none: the overall means."""
 
-    def __init__(self, bundle: Any, asset_ids: Sequence[str], start: Any) -> None:
+    def __init__(self, bundle: Any, asset_ids: Sequence[str], start: Any, classes: Sequence[str] | None = None) -> None:
         self.bundle, self.ids, self.start = bundle, list(asset_ids), start
+        if classes is not None and len(classes) != len(self.ids):
+            raise ConfigError(f"{len(classes)} asset classes for {len(self.ids)} assets; give one per asset")
+        self.classes: list[str | None] = list(classes) if classes is not None else [None] * len(self.ids)
         spec = bundle.spec
         self.interval_h = int(round(hours(spec.interval, "interval"))) if spec.interval else 0
         if self.interval_h < 1 or 24 % self.interval_h:
@@ -338,6 +343,6 @@ class BundleScorer:
         rows = [a for a in range(block.shape[1]) if skip[a] < k]
         p = np.zeros(block.shape[1])
         if rows:
-            values = np.vstack([spec.last_row(block[order, a, skip[a] :].T) for a in rows])
+            values = np.vstack([spec.last_row(block[order, a, skip[a] :].T, self.classes[a]) for a in rows])
             p[rows] = np.asarray(self.bundle.predict(self.bundle.feature_frame(values)).probability, dtype=float)
         return p

@@ -27,6 +27,9 @@ per input row: ``status`` (``in_service`` or ``insufficient data``) and ``channe
 when complete; in the Arrow answer a ``list<string>`` column). ``features`` rows have no asset: a channel whose
 window statistics (mean, std, min, max, slope) are all blank counts as not read, against all the model's channels
 (or the body's class); a sequence model's feature rows (steps forward-filled, missing as 0) are scored as given.
+A sequence model's ``readings`` read a channel with no reading yet as its asset class's training mean (the body's
+``asset_class``, else the class the store knows the asset by: :meth:`~forewarn.bundles.bundle.ServingSpec.absent`),
+as ``forewarn score`` and the asset's health read it.
 """
 
 from __future__ import annotations
@@ -122,7 +125,12 @@ def json_response(content: Any, headers: dict[str, str] | None = None) -> Respon
 
 
 def _features_of(
-    bundle: Bundle, frame: pd.DataFrame, kind: str, where: list[Any], request: Request | None = None
+    bundle: Bundle,
+    frame: pd.DataFrame,
+    kind: str,
+    where: list[Any],
+    request: Request | None = None,
+    asset_class: str | None = None,
 ) -> pd.DataFrame:
     if kind == "features":
         missing = [c for c in bundle.feature_names if c not in frame.columns]
@@ -141,7 +149,12 @@ def _features_of(
     if not set(spec.channels) & set(frame.columns):
         raise FieldError(where, f"no column of the model's channels; it reads {', '.join(spec.channels)}")
     wide = frame.reindex(columns=["asset_id", "ts", *spec.channels])
-    features = spec.window_frame(wide)
+    classes = None
+    if spec.sequence:  # absent channels read the class's training means: the body's class, else the store's
+        ids = wide["asset_id"].astype(str)
+        found = _store_classes(request, wide) if asset_class is None and request is not None else None
+        classes = dict(zip(ids, [asset_class] * len(ids) if found is None else found, strict=True))
+    features = spec.window_frame(wide, classes)
     if spec.age_feature:
         renewed = None if request is None else _store_renewals(request, wide)
         features[spec.age_feature] = hours_since_renewal(wide["asset_id"], wide["ts"], renewed)
@@ -168,7 +181,7 @@ def _predict_batch(
     if len(frame) > svc.settings.max_batch_rows:
         raise FieldError(where, f"{len(frame)} rows is more than the limit of {svc.settings.max_batch_rows} per batch")
     bundle = svc.bundle_for(asset_class, model_id)
-    X = _features_of(bundle, frame, kind, where, request)
+    X = _features_of(bundle, frame, kind, where, request, asset_class)
     predictions = bundle.predict(X)
     request.app.state.metrics.predicted(bundle.model_id, "batch", len(X))
     cover = _batch_coverage(request, bundle, frame if kind != "features" else X, kind, asset_class)
