@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,7 @@ from forewarn.bundles.bundle import Bundle
 from forewarn.exceptions import DataNotFoundError
 from forewarn.features.age import hours_since_renewal, with_age
 from forewarn.features.coverage import INSUFFICIENT, Coverage, coverage_of, min_channel_share, store_class_channels
-from forewarn.serve.answers import AssetInfo, HealthAnswer, Marks
+from forewarn.serve.answers import AssetInfo, HealthAnswer, Marks, num
 from forewarn.serve.cache import HealthCache, HealthKey
 from forewarn.serve.decisions import Decider
 from forewarn.serve.labels import card_label
@@ -47,6 +47,8 @@ class OpenCases(Protocol):
     """Where the open case of an asset is looked up (a :class:`~forewarn.decide.cases.CaseBook`)."""
 
     def open_case_id(self, asset_id: str) -> int | None: ...
+
+    def case(self, case_id: int) -> dict[str, Any]: ...
 
 
 class HealthScorer:
@@ -169,6 +171,7 @@ class HealthScorer:
             rows = self.decider.decide_values(bundle, bundle.select(matrix), [i["asset_class"] for i in scored])
             decisions = {i["asset_id"]: row for i, row in zip(scored, rows, strict=True)}
         label = card_label(bundle.folder)
+        policy = self.decider.thresholds(bundle)
         results = []
         for info in infos:
             asset_id = info["asset_id"]
@@ -185,6 +188,8 @@ class HealthScorer:
                 label,
             )
             result["recommended_action"] = unread_action(spec.channels, marks)
+            # the model's threshold for the class, whether or not this answer has a probability to hold against it
+            result["threshold"] = num(policy.threshold_for(info["asset_class"]))
             cover = covered.get(asset_id)
             result["channels_missing"] = list(spec.channels) if cover is None else list(cover.missing)
             if is_down(marks):
@@ -196,6 +201,9 @@ class HealthScorer:
             elif asset_id in decisions:
                 result.update(decisions[asset_id])
                 result.update({"ts": pd.Timestamp(recent[asset_id][0][-1]).isoformat(), "status": "in_service"})
+                if result["open_case"] is not None and result["risk_level"] in QUIET_LEVELS:
+                    case = self.cases.case(int(result["open_case"]))
+                    result["recommended_action"] = open_case_action(result["recommended_action"], case)
             self.cache.put(asset_id, keys[asset_id], result)
             results.append(result)
         return results
@@ -224,6 +232,28 @@ class HealthScorer:
             for i in infos
             if i["asset_id"] in recent
         }
+
+
+#: the risk levels whose own action asks for no work now: an open case is named beside them (:func:`open_case_action`)
+QUIET_LEVELS = ("low", "medium")
+
+
+def open_case_action(action: str, case: Mapping[str, Any]) -> str:
+    """What an asset in service is told while it has an open case that its model's reading does not call for (a
+    stream detector's alarm, or the model's own earlier one): the case first, so "no action" never hides it.
+
+    >>> case = {"case_id": 12, "risk_level": "high", "model_id": "detect", "opened_ts": "2024-01-17T16:00:00Z",
+    ...         "n_alerts": 3, "status": "open"}
+    >>> open_case_action("no action; keep monitoring", case).split("); ")
+    ['review open case 12 (high, 3 alert(s) of model detect since 2024-01-17 16:00 UTC', 'this model: no action; keep monitoring']
+    """
+    state = "acknowledged case" if case.get("status") == "acknowledged" else "open case"
+    alerts = case.get("n_alerts")
+    counted = f"{int(alerts)} alert(s) of " if alerts else ""
+    return (
+        f"review {state} {case['case_id']} ({case.get('risk_level') or 'risk unsaid'}, {counted}model "
+        f"{case.get('model_id') or 'unsaid'} since {utc_minute(case['opened_ts'])}); this model: {action}"
+    )
 
 
 def mark_down(answer: HealthAnswer, failed: pd.Timestamp, *, probability: float | None) -> None:
