@@ -35,6 +35,7 @@ import pyarrow as pa
 from forewarn.exceptions import ConfigError
 from forewarn.store.pg_cases_schema import MIGRATION as CASEBOOK_MIGRATION
 from forewarn.store.pg_cases_schema import REVIEW_MIGRATION, REVIEW_NOVELTY_MIGRATION
+from forewarn.store.tables import ts_literal
 
 SCHEMES = ("postgresql://", "postgres://", "postgresql:/", "postgres:/")
 WRITE_LOCK = 0x46_6F_72_65  # advisory lock key of all store writes ("Fore")
@@ -439,6 +440,28 @@ def fetch_readings(
         packed["v"].astype(np.float64),
     )
     return (int(row[0]), int(row[1])), arrays
+
+
+#: the earliest of the last N distinct times of some series in [start, end): each series' last N times by its
+#: primary key (series_id, ts), read backwards, then the last N of their union
+LAST_TIMES_QUERY = (
+    "SELECT min(t.ts) FROM (SELECT DISTINCT s.ts FROM unnest(%s::int[]) AS i(id) CROSS JOIN LATERAL "
+    "(SELECT r.ts FROM reading_values r WHERE r.series_id = i.id AND r.ts >= %s::timestamptz "
+    "AND r.ts < %s::timestamptz ORDER BY r.ts DESC LIMIT %s) s ORDER BY s.ts DESC LIMIT %s) t"
+)
+
+
+def last_times_start(con: Any, series_ids: Sequence[int], start: str | None, end: str | None, limit: int) -> str | None:
+    """The earliest of the last ``limit`` distinct reading times of the given series in ``[start, end)`` (ISO text
+    or ``None``), as ISO text, None when they hold no reading there: the lower bound that keeps the last ``limit``
+    rows of the wide frame (:func:`fetch_readings` from it). Each series' last times come from its primary key
+    index read backwards, so the query costs ``limit`` rows a series, not the series' whole history."""
+    if not series_ids:
+        return None
+    row = con.execute(
+        LAST_TIMES_QUERY, [list(series_ids), start or "-infinity", end or "infinity", int(limit), int(limit)]
+    ).fetchone()
+    return None if row is None or row[0] is None else ts_literal(row[0], name="start")
 
 
 def copy_out(con: Any, query: str) -> bytes:

@@ -22,7 +22,7 @@ import contextlib
 import functools
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from forewarn.store.pg_sql import (
     arrow_of,
     copy_out,
     fetch_readings,
+    last_times_start,
     migrate,
     normalise_url,
     parse_readings_copy,
@@ -244,27 +245,37 @@ class PgStore(Store):
         resample: str | None = None,
         agg: str = "mean",
         wide: bool = False,
+        limit: int | None = None,
     ) -> pd.DataFrame:
-        """Readings of one asset in ``[start, end)``; as :meth:`Store.readings`. Hourly and daily buckets of
-        ``mean``, ``min``, ``max``, ``sum`` and ``count`` on whole hours (days) come from the rollups."""
+        """Readings of one asset in ``[start, end)``, the last ``limit`` times only when given; as
+        :meth:`Store.readings`. Hourly and daily buckets of ``mean``, ``min``, ``max``, ``sum`` and ``count`` on
+        whole hours (days) come from the rollups."""
         if agg not in queries.AGGREGATES:
             raise ConfigError(f"agg={agg!r} is not supported; use one of {', '.join(queries.AGGREGATES)}")
+        queries.check_limit(limit)
         with self._lock:
             if resample is None:
-                return self._raw(str(asset_id), start, end, channels, wide)
+                return self._raw(str(asset_id), start, end, channels, wide, limit)
             series = self._series_index().of(str(asset_id), channels)
             with self._pg() as con:
                 where = f"{_series_filter(list(series))} AND {queries.time_filter('r.ts', start, end)}"
                 long = rollup_readings(self.read_only, con, str(asset_id), series, start, end, resample, agg)
                 if long is None:
                     long = _resampled(con, where, resample, agg)
-        return queries.shape(long, str(asset_id), series, wide)
+        return queries.shape(queries.last_times(long, limit), str(asset_id), series, wide)
 
     def _raw(
-        self, asset_id: str, start: object, end: object, channels: Sequence[str] | None, wide: bool
+        self,
+        asset_id: str,
+        start: object,
+        end: object,
+        channels: Sequence[str] | None,
+        wide: bool,
+        limit: int | None = None,
     ) -> pd.DataFrame:
-        """Raw readings in one round trip: the cached series ids are checked by the catalogue version the
-        query returns (and the query is run again in the rare case the catalogue changed meanwhile)."""
+        """Raw readings in one round trip (two with a ``limit``: its first time, :func:`last_times_start`, then
+        the readings from it): the cached series ids are checked by the catalogue version the query returns (and
+        the query is run again in the rare case the catalogue changed meanwhile)."""
         low = None if start is None else ts_literal(start, name="start")
         high = None if end is None else ts_literal(end, name="end")
         with self._pg() as con:
@@ -279,18 +290,26 @@ class PgStore(Store):
                         self._index = None
                         continue
                     raise
-                version, (sid, ts, value) = fetch_readings(con.con, sorted(series), low, high)
+                ids, since = _limited(con.con, series, low, high, limit)
+                version, (sid, ts, value) = fetch_readings(con.con, ids, since, high)
                 if version == tuple(index.version):
                     return queries.shape(queries.long_frame(asset_id, series, sid, ts, value), asset_id, series, wide)
                 self._index = None
-        return self._raw_fresh(asset_id, low, high, channels, wide)
+        return self._raw_fresh(asset_id, low, high, channels, wide, limit)
 
     def _raw_fresh(
-        self, asset_id: str, low: str | None, high: str | None, channels: Sequence[str] | None, wide: bool
+        self,
+        asset_id: str,
+        low: str | None,
+        high: str | None,
+        channels: Sequence[str] | None,
+        wide: bool,
+        limit: int | None = None,
     ) -> pd.DataFrame:
         with self._pg() as con:
             series = queries.SeriesIndex(con).of(asset_id, channels)  # type: ignore[arg-type]
-            _, (sid, ts, value) = fetch_readings(con.con, sorted(series), low, high)
+            ids, since = _limited(con.con, series, low, high, limit)
+            _, (sid, ts, value) = fetch_readings(con.con, ids, since, high)
         return queries.shape(queries.long_frame(asset_id, series, sid, ts, value), asset_id, series, wide)
 
     def refresh_rollups(self) -> int:
@@ -497,3 +516,15 @@ def _resampled(con: PgConnection, where: str, resample: str, agg: str) -> pd.Dat
         f"FROM reading_values r JOIN channels c ON c.series_id = r.series_id WHERE {where} "
         "GROUP BY 1, 2, 3 ORDER BY 2, 3",
     )
+
+
+def _limited(
+    con: Any, series: Mapping[int, str], low: str | None, high: str | None, limit: int | None
+) -> tuple[list[int], str | None]:
+    """The series ids and the lower bound to read raw readings with: ``low`` without a ``limit``, else the first
+    of the last ``limit`` times in ``[low, high)`` (:func:`~forewarn.store.pg_sql.last_times_start`; no series
+    when there is no reading there)."""
+    if limit is None:
+        return sorted(series), low
+    first = last_times_start(con, sorted(series), low, high, limit)
+    return ([], low) if first is None else (sorted(series), first)

@@ -205,18 +205,24 @@ def readings(
     agg: str = "mean",
     wide: bool = False,
     index: SeriesIndex | None = None,
+    limit: int | None = None,
 ) -> pd.DataFrame:
     """One asset's readings in ``[start, end)``: long frame sorted by ``ts`` then ``channel``.
 
     With ``resample`` the values are aggregated (``agg``) into buckets aligned on the Unix epoch, labelled
     by their start; with ``wide`` channels become columns (``asset_id, ts, <channel>...``). ``index``
-    saves looking the asset's series up again.
+    saves looking the asset's series up again. ``limit``: only the last ``limit`` times (rows of the wide frame;
+    buckets when resampled), found by the query (:func:`last_times_start`), not by reading the whole span.
     """
     if agg not in AGGREGATES:
         raise ConfigError(f"agg={agg!r} is not supported; use one of {', '.join(AGGREGATES)}")
+    check_limit(limit)
     series = (index or SeriesIndex(con)).of(str(asset_id), channels)
     where = f"{_series_filter(list(series))} AND {time_filter('r.ts', start, end)}"
     if resample is None:
+        if limit is not None:
+            first = last_times_start(con, where, "r.ts", limit)
+            where = "false" if first is None else f"{where} AND {time_filter('r.ts', first)}"
         long = _raw_readings(con, str(asset_id), series, where)
     else:
         bucket = (
@@ -229,7 +235,46 @@ def readings(
             f"FROM reading_values r JOIN channels c ON c.series_id = r.series_id WHERE {where} "
             "GROUP BY ALL ORDER BY ts, c.channel",
         )
+        long = last_times(long, limit)
     return shape(long, str(asset_id), series, wide)
+
+
+def check_limit(limit: int | None) -> None:
+    """Refuse a ``limit`` of readings that is not a positive whole number (None: no limit).
+
+    >>> check_limit(0)
+    Traceback (most recent call last):
+    ...
+    forewarn.exceptions.ConfigError: limit=0 must be a positive whole number of times (or None for all)
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | np.integer) or limit < 1):
+        raise ConfigError(f"limit={limit!r} must be a positive whole number of times (or None for all)")
+
+
+def last_times_start(con: duckdb.DuckDBPyConnection, where: str, column: str, limit: int) -> pd.Timestamp | None:
+    """The earliest of the last ``limit`` distinct times (``column``) of the rows of ``reading_values r`` that
+    ``where`` selects, None when it selects none: the bound that keeps the last ``limit`` rows of the wide frame."""
+    found = con.execute(
+        f"SELECT min(t) FROM (SELECT DISTINCT {column} AS t FROM reading_values r WHERE {where} "
+        f"ORDER BY t DESC LIMIT {int(limit)})"
+    ).fetchone()
+    return None if found is None or found[0] is None else pd.Timestamp(found[0])
+
+
+def last_times(long: pd.DataFrame, limit: int | None) -> pd.DataFrame:
+    """The rows of a long frame sorted by time whose time is among its last ``limit`` distinct times (all of them
+    without a limit).
+
+    >>> long = pd.DataFrame({"ts": [1, 1, 2, 3, 3], "channel": ["a", "b", "a", "a", "b"], "value": range(5)})
+    >>> last_times(long, 2)["value"].tolist()
+    [2, 3, 4]
+    """
+    if limit is None or long.empty:
+        return long
+    times = long["ts"].unique()
+    if len(times) <= limit:
+        return long
+    return long[(long["ts"] >= times[-int(limit)]).to_numpy()].reset_index(drop=True)
 
 
 def latest(con: duckdb.DuckDBPyConnection, asset_ids: Sequence[str] | None = None) -> pd.DataFrame:

@@ -567,8 +567,10 @@ class Store:
         resample: str | None = None,
         agg: str = "mean",
         wide: bool = False,
+        limit: int | None = None,
     ) -> pd.DataFrame:
-        """Readings of one asset in ``[start, end)``; see :func:`forewarn.store.queries.readings`."""
+        """Readings of one asset in ``[start, end)``, the last ``limit`` times only when given; see
+        :func:`forewarn.store.queries.readings`."""
         with self._lock:
             return queries.readings(
                 self._db(),
@@ -580,6 +582,7 @@ class Store:
                 agg=agg,
                 wide=wide,
                 index=self._series_index(),
+                limit=limit,
             )
 
     def latest(self, asset_ids: Sequence[str] | None = None) -> pd.DataFrame:

@@ -110,7 +110,8 @@ def asset_readings(
     limit: Annotated[int, Query(ge=1, le=100_000)] = 5000,
 ) -> dict[str, Any]:
     svc.asset(asset_id)
-    frame = svc.store.readings(asset_id, start, end, resample=resample, wide=True).tail(limit)
+    # the last `limit` rows (buckets), found by the store's query: the span before them is not read
+    frame = svc.store.readings(asset_id, start, end, resample=resample, wide=True, limit=limit)
     channels = [c for c in frame.columns if c not in ("asset_id", "ts")]
     return {
         "asset_id": asset_id,
