@@ -12,6 +12,11 @@
   the asset fails within the horizon, ``P(RUL + residual <= horizon)``, with ``rul_tails`` saying what lies beyond
   the residuals (``"power"`` tails in new bundles, so the probability keeps falling as the predicted RUL grows;
   empty in older ones: 0 and 1 there, as they have always been scored);
+* ``interval_edges`` and ``interval_offsets``: the RUL interval itself, a (low, high) offset added to the predicted
+  RUL per band of predicted RUL, fitted with each held-out asset as one unit (:func:`interval_bands`); empty in
+  every bundle written before them, whose interval is read from the residual quantiles at :data:`INTERVAL`, as it
+  always was. Every RUL interval's upper bound stops at the model's RUL cap (its ``max_rul``): an interval that
+  reaches the cap says "the cap or more", never an hour count the model cannot tell;
 * an optional :class:`~forewarn.decide.calibration.Calibrator` that maps that raw probability (or a failure
   model's probability, or an anomaly score) to a calibrated one, fitted on a different half of the
   held-out rows than the residuals;
@@ -69,6 +74,12 @@ from forewarn.features.window import DEFAULT_STATS, sequence_frame, window_featu
 SPEC_FILE = "serving.json"
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 101)
 INTERVAL = (0.05, 0.95)
+#: bands of predicted RUL an interval may use, and the held-out assets each band needs: rows of one asset are one
+#: piece of evidence about a new asset's errors, so a band whose rows are one asset's joins its neighbour (5 assets
+#: a band, measured beside it, merged the bands of every plant of 16 assets and covered fewer rows of lives that end
+#: within the cap: BENCHMARKS.md, "Own data", 2026-12-06)
+INTERVAL_BANDS = 4
+INTERVAL_MIN_ASSETS = 2
 #: what :func:`rul_failure_probability` reads beyond the held-out residuals: ``""`` (0 and 1, every bundle written
 #: before the rule was recorded) or ``"power"`` tails (:func:`residual_cdf`)
 RUL_TAIL_RULES = ("", "power")
@@ -109,6 +120,10 @@ class ServingSpec:
     #: overall means (:func:`~forewarn.features.kernel.class_means`); empty in every bundle written before them (0)
     class_means: Mapping[str, Sequence[float]] = field(default_factory=dict)
     channel_means: tuple[float, ...] = ()
+    #: the RUL interval (:class:`IntervalBands`): edges between bands of predicted RUL and a (low, high) offset per
+    #: band, flattened; empty in every bundle written before them (the residual quantiles at :data:`INTERVAL` then)
+    interval_edges: tuple[float, ...] = ()
+    interval_offsets: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.channels:
@@ -128,6 +143,11 @@ class ServingSpec:
         if wrong:
             raise ConfigError(
                 f"class_means / channel_means need one mean per channel ({width}): {', '.join(map(repr, wrong[:5]))}"
+            )
+        if self.interval_offsets and len(self.interval_offsets) != 2 * (len(self.interval_edges) + 1):
+            raise ConfigError(
+                f"interval_offsets need a (low, high) pair per band of predicted RUL ({len(self.interval_edges) + 1} "
+                f"band(s)), got {len(self.interval_offsets)} value(s)"
             )
         if self.interval:
             try:
@@ -250,7 +270,16 @@ class ServingSpec:
         if unknown:
             raise StateError(f"{SPEC_FILE} has unknown key(s) {', '.join(sorted(unknown))}")
         values = dict(data)
-        for key in ("channels", "stats", "residual_quantiles", "residual_edges", "asset_classes", "channel_means"):
+        for key in (
+            "channels",
+            "stats",
+            "residual_quantiles",
+            "residual_edges",
+            "asset_classes",
+            "channel_means",
+            "interval_edges",
+            "interval_offsets",
+        ):
             if key in values:
                 values[key] = tuple(values[key])
         try:
@@ -318,10 +347,9 @@ class Bundle:
             if self.task == "rul"
             else np.zeros((1, len(QUANTILE_LEVELS)))
         )
-        # interval offsets per band: the residual quantiles at the interval's two levels
-        self._interval_offsets = np.array(
-            [[np.interp(level, QUANTILE_LEVELS, q) for level in INTERVAL] for q in self._residual_quantiles]
-        )
+        self.interval = self._interval_bands()
+        #: the RUL the model cannot see past (its ``max_rul``; inf without one): the interval's upper bound stops there
+        self.rul_cap = rul_cap(self.model)
         if self.task == "anomaly" and self.calibrator is None:
             raise StateError("an anomaly model needs a calibrator to turn scores into probabilities")
         if self.task not in ("rul", "failure", "anomaly"):
@@ -375,10 +403,20 @@ class Bundle:
         raw, band = rul_failure_probability(
             rul, self.spec.horizon, self._residual_edges, self._residual_quantiles, self.spec.rul_tails
         )
-        low = np.maximum(rul + self._interval_offsets[band, 0], 0.0)
-        high = np.maximum(rul + self._interval_offsets[band, 1], 0.0)
+        low, high = self.interval.bounds(rul, self.rul_cap)
         probability = raw if self.calibrator is None else self.calibrator.transform(raw)
         return Predictions(probability, raw, rul, low, high)
+
+    def _interval_bands(self) -> IntervalBands:
+        """The RUL interval the spec records, or (a bundle written before it) the residual quantiles at the
+        interval's two levels in the residual bands, as such bundles were always served."""
+        if self.spec.interval_offsets:
+            offsets = np.asarray(self.spec.interval_offsets, dtype="float64").reshape(-1, 2)
+            return IntervalBands(np.asarray(self.spec.interval_edges, dtype="float64"), offsets)
+        offsets = np.array(
+            [[np.interp(level, QUANTILE_LEVELS, q) for level in INTERVAL] for q in self._residual_quantiles]
+        )
+        return IntervalBands(self._residual_edges, offsets)
 
     def _explanations_add_up(self) -> bool:
         """Whether this RUL model's ``explain`` sums to its prediction (TreeSHAP does): checked once, on the
@@ -582,6 +620,151 @@ def residual_bands(
     return edges, quantiles
 
 
+def rul_cap(model: Any) -> float:
+    """The RUL a model cannot see past: its ``max_rul`` (the cap on its training targets), inf without one.
+
+    >>> from forewarn.models.rul.lightgbm_rul import LightGBMRUL
+    >>> rul_cap(LightGBMRUL(max_rul=240.0)), rul_cap(LightGBMRUL(max_rul=None))
+    (240.0, inf)
+    """
+    params = model.get_params() if callable(getattr(model, "get_params", None)) else {}
+    cap = params.get("max_rul")
+    return float(cap) if cap is not None and np.isfinite(float(cap)) and float(cap) > 0 else float("inf")
+
+
+def rul_bounds(
+    rul: np.ndarray, low_offset: np.ndarray, high_offset: np.ndarray, cap: float = float("inf")
+) -> tuple[np.ndarray, np.ndarray]:
+    """The interval ``[rul + low_offset, rul + high_offset]`` as served: never negative; no bound past ``cap`` (the
+    model reads every longer life as the cap: an interval that reaches it says "the cap or more"), except the upper
+    one at an estimate that itself lies past the cap (a boosted model's may, by a few hours), so the estimate stays
+    inside its interval; the lower bound never above the upper one.
+
+    >>> low, high = rul_bounds(np.array([10.0, 230.0, 250.0]), np.array(-30.0), np.array(20.0), 240.0)
+    >>> low.tolist(), high.tolist()
+    ([0.0, 200.0, 220.0], [30.0, 240.0, 250.0])
+    >>> [b.tolist() for b in rul_bounds(np.array([245.0]), np.array(-1.0), np.array(8.0), 240.0)]
+    [[240.0], [245.0]]
+    """
+    rul = np.asarray(rul, dtype="float64")
+    high = np.minimum(np.maximum(rul + high_offset, 0.0), np.maximum(cap, rul))
+    low = np.minimum(np.minimum(np.maximum(rul + low_offset, 0.0), cap), high)
+    return low, high
+
+
+@dataclass(frozen=True)
+class IntervalBands:
+    """The RUL interval: ``offsets[b]`` = (low, high) added to a predicted RUL in band ``b`` of predicted RUL
+    (``edges`` between bands; none = one band). ``assets``: the held-out assets it was fitted on (0: unknown, a
+    bundle written before it).
+
+    >>> bands = IntervalBands(np.array([100.0]), np.array([[-20.0, 10.0], [-50.0, 30.0]]))
+    >>> low, high = bands.bounds(np.array([10.0, 150.0, 230.0, 250.0]), cap=240.0)
+    >>> low.tolist(), high.tolist()
+    ([0.0, 100.0, 180.0, 200.0], [20.0, 180.0, 240.0, 250.0])
+    """
+
+    edges: np.ndarray
+    offsets: np.ndarray
+    assets: int = 0
+
+    def bounds(self, rul: np.ndarray, cap: float = float("inf")) -> tuple[np.ndarray, np.ndarray]:
+        """Low and high bound of each predicted RUL: never negative, the high bound at most ``cap`` (an interval
+        that reaches the cap reads "the cap or more"; where the estimate itself lies past the cap, as a boosted
+        model's may by a few hours, the bound stops at the estimate), never below the low one."""
+        rul = np.asarray(rul, dtype="float64")
+        band = np.searchsorted(self.edges, rul, side="right")
+        return rul_bounds(rul, self.offsets[band, 0], self.offsets[band, 1], cap)
+
+    def to_spec(self) -> dict[str, tuple[float, ...]]:
+        """The serving spec's ``interval_edges`` and ``interval_offsets``."""
+        return {
+            "interval_edges": tuple(float(e) for e in self.edges),
+            "interval_offsets": tuple(float(v) for v in self.offsets.reshape(-1)),
+        }
+
+
+class ResidualModel(tuple):
+    """``(edges, quantiles)`` of :func:`residual_bands` (the failure probability's residuals; unpacks as before),
+    with the RUL interval fitted beside them (``interval``, an :class:`IntervalBands`, or None)."""
+
+    interval: IntervalBands | None
+
+    def __new__(cls, edges: np.ndarray, quantiles: np.ndarray, interval: IntervalBands | None = None) -> ResidualModel:
+        made = super().__new__(cls, (edges, quantiles))
+        made.interval = interval
+        return made
+
+
+def asset_weights(groups: np.ndarray) -> np.ndarray:
+    """One unit of weight per asset, shared by its rows (each row ``1 / (assets * its asset's rows)``): rows of one
+    asset move together, so an asset with many rows says no more about a new asset than one with few.
+
+    >>> asset_weights(np.array(["a", "a", "a", "b"])).tolist()
+    [0.16666666666666666, 0.16666666666666666, 0.16666666666666666, 0.5]
+    """
+    _, inverse, counts = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
+    return 1.0 / (len(counts) * counts[inverse].astype("float64"))
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, level: float) -> float:
+    """The smallest value whose share of the weight at or below it reaches ``level`` (0-1).
+
+    >>> weighted_quantile(np.array([3.0, 1.0, 2.0]), np.array([0.2, 0.2, 0.6]), 0.5)
+    2.0
+    """
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(np.asarray(weights, dtype="float64")[order])
+    at = int(np.searchsorted(cumulative, level * cumulative[-1] - 1e-12 * cumulative[-1]))
+    return float(np.asarray(values, dtype="float64")[order][min(at, len(order) - 1)])
+
+
+def interval_offsets(residual: np.ndarray, groups: np.ndarray, levels: tuple[float, float] = INTERVAL) -> np.ndarray:
+    """The (low, high) offsets of one band: the residuals' quantiles at ``levels`` with every asset one unit
+    (:func:`asset_weights`).
+
+    >>> r = np.r_[np.zeros(98), -10.0, 10.0]   # one asset's 98 rows at 0, two assets' single rows at +-10
+    >>> interval_offsets(r, np.array(["a"] * 98 + ["b", "c"])).tolist()
+    [-10.0, 10.0]
+    """
+    weights = asset_weights(groups)
+    return np.array([weighted_quantile(residual, weights, level) for level in levels])
+
+
+def interval_bands(
+    predicted: np.ndarray,
+    truth: np.ndarray,
+    groups: np.ndarray,
+    *,
+    bands: int = INTERVAL_BANDS,
+    min_assets: int = INTERVAL_MIN_ASSETS,
+    levels: tuple[float, float] = INTERVAL,
+) -> IntervalBands:
+    """The RUL interval from held-out rows: up to ``bands`` bands of predicted RUL (equal counts of rows), fewer
+    until each holds rows of ``min_assets`` assets, and each band's :func:`interval_offsets`.
+
+    >>> p = np.tile(np.arange(100.0), 10); g = np.repeat(np.arange(10), 100)
+    >>> fitted = interval_bands(p, p + np.where(g % 2, 5.0, -5.0), g, bands=2)
+    >>> fitted.edges.tolist(), fitted.offsets.tolist(), fitted.assets
+    ([49.5], [[-5.0, 5.0], [-5.0, 5.0]], 10)
+    """
+    predicted = np.asarray(predicted, dtype="float64")
+    residual = np.asarray(truth, dtype="float64") - predicted
+    groups = np.asarray(groups)
+    count = max(1, int(bands))
+    while True:
+        edges = np.unique(np.quantile(predicted, np.linspace(0, 1, count + 1)[1:-1])) if count > 1 else np.empty(0)
+        band = np.searchsorted(edges, predicted, side="right")
+        fewest = min(len(np.unique(groups[band == b])) for b in range(len(edges) + 1))
+        if count == 1 or fewest >= min_assets:
+            break
+        count -= 1
+    offsets = np.array(
+        [interval_offsets(residual[band == b], groups[band == b], levels) for b in range(len(edges) + 1)]
+    )
+    return IntervalBands(edges, offsets, int(len(np.unique(groups))))
+
+
 CARD_FILE = "card.json"
 
 
@@ -657,8 +840,11 @@ def make_bundle(
     the RUL unit when it differs from the model's tag (e.g. hours instead of cycles). ``calibration`` is the
     held-out map's method (the isotonic-Platt blend by default, as ``forewarn train`` ships with enough failures:
     the plain isotonic map ties every row beyond its end knots); a fitted ``calibrator`` is used as given (none is
-    fitted then); ``bands`` splits RUL residuals by predicted RUL (intervals conditional
-    on the prediction), or ``residual_model`` gives the edges and quantiles of :func:`residual_bands` ready made;
+    fitted then); ``bands`` splits RUL residuals by predicted RUL (the failure probability and the interval
+    conditional on the prediction; the interval by :func:`interval_bands`, each asset of ``groups`` one unit), or
+    ``residual_model`` gives the edges and quantiles of :func:`residual_bands` ready made (a :class:`ResidualModel`
+    with its ``interval``, as :func:`forewarn.train.holdout.rul_holdout` fits them; a plain pair: the interval is
+    read from those quantiles, as before);
     ``card`` is written as ``card.json`` (the model card); ``reference`` gives the training means of the features
     (default: the held-out rows' means). When the held-out rows hold an ``age_h`` column (the age since renewal,
     :mod:`forewarn.features.age`), the spec records it as the ``age_feature``; ``baseline_hours`` (> 0) records
@@ -677,10 +863,16 @@ def make_bundle(
     first, second = _halves(len(X), groups)
     residual_quantiles: tuple[float, ...] = ()
     edges = np.empty(0)
+    interval_spec: dict[str, tuple[float, ...]] = {}
     if model.task == "rul":
         edges, quantiles = (
             residual_model if residual_model is not None else residual_bands(model.predict(X[first]), y[first], bands)  # type: ignore[attr-defined]
         )
+        fitted = getattr(residual_model, "interval", None)
+        if fitted is None and residual_model is None:  # fitted here, on the same half as the residual bands
+            half = np.asarray(groups)[first] if groups is not None else np.zeros(int(first.sum()))
+            fitted = interval_bands(model.predict(X[first]), y[first], half, bands=bands)  # type: ignore[attr-defined]
+        interval_spec = fitted.to_spec() if fitted is not None else {}
         residual_quantiles = tuple(float(v) for v in quantiles.reshape(-1))
         raw = rul_failure_probability(model.predict(X[second]), horizon, edges, quantiles)[0]  # type: ignore[attr-defined]
         outcome = y[second] <= horizon
@@ -719,6 +911,7 @@ def make_bundle(
         rul_tails=RUL_TAILS if model.task == "rul" else "",
         class_means={str(k): [float(v) for v in means] for k, means in (absent or ({}, ()))[0].items()},
         channel_means=tuple(float(v) for v in (absent or ({}, ()))[1]),
+        **interval_spec,
     )
     path = save(model, folder, metrics=metrics, training_data=training_data)
     (path / SPEC_FILE).write_text(json.dumps(spec.to_json(), indent=2), encoding="utf-8")

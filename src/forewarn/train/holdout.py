@@ -14,6 +14,14 @@ its end knots: on AI4I's training part 5-10 % of the held-out rows shared one va
 metrics name the method, the cross-fitted ECE and Brier score, and how many distinct probabilities the held-out
 rows got (``calibration_levels``, beside ``raw_levels`` of the model's own outputs).
 
+RUL intervals (:func:`interval_figures`) are judged asset by asset: each held-out asset by the interval fitted on the
+other held-out assets (leave one asset out), the interval that ships fitted on all of them
+(:func:`~forewarn.bundles.bundle.interval_bands`: every asset one unit of evidence, a band of predicted RUL only
+where it holds rows of several assets). The rows of one asset move together, so two halves of a handful of assets
+judged one or two assets by one or two others: on a 16-asset plant the halves said 74.7 % where a new asset's rows
+were covered 90 % (BENCHMARKS.md, "Own data", 2026-12-06). The upper bound stops at the RUL cap ("the cap or
+more"); the card adds the coverage of the rows whose truth lies below the cap (the lives that end within it).
+
 Thresholds (:func:`choose_thresholds`) count the same episodes: failure events, or a label column's runs of 1s.
 """
 
@@ -26,7 +34,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forewarn.bundles.bundle import QUANTILE_LEVELS, residual_bands, rul_failure_probability
+from forewarn.bundles.bundle import (
+    INTERVAL,
+    IntervalBands,
+    ResidualModel,
+    interval_bands,
+    residual_bands,
+    rul_failure_probability,
+)
 from forewarn.decide.calibration import ISOTONIC_PLATT, Calibrator, brier_score, expected_calibration_error
 from forewarn.decide.thresholds import DEFAULT_CLASS, ThresholdPolicy
 from forewarn.evaluate.cases import cost_optimal_threshold
@@ -34,9 +49,9 @@ from forewarn.evaluate.classification import alarm_figures, binary_metrics
 from forewarn.evaluate.rul import rmse
 
 ISOTONIC_MIN_EVENTS = 50
-#: bands of predicted RUL with their own residual quantiles (intervals conditional on the prediction)
+#: bands of predicted RUL with their own residual quantiles (the failure probability within the horizon)
 RUL_BANDS = 4
-INTERVAL_LEVELS = (0.05, 0.95)
+INTERVAL_LEVELS = INTERVAL
 
 
 def halves(groups: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +120,7 @@ class Holdout:
     """The shipped calibration (and RUL residual model) and the cross-fitted figures of the held-out assets."""
 
     calibrator: Calibrator | None
-    residual_model: tuple[np.ndarray, np.ndarray] | None
+    residual_model: ResidualModel | None
     probability: np.ndarray
     metrics: dict[str, Any] = field(default_factory=dict)
     reliability: list[dict[str, float]] = field(default_factory=list)
@@ -156,6 +171,64 @@ def calibrate_probabilities(
     )
 
 
+def held_cap(truth: np.ndarray) -> float:
+    """The RUL cap the held-out truths were clipped at: their largest value when two rows or more share it (the
+    rows of lives that outlast the cap), else inf (no life reached a cap).
+
+    >>> held_cap(np.array([240.0, 240.0, 12.0])), held_cap(np.array([3.0, 2.0, 1.0]))
+    (240.0, inf)
+    """
+    top = float(np.max(truth)) if len(truth) else float("inf")
+    return top if np.count_nonzero(truth == top) >= 2 else float("inf")
+
+
+def interval_figures(
+    predicted: np.ndarray, truth: np.ndarray, groups: np.ndarray, *, cap: float = float("inf")
+) -> dict[str, Any]:
+    """The RUL interval's coverage of held-out truths and its median width, each held-out asset judged by the
+    interval fitted on the others (:func:`~forewarn.bundles.bundle.interval_bands`), upper bounds at ``cap``:
+    ``interval_coverage`` (all rows), ``interval_coverage_below_cap`` (rows whose truth is below the cap: the
+    lives that end within it; None without such rows), ``interval_coverage_worst_asset``, ``interval_width_median``,
+    and ``interval_assets`` (held-out assets). None where fewer than two assets are held out.
+
+    >>> p = np.tile(np.arange(10.0, 210.0), 6); g = np.repeat(np.arange(6), 200)
+    >>> f = interval_figures(p, p + np.tile([-4.0, 4.0], 600), g)
+    >>> f["interval_coverage"], f["interval_width_median"], f["interval_assets"]
+    (1.0, 8.0, 6)
+    """
+    predicted, truth, groups = (
+        np.asarray(predicted, dtype="float64"),
+        np.asarray(truth, dtype="float64"),
+        np.asarray(groups),
+    )
+    assets = np.unique(groups)
+    figures: dict[str, Any] = {
+        "interval_coverage": None,
+        "interval_coverage_below_cap": None,
+        "interval_coverage_worst_asset": None,
+        "interval_width_median": None,
+        "interval_assets": int(len(assets)),
+    }
+    if len(assets) < 2:
+        return figures
+    covered = np.zeros(len(truth), dtype=bool)
+    width = np.zeros(len(truth))
+    for asset in assets:
+        judged = groups == asset
+        fitted = interval_bands(predicted[~judged], truth[~judged], groups[~judged])
+        low, high = fitted.bounds(predicted[judged], cap)
+        covered[judged] = (truth[judged] >= low - 1e-9) & (truth[judged] <= high + 1e-9)
+        width[judged] = high - low
+    below = truth < cap
+    figures.update(
+        interval_coverage=float(covered.mean()),
+        interval_coverage_below_cap=float(covered[below].mean()) if below.any() else None,
+        interval_coverage_worst_asset=float(min(covered[groups == a].mean() for a in assets)),
+        interval_width_median=float(np.median(width)),
+    )
+    return figures
+
+
 def rul_holdout(
     predicted: np.ndarray,
     truth: np.ndarray,
@@ -164,29 +237,25 @@ def rul_holdout(
     seed: int,
     *,
     method: str | None = None,
+    cap: float | None = None,
 ) -> Holdout:
-    """Residual bands (intervals) and the calibrated failure probability within ``horizon``, cross-fitted
-    (``method`` as in :func:`calibrate_probabilities`)."""
+    """Residual bands and the calibrated failure probability within ``horizon``, cross-fitted by asset halves
+    (``method`` as in :func:`calibrate_probabilities`), and the RUL interval judged asset by asset
+    (:func:`interval_figures`; ``cap``: the RUL cap, else :func:`held_cap` of the truths)."""
     first, second = halves(groups, seed)
     outcome = (truth <= horizon).astype(float)
     method = method or calibration_method(outcome, groups)
-    covered = np.zeros(len(truth), dtype=bool)
-    width = np.full(len(truth), np.nan)
     judged = np.full(len(truth), np.nan)
-    low_at = [int(round(level * (len(QUANTILE_LEVELS) - 1))) for level in INTERVAL_LEVELS]
     for fit, judge in ((first, second), (second, first)):
         if not (fit.any() and judge.any()):
             continue
         edges, quantiles = residual_bands(predicted[fit], truth[fit], RUL_BANDS)
         # the probability map is fitted on the fitting half's own cross-fitted raw probabilities: halve it again
         raw_fit = rul_failure_probability(predicted[fit], horizon, edges, quantiles)[0]
-        raw_judge, band = rul_failure_probability(predicted[judge], horizon, edges, quantiles)
+        raw_judge, _ = rul_failure_probability(predicted[judge], horizon, edges, quantiles)
         judged[judge] = _apply(_fit_calibrator(raw_fit, outcome[fit], method), raw_judge)
-        low = np.maximum(predicted[judge] + quantiles[band, low_at[0]], 0.0)
-        high = np.maximum(predicted[judge] + quantiles[band, low_at[1]], 0.0)
-        covered[judge] = (truth[judge] >= low) & (truth[judge] <= high)
-        width[judge] = high - low
     edges, quantiles = residual_bands(predicted, truth, RUL_BANDS)
+    interval: IntervalBands = interval_bands(predicted, truth, groups)
     raw = rul_failure_probability(predicted, horizon, edges, quantiles)[0]
     shipped = _fit_calibrator(raw, outcome, method)
     known = ~np.isnan(judged)
@@ -194,15 +263,15 @@ def rul_holdout(
     metrics: dict[str, Any] = {
         "rmse": rmse(truth, predicted),
         "interval": f"{int(INTERVAL_LEVELS[1] * 100 - INTERVAL_LEVELS[0] * 100)} %",
-        "interval_coverage": float(covered[known].mean()) if known.any() else None,
-        "interval_width_median": float(np.nanmedian(width)) if np.isfinite(width).any() else None,
+        **interval_figures(predicted, truth, groups, cap=held_cap(truth) if cap is None else float(cap)),
+        "interval_bands": len(interval.edges) + 1,
         **calibration_figures(shipped, judged, outcome, raw, probability),
         "positive_rows": int(outcome.sum()),
         "rows": len(outcome),
     }
     return Holdout(
         shipped,
-        (edges, quantiles),
+        ResidualModel(edges, quantiles, interval),
         probability,
         metrics,
         reliability(np.clip(judged[known], 0.0, 1.0), outcome[known]),
