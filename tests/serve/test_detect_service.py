@@ -33,8 +33,10 @@ ANOMALY = "P-1"
 
 def fleet(steps: int = 600, seed: int = 15) -> pd.DataFrame:
     """Two pumps at 1-minute steps, white noise around a level; ``ANOMALY``'s vibration jumps by 6 mm/s for its last
-    40 minutes. (On 90 training rows the default detector raises false alarms on white noise in most seeds: 29 of 30
-    seeds tried give the healthy pump or the anomaly's normal part an alarm; seed 15 gives none.)"""
+    40 minutes. On 90 training rows the default detector also raises false alarms on white noise in most seeds (29 of
+    30 seeds tried give the healthy pump or the anomaly's normal part an alarm; seed 15 gives none; bounded noise or a
+    longer history do no better): the test holds for any seed, as it checks the service against whatever ``detect``
+    alarmed; seed 15 is kept because its case book is the plainest to read (one case, at the onset)."""
     rng = np.random.default_rng(seed)
     parts = []
     for i, asset in enumerate(ASSETS):
@@ -101,10 +103,8 @@ def test_the_anomalys_alarm_is_a_stream_case_under_the_detectors_id(tmp_path: Pa
     wide = fleet()
     alarms, entry = detect_with_fits(wide, tmp_path)
     onset = wide.loc[wide["asset_id"] == ANOMALY, "ts"].iloc[-40]
-    assert list(zip(alarms["asset_id"], alarms["ts"], strict=True)) == [(ANOMALY, onset)], (
-        "the fleet's premise: detect alarms once, where the anomaly starts (if the default detector changed, pick "
-        "another seed of fleet())"
-    )
+    detected = sorted(zip(alarms["asset_id"], alarms["ts"], strict=True))
+    assert (ANOMALY, onset) in detected, "the fleet's premise: detect alarms where the anomaly starts (60 sigma)"
     config = tmp_path / "stream.toml"
     config.write_text(stream_toml(broker.port, entry), encoding="utf-8")
     messages = list(sparkplug_messages(wide, prefix=PREFIX, rows_per_message=20))
@@ -120,12 +120,18 @@ def test_the_anomalys_alarm_is_a_stream_case_under_the_detectors_id(tmp_path: Pa
         assert wait_until(lambda: len(client.get("/api/v1/alerts").json()) >= len(alarms), timeout=30)
         listed = client.get("/api/v1/alerts").json()
         cases = client.get("/api/v1/cases").json()
-    assert sorted((a["asset_id"], pd.Timestamp(a["ts"])) for a in listed) == sorted(
-        zip(alarms["asset_id"], alarms["ts"], strict=True)
-    ), "the service's case book holds detect's alarms, no more, no fewer"
+    assert sorted((a["asset_id"], pd.Timestamp(a["ts"])) for a in listed) == detected, (
+        "the service's case book holds detect's alarms, no more, no fewer"
+    )
     assert {(a["source"], a["model_id"]) for a in listed} == {("stream", entry["model_id"])}
-    (case,) = cases
-    assert (case["asset_id"], case["model_id"], case["status"], case["kind"]) == (ANOMALY, "detect", "open", "health")
-    assert case["n_alerts"] == 1 and [a["case_id"] for a in listed] == [case["case_id"]]
-    assert pd.Timestamp(case["opened_ts"]) == onset
-    assert case["top_sensors"][0] == "vib", "the alarm names the channel that moved"
+    # one open case per alarmed asset (a healthy asset detect did not alarm has none), opened at its first alarm and
+    # holding all of them
+    by_asset = {c["asset_id"]: c for c in cases}
+    assert len(by_asset) == len(cases) and set(by_asset) == {a for a, _ in detected}
+    for asset, case in by_asset.items():
+        mine = [ts for a, ts in detected if a == asset]
+        assert (case["model_id"], case["status"], case["kind"]) == ("detect", "open", "health")
+        assert case["n_alerts"] == len(mine) and pd.Timestamp(case["opened_ts"]) == mine[0]
+        assert {a["case_id"] for a in listed if a["asset_id"] == asset} == {case["case_id"]}
+    if detected == [(ANOMALY, onset)]:  # the anomaly's own case: its top sensor is the channel that moved
+        assert by_asset[ANOMALY]["top_sensors"][0] == "vib", "the alarm names the channel that moved"
