@@ -80,7 +80,8 @@ def main() -> None:
         print(
             f"run {run} ({'cold' if run == 0 else 'warm'}): {timings[-1]:.1f} s wall, {cpu[-1]:.1f} s CPU, "
             f"{model['assets']} assets, "
-            f"{len(model['drift_alerts'])} drift alerts",
+            f"{len(model['drift_alerts'])} drift alerts; feature drift per class ({model['features_by_class']['basis']}): "
+            + ", ".join(f"{e['asset_class']} {e['drifted']}" for e in model["features_by_class"]["by_class"]),
             flush=True,
         )
     print(

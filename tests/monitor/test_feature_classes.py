@@ -4,6 +4,8 @@ alerts that name the class, and a sequence model scored by the monitor with its 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,7 +14,7 @@ import pandas as pd
 from forewarn.bundles.bundle import ServingSpec
 from forewarn.decide.cases import CaseBook
 from forewarn.monitor.performance import class_feature_drift, feature_drift
-from forewarn.monitor.runner import _scores, file_drift_cases
+from forewarn.monitor.runner import _remember, _scores, file_drift_cases
 from forewarn.train.card import reference_distributions
 from forewarn.train.references import class_references, feature_lines
 
@@ -169,3 +171,24 @@ def test_monitor_scores_a_sequence_model_with_its_asset_class() -> None:
     assert len(out) == 3 and (out["asset_class"] == "fan").all()
     assert (out[[f"flow__t{k}" for k in range(3)]].to_numpy() == 7.0).all()
     assert out["temp__t2"].tolist() == [32.0, 33.0, 34.0]
+
+
+def test_the_run_history_keeps_each_class_s_flagged_features(tmp_path: Path) -> None:
+    card = card_of(fleet(60, 0))
+    window = fleet(30, 2, start="2024-03-01")
+    window.loc[window["asset_class"] == "pump", "vib__mean"] += 0.1
+    by_class = class_feature_drift(card, window, feature_drift(card, window, days=30, top=None), days=30)
+    report = {
+        "version": "v1",
+        "window": {},
+        "status": "ok",
+        "drift_alerts": [],
+        "score": {},
+        "multivariate": {"drifted_assets": 0},
+        "per_day": [],
+        "performance": {},
+        "features_by_class": by_class,
+    }
+    _remember(tmp_path / "history.jsonl", report)
+    (line,) = (tmp_path / "history.jsonl").read_text().splitlines()
+    assert json.loads(line)["class_feature_drift"] == {"fan": 0, "motor": 0, "pump": 1}

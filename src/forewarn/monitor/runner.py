@@ -381,7 +381,10 @@ def _remember(path: Path, report: dict[str, Any]) -> None:
         "alerts": report["drift_alerts"],
         "score": report["score"],
         "multivariate_drifted_assets": report["multivariate"]["drifted_assets"],
-        "feature_drifted_classes": report["features_by_class"]["drifted_classes"],
+        # per asset class judged against its own reference: the features over their lines (the dashboard, gauges)
+        "class_feature_drift": {
+            e["asset_class"]: e["drifted"] for e in report["features_by_class"]["by_class"] if e["basis"] == "class"
+        },
         "per_day": report["per_day"],
         "performance": report["performance"],
     }

@@ -58,6 +58,11 @@ _DAY_NS = 86_400_000_000_000
 #: hold 50 rows each, and a reference sample that size strays from its class by a PSI of about (10 - 1) / 500 = 0.02
 #: (a tenth of the lowest line, 0.25); fewer, and its rows are judged with the fleet's
 MIN_CLASS_ROWS = 500
+#: a class's lines are this many times the highest PSI of its own stretches (chosen on the twin's validation seeds 3-4
+#: by the same rule as :data:`LINE_MARGIN`: the smallest of 2, 3, 4, 6 with no feature of any class flagged on
+#: healthy fleets; benchmarks/monitor_classes.py, BENCHMARKS.md "Drift monitoring"). Higher than the fleet's: a class
+#: of two to five machines wanders further from one reference year than a fleet of twenty does
+CLASS_LINE_MARGIN = 6.0
 
 
 def psi_bins(deciles: np.ndarray, *, floor: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
@@ -246,13 +251,14 @@ def class_references(
     rows: np.ndarray | None = None,
     min_rows: int = MIN_CLASS_ROWS,
     window_days: Sequence[int] = WINDOW_DAYS,
-    margin: float = LINE_MARGIN,
+    margin: float = CLASS_LINE_MARGIN,
 ) -> dict[str, Any]:
     """The card's reference per asset class (``reference_by_class``): for each class (``classes``: each row's), the
     deciles of its training rows (``train_rows``: their positions in ``X``, as the pooled reference takes them) and
     its lines (:func:`feature_lines`) over its rows the service would score (``rows``, a boolean mask; every row by
-    default). A class with fewer than ``min_rows`` training rows gets no reference of its own (``pooled``: why); the
-    monitor then judges its rows with the fleet's (see :data:`MIN_CLASS_ROWS`).
+    default), at ``margin`` (:data:`CLASS_LINE_MARGIN`). A class with fewer than ``min_rows`` training rows gets no
+    reference of its own (``pooled``: why); the monitor then judges its rows with the fleet's (see
+    :data:`MIN_CLASS_ROWS`).
 
     A class's rows differ from the fleet's mixture (a pump's seal leak, a compressor's discharge temperature), so a
     change that hits one class, diluted among the others in the pooled PSI, stands out against its own reference.
