@@ -20,11 +20,18 @@ kept under ``WORK`` and read back on the next run, so each interval rule below i
   figure); coverage over rows, ``asset_min`` the worst new asset's coverage, widths with the upper bound at the
   RUL cap (an interval at the cap says "cap or more").
 
-Rules: ``rows4`` (before: row quantiles, 4 bands), ``rows1`` (one band), ``assets4``/``assets1`` (each asset one
-weight in each band, no correction), ``shipped`` (:func:`forewarn.train.holdout.interval_model`, the rule chosen).
+Rules: ``before`` (the code before 2026-12-06: row quantiles in 4 bands, bounds with no cap, the card on asset
+halves), ``rows4``/``rows1`` (row quantiles, 4 bands or one, bounds as served now), ``assets4``/``assets1`` (each
+asset one weight in each band), ``am2``/``am3``/``am5`` (:func:`forewarn.bundles.bundle.interval_bands` with that
+many assets a band), ``conf1``/``conf4m5``/``conf4m10``/``cs1``/``cs4m10`` (conformal quantiles counted in assets,
+tried and not adopted), ``shipped`` (:func:`~forewarn.bundles.bundle.interval_bands` as it ships, the card by
+:func:`forewarn.train.holdout.interval_figures`). ``card`` is the halves' figure for every rule but ``shipped``;
+``loao`` each held-out asset judged by the others.
 
     .venv/bin/python benchmarks/rul_intervals.py --work /tmp/rulint --twin 8:1h:4 16:1h:4 --seeds 21 22 --json out.json
     .venv/bin/python benchmarks/rul_intervals.py --work /tmp/rulint --cmapss FD001 --json cm.json
+    .venv/bin/python benchmarks/rul_intervals.py --work /tmp/rulint --report before rows4 shipped   # no training
+    .venv/bin/python benchmarks/rul_intervals.py --work W --standing plant.duckdb   # one run, with W/holdout_before.py
 """
 
 from __future__ import annotations

@@ -707,16 +707,19 @@ def asset_weights(groups: np.ndarray) -> np.ndarray:
     return 1.0 / (len(counts) * counts[inverse].astype("float64"))
 
 
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, level: float) -> float:
-    """The smallest value whose share of the weight at or below it reaches ``level`` (0-1).
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+    """For each of ``levels`` (0-1), the smallest value whose share of the weight at or below it reaches the level
+    (one sort for all levels).
 
-    >>> weighted_quantile(np.array([3.0, 1.0, 2.0]), np.array([0.2, 0.2, 0.6]), 0.5)
-    2.0
+    >>> weighted_quantiles(np.array([3.0, 1.0, 2.0]), np.array([0.2, 0.2, 0.6]), [0.5, 0.9]).tolist()
+    [2.0, 3.0]
     """
+    values = np.asarray(values, dtype="float64")
     order = np.argsort(values, kind="stable")
     cumulative = np.cumsum(np.asarray(weights, dtype="float64")[order])
-    at = int(np.searchsorted(cumulative, level * cumulative[-1] - 1e-12 * cumulative[-1]))
-    return float(np.asarray(values, dtype="float64")[order][min(at, len(order) - 1)])
+    total = cumulative[-1]
+    at = np.searchsorted(cumulative, np.asarray(levels, dtype="float64") * total - 1e-12 * total)
+    return values[order][np.minimum(at, len(order) - 1)]
 
 
 def interval_offsets(residual: np.ndarray, groups: np.ndarray, levels: tuple[float, float] = INTERVAL) -> np.ndarray:
@@ -727,8 +730,7 @@ def interval_offsets(residual: np.ndarray, groups: np.ndarray, levels: tuple[flo
     >>> interval_offsets(r, np.array(["a"] * 98 + ["b", "c"])).tolist()
     [-10.0, 10.0]
     """
-    weights = asset_weights(groups)
-    return np.array([weighted_quantile(residual, weights, level) for level in levels])
+    return weighted_quantiles(residual, asset_weights(groups), levels)
 
 
 def interval_bands(
