@@ -129,7 +129,9 @@ def _fit_fold(
     )
     said = zoo.output(model, X[calib])
     if spec.task == "rul":
-        judged = held.rul_holdout(said, y[calib], data.groups[calib], spec.horizon_hours, spec.seed)
+        judged = held.rul_holdout(
+            said, y[calib], data.groups[calib], spec.horizon_hours, spec.seed, cap=spec.max_rul_hours
+        )
         outcome = (y[calib] <= spec.horizon_hours).astype(float)
     else:
         outcome = y[calib].astype(float)
