@@ -135,11 +135,15 @@ def train(
         "ece",
         "rmse",
         "interval_coverage",
+        "interval_coverage_below_cap",
+        "interval_coverage_worst_asset",
         "interval_width_median",
+        "interval_assets",
         "macro_f1",
     ):
-        if metrics.get(key) is not None:
-            table.add_row(key, f"{metrics[key]:.3f}")
+        value = metrics.get(key)
+        if value is not None:
+            table.add_row(key, str(value) if isinstance(value, int) else f"{value:.3f}")
     Console().print(table)
     zoo = result.card.get("zoo") or []
     if zoo:
