@@ -36,6 +36,17 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> Path:
 FAST = {"horizon": "72h", "interval": "3h", "model": "logistic-failure"}
 
 
+def _failed_assets(plant: Path, n: int) -> str:
+    """``n`` assets that failed, one of each failure mode first (comma-separated, as ``assets=`` takes them): a
+    smaller plant for tests whose assertions do not need the whole one."""
+    with Store(plant, read_only=True) as db:
+        failures = db.events().query("kind == 'failure'")
+    by_mode = failures.sort_values(["failure_mode", "asset_id"]).drop_duplicates("failure_mode")["asset_id"]
+    few = list(dict.fromkeys([*by_mode, *sorted(failures["asset_id"])]))[:n]
+    assert set(failures.query("asset_id in @few")["failure_mode"]) == set(failures["failure_mode"])
+    return ",".join(few)
+
+
 def test_train_files_a_version_with_a_card_and_does_not_promote_a_second(plant: Path, tmp_path: Path) -> None:
     models = tmp_path / "models"
     first = forewarn.train(plant, models, task="failure", horizon="72h", interval="3h", model="logistic-failure")
@@ -46,12 +57,11 @@ def test_train_files_a_version_with_a_card_and_does_not_promote_a_second(plant: 
     spec = json.loads((first.folder / "serving.json").read_text())
     assert spec["interval"] == "3h" and spec["calibration"] is not None
     assert (spec["horizon"], spec["unit"]) == (72.0, "hours")  # the horizon's unit (was '': "within 72" shown)
-    second = forewarn.train(plant, models, task="failure", horizon="72h", interval="3h", model="logistic-failure")
+    few = _failed_assets(plant, 6)  # versions and promotion do not depend on the data: a smaller plant from here
+    second = forewarn.train(plant, models, task="failure", assets=few, **FAST)
     assert (second.version, second.promoted) == ("v2", False)
     assert ModelRegistry(models).active_version("failure") == "v1"
-    third = forewarn.train(
-        plant, models, task="failure", horizon="72h", interval="3h", model="logistic-failure", promote=True
-    )
+    third = forewarn.train(plant, models, task="failure", assets=few, promote=True, **FAST)
     assert third.promoted and ModelRegistry(models).active_version("failure") == "v3"
 
 
@@ -238,14 +248,9 @@ def test_anomaly_from_a_spec_file_and_failure_modes(plant: Path, tmp_path: Path)
     assert card["model"] == "pca-t2q" and card["costs"]["pump"]["missed_failure"] == 50000
     assert score(plant, tmp_path / "m")["probability"].notna().all()  # channels a class lacks read as training means
     # the failure-mode zoo is LightGBM fitted five times (three folds, held-out, refit): on six failed assets, one of
-    # each failure mode first, not the whole plant (a minute of the suite's time before)
-    with Store(plant, read_only=True) as db:
-        failures = db.events().query("kind == 'failure'")
-    by_mode = failures.sort_values(["failure_mode", "asset_id"]).drop_duplicates("failure_mode")["asset_id"]
-    few = list(dict.fromkeys([*by_mode, *sorted(failures["asset_id"])]))[:6]
-    assert set(failures.query("asset_id in @few")["failure_mode"]) == set(failures["failure_mode"])
+    # each failure mode among them, not the whole plant (a minute of the suite's time before)
     modes = forewarn.train(
-        plant, tmp_path / "m", task="failure-mode", horizon="72h", interval="3h", assets=",".join(few)
+        plant, tmp_path / "m", task="failure-mode", horizon="72h", interval="3h", assets=_failed_assets(plant, 6)
     )
     assert modes.model_id == "failure-mode" and not modes.promoted and "macro_f1" in modes.metrics
 
@@ -334,7 +339,7 @@ def test_score_does_not_rank_an_asset_without_the_models_channels(plant: Path, t
 
     models, copy = tmp_path / "models", tmp_path / "plant.duckdb"
     shutil.copy(plant, copy)
-    forewarn.train(copy, models, task="failure", **FAST)
+    forewarn.train(copy, models, task="failure", assets=_failed_assets(plant, 6), **FAST)  # scores the whole plant
     frame = pd.DataFrame({"asset_id": "K-9 (alt)", "ts": pd.date_range("2024-03-01", periods=30, freq="h", tz="UTC")})
     with Store(copy) as db:
         db.ingest_readings(frame.assign(**{"Temp °C": 40.0}))
