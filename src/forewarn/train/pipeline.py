@@ -362,9 +362,7 @@ def _judge_and_file(
     else:
         if spec.task == "rul":
             outcome = (y_held <= spec.horizon_hours).astype(float)
-            judged = held.rul_holdout(
-                said, y_held, groups_held, spec.horizon_hours, spec.seed, cap=spec.max_rul_hours
-            )
+            judged = held.rul_holdout(said, y_held, groups_held, spec.horizon_hours, spec.seed, cap=spec.max_rul_hours)
             residual_model = judged.residual_model
         else:
             outcome = y_held.astype(float)
