@@ -125,6 +125,10 @@ def test_cli_monitor_writes_the_json_report(
     assert written["models"][0]["operating_channels"] == ["speed", "power", "flow"]
     moved = written["models"][0]["multivariate"]["drifted_assets"]
     assert f"multivariate drift (MMD): {moved} of 12 assets" in result.output
+    by_class = written["models"][0]["features_by_class"]["by_class"]
+    own = [e["asset_class"] for e in by_class if e["basis"] == "class" and e["drifted"]]
+    line = next(x for x in result.output.splitlines() if x.startswith("feature drift per asset class"))
+    assert all(c in line for c in own) and (own or "none" in line)
     # without the option (nor the variable) the channels recorded at training (train --operating-channels)
     monkeypatch.delenv("FOREWARN_OPERATING_CHANNELS", raising=False)
     recorded = CliRunner().invoke(app, [*args[:-2], "--json", str(tmp_path / "card.json")])

@@ -127,6 +127,18 @@ def _print(report: dict[str, Any]) -> None:
                 else ""
             )
         )
+        by_class = (model.get("features_by_class") or {}).get("by_class", [])
+        own = [
+            f"{e['asset_class']} {e['drifted']} ({', '.join(f['feature'] for f in e['features'][:3])})"
+            for e in by_class
+            if e.get("basis") == "class" and e.get("drifted")
+        ]
+        with_fleet = [str(e["asset_class"]) for e in by_class if e.get("basis") == "pooled"]
+        out.print(
+            "feature drift per asset class (own reference): "
+            + (", ".join(own) or "none")
+            + (f"; judged with the fleet: {', '.join(with_fleet)}" if with_fleet else "")
+        )
         problems = [(q["asset_id"], p) for q in model["quality"] for p in q.get("problems", [])]
         for asset, problem in problems[:20]:
             out.print(f"quality {asset}: {problem}")
