@@ -84,6 +84,8 @@ def age_recipe(columns: Any, renewed: pd.DataFrame, option: str) -> dict[str, An
 CHANCE_AUC = 0.6
 #: with fewer failures than this in the data, held-out figures rest on a handful of events
 FEW_FAILURES = 5
+#: held-out assets the RUL interval's coverage needs to be trusted (fewer: each is judged by two or three others)
+FEW_INTERVAL_ASSETS = 5
 
 
 def skill_warnings(task: str, metrics: dict[str, Any], failures: int, labelled: bool) -> list[str]:
@@ -97,6 +99,8 @@ def skill_warnings(task: str, metrics: dict[str, Any], failures: int, labelled: 
      'held-out F1 0: at its thresholds the model flags none of the held-out failure rows']
     >>> skill_warnings("failure", {"roc_auc": 0.93, "f1": 0.71}, failures=40, labelled=False)
     []
+    >>> skill_warnings("rul", {"roc_auc": 0.9, "interval_assets": 3}, failures=40, labelled=False)  # doctest: +ELLIPSIS
+    ["the RUL interval's coverage was judged on 3 held-out asset(s): a rough figure ..."]
     """
     if task not in ("failure", "rul"):
         return []
@@ -115,4 +119,10 @@ def skill_warnings(task: str, metrics: dict[str, Any], failures: int, labelled: 
         )
     if task == "failure" and metrics.get("f1") == 0:
         out.append("held-out F1 0: at its thresholds the model flags none of the held-out failure rows")
+    judged_by = metrics.get("interval_assets")
+    if task == "rul" and judged_by is not None and judged_by < FEW_INTERVAL_ASSETS:
+        out.append(
+            f"the RUL interval's coverage was judged on {judged_by} held-out asset(s): a rough figure (each one judged "
+            f"by the interval of the others; {FEW_INTERVAL_ASSETS} or more give a figure to trust)"
+        )
     return out
