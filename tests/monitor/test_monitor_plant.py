@@ -203,6 +203,10 @@ def test_the_api_gauges_and_model_page_show_the_monitoring(plant: dict[str, obje
         )
         joint = float(report["models"][0]["multivariate"]["drifted_assets"])
         assert f'forewarn_model_multivariate_drift_assets{{model_id="failure",version="v1"}} {joint}' in metrics
+        for asset_class, drifted in latest["class_feature_drift"].items():
+            labels = f'asset_class="{asset_class}",model_id="failure",version="v1"'
+            assert f"forewarn_model_class_feature_drift{{{labels}}} {float(drifted)}" in metrics
+        assert latest["class_feature_drift"]  # the plant's classes are judged against their own references
         assert (
             'forewarn_model_sensor_drift_assets{channel="' in metrics
             or "forewarn_model_sensor_drift_assets{model_id" in metrics

@@ -6,6 +6,9 @@
 * ``forewarn_model_score_psi``: PSI of the model's probabilities against its reference;
 * ``forewarn_model_multivariate_drift_assets``: assets whose readings, all channels at once, differ from their
   reference more than the reference's own windows do (the MMD test of :mod:`forewarn.monitor.multivariate`);
+* ``forewarn_model_class_feature_drift``: per asset class (label ``asset_class``), the window features over the
+  class's own drift line in the last run (classes judged against their own reference only: a class judged with the
+  fleet has no sample);
 * ``forewarn_model_realised_catch_rate``: failures caught over failures in the last window (absent without one).
 
 Every sample carries ``model_id`` and ``version`` (the monitored one). A model never monitored has no sample.
@@ -96,6 +99,11 @@ class DriftCollector(Collector):
             "Assets whose readings as a whole drifted from their reference (MMD) in the last monitored window",
             labels=["model_id", "version"],
         )
+        by_class = GaugeMetricFamily(
+            "forewarn_model_class_feature_drift",
+            "Window features over their asset class's own drift line in the last monitored window",
+            labels=["model_id", "version", "asset_class"],
+        )
         caught = GaugeMetricFamily(
             "forewarn_model_realised_catch_rate",
             "Failures caught over failures in the last monitored window",
@@ -103,7 +111,7 @@ class DriftCollector(Collector):
         )
         registry = getattr(self.service, "registry", None)
         if registry is None:
-            yield from (alerts, sensors, psi, joint, caught)
+            yield from (alerts, sensors, psi, joint, by_class, caught)
             return
         try:
             ids = registry.model_ids()
@@ -126,7 +134,9 @@ class DriftCollector(Collector):
                 psi.add_metric(labels, float(score["psi"]))
             if run.get("multivariate_drifted_assets") is not None:
                 joint.add_metric(labels, float(run["multivariate_drifted_assets"]))
+            for asset_class, drifted in sorted((run.get("class_feature_drift") or {}).items()):
+                by_class.add_metric([*labels, str(asset_class)], float(drifted))
             realised = (run.get("performance") or {}).get("realised") or {}
             if realised.get("catch_rate") is not None:
                 caught.add_metric(labels, float(realised["catch_rate"]))
-        yield from (alerts, sensors, psi, joint, caught)
+        yield from (alerts, sensors, psi, joint, by_class, caught)
