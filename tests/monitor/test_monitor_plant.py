@@ -268,6 +268,7 @@ def test_the_models_page_draws_the_monitoring_in_chromium(plant: dict[str, objec
         text = page.inner_text("#monitor")
         chromium.close()
     assert "Last run" in text and "Assets drifted per sensor and day" in text and "Realised vs promised" in text
+    assert "Window features over their asset class's own drift line" in text  # the per-class feature drift
     assert not errors, errors
 
 

@@ -49,6 +49,10 @@
     } else {
       section.append(make("p", `Last run ${run.at}: ${run.status}, window ${run.window.start} to ${run.window.end}, ${run.drift_alerts} drift alert(s).`));
       section.append(driftGrid(run));
+      const classes = Object.entries(run.class_feature_drift || {}).sort(([a], [b]) => a.localeCompare(b));
+      if (classes.length) {
+        section.append(table("Window features over their asset class's own drift line", ["asset class", "features drifted"], classes));
+      }
       section.append(table("Drift alerts", ["day", "asset", "cause", "sensors"],
         (run.alerts || []).map((a) => [a.day.slice(0, 10), a.asset_id, a.cause, a.channels.join(", ")])));
       const perf = run.performance || {};
