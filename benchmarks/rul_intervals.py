@@ -307,14 +307,9 @@ def _single_score_offsets(r: np.ndarray, g: np.ndarray, alpha: float = 0.1) -> t
 
 def _conformal(min_assets: int, bands: int = 4, offsets=None) -> Rule:
     def fit(p: np.ndarray, t: np.ndarray, g: np.ndarray) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-        nb = bands
-        while True:
-            edges = np.unique(np.quantile(p, np.linspace(0, 1, nb + 1)[1:-1])) if nb > 1 else np.empty(0)
-            band = np.searchsorted(edges, p, side="right")
-            fewest = min(len(np.unique(g[band == b])) for b in range(len(edges) + 1))
-            if nb == 1 or fewest >= min_assets:
-                break
-            nb -= 1
+        from forewarn.bundles.bundle import asset_bands
+
+        edges, band = asset_bands(p, g, bands=bands, min_assets=min_assets)
         of = offsets or _conformal_offsets
         table = np.array([of(t[band == b] - p[band == b], g[band == b]) for b in range(len(edges) + 1)])
 

@@ -753,18 +753,33 @@ def interval_bands(
     predicted = np.asarray(predicted, dtype="float64")
     residual = np.asarray(truth, dtype="float64") - predicted
     groups = np.asarray(groups)
+    edges, band = asset_bands(predicted, groups, bands=bands, min_assets=min_assets)
+    offsets = np.array(
+        [interval_offsets(residual[band == b], groups[band == b], levels) for b in range(len(edges) + 1)]
+    )
+    return IntervalBands(edges, offsets, int(len(np.unique(groups))))
+
+
+def asset_bands(
+    predicted: np.ndarray, groups: np.ndarray, *, bands: int, min_assets: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Edges between up to ``bands`` bands of predicted RUL (equal counts of rows), fewer until each band holds rows
+    of ``min_assets`` assets (``groups``), and each row's band.
+
+    >>> edges, band = asset_bands(np.arange(4.0), np.array(["a", "b", "a", "a"]), bands=2, min_assets=2)
+    >>> edges.tolist(), band.tolist()
+    ([], [0, 0, 0, 0])
+    """
+    predicted = np.asarray(predicted, dtype="float64")
+    groups = np.asarray(groups)
     count = max(1, int(bands))
     while True:
         edges = np.unique(np.quantile(predicted, np.linspace(0, 1, count + 1)[1:-1])) if count > 1 else np.empty(0)
         band = np.searchsorted(edges, predicted, side="right")
         fewest = min(len(np.unique(groups[band == b])) for b in range(len(edges) + 1))
         if count == 1 or fewest >= min_assets:
-            break
+            return edges, band
         count -= 1
-    offsets = np.array(
-        [interval_offsets(residual[band == b], groups[band == b], levels) for b in range(len(edges) + 1)]
-    )
-    return IntervalBands(edges, offsets, int(len(np.unique(groups))))
 
 
 CARD_FILE = "card.json"
