@@ -4,7 +4,9 @@ evidence, the card's coverage judged asset by asset, and no upper bound past the
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -126,17 +128,26 @@ def test_no_interval_reaches_past_the_models_cap(capped: tuple[Path, pd.DataFram
     assert past.any() and (out.rul_high[past] == top[past]).all()  # "120 h or more", never "100-146 h"
 
 
+INTERVAL_KEYS = ("interval_edges", "interval_offsets")
+
+
+def _copy_with_spec(folder: Path, to: Path, edit: Callable[[dict[str, Any]], object]) -> Path:
+    """A copy of the bundle ``folder`` at ``to`` whose serving spec ``edit`` changed in place."""
+    to.mkdir()
+    for file in folder.iterdir():
+        (to / file.name).write_bytes(file.read_bytes())
+    spec = json.loads((to / SPEC_FILE).read_text())
+    edit(spec)
+    (to / SPEC_FILE).write_text(json.dumps(spec))
+    return to
+
+
 def test_a_bundle_written_before_the_interval_keys_serves_its_residual_quantiles(
     capped: tuple[Path, pd.DataFrame], tmp_path: Path
 ) -> None:
     folder, X = capped
-    old = tmp_path / "old"
-    old.mkdir()
-    for file in folder.iterdir():
-        (old / file.name).write_bytes(file.read_bytes())
+    old = _copy_with_spec(folder, tmp_path / "old", lambda spec: [spec.pop(k) for k in INTERVAL_KEYS])
     spec = json.loads((old / SPEC_FILE).read_text())
-    del spec["interval_edges"], spec["interval_offsets"]
-    (old / SPEC_FILE).write_text(json.dumps(spec))
     bundle = Bundle(old)
     out = bundle.predict(X)
     assert out.rul is not None and out.rul_low is not None and out.rul_high is not None
@@ -150,12 +161,8 @@ def test_a_bundle_written_before_the_interval_keys_serves_its_residual_quantiles
 
 def test_a_spec_with_a_broken_interval_is_refused_clearly(capped: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
     folder, _ = capped
-    bad = tmp_path / "bad"
-    bad.mkdir()
-    for file in folder.iterdir():
-        (bad / file.name).write_bytes(file.read_bytes())
-    spec = json.loads((bad / SPEC_FILE).read_text())
-    spec["interval_offsets"] = spec["interval_offsets"][:-1]
-    (bad / SPEC_FILE).write_text(json.dumps(spec))
+    bad = _copy_with_spec(
+        folder, tmp_path / "bad", lambda spec: spec.update(interval_offsets=spec["interval_offsets"][:-1])
+    )
     with pytest.raises(StateError, match="interval_offsets need a"):
         Bundle(bad)

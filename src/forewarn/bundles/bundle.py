@@ -882,13 +882,14 @@ def make_bundle(
     edges = np.empty(0)
     interval_spec: dict[str, tuple[float, ...]] = {}
     if model.task == "rul":
-        edges, quantiles = (
-            residual_model if residual_model is not None else residual_bands(model.predict(X[first]), y[first], bands)  # type: ignore[attr-defined]
-        )
         fitted = getattr(residual_model, "interval", None)
-        if fitted is None and residual_model is None:  # fitted here, on the same half as the residual bands
+        if residual_model is not None:
+            edges, quantiles = residual_model
+        else:  # the residual bands and the interval fitted here, on the same half
+            said = model.predict(X[first])  # type: ignore[attr-defined]
+            edges, quantiles = residual_bands(said, y[first], bands)
             half = np.asarray(groups)[first] if groups is not None else np.zeros(int(first.sum()))
-            fitted = interval_bands(model.predict(X[first]), y[first], half, bands=bands)  # type: ignore[attr-defined]
+            fitted = interval_bands(said, y[first], half, bands=bands)
         interval_spec = fitted.to_spec() if fitted is not None else {}
         residual_quantiles = tuple(float(v) for v in quantiles.reshape(-1))
         raw = rul_failure_probability(model.predict(X[second]), horizon, edges, quantiles)[0]  # type: ignore[attr-defined]

@@ -48,7 +48,7 @@ class OpenCases(Protocol):
 
     def open_case_id(self, asset_id: str) -> int | None: ...
 
-    def case(self, case_id: int) -> dict[str, Any]: ...
+    def cases_by_id(self, case_ids: list[int]) -> dict[int, dict[str, Any]]: ...
 
 
 class HealthScorer:
@@ -173,6 +173,9 @@ class HealthScorer:
         label = card_label(bundle.folder)
         policy = self.decider.thresholds(bundle)
         results = []
+        with_quiet_case: list[
+            tuple[int, HealthAnswer]
+        ] = []  # answers that name their open case: the cases read in one query after the loop
         for info in infos:
             asset_id = info["asset_id"]
             marks = events.get(asset_id)
@@ -201,11 +204,18 @@ class HealthScorer:
             elif asset_id in decisions:
                 result.update(decisions[asset_id])
                 result.update({"ts": pd.Timestamp(recent[asset_id][0][-1]).isoformat(), "status": "in_service"})
-                if result["open_case"] is not None and result["risk_level"] in QUIET_LEVELS:
-                    case = self.cases.case(int(result["open_case"]))
-                    result["recommended_action"] = open_case_action(result["recommended_action"], case)
-            self.cache.put(asset_id, keys[asset_id], result)
+                case_id = result["open_case"]
+                if case_id is not None and result["risk_level"] in QUIET_LEVELS:
+                    with_quiet_case.append((case_id, result))
             results.append(result)
+        if with_quiet_case:
+            cases = self.cases.cases_by_id([case_id for case_id, _ in with_quiet_case])
+            for case_id, result in with_quiet_case:
+                case = cases.get(case_id)
+                if case is not None:  # closed and gone since its id was read: the model's own action stands
+                    result["recommended_action"] = open_case_action(result["recommended_action"], case)
+        for result in results:
+            self.cache.put(result["asset_id"], keys[result["asset_id"]], result)
         return results
 
     def class_channels(self) -> dict[str, frozenset[str]]:
