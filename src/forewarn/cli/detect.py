@@ -137,6 +137,31 @@ def detect(
             "the stream's [[models]] entry that scores every asset with its own fit (default detector only).",
         ),
     ] = None,
+    models: Annotated[
+        Path | None,
+        typer.Option(
+            "--models",
+            help="Score with the fits kept by an earlier --save-models in this folder (its detector and options), so "
+            "a nightly rerun scores new readings with the same fit and earlier episodes do not move; an asset without "
+            "a fit there is fitted now (and added with --save-models DIR).",
+        ),
+    ] = None,
+    cases: Annotated[
+        bool,
+        typer.Option(
+            "--cases",
+            help="With --store: file each alarm episode into the store's case book (the one forewarn serve --store "
+            "lists), as the stream files a detector's alarm; a rerun files only what is new.",
+        ),
+    ] = False,
+    close_quiet: Annotated[
+        str,
+        typer.Option(
+            "--close-quiet",
+            help="With --cases: the case rule's gap: a case closes once its asset had no alarming row for this long "
+            "(e.g. 7d, 36h; 0 = never), as in forewarn serve and the stream.",
+        ),
+    ] = "7d",
     engine: EngineOpt = "local",
     ray_address: RayAddressOpt = None,
 ) -> None:
@@ -154,12 +179,25 @@ def detect(
         raise typer.BadParameter("give either INPUT.csv or --store DB (one of them)", param_hint="INPUT.csv/--store")
     if store is None and any(v is not None for v in (site, line, asset_class, assets, interval)):
         raise typer.BadParameter("--site, --line, --class, --assets and --interval need --store")
+    if cases and store is None:
+        raise typer.BadParameter(
+            "the case book lives beside a store: give --store DB with --cases", param_hint="--cases"
+        )
+    quiet = _close_quiet(close_quiet) if cases else None
+    kept = None
+    if models is not None:
+        given = {"contamination": contamination, "transition_rows": transition_rows, "rebase_rows": rebase_rows}
+        given["rounding"] = True if rounding else None
+        kept = _kept(models, detector, train_fraction, smooth, interval, given)
+        detector, train_fraction = kept.detector, float(kept.index.get("options", {}).get("train_fraction", 0.15))
     options: dict[str, Any] = {
         "detector": detector,
         "train_fraction": train_fraction,
         "smooth": smooth,
         "executor": executor(engine, ray_address),  # each asset's (or pool's) model one unit
     }
+    if kept is not None:
+        options["kept"] = kept
     params = {
         name: value
         for name, value in (
@@ -170,6 +208,8 @@ def detect(
         )
         if value is not None
     }
+    if kept is not None:
+        params = dict(kept.index.get("options", {}).get("params", {}))
     if save_models is not None:
         if interval is not None:
             raise typer.BadParameter(
@@ -241,14 +281,14 @@ def detect(
     pools = sorted(str(m).split(": ", 1)[1] for m in fits["model"].unique() if m != "own")
     pooled = len(fits) - own
     if not n_assets:
-        models = "one model" + (", trained on too few rows" if pooled else "")
+        fitted = "one model" + (", trained on too few rows" if pooled else "")
     else:
         parts = [f"{own} asset(s) with a model of their own"] if own else []
         if pooled:
             parts.append(f"{pooled} pooled ({'one pool' if pools == ['all'] else 'per class: ' + ', '.join(pools)})")
-        models = ", ".join(parts)
+        fitted = ", ".join(parts)
     typer.echo(
-        f"scored {what} ({len(result.features)} column(s)) with {result.detector}, {models}, trained on the first "
+        f"scored {what} ({len(result.features)} column(s)) with {result.detector}, {fitted}, trained on the first "
         f"{train_fraction:g} of each series ({result.n_train} rows); {result.alarms} alarm episode(s) "
         f"(open at anomaly_score >= {rule.on:g}, clear after {rule.clear_rows} rows below {rule.off:g}); "
         f"highest {scores['anomaly_score'].iloc[top]:.3f} at {where}"
@@ -256,6 +296,8 @@ def detect(
     if result.dropped:
         typer.echo(f"dropped column(s) without values in the training rows: {', '.join(result.dropped)}")
     typer.echo(f"scores: {out}" + (f"; episodes: {events}" if events else ""))
+    if kept is not None:
+        typer.echo(_kept_line(fits, kept.folder, save_models))
     if save_models is not None:
         from forewarn.detect.saved import models_entry, save_fits
 
@@ -269,7 +311,89 @@ def detect(
         }
         folder = save_fits(result, save_models, options=settings).resolve()
         typer.echo(
-            f"saved {len(result.models)} fit(s) of {len(fits)} asset(s) in {folder}; to score them in the stream, "
-            "add to its config:"
+            f"saved {len(result.models)} fit(s) of {sum(len(m.assets) for m in result.models)} asset(s) in {folder}; "
+            "to score them in the stream, add to its config:"
         )
         typer.echo(models_entry(folder))
+    if cases:
+        assert store is not None
+        typer.echo(_file_cases(result, store, quiet))
+
+
+def _close_quiet(value: str) -> Any:
+    """``--close-quiet`` as the case rule reads it (``None``: never close)."""
+    from forewarn.decide.quiet import close_quiet_setting
+    from forewarn.exceptions import ConfigError
+
+    try:
+        return close_quiet_setting(value)
+    except ConfigError as err:
+        raise typer.BadParameter(str(err), param_hint="--close-quiet") from None
+
+
+def _kept(
+    folder: Path, detector: str, train_fraction: float, smooth: int | None, interval: str | None, given: dict[str, Any]
+) -> Any:
+    """The fits of ``--models DIR``; refused in one line: options that differ from those they were fitted with."""
+    from forewarn.detect.saved import SavedFits
+    from forewarn.exceptions import ConfigError
+
+    if interval is not None or smooth not in (None, 1):
+        flag = "--interval" if interval is not None else "--smooth"
+        raise typer.BadParameter(f"the kept fits score readings as stored, without {flag}", param_hint="--models")
+    try:
+        kept = SavedFits(folder)
+    except ConfigError as err:
+        raise typer.BadParameter(str(err), param_hint="--models") from None
+    saved = kept.index.get("options", {})
+    saved_params = dict(saved.get("params", {}))
+    clashes = []
+    if detector not in (DEFAULT_DETECTOR, kept.detector):
+        clashes.append(f"--detector {detector} (the fits are {kept.detector})")
+    fraction = float(saved.get("train_fraction", 0.15))
+    if train_fraction not in (0.15, fraction):
+        clashes.append(f"--train-fraction {train_fraction:g} (they were fitted on {fraction:g})")
+    for name, value in given.items():
+        if value is not None and saved_params.get(name) != value:
+            was = saved_params.get(name)
+            clashes.append(
+                f"--{name.replace('_', '-')} (they were fitted {'without it' if was is None else f'with {was}'})"
+            )
+    if clashes:
+        raise typer.BadParameter(
+            f"{', '.join(clashes)}: new assets are fitted as the kept fits were; leave it out, or fit afresh "
+            "without --models",
+            param_hint="--models",
+        )
+    return kept
+
+
+def _kept_line(fits: Any, folder: Path, save_models: Path | None) -> str:
+    """One line: how many assets the kept fits scored, and the assets fitted now (kept or not)."""
+    new = fits.loc[~fits["kept"].astype(bool), "asset_id"].astype(str).tolist()
+    line = f"{int(fits['kept'].sum())} asset(s) scored with their fits kept in {folder}"
+    if not new:
+        return line + "; no asset fitted now"
+    names = ", ".join(new[:5]) + (f" and {len(new) - 5} more" if len(new) > 5 else "")
+    where = f"added to {save_models}" if save_models is not None else "not kept: add --save-models DIR to keep them"
+    return line + f"; {len(new)} without a fit there fitted now ({names}): {where}"
+
+
+def _file_cases(result: Any, store: Path, quiet: Any) -> str:
+    """File the episodes into the store's case book (:func:`forewarn.detect.cases.file_cases`); the line saying so."""
+    from forewarn.decide.cases import CaseBook, casebook_path_for
+    from forewarn.decide.quiet import quiet_text
+    from forewarn.detect.cases import file_cases
+
+    path = casebook_path_for(str(store))
+    book = CaseBook(path, close_quiet=quiet)
+    try:
+        done = file_cases(result, book)
+    finally:
+        book.close()
+    rule = "never closed by the case rule" if quiet is None else f"closed after {quiet_text(quiet)} without an alarm"
+    return (
+        f"case book {path}: {done.episodes} alarm episode(s), {done.filed} new alert(s) filed "
+        f"({done.episodes - done.filed} there already), {done.opened} case(s) opened, {done.closed} closed by the case "
+        f"rule ({rule}); {done.open_cases} open on these assets; forewarn serve --store {store} lists them"
+    )

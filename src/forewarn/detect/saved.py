@@ -9,9 +9,16 @@ asset with the very model ``detect`` scored it with (one ``[[models]]`` entry fo
 * ``DIR/fit-NNN/``: one saved model per fit (:func:`forewarn.base.save`), in the order of the fits;
 * ``DIR/detect-fits.json`` (:data:`INDEX_FILE`): the index, ``{"format": 1, "detector", "options", "channels",
   "fits": [...]}``, each fit ``{"folder", "assets", "channels", "fill", "model", "n_train", "train_from",
-  "train_to"}``: the assets it scores, the channels it reads in order, the value each channel takes before its
-  first reading (the training median), ``own`` or ``pooled: <class>``, each asset's training rows and the times of
-  the first and last training row. ``channels`` at the top is every fit's channels, in order of first use.
+  "train_to", "scale"}``: the assets it scores, the channels it reads in order, the value each channel takes before
+  its first reading (the training median), ``own`` or ``pooled: <class>``, each asset's training rows, the times of
+  the first and last training row and each channel's robust scale in the training rows (what an episode's top
+  channels are measured in; folders saved before it was written lack it). ``channels`` at the top is every fit's
+  channels, in order of first use.
+
+``forewarn detect --models DIR`` scores with the fits of such a folder (:meth:`SavedFits.unit` per fit, the
+``kept`` of :func:`forewarn.detect.detect_frame`): a nightly run on a store that grew scores the new rows with the
+same fit, so the earlier rows' scores and episodes do not move; with ``--save-models`` the folder keeps its fits
+(:meth:`SavedFits.detect_fits`) and gains those of the assets that had none.
 
 A saved fit scores as ``detect`` does (:meth:`SavedFit.score`): the asset's channels, a missing reading carried
 forward from the asset's last one, a channel before its first reading at the fill value, then the model's score.
@@ -48,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base import load, save
-from forewarn.detect.scoring import DetectResult
+from forewarn.detect.scoring import DetectFit, DetectResult
 from forewarn.exceptions import ConfigError, StateError
 
 #: the index of a folder of saved fits
@@ -112,6 +119,7 @@ def save_fits(result: DetectResult, folder: str | os.PathLike[str], *, options: 
                 "train_from": fit.train_from,
                 "train_to": fit.train_to,
             }
+            | ({} if fit.scale is None else {"scale": fit.scale})
         )
     index = {
         "format": FORMAT,
@@ -157,6 +165,17 @@ class SavedFit:
         return np.asarray(self.model.score(rows), dtype="float64").reshape(-1)
 
 
+@dataclass
+class KeptUnit:
+    """One kept fit as scoring reads it: the fit, each member's training rows, the channels' scale (``None``: a
+    folder saved without it) and ``own`` or ``pooled: <class>``."""
+
+    fit: SavedFit
+    n_train: dict[str, int]
+    scale: list[float] | None
+    model: str
+
+
 class SavedFits:
     """The fits in a folder written by :func:`save_fits`, each loaded on first use (see the module text)."""
 
@@ -196,6 +215,44 @@ class SavedFits:
     def get_tags(self) -> dict[str, Any]:
         """The tags every fit shares (:func:`check_savable`): sequential, missing values allowed."""
         return {"sequential": True, "nan_allowed": True, "unit": "probability-like"}
+
+    def fit_number(self, asset: str) -> int | None:
+        """The position of the fit that scores ``asset`` in the index; ``None`` when the folder has none for it."""
+        return self._of.get(str(asset))
+
+    def unit(self, number: int, members: list[str]) -> KeptUnit:
+        """What scoring ``members`` with fit ``number`` needs (:func:`forewarn.detect.scoring._score_kept`)."""
+        entry = self.index["fits"][number]
+        fit = self.fit_for(str(entry["assets"][0]))
+        assert fit is not None
+        n_train = {str(k): int(v) for k, v in dict(entry.get("n_train", {})).items()}
+        scale = entry.get("scale")
+        return KeptUnit(fit, {m: n_train.get(m, 0) for m in members}, scale, str(entry.get("model", "own")))
+
+    def detect_fits(self) -> list[DetectFit]:
+        """Every fit of the folder, in its order, as :func:`save_fits` writes them again (``--models DIR
+        --save-models DIR``: the folder keeps them all, those of assets this run did not select too)."""
+        out = []
+        for entry in self.index["fits"]:
+            assets = [str(a) for a in entry["assets"]]
+            fit = self.fit_for(assets[0])
+            assert fit is not None
+            model = str(entry.get("model", "own"))
+            n_train = dict(entry.get("n_train", {}))
+            out.append(
+                DetectFit(
+                    group=f"own:{assets[0]}" if model == "own" else "pooled:" + model.split(": ", 1)[-1],
+                    assets=assets,
+                    model=fit.model,
+                    channels=list(fit.channels),
+                    fill=[float(v) for v in fit.fill],
+                    n_train=[int(n_train.get(a, 0)) for a in assets],
+                    train_from=str(entry.get("train_from", "")),
+                    train_to=str(entry.get("train_to", "")),
+                    scale=entry.get("scale"),
+                )
+            )
+        return out
 
     def fit_for(self, asset: str) -> SavedFit | None:
         """The fit that scores ``asset``; ``None`` when the folder has none for it."""

@@ -52,6 +52,8 @@ class DetectFit:
     n_train: list[int]
     train_from: str
     train_to: str
+    #: each channel's robust scale in the training rows (what an episode's top channels are measured in)
+    scale: list[float] | None = None
 
 
 @dataclass
@@ -72,6 +74,9 @@ class DetectResult:
     asset_column: str | None = None
     #: the fitted models, one per asset or pool, with what scoring needs besides (``keep_models=True``)
     models: list[DetectFit] = field(default_factory=list)
+    #: per episode (same order), its channels on its alarm row: ``{channel: |value - training median| / scale}``,
+    #: the (up to) :data:`TOP_CHANNELS` largest first: what an alert filed for the episode names (its explanation)
+    explanations: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def alarms(self) -> int:
@@ -147,10 +152,13 @@ def _score_assets(
     source: str,
     executor: Executor | None = None,
     keep_models: bool = False,
+    kept: Any = None,
 ) -> dict[str, Any]:
     """Score every asset's series (package text, steps 2-6); rows are positions of ``features``. Each model (an
     asset's own, or a pool's) is one unit of ``executor`` (:func:`_fit_group`); the units' results are put together
-    in the groups' order, so the result does not depend on where they ran."""
+    in the groups' order, so the result does not depend on where they ran. ``kept``: earlier fits
+    (:class:`~forewarn.detect.saved.SavedFits`): an asset that has one is scored with it, not fitted again
+    (:func:`_score_kept`)."""
     n_rows = len(features)
     # a detector whose scores are already an anomaly_score (0.5 at its own alarm level) is not recalibrated
     calibrated = cls.get_tags().get("unit") == "probability-like"
@@ -164,7 +172,10 @@ def _score_assets(
         series[str(key)] = rows[np.argsort(stamps[rows], kind="stable")]
     groups: dict[str, list[str]] = {}
     for key, rows in series.items():
-        if int(train_fraction * len(rows)) >= MIN_TRAIN_ROWS:
+        number = None if kept is None or assets is None else kept.fit_number(key)
+        if number is not None:
+            groups.setdefault(f"kept:{number}", []).append(key)
+        elif int(train_fraction * len(rows)) >= MIN_TRAIN_ROWS:
             groups[f"own:{key}"] = [key]
         else:
             label = str((asset_classes or {}).get(key, "all")) if assets is not None else "all"
@@ -175,11 +186,12 @@ def _score_assets(
             members,
             [features.iloc[series[k]].reset_index(drop=True).ffill() for k in members],
             [stamps[series[k]] for k in members],
+            kept.unit(int(group.split(":", 1)[1]), members) if group.startswith("kept:") else None,
         )
         for group, members in groups.items()
     ]
     fit = partial(
-        _fit_group,
+        _score_unit,
         cls=cls,
         detector=detector,
         train_fraction=train_fraction,
@@ -193,18 +205,18 @@ def _score_assets(
     )
     anomaly = np.zeros(n_rows)
     alarm = np.zeros(n_rows, dtype="int8")
-    episodes: list[Episode] = []
+    episodes: list[tuple[Episode, dict[str, float]]] = []
     fits: list[dict[str, Any]] = []
     notes: list[str] = []
     dropped_all: set[str] = set()
     used: list[str] = []
     told: dict[str, dict[str, str]] = {}  # the detector's warnings: kind -> series -> first line
     levels = []
-    kept: list[DetectFit] = []
+    made: dict[str, DetectFit] = {}
     total_train = 0
-    for (group, _, _, _), done in zip(units, resolve(executor).map(fit, units), strict=True):
+    for (group, _, _, _, _), done in zip(units, resolve(executor).map(fit, units), strict=True):
         if done.get("fit") is not None:
-            kept.append(done["fit"])
+            made[group] = done["fit"]
         dropped_all.update(done["dropped"])
         used.extend(c for c in done["columns"] if c not in used)
         for kind, said in done["told"].items():
@@ -214,22 +226,17 @@ def _score_assets(
         for key, level, found, t in done["members"]:
             rows = series[key]
             anomaly[rows] = level
-            for episode in found:
+            for episode, explanation in found:
                 alarm[rows[episode.start]] = 1
-                episodes.append(
-                    replace(
-                        episode,
-                        start=int(rows[episode.start]),
-                        end=int(rows[episode.end]),
-                        peak=int(rows[episode.peak]),
-                    )
-                )
+                at = {"start": int(rows[episode.start]), "end": int(rows[episode.end]), "peak": int(rows[episode.peak])}
+                episodes.append((replace(episode, **at), explanation))
             fits.append(
                 {
                     "asset_id": key if assets is not None else None,
                     "rows": len(rows),
                     "n_train": t,
-                    "model": "own" if group.startswith("own:") else f"pooled: {group.split(':', 1)[1]}",
+                    "model": done["model"],
+                    "kept": group.startswith("kept:"),
                 }
             )
             total_train += t
@@ -242,18 +249,20 @@ def _score_assets(
             f"{', '.join(series_named[:3])}{more}: {said[series_named[0]]}"
             + (" (the others alike)" if len(series_named) > 1 else "")
         )
-    episodes.sort(key=lambda e: (e.asset_id or "", e.start))
+    episodes.sort(key=lambda pair: (pair[0].asset_id or "", pair[0].start))
+    kept_fits = [] if kept is None or not keep_models else kept.detect_fits()
     return {
         "anomaly": anomaly,
         "alarm": alarm,
-        "episodes": episodes,
-        "fits": pd.DataFrame(fits, columns=["asset_id", "rows", "n_train", "model"]),
+        "episodes": [e for e, _ in episodes],
+        "explanations": [x for _, x in episodes],
+        "fits": pd.DataFrame(fits, columns=["asset_id", "rows", "n_train", "model", "kept"]),
         "notes": notes,
         "dropped": sorted(dropped_all - set(used)),
         "features": used,
         "n_train": total_train,
         "alarm_level": levels[0] if len(levels) == 1 else float("nan"),
-        "models": kept,
+        "models": kept_fits + [f for g, f in made.items() if not g.startswith("kept:")],
     }
 
 
@@ -264,6 +273,124 @@ def _with_times(frame: pd.DataFrame, stamps: np.ndarray) -> pd.DataFrame:
     [0, 1]
     """
     return frame.set_axis(pd.DatetimeIndex(pd.to_datetime(np.asarray(stamps, dtype="int64"), unit="ns", utc=True)))
+
+
+def channel_deviations(values: np.ndarray, centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Each channel's standardised deviation on one row, ``|value - centre| / scale``; -1 where the value is
+    missing (so it ranks last). An episode's top channels are the largest on its peak row (package text, step 6).
+
+    >>> channel_deviations(np.array([52.0, np.nan, 1.0]), np.array([50.0, 0.0, 1.0]), np.array([1.0, 1.0, 0.5]))
+    array([ 2., -1.,  0.])
+    """
+    return np.nan_to_num(np.abs(np.asarray(values, dtype="float64") - centre) / scale, nan=-1.0)
+
+
+def _ranked(deviation: np.ndarray, columns: Sequence[str]) -> list[int]:
+    """The positions of the (up to) :data:`TOP_CHANNELS` largest deviations, largest first (ties in column order)."""
+    return [int(i) for i in np.argsort(-deviation, kind="stable")[:TOP_CHANNELS]]
+
+
+def _score_members(
+    score: Any,
+    frames: Sequence[pd.DataFrame],
+    stamps: Sequence[np.ndarray],
+    members: Sequence[str],
+    n_train: Sequence[int],
+    *,
+    columns: list[str],
+    fill: pd.Series,
+    centre: np.ndarray,
+    scale: np.ndarray,
+    smooth: int,
+    rule: AlarmRule,
+    named: bool,
+    calibration_rows: bool,
+) -> tuple[list[tuple[str, np.ndarray, list[tuple[Episode, dict[str, float]]], int]], float]:
+    """Score each member's rows (``frames``: gaps carried forward; a channel before its first reading takes its
+    ``fill``) with ``score`` (rows -> raw scores, the rows indexed by their times), turn them into
+    the ``anomaly_score`` (learning the calibration from the training rows when ``calibration_rows``), find the
+    episodes, their top channels (peak row) and their alarm row's channels (the explanation of an alert filed for
+    it). Returns ``(member, level, [(episode, explanation)], n_train)`` per member and the alarm level."""
+    raw = [
+        trailing_mean(score(_with_times(f[columns].fillna(fill), ts)), smooth)
+        for f, ts in zip(frames, stamps, strict=True)
+    ]
+    calibration = None
+    if calibration_rows:
+        calibration = ScoreCalibration.fit(np.concatenate([r[:t] for r, t in zip(raw, n_train, strict=True)]))
+    scored = []
+    for key, frame, scores, t, ts in zip(members, frames, raw, n_train, stamps, strict=True):
+        level = np.clip(scores, 0.0, 1.0) if calibration is None else anomaly_level(calibration, scores)
+        values = frame[columns].to_numpy(dtype="float64")
+        found = []
+        for episode in find_episodes(level, rule, ts=ts, asset_id=key if named else None):
+            peak = channel_deviations(values[episode.peak], centre, scale)
+            top = tuple(columns[i] for i in _ranked(peak, columns))
+            start = channel_deviations(values[episode.start], centre, scale)
+            explanation = {columns[i]: float(start[i]) for i in _ranked(start, columns) if start[i] >= 0}
+            found.append((replace(episode, top_channels=top), explanation))
+        scored.append((key, level, found, t))
+    return scored, 0.5 if calibration is None else calibration.level
+
+
+def _score_unit(
+    unit: tuple[str, list[str], list[pd.DataFrame], list[np.ndarray], Any], **options: Any
+) -> dict[str, Any]:
+    """One unit of :func:`_score_assets`: a group fitted now (:func:`_fit_group`) or one kept fit
+    (:func:`_score_kept`)."""
+    group, members, frames, stamps, kept = unit
+    if kept is None:
+        return _fit_group((group, members, frames, stamps), **options)
+    return _score_kept(kept, members, frames, stamps, **options)
+
+
+def _score_kept(
+    kept: Any,
+    members: list[str],
+    frames: list[pd.DataFrame],
+    stamps: list[np.ndarray],
+    *,
+    smooth: int,
+    rule: AlarmRule,
+    named: bool,
+    **_: Any,
+) -> dict[str, Any]:
+    """Score ``members`` with a kept fit (``kept``: :meth:`forewarn.detect.saved.SavedFits.unit`): its model, its
+    channels (one the asset does not report is missing throughout), the fill and scale it was saved with (the
+    scale of its training rows, found again in ``frames`` for a folder saved without it); nothing is fitted."""
+    fit, n_train = kept.fit, [kept.n_train.get(m, 0) for m in members]
+    columns = list(fit.channels)
+    frames = [f.reindex(columns=columns) for f in frames]
+    fill = pd.Series(fit.fill, index=columns)
+    scale = kept.scale
+    if scale is None:
+        training = pd.concat([f.iloc[:t] for f, t in zip(frames, n_train, strict=True)], ignore_index=True)
+        scale = _scale(training.fillna(fill))[1]
+    scored, level = _score_members(
+        fit.score,
+        frames,
+        stamps,
+        members,
+        n_train,
+        columns=columns,
+        fill=fill,
+        centre=np.asarray(fit.fill, dtype="float64"),
+        scale=np.asarray(scale, dtype="float64"),
+        smooth=smooth,
+        rule=rule,
+        named=named,
+        calibration_rows=False,
+    )
+    return {
+        "fit": None,
+        "dropped": [],
+        "columns": columns,
+        "told": {},
+        "level": level,
+        "members": scored,
+        "note": None,
+        "model": kept.model,
+    }
 
 
 def _fit_group(
@@ -341,26 +468,22 @@ def _fit_group(
     # a detector tagged "timed" reads the rows' times as the DatetimeIndex of what it scores (the ensemble settles
     # lasting deviations over hours, models.anomaly.ensemble)
     timed = bool(cls.get_tags().get("timed", False))
-    raw = [
-        trailing_mean(
-            model.score(_with_times(f[columns].fillna(median), ts) if timed else f[columns].fillna(median)), smooth
-        )
-        for f, ts in zip(frames, stamps, strict=True)
-    ]
-    calibration = None
-    if not calibrated:
-        calibration = ScoreCalibration.fit(np.concatenate([r[:t] for r, t in zip(raw, n_train, strict=True)]))
     centre, scale = _scale(training)
-    scored = []
-    for key, frame, scores, t, ts in zip(members, frames, raw, n_train, stamps, strict=True):
-        level = np.clip(scores, 0.0, 1.0) if calibration is None else anomaly_level(calibration, scores)
-        values = frame[columns].to_numpy(dtype="float64")
-        found = []
-        for episode in find_episodes(level, rule, ts=ts, asset_id=key if named else None):
-            deviation = np.nan_to_num(np.abs(values[episode.peak] - centre) / scale, nan=-1.0)
-            top = tuple(columns[i] for i in np.argsort(-deviation, kind="stable")[:TOP_CHANNELS])
-            found.append(replace(episode, top_channels=top))
-        scored.append((key, level, found, t))
+    scored, level = _score_members(
+        (lambda X: model.score(X)) if timed else (lambda X: model.score(X.reset_index(drop=True))),
+        frames,
+        stamps,
+        members,
+        n_train,
+        columns=columns,
+        fill=median,
+        centre=centre,
+        scale=scale,
+        smooth=smooth,
+        rule=rule,
+        named=named,
+        calibration_rows=not calibrated,
+    )
     note = None
     if pooled:
         names = ", ".join(members[:5]) + (f" and {len(members) - 5} more" if len(members) > 5 else "")
@@ -384,15 +507,17 @@ def _fit_group(
             n_train=list(n_train),
             train_from=pd.Timestamp(min(first_ts), tz="UTC").isoformat(),
             train_to=pd.Timestamp(max(last_ts), tz="UTC").isoformat(),
+            scale=[float(v) for v in scale],
         )
     return {
         "fit": fitted,
         "dropped": dropped,
         "columns": columns,
         "told": told,
-        "level": 0.5 if calibration is None else calibration.level,
+        "level": level,
         "members": scored,
         "note": note,
+        "model": "own" if not pooled else f"pooled: {label}",
     }
 
 
@@ -411,13 +536,17 @@ def detect_frame(
     source: str = "input",
     executor: Executor | None = None,
     keep_models: bool = False,
+    kept: Any = None,
 ) -> DetectResult:
     """Score the rows of ``frame`` (see the package text); the frame's cells may be text or numbers.
 
     ``asset_classes`` maps asset ids to classes for pooling assets with too few rows (package text, step 3).
     ``executor`` (:mod:`forewarn.base.executor`) fits and scores each asset's (or pool's) model as one unit
     (in this process by default; the result does not depend on it). ``keep_models`` keeps the fitted models in
-    :attr:`DetectResult.models` (for :func:`forewarn.detect.saved.save_fits`).
+    :attr:`DetectResult.models` (for :func:`forewarn.detect.saved.save_fits`). ``kept``: the fits of an earlier
+    run (:class:`~forewarn.detect.saved.SavedFits`, ``forewarn detect --models DIR``): each asset that has one is
+    scored with it, so its scores on the rows that run scored do not change; the others are fitted as above (with
+    ``keep_models``, the result keeps every kept fit and the new ones).
     """
     if not 0.0 < train_fraction < 1.0:
         raise ConfigError(
@@ -493,6 +622,7 @@ def detect_frame(
         source=source,
         executor=executor,
         keep_models=keep_models,
+        kept=kept,
     )
     out: dict[str, Any] = {}
     if asset_column is not None:
@@ -516,6 +646,7 @@ def detect_frame(
         rule=rule,
         asset_column=asset_column,
         models=scored["models"],
+        explanations=scored["explanations"],
     )
 
 
