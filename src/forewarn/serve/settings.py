@@ -101,8 +101,9 @@ class ServeSettings:
 def refuse_detect_fits(models: str | os.PathLike[str]) -> None:
     """Refuse, in one line, a models folder that holds ``forewarn detect --save-models`` fits (its index file, in the
     folder or a folder of it) instead of model bundles: ``serve --models`` scores health with bundles (``forewarn
-    train``); detect's fits score a stream of readings with each asset's alarm state, which ``serve --stream`` runs.
-    The line gives the config's ``[[models]]`` entry to use.
+    train``); detect's fits score a stream of readings with each asset's alarm state, which ``serve --stream`` runs,
+    or batches of readings with ``forewarn detect --store DB --models DIR --cases``, which files their alarms into the
+    case book the service lists. The line gives the config's ``[[models]]`` entry and that command.
 
     >>> import tempfile
     >>> fits = Path(tempfile.mkdtemp())
@@ -124,7 +125,9 @@ def refuse_detect_fits(models: str | os.PathLike[str]) -> None:
             f"models folder {str(root)!r} holds the fits of 'forewarn detect --save-models' ({found[0] / INDEX_FILE}), "
             "not model bundles of 'forewarn train': serve them with 'forewarn serve --stream CONFIG', the config "
             f"holding the entry [[models]] {entry} (the readings then come by MQTT or OPC UA and each asset is scored "
-            "with its own fit as they arrive)"
+            "with its own fit as they arrive); or, for readings loaded in batches (forewarn ingest), file detect's "
+            f"alarms into the store's case book with 'forewarn detect --store DB --models {found[0]} --cases' after "
+            "each load and serve the store without --models: the dashboard lists their cases"
         )
 
 
