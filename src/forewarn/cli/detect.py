@@ -174,6 +174,11 @@ def detect(
     Each asset is scored on its own; an asset with too few rows shares a model with its class (with a warning).
 
     Scores do not look ahead: later rows never change earlier scores.
+
+    A plant that loads exports in batches (forewarn ingest each night): detect --store DB --cases --save-models FITS
+    the first night, then detect --store DB --cases --models FITS --save-models FITS after each load; forewarn serve
+    --store DB lists the cases (each episode one alert of source detect; a case closes after --close-quiet without an
+    alarming row). With the kept fits the earlier rows keep their scores, so a rerun files only what is new.
     """
     if (input_path is None) == (store is None):
         raise typer.BadParameter("give either INPUT.csv or --store DB (one of them)", param_hint="INPUT.csv/--store")

@@ -55,7 +55,11 @@ What it does, in order:
 
 The code: :mod:`forewarn.detect.inputs` (step 1), :mod:`forewarn.detect.scoring` (steps 2-6, :func:`detect_frame`,
 :func:`detect_store`) and :mod:`forewarn.detect.output` (step 7, :func:`detect_file`); every name is imported here.
-The fits kept for the stream (``forewarn detect --save-models DIR``, ``keep_models=True``): :mod:`forewarn.detect.saved`.
+The fits kept for the stream (``forewarn detect --save-models DIR``, ``keep_models=True``): :mod:`forewarn.detect.saved`;
+scoring with them again (``--models DIR``, ``kept=``), so a nightly rerun on a grown store leaves the earlier rows'
+scores and episodes as they were: the same module. Each episode filed into the store's case book as the stream files
+a detector's alarm (``forewarn detect --store DB --cases``, what ``forewarn serve --store DB`` lists):
+:mod:`forewarn.detect.cases`.
 
 >>> import numpy as np, pandas as pd
 >>> rng = np.random.default_rng(0)
