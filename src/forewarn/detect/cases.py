@@ -124,20 +124,41 @@ def _state(assets: list[str], active: list[bool], ends: list[int], last: Mapping
     }
 
 
+def _first_rounds(
+    result: DetectResult, by_asset: Mapping[str, list[int]], book: CaseBook, model_id: str
+) -> dict[str, int]:
+    """Per asset, the first of its episodes that must be filed again: the one before its first episode not in the
+    book (its end is the state the new one is filed with), or its last one when all are there (its end may have
+    moved on: an episode still open at the last run). The earlier ones were filed, each with its state, and filing
+    them again would change nothing, so a nightly rerun costs the new episodes, not the whole history."""
+    filed = {
+        (str(a["asset_id"]), pd.Timestamp(a["ts"]).value)
+        for a in book.alerts(limit=np.iinfo("int32").max)
+        if a.get("source") == SOURCE and a["model_id"] == model_id
+    }
+    first = {}
+    for asset, found in by_asset.items():
+        new = [k for k, i in enumerate(found) if (asset, pd.Timestamp(result.episodes[i].start_ts).value) not in filed]
+        first[asset] = max((new[0] if new else len(found)) - 1, 0)
+    return first
+
+
 def file_cases(result: DetectResult, book: CaseBook, *, model_id: str = MODEL_ID) -> Filing:
     """File the episodes of ``result`` (scored per asset, with times: ``detect --store``) into ``book`` (module
     text): the ``k``-th episode of each asset in the ``k``-th transaction, told the state the ``k - 1`` before it
-    left; then the state of every scored asset, the case rule up to each asset's last scored row, and the note on
-    an open case whose asset went silent."""
+    left (from the one before the first new episode on, :func:`_first_rounds`); then the state of every scored
+    asset, the case rule up to each asset's last scored row, and the note on an open case whose asset went
+    silent."""
     last = last_scored(result)
     by_asset: dict[str, list[int]] = {}
     for index, episode in enumerate(result.episodes):
         by_asset.setdefault(str(episode.asset_id), []).append(index)
     before = book.counts()
     policy = policy_name(model_id)
+    first = _first_rounds(result, by_asset, book, model_id)
     rounds = max((len(v) for v in by_asset.values()), default=0)
-    for k in range(rounds):
-        chosen = [(asset, found[k]) for asset, found in sorted(by_asset.items()) if len(found) > k]
+    for k in range(min(first.values(), default=0), rounds):
+        chosen = [(a, found[k]) for a, found in sorted(by_asset.items()) if first[a] <= k < len(found)]
         alerts = [episode_alert(result, i, model_id=model_id) for _, i in chosen]
         episodes: list[Episode] = [result.episodes[i] for _, i in chosen]
         assets = [a for a, _ in chosen]
