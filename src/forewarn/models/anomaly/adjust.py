@@ -100,9 +100,34 @@ def recover(surprise: np.ndarray, factor: float, level: float, rows: int = RECOV
     index = np.arange(n)
     last_high = np.maximum.accumulate(np.where(low, -1, index))
     excursion = np.cumsum(low & (index - last_high == rows))  # a new excursion from each row that completes a run
-    by = pd.Series(surprise).groupby(excursion)
-    peak = by.cummax().groupby(excursion).shift(1).to_numpy(dtype="float64", na_value=0.0)
+    peak = excursion_peak(surprise, excursion)
     out: np.ndarray = surprise / np.maximum(1.0, peak / (factor * level))
+    return out
+
+
+def excursion_peak(values: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """The largest value of the rows before each row in its group (``group``: non-decreasing labels, one run of
+    rows each); ``-inf`` on a group's first row and on a row right after a NaN (NaN counts as ``-inf``; a running
+    maximum that met a NaN starts again from the next value, as a pandas ``cummax`` then ``shift`` does).
+
+    A running maximum that restarts with each group, in one pass: each row's key is its group times ``n`` plus
+    the rank of its value, so a later group's keys lie above every earlier one's and the running maximum of the
+    keys is, within a group, the key of the group's largest value so far.
+
+    >>> excursion_peak(np.array([1.0, 3.0, 2.0, 0.5, 4.0, 1.0]), np.array([0, 0, 0, 1, 1, 1])).tolist()
+    [-inf, 1.0, 3.0, -inf, 0.5, 4.0]
+    """
+    n = len(values)
+    ranked = np.where(np.isnan(values), -np.inf, values)
+    order = np.argsort(ranked, kind="stable")
+    rank = np.empty(n, dtype="int64")
+    rank[order] = np.arange(n)
+    base = np.asarray(group, dtype="int64") * n
+    best = np.maximum.accumulate(base + rank)
+    before = np.r_[-1, best[:-1]]
+    inside = before >= base  # an earlier row of the same group
+    out: np.ndarray = np.where(inside, ranked[order[np.where(inside, before - base, 0)]], -np.inf)
+    out[1:][np.isnan(values[:-1])] = -np.inf
     return out
 
 

@@ -31,6 +31,12 @@ DRIFT = 0.5
 REFERENCE = 4
 
 
+def memory(window: int) -> int:
+    """Rows before a row that its score reads: the CUSUM's ``window`` of deviations, each from the mean of the
+    ``REFERENCE * window`` rows before it (:mod:`.memo`)."""
+    return REFERENCE * window + window
+
+
 def deviations(z: np.ndarray, window: int) -> np.ndarray:
     """Each row minus the mean of the ``REFERENCE * window`` rows before it (the first row: itself)."""
     baseline = trailing_mean(z, REFERENCE * window)

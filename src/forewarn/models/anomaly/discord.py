@@ -42,6 +42,11 @@ def _segment(length: int) -> int:
     return max(1, length // PAA)
 
 
+def memory(length: int) -> int:
+    """Rows before a row that its score reads: its trailing subsequence (:mod:`.memo`)."""
+    return _segment(length) * PAA
+
+
 def shapes(z: np.ndarray, length: int) -> np.ndarray:
     """``(rows, channels, PAA)``-shaped z-normalised PAA of every row's trailing subsequence (``float32``)."""
     seg = _segment(length)
@@ -68,9 +73,10 @@ def fit(z: np.ndarray, length: int, references: int) -> dict[str, np.ndarray]:
 
 def _nearest(v: np.ndarray, reference: np.ndarray, exclude: tuple[np.ndarray, int] | None, lo: int) -> np.ndarray:
     best = np.full(len(v), -np.inf)
+    v_square, r_square = (v * v).sum(axis=2), (reference * reference).sum(axis=2)  # every channel at once
     for c in range(v.shape[1]):
         a, r = v[:, c, :], reference[:, c, :]
-        d = (a * a).sum(axis=1)[:, None] + (r * r).sum(axis=1)[None, :] - 2.0 * a @ r.T
+        d = v_square[:, c, None] + r_square[None, :, c] - 2.0 * a @ r.T
         if exclude is not None:
             index, zone = exclude
             rows = np.arange(lo, lo + len(v))
@@ -79,21 +85,26 @@ def _nearest(v: np.ndarray, reference: np.ndarray, exclude: tuple[np.ndarray, in
     return np.where(np.isfinite(best), np.maximum(best, 0.0) / PAA, np.nan)
 
 
-def _score(state: dict[str, np.ndarray], z: np.ndarray, length: int, exclude: bool) -> np.ndarray:
-    out = np.empty(len(z))
-    reference = state["reference"].astype("float32")
+def _score(state: dict[str, np.ndarray], z: np.ndarray, length: int, exclude: bool, first: int = 0) -> np.ndarray:
+    out = np.full(len(z), np.nan)
+    reference = np.asarray(state["reference"], dtype="float32")
     zone = _segment(length) * PAA
     for lo in range(0, len(z), BLOCK):
-        first = max(0, lo - zone)  # the block's subsequences need the rows before it
-        v = shapes(z[first : lo + BLOCK], length)[lo - first :]
-        out[lo : lo + len(v)] = _nearest(v, reference, (state["index"], zone) if exclude else None, lo)
+        if lo + BLOCK <= first:
+            continue
+        before = max(0, lo - zone)  # the block's subsequences need the rows before it
+        v = shapes(z[before : lo + BLOCK], length)[lo - before :]
+        begin = max(lo, first)
+        rows = _nearest(v[begin - lo :], reference, (state["index"], zone) if exclude else None, begin)
+        out[begin : begin + len(rows)] = rows
     out[: zone - 1] = np.nan  # no full subsequence yet
     return out
 
 
-def score(state: dict[str, np.ndarray], z: np.ndarray, length: int) -> np.ndarray:
-    """Squared distance per PAA point of each row's subsequence to the nearest reference (largest channel)."""
-    return _score(state, z, length, exclude=False)
+def score(state: dict[str, np.ndarray], z: np.ndarray, length: int, first: int = 0) -> np.ndarray:
+    """Squared distance per PAA point of each row's subsequence to the nearest reference (largest channel); the rows
+    before ``first`` are not scored (NaN: a caller that knows them already, :mod:`.memo`)."""
+    return _score(state, z, length, exclude=False, first=first)
 
 
 def train_scores(state: dict[str, np.ndarray], z: np.ndarray, length: int) -> np.ndarray:

@@ -36,6 +36,11 @@ STD_FLOOR = 0.02
 BLOCK = 32768
 
 
+def memory(windows: tuple[int, ...]) -> int:
+    """Rows before a row that its score reads: its longest trailing window (:mod:`.memo`)."""
+    return max(windows)
+
+
 def features(z: np.ndarray, windows: tuple[int, ...], noise: np.ndarray | None = None) -> np.ndarray:
     """The embedding of every row: per window, every channel's trailing mean and log standard deviation (the
     window's variance plus the channel's rounding ``noise``, when given)."""
@@ -83,23 +88,29 @@ def _nearest(g: np.ndarray, reference: np.ndarray, exclude: tuple[np.ndarray, in
     return np.maximum(out, 0.0) / max(g.shape[1], 1)
 
 
-def _score(state: dict[str, np.ndarray], z: np.ndarray, windows: tuple[int, ...], exclude: bool) -> np.ndarray:
+def _score(
+    state: dict[str, np.ndarray], z: np.ndarray, windows: tuple[int, ...], exclude: bool, first: int = 0
+) -> np.ndarray:
     """The largest, over time scales, of the distance per feature; a scale counts once its window is full
-    (NaN before the shortest window fills)."""
-    g = (features(z, windows, state.get("noise")) - state["center"]) / state["spread"]
+    (NaN before the shortest window fills); rows before ``first`` are not scored (NaN)."""
+    g = (features(z, windows, state.get("noise"))[first:] - state["center"]) / state["spread"]
     width = 2 * z.shape[1]
     out = np.full(len(z), np.nan)
     for j, w in enumerate(windows):
         cols = slice(j * width, (j + 1) * width)
-        d = _nearest(g[:, cols], state["reference"][:, cols], (state["index"], max(windows)) if exclude else None)
+        d = np.full(len(z), np.nan)
+        d[first:] = _nearest(
+            g[:, cols], state["reference"][:, cols], (state["index"], max(windows)) if exclude else None
+        )
         d[: w - 1] = np.nan
         out = np.fmax(out, d)
     return out
 
 
-def score(state: dict[str, np.ndarray], z: np.ndarray, windows: tuple[int, ...]) -> np.ndarray:
-    """Distance per feature to the nearest reference embedding (largest time scale; NaN until a window fills)."""
-    return _score(state, z, windows, exclude=False)
+def score(state: dict[str, np.ndarray], z: np.ndarray, windows: tuple[int, ...], first: int = 0) -> np.ndarray:
+    """Distance per feature to the nearest reference embedding (largest time scale; NaN until a window fills); the
+    rows before ``first`` are not scored (NaN: a caller that knows them already, :mod:`.memo`)."""
+    return _score(state, z, windows, exclude=False, first=first)
 
 
 def train_scores(state: dict[str, np.ndarray], z: np.ndarray, windows: tuple[int, ...]) -> np.ndarray:

@@ -226,7 +226,7 @@ import pandas as pd
 from forewarn.base.estimator import AnomalyDetector
 from forewarn.base.params import Boolean, Interval, Options, SequenceOf
 from forewarn.base.registry import register
-from forewarn.models.anomaly import changepoint, discord, embedding, expand, regimes, residual
+from forewarn.models.anomaly import changepoint, discord, embedding, expand, memo, regimes, residual
 from forewarn.models.anomaly.adjust import REBASE_MIN_SHARE as REBASE_MIN_SHARE
 from forewarn.models.anomaly.adjust import REBASE_QUANTILE as REBASE_QUANTILE
 from forewarn.models.anomaly.adjust import RECOVER_ROWS as RECOVER_ROWS
@@ -452,37 +452,72 @@ class EnsembleDetector(AnomalyDetector):
     def member_scores(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
         """Each member's surprise ``e`` (``-log10`` of the exceedance probability under its training tail fit)."""
         frame = self._validate_input(X)
-        return self._members(frame.to_numpy(dtype="float64", na_value=np.nan))
+        return pd.DataFrame(self._members(frame.to_numpy(dtype="float64", na_value=np.nan)), columns=self._scored())
 
-    def _members(self, values: np.ndarray) -> pd.DataFrame:
+    def _scored(self) -> list[str]:
+        """The members this fit scores, in ``members`` order (the discord member sits out without subsequences)."""
+        return [m for m in self.members if m in MEMBERS and (m != "discord" or int(self.discord_length_))]
+
+    def _memory(self, names: list[str]) -> np.ndarray:
+        """Rows before a row that each member's score of it reads (:mod:`~forewarn.models.anomaly.memo`); the
+        forecast and change-point members also read the regimes of the rows a switch keeps settling."""
+        memory = {
+            "residual": max(residual.memory(self.lags), regimes.SETTLE),
+            "changepoint": max(changepoint.memory(int(self.cusum_window_)), regimes.SETTLE),
+            "embedding": embedding.memory(tuple(int(w) for w in self.windows_)),
+            "discord": discord.memory(int(self.discord_length_)),
+        }
+        return np.array([memory[name] for name in names], dtype="int64")
+
+    def _members(self, values: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
+        """Each scored member's surprise of every row (rows x :meth:`_scored`). With ``times`` (epoch units,
+        increasing) inside a :func:`~forewarn.models.anomaly.memo.remembering` block, the rows whose scores the
+        memo holds are not computed again (:mod:`~forewarn.models.anomaly.memo`)."""
         g = self._global(values)
         z = self._prepare(values, g)
         settling = regimes.settling(self._regime_state(), g)
-        state = {name: getattr(self, f"residual_{name}_") for name in residual.NAMES}
-        out: dict[str, np.ndarray] = {}
-        if "residual" in self.members:
+        names = self._scored()
+        memory = self._memory(names)
+        out = np.full((len(z), len(names)), np.nan)
+        todo = np.ones(out.shape, dtype=bool)
+        kept = memo.current() if times is not None and not self.adaptation and not self.expand_references else None
+        owner = (id(self), id(self.tails_), repr(sorted(self.get_params().items())))
+        if kept is not None:
+            known, usable = kept.known(owner, np.asarray(times), g, memory)
+            out[usable] = known[usable]
+            todo = ~usable
+            if "discord" in names:  # a series' first rows hold no full subsequence: blank, nothing to compute
+                at = names.index("discord")
+                todo[: int(memory[at]) - 1, at] = False
+        for j, name in enumerate(names):
+            for lo, start, end in memo.spans(todo[:, j], int(memory[j])):
+                raw = self._raw(name, z[lo:end], settling[lo:end], start - lo)[start - lo :]
+                out[start:end, j] = tail_normalise(raw, self.tails_[MEMBERS.index(name)])
+        if kept is not None:
+            kept.keep(owner, np.asarray(times), g, out)
+        if self.expand_references and "embedding" in names and len(self._regime_state()["centroids"]) == 1:
+            at = names.index("embedding")
+            out[:, at] = self._expanded_embedding(z, dict(zip(names, out.T, strict=True)))
+        return out
+
+    def _raw(self, name: str, z: np.ndarray, settling: np.ndarray, first: int = 0) -> np.ndarray:
+        """Member ``name``'s raw score of the prepared rows ``z`` (``settling``: the rows after a switch of regime,
+        which the forecast and change-point members sit out); the costly members leave the rows before ``first``
+        unscored (NaN)."""
+        if name == "residual":
+            state = {key: getattr(self, f"residual_{key}_") for key in residual.NAMES}
             e = residual.innovations(state, causal_median3(z) if self.despike else z)
-        else:
-            e = None
-        for name in self.members:
-            if name == "residual" and e is not None:
-                raw = np.where(settling, np.nan, residual.score(state, e))
-                raw[: self.lags] = np.nan  # the first rows have no history to forecast from
-            elif name == "changepoint":
-                raw = changepoint.score({"spread": self.changepoint_spread_}, z, int(self.cusum_window_))
-                raw = np.where(settling, np.nan, raw)
-            elif name == "embedding":
-                emb = {k: getattr(self, f"embedding_{k}_") for k in EMBEDDING_STATE}
-                raw = embedding.score(emb, z, tuple(int(w) for w in self.windows_))
-            elif name == "discord" and int(self.discord_length_):
-                dis = {k: getattr(self, f"discord_{k}_") for k in ("reference", "index")}
-                raw = discord.score(dis, z, int(self.discord_length_))
-            else:
-                continue
-            out[name] = tail_normalise(raw, self.tails_[MEMBERS.index(name)])
-        if self.expand_references and "embedding" in out and len(self._regime_state()["centroids"]) == 1:
-            out["embedding"] = self._expanded_embedding(z, out)
-        return pd.DataFrame(out)
+            raw = np.where(settling, np.nan, residual.score(state, e))
+            raw[: self.lags] = np.nan  # the first rows have no history to forecast from
+            return raw
+        if name == "changepoint":
+            raw = changepoint.score({"spread": self.changepoint_spread_}, z, int(self.cusum_window_))
+            return np.where(settling, np.nan, raw)
+        if name == "embedding":
+            emb = {key: getattr(self, f"embedding_{key}_") for key in EMBEDDING_STATE}
+            return embedding.score(emb, z, tuple(int(w) for w in self.windows_), first)
+        dis = {key: getattr(self, f"discord_{key}_") for key in ("reference", "index")}
+        return discord.score(dis, z, int(self.discord_length_), first)
 
     def _expanded_embedding(self, z: np.ndarray, surprises: dict[str, np.ndarray]) -> np.ndarray:
         """The embedding member's surprises with its references grown at doublings of the rows scored
@@ -506,7 +541,8 @@ class EnsembleDetector(AnomalyDetector):
 
     def _score(self, X: pd.DataFrame) -> np.ndarray:
         values = X.to_numpy(dtype="float64", na_value=np.nan)
-        members = self._members(values).to_numpy()
+        timed = isinstance(X.index, pd.DatetimeIndex) and X.index.is_monotonic_increasing
+        members = self._members(values, X.index.asi8 if timed else None)
         if self.rebase_rows is not None:
             members = rebase(members, int(self.rebase_rows))
         combined = combine(members)

@@ -46,6 +46,12 @@ def needed_rows(lags: int, n_channels: int) -> int:
     return lags + (lags + 1) * n_channels + 2
 
 
+def memory(lags: int) -> int:
+    """Rows before a row that its score reads: its ``lags`` and the causal median of 3 before them
+    (:mod:`.memo`)."""
+    return lags + 2
+
+
 def design(z: np.ndarray, lags: int) -> np.ndarray:
     """``[z_t, z_(t-1), ..., z_(t-lags), 1]`` of every row (the first rows see the first row as steady history)."""
     parts = [z]
