@@ -316,11 +316,19 @@ def held_out_cases(
     data: Dataset, spec: TrainSpec, X: pd.DataFrame, model: Any, judged: held.Holdout, assets: np.ndarray
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
     """Every row of the held-out ``assets`` that the service would score (not down), with its probability and
-    class, their failures inside those rows' spans, and their renewals: what event thresholds are fitted on."""
+    class, their failures inside those rows' spans, and their renewals: what event thresholds are fitted on.
+
+    A model of a stored label column (``spec.label``) answers to that label: its thresholds are fitted on the
+    label's rows (:func:`~forewarn.train.holdout.label_thresholds`), so no failure is returned for it even where
+    the store holds failure events (they still give the age since renewal). Case costs fitted on those events
+    had chosen a threshold that alarmed on every row of a plant whose machines fail every two months (a case
+    that never closes catches every failure; BENCHMARKS.md, issue 12, 2026-12-06)."""
     rows = np.isin(data.groups, assets) & ~data.down
     p = judged.probabilities(zoo.output(model, X[rows]), spec.horizon_hours)
     cases = data.frame.loc[rows, ["asset_id", "ts"]].assign(p=p, asset_class=data.asset_class[rows])
     failures = failures_in(cases, data.events, slack_hours=hours(data.interval, "interval"))
+    if spec.label:
+        failures = failures.iloc[:0]
     renewed = renewals(data.events, spec.renewing_actions) if len(data.events) else None
     return cases.reset_index(drop=True), failures, renewed
 
