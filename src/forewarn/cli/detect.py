@@ -43,7 +43,10 @@ def detect(
         Path | None,
         typer.Option("--events", help="Also write one line per alarm episode (start, end, peak, top channels)."),
     ] = None,
-    store: Annotated[Path | None, typer.Option("--store", help="Score assets already in this store.")] = None,
+    store: Annotated[
+        str | None,
+        typer.Option("--store", help="Score assets already in this store (a DuckDB file or a postgresql:// URL)."),
+    ] = None,
     site: Annotated[
         str | None, typer.Option("--site", help="With --store: only these sites (comma-separated).")
     ] = None,
@@ -309,7 +312,7 @@ def detect(
         settings = {
             "train_fraction": train_fraction,
             "params": options.get("params", {}),
-            "store": None if store is None else str(store.resolve()),
+            "store": None if store is None else _store_text(store),
             "input": None if input_path is None else str(input_path.resolve()),
             "selection": {"sites": _split(site), "lines": _split(line), "classes": _split(asset_class)}
             | {"assets": _split(assets)},
@@ -384,14 +387,22 @@ def _kept_line(fits: Any, folder: Path, save_models: Path | None) -> str:
     return line + f"; {len(new)} without a fit there fitted now ({names}): {where}"
 
 
-def _file_cases(result: Any, store: Path, quiet: Any) -> str:
-    """File the episodes into the store's case book (:func:`forewarn.detect.cases.file_cases`); the line saying so."""
+def _store_text(store: str) -> str:
+    """The store as the fits' index and the lines printed name it: a file's absolute path, a URL without password."""
+    from forewarn.store.pg_sql import is_postgres_url, redact
+
+    return redact(store) if is_postgres_url(store) else str(Path(store).resolve())
+
+
+def _file_cases(result: Any, store: str, quiet: Any) -> str:
+    """File the episodes into the store's case book (:func:`forewarn.detect.cases.file_cases`; a PostgreSQL store's
+    own database, where a running service files too); the line saying so."""
     from forewarn.decide.cases import CaseBook, casebook_path_for
     from forewarn.decide.quiet import quiet_text
     from forewarn.detect.cases import file_cases
 
-    path = casebook_path_for(str(store))
-    book = CaseBook(path, close_quiet=quiet)
+    book = CaseBook(casebook_path_for(store), close_quiet=quiet)
+    path = book.path  # a PostgreSQL URL without its password
     try:
         done = file_cases(result, book)
     finally:
@@ -400,5 +411,5 @@ def _file_cases(result: Any, store: Path, quiet: Any) -> str:
     return (
         f"case book {path}: {done.episodes} alarm episode(s), {done.filed} new alert(s) filed "
         f"({done.episodes - done.filed} there already), {done.opened} case(s) opened, {done.closed} closed by the case "
-        f"rule ({rule}); {done.open_cases} open on these assets; forewarn serve --store {store} lists them"
+        f"rule ({rule}); {done.open_cases} open on these assets; forewarn serve --store {_store_text(store)} lists them"
     )

@@ -666,6 +666,7 @@ def detect_store(
     readings are read wide (``interval``: averaged at that spacing, e.g. ``"10min"``; default: as stored) and
     scored as its own series, pooled per asset class where it has too few rows (:func:`detect_frame`).
     """
+    from forewarn.store.pg_sql import redact
     from forewarn.train.dataset import opened, select_assets
     from forewarn.train.spec import TrainSpec
 
@@ -688,6 +689,6 @@ def detect_store(
         timestamp_column="ts",
         asset_column="asset_id",
         asset_classes=classes_of,
-        source=str(store) if not hasattr(store, "sql") else "store",
+        source=redact(str(store)) if not hasattr(store, "sql") else "store",
         **options,
     )
