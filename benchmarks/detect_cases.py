@@ -224,6 +224,39 @@ def walk(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def explanations_vs_stream(store: Path, fits_dir: Path) -> dict[str, Any]:
+    """Each filed alert's channels (detect's: the alarm row's distance from the training median in robust scales)
+    against those the stream names for the same alarm row (``stream.sequential.deviations``: the fit's own centre and
+    spread), the row's readings carried forward and filled as both score them: how often the first channel and the
+    first three agree."""
+    from forewarn.decide.cases import CaseBook, casebook_path_for
+    from forewarn.detect.saved import SavedFits
+    from forewarn.store import Store
+    from forewarn.stream.sequential import deviations
+
+    fits = SavedFits(fits_dir)
+    book = CaseBook(casebook_path_for(store), close_quiet=None)
+    try:
+        alerts = book.alerts(limit=1_000_000)
+    finally:
+        book.close()
+    first = top3 = compared = 0
+    with Store(store, read_only=True) as db:
+        for asset in sorted({str(a["asset_id"]) for a in alerts}):
+            fit = fits.fit_for(asset)
+            assert fit is not None
+            wide = db.readings(asset, wide=True)
+            rows = wide.set_index(pd.to_datetime(wide["ts"], utc=True))[fit.channels].ffill()
+            rows = rows.fillna(pd.Series(fit.fill, index=fit.channels))
+            for alert in (a for a in alerts if str(a["asset_id"]) == asset):
+                theirs = list(deviations(fit.model, rows.loc[[alert["ts"]]].to_numpy(), fit.channels)[0])
+                mine = list(alert["explanation"])
+                compared += 1
+                first += bool(mine and theirs and mine[0] == theirs[0])
+                top3 += set(mine[:3]) == set(theirs[:3])
+    return {"alerts": compared, "first_channel_equal": first, "top3_equal": top3}
+
+
 def seed3(args: argparse.Namespace) -> dict[str, Any]:
     from detect_stream import fit_fleet
 
@@ -244,6 +277,7 @@ def seed3(args: argparse.Namespace) -> dict[str, Any]:
         "figures": case_book_figures(cases, at_failures(cases, fitted.events), fitted.events, fitted.observed),
         "episode_fold": episode_fold(fitted.offline, opened, hours),
         "alarms": event_figures(starts(pd.read_csv(fitted.work / "again.csv")), fitted.events, fitted.observed),
+        "explanations_vs_stream": explanations_vs_stream(store, fitted.work / "fits"),
     }
 
 
