@@ -31,7 +31,8 @@ The physics (one hour per step, each machine on its own random stream):
 * Confounders: ``transients`` per machine-year, excursions of a random channel of 6-36 h (a triangle up to 0.5-1.0
   times ``drift_sd``) with a burst of its error code at half the rate, which no failure follows.
 
-Difficulty (``--difficulty``): ``easy`` (drift 3 sd over 48-120 h, 5 % silent, error rate 0.15, 2 transients per
+Difficulty (``--difficulty``): ``clear`` (4 sd over 20-28 h: the signature lies where the label does, none
+silent, error rate 0.30, one transient per machine-year: what a 24 h label can be learnt from at best), ``easy`` (drift 3 sd over 48-120 h, 5 % silent, error rate 0.15, 2 transients per
 machine-year), ``medium`` (1.5 sd over 24-96 h, 15 % silent, 0.08, 4 transients), ``hard`` (0.8 sd over 12-72 h,
 noise x1.3, 30 % silent, 0.04, 6 transients). The task is not solvable perfectly at any difficulty: silent failures,
 transients and noise cap every detector.
@@ -91,10 +92,13 @@ class Difficulty:
 
 
 DIFFICULTIES = {
+    "clear": Difficulty(4.0, (20.0, 28.0), 1.0, 0.0, 0.30, 1.0),
     "easy": Difficulty(3.0, (48.0, 120.0), 1.0, 0.05, 0.15, 2.0),
     "medium": Difficulty(1.5, (24.0, 96.0), 1.0, 0.15, 0.08, 4.0),
     "hard": Difficulty(0.8, (12.0, 72.0), 1.3, 0.30, 0.04, 6.0),
 }
+#: each difficulty's own random stream (fixed: a new difficulty leaves the others' data as it was)
+STREAM = {"easy": 0, "hard": 1, "medium": 2, "clear": 3}
 
 
 @dataclass(frozen=True)
@@ -216,7 +220,7 @@ def _machine(
 def make_plant(shape: Shape, difficulty: str = "medium") -> dict[str, pd.DataFrame]:
     """The fleet's three exports and the failures' truth (``plant``, ``events``, ``assets``, ``truth``)."""
     level = DIFFICULTIES[difficulty]
-    root = np.random.SeedSequence([shape.seed, sorted(DIFFICULTIES).index(difficulty)])
+    root = np.random.SeedSequence([shape.seed, STREAM[difficulty]])
     streams = [np.random.default_rng(s) for s in root.spawn(shape.assets + 1)]
     models = streams[-1].integers(0, 4, size=shape.assets)
     installed = streams[-1].integers(2004, 2023, size=shape.assets)
