@@ -197,3 +197,20 @@ def test_the_streams_own_book_files_the_same_cases(nightly: dict, fleet: pd.Data
     streamed = _cases(casebook_path_for(tmp_path / "stream.duckdb"))
     filed = _cases(casebook_path_for(nightly["store"]))
     assert [c[:5] for c in streamed] == [c[:5] for c in filed] and len(filed) >= 4
+
+
+def test_an_asset_that_stops_sending_keeps_its_case_with_a_note(fleet: pd.DataFrame) -> None:
+    """P-1's readings stop a day after its first burst while the others go on for days: its case is not closed by the
+    rule (silence is no evidence it went quiet) and says so; the others' cases follow the rule."""
+    from forewarn.detect import detect_frame
+    from forewarn.detect.cases import file_cases
+
+    stop = T0 + pd.Timedelta(hours=275)
+    frame = fleet[(fleet["asset_id"] != "P-1") | (fleet["ts"] < stop)].assign(ts=lambda f: f["ts"].astype(str))
+    result = detect_frame(frame, asset_column="asset_id", timestamp_column="ts")
+    book = CaseBook(close_quiet=pd.Timedelta(days=2))  # GAP
+    file_cases(result, book)
+    (case,) = [c for c in book.cases(asset_id="P-1") if c["status"] != "closed"]
+    assert str(case["note"]).startswith("no readings since 2024-03-12 10:00 UTC: kept open"), case
+    assert book.open_case_id("P-1") == case["case_id"]
+    book.close()
