@@ -481,7 +481,7 @@ class EnsembleDetector(AnomalyDetector):
         out = np.full((len(z), len(names)), np.nan)
         todo = np.ones(out.shape, dtype=bool)
         kept = memo.current() if times is not None and not self.adaptation and not self.expand_references else None
-        owner = (id(self), id(self.tails_), repr(sorted(self.get_params().items())))
+        owner = (self, self.tails_, repr(sorted(self.get_params().items())))  # a refit makes new tails
         if kept is not None:
             known, usable = kept.known(owner, np.asarray(times), g, memory)
             out[usable] = known[usable]

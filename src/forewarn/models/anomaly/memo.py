@@ -10,9 +10,12 @@ times and values); in the next call, a row's kept score is used for a member whe
 member's memory into the new series and the rows of its memory are identical, times and values, to those the
 score was computed from; every other row (the first rows of the new series, whose scores start afresh there as
 the windows fill; the new rows; rows whose values changed, e.g. a gap now filled differently) is computed, from
-its memory's rows before it. So the scores equal those of computing every member on the whole series (to the
-rounding of running sums that start at another row: about 1e-12 here, BENCHMARKS.md, issue 14); the adjustments
-after the members (settling, ``recover``, rebasing, transitions) run on the whole series as always.
+its memory's rows before it. So the scores equal those of computing every member on the whole series, to the
+rounding of running sums that start at another row: none for the forecast and change-point members (<= 1e-9);
+the embedding's window spreads and the discord's float32 shapes round differently with the row a series starts at
+(up to 1e-3 of a surprise on a flat window), which moved the ``anomaly_score`` by up to 1.1e-6 on a twin fleet,
+as much as the same rows' scores already moved with the batch sizes before (BENCHMARKS.md, issue 14, 2026-12-06).
+The adjustments after the members (settling, ``recover``, rebasing, transitions) run on the whole series as always.
 
 A memo is used only inside :func:`remembering` (the stream opens one per asset); outside it nothing is kept,
 so ``forewarn detect`` and :meth:`~forewarn.models.anomaly.ensemble.EnsembleDetector.score` compute every row.
@@ -84,7 +87,7 @@ class SeriesMemo:
         n, width = len(times), len(memory)
         kept = np.full((n, width), np.nan)
         usable = np.zeros((n, width), dtype=bool)
-        if owner != self.owner or n == 0 or len(self.times) == 0 or self.members.shape[1] != width:
+        if not same_owner(owner, self.owner) or n == 0 or len(self.times) == 0 or self.members.shape[1] != width:
             return kept, usable
         if self.values.shape[1] != values.shape[1]:
             return kept, usable
@@ -103,6 +106,19 @@ class SeriesMemo:
             usable[:, j] = same & (run > rows_back) & (index >= rows_back) & (rows >= rows_back)
         kept[inside] = self.members[at[inside]]
         return kept, usable
+
+
+def same_owner(a: Any, b: Any) -> bool:
+    """Whether two owners are the same: text by value, anything else by identity (a memo holds its owner, so an
+    object's identity is never that of a later one), a tuple item by item.
+
+    >>> fit = object()
+    >>> same_owner((fit, "lags=3"), (fit, "lags=3")), same_owner((fit, "lags=3"), (object(), "lags=3"))
+    (True, False)
+    """
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(same_owner(x, y) for x, y in zip(a, b, strict=True))
+    return a == b if isinstance(a, str) and isinstance(b, str) else a is b
 
 
 def spans(todo: np.ndarray, memory: int) -> list[tuple[int, int, int]]:
