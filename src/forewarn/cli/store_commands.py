@@ -199,6 +199,15 @@ def ingest(
     good_quality: Annotated[
         str, typer.Option(help="Comma-separated qualities of a good value (any case), with --quality-column.")
     ] = "Good,192",
+    hold: Annotated[
+        str | None,
+        typer.Option(
+            help="The readings were recorded on change (a historian's deadband, e.g. PI's exception and "
+            "compression): a value holds until the channel's next reading, at most this long (e.g. 8h; 0: not "
+            "held). Stored with each channel; bucketing at an interval (train, backtest, score, serve, detect "
+            "--interval) then weighs the held values by time. A tag map's hold column sets it per tag."
+        ),
+    ] = None,
 ) -> None:
     """Ingest files into the store. Each file goes in whole or not at all; re-ingesting adds no duplicates."""
     from rich.console import Console
@@ -227,6 +236,7 @@ def ingest(
         "tag_column": tag_column,
         "quality_column": quality_column,
         "good_quality": good_quality,
+        "hold": hold,
     }
     missing = [str(p) for p in [*paths, *([tag_map] if tag_map is not None else [])] if not p.is_file()]
     if missing:

@@ -133,7 +133,8 @@ def add_assets(con: duckdb.DuckDBPyConnection, assets: Iterable[Asset]) -> None:
         if new:
             base = fetch_value(con, "SELECT coalesce(max(series_id), 0) FROM channels")
             con.executemany(
-                "INSERT INTO channels VALUES (?, ?, ?, ?, ?)", [[*row, base + i] for i, row in enumerate(new, start=1)]
+                "INSERT INTO channels (asset_id, channel, unit, description, series_id) VALUES (?, ?, ?, ?, ?)",
+                [[*row, base + i] for i, row in enumerate(new, start=1)],
             )
         con.execute("COMMIT")
     except BaseException:

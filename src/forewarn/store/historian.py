@@ -6,8 +6,9 @@ such a batch into Forewarn's long layout before it is validated (:func:`historia
 * ``quality_column``: only rows whose quality is one of ``good_quality`` (case-insensitive; ``Good`` and OPC's
   ``192`` by default) are readings; the rest (``Bad``, ``Uncertain``, a failed read written as 0) are skipped and
   counted per quality in a note, so a bad read's placeholder never becomes a value.
-* ``tag_map``: a CSV of ``tag, asset, channel`` (``asset_id`` for ``asset``; an optional ``unit``) names the asset
-  and channel of each tag; rows of tags the map does not name are skipped and counted in a note (an export holds
+* ``tag_map``: a CSV of ``tag, asset, channel`` (``asset_id`` for ``asset``; an optional ``unit``; an optional
+  ``hold``, e.g. ``8h``: the tag is recorded on change and a value holds that long at most, :mod:`forewarn.store.hold`)
+  names the asset and channel of each tag; rows of tags the map does not name are skipped and counted in a note (an export holds
   more tags than the models need). A tag named twice in the map is refused, naming both lines.
 
 Both are views over the staged batch, so the records keep their numbers and errors still name the file's lines.
@@ -40,14 +41,15 @@ from typing import Any
 
 import duckdb
 
-from forewarn.exceptions import IngestError
+from forewarn.exceptions import ConfigError, IngestError
+from forewarn.store.hold import HOLD_HINT, hold_micros
 from forewarn.store.options import ReadOptions
 from forewarn.store.readers import ROW_COLUMN, Staged, drop_staged, stage_file
 from forewarn.store.tables import fetch_value, quote_ident, quote_literal
 
 MAP_STAGE = "__fw_tagmap"
 SUFFIX = "_h"
-MAP_HINT = "a tag map is a CSV with the columns tag, asset and channel (and unit, optionally): one row per tag"
+MAP_HINT = "a tag map is a CSV with the columns tag, asset and channel (and unit and hold, optionally): one row per tag"
 
 
 def historian_rows(
@@ -172,13 +174,16 @@ def _load_map(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
                 column=missing[0],
                 hint=MAP_HINT,
             )
-        unit = f"trim(CAST({quote_ident(columns['unit'])} AS VARCHAR))" if "unit" in columns else "NULL"
+        unit, held = (
+            f"trim(CAST({quote_ident(columns[c])} AS VARCHAR))" if c in columns else "NULL" for c in ("unit", "hold")
+        )
         con.execute(
             "CREATE OR REPLACE TEMP TABLE __fw_tags AS SELECT "
             + ", ".join(f"trim(CAST({quote_ident(columns[c])} AS VARCHAR)) AS {c}" for c in ("tag", "asset", "channel"))
-            + f", {unit} AS unit, {ROW_COLUMN} FROM {quote_ident(staged.name)}"
+            + f", {unit} AS unit, {held} AS hold, {ROW_COLUMN} FROM {quote_ident(staged.name)}"
         )
         _check_map(con, staged)
+        _check_holds(con, staged)
         rows = con.execute(
             f"SELECT channel, first(unit ORDER BY {ROW_COLUMN}) FROM __fw_tags "
             "WHERE unit IS NOT NULL AND unit <> '' GROUP BY 1"
@@ -187,6 +192,32 @@ def _load_map(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
     finally:
         drop_staged(con, MAP_STAGE)
         staged.release()
+
+
+def map_holds(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], int]:
+    """``(asset, channel) -> hold`` (microseconds) of the tags whose map row gives a ``hold`` (checked when the map
+    was read: :func:`_check_holds`); empty without a tag map."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '__fw_tags'").fetchall()[0][0]:
+        return {}
+    rows = con.execute("SELECT asset, channel, hold FROM __fw_tags WHERE coalesce(hold, '') <> ''").fetchall()
+    return {(str(a), str(c)): hold_micros(str(h)) for a, c, h in rows}
+
+
+def _check_holds(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
+    """Each ``hold`` a tag map gives (a blank cell: none) is a time span, else the map is refused at its line."""
+    for text, row in con.execute(
+        f"SELECT hold, min({ROW_COLUMN}) FROM __fw_tags WHERE coalesce(hold, '') <> '' GROUP BY 1 ORDER BY 2"
+    ).fetchall():
+        try:
+            hold_micros(str(text))
+        except ConfigError:
+            raise IngestError(
+                f"hold {text!r} is not a time span",
+                source=staged.source,
+                line=staged.line_of(int(row)),
+                column="hold",
+                hint=HOLD_HINT,
+            ) from None
 
 
 def _check_map(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:

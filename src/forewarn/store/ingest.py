@@ -31,9 +31,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from forewarn.exceptions import IngestError, UnknownAssetError
+from forewarn.exceptions import ConfigError, IngestError, UnknownAssetError
 from forewarn.store import flag_runs, labels
-from forewarn.store.historian import drop_historian, historian_rows
+from forewarn.store.historian import drop_historian, historian_rows, map_holds
+from forewarn.store.hold import hold_micros, set_holds
 from forewarn.store.options import ReadOptions
 from forewarn.store.pg_sql import placeholders
 from forewarn.store.readers import ROW_COLUMN, Staged, without_leading
@@ -198,6 +199,48 @@ class DuckTarget:
         )
 
 
+def _batch_holds(
+    con: duckdb.DuckDBPyConnection, options: ReadOptions, target: WriteTarget
+) -> list[tuple[str, str, int]]:
+    """``(asset_id, channel, hold)`` of the batch's series (``__fw_series``) that ``hold`` or the tag map's ``hold``
+    column sets (the map's, per tag, first); empty when neither says anything. A store other than DuckDB refuses."""
+    default = None if options.hold is None else hold_micros(options.hold, name="--hold")
+    per_tag = map_holds(con)
+    if default is None and not per_tag:
+        return []
+    if not isinstance(target, DuckTarget):
+        raise ConfigError(
+            "channels recorded on change (--hold, a tag map's hold column) are kept by the DuckDB store only; "
+            "ingest into a DuckDB store, or leave the hold out"
+        )
+    series = con.execute("SELECT asset_id, channel FROM __fw_series ORDER BY 1, 2").fetchall()
+    chosen = [(str(a), str(c), per_tag.get((str(a), str(c)), default)) for a, c in series]
+    return [(a, c, h) for a, c, h in chosen if h is not None]
+
+
+def _hold_note(source: str, holds: list[tuple[str, str, int]]) -> str:
+    """The note that says which channels were marked as recorded on change.
+
+    >>> _hold_note("h.csv", [("P1", "temp", 28_800_000_000), ("P1", "vib", 28_800_000_000), ("P2", "flow", 0)])
+    'h.csv: 2 channel(s) recorded on change, a value holding until the next reading (at most 8h); 1 not held'
+    """
+    held = [h for _, _, h in holds if h > 0]
+    spans = sorted({h for h in held})
+    said = ", ".join(_span_text(h) for h in spans[:3]) + (", ..." if len(spans) > 3 else "")
+    text = f"{source}: {len(held):,} channel(s) recorded on change, a value holding until the next reading"
+    text += f" (at most {said})" if held else ""
+    unheld = len(holds) - len(held)
+    return text + (f"; {unheld:,} not held" if unheld else "")
+
+
+def _span_text(micros: int) -> str:
+    """A hold in the largest whole unit: ``8h``, ``90min``, ``30s``."""
+    for unit, size in (("d", 86_400_000_000), ("h", 3_600_000_000), ("min", 60_000_000), ("s", 1_000_000)):
+        if micros % size == 0:
+            return f"{micros // size}{unit}"
+    return f"{micros / 1e6:g}s"
+
+
 def ingest_staged_readings(
     con: duckdb.DuckDBPyConnection,
     staged: Staged,
@@ -279,6 +322,7 @@ def _ingest_staged(
                 column=staged.shown("asset_id"),
                 hint=STRICT_HINT,
             )
+        holds = _batch_holds(con, options, target)
         counts = target.write(
             con,
             unknown,
@@ -288,6 +332,9 @@ def _ingest_staged(
         )
         if unit_of:  # a units row under the header: the units of the batch's channels that have none yet
             target.set_units(con, unit_of)
+        if holds:  # recorded on change: each channel's hold, stored with it (forewarn.store.hold)
+            set_holds(con, holds)
+            notes += (_hold_note(staged.source, holds),)
         if superseded:  # the readings are in: the later file's event of each continued run gives way to this one's
             note = flag_runs.flag_note(options.failure_column or "")
             for asset, at in superseded:

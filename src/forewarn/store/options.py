@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from forewarn.exceptions import ConfigError
+from forewarn.store.hold import hold_micros
 
 OnConflict = Literal["keep", "replace", "error"]
 #: time formats that are not strptime formats: numbers of seconds (or milliseconds) since 1970-01-01 UTC
@@ -57,7 +58,11 @@ class ReadOptions:
     * ``tag_map`` / ``tag_column``: a historian's long export (``tag, timestamp, value``): the CSV file mapping
       each tag to its asset and channel, and the file's tag column (:mod:`forewarn.store.historian`);
     * ``quality_column`` / ``good_quality``: rows whose quality is not one of ``good_quality`` (any case;
-      ``Good`` and OPC's ``192`` by default) are skipped and counted, never stored.
+      ``Good`` and OPC's ``192`` by default) are skipped and counted, never stored;
+    * ``hold``: the batch's channels were recorded on change (a historian's deadband): each value holds until the
+      channel's next reading, at most this long (``"8h"``; ``"0"``: not held), stored with each channel and used
+      wherever readings are bucketed at an interval (:mod:`forewarn.store.hold`); a tag map's ``hold`` column
+      sets it per tag instead.
     """
 
     asset_column: str = "asset_id"
@@ -76,6 +81,7 @@ class ReadOptions:
     tag_column: str = "tag"
     quality_column: str | None = None
     good_quality: tuple[str, ...] = ("Good", "192")
+    hold: str | None = None
 
     def __post_init__(self) -> None:
         flag = () if self.failure_column is None else (self.failure_column,)
@@ -87,6 +93,8 @@ class ReadOptions:
             raise ConfigError(f"event_kind={self.event_kind!r}; use {', '.join(EVENT_KINDS)}")
         if not self.good_quality:
             raise ConfigError("good_quality names no quality; give the texts of a good value, e.g. 'Good,192'")
+        if self.hold is not None:
+            hold_micros(self.hold)  # refused here, before a file is read
         if self.tag_map is not None and self.asset is not None:
             raise ConfigError("a tag map names each tag's asset; drop --asset")
         if self.on_conflict not in CONFLICT_MODES:

@@ -164,6 +164,12 @@ class PgStore(Store):
                 self._index = None
             yield PgConnection(con)
 
+    def set_hold(self, asset_id: str, channels: Sequence[str] | None, hold: str | None) -> int:
+        """Refused: channels recorded on change (:mod:`forewarn.store.hold`) are kept by the DuckDB store only."""
+        raise ConfigError(
+            "channels recorded on change (a hold) are kept by the DuckDB store only; use a DuckDB store for them"
+        )
+
     def _db(self, *, write: bool = False) -> duckdb.DuckDBPyConnection:
         """The store's session connection, speaking like DuckDB's (:class:`~forewarn.store.pg_sql.PgConnection`),
         for store modules that run portable SQL through ``store._db()`` (production records); one connection, so

@@ -20,7 +20,8 @@ import pyarrow as pa
 from forewarn.base.timespan import timespan
 from forewarn.exceptions import ConfigError, DataNotFoundError
 from forewarn.schema import EVENT_COLUMNS, EventKind
-from forewarn.store.tables import ts_literal
+from forewarn.store import hold
+from forewarn.store.tables import fetch_value, ts_literal
 
 AGGREGATES = {
     "mean": "avg(r.value)",
@@ -113,15 +114,19 @@ class SeriesIndex:
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.version = tuple(con.execute(CATALOG_VERSION).fetchall()[0])
+        # the DuckDB store's held channels (forewarn.store.hold), part of the version: a hold set since changes it
+        duck = isinstance(con, duckdb.DuckDBPyConnection) and hold.has_hold_column(con)
+        self._version_sql = CATALOG_VERSION + (hold.HOLDS_VERSION if duck else "")
+        self.version = tuple(con.execute(self._version_sql).fetchall()[0])
         self.assets = {str(r[0]) for r in con.execute("SELECT asset_id FROM assets").fetchall()}
         self.series: dict[str, dict[int, str]] = {}
         for asset, sid, name in con.execute("SELECT asset_id, series_id, channel FROM channels").fetchall():
             self.series.setdefault(str(asset), {})[int(sid)] = str(name)
+        self.holds: dict[int, int] = hold.series_holds(con) if duck else {}
 
     def is_current(self, con: duckdb.DuckDBPyConnection) -> bool:
-        """True while no asset or channel was added since the index was built."""
-        return tuple(con.execute(CATALOG_VERSION).fetchall()[0]) == self.version
+        """True while no asset or channel was added (and no hold set) since the index was built."""
+        return tuple(con.execute(self._version_sql).fetchall()[0]) == self.version
 
     def of(self, asset_id: str, channels: Sequence[str] | None = None) -> dict[int, str]:
         """Series of one asset, optionally only the named channels; unknown names raise DataNotFoundError."""
@@ -217,7 +222,8 @@ def readings(
     if agg not in AGGREGATES:
         raise ConfigError(f"agg={agg!r} is not supported; use one of {', '.join(AGGREGATES)}")
     check_limit(limit)
-    series = (index or SeriesIndex(con)).of(str(asset_id), channels)
+    index = index or SeriesIndex(con)
+    series = index.of(str(asset_id), channels)
     where = f"{_series_filter(list(series))} AND {time_filter('r.ts', start, end)}"
     if resample is None:
         if limit is not None:
@@ -225,18 +231,54 @@ def readings(
             where = "false" if first is None else f"{where} AND {time_filter('r.ts', first)}"
         long = _raw_readings(con, str(asset_id), series, where)
     else:
-        bucket = (
-            f"time_bucket(to_microseconds({bucket_micros(resample)}::BIGINT), r.ts, "
-            "TIMESTAMPTZ '1970-01-01 00:00:00+00')"
-        )
+        holds = {s: h for s, h in index.holds.items() if s in series}
+        if agg != "mean" or not holds:
+            holds = {}  # a hold weighs a bucket's mean by time; the other aggregates read the recorded values
+        width = bucket_micros(resample)
+        bucket = f"time_bucket(to_microseconds({width}::BIGINT), r.ts, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
+        plain = [s for s in series if s not in holds]
         long = frame(
             con,
             f"SELECT c.asset_id, {bucket} AS ts, c.channel, {AGGREGATES[agg]} AS value "
-            f"FROM reading_values r JOIN channels c ON c.series_id = r.series_id WHERE {where} "
+            f"FROM reading_values r JOIN channels c ON c.series_id = r.series_id "
+            f"WHERE {_series_filter(plain)} AND {time_filter('r.ts', start, end)} "
             "GROUP BY ALL ORDER BY ts, c.channel",
         )
+        if holds:
+            held = frame(con, _held_sql(con, str(asset_id), index, holds, start, end, width))
+            long = pd.concat([long, held], ignore_index=True).sort_values(["ts", "channel"], ignore_index=True)
         long = last_times(long, limit)
     return shape(long, str(asset_id), series, wide)
+
+
+def _held_sql(
+    con: duckdb.DuckDBPyConnection,
+    asset_id: str,
+    index: SeriesIndex,
+    holds: dict[int, int],
+    start: object,
+    end: object,
+    width: int,
+) -> str:
+    """:func:`forewarn.store.hold.held_buckets_sql` for the held series ``holds`` of one asset in ``[start, end)``:
+    from ``start`` (all history without one) to the asset's newest reading of any channel (or ``end``)."""
+    every = list(index.of(asset_id))
+    last = fetch_value(con, f"SELECT epoch_us(max(r.ts)) FROM reading_values r WHERE {_series_filter(every)}")
+    hi = (int(last) + 1) if last is not None else 0
+    if end is not None:
+        hi = min(hi, _micros(end, "end"))
+    lo = hold.NO_START if start is None else _micros(start, "start")
+    ids = ", ".join(str(int(s)) for s in sorted(holds))
+    return hold.held_buckets_sql(
+        width,
+        f"SELECT c.series_id, c.asset_id, c.channel, c.{hold.HOLD_COLUMN} AS hold_us, {lo}::BIGINT AS lo_us, "
+        f"{hi}::BIGINT AS hi_us FROM channels c WHERE c.series_id IN ({ids})",
+    )
+
+
+def _micros(value: object, name: str) -> int:
+    """A time bound (as :func:`time_filter` reads it) in Unix microseconds."""
+    return int(pd.Timestamp(ts_literal(value, name=name)).value // 1000)
 
 
 def check_limit(limit: int | None) -> None:

@@ -36,6 +36,7 @@ from forewarn.store import catalog, flag_runs, labels, queries
 from forewarn.store.asset_import import read_asset_file
 from forewarn.store.events import ingest_events_frame, parse_event_times, staged_events_frame, validate_events
 from forewarn.store.export import export_parquet
+from forewarn.store.hold import hold_micros, set_holds
 from forewarn.store.ingest import STRICT_HINT, IngestReport, Progress, WriteTarget, ingest_staged_readings, long_arrow
 from forewarn.store.options import OnConflict, ReadOptions
 from forewarn.store.pg_sql import is_postgres_url
@@ -450,6 +451,7 @@ class Store:
         rename: Sequence[tuple[str, str]] | str = (),
         event_kind: str | None = None,
         failure_column: str | None = None,
+        hold: str | None = None,
     ) -> IngestReport:
         """Store a CSV (``.csv``, ``.csv.gz``), Parquet or JSON-lines (``.jsonl``, ``.ndjson``) file.
 
@@ -471,7 +473,9 @@ class Store:
         ``failure_column`` names a readings file's failure flag column (1/0, yes/no): stored as a label, and each run
         of flagged rows of an asset is filed as one failure event at its first row (said in ``notes``); a run that
         continues a stored run at the next sampling step (a file cut while the machine was down) is that run's failure,
-        not a second one (:mod:`forewarn.store.flag_runs`).
+        not a second one (:mod:`forewarn.store.flag_runs`). ``hold`` (``"8h"``) says the readings were recorded on
+        change, a value holding until its channel's next reading, at most that long (a tag map's ``hold`` column
+        sets it per tag; :mod:`forewarn.store.hold`).
         """
         if kind not in ("auto", "readings", "events"):
             raise ConfigError(f"kind={kind!r}; use 'auto', 'readings' or 'events'")
@@ -492,6 +496,7 @@ class Store:
             rename=rename,  # type: ignore[arg-type]
             event_kind=event_kind,
             failure_column=failure_column,
+            hold=hold,
         )
         with self._lock, self._ingest_session() as (con, target, write_events):
             file = Path(path)
@@ -518,10 +523,10 @@ class Store:
                     if options.failure_column is None:
                         return report
                     return _with_flagged_failures(report, options.failure_column, write_events)
-                if options.label_columns or on_conflict != "keep" or tag_map is not None or quality_column:
+                if options.label_columns or on_conflict != "keep" or tag_map is not None or quality_column or hold:
                     raise ConfigError(
                         "events files take --asset-column, --time-column, --time-format, --timezone, --asset and "
-                        "--encoding; labels, --on-conflict, --tag-map and --quality-column apply to readings"
+                        "--encoding; labels, --on-conflict, --tag-map, --quality-column and --hold apply to readings"
                     )
                 staged = stage_file(con, file, name=STAGE, types_for=lambda header: None, encoding=encoding)
                 events_view = parse_event_times(con, renamed(con, staged, options), options)
@@ -601,6 +606,29 @@ class Store:
         """``asset_id, asset_class, site_id, line_id, name, install_date, metadata`` (metadata as dict)."""
         with self._lock:
             return queries.assets(self._db())
+
+    def holds(self) -> pd.DataFrame:
+        """``asset_id, channel, hold`` (a ``Timedelta``) of the channels recorded on change
+        (:mod:`forewarn.store.hold`), sorted; empty when none is held."""
+        with self._lock:
+            index = self._series_index()
+            rows = sorted(
+                (asset, name, pd.Timedelta(microseconds=index.holds[sid]))
+                for asset, series in index.series.items()
+                for sid, name in series.items()
+                if sid in index.holds
+            )
+        return pd.DataFrame(rows, columns=["asset_id", "channel", "hold"])
+
+    def set_hold(self, asset_id: str, channels: Sequence[str] | None, hold: str | None) -> int:
+        """Say that the readings of an asset's ``channels`` (all of its channels: ``None``) are recorded on change
+        and hold until the next one, at most ``hold`` (e.g. ``"8h"``; ``None`` or ``"0"``: not held). Returns how
+        many channels were set; an unknown asset or channel is refused (:mod:`forewarn.store.hold`)."""
+        micros = hold_micros(hold)
+        with self._lock:
+            con = self._db(write=True)
+            series = queries.SeriesIndex(con).of(str(asset_id), channels)
+            return set_holds(con, [(str(asset_id), name, micros) for name in series.values()])
 
     def channels(self, asset_id: str | None = None) -> pd.DataFrame:
         """``asset_id, channel, unit, description`` of one asset or all."""

@@ -4,6 +4,7 @@ Layout, and why:
 
 * ``sites``, ``lines``, ``assets`` and ``channels`` hold the ISA-95 hierarchy (site -> line -> asset ->
   channel). Each channel of an asset is one *series* and gets a dense integer ``series_id``.
+* A channel's ``hold_us`` says its readings were recorded on change (:mod:`forewarn.store.hold`; 0: not held).
 * ``reading_values (series_id, ts, value)`` holds the readings. Integer series keys instead of the two
   strings ``(asset_id, channel)`` make the per-batch sort about twice as fast, shrink the key to 12 bytes
   for the idempotency anti-join, and let DuckDB's zone maps prune exactly: DuckDB keeps only an 8-byte
@@ -33,6 +34,7 @@ import duckdb
 import pandas as pd
 
 from forewarn.exceptions import SchemaError
+from forewarn.store.hold import ADD_COLUMN as ADD_HOLD_COLUMN
 
 SCHEMA_VERSION = "1"
 
@@ -63,6 +65,7 @@ CREATE TABLE IF NOT EXISTS channels (
     unit VARCHAR NOT NULL DEFAULT '',
     description VARCHAR NOT NULL DEFAULT '',
     series_id INTEGER NOT NULL UNIQUE,
+    hold_us BIGINT DEFAULT 0,
     PRIMARY KEY (asset_id, channel)
 );
 CREATE TABLE IF NOT EXISTS reading_values (
@@ -95,8 +98,10 @@ TABLES = ("store_meta", "sites", "lines", "assets", "channels", "reading_values"
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the store's tables and view when they are missing (safe to call on an existing store)."""
+    """Create the store's tables and view when they are missing (safe to call on an existing store); a store
+    written before channels had a hold (:mod:`forewarn.store.hold`) gets the column, every channel not held."""
     con.execute(DDL)
+    con.execute(ADD_HOLD_COLUMN)
     con.execute("INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
 
 

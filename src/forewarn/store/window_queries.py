@@ -22,8 +22,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from forewarn.store import hold
 from forewarn.store.pg_sql import is_postgres_url
 from forewarn.store.store import Store
+from forewarn.store.tables import quote_literal
 
 #: PostgreSQL: the newest reading of the series ``c.series_id``, one probe of the ``(series_id, ts)`` key per partition
 LAST_TS = "(SELECT max(v.ts) FROM reading_values v WHERE v.series_id = c.series_id)"
@@ -113,16 +115,46 @@ def last_buckets(
             [list(asset_ids), [int(t) for t in since_us], list(asset_ids), list(channels), list(channels)],
         )
     bucket = f"time_bucket(to_microseconds({width}::BIGINT), r.ts, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
-    return store.sql(
+    held = _held_pairs(store, asset_ids, channels)
+    params = [list(asset_ids), [int(t) for t in since_us], list(asset_ids), list(channels), list(channels)]
+    plain = (
         "WITH s AS (SELECT unnest(?) AS asset_id, unnest(?) AS since_us), "
         "l AS (SELECT r.asset_id, epoch_us(max(r.ts)) AS last_us FROM readings r "
         "WHERE r.asset_id IN (SELECT unnest(?)) AND r.channel IN (SELECT unnest(?)) GROUP BY r.asset_id) "
         f"SELECT r.asset_id, {bucket} AS ts, r.channel, avg(r.value) AS value FROM readings r "
         "JOIN l ON r.asset_id = l.asset_id JOIN s ON r.asset_id = s.asset_id "
         "WHERE r.channel IN (SELECT unnest(?)) AND epoch_us(r.ts) >= greatest(s.since_us, "
-        f"(l.last_us // {width} - {back}) * {width}) GROUP BY ALL",
-        [list(asset_ids), [int(t) for t in since_us], list(asset_ids), list(channels), list(channels)],
+        f"(l.last_us // {width} - {back}) * {width})"
     )
+    if not held:
+        return store.sql(f"{plain} GROUP BY ALL", params)
+    # channels recorded on change: their buckets weigh the values holding in them by time (forewarn.store.hold),
+    # over the same window, up to the asset's newest reading of any channel, as Store.readings(resample=) does
+    pairs = ", ".join(f"({quote_literal(a)}, {quote_literal(c)})" for a, c in held)
+    since = ", ".join(f"({quote_literal(str(a))}, {int(t)}::BIGINT)" for a, t in zip(asset_ids, since_us, strict=True))
+    series = (
+        f"SELECT c.series_id, c.asset_id, c.channel, c.{hold.HOLD_COLUMN} AS hold_us, greatest(s.since_us, "
+        f"(l.last_us // {width} - {back}) * {width}) AS lo_us, t.last_us + 1 AS hi_us FROM channels c "
+        f"JOIN (VALUES {since}) AS s(asset_id, since_us) ON s.asset_id = c.asset_id "
+        "JOIN (SELECT r.asset_id, epoch_us(max(r.ts)) AS last_us FROM readings r WHERE r.asset_id IN (SELECT unnest(?)) "
+        "AND r.channel IN (SELECT unnest(?)) GROUP BY r.asset_id) AS l ON l.asset_id = c.asset_id "
+        "JOIN (SELECT r.asset_id, epoch_us(max(r.ts)) AS last_us FROM readings r WHERE r.asset_id IN (SELECT unnest(?)) "
+        f"GROUP BY r.asset_id) AS t ON t.asset_id = c.asset_id WHERE (c.asset_id, c.channel) IN ({pairs})"
+    )
+    return store.sql(
+        f"SELECT * FROM ({plain} AND (r.asset_id, r.channel) NOT IN ({pairs}) GROUP BY ALL) "
+        f"UNION ALL SELECT * FROM ({hold.held_buckets_sql(width, series)})",
+        [*params, list(asset_ids), list(channels), list(asset_ids)],
+    )
+
+
+def _held_pairs(store: Store, asset_ids: Sequence[str], channels: Sequence[str]) -> list[tuple[str, str]]:
+    """The ``(asset_id, channel)`` pairs of the given assets and channels that are held (DuckDB store)."""
+    holds = store.holds()
+    if holds.empty:
+        return []
+    chosen = holds[holds["asset_id"].isin([str(a) for a in asset_ids]) & holds["channel"].isin(list(channels))]
+    return [(str(a), str(c)) for a, c in zip(chosen["asset_id"], chosen["channel"], strict=True)]
 
 
 def median_spacing_us(store: Store, asset_ids: Sequence[str]) -> float | None:
