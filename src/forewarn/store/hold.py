@@ -97,14 +97,15 @@ def set_holds(con: duckdb.DuckDBPyConnection, holds: Iterable[tuple[str, str, in
     return len(rows)
 
 
-def held_buckets_sql(width_us: int, series_sql: str) -> str:
+def held_buckets_sql(width_us: int, series_sql: str, prune: str = "true") -> str:
     """SQL of ``asset_id, ts, channel, value``: the time-weighted bucket means of held series.
 
     ``series_sql`` selects one row per held series: ``series_id, asset_id, channel, hold_us, lo_us, hi_us``; the
     buckets (``width_us`` wide, aligned on the Unix epoch, labelled by their start like every resampled read)
     cover ``[lo_us, hi_us)``: ``lo_us`` the first instant wanted (a very negative number for all), ``hi_us`` the
     end (the asset's newest reading plus one microsecond, or an earlier end). Readings from ``lo_us - hold_us``
-    on are read, so a value recorded before ``lo_us`` still holds into it.
+    on are read, so a value recorded before ``lo_us`` still holds into it. ``prune``: a condition on the readings
+    ``v`` with constant bounds (their series ids, a time) that lets the store skip row groups before the join.
     """
     w = int(width_us)
     return (
@@ -112,11 +113,14 @@ def held_buckets_sql(width_us: int, series_sql: str) -> str:
         "hr AS (SELECT hs.asset_id, hs.channel, hs.lo_us, hs.hi_us, hs.hold_us, epoch_us(v.ts) AS t, v.value, "
         "lead(epoch_us(v.ts)) OVER (PARTITION BY v.series_id ORDER BY v.ts) AS nxt "
         "FROM reading_values v JOIN hs ON v.series_id = hs.series_id "
-        "WHERE epoch_us(v.ts) >= hs.lo_us - hs.hold_us AND epoch_us(v.ts) < hs.hi_us), "
+        f"WHERE ({prune}) AND epoch_us(v.ts) >= hs.lo_us - hs.hold_us AND epoch_us(v.ts) < hs.hi_us), "
         "seg AS (SELECT asset_id, channel, value, greatest(t, lo_us) AS s0, "
         "least(coalesce(nxt, hi_us), t + hold_us, hi_us) AS s1 FROM hr), "
-        f"piece AS (SELECT asset_id, channel, value, b, least(s1, b + {w}) - greatest(s0, b) AS d FROM seg, "
-        f"unnest(range(s0 - ((s0 % {w}) + {w}) % {w}, s1, {w}::BIGINT)) AS u(b) WHERE s1 > s0) "
+        f"sb AS (SELECT *, s0 - ((s0 % {w}) + {w}) % {w} AS b0 FROM seg WHERE s1 > s0), "
+        # most segments lie in one bucket; only those that cross a boundary are cut into one piece per bucket
+        f"piece AS (SELECT asset_id, channel, value, b0 AS b, s1 - s0 AS d FROM sb WHERE s1 <= b0 + {w} "
+        f"UNION ALL SELECT asset_id, channel, value, b, least(s1, b + {w}) - greatest(s0, b) AS d FROM sb, "
+        f"unnest(range(b0, s1, {w}::BIGINT)) AS u(b) WHERE s1 > b0 + {w}) "
         "SELECT asset_id, make_timestamptz(b) AS ts, channel, sum(value * d) / sum(d) AS value FROM piece "
         "GROUP BY asset_id, b, channel"
     )

@@ -269,10 +269,12 @@ def _held_sql(
         hi = min(hi, _micros(end, "end"))
     lo = hold.NO_START if start is None else _micros(start, "start")
     ids = ", ".join(str(int(s)) for s in sorted(holds))
+    first = None if start is None else pd.Timestamp(lo - max(holds.values()), unit="us", tz="UTC")
     return hold.held_buckets_sql(
         width,
         f"SELECT c.series_id, c.asset_id, c.channel, c.{hold.HOLD_COLUMN} AS hold_us, {lo}::BIGINT AS lo_us, "
         f"{hi}::BIGINT AS hi_us FROM channels c WHERE c.series_id IN ({ids})",
+        prune=f"{_series_filter(list(holds)).replace('r.', 'v.')} AND {time_filter('v.ts', first, end)}",
     )
 
 
