@@ -24,8 +24,12 @@ TINY = 1e-9
 
 
 def fill_gaps(values: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """Missing values (NaN) take the last value seen before them in the column (causal), or ``fallback``."""
-    out = np.array(pd.DataFrame(values).ffill().to_numpy(dtype="float64"), copy=True)
+    """Missing values (NaN) take the last value seen before them in the column (causal), or ``fallback`` (a copy
+    when nothing is missing)."""
+    out = np.array(values, dtype="float64", order="C")  # rows in memory order, as the pandas fill returns them
+    if not np.isnan(out).any():
+        return out
+    out = np.array(pd.DataFrame(out).ffill().to_numpy(dtype="float64"), copy=True)
     missing = np.isnan(out)
     if missing.any():
         out[missing] = np.broadcast_to(fallback, out.shape)[missing]
