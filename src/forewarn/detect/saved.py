@@ -56,6 +56,7 @@ import pandas as pd
 
 from forewarn.base import load, save
 from forewarn.detect.scoring import DetectFit, DetectResult
+from forewarn.models.anomaly.robust import fill_gaps
 from forewarn.exceptions import ConfigError, StateError
 
 #: the index of a folder of saved fits
@@ -161,7 +162,8 @@ class SavedFit:
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
         """The ``anomaly_score`` of the rows of one asset's series (``X``: its channels, time index), as ``detect``."""
-        rows = X[self.channels].ffill().fillna(pd.Series(self.fill, index=self.channels))
+        values = fill_gaps(X[self.channels].to_numpy(dtype="float64", na_value=np.nan), self.fill)
+        rows = pd.DataFrame(values, index=X.index, columns=self.channels)
         return np.asarray(self.model.score(rows), dtype="float64").reshape(-1)
 
 
