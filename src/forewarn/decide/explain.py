@@ -48,6 +48,19 @@ def sensor_of(feature: str) -> str:
     return name.split(SEPARATOR, 1)[0] if SEPARATOR in name else name
 
 
+def standardised_deviation(values: Any, centre: Any, spread: Any) -> np.ndarray:
+    """Each channel's distance from its training centre in its own spread, ``|value - centre| / spread`` (a spread of
+    0 or less counts as 1); NaN where the value is missing. The one formula behind an alarm's channels in
+    ``forewarn detect`` and in the stream.
+
+    >>> standardised_deviation(np.array([[52.0, np.nan, 3.0]]), np.array([50.0, 0.0, 1.0]), np.array([1.0, 1.0, 0.0]))
+    array([[ 2., nan,  2.]])
+    """
+    gap = np.abs(np.asarray(values, dtype="float64") - np.asarray(centre, dtype="float64"))
+    width = np.asarray(spread, dtype="float64")
+    return np.asarray(gap / np.where(width > 0, width, 1.0))
+
+
 def sensor_contributions(contributions: pd.Series | Mapping[str, float], *, top: int | None = None) -> dict[str, float]:
     """Sum feature contributions per sensor; ordered by absolute size, largest first; ``top`` keeps the first k."""
     items: Iterable[tuple[Any, float]]

@@ -56,8 +56,8 @@ import pandas as pd
 
 from forewarn.base import load, save
 from forewarn.detect.scoring import DetectFit, DetectResult
-from forewarn.models.anomaly.robust import fill_gaps
 from forewarn.exceptions import ConfigError, StateError
+from forewarn.models.anomaly.robust import fill_gaps
 
 #: the index of a folder of saved fits
 INDEX_FILE = "detect-fits.json"

@@ -17,6 +17,7 @@ import pandas as pd
 from forewarn.base import registry
 from forewarn.base.executor import Executor, resolve
 from forewarn.decide.alarms import AlarmRule, Episode, episodes_table, find_episodes
+from forewarn.decide.explain import standardised_deviation
 from forewarn.detect.inputs import (
     _long_to_wide,
     _parse_times,
@@ -282,7 +283,7 @@ def channel_deviations(values: np.ndarray, centre: np.ndarray, scale: np.ndarray
     >>> channel_deviations(np.array([52.0, np.nan, 1.0]), np.array([50.0, 0.0, 1.0]), np.array([1.0, 1.0, 0.5]))
     array([ 2., -1.,  0.])
     """
-    return np.nan_to_num(np.abs(np.asarray(values, dtype="float64") - centre) / scale, nan=-1.0)
+    return np.nan_to_num(standardised_deviation(values, centre, scale), nan=-1.0)
 
 
 def _ranked(deviation: np.ndarray, columns: Sequence[str]) -> list[int]:

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forewarn.decide.explain import sensor_contributions
+from forewarn.decide.explain import sensor_contributions, standardised_deviation
 from forewarn.models.anomaly.memo import SeriesMemo, remembering
 
 
@@ -116,7 +116,7 @@ def deviations(model: Any, values: np.ndarray, columns: list[str], *, top: int =
     center, spread = getattr(model, "center_", None), getattr(model, "spread_", None)
     if center is None or spread is None or len(center) != len(columns):
         return [{} for _ in range(len(values))]
-    scaled = np.abs(values - center) / np.where(np.asarray(spread) > 0, spread, 1.0)
+    scaled = standardised_deviation(values, center, spread)
     return [
         sensor_contributions({c: float(v) for c, v in zip(columns, row, strict=True) if np.isfinite(v)}, top=top)
         for row in scaled
