@@ -32,7 +32,8 @@ The physics (one hour per step, each machine on its own random stream):
   times ``drift_sd``) with a burst of its error code at half the rate, which no failure follows.
 
 Difficulty (``--difficulty``): ``clear`` (4 sd over 20-28 h: the signature lies where the label does, none
-silent, error rate 0.30, one transient per machine-year: what a 24 h label can be learnt from at best), ``easy`` (drift 3 sd over 48-120 h, 5 % silent, error rate 0.15, 2 transients per
+silent, error rate 0.30, one transient per machine-year; meant as the learnable end, it measured harder than
+``easy``: the drift's ``** 1.5`` growth leaves the label window's first half nearly flat), ``easy`` (drift 3 sd over 48-120 h, 5 % silent, error rate 0.15, 2 transients per
 machine-year), ``medium`` (1.5 sd over 24-96 h, 15 % silent, 0.08, 4 transients), ``hard`` (0.8 sd over 12-72 h,
 noise x1.3, 30 % silent, 0.04, 6 transients). The task is not solvable perfectly at any difficulty: silent failures,
 transients and noise cap every detector.
