@@ -9,7 +9,7 @@ Ingest rules, the same for files (CSV, Parquet, JSON lines) and in-memory tables
   :class:`~forewarn.exceptions.IngestError` naming the file, the line (header = line 1; Parquet and
   frames: 1-based row) and the column. Without ``strict``, unknown assets are created (class ``generic``).
 * Ingest is idempotent. Readings are keyed by ``(asset_id, channel, ts)``, events by
-  ``(asset_id, ts, kind, failure_mode, action)``. When a key repeats, the **first** value wins: the
+  ``(asset_id, ts, kind, failure_mode, action, parts)``. When a key repeats, the **first** value wins: the
   earliest line inside a batch, and the stored value across batches. So ingesting a file twice stores it
   once, and ingesting batches one by one stores the same as ingesting them concatenated.
 

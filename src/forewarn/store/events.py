@@ -2,7 +2,8 @@
 
 Events are few (thousands, not millions), so they go through pandas: the staged file or the frame is
 validated by the shared schema function, duplicate keys are dropped, and what is new is appended in one
-transaction. The key of an event is ``(asset_id, ts, kind, failure_mode, action)`` (empty fields equal);
+transaction. The key of an event is ``(asset_id, ts, kind, failure_mode, action, parts)`` (empty fields equal: a
+work order written as one row per replaced part keeps every part);
 as for readings, the first record of a key wins, inside a batch and across batches.
 """
 
@@ -23,7 +24,7 @@ from forewarn.store.readers import ROW_COLUMN, Staged
 from forewarn.store.tables import fetch_one, fetch_value, quote_ident
 from forewarn.store.validate import ts_sql
 
-EVENT_KEY = ("asset_id", "ts", "kind", "failure_mode", "action")
+EVENT_KEY = ("asset_id", "ts", "kind", "failure_mode", "action", "parts")
 REQUIRED = ("asset_id", "ts", "kind")
 
 
@@ -94,7 +95,8 @@ APPEND_NEW_EVENTS_SQL = """
 INSERT INTO events SELECT n.* FROM __fw_events n WHERE NOT EXISTS (
     SELECT 1 FROM events e WHERE e.asset_id = n.asset_id AND e.ts = n.ts AND e.kind = n.kind
     AND e.failure_mode IS NOT DISTINCT FROM n.failure_mode
-    AND e.action IS NOT DISTINCT FROM n.action) ORDER BY n.ts, n.asset_id"""
+    AND e.action IS NOT DISTINCT FROM n.action
+    AND e.parts IS NOT DISTINCT FROM n.parts) ORDER BY n.ts, n.asset_id"""
 
 
 def unknown_assets(
