@@ -39,19 +39,27 @@ pytestmark = [
 ]
 
 
-def _where(unit: int) -> tuple[int, str, int]:
+def _where(meeting: str, unit: int) -> tuple[int, str, int]:
+    """A unit's square, node and process; it waits (at most a minute) until units run on two nodes, so the node
+    whose CPU is free first cannot take them all while the other's worker process is still starting."""
     import time
 
     import ray
 
-    time.sleep(0.3)  # long enough that the two nodes' CPUs both take units
-    return unit * unit, ray.get_runtime_context().get_node_id(), os.getpid()
+    node = ray.get_runtime_context().get_node_id()
+    (Path(meeting) / node).touch()
+    waited = time.monotonic()
+    while len(list(Path(meeting).iterdir())) < 2:
+        if time.monotonic() - waited > 60:  # the other node never took a unit: the rest need not wait
+            (Path(meeting) / "gave-up").touch()
+        time.sleep(0.05)
+    return unit * unit, node, os.getpid()
 
 
-def test_units_run_on_the_head_and_the_worker_node_in_order(ray_cluster: Cluster) -> None:
+def test_units_run_on_the_head_and_the_worker_node_in_order(ray_cluster: Cluster, tmp_path: Path) -> None:
     import ray
 
-    done = RayExecutor(ray_cluster.address).map(_where, range(8))
+    done = RayExecutor(ray_cluster.address).map(partial(_where, str(tmp_path)), range(8))
     assert [square for square, _, _ in done] == [k * k for k in range(8)]
     nodes = {node for _, node, _ in done}
     alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
