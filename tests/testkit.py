@@ -10,16 +10,20 @@ True
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from forewarn.stream.broker import free_port
 
-__all__ = ["free_port", "run_cli", "serving", "wait_until"]
+__all__ = ["forewarn_process", "free_port", "run_cli", "serving", "wait_until"]
 
 
 def run_cli(argv: list[str]) -> int:
@@ -31,6 +35,19 @@ def run_cli(argv: list[str]) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     return 0
+
+
+def forewarn_process(*args: str, cwd: Path | None = None, columns: int = 200) -> subprocess.CompletedProcess:
+    """Run ``forewarn ARGS`` in a process of its own, as a user would (output captured as text, ``columns`` wide)."""
+    code = "import sys; from forewarn.cli.main import run; sys.argv[0] = 'forewarn'; run()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": str(columns)},
+        timeout=120,
+    )
 
 
 def wait_until(check: Callable[[], bool], *, timeout: float, step: float = 0.05) -> bool:

@@ -12,22 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 from forewarn.cli.main import app
-from testkit import free_port
+from testkit import forewarn_process, free_port
 
 runner = CliRunner()
 
 
 def _forewarn(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the installed entry point as a user would."""
-    code = "import sys; from forewarn.cli.main import run; sys.argv[0] = 'forewarn'; run()"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "120"},
-        timeout=120,
-    )
+    return forewarn_process(*args, cwd=cwd, columns=120)
 
 
 def test_version():

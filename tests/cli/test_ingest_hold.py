@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 from forewarn.store import Store
+from testkit import forewarn_process
 
 EXPORT = (
     "tag,timestamp,value\nP1.T,2024-01-01T00:00:00Z,40\nP1.T,2024-01-01T05:00:00Z,41\nP1.V,2024-01-01T05:00:00Z,2\n"
 )
 
 
-def _forewarn(*args: str) -> subprocess.CompletedProcess:
-    code = "import sys; from forewarn.cli.main import run; sys.argv[0] = 'forewarn'; run()"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=120,
-    )
+_forewarn = forewarn_process
 
 
 def test_ingest_hold_marks_the_channels_and_bad_values_are_one_line_errors(tmp_path: Path) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +9,7 @@ from typer.testing import CliRunner
 
 from forewarn.cli.main import app
 from forewarn.store import Store
+from testkit import forewarn_process
 
 runner = CliRunner()
 
@@ -21,15 +19,7 @@ def _invoke(*args: str):  # noqa: ANN202 - a click Result
     return result
 
 
-def _forewarn(*args: str) -> subprocess.CompletedProcess:
-    code = "import sys; from forewarn.cli.main import run; sys.argv[0] = 'forewarn'; run()"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=120,
-    )
+_forewarn = forewarn_process
 
 
 def _readings(store: Path, asset: str) -> pd.DataFrame:
