@@ -48,6 +48,14 @@ def federate(
     ] = None,
     rounds: Annotated[int, typer.Option(min=1, help="Federated rounds.")] = 10,
     local_epochs: Annotated[int, typer.Option(min=1, help="Epochs each site trains per round.")] = 2,
+    min_local_steps: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="At least this many optimiser steps per site and round: a small site passes over its rows more "
+            "often than --local-epochs (0: off).",
+        ),
+    ] = 0,
     strategy: Annotated[str, typer.Option(help="fedavg, fedprox, fedadam or fedyogi.")] = "fedavg",
     engine: Annotated[
         str,
@@ -83,6 +91,7 @@ def federate(
         sites=[s.strip() for s in (sites or "").split(",") if s.strip()],
         rounds=rounds,
         local_epochs=local_epochs,
+        min_local_steps=min_local_steps,
         strategy=strategy,
         engine=engine,
         dp_noise=dp_noise,

@@ -52,6 +52,9 @@ class FedConfig:
     sites: int
     rounds: int = 10
     local_epochs: int = 2
+    #: at least this many optimiser steps per site and round (more passes over a small site's rows:
+    #: :func:`~forewarn.federated.network.epochs_for`); 0 leaves ``local_epochs`` as it is
+    min_local_steps: int = 0
     strategy: str = "fedavg"
     proximal_mu: float = 0.01
     server_learning_rate: float = 0.01
@@ -92,6 +95,8 @@ class FedConfig:
             raise ConfigError(f"sites={self.sites}: federated training needs at least 2 sites")
         if self.rounds < 1 or self.local_epochs < 1:
             raise ConfigError("rounds and local_epochs must be at least 1")
+        if self.min_local_steps < 0:
+            raise ConfigError(f"min_local_steps={self.min_local_steps} must be >= 0 (0: off)")
         if self.dp_noise < 0 or self.dp_clip <= 0:
             raise ConfigError(f"dp_noise={self.dp_noise} must be >= 0 and dp_clip={self.dp_clip} > 0")
         if self.model not in MODELS:
@@ -141,6 +146,7 @@ class FedConfig:
         }
         return (window if self.model == "window" else {}) | {
             "local-epochs": self.local_epochs,
+            "min-local-steps": self.min_local_steps,
             "seed": self.seed,
             "net-hidden": [int(h) for h in self.hidden],
             "net-kind": self.kind,
@@ -228,8 +234,11 @@ def train_step(
     rounds: int,
     mu: float = 0.0,
     trainable: tuple[str, ...] | None = None,
+    min_steps: int = 0,
 ) -> tuple[Any, float]:
-    """One site's local training of either network (the window model's learning rate follows the round)."""
+    """One site's local training of either network (the window model's learning rate follows the round):
+    ``epochs`` passes, more where the site's rows take fewer than ``min_steps`` steps (:func:`net.epochs_for`)."""
+    epochs = net.epochs_for(len(X), spec.batch_size, epochs, min_steps)
     if isinstance(spec, net.NetSpec):
         return net.train_local(params, spec, X, y, epochs=epochs, seed=seed, mu=mu, trainable=trainable)
     from forewarn.federated import window
@@ -352,6 +361,7 @@ def client_app(data_folder: str | None = None) -> Any:
             round_=int(config["server-round"]),
             rounds=int(config.get("num-rounds", 1)),
             mu=float(config.get("proximal-mu", 0.0)),
+            min_steps=int(config.get("min-local-steps", 0)),
         )
         content = RecordDict(
             {

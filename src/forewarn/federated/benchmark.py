@@ -60,7 +60,14 @@ MODELS = NET_MODELS + TREE_MODELS + HIST_MODELS + WINDOW_MODELS
 METRICS = ("rmse", "f1", "pr_auc", "failure_detection_rate", "accuracy")
 #: per dataset: network and schedule (rounds x local epochs is also the local and pooled arms' epoch count)
 SETTINGS: dict[str, dict[str, Any]] = {
-    "seed-task": {"hidden": (32, 16), "rounds": 10, "local_epochs": 1, "batch_size": 64, "learning_rate": 3e-3},
+    "seed-task": {
+        "hidden": (32, 16),
+        "rounds": 10,
+        "local_epochs": 1,
+        "batch_size": 64,
+        "learning_rate": 3e-3,
+        "min_local_steps": 20,  # chosen on validation seeds 10-12 (scarce: 60 rows a factory, one batch an epoch)
+    },
     "cmapss": {"hidden": (64, 32), "rounds": 20, "local_epochs": 1, "batch_size": 256, "learning_rate": 2e-3},
     "fleet": {"hidden": (64, 32), "rounds": 15, "local_epochs": 1, "batch_size": 256, "learning_rate": 1e-3},
 }
@@ -159,6 +166,7 @@ def _centrally(
                 seed=seed * 100_003 + r * 101,
                 round_=r,
                 rounds=config.rounds,
+                min_steps=config.min_local_steps,
             )
             if watch is None:
                 continue
@@ -243,6 +251,7 @@ def run_seed(
                     round_=1,
                     rounds=1,
                     trainable=(last,),
+                    min_steps=config.min_local_steps,
                 )
                 add("personalised", site, _predict(tuned, spec, site), time.perf_counter() - started)
         say(f"seed {seed}: federated done in {outcome.wall_seconds:.1f} s")
@@ -432,9 +441,17 @@ def run(
     sites_options: Mapping[str, Any] | None = None,
     first_seed: int = 0,
     raw: bool = False,
+    min_local_steps: int | None = None,
     **_: Any,
 ) -> dict[str, Any]:
     """The runner of ``forewarn bench federated`` (see the module text); ``models`` picks arms."""
+    net_overrides = {
+        "strategy": strategy,
+        "rounds": rounds,
+        "dp_noise": dp_noise,
+        "dp_clip": dp_clip,
+        "min_local_steps": min_local_steps,
+    }
     arms = list(models or NET_MODELS)
     unknown = sorted(set(arms) - set(MODELS))
     if unknown:
@@ -458,7 +475,7 @@ def run(
                 seed,
                 arms,
                 engine=engine,
-                overrides={"strategy": strategy, "rounds": rounds, "dp_noise": dp_noise, "dp_clip": dp_clip},
+                overrides=net_overrides,
                 say=say,
             )
             rows += [r | {"seed": seed} for r in seed_rows]
@@ -476,7 +493,13 @@ def run(
                 seed,
                 window_arms,
                 engine=engine,
-                overrides={"model": "window", "strategy": strategy, "rounds": rounds, **(window or {})},
+                overrides={
+                    "model": "window",
+                    "strategy": strategy,
+                    "rounds": rounds,
+                    "min_local_steps": min_local_steps,
+                    **(window or {}),
+                },
                 say=lambda m: say("window " + m),
             )
             rows += [r | {"seed": seed, "arm": "window-" + r["arm"]} for r in window_rows]
@@ -485,9 +508,7 @@ def run(
             records.append(record | {"seed": seed})
     assert task is not None
     primary = primary_metric(task)
-    config = _config(
-        dataset, task, 2, 0, {"strategy": strategy, "rounds": rounds, "dp_noise": dp_noise, "dp_clip": dp_clip}
-    )
+    config = _config(dataset, task, 2, 0, net_overrides)
     return {
         "dataset": "federated",
         "subset": dataset + (f" ({variant})" if variant else ""),

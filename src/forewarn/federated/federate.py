@@ -114,6 +114,7 @@ def federate(
     spec: TrainSpec | None = None,
     rounds: int = 10,
     local_epochs: int = 2,
+    min_local_steps: int = 0,
     strategy: str = "fedavg",
     hidden: tuple[int, ...] = (64, 32),
     engine: str = "ray",
@@ -133,7 +134,9 @@ def federate(
     the last ``window`` rows of every channel, :data:`WINDOW_ROWS` unless the spec says; RUL only) instead of the
     perceptron on window statistics, and files it as a ``cnn-rul`` whose serving spec reads those rows
     (``sequence``); ``window_settings`` overrides its :class:`~forewarn.federated.apps.FedConfig` fields
-    (``window_filters``, ``window_norm``, ``learning_rate``, ...)."""
+    (``window_filters``, ``window_norm``, ``learning_rate``, ...). ``min_local_steps``: at least that many
+    optimiser steps per site and round (more passes over a small site's rows, :func:`~forewarn.federated.network.
+    epochs_for`; 0: ``local_epochs`` passes)."""
     say = progress or (lambda m: None)
     spec = (spec or TrainSpec()).with_options(**options)
     if spec.task not in TASKS:
@@ -165,6 +168,7 @@ def federate(
             sites=len(data),
             rounds=rounds,
             local_epochs=local_epochs,
+            min_local_steps=min_local_steps,
             strategy=strategy,
             hidden=hidden,
             kind=kind,
@@ -356,6 +360,7 @@ def _file(
             "strategy": config.strategy,
             "rounds": config.rounds,
             "local_epochs": config.local_epochs,
+            "min_local_steps": config.min_local_steps,
             "model": config.model,
             "hidden": list(config.hidden),
             "window": {k: v for k, v in vars(config).items() if k.startswith("window_")}

@@ -163,6 +163,21 @@ def check_rows(X: np.ndarray, y: np.ndarray) -> None:
         raise SchemaError("a site has no training rows")
 
 
+def epochs_for(rows: int, batch_size: int, epochs: int, min_steps: int = 0) -> int:
+    """The passes one site makes over its ``rows`` rows in a round: ``epochs``, or more where its rows fill so few
+    mini-batches of ``batch_size`` that ``epochs`` passes would take fewer than ``min_steps`` optimiser steps.
+
+    A fixed number of epochs is a number of *steps* that grows with a site's rows: a site of 60 rows at 64 a
+    batch takes one step per epoch, so ten rounds of one epoch move its model ten steps while a large site takes
+    hundreds. The floor gives every site at least ``min_steps`` steps a round (0: off, ``epochs`` passes).
+
+    >>> epochs_for(600, 64, 1, 20), epochs_for(60, 64, 1, 20), epochs_for(6000, 256, 1, 20), epochs_for(60, 64, 2)
+    (2, 20, 1, 2)
+    """
+    batches = max(1, -(-int(rows) // max(1, int(batch_size))))
+    return max(int(epochs), -(-int(min_steps) // batches))
+
+
 def adam_epochs(
     torch: Any,
     optimiser: Any,

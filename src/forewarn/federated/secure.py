@@ -100,9 +100,10 @@ def secure_client_app(data_folder: str | None = None) -> Any:
         params["scaler.mean"] = np.asarray(config["scaler-mean"], dtype="float64")
         params["scaler.scale"] = np.asarray(config["scaler-scale"], dtype="float64")
         seed = int(config["seed"]) * 100_003 + int(config["server-round"]) * 101 + apps._site_id(context)
-        updated, loss = net.train_local(
-            params, spec, data["X_train"], data["y_train"], epochs=int(config["local-epochs"]), seed=seed
+        epochs = net.epochs_for(
+            len(data["X_train"]), spec.batch_size, int(config["local-epochs"]), int(config.get("min-local-steps", 0))
         )
+        updated, loss = net.train_local(params, spec, data["X_train"], data["y_train"], epochs=epochs, seed=seed)
         fitres = FitRes(
             Status(Code.OK, "ok"),
             ndarrays_to_parameters([updated[n] for n in names]),
