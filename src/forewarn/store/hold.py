@@ -18,7 +18,9 @@ score, detect ``--store --interval``, the service's history) and the service's l
 (:func:`forewarn.store.window_queries.last_buckets`), so a served prediction equals the offline one.
 
 A hold is set at ingest (``--hold 8h`` for every channel of the batch, or a tag map's ``hold`` column per tag)
-or with :meth:`Store.set_hold`; it is the DuckDB store's: a PostgreSQL store refuses it (not built there yet).
+or with :meth:`Store.set_hold`, on both backends. The rule above is written once, as SQL, by
+:func:`held_buckets_sql`, in DuckDB's dialect (the embedded store, :mod:`forewarn.store.queries`) or PostgreSQL's
+(the server store, :mod:`forewarn.store.pg_hold`): the two differ only in the words of :data:`DIALECTS`.
 
 >>> hold_micros("8h"), hold_micros("90min"), hold_micros("0"), hold_micros(None)
 (28800000000, 5400000000, 0, 0)
@@ -47,6 +49,11 @@ MAX_HOLD_US = 31 * 24 * 3_600_000_000
 NO_START = -(2**62)
 #: a term of the store's catalogue version that changes whenever a hold is set (forewarn.store.queries.SeriesIndex)
 HOLDS_VERSION = f", (SELECT coalesce(bit_xor(hash(series_id, {HOLD_COLUMN})), 0) FROM channels WHERE {HOLD_COLUMN} > 0)"
+#: the same term in PostgreSQL's dialect (:class:`forewarn.store.pg_hold.PgSeriesIndex`)
+PG_HOLDS_VERSION = (
+    f", (SELECT md5(coalesce(string_agg(series_id || ':' || {HOLD_COLUMN}, ',' ORDER BY series_id), '')) "
+    f"FROM channels WHERE {HOLD_COLUMN} > 0)"
+)
 #: the hint of every refused hold
 HOLD_HINT = "a hold is a positive time span such as 8h or 30min (0 for none), at most 31 days"
 
@@ -97,7 +104,34 @@ def set_holds(con: duckdb.DuckDBPyConnection, holds: Iterable[tuple[str, str, in
     return len(rows)
 
 
-def held_buckets_sql(width_us: int, series_sql: str, prune: str = "true") -> str:
+#: the words that differ between the two SQL dialects of :func:`held_buckets_sql`: how a reading's row is joined to
+#: its series (PostgreSQL: a key range per series, ``(series_id, ts)``, so one series' window is an index scan; DuckDB:
+#: a join its zone maps prune with ``prune``), the bucket starts of a segment, a bucket start as a time, and the sum
+#: of the weights (PostgreSQL sums a BIGINT as NUMERIC)
+DIALECTS: dict[str, dict[str, str]] = {
+    "duckdb": {
+        "join": "FROM reading_values v JOIN hs ON v.series_id = hs.series_id "
+        "WHERE ({prune}) AND epoch_us(v.ts) >= hs.lo_us - hs.hold_us AND epoch_us(v.ts) < hs.hi_us",
+        "starts": "unnest(range(b0, s1, {w}::BIGINT))",
+        "time": "make_timestamptz(b)",
+        "weight": "sum(d)",
+    },
+    "postgres": {
+        "join": "FROM hs JOIN reading_values v ON v.series_id = hs.series_id "
+        "AND v.ts >= {epoch} + greatest(hs.lo_us - hs.hold_us, {floor}) * INTERVAL '1 microsecond' "
+        "AND v.ts < {epoch} + hs.hi_us * INTERVAL '1 microsecond' WHERE ({prune})",
+        "starts": "generate_series(b0, s1 - 1, {w}::BIGINT)",
+        "time": "{epoch} + b * INTERVAL '1 microsecond'",
+        "weight": "CAST(sum(d) AS DOUBLE PRECISION)",
+    },
+}
+#: the Unix epoch as a PostgreSQL time
+PG_EPOCH = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
+#: PostgreSQL's earliest time read for a held series (year -1199: :data:`NO_START` is before PostgreSQL's range)
+PG_FLOOR_US = -(10**17)
+
+
+def held_buckets_sql(width_us: int, series_sql: str, prune: str = "true", dialect: str = "duckdb") -> str:
     """SQL of ``asset_id, ts, channel, value``: the time-weighted bucket means of held series.
 
     ``series_sql`` selects one row per held series: ``series_id, asset_id, channel, hold_us, lo_us, hi_us``; the
@@ -106,21 +140,28 @@ def held_buckets_sql(width_us: int, series_sql: str, prune: str = "true") -> str
     end (the asset's newest reading plus one microsecond, or an earlier end). Readings from ``lo_us - hold_us``
     on are read, so a value recorded before ``lo_us`` still holds into it. ``prune``: a condition on the readings
     ``v`` with constant bounds (their series ids, a time) that lets the store skip row groups before the join.
+    ``dialect``: ``"duckdb"`` or ``"postgres"`` (:data:`DIALECTS`); the rule is the same text in both.
+
+    >>> held_buckets_sql(3_600_000_000, "SELECT 1", dialect="oracle")
+    Traceback (most recent call last):
+    ...
+    forewarn.exceptions.ConfigError: dialect='oracle' is not one of duckdb, postgres
     """
+    if dialect not in DIALECTS:
+        raise ConfigError(f"dialect={dialect!r} is not one of {', '.join(DIALECTS)}")
     w = int(width_us)
+    words = {k: v.format(prune=prune, w=w, epoch=PG_EPOCH, floor=PG_FLOOR_US) for k, v in DIALECTS[dialect].items()}
     return (
         f"WITH hs AS ({series_sql}), "
         "hr AS (SELECT hs.asset_id, hs.channel, hs.lo_us, hs.hi_us, hs.hold_us, epoch_us(v.ts) AS t, v.value, "
-        "lead(epoch_us(v.ts)) OVER (PARTITION BY v.series_id ORDER BY v.ts) AS nxt "
-        "FROM reading_values v JOIN hs ON v.series_id = hs.series_id "
-        f"WHERE ({prune}) AND epoch_us(v.ts) >= hs.lo_us - hs.hold_us AND epoch_us(v.ts) < hs.hi_us), "
+        f"lead(epoch_us(v.ts)) OVER (PARTITION BY v.series_id ORDER BY v.ts) AS nxt {words['join']}), "
         "seg AS (SELECT asset_id, channel, value, greatest(t, lo_us) AS s0, "
         "least(coalesce(nxt, hi_us), t + hold_us, hi_us) AS s1 FROM hr), "
         f"sb AS (SELECT *, s0 - ((s0 % {w}) + {w}) % {w} AS b0 FROM seg WHERE s1 > s0), "
         # most segments lie in one bucket; only those that cross a boundary are cut into one piece per bucket
         f"piece AS (SELECT asset_id, channel, value, b0 AS b, s1 - s0 AS d FROM sb WHERE s1 <= b0 + {w} "
         f"UNION ALL SELECT asset_id, channel, value, b, least(s1, b + {w}) - greatest(s0, b) AS d FROM sb, "
-        f"unnest(range(b0, s1, {w}::BIGINT)) AS u(b) WHERE s1 > b0 + {w}) "
-        "SELECT asset_id, make_timestamptz(b) AS ts, channel, sum(value * d) / sum(d) AS value FROM piece "
+        f"{words['starts']} AS u(b) WHERE s1 > b0 + {w}) "
+        f"SELECT asset_id, {words['time']} AS ts, channel, sum(value * d) / {words['weight']} AS value FROM piece "
         "GROUP BY asset_id, b, channel"
     )

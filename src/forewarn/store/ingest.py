@@ -31,7 +31,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from forewarn.exceptions import ConfigError, IngestError, UnknownAssetError
+from forewarn.exceptions import IngestError, UnknownAssetError
 from forewarn.store import flag_runs, labels
 from forewarn.store.historian import drop_historian, historian_rows, map_holds
 from forewarn.store.hold import hold_micros, set_holds
@@ -151,6 +151,10 @@ class WriteTarget(Protocol):
         """Give the batch's channels (``__fw_series``) that have no unit yet the unit of ``units`` (by channel)."""
         ...
 
+    def set_holds(self, con: duckdb.DuckDBPyConnection, holds: list[tuple[str, str, int]]) -> int:
+        """Set the hold of each ``(asset_id, channel, micros)`` of the batch (:mod:`forewarn.store.hold`)."""
+        ...
+
 
 class DuckTarget:
     """The embedded store's own tables, in the same DuckDB connection as the staged batch."""
@@ -161,6 +165,9 @@ class DuckTarget:
             "AND asset_id IN (SELECT asset_id FROM __fw_series)",
             [[unit, channel] for channel, unit in units.items()],
         )
+
+    def set_holds(self, con: duckdb.DuckDBPyConnection, holds: list[tuple[str, str, int]]) -> int:
+        return set_holds(con, holds)
 
     def unknown_assets(self, con: duckdb.DuckDBPyConnection, batch_assets: str) -> list[str]:
         return [
@@ -199,20 +206,13 @@ class DuckTarget:
         )
 
 
-def _batch_holds(
-    con: duckdb.DuckDBPyConnection, options: ReadOptions, target: WriteTarget
-) -> list[tuple[str, str, int]]:
+def _batch_holds(con: duckdb.DuckDBPyConnection, options: ReadOptions) -> list[tuple[str, str, int]]:
     """``(asset_id, channel, hold)`` of the batch's series (``__fw_series``) that ``hold`` or the tag map's ``hold``
-    column sets (the map's, per tag, first); empty when neither says anything. A store other than DuckDB refuses."""
+    column sets (the map's, per tag, first); empty when neither says anything."""
     default = None if options.hold is None else hold_micros(options.hold, name="--hold")
     per_tag = map_holds(con)
     if default is None and not per_tag:
         return []
-    if not isinstance(target, DuckTarget):
-        raise ConfigError(
-            "channels recorded on change (--hold, a tag map's hold column) are kept by the DuckDB store only; "
-            "ingest into a DuckDB store, or leave the hold out"
-        )
     series = con.execute("SELECT asset_id, channel FROM __fw_series ORDER BY 1, 2").fetchall()
     chosen = [(str(a), str(c), per_tag.get((str(a), str(c)), default)) for a, c in series]
     return [(a, c, h) for a, c, h in chosen if h is not None]
@@ -322,7 +322,7 @@ def _ingest_staged(
                 column=staged.shown("asset_id"),
                 hint=STRICT_HINT,
             )
-        holds = _batch_holds(con, options, target)
+        holds = _batch_holds(con, options)
         counts = target.write(
             con,
             unknown,
@@ -333,7 +333,7 @@ def _ingest_staged(
         if unit_of:  # a units row under the header: the units of the batch's channels that have none yet
             target.set_units(con, unit_of)
         if holds:  # recorded on change: each channel's hold, stored with it (forewarn.store.hold)
-            set_holds(con, holds)
+            target.set_holds(con, holds)
             notes += (_hold_note(staged.source, holds),)
         if superseded:  # the readings are in: the later file's event of each continued run gives way to this one's
             note = flag_runs.flag_note(options.failure_column or "")

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from forewarn.schema import EVENT_COLUMNS
 from forewarn.store import labels as labels_mod
+from forewarn.store.hold import HOLD_COLUMN
 from forewarn.store.ingest import IngestReport, Progress, has_adjacent_duplicates
 from forewarn.store.pg_sql import (
     WRITE_LOCK,
@@ -92,6 +93,28 @@ class PgTarget:
                 "UPDATE channels SET unit = %s WHERE channel = %s AND unit = '' AND asset_id = ANY(%s)",
                 [(unit, channel, assets) for channel, unit in units.items()],
             )
+
+    def set_holds(self, duck: duckdb.DuckDBPyConnection | None, holds: list[tuple[str, str, int]]) -> int:
+        """Set the hold of each ``(asset_id, channel, micros)`` (:mod:`forewarn.store.hold`; 0: not held), in one
+        transaction under the write lock (in the owner's when joined); returns how many were given."""
+        rows = [(int(h), str(a), str(c)) for a, c, h in holds]
+        if not rows:
+            return 0
+        con = self.con
+        if self.joined:
+            con.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+        else:
+            begin_write(con)
+        try:
+            with con.cursor() as cur:
+                cur.executemany(f"UPDATE channels SET {HOLD_COLUMN} = %s WHERE asset_id = %s AND channel = %s", rows)
+            if not self.joined:
+                con.execute("COMMIT")
+        except BaseException:
+            if not self.joined:
+                con.execute("ROLLBACK")
+            raise
+        return len(rows)
 
     def write(
         self,

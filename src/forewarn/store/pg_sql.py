@@ -33,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from forewarn.exceptions import ConfigError
+from forewarn.store.hold import ADD_COLUMN as HOLD_MIGRATION
 from forewarn.store.pg_cases_schema import MIGRATION as CASEBOOK_MIGRATION
 from forewarn.store.pg_cases_schema import REVIEW_MIGRATION, REVIEW_NOVELTY_MIGRATION
 from forewarn.store.tables import ts_literal
@@ -114,6 +115,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE stream_scores ADD COLUMN IF NOT EXISTS status text;
     ALTER TABLE stream_scores ADD COLUMN IF NOT EXISTS channels_missing text;
     """,
+    # 8: a channel's hold, its readings recorded on change (forewarn.store.hold; the embedded store's own DDL)
+    HOLD_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("store_meta", "sites", "lines", "assets", "channels", "reading_values", "events", "labels")
@@ -405,6 +408,9 @@ def _pg_type(column: Any) -> str:
         return "date"
     return "text"
 
+
+#: the newest reading of the series ``c.series_id``, one probe of the ``(series_id, ts)`` key per partition
+LAST_TS = "(SELECT max(v.ts) FROM reading_values v WHERE v.series_id = c.series_id)"
 
 PACKED_ROW = np.dtype([("sid", ">i4"), ("ts", ">i8"), ("v", ">f8")])
 

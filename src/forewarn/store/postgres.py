@@ -33,6 +33,8 @@ import pyarrow as pa
 from forewarn.exceptions import ConfigError, DataNotFoundError, StateError
 from forewarn.store import catalog, queries
 from forewarn.store import pg_ingest as ingest
+from forewarn.store.hold import hold_micros
+from forewarn.store.pg_hold import PgSeriesIndex, held_buckets
 from forewarn.store.pg_rollup import refresh, rollup_readings
 from forewarn.store.pg_sql import (
     PgConnection,
@@ -165,10 +167,14 @@ class PgStore(Store):
             yield PgConnection(con)
 
     def set_hold(self, asset_id: str, channels: Sequence[str] | None, hold: str | None) -> int:
-        """Refused: channels recorded on change (:mod:`forewarn.store.hold`) are kept by the DuckDB store only."""
-        raise ConfigError(
-            "channels recorded on change (a hold) are kept by the DuckDB store only; use a DuckDB store for them"
-        )
+        """As :meth:`Store.set_hold`: the channels' hold (:mod:`forewarn.store.hold`), in one transaction under the
+        store's write lock."""
+        micros = hold_micros(hold)
+        with self._lock, self._pg(write=True) as con:
+            series = PgSeriesIndex(con).of(str(asset_id), channels)
+            done = ingest.PgTarget(con.con).set_holds(None, [(str(asset_id), name, micros) for name in series.values()])
+        self._index = None
+        return done
 
     def _db(self, *, write: bool = False) -> duckdb.DuckDBPyConnection:
         """The store's session connection, speaking like DuckDB's (:class:`~forewarn.store.pg_sql.PgConnection`),
@@ -188,7 +194,7 @@ class PgStore(Store):
     def _series_index(self) -> queries.SeriesIndex:
         with self._pg() as con:
             if self._index is None or not self._index.is_current(con):  # type: ignore[arg-type]
-                self._index = queries.SeriesIndex(con)  # type: ignore[arg-type]
+                self._index = PgSeriesIndex(con)
             return self._index
 
     # -- the plant --------------------------------------------------------------------------------------
@@ -255,19 +261,27 @@ class PgStore(Store):
     ) -> pd.DataFrame:
         """Readings of one asset in ``[start, end)``, the last ``limit`` times only when given; as
         :meth:`Store.readings`. Hourly and daily buckets of ``mean``, ``min``, ``max``, ``sum`` and ``count`` on
-        whole hours (days) come from the rollups."""
+        whole hours (days) come from the rollups, except the means of held channels (:mod:`forewarn.store.hold`),
+        weighed by time from the readings (:func:`forewarn.store.pg_hold.held_buckets`)."""
         if agg not in queries.AGGREGATES:
             raise ConfigError(f"agg={agg!r} is not supported; use one of {', '.join(queries.AGGREGATES)}")
         queries.check_limit(limit)
         with self._lock:
             if resample is None:
                 return self._raw(str(asset_id), start, end, channels, wide, limit)
-            series = self._series_index().of(str(asset_id), channels)
+            index = self._series_index()
+            series = index.of(str(asset_id), channels)
+            held = {s: h for s, h in index.holds.items() if s in series} if agg == "mean" else {}
+            plain = {s: name for s, name in series.items() if s not in held}
             with self._pg() as con:
-                where = f"{_series_filter(list(series))} AND {queries.time_filter('r.ts', start, end)}"
-                long = rollup_readings(self.read_only, con, str(asset_id), series, start, end, resample, agg)
+                long = rollup_readings(self.read_only, con, str(asset_id), plain, start, end, resample, agg)
                 if long is None:
+                    where = f"{_series_filter(list(plain))} AND {queries.time_filter('r.ts', start, end)}"
                     long = _resampled(con, where, resample, agg)
+                if held:
+                    width = queries.bucket_micros(resample)
+                    timed = held_buckets(con, str(asset_id), index, held, start, end, width)
+                    long = pd.concat([long, timed], ignore_index=True).sort_values(["ts", "channel"], ignore_index=True)
         return queries.shape(queries.last_times(long, limit), str(asset_id), series, wide)
 
     def _raw(
@@ -288,7 +302,7 @@ class PgStore(Store):
             for _ in range(2):
                 index = self._index
                 if index is None:
-                    index = self._index = queries.SeriesIndex(con)  # type: ignore[arg-type]
+                    index = self._index = PgSeriesIndex(con)
                 try:
                     series = index.of(asset_id, channels)
                 except DataNotFoundError:
@@ -298,7 +312,7 @@ class PgStore(Store):
                     raise
                 ids, since = _limited(con.con, series, low, high, limit)
                 version, (sid, ts, value) = fetch_readings(con.con, ids, since, high)
-                if version == tuple(index.version):
+                if version == tuple(index.version[:2]):  # the catalogue's part (PgSeriesIndex)
                     return queries.shape(queries.long_frame(asset_id, series, sid, ts, value), asset_id, series, wide)
                 self._index = None
         return self._raw_fresh(asset_id, low, high, channels, wide, limit)
@@ -313,7 +327,7 @@ class PgStore(Store):
         limit: int | None = None,
     ) -> pd.DataFrame:
         with self._pg() as con:
-            series = queries.SeriesIndex(con).of(asset_id, channels)  # type: ignore[arg-type]
+            series = PgSeriesIndex(con).of(asset_id, channels)
             ids, since = _limited(con.con, series, low, high, limit)
             _, (sid, ts, value) = fetch_readings(con.con, ids, since, high)
         return queries.shape(queries.long_frame(asset_id, series, sid, ts, value), asset_id, series, wide)

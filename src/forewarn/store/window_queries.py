@@ -23,12 +23,9 @@ from collections.abc import Sequence
 import pandas as pd
 
 from forewarn.store import hold
-from forewarn.store.pg_sql import is_postgres_url
+from forewarn.store.pg_sql import LAST_TS, is_postgres_url
 from forewarn.store.store import Store
 from forewarn.store.tables import quote_literal
-
-#: PostgreSQL: the newest reading of the series ``c.series_id``, one probe of the ``(series_id, ts)`` key per partition
-LAST_TS = "(SELECT max(v.ts) FROM reading_values v WHERE v.series_id = c.series_id)"
 
 
 def is_postgres(store: Store) -> bool:
@@ -99,20 +96,11 @@ def last_buckets(
     wide (aligned on the Unix epoch, labelled by their start), from ``rows`` buckets before the bucket of its last
     reading and not before its ``since_us`` (one per asset; a very negative number for none); unsorted."""
     width, back = int(width_us), int(rows) - 1
-    if is_postgres(store):
-        return store.sql(
-            "WITH s AS (SELECT unnest(?) AS asset_id, unnest(?::bigint[]) AS since_us), "
-            f"l AS (SELECT c.asset_id, epoch_us(max({LAST_TS})) AS last_us FROM channels c "
-            "WHERE c.asset_id IN (SELECT unnest(?)) AND c.channel IN (SELECT unnest(?)) GROUP BY c.asset_id), "
-            "b AS (SELECT l.asset_id, TIMESTAMPTZ '1970-01-01 00:00:00+00' + greatest(s.since_us, "
-            f"l.last_us - ((l.last_us % {width}) + {width}) % {width} - {back} * {width}::bigint) "
-            "* INTERVAL '1 microsecond' AS t0 FROM l JOIN s ON s.asset_id = l.asset_id) "
-            f"SELECT c.asset_id, date_bin({width} * INTERVAL '1 microsecond', v.ts, "
-            "TIMESTAMPTZ '1970-01-01 00:00:00+00') AS ts, c.channel, avg(v.value) AS value "
-            "FROM b JOIN channels c ON c.asset_id = b.asset_id CROSS JOIN LATERAL (SELECT r.ts, r.value "
-            "FROM reading_values r WHERE r.series_id = c.series_id AND r.ts >= b.t0) AS v "  # a key range a series
-            "WHERE c.channel IN (SELECT unnest(?)) GROUP BY 1, 2, 3",
-            [list(asset_ids), [int(t) for t in since_us], list(asset_ids), list(channels), list(channels)],
+    if is_postgres(store):  # PostgreSQL's SQL, held channels included (forewarn.store.pg_hold)
+        from forewarn.store.pg_hold import last_buckets as pg_last_buckets
+
+        return pg_last_buckets(
+            store, asset_ids, channels, rows, width, since_us, _held_pairs(store, asset_ids, channels)
         )
     bucket = f"time_bucket(to_microseconds({width}::BIGINT), r.ts, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
     held = _held_pairs(store, asset_ids, channels)
@@ -149,7 +137,7 @@ def last_buckets(
 
 
 def _held_pairs(store: Store, asset_ids: Sequence[str], channels: Sequence[str]) -> list[tuple[str, str]]:
-    """The ``(asset_id, channel)`` pairs of the given assets and channels that are held (DuckDB store)."""
+    """The ``(asset_id, channel)`` pairs of the given assets and channels that are held."""
     holds = store.holds()
     if holds.empty:
         return []

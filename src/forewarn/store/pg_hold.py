@@ -1,0 +1,127 @@
+"""Channels recorded on change (:mod:`forewarn.store.hold`) on the PostgreSQL store.
+
+The rule (a value holds until its channel's next reading, at most ``hold``, never past the asset's newest reading
+of any channel; a bucket's mean weighs the values holding in it by time) is :func:`forewarn.store.hold.
+held_buckets_sql`'s, written here in PostgreSQL's dialect (``dialect="postgres"``) for the two bucketed reads the
+server store answers: ``PgStore.readings(resample=...)`` (:func:`held_buckets`) and the service's last window
+(:func:`last_buckets`, called by :func:`forewarn.store.window_queries.last_buckets`). A held channel is never
+answered from the hourly or daily rollups (they hold plain sums of the recorded values). The column
+``channels.hold_us`` comes with migration 8 (:mod:`forewarn.store.pg_sql`), the same ``ALTER TABLE ... ADD COLUMN
+IF NOT EXISTS`` as the embedded store's: a database written before keeps its readings and holds no held channel.
+
+>>> from forewarn.store.queries import CATALOG_VERSION
+>>> version_sql(True).startswith(CATALOG_VERSION + ", (SELECT md5("), version_sql(False) == CATALOG_VERSION
+(True, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from forewarn.store import hold, queries
+from forewarn.store.pg_sql import LAST_TS
+from forewarn.store.tables import quote_literal
+
+if TYPE_CHECKING:
+    from forewarn.store.pg_sql import PgConnection
+    from forewarn.store.store import Store
+
+
+def version_sql(has_holds: bool) -> str:
+    """The catalogue version query of a PostgreSQL store: the holds' term when its channels have the column."""
+    return queries.CATALOG_VERSION + (hold.PG_HOLDS_VERSION if has_holds else "")
+
+
+class PgSeriesIndex(queries.SeriesIndex):
+    """:class:`~forewarn.store.queries.SeriesIndex` of a PostgreSQL store, with its held channels: a hold set since
+    the index was built changes its version (:data:`forewarn.store.hold.PG_HOLDS_VERSION`). ``version[:2]`` is
+    the catalogue's own (number of assets, largest series id), what :func:`~forewarn.store.pg_sql.fetch_readings`
+    returns."""
+
+    def __init__(self, con: Any) -> None:
+        has_holds = hold.has_hold_column(con)
+        text = version_sql(has_holds)
+        version = tuple(con.execute(text).fetchall()[0])  # first: a change while the rest is read makes it stale
+        super().__init__(con)
+        self._version_sql = text
+        self.version = version
+        self.holds = hold.series_holds(con) if has_holds else {}
+
+
+def held_buckets(
+    con: PgConnection,
+    asset_id: str,
+    index: queries.SeriesIndex,
+    holds: dict[int, int],
+    start: object,
+    end: object,
+    width_us: int,
+) -> pd.DataFrame:
+    """``asset_id, ts, channel, value``: the time-weighted buckets of the held series ``holds`` of one asset in
+    ``[start, end)``, from ``start`` (all history without one) to the asset's newest reading of any channel (or
+    ``end``); the bounds of :func:`forewarn.store.queries.readings` on DuckDB."""
+    every = ", ".join(str(int(s)) for s in sorted(index.of(asset_id)))
+    last = con.execute(f"SELECT epoch_us(max({LAST_TS})) FROM channels c WHERE c.series_id IN ({every})").fetchall()
+    hi = int(last[0][0]) + 1 if last and last[0][0] is not None else 0
+    if end is not None:
+        hi = min(hi, queries._micros(end, "end"))
+    lo = hold.NO_START if start is None else queries._micros(start, "start")
+    ids = ", ".join(str(int(s)) for s in sorted(holds))
+    series = (
+        f"SELECT c.series_id, c.asset_id, c.channel, c.{hold.HOLD_COLUMN} AS hold_us, {lo}::BIGINT AS lo_us, "
+        f"{hi}::BIGINT AS hi_us FROM channels c WHERE c.series_id IN ({ids})"
+    )
+    return queries.frame(con, hold.held_buckets_sql(width_us, series, dialect="postgres"))  # type: ignore[arg-type]
+
+
+def last_buckets(
+    store: Store,
+    asset_ids: Sequence[str],
+    channels: Sequence[str],
+    rows: int,
+    width_us: int,
+    since_us: Sequence[int],
+    held: Sequence[tuple[str, str]],
+) -> pd.DataFrame:
+    """PostgreSQL's :func:`forewarn.store.window_queries.last_buckets`: each asset's last ``rows`` buckets of
+    ``channels``, ``held`` ``(asset_id, channel)`` pairs weighed by time over the same window up to the asset's
+    newest reading of any channel (as ``Store.readings(resample=...)`` does), the others averaged."""
+    width, back = int(width_us), int(rows) - 1
+    params: list[Any] = [list(asset_ids), [int(t) for t in since_us], list(asset_ids), list(channels)]
+    window = (
+        "WITH s AS (SELECT unnest(?) AS asset_id, unnest(?::bigint[]) AS since_us), "
+        f"l AS (SELECT c.asset_id, epoch_us(max({LAST_TS})) AS last_us FROM channels c "
+        "WHERE c.asset_id IN (SELECT unnest(?)) AND c.channel IN (SELECT unnest(?)) GROUP BY c.asset_id), "
+        "b AS (SELECT l.asset_id, TIMESTAMPTZ '1970-01-01 00:00:00+00' + greatest(s.since_us, "
+        f"l.last_us - ((l.last_us % {width}) + {width}) % {width} - {back} * {width}::bigint) "
+        "* INTERVAL '1 microsecond' AS t0 FROM l JOIN s ON s.asset_id = l.asset_id)"
+    )
+    pairs = ", ".join(f"({quote_literal(a)}, {quote_literal(c)})" for a, c in held)
+    plain = (
+        f"SELECT c.asset_id, date_bin({width} * INTERVAL '1 microsecond', v.ts, "
+        "TIMESTAMPTZ '1970-01-01 00:00:00+00') AS ts, c.channel, avg(v.value) AS value "
+        "FROM b JOIN channels c ON c.asset_id = b.asset_id CROSS JOIN LATERAL (SELECT r.ts, r.value "
+        "FROM reading_values r WHERE r.series_id = c.series_id AND r.ts >= b.t0) AS v "  # a key range a series
+        f"WHERE c.channel IN (SELECT unnest(?)){f' AND (c.asset_id, c.channel) NOT IN ({pairs})' if held else ''} "
+        "GROUP BY 1, 2, 3"
+    )
+    if not held:
+        return store.sql(f"{window} {plain}", [*params, list(channels)])
+    # the held series' window [t0, the asset's newest reading of any channel], read by hold.held_buckets_sql
+    series = (
+        f"SELECT c.series_id, c.asset_id, c.channel, c.{hold.HOLD_COLUMN} AS hold_us, epoch_us(b.t0) AS lo_us, "
+        "t.last_us + 1 AS hi_us FROM channels c JOIN b ON b.asset_id = c.asset_id JOIN t ON t.asset_id = c.asset_id "
+        f"WHERE (c.asset_id, c.channel) IN ({pairs})"
+    )
+    newest = (
+        f", t AS (SELECT c.asset_id, epoch_us(max({LAST_TS})) AS last_us FROM channels c "
+        "WHERE c.asset_id IN (SELECT unnest(?)) GROUP BY c.asset_id)"
+    )
+    return store.sql(
+        f"{window}{newest} SELECT * FROM ({plain}) AS p "
+        f"UNION ALL SELECT * FROM ({hold.held_buckets_sql(width, series, dialect='postgres')}) AS h",
+        [*params, list(asset_ids), list(channels)],
+    )
