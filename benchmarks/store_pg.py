@@ -8,6 +8,12 @@
   median and 95th percentile of ``--repeats`` queries, each for an asset drawn at random.
 * ``rollup`` (PostgreSQL): the time to refresh the hourly and daily rollups after the load, and one asset's
   last 30 days at ``1h`` mean from the rollup vs from the raw readings.
+* ``bucketed``: one asset's last 24 h (whole hours) at ``1h`` buckets through ``Store.readings(resample="1h")``,
+  and the service's last-window query (``window_queries.last_buckets``, 24 buckets of 1 h), with no channel held
+  (``plain``; on PostgreSQL the rollup answers the hourly means) and with every channel held 8 h (``held``: the
+  time-weighted buckets of :mod:`forewarn.store.hold`, read from the readings), median and 95th percentile of
+  ``--repeats`` queries each; the holds are cleared afterwards. The readings here are every minute, not on
+  change, so a held read weighs 14,400 readings: the dense case.
 
 PostgreSQL comes from ``--url`` or a throwaway server started here (Debian's ``initdb``/``pg_ctl`` on
 127.0.0.1, default settings: ``fsync`` on). DuckDB writes a file in the work folder. The machine is shared:
@@ -169,6 +175,47 @@ def rollup(store: Store, end_us: int) -> dict[str, float]:
     return {"refresh_s": round(refresh_s, 2), "ranges": ranges, **timed, "load_avg": load()}
 
 
+def bucketed(store: Store, args: argparse.Namespace, end_us: int) -> dict[str, object]:
+    """One asset's last 24 h at 1 h buckets and its last window of 24 buckets, without and with holds."""
+    from forewarn.store.hold import NO_START
+    from forewarn.store.window_queries import last_buckets
+
+    end = np.datetime64(end_us // 3_600_000_000 * 3_600_000_000, "us")
+    start, stop = str(end - np.timedelta64(24, "h")) + "Z", str(end) + "Z"
+    names = [f"asset-{a:05d}" for a in range(args.assets)]
+    out: dict[str, object] = {}
+    for label, hold in (("plain", None), ("held", "8h")):
+        if hold is not None:
+            t = time.perf_counter()
+            for name in names:
+                store.set_hold(name, None, hold)
+            out["set_hold_s"] = round(time.perf_counter() - t, 2)
+        rng = random.Random(3)
+        store.readings(names[0], start, stop, resample="1h")  # warm the series index
+        reads, windows, rows = [], [], 0
+        for _ in range(args.repeats):
+            name = names[rng.randrange(args.assets)]
+            t = time.perf_counter()
+            rows = len(store.readings(name, start, stop, resample="1h"))
+            reads.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            last_buckets(store, [name], list(CHANNELS), 24, 3_600_000_000, [NO_START])
+            windows.append((time.perf_counter() - t) * 1000)
+        reads.sort()
+        windows.sort()
+        out[label] = {
+            "rows_returned": rows,
+            "readings_1h_median_ms": round(statistics.median(reads), 2),
+            "readings_1h_p95_ms": round(reads[int(0.95 * (len(reads) - 1))], 2),
+            "last_window_median_ms": round(statistics.median(windows), 2),
+            "last_window_p95_ms": round(windows[int(0.95 * (len(windows) - 1))], 2),
+            "load_avg": load(),
+        }
+    for name in names:
+        store.set_hold(name, None, "0")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
@@ -179,6 +226,12 @@ def main() -> None:
     parser.add_argument("--backends", default="duckdb,postgres")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--no-bucketed",
+        dest="bucketed",
+        action="store_false",
+        help="skip the 1 h bucketed reads with and without holds",
+    )
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="store-pg-"))
     end_us = int(time.time()) // 60 * 60 * 1_000_000
@@ -200,6 +253,8 @@ def main() -> None:
                 part["last24h"] = last24h(store, args, end_us)
                 if backend == "postgres":
                     part["rollup"] = rollup(store, end_us)
+                if args.bucketed:
+                    part["bucketed"] = bucketed(store, args, end_us)
                 results[backend] = part
                 print(json.dumps({backend: part}), flush=True)
     finally:
