@@ -11,6 +11,27 @@ the sum and count of the readings so far) and folds rows sorted by (asset, time)
 * a row in a later bucket closes the asset's open bucket: its final mean is handed back as a closed bucket, in
   order, and a new bucket opens.
 
+**Channels recorded on change** (a *hold*, :mod:`forewarn.store.hold`: a historian's deadband, a report by
+exception; :meth:`OpenBuckets.set_holds`, which :class:`~forewarn.stream.scoring.ModelRunner` reads from the store
+the stream writes to). The store weighs a held channel's bucket by time: each reading's value holds from its time
+until the channel's next reading, at most ``hold`` later, and never past the asset's newest reading (of any
+channel); the bucket's value is the time-weighted mean of the values holding in it. :class:`OpenBuckets` keeps the
+same account online, per asset and held channel: the last value and its time, and the value-time and the time
+covered so far in the open bucket, up to the asset's newest row (its *mark*). A row at a later time first extends
+every held value from the mark to the row (at most to its hold's end), bucket by bucket, then takes the row's
+readings. So:
+
+* a **closed** bucket's held value is the time-weighted mean over the bucket, as
+  ``Store.readings(asset, resample=interval, wide=True)`` gives it once the asset has a later reading;
+* a row's **open** bucket value of a held channel is the time-weighted mean over the part of the bucket covered
+  up to the row, its own instant counted as one microsecond (the store's rule for the asset's newest reading: the
+  offline value of the history up to that row);
+* a held value that carries into a bucket with no reading of the asset closes that bucket too (a row of the
+  store's wide frame, NaN for the other channels); a bucket that nothing covers is no row, as in the store.
+
+Unheld channels keep the plain mean of their readings. With no held channel the fold is the vectorised one above;
+with one it runs row by row (a Python loop: the price of the account).
+
 Rows must arrive in time order per asset, as the :class:`~forewarn.stream.reorder.ReorderBuffer` releases them;
 a late reading (at or before the asset's watermark) never reaches this class (see
 :class:`~forewarn.stream.scoring.ModelRunner` for what that means for a bucket).
@@ -27,7 +48,7 @@ a late reading (at or before the asset's watermark) never reaches this class (se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +58,14 @@ from forewarn.exceptions import SchemaError, StateError
 from forewarn.stream.features import assign_slots
 
 NO_BUCKET = np.iinfo("int64").min  # an asset with no open bucket
+#: the state of held channels (:meth:`OpenBuckets.get_state` name -> attribute without its underscore)
+HELD_STATE = {
+    "last_values": "last_value",
+    "last_times": "last_time",
+    "held_sums": "held_sum",
+    "held_times": "held_time",
+    "marks": "mark",
+}
 
 
 @dataclass
@@ -66,6 +95,14 @@ class OpenBuckets:
         self._start = np.zeros(0, dtype="int64")
         self._sum = np.zeros((0, self.channels))
         self._count = np.zeros((0, self.channels), dtype="int64")
+        # channels recorded on change (module text): each asset's holds (us, 0: not held), each held channel's last
+        # value and its time, the value-time and time covered in the open bucket, and the asset's newest row
+        self._hold = np.zeros((0, self.channels), dtype="int64")
+        self._last_value = np.full((0, self.channels), np.nan)
+        self._last_time = np.zeros((0, self.channels), dtype="int64")
+        self._held_sum = np.zeros((0, self.channels))
+        self._held_time = np.zeros((0, self.channels), dtype="int64")
+        self._mark = np.zeros(0, dtype="int64")
 
     @property
     def assets(self) -> list[str]:
@@ -77,10 +114,37 @@ class OpenBuckets:
         grow = len(self._index) - len(self._start)
         if grow > 0:
             extra = max(grow, len(self._start))
+            wide = (extra, self.channels)
             self._start = np.concatenate([self._start, np.full(extra, NO_BUCKET, dtype="int64")])
-            self._sum = np.concatenate([self._sum, np.zeros((extra, self.channels))])
-            self._count = np.concatenate([self._count, np.zeros((extra, self.channels), dtype="int64")])
+            self._sum = np.concatenate([self._sum, np.zeros(wide)])
+            self._count = np.concatenate([self._count, np.zeros(wide, dtype="int64")])
+            self._hold = np.concatenate([self._hold, np.zeros(wide, dtype="int64")])
+            self._last_value = np.concatenate([self._last_value, np.full(wide, np.nan)])
+            self._last_time = np.concatenate([self._last_time, np.zeros(wide, dtype="int64")])
+            self._held_sum = np.concatenate([self._held_sum, np.zeros(wide)])
+            self._held_time = np.concatenate([self._held_time, np.zeros(wide, dtype="int64")])
+            self._mark = np.concatenate([self._mark, np.full(extra, NO_BUCKET, dtype="int64")])
         return np.asarray(slots, dtype="int64")
+
+    def set_holds(self, holds: Mapping[str, Sequence[int] | np.ndarray]) -> None:
+        """Each asset's channels' holds in microseconds (0: not held; an asset not named holds none): its readings
+        of a held channel are weighed by time (module text). A hold set while the stream runs counts from the
+        channel's next reading."""
+        self._hold[:] = 0
+        for asset, micros in holds.items():
+            row = np.asarray(micros, dtype="int64").reshape(-1)
+            if row.shape != (self.channels,) or np.any(row < 0):
+                raise SchemaError(
+                    f"asset {asset!r}: holds must be {self.channels} non-negative microseconds, one per channel",
+                    source="bucket",
+                )
+            slot = self._slots([str(asset)])[0]  # first: it may grow the arrays
+            self._hold[slot] = row
+
+    @property
+    def held(self) -> bool:
+        """Whether any channel of any asset is held."""
+        return bool(self._hold.any())
 
     def bucket_of(self, ts_us: np.ndarray) -> np.ndarray:
         """The start of each instant's bucket (epoch microseconds, aligned on the Unix epoch)."""
@@ -114,6 +178,9 @@ class OpenBuckets:
             raise SchemaError(
                 "a row is older than its asset's open bucket; late rows must not reach it", source="bucket"
             )
+        if self.held:
+            return self._fold_held(np.asarray(uniques, dtype=object), codes, slots, ts_us, values)
+        self._mark[slots[first]] = ts_us[np.concatenate([first[1:], [n]]) - 1]
         new_segment = new_asset.copy()
         new_segment[1:] |= bucket[1:] != bucket[:-1]
         segment = np.cumsum(new_segment) - 1
@@ -162,6 +229,109 @@ class OpenBuckets:
         self._count[held] = counts[ends[last]]
         return Folded(means, rank_of_segment[segment], closed)
 
+    def _fold_held(
+        self, uniques: np.ndarray, codes: np.ndarray, slots: np.ndarray, ts_us: np.ndarray, values: np.ndarray
+    ) -> Folded:
+        """:meth:`fold` row by row, held channels weighed by time (module text). Ranks and closed buckets as
+        :class:`Folded` says: the ``j``-th bucket an asset closes in the batch (0-based, the one left open by the
+        last batch included) goes to ``closed[j + 1 - s]``, ``s`` 1 when that stored bucket closes before the
+        asset's first row, and a row's rank is the number of buckets closed before it, less ``s``."""
+        n = len(values)
+        means = np.empty((n, self.channels))
+        rank = np.zeros(n, dtype="int64")
+        closing: dict[int, list[tuple[str, int, np.ndarray]]] = {}
+        bounds = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1], True])
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            slot, name = int(slots[lo]), str(uniques[codes[lo]])
+            done: list[tuple[int, np.ndarray]] = []
+            stored = int(self._start[slot])
+            shift = int(stored != NO_BUCKET and int(self.bucket_of(ts_us[lo : lo + 1])[0]) != stored)
+            for i in range(lo, hi):
+                done += self._advance(slot, int(ts_us[i]))
+                means[i] = self._take(slot, int(ts_us[i]), values[i])
+                rank[i] = len(done) - shift
+            for j, (start, mean) in enumerate(done):
+                closing.setdefault(j + 1 - shift, []).append((name, start, mean))
+        size = max([int(rank.max()) + 1, *[k + 1 for k in closing]])
+        closed = []
+        for k in range(size):
+            part = closing.get(k, [])
+            closed.append(
+                (
+                    np.asarray([p[0] for p in part], dtype=object),
+                    np.asarray([p[1] for p in part], dtype="int64"),
+                    np.asarray([p[2] for p in part], dtype="float64").reshape(len(part), self.channels),
+                )
+            )
+        return Folded(means, rank, closed)
+
+    def _advance(self, slot: int, t: int) -> list[tuple[int, np.ndarray]]:
+        """Carry the asset's held values from its mark to ``t``, bucket by bucket; returns the buckets that closed
+        on the way (start, value), the open one first, then any that only a held value covers."""
+        done: list[tuple[int, np.ndarray]] = []
+        start, mark = int(self._start[slot]), int(self._mark[slot])
+        row_bucket = int(self.bucket_of(np.asarray([t]))[0])
+        if start == NO_BUCKET or mark == NO_BUCKET or t <= mark:
+            if start == NO_BUCKET or row_bucket != start:  # a first row, or a bucket after a gap nothing covers
+                if start != NO_BUCKET:
+                    done.append((start, self._value(slot)))
+                self._open(slot, row_bucket)
+            return done
+        hold, value, since = self._hold[slot], self._last_value[slot], self._last_time[slot]
+        active = (hold > 0) & np.isfinite(value)
+        ends = np.where(active, since + hold, mark)  # where each held value stops holding
+        position = mark
+        while True:
+            upto = min(t, start + self.width)
+            covered = np.clip(np.minimum(ends, upto) - position, 0, None)
+            self._held_sum[slot] += np.where(covered > 0, value, 0.0) * covered
+            self._held_time[slot] += covered
+            if t < start + self.width:
+                return done
+            done.append((start, self._value(slot)))
+            following = start + self.width
+            start = following if following < row_bucket and int(ends.max()) > following else row_bucket
+            self._open(slot, start)
+            position = start
+
+    def _open(self, slot: int, start: int) -> None:
+        """A new open bucket at ``start``: nothing summed, nothing covered yet."""
+        self._start[slot] = start
+        self._sum[slot] = 0.0
+        self._count[slot] = 0
+        self._held_sum[slot] = 0.0
+        self._held_time[slot] = 0
+
+    def _take(self, slot: int, t: int, row: np.ndarray) -> np.ndarray:
+        """The row's readings into the open bucket (held ones become the channels' last values); returns the
+        bucket's value as it stands at ``t``, the row's instant counted as one microsecond of the held values."""
+        recorded = np.isfinite(row)
+        held = self._hold[slot] > 0
+        plain = recorded & ~held
+        self._sum[slot, plain] += row[plain]
+        self._count[slot, plain] += 1
+        renewed = recorded & held
+        self._last_value[slot, renewed] = row[renewed]
+        self._last_time[slot, renewed] = t
+        self._mark[slot] = t
+        return self._value(slot, now=t)
+
+    def _value(self, slot: int, now: int | None = None) -> np.ndarray:
+        """The open bucket's value: plain channels' means; held channels' time-weighted means over what is
+        covered, with ``now`` (the asset's newest instant) counted as one microsecond where a value holds then."""
+        out = self._mean(self._sum[slot], self._count[slot])
+        held = self._hold[slot] > 0
+        if not held.any():
+            return out
+        weight = self._held_time[slot].astype("float64")
+        total = self._held_sum[slot].copy()
+        if now is not None:
+            holding = held & np.isfinite(self._last_value[slot]) & (now < self._last_time[slot] + self._hold[slot])
+            weight = weight + holding
+            total = total + np.where(holding, self._last_value[slot], 0.0)
+        out[held] = np.divide(total, weight, out=np.full(self.channels, np.nan), where=weight > 0)[held]
+        return out
+
     @staticmethod
     def _segment_cumsum(
         values: np.ndarray, new_segment: np.ndarray, segment: np.ndarray, base: np.ndarray
@@ -178,7 +348,9 @@ class OpenBuckets:
 
     # -- state ------------------------------------------------------------------------------------------
     def get_state(self, assets: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-        """Named arrays: ``assets``, ``starts`` (epoch us), ``sums`` and ``counts`` of their open buckets."""
+        """Named arrays: ``assets``, ``starts`` (epoch us), ``sums`` and ``counts`` of their open buckets, and what
+        held channels need (module text): ``last_values``, ``last_times``, ``held_sums``, ``held_times`` and
+        ``marks`` (each asset's newest row, epoch us)."""
         names = (
             self.assets
             if assets is None
@@ -190,6 +362,7 @@ class OpenBuckets:
             "starts": self._start[slots].copy(),
             "sums": self._sum[slots].copy(),
             "counts": self._count[slots].copy(),
+            **{name: getattr(self, f"_{key}")[slots].copy() for name, key in HELD_STATE.items()},
         }
 
     def set_state(self, state: dict[str, np.ndarray]) -> OpenBuckets:
@@ -205,4 +378,11 @@ class OpenBuckets:
         self._start[slots] = np.asarray(state["starts"], dtype="int64")
         self._sum[slots] = sums
         self._count[slots] = np.asarray(state["counts"], dtype="int64").reshape(len(names), -1)
+        # a state saved before holds were kept: no held value carries over (it counts from the next reading)
+        for name, key in HELD_STATE.items():
+            target = getattr(self, f"_{key}")
+            if name in state:
+                target[slots] = np.asarray(state[name], dtype=target.dtype).reshape(target[slots].shape)
+            else:
+                target[slots] = np.nan if key == "last_value" else (NO_BUCKET if key == "mark" else 0)
         return self

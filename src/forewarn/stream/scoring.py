@@ -58,7 +58,10 @@ open one). A quiet asset keeps its bucket open (nothing new to score); its next 
 buckets are checkpointed with the feature windows, so a restart continues the bucket it was filling. The
 exponential mean runs over every bucket since the stream first saw the asset, where the service's runs over the
 last ``history_rows`` buckets: the two differ by ``(1 - 2 / (span + 1)) ** history_rows`` of the old start (below
-1e-17 with the defaults). Maintenance events do not restart the stream's windows (the service's do).
+1e-17 with the defaults). Maintenance events do not restart the stream's windows (the service's do). A channel
+recorded on change (a *hold*, :mod:`forewarn.store.hold`) is weighed by time in its buckets as the store weighs it
+(:mod:`~forewarn.stream.buckets`), its holds read from the store the stream writes to (again after
+:data:`CLASSES_SECONDS`, so a hold set while the stream runs counts within a minute, from the channel's next reading).
 
 **Age since renewal.** A bundle whose model reads the age since renewal (``ServingSpec.age_feature``,
 :mod:`forewarn.features.age`) gets it at every scored row from the store's maintenance events: each micro-batch
@@ -133,6 +136,17 @@ IN_SERVICE = "in_service"
 READ_TELLING_STATS = ("mean", "max", "min")
 #: seconds the channels each asset class sends and the assets' classes are kept before they are read again
 CLASSES_SECONDS = 60.0
+#: an open bucket's checkpoint blob, field by field (:meth:`ModelRunner.state_items`; 8 bytes a value)
+BUCKET_BLOB = (
+    ("starts", "int64"),
+    ("counts", "int64"),
+    ("sums", "float64"),
+    ("last_values", "float64"),
+    ("last_times", "int64"),
+    ("held_sums", "float64"),
+    ("held_times", "int64"),
+    ("marks", "int64"),
+)
 #: the alarm rule's ``mode`` (:meth:`forewarn.decide.alarms.AlarmState.get_state`) outside any episode
 IDLE_MODE = 0
 
@@ -241,6 +255,7 @@ class ModelRunner:
             self.interval = spec.interval
             if self.interval:
                 self.buckets = OpenBuckets(len(columns), bucket_micros(self.interval))
+        self._holds_read = -float("inf")  # when the store's holds were last read (_read_holds)
         sequence = self.bundle is not None and self.bundle.spec.sequence
         absent = self._absent if sequence else None  # a sequence model's absent channels: the class's means
         self.features = MicroBatchFeatures(
@@ -374,6 +389,7 @@ class ModelRunner:
         """Window features of rows sorted by (asset, ts): of the rows themselves, or of their open buckets."""
         if self.buckets is None:
             return self.features.update(assets, values)
+        self._read_holds()
         folded = self.buckets.fold(assets, ts_us, values)
         out = np.empty((len(values), len(self.features.feature_names)))
         for rank, (names, _, means) in enumerate(folded.closed):
@@ -382,6 +398,22 @@ class ModelRunner:
             rows = np.flatnonzero(folded.rank == rank)
             out[rows] = self.features.peek(assets[rows], folded.means[rows])
         return out
+
+    def _read_holds(self) -> None:
+        """The store's holds of the bundle's channels into the open buckets (:mod:`forewarn.stream.buckets`: a
+        held channel's bucket weighed by time, as ``Store.readings(resample=...)`` weighs it), read again after
+        :data:`CLASSES_SECONDS`; no store, or one without holds: none."""
+        read = getattr(self.store, "holds", None)
+        if self.buckets is None or read is None or time.monotonic() - self._holds_read < CLASSES_SECONDS:
+            return
+        self._holds_read = time.monotonic()
+        position = {name: k for k, name in enumerate(self.channels)}
+        holds: dict[str, np.ndarray] = {}
+        for asset, channel, hold in read().itertuples(index=False):
+            if channel in position:
+                row = holds.setdefault(str(asset), np.zeros(len(position), dtype="int64"))
+                row[position[channel]] = int(pd.Timedelta(hold) // pd.Timedelta(microseconds=1))
+        self.buckets.set_holds(holds)
 
     def renewals(self, assets: np.ndarray) -> pd.DataFrame | None:
         """Every renewal of ``assets`` in the store's events (``asset_id, ts``); ``None`` without a store."""
@@ -654,13 +686,12 @@ class ModelRunner:
                 [[state["lengths"][i], state["seen"][i]], state["ewm"][i], state["buffers"][i].ravel()]
             ).astype("float64")
             items.append((self.state_name, asset, packed.tobytes()))
-        if self.buckets is not None:  # open buckets: start (int64 us), counts (int64), sums (float64) per asset
+        if self.buckets is not None:  # open buckets: start (int64 us), counts (int64), sums (float64) per asset,
+            # then the held channels' last values, their times, value-times, times covered, and the newest row
             held = self.buckets.get_state(assets)
             for i, asset in enumerate(held["assets"].tolist()):
-                blob = (
-                    np.asarray([held["starts"][i]], dtype="int64").tobytes()
-                    + held["counts"][i].astype("int64").tobytes()
-                    + held["sums"][i].astype("float64").tobytes()
+                blob = b"".join(
+                    np.asarray(held[name][i]).reshape(-1).astype(kind).tobytes() for name, kind in BUCKET_BLOB
                 )
                 items.append((self.bucket_state_name, asset, blob))
         if self.policy is not None:
@@ -696,14 +727,17 @@ class ModelRunner:
         if held and self.buckets is not None:
             names = sorted(held)
             packed = np.stack([np.frombuffer(held[a], dtype="int64") for a in names])
-            self.buckets.set_state(
-                {
-                    "assets": np.asarray(names, dtype=str),
-                    "starts": packed[:, 0],
-                    "counts": packed[:, 1 : 1 + width],
-                    "sums": packed[:, 1 + width :].copy().view("float64"),
-                }
-            )
+            state: dict[str, np.ndarray] = {"assets": np.asarray(names, dtype=str)}
+            at = 0
+            for name, kind in BUCKET_BLOB:  # a blob written before holds were kept ends after the sums
+                size = 1 if name in ("starts", "marks") else width
+                if at + size <= packed.shape[1]:
+                    state[name] = packed[:, at : at + size].copy().view(kind).reshape(len(names), -1)
+                at += size
+            state["starts"] = state["starts"].reshape(-1)
+            if "marks" in state:
+                state["marks"] = state["marks"].reshape(-1)
+            self.buckets.set_state(state)
         policy = saved.get(f"policy:{self.model_id}", {}).get("")
         if policy is not None and self.policy is not None:
             self.policy.set_state(bytes_to_arrays(policy))
