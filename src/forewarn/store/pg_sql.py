@@ -117,6 +117,14 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 8: a channel's hold, its readings recorded on change (forewarn.store.hold; the embedded store's own DDL)
     HOLD_MIGRATION,
+    # 9: the time functions STABLE, as their body is (extract from a timestamptz): PostgreSQL then inlines them
+    # instead of calling a SQL function per row (20,000 readings: 53 -> 11 ms)
+    """
+    CREATE OR REPLACE FUNCTION epoch_us(t timestamptz) RETURNS bigint LANGUAGE sql STABLE STRICT
+        AS $$ SELECT (extract(epoch FROM t) * 1000000)::bigint $$;
+    CREATE OR REPLACE FUNCTION epoch_ms(t timestamptz) RETURNS bigint LANGUAGE sql STABLE STRICT
+        AS $$ SELECT (extract(epoch FROM t) * 1000)::bigint $$;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("store_meta", "sites", "lines", "assets", "channels", "reading_values", "events", "labels")
