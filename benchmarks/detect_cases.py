@@ -23,8 +23,16 @@ what ``detect --store`` did before): how many alarm starts of a night's rows the
 3x) through ``detect --store --cases`` once, its cases folded by the backtest's rule from detect's episodes
 (``detect_stream.episode_fold``), and counted as the stream's own book was (``detect_stream.case_book_figures``).
 
+``--only-new`` (with ``--walk``'s fleet options): the same nights twice, each night's ``detect --store --cases
+--models fits --save-models fits`` with and without ``--only-new`` (the first night ``--save-models`` alone, with
+``--only-new`` on its side too), each timed ``--runs`` times (the store's case book and the fits folder put back as
+they were before each run; the median reported), and after each night the rows so far against one run over the
+history so far (``detect --store --models fits`` on a store holding every export up to that night): the largest
+score difference of the new rows, the alarm rows that differ, the episodes, and at the end the case books.
+
 Run: ``.venv/bin/python benchmarks/detect_cases.py --walk`` (about 2 minutes on 2 cores) and ``--seed3`` (about 1
-minute). Numeric libraries run on one thread.
+minute); ``--only-new`` (about 5 minutes; ``--nights 12 --days 120`` for the longer walk). Numeric libraries run on
+one thread.
 """
 
 from __future__ import annotations
@@ -38,6 +46,8 @@ import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
@@ -111,6 +121,159 @@ def case_key(cases: pd.DataFrame) -> list[tuple]:
         )
         for r in cases.itertuples()
     )
+
+
+def exports_of(args: argparse.Namespace, work: Path) -> tuple[Any, pd.DataFrame, list[Path], list[pd.Timestamp]]:
+    """The twin fleet of ``args`` and its readings as one wide CSV per night (``work/night-K.csv``)."""
+    from forewarn.twin import FleetConfig, simulate_fleet
+
+    fleet = simulate_fleet(
+        FleetConfig(
+            sites=args.sites,
+            assets=args.assets,
+            days=args.days,
+            seed=args.seed,
+            interval=args.interval,
+            degradation_scale=args.degradation,
+        )
+    )
+    readings = fleet.readings
+    readings = readings.assign(ts=pd.to_datetime(readings["ts"], utc=True))
+    first, last = readings["ts"].min(), readings["ts"].max()
+    bounds = [first + (last - first + pd.Timedelta(args.interval)) * k / args.nights for k in range(args.nights + 1)]
+    exports = []
+    for k in range(args.nights):
+        part = readings[(readings["ts"] >= bounds[k]) & (readings["ts"] < bounds[k + 1])]
+        path = work / f"night-{k + 1}.csv"
+        part.assign(ts=part["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(path, index=False)
+        exports.append(path)
+    return fleet, readings, exports, bounds
+
+
+def timed_runs(argv: list[str], keep: Sequence[Path], runs: int) -> tuple[str, list[float]]:
+    """Run ``forewarn argv`` ``runs`` times, the paths ``keep`` (the case book, the fits folder) put back as they
+    were before each run; the last run's output and every run's seconds."""
+    saved = []
+    for path in keep:
+        copy = path.with_name(path.name + ".before")
+        if copy.is_dir():
+            shutil.rmtree(copy)
+        elif copy.exists():
+            copy.unlink()
+        if path.is_dir():
+            shutil.copytree(path, copy)
+        elif path.exists():
+            shutil.copy2(path, copy)
+        saved.append((path, copy))
+    seconds, text = [], ""
+    for run in range(runs):
+        if run:
+            for path, copy in saved:
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
+                if copy.is_dir():
+                    shutil.copytree(copy, path)
+                elif copy.exists():
+                    shutil.copy2(copy, path)
+        text, spent = cli(argv)
+        seconds.append(round(spent, 2))
+    return text, seconds
+
+
+def episode_keys(events: pd.DataFrame, since: pd.Timestamp | None = None) -> list[tuple]:
+    """An events file's episodes as two runs must agree on them (asset, start, end, peak, closed, top channels);
+    ``since``: only those with a row at or above the rule's ``off`` at or after it (their end)."""
+    if since is not None:
+        events = events[pd.to_datetime(events["end_ts"], utc=True) >= since]
+    return sorted(
+        (str(e.asset_id), str(e.start_ts), str(e.end_ts), str(e.peak_ts), bool(e.closed), str(e.top_channels))
+        for e in events.itertuples()
+    )
+
+
+def only_new_walk(args: argparse.Namespace) -> dict[str, Any]:
+    """The nights with and without ``--only-new`` (module text)."""
+    from forewarn.decide.cases import casebook_path_for
+    from forewarn.schema import Asset
+    from forewarn.store import Store
+
+    work = Path(tempfile.mkdtemp(prefix="detect_only_new_"))
+    fleet, readings, exports, bounds = exports_of(args, work)
+    plant = [Asset(a.asset_id, a.asset_class) for a in fleet.assets]
+    for name in ("all", "new", "whole"):
+        with Store(work / f"{name}.duckdb") as db:
+            db.add_assets(plant)
+    out: dict[str, Any] = {
+        "fleet": {"seed": args.seed, "assets": len(plant), "days": args.days, "interval": args.interval}
+        | {"nights": args.nights, "readings_rows": len(readings), "runs": args.runs},
+        "nights": [],
+    }
+    quiet = ["--close-quiet", args.close_quiet]
+    for k, path in enumerate(exports, start=1):
+        row: dict[str, Any] = {"night": k, "load_average": [round(v, 2) for v in os.getloadavg()]}
+        for name in ("all", "new", "whole"):
+            cli(["ingest", str(path), "--store", str(work / f"{name}.duckdb")])
+        for name, extra in (("all", []), ("new", ["--only-new"])):
+            store, fits = work / f"{name}.duckdb", work / f"fits-{name}"
+            argv = ["detect", "--store", str(store), "--out", str(work / f"{name}-{k}.csv"), "--cases", *quiet]
+            argv += ["--save-models", str(fits), *([] if k == 1 else ["--models", str(fits)]), *extra]
+            argv += ["--events", str(work / f"{name}-{k}-events.csv")]
+            text, seconds = timed_runs(argv, [Path(casebook_path_for(str(store))), fits], args.runs)
+            scored = pd.read_csv(work / f"{name}-{k}.csv")
+            row[name] = {"rows": len(scored), "seconds": seconds, "median_s": statistics.median(seconds)}
+            if name == "new":
+                row[name]["line"] = next((x for x in text.splitlines() if x.startswith(("only new", "nothing"))), "")
+        # one run over the history so far with the same fits (the first night's), beside
+        whole_out = work / f"whole-{k}.csv"
+        cli(
+            [
+                "detect",
+                "--store",
+                str(work / "whole.duckdb"),
+                "--out",
+                str(whole_out),
+                "--models",
+                str(work / "fits-all"),
+            ]
+            + ["--events", str(work / f"whole-{k}-events.csv")]
+        )
+        whole, new = pd.read_csv(whole_out), pd.read_csv(work / f"new-{k}.csv")
+        episodes_new = episode_keys(pd.read_csv(work / f"new-{k}-events.csv"))
+        episodes_whole = episode_keys(pd.read_csv(work / f"whole-{k}-events.csv"), since=bounds[k - 1])
+        joined = new.merge(whole, on=["asset_id", "timestamp"], suffixes=("_n", "_w"))
+        row["against_whole"] = {
+            "new_rows": len(new),
+            "matched": len(joined),
+            "max_score_difference": float((joined["anomaly_score_n"] - joined["anomaly_score_w"]).abs().max())
+            if len(joined)
+            else 0.0,
+            "alarm_rows_differ": int((joined["alarm_n"] != joined["alarm_w"]).sum()),
+            "alarms_new": int(new["alarm"].sum()),
+            "episodes_new": len(episodes_new),
+            "episodes_whole_since": len(episodes_whole),
+            "episodes_equal": episodes_new == episodes_whole,
+        }
+        out["nights"].append(row)
+        print(json.dumps(row, default=str), flush=True)
+    # the case books after the last night, against one run over the whole history that files its own
+    cli(
+        ["detect", "--store", str(work / "whole.duckdb"), "--out", str(work / "whole-cases.csv"), "--cases", *quiet]
+        + ["--models", str(work / "fits-all")]
+    )
+    books = {name: book_cases(work / f"{name}.duckdb") for name in ("all", "new", "whole")}
+    out["cases"] = {name: len(book) for name, book in books.items()} | {
+        "new_equals_whole": case_key(books["new"]) == case_key(books["whole"]),
+        "all_equals_whole": case_key(books["all"]) == case_key(books["whole"]),
+    }
+    events_all = pd.read_csv(work / "whole-cases.csv")
+    out["alarms_whole"] = int(events_all["alarm"].sum())
+    out["alarms_new_nights"] = int(
+        sum(pd.read_csv(work / f"new-{k}.csv")["alarm"].sum() for k in range(1, args.nights + 1))
+    )
+    out["work"] = str(work)
+    return out
 
 
 def walk(args: argparse.Namespace) -> dict[str, Any]:
@@ -285,6 +448,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--walk", action="store_true")
     parser.add_argument("--seed3", action="store_true")
+    parser.add_argument("--only-new", action="store_true")
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--sites", type=int, default=2)
     parser.add_argument("--assets", type=int, default=12)
@@ -300,6 +465,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         result["walk"] = walk(args)
     if args.seed3:
         result["seed3"] = seed3(args)
+    if args.only_new:
+        result["only_new"] = only_new_walk(args)
     text = json.dumps(result, indent=1, default=str)
     print(text)
     if args.json:

@@ -157,6 +157,20 @@ def detect(
             "lists), as the stream files a detector's alarm; a rerun files only what is new.",
         ),
     ] = False,
+    only_new: Annotated[
+        bool,
+        typer.Option(
+            "--only-new",
+            help="With --store and --models DIR: score only each asset's rows after the last row the previous "
+            "--only-new run scored (its marks, kept in the fits folder; the first night, with --save-models DIR "
+            "alone, every row is scored and the marks kept), with the context the detector needs and the "
+            "alarm state carried, so scores, alarms, episodes and cases are those of one run over the whole history; "
+            "--out then holds the new rows only, --events the episodes with a row at or above the clearing level among "
+            "them (begun there or earlier: an earlier alarm row is counted -1). An asset "
+            "without a mark (new to the fits, or the first run with it) or whose earlier rows changed in the store "
+            "is scored whole.",
+        ),
+    ] = False,
     close_quiet: Annotated[
         str,
         typer.Option(
@@ -181,7 +195,10 @@ def detect(
     A plant that loads exports in batches (forewarn ingest each night): detect --store DB --cases --save-models FITS
     the first night, then detect --store DB --cases --models FITS --save-models FITS after each load; forewarn serve
     --store DB lists the cases (each episode one alert of source detect; a case closes after --close-quiet without an
-    alarming row). With the kept fits the earlier rows keep their scores, so a rerun files only what is new.
+    alarming row). With the kept fits the earlier rows keep their scores, so a rerun files only what is new. Add
+    --only-new (the first night beside --save-models FITS) to score each night only the rows after those the
+    previous run scored: the same scores, alarms, episodes and cases as one run over the whole history, at the cost
+    of a night's rows.
     """
     if (input_path is None) == (store is None):
         raise typer.BadParameter("give either INPUT.csv or --store DB (one of them)", param_hint="INPUT.csv/--store")
@@ -192,6 +209,12 @@ def detect(
             "the case book lives beside a store: give --store DB with --cases", param_hint="--cases"
         )
     quiet = _close_quiet(close_quiet) if cases else None
+    if only_new and (store is None or (models is None and save_models is None)):
+        raise typer.BadParameter(
+            "--only-new scores the store's rows after those the kept fits scored last: give --store DB and --models "
+            "DIR (the first night: --save-models DIR, where the fits and their marks are kept)",
+            param_hint="--only-new",
+        )
     kept = None
     if models is not None:
         given = {"contamination": contamination, "transition_rows": transition_rows, "rebase_rows": rebase_rows}
@@ -206,6 +229,8 @@ def detect(
     }
     if kept is not None:
         options["kept"] = kept
+    if only_new:
+        options["since"] = {} if models is None else _marks(models)
     params = {
         name: value
         for name, value in (
@@ -280,11 +305,16 @@ def detect(
     fits = result.fits
     n_assets = len(fits) if result.asset_column else 0
     what = f"{len(scores)} rows of {n_assets} asset(s)" if n_assets else f"{len(scores)} rows"
+    if result.marks is not None:
+        what = f"{len(scores)} new row(s) of {int((fits['scored'] > 0).sum())} asset(s)"
     rule = result.rule
-    top = int(scores["anomaly_score"].to_numpy().argmax())
-    where = scores["timestamp"].iloc[top]
-    if n_assets:
-        where = f"{scores['asset_id'].iloc[top]} {where}"
+    highest = "no row"
+    if len(scores):
+        top = int(scores["anomaly_score"].to_numpy().argmax())
+        where = scores["timestamp"].iloc[top]
+        if n_assets:
+            where = f"{scores['asset_id'].iloc[top]} {where}"
+        highest = f"{scores['anomaly_score'].iloc[top]:.3f} at {where}"
     own = int((fits["model"] == "own").sum())
     pools = sorted(str(m).split(": ", 1)[1] for m in fits["model"].unique() if m != "own")
     pooled = len(fits) - own
@@ -299,8 +329,10 @@ def detect(
         f"scored {what} ({len(result.features)} column(s)) with {result.detector}, {fitted}, trained on the first "
         f"{train_fraction:g} of each series ({result.n_train} rows); {result.alarms} alarm episode(s) "
         f"(open at anomaly_score >= {rule.on:g}, clear after {rule.clear_rows} rows below {rule.off:g}); "
-        f"highest {scores['anomaly_score'].iloc[top]:.3f} at {where}"
+        f"highest {highest}"
     )
+    if result.marks is not None:
+        typer.echo(_only_new_line(result, out))
     if result.dropped:
         typer.echo(f"dropped column(s) without values in the training rows: {', '.join(result.dropped)}")
     typer.echo(f"scores: {out}" + (f"; episodes: {events}" if events else ""))
@@ -326,6 +358,13 @@ def detect(
     if cases:
         assert store is not None
         typer.echo(_file_cases(result, store, quiet))
+    if result.marks is not None:  # last: a run that failed before here leaves the earlier marks as they were
+        from forewarn.detect.since import write_marks
+
+        target = save_models if save_models is not None else models
+        assert target is not None
+        written = write_marks(target, {**result.previous, **result.marks})
+        typer.echo(f"marks: each asset's last scored row kept in {written} for the next --only-new run")
 
 
 def _close_quiet(value: str) -> Any:
@@ -374,6 +413,47 @@ def _kept(
             param_hint="--models",
         )
     return kept
+
+
+def _marks(folder: Path) -> Any:
+    """The marks of ``--models DIR`` (``--only-new``); refused in one line when unreadable."""
+    from forewarn.detect.since import read_marks
+    from forewarn.exceptions import ConfigError
+
+    try:
+        return read_marks(folder)
+    except ConfigError as err:
+        raise typer.BadParameter(str(err), param_hint="--only-new") from None
+
+
+def _only_new_line(result: Any, out: Path) -> str:
+    """One line: which rows ``--only-new`` scored, and the assets scored whole (and why)."""
+    how = result.scored_how
+    fitted = result.fits.loc[~result.fits["kept"].astype(bool), "asset_id"].astype(str).tolist()
+    new = sorted(a for a, h in how.items() if h == "new")
+    nothing = sorted(a for a, h in how.items() if h == "nothing")
+    if not len(result.scores):
+        return (
+            f"nothing new: no asset has rows after its last scored row ({len(nothing)} asset(s)); {out} holds the "
+            "header only"
+        )
+    parts = [f"only new rows: {len(new)} asset(s) scored after their last scored row"]
+    if nothing:
+        parts.append(f"{len(nothing)} with nothing new")
+    for kind, why in (
+        ("changed", "rescored whole: rows up to their last scored row changed in the store since"),
+        ("first", "scored whole: no mark yet"),
+    ):
+        names = sorted(a for a, h in how.items() if h == kind)
+        if names:
+            parts.append(f"{len(names)} {why} ({_names(names)})")
+    if fitted:
+        parts.append(f"{len(fitted)} fitted now, scored whole ({_names(fitted)})")
+    return "; ".join(parts) + f"; {out} holds the new rows only"
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 def _kept_line(fits: Any, folder: Path, save_models: Path | None) -> str:

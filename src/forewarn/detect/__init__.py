@@ -59,7 +59,9 @@ The fits kept for the stream (``forewarn detect --save-models DIR``, ``keep_mode
 scoring with them again (``--models DIR``, ``kept=``), so a nightly rerun on a grown store leaves the earlier rows'
 scores and episodes as they were: the same module. Each episode filed into the store's case book as the stream files
 a detector's alarm (``forewarn detect --store DB --cases``, what ``forewarn serve --store DB`` lists):
-:mod:`forewarn.detect.cases`.
+:mod:`forewarn.detect.cases`. Scoring only the rows a nightly load added (``--only-new``, ``since=``), each asset after
+the last row the previous run scored, with the stream's context rule and the alarm rule's state carried, so that the
+nights add up to one run over the whole history: :mod:`forewarn.detect.since`.
 
 >>> import numpy as np, pandas as pd
 >>> rng = np.random.default_rng(0)

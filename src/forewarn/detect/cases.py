@@ -93,11 +93,15 @@ def episode_alert(result: DetectResult, index: int, *, model_id: str = MODEL_ID)
     episode = result.episodes[index]
     if episode.asset_id is None or episode.start_ts is None:
         raise ConfigError("filing alarms into the case book needs assets and times: score the store (--store)")
+    if index < len(result.alarm_scores):
+        score = result.alarm_scores[index]
+    else:
+        score = float(result.scores["anomaly_score"].iloc[episode.start])
     return Alert(
         str(episode.asset_id),
         pd.Timestamp(episode.start_ts),
         model_id,
-        float(result.scores["anomaly_score"].iloc[episode.start]),
+        float(score),
         RISK_LEVEL,
         dict(result.explanations[index]) if index < len(result.explanations) else {},
         source=SOURCE,
@@ -105,12 +109,15 @@ def episode_alert(result: DetectResult, index: int, *, model_id: str = MODEL_ID)
 
 
 def last_scored(result: DetectResult) -> dict[str, pd.Timestamp]:
-    """Each asset's last scored row's time."""
+    """Each asset's last scored row's time (only the new rows scored: an asset with none, its mark's)."""
     if result.asset_column is None:
         raise ConfigError("filing alarms into the case book needs assets: score the store (--store)")
     stamps = pd.DatetimeIndex(pd.to_datetime(result.scores["timestamp"], utc=True, format="ISO8601"))
     latest = pd.Series(stamps, index=result.scores["asset_id"].astype(str)).groupby(level=0).max()
-    return {str(a): pd.Timestamp(t) for a, t in latest.items()}
+    found = {str(a): pd.Timestamp(t) for a, t in latest.items()}
+    for asset, mark in (result.marks or {}).items():
+        found.setdefault(asset, pd.Timestamp(mark.last_ns, tz="UTC"))
+    return found
 
 
 def _state(assets: list[str], active: list[bool], ends: list[int], last: Mapping[str, pd.Timestamp]) -> dict:
@@ -167,7 +174,10 @@ def file_cases(result: DetectResult, book: CaseBook, *, model_id: str = MODEL_ID
         book.file_alerts(alerts, {policy: _state(assets, active, ends, last)})
     quiet = sorted(set(last) - set(by_asset))  # assets without an episode: how far they were scored
     if quiet:
-        book.file_alerts([], {policy: _state(quiet, [False] * len(quiet), [_NEVER] * len(quiet), last)})
+        # only the new rows scored: an asset's latest episode before them ended where its mark says
+        ended = {a: m.latest_end_ns for a, m in (result.marks or {}).items() if m.latest_end_ns is not None}
+        ends = [ended.get(a, _NEVER) for a in quiet]
+        book.file_alerts([], {policy: _state(quiet, [False] * len(quiet), ends, last)})
     book.close_quiet(last)
     if last:
         book.note_silent(last, max(last.values()))

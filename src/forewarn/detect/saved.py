@@ -47,6 +47,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ import pandas as pd
 
 from forewarn.base import load, save
 from forewarn.detect.scoring import DetectFit, DetectResult
+from forewarn.detect.since import CONTEXT_ROWS
 from forewarn.exceptions import ConfigError, StateError
 from forewarn.models.anomaly.robust import fill_gaps
 
@@ -136,7 +138,7 @@ def save_fits(result: DetectResult, folder: str | os.PathLike[str], *, options: 
     return path
 
 
-def models_entry(folder: str | os.PathLike[str], *, model_id: str = "detect", context: int = 512) -> str:
+def models_entry(folder: str | os.PathLike[str], *, model_id: str = "detect", context: int = CONTEXT_ROWS) -> str:
     """The stream config's ``[[models]]`` table that scores every asset of ``folder`` with its own fit.
 
     >>> print(models_entry("/plant/fits"))
@@ -176,6 +178,9 @@ class KeptUnit:
     n_train: dict[str, int]
     scale: list[float] | None
     model: str
+    #: only the rows after each member's mark (:mod:`forewarn.detect.since`; a member without one: every row);
+    #: ``None``: every row of every member
+    marks: dict[str, Any] | None = None
 
 
 class SavedFits:
@@ -222,14 +227,16 @@ class SavedFits:
         """The position of the fit that scores ``asset`` in the index; ``None`` when the folder has none for it."""
         return self._of.get(str(asset))
 
-    def unit(self, number: int, members: list[str]) -> KeptUnit:
-        """What scoring ``members`` with fit ``number`` needs (:func:`forewarn.detect.scoring._score_kept`)."""
+    def unit(self, number: int, members: list[str], marks: Mapping[str, Any] | None = None) -> KeptUnit:
+        """What scoring ``members`` with fit ``number`` needs (:func:`forewarn.detect.scoring._score_kept`); with
+        ``marks`` (:mod:`forewarn.detect.since`), their rows after their marks only."""
         entry = self.index["fits"][number]
         fit = self.fit_for(str(entry["assets"][0]))
         assert fit is not None
         n_train = {str(k): int(v) for k, v in dict(entry.get("n_train", {})).items()}
         scale = entry.get("scale")
-        return KeptUnit(fit, {m: n_train.get(m, 0) for m in members}, scale, str(entry.get("model", "own")))
+        chosen = None if marks is None else {m: marks[m] for m in members if m in marks}
+        return KeptUnit(fit, {m: n_train.get(m, 0) for m in members}, scale, str(entry.get("model", "own")), chosen)
 
     def detect_fits(self) -> list[DetectFit]:
         """Every fit of the folder, in its order, as :func:`save_fits` writes them again (``--models DIR

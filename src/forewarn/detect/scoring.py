@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -26,6 +26,17 @@ from forewarn.detect.inputs import (
     find_asset_column,
     find_timestamp_column,
     time_problem,
+)
+from forewarn.detect.since import (
+    CONTEXT_ROWS,
+    TAIL_ROWS,
+    TOLERANCE,
+    Mark,
+    carry_alarms,
+    context_start,
+    digest,
+    open_alert,
+    reach,
 )
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
 from forewarn.models.anomaly.series import ScoreCalibration, trailing_mean
@@ -78,6 +89,15 @@ class DetectResult:
     #: per episode (same order), its channels on its alarm row: ``{channel: |value - training median| / scale}``,
     #: the (up to) :data:`TOP_CHANNELS` largest first: what an alert filed for the episode names (its explanation)
     explanations: list[dict[str, float]] = field(default_factory=list)
+    #: per episode (same order), the ``anomaly_score`` on its alarm row (the score of an alert filed for it)
+    alarm_scores: list[float] = field(default_factory=list)
+    #: only the new rows (``since=``): each scored asset's mark after this run (:mod:`forewarn.detect.since`), to
+    #: keep with :func:`~forewarn.detect.since.write_marks` once the run's outputs are written; ``None`` otherwise
+    marks: dict[str, Mark] | None = None
+    #: ... how each asset with a kept fit was scored: ``new``, ``first`` (no mark), ``changed``, ``nothing``
+    scored_how: dict[str, str] = field(default_factory=dict)
+    #: ... the marks it started from
+    previous: dict[str, Mark] = field(default_factory=dict)
 
     @property
     def alarms(self) -> int:
@@ -154,12 +174,14 @@ def _score_assets(
     executor: Executor | None = None,
     keep_models: bool = False,
     kept: Any = None,
+    since: Mapping[str, Mark] | None = None,
 ) -> dict[str, Any]:
     """Score every asset's series (package text, steps 2-6); rows are positions of ``features``. Each model (an
     asset's own, or a pool's) is one unit of ``executor`` (:func:`_fit_group`); the units' results are put together
     in the groups' order, so the result does not depend on where they ran. ``kept``: earlier fits
     (:class:`~forewarn.detect.saved.SavedFits`): an asset that has one is scored with it, not fitted again
-    (:func:`_score_kept`)."""
+    (:func:`_score_kept`); with ``since`` (the marks of :mod:`forewarn.detect.since`, ``{}``: none yet), such an
+    asset's rows after its mark only (the others: every row)."""
     n_rows = len(features)
     # a detector whose scores are already an anomaly_score (0.5 at its own alarm level) is not recalibrated
     calibrated = cls.get_tags().get("unit") == "probability-like"
@@ -187,7 +209,7 @@ def _score_assets(
             members,
             [features.iloc[series[k]].reset_index(drop=True).ffill() for k in members],
             [stamps[series[k]] for k in members],
-            kept.unit(int(group.split(":", 1)[1]), members) if group.startswith("kept:") else None,
+            kept.unit(int(group.split(":", 1)[1]), members, since) if group.startswith("kept:") else None,
         )
         for group, members in groups.items()
     ]
@@ -203,10 +225,14 @@ def _score_assets(
         calibrated=calibrated,
         named=assets is not None,
         keep=keep_models,
+        marking=since is not None,
     )
     anomaly = np.zeros(n_rows)
     alarm = np.zeros(n_rows, dtype="int8")
-    episodes: list[tuple[Episode, dict[str, float]]] = []
+    shown = np.ones(n_rows, dtype=bool)
+    marks: dict[str, Any] = {}
+    hows: dict[str, str] = {}
+    episodes: list[tuple[Episode, dict[str, float], float]] = []
     fits: list[dict[str, Any]] = []
     notes: list[str] = []
     dropped_all: set[str] = set()
@@ -226,11 +252,15 @@ def _score_assets(
         levels.append(done["level"])
         for key, level, found, t in done["members"]:
             rows = series[key]
-            anomaly[rows] = level
-            for episode, explanation in found:
-                alarm[rows[episode.start]] = 1
-                at = {"start": int(rows[episode.start]), "end": int(rows[episode.end]), "peak": int(rows[episode.peak])}
-                episodes.append((replace(episode, **at), explanation))
+            first = len(rows) - len(level)  # only new rows (since=): the asset's rows before them are not written
+            if first:
+                shown[rows[:first]] = False
+            anomaly[rows[first:]] = level
+            for episode, explanation, score in found:
+                if episode.start >= 0:
+                    alarm[rows[first + episode.start]] = 1
+                at = {k: -1 if p < 0 else int(rows[first + p]) for k, p in _positions(episode).items()}
+                episodes.append((replace(episode, **at), explanation, score))
             fits.append(
                 {
                     "asset_id": key if assets is not None else None,
@@ -238,9 +268,12 @@ def _score_assets(
                     "n_train": t,
                     "model": done["model"],
                     "kept": group.startswith("kept:"),
+                    "scored": len(level),
                 }
             )
             total_train += t
+        marks.update(done.get("marks", {}))
+        hows.update(done.get("hows", {}))
         if done["note"]:
             notes.append(done["note"])
     for said in told.values():  # one line per kind of warning, however many assets
@@ -250,14 +283,18 @@ def _score_assets(
             f"{', '.join(series_named[:3])}{more}: {said[series_named[0]]}"
             + (" (the others alike)" if len(series_named) > 1 else "")
         )
-    episodes.sort(key=lambda pair: (pair[0].asset_id or "", pair[0].start))
+    episodes.sort(key=lambda item: (item[0].asset_id or "", item[0].start_ts or pd.Timestamp(0), item[0].start))
     kept_fits = [] if kept is None or not keep_models else kept.detect_fits()
     return {
         "anomaly": anomaly,
         "alarm": alarm,
-        "episodes": [e for e, _ in episodes],
-        "explanations": [x for _, x in episodes],
-        "fits": pd.DataFrame(fits, columns=["asset_id", "rows", "n_train", "model", "kept"]),
+        "episodes": [e for e, _, _ in episodes],
+        "explanations": [x for _, x, _ in episodes],
+        "alarm_scores": [v for _, _, v in episodes],
+        "fits": pd.DataFrame(fits, columns=["asset_id", "rows", "n_train", "model", "kept", "scored"]),
+        "shown": None if shown.all() else shown,
+        "marks": marks,
+        "hows": hows,
         "notes": notes,
         "dropped": sorted(dropped_all - set(used)),
         "features": used,
@@ -306,16 +343,14 @@ def _score_members(
     rule: AlarmRule,
     named: bool,
     calibration_rows: bool,
-) -> tuple[list[tuple[str, np.ndarray, list[tuple[Episode, dict[str, float]]], int]], float]:
+) -> tuple[list[tuple[str, np.ndarray, list[tuple[Episode, dict[str, float], float]], int]], float]:
     """Score each member's rows (``frames``: gaps carried forward; a channel before its first reading takes its
     ``fill``) with ``score`` (rows -> raw scores, the rows indexed by their times), turn them into
     the ``anomaly_score`` (learning the calibration from the training rows when ``calibration_rows``), find the
     episodes, their top channels (peak row) and their alarm row's channels (the explanation of an alert filed for
-    it). Returns ``(member, level, [(episode, explanation)], n_train)`` per member and the alarm level."""
-    raw = [
-        trailing_mean(score(_with_times(f[columns].fillna(fill), ts)), smooth)
-        for f, ts in zip(frames, stamps, strict=True)
-    ]
+    it). Returns ``(member, level, [(episode, explanation, alarm row's score)], n_train)`` per member and the alarm
+    level."""
+    raw = [_raw_scores(score, f, ts, columns, fill, smooth) for f, ts in zip(frames, stamps, strict=True)]
     calibration = None
     if calibration_rows:
         calibration = ScoreCalibration.fit(np.concatenate([r[:t] for r, t in zip(raw, n_train, strict=True)]))
@@ -325,13 +360,32 @@ def _score_members(
         values = frame[columns].to_numpy(dtype="float64")
         found = []
         for episode in find_episodes(level, rule, ts=ts, asset_id=key if named else None):
-            peak = channel_deviations(values[episode.peak], centre, scale)
-            top = tuple(columns[i] for i in _ranked(peak, columns))
-            start = channel_deviations(values[episode.start], centre, scale)
-            explanation = {columns[i]: float(start[i]) for i in _ranked(start, columns) if start[i] >= 0}
-            found.append((replace(episode, top_channels=top), explanation))
+            top, explanation = _episode_channels(values, episode, columns, centre, scale)
+            found.append((replace(episode, top_channels=top), explanation, float(level[episode.start])))
         scored.append((key, level, found, t))
     return scored, 0.5 if calibration is None else calibration.level
+
+
+def _raw_scores(
+    score: Any, frame: pd.DataFrame, stamps: np.ndarray, columns: list[str], fill: pd.Series, smooth: int
+) -> np.ndarray:
+    """``score`` of one series' rows (gaps carried forward already; a channel before its first reading at ``fill``),
+    indexed by their times, smoothed by a trailing mean of ``smooth`` rows."""
+    return trailing_mean(score(_with_times(frame[columns].fillna(fill), stamps)), smooth)
+
+
+def _episode_channels(
+    values: np.ndarray, episode: Episode, columns: list[str], centre: np.ndarray, scale: np.ndarray
+) -> tuple[tuple[str, ...], dict[str, float]]:
+    """An episode's top channels (on its peak row) and the explanation of its alert (its alarm row's channels)."""
+    peak = channel_deviations(values[episode.peak], centre, scale)
+    top = tuple(columns[i] for i in _ranked(peak, columns))
+    start = channel_deviations(values[episode.start], centre, scale)
+    return top, {columns[i]: float(start[i]) for i in _ranked(start, columns) if start[i] >= 0}
+
+
+def _positions(episode: Episode) -> dict[str, int]:
+    return {"start": episode.start, "end": episode.end, "peak": episode.peak}
 
 
 def _score_unit(
@@ -367,22 +421,46 @@ def _score_kept(
     if scale is None:
         training = pd.concat([f.iloc[:t] for f, t in zip(frames, n_train, strict=True)], ignore_index=True)
         scale = _scale(training.fillna(fill))[1]
-    scored, level = _score_members(
-        fit.score,
-        frames,
-        stamps,
-        members,
-        n_train,
-        columns=columns,
-        fill=fill,
-        centre=np.asarray(fit.fill, dtype="float64"),
-        scale=np.asarray(scale, dtype="float64"),
-        smooth=smooth,
-        rule=rule,
-        named=named,
-        calibration_rows=False,
-    )
+    centre, spread = np.asarray(fit.fill, dtype="float64"), np.asarray(scale, dtype="float64")
+    marks: dict[str, Any] = {}
+    hows: dict[str, str] = {}
+    if kept.marks is not None:  # only the rows after each member's mark (forewarn.detect.since)
+        scored = []
+        for member, frame, ts, t in zip(members, frames, stamps, n_train, strict=True):
+            level_new, found, marks[member], hows[member] = _score_since(
+                fit,
+                frame,
+                ts,
+                kept.marks.get(member),
+                member if named else None,
+                columns,
+                fill,
+                centre,
+                spread,
+                rule,
+                smooth,
+            )
+            scored.append((member, level_new, found, t))
+        level = 0.5
+    else:
+        scored, level = _score_members(
+            fit.score,
+            frames,
+            stamps,
+            members,
+            n_train,
+            columns=columns,
+            fill=fill,
+            centre=centre,
+            scale=spread,
+            smooth=smooth,
+            rule=rule,
+            named=named,
+            calibration_rows=False,
+        )
     return {
+        "marks": marks,
+        "hows": hows,
         "fit": None,
         "dropped": [],
         "columns": columns,
@@ -392,6 +470,112 @@ def _score_kept(
         "note": None,
         "model": kept.model,
     }
+
+
+def _score_since(
+    fit: Any,
+    frame: pd.DataFrame,
+    stamps: np.ndarray,
+    mark: Mark | None,
+    asset_id: str | None,
+    columns: list[str],
+    fill: pd.Series,
+    centre: np.ndarray,
+    scale: np.ndarray,
+    rule: AlarmRule,
+    smooth: int = 1,
+) -> tuple[np.ndarray, list[tuple[Episode, dict[str, float], float]], Mark, str]:
+    """One asset's rows after its ``mark`` scored with a kept fit, with the context before them and the alarm
+    state carried (:mod:`forewarn.detect.since`); the whole series where it has no mark or its rows up to the mark
+    changed. Returns the new rows' ``anomaly_score``, their episodes (positions in the new rows; negative: before
+    them), the mark after them and how they were scored: ``new``, ``first`` (no mark), ``changed`` or ``nothing``."""
+    values = frame[columns].to_numpy(dtype="float64")
+    n = len(stamps)
+    cut, how = 0, "first"
+    if mark is not None:
+        rows_before = int(np.searchsorted(stamps, mark.last_ns, side="right"))
+        same = rows_before == mark.rows and digest(stamps[:rows_before], values[:rows_before]) == mark.digest
+        cut, how = (rows_before, "new") if same else (0, "changed")
+        if same and cut == n:
+            return np.empty(0), [], mark, "nothing"
+    memory, span = reach(fit.model)
+    rows = max(CONTEXT_ROWS, 2 * memory, TAIL_ROWS)
+    while True:
+        start = context_start(stamps, cut, rows, span + _gap(stamps, cut, memory)) if cut else 0
+        level = np.clip(_raw_scores(fit.score, frame.iloc[start:], stamps[start:], columns, fill, smooth), 0.0, 1.0)
+        if mark is None or how != "new" or start == 0:
+            break
+        tail = np.asarray(mark.tail, dtype="float64")
+        again = level[cut - start - len(tail) : cut - start]
+        if len(again) == len(tail) and np.all(np.abs(again - tail) <= TOLERANCE):
+            break
+        rows *= 2  # the context did not give the previous run's scores back: longer (module text of since)
+    new = level[cut - start :]
+
+    saved = mark.alarm if how == "new" and mark is not None else None
+    carried = carry_alarms(
+        new, stamps[cut:], rule, saved, asset_id, _contributions(values[cut:], columns, centre, scale)
+    )
+    found = []
+    for index, episode in enumerate(carried.episodes):
+        shifted = replace(episode, start=episode.start + cut, end=episode.end + cut, peak=episode.peak + cut)
+        top, explanation = _episode_channels(values, shifted, columns, centre, scale)
+        score = float(new[episode.start]) if episode.start >= 0 else math.nan
+        if episode.start < 0:  # its alert was filed with the run that scored its first row
+            alert = (mark.alert if mark is not None else None) or {}
+            explanation, score = dict(alert.get("explanation", {})), float(alert.get("score", math.nan))
+        if episode.peak < 0 or index in carried.extra:
+            top = carried.extra.get(index, episode.top_channels)
+        found.append((replace(episode, top_channels=top), explanation, score))
+    earlier = mark.latest_end_ns if mark is not None and how == "new" else None
+    after = _mark_after(stamps, values, level, carried.state, found, earlier)
+    # the episodes with a row at or above the rule's `off` among the new rows (one that cleared, or whose
+    # refractory period ran out, without one is the mark's latest episode: the case book's state has it)
+    return new, [f for f in found if f[0].end >= 0], after, how
+
+
+def _contributions(
+    values: np.ndarray, columns: list[str], centre: np.ndarray, scale: np.ndarray
+) -> Callable[[int], dict[str, float]]:
+    """Row ``i``'s channels by standardised deviation (what an episode's top channels rank), for the alarm rule
+    fed row by row (:func:`~forewarn.detect.since.carry_alarms`)."""
+
+    def row(i: int) -> dict[str, float]:
+        return dict(zip(columns, channel_deviations(values[i], centre, scale).tolist(), strict=True))
+
+    return row
+
+
+def _mark_after(
+    stamps: np.ndarray,
+    values: np.ndarray,
+    level: np.ndarray,
+    state: dict[str, Any],
+    found: Sequence[tuple[Episode, dict[str, float], float]],
+    earlier_end: int | None,
+) -> Mark:
+    """The mark after a series' last row (:mod:`forewarn.detect.since`): its rows' digest, the last scores
+    (``level``: those of the series' last rows), the alarm rule's ``state``, the alert of the episode still open
+    (the last of ``found``) and the end of the latest episode (``earlier_end`` where ``found`` has none)."""
+    last = found[-1] if found else None
+    end = earlier_end if last is None or last[0].end_ts is None else int(pd.Timestamp(last[0].end_ts).value)
+    still = last is not None and state["mode"] != 0
+    return Mark(
+        last_ns=int(stamps[-1]),
+        rows=len(stamps),
+        digest=digest(stamps, values),
+        tail=[float(v) for v in level[-TAIL_ROWS:]],
+        alarm=state,
+        alert=open_alert(last[0], last[2], last[1]) if still and last is not None else None,
+        latest_end_ns=end,
+    )
+
+
+def _gap(stamps: np.ndarray, first: int, rows: int) -> int:
+    """The time the ``rows`` rows before row ``first`` span (a detector's memory in rows, as time)."""
+    if first <= 0 or first >= len(stamps):
+        return 0
+    return int(stamps[first]) - int(stamps[max(first - rows, 0)])
 
 
 def _fit_group(
@@ -407,11 +591,13 @@ def _fit_group(
     calibrated: bool,
     named: bool,
     keep: bool = False,
+    marking: bool = False,
 ) -> dict[str, Any]:
     """One model: ``unit`` is a group (``own:ASSET`` or ``pooled:CLASS``), its member assets, their feature rows
     (in time order) and times. Fits the detector on the members' leading rows, scores every row, finds the episodes
     (positions within each member's rows) and names their top channels; a pure function of its inputs. With
-    ``keep`` the result's ``fit`` is the model and what scoring needs besides (:class:`DetectFit`)."""
+    ``keep`` the result's ``fit`` is the model and what scoring needs besides (:class:`DetectFit`); with
+    ``marking`` (only the new rows scored: :mod:`forewarn.detect.since`) each member's mark after its last row."""
     group, members, frames, stamps = unit
     pooled = group.startswith("pooled:")
     sizes = [len(f) for f in frames]
@@ -485,6 +671,13 @@ def _fit_group(
         named=named,
         calibration_rows=not calibrated,
     )
+    marks = {}
+    for (key, level_of, found, _), frame, ts in zip(scored if marking else [], frames, stamps, strict=False):
+        values = frame[columns].to_numpy(dtype="float64")
+        carried = carry_alarms(
+            level_of, ts, rule, None, key if named else None, _contributions(values, columns, centre, scale)
+        )
+        marks[key] = _mark_after(ts, values, level_of, carried.state, found, None)
     note = None
     if pooled:
         names = ", ".join(members[:5]) + (f" and {len(members) - 5} more" if len(members) > 5 else "")
@@ -511,6 +704,7 @@ def _fit_group(
             scale=[float(v) for v in scale],
         )
     return {
+        "marks": marks,
         "fit": fitted,
         "dropped": dropped,
         "columns": columns,
@@ -538,6 +732,7 @@ def detect_frame(
     executor: Executor | None = None,
     keep_models: bool = False,
     kept: Any = None,
+    since: Mapping[str, Mark] | None = None,
 ) -> DetectResult:
     """Score the rows of ``frame`` (see the package text); the frame's cells may be text or numbers.
 
@@ -547,7 +742,10 @@ def detect_frame(
     :attr:`DetectResult.models` (for :func:`forewarn.detect.saved.save_fits`). ``kept``: the fits of an earlier
     run (:class:`~forewarn.detect.saved.SavedFits`, ``forewarn detect --models DIR``): each asset that has one is
     scored with it, so its scores on the rows that run scored do not change; the others are fitted as above (with
-    ``keep_models``, the result keeps every kept fit and the new ones).
+    ``keep_models``, the result keeps every kept fit and the new ones). ``since``: the marks of the previous run (:func:`forewarn.detect.since.read_marks`; ``{}`` for none): each asset with a kept fit is scored
+    on its rows after its mark only, with a context before them and the alarm state carried
+    (:mod:`forewarn.detect.since`); the result holds those rows only (:attr:`DetectResult.marks` the marks after
+    them, :attr:`DetectResult.scored_how` how each asset was scored).
     """
     if not 0.0 < train_fraction < 1.0:
         raise ConfigError(
@@ -624,6 +822,7 @@ def detect_frame(
         executor=executor,
         keep_models=keep_models,
         kept=kept,
+        since=since,
     )
     out: dict[str, Any] = {}
     if asset_column is not None:
@@ -633,21 +832,33 @@ def detect_frame(
     out["timestamp"] = (stamp if pd.api.types.is_datetime64_any_dtype(stamp.dtype) else stamp.astype(str)).to_numpy()
     out["anomaly_score"] = scored["anomaly"]
     out["alarm"] = scored["alarm"]
+    table, episodes = pd.DataFrame(out), scored["episodes"]
+    if scored["shown"] is not None:  # only the new rows: the others dropped, the episodes' rows counted again
+        shown = scored["shown"]
+        table = table[shown].reset_index(drop=True)
+        position = np.cumsum(shown) - 1
+        episodes = [
+            replace(e, **{k: -1 if p < 0 else int(position[p]) for k, p in _positions(e).items()}) for e in episodes
+        ]
     return DetectResult(
-        scores=pd.DataFrame(out),
+        scores=table,
         detector=detector,
         timestamp_column=timestamp_column,
         features=scored["features"],
         n_train=scored["n_train"],
         alarm_level=scored["alarm_level"],
         dropped=scored["dropped"],
-        episodes=scored["episodes"],
+        episodes=episodes,
         fits=scored["fits"],
         notes=[*read_notes, *scored["notes"]],
         rule=rule,
         asset_column=asset_column,
         models=scored["models"],
         explanations=scored["explanations"],
+        alarm_scores=scored["alarm_scores"],
+        marks=scored["marks"] if since is not None else None,
+        scored_how=scored["hows"],
+        previous=dict(since or {}),
     )
 
 

@@ -8,7 +8,9 @@ model it keeps, per asset, the last ``context`` rows it has scored (values and t
 history the scores equal the detector's on the whole series; with a shorter one they equal it as long as what the
 detector remembers lies inside the context (the ensemble's windows reach 32 rows; its settling looks back
 ``settle_hours`` and ``recover`` over a whole excursion, so after a long episode the stream can differ from
-``forewarn detect``). The context is checkpointed per asset with the batch (``context:<model_id>``), so a restart
+``forewarn detect``; ``forewarn detect --only-new``, which scores a store's new rows after the same context rule,
+:func:`forewarn.detect.since.context_start`, checks the context's last rows against the scores it gave them and
+lengthens it where they differ). The context is checkpointed per asset with the batch (``context:<model_id>``), so a restart
 continues the series. The cost is one ``score`` call of up to ``context + new`` rows per asset and batch; a
 detector that keeps its member scores in a :class:`~forewarn.models.anomaly.memo.SeriesMemo` (the ensemble does)
 gets one per asset, so each call computes its members for the new rows and the context's first rows only (the rows
@@ -43,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.decide.explain import sensor_contributions, standardised_deviation
+from forewarn.detect.since import context_start
 from forewarn.models.anomaly.memo import SeriesMemo, remembering
 
 
@@ -81,7 +84,8 @@ class SeriesContext:
             X = pd.DataFrame(block, columns=self.columns, index=index)
             with remembering(self.memos.setdefault(asset, SeriesMemo())):
                 out[lo:hi] = np.asarray(scorer.score(X), dtype="float64").reshape(-1)[len(old_ts) :]
-            self.held[asset] = (ts[-self.rows :], block[-self.rows :])
+            keep = context_start(ts, len(ts), self.rows)  # the context rule of detect --only-new too
+            self.held[asset] = (ts[keep:], block[keep:])
         return out
 
     def get_state(self, assets: list[str]) -> list[tuple[str, bytes]]:
@@ -101,7 +105,8 @@ class SeriesContext:
             n = int(np.frombuffer(blob[:8], "int64")[0])
             ts = np.frombuffer(blob[8 : 8 + 8 * n], "int64").copy()
             values = np.frombuffer(blob[8 + 8 * n :], "float64").reshape(n, width).copy()
-            self.held[asset] = (ts[-self.rows :], values[-self.rows :])
+            keep = context_start(ts, n, self.rows)
+            self.held[asset] = (ts[keep:], values[keep:])
 
 
 def deviations(model: Any, values: np.ndarray, columns: list[str], *, top: int = 5) -> list[dict[str, float]]:

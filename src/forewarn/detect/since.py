@@ -1,0 +1,209 @@
+"""Scoring only what is new: ``forewarn detect --store DB --models FITS --only-new`` (a nightly run after each load).
+
+A plant that loads a historian export each night and runs ``forewarn detect --store`` rescored its whole history
+each night. With ``--only-new`` each asset that has a kept fit is scored on the rows after the last row the
+previous run scored, with a *context* before them, and the alarm rule's state carried over, so the result is that
+of one run over the whole history (:func:`forewarn.detect.detect_store` with ``since=``):
+
+* **The mark** (:class:`Mark`, one per asset, in the fits folder's :data:`MARKS_FILE`, written atomically after a
+  successful run): the time of the last scored row, how many rows lay up to it and a digest of them (times and
+  gap-filled values), the scores of its last :data:`TAIL_ROWS` rows, the alarm rule's state there
+  (:meth:`forewarn.decide.alarms.AlarmState.get_state`, the stream's own checkpoint of the rule: an episode open or
+  cleared and in its refractory period, the rows below ``off`` counted so far), the alert of the episode open there
+  (its score and channels: an alert filed for it names them) and the end of the asset's latest episode (the case
+  book's state: a case closes a gap after it).
+* **The context** (:func:`context_start`, the stream's rule: :mod:`forewarn.stream.sequential` keeps the last
+  ``context`` rows of an asset the same way): at least :data:`CONTEXT_ROWS` rows before the first new row, and at
+  least the detector's reach in time (:func:`reach`: the ensemble's settling reads the ``settle_hours`` before a
+  row) plus its members' memory in rows. The context's last :data:`TAIL_ROWS` rows were scored by the previous run:
+  scored again they must give the scores kept in the mark (within :data:`TOLERANCE`); where they do not (an
+  excursion of the ensemble's ``recover`` that began before the context, whose peak still divides the surprises),
+  the context doubles, up to the whole history.
+* **The alarm rule** continues from the mark's state (:func:`carry_alarms`): fed row by row until no episode is
+  open, then the vectorised rule (:func:`~forewarn.decide.alarms.find_episodes`, equal row for row: the alarm
+  module's property test), so an episode open across the boundary keeps its start, its peak and its channels.
+* **Changed history**: rows up to the mark's time that differ from those the mark digested (a re-ingest with
+  ``--on-conflict replace``, late rows inserted before it) make the asset be rescored whole, said in one line; so
+  does an asset without a mark (new to the fits, or the first run with the option).
+
+>>> import numpy as np
+>>> stamps = np.arange(10, dtype="int64") * 600 * 10**9   # 10-minute rows
+>>> context_start(stamps, 8, rows=3), context_start(stamps, 8, rows=3, reach_ns=3600 * 10**9)
+(5, 2)
+>>> digest(stamps[:4], np.ones((4, 2))) == digest(stamps[:4], np.ones((4, 2))), len(digest(stamps, np.ones((10, 1))))
+(True, 32)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forewarn.decide.alarms import AlarmRule, AlarmState, Episode, find_episodes
+from forewarn.exceptions import ConfigError
+
+#: the marks of a folder of kept fits (beside :data:`forewarn.detect.saved.INDEX_FILE`)
+MARKS_FILE = "detect-marks.json"
+MARKS_FORMAT = 1
+#: the least context before the first new row: the stream's default ``context`` (``[[models]] context = 512``)
+CONTEXT_ROWS = 512
+#: the rows before the first new row whose scores are checked against those the previous run gave them
+TAIL_ROWS = 32
+#: how far those may differ (the members' running sums round differently with the row a series starts at:
+#: up to 1.1e-6 of an ``anomaly_score`` measured in the stream, BENCHMARKS.md issue 14)
+TOLERANCE = 1e-6
+_IDLE = 0  # AlarmState's mode outside any episode
+
+
+@dataclass
+class Mark:
+    """Where the previous run stopped scoring one asset (module text)."""
+
+    last_ns: int
+    rows: int
+    digest: str
+    tail: list[float]
+    alarm: dict[str, Any]
+    alert: dict[str, Any] | None = None
+    latest_end_ns: int | None = None
+
+
+@dataclass
+class Carried:
+    """What :func:`carry_alarms` found: the episodes that end, continue or start in the new rows (positions in them;
+    negative: rows before them), each one's top channels where its peak is before them, and the state to keep."""
+
+    episodes: list[Episode]
+    state: dict[str, Any]
+    alert: dict[str, Any] | None = None
+    extra: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+
+def digest(stamps: np.ndarray, values: np.ndarray) -> str:
+    """A fingerprint of rows (times in int64, values in float64, row-major): a changed value or row changes it."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.ascontiguousarray(stamps, dtype="int64").tobytes())
+    h.update(np.ascontiguousarray(values, dtype="float64").tobytes())
+    return h.hexdigest()
+
+
+def reach(model: Any) -> tuple[int, int]:
+    """How far back a sequential detector reads to score a row: ``(rows, nanoseconds)``: the ensemble's members'
+    memory in rows (each member's window) and its settling's ``settle_hours``; ``(0, 0)`` for a detector that says
+    neither (the context's check of the last rows still guards it)."""
+    rows = 0
+    memory, scored = getattr(model, "_memory", None), getattr(model, "_scored", None)
+    if callable(memory) and callable(scored):
+        found = np.asarray(memory(scored()), dtype="int64")
+        rows = int(found.max()) if found.size else 0
+    hours = getattr(model, "settle_hours", None)
+    span = 0 if hours is None else int(pd.Timedelta(hours=float(hours)).value)
+    return rows, span
+
+
+def context_start(stamps: np.ndarray, first: int, rows: int = CONTEXT_ROWS, reach_ns: int = 0) -> int:
+    """The first row of the context of a series whose rows from ``first`` on are new: ``rows`` rows before it, or
+    further back to the first row within ``reach_ns`` before the first new row's time (0 at the least)."""
+    start = max(first - int(rows), 0)
+    if reach_ns and first < len(stamps):
+        start = min(start, int(np.searchsorted(stamps, int(stamps[first]) - int(reach_ns), side="left")))
+    return start
+
+
+def carry_alarms(
+    level: np.ndarray,
+    stamps: np.ndarray,
+    rule: AlarmRule,
+    saved: Mapping[str, Any] | None,
+    asset_id: str | None,
+    contributions: Callable[[int], dict[str, float]],
+) -> Carried:
+    """The alarm rule over new rows (``level``, times ``stamps``) continued from ``saved`` (an
+    :meth:`AlarmState.get_state`, ``None``: a series that starts here): row by row while an episode of the saved
+    state is open or in its refractory period, then :func:`find_episodes` over the rest; the state after the last
+    row (fed again from the start of the last episode found, if any: an episode starts from a state that holds
+    nothing). ``contributions(i)`` gives row ``i``'s channels (the top channels of a peak fed row by row)."""
+    n = len(level)
+    episodes: list[Episode] = []
+    extra: dict[int, tuple[str, ...]] = {}
+    state = AlarmState(rule, asset_id=asset_id)
+    base, i = 0, 0
+    if saved is not None:
+        state.set_state(saved)
+        base = int(saved["row"])
+        while i < n and state.get_state()["mode"] != _IDLE:
+            state.update(float(level[i]), int(stamps[i]), contributions(i))
+            i += 1
+        for episode in state.pop_finished():
+            episodes.append(_shifted(episode, -base))
+            extra[len(episodes) - 1] = episode.top_channels
+    rest = find_episodes(level[i:], rule, ts=stamps[i:], asset_id=asset_id) if i < n else []
+    if state.get_state()["mode"] != _IDLE:  # still open after the last new row
+        final = state.get_state()
+        open_episode = state.finish()[0]
+        episodes.append(_shifted(open_episode, -base))
+        extra[len(episodes) - 1] = open_episode.top_channels
+        return Carried(episodes, final, extra=extra)
+    episodes.extend(_shifted(e, i) for e in rest)
+    if rest:  # the state after the last row: fed again from the last episode's start
+        start = i + rest[-1].start
+        state = AlarmState(rule, asset_id=asset_id)
+        for row in range(start, n):
+            state.update(float(level[row]), int(stamps[row]), contributions(row))
+            if state.get_state()["mode"] == _IDLE:  # the last episode is final: nothing to carry
+                break
+    elif saved is None:
+        state = AlarmState(rule, asset_id=asset_id)
+    return Carried(episodes, state.get_state(), extra=extra)
+
+
+def _shifted(episode: Episode, by: int) -> Episode:
+    return replace(episode, start=episode.start + by, end=episode.end + by, peak=episode.peak + by)
+
+
+def open_alert(episode: Episode | None, score: float, explanation: Mapping[str, float]) -> dict[str, Any] | None:
+    """The alert of an episode still open (or in its refractory period) after the last row, kept in the mark."""
+    if episode is None:
+        return None
+    return {"score": float(score), "explanation": {str(k): float(v) for k, v in explanation.items()}}
+
+
+def read_marks(folder: str | os.PathLike[str]) -> dict[str, Mark]:
+    """The marks kept in ``folder`` (empty when it holds none: every asset is scored whole)."""
+    path = Path(folder) / MARKS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ConfigError(
+            f"{str(path)!r} is not valid JSON (line {err.lineno}): {err.msg}; delete it to score every asset whole"
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != MARKS_FORMAT or not isinstance(data.get("assets"), dict):
+        raise ConfigError(f"{str(path)!r} is not a file of marks (format {MARKS_FORMAT}); delete it to score whole")
+    return {str(asset): Mark(**entry) for asset, entry in data["assets"].items()}
+
+
+def write_marks(folder: str | os.PathLike[str], marks: Mapping[str, Mark]) -> Path:
+    """Write ``marks`` (every asset's: those not scored this run as they were) to ``folder``, atomically."""
+    path = Path(folder) / MARKS_FILE
+    data = {"format": MARKS_FORMAT, "assets": {a: asdict(m) for a, m in sorted(marks.items())}}
+    handle, temporary = tempfile.mkstemp(prefix=f".{MARKS_FILE}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(data, stream, indent=0)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
