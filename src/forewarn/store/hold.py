@@ -107,7 +107,7 @@ def set_holds(con: duckdb.DuckDBPyConnection, holds: Iterable[tuple[str, str, in
 #: the words that differ between the two SQL dialects of :func:`held_buckets_sql`: how a reading's row is joined to
 #: its series (PostgreSQL: a key range per series, ``(series_id, ts)``, so one series' window is an index scan; DuckDB:
 #: a join its zone maps prune with ``prune``), the bucket starts of a segment, a bucket start as a time, and the sum
-#: of the weights (PostgreSQL sums a BIGINT as NUMERIC)
+#: of the weights (PostgreSQL sums a BIGINT as NUMERIC), whether the series are read first
 DIALECTS: dict[str, dict[str, str]] = {
     "duckdb": {
         "join": "FROM reading_values v JOIN hs ON v.series_id = hs.series_id "
@@ -115,6 +115,7 @@ DIALECTS: dict[str, dict[str, str]] = {
         "starts": "unnest(range(b0, s1, {w}::BIGINT))",
         "time": "make_timestamptz(b)",
         "weight": "sum(d)",
+        "series": "",
     },
     "postgres": {
         "join": "FROM hs JOIN reading_values v ON v.series_id = hs.series_id "
@@ -123,6 +124,9 @@ DIALECTS: dict[str, dict[str, str]] = {
         "starts": "generate_series(b0, s1 - 1, {w}::BIGINT)",
         "time": "{epoch} + b * INTERVAL '1 microsecond'",
         "weight": "CAST(sum(d) AS DOUBLE PRECISION)",
+        # the series first, so each one's time bounds are known when its key range is read (inlined, the planner
+        # read each series' whole history and filtered it: 200 ms for a day of one asset)
+        "series": "MATERIALIZED",
     },
 }
 #: the Unix epoch as a PostgreSQL time
@@ -152,7 +156,7 @@ def held_buckets_sql(width_us: int, series_sql: str, prune: str = "true", dialec
     w = int(width_us)
     words = {k: v.format(prune=prune, w=w, epoch=PG_EPOCH, floor=PG_FLOOR_US) for k, v in DIALECTS[dialect].items()}
     return (
-        f"WITH hs AS ({series_sql}), "
+        f"WITH hs AS {words['series']} ({series_sql}), "
         "hv AS (SELECT hs.asset_id, hs.channel, hs.lo_us, hs.hi_us, hs.hold_us, v.series_id, epoch_us(v.ts) AS t, "
         f"v.value {words['join']}), "
         "hr AS (SELECT *, lead(t) OVER (PARTITION BY series_id ORDER BY t) AS nxt FROM hv), "
