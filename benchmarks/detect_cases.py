@@ -220,11 +220,16 @@ def only_new_walk(args: argparse.Namespace) -> dict[str, Any]:
             argv = ["detect", "--store", str(store), "--out", str(work / f"{name}-{k}.csv"), "--cases", *quiet]
             argv += ["--save-models", str(fits), *([] if k == 1 else ["--models", str(fits)]), *extra]
             argv += ["--events", str(work / f"{name}-{k}-events.csv")]
-            text, seconds = timed_runs(argv, [Path(casebook_path_for(str(store))), fits], args.runs)
+            runs = args.runs if name == "new" or args.runs_all is None else args.runs_all
+            text, seconds = timed_runs(argv, [Path(casebook_path_for(str(store))), fits], runs)
             scored = pd.read_csv(work / f"{name}-{k}.csv")
             row[name] = {"rows": len(scored), "seconds": seconds, "median_s": statistics.median(seconds)}
             if name == "new":
                 row[name]["line"] = next((x for x in text.splitlines() if x.startswith(("only new", "nothing"))), "")
+        if args.compare_last and k < len(exports):
+            out["nights"].append(row)
+            print(json.dumps(row, default=str), flush=True)
+            continue
         # one run over the history so far with the same fits (the first night's), beside
         whole_out = work / f"whole-{k}.csv"
         cli(
@@ -267,11 +272,20 @@ def only_new_walk(args: argparse.Namespace) -> dict[str, Any]:
         "new_equals_whole": case_key(books["new"]) == case_key(books["whole"]),
         "all_equals_whole": case_key(books["all"]) == case_key(books["whole"]),
     }
-    events_all = pd.read_csv(work / "whole-cases.csv")
-    out["alarms_whole"] = int(events_all["alarm"].sum())
-    out["alarms_new_nights"] = int(
-        sum(pd.read_csv(work / f"new-{k}.csv")["alarm"].sum() for k in range(1, args.nights + 1))
-    )
+    whole = pd.read_csv(work / "whole-cases.csv")
+    nights = pd.concat([pd.read_csv(work / f"new-{k}.csv") for k in range(1, args.nights + 1)], ignore_index=True)
+    joined = nights.merge(whole, on=["asset_id", "timestamp"], suffixes=("_n", "_w"))
+    difference = (joined["anomaly_score_n"] - joined["anomaly_score_w"]).abs()
+    out["every_night_against_whole"] = {
+        "rows_nights": len(nights),
+        "rows_whole": len(whole),
+        "matched": len(joined),
+        "max_score_difference": float(difference.max()),
+        "rows_differing_over_1e-6": int((difference > 1.5e-6).sum()),  # the CSV's 6 decimals: 1e-6 is one digit
+        "alarms_nights": int(nights["alarm"].sum()),
+        "alarms_whole": int(whole["alarm"].sum()),
+        "alarm_rows_differ": int((joined["alarm_n"] != joined["alarm_w"]).sum()),
+    }
     out["work"] = str(work)
     return out
 
@@ -450,6 +464,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed3", action="store_true")
     parser.add_argument("--only-new", action="store_true")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs-all", type=int, help="--only-new: runs of each night without it (default --runs)")
+    parser.add_argument("--compare-last", action="store_true", help="--only-new: the whole run after the last night")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--sites", type=int, default=2)
     parser.add_argument("--assets", type=int, default=12)

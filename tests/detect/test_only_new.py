@@ -170,7 +170,7 @@ def test_a_changed_older_row_is_rescored_whole_and_matches_a_whole_run(walk: dic
     whole = detect_store(store, kept=SavedFits(walk["fits"]), assets=["P-1"])
     assert np.allclose(result.scores["anomaly_score"], whole.scores["anomaly_score"], atol=1e-9)
     assert _keys(result.episodes) == _keys(whole.episodes)
-    assert result.marks is not None and result.marks["P-1"].digest != marks["P-1"].digest
+    assert result.marks is not None and result.marks["P-1"].history != marks["P-1"].history
 
 
 def test_a_new_asset_is_fitted_and_scored_whole_then_only_new(walk: dict, tmp_path: Path) -> None:
@@ -186,7 +186,8 @@ def test_a_new_asset_is_fitted_and_scored_whole_then_only_new(walk: dict, tmp_pa
     fitted = second.fits.set_index("asset_id")
     assert not fitted.loc["P-9", "kept"] and fitted.loc["P-9", "scored"] == 1250
     assert second.scored_how == {"P-0": "new", "P-1": "new", "P-2": "new"}
-    assert second.marks is not None and second.marks["P-9"].rows == 1250
+    assert second.marks is not None and second.marks["P-9"].first_ns == T0.value
+    assert second.marks["P-9"].last_ns == (T0 + pd.Timedelta(minutes=10 * 1249)).value
     save_fits(second, fits)
     write_marks(fits, {**second.previous, **second.marks})
     _load(store, _rows(fleet, 1250, 1300).query("asset_id == 'P-1'").assign(asset_id="P-9"), ["P-9"])

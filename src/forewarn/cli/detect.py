@@ -430,7 +430,7 @@ def _only_new_line(result: Any, out: Path) -> str:
     """One line: which rows ``--only-new`` scored, and the assets scored whole (and why)."""
     how = result.scored_how
     fitted = result.fits.loc[~result.fits["kept"].astype(bool), "asset_id"].astype(str).tolist()
-    new = sorted(a for a, h in how.items() if h == "new")
+    new = sorted(a for a, h in how.items() if h in ("new", "short"))
     nothing = sorted(a for a, h in how.items() if h == "nothing")
     if not len(result.scores):
         return (
@@ -443,6 +443,11 @@ def _only_new_line(result: Any, out: Path) -> str:
     for kind, why in (
         ("changed", "rescored whole: rows up to their last scored row changed in the store since"),
         ("first", "scored whole: no mark yet"),
+        (
+            "short",
+            "whose context read did not give the last run's scores back: their new scores may differ from a whole "
+            "run's",
+        ),
     ):
         names = sorted(a for a, h in how.items() if h == kind)
         if names:

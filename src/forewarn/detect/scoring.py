@@ -28,15 +28,19 @@ from forewarn.detect.inputs import (
     time_problem,
 )
 from forewarn.detect.since import (
+    CHANGED,
     CONTEXT_ROWS,
     TAIL_ROWS,
     TOLERANCE,
     Mark,
+    carried_in,
     carry_alarms,
+    check_stored,
     context_start,
-    digest,
+    history_prints,
     open_alert,
     reach,
+    sealed,
 )
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
 from forewarn.models.anomaly.series import ScoreCalibration, trailing_mean
@@ -486,33 +490,35 @@ def _score_since(
     smooth: int = 1,
 ) -> tuple[np.ndarray, list[tuple[Episode, dict[str, float], float]], Mark, str]:
     """One asset's rows after its ``mark`` scored with a kept fit, with the context before them and the alarm
-    state carried (:mod:`forewarn.detect.since`); the whole series where it has no mark or its rows up to the mark
-    changed. Returns the new rows' ``anomaly_score``, their episodes (positions in the new rows; negative: before
-    them), the mark after them and how they were scored: ``new``, ``first`` (no mark), ``changed`` or ``nothing``."""
+    state carried (:mod:`forewarn.detect.since`; ``frame`` holds its rows from the mark's ``from_ns`` on, or all);
+    the whole series where it has no mark or its stored rows up to the mark changed (``digest`` :data:`CHANGED`).
+    Returns the new rows' ``anomaly_score``, their episodes (positions in the new rows; negative: before them), the
+    mark after them and how they were scored: ``new``, ``short`` (new, but the context read did not give the last
+    scores back), ``first`` (no mark), ``changed`` or ``nothing``."""
     values = frame[columns].to_numpy(dtype="float64")
     n = len(stamps)
-    cut, how = 0, "first"
-    if mark is not None:
-        rows_before = int(np.searchsorted(stamps, mark.last_ns, side="right"))
-        same = rows_before == mark.rows and digest(stamps[:rows_before], values[:rows_before]) == mark.digest
-        cut, how = (rows_before, "new") if same else (0, "changed")
-        if same and cut == n:
+    cut, how = 0, "first" if mark is None else "changed"
+    if mark is not None and mark.digest != CHANGED:
+        cut, how = int(np.searchsorted(stamps, mark.last_ns, side="right")), "new"
+        if cut == n:
             return np.empty(0), [], mark, "nothing"
     memory, span = reach(fit.model)
     rows = max(CONTEXT_ROWS, 2 * memory, TAIL_ROWS)
     while True:
         start = context_start(stamps, cut, rows, span + _gap(stamps, cut, memory)) if cut else 0
         level = np.clip(_raw_scores(fit.score, frame.iloc[start:], stamps[start:], columns, fill, smooth), 0.0, 1.0)
-        if mark is None or how != "new" or start == 0:
+        if mark is None or how != "new":
             break
         tail = np.asarray(mark.tail, dtype="float64")
         again = level[cut - start - len(tail) : cut - start]
         if len(again) == len(tail) and np.all(np.abs(again - tail) <= TOLERANCE):
             break
+        if start == 0:  # the whole history is there: exact; else only the rows read from the mark's context on
+            how = "new" if int(stamps[0]) <= mark.first_ns else "short"
+            break
         rows *= 2  # the context did not give the previous run's scores back: longer (module text of since)
     new = level[cut - start :]
-
-    saved = mark.alarm if how == "new" and mark is not None else None
+    saved = mark.alarm if mark is not None and how in ("new", "short") else None
     carried = carry_alarms(
         new, stamps[cut:], rule, saved, asset_id, _contributions(values[cut:], columns, centre, scale)
     )
@@ -527,8 +533,10 @@ def _score_since(
         if episode.peak < 0 or index in carried.extra:
             top = carried.extra.get(index, episode.top_channels)
         found.append((replace(episode, top_channels=top), explanation, score))
-    earlier = mark.latest_end_ns if mark is not None and how == "new" else None
-    after = _mark_after(stamps, values, level, carried.state, found, earlier)
+    earlier = mark.latest_end_ns if mark is not None and saved is not None else None
+    first_ns = mark.first_ns if mark is not None and saved is not None else int(stamps[0])
+    opened = cut + found[-1][0].start if found else 0
+    after = _mark_after(stamps, level, carried.state, found, earlier, (memory, span), first_ns, opened)
     # the episodes with a row at or above the rule's `off` among the new rows (one that cleared, or whose
     # refractory period ran out, without one is the mark's latest episode: the case book's state has it)
     return new, [f for f in found if f[0].end >= 0], after, how
@@ -548,24 +556,36 @@ def _contributions(
 
 def _mark_after(
     stamps: np.ndarray,
-    values: np.ndarray,
     level: np.ndarray,
     state: dict[str, Any],
     found: Sequence[tuple[Episode, dict[str, float], float]],
     earlier_end: int | None,
+    reaches: tuple[int, int],
+    first_ns: int,
+    opened: int,
 ) -> Mark:
-    """The mark after a series' last row (:mod:`forewarn.detect.since`): its rows' digest, the last scores
-    (``level``: those of the series' last rows), the alarm rule's ``state``, the alert of the episode still open
-    (the last of ``found``) and the end of the latest episode (``earlier_end`` where ``found`` has none)."""
+    """The mark after a series' last row (:mod:`forewarn.detect.since`; the stored rows' digest and carry are
+    added where they were read, :func:`~forewarn.detect.since.sealed`): the last scores (``level``: those of the
+    series' last rows), the alarm rule's ``state``, the alert of the episode still open (the last of ``found``,
+    its alarm row at position ``opened`` of the series), the end of the latest episode (``earlier_end`` where
+    ``found`` has none) and the next run's context start: the rule's (:func:`~forewarn.detect.since.context_start`
+    with the detector's ``reaches``: rows, nanoseconds) before the next new row, and before the open episode's
+    alarm row (the excursion the ensemble's ``recover`` remembers began about there)."""
     last = found[-1] if found else None
     end = earlier_end if last is None or last[0].end_ts is None else int(pd.Timestamp(last[0].end_ts).value)
     still = last is not None and state["mode"] != 0
+    memory, span = reaches
+    rows = max(CONTEXT_ROWS, 2 * memory, TAIL_ROWS)
+    n = len(stamps)
+    start = context_start(stamps, n, rows, span + _gap(stamps, n - 1, memory))
+    if still:
+        start = min(start, context_start(stamps, max(opened, 0), rows, span + _gap(stamps, opened, memory)))
     return Mark(
         last_ns=int(stamps[-1]),
-        rows=len(stamps),
-        digest=digest(stamps, values),
         tail=[float(v) for v in level[-TAIL_ROWS:]],
         alarm=state,
+        from_ns=int(stamps[start]),
+        first_ns=first_ns,
         alert=open_alert(last[0], last[2], last[1]) if still and last is not None else None,
         latest_end_ns=end,
     )
@@ -677,7 +697,8 @@ def _fit_group(
         carried = carry_alarms(
             level_of, ts, rule, None, key if named else None, _contributions(values, columns, centre, scale)
         )
-        marks[key] = _mark_after(ts, values, level_of, carried.state, found, None)
+        opened = found[-1][0].start if found else 0
+        marks[key] = _mark_after(ts, level_of, carried.state, found, None, reach(model), int(ts[0]), opened)
     note = None
     if pooled:
         names = ", ".join(members[:5]) + (f" and {len(members) - 5} more" if len(members) > 5 else "")
@@ -883,24 +904,41 @@ def detect_store(
     from forewarn.train.spec import TrainSpec
 
     spec = TrainSpec(sites=tuple(sites), lines=tuple(lines), classes=tuple(classes), assets=tuple(assets))
+    since: dict[str, Mark] | None = options.pop("since", None)
+    kept = options.get("kept")
+    marked = {} if since is None or kept is None else {a: m for a, m in since.items() if kept.fit_number(a) is not None}
+    read: dict[str, tuple[pd.DataFrame, dict[str, float], str | None]] = {}  # as stored, the carry, the print
     with opened(store) as db:
         chosen = select_assets(db, spec)
         parts = []
         for asset_id in chosen["asset_id"].astype(str):
-            part = db.readings(asset_id, resample=interval, wide=True)
+            mark = marked.get(asset_id) if interval is None else None
+            since_ts = None if mark is None else pd.Timestamp(mark.from_ns, tz="UTC")
+            part = db.readings(asset_id, since_ts, resample=interval, wide=True)
+            upto, whole = history_prints(db, asset_id, None if mark is None else mark.last_ns)
+            if mark is not None and not check_stored(part, mark, upto):  # rows up to the mark changed: all of them
+                part = db.readings(asset_id, wide=True)
+                marked[asset_id] = replace(mark, digest=CHANGED)
+                mark = None
             if len(part):
-                parts.append(part)
+                read[asset_id] = (part, {} if mark is None else mark.carry, whole)
+                parts.append(part if mark is None else carried_in(part, mark.carry))
     if not parts:
         raise DataNotFoundError(f"no readings for the {len(chosen)} selected asset(s)")
     frame = pd.concat(parts, ignore_index=True)
     frame["asset_id"] = frame["asset_id"].astype(str)
     frame["ts"] = pd.DatetimeIndex(pd.to_datetime(frame["ts"], utc=True)).strftime("%Y-%m-%dT%H:%M:%S.%f%z")
     classes_of = dict(zip(chosen["asset_id"].astype(str), chosen["asset_class"].astype(str), strict=True))
-    return detect_frame(
+    result = detect_frame(
         frame,
         timestamp_column="ts",
         asset_column="asset_id",
         asset_classes=classes_of,
         source=redact(str(store)) if not hasattr(store, "sql") else "store",
+        since=None if since is None else {**since, **marked},
         **options,
     )
+    if result.marks is not None:  # what the next run checks and carries, from the readings as stored
+        result.previous = dict(since or {})
+        result.marks = {a: sealed(m, *read[a]) if a in read else m for a, m in result.marks.items()}
+    return result

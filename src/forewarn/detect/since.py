@@ -6,25 +6,31 @@ previous run scored, with a *context* before them, and the alarm rule's state ca
 of one run over the whole history (:func:`forewarn.detect.detect_store` with ``since=``):
 
 * **The mark** (:class:`Mark`, one per asset, in the fits folder's :data:`MARKS_FILE`, written atomically after a
-  successful run): the time of the last scored row, how many rows lay up to it and a digest of them (times and
-  gap-filled values), the scores of its last :data:`TAIL_ROWS` rows, the alarm rule's state there
-  (:meth:`forewarn.decide.alarms.AlarmState.get_state`, the stream's own checkpoint of the rule: an episode open or
-  cleared and in its refractory period, the rows below ``off`` counted so far), the alert of the episode open there
-  (its score and channels: an alert filed for it names them) and the end of the asset's latest episode (the case
-  book's state: a case closes a gap after it).
+  successful run): the time of the last scored row, the scores of its last :data:`TAIL_ROWS` rows, the alarm
+  rule's state there (:meth:`forewarn.decide.alarms.AlarmState.get_state`, the stream's own checkpoint of the rule:
+  an episode open or cleared and in its refractory period, the rows below ``off`` counted so far), the alert of the
+  episode open there (its score and channels: an alert filed for it names them), the end of the asset's latest
+  episode (the case book's state: a case closes a gap after it), and where the next run starts reading: the first
+  row of its context (``from_ns``), each channel's last reading before it (``carry``: the gap filling carries a
+  reading forward from any earlier row), the rows from there to the last scored one and their digest, and a
+  fingerprint of all the asset's stored readings up to the last scored row (:func:`history_prints`, computed in
+  the store).
 * **The context** (:func:`context_start`, the stream's rule: :mod:`forewarn.stream.sequential` keeps the last
   ``context`` rows of an asset the same way): at least :data:`CONTEXT_ROWS` rows before the first new row, and at
   least the detector's reach in time (:func:`reach`: the ensemble's settling reads the ``settle_hours`` before a
-  row) plus its members' memory in rows. The context's last :data:`TAIL_ROWS` rows were scored by the previous run:
-  scored again they must give the scores kept in the mark (within :data:`TOLERANCE`); where they do not (an
-  excursion of the ensemble's ``recover`` that began before the context, whose peak still divides the surprises),
-  the context doubles, up to the whole history.
+  row) plus its members' memory in rows; with an episode open, the same before its alarm row too (the ensemble's
+  ``recover`` divides by the peak of the excursion it began). So a night reads and scores the new rows and about
+  ``CONTEXT_ROWS`` before each asset's, whatever the history's length. The context's last :data:`TAIL_ROWS` rows
+  were scored by the previous run: scored again they must give the scores kept in the mark (within
+  :data:`TOLERANCE`); where they do not, the context doubles within the rows read (``short`` where even all of them
+  do not: a warning names the asset).
 * **The alarm rule** continues from the mark's state (:func:`carry_alarms`): fed row by row until no episode is
   open, then the vectorised rule (:func:`~forewarn.decide.alarms.find_episodes`, equal row for row: the alarm
   module's property test), so an episode open across the boundary keeps its start, its peak and its channels.
-* **Changed history**: rows up to the mark's time that differ from those the mark digested (a re-ingest with
-  ``--on-conflict replace``, late rows inserted before it) make the asset be rescored whole, said in one line; so
-  does an asset without a mark (new to the fits, or the first run with the option).
+* **Changed history**: stored readings up to the mark's time that differ from those the mark fingerprinted (a
+  re-ingest with ``--on-conflict replace``, late rows inserted before it; a PostgreSQL store, which gives no
+  fingerprint: the context's rows only) make the asset be read and rescored whole, said in one line; so does an
+  asset without a mark (new to the fits, or the first run with the option).
 
 >>> import numpy as np
 >>> stamps = np.arange(10, dtype="int64") * 600 * 10**9   # 10-minute rows
@@ -49,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.decide.alarms import AlarmRule, AlarmState, Episode, find_episodes
-from forewarn.exceptions import ConfigError
+from forewarn.exceptions import ConfigError, ForewarnError
 
 #: the marks of a folder of kept fits (beside :data:`forewarn.detect.saved.INDEX_FILE`)
 MARKS_FILE = "detect-marks.json"
@@ -64,17 +70,30 @@ TOLERANCE = 1e-6
 _IDLE = 0  # AlarmState's mode outside any episode
 
 
+#: :attr:`Mark.digest` of an asset whose rows up to its mark changed in the store (it is scored whole)
+CHANGED = "changed"
+
+
 @dataclass
 class Mark:
-    """Where the previous run stopped scoring one asset (module text)."""
+    """Where the previous run stopped scoring one asset (module text). The next run reads the asset's readings
+    from ``from_ns`` on (its context, :func:`context_start` of the rows after ``last_ns``), a channel missing on
+    that first row at ``carry`` (its last reading before it), and checks the ``rows`` up to ``last_ns`` against
+    ``digest`` (the readings as stored: times, and values of the channels in name order)."""
 
     last_ns: int
-    rows: int
-    digest: str
     tail: list[float]
     alarm: dict[str, Any]
+    from_ns: int
+    first_ns: int
+    rows: int = 0
+    digest: str = ""
+    carry: dict[str, float] = field(default_factory=dict)
     alert: dict[str, Any] | None = None
     latest_end_ns: int | None = None
+    #: a fingerprint of every stored reading of the asset up to ``last_ns`` (:func:`history_prints`; ``None``: a
+    #: store that cannot give one, where only the context's rows are checked)
+    history: str | None = None
 
 
 @dataclass
@@ -86,6 +105,80 @@ class Carried:
     state: dict[str, Any]
     alert: dict[str, Any] | None = None
     extra: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+
+def stored_rows(part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """One asset's readings as read wide from the store (``asset_id``, ``ts``, a column per channel): the times
+    (int64 nanoseconds), the values of the channels in name order, and those names."""
+    channels = sorted(str(c) for c in part.columns if c not in ("asset_id", "ts"))
+    stamps = pd.DatetimeIndex(pd.to_datetime(part["ts"], utc=True)).as_unit("ns").asi8
+    return stamps, part[channels].to_numpy(dtype="float64", na_value=np.nan), channels
+
+
+#: one asset's readings up to a time, and all of them: how many, and the XOR of a hash of each (DuckDB, read-only)
+HISTORY_QUERY = (
+    "SELECT count(*) FILTER (WHERE ts <= ?) AS n_upto, "
+    "CAST(bit_xor(hash(ts, channel, value)) FILTER (WHERE ts <= ?) AS VARCHAR) AS h_upto, "
+    "count(*) AS n, CAST(bit_xor(hash(ts, channel, value)) AS VARCHAR) AS h FROM readings WHERE asset_id = ?"
+)
+
+
+def history_prints(db: Any, asset_id: str, upto_ns: int | None) -> tuple[str | None, str | None]:
+    """Fingerprints of an asset's stored readings (each reading's time, channel and value hashed in the store):
+    those up to ``upto_ns`` and all of them; ``None`` where the store cannot say (no DuckDB ``sql``)."""
+    if not callable(getattr(db, "sql", None)):
+        return None, None
+    at = pd.Timestamp(upto_ns if upto_ns is not None else 0, tz="UTC")
+    try:
+        row = db.sql(HISTORY_QUERY, [at, at, str(asset_id)]).iloc[0]
+    except (ForewarnError, ValueError, KeyError):
+        return None, None
+    return f"{int(row['n_upto'])}:{row['h_upto']}", f"{int(row['n'])}:{row['h']}"
+
+
+def check_stored(part: pd.DataFrame, mark: Mark, history: str | None = None) -> bool:
+    """Whether an asset's readings read from ``mark.from_ns`` on are, up to its last scored row, those the mark
+    digested, and all its readings up to that row those it fingerprinted (``history``; module text: *changed
+    history*)."""
+    if mark.history is not None and history is not None and history != mark.history:
+        return False
+    stamps, values, _ = stored_rows(part)
+    upto = int(np.searchsorted(stamps, mark.last_ns, side="right"))
+    return upto == mark.rows and digest(stamps[:upto], values[:upto]) == mark.digest
+
+
+def carried_in(part: pd.DataFrame, carry: Mapping[str, float]) -> pd.DataFrame:
+    """``part`` (read from a mark's ``from_ns`` on) with a channel missing on its first row at ``carry``: what
+    carrying each channel's last reading forward over the whole history gives there."""
+    if not carry or not len(part):
+        return part
+    out = part.copy()
+    for channel, value in carry.items():
+        if channel in out.columns and pd.isna(out[channel].iloc[0]):
+            out.loc[out.index[0], channel] = value
+    return out
+
+
+def sealed(mark: Mark, part: pd.DataFrame, carry_before: Mapping[str, float], history: str | None = None) -> Mark:
+    """``mark`` (from scoring) with what the next run checks and carries, from the asset's stored readings
+    ``part`` as read this run (from the previous mark's ``from_ns`` on, whose ``carry`` is ``carry_before``, or all
+    of them, ``{}``): the rows from the mark's ``from_ns`` to its last row, their digest, and each channel's last
+    reading before ``from_ns``; ``history``: the fingerprint of every stored reading of the asset as read."""
+    stamps, values, channels = stored_rows(part)
+    start = int(np.searchsorted(stamps, max(mark.from_ns, int(stamps[0]) if len(stamps) else 0), side="left"))
+    upto = int(np.searchsorted(stamps, mark.last_ns, side="right"))
+    carry = dict(carry_before)
+    if start > 0:
+        before = pd.DataFrame(values[:start], columns=channels).ffill().iloc[-1]
+        carry.update({c: float(v) for c, v in before.items() if pd.notna(v)})
+    return replace(
+        mark,
+        from_ns=int(stamps[start]) if start < len(stamps) else mark.last_ns,
+        rows=upto - start,
+        digest=digest(stamps[start:upto], values[start:upto]),
+        carry=carry,
+        history=history if upto == len(stamps) else None,
+    )
 
 
 def digest(stamps: np.ndarray, values: np.ndarray) -> str:
@@ -114,8 +207,9 @@ def context_start(stamps: np.ndarray, first: int, rows: int = CONTEXT_ROWS, reac
     """The first row of the context of a series whose rows from ``first`` on are new: ``rows`` rows before it, or
     further back to the first row within ``reach_ns`` before the first new row's time (0 at the least)."""
     start = max(first - int(rows), 0)
-    if reach_ns and first < len(stamps):
-        start = min(start, int(np.searchsorted(stamps, int(stamps[first]) - int(reach_ns), side="left")))
+    if reach_ns and len(stamps):
+        at = int(stamps[min(first, len(stamps) - 1)])  # rows not there yet: from the last one's time
+        start = min(start, int(np.searchsorted(stamps, at - int(reach_ns), side="left")))
     return start
 
 
@@ -190,7 +284,10 @@ def read_marks(folder: str | os.PathLike[str]) -> dict[str, Mark]:
         ) from None
     if not isinstance(data, dict) or data.get("format") != MARKS_FORMAT or not isinstance(data.get("assets"), dict):
         raise ConfigError(f"{str(path)!r} is not a file of marks (format {MARKS_FORMAT}); delete it to score whole")
-    return {str(asset): Mark(**entry) for asset, entry in data["assets"].items()}
+    try:
+        return {str(asset): Mark(**entry) for asset, entry in data["assets"].items()}
+    except TypeError as err:
+        raise ConfigError(f"{str(path)!r}: a mark is not as written ({err}); delete the file to score whole") from None
 
 
 def write_marks(folder: str | os.PathLike[str], marks: Mapping[str, Mark]) -> Path:
