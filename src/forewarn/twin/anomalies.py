@@ -70,9 +70,12 @@ from scipy.signal import lfilter
 
 from forewarn.evaluate.nab import NABFile, probation_rows
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
+from forewarn.twin.baselines import BASELINES, REALISTIC, after_injection, channel_values, series_parts
 
 __all__ = [
+    "BASELINES",
     "KINDS",
+    "REALISTIC",
     "Injection",
     "LabelledSeries",
     "SeriesConfig",
@@ -111,13 +114,15 @@ class Injection:
 
 @dataclass(frozen=True, eq=False)
 class LabelledSeries:
-    """A series (``frame``: ``timestamp`` in UTC then float channels) and its injected anomalies."""
+    """A series (``frame``: ``timestamp`` in UTC then float channels) and its injected anomalies; ``baseline``: the
+    family of its normal behaviour (:mod:`forewarn.twin.baselines`; a twin series: ``"twin"``)."""
 
     name: str
     frame: pd.DataFrame
     labels: tuple[Injection, ...]
     source: str
     seed: int
+    baseline: str = "gaussian"
 
     @property
     def channels(self) -> list[str]:
@@ -172,8 +177,11 @@ class SeriesConfig:
     noise: float = 1.0
     irregular: bool = False
     gaps: bool = False
+    baseline: str = "gaussian"
 
     def __post_init__(self) -> None:
+        if self.baseline not in BASELINES:
+            raise ConfigError(f"SeriesConfig: unknown baseline {self.baseline!r}; use one of {', '.join(BASELINES)}")
         if self.n_rows < 100 or self.n_channels < 1:
             raise ConfigError(
                 f"SeriesConfig: n_rows={self.n_rows} must be >= 100 and n_channels={self.n_channels} >= 1"
@@ -214,6 +222,23 @@ def synthetic_series(config: SeriesConfig | None = None, seed: int = 0) -> pd.Da
     if config.weekly:
         load += 0.5 * np.sin(2 * np.pi * (hours / 168.0 + rng.uniform()))
     columns: dict[str, Any] = {"timestamp": times}
+    if config.baseline != "gaussian":  # another family of normal behaviour (forewarn.twin.baselines)
+        shared = series_parts(config.baseline, rng, times, hours, step.total_seconds() / 3600.0, load)
+        for name in _column_names(config.n_channels):
+            values = channel_values(
+                config.baseline,
+                rng,
+                times,
+                hours,
+                shared,
+                noise=config.noise,
+                trend=config.trend,
+                daily=config.daily,
+            )
+            if config.gaps:
+                values[rng.random(len(times)) < 0.002] = np.nan
+            columns[name] = values
+        return pd.DataFrame(columns)
     for name in _column_names(config.n_channels):
         level, gain = rng.normal(0, 50), rng.uniform(0.5, 5.0) * rng.choice([-1.0, 1.0])
         slope = rng.normal(0, 2.0) / max(hours[-1], 1.0) if config.trend else 0.0
@@ -333,8 +358,10 @@ def _label(
     n_anomalies: int,
     contaminated: bool,
     strength: float,
+    baseline: str = "gaussian",
 ) -> LabelledSeries:
-    """Inject ``n_anomalies`` after the probationary period (and the contamination before it, if asked)."""
+    """Inject ``n_anomalies`` after the probationary period (and the contamination before it, if asked); a
+    ``baseline`` family's channels stay in its domain (:func:`~forewarn.twin.baselines.after_injection`)."""
     rng = np.random.default_rng([seed, len(name), sum(map(ord, name))])
     n = len(frame)
     probation = probation_rows(n)
@@ -360,8 +387,11 @@ def _label(
         low, high = _SHAPES[kind][0]
         magnitude = round(float(rng.uniform(low, high)) * strength, 3)
         frame = inject(frame, kind, start, end, chosen, magnitude, seed=int(rng.integers(2**31)))
+        if baseline != "gaussian":
+            for channel in chosen:
+                frame[channel] = after_injection(baseline, frame[channel].to_numpy(dtype="float64"))
         labels.append(Injection(start, end, kind, chosen, magnitude))
-    return LabelledSeries(name, frame, tuple(labels), source, seed)
+    return LabelledSeries(name, frame, tuple(labels), source, seed, baseline if source == "synthetic" else source)
 
 
 def make_corpus(
@@ -373,14 +403,28 @@ def make_corpus(
     n_contaminated: int = 2,
     kinds: Sequence[str] = KINDS,
     strength: float = 1.0,
+    baselines: Sequence[str] | None = None,
 ) -> list[LabelledSeries]:
     """A reproducible labelled corpus: ``n_synthetic`` synthetic series (shapes drawn: 1-5 channels, some
     irregular, some with gaps), ``n_twin`` healthy twin machines (``n_rows`` rows at 10 min), each with 2-4
     anomalies whose kinds cycle through ``kinds``; the last ``n_contaminated`` synthetic series (and the
-    first twin one when ``n_contaminated`` > 1) are contaminated (module text)."""
+    first twin one when ``n_contaminated`` > 1) are contaminated (module text).
+
+    ``baselines`` (families of :mod:`forewarn.twin.baselines`, e.g. :data:`REALISTIC`): each synthetic series is
+    built on one of them, in an order shuffled per seed and cycled, so every family gets about as many series;
+    everything else (shapes, anomalies, the twin series) is drawn as without it. ``None`` (the default): every
+    synthetic series on the Gaussian baseline, the corpus as before the families existed.
+
+    >>> [s.baseline for s in make_corpus(seed=2, n_synthetic=3, n_twin=0, n_rows=500, baselines=["counts", "steps"])]
+    ['steps', 'counts', 'steps']
+    """
     unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds:
         raise ConfigError(f"unknown anomaly kind(s) {unknown}; use some of {', '.join(KINDS)}")
+    if baselines is not None and (not baselines or any(b not in BASELINES for b in baselines)):
+        raise ConfigError(f"unknown baseline families {list(baselines)}; use some of {', '.join(BASELINES)}")
+    families = list(baselines) if baselines is not None else ["gaussian"]
+    np.random.default_rng([seed, 9]).shuffle(families)  # its own stream: the corpus' draws stay as they were
     if strength <= 0:
         raise ConfigError(f"strength={strength} must be > 0")
     rng = np.random.default_rng(seed)
@@ -396,6 +440,7 @@ def make_corpus(
             weekly=bool(rng.random() < 0.5),
             irregular=bool(rng.random() < 0.3),
             gaps=bool(rng.random() < 0.3),
+            baseline=families[i % len(families)],
         )
         frame = synthetic_series(config, seed=int(rng.integers(2**31)))
         rng.shuffle(order)
@@ -409,6 +454,7 @@ def make_corpus(
                 int(rng.integers(2, 5)),
                 i >= n_synthetic - n_contaminated,
                 strength,
+                config.baseline,
             )
         )
     if n_twin:
@@ -447,6 +493,7 @@ def write_corpus(corpus: Sequence[LabelledSeries], directory: str | os.PathLike[
             "rows": len(frame),
             "source": series.source,
             "seed": series.seed,
+            "baseline": series.baseline,
             "injections": [
                 dict(
                     asdict(label),
@@ -494,5 +541,7 @@ def read_corpus(directory: str | os.PathLike[str]) -> list[LabelledSeries]:
             )
             for item in entry["injections"]
         )
-        corpus.append(LabelledSeries(key.removesuffix(".csv"), frame, labels, str(entry["source"]), int(entry["seed"])))
+        source = str(entry["source"])
+        baseline = str(entry.get("baseline", "gaussian" if source == "synthetic" else source))
+        corpus.append(LabelledSeries(key.removesuffix(".csv"), frame, labels, source, int(entry["seed"]), baseline))
     return corpus
