@@ -9,6 +9,9 @@ injection is recorded as a labelled window (:class:`Injection`: ``start``, ``end
   cycle (computed from the timestamps, so gaps keep the phase), AR(1) noise, and a load factor shared by
   all channels (they are correlated, as a machine's sensors are). Options: irregular sampling (each
   timestamp jittered by up to 30 % of the step), gaps (blocks of rows missing, and isolated missing values).
+  ``SeriesConfig(baseline=...)`` builds it on another family of normal behaviour instead (heavy tails, bursts,
+  counts, multiplicative noise, business hours, a wandering level, rare steps, a sawtooth:
+  :mod:`forewarn.twin.baselines`); ``make_corpus(baselines=REALISTIC)`` draws one per synthetic series.
 * **twin** (:func:`twin_series`): one asset of a healthy simulated fleet (:func:`~forewarn.twin.simulate_fleet`
   with degradation and sensor faults off), its own channels, one series per asset.
 

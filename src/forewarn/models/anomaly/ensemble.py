@@ -176,6 +176,26 @@ fleets with 12 rows: false alarms per asset-month 2.07-2.54 -> 0.94-1.22, failur
 (a higher ``level`` buys as few false alarms at a higher price in failures; BENCHMARKS.md, issue 14,
 2026-12-05). Not a default: it trades one figure for the other rather than improving both.
 
+**Rare events that recur in training are normal** (``tail_visits``, *off by default*, e.g. 3): each member's tail
+scale is widened (never narrowed) so that the height its training scores reach in ``tail_visits`` separate
+excursions gets the surprise of its own frequency, plus one decade (:mod:`~forewarn.models.anomaly.tails`): a
+queue emptied, a batch job, a heavy-tailed noise seen again and again while the detector learned stops alarming;
+an anomaly seen once or twice in the training rows (a contaminated start) leaves the fit as it was.
+**Variance-stabilised channels** (``stabilise``, *off by default*): a channel that never goes below 0 and whose
+spread follows its level in the training rows is read through a log (spread in proportion to the level) or a
+square root (counts) (:mod:`~forewarn.models.anomaly.stabilise`); other channels are left as they are (none of the
+Gaussian corpus' channels, 3 of a healthy twin fleet's 20 machines, 2-4 of SKAB's 34 files' ``Current``);
+``center_`` and ``spread_`` stay in the channels' own units (alarm explanations read them), the scaling used is
+``stable_center_``, ``stable_spread_``. Measured on the labelled corpus with normal behaviour that is not
+Gaussian (``make_corpus(baselines=REALISTIC)``, validation seeds 10-19, medians at 1,000 / 4,000 / 16,000 rows:
+the default 35.9 / 48.5 / 24.0): ``tail_visits=3`` 35.4 / 48.7 / 51.1 (a sawtooth's 1,908 false starts at 16,000
+rows -> 68), ``stabilise`` 35.9 / 50.0 / 28.3 (multiplicative series 53.6 -> 74.0 at 4,000 rows); on the Gaussian
+corpus neither costs anything (59.5 -> 59.7, 59.9 at 4,000 rows). **Why neither is the default:** each loses one of
+the 20 forewarned failures of the failing twin fleet of validation seed 3 (19 of 38, with fewer false alarms: 2.47
+-> 2.12 and 2.24 per asset-month), and ``tail_visits`` costs SKAB's F1 (0.832 -> 0.813: it widens the forecast
+member of half the files by a median 572-fold, for their recurring pressure steps) (BENCHMARKS.md, issue 14,
+2026-12-06 05:02).
+
 **Adaptation** (``adaptation`` > 0, off by default): each channel's baseline follows an exponentially
 weighted mean of the past rows with that rate per row, so a slow regime change (a new set point, seasonal
 creep) stops raising alarms after about ``1 / adaptation`` rows. The risk: a slow degradation is a slow regime
@@ -226,13 +246,14 @@ import pandas as pd
 from forewarn.base.estimator import AnomalyDetector
 from forewarn.base.params import Boolean, Interval, Options, SequenceOf
 from forewarn.base.registry import register
-from forewarn.models.anomaly import changepoint, discord, embedding, expand, memo, regimes, residual
+from forewarn.models.anomaly import changepoint, discord, embedding, expand, memo, regimes, residual, stabilise
 from forewarn.models.anomaly.adjust import REBASE_MIN_SHARE as REBASE_MIN_SHARE
 from forewarn.models.anomaly.adjust import REBASE_QUANTILE as REBASE_QUANTILE
 from forewarn.models.anomaly.adjust import RECOVER_ROWS as RECOVER_ROWS
 from forewarn.models.anomaly.adjust import hold_after, rebase, recover, settle
 from forewarn.models.anomaly.robust import fill_gaps, robust_location_scale, tail_fit, tail_normalise
 from forewarn.models.anomaly.rounding import rounding_noise
+from forewarn.models.anomaly.tails import excursion_widened
 
 MEMBERS = ("residual", "embedding", "changepoint", "discord")
 #: the embedding member's state (``embedding_<name>_``)
@@ -296,6 +317,8 @@ class EnsembleDetector(AnomalyDetector):
         "small_sample": [Boolean()],
         "rounding": [Boolean(), Options("auto")],
         "expand_references": [Boolean()],
+        "tail_visits": [Interval(int, 2, None), None],
+        "stabilise": [Boolean()],
     }
 
     def __init__(
@@ -320,6 +343,8 @@ class EnsembleDetector(AnomalyDetector):
         small_sample: bool = False,
         rounding: bool | str = "auto",
         expand_references: bool = False,
+        tail_visits: int | None = None,
+        stabilise: bool = False,
     ):
         self.members = members
         self.lags = lags
@@ -340,6 +365,8 @@ class EnsembleDetector(AnomalyDetector):
         self.small_sample = small_sample
         self.rounding = rounding
         self.expand_references = expand_references
+        self.tail_visits = tail_visits
+        self.stabilise = stabilise
 
     # -- preparation ---------------------------------------------------------------------------------------
     def _prepare(self, values: np.ndarray, g: np.ndarray | None = None) -> np.ndarray:
@@ -362,14 +389,18 @@ class EnsembleDetector(AnomalyDetector):
         }
 
     def _global(self, values: np.ndarray) -> np.ndarray:
-        """Gaps filled, scaled by the training median and MAD (before the regimes)."""
-        out: np.ndarray = (fill_gaps(values, self.center_) - self.center_) / self.spread_
+        """Stabilised (``stabilise``), gaps filled, scaled by the training median and MAD (before the regimes)."""
+        values = stabilise.apply(self.stabilise_, values)
+        center, spread = self.stable_center_, self.stable_spread_
+        out: np.ndarray = (fill_gaps(values, center) - center) / spread
         return out
 
     def _rounding_noise(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """:func:`~forewarn.models.anomaly.rounding.rounding_noise` of the training ``values`` for this fit's
         scaling (the training spreads and the median of the regimes' spreads) and ``rounding``."""
-        return rounding_noise(values, self.spread_, np.median(self._regime_state()["spread"], axis=0), self.rounding)
+        return rounding_noise(
+            values, self.stable_spread_, np.median(self._regime_state()["spread"], axis=0), self.rounding
+        )
 
     def _regime_state(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, f"regime_{name}_") for name in regimes.NAMES}
@@ -385,7 +416,14 @@ class EnsembleDetector(AnomalyDetector):
                 f"EnsembleDetector needs at least 10 training rows, got {n}",
                 hint="train on a longer stretch of normal operation",
             )
+        self.stabilise_ = stabilise.choose(values) if self.stabilise else stabilise.identity(n_channels)
+        # center_ and spread_ stay in the channels' own units (alarm explanations read them); the scaling of the
+        # stabilised values is stable_center_ and stable_spread_ (the same arrays when nothing is transformed)
         self.center_, self.spread_ = robust_location_scale(values)
+        if np.all(self.stabilise_[:, 0] == 1.0):
+            self.stable_center_, self.stable_spread_ = self.center_, self.spread_
+        else:
+            self.stable_center_, self.stable_spread_ = robust_location_scale(stabilise.apply(self.stabilise_, values))
         g = self._global(values)
         if self.transition_rows is None:
             state_r = regimes.fit(g, int(self.regimes))
@@ -405,7 +443,7 @@ class EnsembleDetector(AnomalyDetector):
         length = int(self.discord_length_)
         tail = TAIL + (self.contamination or 0.0)
         zr = causal_median3(z) if self.despike else z
-        noise = self._rounding_noise(values)
+        noise = self._rounding_noise(stabilise.apply(self.stabilise_, values))
         forecast_noise, embedding_noise = (None, None) if noise is None else noise
         state, e = residual.fit_honest(zr, self.lags, REFERENCE_ROWS if self.small_sample else None, forecast_noise)
         raw: dict[str, np.ndarray] = {}
@@ -447,6 +485,10 @@ class EnsembleDetector(AnomalyDetector):
         self.tails_ = np.vstack(
             [tail_fit(raw[m], tail, level, REFERENCE_ROWS) if m in raw else np.array([0.0, 1.0, 1.0]) for m in MEMBERS]
         )
+        if self.tail_visits is not None:  # rare events that recur in training are normal (module text)
+            for i, m in enumerate(MEMBERS):
+                if m in raw:
+                    self.tails_[i] = excursion_widened(raw[m], self.tails_[i], int(self.tail_visits))
 
     # -- scoring ------------------------------------------------------------------------------------------
     def member_scores(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
@@ -577,11 +619,29 @@ class EnsembleDetector(AnomalyDetector):
         ``embedding_noise_``) restores with none, so it scores as it did."""
         if "embedding_noise_" not in state and "spread_" in state:
             state = {**state, "embedding_noise_": np.zeros(np.asarray(state["spread_"]).shape[0])}
+        if "stabilise_" not in state and "spread_" in state:  # saved before ``stabilise``: no channel transformed
+            state = {
+                **state,
+                "stabilise_": stabilise.identity(np.asarray(state["spread_"]).shape[0]),
+                "stable_center_": state["center_"],
+                "stable_spread_": state["spread_"],
+            }
         super().set_state(state)
         return self
 
     def _state_names(self) -> tuple[str, ...]:
-        names = ["center_", "spread_", "windows_", "cusum_window_", "discord_length_", "tails_", "changepoint_spread_"]
+        names = [
+            "center_",
+            "spread_",
+            "stabilise_",
+            "stable_center_",
+            "stable_spread_",
+            "windows_",
+            "cusum_window_",
+            "discord_length_",
+            "tails_",
+            "changepoint_spread_",
+        ]
         names += [f"residual_{name}_" for name in residual.NAMES]
         names += [f"regime_{name}_" for name in regimes.NAMES]
         names += [f"embedding_{name}_" for name in EMBEDDING_STATE]
