@@ -16,6 +16,11 @@ Parts (``--parts``, all by default):
   first 15 % in some). Scoring windows and probation: :meth:`~forewarn.twin.anomalies.LabelledSeries.nab_file`.
   Also reported: ``level_score`` (every row with ``anomaly_score >= on`` counted as a detection, what the old
   CLI did), and per anomaly kind the share of scored injections whose window holds an alarm.
+  ``--corpus-baselines realistic`` (or family names, :mod:`forewarn.twin.baselines`) builds the synthetic series
+  on normal behaviour that is not Gaussian (heavy tails, bursts, counts, multiplicative noise, business hours, a
+  wandering level, rare steps, a sawtooth), the same shapes and anomalies otherwise; figures per family (the NAB
+  standard score over the family's series, false starts outside the windows, windows hit) and, with
+  ``--lead-members``, the default ensemble's member with the largest surprise on each false start.
 * ``skab``: the SKAB protocol (:mod:`forewarn.bench.skab`): per labelled file, the detector may fit on the
   first 400 rows and scores the file; only later rows are evaluated. F1, FAR %, MAR % pooled over test rows,
   with a row predicted anomalous when it lies inside an alarm episode (start to end, the rule's hysteresis);
@@ -43,7 +48,9 @@ Parts (``--parts``, all by default):
   rule: wall time and peak RSS, each run in a fresh process (``--repeat`` runs; the median is reported).
 
 The default detector is ``forewarn detect``'s (:func:`forewarn.detect.detect_frame` with its default detector,
-``forewarn.detect.DEFAULT_DETECTOR``, trained on the first 15 % or on ``n_train`` rows).
+``forewarn.detect.DEFAULT_DETECTOR``, trained on the first 15 % or on ``n_train`` rows); ``--detect-params JSON``
+gives it parameters (an option measured through the same path as the default), and the environment variable
+``D14_CONSTANTS`` (JSON, ``{"module.CONSTANT": value}``) sets module constants for a sensitivity run.
 
 Run: ``.venv/bin/python benchmarks/detect.py`` (about a minute on 2 cores with today's detector) or ``--quick``; ``--json FILE``
 writes the figures. Numeric libraries run on one thread.
@@ -82,6 +89,11 @@ def current_detector(frame: pd.DataFrame, n_train: int | None) -> np.ndarray:
     from forewarn.detect import detect_frame
 
     options: dict[str, Any] = {"timestamp_column": "timestamp"}
+    if os.environ.get("D14_DETECT_PARAMS"):  # the default detector's parameters (JSON), set by --detect-params
+        options["params"] = json.loads(os.environ["D14_DETECT_PARAMS"])
+    for name, value in json.loads(os.environ.get("D14_CONSTANTS") or "{}").items():  # a sensitivity run's constants
+        module, _, constant = name.rpartition(".")
+        setattr(importlib.import_module(module), constant, value)
     if n_train is not None:
         options["train_fraction"] = (n_train + 0.5) / len(frame)  # int(fraction * rows) == n_train
     return detect_frame(frame, **options).scores["anomaly_score"].to_numpy(dtype="float64")
@@ -102,14 +114,60 @@ def _scores(detector: Detector, frame: pd.DataFrame, n_train: int | None) -> np.
     return scores
 
 
-def nab_part(detector: Detector, rule: AlarmRule, seeds: Sequence[int], n_rows: int, level_on: float) -> dict[str, Any]:
-    """NAB-style scores of the alarm column on the generated corpus, per seed (module text)."""
+def corpus_baselines(spec: str | None) -> tuple[str, ...] | None:
+    """``--corpus-baselines``: ``None``/``gaussian`` -> the standard corpus (``None``), ``realistic`` -> every
+    non-Gaussian family (:data:`forewarn.twin.baselines.REALISTIC`), else comma-separated family names.
+
+    >>> corpus_baselines("realistic")[:2], corpus_baselines("counts,steps"), corpus_baselines(None)
+    (('student_t', 'bursty'), ('counts', 'steps'), None)
+    """
+    from forewarn.twin.baselines import BASELINES, REALISTIC
+
+    if not spec or spec == "gaussian":
+        return None
+    if spec == "realistic":
+        return REALISTIC
+    names = tuple(name.strip() for name in spec.split(",") if name.strip())
+    unknown = [name for name in names if name not in BASELINES]
+    if unknown or not names:
+        raise SystemExit(f"--corpus-baselines: unknown families {unknown}; use realistic or some of {BASELINES}")
+    return names
+
+
+def lead_members(frame: pd.DataFrame, rows: np.ndarray) -> list[str]:
+    """The default ensemble's member with the largest surprise on each of ``rows`` (fitted as
+    :func:`forewarn.models.anomaly.ensemble.score_frame` fits: the first 15 %; ``none`` where no member scored)."""
+    from forewarn.models.anomaly.ensemble import TRAIN_FRACTION, EnsembleDetector, _numeric
+
+    values = _numeric(frame)
+    detector = EnsembleDetector().fit(values.iloc[: max(10, int(TRAIN_FRACTION * len(values)))])
+    members = detector.member_scores(values)
+    surprise = members.to_numpy(dtype="float64")[rows]
+    seen = np.isfinite(surprise).any(axis=1)
+    best = np.argmax(np.where(np.isfinite(surprise), surprise, -np.inf), axis=1)
+    return [str(members.columns[b]) if ok else "none" for b, ok in zip(best, seen, strict=True)]
+
+
+def nab_part(
+    detector: Detector,
+    rule: AlarmRule,
+    seeds: Sequence[int],
+    n_rows: int,
+    level_on: float,
+    baselines: Sequence[str] | None = None,
+    leads: bool = False,
+) -> dict[str, Any]:
+    """NAB-style scores of the alarm column on the generated corpus, per seed (module text); ``baselines``: the
+    corpus' families of normal behaviour (:func:`forewarn.twin.anomalies.make_corpus`), with figures per family
+    (the NAB standard score over that family's series of every seed, false starts outside the windows after the
+    probationary period, windows hit) and, with ``leads``, the member leading each false start (:func:`lead_members`)."""
     from forewarn.twin.anomalies import KINDS, make_corpus
 
     per_seed, level, hits_by_kind = [], [], {kind: [0, 0] for kind in KINDS}
     alarms_per_series = []
+    by_family: dict[str, dict[str, Any]] = {}
     for seed in seeds:
-        corpus = make_corpus(seed=seed, n_rows=n_rows)
+        corpus = make_corpus(seed=seed, n_rows=n_rows, baselines=baselines)
         files: list[NABFile] = []
         detections, level_detections = [], []
         for series in corpus:
@@ -120,6 +178,21 @@ def nab_part(detector: Detector, rule: AlarmRule, seeds: Sequence[int], n_rows: 
             detections.append(alarms.astype(bool))
             level_detections.append(scores >= level_on)
             alarms_per_series.append(int(alarms.sum()))
+            family = by_family.setdefault(
+                series.baseline, {"detections": [], "files": [], "false_starts": 0, "windows": 0, "hit": 0, "leads": {}}
+            )
+            family["detections"].append(alarms.astype(bool))
+            family["files"].append(file)
+            inside = np.zeros(len(alarms), dtype=bool)
+            for lo, hi in file.windows:
+                inside[lo : hi + 1] = True
+                family["windows"] += int(hi >= file.probation)
+                family["hit"] += int(hi >= file.probation and alarms[lo : hi + 1].any())
+            false = np.flatnonzero(alarms.astype(bool) & ~inside & (np.arange(len(alarms)) >= file.probation))
+            family["false_starts"] += len(false)
+            if leads and len(false):
+                for member in lead_members(series.frame, false):
+                    family["leads"][member] = family["leads"].get(member, 0) + 1
             for label in series.labels:
                 if label.end < file.probation:
                     continue
@@ -136,6 +209,17 @@ def nab_part(detector: Detector, rule: AlarmRule, seeds: Sequence[int], n_rows: 
         "level_per_seed": level,
         "alarms_per_series_median": statistics.median(alarms_per_series),
         "detected_share_by_kind": {k: (round(h / n, 3) if n else None) for k, (h, n) in hits_by_kind.items()},
+        "baselines": list(baselines) if baselines else None,
+        "by_family": {
+            name: {
+                "series": len(f["files"]),
+                "standard": normalised_score(f["detections"], f["files"], "standard"),
+                "false_starts": f["false_starts"],
+                "windows_hit": f"{f['hit']} of {f['windows']}",
+                **({"false_start_leads": f["leads"]} if leads else {}),
+            }
+            for name, f in sorted(by_family.items())
+        },
     }
 
 
@@ -467,6 +551,14 @@ def summary(report: dict[str, Any]) -> str:
                 f"({', '.join(f'{v:.1f}' for v in nab['per_seed'])}); every row >= on: "
                 f"{nab['level_score']:.1f}; detected share by kind {nab['detected_share_by_kind']}"
             )
+            if nab.get("baselines"):
+                lines.append(f"  corpus baselines: {', '.join(nab['baselines'])} (and the twin series)")
+            for name, family in nab["by_family"].items():
+                leads = f"; false starts led by {family['false_start_leads']}" if "false_start_leads" in family else ""
+                lines.append(
+                    f"    {name}: {family['series']} series, standard {family['standard']:.1f}, false starts "
+                    f"{family['false_starts']}, windows hit {family['windows_hit']}{leads}"
+                )
         if "skab" in figures:
             skab = figures["skab"]
             lines.append(
@@ -522,6 +614,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "--seed-offset", type=int, default=0, help="nab: corpus seeds OFFSET..OFFSET+N-1 (10 on: validation seeds)"
     )
     parser.add_argument("--corpus-rows", type=int, default=4000)
+    parser.add_argument(
+        "--corpus-baselines",
+        default=None,
+        help="nab: the synthetic series' normal behaviour: realistic (every non-Gaussian family) or family names "
+        "(forewarn.twin.baselines), comma-separated; default the Gaussian corpus",
+    )
+    parser.add_argument("--lead-members", action="store_true", help="nab: the member leading each false start")
     parser.add_argument("--fleet-assets", type=int, default=20)
     parser.add_argument("--fleet-days", type=int, default=30)
     parser.add_argument("--forewarn-sites", type=int, default=4)
@@ -536,7 +635,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--short-seed", type=int, default=1, help="short: the healthy twin fleet's seed")
     parser.add_argument("--short-lengths", default="10,20,40,60,120,250,500,1000,0", help="short: rows (0: all)")
-    parser.add_argument("--detect-params", default=None, help="short: the default detector's parameters (JSON)")
+    parser.add_argument(
+        "--detect-params", default=None, help="the default detector's parameters (JSON), in every part but speed"
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--channels", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
@@ -556,6 +657,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         args.seeds, args.corpus_rows, args.fleet_assets, args.fleet_days = 1, 2000, 6, 14
         args.forewarn_assets, args.forewarn_days = 12, 90
         args.rows, args.repeat = 100_000, 1
+    if args.detect_params:
+        os.environ["D14_DETECT_PARAMS"] = args.detect_params
     detector = load_detector(args.detector)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     settings: dict[str, Any] = {
@@ -585,7 +688,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         if "nab" in parts:
             start = time.perf_counter()
             figures["nab"] = nab_part(
-                detector, rule, range(args.seed_offset, args.seed_offset + args.seeds), args.corpus_rows, rule.on
+                detector,
+                rule,
+                range(args.seed_offset, args.seed_offset + args.seeds),
+                args.corpus_rows,
+                rule.on,
+                baselines=corpus_baselines(args.corpus_baselines),
+                leads=args.lead_members,
             )
             figures["nab"]["seconds"] = round(time.perf_counter() - start, 1)
         if "skab" in parts:
