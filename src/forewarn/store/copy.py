@@ -2,7 +2,9 @@
 
 Everything goes through the public Store methods, so the copy obeys the target's ingest rules: the plant
 (sites, lines, assets with their metadata and channels), then readings asset by asset in slices of
-``slice_days`` (so memory stays bounded), events, and labels. Copying is idempotent: a second run writes
+``slice_days`` (so memory stays bounded), each channel's hold (a channel recorded on change,
+:mod:`forewarn.store.hold`: without it the target's buckets would average the recorded values), events, and
+labels. Copying is idempotent: a second run writes
 nothing, and a copy into a store that already holds some of the readings keeps the stored values
 (``on_conflict="keep"``), counting the ones that differ.
 
@@ -39,6 +41,7 @@ class CopyReport:
     conflicts: int = 0
     events: int = 0
     labels: int = 0
+    holds: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The report as plain JSON-ready numbers."""
@@ -109,6 +112,7 @@ def copy_store(
                 if progress is not None:
                     progress(str(row.asset_id), report.written)
             start = end
+    n_holds = _holds(source, target)
     events = source.events()
     n_events = target.ingest_events(events, source=str(source.path)).written if len(events) else 0
     n_labels = 0
@@ -118,4 +122,14 @@ def copy_store(
             {"asset_id": group["asset_id"].astype(str), "ts": group["ts"], str(name): group["value"].astype(str)}
         )
         n_labels += target.ingest_readings(frame, label_columns=[str(name)], source=str(source.path)).labels_written
-    return CopyReport(n_assets, written, duplicates, conflicts, n_events, n_labels)
+    return CopyReport(n_assets, written, duplicates, conflicts, n_events, n_labels, n_holds)
+
+
+def _holds(source: Store, target: Store) -> int:
+    """Set each held channel of ``source`` to its hold in ``target`` (after the readings: a hold names a channel the
+    target must know); returns how many channels were set."""
+    held = source.holds()
+    for row in held.itertuples(index=False):
+        micros = int(pd.Timedelta(row.hold) / pd.Timedelta(microseconds=1))
+        target.set_hold(str(row.asset_id), [str(row.channel)], f"{micros}us")
+    return len(held)
