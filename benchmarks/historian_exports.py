@@ -19,7 +19,8 @@ last recorded value is ``--heartbeat`` hours old or older (the exception test of
 
 ``run``: per variant, a fresh store and models folder, then ``assets import``, ``ingest --tag-map``, ``ingest``
 (events), ``train --horizon 7d``, ``backtest --by site --horizon 7d --json``, ``score --format csv``,
-``detect --store`` (and with ``--interval`` when ``--detect-interval`` is given), and ``serve`` with ``GET /api/v1/fleet/health``. Counts: readings stored, score rows and
+``detect --store`` (and with ``--interval`` when ``--detect-interval`` is given), and ``serve`` with ``GET
+/api/v1/fleet/health`` (``--detect-only``: ingest and ``detect`` only). Counts: readings stored, score rows and
 fleet-health assets with status ``insufficient data``, detect's episodes, backtest's events (failures caught,
 false cases per asset-year) and row ROC-AUC. Extra ingest options (``--ingest-option``) apply to every variant.
 
@@ -205,9 +206,15 @@ def fleet_health(store: Path, models: Path, log: Path) -> dict[str, Any]:
 
 
 def run_variant(
-    folder: Path, work: Path, ingest_options: list[str], detect_interval: str | None, train_options: list[str]
+    folder: Path,
+    work: Path,
+    ingest_options: list[str],
+    detect_interval: str | None,
+    train_options: list[str],
+    detect_only: bool = False,
 ) -> dict[str, Any]:
-    """Every command on one export folder, with their defaults; the counts of the module docstring."""
+    """Every command on one export folder, with their defaults; the counts of the module docstring. With
+    ``detect_only``: the store's ingest and ``detect --store`` only (no train, backtest, score or serve)."""
     work.mkdir(parents=True, exist_ok=True)
     store, models, log = work / "store.duckdb", work / "models", work / "commands.log"
     for stale in (store, log):
@@ -235,6 +242,20 @@ def run_variant(
 
     with duckdb.connect(str(store), read_only=True) as con:
         out["readings"] = int(con.execute("SELECT count(*) FROM reading_values").fetchone()[0])  # type: ignore[index]
+    if not detect_only:
+        supervised(store, models, work, log, train_options, out)
+    detected(store, work, log, detect_interval, out)
+    if not detect_only:
+        began = time.perf_counter()
+        out["fleet_health"] = fleet_health(store, models, log)
+        sec["serve"] = time.perf_counter() - began
+    out["seconds"] = {k: round(v, 1) for k, v in sec.items()}
+    return out
+
+
+def supervised(store: Path, models: Path, work: Path, log: Path, train_options: list[str], out: dict[str, Any]) -> None:
+    """``train``, ``backtest`` and ``score`` on the store: their figures into ``out``."""
+    sec = out["seconds"]
     _, sec["train"] = cli(
         ["train", "--store", str(store), "--models", str(models), "--horizon", "7d", "--promote", *train_options], log
     )
@@ -261,6 +282,11 @@ def run_variant(
         "status": ranked.get("status", pd.Series(dtype=str)).value_counts().to_dict(),
         "risk": ranked.get("risk", pd.Series(dtype=str)).value_counts(dropna=False).astype(int).to_dict(),
     }
+
+
+def detected(store: Path, work: Path, log: Path, detect_interval: str | None, out: dict[str, Any]) -> None:
+    """``detect --store`` (and with ``--interval``): episodes and rows into ``out``."""
+    sec = out["seconds"]
     episodes = work / "episodes.csv"
     _, sec["detect"] = cli(
         ["detect", "--store", str(store), "--out", str(work / "detect.csv"), "--events", str(episodes)], log
@@ -286,12 +312,6 @@ def run_variant(
             "episodes": len(pd.read_csv(work / "episodes_i.csv")),
             "rows": len(pd.read_csv(work / "detect_i.csv")),
         }
-    began = time.perf_counter()
-    out["fleet_health"] = fleet_health(store, models, log)
-    sec["serve"] = time.perf_counter() - began
-    sec = {k: round(v, 1) for k, v in sec.items()}
-    out["seconds"] = sec
-    return out
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -300,7 +320,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results = {}
     for name in names:
         results[name] = run_variant(
-            args.exports / name, args.work / name, args.ingest_option, args.detect_interval, args.train_option
+            args.exports / name,
+            args.work / name,
+            args.ingest_option,
+            args.detect_interval,
+            args.train_option,
+            args.detect_only,
         )
         print(json.dumps({name: results[name]}, default=str), flush=True)
     return results
@@ -322,6 +347,7 @@ def main() -> None:
     r.add_argument("--ingest-option", action="append", default=[], help="extra ingest argument (repeatable)")
     r.add_argument("--train-option", action="append", default=[], help="extra train argument (repeatable)")
     r.add_argument("--detect-interval", help="also run detect --store --interval this (e.g. 30min)")
+    r.add_argument("--detect-only", action="store_true", help="ingest and detect --store only")
     r.add_argument("--json", type=Path)
     args = parser.parse_args()
     result = write(args) if args.part == "write" else run(args)

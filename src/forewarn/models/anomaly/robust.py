@@ -101,6 +101,73 @@ def grid_dominated(values: np.ndarray, changes: float | None = None) -> np.ndarr
     return out
 
 
+#: :func:`deadband`: a channel is read as recorded on change when, after a row where it moved, it moves again on
+#: the next row in at most this share of cases (a continuous channel keeps moving: 0.93-1.0 on the twin, stops
+#: included; a historian's deadband of 0.5-2 % of the span: a median of 0.32-0.69)
+DEADBAND_REPEAT = 0.8
+#: :func:`deadband`: ... and moves on fewer than this share of its rows (it sits still on most of the others)
+DEADBAND_MOVES = 0.9
+#: :func:`deadband`: ... and its median change is at least this many steps of the grid its values lie on (a
+#: grid's own flips, a converter's step, are :func:`resolution`'s, not a deadband)
+DEADBAND_STEPS = 3.0
+#: :func:`deadband`: ... and it takes at least this many distinct values per change (a deadband keeps the values
+#: a continuous signal had, which rarely repeat: 0.48-1.0 on the twin's exports, stops included; a sensor that
+#: steps between a few levels, SKAB's flow rate, returns to them: 0.1)
+DEADBAND_DISTINCT = 0.25
+#: :func:`deadband`: the fewest changes a channel's deadband is estimated from
+DEADBAND_MIN_CHANGES = 5
+
+
+def deadband(values: np.ndarray) -> np.ndarray:
+    """Each column's *deadband* when its training rows look recorded on change (a historian keeps a value only
+    when it moves past a deadband ``d``, plus a heartbeat; the value holds in between), else 0.
+
+    The column is read in order, a missing value taking the last one seen (as the detector fills gaps), and
+    its row-to-row changes looked at. Recorded on change: it stays put on many rows (moves on fewer than
+    :data:`DEADBAND_MOVES` of them); a move is *isolated*, a jump after a flat stretch (after a row where it
+    moved it moves again in at most :data:`DEADBAND_REPEAT` of cases), not a stretch of motion between stretches
+    of rest as a machine that stops shows (0.93-1.0); its values rarely repeat (at least
+    :data:`DEADBAND_DISTINCT` distinct values per change), not a sensor stepping between a few levels; and its
+    changes are not a grid's flips (the median change is at least :data:`DEADBAND_STEPS` steps of the grid the
+    values lie on, :func:`resolution`). The deadband is estimated as the median size of the changes (at least
+    :data:`DEADBAND_MIN_CHANGES` of them) that followed a shorter wait than the longest: the deadband's jumps
+    just exceed ``d``; a heartbeat records a smaller change after the longest wait.
+
+    Only what the rows show: a channel whose signal never moved past its deadband in training (heartbeats only)
+    gets the size of its heartbeat changes, below ``d``; a channel missing more than about a fifth of its values
+    at random, carried forward, is read as one recorded on change (its carried values are a staircase too).
+
+    >>> rng = np.random.default_rng(0)
+    >>> walk = np.cumsum(rng.normal(0.0, 0.01, 600))                      # a slow signal
+    >>> kept = walk.copy()
+    >>> for i in range(1, len(kept)):                                    # held until it moves past 0.05
+    ...     kept[i] = kept[i] if abs(walk[i] - kept[i - 1]) > 0.05 else kept[i - 1]
+    >>> stops = np.where(np.arange(600) % 200 < 120, 0.0, 5.0 + rng.normal(0.0, 0.1, 600))  # a machine at rest
+    >>> [round(float(v), 3) for v in deadband(np.c_[kept, walk, stops])]
+    [0.054, 0.0, 0.0]
+    """
+    out = np.zeros(values.shape[1])
+    steps = resolution(values)
+    for j in range(values.shape[1]):
+        finite = np.isfinite(values[:, j])
+        if not finite.any():
+            continue
+        carried = np.maximum.accumulate(np.where(finite, np.arange(len(finite)), 0))  # the last value seen
+        column = values[carried[int(np.argmax(finite)) :], j]
+        moved = np.diff(column) != 0
+        changes = np.abs(np.diff(column))[moved]
+        if len(changes) < DEADBAND_MIN_CHANGES or moved.mean() >= DEADBAND_MOVES:
+            continue
+        again = moved[1:][moved[:-1]]
+        waited = np.diff(np.r_[-1, np.flatnonzero(moved)]) - 1  # the flat rows before each change
+        jumps = changes[waited < waited.max()]  # the changes after the longest wait: a heartbeat's
+        size = float(np.median(jumps if len(jumps) >= DEADBAND_MIN_CHANGES else changes))
+        levels = len(np.unique(column)) >= DEADBAND_DISTINCT * (len(changes) + 1)
+        if len(again) and again.mean() <= DEADBAND_REPEAT and size >= DEADBAND_STEPS * steps[j] and levels:
+            out[j] = size
+    return out
+
+
 def decimal_grid(steps: np.ndarray) -> np.ndarray:
     """Whether each recording step is a power of ten (within 1 %): the grid of a value written with a fixed
     number of decimals (a historian's export: 1e-4 for four decimals, 1 for whole numbers), not a sensor's own
