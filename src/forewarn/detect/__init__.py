@@ -80,6 +80,7 @@ True
 
 from __future__ import annotations
 
+from forewarn.detect.channels import TOP_CHANNELS
 from forewarn.detect.inputs import (
     ASSET_NAMES,
     TIMESTAMP_NAMES,
@@ -93,7 +94,6 @@ from forewarn.detect.scoring import (
     DEFAULT_DETECTOR,
     MIN_TRAIN_ROWS,
     SMOOTH,
-    TOP_CHANNELS,
     DetectResult,
     anomaly_level,
     detect_frame,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -17,7 +17,7 @@ import pandas as pd
 from forewarn.base import registry
 from forewarn.base.executor import Executor, resolve
 from forewarn.decide.alarms import AlarmRule, Episode, episodes_table, find_episodes
-from forewarn.decide.explain import standardised_deviation
+from forewarn.detect.channels import episode_channels, episode_rows, raw_scores
 from forewarn.detect.inputs import (
     _long_to_wide,
     _parse_times,
@@ -29,29 +29,25 @@ from forewarn.detect.inputs import (
 )
 from forewarn.detect.since import (
     CHANGED,
-    CONTEXT_ROWS,
-    TAIL_ROWS,
-    TOLERANCE,
     Mark,
     carried_in,
     carry_alarms,
     check_stored,
-    context_start,
     history_prints,
-    open_alert,
+    mark_after,
     reach,
+    row_contributions,
+    score_since,
     sealed,
 )
 from forewarn.exceptions import ConfigError, DataNotFoundError, SchemaError
-from forewarn.models.anomaly.series import ScoreCalibration, trailing_mean
+from forewarn.models.anomaly.series import ScoreCalibration
 
 DEFAULT_DETECTOR = "ensemble"
 #: training rows an asset needs for a model of its own; fewer: pooled per class (package text)
 MIN_TRAIN_ROWS = 20
 #: trailing-mean rows for detectors with raw scores (``smooth=None``); 1 (none) for calibrated ones (package text)
 SMOOTH = 10
-#: channels named per episode (``top_channels``)
-TOP_CHANNELS = 3
 
 
 @dataclass
@@ -263,7 +259,7 @@ def _score_assets(
             for episode, explanation, score in found:
                 if episode.start >= 0:
                     alarm[rows[first + episode.start]] = 1
-                at = {k: -1 if p < 0 else int(rows[first + p]) for k, p in _positions(episode).items()}
+                at = {k: -1 if p < 0 else int(rows[first + p]) for k, p in episode_rows(episode).items()}
                 episodes.append((replace(episode, **at), explanation, score))
             fits.append(
                 {
@@ -308,30 +304,6 @@ def _score_assets(
     }
 
 
-def _with_times(frame: pd.DataFrame, stamps: np.ndarray) -> pd.DataFrame:
-    """``frame`` indexed by its rows' times (``stamps``: int64 nanoseconds since the epoch, UTC).
-
-    >>> _with_times(pd.DataFrame({"x": [1.0, 2.0]}), np.array([0, 3_600_000_000_000])).index.hour.tolist()
-    [0, 1]
-    """
-    return frame.set_axis(pd.DatetimeIndex(pd.to_datetime(np.asarray(stamps, dtype="int64"), unit="ns", utc=True)))
-
-
-def channel_deviations(values: np.ndarray, centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Each channel's standardised deviation on one row, ``|value - centre| / scale``; -1 where the value is
-    missing (so it ranks last). An episode's top channels are the largest on its peak row (package text, step 6).
-
-    >>> channel_deviations(np.array([52.0, np.nan, 1.0]), np.array([50.0, 0.0, 1.0]), np.array([1.0, 1.0, 0.5]))
-    array([ 2., -1.,  0.])
-    """
-    return np.nan_to_num(standardised_deviation(values, centre, scale), nan=-1.0)
-
-
-def _ranked(deviation: np.ndarray, columns: Sequence[str]) -> list[int]:
-    """The positions of the (up to) :data:`TOP_CHANNELS` largest deviations, largest first (ties in column order)."""
-    return [int(i) for i in np.argsort(-deviation, kind="stable")[:TOP_CHANNELS]]
-
-
 def _score_members(
     score: Any,
     frames: Sequence[pd.DataFrame],
@@ -354,7 +326,7 @@ def _score_members(
     episodes, their top channels (peak row) and their alarm row's channels (the explanation of an alert filed for
     it). Returns ``(member, level, [(episode, explanation, alarm row's score)], n_train)`` per member and the alarm
     level."""
-    raw = [_raw_scores(score, f, ts, columns, fill, smooth) for f, ts in zip(frames, stamps, strict=True)]
+    raw = [raw_scores(score, f, ts, columns, fill, smooth) for f, ts in zip(frames, stamps, strict=True)]
     calibration = None
     if calibration_rows:
         calibration = ScoreCalibration.fit(np.concatenate([r[:t] for r, t in zip(raw, n_train, strict=True)]))
@@ -364,32 +336,10 @@ def _score_members(
         values = frame[columns].to_numpy(dtype="float64")
         found = []
         for episode in find_episodes(level, rule, ts=ts, asset_id=key if named else None):
-            top, explanation = _episode_channels(values, episode, columns, centre, scale)
+            top, explanation = episode_channels(values, episode, columns, centre, scale)
             found.append((replace(episode, top_channels=top), explanation, float(level[episode.start])))
         scored.append((key, level, found, t))
     return scored, 0.5 if calibration is None else calibration.level
-
-
-def _raw_scores(
-    score: Any, frame: pd.DataFrame, stamps: np.ndarray, columns: list[str], fill: pd.Series, smooth: int
-) -> np.ndarray:
-    """``score`` of one series' rows (gaps carried forward already; a channel before its first reading at ``fill``),
-    indexed by their times, smoothed by a trailing mean of ``smooth`` rows."""
-    return trailing_mean(score(_with_times(frame[columns].fillna(fill), stamps)), smooth)
-
-
-def _episode_channels(
-    values: np.ndarray, episode: Episode, columns: list[str], centre: np.ndarray, scale: np.ndarray
-) -> tuple[tuple[str, ...], dict[str, float]]:
-    """An episode's top channels (on its peak row) and the explanation of its alert (its alarm row's channels)."""
-    peak = channel_deviations(values[episode.peak], centre, scale)
-    top = tuple(columns[i] for i in _ranked(peak, columns))
-    start = channel_deviations(values[episode.start], centre, scale)
-    return top, {columns[i]: float(start[i]) for i in _ranked(start, columns) if start[i] >= 0}
-
-
-def _positions(episode: Episode) -> dict[str, int]:
-    return {"start": episode.start, "end": episode.end, "peak": episode.peak}
 
 
 def _score_unit(
@@ -431,7 +381,7 @@ def _score_kept(
     if kept.marks is not None:  # only the rows after each member's mark (forewarn.detect.since)
         scored = []
         for member, frame, ts, t in zip(members, frames, stamps, n_train, strict=True):
-            level_new, found, marks[member], hows[member] = _score_since(
+            level_new, found, marks[member], hows[member] = score_since(
                 fit,
                 frame,
                 ts,
@@ -474,128 +424,6 @@ def _score_kept(
         "note": None,
         "model": kept.model,
     }
-
-
-def _score_since(
-    fit: Any,
-    frame: pd.DataFrame,
-    stamps: np.ndarray,
-    mark: Mark | None,
-    asset_id: str | None,
-    columns: list[str],
-    fill: pd.Series,
-    centre: np.ndarray,
-    scale: np.ndarray,
-    rule: AlarmRule,
-    smooth: int = 1,
-) -> tuple[np.ndarray, list[tuple[Episode, dict[str, float], float]], Mark, str]:
-    """One asset's rows after its ``mark`` scored with a kept fit, with the context before them and the alarm
-    state carried (:mod:`forewarn.detect.since`; ``frame`` holds its rows from the mark's ``from_ns`` on, or all);
-    the whole series where it has no mark or its stored rows up to the mark changed (``digest`` :data:`CHANGED`).
-    Returns the new rows' ``anomaly_score``, their episodes (positions in the new rows; negative: before them), the
-    mark after them and how they were scored: ``new``, ``short`` (new, but the context read did not give the last
-    scores back), ``first`` (no mark), ``changed`` or ``nothing``."""
-    values = frame[columns].to_numpy(dtype="float64")
-    n = len(stamps)
-    cut, how = 0, "first" if mark is None else "changed"
-    if mark is not None and mark.digest != CHANGED:
-        cut, how = int(np.searchsorted(stamps, mark.last_ns, side="right")), "new"
-        if cut == n:
-            return np.empty(0), [], mark, "nothing"
-    memory, span = reach(fit.model)
-    rows = max(CONTEXT_ROWS, 2 * memory, TAIL_ROWS)
-    while True:
-        start = context_start(stamps, cut, rows, span + _gap(stamps, cut, memory)) if cut else 0
-        level = np.clip(_raw_scores(fit.score, frame.iloc[start:], stamps[start:], columns, fill, smooth), 0.0, 1.0)
-        if mark is None or how != "new":
-            break
-        tail = np.asarray(mark.tail, dtype="float64")
-        again = level[cut - start - len(tail) : cut - start]
-        if len(again) == len(tail) and np.all(np.abs(again - tail) <= TOLERANCE):
-            break
-        if start == 0:  # the whole history is there: exact; else only the rows read from the mark's context on
-            how = "new" if int(stamps[0]) <= mark.first_ns else "short"
-            break
-        rows *= 2  # the context did not give the previous run's scores back: longer (module text of since)
-    new = level[cut - start :]
-    saved = mark.alarm if mark is not None and how in ("new", "short") else None
-    carried = carry_alarms(
-        new, stamps[cut:], rule, saved, asset_id, _contributions(values[cut:], columns, centre, scale)
-    )
-    found = []
-    for index, episode in enumerate(carried.episodes):
-        shifted = replace(episode, start=episode.start + cut, end=episode.end + cut, peak=episode.peak + cut)
-        top, explanation = _episode_channels(values, shifted, columns, centre, scale)
-        score = float(new[episode.start]) if episode.start >= 0 else math.nan
-        if episode.start < 0:  # its alert was filed with the run that scored its first row
-            alert = (mark.alert if mark is not None else None) or {}
-            explanation, score = dict(alert.get("explanation", {})), float(alert.get("score", math.nan))
-        if episode.peak < 0 or index in carried.extra:
-            top = carried.extra.get(index, episode.top_channels)
-        found.append((replace(episode, top_channels=top), explanation, score))
-    earlier = mark.latest_end_ns if mark is not None and saved is not None else None
-    first_ns = mark.first_ns if mark is not None and saved is not None else int(stamps[0])
-    opened = cut + found[-1][0].start if found else 0
-    after = _mark_after(stamps, level, carried.state, found, earlier, (memory, span), first_ns, opened)
-    # the episodes with a row at or above the rule's `off` among the new rows (one that cleared, or whose
-    # refractory period ran out, without one is the mark's latest episode: the case book's state has it)
-    return new, [f for f in found if f[0].end >= 0], after, how
-
-
-def _contributions(
-    values: np.ndarray, columns: list[str], centre: np.ndarray, scale: np.ndarray
-) -> Callable[[int], dict[str, float]]:
-    """Row ``i``'s channels by standardised deviation (what an episode's top channels rank), for the alarm rule
-    fed row by row (:func:`~forewarn.detect.since.carry_alarms`)."""
-
-    def row(i: int) -> dict[str, float]:
-        return dict(zip(columns, channel_deviations(values[i], centre, scale).tolist(), strict=True))
-
-    return row
-
-
-def _mark_after(
-    stamps: np.ndarray,
-    level: np.ndarray,
-    state: dict[str, Any],
-    found: Sequence[tuple[Episode, dict[str, float], float]],
-    earlier_end: int | None,
-    reaches: tuple[int, int],
-    first_ns: int,
-    opened: int,
-) -> Mark:
-    """The mark after a series' last row (:mod:`forewarn.detect.since`; the stored rows' digest and carry are
-    added where they were read, :func:`~forewarn.detect.since.sealed`): the last scores (``level``: those of the
-    series' last rows), the alarm rule's ``state``, the alert of the episode still open (the last of ``found``,
-    its alarm row at position ``opened`` of the series), the end of the latest episode (``earlier_end`` where
-    ``found`` has none) and the next run's context start: the rule's (:func:`~forewarn.detect.since.context_start`
-    with the detector's ``reaches``: rows, nanoseconds) before the next new row, and before the open episode's
-    alarm row (the excursion the ensemble's ``recover`` remembers began about there)."""
-    last = found[-1] if found else None
-    end = earlier_end if last is None or last[0].end_ts is None else int(pd.Timestamp(last[0].end_ts).value)
-    still = last is not None and state["mode"] != 0
-    memory, span = reaches
-    rows = max(CONTEXT_ROWS, 2 * memory, TAIL_ROWS)
-    n = len(stamps)
-    start = context_start(stamps, n, rows, span + _gap(stamps, n - 1, memory))
-    if still:
-        start = min(start, context_start(stamps, max(opened, 0), rows, span + _gap(stamps, opened, memory)))
-    return Mark(
-        last_ns=int(stamps[-1]),
-        tail=[float(v) for v in level[-TAIL_ROWS:]],
-        alarm=state,
-        from_ns=int(stamps[start]),
-        first_ns=first_ns,
-        alert=open_alert(last[0], last[2], last[1]) if still and last is not None else None,
-        latest_end_ns=end,
-    )
-
-
-def _gap(stamps: np.ndarray, first: int, rows: int) -> int:
-    """The time the ``rows`` rows before row ``first`` span (a detector's memory in rows, as time)."""
-    if first <= 0 or first >= len(stamps):
-        return 0
-    return int(stamps[first]) - int(stamps[max(first - rows, 0)])
 
 
 def _fit_group(
@@ -695,10 +523,10 @@ def _fit_group(
     for (key, level_of, found, _), frame, ts in zip(scored if marking else [], frames, stamps, strict=False):
         values = frame[columns].to_numpy(dtype="float64")
         carried = carry_alarms(
-            level_of, ts, rule, None, key if named else None, _contributions(values, columns, centre, scale)
+            level_of, ts, rule, None, key if named else None, row_contributions(values, columns, centre, scale)
         )
         opened = found[-1][0].start if found else 0
-        marks[key] = _mark_after(ts, level_of, carried.state, found, None, reach(model), int(ts[0]), opened)
+        marks[key] = mark_after(ts, level_of, carried.state, found, None, reach(model), int(ts[0]), opened)
     note = None
     if pooled:
         names = ", ".join(members[:5]) + (f" and {len(members) - 5} more" if len(members) > 5 else "")
@@ -859,7 +687,7 @@ def detect_frame(
         table = table[shown].reset_index(drop=True)
         position = np.cumsum(shown) - 1
         episodes = [
-            replace(e, **{k: -1 if p < 0 else int(position[p]) for k, p in _positions(e).items()}) for e in episodes
+            replace(e, **{k: -1 if p < 0 else int(position[p]) for k, p in episode_rows(e).items()}) for e in episodes
         ]
     return DetectResult(
         scores=table,

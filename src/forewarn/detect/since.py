@@ -44,9 +44,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.decide.alarms import AlarmRule, AlarmState, Episode, find_episodes
+from forewarn.detect.channels import channel_deviations, episode_channels, raw_scores
 from forewarn.exceptions import ConfigError, ForewarnError
 
 #: the marks of a folder of kept fits (beside :data:`forewarn.detect.saved.INDEX_FILE`)
@@ -304,3 +306,125 @@ def write_marks(folder: str | os.PathLike[str], marks: Mapping[str, Mark]) -> Pa
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def score_since(
+    fit: Any,
+    frame: pd.DataFrame,
+    stamps: np.ndarray,
+    mark: Mark | None,
+    asset_id: str | None,
+    columns: list[str],
+    fill: pd.Series,
+    centre: np.ndarray,
+    scale: np.ndarray,
+    rule: AlarmRule,
+    smooth: int = 1,
+) -> tuple[np.ndarray, list[tuple[Episode, dict[str, float], float]], Mark, str]:
+    """One asset's rows after its ``mark`` scored with a kept fit, with the context before them and the alarm
+    state carried (module text; ``frame`` holds its rows from the mark's ``from_ns`` on, or all);
+    the whole series where it has no mark or its stored rows up to the mark changed (``digest`` :data:`CHANGED`).
+    Returns the new rows' ``anomaly_score``, their episodes (positions in the new rows; negative: before them), the
+    mark after them and how they were scored: ``new``, ``short`` (new, but the context read did not give the last
+    scores back), ``first`` (no mark), ``changed`` or ``nothing``."""
+    values = frame[columns].to_numpy(dtype="float64")
+    n = len(stamps)
+    cut, how = 0, "first" if mark is None else "changed"
+    if mark is not None and mark.digest != CHANGED:
+        cut, how = int(np.searchsorted(stamps, mark.last_ns, side="right")), "new"
+        if cut == n:
+            return np.empty(0), [], mark, "nothing"
+    memory, span = reach(fit.model)
+    rows = max(CONTEXT_ROWS, 2 * memory, TAIL_ROWS)
+    while True:
+        start = context_start(stamps, cut, rows, span + _gap(stamps, cut, memory)) if cut else 0
+        level = np.clip(raw_scores(fit.score, frame.iloc[start:], stamps[start:], columns, fill, smooth), 0.0, 1.0)
+        if mark is None or how != "new":
+            break
+        tail = np.asarray(mark.tail, dtype="float64")
+        again = level[cut - start - len(tail) : cut - start]
+        if len(again) == len(tail) and np.all(np.abs(again - tail) <= TOLERANCE):
+            break
+        if start == 0:  # the whole history is there: exact; else only the rows read from the mark's context on
+            how = "new" if int(stamps[0]) <= mark.first_ns else "short"
+            break
+        rows *= 2  # the context did not give the previous run's scores back: longer (module text)
+    new = level[cut - start :]
+    saved = mark.alarm if mark is not None and how in ("new", "short") else None
+    carried = carry_alarms(
+        new, stamps[cut:], rule, saved, asset_id, row_contributions(values[cut:], columns, centre, scale)
+    )
+    found = []
+    for index, episode in enumerate(carried.episodes):
+        shifted = replace(episode, start=episode.start + cut, end=episode.end + cut, peak=episode.peak + cut)
+        top, explanation = episode_channels(values, shifted, columns, centre, scale)
+        score = float(new[episode.start]) if episode.start >= 0 else math.nan
+        if episode.start < 0:  # its alert was filed with the run that scored its first row
+            alert = (mark.alert if mark is not None else None) or {}
+            explanation, score = dict(alert.get("explanation", {})), float(alert.get("score", math.nan))
+        if episode.peak < 0 or index in carried.extra:
+            top = carried.extra.get(index, episode.top_channels)
+        found.append((replace(episode, top_channels=top), explanation, score))
+    earlier = mark.latest_end_ns if mark is not None and saved is not None else None
+    first_ns = mark.first_ns if mark is not None and saved is not None else int(stamps[0])
+    opened = cut + found[-1][0].start if found else 0
+    after = mark_after(stamps, level, carried.state, found, earlier, (memory, span), first_ns, opened)
+    # the episodes with a row at or above the rule's `off` among the new rows (one that cleared, or whose
+    # refractory period ran out, without one is the mark's latest episode: the case book's state has it)
+    return new, [f for f in found if f[0].end >= 0], after, how
+
+
+def row_contributions(
+    values: np.ndarray, columns: list[str], centre: np.ndarray, scale: np.ndarray
+) -> Callable[[int], dict[str, float]]:
+    """Row ``i``'s channels by standardised deviation (what an episode's top channels rank), for the alarm rule
+    fed row by row (:func:`carry_alarms`)."""
+
+    def row(i: int) -> dict[str, float]:
+        return dict(zip(columns, channel_deviations(values[i], centre, scale).tolist(), strict=True))
+
+    return row
+
+
+def mark_after(
+    stamps: np.ndarray,
+    level: np.ndarray,
+    state: dict[str, Any],
+    found: Sequence[tuple[Episode, dict[str, float], float]],
+    earlier_end: int | None,
+    reaches: tuple[int, int],
+    first_ns: int,
+    opened: int,
+) -> Mark:
+    """The mark after a series' last row (module text; the stored rows' digest and carry are
+    added where they were read, :func:`sealed`): the last scores (``level``: those of the
+    series' last rows), the alarm rule's ``state``, the alert of the episode still open (the last of ``found``,
+    its alarm row at position ``opened`` of the series), the end of the latest episode (``earlier_end`` where
+    ``found`` has none) and the next run's context start: the rule's (:func:`context_start`
+    with the detector's ``reaches``: rows, nanoseconds) before the next new row, and before the open episode's
+    alarm row (the excursion the ensemble's ``recover`` remembers began about there)."""
+    last = found[-1] if found else None
+    end = earlier_end if last is None or last[0].end_ts is None else int(pd.Timestamp(last[0].end_ts).value)
+    still = last is not None and state["mode"] != 0
+    memory, span = reaches
+    rows = max(CONTEXT_ROWS, 2 * memory, TAIL_ROWS)
+    n = len(stamps)
+    start = context_start(stamps, n, rows, span + _gap(stamps, n - 1, memory))
+    if still:
+        start = min(start, context_start(stamps, max(opened, 0), rows, span + _gap(stamps, opened, memory)))
+    return Mark(
+        last_ns=int(stamps[-1]),
+        tail=[float(v) for v in level[-TAIL_ROWS:]],
+        alarm=state,
+        from_ns=int(stamps[start]),
+        first_ns=first_ns,
+        alert=open_alert(last[0], last[2], last[1]) if still and last is not None else None,
+        latest_end_ns=end,
+    )
+
+
+def _gap(stamps: np.ndarray, first: int, rows: int) -> int:
+    """The time the ``rows`` rows before row ``first`` span (a detector's memory in rows, as time)."""
+    if first <= 0 or first >= len(stamps):
+        return 0
+    return int(stamps[first]) - int(stamps[max(first - rows, 0)])
