@@ -196,12 +196,15 @@ def test_a_new_asset_is_fitted_and_scored_whole_then_only_new(walk: dict, tmp_pa
 
 
 def test_a_context_that_does_not_give_the_last_scores_back_grows_to_the_whole_history(walk: dict) -> None:
+    """The rows read from the mark's context on cannot give such a tail back: the asset is read whole and the
+    context doubles up to all its rows."""
     marks = read_marks(walk["fits"])
     # the marks of the night before the last, with a tail no context can give back
     before = walk["results"][3].previous
     wrong = {a: dataclasses.replace(m, tail=[v + 0.01 for v in m.tail]) for a, m in before.items()}
     assert ROWS - 338 > CONTEXT_ROWS
     again = detect_store(walk["store"], kept=SavedFits(walk["fits"]), since=wrong)
+    assert set(again.scored_how.values()) == {"new"}  # read whole in a second pass: exact, not "short"
     right = walk["results"][4]
     assert np.allclose(again.scores["anomaly_score"], right.scores["anomaly_score"], atol=1e-6)
     assert _keys(again.episodes) == _keys(right.episodes)

@@ -727,7 +727,6 @@ def detect_store(
     readings are read wide (``interval``: averaged at that spacing, e.g. ``"10min"``; default: as stored) and
     scored as its own series, pooled per asset class where it has too few rows (:func:`detect_frame`).
     """
-    from forewarn.store.pg_sql import redact
     from forewarn.train.dataset import opened, select_assets
     from forewarn.train.spec import TrainSpec
 
@@ -735,29 +734,65 @@ def detect_store(
     since: dict[str, Mark] | None = options.pop("since", None)
     kept = options.get("kept")
     marked = {} if since is None or kept is None else {a: m for a, m in since.items() if kept.fit_number(a) is not None}
-    read: dict[str, tuple[pd.DataFrame, dict[str, float], str | None]] = {}  # as stored, the carry, the print
     with opened(store) as db:
         chosen = select_assets(db, spec)
-        parts = []
-        for asset_id in chosen["asset_id"].astype(str):
-            mark = marked.get(asset_id) if interval is None else None
-            since_ts = None if mark is None else pd.Timestamp(mark.from_ns, tz="UTC")
-            part = db.readings(asset_id, since_ts, resample=interval, wide=True)
-            upto, whole = history_prints(db, asset_id, None if mark is None else mark.last_ns)
-            if mark is not None and not check_stored(part, mark, upto):  # rows up to the mark changed: all of them
-                part = db.readings(asset_id, wide=True)
-                marked[asset_id] = replace(mark, digest=CHANGED)
-                mark = None
-            if len(part):
-                read[asset_id] = (part, {} if mark is None else mark.carry, whole)
-                parts.append(part if mark is None else carried_in(part, mark.carry))
+    whole_read: set[str] = set()
+    while True:  # a second pass reads whole the assets whose context read did not give the last scores back
+        with opened(store) as db:
+            parts, read = _read_store(db, chosen["asset_id"].astype(str).tolist(), marked, whole_read, interval)
+        result = _detect_read(store, parts, chosen, since, marked, options)
+        short = {a for a, how in result.scored_how.items() if how == "short"} - whole_read
+        if not short:
+            break
+        whole_read |= short
+    if result.marks is not None:  # what the next run checks and carries, from the readings as stored
+        result.previous = dict(since or {})
+        result.marks = {a: sealed(m, *read[a]) if a in read else m for a, m in result.marks.items()}
+    return result
+
+
+def _read_store(
+    db: Any, chosen: list[str], marked: dict[str, Mark], whole_read: set[str], interval: str | None
+) -> tuple[list[pd.DataFrame], dict[str, tuple[pd.DataFrame, dict[str, float], str | None]]]:
+    """Each chosen asset's readings, wide: an asset with a mark (``marked``, not in ``whole_read``) from its
+    context on, a channel missing on that first row at its carried reading; the others all of them. A mark whose
+    rows changed in the store is set to :data:`~forewarn.detect.since.CHANGED` in ``marked`` (and the asset read
+    whole). Returns the parts to score and, per asset, the readings as stored, the carry before them and the
+    fingerprint of all its stored readings (:func:`~forewarn.detect.since.sealed` reads them)."""
+    parts, read = [], {}
+    for asset_id in chosen:
+        mark = marked.get(asset_id) if interval is None and asset_id not in whole_read else None
+        since_ts = None if mark is None else pd.Timestamp(mark.from_ns, tz="UTC")
+        part = db.readings(asset_id, since_ts, resample=interval, wide=True)
+        upto, whole = history_prints(db, asset_id, None if asset_id not in marked else marked[asset_id].last_ns)
+        if mark is not None and not check_stored(part, mark, upto):  # rows up to the mark changed: all of them
+            part = db.readings(asset_id, wide=True)
+            marked[asset_id] = replace(mark, digest=CHANGED)
+            mark = None
+        if len(part):
+            read[asset_id] = (part, {} if mark is None else mark.carry, whole)
+            parts.append(part if mark is None else carried_in(part, mark.carry))
+    return parts, read
+
+
+def _detect_read(
+    store: Any,
+    parts: list[pd.DataFrame],
+    chosen: pd.DataFrame,
+    since: dict[str, Mark] | None,
+    marked: dict[str, Mark],
+    options: dict[str, Any],
+) -> DetectResult:
+    """:func:`detect_frame` on the readings :func:`_read_store` read (``detect_store``'s scoring)."""
+    from forewarn.store.pg_sql import redact
+
     if not parts:
         raise DataNotFoundError(f"no readings for the {len(chosen)} selected asset(s)")
     frame = pd.concat(parts, ignore_index=True)
     frame["asset_id"] = frame["asset_id"].astype(str)
     frame["ts"] = pd.DatetimeIndex(pd.to_datetime(frame["ts"], utc=True)).strftime("%Y-%m-%dT%H:%M:%S.%f%z")
     classes_of = dict(zip(chosen["asset_id"].astype(str), chosen["asset_class"].astype(str), strict=True))
-    result = detect_frame(
+    return detect_frame(
         frame,
         timestamp_column="ts",
         asset_column="asset_id",
@@ -766,7 +801,3 @@ def detect_store(
         since=None if since is None else {**since, **marked},
         **options,
     )
-    if result.marks is not None:  # what the next run checks and carries, from the readings as stored
-        result.previous = dict(since or {})
-        result.marks = {a: sealed(m, *read[a]) if a in read else m for a, m in result.marks.items()}
-    return result

@@ -22,8 +22,9 @@ of one run over the whole history (:func:`forewarn.detect.detect_store` with ``s
   ``recover`` divides by the peak of the excursion it began). So a night reads and scores the new rows and about
   ``CONTEXT_ROWS`` before each asset's, whatever the history's length. The context's last :data:`TAIL_ROWS` rows
   were scored by the previous run: scored again they must give the scores kept in the mark (within
-  :data:`TOLERANCE`); where they do not, the context doubles within the rows read (``short`` where even all of them
-  do not: a warning names the asset).
+  :data:`TOLERANCE`); where they do not, the context doubles within the rows read, and where even all of them do
+  not (``short``), :func:`forewarn.detect.detect_store` reads that asset whole and scores again, doubling up to
+  the whole history.
 * **The alarm rule** continues from the mark's state (:func:`carry_alarms`): fed row by row until no episode is
   open, then the vectorised rule (:func:`~forewarn.decide.alarms.find_episodes`, equal row for row: the alarm
   module's property test), so an episode open across the boundary keeps its start, its peak and its channels.
