@@ -122,6 +122,15 @@ def detect(
             "degrade: more false alarms there); default: off.",
         ),
     ] = None,
+    tail_visits: Annotated[
+        int | None,
+        typer.Option(
+            min=2,
+            help="Ensemble: a height the training rows reach in this many separate excursions is normal (metric "
+            "series whose rare events recur: queues that empty, bursts, counts; e.g. 3). Long such series: far "
+            "fewer false alarms; on machines, a few warnings fewer; default: off.",
+        ),
+    ] = None,
     rounding: Annotated[
         bool,
         typer.Option(
@@ -217,7 +226,12 @@ def detect(
         )
     kept = None
     if models is not None:
-        given = {"contamination": contamination, "transition_rows": transition_rows, "rebase_rows": rebase_rows}
+        given = {
+            "contamination": contamination,
+            "transition_rows": transition_rows,
+            "rebase_rows": rebase_rows,
+            "tail_visits": tail_visits,
+        }
         given["rounding"] = True if rounding else None
         kept = _kept(models, detector, train_fraction, smooth, interval, given)
         detector, train_fraction = kept.detector, float(kept.index.get("options", {}).get("train_fraction", 0.15))
@@ -237,6 +251,7 @@ def detect(
             ("contamination", contamination),
             ("transition_rows", transition_rows),
             ("rebase_rows", rebase_rows),
+            ("tail_visits", tail_visits),
             ("rounding", True if rounding else None),
         )
         if value is not None
