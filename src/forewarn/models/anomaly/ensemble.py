@@ -200,7 +200,9 @@ the default 39.3 / 52.0 / 23.8, ``tail_visits=3`` 39.3 / 52.5 / 43.8, ``stabilis
 the 20 forewarned failures of the failing twin fleet of validation seed 3 (19 of 38, with fewer false alarms: 2.47
 -> 2.12 and 2.24 per asset-month; fleet 4: 16 of 30 either way, 2.47 -> 2.06 and 2.39), and ``tail_visits`` costs SKAB's F1 (0.832 -> 0.813: it widens the forecast
 member of half the files by a median 572-fold, for their recurring pressure steps) (BENCHMARKS.md, issue 14,
-2026-12-06 05:02).
+2026-12-06 05:02); on the standing cells' test seeds, measured once before a default change, ``tail_visits=3`` lost
+the standard corpus at 4,000 rows (63.5 -> 61.5) and 4 of 49 forewarned failures of the failing twin fleet of seed 0
+(2.24 -> 2.04 false alarms per asset-month) (2026-12-06 06:05). ``forewarn detect --tail-visits 3`` sets it.
 
 **Adaptation** (``adaptation`` > 0, off by default): each channel's baseline follows an exponentially
 weighted mean of the past rows with that rate per row, so a slow regime change (a new set point, seasonal
