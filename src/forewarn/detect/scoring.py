@@ -739,7 +739,9 @@ def detect_store(
     whole_read: set[str] = set()
     while True:  # a second pass reads whole the assets whose context read did not give the last scores back
         with opened(store) as db:
-            parts, read = _read_store(db, chosen["asset_id"].astype(str).tolist(), marked, whole_read, interval)
+            parts, read = _read_store(
+                db, chosen["asset_id"].astype(str).tolist(), marked, whole_read, interval, since is not None
+            )
         result = _detect_read(store, parts, chosen, since, marked, options)
         short = {a for a, how in result.scored_how.items() if how == "short"} - whole_read
         if not short:
@@ -752,19 +754,29 @@ def detect_store(
 
 
 def _read_store(
-    db: Any, chosen: list[str], marked: dict[str, Mark], whole_read: set[str], interval: str | None
+    db: Any,
+    chosen: list[str],
+    marked: dict[str, Mark],
+    whole_read: set[str],
+    interval: str | None,
+    fingerprint: bool,
 ) -> tuple[list[pd.DataFrame], dict[str, tuple[pd.DataFrame, dict[str, float], str | None]]]:
     """Each chosen asset's readings, wide: an asset with a mark (``marked``, not in ``whole_read``) from its
     context on, a channel missing on that first row at its carried reading; the others all of them. A mark whose
     rows changed in the store is set to :data:`~forewarn.detect.since.CHANGED` in ``marked`` (and the asset read
     whole). Returns the parts to score and, per asset, the readings as stored, the carry before them and the
-    fingerprint of all its stored readings (:func:`~forewarn.detect.since.sealed` reads them)."""
+    fingerprint of all its stored readings (:func:`~forewarn.detect.since.sealed` reads them; taken only with
+    ``fingerprint``, a run that keeps marks: a hash over every stored reading is not for a run that keeps none)."""
     parts, read = [], {}
     for asset_id in chosen:
         mark = marked.get(asset_id) if interval is None and asset_id not in whole_read else None
         since_ts = None if mark is None else pd.Timestamp(mark.from_ns, tz="UTC")
         part = db.readings(asset_id, since_ts, resample=interval, wide=True)
-        upto, whole = history_prints(db, asset_id, None if asset_id not in marked else marked[asset_id].last_ns)
+        upto, whole = (
+            history_prints(db, asset_id, None if asset_id not in marked else marked[asset_id].last_ns)
+            if fingerprint
+            else (None, None)
+        )
         if mark is not None and not check_stored(part, mark, upto):  # rows up to the mark changed: all of them
             part = db.readings(asset_id, wide=True)
             marked[asset_id] = replace(mark, digest=CHANGED)
