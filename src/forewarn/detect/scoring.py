@@ -27,6 +27,7 @@ from forewarn.detect.inputs import (
     find_timestamp_column,
     time_problem,
 )
+from forewarn.detect.merged import merge_passes
 from forewarn.detect.since import (
     CHANGED,
     Mark,
@@ -736,17 +737,15 @@ def detect_store(
     marked = {} if since is None or kept is None else {a: m for a, m in since.items() if kept.fit_number(a) is not None}
     with opened(store) as db:
         chosen = select_assets(db, spec)
-    whole_read: set[str] = set()
-    while True:  # a second pass reads whole the assets whose context read did not give the last scores back
+        order = chosen["asset_id"].astype(str).tolist()
+        parts, read = _read_store(db, order, marked, set(), interval, since is not None)
+    result = _detect_read(store, parts, chosen, since, marked, options)
+    short = {a for a, how in result.scored_how.items() if how == "short"}
+    if short:  # a second pass reads whole, and scores again, only the assets whose context read fell short
         with opened(store) as db:
-            parts, read = _read_store(
-                db, chosen["asset_id"].astype(str).tolist(), marked, whole_read, interval, since is not None
-            )
-        result = _detect_read(store, parts, chosen, since, marked, options)
-        short = {a for a, how in result.scored_how.items() if how == "short"} - whole_read
-        if not short:
-            break
-        whole_read |= short
+            parts, again = _read_store(db, [a for a in order if a in short], marked, short, interval, True)
+        result = merge_passes(result, _detect_read(store, parts, chosen, since, marked, options), short, order)
+        read.update(again)
     if result.marks is not None:  # what the next run checks and carries, from the readings as stored
         result.previous = dict(since or {})
         result.marks = {a: sealed(m, *read[a]) if a in read else m for a, m in result.marks.items()}
