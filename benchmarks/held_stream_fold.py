@@ -17,6 +17,13 @@ into a temporary module (``--old-rev``, default 61ff8b3: the row-by-row held fol
 two codes' outputs on the held fleet are compared: every row's value and every closed bucket (starts exact, values
 to 1e-12 relative: the plain sums are pandas' grouped cumsum in one and a running sum in the other).
 
+``--pipeline``: the same fleet also goes through the stream's ``OnlinePipeline`` (a DuckDB store in a temporary
+folder with every channel held ``--hold``, one servable bundle at ``--interval``: a small LightGBM RUL model on
+window 3 of mean, max and ewm, as ``tests/stream/test_held_buckets.py`` builds it), one ``process`` call per
+micro-batch and ``close``: readings/s from the first call to the end of ``close`` (store write, buckets, window
+features, scoring, checkpoint; no MQTT), the ``OpenBuckets`` of ``forewarn.stream.scoring`` swapped for the earlier
+revision's in the old runs, alternated likewise; ``plain new``: the same without holds (the plain fold).
+
 Run: ``.venv/bin/python benchmarks/held_stream_fold.py`` (about a minute) or ``--quick``; ``--json out.json``.
 """
 
@@ -108,6 +115,63 @@ def compare(old: list, new: list) -> int:
     return closed
 
 
+def pipeline_seconds(cls: Any, parts: list, channels: int, interval_min: int, hold_min: int, folder: Path) -> float:
+    """Seconds for the whole fleet through ``OnlinePipeline.process`` (module text), ``cls`` as its open buckets."""
+    import pandas as pd
+
+    from forewarn.bundles.bundle import make_bundle
+    from forewarn.models.rul.lightgbm_rul import LightGBMRUL
+    from forewarn.store import Store
+    from forewarn.stream import scoring
+    from forewarn.stream.config_file import parse_config
+    from forewarn.stream.messages import ReadingColumns
+    from forewarn.stream.pipeline import OnlinePipeline
+
+    names = [f"c{j:02d}" for j in range(channels)]
+    model_folder = folder / "model"
+    if not model_folder.exists():
+        rng = np.random.default_rng(0)
+        stats = ("mean", "max", "ewm")
+        X = pd.DataFrame(rng.normal(20, 3, (60, 3 * channels)), columns=[f"{c}__{s}" for c in names for s in stats])
+        y = X["c00__mean"] - 10
+        model = LightGBMRUL(n_estimators=5, num_leaves=3, max_rul=None, seed=0).fit(X, y)
+        make_bundle(
+            model, model_folder, channels=tuple(names), window=3, interval=f"{interval_min}min", stats=stats,
+            horizon=5.0, X_holdout=X, y_holdout=y, calibration=None,
+        )  # fmt: skip
+    assets = sorted({str(a) for part in parts for a in part[0]})
+    config = parse_config(
+        {
+            "mqtt": {"subscriptions": [{"topic": "p/+/+", "layout": "value", "asset": "{1}", "channel": "{2}"}]},
+            "assets": [{"asset_id": a, "channels": {c: "u" for c in names}} for a in assets],
+            "models": [{"path": str(model_folder)}],
+        }
+    )
+    columns = []
+    for asset, ts, values in parts:
+        cols = ReadingColumns()
+        rows, cells = np.nonzero(np.isfinite(values))
+        for i, k in zip(rows.tolist(), cells.tolist(), strict=True):
+            cols.add(str(asset[i]), names[k], int(ts[i]), float(values[i, k]))
+        columns.append(cols)
+    path = folder / f"stream-{time.monotonic_ns()}.duckdb"
+    saved = scoring.OpenBuckets
+    scoring.OpenBuckets = cls
+    try:
+        with Store(path) as store:
+            pipe = OnlinePipeline(store, config)
+            for asset in assets if hold_min else ():
+                store.set_hold(asset, names, f"{hold_min}min")
+            started = time.perf_counter()
+            for cols in columns:
+                pipe.process(cols, [])
+            pipe.close()
+            return time.perf_counter() - started
+    finally:
+        scoring.OpenBuckets = saved
+        path.unlink(missing_ok=True)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--assets", type=int, default=20)
@@ -120,6 +184,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--old-rev", default="61ff8b3")
+    parser.add_argument("--pipeline", action="store_true", help="also time the stream's OnlinePipeline")
     parser.add_argument("--quick", action="store_true", help="5 assets x 400 rows, 3 repeats")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -145,6 +210,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 fold_all(cls, parts, args.channels, width, holds)
                 seconds[mode][code].append(time.perf_counter() - started)
         loads.append(os.getloadavg()[0])
+    if args.pipeline:
+        folder = Path(tempfile.mkdtemp(prefix="held_pipeline_"))
+        runs = {
+            "held old": (codes["old"], args.hold),
+            "held new": (codes["new"], args.hold),
+            "plain new": (codes["new"], 0),
+        }
+        pipeline: dict[str, list[float]] = {c: [] for c in runs}
+        for _ in range(args.repeats):
+            for name, (cls, hold) in runs.items():
+                pipeline[name].append(pipeline_seconds(cls, parts, args.channels, args.interval, hold, folder))
+            loads.append(os.getloadavg()[0])
     result: dict[str, Any] = {
         "settings": {k: v for k, v in vars(args).items() if k not in ("json", "quick")},
         "rows": n,
@@ -174,6 +251,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 f"{row[code]['readings_per_s']:12,.0f} readings/s"
             )
         result["modes"][mode] = row
+    if args.pipeline:
+        result["pipeline"] = {}
+        for name, times in pipeline.items():
+            median = statistics.median(times)
+            result["pipeline"][name] = {"seconds": times, "readings_per_s": readings / median}
+            each = ", ".join(f"{readings / s:,.0f}" for s in times)
+            print(f"  pipeline {name}: {readings / median:10,.0f} readings/s ({each}), median {median:.2f} s")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
     return result
