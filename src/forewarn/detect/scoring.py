@@ -33,10 +33,13 @@ from forewarn.detect.since import (
     Mark,
     carried_in,
     carry_alarms,
+    changed_since,
     check_stored,
     history_prints,
     mark_after,
     reach,
+    rewrites_after,
+    rewrites_seen,
     row_contributions,
     score_since,
     sealed,
@@ -759,29 +762,33 @@ def _read_store(
     whole_read: set[str],
     interval: str | None,
     fingerprint: bool,
-) -> tuple[list[pd.DataFrame], dict[str, tuple[pd.DataFrame, dict[str, float], str | None]]]:
+) -> tuple[list[pd.DataFrame], dict[str, tuple[pd.DataFrame, dict[str, float], str | None, int | None]]]:
     """Each chosen asset's readings, wide: an asset with a mark (``marked``, not in ``whole_read``) from its
     context on, a channel missing on that first row at its carried reading; the others all of them. A mark whose
-    rows changed in the store is set to :data:`~forewarn.detect.since.CHANGED` in ``marked`` (and the asset read
-    whole). Returns the parts to score and, per asset, the readings as stored, the carry before them and the
-    fingerprint of all its stored readings (:func:`~forewarn.detect.since.sealed` reads them; taken only with
-    ``fingerprint``, a run that keeps marks: a hash over every stored reading is not for a run that keeps none)."""
+    rows changed in the store (a rewrite recorded since, :func:`~forewarn.detect.since.changed_since`; in a store
+    without that record, a fingerprint of its readings that differs) is set to
+    :data:`~forewarn.detect.since.CHANGED` in ``marked`` (and the asset read whole). Returns the parts to score and,
+    per asset, the readings as stored, the carry before them, the fingerprint of all its stored readings (a store
+    without the record only) and the store's last rewrite number before reading
+    (:func:`~forewarn.detect.since.sealed` reads them; taken only with ``fingerprint``, a run that keeps marks)."""
     parts, read = [], {}
+    seq = rewrites_seen(db) if fingerprint else None  # before reading: a later write has a larger number
+    numbers = [m.rewrites for m in marked.values() if m.rewrites is not None]
+    changes = rewrites_after(db, min(numbers)) if seq is not None and numbers else {}
     for asset_id in chosen:
         mark = marked.get(asset_id) if interval is None and asset_id not in whole_read else None
         since_ts = None if mark is None else pd.Timestamp(mark.from_ns, tz="UTC")
         part = db.readings(asset_id, since_ts, resample=interval, wide=True)
-        upto, whole = (
-            history_prints(db, asset_id, None if asset_id not in marked else marked[asset_id].last_ns)
-            if fingerprint
-            else (None, None)
-        )
-        if mark is not None and not check_stored(part, mark, upto):  # rows up to the mark changed: all of them
+        upto, whole, old = None, None, marked.get(asset_id)
+        if fingerprint and (seq is None or (old is not None and old.rewrites is None and old.history is not None)):
+            upto, whole = history_prints(db, asset_id, None if old is None else old.last_ns)  # no record to read
+        moved = mark is not None and seq is not None and changed_since(mark, seq, changes.get(asset_id, []))
+        if mark is not None and (moved or not check_stored(part, mark, upto)):  # rows up to the mark changed
             part = db.readings(asset_id, wide=True)
             marked[asset_id] = replace(mark, digest=CHANGED)
             mark = None
         if len(part):
-            read[asset_id] = (part, {} if mark is None else mark.carry, whole)
+            read[asset_id] = (part, {} if mark is None else mark.carry, None if seq is not None else whole, seq)
             parts.append(part if mark is None else carried_in(part, mark.carry))
     return parts, read
 

@@ -12,9 +12,10 @@ of one run over the whole history (:func:`forewarn.detect.detect_store` with ``s
   episode open there (its score and channels: an alert filed for it names them), the end of the asset's latest
   episode (the case book's state: a case closes a gap after it), and where the next run starts reading: the first
   row of its context (``from_ns``), each channel's last reading before it (``carry``: the gap filling carries a
-  reading forward from any earlier row), the rows from there to the last scored one and their digest, and a
-  fingerprint of all the asset's stored readings up to the last scored row (:func:`history_prints`, computed in
-  the store).
+  reading forward from any earlier row), the rows from there to the last scored one and their digest, and the
+  number of the store's last recorded rewrite before the run read the asset (:mod:`forewarn.store.rewrites`; a
+  store without that record: a fingerprint of all the asset's stored readings up to the last scored row,
+  :func:`history_prints`, computed in the store).
 * **The context** (:func:`context_start`, the stream's rule: :mod:`forewarn.stream.sequential` keeps the last
   ``context`` rows of an asset the same way): at least :data:`CONTEXT_ROWS` rows before the first new row, and at
   least the detector's reach in time (:func:`reach`: the ensemble's settling reads the ``settle_hours`` before a
@@ -28,10 +29,14 @@ of one run over the whole history (:func:`forewarn.detect.detect_store` with ``s
 * **The alarm rule** continues from the mark's state (:func:`carry_alarms`): fed row by row until no episode is
   open, then the vectorised rule (:func:`~forewarn.decide.alarms.find_episodes`, equal row for row: the alarm
   module's property test), so an episode open across the boundary keeps its start, its peak and its channels.
-* **Changed history**: stored readings up to the mark's time that differ from those the mark fingerprinted (a
-  re-ingest with ``--on-conflict replace``, late rows inserted before it; a PostgreSQL store, which gives no
-  fingerprint: the context's rows only) make the asset be read and rescored whole, said in one line; so does an
-  asset without a mark (new to the fits, or the first run with the option).
+* **Changed history**: stored readings up to the mark's time that changed since the mark was taken (a re-ingest
+  with ``--on-conflict replace``, late rows inserted before it) make the asset be read and rescored whole, said in
+  one line; so does an asset without a mark (new to the fits, or the first run with the option). Both stores,
+  DuckDB and PostgreSQL, record each write that changes a series before its last stored reading
+  (:mod:`forewarn.store.rewrites`; a write that only appends records nothing): one query per run reads the
+  rewrites after the marks' number (:func:`rewrites_after`, :func:`changed_since`), whatever the history's length.
+  A store without that record (an older one opened read-only) is checked as before: a fingerprint of every stored
+  reading of the asset (:func:`history_prints`, DuckDB; PostgreSQL: the context's rows only).
 
 >>> import numpy as np
 >>> stamps = np.arange(10, dtype="int64") * 600 * 10**9   # 10-minute rows
@@ -59,6 +64,7 @@ import pandas as pd
 from forewarn.decide.alarms import AlarmRule, AlarmState, Episode, find_episodes
 from forewarn.detect.channels import channel_deviations, episode_channels, raw_scores
 from forewarn.exceptions import ConfigError, ForewarnError
+from forewarn.store.rewrites import LAST_SEQ, SINCE_SQL
 
 #: the marks of a folder of kept fits (beside :data:`forewarn.detect.saved.INDEX_FILE`)
 MARKS_FILE = "detect-marks.json"
@@ -94,9 +100,13 @@ class Mark:
     carry: dict[str, float] = field(default_factory=dict)
     alert: dict[str, Any] | None = None
     latest_end_ns: int | None = None
-    #: a fingerprint of every stored reading of the asset up to ``last_ns`` (:func:`history_prints`; ``None``: a
-    #: store that cannot give one, where only the context's rows are checked)
+    #: a fingerprint of every stored reading of the asset up to ``last_ns`` (:func:`history_prints`), kept only for a
+    #: store without the record of rewrites (``rewrites``); ``None`` otherwise
     history: str | None = None
+    #: the number of the store's last recorded rewrite (:mod:`forewarn.store.rewrites`) before the run read the
+    #: asset: a later one at or before ``last_ns`` changed its history (:func:`changed_since`); ``None``: a store
+    #: without the record (an older store opened read-only)
+    rewrites: int | None = None
 
 
 @dataclass
@@ -139,6 +149,40 @@ def history_prints(db: Any, asset_id: str, upto_ns: int | None) -> tuple[str | N
     return f"{int(row['n_upto'])}:{row['h_upto']}", f"{int(row['n'])}:{row['h']}"
 
 
+def rewrites_seen(db: Any) -> int | None:
+    """The number of the store's last recorded rewrite (:data:`forewarn.store.rewrites.LAST_SEQ`; 0: none), noted
+    before reading; ``None`` where the store keeps no such record (an older store opened read-only)."""
+    if not callable(getattr(db, "sql", None)):
+        return None
+    try:
+        return int(db.sql(LAST_SEQ).iloc[0, 0])
+    except (ForewarnError, ValueError, KeyError, IndexError):
+        return None
+
+
+def rewrites_after(db: Any, seq: int) -> dict[str, list[tuple[int, int]]]:
+    """The store's recorded rewrites after number ``seq``: per asset, ``(number, earliest time written)`` (int64
+    nanoseconds); one small query whatever the history's length (:data:`forewarn.store.rewrites.SINCE_SQL`)."""
+    found: dict[str, list[tuple[int, int]]] = {}
+    for row in db.sql(SINCE_SQL, [int(seq)]).itertuples(index=False):
+        found.setdefault(str(row.asset_id), []).append((int(row.seq), int(pd.Timestamp(row.t0).value)))
+    return found
+
+
+def changed_since(mark: Mark, seq: int, rewrites: Sequence[tuple[int, int]]) -> bool:
+    """Whether an asset's stored readings up to its ``mark`` changed since it was read: a rewrite recorded after the
+    mark's number (``rewrites``, :func:`rewrites_after`, the asset's) wrote at or before its last scored row, or the
+    store's last number ``seq`` is below the mark's (another store).
+
+    >>> mark = Mark(last_ns=100, tail=[], alarm={}, from_ns=0, first_ns=0, rewrites=3)
+    >>> changed_since(mark, 5, [(2, 50), (4, 150)]), changed_since(mark, 5, [(4, 100)]), changed_since(mark, 2, [])
+    (False, True, True)
+    """
+    if mark.rewrites is None:
+        return False
+    return seq < mark.rewrites or any(n > mark.rewrites and at <= mark.last_ns for n, at in rewrites)
+
+
 def check_stored(part: pd.DataFrame, mark: Mark, history: str | None = None) -> bool:
     """Whether an asset's readings read from ``mark.from_ns`` on are, up to its last scored row, those the mark
     digested, and all its readings up to that row those it fingerprinted (``history``; module text: *changed
@@ -162,11 +206,18 @@ def carried_in(part: pd.DataFrame, carry: Mapping[str, float]) -> pd.DataFrame:
     return out
 
 
-def sealed(mark: Mark, part: pd.DataFrame, carry_before: Mapping[str, float], history: str | None = None) -> Mark:
+def sealed(
+    mark: Mark,
+    part: pd.DataFrame,
+    carry_before: Mapping[str, float],
+    history: str | None = None,
+    rewrites: int | None = None,
+) -> Mark:
     """``mark`` (from scoring) with what the next run checks and carries, from the asset's stored readings
     ``part`` as read this run (from the previous mark's ``from_ns`` on, whose ``carry`` is ``carry_before``, or all
     of them, ``{}``): the rows from the mark's ``from_ns`` to its last row, their digest, and each channel's last
-    reading before ``from_ns``; ``history``: the fingerprint of every stored reading of the asset as read."""
+    reading before ``from_ns``; ``history``: the fingerprint of every stored reading of the asset as read (a store
+    without the record of rewrites), ``rewrites``: the store's last rewrite number before it was read."""
     stamps, values, channels = stored_rows(part)
     start = int(np.searchsorted(stamps, max(mark.from_ns, int(stamps[0]) if len(stamps) else 0), side="left"))
     upto = int(np.searchsorted(stamps, mark.last_ns, side="right"))
@@ -181,6 +232,7 @@ def sealed(mark: Mark, part: pd.DataFrame, carry_before: Mapping[str, float], hi
         digest=digest(stamps[start:upto], values[start:upto]),
         carry=carry,
         history=history if upto == len(stamps) else None,
+        rewrites=rewrites,
     )
 
 

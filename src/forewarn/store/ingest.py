@@ -13,7 +13,9 @@ Steps for one batch (a file or a table), each a bulk DuckDB statement:
    series and time range (idempotent re-ingest), in ``(series_id, ts)`` order so zone maps prune. Only
    then are the overlapping keys' values compared: a stored value that differs is a *conflict*, counted,
    and kept (``on_conflict="keep"``, the default), replaced (``"replace"``) or the batch is rejected
-   (``"error"``, naming the line and column of the first one). A batch that overlaps nothing pays nothing.
+   (``"error"``, naming the line and column of the first one). A batch that overlaps nothing pays nothing
+   but one ``LIMIT 1`` query (a stored reading after it?). A batch that writes a series before its last stored
+   reading (late rows, replaced values) is recorded in ``reading_rewrites`` (:mod:`forewarn.store.rewrites`).
 6. label columns (``label_columns``) go to the ``labels`` table by the same rules
    (:mod:`forewarn.store.labels`), in the same transaction.
 
@@ -32,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from forewarn.exceptions import IngestError, UnknownAssetError
-from forewarn.store import flag_runs, labels
+from forewarn.store import flag_runs, labels, rewrites
 from forewarn.store.historian import drop_historian, historian_rows, map_holds
 from forewarn.store.hold import hold_micros, set_holds
 from forewarn.store.options import ReadOptions
@@ -470,6 +472,8 @@ def _write(
         "AND ts BETWEEN make_timestamp(?::BIGINT)::TIMESTAMPTZ AND make_timestamp(?::BIGINT)::TIMESTAMPTZ"
     )
     if not fetch_value(con, f"SELECT count(*) FROM ({overlap} LIMIT 1)", list(bounds)):
+        if _readings_later(con, bounds):  # a late batch: every row is written, before rows stored
+            _note_rewrites(con, "SELECT series_id, epoch_us(min(ts)) FROM __fw_stage GROUP BY 1", [], bounds)
         return _Written(int(fetch_value(con, "INSERT INTO reading_values SELECT series_id, ts, value FROM __fw_stage")))
     conflicts = int(
         fetch_value(
@@ -481,6 +485,14 @@ def _write(
     replaced = 0
     if conflicts and on_conflict == "error" and conflict is not None:
         raise conflict(*_first_conflict(con))
+    # the rows this write inserts (keys not stored) or replaces (values that differ), earliest per series
+    _note_rewrites(
+        con,
+        f"SELECT s.series_id, epoch_us(min(s.ts)) FROM __fw_stage s LEFT JOIN ({overlap}) r USING (series_id, ts) "
+        "WHERE r.value IS NULL OR (? AND r.value <> s.value) GROUP BY 1",
+        [*bounds, on_conflict == "replace"],
+        bounds,
+    )
     if conflicts and on_conflict == "replace":
         replaced = int(
             fetch_value(
@@ -499,6 +511,38 @@ def _write(
         )
     )
     return _Written(written, conflicts, replaced)
+
+
+def _readings_later(con: duckdb.DuckDBPyConnection, bounds: tuple[Any, ...]) -> bool:
+    """Whether a series of the batch's range holds a reading after the batch's last time (``bounds``: series range
+    and times in microseconds): the batch is then written before stored rows."""
+    return bool(
+        fetch_value(
+            con,
+            "SELECT count(*) FROM (SELECT 1 FROM reading_values WHERE series_id BETWEEN ? AND ? "
+            "AND ts > make_timestamp(?::BIGINT)::TIMESTAMPTZ LIMIT 1)",
+            [bounds[0], bounds[1], bounds[3]],
+        )
+    )
+
+
+def _note_rewrites(con: duckdb.DuckDBPyConnection, written: str, params: list[Any], bounds: tuple[Any, ...]) -> None:
+    """Record the series this write changes before their last stored reading (:mod:`forewarn.store.rewrites`):
+    ``written`` selects each series' earliest written time (microseconds), before the write."""
+    first = {int(s): int(t) for s, t in con.execute(written, params).fetchall() if t is not None}
+    if not first:
+        return
+    last = {
+        int(s): int(t)
+        for s, t in con.execute(
+            "SELECT series_id, epoch_us(max(ts)) FROM reading_values WHERE series_id BETWEEN ? AND ? "
+            "AND ts >= make_timestamp(?::BIGINT)::TIMESTAMPTZ GROUP BY 1",
+            [bounds[0], bounds[1], min(first.values())],
+        ).fetchall()
+    }
+    rows = rewrites.rewritten(first, last)
+    if rows:
+        rewrites.record(con.execute, int(fetch_value(con, rewrites.LAST_SEQ)), rows)
 
 
 def has_adjacent_duplicates(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -11,7 +11,9 @@ are handed out once):
    ``reading_values``. Otherwise a binary ``COPY`` into a temporary table, conflicts counted, kept,
    replaced or rejected (``on_conflict``), and ``INSERT ... ON CONFLICT DO NOTHING`` for the rest;
 4. labels by the same rules; the touched series and time range marked for the rollups
-   (:func:`forewarn.store.pg_rollup.refresh` recomputes only those);
+   (:func:`forewarn.store.pg_rollup.refresh` recomputes only those); a write that changes a series before its last
+   stored reading (late rows, replaced values) recorded in ``reading_rewrites`` (:mod:`forewarn.store.rewrites`:
+   one query more per batch, ``LIMIT 1`` on the index, when the batch overlaps nothing stored);
 5. ``COMMIT``: a process killed before it leaves nothing behind, after it everything.
 """
 
@@ -26,6 +28,7 @@ import pyarrow as pa
 
 from forewarn.schema import EVENT_COLUMNS
 from forewarn.store import labels as labels_mod
+from forewarn.store import rewrites
 from forewarn.store.hold import HOLD_COLUMN
 from forewarn.store.ingest import IngestReport, Progress, has_adjacent_duplicates
 from forewarn.store.pg_sql import (
@@ -202,6 +205,12 @@ class PgTarget:
             "SELECT 1 FROM reading_values WHERE series_id BETWEEN %s AND %s AND ts BETWEEN %s AND %s LIMIT 1", box
         ).fetchone()
         if overlap is None:
+            later = con.execute(
+                "SELECT 1 FROM reading_values WHERE series_id BETWEEN %s AND %s AND ts > %s LIMIT 1", [*box[:2], box[3]]
+            ).fetchone()
+            if later is not None:  # a late batch: every row is written, before rows stored
+                first = duck.execute("SELECT series_id, epoch_us(min(ts)) FROM __fw_stage GROUP BY 1").fetchall()
+                _note_rewrites(con, first)
             _copy_in(con, "reading_values (series_id, ts, value)", data)
             return int(bounds[4]), 0, 0
         con.execute(
@@ -213,6 +222,13 @@ class PgTarget:
         replaced = 0
         if conflicts and on_conflict == "error":
             raise conflict(*_first_conflict(con, duck, differ))
+        # the rows this write inserts (keys not stored) or replaces (values that differ), earliest per series
+        first = con.execute(
+            "SELECT s.series_id, epoch_us(min(s.ts)) FROM __fw_stage s LEFT JOIN reading_values r "
+            "USING (series_id, ts) WHERE r.value IS NULL OR (%s AND r.value <> s.value) GROUP BY 1",
+            [on_conflict == "replace"],
+        ).fetchall()
+        _note_rewrites(con, first)
         if conflicts and on_conflict == "replace":
             replaced = con.execute(
                 "UPDATE reading_values r SET value = s.value FROM __fw_stage s WHERE r.series_id = s.series_id "
@@ -223,6 +239,27 @@ class PgTarget:
             "ON CONFLICT (series_id, ts) DO NOTHING"
         ).rowcount
         return int(written), conflicts, int(replaced)
+
+
+def _note_rewrites(con: Any, first: list[tuple[Any, Any]]) -> None:
+    """Record the series this write changes before their last stored reading (:mod:`forewarn.store.rewrites`):
+    ``first``, each series' earliest written time (microseconds), before the write."""
+    written = {int(s): int(t) for s, t in first if t is not None}
+    if not written:
+        return
+    last = {
+        int(s): int(t)
+        for s, t in con.execute(
+            "SELECT sid, epoch_us((SELECT max(ts) FROM reading_values r WHERE r.series_id = sid)) "
+            "FROM unnest(%s::integer[]) AS sid",
+            [sorted(written)],
+        ).fetchall()
+        if t is not None
+    }
+    rows = rewrites.rewritten(written, last)
+    if rows:
+        seq = int(con.execute(rewrites.LAST_SEQ).fetchone()[0])
+        rewrites.record(lambda sql, params: con.execute(sql, params), seq, rows, mark="%s")
 
 
 def _copy_in(con: Any, table: str, data: bytes) -> None:

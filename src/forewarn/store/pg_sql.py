@@ -36,6 +36,7 @@ from forewarn.exceptions import ConfigError
 from forewarn.store.hold import ADD_COLUMN as HOLD_MIGRATION
 from forewarn.store.pg_cases_schema import MIGRATION as CASEBOOK_MIGRATION
 from forewarn.store.pg_cases_schema import REVIEW_MIGRATION, REVIEW_NOVELTY_MIGRATION
+from forewarn.store.rewrites import MIGRATION as REWRITES_MIGRATION
 from forewarn.store.tables import ts_literal
 
 SCHEMES = ("postgresql://", "postgres://", "postgresql:/", "postgres:/")
@@ -125,6 +126,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE OR REPLACE FUNCTION epoch_ms(t timestamptz) RETURNS bigint LANGUAGE sql STABLE STRICT
         AS $$ SELECT (extract(epoch FROM t) * 1000)::bigint $$;
     """,
+    # 10: the writes that changed a series before its last stored reading (forewarn.store.rewrites)
+    REWRITES_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("store_meta", "sites", "lines", "assets", "channels", "reading_values", "events", "labels")

@@ -13,6 +13,8 @@ Layout, and why:
   handed out per asset in name order, so one asset's readings sit in one or two row groups.
 * ``readings`` is a view with the data model's columns ``(asset_id, ts, channel, value)`` for
   :meth:`Store.sql` users; the store's own queries go to ``reading_values`` directly.
+* ``reading_rewrites`` records the writes that changed a series before its last stored reading (late rows,
+  replaced values; :mod:`forewarn.store.rewrites`): readers that keep their place (``detect --only-new``) read it.
 * ``events`` holds failures, maintenance and inspections.
 * ``labels (asset_id, ts, name, value)`` holds label columns of exports (text as written), kept apart from
   the readings so that a label is never a channel (see :mod:`forewarn.store.labels`).
@@ -20,8 +22,9 @@ Layout, and why:
 >>> import duckdb
 >>> con = duckdb.connect()
 >>> create_schema(con)
->>> sorted(r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall())
-['assets', 'channels', 'events', 'labels', 'lines', 'reading_values', 'readings', 'sites', 'store_meta']
+>>> names = sorted(r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall())
+>>> names[:6], names[6:]
+(['assets', 'channels', 'events', 'labels', 'lines', 'reading_rewrites'], ['reading_values', 'readings', 'sites', 'store_meta'])
 >>> quote_ident('a"b'), quote_literal("it's")
 ('"a""b"', "'it''s'")
 """
@@ -35,6 +38,7 @@ import pandas as pd
 
 from forewarn.exceptions import SchemaError
 from forewarn.store.hold import ADD_COLUMN as ADD_HOLD_COLUMN
+from forewarn.store.rewrites import DDL as REWRITES_DDL
 
 SCHEMA_VERSION = "1"
 
@@ -102,6 +106,7 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     written before channels had a hold (:mod:`forewarn.store.hold`) gets the column, every channel not held."""
     con.execute(DDL)
     con.execute(ADD_HOLD_COLUMN)
+    con.execute(REWRITES_DDL)
     con.execute("INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
 
 
