@@ -2,9 +2,10 @@
 
 The rule (a value holds until its channel's next reading, at most ``hold``, never past the asset's newest reading
 of any channel; a bucket's mean weighs the values holding in it by time) is :func:`forewarn.store.hold.
-held_buckets_sql`'s, written here in PostgreSQL's dialect (``dialect="postgres"``) for the two bucketed reads the
-server store answers: ``PgStore.readings(resample=...)`` (:func:`held_buckets`) and the service's last window
-(:func:`last_buckets`, called by :func:`forewarn.store.window_queries.last_buckets`). A held channel is never
+held_buckets_sql`'s; :func:`held_buckets_sql` here writes it in a form PostgreSQL runs cheaply (per series, index
+order, times kept as timestamps), for the two bucketed reads the server store answers: ``PgStore.readings(
+resample=...)`` (:func:`held_buckets`) and the service's last window (:func:`last_buckets`, called by
+:func:`forewarn.store.window_queries.last_buckets`). ``tests/store/test_pg_hold.py`` holds the two forms equal. A held channel is never
 answered from the hourly or daily rollups (they hold plain sums of the recorded values). The column
 ``channels.hold_us`` comes with migration 8 (:mod:`forewarn.store.pg_sql`), the same ``ALTER TABLE ... ADD COLUMN
 IF NOT EXISTS`` as the embedded store's: a database written before keeps its readings and holds no held channel.
@@ -75,7 +76,56 @@ def held_buckets(
         f"SELECT c.series_id, c.asset_id, c.channel, c.{hold.HOLD_COLUMN} AS hold_us, {lo}::BIGINT AS lo_us, "
         f"{hi}::BIGINT AS hi_us FROM channels c WHERE c.series_id IN ({ids})"
     )
-    return select_without_jit(con.con, hold.held_buckets_sql(width_us, series, dialect="postgres"))
+    return select_without_jit(con.con, held_buckets_sql(width_us, series))
+
+
+def held_buckets_sql(width_us: int, series_sql: str) -> str:
+    """SQL of ``asset_id, ts, channel, value``: the time-weighted bucket means of held series, on PostgreSQL.
+
+    The contract and the rule are :func:`forewarn.store.hold.held_buckets_sql`'s (``series_sql``: one row per held
+    series, ``series_id, asset_id, channel, hold_us, lo_us, hi_us``; buckets ``width_us`` wide aligned on the Unix
+    epoch, covering ``[lo_us, hi_us)``). The form is PostgreSQL's own, about half the cost of that text in its
+    ``postgres`` dialect (BENCHMARKS.md, issue 20, 2026-12-06 helper 3), per series (``LATERAL``):
+
+    * only the series' last reading before ``lo_us`` (at most ``hold_us`` before it: a backward index scan, one
+      row) can hold into the window, so it is read alone, then the window's readings; both in the key's order, so
+      ``lead()`` (the next reading, where a value stops holding) needs no sort;
+    * times stay timestamps: ``epoch_us()`` is NUMERIC arithmetic, twice a reading; a bucket is ``date_bin``'s, a
+      piece's weight its seconds as a double (``date_part`` of an interval, to 1e-16 relative);
+    * a segment is cut into its buckets by ``generate_series`` in the select list (one row for a segment inside
+      one bucket), and the pieces are summed per series and bucket.
+
+    >>> sql = held_buckets_sql(3_600_000_000, "SELECT 1")
+    >>> "LIMIT 1" in sql and "lead(x.ts) OVER (ORDER BY x.ts)" in sql and "epoch_us" not in sql
+    True
+    """
+    width = f"INTERVAL '{int(width_us)} microseconds'"
+    micros = "INTERVAL '1 microsecond'"
+    series = (
+        f"SELECT series_id, asset_id, channel, hold_us * {micros} AS hold, "
+        f"{hold.PG_EPOCH} + greatest(lo_us, {hold.PG_FLOOR_US}) * {micros} AS lo, "
+        f"{hold.PG_EPOCH} + hi_us * {micros} AS hi FROM ({series_sql}) AS s"
+    )
+    readings = (
+        "(SELECT v.ts, v.value FROM reading_values v WHERE v.series_id = hs.series_id AND v.ts >= hs.lo - hs.hold "
+        "AND v.ts < hs.lo ORDER BY v.ts DESC LIMIT 1) UNION ALL (SELECT v.ts, v.value FROM reading_values v "
+        "WHERE v.series_id = hs.series_id AND v.ts >= hs.lo AND v.ts < hs.hi ORDER BY v.ts)"
+    )
+    segments = (
+        "SELECT x.value, greatest(x.ts, hs.lo) AS s0, "
+        f"least(coalesce(lead(x.ts) OVER (ORDER BY x.ts), hs.hi), x.ts + hs.hold, hs.hi) AS s1 FROM ({readings}) AS x"
+    )
+    pieces = (
+        f"SELECT value, s0, s1, generate_series(date_bin({width}, s0, {hold.PG_EPOCH}), s1 - {micros}, {width}) AS b "
+        f"FROM ({segments}) AS seg WHERE s1 > s0"
+    )
+    weighed = (
+        f"SELECT b, value, date_part('epoch', least(s1, b + {width}) - greatest(s0, b)) AS d FROM ({pieces}) AS cut"
+    )
+    return (
+        f"WITH hs AS MATERIALIZED ({series}) SELECT hs.asset_id, p.b AS ts, hs.channel, p.value FROM hs "
+        f"CROSS JOIN LATERAL (SELECT b, sum(value * d) / sum(d) AS value FROM ({weighed}) AS piece GROUP BY b) AS p"
+    )
 
 
 def select_without_jit(con: Any, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
@@ -131,7 +181,7 @@ def last_buckets(
     )
     if not held:
         return store.sql(f"{window} {plain}", [*params, list(channels)])
-    # the held series' window [t0, the asset's newest reading of any channel], read by hold.held_buckets_sql
+    # the held series' window [t0, the asset's newest reading of any channel], read by held_buckets_sql
     series = (
         f"SELECT c.series_id, c.asset_id, c.channel, c.{hold.HOLD_COLUMN} AS hold_us, epoch_us(b.t0) AS lo_us, "
         "t.last_us + 1 AS hi_us FROM channels c JOIN b ON b.asset_id = c.asset_id JOIN t ON t.asset_id = c.asset_id "
@@ -145,6 +195,6 @@ def last_buckets(
         return select_without_jit(
             con,
             f"{window}{newest} SELECT * FROM ({plain}) AS p "
-            f"UNION ALL SELECT * FROM ({hold.held_buckets_sql(width, series, dialect='postgres')}) AS h",
+            f"UNION ALL SELECT * FROM ({held_buckets_sql(width, series)}) AS h",
             [*params, list(asset_ids), list(channels)],
         )

@@ -1,0 +1,149 @@
+"""A held (recorded-on-change) channel's bucketed read on PostgreSQL: the SQL form of ``store/pg_hold.py``
+(``pg_hold.held_buckets_sql``) against the earlier one (``hold.held_buckets_sql(..., dialect="postgres")``),
+alternated on one server.
+
+The plant is ``benchmarks/store_pg.py``'s: ``--assets`` assets x 10 channels, a reading every minute for
+``--days`` days (the dense case: a held 24 h read weighs 14,400 readings plus those of the hold before it), every
+channel then held ``--hold`` (``Store.set_hold``). Each query is one random asset's last 24 whole hours through
+``Store.readings(resample="1h")`` (240 buckets) and its last window through ``window_queries.last_buckets`` (24 x
+1 h); the two forms alternate query by query (old, new, old, new...) for ``--repeats`` assets, with the earlier form
+swapped in by replacing ``pg_hold.held_buckets_sql`` for the old queries. Every pair of answers is compared (1e-9).
+
+PostgreSQL: ``--url`` (an empty database) or a throwaway server started here (``LocalPostgres``, as the tests start
+one, on 127.0.0.1; ``fsync`` off: reads only are timed). Prints medians and 95th percentiles per form and the load
+average; ``--json out.json``.
+
+Run: ``.venv/bin/python benchmarks/pg_held_read.py`` (about a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from store_pg import CHANNELS, batches
+
+from forewarn.store import Store, hold, pg_hold
+from forewarn.store.pg_local import LocalPostgres
+from forewarn.store.window_queries import last_buckets
+
+HOUR = 3_600_000_000
+END_US = 1_767_225_600_000_000 + 40 * 24 * HOUR  # 2026-02-10T00:00:00Z
+
+
+def earlier_form(width_us: int, series_sql: str) -> str:
+    """The held buckets as PostgreSQL read them before: the shared text in its ``postgres`` dialect."""
+    return hold.held_buckets_sql(width_us, series_sql, dialect="postgres")
+
+
+def timed(run: Callable[[], pd.DataFrame]) -> tuple[float, pd.DataFrame]:
+    started = time.perf_counter()
+    out = run()
+    return (time.perf_counter() - started) * 1000, out
+
+
+def same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """Two answers equal: the same rows (asset, time, channel), values to 1e-9."""
+    keys = [c for c in ("asset_id", "ts", "channel") if c in a.columns]
+    a, b = a.sort_values(keys, ignore_index=True), b.sort_values(keys, ignore_index=True)
+    assert a[keys].equals(b[keys]), "the two forms give other rows"
+    np.testing.assert_allclose(b["value"].to_numpy(float), a["value"].to_numpy(float), rtol=1e-9, atol=1e-12)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--assets", type=int, default=20)
+    parser.add_argument("--days", type=int, default=8)
+    parser.add_argument("--hold", default="8h")
+    parser.add_argument("--repeats", type=int, default=40, help="random assets, each read by both forms")
+    parser.add_argument("--url", default=None)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    rows = args.assets * len(CHANNELS) * args.days * 1440
+    server = None
+    url = args.url
+    if url is None:
+        server = LocalPostgres(Path(tempfile.mkdtemp(prefix="pg-held-")), durable=False).start()
+        url = server.create_database("held")
+    try:
+        with Store(url) as store:
+            started = time.perf_counter()
+            for table in batches(rows, args.assets, 500_000, END_US):
+                store.ingest_readings(table)
+            names = [f"asset-{a:05d}" for a in range(args.assets)]
+            for name in names:
+                store.set_hold(name, None, args.hold)
+            loaded = time.perf_counter() - started
+            end = pd.Timestamp(END_US // HOUR * HOUR, unit="us", tz="UTC")
+            start = end - pd.Timedelta("24h")
+            forms = {"old": earlier_form, "new": pg_hold.held_buckets_sql}
+            current = pg_hold.held_buckets_sql
+            reads: dict[str, list[float]] = {f: [] for f in forms}
+            windows: dict[str, list[float]] = {f: [] for f in forms}
+            rng = random.Random(3)
+            loads = [os.getloadavg()[0]]
+            try:
+                for k in range(args.repeats + 1):  # the first round warms the caches and is not counted
+                    name = names[rng.randrange(args.assets)]
+                    got: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+                    for form, sql in forms.items():
+                        pg_hold.held_buckets_sql = sql  # type: ignore[assignment]
+                        ms_read, read = timed(lambda n=name: store.readings(n, start, end, resample="1h"))
+                        ms_window, window = timed(
+                            lambda n=name: last_buckets(store, [n], list(CHANNELS), 24, HOUR, [hold.NO_START])
+                        )
+                        got[form] = (read, window)
+                        if k:
+                            reads[form].append(ms_read)
+                            windows[form].append(ms_window)
+                    same(got["old"][0], got["new"][0])
+                    same(got["old"][1], got["new"][1])
+                    assert len(got["new"][0]) == 24 * len(CHANNELS), len(got["new"][0])
+            finally:
+                pg_hold.held_buckets_sql = current  # type: ignore[assignment]
+            loads.append(os.getloadavg()[0])
+    finally:
+        if server is not None:
+            server.stop()
+
+    def summary(values: list[float]) -> dict[str, float]:
+        ordered = sorted(values)
+        return {
+            "median_ms": round(statistics.median(ordered), 2),
+            "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
+        }
+
+    result = {
+        "settings": {k: v for k, v in vars(args).items() if k not in ("json", "url")},
+        "readings": rows,
+        "load_seconds": round(loaded, 1),
+        "load_1min": loads,
+        "readings_1h_24h": {f: summary(v) for f, v in reads.items()},
+        "last_window_24x1h": {f: summary(v) for f, v in windows.items()},
+    }
+    print(
+        f"{rows:,} readings ({args.assets} assets x 10 channels x {args.days} days at 1 min), every channel held "
+        f"{args.hold}; {args.repeats} random assets, forms alternated, answers equal; load "
+        f"{min(loads):.1f}-{max(loads):.1f}"
+    )
+    for label in ("readings_1h_24h", "last_window_24x1h"):
+        for form in forms:
+            s = result[label][form]
+            print(f"  {label:18s} {form}: median {s['median_ms']:7.1f} ms, p95 {s['p95_ms']:7.1f} ms")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+if __name__ == "__main__":
+    main()
