@@ -131,6 +131,16 @@ def detect(
             "fewer false alarms; on machines, a few warnings fewer; default: off.",
         ),
     ] = None,
+    recurrence: Annotated[
+        int | None,
+        typer.Option(
+            min=2,
+            help="Ensemble: a height the series itself has already reached in this many separate excursions is "
+            "normal, however few of them the training rows held (long metric series whose rare events recur: "
+            "queues that empty, bursts, business hours; e.g. 8). A height never reached before still alarms; "
+            "default: off.",
+        ),
+    ] = None,
     rounding: Annotated[
         bool,
         typer.Option(
@@ -231,6 +241,7 @@ def detect(
             "transition_rows": transition_rows,
             "rebase_rows": rebase_rows,
             "tail_visits": tail_visits,
+            "recurrence": recurrence,
         }
         given["rounding"] = True if rounding else None
         kept = _kept(models, detector, train_fraction, smooth, interval, given)
@@ -252,6 +263,7 @@ def detect(
             ("transition_rows", transition_rows),
             ("rebase_rows", rebase_rows),
             ("tail_visits", tail_visits),
+            ("recurrence", recurrence),
             ("rounding", True if rounding else None),
         )
         if value is not None
