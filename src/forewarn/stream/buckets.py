@@ -382,10 +382,15 @@ class OpenBuckets:
         values: np.ndarray, new_segment: np.ndarray, segment: np.ndarray, base: np.ndarray
     ) -> np.ndarray:
         """Cumulative sums of ``values`` within each segment, each starting from its ``base`` row: sequential sums,
-        oldest reading first (pandas' grouped cumsum), so no segment's sum carries the rounding of another's."""
+        oldest reading first (pandas' grouped cumsum), so no segment's sum carries the rounding of another's;
+        integers (exact) as one running sum less each segment's start."""
         out = values.astype(base.dtype, copy=True)
         out[new_segment] += base
-        return pd.DataFrame(out).groupby(segment, sort=False).cumsum().to_numpy(dtype=base.dtype)
+        if base.dtype.kind != "i":
+            return pd.DataFrame(out).groupby(segment, sort=False).cumsum().to_numpy(dtype=base.dtype)
+        running = np.cumsum(out, axis=0)
+        starts = np.flatnonzero(new_segment)
+        return running - (running[starts] - out[starts])[segment]
 
     @staticmethod
     def _mean(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
