@@ -1,17 +1,19 @@
-"""A held (recorded-on-change) channel's bucketed read on PostgreSQL: the SQL form of ``store/pg_hold.py``
-(``pg_hold.held_buckets_sql``) against the earlier one (``hold.held_buckets_sql(..., dialect="postgres")``),
-alternated on one server.
+"""Bucketed reads of PostgreSQL's held (recorded-on-change) channels and the service's last window: this checkout's
+``store/pg_hold.py`` against an earlier revision's, alternated on one server.
 
 The plant is ``benchmarks/store_pg.py``'s: ``--assets`` assets x 10 channels, a reading every minute for
-``--days`` days (the dense case: a held 24 h read weighs 14,400 readings plus those of the hold before it), every
-channel then held ``--hold`` (``Store.set_hold``). Each query is one random asset's last 24 whole hours through
-``Store.readings(resample="1h")`` (240 buckets) and its last window through ``window_queries.last_buckets`` (24 x
-1 h); the two forms alternate query by query (old, new, old, new...) for ``--repeats`` assets, with the earlier form
-swapped in by replacing ``pg_hold.held_buckets_sql`` for the old queries. Every pair of answers is compared (1e-9).
+``--days`` days (the dense case: a held 24 h read weighs 14,400 readings plus those of the hold before it); the
+first half of the assets then get every channel held ``--hold`` (``Store.set_hold``), the others none. Each round
+draws one held and one plain asset and reads each, with each code: its last 24 whole hours through
+``Store.readings(resample="1h")`` (the plain asset's come from the hourly rollup either way) and its last window
+through ``window_queries.last_buckets`` (24 x 1 h); old and new alternate within the round. The earlier code is
+``git show REV:src/forewarn/store/pg_hold.py`` (``--old-rev``, default 61ff8b3) imported as a module of its own,
+swapped in for the old reads (its ``last_buckets``; its held SQL, the shared text of ``hold.held_buckets_sql`` in
+the ``postgres`` dialect, for ``readings``). Every pair of answers is compared (1e-9).
 
 PostgreSQL: ``--url`` (an empty database) or a throwaway server started here (``LocalPostgres``, as the tests start
-one, on 127.0.0.1; ``fsync`` off: reads only are timed). Prints medians and 95th percentiles per form and the load
-average; ``--json out.json``.
+one, on 127.0.0.1; ``fsync`` off: reads only are timed). Prints medians and 95th percentiles and the load average;
+``--json out.json``.
 
 Run: ``.venv/bin/python benchmarks/pg_held_read.py`` (about a minute).
 """
@@ -19,14 +21,18 @@ Run: ``.venv/bin/python benchmarks/pg_held_read.py`` (about a minute).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -39,6 +45,21 @@ from forewarn.store.window_queries import last_buckets
 
 HOUR = 3_600_000_000
 END_US = 1_767_225_600_000_000 + 40 * 24 * HOUR  # 2026-02-10T00:00:00Z
+
+
+def earlier_module(rev: str) -> ModuleType:
+    """``store/pg_hold.py`` as it was at ``rev``, imported as a module of its own."""
+    root = Path(__file__).resolve().parents[1]
+    source = "src/forewarn/store/pg_hold.py"
+    text = subprocess.run(["git", "show", f"{rev}:{source}"], cwd=root, check=True, capture_output=True, text=True)
+    path = Path(tempfile.mkdtemp(prefix="pg_hold_")) / "earlier_pg_hold.py"
+    path.write_text(text.stdout, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("earlier_pg_hold", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["earlier_pg_hold"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def earlier_form(width_us: int, series_sql: str) -> str:
@@ -65,7 +86,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--assets", type=int, default=20)
     parser.add_argument("--days", type=int, default=8)
     parser.add_argument("--hold", default="8h")
-    parser.add_argument("--repeats", type=int, default=40, help="random assets, each read by both forms")
+    parser.add_argument("--repeats", type=int, default=40, help="rounds: a held and a plain asset, both codes")
+    parser.add_argument("--old-rev", default="61ff8b3")
     parser.add_argument("--url", default=None)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -81,36 +103,42 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for table in batches(rows, args.assets, 500_000, END_US):
                 store.ingest_readings(table)
             names = [f"asset-{a:05d}" for a in range(args.assets)]
-            for name in names:
+            held_names, plain_names = names[: args.assets // 2], names[args.assets // 2 :]
+            for name in held_names:
                 store.set_hold(name, None, args.hold)
             loaded = time.perf_counter() - started
             end = pd.Timestamp(END_US // HOUR * HOUR, unit="us", tz="UTC")
             start = end - pd.Timedelta("24h")
-            forms = {"old": earlier_form, "new": pg_hold.held_buckets_sql}
-            current = pg_hold.held_buckets_sql
-            reads: dict[str, list[float]] = {f: [] for f in forms}
-            windows: dict[str, list[float]] = {f: [] for f in forms}
+            earlier = earlier_module(args.old_rev)
+            codes = {
+                "old": (earlier_form, earlier.last_buckets),
+                "new": (pg_hold.held_buckets_sql, pg_hold.last_buckets),
+            }
+            current = codes["new"]
+            times: dict[str, list[float]] = {}
             rng = random.Random(3)
             loads = [os.getloadavg()[0]]
             try:
                 for k in range(args.repeats + 1):  # the first round warms the caches and is not counted
-                    name = names[rng.randrange(args.assets)]
-                    got: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
-                    for form, sql in forms.items():
-                        pg_hold.held_buckets_sql = sql  # type: ignore[assignment]
-                        ms_read, read = timed(lambda n=name: store.readings(n, start, end, resample="1h"))
-                        ms_window, window = timed(
-                            lambda n=name: last_buckets(store, [n], list(CHANNELS), 24, HOUR, [hold.NO_START])
-                        )
-                        got[form] = (read, window)
-                        if k:
-                            reads[form].append(ms_read)
-                            windows[form].append(ms_window)
-                    same(got["old"][0], got["new"][0])
-                    same(got["old"][1], got["new"][1])
-                    assert len(got["new"][0]) == 24 * len(CHANNELS), len(got["new"][0])
+                    for kind, pool in (("held", held_names), ("plain", plain_names)):
+                        name = pool[rng.randrange(len(pool))]
+                        got: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+                        for code, (sql, window_of) in codes.items():
+                            pg_hold.held_buckets_sql = sql  # type: ignore[assignment]
+                            pg_hold.last_buckets = window_of  # type: ignore[assignment]
+                            ms_read, read = timed(lambda n=name: store.readings(n, start, end, resample="1h"))
+                            ms_window, window = timed(
+                                lambda n=name: last_buckets(store, [n], list(CHANNELS), 24, HOUR, [hold.NO_START])
+                            )
+                            got[code] = (read, window)
+                            if k:
+                                times.setdefault(f"{kind} readings_1h_24h {code}", []).append(ms_read)
+                                times.setdefault(f"{kind} last_window_24x1h {code}", []).append(ms_window)
+                        same(got["old"][0], got["new"][0])
+                        same(got["old"][1], got["new"][1])
+                        assert len(got["new"][0]) == 24 * len(CHANNELS), len(got["new"][0])
             finally:
-                pg_hold.held_buckets_sql = current  # type: ignore[assignment]
+                pg_hold.held_buckets_sql, pg_hold.last_buckets = current  # type: ignore[assignment]
             loads.append(os.getloadavg()[0])
     finally:
         if server is not None:
@@ -128,18 +156,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "readings": rows,
         "load_seconds": round(loaded, 1),
         "load_1min": loads,
-        "readings_1h_24h": {f: summary(v) for f, v in reads.items()},
-        "last_window_24x1h": {f: summary(v) for f, v in windows.items()},
+        "reads": {label: summary(values) for label, values in times.items()},
     }
     print(
-        f"{rows:,} readings ({args.assets} assets x 10 channels x {args.days} days at 1 min), every channel held "
-        f"{args.hold}; {args.repeats} random assets, forms alternated, answers equal; load "
+        f"{rows:,} readings ({args.assets} assets x 10 channels x {args.days} days at 1 min), half the assets held "
+        f"{args.hold}; {args.repeats} rounds, old ({args.old_rev}) and new alternated, answers equal; load "
         f"{min(loads):.1f}-{max(loads):.1f}"
     )
-    for label in ("readings_1h_24h", "last_window_24x1h"):
-        for form in forms:
-            s = result[label][form]
-            print(f"  {label:18s} {form}: median {s['median_ms']:7.1f} ms, p95 {s['p95_ms']:7.1f} ms")
+    for label, s in result["reads"].items():
+        print(f"  {label:32s}: median {s['median_ms']:7.1f} ms, p95 {s['p95_ms']:7.1f} ms")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result

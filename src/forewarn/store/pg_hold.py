@@ -166,7 +166,7 @@ def last_buckets(
         "WITH s AS (SELECT unnest(?) AS asset_id, unnest(?::bigint[]) AS since_us), "
         f"l AS (SELECT c.asset_id, epoch_us(max({LAST_TS})) AS last_us FROM channels c "
         "WHERE c.asset_id IN (SELECT unnest(?)) AND c.channel IN (SELECT unnest(?)) GROUP BY c.asset_id), "
-        "b AS (SELECT l.asset_id, TIMESTAMPTZ '1970-01-01 00:00:00+00' + greatest(s.since_us, "
+        "b AS MATERIALIZED (SELECT l.asset_id, TIMESTAMPTZ '1970-01-01 00:00:00+00' + greatest(s.since_us, "
         f"l.last_us - ((l.last_us % {width}) + {width}) % {width} - {back} * {width}::bigint) "
         "* INTERVAL '1 microsecond' AS t0 FROM l JOIN s ON s.asset_id = l.asset_id)"
     )
@@ -175,7 +175,10 @@ def last_buckets(
         f"SELECT c.asset_id, date_bin({width} * INTERVAL '1 microsecond', v.ts, "
         "TIMESTAMPTZ '1970-01-01 00:00:00+00') AS ts, c.channel, avg(v.value) AS value "
         "FROM b JOIN channels c ON c.asset_id = b.asset_id CROSS JOIN LATERAL (SELECT r.ts, r.value "
-        "FROM reading_values r WHERE r.series_id = c.series_id AND r.ts >= b.t0) AS v "  # a key range a series
+        # a key range a series: b first and the lateral kept (OFFSET 0), or the planner pulls it up into a join
+        # that reads each series' whole history and filters it by t0 afterwards (158 ms against 9.5 for a day of
+        # 10 channels at 1 min in 8 days, EXPLAIN ANALYZE)
+        "FROM reading_values r WHERE r.series_id = c.series_id AND r.ts >= b.t0 OFFSET 0) AS v "
         f"WHERE c.channel IN (SELECT unnest(?)){f' AND (c.asset_id, c.channel) NOT IN ({pairs})' if held else ''} "
         "GROUP BY 1, 2, 3"
     )
