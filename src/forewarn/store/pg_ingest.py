@@ -13,7 +13,7 @@ are handed out once):
 4. labels by the same rules; the touched series and time range marked for the rollups
    (:func:`forewarn.store.pg_rollup.refresh` recomputes only those); a write that changes a series before its last
    stored reading (late rows, replaced values) recorded in ``reading_rewrites`` (:mod:`forewarn.store.rewrites`:
-   one query more per batch, ``LIMIT 1`` on the index, when the batch overlaps nothing stored);
+   one query more per batch, each series' last stored time);
 5. ``COMMIT``: a process killed before it leaves nothing behind, after it everything.
 """
 
@@ -204,13 +204,10 @@ class PgTarget:
         overlap = con.execute(
             "SELECT 1 FROM reading_values WHERE series_id BETWEEN %s AND %s AND ts BETWEEN %s AND %s LIMIT 1", box
         ).fetchone()
-        if overlap is None:
-            later = con.execute(
-                "SELECT 1 FROM reading_values WHERE series_id BETWEEN %s AND %s AND ts > %s LIMIT 1", [*box[:2], box[3]]
-            ).fetchone()
-            if later is not None:  # a late batch: every row is written, before rows stored
-                first = duck.execute("SELECT series_id, epoch_us(min(ts)) FROM __fw_stage GROUP BY 1").fetchall()
-                _note_rewrites(con, first)
+        if overlap is None:  # every row is written: before rows stored, in a late batch
+            _note_rewrites(
+                con, duck.execute("SELECT series_id, epoch_us(min(ts)) FROM __fw_stage GROUP BY 1").fetchall()
+            )
             _copy_in(con, "reading_values (series_id, ts, value)", data)
             return int(bounds[4]), 0, 0
         con.execute(
@@ -243,7 +240,9 @@ class PgTarget:
 
 def _note_rewrites(con: Any, first: list[tuple[Any, Any]]) -> None:
     """Record the series this write changes before their last stored reading (:mod:`forewarn.store.rewrites`):
-    ``first``, each series' earliest written time (microseconds), before the write."""
+    ``first``, each series' earliest written time (microseconds), before the write. Each series' last stored time
+    is one backward step on its index (a range of series with a time bound would scan the month's index: 30 ms
+    at 576,000 readings in the partition, against 2 ms for 200 series this way)."""
     written = {int(s): int(t) for s, t in first if t is not None}
     if not written:
         return

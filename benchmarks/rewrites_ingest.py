@@ -1,0 +1,163 @@
+"""What the record of rewrites (``reading_rewrites``, :mod:`forewarn.store.rewrites`) costs an ingest that only
+appends, and what noticing a changed history costs a nightly ``detect --only-new``.
+
+``--ingest``: appending batches in time order into a DuckDB store (and a PostgreSQL one where ``initdb`` is
+installed): ``--nights`` nightly batches (``--assets`` assets x 4 channels, a day of 10-minute rows each) and
+``--small`` stream-like batches (one row per asset each), seconds per batch (median). Run it with the code before
+and after the record (``PYTHONPATH=old/src``) alternately: the record adds one query to a batch that
+overlaps nothing stored (DuckDB: a reading after the batch?; PostgreSQL: each series' last stored time).
+
+``--notice STORE``: on a copy of a store (e.g. the 12-night walk's of ``detect_cases.py --only-new``), the per-night
+cost of noticing a changed history for every asset: the fingerprint of all its stored readings (the code before)
+against the record's two queries (after), ``--repeats`` times, medians.
+
+``--ingest`` also times the query the record adds (50 times, median) against a trivial query through the same
+``Store.sql`` call.
+
+    .venv/bin/python benchmarks/rewrites_ingest.py --ingest
+    .venv/bin/python benchmarks/rewrites_ingest.py --notice /tmp/detect_only_new_XXXX/new.duckdb
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+T0 = pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def batch(assets: int, start: int, rows: int) -> pd.DataFrame:
+    """``rows`` 10-minute rows from row ``start`` of each asset, 4 channels."""
+    ts = T0 + pd.to_timedelta(np.arange(start, start + rows) * 10, "min")
+    rng = np.random.default_rng(start)
+    parts = []
+    for a in range(assets):
+        frame = pd.DataFrame({"asset_id": f"A-{a:03d}", "ts": ts})
+        for channel in ("temp", "vib", "current", "pressure"):
+            frame[channel] = rng.normal(size=rows)
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True)
+
+
+def time_ingest(location: str, args: argparse.Namespace) -> dict[str, Any]:
+    from forewarn.store import Store
+
+    nightly, small = [], []
+    with Store(location) as db:
+        for night in range(args.nights):
+            frame = batch(args.assets, night * 144, 144)
+            started = time.perf_counter()
+            db.ingest_readings(frame)
+            nightly.append(time.perf_counter() - started)
+        for k in range(args.small):
+            frame = batch(args.assets, args.nights * 144 + k, 1)
+            started = time.perf_counter()
+            db.ingest_readings(frame)
+            small.append(time.perf_counter() - started)
+        # the query the record adds to a batch that overlaps nothing stored, against a trivial one through the same
+        # call: DuckDB, a reading after the batch in its series range? PostgreSQL, each series' last stored time
+        last = T0 + pd.Timedelta(minutes=10 * (args.nights * 144 + args.small))
+        series = list(range(1, args.assets * 4 + 1))
+        added = (
+            (
+                "SELECT sid, (SELECT max(ts) FROM reading_values r WHERE r.series_id = sid) AS t FROM unnest(?::integer[]) AS sid",
+                [series],
+            )
+            if location.startswith("postgres")
+            else (
+                "SELECT count(*) AS n FROM (SELECT 1 FROM reading_values WHERE series_id BETWEEN ? AND ? AND ts > ? LIMIT 1) x",
+                [1, len(series), last],
+            )
+        )
+        queried, trivial = [], []
+        for _ in range(50):
+            started = time.perf_counter()
+            db.sql(*added)
+            queried.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            db.sql("SELECT 1 AS n")
+            trivial.append(time.perf_counter() - started)
+    return {
+        "added_query_ms": round(1000 * statistics.median(queried), 3),
+        "trivial_query_ms": round(1000 * statistics.median(trivial), 3),
+        "nightly_batch_s": round(statistics.median(nightly), 4),
+        "small_batch_ms": round(1000 * statistics.median(small), 2),
+        "readings_per_night": args.assets * 4 * 144,
+    }
+
+
+def ingest(args: argparse.Namespace) -> dict[str, Any]:
+    from forewarn.store.pg_local import LocalPostgres, binaries
+
+    work = Path(tempfile.mkdtemp(prefix="rewrites_ingest_"))
+    out: dict[str, Any] = {"duckdb": time_ingest(str(work / "plant.duckdb"), args)}
+    if binaries() is not None:
+        server = LocalPostgres(work / "pg", durable=False)
+        server.start()
+        try:
+            out["postgres"] = time_ingest(server.create_database("rewrites_ingest"), args)
+        finally:
+            server.stop()
+    shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def notice(args: argparse.Namespace) -> dict[str, Any]:
+    from forewarn.detect.since import history_prints, rewrites_after, rewrites_seen
+    from forewarn.store import Store
+
+    copy = Path(tempfile.mkdtemp(prefix="rewrites_notice_")) / "store.duckdb"
+    shutil.copy(args.notice, copy)
+    Store(str(copy)).close()  # a store written before the record gets its (empty) table
+    old, new = [], []
+    with Store(str(copy), read_only=True) as db:
+        ids = db.assets()["asset_id"].astype(str).tolist()
+        readings = int(db.sql("SELECT count(*) AS n FROM readings").iloc[0, 0])
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            for asset in ids:
+                history_prints(db, asset, 2**62)
+            old.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            rewrites_after(db, int(rewrites_seen(db) or 0))
+            new.append(time.perf_counter() - started)
+    shutil.rmtree(copy.parent, ignore_errors=True)
+    return {
+        "assets": len(ids),
+        "readings": readings,
+        "fingerprints_ms": [round(1000 * x, 1) for x in old],
+        "fingerprints_median_ms": round(1000 * statistics.median(old), 1),
+        "record_ms": [round(1000 * x, 2) for x in new],
+        "record_median_ms": round(1000 * statistics.median(new), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ingest", action="store_true")
+    parser.add_argument("--notice", type=Path)
+    parser.add_argument("--assets", type=int, default=50)
+    parser.add_argument("--nights", type=int, default=20)
+    parser.add_argument("--small", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    result: dict[str, Any] = {"load_average": [round(v, 2) for v in os.getloadavg()]}
+    if args.ingest:
+        result["ingest"] = ingest(args)
+    if args.notice:
+        result["notice"] = notice(args)
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
