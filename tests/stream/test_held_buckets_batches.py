@@ -143,3 +143,10 @@ def test_a_checkpoint_without_the_held_account_counts_holds_from_the_next_readin
     full = _buckets().set_state(buckets.get_state())
     kept = full.fold(np.array(["P-0"]), np.array([at]), np.array([[8.0] * 3]))
     assert kept.closed[0][2][0].tolist() == [4.0, 2.0, 6.0]
+
+
+def test_the_state_of_buckets_none_of_which_is_open_reads_back() -> None:
+    empty = _buckets().get_state()
+    assert len(empty["assets"]) == 0
+    again = _buckets().set_state(empty)
+    assert again.assets == [] and again.fold(np.array(["P-1"]), np.array([T0]), np.ones((1, 3))).means.shape == (1, 3)

@@ -421,6 +421,8 @@ class OpenBuckets:
         if any(k not in state for k in needed):
             raise StateError(f"open bucket state needs {', '.join(needed)}")
         names = [str(a) for a in np.asarray(state["assets"]).tolist()]
+        if not names:  # the state of buckets none of which is open yet
+            return self
         sums = np.asarray(state["sums"], dtype="float64").reshape(len(names), -1)
         if sums.shape[1] != self.channels:
             raise StateError(f"open bucket state has {sums.shape[1]} channels; expected {self.channels}")
