@@ -137,8 +137,8 @@ def detect(
             min=2,
             help="Ensemble: a height the series itself has already reached in this many separate excursions is "
             "normal, however few of them the training rows held (long metric series whose rare events recur: "
-            "queues that empty, bursts, business hours; e.g. 8). A height never reached before still alarms; "
-            "default: off.",
+            "queues that empty, bursts, business hours; e.g. 8). A height never reached before still alarms; not "
+            "for machines that fail again and again the same way (their warnings recur too); default: off.",
         ),
     ] = None,
     rounding: Annotated[

@@ -205,25 +205,29 @@ the standard corpus at 4,000 rows (63.5 -> 61.5) and 4 of 49 forewarned failures
 (2.24 -> 2.04 false alarms per asset-month) (2026-12-06 06:05). ``forewarn detect --tail-visits 3`` sets it.
 
 **Rare events that recur in the series are normal** (``recurrence``, *off by default*, e.g. 8; no times needed):
-``tail_visits`` read online, over every row scored so far (:mod:`~forewarn.models.anomaly.recurrence`): a row whose
-leading member's height the series has already reached in ``recurrence`` separate earlier excursions (within half a
-decade) is capped at the surprise of that height's own frequency in the rows seen, plus one decade; a height never
-reached before keeps its surprise. The cap is applied to the combined surprise after settling and ``recover``
-(which read the members uncapped), so the score is never above the default's. Why: on long series the false
-starts are recurrences (validation seeds 10-19, the default's false starts outside windows whose leading member
-had reached that height in at least 3 separate earlier excursions: the realistic corpus 3,409 of 4,099 at 16,000
-rows, the standard one 1,142 of 1,624), the windows' first alarms far less often (realistic 166 of 326, standard
-104 of 320). Chosen on validation corpus seeds 10-19 at 1,000-16,000 rows and twin fleets 3 and 4 (3, 5, 7, 8, 10
-visits, the tolerance, before or after settling; 8 the fewest at which the standard corpus held at 4,000 rows:
-mean 59.5 against 59.4).
-On the test seeds 0-9 (once; the default in brackets): standard corpus 47.5 / 63.7 / 59.0 at 1,000 / 4,000 /
-16,000 rows (47.5 / 63.5 / 55.2), realistic corpus 39.3 / 54.1 / 45.4 (39.3 / 52.0 / 23.8); SKAB 0.832 / 11.44 %
-(0.832 / 11.45 %), the healthy fleet 0.177 % of rows starting an episode (0.179 %), the failing twin fleet of seed
-0 20 of 49 forewarned at 2.06 false alarms per asset-month (21 at 2.24): the failure lost is the eighth of ten on
-one fan that fails every two to three weeks, whose warning had by then been seen eight times (the risk: a fault
-that keeps coming back at one height stops alarming, as any recurring event does). It needs the whole history: a
-scorer that reads only an asset's last rows (the stream's context, ``detect --only-new``) caps less
-(BENCHMARKS.md, issue 14, 2026-12-06 07:18). ``forewarn detect --recurrence 8`` sets it.
+``tail_visits`` read online, over every row scored so far (:mod:`~forewarn.models.anomaly.recurrence`): a member's
+surprise at a height that member has already reached in ``recurrence`` separate earlier excursions of the series
+(within half a decade) is capped at the surprise of that height's own frequency in the rows seen, plus one decade;
+a height never reached before keeps its surprise. The combined surprise, after settling and ``recover`` (which
+read the members uncapped), is then at most the members' capped combination, so the score is never above the
+default's. Why: on long series most false starts are recurrences (validation seeds 10-19, the default's false
+starts outside windows whose leading member had reached that height in at least 3 separate earlier excursions: the
+realistic corpus 3,409 of 4,099 at 16,000 rows, the standard one 1,142 of 1,624), the windows' first alarms less
+often (166 of 326, 104 of 320). Chosen on validation corpus seeds 10-19 at 1,000-16,000 rows and twin fleets 3
+and 4 of 180 days (3-10 visits, the tolerance, before or after settling; 8 the fewest at which the standard
+corpus held at 4,000 rows: mean 59.5 against 59.4). On the test seeds 0-9 (once; the default in brackets):
+standard corpus 47.5 / 58.0 / 63.7 / 59.0 at 1,000 / 2,000 / 4,000 / 16,000 rows (47.5 / 57.8 / 63.5 / 55.2),
+realistic corpus 39.3 / 54.1 / 45.4 at 1,000 / 4,000 / 16,000 (39.3 / 52.0 / 23.8); SKAB 0.832 / 11.44 % (0.832 /
+11.45 %), the healthy fleet 0.177 % of rows starting an episode (0.179 %), the failing twin fleet of seed 0 (180
+days) 20 of 49 forewarned at 2.06 false alarms per asset-month (21 at 2.24). **Why not the default:** on a year of
+hourly rows of the failing twin fleets (validation seeds 3 and 4) it lost 55 -> 39 of 95 and 44 -> 39 of 80
+forewarned failures (false alarms 2.06 -> 1.74 and 2.09 -> 1.73 per asset-month): fans that fail every few weeks
+the same way show the same warning again and again, and a warning seen eight times is capped like a queue's
+emptying (the risk of any recurrence rule; counting only brief excursions, or only heights the training rows
+reached too, spared at most 7 of the 16 failures lost on fleet 3). It also needs the whole history: a scorer that reads only an asset's last rows (the
+stream's context, ``detect --only-new``) caps less. Use it for long metric series whose rare normal events recur
+(queues, counts, bursts, business hours), not for machines that fail repeatedly (BENCHMARKS.md, issue 14,
+2026-12-06 07:18). ``forewarn detect --recurrence 8`` sets it.
 
 **Adaptation** (``adaptation`` > 0, off by default): each channel's baseline follows an exponentially
 weighted mean of the past rows with that rate per row, so a slow regime change (a new set point, seasonal
