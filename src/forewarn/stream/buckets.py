@@ -32,7 +32,7 @@ readings. So:
 Unheld channels keep the plain mean of their readings. With no held channel the fold is the vectorised one above;
 with one it is vectorised too (:meth:`OpenBuckets._fold_held`: between two rows of an asset each held channel holds
 one value, so the carry is one piece per row and channel, cut at the buckets it crosses), about 2x the plain fold's
-cost (``benchmarks/held_stream_fold.py``: 1.5 against 0.7 us a row of 10 channels; 42 us row by row before).
+cost (``benchmarks/held_stream_fold.py``: 1.5 against 0.7 us a row of 10 channels at load 2; 42 us row by row before).
 
 Rows must arrive in time order per asset, as the :class:`~forewarn.stream.reorder.ReorderBuffer` releases them;
 a late reading (at or before the asset's watermark) never reaches this class (see
