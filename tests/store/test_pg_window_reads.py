@@ -2,7 +2,7 @@
 not its history: the plan's scans of ``reading_values`` return about the window's rows (``EXPLAIN ANALYZE``), for a
 plain asset (averaged) and a held one (weighed by time, plus the one reading before the window). The planner once
 pulled the readings' lateral up into a join that read every series whole and filtered it afterwards (158 ms for a
-day's window in 8 days of minutes; BENCHMARKS.md, 2026-12-06 07:18-08:50)."""
+day's window in 8 days of minutes; BENCHMARKS.md, 2026-12-06 07:18-08:10)."""
 
 from __future__ import annotations
 

@@ -85,7 +85,7 @@ def held_buckets_sql(width_us: int, series_sql: str) -> str:
     The contract and the rule are :func:`forewarn.store.hold.held_buckets_sql`'s (``series_sql``: one row per held
     series, ``series_id, asset_id, channel, hold_us, lo_us, hi_us``; buckets ``width_us`` wide aligned on the Unix
     epoch, covering ``[lo_us, hi_us)``). The form is PostgreSQL's own, about half the cost of that text in its
-    ``postgres`` dialect (BENCHMARKS.md, 2026-12-06 07:18-08:50, helper 3), per series (``LATERAL``):
+    ``postgres`` dialect (BENCHMARKS.md, 2026-12-06 07:18-08:10, helper 3), per series (``LATERAL``):
 
     * only the series' last reading before ``lo_us`` (at most ``hold_us`` before it: a backward index scan, one
       row) can hold into the window, so it is read alone, then the window's readings; both in the key's order, so
