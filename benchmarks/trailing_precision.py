@@ -1,9 +1,9 @@
 """Trailing window statistics: precision far from the first row and speed, before and after (issue 14).
 
 ``models.anomaly.robust.trailing_mean`` / ``trailing_std`` (the embedding and discord members' window means and
-spreads, the change-point member's reference mean) take differences of cumulative sums over the whole series
-(``robust.cumulative_mean`` / ``cumulative_variance``: "before"); with ``robust.EXACT_WINDOWS`` they join
-each window's own pairwise sums (``robust.window_moments``: "after"). This script measures both:
+spreads, the change-point member's reference mean) took differences of cumulative sums over the whole series
+until 2026-12-06 (:func:`cumulative_mean` / :func:`cumulative_variance` below, kept here as "before"); they now
+join each window's own pairwise sums (``robust.window_moments``: "after"). This script measures both:
 
 - *error*: on series of a few shapes a plant exports (a large level with a small spread, a drifting level, a
   counter), the largest difference over the last ``--tail`` rows from numpy's own mean and two-pass standard
@@ -37,19 +37,28 @@ WINDOWS = (4, 32, 256)
 Stat = Callable[[np.ndarray, int], np.ndarray]
 
 
-def switched(exact: bool, stat: Stat) -> Stat:
-    """``stat`` with :data:`~forewarn.models.anomaly.robust.EXACT_WINDOWS` set to ``exact``."""
+def cumulative_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """The trailing mean as computed until 2026-12-06: differences of one cumulative sum over the whole series."""
+    x = np.asarray(values, dtype="float64")
+    csum = np.cumsum(x, axis=0)
+    out = csum.copy()
+    out[window:] -= csum[:-window]
+    counts = np.minimum(np.arange(1, len(x) + 1), window).astype("float64")
+    return out / counts.reshape((-1,) + (1,) * (x.ndim - 1))
 
-    def run(values: np.ndarray, window: int) -> np.ndarray:
-        robust.EXACT_WINDOWS = exact
-        return stat(values, window)
 
-    return run
+def cumulative_std(values: np.ndarray, window: int) -> np.ndarray:
+    """The trailing standard deviation as computed until 2026-12-06: mean square minus squared mean of cumulative
+    sums centred on the first row."""
+    centred = values - values[:1]
+    mean = cumulative_mean(centred, window)
+    square = cumulative_mean(centred * centred, window)
+    return np.sqrt(np.maximum(square - mean * mean, 0.0))
 
 
 FORMS: dict[str, tuple[Stat, Stat]] = {
-    "before": (switched(False, robust.trailing_mean), switched(False, robust.trailing_std)),
-    "after": (switched(True, robust.trailing_mean), switched(True, robust.trailing_std)),
+    "before": (cumulative_mean, cumulative_std),
+    "after": (robust.trailing_mean, robust.trailing_std),
 }
 
 

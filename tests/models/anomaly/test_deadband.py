@@ -82,9 +82,10 @@ def _starts(scores: np.ndarray) -> int:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_staircase_raises_about_the_complete_series_alarms(seed):
-    """A slow cycle with little noise, recorded on change (a deadband of 0.5, a heartbeat of 24 rows): taken as it
-    is, each jump of the staircase is a surprise (28-45 alarms); with its deadband as recording noise about as few
-    as the complete series (0-5)."""
+    """A slow cycle with little noise, recorded on change (a deadband of 0.5, a heartbeat of 24 rows): with its
+    deadband as recording noise about as few alarms as the complete series (0-5). (Taken as it is, the staircase
+    raised 28-45 alarms while window spreads came from cumulative sums, whose rounding gave the flat stretches a
+    spread of their own; with each window's own sums it raises none on these seeds, so that is not asserted.)"""
     rng = np.random.default_rng(seed)
     n = 3000
     t = np.arange(n)
@@ -93,4 +94,3 @@ def test_a_staircase_raises_about_the_complete_series_alarms(seed):
     stair = complete.assign(a=_recorded(a, 0.5, 24)).ffill()
     alarms = _starts(EnsembleDetector().fit(complete.iloc[:600]).score(complete))
     assert _starts(EnsembleDetector().fit(stair.iloc[:600]).score(stair)) <= alarms + 2
-    assert _starts(EnsembleDetector(rounding=False).fit(stair.iloc[:600]).score(stair)) >= 20

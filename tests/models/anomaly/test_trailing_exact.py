@@ -1,6 +1,6 @@
 """Trailing window statistics (``models.anomaly.robust.trailing_mean`` / ``trailing_std``) with each window's own
-sums (``robust.EXACT_WINDOWS``) against a direct per-window numpy reference, far from the first row, and the
-same whichever row a series starts at; with the switch off, the form so far, bit for bit."""
+sums (``robust.window_moments``) against a direct per-window numpy reference, far from the first row, and the
+same whichever row a series starts at."""
 
 from __future__ import annotations
 
@@ -8,22 +8,10 @@ import numpy as np
 import pytest
 
 from forewarn.exceptions import SchemaError
-from forewarn.models.anomaly import robust
-from forewarn.models.anomaly.robust import (
-    cumulative_mean,
-    cumulative_variance,
-    trailing_mean,
-    trailing_std,
-    window_moments,
-)
+from forewarn.models.anomaly.robust import trailing_mean, trailing_std, window_moments
 
 #: half a unit in the last place of 1.0
 U = np.finfo("float64").eps / 2
-
-
-@pytest.fixture(autouse=True)
-def exact_windows(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(robust, "EXACT_WINDOWS", True)
 
 
 def reference(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -136,15 +124,3 @@ def test_the_input_is_left_as_it_was() -> None:
 def test_a_window_below_one_row_is_an_error() -> None:
     with pytest.raises(SchemaError, match="at least 1 row"):
         trailing_mean(np.ones((3, 1)), 0)
-
-
-def test_switched_off_the_statistics_are_the_cumulative_form_so_far(monkeypatch: pytest.MonkeyPatch) -> None:
-    x = 1e3 + np.cumsum(np.random.default_rng(4).normal(size=(5000, 3)), axis=0)
-    monkeypatch.setattr(robust, "EXACT_WINDOWS", False)
-    for window in (1, 4, 33):
-        np.testing.assert_array_equal(trailing_mean(x, window), cumulative_mean(x, window))
-        np.testing.assert_array_equal(trailing_std(x, window), np.sqrt(np.maximum(cumulative_variance(x, window), 0)))
-    # ... which far from the first row is the less exact one (the reason for the switch)
-    exact = np.sqrt(window_moments(x, 4, spread=True)[1] / 4)[-1000:]
-    truth = reference(x[-1003:], 4)[1][3:]
-    assert np.abs(exact - truth).max() < 1e-11 < np.abs(trailing_std(x, 4)[-1000:] - truth).max()

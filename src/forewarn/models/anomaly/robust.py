@@ -199,85 +199,39 @@ def robust_location_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return center, np.where(spread > TINY, spread, 1.0)
 
 
-#: :func:`trailing_mean` / :func:`trailing_std`: each window's own pairwise sums (:func:`window_moments`: exact to
-#: the values' own precision, the same bit for bit whichever row a series starts at) when True; else the form so
-#: far, differences of cumulative sums over the whole series (:func:`cumulative_mean`,
-#: :func:`cumulative_variance`), whose rounding grows with the rows before a window. Off until adopted as the
-#: default (issue 14): it moves one standing cell, the failing twin fleet, where one pump's flow sat exactly still
-#: in most training windows and the cumulative sums' rounding (a spread of 3e-6 for its window-spread feature)
-#: made it raise 85 alarms instead of 17
-EXACT_WINDOWS = False
-
-
 def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
     """Mean of each row and the ``window - 1`` rows before it, per column (fewer rows at the start).
 
-    With :data:`EXACT_WINDOWS` each window's sum is its own (:func:`window_moments`): a row's mean does not
-    depend on the rows before its window, so it is accurate to the values' own precision however far the row is
-    from the first one, and the same, bit for bit, in a series that starts at another row (a stream's context, a
-    nightly run's); a window holding a missing value (NaN) gives NaN, later windows do not. Else the form so far
-    (:func:`cumulative_mean`).
+    Each window's sum is its own (:func:`window_moments`): a row's mean does not depend on the rows before its
+    window, so it is accurate to the values' own precision however far the row is from the first one, and the
+    same, bit for bit, in a series that starts at another row (a stream's context, a nightly run's); a window
+    holding a missing value (NaN) gives NaN, later windows do not. (Until 2026-12-06 it was a difference of one
+    cumulative sum over the whole series, whose rounding grew with the rows before a window.)
 
     >>> trailing_mean(np.arange(5.0)[:, None], 2).ravel().tolist()
     [0.0, 0.5, 1.5, 2.5, 3.5]
     """
-    if EXACT_WINDOWS:
-        return _per_row(window_moments(values, window, spread=False)[0], window)
-    return cumulative_mean(values, window)
+    return _per_row(window_moments(values, window, spread=False)[0], window)
 
 
 def trailing_std(values: np.ndarray, window: int) -> np.ndarray:
     """Standard deviation over the trailing ``window`` rows, per column (0 on the first row).
 
-    With :data:`EXACT_WINDOWS` from each window's own sum of squared deviations (:func:`window_moments`),
-    never from a difference of running sums of squares, so a drifting level costs no precision beyond the values'
-    own and a row's value is the same, bit for bit, whichever row the series starts at (NaN for a window holding
-    a missing value). Else the form so far (:func:`cumulative_variance`).
+    From each window's own sum of squared deviations (:func:`window_moments`), never from a difference of
+    running sums of squares, so a drifting level costs no precision beyond the values' own and a row's value is
+    the same, bit for bit, whichever row the series starts at (NaN for a window holding a missing value). The
+    running sums used until 2026-12-06 were off by 1.6e-4 on a spread of 1e-3 far from the first row, and their
+    rounding made a sensor sitting exactly still look like a spread of 3e-6 (issue 14, BENCHMARKS.md).
 
     A level that drifts for a million rows with a spread of 1e-3, the last window against numpy's two-pass form:
 
     >>> x = 1e3 + 0.01 * np.arange(1_000_000.0)[:, None] + 1e-3 * np.random.default_rng(0).normal(size=(1_000_000, 1))
     >>> exact = float(x[-32:].std())
-    >>> float(abs(np.sqrt(window_moments(x, 32, spread=True)[1][-1, 0] / 32) - exact)) < 1e-11
-    True
-    >>> float(abs(np.sqrt(cumulative_variance(x, 32)[-1, 0]) - exact)) > 1e-5   # the form so far
+    >>> float(abs(trailing_std(x, 32)[-1, 0] - exact)) < 1e-11
     True
     """
-    if EXACT_WINDOWS:
-        variance = _per_row(cast(np.ndarray, window_moments(values, window, spread=True)[1]), window)
-    else:
-        variance = cumulative_variance(values, window)
+    variance = _per_row(cast(np.ndarray, window_moments(values, window, spread=True)[1]), window)
     return np.sqrt(np.maximum(variance, 0.0))
-
-
-def cumulative_mean(values: np.ndarray, window: int) -> np.ndarray:
-    """:func:`trailing_mean` as computed so far: differences of one cumulative sum over the whole series. Fast,
-    but a window's rounding grows with the rows before it, and a series that starts at another row rounds
-    otherwise.
-
-    >>> cumulative_mean(np.arange(5.0)[:, None], 2).ravel().tolist()
-    [0.0, 0.5, 1.5, 2.5, 3.5]
-    """
-    x = np.asarray(values, dtype="float64")
-    csum = np.cumsum(x, axis=0)
-    out = csum.copy()
-    out[window:] -= csum[:-window]
-    counts = np.minimum(np.arange(1, len(x) + 1), window).astype("float64")
-    return out / counts.reshape((-1,) + (1,) * (x.ndim - 1))
-
-
-def cumulative_variance(values: np.ndarray, window: int) -> np.ndarray:
-    """The trailing window's variance as computed so far: mean square minus squared mean of cumulative sums
-    centred on the first row (may round below 0). Far from the first row of a drifting level it lost 1.6e-4 on
-    a spread of 1e-3: the sums of squares carry the level's distance from the first row.
-
-    >>> cumulative_variance(np.array([[1.0], [3.0], [5.0], [9.0]]), 2).ravel().tolist()
-    [0.0, 1.0, 1.0, 4.0]
-    """
-    centred = values - values[:1]
-    mean = cumulative_mean(centred, window)
-    square = cumulative_mean(centred * centred, window)
-    return square - mean * mean
 
 
 def window_moments(values: np.ndarray, window: int, spread: bool) -> tuple[np.ndarray, np.ndarray | None]:
@@ -293,7 +247,7 @@ def window_moments(values: np.ndarray, window: int, spread: bool) -> tuple[np.nd
     bit for bit, in a series that starts at another row once the window is full, and their error does not grow
     with the rows before: the mean within ``8 * 2**-53`` of the window's largest magnitude, the standard
     deviation within ``4 * 2**-53`` of it, against numpy's (measured on windows 2-256 at levels 1-1e9 and spreads
-    1e-6-1), where the cumulative sums (:func:`cumulative_variance`) were off by 0.08 on a 4-row window's spread
+    1e-6-1), where cumulative sums over the whole series (the form before 2026-12-06) were off by 0.08 on a 4-row window's spread
     of about 0.01 a million rows into a drifting level (``benchmarks/trailing_precision.py``).
 
     >>> x = np.array([[1.0], [3.0], [np.nan], [5.0], [9.0], [4.0]])
