@@ -5,6 +5,7 @@ dropped before the context, change nothing; no night hashes the history."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +81,38 @@ def test_the_same_file_again_and_old_rows_dropped_change_nothing(nights: dict) -
     third = _night(store, fits)
     assert third.scored_how == {"P-0": "new", "P-1": "new", "P-2": "new"}
     assert len(third.scores) == 3 * 100
+
+
+def test_marks_and_stores_from_before_the_record_are_checked_by_fingerprint(
+    nights: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Marks written before the record (a fingerprint, no number) are checked by the fingerprint once; a store
+    without the record (an older one, opened read-only) by the fingerprint every night."""
+    import duckdb
+
+    from forewarn.detect.since import history_prints
+
+    monkeypatch.undo()  # this test hashes
+    fleet, store, fits = nights["fleet"], nights["store"], nights["fits"]
+    with Store(store, read_only=True) as db:
+        old = {
+            a: dataclasses.replace(m, rewrites=None, history=history_prints(db, a, m.last_ns)[0])
+            for a, m in read_marks(fits).items()
+        }
+    fixed = fleet[fleet["asset_id"] == "P-1"].iloc[[300]].assign(temp=99.0)
+    with Store(store) as db:
+        db.ingest_readings(fixed, on_conflict="replace")
+    assert detect_store(store, kept=SavedFits(fits), since=old).scored_how == {
+        "P-0": "nothing",
+        "P-1": "changed",
+        "P-2": "nothing",
+    }
+    con = duckdb.connect(str(store))
+    con.execute("DROP TABLE reading_rewrites")  # a store from before the record
+    con.close()
+    # marks with a number, a store without the record: nothing can be told, so every asset is rescored whole
+    again = detect_store(store, kept=SavedFits(fits), since=read_marks(fits))
+    assert set(again.scored_how.values()) == {"changed"}
+    assert again.marks is not None and all(m.history is not None and m.rewrites is None for m in again.marks.values())
+    later = detect_store(store, kept=SavedFits(fits), since={**again.previous, **again.marks})
+    assert set(later.scored_how.values()) == {"nothing"}  # then by the fingerprint, each night

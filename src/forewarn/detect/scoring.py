@@ -782,7 +782,11 @@ def _read_store(
         upto, whole, old = None, None, marked.get(asset_id)
         if fingerprint and (seq is None or (old is not None and old.rewrites is None and old.history is not None)):
             upto, whole = history_prints(db, asset_id, None if old is None else old.last_ns)  # no record to read
-        moved = mark is not None and seq is not None and changed_since(mark, seq, changes.get(asset_id, []))
+        moved = mark is not None and (
+            changed_since(mark, seq, changes.get(asset_id, []))
+            if seq is not None
+            else mark.rewrites is not None and mark.history is None  # a store that lost its record: cannot tell
+        )
         if mark is not None and (moved or not check_stored(part, mark, upto)):  # rows up to the mark changed
             part = db.readings(asset_id, wide=True)
             marked[asset_id] = replace(mark, digest=CHANGED)
