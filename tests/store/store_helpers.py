@@ -86,7 +86,7 @@ def wipe_pg(store: PgStore) -> None:
     with store.connection(write=True) as con:
         con.execute(
             "TRUNCATE sites, lines, assets, channels, reading_values, events, labels, readings_hourly, "
-            "readings_daily, rollup_dirty"
+            "readings_daily, rollup_dirty, reading_rewrites"
         )
         con.execute("DELETE FROM store_meta WHERE key = 'retained_from'")  # a retention test's cutoff
     store._index = None
