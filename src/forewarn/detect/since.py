@@ -69,7 +69,8 @@ from forewarn.store.rewrites import LAST_SEQ, SINCE_SQL
 #: the marks of a folder of kept fits (beside :data:`forewarn.detect.saved.INDEX_FILE`)
 MARKS_FILE = "detect-marks.json"
 MARKS_FORMAT = 1
-#: the least context before the first new row: the stream's default ``context`` (``[[models]] context = 512``)
+#: the least context before the first new row, and the stream's default ``context`` (``[[models]] context``,
+#: :mod:`forewarn.stream.sequential`): one number for both
 CONTEXT_ROWS = 512
 #: the rows before the first new row whose scores are checked against those the previous run gave them
 TAIL_ROWS = 32

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from forewarn.detect.since import CONTEXT_ROWS
 from forewarn.exceptions import ConfigError
 
 LAYOUTS = ("sparkplug", "value", "json")
@@ -192,7 +193,7 @@ class ModelConfig:
     alert: Mapping[str, Any] | None = None
     alarm: Mapping[str, Any] | None = None  # the alarm rule of an anomaly detector: AlarmRule's keys and `scale`
     former_ids: tuple[str, ...] = ()
-    context: int = 512  # a sequential detector's rows of context per asset (forewarn.stream.sequential)
+    context: int = CONTEXT_ROWS  # a sequential detector's rows of context per asset (forewarn.stream.sequential)
 
     def covers(self, asset_id: str, asset_class: str | None) -> bool:
         """Whether this model scores ``asset_id``."""

@@ -99,6 +99,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from forewarn.detect.since import CONTEXT_ROWS
 from forewarn.exceptions import ConfigError
 from forewarn.stream.config import (
     AssetDecl,
@@ -302,7 +303,7 @@ class _Model(_Table):
     asset_class: Text | None = None
     window: int = Field(30, ge=1)
     ewm_span: float = Field(10.0, gt=0)
-    context: int = Field(512, ge=1)
+    context: int = Field(CONTEXT_ROWS, ge=1)
     alert: _Alert | None = None
     alarm: _Alarm | None = None
 
