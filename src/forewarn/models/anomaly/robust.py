@@ -120,6 +120,35 @@ DEADBAND_STEPS = 3.0
 DEADBAND_DISTINCT = 0.25
 #: :func:`deadband`: the fewest changes a channel's deadband is estimated from
 DEADBAND_MIN_CHANGES = 5
+#: :func:`floored`: a move on consecutive rows counts as *small* below this share of such moves' median
+FLOOR_SMALL = 0.1
+#: :func:`floored`: ... and a channel with more than this share of small ones moves down to nothing (chosen on the
+#: twin, seed 11: with 10-50 % of the values missing at random 1 of the 2,164 channels the staircase rules read stays
+#: read; exported with a deadband of 0.5 % / 2 % of the span 6 of the 1,094 read are lost, each a channel whose
+#: median move on consecutive rows is over ten times its floor, i.e. over ten times its deadband, so the median
+#: change read it tenfold too wide; BENCHMARKS.md, issue 14, 2026-12-06 08:14)
+FLOOR_SMALL_SHARE = 0.01
+#: :func:`floored`: the fewest moves on consecutive rows that can show a floor (fewer: no evidence against one)
+FLOOR_MIN_MOVES = 20
+
+
+def floored(changes: np.ndarray, waited: np.ndarray) -> bool:
+    """Whether a column's moves keep clear of zero, as a deadband's do: ``changes`` are its moves' sizes (nonzero),
+    ``waited`` the flat rows before each. A deadband ``d`` records a value only when it moved past ``d`` from the
+    last recorded one, so a move on the row right after the last (``waited`` 0, never a heartbeat's) exceeds
+    ``d``; values missing at random and carried forward leave the signal's own row-to-row moves between the gaps,
+    whose sizes reach down to nothing. False when more than :data:`FLOOR_SMALL_SHARE` of the moves on consecutive
+    rows (at least :data:`FLOOR_MIN_MOVES` of them) are below :data:`FLOOR_SMALL` of their median.
+
+    >>> rng = np.random.default_rng(0)
+    >>> steps = np.abs(rng.normal(size=200))                             # a signal's own row-to-row moves
+    >>> floored(steps, np.zeros(200, dtype=int)), floored(1.0 + steps, np.zeros(200, dtype=int))
+    (False, True)
+    """
+    consecutive = changes[waited == 0]
+    if len(consecutive) < FLOOR_MIN_MOVES:
+        return True
+    return bool(np.mean(consecutive < FLOOR_SMALL * np.median(consecutive)) <= FLOOR_SMALL_SHARE)
 
 
 def deadband(values: np.ndarray) -> np.ndarray:
@@ -137,9 +166,13 @@ def deadband(values: np.ndarray) -> np.ndarray:
     :data:`DEADBAND_MIN_CHANGES` of them) that followed a shorter wait than the longest: the deadband's jumps
     just exceed ``d``; a heartbeat records a smaller change after the longest wait.
 
+    Values missing at random, carried forward, make a staircase too (more than about a fifth of them missing
+    passes every rule above); the rise between two steps then tells them apart: a deadband's moves on consecutive
+    rows all exceed ``d``, the carried values' are the signal's own row-to-row moves, down to nothing
+    (:func:`floored`).
+
     Only what the rows show: a channel whose signal never moved past its deadband in training (heartbeats only)
-    gets the size of its heartbeat changes, below ``d``; a channel missing more than about a fifth of its values
-    at random, carried forward, is read as one recorded on change (its carried values are a staircase too).
+    gets the size of its heartbeat changes, below ``d``.
 
     >>> rng = np.random.default_rng(0)
     >>> walk = np.cumsum(rng.normal(0.0, 0.01, 600))                      # a slow signal
@@ -167,7 +200,8 @@ def deadband(values: np.ndarray) -> np.ndarray:
         jumps = changes[waited < waited.max()]  # the changes after the longest wait: a heartbeat's
         size = float(np.median(jumps if len(jumps) >= DEADBAND_MIN_CHANGES else changes))
         levels = len(np.unique(column)) >= DEADBAND_DISTINCT * (len(changes) + 1)
-        if len(again) and again.mean() <= DEADBAND_REPEAT and size >= DEADBAND_STEPS * steps[j] and levels:
+        recorded = len(again) and again.mean() <= DEADBAND_REPEAT and size >= DEADBAND_STEPS * steps[j] and levels
+        if recorded and floored(changes, waited):
             out[j] = size
     return out
 
