@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from forewarn.models.anomaly.robust import robust_location_scale, trailing_mean, trailing_min
+from forewarn.models.anomaly.robust import robust_location_scale, trailing_mean
 
 #: the reference drift (in units of the deviation's spread) below which a bias is not accumulated
 DRIFT = 0.5
@@ -45,9 +45,71 @@ def deviations(z: np.ndarray, window: int) -> np.ndarray:
 
 
 def windowed_cusum(y: np.ndarray, window: int, drift: float = DRIFT) -> np.ndarray:
-    """Upper CUSUM of ``y - drift`` per column, over the trailing ``window`` rows (closed form, causal)."""
-    running = np.vstack([np.zeros((1, y.shape[1])), np.cumsum(y - drift, axis=0)])
-    return running[1:] - trailing_min(running, window + 1)[1:]
+    """Upper CUSUM of ``y - drift`` per column, over the trailing ``window`` rows (closed form, causal): the
+    largest sum of the last 0 .. ``window`` rows of ``y - drift`` (:func:`window_peak`)."""
+    return window_peak(y - drift, window)
+
+
+def window_peak(values: np.ndarray, window: int) -> np.ndarray:
+    """Each row's largest sum of the rows that end at it, over the last 0 .. ``window`` rows (0 for none), per
+    column: ``max(0, x_t, x_t + x_(t-1), ...)``, fewer rows at the start; float64, shaped as ``values``.
+
+    That is the upper CUSUM limited to a window (the running sum minus its trailing minimum), computed from each
+    window's own rows: spans of 1, 2, 4, ... rows carry their sum and their largest trailing sum, two adjacent spans
+    join as ``sum = sum_late + sum_early``, ``peak = max(peak_late, sum_late + peak_early)`` (about
+    ``log2(window)`` passes, none per row in Python), and the spans of ``window``'s binary digits are joined as in
+    :func:`~forewarn.models.anomaly.robust.window_moments`. A row's value depends on its window's values alone, in
+    an order fixed by the window: the same, bit for bit, in a series that starts at another row once the window is
+    full, with no error that grows with the rows before it. (Until 2026-12-06 it was a cumulative sum over the
+    whole series minus its trailing minimum; the sum of ``y - drift`` falls by ``drift`` a row, so a million rows
+    in its rounding was about 1e-10 and differed where a series started elsewhere.)
+
+    >>> window_peak(np.array([[1.0], [-3.0], [2.0], [2.0], [-1.0]]), 2).ravel().tolist()
+    [1.0, 0.0, 2.0, 4.0, 1.0]
+    """
+    x = np.array(values, dtype="float64", copy=True)
+    current = (x, np.maximum(x, 0.0))
+    scratch = np.empty_like(x)
+    joined: tuple[np.ndarray, np.ndarray] | None = None
+    spare: tuple[np.ndarray, np.ndarray] | None = None
+    span, length = 1, 0
+    while True:
+        last = 2 * span > window
+        if window & span:
+            if joined is None:  # the lowest digit: the latest rows (copied when the doubling goes on)
+                joined = current if last else (current[0].copy(), current[1].copy())
+            else:
+                _join_peaks(joined, current, length, joined, scratch)
+            length += span
+        if last:
+            break
+        spare = spare if spare is not None else (np.empty_like(x), np.empty_like(x))
+        _join_peaks(current, current, span, spare, scratch)
+        current, spare = spare, current
+        span *= 2
+    return joined[1] if joined is not None else current[1]
+
+
+def _join_peaks(
+    late: tuple[np.ndarray, np.ndarray],
+    early: tuple[np.ndarray, np.ndarray],
+    rows: int,
+    out: tuple[np.ndarray, np.ndarray],
+    scratch: np.ndarray,
+) -> None:
+    """``out`` <- (sum, peak) over the span of ``late`` (``rows`` rows up to each row) and the span of ``early``
+    read ``rows`` rows earlier; ``out`` may be ``late`` (in place), not ``early``; ``scratch``: an array of their
+    shape to work in. Rows with nothing earlier keep the late span."""
+    (s_late, p_late), (s_early, p_early), (s_out, p_out) = late, early, out
+    n = len(s_late)
+    if s_out is not s_late:
+        s_out[:rows] = s_late[:rows]
+        p_out[:rows] = p_late[:rows]
+    if rows >= n:
+        return
+    rise = np.add(s_late[rows:], p_early[: n - rows], out=scratch[rows:])  # the late span whole, the early's tail
+    np.maximum(p_late[rows:], rise, out=p_out[rows:])
+    np.add(s_late[rows:], s_early[: n - rows], out=s_out[rows:])
 
 
 def fit(z: np.ndarray, window: int) -> dict[str, np.ndarray]:
