@@ -15,6 +15,10 @@ PostgreSQL: ``--url`` (an empty database) or a throwaway server started here (``
 one, on 127.0.0.1; ``fsync`` off: reads only are timed). Prints medians and 95th percentiles and the load average;
 ``--json out.json``.
 
+``--compare store`` alternates the store's own code instead: ``PgStore.readings`` and ``PgStore.sql`` of
+``src/forewarn/store/postgres.py`` at ``--old-rev`` (imported as a module of its own) against this checkout's, the
+same ``pg_hold`` under both; answers must be equal frame for frame (dtypes included).
+
 Run: ``.venv/bin/python benchmarks/pg_held_read.py`` (about a minute).
 """
 
@@ -30,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -62,6 +67,38 @@ def earlier_module(rev: str) -> ModuleType:
     return module
 
 
+def earlier_store(rev: str) -> ModuleType:
+    """``store/postgres.py`` as it was at ``rev``, imported as a module of its own (its ``PgStore`` methods are
+    bound to this checkout's store for the old reads)."""
+    root = Path(__file__).resolve().parents[1]
+    text = subprocess.run(
+        ["git", "show", f"{rev}:src/forewarn/store/postgres.py"], cwd=root, check=True, capture_output=True, text=True
+    )
+    path = Path(tempfile.mkdtemp(prefix="postgres_")) / "earlier_postgres.py"
+    path.write_text(text.stdout, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("earlier_postgres", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["earlier_postgres"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def store_reads(store: Any, rev: str) -> dict[str, Callable[[], None]]:
+    """``old`` / ``new``: set the store's ``readings`` and ``sql`` to ``rev``'s or back to this checkout's."""
+    earlier = earlier_store(rev).PgStore
+
+    def old() -> None:
+        store.readings = types.MethodType(earlier.readings, store)
+        store.sql = types.MethodType(earlier.sql, store)
+
+    def new() -> None:
+        store.__dict__.pop("readings", None)
+        store.__dict__.pop("sql", None)
+
+    return {"old": old, "new": new}
+
+
 def earlier_form(width_us: int, series_sql: str) -> str:
     """The held buckets as PostgreSQL read them before: the shared text in its ``postgres`` dialect."""
     return hold.held_buckets_sql(width_us, series_sql, dialect="postgres")
@@ -89,6 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeats", type=int, default=40, help="rounds: a held and a plain asset, both codes")
     parser.add_argument("--old-rev", default="61ff8b3")
     parser.add_argument("--url", default=None)
+    parser.add_argument("--compare", choices=["pg_hold", "store"], default="pg_hold", help="which code alternates")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     rows = args.assets * len(CHANNELS) * args.days * 1440
@@ -115,6 +153,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "new": (pg_hold.held_buckets_sql, pg_hold.last_buckets),
             }
             current = codes["new"]
+            swaps = store_reads(store, args.old_rev) if args.compare == "store" else None
+            if swaps is not None:  # this checkout's pg_hold under both; the store's own code alternates
+                codes = {"old": current, "new": current}
             times: dict[str, list[float]] = {}
             rng = random.Random(3)
             loads = [os.getloadavg()[0]]
@@ -126,6 +167,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         for code, (sql, window_of) in codes.items():
                             pg_hold.held_buckets_sql = sql  # type: ignore[assignment]
                             pg_hold.last_buckets = window_of  # type: ignore[assignment]
+                            if swaps is not None:
+                                swaps[code]()
                             ms_read, read = timed(lambda n=name: store.readings(n, start, end, resample="1h"))
                             ms_window, window = timed(
                                 lambda n=name: last_buckets(store, [n], list(CHANNELS), 24, HOUR, [hold.NO_START])
@@ -136,9 +179,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                 times.setdefault(f"{kind} last_window_24x1h {code}", []).append(ms_window)
                         same(got["old"][0], got["new"][0])
                         same(got["old"][1], got["new"][1])
+                        if swaps is not None:
+                            pd.testing.assert_frame_equal(got["old"][0], got["new"][0])
+                            pd.testing.assert_frame_equal(got["old"][1], got["new"][1])
                         assert len(got["new"][0]) == 24 * len(CHANNELS), len(got["new"][0])
             finally:
                 pg_hold.held_buckets_sql, pg_hold.last_buckets = current  # type: ignore[assignment]
+                if swaps is not None:
+                    swaps["new"]()
             loads.append(os.getloadavg()[0])
     finally:
         if server is not None:
@@ -160,7 +208,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     print(
         f"{rows:,} readings ({args.assets} assets x 10 channels x {args.days} days at 1 min), half the assets held "
-        f"{args.hold}; {args.repeats} rounds, old ({args.old_rev}) and new alternated, answers equal; load "
+        f"{args.hold}; {args.repeats} rounds, {args.compare} old ({args.old_rev}) and new alternated, answers equal; load "
         f"{min(loads):.1f}-{max(loads):.1f}"
     )
     for label, s in result["reads"].items():
