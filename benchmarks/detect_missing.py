@@ -13,6 +13,12 @@ its gaps filled as detect fills them) in several variants, and the episodes (row
 thread. Run::
 
     .venv/bin/python benchmarks/detect_missing.py --seed 11 --variants k0,k1,k3,k10,k0r,k3r
+
+A fifth or more of a channel's values missing, carried forward, is a staircase like a historian's on-change export;
+``k20,k30,k50`` measure that it is not read as a deadband (``robust.floored``; ``--blank-seed`` 7, 8, 9 for other
+draws of the blanked cells)::
+
+    .venv/bin/python benchmarks/detect_missing.py --seed 11 --variants k0,k10,k20,k30,k50 --blank-seed 8
 """
 
 from __future__ import annotations
