@@ -141,6 +141,15 @@ def detect(
             "for machines that fail again and again the same way (their warnings recur too); default: off.",
         ),
     ] = None,
+    tail_exceedances: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Ensemble: a short fit's alarm levels rest on at least this many of its training rows (up to half "
+            "of them) instead of its top 10 % (series of 600-1,000 rows: fewer missed anomalies; e.g. 40, fits of "
+            "400 rows or more unchanged; on short healthy histories of machines, more false alarms); default: off.",
+        ),
+    ] = None,
     rounding: Annotated[
         bool,
         typer.Option(
@@ -242,6 +251,7 @@ def detect(
             "rebase_rows": rebase_rows,
             "tail_visits": tail_visits,
             "recurrence": recurrence,
+            "tail_exceedances": tail_exceedances,
         }
         given["rounding"] = True if rounding else None
         kept = _kept(models, detector, train_fraction, smooth, interval, given)
@@ -264,6 +274,7 @@ def detect(
             ("rebase_rows", rebase_rows),
             ("tail_visits", tail_visits),
             ("recurrence", recurrence),
+            ("tail_exceedances", tail_exceedances),
             ("rounding", True if rounding else None),
         )
         if value is not None

@@ -98,6 +98,19 @@ widening at :data:`REFERENCE_ROWS`: x3.6 from 40 training rows, x1.28 from 150, 
 healthy histories of 37-150 training rows they took the share of rows starting an episode from a median of
 0.92 % (0.18-2.40 %) to 0.40 % (0.00-1.50 %) over 21 cells (BENCHMARKS.md, issue 14, 2026-12-05). Below :data:`FEW_ROWS` rows a :class:`FewRowsWarning` says what it cannot know.
 
+**Levels of a short fit from more of its rows** (``tail_exceedances``, *off by default*, e.g. 40): each member's
+tail fit (:func:`~forewarn.models.anomaly.robust.tail_fit`) rests on the top ``tail_exceedances / n_train`` of
+the training rows' scores (at most half of them) where that is more than its usual top 10 %: a fit on 90 rows
+reads its tail scale from 40 scores instead of 9, a noisy median that sets some series' levels far too high
+(missed anomalies) and others too low. Nothing changes from ``10 * tail_exceedances`` training rows on (400 for
+40: SKAB's fits, the twin fleets', a 4,000-row series'). Why: on short series most of the score is lost to
+misses, not false alarms (validation seeds, the default's 600 / 1,000 / 2,000-row corpus: 50 / 45 / 39 points
+lost to windows without an alarm, 4-6 to late alarms, 4 to false starts). With 40, on the test seeds once: 600
+rows 39.3 -> 46.5, 1,000 rows 47.5 -> 51.6 (realistic corpus 39.3 -> 42.6), but 2,000 rows (300 training rows)
+57.8 -> 54.0 (validation: +3.4); on short healthy histories the median share of rows starting an episode rose
+0.96 -> 1.14 % (a twin asset's rows more, SKAB's and synthetic shapes' fewer; BENCHMARKS.md, issue 14,
+2026-12-06 08:14). Not the default. ``forewarn detect --tail-exceedances 40`` sets it.
+
 **Lasting deviations settle** (``settle_hours``, default 48; ``settle_factor``, default 4; needs the rows'
 times as the ``DatetimeIndex`` of ``X``, which ``forewarn detect`` and :func:`score_frame` pass; without times
 nothing settles): each row's combined surprise is divided by ``max(1, settle_factor * m / level)``, where ``m``
@@ -363,6 +376,7 @@ class EnsembleDetector(AnomalyDetector):
         "tail_visits": [Interval(int, 2, None), None],
         "stabilise": [Boolean()],
         "recurrence": [Interval(int, 2, None), None],
+        "tail_exceedances": [Interval(int, 1, None), None],
     }
 
     def __init__(
@@ -390,6 +404,7 @@ class EnsembleDetector(AnomalyDetector):
         tail_visits: int | None = None,
         stabilise: bool = False,
         recurrence: int | None = None,
+        tail_exceedances: int | None = None,
     ):
         self.members = members
         self.lags = lags
@@ -413,6 +428,7 @@ class EnsembleDetector(AnomalyDetector):
         self.tail_visits = tail_visits
         self.stabilise = stabilise
         self.recurrence = recurrence
+        self.tail_exceedances = tail_exceedances
 
     # -- preparation ---------------------------------------------------------------------------------------
     def _prepare(self, values: np.ndarray, g: np.ndarray | None = None) -> np.ndarray:
@@ -529,12 +545,24 @@ class EnsembleDetector(AnomalyDetector):
             setattr(self, f"discord_{name}_", array)
         level = self.level if self.small_sample else None  # the small-sample corrections (module text)
         self.tails_ = np.vstack(
-            [tail_fit(raw[m], tail, level, REFERENCE_ROWS) if m in raw else np.array([0.0, 1.0, 1.0]) for m in MEMBERS]
+            [
+                tail_fit(raw[m], self._tail_share(n, tail), level, REFERENCE_ROWS)
+                if m in raw
+                else np.array([0.0, 1.0, 1.0])
+                for m in MEMBERS
+            ]
         )
         if self.tail_visits is not None:  # rare events that recur in training are normal (module text)
             for i, m in enumerate(MEMBERS):
                 if m in raw:
                     self.tails_[i] = excursion_widened(raw[m], self.tails_[i], int(self.tail_visits))
+
+    def _tail_share(self, n_train: int, tail: float) -> float:
+        """The training share a member's tail fit rests on: ``tail``, or with ``tail_exceedances`` a larger share of
+        a short fit's ``n_train`` rows, for that many exceedances (at most half of them; module text)."""
+        if self.tail_exceedances is None:
+            return tail
+        return float(min(max(tail, self.tail_exceedances / n_train), 0.5))
 
     # -- scoring ------------------------------------------------------------------------------------------
     def member_scores(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
