@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         first_night = int(np.searchsorted(stamps, stamps[0] + pd.Timedelta(days=nights[0])))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = EnsembleDetector().fit(X.iloc[: max(10, int(0.15 * first_night))])
+            model: Any = EnsembleDetector().fit(X.iloc[: max(10, int(0.15 * first_night))])
             whole = np.asarray(model.score(X), dtype="float64")
             memory, span = reach(model)
             ns = stamps.asi8

@@ -63,3 +63,15 @@ def test_a_discord_distance_to_an_identical_reference_is_zero_to_float64() -> No
     state = discord.fit(z[:800], length=32, references=128)
     own = discord.score(state, z[:800], length=32)[state["index"]]  # each reference row against itself
     assert np.nanmax(own) <= 1e-12  # float32: 2.4e-7 (the expanded form cancels)
+
+
+def test_window_peak_in_stretches_equals_one_pass_bit_for_bit() -> None:
+    x = np.random.default_rng(7).normal(size=(3 * changepoint.PEAK_ROWS + 77, 2)) - 0.5
+    for window in (1, 20, 100):
+        assert np.array_equal(changepoint.window_peak(x, window), changepoint._stretch_peak(x, window))
+        brute = np.zeros_like(x)  # the largest trailing sum of 1 .. window rows, by shifted sums
+        running = np.zeros_like(x)
+        for k in range(1, window + 1):
+            running[k - 1 :] += x[: len(x) - k + 1]
+            brute[k - 1 :] = np.maximum(brute[k - 1 :], running[k - 1 :])
+        assert np.allclose(changepoint.window_peak(x, window), brute, rtol=0, atol=1e-11)
