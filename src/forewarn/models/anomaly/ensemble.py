@@ -107,7 +107,7 @@ reads its tail scale from 40 scores instead of 9, a noisy median that sets some 
 misses, not false alarms (validation seeds, the default's 600 / 1,000 / 2,000-row corpus: 50 / 45 / 39 points
 lost to windows without an alarm, 4-6 to late alarms, 4 to false starts). With 40, on the test seeds once: 600
 rows 39.3 -> 46.5, 1,000 rows 47.5 -> 51.6 (realistic corpus 39.3 -> 42.6), but 2,000 rows (300 training rows)
-57.8 -> 54.0 (validation: +3.4); on short healthy histories the median share of rows starting an episode rose
+57.8 -> 54.0 (validation: +3.2); on short healthy histories the median share of rows starting an episode rose
 0.96 -> 1.14 % (a twin asset's rows more, SKAB's and synthetic shapes' fewer; BENCHMARKS.md, issue 14,
 2026-12-06 08:14). Not the default. ``forewarn detect --tail-exceedances 40`` sets it.
 
