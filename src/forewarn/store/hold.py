@@ -19,8 +19,10 @@ score, detect ``--store --interval``, the service's history) and the service's l
 
 A hold is set at ingest (``--hold 8h`` for every channel of the batch, or a tag map's ``hold`` column per tag)
 or with :meth:`Store.set_hold`, on both backends. The rule above is written once, as SQL, by
-:func:`held_buckets_sql`, in DuckDB's dialect (the embedded store, :mod:`forewarn.store.queries`) or PostgreSQL's
-(the server store, :mod:`forewarn.store.pg_hold`): the two differ only in the words of :data:`DIALECTS`.
+:func:`held_buckets_sql` for the embedded store (:mod:`forewarn.store.queries`); the server store runs the same
+rule in a form PostgreSQL plans cheaply (:func:`forewarn.store.pg_hold.held_buckets_sql`, held equal to this one to
+1e-9 by ``tests/store/test_pg_hold*.py``). :data:`DIALECTS`' ``postgres`` words are that text as PostgreSQL read it
+until 2026-12-06, kept as the "before" of ``benchmarks/pg_held_read.py`` and run by nothing else.
 
 >>> hold_micros("8h"), hold_micros("90min"), hold_micros("0"), hold_micros(None)
 (28800000000, 5400000000, 0, 0)
