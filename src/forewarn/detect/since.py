@@ -251,11 +251,8 @@ def reach(model: Any) -> tuple[int, int]:
     """How far back a sequential detector reads to score a row: ``(rows, nanoseconds)``: the ensemble's members'
     memory in rows (each member's window) and its settling's ``settle_hours``; ``(0, 0)`` for a detector that says
     neither (the context's check of the last rows still guards it)."""
-    rows = 0
-    memory, scored = getattr(model, "_memory", None), getattr(model, "_scored", None)
-    if callable(memory) and callable(scored):
-        found = np.asarray(memory(scored()), dtype="int64")
-        rows = int(found.max()) if found.size else 0
+    memory_rows = getattr(model, "memory_rows", None)  # the ensemble's (EnsembleDetector.memory_rows)
+    rows = int(memory_rows()) if callable(memory_rows) else 0
     hours = getattr(model, "settle_hours", None)
     span = 0 if hours is None else int(pd.Timedelta(hours=float(hours)).value)
     return rows, span

@@ -585,6 +585,19 @@ class EnsembleDetector(AnomalyDetector):
         }
         return np.array([memory[name] for name in names], dtype="int64")
 
+    def memory_rows(self) -> int:
+        """Rows before a row that its score reads, the most over the members this fit scores (their windows,
+        lags and subsequences; not the settling, which reads ``settle_hours`` of time): how much context a run
+        that starts later needs (the stream, ``detect --only-new``).
+
+        >>> rng = np.random.default_rng(0)
+        >>> fit = EnsembleDetector().fit(pd.DataFrame({"a": rng.normal(size=300)}))
+        >>> fit.memory_rows() > 0
+        True
+        """
+        found = self._memory(self._scored())
+        return int(found.max()) if found.size else 0
+
     def _members(self, values: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
         """Each scored member's surprise of every row (rows x :meth:`_scored`). With ``times`` (epoch units,
         increasing) inside a :func:`~forewarn.models.anomaly.memo.remembering` block, the rows whose scores the

@@ -10,11 +10,11 @@ times and values); in the next call, a row's kept score is used for a member whe
 member's memory into the new series and the rows of its memory are identical, times and values, to those the
 score was computed from; every other row (the first rows of the new series, whose scores start afresh there as
 the windows fill; the new rows; rows whose values changed, e.g. a gap now filled differently) is computed, from
-its memory's rows before it. So the scores equal those of computing every member on the whole series, to the
-rounding of running sums that start at another row: none for the forecast and change-point members (<= 1e-9);
-the embedding's window spreads and the discord's float32 shapes round differently with the row a series starts at
-(up to 1e-3 of a surprise on a flat window), which moved the ``anomaly_score`` by up to 1.1e-6 on a twin fleet,
-as much as the same rows' scores already moved with the batch sizes before (BENCHMARKS.md, issue 14, 2026-12-06).
+its memory's rows before it. So the scores equal those of computing every member on the whole series: each
+member's window figures come from the window's own rows (window sums by doubling spans, the discord's distances in
+float64), so a row scores the same in a series that starts elsewhere, to about 1e-16 (the stream against one batch
+run: 3.3e-16 at one row a batch; until 2026-12-06 running sums and float32 distances moved the ``anomaly_score`` by
+up to 1.1e-6; BENCHMARKS.md, issue 14).
 The adjustments after the members (settling, ``recover``, rebasing, transitions) run on the whole series as always.
 
 A memo is used only inside :func:`remembering` (the stream opens one per asset); outside it nothing is kept,
