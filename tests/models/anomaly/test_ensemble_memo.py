@@ -12,7 +12,6 @@ from forewarn.decide.alarms import AlarmRule, find_alarms
 from forewarn.models.anomaly import memo
 from forewarn.models.anomaly.adjust import recover
 from forewarn.models.anomaly.ensemble import EnsembleDetector
-from forewarn.models.anomaly.robust import trailing_min
 from forewarn.stream.sequential import SeriesContext
 
 CONTEXT = 150
@@ -146,16 +145,6 @@ def test_no_memo_outside_a_block(fitted: tuple[EnsembleDetector, pd.DataFrame]) 
     assert memo.current() is None
     det, X = fitted
     assert np.array_equal(det.score(X), det.score(X))
-
-
-@pytest.mark.parametrize("window", [1, 2, 3, 5, 8, 21, 40])
-def test_trailing_min_is_pandas_rolling_min(window: int) -> None:
-    rng = np.random.default_rng(window)
-    x = rng.normal(size=(300, 4))
-    x[rng.random(x.shape) < 0.2] = np.nan
-    x[:7, 1] = np.nan
-    expected = pd.DataFrame(x).rolling(window, min_periods=1).min().to_numpy()
-    assert np.array_equal(trailing_min(x, window), expected, equal_nan=True)
 
 
 def _recover_by_groups(surprise: np.ndarray, factor: float, level: float, rows: int = 5) -> np.ndarray:

@@ -371,33 +371,6 @@ def _per_row(sums: np.ndarray, window: int) -> np.ndarray:
     return sums
 
 
-def trailing_min(values: np.ndarray, window: int) -> np.ndarray:
-    """Minimum of each row and the ``window - 1`` rows before it, per column (NaN ignored; NaN where every value
-    of the window is NaN).
-
-    By doubling spans: the minimum over 2 rows, then 4, 8, ... up to the largest power of two within ``window``,
-    and one more step whose span overlaps (a minimum is exact whatever the overlap), so about ``log2(window)``
-    passes over the array, none in Python per row.
-
-    >>> trailing_min(np.array([[3.0], [1.0], [np.nan], [4.0], [5.0], [2.0]]), 3).ravel().tolist()
-    [3.0, 1.0, 1.0, 1.0, 4.0, 2.0]
-    """
-    out = np.array(values, dtype="float64", copy=True)
-    span = 1  # out[t] is the minimum of rows t - span + 1 .. t
-
-    def widen(by: int) -> None:
-        earlier = np.full_like(out, np.nan)  # rows before the first one: missing, as fmin ignores them
-        earlier[by:] = out[:-by] if by < len(out) else out[:0]
-        np.fmin(out, earlier, out=out)
-
-    while 2 * span <= window:
-        widen(span)
-        span *= 2
-    if span < window:
-        widen(window - span)
-    return out
-
-
 def tail_fit(
     train_scores: np.ndarray, tail: float = 0.1, level: float | None = None, reference: int = 600
 ) -> np.ndarray:
