@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from test_only_new import walk  # noqa: F401 - the nightly walk (a fixture)
 
-import forewarn.detect.scoring as scoring
+import forewarn.detect.stored as stored
 from forewarn.detect import detect_store
 from forewarn.detect.saved import SavedFits
 
@@ -29,13 +29,13 @@ def test_one_short_asset_of_three_is_scored_again_alone_and_merged(walk: dict, m
         for a, m in right.previous.items()
     }
     scored: list[list[str]] = []
-    real = scoring._detect_read
+    real = stored._detect_read
 
     def counted(store: Any, parts: list[pd.DataFrame], *args: Any) -> Any:
         scored.append(sorted({str(a) for part in parts for a in part["asset_id"].unique()}))
         return real(store, parts, *args)
 
-    monkeypatch.setattr(scoring, "_detect_read", counted)
+    monkeypatch.setattr(stored, "_detect_read", counted)
     again = detect_store(walk["store"], kept=SavedFits(walk["fits"]), since=wrong)
     assert scored == [["P-0", "P-1", "P-2"], ["P-1"]]  # the second pass reads and scores P-1 alone
     assert again.scored_how == {"P-0": "new", "P-1": "new", "P-2": "new"}  # read whole: exact, not "short"

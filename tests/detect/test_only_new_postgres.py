@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from test_only_new import NIGHTS, ROWS, _keys, _load, _rows, walk  # noqa: F401 - walk: the DuckDB walk (a fixture)
 
-import forewarn.detect.scoring as scoring
+import forewarn.detect.stored as stored
 from forewarn.detect import detect_store
 from forewarn.detect.saved import SavedFits, save_fits
 from forewarn.detect.since import read_marks, write_marks
@@ -52,7 +52,7 @@ def _hashing_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
     def hashed(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a night hashed an asset's whole stored history")
 
-    monkeypatch.setattr(scoring, "history_prints", hashed)
+    monkeypatch.setattr(stored, "history_prints", hashed)
 
 
 def test_the_nightly_walk_on_postgres_is_one_whole_run(

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from test_only_new import T0, _fleet, _keys, _load, _rows
 
-import forewarn.detect.scoring as scoring
+import forewarn.detect.stored as stored
 from forewarn.detect import detect_store
 from forewarn.detect.saved import SavedFits, save_fits
 from forewarn.detect.since import read_marks, write_marks
@@ -49,7 +49,7 @@ def nights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     def hashed(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a night hashed an asset's whole stored history")
 
-    monkeypatch.setattr(scoring, "history_prints", hashed)
+    monkeypatch.setattr(stored, "history_prints", hashed)
     second = _night(store, fits)
     assert second.scored_how == {"P-0": "new", "P-1": "new", "P-2": "new"}
     return {"fleet": fleet, "hole": hole, "store": store, "fits": fits}

@@ -53,8 +53,9 @@ What it does, in order:
    ``alarm`` (after ``asset_id`` when there are assets), one row per input row, to a temporary file renamed
    into place, so a failed run never leaves half a file.
 
-The code: :mod:`forewarn.detect.inputs` (step 1), :mod:`forewarn.detect.scoring` (steps 2-6, :func:`detect_frame`,
-:func:`detect_store`) and :mod:`forewarn.detect.output` (step 7, :func:`detect_file`); every name is imported here.
+The code: :mod:`forewarn.detect.inputs` (step 1), :mod:`forewarn.detect.scoring` (steps 2-6, :func:`detect_frame`),
+:mod:`forewarn.detect.stored` (the store, :func:`detect_store`) and :mod:`forewarn.detect.output` (step 7,
+:func:`detect_file`); every name is imported here.
 The fits kept for the stream (``forewarn detect --save-models DIR``, ``keep_models=True``): :mod:`forewarn.detect.saved`;
 scoring with them again (``--models DIR``, ``kept=``), so a nightly rerun on a grown store leaves the earlier rows'
 scores and episodes as they were: the same module. Each episode filed into the store's case book as the stream files
@@ -97,8 +98,8 @@ from forewarn.detect.scoring import (
     DetectResult,
     anomaly_level,
     detect_frame,
-    detect_store,
 )
+from forewarn.detect.stored import detect_store
 
 __all__ = [
     "ASSET_NAMES",
