@@ -52,41 +52,23 @@ HOUR = 3_600_000_000
 END_US = 1_767_225_600_000_000 + 40 * 24 * HOUR  # 2026-02-10T00:00:00Z
 
 
-def earlier_module(rev: str) -> ModuleType:
-    """``store/pg_hold.py`` as it was at ``rev``, imported as a module of its own."""
+def module_at(rev: str, source: str, name: str) -> ModuleType:
+    """``source`` (a path in the repository) as it was at ``rev``, imported as a module of its own, ``name``."""
     root = Path(__file__).resolve().parents[1]
-    source = "src/forewarn/store/pg_hold.py"
     text = subprocess.run(["git", "show", f"{rev}:{source}"], cwd=root, check=True, capture_output=True, text=True)
-    path = Path(tempfile.mkdtemp(prefix="pg_hold_")) / "earlier_pg_hold.py"
+    path = Path(tempfile.mkdtemp(prefix=f"{name}_")) / f"{name}.py"
     path.write_text(text.stdout, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("earlier_pg_hold", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["earlier_pg_hold"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def earlier_store(rev: str) -> ModuleType:
-    """``store/postgres.py`` as it was at ``rev``, imported as a module of its own (its ``PgStore`` methods are
-    bound to this checkout's store for the old reads)."""
-    root = Path(__file__).resolve().parents[1]
-    text = subprocess.run(
-        ["git", "show", f"{rev}:src/forewarn/store/postgres.py"], cwd=root, check=True, capture_output=True, text=True
-    )
-    path = Path(tempfile.mkdtemp(prefix="postgres_")) / "earlier_postgres.py"
-    path.write_text(text.stdout, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("earlier_postgres", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["earlier_postgres"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
 def store_reads(store: Any, rev: str) -> dict[str, Callable[[], None]]:
     """``old`` / ``new``: set the store's ``readings`` and ``sql`` to ``rev``'s or back to this checkout's."""
-    earlier = earlier_store(rev).PgStore
+    earlier = module_at(rev, "src/forewarn/store/postgres.py", "earlier_postgres").PgStore  # bound to this store
 
     def old() -> None:
         store.readings = types.MethodType(earlier.readings, store)
@@ -147,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             loaded = time.perf_counter() - started
             end = pd.Timestamp(END_US // HOUR * HOUR, unit="us", tz="UTC")
             start = end - pd.Timedelta("24h")
-            earlier = earlier_module(args.old_rev)
+            earlier = module_at(args.old_rev, "src/forewarn/store/pg_hold.py", "earlier_pg_hold")
             codes = {
                 "old": (earlier_form, earlier.last_buckets),
                 "new": (pg_hold.held_buckets_sql, pg_hold.last_buckets),
