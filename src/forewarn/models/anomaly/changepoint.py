@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from forewarn.models.anomaly.robust import robust_location_scale, trailing_mean
+from forewarn.models.anomaly.robust import Moments, doubled_windows, robust_location_scale, trailing_mean
 
 #: the reference drift (in units of the deviation's spread) below which a bias is not accumulated
 DRIFT = 0.5
@@ -84,26 +84,12 @@ def window_peak(values: np.ndarray, window: int) -> np.ndarray:
 def _stretch_peak(values: np.ndarray, window: int) -> np.ndarray:
     """:func:`window_peak` of the rows of ``values`` in one pass (the doubling)."""
     x = np.array(values, dtype="float64", copy=True)
-    current = (x, np.maximum(x, 0.0))
     scratch = np.empty_like(x)
-    joined: tuple[np.ndarray, np.ndarray] | None = None
-    spare: tuple[np.ndarray, np.ndarray] | None = None
-    span, length = 1, 0
-    while True:
-        last = 2 * span > window
-        if window & span:
-            if joined is None:  # the lowest digit: the latest rows (copied when the doubling goes on)
-                joined = current if last else (current[0].copy(), current[1].copy())
-            else:
-                _join_peaks(joined, current, length, joined, scratch)
-            length += span
-        if last:
-            break
-        spare = spare if spare is not None else (np.empty_like(x), np.empty_like(x))
-        _join_peaks(current, current, span, spare, scratch)
-        current, spare = spare, current
-        span *= 2
-    return joined[1] if joined is not None else current[1]
+
+    def join(late: Moments, early: Moments, spans: tuple[int, int], out: Moments) -> None:
+        _join_peaks(late, early, spans[0], out, scratch)
+
+    return doubled_windows((x, np.maximum(x, 0.0)), window, join)[1]
 
 
 def _join_peaks(

@@ -16,7 +16,8 @@ Everything here is causal: the value on row ``t`` uses rows ``<= t`` only.
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -268,6 +269,10 @@ def trailing_std(values: np.ndarray, window: int) -> np.ndarray:
     return np.sqrt(np.maximum(variance, 0.0))
 
 
+#: a span's figures per row: arrays shaped as the values (None for a figure not asked for)
+Moments = tuple[Any, ...]
+
+
 def window_moments(values: np.ndarray, window: int, spread: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Each row's trailing window (the row and up to ``window - 1`` before it) summed per column, and with
     ``spread`` the window's sum of squared deviations from its own mean (else None); float arrays shaped as
@@ -289,38 +294,60 @@ def window_moments(values: np.ndarray, window: int, spread: bool) -> tuple[np.nd
     >>> sums.ravel().tolist(), square.ravel().tolist()
     ([1.0, 4.0, nan, nan, 14.0, 13.0], [0.0, 2.0, nan, nan, 8.0, 12.5])
     """
-    if window < 1:
-        raise SchemaError(f"a trailing window must be at least 1 row, got {window}", column="window")
     x = np.array(values, dtype="float64", copy=True)
     flat = x.ndim == 1
     x = x[:, None] if flat else x
-    current = (x, np.zeros_like(x) if spread else None)
     scratch = np.empty_like(x) if spread else x[:0]  # the spread's work space (the sums need none)
-    joined: tuple[np.ndarray, np.ndarray | None] | None = None
-    spare: tuple[np.ndarray, np.ndarray | None] | None = None
-    span, length = 1, 0
-    while True:
-        last = 2 * span > window
-        if window & span:
-            if joined is None:  # the lowest digit: the span as it is (kept when the doubling goes on)
-                joined = current if last else _copy(current)
-            else:
-                _merge(joined, current, (length, span), joined, scratch)
-            length += span
-        if last:
-            break
-        spare = spare if spare is not None else (np.empty_like(x), np.empty_like(x) if spread else None)
-        _merge(current, current, (span, span), spare, scratch)
-        current, spare = spare, current
-        span *= 2
-    sums, square = joined if joined is not None else current  # window >= 1: joined is set
+
+    def join(late: Moments, early: Moments, spans: tuple[int, int], out: Moments) -> None:
+        _merge(late, early, spans, out, scratch)
+
+    sums, square = doubled_windows((x, np.zeros_like(x) if spread else None), window, join)
     if flat:
         return sums.ravel(), None if square is None else square.ravel()
     return sums, square
 
 
-def _copy(moments: tuple[np.ndarray, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray | None]:
-    return moments[0].copy(), None if moments[1] is None else moments[1].copy()
+def doubled_windows(
+    rows: Moments, window: int, join: Callable[[Moments, Moments, tuple[int, int], Moments], None]
+) -> Moments:
+    """Each row's figures over its trailing ``window`` rows, from ``rows`` (the figures of each row alone) by
+    doubling: spans of 2, 4, 8, ... rows, each two adjacent spans of the one before (about ``log2(window)`` passes
+    over the arrays, none in Python per row), then the spans of ``window``'s binary digits joined, latest first.
+    ``join(late, early, (a, b), out)`` writes into ``out`` the figures over ``a + b`` rows up to each row from
+    ``late`` (over the last ``a`` rows up to each row) and ``early`` (over ``b`` rows, read ``a`` rows earlier);
+    ``out`` may be ``late``, never ``early``. The skeleton of :func:`window_moments` (sums and squared deviations)
+    and :func:`~forewarn.models.anomaly.changepoint.window_peak` (sums and largest trailing sums): a row's figures
+    depend on its window's rows alone, joined in an order fixed by the window.
+
+    >>> def add(late, early, spans, out):            # trailing sums of one column
+    ...     a = spans[0]
+    ...     out[0][a:] = late[0][a:] + early[0][:-a]
+    ...     out[0][:a] = late[0][:a]
+    >>> doubled_windows((np.arange(1.0, 7.0),), 3, add)[0].tolist()
+    [1.0, 3.0, 6.0, 9.0, 12.0, 15.0]
+    """
+    if window < 1:
+        raise SchemaError(f"a trailing window must be at least 1 row, got {window}", column="window")
+    current = rows
+    joined: Moments | None = None
+    spare: Moments | None = None
+    span, length = 1, 0
+    while True:
+        last = 2 * span > window
+        if window & span:
+            if joined is None:  # the lowest digit: the span as it is (copied when the doubling goes on)
+                joined = current if last else tuple(None if a is None else a.copy() for a in current)
+            else:
+                join(joined, current, (length, span), joined)
+            length += span
+        if last:
+            break
+        spare = spare if spare is not None else tuple(None if a is None else np.empty_like(a) for a in current)
+        join(current, current, (span, span), spare)
+        current, spare = spare, current
+        span *= 2
+    return joined if joined is not None else current
 
 
 def _merge(
