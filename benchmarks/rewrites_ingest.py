@@ -14,8 +14,16 @@ against the record's two queries (after), ``--repeats`` times, medians.
 ``--ingest`` also times the query the record adds (50 times, median) against a trivial query through the same
 ``Store.sql`` call.
 
+``--prune``: the record's size over ``--nights`` overlapping nightly exports (``--assets`` assets x 4 channels, a
+day of 10-minute rows each night, each export missing its last hour but 20 minutes, which the next night's
+delivers: a row per series a night), on each backend, with no retention (the record as before pruning: the old
+retention never touched it) and with ``store retain --keep KEEP`` after each night (``--keep``, default 7d): rows
+each night, the retention call's seconds, and the reader's two queries (``LAST_SEQ`` and ``SINCE_SQL`` from the
+number a week ago) on the last night's table of each arm.
+
     .venv/bin/python benchmarks/rewrites_ingest.py --ingest
     .venv/bin/python benchmarks/rewrites_ingest.py --notice /tmp/detect_only_new_XXXX/new.duckdb
+    .venv/bin/python benchmarks/rewrites_ingest.py --prune --nights 30 --assets 50
 """
 
 from __future__ import annotations
@@ -96,6 +104,74 @@ def time_ingest(location: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def late_export(assets: int, night: int) -> pd.DataFrame:
+    """Night ``night``'s export for :func:`prune`: its day of rows less its rows 6..2 before its end (late), and
+    the previous night's late rows."""
+    frame = batch(assets, max(night * 144 - 6, 0), 144 + min(night, 1) * 6)
+    rows = ((frame["ts"] - T0) / pd.Timedelta(minutes=10)).astype("int64")
+    end = (night + 1) * 144
+    late_own = (rows >= end - 6) & (rows < end - 2)
+    early = rows < night * 144
+    return frame[~late_own | early].reset_index(drop=True)
+
+
+def prune_arm(location: str, args: argparse.Namespace, keep: str | None) -> dict[str, Any]:
+    from forewarn.store import Store
+    from forewarn.store.retention import retention_cutoff
+    from forewarn.store.rewrites import LAST_SEQ, SINCE_SQL
+
+    sizes, retain_s = [], []
+    count = "SELECT count(*) AS n FROM reading_rewrites"
+    with Store(location) as db:
+        for night in range(args.nights):
+            db.ingest_readings(late_export(args.assets, night))
+            if keep is not None:
+                newest = T0 + pd.Timedelta(minutes=10 * ((night + 1) * 144 - 1))
+                started = time.perf_counter()
+                db.drop_readings_before(retention_cutoff(None, keep=keep, newest=newest))
+                retain_s.append(time.perf_counter() - started)
+            sizes.append(int(db.sql(count).iloc[0, 0]))
+        last = int(db.sql(LAST_SEQ).iloc[0, 0])
+        reads = []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            db.sql(LAST_SEQ)
+            db.sql(SINCE_SQL, [max(last - 7, 0)])
+            reads.append(time.perf_counter() - started)
+    out: dict[str, Any] = {
+        "rows_each_night": " ".join(map(str, sizes)),
+        "last_seq": last,
+        "reader_ms": round(1000 * statistics.median(reads), 2),
+    }
+    if retain_s:
+        out["retain_s_median"] = round(statistics.median(retain_s), 4)
+        out["retain_s_max"] = round(max(retain_s), 4)
+    return out
+
+
+def prune(args: argparse.Namespace) -> dict[str, Any]:
+    from forewarn.store.pg_local import LocalPostgres, binaries
+
+    work = Path(tempfile.mkdtemp(prefix="rewrites_prune_"))
+    out: dict[str, Any] = {"series": args.assets * 4, "nights": args.nights, "keep": args.keep}
+    out["duckdb"] = {
+        "no retention": prune_arm(str(work / "none.duckdb"), args, None),
+        "retain each night": prune_arm(str(work / "kept.duckdb"), args, args.keep),
+    }
+    if binaries() is not None:
+        server = LocalPostgres(work / "pg", durable=False)
+        server.start()
+        try:
+            out["postgres"] = {
+                "no retention": prune_arm(server.create_database("prune_none"), args, None),
+                "retain each night": prune_arm(server.create_database("prune_kept"), args, args.keep),
+            }
+        finally:
+            server.stop()
+    shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
 def ingest(args: argparse.Namespace) -> dict[str, Any]:
     from forewarn.store.pg_local import LocalPostgres, binaries
 
@@ -146,6 +222,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ingest", action="store_true")
     parser.add_argument("--notice", type=Path)
+    parser.add_argument("--prune", action="store_true")
+    parser.add_argument("--keep", default="7d")
     parser.add_argument("--assets", type=int, default=50)
     parser.add_argument("--nights", type=int, default=20)
     parser.add_argument("--small", type=int, default=100)
@@ -156,6 +234,8 @@ def main() -> None:
         result["ingest"] = ingest(args)
     if args.notice:
         result["notice"] = notice(args)
+    if args.prune:
+        result["prune"] = prune(args)
     print(json.dumps(result, indent=1))
 
 

@@ -119,7 +119,8 @@ def retain(
     before: Annotated[str | None, typer.Option(help="Drop the readings before this UTC day (ISO time).")] = None,
 ) -> None:
     """Retention: drop raw readings older than a cutoff (a whole UTC day); the plant, events, labels and, on
-    PostgreSQL, the hourly and daily rollups stay. Prints JSON (cutoff, readings dropped)."""
+    PostgreSQL, the hourly and daily rollups stay. The record of rewrites before the cutoff is coalesced to a row per
+    series. Prints JSON (cutoff, readings dropped, rows of the record of rewrites coalesced and left)."""
     import json
 
     from forewarn.store import Store
@@ -130,8 +131,12 @@ def retain(
     with Store(store) as db:
         newest = db.latest()["ts"].max() if keep is not None else None
         cutoff = retention_cutoff(before, keep=keep, newest=newest)
+        count = "SELECT count(*) AS n FROM reading_rewrites"
+        rewrites = int(db.sql(count).iloc[0, 0])
         dropped = db.drop_readings_before(cutoff)
-        typer.echo(json.dumps({"store": db.path, "cutoff": cutoff.isoformat(), "dropped": dropped}))
+        left = int(db.sql(count).iloc[0, 0])
+        shown = {"store": db.path, "cutoff": cutoff.isoformat(), "dropped": dropped}
+        typer.echo(json.dumps({**shown, "rewrites_coalesced": rewrites - left, "rewrites": left}))
 
 
 def ingest(

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from forewarn.store import rewrites
 from forewarn.store.pg_ingest import begin_write
 
 _MONTH = re.compile(r"^reading_values_y(\d{4})m(\d{2})$")
@@ -35,8 +36,9 @@ def retained_from(con: Any) -> pd.Timestamp | None:
 
 
 def drop_before(con: Any, cutoff: pd.Timestamp) -> int:
-    """Drop the readings before ``cutoff`` (a UTC day) in one transaction under the write lock; the number dropped.
-    The caller refreshes the rollups first, so they hold the dropped days' aggregates."""
+    """Drop the readings before ``cutoff`` (a UTC day) in one transaction under the write lock, coalescing the record
+    of rewrites before it (:func:`forewarn.store.rewrites.coalesce`); the number of readings dropped. The caller
+    refreshes the rollups first, so they hold the dropped days' aggregates."""
     begin_write(con)
     try:
         parts = con.execute(
@@ -50,6 +52,7 @@ def drop_before(con: Any, cutoff: pd.Timestamp) -> int:
                 dropped += int(con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
                 con.execute(f'DROP TABLE "{name}"')
         dropped += con.execute("DELETE FROM reading_values WHERE ts < %s", [cutoff.to_pydatetime()]).rowcount
+        rewrites.coalesce(con.execute, cutoff.to_pydatetime(), mark="%s")
         before = retained_from(con)
         mark = cutoff if before is None else max(before, cutoff)
         con.execute(

@@ -1,5 +1,6 @@
 """Retention: readings older than a cutoff leave the store; the plant, events, labels and (on PostgreSQL) the
-hourly and daily rollups stay.
+hourly and daily rollups stay. The record of rewrites before the cutoff is coalesced to a row per series in the same
+transaction (:mod:`forewarn.store.rewrites`, *Pruning*).
 
 The cutoff is a whole UTC day (:func:`retention_cutoff` floors it), so on PostgreSQL the rollups of the days that
 remain are recomputed from complete days only. A store keeps a long history of aggregates and a short one of raw
@@ -19,6 +20,7 @@ import pandas as pd
 
 from forewarn.base.timespan import timespan
 from forewarn.exceptions import ConfigError
+from forewarn.store import rewrites
 from forewarn.store.tables import ts_literal
 
 
@@ -41,8 +43,16 @@ def retention_cutoff(before: object = None, *, keep: str | None = None, newest: 
 
 
 def drop_before_duckdb(con: Any, cutoff: pd.Timestamp) -> int:
-    """Delete the readings before ``cutoff`` from a DuckDB store's connection; the number deleted."""
+    """Delete the readings before ``cutoff`` from a DuckDB store's connection and coalesce the record of rewrites
+    before it (:func:`forewarn.store.rewrites.coalesce`), in one transaction; the number of readings deleted."""
     stamp = ts_literal(cutoff)
-    row = con.execute("SELECT count(*) FROM reading_values WHERE ts < CAST(? AS TIMESTAMPTZ)", [stamp]).fetchone()
-    con.execute("DELETE FROM reading_values WHERE ts < CAST(? AS TIMESTAMPTZ)", [stamp])
+    con.execute("BEGIN TRANSACTION")
+    try:
+        row = con.execute("SELECT count(*) FROM reading_values WHERE ts < CAST(? AS TIMESTAMPTZ)", [stamp]).fetchone()
+        con.execute("DELETE FROM reading_values WHERE ts < CAST(? AS TIMESTAMPTZ)", [stamp])
+        rewrites.coalesce(con.execute, pd.Timestamp(stamp).to_pydatetime())
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     return int(row[0])
