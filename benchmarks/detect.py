@@ -6,7 +6,8 @@ channels; ``n_train`` is the number of leading rows the protocol lets it fit on,
 default. The harness turns the scores into alarms with the one alarm rule
 (:func:`forewarn.decide.alarms.find_alarms`, default :class:`~forewarn.decide.alarms.AlarmRule`) and never
 optimises a threshold. Plug another detector in with ``--detector module:function``; ``--on``, ``--off``,
-``--clear-rows`` and ``--refractory`` change the rule.
+``--clear-rows``, ``--refractory`` and ``--episode-rows`` change the rule (``--episode-rows 0,48,96``: one rule
+per value, 0 = no limit, each part run once per rule on the same scores, computed once).
 
 Parts (``--parts``, all by default):
 
@@ -59,6 +60,7 @@ writes the figures. Numeric libraries run on one thread.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import json
 import os
@@ -68,6 +70,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -111,6 +114,21 @@ def _scores(detector: Detector, frame: pd.DataFrame, n_train: int | None) -> np.
     scores = np.asarray(detector(frame, n_train), dtype="float64")
     if scores.shape != (len(frame),):
         raise ValueError(f"the detector returned shape {scores.shape} for {len(frame)} rows")
+    return scores
+
+
+def remembered(detector: Detector) -> Detector:
+    """``detector`` with its scores kept per (frame, ``n_train``): several rules score the same series once."""
+    kept: dict[tuple[str, int | None], np.ndarray] = {}
+
+    def scores(frame: pd.DataFrame, n_train: int | None) -> np.ndarray:
+        digest = hashlib.sha1(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+        digest.update(repr((list(frame.columns), list(map(str, frame.dtypes)))).encode())
+        key = (digest.hexdigest(), n_train)
+        if key not in kept:
+            kept[key] = np.asarray(detector(frame, n_train), dtype="float64").copy()
+        return kept[key].copy()
+
     return scores
 
 
@@ -542,7 +560,8 @@ def summary(report: dict[str, Any]) -> str:
     for label, figures in report["rules"].items():
         lines.append(
             f"rule {label} (off {figures['rule']['off']}, clear_rows {figures['rule']['clear_rows']}, "
-            f"refractory {figures['rule']['refractory']})"
+            f"refractory {figures['rule']['refractory']}"
+            + (f", episode_rows {figures['rule']['episode_rows']})" if "episode_rows" in figures["rule"] else ")")
         )
         if "nab" in figures:
             nab = figures["nab"]
@@ -646,6 +665,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--off", type=float, default=None, help="rule: clear below off (default AlarmRule's)")
     parser.add_argument("--clear-rows", type=int, default=None, help="rule: rows below off that clear")
     parser.add_argument("--refractory", default=None, help="rule: rows (int) or a duration such as 6h")
+    parser.add_argument(
+        "--episode-rows",
+        default=None,
+        help="rule: an episode lasts at most this many rows (0: no limit); comma-separated: one rule each",
+    )
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--quick", action="store_true", help="1 seed, small corpus and fleet, 100k rows, 1 run")
     parser.add_argument("--speed-child", action="store_true", help=argparse.SUPPRESS)
@@ -673,6 +697,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     }
     chosen = AlarmRule(**settings)
     rules = {f"on>={chosen.on}": chosen}
+    if args.episode_rows is not None:
+        caps = [int(v) for v in str(args.episode_rows).split(",") if v.strip()]
+        rules = {
+            f"on>={chosen.on}" + (f" episode_rows={k}" if k else ""): replace(chosen, episode_rows=k) for k in caps
+        }
+        if len(rules) > 1:
+            detector = remembered(detector)
     from forewarn.detect import DEFAULT_DETECTOR
 
     report: dict[str, Any] = {
@@ -684,6 +715,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for label, rule in rules.items():
         figures: dict[str, Any] = {
             "rule": {"on": rule.on, "off": rule.off, "clear_rows": rule.clear_rows, "refractory": str(rule.refractory)}
+            | ({"episode_rows": rule.episode_rows} if rule.episode_rows else {})
         }
         if "nab" in parts:
             start = time.perf_counter()

@@ -150,6 +150,16 @@ def detect(
             "400 rows or more unchanged; on short healthy histories of machines, more false alarms); default: off.",
         ),
     ] = None,
+    episode_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--episode-rows",
+            min=1,
+            help="The alarm rule: an episode lasts at most this many rows, so an anomaly that lasts is announced "
+            "again every N rows (as an alert manager repeats a firing alert) and one long stretch a short fit reads "
+            "as anomalous cannot hide a later anomaly (e.g. 48); default: an episode lasts until its score clears.",
+        ),
+    ] = None,
     rounding: Annotated[
         bool,
         typer.Option(
@@ -214,7 +224,8 @@ def detect(
 
     anomaly_score: a level in [0, 1]; 0.5 is the alarm level learned from the first part of each asset's rows.
 
-    alarm: 1 on the row where an episode starts (anomaly_score >= 0.5); an episode clears after 5 rows below 0.3.
+    alarm: 1 on the row where an episode starts (anomaly_score >= 0.5); an episode clears after 5 rows below 0.3
+    (with --episode-rows N, it also ends after N rows: a lasting anomaly alarms again every N rows).
 
     Each asset is scored on its own; an asset with too few rows shares a model with its class (with a warning).
 
@@ -264,6 +275,10 @@ def detect(
     }
     if kept is not None:
         options["kept"] = kept
+    if episode_rows is not None:
+        from forewarn.decide.alarms import AlarmRule
+
+        options["rule"] = AlarmRule(episode_rows=episode_rows)
     if only_new:
         options["since"] = {} if models is None else _marks(models)
     params = {
@@ -366,8 +381,8 @@ def detect(
     typer.echo(
         f"scored {what} ({len(result.features)} column(s)) with {result.detector}, {fitted}, trained on the first "
         f"{train_fraction:g} of each series ({result.n_train} rows); {result.alarms} alarm episode(s) "
-        f"(open at anomaly_score >= {rule.on:g}, clear after {rule.clear_rows} rows below {rule.off:g}); "
-        f"highest {highest}"
+        f"(open at anomaly_score >= {rule.on:g}, clear after {rule.clear_rows} rows below {rule.off:g}"
+        f"{f', at most {rule.episode_rows} rows each' if rule.episode_rows else ''}); highest {highest}"
     )
     if result.marks is not None:
         typer.echo(_only_new_line(result, out))
@@ -392,7 +407,10 @@ def detect(
             f"saved {len(result.models)} fit(s) of {sum(len(m.assets) for m in result.models)} asset(s) in {folder}; "
             "to score them in the stream, add to its config:"
         )
-        typer.echo(models_entry(folder))
+        entry = models_entry(folder)
+        if rule.episode_rows:  # the stream's rule as this run's
+            entry = entry.replace("alarm = {}", f"alarm = {{ episode_rows = {rule.episode_rows} }}")
+        typer.echo(entry)
     if cases:
         assert store is not None
         typer.echo(_file_cases(result, store, quiet))

@@ -17,10 +17,23 @@ The rule (:class:`AlarmRule`), applied to the rows of one asset in time order:
   climbs back to ``on`` inside the refractory period *re-opens the same episode* silently (no alarm; its
   ``end`` and peak move on), as the existing alert policy (:mod:`~forewarn.decide.alerts`) treats a crossing
   inside its cooldown. Once the refractory period has passed without a re-opening, the episode is final.
+* **Episode length (optional).** With ``episode_rows`` K (``None`` or 0, the default: no limit), an episode
+  lasts at most K rows: rows ``start`` to ``start + K - 1``. On its K-th row it is final, whatever it is doing
+  there: still open (the score has not cleared: the episode is *capped*), or cleared and in its refractory
+  period (the refractory period ends with it). A capped episode's ``end`` is its last row at or above ``off``
+  up to the K-th row, its peak the first highest row up to there, and ``closed`` is True (it ended before the
+  data did). No refractory period follows a cap: the next row at or above ``on`` (``start + K`` at the
+  earliest) opens a new episode with a new alarm. For a plant: an anomaly that lasts is announced again every
+  K rows, as an alert manager repeats an alert that keeps firing; after a clearing, the next alarm waits for
+  the refractory period or for the K rows from the last alarm to pass, whichever comes first. Without a
+  limit, one long stretch above ``off`` (say a normal regime a short fit never saw) holds one episode open
+  for good, and no later anomaly inside it can raise an alarm. The limit counts rows, not time: on irregular
+  rows, K rows are a varying span.
 * **Episodes.** Each episode is an :class:`Episode`: ``start`` (the alarm row), ``end``, ``peak`` (the first
-  row with the episode's highest score), ``peak_score``, ``closed`` (the score cleared before the data
-  ended), times where the rows have them, and optional ``top_channels`` (the channels with the largest
-  contributions on the peak row) for explanations. :func:`episodes_table` lays them out one per line.
+  row with the episode's highest score), ``peak_score``, ``closed`` (the episode ended before the data did:
+  its score cleared, or it reached ``episode_rows``), times where the rows have them, and optional
+  ``top_channels`` (the channels with the largest contributions on the peak row) for explanations.
+  :func:`episodes_table` lays them out one per line.
 
 Two implementations, checked against each other by a property test: :func:`find_episodes` (one series,
 vectorised: it jumps from event to event, so a million quiet rows cost little) with :func:`alarm_frame`
@@ -52,6 +65,14 @@ The stream gives the same, row by row:
 [0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0]
 >>> [(e.start, e.end) for e in state.finish()]
 [(1, 5), (9, 9)]
+
+Capped at 3 rows, the first episode (still open on its third row, row 3) ends there and the score, still at
+or above ``on`` on row 4, raises a second alarm:
+
+>>> capped = AlarmRule(on=0.5, off=0.3, clear_rows=2, episode_rows=3)
+>>> alarms, episodes = find_alarms(scores, capped)
+>>> alarms.tolist(), [(e.start, e.end, e.peak, e.closed) for e in episodes]
+([0, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0], [(1, 2, 1, True), (4, 5, 5, True), (9, 9, 9, False)])
 """
 
 from __future__ import annotations
@@ -94,7 +115,8 @@ _EPISODE_COLUMNS = (
 @dataclass(frozen=True)
 class AlarmRule:
     """Hysteresis and refractory settings (module text): open at ``score >= on``, clear after ``clear_rows``
-    rows below ``off``, no new episode for ``refractory`` rows (int) or time (a duration) after clearing.
+    rows below ``off``, no new episode for ``refractory`` rows (int) or time (a duration) after clearing, and
+    optionally no episode longer than ``episode_rows`` rows (``None`` or 0: no limit, the default).
 
     >>> AlarmRule(on=0.6, off=0.4, clear_rows=3, refractory="2h").refractory
     Timedelta('0 days 02:00:00')
@@ -102,14 +124,24 @@ class AlarmRule:
     Traceback (most recent call last):
     ...
     forewarn.exceptions.ConfigError: AlarmRule: off=0.5 must be below on=0.5 (e.g. on=0.5, off=0.3)
+    >>> AlarmRule(episode_rows=0) == AlarmRule()
+    True
     """
 
     on: float = 0.5
     off: float = 0.3
     clear_rows: int = 5
     refractory: int | pd.Timedelta = 0
+    episode_rows: int | None = None
 
     def __post_init__(self) -> None:
+        rows: Any = self.episode_rows
+        if rows is not None:
+            if isinstance(rows, bool) or not isinstance(rows, int | np.integer) or rows < 0:
+                raise ConfigError(
+                    f"AlarmRule: episode_rows={rows!r} must be a row count (an int >= 1; 0 or None: no limit)"
+                )
+            object.__setattr__(self, "episode_rows", int(rows) or None)
         if not (isinstance(self.on, int | float) and 0.0 < self.on <= 1.0):
             raise ConfigError(f"AlarmRule: on={self.on!r} must be a number in (0, 1]")
         if not (isinstance(self.off, int | float) and 0.0 <= self.off < 1.0):
@@ -283,8 +315,13 @@ def find_episodes(
         if at >= len(high):
             break
         start = opened = int(high[at])
+        last = start + rule.episode_rows - 1 if rule.episode_rows else n  # the episode's last possible row
         while True:
             at = int(np.searchsorted(clears, opened))
+            if (at >= len(clears) or clears[at] > last) and last < n:  # still open on its last row: capped there
+                close = limit = last
+                end = opened + int(np.flatnonzero(~low[opened : last + 1])[-1])
+                break
             if at >= len(clears):
                 close, end = -1, int(np.flatnonzero(~low[:n])[-1])  # still open: the last row at or above off
                 break
@@ -294,6 +331,7 @@ def find_episodes(
                 limit = int(np.searchsorted(times, times[close] + rule.refractory_span, side="right")) - 1
             else:
                 limit = close + rule.refractory_span
+            limit = min(limit, last)  # the refractory period ends with the episode's last row
             at = int(np.searchsorted(high, close + 1))
             if at < len(high) and high[at] <= limit:
                 opened = int(high[at])  # re-opened inside the refractory period: the same episode
@@ -399,7 +437,7 @@ class AlarmState:
     """The rule for one series, one row at a time (the stream's form of :func:`find_episodes`).
 
     :meth:`update` returns the row's ``alarm`` (0 or 1); episodes become *final* once their refractory period
-    has passed (:meth:`pop_finished`); :meth:`finish` ends the series and returns every episode not yet
+    has passed, or on their last row under the rule's ``episode_rows`` (:meth:`pop_finished`); :meth:`finish` ends the series and returns every episode not yet
     popped, the open one included. Rows are numbered from 0 in the order fed. ``get_state``/``set_state``
     save and restore the whole state (named values), so a stream can checkpoint and resume mid-episode.
 
@@ -472,6 +510,8 @@ class AlarmState:
                 self._stamp("end", now)
             if alarm:
                 self._stamp("start", now)
+        if self._mode != _IDLE and rule.episode_rows and row - self._start + 1 >= rule.episode_rows:
+            self._finalise()  # the episode's last row (module text): capped if still open, final either way
         self._row, self._last_ns = row + 1, now if now is not None else self._last_ns
         return alarm
 
