@@ -8,6 +8,13 @@ labels. Copying is idempotent: a second run writes
 nothing, and a copy into a store that already holds some of the readings keeps the stored values
 (``on_conflict="keep"``), counting the ones that differ.
 
+The record of rewrites (:mod:`forewarn.store.rewrites`) goes too, numbers kept, before the readings
+(:func:`carry_rewrites`): marks a reader took on the source (``detect --only-new``) then hold on the copy, and a
+rewrite the copy's own readings make is numbered after the source's. It is carried into a target whose record is
+empty or holds only the source's rows (an earlier copy); a target with a record of its own keeps it, and the report
+says why nothing was carried (``rewrites_not_carried``): numbers from two stores cannot be merged, and a mark from
+the source then scores its asset whole on the copy once (``seq < mark``, :func:`forewarn.detect.since.changed_since`).
+
 >>> import pandas as pd
 >>> from forewarn.store import Store
 >>> with Store() as a, Store() as b:
@@ -21,14 +28,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
-from typing import cast
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, cast
 
 import pandas as pd
 import pyarrow as pa
 
+from forewarn.exceptions import ForewarnError
 from forewarn.schema import Asset, Channel, Line, Site
 from forewarn.store.store import Store
+
+#: the record of rewrites with each series named (both stores' ``sql``)
+NAMED_REWRITES = (
+    "SELECT w.seq, c.asset_id, c.channel, w.t0 FROM reading_rewrites w JOIN channels c ON c.series_id = w.series_id"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,8 +55,11 @@ class CopyReport:
     events: int = 0
     labels: int = 0
     holds: int = 0
+    rewrites: int = 0
+    #: why the record of rewrites was not carried ("" where it was; :func:`carry_rewrites`)
+    rewrites_not_carried: str = ""
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | str]:
         """The report as plain JSON-ready numbers."""
         return dataclasses.asdict(self)
 
@@ -86,6 +102,7 @@ def copy_store(
 ) -> CopyReport:
     """Copy everything ``source`` holds into ``target`` (see the module docstring); returns what was written."""
     n_assets = _plant(source, target)
+    n_rewrites, why = carry_rewrites(source, target)
     written = duplicates = conflicts = 0
     summary = source.fleet_summary()
     for row in summary.itertuples(index=False):
@@ -122,7 +139,7 @@ def copy_store(
             {"asset_id": group["asset_id"].astype(str), "ts": group["ts"], str(name): group["value"].astype(str)}
         )
         n_labels += target.ingest_readings(frame, label_columns=[str(name)], source=str(source.path)).labels_written
-    return CopyReport(n_assets, written, duplicates, conflicts, n_events, n_labels, n_holds)
+    return CopyReport(n_assets, written, duplicates, conflicts, n_events, n_labels, n_holds, n_rewrites, why)
 
 
 def _holds(source: Store, target: Store) -> int:
@@ -133,3 +150,43 @@ def _holds(source: Store, target: Store) -> int:
         micros = int(pd.Timedelta(row.hold) / pd.Timedelta(microseconds=1))
         target.set_hold(str(row.asset_id), [str(row.channel)], f"{micros}us")
     return len(held)
+
+
+def _named(rows: Iterable[Sequence[Any]]) -> set[tuple[int, str, str, int]]:
+    """Rows of :data:`NAMED_REWRITES` as ``(seq, asset, channel, t0 in ns)``, comparable across the two stores."""
+    return {(int(n), str(a), str(c), int(pd.Timestamp(t).value)) for n, a, c, t in rows}
+
+
+def carry_rewrites(source: Store, target: Store) -> tuple[int, str]:
+    """Add the source's record of rewrites to the target's, numbers kept (module text), in one write transaction
+    of the target, after its plant and before its readings. Returns the rows added and, where nothing could be
+    carried, why (``""`` otherwise)."""
+    try:
+        found = _named(source.sql(NAMED_REWRITES).itertuples(index=False, name=None))
+    except ForewarnError:
+        return 0, "the source keeps no record of rewrites (a store from before it)"
+    with target._lock:
+        con = target._db(write=True)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            have = _named(con.execute(NAMED_REWRITES).fetchall())
+            if not have <= found:
+                con.execute("ROLLBACK")
+                return 0, (
+                    f"the target keeps a record of its own ({len(have - found)} rows not the source's): marks taken "
+                    "on the source score their assets whole on it once"
+                )
+            series = {
+                (str(a), str(c)): int(s)
+                for a, c, s in con.execute("SELECT asset_id, channel, series_id FROM channels").fetchall()
+            }
+            rows = [
+                [n, series[(a, c)], pd.Timestamp(t, tz="UTC").to_pydatetime()] for n, a, c, t in sorted(found - have)
+            ]
+            if rows:
+                con.executemany("INSERT INTO reading_rewrites (seq, series_id, t0) VALUES (?, ?, ?)", rows)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return len(rows), ""
