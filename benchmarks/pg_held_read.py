@@ -6,10 +6,16 @@ The plant is ``benchmarks/store_pg.py``'s: ``--assets`` assets x 10 channels, a 
 first half of the assets then get every channel held ``--hold`` (``Store.set_hold``), the others none. Each round
 draws one held and one plain asset and reads each, with each code: its last 24 whole hours through
 ``Store.readings(resample="1h")`` (the plain asset's come from the hourly rollup either way) and its last window
-through ``window_queries.last_buckets`` (24 x 1 h); old and new alternate within the round. The earlier code is
+through ``window_queries.last_buckets`` (24 x 1 h); old and new alternate within the round, and which goes first
+alternates by round (since 2026-12-06 10:20: before, old always went first). The earlier code is
 ``git show REV:src/forewarn/store/pg_hold.py`` (``--old-rev``, default 61ff8b3) imported as a module of its own,
 swapped in for the old reads (its ``last_buckets``; its held SQL, the shared text of ``hold.held_buckets_sql`` in
-the ``postgres`` dialect, for ``readings``). Every pair of answers is compared (1e-9).
+the ``postgres`` dialect, for ``readings``), with ``src/forewarn/store/hold.py`` of the same revision beside it
+(the ``postgres`` dialect left the product on 2026-12-06). Every pair of answers is compared (1e-9).
+
+``--compare held_buckets`` alternates ``pg_hold.held_buckets`` and ``pg_hold.last_buckets`` as a whole, each with
+its own revision's SQL and round trips (``--old-rev``, e.g. eea2280: a ``max`` query, then ``BEGIN; SET LOCAL jit =
+off; SELECT; COMMIT``), against this checkout's (one statement; the store's connections set ``jit = off`` once).
 
 PostgreSQL: ``--url`` (an empty database) or a throwaway server started here (``LocalPostgres``, as the tests start
 one, on 127.0.0.1; ``fsync`` off: reads only are timed). Prints medians and 95th percentiles and the load average;
@@ -44,7 +50,7 @@ import numpy as np
 import pandas as pd
 from store_pg import CHANNELS, batches
 
-from forewarn.store import Store, hold, pg_hold
+from forewarn.store import Store, hold, pg_hold, postgres
 from forewarn.store.pg_local import LocalPostgres
 from forewarn.store.window_queries import last_buckets
 
@@ -81,9 +87,15 @@ def store_reads(store: Any, rev: str) -> dict[str, Callable[[], None]]:
     return {"old": old, "new": new}
 
 
-def earlier_form(width_us: int, series_sql: str) -> str:
-    """The held buckets as PostgreSQL read them before: the shared text in its ``postgres`` dialect."""
-    return hold.held_buckets_sql(width_us, series_sql, dialect="postgres")
+def earlier_form(rev: str) -> Callable[[int, str], str]:
+    """The held buckets as PostgreSQL read them at ``rev``: the shared text of that revision's ``hold.py`` in its
+    ``postgres`` dialect."""
+    earlier_hold = module_at(rev, "src/forewarn/store/hold.py", "earlier_hold")
+
+    def form(width_us: int, series_sql: str) -> str:
+        return str(earlier_hold.held_buckets_sql(width_us, series_sql, dialect="postgres"))
+
+    return form
 
 
 def timed(run: Callable[[], pd.DataFrame]) -> tuple[float, pd.DataFrame]:
@@ -108,7 +120,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeats", type=int, default=40, help="rounds: a held and a plain asset, both codes")
     parser.add_argument("--old-rev", default="61ff8b3")
     parser.add_argument("--url", default=None)
-    parser.add_argument("--compare", choices=["pg_hold", "store"], default="pg_hold", help="which code alternates")
+    parser.add_argument(
+        "--compare", choices=["pg_hold", "held_buckets", "store"], default="pg_hold", help="which code alternates"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     rows = args.assets * len(CHANNELS) * args.days * 1440
@@ -130,11 +144,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             end = pd.Timestamp(END_US // HOUR * HOUR, unit="us", tz="UTC")
             start = end - pd.Timedelta("24h")
             earlier = module_at(args.old_rev, "src/forewarn/store/pg_hold.py", "earlier_pg_hold")
-            codes = {
-                "old": (earlier_form, earlier.last_buckets),
-                "new": (pg_hold.held_buckets_sql, pg_hold.last_buckets),
-            }
-            current = codes["new"]
+            current = (pg_hold.held_buckets_sql, pg_hold.last_buckets, postgres.held_buckets)
+            if args.compare == "held_buckets":  # each revision's functions whole, with their own SQL
+                codes = {"old": (current[0], earlier.last_buckets, earlier.held_buckets), "new": current}
+            else:  # the old SQL in this checkout's held_buckets; the old last window with its revision's hold.py
+                earlier.hold = module_at(args.old_rev, "src/forewarn/store/hold.py", "earlier_hold")
+                codes = {"old": (earlier_form(args.old_rev), earlier.last_buckets, current[2]), "new": current}
             swaps = store_reads(store, args.old_rev) if args.compare == "store" else None
             if swaps is not None:  # this checkout's pg_hold under both; the store's own code alternates
                 codes = {"old": current, "new": current}
@@ -146,9 +161,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     for kind, pool in (("held", held_names), ("plain", plain_names)):
                         name = pool[rng.randrange(len(pool))]
                         got: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
-                        for code, (sql, window_of) in codes.items():
+                        turns = list(codes.items())  # who goes first alternates, round by round
+                        for code, (sql, window_of, buckets_of) in turns if k % 2 else turns[::-1]:
                             pg_hold.held_buckets_sql = sql  # type: ignore[assignment]
                             pg_hold.last_buckets = window_of  # type: ignore[assignment]
+                            postgres.held_buckets = buckets_of  # type: ignore[assignment]
                             if swaps is not None:
                                 swaps[code]()
                             ms_read, read = timed(lambda n=name: store.readings(n, start, end, resample="1h"))
@@ -166,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                             pd.testing.assert_frame_equal(got["old"][1], got["new"][1])
                         assert len(got["new"][0]) == 24 * len(CHANNELS), len(got["new"][0])
             finally:
-                pg_hold.held_buckets_sql, pg_hold.last_buckets = current  # type: ignore[assignment]
+                pg_hold.held_buckets_sql, pg_hold.last_buckets, postgres.held_buckets = current  # type: ignore[assignment]
                 if swaps is not None:
                     swaps["new"]()
             loads.append(os.getloadavg()[0])

@@ -64,12 +64,12 @@ def held_buckets(
 ) -> pd.DataFrame:
     """``asset_id, ts, channel, value``: the time-weighted buckets of the held series ``holds`` of one asset in
     ``[start, end)``, from ``start`` (all history without one) to the asset's newest reading of any channel (or
-    ``end``); the bounds of :func:`forewarn.store.queries.readings` on DuckDB."""
+    ``end``); the bounds of :func:`forewarn.store.queries.readings` on DuckDB. One statement, one round trip: the
+    asset's newest reading is a subquery of the series' rows (it was a query of its own), and the connection runs
+    without JIT already (:func:`select_without_jit`)."""
     every = ", ".join(str(int(s)) for s in sorted(index.of(asset_id)))
-    last = con.execute(f"SELECT epoch_us(max({LAST_TS})) FROM channels c WHERE c.series_id IN ({every})").fetchall()
-    hi = int(last[0][0]) + 1 if last and last[0][0] is not None else 0
-    if end is not None:
-        hi = min(hi, queries._micros(end, "end"))
+    newest = f"(SELECT epoch_us(max({LAST_TS})) + 1 FROM channels c WHERE c.series_id IN ({every}))"
+    hi = f"coalesce({newest}, 0)" if end is None else f"least(coalesce({newest}, 0), {queries._micros(end, 'end')})"
     lo = hold.NO_START if start is None else queries._micros(start, "start")
     ids = ", ".join(str(int(s)) for s in sorted(holds))
     series = (
@@ -85,7 +85,7 @@ def held_buckets_sql(width_us: int, series_sql: str) -> str:
     The contract and the rule are :func:`forewarn.store.hold.held_buckets_sql`'s (``series_sql``: one row per held
     series, ``series_id, asset_id, channel, hold_us, lo_us, hi_us``; buckets ``width_us`` wide aligned on the Unix
     epoch, covering ``[lo_us, hi_us)``). The form is PostgreSQL's own, about half the cost of that text in its
-    ``postgres`` dialect (BENCHMARKS.md, 2026-12-06 07:18-08:10, helper 3), per series (``LATERAL``):
+    former ``postgres`` dialect (BENCHMARKS.md, 2026-12-06 07:18-08:10, helper 3), per series (``LATERAL``):
 
     * only the series' last reading before ``lo_us`` (at most ``hold_us`` before it: a backward index scan, one
       row) can hold into the window, so it is read alone, then the window's readings; both in the key's order, so
@@ -129,17 +129,17 @@ def held_buckets_sql(width_us: int, series_sql: str) -> str:
 
 
 def select_without_jit(con: Any, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
-    """The rows of one SELECT (``?`` parameters) on a psycopg connection, in a transaction with PostgreSQL's JIT off.
+    """The rows of one SELECT (``?`` parameters) on a psycopg connection of the store, in one round trip.
 
-    The planner estimates each ``generate_series`` of the held buckets at 1,000 rows, so a held read costs enough to
-    be compiled: one asset's last 24 h at 1 h (30 ms of work) took 1.4 s in JIT compilation (``EXPLAIN ANALYZE``,
-    Debian's PostgreSQL 15 with LLVM). The stack's PostgreSQL image has no JIT at all.
+    The store's connections run with PostgreSQL's JIT off (:data:`forewarn.store.postgres.SESSION_SETTINGS`, set
+    once per connection): the planner estimates each ``generate_series`` of the held buckets at 1,000 rows, so a
+    held read costs enough to be compiled, and one asset's last 24 h at 1 h (30 ms of work) took 1.4 s in JIT
+    compilation (``EXPLAIN ANALYZE``, Debian's PostgreSQL 15 with LLVM). Until 2026-12-06 each read set it itself
+    (``BEGIN; SET LOCAL jit = off; ...; COMMIT``: three more round trips). The stack's PostgreSQL image has no JIT.
     """
     values = list(params) if params else None
-    with con.transaction():
-        con.execute("SET LOCAL jit = off")
-        cur = con.execute(placeholders(sql, values), values, prepare=False) if values else con.execute(sql)
-        return arrow_of(cur).to_pandas()
+    cur = con.execute(placeholders(sql, values), values, prepare=False) if values else con.execute(sql)
+    return arrow_of(cur).to_pandas()
 
 
 class _Server(Protocol):

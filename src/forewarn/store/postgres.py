@@ -65,6 +65,12 @@ def _psycopg() -> Any:
     return psycopg, psycopg_pool
 
 
+#: what every connection of the store sets once: times in UTC, and no JIT compilation (the held buckets' plans are
+#: estimated dear enough to be compiled, for seconds, :func:`forewarn.store.pg_hold.select_without_jit`; the store's own
+#: queries are index reads and small aggregates, which JIT does not pay for)
+SESSION_SETTINGS = "SET TIME ZONE 'UTC'; SET jit = off"
+
+
 class PgStore(Store):
     """A :class:`~forewarn.store.Store` whose tables live in a PostgreSQL database (see the module docstring).
 
@@ -109,7 +115,7 @@ class PgStore(Store):
                     ) from None
 
         def configure(con: Any) -> None:
-            con.execute("SET TIME ZONE 'UTC'")
+            con.execute(SESSION_SETTINGS)
             if read_only:
                 con.execute("SET default_transaction_read_only = on")
 
@@ -186,7 +192,7 @@ class PgStore(Store):
         if self._session is None or self._session.closed:
             psycopg, _ = _psycopg()
             self._session = psycopg.connect(self.url, **self._kwargs)
-            self._session.execute("SET TIME ZONE 'UTC'")
+            self._session.execute(SESSION_SETTINGS)
             if self.read_only:
                 self._session.execute("SET default_transaction_read_only = on")
         return PgConnection(self._session)  # type: ignore[return-value]
