@@ -21,8 +21,8 @@ A hold is set at ingest (``--hold 8h`` for every channel of the batch, or a tag 
 or with :meth:`Store.set_hold`, on both backends. The rule above is written once, as SQL, by
 :func:`held_buckets_sql` for the embedded store (:mod:`forewarn.store.queries`); the server store runs the same
 rule in a form PostgreSQL plans cheaply (:func:`forewarn.store.pg_hold.held_buckets_sql`, held equal to this one to
-1e-9 by ``tests/store/test_pg_hold*.py``). :data:`DIALECTS`' ``postgres`` words are that text as PostgreSQL read it
-until 2026-12-06, kept as the "before" of ``benchmarks/pg_held_read.py`` and run by nothing else.
+1e-9 by ``tests/store/test_pg_hold*.py``). PostgreSQL read this text in a dialect of its own until 2026-12-06;
+``benchmarks/pg_held_read.py`` loads that revision of this file from git for its "before".
 
 >>> hold_micros("8h"), hold_micros("90min"), hold_micros("0"), hold_micros(None)
 (28800000000, 5400000000, 0, 0)
@@ -106,39 +106,14 @@ def set_holds(con: duckdb.DuckDBPyConnection, holds: Iterable[tuple[str, str, in
     return len(rows)
 
 
-#: the words that differ between the two SQL dialects of :func:`held_buckets_sql`: how a reading's row is joined to
-#: its series (PostgreSQL: a key range per series, ``(series_id, ts)``, so one series' window is an index scan; DuckDB:
-#: a join its zone maps prune with ``prune``), the bucket starts of a segment, a bucket start as a time, and the sum
-#: of the weights (PostgreSQL sums a BIGINT as NUMERIC), whether the series are read first
-DIALECTS: dict[str, dict[str, str]] = {
-    "duckdb": {
-        "join": "FROM reading_values v JOIN hs ON v.series_id = hs.series_id "
-        "WHERE ({prune}) AND epoch_us(v.ts) >= hs.lo_us - hs.hold_us AND epoch_us(v.ts) < hs.hi_us",
-        "starts": "unnest(range(b0, s1, {w}::BIGINT))",
-        "time": "make_timestamptz(b)",
-        "weight": "sum(d)",
-        "series": "",
-    },
-    "postgres": {
-        "join": "FROM hs JOIN reading_values v ON v.series_id = hs.series_id "
-        "AND v.ts >= {epoch} + greatest(hs.lo_us - hs.hold_us, {floor}) * INTERVAL '1 microsecond' "
-        "AND v.ts < {epoch} + hs.hi_us * INTERVAL '1 microsecond' WHERE ({prune})",
-        "starts": "generate_series(b0, s1 - 1, {w}::BIGINT)",
-        "time": "{epoch} + b * INTERVAL '1 microsecond'",
-        "weight": "CAST(sum(d) AS DOUBLE PRECISION)",
-        # the series first, so each one's time bounds are known when its key range is read (inlined, the planner
-        # read each series' whole history and filtered it: 200 ms for a day of one asset)
-        "series": "MATERIALIZED",
-    },
-}
 #: the Unix epoch as a PostgreSQL time
 PG_EPOCH = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
 #: PostgreSQL's earliest time read for a held series (year -1199: :data:`NO_START` is before PostgreSQL's range)
 PG_FLOOR_US = -(10**17)
 
 
-def held_buckets_sql(width_us: int, series_sql: str, prune: str = "true", dialect: str = "duckdb") -> str:
-    """SQL of ``asset_id, ts, channel, value``: the time-weighted bucket means of held series.
+def held_buckets_sql(width_us: int, series_sql: str, prune: str = "true") -> str:
+    """SQL of ``asset_id, ts, channel, value``: the time-weighted bucket means of held series (DuckDB).
 
     ``series_sql`` selects one row per held series: ``series_id, asset_id, channel, hold_us, lo_us, hi_us``; the
     buckets (``width_us`` wide, aligned on the Unix epoch, labelled by their start like every resampled read)
@@ -146,21 +121,17 @@ def held_buckets_sql(width_us: int, series_sql: str, prune: str = "true", dialec
     end (the asset's newest reading plus one microsecond, or an earlier end). Readings from ``lo_us - hold_us``
     on are read, so a value recorded before ``lo_us`` still holds into it. ``prune``: a condition on the readings
     ``v`` with constant bounds (their series ids, a time) that lets the store skip row groups before the join.
-    ``dialect``: ``"duckdb"`` or ``"postgres"`` (:data:`DIALECTS`); the rule is the same text in both.
+    PostgreSQL runs the same rule in its own form (:func:`forewarn.store.pg_hold.held_buckets_sql`).
 
-    >>> held_buckets_sql(3_600_000_000, "SELECT 1", dialect="oracle")
-    Traceback (most recent call last):
-    ...
-    forewarn.exceptions.ConfigError: dialect='oracle' is not one of duckdb, postgres
+    >>> "unnest(range(b0, s1, 3600000000::BIGINT))" in held_buckets_sql(3_600_000_000, "SELECT 1")
+    True
     """
-    if dialect not in DIALECTS:
-        raise ConfigError(f"dialect={dialect!r} is not one of {', '.join(DIALECTS)}")
     w = int(width_us)
-    words = {k: v.format(prune=prune, w=w, epoch=PG_EPOCH, floor=PG_FLOOR_US) for k, v in DIALECTS[dialect].items()}
     return (
-        f"WITH hs AS {words['series']} ({series_sql}), "
+        f"WITH hs AS ({series_sql}), "
         "hv AS (SELECT hs.asset_id, hs.channel, hs.lo_us, hs.hi_us, hs.hold_us, v.series_id, epoch_us(v.ts) AS t, "
-        f"v.value {words['join']}), "
+        f"v.value FROM reading_values v JOIN hs ON v.series_id = hs.series_id WHERE ({prune}) "
+        "AND epoch_us(v.ts) >= hs.lo_us - hs.hold_us AND epoch_us(v.ts) < hs.hi_us), "
         "hr AS (SELECT *, lead(t) OVER (PARTITION BY series_id ORDER BY t) AS nxt FROM hv), "
         "seg AS (SELECT asset_id, channel, value, greatest(t, lo_us) AS s0, "
         "least(coalesce(nxt, hi_us), t + hold_us, hi_us) AS s1 FROM hr), "
@@ -168,7 +139,7 @@ def held_buckets_sql(width_us: int, series_sql: str, prune: str = "true", dialec
         # most segments lie in one bucket; only those that cross a boundary are cut into one piece per bucket
         f"piece AS (SELECT asset_id, channel, value, b0 AS b, s1 - s0 AS d FROM sb WHERE s1 <= b0 + {w} "
         f"UNION ALL SELECT asset_id, channel, value, b, least(s1, b + {w}) - greatest(s0, b) AS d FROM sb, "
-        f"{words['starts']} AS u(b) WHERE s1 > b0 + {w}) "
-        f"SELECT asset_id, {words['time']} AS ts, channel, sum(value * d) / {words['weight']} AS value FROM piece "
+        f"unnest(range(b0, s1, {w}::BIGINT)) AS u(b) WHERE s1 > b0 + {w}) "
+        "SELECT asset_id, make_timestamptz(b) AS ts, channel, sum(value * d) / sum(d) AS value FROM piece "
         "GROUP BY asset_id, b, channel"
     )
