@@ -23,7 +23,14 @@ number a week ago) on the last night's table of each arm.
 
     .venv/bin/python benchmarks/rewrites_ingest.py --ingest
     .venv/bin/python benchmarks/rewrites_ingest.py --notice /tmp/detect_only_new_XXXX/new.duckdb
+``--overlap``: PostgreSQL's overlap check (:data:`forewarn.store.pg_ingest.OVERLAP_SQL`) against ``--old-rev``'s
+``pg_ingest.py`` (loaded from git, swapped in as the store's ingest module), alternated batch by batch on one store
+of ``--days`` days of history (odd assets one row ahead: their stored ends are staggered): a stream's batches (the
+next row of every asset; the box of the old check covers the odd assets' last rows), nightly appends, and nightly
+exports overlapping the stored end by 2 h (the same values); milliseconds per batch, medians.
+
     .venv/bin/python benchmarks/rewrites_ingest.py --prune --nights 30 --assets 50
+    .venv/bin/python benchmarks/rewrites_ingest.py --overlap --days 30 --assets 50 --old-rev a9c6c99
 """
 
 from __future__ import annotations
@@ -172,6 +179,70 @@ def prune(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def overlap(args: argparse.Namespace) -> dict[str, Any]:
+    from pg_held_read import module_at
+
+    from forewarn.store import Store, postgres
+    from forewarn.store.pg_local import LocalPostgres
+
+    work = Path(tempfile.mkdtemp(prefix="rewrites_overlap_"))
+    server = LocalPostgres(work / "pg", durable=False).start()
+    codes = {
+        "old": module_at(args.old_rev, "src/forewarn/store/pg_ingest.py", "earlier_pg_ingest"),
+        "new": postgres.ingest,
+    }
+    times: dict[str, list[float]] = {}
+    try:
+        with Store(server.create_database("overlap")) as db:
+            for day in range(0, args.days, 10):
+                db.ingest_readings(batch(args.assets, day * 144, min(10, args.days - day) * 144))
+            odd = [f"A-{a:03d}" for a in range(1, args.assets, 2)]
+            ahead = batch(args.assets, args.days * 144, 1)
+            db.ingest_readings(ahead[ahead["asset_id"].isin(odd)])
+            row = args.days * 144
+            readings = int(db.sql("SELECT count(*) AS n FROM reading_values").iloc[0, 0])
+            for k in range(2 * args.repeats):
+                code = ("old", "new")[(k + k // 2) % 2]  # old new new old old new ...
+                postgres.ingest = codes[code]
+                try:
+                    step = batch(args.assets, row, 2)  # rows R and R + 1: even assets' R, odd assets' R + 1
+                    rows = ((step["ts"] - T0) / pd.Timedelta(minutes=10)).astype("int64")
+                    frames = {"stream batch": step[step["asset_id"].isin(odd) == (rows == row + 1)]}
+                    for name, frame in frames.items():
+                        started = time.perf_counter()
+                        db.ingest_readings(frame)
+                        times.setdefault(f"{name} {code}", []).append(1000 * (time.perf_counter() - started))
+                    row += 1
+                finally:
+                    postgres.ingest = codes["new"]
+            for k in range(2 * args.repeats):  # nightly loads from the stream's end: an append, then an overlap
+                code = ("old", "new")[(k + k // 2) % 2]
+                postgres.ingest = codes[code]
+                try:
+                    night = batch(args.assets, row + 1, 144)
+                    started = time.perf_counter()
+                    db.ingest_readings(night)
+                    times.setdefault(f"nightly append {code}", []).append(1000 * (time.perf_counter() - started))
+                    again = batch(args.assets, row + 1 + 144 - 12, 156)
+                    again = pd.concat([night[night["ts"] >= again["ts"].min()], again[again["ts"] > night["ts"].max()]])
+                    started = time.perf_counter()
+                    db.ingest_readings(again)
+                    times.setdefault(f"nightly overlapping 2 h {code}", []).append(
+                        1000 * (time.perf_counter() - started)
+                    )
+                    row += 1 + 144 + 144
+                finally:
+                    postgres.ingest = codes["new"]
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "readings_before": readings,
+        "old_rev": args.old_rev,
+        "ms_median": {k: round(statistics.median(v), 2) for k, v in sorted(times.items())},
+    }
+
+
 def ingest(args: argparse.Namespace) -> dict[str, Any]:
     from forewarn.store.pg_local import LocalPostgres, binaries
 
@@ -224,6 +295,9 @@ def main() -> None:
     parser.add_argument("--notice", type=Path)
     parser.add_argument("--prune", action="store_true")
     parser.add_argument("--keep", default="7d")
+    parser.add_argument("--overlap", action="store_true")
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--old-rev", default="a9c6c99")
     parser.add_argument("--assets", type=int, default=50)
     parser.add_argument("--nights", type=int, default=20)
     parser.add_argument("--small", type=int, default=100)
@@ -236,6 +310,9 @@ def main() -> None:
         result["notice"] = notice(args)
     if args.prune:
         result["prune"] = prune(args)
+    if args.overlap:
+        result["overlap"] = overlap(args)
+    result["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     print(json.dumps(result, indent=1))
 
 

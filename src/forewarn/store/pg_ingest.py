@@ -201,13 +201,12 @@ class PgTarget:
         data = readings_copy_bytes(found["series_id"], found["t"], found["value"])
         box = [bounds[0], bounds[1], bounds[2], bounds[3]]
         con.execute("INSERT INTO rollup_dirty VALUES (%s, %s, %s, %s)", box)
-        overlap = con.execute(
-            "SELECT 1 FROM reading_values WHERE series_id BETWEEN %s AND %s AND ts BETWEEN %s AND %s LIMIT 1", box
-        ).fetchone()
-        if overlap is None:  # every row is written: before rows stored, in a late batch
-            _note_rewrites(
-                con, duck.execute("SELECT series_id, epoch_us(min(ts)) FROM __fw_stage GROUP BY 1").fetchall()
-            )
+        spans = duck.execute(
+            "SELECT series_id, min(ts), max(ts), epoch_us(min(ts)) FROM __fw_stage GROUP BY 1"
+        ).fetchall()
+        if con.execute(OVERLAP_SQL, [list(column) for column in zip(*spans, strict=True)][:3]).fetchone() is None:
+            # no stored reading within any series' span: every row is written (after those stored, or before them)
+            _note_rewrites(con, [(sid, first) for sid, _, _, first in spans])
             _copy_in(con, "reading_values (series_id, ts, value)", data)
             return int(bounds[4]), 0, 0
         con.execute(
@@ -236,6 +235,18 @@ class PgTarget:
             "ON CONFLICT (series_id, ts) DO NOTHING"
         ).rowcount
         return int(written), conflicts, int(replaced)
+
+
+#: whether any stored reading lies within a batch's span of one of its series (``series, first, last`` as three
+#: arrays): one index probe a series. It was one range over the batch's box (its smallest to largest series, its
+#: first to last time), which scanned every reading of the month's partition of the series inside the box after the
+#: first (20-40 ms at 0.9 M readings a partition, against 2-6 ms for 200 series this way), and which saw an overlap
+#: where the series' ends were staggered (a stream's batch: one series' next reading before another's last stored
+#: one), sending the batch through the staging table's joins though no key collided
+OVERLAP_SQL = (
+    "SELECT 1 FROM unnest(%s::integer[], %s::timestamptz[], %s::timestamptz[]) AS b(sid, lo, hi) WHERE EXISTS "
+    "(SELECT 1 FROM reading_values r WHERE r.series_id = b.sid AND r.ts BETWEEN b.lo AND b.hi) LIMIT 1"
+)
 
 
 def _note_rewrites(con: Any, first: list[tuple[Any, Any]]) -> None:
