@@ -117,3 +117,66 @@ def test_store_retain_says_what_it_coalesced(tmp_path: Path) -> None:
     shown = json.loads(out.output)
     assert shown["cutoff"] == "2024-03-23T00:00:00+00:00"
     assert shown["rewrites"] == 2 * (2 * (1 + 7) + (1 + 3)) and shown["rewrites_coalesced"] == 144 - shown["rewrites"]
+
+
+def _pumps(rows: int = 1500) -> pd.DataFrame:
+    """Three pumps of 10-minute rows (P-1 with a temperature burst), wide."""
+    rng = np.random.default_rng(7)
+    parts = []
+    for i in range(3):
+        frame = pd.DataFrame({"asset_id": f"P-{i}", "ts": T0 + pd.to_timedelta(np.arange(rows) * 10, "min")})
+        frame["temp"], frame["vib"] = 50 + i + rng.normal(0, 1, rows), 2 + rng.normal(0, 0.1, rows)
+        if i == 1:
+            frame.loc[1300:1330, "temp"] += 9.0
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_a_night_after_retention_scores_as_with_the_whole_record(tmp_path: Path) -> None:
+    """``detect --only-new`` after retention, from a mark taken before two late writes and one taken between them:
+    the same assets scored whole, the same scores, as on a copy whose record was not coalesced."""
+    import shutil
+
+    import duckdb
+
+    from forewarn.detect import detect_store
+    from forewarn.detect.saved import SavedFits, save_fits
+
+    pumps = _pumps()
+    row = ((pumps["ts"] - T0) / pd.Timedelta(minutes=10)).astype(int)
+    hole = (pumps["asset_id"] == "P-2") & row.between(300, 340)
+    store, fits = str(tmp_path / "plant.duckdb"), tmp_path / "fits"
+    with Store(store) as db:
+        db.add_assets([Asset(f"P-{i}", "pump") for i in range(3)])
+        db.ingest_readings(pumps[~hole & (row < 900)])
+    first = detect_store(store, keep_models=True, since={})
+    save_fits(first, fits)
+    before_both = {**first.previous, **(first.marks or {})}  # taken before either late write
+    with Store(store) as db:
+        db.ingest_readings(pumps[hole | ((row >= 900) & (row < 1100))])  # P-2's late rows: write 1
+    second = detect_store(store, kept=SavedFits(fits), since=before_both)
+    between = {**second.previous, **(second.marks or {})}
+    late = pumps[(pumps["asset_id"] == "P-2") & (row == 380)].assign(temp=70.0)
+    with Store(store) as db:
+        db.ingest_readings(late, on_conflict="replace")  # write 2, also before the cutoff
+        db.ingest_readings(pumps[(row >= 1100) & (row < 1200)])
+    third = detect_store(store, kept=SavedFits(fits), since=between)
+    after_both = {**third.previous, **(third.marks or {})}
+    with Store(store) as db:
+        db.ingest_readings(pumps[(row >= 1200) & (row < 1300)])
+    plain = str(tmp_path / "plain.duckdb")
+    shutil.copy(store, plain)
+    cutoff = T0 + pd.Timedelta(days=3)
+    con = duckdb.connect(plain)  # retention as before: readings dropped, the record left whole
+    con.execute("DELETE FROM reading_values WHERE ts < ?", [cutoff.to_pydatetime()])
+    con.close()
+    with Store(store) as db:
+        db.drop_readings_before(cutoff)
+        assert _size(db) == 2  # P-2's temp: writes 1 and 2 coalesced into one row; its vib: write 1's
+    with Store(plain, read_only=True) as db:
+        assert _size(db) == 3
+    for marks, p2 in ((before_both, "changed"), (between, "changed"), (after_both, "new")):
+        got = detect_store(store, kept=SavedFits(fits), since=dict(marks))
+        expected = detect_store(plain, kept=SavedFits(fits), since=dict(marks))
+        assert got.scored_how == expected.scored_how and got.scored_how["P-2"] == p2
+        pd.testing.assert_frame_equal(got.scores, expected.scores)
