@@ -221,26 +221,30 @@ the standard corpus at 4,000 rows (63.5 -> 61.5) and 4 of 49 forewarned failures
 ``tail_visits`` read online, over every row scored so far (:mod:`~forewarn.models.anomaly.recurrence`): a member's
 surprise at a height that member has already reached in ``recurrence`` separate earlier excursions of the series
 (within half a decade) is capped at the surprise of that height's own frequency in the rows seen, plus one decade;
-a height never reached before keeps its surprise. The combined surprise, after settling and ``recover`` (which
-read the members uncapped), is then at most the members' capped combination, so the score is never above the
-default's. Why: on long series most false starts are recurrences (validation seeds 10-19, the default's false
-starts outside windows whose leading member had reached that height in at least 3 separate earlier excursions: the
-realistic corpus 3,409 of 4,099 at 16,000 rows, the standard one 1,142 of 1,624), the windows' first alarms less
-often (166 of 326, 104 of 320). Chosen on validation corpus seeds 10-19 at 1,000-16,000 rows and twin fleets 3
-and 4 of 180 days (3-10 visits, the tolerance, before or after settling; 8 the fewest at which the standard
-corpus held at 4,000 rows: mean 59.5 against 59.4). On the test seeds 0-9 (once; the default in brackets):
-standard corpus 47.5 / 58.0 / 63.7 / 59.0 at 1,000 / 2,000 / 4,000 / 16,000 rows (47.5 / 57.8 / 63.5 / 55.2),
-realistic corpus 39.3 / 54.1 / 45.4 at 1,000 / 4,000 / 16,000 (39.3 / 52.0 / 23.8); SKAB 0.832 / 11.44 % (0.832 /
-11.45 %), the healthy fleet 0.177 % of rows starting an episode (0.179 %), the failing twin fleet of seed 0 (180
-days) 20 of 49 forewarned at 2.06 false alarms per asset-month (21 at 2.24). **Why not the default:** on a year of
-hourly rows of the failing twin fleets (validation seeds 3 and 4) it lost 55 -> 39 of 95 and 44 -> 39 of 80
-forewarned failures (false alarms 2.06 -> 1.74 and 2.09 -> 1.73 per asset-month): fans that fail every few weeks
-the same way show the same warning again and again, and a warning seen eight times is capped like a queue's
-emptying (the risk of any recurrence rule; counting only brief excursions, or only heights the training rows
-reached too, spared at most 7 of the 16 failures lost on fleet 3). It also needs the whole history: a scorer that reads only an asset's last rows (the
-stream's context, ``detect --only-new``) caps less. Use it for long metric series whose rare normal events recur
-(queues, counts, bursts, business hours), not for machines that fail repeatedly (BENCHMARKS.md, issue 14,
-2026-12-06 07:18). ``forewarn detect --recurrence 8`` sets it.
+a height never reached before keeps its surprise. **Only excursions through which the series kept running count**:
+one that holds a :meth:`transitions` row (a switch of operating regime, a jump of several channels: a stop, a start,
+a repair) is no visit, so a machine's warning that ends in a failure and its repair never becomes normal, however
+often it comes back. The combined surprise, after settling and ``recover`` (which read the members uncapped), is
+then at most the members' capped combination, so the score is never above the default's. Why: on long series most
+false starts are recurrences (validation seeds 10-19, the default's false starts outside windows whose leading
+member had reached that height in at least 3 separate earlier excursions: the realistic corpus 3,409 of 4,099 at
+16,000 rows, the standard one 1,142 of 1,624), the windows' first alarms less often (166 of 326, 104 of 320).
+Without the gate (2026-12-06 07:18) a year of hourly rows of the failing twin fleets (validation seeds 3 and 4) lost
+55 -> 39 of 95 and 44 -> 39 of 80 forewarned failures: fans that fail every few weeks show the same warning again
+and again. With it, 54 of 95 and 43 of 80 (false alarms 2.06 -> 2.05 and 2.09 -> 2.07 per asset-month): 73-77 % of
+those fleets' excursions in a failure's last 7 days hold a transition, 0-2 % of the metric corpus' (10 % for bursts
+and business hours). Chosen on validation (corpus seeds 10-19 at 1,000-16,000 rows, twin fleets 3 and 4 of 180 and
+365 days; 4-12 visits, and gates that also look ``R`` rows past an excursion: 24-168 rows cost the corpus and gave
+the fleets at most one failure). On the test seeds 0-9 (once, the default re-run beside it): standard corpus 39.3 /
+47.5 / 58.0 / 63.7 / 60.9 / 59.5 at 600 / 1,000 / 2,000 / 4,000 / 8,000 / 16,000 rows (39.3 / 47.5 / 57.8 / 63.5 /
+60.1 / 55.2), realistic corpus 39.3 / 54.1 / 45.9 at 1,000 / 4,000 / 16,000 (39.3 / 52.0 / 23.8); SKAB 0.832 /
+11.44 % (0.832 / 11.45 %), the healthy fleet 0.182 % of rows starting an episode (0.179 %: 157 against 155, a
+capped row can split an episode), short healthy histories median 0.96 % (0.96 %), the failing twin fleet of seed 0
+(180 days) 20 of 49 forewarned at 2.01 false alarms per asset-month (the same) (BENCHMARKS.md, issue 14, 2026-12-06
+10:07). Off by default: the default is the lead's call. It needs the whole history: a scorer that reads only an
+asset's last rows (the stream's context, ``detect --only-new``) caps less. What the gate cannot see: a machine whose
+failure leaves the rows running (no stop, no jump), and a metric series whose normal peaks come with a switch of
+regime (business hours: capped less). ``forewarn detect --recurrence 8`` sets it.
 
 **Adaptation** (``adaptation`` > 0, off by default): each channel's baseline follows an exponentially
 weighted mean of the past rows with that rate per row, so a slow regime change (a new set point, seasonal
@@ -682,7 +686,8 @@ class EnsembleDetector(AnomalyDetector):
         if self.transition_rows is not None:
             combined = hold_after(combined, self.transitions(values), int(self.transition_rows))
         if self.recurrence is not None:  # rare events that recur in the series are normal (module text)
-            combined = np.minimum(combined, combine(recurrence.capped_members(members, int(self.recurrence))))
+            running = recurrence.capped_members(members, int(self.recurrence), interrupted=self.transitions(values))
+            combined = np.minimum(combined, combine(running))
         return to_unit(combined, self.level)
 
     def transitions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
