@@ -23,7 +23,9 @@ REBASE_QUANTILE = 0.95
 REBASE_MIN_SHARE = 1.0
 
 
-def rebase(members: np.ndarray, rows: int, quantile: float = REBASE_QUANTILE) -> np.ndarray:
+def rebase(
+    members: np.ndarray, rows: int, quantile: float = REBASE_QUANTILE, interrupted: np.ndarray | None = None
+) -> np.ndarray:
     """Each member's surprise (a column) rebased on its own recent history (module text): minus
     ``max(0, Q - q0)``, ``Q`` the ``quantile`` of that member's surprises on the ``rows`` rows before it (not
     itself; read only where at least :data:`REBASE_MIN_SHARE` of those rows hold a score of the member, so with
@@ -32,7 +34,9 @@ def rebase(members: np.ndarray, rows: int, quantile: float = REBASE_QUANTILE) ->
     ``q0 = -log10(1 - quantile)`` the same quantile under its training tail fit. In probabilities: a member whose
     recent rows exceed that quantile ``10 ** (Q - q0)`` times more often than in training has its exceedance
     probabilities multiplied by that factor; a member that runs as it did in training (``Q <= q0``) keeps its
-    surprises. NaN stays NaN.
+    surprises. NaN stays NaN. With ``interrupted`` (one bool a row: the series did not keep running there, the
+    ensemble's transitions), a row with such a row among the ``rows`` rows before it keeps its surprises: a history
+    the series stopped, started or switched through is not its own normal (a machine's).
 
     A member whose recent 95th percentile is 3.3 (2 above its training 1.3) loses 2 from every surprise; one
     that runs cool (0.2) keeps them:
@@ -53,6 +57,11 @@ def rebase(members: np.ndarray, rows: int, quantile: float = REBASE_QUANTILE) ->
         .to_numpy()
     )
     out: np.ndarray = members - np.maximum(0.0, np.nan_to_num(recent, nan=base) - base)
+    if interrupted is not None:
+        seen = np.r_[0, np.cumsum(np.asarray(interrupted, dtype="int64"))]  # interruptions in rows 0 .. t - 1
+        at = np.arange(len(members))
+        stopped = seen[at] - seen[np.maximum(at - rows, 0)] > 0
+        out[stopped] = members[stopped]
     return out
 
 
