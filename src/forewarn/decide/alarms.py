@@ -29,6 +29,19 @@ The rule (:class:`AlarmRule`), applied to the rows of one asset in time order:
   limit, one long stretch above ``off`` (say a normal regime a short fit never saw) holds one episode open
   for good, and no later anomaly inside it can raise an alarm. The limit counts rows, not time: on irregular
   rows, K rows are a varying span.
+* **Episode length tied to the fit (optional).** With ``episode_rows="auto"``, K is
+  max(:data:`TIED_FLOOR`, n // :data:`TIED_SHARE`) = max(48, n // 4) rows (:func:`tied_episode_rows`), n the
+  training rows of the fit that scores the series (for a pooled fit, the asset's own rows in it). Such a rule is
+  *resolved* against them (:meth:`AlarmRule.resolved`) before it finds episodes: ``forewarn detect`` (and
+  ``--only-new``) and the stream do it per asset, from its fit; :func:`find_episodes` and :class:`AlarmState`
+  refuse an unresolved one. Why a quarter of the fit: a detector fitted on n rows cannot know normal behaviour
+  slower than about n/2 rows (the ensemble says so when it is fitted on few rows), so a stretch above ``off``
+  longer than that is as likely a slow normal behaviour the fit never saw (a cycle, a trend, a set point) as one
+  anomaly. An episode ends after half that span, n/4 rows, so that such a stretch cannot hide a later anomaly;
+  a long fit, which knows slower behaviour, repeats its alarms less often (a fixed K = 48 frees windows on a
+  600-row series and costs a 4,000-row one more false starts than it frees: BENCHMARKS.md, issue 14); the floor
+  of 48 rows keeps a fit on fewer than 192 rows from announcing a lasting anomaly every few rows. The divisor and
+  the floor were set before measuring, not tuned on the figures.
 * **Episodes.** Each episode is an :class:`Episode`: ``start`` (the alarm row), ``end``, ``peak`` (the first
   row with the episode's highest score), ``peak_score``, ``closed`` (the episode ended before the data did:
   its score cleared, or it reached ``episode_rows``), times where the rows have them, and optional
@@ -73,12 +86,22 @@ or above ``on`` on row 4, raises a second alarm:
 >>> alarms, episodes = find_alarms(scores, capped)
 >>> alarms.tolist(), [(e.start, e.end, e.peak, e.closed) for e in episodes]
 ([0, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0], [(1, 2, 1, True), (4, 5, 5, True), (9, 9, 9, False)])
+
+Tied to the fit, the cap is a quarter of the training rows, 48 at the least:
+
+>>> tied = AlarmRule(episode_rows="auto")
+>>> tied.resolved(4000).episode_rows, tied.resolved(150).episode_rows, AlarmRule().resolved(4000) == AlarmRule()
+(1000, 48, True)
+>>> find_alarms(scores, tied)
+Traceback (most recent call last):
+...
+forewarn.exceptions.ConfigError: find_episodes: episode_rows='auto' is tied to a fit's training rows; resolve the rule against them first (rule.resolved(training_rows))
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -96,7 +119,15 @@ __all__ = [
     "episodes_table",
     "find_alarms",
     "find_episodes",
+    "tied_episode_rows",
 ]
+
+#: the ``episode_rows`` that ties an episode's length to the fit's training rows (module text)
+TIED = "auto"
+#: the tied episode length: a fit's training rows divided by this (module text: half of what the fit can know) ...
+TIED_SHARE = 4
+#: ... and at least this many rows
+TIED_FLOOR = 48
 
 _EPISODE_COLUMNS = (
     "asset_id",
@@ -116,7 +147,8 @@ _EPISODE_COLUMNS = (
 class AlarmRule:
     """Hysteresis and refractory settings (module text): open at ``score >= on``, clear after ``clear_rows``
     rows below ``off``, no new episode for ``refractory`` rows (int) or time (a duration) after clearing, and
-    optionally no episode longer than ``episode_rows`` rows (``None`` or 0: no limit, the default).
+    optionally no episode longer than ``episode_rows`` rows (``None`` or 0: no limit, the default; ``"auto"``:
+    tied to the fit's training rows, :meth:`resolved`).
 
     >>> AlarmRule(on=0.6, off=0.4, clear_rows=3, refractory="2h").refractory
     Timedelta('0 days 02:00:00')
@@ -126,20 +158,23 @@ class AlarmRule:
     forewarn.exceptions.ConfigError: AlarmRule: off=0.5 must be below on=0.5 (e.g. on=0.5, off=0.3)
     >>> AlarmRule(episode_rows=0) == AlarmRule()
     True
+    >>> AlarmRule(episode_rows="auto").tied, AlarmRule(episode_rows=48).tied
+    (True, False)
     """
 
     on: float = 0.5
     off: float = 0.3
     clear_rows: int = 5
     refractory: int | pd.Timedelta = 0
-    episode_rows: int | None = None
+    episode_rows: int | str | None = None
 
     def __post_init__(self) -> None:
         rows: Any = self.episode_rows
-        if rows is not None:
+        if rows is not None and rows != TIED:
             if isinstance(rows, bool) or not isinstance(rows, int | np.integer) or rows < 0:
                 raise ConfigError(
-                    f"AlarmRule: episode_rows={rows!r} must be a row count (an int >= 1; 0 or None: no limit)"
+                    f"AlarmRule: episode_rows={rows!r} must be a row count (an int >= 1; 0 or None: no limit) "
+                    f"or {TIED!r} (a quarter of the fit's training rows, 48 at the least)"
                 )
             object.__setattr__(self, "episode_rows", int(rows) or None)
         if not (isinstance(self.on, int | float) and 0.0 < self.on <= 1.0):
@@ -174,6 +209,58 @@ class AlarmRule:
         object.__setattr__(self, "refractory", duration)
 
     @property
+    def tied(self) -> bool:
+        """Whether the episode length is tied to the fit (``episode_rows="auto"``): :meth:`resolved` first."""
+        return self.episode_rows == TIED
+
+    def resolved(self, training_rows: int | None) -> AlarmRule:
+        """The rule for a series scored by a fit on ``training_rows`` rows: ``episode_rows="auto"`` becomes
+        :func:`tied_episode_rows` of them; any other rule is itself.
+
+        >>> AlarmRule(episode_rows="auto").resolved(1000) == AlarmRule(episode_rows=250)
+        True
+        """
+        if not self.tied:
+            return self
+        if training_rows is None:
+            raise ConfigError(
+                f"AlarmRule: episode_rows={TIED!r} needs the training rows of the fit that scores the series; "
+                "give episode_rows a number for a model without them"
+            )
+        return replace(self, episode_rows=tied_episode_rows(training_rows))
+
+    def settings(self) -> dict[str, Any]:
+        """The rule as JSON-ready values (a duration as ISO 8601 text); ``AlarmRule(**settings)`` gives it back.
+
+        >>> AlarmRule(refractory="6h", episode_rows="auto").settings()["refractory"]
+        'P0DT6H0M0S'
+        >>> rule = AlarmRule(refractory="6h", episode_rows="auto"); AlarmRule(**rule.settings()) == rule
+        True
+        """
+        refractory: Any = self.refractory
+        return {
+            "on": float(self.on),
+            "off": float(self.off),
+            "clear_rows": int(self.clear_rows),
+            "refractory": refractory.isoformat() if isinstance(refractory, pd.Timedelta) else int(refractory),
+            "episode_rows": self.episode_rows,
+        }
+
+    @property
+    def episode_limit(self) -> int | None:
+        """The longest episode in rows (``None``: no limit) of a resolved rule (:meth:`resolved`)."""
+        rows = self._resolved_here("AlarmRule.episode_limit").episode_rows
+        return rows if isinstance(rows, int) else None
+
+    def _resolved_here(self, where: str) -> AlarmRule:
+        if self.tied:
+            raise ConfigError(
+                f"{where}: episode_rows={TIED!r} is tied to a fit's training rows; resolve the rule against them "
+                "first (rule.resolved(training_rows))"
+            )
+        return self
+
+    @property
     def timed(self) -> bool:
         """Whether the refractory period is a duration (rows then need timestamps)."""
         return isinstance(self.refractory, pd.Timedelta)
@@ -183,6 +270,18 @@ class AlarmRule:
         """The refractory period as rows, or as nanoseconds when it is a duration."""
         value: Any = self.refractory
         return int(value.value) if isinstance(value, pd.Timedelta) else int(value)
+
+
+def tied_episode_rows(training_rows: int) -> int:
+    """The episode length of ``episode_rows="auto"`` for a fit on ``training_rows`` rows: a quarter of them, 48 at
+    the least (module text).
+
+    >>> [tied_episode_rows(n) for n in (90, 300, 600, 2400)]
+    [48, 75, 150, 600]
+    """
+    if isinstance(training_rows, bool) or not isinstance(training_rows, int | np.integer) or training_rows < 0:
+        raise ConfigError(f"training_rows={training_rows!r} must be a row count (an int >= 0)")
+    return max(TIED_FLOOR, int(training_rows) // TIED_SHARE)
 
 
 @dataclass(frozen=True)
@@ -284,7 +383,8 @@ def find_episodes(
     ...                                         contributions=[[0, 0], [1, 3], [0, 0]], channels=["a", "b"])]
     [('b', 'a')]
     """
-    rule = rule or AlarmRule()
+    rule = (rule or AlarmRule())._resolved_here("find_episodes")
+    longest = rule.episode_limit
     score = _scores(scores)
     n = len(score)
     times = _times(ts, n) if ts is not None else None
@@ -315,7 +415,7 @@ def find_episodes(
         if at >= len(high):
             break
         start = opened = int(high[at])
-        last = start + rule.episode_rows - 1 if rule.episode_rows else n  # the episode's last possible row
+        last = start + longest - 1 if longest else n  # the episode's last possible row
         while True:
             at = int(np.searchsorted(clears, opened))
             if (at >= len(clears) or clears[at] > last) and last < n:  # still open on its last row: capped there
@@ -389,7 +489,7 @@ def alarm_frame(
     >>> alarm.tolist(), [(e.asset_id, e.start, e.end) for e in episodes]
     ([0, 1, 1, 0, 0, 0], [('a', 2, 2), ('b', 1, 1)])
     """
-    rule = rule or AlarmRule()
+    rule = (rule or AlarmRule())._resolved_here("alarm_frame")
     if score not in frame.columns:
         raise SchemaError(f"no score column {score!r}; columns are {list(frame.columns)}", column=score)
     if contributions is not None and not contributions.index.equals(frame.index):
@@ -450,7 +550,8 @@ class AlarmState:
     """
 
     def __init__(self, rule: AlarmRule | None = None, *, asset_id: str | None = None, top_k: int = 3) -> None:
-        self.rule = rule or AlarmRule()
+        self.rule = (rule or AlarmRule())._resolved_here("AlarmState")
+        self._limit = self.rule.episode_limit
         self.asset_id = asset_id
         self.top_k = top_k
         self._finished: list[Episode] = []
@@ -510,7 +611,7 @@ class AlarmState:
                 self._stamp("end", now)
             if alarm:
                 self._stamp("start", now)
-        if self._mode != _IDLE and rule.episode_rows and row - self._start + 1 >= rule.episode_rows:
+        if self._mode != _IDLE and self._limit and row - self._start + 1 >= self._limit:
             self._finalise()  # the episode's last row (module text): capped if still open, final either way
         self._row, self._last_ns = row + 1, now if now is not None else self._last_ns
         return alarm
@@ -602,24 +703,47 @@ class AlarmState:
 
 
 class AlarmTracker:
-    """One :class:`AlarmState` per asset: the stream's entry point (``update(asset_id, score, ts)``).
+    """One :class:`AlarmState` per asset: the stream's entry point (``update(asset_id, score, ts)``). With a rule
+    tied to the fit (``episode_rows="auto"``), ``training_rows(asset_id)`` gives the training rows of the fit that
+    scores the asset, and its state follows the rule resolved against them (:meth:`AlarmRule.resolved`).
 
     >>> tracker = AlarmTracker(AlarmRule(clear_rows=1))
     >>> [tracker.update(a, s) for a, s in [("a", 0.9), ("b", 0.2), ("a", 0.95), ("b", 0.6)]]
     [1, 0, 0, 1]
     >>> sorted((e.asset_id, e.start, e.peak_score) for e in tracker.finish())
     [('a', 0, 0.95), ('b', 1, 0.6)]
+    >>> tied = AlarmTracker(AlarmRule(episode_rows="auto"), training_rows={"a": 1000, "b": 90}.get)
+    >>> tied.state("a").rule.episode_rows, tied.state("b").rule.episode_rows
+    (250, 48)
     """
 
-    def __init__(self, rule: AlarmRule | None = None, *, top_k: int = 3) -> None:
+    def __init__(
+        self,
+        rule: AlarmRule | None = None,
+        *,
+        top_k: int = 3,
+        training_rows: Callable[[str], int | None] | None = None,
+    ) -> None:
         self.rule = rule or AlarmRule()
+        if self.rule.tied and training_rows is None:
+            raise ConfigError(
+                f"AlarmTracker: episode_rows={TIED!r} needs each asset's training rows (training_rows=); give "
+                "episode_rows a number for a model without them"
+            )
         self.top_k = top_k
+        self.training_rows = training_rows
         self.states: dict[str, AlarmState] = {}
+
+    def rule_for(self, asset_id: str) -> AlarmRule:
+        """The rule of the asset's state: :attr:`rule`, resolved against the asset's training rows if tied."""
+        if not self.rule.tied or self.training_rows is None:
+            return self.rule
+        return self.rule.resolved(self.training_rows(asset_id))
 
     def state(self, asset_id: str) -> AlarmState:
         """The asset's state (created on first use)."""
         if asset_id not in self.states:
-            self.states[asset_id] = AlarmState(self.rule, asset_id=asset_id, top_k=self.top_k)
+            self.states[asset_id] = AlarmState(self.rule_for(asset_id), asset_id=asset_id, top_k=self.top_k)
         return self.states[asset_id]
 
     def update(
