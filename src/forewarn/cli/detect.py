@@ -151,13 +151,13 @@ def detect(
         ),
     ] = None,
     episode_rows: Annotated[
-        int | None,
+        str | None,
         typer.Option(
             "--episode-rows",
-            min=1,
             help="The alarm rule: an episode lasts at most this many rows, so an anomaly that lasts is announced "
             "again every N rows (as an alert manager repeats a firing alert) and one long stretch a short fit reads "
-            "as anomalous cannot hide a later anomaly (e.g. 48); default: an episode lasts until its score clears.",
+            "as anomalous cannot hide a later anomaly (e.g. 48); 'auto': a quarter of the rows each asset's fit "
+            "learnt from, 48 at the least; default: an episode lasts until its score clears.",
         ),
     ] = None,
     rounding: Annotated[
@@ -276,9 +276,7 @@ def detect(
     if kept is not None:
         options["kept"] = kept
     if episode_rows is not None:
-        from forewarn.decide.alarms import AlarmRule
-
-        options["rule"] = AlarmRule(episode_rows=episode_rows)
+        options["rule"] = _episode_rule(episode_rows)
     if only_new:
         options["since"] = {} if models is None else _marks(models)
     params = {
@@ -382,7 +380,7 @@ def detect(
         f"scored {what} ({len(result.features)} column(s)) with {result.detector}, {fitted}, trained on the first "
         f"{train_fraction:g} of each series ({result.n_train} rows); {result.alarms} alarm episode(s) "
         f"(open at anomaly_score >= {rule.on:g}, clear after {rule.clear_rows} rows below {rule.off:g}"
-        f"{f', at most {rule.episode_rows} rows each' if rule.episode_rows else ''}); highest {highest}"
+        f"{_episode_text(rule)}); highest {highest}"
     )
     if result.marks is not None:
         typer.echo(_only_new_line(result, out))
@@ -407,10 +405,7 @@ def detect(
             f"saved {len(result.models)} fit(s) of {sum(len(m.assets) for m in result.models)} asset(s) in {folder}; "
             "to score them in the stream, add to its config:"
         )
-        entry = models_entry(folder)
-        if rule.episode_rows:  # the stream's rule as this run's
-            entry = entry.replace("alarm = {}", f"alarm = {{ episode_rows = {rule.episode_rows} }}")
-        typer.echo(entry)
+        typer.echo(models_entry(folder, rule=rule))  # the stream's rule as this run's
     if cases:
         assert store is not None
         typer.echo(_file_cases(result, store, quiet))
@@ -469,6 +464,27 @@ def _kept(
             param_hint="--models",
         )
     return kept
+
+
+def _episode_rule(value: str) -> Any:
+    """``--episode-rows`` as the alarm rule: a row count (1 or more) or ``auto``; refused in one line otherwise."""
+    from forewarn.decide.alarms import TIED, AlarmRule
+
+    text = value.strip().lower()
+    if text == TIED:
+        return AlarmRule(episode_rows=TIED)
+    if not text.isdigit() or int(text) < 1:
+        raise typer.BadParameter(
+            f"{value!r} is neither a row count (1 or more, e.g. 48) nor {TIED!r}", param_hint="--episode-rows"
+        )
+    return AlarmRule(episode_rows=int(text))
+
+
+def _episode_text(rule: Any) -> str:
+    """The summary line's part on the longest episode ('' without one)."""
+    if rule.tied:
+        return ", at most a quarter of each fit's training rows each (48 at the least)"
+    return f", at most {rule.episode_rows} rows each" if rule.episode_rows else ""
 
 
 def _marks(folder: Path) -> Any:

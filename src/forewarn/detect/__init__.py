@@ -44,7 +44,8 @@ What it does, in order:
    past the level) climbs towards 1 without reaching it, so a long fault still ranks its rows.
 6. ``alarm``: 1 on the row where an anomaly episode starts, 0 elsewhere, from the one alarm rule
    (:mod:`forewarn.decide.alarms`, default :class:`~forewarn.decide.alarms.AlarmRule`: an episode opens on
-   a row with ``anomaly_score >= 0.5``, it clears after 5 rows below 0.3, a refractory period is optional),
+   a row with ``anomaly_score >= 0.5``, it clears after 5 rows below 0.3, a refractory period and a longest
+   episode are optional; ``episode_rows="auto"`` is resolved against each asset's fit's training rows),
    per asset in time order. :attr:`DetectResult.episodes` holds the episodes (``--events``: one line each);
    an episode's ``top_channels`` are the (up to) three channels whose standardised deviation is largest on
    its peak row: ``|value - training median| / training scale`` with the scale ``1.4826 * MAD`` of the

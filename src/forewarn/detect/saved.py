@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base import load, save
+from forewarn.decide.alarms import AlarmRule
 from forewarn.detect.scoring import DetectFit, DetectResult
 from forewarn.detect.since import CONTEXT_ROWS
 from forewarn.exceptions import ConfigError, StateError
@@ -138,8 +139,15 @@ def save_fits(result: DetectResult, folder: str | os.PathLike[str], *, options: 
     return path
 
 
-def models_entry(folder: str | os.PathLike[str], *, model_id: str = "detect", context: int = CONTEXT_ROWS) -> str:
-    """The stream config's ``[[models]]`` table that scores every asset of ``folder`` with its own fit.
+def models_entry(
+    folder: str | os.PathLike[str],
+    *,
+    model_id: str = "detect",
+    context: int = CONTEXT_ROWS,
+    rule: AlarmRule | None = None,
+) -> str:
+    """The stream config's ``[[models]]`` table that scores every asset of ``folder`` with its own fit, under the
+    alarm ``rule`` (its settings other than the default's; default: the default rule).
 
     >>> print(models_entry("/plant/fits"))
     [[models]]
@@ -147,10 +155,15 @@ def models_entry(folder: str | os.PathLike[str], *, model_id: str = "detect", co
     model_id = "detect"
     alarm = {}
     context = 512
+    >>> models_entry("/plant/fits", rule=AlarmRule(episode_rows="auto")).splitlines()[3]
+    'alarm = { episode_rows = "auto" }'
     """
+    given, default = (rule or AlarmRule()).settings(), AlarmRule().settings()
+    chosen = [f"{name} = {json.dumps(value)}" for name, value in given.items() if value != default[name]]
+    alarm = "{ " + ", ".join(chosen) + " }" if chosen else "{}"
     return "\n".join(
         ["[[models]]", f"path = {json.dumps(str(folder))}", f"model_id = {json.dumps(model_id)}"]
-        + ["alarm = {}", f"context = {int(context)}"]
+        + [f"alarm = {alarm}", f"context = {int(context)}"]
     )
 
 
@@ -222,6 +235,15 @@ class SavedFits:
     def get_tags(self) -> dict[str, Any]:
         """The tags every fit shares (:func:`check_savable`): sequential, missing values allowed."""
         return {"sequential": True, "nan_allowed": True, "unit": "probability-like"}
+
+    def training_rows(self, asset: str) -> int | None:
+        """The rows the fit that scores ``asset`` learnt from of its series (the index's ``n_train``; 0 where a
+        folder does not say); ``None`` when the folder has no fit for it. A rule tied to the fit
+        (``episode_rows="auto"``) is resolved against them, in ``detect --models`` and in the stream alike."""
+        number = self._of.get(str(asset))
+        if number is None:
+            return None
+        return int(dict(self.index["fits"][number].get("n_train", {})).get(str(asset), 0))
 
     def fit_number(self, asset: str) -> int | None:
         """The position of the fit that scores ``asset`` in the index; ``None`` when the folder has none for it."""

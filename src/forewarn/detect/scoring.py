@@ -30,6 +30,7 @@ from forewarn.detect.inputs import (
 from forewarn.detect.since import (
     Mark,
     carry_alarms,
+    check_rule,
     mark_after,
     reach,
     row_contributions,
@@ -330,7 +331,7 @@ def _score_members(
         level = np.clip(scores, 0.0, 1.0) if calibration is None else anomaly_level(calibration, scores)
         values = frame[columns].to_numpy(dtype="float64")
         found = []
-        for episode in find_episodes(level, rule, ts=ts, asset_id=key if named else None):
+        for episode in find_episodes(level, rule.resolved(t), ts=ts, asset_id=key if named else None):
             top, explanation = episode_channels(values, episode, columns, centre, scale)
             found.append((replace(episode, top_channels=top), explanation, float(level[episode.start])))
         scored.append((key, level, found, t))
@@ -386,7 +387,7 @@ def _score_kept(
                 fill,
                 centre,
                 spread,
-                rule,
+                rule.resolved(t),
                 smooth,
             )
             scored.append((member, level_new, found, t))
@@ -515,10 +516,15 @@ def _fit_group(
         calibration_rows=not calibrated,
     )
     marks = {}
-    for (key, level_of, found, _), frame, ts in zip(scored if marking else [], frames, stamps, strict=False):
+    for (key, level_of, found, t), frame, ts in zip(scored if marking else [], frames, stamps, strict=False):
         values = frame[columns].to_numpy(dtype="float64")
         carried = carry_alarms(
-            level_of, ts, rule, None, key if named else None, row_contributions(values, columns, centre, scale)
+            level_of,
+            ts,
+            rule.resolved(t),
+            None,
+            key if named else None,
+            row_contributions(values, columns, centre, scale),
         )
         opened = found[-1][0].start if found else 0
         marks[key] = mark_after(ts, level_of, carried.state, found, None, reach(model), int(ts[0]), opened)
@@ -581,6 +587,8 @@ def detect_frame(
     """Score the rows of ``frame`` (see the package text); the frame's cells may be text or numbers.
 
     ``asset_classes`` maps asset ids to classes for pooling assets with too few rows (package text, step 3).
+    ``rule``: the alarm rule (default :class:`~forewarn.decide.alarms.AlarmRule`); one tied to the fit
+    (``episode_rows="auto"``) is resolved per asset against the training rows of the fit that scores it.
     ``executor`` (:mod:`forewarn.base.executor`) fits and scores each asset's (or pool's) model as one unit
     (in this process by default; the result does not depend on it). ``keep_models`` keeps the fitted models in
     :attr:`DetectResult.models` (for :func:`forewarn.detect.saved.save_fits`). ``kept``: the fits of an earlier
@@ -639,6 +647,8 @@ def detect_frame(
             )
         assets = ids.astype(str).str.strip().to_numpy(dtype=object)
     _refuse_mixed_series(frame, times, assets, timestamp_column, asset_column, source)
+    if since and kept is not None and assets is not None:  # the marks continue under the rule they were taken with
+        check_rule(since, sorted({str(a) for a in assets}), rule)
     read_notes: list[str] = []
     features = feature_frame(
         frame, timestamp_column, [*exclude, *([asset_column] if asset_column else [])], notes=read_notes
@@ -700,7 +710,7 @@ def detect_frame(
         models=scored["models"],
         explanations=scored["explanations"],
         alarm_scores=scored["alarm_scores"],
-        marks=scored["marks"] if since is not None else None,
+        marks={a: replace(m, rule=rule.settings()) for a, m in scored["marks"].items()} if since is not None else None,
         scored_how=scored["hows"],
         previous=dict(since or {}),
     )

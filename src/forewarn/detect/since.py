@@ -29,6 +29,11 @@ of one run over the whole history (:func:`forewarn.detect.detect_store` with ``s
 * **The alarm rule** continues from the mark's state (:func:`carry_alarms`): fed row by row until no episode is
   open, then the vectorised rule (:func:`~forewarn.decide.alarms.find_episodes`, equal row for row: the alarm
   module's property test), so an episode open across the boundary keeps its start, its peak and its channels.
+  The mark records the rule as the run was given it (:meth:`~forewarn.decide.alarms.AlarmRule.settings`;
+  ``episode_rows="auto"`` as such: each night resolves it again against the same kept fit's training rows, so the
+  same length); a run with another rule is refused (:func:`check_rule`): carried across a change, the nights would
+  not add up to one run under either rule. Marks written before the rule was recorded carry none and are not
+  checked.
 * **Changed history**: stored readings up to the mark's time that changed since the mark was taken (a re-ingest
   with ``--on-conflict replace``, late rows inserted before it) make the asset be read and rescored whole, said in
   one line; so does an asset without a mark (new to the fits, or the first run with the option). Both stores,
@@ -110,6 +115,9 @@ class Mark:
     #: asset: a later one at or before ``last_ns`` changed its history (:func:`changed_since`); ``None``: a store
     #: without the record (an older store opened read-only)
     rewrites: int | None = None
+    #: the alarm rule of the run that took the mark (:meth:`~forewarn.decide.alarms.AlarmRule.settings`, as given:
+    #: ``episode_rows`` ``"auto"`` unresolved); ``None``: a mark taken before the rule was recorded
+    rule: dict[str, Any] | None = None
 
 
 @dataclass
@@ -137,6 +145,33 @@ HISTORY_QUERY = (
     "CAST(bit_xor(hash(ts, channel, value)) FILTER (WHERE ts <= ?) AS VARCHAR) AS h_upto, "
     "count(*) AS n, CAST(bit_xor(hash(ts, channel, value)) AS VARCHAR) AS h FROM readings WHERE asset_id = ?"
 )
+
+
+def check_rule(marks: Mapping[str, Mark], assets: Sequence[str], rule: AlarmRule) -> None:
+    """Refuse to continue the marks of ``assets`` under another alarm rule than the one they were taken with (module
+    text), in one line naming the difference and the two ways on; a mark without a recorded rule passes.
+
+    >>> taken = Mark(last_ns=1, tail=[], alarm={}, from_ns=0, first_ns=0, rule=AlarmRule().settings())
+    >>> check_rule({"P-1": taken}, ["P-1"], AlarmRule())
+    >>> check_rule({"P-1": taken}, ["P-1"], AlarmRule(episode_rows="auto"))
+    Traceback (most recent call last):
+    ...
+    forewarn.exceptions.ConfigError: the marks of asset 'P-1' were taken with the alarm rule's episode_rows=None and this run has episode_rows='auto': nights under different rules do not add up to one run; run with the marks' rule (forewarn detect --episode-rows), or delete detect-marks.json in the fits folder to score every asset whole under this one
+    """
+    wanted = rule.settings()
+    changed = [a for a in assets if a in marks and marks[a].rule is not None and marks[a].rule != wanted]
+    if not changed:
+        return
+    taken = dict(marks[changed[0]].rule or {})
+    moved = [name for name in wanted if taken.get(name) != wanted[name]]
+    were = ", ".join(f"{name}={taken.get(name)!r}" for name in moved)
+    now = ", ".join(f"{name}={wanted[name]!r}" for name in moved)
+    more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
+    raise ConfigError(
+        f"the marks of asset {changed[0]!r}{more} were taken with the alarm rule's {were} and this run has {now}: "
+        "nights under different rules do not add up to one run; run with the marks' rule (forewarn detect "
+        f"--episode-rows), or delete {MARKS_FILE} in the fits folder to score every asset whole under this one"
+    )
 
 
 def history_prints(db: Any, asset_id: str, upto_ns: int | None) -> tuple[str | None, str | None]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from forewarn.decide.alarms import AlarmRule
 from forewarn.detect.merged import merge_passes
 from forewarn.detect.scoring import DetectResult, detect_frame
 from forewarn.detect.since import (
@@ -17,6 +18,7 @@ from forewarn.detect.since import (
     Mark,
     carried_in,
     changed_since,
+    check_rule,
     check_stored,
     history_prints,
     rewrites_after,
@@ -40,7 +42,9 @@ def detect_store(
 
     The selection is ``forewarn train``'s (:func:`forewarn.train.dataset.select_assets`); each asset's
     readings are read wide (``interval``: averaged at that spacing, e.g. ``"10min"``; default: as stored) and
-    scored as its own series, pooled per asset class where it has too few rows (:func:`detect_frame`).
+    scored as its own series, pooled per asset class where it has too few rows (:func:`detect_frame`). With
+    ``since`` (``--only-new``), marks taken under another alarm rule than ``rule`` are refused before anything is
+    read (:func:`~forewarn.detect.since.check_rule`).
     """
     from forewarn.train.dataset import opened, select_assets
     from forewarn.train.spec import TrainSpec
@@ -52,6 +56,7 @@ def detect_store(
     with opened(store) as db:
         chosen = select_assets(db, spec)
         order = chosen["asset_id"].astype(str).tolist()
+        check_rule(marked, order, options.get("rule") or AlarmRule())  # before reading: refused in one line
         parts, read = _read_store(db, order, marked, set(), interval, since is not None)
     result = _detect_read(store, parts, chosen, since, marked, options)
     short = {a for a, how in result.scored_how.items() if how == "short"}

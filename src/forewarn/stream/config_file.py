@@ -60,7 +60,8 @@ default except the mapping itself. A full example (``docs``-style)::
     alert = { threshold = 0.65, clear_threshold = 0.55, min_consecutive = 2, cooldown = "1h" }
     # an anomaly detector may use the one alarm rule (forewarn.decide.alarms) instead of `alert`:
     # alarm = { on = 0.5, off = 0.3, clear_rows = 5, refractory = "6h", scale = 20.0 }
-    # (add episode_rows = 48 to announce an anomaly that lasts again every 48 rows; default: no limit)
+    # (add episode_rows = 48 to announce an anomaly that lasts again every 48 rows, or episode_rows = "auto" for a
+    # quarter of the rows each asset's fit learnt from, 48 at the least, with a folder of detect fits; default: no limit)
     # (scale: for a detector whose score is not in [0, 1]; the rule reads score / (score + scale))
     # a sequential detector (the default `ensemble`, fitted on the channels' readings and saved) takes `alarm = {}`;
     # context = 512 is how many of each asset's last rows it scores new rows after (forewarn.stream.sequential);
@@ -284,7 +285,7 @@ class _Alarm(_Table):
     off: float = 0.3
     clear_rows: int = Field(5, ge=1)
     refractory: int | str = 0
-    episode_rows: int | None = Field(None, ge=0)
+    episode_rows: Annotated[int, Field(ge=0)] | Literal["auto"] | None = None
     scale: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")

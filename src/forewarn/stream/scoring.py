@@ -23,7 +23,9 @@ anomaly detector may instead use the one alarm rule of every face (``alarm``: :m
 episode starts, and no other row of the episode (hysteresis, refractory period) raises one. The rule reads the
 detector's score, which should be in [0, 1] (e.g. the default detector's ``anomaly_score``), or
 ``score / (score + scale)`` when ``scale`` is given (an unbounded score such as ``pca-t2q``'s: the episode opens
-where the score reaches ``scale`` with ``on = 0.5``). Each asset's alarm state is checkpointed as JSON under
+where the score reaches ``scale`` with ``on = 0.5``). With ``episode_rows = "auto"`` (a folder of ``forewarn detect``
+fits only) each asset's state follows the rule resolved against the rows its fit learnt from, as ``detect`` resolves
+it (:meth:`~forewarn.decide.alarms.AlarmRule.resolved`). Each asset's alarm state is checkpointed as JSON under
 ``alarm:<model_id>`` with the batch, so a restart mid-episode neither raises the episode again nor forgets it. The
 alerts of both kinds carry ``source = "stream"`` and go to the case book (:mod:`forewarn.stream.pipeline`), and with
 each batch the book is told how far each asset's alarm went (:meth:`ModelRunner.book_state`, under ``stream:<model_id>``):
@@ -286,7 +288,15 @@ class ModelRunner:
             settings = dict(cfg.alarm)
             scale = settings.pop("scale", None)
             self.alarm_scale = None if scale is None else float(scale)
-            self.alarms = AlarmTracker(AlarmRule(**settings))
+            rule = AlarmRule(**settings)
+            if rule.tied and self.fleet is None:
+                raise ConfigError(
+                    f'model {cfg.model_id!r}: alarm episode_rows = "auto" ties an episode\'s length to the rows '
+                    "each asset's fit learnt from, which only a folder of `forewarn detect --save-models` fits "
+                    "records; give episode_rows a number of rows"
+                )
+            # tied to the fit: each asset's state under the rule resolved against its fit's training rows, as detect
+            self.alarms = AlarmTracker(rule, training_rows=None if self.fleet is None else self.fleet.training_rows)
         self.nan_allowed = bool(self.model.get_tags().get("nan_allowed", False)) or self.bundle is not None
         self.reference: np.ndarray | None = None
         self.sensors = list(dict.fromkeys(sensor_of(n) for n in self.feature_names))
@@ -743,6 +753,8 @@ class ModelRunner:
             self.policy.set_state(bytes_to_arrays(policy))
         if self.alarms is not None:
             for asset, blob in saved.get(self.alarm_state_name, {}).items():
+                if self.alarms.rule.tied and self.fleet is not None and self.fleet.fit_number(asset) is None:
+                    continue  # no fit for the asset now: it is not scored, and its rule cannot be resolved
                 self.alarms.state(asset).set_state(json.loads(blob))
         if self.series is not None:
             self.series.set_state(saved.get(f"context:{self.model_id}", {}))
