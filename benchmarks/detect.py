@@ -7,7 +7,8 @@ default. The harness turns the scores into alarms with the one alarm rule
 (:func:`forewarn.decide.alarms.find_alarms`, default :class:`~forewarn.decide.alarms.AlarmRule`) and never
 optimises a threshold. Plug another detector in with ``--detector module:function``; ``--on``, ``--off``,
 ``--clear-rows``, ``--refractory`` and ``--episode-rows`` change the rule (``--episode-rows 0,48,96``: one rule
-per value, 0 = no limit, each part run once per rule on the same scores, computed once).
+per value, 0 = no limit, ``auto`` = a quarter of the series' training rows, 48 at the least, each part run once per
+rule on the same scores, computed once).
 
 Parts (``--parts``, all by default):
 
@@ -62,6 +63,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
+import inspect
 import json
 import os
 import resource
@@ -79,7 +81,7 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from forewarn.decide.alarms import AlarmRule, find_alarms, find_episodes  # noqa: E402
+from forewarn.decide.alarms import TIED, AlarmRule, find_alarms, find_episodes  # noqa: E402
 from forewarn.evaluate.anomaly import pooled_outlier_metrics  # noqa: E402
 from forewarn.evaluate.nab import NABFile, normalised_score, right_windows  # noqa: E402
 
@@ -108,6 +110,18 @@ def load_detector(spec: str | None) -> Detector:
         return current_detector
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+def fitted(rule: AlarmRule, frame: pd.DataFrame, n_train: int | None) -> AlarmRule:
+    """``rule`` for a series the detector fitted on ``n_train`` rows (``None``: ``detect_frame``'s default share of
+    ``frame``): ``episode_rows="auto"`` resolved against them, as ``forewarn detect`` resolves it."""
+    if not rule.tied:
+        return rule
+    if n_train is None:
+        from forewarn.detect import detect_frame
+
+        n_train = int(inspect.signature(detect_frame).parameters["train_fraction"].default * len(frame))
+    return rule.resolved(n_train)
 
 
 def _scores(detector: Detector, frame: pd.DataFrame, n_train: int | None) -> np.ndarray:
@@ -190,7 +204,7 @@ def nab_part(
         detections, level_detections = [], []
         for series in corpus:
             scores = _scores(detector, series.frame, None)
-            alarms, _ = find_alarms(scores, rule, ts=series.frame["timestamp"])
+            alarms, _ = find_alarms(scores, fitted(rule, series.frame, None), ts=series.frame["timestamp"])
             file = series.nab_file()
             files.append(file)
             detections.append(alarms.astype(bool))
@@ -317,7 +331,7 @@ def skab_part(detector: Detector, rule: AlarmRule, data_dir: str | None, level_o
         frame = file.frame.loc[:, list(data.SENSORS)].reset_index(drop=True)
         frame.insert(0, "timestamp", file.frame.index.to_numpy())
         scores = _scores(detector, frame, N_TRAIN)
-        alarms, episodes = find_alarms(scores, rule, ts=frame["timestamp"])
+        alarms, episodes = find_alarms(scores, fitted(rule, frame, N_TRAIN), ts=frame["timestamp"])
         inside = np.zeros(len(frame), dtype=int)
         for episode in episodes:
             inside[episode.start : episode.end + 1] = 1
@@ -351,7 +365,7 @@ def healthy_part(detector: Detector, rule: AlarmRule, seed: int, assets: int, da
     rows = starts = 0
     per_asset = []
     for _, frame in twin_series(seed, assets=assets, days=days, max_channels=32):
-        alarms, _ = find_alarms(_scores(detector, frame, None), rule, ts=frame["timestamp"])
+        alarms, _ = find_alarms(_scores(detector, frame, None), fitted(rule, frame, None), ts=frame["timestamp"])
         rows, starts = rows + len(frame), starts + int(alarms.sum())
         per_asset.append(int(alarms.sum()))
     return {
@@ -460,7 +474,7 @@ def forewarning_part(
         frame = frame.dropna(axis=1, how="all").reset_index(drop=True)
         repairs = renewed.loc[renewed["asset_id"] == asset.asset_id, "ts"]
         scores = _refit_scores(detector, frame, repairs) if refit_after_renewal else _scores(detector, frame, None)
-        alarms, found = find_alarms(scores, rule, ts=frame["timestamp"])
+        alarms, found = find_alarms(scores, fitted(rule, frame, None), ts=frame["timestamp"])
         times = pd.to_datetime(frame["timestamp"], utc=True)
         starts = times[alarms.astype(bool)]
         down = np.zeros(len(starts), dtype=bool)
@@ -668,7 +682,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--episode-rows",
         default=None,
-        help="rule: an episode lasts at most this many rows (0: no limit); comma-separated: one rule each",
+        help="rule: an episode lasts at most this many rows (0: no limit; auto: a quarter of the training rows, 48 "
+        "at the least); comma-separated: one rule each",
     )
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--quick", action="store_true", help="1 seed, small corpus and fleet, 100k rows, 1 run")
@@ -698,7 +713,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     chosen = AlarmRule(**settings)
     rules = {f"on>={chosen.on}": chosen}
     if args.episode_rows is not None:
-        caps = [int(v) for v in str(args.episode_rows).split(",") if v.strip()]
+        caps = [v.strip() if v.strip() == TIED else int(v) for v in str(args.episode_rows).split(",") if v.strip()]
         rules = {
             f"on>={chosen.on}" + (f" episode_rows={k}" if k else ""): replace(chosen, episode_rows=k) for k in caps
         }
