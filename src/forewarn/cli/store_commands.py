@@ -70,7 +70,8 @@ def copy(
     target: Annotated[str, typer.Option("--to", help="Store to write (created or migrated): file or URL.")],
     slice_days: Annotated[int, typer.Option(min=1, help="Days of one asset's readings moved per batch.")] = 31,
 ) -> None:
-    """Copy a whole store into another, either way; idempotent (a second run writes nothing). Prints JSON."""
+    """Copy a whole store into another, either way; idempotent (a second run writes nothing). The case book, holds
+    and the record of rewrites (so ``detect --only-new`` marks hold on the copy) go too. Prints JSON."""
     import json
     import time
 
