@@ -71,7 +71,7 @@ def copy(
     slice_days: Annotated[int, typer.Option(min=1, help="Days of one asset's readings moved per batch.")] = 31,
 ) -> None:
     """Copy a whole store into another, either way; idempotent (a second run writes nothing). The case book, holds
-    and the record of rewrites (so ``detect --only-new`` marks hold on the copy) go too. Prints JSON."""
+    and the record of rewrites (so the marks of detect --only-new hold on the copy) go too. Prints JSON."""
     import json
     import time
 
