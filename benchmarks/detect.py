@@ -4,8 +4,8 @@ A *detector* here is a function ``(frame, n_train) -> anomaly_score`` (one float
 frame's row order): ``frame`` holds one series of one asset, a ``timestamp`` column (UTC) then numeric
 channels; ``n_train`` is the number of leading rows the protocol lets it fit on, or ``None`` for its own
 default. The harness turns the scores into alarms with the one alarm rule
-(:func:`forewarn.decide.alarms.find_alarms`, default :class:`~forewarn.decide.alarms.AlarmRule`) and never
-optimises a threshold. Plug another detector in with ``--detector module:function``; ``--on``, ``--off``,
+(:func:`forewarn.decide.alarms.find_alarms`; by default ``forewarn detect``'s,
+:func:`~forewarn.decide.alarms.fitted_rule`) and never optimises a threshold. Plug another detector in with ``--detector module:function``; ``--on``, ``--off``,
 ``--clear-rows``, ``--refractory`` and ``--episode-rows`` change the rule (``--episode-rows 0,48,96``: one rule
 per value, 0 = no limit, ``auto`` = a quarter of the series' training rows, 48 at the least, each part run once per
 rule on the same scores, computed once).
@@ -81,7 +81,7 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from forewarn.decide.alarms import TIED, AlarmRule, find_alarms, find_episodes  # noqa: E402
+from forewarn.decide.alarms import TIED, AlarmRule, find_alarms, find_episodes, fitted_rule  # noqa: E402
 from forewarn.evaluate.anomaly import pooled_outlier_metrics  # noqa: E402
 from forewarn.evaluate.nab import NABFile, normalised_score, right_windows  # noqa: E402
 
@@ -710,7 +710,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         )
         if value is not None
     }
-    chosen = AlarmRule(**settings)
+    chosen = fitted_rule(**settings)  # forewarn detect's default rule
     rules = {f"on>={chosen.on}": chosen}
     if args.episode_rows is not None:
         caps = [v.strip() if v.strip() == TIED else int(v) for v in str(args.episode_rows).split(",") if v.strip()]

@@ -61,11 +61,14 @@ def test_a_lasting_shift_alarms_again_every_n_rows_on_the_same_scores(
     assert len(shifted) > len(before) >= 1  # the shift is announced more than once
 
 
-def test_the_saved_stream_entry_carries_the_rule_and_zero_is_refused(
+def test_the_saved_stream_entry_carries_the_rule_zero_is_no_limit_and_a_negative_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _fleet().to_csv(tmp_path / "fleet.csv", index=False)
     _, _, stdout = _detect(tmp_path, ["--episode-rows", "48", "--save-models", str(tmp_path / "fits")], capsys)
     assert "alarm = { episode_rows = 48 }" in stdout
-    code = run_cli(["detect", str(tmp_path / "fleet.csv"), "--out", str(tmp_path / "s.csv"), "--episode-rows", "0"])
+    plain, _, _ = _detect(tmp_path, [], capsys)
+    unlimited, _, stdout = _detect(tmp_path, ["--episode-rows", "0"], capsys)
+    assert "at most" not in stdout and unlimited["alarm"].tolist() == plain["alarm"].tolist()
+    code = run_cli(["detect", str(tmp_path / "fleet.csv"), "--out", str(tmp_path / "s.csv"), "--episode-rows", "-1"])
     assert code == 2 and "--episode-rows" in capsys.readouterr().err

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import forewarn.decide.alarms as alarms
 from forewarn.base import create, save
 from forewarn.cli.main import run
 from forewarn.detect.saved import SavedFits
@@ -108,7 +109,11 @@ def test_the_streams_tied_alarms_equal_detects(
 
 
 def test_a_tied_rule_needs_a_folder_of_fits_and_a_bad_value_is_refused(
-    fleet: pd.DataFrame, saved: tuple[pd.DataFrame, str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fleet: pd.DataFrame,
+    saved: tuple[pd.DataFrame, str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, _, folder = saved
     runner = ModelRunner(_config({"path": str(folder), "alarm": {"episode_rows": "auto"}}).models[0])
@@ -120,6 +125,12 @@ def test_a_tied_rule_needs_a_folder_of_fits_and_a_bad_value_is_refused(
     with pytest.raises(ConfigError, match=r"episode_rows = \"auto\" .*forewarn detect --save-models"):
         ModelRunner(_config({"path": str(one), "alarm": {"episode_rows": "auto"}}).models[0])
     assert ModelRunner(_config({"path": str(one), "alarm": {"episode_rows": 48}}).models[0]).alarms is not None
+    monkeypatch.setattr(alarms, "FITTED_EPISODE_ROWS", "auto")  # the switch: detect's default, for its folders only
+    for table, caps in (({}, CAPS), ({"episode_rows": 0}, {"P-0": None, "P-1": None})):
+        tracker = ModelRunner(_config({"path": str(folder), "alarm": table}).models[0]).alarms
+        assert tracker is not None and {a: tracker.state(a).rule.episode_rows for a in CAPS} == caps
+    tracker = ModelRunner(_config({"path": str(one), "alarm": {}}).models[0]).alarms
+    assert tracker is not None and tracker.rule.episode_rows is None
     code = run_cli(["detect", str(tmp_path / "none.csv"), "--out", str(tmp_path / "s.csv"), "--episode-rows", "half"])
     assert code == 2 and "'half' is neither a row count" in capsys.readouterr().err
 

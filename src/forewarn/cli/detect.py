@@ -157,7 +157,7 @@ def detect(
             help="The alarm rule: an episode lasts at most this many rows, so an anomaly that lasts is announced "
             "again every N rows (as an alert manager repeats a firing alert) and one long stretch a short fit reads "
             "as anomalous cannot hide a later anomaly (e.g. 48); 'auto': a quarter of the rows each asset's fit "
-            "learnt from, 48 at the least; default: an episode lasts until its score clears.",
+            "learnt from, 48 at the least; 0 or default: an episode lasts until its score clears.",
         ),
     ] = None,
     rounding: Annotated[
@@ -467,15 +467,15 @@ def _kept(
 
 
 def _episode_rule(value: str) -> Any:
-    """``--episode-rows`` as the alarm rule: a row count (1 or more) or ``auto``; refused in one line otherwise."""
+    """``--episode-rows`` as the alarm rule: a row count (0: no limit) or ``auto``; refused in one line otherwise."""
     from forewarn.decide.alarms import TIED, AlarmRule
 
     text = value.strip().lower()
     if text == TIED:
         return AlarmRule(episode_rows=TIED)
-    if not text.isdigit() or int(text) < 1:
+    if not text.isdigit():
         raise typer.BadParameter(
-            f"{value!r} is neither a row count (1 or more, e.g. 48) nor {TIED!r}", param_hint="--episode-rows"
+            f"{value!r} is neither a row count (e.g. 48; 0: no limit) nor {TIED!r}", param_hint="--episode-rows"
         )
     return AlarmRule(episode_rows=int(text))
 

@@ -119,6 +119,7 @@ __all__ = [
     "episodes_table",
     "find_alarms",
     "find_episodes",
+    "fitted_rule",
     "tied_episode_rows",
 ]
 
@@ -128,6 +129,11 @@ TIED = "auto"
 TIED_SHARE = 4
 #: ... and at least this many rows
 TIED_FLOOR = 48
+#: the ``episode_rows`` of the faces that score with fits whose training rows they know, where none is given
+#: (:func:`fitted_rule`: ``forewarn detect`` and its ``--only-new`` nights, the stream with a folder of detect fits,
+#: benchmarks/detect.py): ``None``, no limit, for now; :data:`TIED` makes the cap tied to the fit their default
+#: (BENCHMARKS.md, issue 14). A rule made elsewhere (``AlarmRule()``) keeps no limit either way.
+FITTED_EPISODE_ROWS: int | str | None = None
 
 _EPISODE_COLUMNS = (
     "asset_id",
@@ -270,6 +276,16 @@ class AlarmRule:
         """The refractory period as rows, or as nanoseconds when it is a duration."""
         value: Any = self.refractory
         return int(value.value) if isinstance(value, pd.Timedelta) else int(value)
+
+
+def fitted_rule(**settings: Any) -> AlarmRule:
+    """The alarm rule of a face that scores with fits whose training rows it knows: ``settings`` (``AlarmRule``'s
+    fields) over :data:`FITTED_EPISODE_ROWS` (``episode_rows=0``: no limit, whatever that default is).
+
+    >>> fitted_rule(on=0.6) == AlarmRule(on=0.6, episode_rows=FITTED_EPISODE_ROWS), fitted_rule(episode_rows=0)
+    (True, AlarmRule(on=0.5, off=0.3, clear_rows=5, refractory=0, episode_rows=None))
+    """
+    return AlarmRule(**{"episode_rows": FITTED_EPISODE_ROWS, **settings})
 
 
 def tied_episode_rows(training_rows: int) -> int:

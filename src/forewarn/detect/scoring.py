@@ -16,7 +16,7 @@ import pandas as pd
 
 from forewarn.base import registry
 from forewarn.base.executor import Executor, resolve
-from forewarn.decide.alarms import AlarmRule, Episode, episodes_table, find_episodes
+from forewarn.decide.alarms import AlarmRule, Episode, episodes_table, find_episodes, fitted_rule
 from forewarn.detect.channels import episode_channels, episode_rows, raw_scores
 from forewarn.detect.inputs import (
     _long_to_wide,
@@ -587,7 +587,7 @@ def detect_frame(
     """Score the rows of ``frame`` (see the package text); the frame's cells may be text or numbers.
 
     ``asset_classes`` maps asset ids to classes for pooling assets with too few rows (package text, step 3).
-    ``rule``: the alarm rule (default :class:`~forewarn.decide.alarms.AlarmRule`); one tied to the fit
+    ``rule``: the alarm rule (default :func:`~forewarn.decide.alarms.fitted_rule`); one tied to the fit
     (``episode_rows="auto"``) is resolved per asset against the training rows of the fit that scores it.
     ``executor`` (:mod:`forewarn.base.executor`) fits and scores each asset's (or pool's) model as one unit
     (in this process by default; the result does not depend on it). ``keep_models`` keeps the fitted models in
@@ -607,7 +607,7 @@ def detect_frame(
     if smooth is not None and smooth < 1:
         raise ConfigError(f"smooth must be at least 1 row, got {smooth}")
     cls = _detector_class(detector)
-    rule = rule or AlarmRule()
+    rule = rule or fitted_rule()  # the default of the faces with fits (FITTED_EPISODE_ROWS)
     missing = [c for c in exclude if c not in frame.columns]
     if missing:
         raise ConfigError(f"cannot exclude {missing}: no such column; columns are {list(frame.columns)}")

@@ -156,7 +156,7 @@ def check_rule(marks: Mapping[str, Mark], assets: Sequence[str], rule: AlarmRule
     >>> check_rule({"P-1": taken}, ["P-1"], AlarmRule(episode_rows="auto"))
     Traceback (most recent call last):
     ...
-    forewarn.exceptions.ConfigError: the marks of asset 'P-1' were taken with the alarm rule's episode_rows=None and this run has episode_rows='auto': nights under different rules do not add up to one run; run with the marks' rule (forewarn detect --episode-rows), or delete detect-marks.json in the fits folder to score every asset whole under this one
+    forewarn.exceptions.ConfigError: the marks of asset 'P-1' were taken with the alarm rule's episode_rows=None and this run has episode_rows='auto': nights under different rules do not add up to one run; run with the marks' rule (forewarn detect --episode-rows N, 0 or auto), or delete detect-marks.json in the fits folder to score every asset whole under this one
     """
     wanted = rule.settings()
     changed = [a for a in assets if a in marks and marks[a].rule is not None and marks[a].rule != wanted]
@@ -170,7 +170,8 @@ def check_rule(marks: Mapping[str, Mark], assets: Sequence[str], rule: AlarmRule
     raise ConfigError(
         f"the marks of asset {changed[0]!r}{more} were taken with the alarm rule's {were} and this run has {now}: "
         "nights under different rules do not add up to one run; run with the marks' rule (forewarn detect "
-        f"--episode-rows), or delete {MARKS_FILE} in the fits folder to score every asset whole under this one"
+        f"--episode-rows N, 0 or auto), or delete {MARKS_FILE} in the fits folder to score every asset whole under "
+        "this one"
     )
 
 

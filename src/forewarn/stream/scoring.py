@@ -111,7 +111,7 @@ import pyarrow as pa
 
 from forewarn.base import load, read_manifest
 from forewarn.bundles.bundle import SPEC_FILE, Bundle
-from forewarn.decide.alarms import AlarmRule, AlarmTracker
+from forewarn.decide.alarms import AlarmRule, AlarmTracker, fitted_rule
 from forewarn.decide.alerts import Alert, AlertPolicy
 from forewarn.decide.explain import sensor_contributions, sensor_of
 from forewarn.detect.saved import INDEX_FILE as FITS_INDEX
@@ -288,7 +288,8 @@ class ModelRunner:
             settings = dict(cfg.alarm)
             scale = settings.pop("scale", None)
             self.alarm_scale = None if scale is None else float(scale)
-            rule = AlarmRule(**settings)
+            # a folder of detect fits: detect's default rule (FITTED_EPISODE_ROWS) where the table sets no episode_rows
+            rule = AlarmRule(**settings) if self.fleet is None else fitted_rule(**settings)
             if rule.tied and self.fleet is None:
                 raise ConfigError(
                     f'model {cfg.model_id!r}: alarm episode_rows = "auto" ties an episode\'s length to the rows '
