@@ -638,7 +638,8 @@ class EnsembleDetector(AnomalyDetector):
             kept.keep(owner, np.asarray(times), g, out)
         if self.expand_references and "embedding" in names and len(self._regime_state()["centroids"]) == 1:
             at = names.index("embedding")
-            out[:, at] = self._expanded_embedding(z, dict(zip(names, out.T, strict=True)))
+            stopped = self.transitions(values)  # no growth once the series has stopped or switched (expand.py)
+            out[:, at] = self._expanded_embedding(z, dict(zip(names, out.T, strict=True)), stopped)
         return out
 
     def _raw(self, name: str, z: np.ndarray, settling: np.ndarray, first: int = 0) -> np.ndarray:
@@ -660,7 +661,9 @@ class EnsembleDetector(AnomalyDetector):
         dis = {key: getattr(self, f"discord_{key}_") for key in ("reference", "index")}
         return discord.score(dis, z, int(self.discord_length_), first)
 
-    def _expanded_embedding(self, z: np.ndarray, surprises: dict[str, np.ndarray]) -> np.ndarray:
+    def _expanded_embedding(
+        self, z: np.ndarray, surprises: dict[str, np.ndarray], stopped: np.ndarray | None = None
+    ) -> np.ndarray:
         """The embedding member's surprises with its references grown at doublings of the rows scored
         (``expand_references``, :func:`~forewarn.models.anomaly.expand.expanded`); the fit's training rows are
         its last reference's row + 1 (the references span the training rows)."""
@@ -677,6 +680,7 @@ class EnsembleDetector(AnomalyDetector):
             int(self.references),
             lambda scores: tail_normalise(scores, tail),
             float(self.level),
+            stopped,
         )
         return tail_normalise(raw, tail)
 
