@@ -82,7 +82,7 @@ def test_the_streams_tied_alarms_equal_detects(
     offline, stdout, folder = saved
     assert "at most a quarter of each fit's training rows each" in stdout
     entry = tomllib.loads(stdout[stdout.index("[[models]]") :])["models"][0]
-    assert entry["alarm"] == {"episode_rows": "auto"}
+    assert entry["alarm"] == ({} if alarms.fitted_rule().tied else {"episode_rows": "auto"})  # {}: auto, the default
     assert {a: SavedFits(folder).training_rows(a) for a in CAPS} == {"P-0": 210, "P-1": 75}
     entry["context"] = 2000  # longer than each asset's history: the stream sees what detect saw
     cfg = _config(entry)

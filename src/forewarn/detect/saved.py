@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.base import load, save
-from forewarn.decide.alarms import AlarmRule
+from forewarn.decide.alarms import AlarmRule, fitted_rule
 from forewarn.detect.scoring import DetectFit, DetectResult
 from forewarn.detect.since import CONTEXT_ROWS
 from forewarn.exceptions import ConfigError, StateError
@@ -147,7 +147,8 @@ def models_entry(
     rule: AlarmRule | None = None,
 ) -> str:
     """The stream config's ``[[models]]`` table that scores every asset of ``folder`` with its own fit, under the
-    alarm ``rule`` (its settings other than the default's; default: the default rule).
+    alarm ``rule``: its settings other than those the stream gives a folder of fits by default
+    (:func:`~forewarn.decide.alarms.fitted_rule`, detect's default too; no limit written ``episode_rows = 0``).
 
     >>> print(models_entry("/plant/fits"))
     [[models]]
@@ -155,16 +156,21 @@ def models_entry(
     model_id = "detect"
     alarm = {}
     context = 512
-    >>> models_entry("/plant/fits", rule=AlarmRule(episode_rows="auto")).splitlines()[3]
-    'alarm = { episode_rows = "auto" }'
+    >>> models_entry("/plant/fits", rule=AlarmRule(on=0.6, episode_rows=48)).splitlines()[3]
+    'alarm = { on = 0.6, episode_rows = 48 }'
     """
-    given, default = (rule or AlarmRule()).settings(), AlarmRule().settings()
+    given, default = _toml_settings(rule or fitted_rule()), _toml_settings(fitted_rule())
     chosen = [f"{name} = {json.dumps(value)}" for name, value in given.items() if value != default[name]]
     alarm = "{ " + ", ".join(chosen) + " }" if chosen else "{}"
     return "\n".join(
         ["[[models]]", f"path = {json.dumps(str(folder))}", f"model_id = {json.dumps(model_id)}"]
         + [f"alarm = {alarm}", f"context = {int(context)}"]
     )
+
+
+def _toml_settings(rule: AlarmRule) -> dict[str, Any]:
+    """The rule's settings as the stream config writes them (TOML has no null: no limit is ``episode_rows = 0``)."""
+    return {**rule.settings(), "episode_rows": rule.episode_rows or 0}
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from forewarn.decide.alarms import AlarmRule
+from forewarn.decide.alarms import fitted_rule
 from forewarn.detect.merged import merge_passes
 from forewarn.detect.scoring import DetectResult, detect_frame
 from forewarn.detect.since import (
@@ -56,7 +56,7 @@ def detect_store(
     with opened(store) as db:
         chosen = select_assets(db, spec)
         order = chosen["asset_id"].astype(str).tolist()
-        check_rule(marked, order, options.get("rule") or AlarmRule())  # before reading: refused in one line
+        check_rule(marked, order, options.get("rule") or fitted_rule())  # before reading: refused in one line
         parts, read = _read_store(db, order, marked, set(), interval, since is not None)
     result = _detect_read(store, parts, chosen, since, marked, options)
     short = {a for a, how in result.scored_how.items() if how == "short"}
