@@ -1,5 +1,6 @@
 """``forewarn detect --recurrence``: a height the series has already reached in enough separate excursions is normal
-(a queue that empties again and again, long after the training rows)."""
+(a queue that empties again and again, long after the training rows); 8 by default since 2026-12-06, 0 turns it
+off."""
 
 from __future__ import annotations
 
@@ -37,10 +38,11 @@ def test_recurrence_reads_a_reset_seen_again_and_again_as_normal(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _queue().to_csv(tmp_path / "queue.csv", index=False)
-    default = _alarms(tmp_path, [], capsys)
+    off = _alarms(tmp_path, ["--recurrence", "0"], capsys)
     capped = _alarms(tmp_path, ["--recurrence", "8"], capsys)
-    assert default >= 10  # the default opens an episode at many of the emptyings it did not learn
-    assert capped <= 0.7 * default
+    assert off >= 10  # without it an episode opens at many of the emptyings the fit did not learn
+    assert capped <= 0.7 * off
+    assert _alarms(tmp_path, [], capsys) == capped  # the default
 
 
 def test_recurrence_below_two_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -134,11 +134,12 @@ def detect(
     recurrence: Annotated[
         int | None,
         typer.Option(
-            min=2,
-            help="Ensemble: a height the series itself has already reached in this many separate excursions is "
-            "normal, however few of them the training rows held (long metric series whose rare events recur: "
-            "queues that empty, bursts, business hours; e.g. 8). A height never reached before still alarms; not "
-            "for machines that fail again and again the same way (their warnings recur too); default: off.",
+            min=0,
+            help="Ensemble: a height the series itself has already reached in this many separate excursions "
+            "through which it kept running (no stop, start or regime switch inside) is normal, however few of them "
+            "the training rows held (long metric series whose rare events recur: queues that empty, bursts, "
+            "counts). A height never reached before still alarms, and a machine's warnings that end in a stop "
+            "keep alarming; 0 turns it off; default: 8.",
         ),
     ] = None,
     tail_exceedances: Annotated[
@@ -157,7 +158,7 @@ def detect(
             help="The alarm rule: an episode lasts at most this many rows, so an anomaly that lasts is announced "
             "again every N rows (as an alert manager repeats a firing alert) and one long stretch a short fit reads "
             "as anomalous cannot hide a later anomaly (e.g. 48); 'auto': a quarter of the rows each asset's fit "
-            "learnt from, 48 at the least; 0 or default: an episode lasts until its score clears.",
+            "learnt from, 48 at the least (the default); 0: an episode lasts until its score clears.",
         ),
     ] = None,
     rounding: Annotated[
@@ -224,8 +225,9 @@ def detect(
 
     anomaly_score: a level in [0, 1]; 0.5 is the alarm level learned from the first part of each asset's rows.
 
-    alarm: 1 on the row where an episode starts (anomaly_score >= 0.5); an episode clears after 5 rows below 0.3
-    (with --episode-rows N, it also ends after N rows: a lasting anomaly alarms again every N rows).
+    alarm: 1 on the row where an episode starts (anomaly_score >= 0.5); an episode clears after 5 rows below 0.3,
+    and ends after a quarter of the rows its asset's model learnt from (48 at the least), so a lasting anomaly
+    alarms again then (--episode-rows N: after N rows; 0: only when it clears).
 
     Each asset is scored on its own; an asset with too few rows shares a model with its class (with a warning).
 
@@ -292,6 +294,12 @@ def detect(
         )
         if value is not None
     }
+    if recurrence == 1:
+        raise typer.BadParameter(
+            "1 excursion is no recurrence: give 2 or more, or 0 to turn it off", param_hint="--recurrence"
+        )
+    if recurrence == 0:
+        params["recurrence"] = None  # --recurrence 0: off (the ensemble's default is 8)
     if kept is not None:
         params = dict(kept.index.get("options", {}).get("params", {}))
     if save_models is not None:

@@ -131,9 +131,9 @@ TIED_SHARE = 4
 TIED_FLOOR = 48
 #: the ``episode_rows`` of the faces that score with fits whose training rows they know, where none is given
 #: (:func:`fitted_rule`: ``forewarn detect`` and its ``--only-new`` nights, the stream with a folder of detect fits,
-#: benchmarks/detect.py): ``None``, no limit, for now; :data:`TIED` makes the cap tied to the fit their default
-#: (BENCHMARKS.md, issue 14). A rule made elsewhere (``AlarmRule()``) keeps no limit either way.
-FITTED_EPISODE_ROWS: int | str | None = None
+#: benchmarks/detect.py): :data:`TIED`, the cap tied to the fit (the default since 2026-12-06; ``None`` before:
+#: BENCHMARKS.md, issue 14). A rule made elsewhere (``AlarmRule()``) keeps no limit.
+FITTED_EPISODE_ROWS: int | str | None = TIED
 
 _EPISODE_COLUMNS = (
     "asset_id",

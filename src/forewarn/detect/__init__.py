@@ -76,8 +76,12 @@ nights add up to one run over the whole history: :mod:`forewarn.detect.since`.
 >>> score = result.scores["anomaly_score"]
 >>> bool(score[310:].mean() > 0.9 > 0.5 > score[:300].mean())
 True
->>> [(e.start, e.end, e.top_channels[0]) for e in result.episodes], result.alarms
-([(300, 399, 'temp')], 1)
+>>> [(e.start, e.end, e.top_channels[0]) for e in result.episodes], result.alarms   # 48 rows at most each
+([(300, 347, 'temp'), (348, 395, 'temp'), (396, 399, 'temp')], 3)
+
+The fault lasts 100 rows and is announced every 48: an episode lasts at most a quarter of the rows the fit learnt
+from, 48 at the least (:mod:`forewarn.decide.alarms`, the cap tied to the fit); ``episode_rows=0`` in the rule
+(``forewarn detect --episode-rows 0``) keeps one episode however long it lasts.
 """
 
 from __future__ import annotations
