@@ -281,7 +281,7 @@ def detect(
         options["rule"] = _episode_rule(episode_rows)
     if only_new:
         options["since"] = {} if models is None else _marks(models)
-    params = {
+    params: dict[str, Any] = {
         name: value
         for name, value in (
             ("contamination", contamination),
