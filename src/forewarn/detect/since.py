@@ -26,6 +26,12 @@ of one run over the whole history (:func:`forewarn.detect.detect_store` with ``s
   :data:`TOLERANCE`); where they do not, the context doubles within the rows read, and where even all of them do
   not (``short``), :func:`forewarn.detect.detect_store` reads that asset whole and scores again, doubling up to
   the whole history.
+* **The recurrence cap** (the ensemble's ``recurrence``, :mod:`~forewarn.models.anomaly.recurrence`) counts
+  recurring excursions from the series' first row: the mark keeps its state (:attr:`Mark.recurrence`: per member
+  the peaks of the excursions counted, one float each, and the excursion open there) after the row
+  :data:`CARRY_ROWS` (plus ``smooth``) before the last scored one, so the next night caps the checked rows and the
+  new ones as one run does. A mark without it (the fitting night's; one taken before it was kept) makes the asset
+  be read whole once (``short``, said in one line by :func:`forewarn.detect.detect_store`).
 * **The alarm rule** continues from the mark's state (:func:`carry_alarms`): fed row by row until no episode is
   open, then the vectorised rule (:func:`~forewarn.decide.alarms.find_episodes`, equal row for row: the alarm
   module's property test), so an episode open across the boundary keeps its start, its peak and its channels.
@@ -69,6 +75,7 @@ import pandas as pd
 from forewarn.decide.alarms import AlarmRule, AlarmState, Episode, find_episodes
 from forewarn.detect.channels import channel_deviations, episode_channels, raw_scores
 from forewarn.exceptions import ConfigError, ForewarnError
+from forewarn.models.anomaly.recurrence import Carry, carrying
 from forewarn.store.rewrites import LAST_SEQ, SINCE_SQL
 
 #: the marks of a folder of kept fits (beside :data:`forewarn.detect.saved.INDEX_FILE`)
@@ -79,6 +86,9 @@ MARKS_FORMAT = 1
 CONTEXT_ROWS = 512
 #: the rows before the first new row whose scores are checked against those the previous run gave them
 TAIL_ROWS = 32
+#: rows before a run's last row after which the ``recurrence`` cap's state is kept in the mark (plus the run's
+#: ``smooth``): the next night caps the rows after it, :data:`TAIL_ROWS` checked ones included, as one run does
+CARRY_ROWS = TAIL_ROWS
 #: how far those may differ: the members' window figures come from each window's own rows in float64, so a series
 #: started at another row scores the same rows within about 1e-16 (3.3e-16 measured in the stream at one row a
 #: batch; 1e-6 until 2026-12-06, when running sums and float32 distances differed by up to 2.2e-5; BENCHMARKS.md,
@@ -118,6 +128,11 @@ class Mark:
     #: the alarm rule of the run that took the mark (:meth:`~forewarn.decide.alarms.AlarmRule.settings`, as given:
     #: ``episode_rows`` ``"auto"`` unresolved); ``None``: a mark taken before the rule was recorded
     rule: dict[str, Any] | None = None
+    #: what the ensemble's ``recurrence`` cap keeps of the rows before the next run's last checked ones
+    #: (:meth:`~forewarn.models.anomaly.recurrence.Carry.to_json`: per member the peaks of the excursions counted,
+    #: one float each, and the excursion open there); ``None``: a fit without the cap, or a mark taken before it
+    #: was kept (the next run reads the asset whole, said in one line)
+    recurrence: dict[str, Any] | None = None
 
 
 @dataclass
@@ -425,10 +440,23 @@ def score_since(
             return np.empty(0), [], mark, "nothing"
     memory, span = reach(fit.model)
     rows = max(CONTEXT_ROWS, 2 * memory, TAIL_ROWS)
+    capping = getattr(fit.model, "recurrence", None) is not None  # the ensemble's cap counts from the first row
+    kept = mark.recurrence if mark is not None and how == "new" and capping else None
+    kept = kept if kept is not None and kept.get("members") is not None else None  # a state that never capped
+    whole = capping and how == "new" and kept is None  # a mark without the cap's state: from the first row
     while True:
-        start = context_start(stamps, cut, rows, span + _gap(stamps, cut, memory)) if cut else 0
-        level = np.clip(raw_scores(fit.score, frame.iloc[start:], stamps[start:], columns, fill, smooth), 0.0, 1.0)
+        start = 0 if whole else context_start(stamps, cut, rows, span + _gap(stamps, cut, memory)) if cut else 0
+        carry = Carry.from_json(kept, CARRY_ROWS + smooth) if kept is not None else Carry(CARRY_ROWS + smooth)
+        with carrying(carry):
+            level = raw_scores(fit.score, frame.iloc[start:], stamps[start:], columns, fill, smooth)
+        level = np.clip(level, 0.0, 1.0)
         if mark is None or how != "new":
+            break
+        if not carry.exact:  # the context did not reach back to the row the cap's state was kept after
+            kept, whole = None, True
+            continue
+        if whole:  # exact only if these are all the asset's rows (else detect_store reads it whole: short)
+            how = "new" if int(stamps[0]) <= mark.first_ns else "short"
             break
         tail = np.asarray(mark.tail, dtype="float64")
         again = level[cut - start - len(tail) : cut - start]
@@ -458,6 +486,7 @@ def score_since(
     first_ns = mark.first_ns if mark is not None and saved is not None else int(stamps[0])
     opened = cut + found[-1][0].start if found else 0
     after = mark_after(stamps, level, carried.state, found, earlier, (memory, span), first_ns, opened)
+    after = replace(after, recurrence=carry.to_json() if capping else None)
     # the episodes with a row at or above the rule's `off` among the new rows (one that cleared, or whose
     # refractory period ran out, without one is the mark's latest episode: the case book's state has it)
     return new, [f for f in found if f[0].end >= 0], after, how

@@ -4,6 +4,7 @@ each asset from its mark's context on (:mod:`forewarn.detect.since`); the scorin
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -26,6 +27,8 @@ from forewarn.detect.since import (
     sealed,
 )
 from forewarn.exceptions import DataNotFoundError
+
+log = logging.getLogger(__name__)
 
 
 def detect_store(
@@ -60,6 +63,7 @@ def detect_store(
         parts, read = _read_store(db, order, marked, set(), interval, since is not None)
     result = _detect_read(store, parts, chosen, since, marked, options)
     short = {a for a, how in result.scored_how.items() if how == "short"}
+    _say_uncarried(kept, marked, short)
     if short:  # a second pass reads whole, and scores again, only the assets whose context read fell short
         with opened(store) as db:
             parts, again = _read_store(db, [a for a in order if a in short], marked, short, interval, True)
@@ -69,6 +73,30 @@ def detect_store(
         result.previous = dict(since or {})
         result.marks = {a: sealed(m, *read[a]) if a in read else m for a, m in result.marks.items()}
     return result
+
+
+def _say_uncarried(kept: Any, marked: dict[str, Mark], short: set[str]) -> None:
+    """One line naming the assets read whole because their marks were taken before the ``recurrence`` cap's state
+    was kept in them (:attr:`~forewarn.detect.since.Mark.recurrence`): their fits cap, so only the whole history
+    gives the scores of one run."""
+    fit_for = getattr(kept, "fit_for", None)
+    if not callable(fit_for):
+        return
+    names = []
+    for asset in sorted(short):
+        mark, fit = marked.get(asset), fit_for(asset)
+        capping = fit is not None and getattr(fit.model, "recurrence", None) is not None
+        if mark is not None and mark.digest != CHANGED and mark.recurrence is None and capping:
+            names.append(asset)
+    if names:
+        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+        log.warning(
+            "%d asset(s) (%s%s) read whole: their marks were taken before the recurrence cap's state was kept, "
+            "which counts recurring excursions from the first row",
+            len(names),
+            ", ".join(names[:5]),
+            more,
+        )
 
 
 def _read_store(

@@ -17,7 +17,11 @@ gets one per asset, so each call computes its members for the new rows and the c
 its windows start afresh on), not for the whole context: 2.6-2.8x less time per asset and batch on a twin fleet
 (about 2x through a folder of saved fits), the same scores and alarms to the rounding of the members' running sums
 (BENCHMARKS.md, issue 14, 2026-12-06). The memo is not checkpointed: after a restart the first batch computes the
-whole context again.
+whole context again. The ensemble's ``recurrence`` cap counts recurring excursions from the series' first row;
+what it keeps of the rows before the context (:class:`~forewarn.models.anomaly.recurrence.Carry`, per asset, from
+the asset's first batch on) is checkpointed with the context (JSON after the values), so the stream, restarted
+too, caps as one batch run over the whole series; a context saved before it was kept continues with the cap
+counting from the context's first row (said once in the log).
 
 The model is fitted beforehand and saved (``forewarn.base.save``); one ``[[models]]`` entry per fit (``assets`` or
 ``asset_class`` say which assets it scores). Its feature names are the channels it reads. Or the entry names a folder
@@ -39,6 +43,9 @@ of an asset the folder has no fit for are not scored (counted in ``rows_unscored
 
 from __future__ import annotations
 
+import json
+import logging
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -47,6 +54,9 @@ import pandas as pd
 from forewarn.decide.explain import sensor_contributions, standardised_deviation
 from forewarn.detect.since import context_start
 from forewarn.models.anomaly.memo import SeriesMemo, remembering
+from forewarn.models.anomaly.recurrence import Carry, carrying
+
+log = logging.getLogger(__name__)
 
 
 class SeriesContext:
@@ -58,6 +68,9 @@ class SeriesContext:
         self.held: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         #: per asset, what the detector computed for its last series (:mod:`forewarn.models.anomaly.memo`)
         self.memos: dict[str, SeriesMemo] = {}
+        #: per asset, what the ensemble's ``recurrence`` cap keeps of the rows before its context
+        #: (:class:`~forewarn.models.anomaly.recurrence.Carry`); an asset restored without one has none
+        self.carries: dict[str, Carry] = {}
 
     def score(self, model: Any, assets: np.ndarray, ts_us: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Scores of rows sorted by (asset, ts): each asset's rows after its context, as one series.
@@ -82,31 +95,57 @@ class SeriesContext:
             # the times as pd.to_datetime(ts, unit="us", utc=True) gives them, built at a tenth of its cost
             index = pd.DatetimeIndex(ts.astype("datetime64[us]")).tz_localize("UTC")
             X = pd.DataFrame(block, columns=self.columns, index=index)
-            with remembering(self.memos.setdefault(asset, SeriesMemo())):
+            if asset not in self.held and asset not in self.carries:  # its series starts with these rows
+                self.carries[asset] = Carry()
+            carry = self.carries.get(asset)
+            counting = carrying(carry) if carry is not None else nullcontext()
+            with remembering(self.memos.setdefault(asset, SeriesMemo())), counting:
                 out[lo:hi] = np.asarray(scorer.score(X), dtype="float64").reshape(-1)[len(old_ts) :]
             keep = context_start(ts, len(ts), self.rows)  # the context rule of detect --only-new too
             self.held[asset] = (ts[keep:], block[keep:])
         return out
 
     def get_state(self, assets: list[str]) -> list[tuple[str, bytes]]:
-        """``(asset, blob)`` of each held asset in ``assets``: the row count, the times, the values."""
+        """``(asset, blob)`` of each held asset in ``assets``: the row count, the times, the values, and the
+        ``recurrence`` cap's carry as JSON (UTF-8, after the values; a blob saved before it has none)."""
         items = []
         for asset in assets:
             if asset in self.held:
                 ts, values = self.held[asset]
                 blob = np.asarray([len(ts)], "int64").tobytes() + ts.astype("int64").tobytes()
-                items.append((asset, blob + values.astype("float64").tobytes()))
+                blob += values.astype("float64").tobytes()
+                if asset in self.carries and self.carries[asset].exact:
+                    blob += json.dumps(self.carries[asset].to_json()).encode("utf-8")
+                items.append((asset, blob))
         return items
 
     def set_state(self, saved: dict[str, bytes]) -> None:
-        """Continue from :meth:`get_state`'s blobs (a saved context longer than ``rows`` is cut to its last rows)."""
+        """Continue from :meth:`get_state`'s blobs (a saved context longer than ``rows`` is cut to its last rows).
+        A blob without the cap's carry (saved before it was kept) continues with the ``recurrence`` cap counting
+        from the context's first row, as before 2026-12-06 (said once in the log)."""
         width = len(self.columns)
+        without = []
         for asset, blob in saved.items():
             n = int(np.frombuffer(blob[:8], "int64")[0])
             ts = np.frombuffer(blob[8 : 8 + 8 * n], "int64").copy()
-            values = np.frombuffer(blob[8 + 8 * n :], "float64").reshape(n, width).copy()
+            end = 8 + 8 * n + 8 * n * width
+            values = np.frombuffer(blob[8 + 8 * n : end], "float64").reshape(n, width).copy()
             keep = context_start(ts, n, self.rows)
             self.held[asset] = (ts[keep:], values[keep:])
+            self.carries.pop(asset, None)
+            if len(blob) > end:  # a carry that never capped (a detector without the cap) is not restored
+                carry = Carry.from_json(json.loads(blob[end:].decode("utf-8")))
+                if carry.members is not None:
+                    self.carries[asset] = carry
+            else:
+                without.append(asset)
+        if without:
+            log.warning(
+                "%d asset(s) (%s) continue from a context saved without the recurrence cap's carry: their scores "
+                "count recurring excursions from the context's first row only, not the whole series",
+                len(without),
+                ", ".join(sorted(without)[:3]) + (" ..." if len(without) > 3 else ""),
+            )
 
 
 def deviations(model: Any, values: np.ndarray, columns: list[str], *, top: int = 5) -> list[dict[str, float]]:

@@ -709,7 +709,12 @@ class EnsembleDetector(AnomalyDetector):
         if self.transition_rows is not None:
             combined = hold_after(combined, self.transitions(values), int(self.transition_rows))
         if self.recurrence is not None:  # rare events that recur in the series are normal (module text)
-            capped = recurrence.capped_members(members, int(self.recurrence), interrupted=stopped)
+            carry = recurrence.current() if timed else None  # the stream, detect --only-new: the rows before
+            if carry is not None:
+                stamps = pd.DatetimeIndex(X.index).as_unit("ns").asi8
+                capped = carry.cap(members, int(self.recurrence), stopped, stamps, self._scored())
+            else:
+                capped = recurrence.capped_members(members, int(self.recurrence), interrupted=stopped)
             combined = np.minimum(combined, combine(capped))
         return to_unit(combined, self.level)
 
