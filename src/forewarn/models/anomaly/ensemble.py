@@ -257,8 +257,10 @@ capped row can split an episode), short healthy histories median 0.96 % (0.96 %)
 10:07). The default since 2026-12-06, with the alarm rule's cap tied to the fit (:mod:`forewarn.decide.alarms`):
 both together on the same test cells, once, standard corpus 41.9 / 54.0 / 58.8 / 63.5 / 60.8 / 59.5, realistic 43.2 /
 56.6 / 45.6, SKAB 0.827 / 11.39 %, the healthy fleet 0.182 %, the failing twin fleet of seed 0 20 of 49 at 2.01
-(BENCHMARKS.md, issue 14, 2026-12-06 11:09). It needs the whole history: a scorer that reads only an
-asset's last rows (the stream's context, ``detect --only-new``) caps less. What the gate cannot see: a machine whose
+(BENCHMARKS.md, issue 14, 2026-12-06 11:09). It counts from the series' first row: a scorer that reads only an
+asset's last rows (the stream's context, ``detect --only-new``) carries what it keeps of the rows before
+(:class:`~forewarn.models.anomaly.recurrence.Carry`, through :func:`~forewarn.models.anomaly.recurrence.carrying`),
+so it caps as one run over the whole history (BENCHMARKS.md, issue 14, 2026-12-06 11:25). What the gate cannot see: a machine whose
 failure leaves the rows running (no stop, no jump), and a metric series whose normal peaks come with a switch of
 regime (business hours: capped less). ``forewarn detect --recurrence 0`` turns it off.
 
