@@ -1,7 +1,7 @@
 """``forewarn detect --only-new`` with the ensemble's ``recurrence`` cap (issue 14 item 4): the cap's state kept in
 each mark (:attr:`~forewarn.detect.since.Mark.recurrence`) makes the nights equal one run over the whole history
-on a series where the cap acts; a mark without it (the fitting night's, or one taken before) reads the asset whole,
-said in one line; without the carry the nights cap less."""
+on a series where the cap acts, from the fitting night's marks on; a mark without it (one taken before it was kept)
+reads the asset whole, said in one line; without the carry the nights cap less."""
 
 from __future__ import annotations
 
@@ -105,10 +105,13 @@ def test_the_cap_acts_in_the_new_rows(walk: dict) -> None:
 
 
 def test_a_mark_without_the_state_reads_the_asset_whole(walk: dict, caplog: pytest.LogCaptureFixture) -> None:
-    """The fitting night's mark holds no state (and a mark taken before it was kept): the next night reads the
-    asset whole, said in one line, and gives the whole run's scores."""
+    """A mark taken before the state was kept holds none: the next night reads the asset whole, said in one line,
+    and gives the whole run's scores. The fitting night's mark holds it (kept before the rows the next night
+    checks), so the first night after fitting reads only its context."""
     results = walk["results"]
-    assert results[0].marks["Q-1"].recurrence is None and results[1].marks["Q-1"].recurrence is not None
+    fitted = results[0].marks["Q-1"].recurrence
+    assert fitted is not None and fitted["seen"] == NIGHTS[0] - since.CARRY_ROWS - 1
+    assert results[1].marks["Q-1"].recurrence is not None
     store = walk["root"] / "older.duckdb"
     _load(store, walk["fleet"].iloc[:4500])
     older = dataclasses.replace(results[1].marks["Q-1"], recurrence=None)  # the mark at 3,000 rows, as taken before

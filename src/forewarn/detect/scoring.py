@@ -28,6 +28,7 @@ from forewarn.detect.inputs import (
     time_problem,
 )
 from forewarn.detect.since import (
+    CARRY_ROWS,
     Mark,
     carry_alarms,
     check_rule,
@@ -37,6 +38,7 @@ from forewarn.detect.since import (
     score_since,
 )
 from forewarn.exceptions import ConfigError, SchemaError
+from forewarn.models.anomaly.recurrence import Carry, carrying
 from forewarn.models.anomaly.series import ScoreCalibration
 
 DEFAULT_DETECTOR = "ensemble"
@@ -315,14 +317,24 @@ def _score_members(
     rule: AlarmRule,
     named: bool,
     calibration_rows: bool,
-) -> tuple[list[tuple[str, np.ndarray, list[tuple[Episode, dict[str, float], float]], int]], float]:
+    carry_back: int | None = None,
+) -> tuple[list[tuple[str, np.ndarray, list[tuple[Episode, dict[str, float], float]], int]], float, list[Carry]]:
     """Score each member's rows (``frames``: gaps carried forward; a channel before its first reading takes its
     ``fill``) with ``score`` (rows -> raw scores, the rows indexed by their times), turn them into
     the ``anomaly_score`` (learning the calibration from the training rows when ``calibration_rows``), find the
     episodes, their top channels (peak row) and their alarm row's channels (the explanation of an alert filed for
-    it). Returns ``(member, level, [(episode, explanation, alarm row's score)], n_train)`` per member and the alarm
-    level."""
-    raw = [raw_scores(score, f, ts, columns, fill, smooth) for f, ts in zip(frames, stamps, strict=True)]
+    it). Returns ``(member, level, [(episode, explanation, alarm row's score)], n_train)`` per member, the alarm
+    level and, with ``carry_back`` (rows), each member's :class:`~forewarn.models.anomaly.recurrence.Carry`: the
+    state of the ensemble's ``recurrence`` cap that many rows before its last row, for the marks of
+    :mod:`forewarn.detect.since` (else an empty list)."""
+    carries = [Carry(carry_back) for _ in frames] if carry_back is not None else []
+    raw = []
+    for i, (f, ts) in enumerate(zip(frames, stamps, strict=True)):
+        if carries:
+            with carrying(carries[i]):  # scores as without it (the cap in pieces equals one run)
+                raw.append(raw_scores(score, f, ts, columns, fill, smooth))
+        else:
+            raw.append(raw_scores(score, f, ts, columns, fill, smooth))
     calibration = None
     if calibration_rows:
         calibration = ScoreCalibration.fit(np.concatenate([r[:t] for r, t in zip(raw, n_train, strict=True)]))
@@ -335,7 +347,7 @@ def _score_members(
             top, explanation = episode_channels(values, episode, columns, centre, scale)
             found.append((replace(episode, top_channels=top), explanation, float(level[episode.start])))
         scored.append((key, level, found, t))
-    return scored, 0.5 if calibration is None else calibration.level
+    return scored, 0.5 if calibration is None else calibration.level, carries
 
 
 def _score_unit(
@@ -393,7 +405,7 @@ def _score_kept(
             scored.append((member, level_new, found, t))
         level = 0.5
     else:
-        scored, level = _score_members(
+        scored, level, _carries = _score_members(
             fit.score,
             frames,
             stamps,
@@ -500,7 +512,7 @@ def _fit_group(
     # lasting deviations over hours, models.anomaly.ensemble)
     timed = bool(cls.get_tags().get("timed", False))
     centre, scale = _scale(training)
-    scored, level = _score_members(
+    scored, level, carries = _score_members(
         (lambda X: model.score(X)) if timed else (lambda X: model.score(X.reset_index(drop=True))),
         frames,
         stamps,
@@ -514,9 +526,13 @@ def _fit_group(
         rule=rule,
         named=named,
         calibration_rows=not calibrated,
+        carry_back=CARRY_ROWS + smooth if marking else None,
     )
+    capping = getattr(model, "recurrence", None) is not None  # the ensemble's cap: its state goes in the mark
     marks = {}
-    for (key, level_of, found, t), frame, ts in zip(scored if marking else [], frames, stamps, strict=False):
+    for (key, level_of, found, t), frame, ts, carry in zip(
+        scored if marking else [], frames, stamps, carries, strict=False
+    ):
         values = frame[columns].to_numpy(dtype="float64")
         carried = carry_alarms(
             level_of,
@@ -527,7 +543,8 @@ def _fit_group(
             row_contributions(values, columns, centre, scale),
         )
         opened = found[-1][0].start if found else 0
-        marks[key] = mark_after(ts, level_of, carried.state, found, None, reach(model), int(ts[0]), opened)
+        mark = mark_after(ts, level_of, carried.state, found, None, reach(model), int(ts[0]), opened)
+        marks[key] = replace(mark, recurrence=carry.to_json() if capping else None)
     note = None
     if pooled:
         names = ", ".join(members[:5]) + (f" and {len(members) - 5} more" if len(members) > 5 else "")
