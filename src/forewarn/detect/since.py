@@ -30,8 +30,9 @@ of one run over the whole history (:func:`forewarn.detect.detect_store` with ``s
   recurring excursions from the series' first row: the mark keeps its state (:attr:`Mark.recurrence`: per member
   the peaks of the excursions counted, one float each, and the excursion open there) after the row
   :data:`CARRY_ROWS` (plus ``smooth``) before the last scored one, so the next night caps the checked rows and the
-  new ones as one run does. A mark without it (the fitting night's; one taken before it was kept) makes the asset
-  be read whole once (``short``, said in one line by :func:`forewarn.detect.detect_store`).
+  new ones as one run does (the fitting night's marks hold it too: :mod:`forewarn.detect.scoring`). A mark without
+  it (one taken before it was kept) makes the asset be read whole once (``short``, said in one line by
+  :func:`forewarn.detect.detect_store`).
 * **The alarm rule** continues from the mark's state (:func:`carry_alarms`): fed row by row until no episode is
   open, then the vectorised rule (:func:`~forewarn.decide.alarms.find_episodes`, equal row for row: the alarm
   module's property test), so an episode open across the boundary keeps its start, its peak and its channels.
